@@ -1,0 +1,51 @@
+# Two entry points for a fresh machine (see README):
+#   make demo   install everything, build the demo corpus and model, start the dashboard
+#   make test   install everything and run the whole test suite (what CI runs)
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_PACKAGES := espeak-ng sox postgresql chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test test-fast install system-deps lint bench clean-demo
+
+demo: install
+	$(BIN)/tagger demo
+
+test: install
+	$(BIN)/python -m pytest -m "slow or not slow" -p no:cacheprovider
+
+test-fast: install
+	$(BIN)/python -m pytest -q
+
+install: system-deps $(STAMP)
+
+# Debian packages: espeak-ng (demo narration, speech tests), sox, PostgreSQL (db tests run on
+# both engines), Chromium (browser end-to-end test). Skipped when everything is already there.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+# The virtual environment, rebuilt only when pyproject.toml changes. imagebind-unofficial and
+# openai-whisper go in with --no-deps: their metadata pulls pytorchvideo/decord and triton, which
+# the product never imports; their real runtime needs are declared in pyproject.toml.
+$(STAMP): pyproject.toml
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-deps imagebind-unofficial==0.1.1 openai-whisper==20250625
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check core db dashboard scripts tests
+
+bench: install
+	$(BIN)/python scripts/bench.py
+
+clean-demo:
+	rm -rf data/demo

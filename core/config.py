@@ -1,0 +1,89 @@
+"""Settings: the one place that reads the environment.
+
+Every value can be set by an environment variable prefixed ``TAGGER_`` (``TAGGER_DATA_DIR``,
+``TAGGER_DATABASE_URL``, ...) or in a ``.env`` file in the working directory. Everything else
+in the product imports :func:`get_settings` instead of touching ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EncoderName = Literal["lite", "imagebind"]
+TranscriberName = Literal["faster-whisper", "openai-whisper"]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of the tagger (CLI, dashboard and workers alike)."""
+
+    model_config = SettingsConfigDict(env_prefix="TAGGER_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Where the database, media, thumbnails and models live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default is the embedded DuckDB file <data_dir>/tagger.duckdb."
+    )
+
+    db_lock_timeout_s: float = Field(
+        120.0, gt=0, description="How long a unit of work waits for another process's DuckDB lock."
+    )
+
+    encoder: EncoderName = Field("lite", description="Embedding backend: offline 'lite' set or 'imagebind'.")
+    imagebind_checkpoint: Path | None = Field(
+        None, description="Local path of imagebind_huge.pth; required when encoder='imagebind'."
+    )
+    text_model_path: Path | None = Field(
+        None, description="sentence-transformers model dir for the lite encoder; default: the bundled MiniLM."
+    )
+
+    transcriber: TranscriberName = Field("faster-whisper", description="Speech-to-text backend.")
+    whisper_model: str | None = Field(
+        None,
+        description="faster-whisper: CTranslate2 model dir or size name; default: bundled tiny.en.",
+    )
+    openai_whisper_checkpoint: str | None = Field(
+        None, description="openai-whisper checkpoint path (a .pt file); needed for transcriber='openai-whisper'."
+    )
+
+    device: str = Field("cpu", description="torch device for encoders and the classifier ('cpu', 'cuda').")
+    num_keyframes: int = Field(16, ge=1, le=256, description="Keyframes sampled per video.")
+    thumbnail_px: int = Field(192, ge=32, le=1024, description="Longest side of stored keyframe thumbnails.")
+    max_upload_mb: int = Field(512, ge=1, description="Largest video accepted by the upload page.")
+
+    claim_minutes: int = Field(20, ge=1, description="How long a 'review next' claim holds a video.")
+    session_hours: float = Field(12.0, gt=0, description="Sign-in lifetime of a dashboard session.")
+    login_max_failures: int = Field(5, ge=1, description="Failed sign-ins allowed per user per window.")
+    login_window_seconds: int = Field(300, ge=1, description="Window of the sign-in rate limit.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"duckdb:///{(self.data_dir / 'tagger.duckdb').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        """Uploaded and ingested videos, stored under content-hash names."""
+        return self.data_dir / "media"
+
+    @property
+    def thumbnails_dir(self) -> Path:
+        return self.data_dir / "thumbnails"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.media_dir, self.thumbnails_dir, self.models_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()

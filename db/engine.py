@@ -1,0 +1,164 @@
+"""Engine, unit-of-work sessions, inter-process locking and schema creation/upgrade.
+
+DuckDB lets exactly one process open a database file read-write, and while it is open no other
+process can open it at all. So that the dashboard and CLI jobs (import, ingest, train) can work
+on the same file at once, every unit of work on DuckDB:
+
+1. takes an inter-process file lock ``<dbfile>.lock`` (threads of one process queue on it too),
+2. opens a fresh connection (``NullPool``), runs, commits (or rolls back on error),
+3. closes the connection, which releases the DuckDB file, then releases the lock.
+
+Units of work must therefore be short: long jobs do their heavy work outside a session and write
+results in small sessions. Sessions must not be nested. On PostgreSQL the engine is pooled and
+no file lock is taken.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+
+import filelock
+from sqlalchemy import Connection, create_engine, inspect
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session, SQLModel
+
+from core.config import Settings, get_settings
+from db import models  # noqa: F401  (registers every table on SQLModel.metadata)
+from db.models import SchemaInfo, utcnow
+
+DEFAULT_LOCK_TIMEOUT_S = 120.0
+
+# duckdb-engine cannot reflect indexes; create_all only needs has_table(), so the warning is noise.
+warnings.filterwarnings("ignore", message="duckdb-engine doesn't yet support reflection on indices")
+
+
+class DatabaseError(Exception):
+    """Base class of storage errors the UI and CLI report as one line."""
+
+
+class DatabaseBusyError(DatabaseError):
+    """Another process held the database lock for longer than the timeout."""
+
+
+class SchemaTooNewError(DatabaseError):
+    """The database was upgraded by a newer version of this product; refusing to touch it."""
+
+
+UpgradeStep = Callable[[Connection], None]
+
+# UPGRADES[i] upgrades an existing database from version i + 1 to i + 2, inside one transaction.
+# Fresh databases are created from db.models directly at LATEST version, so a step must bring an
+# old database to exactly what the models declare (ALTER TABLE ... ADD COLUMN, create_all of a
+# new table with checkfirst, data backfills). Steps never drop user data.
+UPGRADES: list[UpgradeStep] = []
+
+
+def latest_schema_version() -> int:
+    return 1 + len(UPGRADES)
+
+
+class Database:
+    """One database (URL) and its engine; ``session()`` is the unit of work."""
+
+    def __init__(self, url: str, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> None:
+        parsed = make_url(url)
+        self.url = url
+        self.backend = parsed.get_backend_name()
+        self.lock_timeout_s = lock_timeout_s
+        self._lock: filelock.FileLock | None = None
+        if self.backend == "duckdb":
+            if not parsed.database or parsed.database == ":memory:":
+                raise ValueError("an in-memory DuckDB cannot be shared between sessions; use a file path")
+            self.path: Path | None = Path(parsed.database)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # thread_local: each thread gets its own lock file handle, so threads exclude each other
+            self._lock = filelock.FileLock(f"{self.path}.lock", timeout=lock_timeout_s, thread_local=True)
+            self.engine: Engine = create_engine(url, poolclass=NullPool)
+        else:
+            self.path = None
+            self.engine = create_engine(url, pool_pre_ping=True)
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.backend == "duckdb"
+
+    def _exclusive(self) -> AbstractContextManager[object]:
+        return self._lock if self._lock is not None else nullcontext()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A short transaction: commit on success, roll back on error, always release the file.
+
+        Objects stay readable after the block (``expire_on_commit=False``).
+        Raises :class:`DatabaseBusyError` if the lock is not obtained within the timeout.
+        """
+        try:
+            lock = self._exclusive()
+            lock.__enter__()
+        except filelock.Timeout as e:
+            raise DatabaseBusyError(
+                f"database {self.path} is busy: another process held it for over {self.lock_timeout_s:.0f} s"
+            ) from e
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+        finally:
+            lock.__exit__(None, None, None)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def init_db(db: Database) -> int:
+    """Create the schema or upgrade it step by step; idempotent, never drops anything.
+
+    Returns the schema version the database is at afterwards.
+    """
+    latest = latest_schema_version()
+    with db.session() as session:
+        connection = session.connection()
+        if not inspect(connection).has_table(SchemaInfo.__tablename__):
+            SQLModel.metadata.create_all(connection, checkfirst=True)
+            session.add(SchemaInfo(id=1, version=latest))
+            return latest
+        info = session.get(SchemaInfo, 1)
+        current = info.version if info is not None else latest
+        if info is None:
+            session.add(SchemaInfo(id=1, version=latest))
+    if current > latest:
+        raise SchemaTooNewError(
+            f"database schema is version {current}, this code knows up to {latest}; upgrade the product"
+        )
+    for version in range(current, latest):
+        with db.session() as session:
+            UPGRADES[version - 1](session.connection())
+            info = session.get(SchemaInfo, 1)
+            info.version = version + 1
+            info.upgraded_at = utcnow()
+    return latest
+
+
+_DATABASES: dict[str, Database] = {}
+_DATABASES_LOCK = threading.Lock()
+
+
+def get_database(settings: Settings | None = None) -> Database:
+    """The process-wide :class:`Database` for the settings' URL (one engine per URL)."""
+    settings = settings or get_settings()
+    url = settings.resolved_database_url
+    with _DATABASES_LOCK:
+        db = _DATABASES.get(url)
+        if db is None:
+            db = Database(url, lock_timeout_s=settings.db_lock_timeout_s)
+            _DATABASES[url] = db
+        return db
