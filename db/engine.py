@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import filelock
@@ -87,8 +87,22 @@ class Database:
     def is_duckdb(self) -> bool:
         return self.backend == "duckdb"
 
-    def _exclusive(self) -> AbstractContextManager[object]:
-        return self._lock if self._lock is not None else nullcontext()
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold the inter-process lock (DuckDB only)."""
+        if self._lock is None:
+            yield
+            return
+        try:
+            self._lock.acquire()
+        except filelock.Timeout as e:
+            raise DatabaseBusyError(
+                f"database {self.path} is busy: another process held it for over {self.lock_timeout_s:.0f} s"
+            ) from e
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -97,23 +111,13 @@ class Database:
         Objects stay readable after the block (``expire_on_commit=False``).
         Raises :class:`DatabaseBusyError` if the lock is not obtained within the timeout.
         """
-        try:
-            lock = self._exclusive()
-            lock.__enter__()
-        except filelock.Timeout as e:
-            raise DatabaseBusyError(
-                f"database {self.path} is busy: another process held it for over {self.lock_timeout_s:.0f} s"
-            ) from e
-        try:
-            with Session(self.engine, expire_on_commit=False) as session:
-                try:
-                    yield session
-                    session.commit()
-                except BaseException:
-                    session.rollback()
-                    raise
-        finally:
-            lock.__exit__(None, None, None)
+        with self._exclusive(), Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -13,16 +13,16 @@ Status values are ``StrEnum`` constants stored as plain strings (no database enu
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Index, Integer, LargeBinary, Sequence, Text
+from sqlalchemy import Column, DateTime, Double, Index, Integer, LargeBinary, Sequence, Text
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
     """Timezone-aware now; every timestamp column stores UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _seq_id(name: str) -> int | None:
@@ -106,7 +106,7 @@ class SchemaInfo(SQLModel, table=True):
 
     __tablename__ = "schema_info"
 
-    id: int = Field(default=1, primary_key=True)
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
     version: int
     upgraded_at: datetime = _ts()
 
@@ -150,7 +150,7 @@ class Video(SQLModel, table=True):
     original_name: str | None = None
     title: str = ""
     description: str = ""
-    duration_s: float | None = None
+    duration_s: float | None = Field(default=None, sa_type=Double)
     width: int | None = None
     height: int | None = None
     has_audio: bool | None = None
@@ -168,14 +168,14 @@ class Video(SQLModel, table=True):
     flag_reason: str | None = None
     # denormalised summary of the active model's prediction, for fast queue sorting
     predicted_model_id: int | None = None
-    uncertainty: float | None = Field(default=None, index=True)
+    uncertainty: float | None = Field(default=None, index=True, sa_type=Double)
     top_tag: str | None = None  # TaxonomyNode.id of the most confident most-specific tag
 
 
 class Transcript(SQLModel, table=True):
     __tablename__ = "transcript"
 
-    video_id: int = Field(primary_key=True)
+    video_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     language: str | None = None
     source: str  # TranscriptSource
     text: str = Field(default="", sa_type=Text)
@@ -187,7 +187,7 @@ class Keyframe(SQLModel, table=True):
 
     video_id: int = Field(primary_key=True)
     idx: int = Field(primary_key=True)
-    timestamp_s: float
+    timestamp_s: float = Field(sa_type=Double)
     thumbnail_path: str  # relative to Settings.data_dir
 
 
@@ -238,7 +238,7 @@ class Prediction(SQLModel, table=True):
     video_id: int = Field(primary_key=True)
     model_version_id: int = Field(primary_key=True)
     node_id: str = Field(primary_key=True)
-    probability: float
+    probability: float = Field(sa_type=Double)
     is_predicted: bool = False  # above the model's decision threshold
 
 
@@ -322,7 +322,7 @@ class Job(SQLModel, table=True):
     id: int | None = _seq_id("job_id_seq")
     kind: str = Field(index=True)  # train, ingest, predict, ...
     status: str = Field(default=JobStatus.QUEUED, index=True)
-    progress: float = 0.0  # 0..1
+    progress: float = Field(default=0.0, sa_type=Double)  # 0..1
     message: str = ""
     params_json: str = Field(default="{}", sa_type=Text)
     metrics_json: str = Field(default="{}", sa_type=Text)  # live metrics (loss curve, ...)

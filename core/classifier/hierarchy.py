@@ -131,7 +131,7 @@ class Hierarchy:
         labels = np.asarray(labels, dtype=bool)
         self._check_width(labels)
         closed = labels.copy()
-        for node in self._order:
+        for node in reversed(self._order):  # children before parents: closure climbs all levels
             for p in self._parents[node]:
                 closed[:, p] |= closed[:, node]
         return closed

@@ -46,16 +46,21 @@ class WhisperAudioEmbedder:
                 f"{model_path} is not a CTranslate2 Whisper model directory (setting whisper_model)"
             )
         # float32 on CPU: the bundled weights are float16, which CPU kernels upcast anyway.
-        self.compute_type = "float16" if device.startswith("cuda") else "float32"
+        kind, _, index = device.partition(":")  # torch-style "cuda:1" -> CTranslate2 arguments
+        self.compute_type = "float16" if kind == "cuda" else "float32"
         self._ctranslate2 = ctranslate2
         self.model = ctranslate2.models.Whisper(
-            str(model_path), device=device.split(":")[0], compute_type=self.compute_type
+            str(model_path),
+            device=kind,
+            device_index=int(index or 0),
+            compute_type=self.compute_type,
         )
         self.features = FeatureExtractor(feature_size=self.model.n_mels)
         self.window_frames = self.features.nb_max_frames
         self.fingerprint = dir_fingerprint(model_path)
         # CTranslate2 does not expose the encoder width; one encoded window reveals it.
-        self.dim = 2 * self._encode(np.zeros((1, self.model.n_mels, self.window_frames), np.float32)).shape[-1]
+        probe = np.zeros((1, self.model.n_mels, self.window_frames), np.float32)
+        self.dim = 2 * self._encode(probe).shape[-1]
 
     def _encode(self, windows: np.ndarray) -> np.ndarray:
         storage = self._ctranslate2.StorageView.from_array(np.ascontiguousarray(windows))

@@ -10,27 +10,30 @@ installed directory is registered in ``sys.modules`` and only the model submodul
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
-import types
 from pathlib import Path
 from types import ModuleType
 
 
-def imagebind_package_dir() -> Path:
-    """Directory of the installed ``imagebind`` package, found without importing it."""
+def _package_spec() -> importlib.machinery.ModuleSpec:
     spec = importlib.util.find_spec("imagebind")
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError("the 'imagebind' package (imagebind-unofficial) is not installed")
-    return Path(next(iter(spec.submodule_search_locations)))
+    return spec
+
+
+def imagebind_package_dir() -> Path:
+    """Directory of the installed ``imagebind`` package, found without importing it."""
+    return Path(next(iter(_package_spec().submodule_search_locations)))
 
 
 def import_imagebind_model() -> ModuleType:
     """The ``imagebind.models.imagebind_model`` module (``ImageBindModel``, ``imagebind_huge``)."""
     if "imagebind" not in sys.modules:
-        package = types.ModuleType("imagebind")
-        package.__path__ = [str(imagebind_package_dir())]
-        sys.modules["imagebind"] = package
+        # A module object made from the spec but never executed: __path__ without __init__.
+        sys.modules["imagebind"] = importlib.util.module_from_spec(_package_spec())
     try:
         return importlib.import_module("imagebind.models.imagebind_model")
     except ImportError as e:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from fractions import Fraction
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -119,7 +118,9 @@ def tokenizer():
     import_imagebind_model()
     from imagebind.models.multimodal_preprocessors import SimpleTokenizer
 
-    return SimpleTokenizer(bpe_path=str(imagebind_package_dir() / "bpe" / "bpe_simple_vocab_16e6.txt.gz"))
+    return SimpleTokenizer(
+        bpe_path=str(imagebind_package_dir() / "bpe" / "bpe_simple_vocab_16e6.txt.gz")
+    )
 
 
 def text_tokens(text: str) -> torch.Tensor:

@@ -42,7 +42,7 @@ class MiniLMTextEmbedder:
             )
         self.model_path = model_path
         self.model = SentenceTransformer(str(model_path), device=device, local_files_only=True)
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.dim = int(self.model.get_embedding_dimension())
         self.fingerprint = dir_fingerprint(model_path)
 
     def windows(self, text: str) -> list[str]:

@@ -21,6 +21,7 @@ L2-normalised, so each feature keeps its meaning. Deterministic; about 2-3 ms pe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -33,6 +34,7 @@ CELL_HUE_BINS, CELL_VAL_BINS = 8, 4
 EDGE_BINS = 8
 _EDGE_THRESHOLD = 0.1  # Sobel magnitude (on [0, 1] grey) that counts as an edge
 _CELLS = 4
+COVERAGE = ("skin", "green", "blue", "black", "white")  # the last five per-frame features
 
 _GLOBAL_COLOUR = HUE_BINS + SAT_BINS + VAL_BINS
 _CELL_COLOUR = CELL_HUE_BINS + CELL_VAL_BINS
@@ -41,7 +43,7 @@ FRAME_DIM = (
     + _CELLS * _CELL_COLOUR
     + (1 + _CELLS) * (EDGE_BINS + 1)  # orientation histogram + edge density
     + 5  # brightness mean/std, saturation mean/std, colourfulness
-    + 5  # skin, green, blue, black, white fractions
+    + len(COVERAGE)
 )
 MOTION_DIM = 4
 DESCRIPTOR_DIM = 2 * FRAME_DIM + MOTION_DIM
@@ -150,12 +152,12 @@ def motion_features(frames: Sequence[np.ndarray]) -> np.ndarray:
     if len(frames) < 2:
         return np.zeros(MOTION_DIM, dtype=np.float32)
     thumbs = [_thumbnail(f) for f in frames]
-    pixel = np.array([np.abs(a - b).mean() for a, b in zip(thumbs, thumbs[1:])])
+    pixel = np.array([np.abs(a - b).mean() for a, b in pairwise(thumbs)])
     hists = []
     for f in frames:
         hue, sat, _ = _hsv(_resize_area(f, THUMB) / 255.0)
         hists.append(_histogram(hue, HUE_BINS, sat))
-    colour = np.array([0.5 * np.abs(a - b).sum() for a, b in zip(hists, hists[1:])])
+    colour = np.array([0.5 * np.abs(a - b).sum() for a, b in pairwise(hists)])
     return np.array([pixel.mean(), pixel.max(), colour.mean(), colour.max()], dtype=np.float32)
 
 

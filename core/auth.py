@@ -1,0 +1,188 @@
+"""Users and sign-in: argon2 password hashes, rate-limited login, hashed expiring session tokens.
+
+The role is read from the database on every :func:`resolve_session`, so nothing the client
+holds (a Streamlit session state, a cookie) can raise a user's rights. Passwords are never
+logged or stored in clear; only the sha256 of a session token is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from core.config import Settings, get_settings
+from db.engine import Database
+from db.models import AuditAction, Role, User, utcnow
+from db.queries import Actor
+from db.queries import audit as audit_queries
+from db.queries import users as user_queries
+
+MIN_PASSWORD_LENGTH = 8
+MAX_USERNAME_LENGTH = 64
+_ROLE_RANK = {Role.MODERATOR.value: 1, Role.ADMIN.value: 2}
+_HASHER = PasswordHasher()
+
+
+class AuthError(Exception):
+    """Base class of sign-in and permission errors (shown to the user as one line)."""
+
+
+class InvalidCredentialsError(AuthError):
+    """Wrong username or password (deliberately not saying which)."""
+
+
+class RateLimitedError(AuthError):
+    """Too many failed sign-ins for this username within the window."""
+
+
+class PermissionDeniedError(AuthError):
+    """The signed-in user's role does not allow the action."""
+
+
+class InvalidUserError(AuthError, ValueError):
+    """A username, password or role that cannot be used for a new account."""
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: int
+    username: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+@dataclass(frozen=True)
+class SessionToken:
+    token: str  # give to the client; only its hash is stored
+    user: CurrentUser
+    expires_at: datetime
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so both failures take the same time."""
+    return _HASHER.hash(secrets.token_hex(16))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _current(user: User) -> CurrentUser:
+    return CurrentUser(id=user.id, username=user.username, role=user.role)
+
+
+def create_user(
+    db: Database, *, username: str, password: str, role: str = Role.MODERATOR, created_by: Actor | None = None
+) -> CurrentUser:
+    """Add an account (audited as ``user_added``); raises :class:`InvalidUserError` for a bad
+    name/password/role and ``db.queries.DuplicateError`` for a taken name."""
+    username = username.strip()
+    if not username or len(username) > MAX_USERNAME_LENGTH or any(c.isspace() for c in username):
+        raise InvalidUserError(f"username must be 1-{MAX_USERNAME_LENGTH} characters without spaces")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidUserError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if role not in _ROLE_RANK:
+        raise InvalidUserError(f"unknown role {role!r}; expected one of {sorted(_ROLE_RANK)}")
+    password_hash = hash_password(password)
+    with db.session() as session:
+        user = user_queries.create_user(session, username=username, password_hash=password_hash, role=role)
+        audit_queries.add_audit(
+            session, action=AuditAction.USER_ADDED, user=created_by,
+            detail={"user_id": user.id, "username": username, "role": role},
+        )
+        return _current(user)
+
+
+def authenticate(
+    db: Database, username: str, password: str, *, settings: Settings | None = None, now: datetime | None = None
+) -> SessionToken:
+    """Check a password and open a session.
+
+    Raises :class:`RateLimitedError` after ``login_max_failures`` failures within
+    ``login_window_seconds`` (counted per username, reset by a success), and
+    :class:`InvalidCredentialsError` for an unknown user, a wrong password or a disabled account.
+    """
+    settings = settings or get_settings()
+    now = now or utcnow()
+    username = username.strip()
+    with db.session() as session:
+        failures = user_queries.count_failed_logins(
+            session, username=username, since=now - timedelta(seconds=settings.login_window_seconds)
+        )
+        if failures >= settings.login_max_failures:
+            raise RateLimitedError(
+                f"too many failed sign-ins for {username!r}; try again in {settings.login_window_seconds} s"
+            )
+        user = user_queries.get_user_by_name(session, username=username)
+    # the slow hash check runs outside the database lock
+    ok = verify_password(user.password_hash if user else _dummy_hash(), password) and user is not None
+    ok = ok and not user.disabled
+    with db.session() as session:
+        user_queries.record_login_attempt(session, username=username, success=ok, created_at=now)
+        if not ok:
+            audit_queries.add_audit(session, action=AuditAction.LOGIN_FAILED, username=username)
+        else:
+            token = secrets.token_urlsafe(32)
+            expires_at = now + timedelta(hours=settings.session_hours)
+            user_queries.create_user_session(
+                session, token_hash=_token_hash(token), user_id=user.id, expires_at=expires_at
+            )
+            if _HASHER.check_needs_rehash(user.password_hash):
+                user_queries.update_user(session, user_id=user.id, password_hash=hash_password(password))
+            audit_queries.add_audit(session, action=AuditAction.LOGIN, user=user)
+    if not ok:
+        raise InvalidCredentialsError("invalid username or password")
+    return SessionToken(token=token, user=_current(user), expires_at=expires_at)
+
+
+def resolve_session(db: Database, token: str, *, now: datetime | None = None) -> CurrentUser | None:
+    """The user behind a token, with the role as stored now; None if unknown, revoked,
+    expired, or the account is disabled."""
+    if not token:
+        return None
+    now = now or utcnow()
+    with db.session() as session:
+        row = user_queries.get_user_session(session, token_hash=_token_hash(token))
+        if row is None or row.revoked or row.expires_at <= now:
+            return None
+        user = session.get(User, row.user_id)
+        if user is None or user.disabled:
+            return None
+        return _current(user)
+
+
+def logout(db: Database, token: str) -> None:
+    with db.session() as session:
+        user_queries.revoke_user_session(session, token_hash=_token_hash(token))
+
+
+def require_role(user: CurrentUser | None, role: str) -> CurrentUser:
+    """The user if their role is at least ``role`` (admin includes moderator), else raise."""
+    if role not in _ROLE_RANK:
+        raise ValueError(f"unknown role {role!r}; expected one of {sorted(_ROLE_RANK)}")
+    if user is None:
+        raise PermissionDeniedError("sign in first")
+    if _ROLE_RANK.get(user.role, 0) < _ROLE_RANK[role]:
+        raise PermissionDeniedError(f"this needs the {role} role; {user.username} is {user.role}")
+    return user

@@ -1,0 +1,405 @@
+"""``HierarchicalClassifier``: scikit-learn style estimator over modality embeddings.
+
+Default configuration (one for every data set; chosen on the HMC benchmark, see hmc_bench.py):
+an ensemble of ``n_ensemble`` networks, each early-stopped on its own held-out slice of the
+training data (disjoint slices, so together they use every row; their out-of-fold probabilities
+pick the thresholds). Each network ends in C-HMCNN's max-constraint module and is trained with
+its MCLoss, so every member is hierarchy consistent and so is their average. Unweighted BCE is
+the default (``class_weight="none"``): the per-node thresholds already adapt to imbalance, and
+reweighting distorts the cross-class ranking that micro AU(PRC) measures.
+
+``trunk="auto"`` uses the MLP trunk when there is a single modality (a transformer over one
+token is an MLP with extra steps and scores lower) and the masked transformer otherwise.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from core.classifier.decoding import fit_thresholds
+from core.classifier.hierarchy import Hierarchy
+from core.classifier.metrics import evaluate, micro_average_precision
+from core.classifier.network import HierarchicalNetwork, NetworkConfig, max_constraint, max_constraint_loss
+
+Inputs = np.ndarray | Mapping[str, np.ndarray]
+ProgressCallback = Callable[[dict], None]
+
+_TRUNK_CHOICES = ("auto", "mlp", "transformer")
+_CLASS_WEIGHTS = ("none", "sqrt_balanced")
+_PREDICT_BATCH = 1024
+
+
+class HierarchicalClassifier(BaseEstimator):
+    """Hierarchy-consistent multi-label classifier (see module docstring for the defaults)."""
+
+    def __init__(
+        self,
+        *,
+        trunk: str = "auto",
+        d_model: int = 256,
+        n_layers: int = 2,
+        n_heads: int = 4,
+        mlp_width: int = 1024,
+        mlp_layers: int = 2,
+        dropout: float = 0.5,
+        input_noise: float = 0.1,
+        modality_dropout: float = 0.1,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        batch_size: int = 64,
+        max_epochs: int = 200,
+        patience: int = 10,
+        validation_fraction: float = 0.2,
+        n_ensemble: int = 5,
+        class_weight: str = "none",
+        min_threshold_positives: int = 5,
+        device: str = "cpu",
+        random_state: int | None = 0,
+    ) -> None:
+        self.trunk = trunk
+        self.d_model = d_model
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.mlp_width = mlp_width
+        self.mlp_layers = mlp_layers
+        self.dropout = dropout
+        self.input_noise = input_noise
+        self.modality_dropout = modality_dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.n_ensemble = n_ensemble
+        self.class_weight = class_weight
+        self.min_threshold_positives = min_threshold_positives
+        self.device = device
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        X: Inputs,
+        Y: np.ndarray,
+        *,
+        hierarchy: Hierarchy,
+        X_valid: Inputs | None = None,
+        Y_valid: np.ndarray | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> HierarchicalClassifier:
+        """Train the ensemble; labels are closed under ancestors first. Returns ``self``."""
+        self._check_params()
+        data = _prepare_inputs(X)
+        data.require_some_modality()
+        labels = _check_labels(Y, data.n_rows, hierarchy)
+        if (X_valid is None) != (Y_valid is None):
+            raise ValueError("pass both X_valid and Y_valid, or neither")
+        valid = None
+        if X_valid is not None:
+            valid = _prepare_inputs(X_valid, names=data.names, dims=data.dims)
+            valid.require_some_modality()
+            valid_labels = _check_labels(Y_valid, valid.n_rows, hierarchy)
+
+        self.hierarchy_ = hierarchy
+        self.modalities_ = data.names
+        self.input_dims_ = dict(zip(data.names, data.dims))
+        self.config_ = self._network_config(data.dims, hierarchy.n_nodes)
+        seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % 2**31)
+        rng = np.random.default_rng(seed)
+        splits = self._member_splits(data.n_rows, rng, given_valid=valid is not None)
+        # nodes positive for every training row (a catch-all root) carry no ranking signal
+        score_nodes = np.flatnonzero(~labels.all(axis=0))
+        pairs = tuple(torch.as_tensor(a, device=self.device) for a in hierarchy.ancestor_pairs)
+        pos_weight = self._positive_weights(labels)
+
+        members, self.history_ = [], []
+        oof_sum = np.zeros(labels.shape)
+        oof_count = np.zeros(data.n_rows)
+        for k, (train_idx, hold_idx) in enumerate(splits):
+            if valid is None:
+                member_valid, member_valid_labels = data.subset(hold_idx), labels[hold_idx]
+            else:
+                member_valid, member_valid_labels = valid, valid_labels
+            net, history = self._train_member(
+                data.subset(train_idx),
+                labels[train_idx],
+                member_valid,
+                member_valid_labels,
+                pairs=pairs,
+                pos_weight=pos_weight,
+                score_nodes=score_nodes,
+                seed=int(rng.integers(2**31)),
+                member=k,
+                progress=progress,
+            )
+            members.append(net)
+            self.history_.append(history)
+            if valid is None:
+                oof_sum[hold_idx] += self._member_proba(net, member_valid, pairs)
+                oof_count[hold_idx] += 1
+        self.network_ = torch.nn.ModuleList(members)
+        self.best_epochs_ = [max(h, key=lambda r: r["valid_ap"])["epoch"] for h in self.history_]
+
+        if valid is None:
+            seen = oof_count > 0
+            valid_proba = oof_sum[seen] / oof_count[seen, None]
+            valid_labels = labels[seen]
+        else:
+            valid_proba = self.predict_proba(X_valid)
+        self.thresholds_ = fit_thresholds(
+            valid_proba, valid_labels, hierarchy, min_positives=self.min_threshold_positives
+        )
+        self.validation_metrics_ = evaluate(
+            valid_labels, valid_proba, valid_proba >= self.thresholds_, hierarchy
+        )
+        return self
+
+    def _check_params(self) -> None:
+        if self.trunk not in _TRUNK_CHOICES:
+            raise ValueError(f"trunk must be one of {_TRUNK_CHOICES}, got {self.trunk!r}")
+        if self.class_weight not in _CLASS_WEIGHTS:
+            raise ValueError(f"class_weight must be one of {_CLASS_WEIGHTS}, got {self.class_weight!r}")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+        for name in ("n_ensemble", "batch_size", "max_epochs", "patience", "d_model", "mlp_width"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+
+    def _network_config(self, dims: tuple[int, ...], n_nodes: int) -> NetworkConfig:
+        trunk = self.trunk if self.trunk != "auto" else ("mlp" if len(dims) == 1 else "transformer")
+        return NetworkConfig(
+            modality_dims=dims,
+            n_nodes=n_nodes,
+            trunk=trunk,
+            d_model=self.d_model,
+            n_layers=self.n_layers,
+            n_heads=self.n_heads,
+            mlp_width=self.mlp_width,
+            mlp_layers=self.mlp_layers,
+            dropout=self.dropout,
+        )
+
+    def _member_splits(
+        self, n_rows: int, rng: np.random.Generator, *, given_valid: bool
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per member (train rows, held-out rows): consecutive slices of one permutation.
+
+        With ``n_ensemble * validation_fraction <= 1`` the held-out slices are disjoint (k-fold
+        like), so the ensemble as a whole learns from every row.
+        """
+        everything = np.arange(n_rows)
+        if given_valid:
+            return [(everything, np.empty(0, dtype=np.int64))] * self.n_ensemble
+        n_hold = max(1, int(round(self.validation_fraction * n_rows)))
+        if n_hold >= n_rows:
+            raise ValueError(f"{n_rows} rows are too few to hold out a validation split")
+        perm = rng.permutation(n_rows)
+        splits = []
+        for k in range(self.n_ensemble):
+            hold = np.take(perm, np.arange(k * n_hold, (k + 1) * n_hold), mode="wrap")
+            splits.append((np.setdiff1d(everything, hold), np.sort(hold)))
+        return splits
+
+    def _positive_weights(self, labels: np.ndarray) -> torch.Tensor | None:
+        if self.class_weight == "none":
+            return None
+        pos = labels.sum(axis=0).clip(min=1)
+        ratio = (len(labels) - pos).clip(min=1) / pos
+        return torch.as_tensor(np.sqrt(ratio).clip(max=10.0), dtype=torch.float32, device=self.device)
+
+    def _train_member(
+        self,
+        train: _ModalityData,
+        train_labels: np.ndarray,
+        valid: _ModalityData,
+        valid_labels: np.ndarray,
+        *,
+        pairs: tuple[torch.Tensor, torch.Tensor],
+        pos_weight: torch.Tensor | None,
+        score_nodes: np.ndarray,
+        seed: int,
+        member: int,
+        progress: ProgressCallback | None,
+    ) -> tuple[HierarchicalNetwork, list[dict]]:
+        """Train one network with early stopping on ``valid``; returns it at its best epoch."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            generator = torch.Generator().manual_seed(seed)
+            net = HierarchicalNetwork(self.config_)
+            net.set_standardisation(*train.standardisation())
+            net.to(self.device)
+            optimiser = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+            tokens = [t.to(self.device) for t in train.tokens]
+            present = train.present.to(self.device)
+            targets = torch.as_tensor(train_labels, device=self.device)
+            best_score, best_state, stale, history = -np.inf, None, 0, []
+            for epoch in range(self.max_epochs):
+                net.train()
+                total, order = 0.0, torch.randperm(train.n_rows, generator=generator).to(self.device)
+                for batch in order.split(self.batch_size):
+                    mask = self._drop_modalities(present[batch], generator)
+                    logits = net([t[batch] for t in tokens], mask, noise=self.input_noise)
+                    loss = max_constraint_loss(logits, targets[batch], *pairs)
+                    if pos_weight is not None:
+                        loss = loss * torch.where(targets[batch], pos_weight, torch.ones_like(pos_weight))
+                    loss = loss.mean()
+                    optimiser.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimiser.step()
+                    total += loss.item() * len(batch)
+                proba = self._member_proba(net, valid, pairs)
+                score = micro_average_precision(valid_labels[:, score_nodes], proba[:, score_nodes])
+                record = {"member": member, "epoch": epoch, "train_loss": total / train.n_rows, "valid_ap": score}
+                history.append(record)
+                if progress is not None:
+                    progress(dict(record))
+                if score > best_score:
+                    best_score, best_state, stale = score, copy.deepcopy(net.state_dict()), 0
+                else:
+                    stale += 1
+                    if stale >= self.patience:
+                        break
+            net.load_state_dict(best_state)
+            net.eval()
+        return net, history
+
+    def _drop_modalities(self, present: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Randomly hide present modalities while training, never all of a row's."""
+        if self.modality_dropout <= 0 or present.shape[1] < 2:
+            return present
+        keep = torch.rand(present.shape, generator=generator).to(present.device) >= self.modality_dropout
+        dropped = present & keep
+        return torch.where(dropped.any(dim=1, keepdim=True), dropped, present)
+
+    @torch.no_grad()
+    def _member_proba(
+        self, net: HierarchicalNetwork, data: _ModalityData, pairs: tuple[torch.Tensor, torch.Tensor]
+    ) -> np.ndarray:
+        """Hierarchy-consistent probabilities of one member: sigmoid first, then the exact max."""
+        net.eval()
+        out = []
+        for start in range(0, data.n_rows, _PREDICT_BATCH):
+            rows = slice(start, start + _PREDICT_BATCH)
+            tokens = [t[rows].to(self.device) for t in data.tokens]
+            logits = net(tokens, data.present[rows].to(self.device))
+            out.append(max_constraint(torch.sigmoid(logits), *pairs).cpu().numpy())
+        return np.concatenate(out).astype(np.float64)
+
+    # -------------------------------------------------------------- predict
+    def predict_proba(self, X: Inputs) -> np.ndarray:
+        """``(n, n_nodes)`` probabilities; a child never exceeds any of its ancestors."""
+        check_is_fitted(self, "network_")
+        data = _prepare_inputs(X, names=self.modalities_, dims=tuple(self.input_dims_[m] for m in self.modalities_))
+        data.require_some_modality()
+        pairs = tuple(torch.as_tensor(a, device=self.device) for a in self.hierarchy_.ancestor_pairs)
+        total = np.zeros((data.n_rows, self.hierarchy_.n_nodes))
+        for net in self.network_:
+            total += self._member_proba(net, data, pairs)  # same summation order: stays consistent
+        return total / len(self.network_)
+
+    def predict(self, X: Inputs) -> np.ndarray:
+        """Bool decisions ``proba >= thresholds_``; closed under ancestors (monotone thresholds)."""
+        check_is_fitted(self, "thresholds_")
+        return self.predict_proba(X) >= self.thresholds_
+
+
+SINGLE_MODALITY = "features"
+
+
+@dataclass(frozen=True)
+class _ModalityData:
+    """Validated inputs: per modality ``(n, d)`` float32 tensors (missing rows zero-filled only
+    for arithmetic) plus the ``(n, n_modalities)`` presence mask that hides them."""
+
+    names: tuple[str, ...]
+    dims: tuple[int, ...]
+    tokens: tuple[torch.Tensor, ...]
+    present: torch.Tensor
+
+    @property
+    def n_rows(self) -> int:
+        return self.present.shape[0]
+
+    def subset(self, rows: np.ndarray) -> _ModalityData:
+        index = torch.as_tensor(rows, dtype=torch.long)
+        return _ModalityData(self.names, self.dims, tuple(t[index] for t in self.tokens), self.present[index])
+
+    def standardisation(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Mean and scale per modality over the rows where it is present."""
+        means, scales = [], []
+        for i, t in enumerate(self.tokens):
+            rows = t[self.present[:, i]]
+            if len(rows) == 0:
+                raise ValueError(f"modality {self.names[i]!r} is missing in every training row")
+            scale = rows.std(dim=0, unbiased=False) if len(rows) > 1 else torch.ones(t.shape[1])
+            means.append(rows.mean(dim=0))
+            scales.append(torch.where(scale > 1e-6, scale, torch.ones_like(scale)))
+        return means, scales
+
+    def require_some_modality(self) -> None:
+        empty = np.flatnonzero(~self.present.any(dim=1).numpy())
+        if len(empty):
+            raise ValueError(f"row {int(empty[0])} has every modality missing ({len(empty)} such rows: {empty[:10].tolist()})")
+
+
+def _prepare_inputs(
+    X: Inputs, *, names: tuple[str, ...] | None = None, dims: tuple[int, ...] | None = None
+) -> _ModalityData:
+    """Check shapes and NaN rules; ``names``/``dims`` (from fit) fix the expected modalities.
+
+    At predict time a fitted modality absent from the mapping counts as missing in every row.
+    A row that is partly NaN is corrupt (only an all-NaN row means "missing") and is rejected.
+    """
+    mapping = {SINGLE_MODALITY: X} if isinstance(X, np.ndarray) else dict(X)
+    if not mapping:
+        raise ValueError("no modality given")
+    if names is None:
+        names = tuple(sorted(mapping))
+    unknown = set(mapping) - set(names)
+    if unknown:
+        raise ValueError(f"unknown modalities {sorted(unknown)}; the model knows {list(names)}")
+    arrays = {name: np.asarray(value, dtype=np.float32) for name, value in mapping.items()}
+    lengths = {len(a) for a in arrays.values()}
+    if len(lengths) != 1 or any(a.ndim != 2 for a in arrays.values()):
+        shapes = {n: a.shape for n, a in arrays.items()}
+        raise ValueError(f"every modality must be 2-D with the same row count, got {shapes}")
+    n_rows = lengths.pop()
+    tokens, present, found_dims = [], [], []
+    for i, name in enumerate(names):
+        if name not in arrays:
+            dim = dims[i]  # absent modality (predict time only): missing everywhere
+            tokens.append(torch.zeros(n_rows, dim))
+            present.append(torch.zeros(n_rows, dtype=torch.bool))
+            found_dims.append(dim)
+            continue
+        a = arrays[name]
+        if dims is not None and a.shape[1] != dims[i]:
+            raise ValueError(f"modality {name!r} has {a.shape[1]} dims, the model expects {dims[i]}")
+        nan = np.isnan(a)
+        missing = nan.all(axis=1)
+        partial = np.flatnonzero(nan.any(axis=1) & ~missing)
+        if len(partial):
+            raise ValueError(f"modality {name!r} row {int(partial[0])} is partly NaN (all-NaN means missing)")
+        if np.isinf(a).any():
+            raise ValueError(f"modality {name!r} row {int(np.flatnonzero(np.isinf(a).any(axis=1))[0])} has inf")
+        tokens.append(torch.from_numpy(np.where(missing[:, None], 0.0, a).astype(np.float32)))
+        present.append(torch.from_numpy(~missing))
+        found_dims.append(a.shape[1])
+    return _ModalityData(tuple(names), tuple(found_dims), tuple(tokens), torch.stack(present, dim=1))
+
+
+def _check_labels(Y: np.ndarray, n_rows: int, hierarchy: Hierarchy) -> np.ndarray:
+    Y = np.asarray(Y)
+    if Y.shape != (n_rows, hierarchy.n_nodes):
+        raise ValueError(f"labels must have shape ({n_rows}, {hierarchy.n_nodes}), got {Y.shape}")
+    return hierarchy.close_upward(Y.astype(bool))

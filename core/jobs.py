@@ -1,0 +1,264 @@
+"""Background jobs (train, predict, ingest) for the dashboard.
+
+:func:`start_job` records a ``Job`` row and spawns ``tagger jobs run <id>`` (same interpreter) in its
+own session (detached), so the Streamlit process stays responsive and a dashboard restart does
+not kill the work. The runner (:func:`run_job`) writes progress, a message and live metrics into
+the row in short sessions (throttled), then ``succeeded`` with a result or ``failed`` with a
+one-line reason. :func:`get_job` reports a job whose process is gone while the row still says
+running as failed ("worker process exited"), e.g. after a kill or an out-of-memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from core.config import Settings
+from db.engine import Database
+from db.models import Job, JobStatus
+from db.queries import Actor
+from db.queries import jobs as jobs_q
+from db.queries import users as users_q
+
+logger = logging.getLogger(__name__)
+
+JOB_KINDS = ("train", "predict", "ingest")
+WORKER_EXITED = "worker process exited"
+PROGRESS_INTERVAL_S = 1.0  # the row is written at most this often while a job runs
+HISTORY_LIMIT = 1000  # training epochs kept in the live metrics
+_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+# `tagger jobs run <id>` without relying on the console script being on PATH
+_WORKER_ENTRY = "from scripts.cli import app; app(prog_name='tagger')"
+
+
+class JobError(Exception):
+    """A job request that cannot be served (unknown kind, job not queued)."""
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    id: int
+    kind: str
+    status: str
+    progress: float
+    message: str
+    params: dict
+    metrics: dict
+    result: dict
+    created_by: int | None
+    created_at: datetime
+    updated_at: datetime
+    pid: int | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+def start_job(db: Database, *, kind: str, params: dict[str, Any], user: Actor | None, settings: Settings) -> int:
+    """Create the job and start its detached worker process; returns the job id.
+
+    ``params``: train ``{"activate": bool, "classifier": {hyperparameters}}``; predict
+    ``{"version_id": int, "all": bool}``; ingest ``{"paths": [...], "videos_dir": str}``.
+    """
+    if kind not in JOB_KINDS:
+        raise JobError(f"unknown job kind {kind!r}; expected one of {', '.join(JOB_KINDS)}")
+    json.dumps(params)  # the worker reads them back from the row: fail here if they cannot go there
+    with db.session() as session:
+        job_id = jobs_q.create_job(session, kind=kind, created_by=user.id if user else None, params=params).id
+    log_dir = settings.data_dir / "jobs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / f"{job_id}.log").open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_ENTRY, "jobs", "run", str(job_id)],
+            cwd=_PROJECT_ROOT, env={**os.environ, **settings_environment(settings)},
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    with db.session() as session:
+        jobs_q.update_job(session, job_id=job_id, pid=process.pid)
+    return job_id
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """``TAGGER_*`` variables that recreate ``settings`` in a child process (absolute paths)."""
+    env = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, Path):
+            value = value.resolve()
+        env[f"TAGGER_{name.upper()}"] = str(value)
+    return env
+
+
+def get_job(db: Database, job_id: int) -> JobInfo:
+    """The job's row; a running job whose process is gone is marked failed first."""
+    with db.session() as session:
+        job = jobs_q.get_job(session, job_id=job_id)
+        if job.status in _ACTIVE and job.pid is not None and not _process_alive(job.pid):
+            job = jobs_q.update_job(session, job_id=job_id, status=JobStatus.FAILED, message=WORKER_EXITED)
+        return _info(job)
+
+
+def list_jobs(db: Database, *, kind: str | None = None, limit: int = 20) -> list[JobInfo]:
+    """Newest first, dead workers reported as failed."""
+    with db.session() as session:
+        ids = [job.id for job in jobs_q.list_jobs(session, kind=kind, limit=limit)]
+    return [get_job(db, job_id) for job_id in ids]
+
+
+def run_job(db: Database, job_id: int, *, settings: Settings) -> JobInfo:
+    """Do a queued job in this process (what the worker runs); failures are recorded, not raised."""
+    with db.session() as session:
+        job = jobs_q.get_job(session, job_id=job_id)
+        if job.status != JobStatus.QUEUED:
+            raise JobError(f"job {job_id} is {job.status}, not queued")
+        jobs_q.update_job(session, job_id=job_id, status=JobStatus.RUNNING, pid=os.getpid(), message="started")
+        user = users_q.get_user(session, user_id=job.created_by) if job.created_by is not None else None
+        params = json.loads(job.params_json)
+    reporter = _Reporter(db, job_id)
+    try:
+        result = _RUNNERS[job.kind](db, params, settings, user, reporter, job_id)
+    except _expected_errors() as e:
+        reporter.finish(JobStatus.FAILED, _one_line(str(e) or type(e).__name__), {})
+    except Exception as e:  # recorded for the dashboard AND logged with its traceback
+        logger.exception("job %s (%s) failed", job_id, job.kind)
+        reporter.finish(JobStatus.FAILED, _one_line(f"{type(e).__name__}: {e}"), {})
+    else:
+        reporter.finish(JobStatus.SUCCEEDED, "done", result)
+    return get_job(db, job_id)
+
+
+# --- runners ------------------------------------------------------------------------------------
+
+
+class _Reporter:
+    """Throttled progress writes into the job row."""
+
+    def __init__(self, db: Database, job_id: int) -> None:
+        self.db = db
+        self.job_id = job_id
+        self.metrics: dict[str, Any] = {}
+        self._last = 0.0
+
+    def update(self, fraction: float, message: str, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < PROGRESS_INTERVAL_S:
+            return
+        self._last = now
+        with self.db.session() as session:
+            jobs_q.update_job(session, job_id=self.job_id, progress=fraction, message=message,
+                              metrics=self.metrics)
+
+    def finish(self, status: str, message: str, result: dict) -> None:
+        with self.db.session() as session:
+            jobs_q.update_job(session, job_id=self.job_id, status=status, message=message, result=result,
+                              metrics=self.metrics, progress=1.0 if status == JobStatus.SUCCEEDED else None)
+
+
+def _run_train(db: Database, params: dict, settings: Settings, user: Actor | None, reporter: _Reporter,
+               job_id: int) -> dict:
+    from core.training import train_model
+
+    history: list[dict] = []
+
+    def progress(fraction: float, message: str, record: dict) -> None:
+        if "epoch" in record:
+            history.append(record)
+            reporter.metrics = {"history": history[-HISTORY_LIMIT:]}
+        else:
+            reporter.metrics = {"history": history[-HISTORY_LIMIT:], "final": record}
+        reporter.update(fraction, message)
+
+    version = train_model(db, settings=settings, user=user, progress=progress, job_id=job_id,
+                          activate=bool(params.get("activate", False)), params=params.get("classifier"))
+    return {"model_version_id": version.id, "is_active": version.is_active,
+            "metrics": json.loads(version.metrics_json)}
+
+
+def _run_predict(db: Database, params: dict, settings: Settings, user: Actor | None, reporter: _Reporter,
+                 job_id: int) -> dict:
+    from core.prediction import predict_videos
+
+    def progress(done: int, total: int) -> None:
+        reporter.update(done / total if total else 1.0, f"{done}/{total} videos")
+
+    count = predict_videos(db, settings=settings, version_id=params.get("version_id"),
+                           all_videos=bool(params.get("all", False)), progress=progress)
+    return {"videos": count}
+
+
+def _run_ingest(db: Database, params: dict, settings: Settings, user: Actor | None, reporter: _Reporter,
+                job_id: int) -> dict:
+    from core.ingest import ingest_paths
+
+    def progress(done: int, total: int, name: str) -> None:
+        reporter.update(done / total if total else 1.0, f"{done}/{total} {name}".strip())
+
+    videos_dir = params.get("videos_dir")
+    report = ingest_paths(db, [Path(p) for p in params.get("paths", [])], settings=settings,
+                          videos_dir=Path(videos_dir) if videos_dir else None, progress=progress)
+    return {
+        "totals": report.totals, "failed": [{"name": r.name, "reason": r.reason} for r in report.failed],
+        "video_seconds": report.video_seconds, "wall_seconds": report.wall_seconds,
+        "predicted": report.predicted, "problems": report.problems[:100],
+    }
+
+
+_RUNNERS: dict[str, Callable[..., dict]] = {"train": _run_train, "predict": _run_predict, "ingest": _run_ingest}
+
+
+def _expected_errors() -> tuple[type[Exception], ...]:
+    """Errors with a message meant for users: recorded without a traceback."""
+    from core.ingest import IngestError
+    from core.registry import RegistryError
+    from core.taxonomy import TaxonomyError
+    from core.training import TrainingError
+    from db.engine import DatabaseError
+
+    return (TrainingError, RegistryError, IngestError, TaxonomyError, DatabaseError)
+
+
+def _info(job: Job) -> JobInfo:
+    return JobInfo(
+        id=job.id, kind=job.kind, status=job.status, progress=job.progress, message=job.message,
+        params=json.loads(job.params_json), metrics=json.loads(job.metrics_json),
+        result=json.loads(job.result_json), created_by=job.created_by, created_at=job.created_at,
+        updated_at=job.updated_at, pid=job.pid,
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500]
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live (not zombie) process; reaps it when it is our finished child."""
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: ask the kernel instead
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"

@@ -1,0 +1,458 @@
+"""Media probing, keyframe sampling and audio decoding with PyAV.
+
+Every failure caused by the file itself becomes :class:`MediaError` with a one-line reason, so a
+batch ingest can store the reason and go on with the next video. Work is bounded by the number of
+samples requested, never by what the file's metadata claims (durations, frame counts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from av.container import InputContainer
+from av.stream import Disposition, Stream
+from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
+from PIL import Image
+
+MAX_SIDE_PX = 8192  # larger frames are rejected before anything is decoded
+MAX_FRAME_SIDE_PX = 1920  # sampled frames are scaled down to this: encoders use ~224 px anyway
+MAX_DURATION_S = 48 * 3600.0  # longer than this is corrupt metadata or not a video we tag
+MAX_FORWARD_FRAMES = 600  # frames decoded in all past keyframes that several samples share
+MAX_PROBE_PACKETS = 2000  # packets read while looking for the first decodable frames
+MAX_DAMAGED_PACKETS = 50  # undecodable packets tolerated per pass before a file is corrupt
+MAX_AUDIO_S = 1800.0  # load_audio keeps the first 30 min: 115 MB of float32 at 16 kHz
+AUDIO_SAMPLE_RATE = 16000
+THUMBNAIL_QUALITY = 85
+_HASH_CHUNK = 1 << 20
+
+logger = logging.getLogger(__name__)
+
+
+class MediaError(Exception):
+    """A file that cannot be used as media; ``reason`` is one human-readable line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What :func:`probe` learned about a file.
+
+    ``width``/``height`` are the upright display size (after ``rotation``), ``rotation`` is the
+    counter-clockwise angle (0, 90, 180 or 270) applied to decoded frames to make them upright.
+    """
+
+    duration_s: float
+    has_video: bool
+    has_audio: bool
+    width: int
+    height: int
+    fps: float | None
+    rotation: int
+    video_codec: str | None
+    audio_codec: str | None
+    subtitle_streams: int
+    container_format: str
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """An upright RGB frame (HxWx3 uint8) and its presentation time."""
+
+    timestamp_s: float
+    image: np.ndarray
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Read stream metadata and decode the first frame of each stream to prove it is usable."""
+    with _open(path) as container:
+        video = _video_stream(container)
+        audio = container.streams.audio[0] if container.streams.audio else None
+        if video is None and audio is None:
+            raise MediaError("the file has no video or audio stream")
+        for stream in (video, audio):
+            if stream is not None and stream.codec_context is None:
+                raise MediaError(
+                    f"the {stream.type} stream cannot be decoded (unknown codec or damaged header)"
+                )
+        if video is not None:
+            _check_resolution(video)
+        first = _first_frames(container, [s for s in (video, audio) if s is not None])
+        duration = _duration(container)
+        rotation, width, height = 0, 0, 0
+        if video is not None:
+            frame = first[video.index]
+            rotation = _rotation(frame)
+            width, height = frame.width, frame.height
+            if rotation % 180:
+                width, height = height, width
+        return MediaInfo(
+            duration_s=duration,
+            has_video=video is not None,
+            has_audio=audio is not None,
+            width=width,
+            height=height,
+            fps=_fps(video) if video is not None else None,
+            rotation=rotation,
+            video_codec=video.codec_context.name if video is not None else None,
+            audio_codec=audio.codec_context.name if audio is not None else None,
+            subtitle_streams=len(container.streams.subtitles),
+            container_format=container.format.name,
+        )
+
+
+def sample_keyframes(path: str | Path, n: int, info: MediaInfo | None = None) -> list[Keyframe]:
+    """Up to ``n`` distinct upright frames spread over the whole video, sorted by time.
+
+    Each sample point seeks to the keyframe at or before it and decodes that packet only (cheap).
+    When several points share a keyframe (short or few-GOP videos) the later ones decode forward
+    from it, at most ``MAX_FORWARD_FRAMES`` frames per call, so fewer than ``n`` frames may come
+    back. Frames are scaled to at most ``MAX_FRAME_SIDE_PX``. Audio-only files give ``[]``.
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    info = info or probe(path)
+    if not info.has_video:
+        return []
+    targets = [info.duration_s * (i + 0.5) / n for i in range(n)]
+    with _open(path) as container:
+        stream = _video_stream(container)
+        if stream is None:
+            raise MediaError("the file has no video stream")
+        try:
+            frames = _sample(container, stream, targets)
+        except av.FFmpegError as e:
+            raise MediaError(f"video decoding failed: {_describe(e)}") from e
+    if not frames:
+        raise MediaError("no video frame could be decoded at the sample points")
+    return [
+        Keyframe(timestamp_s=t, image=_to_upright_rgb(frame, info.rotation))
+        for t, frame in sorted(frames.items())
+    ]
+
+
+def load_audio(
+    path: str | Path, sample_rate: int = AUDIO_SAMPLE_RATE, max_seconds: float = MAX_AUDIO_S
+) -> np.ndarray | None:
+    """The first audio stream as mono float32 at ``sample_rate``; ``None`` when there is none.
+
+    Only the first ``max_seconds`` are kept (memory; Whisper on CPU would not get further in
+    reasonable time anyway). Samples are concatenated in decode order, timestamp gaps are not
+    filled with silence.
+    """
+    with _open(path) as container:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        limit = int(max_seconds * sample_rate)
+        chunks: list[np.ndarray] = []
+        total = 0
+        for _, frames in _decoded(container, [stream]):
+            for frame in frames:
+                for out in _resample(resampler, frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+                    total += chunks[-1].size
+            if total >= limit:
+                break
+        else:
+            chunks.extend(out.to_ndarray().reshape(-1) for out in _resample(resampler, None))
+    if not chunks:
+        raise MediaError("the audio stream has no decodable samples")
+    return np.concatenate(chunks)[:limit].astype(np.float32, copy=False)
+
+
+def make_thumbnail(image: np.ndarray, max_px: int) -> bytes:
+    """JPEG bytes of ``image`` (HxWx3 uint8 RGB) scaled so its longest side is at most ``max_px``."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 image, got {image.shape} {image.dtype}")
+    if max_px < 1:
+        raise ValueError(f"max_px must be positive, got {max_px}")
+    picture = Image.fromarray(image)
+    picture.thumbnail((max_px, max_px))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=THUMBNAIL_QUALITY)
+    return buffer.getvalue()
+
+
+def content_hash(path: str | Path) -> str:
+    """Hex sha256 of the file's bytes, read in chunks (dedupe and cache key)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        while chunk := f.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _open(path: str | Path) -> InputContainer:
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"file not found: {path.name}")
+    if path.stat().st_size == 0:
+        raise MediaError("the file is empty (0 bytes)")
+    try:
+        return av.open(str(path), mode="r", metadata_errors="replace")
+    except av.FFmpegError as e:
+        raise MediaError(f"not a readable media file: {_describe(e)}") from e
+
+
+def _resample(resampler: av.AudioResampler, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
+    try:
+        return resampler.resample(frame)
+    except av.FFmpegError as e:
+        raise MediaError(f"audio resampling failed: {_describe(e)}") from e
+
+
+def _describe(error: av.FFmpegError) -> str:
+    return error.strerror or type(error).__name__
+
+
+def _video_stream(container: InputContainer) -> VideoStream | None:
+    """The first real video stream; cover art (an "attached picture", e.g. in music files) is
+    not video."""
+    for stream in container.streams.video:
+        if not stream.disposition & Disposition.attached_pic:
+            return stream
+    return None
+
+
+def _check_resolution(video: VideoStream) -> None:
+    width, height = video.codec_context.width, video.codec_context.height
+    if max(width, height) > MAX_SIDE_PX:
+        raise MediaError(f"video resolution {width}x{height} exceeds the {MAX_SIDE_PX} px limit")
+
+
+def _first_frames(container: InputContainer, streams: list[Stream]) -> dict[int, av.frame.Frame]:
+    """First decoded frame of each stream, reading a bounded number of packets."""
+    found: dict[int, av.frame.Frame] = {}
+    for packets, (packet, frames) in enumerate(_decoded(container, streams), start=1):
+        if frames and packet.stream.index not in found:
+            found[packet.stream.index] = frames[0]
+        if len(found) == len(streams) or packets >= MAX_PROBE_PACKETS:
+            break
+    for stream in streams:
+        if stream.index not in found:
+            raise MediaError(f"the {stream.type} stream has no decodable frames")
+    return found
+
+
+def _duration(container: InputContainer) -> float:
+    """Container or stream duration; re-measured from the last packets when absent or absurd."""
+    seconds = container.duration / av.time_base if container.duration else None
+    if not seconds:
+        durations = [
+            float(s.duration * s.time_base)
+            for s in container.streams
+            if s.duration and s.time_base and s.type in ("video", "audio")
+        ]
+        seconds = max(durations, default=None)
+    if not seconds or seconds > MAX_DURATION_S:
+        seconds = _measured_duration(container)
+    if seconds > MAX_DURATION_S:
+        hours, limit = seconds / 3600, MAX_DURATION_S / 3600
+        raise MediaError(f"duration {hours:.0f} h exceeds the {limit:.0f} h limit")
+    return seconds
+
+
+def _measured_duration(container: InputContainer) -> float:
+    """End time of the last packet, read from the last keyframe on (the index makes this cheap)."""
+    streams = [s for s in container.streams if s.type in ("video", "audio")]
+    try:
+        container.seek(2**62, backward=True, any_frame=False)
+    except av.FFmpegError:
+        _rewind(container)  # not seekable to the end: read everything once
+    end = None
+    for packet in _packets(container, streams):
+        if packet.pts is not None and packet.time_base:
+            stop = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            end = stop if end is None else max(end, stop)
+    if end is None:
+        raise MediaError("the file has no timestamps to measure its duration")
+    first = min((float(s.start_time * s.time_base) for s in streams if s.start_time), default=0.0)
+    return max(end - first, 0.0)
+
+
+def _rewind(container: InputContainer) -> None:
+    try:
+        container.seek(0)
+    except av.FFmpegError as e:
+        raise MediaError(f"the file cannot be read back from the start: {_describe(e)}") from e
+
+
+def _rotation(frame: VideoFrame) -> int:
+    """Counter-clockwise degrees of the display matrix (FFmpeg attaches it to decoded frames;
+    the legacy ``rotate`` tag is turned into a display matrix by the demuxer)."""
+    return round(frame.rotation / 90) % 4 * 90
+
+
+def _fps(video: VideoStream) -> float | None:
+    rate = video.average_rate
+    return float(rate) if rate else None
+
+
+def _sample(
+    container: InputContainer, stream: VideoStream, targets: list[float]
+) -> dict[float, VideoFrame]:
+    """Frames for the sample times keyed by their own time (relative to the stream start)."""
+    start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+    stream.codec_context.skip_frame = "NONKEY"
+    groups: dict[float, tuple[VideoFrame, list[float]]] = {}
+    known: dict[int, VideoFrame] = {}
+    for target in targets:
+        frame = _keyframe_before(container, stream, start + target, known)
+        if frame is not None and frame.time is not None:
+            groups.setdefault(frame.time, (frame, []))[1].append(start + target)
+    stream.codec_context.skip_frame = "DEFAULT"
+    frames = {time: keyframe for time, (keyframe, _) in groups.items()}
+    # The keyframe serves the first point of its group; the others decode forward, sharing one
+    # frame budget so few-GOP videos cost at most MAX_FORWARD_FRAMES decoded frames in all.
+    # Points further than the budget from their keyframe are not attempted at all.
+    shared = {time: group[1:] for time, (_, group) in groups.items() if len(group) > 1}
+    fps = float(stream.average_rate or stream.guessed_rate or 0)
+    for time, later in shared.items():
+        budget = max(1, MAX_FORWARD_FRAMES // len(shared))
+        reachable = [t for t in later if not fps or (t - time) * fps + 1 <= budget]
+        if reachable:
+            frames.update(_decode_forward(container, stream, time, reachable, budget))
+    return {t - start: f for t, f in frames.items()}
+
+
+def _keyframe_before(
+    container: InputContainer, stream: VideoStream, time: float, known: dict[int, VideoFrame]
+) -> VideoFrame | None:
+    """The keyframe at or before ``time``, decoding that one packet unless already ``known``
+    (by packet pts: with few keyframes most seeks land on one decoded before)."""
+    container.seek(_to_pts(stream, time), stream=stream, backward=True, any_frame=False)
+    for packet in _packets(container, [stream]):
+        if packet.is_keyframe and packet.pts in known:
+            return known[packet.pts]
+        frames = _decode_packet(packet) or []
+        if not frames and packet.is_keyframe:
+            # With B-frames the decoder holds the keyframe back until later frames arrive (with
+            # NONKEY skipping: later keyframes). Draining releases it now; the next seek resets.
+            frames = _drain(stream)
+        if frames or packet.is_keyframe:
+            if frames and packet.is_keyframe and packet.pts is not None:
+                known[packet.pts] = frames[0]
+            return frames[0] if frames else None
+    return None
+
+
+def _drain(stream: VideoStream) -> list[VideoFrame]:
+    try:
+        frames = stream.decode(None)
+    except av.InvalidDataError as e:
+        logger.warning("%s: damaged keyframe skipped: %s", stream.container.name, _describe(e))
+        return []
+    for frame in frames:  # frames drained without a packet carry no time base
+        frame.time_base = stream.time_base
+    return frames
+
+
+def _decode_forward(
+    container: InputContainer,
+    stream: VideoStream,
+    keyframe_time: float,
+    targets: list[float],
+    budget: int,
+) -> dict[float, VideoFrame]:
+    """For each target the frame on screen at that time, decoding at most ``budget`` frames."""
+    container.seek(_to_pts(stream, keyframe_time), stream=stream, backward=True, any_frame=False)
+    pending = sorted(targets)
+    picked: dict[float, VideoFrame] = {}
+    shown: VideoFrame | None = None
+    for decoded, frame in enumerate(_frames(container, stream), start=1):
+        if frame.time is None:
+            continue
+        while pending and frame.time > pending[0]:
+            chosen = shown or frame
+            picked[chosen.time] = chosen
+            pending.pop(0)
+        shown = frame
+        if not pending or decoded >= budget:
+            break
+    else:  # end of stream: the last frame stays on screen
+        if pending and shown is not None:
+            picked[shown.time] = shown
+    return picked
+
+
+def _frames(container: InputContainer, stream: VideoStream) -> Iterator[VideoFrame]:
+    for _, frames in _decoded(container, [stream]):
+        yield from frames
+
+
+def _decoded(
+    container: InputContainer, streams: list[Stream]
+) -> Iterator[tuple[av.Packet, list[av.frame.Frame]]]:
+    """Each packet with its decoded frames from the current position on.
+
+    Damaged packets are skipped (see :func:`_decode_packet`); past ``MAX_DAMAGED_PACKETS`` in
+    one pass the file counts as corrupt. A demuxer error ends the stream.
+    """
+    damaged = 0
+    for packet in _packets(container, streams):
+        frames = _decode_packet(packet)
+        if frames is None:
+            damaged += 1
+            if damaged > MAX_DAMAGED_PACKETS:
+                raise MediaError(
+                    f"the file is corrupt: more than {MAX_DAMAGED_PACKETS} damaged packets"
+                )
+            continue
+        yield packet, frames
+
+
+def _decode_packet(packet: av.Packet) -> list[av.frame.Frame] | None:
+    """Decoded frames, or None for a packet the decoder rejects (damaged or cut-off data):
+    skipped as the ffmpeg CLI does, so a truncated tail does not lose the whole file."""
+    try:
+        return packet.decode()
+    except av.InvalidDataError as e:
+        kind = packet.stream.type
+        logger.warning(
+            "%s: skipped a damaged %s packet: %s", packet.stream.container.name, kind, _describe(e)
+        )
+        return None
+    except av.FFmpegError as e:
+        raise MediaError(f"{packet.stream.type} decoding failed: {_describe(e)}") from e
+
+
+def _packets(container: InputContainer, streams: list[Stream]) -> Iterator[av.Packet]:
+    """Demuxed packets; a read error ends the stream (nothing after it is reachable)."""
+    packets = container.demux(streams)
+    while True:
+        try:
+            yield next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError as e:
+            logger.warning("%s: reading stopped early: %s", container.name, _describe(e))
+            return
+
+
+def _to_pts(stream: VideoStream, seconds: float) -> int:
+    time_base = stream.time_base or Fraction(1, av.time_base)
+    return int(Fraction(seconds) / time_base)
+
+
+def _to_upright_rgb(frame: VideoFrame, rotation: int) -> np.ndarray:
+    scale = min(1.0, MAX_FRAME_SIDE_PX / max(frame.width, frame.height))
+    if scale < 1.0:
+        frame = frame.reformat(
+            width=max(2, round(frame.width * scale / 2) * 2),
+            height=max(2, round(frame.height * scale / 2) * 2),
+        )
+    rgb = frame.to_ndarray(format="rgb24")
+    return np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))

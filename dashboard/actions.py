@@ -1,0 +1,153 @@
+"""Every write the dashboard makes, one short unit of work each, behind a fresh role check.
+
+Pages call these instead of opening sessions themselves. Each re-resolves the signed-in user
+from the token (``state.require``), so a page that shows a button by mistake, or a tampered
+session state, still cannot perform an admin action: ``PermissionDeniedError`` is raised.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import streamlit as st
+
+from core import ingest, jobs, registry
+from core import taxonomy as taxonomy_core
+from core.auth import PermissionDeniedError
+from core.config import get_settings
+from core.jobs import JobError
+from core.registry import RegistryError
+from dashboard import cache, state
+from dashboard.components import md_escape
+from db.engine import Database, DatabaseError
+from db.models import AuditAction, Role, Video
+from db.queries import audit, labels, review
+
+
+def save_review(db: Database, *, video_id: int, expected_version: int, node_ids: Sequence[str]) -> Video:
+    """Raises ``db.queries.StaleVersionError`` when someone saved the video meanwhile."""
+    user = state.require(db, Role.MODERATOR)
+    with db.session() as session:
+        video = labels.save_review(
+            session, video_id=video_id, expected_version=expected_version, node_ids=node_ids, user=user
+        )
+    cache.clear_data()
+    return video
+
+
+def claim_next(db: Database, *, filters: review.QueueFilters | None, exclude_ids: Sequence[int]) -> Video | None:
+    user = state.require(db, Role.MODERATOR)
+    with db.session() as session:
+        return review.claim_next(
+            session, user=user, filters=filters, exclude_ids=exclude_ids, claim_minutes=get_settings().claim_minutes
+        )
+
+
+def claim_video(db: Database, *, video_id: int) -> Video:
+    """Raises ``review.VideoClaimedError`` when another moderator holds it."""
+    user = state.require(db, Role.MODERATOR)
+    with db.session() as session:
+        return review.claim_video(session, video_id=video_id, user=user, claim_minutes=get_settings().claim_minutes)
+
+
+def release(db: Database, *, video_id: int, skipped: bool) -> bool:
+    user = state.require(db, Role.MODERATOR)
+    with db.session() as session:
+        return review.release_claim(session, video_id=video_id, user=user, skipped=skipped)
+
+
+def flag(db: Database, *, video_id: int, reason: str) -> Video:
+    user = state.require(db, Role.MODERATOR)
+    with db.session() as session:
+        return review.set_flag(session, video_id=video_id, user=user, flagged=True, reason=reason)
+
+
+# --- admin --------------------------------------------------------------------------------------
+
+
+def send_back(db: Database, *, video_ids: Sequence[int], reason: str) -> int:
+    user = state.require(db, Role.ADMIN)
+    with db.session() as session:
+        sent = review.send_back_for_review(session, video_ids=video_ids, user=user, reason=reason)
+    cache.clear_data()
+    return sent
+
+
+def import_taxonomy(db: Database, *, data: bytes, filename: str) -> int:
+    """Replace the taxonomy from an uploaded CSV/JSON file; returns the number of nodes.
+
+    Raises ``core.taxonomy.TaxonomyError`` for a bad file and ``db.queries.TaxonomyInUseError``
+    when tags that labels use would disappear.
+    """
+    user = state.require(db, Role.ADMIN)
+    suffix = Path(filename).suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise taxonomy_core.TaxonomyError(f"{filename}: expected a .csv or .json file")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"taxonomy{suffix}"
+        path.write_bytes(data)
+        tax = taxonomy_core.load_file(path)
+    with db.session() as session:
+        n = taxonomy_core.save_to_db(session, tax)
+        audit.add_audit(session, action=AuditAction.TAXONOMY_IMPORTED, user=user, detail={"file": filename, "nodes": n})
+    cache.clear_taxonomy()
+    cache.clear_data()
+    return n
+
+
+def start_training(db: Database, *, activate: bool) -> int:
+    """A background training job (see ``core.jobs``); returns its id."""
+    user = state.require(db, Role.ADMIN)
+    return jobs.start_job(db, kind="train", params={"activate": activate}, user=user, settings=get_settings())
+
+
+def promote(db: Database, *, version_id: int) -> None:
+    registry.promote(db, version_id, state.require(db, Role.ADMIN), settings=get_settings())
+
+
+def rollback(db: Database) -> None:
+    registry.rollback(db, state.require(db, Role.ADMIN), settings=get_settings())
+
+
+def repredict(db: Database, *, version_id: int) -> int:
+    """Re-predict every processed video with ``version_id`` in the background; returns the job id."""
+    user = state.require(db, Role.ADMIN)
+    return jobs.start_job(
+        db, kind="predict", params={"version_id": version_id, "all": True}, user=user, settings=get_settings()
+    )
+
+
+def ingest_paths(db: Database, *, paths: Sequence[str]) -> int:
+    """Ingest server-side folders/files/dataset CSVs in the background; returns the job id."""
+    user = state.require(db, Role.ADMIN)
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        raise FileNotFoundError(f"not found on the server: {', '.join(missing)}")
+    return jobs.start_job(db, kind="ingest", params={"paths": list(paths)}, user=user, settings=get_settings())
+
+
+def run_admin(action: Callable[[], object], *, success: str) -> None:
+    """Run a page's admin action, turning expected failures into one-line errors at the UI edge."""
+    try:
+        action()
+    except (PermissionDeniedError, RegistryError, JobError, FileNotFoundError, DatabaseError) as e:
+        st.error(md_escape(str(e)))
+        return
+    cache.clear_data()
+    st.toast(md_escape(success))
+    st.rerun()
+
+
+def upload(db: Database, *, data: bytes, filename: str, title: str, description: str) -> ingest.IngestResult:
+    """Store and process one uploaded video in this request (moderators may upload).
+
+    Raises ``core.ingest.UploadRejected`` for a file that is too large or not a video.
+    """
+    user = state.require(db, Role.MODERATOR)
+    result = ingest.ingest_upload(
+        db, data=data, filename=filename, title=title, description=description, settings=get_settings(), user=user
+    )
+    cache.clear_data()
+    return result

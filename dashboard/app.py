@@ -1,0 +1,52 @@
+"""Router of the moderators' dashboard: `streamlit run dashboard/app.py`.
+
+Resolves who is signed in (from the database, every run), then registers only the pages that
+user may open: nothing but the sign-in page before sign-in, and the admin-only pages only for
+admins, so their URLs do not exist for anyone else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import cache, state
+from dashboard.components import md_escape
+
+# Not "pages/": with that folder name Streamlit falls back to its legacy directory mode and
+# registers every file in it as a page, for everyone.
+VIEWS = Path(__file__).parent / "views"
+
+st.set_page_config(page_title="Video tagger", page_icon="🏷️", layout="wide")
+state.init()
+db = cache.database()
+user = state.resolve(db)
+
+if user is None:
+    page = st.navigation([st.Page(VIEWS / "signin.py", title="Sign in", icon="🔑", default=True)])
+else:
+    sections = {
+        "Review": [
+            st.Page(VIEWS / "queue.py", title="Queue", icon="📋", default=True),
+            st.Page(VIEWS / "review.py", title="Review", icon="🎬"),
+        ],
+        "Insight": [
+            st.Page(VIEWS / "models.py", title="Models", icon="🧠"),
+            st.Page(VIEWS / "analytics.py", title="Analytics", icon="📊"),
+        ],
+        "Content": [
+            st.Page(VIEWS / "ingest.py", title="Ingest", icon="📥"),
+            st.Page(VIEWS / "taxonomy.py", title="Taxonomy", icon="🌳"),
+        ],
+    }
+    if user.is_admin:
+        sections["Admin"] = [st.Page(VIEWS / "audit.py", title="Audit log", icon="🛡️")]
+    page = st.navigation(sections)
+    with st.sidebar:
+        st.caption(f"Signed in as **{md_escape(user.username)}** ({user.role})")
+        if st.button("Sign out", key="sign_out"):
+            state.sign_out(db)
+            st.rerun()
+
+page.run()

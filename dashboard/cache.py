@@ -1,0 +1,119 @@
+"""All of the dashboard's caching, in one place.
+
+- ``st.cache_resource``: the :class:`Database` (one engine per URL) and the taxonomy with its
+  picker options (shared, read-only; cleared after a taxonomy import).
+- ``st.cache_data(ttl=...)``: heavy read-only aggregates (analytics, status counts, model list).
+  Queue pages, claims and the video being reviewed are never cached: they must be current.
+Every cached function takes the database URL so tests on different databases never share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import streamlit as st
+
+from core import taxonomy as taxonomy_core
+from core.config import Settings, get_settings
+from db.engine import Database, get_database, init_db
+from db.models import ModelVersion
+from db.queries import analytics, review, users
+from db.queries import models as model_queries
+
+ANALYTICS_TTL_S = 60
+COUNTS_TTL_S = 5
+
+
+@dataclass(frozen=True)
+class TaxonomyView:
+    """The stored taxonomy plus what the pickers need."""
+
+    taxonomy: taxonomy_core.Taxonomy
+    paths: dict[str, str]  # id -> full path
+    options: list[str]  # ids ordered by path, for selectboxes that filter as you type
+
+    def path(self, node_id: str) -> str:
+        return self.paths.get(node_id, node_id)
+
+
+@st.cache_resource(show_spinner=False)
+def _database(url: str, lock_timeout_s: float) -> Database:
+    settings = Settings(database_url=url, db_lock_timeout_s=lock_timeout_s)
+    db = get_database(settings)
+    init_db(db)
+    return db
+
+
+def database(settings: Settings | None = None) -> Database:
+    settings = settings or get_settings()
+    return _database(settings.resolved_database_url, settings.db_lock_timeout_s)
+
+
+@st.cache_resource(show_spinner=False, ttl=600)
+def _taxonomy(url: str) -> TaxonomyView | None:
+    with database().session() as session:
+        try:
+            tax = taxonomy_core.load_from_db(session)
+        except taxonomy_core.TaxonomyError:
+            return None
+    paths = {node.id: node.path for node in tax.nodes}
+    return TaxonomyView(taxonomy=tax, paths=paths, options=sorted(paths, key=lambda i: paths[i].casefold()))
+
+
+def taxonomy() -> TaxonomyView | None:
+    """None until a taxonomy is imported."""
+    return _taxonomy(database().url)
+
+
+def clear_taxonomy() -> None:
+    _taxonomy.clear()
+
+
+@st.cache_data(ttl=COUNTS_TTL_S, show_spinner=False)
+def queue_counts(url: str) -> dict[str, int]:
+    with database().session() as session:
+        return review.queue_counts(session)
+
+
+@st.cache_data(ttl=COUNTS_TTL_S, show_spinner=False)
+def user_names(url: str) -> dict[int, str]:
+    with database().session() as session:
+        return {u.id: u.username for u in users.list_users(session)}
+
+
+@st.cache_data(ttl=COUNTS_TTL_S, show_spinner=False)
+def model_versions(url: str) -> list[ModelVersion]:
+    with database().session() as session:
+        return model_queries.list_model_versions(session, limit=100)
+
+
+@st.cache_data(ttl=ANALYTICS_TTL_S, show_spinner=False)
+def label_distribution(url: str, parent_id: str | None, source: str | None) -> list[analytics.TagCount]:
+    with database().session() as session:
+        return analytics.label_distribution(session, parent_id=parent_id, source=source)
+
+
+@st.cache_data(ttl=ANALYTICS_TTL_S, show_spinner=False)
+def throughput(url: str, since: datetime) -> list[analytics.ThroughputRow]:
+    with database().session() as session:
+        return analytics.moderator_throughput(session, since=since)
+
+
+@st.cache_data(ttl=ANALYTICS_TTL_S, show_spinner=False)
+def disagreement(url: str, model_version_id: int) -> list[analytics.TagDisagreement]:
+    with database().session() as session:
+        return analytics.disagreement_by_tag(session, model_version_id=model_version_id)
+
+
+@st.cache_data(ttl=ANALYTICS_TTL_S, show_spinner=False)
+def label_suspects(url: str, model_version_id: int, min_confidence: float) -> list[analytics.LabelSuspect]:
+    with database().session() as session:
+        return analytics.likely_label_errors(
+            session, model_version_id=model_version_id, min_confidence=min_confidence
+        )
+
+
+def clear_data() -> None:
+    """After a write that changes aggregates (review saved, model promoted, ...)."""
+    st.cache_data.clear()

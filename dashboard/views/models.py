@@ -1,0 +1,118 @@
+"""Models: versions with their metrics beside the active one, metric history charts, and (admin)
+retrain in the background, promote, roll back, re-predict the queue with a chosen version.
+
+The training job's progress and live loss/AP curves are polled from its Job row by a fragment
+that reruns on its own every few seconds, so the page and other sessions stay responsive.
+"""
+
+from __future__ import annotations
+
+import json
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from core import jobs
+from core.auth import PermissionDeniedError
+from dashboard import actions, cache, state
+from dashboard.components import md_escape, metric_history_chart
+
+POLL_S = 2
+HEADLINE = ("micro_auprc", "hierarchical_f1", "hierarchical_precision", "hierarchical_recall")
+
+db = cache.database()
+user = state.user()
+st.title("Models")
+
+versions = cache.model_versions(db.url)
+active = next((v for v in versions if v.is_active), None)
+
+
+def _metrics(version) -> dict:
+    return json.loads(version.metrics_json or "{}")
+
+
+@st.fragment(run_every=POLL_S)
+def training_status() -> None:
+    """Latest training job: progress bar, message and live curves; re-run every POLL_S s."""
+    recent = jobs.list_jobs(db, kind="train", limit=1)
+    if not recent:
+        st.caption("No training job has run yet.")
+        return
+    job = recent[0]
+    st.progress(min(max(job.progress, 0.0), 1.0), text=md_escape(f"Training job {job.id}: {job.status} — {job.message}"))
+    history = pd.DataFrame(job.metrics.get("history", []))
+    if not history.empty and {"epoch", "train_loss"} <= set(history.columns):
+        history["step"] = range(1, len(history) + 1)
+        long = history.melt(id_vars=["step"], value_vars=[c for c in ("train_loss", "valid_ap") if c in history])
+        st.altair_chart(
+            alt.Chart(long).mark_line().encode(x="step:Q", y="value:Q", color="variable:N").properties(height=180),
+            width="stretch",
+        )
+    if job.finished and job.status == "succeeded" and st.session_state.get("models_seen_job") != job.id:
+        st.session_state["models_seen_job"] = job.id
+        cache.clear_data()
+        st.rerun(scope="app")  # show the new version in the table
+    if job.status == "failed":
+        st.error(md_escape(f"Training failed: {job.message}"))
+
+
+training_status()
+
+if user.is_admin:
+    with st.container(border=True):
+        st.markdown("**Admin actions**")
+        cols = st.columns(3)
+        activate = cols[0].checkbox("Activate when trained", key="models_activate")
+        if cols[0].button("Retrain now", type="primary", key="models_retrain"):
+            try:
+                job_id = actions.start_training(db, activate=activate)
+            except PermissionDeniedError as e:
+                st.error(md_escape(str(e)))
+            else:
+                st.toast(f"Training job {job_id} started")
+                st.rerun()
+        ready = [v.id for v in versions if v.status == "ready"]
+        chosen = cols[1].selectbox("Version", ready, key="models_version", format_func=lambda v: f"v{v}")
+        if cols[1].button("Promote", key="models_promote", disabled=chosen is None or (active and chosen == active.id)):
+            actions.run_admin(lambda: actions.promote(db, version_id=chosen), success=f"v{chosen} is now active")
+        if cols[1].button("Re-predict queue with this version", key="models_repredict", disabled=chosen is None):
+            actions.run_admin(lambda: actions.repredict(db, version_id=chosen), success="Prediction job started")
+        if cols[2].button("Roll back", key="models_rollback", disabled=active is None):
+            actions.run_admin(lambda: actions.rollback(db), success="Rolled back")
+
+if not versions:
+    st.info("No model yet. An admin can train one once videos are labelled and ingested.")
+    st.stop()
+
+base = _metrics(active) if active else {}
+rows = []
+for v in versions:
+    m = _metrics(v)
+    row = {"version": f"v{v.id}", "active": "★" if v.is_active else "", "status": v.status, "created": v.created_at,
+           "train/valid": f"{v.n_train}/{v.n_valid}"}
+    for key in HEADLINE:
+        value = m.get(key)
+        row[key] = value
+        if active is not None and not v.is_active and isinstance(value, int | float) and isinstance(base.get(key), int | float):
+            row[f"Δ {key}"] = value - base[key]
+    rows.append(row)
+st.subheader("Versions")
+st.dataframe(pd.DataFrame(rows), hide_index=True, key="models_table")
+
+history = []
+for v in sorted(versions, key=lambda v: v.id):
+    for key, value in _metrics(v).items():
+        if isinstance(value, int | float) and (key.startswith("f1_level_") or key in HEADLINE):
+            history.append({"version": v.id, "metric": key, "value": value})
+frame = pd.DataFrame(history, columns=["version", "metric", "value"])
+if not frame.empty:
+    left, right = st.columns(2)
+    left.altair_chart(
+        metric_history_chart(frame[frame.metric.str.startswith("f1_level_")], title="F1 per level"), width="stretch"
+    )
+    right.altair_chart(
+        metric_history_chart(frame[frame.metric.isin(["micro_auprc", "hierarchical_f1"])], title="AU(PRC) and hierarchical F1"),
+        width="stretch",
+    )

@@ -1,0 +1,128 @@
+"""Queue: every video with its state, filterable and sortable (least certain first), paginated.
+
+"Review next" claims the next matching video atomically and opens the review page.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import actions, cache, state
+from dashboard.components import md_escape
+from db.queries import review
+from db.queries.review import IN_REVIEW, QueueFilters, VideoClaimedError
+
+STATE_LABELS = {
+    "new": "new", "processing": "processing", "ready": "ready (no prediction)", "predicted": "predicted",
+    IN_REVIEW: "in review", "reviewed": "reviewed", "failed": "failed",
+}
+SORT_LABELS = {"uncertainty": "Least certain first", "newest": "Newest", "oldest": "Oldest", "title": "Title"}
+PAGE_SIZES = (25, 50, 100)
+
+db = cache.database()
+tax = cache.taxonomy()
+names = cache.user_names(db.url)
+st.title("Review queue")
+
+counts = cache.queue_counts(db.url)
+for column, (key, label) in zip(
+    st.columns(5),
+    [("new", "New"), ("predicted", "Predicted"), (IN_REVIEW, "In review"), ("reviewed", "Reviewed"), ("failed", "Failed")],
+    strict=True,
+):
+    shown = counts[key] + (counts["ready"] + counts["processing"] if key == "new" else 0)
+    column.metric(label, f"{shown:,}")
+
+with st.container(border=True):
+    top = st.columns([3, 2, 2])
+    search = top[0].text_input("Search titles", key="queue_search", placeholder="words in the title")
+    statuses = top[1].multiselect(
+        "State", list(STATE_LABELS), format_func=STATE_LABELS.get, key="queue_statuses", placeholder="any state"
+    )
+    sort = top[2].selectbox("Sort", list(SORT_LABELS), format_func=SORT_LABELS.get, key="queue_sort")
+    bottom = st.columns([3, 2, 2, 2])
+    tag = bottom[0].selectbox(
+        "Tag (or narrower)", [None, *(tax.options if tax else [])],
+        format_func=lambda n: "any tag" if n is None else tax.path(n), key="queue_tag",
+    )
+    confidence = bottom[1].slider("Model confidence", 0.0, 1.0, (0.0, 1.0), step=0.05, key="queue_confidence")
+    assignee = bottom[2].selectbox(
+        "Assignee", [None, *sorted(names, key=names.get)],
+        format_func=lambda u: "anyone" if u is None else names[u], key="queue_assignee",
+    )
+    created = bottom[3].date_input("Created between", value=[], key="queue_created")
+    flagged_only = st.toggle("Flagged only", key="queue_flagged")
+
+filters = QueueFilters(
+    statuses=tuple(statuses),
+    tag=tag,
+    confidence=tuple(confidence),
+    assignee_id=assignee,
+    created_from=created[0] if len(created) > 0 else None,
+    created_to=created[1] if len(created) > 1 else (created[0] if len(created) == 1 else None),
+    search=search,
+    flagged_only=flagged_only,
+    sort=sort,
+)
+st.session_state[state.QUEUE_FILTERS] = filters
+
+if st.button("▶ Review next", type="primary", key="queue_review_next"):
+    video = actions.claim_next(db, filters=filters, exclude_ids=st.session_state[state.SKIPPED])
+    if video is None:
+        st.info("Nothing left to review with these filters.")
+    else:
+        st.session_state[state.REVIEW_VIDEO] = video.id
+        st.switch_page("views/review.py")
+
+page_size = st.session_state.get("queue_page_size", PAGE_SIZES[1])
+page_no = st.session_state.get("queue_page", 1)
+with db.session() as session:
+    result = review.list_queue(session, filters=filters, page=page_no, page_size=page_size)
+    if not result.rows and page_no > 1:  # the filters changed under a later page
+        result = review.list_queue(session, filters=filters, page=1, page_size=page_size)
+
+frame = pd.DataFrame(
+    {
+        "id": [r.video_id for r in result.rows],
+        "title": [r.title for r in result.rows],
+        "state": [STATE_LABELS.get(r.state, r.state) for r in result.rows],
+        "top tag": [r.top_tag for r in result.rows],
+        "confidence": [r.confidence for r in result.rows],
+        "assignee": [r.assignee for r in result.rows],
+        "flag": ["🚩" if r.flagged else "" for r in result.rows],
+        "created": [r.created_at for r in result.rows],
+        "error": [r.error for r in result.rows],
+    }
+)
+st.caption(f"{result.total:,} videos match · page {result.page} of {result.n_pages}")
+st.dataframe(
+    frame,
+    hide_index=True,
+    key="queue_table",
+    column_config={
+        "id": st.column_config.NumberColumn(width="small", format="%d"),
+        "confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
+        "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+    },
+)
+nav = st.columns([4, 1])
+with nav[0]:
+    st.pagination(result.n_pages, key="queue_page")
+nav[1].selectbox("Per page", PAGE_SIZES, index=1, key="queue_page_size")
+
+if result.rows:
+    pick = st.columns([4, 1])
+    chosen = pick[0].selectbox(
+        "Open a video from this page", [r.video_id for r in result.rows],
+        format_func=lambda v: f"#{v} · {next(r.title for r in result.rows if r.video_id == v)}",
+        key="queue_open_choice",
+    )
+    if pick[1].button("Open", key="queue_open"):
+        try:
+            actions.claim_video(db, video_id=chosen)
+        except VideoClaimedError as e:
+            st.warning(md_escape(str(e)))
+        else:
+            st.session_state[state.REVIEW_VIDEO] = chosen
+            st.switch_page("views/review.py")

@@ -1,0 +1,54 @@
+"""Append-only audit trail. There is deliberately no update or delete function."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from db.models import AuditLog
+from db.queries import Actor, dump_json
+
+
+def add_audit(
+    session: Session,
+    *,
+    action: str,
+    user: Actor | None = None,
+    video_id: int | None = None,
+    node_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+    username: str | None = None,
+) -> AuditLog:
+    """Record one action; ``username`` names an actor that has no user row (e.g. a failed login)."""
+    entry = AuditLog(
+        user_id=user.id if user is not None else None,
+        username=user.username if user is not None else username,
+        action=str(action),
+        video_id=video_id,
+        node_id=node_id,
+        detail_json=dump_json(detail or {}),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def list_audit(
+    session: Session,
+    *,
+    video_id: int | None = None,
+    action: str | None = None,
+    user_id: int | None = None,
+    limit: int = 100,
+) -> list[AuditLog]:
+    """Newest first."""
+    query = select(AuditLog)
+    if video_id is not None:
+        query = query.where(AuditLog.video_id == video_id)
+    if action is not None:
+        query = query.where(AuditLog.action == str(action))
+    if user_id is not None:
+        query = query.where(AuditLog.user_id == user_id)
+    query = query.order_by(col(AuditLog.id).desc()).limit(limit)
+    return list(session.exec(query))

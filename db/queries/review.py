@@ -1,0 +1,421 @@
+"""The moderators' review queue: filtered listing, and claims so two people never review one video.
+
+A claim is ``Video.claimed_by`` + ``Video.claim_expires_at``. It is taken with one conditional
+``UPDATE ... WHERE unclaimed-or-expired-or-mine ... RETURNING``, which is atomic on both
+backends: on PostgreSQL the second of two concurrent updates re-checks the condition after the
+first commits and matches nothing; on DuckDB units of work are serialised by the file lock.
+The display state ``in_review`` means "actively claimed"; it is not stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import and_, exists, func, or_, true, update
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from db.models import (
+    AuditAction,
+    Label,
+    Prediction,
+    TaxonomyEdge,
+    TaxonomyNode,
+    User,
+    Video,
+    VideoStatus,
+    utcnow,
+)
+from db.queries import Actor, DatabaseError, NotFoundError
+from db.queries.audit import add_audit
+
+IN_REVIEW = "in_review"
+QUEUE_STATES = (
+    VideoStatus.NEW.value,
+    VideoStatus.PROCESSING.value,
+    VideoStatus.READY.value,
+    VideoStatus.PREDICTED.value,
+    IN_REVIEW,
+    VideoStatus.REVIEWED.value,
+    VideoStatus.FAILED.value,
+)
+# Videos whose media were processed can be reviewed; "review next" prefers these by default.
+REVIEWABLE = (VideoStatus.READY.value, VideoStatus.PREDICTED.value, VideoStatus.REVIEWED.value)
+DEFAULT_CLAIM_STATES = (VideoStatus.PREDICTED.value, VideoStatus.READY.value)
+SORTS = ("uncertainty", "newest", "oldest", "title")
+_CLAIM_CANDIDATES = 16
+
+
+class VideoClaimedError(DatabaseError):
+    """Another moderator holds an unexpired claim on the video."""
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the queue page shows. Empty/None fields do not filter.
+
+    ``confidence`` is a (low, high) range of ``1 - Video.uncertainty``; videos without a
+    prediction never match it. ``tag`` matches videos predicted (by their current model) or
+    labelled with that node or a narrower one. ``assignee_id`` matches the active claimer or the
+    reviewer. Dates are inclusive UTC days of ``created_at``.
+    """
+
+    statuses: tuple[str, ...] = ()
+    tag: str | None = None
+    confidence: tuple[float, float] | None = None
+    assignee_id: int | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    search: str = ""
+    flagged_only: bool = False
+    sort: str = "uncertainty"
+
+    def __post_init__(self) -> None:
+        unknown = set(self.statuses) - set(QUEUE_STATES)
+        if unknown:
+            raise ValueError(f"unknown queue state(s) {sorted(unknown)}; expected some of {QUEUE_STATES}")
+        if self.sort not in SORTS:
+            raise ValueError(f"unknown sort {self.sort!r}; expected one of {SORTS}")
+        if self.confidence is not None and not 0.0 <= self.confidence[0] <= self.confidence[1] <= 1.0:
+            raise ValueError(f"confidence range must satisfy 0 <= low <= high <= 1, got {self.confidence}")
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    video_id: int
+    title: str
+    state: str  # a QUEUE_STATES value
+    top_tag: str | None  # full path
+    confidence: float | None  # 1 - uncertainty
+    assignee: str | None  # active claimer, else reviewer
+    flagged: bool
+    created_at: datetime
+    error: str | None
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def n_pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+@dataclass(frozen=True)
+class ClaimInfo:
+    video_id: int
+    claimed_by: int | None
+    claimer: str | None
+    expires_at: datetime | None
+    version: int = 0
+    status: str = ""
+    held: bool = False  # held (unexpired) by the asking user
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else utcnow()
+
+
+def _active_claim(now: datetime) -> ColumnElement[bool]:
+    return and_(col(Video.claimed_by).is_not(None), col(Video.claim_expires_at) > now)
+
+
+def _no_active_claim(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        col(Video.claimed_by).is_(None),
+        col(Video.claim_expires_at).is_(None),
+        col(Video.claim_expires_at) <= now,
+    )
+
+
+def subtree_ids(session: Session, *, node_id: str) -> list[str]:
+    """``node_id`` and every node below it (DAG-aware, via the edges)."""
+    children: dict[str, list[str]] = {}
+    for parent, child in session.exec(select(TaxonomyEdge.parent_id, TaxonomyEdge.child_id)):
+        children.setdefault(parent, []).append(child)
+    seen, stack = {node_id}, [node_id]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return sorted(seen)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(session: Session, filters: QueueFilters, now: datetime) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if filters.statuses:
+        stored = [s for s in filters.statuses if s != IN_REVIEW]
+        either: list[ColumnElement[bool]] = []
+        if IN_REVIEW in filters.statuses:
+            either.append(_active_claim(now))
+        if stored:
+            either.append(and_(col(Video.status).in_(stored), _no_active_claim(now)))
+        conds.append(or_(*either))
+    if filters.tag:
+        nodes = subtree_ids(session, node_id=filters.tag)
+        predicted = exists().where(
+            col(Prediction.video_id) == col(Video.id),
+            col(Prediction.model_version_id) == col(Video.predicted_model_id),
+            col(Prediction.is_predicted),
+            col(Prediction.node_id).in_(nodes),
+        )
+        labelled = exists().where(col(Label.video_id) == col(Video.id), col(Label.node_id).in_(nodes))
+        conds.append(or_(col(Video.top_tag).in_(nodes), predicted, labelled))
+    if filters.confidence is not None and filters.confidence != (0.0, 1.0):
+        low, high = filters.confidence
+        conds.append(col(Video.uncertainty).between(1.0 - high, 1.0 - low))
+    if filters.assignee_id is not None:
+        conds.append(
+            or_(
+                and_(col(Video.claimed_by) == filters.assignee_id, _active_claim(now)),
+                col(Video.reviewed_by) == filters.assignee_id,
+            )
+        )
+    if filters.created_from is not None:
+        conds.append(col(Video.created_at) >= datetime.combine(filters.created_from, time.min, UTC))
+    if filters.created_to is not None:
+        end = datetime.combine(filters.created_to + timedelta(days=1), time.min, UTC)
+        conds.append(col(Video.created_at) < end)
+    if filters.search.strip():
+        conds.append(col(Video.title).ilike(f"%{_escape_like(filters.search.strip())}%", escape="\\"))
+    if filters.flagged_only:
+        conds.append(col(Video.flagged))
+    return conds
+
+
+def _order(sort: str) -> list[ColumnElement]:
+    if sort == "uncertainty":  # least certain first; unpredicted last
+        return [col(Video.uncertainty).desc().nulls_last(), col(Video.id)]
+    if sort == "newest":
+        return [col(Video.created_at).desc(), col(Video.id).desc()]
+    if sort == "oldest":
+        return [col(Video.created_at), col(Video.id)]
+    return [col(Video.title), col(Video.id)]
+
+
+def list_queue(
+    session: Session,
+    *,
+    filters: QueueFilters,
+    page: int = 1,
+    page_size: int = 50,
+    now: datetime | None = None,
+) -> QueuePage:
+    """One page (1-based) of the queue and the total number of matching videos."""
+    if page < 1 or page_size < 1:
+        raise ValueError(f"page and page_size must be >= 1, got {page}, {page_size}")
+    now = _now(now)
+    conds = _conditions(session, filters, now)
+    total = session.exec(select(func.count()).select_from(Video).where(*conds)).one()
+    videos = session.exec(
+        select(
+            Video.id, Video.title, Video.status, Video.top_tag, Video.uncertainty, Video.claimed_by,
+            Video.claim_expires_at, Video.reviewed_by, Video.flagged, Video.created_at, Video.error,
+        )
+        .where(*conds)
+        .order_by(*_order(filters.sort))
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    user_ids = {v.claimed_by for v in videos} | {v.reviewed_by for v in videos}
+    user_ids.discard(None)
+    names = dict(session.exec(select(User.id, User.username).where(col(User.id).in_(user_ids))).all()) if user_ids else {}
+    tags = {v.top_tag for v in videos if v.top_tag}
+    paths = (
+        dict(session.exec(select(TaxonomyNode.id, TaxonomyNode.path).where(col(TaxonomyNode.id).in_(tags))).all())
+        if tags
+        else {}
+    )
+    rows = []
+    for v in videos:
+        claimed = v.claimed_by is not None and v.claim_expires_at is not None and v.claim_expires_at > now
+        rows.append(
+            QueueRow(
+                video_id=v.id,
+                title=v.title,
+                state=IN_REVIEW if claimed else v.status,
+                top_tag=paths.get(v.top_tag, v.top_tag) if v.top_tag else None,
+                confidence=None if v.uncertainty is None else 1.0 - v.uncertainty,
+                assignee=names.get(v.claimed_by) if claimed else names.get(v.reviewed_by),
+                flagged=v.flagged,
+                created_at=v.created_at,
+                error=v.error,
+            )
+        )
+    return QueuePage(rows=rows, total=total, page=page, page_size=page_size)
+
+
+def queue_counts(session: Session, *, now: datetime | None = None) -> dict[str, int]:
+    """Number of videos in each queue state (every state present, zero included)."""
+    now = _now(now)
+    counts = dict.fromkeys(QUEUE_STATES, 0)
+    rows = session.exec(
+        select(Video.status, func.count()).where(_no_active_claim(now)).group_by(col(Video.status))
+    ).all()
+    counts.update({status: n for status, n in rows})
+    counts[IN_REVIEW] = session.exec(select(func.count()).select_from(Video).where(_active_claim(now))).one()
+    return counts
+
+
+def _take(session: Session, *, video_id: int, user: Actor, now: datetime, minutes: int) -> bool:
+    taken = session.exec(
+        update(Video)
+        .where(col(Video.id) == video_id)
+        .where(or_(_no_active_claim(now), col(Video.claimed_by) == user.id))
+        .values(claimed_by=user.id, claim_expires_at=now + timedelta(minutes=minutes))
+        .returning(col(Video.id))
+    ).all()
+    return bool(taken)
+
+
+def claim_next(
+    session: Session,
+    *,
+    user: Actor,
+    filters: QueueFilters | None = None,
+    claim_minutes: int,
+    exclude_ids: Sequence[int] = (),
+    now: datetime | None = None,
+) -> Video | None:
+    """Claim the next reviewable video for ``user`` (queue order), or None when none is left.
+
+    A claim the user already holds (not excluded) is returned first, so a reloaded browser
+    resumes its item. Statuses default to predicted/ready and never include unprocessed or
+    failed videos; videos actively claimed by others are never returned.
+    """
+    now = _now(now)
+    filters = filters or QueueFilters()
+    mine = session.exec(
+        select(Video.id)
+        .where(col(Video.claimed_by) == user.id, col(Video.claim_expires_at) > now)
+        .where(col(Video.id).not_in(exclude_ids) if exclude_ids else true())
+        .order_by(col(Video.claim_expires_at))
+        .limit(1)
+    ).first()
+    if mine is not None and _take(session, video_id=mine, user=user, now=now, minutes=claim_minutes):
+        return session.get(Video, mine, populate_existing=True)
+    stored = [s for s in (filters.statuses or DEFAULT_CLAIM_STATES) if s in REVIEWABLE]
+    if not stored:
+        return None
+    conds = _conditions(session, QueueFilters(**{**filters.__dict__, "statuses": ()}), now)
+    conds += [col(Video.status).in_(stored), _no_active_claim(now)]
+    if exclude_ids:
+        conds.append(col(Video.id).not_in(exclude_ids))
+    while True:
+        candidates = session.exec(
+            select(Video.id).where(*conds).order_by(*_order(filters.sort)).limit(_CLAIM_CANDIDATES)
+        ).all()
+        if not candidates:
+            return None
+        for video_id in candidates:
+            if _take(session, video_id=video_id, user=user, now=now, minutes=claim_minutes):
+                add_audit(session, action=AuditAction.CLAIM, user=user, video_id=video_id)
+                return session.get(Video, video_id, populate_existing=True)
+        # every candidate was taken by someone else meanwhile (PostgreSQL): look again
+
+
+def claim_video(
+    session: Session, *, video_id: int, user: Actor, claim_minutes: int, now: datetime | None = None
+) -> Video:
+    """Claim (or renew the user's claim on) one video opened from the queue.
+
+    Raises :class:`VideoClaimedError` naming the holder when someone else's claim is active.
+    """
+    now = _now(now)
+    if _take(session, video_id=video_id, user=user, now=now, minutes=claim_minutes):
+        return session.get(Video, video_id, populate_existing=True)
+    info = get_claim(session, video_id=video_id, user=user, now=now)
+    raise VideoClaimedError(
+        f"video {video_id} is being reviewed by {info.claimer or 'another moderator'} "
+        f"until {info.expires_at:%H:%M} UTC"
+    )
+
+
+def get_claim(session: Session, *, video_id: int, user: Actor, now: datetime | None = None) -> ClaimInfo:
+    """Who holds the claim on a video now (``claimed_by`` None when nobody does)."""
+    now = _now(now)
+    video = session.get(Video, video_id, populate_existing=True)
+    if video is None:
+        raise NotFoundError(f"no video with id {video_id}")
+    active = video.claimed_by is not None and video.claim_expires_at is not None and video.claim_expires_at > now
+    claimer = session.get(User, video.claimed_by) if active else None
+    return ClaimInfo(
+        video_id=video_id,
+        claimed_by=video.claimed_by if active else None,
+        claimer=claimer.username if claimer is not None else None,
+        expires_at=video.claim_expires_at if active else None,
+        version=video.version,
+        status=video.status,
+        held=active and video.claimed_by == user.id,
+    )
+
+
+def release_claim(session: Session, *, video_id: int, user: Actor, skipped: bool = False) -> bool:
+    """Give up the user's claim (``skipped`` records a skip); False if the user held none."""
+    released = session.exec(
+        update(Video)
+        .where(col(Video.id) == video_id, col(Video.claimed_by) == user.id)
+        .values(claimed_by=None, claim_expires_at=None)
+        .returning(col(Video.id))
+    ).all()
+    if released:
+        add_audit(session, action=AuditAction.RELEASE, user=user, video_id=video_id, detail={"skipped": skipped})
+    return bool(released)
+
+
+def set_flag(session: Session, *, video_id: int, user: Actor, flagged: bool, reason: str = "") -> Video:
+    """Flag a video for attention (with a reason) or clear the flag; audited."""
+    done = session.exec(
+        update(Video)
+        .where(col(Video.id) == video_id)
+        .values(flagged=flagged, flag_reason=(reason.strip() or None) if flagged else None, updated_at=utcnow())
+        .returning(col(Video.id))
+    ).all()
+    if not done:
+        raise NotFoundError(f"no video with id {video_id}")
+    action = AuditAction.FLAGGED if flagged else AuditAction.UNFLAGGED
+    add_audit(session, action=action, user=user, video_id=video_id, detail={"reason": reason.strip()})
+    return session.get(Video, video_id, populate_existing=True)
+
+
+def send_back_for_review(session: Session, *, video_ids: Sequence[int], user: Actor, reason: str) -> int:
+    """Return reviewed videos to the queue for a second review (flagged with the reason).
+
+    Bumps ``version`` so a page still open on the old review cannot overwrite it silently.
+    Returns how many videos were sent back (videos not in ``reviewed`` are left alone).
+    """
+    if not video_ids:
+        return 0
+    now = utcnow()
+    sent = session.exec(
+        update(Video)
+        .where(col(Video.id).in_(list(video_ids)), col(Video.status) == VideoStatus.REVIEWED)
+        .values(
+            status=VideoStatus.PREDICTED,
+            flagged=True,
+            flag_reason=f"second review: {reason.strip()}" if reason.strip() else "second review",
+            version=col(Video.version) + 1,
+            updated_at=now,
+        )
+        .returning(col(Video.id), col(Video.predicted_model_id))
+    ).all()
+    unpredicted = [video_id for video_id, model_id in sent if model_id is None]
+    if unpredicted:
+        session.exec(update(Video).where(col(Video.id).in_(unpredicted)).values(status=VideoStatus.READY))
+    for video_id, _ in sent:
+        add_audit(
+            session, action=AuditAction.FLAGGED, user=user, video_id=video_id,
+            detail={"second_review": True, "reason": reason.strip()},
+        )
+    return len(sent)

@@ -1,0 +1,119 @@
+"""Users, sign-in sessions (hashed tokens) and login attempts (rate limiting).
+
+Password hashing lives in ``core.auth``; these functions only store what they are given.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from db.models import LoginAttempt, Role, User, UserSession, utcnow
+from db.queries import DuplicateError, NotFoundError
+
+_ROLES = {role.value for role in Role}
+
+
+def _check_role(role: str) -> str:
+    if role not in _ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {sorted(_ROLES)}")
+    return str(role)
+
+
+def create_user(session: Session, *, username: str, password_hash: str, role: str = Role.MODERATOR) -> User:
+    if get_user_by_name(session, username=username) is not None:
+        raise DuplicateError(f"user {username!r} already exists")
+    user = User(username=username, password_hash=password_hash, role=_check_role(role))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user(session: Session, *, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"no user with id {user_id}")
+    return user
+
+
+def get_user_by_name(session: Session, *, username: str) -> User | None:
+    return session.exec(select(User).where(User.username == username)).first()
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.exec(select(User).order_by(col(User.username))))
+
+
+def count_users(session: Session, *, role: str | None = None) -> int:
+    query = select(func.count()).select_from(User)
+    if role is not None:
+        query = query.where(User.role == _check_role(role))
+    return session.exec(query).one()
+
+
+def update_user(
+    session: Session,
+    *,
+    user_id: int,
+    role: str | None = None,
+    disabled: bool | None = None,
+    password_hash: str | None = None,
+) -> User:
+    user = get_user(session, user_id=user_id)
+    if role is not None:
+        user.role = _check_role(role)
+    if disabled is not None:
+        user.disabled = disabled
+    if password_hash is not None:
+        user.password_hash = password_hash
+    session.add(user)
+    session.flush()
+    return user
+
+
+# --- sign-in sessions ---------------------------------------------------------------------------
+
+
+def create_user_session(session: Session, *, token_hash: str, user_id: int, expires_at: datetime) -> UserSession:
+    row = UserSession(token_hash=token_hash, user_id=user_id, expires_at=expires_at)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_user_session(session: Session, *, token_hash: str) -> UserSession | None:
+    return session.get(UserSession, token_hash)
+
+
+def revoke_user_session(session: Session, *, token_hash: str) -> None:
+    session.exec(update(UserSession).where(col(UserSession.token_hash) == token_hash).values(revoked=True))
+
+
+def revoke_all_user_sessions(session: Session, *, user_id: int) -> None:
+    session.exec(update(UserSession).where(col(UserSession.user_id) == user_id).values(revoked=True))
+
+
+# --- login attempts -----------------------------------------------------------------------------
+
+
+def record_login_attempt(
+    session: Session, *, username: str, success: bool, created_at: datetime | None = None
+) -> None:
+    session.add(LoginAttempt(username=username, success=success, created_at=created_at or utcnow()))
+    session.flush()
+
+
+def count_failed_logins(session: Session, *, username: str, since: datetime) -> int:
+    """Failures for ``username`` after ``since`` and after its last successful sign-in."""
+    last_success = session.exec(
+        select(func.max(LoginAttempt.created_at)).where(
+            LoginAttempt.username == username, col(LoginAttempt.success)
+        )
+    ).one()
+    start = max(since, last_success) if last_success is not None else since
+    query = select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.username == username, ~col(LoginAttempt.success), col(LoginAttempt.created_at) > start
+    )
+    return session.exec(query).one()

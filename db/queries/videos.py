@@ -1,0 +1,282 @@
+"""Videos and their derived media rows (transcript, keyframes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, text, update
+from sqlmodel import Session, col, select
+
+from db.models import Embedding, Keyframe, Label, Prediction, Transcript, Video, VideoStatus, utcnow
+from db.queries import DuplicateError, NotFoundError, dump_json
+
+_STATUSES = {status.value for status in VideoStatus}
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What ingest learns about a file."""
+
+    content_hash: str
+    stored_path: str
+    duration_s: float | None
+    width: int | None
+    height: int | None
+    has_audio: bool
+    has_video: bool
+
+
+@dataclass(frozen=True)
+class PredictionSummary:
+    """Denormalised per-video summary of one model's prediction (queue sorting)."""
+
+    video_id: int
+    uncertainty: float
+    top_tag: str | None
+
+
+def _check_status(status: str) -> str:
+    if status not in _STATUSES:
+        raise ValueError(f"unknown video status {status!r}; expected one of {sorted(_STATUSES)}")
+    return str(status)
+
+
+def create_video(
+    session: Session,
+    *,
+    title: str = "",
+    description: str = "",
+    external_id: str | None = None,
+    stored_path: str | None = None,
+    original_name: str | None = None,
+    content_hash: str | None = None,
+    status: str = VideoStatus.NEW,
+) -> Video:
+    if external_id is not None and find_video_by_external_id(session, external_id=external_id):
+        raise DuplicateError(f"a video with id {external_id!r} already exists")
+    video = Video(
+        title=title, description=description, external_id=external_id, stored_path=stored_path,
+        original_name=original_name, content_hash=content_hash, status=_check_status(status),
+    )
+    session.add(video)
+    session.flush()
+    return video
+
+
+def get_video(session: Session, *, video_id: int) -> Video:
+    video = session.get(Video, video_id)
+    if video is None:
+        raise NotFoundError(f"no video with id {video_id}")
+    return video
+
+
+def get_videos(session: Session, *, video_ids: Sequence[int]) -> list[Video]:
+    """The named videos in id order (missing ids are left out)."""
+    if not video_ids:
+        return []
+    query = select(Video).where(col(Video.id).in_(set(video_ids))).order_by(col(Video.id))
+    return list(session.exec(query))
+
+
+def find_video_by_external_id(session: Session, *, external_id: str) -> Video | None:
+    return session.exec(select(Video).where(Video.external_id == external_id)).first()
+
+
+def find_videos_by_external_ids(session: Session, *, external_ids: Iterable[str]) -> dict[str, Video]:
+    wanted = set(external_ids)
+    if not wanted:
+        return {}
+    rows = session.exec(select(Video).where(col(Video.external_id).in_(wanted)))
+    return {video.external_id: video for video in rows if video.external_id is not None}
+
+
+def find_video_by_hash(session: Session, *, content_hash: str, exclude_id: int | None = None) -> Video | None:
+    """The oldest video with these bytes (duplicate detection), optionally not ``exclude_id``."""
+    query = select(Video).where(Video.content_hash == content_hash)
+    if exclude_id is not None:
+        query = query.where(Video.id != exclude_id)
+    return session.exec(query.order_by(col(Video.id))).first()
+
+
+def list_videos(
+    session: Session,
+    *,
+    statuses: Sequence[str] | None = None,
+    limit: int | None = None,
+    after_id: int | None = None,
+) -> list[Video]:
+    """Videos in id order, optionally only some statuses; page with ``after_id`` (keyset)."""
+    query = select(Video)
+    if statuses:
+        query = query.where(col(Video.status).in_([_check_status(s) for s in statuses]))
+    if after_id is not None:
+        query = query.where(col(Video.id) > after_id)
+    query = query.order_by(col(Video.id))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.exec(query))
+
+
+def list_videos_for_ingest(session: Session, *, limit: int | None = None) -> list[Video]:
+    """Videos still to process: status ``new`` or an interrupted ``processing``."""
+    return list_videos(session, statuses=[VideoStatus.NEW, VideoStatus.PROCESSING], limit=limit)
+
+
+def list_video_ids(session: Session, *, statuses: Sequence[str] | None = None) -> list[int]:
+    query = select(Video.id)
+    if statuses:
+        query = query.where(col(Video.status).in_([_check_status(s) for s in statuses]))
+    return list(session.exec(query.order_by(col(Video.id))))
+
+
+def count_videos(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Video)).one()
+
+
+def count_videos_by_status(session: Session) -> dict[str, int]:
+    rows = session.exec(select(Video.status, func.count()).group_by(Video.status))
+    return {status: n for status, n in rows}
+
+
+def set_status(session: Session, *, video_id: int, status: str, error: str | None = None) -> Video:
+    """Move a video to ``status``; ``error`` (first line kept) is cleared unless given."""
+    video = get_video(session, video_id=video_id)
+    video.status = _check_status(status)
+    video.error = error.strip().splitlines()[0][:500] if error and error.strip() else None
+    video.updated_at = utcnow()
+    session.add(video)
+    session.flush()
+    return video
+
+
+def set_media_info(session: Session, *, video_id: int, info: MediaInfo) -> Video:
+    video = get_video(session, video_id=video_id)
+    video.content_hash = info.content_hash
+    video.stored_path = info.stored_path
+    video.duration_s = info.duration_s
+    video.width = info.width
+    video.height = info.height
+    video.has_audio = info.has_audio
+    video.has_video = info.has_video
+    video.updated_at = utcnow()
+    session.add(video)
+    session.flush()
+    return video
+
+
+def update_text(
+    session: Session, *, video_id: int, title: str | None = None, description: str | None = None
+) -> Video:
+    video = get_video(session, video_id=video_id)
+    if title is not None:
+        video.title = title
+    if description is not None:
+        video.description = description
+    video.updated_at = utcnow()
+    session.add(video)
+    session.flush()
+    return video
+
+
+def set_prediction_summaries(
+    session: Session, *, model_version_id: int, summaries: Sequence[PredictionSummary]
+) -> int:
+    """Store each video's uncertainty/top tag from ``model_version_id``; ``new``/``ready``/
+    ``processing`` videos become ``predicted`` (reviewed and failed keep their status)."""
+    now = utcnow()
+    if summaries:
+        session.execute(
+            update(Video),
+            [
+                {
+                    "id": s.video_id,
+                    "predicted_model_id": model_version_id,
+                    "uncertainty": float(s.uncertainty),
+                    "top_tag": s.top_tag,
+                    "updated_at": now,
+                }
+                for s in summaries
+            ],
+        )
+    ids = [s.video_id for s in summaries]
+    if ids:
+        session.exec(
+            update(Video)
+            .where(col(Video.id).in_(ids))
+            .where(col(Video.status).in_([VideoStatus.READY, VideoStatus.NEW, VideoStatus.PROCESSING]))
+            .values(status=VideoStatus.PREDICTED)
+        )
+    session.flush()
+    return len(summaries)
+
+
+def delete_videos(session: Session, *, video_ids: Sequence[int]) -> None:
+    """Remove videos and every row that belongs to them (labels, media rows, vectors,
+    predictions); the audit log keeps its history. Used to undo a failed import."""
+    ids = list(set(video_ids))
+    if not ids:
+        return
+    for table in (Label, Prediction, Embedding, Keyframe, Transcript):
+        session.exec(delete(table).where(col(table.video_id).in_(ids)))
+    session.exec(delete(Video).where(col(Video.id).in_(ids)))
+
+
+# --- transcript and keyframes -------------------------------------------------------------------
+
+
+def put_transcript(
+    session: Session,
+    *,
+    video_id: int,
+    source: str,
+    text: str,
+    language: str | None = None,
+    segments: Sequence[dict] = (),
+) -> Transcript:
+    """Insert or replace the video's transcript."""
+    transcript = session.get(Transcript, video_id) or Transcript(video_id=video_id, source=source)
+    transcript.source = str(source)
+    transcript.text = text
+    transcript.language = language
+    transcript.segments_json = dump_json(list(segments))
+    session.add(transcript)
+    session.flush()
+    return transcript
+
+
+def get_transcript(session: Session, *, video_id: int) -> Transcript | None:
+    return session.get(Transcript, video_id)
+
+
+def replace_keyframes(session: Session, *, video_id: int, frames: Sequence[tuple[float, str]]) -> list[Keyframe]:
+    """Store ``(timestamp_s, thumbnail_path)`` in order as the video's keyframes."""
+    session.exec(delete(Keyframe).where(col(Keyframe.video_id) == video_id))
+    rows = [Keyframe(video_id=video_id, idx=i, timestamp_s=t, thumbnail_path=p) for i, (t, p) in enumerate(frames)]
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def get_keyframes(session: Session, *, video_id: int) -> list[Keyframe]:
+    query = select(Keyframe).where(Keyframe.video_id == video_id).order_by(col(Keyframe.idx))
+    return list(session.exec(query))
+
+
+def insert_synthetic_videos(session: Session, *, n: int, prefix: str = "syn-") -> int:
+    """Bulk-insert ``n`` synthetic predicted videos (random uncertainty) for benchmarks and load
+    tests, in one statement; external ids are ``<prefix><i>``."""
+    bind = session.get_bind()
+    series = "range(:n) AS s(i)" if bind.dialect.name == "duckdb" else "generate_series(0, :n - 1) AS s(i)"
+    statuses = "CASE WHEN i % 10 = 0 THEN 'reviewed' WHEN i % 10 = 1 THEN 'new' ELSE 'predicted' END"
+    session.execute(
+        text(
+            "INSERT INTO video (external_id, title, description, status, created_at, updated_at, version, "
+            "flagged, uncertainty, top_tag, predicted_model_id) "
+            f"SELECT :prefix || CAST(i AS VARCHAR), 'Synthetic video ' || CAST(i AS VARCHAR), '', {statuses}, "
+            "now(), now(), 0, false, random(), CAST(483 + i % 50 AS VARCHAR), 1 "
+            f"FROM {series}"
+        ),
+        {"n": n, "prefix": prefix},
+    )
+    return n

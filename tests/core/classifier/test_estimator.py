@@ -1,0 +1,134 @@
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from core.classifier.estimator import HierarchicalClassifier
+from core.classifier.metrics import micro_auprc
+
+
+def _modalities(X: np.ndarray, rng: np.random.Generator, missing: float = 0.3) -> dict[str, np.ndarray]:
+    """Split 8 features into two modalities of different widths; hide some rows of each."""
+    text, frames = X[:, :5].copy(), np.c_[X[:, 5:], rng.normal(size=(len(X), 4))].astype(np.float32)
+    hide_text = rng.random(len(X)) < missing
+    hide_frames = (rng.random(len(X)) < missing) & ~hide_text
+    text[hide_text] = np.nan
+    frames[hide_frames] = np.nan
+    return {"text": text, "frames": frames}
+
+
+def test_predict_before_fit_raises():
+    with pytest.raises(NotFittedError):
+        HierarchicalClassifier().predict_proba(np.zeros((1, 3)))
+
+
+def test_invalid_hyperparameter_names_choices(synthetic):
+    with pytest.raises(ValueError, match="trunk must be one of"):
+        HierarchicalClassifier(trunk="cnn").fit(synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy)
+
+
+def test_learns_synthetic_hierarchy_well_above_chance(make_synthetic, fast_params):
+    train, test = make_synthetic(400, seed=0), make_synthetic(300, seed=1)
+    clf = HierarchicalClassifier(**fast_params, random_state=0).fit(train.X, train.Y, hierarchy=train.hierarchy)
+    proba = clf.predict_proba(test.X)
+    chance = test.Y.mean()  # AU(PRC) of a random ranking
+    assert chance < 0.4
+    assert micro_auprc(test.Y, proba) > 0.85
+    assert train.hierarchy.violations(proba) == 0
+    assert clf.config_.trunk == "mlp"
+    assert len(clf.network_) == 2 and len(clf.history_) == 2
+
+
+def test_thresholds_respect_hierarchy(synthetic, fast_params):
+    h = synthetic.hierarchy
+    clf = HierarchicalClassifier(**fast_params).fit(synthetic.X, synthetic.Y, hierarchy=h)
+    for parent, child in h.edges:
+        assert clf.thresholds_[parent] <= clf.thresholds_[child]
+    decisions = clf.predict(synthetic.X)
+    assert decisions.dtype == bool
+    np.testing.assert_array_equal(h.close_upward(decisions), decisions)
+
+
+def test_same_seed_same_probabilities(synthetic, fast_params):
+    params = {**fast_params, "max_epochs": 4}
+    a = HierarchicalClassifier(**params, random_state=7).fit(synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy)
+    b = HierarchicalClassifier(**params, random_state=7).fit(synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy)
+    c = HierarchicalClassifier(**params, random_state=8).fit(synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy)
+    np.testing.assert_array_equal(a.predict_proba(synthetic.X), b.predict_proba(synthetic.X))
+    assert not np.array_equal(a.predict_proba(synthetic.X), c.predict_proba(synthetic.X))
+
+
+def test_multimodal_with_missing_rows_and_different_dims(make_synthetic, fast_params):
+    rng = np.random.default_rng(0)
+    train, test = make_synthetic(400, seed=0), make_synthetic(200, seed=1)
+    events = []
+    clf = HierarchicalClassifier(**fast_params).fit(
+        _modalities(train.X, rng), train.Y, hierarchy=train.hierarchy, progress=events.append
+    )
+    assert clf.config_.trunk == "transformer"
+    assert clf.input_dims_ == {"frames": 7, "text": 5}
+    assert events and {"member", "epoch", "train_loss", "valid_ap"} <= set(events[0])
+    X_test = _modalities(test.X, rng)
+    proba = clf.predict_proba(X_test)
+    assert test.hierarchy.violations(proba) == 0
+    assert micro_auprc(test.Y, proba) > 2 * test.Y.mean()
+
+
+def test_missing_modality_is_masked_not_imputed(synthetic, fast_params):
+    rng = np.random.default_rng(1)
+    X = _modalities(synthetic.X, rng)
+    clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 3}).fit(X, synthetic.Y, hierarchy=synthetic.hierarchy)
+    text_only = {"text": X["text"][:20].copy(), "frames": np.full((20, 7), np.nan, dtype=np.float32)}
+    text_only["text"][np.isnan(text_only["text"]).all(axis=1)] = 0.5
+    # an omitted modality and an all-NaN one are the same "missing"; per-row results do not
+    # depend on what else is in the batch
+    np.testing.assert_allclose(clf.predict_proba(text_only), clf.predict_proba({"text": text_only["text"]}))
+    np.testing.assert_allclose(
+        clf.predict_proba({"text": text_only["text"][:5]}), clf.predict_proba(text_only)[:5], rtol=1e-6
+    )
+
+
+def test_row_with_every_modality_missing_is_named(synthetic, fast_params):
+    rng = np.random.default_rng(1)
+    X = _modalities(synthetic.X, rng)
+    clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 2}).fit(X, synthetic.Y, hierarchy=synthetic.hierarchy)
+    bad = {k: v[:5].copy() for k, v in X.items()}
+    bad["text"][3] = np.nan
+    bad["frames"][3] = np.nan
+    with pytest.raises(ValueError, match="row 3 has every modality missing"):
+        clf.predict_proba(bad)
+    partial = {k: v[:5].copy() for k, v in X.items()}
+    partial["frames"][1] = 0.0
+    partial["frames"][1, 0] = np.nan
+    with pytest.raises(ValueError, match="row 1 is partly NaN"):
+        clf.predict_proba(partial)
+
+
+def test_input_shape_errors(synthetic, fast_params):
+    clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 1}).fit(
+        synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
+    )
+    with pytest.raises(ValueError, match="expects 8"):
+        clf.predict_proba(synthetic.X[:, :5])
+    with pytest.raises(ValueError, match="unknown modalities"):
+        clf.predict_proba({"audio": synthetic.X})
+    with pytest.raises(ValueError, match="labels must have shape"):
+        HierarchicalClassifier().fit(synthetic.X, synthetic.Y[:, :3], hierarchy=synthetic.hierarchy)
+
+
+def test_given_validation_set_is_used(make_synthetic, fast_params):
+    train, valid = make_synthetic(300, seed=0), make_synthetic(100, seed=2)
+    clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 3}).fit(
+        train.X, train.Y, hierarchy=train.hierarchy, X_valid=valid.X, Y_valid=valid.Y
+    )
+    assert len(clf.history_[0]) == 3
+    assert clf.validation_metrics_["micro_auprc"] == pytest.approx(
+        micro_auprc(valid.Y, clf.predict_proba(valid.X))
+    )
+    with pytest.raises(ValueError, match="both X_valid and Y_valid"):
+        clf.fit(train.X, train.Y, hierarchy=train.hierarchy, X_valid=valid.X)
+
+
+def test_sklearn_clone_keeps_hyperparameters():
+    clf = HierarchicalClassifier(d_model=64, n_ensemble=3)
+    assert clone(clf).get_params() == clf.get_params()

@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.classifier import network
+from core.classifier.hierarchy import Hierarchy
+from core.classifier.network import HierarchicalNetwork, NetworkConfig, max_constraint, max_constraint_loss
+
+
+def _pairs(h: Hierarchy) -> tuple[torch.Tensor, torch.Tensor]:
+    return tuple(torch.as_tensor(a) for a in h.ancestor_pairs)
+
+
+@st.composite
+def dags_and_logits(draw):
+    n = draw(st.integers(1, 12))
+    parents = [draw(st.sets(st.integers(0, i - 1), max_size=3)) if i else set() for i in range(n)]
+    perm = draw(st.permutations(range(n)))  # node order unrelated to the topology
+    relabel = {old: new for new, old in enumerate(perm)}
+    shuffled = [[] for _ in range(n)]
+    for old, ps in enumerate(parents):
+        shuffled[relabel[old]] = [relabel[p] for p in ps]
+    rows = draw(st.integers(1, 4))
+    logits = draw(
+        st.lists(st.floats(-30, 30, allow_nan=False, width=32), min_size=n * rows, max_size=n * rows)
+    )
+    return Hierarchy(shuffled), torch.tensor(logits).reshape(rows, n)
+
+
+@settings(max_examples=100, deadline=None)
+@given(dags_and_logits())
+def test_mcm_is_consistent_and_equals_max_over_descendants(case):
+    h, logits = case
+    proba = max_constraint(torch.sigmoid(logits), *_pairs(h)).numpy()
+    assert h.violations(proba) == 0
+    sig = torch.sigmoid(logits).numpy()
+    for node in range(h.n_nodes):
+        descendants = h.ancestor_matrix[:, node]
+        np.testing.assert_array_equal(proba[:, node], sig[:, descendants].max(axis=1))
+
+
+def test_mcm_on_dag_by_hand(dag):
+    logits = torch.tensor([[-5.0, -4.0, -3.0, 2.0, 1.0]])
+    out = max_constraint(logits, *_pairs(dag))
+    # node 3 (two parents) lifts 0, 1, 2; node 4 lifts 0 and 2 but not 1
+    assert out.tolist() == [[2.0, 2.0, 2.0, 2.0, 1.0]]
+
+
+def test_mcm_chunking_gives_same_result(monkeypatch, dag):
+    logits = torch.randn(50, 5)
+    full = max_constraint(logits, *_pairs(dag))
+    monkeypatch.setattr(network, "_MCM_MAX_ELEMENTS", 30)
+    torch.testing.assert_close(max_constraint(logits, *_pairs(dag)), full)
+
+
+def test_mcloss_scores_positives_only_through_positive_descendants():
+    # chain 0 -> 1 -> 2; labels {0, 1}; node 2 is a confident wrong descendant
+    h = Hierarchy([[], [0], [1]])
+    logits = torch.tensor([[-1.0, 0.5, 3.0]], requires_grad=True)
+    targets = torch.tensor([[True, True, False]])
+    loss = max_constraint_loss(logits, targets, *_pairs(h))
+    # positives use max over positive descendants (0.5 for both); the negative uses its own 3.0
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(
+        torch.tensor([[0.5, 0.5, 3.0]]), targets.float(), reduction="none"
+    )
+    torch.testing.assert_close(loss, expected)
+    loss.sum().backward()
+    assert logits.grad[0, 0] == 0  # node 0 is explained by its positive child 1
+    assert logits.grad[0, 1] < 0 and logits.grad[0, 2] > 0
+
+
+def _transformer(dims=(3, 5, 2)) -> HierarchicalNetwork:
+    torch.manual_seed(0)
+    config = NetworkConfig(dims, 4, "transformer", d_model=8, n_layers=2, n_heads=2, mlp_width=8, mlp_layers=1, dropout=0.1)
+    return HierarchicalNetwork(config).eval()
+
+
+def test_masked_modality_values_do_not_matter():
+    net = _transformer()
+    tokens = [torch.randn(4, 3), torch.randn(4, 5), torch.randn(4, 2)]
+    present = torch.tensor([[True, False, True], [True, True, False], [False, True, True], [True, True, True]])
+    changed = [tokens[0].clone(), tokens[1].clone(), tokens[2].clone()]
+    changed[1][0] = 1e3  # masked in row 0
+    changed[2][1] = -7.0  # masked in row 1
+    changed[0][2] = 42.0  # masked in row 2
+    with torch.no_grad():
+        torch.testing.assert_close(net(tokens, present), net(changed, present))
+        # and the mask matters: unmasking row 0's second modality changes its output
+        unmasked = present.clone()
+        unmasked[0, 1] = True
+        assert not torch.allclose(net(changed, present)[0], net(changed, unmasked)[0])
+
+
+def test_mlp_trunk_needs_exactly_one_modality():
+    with pytest.raises(ValueError, match="exactly one modality"):
+        NetworkConfig((3, 4), 2, "mlp", d_model=8, n_layers=1, n_heads=2, mlp_width=8, mlp_layers=1, dropout=0.0)
+    with pytest.raises(ValueError, match="trunk must be one of"):
+        NetworkConfig((3,), 2, "cnn", d_model=8, n_layers=1, n_heads=2, mlp_width=8, mlp_layers=1, dropout=0.0)

@@ -1,0 +1,204 @@
+"""Dataset import (CSV/JSON/JSONL) and export (CSV/JSONL/Parquet) of effective labels."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from sqlmodel import select
+
+from core import dataset
+from core.dataset import DatasetError, DatasetImportError
+from core.taxonomy import from_paths, load_from_db, save_to_db
+from db.engine import Database, init_db
+from db.models import AuditAction, Label, Video
+from db.queries import audit, labels, users, videos
+
+TAGS = [
+    ["Sports", "Soccer"],
+    ["Sports", "Golf"],
+    ["Health", "Ear, Nose and Throat Conditions"],
+    ["Новости", "Политика"],
+]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    database = Database(f"duckdb:///{tmp_path / 'ds.duckdb'}")
+    init_db(database)
+    with database.session() as session:
+        save_to_db(session, from_paths(TAGS))
+    return database
+
+
+def _write_csv(path: Path, rows: list[list[str]], header=("video_id", "title", "description", "tags")) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _snapshot(db: Database) -> tuple:
+    with db.session() as session:
+        vids = sorted((v.external_id, v.title) for v in session.exec(select(Video)))
+        labs = sorted((l.video_id, l.node_id, l.source) for l in session.exec(select(Label)))
+    return vids, labs
+
+
+ROWS = [
+    ["v1", "Goal", "A match, with goals", "Sports: Soccer, Sports: Golf"],
+    ["v2", "ENT", "Doctor", "Health: Ear, Nose and Throat Conditions, Sports"],
+    ["v3", "Новости дня", "Описание", "новости: политика"],
+    ["v4", "None", "no tags", ""],
+]
+
+
+def test_import_creates_videos_and_labels(db: Database, tmp_path: Path) -> None:
+    report = dataset.import_dataset(db, _write_csv(tmp_path / "d.csv", ROWS))
+    assert (report.rows, report.videos_created, report.labels_added, report.problems) == (4, 4, 5, [])
+    with db.session() as session:
+        tax = load_from_db(session)
+        by_ext = videos.find_videos_by_external_ids(session, external_ids=["v1", "v2", "v3", "v4"])
+        eff = labels.effective_labels(session)
+        assert by_ext["v3"].title == "Новости дня" and by_ext["v1"].status == "new"
+        assert eff[by_ext["v2"].id] == sorted(
+            [tax.resolve("Health: Ear, Nose and Throat Conditions").id, tax.resolve("Sports").id]
+        )
+        assert by_ext["v4"].id not in eff
+        assert len(audit.list_audit(session, action=AuditAction.IMPORT)) == 1
+
+
+def test_reimport_is_harmless(db: Database, tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "d.csv", ROWS)
+    dataset.import_dataset(db, path)
+    before = _snapshot(db)
+    report = dataset.import_dataset(db, path)
+    assert (report.videos_created, report.videos_existing, report.labels_added) == (0, 4, 0)
+    assert _snapshot(db) == before
+
+
+def test_unknown_tags_reported_with_rows_known_ones_kept(db: Database, tmp_path: Path) -> None:
+    rows = [["a", "t", "d", "Sports: Socer, Sports: Golf"], ["b", "t", "d", "Cooking"]]
+    report = dataset.import_dataset(db, _write_csv(tmp_path / "d.csv", rows))
+    assert [(p.row, p.video_id) for p in report.problems] == [(2, "a"), (3, "b")]
+    assert "Sports: Socer" in report.problems[0].message
+    assert report.videos_created == 2 and report.labels_added == 1
+
+
+def test_holdout_is_deterministic_and_unlabelled(db: Database, tmp_path: Path) -> None:
+    rows = [[f"id{i}", "t", "d", "Sports: Soccer"] for i in range(200)]
+    path = _write_csv(tmp_path / "d.csv", rows)
+    report = dataset.import_dataset(db, path, holdout_fraction=0.3, seed=7)
+    assert 30 < len(report.held_out) < 90
+    assert report.held_out == [r[0] for r in rows if dataset.is_held_out(r[0], fraction=0.3, seed=7)]
+    assert report.labels_added == 200 - len(report.held_out)
+    with db.session() as session:
+        held = videos.find_videos_by_external_ids(session, external_ids=report.held_out)
+        assert not {v.id for v in held.values()} & set(labels.effective_labels(session))
+    with pytest.raises(ValueError, match="holdout"):
+        dataset.import_dataset(db, path, holdout_fraction=1.0)
+
+
+def test_video_files_are_matched(db: Database, tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "v1.mp4").write_bytes(b"x")
+    (media / "v1.srt").write_text("subtitles are not videos")
+    (media / "v2.MKV").write_bytes(b"y")
+    report = dataset.import_dataset(db, _write_csv(tmp_path / "d.csv", ROWS[:3]), videos_dir=media)
+    assert report.files_matched == 2
+    assert [(p.video_id, "no video file" in p.message) for p in report.problems] == [("v3", True)]
+    with db.session() as session:
+        v1 = videos.find_video_by_external_id(session, external_id="v1")
+        assert Path(v1.stored_path) == (media / "v1.mp4").resolve() and v1.original_name == "v1.mp4"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("video_id,title,tags\nv1,t,Sports\n", r"row 1: missing column\(s\) \['description'\]"),
+        ("video_id,title,description,tags\nv1,t,d,Sports\nv1,t2,d,Sports\n", "row 3: duplicate video_id 'v1'"),
+        ("video_id,title,description,tags\nv1,t,d,Sports,extra\n", "row 2: expected 4 fields, found 5"),
+        ('video_id,title,description,tags\nv1,"t,d,Sports\n', "malformed CSV"),
+        ("video_id,title,description,tags\n,t,d,Sports\n", "row 2: empty video_id"),
+    ],
+)
+def test_bad_files_name_the_row_and_change_nothing(db: Database, tmp_path: Path, content: str, message: str) -> None:
+    dataset.import_dataset(db, _write_csv(tmp_path / "ok.csv", ROWS[:1]))
+    before = _snapshot(db)
+    path = tmp_path / "bad.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DatasetError, match=message):
+        dataset.import_dataset(db, path)
+    assert _snapshot(db) == before
+
+
+def test_failure_midway_rolls_back_committed_batches(db: Database, tmp_path: Path, monkeypatch) -> None:
+    dataset.import_dataset(db, _write_csv(tmp_path / "first.csv", [["old", "t", "d", "Sports: Golf"]]))
+    before = _snapshot(db)
+    rows = [["old", "t", "d", "Sports: Soccer"]] + [[f"n{i}", "t", "d", "Sports: Soccer"] for i in range(25)]
+    path = _write_csv(tmp_path / "d.csv", rows)
+    real = dataset._write_batch
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dataset, "_write_batch", flaky)
+    with pytest.raises(DatasetImportError, match="rolled back"):
+        dataset.import_dataset(db, path, batch_size=10)
+    assert _snapshot(db) == before
+
+
+def test_json_and_jsonl_import(db: Database, tmp_path: Path) -> None:
+    items = [
+        {"video_id": "j1", "title": "t", "description": "d", "tags": ["Sports: Soccer", "Health: Ear, Nose and Throat Conditions"]},
+        {"video_id": 2, "title": "t", "description": None, "tags": "Sports: Golf"},
+    ]
+    (tmp_path / "d.json").write_text(json.dumps(items), encoding="utf-8")
+    assert dataset.import_dataset(db, tmp_path / "d.json").labels_added == 3
+    (tmp_path / "d.jsonl").write_text("\n".join(json.dumps({**i, "video_id": f"l{n}"}) for n, i in enumerate(items)))
+    assert dataset.import_dataset(db, tmp_path / "d.jsonl").videos_created == 2
+    (tmp_path / "bad.json").write_text('[{"video_id": "x", "title": "t"}]')
+    with pytest.raises(DatasetError, match="row 2: missing field"):
+        dataset.read_dataset(tmp_path / "bad.json")
+
+
+def test_export_round_trips_and_prefers_human_labels(db: Database, tmp_path: Path) -> None:
+    dataset.import_dataset(db, _write_csv(tmp_path / "d.csv", ROWS))
+    with db.session() as session:
+        tax = load_from_db(session)
+        reviewer = users.create_user(session, username="r", password_hash="x")
+        v1 = videos.find_video_by_external_id(session, external_id="v1")
+        labels.save_review(session, video_id=v1.id, expected_version=0,
+                           node_ids=[tax.resolve("Новости: Политика").id], user=reviewer)
+    out_csv = tmp_path / "out.csv"
+    assert dataset.export_labels(db, out_csv) == 4
+    exported = list(csv.DictReader(out_csv.open(encoding="utf-8")))
+    assert exported[0]["tags"] == "Новости: Политика"
+    assert exported[1]["tags"] == "Sports, Health: Ear, Nose and Throat Conditions"
+
+    other = Database(f"duckdb:///{tmp_path / 'other.duckdb'}")
+    init_db(other)
+    with other.session() as session:
+        save_to_db(session, from_paths(TAGS))
+    dataset.import_dataset(other, out_csv)
+    dataset.export_labels(other, tmp_path / "again.csv")
+    assert (tmp_path / "again.csv").read_text(encoding="utf-8") == out_csv.read_text(encoding="utf-8")
+
+    dataset.export_labels(db, tmp_path / "out.jsonl")
+    lines = [json.loads(l) for l in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert lines[0]["reviewed"] is True and lines[0]["tags"] == ["Новости: Политика"]
+    dataset.export_labels(db, tmp_path / "out.bin", fmt="parquet")
+    table = pq.read_table(tmp_path / "out.bin").to_pylist()
+    assert [r["video_id"] for r in table] == ["v1", "v2", "v3", "v4"]
+    assert table[1]["tags"] == ["Sports", "Health: Ear, Nose and Throat Conditions"] and table[3]["tags"] == []
+    with pytest.raises(ValueError, match="unknown export format"):
+        dataset.export_labels(db, tmp_path / "out.xml")

@@ -1,0 +1,150 @@
+"""Background jobs: the runner in-process (fast) and detached worker processes (slow)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from core import jobs, prediction, registry, training
+from core.classifier import HierarchicalClassifier, Hierarchy
+from core.config import Settings
+from db.engine import Database, init_db
+from db.models import JobStatus
+from db.queries import jobs as jobs_q
+from db.queries import models as models_q
+
+PARENTS = [[], [0]]
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.resolved_database_url)
+    init_db(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def active_model(db: Database, settings: Settings) -> int:
+    """A tiny registered, active model (no videos to predict)."""
+    rng = np.random.default_rng(0)
+    Y = np.zeros((20, 2), bool)
+    Y[::2] = True
+    clf = HierarchicalClassifier(n_ensemble=1, max_epochs=2, trunk="mlp", mlp_width=8).fit(
+        {"title": rng.standard_normal((20, 4)).astype(np.float32)}, Y, hierarchy=Hierarchy(PARENTS))
+    with db.session() as session:
+        version_id = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1").id
+    metadata = registry.ModelMetadata(encoder_id="fake", encoder_version="v1", node_ids=["a", "a1"],
+                                      node_paths=["A", "A: 1"], node_parents=PARENTS)
+    registry.register_version(db, version_id=version_id, classifier=clf, metadata=metadata, settings=settings,
+                              user=None, activate=True)
+    return version_id
+
+
+def _queued(db: Database, kind: str, params: dict | None = None) -> int:
+    with db.session() as session:
+        return jobs_q.create_job(session, kind=kind, params=params or {}).id
+
+
+def test_unknown_kind_is_refused_before_anything_is_created(db, settings):
+    with pytest.raises(jobs.JobError, match="train, predict, ingest"):
+        jobs.start_job(db, kind="transcode", params={}, user=None, settings=settings)
+    assert jobs.list_jobs(db) == []
+
+
+def test_runner_records_success_with_result(db, settings, active_model):
+    job_id = _queued(db, "predict", {"all": True})
+    info = jobs.run_job(db, job_id, settings=settings)
+    assert info.status == JobStatus.SUCCEEDED and info.progress == 1.0
+    assert info.result == {"videos": 0} and info.pid == os.getpid()
+    with pytest.raises(jobs.JobError, match="not queued"):
+        jobs.run_job(db, job_id, settings=settings)
+
+
+def test_runner_records_expected_failures_as_one_line(db, settings, monkeypatch, caplog):
+    monkeypatch.setattr(training, "load_encoder", lambda s: SimpleNamespace(cache_key=("fake", "v1")))
+    from core.taxonomy import from_paths, save_to_db
+
+    with db.session() as session:
+        save_to_db(session, from_paths([["A"], ["A", "1"]]))
+    with caplog.at_level(logging.ERROR, logger="core.jobs"):
+        info = jobs.run_job(db, _queued(db, "train"), settings=settings)
+        no_model = jobs.run_job(db, _queued(db, "predict"), settings=settings)
+    assert info.status == JobStatus.FAILED and "at least 10 labelled videos" in info.message
+    assert no_model.status == JobStatus.FAILED and "no model is active" in no_model.message
+    assert "\n" not in info.message and not caplog.records  # expected: no traceback
+
+
+def test_runner_records_and_logs_unexpected_errors(db, settings, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(prediction, "predict_videos", broken)
+    with caplog.at_level(logging.ERROR, logger="core.jobs"):
+        info = jobs.run_job(db, _queued(db, "predict"), settings=settings)
+    assert info.status == JobStatus.FAILED and info.message == "RuntimeError: boom"
+    assert any(record.exc_info for record in caplog.records)
+
+
+def test_a_running_job_whose_process_is_gone_is_reported_failed(db):
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    job_id = _queued(db, "train")
+    with db.session() as session:
+        jobs_q.update_job(session, job_id=job_id, status=JobStatus.RUNNING, pid=finished.pid)
+    info = jobs.get_job(db, job_id)
+    assert info.status == JobStatus.FAILED and info.message == jobs.WORKER_EXITED
+
+
+def test_settings_environment_recreates_the_settings(settings):
+    env = jobs.settings_environment(settings)
+    assert env["TAGGER_DATA_DIR"] == str(settings.data_dir.resolve())
+    assert Settings(**{k.removeprefix("TAGGER_").lower(): v for k, v in env.items()}) == settings
+
+
+# --- slow: detached worker processes ------------------------------------------------------------
+
+
+def _wait(db: Database, job_id: int, until, timeout: float = 240) -> jobs.JobInfo:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = jobs.get_job(db, job_id)
+        if until(info):
+            return info
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} stuck: {jobs.get_job(db, job_id)}")
+
+
+@pytest.mark.slow
+def test_worker_process_lifecycle(db, settings, active_model):
+    job_id = jobs.start_job(db, kind="predict", params={"all": True}, user=None, settings=settings)
+    info = _wait(db, job_id, lambda i: i.finished)
+    assert info.status == JobStatus.SUCCEEDED, (info, (settings.data_dir / "jobs" / f"{job_id}.log").read_text())
+    assert info.result == {"videos": 0} and info.progress == 1.0 and info.pid not in (None, os.getpid())
+
+
+@pytest.mark.slow
+def test_killed_worker_is_reported_failed(db, settings):
+    job_id = jobs.start_job(db, kind="train", params={}, user=None, settings=settings)
+    info = _wait(db, job_id, lambda i: i.status == JobStatus.RUNNING or i.finished)
+    assert info.status == JobStatus.RUNNING  # loading the encoder takes seconds: still running
+    os.kill(info.pid, signal.SIGKILL)
+    info = _wait(db, job_id, lambda i: i.finished, timeout=30)
+    assert info.status == JobStatus.FAILED and info.message == jobs.WORKER_EXITED

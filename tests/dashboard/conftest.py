@@ -1,0 +1,123 @@
+"""Dashboard fixtures: a seeded tmp DuckDB (IAB taxonomy, two users, predicted videos) and a
+signed-in AppTest of the router."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core import auth
+from core import taxonomy as taxonomy_core
+from core.config import Settings
+from db.engine import Database, get_database, init_db
+from db.models import VideoStatus
+from db.queries import models, videos
+from db.queries.models import PredictionRow
+from db.queries.videos import PredictionSummary
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+PASSWORD = "correct horse battery"
+RUN_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class Seeded:
+    db: Database
+    settings: Settings
+    video_ids: list[int]  # most uncertain first
+    model_id: int
+
+
+def _soccer_and_music(tax: taxonomy_core.Taxonomy) -> tuple[str, str, str, str]:
+    sports = tax.find("Sports").id
+    soccer = tax.find("Sports: Soccer").id
+    music = tax.find("Fine Art").id
+    tennis = tax.find("Sports: Tennis").id
+    return sports, soccer, music, tennis
+
+
+@pytest.fixture
+def seeded(settings: Settings) -> Iterator[Seeded]:
+    """4 predicted videos (uncertainty .8,.6,.4,.2; Sports: Soccer predicted), a transcript on the
+    first, a hostile title on the second, users `mod` (moderator) and `boss` (admin)."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    db = get_database(settings)
+    init_db(db)
+    tax = taxonomy_core.load_iab3()
+    sports, soccer, music, tennis = _soccer_and_music(tax)
+    with db.session() as s:
+        taxonomy_core.save_to_db(s, tax)
+    auth.create_user(db, username="mod", password=PASSWORD, role="moderator")
+    auth.create_user(db, username="boss", password=PASSWORD, role="admin")
+    titles = ["Cup final highlights", "<b>bold</b> [click](http://evil.example) **x**", "Piano lesson", "Derby"]
+    with db.session() as s:
+        model = models.create_model_version(s, encoder_id="lite", encoder_version="1")
+        models.finish_model_version(
+            s, model_version_id=model.id, status="ready",
+            metrics={"micro_auprc": 0.5, "hierarchical_f1": 0.6, "f1_level_1": 0.7, "f1_level_2": 0.4},
+        )
+        models.set_active_model(s, model_version_id=model.id)
+        ids = [
+            videos.create_video(s, title=t, description=f"desc {i} <script>alert(1)</script>", status=VideoStatus.READY).id
+            for i, t in enumerate(titles)
+        ]
+        rows = []
+        for vid in ids:
+            rows += [
+                PredictionRow(vid, sports, 0.95, True), PredictionRow(vid, soccer, 0.9, True),
+                PredictionRow(vid, music, 0.3, False), PredictionRow(vid, tennis, 0.2, False),
+            ]
+        models.put_predictions(s, model_version_id=model.id, rows=rows)
+        videos.set_prediction_summaries(
+            s, model_version_id=model.id,
+            summaries=[PredictionSummary(v, u, soccer) for v, u in zip(ids, (0.8, 0.6, 0.4, 0.2), strict=True)],
+        )
+        videos.put_transcript(
+            s, video_id=ids[0], source="provided", text="kick off goal",
+            segments=[{"start": 0.0, "end": 2.0, "text": "Kick off"}, {"start": 12.5, "end": 14.0, "text": "Goal!"}],
+        )
+    yield Seeded(db=db, settings=settings, video_ids=ids, model_id=model.id)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _new_app() -> AppTest:
+    return AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT_S)
+
+
+def _sign_in(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
+    at.run()
+    at.text_input(key="signin_username").input(username)
+    at.text_input(key="signin_password").input(password)
+    at.button[0].click()  # the form's submit button
+    return at.run()
+
+
+@pytest.fixture
+def new_app() -> Callable[[], AppTest]:
+    """A fresh, not yet run AppTest of the router."""
+    return _new_app
+
+
+@pytest.fixture
+def sign_in() -> Callable[..., AppTest]:
+    """``sign_in(at, username, password=PASSWORD)`` runs the sign-in form."""
+    return _sign_in
+
+
+@pytest.fixture
+def signed_in(seeded: Seeded) -> Callable[[str], AppTest]:
+    """``signed_in("mod")`` -> an AppTest signed in as that user, on the default page."""
+
+    def make(username: str) -> AppTest:
+        at = _sign_in(_new_app(), username)
+        assert not at.exception, at.exception
+        return at
+
+    return make

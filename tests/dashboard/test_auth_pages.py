@@ -1,0 +1,118 @@
+"""Sign-in, sign-out, session expiry and the permission rules of the dashboard."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import auth
+from core.auth import CurrentUser
+from core.config import get_settings
+
+ADMIN_ONLY_KEYS = ("models_retrain", "models_promote", "models_rollback", "models_repredict")
+
+
+def _titles(at: AppTest) -> list[str]:
+    return [t.value for t in at.title]
+
+
+def test_nothing_but_sign_in_before_sign_in(seeded, new_app) -> None:
+    at = new_app().run()
+    assert _titles(at) == ["Video tagger"]
+    assert not at.dataframe and not at.metric
+    for page in ("queue", "review", "models", "audit"):
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page(f"views/{page}.py")
+
+
+def test_wrong_password_is_refused(seeded, new_app, sign_in) -> None:
+    at = sign_in(new_app(), "mod", "not the password")
+    assert [e.value for e in at.error] == ["Wrong username or password."]
+    assert at.session_state["auth_token"] is None
+    assert _titles(at) == ["Video tagger"]
+
+
+def test_rate_limit_message(seeded, new_app, sign_in, monkeypatch) -> None:
+    monkeypatch.setenv("TAGGER_LOGIN_MAX_FAILURES", "2")
+    get_settings.cache_clear()
+    at = new_app()
+    for _ in range(2):
+        sign_in(at, "mod", "wrong")
+    sign_in(at, "mod", "correct horse battery")  # right password, but locked out now
+    assert "Too many failed sign-ins" in at.error[0].value
+    assert at.session_state["auth_token"] is None
+
+
+def test_sign_in_then_sign_out(signed_in) -> None:
+    at = signed_in("mod")
+    at.switch_page("views/queue.py").run()
+    assert _titles(at) == ["Review queue"]
+    assert "mod" in at.sidebar.caption[0].value
+    at.button(key="sign_out").click().run()
+    assert at.session_state["auth_token"] is None
+    assert _titles(at) == ["Video tagger"]
+
+
+def test_expired_session_returns_to_sign_in(signed_in, seeded) -> None:
+    at = signed_in("mod")
+    auth.logout(seeded.db, at.session_state["auth_token"])  # revoked server-side (same as expiry)
+    at.run()
+    assert _titles(at) == ["Video tagger"]
+    assert "expired" in at.warning[0].value
+
+
+def test_moderator_has_no_admin_pages_or_actions(signed_in) -> None:
+    at = signed_in("mod")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("views/audit.py")
+    at.switch_page("views/models.py").run()
+    keys = {b.key for b in at.button}
+    assert not keys & set(ADMIN_ONLY_KEYS)
+    at.switch_page("views/taxonomy.py").run()
+    assert not at.file_uploader  # no taxonomy import
+    at.switch_page("views/ingest.py").run()
+    assert [f.key for f in at.file_uploader] == ["ingest_file"]  # upload yes, server folders no
+
+
+def test_tampered_session_state_does_not_grant_admin(signed_in) -> None:
+    at = signed_in("mod")
+    mod_id = at.session_state["current_user"].id
+    at.session_state["current_user"] = CurrentUser(id=mod_id, username="mod", role="admin")
+    at.session_state["role"] = "admin"
+    at.switch_page("views/models.py").run()
+    assert not {b.key for b in at.button} & set(ADMIN_ONLY_KEYS)
+    assert at.session_state["current_user"].role == "moderator"  # re-read from the database
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("views/audit.py")
+
+
+def test_admin_action_rechecks_role_from_the_token(seeded, signed_in) -> None:
+    """Even if a page rendered an admin control, the action itself refuses a moderator token."""
+    token = signed_in("mod").session_state["auth_token"]
+
+    def script() -> None:
+        import streamlit as st
+
+        from core.auth import CurrentUser, PermissionDeniedError
+        from dashboard import actions, cache
+
+        st.session_state["current_user"] = CurrentUser(id=1, username="mod", role="admin")
+        try:
+            actions.send_back(cache.database(), video_ids=[1], reason="x")
+        except PermissionDeniedError as e:
+            st.text(f"denied: {e}")
+
+    at = AppTest.from_function(script, default_timeout=30)
+    at.session_state["auth_token"] = token
+    at.run()
+    assert not at.exception
+    assert at.text[0].value.startswith("denied: this needs the admin role")
+
+
+def test_admin_sees_admin_pages(signed_in) -> None:
+    at = signed_in("boss")
+    at.switch_page("views/audit.py").run()
+    assert _titles(at) == ["Audit log"]
+    assert "login" in {row for row in at.dataframe[0].value["action"]}
+    at.switch_page("views/models.py").run()
+    assert {"models_retrain", "models_promote", "models_rollback"} <= {b.key for b in at.button}

@@ -1,0 +1,38 @@
+"""Models page: versions with metrics, charts, retrain in the background (admin), job progress."""
+
+from __future__ import annotations
+
+from core import jobs
+from db.queries import jobs as job_queries
+
+
+def test_versions_and_charts_for_moderators(signed_in) -> None:
+    at = signed_in("mod").switch_page("views/models.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["version"]) == ["v1"] and list(table["active"]) == ["★"]
+    assert float(table["micro_auprc"][0]) == 0.5
+    assert at.caption[0].value == "No training job has run yet."
+
+
+def test_admin_retrain_starts_a_background_job(signed_in, seeded, monkeypatch) -> None:
+    started: list[dict] = []
+
+    def fake_start_job(db, *, kind, params, user, settings):  # noqa: ANN001, ANN202
+        started.append({"kind": kind, "params": params, "user": user.username})
+        with db.session() as s:
+            job = job_queries.create_job(s, kind=kind, created_by=user.id, params=params)
+            job_queries.update_job(
+                s, job_id=job.id, status="running", progress=0.4, message="member 1/1, epoch 3",
+                metrics={"history": [{"member": 0, "epoch": e, "train_loss": 1.0 / (e + 1), "valid_ap": 0.1 * e}
+                                     for e in range(3)]},
+            )
+            return job.id
+
+    monkeypatch.setattr(jobs, "start_job", fake_start_job)
+    at = signed_in("boss").switch_page("views/models.py").run()
+    at.button(key="models_retrain").click().run()
+    assert started == [{"kind": "train", "params": {"activate": False}, "user": "boss"}]
+    at.run()
+    assert at.get("progress")[0].value == 40  # polled from the Job row
+    assert "epoch 3" in at.get("progress")[0].proto.text

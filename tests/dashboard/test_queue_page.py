@@ -1,0 +1,72 @@
+"""Queue page: filters, search, default sort, "Review next" claims."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from core import taxonomy as taxonomy_core
+from db.queries import labels
+
+
+def _queue(at: AppTest) -> AppTest:
+    return at.switch_page("views/queue.py").run()
+
+
+def _ids(at: AppTest) -> list[int]:
+    return list(at.dataframe[0].value["id"])
+
+
+def test_default_sort_is_least_certain_first(signed_in, seeded) -> None:
+    at = _queue(signed_in("mod"))
+    assert _ids(at) == seeded.video_ids  # seeded most uncertain first
+    assert at.caption[0].value.startswith("4 videos match")
+
+
+def test_filters_and_search(signed_in, seeded) -> None:
+    at = _queue(signed_in("mod"))
+    at.text_input(key="queue_search").input("piano").run()
+    assert _ids(at) == [seeded.video_ids[2]]
+    at.text_input(key="queue_search").input("").run()
+    at.slider(key="queue_confidence").set_range(0.5, 1.0).run()  # confidence = 1 - uncertainty
+    assert _ids(at) == seeded.video_ids[2:]
+    at.slider(key="queue_confidence").set_range(0.0, 1.0).run()
+    tennis = taxonomy_core.load_iab3().find("Sports: Tennis").id
+    at.selectbox(key="queue_tag").set_value(tennis).run()
+    assert _ids(at) == []  # tennis is never predicted
+    sports = taxonomy_core.load_iab3().find("Sports").id
+    at.selectbox(key="queue_tag").set_value(sports).run()
+    assert len(_ids(at)) == 4
+    at.multiselect(key="queue_statuses").select("reviewed").run()
+    assert _ids(at) == []
+
+
+def test_reviewed_filter_and_assignee(signed_in, seeded) -> None:
+    boss = signed_in("boss").session_state["current_user"]
+    with seeded.db.session() as s:
+        labels.save_review(s, video_id=seeded.video_ids[3], expected_version=0, node_ids=[], user=boss)
+    at = _queue(signed_in("mod"))
+    at.multiselect(key="queue_statuses").select("reviewed").run()
+    assert _ids(at) == [seeded.video_ids[3]]
+    assert list(at.dataframe[0].value["assignee"]) == ["boss"]
+
+
+def test_review_next_claims_and_opens_review(signed_in, seeded) -> None:
+    mod = _queue(signed_in("mod"))
+    mod.button(key="queue_review_next").click().run()
+    assert [t.value for t in mod.title] == ["Review"]
+    assert mod.session_state["review_video_id"] == seeded.video_ids[0]
+    boss = _queue(signed_in("boss"))
+    states = dict(zip(_ids(boss), boss.dataframe[0].value["state"], strict=True))
+    assert states[seeded.video_ids[0]] == "in review"
+    boss.button(key="queue_review_next").click().run()
+    assert boss.session_state["review_video_id"] == seeded.video_ids[1]  # never the same video
+
+
+def test_opening_a_claimed_video_is_refused(signed_in, seeded) -> None:
+    mod = _queue(signed_in("mod"))
+    mod.button(key="queue_review_next").click().run()
+    boss = _queue(signed_in("boss"))
+    boss.selectbox(key="queue_open_choice").set_value(seeded.video_ids[0])
+    boss.button(key="queue_open").click().run()
+    assert [t.value for t in boss.title] == ["Review queue"]
+    assert "mod" in boss.warning[0].value

@@ -1,0 +1,116 @@
+"""Review page: escaping, accept/reject/add, save and flow to the next video, stale-version conflict,
+transcript seeking, skip and flag."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from core import taxonomy as taxonomy_core
+from db.queries import audit, labels, videos
+
+
+def _open(at: AppTest, video_id: int) -> AppTest:
+    at.session_state["review_video_id"] = video_id
+    return at.switch_page("views/review.py").run()
+
+
+def _review_next(at: AppTest) -> AppTest:
+    """Click "Review next" on the queue; AppTest keeps requesting the page it was last switched
+    to, so follow the app's own st.switch_page explicitly."""
+    at.switch_page("views/queue.py").run()
+    at.button(key="queue_review_next").click().run()
+    assert [t.value for t in at.title] == ["Review"]
+    return at.switch_page("views/review.py")
+
+
+def _checkbox_by_path(at: AppTest, path_start: str):
+    return next(c for c in at.checkbox if c.label.replace("\\", "").startswith(path_start))
+
+
+def _human(seeded, video_id: int) -> list[str]:
+    with seeded.db.session() as s:
+        return sorted(lab.node_id for lab in labels.get_labels(s, video_id=video_id, source="human"))
+
+
+def test_user_text_is_escaped(signed_in, seeded) -> None:
+    at = _open(signed_in("mod"), seeded.video_ids[1])
+    heading = at.subheader[0].value
+    assert "<b>" not in heading and "](http" not in heading and "**x**" not in heading
+    assert heading.replace("\\", "") == "<b>bold</b> [click](http://evil.example) **x**"
+    assert "desc 1 <script>alert(1)</script>" in [t.value for t in at.text]  # st.text: shown literally
+
+
+def test_accept_reject_add_then_next(signed_in, seeded) -> None:
+    tax = taxonomy_core.load_iab3()
+    soccer, tennis = tax.find("Sports: Soccer").id, tax.find("Sports: Tennis").id
+    at = _review_next(signed_in("mod"))
+    first = seeded.video_ids[0]
+    assert at.session_state["review_video_id"] == first
+    _checkbox_by_path(at, "Sports: Soccer").uncheck()  # reject the suggestion
+    at.multiselect(key=f"review_add_{first}").select(tennis)  # add a tag by search
+    at.button[[b.label for b in at.button].index("Save & next")].click().run()
+    assert not at.exception
+    assert _human(seeded, first) == [tennis]
+    assert soccer not in _human(seeded, first)
+    assert at.session_state["review_video_id"] == seeded.video_ids[1]  # flowed to the next
+    assert at.success[0].value == f"Saved video {first}\\."
+
+
+def test_add_picker_offers_the_whole_taxonomy(signed_in, seeded) -> None:
+    at = _open(signed_in("mod"), seeded.video_ids[0])
+    picker = at.multiselect(key=f"review_add_{seeded.video_ids[0]}")
+    assert len(picker.options) >= 700
+    assert "Sports: Tennis" in picker.options
+
+
+def test_stale_version_conflict_keeps_selection(signed_in, seeded) -> None:
+    tax = taxonomy_core.load_iab3()
+    tennis, travel = tax.find("Sports: Tennis").id, tax.find("Travel").id
+    vid = seeded.video_ids[0]
+    at = _open(signed_in("mod"), vid)
+    boss = signed_in("boss").session_state["current_user"]
+    with seeded.db.session() as s:  # someone else saves first
+        labels.save_review(s, video_id=vid, expected_version=0, node_ids=[travel], user=boss)
+    at.multiselect(key=f"review_add_{vid}").select(tennis)
+    at.button[[b.label for b in at.button].index("Save & next")].click().run()
+    assert "Someone else saved this video" in at.error[0].value
+    assert "Travel" in at.error[0].value
+    assert at.session_state["review_video_id"] == vid  # still here
+    assert at.multiselect(key=f"review_add_{vid}").value == [tennis]  # nothing lost
+    assert _human(seeded, vid) == [travel]
+    at.button(key="review_take_latest").click().run()
+    at.button[[b.label for b in at.button].index("Save & next")].click().run()
+    soccer = tax.find("Sports: Soccer").id
+    assert _human(seeded, vid) == sorted([soccer, tennis])
+
+
+def test_transcript_line_seeks_the_player(signed_in, seeded) -> None:
+    vid = seeded.video_ids[0]
+    at = _open(signed_in("mod"), vid)
+    goal = next(b for b in at.button if "Goal" in b.label)
+    assert goal.label.startswith("00:12")
+    goal.click().run()
+    assert at.session_state["review_seek"] == 12.5
+
+
+def test_skip_and_flag(signed_in, seeded) -> None:
+    at = _review_next(signed_in("mod"))
+    first = at.session_state["review_video_id"]
+    at.button[[b.label for b in at.button].index("Skip")].click().run()
+    second = at.session_state["review_video_id"]
+    assert second != first
+    at.text_input(key=f"review_flag_reason_{second}").input("audio is missing")
+    at.button[[b.label for b in at.button].index("Flag")].click().run()
+    assert at.session_state["review_video_id"] not in (first, second)
+    with seeded.db.session() as s:
+        flagged = videos.get_video(s, video_id=second)
+        assert flagged.flagged and flagged.flag_reason == "audio is missing" and flagged.claimed_by is None
+        assert audit.list_audit(s, video_id=first, action="release")
+
+
+def test_claimed_by_someone_else_is_read_only(signed_in, seeded) -> None:
+    _review_next(signed_in("mod"))
+    boss = _open(signed_in("boss"), seeded.video_ids[0])
+    assert "Read only" in boss.warning[0].value and "mod" in boss.warning[0].value
+    save = boss.button[[b.label for b in boss.button].index("Save & next")]
+    assert save.disabled

@@ -1,0 +1,149 @@
+"""Engine: schema creation/upgrade without data loss, unit-of-work semantics, the file lock."""
+
+from __future__ import annotations
+
+import threading
+
+import filelock
+import pytest
+from sqlalchemy import inspect, text
+from sqlmodel import select
+
+from core.config import Settings
+from db import engine as engine_module
+from db.engine import Database, DatabaseBusyError, SchemaTooNewError, get_database, init_db
+from db.models import SchemaInfo, Video
+
+
+def test_init_is_idempotent_and_keeps_data(database: Database) -> None:
+    with database.session() as session:
+        session.add(Video(title="keep me", external_id="k1"))
+    assert init_db(database) == engine_module.latest_schema_version()
+    assert init_db(database) == engine_module.latest_schema_version()
+    with database.session() as session:
+        assert [v.title for v in session.exec(select(Video))] == ["keep me"]
+        assert session.get(SchemaInfo, 1).version == engine_module.latest_schema_version()
+
+
+def test_upgrade_steps_run_once_in_order_and_keep_data(database: Database, monkeypatch) -> None:
+    with database.session() as session:
+        session.add(Video(title="v1 row", external_id="old"))
+    calls: list[int] = []
+
+    def add_column(connection) -> None:
+        calls.append(2)
+        connection.execute(text("ALTER TABLE video ADD COLUMN extra_note VARCHAR DEFAULT 'x'"))
+
+    def backfill(connection) -> None:
+        calls.append(3)
+        connection.execute(text("UPDATE video SET extra_note = 'filled'"))
+
+    monkeypatch.setattr(engine_module, "UPGRADES", [add_column, backfill])
+    assert init_db(database) == 3
+    assert init_db(database) == 3
+    assert calls == [2, 3]
+    with database.session() as session:
+        rows = session.exec(text("SELECT title, extra_note FROM video")).all()
+        assert [tuple(r) for r in rows] == [("v1 row", "filled")]
+        assert session.get(SchemaInfo, 1).version == 3
+
+
+def test_failed_upgrade_step_rolls_back_and_keeps_version(database: Database, monkeypatch) -> None:
+    def broken(connection) -> None:
+        connection.execute(text("UPDATE video SET title = 'changed'"))
+        raise RuntimeError("step failed")
+
+    with database.session() as session:
+        session.add(Video(title="original"))
+    monkeypatch.setattr(engine_module, "UPGRADES", [broken])
+    with pytest.raises(RuntimeError):
+        init_db(database)
+    with database.session() as session:
+        assert session.exec(select(Video.title)).one() == "original"
+        assert session.get(SchemaInfo, 1).version == 1
+
+
+def test_newer_schema_is_refused(database: Database) -> None:
+    with database.session() as session:
+        session.get(SchemaInfo, 1).version = 99
+    with pytest.raises(SchemaTooNewError, match="99"):
+        init_db(database)
+
+
+def test_init_creates_every_table(database: Database) -> None:
+    with database.session() as session:
+        tables = set(inspect(session.connection()).get_table_names())
+    assert {
+        "schema_info", "taxonomy_node", "taxonomy_edge", "video", "transcript", "keyframe", "embedding",
+        "model_version", "prediction", "label", "audit_log", "app_user", "user_session", "login_attempt", "job",
+    } <= tables
+
+
+def test_session_rolls_back_on_error(database: Database) -> None:
+    with pytest.raises(ZeroDivisionError), database.session() as session:
+        session.add(Video(title="never"))
+        session.flush()
+        raise ZeroDivisionError
+    with database.session() as session:
+        assert session.exec(select(Video)).all() == []
+
+
+def test_objects_stay_readable_after_the_session(database: Database) -> None:
+    with database.session() as session:
+        video = Video(title="t")
+        session.add(video)
+    assert video.id is not None and video.title == "t"
+
+
+def test_busy_database_raises_clear_error(duck: Database) -> None:
+    impatient = Database(duck.url, lock_timeout_s=0.2)
+    held = filelock.FileLock(f"{duck.path}.lock")
+    with held, pytest.raises(DatabaseBusyError, match="busy"), impatient.session():
+        pass
+    with impatient.session() as session:  # free again
+        assert session.exec(select(Video)).all() == []
+
+
+def test_threads_are_serialised_by_the_lock(duck: Database) -> None:
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(10):
+                with duck.session() as session:
+                    session.add(Video(title=f"{n}-{i}"))
+        except Exception as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with duck.session() as session:
+        assert len(session.exec(select(Video)).all()) == 40
+
+
+def test_file_is_released_between_sessions(duck: Database) -> None:
+    """Another DuckDB connection (standing in for another process) can open the file."""
+    import duckdb
+
+    with duck.session() as session:
+        session.add(Video(title="x"))
+    with filelock.FileLock(f"{duck.path}.lock"):
+        conn = duckdb.connect(str(duck.path))
+        assert conn.execute("SELECT count(*) FROM video").fetchone() == (1,)
+        conn.close()
+
+
+def test_get_database_is_cached_per_url(tmp_path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert get_database(settings) is get_database(settings)
+    other = Settings(data_dir=tmp_path / "other")
+    assert get_database(other) is not get_database(settings)
+
+
+def test_memory_duckdb_is_rejected() -> None:
+    with pytest.raises(ValueError, match="in-memory"):
+        Database("duckdb:///:memory:")

@@ -1,0 +1,183 @@
+"""Review queue listing, filters and claims (DuckDB and PostgreSQL via the `database` fixture)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from db.engine import Database
+from db.models import AuditAction, TaxonomyNode, VideoStatus, utcnow
+from db.queries import audit, labels, models, review, taxonomy, users, videos
+from db.queries.models import PredictionRow
+from db.queries.review import IN_REVIEW, QueueFilters, VideoClaimedError
+from db.queries.videos import PredictionSummary
+
+# tiny taxonomy: Sports > Soccer, Sports > Tennis, Music
+NODES = [
+    ("s", "Sports", None, "Sports", 1, 0),
+    ("s.soc", "Soccer", "s", "Sports: Soccer", 2, 1),
+    ("s.ten", "Tennis", "s", "Sports: Tennis", 2, 2),
+    ("m", "Music", None, "Music", 1, 3),
+]
+
+
+def _seed(db: Database, *, n: int = 6) -> dict:
+    """n predicted videos with uncertainty i/10 (video i+1), two moderators."""
+    with db.session() as s:
+        taxonomy.replace_taxonomy(
+            s,
+            nodes=[TaxonomyNode(id=i, name=nm, parent_id=p, path=pa, level=lv, sort_key=k) for i, nm, p, pa, lv, k in NODES],
+            edges=[("s", "s.soc"), ("s", "s.ten")],
+        )
+        alice = users.create_user(s, username="alice", password_hash="x")
+        bob = users.create_user(s, username="bob", password_hash="x")
+        model = models.create_model_version(s, encoder_id="lite", encoder_version="1")
+        models.finish_model_version(s, model_version_id=model.id, status="ready")
+        ids = [videos.create_video(s, title=f"clip {i}", status=VideoStatus.READY).id for i in range(n)]
+        rows, summaries = [], []
+        for i, vid in enumerate(ids):
+            leaf = "s.soc" if i % 2 == 0 else "m"
+            rows += [PredictionRow(vid, leaf, 0.9, True)]
+            if leaf == "s.soc":
+                rows += [PredictionRow(vid, "s", 0.95, True)]
+            summaries.append(PredictionSummary(video_id=vid, uncertainty=i / 10, top_tag=leaf))
+        models.put_predictions(s, model_version_id=model.id, rows=rows)
+        videos.set_prediction_summaries(s, model_version_id=model.id, summaries=summaries)
+    return {"ids": ids, "alice": alice, "bob": bob, "model": model.id}
+
+
+def _queue(db: Database, **kw) -> review.QueuePage:
+    page = kw.pop("page", 1)
+    page_size = kw.pop("page_size", 50)
+    with db.session() as s:
+        return review.list_queue(s, filters=QueueFilters(**kw), page=page, page_size=page_size)
+
+
+def test_queue_sorts_least_certain_first_and_paginates(database: Database) -> None:
+    seeded = _seed(database)
+    first = _queue(database, page_size=4)
+    assert first.total == 6 and first.n_pages == 2
+    assert [r.video_id for r in first.rows] == seeded["ids"][::-1][:4]
+    second = _queue(database, page=2, page_size=4)
+    assert [r.video_id for r in second.rows] == seeded["ids"][::-1][4:]
+    assert (first.rows[0].top_tag, first.rows[0].confidence) == ("Music", pytest.approx(0.5))
+    assert (first.rows[1].top_tag, first.rows[1].state) == ("Sports: Soccer", "predicted")
+
+
+def test_queue_filters(database: Database) -> None:
+    seeded = _seed(database)
+    ids = seeded["ids"]
+    assert {r.video_id for r in _queue(database, tag="s").rows} == set(ids[0::2])  # subtree of Sports
+    assert {r.video_id for r in _queue(database, tag="m").rows} == set(ids[1::2])
+    # confidence = 1 - uncertainty in [0.75, 1] -> uncertainty 0, .1, .2
+    assert {r.video_id for r in _queue(database, confidence=(0.75, 1.0)).rows} == set(ids[:3])
+    assert [r.video_id for r in _queue(database, search="CLIP 3").rows] == [ids[3]]
+    assert _queue(database, search="%").total == 0  # LIKE wildcards are literal
+    assert _queue(database, statuses=("reviewed",)).total == 0
+    today = utcnow().date()
+    assert _queue(database, created_from=today, created_to=today).total == 6
+    assert _queue(database, created_to=today - timedelta(days=1)).total == 0
+    with pytest.raises(ValueError, match="unknown queue state"):
+        QueueFilters(statuses=("bogus",))
+
+
+def test_claimed_video_shows_in_review_with_assignee(database: Database) -> None:
+    seeded = _seed(database)
+    with database.session() as s:
+        claimed = review.claim_next(s, user=seeded["alice"], claim_minutes=10)
+    assert claimed.id == seeded["ids"][-1]  # most uncertain
+    rows = _queue(database, statuses=(IN_REVIEW,)).rows
+    assert [(r.video_id, r.state, r.assignee) for r in rows] == [(claimed.id, IN_REVIEW, "alice")]
+    assert claimed.id not in {r.video_id for r in _queue(database, statuses=("predicted",)).rows}
+    assert [r.video_id for r in _queue(database, assignee_id=seeded["alice"].id).rows] == [claimed.id]
+    with database.session() as s:
+        counts = review.queue_counts(s)
+    assert counts[IN_REVIEW] == 1 and counts["predicted"] == 5
+
+
+def test_two_moderators_never_get_the_same_video(database: Database) -> None:
+    seeded = _seed(database, n=3)
+    with database.session() as s:
+        a = review.claim_next(s, user=seeded["alice"], claim_minutes=10)
+    with database.session() as s:
+        b = review.claim_next(s, user=seeded["bob"], claim_minutes=10)
+    assert a.id != b.id
+    with database.session() as s, pytest.raises(VideoClaimedError, match="alice"):
+        review.claim_video(s, video_id=a.id, user=seeded["bob"], claim_minutes=10)
+    # alice asking again resumes her own claim
+    with database.session() as s:
+        assert review.claim_next(s, user=seeded["alice"], claim_minutes=10).id == a.id
+
+
+def test_concurrent_claims_are_exclusive(database: Database) -> None:
+    seeded = _seed(database, n=4)
+    with database.session() as s:
+        mods = [users.create_user(s, username=f"mod{i}", password_hash="x") for i in range(6)]
+    got: list[int | None] = []
+    lock = threading.Lock()
+
+    def worker(user) -> None:
+        with database.session() as s:
+            video = review.claim_next(s, user=user, claim_minutes=10)
+        with lock:
+            got.append(video.id if video else None)
+
+    threads = [threading.Thread(target=worker, args=(m,)) for m in mods]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    claimed = [g for g in got if g is not None]
+    assert sorted(claimed) == sorted(seeded["ids"])  # 4 videos, each claimed once
+    assert got.count(None) == 2
+
+
+def test_expired_claim_can_be_taken_over(database: Database) -> None:
+    seeded = _seed(database, n=1)
+    past = utcnow() - timedelta(hours=1)
+    with database.session() as s:
+        review.claim_next(s, user=seeded["alice"], claim_minutes=10, now=past)
+    with database.session() as s:
+        video = review.claim_next(s, user=seeded["bob"], claim_minutes=10)
+    assert video is not None and video.claimed_by == seeded["bob"].id
+
+
+def test_skip_releases_and_excludes(database: Database) -> None:
+    seeded = _seed(database, n=2)
+    with database.session() as s:
+        first = review.claim_next(s, user=seeded["alice"], claim_minutes=10)
+        assert review.release_claim(s, video_id=first.id, user=seeded["alice"], skipped=True)
+        assert not review.release_claim(s, video_id=first.id, user=seeded["bob"])
+        second = review.claim_next(s, user=seeded["alice"], claim_minutes=10, exclude_ids=[first.id])
+        assert second.id != first.id
+        assert review.claim_next(s, user=seeded["alice"], claim_minutes=10, exclude_ids=[first.id, second.id]) is None
+        actions = [a.action for a in audit.list_audit(s, video_id=first.id)]
+    assert AuditAction.RELEASE in actions
+
+
+def test_save_clears_claim_and_send_back_reopens(database: Database) -> None:
+    seeded = _seed(database, n=2)
+    alice = seeded["alice"]
+    with database.session() as s:
+        video = review.claim_next(s, user=alice, claim_minutes=10)
+        loaded_version = video.version
+        labels.save_review(s, video_id=video.id, expected_version=loaded_version, node_ids=["m"], user=alice)
+    assert _queue(database, statuses=("reviewed",)).rows[0].assignee == "alice"
+    with database.session() as s:
+        assert review.send_back_for_review(s, video_ids=[video.id, seeded["ids"][0]], user=alice, reason="check") == 1
+        again = videos.get_video(s, video_id=video.id)
+    assert again.status == VideoStatus.PREDICTED and again.flagged and "check" in again.flag_reason
+    assert again.version == loaded_version + 2  # the save and the send-back
+
+
+def test_flag_and_unflag(database: Database) -> None:
+    seeded = _seed(database, n=2)
+    vid = seeded["ids"][0]
+    with database.session() as s:
+        review.set_flag(s, video_id=vid, user=seeded["bob"], flagged=True, reason="audio broken")
+    assert [r.video_id for r in _queue(database, flagged_only=True).rows] == [vid]
+    with database.session() as s:
+        video = review.set_flag(s, video_id=vid, user=seeded["bob"], flagged=False)
+    assert not video.flagged and video.flag_reason is None
