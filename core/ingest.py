@@ -74,6 +74,10 @@ class IngestError(Exception):
     """An ingest request that cannot start (unknown path, unreadable dataset CSV)."""
 
 
+class EmbeddingError(ValueError):
+    """An encoder output that cannot be stored (NaN, wrong shape, unasked modality)."""
+
+
 class UploadRejected(IngestError):
     """An upload refused before anything was stored (too large, not a playable video)."""
 
@@ -158,9 +162,15 @@ def ingest_paths(
     pipeline = _Pipeline(db, settings, encoder=encoder, transcriber=transcriber)
     video_ids: list[int] = []
     for file in files:
-        outcome = _register_file(db, file, settings, pipeline)
+        try:
+            outcome = _register_file(db, file, settings, pipeline)
+        except OSError as e:  # unreadable source, full disk: this file fails, the batch goes on
+            outcome = IngestResult(file.name, VideoStatus.FAILED, reason=f"cannot store the file: {_reason(e)}")
         if isinstance(outcome, IngestResult):
             report.results.append(outcome)
+            continue
+        if outcome in video_ids:  # the same bytes twice in this batch
+            report.results.append(IngestResult(file.name, DUPLICATE, video_id=outcome, duplicate_of=outcome))
             continue
         video_ids.append(outcome)
         sidecar = find_sidecar_subtitles(file)
@@ -169,7 +179,14 @@ def ingest_paths(
     with db.session() as session:
         pending = [v.id for v in videos_q.list_videos_for_ingest(session) if v.id not in video_ids]
     for video_id in pending:
-        outcome = _attach_pending(db, video_id, settings, search_dirs)
+        try:
+            outcome = _attach_pending(db, video_id, settings, search_dirs)
+        except OSError as e:
+            reason = f"cannot store the media file: {_reason(e)}"
+            with db.session() as session:
+                video = videos_q.set_status(session, video_id=video_id, status=VideoStatus.FAILED, error=reason)
+            outcome = IngestResult(video.original_name or video.external_id or f"video {video_id}",
+                                   VideoStatus.FAILED, video_id=video_id, reason=reason)
         if isinstance(outcome, IngestResult):
             report.results.append(outcome)
         else:
@@ -221,10 +238,11 @@ def ingest_upload(
     finally:
         temp.unlink(missing_ok=True)
     with db.session() as session:
-        if existing is not None:
+        if existing is not None:  # the same bytes are pending or failed earlier: retry that video
             video_id = existing.id
             videos_q.update_text(session, video_id=video_id, title=title or Path(filename).stem,
                                  description=description)
+            _set_stored(session, existing, digest, _relative(stored, settings))
         else:
             video_id = videos_q.create_video(
                 session, title=title or Path(filename).stem, description=description,
@@ -264,18 +282,14 @@ def _register_file(db: Database, file: Path, settings: Settings, pipeline: _Pipe
     Bytes already processed are a duplicate, unless the video has no embeddings of the current
     encoder version yet (the encoder changed): then it is embedded again, keeping its status.
     """
-    try:
-        digest = media.content_hash(file)
-    except OSError as e:
-        return IngestResult(file.name, VideoStatus.FAILED, reason=f"cannot read the file: {e.strerror or e}")
+    digest = media.content_hash(file)
+    encoder_id, encoder_version = pipeline.encoder.cache_key
     with db.session() as session:
         existing = videos_q.find_video_by_hash(session, content_hash=digest)
+        embedded = existing is not None and bool(embeddings_q.get_embeddings(
+            session, video_ids=[existing.id], encoder_id=encoder_id, encoder_version=encoder_version
+        ))
     if existing is not None and existing.status in DONE_STATUSES:
-        encoder_id, encoder_version = pipeline.encoder.cache_key
-        with db.session() as session:
-            embedded = embeddings_q.get_embeddings(
-                session, video_ids=[existing.id], encoder_id=encoder_id, encoder_version=encoder_version
-            )
         if not embedded:
             return existing.id
         return IngestResult(file.name, DUPLICATE, video_id=existing.id, duplicate_of=existing.id,
@@ -665,6 +679,11 @@ class _Pipeline:
 
     def _store(self, task: _Task, extracted: _Extracted, produced: dict[str, np.ndarray]) -> IngestResult:
         """Write everything about one video and its final status in one transaction."""
+        try:
+            _check_vectors(task, produced)
+        except EmbeddingError as e:
+            logger.error("encoder output for %s rejected: %s", task.name, e)
+            return self._fail(task, str(e))
         encoder_id, encoder_version = self.encoder.cache_key
         vectors = {**task.cached, **produced}
         records = [
@@ -746,6 +765,15 @@ def _donor(session: Session, video: Video) -> _Donor | None:
         keyframes=[(k.timestamp_s, k.thumbnail_path) for k in videos_q.get_keyframes(session, video_id=video.id)],
         transcript=transcript,
     )
+
+
+def _check_vectors(task: _Task, produced: dict[str, np.ndarray]) -> None:
+    for modality, vector in produced.items():
+        if modality not in task.keys:
+            raise EmbeddingError(f"the encoder returned a {modality!r} embedding it was given no input for")
+        vector = np.asarray(vector)
+        if vector.ndim != 1 or vector.size == 0 or not np.isfinite(vector).all():
+            raise EmbeddingError(f"the {modality} embedding is not a finite 1-D vector (shape {vector.shape})")
 
 
 def _from_donor(task: _Task) -> _Extracted:

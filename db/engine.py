@@ -24,6 +24,7 @@ from pathlib import Path
 import filelock
 from sqlalchemy import Connection, create_engine, inspect
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
 
@@ -32,6 +33,7 @@ from db import models  # noqa: F401  (registers every table on SQLModel.metadata
 from db.models import SchemaInfo, utcnow
 
 DEFAULT_LOCK_TIMEOUT_S = 120.0
+_FOREIGN_LOCK_MESSAGE = "Could not set lock on file"
 
 # duckdb-engine cannot reflect indexes; create_all only needs has_table(), so the warning is noise.
 warnings.filterwarnings("ignore", message="duckdb-engine doesn't yet support reflection on indices")
@@ -111,13 +113,21 @@ class Database:
         Objects stay readable after the block (``expire_on_commit=False``).
         Raises :class:`DatabaseBusyError` if the lock is not obtained within the timeout.
         """
-        with self._exclusive(), Session(self.engine, expire_on_commit=False) as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+        try:
+            with self._exclusive(), Session(self.engine, expire_on_commit=False) as session:
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+        except DBAPIError as e:
+            if self.is_duckdb and _FOREIGN_LOCK_MESSAGE in str(e):
+                raise DatabaseBusyError(
+                    f"database {self.path} is open in a process that does not use the tagger's lock "
+                    "(e.g. a duckdb shell); close it and retry"
+                ) from e
+            raise
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -131,14 +141,13 @@ def init_db(db: Database) -> int:
     latest = latest_schema_version()
     with db.session() as session:
         connection = session.connection()
-        if not inspect(connection).has_table(SchemaInfo.__tablename__):
+        has_schema = inspect(connection).has_table(SchemaInfo.__tablename__)
+        info = session.get(SchemaInfo, 1) if has_schema else None
+        if info is None:  # a new database: create everything at the latest version
             SQLModel.metadata.create_all(connection, checkfirst=True)
             session.add(SchemaInfo(id=1, version=latest))
             return latest
-        info = session.get(SchemaInfo, 1)
-        current = info.version if info is not None else latest
-        if info is None:
-            session.add(SchemaInfo(id=1, version=latest))
+        current = info.version
     if current > latest:
         raise SchemaTooNewError(
             f"database schema is version {current}, this code knows up to {latest}; upgrade the product"

@@ -11,15 +11,22 @@ Public API::
     save_classifier(clf, directory, label_ids=...) / load_classifier(directory)
 """
 
-from core.classifier.decoding import TagPrediction, TagTree, decode, fit_thresholds, most_specific, tag_tree
+from core.classifier.decoding import (
+    TagPrediction,
+    TagTree,
+    decode,
+    fit_thresholds,
+    most_specific,
+    tag_tree,
+)
 from core.classifier.estimator import HierarchicalClassifier
 from core.classifier.hierarchy import Hierarchy
 from core.classifier.metrics import evaluate, hierarchical_prf, micro_auprc, per_level_f1
 from core.classifier.persistence import load_classifier, save_classifier
 
 __all__ = [
-    "Hierarchy",
     "HierarchicalClassifier",
+    "Hierarchy",
     "TagPrediction",
     "TagTree",
     "decode",

@@ -92,7 +92,9 @@ def load_arff(path: str | Path, *, dag: bool | None = None) -> ArffData:
         if i != class_index
         for name in ([a.name] if a.categories is None else [f"{a.name}={c}" for c in a.categories])
     )
-    return ArffData(features, hierarchy.close_upward(labels), hierarchy, tuple(terms), feature_names)
+    return ArffData(
+        features, hierarchy.close_upward(labels), hierarchy, tuple(terms), feature_names
+    )
 
 
 def _parse_type(name: str, kind: str, path: Path, line_no: int) -> _Attribute:
@@ -103,7 +105,9 @@ def _parse_type(name: str, kind: str, path: Path, line_no: int) -> _Attribute:
     raise ValueError(f"{path}:{line_no}: unsupported attribute type {kind!r} for {name!r}")
 
 
-def _parse_hierarchy(branches: list[str], is_dag: bool, path: Path) -> tuple[list[str], list[list[int]]]:
+def _parse_hierarchy(
+    branches: list[str], is_dag: bool, path: Path
+) -> tuple[list[str], list[list[int]]]:
     """Node names and parent lists from tree paths or DAG ``parent/child`` pairs."""
     index: dict[str, int] = {}
     parents: list[set[int]] = []
@@ -133,7 +137,11 @@ def _parse_hierarchy(branches: list[str], is_dag: bool, path: Path) -> tuple[lis
 def _parse_rows(
     rows: list[tuple[int, str]], attributes: list[_Attribute], class_index: int, path: Path
 ) -> tuple[np.ndarray, list[tuple[int, list[str]]]]:
-    width = sum(1 if a.categories is None else len(a.categories) for i, a in enumerate(attributes) if i != class_index)
+    width = sum(
+        1 if a.categories is None else len(a.categories)
+        for i, a in enumerate(attributes)
+        if i != class_index
+    )
     features = np.empty((len(rows), width))
     label_sets = []
     for r, (line_no, line) in enumerate(rows):
@@ -141,7 +149,9 @@ def _parse_rows(
             raise ValueError(f"{path}:{line_no}: sparse ARFF rows are not supported")
         values = [v.strip().strip("'\"") for v in line.split(",")]
         if len(values) != len(attributes):
-            raise ValueError(f"{path}:{line_no}: {len(values)} values for {len(attributes)} attributes")
+            raise ValueError(
+                f"{path}:{line_no}: {len(values)} values for {len(attributes)} attributes"
+            )
         col = 0
         for i, (a, v) in enumerate(zip(attributes, values)):
             if i == class_index:
@@ -160,6 +170,8 @@ def _parse_rows(
                     features[r, col : col + k] = 0.0
                     features[r, col + a.categories.index(v)] = 1.0
                 else:
-                    raise ValueError(f"{path}:{line_no}: {a.name} = {v!r} is not one of {a.categories}")
+                    raise ValueError(
+                        f"{path}:{line_no}: {a.name} = {v!r} is not one of {a.categories}"
+                    )
                 col += k
     return features, label_sets

@@ -50,7 +50,9 @@ def fit_thresholds(
     proba = np.asarray(proba, dtype=np.float64)
     y_true = np.asarray(y_true, dtype=bool)
     if proba.shape != y_true.shape or proba.shape[1] != hierarchy.n_nodes:
-        raise ValueError(f"proba {proba.shape} and labels {y_true.shape} must be (n, {hierarchy.n_nodes})")
+        raise ValueError(
+            f"proba {proba.shape} and labels {y_true.shape} must be (n, {hierarchy.n_nodes})"
+        )
     fallback = _best_f1_threshold(proba.ravel(), y_true.ravel())
     fallback = DEFAULT_THRESHOLD if fallback is None else fallback
     thresholds = np.empty(hierarchy.n_nodes)

@@ -26,7 +26,12 @@ from sklearn.utils.validation import check_is_fitted
 from core.classifier.decoding import fit_thresholds
 from core.classifier.hierarchy import Hierarchy
 from core.classifier.metrics import evaluate, micro_average_precision
-from core.classifier.network import HierarchicalNetwork, NetworkConfig, max_constraint, max_constraint_loss
+from core.classifier.network import (
+    HierarchicalNetwork,
+    NetworkConfig,
+    MaxConstraint,
+    max_constraint_loss,
+)
 
 Inputs = np.ndarray | Mapping[str, np.ndarray]
 ProgressCallback = Callable[[dict], None]
@@ -112,12 +117,16 @@ class HierarchicalClassifier(BaseEstimator):
         self.modalities_ = data.names
         self.input_dims_ = dict(zip(data.names, data.dims))
         self.config_ = self._network_config(data.dims, hierarchy.n_nodes)
-        seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % 2**31)
+        seed = (
+            self.random_state
+            if self.random_state is not None
+            else int(np.random.SeedSequence().entropy % 2**31)
+        )
         rng = np.random.default_rng(seed)
         splits = self._member_splits(data.n_rows, rng, given_valid=valid is not None)
         # nodes positive for every training row (a catch-all root) carry no ranking signal
         score_nodes = np.flatnonzero(~labels.all(axis=0))
-        pairs = tuple(torch.as_tensor(a, device=self.device) for a in hierarchy.ancestor_pairs)
+        mcm = MaxConstraint(hierarchy, self.device)
         pos_weight = self._positive_weights(labels)
 
         members, self.history_ = [], []
@@ -133,7 +142,7 @@ class HierarchicalClassifier(BaseEstimator):
                 labels[train_idx],
                 member_valid,
                 member_valid_labels,
-                pairs=pairs,
+                mcm=mcm,
                 pos_weight=pos_weight,
                 score_nodes=score_nodes,
                 seed=int(rng.integers(2**31)),
@@ -143,7 +152,7 @@ class HierarchicalClassifier(BaseEstimator):
             members.append(net)
             self.history_.append(history)
             if valid is None:
-                oof_sum[hold_idx] += self._member_proba(net, member_valid, pairs)
+                oof_sum[hold_idx] += self._member_proba(net, member_valid, mcm)
                 oof_count[hold_idx] += 1
         self.network_ = torch.nn.ModuleList(members)
         self.best_epochs_ = [max(h, key=lambda r: r["valid_ap"])["epoch"] for h in self.history_]
@@ -166,14 +175,20 @@ class HierarchicalClassifier(BaseEstimator):
         if self.trunk not in _TRUNK_CHOICES:
             raise ValueError(f"trunk must be one of {_TRUNK_CHOICES}, got {self.trunk!r}")
         if self.class_weight not in _CLASS_WEIGHTS:
-            raise ValueError(f"class_weight must be one of {_CLASS_WEIGHTS}, got {self.class_weight!r}")
+            raise ValueError(
+                f"class_weight must be one of {_CLASS_WEIGHTS}, got {self.class_weight!r}"
+            )
         if not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+            raise ValueError(
+                f"validation_fraction must be in (0, 1), got {self.validation_fraction}"
+            )
         for name in ("n_ensemble", "batch_size", "max_epochs", "patience", "d_model", "mlp_width"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.d_model % self.n_heads:
-            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
+            )
 
     def _network_config(self, dims: tuple[int, ...], n_nodes: int) -> NetworkConfig:
         trunk = self.trunk if self.trunk != "auto" else ("mlp" if len(dims) == 1 else "transformer")
@@ -200,7 +215,7 @@ class HierarchicalClassifier(BaseEstimator):
         everything = np.arange(n_rows)
         if given_valid:
             return [(everything, np.empty(0, dtype=np.int64))] * self.n_ensemble
-        n_hold = max(1, int(round(self.validation_fraction * n_rows)))
+        n_hold = max(1, round(self.validation_fraction * n_rows))
         if n_hold >= n_rows:
             raise ValueError(f"{n_rows} rows are too few to hold out a validation split")
         perm = rng.permutation(n_rows)
@@ -215,7 +230,9 @@ class HierarchicalClassifier(BaseEstimator):
             return None
         pos = labels.sum(axis=0).clip(min=1)
         ratio = (len(labels) - pos).clip(min=1) / pos
-        return torch.as_tensor(np.sqrt(ratio).clip(max=10.0), dtype=torch.float32, device=self.device)
+        return torch.as_tensor(
+            np.sqrt(ratio).clip(max=10.0), dtype=torch.float32, device=self.device
+        )
 
     def _train_member(
         self,
@@ -224,7 +241,7 @@ class HierarchicalClassifier(BaseEstimator):
         valid: _ModalityData,
         valid_labels: np.ndarray,
         *,
-        pairs: tuple[torch.Tensor, torch.Tensor],
+        mcm: MaxConstraint,
         pos_weight: torch.Tensor | None,
         score_nodes: np.ndarray,
         seed: int,
@@ -238,28 +255,40 @@ class HierarchicalClassifier(BaseEstimator):
             net = HierarchicalNetwork(self.config_)
             net.set_standardisation(*train.standardisation())
             net.to(self.device)
-            optimiser = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+            optimiser = torch.optim.AdamW(
+                net.parameters(), lr=self.lr, weight_decay=self.weight_decay
+            )
             tokens = [t.to(self.device) for t in train.tokens]
             present = train.present.to(self.device)
             targets = torch.as_tensor(train_labels, device=self.device)
             best_score, best_state, stale, history = -np.inf, None, 0, []
             for epoch in range(self.max_epochs):
                 net.train()
-                total, order = 0.0, torch.randperm(train.n_rows, generator=generator).to(self.device)
+                total, order = (
+                    0.0,
+                    torch.randperm(train.n_rows, generator=generator).to(self.device),
+                )
                 for batch in order.split(self.batch_size):
                     mask = self._drop_modalities(present[batch], generator)
                     logits = net([t[batch] for t in tokens], mask, noise=self.input_noise)
-                    loss = max_constraint_loss(logits, targets[batch], *pairs)
+                    loss = max_constraint_loss(logits, targets[batch], mcm)
                     if pos_weight is not None:
-                        loss = loss * torch.where(targets[batch], pos_weight, torch.ones_like(pos_weight))
+                        loss = loss * torch.where(
+                            targets[batch], pos_weight, torch.ones_like(pos_weight)
+                        )
                     loss = loss.mean()
                     optimiser.zero_grad(set_to_none=True)
                     loss.backward()
                     optimiser.step()
                     total += loss.item() * len(batch)
-                proba = self._member_proba(net, valid, pairs)
+                proba = self._member_proba(net, valid, mcm)
                 score = micro_average_precision(valid_labels[:, score_nodes], proba[:, score_nodes])
-                record = {"member": member, "epoch": epoch, "train_loss": total / train.n_rows, "valid_ap": score}
+                record = {
+                    "member": member,
+                    "epoch": epoch,
+                    "train_loss": total / train.n_rows,
+                    "valid_ap": score,
+                }
                 history.append(record)
                 if progress is not None:
                     progress(dict(record))
@@ -277,13 +306,19 @@ class HierarchicalClassifier(BaseEstimator):
         """Randomly hide present modalities while training, never all of a row's."""
         if self.modality_dropout <= 0 or present.shape[1] < 2:
             return present
-        keep = torch.rand(present.shape, generator=generator).to(present.device) >= self.modality_dropout
+        keep = (
+            torch.rand(present.shape, generator=generator).to(present.device)
+            >= self.modality_dropout
+        )
         dropped = present & keep
         return torch.where(dropped.any(dim=1, keepdim=True), dropped, present)
 
     @torch.no_grad()
     def _member_proba(
-        self, net: HierarchicalNetwork, data: _ModalityData, pairs: tuple[torch.Tensor, torch.Tensor]
+        self,
+        net: HierarchicalNetwork,
+        data: _ModalityData,
+        mcm: MaxConstraint,
     ) -> np.ndarray:
         """Hierarchy-consistent probabilities of one member: sigmoid first, then the exact max."""
         net.eval()
@@ -292,19 +327,21 @@ class HierarchicalClassifier(BaseEstimator):
             rows = slice(start, start + _PREDICT_BATCH)
             tokens = [t[rows].to(self.device) for t in data.tokens]
             logits = net(tokens, data.present[rows].to(self.device))
-            out.append(max_constraint(torch.sigmoid(logits), *pairs).cpu().numpy())
+            out.append(mcm(torch.sigmoid(logits)).cpu().numpy())
         return np.concatenate(out).astype(np.float64)
 
     # -------------------------------------------------------------- predict
     def predict_proba(self, X: Inputs) -> np.ndarray:
         """``(n, n_nodes)`` probabilities; a child never exceeds any of its ancestors."""
         check_is_fitted(self, "network_")
-        data = _prepare_inputs(X, names=self.modalities_, dims=tuple(self.input_dims_[m] for m in self.modalities_))
+        data = _prepare_inputs(
+            X, names=self.modalities_, dims=tuple(self.input_dims_[m] for m in self.modalities_)
+        )
         data.require_some_modality()
-        pairs = tuple(torch.as_tensor(a, device=self.device) for a in self.hierarchy_.ancestor_pairs)
+        mcm = MaxConstraint(self.hierarchy_, self.device)
         total = np.zeros((data.n_rows, self.hierarchy_.n_nodes))
         for net in self.network_:
-            total += self._member_proba(net, data, pairs)  # same summation order: stays consistent
+            total += self._member_proba(net, data, mcm)  # same summation order: stays consistent
         return total / len(self.network_)
 
     def predict(self, X: Inputs) -> np.ndarray:
@@ -332,7 +369,9 @@ class _ModalityData:
 
     def subset(self, rows: np.ndarray) -> _ModalityData:
         index = torch.as_tensor(rows, dtype=torch.long)
-        return _ModalityData(self.names, self.dims, tuple(t[index] for t in self.tokens), self.present[index])
+        return _ModalityData(
+            self.names, self.dims, tuple(t[index] for t in self.tokens), self.present[index]
+        )
 
     def standardisation(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Mean and scale per modality over the rows where it is present."""
@@ -349,7 +388,9 @@ class _ModalityData:
     def require_some_modality(self) -> None:
         empty = np.flatnonzero(~self.present.any(dim=1).numpy())
         if len(empty):
-            raise ValueError(f"row {int(empty[0])} has every modality missing ({len(empty)} such rows: {empty[:10].tolist()})")
+            raise ValueError(
+                f"row {int(empty[0])} has every modality missing ({len(empty)} such rows: {empty[:10].tolist()})"
+            )
 
 
 def _prepare_inputs(
@@ -384,18 +425,26 @@ def _prepare_inputs(
             continue
         a = arrays[name]
         if dims is not None and a.shape[1] != dims[i]:
-            raise ValueError(f"modality {name!r} has {a.shape[1]} dims, the model expects {dims[i]}")
+            raise ValueError(
+                f"modality {name!r} has {a.shape[1]} dims, the model expects {dims[i]}"
+            )
         nan = np.isnan(a)
         missing = nan.all(axis=1)
         partial = np.flatnonzero(nan.any(axis=1) & ~missing)
         if len(partial):
-            raise ValueError(f"modality {name!r} row {int(partial[0])} is partly NaN (all-NaN means missing)")
+            raise ValueError(
+                f"modality {name!r} row {int(partial[0])} is partly NaN (all-NaN means missing)"
+            )
         if np.isinf(a).any():
-            raise ValueError(f"modality {name!r} row {int(np.flatnonzero(np.isinf(a).any(axis=1))[0])} has inf")
+            raise ValueError(
+                f"modality {name!r} row {int(np.flatnonzero(np.isinf(a).any(axis=1))[0])} has inf"
+            )
         tokens.append(torch.from_numpy(np.where(missing[:, None], 0.0, a).astype(np.float32)))
         present.append(torch.from_numpy(~missing))
         found_dims.append(a.shape[1])
-    return _ModalityData(tuple(names), tuple(found_dims), tuple(tokens), torch.stack(present, dim=1))
+    return _ModalityData(
+        tuple(names), tuple(found_dims), tuple(tokens), torch.stack(present, dim=1)
+    )
 
 
 def _check_labels(Y: np.ndarray, n_rows: int, hierarchy: Hierarchy) -> np.ndarray:

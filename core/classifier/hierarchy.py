@@ -54,7 +54,9 @@ class Hierarchy:
         return hash(self._parents)
 
     def __repr__(self) -> str:
-        return f"Hierarchy(n_nodes={self.n_nodes}, n_edges={len(self.edges)}, roots={len(self.roots)})"
+        return (
+            f"Hierarchy(n_nodes={self.n_nodes}, n_edges={len(self.edges)}, roots={len(self.roots)})"
+        )
 
     @property
     def n_nodes(self) -> int:

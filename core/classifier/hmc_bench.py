@@ -85,10 +85,15 @@ def load_split(data_dir: str | Path, name: str) -> BenchmarkSplit:
     Y_train = np.concatenate([p.labels for p in parts])
     imputer = SimpleImputer(strategy="mean").fit(X_train)
     scaler = StandardScaler().fit(imputer.transform(X_train))
-    prepare = lambda X: scaler.transform(imputer.transform(X)).astype(np.float32)  # noqa: E731
+    prepare = lambda X: scaler.transform(imputer.transform(X)).astype(np.float32)
     scored = np.array([t not in UNSCORED_ROOTS for t in test.terms])
     return BenchmarkSplit(
-        prepare(X_train), Y_train, prepare(test.features), test.labels, test.hierarchy, np.flatnonzero(scored)
+        prepare(X_train),
+        Y_train,
+        prepare(test.features),
+        test.labels,
+        test.hierarchy,
+        np.flatnonzero(scored),
     )
 
 
@@ -127,7 +132,11 @@ def run_benchmark(
     results: dict[str, dict[str, float]] = {}
     for name in names:
         r = run_dataset(data_dir, name)
-        results[name] = {"au_prc": r.au_prc, "seconds": r.cpu_seconds, "wall_seconds": r.wall_seconds}
+        results[name] = {
+            "au_prc": r.au_prc,
+            "seconds": r.cpu_seconds,
+            "wall_seconds": r.wall_seconds,
+        }
         Path(out_path).write_text(json.dumps(results, indent=2))  # partial results survive a crash
     return results
 

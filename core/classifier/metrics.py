@@ -42,10 +42,16 @@ def default_eval_nodes(hierarchy: Hierarchy) -> np.ndarray:
 def micro_auprc(y_true: np.ndarray, proba: np.ndarray, *, nodes: np.ndarray | None = None) -> float:
     """``average_precision_score(..., average="micro")`` over the given node columns."""
     columns = slice(None) if nodes is None else nodes
-    return float(average_precision_score(np.asarray(y_true)[:, columns], np.asarray(proba)[:, columns], average="micro"))
+    return float(
+        average_precision_score(
+            np.asarray(y_true)[:, columns], np.asarray(proba)[:, columns], average="micro"
+        )
+    )
 
 
-def hierarchical_prf(y_true: np.ndarray, decisions: np.ndarray, hierarchy: Hierarchy) -> tuple[float, float, float]:
+def hierarchical_prf(
+    y_true: np.ndarray, decisions: np.ndarray, hierarchy: Hierarchy
+) -> tuple[float, float, float]:
     """Kiritchenko et al. hierarchical precision, recall, F1 on ancestor-augmented label sets.
 
     Both sets are closed under ancestors, then intersections are summed over samples (micro).
@@ -61,7 +67,9 @@ def hierarchical_prf(y_true: np.ndarray, decisions: np.ndarray, hierarchy: Hiera
     return float(precision), float(recall), float(f1)
 
 
-def per_level_f1(y_true: np.ndarray, decisions: np.ndarray, hierarchy: Hierarchy) -> dict[int, float]:
+def per_level_f1(
+    y_true: np.ndarray, decisions: np.ndarray, hierarchy: Hierarchy
+) -> dict[int, float]:
     """Micro F1 of the nodes at each depth (longest path from a root)."""
     y_true, decisions = np.asarray(y_true, dtype=bool), np.asarray(decisions, dtype=bool)
     scores: dict[int, float] = {}

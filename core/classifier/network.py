@@ -2,20 +2,23 @@
 
 The MCM (Giunchiglia & Lukasiewicz, C-HMCNN, NeurIPS 2020) makes every output hierarchy
 consistent by construction: a node's score is the max over itself and all its descendants, so a
-child can never outscore an ancestor. It is computed from the sparse (descendant, ancestor) pair
-list, so the ~4,000-node GO DAGs cost a few times ``n_nodes`` per row instead of ``n_nodes^2``.
+child can never outscore an ancestor. It is computed level by level from children lists, so the
+~4,000-node GO DAGs cost ~2 x (nodes + edges) per row and no n x n matrix is built.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from core.classifier.hierarchy import Hierarchy
+
 TRUNKS = ("mlp", "transformer")
-_MCM_MAX_ELEMENTS = 1 << 24  # gathered (row, pair) entries per chunk: 64 MiB of float32
+_MCM_MAX_ELEMENTS = 1 << 24  # gathered entries per chunk of rows (~64 MiB of float32)
 
 
 @dataclass(frozen=True)
@@ -36,28 +39,74 @@ class NetworkConfig:
         if self.trunk not in TRUNKS:
             raise ValueError(f"trunk must be one of {TRUNKS}, got {self.trunk!r}")
         if self.trunk == "mlp" and len(self.modality_dims) != 1:
-            raise ValueError(f"the mlp trunk takes exactly one modality, got {len(self.modality_dims)}")
+            raise ValueError(
+                f"the mlp trunk takes exactly one modality, got {len(self.modality_dims)}"
+            )
 
 
-def max_constraint(values: torch.Tensor, descendants: torch.Tensor, ancestors: torch.Tensor) -> torch.Tensor:
-    """``out[:, a] = max(values[:, d] for every (d, a) pair)``; each node is its own ancestor.
+class MaxConstraint:
+    """MCM of one hierarchy: ``out[:, a] = max(values[:, d] for d in descendants(a) + [a])``.
 
-    Works on logits or probabilities alike (max commutes with the monotone sigmoid). Rows are
-    processed in chunks so the gathered ``(rows, pairs)`` tensor stays bounded.
+    Nodes are processed deepest level first; a node's output is the max of its own value and its
+    children's outputs (already final), which is the max over all descendants, DAG or tree.
+    Within a level, nodes are bucketed by child count and their children lists padded with the
+    node's own index (harmless under max), so a row costs ~2 x (nodes + edges) gathers instead of
+    the ~10 x nodes of a (descendant, ancestor) pair list. The backward pass routes each
+    gradient to one arg-max descendant per (row, node), as ``torch.max`` does.
     """
-    n_rows, n_pairs = values.shape[0], descendants.numel()
-    chunk = max(1, _MCM_MAX_ELEMENTS // max(n_pairs, 1))
-    outputs = []
-    for start in range(0, n_rows, chunk):
-        part = values[start : start + chunk]
-        gathered = part[:, descendants]
-        index = ancestors.expand(part.shape[0], -1)
-        outputs.append(torch.zeros_like(part).scatter_reduce(1, index, gathered, "amax", include_self=False))
-    return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
+
+    def __init__(self, hierarchy: Hierarchy, device: str | torch.device = "cpu") -> None:
+        self.n_nodes = hierarchy.n_nodes
+        self.steps: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for level in sorted(set(hierarchy.depth.tolist()), reverse=True):
+            buckets: dict[int, list[int]] = {}
+            for node in np.flatnonzero(hierarchy.depth == level):
+                n_children = len(hierarchy.children[node])
+                if n_children:
+                    width = 1 << int(np.ceil(np.log2(n_children + 1)))
+                    buckets.setdefault(width, []).append(int(node))
+            for width, nodes in sorted(buckets.items()):
+                table = [
+                    [n, *hierarchy.children[n]] + [n] * (width - 1 - len(hierarchy.children[n]))
+                    for n in nodes
+                ]
+                self.steps.append(
+                    (torch.tensor(nodes, device=device), torch.tensor(table, device=device))
+                )
+
+    def __call__(self, values: torch.Tensor) -> torch.Tensor:
+        if values.ndim != 2 or values.shape[1] != self.n_nodes:
+            raise ValueError(f"expected (rows, {self.n_nodes}) values, got {tuple(values.shape)}")
+        rows = max(1, _MCM_MAX_ELEMENTS // (4 * self.n_nodes))
+        parts = [_MaxConstraintFunction.apply(v, self) for v in values.split(rows)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def forward_with_argmax(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Constrained values and, per entry, the index of the descendant that supplied it."""
+        out = values.detach().clone()
+        arg = torch.arange(self.n_nodes, device=values.device).expand_as(out).clone()
+        for nodes, table in self.steps:
+            best, pick = out[:, table].max(dim=-1)
+            out[:, nodes] = best
+            arg[:, nodes] = arg[:, table].gather(-1, pick.unsqueeze(-1)).squeeze(-1)
+        return out, arg
+
+
+class _MaxConstraintFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, values: torch.Tensor, plan: MaxConstraint) -> torch.Tensor:
+        out, arg = plan.forward_with_argmax(values)
+        ctx.save_for_backward(arg)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (arg,) = ctx.saved_tensors
+        return torch.zeros_like(grad).scatter_add_(1, arg, grad), None
 
 
 def max_constraint_loss(
-    logits: torch.Tensor, targets: torch.Tensor, descendants: torch.Tensor, ancestors: torch.Tensor
+    logits: torch.Tensor, targets: torch.Tensor, mcm: MaxConstraint
 ) -> torch.Tensor:
     """C-HMCNN's MCLoss in logit space (numerically stable BCE-with-logits).
 
@@ -67,7 +116,7 @@ def max_constraint_loss(
     Returns the per-entry loss ``(rows, n_nodes)``; the caller weights and reduces it.
     """
     masked = logits.masked_fill(~targets, float("-inf"))
-    both = max_constraint(torch.cat([logits, masked]), descendants, ancestors)
+    both = mcm(torch.cat([logits, masked]))
     constrained, positive_only = both[: len(logits)], both[len(logits) :]
     train_logits = torch.where(targets, positive_only, constrained)
     return F.binary_cross_entropy_with_logits(train_logits, targets.float(), reduction="none")
@@ -96,9 +145,12 @@ class _TransformerTrunk(nn.Module):
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
         self.projections = nn.ModuleList(
-            nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, config.d_model)) for dim in config.modality_dims
+            nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, config.d_model))
+            for dim in config.modality_dims
         )
-        self.modality_embedding = nn.Parameter(torch.randn(len(config.modality_dims), config.d_model) * 0.02)
+        self.modality_embedding = nn.Parameter(
+            torch.randn(len(config.modality_dims), config.d_model) * 0.02
+        )
         layer = nn.TransformerEncoderLayer(
             config.d_model,
             config.n_heads,
@@ -152,7 +204,9 @@ class HierarchicalNetwork(nn.Module):
             getattr(self, f"mean_{i}").copy_(mean)
             getattr(self, f"scale_{i}").copy_(scale)
 
-    def forward(self, tokens: list[torch.Tensor], present: torch.Tensor, noise: float = 0.0) -> torch.Tensor:
+    def forward(
+        self, tokens: list[torch.Tensor], present: torch.Tensor, noise: float = 0.0
+    ) -> torch.Tensor:
         """``tokens[m]``: ``(batch, dim_m)`` with missing rows already zero-filled; ``present``: bool."""
         standardised = []
         for i, t in enumerate(tokens):

@@ -55,7 +55,9 @@ def save_classifier(
         "hierarchy_parents": [list(p) for p in clf.hierarchy_.parents],
         "label_ids": list(label_ids) if label_ids is not None else None,
         "best_epochs": clf.best_epochs_,
-        "validation_metrics": {k: (None if math.isnan(v) else v) for k, v in clf.validation_metrics_.items()},
+        "validation_metrics": {
+            k: (None if math.isnan(v) else v) for k, v in clf.validation_metrics_.items()
+        },
     }
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=1))
     return directory
@@ -70,17 +72,23 @@ def load_classifier(directory: str | Path, *, device: str | None = None) -> Hier
     except (OSError, json.JSONDecodeError) as e:
         raise ValueError(f"{directory} does not hold a saved classifier: {e}") from e
     if config.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"unsupported model format {config.get('format_version')!r} in {directory}")
+        raise ValueError(
+            f"unsupported model format {config.get('format_version')!r} in {directory}"
+        )
     params = dict(config["params"])
     if device is not None:
         params["device"] = device
     clf = HierarchicalClassifier(**params)
-    net_config = NetworkConfig(**{**config["network"], "modality_dims": tuple(config["network"]["modality_dims"])})
+    net_config = NetworkConfig(
+        **{**config["network"], "modality_dims": tuple(config["network"]["modality_dims"])}
+    )
     members = []
     for k in range(config["n_members"]):
         prefix = f"member{k}."
         net = HierarchicalNetwork(net_config)
-        net.load_state_dict({n[len(prefix) :]: t for n, t in tensors.items() if n.startswith(prefix)}, strict=True)
+        net.load_state_dict(
+            {n[len(prefix) :]: t for n, t in tensors.items() if n.startswith(prefix)}, strict=True
+        )
         members.append(net.to(clf.device).eval())
     clf.config_ = net_config
     clf.network_ = torch.nn.ModuleList(members)
@@ -89,7 +97,9 @@ def load_classifier(directory: str | Path, *, device: str | None = None) -> Hier
     clf.input_dims_ = {k: int(v) for k, v in config["input_dims"].items()}
     clf.thresholds_ = np.asarray(config["thresholds"], dtype=np.float64)
     clf.best_epochs_ = list(config["best_epochs"])
-    clf.validation_metrics_ = {k: (math.nan if v is None else v) for k, v in config["validation_metrics"].items()}
+    clf.validation_metrics_ = {
+        k: (math.nan if v is None else v) for k, v in config["validation_metrics"].items()
+    }
     clf.label_ids_ = config["label_ids"]
     clf.history_ = []
     return clf

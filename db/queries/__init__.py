@@ -51,6 +51,7 @@ def dump_json(value: Any) -> str:
 
 __all__ = [
     "Actor",
+    "DatabaseError",
     "DuplicateError",
     "NotFoundError",
     "StaleVersionError",

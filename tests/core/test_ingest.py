@@ -38,11 +38,12 @@ class CountingEncoder(Encoder):
 
     id = "fake"
 
-    def __init__(self, version: str = "v1", fail_title: str | None = None) -> None:
+    def __init__(self, version: str = "v1", fail_title: str | None = None, nan_title: str | None = None) -> None:
         self.version = version
         self.dims = {"title": 8, "description": 8, "subtitles": 8, "frames": 4, "audio": 4}
         self.items: list[EncoderInput] = []
         self.fail_title = fail_title
+        self.nan_title = nan_title
 
     def encode_batch(self, items: Sequence[EncoderInput]) -> list[dict[str, np.ndarray]]:
         self.items.extend(items)
@@ -56,6 +57,8 @@ class CountingEncoder(Encoder):
                 vectors["frames"] = np.r_[mean / 255.0, 1.0].astype(np.float32)
             if item.has_audio:
                 vectors["audio"] = np.array([item.audio.std(), item.audio.size / 1e5, 1.0, 0.5], np.float32)
+            if self.nan_title is not None and item.title == self.nan_title:
+                vectors["frames"] = np.full(4, np.nan, np.float32)
             out.append(vectors)
         return out
 
@@ -215,6 +218,14 @@ def test_same_bytes_under_another_name_reuse_artifacts(db, settings, run, encode
         assert set(vectors[copy.id]) == {"title", "frames", "audio", "subtitles"}
 
 
+def test_same_bytes_twice_in_one_batch_are_processed_once(db, run, encoder, tmp_path):
+    original = make_clip(tmp_path / "in" / "a.mp4", 40)
+    shutil.copyfile(original, tmp_path / "in" / "b.mp4")
+    report = run(tmp_path / "in")
+    assert sorted(r.status for r in report.results) == ["duplicate", "ready"]
+    assert encoder.encoded("frames") == 1 and _count_videos(db) == 1
+
+
 def test_encoder_version_keys_the_cache(db, settings, run, tmp_path):
     v1 = CountingEncoder("v1")
     run(make_clip(tmp_path / "a" / "same title.mp4", 40), encoder=v1)
@@ -276,6 +287,14 @@ def test_unexpected_error_is_recorded_logged_and_the_batch_goes_on(db, run, tmp_
     assert failed.reason.startswith("RuntimeError: fake encoder bug")
     assert _video(db, failed.video_id).error == failed.reason
     assert any(record.exc_info for record in caplog.records)  # the traceback is visible
+
+
+def test_an_unusable_embedding_fails_only_its_video(db, run, tmp_path):
+    make_clip(tmp_path / "in" / "fine.mp4", 40)
+    make_clip(tmp_path / "in" / "nan.mp4", 140)
+    report = run(tmp_path / "in", encoder=CountingEncoder(nan_title="nan"))
+    assert {r.name: r.status for r in report.results} == {"fine.mp4": "ready", "nan.mp4": "failed"}
+    assert "frames embedding is not a finite" in report.failed[0].reason
 
 
 def test_embedded_subtitles_are_used_instead_of_whisper(db, run, transcriber, tmp_path):
@@ -396,13 +415,15 @@ def test_sigkill_mid_batch_then_rerun_loses_and_repeats_nothing(settings, tmp_pa
     env = {**os.environ, "TAGGER_DATA_DIR": str(settings.data_dir)}
     root = Path(__file__).resolve().parents[2]
 
-    child = subprocess.Popen([sys.executable, str(script), str(folder), str(first_log)], cwd=root, env=env)
     db = Database(settings.resolved_database_url)
+    init_db(db)
+    child = subprocess.Popen([sys.executable, str(script), str(folder), str(first_log)], cwd=root, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and child.poll() is None:
-        if first_log.exists() and len(first_log.read_text().split()) >= 5:
-            break
-        time.sleep(0.05)
+        with db.session() as session:
+            if videos_q.count_videos_by_status(session).get(VideoStatus.READY, 0) >= 1:
+                break
+        time.sleep(0.1)
     assert child.poll() is None, "the first run finished before it could be killed"
     child.send_signal(signal.SIGKILL)
     child.wait()

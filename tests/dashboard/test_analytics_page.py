@@ -15,7 +15,6 @@ def test_analytics_and_send_back(signed_in, seeded) -> None:
         labels.save_review(s, video_id=vid, expected_version=0, node_ids=[travel], user=user)
     at = boss.switch_page("views/analytics.py").run()
     assert not at.exception
-    assert "boss" in set(at.get("arrow_vega_lite_chart")[1].proto.spec) or at.dataframe  # charts render
     suspects = at.dataframe[-1].value
     assert vid in set(suspects["video"]) and "Travel" in set(suspects["tag"])
     at.multiselect(key="analytics_send_ids").select(vid)

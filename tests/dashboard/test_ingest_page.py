@@ -11,7 +11,7 @@ def test_upload_of_a_non_video_is_rejected(signed_in, seeded) -> None:
     at.text_input(key="ingest_title").input("<b>x</b>")
     at.button[[b.label for b in at.button].index("Upload and process")].click().run()
     assert not at.exception
-    assert at.error and "clip.mp4" in at.error[0].value
+    assert at.error[0].value.replace("\\", "").startswith("clip.mp4: not a readable media file")
     with seeded.db.session() as s:
         assert videos.count_videos(s) == 4  # nothing stored
     assert not list((seeded.settings.media_dir).glob("*.mp4"))

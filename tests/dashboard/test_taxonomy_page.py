@@ -10,7 +10,7 @@ def test_search_finds_a_node_from_a_few_letters(signed_in) -> None:
     at.text_input(key="taxonomy_search").input("socc").run()
     assert "Sports: Soccer" in at.text[0].value.splitlines()
     at.text_input(key="taxonomy_search").input("sport tenn").run()  # words in any order of the path
-    assert at.text[0].value.splitlines() == ["Sports: Tennis"]
+    assert {"Sports: Tennis", "Sports: Table Tennis"} == set(at.text[0].value.splitlines())
     assert len(at.expander) == len(taxonomy_core.load_iab3().children(None))
 
 

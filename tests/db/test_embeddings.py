@@ -69,6 +69,6 @@ def test_bad_vectors_are_refused(database: Database) -> None:
 def test_delete_video_embeddings(database: Database) -> None:
     with database.session() as session:
         embeddings.put_embeddings(session, records=[_rec(1, "title", 1.0), _rec(2, "title", 2.0)])
-        embeddings.delete_video_embeddings(session, video_id=1)
+        assert embeddings.delete_video_embeddings(session, video_id=1) == 1
     with database.session() as session:
         assert embeddings.count_embeddings(session) == {"title": 1}

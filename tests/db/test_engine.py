@@ -147,3 +147,23 @@ def test_get_database_is_cached_per_url(tmp_path) -> None:
 def test_memory_duckdb_is_rejected() -> None:
     with pytest.raises(ValueError, match="in-memory"):
         Database("duckdb:///:memory:")
+
+
+@pytest.mark.slow
+def test_file_held_by_a_foreign_process_is_reported_as_busy(duck: Database) -> None:
+    """A process that opened the file without our lock (a duckdb shell) gives a clear error."""
+    import subprocess
+    import sys
+
+    script = (
+        f"import duckdb, time; c = duckdb.connect({str(duck.path)!r}); print('open', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        busy = pytest.raises(DatabaseBusyError, match="does not use the tagger's lock")
+        with busy, duck.session() as session:
+            session.exec(select(Video)).all()
+    finally:
+        holder.kill()
+        holder.wait()

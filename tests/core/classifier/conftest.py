@@ -75,6 +75,14 @@ def tree_labels() -> list[str]:
 @pytest.fixture
 def fast_params() -> dict:
     """A small, quick configuration for tests (the defaults are sized for real data)."""
-    return dict(
-        mlp_width=64, d_model=32, n_heads=4, n_layers=1, max_epochs=15, patience=4, n_ensemble=2, batch_size=64, lr=3e-3
-    )
+    return {
+        "mlp_width": 64,
+        "d_model": 32,
+        "n_heads": 4,
+        "n_layers": 1,
+        "max_epochs": 15,
+        "patience": 4,
+        "n_ensemble": 2,
+        "batch_size": 64,
+        "lr": 3e-3,
+    }

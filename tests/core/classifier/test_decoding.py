@@ -36,7 +36,9 @@ def test_tag_tree_applies_floor_and_repeats_dag_nodes():
     assert root.label == "A" and root.predicted
     b, c = root.children
     assert (b.label, c.label) == ("B", "C")
-    assert [k.label for k in b.children] == ["D"] and [k.label for k in c.children] == ["D"]  # E under floor
+    assert [k.label for k in b.children] == ["D"] and [k.label for k in c.children] == [
+        "D"
+    ]  # E under floor
     assert not c.predicted
 
 

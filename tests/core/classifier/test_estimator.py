@@ -7,7 +7,9 @@ from core.classifier.estimator import HierarchicalClassifier
 from core.classifier.metrics import micro_auprc
 
 
-def _modalities(X: np.ndarray, rng: np.random.Generator, missing: float = 0.3) -> dict[str, np.ndarray]:
+def _modalities(
+    X: np.ndarray, rng: np.random.Generator, missing: float = 0.3
+) -> dict[str, np.ndarray]:
     """Split 8 features into two modalities of different widths; hide some rows of each."""
     text, frames = X[:, :5].copy(), np.c_[X[:, 5:], rng.normal(size=(len(X), 4))].astype(np.float32)
     hide_text = rng.random(len(X)) < missing
@@ -24,12 +26,16 @@ def test_predict_before_fit_raises():
 
 def test_invalid_hyperparameter_names_choices(synthetic):
     with pytest.raises(ValueError, match="trunk must be one of"):
-        HierarchicalClassifier(trunk="cnn").fit(synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy)
+        HierarchicalClassifier(trunk="cnn").fit(
+            synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
+        )
 
 
 def test_learns_synthetic_hierarchy_well_above_chance(make_synthetic, fast_params):
     train, test = make_synthetic(400, seed=0), make_synthetic(300, seed=1)
-    clf = HierarchicalClassifier(**fast_params, random_state=0).fit(train.X, train.Y, hierarchy=train.hierarchy)
+    clf = HierarchicalClassifier(**fast_params, random_state=0).fit(
+        train.X, train.Y, hierarchy=train.hierarchy
+    )
     proba = clf.predict_proba(test.X)
     chance = test.Y.mean()  # AU(PRC) of a random ranking
     assert chance < 0.4
@@ -51,9 +57,15 @@ def test_thresholds_respect_hierarchy(synthetic, fast_params):
 
 def test_same_seed_same_probabilities(synthetic, fast_params):
     params = {**fast_params, "max_epochs": 4}
-    a = HierarchicalClassifier(**params, random_state=7).fit(synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy)
-    b = HierarchicalClassifier(**params, random_state=7).fit(synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy)
-    c = HierarchicalClassifier(**params, random_state=8).fit(synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy)
+    a = HierarchicalClassifier(**params, random_state=7).fit(
+        synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
+    )
+    b = HierarchicalClassifier(**params, random_state=7).fit(
+        synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
+    )
+    c = HierarchicalClassifier(**params, random_state=8).fit(
+        synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
+    )
     np.testing.assert_array_equal(a.predict_proba(synthetic.X), b.predict_proba(synthetic.X))
     assert not np.array_equal(a.predict_proba(synthetic.X), c.predict_proba(synthetic.X))
 
@@ -77,21 +89,32 @@ def test_multimodal_with_missing_rows_and_different_dims(make_synthetic, fast_pa
 def test_missing_modality_is_masked_not_imputed(synthetic, fast_params):
     rng = np.random.default_rng(1)
     X = _modalities(synthetic.X, rng)
-    clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 3}).fit(X, synthetic.Y, hierarchy=synthetic.hierarchy)
-    text_only = {"text": X["text"][:20].copy(), "frames": np.full((20, 7), np.nan, dtype=np.float32)}
+    clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 3}).fit(
+        X, synthetic.Y, hierarchy=synthetic.hierarchy
+    )
+    text_only = {
+        "text": X["text"][:20].copy(),
+        "frames": np.full((20, 7), np.nan, dtype=np.float32),
+    }
     text_only["text"][np.isnan(text_only["text"]).all(axis=1)] = 0.5
     # an omitted modality and an all-NaN one are the same "missing"; per-row results do not
     # depend on what else is in the batch
-    np.testing.assert_allclose(clf.predict_proba(text_only), clf.predict_proba({"text": text_only["text"]}))
     np.testing.assert_allclose(
-        clf.predict_proba({"text": text_only["text"][:5]}), clf.predict_proba(text_only)[:5], rtol=1e-6
+        clf.predict_proba(text_only), clf.predict_proba({"text": text_only["text"]})
+    )
+    np.testing.assert_allclose(
+        clf.predict_proba({"text": text_only["text"][:5]}),
+        clf.predict_proba(text_only)[:5],
+        rtol=1e-6,
     )
 
 
 def test_row_with_every_modality_missing_is_named(synthetic, fast_params):
     rng = np.random.default_rng(1)
     X = _modalities(synthetic.X, rng)
-    clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 2}).fit(X, synthetic.Y, hierarchy=synthetic.hierarchy)
+    clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 2}).fit(
+        X, synthetic.Y, hierarchy=synthetic.hierarchy
+    )
     bad = {k: v[:5].copy() for k, v in X.items()}
     bad["text"][3] = np.nan
     bad["frames"][3] = np.nan

@@ -40,7 +40,9 @@ def test_invalid_hierarchies_raise(parents, message):
 
 def test_close_upward_climbs_every_level():
     chain = Hierarchy([[], [0], [1], [2]])
-    closed = chain.close_upward(np.array([[False, False, False, True], [False, True, False, False]]))
+    closed = chain.close_upward(
+        np.array([[False, False, False, True], [False, True, False, False]])
+    )
     assert closed.tolist() == [[True, True, True, True], [True, True, False, False]]
 
 

@@ -17,7 +17,9 @@ def test_fast_micro_ap_equals_sklearn_with_ties():
     rng = np.random.default_rng(0)
     y = rng.random((60, 7)) < 0.2
     scores = np.round(rng.random((60, 7)) + 0.4 * y, 1)  # rounding creates many ties
-    assert micro_average_precision(y, scores) == pytest.approx(average_precision_score(y, scores, average="micro"))
+    assert micro_average_precision(y, scores) == pytest.approx(
+        average_precision_score(y, scores, average="micro")
+    )
 
 
 def test_micro_ap_by_hand():

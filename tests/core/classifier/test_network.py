@@ -6,11 +6,18 @@ from hypothesis import strategies as st
 
 from core.classifier import network
 from core.classifier.hierarchy import Hierarchy
-from core.classifier.network import HierarchicalNetwork, NetworkConfig, max_constraint, max_constraint_loss
+from core.classifier.network import (
+    HierarchicalNetwork,
+    MaxConstraint,
+    NetworkConfig,
+    max_constraint_loss,
+)
 
 
-def _pairs(h: Hierarchy) -> tuple[torch.Tensor, torch.Tensor]:
-    return tuple(torch.as_tensor(a) for a in h.ancestor_pairs)
+def _reference_mcm(h: Hierarchy, values: torch.Tensor) -> torch.Tensor:
+    """Dense definition: max over each node's descendants (incl. itself)."""
+    desc = torch.tensor(h.ancestor_matrix.T.copy())  # [a, d]: d is a descendant of a
+    return values.unsqueeze(1).masked_fill(~desc, float("-inf")).amax(dim=-1)
 
 
 @st.composite
@@ -24,7 +31,9 @@ def dags_and_logits(draw):
         shuffled[relabel[old]] = [relabel[p] for p in ps]
     rows = draw(st.integers(1, 4))
     logits = draw(
-        st.lists(st.floats(-30, 30, allow_nan=False, width=32), min_size=n * rows, max_size=n * rows)
+        st.lists(
+            st.floats(-30, 30, allow_nan=False, width=32), min_size=n * rows, max_size=n * rows
+        )
     )
     return Hierarchy(shuffled), torch.tensor(logits).reshape(rows, n)
 
@@ -33,26 +42,36 @@ def dags_and_logits(draw):
 @given(dags_and_logits())
 def test_mcm_is_consistent_and_equals_max_over_descendants(case):
     h, logits = case
-    proba = max_constraint(torch.sigmoid(logits), *_pairs(h)).numpy()
-    assert h.violations(proba) == 0
-    sig = torch.sigmoid(logits).numpy()
-    for node in range(h.n_nodes):
-        descendants = h.ancestor_matrix[:, node]
-        np.testing.assert_array_equal(proba[:, node], sig[:, descendants].max(axis=1))
+    proba = MaxConstraint(h)(torch.sigmoid(logits))
+    assert h.violations(proba.numpy()) == 0
+    torch.testing.assert_close(proba, _reference_mcm(h, torch.sigmoid(logits)), rtol=0, atol=0)
 
 
 def test_mcm_on_dag_by_hand(dag):
     logits = torch.tensor([[-5.0, -4.0, -3.0, 2.0, 1.0]])
-    out = max_constraint(logits, *_pairs(dag))
+    out = MaxConstraint(dag)(logits)
     # node 3 (two parents) lifts 0, 1, 2; node 4 lifts 0 and 2 but not 1
     assert out.tolist() == [[2.0, 2.0, 2.0, 2.0, 1.0]]
 
 
 def test_mcm_chunking_gives_same_result(monkeypatch, dag):
     logits = torch.randn(50, 5)
-    full = max_constraint(logits, *_pairs(dag))
-    monkeypatch.setattr(network, "_MCM_MAX_ELEMENTS", 30)
-    torch.testing.assert_close(max_constraint(logits, *_pairs(dag)), full)
+    full = MaxConstraint(dag)(logits)
+    monkeypatch.setattr(network, "_MCM_MAX_ELEMENTS", 60)
+    torch.testing.assert_close(MaxConstraint(dag)(logits), full)
+
+
+def test_mcm_gradient_matches_dense_max():
+    rng = np.random.default_rng(0)
+    parents = [[]] + [sorted(set(rng.integers(0, i, size=2).tolist())) for i in range(1, 40)]
+    h = Hierarchy(parents)
+    x = torch.randn(6, 40, dtype=torch.float64, requires_grad=True)  # continuous: no ties
+    weights = torch.randn(6, 40, dtype=torch.float64)
+    (MaxConstraint(h)(x) * weights).sum().backward()
+    fast = x.grad.clone()
+    x.grad = None
+    (_reference_mcm(h, x) * weights).sum().backward()
+    torch.testing.assert_close(fast, x.grad)
 
 
 def test_mcloss_scores_positives_only_through_positive_descendants():
@@ -60,7 +79,7 @@ def test_mcloss_scores_positives_only_through_positive_descendants():
     h = Hierarchy([[], [0], [1]])
     logits = torch.tensor([[-1.0, 0.5, 3.0]], requires_grad=True)
     targets = torch.tensor([[True, True, False]])
-    loss = max_constraint_loss(logits, targets, *_pairs(h))
+    loss = max_constraint_loss(logits, targets, MaxConstraint(h))
     # positives use max over positive descendants (0.5 for both); the negative uses its own 3.0
     expected = torch.nn.functional.binary_cross_entropy_with_logits(
         torch.tensor([[0.5, 0.5, 3.0]]), targets.float(), reduction="none"
@@ -73,14 +92,26 @@ def test_mcloss_scores_positives_only_through_positive_descendants():
 
 def _transformer(dims=(3, 5, 2)) -> HierarchicalNetwork:
     torch.manual_seed(0)
-    config = NetworkConfig(dims, 4, "transformer", d_model=8, n_layers=2, n_heads=2, mlp_width=8, mlp_layers=1, dropout=0.1)
+    config = NetworkConfig(
+        dims,
+        4,
+        "transformer",
+        d_model=8,
+        n_layers=2,
+        n_heads=2,
+        mlp_width=8,
+        mlp_layers=1,
+        dropout=0.1,
+    )
     return HierarchicalNetwork(config).eval()
 
 
 def test_masked_modality_values_do_not_matter():
     net = _transformer()
     tokens = [torch.randn(4, 3), torch.randn(4, 5), torch.randn(4, 2)]
-    present = torch.tensor([[True, False, True], [True, True, False], [False, True, True], [True, True, True]])
+    present = torch.tensor(
+        [[True, False, True], [True, True, False], [False, True, True], [True, True, True]]
+    )
     changed = [tokens[0].clone(), tokens[1].clone(), tokens[2].clone()]
     changed[1][0] = 1e3  # masked in row 0
     changed[2][1] = -7.0  # masked in row 1
@@ -95,6 +126,18 @@ def test_masked_modality_values_do_not_matter():
 
 def test_mlp_trunk_needs_exactly_one_modality():
     with pytest.raises(ValueError, match="exactly one modality"):
-        NetworkConfig((3, 4), 2, "mlp", d_model=8, n_layers=1, n_heads=2, mlp_width=8, mlp_layers=1, dropout=0.0)
+        NetworkConfig(
+            (3, 4),
+            2,
+            "mlp",
+            d_model=8,
+            n_layers=1,
+            n_heads=2,
+            mlp_width=8,
+            mlp_layers=1,
+            dropout=0.0,
+        )
     with pytest.raises(ValueError, match="trunk must be one of"):
-        NetworkConfig((3,), 2, "cnn", d_model=8, n_layers=1, n_heads=2, mlp_width=8, mlp_layers=1, dropout=0.0)
+        NetworkConfig(
+            (3,), 2, "cnn", d_model=8, n_layers=1, n_heads=2, mlp_width=8, mlp_layers=1, dropout=0.0
+        )

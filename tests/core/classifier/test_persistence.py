@@ -1,0 +1,45 @@
+import json
+
+import numpy as np
+import pytest
+
+from core.classifier.estimator import HierarchicalClassifier
+from core.classifier.persistence import load_classifier, save_classifier
+
+
+def test_round_trip_gives_identical_probabilities(tmp_path, synthetic, fast_params, tree_labels):
+    rng = np.random.default_rng(0)
+    X = {"text": synthetic.X[:, :5].copy(), "audio": synthetic.X[:, 5:].copy()}
+    X["audio"][rng.random(len(synthetic.X)) < 0.3] = np.nan
+    clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 3}).fit(
+        X, synthetic.Y, hierarchy=synthetic.hierarchy
+    )
+    save_classifier(clf, tmp_path / "model", label_ids=tree_labels)
+
+    loaded = load_classifier(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    assert loaded.get_params() == clf.get_params()
+    assert loaded.hierarchy_ == clf.hierarchy_
+    assert loaded.label_ids_ == tree_labels
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["input_dims"] == {"audio": 3, "text": 5}
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
+        "config.json",
+        "model.safetensors",
+    ]
+
+
+def test_unfitted_and_missing_models_raise(tmp_path):
+    with pytest.raises(ValueError, match="unfitted"):
+        save_classifier(HierarchicalClassifier(), tmp_path)
+    with pytest.raises(ValueError, match="does not hold a saved classifier"):
+        load_classifier(tmp_path / "nothing")
+
+
+def test_label_ids_must_match_nodes(tmp_path, synthetic, fast_params):
+    clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 1}).fit(
+        synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
+    )
+    with pytest.raises(ValueError, match="label ids"):
+        save_classifier(clf, tmp_path, label_ids=["only one"])

@@ -1,0 +1,180 @@
+"""End to end in a real browser: `streamlit run` + headless Chromium (Playwright).
+
+Data: the IAB taxonomy, 16 videos that play a real clip (bigbuckbunny) with real keyframe
+thumbnails and a transcript, synthetic embeddings under the configured encoder's cache key, imported
+labels, and a model trained and applied by the product's own code. The browser signs in as an
+admin, reviews and corrects a video, saves, starts a retrain and waits for the new version.
+Screenshots go to docs/screenshots/ (the README shows one).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core import auth, media, prediction, training
+from core import taxonomy as taxonomy_core
+from core.config import Settings
+from core.encoders import load_encoder
+from db.engine import get_database, init_db
+from db.models import VideoStatus
+from db.queries import embeddings, labels, videos
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+PASSWORD = "correct horse battery"
+LEAVES = ["Sports: Soccer", "Sports: Tennis", "Travel: Travel Locations", "Food & Drink: Desserts and Baking"]
+TITLES = ["Cup final highlights", "Baseline rally", "Weekend in Lisbon", "Chocolate cake at home"]
+N_VIDEOS = 16
+FAST_TRAINING = {"n_ensemble": 1, "max_epochs": 30, "patience": 5, "d_model": 32, "n_heads": 2, "n_layers": 1,
+                 "mlp_width": 64}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _seed(settings: Settings, clip: Path) -> None:
+    db = get_database(settings)
+    init_db(db)
+    tax = taxonomy_core.load_iab3()
+    with db.session() as s:
+        taxonomy_core.save_to_db(s, tax)
+    auth.create_user(db, username="boss", password=PASSWORD, role="admin")
+    digest = media.content_hash(clip)
+    stored = settings.media_dir / f"{digest}.mp4"
+    shutil.copy(clip, stored)
+    frames = []
+    for i, frame in enumerate(media.sample_keyframes(stored, 4)):
+        path = settings.thumbnails_dir / f"{digest}_{i}.jpg"
+        path.write_bytes(media.make_thumbnail(frame.image, settings.thumbnail_px))
+        frames.append((frame.timestamp_s, str(path.relative_to(settings.data_dir))))
+    encoder = load_encoder(settings)
+    rng = np.random.default_rng(0)
+    centres = {m: rng.standard_normal((len(LEAVES), encoder.dims[m])) * 3 for m in ("title", "frames")}
+    with db.session() as s:
+        for i in range(N_VIDEOS):
+            leaf = i % len(LEAVES)
+            video = videos.create_video(
+                s, title=f"{TITLES[leaf]} #{i}", description=f"Clip {i}: <b>not bold</b> and [no link](http://x)",
+                stored_path=str(stored.relative_to(settings.data_dir)), content_hash=digest,
+                original_name="bigbuckbunny.mp4", status=VideoStatus.READY,
+            )
+            videos.replace_keyframes(s, video_id=video.id, frames=frames)
+            videos.put_transcript(
+                s, video_id=video.id, source="provided", text="a rabbit wakes up",
+                segments=[{"start": 0.0, "end": 2.0, "text": "A big rabbit wakes up."},
+                          {"start": 2.5, "end": 5.0, "text": "He stretches in the sun."}],
+            )
+            embeddings.put_embeddings(s, records=[
+                embeddings.EmbeddingRecord(video.id, m, *encoder.cache_key, f"{m}{i}",
+                                           (centres[m][leaf] + rng.standard_normal(encoder.dims[m])).astype(np.float32))
+                for m in ("title", "frames")
+            ])
+            labels.import_labels(s, labels=[(video.id, tax.find(LEAVES[leaf]).id)])
+    training.train_model(db, settings=settings, user=None, activate=True, params=FAST_TRAINING)
+    prediction.predict_videos(db, settings=settings)
+
+
+@pytest.fixture
+def dashboard_url(settings: Settings, bigbuckbunny: Path) -> Iterator[str]:
+    _seed(settings, bigbuckbunny)
+    port = _free_port()
+    log = (settings.data_dir / "streamlit.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError((settings.data_dir / "streamlit.log").read_text()[-2000:]) from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def _idle(page) -> None:  # noqa: ANN001
+    """Wait until Streamlit has finished the current run."""
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+
+
+def test_review_correct_save_retrain(dashboard_url: str, settings: Settings) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.goto(dashboard_url)
+        page.get_by_role("textbox", name="Username").fill("boss")
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.get_by_role("textbox", name="Password").press("Enter")  # forms submit on Enter
+        page.get_by_role("heading", name="Review queue").wait_for()
+        _idle(page)
+        page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+
+        page.get_by_role("button", name="Review next").click()
+        page.get_by_role("heading", name="Review", exact=True).wait_for()
+        page.locator("video").wait_for()
+        _idle(page)
+        video_id = int(page.locator('[data-testid="stCaptionContainer"]').filter(has_text="#").first.inner_text()
+                       .split("#")[1].split(" ")[0])
+        page.get_by_role("button", name="He stretches in the sun").click()  # transcript line seeks
+        _idle(page)
+        picker = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Add tags")
+        picker.locator("input").fill("table tenn")
+        picker.locator("input").press("Enter")
+        page.keyboard.press("Escape")
+        page.screenshot(path=str(SCREENSHOTS / "review.png"), full_page=True)
+        page.get_by_role("button", name="Save & next").click()
+        page.get_by_text(f"Saved video {video_id}.").wait_for()
+
+        page.get_by_role("link", name="Models").click()
+        page.get_by_role("heading", name="Models").wait_for()
+        _idle(page)
+        page.get_by_role("button", name="Retrain now").click()
+        page.get_by_text("v2", exact=True).wait_for(timeout=300_000)  # the fragment polls the job
+        _idle(page)
+        page.screenshot(path=str(SCREENSHOTS / "models.png"), full_page=True)
+        browser.close()
+
+    db = get_database(settings)
+    tennis = taxonomy_core.load_iab3().find("Sports: Table Tennis").id
+    with db.session() as s:
+        saved = {lab.node_id for lab in labels.get_labels(s, video_id=video_id, source="human")}
+        assert tennis in saved
+        assert videos.get_video(s, video_id=video_id).status == VideoStatus.REVIEWED

@@ -1,0 +1,64 @@
+"""scripts/bench.py: argument parsing, the table format, and a CI-sized run of two sections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scripts import bench
+from scripts.bench import FULL, QUICK, SECTIONS, Row, format_table, parse_args
+
+
+def test_defaults_select_every_section_at_full_size() -> None:
+    options = parse_args([])
+    assert options.sections == SECTIONS
+    assert options.sizes == FULL and options.out is None
+
+
+def test_quick_and_only_select_sizes_and_sections(tmp_path: Path) -> None:
+    options = parse_args(["--quick", "--only", "ingest, retrain", "--out", str(tmp_path / "b.md")])
+    assert options.sections == ("ingest", "retrain")
+    assert options.sizes == QUICK
+    assert options.out == tmp_path / "b.md"
+    assert max(QUICK.retrain_videos) < min(FULL.retrain_videos[-1], FULL.queue_videos[0])
+
+
+@pytest.mark.parametrize("only", ["ingest,nope", ","])
+def test_unknown_or_empty_sections_are_refused(only: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--only", only])
+    assert "choose from" in capsys.readouterr().err
+
+
+def test_table_has_one_line_per_row_with_comparison_goal_and_verdict() -> None:
+    rows = [
+        Row("keyframes", "sample 16 keyframes", "120 ms", "decode every frame: 3.00 s", "25.0x faster", ">= 10x", True),
+        Row("queue", "1,000,000 videos | counts", "250 ms", "-", "-", "< 200 ms", False),
+        Row("whisper", "faster-whisper", "1.00 s", "openai-whisper: not measured: no checkpoint"),
+    ]
+    table = format_table(rows, command="scripts/bench.py --quick", machine_line="AMD EPYC, 2 cores")
+    lines = table.splitlines()
+    assert "`scripts/bench.py --quick`" in lines[0] and "AMD EPYC, 2 cores" in lines[1]
+    body = [line for line in lines if line.startswith("| ") and not line.startswith("| section")]
+    assert len(body) == len(rows)
+    assert body[0].endswith("| >= 10x | yes |")
+    assert "\\|" in body[1] and body[1].endswith("| **no** |")
+    assert "not measured: no checkpoint" in body[2] and body[2].endswith("| - |")
+    assert all(line.count(" | ") == 6 for line in body[:1] + body[2:])
+
+
+@pytest.mark.slow
+def test_quick_run_of_two_sections_writes_the_table(tmp_path: Path, settings: object,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.md"
+    code = bench.main(["--quick", "--only", "keyframes,retrain", "--out", str(out),
+                       "--work-dir", str(tmp_path / "work")])
+    table = out.read_text(encoding="utf-8")
+    assert code == 0, table
+    assert table in capsys.readouterr().out
+    rows = [line for line in table.splitlines() if line.startswith("| keyframes") or line.startswith("| retrain")]
+    assert sum(line.startswith("| keyframes") for line in rows) == 2
+    assert sum(line.startswith("| retrain") for line in rows) == len(QUICK.retrain_videos)
+    assert "not measured" not in table
+    assert "decode every frame" in table and "x for 3x data" in table
