@@ -49,6 +49,7 @@ from sqlalchemy import (
     Sequence,
     String,
     Table,
+    TypeDecorator,
     func,
     select,
     text,
@@ -167,6 +168,8 @@ def _tables() -> list[Table]:
 def _arrow_type(column) -> pa.DataType:
     """The Arrow type that holds this column's values exactly."""
     kind = column.type
+    if isinstance(kind, TypeDecorator):  # sqlmodel's AutoString wraps String
+        kind = kind.impl
     if isinstance(kind, Boolean):
         return pa.bool_()
     if isinstance(kind, Integer):

@@ -108,6 +108,7 @@ def _read_csv(path: Path) -> list[DatasetRow]:
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f, strict=True)
         rows: list[DatasetRow] = []
+        n = 1  # the last row read; the header is row 1
         try:
             header = [h.strip().lower() for h in next(reader, [])]
             missing = [c for c in REQUIRED_COLUMNS if c not in header]
@@ -129,7 +130,7 @@ def _read_csv(path: Path) -> list[DatasetRow]:
                     )
                 )
         except csv.Error as e:
-            raise DatasetError(f"{path} row {len(rows) + 2}: malformed CSV: {e}") from e
+            raise DatasetError(f"{path} row {n + 1}: malformed CSV: {e}") from e
     return rows
 
 

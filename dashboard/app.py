@@ -18,30 +18,30 @@ from dashboard.components import md_escape
 # registers every file in it as a page, for everyone.
 VIEWS = Path(__file__).parent / "views"
 
-st.set_page_config(page_title="Video tagger", page_icon="🏷️", layout="wide")
+st.set_page_config(page_title="Video tagger", page_icon=":material/label:", layout="wide")
 state.init()
 db = cache.database()
 user = state.resolve(db)
 
 if user is None:
-    page = st.navigation([st.Page(VIEWS / "signin.py", title="Sign in", icon="🔑", default=True)])
+    page = st.navigation([st.Page(VIEWS / "signin.py", title="Sign in", icon=":material/login:", default=True)])
 else:
     sections = {
         "Review": [
-            st.Page(VIEWS / "queue.py", title="Queue", icon="📋", default=True),
-            st.Page(VIEWS / "review.py", title="Review", icon="🎬"),
+            st.Page(VIEWS / "queue.py", title="Queue", icon=":material/list:", default=True),
+            st.Page(VIEWS / "review.py", title="Review", icon=":material/movie:"),
         ],
         "Insight": [
-            st.Page(VIEWS / "models.py", title="Models", icon="🧠"),
-            st.Page(VIEWS / "analytics.py", title="Analytics", icon="📊"),
+            st.Page(VIEWS / "models.py", title="Models", icon=":material/model_training:"),
+            st.Page(VIEWS / "analytics.py", title="Analytics", icon=":material/insights:"),
         ],
         "Content": [
-            st.Page(VIEWS / "ingest.py", title="Ingest", icon="📥"),
-            st.Page(VIEWS / "taxonomy.py", title="Taxonomy", icon="🌳"),
+            st.Page(VIEWS / "ingest.py", title="Ingest", icon=":material/upload:"),
+            st.Page(VIEWS / "taxonomy.py", title="Taxonomy", icon=":material/account_tree:"),
         ],
     }
     if user.is_admin:
-        sections["Admin"] = [st.Page(VIEWS / "audit.py", title="Audit log", icon="🛡️")]
+        sections["Admin"] = [st.Page(VIEWS / "audit.py", title="Audit log", icon=":material/shield:")]
     page = st.navigation(sections)
     with st.sidebar:
         st.caption(f"Signed in as **{md_escape(user.username)}** ({user.role})")

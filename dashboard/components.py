@@ -81,15 +81,15 @@ def probability_chart(tags: Sequence[ScoredTag], *, top: int = 12) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), title="probability"),
-            y=alt.Y("tag:N", sort="-x", title=None, axis=alt.Axis(labelLimit=320)),
+            y=alt.Y("tag:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
             color=alt.Color(
                 "decision:N",
                 scale=alt.Scale(domain=["predicted", "below threshold"], range=["#2e7d32", "#b0bec5"]),
-                legend=alt.Legend(orient="bottom", title=None),
+                legend=alt.Legend(orient="top", direction="horizontal", title=None),
             ),
             tooltip=["tag", alt.Tooltip("probability:Q", format=".3f"), "decision"],
         )
-        .properties(height=max(120, 24 * len(rows)))
+        .properties(height=alt.Step(20))
     )
 
 
@@ -101,7 +101,7 @@ def render_tag_tree(tags: Sequence[ScoredTag], *, min_probability: float = 0.05)
     shown = [t for t in tags if t.probability >= min_probability or t.predicted]
     roots = [t for t in shown if t.level == 1]
     for root in roots:
-        marker = "✅" if root.predicted else "▫️"
+        marker = ":material/check_circle:" if root.predicted else ":material/radio_button_unchecked:"
         label = f"{marker} {md_escape(root.name)} · {root.probability:.2f}"
         with st.expander(label, expanded=root.predicted):
             prefix = root.path + ": "

@@ -18,6 +18,8 @@ from db.models import LabelSource, Video
 from db.queries import Actor, labels, review, videos
 from db.queries import models as model_queries
 
+MAX_SUGGESTIONS = 8  # more than this is an uninformative prediction; the tree still shows all
+
 
 @dataclass(frozen=True)
 class Keyframe:
@@ -34,7 +36,7 @@ class ReviewData:
     segments: list[dict]  # {"start", "end", "text"}
     transcript_source: str | None
     tags: list[ScoredTag]  # the prediction, in taxonomy order
-    suggested: list[ScoredTag]  # most specific predicted tags, most probable first
+    suggested: list[ScoredTag]  # most specific predicted tags, most probable first (at most MAX_SUGGESTIONS)
     model_version_id: int | None
     human_labels: list[str]
     imported_labels: list[str]
@@ -75,6 +77,7 @@ def load_review(db: Database, *, video_id: int, user: Actor, settings: Settings,
     predicted = [t for t in tags if t.predicted]
     covered = {a.id for t in predicted for a in tax.taxonomy.ancestors(t.node_id)}
     suggested = sorted((t for t in predicted if t.node_id not in covered), key=lambda t: -t.probability)
+    suggested = suggested[:MAX_SUGGESTIONS]
     media = settings.data_dir / video.stored_path if video.stored_path else None
     return ReviewData(
         video=video,

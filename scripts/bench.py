@@ -294,6 +294,7 @@ def bench_retrain(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     for n, run in runs:
         value = _seconds(run.seconds) if run.finished else f"> {budget:.0f} s (stopped: {run.message})"
         value += f", {run.epoch_s:.1f} s/epoch" if run.epoch_s else ""
+        value += f", first epoch done at {run.first_epoch_s:.0f} s" if run.first_epoch_s else ""
         growth = "-"
         if n != n0 and run.finished and first.finished:
             growth = f"{run.seconds / first.seconds:.1f}x for {n / n0:.0f}x data"
@@ -316,6 +317,7 @@ class _Retrain:
     seconds: float
     message: str
     epoch_s: float | None  # wall seconds per training epoch, from the job's live history
+    first_epoch_s: float | None  # click to the first epoch reported (worker start, loading)
 
 
 def _retrain_click(db: Database, settings: Settings, budget_s: float) -> _Retrain:
@@ -339,14 +341,14 @@ def _retrain_click(db: Database, settings: Settings, budget_s: float) -> _Retrai
         if elapsed > budget_s:
             os.kill(info.pid, signal.SIGTERM)
             os.waitpid(info.pid, 0)  # the worker is our child: reap it
-            return _Retrain(False, elapsed, info.message or info.status, epoch_s)
+            return _Retrain(False, elapsed, info.message or info.status, epoch_s, seen[0][0] if seen else None)
     if info.status != "succeeded":
         raise RuntimeError(f"train job {job_id} {info.status}: {info.message}")
     with db.session() as session:
         active = models_q.get_active_model(session)
     if active is None or active.id != info.result.get("model_version_id"):
         raise RuntimeError(f"train job {job_id} finished but its version is not active: {info.result}")
-    return _Retrain(True, elapsed, "done", epoch_s)
+    return _Retrain(True, elapsed, "done", epoch_s, seen[0][0] if seen else None)
 
 
 def _synthetic_training_set(db: Database, n: int, work: Path, encoder_key: tuple[str, str]) -> None:

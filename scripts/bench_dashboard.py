@@ -159,7 +159,7 @@ def _measure(data_dir: Path, n: int, *, pages: bool) -> dict[str, float]:
     return result
 
 
-def _render_pages(settings) -> dict[str, float]:  # noqa: ANN001
+def _render_pages(settings) -> dict[str, float]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 

@@ -11,8 +11,11 @@ and one red line on stderr; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import os
 import pkgutil
+import sys
 from typing import Any
 
 import click
@@ -75,6 +78,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _silence_teardown_noise() -> None:
+    """duckdb 2.0's nanobind bindings print dozens of benign "nanobind: leaked N instances"
+    lines while the interpreter shuts down (when torch is loaded too). By the time atexit runs,
+    the command has written everything it had to say, so stderr is pointed at /dev/null."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+
+
+@app.callback()
+def _main() -> None:
+    atexit.unregister(_silence_teardown_noise)  # once, however often the app is invoked
+    atexit.register(_silence_teardown_noise)
 
 
 def _register_command_modules() -> None:

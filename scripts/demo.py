@@ -42,7 +42,8 @@ SEED = 0
 ACCOUNTS = (("demo-admin", Role.ADMIN), ("demo-moderator", Role.MODERATOR))
 PASSWORD_BYTES = 12  # token_urlsafe: 16 characters
 RESET_HINT = "tagger users add NAME --role ROLE"  # no password reset command exists yet
-INGEST_REPORTS = 10  # progress lines per ingest run
+PROGRESS_LINES = 10  # per long step (corpus rendering, ingest)
+SHOWN_METRICS = ("micro_auprc", "hierarchical_f1")  # of the model's validation split
 PREDICTABLE = (VideoStatus.READY, VideoStatus.PREDICTED, VideoStatus.REVIEWED)
 
 Progress = Callable[[str], None]
@@ -118,7 +119,13 @@ def prepare_demo(
     settings.ensure_dirs()
     corpus_dir = settings.data_dir / CORPUS_DIR
     rendered: list[str] = []
-    manifest = generate_corpus(corpus_dir, n_videos, SEED, progress=rendered.append)
+
+    def render_report(line: str) -> None:
+        rendered.append(line)
+        if len(rendered) % max(1, n_videos // PROGRESS_LINES) == 0 or len(rendered) == n_videos:
+            progress(f"  corpus {line}")
+
+    manifest = generate_corpus(corpus_dir, n_videos, SEED, progress=render_report)
     steps.record("corpus", started, f"{manifest.n_videos} videos in {corpus_dir}"
                  + (f" ({len(rendered)} rendered)" if rendered else " (reused)"), reused=not rendered)
 
@@ -190,7 +197,7 @@ def _import(db: Database, csv_path: Path) -> tuple[str, bool]:
 def _ingest(db: Database, settings: Settings, videos_dir: Path, progress: Progress) -> tuple[str, bool]:
     """Process every imported video not processed yet; the embedding cache makes re-runs free."""
     def report(done: int, total: int, name: str) -> None:
-        if done and (done % max(1, total // INGEST_REPORTS) == 0 or done == total):
+        if done and (done % max(1, total // PROGRESS_LINES) == 0 or done == total):
             progress(f"  ingest {done}/{total} {name}")
 
     result = ingest.ingest_paths(db, [], settings=settings, videos_dir=videos_dir, progress=report)
@@ -228,8 +235,8 @@ def _unpredicted(db: Database, active: ModelVersion) -> list[int]:
 
 def _metrics_line(version: ModelVersion) -> str:
     metrics = json.loads(version.metrics_json or "{}")
-    shown = [f"{k} {v:.2f}" for k, v in sorted(metrics.items()) if k.endswith("f1") and isinstance(v, float)]
-    return ", ".join(shown[:3])
+    shown = [f"{name} {metrics[name]:.2f}" for name in SHOWN_METRICS if isinstance(metrics.get(name), float)]
+    return "validation " + ", ".join(shown) if shown else ""
 
 
 def _ensure_accounts(db: Database) -> list[DemoAccount]:

@@ -1,8 +1,8 @@
 """Label hierarchy (tree or DAG) over node indices ``0..n-1``.
 
 Everything the classifier needs to stay consistent with the taxonomy is derived here once:
-ancestor sets (for label closure, the max-constraint module and hierarchical metrics), depths
-(for per-level thresholds and metrics) and a topological order.
+ancestor sets (label closure, decoding, hierarchical metrics), depths (per-level thresholds and
+metrics), children lists (the max-constraint module) and a topological order.
 """
 
 from __future__ import annotations
@@ -117,16 +117,6 @@ class Hierarchy:
                 anc[node] |= anc[p]
         anc.setflags(write=False)
         return anc
-
-    @cached_property
-    def ancestor_pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(descendant, ancestor)`` index arrays of every pair in ``ancestor_matrix``.
-
-        Sparse form used by the max-constraint module: on the GO sets it has ~10 pairs per
-        node instead of the n^2 entries of the dense matrix.
-        """
-        desc, anc = np.nonzero(self.ancestor_matrix)
-        return desc.astype(np.int64), anc.astype(np.int64)
 
     def close_upward(self, labels: np.ndarray) -> np.ndarray:
         """Add every ancestor of a positive node: ``(n, n_nodes)`` bool -> same shape."""

@@ -19,6 +19,7 @@ from dashboard import actions, cache, state
 from dashboard.components import md_escape, metric_history_chart
 
 POLL_S = 2
+SEEN_JOB = "models_seen_job"  # the finished job whose model the versions table already shows
 HEADLINE = ("micro_auprc", "hierarchical_f1", "hierarchical_precision", "hierarchical_recall")
 
 db = cache.database()
@@ -50,8 +51,9 @@ def training_status() -> None:
             alt.Chart(long).mark_line().encode(x="step:Q", y="value:Q", color="variable:N").properties(height=180),
             width="stretch",
         )
-    if job.finished and job.status == "succeeded" and st.session_state.get("models_seen_job") != job.id:
-        st.session_state["models_seen_job"] = job.id
+    seen = st.session_state.setdefault(SEEN_JOB, job.id if job.finished else None)
+    if job.finished and job.status == "succeeded" and seen != job.id:
+        st.session_state[SEEN_JOB] = job.id
         cache.clear_data()
         st.rerun(scope="app")  # show the new version in the table
     if job.status == "failed":

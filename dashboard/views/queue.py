@@ -46,7 +46,10 @@ with st.container(border=True):
         "Tag (or narrower)", [None, *(tax.options if tax else [])],
         format_func=lambda n: "any tag" if n is None else tax.path(n), key="queue_tag",
     )
-    confidence = bottom[1].slider("Model confidence", 0.0, 1.0, (0.0, 1.0), step=0.05, key="queue_confidence")
+    confidence = bottom[1].slider(
+        "Model certainty", 0.0, 1.0, (0.0, 1.0), step=0.05, key="queue_confidence",
+        help="1 − uncertainty: how far the model's closest call is from its decision threshold",
+    )
     assignee = bottom[2].selectbox(
         "Assignee", [None, *sorted(names, key=names.get)],
         format_func=lambda u: "anyone" if u is None else names[u], key="queue_assignee",
@@ -88,9 +91,9 @@ frame = pd.DataFrame(
         "title": [r.title for r in result.rows],
         "state": [STATE_LABELS.get(r.state, r.state) for r in result.rows],
         "top tag": [r.top_tag for r in result.rows],
-        "confidence": [r.confidence for r in result.rows],
+        "certainty": [r.confidence for r in result.rows],
         "assignee": [r.assignee for r in result.rows],
-        "flag": ["🚩" if r.flagged else "" for r in result.rows],
+        "flagged": [r.flagged for r in result.rows],
         "created": [r.created_at for r in result.rows],
         "error": [r.error for r in result.rows],
     }
@@ -102,7 +105,9 @@ st.dataframe(
     key="queue_table",
     column_config={
         "id": st.column_config.NumberColumn(width="small", format="%d"),
-        "confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
+        "certainty": st.column_config.ProgressColumn(
+            min_value=0.0, max_value=1.0, format="%.2f", help="1 − uncertainty (the closest call to a threshold)"
+        ),
         "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
     },
 )

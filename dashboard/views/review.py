@@ -35,7 +35,7 @@ def _open_next() -> None:
     st.session_state.pop(SEEK, None)
     st.session_state.pop(CONFLICT, None)
     if video is None:
-        st.session_state[state.FLASH] = "The queue is empty for your filters. 🎉"
+        st.session_state[state.FLASH] = "The queue is empty for your filters."
 
 
 def _seek(seconds: float) -> None:
@@ -88,7 +88,7 @@ facts = [f"#{video_id}", video.status]
 if video.duration_s:
     facts.append(timecode(video.duration_s))
 if video.flagged:
-    facts.append(f"🚩 {video.flag_reason or 'flagged'}")
+    facts.append(f"flagged: {video.flag_reason or 'no reason given'}")
 if data.model_version_id is not None:
     facts.append(f"model v{data.model_version_id}")
 st.caption(md_escape(" · ".join(facts)))
@@ -162,13 +162,16 @@ with st.form(f"review_form_{video_id}", enter_to_submit=True):
             accepted.append(node)
     added = st.multiselect(
         "Add tags (type a few letters of any tag)", [n for n in tax.options if n not in baseline.candidates],
-        format_func=tax.path, key=f"review_add_{video_id}", placeholder="search the taxonomy",
+        format_func=tax.path, key=f"review_add_{video_id}", placeholder="search the taxonomy", select_all=False,
     )
-    flag_reason = st.text_input("Flag reason (for Flag)", key=f"review_flag_reason_{video_id}")
     buttons = st.columns(3)
     save = buttons[0].form_submit_button("Save & next", type="primary", disabled=read_only, width="stretch")
     skip = buttons[1].form_submit_button("Skip", disabled=read_only, width="stretch")
-    flag = buttons[2].form_submit_button("Flag", disabled=read_only, width="stretch")
+# a separate form, so Enter in the reason flags instead of saving
+with st.form(f"review_flag_form_{video_id}", enter_to_submit=True):
+    reason_col, flag_col = st.columns([2, 1], vertical_alignment="bottom")
+    flag_reason = reason_col.text_input("Flag for attention: reason", key=f"review_flag_reason_{video_id}")
+    flag = flag_col.form_submit_button("Flag", disabled=read_only, width="stretch")
 
 if save:
     try:

@@ -157,7 +157,7 @@ def save_review(
         action=AuditAction.REVIEW_SAVED,
         user=user,
         video_id=video_id,
-        detail={"node_ids": sorted(wanted), "added": added, "removed": removed, "version": bumped[0]},
+        detail={"node_ids": sorted(wanted), "added": added, "removed": removed, "version": bumped[0][0]},
     )
     session.flush()
     return session.get(Video, video_id, populate_existing=True)

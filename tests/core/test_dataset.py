@@ -123,7 +123,7 @@ def test_video_files_are_matched(db: Database, tmp_path: Path) -> None:
         ("video_id,title,tags\nv1,t,Sports\n", r"row 1: missing column\(s\) \['description'\]"),
         ("video_id,title,description,tags\nv1,t,d,Sports\nv1,t2,d,Sports\n", "row 3: duplicate video_id 'v1'"),
         ("video_id,title,description,tags\nv1,t,d,Sports,extra\n", "row 2: expected 4 fields, found 5"),
-        ('video_id,title,description,tags\nv1,"t,d,Sports\n', "malformed CSV"),
+        ('video_id,title,description,tags\nv0,t,d,Sports\nv1,"t,d,Sports\n', "row 3: malformed CSV"),
         ("video_id,title,description,tags\n,t,d,Sports\n", "row 2: empty video_id"),
     ],
 )

@@ -42,9 +42,9 @@ CHROMIUM_ARGS = [
 PASSWORD = "correct horse battery"
 LEAVES = ["Sports: Soccer", "Sports: Tennis", "Travel: Travel Locations", "Food & Drink: Desserts and Baking"]
 TITLES = ["Cup final highlights", "Baseline rally", "Weekend in Lisbon", "Chocolate cake at home"]
-N_VIDEOS = 16
-FAST_TRAINING = {"n_ensemble": 1, "max_epochs": 30, "patience": 5, "d_model": 32, "n_heads": 2, "n_layers": 1,
-                 "mlp_width": 64}
+N_VIDEOS = 24
+FAST_TRAINING = {"n_ensemble": 1, "max_epochs": 80, "patience": 10, "d_model": 64, "n_heads": 2, "n_layers": 1,
+                 "mlp_width": 128}
 
 
 def _free_port() -> int:
@@ -124,10 +124,17 @@ def dashboard_url(settings: Settings, bigbuckbunny: Path) -> Iterator[str]:
         log.close()
 
 
-def _idle(page) -> None:  # noqa: ANN001
+def _idle(page) -> None:
     """Wait until Streamlit has finished the current run."""
     page.wait_for_timeout(300)
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+
+
+def _shot(page, name: str) -> None:
+    """Screenshot of the top of the page (Streamlit scrolls inside its own containers)."""
+    page.evaluate("for (const el of document.querySelectorAll('*')) { if (el.scrollTop) el.scrollTop = 0; }")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 def test_review_correct_save_retrain(dashboard_url: str, settings: Settings) -> None:
@@ -137,7 +144,7 @@ def test_review_correct_save_retrain(dashboard_url: str, settings: Settings) -> 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page = browser.new_page(viewport={"width": 1440, "height": 1400})
         page.set_default_timeout(60_000)
         page.goto(dashboard_url)
         page.get_by_role("textbox", name="Username").fill("boss")
@@ -145,7 +152,7 @@ def test_review_correct_save_retrain(dashboard_url: str, settings: Settings) -> 
         page.get_by_role("textbox", name="Password").press("Enter")  # forms submit on Enter
         page.get_by_role("heading", name="Review queue").wait_for()
         _idle(page)
-        page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+        _shot(page, "queue")
 
         page.get_by_role("button", name="Review next").click()
         page.get_by_role("heading", name="Review", exact=True).wait_for()
@@ -156,10 +163,10 @@ def test_review_correct_save_retrain(dashboard_url: str, settings: Settings) -> 
         page.get_by_role("button", name="He stretches in the sun").click()  # transcript line seeks
         _idle(page)
         picker = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Add tags")
-        picker.locator("input").fill("table tenn")
-        picker.locator("input").press("Enter")
+        picker.locator("input").press_sequentially("table tenn", delay=30)  # a few letters among 704 tags
+        page.get_by_role("option", name="Sports: Table Tennis", exact=True).click()
         page.keyboard.press("Escape")
-        page.screenshot(path=str(SCREENSHOTS / "review.png"), full_page=True)
+        _shot(page, "review")
         page.get_by_role("button", name="Save & next").click()
         page.get_by_text(f"Saved video {video_id}.").wait_for()
 
@@ -167,9 +174,10 @@ def test_review_correct_save_retrain(dashboard_url: str, settings: Settings) -> 
         page.get_by_role("heading", name="Models").wait_for()
         _idle(page)
         page.get_by_role("button", name="Retrain now").click()
-        page.get_by_text("v2", exact=True).wait_for(timeout=300_000)  # the fragment polls the job
+        # the fragment polls the job; the table (a canvas grid) gets the new row when it is done
+        page.get_by_text("v2", exact=True).wait_for(state="attached", timeout=300_000)
         _idle(page)
-        page.screenshot(path=str(SCREENSHOTS / "models.png"), full_page=True)
+        _shot(page, "models")
         browser.close()
 
     db = get_database(settings)

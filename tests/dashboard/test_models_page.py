@@ -18,7 +18,7 @@ def test_versions_and_charts_for_moderators(signed_in) -> None:
 def test_admin_retrain_starts_a_background_job(signed_in, seeded, monkeypatch) -> None:
     started: list[dict] = []
 
-    def fake_start_job(db, *, kind, params, user, settings):  # noqa: ANN001, ANN202
+    def fake_start_job(db, *, kind, params, user, settings):
         started.append({"kind": kind, "params": params, "user": user.username})
         with db.session() as s:
             job = job_queries.create_job(s, kind=kind, created_by=user.id, params=params)

@@ -11,7 +11,7 @@ import hashlib
 import importlib.util
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -127,13 +127,36 @@ def no_speech() -> NoSpeech:
 @pytest.fixture(scope="session")
 def hostile() -> ModuleType:
     """``tests/reliability/hostile_media.py`` (tests are not a package: loaded by path)."""
-    spec = importlib.util.spec_from_file_location("hostile_media", HERE / "hostile_media.py")
+    return _load_by_path("hostile_media", HERE / "hostile_media.py")
+
+
+@pytest.fixture
+def tally() -> Counter[str]:
+    return TALLY
+
+
+def _load_by_path(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server (the db tests' cluster helper, tests/db/conftest.py), or skip."""
+    helper = _load_by_path("db_tests_conftest", ROOT / "tests" / "db" / "conftest.py")
+    cluster = helper._Cluster()
+    cluster.start()
+    if cluster.url is None:
+        pytest.skip(cluster.reason)
+    yield cluster.url
+    cluster.stop()
+
+
 @pytest.fixture
-def tally() -> Counter[str]:
-    return TALLY
+def new_postgres_db(postgres_url: str) -> Callable[[], str]:
+    """``new_postgres_db()`` -> the URL of a new empty database on that server."""
+    helper = sys.modules["db_tests_conftest"]
+    return lambda: helper._fresh_pg_database(postgres_url)

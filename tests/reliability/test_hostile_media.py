@@ -105,13 +105,35 @@ def test_hostile_corpus_fails_alone_with_reasons_fake_encoder(db, settings, host
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_hostile_corpus_through_the_real_lite_encoder(db, settings, hostile, tmp_path, no_speech, tally):
+def test_hostile_corpus_through_the_real_lite_encoder(db, settings, hostile, tmp_path, no_speech, accounts, tally):
+    """Real lite encoder; then the ingest page lists every failure with its stored reason."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
     from core.encoders import load_encoder
 
     settings.num_keyframes = 4
     encoder = load_encoder(settings)
     outcome = _run_corpus(db, settings, hostile, tmp_path, tally, encoder=encoder, transcriber=no_speech, full=True)
     assert outcome["video-only"] == VideoStatus.READY
+
+    with db.session() as session:
+        failed = {v.id: v.error for v in videos_q.list_videos(session, statuses=[VideoStatus.FAILED])}
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=60)
+    at.run()
+    at.text_input(key="signin_username").input("mod")
+    at.text_input(key="signin_password").input("correct horse battery staple")
+    at.button[0].click()
+    at.run()
+    at.switch_page("views/ingest.py").run()
+    assert not at.exception, at.exception
+    [table] = at.dataframe  # "Failed videos": id, title, reason, when
+    shown = dict(zip(table.value["id"], table.value["reason"], strict=True))
+    assert shown == failed
+    st.cache_data.clear()
+    st.cache_resource.clear()
 
 
 def test_duplicate_content_in_one_batch_is_recognised(db, settings, hostile, tmp_path, fake_encoder, no_speech):

@@ -201,3 +201,25 @@ def test_no_page_renders_raw_html():
     for path, text in sources.items():
         for needle in ("unsafe_allow_html", "st.html(", "components.v1", "components.html"):
             assert needle not in text, f"{path} uses {needle}"
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.xfail(strict=True, raises=dataset.DatasetImportError,
+                   reason="BUG core/dataset.py: on PostgreSQL a NUL fails the WHOLE import with the driver's "
+                   "multi-line SQL dump as the message, where DuckDB stores it")
+def test_nul_on_postgresql_is_a_clear_row_error(tmp_path, new_postgres_db, taxonomy):
+    from core.taxonomy import save_to_db
+    from db.engine import Database, init_db
+
+    pg = Database(new_postgres_db())
+    init_db(pg)
+    with pg.session() as session:
+        save_to_db(session, taxonomy)
+    source = tmp_path / "nul.jsonl"
+    source.write_text(json.dumps({"video_id": "bad", "title": "nul\x00inside", "description": "", "tags": ""}) + "\n")
+    try:
+        with pytest.raises(dataset.DatasetError, match="row 2"):
+            dataset.import_dataset(pg, source)
+    finally:
+        pg.dispose()

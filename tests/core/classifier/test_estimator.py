@@ -155,3 +155,13 @@ def test_given_validation_set_is_used(make_synthetic, fast_params):
 def test_sklearn_clone_keeps_hyperparameters():
     clf = HierarchicalClassifier(d_model=64, n_ensemble=3)
     assert clone(clf).get_params() == clf.get_params()
+
+
+@pytest.mark.parametrize("option", [{"weight_averaging": 0.9}, {"class_weight": "sqrt_balanced"}])
+def test_training_options_keep_probabilities_consistent(synthetic, fast_params, option):
+    clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 3, **option}).fit(
+        synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
+    )
+    proba = clf.predict_proba(synthetic.X)
+    assert synthetic.hierarchy.violations(proba) == 0
+    assert micro_auprc(synthetic.Y, proba) > synthetic.Y.mean()

@@ -6,6 +6,7 @@ from core.classifier.hierarchy import Hierarchy
 
 def test_tree_structure(tree):
     assert tree.roots == (0, 1)
+    assert tree.leaves == (2, 3, 4, 5)
     assert tree.children[0] == (2, 3)
     assert tree.depth.tolist() == [0, 0, 1, 1, 1, 1]
     assert tree.is_tree

@@ -1,0 +1,231 @@
+"""`tagger backup` then `tagger restore` into a new database gives back every row of every table
+and the models (the restored active model predicts the same); restore refuses a non-empty target,
+a damaged archive, and archive paths that leave the data folder."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from sqlmodel import SQLModel
+from typer.testing import CliRunner
+
+from core import auth, backup, registry
+from core.config import Settings, get_settings
+from db.engine import Database, init_db
+from db.models import AuditAction, Role, VideoStatus
+from db.queries import audit as audit_q
+from db.queries import embeddings as embeddings_q
+from db.queries import jobs as jobs_q
+from db.queries import labels as labels_q
+from db.queries import videos as videos_q
+
+HOSTILE_TITLE = "<script>alert(1)</script> '; DROP TABLE video; -- Кириллица 中文 🎬 \x01\x1b"
+
+
+def _populate(db: Database, settings: Settings, taxonomy) -> np.ndarray:
+    """Something in every table; returns the embedding matrix the model predicts on."""
+    admin = auth.create_user(db, username="boss", password="correct horse battery", role=Role.ADMIN)
+    mod = auth.create_user(db, username="mod", password="correct horse battery")
+    auth.authenticate(db, "mod", "correct horse battery")
+    with pytest.raises(auth.InvalidCredentialsError):
+        auth.authenticate(db, "mod", "wrong")
+    leaves = [taxonomy.find(p).id for p in ("Sports: Soccer", "Sports: Tennis", "Music: Rock", "Music: Jazz")]
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((16, 8)).astype(np.float32)
+    with db.session() as session:
+        ids = []
+        for i in range(16):
+            video = videos_q.create_video(session, title=f"{HOSTILE_TITLE} {i}", description="d" * (i * 100),
+                                          external_id=f"ext-{i}", status=VideoStatus.READY)
+            embeddings_q.put_embeddings(session, records=[
+                embeddings_q.EmbeddingRecord(video.id, "title", "fake", "v1", f"h{i}", X[i] + (i % 4))])
+            videos_q.put_transcript(session, video_id=video.id, source="whisper", text=f"words {i}",
+                                    segments=[{"start": 0.0, "end": 1.5, "text": f"words {i}"}])
+            videos_q.replace_keyframes(session, video_id=video.id, frames=[(0.5, f"thumbnails/x/{i}.jpg")])
+            ids.append(video.id)
+        labels_q.import_labels(session, labels=[(v, leaves[i % 4]) for i, v in enumerate(ids)])
+        jobs_q.create_job(session, kind="train", params={"activate": True})
+    with db.session() as session:
+        labels_q.save_review(session, video_id=ids[0], expected_version=0, node_ids=[leaves[1]], user=mod)
+    from core import prediction, training
+
+    training.train_model(db, settings=settings, user=admin, activate=True, encoder_key=("fake", "v1"),
+                         params={"n_ensemble": 1, "max_epochs": 3, "d_model": 8, "n_heads": 2, "n_layers": 1,
+                                 "mlp_width": 16, "batch_size": 8})
+    second = training.train_model(db, settings=settings, user=admin, activate=False, encoder_key=("fake", "v1"),
+                                  params={"n_ensemble": 1, "max_epochs": 2, "d_model": 8, "n_heads": 2,
+                                          "n_layers": 1, "mlp_width": 16, "batch_size": 8})
+    registry.promote(db, second.id, admin, settings=settings)
+    prediction.predict_videos(db, settings=settings)
+    return X
+
+
+def _rows(db: Database) -> dict[str, list[dict]]:
+    tables = {}
+    with db.session() as session:
+        connection = session.connection()
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name == "schema_info":
+                continue
+            rows = connection.execute(select(table).order_by(*table.primary_key.columns))
+            tables[table.name] = [dict(row._mapping) for row in rows]
+    return tables
+
+
+def _use_data_dir(monkeypatch, path: Path) -> Settings:
+    monkeypatch.setenv("TAGGER_DATA_DIR", str(path))
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def test_backup_then_restore_gives_back_everything(db, settings, taxonomy, tmp_path, monkeypatch, tally):
+    from scripts.cli import app
+
+    X = _populate(db, settings, taxonomy)
+    before = _rows(db)
+    assert all(before[name] for name in before), [n for n in before if not before[n]]  # every table used
+    active_before = registry.load_active_model(db, settings=settings)
+    archive = tmp_path / "backups" / "tagger.tar"
+    runner = CliRunner()
+
+    made = runner.invoke(app, ["backup", str(archive)])
+    assert made.exit_code == 0, made.output
+    again = runner.invoke(app, ["backup", str(archive)])
+    assert again.exit_code == 1 and "already exists" in again.output  # never replaces a backup
+
+    restored_settings = _use_data_dir(monkeypatch, tmp_path / "restored")
+    done = runner.invoke(app, ["restore", str(archive)])
+    assert done.exit_code == 0, done.output
+    restored = Database(restored_settings.resolved_database_url)
+    init_db(restored)
+
+    after = _rows(restored)
+    assert after.keys() == before.keys()
+    for name in before:
+        assert after[name] == before[name], f"table {name} differs after restore"
+    tally["rows compared after restore"] += sum(len(rows) for rows in before.values())
+    registry._cache.clear()
+    active_after = registry.load_active_model(restored, settings=restored_settings)
+    assert active_after.version_id == active_before.version_id
+    np.testing.assert_array_equal(active_after.classifier.predict_proba({"title": X}),
+                                  active_before.classifier.predict_proba({"title": X}))
+    with restored.session() as session:  # new rows do not collide with restored ids
+        fresh = videos_q.create_video(session, title="after restore")
+        assert fresh.id > max(row["id"] for row in before["video"])
+        entry = audit_q.add_audit(session, action=AuditAction.IMPORT)
+        assert entry.id > max(row["id"] for row in before["audit_log"])
+    assert auth.authenticate(restored, "mod", "correct horse battery", settings=restored_settings)
+
+    refused = runner.invoke(app, ["restore", str(archive)])  # the target is not empty any more
+    assert refused.exit_code == 1 and "not empty" in refused.output
+    restored.dispose()
+
+
+def _archive(db, settings, taxonomy, tmp_path) -> Path:
+    with db.session() as session:
+        videos_q.create_video(session, title=HOSTILE_TITLE)
+    return backup.create_backup(db, tmp_path / "b.tar", settings=settings).path
+
+
+def _rewrite(archive: Path, out: Path, change) -> Path:
+    """A copy of ``archive`` with ``change(name, data) -> (name, data) | None`` applied per member."""
+    with tarfile.open(archive) as source, tarfile.open(out, "w") as target:
+        for member in source.getmembers():
+            changed = change(member.name, source.extractfile(member).read())
+            if changed is None:
+                continue
+            name, data = changed
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            target.addfile(info, io.BytesIO(data))
+    return out
+
+
+def test_a_damaged_archive_restores_nothing(db, settings, taxonomy, tmp_path, monkeypatch):
+    archive = _archive(db, settings, taxonomy, tmp_path)
+
+    def flip(name: str, data: bytes):
+        if name.endswith("video.parquet"):
+            data = data[:100] + bytes([data[100] ^ 0xFF]) + data[101:]
+        return name, data
+
+    damaged = _rewrite(archive, tmp_path / "damaged.tar", flip)
+    target = _use_data_dir(monkeypatch, tmp_path / "target")
+    empty = Database(target.resolved_database_url)
+    with pytest.raises(backup.BackupError, match="checksum"):
+        backup.restore_backup(empty, damaged, settings=target)
+    assert all(not rows for rows in _rows(empty).values())
+    empty.dispose()
+
+
+@pytest.mark.parametrize("evil", ["data/../../evil.txt", "/etc/evil", "data/models/v1/../../../../evil"])
+def test_archive_paths_cannot_leave_the_data_folder(db, settings, taxonomy, tmp_path, monkeypatch, evil):
+    archive = _archive(db, settings, taxonomy, tmp_path)
+
+    def smuggle(name: str, data: bytes):
+        if name == backup.MANIFEST_FILE:
+            manifest = json.loads(data)
+            manifest["files"][evil] = "0" * 64
+            data = json.dumps(manifest).encode()
+        return name, data
+
+    hostile = _rewrite(archive, tmp_path / "hostile.tar", smuggle)
+    target = _use_data_dir(monkeypatch, tmp_path / "target")
+    empty = Database(target.resolved_database_url)
+    with pytest.raises(backup.BackupError, match="unsafe path"):
+        backup.restore_backup(empty, hostile, settings=target)
+    assert not (tmp_path / "evil.txt").exists() and not Path("/etc/evil").exists()
+    empty.dispose()
+
+
+def test_restore_refuses_a_database_in_use(db, settings, taxonomy, tmp_path):
+    archive = _archive(db, settings, taxonomy, tmp_path)
+    with pytest.raises(backup.RestoreTargetNotEmptyError, match="not empty"):
+        backup.restore_backup(db, archive, settings=settings)
+    with db.session() as session:
+        assert videos_q.count_videos(session) == 1  # untouched
+
+
+def test_every_column_type_is_mapped():
+    """A new column type must get an exact Arrow type before backups can run."""
+    for table in backup._tables():
+        backup._schema(table)
+    assert {t.name for t in backup._tables()} == set(SQLModel.metadata.tables) - {"schema_info"}
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_duckdb_backup_restores_into_postgresql_and_back(db, settings, taxonomy, tmp_path, new_postgres_db, tally):
+    """The archive is backend-neutral: DuckDB -> PostgreSQL -> DuckDB keeps every row."""
+    X = _populate(db, settings, taxonomy)
+    before = _rows(db)
+    first = backup.create_backup(db, tmp_path / "duck.tar", settings=settings).path
+
+    pg_settings = Settings(data_dir=tmp_path / "pg-data", database_url=new_postgres_db())
+    pg = Database(pg_settings.resolved_database_url)
+    backup.restore_backup(pg, first, settings=pg_settings)
+    assert _rows(pg) == before
+    registry._cache.clear()
+    on_pg = registry.load_active_model(pg, settings=pg_settings)
+    with pg.session() as session:  # PostgreSQL sequences continue after the restored ids
+        assert videos_q.create_video(session, title="new").id > max(row["id"] for row in before["video"])
+        session.rollback()
+    second = backup.create_backup(pg, tmp_path / "pg.tar", settings=pg_settings).path
+
+    duck_settings = Settings(data_dir=tmp_path / "duck-again")
+    duck = Database(duck_settings.resolved_database_url)
+    backup.restore_backup(duck, second, settings=duck_settings)
+    assert _rows(duck) == before
+    registry._cache.clear()
+    back = registry.load_active_model(duck, settings=duck_settings)
+    np.testing.assert_array_equal(back.classifier.predict_proba({"title": X}),
+                                  on_pg.classifier.predict_proba({"title": X}))
+    tally["rows compared after restore"] += 2 * sum(len(rows) for rows in before.values())
+    pg.dispose()
+    duck.dispose()
