@@ -15,11 +15,12 @@ match the audit log). On DuckDB that holds the database lock while the rows are 
 wait a few seconds); on PostgreSQL a REPEATABLE READ transaction gives the snapshot without
 blocking anyone.
 
-Restore only goes into an empty database (and a data folder without those files): it never
-merges or overwrites. Every member is checked against the manifest before anything is written,
-files are put in place first, then all rows are inserted in one transaction, so a failed restore
-leaves the database empty and removes the files it placed. Sequences are moved past the restored
-ids so new rows never collide with restored ones.
+Restore only goes into an empty database (and a data folder without other files at those paths):
+it never merges or overwrites. Every member is checked against the manifest before anything is
+written, files are put in place first, then all rows are inserted in one transaction, so a failed
+restore leaves the database empty and removes the files it placed; after a killed restore, running
+it again finds the identical files already in place and completes. Sequences are moved past the
+restored ids so new rows never collide with restored ones.
 """
 
 from __future__ import annotations
@@ -132,9 +133,9 @@ def create_backup(db: Database, out: Path | str, *, settings: Settings, include_
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as tmp:
         staging = Path(tmp)
         with db.session() as session:
-            connection = session.connection()
-            if not db.is_duckdb:
-                connection = session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            # PostgreSQL: one snapshot for every table; DuckDB: the file lock already excludes writers
+            options = {} if db.is_duckdb else {"isolation_level": "REPEATABLE READ"}
+            connection = session.connection(execution_options=options)
             tables = {table.name: _export_table(connection, table, staging) for table in _tables()}
             artifact_paths = sorted(
                 path for path in connection.execute(select(ModelVersion.__table__.c.artifact_path)).scalars() if path
@@ -260,7 +261,9 @@ def restore_backup(db: Database, archive: Path | str, *, settings: Settings) -> 
         for name, digest in members.items():
             _extract_checked(tar, name, digest, staging)
         targets = {name: settings.data_dir / PurePosixPath(name).relative_to(DATA_DIR) for name in manifest.files}
-        clashes = [str(path) for path in targets.values() if path.exists()]
+        # the same bytes already in place (a restore killed after placing files) are kept; others clash
+        present = {name for name, path in targets.items() if path.is_file() and _sha256(path) == manifest.files[name]}
+        clashes = [str(path) for name, path in targets.items() if path.exists() and name not in present]
         if clashes:
             raise RestoreTargetNotEmptyError(
                 f"{len(clashes)} file(s) to restore already exist, e.g. {clashes[0]}; restore into a new data folder"
@@ -268,6 +271,8 @@ def restore_backup(db: Database, archive: Path | str, *, settings: Settings) -> 
         placed: list[Path] = []
         try:
             for name, target in targets.items():
+                if name in present:
+                    continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(staging / name, target)
                 placed.append(target)

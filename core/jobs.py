@@ -22,11 +22,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import Session
+
 from core.config import Settings
 from db.engine import Database
-from db.models import Job, JobStatus
+from db.models import Job, JobStatus, ModelStatus
 from db.queries import Actor
 from db.queries import jobs as jobs_q
+from db.queries import models as models_q
 from db.queries import users as users_q
 
 logger = logging.getLogger(__name__)
@@ -108,7 +111,17 @@ def get_job(db: Database, job_id: int) -> JobInfo:
         job = jobs_q.get_job(session, job_id=job_id)
         if job.status in _ACTIVE and job.pid is not None and not _process_alive(job.pid):
             job = jobs_q.update_job(session, job_id=job_id, status=JobStatus.FAILED, message=WORKER_EXITED)
+            if job.kind == "train":
+                _fail_orphaned_versions(session, job_id)
         return _info(job)
+
+
+def _fail_orphaned_versions(session: Session, job_id: int) -> None:
+    """A model version its dead training job left in ``training`` will never finish: mark it failed."""
+    for version in models_q.list_model_versions(session, limit=1000):
+        if version.status == ModelStatus.TRAINING and json.loads(version.config_json).get("job_id") == job_id:
+            models_q.finish_model_version(session, model_version_id=version.id, status=ModelStatus.FAILED,
+                                          notes=f"training job {job_id}: {WORKER_EXITED}")
 
 
 def list_jobs(db: Database, *, kind: str | None = None, limit: int = 20) -> list[JobInfo]:

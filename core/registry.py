@@ -6,7 +6,8 @@ JSON config, written by :func:`core.classifier.save_classifier`; nothing is ever
 ``manifest.json`` (sha256 of every other file). A save writes into a temporary directory beside
 the target, fsyncs it and renames it into place; only then is the database row flipped to
 ``ready`` (and active, if asked) in one short transaction. A crash at any point before that leaves
-the previously active model untouched; leftover ``.v<id>-*`` temp directories are ignored.
+the previously active model untouched; leftover ``.v<id>-*`` temp directories are ignored, and
+removed by the next save once their version is no longer ``training``.
 
 Activation history is read back from the audit trail (every promotion and rollback is audited), so
 :func:`rollback` returns to the version that was active before the current one, repeatedly.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -140,6 +142,7 @@ def register_version(
 ) -> ModelVersion:
     """Save a trained version's files, then mark it ``ready``; it becomes active when
     ``activate`` is set or when no model is active yet (the first model)."""
+    _remove_abandoned_temp_dirs(db, settings)
     directory = write_artifact(settings, version_id, classifier, metadata)
     with db.session() as session:
         version = models_q.finish_model_version(
@@ -228,6 +231,25 @@ def _directory(version: ModelVersion, settings: Settings) -> Path:
     if not version.artifact_path:
         raise ArtifactError(f"model version {version.id} has no stored files")
     return settings.data_dir / version.artifact_path
+
+
+def _remove_abandoned_temp_dirs(db: Database, settings: Settings) -> None:
+    """Delete ``.v<id>-*`` directories left by saves that crashed (their version is no longer
+    ``training``); a save still in progress elsewhere keeps its directory."""
+    if not settings.models_dir.is_dir():
+        return
+    leftovers = {}
+    for path in settings.models_dir.iterdir():
+        match = re.fullmatch(r"\.v(\d+)-.+", path.name)
+        if match and path.is_dir():
+            leftovers[path] = int(match[1])
+    if not leftovers:
+        return
+    with db.session() as session:
+        versions = {v.id: v.status for v in models_q.list_model_versions(session, limit=_HISTORY_LIMIT)}
+    for path, version_id in leftovers.items():
+        if versions.get(version_id) != ModelStatus.TRAINING:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _activation_stack(session: Session) -> list[int]:

@@ -251,7 +251,7 @@ def bench_ingest(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     from db.models import VideoStatus
 
     videos = _corpus(work, sizes.ingest_videos)
-    settings = _settings(base, work / "ingest-data")
+    settings = _settings(base, Path(tempfile.mkdtemp(prefix="ingest-", dir=work)))  # cold: a fresh data dir
     db = _database(settings, taxonomy=False)
     started = time.perf_counter()
     encoder, transcriber = load_encoder(settings), load_transcriber(settings)
@@ -285,7 +285,7 @@ def bench_retrain(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     encoder_key = load_encoder(base).cache_key
     runs = []
     for n in sizes.retrain_videos:
-        settings = _settings(base, work / f"retrain-{n}")
+        settings = _settings(base, Path(tempfile.mkdtemp(prefix=f"retrain-{n}-", dir=work)))
         db = _database(settings)
         _synthetic_training_set(db, n, work, encoder_key)
         runs.append((n, _retrain_click(db, settings, sizes.retrain_budget_s)))
@@ -444,8 +444,18 @@ def _queue_data_dir(work: Path, base: Settings, n: int) -> Path:
     return data_dir
 
 
+# Children report their own VmHWM at exit: ru_maxrss from wait4 would include the parent's
+# memory (Linux carries the pre-exec high-water mark of the forked parent image into the child).
+_PEAK_PRELUDE = textwrap.dedent("""
+    import atexit, sys
+    _peak_file = sys.argv.pop(1)
+    def _write_peak():
+        with open("/proc/self/status") as status, open(_peak_file, "w") as out:
+            out.write(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+    atexit.register(_write_peak)
+""")
+_TAGGER = "from scripts.cli import app\napp(prog_name='tagger')\n"
 _APPTEST = textwrap.dedent("""
-    import sys
     from streamlit.testing.v1 import AppTest
     from dashboard import state
     at = AppTest.from_file(sys.argv[1], default_timeout=300)
@@ -460,7 +470,7 @@ _APPTEST = textwrap.dedent("""
 
 
 def bench_memory(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
-    """Peak RSS (wait4 ru_maxrss) of the dashboard rendering the queue page, and of `tagger ingest`."""
+    """Peak RSS (the process's own VmHWM) of the dashboard rendering the queue page, and of `tagger ingest`."""
     from core import auth
     from scripts import bench_dashboard
 
@@ -468,13 +478,12 @@ def bench_memory(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     settings = _settings(base, _queue_data_dir(work, base, n))
     db = get_database(settings)
     token = auth.authenticate(db, "mod", bench_dashboard.PASSWORD, settings=settings).token
-    dashboard_kib, _ = _peak_rss([sys.executable, "-c", _APPTEST, str(REPO / "dashboard" / "app.py")],
-                                 settings, stdin=token + "\n")
+    dashboard_kib, _ = _peak_rss(_APPTEST, [str(REPO / "dashboard" / "app.py")], settings, work,
+                                 stdin=token + "\n")
 
     videos = _corpus(work, sizes.ingest_videos)
-    ingest_settings = _settings(base, work / "memory-ingest-data")
-    ingest_kib, output = _peak_rss([str(Path(sys.executable).with_name("tagger")), "ingest", str(videos)],
-                                   ingest_settings, ok_codes=(0, 1))
+    ingest_settings = _settings(base, Path(tempfile.mkdtemp(prefix="memory-ingest-", dir=work)))  # cold
+    ingest_kib, output = _peak_rss(_TAGGER, ["ingest", str(videos)], ingest_settings, work, ok_codes=(0, 1))
     if "of video" not in output:
         raise RuntimeError(f"`tagger ingest` did not finish its batch:\n{output[-2000:]}")
     total_kib = _mem_total_gib() * 2**20
@@ -488,23 +497,18 @@ def bench_memory(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     ]
 
 
-def _peak_rss(command: list[str], settings: Settings, *, stdin: str = "",
+def _peak_rss(code: str, args: list[str], settings: Settings, work: Path, *, stdin: str = "",
               ok_codes: tuple[int, ...] = (0,)) -> tuple[int, str]:
-    """Run a child with these settings' data dir; its peak RSS in KiB (ru_maxrss) and its output."""
+    """Run Python ``code`` in a child using these settings' data dir; its peak RSS (KiB) and output."""
     env = {**os.environ, "TAGGER_DATA_DIR": str(settings.data_dir), "HF_HUB_OFFLINE": "1"}
     env.pop("TAGGER_DATABASE_URL", None)
-    with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=out,
-                                stderr=subprocess.STDOUT, text=True)
-        proc.stdin.write(stdin)
-        proc.stdin.close()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        output = out.read()
-    if proc.returncode not in ok_codes:
-        raise RuntimeError(f"{' '.join(command[:2])} exited {proc.returncode}:\n{output[-2000:]}")
-    return usage.ru_maxrss, output
+    peak_file = work / f"peak-{time.monotonic_ns()}.txt"
+    command = [sys.executable, "-c", _PEAK_PRELUDE + code, str(peak_file), *args]
+    result = subprocess.run(command, cwd=REPO, env=env, input=stdin, capture_output=True, text=True, check=False)
+    output = result.stdout + result.stderr
+    if result.returncode not in ok_codes:
+        raise RuntimeError(f"child exited {result.returncode}:\n{output[-2000:]}")
+    return int(peak_file.read_text()), output
 
 
 BENCHES: dict[str, Callable[[Sizes, Path, Settings], list[Row]]] = {

@@ -111,13 +111,13 @@ st.dataframe(
         "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
     },
 )
-nav = st.columns([4, 1])
+nav = st.columns([4, 1], vertical_alignment="bottom")
 with nav[0]:
     st.pagination(result.n_pages, key="queue_page")
 nav[1].selectbox("Per page", PAGE_SIZES, index=1, key="queue_page_size")
 
 if result.rows:
-    pick = st.columns([4, 1])
+    pick = st.columns([4, 1], vertical_alignment="bottom")
     chosen = pick[0].selectbox(
         "Open a video from this page", [r.video_id for r in result.rows],
         format_func=lambda v: f"#{v} · {next(r.title for r in result.rows if r.video_id == v)}",

@@ -140,7 +140,8 @@ st.divider()
 conflict = st.session_state.get(CONFLICT)
 if conflict and conflict["video_id"] == video_id:
     st.error(
-        "Someone else saved this video while you were working on it, so your save was not applied. "
+        "Someone else changed this video while you were working on it (a saved review or a send-back), "
+        "so your save was not applied. "
         "Your selection is still below. Their tags: "
         + md_escape(", ".join(tax.path(n) for n in data.human_labels) or "(none)")
     )
@@ -151,7 +152,10 @@ if conflict and conflict["video_id"] == video_id:
 
 probabilities = {t.node_id: t.probability for t in data.tags}
 with st.form(f"review_form_{video_id}", enter_to_submit=True):
-    st.markdown("**Tags** — untick to reject a suggestion")
+    st.markdown(
+        "**Tags** — ticked tags are saved. The model's suggestions start ticked unless the video "
+        "already has labels (then those are ticked); untick to reject."
+    )
     accepted = []
     for node in baseline.candidates:
         p = probabilities.get(node)

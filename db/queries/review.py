@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, exists, func, or_, true, update
+from sqlalchemy import and_, func, or_, true, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -164,13 +164,13 @@ def _conditions(session: Session, filters: QueueFilters, now: datetime) -> list[
         conds.append(or_(*either))
     if filters.tag:
         nodes = subtree_ids(session, node_id=filters.tag)
-        predicted = exists().where(
-            col(Prediction.video_id) == col(Video.id),
-            col(Prediction.model_version_id) == col(Video.predicted_model_id),
-            col(Prediction.is_predicted),
-            col(Prediction.node_id).in_(nodes),
+        # uncorrelated semi-joins: about twice as fast as EXISTS on DuckDB at 1M videos
+        predicted = tuple_(col(Video.id), col(Video.predicted_model_id)).in_(
+            select(Prediction.video_id, Prediction.model_version_id).where(
+                col(Prediction.node_id).in_(nodes), col(Prediction.is_predicted)
+            )
         )
-        labelled = exists().where(col(Label.video_id) == col(Video.id), col(Label.node_id).in_(nodes))
+        labelled = col(Video.id).in_(select(Label.video_id).where(col(Label.node_id).in_(nodes)))
         conds.append(or_(col(Video.top_tag).in_(nodes), predicted, labelled))
     if filters.confidence is not None and filters.confidence != (0.0, 1.0):
         low, high = filters.confidence

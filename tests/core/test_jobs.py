@@ -18,7 +18,7 @@ from core import jobs, prediction, registry, training
 from core.classifier import HierarchicalClassifier, Hierarchy
 from core.config import Settings
 from db.engine import Database, init_db
-from db.models import JobStatus
+from db.models import JobStatus, ModelStatus
 from db.queries import jobs as jobs_q
 from db.queries import models as models_q
 
@@ -111,6 +111,22 @@ def test_a_running_job_whose_process_is_gone_is_reported_failed(db):
         jobs_q.update_job(session, job_id=job_id, status=JobStatus.RUNNING, pid=finished.pid)
     info = jobs.get_job(db, job_id)
     assert info.status == JobStatus.FAILED and info.message == jobs.WORKER_EXITED
+
+
+def test_a_dead_training_job_fails_the_version_it_left_training(db):
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    job_id = _queued(db, "train")
+    with db.session() as session:
+        jobs_q.update_job(session, job_id=job_id, status=JobStatus.RUNNING, pid=finished.pid)
+        orphan = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1",
+                                               config={"job_id": job_id}).id
+        other = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1",
+                                              config={"job_id": job_id + 1}).id
+    assert jobs.get_job(db, job_id).status == JobStatus.FAILED
+    with db.session() as session:
+        assert models_q.get_model_version(session, model_version_id=orphan).status == ModelStatus.FAILED
+        assert models_q.get_model_version(session, model_version_id=other).status == ModelStatus.TRAINING
 
 
 def test_settings_environment_recreates_the_settings(settings):

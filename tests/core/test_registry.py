@@ -148,6 +148,13 @@ def test_sigkill_while_saving_keeps_the_previous_model(db, settings, classifier,
     assert not registry.artifact_dir(settings, first.id + 1).exists()
     assert registry.load_active_model(db, settings=settings).version_id == first.id
 
+    leftover = [p for p in settings.models_dir.iterdir() if p.name.startswith(f".v{first.id + 1}-")]
+    assert leftover  # the half-written directory of the killed save
+    with db.session() as session:
+        models_q.finish_model_version(session, model_version_id=first.id + 1, status=ModelStatus.FAILED)
+    _new_version(db, classifier, settings)
+    assert not any(p.exists() for p in leftover)  # cleaned by the next save
+
 
 def test_promote_and_rollback_walk_the_activation_history(db, settings, classifier):
     v1 = _new_version(db, classifier, settings)

@@ -73,7 +73,7 @@ def test_stale_version_conflict_keeps_selection(signed_in, seeded) -> None:
         labels.save_review(s, video_id=vid, expected_version=0, node_ids=[travel], user=boss)
     at.multiselect(key=f"review_add_{vid}").select(tennis)
     at.button[[b.label for b in at.button].index("Save & next")].click().run()
-    assert "Someone else saved this video" in at.error[0].value
+    assert "Someone else changed this video" in at.error[0].value
     assert "Travel" in at.error[0].value
     assert at.session_state["review_video_id"] == vid  # still here
     assert at.multiselect(key=f"review_add_{vid}").value == [tennis]  # nothing lost

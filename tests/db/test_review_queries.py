@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 
@@ -181,3 +183,39 @@ def test_flag_and_unflag(database: Database) -> None:
     with database.session() as s:
         video = review.set_flag(s, video_id=vid, user=seeded["bob"], flagged=False)
     assert not video.flagged and video.flag_reason is None
+
+
+_CLAIMER = """
+import sys
+from db.engine import Database
+from db.queries import review, users
+db = Database(sys.argv[1])
+with db.session() as s:
+    me = users.get_user_by_name(s, username=sys.argv[2])
+got = []
+while True:
+    with db.session() as s:
+        video = review.claim_next(s, user=me, claim_minutes=10, exclude_ids=got)
+    if video is None:
+        break
+    got.append(video.id)
+print(",".join(map(str, got)))
+"""
+
+
+@pytest.mark.slow
+def test_claims_are_exclusive_across_processes(duck: Database) -> None:
+    """Four moderator processes drain one DuckDB queue: every video is claimed exactly once."""
+    seeded = _seed(duck, n=40)
+    with duck.session() as s:
+        names = [users.create_user(s, username=f"proc{i}", password_hash="x").username for i in range(4)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _CLAIMER, duck.url, name], stdout=subprocess.PIPE, text=True)
+        for name in names
+    ]
+    claimed = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0
+        claimed += [int(x) for x in out.strip().split(",") if x]
+    assert sorted(claimed) == sorted(seeded["ids"])  # none twice, none lost

@@ -229,3 +229,103 @@ def test_duckdb_backup_restores_into_postgresql_and_back(db, settings, taxonomy,
     tally["rows compared after restore"] += 2 * sum(len(rows) for rows in before.values())
     pg.dispose()
     duck.dispose()
+
+
+_RESTORER = """
+import sys
+from pathlib import Path
+from core import backup
+from core.config import get_settings
+from db.engine import Database, init_db
+settings = get_settings()
+db = Database(settings.resolved_database_url)
+init_db(db)
+print("START", flush=True)
+if sys.argv[1] == "restore":
+    backup.restore_backup(db, Path(sys.argv[2]), settings=settings)
+else:
+    backup.create_backup(db, Path(sys.argv[2]), settings=settings)
+print("DONE", flush=True)
+"""
+
+
+def _bulk(db: Database, settings: Settings, taxonomy, n: int = 3000) -> None:
+    _populate(db, settings, taxonomy)
+    rng = np.random.default_rng(1)
+    with db.session() as session:
+        videos_q.insert_synthetic_videos(session, n=n, prefix="bulk-")
+    with db.session() as session:
+        ids = videos_q.list_video_ids(session)[-n:]
+        embeddings_q.put_embeddings(session, records=[
+            embeddings_q.EmbeddingRecord(v, "title", "fake", "v2", f"b{v}", rng.standard_normal(8).astype(np.float32))
+            for v in ids])
+        labels_q.import_labels(session, labels=[(v, taxonomy.find("Music").id) for v in ids])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_kill_during_backup_and_restore_never_leaves_half_a_copy(db, settings, taxonomy, tmp_path, tally):
+    """kill -9 at random points of `backup` and `restore`: the archive is absent or complete; the
+    restored database is empty or complete; running restore again finishes the job."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _bulk(db, settings, taxonomy)
+    source_rows = _rows(db)
+    script = tmp_path / "restorer.py"
+    script.write_text(_RESTORER)
+    root = Path(__file__).resolve().parents[2]
+    rng = random.Random(5)
+    kills = 0
+
+    def run(mode: str, archive: Path, data_dir: Path, kill_after: float | None) -> tuple[bool, float]:
+        """(killed before DONE, seconds from START to the end)."""
+        env = {**os.environ, "TAGGER_DATA_DIR": str(data_dir)}
+        child = subprocess.Popen([sys.executable, str(script), mode, str(archive)], cwd=root, env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert child.stdout.readline() == "START\n", child.stderr.read()
+        started = time.monotonic()
+        if kill_after is None:
+            done = child.stdout.readline()
+            seconds = time.monotonic() - started
+            out, err = child.communicate(timeout=300)
+            assert child.returncode == 0 and done == "DONE\n", err
+            return False, seconds
+        time.sleep(kill_after)
+        child.send_signal(signal.SIGKILL)
+        out, _ = child.communicate(timeout=60)
+        return "DONE" not in out, time.monotonic() - started
+
+    archive = tmp_path / "out" / "full.tar"
+    _, backup_s = run("backup", archive, settings.data_dir, None)
+    _, restore_s = run("restore", archive, tmp_path / "scratch", None)  # how long each takes here
+    for attempt in range(3):  # backup killed part-way: no archive, or a complete one
+        target = tmp_path / "out" / f"killed{attempt}.tar"
+        kills += run("backup", target, settings.data_dir, backup_s * rng.uniform(0.1, 0.9))[0]
+        if target.exists():
+            backup.read_manifest(target)
+
+    restored_dir = tmp_path / "restored"
+    restored_settings = Settings(data_dir=restored_dir)
+    for attempt in range(3):
+        killed, _ = run("restore", archive, restored_dir, restore_s * rng.uniform(0.1, 0.9))
+        kills += killed
+        restored = Database(restored_settings.resolved_database_url)
+        init_db(restored)
+        rows = _rows(restored)
+        restored.dispose()
+        if all(not r for r in rows.values()):
+            continue  # nothing committed: try again
+        assert rows == source_rows  # never half a restore
+        break
+    else:
+        run("restore", archive, restored_dir, None)  # the retry completes next to the files left behind
+    restored = Database(restored_settings.resolved_database_url)
+    assert _rows(restored) == source_rows
+    restored.dispose()
+    tally["faults injected (kill -9)"] += kills
+    tally["rows compared after restore"] += sum(len(r) for r in source_rows.values())
