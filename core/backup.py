@@ -155,7 +155,12 @@ def create_backup(db: Database, out: Path | str, *, settings: Settings, include_
             for name, path in files.items():
                 tar.add(path, arcname=name, recursive=False)
         _fsync(temp_archive)
-        os.replace(temp_archive, out)
+        try:
+            os.link(temp_archive, out)  # unlike a rename, never replaces a file that appeared meanwhile
+        except FileExistsError as e:
+            raise BackupError(f"{out} already exists; give a new file name") from e
+        except PermissionError:  # a filesystem without hard links (FAT, some network shares)
+            os.replace(temp_archive, out)
     return BackupReport(
         path=out, rows={name: entry.rows for name, entry in tables.items()}, files=len(files),
         bytes=out.stat().st_size, skipped_artifacts=skipped,

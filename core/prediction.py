@@ -32,13 +32,24 @@ _PREDICTABLE = (VideoStatus.READY, VideoStatus.PREDICTED, VideoStatus.REVIEWED)
 PredictProgress = Callable[[int, int], None]  # (videos done, videos to do)
 
 
+CANDIDATE_FLOOR = 0.1  # tags below this probability (and not predicted) are not in question
+
+
 def uncertainty(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """Per row, 1 - the smallest normalised distance of a probability to its threshold (0..1)."""
+    """Per row, 1 - the smallest normalised distance of a candidate tag to its threshold (0..1).
+
+    Candidates are the tags a moderator would actually weigh: predicted ones, plausible ones
+    (probability >= ``CANDIDATE_FLOOR``) and the row's most probable tag. Hundreds of rare tags
+    sit just below tiny thresholds; counting them would make every video look maximally
+    uncertain and leave "least certain first" nothing to sort on.
+    """
     proba = np.asarray(proba, dtype=np.float64)
     t = np.clip(np.asarray(thresholds, dtype=np.float64), 1e-6, 1 - 1e-6)
     room = np.where(proba >= t, 1.0 - t, t)
     distance = np.clip(np.abs(proba - t) / room, 0.0, 1.0)
-    return 1.0 - distance.min(axis=1)
+    candidates = (proba >= t) | (proba >= CANDIDATE_FLOOR)
+    candidates[np.arange(len(proba)), proba.argmax(axis=1)] = True
+    return 1.0 - np.where(candidates, distance, 1.0).min(axis=1)
 
 
 def predict_videos(

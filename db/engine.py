@@ -15,6 +15,8 @@ no file lock is taken.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -58,6 +60,18 @@ UpgradeStep = Callable[[Connection], None]
 # old database to exactly what the models declare (ALTER TABLE ... ADD COLUMN, create_all of a
 # new table with checkfirst, data backfills). Steps never drop user data.
 UPGRADES: list[UpgradeStep] = []
+
+
+def silence_duckdb_teardown_noise() -> None:
+    """Point stderr at /dev/null for the rest of the process's life.
+
+    duckdb 2.0's nanobind bindings print dozens of benign "nanobind: leaked N instances" lines
+    while the interpreter shuts down (when torch is loaded too). Called at exit (CLI, test
+    session), after everything worth saying has been written.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
 
 
 def latest_schema_version() -> int:

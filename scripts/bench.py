@@ -96,13 +96,17 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
                         help=f"comma-separated sections (default all): {','.join(SECTIONS)}")
     parser.add_argument("--quick", action="store_true", help="CI-sized inputs (minutes, not a quarter hour)")
     parser.add_argument("--out", type=Path, help="also write the table (markdown) to this file")
-    parser.add_argument("--work-dir", type=Path, help="keep inputs and databases here (default: a temp dir)")
+    parser.add_argument("--work-dir", type=Path,
+                        help="keep each run's databases (run-<time>/) and the reusable demo corpora here "
+                             "(default: a temp dir, removed afterwards)")
     args = parser.parse_args(argv)
     sections = tuple(s.strip() for s in args.only.split(",") if s.strip())
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown or not sections:
         parser.error(f"unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}")
-    return Options(sections=sections, quick=args.quick, out=args.out, work_dir=args.work_dir)
+    # always in SECTIONS order: memory reuses the database the queue section populated
+    ordered = tuple(s for s in SECTIONS if s in sections)
+    return Options(sections=ordered, quick=args.quick, out=args.out, work_dir=args.work_dir)
 
 
 # --- table --------------------------------------------------------------------------------------
@@ -186,10 +190,11 @@ def _database(settings: Settings, *, taxonomy: bool = True) -> Database:
 
 
 def _corpus(work: Path, n_videos: int) -> Path:
-    """Demo-corpus videos (rendered once per work dir and size); returns the videos folder."""
+    """Demo-corpus videos; returns the videos folder. Rendering is not measured, so corpora are
+    kept beside the run folders and reused by later runs on the same ``--work-dir``."""
     from scripts.demo_corpus import VIDEOS_DIR, generate_corpus
 
-    out = work / f"corpus-{n_videos}"
+    out = work.parent / f"corpus-{n_videos}"
     generate_corpus(out, n_videos, 0)
     return out / VIDEOS_DIR
 
@@ -439,7 +444,7 @@ def _queue_data_dir(work: Path, base: Settings, n: int) -> Path:
         with get_database(_settings(base, data_dir)).session() as session:
             if videos_q.count_videos(session) == n:
                 return data_dir
-        raise RuntimeError(f"{data_dir} holds a different database; remove it or use another --work-dir")
+        raise RuntimeError(f"{data_dir} holds a different database")
     bench_dashboard._populate(data_dir, n)
     return data_dir
 
@@ -522,8 +527,9 @@ def run(options: Options, *, progress: Callable[[str], None] = print) -> list[Ro
     base = get_settings()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="tagger-bench-") as tmp:
-        work = options.work_dir or Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
+        # every run measures on fresh databases: a folder of its own inside the work dir
+        work = (options.work_dir or Path(tmp)) / f"run-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+        work.mkdir(parents=True)
         for section in options.sections:
             started = time.perf_counter()
             progress(f"[bench] {section} ...")

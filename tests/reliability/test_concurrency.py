@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core import backup
+from core.config import Settings
+from db.engine import Database
 from db.models import AuditAction, ModelStatus, VideoStatus
 from db.queries import StaleVersionError
 from db.queries import audit as audit_q
@@ -273,6 +277,8 @@ def test_processes_save_while_ingest_and_retrain_run(db, settings, taxonomy, hos
     for process in [*savers, *workers]:
         assert process.stdout.readline() == "READY\n"
     go.touch()
+    time.sleep(1.0)  # a backup in the middle of it all must still be one consistent snapshot
+    mid_run = backup.create_backup(db, tmp_path / "mid-run.tar", settings=settings).path
     outputs = {}
     for process in workers:  # liveness: communicate raises if anything deadlocked
         outputs[process], err = process.communicate(timeout=JOIN_TIMEOUT_S)
@@ -296,6 +302,24 @@ def test_processes_save_while_ingest_and_retrain_run(db, settings, taxonomy, hos
     assert "INGESTED {'ready': 4}" in outputs[workers[0]] and "TRAINED" in outputs[workers[1]]
     with db.session() as session:
         assert [v.status for v in models_q.list_model_versions(session)] == [ModelStatus.READY]
+    _assert_snapshot_consistent(mid_run, tmp_path / "restored", video_ids)
     tally["concurrent sessions run (processes)"] += n_savers + 2
     tally["concurrent saves acknowledged"] += len(acks)
     tally["stale-version conflicts reported"] += conflicts
+
+
+def _assert_snapshot_consistent(archive: Path, data_dir: Path, video_ids: list[int]) -> None:
+    """In a restored mid-run backup, each video's version, labels and audit trail agree."""
+    restored_settings = Settings(data_dir=data_dir)
+    restored = Database(restored_settings.resolved_database_url)
+    backup.restore_backup(restored, archive, settings=restored_settings)
+    with restored.session() as session:
+        saved = audit_q.list_audit(session, action=AuditAction.REVIEW_SAVED, limit=100_000)
+        for video_id in video_ids:
+            trail = sorted((json.loads(e.detail_json) for e in saved if e.video_id == video_id),
+                           key=lambda d: d["version"])
+            video = videos_q.get_video(session, video_id=video_id)
+            assert [d["version"] for d in trail] == list(range(1, video.version + 1))
+            labels = labels_q.effective_labels(session, video_ids=[video_id]).get(video_id, [])
+            assert labels == (trail[-1]["node_ids"] if trail else [])
+    restored.dispose()
