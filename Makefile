@@ -47,5 +47,8 @@ lint: install
 bench: install
 	$(BIN)/python scripts/bench.py
 
+# What `tagger demo` leaves in the default data dir: its corpus, the database, the stored media and
+# thumbnails, the model files and the job logs. `make demo` rebuilds it all.
 clean-demo:
-	rm -rf data/demo
+	rm -rf data/demo-corpus data/tagger.duckdb data/tagger.duckdb.wal data/media data/thumbnails data/models \
+		data/jobs

@@ -59,7 +59,6 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from core.config import Settings
-from core.registry import ArtifactError, verify_artifact
 from db.engine import Database, init_db, latest_schema_version
 from db.models import ModelVersion, SchemaInfo
 
@@ -212,6 +211,8 @@ def _export_table(connection: Connection, table: Table, staging: Path) -> TableE
 def _data_files(settings: Settings, artifact_paths: list[str], include_media: bool) -> tuple[dict[str, Path], list[str]]:
     """Archive name -> file on disk for every model artifact (and media); damaged or missing
     model folders are left out and named in the second value."""
+    from core.registry import ArtifactError, verify_artifact  # loads torch: only when backing up
+
     data_dir = settings.data_dir
     files: dict[str, Path] = {}
     skipped: list[str] = []

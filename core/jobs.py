@@ -1,11 +1,11 @@
 """Background jobs (train, predict, ingest) for the dashboard.
 
-:func:`start_job` records a ``Job`` row and spawns ``tagger jobs run <id>`` (same interpreter) in its
-own session (detached), so the Streamlit process stays responsive and a dashboard restart does
-not kill the work. The runner (:func:`run_job`) writes progress, a message and live metrics into
-the row in short sessions (throttled), then ``succeeded`` with a result or ``failed`` with a
-one-line reason. :func:`get_job` reports a job whose process is gone while the row still says
-running as failed ("worker process exited"), e.g. after a kill or an out-of-memory.
+:func:`start_job` records a ``Job`` row and spawns ``tagger jobs run <id>`` (as ``python -m scripts``,
+same interpreter) in its own session (detached), so the Streamlit process stays responsive and a
+dashboard restart does not kill the work. The runner (:func:`run_job`) writes progress, a message
+and live metrics into the row in short sessions (throttled), then ``succeeded`` with a result or
+``failed`` with a one-line reason. :func:`get_job` reports a job whose process is gone while the
+row still says running as failed ("worker process exited"), e.g. after a kill or an out-of-memory.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ PROGRESS_INTERVAL_S = 1.0  # the row is written at most this often while a job r
 HISTORY_LIMIT = 1000  # training epochs kept in the live metrics
 _PROJECT_ROOT = Path(__file__).resolve().parents[1]
 _ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
-# `tagger jobs run <id>` without relying on the console script being on PATH
-_WORKER_ENTRY = "from scripts.cli import app; app(prog_name='tagger')"
+# `tagger jobs run <id>` without relying on the console script being on PATH (scripts/__main__.py)
+_WORKER_MODULE = "scripts"
 
 
 class JobError(Exception):
@@ -83,7 +83,7 @@ def start_job(db: Database, *, kind: str, params: dict[str, Any], user: Actor | 
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / f"{job_id}.log").open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_ENTRY, "jobs", "run", str(job_id)],
+            [sys.executable, "-m", _WORKER_MODULE, "jobs", "run", str(job_id)],
             cwd=_PROJECT_ROOT, env={**os.environ, **settings_environment(settings)},
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )

@@ -24,8 +24,8 @@ import numpy as np
 from core import registry
 from core.classifier import HierarchicalClassifier, Hierarchy, evaluate
 from core.config import Settings
-from core.encoders import MODALITIES, load_encoder
-from core.taxonomy import Taxonomy, load_from_db
+from core.encoders import MODALITIES
+from core.taxonomy import load_from_db
 from db.engine import Database
 from db.models import ModelStatus, ModelVersion, VideoStatus
 from db.queries import Actor
@@ -39,6 +39,16 @@ VALID_FRACTION = 0.2
 MIN_VALID = 2
 SPLIT_SEED = 0
 EVALUATION_SUBSETS = ("held_out", "reviewed")
+
+# Product classifier hyperparameters (the estimator's own defaults are the benchmark's, tuned
+# for single-vector HMC data). A one-layer transformer of width 128 fuses the modality tokens;
+# measured on the demo corpus (74 training videos) it matched the heavier defaults' accuracy at
+# a quarter of the time, and 10,000 videos train in well under a minute with one member.
+PRODUCT_PARAMS: dict[str, Any] = {
+    "d_model": 128, "n_layers": 1, "n_heads": 4, "dropout": 0.2, "lr": 2e-3, "batch_size": 128,
+    "max_epochs": 100,
+}
+SMALL_DATA_VIDEOS = 3000  # up to here: a 3-member ensemble (variance matters more than time)
 
 # (fraction done 0..1, one-line message, live metrics such as the latest epoch's loss)
 TrainingProgress = Callable[[float, str, dict], None]
@@ -54,11 +64,20 @@ class NotEnoughDataError(TrainingError):
 
 @dataclass(frozen=True)
 class TrainingSet:
+    """Labelled videos over the label space: taxonomy nodes with at least one positive.
+
+    Nodes nobody has labelled cannot be learned (their probability would only be trained
+    towards 0), so they are left out of the model: this keeps the output layer and the
+    max-constraint small (a 704-node taxonomy with a few hundred tags in use) and retraining
+    fast. A label space closed under ancestors is a sub-hierarchy of the taxonomy.
+    """
+
     video_ids: np.ndarray  # (n,) row order of X and Y
     X: dict[str, np.ndarray]  # modality -> (n, d) float32, all-NaN rows where missing
-    Y: np.ndarray  # (n, n_nodes) bool, closed under ancestors
-    taxonomy: Taxonomy
-    hierarchy: Hierarchy
+    Y: np.ndarray  # (n, n_nodes) bool over node_ids, closed under ancestors
+    node_ids: list[str]  # the label space, in taxonomy order
+    node_paths: list[str]
+    hierarchy: Hierarchy  # over node_ids
     encoder_id: str
     encoder_version: str
 
@@ -77,10 +96,14 @@ def build_training_set(
             session, encoder_id=encoder_id, encoder_version=encoder_version, modalities=MODALITIES,
             video_ids=list(labels),
         )
-    hierarchy = Hierarchy(taxonomy.parents_index())
+    full = Hierarchy(taxonomy.parents_index())
+    Y = _label_matrix(labels, matrices.video_ids, taxonomy.ids, full)
+    space = np.flatnonzero(Y.any(axis=0))
+    column = {int(node): i for i, node in enumerate(space)}
+    hierarchy = Hierarchy([[column[p] for p in full.parents[node]] for node in space.tolist()])
     return TrainingSet(
-        video_ids=matrices.video_ids, X=_with_nan_rows(matrices),
-        Y=_label_matrix(labels, matrices.video_ids, taxonomy.ids, hierarchy), taxonomy=taxonomy,
+        video_ids=matrices.video_ids, X=_with_nan_rows(matrices), Y=Y[:, space],
+        node_ids=[taxonomy.ids[i] for i in space], node_paths=[taxonomy.nodes[i].path for i in space],
         hierarchy=hierarchy, encoder_id=encoder_id, encoder_version=encoder_version,
     )
 
@@ -152,6 +175,29 @@ def split_indices(video_ids: np.ndarray, *, seed: int = SPLIT_SEED) -> tuple[np.
     return np.flatnonzero(~valid), np.flatnonzero(valid)
 
 
+def default_classifier_params(n_videos: int) -> dict[str, Any]:
+    """Hyperparameters for ``n_videos`` labelled videos: an ensemble while data is scarce, one
+    early-stopped network (shorter patience) once retraining time is dominated by data size."""
+    if n_videos <= SMALL_DATA_VIDEOS:
+        return {**PRODUCT_PARAMS, "n_ensemble": 3, "patience": 10}
+    return {**PRODUCT_PARAMS, "n_ensemble": 1, "patience": 4, "max_epochs": 30}
+
+
+def cached_encoder_key(db: Database, settings: Settings) -> tuple[str, str]:
+    """(id, version) of the configured encoder that most videos have cached vectors of.
+
+    Training reads only cached embeddings, so it never needs to load the encoder models (seconds
+    of start-up per retrain) just to learn their version.
+    """
+    with db.session() as session:
+        versions = embeddings_q.encoder_versions(session, encoder_id=settings.encoder)
+    if not versions:
+        raise NotEnoughDataError(
+            f"no videos have {settings.encoder} embeddings yet; ingest videos before training"
+        )
+    return settings.encoder, versions[0][0]
+
+
 def train_model(
     db: Database,
     *,
@@ -166,10 +212,11 @@ def train_model(
     """Train, evaluate and register a new version; returns its (ready) row.
 
     It becomes active when ``activate`` is set or no model is active yet. ``encoder_key``
-    (id, version) defaults to the configured encoder's; ``params`` override the classifier's
-    default hyperparameters. Raises :class:`NotEnoughDataError` below MIN_LABELLED_VIDEOS.
+    (id, version) defaults to :func:`cached_encoder_key`; ``params`` override
+    :func:`default_classifier_params`. Raises :class:`NotEnoughDataError` below
+    MIN_LABELLED_VIDEOS.
     """
-    encoder_id, encoder_version = encoder_key or load_encoder(settings).cache_key
+    encoder_id, encoder_version = encoder_key or cached_encoder_key(db, settings)
     data = build_training_set(db, encoder_id=encoder_id, encoder_version=encoder_version)
     n = len(data.video_ids)
     if n < MIN_LABELLED_VIDEOS:
@@ -177,7 +224,7 @@ def train_model(
             f"training needs at least {MIN_LABELLED_VIDEOS} labelled videos with {encoder_id} embeddings "
             f"(version {encoder_version}); found {n}. Import labels or review more videos, and ingest them."
         )
-    params = {"device": settings.device, **(params or {})}
+    params = {"device": settings.device, **default_classifier_params(n), **(params or {})}
     classifier = HierarchicalClassifier(**params)
     config = {"classifier": classifier.get_params(), "split_seed": SPLIT_SEED,
               "valid_fraction": VALID_FRACTION, "job_id": job_id}
@@ -224,7 +271,7 @@ def _fit_and_register(
         progress(0.99, "saving the model", metrics)
     metadata = registry.ModelMetadata(
         encoder_id=data.encoder_id, encoder_version=data.encoder_version,
-        node_ids=data.taxonomy.ids, node_paths=[node.path for node in data.taxonomy.nodes],
+        node_ids=data.node_ids, node_paths=data.node_paths,
         node_parents=[list(p) for p in data.hierarchy.parents], config=config, metrics=metrics,
         n_train=len(train_idx), n_valid=len(valid_idx),
         valid_video_ids=[int(v) for v in data.video_ids[valid_idx]],

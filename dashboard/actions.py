@@ -3,27 +3,34 @@
 Pages call these instead of opening sessions themselves. Each re-resolves the signed-in user
 from the token (``state.require``), so a page that shows a button by mistake, or a tampered
 session state, still cannot perform an admin action: ``PermissionDeniedError`` is raised.
+
+``core.registry`` and ``core.ingest`` (torch, PyAV, the encoders) are imported only by the actions
+that use them, so rendering a page never loads them; training runs in a job's own process.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from core import ingest, jobs, registry
+from core import jobs
 from core import taxonomy as taxonomy_core
 from core.auth import PermissionDeniedError
 from core.config import get_settings
 from core.jobs import JobError
-from core.registry import RegistryError
 from dashboard import cache, state
 from dashboard.components import md_escape
 from db.engine import Database, DatabaseError
 from db.models import AuditAction, Role, Video
 from db.queries import audit, labels, review
+
+if TYPE_CHECKING:
+    from core.ingest import IngestResult
 
 
 def save_review(db: Database, *, video_id: int, expected_version: int, node_ids: Sequence[str]) -> Video:
@@ -104,10 +111,14 @@ def start_training(db: Database, *, activate: bool) -> int:
 
 
 def promote(db: Database, *, version_id: int) -> None:
+    from core import registry
+
     registry.promote(db, version_id, state.require(db, Role.ADMIN), settings=get_settings())
 
 
 def rollback(db: Database) -> None:
+    from core import registry
+
     registry.rollback(db, state.require(db, Role.ADMIN), settings=get_settings())
 
 
@@ -132,7 +143,9 @@ def run_admin(action: Callable[[], object], *, success: str) -> None:
     """Run a page's admin action, turning expected failures into one-line errors at the UI edge."""
     try:
         action()
-    except (PermissionDeniedError, RegistryError, JobError, FileNotFoundError, DatabaseError) as e:
+    except Exception as e:
+        if not isinstance(e, _admin_errors()):
+            raise
         st.error(md_escape(str(e)))
         return
     cache.clear_data()
@@ -140,11 +153,22 @@ def run_admin(action: Callable[[], object], *, success: str) -> None:
     st.rerun()
 
 
-def upload(db: Database, *, data: bytes, filename: str, title: str, description: str) -> ingest.IngestResult:
+def _admin_errors() -> tuple[type[Exception], ...]:
+    """The failures :func:`run_admin` shows as one line. ``RegistryError`` is looked up only once
+    ``core.registry`` is loaded (by promote/rollback): none can have been raised before, and
+    importing it here would load torch into every page."""
+    errors: tuple[type[Exception], ...] = (PermissionDeniedError, JobError, FileNotFoundError, DatabaseError)
+    registry = sys.modules.get("core.registry")
+    return errors + (registry.RegistryError,) if registry is not None else errors
+
+
+def upload(db: Database, *, data: bytes, filename: str, title: str, description: str) -> IngestResult:
     """Store and process one uploaded video in this request (moderators may upload).
 
     Raises ``core.ingest.UploadRejected`` for a file that is too large or not a video.
     """
+    from core import ingest
+
     user = state.require(db, Role.MODERATOR)
     result = ingest.ingest_upload(
         db, data=data, filename=filename, title=title, description=description, settings=get_settings(), user=user

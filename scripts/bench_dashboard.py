@@ -21,12 +21,16 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
+
+from core.config import Settings, get_settings
+from scripts.bench_common import fresh_settings
 
 PREDICTIONS_PER_VIDEO = 6
 REPEATS = 5
@@ -44,17 +48,18 @@ def _timed(fn: Callable[[], object], repeats: int = REPEATS) -> float:
     return statistics.median(samples)
 
 
-def _populate(data_dir: Path, n: int, seed: int = 0) -> None:
-    """Schema + taxonomy + users through the product; videos and predictions bulk-loaded."""
+def populate(settings: Settings, n: int, seed: int = 0) -> None:
+    """Fill the (new) database of ``settings`` with ``n`` predicted videos for the queue benchmarks.
+
+    Schema, IAB taxonomy, an active model and the moderators ``mod`` and ``other`` (password
+    :data:`PASSWORD`) go through the product; the videos (10% reviewed) and their predictions are
+    bulk-loaded through DuckDB's DataFrame scan, so a million videos take about a minute.
+    """
     from core import auth
     from core import taxonomy as taxonomy_core
-    from core.config import get_settings
     from db.engine import get_database, init_db
     from db.queries import models
 
-    os.environ["TAGGER_DATA_DIR"] = str(data_dir)
-    get_settings.cache_clear()
-    settings = get_settings()
     settings.ensure_dirs()
     db = get_database(settings)
     init_db(db)
@@ -123,14 +128,16 @@ def _populate(data_dir: Path, n: int, seed: int = 0) -> None:
         con.close()
 
 
-def _measure(data_dir: Path, n: int, *, pages: bool) -> dict[str, float]:
+def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
+    """Median milliseconds of the queue queries and ``claim_next`` on a :func:`populate`-d database
+    (keys ``queue query``, ``queue + search + tag``, ``claim next``) and, with ``pages``, of
+    server-side renders of the queue and review pages (``queue page render``, ``review page render``).
+    """
     from core import taxonomy as taxonomy_core
-    from core.config import get_settings
     from db.engine import get_database
     from db.queries import review, users
     from db.queries.review import QueueFilters
 
-    settings = get_settings()
     db = get_database(settings)
     with db.session() as s:
         mod = users.get_user_by_name(s, username="mod")
@@ -159,7 +166,33 @@ def _measure(data_dir: Path, n: int, *, pages: bool) -> dict[str, float]:
     return result
 
 
-def _render_pages(settings) -> dict[str, float]:
+@contextmanager
+def _configured(settings: Settings) -> Iterator[None]:
+    """The in-process dashboard reads the configured settings: point them at ``settings`` while
+    pages render, then restore the environment."""
+    from core.jobs import settings_environment
+
+    variables = settings_environment(settings)
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+
+
+def _render_pages(settings: Settings) -> dict[str, float]:
+    with _configured(settings):
+        return _time_pages()
+
+
+def _time_pages() -> dict[str, float]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -199,10 +232,11 @@ def main() -> None:
     for n, pages in runs:
         data_dir = Path(tempfile.mkdtemp(prefix=f"bench-dash-{n}-"))
         try:
+            settings = fresh_settings(get_settings(), data_dir)
             start = time.perf_counter()
-            _populate(data_dir, n)
+            populate(settings, n)
             load_s = time.perf_counter() - start
-            rows.append((n, load_s, _measure(data_dir, n, pages=pages)))
+            rows.append((n, load_s, measure(settings, pages=pages)))
             print(f"done N={n:,} (load {load_s:.1f} s)", flush=True)
         finally:
             if not args.keep:

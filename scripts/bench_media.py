@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -21,6 +21,7 @@ import numpy as np
 
 from core.media import load_audio, probe, sample_keyframes
 from core.transcribe import FasterWhisperTranscriber
+from scripts.bench_common import best_of
 from scripts.mediagen import read_wav, speak_to_wav, write_video
 
 SPEECH = (
@@ -49,7 +50,7 @@ def main() -> None:
             clips = {args.video.name: args.video}
         else:
             clips = {
-                f"generated 1280x720 25 fps, GOP {gop}": _generate(
+                f"generated 1280x720 25 fps, GOP {gop}": generate_clip(
                     Path(tmp) / f"gop{gop}.mp4", gop, args.seconds, speech
                 )
                 for gop in (args.gop or [48, 250])
@@ -65,10 +66,10 @@ def main() -> None:
 
 def _video_rows(path: Path, samples: int, repeat: int) -> Iterator[tuple[str, str, str]]:
     info = probe(path)
-    probe_s = _best(lambda: probe(path), repeat)
-    keyframes_s = _best(lambda: sample_keyframes(path, samples, info), repeat)
-    exact_s = _best(lambda: _exact_seek(path, samples, info.duration_s), repeat)
-    all_s = _best(lambda: _decode_all(path, samples, info.duration_s), repeat)
+    probe_s = best_of(lambda: probe(path), repeat)
+    keyframes_s = best_of(lambda: sample_keyframes(path, samples, info), repeat)
+    exact_s = best_of(lambda: _exact_seek(path, samples, info.duration_s), repeat)
+    all_s = best_of(lambda: decode_every_frame(path, samples, info.duration_s), repeat)
     got = len(sample_keyframes(path, samples, info))
     yield "probe", f"{probe_s:.3f}", ""
     yield f"keyframe sampling ({got}/{samples} distinct frames)", f"{keyframes_s:.3f}", "1.0x"
@@ -79,7 +80,7 @@ def _video_rows(path: Path, samples: int, repeat: int) -> Iterator[tuple[str, st
     )
     yield "decode every frame", f"{all_s:.3f}", f"{all_s / keyframes_s:.1f}x"
     if info.has_audio:
-        audio_s = _best(lambda: load_audio(path), repeat)
+        audio_s = best_of(lambda: load_audio(path), repeat)
         yield (
             f"audio decode to 16 kHz mono ({info.duration_s:.0f} s)",
             f"{audio_s:.3f}",
@@ -92,22 +93,13 @@ def _whisper_rows(speech: np.ndarray, repeat: int) -> Iterator[tuple[str, str, s
     transcriber = FasterWhisperTranscriber()
     load_s = time.perf_counter() - started
     seconds = speech.size / 16000
-    transcribe_s = _best(lambda: transcriber.transcribe(speech), repeat)
+    transcribe_s = best_of(lambda: transcriber.transcribe(speech), repeat)
     yield "faster-whisper tiny.en int8 load", f"{load_s:.3f}", ""
     yield (
         f"faster-whisper transcribe ({seconds:.0f} s speech)",
         f"{transcribe_s:.3f}",
         (f"RTF {transcribe_s / seconds:.3f}"),
     )
-
-
-def _best(run: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def _targets(duration: float, samples: int) -> list[float]:
@@ -128,8 +120,9 @@ def _exact_seek(path: Path, samples: int, duration: float) -> list[np.ndarray]:
     return images
 
 
-def _decode_all(path: Path, samples: int, duration: float) -> list[np.ndarray]:
-    """Baseline: decode every frame, convert the ones at the sample points."""
+def decode_every_frame(path: Path, samples: int, duration: float) -> list[np.ndarray]:
+    """The naive baseline keyframe sampling is compared with: decode every frame of ``path`` and
+    convert the ``samples`` evenly spaced over ``duration`` seconds to RGB arrays."""
     pending = _targets(duration, samples)
     images = []
     with av.open(str(path)) as container:
@@ -140,8 +133,9 @@ def _decode_all(path: Path, samples: int, duration: float) -> list[np.ndarray]:
     return images
 
 
-def _generate(path: Path, gop: int, seconds: float, speech: np.ndarray) -> Path:
-    """A clip with motion everywhere (so h264 frames have realistic sizes) and speech audio."""
+def generate_clip(path: Path, gop: int, seconds: float, speech: np.ndarray) -> Path:
+    """Write a 1280x720 25 fps h264 clip of ``seconds`` with a keyframe every ``gop`` frames,
+    motion everywhere (so frames have realistic sizes) and ``speech`` (16 kHz) looped as audio."""
     fps = 25
     rng = np.random.default_rng(0)
     texture = rng.integers(

@@ -5,6 +5,11 @@ commands (and may call :func:`add_expected_errors` for its own exception types).
 module in this package is registered automatically, in name order: adding
 ``scripts/cli_pipeline.py`` is all it takes to get ``tagger ingest`` etc.
 
+Command modules import heavy libraries (torch, scikit-learn, sentence-transformers, PyAV) inside
+the command functions, never at module level: registering them all must stay cheap so that
+``tagger --help`` and the light commands start in well under a second. Expected exception types
+are therefore declared by dotted name and resolved only when an error is being reported.
+
 Expected failures (bad input, busy database, unknown tag, ...) end the command with exit code 1
 and one red line on stderr; anything else is a bug and keeps its traceback.
 """
@@ -13,38 +18,55 @@ from __future__ import annotations
 
 import atexit
 import importlib
-import os
 import pkgutil
 import sys
 from typing import Any
 
 import click
+import huggingface_hub.utils
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
 import scripts
-from core.auth import AuthError
-from core.dataset import DatasetError
-from core.taxonomy import TaxonomyError, UnknownTagError
-from db.engine import DatabaseError, silence_duckdb_teardown_noise
+from db.engine import silence_duckdb_teardown_noise
 
 err_console = Console(stderr=True, soft_wrap=True)
 
-_expected_errors: list[type[BaseException]] = [
-    DatabaseError,
-    TaxonomyError,
-    UnknownTagError,
-    DatasetError,
-    AuthError,
+# "module:Class" names (resolved lazily, see expected_error_types) or built-in exception types.
+_expected_errors: list[str | type[BaseException]] = [
+    "db.engine:DatabaseError",
+    "core.taxonomy:TaxonomyError",
+    "core.taxonomy:UnknownTagError",
+    "core.dataset:DatasetError",
+    "core.auth:AuthError",
     ValueError,
     OSError,
 ]
 
 
-def add_expected_errors(*types: type[BaseException]) -> None:
-    """Declare exception types that are user-facing failures (one line, exit 1, no traceback)."""
+def add_expected_errors(*types: str | type[BaseException]) -> None:
+    """Declare user-facing failures (one line, exit 1, no traceback).
+
+    Give a type, or its ``"module:Class"`` name so the module (and what it imports) is not
+    loaded just to register the command.
+    """
     _expected_errors.extend(t for t in types if t not in _expected_errors)
+
+
+def expected_error_types() -> tuple[type[BaseException], ...]:
+    """The declared types that can exist now: a class whose module was never imported cannot
+    have been raised, so named types are looked up only in already imported modules."""
+    types = []
+    for entry in _expected_errors:
+        if isinstance(entry, str):
+            module_name, _, class_name = entry.partition(":")
+            module = sys.modules.get(module_name)
+            if module is None:
+                continue
+            entry = getattr(module, class_name)
+        types.append(entry)
+    return tuple(types)
 
 
 def one_line(error: BaseException) -> str:
@@ -63,11 +85,13 @@ class _ReportingGroup(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except tuple(_expected_errors) as e:
-            raise fail(one_line(e)) from e
         except KeyboardInterrupt as e:
             err_console.print("[red]interrupted[/red]")
             raise typer.Exit(130) from e
+        except Exception as e:
+            if isinstance(e, expected_error_types()):
+                raise fail(one_line(e)) from e
+            raise
 
 
 app = typer.Typer(
@@ -82,6 +106,9 @@ app = typer.Typer(
 
 @app.callback()
 def _main() -> None:
+    # Model loading (sentence-transformers -> transformers) draws a "Loading weights" bar on every
+    # command that embeds text; transformers reads this switch when it is first imported.
+    huggingface_hub.utils.disable_progress_bars()
     atexit.unregister(silence_duckdb_teardown_noise)  # once, however often the app is invoked
     atexit.register(silence_duckdb_teardown_noise)
 
@@ -92,5 +119,7 @@ def _register_command_modules() -> None:
             importlib.import_module(f"scripts.{module.name}").register(app)
 
 
+if __name__ == "__main__":  # the command modules would import a second copy of this module
+    raise SystemExit("run the command line as `tagger ...` or `python -m scripts ...`, not `python -m scripts.cli`")
 _register_command_modules()
 importlib.import_module("scripts.demo").register(app)  # `tagger demo` (scripts/demo.py, not a cli_ module)

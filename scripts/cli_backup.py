@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from core import backup as backup_lib
 from core.config import get_settings
 from scripts.cli import add_expected_errors
 from scripts.cli_data import open_database
@@ -23,6 +22,8 @@ def backup(
     ] = False,
 ) -> None:
     """Write every table (Parquet) and the model files into one archive with checksums."""
+    from core import backup as backup_lib
+
     report = backup_lib.create_backup(open_database(), out, settings=get_settings(), include_media=with_media)
     for relative in report.skipped_artifacts:
         console.print(f"[yellow]warning:[/yellow] damaged model files left out: {relative}", highlight=False)
@@ -36,6 +37,8 @@ def backup(
 
 def restore(archive: Annotated[Path, typer.Argument(help="Archive written by `tagger backup`.")]) -> None:
     """Restore an archive into the configured database, which must be new and empty."""
+    from core import backup as backup_lib
+
     report = backup_lib.restore_backup(open_database(), archive, settings=get_settings())
     console.print(
         f"restored {sum(report.rows.values())} rows in {len(report.rows)} tables and {report.files} files "
@@ -45,6 +48,6 @@ def restore(archive: Annotated[Path, typer.Argument(help="Archive written by `ta
 
 
 def register(app: typer.Typer) -> None:
-    add_expected_errors(backup_lib.BackupError)
+    add_expected_errors("core.backup:BackupError")
     app.command("backup")(backup)
     app.command("restore")(restore)

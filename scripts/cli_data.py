@@ -1,7 +1,11 @@
-"""Data commands: init, import-taxonomy, import, export, users, serve."""
+"""Data commands: init, import-taxonomy, import, export, users, serve.
+
+Light commands: the core modules behind them are imported inside each command (see scripts/cli.py).
+"""
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 from enum import StrEnum
@@ -12,18 +16,20 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlmodel import Session
 
-from core import auth, dataset
-from core import taxonomy as taxonomy_lib
 from core.config import get_settings
 from db.engine import Database, get_database, init_db
-from db.models import Role
+from db.models import Role, User
+from db.queries import audit as audit_queries
 from db.queries import taxonomy as taxonomy_queries
 from db.queries import users as user_queries
 from scripts.cli import fail
 
 console = Console(soft_wrap=True)
 MAX_PROBLEMS_SHOWN = 20
+PASSWORD_BYTES = 12  # secrets.token_urlsafe: 16 characters
+PASSWORD_RESET_ACTION = "password_reset"  # audit action (db.models.AuditAction has no member for it yet)
 
 
 class TaxonomyFormat(StrEnum):
@@ -54,6 +60,8 @@ def _progress() -> Progress:
 
 def init() -> None:
     """Create the data folders and the database; load IAB Content Taxonomy 3.0 if no taxonomy yet."""
+    from core import taxonomy as taxonomy_lib
+
     settings = get_settings()
     settings.ensure_dirs()
     db = open_database()
@@ -72,6 +80,8 @@ def import_taxonomy(
     ] = None,
 ) -> None:
     """Replace the taxonomy (tags still used by labels cannot be removed)."""
+    from core import taxonomy as taxonomy_lib
+
     if path is None and fmt != TaxonomyFormat.iab3:
         raise fail("give a taxonomy file, or --format iab3 for the bundled IAB 3.0")
     if path is not None and not path.is_file():
@@ -93,6 +103,8 @@ def import_dataset(
     strict: Annotated[bool, typer.Option(help="Exit 1 if any row had a problem (rows are still imported).")] = False,
 ) -> None:
     """Import a labelled dataset: videos (status new) and their imported labels."""
+    from core import dataset
+
     db = open_database()
     with _progress() as progress:
         task = progress.add_task("importing", total=None)
@@ -120,6 +132,8 @@ def export(
     fmt: Annotated[ExportFormat | None, typer.Option("--format", help="Default: by extension.")] = None,
 ) -> None:
     """Export effective labels (human-reviewed where present, else imported)."""
+    from core import dataset
+
     db = open_database()
     n = dataset.export_labels(db, out, fmt=fmt.value if fmt else None)
     console.print(f"wrote {n} videos to {out}")
@@ -135,6 +149,8 @@ def users_add(
     password_stdin: Annotated[bool, typer.Option(help="Read the password from the first line of stdin.")] = False,
 ) -> None:
     """Add an account (asks for the password unless --password-stdin)."""
+    from core import auth
+
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -154,16 +170,52 @@ def users_list() -> None:
     console.print(table)
 
 
+def _existing_user(session: Session, username: str) -> User:
+    user = user_queries.get_user_by_name(session, username=username)
+    if user is None:
+        raise fail(f"no user {username!r}")
+    return user
+
+
 @users_app.command("disable")
 def users_disable(username: Annotated[str, typer.Argument()]) -> None:
     """Disable an account and sign it out everywhere."""
     with open_database().session() as session:
-        user = user_queries.get_user_by_name(session, username=username)
-        if user is None:
-            raise fail(f"no user {username!r}")
+        user = _existing_user(session, username)
         user_queries.update_user(session, user_id=user.id, disabled=True)
         user_queries.revoke_all_user_sessions(session, user_id=user.id)
     console.print(f"disabled {username!r}")
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    username: Annotated[str, typer.Argument()],
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the new password from the first line of stdin instead of generating one.")
+    ] = False,
+) -> None:
+    """Give an account a new password (printed once unless --password-stdin) and sign it out everywhere."""
+    from core import auth
+
+    generated = not password_stdin
+    password = secrets.token_urlsafe(PASSWORD_BYTES) if generated else sys.stdin.readline().rstrip("\r\n")
+    if len(password) < auth.MIN_PASSWORD_LENGTH:
+        raise auth.InvalidUserError(f"password must have at least {auth.MIN_PASSWORD_LENGTH} characters")
+    password_hash = auth.hash_password(password)
+    with open_database().session() as session:
+        user = _existing_user(session, username)
+        user_queries.update_user(session, user_id=user.id, password_hash=password_hash)
+        user_queries.revoke_all_user_sessions(session, user_id=user.id)
+        audit_queries.add_audit(
+            session, action=PASSWORD_RESET_ACTION,
+            detail={"user_id": user.id, "username": username, "generated": generated},
+        )
+    if generated:
+        console.print(f"new password for {username!r}: {password}  (shown once, not stored; note it now)",
+                      highlight=False)
+    else:
+        console.print(f"password of {username!r} changed")
+    console.print("signed out of every session", highlight=False)
 
 
 def serve(

@@ -1,6 +1,7 @@
 """Pipeline commands: ingest, train, predict, evaluate, models, jobs, bench-hmc.
 
 Thin wrappers: parse arguments, call core.ingest / training / prediction / registry / jobs, print.
+Those modules load torch, scikit-learn and PyAV, so each command imports what it uses.
 """
 
 from __future__ import annotations
@@ -23,9 +24,6 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from core import ingest as ingest_lib
-from core import jobs as jobs_lib
-from core import prediction, registry, training
 from core.config import get_settings
 from db.models import JobStatus
 from db.queries import models as models_q
@@ -60,6 +58,8 @@ def ingest(
     ] = None,
 ) -> None:
     """Process videos (and those pending in the database): keyframes, audio, subtitles, embeddings."""
+    from core import ingest as ingest_lib
+
     settings = get_settings()
     db = open_database()
     with _bar(counts=True) as bar:
@@ -95,6 +95,8 @@ def train(
     activate: Annotated[bool, typer.Option("--activate", help="Make the new version active.")] = False,
 ) -> None:
     """Train a new model version from labelled videos' cached embeddings."""
+    from core import training
+
     settings = get_settings()
     db = open_database()
     with _bar(counts=False) as bar:
@@ -114,6 +116,8 @@ def predict(
     all_videos: Annotated[bool, typer.Option("--all", help="Re-predict every processed video.")] = False,
 ) -> None:
     """Predict tags for processed videos from their cached embeddings."""
+    from core import prediction
+
     settings = get_settings()
     db = open_database()
     with _bar(counts=True) as bar:
@@ -131,6 +135,8 @@ def evaluate(
                                                               "reviewed: every reviewed video.")] = Subset.held_out,
 ) -> None:
     """Metrics of a model version against the current effective labels."""
+    from core import training
+
     metrics = training.evaluate_model(open_database(), settings=get_settings(), version_id=version,
                                       subset=subset.value)
     _print_metrics(metrics)
@@ -155,6 +161,8 @@ def models_list() -> None:
 @models_app.command("promote")
 def models_promote(version: Annotated[int, typer.Argument(help="Version id to make active.")]) -> None:
     """Make a ready model version active."""
+    from core import registry
+
     promoted = registry.promote(open_database(), version, None, settings=get_settings())
     console.print(f"model version {promoted.id} is now active")
 
@@ -162,6 +170,8 @@ def models_promote(version: Annotated[int, typer.Argument(help="Version id to ma
 @models_app.command("rollback")
 def models_rollback() -> None:
     """Re-activate the version that was active before the current one."""
+    from core import registry
+
     restored = registry.rollback(open_database(), None, settings=get_settings())
     console.print(f"rolled back: model version {restored.id} is now active")
 
@@ -169,6 +179,8 @@ def models_rollback() -> None:
 @jobs_app.command("run")
 def jobs_run(job_id: Annotated[int, typer.Argument(help="Queued job id.")]) -> None:
     """Run a queued job in this process (the dashboard's background worker)."""
+    from core import jobs as jobs_lib
+
     info = jobs_lib.run_job(open_database(), job_id, settings=get_settings())
     if info.status != JobStatus.SUCCEEDED:
         raise fail(f"job {job_id} {info.status}: {info.message}")
@@ -178,6 +190,8 @@ def jobs_run(job_id: Annotated[int, typer.Argument(help="Queued job id.")]) -> N
 @jobs_app.command("list")
 def jobs_list() -> None:
     """Recent jobs, newest first."""
+    from core import jobs as jobs_lib
+
     table = Table("id", "kind", "status", "progress", "message")
     for info in jobs_lib.list_jobs(open_database()):
         table.add_row(str(info.id), info.kind, info.status, f"{info.progress:.0%}", info.message)
@@ -207,7 +221,7 @@ def _number(value: float | None) -> str:
 
 def register(app: typer.Typer) -> None:
     add_expected_errors(
-        ingest_lib.IngestError, training.TrainingError, registry.RegistryError, jobs_lib.JobError
+        "core.ingest:IngestError", "core.training:TrainingError", "core.registry:RegistryError", "core.jobs:JobError"
     )
     app.command("ingest")(ingest)
     app.command("train")(train)

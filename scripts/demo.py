@@ -7,6 +7,9 @@ predictions and two demo accounts. Every step first checks what an earlier run l
 second run reuses it all (the corpus manifest, the imported rows, the embedding cache, the active
 model) and the dashboard starts within seconds. The command then starts the dashboard through the
 same code path as ``tagger serve``.
+
+The pipeline modules (torch, PyAV, the corpus renderer) are imported by the steps that use them, so
+registering ``tagger demo`` costs ``tagger --help`` nothing.
 """
 
 from __future__ import annotations
@@ -21,8 +24,6 @@ from typing import Annotated
 
 import typer
 
-from core import auth, dataset, ingest, prediction, training
-from core import taxonomy as taxonomy_lib
 from core.config import Settings, get_settings
 from db.engine import Database, get_database, init_db
 from db.models import ModelVersion, Role, VideoStatus
@@ -30,7 +31,6 @@ from db.queries import models as models_q
 from db.queries import taxonomy as taxonomy_q
 from db.queries import users as users_q
 from db.queries import videos as videos_q
-from scripts.demo_corpus import VIDEOS_DIR, generate_corpus
 
 CORPUS_DIR = "demo-corpus"
 DEFAULT_VIDEOS = 120
@@ -41,7 +41,7 @@ HOLDOUT_FRACTION = 0.3
 SEED = 0
 ACCOUNTS = (("demo-admin", Role.ADMIN), ("demo-moderator", Role.MODERATOR))
 PASSWORD_BYTES = 12  # token_urlsafe: 16 characters
-RESET_HINT = "tagger users add NAME --role ROLE"  # no password reset command exists yet
+RESET_COMMAND = "tagger users reset-password {username}"  # shown for accounts an earlier run created
 PROGRESS_LINES = 10  # per long step (corpus rendering, ingest)
 SHOWN_METRICS = ("micro_auprc", "hierarchical_f1")  # of the model's validation split
 PREDICTABLE = (VideoStatus.READY, VideoStatus.PREDICTED, VideoStatus.REVIEWED)
@@ -111,6 +111,10 @@ def prepare_demo(
     progress: Progress = print,
 ) -> DemoReport:
     """Build (or reuse) everything the demo dashboard shows; see the module docstring."""
+    from core import prediction
+    from core import taxonomy as taxonomy_lib
+    from scripts.demo_corpus import VIDEOS_DIR, generate_corpus
+
     if n_videos < MIN_VIDEOS:
         raise DemoError(f"the demo needs at least {MIN_VIDEOS} videos to train its first model; got {n_videos}")
     steps = _Steps(progress)
@@ -181,6 +185,8 @@ def _import(db: Database, csv_path: Path) -> tuple[str, bool]:
 
     The media are attached by the ingest step (found by ``video_id`` in the corpus folder).
     """
+    from core import dataset
+
     rows = dataset.read_dataset(csv_path)
     with db.session() as session:
         present = videos_q.find_videos_by_external_ids(session, external_ids=[r.video_id for r in rows])
@@ -196,6 +202,8 @@ def _import(db: Database, csv_path: Path) -> tuple[str, bool]:
 
 def _ingest(db: Database, settings: Settings, videos_dir: Path, progress: Progress) -> tuple[str, bool]:
     """Process every imported video not processed yet; the embedding cache makes re-runs free."""
+    from core import ingest
+
     def report(done: int, total: int, name: str) -> None:
         if done and (done % max(1, total // PROGRESS_LINES) == 0 or done == total):
             progress(f"  ingest {done}/{total} {name}")
@@ -215,6 +223,8 @@ def _ingest(db: Database, settings: Settings, videos_dir: Path, progress: Progre
 
 def _ensure_model(db: Database, settings: Settings) -> tuple[ModelVersion, bool]:
     """The active model of the configured encoder, training the first one if there is none."""
+    from core import training
+
     with db.session() as session:
         active = models_q.get_active_model(session)
     if active is not None and active.encoder_id == settings.encoder:
@@ -241,6 +251,8 @@ def _metrics_line(version: ModelVersion) -> str:
 
 def _ensure_accounts(db: Database) -> list[DemoAccount]:
     """Create the demo accounts that do not exist; their random passwords exist only in the result."""
+    from core import auth
+
     accounts = []
     for username, role in ACCOUNTS:
         with db.session() as session:
@@ -272,7 +284,7 @@ def format_report(report: DemoReport) -> str:
                          "  (shown once, not stored; note it now)")
         else:
             lines.append(f"  {account.role:<9} {account.username}  exists (password shown on the run that "
-                         f"created it; for a new account: {RESET_HINT})")
+                         f"created it; forgotten? {RESET_COMMAND.format(username=account.username)})")
     return "\n".join(lines)
 
 

@@ -76,7 +76,7 @@ def _best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> float | None:
     n_pos = int(np.count_nonzero(labels))
     if n_pos == 0:
         return None
-    order = np.argsort(-scores, kind="stable")
+    order = np.argsort(-scores)  # ties are grouped: their order is irrelevant
     s, y = scores[order], labels[order]
     ends = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
     tp = np.cumsum(y)[ends]

@@ -19,7 +19,7 @@ def micro_average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
     n_pos = int(y.sum())
     if n_pos == 0:
         raise ValueError("average precision needs at least one positive label")
-    order = np.argsort(-s, kind="stable")
+    order = np.argsort(-s)  # ties are grouped, so their order is irrelevant
     s_sorted, y_sorted = s[order], y[order]
     group_ends = np.r_[np.flatnonzero(np.diff(s_sorted)), s_sorted.size - 1]
     tps = np.cumsum(y_sorted)[group_ends]

@@ -73,6 +73,14 @@ class MaxConstraint:
                 self.steps.append(
                     (torch.tensor(nodes, device=device), torch.tensor(table, device=device))
                 )
+        # CSR lists of each node's ancestors (itself included) for the sparse positive-only pass
+        ancestors = hierarchy.ancestor_matrix
+        counts = ancestors.sum(axis=1)
+        self._anc_count = torch.as_tensor(counts, dtype=torch.long, device=device)
+        self._anc_start = torch.as_tensor(
+            np.r_[0, np.cumsum(counts)[:-1]], dtype=torch.long, device=device
+        )
+        self._anc_index = torch.as_tensor(np.nonzero(ancestors)[1], dtype=torch.long, device=device)
 
     def __call__(self, values: torch.Tensor) -> torch.Tensor:
         if values.ndim != 2 or values.shape[1] != self.n_nodes:
@@ -80,6 +88,30 @@ class MaxConstraint:
         rows = max(1, _MCM_MAX_ELEMENTS // (4 * self.n_nodes))
         parts = [_MaxConstraintFunction.apply(v, self) for v in values.split(rows)]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def positive_only(self, values: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Per positive entry ``(r, a)``: max of ``values[r, d]`` over positive descendants ``d``.
+
+        Computed sparsely (labels are sparse): every positive ``(r, d)`` is scattered with
+        ``amax`` into all of ``d``'s ancestors. Entries that are not positive hold 0 and carry
+        no meaning; callers select positives with ``targets``.
+        """
+        rows, nodes = targets.nonzero(as_tuple=True)
+        counts = self._anc_count[nodes]
+        total = int(counts.sum())
+        first = torch.cumsum(counts, 0) - counts
+        offsets = torch.arange(total, device=values.device) - first.repeat_interleave(
+            counts, output_size=total
+        )
+        ancestors = self._anc_index[
+            self._anc_start[nodes].repeat_interleave(counts, output_size=total) + offsets
+        ]
+        flat = rows.repeat_interleave(counts, output_size=total) * self.n_nodes + ancestors
+        source = values[rows, nodes].repeat_interleave(counts, output_size=total)
+        out = values.new_zeros(values.numel()).scatter_reduce(
+            0, flat, source, "amax", include_self=False
+        )
+        return out.view_as(values)
 
     def forward_with_argmax(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Constrained values and, per entry, the index of the descendant that supplied it."""
@@ -115,10 +147,7 @@ def max_constraint_loss(
     reaches the descendant that should explain it instead of being absorbed by wrong ones.
     Returns the per-entry loss ``(rows, n_nodes)``; the caller weights and reduces it.
     """
-    masked = logits.masked_fill(~targets, float("-inf"))
-    both = mcm(torch.cat([logits, masked]))
-    constrained, positive_only = both[: len(logits)], both[len(logits) :]
-    train_logits = torch.where(targets, positive_only, constrained)
+    train_logits = torch.where(targets, mcm.positive_only(logits, targets), mcm(logits))
     return F.binary_cross_entropy_with_logits(train_logits, targets.float(), reduction="none")
 
 
@@ -140,7 +169,12 @@ class _MLPTrunk(nn.Module):
 
 
 class _TransformerTrunk(nn.Module):
-    """Per-modality LayerNorm+Linear tokens, modality embeddings, masked pre-norm encoder, mean pool."""
+    """Per-modality LayerNorm+Linear tokens, modality embeddings, masked pre-norm encoder, mean pool.
+
+    No final LayerNorm before pooling: with one (or few) tokens and small data it let the network
+    settle in the all-negative solution (training loss stuck at the base rate, outputs nearly
+    independent of the input); without it the same data is fitted (see tests).
+    """
 
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
@@ -161,13 +195,12 @@ class _TransformerTrunk(nn.Module):
             norm_first=True,
         )
         self.encoder = nn.TransformerEncoder(layer, config.n_layers, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(config.d_model)
         self.out_dim = config.d_model
 
     def forward(self, tokens: list[torch.Tensor], present: torch.Tensor) -> torch.Tensor:
         embedded = torch.stack([proj(t) for proj, t in zip(self.projections, tokens)], dim=1)
         embedded = embedded + self.modality_embedding
-        encoded = self.norm(self.encoder(embedded, src_key_padding_mask=~present))
+        encoded = self.encoder(embedded, src_key_padding_mask=~present)
         weights = present.unsqueeze(-1).to(encoded.dtype)
         return (encoded * weights).sum(1) / weights.sum(1)
 

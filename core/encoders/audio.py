@@ -2,9 +2,11 @@
 
 The faster-whisper tiny.en encoder was trained on 680k hours of speech in noisy real-world
 conditions, so its states carry speech/music/noise character, voice and language cues. We run
-only the encoder (no decoding): the audio is cut into Whisper's 30 s log-mel windows, all
-windows of all items go through one batched ``encode`` call, and the states over the VALID
-frames (padding excluded) are pooled as mean + standard deviation, then L2-normalised.
+only the encoder (no decoding): the audio is cut into Whisper's 30 s log-mel windows exactly as
+faster-whisper cuts them for transcription, and the states over the VALID frames (padding
+excluded) are pooled as mean + standard deviation, then L2-normalised. The model is the
+transcriber's own instance (:func:`core.transcribe.load_faster_whisper`), so a window the
+transcriber already encoded is not encoded again (:mod:`core.whisper_model`).
 Only the first MAX_AUDIO_SECONDS are used: genre/mood is evident early and encoder cost grows
 linearly with duration.
 """
@@ -38,39 +40,31 @@ class WhisperAudioEmbedder:
     """Pooled Whisper encoder states of 16 kHz mono audio."""
 
     def __init__(self, model_path: Path, device: str = "cpu") -> None:
-        import ctranslate2
-        from faster_whisper.feature_extractor import FeatureExtractor
+        from core.transcribe import DEFAULT_COMPUTE_TYPE, load_faster_whisper
 
         if not (model_path / "model.bin").is_file():
             raise FileNotFoundError(
                 f"{model_path} is not a CTranslate2 Whisper model directory (setting whisper_model)"
             )
-        # float32 on CPU: the bundled weights are float16, which CPU kernels upcast anyway.
-        kind, _, index = device.partition(":")  # torch-style "cuda:1" -> CTranslate2 arguments
-        self.compute_type = "float16" if kind == "cuda" else "float32"
-        self._ctranslate2 = ctranslate2
-        self.model = ctranslate2.models.Whisper(
-            str(model_path),
-            device=kind,
-            device_index=int(index or 0),
-            compute_type=self.compute_type,
-        )
-        self.features = FeatureExtractor(feature_size=self.model.n_mels)
+        self.compute_type = DEFAULT_COMPUTE_TYPE
+        self.model = load_faster_whisper(str(model_path), device, self.compute_type)
+        self.features = self.model.feature_extractor
         self.window_frames = self.features.nb_max_frames
         self.fingerprint = dir_fingerprint(model_path)
         # CTranslate2 does not expose the encoder width; one encoded window reveals it.
-        probe = np.zeros((1, self.model.n_mels, self.window_frames), np.float32)
-        self.dim = 2 * self._encode(probe).shape[-1]
-
-    def _encode(self, windows: np.ndarray) -> np.ndarray:
-        storage = self._ctranslate2.StorageView.from_array(np.ascontiguousarray(windows))
-        return np.array(self.model.encode(storage, to_cpu=True), dtype=np.float32)
+        probe = np.zeros((1, self.model.model.n_mels, self.window_frames), np.float32)
+        self.dim = 2 * self.model.window_states(probe).shape[-1]
 
     def windows(self, audio: np.ndarray) -> tuple[np.ndarray, list[int]]:
-        """Log-mel windows (n, n_mels, 3000) of the capped audio and the valid state count of each."""
-        audio = audio[: MAX_AUDIO_SECONDS * AUDIO_SAMPLE_RATE]
-        mel = self.features(audio)
-        n_frames = min(mel.shape[1], math.ceil(audio.size / self.features.hop_length))
+        """Log-mel windows (n, n_mels, 3000) of the capped audio and the valid state count of each.
+
+        The features are cut like faster-whisper's ``generate_segments`` cuts them (zero-padded
+        log-mel), so for audio up to MAX_AUDIO_SECONDS the first window equals the
+        transcriber's. (Longer audio is cut first; its log-mel scale then differs slightly from
+        the transcriber's, and its first window is simply encoded again.)
+        """
+        mel = self.features(audio[: MAX_AUDIO_SECONDS * AUDIO_SAMPLE_RATE], chunk_length=WINDOW_SECONDS)
+        n_frames = mel.shape[1] - 1
         n_windows = max(1, math.ceil(n_frames / self.window_frames))
         padded = np.zeros((n_windows, mel.shape[0], self.window_frames), dtype=np.float32)
         valid = []
@@ -90,7 +84,7 @@ class WhisperAudioEmbedder:
         all_windows = np.concatenate([windows for windows, _ in per_item])
         states = np.concatenate(
             [
-                self._encode(all_windows[start : start + BATCH_WINDOWS])
+                self.model.window_states(all_windows[start : start + BATCH_WINDOWS])
                 for start in range(0, len(all_windows), BATCH_WINDOWS)
             ]
         )

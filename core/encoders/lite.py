@@ -18,8 +18,9 @@ from core.encoders import visual
 from core.encoders.base import TEXT_MODALITIES, Encoder, EncoderInput
 from core.encoders.fingerprint import combine
 
-# Bump when text windowing or audio pooling changes (the visual descriptor has its own).
-PREPROCESSING_VERSION = "lite-v1"
+# Bump when text windowing or audio windowing/pooling changes (the visual descriptor has its own).
+# v2: audio windows cut like faster-whisper cuts them (shared encoder pass with transcription).
+PREPROCESSING_VERSION = "lite-v2"
 
 
 class LiteEncoder(Encoder):

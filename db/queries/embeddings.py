@@ -166,6 +166,17 @@ def count_embeddings(session: Session, *, encoder_id: str | None = None, encoder
     return {modality: n for modality, n in session.exec(query)}
 
 
+def encoder_versions(session: Session, *, encoder_id: str) -> list[tuple[str, int]]:
+    """``[(encoder_version, videos with vectors)]`` of one encoder, most videos first."""
+    query = (
+        select(Embedding.encoder_version, func.count(func.distinct(Embedding.video_id)))
+        .where(Embedding.encoder_id == encoder_id)
+        .group_by(Embedding.encoder_version)
+        .order_by(func.count(func.distinct(Embedding.video_id)).desc(), Embedding.encoder_version)
+    )
+    return [(version, n) for version, n in session.exec(query)]
+
+
 def delete_video_embeddings(session: Session, *, video_id: int) -> int:
     """Drop a video's vectors (all encoders), e.g. when its file was replaced."""
     result = session.exec(delete(Embedding).where(col(Embedding.video_id) == video_id))

@@ -278,7 +278,7 @@ def test_unexpected_error_is_recorded_logged_and_the_batch_goes_on(db, run, tmp_
     folder = tmp_path / "in"
     for i, name in enumerate(["one", "boom", "three"]):
         make_clip(folder / f"{name}.mp4", 40 + 60 * i)
-    with caplog.at_level(logging.ERROR, logger="core.ingest"):
+    with caplog.at_level(logging.ERROR, logger="core.ingest_pipeline"):
         report = run(folder, encoder=CountingEncoder(fail_title="boom"))
 
     statuses = {r.name: r.status for r in report.results}

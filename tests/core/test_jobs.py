@@ -7,55 +7,23 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from types import SimpleNamespace
 
-import numpy as np
 import pytest
-import torch
 
-from core import jobs, prediction, registry, training
-from core.classifier import HierarchicalClassifier, Hierarchy
+from core import jobs, prediction
 from core.config import Settings
-from db.engine import Database, init_db
+from db.engine import Database
 from db.models import JobStatus, ModelStatus
 from db.queries import jobs as jobs_q
 from db.queries import models as models_q
 
-PARENTS = [[], [0]]
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = Database(settings.resolved_database_url)
-    init_db(database)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def active_model(db: Database, settings: Settings) -> int:
+def active_model(tiny_model) -> int:
     """A tiny registered, active model (no videos to predict)."""
-    rng = np.random.default_rng(0)
-    Y = np.zeros((20, 2), bool)
-    Y[::2] = True
-    clf = HierarchicalClassifier(n_ensemble=1, max_epochs=2, trunk="mlp", mlp_width=8).fit(
-        {"title": rng.standard_normal((20, 4)).astype(np.float32)}, Y, hierarchy=Hierarchy(PARENTS))
-    with db.session() as session:
-        version_id = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1").id
-    metadata = registry.ModelMetadata(encoder_id="fake", encoder_version="v1", node_ids=["a", "a1"],
-                                      node_paths=["A", "A: 1"], node_parents=PARENTS)
-    registry.register_version(db, version_id=version_id, classifier=clf, metadata=metadata, settings=settings,
-                              user=None, activate=True)
-    return version_id
+    return tiny_model(activate=True).id
 
 
 def _queued(db: Database, kind: str, params: dict | None = None) -> int:
@@ -79,7 +47,6 @@ def test_runner_records_success_with_result(db, settings, active_model):
 
 
 def test_runner_records_expected_failures_as_one_line(db, settings, monkeypatch, caplog):
-    monkeypatch.setattr(training, "load_encoder", lambda s: SimpleNamespace(cache_key=("fake", "v1")))
     from core.taxonomy import from_paths, save_to_db
 
     with db.session() as session:
@@ -87,7 +54,7 @@ def test_runner_records_expected_failures_as_one_line(db, settings, monkeypatch,
     with caplog.at_level(logging.ERROR, logger="core.jobs"):
         info = jobs.run_job(db, _queued(db, "train"), settings=settings)
         no_model = jobs.run_job(db, _queued(db, "predict"), settings=settings)
-    assert info.status == JobStatus.FAILED and "at least 10 labelled videos" in info.message
+    assert info.status == JobStatus.FAILED and "ingest videos before training" in info.message
     assert no_model.status == JobStatus.FAILED and "no model is active" in no_model.message
     assert "\n" not in info.message and not caplog.records  # expected: no traceback
 
@@ -103,22 +70,24 @@ def test_runner_records_and_logs_unexpected_errors(db, settings, monkeypatch, ca
     assert any(record.exc_info for record in caplog.records)
 
 
-def test_a_running_job_whose_process_is_gone_is_reported_failed(db):
+def _running_with_dead_worker(db: Database) -> int:
+    """A train job whose row says running while its worker process has already exited."""
     finished = subprocess.Popen(["true"])
     finished.wait()
     job_id = _queued(db, "train")
     with db.session() as session:
         jobs_q.update_job(session, job_id=job_id, status=JobStatus.RUNNING, pid=finished.pid)
-    info = jobs.get_job(db, job_id)
+    return job_id
+
+
+def test_a_running_job_whose_process_is_gone_is_reported_failed(db):
+    info = jobs.get_job(db, _running_with_dead_worker(db))
     assert info.status == JobStatus.FAILED and info.message == jobs.WORKER_EXITED
 
 
 def test_a_dead_training_job_fails_the_version_it_left_training(db):
-    finished = subprocess.Popen(["true"])
-    finished.wait()
-    job_id = _queued(db, "train")
+    job_id = _running_with_dead_worker(db)
     with db.session() as session:
-        jobs_q.update_job(session, job_id=job_id, status=JobStatus.RUNNING, pid=finished.pid)
         orphan = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1",
                                                config={"job_id": job_id}).id
         other = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1",

@@ -2,87 +2,40 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
-import torch
 
 from core import ingest, prediction, registry, training
-from core.config import Settings
 from core.encoders import Encoder, EncoderInput
-from core.taxonomy import Taxonomy, from_paths, save_to_db
-from db.engine import Database, init_db
 from db.models import VideoStatus
-from db.queries import embeddings as embeddings_q
 from db.queries import labels as labels_q
 from db.queries import models as models_q
 from db.queries import users as users_q
 from db.queries import videos as videos_q
 from scripts.mediagen import write_video
 
-ENCODER = ("fake", "v1")
-LEAVES = [("Sports", "Soccer"), ("Sports", "Tennis"), ("Music", "Rock"), ("Music", "Jazz")]
-FAST = {"n_ensemble": 1, "max_epochs": 15, "patience": 5, "d_model": 16, "n_heads": 2, "n_layers": 1,
-        "mlp_width": 32, "batch_size": 16, "dropout": 0.1}
-
-
-def title_vector(title: str) -> np.ndarray:
-    """Titles of one leaf land near the same centre (the leaf name is the first word)."""
-    centre = np.zeros(6, np.float32)
-    centre[[leaf for _, leaf in LEAVES].index(title.split()[0])] = 3.0
-    seed = int(hashlib.sha256(title.encode()).hexdigest()[:8], 16)
-    return centre + np.random.default_rng(seed).standard_normal(6).astype(np.float32) * 0.3
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class TitleEncoder(Encoder):
-    """Encodes only titles, with :func:`title_vector` (so new videos fall into known clusters)."""
+    """Encodes only titles, like the synthetic corpus does (so new videos fall into known clusters)."""
 
-    def __init__(self) -> None:
-        self.id, self.version = ENCODER
-        self.dims = {"title": 6}
+    def __init__(self, synthetic) -> None:
+        self.id, self.version = synthetic.encoder_key
+        self.dims = {"title": synthetic.title_dim}
+        self._title_vector = synthetic.title_vector
 
     def encode_batch(self, items: Sequence[EncoderInput]) -> list[dict[str, np.ndarray]]:
-        return [{"title": title_vector(item.title)} if item.title else {} for item in items]
-
-
-def corpus(db: Database, n: int) -> tuple[Taxonomy, list[int]]:
-    taxonomy = from_paths([[p[0]] for p in LEAVES] + [list(p) for p in LEAVES])
-    ids = []
-    with db.session() as session:
-        save_to_db(session, taxonomy)
-        for i in range(n):
-            sport, leaf = LEAVES[i % 4]
-            title = f"{leaf} video {i}"
-            video = videos_q.create_video(session, title=title, status=VideoStatus.READY)
-            embeddings_q.put_embeddings(session, records=[
-                embeddings_q.EmbeddingRecord(video.id, "title", *ENCODER, title, title_vector(title))])
-            labels_q.import_labels(session, labels=[(video.id, taxonomy.find(f"{sport}: {leaf}").id)])
-            ids.append(video.id)
-    return taxonomy, ids
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+        return [{"title": self._title_vector(item.title)} if item.title else {} for item in items]
 
 
 @pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = Database(settings.resolved_database_url)
-    init_db(database)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def trained(db, settings):
-    taxonomy, ids = corpus(db, 32)
-    version = training.train_model(db, settings=settings, user=None, encoder_key=ENCODER, params=FAST)
+def trained(db, settings, synthetic):
+    taxonomy, ids = synthetic.build(db, 32)
+    version = training.train_model(db, settings=settings, user=None, encoder_key=synthetic.encoder_key,
+                                   params=synthetic.params())
     return taxonomy, ids, version
 
 
@@ -99,7 +52,7 @@ def test_uncertainty_ignores_implausible_tags_sitting_on_tiny_thresholds():
     assert prediction.uncertainty(proba, thresholds) == pytest.approx([0.1, 0.9])
 
 
-def test_predictions_are_stored_with_the_version_and_summaries(db, settings, trained):
+def test_predictions_are_stored_with_the_version_and_summaries(db, settings, trained, synthetic):
     taxonomy, ids, version = trained
     with db.session() as session:
         user = users_q.create_user(session, username="mod", password_hash="x")
@@ -116,7 +69,7 @@ def test_predictions_are_stored_with_the_version_and_summaries(db, settings, tra
     assert {v.predicted_model_id for v in videos} == {version.id}
     assert videos[0].status == VideoStatus.REVIEWED
     assert {v.status for v in videos[1:]} == {VideoStatus.PREDICTED}
-    X = {"title": np.stack([title_vector(v.title) for v in videos])}
+    X = {"title": np.stack([synthetic.title_vector(v.title) for v in videos])}
     expected = prediction.uncertainty(model.classifier.predict_proba(X), model.classifier.thresholds_)
     assert [v.uncertainty for v in videos] == pytest.approx(expected.tolist(), abs=1e-5)
     for video in videos:
@@ -136,10 +89,11 @@ def test_default_run_only_predicts_what_this_version_has_not(db, settings, train
     assert prediction.predict_videos(db, settings=settings, all_videos=True) == 32
 
 
-def test_repredict_with_a_chosen_version(db, settings, trained):
+def test_repredict_with_a_chosen_version(db, settings, trained, synthetic):
     _, ids, v1 = trained
     prediction.predict_videos(db, settings=settings)
-    v2 = training.train_model(db, settings=settings, user=None, encoder_key=ENCODER, params={**FAST, "max_epochs": 2})
+    v2 = training.train_model(db, settings=settings, user=None, encoder_key=synthetic.encoder_key,
+                              params=synthetic.params(max_epochs=2))
     assert not v2.is_active
 
     assert prediction.predict_videos(db, settings=settings, version_id=v2.id) == 32
@@ -159,10 +113,10 @@ def test_video_tag_tree_shows_paths(db, settings, trained):
     assert soccer and soccer[0].probability <= next(t for t in trees if t.label == "Sports").probability
 
 
-def test_ingest_predicts_new_videos_with_the_active_model(db, settings, trained, tmp_path):
+def test_ingest_predicts_new_videos_with_the_active_model(db, settings, trained, synthetic, tmp_path):
     settings.num_keyframes = 2
     clip = write_video(tmp_path / "Rock concert tonight.mp4", [np.full((32, 32, 3), 50, np.uint8)] * 5, 10)
-    report = ingest.ingest_paths(db, [clip], settings=settings, encoder=TitleEncoder())
+    report = ingest.ingest_paths(db, [clip], settings=settings, encoder=TitleEncoder(synthetic))
     assert report.predicted == 1
     with db.session() as session:
         video = videos_q.get_video(session, video_id=report.results[0].video_id)

@@ -7,76 +7,31 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from core import registry
-from core.classifier import HierarchicalClassifier, Hierarchy
-from core.config import Settings
-from db.engine import Database, init_db
 from db.models import AuditAction, ModelStatus
 from db.queries import audit as audit_q
 from db.queries import models as models_q
 
-PARENTS = [[], [], [0], [0], [1]]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = Database(settings.resolved_database_url)
-    init_db(database)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture(scope="module")
-def classifier() -> HierarchicalClassifier:
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((30, 6)).astype(np.float32)
-    Y = np.zeros((30, 5), bool)
-    Y[np.arange(30), np.arange(30) % 3 + 2] = True
-    return HierarchicalClassifier(n_ensemble=1, max_epochs=2, trunk="mlp", mlp_width=16, d_model=8).fit(
-        {"title": X}, Y, hierarchy=Hierarchy(PARENTS))
-
-
-def _metadata() -> registry.ModelMetadata:
-    return registry.ModelMetadata(
-        encoder_id="fake", encoder_version="v1", node_ids=["a", "b", "a1", "a2", "b1"],
-        node_paths=["A", "B", "A: 1", "A: 2", "B: 1"], node_parents=PARENTS, metrics={"violations": 0.0},
-        n_train=24, n_valid=6,
-    )
-
-
-def _new_version(db: Database, clf, settings, *, activate: bool = False):
-    with db.session() as session:
-        version_id = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1").id
-    return registry.register_version(db, version_id=version_id, classifier=clf, metadata=_metadata(),
-                                     settings=settings, user=None, activate=activate)
-
-
-def test_register_writes_a_complete_artifact_and_first_model_becomes_active(db, settings, classifier):
-    version = _new_version(db, classifier, settings)
+def test_register_writes_a_complete_artifact_and_first_model_becomes_active(db, settings, tiny_model,
+                                                                           tiny_classifier, tiny_metadata):
+    version = tiny_model()
     directory = settings.data_dir / version.artifact_path
     assert directory == registry.artifact_dir(settings, version.id)
     assert {p.name for p in directory.iterdir()} == {"model.safetensors", "config.json", "model.json", "manifest.json"}
     assert version.status == ModelStatus.READY and version.is_active
 
     loaded = registry.load_active_model(db, settings=settings)
-    assert loaded.version_id == version.id and loaded.metadata.node_ids == _metadata().node_ids
+    assert loaded.version_id == version.id and loaded.metadata.node_ids == tiny_metadata.node_ids
     X = {"title": np.random.default_rng(1).standard_normal((4, 6)).astype(np.float32)}
-    assert np.allclose(loaded.classifier.predict_proba(X), classifier.predict_proba(X))
+    assert np.allclose(loaded.classifier.predict_proba(X), tiny_classifier.predict_proba(X))
     assert registry.load_active_model(db, settings=settings) is loaded  # cached per version
 
 
@@ -85,8 +40,9 @@ def test_no_active_model_is_a_clear_error(db, settings):
         registry.load_active_model(db, settings=settings)
 
 
-def test_crash_while_saving_keeps_the_previous_model(db, settings, classifier, monkeypatch):
-    first = _new_version(db, classifier, settings)
+def test_crash_while_saving_keeps_the_previous_model(db, settings, tiny_model, tiny_classifier, tiny_metadata,
+                                                     monkeypatch):
+    first = tiny_model()
     with db.session() as session:
         second_id = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1").id
 
@@ -95,7 +51,7 @@ def test_crash_while_saving_keeps_the_previous_model(db, settings, classifier, m
 
     monkeypatch.setattr(registry.os, "rename", crash)
     with pytest.raises(OSError, match="simulated"):
-        registry.register_version(db, version_id=second_id, classifier=classifier, metadata=_metadata(),
+        registry.register_version(db, version_id=second_id, classifier=tiny_classifier, metadata=tiny_metadata,
                                   settings=settings, user=None, activate=True)
 
     assert [p.name for p in settings.models_dir.iterdir()] == [f"v{first.id}"]  # no partial dir left
@@ -127,12 +83,13 @@ _SAVE_THEN_DIE = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_sigkill_while_saving_keeps_the_previous_model(db, settings, classifier, tmp_path):
+def test_sigkill_while_saving_keeps_the_previous_model(db, settings, tiny_model, tiny_classifier, tiny_metadata,
+                                                       tmp_path):
     from core.classifier import save_classifier
 
-    first = _new_version(db, classifier, settings)
-    save_classifier(classifier, tmp_path / "clf")
-    (tmp_path / "meta.json").write_text(json.dumps(_metadata().__dict__))
+    first = tiny_model()
+    save_classifier(tiny_classifier, tmp_path / "clf")
+    (tmp_path / "meta.json").write_text(json.dumps(tiny_metadata.__dict__))
     env = {**os.environ, "TAGGER_DATA_DIR": str(settings.data_dir)}
     done = subprocess.run(
         [sys.executable, "-c", _SAVE_THEN_DIE, str(tmp_path / "clf"), str(tmp_path / "meta.json")],
@@ -152,14 +109,14 @@ def test_sigkill_while_saving_keeps_the_previous_model(db, settings, classifier,
     assert leftover  # the half-written directory of the killed save
     with db.session() as session:
         models_q.finish_model_version(session, model_version_id=first.id + 1, status=ModelStatus.FAILED)
-    _new_version(db, classifier, settings)
+    tiny_model()
     assert not any(p.exists() for p in leftover)  # cleaned by the next save
 
 
-def test_promote_and_rollback_walk_the_activation_history(db, settings, classifier):
-    v1 = _new_version(db, classifier, settings)
-    v2 = _new_version(db, classifier, settings)
-    v3 = _new_version(db, classifier, settings)
+def test_promote_and_rollback_walk_the_activation_history(db, settings, tiny_model):
+    v1 = tiny_model()
+    v2 = tiny_model()
+    v3 = tiny_model()
     assert v1.is_active and not v2.is_active and not v3.is_active
 
     assert registry.promote(db, v2.id, None, settings=settings).is_active
@@ -179,9 +136,9 @@ def test_promote_and_rollback_walk_the_activation_history(db, settings, classifi
     assert [json.loads(e.detail_json)["previous"] for e in rolled] == [v2.id, v3.id]
 
 
-def test_promote_refuses_an_altered_artifact(db, settings, classifier):
-    v1 = _new_version(db, classifier, settings)
-    v2 = _new_version(db, classifier, settings)
+def test_promote_refuses_an_altered_artifact(db, settings, tiny_model):
+    v1 = tiny_model()
+    v2 = tiny_model()
     weights = registry.artifact_dir(settings, v2.id) / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-8])
     with pytest.raises(registry.ArtifactError, match="checksum"):
@@ -190,8 +147,8 @@ def test_promote_refuses_an_altered_artifact(db, settings, classifier):
         assert models_q.get_active_model(session).id == v1.id
 
 
-def test_a_failed_version_cannot_be_promoted(db, settings, classifier):
-    _new_version(db, classifier, settings)
+def test_a_failed_version_cannot_be_promoted(db, settings, tiny_model):
+    tiny_model()
     with db.session() as session:
         failed = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1")
         models_q.finish_model_version(session, model_version_id=failed.id, status=ModelStatus.FAILED)

@@ -194,47 +194,25 @@ _SAVER = textwrap.dedent(
     """
 )
 
-_WORKER = textwrap.dedent(
+_TRAINER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    import numpy as np
     import torch
     torch.set_num_threads(1)
     from core import training
     from core.config import get_settings
-    from core.encoders import Encoder
-    from core.ingest import ingest_paths
-    from core.transcribe import Transcriber
-    from core.transcript import Transcript
     from db.engine import Database
 
     settings = get_settings()
-    settings.num_keyframes = 2
     db = Database(settings.resolved_database_url)
     print("READY", flush=True)
-    while not Path(sys.argv[2]).exists():  # start together with the moderators
+    while not Path(sys.argv[1]).exists():  # start together with the moderators
         time.sleep(0.01)
-    if sys.argv[1] == "train":
-        version = training.train_model(db, settings=settings, user=None, activate=True, encoder_key=("fake", "v1"),
-                                       params={"n_ensemble": 1, "max_epochs": 30, "patience": 30, "d_model": 8,
-                                               "n_heads": 2, "n_layers": 1, "mlp_width": 16, "batch_size": 8})
-        print("TRAINED", version.id, flush=True)
-    else:
-        class Fake(Encoder):
-            id, version = "fake", "v1"
-            dims = {"title": 8, "frames": 8}
-            def encode_batch(self, items):
-                return [{"frames": np.ones(8, np.float32), **({"title": np.ones(8, np.float32)} if i.title else {})}
-                        for i in items]
-
-        class NoSpeech(Transcriber):
-            name, version = "none", "1"
-            def transcribe(self, audio):
-                return Transcript(language=None, source="whisper", segments=[])
-
-        report = ingest_paths(db, [Path(sys.argv[3])], settings=settings, encoder=Fake(), transcriber=NoSpeech())
-        print("INGESTED", report.totals, flush=True)
+    version = training.train_model(db, settings=settings, user=None, activate=True, encoder_key=("fake", "v1"),
+                                   params={"n_ensemble": 1, "max_epochs": 30, "patience": 30, "d_model": 8,
+                                           "n_heads": 2, "n_layers": 1, "mlp_width": 16, "batch_size": 8})
+    print("TRAINED", version.id, flush=True)
     """
 )
 
@@ -257,10 +235,10 @@ def test_processes_save_while_ingest_and_retrain_run(db, settings, taxonomy, hos
     folder = tmp_path / "in"
     for i in range(4):
         hostile.clip(folder / f"new{i}.mp4", 30 + 40 * i, seconds=0.5, audio=False)
-    env = {**os.environ, "TAGGER_DATA_DIR": str(settings.data_dir)}
-    scripts = {name: tmp_path / f"{name}.py" for name in ("saver", "worker")}
+    env = {**os.environ, "TAGGER_DATA_DIR": str(settings.data_dir), "TAGGER_NUM_KEYFRAMES": "2"}
+    scripts = {name: tmp_path / f"{name}.py" for name in ("saver", "trainer")}
     scripts["saver"].write_text(_SAVER)
-    scripts["worker"].write_text(_WORKER)
+    scripts["trainer"].write_text(_TRAINER)
 
     def spawn(*args: str) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -272,11 +250,13 @@ def test_processes_save_while_ingest_and_retrain_run(db, settings, taxonomy, hos
               str(go), str(stop))
         for m in moderators
     ]
-    workers = [spawn(str(scripts["worker"]), "ingest", str(go), str(folder)),
-               spawn(str(scripts["worker"]), "train", str(go))]
-    for process in [*savers, *workers]:
+    trainer = spawn(str(scripts["trainer"]), str(go))
+    for process in [*savers, trainer]:
         assert process.stdout.readline() == "READY\n"
     go.touch()
+    cli = subprocess.Popen([str(Path(sys.executable).with_name("tagger")), "ingest", str(folder)], cwd=ROOT,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # the real CLI
+    workers = [cli, trainer]
     time.sleep(1.0)  # a backup in the middle of it all must still be one consistent snapshot
     mid_run = backup.create_backup(db, tmp_path / "mid-run.tar", settings=settings).path
     outputs = {}
@@ -299,9 +279,11 @@ def test_processes_save_while_ingest_and_retrain_run(db, settings, taxonomy, hos
                 conflicts += 1
     assert len(acks) + conflicts >= n_savers * rounds
     _verify_no_lost_update(db, video_ids, acks, conflicts)
-    assert "INGESTED {'ready': 4}" in outputs[workers[0]] and "TRAINED" in outputs[workers[1]]
+    assert "4 ready" in outputs[cli] and "TRAINED" in outputs[trainer]
     with db.session() as session:
         assert [v.status for v in models_q.list_model_versions(session)] == [ModelStatus.READY]
+        ingested = [v for v in videos_q.list_videos(session) if v.title.startswith("new")]
+        assert sorted(v.status for v in ingested) == [VideoStatus.READY] * 4
     _assert_snapshot_consistent(mid_run, tmp_path / "restored", video_ids)
     tally["concurrent sessions run (processes)"] += n_savers + 2
     tally["concurrent saves acknowledged"] += len(acks)

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from core import auth
 from core.config import Settings
 from db.engine import get_database
+from db.queries import audit, users, videos
 from db.queries import taxonomy as taxonomy_queries
-from db.queries import users, videos
 from scripts.cli import app
 
 runner = CliRunner()
@@ -91,12 +92,40 @@ def test_users_add_and_list(settings: Settings) -> None:
     assert _run("users", "disable", "bob").exit_code == 0
 
 
+def test_reset_password_prints_a_new_one_once_and_signs_the_user_out(settings: Settings) -> None:
+    _run("users", "add", "ann", "--password-stdin", input="old password 1\n")
+    db = get_database()
+    old_session = auth.authenticate(db, "ann", "old password 1", settings=settings)
+    result = _run("users", "reset-password", "ann")
+    assert result.exit_code == 0, result.output
+    new_password = result.output.split("new password for 'ann': ", 1)[1].split()[0]
+    assert len(new_password) >= auth.MIN_PASSWORD_LENGTH
+    assert auth.resolve_session(db, old_session.token) is None
+    with pytest.raises(auth.InvalidCredentialsError):
+        auth.authenticate(db, "ann", "old password 1", settings=settings)
+    assert auth.authenticate(db, "ann", new_password, settings=settings).user.username == "ann"
+    with db.session() as session:
+        entries = audit.list_audit(session, action="password_reset")
+    assert len(entries) == 1 and new_password not in entries[0].detail_json
+    assert new_password not in _run("users", "list").output
+
+
+def test_reset_password_from_stdin(settings: Settings) -> None:
+    _run("users", "add", "ann", "--password-stdin", input="old password 1\n")
+    result = _run("users", "reset-password", "ann", "--password-stdin", input="brand new pw 2\n")
+    assert result.exit_code == 0, result.output
+    assert "brand new pw 2" not in result.output
+    assert auth.authenticate(get_database(), "ann", "brand new pw 2", settings=settings).user.username == "ann"
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "expected"),
     [
         (["import", "missing.csv"], None, "missing.csv"),
         (["import-taxonomy"], None, "give a taxonomy file"),
         (["users", "add", "ann", "--password-stdin"], "short\n", "at least 8"),
+        (["users", "reset-password", "nobody"], None, "no user 'nobody'"),
+        (["users", "reset-password", "ann", "--password-stdin"], "short\n", "at least 8"),
         (["export", "out.xml"], None, "unknown export format"),
     ],
 )

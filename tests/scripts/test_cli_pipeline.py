@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from core import ingest, training
+from core import ingest_pipeline, training
 from core.config import Settings
 from core.encoders import Encoder
 from core.taxonomy import from_paths, save_to_db
@@ -60,8 +60,8 @@ def _one_line_error(result) -> str:
 
 @pytest.fixture
 def fake_models(monkeypatch):
-    monkeypatch.setattr(ingest, "load_encoder", lambda settings: TitleOnlyEncoder())
-    monkeypatch.setattr(ingest, "load_transcriber", lambda settings: Silence())
+    monkeypatch.setattr(ingest_pipeline, "load_encoder", lambda settings: TitleOnlyEncoder())
+    monkeypatch.setattr(ingest_pipeline, "load_transcriber", lambda settings: Silence())
     monkeypatch.setattr(training, "load_encoder", lambda settings: SimpleNamespace(cache_key=("fake", "v1")))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from core import auth, ingest, training
+from core import auth, ingest_pipeline, training
 from core.config import Settings
 from db.engine import get_database
 from db.models import Role, VideoStatus
@@ -41,7 +41,7 @@ def test_format_report_shows_a_password_only_when_the_account_was_created() -> N
                                   DemoAccount("demo-moderator", "moderator", None)]))
     assert "s3cret-once" in text
     assert "demo-moderator  exists" in text
-    assert "tagger users add" in text
+    assert "tagger users reset-password demo-moderator" in text
     assert "broken.mp4: the file is empty" in text
     assert "total" in text and "3.5 s" in text
 
@@ -90,7 +90,7 @@ def test_prepare_demo_builds_everything_then_reuses_it(settings: Settings, monke
     def must_not_run(*args: object, **kwargs: object) -> None:
         raise AssertionError("the second run must not load an encoder or train")
 
-    monkeypatch.setattr(ingest, "load_encoder", must_not_run)
+    monkeypatch.setattr(ingest_pipeline, "load_encoder", must_not_run)
     monkeypatch.setattr(training, "train_model", must_not_run)
     second = prepare_demo(settings, n_videos=MIN_VIDEOS, progress=lambda _: None)
 

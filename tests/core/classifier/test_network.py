@@ -141,3 +141,21 @@ def test_mlp_trunk_needs_exactly_one_modality():
         NetworkConfig(
             (3,), 2, "cnn", d_model=8, n_layers=1, n_heads=2, mlp_width=8, mlp_layers=1, dropout=0.0
         )
+
+
+def test_sparse_positive_pass_equals_masked_mcm(dag):
+    """The sparse positive-only pass gives the masked dense MCM's values and gradients."""
+    mcm = MaxConstraint(dag)
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(6, dag.n_nodes, generator=gen, dtype=torch.float64)
+    targets = torch.rand(6, dag.n_nodes, generator=gen) < 0.5
+    targets[0] = False  # a row without any positive
+    sparse_in = logits.clone().requires_grad_()
+    dense_in = logits.clone().requires_grad_()
+    sparse = mcm.positive_only(sparse_in, targets)
+    dense = mcm(dense_in.masked_fill(~targets, float("-inf")))
+    torch.testing.assert_close(sparse[targets], dense[targets])
+    weights = torch.randn(6, dag.n_nodes, generator=gen, dtype=torch.float64)
+    (sparse[targets] * weights[targets]).sum().backward()
+    (dense[targets] * weights[targets]).sum().backward()
+    torch.testing.assert_close(sparse_in.grad, dense_in.grad)
