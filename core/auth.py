@@ -2,7 +2,8 @@
 
 The role is read from the database on every :func:`resolve_session`, so nothing the client
 holds (a Streamlit session state, a cookie) can raise a user's rights. Passwords are never
-logged or stored in clear; only the sha256 of a session token is stored.
+logged or stored in clear (nor is an unknown username, which may be a mistyped password); only
+the sha256 of a session token is stored.
 """
 
 from __future__ import annotations
@@ -114,6 +115,14 @@ def create_user(
         return _current(user)
 
 
+def _attempt_key(username: str, user: User | None) -> str:
+    """What sign-in attempts are counted and audited under: an existing account's name, else a
+    digest, so a password typed into the username box is never stored in clear."""
+    if user is not None:
+        return user.username
+    return "unknown:" + hashlib.sha256(username.encode("utf-8")).hexdigest()[:16]
+
+
 def authenticate(
     db: Database, username: str, password: str, *, settings: Settings | None = None, now: datetime | None = None
 ) -> SessionToken:
@@ -122,27 +131,32 @@ def authenticate(
     Raises :class:`RateLimitedError` after ``login_max_failures`` failures within
     ``login_window_seconds`` (counted per username, reset by a success), and
     :class:`InvalidCredentialsError` for an unknown user, a wrong password or a disabled account.
+    Each attempt counts as a failure before the slow hash check, so parallel guesses see each
+    other; a success then records a success row at the same time, which ends the failure run.
     """
     settings = settings or get_settings()
     now = now or utcnow()
     username = username.strip()
     with db.session() as session:
+        user = user_queries.get_user_by_name(session, username=username)
+        key = _attempt_key(username, user)
+        user_queries.lock_login_attempts(session, username=key)
         failures = user_queries.count_failed_logins(
-            session, username=username, since=now - timedelta(seconds=settings.login_window_seconds)
+            session, username=key, since=now - timedelta(seconds=settings.login_window_seconds)
         )
         if failures >= settings.login_max_failures:
             raise RateLimitedError(
-                f"too many failed sign-ins for {username!r}; try again in {settings.login_window_seconds} s"
+                f"too many failed sign-ins for this username; try again in {settings.login_window_seconds} s"
             )
-        user = user_queries.get_user_by_name(session, username=username)
+        user_queries.record_login_attempt(session, username=key, success=False, created_at=now)
     # the slow hash check runs outside the database lock
     ok = verify_password(user.password_hash if user else _dummy_hash(), password) and user is not None
     ok = ok and not user.disabled
     with db.session() as session:
-        user_queries.record_login_attempt(session, username=username, success=ok, created_at=now)
         if not ok:
-            audit_queries.add_audit(session, action=AuditAction.LOGIN_FAILED, username=username)
+            audit_queries.add_audit(session, action=AuditAction.LOGIN_FAILED, username=key)
         else:
+            user_queries.record_login_attempt(session, username=key, success=True, created_at=now)
             token = secrets.token_urlsafe(32)
             expires_at = now + timedelta(hours=settings.session_hours)
             user_queries.create_user_session(

@@ -3,7 +3,8 @@
 Dataset format: ``video_id,title,description,tags`` where ``tags`` is a comma-separated list of
 ``Tier 1: Tier 2: Tier 3`` paths (tag names may contain commas themselves, e.g. IAB's "Ear, Nose
 and Throat Conditions": splitting takes the longest run of pieces that names a known tag).
-Row numbers in messages count the header as row 1, like a spreadsheet.
+Row numbers in messages count the header as row 1, like a spreadsheet. A NUL character
+(``\\x00``) in any field is refused with the row named: PostgreSQL cannot store it in text.
 
 The whole file is read and validated before anything is written; rows are then written in short
 batches (so the dashboard keeps working during a large import), and if a batch fails every row
@@ -35,6 +36,9 @@ REQUIRED_COLUMNS = ("video_id", "title", "description", "tags")
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"})
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 TAG_SEPARATOR = ", "
+# csv's default field limit is 128 KiB, below descriptions that `export_labels` writes; this cap
+# still stops a hostile file from growing one field without bound
+MAX_CSV_FIELD_CHARS = 64 << 20
 
 Progress = Callable[[int, int], None]
 
@@ -94,6 +98,7 @@ def read_dataset(path: Path | str) -> list[DatasetRow]:
         raise DatasetError(f"{path} is not UTF-8 text: {e}") from e
     seen: dict[str, int] = {}
     for row in rows:
+        _check_no_nul(path, row)
         if not row.video_id:
             raise DatasetError(f"{path} row {row.row}: empty video_id")
         if row.video_id in seen:
@@ -104,7 +109,18 @@ def read_dataset(path: Path | str) -> list[DatasetRow]:
     return rows
 
 
+def _check_no_nul(path: Path, row: DatasetRow) -> None:
+    """PostgreSQL cannot store NUL in text: refuse it here, on every backend, naming the field."""
+    fields = {
+        "video_id": (row.video_id,), "title": (row.title,), "description": (row.description,), "tags": row.tags,
+    }
+    for name, values in fields.items():
+        if any("\x00" in value for value in values):
+            raise DatasetError(f"{path} row {row.row}: {name} contains a NUL character (\\x00)")
+
+
 def _read_csv(path: Path) -> list[DatasetRow]:
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD_CHARS))
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f, strict=True)
         rows: list[DatasetRow] = []

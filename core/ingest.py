@@ -30,6 +30,7 @@ from sqlmodel import Session
 from core import media
 from core.config import Settings
 from core.encoders import Encoder
+from core.extract import relative_path
 from core.ingest_pipeline import (
     DONE_STATUSES,
     EmbeddingError,
@@ -37,7 +38,6 @@ from core.ingest_pipeline import (
     Pipeline,
     ProgressCallback,
     reason_of,
-    relative_path,
 )
 from core.subtitles import find_sidecar_subtitles
 from core.transcribe import Transcriber
@@ -135,11 +135,7 @@ def ingest_paths(
             report.results.append(IngestResult(path.name, VideoStatus.FAILED, reason=f"no such file or folder: {path}"))
     pipeline = Pipeline(db, settings, encoder=encoder, transcriber=transcriber)
     video_ids: list[int] = []
-    for file in files:
-        try:
-            outcome = _register_file(db, file, settings, pipeline)
-        except OSError as e:  # unreadable source, full disk: this file fails, the batch goes on
-            outcome = IngestResult(file.name, VideoStatus.FAILED, reason=f"cannot store the file: {reason_of(e)}")
+    for file, outcome in zip(files, _register_files(db, files, settings, pipeline), strict=True):
         if isinstance(outcome, IngestResult):
             report.results.append(outcome)
             continue
@@ -250,34 +246,65 @@ def _import_dataset(db: Database, csv_path: Path, videos_dir: Path | None) -> li
     return [f"{csv_path.name} row {p.row} ({p.video_id}): {p.message}" for p in imported.problems]
 
 
-def _register_file(db: Database, file: Path, settings: Settings, pipeline: Pipeline) -> int | IngestResult:
-    """The video id to process for a bare file, or the result when there is nothing to do.
+def _register_files(db: Database, files: Sequence[Path], settings: Settings,
+                    pipeline: Pipeline) -> list[int | IngestResult]:
+    """For each file, the video id to process, or the result when there is nothing to do.
 
     Bytes already processed are a duplicate, unless the video has no embeddings of the current
     encoder version yet (the encoder changed): then it is embedded again, keeping its status.
+    Two sessions for the whole batch (each session opens the database file anew); an
+    unreadable file or a full disk fails that file only.
     """
-    digest = media.content_hash(file)
+    outcomes: list[int | IngestResult | None] = [None] * len(files)
+    digests: dict[int, str] = {}
+    for i, file in enumerate(files):
+        try:
+            digests[i] = media.content_hash(file)
+        except OSError as e:
+            outcomes[i] = _not_stored(file, e)
     encoder_id, encoder_version = pipeline.encoder.cache_key
+    known: dict[str, tuple[Video, bool]] = {}  # digest -> (video, has current embeddings)
     with db.session() as session:
-        existing = videos_q.find_video_by_hash(session, content_hash=digest)
-        embedded = existing is not None and bool(embeddings_q.get_embeddings(
-            session, video_ids=[existing.id], encoder_id=encoder_id, encoder_version=encoder_version
-        ))
-    if existing is not None and existing.status in DONE_STATUSES:
-        if not embedded:
-            return existing.id
-        return IngestResult(file.name, DUPLICATE, video_id=existing.id, duplicate_of=existing.id,
-                            cached=True, duration_s=existing.duration_s)
-    stored = _store_copy(file, digest, settings)
-    with db.session() as session:
-        if existing is not None:  # interrupted or failed earlier: try again on the same row
-            _set_stored(session, existing, digest, relative_path(stored, settings))
-            return existing.id
-        video = videos_q.create_video(
-            session, title=file.stem, original_name=file.name, content_hash=digest,
-            stored_path=relative_path(stored, settings),
-        )
-        return video.id
+        for digest in set(digests.values()):
+            video = videos_q.find_video_by_hash(session, content_hash=digest)
+            if video is not None:
+                known[digest] = (video, bool(embeddings_q.get_embeddings(
+                    session, video_ids=[video.id], encoder_id=encoder_id, encoder_version=encoder_version
+                )))
+    copies: dict[int, Path] = {}
+    for i, digest in digests.items():
+        video, embedded = known.get(digest, (None, False))
+        if video is not None and video.status in DONE_STATUSES:
+            outcomes[i] = video.id if not embedded else IngestResult(
+                files[i].name, DUPLICATE, video_id=video.id, duplicate_of=video.id, cached=True,
+                duration_s=video.duration_s)
+            continue
+        try:
+            copies[i] = _store_copy(files[i], digest, settings)
+        except OSError as e:
+            outcomes[i] = _not_stored(files[i], e)
+    if copies:
+        with db.session() as session:
+            registered: dict[str, int] = {}  # the same bytes twice in this batch: one video
+            for i, stored in copies.items():
+                digest = digests[i]
+                if digest not in registered:
+                    video = known[digest][0] if digest in known else None
+                    if video is not None:  # interrupted or failed earlier: try again on the same row
+                        _set_stored(session, video, digest, relative_path(stored, settings))
+                    else:
+                        video = videos_q.create_video(
+                            session, title=files[i].stem, original_name=files[i].name,
+                            content_hash=digest, stored_path=relative_path(stored, settings),
+                        )
+                    registered[digest] = video.id
+                outcomes[i] = registered[digest]
+    return outcomes
+
+
+def _not_stored(file: Path, error: OSError) -> IngestResult:
+    """An unreadable source or a full disk: this file fails, the batch goes on."""
+    return IngestResult(file.name, VideoStatus.FAILED, reason=f"cannot store the file: {reason_of(error)}")
 
 
 def _attach_pending(

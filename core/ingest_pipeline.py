@@ -28,7 +28,8 @@ from sqlmodel import Session
 from core import media
 from core.config import Settings
 from core.encoders import Encoder, EncoderInput, InvalidEncoderInput, load_encoder
-from core.subtitles import SubtitleError, embedded_subtitle_transcript, load_subtitles
+from core.extract import Extracted, extract_media
+from core.subtitles import SubtitleError, load_subtitles
 from core.transcribe import Transcriber, TranscriberError, load_transcriber
 from core.transcript import Segment, Transcript
 from db.engine import Database
@@ -101,15 +102,6 @@ class _Donor:
     transcript: Transcript | None
 
 
-@dataclass
-class _Extracted:
-    info: videos_q.MediaInfo
-    keyframes: list[tuple[float, str]]  # (timestamp, thumbnail path relative to data_dir)
-    images: list[np.ndarray]
-    audio: np.ndarray | None
-    transcript: Transcript | None
-
-
 class Pipeline:
     """Extraction threads feeding batched encoding; results written in short sessions."""
 
@@ -135,7 +127,7 @@ class Pipeline:
         total = len(video_ids)
         queue = deque(video_ids)
         in_flight: dict[Future, _Task] = {}
-        ready: list[tuple[_Task, _Extracted]] = []
+        ready: list[tuple[_Task, Extracted]] = []
         if progress is not None:
             progress(0, total, "")
 
@@ -251,43 +243,14 @@ class Pipeline:
 
     # -- extraction (worker threads; no database access) ---------------------------------------
 
-    def _extract(self, task: _Task) -> _Extracted:
-        info = media.probe(task.media_path)
-        donor = task.donor
-        keyframes: list[tuple[float, str]] = []
-        images: list[np.ndarray] = []
-        if donor is not None and "frames" in task.cached:
-            keyframes = donor.keyframes  # thumbnails exist and the vector is cached: no decoding
-        elif info.has_video:
-            keyframes, images = self._keyframes(task, info)
-        transcript = task.sidecar or (donor.transcript if donor is not None else None)
-        if transcript is None and info.subtitle_streams:
-            transcript = embedded_subtitle_transcript(task.media_path)
-        audio = None
-        if info.has_audio and ("audio" not in task.cached or transcript is None):
-            audio = media.load_audio(task.media_path, sample_rate=media.AUDIO_SAMPLE_RATE)
-        if transcript is None and audio is not None:
-            transcript = self._transcribe(audio)
-        return _Extracted(
-            info=videos_q.MediaInfo(
-                content_hash=task.content_hash, stored_path=relative_path(task.media_path, self.settings),
-                duration_s=info.duration_s, width=info.width or None, height=info.height or None,
-                has_audio=info.has_audio, has_video=info.has_video,
-            ),
-            keyframes=keyframes, images=images, audio=audio, transcript=transcript,
+    def _extract(self, task: _Task) -> Extracted:
+        reuse = task.donor is not None and "frames" in task.cached  # thumbnails and vector exist
+        return extract_media(
+            task.media_path, task.content_hash, self.settings,
+            transcript=task.sidecar or (task.donor.transcript if task.donor is not None else None),
+            keyframes=task.donor.keyframes if reuse else None,
+            audio_cached="audio" in task.cached, transcribe=self._transcribe,
         )
-
-    def _keyframes(self, task: _Task, info: media.MediaInfo) -> tuple[list[tuple[float, str]], list[np.ndarray]]:
-        """Sampled frames, with their thumbnails written under ``thumbnails_dir/<hash>/``."""
-        folder = self.settings.thumbnails_dir / task.content_hash
-        folder.mkdir(parents=True, exist_ok=True)
-        keyframes, images = [], []
-        for idx, frame in enumerate(media.sample_keyframes(task.media_path, self.settings.num_keyframes, info)):
-            path = folder / f"{idx:03d}.jpg"
-            _write_atomic(path, media.make_thumbnail(frame.image, self.settings.thumbnail_px))
-            keyframes.append((frame.timestamp_s, relative_path(path, self.settings)))
-            images.append(frame.image)
-        return keyframes, images
 
     def _transcribe(self, audio: np.ndarray) -> Transcript:
         with self._transcriber_lock:  # one model instance, loaded on first use
@@ -299,9 +262,9 @@ class Pipeline:
 
     # -- encoding and storing (calling thread) -------------------------------------------------
 
-    def _encode_and_store(self, ready: list[tuple[_Task, _Extracted]]) -> list[IngestResult]:
-        inputs: list[tuple[_Task, _Extracted, EncoderInput]] = []
-        done: list[tuple[_Task, _Extracted, dict[str, np.ndarray]]] = []
+    def _encode_and_store(self, ready: list[tuple[_Task, Extracted]]) -> list[IngestResult]:
+        inputs: list[tuple[_Task, Extracted, EncoderInput]] = []
+        done: list[tuple[_Task, Extracted, dict[str, np.ndarray]]] = []
         results: list[IngestResult] = []
         self._lookup_transcripts(ready)
         for task, extracted in ready:
@@ -331,7 +294,7 @@ class Pipeline:
             done.append((task, extracted, produced))
         return [*results, *self._store(done)]
 
-    def _lookup_transcripts(self, ready: list[tuple[_Task, _Extracted]]) -> None:
+    def _lookup_transcripts(self, ready: list[tuple[_Task, Extracted]]) -> None:
         """Cache lookup for transcripts found by extraction (same words, same vector)."""
         new = {}
         for task, extracted in ready:
@@ -351,7 +314,7 @@ class Pipeline:
             if key in hits:
                 task.cached["subtitles"] = hits[key]
 
-    def _encode_and_store_one(self, entry: tuple[_Task, _Extracted, EncoderInput]) -> list[IngestResult]:
+    def _encode_and_store_one(self, entry: tuple[_Task, Extracted, EncoderInput]) -> list[IngestResult]:
         task, extracted, item = entry
         try:
             produced = self.encoder.encode(item)
@@ -363,7 +326,7 @@ class Pipeline:
         return self._store([(task, extracted, produced)])
 
     def _store(
-        self, entries: Sequence[tuple[_Task, _Extracted, dict[str, np.ndarray]]]
+        self, entries: Sequence[tuple[_Task, Extracted, dict[str, np.ndarray]]]
     ) -> list[IngestResult]:
         """Write everything about each video and its final status in one transaction per video;
         the videos of a batch share one session (each session opens the database file anew)."""
@@ -384,7 +347,7 @@ class Pipeline:
                 session.commit()
         return results
 
-    def _store_one(self, session: Session, task: _Task, extracted: _Extracted,
+    def _store_one(self, session: Session, task: _Task, extracted: Extracted,
                    produced: dict[str, np.ndarray]) -> IngestResult:
         encoder_id, encoder_version = self.encoder.cache_key
         vectors = {**task.cached, **produced}
@@ -432,7 +395,7 @@ class Pipeline:
                             seconds=time.perf_counter() - started)
 
 
-def _encoder_input(task: _Task, extracted: _Extracted) -> EncoderInput | None:
+def _encoder_input(task: _Task, extracted: Extracted) -> EncoderInput | None:
     """Only the inputs the cache did not answer; None when nothing is left to encode."""
     def wanted(modality: str) -> bool:
         return modality in task.keys and modality not in task.cached
@@ -481,9 +444,9 @@ def _check_vectors(task: _Task, produced: dict[str, np.ndarray]) -> None:
             raise EmbeddingError(f"the {modality} embedding is not a finite 1-D vector (shape {vector.shape})")
 
 
-def _from_donor(task: _Task) -> _Extracted:
+def _from_donor(task: _Task) -> Extracted:
     donor = task.donor
-    return _Extracted(info=donor.info, keyframes=donor.keyframes, images=[], audio=None,
+    return Extracted(info=donor.info, keyframes=donor.keyframes, images=[], audio=None,
                       transcript=task.sidecar or donor.transcript)
 
 
@@ -502,14 +465,3 @@ def reason_of(error: BaseException) -> str:
         return error.reason
     text = " ".join(str(error).split()) or type(error).__name__
     return text if isinstance(error, INPUT_ERRORS) else f"{type(error).__name__}: {text}"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(data)
-    os.replace(temp, path)
-
-
-def relative_path(path: Path, settings: Settings) -> str:
-    """``path`` relative to the data dir, as stored in the database."""
-    return str(path.resolve().relative_to(settings.data_dir.resolve()))

@@ -93,6 +93,7 @@ class AuditAction(StrEnum):
     TAXONOMY_IMPORTED = "taxonomy_imported"
     USER_ADDED = "user_added"
     USER_DISABLED = "user_disabled"
+    PASSWORD_RESET = "password_reset"
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"

@@ -173,7 +173,9 @@ def _configured(settings: Settings) -> Iterator[None]:
     from core.jobs import settings_environment
 
     variables = settings_environment(settings)
-    saved = {name: os.environ.get(name) for name in variables}
+    saved = {name: os.environ.get(name) for name in {*variables, *(n for n in os.environ if n.startswith("TAGGER_"))}}
+    for name in saved:
+        os.environ.pop(name, None)  # e.g. a TAGGER_DATABASE_URL that these settings do not use
     os.environ.update(variables)
     get_settings.cache_clear()
     try:

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from core.config import get_settings
 from db.engine import Database, get_database, init_db
-from db.models import Role, User
+from db.models import AuditAction, Role, User
 from db.queries import audit as audit_queries
 from db.queries import taxonomy as taxonomy_queries
 from db.queries import users as user_queries
@@ -29,9 +29,6 @@ from scripts.cli import fail
 console = Console(soft_wrap=True)
 MAX_PROBLEMS_SHOWN = 20
 PASSWORD_BYTES = 12  # secrets.token_urlsafe: 16 characters
-PASSWORD_RESET_ACTION = "password_reset"  # audit action (db.models.AuditAction has no member for it yet)
-
-
 class TaxonomyFormat(StrEnum):
     csv = "csv"
     json = "json"
@@ -183,6 +180,9 @@ def users_disable(username: Annotated[str, typer.Argument()]) -> None:
     with open_database().session() as session:
         user = _existing_user(session, username)
         user_queries.update_user(session, user_id=user.id, disabled=True)
+        audit_queries.add_audit(
+            session, action=AuditAction.USER_DISABLED, detail={"user_id": user.id, "username": username}
+        )
         user_queries.revoke_all_user_sessions(session, user_id=user.id)
     console.print(f"disabled {username!r}")
 
@@ -207,7 +207,7 @@ def users_reset_password(
         user_queries.update_user(session, user_id=user.id, password_hash=password_hash)
         user_queries.revoke_all_user_sessions(session, user_id=user.id)
         audit_queries.add_audit(
-            session, action=PASSWORD_RESET_ACTION,
+            session, action=AuditAction.PASSWORD_RESET,
             detail={"user_id": user.id, "username": username, "generated": generated},
         )
     if generated:

@@ -277,8 +277,8 @@ class HierarchicalClassifier(BaseEstimator):
             tokens = [t.to(self.device) for t in train.tokens]
             present = train.present.to(self.device)
             targets = torch.as_tensor(train_labels, device=self.device)
-            averaged = copy.deepcopy(net) if self.weight_averaging > 0 else net
-            best_score, best_state, stale, history = -np.inf, None, 0, []
+            averaged = copy.deepcopy(net) if self.weight_averaging > 0 else None
+            best_score, best_state, stale, history, step = -np.inf, None, 0, [], 0
             for epoch in range(self.max_epochs):
                 net.train()
                 total, order = (
@@ -297,11 +297,21 @@ class HierarchicalClassifier(BaseEstimator):
                     optimiser.zero_grad(set_to_none=True)
                     loss.backward()
                     optimiser.step()
-                    if averaged is not net:
-                        _update_average(averaged, net, self.weight_averaging)
+                    if averaged is not None:
+                        step += 1
+                        _update_average(
+                            averaged, net, _warmed_up_decay(self.weight_averaging, step)
+                        )
                     total += loss.item() * len(batch)
-                proba = self._member_proba(averaged, valid, mcm)
-                score = micro_average_precision(valid_labels[:, score_nodes], proba[:, score_nodes])
+                # the raw and the averaged weights compete on validation each epoch
+                model = net
+                score = self._validation_score(net, valid, valid_labels, mcm, score_nodes)
+                if averaged is not None:
+                    avg_score = self._validation_score(
+                        averaged, valid, valid_labels, mcm, score_nodes
+                    )
+                    if avg_score > score:
+                        model, score = averaged, avg_score
                 record = {
                     "member": member,
                     "epoch": epoch,
@@ -312,14 +322,25 @@ class HierarchicalClassifier(BaseEstimator):
                 if progress is not None:
                     progress(dict(record))
                 if score > best_score:
-                    best_score, best_state, stale = score, copy.deepcopy(averaged.state_dict()), 0
+                    best_score, best_state, stale = score, copy.deepcopy(model.state_dict()), 0
                 else:
                     stale += 1
                     if stale >= self.patience:
                         break
-            averaged.load_state_dict(best_state)
-            averaged.eval()
-        return averaged, history
+            net.load_state_dict(best_state)
+            net.eval()
+        return net, history
+
+    def _validation_score(
+        self,
+        net: HierarchicalNetwork,
+        valid: ModalityData,
+        valid_labels: np.ndarray,
+        mcm: MaxConstraint,
+        score_nodes: np.ndarray,
+    ) -> float:
+        proba = self._member_proba(net, valid, mcm)
+        return micro_average_precision(valid_labels[:, score_nodes], proba[:, score_nodes])
 
     def _drop_modalities(self, present: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Randomly hide present modalities while training, never all of a row's."""
@@ -378,6 +399,13 @@ def _fused_optimiser(device: str) -> bool:
 def _effective_batch_size(batch_size: int, n_rows: int) -> int:
     """``batch_size``, shrunk (not below ``_MIN_BATCH``) so an epoch has several steps."""
     return max(_MIN_BATCH, min(batch_size, n_rows // _MIN_STEPS_PER_EPOCH))
+
+
+def _warmed_up_decay(decay: float, step: int) -> float:
+    """EMA decay ramped up over the first steps (as TF's ExponentialMovingAverage does), so the
+    average soon forgets the random initial weights; without the ramp, small training sets
+    (few steps per epoch) early-stop on an average still dominated by initialisation."""
+    return min(decay, (1 + step) / (10 + step))
 
 
 @torch.no_grad()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
 from db.models import LoginAttempt, Role, User, UserSession, utcnow
@@ -96,6 +96,16 @@ def revoke_all_user_sessions(session: Session, *, user_id: int) -> None:
 
 
 # --- login attempts -----------------------------------------------------------------------------
+
+
+def lock_login_attempts(session: Session, *, username: str) -> None:
+    """Serialise sign-in attempts for ``username`` until this transaction ends (PostgreSQL).
+
+    Without it, parallel guesses all read the failure count before any records its failure.
+    DuckDB needs nothing here: the tagger's file lock already serialises units of work.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:username))"), {"username": username})
 
 
 def record_login_attempt(

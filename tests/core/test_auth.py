@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from core import auth
@@ -18,10 +27,11 @@ from core.auth import (
 )
 from core.config import Settings
 from db.engine import Database, init_db
-from db.models import AuditAction, User, UserSession, utcnow
+from db.models import AuditAction, AuditLog, LoginAttempt, User, UserSession, utcnow
 from db.queries import DuplicateError, audit, users
 
 PASSWORD = "correct horse battery"
+DB_TESTS_CONFTEST = Path(__file__).resolve().parents[1] / "db" / "conftest.py"
 
 
 @pytest.fixture
@@ -34,6 +44,43 @@ def db(tmp_path: Path) -> Database:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, login_max_failures=3, login_window_seconds=60, session_hours=2)
+
+
+def _db_test_helpers() -> ModuleType:
+    """tests/db/conftest.py (its throwaway PostgreSQL cluster); tests are not a package."""
+    name = "db_tests_conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, DB_TESTS_CONFTEST)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    cluster = _db_test_helpers()._Cluster()
+    cluster.start()
+    if cluster.url is None:
+        pytest.skip(cluster.reason)
+    yield cluster.url
+    cluster.stop()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=[pytest.mark.slow, pytest.mark.postgres])])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh database of each backend."""
+    if request.param == "duckdb":
+        database = Database(f"duckdb:///{tmp_path / 'auth.duckdb'}")
+    else:
+        database = Database(_db_test_helpers()._fresh_pg_database(request.getfixturevalue("postgres_url")))
+    init_db(database)
+    yield database
+    database.dispose()
+
+
+def _unknown_key(username: str) -> str:
+    return "unknown:" + hashlib.sha256(username.encode()).hexdigest()[:16]
 
 
 def test_password_is_stored_as_argon2_hash(db: Database) -> None:
@@ -83,7 +130,7 @@ def test_wrong_password_unknown_user_and_disabled_look_the_same(db: Database, se
         auth.authenticate(db, "ann", PASSWORD, settings=settings)
     with db.session() as session:
         failed = audit.list_audit(session, action=AuditAction.LOGIN_FAILED)
-    assert sorted(e.username for e in failed) == ["ann", "ann", "ghost"]
+    assert sorted(e.username for e in failed) == ["ann", "ann", _unknown_key("ghost")]
 
 
 def test_rate_limit_per_user_and_window(db: Database, settings: Settings) -> None:
@@ -129,3 +176,108 @@ def test_role_comes_from_the_database_every_time(db: Database, settings: Setting
     assert auth.resolve_session(db, token.token) is None
     with db.session() as session:
         assert session.exec(select(User)).one().role == "moderator"
+
+
+def test_a_password_typed_as_the_username_is_stored_only_as_a_digest(db: Database, settings: Settings) -> None:
+    secret = "s3cret-Passphrase-xyz"
+    for _ in range(settings.login_max_failures):
+        with pytest.raises(InvalidCredentialsError):
+            auth.authenticate(db, f" {secret} ", secret, settings=settings)
+    with pytest.raises(RateLimitedError) as limited:  # counted under the digest, like a known name
+        auth.authenticate(db, secret, secret, settings=settings)
+    assert secret not in str(limited.value)
+    with db.session() as session:
+        attempts = {a.username for a in session.exec(select(LoginAttempt))}
+        audited = {e.username for e in session.exec(select(AuditLog))}
+    assert attempts == audited == {_unknown_key(secret)}
+
+
+def test_an_attempt_counts_as_a_failure_during_the_hash_check(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So a guess running in parallel already sees it; a success then ends the run of failures."""
+    auth.create_user(db, username="ann", password=PASSWORD)
+    now = utcnow()
+    since = now - timedelta(seconds=settings.login_window_seconds)
+    real_verify = auth.verify_password
+    counted: list[int] = []
+
+    def spying_verify(password_hash: str, password: str) -> bool:
+        with db.session() as session:
+            counted.append(users.count_failed_logins(session, username="ann", since=since))
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(auth, "verify_password", spying_verify)
+    with pytest.raises(InvalidCredentialsError):
+        auth.authenticate(db, "ann", "wrong-pass", settings=settings, now=now)
+    auth.authenticate(db, "ann", PASSWORD, settings=settings, now=now)
+    assert counted == [1, 2]
+    with db.session() as session:
+        assert users.count_failed_logins(session, username="ann", since=since) == 0
+
+
+def test_parallel_guesses_cannot_exceed_the_limit(
+    any_db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth.create_user(any_db, username="ann", password=PASSWORD)
+    n = 8
+    now = utcnow()
+    real_verify = auth.verify_password
+    barrier = threading.Barrier(n)
+
+    def slow_verify(password_hash: str, password: str) -> bool:  # every guess overlaps every other
+        time.sleep(0.5)
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(auth, "verify_password", slow_verify)
+
+    def guess(i: int) -> str:
+        barrier.wait(timeout=60)
+        try:
+            auth.authenticate(any_db, "ann", f"parallel guess {i}", settings=settings, now=now)
+        except InvalidCredentialsError:
+            return "checked"
+        except RateLimitedError:
+            return "refused"
+        return "signed in"
+
+    with ThreadPoolExecutor(n) as pool:
+        outcomes = list(pool.map(guess, range(n)))
+    assert sorted(outcomes) == ["checked"] * settings.login_max_failures + ["refused"] * (n - settings.login_max_failures)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_postgres_serialises_attempts_per_username(postgres_url: str, settings: Settings) -> None:
+    """DuckDB's file lock serialises units of work; on PostgreSQL an advisory lock per name does."""
+    pg = Database(_db_test_helpers()._fresh_pg_database(postgres_url))
+    init_db(pg)
+    try:
+        auth.create_user(pg, username="ann", password=PASSWORD)
+        outcome: list[type[Exception]] = []
+
+        def attempt() -> None:
+            try:
+                auth.authenticate(pg, "ann", "wrong-pass", settings=settings)
+            except InvalidCredentialsError as e:
+                outcome.append(type(e))
+
+        with pg.session() as holder:
+            users.lock_login_attempts(holder, username="ann")
+            worker = threading.Thread(target=attempt)
+            worker.start()
+            waiting = 0
+            deadline = time.monotonic() + 60
+            while waiting == 0 and worker.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+                with pg.engine.connect() as conn:
+                    waiting = conn.execute(
+                        text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                    ).scalar_one()
+            assert waiting == 1, "the sign-in attempt did not wait for the lock on its username"
+            with pg.session() as other:  # another name is not held up
+                users.lock_login_attempts(other, username="bob")
+        worker.join(timeout=60)
+        assert outcome == [InvalidCredentialsError]
+    finally:
+        pg.dispose()

@@ -202,3 +202,50 @@ def test_export_round_trips_and_prefers_human_labels(db: Database, tmp_path: Pat
     assert table[1]["tags"] == ["Sports", "Health: Ear, Nose and Throat Conditions"] and table[3]["tags"] == []
     with pytest.raises(ValueError, match="unknown export format"):
         dataset.export_labels(db, tmp_path / "out.xml")
+
+
+def test_description_over_csv_default_field_limit_round_trips(db: Database, tmp_path: Path) -> None:
+    """csv's default field limit is 128 KiB; what `export_labels` writes must import again."""
+    description = ("Ünïcödé, \"quoted\" text\nover lines; " * 40_000)[: 1 << 20].strip()
+    dataset.import_dataset(db, _write_csv(tmp_path / "d.csv", [["big", "t", description, "Sports: Golf"]]))
+    out_csv = tmp_path / "out.csv"
+    dataset.export_labels(db, out_csv)
+    [row] = dataset.read_dataset(out_csv)
+    assert (row.video_id, row.description, row.tags) == ("big", description, ("Sports: Golf",))
+
+
+def test_csv_field_over_the_cap_is_a_row_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The raised limit is still bounded, so a hostile file cannot grow one field without end."""
+    previous = csv.field_size_limit(1000)
+    try:
+        monkeypatch.setattr(dataset, "MAX_CSV_FIELD_CHARS", 2000)
+        path = _write_csv(tmp_path / "d.csv", [["v1", "t", "x" * 1500, ""], ["v2", "t", "x" * 2500, ""]])
+        with pytest.raises(DatasetError, match=r"row 3: malformed CSV: field larger than field limit \(2000\)"):
+            dataset.read_dataset(path)
+    finally:
+        csv.field_size_limit(previous)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+@pytest.mark.parametrize("field", ["video_id", "title", "description", "tags"])
+def test_nul_is_refused_naming_row_and_field(db: Database, tmp_path: Path, suffix: str, field: str) -> None:
+    """PostgreSQL cannot store NUL in text, so every backend refuses it before writing anything."""
+    good = {"video_id": "v1", "title": "t", "description": "d", "tags": "Sports: Golf"}
+    bad = {"video_id": "v2", "title": "t", "description": "d", "tags": "Sports: Soccer", field: "a\x00b"}
+    path = tmp_path / f"nul{suffix}"
+    if suffix == ".csv":
+        _write_csv(path, [list(good.values()), list(bad.values())])
+    else:
+        path.write_text("".join(json.dumps(r) + "\n" for r in (good, bad)), encoding="utf-8")
+    before = _snapshot(db)
+    with pytest.raises(DatasetError) as caught:
+        dataset.import_dataset(db, path)
+    assert str(caught.value) == f"{path} row 3: {field} contains a NUL character (\\x00)"
+    assert _snapshot(db) == before
+
+
+def test_nul_in_a_json_tag_list_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps([{"video_id": "v1", "title": "t", "description": "", "tags": ["Sports", "Go\x00lf"]}]))
+    with pytest.raises(DatasetError, match=r"row 2: tags contains a NUL character \(\\x00\)"):
+        dataset.read_dataset(path)

@@ -246,8 +246,6 @@ def test_passwords_never_stored_or_logged_in_clear(db, settings, taxonomy, caplo
     assert secret.encode() not in raw and wrong.encode() not in raw and token.encode() not in raw
 
 
-@pytest.mark.xfail(strict=True, reason="BUG core/auth.authenticate: a password typed into the username box is "
-                   "stored in clear (login_attempt.username, audit_log.username) and shown on the audit page")
 def test_a_password_typed_as_the_username_is_not_stored(db, settings, accounts):
     secret = "s3cret-Passphrase-xyz"
     with pytest.raises(InvalidCredentialsError):
@@ -270,8 +268,6 @@ def test_sign_in_is_rate_limited_per_user_and_recovers_after_the_window(db, sett
     assert auth.authenticate(db, "mod", PASSWORD, settings=settings, now=after_window).user.username == "mod"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG core/auth.authenticate: the failure count is read before the slow "
-                   "hash check and the failure recorded after it, so parallel guesses all pass the limit")
 def test_parallel_guesses_cannot_exceed_the_rate_limit(db, settings, accounts, monkeypatch):
     n = 10
     t0 = utcnow()

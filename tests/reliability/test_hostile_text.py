@@ -97,16 +97,12 @@ def test_hostile_text_through_upload_is_stored_exactly(db, settings, hostile, tm
         assert (video.title, video.description) == (title, description)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG core/dataset._read_csv: csv's default 128 KiB field limit; a "
-                   "description `tagger export` wrote cannot be imported again")
 def test_one_megabyte_description_survives_csv_round_trip(db, taxonomy, tmp_path):
     rows = [{"video_id": "big", "title": "big one", "description": BIG_DESCRIPTION.strip(), "tags": ""}]
     exported = _import_and_export(db, tmp_path, rows, ".csv")
     assert exported["big"]["description"] == BIG_DESCRIPTION.strip()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG core/dataset.py: no NUL rule; DuckDB stores \\x00, PostgreSQL "
-                   "fails the whole import with a driver error (see the module docstring for the rule)")
 def test_nul_is_refused_at_import_with_the_row_named(db, taxonomy, tmp_path):
     source = tmp_path / "nul.jsonl"
     source.write_text(
@@ -205,9 +201,6 @@ def test_no_page_renders_raw_html():
 
 @pytest.mark.slow
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, raises=dataset.DatasetImportError,
-                   reason="BUG core/dataset.py: on PostgreSQL a NUL fails the WHOLE import with the driver's "
-                   "multi-line SQL dump as the message, where DuckDB stores it")
 def test_nul_on_postgresql_is_a_clear_row_error(tmp_path, new_postgres_db, taxonomy):
     from core.taxonomy import save_to_db
     from db.engine import Database, init_db

@@ -90,6 +90,9 @@ def test_users_add_and_list(settings: Settings) -> None:
     with get_database().session() as session:
         assert users.get_user_by_name(session, username="bob").role == "moderator"
     assert _run("users", "disable", "bob").exit_code == 0
+    with get_database().session() as session:
+        assert users.get_user_by_name(session, username="bob").disabled
+        assert [e.detail_json for e in audit.list_audit(session, action="user_disabled")]
 
 
 def test_reset_password_prints_a_new_one_once_and_signs_the_user_out(settings: Settings) -> None:

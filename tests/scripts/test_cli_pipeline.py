@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -30,11 +29,13 @@ from scripts.cli import app
 from scripts.mediagen import read_wav, speak_to_wav, write_video
 
 runner = CliRunner()
+# The configured encoder's id (training reads the cached vectors of settings.encoder) with a fake version.
+FAKE_KEY = ("lite", "fake-v1")
 
 
 class TitleOnlyEncoder(Encoder):
     def __init__(self) -> None:
-        self.id, self.version, self.dims = "fake", "v1", {"title": 3}
+        (self.id, self.version), self.dims = FAKE_KEY, {"title": 3}
 
     def encode_batch(self, items):
         return [{"title": np.array([1.0, len(i.title), 0.5], np.float32)} if i.title else {} for i in items]
@@ -62,7 +63,6 @@ def _one_line_error(result) -> str:
 def fake_models(monkeypatch):
     monkeypatch.setattr(ingest_pipeline, "load_encoder", lambda settings: TitleOnlyEncoder())
     monkeypatch.setattr(ingest_pipeline, "load_transcriber", lambda settings: Silence())
-    monkeypatch.setattr(training, "load_encoder", lambda settings: SimpleNamespace(cache_key=("fake", "v1")))
 
 
 def _clip(path: Path, shade: int) -> Path:
@@ -108,8 +108,16 @@ def test_commands_without_a_model_fail_with_one_line(settings: Settings, fake_mo
 def test_train_needs_enough_labelled_videos(settings: Settings, fake_models):
     db = Database(settings.resolved_database_url)
     init_db(db)
+    taxonomy = from_paths([["Sports"]])
     with db.session() as session:
-        save_to_db(session, from_paths([["Sports"]]))
+        save_to_db(session, taxonomy)
+    assert "ingest videos before training" in _one_line_error(_run("train"))
+    with db.session() as session:
+        for i in range(3):
+            video = videos_q.create_video(session, title=f"v{i}", status=VideoStatus.READY)
+            embeddings_q.put_embeddings(session, records=[
+                embeddings_q.EmbeddingRecord(video.id, "title", *FAKE_KEY, f"t{i}", np.ones(3, np.float32))])
+            labels_q.import_labels(session, labels=[(video.id, taxonomy.nodes[0].id)])
     db.dispose()
     assert "at least 10 labelled videos" in _one_line_error(_run("train"))
 
@@ -125,11 +133,11 @@ def test_models_predict_and_evaluate_commands(settings: Settings, fake_models):
             video = videos_q.create_video(session, title=f"v{i}", status=VideoStatus.READY)
             vector = (np.eye(3, dtype=np.float32)[i % 2] * 2 + rng.standard_normal(3).astype(np.float32) * 0.2)
             embeddings_q.put_embeddings(session, records=[
-                embeddings_q.EmbeddingRecord(video.id, "title", "fake", "v1", f"t{i}", vector)])
+                embeddings_q.EmbeddingRecord(video.id, "title", *FAKE_KEY, f"t{i}", vector)])
             labels_q.import_labels(session, labels=[(video.id, taxonomy.nodes[i % 2].id)])
     quick = {"n_ensemble": 1, "max_epochs": 3, "trunk": "mlp", "mlp_width": 16}
-    first = training.train_model(db, settings=settings, user=None, encoder_key=("fake", "v1"), params=quick)
-    second = training.train_model(db, settings=settings, user=None, encoder_key=("fake", "v1"), params=quick)
+    first = training.train_model(db, settings=settings, user=None, encoder_key=FAKE_KEY, params=quick)
+    second = training.train_model(db, settings=settings, user=None, encoder_key=FAKE_KEY, params=quick)
     db.dispose()
 
     listed = _run("models", "list")

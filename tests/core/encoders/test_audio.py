@@ -52,3 +52,24 @@ def test_batch_matches_one_by_one(embedder, rng):
 def test_empty_audio_is_an_error(embedder):
     with pytest.raises(ValueError, match="empty"):
         embedder.embed([np.zeros(0, np.float32)])
+
+
+def test_transcription_and_embedding_share_one_encoder_pass(embedder, speak, monkeypatch):
+    from core.transcribe import FasterWhisperTranscriber
+
+    transcriber = FasterWhisperTranscriber()
+    assert transcriber._model is embedder.model  # one copy of the weights
+    audio = speak("The home team scores a late goal in the final minute of the match.")
+    alone = embedder.embed([audio])[0]
+    encoded = []
+    encode = embedder.model._encode_windows
+    monkeypatch.setattr(
+        embedder.model, "_encode_windows", lambda w: encoded.append(len(w)) or encode(w)
+    )
+    assert "match" in transcriber.transcribe(audio).text.lower()
+    assert encoded == [1]
+    shared = embedder.embed([audio])[0]
+    assert encoded == [1]  # the transcriber's window was reused, not encoded again
+    np.testing.assert_allclose(shared, alone, atol=1e-6)
+    embedder.embed([audio])
+    assert encoded == [1, 1]  # a remembered window is used once
