@@ -262,7 +262,7 @@ def _register_files(db: Database, files: Sequence[Path], settings: Settings,
             digests[i] = media.content_hash(file)
         except OSError as e:
             outcomes[i] = _not_stored(file, e)
-    encoder_id, encoder_version = pipeline.encoder.cache_key
+    encoder_id, encoder_version = pipeline.encoder_key
     known: dict[str, tuple[Video, bool]] = {}  # digest -> (video, has current embeddings)
     with db.session() as session:
         for digest in set(digests.values()):

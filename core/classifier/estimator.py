@@ -8,6 +8,10 @@ C-HMCNN's max-constraint module and is trained with its MCLoss, so every member 
 consistent and so is their average. Training: AdamW (lr 1e-3, weight decay 1e-4), batch 64,
 dropout 0.5, Gaussian input noise 0.1 on standardised inputs.
 
+``weight_averaging`` (off by default): an exponential moving average of the weights, ramped up
+over the first steps, competes with the raw weights on validation every epoch. On the HMC
+benchmark it helped one FUN set and cost others (Enron -0.005), so it is not the default.
+
 Imbalance: unweighted BCE by default (``class_weight="none"``); the per-node thresholds adapt
 decisions to rare classes, while loss reweighting would change the cross-class ranking that
 micro AU(PRC) scores. ``"sqrt_balanced"`` weights positives by sqrt(neg/pos), capped at 10.

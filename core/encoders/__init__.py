@@ -24,6 +24,7 @@ __all__ = [
     "EncoderInput",
     "InvalidEncoderInput",
     "available_encoders",
+    "encoder_cache_key",
     "load_encoder",
 ]
 
@@ -35,6 +36,19 @@ def _load_lite(settings: Settings) -> Encoder:
     return LiteEncoder(
         text_model_path=settings.text_model_path, whisper_model_path=whisper, device=settings.device
     )
+
+
+def _lite_cache_key(settings: Settings) -> tuple[str, str]:
+    from core.encoders import audio, text
+    from core.encoders.fingerprint import dir_fingerprint
+    from core.encoders.lite import LiteEncoder, lite_version
+    from core.transcribe import DEFAULT_COMPUTE_TYPE
+
+    text_path = settings.text_model_path or text.default_text_model_path()
+    whisper_path = (_local_whisper_dir(settings.whisper_model) if settings.whisper_model
+                    else audio.default_whisper_model_path())
+    version = lite_version(dir_fingerprint(text_path), dir_fingerprint(whisper_path), DEFAULT_COMPUTE_TYPE)
+    return LiteEncoder.id, version
 
 
 def _local_whisper_dir(model: str) -> Path:
@@ -72,18 +86,39 @@ _loaded: dict[tuple, Encoder] = {}
 _lock = threading.Lock()
 
 
+def encoder_cache_key(settings: Settings) -> tuple[str, str]:
+    """``(encoder.id, encoder.version)`` of the configured encoder, without loading models when
+    it can (lite: file fingerprints only), so that a cache check costs milliseconds, not the
+    seconds of loading the models."""
+    _check_name(settings.encoder)
+    with _lock:
+        loaded = _loaded.get(_settings_key(settings))
+    if loaded is not None:
+        return loaded.cache_key
+    if settings.encoder == "lite":
+        return _lite_cache_key(settings)
+    return load_encoder(settings).cache_key
+
+
 def available_encoders() -> list[str]:
     return sorted(_BACKENDS)
 
 
+def _check_name(name: str) -> None:
+    if name not in _BACKENDS:
+        raise ValueError(f"unknown encoder {name!r}; valid encoders: {', '.join(available_encoders())}")
+
+
+def _settings_key(settings: Settings) -> tuple:
+    _, fields = _BACKENDS[settings.encoder]
+    return (settings.encoder, *(str(getattr(settings, name)) for name in fields))
+
+
 def load_encoder(settings: Settings) -> Encoder:
     """The encoder named by ``settings.encoder``, loaded once per process and configuration."""
-    if settings.encoder not in _BACKENDS:
-        raise ValueError(
-            f"unknown encoder {settings.encoder!r}; valid encoders: {', '.join(available_encoders())}"
-        )
-    loader, fields = _BACKENDS[settings.encoder]
-    key = (settings.encoder, *(str(getattr(settings, name)) for name in fields))
+    _check_name(settings.encoder)
+    loader, _ = _BACKENDS[settings.encoder]
+    key = _settings_key(settings)
     with _lock:
         if key not in _loaded:
             _loaded[key] = loader(settings)

@@ -23,6 +23,16 @@ from core.encoders.fingerprint import combine
 PREPROCESSING_VERSION = "lite-v2"
 
 
+def lite_version(text_fingerprint: str, audio_fingerprint: str, audio_compute_type: str) -> str:
+    """The cache version of a lite encoder from its model files' fingerprints (no model loaded)."""
+    return combine(
+        PREPROCESSING_VERSION,
+        visual.DESCRIPTOR_VERSION,
+        f"text:{text_fingerprint}",
+        f"audio:{audio_fingerprint}:{audio_compute_type}",
+    )
+
+
 class LiteEncoder(Encoder):
     """Runs on a laptop CPU with nothing downloaded; see the module docstring for the spaces."""
 
@@ -40,12 +50,7 @@ class LiteEncoder(Encoder):
         self.audio = audio_module.WhisperAudioEmbedder(
             whisper_model_path or audio_module.default_whisper_model_path(), device=device
         )
-        self.version = combine(
-            PREPROCESSING_VERSION,
-            visual.DESCRIPTOR_VERSION,
-            f"text:{self.text.fingerprint}",
-            f"audio:{self.audio.fingerprint}:{self.audio.compute_type}",
-        )
+        self.version = lite_version(self.text.fingerprint, self.audio.fingerprint, self.audio.compute_type)
         self.dims = {
             "title": self.text.dim,
             "description": self.text.dim,

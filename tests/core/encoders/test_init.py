@@ -48,3 +48,17 @@ def test_lite_refuses_a_whisper_model_it_would_have_to_download(monkeypatch):
     monkeypatch.setattr(encoders, "_loaded", {})
     with pytest.raises(ValueError, match="local faster-whisper cache"):
         encoders.load_encoder(Settings(encoder="lite", whisper_model="base"))
+
+
+def test_cache_key_without_loading_lists_the_valid_names():
+    with pytest.raises(ValueError, match="imagebind, lite"):
+        encoders.encoder_cache_key(Settings.model_construct(encoder="clip"))
+
+
+@pytest.mark.slow
+def test_lite_cache_key_without_loading_equals_the_loaded_encoders(monkeypatch):
+    monkeypatch.setattr(encoders, "_loaded", {})
+    settings = Settings(encoder="lite")
+    cheap = encoders.encoder_cache_key(settings)
+    assert encoders._loaded == {}  # nothing was loaded to compute it
+    assert cheap == encoders.load_encoder(settings).cache_key
