@@ -183,10 +183,14 @@ def ingest_upload(
 ) -> IngestResult:
     """Validate (size, probe), store and process one uploaded video (the dashboard's upload page).
 
-    Raises :class:`UploadRejected` before anything is stored when the upload is too large or not
-    a usable video. An upload whose bytes were already ingested is not stored twice: the result
-    has status ``duplicate`` and ``duplicate_of`` set.
+    Raises :class:`UploadRejected` before anything is stored when the upload is too large, not
+    a usable video, or its name, title or description holds a NUL character (the same rule as
+    dataset imports: PostgreSQL cannot store it). An upload whose bytes were already ingested is
+    not stored twice: the result has status ``duplicate`` and ``duplicate_of`` set.
     """
+    for field, value in (("file name", filename), ("title", title), ("description", description)):
+        if "\x00" in value:
+            raise UploadRejected(f"the {field} contains a NUL character (\\x00)")
     settings.ensure_dirs()
     suffix = _safe_suffix(filename)
     temp = _receive(data, settings.media_dir, suffix, settings.max_upload_mb)

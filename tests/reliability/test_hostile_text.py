@@ -113,8 +113,6 @@ def test_nul_is_refused_at_import_with_the_row_named(db, taxonomy, tmp_path):
         dataset.read_dataset(source)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG core/ingest.ingest_upload: no NUL rule for title/description/"
-                   "filename; PostgreSQL raises a driver error after the file was stored")
 def test_nul_is_refused_at_upload(db, settings, hostile, tmp_path, fake_encoder, no_speech):
     data = hostile.clip(tmp_path / "n.mp4", 33, seconds=0.3, audio=False).read_bytes()
     with pytest.raises(ingest.UploadRejected, match="NUL|\\\\x00"):
