@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     )
 
     device: str = Field("cpu", description="torch device for encoders and the classifier ('cpu', 'cuda').")
+    torch_threads: int = Field(
+        1, ge=1, description="CPU threads of a training run; it shares the machine with the dashboard and ingest."
+    )
     num_keyframes: int = Field(16, ge=1, le=256, description="Keyframes sampled per video.")
     thumbnail_px: int = Field(192, ge=32, le=1024, description="Longest side of stored keyframe thumbnails.")
     max_upload_mb: int = Field(512, ge=1, description="Largest video accepted by the upload page.")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from core import registry
 from core.classifier import HierarchicalClassifier, Hierarchy, evaluate
@@ -224,6 +225,7 @@ def train_model(
             f"training needs at least {MIN_LABELLED_VIDEOS} labelled videos with {encoder_id} embeddings "
             f"(version {encoder_version}); found {n}. Import labels or review more videos, and ingest them."
         )
+    torch.set_num_threads(settings.torch_threads)  # more threads than free cores slow training down
     params = {"device": settings.device, **default_classifier_params(n), **(params or {})}
     classifier = HierarchicalClassifier(**params)
     config = {"classifier": classifier.get_params(), "split_seed": SPLIT_SEED,

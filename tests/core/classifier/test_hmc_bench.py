@@ -5,7 +5,8 @@ import pytest
 
 from core.classifier import hmc_bench
 
-REAL_DATA = Path("/work/shared/benchmarks/hmc")
+# the benchmark sets live in shared/ beside the checkout (CI clones it the same way)
+REAL_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "benchmarks" / "hmc"
 
 HEADER = """@RELATION toy
 @ATTRIBUTE a numeric
