@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from core.classifier.estimator import HierarchicalClassifier
@@ -69,7 +70,7 @@ def load_classifier(directory: str | Path, *, device: str | None = None) -> Hier
     try:
         config = json.loads((directory / CONFIG_FILE).read_text())
         tensors = load_file(directory / WEIGHTS_FILE)
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, json.JSONDecodeError, SafetensorError) as e:  # e.g. a pickle planted as weights
         raise ValueError(f"{directory} does not hold a saved classifier: {e}") from e
     if config.get("format_version") != FORMAT_VERSION:
         raise ValueError(

@@ -33,7 +33,6 @@ HOSTILE_UPLOAD_NAMES = (
     "`touch pwned`.mp4",
     "quo\"te's.mp4",
     "new\nline.mp4",
-    "nul\x00byte.mp4",
     "видео 日本語 فيديو 🎬.mp4",
     "clip.mp4;.sh",
     "." * 300 + ".mp4",

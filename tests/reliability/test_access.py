@@ -369,8 +369,6 @@ def test_a_planted_pickle_is_never_executed(db, settings, taxonomy, rewrite_mani
     assert "PICKLE_EXECUTED" not in str(raised.value)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG core/classifier/persistence.load_classifier: safetensors' "
-                   "SafetensorError escapes instead of ArtifactError/ValueError (the dashboard gets a traceback)")
 def test_a_planted_pickle_is_reported_as_a_damaged_artifact(db, settings, taxonomy):
     import hashlib
     import json

@@ -115,9 +115,13 @@ def test_nul_is_refused_at_import_with_the_row_named(db, taxonomy, tmp_path):
 
 def test_nul_is_refused_at_upload(db, settings, hostile, tmp_path, fake_encoder, no_speech):
     data = hostile.clip(tmp_path / "n.mp4", 33, seconds=0.3, audio=False).read_bytes()
-    with pytest.raises(ingest.UploadRejected, match="NUL|\\\\x00"):
-        ingest.ingest_upload(db, data=data, filename="clip.mp4", title="a\x00b", description="", settings=settings,
-                             user=None, encoder=fake_encoder, transcriber=no_speech)
+    fields = ({"filename": "nul\x00byte.mp4"}, {"title": "a\x00b"}, {"description": "d\x00"})
+    for hostile_field in fields:  # a NUL anywhere is refused before anything is stored
+        upload = {"filename": "clip.mp4", "title": "t", "description": "", **hostile_field}
+        with pytest.raises(ingest.UploadRejected, match="NUL|\\\\x00"):
+            ingest.ingest_upload(db, data=data, settings=settings, user=None, encoder=fake_encoder,
+                                 transcriber=no_speech, **upload)
+    assert not list(settings.media_dir.iterdir())
 
 
 # --- shown literally -----------------------------------------------------------------------------

@@ -62,6 +62,7 @@ def _one_line_error(result) -> str:
 @pytest.fixture
 def fake_models(monkeypatch):
     monkeypatch.setattr(ingest_pipeline, "load_encoder", lambda settings: TitleOnlyEncoder())
+    monkeypatch.setattr(ingest_pipeline, "encoder_cache_key", lambda settings: TitleOnlyEncoder().cache_key)
     monkeypatch.setattr(ingest_pipeline, "load_transcriber", lambda settings: Silence())
 
 
