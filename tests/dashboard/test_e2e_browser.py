@@ -4,7 +4,7 @@ Data: the IAB taxonomy, 16 videos that play a real clip (bigbuckbunny) with real
 thumbnails and a transcript, synthetic embeddings under the configured encoder's cache key, imported
 labels, and a model trained and applied by the product's own code. The browser signs in as an
 admin, reviews and corrects a video, saves, starts a retrain and waits for the new version.
-Screenshots go to docs/screenshots/ (the README shows one).
+Screenshots go to artifacts/screenshots/ (gitignored).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from db.queries import embeddings, labels, videos
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"  # gitignored; the README image is taken from the demo
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
