@@ -59,6 +59,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from core.config import Settings
+from core.media import content_hash
 from db.engine import Database, init_db, latest_schema_version
 from db.models import ModelVersion, SchemaInfo
 
@@ -143,7 +144,7 @@ def create_backup(db: Database, out: Path | str, *, settings: Settings, include_
         manifest = Manifest(
             format=FORMAT, format_version=FORMAT_VERSION, schema_version=latest_schema_version(),
             created_at=datetime.now(UTC).isoformat(), source_backend=db.backend, tables=tables,
-            files={name: _sha256(path) for name, path in files.items()}, skipped_artifacts=skipped,
+            files={name: content_hash(path) for name, path in files.items()}, skipped_artifacts=skipped,
         )
         (staging / MANIFEST_FILE).write_text(json.dumps(asdict(manifest), indent=1, ensure_ascii=False))
         temp_archive = staging / "archive.tar"
@@ -205,7 +206,7 @@ def _export_table(connection: Connection, table: Table, staging: Path) -> TableE
         while batch := result.fetchmany(BATCH_ROWS):
             writer.write_batch(pa.RecordBatch.from_pylist([dict(row._mapping) for row in batch], schema=schema))
             rows += len(batch)
-    return TableEntry(file=name, rows=rows, sha256=_sha256(path), columns={f.name: str(f.type) for f in schema})
+    return TableEntry(file=name, rows=rows, sha256=content_hash(path), columns={f.name: str(f.type) for f in schema})
 
 
 def _data_files(settings: Settings, artifact_paths: list[str], include_media: bool) -> tuple[dict[str, Path], list[str]]:
@@ -268,7 +269,7 @@ def restore_backup(db: Database, archive: Path | str, *, settings: Settings) -> 
             _extract_checked(tar, name, digest, staging)
         targets = {name: settings.data_dir / PurePosixPath(name).relative_to(DATA_DIR) for name in manifest.files}
         # the same bytes already in place (a restore killed after placing files) are kept; others clash
-        present = {name for name, path in targets.items() if path.is_file() and _sha256(path) == manifest.files[name]}
+        present = {name for name, path in targets.items() if path.is_file() and content_hash(path) == manifest.files[name]}
         clashes = [str(path) for name, path in targets.items() if path.exists() and name not in present]
         if clashes:
             raise RestoreTargetNotEmptyError(
@@ -410,14 +411,6 @@ def _advance_sequences(connection: Connection, table: Table, duckdb: bool) -> No
             connection.execute(text(f"SELECT max(nextval('{name}')) FROM range(:n)"), {"n": int(highest)})
         else:
             connection.execute(text("SELECT setval(:name, :n)"), {"name": name, "n": int(highest)})
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fsync(path: Path) -> None:

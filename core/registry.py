@@ -15,7 +15,6 @@ Activation history is read back from the audit trail (every promotion and rollba
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -29,6 +28,7 @@ from sqlmodel import Session
 
 from core.classifier import HierarchicalClassifier, Hierarchy, load_classifier, save_classifier
 from core.config import Settings
+from core.media import content_hash
 from db.engine import Database
 from db.models import AuditAction, ModelStatus, ModelVersion
 from db.queries import Actor
@@ -101,7 +101,7 @@ def write_artifact(
     try:
         save_classifier(classifier, temp, label_ids=metadata.node_ids)
         (temp / METADATA_FILE).write_text(json.dumps(asdict(metadata), indent=1, allow_nan=False))
-        manifest = {p.name: _sha256(p) for p in sorted(temp.iterdir()) if p.is_file()}
+        manifest = {p.name: content_hash(p) for p in sorted(temp.iterdir()) if p.is_file()}
         (temp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1))
         for path in temp.iterdir():
             _fsync(path)
@@ -126,7 +126,7 @@ def verify_artifact(directory: Path) -> None:
         path = directory / name
         if not path.is_file():
             raise ArtifactError(f"{path} is missing")
-        if _sha256(path) != digest:
+        if content_hash(path) != digest:
             raise ArtifactError(f"{path} does not match its checksum")
 
 
@@ -265,14 +265,6 @@ def _activation_stack(session: Session) -> list[int]:
         if not stack or stack[-1] != target:
             stack.append(target)
     return stack
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fsync(path: Path) -> None:
