@@ -29,24 +29,29 @@ __all__ = [
 ]
 
 
-def _load_lite(settings: Settings) -> Encoder:
-    from core.encoders.lite import LiteEncoder
-
-    whisper = _local_whisper_dir(settings.whisper_model) if settings.whisper_model else None
-    return LiteEncoder(
-        text_model_path=settings.text_model_path, whisper_model_path=whisper, device=settings.device
-    )
-
-
-def _lite_cache_key(settings: Settings) -> tuple[str, str]:
+def _lite_model_paths(settings: Settings) -> tuple[Path, Path]:
+    """(MiniLM dir, CTranslate2 Whisper dir) of the lite encoder: the settings' or the bundled ones."""
     from core.encoders import audio, text
-    from core.encoders.fingerprint import dir_fingerprint
-    from core.encoders.lite import LiteEncoder, lite_version
-    from core.transcribe import DEFAULT_COMPUTE_TYPE
 
     text_path = settings.text_model_path or text.default_text_model_path()
     whisper_path = (_local_whisper_dir(settings.whisper_model) if settings.whisper_model
                     else audio.default_whisper_model_path())
+    return text_path, whisper_path
+
+
+def _load_lite(settings: Settings) -> Encoder:
+    from core.encoders.lite import LiteEncoder
+
+    text_path, whisper_path = _lite_model_paths(settings)
+    return LiteEncoder(text_model_path=text_path, whisper_model_path=whisper_path, device=settings.device)
+
+
+def _lite_cache_key(settings: Settings) -> tuple[str, str]:
+    from core.encoders.fingerprint import dir_fingerprint
+    from core.encoders.lite import LiteEncoder, lite_version
+    from core.transcribe import DEFAULT_COMPUTE_TYPE
+
+    text_path, whisper_path = _lite_model_paths(settings)
     version = lite_version(dir_fingerprint(text_path), dir_fingerprint(whisper_path), DEFAULT_COMPUTE_TYPE)
     return LiteEncoder.id, version
 
