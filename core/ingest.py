@@ -188,9 +188,9 @@ def ingest_upload(
     dataset imports: PostgreSQL cannot store it). An upload whose bytes were already ingested is
     not stored twice: the result has status ``duplicate`` and ``duplicate_of`` set.
     """
-    for field, value in (("file name", filename), ("title", title), ("description", description)):
+    for what, value in (("file name", filename), ("title", title), ("description", description)):
         if "\x00" in value:
-            raise UploadRejected(f"the {field} contains a NUL character (\\x00)")
+            raise UploadRejected(f"the {what} contains a NUL character (\\x00)")
     settings.ensure_dirs()
     suffix = _safe_suffix(filename)
     temp = _receive(data, settings.media_dir, suffix, settings.max_upload_mb)

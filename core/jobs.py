@@ -4,8 +4,13 @@
 same interpreter) in its own session (detached), so the Streamlit process stays responsive and a
 dashboard restart does not kill the work. The runner (:func:`run_job`) writes progress, a message
 and live metrics into the row in short sessions (throttled), then ``succeeded`` with a result or
-``failed`` with a one-line reason. :func:`get_job` reports a job whose process is gone while the
-row still says running as failed ("worker process exited"), e.g. after a kill or an out-of-memory.
+``failed`` with a one-line reason.
+
+A worker killed outright (``kill -9``, out-of-memory, a reboot) cannot record anything. A job
+whose process is gone while its row still says queued or running is failed when it is next read
+("worker process exited"), together with the model version its training left in ``training``:
+:func:`get_job` does it for one job, :func:`fail_dead_jobs` for all of them, and
+:func:`list_model_versions` before it lists the versions (the dashboard's and CLI's list).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from sqlmodel import Session
 
 from core.config import Settings
 from db.engine import Database
-from db.models import Job, JobStatus, ModelStatus
+from db.models import Job, JobStatus, ModelStatus, ModelVersion
 from db.queries import Actor
 from db.queries import jobs as jobs_q
 from db.queries import models as models_q
@@ -38,6 +43,7 @@ JOB_KINDS = ("train", "predict", "ingest")
 WORKER_EXITED = "worker process exited"
 PROGRESS_INTERVAL_S = 1.0  # the row is written at most this often while a job runs
 HISTORY_LIMIT = 1000  # training epochs kept in the live metrics
+_LIVE_JOBS_CHECKED = 1000  # far more queued or running jobs than ever run at once
 _PROJECT_ROOT = Path(__file__).resolve().parents[1]
 _ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 # `tagger jobs run <id>` without relying on the console script being on PATH (scripts/__main__.py)
@@ -108,12 +114,33 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 def get_job(db: Database, job_id: int) -> JobInfo:
     """The job's row; a running job whose process is gone is marked failed first."""
     with db.session() as session:
-        job = jobs_q.get_job(session, job_id=job_id)
-        if job.status in _ACTIVE and job.pid is not None and not _process_alive(job.pid):
-            job = jobs_q.update_job(session, job_id=job_id, status=JobStatus.FAILED, message=WORKER_EXITED)
-            if job.kind == "train":
-                _fail_orphaned_versions(session, job_id)
-        return _info(job)
+        return _info(_fail_if_worker_gone(session, jobs_q.get_job(session, job_id=job_id)))
+
+
+def fail_dead_jobs(db: Database) -> list[int]:
+    """Mark every queued or running job whose worker process is gone as failed, with the model
+    versions its training left in ``training``; returns the ids of the jobs failed now."""
+    with db.session() as session:
+        live = jobs_q.list_jobs(session, statuses=list(_ACTIVE), limit=_LIVE_JOBS_CHECKED)
+        return [job.id for job in live if _fail_if_worker_gone(session, job).status == JobStatus.FAILED]
+
+
+def list_model_versions(db: Database, *, limit: int = 50) -> list[ModelVersion]:
+    """Newest first, after :func:`fail_dead_jobs`: a version whose training worker was killed is
+    listed as failed with the reason in ``notes``, never as a training that will not finish."""
+    fail_dead_jobs(db)
+    with db.session() as session:
+        return models_q.list_model_versions(session, limit=limit)
+
+
+def _fail_if_worker_gone(session: Session, job: Job) -> Job:
+    """The job, failed first when it is queued or running but its worker process is gone."""
+    if job.status not in _ACTIVE or job.pid is None or _process_alive(job.pid):
+        return job
+    failed = jobs_q.update_job(session, job_id=job.id, status=JobStatus.FAILED, message=WORKER_EXITED)
+    if failed.kind == "train":
+        _fail_orphaned_versions(session, failed.id)
+    return failed
 
 
 def _fail_orphaned_versions(session: Session, job_id: int) -> None:

@@ -14,12 +14,12 @@ from datetime import datetime
 
 import streamlit as st
 
+from core import jobs
 from core import taxonomy as taxonomy_core
 from core.config import Settings, get_settings
 from db.engine import Database, get_database, init_db
 from db.models import ModelVersion
 from db.queries import analytics, review, users
-from db.queries import models as model_queries
 
 ANALYTICS_TTL_S = 60
 COUNTS_TTL_S = 5
@@ -84,8 +84,8 @@ def user_names(url: str) -> dict[int, str]:
 
 @st.cache_data(ttl=COUNTS_TTL_S, show_spinner=False)
 def model_versions(url: str) -> list[ModelVersion]:
-    with database().session() as session:
-        return model_queries.list_model_versions(session, limit=100)
+    """Versions a killed training left ``training`` are listed as failed (see core.jobs)."""
+    return jobs.list_model_versions(database(), limit=100)
 
 
 @st.cache_data(ttl=ANALYTICS_TTL_S, show_spinner=False)

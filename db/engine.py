@@ -10,7 +10,8 @@ on the same file at once, every unit of work on DuckDB:
 
 Units of work must therefore be short: long jobs do their heavy work outside a session and write
 results in small sessions. Sessions must not be nested. On PostgreSQL the engine is pooled and
-no file lock is taken.
+no file lock is taken; schema creation and upgrades there hold a transaction-level advisory lock
+instead, so processes starting at once on an empty database do not race on ``CREATE TABLE``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import filelock
-from sqlalchemy import Connection, create_engine, inspect
+from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -36,6 +37,9 @@ from db.models import SchemaInfo, utcnow
 
 DEFAULT_LOCK_TIMEOUT_S = 120.0
 _FOREIGN_LOCK_MESSAGE = "Could not set lock on file"
+# PostgreSQL advisory lock key of schema changes: the bytes of "tagger", above the 32-bit range of
+# the per-username sign-in locks (hashtext), so the two never meet.
+_SCHEMA_LOCK_KEY = int.from_bytes(b"tagger", "big")
 
 # duckdb-engine cannot reflect indexes; create_all only needs has_table(), so the warning is noise.
 warnings.filterwarnings("ignore", message="duckdb-engine doesn't yet support reflection on indices")
@@ -148,31 +152,51 @@ class Database:
 
 
 def init_db(db: Database) -> int:
-    """Create the schema or upgrade it step by step; idempotent, never drops anything.
+    """Create the schema or upgrade it step by step; idempotent, never drops anything, safe to run
+    from several processes at once.
 
     Returns the schema version the database is at afterwards.
     """
     latest = latest_schema_version()
+    current = _advance_schema(db, latest)
+    while current < latest:
+        current = _advance_schema(db, latest)
+    return current
+
+
+def _advance_schema(db: Database, latest: int) -> int:
+    """One transaction holding the schema lock: create a new database at ``latest``, or apply the
+    next upgrade step; returns the version the database is at afterwards.
+
+    The version is read under the lock, so a process that waited for another one's creation or
+    upgrade sees its result and does not do it again.
+    """
     with db.session() as session:
         connection = session.connection()
+        _lock_schema(connection)
         has_schema = inspect(connection).has_table(SchemaInfo.__tablename__)
         info = session.get(SchemaInfo, 1) if has_schema else None
         if info is None:  # a new database: create everything at the latest version
             SQLModel.metadata.create_all(connection, checkfirst=True)
             session.add(SchemaInfo(id=1, version=latest))
             return latest
-        current = info.version
-    if current > latest:
-        raise SchemaTooNewError(
-            f"database schema is version {current}, this code knows up to {latest}; upgrade the product"
-        )
-    for version in range(current, latest):
-        with db.session() as session:
-            UPGRADES[version - 1](session.connection())
-            info = session.get(SchemaInfo, 1)
-            info.version = version + 1
+        if info.version > latest:
+            raise SchemaTooNewError(
+                f"database schema is version {info.version}, this code knows up to {latest}; "
+                "upgrade the product"
+            )
+        if info.version < latest:
+            UPGRADES[info.version - 1](connection)
+            info.version += 1
             info.upgraded_at = utcnow()
-    return latest
+        return info.version
+
+
+def _lock_schema(connection: Connection) -> None:
+    """Serialise schema changes between processes until this transaction ends (PostgreSQL; on
+    DuckDB the unit of work's file lock already does)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
 
 
 _DATABASES: dict[str, Database] = {}

@@ -3,7 +3,8 @@
 Each row says what was measured, what it is compared against (measured in the same run, never a
 remembered figure) and the goal. Sections:
 
-- ``keyframes``: keyframe sampling vs decoding every frame of a 1-minute 720p h264 clip;
+- ``keyframes``: keyframe sampling vs decoding every frame of 1-minute 720p h264 clips, generated
+  and real footage (bigbuckbunny looped), at GOP 48 and 250 (median wall and CPU time);
 - ``whisper``: faster-whisper vs openai-whisper, same audio, same size (needs
   TAGGER_OPENAI_WHISPER_CHECKPOINT for the latter; otherwise the row says "not measured");
 - ``ingest``: seconds of video per wall second, cold and cached, lite encoders, demo-corpus videos;

@@ -3,6 +3,7 @@ the result table, unit formatting, timing, and fresh settings/databases per meas
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +73,26 @@ def best_of(run: Callable[[], object], repeat: int) -> float:
         run()
         times.append(time.perf_counter() - started)
     return min(times)
+
+
+Timing = tuple[float, float]  # median (wall, CPU) seconds
+
+
+def median_times(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, Timing]:
+    """Median wall and CPU seconds (this process, all its threads) of each run, called
+    ``repeat`` times (at least once) in turn, after one untimed warm-up call each (file cache,
+    lazy imports); round-robin, so that load from other processes hits all runs alike."""
+    for run in runs.values():
+        run()
+    walls: dict[str, list[float]] = {name: [] for name in runs}
+    cpus: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(max(1, repeat)):
+        for name, run in runs.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            run()
+            walls[name].append(time.perf_counter() - wall)
+            cpus[name].append(time.process_time() - cpu)
+    return {name: (statistics.median(walls[name]), statistics.median(cpus[name])) for name in runs}
 
 
 def fresh_settings(base: Settings, data_dir: Path) -> Settings:

@@ -26,7 +26,6 @@ from rich.table import Table
 
 from core.config import get_settings
 from db.models import JobStatus
-from db.queries import models as models_q
 from scripts.cli import add_expected_errors, fail
 from scripts.cli_data import open_database
 
@@ -144,16 +143,17 @@ def evaluate(
 
 @models_app.command("list")
 def models_list() -> None:
-    """Model versions, newest first."""
-    with open_database().session() as session:
-        versions = models_q.list_model_versions(session)
-    table = Table("id", "active", "status", "created", "encoder", "train/valid", "micro AUPRC", "hier. F1")
+    """Model versions, newest first (a failed one with its reason)."""
+    from core import jobs as jobs_lib
+
+    versions = jobs_lib.list_model_versions(open_database())
+    table = Table("id", "active", "status", "created", "encoder", "train/valid", "micro AUPRC", "hier. F1", "notes")
     for v in versions:
         metrics = json.loads(v.metrics_json)
         table.add_row(
             str(v.id), "*" if v.is_active else "", v.status, f"{v.created_at:%Y-%m-%d %H:%M}",
             f"{v.encoder_id} {v.encoder_version[:8]}", f"{v.n_train}/{v.n_valid}",
-            _number(metrics.get("micro_auprc")), _number(metrics.get("hierarchical_f1")),
+            _number(metrics.get("micro_auprc")), _number(metrics.get("hierarchical_f1")), v.notes,
         )
     console.print(table)
 

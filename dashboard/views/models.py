@@ -19,7 +19,7 @@ from dashboard import actions, cache, state
 from dashboard.components import md_escape, metric_history_chart
 
 POLL_S = 2
-SEEN_JOB = "models_seen_job"  # the finished job whose model the versions table already shows
+SEEN_JOB = "models_seen_job"  # the finished job whose outcome the versions table already shows
 HEADLINE = ("micro_auprc", "hierarchical_f1", "hierarchical_precision", "hierarchical_recall")
 
 db = cache.database()
@@ -52,10 +52,10 @@ def training_status() -> None:
             width="stretch",
         )
     seen = st.session_state.setdefault(SEEN_JOB, job.id if job.finished else None)
-    if job.finished and job.status == "succeeded" and seen != job.id:
+    if job.finished and seen != job.id:
         st.session_state[SEEN_JOB] = job.id
         cache.clear_data()
-        st.rerun(scope="app")  # show the new version in the table
+        st.rerun(scope="app")  # show the new version in the table, or the one that failed
     if job.status == "failed":
         st.error(md_escape(f"Training failed: {job.message}"))
 
@@ -93,7 +93,7 @@ rows = []
 for v in versions:
     m = _metrics(v)
     row = {"version": f"v{v.id}", "active": "★" if v.is_active else "", "status": v.status, "created": v.created_at,
-           "train/valid": f"{v.n_train}/{v.n_valid}"}
+           "train/valid": f"{v.n_train}/{v.n_valid}", "notes": v.notes}
     for key in HEADLINE:
         value = m.get(key)
         row[key] = value

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from sqlalchemy import text
@@ -31,7 +28,6 @@ from db.models import AuditAction, AuditLog, LoginAttempt, User, UserSession, ut
 from db.queries import DuplicateError, audit, users
 
 PASSWORD = "correct horse battery"
-DB_TESTS_CONFTEST = Path(__file__).resolve().parents[1] / "db" / "conftest.py"
 
 
 @pytest.fixture
@@ -44,39 +40,6 @@ def db(tmp_path: Path) -> Database:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, login_max_failures=3, login_window_seconds=60, session_hours=2)
-
-
-def _db_test_helpers() -> ModuleType:
-    """tests/db/conftest.py (its throwaway PostgreSQL cluster); tests are not a package."""
-    name = "db_tests_conftest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, DB_TESTS_CONFTEST)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    cluster = _db_test_helpers()._Cluster()
-    cluster.start()
-    if cluster.url is None:
-        pytest.skip(cluster.reason)
-    yield cluster.url
-    cluster.stop()
-
-
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=[pytest.mark.slow, pytest.mark.postgres])])
-def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A fresh database of each backend."""
-    if request.param == "duckdb":
-        database = Database(f"duckdb:///{tmp_path / 'auth.duckdb'}")
-    else:
-        database = Database(_db_test_helpers()._fresh_pg_database(request.getfixturevalue("postgres_url")))
-    init_db(database)
-    yield database
-    database.dispose()
 
 
 def _unknown_key(username: str) -> str:
@@ -217,9 +180,9 @@ def test_an_attempt_counts_as_a_failure_during_the_hash_check(
 
 
 def test_parallel_guesses_cannot_exceed_the_limit(
-    any_db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    auth.create_user(any_db, username="ann", password=PASSWORD)
+    auth.create_user(database, username="ann", password=PASSWORD)
     n = 8
     now = utcnow()
     real_verify = auth.verify_password
@@ -234,7 +197,7 @@ def test_parallel_guesses_cannot_exceed_the_limit(
     def guess(i: int) -> str:
         barrier.wait(timeout=60)
         try:
-            auth.authenticate(any_db, "ann", f"parallel guess {i}", settings=settings, now=now)
+            auth.authenticate(database, "ann", f"parallel guess {i}", settings=settings, now=now)
         except InvalidCredentialsError:
             return "checked"
         except RateLimitedError:
@@ -248,9 +211,11 @@ def test_parallel_guesses_cannot_exceed_the_limit(
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_postgres_serialises_attempts_per_username(postgres_url: str, settings: Settings) -> None:
+def test_postgres_serialises_attempts_per_username(
+    new_postgres_db: Callable[[], str], settings: Settings
+) -> None:
     """DuckDB's file lock serialises units of work; on PostgreSQL an advisory lock per name does."""
-    pg = Database(_db_test_helpers()._fresh_pg_database(postgres_url))
+    pg = Database(new_postgres_db())
     init_db(pg)
     try:
         auth.create_user(pg, username="ann", password=PASSWORD)

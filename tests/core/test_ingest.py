@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import textwrap
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,72 +14,17 @@ import pytest
 
 from core import ingest
 from core.config import Settings
-from core.encoders import Encoder, EncoderInput
-from core.encoders.base import TEXT_MODALITIES
-from core.transcribe import Transcriber
-from core.transcript import Segment, Transcript
+from core.transcript import Segment
 from db.engine import Database, init_db
 from db.models import VideoStatus
 from db.queries import embeddings as embeddings_q
 from db.queries import videos as videos_q
 from scripts.mediagen import read_wav, write_srt, write_video
+from tests.support import slow_ingest
+from tests.support.fakes import SPOKEN_TEXT, FakeEncoder, FakeTranscriber
+from tests.support.kill import ChildRun, never, run_and_kill
 
 SAMPLE_RATE = 16000
-
-
-class CountingEncoder(Encoder):
-    """Deterministic stand-in for the real encoders that records every input it encodes."""
-
-    id = "fake"
-
-    def __init__(self, version: str = "v1", fail_title: str | None = None, nan_title: str | None = None) -> None:
-        self.version = version
-        self.dims = {"title": 8, "description": 8, "subtitles": 8, "frames": 4, "audio": 4}
-        self.items: list[EncoderInput] = []
-        self.fail_title = fail_title
-        self.nan_title = nan_title
-
-    def encode_batch(self, items: Sequence[EncoderInput]) -> list[dict[str, np.ndarray]]:
-        self.items.extend(items)
-        out = []
-        for item in items:
-            if self.fail_title is not None and item.title == self.fail_title:
-                raise RuntimeError(f"fake encoder bug on {item.title!r}")
-            vectors = {m: _text_vector(item.text(m)) for m in TEXT_MODALITIES if item.text(m)}
-            if item.frames:
-                mean = np.mean([f.mean(axis=(0, 1)) for f in item.frames], axis=0)
-                vectors["frames"] = np.r_[mean / 255.0, 1.0].astype(np.float32)
-            if item.has_audio:
-                vectors["audio"] = np.array([item.audio.std(), item.audio.size / 1e5, 1.0, 0.5], np.float32)
-            if self.nan_title is not None and item.title == self.nan_title:
-                vectors["frames"] = np.full(4, np.nan, np.float32)
-            out.append(vectors)
-        return out
-
-    def encoded(self, modality: str) -> int:
-        """How many inputs of this modality were encoded so far."""
-        return sum(
-            bool(item.text(modality)) if modality in TEXT_MODALITIES
-            else bool(item.frames) if modality == "frames" else item.has_audio
-            for item in self.items
-        )
-
-
-class CountingTranscriber(Transcriber):
-    name = "fake-whisper"
-    version = "1"
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def transcribe(self, audio: np.ndarray) -> Transcript:
-        self.calls += 1
-        return Transcript(language="en", source="whisper", segments=[Segment(0.0, 1.0, "a spoken sentence")])
-
-
-def _text_vector(text: str) -> np.ndarray:
-    seed = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
-    return np.random.default_rng(seed).standard_normal(8).astype(np.float32)
 
 
 def _tone(seconds: float, hz: float) -> np.ndarray:
@@ -111,21 +50,11 @@ def db(settings: Settings) -> Iterator[Database]:
 
 
 @pytest.fixture
-def encoder() -> CountingEncoder:
-    return CountingEncoder()
-
-
-@pytest.fixture
-def transcriber() -> CountingTranscriber:
-    return CountingTranscriber()
-
-
-@pytest.fixture
-def run(db: Database, settings: Settings, encoder: CountingEncoder, transcriber: CountingTranscriber
+def run(db: Database, settings: Settings, fake_encoder: FakeEncoder, fake_transcriber: FakeTranscriber
         ) -> Callable[..., ingest.IngestReport]:
     def run_ingest(*paths: Path, **kwargs) -> ingest.IngestReport:
-        kwargs.setdefault("encoder", encoder)
-        kwargs.setdefault("transcriber", transcriber)
+        kwargs.setdefault("encoder", fake_encoder)
+        kwargs.setdefault("transcriber", fake_transcriber)
         return ingest.ingest_paths(db, list(paths), settings=settings, **kwargs)
 
     return run_ingest
@@ -136,7 +65,7 @@ def _video(db: Database, video_id: int):
         return videos_q.get_video(session, video_id=video_id)
 
 
-def test_folder_ingest_stores_everything(db, settings, run, encoder, transcriber, tmp_path):
+def test_folder_ingest_stores_everything(db, settings, run, fake_encoder, fake_transcriber, tmp_path):
     folder = tmp_path / "in"
     make_clip(folder / "a.mp4", 40)
     make_clip(folder / "nested" / "b.mp4", 120)
@@ -149,7 +78,7 @@ def test_folder_ingest_stores_everything(db, settings, run, encoder, transcriber
 
     assert report.totals == {"ready": 3}
     assert seen[0] == (0, 3, "") and seen[-1][:2] == (3, 3)
-    assert transcriber.calls == 2  # c.mp4 has a sidecar: no speech-to-text for it
+    assert fake_transcriber.calls == 2  # c.mp4 has a sidecar: no speech-to-text for it
     by_name = {r.name: r for r in report.results}
     with db.session() as session:
         for name in ("a.mp4", "b.mp4", "c.mp4"):
@@ -170,13 +99,14 @@ def test_folder_ingest_stores_everything(db, settings, run, encoder, transcriber
         assert videos_q.get_transcript(session, video_id=by_name["a.mp4"].video_id).source == "whisper"
 
 
-def test_reingest_hits_the_cache_without_decoding_or_encoding(db, run, encoder, transcriber, tmp_path, monkeypatch):
+def test_reingest_hits_the_cache_without_decoding_or_encoding(db, run, fake_encoder, fake_transcriber, tmp_path,
+                                                              monkeypatch):
     folder = tmp_path / "in"
     make_clip(folder / "a.mp4", 40)
     make_clip(folder / "b.mp4", 90)
     first = run(folder)
     assert first.totals == {"ready": 2}
-    encoded, transcribed = len(encoder.items), transcriber.calls
+    encoded, transcribed = len(fake_encoder.items), fake_transcriber.calls
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("the cache must be checked before decoding")
@@ -187,11 +117,11 @@ def test_reingest_hits_the_cache_without_decoding_or_encoding(db, run, encoder, 
 
     assert again.totals == {"duplicate": 2}
     assert {r.duplicate_of for r in again.results} == {r.video_id for r in first.results}
-    assert (len(encoder.items), transcriber.calls) == (encoded, transcribed)
+    assert (len(fake_encoder.items), fake_transcriber.calls) == (encoded, transcribed)
     assert _count_videos(db) == 2
 
 
-def test_same_bytes_under_another_name_reuse_artifacts(db, settings, run, encoder, tmp_path):
+def test_same_bytes_under_another_name_reuse_artifacts(db, settings, run, fake_encoder, tmp_path):
     original = make_clip(tmp_path / "in" / "a.mp4", 40)
     first = run(original)
     csv = tmp_path / "dataset" / "data.csv"
@@ -199,13 +129,13 @@ def test_same_bytes_under_another_name_reuse_artifacts(db, settings, run, encode
     shutil.copyfile(original, csv.parent / "videos" / "copy1.mp4")
     csv.write_text("video_id,title,description,tags\ncopy1,A new title,,\n")
     _import_taxonomy(db)
-    before = len(encoder.items)
+    before = len(fake_encoder.items)
 
     report = run(csv)
 
     [result] = [r for r in report.results if r.name != "a.mp4"]
     assert result.status == VideoStatus.READY and result.duplicate_of == first.results[0].video_id
-    new_items = encoder.items[before:]
+    new_items = fake_encoder.items[before:]
     assert [i.title for i in new_items] == ["A new title"]  # only the new text was encoded
     assert not new_items[0].frames and new_items[0].audio is None and not new_items[0].subtitles
     with db.session() as session:
@@ -213,26 +143,26 @@ def test_same_bytes_under_another_name_reuse_artifacts(db, settings, run, encode
         assert copy.content_hash == _video(db, first.results[0].video_id).content_hash
         assert not Path(copy.stored_path).is_absolute()  # the copy in media_dir, not the user's file
         assert len(videos_q.get_keyframes(session, video_id=copy.id)) >= 1
-        assert videos_q.get_transcript(session, video_id=copy.id).text == "a spoken sentence"
+        assert videos_q.get_transcript(session, video_id=copy.id).text == SPOKEN_TEXT
         vectors = embeddings_q.get_embeddings(session, video_ids=[copy.id], encoder_id="fake", encoder_version="v1")
         assert set(vectors[copy.id]) == {"title", "frames", "audio", "subtitles"}
 
 
-def test_same_bytes_twice_in_one_batch_are_processed_once(db, run, encoder, tmp_path):
+def test_same_bytes_twice_in_one_batch_are_processed_once(db, run, fake_encoder, tmp_path):
     original = make_clip(tmp_path / "in" / "a.mp4", 40)
     shutil.copyfile(original, tmp_path / "in" / "b.mp4")
     report = run(tmp_path / "in")
     assert sorted(r.status for r in report.results) == ["duplicate", "ready"]
-    assert encoder.encoded("frames") == 1 and _count_videos(db) == 1
+    assert fake_encoder.encoded("frames") == 1 and _count_videos(db) == 1
 
 
 def test_encoder_version_keys_the_cache(db, settings, run, tmp_path):
-    v1 = CountingEncoder("v1")
+    v1 = FakeEncoder("v1")
     run(make_clip(tmp_path / "a" / "same title.mp4", 40), encoder=v1)
-    v2 = CountingEncoder("v2")
+    v2 = FakeEncoder("v2")
     run(make_clip(tmp_path / "b" / "same title.mp4", 80), encoder=v2)
     assert v2.encoded("title") == 1  # v1's vector of the same text is not reused by v2
-    v1_again = CountingEncoder("v1")
+    v1_again = FakeEncoder("v1")
     run(make_clip(tmp_path / "c" / "same title.mp4", 160), encoder=v1_again)
     assert v1_again.encoded("title") == 0 and v1_again.encoded("frames") == 1
     with db.session() as session:
@@ -240,16 +170,16 @@ def test_encoder_version_keys_the_cache(db, settings, run, tmp_path):
         assert embeddings_q.count_embeddings(session, encoder_id="fake", encoder_version="v2")["title"] == 1
 
 
-def test_new_encoder_version_reembeds_processed_videos_keeping_status(db, run, transcriber, tmp_path):
+def test_new_encoder_version_reembeds_processed_videos_keeping_status(db, run, fake_transcriber, tmp_path):
     clip = make_clip(tmp_path / "in" / "a.mp4", 40)
-    [first] = run(clip, encoder=CountingEncoder("v1")).results
-    transcribed = transcriber.calls
-    v2 = CountingEncoder("v2")
+    [first] = run(clip, encoder=FakeEncoder("v1")).results
+    transcribed = fake_transcriber.calls
+    v2 = FakeEncoder("v2")
 
     [again] = run(clip, encoder=v2).results
 
     assert again.video_id == first.video_id and again.status == VideoStatus.READY
-    assert v2.encoded("frames") == 1 and transcriber.calls == transcribed  # transcript reused
+    assert v2.encoded("frames") == 1 and fake_transcriber.calls == transcribed  # transcript reused
     with db.session() as session:
         for version in ("v1", "v2"):
             stored = embeddings_q.get_embeddings(session, video_ids=[first.video_id], encoder_id="fake",
@@ -279,7 +209,7 @@ def test_unexpected_error_is_recorded_logged_and_the_batch_goes_on(db, run, tmp_
     for i, name in enumerate(["one", "boom", "three"]):
         make_clip(folder / f"{name}.mp4", 40 + 60 * i)
     with caplog.at_level(logging.ERROR, logger="core.ingest_pipeline"):
-        report = run(folder, encoder=CountingEncoder(fail_title="boom"))
+        report = run(folder, encoder=FakeEncoder(fail_title="boom"))
 
     statuses = {r.name: r.status for r in report.results}
     assert statuses == {"one.mp4": "ready", "boom.mp4": "failed", "three.mp4": "ready"}
@@ -292,23 +222,23 @@ def test_unexpected_error_is_recorded_logged_and_the_batch_goes_on(db, run, tmp_
 def test_an_unusable_embedding_fails_only_its_video(db, run, tmp_path):
     make_clip(tmp_path / "in" / "fine.mp4", 40)
     make_clip(tmp_path / "in" / "nan.mp4", 140)
-    report = run(tmp_path / "in", encoder=CountingEncoder(nan_title="nan"))
+    report = run(tmp_path / "in", encoder=FakeEncoder(nan_title="nan"))
     assert {r.name: r.status for r in report.results} == {"fine.mp4": "ready", "nan.mp4": "failed"}
     assert "frames embedding is not a finite" in report.failed[0].reason
 
 
-def test_embedded_subtitles_are_used_instead_of_whisper(db, run, transcriber, tmp_path):
+def test_embedded_subtitles_are_used_instead_of_whisper(db, run, fake_transcriber, tmp_path):
     clip = make_clip(tmp_path / "sub.mp4", 70, subtitles=[Segment(0.1, 0.9, "embedded words")])
     [result] = run(clip).results
-    assert transcriber.calls == 0
+    assert fake_transcriber.calls == 0
     with db.session() as session:
         transcript = videos_q.get_transcript(session, video_id=result.video_id)
     assert transcript.source == "embedded" and transcript.text == "embedded words"
 
 
-def test_video_without_audio_has_no_audio_or_subtitles(db, run, transcriber, tmp_path):
+def test_video_without_audio_has_no_audio_or_subtitles(db, run, fake_transcriber, tmp_path):
     [result] = run(make_clip(tmp_path / "silent.mp4", 70, audio=False)).results
-    assert result.status == VideoStatus.READY and transcriber.calls == 0
+    assert result.status == VideoStatus.READY and fake_transcriber.calls == 0
     with db.session() as session:
         vectors = embeddings_q.get_embeddings(session, video_ids=[result.video_id], encoder_id="fake",
                                               encoder_version="v1")
@@ -325,10 +255,11 @@ def test_pending_dataset_video_without_media_is_skipped(db, run, tmp_path):
     assert _video(db, result.video_id).status == VideoStatus.NEW
 
 
-def test_upload_is_validated_before_anything_is_stored(db, settings, encoder, transcriber, tmp_path):
+def test_upload_is_validated_before_anything_is_stored(db, settings, fake_encoder, fake_transcriber, tmp_path):
     def upload(data: bytes, name: str = "clip.mp4") -> ingest.IngestResult:
         return ingest.ingest_upload(db, data=data, filename=name, title="Uploaded", description="desc",
-                                    settings=settings, user=None, encoder=encoder, transcriber=transcriber)
+                                    settings=settings, user=None, encoder=fake_encoder,
+                                    transcriber=fake_transcriber)
 
     settings.max_upload_mb = 1
     with pytest.raises(ingest.UploadRejected, match="1 MB"):
@@ -362,79 +293,28 @@ def _count_videos(db: Database) -> int:
 
 # --- slow: subprocesses and real models ---------------------------------------------------------
 
-_SLOW_CHILD = textwrap.dedent(
-    """
-    import sys, time
-    from pathlib import Path
-    import numpy as np
-    from core.config import get_settings
-    from core.encoders import Encoder
-    from core.ingest import ingest_paths
-    from core.transcribe import Transcriber
-    from core.transcript import Segment, Transcript
-    from db.engine import Database, init_db
-
-    class SlowEncoder(Encoder):
-        id, version = "fake", "v1"
-        dims = {"title": 2, "frames": 2}
-
-        def encode_batch(self, items):
-            out = []
-            for item in items:
-                with open(sys.argv[2], "a") as log:
-                    log.write(item.title + "\\n")
-                time.sleep(0.4)
-                out.append({"title": np.array([1.0, len(item.title)], np.float32),
-                            "frames": np.array([1.0, 2.0], np.float32)} if item.title else
-                           {"frames": np.array([1.0, 2.0], np.float32)})
-            return out
-
-    class NoSpeech(Transcriber):
-        name, version = "none", "1"
-        def transcribe(self, audio):
-            return Transcript(language=None, source="whisper", segments=[])
-
-    settings = get_settings()
-    settings.num_keyframes = 2
-    db = Database(settings.resolved_database_url)
-    init_db(db)
-    ingest_paths(db, [Path(sys.argv[1])], settings=settings, encoder=SlowEncoder(), transcriber=NoSpeech())
-    """
-)
-
-
 @pytest.mark.slow
-def test_sigkill_mid_batch_then_rerun_loses_and_repeats_nothing(settings, tmp_path):
+def test_sigkill_mid_batch_then_rerun_loses_and_repeats_nothing(db, settings, tmp_path):
     folder = tmp_path / "in"
     names = [f"clip{i}" for i in range(8)]
     for i, name in enumerate(names):
         make_clip(folder / f"{name}.mp4", 20 + 25 * i, audio=False)
-    script = tmp_path / "child.py"
-    script.write_text(_SLOW_CHILD)
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     env = {**os.environ, "TAGGER_DATA_DIR": str(settings.data_dir)}
-    root = Path(__file__).resolve().parents[2]
 
-    db = Database(settings.resolved_database_url)
-    init_db(db)
-    child = subprocess.Popen([sys.executable, str(script), str(folder), str(first_log)], cwd=root, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and child.poll() is None:
+    def one_video_ready(run: ChildRun) -> bool:
         with db.session() as session:
-            if videos_q.count_videos_by_status(session).get(VideoStatus.READY, 0) >= 1:
-                break
-        time.sleep(0.1)
-    assert child.poll() is None, "the first run finished before it could be killed"
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+            return videos_q.count_videos_by_status(session).get(VideoStatus.READY, 0) >= 1
+
+    first = run_and_kill(slow_ingest.command(folder, first_log), env, kill_when=one_video_ready, timeout_s=120)
+    assert first.killed and not first.acks, "the first run finished before it could be killed"
     with db.session() as session:
         done_before = {v.title for v in videos_q.list_videos(session, statuses=[VideoStatus.READY])}
         interrupted = videos_q.list_videos(session, statuses=[VideoStatus.PROCESSING])
     assert done_before and interrupted  # killed mid-batch: some finished, some in progress
 
-    rerun = subprocess.run([sys.executable, str(script), str(folder), str(second_log)], cwd=root, env=env, check=False,
-                           capture_output=True, text=True, timeout=300)
-    assert rerun.returncode == 0, rerun.stderr
+    rerun = run_and_kill(slow_ingest.command(folder, second_log), env, kill_when=never, timeout_s=300)
+    assert rerun.acks
 
     with db.session() as session:
         videos = videos_q.list_videos(session)
@@ -445,7 +325,6 @@ def test_sigkill_mid_batch_then_rerun_loses_and_repeats_nothing(settings, tmp_pa
     assert encoded_again == set(names) - done_before
     leftovers = [p.name for p in settings.media_dir.iterdir() if p.name.startswith(".")]
     assert leftovers == [] or all(p.startswith(".incoming-") for p in leftovers)
-    db.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -98,6 +98,28 @@ def test_a_dead_training_job_fails_the_version_it_left_training(db):
         assert models_q.get_model_version(session, model_version_id=other).status == ModelStatus.TRAINING
 
 
+def test_listing_versions_fails_those_a_dead_training_job_left(db, active_model):
+    """Even when nobody reads the dead job itself: the version list shows the failure and why."""
+    dead_job = _running_with_dead_worker(db)
+    live_job = _queued(db, "train")
+    with db.session() as session:
+        jobs_q.update_job(session, job_id=live_job, status=JobStatus.RUNNING, pid=os.getpid())
+        orphan = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1",
+                                               config={"job_id": dead_job}).id
+        training = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1",
+                                                 config={"job_id": live_job}).id
+
+    listed = {v.id: v for v in jobs.list_model_versions(db)}
+
+    assert listed[orphan].status == ModelStatus.FAILED
+    assert listed[orphan].notes == f"training job {dead_job}: {jobs.WORKER_EXITED}"
+    assert listed[training].status == ModelStatus.TRAINING  # its worker still runs
+    assert [v.id for v in listed.values() if v.is_active] == [active_model]
+    assert jobs.get_job(db, dead_job).status == JobStatus.FAILED
+    assert jobs.get_job(db, live_job).status == JobStatus.RUNNING
+    assert jobs.fail_dead_jobs(db) == []  # already done
+
+
 def test_settings_environment_recreates_the_settings(settings):
     env = jobs.settings_environment(settings)
     assert env["TAGGER_DATA_DIR"] == str(settings.data_dir.resolve())

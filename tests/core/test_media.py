@@ -226,6 +226,50 @@ def test_forward_decoding_is_bounded(make_video, monkeypatch):
     assert [round(f.timestamp_s, 2) for f in frames] == [0.0, 0.7]  # 1.25 s is 12 frames away
 
 
+def every_frame(path: Path) -> dict[float, np.ndarray]:
+    """RGB of every frame decoded with default settings, by time from the stream start."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        return {
+            round(frame.time - start, 6): frame.to_ndarray(format="rgb24")
+            for frame in container.decode(stream)
+        }
+
+
+def test_only_keyframes_skip_deblocking(make_video):
+    rng = np.random.default_rng(0)
+    texture = np.repeat(np.repeat(rng.integers(0, 256, (24, 60, 3), np.uint8), 4, 0), 4, 1)
+    moving = [texture[:, 3 * i : 3 * i + 128] for i in range(30)]  # 96x128, scrolling
+    path = make_video(frames=moving, seconds=3.0, gop=1000)  # one keyframe: the rest forward
+    reference = every_frame(path)
+    frames = sample_keyframes(path, 6)
+    assert len(frames) == 6 and frames[0].timestamp_s == 0.0
+    keyframe = frames[0].image.astype(int) - reference[0.0]
+    assert np.abs(keyframe).mean() < 2  # deblocking skipped: close, not necessarily equal
+    for frame in frames[1:]:  # decoded forward: exactly the default decoder's frames, no drift
+        assert np.array_equal(frame.image, reference[round(frame.timestamp_s, 6)])
+
+
+def test_av1_single_keyframe_video_gives_distinct_frames(tmp_path):
+    """libdav1d reads skip_frame only when it opens: forward decoding needs a decoder of its own."""
+    try:
+        av.Codec("libsvtav1", "w")
+    except av.codec.codec.UnknownCodecError:
+        pytest.skip("this FFmpeg build has no AV1 encoder")
+    path = tmp_path / "av1.mkv"
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libsvtav1", rate=10, options={"svtav1-params": "keyint=-1"})
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for image in gradient_frames(30, height=64, width=64):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode(None))
+    frames = sample_keyframes(path, 6)
+    assert len(frames) == 6
+    levels = [brightness(f.image) for f in frames]
+    assert levels == sorted(levels) and len(set(np.round(levels))) == 6
+
+
 def test_n_must_be_positive(make_video):
     with pytest.raises(ValueError):
         sample_keyframes(make_video(), 0)

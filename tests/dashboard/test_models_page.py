@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+
 from core import jobs
 from db.queries import jobs as job_queries
+from db.queries import models as model_queries
 
 
 def test_versions_and_charts_for_moderators(signed_in) -> None:
@@ -13,6 +16,21 @@ def test_versions_and_charts_for_moderators(signed_in) -> None:
     assert list(table["version"]) == ["v1"] and list(table["active"]) == ["★"]
     assert float(table["micro_auprc"][0]) == 0.5
     assert at.caption[0].value == "No training job has run yet."
+
+
+def test_a_training_whose_worker_was_killed_is_listed_as_failed_with_the_reason(signed_in, seeded) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    with seeded.db.session() as s:
+        job = job_queries.create_job(s, kind="train", params={})
+        job_queries.update_job(s, job_id=job.id, status="running", pid=gone.pid)
+        model_queries.create_model_version(s, encoder_id="lite", encoder_version="1", config={"job_id": job.id})
+    at = signed_in("mod").switch_page("views/models.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["version"]) == ["v2", "v1"] and list(table["active"]) == ["", "★"]
+    assert list(table["status"]) == ["failed", "ready"]
+    assert table["notes"][0] == f"training job {job.id}: {jobs.WORKER_EXITED}"
 
 
 def test_admin_retrain_starts_a_background_job(signed_in, seeded, monkeypatch) -> None:

@@ -1,5 +1,5 @@
-"""Reliability fixtures: a fresh database with a small taxonomy and accounts, a deterministic
-fake encoder, the hostile media generator, and a tally of what the suite tried.
+"""Reliability fixtures: a fresh database with a small taxonomy and accounts, the hostile media
+corpus (:mod:`tests.support.hostile_media`), and a tally of what the suite tried.
 
 The tally (inputs tried, faults injected, sessions run, anything lost) is printed at the end of
 the run: ``pytest tests/reliability -m "slow or not slow" -s`` shows the figures of the report.
@@ -7,30 +7,20 @@ the run: ``pytest tests/reliability -m "slow or not slow" -s`` shows the figures
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import sys
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator
 from types import ModuleType
 
-import numpy as np
 import pytest
 import torch
 from argon2 import PasswordHasher
 
 from core import auth
 from core.config import Settings
-from core.encoders import Encoder, EncoderInput
-from core.encoders.base import TEXT_MODALITIES
 from core.taxonomy import Taxonomy, from_paths, save_to_db
-from core.transcribe import Transcriber
-from core.transcript import Segment, Transcript
 from db.engine import Database, init_db
+from tests.support import hostile_media
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 PASSWORD = "correct horse battery staple"
 LEAVES = (("Sports", "Soccer"), ("Sports", "Tennis"), ("Music", "Rock"), ("Music", "Jazz"))
 
@@ -42,43 +32,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.write_sep("-", "reliability tally")
         for key, value in sorted(TALLY.items()):
             terminalreporter.write_line(f"{key}: {value}")
-
-
-class FakeEncoder(Encoder):
-    """Deterministic, instant stand-in for the lite encoder (vectors derived from the input)."""
-
-    id = "fake"
-    version = "v1"
-
-    def __init__(self) -> None:
-        self.dims = {"title": 8, "description": 8, "subtitles": 8, "frames": 4, "audio": 4}
-        self.calls = 0
-
-    def encode_batch(self, items: Sequence[EncoderInput]) -> list[dict[str, np.ndarray]]:
-        self.calls += len(items)
-        out = []
-        for item in items:
-            vectors = {m: text_vector(item.text(m)) for m in TEXT_MODALITIES if item.text(m)}
-            if item.frames:
-                mean = np.mean([f.mean(axis=(0, 1)) for f in item.frames], axis=0)
-                vectors["frames"] = np.r_[mean / 255.0, 1.0].astype(np.float32)
-            if item.has_audio:
-                vectors["audio"] = np.array([item.audio.std(), item.audio.size / 1e5, 1.0, 0.5], np.float32)
-            out.append(vectors)
-        return out
-
-
-class NoSpeech(Transcriber):
-    name = "none"
-    version = "1"
-
-    def transcribe(self, audio: np.ndarray) -> Transcript:
-        return Transcript(language="en", source="whisper", segments=[Segment(0.0, 0.5, "words")])
-
-
-def text_vector(text: str) -> np.ndarray:
-    seed = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
-    return np.random.default_rng(seed).standard_normal(8).astype(np.float32)
 
 
 @pytest.fixture(autouse=True)
@@ -122,49 +75,12 @@ def accounts(db: Database) -> dict[str, auth.CurrentUser]:
     }
 
 
-@pytest.fixture
-def fake_encoder() -> FakeEncoder:
-    return FakeEncoder()
-
-
-@pytest.fixture
-def no_speech() -> NoSpeech:
-    return NoSpeech()
-
-
 @pytest.fixture(scope="session")
 def hostile() -> ModuleType:
-    """``tests/reliability/hostile_media.py`` (tests are not a package: loaded by path)."""
-    return _load_by_path("hostile_media", HERE / "hostile_media.py")
+    """:mod:`tests.support.hostile_media`, the hostile media corpus."""
+    return hostile_media
 
 
 @pytest.fixture
 def tally() -> Counter[str]:
     return TALLY
-
-
-def _load_by_path(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL server (the db tests' cluster helper, tests/db/conftest.py), or skip."""
-    helper = _load_by_path("db_tests_conftest", ROOT / "tests" / "db" / "conftest.py")
-    cluster = helper._Cluster()
-    cluster.start()
-    if cluster.url is None:
-        pytest.skip(cluster.reason)
-    yield cluster.url
-    cluster.stop()
-
-
-@pytest.fixture
-def new_postgres_db(postgres_url: str) -> Callable[[], str]:
-    """``new_postgres_db()`` -> the URL of a new empty database on that server."""
-    helper = sys.modules["db_tests_conftest"]
-    return lambda: helper._fresh_pg_database(postgres_url)

@@ -1,22 +1,17 @@
 """Crash safety with real ``kill -9``: a child process saves labels, ingests, trains or promotes and
 prints an ACK line after every committed step; the parent kills it at random points, then checks
-that the database opens, every acknowledged step is there, the active model is complete, and a
-re-run finishes the interrupted work without redoing finished work."""
+that the database opens, every acknowledged step is there, the active model is complete, a
+re-run finishes the interrupted work without redoing finished work, and a killed training job's
+version is listed as failed."""
 
 from __future__ import annotations
 
 import json
 import os
-import queue
 import random
-import signal
-import subprocess
-import sys
+import re
 import textwrap
-import threading
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -27,11 +22,13 @@ from db.engine import Database, init_db
 from db.models import AuditAction, ModelStatus, VideoStatus
 from db.queries import audit as audit_q
 from db.queries import embeddings as embeddings_q
+from db.queries import jobs as jobs_q
 from db.queries import labels as labels_q
 from db.queries import models as models_q
 from db.queries import videos as videos_q
+from tests.support import slow_ingest
+from tests.support.kill import ChildRun, never, run_and_kill
 
-ROOT = Path(__file__).resolve().parents[2]
 N_VIDEOS = 8
 FAST = {"n_ensemble": 1, "max_epochs": 3, "patience": 3, "d_model": 8, "n_heads": 2, "n_layers": 1,
         "mlp_width": 16, "batch_size": 16, "dropout": 0.1}
@@ -39,24 +36,17 @@ SLOW_TRAINING = {**FAST, "max_epochs": 100_000, "patience": 100_000}
 
 _CHILD = textwrap.dedent(
     """
-    import json, sys, time
-    from pathlib import Path
-    import numpy as np
+    import json, sys
     import torch
     torch.set_num_threads(1)
     from core import registry, training
     from core.config import get_settings
-    from core.encoders import Encoder
-    from core.ingest import ingest_paths
-    from core.transcribe import Transcriber
-    from core.transcript import Transcript
     from db.engine import Database, init_db
     from db.models import ModelStatus
     from db.queries import labels, models, users, videos
 
     CHOICES = json.loads(sys.argv[2])
     settings = get_settings()
-    settings.num_keyframes = 2
     db = Database(settings.resolved_database_url)
     init_db(db)
     print("READY", flush=True)
@@ -97,98 +87,16 @@ _CHILD = textwrap.dedent(
             target = next(v for v in ready if v != active)
             registry.promote(db, target, None, settings=settings)
             ack(target)
-
-    elif mode == "ingest":
-        class SlowEncoder(Encoder):
-            id, version = "fake", "v1"
-            dims = {"title": 2, "frames": 2}
-            def encode_batch(self, items):
-                out = []
-                for item in items:
-                    with open(sys.argv[4], "a") as log:
-                        log.write(item.title + "\\n")
-                    time.sleep(0.3)
-                    vectors = {"frames": np.array([1.0, 2.0], np.float32)}
-                    if item.title:
-                        vectors["title"] = np.array([1.0, len(item.title)], np.float32)
-                    out.append(vectors)
-                return out
-
-        class NoSpeech(Transcriber):
-            name, version = "none", "1"
-            def transcribe(self, audio):
-                return Transcript(language=None, source="whisper", segments=[])
-
-        report = ingest_paths(db, [Path(sys.argv[3])], settings=settings, encoder=SlowEncoder(),
-                              transcriber=NoSpeech())
-        ack(json.dumps(report.totals))
     """
 )
 
 
-@dataclass
-class ChildRun:
-    acks: list[list[str]] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
-    killed: bool = False
-    returncode: int | None = None
-
-
-def _spawn(script: Path, args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(script), *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, bufsize=1)
-
-
-def run_and_kill(script: Path, args: list[str], env: dict[str, str], *, kill_when, timeout_s: float = 180,
-                 settle_s: float = 0.0) -> ChildRun:
-    """Run the child, read its lines; SIGKILL it as soon as ``kill_when(run)`` is true (after a
-    random ``settle_s`` so the kill lands anywhere in the next step). Complete lines only count."""
-    child = _spawn(script, args, env)
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        for line in child.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    run = ChildRun()
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.05)
-        except queue.Empty:
-            line = ""
-        if line is None:
-            break
-        if line.endswith("\n"):
-            run.lines.append(line.rstrip("\n"))
-            if line.startswith("ACK "):
-                run.acks.append(line.split()[1:])
-        if line and kill_when(run):
-            time.sleep(settle_s)
-            child.send_signal(signal.SIGKILL)
-            run.killed = True
-            break
-    else:
-        child.kill()
-        raise AssertionError(f"child did not reach its kill point in {timeout_s} s: {run.lines[-5:]}")
-    child.wait(timeout=60)
-    if run.killed:  # lines fully printed before the kill are acknowledged too
-        while (line := lines.get(timeout=10)) is not None:
-            if line.endswith("\n") and line.startswith("ACK "):
-                run.acks.append(line.split()[1:])
-    run.returncode = child.returncode
-    if not run.killed:
-        assert child.returncode == 0, child.stderr.read()
-    return run
-
-
 @pytest.fixture
-def child(tmp_path) -> Path:
+def child(tmp_path) -> Callable[..., list[str]]:
+    """``child(mode, *args)`` -> the ``python`` arguments that run :data:`_CHILD` in that mode."""
     script = tmp_path / "child.py"
     script.write_text(_CHILD)
-    return script
+    return lambda mode, *args: [str(script), mode, *args]
 
 
 @pytest.fixture
@@ -220,7 +128,7 @@ def test_kill_during_label_saves_loses_no_acknowledged_save(db, settings, taxono
     kills = 5
     for _ in range(kills):
         target = rng.randint(5, 40)
-        run = run_and_kill(child, ["labels", json.dumps(choices)], env, kill_when=lambda r, t=target: len(r.acks) >= t,
+        run = run_and_kill(child("labels", json.dumps(choices)), env, kill_when=lambda r, t=target: len(r.acks) >= t,
                            settle_s=rng.random() * 0.05)
         assert run.killed
         for video_id, version in run.acks:
@@ -248,7 +156,7 @@ def test_kill_during_label_saves_loses_no_acknowledged_save(db, settings, taxono
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_kill_during_ingest_then_rerun_finishes_without_redoing(db, settings, hostile, child, env, tmp_path, tally):
+def test_kill_during_ingest_then_rerun_finishes_without_redoing(db, settings, hostile, env, tmp_path, tally):
     folder = tmp_path / "in"
     names = [f"clip{i}" for i in range(10)]
     for i, name in enumerate(names):
@@ -264,11 +172,12 @@ def test_kill_during_ingest_then_rerun_finishes_without_redoing(db, settings, ho
             finished_before = {v.title for v in videos_q.list_videos(session, statuses=[VideoStatus.READY])}
         if attempt < 3:
             target = start + rng.randint(1, 3)
-            run = run_and_kill(child, ["ingest", "[]", str(folder), str(log)], env, settle_s=rng.random() * 0.3,
+            run = run_and_kill(slow_ingest.command(folder, log), env, settle_s=rng.random() * 0.3,
                                kill_when=lambda r, t=target: log.exists() and len(log.read_text().split()) >= t)
-            kills += run.killed
+            assert run.killed and not run.acks, "the kill must land mid-batch, not after it"
+            kills += 1
         else:
-            run = run_and_kill(child, ["ingest", "[]", str(folder), str(log)], env, kill_when=lambda r: False)
+            run = run_and_kill(slow_ingest.command(folder, log), env, kill_when=never)
             assert not run.killed and run.acks
         encoded_now = set(log.read_text().split()[start:])
         redone |= encoded_now & finished_before
@@ -288,8 +197,8 @@ def test_kill_during_ingest_then_rerun_finishes_without_redoing(db, settings, ho
     fresh.dispose()
 
 
-def _training_data(db, taxonomy, n: int = 16) -> None:
-    """Labelled videos with cached fake embeddings, clustered by their leaf tag."""
+def _training_data(db, taxonomy, n: int = 16, encoder_id: str = "fake") -> None:
+    """Labelled videos with cached embeddings of ``encoder_id`` version ``v1``, clustered by their leaf tag."""
     leaves = [taxonomy.find(p).id for p in ("Sports: Soccer", "Sports: Tennis", "Music: Rock", "Music: Jazz")]
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((4, 8)) * 3
@@ -298,7 +207,7 @@ def _training_data(db, taxonomy, n: int = 16) -> None:
             video = videos_q.create_video(session, title=f"t{i}", status=VideoStatus.READY)
             vector = (centres[i % 4] + rng.standard_normal(8)).astype(np.float32)
             embeddings_q.put_embeddings(session, records=[
-                embeddings_q.EmbeddingRecord(video.id, "title", "fake", "v1", f"h{i}", vector)])
+                embeddings_q.EmbeddingRecord(video.id, "title", encoder_id, "v1", f"h{i}", vector)])
             labels_q.import_labels(session, labels=[(video.id, leaves[i % 4])])
 
 
@@ -335,7 +244,7 @@ def test_kill_during_training_and_promotion_keeps_a_complete_active_model(db, se
     kills = 0
 
     # 1. killed mid-training (epochs running): nothing changes but a row left in "training"
-    run = run_and_kill(child, ["train", "[]", json.dumps(SLOW_TRAINING)], env,
+    run = run_and_kill(child("train", "[]", json.dumps(SLOW_TRAINING)), env,
                        kill_when=lambda r: sum(line.startswith("EPOCH") for line in r.lines) >= 3)
     kills += run.killed
     assert _assert_models_consistent(settings).version_id == first.id
@@ -344,7 +253,7 @@ def test_kill_during_training_and_promotion_keeps_a_complete_active_model(db, se
     acked_versions: list[int] = []
     for _ in range(3):
         target = rng.randint(1, 3)
-        run = run_and_kill(child, ["train", "[]", json.dumps(FAST)], env, settle_s=rng.random() * 0.5,
+        run = run_and_kill(child("train", "[]", json.dumps(FAST)), env, settle_s=rng.random() * 0.5,
                            kill_when=lambda r, t=target: len(r.acks) >= t)
         kills += run.killed
         acked_versions += [int(a[0]) for a in run.acks]
@@ -354,7 +263,7 @@ def test_kill_during_training_and_promotion_keeps_a_complete_active_model(db, se
     # 3. killed in a promote loop (one short transaction each)
     for _ in range(3):
         target = rng.randint(2, 12)
-        run = run_and_kill(child, ["promote", "[]"], env, settle_s=rng.random() * 0.05,
+        run = run_and_kill(child("promote", "[]"), env, settle_s=rng.random() * 0.05,
                            kill_when=lambda r, t=target: len(r.acks) >= t)
         kills += run.killed
         loaded = _assert_models_consistent(settings)
@@ -373,6 +282,44 @@ def test_kill_during_training_and_promotion_keeps_a_complete_active_model(db, se
     with db.session() as session:
         stale = [v for v in models_q.list_model_versions(session, limit=1000) if v.status == ModelStatus.TRAINING]
     assert all(not v.is_active for v in stale)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_kill_of_a_training_job_lists_its_version_failed_and_keeps_the_active_model(db, settings, taxonomy, env,
+                                                                                     tally):
+    """``kill -9`` of a training job's worker (``python -m scripts jobs run ID``, what
+    :func:`core.jobs.start_job` spawns) mid-epoch: the versions list shows the version it was
+    training as failed, with the reason, and the active model stays active."""
+    from core import jobs, training
+
+    _training_data(db, taxonomy, encoder_id=settings.encoder)  # what a job trains on
+    first = training.train_model(db, settings=settings, user=None, activate=True, params=FAST)
+    with db.session() as session:
+        job_id = jobs_q.create_job(session, kind="train", params={"activate": True, "classifier": SLOW_TRAINING}).id
+
+    def training_for_three_epochs(run: ChildRun) -> bool:
+        with db.session() as session:
+            job = jobs_q.get_job(session, job_id=job_id)
+        return len(json.loads(job.metrics_json).get("history", [])) >= 3
+
+    worker = run_and_kill(["-m", "scripts", "jobs", "run", str(job_id)], env, kill_when=training_for_three_epochs)
+    assert worker.killed
+    tally["faults injected (kill -9)"] += 1
+    with db.session() as session:
+        [killed] = [v for v in models_q.list_model_versions(session) if v.id != first.id]
+    assert killed.status == ModelStatus.TRAINING  # nothing could record the kill
+
+    listed = run_and_kill(["-m", "scripts", "models", "list"], {**env, "COLUMNS": "200"}, kill_when=never)
+    reason = f"training job {job_id}: {jobs.WORKER_EXITED}"
+    [row] = [[cell.strip() for cell in re.split(r"[│|]", line)[1:-1]] for line in listed.lines if reason in line]
+    assert row[:3] == [str(killed.id), "", "failed"]  # id, not active, status
+    with db.session() as session:
+        versions = {v.id: v for v in models_q.list_model_versions(session)}
+    assert versions[killed.id].status == ModelStatus.FAILED and versions[killed.id].notes == reason
+    assert versions[first.id].is_active and not versions[killed.id].is_active
+    assert jobs.get_job(db, job_id).message == jobs.WORKER_EXITED
+    assert _assert_models_consistent(settings).version_id == first.id
 
 
 def test_child_script_compiles():

@@ -95,17 +95,18 @@ def _run_corpus(db, settings, hostile, tmp_path, tally, *, encoder, transcriber,
 
 @pytest.mark.timeout(300)
 def test_hostile_corpus_fails_alone_with_reasons_fake_encoder(db, settings, hostile, tmp_path, fake_encoder,
-                                                              no_speech, tally):
+                                                              fake_transcriber, tally):
     settings.num_keyframes = 2
-    outcome = _run_corpus(db, settings, hostile, tmp_path, tally, encoder=fake_encoder, transcriber=no_speech,
-                          full=False)
+    outcome = _run_corpus(db, settings, hostile, tmp_path, tally, encoder=fake_encoder,
+                          transcriber=fake_transcriber, full=False)
     assert outcome["huge-resolution-sps"] == VideoStatus.FAILED
     assert outcome["name-newline"] == outcome["name-subshell"] == VideoStatus.READY
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_hostile_corpus_through_the_real_lite_encoder(db, settings, hostile, tmp_path, no_speech, accounts, tally):
+def test_hostile_corpus_through_the_real_lite_encoder(db, settings, hostile, tmp_path, fake_transcriber, accounts,
+                                                      tally):
     """Real lite encoder; then the ingest page lists every failure with its stored reason."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
@@ -114,7 +115,8 @@ def test_hostile_corpus_through_the_real_lite_encoder(db, settings, hostile, tmp
 
     settings.num_keyframes = 4
     encoder = load_encoder(settings)
-    outcome = _run_corpus(db, settings, hostile, tmp_path, tally, encoder=encoder, transcriber=no_speech, full=True)
+    outcome = _run_corpus(db, settings, hostile, tmp_path, tally, encoder=encoder, transcriber=fake_transcriber,
+                          full=True)
     assert outcome["video-only"] == VideoStatus.READY
 
     with db.session() as session:
@@ -136,22 +138,24 @@ def test_hostile_corpus_through_the_real_lite_encoder(db, settings, hostile, tmp
     st.cache_resource.clear()
 
 
-def test_duplicate_content_in_one_batch_is_recognised(db, settings, hostile, tmp_path, fake_encoder, no_speech):
+def test_duplicate_content_in_one_batch_is_recognised(db, settings, hostile, tmp_path, fake_encoder,
+                                                      fake_transcriber):
     settings.num_keyframes = 2
     first = hostile.clip(tmp_path / "in" / "a.mp4", 40)
     (tmp_path / "in" / "b.mkv").write_bytes(first.read_bytes())
 
     report = ingest.ingest_paths(db, [tmp_path / "in"], settings=settings, encoder=fake_encoder,
-                                 transcriber=no_speech)
+                                 transcriber=fake_transcriber)
 
     by_name = {r.name: r for r in report.results}
     assert set(by_name) == {"a.mp4", "b.mkv"}
     assert by_name["b.mkv"].status == ingest.DUPLICATE and by_name["b.mkv"].duplicate_of == by_name["a.mp4"].video_id
-    assert fake_encoder.calls == 1
+    assert len(fake_encoder.items) == 1
 
 
 @pytest.mark.timeout(300)
-def test_hostile_upload_names_and_bytes(db, settings, hostile, tmp_path, fake_encoder, no_speech, tally):
+def test_hostile_upload_names_and_bytes(db, settings, hostile, tmp_path, fake_encoder, fake_transcriber,
+                                        tally):
     """Uploads: names never reach a path or a shell; bad bytes are refused before anything is
     stored, with the reason in the error."""
     settings.num_keyframes = 2
@@ -160,7 +164,7 @@ def test_hostile_upload_names_and_bytes(db, settings, hostile, tmp_path, fake_en
     for i, name in enumerate(hostile.HOSTILE_UPLOAD_NAMES):
         data = hostile.clip(tmp_path / "src" / f"{i}.mp4", 10 + 9 * i, seconds=0.5, audio=False).read_bytes()
         result = ingest.ingest_upload(db, data=data, filename=name, title=name, description="", settings=settings,
-                                      user=None, encoder=fake_encoder, transcriber=no_speech)
+                                      user=None, encoder=fake_encoder, transcriber=fake_transcriber)
         assert result.status == VideoStatus.READY, (name, result.reason)
         accepted.append(result.video_id)
     tally["hostile media inputs tried"] += len(hostile.HOSTILE_UPLOAD_NAMES)
@@ -177,7 +181,7 @@ def test_hostile_upload_names_and_bytes(db, settings, hostile, tmp_path, fake_en
         try:
             result = ingest.ingest_upload(db, data=item.path.read_bytes(), filename=item.path.name, title="t",
                                           description="", settings=settings, user=None, encoder=fake_encoder,
-                                          transcriber=no_speech)
+                                          transcriber=fake_transcriber)
         except ingest.UploadRejected as e:
             assert item.path.name in str(e) or "empty" in str(e), item.kind
             assert "\n" not in str(e).replace(item.path.name, "")

@@ -84,13 +84,15 @@ def test_hostile_text_round_trips_exactly(db, taxonomy, tmp_path, suffix, tally)
     assert len(stored) == len(rows)
 
 
-def test_hostile_text_through_upload_is_stored_exactly(db, settings, hostile, tmp_path, fake_encoder, no_speech):
+def test_hostile_text_through_upload_is_stored_exactly(db, settings, hostile, tmp_path, fake_encoder,
+                                                       fake_transcriber):
     settings.num_keyframes = 2
     texts = [(" ".join(HOSTILE.values()), "\n".join(HOSTILE.values())), (HOSTILE["sql"], BIG_DESCRIPTION)]
     for i, (title, description) in enumerate(texts):
         data = hostile.clip(tmp_path / f"{i}.mp4", 11 + 7 * i, seconds=0.3, audio=False).read_bytes()
         result = ingest.ingest_upload(db, data=data, filename=f"{i}.mp4", title=title, description=description,
-                                      settings=settings, user=None, encoder=fake_encoder, transcriber=no_speech)
+                                      settings=settings, user=None, encoder=fake_encoder,
+                                      transcriber=fake_transcriber)
         assert result.status == VideoStatus.READY
         with db.session() as session:
             video = videos_q.get_video(session, video_id=result.video_id)
@@ -113,14 +115,14 @@ def test_nul_is_refused_at_import_with_the_row_named(db, taxonomy, tmp_path):
         dataset.read_dataset(source)
 
 
-def test_nul_is_refused_at_upload(db, settings, hostile, tmp_path, fake_encoder, no_speech):
+def test_nul_is_refused_at_upload(db, settings, hostile, tmp_path, fake_encoder, fake_transcriber):
     data = hostile.clip(tmp_path / "n.mp4", 33, seconds=0.3, audio=False).read_bytes()
     fields = ({"filename": "nul\x00byte.mp4"}, {"title": "a\x00b"}, {"description": "d\x00"})
     for hostile_field in fields:  # a NUL anywhere is refused before anything is stored
         upload = {"filename": "clip.mp4", "title": "t", "description": "", **hostile_field}
         with pytest.raises(ingest.UploadRejected, match="NUL|\\\\x00"):
             ingest.ingest_upload(db, data=data, settings=settings, user=None, encoder=fake_encoder,
-                                 transcriber=no_speech, **upload)
+                                 transcriber=fake_transcriber, **upload)
     assert not list(settings.media_dir.iterdir())
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
+from core.media import probe
 from scripts import bench
 from scripts.bench import FULL, QUICK, SECTIONS, Row, format_table, parse_args
+from scripts.bench_media import keyframe_clips
 
 
 def test_defaults_select_every_section_at_full_size() -> None:
@@ -60,6 +64,28 @@ def test_quick_run_of_two_sections_writes_the_table(tmp_path: Path, settings: ob
     assert "failed:" not in table
     keyframes = [line for line in table.splitlines() if line.startswith("| keyframes")]
     queue = [line for line in table.splitlines() if line.startswith("| queue")]
-    assert len(keyframes) == 2 and all("decode every frame" in line and "x faster" in line for line in keyframes)
+    assert len(keyframes) == 4 and all("decode every frame" in line and "x faster" in line for line in keyframes)
+    real = [line for line in keyframes if "bigbuckbunny looped to 10 s" in line]
+    assert len(real) == 2 and "GOP 48" in real[0] and "GOP 250" in real[1]
+    assert all("1280x720 25 fps h264" in line and "CPU" in line for line in keyframes)
+    assert len(list((tmp_path / "work").glob("bigbuckbunny-*.mp4"))) == 2  # built once, kept for later runs
     assert len(queue) == len(QUICK.queue_videos) + 1
     assert f"{QUICK.queue_videos[-1] // QUICK.queue_videos[0]}x videos" in queue[-2]
+
+
+@pytest.mark.slow
+def test_keyframe_clips_loop_real_footage_at_its_frame_rate_and_are_built_once(tmp_path: Path,
+                                                                               bigbuckbunny: Path) -> None:
+    clips = keyframe_clips(tmp_path, 2.0, np.zeros(16_000, np.float32), gops=(20,))
+    assert list(clips) == ["generated, GOP 20", "bigbuckbunny looped to 2 s, GOP 20"]
+    real = clips["bigbuckbunny looped to 2 s, GOP 20"]
+    info, source = probe(real), probe(bigbuckbunny)
+    assert (info.width, info.height, info.fps) == (source.width, source.height, source.fps)
+    assert info.duration_s == pytest.approx(2.0, abs=0.1) and info.has_audio
+    with av.open(str(real)) as container:
+        keys = [p.is_keyframe for p in container.demux(video=0) if p.size]
+    assert len(keys) == 50 and [i for i, key in enumerate(keys) if key] == [0, 20, 40]
+    built = {label: path.stat().st_mtime_ns for label, path in clips.items()}
+    again = keyframe_clips(tmp_path, 2.0, np.zeros(16_000, np.float32), gops=(20,))
+    assert {label: path.stat().st_mtime_ns for label, path in again.items()} == built
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in clips.values())
