@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from sqlmodel import Session
 
 from db.engine import Database
 from db.models import AuditAction, TaxonomyNode, VideoStatus, utcnow
@@ -25,14 +26,18 @@ NODES = [
 ]
 
 
+def _put_taxonomy(session: Session) -> None:
+    taxonomy.replace_taxonomy(
+        session,
+        nodes=[TaxonomyNode(id=i, name=nm, parent_id=p, path=pa, level=lv, sort_key=k) for i, nm, p, pa, lv, k in NODES],
+        edges=[("s", "s.soc"), ("s", "s.ten")],
+    )
+
+
 def _seed(db: Database, *, n: int = 6) -> dict:
     """n predicted videos with uncertainty i/10 (video i+1), two moderators."""
     with db.session() as s:
-        taxonomy.replace_taxonomy(
-            s,
-            nodes=[TaxonomyNode(id=i, name=nm, parent_id=p, path=pa, level=lv, sort_key=k) for i, nm, p, pa, lv, k in NODES],
-            edges=[("s", "s.soc"), ("s", "s.ten")],
-        )
+        _put_taxonomy(s)
         alice = users.create_user(s, username="alice", password_hash="x")
         bob = users.create_user(s, username="bob", password_hash="x")
         model = models.create_model_version(s, encoder_id="lite", encoder_version="1")
@@ -83,6 +88,101 @@ def test_queue_filters(database: Database) -> None:
     assert _queue(database, created_to=today - timedelta(days=1)).total == 0
     with pytest.raises(ValueError, match="unknown queue state"):
         QueueFilters(statuses=("bogus",))
+
+
+# (title, how the video reaches the Sports subtree, through which node, uncertainty or None = unpredicted)
+# "top": its top tag; "predicted": a non-top prediction of its current model; "label": an imported
+# label. Never matching: "weak" (stored below the threshold), "old_model" (an earlier model's
+# prediction), "none".
+_CORPUS = [
+    ("Grand PIANO recital", "top", "s.ten", 0.9),
+    ("piano at the goal", "predicted", "s.soc", 0.3),
+    ("Piano, weak guess", "weak", "s.soc", 0.8),
+    ("piano, old model", "old_model", "s.ten", 0.7),
+    ("pia_o labelled", "label", "s.ten", 0.5),
+    ("100% piano", "top", "s.soc", 0.5),  # same uncertainty as the one above: id breaks the tie
+    ("back\\slash piano", "none", None, 0.2),
+    ("pianist", "top", "s.soc", 0.1),
+    ("unpredicted piano", "label", "s.soc", None),
+    ("plain music", "none", None, 0.6),
+    ("50 % off", "top", "s.ten", 0.4),
+    ("piano", "label", "s", 0.05),
+]
+_SUBTREES = {"s": {"s", "s.soc", "s.ten"}, "s.soc": {"s.soc"}, "s.ten": {"s.ten"}}
+
+
+def _seed_corpus(db: Database) -> list[int]:
+    """The videos of :data:`_CORPUS` (ids in its order) under the tiny taxonomy."""
+    with db.session() as s:
+        _put_taxonomy(s)
+        old, current = (models.create_model_version(s, encoder_id="lite", encoder_version=v) for v in ("1", "2"))
+        for model in (old, current):
+            models.finish_model_version(s, model_version_id=model.id, status="ready")
+        ids, old_rows, rows, summaries, imported = [], [], [], [], []
+        for title, route, node, uncertainty in _CORPUS:
+            vid = videos.create_video(s, title=title, status=VideoStatus.READY).id
+            ids.append(vid)
+            top = node if route == "top" else "m"
+            if uncertainty is not None:
+                rows.append(PredictionRow(vid, top, 0.9, True))
+                summaries.append(PredictionSummary(video_id=vid, uncertainty=uncertainty, top_tag=top))
+            if route == "predicted":
+                rows.append(PredictionRow(vid, node, 0.6, True))
+            elif route == "weak":
+                rows.append(PredictionRow(vid, node, 0.4, False))
+            elif route == "old_model":
+                old_rows.append(PredictionRow(vid, node, 0.9, True))
+            elif route == "label":
+                imported.append((vid, node))
+        models.put_predictions(s, model_version_id=old.id, rows=old_rows)
+        models.put_predictions(s, model_version_id=current.id, rows=rows)
+        videos.set_prediction_summaries(s, model_version_id=current.id, summaries=summaries)
+        labels.import_labels(s, labels=imported)
+    return ids
+
+
+def _expected_ids(ids: list[int], filters: QueueFilters) -> set[int]:
+    """The corpus videos the filters describe, read straight from :data:`_CORPUS`."""
+    wanted = set()
+    for vid, (title, route, node, uncertainty) in zip(ids, _CORPUS, strict=True):
+        status = "predicted" if uncertainty is not None else "ready"
+        if filters.statuses and status not in filters.statuses:
+            continue
+        if filters.tag and not (route in ("top", "predicted", "label") and node in _SUBTREES[filters.tag]):
+            continue
+        if filters.search.strip().lower() not in title.lower():
+            continue
+        wanted.add(vid)
+    return wanted
+
+
+@pytest.mark.parametrize("sort", review.SORTS)
+def test_search_and_tag_filters_return_exactly_the_matching_videos(database: Database, sort: str) -> None:
+    """Every page of a filtered queue holds the matching videos, in the unfiltered queue's order,
+    with the right total, whichever way it is sorted; LIKE wildcards and backslashes are literal."""
+    ids = _seed_corpus(database)
+    everything = _queue(database, sort=sort, page_size=100)
+    assert everything.total == len(_CORPUS)
+    for kw in (
+        {"search": "piano"},
+        {"search": "  PIANO "},
+        {"tag": "s"},
+        {"tag": "s.ten"},
+        {"search": "Piano", "tag": "s"},
+        {"search": "piano", "tag": "s.soc"},
+        {"search": "piano", "tag": "s", "statuses": ("ready",)},
+        {"search": "a_o"},
+        {"search": "0%"},
+        {"search": "\\"},
+        {"search": "no such title", "tag": "s"},
+    ):
+        filters = QueueFilters(sort=sort, **kw)
+        wanted = _expected_ids(ids, filters)
+        expected = [row for row in everything.rows if row.video_id in wanted]
+        pages = [_queue(database, sort=sort, page=page, page_size=3, **kw) for page in (1, 2, 3, 4, 5)]
+        assert [row for p in pages for row in p.rows] == expected, kw
+        assert [p.total for p in pages] == [len(wanted)] * 5, kw
+        assert pages[0].n_pages == max(1, -(-len(wanted) // 3)), kw
 
 
 def test_claimed_video_shows_in_review_with_assignee(database: Database) -> None:
