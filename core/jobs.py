@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 JOB_KINDS = ("train", "predict", "ingest")
 WORKER_EXITED = "worker process exited"
+TRAINER_EXITED = "training process exited before the model was saved"
 PROGRESS_INTERVAL_S = 1.0  # the row is written at most this often while a job runs
 HISTORY_LIMIT = 1000  # training epochs kept in the live metrics
 _LIVE_JOBS_CHECKED = 1000  # far more queued or running jobs than ever run at once
@@ -126,11 +128,37 @@ def fail_dead_jobs(db: Database) -> list[int]:
 
 
 def list_model_versions(db: Database, *, limit: int = 50) -> list[ModelVersion]:
-    """Newest first, after :func:`fail_dead_jobs`: a version whose training worker was killed is
-    listed as failed with the reason in ``notes``, never as a training that will not finish."""
+    """Newest first, after :func:`fail_dead_jobs` and :func:`fail_dead_trainings`: a version whose
+    training process was killed is listed as failed with the reason in ``notes``, never as a
+    training that will not finish."""
     fail_dead_jobs(db)
+    fail_dead_trainings(db)
     with db.session() as session:
         return models_q.list_model_versions(session, limit=limit)
+
+
+def this_process() -> dict[str, Any]:
+    """Host and pid of this process, stored with a version while it trains (``tagger train``
+    runs outside any job, so the version itself must say who is training it)."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def fail_dead_trainings(db: Database) -> list[int]:
+    """Fail the versions in ``training`` whose training process on this host is gone (a killed
+    ``tagger train``); returns their ids. Other hosts' trainings cannot be judged from here."""
+    failed = []
+    with db.session() as session:
+        for version in models_q.list_model_versions(session, limit=_LIVE_JOBS_CHECKED):
+            trainer = json.loads(version.config_json).get("trainer") or {}
+            if (
+                version.status == ModelStatus.TRAINING
+                and trainer.get("host") == socket.gethostname()
+                and not _process_alive(trainer["pid"])
+            ):
+                models_q.finish_model_version(session, model_version_id=version.id,
+                                              status=ModelStatus.FAILED, notes=TRAINER_EXITED)
+                failed.append(version.id)
+    return failed
 
 
 def _fail_if_worker_gone(session: Session, job: Job) -> Job:

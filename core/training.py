@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from core import registry
+from core import jobs, registry
 from core.classifier import HierarchicalClassifier, Hierarchy, evaluate
 from core.config import Settings
 from core.encoders import MODALITIES
@@ -229,7 +229,7 @@ def train_model(
     params = {"device": settings.device, **default_classifier_params(n), **(params or {})}
     classifier = HierarchicalClassifier(**params)
     config = {"classifier": classifier.get_params(), "split_seed": SPLIT_SEED,
-              "valid_fraction": VALID_FRACTION, "job_id": job_id}
+              "valid_fraction": VALID_FRACTION, "job_id": job_id, "trainer": jobs.this_process()}
     with db.session() as session:
         version_id = models_q.create_model_version(
             session, encoder_id=encoder_id, encoder_version=encoder_version,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -118,6 +119,30 @@ def test_listing_versions_fails_those_a_dead_training_job_left(db, active_model)
     assert jobs.get_job(db, dead_job).status == JobStatus.FAILED
     assert jobs.get_job(db, live_job).status == JobStatus.RUNNING
     assert jobs.fail_dead_jobs(db) == []  # already done
+
+
+def test_listing_versions_fails_a_killed_training_outside_any_job(db, active_model):
+    """`tagger train` has no job row: the version's own trainer record (host, pid) is checked."""
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    here = socket.gethostname()
+    trainers = {
+        "dead": {"host": here, "pid": finished.pid},
+        "alive": {"host": here, "pid": os.getpid()},
+        "elsewhere": {"host": here + "-other", "pid": finished.pid},
+    }
+    with db.session() as session:
+        ids = {name: models_q.create_model_version(session, encoder_id="fake", encoder_version="v1",
+                                                   config={"job_id": None, "trainer": trainer}).id
+               for name, trainer in trainers.items()}
+
+    listed = {v.id: v for v in jobs.list_model_versions(db)}
+
+    assert listed[ids["dead"]].status == ModelStatus.FAILED
+    assert listed[ids["dead"]].notes == jobs.TRAINER_EXITED
+    assert listed[ids["alive"]].status == ModelStatus.TRAINING
+    assert listed[ids["elsewhere"]].status == ModelStatus.TRAINING  # cannot be judged from here
+    assert [v.id for v in listed.values() if v.is_active] == [active_model]
 
 
 def test_settings_environment_recreates_the_settings(settings):
