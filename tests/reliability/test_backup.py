@@ -147,6 +147,19 @@ def _rewrite(archive: Path, out: Path, change) -> Path:
     return out
 
 
+def _refused_restore(archive: Path, monkeypatch, data_dir: Path, *, match: str) -> dict[str, list[dict]]:
+    """Restore ``archive`` into a new, empty data folder, expecting a BackupError matching
+    ``match``; returns the rows the refused restore left in that database."""
+    target = _use_data_dir(monkeypatch, data_dir)
+    empty = Database(target.resolved_database_url)
+    try:
+        with pytest.raises(backup.BackupError, match=match):
+            backup.restore_backup(empty, archive, settings=target)
+        return _rows(empty)
+    finally:
+        empty.dispose()
+
+
 def test_a_damaged_archive_restores_nothing(db, settings, taxonomy, tmp_path, monkeypatch):
     archive = _archive(db, settings, taxonomy, tmp_path)
 
@@ -156,12 +169,8 @@ def test_a_damaged_archive_restores_nothing(db, settings, taxonomy, tmp_path, mo
         return name, data
 
     damaged = _rewrite(archive, tmp_path / "damaged.tar", flip)
-    target = _use_data_dir(monkeypatch, tmp_path / "target")
-    empty = Database(target.resolved_database_url)
-    with pytest.raises(backup.BackupError, match="checksum"):
-        backup.restore_backup(empty, damaged, settings=target)
-    assert all(not rows for rows in _rows(empty).values())
-    empty.dispose()
+    left = _refused_restore(damaged, monkeypatch, tmp_path / "target", match="checksum")
+    assert all(not rows for rows in left.values())
 
 
 @pytest.mark.parametrize("evil", ["data/../../evil.txt", "/etc/evil", "data/models/v1/../../../../evil"])
@@ -176,12 +185,8 @@ def test_archive_paths_cannot_leave_the_data_folder(db, settings, taxonomy, tmp_
         return name, data
 
     hostile = _rewrite(archive, tmp_path / "hostile.tar", smuggle)
-    target = _use_data_dir(monkeypatch, tmp_path / "target")
-    empty = Database(target.resolved_database_url)
-    with pytest.raises(backup.BackupError, match="unsafe path"):
-        backup.restore_backup(empty, hostile, settings=target)
+    _refused_restore(hostile, monkeypatch, tmp_path / "target", match="unsafe path")
     assert not (tmp_path / "evil.txt").exists() and not Path("/etc/evil").exists()
-    empty.dispose()
 
 
 def test_restore_refuses_a_database_in_use(db, settings, taxonomy, tmp_path):
