@@ -10,7 +10,8 @@ A worker killed outright (``kill -9``, out-of-memory, a reboot) cannot record an
 whose process is gone while its row still says queued or running is failed when it is next read
 ("worker process exited"), together with the model version its training left in ``training``:
 :func:`get_job` does it for one job, :func:`fail_dead_jobs` for all of them, and
-:func:`list_model_versions` before it lists the versions (the dashboard's and CLI's list).
+:func:`list_model_versions` before it lists the versions (the dashboard's and CLI's list), where
+it also fails versions whose ``tagger train`` process (host and pid kept in the version) is gone.
 """
 
 from __future__ import annotations
@@ -123,17 +124,16 @@ def fail_dead_jobs(db: Database) -> list[int]:
     """Mark every queued or running job whose worker process is gone as failed, with the model
     versions its training left in ``training``; returns the ids of the jobs failed now."""
     with db.session() as session:
-        live = jobs_q.list_jobs(session, statuses=list(_ACTIVE), limit=_LIVE_JOBS_CHECKED)
-        return [job.id for job in live if _fail_if_worker_gone(session, job).status == JobStatus.FAILED]
+        return _fail_dead_jobs(session)
 
 
 def list_model_versions(db: Database, *, limit: int = 50) -> list[ModelVersion]:
-    """Newest first, after :func:`fail_dead_jobs` and :func:`fail_dead_trainings`: a version whose
-    training process was killed is listed as failed with the reason in ``notes``, never as a
-    training that will not finish."""
-    fail_dead_jobs(db)
-    fail_dead_trainings(db)
+    """Newest first. In the same unit of work, dead jobs and dead ``tagger train`` runs are failed
+    first, so a version whose training process was killed is listed as failed with the reason in
+    ``notes``, never as a training that will not finish."""
     with db.session() as session:
+        _fail_dead_jobs(session)
+        _fail_dead_trainings(session)
         return models_q.list_model_versions(session, limit=limit)
 
 
@@ -143,22 +143,20 @@ def this_process() -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
-def fail_dead_trainings(db: Database) -> list[int]:
+def _fail_dead_jobs(session: Session) -> list[int]:
+    live = jobs_q.list_jobs(session, statuses=list(_ACTIVE), limit=_LIVE_JOBS_CHECKED)
+    return [job.id for job in live if _fail_if_worker_gone(session, job).status == JobStatus.FAILED]
+
+
+def _fail_dead_trainings(session: Session) -> None:
     """Fail the versions in ``training`` whose training process on this host is gone (a killed
-    ``tagger train``); returns their ids. Other hosts' trainings cannot be judged from here."""
-    failed = []
-    with db.session() as session:
-        for version in models_q.list_model_versions(session, limit=_LIVE_JOBS_CHECKED):
-            trainer = json.loads(version.config_json).get("trainer") or {}
-            if (
-                version.status == ModelStatus.TRAINING
-                and trainer.get("host") == socket.gethostname()
-                and not _process_alive(trainer["pid"])
-            ):
-                models_q.finish_model_version(session, model_version_id=version.id,
-                                              status=ModelStatus.FAILED, notes=TRAINER_EXITED)
-                failed.append(version.id)
-    return failed
+    ``tagger train``). Other hosts' trainings cannot be judged from here."""
+    here = socket.gethostname()
+    for version, config in _versions_in_training(session):
+        trainer = config.get("trainer") or {}
+        if trainer.get("host") == here and not _process_alive(trainer["pid"]):
+            models_q.finish_model_version(session, model_version_id=version.id,
+                                          status=ModelStatus.FAILED, notes=TRAINER_EXITED)
 
 
 def _fail_if_worker_gone(session: Session, job: Job) -> Job:
@@ -173,10 +171,19 @@ def _fail_if_worker_gone(session: Session, job: Job) -> Job:
 
 def _fail_orphaned_versions(session: Session, job_id: int) -> None:
     """A model version its dead training job left in ``training`` will never finish: mark it failed."""
-    for version in models_q.list_model_versions(session, limit=1000):
-        if version.status == ModelStatus.TRAINING and json.loads(version.config_json).get("job_id") == job_id:
+    for version, config in _versions_in_training(session):
+        if config.get("job_id") == job_id:
             models_q.finish_model_version(session, model_version_id=version.id, status=ModelStatus.FAILED,
                                           notes=f"training job {job_id}: {WORKER_EXITED}")
+
+
+def _versions_in_training(session: Session) -> list[tuple[ModelVersion, dict[str, Any]]]:
+    """Versions still ``training``, each with its parsed config (which says who trains it)."""
+    return [
+        (version, json.loads(version.config_json))
+        for version in models_q.list_model_versions(session, limit=_LIVE_JOBS_CHECKED)
+        if version.status == ModelStatus.TRAINING
+    ]
 
 
 def list_jobs(db: Database, *, kind: str | None = None, limit: int = 20) -> list[JobInfo]:
