@@ -60,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        speech = read_wav(speak_to_wav(SPEECH, Path(tmp) / "speech.wav"))
+        speech = spoken_speech(Path(tmp))
         if args.video:
             clips = {args.video.name: args.video}
         else:
@@ -122,6 +122,11 @@ def _whisper_rows(speech: np.ndarray, repeat: int) -> Iterator[tuple[str, str, s
                f"RTF {transcribe['transcribe'][0] / seconds:.3f}")
 
 
+def spoken_speech(folder: Path) -> np.ndarray:
+    """``SPEECH`` spoken by espeak-ng (written to ``folder``/speech.wav), as 16 kHz samples."""
+    return read_wav(speak_to_wav(SPEECH, folder / "speech.wav"))
+
+
 def clip_summary(info: MediaInfo) -> str:
     """Length, size, frame rate and codec of a probed video, e.g. "60 s 1280x720 25 fps h264"."""
     fps = f" {info.fps:g} fps" if info.fps else ""
@@ -176,7 +181,6 @@ def generate_clip(path: Path, gop: int, seconds: float, speech: np.ndarray) -> P
 
     audio = np.resize(speech, int(seconds * 16000))
     return write_video(path, frames(), fps, audio=audio, gop=gop)
-
 
 
 def loop_real_clip(path: Path, gop: int, seconds: float) -> Path:

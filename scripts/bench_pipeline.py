@@ -28,11 +28,10 @@ def bench_keyframes(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     time, round-robin). The clips are built once beside the run folders and reused by later
     runs on the same ``--work-dir``."""
     from core.media import probe, sample_keyframes
-    from scripts.bench_media import SPEECH, clip_summary, decode_every_frame, keyframe_clips
-    from scripts.mediagen import read_wav, speak_to_wav
+    from scripts.bench_media import clip_summary, decode_every_frame, keyframe_clips, spoken_speech
 
     n = base.num_keyframes
-    speech = read_wav(speak_to_wav(SPEECH, work / "speech.wav"))
+    speech = spoken_speech(work)
     rows = []
     for label, clip in keyframe_clips(work.parent, sizes.clip_seconds, speech).items():
         info = probe(clip)
@@ -55,10 +54,9 @@ def bench_keyframes(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
 def bench_whisper(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     """faster-whisper vs openai-whisper (tiny.en) on the same speech."""
     from core.transcribe import FasterWhisperTranscriber, OpenAIWhisperTranscriber
-    from scripts.bench_media import SPEECH
-    from scripts.mediagen import read_wav, speak_to_wav
+    from scripts.bench_media import spoken_speech
 
-    speech = read_wav(speak_to_wav(SPEECH, work / "speech.wav"))
+    speech = spoken_speech(work)
     audio = np.resize(speech, int(sizes.whisper_seconds * 16_000)).astype(np.float32)
     faster = FasterWhisperTranscriber()
     faster_s = best_of(lambda: faster.transcribe(audio), sizes.repeat)
