@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from core.config import Settings
 from db.engine import Database, get_database, init_db
@@ -76,9 +77,10 @@ def best_of(run: Callable[[], object], repeat: int) -> float:
 
 
 Timing = tuple[float, float]  # median (wall, CPU) seconds
+Key = TypeVar("Key", bound=Hashable)
 
 
-def median_times(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, Timing]:
+def median_times(runs: dict[Key, Callable[[], object]], repeat: int) -> dict[Key, Timing]:
     """Median wall and CPU seconds (this process, all its threads) of each run, called
     ``repeat`` times (at least once) in turn, after one untimed warm-up call each (file cache,
     lazy imports); round-robin, so that load from other processes hits all runs alike."""

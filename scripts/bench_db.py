@@ -34,7 +34,7 @@ from sqlmodel import Session
 from core.config import Settings, get_settings
 from db.engine import Database, get_database, init_db
 from db.queries import review, videos
-from scripts.bench_common import REPO, fresh_settings
+from scripts.bench_common import REPO, fresh_settings, median_times
 
 QUEUE_MODULE = "db/queries/review.py"
 
@@ -97,22 +97,15 @@ def _compare_queue(settings: Settings, modules: dict[str, ModuleType], repeat: i
 
         return run
 
-    samples: dict[tuple[str, str], list[float]] = {}
+    runs: dict[tuple[str, str], Callable[[], object]] = {}
     for query, filters in queries.items():
-        pages = {label: listing(module, filters)() for label, module in modules.items()}  # also the warm-up
+        pages = {label: listing(module, filters)() for label, module in modules.items()}
         shown = {label: (page.total, [vars(row) for row in page.rows]) for label, page in pages.items()}
         if len({repr(page) for page in shown.values()}) != 1:
             totals = {label: total for label, (total, _) in shown.items()}
             raise SystemExit(f"{query}: the modules return different pages (matches: {totals})")
-        for label in modules:
-            samples[(query, label)] = []
-    for _ in range(repeat):
-        for query, filters in queries.items():
-            for label, module in modules.items():
-                start = time.perf_counter()
-                listing(module, filters)()
-                samples[(query, label)].append((time.perf_counter() - start) * 1000)
-    return {key: statistics.median(values) for key, values in samples.items()}
+        runs.update({(query, label): listing(module, filters) for label, module in modules.items()})
+    return {key: wall * 1000 for key, (wall, _) in median_times(runs, repeat).items()}
 
 
 def bench_queue(sizes: list[int], *, baseline: str | None, repeat: int, work_dir: Path) -> None:
