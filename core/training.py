@@ -47,7 +47,7 @@ EVALUATION_SUBSETS = ("held_out", "reviewed")
 # a quarter of the time, and 10,000 videos train in well under a minute with one member.
 PRODUCT_PARAMS: dict[str, Any] = {
     "d_model": 128, "n_layers": 1, "n_heads": 4, "dropout": 0.2, "lr": 2e-3, "batch_size": 128,
-    "max_epochs": 100, "weight_decay": 1e-4, "input_noise": 0.1,
+    "max_epochs": 100, "weight_decay": 1e-4, "input_noise": 0.1, "alternatives": (),
 }
 SMALL_DATA_VIDEOS = 3000  # up to here: a 3-member ensemble (variance matters more than time)
 

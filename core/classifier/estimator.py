@@ -8,13 +8,28 @@ C-HMCNN's max-constraint module and is trained with its MCLoss, so every member 
 consistent and so is their average. Training: AdamW (lr 1e-3, weight decay 1e-5), batch 64,
 dropout 0.6, no input noise (``input_noise`` adds Gaussian noise to standardised inputs).
 
+Settings chosen in ``fit`` (``alternatives``): no single network size suits every data set
+(C-HMCNN tuned its width per set, 250 to 9,000). So the first member is trained twice on the
+same split, with the constructor's settings and with each alternative, and the settings with the
+best validation AU(PRC) train the whole ensemble (``selected_settings_``; both scores in
+``settings_scores_``). The default alternative is a narrower, more heavily regularised network
+(width 250, dropout 0.7) that learns slowly, so it gets patience 25. It is skipped when the
+label matrix (rows x nodes) exceeds ``alternatives_max_cells`` (4 million): on the ~4,000-node
+GO sets its members take ~2.5x as long (114 vs 46 CPU s on cellcycle_GO), which would push a fit
+past the benchmark's 5-minute CPU budget (cellcycle_GO: 616 s). Measured (seed 0, ensembles of
+5): the alternative on its own scored spo_FUN 0.218 vs 0.212, derisi_FUN 0.199 vs 0.195, but
+Enron 0.739 vs 0.756 and Diatoms 0.703 vs 0.763, and mixing the two kinds of member in one
+ensemble lost on both sides (Enron 0.749), hence a choice.
+
 How the defaults were chosen (HMC sets, seed 0, ensembles of 5; details in docs/BENCHMARKS.md):
 hidden width 500 instead of 1024 and no input noise lifted derisi_FUN from 0.190 to 0.195 and
 Diatoms from 0.770 to 0.779 (single members on derisi_FUN: 0.185 -> 0.190, seeds 0-2); dropout
 0.7 (C-HMCNN's) then added ~0.003 on the GO sets but cost Diatoms 0.035 and Enron 0.008, so
 0.6 sits between (cellcycle_GO 0.410 -> 0.413, Enron 0.759 -> 0.756). Tried and rejected: a third
-hidden layer (Enron -0.045), width 256, 8 members, refitting members on all rows, smaller
-batches with lower learning rates, leaving always-positive nodes out of the loss (Enron -0.03).
+hidden layer (Enron -0.045), 8 members, refitting members on all rows, members after the first
+trained for its best epoch count without early stopping (Diatoms -0.03), smaller batches with
+lower learning rates, leaving always-positive nodes out of the loss (Enron -0.03), quantile
+input transforms, blending in a k-nearest-neighbour label average.
 
 ``weight_averaging`` (off by default): an exponential moving average of the weights, ramped up
 over the first steps, competes with the raw weights on validation every epoch. On the HMC
@@ -37,7 +52,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from core.classifier.decoding import fit_thresholds
@@ -60,6 +75,18 @@ _PREDICT_BATCH = 1024
 # step per epoch, early stopping (patience in epochs) ends training before anything is learned.
 _MIN_STEPS_PER_EPOCH = 8
 _MIN_BATCH = 8
+# Tried against the constructor's settings on the first member's split (see module docstring):
+# a narrower, more heavily regularised network that learns slowly, hence the longer patience.
+NARROW_ALTERNATIVE: tuple[dict, ...] = ({"mlp_width": 250, "dropout": 0.7, "patience": 25},)
+# what an alternative may change: how each network is shaped and trained (not the ensemble,
+# the splits or the class weights, which are shared by every candidate)
+_PER_NETWORK_PARAMS = frozenset(
+    {
+        "trunk", "d_model", "n_layers", "n_heads", "mlp_width", "mlp_layers", "dropout",
+        "input_noise", "modality_dropout", "lr", "weight_decay", "batch_size", "max_epochs",
+        "patience", "weight_averaging",
+    }
+)
 
 
 class HierarchicalClassifier(BaseEstimator):
@@ -84,6 +111,8 @@ class HierarchicalClassifier(BaseEstimator):
         patience: int = 10,
         validation_fraction: float = 0.2,
         n_ensemble: int = 5,
+        alternatives: tuple[dict, ...] = NARROW_ALTERNATIVE,
+        alternatives_max_cells: int = 4_000_000,
         weight_averaging: float = 0.0,
         class_weight: str = "none",
         min_threshold_positives: int = 5,
@@ -106,6 +135,8 @@ class HierarchicalClassifier(BaseEstimator):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.n_ensemble = n_ensemble
+        self.alternatives = alternatives
+        self.alternatives_max_cells = alternatives_max_cells
         self.weight_averaging = weight_averaging
         self.class_weight = class_weight
         self.min_threshold_positives = min_threshold_positives
@@ -139,7 +170,6 @@ class HierarchicalClassifier(BaseEstimator):
         self.hierarchy_ = hierarchy
         self.modalities_ = data.names
         self.input_dims_ = dict(zip(data.names, data.dims))
-        self.config_ = self._network_config(data.dims, hierarchy.n_nodes)
         seed = (
             self.random_state
             if self.random_state is not None
@@ -147,20 +177,19 @@ class HierarchicalClassifier(BaseEstimator):
         )
         rng = np.random.default_rng(seed)
         splits = self._member_splits(data.n_rows, rng, given_valid=valid is not None)
+        member_seeds = [int(s) for s in rng.integers(2**31, size=self.n_ensemble)]
         # nodes positive for every training row (a catch-all root) carry no ranking signal
         score_nodes = np.flatnonzero(~labels.all(axis=0))
         mcm = MaxConstraint(hierarchy, self.device)
         pos_weight = self._positive_weights(labels)
 
-        members, self.history_ = [], []
-        oof_sum = np.zeros(labels.shape)
-        oof_count = np.zeros(data.n_rows)
-        for k, (train_idx, hold_idx) in enumerate(splits):
+        def train(estimator: HierarchicalClassifier, k: int) -> tuple[HierarchicalNetwork, list]:
+            train_idx, hold_idx = splits[k]
             if valid is None:
                 member_valid, member_valid_labels = data.subset(hold_idx), labels[hold_idx]
             else:
                 member_valid, member_valid_labels = valid, valid_labels
-            net, history = self._train_member(
+            return estimator._train_member(
                 data.subset(train_idx),
                 labels[train_idx],
                 member_valid,
@@ -168,14 +197,41 @@ class HierarchicalClassifier(BaseEstimator):
                 mcm=mcm,
                 pos_weight=pos_weight,
                 score_nodes=score_nodes,
-                seed=int(rng.integers(2**31)),
+                seed=member_seeds[k],
                 member=k,
                 progress=progress,
             )
+
+        # the settings (constructor's and each alternative) compete on the first member's split;
+        # alternatives are skipped where the label matrix is too large to afford them
+        alternatives = [self._alternative(a) for a in self.alternatives]
+        if data.n_rows * hierarchy.n_nodes > self.alternatives_max_cells:
+            alternatives = []
+        candidates = [self, *alternatives]
+        trials = []
+        for candidate in candidates:
+            candidate.config_ = candidate._network_config(data.dims, hierarchy.n_nodes)
+            trials.append(train(candidate, 0))
+        scores = [max(r["valid_ap"] for r in history) for _, history in trials]
+        best = int(np.argmax(scores))  # ties go to the constructor's settings
+        chosen = candidates[best]
+        self.config_ = chosen.config_
+        self.selected_settings_ = {} if best == 0 else dict(self.alternatives[best - 1])
+        self.settings_scores_ = [
+            {"settings": {} if i == 0 else dict(self.alternatives[i - 1]), "valid_ap": score}
+            for i, score in enumerate(scores)
+        ]
+
+        members, self.history_ = [trials[best][0]], [trials[best][1]]
+        for k in range(1, self.n_ensemble):
+            net, history = train(chosen, k)
             members.append(net)
             self.history_.append(history)
-            if valid is None:
-                oof_sum[hold_idx] += self._member_proba(net, member_valid, mcm)
+        if valid is None:
+            oof_sum = np.zeros(labels.shape)
+            oof_count = np.zeros(data.n_rows)
+            for net, (_, hold_idx) in zip(members, splits):
+                oof_sum[hold_idx] += self._member_proba(net, data.subset(hold_idx), mcm)
                 oof_count[hold_idx] += 1
         self.network_ = torch.nn.ModuleList(members)
         self.best_epochs_ = [max(h, key=lambda r: r["valid_ap"])["epoch"] for h in self.history_]
@@ -214,6 +270,18 @@ class HierarchicalClassifier(BaseEstimator):
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
             )
+
+    def _alternative(self, settings: dict) -> HierarchicalClassifier:
+        """A copy of this estimator with ``settings`` overriding its parameters."""
+        unknown = sorted(set(settings) - _PER_NETWORK_PARAMS)
+        if unknown:
+            raise ValueError(
+                f"alternatives may only change per-network settings "
+                f"{sorted(_PER_NETWORK_PARAMS)}; got {unknown}"
+            )
+        alternative = clone(self).set_params(alternatives=(), **settings)
+        alternative._check_params()
+        return alternative
 
     def _network_config(self, dims: tuple[int, ...], n_nodes: int) -> NetworkConfig:
         trunk = self.trunk if self.trunk != "auto" else ("mlp" if len(dims) == 1 else "transformer")

@@ -56,6 +56,8 @@ def save_classifier(
         "hierarchy_parents": [list(p) for p in clf.hierarchy_.parents],
         "label_ids": list(label_ids) if label_ids is not None else None,
         "best_epochs": clf.best_epochs_,
+        "selected_settings": clf.selected_settings_,
+        "settings_scores": clf.settings_scores_,
         "validation_metrics": {
             k: (None if math.isnan(v) else v) for k, v in clf.validation_metrics_.items()
         },
@@ -77,6 +79,8 @@ def load_classifier(directory: str | Path, *, device: str | None = None) -> Hier
             f"unsupported model format {config.get('format_version')!r} in {directory}"
         )
     params = dict(config["params"])
+    # JSON gives a list; models saved before alternatives existed were trained without any
+    params["alternatives"] = tuple(params.get("alternatives", ()))
     if device is not None:
         params["device"] = device
     clf = HierarchicalClassifier(**params)
@@ -98,6 +102,8 @@ def load_classifier(directory: str | Path, *, device: str | None = None) -> Hier
     clf.input_dims_ = {k: int(v) for k, v in config["input_dims"].items()}
     clf.thresholds_ = np.asarray(config["thresholds"], dtype=np.float64)
     clf.best_epochs_ = list(config["best_epochs"])
+    clf.selected_settings_ = dict(config.get("selected_settings", {}))
+    clf.settings_scores_ = list(config.get("settings_scores", []))
     clf.validation_metrics_ = {
         k: (math.nan if v is None else v) for k, v in config["validation_metrics"].items()
     }

@@ -85,4 +85,5 @@ def fast_params() -> dict:
         "n_ensemble": 2,
         "batch_size": 64,
         "lr": 3e-3,
+        "alternatives": (),  # the selection among settings has its own tests
     }

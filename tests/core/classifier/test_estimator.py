@@ -152,6 +152,53 @@ def test_given_validation_set_is_used(make_synthetic, fast_params):
         clf.fit(train.X, train.Y, hierarchy=train.hierarchy, X_valid=valid.X)
 
 
+def test_alternative_settings_compete_on_the_first_split(synthetic, fast_params):
+    # a learning rate too small to learn anything loses, whether it is the default or the
+    # alternative; the winner trains every member and its network shape is the model's
+    frozen, working = {"lr": 1e-9}, {"lr": 3e-3, "mlp_width": 48}
+    fit = lambda **params: HierarchicalClassifier(**{**fast_params, **params}).fit(
+        synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
+    )
+    switched = fit(**frozen, alternatives=(working,))
+    assert switched.selected_settings_ == working
+    assert switched.config_.mlp_width == 48
+    assert all(net.trunk.layers[0].out_features == 48 for net in switched.network_)
+    assert len(switched.network_) == fast_params["n_ensemble"]
+    first, second = switched.settings_scores_
+    assert (first["settings"], second["settings"]) == ({}, working)
+    assert second["valid_ap"] > first["valid_ap"]
+
+    kept = fit(alternatives=(frozen,))
+    assert kept.selected_settings_ == {}
+    assert kept.config_.mlp_width == fast_params["mlp_width"]
+    assert kept.settings_scores_[0]["valid_ap"] > kept.settings_scores_[1]["valid_ap"]
+
+
+def test_alternatives_are_skipped_on_large_label_matrices(synthetic, fast_params):
+    n_cells = synthetic.Y.shape[0] * synthetic.Y.shape[1]
+    params = {**fast_params, "alternatives": ({"lr": 1e-2},), "alternatives_max_cells": n_cells - 1}
+    clf = HierarchicalClassifier(**params).fit(
+        synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
+    )
+    assert clf.selected_settings_ == {}
+    assert [s["settings"] for s in clf.settings_scores_] == [{}]
+
+
+@pytest.mark.parametrize(
+    ("alternative", "message"),
+    [
+        ({"n_ensemble": 3}, "may only change per-network settings"),
+        ({"alternatives": ()}, "may only change per-network settings"),
+        ({"dropout": 0.5, "patience": 0}, "patience must be >= 1"),
+    ],
+)
+def test_invalid_alternatives_are_refused(synthetic, fast_params, alternative, message):
+    with pytest.raises(ValueError, match=message):
+        HierarchicalClassifier(**{**fast_params, "alternatives": (alternative,)}).fit(
+            synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
+        )
+
+
 def test_sklearn_clone_keeps_hyperparameters():
     clf = HierarchicalClassifier(d_model=64, n_ensemble=3)
     assert clone(clf).get_params() == clf.get_params()

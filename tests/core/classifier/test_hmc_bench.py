@@ -43,9 +43,18 @@ def test_available_datasets_and_table(tmp_path):
     (tmp_path / "b_others.train.arff").write_text(HEADER)
     assert hmc_bench.available_datasets(tmp_path) == ["a_others"]
     table = hmc_bench.format_table(
-        {"eisen_FUN": {"au_prc": 0.31, "seconds": 12.0, "wall_seconds": 20.0}}
+        {
+            "eisen_FUN": {"au_prc": 0.31, "seconds": 12.0, "wall_seconds": 20.0, "settings": {}},
+            "spo_FUN": {
+                "au_prc": 0.2,
+                "seconds": 9.0,
+                "wall_seconds": 9.5,
+                "settings": {"mlp_width": 250, "dropout": 0.7},
+            },
+        }
     )
-    assert "| eisen_FUN | 0.310 | 0.306 | +0.004 | 12 | 20 |" in table
+    assert "| eisen_FUN | 0.310 | 0.306 | +0.004 | 12 | 20 | defaults |" in table
+    assert "| spo_FUN | 0.200 | 0.215 | -0.015 | 9 | 10 | mlp_width=250, dropout=0.7 |" in table
 
 
 def test_unknown_dataset_is_reported(tmp_path):

@@ -11,12 +11,15 @@ def test_round_trip_gives_identical_probabilities(tmp_path, synthetic, fast_para
     rng = np.random.default_rng(0)
     X = {"text": synthetic.X[:, :5].copy(), "audio": synthetic.X[:, 5:].copy()}
     X["audio"][rng.random(len(synthetic.X)) < 0.3] = np.nan
-    clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 3}).fit(
-        X, synthetic.Y, hierarchy=synthetic.hierarchy
-    )
+    alternative = {"mlp_width": 32, "dropout": 0.2}
+    clf = HierarchicalClassifier(
+        **{**fast_params, "max_epochs": 3, "alternatives": (alternative,)}
+    ).fit(X, synthetic.Y, hierarchy=synthetic.hierarchy)
     save_classifier(clf, tmp_path / "model", label_ids=tree_labels)
 
     loaded = load_classifier(tmp_path / "model")
+    assert loaded.selected_settings_ == clf.selected_settings_
+    assert loaded.settings_scores_ == clf.settings_scores_
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
     assert loaded.get_params() == clf.get_params()
@@ -43,3 +46,18 @@ def test_label_ids_must_match_nodes(tmp_path, synthetic, fast_params):
     )
     with pytest.raises(ValueError, match="label ids"):
         save_classifier(clf, tmp_path, label_ids=["only one"])
+
+
+def test_model_saved_before_alternatives_existed_loads(tmp_path, synthetic, fast_params):
+    clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 2}).fit(
+        synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
+    )
+    save_classifier(clf, tmp_path / "model")
+    config_path = tmp_path / "model" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["params"]["alternatives"], config["selected_settings"], config["settings_scores"]
+    config_path.write_text(json.dumps(config))
+
+    loaded = load_classifier(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.predict_proba(synthetic.X), clf.predict_proba(synthetic.X))
+    assert loaded.alternatives == () and loaded.selected_settings_ == {}
