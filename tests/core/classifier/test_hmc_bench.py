@@ -45,6 +45,13 @@ def test_available_datasets_and_table(tmp_path):
     table = hmc_bench.format_table(
         {
             "eisen_FUN": {"au_prc": 0.31, "seconds": 12.0, "wall_seconds": 20.0, "settings": {}},
+            "derisi_GO": {
+                "au_prc": 0.37,
+                "seconds": 170.0,
+                "wall_seconds": 171.0,
+                "settings": {},
+                "alternatives_tried": False,
+            },
             "spo_FUN": {
                 "au_prc": 0.2,
                 "seconds": 9.0,
@@ -54,6 +61,7 @@ def test_available_datasets_and_table(tmp_path):
         }
     )
     assert "| eisen_FUN | 0.310 | 0.306 | +0.004 | 12 | 20 | defaults |" in table
+    assert "| derisi_GO | 0.370 | 0.370 | +0.000 | 170 | 171 | defaults (alternatives not tried" in table
     assert "| spo_FUN | 0.200 | 0.215 | -0.015 | 9 | 10 | mlp_width=250, dropout=0.7 |" in table
 
 
