@@ -222,10 +222,10 @@ class HierarchicalClassifier(BaseEstimator):
         best = int(np.argmax(scores))  # ties go to the constructor's settings
         chosen = candidates[best]
         self.config_ = chosen.config_
-        self.selected_settings_ = {} if best == 0 else dict(self.alternatives[best - 1])
+        settings = [{}, *map(dict, self.alternatives)]  # {} = the constructor's
+        self.selected_settings_ = settings[best]
         self.settings_scores_ = [
-            {"settings": {} if i == 0 else dict(self.alternatives[i - 1]), "valid_ap": score}
-            for i, score in enumerate(scores)
+            {"settings": s, "valid_ap": score} for s, score in zip(settings, scores)
         ]
 
         members, self.history_ = [trials[best][0]], [trials[best][1]]
