@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -60,7 +61,7 @@ from sklearn.utils.validation import check_is_fitted
 from core.classifier.decoding import fit_thresholds
 from core.classifier.hierarchy import Hierarchy
 from core.classifier.inputs import Inputs, ModalityData, check_labels, prepare_inputs
-from core.classifier.metrics import evaluate, micro_average_precision
+from core.classifier.metrics import bootstrap_win_rate, evaluate, micro_average_precision
 from core.classifier.network import (
     HierarchicalNetwork,
     MaxConstraint,
@@ -81,9 +82,11 @@ _MIN_BATCH = 8
 # a narrower, more heavily regularised network that learns slowly (hence the longer patience),
 # and a wider, less regularised one.
 DEFAULT_ALTERNATIVES: tuple[dict, ...] = (
-    {"mlp_width": 250, "dropout": 0.7, "patience": 25},
+    {"mlp_width": 250, "dropout": 0.7, "patience": 20, "lr": 2e-3},
     {"mlp_width": 1000, "dropout": 0.5},
 )
+# validation resamples behind the choice (~5 CPU s on a GO set, ~1 % of its fit)
+_SELECTION_RESAMPLES = 100
 # what an alternative may change: how each network is shaped and trained (not the ensemble,
 # the splits or the class weights, which are shared by every candidate)
 _PER_NETWORK_PARAMS = frozenset(
@@ -93,6 +96,17 @@ _PER_NETWORK_PARAMS = frozenset(
         "patience", "weight_averaging",
     }
 )
+
+
+@dataclass
+class _Selection:
+    """Outcome of the choice of settings in ``fit``."""
+
+    best: int  # index of the chosen candidate (0 = the constructor's settings)
+    members: list[tuple[HierarchicalNetwork, list[dict]]]  # the winner's trained members
+    scores: list[float]  # first-round validation AU(PRC) of every candidate
+    win_rate: float | None  # bootstrap win rate of the best alternative (None: defaults led)
+    second_round: dict[int, float]  # candidate -> AU(PRC) over two validation slices
 
 
 class HierarchicalClassifier(BaseEstimator):
@@ -119,6 +133,7 @@ class HierarchicalClassifier(BaseEstimator):
         n_ensemble: int = 5,
         alternatives: tuple[dict, ...] = DEFAULT_ALTERNATIVES,
         alternatives_max_cells: int = 4_000_000,
+        selection_confidence: float = 0.9,
         weight_averaging: float = 0.0,
         class_weight: str = "none",
         min_threshold_positives: int = 5,
@@ -143,6 +158,7 @@ class HierarchicalClassifier(BaseEstimator):
         self.n_ensemble = n_ensemble
         self.alternatives = alternatives
         self.alternatives_max_cells = alternatives_max_cells
+        self.selection_confidence = selection_confidence
         self.weight_averaging = weight_averaging
         self.class_weight = class_weight
         self.min_threshold_positives = min_threshold_positives
@@ -189,17 +205,17 @@ class HierarchicalClassifier(BaseEstimator):
         mcm = MaxConstraint(hierarchy, self.device)
         pos_weight = self._positive_weights(labels)
 
-        def train(estimator: HierarchicalClassifier, k: int) -> tuple[HierarchicalNetwork, list]:
-            train_idx, hold_idx = splits[k]
+        def validation_part(k: int) -> tuple[ModalityData, np.ndarray]:
             if valid is None:
-                member_valid, member_valid_labels = data.subset(hold_idx), labels[hold_idx]
-            else:
-                member_valid, member_valid_labels = valid, valid_labels
+                hold_idx = splits[k][1]
+                return data.subset(hold_idx), labels[hold_idx]
+            return valid, valid_labels
+
+        def train(estimator: HierarchicalClassifier, k: int) -> tuple[HierarchicalNetwork, list]:
             return estimator._train_member(
-                data.subset(train_idx),
-                labels[train_idx],
-                member_valid,
-                member_valid_labels,
+                data.subset(splits[k][0]),
+                labels[splits[k][0]],
+                *validation_part(k),
                 mcm=mcm,
                 pos_weight=pos_weight,
                 score_nodes=score_nodes,
@@ -209,27 +225,31 @@ class HierarchicalClassifier(BaseEstimator):
             )
 
         # the settings (constructor's and each alternative) compete on the first member's split;
-        # alternatives are skipped where the label matrix is too large to afford them
-        alternatives = [self._alternative(a) for a in self.alternatives]
-        if data.n_rows * hierarchy.n_nodes > self.alternatives_max_cells:
-            alternatives = []
-        candidates = [self, *alternatives]
-        trials = []
+        # on large label matrices wider networks than the constructor's are not affordable
+        large = data.n_rows * hierarchy.n_nodes > self.alternatives_max_cells
+        settings = [{}]  # {} = the constructor's
+        candidates = [self]
+        for alternative in self.alternatives:
+            candidate = self._alternative(alternative)
+            if not (large and candidate._wider_than(self)):
+                settings.append(dict(alternative))
+                candidates.append(candidate)
         for candidate in candidates:
             candidate.config_ = candidate._network_config(data.dims, hierarchy.n_nodes)
-            trials.append(train(candidate, 0))
-        scores = [max(r["valid_ap"] for r in history) for _, history in trials]
-        best = int(np.argmax(scores))  # ties go to the constructor's settings
-        chosen = candidates[best]
+        selection = self._select_settings(candidates, train, validation_part, mcm, score_nodes, rng)
+        chosen = candidates[selection.best]
         self.config_ = chosen.config_
-        settings = [{}, *map(dict, self.alternatives)]  # {} = the constructor's
-        self.selected_settings_ = settings[best]
+        self.selected_settings_ = settings[selection.best]
+        self.selection_win_rate_ = selection.win_rate
         self.settings_scores_ = [
-            {"settings": s, "valid_ap": score} for s, score in zip(settings, scores)
+            {"settings": s, "valid_ap": score} for s, score in zip(settings, selection.scores)
         ]
+        for contender, score in selection.second_round.items():
+            self.settings_scores_[contender]["valid_ap_two_slices"] = score
 
-        members, self.history_ = [trials[best][0]], [trials[best][1]]
-        for k in range(1, self.n_ensemble):
+        members = [net for net, _ in selection.members]
+        self.history_ = [history for _, history in selection.members]
+        for k in range(len(members), self.n_ensemble):
             net, history = train(chosen, k)
             members.append(net)
             self.history_.append(history)
@@ -256,12 +276,67 @@ class HierarchicalClassifier(BaseEstimator):
         )
         return self
 
+    def _select_settings(
+        self,
+        candidates: list[HierarchicalClassifier],
+        train: Callable[[HierarchicalClassifier, int], tuple[HierarchicalNetwork, list]],
+        validation_part: Callable[[int], tuple[ModalityData, np.ndarray]],
+        mcm: MaxConstraint,
+        score_nodes: np.ndarray,
+        rng: np.random.Generator,
+    ) -> _Selection:
+        """Train each candidate's first member and pick the settings for the whole ensemble.
+
+        The best validation AU(PRC) wins outright if it is the constructor's settings, or if its
+        lead holds on at least ``selection_confidence`` of bootstrap resamples of the validation
+        rows. A lead within the noise of one validation slice gets a second round instead: the
+        leader and the constructor's settings each train their second member, and the two
+        members' held-out slices together decide (twice the validation rows). The winner keeps
+        the members it trained.
+        """
+        runs = [[train(candidate, 0)] for candidate in candidates]
+
+        def compete(contenders: list[int], rounds: int) -> tuple[np.ndarray, list[np.ndarray]]:
+            parts = [validation_part(k) for k in range(rounds)]
+            y = np.concatenate([labels[:, score_nodes] for _, labels in parts])
+            probas = [
+                np.concatenate(
+                    [
+                        self._member_proba(runs[c][k][0], holdout, mcm)[:, score_nodes]
+                        for k, (holdout, _) in enumerate(parts)
+                    ]
+                )
+                for c in contenders
+            ]
+            return y, probas
+
+        y, probas = compete(list(range(len(candidates))), 1)
+        scores = [micro_average_precision(y, p) for p in probas]
+        best = int(np.argmax(scores))  # ties go to the constructor's settings
+        if best == 0:
+            return _Selection(0, runs[0], scores, None, {})
+        win_rate = bootstrap_win_rate(
+            y, probas[0], probas[best], n_resamples=_SELECTION_RESAMPLES, rng=rng
+        )
+        if win_rate >= self.selection_confidence or self.n_ensemble < 2:
+            return _Selection(best, runs[best], scores, win_rate, {})
+        for c in (0, best):
+            runs[c].append(train(candidates[c], 1))
+        y, probas = compete([0, best], 2)
+        pooled = [micro_average_precision(y, p) for p in probas]
+        winner = best if pooled[1] > pooled[0] else 0
+        return _Selection(winner, runs[winner], scores, win_rate, {0: pooled[0], best: pooled[1]})
+
     def _check_params(self) -> None:
         if self.trunk not in _TRUNK_CHOICES:
             raise ValueError(f"trunk must be one of {_TRUNK_CHOICES}, got {self.trunk!r}")
         if self.class_weight not in _CLASS_WEIGHTS:
             raise ValueError(
                 f"class_weight must be one of {_CLASS_WEIGHTS}, got {self.class_weight!r}"
+            )
+        if not 0 <= self.selection_confidence <= 1:
+            raise ValueError(
+                f"selection_confidence must be in [0, 1], got {self.selection_confidence}"
             )
         if not 0 <= self.weight_averaging < 1:
             raise ValueError(f"weight_averaging must be in [0, 1), got {self.weight_averaging}")
@@ -288,6 +363,10 @@ class HierarchicalClassifier(BaseEstimator):
         alternative = clone(self).set_params(alternatives=(), **settings)
         alternative._check_params()
         return alternative
+
+    def _wider_than(self, other: HierarchicalClassifier) -> bool:
+        """More hidden units per layer than ``other``: every epoch costs more."""
+        return self.mlp_width > other.mlp_width or self.d_model > other.d_model
 
     def _network_config(self, dims: tuple[int, ...], n_nodes: int) -> NetworkConfig:
         trunk = self.trunk if self.trunk != "auto" else ("mlp" if len(dims) == 1 else "transformer")

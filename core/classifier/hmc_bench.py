@@ -21,7 +21,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler
 
 from core.classifier.arff import ArffData, load_arff
-from core.classifier.estimator import HierarchicalClassifier
+from core.classifier.estimator import DEFAULT_ALTERNATIVES, HierarchicalClassifier
 from core.classifier.hierarchy import Hierarchy
 from core.classifier.metrics import micro_auprc
 
@@ -64,7 +64,9 @@ class BenchmarkResult:
     cpu_seconds: float
     wall_seconds: float
     settings: dict  # the alternative the classifier chose in fit ({} = its defaults)
-    alternatives_tried: bool  # False where the label matrix was too large to try any
+    settings_tried: int  # candidates that competed in fit, the defaults included
+    win_rate: float | None  # bootstrap win rate of the best alternative over the defaults
+    second_round: bool  # the lead was not convincing: a second validation slice decided
 
 
 def available_datasets(data_dir: str | Path) -> list[str]:
@@ -122,7 +124,9 @@ def run_dataset(data_dir: str | Path, name: str, *, random_state: int = 0) -> Be
         time.process_time() - cpu0,
         time.perf_counter() - wall0,
         clf.selected_settings_,
-        len(clf.settings_scores_) > 1,
+        len(clf.settings_scores_),
+        clf.selection_win_rate_,
+        any("valid_ap_two_slices" in s for s in clf.settings_scores_),
     )
 
 
@@ -147,7 +151,9 @@ def run_benchmark(
             "seconds": r.cpu_seconds,
             "wall_seconds": r.wall_seconds,
             "settings": r.settings,
-            "alternatives_tried": r.alternatives_tried,
+            "settings_tried": r.settings_tried,
+            "win_rate": r.win_rate,
+            "second_round": r.second_round,
         }
         Path(out_path).write_text(json.dumps(results, indent=2))  # partial results survive a crash
     return results
@@ -171,9 +177,15 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
 
 
 def _settings_label(result: dict) -> str:
-    if not result.get("alternatives_tried", True):
-        return "defaults (alternatives not tried: label matrix too large)"
-    return ", ".join(f"{k}={v}" for k, v in result.get("settings", {}).items()) or "defaults"
+    """The chosen settings, how convincingly the best alternative led, what was not tried."""
+    label = ", ".join(f"{k}={v}" for k, v in result["settings"].items()) or "defaults"
+    if result.get("win_rate") is not None:
+        label += f" (best alternative won {result['win_rate']:.0%} of resamples"
+        label += "; decided on two slices)" if result.get("second_round") else ")"
+    untried = len(DEFAULT_ALTERNATIVES) + 1 - result.get("settings_tried", 1)
+    if untried > 0:
+        label += f"; {untried} wider alternative(s) not tried: label matrix too large"
+    return label
 
 
 def main(data_dir: str | Path, out: str | Path, datasets: Sequence[str] | None = None) -> None:

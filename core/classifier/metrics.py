@@ -13,21 +13,50 @@ from core.classifier.hierarchy import Hierarchy
 
 
 def micro_average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
-    """Micro-averaged average precision, equal to sklearn's (ties grouped as one threshold)."""
+    """Micro-averaged average precision, equal to sklearn's (ties grouped as one threshold).
+
+    AP is the mean, over positive entries, of the precision among entries scored at least as
+    high; two binary searches per positive give it after one plain sort (no argsort, which
+    costs 4x as much on the ~3M validation entries of a GO set).
+    """
     y = np.asarray(y_true, dtype=bool).ravel()
     s = np.asarray(scores).ravel()
-    if s.dtype != np.float32:  # float32 scores (a network's) sort exactly and ~1.6x faster as is
+    if s.dtype != np.float32:  # float32 scores (a network's) sort exactly and faster as is
         s = s.astype(np.float64)
-    n_pos = int(y.sum())
-    if n_pos == 0:
+    positive_scores = s[y]
+    if positive_scores.size == 0:
         raise ValueError("average precision needs at least one positive label")
-    order = np.argsort(-s)  # ties are grouped, so their order is irrelevant
-    s_sorted, y_sorted = s[order], y[order]
-    group_ends = np.r_[np.flatnonzero(np.diff(s_sorted)), s_sorted.size - 1]
-    tps = np.cumsum(y_sorted)[group_ends]
-    precision = tps / (group_ends + 1)
-    recall_gain = np.diff(np.r_[0, tps]) / n_pos
-    return float(np.sum(recall_gain * precision))
+    at_least = s.size - np.searchsorted(np.sort(s), positive_scores, side="left")
+    positives_at_least = positive_scores.size - np.searchsorted(
+        np.sort(positive_scores), positive_scores, side="left"
+    )
+    return float(np.mean(positives_at_least / at_least))
+
+
+def bootstrap_win_rate(
+    y_true: np.ndarray,
+    baseline: np.ndarray,
+    challenger: np.ndarray,
+    *,
+    n_resamples: int,
+    rng: np.random.Generator,
+) -> float:
+    """Share of row resamples on which ``challenger`` has the higher micro AP than ``baseline``.
+
+    A paired bootstrap: both score matrices are resampled with the same rows (drawn with
+    replacement), so the rows' shared difficulty cancels and what is left is how reliably one
+    beats the other. A resample without any positive label counts as no win.
+    """
+    y_true = np.asarray(y_true, dtype=bool)
+    wins = 0
+    for _ in range(n_resamples):
+        rows = rng.integers(len(y_true), size=len(y_true))
+        y = y_true[rows]
+        if y.any():
+            wins += micro_average_precision(y, challenger[rows]) > micro_average_precision(
+                y, baseline[rows]
+            )
+    return wins / n_resamples
 
 
 def default_eval_nodes(hierarchy: Hierarchy) -> np.ndarray:

@@ -58,6 +58,7 @@ def save_classifier(
         "best_epochs": clf.best_epochs_,
         "selected_settings": clf.selected_settings_,
         "settings_scores": clf.settings_scores_,
+        "selection_win_rate": clf.selection_win_rate_,
         "validation_metrics": {
             k: (None if math.isnan(v) else v) for k, v in clf.validation_metrics_.items()
         },
@@ -104,6 +105,7 @@ def load_classifier(directory: str | Path, *, device: str | None = None) -> Hier
     clf.best_epochs_ = list(config["best_epochs"])
     clf.selected_settings_ = dict(config.get("selected_settings", {}))
     clf.settings_scores_ = list(config.get("settings_scores", []))
+    clf.selection_win_rate_ = config.get("selection_win_rate")
     clf.validation_metrics_ = {
         k: (math.nan if v is None else v) for k, v in config["validation_metrics"].items()
     }

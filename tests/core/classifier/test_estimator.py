@@ -24,9 +24,16 @@ def test_predict_before_fit_raises():
         HierarchicalClassifier().predict_proba(np.zeros((1, 3)))
 
 
-def test_invalid_hyperparameter_names_choices(synthetic):
-    with pytest.raises(ValueError, match="trunk must be one of"):
-        HierarchicalClassifier(trunk="cnn").fit(
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"trunk": "cnn"}, "trunk must be one of"),
+        ({"selection_confidence": 1.5}, "selection_confidence must be in"),
+    ],
+)
+def test_invalid_hyperparameters_are_refused(synthetic, params, message):
+    with pytest.raises(ValueError, match=message):
+        HierarchicalClassifier(**params).fit(
             synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
         )
 
@@ -167,21 +174,47 @@ def test_alternative_settings_compete_on_the_first_split(synthetic, fast_params)
     first, second = switched.settings_scores_
     assert (first["settings"], second["settings"]) == ({}, working)
     assert second["valid_ap"] > first["valid_ap"]
+    assert switched.selection_win_rate_ == 1.0  # better on every resample of the validation rows
 
     kept = fit(alternatives=(frozen,))
     assert kept.selected_settings_ == {}
     assert kept.config_.mlp_width == fast_params["mlp_width"]
     assert kept.settings_scores_[0]["valid_ap"] > kept.settings_scores_[1]["valid_ap"]
+    assert kept.selection_win_rate_ is None
 
 
-def test_alternatives_are_skipped_on_large_label_matrices(synthetic, fast_params):
-    n_cells = synthetic.Y.shape[0] * synthetic.Y.shape[1]
-    params = {**fast_params, "alternatives": ({"lr": 1e-2},), "alternatives_max_cells": n_cells - 1}
-    clf = HierarchicalClassifier(**params).fit(
+
+def test_a_lead_within_validation_noise_goes_to_a_second_round(synthetic, fast_params):
+    # a slightly narrower network leads on the first slice, but on only about half the
+    # resamples: both train their second member and the two slices together decide
+    fit = lambda **params: HierarchicalClassifier(**{**fast_params, **params}).fit(
         synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
     )
-    assert clf.selected_settings_ == {}
-    assert [s["settings"] for s in clf.settings_scores_] == [{}]
+    close = {"mlp_width": fast_params["mlp_width"] - 4}
+    clf = fit(alternatives=(close,))
+    defaults, alternative = clf.settings_scores_
+    assert alternative["valid_ap"] > defaults["valid_ap"]
+    assert clf.selection_win_rate_ < clf.selection_confidence
+    assert {"valid_ap_two_slices"} <= defaults.keys() & alternative.keys()
+    won = alternative["valid_ap_two_slices"] > defaults["valid_ap_two_slices"]
+    assert clf.selected_settings_ == (close if won else {})
+    assert len(clf.network_) == fast_params["n_ensemble"]
+    assert clf.config_.mlp_width == (close if won else fast_params)["mlp_width"]
+    # without the second round (confidence 0) the first slice's leader wins at once
+    hasty = fit(alternatives=(close,), selection_confidence=0.0)
+    assert hasty.selected_settings_ == close
+    assert all("valid_ap_two_slices" not in s for s in hasty.settings_scores_)
+
+
+def test_wider_alternatives_are_skipped_on_large_label_matrices(synthetic, fast_params):
+    n_cells = synthetic.Y.shape[0] * synthetic.Y.shape[1]
+    wider = {"mlp_width": fast_params["mlp_width"] * 2}
+    narrower = {"mlp_width": fast_params["mlp_width"] // 2, "lr": 1e-2}
+    fit = lambda max_cells: HierarchicalClassifier(
+        **{**fast_params, "alternatives": (wider, narrower), "alternatives_max_cells": max_cells}
+    ).fit(synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy)
+    assert [s["settings"] for s in fit(n_cells - 1).settings_scores_] == [{}, narrower]
+    assert [s["settings"] for s in fit(n_cells).settings_scores_] == [{}, wider, narrower]
 
 
 @pytest.mark.parametrize(
@@ -190,6 +223,7 @@ def test_alternatives_are_skipped_on_large_label_matrices(synthetic, fast_params
         ({"n_ensemble": 3}, "may only change per-network settings"),
         ({"alternatives": ()}, "may only change per-network settings"),
         ({"dropout": 0.5, "patience": 0}, "patience must be >= 1"),
+        ({"selection_confidence": 0.5}, "may only change per-network settings"),
     ],
 )
 def test_invalid_alternatives_are_refused(synthetic, fast_params, alternative, message):

@@ -44,25 +44,44 @@ def test_available_datasets_and_table(tmp_path):
     assert hmc_bench.available_datasets(tmp_path) == ["a_others"]
     table = hmc_bench.format_table(
         {
-            "eisen_FUN": {"au_prc": 0.31, "seconds": 12.0, "wall_seconds": 20.0, "settings": {}},
+            "eisen_FUN": {
+                "au_prc": 0.31,
+                "seconds": 12.0,
+                "wall_seconds": 20.0,
+                "settings": {},
+                "settings_tried": 3,
+                "win_rate": None,
+            },
             "derisi_GO": {
                 "au_prc": 0.37,
                 "seconds": 170.0,
                 "wall_seconds": 171.0,
                 "settings": {},
-                "alternatives_tried": False,
+                "settings_tried": 2,
+                "win_rate": 0.5,
+                "second_round": True,
             },
             "spo_FUN": {
                 "au_prc": 0.2,
                 "seconds": 9.0,
                 "wall_seconds": 9.5,
                 "settings": {"mlp_width": 250, "dropout": 0.7},
+                "settings_tried": 3,
+                "win_rate": 0.97,
+                "second_round": False,
             },
         }
     )
     assert "| eisen_FUN | 0.310 | 0.306 | +0.004 | 12 | 20 | defaults |" in table
-    assert "| derisi_GO | 0.370 | 0.370 | +0.000 | 170 | 171 | defaults (alternatives not tried" in table
-    assert "| spo_FUN | 0.200 | 0.215 | -0.015 | 9 | 10 | mlp_width=250, dropout=0.7 |" in table
+    assert (
+        "| derisi_GO | 0.370 | 0.370 | +0.000 | 170 | 171 | defaults (best alternative won 50% of"
+        " resamples; decided on two slices); 1 wider alternative(s) not tried: label matrix too"
+        " large |"
+    ) in table
+    assert (
+        "| spo_FUN | 0.200 | 0.215 | -0.015 | 9 | 10 | mlp_width=250, dropout=0.7"
+        " (best alternative won 97% of resamples) |"
+    ) in table
 
 
 def test_unknown_dataset_is_reported(tmp_path):

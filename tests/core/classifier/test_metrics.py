@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score
 
 from core.classifier.hierarchy import Hierarchy
@@ -19,6 +21,20 @@ def test_fast_micro_ap_equals_sklearn_with_ties():
     scores = np.round(rng.random((60, 7)) + 0.4 * y, 1)  # rounding creates many ties
     assert micro_average_precision(y, scores) == pytest.approx(
         average_precision_score(y, scores, average="micro")
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.booleans(), st.integers(0, 6)), min_size=1, max_size=60),
+    st.sampled_from([np.float32, np.float64]),
+)
+def test_fast_micro_ap_equals_sklearn_property(pairs, dtype):
+    y = np.array([[label for label, _ in pairs]])
+    scores = np.array([[level / 6 for _, level in pairs]], dtype=dtype)  # few levels: many ties
+    assume(y.any())
+    assert micro_average_precision(y, scores) == pytest.approx(
+        average_precision_score(y.ravel(), scores.ravel())
     )
 
 
