@@ -1,19 +1,44 @@
 """What every section of the benchmark suite (scripts/bench.py) shares: input sizes, the row of
-the result table, unit formatting, timing, and fresh settings/databases per measurement."""
+the result table, unit formatting, timing, fresh settings/databases per measurement, and a module
+as committed at another git revision (for before/after comparisons in one run)."""
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TypeVar
 
 from core.config import Settings
 from db.engine import Database, get_database, init_db
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def module_at(revision: str, path: str, name: str) -> ModuleType:
+    """The repository file ``path`` as committed at ``revision``, loaded as module ``name`` beside
+    the working tree's; its own imports resolve to the working tree."""
+    try:
+        source = subprocess.run(
+            ["git", "show", f"{revision}:{path}"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout
+    except subprocess.CalledProcessError as e:
+        raise SystemExit(f"cannot read {path} at {revision!r}: {e.stderr.strip()}") from e
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as folder:
+        file = Path(folder) / f"{name}.py"
+        file.write_text(source, encoding="utf-8")
+        spec = importlib.util.spec_from_file_location(name, file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the class is built
+        spec.loader.exec_module(module)
+    return module
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,8 @@ populated databases and reuses them on the next run.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,7 +31,7 @@ from sqlmodel import Session
 from core.config import Settings, get_settings
 from db.engine import Database, get_database, init_db
 from db.queries import review, videos
-from scripts.bench_common import REPO, fresh_settings, median_times
+from scripts.bench_common import fresh_settings, median_times, module_at
 
 QUEUE_MODULE = "db/queries/review.py"
 
@@ -46,25 +43,6 @@ def _timed(fn, repeat: int) -> list[float]:
         fn()
         times.append((time.perf_counter() - start) * 1000)
     return times
-
-
-def _module_at(revision: str) -> ModuleType:
-    """``db/queries/review.py`` as committed at ``revision``, loaded beside the working tree's;
-    its own imports resolve to the working tree, so the schema must be the same."""
-    try:
-        source = subprocess.run(
-            ["git", "show", f"{revision}:{QUEUE_MODULE}"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout
-    except subprocess.CalledProcessError as e:
-        raise SystemExit(f"cannot read {QUEUE_MODULE} at {revision!r}: {e.stderr.strip()}") from e
-    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as folder:
-        path = Path(folder) / "review_baseline.py"
-        path.write_text(source, encoding="utf-8")
-        spec = importlib.util.spec_from_file_location("review_baseline", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-        spec.loader.exec_module(module)
-    return module
 
 
 def _population(work_dir: Path, n: int) -> Settings:
@@ -112,7 +90,7 @@ def bench_queue(sizes: list[int], *, baseline: str | None, repeat: int, work_dir
     """Print a markdown table: the queue query at each size, baseline beside working tree."""
     modules = {"working tree": review}
     if baseline:
-        modules = {f"at {baseline}": _module_at(baseline), **modules}
+        modules = {f"at {baseline}": module_at(baseline, QUEUE_MODULE, "review_baseline"), **modules}
     labels = list(modules)
     print(f"| videos | query | {' | '.join(f'{label} (ms)' for label in labels)} |"
           + (" after / before |" if baseline else ""))

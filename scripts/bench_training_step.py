@@ -14,11 +14,7 @@ the same loss on the same batch (checked), so only speed differs.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,33 +25,11 @@ import torch
 from core.classifier import hmc_bench, network
 from core.classifier.estimator import HierarchicalClassifier
 from core.classifier.inputs import prepare_inputs
-from scripts.bench_common import REPO
+from scripts.bench_common import module_at
 
 NETWORK_MODULE = "core/classifier/network.py"
 BATCH = 64
 STEPS_PER_RUN = 20
-
-
-def _module_at(revision: str) -> ModuleType:
-    """``core/classifier/network.py`` as committed at ``revision``, loaded under another name."""
-    try:
-        source = subprocess.run(
-            ["git", "show", f"{revision}:{NETWORK_MODULE}"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except subprocess.CalledProcessError as e:
-        raise SystemExit(f"cannot read {NETWORK_MODULE} at {revision!r}: {e.stderr.strip()}") from e
-    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as folder:
-        path = Path(folder) / "network_baseline.py"
-        path.write_text(source, encoding="utf-8")
-        spec = importlib.util.spec_from_file_location("network_baseline", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-        spec.loader.exec_module(module)
-    return module
 
 
 def _workloads(module: ModuleType, split: hmc_bench.BenchmarkSplit, width: int) -> dict[str, Callable[[], None]]:
@@ -107,7 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     split = hmc_bench.load_split(args.data, args.dataset)
-    modules = {f"at {args.baseline}": _module_at(args.baseline), "working tree": network}
+    modules = {f"at {args.baseline}": module_at(args.baseline, NETWORK_MODULE, "network_baseline"), "working tree": network}
     _same_loss(modules, split)
     workloads = {label: _workloads(module, split, args.width) for label, module in modules.items()}
     times: dict[tuple[str, str], list[float]] = {}
