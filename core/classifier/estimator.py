@@ -84,13 +84,13 @@ _PREDICT_BATCH = 1024
 _MIN_STEPS_PER_EPOCH = 8
 _MIN_BATCH = 8
 # Tried against the constructor's settings on the first member's split (see module docstring):
-# a narrower, more heavily regularised network that learns slowly (hence the longer patience),
-# and a wider, less regularised one.
+# a narrower, more heavily regularised network that learns slowly (hence the longer patience;
+# the doubled learning rate halves its epochs), and a wider, less regularised one.
 DEFAULT_ALTERNATIVES: tuple[dict, ...] = (
     {"mlp_width": 250, "dropout": 0.7, "patience": 20, "lr": 2e-3},
     {"mlp_width": 1000, "dropout": 0.5},
 )
-# validation resamples behind the choice (~5 CPU s on a GO set, ~1 % of its fit)
+# validation resamples behind the choice (a few CPU s on a GO set, ~2 % of its fit)
 _SELECTION_RESAMPLES = 100
 # what an alternative may change: how each network is shaped and trained (not the ensemble,
 # the splits or the class weights, which are shared by every candidate)
