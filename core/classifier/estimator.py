@@ -301,21 +301,15 @@ class HierarchicalClassifier(BaseEstimator):
         """
         runs = [[train(candidate, 0)] for candidate in candidates]
 
-        def compete(contenders: list[int], rounds: int) -> tuple[np.ndarray, list[np.ndarray]]:
-            parts = [validation_part(k) for k in range(rounds)]
-            y = np.concatenate([labels[:, score_nodes] for _, labels in parts])
+        def scored_on(k: int, contenders: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+            """Slice ``k``'s held-out labels and each contender's ``k``-th member's probabilities."""
+            holdout, labels = validation_part(k)
             probas = [
-                np.concatenate(
-                    [
-                        self._member_proba(runs[c][k][0], holdout, mcm)[:, score_nodes]
-                        for k, (holdout, _) in enumerate(parts)
-                    ]
-                )
-                for c in contenders
+                self._member_proba(runs[c][k][0], holdout, mcm)[:, score_nodes] for c in contenders
             ]
-            return y, probas
+            return labels[:, score_nodes], probas
 
-        y, probas = compete(list(range(len(candidates))), 1)
+        y, probas = scored_on(0, list(range(len(candidates))))
         scores = [micro_average_precision(y, p) for p in probas]
         best = int(np.argmax(scores))  # ties go to the constructor's settings
         if best == 0:
@@ -325,12 +319,17 @@ class HierarchicalClassifier(BaseEstimator):
         )
         if win_rate >= self.selection_confidence or self.n_ensemble < 2:
             return _Selection(best, runs[best], scores, win_rate, {})
-        for c in (0, best):
+        contenders = [0, best]
+        for c in contenders:
             runs[c].append(train(candidates[c], 1))
-        y, probas = compete([0, best], 2)
-        pooled = [micro_average_precision(y, p) for p in probas]
+        y_second, probas_second = scored_on(1, contenders)
+        y_both = np.concatenate([y, y_second])
+        pooled = [
+            micro_average_precision(y_both, np.concatenate([probas[c], second]))
+            for c, second in zip(contenders, probas_second)
+        ]
         winner = best if pooled[1] > pooled[0] else 0
-        return _Selection(winner, runs[winner], scores, win_rate, {0: pooled[0], best: pooled[1]})
+        return _Selection(winner, runs[winner], scores, win_rate, dict(zip(contenders, pooled)))
 
     def _check_params(self) -> None:
         if self.trunk not in _TRUNK_CHOICES:
