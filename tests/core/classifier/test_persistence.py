@@ -20,6 +20,7 @@ def test_round_trip_gives_identical_probabilities(tmp_path, synthetic, fast_para
     loaded = load_classifier(tmp_path / "model")
     assert loaded.selected_settings_ == clf.selected_settings_
     assert loaded.settings_scores_ == clf.settings_scores_
+    assert loaded.selection_win_rate_ == clf.selection_win_rate_
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
     assert loaded.get_params() == clf.get_params()
