@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := espeak-ng sox postgresql chromium fonts-noto-color-emoji
+APT_PACKAGES := espeak-ng sox postgresql chromium fonts-noto-color-emoji tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test test-fast install system-deps lint bench clean-demo
@@ -45,7 +45,7 @@ lint: install
 	$(BIN)/ruff check core db dashboard scripts tests
 
 bench: install
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python -m scripts.bench.suite
 
 # What `tagger demo` leaves in the default data dir: its corpus, the database, the stored media and
 # thumbnails, the model files and the job logs. `make demo` rebuilds it all.

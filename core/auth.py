@@ -19,10 +19,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.config import Settings, get_settings
 from db.engine import Database
-from db.models import AuditAction, Role, User, utcnow
 from db.queries import Actor
 from db.queries import audit as audit_queries
 from db.queries import users as user_queries
+from db.tables import AuditAction, Role, User, utcnow
 
 MIN_PASSWORD_LENGTH = 8
 MAX_USERNAME_LENGTH = 64
@@ -94,22 +94,33 @@ def _current(user: User) -> CurrentUser:
 
 
 def create_user(
-    db: Database, *, username: str, password: str, role: str = Role.MODERATOR, created_by: Actor | None = None
+    db: Database,
+    *,
+    username: str,
+    password: str,
+    role: str = Role.MODERATOR,
+    created_by: Actor | None = None,
 ) -> CurrentUser:
     """Add an account (audited as ``user_added``); raises :class:`InvalidUserError` for a bad
     name/password/role and ``db.queries.DuplicateError`` for a taken name."""
     username = username.strip()
     if not username or len(username) > MAX_USERNAME_LENGTH or any(c.isspace() for c in username):
-        raise InvalidUserError(f"username must be 1-{MAX_USERNAME_LENGTH} characters without spaces")
+        raise InvalidUserError(
+            f"username must be 1-{MAX_USERNAME_LENGTH} characters without spaces"
+        )
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidUserError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
     if role not in _ROLE_RANK:
         raise InvalidUserError(f"unknown role {role!r}; expected one of {sorted(_ROLE_RANK)}")
     password_hash = hash_password(password)
     with db.session() as session:
-        user = user_queries.create_user(session, username=username, password_hash=password_hash, role=role)
+        user = user_queries.create_user(
+            session, username=username, password_hash=password_hash, role=role
+        )
         audit_queries.add_audit(
-            session, action=AuditAction.USER_ADDED, user=created_by,
+            session,
+            action=AuditAction.USER_ADDED,
+            user=created_by,
             detail={"user_id": user.id, "username": username, "role": role},
         )
         return _current(user)
@@ -124,7 +135,12 @@ def _attempt_key(username: str, user: User | None) -> str:
 
 
 def authenticate(
-    db: Database, username: str, password: str, *, settings: Settings | None = None, now: datetime | None = None
+    db: Database,
+    username: str,
+    password: str,
+    *,
+    settings: Settings | None = None,
+    now: datetime | None = None,
 ) -> SessionToken:
     """Check a password and open a session.
 
@@ -150,7 +166,10 @@ def authenticate(
             )
         user_queries.record_login_attempt(session, username=key, success=False, created_at=now)
     # the slow hash check runs outside the database lock
-    ok = verify_password(user.password_hash if user else _dummy_hash(), password) and user is not None
+    ok = (
+        verify_password(user.password_hash if user else _dummy_hash(), password)
+        and user is not None
+    )
     ok = ok and not user.disabled
     with db.session() as session:
         if not ok:
@@ -163,7 +182,9 @@ def authenticate(
                 session, token_hash=_token_hash(token), user_id=user.id, expires_at=expires_at
             )
             if _HASHER.check_needs_rehash(user.password_hash):
-                user_queries.update_user(session, user_id=user.id, password_hash=hash_password(password))
+                user_queries.update_user(
+                    session, user_id=user.id, password_hash=hash_password(password)
+                )
             audit_queries.add_audit(session, action=AuditAction.LOGIN, user=user)
     if not ok:
         raise InvalidCredentialsError("invalid username or password")

@@ -59,9 +59,9 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from core.config import Settings
-from core.media import content_hash
+from core.media.decode import content_hash
 from db.engine import Database, init_db, latest_schema_version
-from db.models import ModelVersion, SchemaInfo
+from db.tables import ModelVersion, SchemaInfo
 
 FORMAT = "video-tagger-backup"
 FORMAT_VERSION = 1
@@ -120,7 +120,9 @@ class RestoreReport:
 # --- backup -------------------------------------------------------------------------------------
 
 
-def create_backup(db: Database, out: Path | str, *, settings: Settings, include_media: bool = False) -> BackupReport:
+def create_backup(
+    db: Database, out: Path | str, *, settings: Settings, include_media: bool = False
+) -> BackupReport:
     """Write a self-contained archive of the database and the model artifacts to ``out``.
 
     ``out`` must not exist yet (a backup never replaces another). The archive appears only when
@@ -138,15 +140,26 @@ def create_backup(db: Database, out: Path | str, *, settings: Settings, include_
             connection = session.connection(execution_options=options)
             tables = {table.name: _export_table(connection, table, staging) for table in _tables()}
             artifact_paths = sorted(
-                path for path in connection.execute(select(ModelVersion.__table__.c.artifact_path)).scalars() if path
+                path
+                for path in connection.execute(
+                    select(ModelVersion.__table__.c.artifact_path)
+                ).scalars()
+                if path
             )
         files, skipped = _data_files(settings, artifact_paths, include_media)
         manifest = Manifest(
-            format=FORMAT, format_version=FORMAT_VERSION, schema_version=latest_schema_version(),
-            created_at=datetime.now(UTC).isoformat(), source_backend=db.backend, tables=tables,
-            files={name: content_hash(path) for name, path in files.items()}, skipped_artifacts=skipped,
+            format=FORMAT,
+            format_version=FORMAT_VERSION,
+            schema_version=latest_schema_version(),
+            created_at=datetime.now(UTC).isoformat(),
+            source_backend=db.backend,
+            tables=tables,
+            files={name: content_hash(path) for name, path in files.items()},
+            skipped_artifacts=skipped,
         )
-        (staging / MANIFEST_FILE).write_text(json.dumps(asdict(manifest), indent=1, ensure_ascii=False))
+        (staging / MANIFEST_FILE).write_text(
+            json.dumps(asdict(manifest), indent=1, ensure_ascii=False)
+        )
         temp_archive = staging / "archive.tar"
         with tarfile.open(temp_archive, "w") as tar:
             tar.add(staging / MANIFEST_FILE, arcname=MANIFEST_FILE)
@@ -156,14 +169,19 @@ def create_backup(db: Database, out: Path | str, *, settings: Settings, include_
                 tar.add(path, arcname=name, recursive=False)
         _fsync(temp_archive)
         try:
-            os.link(temp_archive, out)  # unlike a rename, never replaces a file that appeared meanwhile
+            os.link(
+                temp_archive, out
+            )  # unlike a rename, never replaces a file that appeared meanwhile
         except FileExistsError as e:
             raise BackupError(f"{out} already exists; give a new file name") from e
         except PermissionError:  # a filesystem without hard links (FAT, some network shares)
             os.replace(temp_archive, out)
     return BackupReport(
-        path=out, rows={name: entry.rows for name, entry in tables.items()}, files=len(files),
-        bytes=out.stat().st_size, skipped_artifacts=skipped,
+        path=out,
+        rows={name: entry.rows for name, entry in tables.items()},
+        files=len(files),
+        bytes=out.stat().st_size,
+        skipped_artifacts=skipped,
     )
 
 
@@ -188,7 +206,9 @@ def _arrow_type(column) -> pa.DataType:
         return pa.binary()
     if isinstance(kind, String):  # Text and AutoString included
         return pa.string()
-    raise BackupError(f"column {column.table.name}.{column.name} has type {kind!r}, which backup cannot map")
+    raise BackupError(
+        f"column {column.table.name}.{column.name} has type {kind!r}, which backup cannot map"
+    )
 
 
 def _schema(table: Table) -> pa.Schema:
@@ -204,15 +224,27 @@ def _export_table(connection: Connection, table: Table, staging: Path) -> TableE
     result = connection.execute(select(table).order_by(*table.primary_key.columns))
     with pq.ParquetWriter(path, schema) as writer:
         while batch := result.fetchmany(BATCH_ROWS):
-            writer.write_batch(pa.RecordBatch.from_pylist([dict(row._mapping) for row in batch], schema=schema))
+            writer.write_batch(
+                pa.RecordBatch.from_pylist([dict(row._mapping) for row in batch], schema=schema)
+            )
             rows += len(batch)
-    return TableEntry(file=name, rows=rows, sha256=content_hash(path), columns={f.name: str(f.type) for f in schema})
+    return TableEntry(
+        file=name,
+        rows=rows,
+        sha256=content_hash(path),
+        columns={f.name: str(f.type) for f in schema},
+    )
 
 
-def _data_files(settings: Settings, artifact_paths: list[str], include_media: bool) -> tuple[dict[str, Path], list[str]]:
+def _data_files(
+    settings: Settings, artifact_paths: list[str], include_media: bool
+) -> tuple[dict[str, Path], list[str]]:
     """Archive name -> file on disk for every model artifact (and media); damaged or missing
     model folders are left out and named in the second value."""
-    from core.registry import ArtifactError, verify_artifact  # loads torch: only when backing up
+    from core.lifecycle.registry import (  # loads torch: only when backing up
+        ArtifactError,
+        verify_artifact,
+    )
 
     data_dir = settings.data_dir
     files: dict[str, Path] = {}
@@ -237,7 +269,11 @@ def _tree(folder: Path, data_dir: Path) -> dict[str, Path]:
     found = {}
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(data_dir)
-        if path.is_file() and not path.is_symlink() and not any(part.startswith(".") for part in relative.parts):
+        if (
+            path.is_file()
+            and not path.is_symlink()
+            and not any(part.startswith(".") for part in relative.parts)
+        ):
             found[f"{DATA_DIR}/{relative.as_posix()}"] = path
     return found
 
@@ -261,16 +297,28 @@ def restore_backup(db: Database, archive: Path | str, *, settings: Settings) -> 
     init_db(db)
     _check_empty(db)
     settings.ensure_dirs()
-    with _open_archive(archive) as tar, tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".restore-") as tmp:
+    with (
+        _open_archive(archive) as tar,
+        tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".restore-") as tmp,
+    ):
         manifest = _manifest(tar)
         staging = Path(tmp)
         members = {entry.file: entry.sha256 for entry in manifest.tables.values()} | manifest.files
         for name, digest in members.items():
             _extract_checked(tar, name, digest, staging)
-        targets = {name: settings.data_dir / PurePosixPath(name).relative_to(DATA_DIR) for name in manifest.files}
+        targets = {
+            name: settings.data_dir / PurePosixPath(name).relative_to(DATA_DIR)
+            for name in manifest.files
+        }
         # the same bytes already in place (a restore killed after placing files) are kept; others clash
-        present = {name for name, path in targets.items() if path.is_file() and content_hash(path) == manifest.files[name]}
-        clashes = [str(path) for name, path in targets.items() if path.exists() and name not in present]
+        present = {
+            name
+            for name, path in targets.items()
+            if path.is_file() and content_hash(path) == manifest.files[name]
+        }
+        clashes = [
+            str(path) for name, path in targets.items() if path.exists() and name not in present
+        ]
         if clashes:
             raise RestoreTargetNotEmptyError(
                 f"{len(clashes)} file(s) to restore already exist, e.g. {clashes[0]}; restore into a new data folder"
@@ -310,7 +358,9 @@ def _manifest(tar: tarfile.TarFile) -> Manifest:
     except (KeyError, TypeError, ValueError) as e:
         raise BackupError(f"the archive has no valid {MANIFEST_FILE}: {e}") from e
     if manifest.format != FORMAT or manifest.format_version != FORMAT_VERSION:
-        raise BackupError(f"unsupported archive format {manifest.format!r} version {manifest.format_version}")
+        raise BackupError(
+            f"unsupported archive format {manifest.format!r} version {manifest.format_version}"
+        )
     if manifest.schema_version != latest_schema_version():
         raise BackupError(
             f"the archive has database schema version {manifest.schema_version}, this product uses "
@@ -320,12 +370,18 @@ def _manifest(tar: tarfile.TarFile) -> Manifest:
     for name, columns in expected.items():
         entry = manifest.tables.get(name)
         if entry is None or entry.columns != columns:
-            raise BackupError(f"table {name!r} in the archive does not match this product's columns")
+            raise BackupError(
+                f"table {name!r} in the archive does not match this product's columns"
+            )
     unknown = set(manifest.tables) - set(expected)
     if unknown:
         raise BackupError(f"the archive has unknown tables {sorted(unknown)}")
     for name in manifest.files:
-        if not _SAFE_MEMBER.fullmatch(name) or ".." in name.split("/") or not name.startswith(f"{DATA_DIR}/"):
+        if (
+            not _SAFE_MEMBER.fullmatch(name)
+            or ".." in name.split("/")
+            or not name.startswith(f"{DATA_DIR}/")
+        ):
             raise BackupError(f"the archive names an unsafe path {name!r}")
     return manifest
 
@@ -361,7 +417,9 @@ def _extract_checked(tar: tarfile.TarFile, name: str, digest: str, staging: Path
             copied.update(chunk)
             out.write(chunk)
     if copied.hexdigest() != digest:
-        raise BackupError(f"{name} in the archive does not match its checksum; the archive is damaged")
+        raise BackupError(
+            f"{name} in the archive does not match its checksum; the archive is damaged"
+        )
 
 
 def _check_empty(db: Database) -> None:
@@ -393,7 +451,9 @@ def _insert_tables(db: Database, manifest: Manifest, staging: Path) -> dict[str,
                     connection.execute(table.insert(), values)
                 rows += len(values)
             if rows != entry.rows:
-                raise BackupError(f"table {table.name}: the archive holds {rows} rows, its manifest says {entry.rows}")
+                raise BackupError(
+                    f"table {table.name}: the archive holds {rows} rows, its manifest says {entry.rows}"
+                )
             counts[table.name] = rows
             _advance_sequences(connection, table, db.is_duckdb)
     return counts
@@ -408,7 +468,9 @@ def _advance_sequences(connection: Connection, table: Table, duckdb: bool) -> No
             continue
         name = column.default.name
         if duckdb:  # DuckDB has no setval: draw the sequence up to the highest restored id
-            connection.execute(text(f"SELECT max(nextval('{name}')) FROM range(:n)"), {"n": int(highest)})
+            connection.execute(
+                text(f"SELECT max(nextval('{name}')) FROM range(:n)"), {"n": int(highest)}
+            )
         else:
             connection.execute(text("SELECT setval(:name, :n)"), {"name": name, "n": int(highest)})
 

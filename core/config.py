@@ -23,21 +23,27 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TAGGER_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(Path("data"), description="Where the database, media, thumbnails and models live.")
+    data_dir: Path = Field(
+        Path("data"), description="Where the database, media, thumbnails and models live."
+    )
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL; default is the embedded DuckDB file <data_dir>/tagger.duckdb."
+        None,
+        description="SQLAlchemy URL; default is the embedded DuckDB file <data_dir>/tagger.duckdb.",
     )
 
     db_lock_timeout_s: float = Field(
         120.0, gt=0, description="How long a unit of work waits for another process's DuckDB lock."
     )
 
-    encoder: EncoderName = Field("lite", description="Embedding backend: offline 'lite' set or 'imagebind'.")
+    encoder: EncoderName = Field(
+        "lite", description="Embedding backend: offline 'lite' set or 'imagebind'."
+    )
     imagebind_checkpoint: Path | None = Field(
         None, description="Local path of imagebind_huge.pth; required when encoder='imagebind'."
     )
     text_model_path: Path | None = Field(
-        None, description="sentence-transformers model dir for the lite encoder; default: the bundled MiniLM."
+        None,
+        description="sentence-transformers model dir for the lite encoder; default: the bundled MiniLM.",
     )
 
     transcriber: TranscriberName = Field("faster-whisper", description="Speech-to-text backend.")
@@ -46,20 +52,31 @@ class Settings(BaseSettings):
         description="faster-whisper: CTranslate2 model dir or size name; default: bundled tiny.en.",
     )
     openai_whisper_checkpoint: str | None = Field(
-        None, description="openai-whisper checkpoint path (a .pt file); needed for transcriber='openai-whisper'."
+        None,
+        description="openai-whisper checkpoint path (a .pt file); needed for transcriber='openai-whisper'.",
     )
 
-    device: str = Field("cpu", description="torch device for encoders and the classifier ('cpu', 'cuda').")
+    device: str = Field(
+        "cpu", description="torch device for encoders and the classifier ('cpu', 'cuda')."
+    )
     torch_threads: int = Field(
-        1, ge=1, description="CPU threads of a training run; it shares the machine with the dashboard and ingest."
+        1,
+        ge=1,
+        description="CPU threads of a training run; it shares the machine with the dashboard and ingest.",
     )
     num_keyframes: int = Field(16, ge=1, le=256, description="Keyframes sampled per video.")
-    thumbnail_px: int = Field(192, ge=32, le=1024, description="Longest side of stored keyframe thumbnails.")
+    thumbnail_px: int = Field(
+        192, ge=32, le=1024, description="Longest side of stored keyframe thumbnails."
+    )
     max_upload_mb: int = Field(512, ge=1, description="Largest video accepted by the upload page.")
 
-    claim_minutes: int = Field(20, ge=1, description="How long a 'review next' claim holds a video.")
+    claim_minutes: int = Field(
+        20, ge=1, description="How long a 'review next' claim holds a video."
+    )
     session_hours: float = Field(12.0, gt=0, description="Sign-in lifetime of a dashboard session.")
-    login_max_failures: int = Field(5, ge=1, description="Failed sign-ins allowed per user per window.")
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed sign-ins allowed per user per window."
+    )
     login_window_seconds: int = Field(300, ge=1, description="Window of the sign-in rate limit.")
 
     @property

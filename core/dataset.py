@@ -26,14 +26,16 @@ from sqlmodel import Session
 
 from core.taxonomy import Taxonomy, UnknownTagError, load_from_db
 from db.engine import Database, DatabaseError
-from db.models import AuditAction, LabelSource, Video, VideoStatus
 from db.queries import Actor
 from db.queries import audit as audit_queries
 from db.queries import labels as label_queries
 from db.queries import videos as video_queries
+from db.tables import AuditAction, LabelSource, Video, VideoStatus
 
 REQUIRED_COLUMNS = ("video_id", "title", "description", "tags")
-VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"})
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
+)
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 TAG_SEPARATOR = ", "
 # csv's default field limit is 128 KiB, below descriptions that `export_labels` writes; this cap
@@ -91,7 +93,9 @@ def read_dataset(path: Path | str) -> list[DatasetRow]:
         elif suffix in (".json", ".jsonl"):
             rows = _read_json(path, lines=suffix == ".jsonl")
         else:
-            raise DatasetError(f"{path}: unknown dataset type {suffix!r}; expected .csv, .json or .jsonl")
+            raise DatasetError(
+                f"{path}: unknown dataset type {suffix!r}; expected .csv, .json or .jsonl"
+            )
     except OSError as e:
         raise DatasetError(f"cannot read {path}: {e}") from e
     except UnicodeDecodeError as e:
@@ -112,7 +116,10 @@ def read_dataset(path: Path | str) -> list[DatasetRow]:
 def _check_no_nul(path: Path, row: DatasetRow) -> None:
     """PostgreSQL cannot store NUL in text: refuse it here, on every backend, naming the field."""
     fields = {
-        "video_id": (row.video_id,), "title": (row.title,), "description": (row.description,), "tags": row.tags,
+        "video_id": (row.video_id,),
+        "title": (row.title,),
+        "description": (row.description,),
+        "tags": row.tags,
     }
     for name, values in fields.items():
         if any("\x00" in value for value in values):
@@ -129,13 +136,17 @@ def _read_csv(path: Path) -> list[DatasetRow]:
             header = [h.strip().lower() for h in next(reader, [])]
             missing = [c for c in REQUIRED_COLUMNS if c not in header]
             if missing:
-                raise DatasetError(f"{path} row 1: missing column(s) {missing}; expected {list(REQUIRED_COLUMNS)}")
+                raise DatasetError(
+                    f"{path} row 1: missing column(s) {missing}; expected {list(REQUIRED_COLUMNS)}"
+                )
             pos = {c: header.index(c) for c in REQUIRED_COLUMNS}
             for n, record in enumerate(reader, start=2):
                 if not record or not any(cell.strip() for cell in record):
                     continue
                 if len(record) != len(header):
-                    raise DatasetError(f"{path} row {n}: expected {len(header)} fields, found {len(record)}")
+                    raise DatasetError(
+                        f"{path} row {n}: expected {len(header)} fields, found {len(record)}"
+                    )
                 rows.append(
                     DatasetRow(
                         row=n,
@@ -154,7 +165,9 @@ def _read_json(path: Path, *, lines: bool) -> list[DatasetRow]:
     text = path.read_text(encoding="utf-8-sig")
     try:
         items = (
-            [json.loads(line) for line in text.splitlines() if line.strip()] if lines else json.loads(text)
+            [json.loads(line) for line in text.splitlines() if line.strip()]
+            if lines
+            else json.loads(text)
         )
     except json.JSONDecodeError as e:
         raise DatasetError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from e
@@ -176,8 +189,11 @@ def _read_json(path: Path, *, lines: bool) -> list[DatasetRow]:
             raise DatasetError(f"{path} row {n}: 'tags' must be a string or a list of strings")
         rows.append(
             DatasetRow(
-                row=n, video_id=str(item["video_id"]).strip(), title=str(item["title"] or "").strip(),
-                description=str(item["description"] or "").strip(), tags=pieces,
+                row=n,
+                video_id=str(item["video_id"]).strip(),
+                title=str(item["title"] or "").strip(),
+                description=str(item["description"] or "").strip(),
+                tags=pieces,
             )
         )
     return rows
@@ -263,11 +279,19 @@ def import_dataset(
     for row in rows:
         node_ids, unknown = resolve_tags(row.tags, taxonomy)
         if unknown:
-            report.problems.append(RowProblem(row.row, row.video_id, _unknown_message(unknown, taxonomy)))
+            report.problems.append(
+                RowProblem(row.row, row.video_id, _unknown_message(unknown, taxonomy))
+            )
         file = files.get(row.video_id) if files is not None else None
         if files is not None and file is None:
-            report.problems.append(RowProblem(row.row, row.video_id, f"no video file {row.video_id}.* in {videos_dir}"))
-        held = is_held_out(row.video_id, fraction=holdout_fraction, seed=seed) if holdout_fraction else False
+            report.problems.append(
+                RowProblem(row.row, row.video_id, f"no video file {row.video_id}.* in {videos_dir}")
+            )
+        held = (
+            is_held_out(row.video_id, fraction=holdout_fraction, seed=seed)
+            if holdout_fraction
+            else False
+        )
         resolved.append((row, node_ids, file, held))
 
     created_ids: list[int] = []
@@ -281,10 +305,15 @@ def import_dataset(
                 progress(min(start + batch_size, len(resolved)), len(resolved))
         with db.session() as session:
             audit_queries.add_audit(
-                session, action=AuditAction.IMPORT, user=user,
+                session,
+                action=AuditAction.IMPORT,
+                user=user,
                 detail={
-                    "file": str(path), "rows": report.rows, "videos_created": report.videos_created,
-                    "labels_added": report.labels_added, "held_out": len(report.held_out),
+                    "file": str(path),
+                    "rows": report.rows,
+                    "videos_created": report.videos_created,
+                    "labels_added": report.labels_added,
+                    "held_out": len(report.held_out),
                     "problems": len(report.problems),
                 },
             )
@@ -301,7 +330,9 @@ def _write_batch(
     created_ids: list[int],
     added_labels: list[tuple[int, str]],
 ) -> None:
-    existing = video_queries.find_videos_by_external_ids(session, external_ids=[r.video_id for r, *_ in batch])
+    existing = video_queries.find_videos_by_external_ids(
+        session, external_ids=[r.video_id for r, *_ in batch]
+    )
     new_videos: list[tuple[Video, list[str], bool]] = []
     pairs: list[tuple[int, str]] = []
     for row, node_ids, file, held in batch:
@@ -314,8 +345,11 @@ def _write_batch(
                 pairs += [(video.id, n) for n in node_ids]
             continue
         video = Video(
-            external_id=row.video_id, title=row.title, description=row.description,
-            stored_path=str(file) if file else None, original_name=file.name if file else None,
+            external_id=row.video_id,
+            title=row.title,
+            description=row.description,
+            stored_path=str(file) if file else None,
+            original_name=file.name if file else None,
             status=VideoStatus.NEW,
         )
         report.files_matched += file is not None
@@ -338,7 +372,9 @@ def _undo(db: Database, created_ids: list[int], added_labels: list[tuple[int, st
     with db.session() as session:
         video_queries.delete_videos(session, video_ids=created_ids)
         label_queries.delete_labels(
-            session, labels=[p for p in added_labels if p[0] not in created], source=LabelSource.IMPORT
+            session,
+            labels=[p for p in added_labels if p[0] not in created],
+            source=LabelSource.IMPORT,
         )
 
 
@@ -374,8 +410,10 @@ def iter_effective_records(
             ids = sorted(ids, key=taxonomy.index)
             yield ExportRecord(
                 video_id=video.external_id if video.external_id is not None else str(video.id),
-                title=video.title, description=video.description,
-                tags=[taxonomy.node(i).path for i in ids], tag_ids=ids,
+                title=video.title,
+                description=video.description,
+                tags=[taxonomy.node(i).path for i in ids],
+                tag_ids=ids,
                 reviewed=video.reviewed_at is not None,
             )
         after = videos[-1].id

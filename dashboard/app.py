@@ -24,7 +24,9 @@ db = cache.database()
 user = state.resolve(db)
 
 if user is None:
-    page = st.navigation([st.Page(VIEWS / "signin.py", title="Sign in", icon=":material/login:", default=True)])
+    page = st.navigation(
+        [st.Page(VIEWS / "signin.py", title="Sign in", icon=":material/login:", default=True)]
+    )
 else:
     sections = {
         "Review": [
@@ -41,7 +43,9 @@ else:
         ],
     }
     if user.is_admin:
-        sections["Admin"] = [st.Page(VIEWS / "audit.py", title="Audit log", icon=":material/shield:")]
+        sections["Admin"] = [
+            st.Page(VIEWS / "audit.py", title="Audit log", icon=":material/shield:")
+        ]
     page = st.navigation(sections)
     with st.sidebar:
         st.caption(f"Signed in as **{md_escape(user.username)}** ({user.role})")

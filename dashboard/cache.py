@@ -14,12 +14,12 @@ from datetime import datetime
 
 import streamlit as st
 
-from core import jobs
 from core import taxonomy as taxonomy_core
 from core.config import Settings, get_settings
+from core.lifecycle import jobs
 from db.engine import Database, get_database, init_db
-from db.models import ModelVersion
 from db.queries import analytics, review, users
+from db.tables import ModelVersion
 
 ANALYTICS_TTL_S = 60
 COUNTS_TTL_S = 5
@@ -58,7 +58,9 @@ def _taxonomy(url: str) -> TaxonomyView | None:
         except taxonomy_core.TaxonomyError:
             return None
     paths = {node.id: node.path for node in tax.nodes}
-    return TaxonomyView(taxonomy=tax, paths=paths, options=sorted(paths, key=lambda i: paths[i].casefold()))
+    return TaxonomyView(
+        taxonomy=tax, paths=paths, options=sorted(paths, key=lambda i: paths[i].casefold())
+    )
 
 
 def taxonomy() -> TaxonomyView | None:
@@ -84,12 +86,14 @@ def user_names(url: str) -> dict[int, str]:
 
 @st.cache_data(ttl=COUNTS_TTL_S, show_spinner=False)
 def model_versions(url: str) -> list[ModelVersion]:
-    """Versions a killed training left ``training`` are listed as failed (see core.jobs)."""
+    """Versions a killed training left ``training`` are listed as failed (see core.lifecycle.jobs)."""
     return jobs.list_model_versions(database(), limit=100)
 
 
 @st.cache_data(ttl=ANALYTICS_TTL_S, show_spinner=False)
-def label_distribution(url: str, parent_id: str | None, source: str | None) -> list[analytics.TagCount]:
+def label_distribution(
+    url: str, parent_id: str | None, source: str | None
+) -> list[analytics.TagCount]:
     with database().session() as session:
         return analytics.label_distribution(session, parent_id=parent_id, source=source)
 
@@ -107,7 +111,9 @@ def disagreement(url: str, model_version_id: int) -> list[analytics.TagDisagreem
 
 
 @st.cache_data(ttl=ANALYTICS_TTL_S, show_spinner=False)
-def label_suspects(url: str, model_version_id: int, min_confidence: float) -> list[analytics.LabelSuspect]:
+def label_suspects(
+    url: str, model_version_id: int, min_confidence: float
+) -> list[analytics.LabelSuspect]:
     with database().session() as session:
         return analytics.likely_label_errors(
             session, model_version_id=model_version_id, min_confidence=min_confidence

@@ -81,10 +81,14 @@ def probability_chart(tags: Sequence[ScoredTag], *, top: int = 12) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), title="probability"),
-            y=alt.Y("tag:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
+            y=alt.Y(
+                "tag:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False)
+            ),
             color=alt.Color(
                 "decision:N",
-                scale=alt.Scale(domain=["predicted", "below threshold"], range=["#2e7d32", "#b0bec5"]),
+                scale=alt.Scale(
+                    domain=["predicted", "below threshold"], range=["#2e7d32", "#b0bec5"]
+                ),
                 legend=alt.Legend(orient="top", direction="horizontal", title=None),
             ),
             tooltip=["tag", alt.Tooltip("probability:Q", format=".3f"), "decision"],
@@ -101,7 +105,9 @@ def render_tag_tree(tags: Sequence[ScoredTag], *, min_probability: float = 0.05)
     shown = [t for t in tags if t.probability >= min_probability or t.predicted]
     roots = [t for t in shown if t.level == 1]
     for root in roots:
-        marker = ":material/check_circle:" if root.predicted else ":material/radio_button_unchecked:"
+        marker = (
+            ":material/check_circle:" if root.predicted else ":material/radio_button_unchecked:"
+        )
         label = f"{marker} {md_escape(root.name)} · {root.probability:.2f}"
         with st.expander(label, expanded=root.predicted):
             prefix = root.path + ": "

@@ -14,9 +14,9 @@ from core.config import Settings
 from dashboard.cache import TaxonomyView
 from dashboard.components import ScoredTag
 from db.engine import Database
-from db.models import LabelSource, Video
 from db.queries import Actor, labels, review, videos
-from db.queries import models as model_queries
+from db.queries import model_versions as model_queries
+from db.tables import LabelSource, Video
 
 MAX_SUGGESTIONS = 8  # more than this is an uninformative prediction; the tree still shows all
 
@@ -36,7 +36,9 @@ class ReviewData:
     segments: list[dict]  # {"start", "end", "text"}
     transcript_source: str | None
     tags: list[ScoredTag]  # the prediction, in taxonomy order
-    suggested: list[ScoredTag]  # most specific predicted tags, most probable first (at most MAX_SUGGESTIONS)
+    suggested: list[
+        ScoredTag
+    ]  # most specific predicted tags, most probable first (at most MAX_SUGGESTIONS)
     model_version_id: int | None
     human_labels: list[str]
     imported_labels: list[str]
@@ -51,7 +53,9 @@ class ReviewData:
         return [t.node_id for t in self.suggested]
 
 
-def load_review(db: Database, *, video_id: int, user: Actor, settings: Settings, tax: TaxonomyView) -> ReviewData:
+def load_review(
+    db: Database, *, video_id: int, user: Actor, settings: Settings, tax: TaxonomyView
+) -> ReviewData:
     """Raises ``db.queries.NotFoundError`` for an unknown video."""
     with db.session() as session:
         video = videos.get_video(session, video_id=video_id)
@@ -68,15 +72,21 @@ def load_review(db: Database, *, video_id: int, user: Actor, settings: Settings,
     probs = {p.node_id: p for p in predictions}
     tags = [
         ScoredTag(
-            node_id=node.id, path=node.path, name=node.name, level=node.level,
-            probability=probs[node.id].probability, predicted=probs[node.id].is_predicted,
+            node_id=node.id,
+            path=node.path,
+            name=node.name,
+            level=node.level,
+            probability=probs[node.id].probability,
+            predicted=probs[node.id].is_predicted,
         )
         for node in tax.taxonomy.nodes
         if node.id in probs
     ]
     predicted = [t for t in tags if t.predicted]
     covered = {a.id for t in predicted for a in tax.taxonomy.ancestors(t.node_id)}
-    suggested = sorted((t for t in predicted if t.node_id not in covered), key=lambda t: -t.probability)
+    suggested = sorted(
+        (t for t in predicted if t.node_id not in covered), key=lambda t: -t.probability
+    )
     suggested = suggested[:MAX_SUGGESTIONS]
     media = settings.data_dir / video.stored_path if video.stored_path else None
     return ReviewData(

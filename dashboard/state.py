@@ -14,7 +14,7 @@ import streamlit as st
 from core import auth
 from core.auth import CurrentUser, PermissionDeniedError
 from db.engine import Database
-from db.models import Role
+from db.tables import Role
 
 TOKEN = "auth_token"
 USER = "current_user"  # resolved from TOKEN by the router on each run; display only

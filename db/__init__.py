@@ -1,4 +1,4 @@
-"""Storage: SQLModel tables (:mod:`db.models`), engine and sessions (:mod:`db.engine`), and the
+"""Storage: SQLModel tables (:mod:`db.tables`), engine and sessions (:mod:`db.engine`), and the
 query functions (:mod:`db.queries`), the only code that reads or writes the database.
 
 Typical use::

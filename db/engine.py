@@ -32,8 +32,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
 
 from core.config import Settings, get_settings
-from db import models  # noqa: F401  (registers every table on SQLModel.metadata)
-from db.models import SchemaInfo, utcnow
+from db.tables import SchemaInfo, utcnow
 
 DEFAULT_LOCK_TIMEOUT_S = 120.0
 _FOREIGN_LOCK_MESSAGE = "Could not set lock on file"
@@ -60,7 +59,7 @@ class SchemaTooNewError(DatabaseError):
 UpgradeStep = Callable[[Connection], None]
 
 # UPGRADES[i] upgrades an existing database from version i + 1 to i + 2, inside one transaction.
-# Fresh databases are created from db.models directly at LATEST version, so a step must bring an
+# Fresh databases are created from db.tables directly at LATEST version, so a step must bring an
 # old database to exactly what the models declare (ALTER TABLE ... ADD COLUMN, create_all of a
 # new table with checkfirst, data backfills). Steps never drop user data.
 UPGRADES: list[UpgradeStep] = []
@@ -93,11 +92,15 @@ class Database:
         self._lock: filelock.FileLock | None = None
         if self.backend == "duckdb":
             if not parsed.database or parsed.database == ":memory:":
-                raise ValueError("an in-memory DuckDB cannot be shared between sessions; use a file path")
+                raise ValueError(
+                    "an in-memory DuckDB cannot be shared between sessions; use a file path"
+                )
             self.path: Path | None = Path(parsed.database)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # thread_local: each thread gets its own lock file handle, so threads exclude each other
-            self._lock = filelock.FileLock(f"{self.path}.lock", timeout=lock_timeout_s, thread_local=True)
+            self._lock = filelock.FileLock(
+                f"{self.path}.lock", timeout=lock_timeout_s, thread_local=True
+            )
             self.engine: Engine = create_engine(url, poolclass=NullPool)
         else:
             self.path = None

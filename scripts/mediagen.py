@@ -15,8 +15,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from core.media import load_audio
-from core.transcript import Segment
+from core.media.decode import load_audio
+from core.media.transcript import Segment
 
 VIDEO_TIME_BASE = Fraction(1, 90000)
 SUBTITLE_TIME_BASE = Fraction(1, 1000)

@@ -96,9 +96,21 @@ _SELECTION_RESAMPLES = 100
 # the splits or the class weights, which are shared by every candidate)
 _PER_NETWORK_PARAMS = frozenset(
     {
-        "trunk", "d_model", "n_layers", "n_heads", "mlp_width", "mlp_layers", "dropout",
-        "input_noise", "modality_dropout", "lr", "weight_decay", "batch_size", "max_epochs",
-        "patience", "weight_averaging",
+        "trunk",
+        "d_model",
+        "n_layers",
+        "n_heads",
+        "mlp_width",
+        "mlp_layers",
+        "dropout",
+        "input_noise",
+        "modality_dropout",
+        "lr",
+        "weight_decay",
+        "batch_size",
+        "max_epochs",
+        "patience",
+        "weight_averaging",
     }
 )
 

@@ -73,7 +73,11 @@ def load_classifier(directory: str | Path, *, device: str | None = None) -> Hier
     try:
         config = json.loads((directory / CONFIG_FILE).read_text())
         tensors = load_file(directory / WEIGHTS_FILE)
-    except (OSError, json.JSONDecodeError, SafetensorError) as e:  # e.g. a pickle planted as weights
+    except (
+        OSError,
+        json.JSONDecodeError,
+        SafetensorError,
+    ) as e:  # e.g. a pickle planted as weights
         raise ValueError(f"{directory} does not hold a saved classifier: {e}") from e
     if config.get("format_version") != FORMAT_VERSION:
         raise ValueError(

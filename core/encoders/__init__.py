@@ -34,8 +34,11 @@ def _lite_model_paths(settings: Settings) -> tuple[Path, Path]:
     from core.encoders import audio, text
 
     text_path = settings.text_model_path or text.default_text_model_path()
-    whisper_path = (_local_whisper_dir(settings.whisper_model) if settings.whisper_model
-                    else audio.default_whisper_model_path())
+    whisper_path = (
+        _local_whisper_dir(settings.whisper_model)
+        if settings.whisper_model
+        else audio.default_whisper_model_path()
+    )
     return text_path, whisper_path
 
 
@@ -43,16 +46,20 @@ def _load_lite(settings: Settings) -> Encoder:
     from core.encoders.lite import LiteEncoder
 
     text_path, whisper_path = _lite_model_paths(settings)
-    return LiteEncoder(text_model_path=text_path, whisper_model_path=whisper_path, device=settings.device)
+    return LiteEncoder(
+        text_model_path=text_path, whisper_model_path=whisper_path, device=settings.device
+    )
 
 
 def _lite_cache_key(settings: Settings) -> tuple[str, str]:
     from core.encoders.fingerprint import dir_fingerprint
     from core.encoders.lite import LiteEncoder, lite_version
-    from core.transcribe import DEFAULT_COMPUTE_TYPE
+    from core.media.transcribe import DEFAULT_COMPUTE_TYPE
 
     text_path, whisper_path = _lite_model_paths(settings)
-    version = lite_version(dir_fingerprint(text_path), dir_fingerprint(whisper_path), DEFAULT_COMPUTE_TYPE)
+    version = lite_version(
+        dir_fingerprint(text_path), dir_fingerprint(whisper_path), DEFAULT_COMPUTE_TYPE
+    )
     return LiteEncoder.id, version
 
 
@@ -111,7 +118,9 @@ def available_encoders() -> list[str]:
 
 def _check_name(name: str) -> None:
     if name not in _BACKENDS:
-        raise ValueError(f"unknown encoder {name!r}; valid encoders: {', '.join(available_encoders())}")
+        raise ValueError(
+            f"unknown encoder {name!r}; valid encoders: {', '.join(available_encoders())}"
+        )
 
 
 def _settings_key(settings: Settings) -> tuple:

@@ -5,8 +5,8 @@ conditions, so its states carry speech/music/noise character, voice and language
 only the encoder (no decoding): the audio is cut into Whisper's 30 s log-mel windows exactly as
 faster-whisper cuts them for transcription, and the states over the VALID frames (padding
 excluded) are pooled as mean + standard deviation, then L2-normalised. The model is the
-transcriber's own instance (:func:`core.transcribe.load_faster_whisper`), so a window the
-transcriber already encoded is not encoded again (:mod:`core.whisper_model`).
+transcriber's own instance (:func:`core.media.transcribe.load_faster_whisper`), so a window the
+transcriber already encoded is not encoded again (:mod:`core.media.whisper_model`).
 Only the first MAX_AUDIO_SECONDS are used: genre/mood is evident early and encoder cost grows
 linearly with duration.
 """
@@ -40,7 +40,7 @@ class WhisperAudioEmbedder:
     """Pooled Whisper encoder states of 16 kHz mono audio."""
 
     def __init__(self, model_path: Path, device: str = "cpu") -> None:
-        from core.transcribe import DEFAULT_COMPUTE_TYPE, load_faster_whisper
+        from core.media.transcribe import DEFAULT_COMPUTE_TYPE, load_faster_whisper
 
         if not (model_path / "model.bin").is_file():
             raise FileNotFoundError(
@@ -63,7 +63,9 @@ class WhisperAudioEmbedder:
         transcriber's. (Longer audio is cut first; its log-mel scale then differs slightly from
         the transcriber's, and its first window is simply encoded again.)
         """
-        mel = self.features(audio[: MAX_AUDIO_SECONDS * AUDIO_SAMPLE_RATE], chunk_length=WINDOW_SECONDS)
+        mel = self.features(
+            audio[: MAX_AUDIO_SECONDS * AUDIO_SAMPLE_RATE], chunk_length=WINDOW_SECONDS
+        )
         n_frames = mel.shape[1] - 1
         n_windows = max(1, math.ceil(n_frames / self.window_frames))
         padded = np.zeros((n_windows, mel.shape[0], self.window_frames), dtype=np.float32)

@@ -50,7 +50,9 @@ class LiteEncoder(Encoder):
         self.audio = audio_module.WhisperAudioEmbedder(
             whisper_model_path or audio_module.default_whisper_model_path(), device=device
         )
-        self.version = lite_version(self.text.fingerprint, self.audio.fingerprint, self.audio.compute_type)
+        self.version = lite_version(
+            self.text.fingerprint, self.audio.fingerprint, self.audio.compute_type
+        )
         self.dims = {
             "title": self.text.dim,
             "description": self.text.dim,

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import actions, cache, state
-from db.models import utcnow
+from db.tables import utcnow
 
 db = cache.database()
 user = state.user()
@@ -25,12 +25,17 @@ if tax is None:
 st.subheader("Label distribution")
 cols = st.columns([2, 3])
 source = cols[0].radio(
-    "Labels", [None, "human", "import"], format_func=lambda s: {None: "all", "human": "reviews", "import": "imported"}[s],
-    horizontal=True, key="analytics_source",
+    "Labels",
+    [None, "human", "import"],
+    format_func=lambda s: {None: "all", "human": "reviews", "import": "imported"}[s],
+    horizontal=True,
+    key="analytics_source",
 )
 tier1 = [n.id for n in tax.taxonomy.children(None)]
 parent = cols[1].selectbox(
-    "Drill down into", [None, *tier1], format_func=lambda n: "tier 1 (all)" if n is None else tax.path(n),
+    "Drill down into",
+    [None, *tier1],
+    format_func=lambda n: "tier 1 (all)" if n is None else tax.path(n),
     key="analytics_parent",
 )
 counts = cache.label_distribution(db.url, parent, source)
@@ -51,9 +56,15 @@ days = st.select_slider("Period (days)", [7, 14, 30, 90], value=30, key="analyti
 since = (utcnow() - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
 throughput = cache.throughput(db.url, since)
 if throughput:
-    tp = pd.DataFrame([{"day": r.day, "moderator": r.username, "reviews": r.n_reviews} for r in throughput])
+    tp = pd.DataFrame(
+        [{"day": r.day, "moderator": r.username, "reviews": r.n_reviews} for r in throughput]
+    )
     st.altair_chart(
-        alt.Chart(tp).mark_bar().encode(x="day:T", y="reviews:Q", color="moderator:N", tooltip=["day", "moderator", "reviews"]),
+        alt.Chart(tp)
+        .mark_bar()
+        .encode(
+            x="day:T", y="reviews:Q", color="moderator:N", tooltip=["day", "moderator", "reviews"]
+        ),
         width="stretch",
     )
 else:
@@ -70,11 +81,25 @@ st.caption(f"Active model v{active.id}, on reviewed videos it predicted (tags cl
 disagreements = cache.disagreement(db.url, active.id)
 if disagreements:
     dis = pd.DataFrame(
-        [{"tag": d.path, "agree": d.n_both, "model only": d.n_model_only, "moderators only": d.n_human_only,
-          "F1": d.f1} for d in disagreements]
+        [
+            {
+                "tag": d.path,
+                "agree": d.n_both,
+                "model only": d.n_model_only,
+                "moderators only": d.n_human_only,
+                "F1": d.f1,
+            }
+            for d in disagreements
+        ]
     )
-    st.dataframe(dis, hide_index=True, key="analytics_disagreement",
-                 column_config={"F1": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f")})
+    st.dataframe(
+        dis,
+        hide_index=True,
+        key="analytics_disagreement",
+        column_config={
+            "F1": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f")
+        },
+    )
 else:
     st.caption("No disagreement on reviewed videos.")
 
@@ -85,19 +110,29 @@ if not suspects:
     st.caption("None: the model does not confidently contradict any review.")
     st.stop()
 sus = pd.DataFrame(
-    [{"video": s.video_id, "title": s.title, "tag": s.path,
-      "issue": "model says missing" if s.kind == "missing" else "model doubts this tag",
-      "p(model)": s.probability} for s in suspects]
+    [
+        {
+            "video": s.video_id,
+            "title": s.title,
+            "tag": s.path,
+            "issue": "model says missing" if s.kind == "missing" else "model doubts this tag",
+            "p(model)": s.probability,
+        }
+        for s in suspects
+    ]
 )
 st.dataframe(sus, hide_index=True, key="analytics_suspects")
 if user.is_admin:
     with st.form("analytics_send_back"):
         chosen = st.multiselect(
-            "Videos to send back for a second review", sorted({s.video_id for s in suspects}),
+            "Videos to send back for a second review",
+            sorted({s.video_id for s in suspects}),
             format_func=lambda v: f"#{v} · {next(s.title for s in suspects if s.video_id == v)}",
             key="analytics_send_ids",
         )
-        reason = st.text_input("Reason", value="model disagrees confidently", key="analytics_send_reason")
+        reason = st.text_input(
+            "Reason", value="model disagrees confidently", key="analytics_send_reason"
+        )
         if st.form_submit_button("Send back for second review"):
             actions.run_admin(
                 lambda: actions.send_back(db, video_ids=chosen, reason=reason),

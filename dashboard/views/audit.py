@@ -6,8 +6,8 @@ import streamlit as st
 
 from core.auth import PermissionDeniedError
 from dashboard import cache, state
-from db.models import AuditAction, Role
 from db.queries import audit
+from db.tables import AuditAction, Role
 
 db = cache.database()
 try:
@@ -17,14 +17,23 @@ except PermissionDeniedError:
     st.stop()
 st.title("Audit log")
 action = st.selectbox(
-    "Action", [None, *(a.value for a in AuditAction)], format_func=lambda a: "all" if a is None else a, key="audit_action"
+    "Action",
+    [None, *(a.value for a in AuditAction)],
+    format_func=lambda a: "all" if a is None else a,
+    key="audit_action",
 )
 with db.session() as session:
     entries = audit.list_audit(session, action=action, limit=500)
 st.dataframe(
     [
-        {"when": e.created_at, "user": e.username, "action": e.action, "video": e.video_id, "tag": e.node_id,
-         "detail": e.detail_json}
+        {
+            "when": e.created_at,
+            "user": e.username,
+            "action": e.action,
+            "video": e.video_id,
+            "tag": e.node_id,
+            "detail": e.detail_json,
+        }
         for e in entries
     ],
     hide_index=True,

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import jobs
 from core.config import get_settings
-from core.ingest import IngestError
+from core.ingest.batch import IngestError
+from core.lifecycle import jobs
 from dashboard import actions, cache, state
 from dashboard.components import md_escape
-from db.models import VideoStatus
 from db.queries import review
 from db.queries.review import QueueFilters
+from db.tables import VideoStatus
 
 POLL_S = 2
 LAST = "ingest_last_video"
@@ -25,8 +25,10 @@ st.title("Ingest")
 st.subheader("Upload a video")
 with st.form("ingest_upload", clear_on_submit=True):
     uploaded = st.file_uploader(
-        f"Video file (up to {settings.max_upload_mb} MB)", type=["mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg"],
-        max_upload_size=settings.max_upload_mb, key="ingest_file",
+        f"Video file (up to {settings.max_upload_mb} MB)",
+        type=["mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg"],
+        max_upload_size=settings.max_upload_mb,
+        key="ingest_file",
     )
     title = st.text_input("Title", key="ingest_title")
     description = st.text_area("Description", key="ingest_description")
@@ -35,10 +37,16 @@ if submitted:
     if uploaded is None:
         st.error("Choose a video file first.")
     else:
-        with st.status("Processing the upload (keyframes, audio, transcript, embeddings)…", expanded=True) as box:
+        with st.status(
+            "Processing the upload (keyframes, audio, transcript, embeddings)…", expanded=True
+        ) as box:
             try:
                 result = actions.upload(
-                    db, data=uploaded.getvalue(), filename=uploaded.name, title=title, description=description
+                    db,
+                    data=uploaded.getvalue(),
+                    filename=uploaded.name,
+                    title=title,
+                    description=description,
                 )
             except IngestError as e:
                 box.update(label="Upload rejected", state="error")
@@ -51,17 +59,23 @@ if submitted:
                     box.update(label="Done", state="complete")
                     st.success(md_escape(f"Video {result.video_id}: {result.status}"))
                     st.session_state[LAST] = result.video_id
-if st.session_state.get(LAST) is not None and st.button(f"Review video {st.session_state[LAST]} now", key="ingest_review_it"):
+if st.session_state.get(LAST) is not None and st.button(
+    f"Review video {st.session_state[LAST]} now", key="ingest_review_it"
+):
     st.session_state[state.REVIEW_VIDEO] = st.session_state.pop(LAST)
     st.switch_page("views/review.py")
 
 if user.is_admin:
     st.subheader("Ingest a folder or dataset CSV on the server (admin)")
     with st.form("ingest_paths"):
-        paths = st.text_area("One path per line (folders, video files, dataset CSVs)", key="ingest_paths_text")
+        paths = st.text_area(
+            "One path per line (folders, video files, dataset CSVs)", key="ingest_paths_text"
+        )
         if st.form_submit_button("Start ingest job"):
             wanted = [p.strip() for p in paths.splitlines() if p.strip()]
-            actions.run_admin(lambda: actions.ingest_paths(db, paths=wanted), success="Ingest job started")
+            actions.run_admin(
+                lambda: actions.ingest_paths(db, paths=wanted), success="Ingest job started"
+            )
 
 
 @st.fragment(run_every=POLL_S)
@@ -72,7 +86,10 @@ def ingest_jobs() -> None:
         return
     st.subheader("Ingest jobs")
     for job in recent:
-        st.progress(min(max(job.progress, 0.0), 1.0), text=md_escape(f"Job {job.id}: {job.status} — {job.message}"))
+        st.progress(
+            min(max(job.progress, 0.0), 1.0),
+            text=md_escape(f"Job {job.id}: {job.status} — {job.message}"),
+        )
         if job.finished and job.result:
             totals = ", ".join(f"{k}: {v}" for k, v in job.result.get("totals", {}).items())
             st.caption(md_escape(f"{totals}; predicted {job.result.get('predicted', 0)}"))
@@ -82,11 +99,17 @@ ingest_jobs()
 
 st.subheader("Failed videos")
 with db.session() as session:
-    failed = review.list_queue(session, filters=QueueFilters(statuses=("failed",), sort="newest"), page_size=50)
+    failed = review.list_queue(
+        session, filters=QueueFilters(statuses=("failed",), sort="newest"), page_size=50
+    )
 if failed.rows:
     st.dataframe(
-        [{"id": r.video_id, "title": r.title, "reason": r.error, "when": r.created_at} for r in failed.rows],
-        hide_index=True, key="ingest_failed",
+        [
+            {"id": r.video_id, "title": r.title, "reason": r.error, "when": r.created_at}
+            for r in failed.rows
+        ],
+        hide_index=True,
+        key="ingest_failed",
     )
 else:
     st.caption("No failures.")

@@ -13,8 +13,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import jobs
 from core.auth import PermissionDeniedError
+from core.lifecycle import jobs
 from dashboard import actions, cache, state
 from dashboard.components import md_escape, metric_history_chart
 
@@ -42,13 +42,21 @@ def training_status() -> None:
         st.caption("No training job has run yet.")
         return
     job = recent[0]
-    st.progress(min(max(job.progress, 0.0), 1.0), text=md_escape(f"Training job {job.id}: {job.status} — {job.message}"))
+    st.progress(
+        min(max(job.progress, 0.0), 1.0),
+        text=md_escape(f"Training job {job.id}: {job.status} — {job.message}"),
+    )
     history = pd.DataFrame(job.metrics.get("history", []))
     if not history.empty and {"epoch", "train_loss"} <= set(history.columns):
         history["step"] = range(1, len(history) + 1)
-        long = history.melt(id_vars=["step"], value_vars=[c for c in ("train_loss", "valid_ap") if c in history])
+        long = history.melt(
+            id_vars=["step"], value_vars=[c for c in ("train_loss", "valid_ap") if c in history]
+        )
         st.altair_chart(
-            alt.Chart(long).mark_line().encode(x="step:Q", y="value:Q", color="variable:N").properties(height=180),
+            alt.Chart(long)
+            .mark_line()
+            .encode(x="step:Q", y="value:Q", color="variable:N")
+            .properties(height=180),
             width="stretch",
         )
     seen = st.session_state.setdefault(SEEN_JOB, job.id if job.finished else None)
@@ -76,11 +84,23 @@ if user.is_admin:
                 st.toast(f"Training job {job_id} started")
                 st.rerun()
         ready = [v.id for v in versions if v.status == "ready"]
-        chosen = cols[1].selectbox("Version", ready, key="models_version", format_func=lambda v: f"v{v}")
-        if cols[1].button("Promote", key="models_promote", disabled=chosen is None or (active and chosen == active.id)):
-            actions.run_admin(lambda: actions.promote(db, version_id=chosen), success=f"v{chosen} is now active")
-        if cols[1].button("Re-predict queue with this version", key="models_repredict", disabled=chosen is None):
-            actions.run_admin(lambda: actions.repredict(db, version_id=chosen), success="Prediction job started")
+        chosen = cols[1].selectbox(
+            "Version", ready, key="models_version", format_func=lambda v: f"v{v}"
+        )
+        if cols[1].button(
+            "Promote",
+            key="models_promote",
+            disabled=chosen is None or (active and chosen == active.id),
+        ):
+            actions.run_admin(
+                lambda: actions.promote(db, version_id=chosen), success=f"v{chosen} is now active"
+            )
+        if cols[1].button(
+            "Re-predict queue with this version", key="models_repredict", disabled=chosen is None
+        ):
+            actions.run_admin(
+                lambda: actions.repredict(db, version_id=chosen), success="Prediction job started"
+            )
         if cols[2].button("Roll back", key="models_rollback", disabled=active is None):
             actions.run_admin(lambda: actions.rollback(db), success="Rolled back")
 
@@ -92,12 +112,23 @@ base = _metrics(active) if active else {}
 rows = []
 for v in versions:
     m = _metrics(v)
-    row = {"version": f"v{v.id}", "active": "★" if v.is_active else "", "status": v.status, "created": v.created_at,
-           "train/valid": f"{v.n_train}/{v.n_valid}", "notes": v.notes}
+    row = {
+        "version": f"v{v.id}",
+        "active": "★" if v.is_active else "",
+        "status": v.status,
+        "created": v.created_at,
+        "train/valid": f"{v.n_train}/{v.n_valid}",
+        "notes": v.notes,
+    }
     for key in HEADLINE:
         value = m.get(key)
         row[key] = value
-        if active is not None and not v.is_active and isinstance(value, int | float) and isinstance(base.get(key), int | float):
+        if (
+            active is not None
+            and not v.is_active
+            and isinstance(value, int | float)
+            and isinstance(base.get(key), int | float)
+        ):
             row[f"Δ {key}"] = value - base[key]
     rows.append(row)
 st.subheader("Versions")
@@ -112,9 +143,13 @@ frame = pd.DataFrame(history, columns=["version", "metric", "value"])
 if not frame.empty:
     left, right = st.columns(2)
     left.altair_chart(
-        metric_history_chart(frame[frame.metric.str.startswith("f1_level_")], title="F1 per level"), width="stretch"
+        metric_history_chart(frame[frame.metric.str.startswith("f1_level_")], title="F1 per level"),
+        width="stretch",
     )
     right.altair_chart(
-        metric_history_chart(frame[frame.metric.isin(["micro_auprc", "hierarchical_f1"])], title="AU(PRC) and hierarchical F1"),
+        metric_history_chart(
+            frame[frame.metric.isin(["micro_auprc", "hierarchical_f1"])],
+            title="AU(PRC) and hierarchical F1",
+        ),
         width="stretch",
     )

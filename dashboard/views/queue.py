@@ -14,10 +14,20 @@ from db.queries import review
 from db.queries.review import IN_REVIEW, QueueFilters, VideoClaimedError
 
 STATE_LABELS = {
-    "new": "new", "processing": "processing", "ready": "ready (no prediction)", "predicted": "predicted",
-    IN_REVIEW: "in review", "reviewed": "reviewed", "failed": "failed",
+    "new": "new",
+    "processing": "processing",
+    "ready": "ready (no prediction)",
+    "predicted": "predicted",
+    IN_REVIEW: "in review",
+    "reviewed": "reviewed",
+    "failed": "failed",
 }
-SORT_LABELS = {"uncertainty": "Least certain first", "newest": "Newest", "oldest": "Oldest", "title": "Title"}
+SORT_LABELS = {
+    "uncertainty": "Least certain first",
+    "newest": "Newest",
+    "oldest": "Oldest",
+    "title": "Title",
+}
 PAGE_SIZES = (25, 50, 100)
 
 db = cache.database()
@@ -28,7 +38,13 @@ st.title("Review queue")
 counts = cache.queue_counts(db.url)
 for column, (key, label) in zip(
     st.columns(5),
-    [("new", "New"), ("predicted", "Predicted"), (IN_REVIEW, "In review"), ("reviewed", "Reviewed"), ("failed", "Failed")],
+    [
+        ("new", "New"),
+        ("predicted", "Predicted"),
+        (IN_REVIEW, "In review"),
+        ("reviewed", "Reviewed"),
+        ("failed", "Failed"),
+    ],
     strict=True,
 ):
     shown = counts[key] + (counts["ready"] + counts["processing"] if key == "new" else 0)
@@ -36,23 +52,40 @@ for column, (key, label) in zip(
 
 with st.container(border=True):
     top = st.columns([3, 2, 2])
-    search = top[0].text_input("Search titles", key="queue_search", placeholder="words in the title")
-    statuses = top[1].multiselect(
-        "State", list(STATE_LABELS), format_func=STATE_LABELS.get, key="queue_statuses", placeholder="any state"
+    search = top[0].text_input(
+        "Search titles", key="queue_search", placeholder="words in the title"
     )
-    sort = top[2].selectbox("Sort", list(SORT_LABELS), format_func=SORT_LABELS.get, key="queue_sort")
+    statuses = top[1].multiselect(
+        "State",
+        list(STATE_LABELS),
+        format_func=STATE_LABELS.get,
+        key="queue_statuses",
+        placeholder="any state",
+    )
+    sort = top[2].selectbox(
+        "Sort", list(SORT_LABELS), format_func=SORT_LABELS.get, key="queue_sort"
+    )
     bottom = st.columns([3, 2, 2, 2])
     tag = bottom[0].selectbox(
-        "Tag (or narrower)", [None, *(tax.options if tax else [])],
-        format_func=lambda n: "any tag" if n is None else tax.path(n), key="queue_tag",
+        "Tag (or narrower)",
+        [None, *(tax.options if tax else [])],
+        format_func=lambda n: "any tag" if n is None else tax.path(n),
+        key="queue_tag",
     )
     confidence = bottom[1].slider(
-        "Model certainty", 0.0, 1.0, (0.0, 1.0), step=0.05, key="queue_confidence",
+        "Model certainty",
+        0.0,
+        1.0,
+        (0.0, 1.0),
+        step=0.05,
+        key="queue_confidence",
         help="1 − uncertainty: how far the model's closest call is from its decision threshold",
     )
     assignee = bottom[2].selectbox(
-        "Assignee", [None, *sorted(names, key=names.get)],
-        format_func=lambda u: "anyone" if u is None else names[u], key="queue_assignee",
+        "Assignee",
+        [None, *sorted(names, key=names.get)],
+        format_func=lambda u: "anyone" if u is None else names[u],
+        key="queue_assignee",
     )
     created = bottom[3].date_input("Created between", value=[], key="queue_created")
     flagged_only = st.toggle("Flagged only", key="queue_flagged")
@@ -106,7 +139,10 @@ st.dataframe(
     column_config={
         "id": st.column_config.NumberColumn(width="small", format="%d"),
         "certainty": st.column_config.ProgressColumn(
-            min_value=0.0, max_value=1.0, format="%.2f", help="1 − uncertainty (the closest call to a threshold)"
+            min_value=0.0,
+            max_value=1.0,
+            format="%.2f",
+            help="1 − uncertainty (the closest call to a threshold)",
         ),
         "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
     },
@@ -119,7 +155,8 @@ nav[1].selectbox("Per page", PAGE_SIZES, index=1, key="queue_page_size")
 if result.rows:
     pick = st.columns([4, 1], vertical_alignment="bottom")
     chosen = pick[0].selectbox(
-        "Open a video from this page", [r.video_id for r in result.rows],
+        "Open a video from this page",
+        [r.video_id for r in result.rows],
         format_func=lambda v: f"#{v} · {next(r.title for r in result.rows if r.video_id == v)}",
         key="queue_open_choice",
     )

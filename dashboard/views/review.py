@@ -29,7 +29,9 @@ user = state.user()
 def _open_next() -> None:
     """Claim the next video of the queue (with the queue page's filters) and show it."""
     video = actions.claim_next(
-        db, filters=st.session_state.get(state.QUEUE_FILTERS), exclude_ids=st.session_state[state.SKIPPED]
+        db,
+        filters=st.session_state.get(state.QUEUE_FILTERS),
+        exclude_ids=st.session_state[state.SKIPPED],
     )
     st.session_state[state.REVIEW_VIDEO] = video.id if video is not None else None
     st.session_state.pop(SEEK, None)
@@ -78,7 +80,9 @@ if video_id not in baselines:
     baselines[video_id] = state.Baseline(
         version=video.version,
         labels=tuple(data.current_labels),
-        candidates=tuple(dict.fromkeys([*data.current_labels, *(t.node_id for t in data.suggested)])),
+        candidates=tuple(
+            dict.fromkeys([*data.current_labels, *(t.node_id for t in data.suggested)])
+        ),
     )
 baseline = baselines[video_id]
 
@@ -111,8 +115,11 @@ with left:
                 if frame.path.is_file():
                     st.image(str(frame.path), width="stretch")
                 st.button(
-                    f"▶ {timecode(frame.timestamp_s)}", key=f"review_kf_{video_id}_{i}",
-                    on_click=_seek, args=(frame.timestamp_s,), width="stretch",
+                    f"▶ {timecode(frame.timestamp_s)}",
+                    key=f"review_kf_{video_id}_{i}",
+                    on_click=_seek,
+                    args=(frame.timestamp_s,),
+                    width="stretch",
                 )
     st.markdown(f"**Transcript** ({md_escape(data.transcript_source or 'none')})")
     with st.container(height=260):
@@ -121,7 +128,10 @@ with left:
         for i, segment in enumerate(data.segments[:MAX_TRANSCRIPT_LINES]):
             st.button(
                 f"{timecode(segment['start'])}  {md_escape(segment['text'])}",
-                key=f"review_seg_{video_id}_{i}", on_click=_seek, args=(segment["start"],), type="tertiary",
+                key=f"review_seg_{video_id}_{i}",
+                on_click=_seek,
+                args=(segment["start"],),
+                type="tertiary",
             )
 
 with right:
@@ -161,25 +171,37 @@ with st.form(f"review_form_{video_id}", enter_to_submit=True):
         p = probabilities.get(node)
         origin = f"model {p:.2f}" if p is not None else "no model score"
         if st.checkbox(
-            f"{md_escape(tax.path(node))}  ({origin})", value=node in baseline.labels, key=f"review_acc_{video_id}_{node}"
+            f"{md_escape(tax.path(node))}  ({origin})",
+            value=node in baseline.labels,
+            key=f"review_acc_{video_id}_{node}",
         ):
             accepted.append(node)
     added = st.multiselect(
-        "Add tags (type a few letters of any tag)", [n for n in tax.options if n not in baseline.candidates],
-        format_func=tax.path, key=f"review_add_{video_id}", placeholder="search the taxonomy", select_all=False,
+        "Add tags (type a few letters of any tag)",
+        [n for n in tax.options if n not in baseline.candidates],
+        format_func=tax.path,
+        key=f"review_add_{video_id}",
+        placeholder="search the taxonomy",
+        select_all=False,
     )
     buttons = st.columns(3)
-    save = buttons[0].form_submit_button("Save & next", type="primary", disabled=read_only, width="stretch")
+    save = buttons[0].form_submit_button(
+        "Save & next", type="primary", disabled=read_only, width="stretch"
+    )
     skip = buttons[1].form_submit_button("Skip", disabled=read_only, width="stretch")
 # a separate form, so Enter in the reason flags instead of saving
 with st.form(f"review_flag_form_{video_id}", enter_to_submit=True):
     reason_col, flag_col = st.columns([2, 1], vertical_alignment="bottom")
-    flag_reason = reason_col.text_input("Flag for attention: reason", key=f"review_flag_reason_{video_id}")
+    flag_reason = reason_col.text_input(
+        "Flag for attention: reason", key=f"review_flag_reason_{video_id}"
+    )
     flag = flag_col.form_submit_button("Flag", disabled=read_only, width="stretch")
 
 if save:
     try:
-        actions.save_review(db, video_id=video_id, expected_version=baseline.version, node_ids=[*accepted, *added])
+        actions.save_review(
+            db, video_id=video_id, expected_version=baseline.version, node_ids=[*accepted, *added]
+        )
     except StaleVersionError:
         st.session_state[CONFLICT] = {"video_id": video_id}
         st.rerun()

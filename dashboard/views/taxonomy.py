@@ -29,15 +29,22 @@ if tax is not None:
     for root in tax.taxonomy.children(None):
         below = [n for n in tax.taxonomy.nodes if n.path.startswith(root.path + ": ")]
         with st.expander(md_escape(f"{root.name} ({len(below)})")):
-            st.text("\n".join(f"{'    ' * (n.level - 2)}{n.name}" for n in below) or "(no narrower tags)")
+            st.text(
+                "\n".join(f"{'    ' * (n.level - 2)}{n.name}" for n in below)
+                or "(no narrower tags)"
+            )
 else:
     st.warning("No taxonomy yet.")
 
 if user.is_admin:
     st.subheader("Import (admin)")
-    st.caption("Replaces the taxonomy. Ids stay stable for unchanged paths; removing tags that labels use is refused.")
+    st.caption(
+        "Replaces the taxonomy. Ids stay stable for unchanged paths; removing tags that labels use is refused."
+    )
     with st.form("taxonomy_import"):
-        file = st.file_uploader("CSV (one column per tier) or JSON", type=["csv", "json"], key="taxonomy_file")
+        file = st.file_uploader(
+            "CSV (one column per tier) or JSON", type=["csv", "json"], key="taxonomy_file"
+        )
         if st.form_submit_button("Import taxonomy") and file is not None:
             try:
                 n = actions.import_taxonomy(db, data=file.getvalue(), filename=file.name)

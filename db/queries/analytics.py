@@ -15,7 +15,8 @@ from sqlalchemy import String, and_, column, func, literal, values
 from sqlalchemy.sql import Values
 from sqlmodel import Session, col, select
 
-from db.models import (
+from db.queries import NotFoundError
+from db.tables import (
     AuditAction,
     AuditLog,
     Label,
@@ -25,7 +26,6 @@ from db.models import (
     TaxonomyNode,
     Video,
 )
-from db.queries import NotFoundError
 
 DEFAULT_ERROR_CONFIDENCE = 0.9
 
@@ -107,7 +107,9 @@ def _closure_table(session: Session) -> Values:
     pairs = [(node, anc) for node, ancs in _ancestors(session).items() for anc in sorted(ancs)]
     if not pairs:
         pairs = [("", "")]  # an empty taxonomy: a one-row table that matches no label
-    return values(column("node_id", String), column("ancestor_id", String), name="closure").data(pairs)
+    return values(column("node_id", String), column("ancestor_id", String), name="closure").data(
+        pairs
+    )
 
 
 def label_distribution(
@@ -123,12 +125,16 @@ def label_distribution(
         if session.get(TaxonomyNode, parent_id) is None:
             raise NotFoundError(f"no taxonomy node with id {parent_id}")
         child_ids = select(TaxonomyEdge.child_id).where(TaxonomyEdge.parent_id == parent_id)
-        children = list(session.exec(select(TaxonomyNode).where(col(TaxonomyNode.id).in_(child_ids))))
+        children = list(
+            session.exec(select(TaxonomyNode).where(col(TaxonomyNode.id).in_(child_ids)))
+        )
     if not children:
         return []
     with_children = set(
         session.exec(
-            select(TaxonomyEdge.parent_id).where(col(TaxonomyEdge.parent_id).in_([c.id for c in children])).distinct()
+            select(TaxonomyEdge.parent_id)
+            .where(col(TaxonomyEdge.parent_id).in_([c.id for c in children]))
+            .distinct()
         )
     )
     closure = _closure_table(session)
@@ -143,7 +149,13 @@ def label_distribution(
         query = query.where(col(Label.source) == str(source))
     counts = dict(session.exec(query).all())
     result = [
-        TagCount(node_id=c.id, path=c.path, name=c.name, n_videos=counts.get(c.id, 0), has_children=c.id in with_children)
+        TagCount(
+            node_id=c.id,
+            path=c.path,
+            name=c.name,
+            n_videos=counts.get(c.id, 0),
+            has_children=c.id in with_children,
+        )
         for c in children
     ]
     return sorted(result, key=lambda t: (-t.n_videos, t.path))
@@ -152,8 +164,9 @@ def label_distribution(
 def moderator_throughput(session: Session, *, since: datetime) -> list[ThroughputRow]:
     """Saved reviews per moderator per UTC day since ``since`` (from the audit trail)."""
     rows = session.exec(
-        select(AuditLog.created_at, AuditLog.username)
-        .where(col(AuditLog.action) == AuditAction.REVIEW_SAVED, col(AuditLog.created_at) >= since)
+        select(AuditLog.created_at, AuditLog.username).where(
+            col(AuditLog.action) == AuditAction.REVIEW_SAVED, col(AuditLog.created_at) >= since
+        )
     ).all()
     counts: dict[tuple[date, str], int] = {}
     for created_at, username in rows:
@@ -186,7 +199,9 @@ def _predicted(model_version_id: int):
     )
 
 
-def disagreement_by_tag(session: Session, *, model_version_id: int, limit: int = 50) -> list[TagDisagreement]:
+def disagreement_by_tag(
+    session: Session, *, model_version_id: int, limit: int = 50
+) -> list[TagDisagreement]:
     """Tags where ``model_version_id`` and the moderators disagree most on reviewed videos.
 
     Only videos that have predictions from that model count.
@@ -194,11 +209,23 @@ def disagreement_by_tag(session: Session, *, model_version_id: int, limit: int =
     closure = _closure_table(session)
     human = _human_closed(session, closure)
     predicted = _predicted(model_version_id)
-    scored = select(Prediction.video_id).where(col(Prediction.model_version_id) == model_version_id).distinct()
-    human_scored = select(human.c.video_id, human.c.node_id).where(human.c.video_id.in_(scored)).subquery("hs")
+    scored = (
+        select(Prediction.video_id)
+        .where(col(Prediction.model_version_id) == model_version_id)
+        .distinct()
+    )
+    human_scored = (
+        select(human.c.video_id, human.c.node_id).where(human.c.video_id.in_(scored)).subquery("hs")
+    )
     both = (
         select(human_scored.c.node_id, func.count().label("n"))
-        .join(predicted, and_(predicted.c.video_id == human_scored.c.video_id, predicted.c.node_id == human_scored.c.node_id))
+        .join(
+            predicted,
+            and_(
+                predicted.c.video_id == human_scored.c.video_id,
+                predicted.c.node_id == human_scored.c.node_id,
+            ),
+        )
         .group_by(human_scored.c.node_id)
     )
     n_human = select(human_scored.c.node_id, func.count()).group_by(human_scored.c.node_id)
@@ -207,14 +234,25 @@ def disagreement_by_tag(session: Session, *, model_version_id: int, limit: int =
     human_counts = dict(session.exec(n_human).all())
     pred_counts = dict(session.exec(n_pred).all())
     nodes = set(human_counts) | set(pred_counts)
-    paths = dict(session.exec(select(TaxonomyNode.id, TaxonomyNode.path).where(col(TaxonomyNode.id).in_(nodes))).all()) if nodes else {}
+    paths = (
+        dict(
+            session.exec(
+                select(TaxonomyNode.id, TaxonomyNode.path).where(col(TaxonomyNode.id).in_(nodes))
+            ).all()
+        )
+        if nodes
+        else {}
+    )
     result = []
     for node in nodes:
         tp = both_counts.get(node, 0)
         result.append(
             TagDisagreement(
-                node_id=node, path=paths.get(node, node), n_both=tp,
-                n_model_only=pred_counts.get(node, 0) - tp, n_human_only=human_counts.get(node, 0) - tp,
+                node_id=node,
+                path=paths.get(node, node),
+                n_both=tp,
+                n_model_only=pred_counts.get(node, 0) - tp,
+                n_human_only=human_counts.get(node, 0) - tp,
             )
         )
     result.sort(key=lambda t: (-t.disagreement, t.path))
@@ -243,7 +281,13 @@ def likely_label_errors(
     missing_rows = session.exec(
         select(Prediction.video_id, Prediction.node_id, Prediction.probability)
         .join(Video, col(Video.id) == col(Prediction.video_id))
-        .outerjoin(human, and_(human.c.video_id == col(Prediction.video_id), human.c.node_id == col(Prediction.node_id)))
+        .outerjoin(
+            human,
+            and_(
+                human.c.video_id == col(Prediction.video_id),
+                human.c.node_id == col(Prediction.node_id),
+            ),
+        )
         .where(
             reviewed,
             col(Prediction.model_version_id) == model_version_id,
@@ -258,8 +302,14 @@ def likely_label_errors(
     suspects: list[tuple[int, str, str, float]] = []
     for video_id, nodes in by_video.items():
         covered = {anc for node in nodes for anc in ancestors.get(node, {node}) if anc != node}
-        suspects += [(video_id, node, "missing", p) for node, p in nodes.items() if node not in covered]
-    scored = select(Prediction.video_id).where(col(Prediction.model_version_id) == model_version_id).distinct()
+        suspects += [
+            (video_id, node, "missing", p) for node, p in nodes.items() if node not in covered
+        ]
+    scored = (
+        select(Prediction.video_id)
+        .where(col(Prediction.model_version_id) == model_version_id)
+        .distinct()
+    )
     prob = func.coalesce(Prediction.probability, literal(0.0))
     doubtful_rows = session.exec(
         select(Label.video_id, Label.node_id, prob)
@@ -283,13 +333,31 @@ def likely_label_errors(
     suspects.sort(key=lambda s: (-(s[3] if s[2] == "missing" else 1.0 - s[3]), s[0], s[1]))
     suspects = suspects[:limit]
     video_ids = {s[0] for s in suspects}
-    videos = {v.id: v for v in session.exec(select(Video).where(col(Video.id).in_(video_ids)))} if video_ids else {}
+    videos = (
+        {v.id: v for v in session.exec(select(Video).where(col(Video.id).in_(video_ids)))}
+        if video_ids
+        else {}
+    )
     node_ids = {s[1] for s in suspects}
-    paths = dict(session.exec(select(TaxonomyNode.id, TaxonomyNode.path).where(col(TaxonomyNode.id).in_(node_ids))).all()) if node_ids else {}
+    paths = (
+        dict(
+            session.exec(
+                select(TaxonomyNode.id, TaxonomyNode.path).where(col(TaxonomyNode.id).in_(node_ids))
+            ).all()
+        )
+        if node_ids
+        else {}
+    )
     return [
         LabelSuspect(
-            video_id=video_id, title=videos[video_id].title, node_id=node, path=paths.get(node, node), kind=kind,
-            probability=float(p), reviewed_by=videos[video_id].reviewed_by, reviewed_at=videos[video_id].reviewed_at,
+            video_id=video_id,
+            title=videos[video_id].title,
+            node_id=node,
+            path=paths.get(node, node),
+            kind=kind,
+            probability=float(p),
+            reviewed_by=videos[video_id].reviewed_by,
+            reviewed_at=videos[video_id].reviewed_at,
         )
         for video_id, node, kind, p in suspects
     ]

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from db.models import AuditLog
 from db.queries import Actor, dump_json
+from db.tables import AuditLog
 
 
 def add_audit(

@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import delete, func, tuple_
 from sqlmodel import Session, col, select
 
-from db.models import Embedding
+from db.tables import Embedding
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,17 @@ def put_embeddings(session: Session, *, records: Sequence[EmbeddingRecord]) -> i
     for r in records:
         data, dim = _to_bytes(r.vector)
         rows[(r.video_id, r.modality, r.encoder_id, r.encoder_version)] = Embedding(
-            video_id=r.video_id, modality=r.modality, encoder_id=r.encoder_id,
-            encoder_version=r.encoder_version, input_hash=r.input_hash, dim=dim, vector=data,
+            video_id=r.video_id,
+            modality=r.modality,
+            encoder_id=r.encoder_id,
+            encoder_version=r.encoder_version,
+            input_hash=r.input_hash,
+            dim=dim,
+            vector=data,
         )
-    key = tuple_(Embedding.video_id, Embedding.modality, Embedding.encoder_id, Embedding.encoder_version)
+    key = tuple_(
+        Embedding.video_id, Embedding.modality, Embedding.encoder_id, Embedding.encoder_version
+    )
     session.exec(delete(Embedding).where(key.in_(list(rows))))
     session.add_all(list(rows.values()))
     session.flush()
@@ -139,7 +146,9 @@ def load_matrices(
     for video_id, modality, data, dim in session.exec(query):
         known = dims.setdefault(modality, dim)
         if known != dim:
-            raise ValueError(f"{modality} embeddings of {encoder_id} {encoder_version} mix dims {known} and {dim}")
+            raise ValueError(
+                f"{modality} embeddings of {encoder_id} {encoder_version} mix dims {known} and {dim}"
+            )
         by_video.setdefault(video_id, {})[modality] = _from_bytes(data, dim)
     ids = np.array(sorted(by_video), dtype=np.int64)
     matrices, masks = {}, {}
@@ -156,7 +165,9 @@ def load_matrices(
     return EmbeddingMatrices(video_ids=ids, matrices=matrices, masks=masks)
 
 
-def count_embeddings(session: Session, *, encoder_id: str | None = None, encoder_version: str | None = None) -> dict[str, int]:
+def count_embeddings(
+    session: Session, *, encoder_id: str | None = None, encoder_version: str | None = None
+) -> dict[str, int]:
     """``{modality: count}``, optionally for one encoder (version)."""
     query = select(Embedding.modality, func.count()).group_by(Embedding.modality)
     if encoder_id is not None:

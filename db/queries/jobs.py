@@ -6,14 +6,18 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from db.models import Job, JobStatus, utcnow
 from db.queries import NotFoundError, dump_json
+from db.tables import Job, JobStatus, utcnow
 
 _STATUSES = {status.value for status in JobStatus}
 
 
 def create_job(
-    session: Session, *, kind: str, created_by: int | None = None, params: dict[str, Any] | None = None
+    session: Session,
+    *,
+    kind: str,
+    created_by: int | None = None,
+    params: dict[str, Any] | None = None,
 ) -> Job:
     job = Job(kind=kind, created_by=created_by, params_json=dump_json(params or {}))
     session.add(job)

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import and_, delete, func, or_, update
 from sqlmodel import Session, col, select
 
-from db.models import AuditAction, Label, LabelSource, Video, VideoStatus, utcnow
 from db.queries import Actor, NotFoundError, StaleVersionError, UnknownNodeError
 from db.queries.audit import add_audit
 from db.queries.taxonomy import get_nodes_by_ids
+from db.tables import AuditAction, Label, LabelSource, Video, VideoStatus, utcnow
 
 
 def _check_nodes(session: Session, node_ids: Iterable[str]) -> None:
@@ -31,7 +31,9 @@ def get_labels(session: Session, *, video_id: int, source: str | None = None) ->
     return list(session.exec(query.order_by(col(Label.node_id))))
 
 
-def effective_labels(session: Session, *, video_ids: Sequence[int] | None = None) -> dict[int, list[str]]:
+def effective_labels(
+    session: Session, *, video_ids: Sequence[int] | None = None
+) -> dict[int, list[str]]:
     """``{video_id: sorted node ids}`` for labelled videos: human labels if reviewed, else imported.
 
     Reviewed videos appear even with an empty list (a confirmed "no tags"); videos with neither a
@@ -132,7 +134,9 @@ def save_review(
             f"video {video_id} was changed by someone else (version {current.version}, "
             f"you edited version {expected_version}); reload it"
         )
-    human = {label.node_id for label in get_labels(session, video_id=video_id, source=LabelSource.HUMAN)}
+    human = {
+        label.node_id for label in get_labels(session, video_id=video_id, source=LabelSource.HUMAN)
+    }
     if human - wanted:
         session.exec(
             delete(Label).where(
@@ -143,7 +147,13 @@ def save_review(
         )
     session.add_all(
         [
-            Label(video_id=video_id, node_id=node, source=LabelSource.HUMAN, created_by=user.id, created_at=now)
+            Label(
+                video_id=video_id,
+                node_id=node,
+                source=LabelSource.HUMAN,
+                created_by=user.id,
+                created_at=now,
+            )
             for node in sorted(wanted - human)
         ]
     )
@@ -151,13 +161,20 @@ def save_review(
     for node in added:
         add_audit(session, action=AuditAction.LABEL_ADD, user=user, video_id=video_id, node_id=node)
     for node in removed:
-        add_audit(session, action=AuditAction.LABEL_REMOVE, user=user, video_id=video_id, node_id=node)
+        add_audit(
+            session, action=AuditAction.LABEL_REMOVE, user=user, video_id=video_id, node_id=node
+        )
     add_audit(
         session,
         action=AuditAction.REVIEW_SAVED,
         user=user,
         video_id=video_id,
-        detail={"node_ids": sorted(wanted), "added": added, "removed": removed, "version": bumped[0][0]},
+        detail={
+            "node_ids": sorted(wanted),
+            "added": added,
+            "removed": removed,
+            "version": bumped[0][0],
+        },
     )
     session.flush()
     return session.get(Video, video_id, populate_existing=True)

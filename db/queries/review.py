@@ -17,7 +17,9 @@ from sqlalchemy import Row, and_, func, or_, true, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from db.models import (
+from db.queries import Actor, DatabaseError, NotFoundError
+from db.queries.audit import add_audit
+from db.tables import (
     AuditAction,
     Label,
     Prediction,
@@ -28,8 +30,6 @@ from db.models import (
     VideoStatus,
     utcnow,
 )
-from db.queries import Actor, DatabaseError, NotFoundError
-from db.queries.audit import add_audit
 
 IN_REVIEW = "in_review"
 QUEUE_STATES = (
@@ -75,11 +75,18 @@ class QueueFilters:
     def __post_init__(self) -> None:
         unknown = set(self.statuses) - set(QUEUE_STATES)
         if unknown:
-            raise ValueError(f"unknown queue state(s) {sorted(unknown)}; expected some of {QUEUE_STATES}")
+            raise ValueError(
+                f"unknown queue state(s) {sorted(unknown)}; expected some of {QUEUE_STATES}"
+            )
         if self.sort not in SORTS:
             raise ValueError(f"unknown sort {self.sort!r}; expected one of {SORTS}")
-        if self.confidence is not None and not 0.0 <= self.confidence[0] <= self.confidence[1] <= 1.0:
-            raise ValueError(f"confidence range must satisfy 0 <= low <= high <= 1, got {self.confidence}")
+        if (
+            self.confidence is not None
+            and not 0.0 <= self.confidence[0] <= self.confidence[1] <= 1.0
+        ):
+            raise ValueError(
+                f"confidence range must satisfy 0 <= low <= high <= 1, got {self.confidence}"
+            )
 
 
 @dataclass(frozen=True)
@@ -164,7 +171,9 @@ def _title_contains(text: str) -> ColumnElement[bool]:
     return col(Video.title).ilike(f"%{text}%")
 
 
-def _conditions(session: Session, filters: QueueFilters, now: datetime) -> list[ColumnElement[bool]]:
+def _conditions(
+    session: Session, filters: QueueFilters, now: datetime
+) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
     if filters.statuses:
         stored = [s for s in filters.statuses if s != IN_REVIEW]
@@ -217,8 +226,17 @@ def _order(sort: str) -> list[ColumnElement]:
 
 
 _PAGE_COLUMNS = (
-    Video.id, Video.title, Video.status, Video.top_tag, Video.uncertainty, Video.claimed_by,
-    Video.claim_expires_at, Video.reviewed_by, Video.flagged, Video.created_at, Video.error,
+    Video.id,
+    Video.title,
+    Video.status,
+    Video.top_tag,
+    Video.uncertainty,
+    Video.claimed_by,
+    Video.claim_expires_at,
+    Video.reviewed_by,
+    Video.flagged,
+    Video.created_at,
+    Video.error,
 )
 
 
@@ -227,17 +245,29 @@ def _count(session: Session, conds: list[ColumnElement[bool]]) -> int:
 
 
 def _page_then_count(
-    session: Session, conds: list[ColumnElement[bool]], order: list[ColumnElement], *, offset: int, limit: int
+    session: Session,
+    conds: list[ColumnElement[bool]],
+    order: list[ColumnElement],
+    *,
+    offset: int,
+    limit: int,
 ) -> tuple[Sequence[Row], int]:
     """The page, then the number of matches: two queries, right when the conditions are cheap
     (none, or plain column tests), as a top-N and a count keep no rows where a window count
     would hold every match."""
-    rows = session.exec(select(*_PAGE_COLUMNS).where(*conds).order_by(*order).offset(offset).limit(limit)).all()
+    rows = session.exec(
+        select(*_PAGE_COLUMNS).where(*conds).order_by(*order).offset(offset).limit(limit)
+    ).all()
     return rows, _count(session, conds)
 
 
 def _page_and_count_in_one_pass(
-    session: Session, conds: list[ColumnElement[bool]], order: list[ColumnElement], *, offset: int, limit: int
+    session: Session,
+    conds: list[ColumnElement[bool]],
+    order: list[ColumnElement],
+    *,
+    offset: int,
+    limit: int,
 ) -> tuple[Sequence[Row], int]:
     """The page and the number of matches from ONE evaluation of costly conditions.
 
@@ -255,7 +285,9 @@ def _page_and_count_in_one_pass(
         .subquery()
     )
     rows = session.exec(
-        select(*_PAGE_COLUMNS, ranked.c.total).join(ranked, ranked.c.ranked_id == col(Video.id)).order_by(*order)
+        select(*_PAGE_COLUMNS, ranked.c.total)
+        .join(ranked, ranked.c.ranked_id == col(Video.id))
+        .order_by(*order)
     ).all()
     if rows:
         return rows, rows[0].total
@@ -277,19 +309,31 @@ def list_queue(
     conds = _conditions(session, filters, now)
     costly = bool(filters.search.strip() or filters.tag)
     fetch = _page_and_count_in_one_pass if costly else _page_then_count
-    videos, total = fetch(session, conds, _order(filters.sort), offset=(page - 1) * page_size, limit=page_size)
+    videos, total = fetch(
+        session, conds, _order(filters.sort), offset=(page - 1) * page_size, limit=page_size
+    )
     user_ids = {v.claimed_by for v in videos} | {v.reviewed_by for v in videos}
     user_ids.discard(None)
-    names = dict(session.exec(select(User.id, User.username).where(col(User.id).in_(user_ids))).all()) if user_ids else {}
+    names = (
+        dict(session.exec(select(User.id, User.username).where(col(User.id).in_(user_ids))).all())
+        if user_ids
+        else {}
+    )
     tags = {v.top_tag for v in videos if v.top_tag}
     paths = (
-        dict(session.exec(select(TaxonomyNode.id, TaxonomyNode.path).where(col(TaxonomyNode.id).in_(tags))).all())
+        dict(
+            session.exec(
+                select(TaxonomyNode.id, TaxonomyNode.path).where(col(TaxonomyNode.id).in_(tags))
+            ).all()
+        )
         if tags
         else {}
     )
     rows = []
     for v in videos:
-        claimed = v.claimed_by is not None and v.claim_expires_at is not None and v.claim_expires_at > now
+        claimed = (
+            v.claimed_by is not None and v.claim_expires_at is not None and v.claim_expires_at > now
+        )
         rows.append(
             QueueRow(
                 video_id=v.id,
@@ -314,7 +358,9 @@ def queue_counts(session: Session, *, now: datetime | None = None) -> dict[str, 
         select(Video.status, func.count()).where(_no_active_claim(now)).group_by(col(Video.status))
     ).all()
     counts.update({status: n for status, n in rows})
-    counts[IN_REVIEW] = session.exec(select(func.count()).select_from(Video).where(_active_claim(now))).one()
+    counts[IN_REVIEW] = session.exec(
+        select(func.count()).select_from(Video).where(_active_claim(now))
+    ).one()
     return counts
 
 
@@ -353,7 +399,9 @@ def claim_next(
         .order_by(col(Video.claim_expires_at))
         .limit(1)
     ).first()
-    if mine is not None and _take(session, video_id=mine, user=user, now=now, minutes=claim_minutes):
+    if mine is not None and _take(
+        session, video_id=mine, user=user, now=now, minutes=claim_minutes
+    ):
         return session.get(Video, mine, populate_existing=True)
     stored = [s for s in (filters.statuses or DEFAULT_CLAIM_STATES) if s in REVIEWABLE]
     if not stored:
@@ -392,13 +440,19 @@ def claim_video(
     )
 
 
-def get_claim(session: Session, *, video_id: int, user: Actor, now: datetime | None = None) -> ClaimInfo:
+def get_claim(
+    session: Session, *, video_id: int, user: Actor, now: datetime | None = None
+) -> ClaimInfo:
     """Who holds the claim on a video now (``claimed_by`` None when nobody does)."""
     now = _now(now)
     video = session.get(Video, video_id, populate_existing=True)
     if video is None:
         raise NotFoundError(f"no video with id {video_id}")
-    active = video.claimed_by is not None and video.claim_expires_at is not None and video.claim_expires_at > now
+    active = (
+        video.claimed_by is not None
+        and video.claim_expires_at is not None
+        and video.claim_expires_at > now
+    )
     claimer = session.get(User, video.claimed_by) if active else None
     return ClaimInfo(
         video_id=video_id,
@@ -420,26 +474,42 @@ def release_claim(session: Session, *, video_id: int, user: Actor, skipped: bool
         .returning(col(Video.id))
     ).all()
     if released:
-        add_audit(session, action=AuditAction.RELEASE, user=user, video_id=video_id, detail={"skipped": skipped})
+        add_audit(
+            session,
+            action=AuditAction.RELEASE,
+            user=user,
+            video_id=video_id,
+            detail={"skipped": skipped},
+        )
     return bool(released)
 
 
-def set_flag(session: Session, *, video_id: int, user: Actor, flagged: bool, reason: str = "") -> Video:
+def set_flag(
+    session: Session, *, video_id: int, user: Actor, flagged: bool, reason: str = ""
+) -> Video:
     """Flag a video for attention (with a reason) or clear the flag; audited."""
     done = session.exec(
         update(Video)
         .where(col(Video.id) == video_id)
-        .values(flagged=flagged, flag_reason=(reason.strip() or None) if flagged else None, updated_at=utcnow())
+        .values(
+            flagged=flagged,
+            flag_reason=(reason.strip() or None) if flagged else None,
+            updated_at=utcnow(),
+        )
         .returning(col(Video.id))
     ).all()
     if not done:
         raise NotFoundError(f"no video with id {video_id}")
     action = AuditAction.FLAGGED if flagged else AuditAction.UNFLAGGED
-    add_audit(session, action=action, user=user, video_id=video_id, detail={"reason": reason.strip()})
+    add_audit(
+        session, action=action, user=user, video_id=video_id, detail={"reason": reason.strip()}
+    )
     return session.get(Video, video_id, populate_existing=True)
 
 
-def send_back_for_review(session: Session, *, video_ids: Sequence[int], user: Actor, reason: str) -> int:
+def send_back_for_review(
+    session: Session, *, video_ids: Sequence[int], user: Actor, reason: str
+) -> int:
     """Return reviewed videos to the queue for a second review (flagged with the reason).
 
     Bumps ``version`` so a page still open on the old review cannot overwrite it silently.
@@ -462,10 +532,15 @@ def send_back_for_review(session: Session, *, video_ids: Sequence[int], user: Ac
     ).all()
     unpredicted = [video_id for video_id, model_id in sent if model_id is None]
     if unpredicted:
-        session.exec(update(Video).where(col(Video.id).in_(unpredicted)).values(status=VideoStatus.READY))
+        session.exec(
+            update(Video).where(col(Video.id).in_(unpredicted)).values(status=VideoStatus.READY)
+        )
     for video_id, _ in sent:
         add_audit(
-            session, action=AuditAction.FLAGGED, user=user, video_id=video_id,
+            session,
+            action=AuditAction.FLAGGED,
+            user=user,
+            video_id=video_id,
             detail={"second_review": True, "reason": reason.strip()},
         )
     return len(sent)

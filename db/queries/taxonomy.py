@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
-from db.models import Label, TaxonomyEdge, TaxonomyNode
 from db.queries import NotFoundError, TaxonomyInUseError
+from db.tables import Label, TaxonomyEdge, TaxonomyNode
 
 
 def replace_taxonomy(
@@ -37,8 +37,12 @@ def replace_taxonomy(
         if stored is None:
             session.add(
                 TaxonomyNode(
-                    id=node.id, name=node.name, parent_id=node.parent_id, path=node.path,
-                    level=node.level, sort_key=node.sort_key,
+                    id=node.id,
+                    name=node.name,
+                    parent_id=node.parent_id,
+                    path=node.path,
+                    level=node.level,
+                    sort_key=node.sort_key,
                 )
             )
             continue
@@ -101,5 +105,7 @@ def search_nodes(session: Session, *, query: str, limit: int = 50) -> list[Taxon
     """
     needle = " ".join(query.split()).casefold()
     matches = [node for node in get_nodes(session) if needle in node.path.casefold()]
-    matches.sort(key=lambda node: (not node.name.casefold().startswith(needle), node.level, node.sort_key))
+    matches.sort(
+        key=lambda node: (not node.name.casefold().startswith(needle), node.level, node.sort_key)
+    )
     return matches[:limit]

@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
-from db.models import LoginAttempt, Role, User, UserSession, utcnow
 from db.queries import DuplicateError, NotFoundError
+from db.tables import LoginAttempt, Role, User, UserSession, utcnow
 
 _ROLES = {role.value for role in Role}
 
@@ -22,7 +22,9 @@ def _check_role(role: str) -> str:
     return str(role)
 
 
-def create_user(session: Session, *, username: str, password_hash: str, role: str = Role.MODERATOR) -> User:
+def create_user(
+    session: Session, *, username: str, password_hash: str, role: str = Role.MODERATOR
+) -> User:
     if get_user_by_name(session, username=username) is not None:
         raise DuplicateError(f"user {username!r} already exists")
     user = User(username=username, password_hash=password_hash, role=_check_role(role))
@@ -76,7 +78,9 @@ def update_user(
 # --- sign-in sessions ---------------------------------------------------------------------------
 
 
-def create_user_session(session: Session, *, token_hash: str, user_id: int, expires_at: datetime) -> UserSession:
+def create_user_session(
+    session: Session, *, token_hash: str, user_id: int, expires_at: datetime
+) -> UserSession:
     row = UserSession(token_hash=token_hash, user_id=user_id, expires_at=expires_at)
     session.add(row)
     session.flush()
@@ -88,11 +92,15 @@ def get_user_session(session: Session, *, token_hash: str) -> UserSession | None
 
 
 def revoke_user_session(session: Session, *, token_hash: str) -> None:
-    session.exec(update(UserSession).where(col(UserSession.token_hash) == token_hash).values(revoked=True))
+    session.exec(
+        update(UserSession).where(col(UserSession.token_hash) == token_hash).values(revoked=True)
+    )
 
 
 def revoke_all_user_sessions(session: Session, *, user_id: int) -> None:
-    session.exec(update(UserSession).where(col(UserSession.user_id) == user_id).values(revoked=True))
+    session.exec(
+        update(UserSession).where(col(UserSession.user_id) == user_id).values(revoked=True)
+    )
 
 
 # --- login attempts -----------------------------------------------------------------------------
@@ -105,7 +113,9 @@ def lock_login_attempts(session: Session, *, username: str) -> None:
     DuckDB needs nothing here: the tagger's file lock already serialises units of work.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:username))"), {"username": username})
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:username))"), {"username": username}
+        )
 
 
 def record_login_attempt(
@@ -123,7 +133,13 @@ def count_failed_logins(session: Session, *, username: str, since: datetime) -> 
         )
     ).one()
     start = max(since, last_success) if last_success is not None else since
-    query = select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.username == username, ~col(LoginAttempt.success), col(LoginAttempt.created_at) > start
+    query = (
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(
+            LoginAttempt.username == username,
+            ~col(LoginAttempt.success),
+            col(LoginAttempt.created_at) > start,
+        )
     )
     return session.exec(query).one()

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, text, update
 from sqlmodel import Session, col, select
 
-from db.models import Embedding, Keyframe, Label, Prediction, Transcript, Video, VideoStatus, utcnow
 from db.queries import DuplicateError, NotFoundError, dump_json
+from db.tables import Embedding, Keyframe, Label, Prediction, Transcript, Video, VideoStatus, utcnow
 
 _STATUSES = {status.value for status in VideoStatus}
 
@@ -56,8 +56,13 @@ def create_video(
     if external_id is not None and find_video_by_external_id(session, external_id=external_id):
         raise DuplicateError(f"a video with id {external_id!r} already exists")
     video = Video(
-        title=title, description=description, external_id=external_id, stored_path=stored_path,
-        original_name=original_name, content_hash=content_hash, status=_check_status(status),
+        title=title,
+        description=description,
+        external_id=external_id,
+        stored_path=stored_path,
+        original_name=original_name,
+        content_hash=content_hash,
+        status=_check_status(status),
     )
     session.add(video)
     session.flush()
@@ -83,7 +88,9 @@ def find_video_by_external_id(session: Session, *, external_id: str) -> Video | 
     return session.exec(select(Video).where(Video.external_id == external_id)).first()
 
 
-def find_videos_by_external_ids(session: Session, *, external_ids: Iterable[str]) -> dict[str, Video]:
+def find_videos_by_external_ids(
+    session: Session, *, external_ids: Iterable[str]
+) -> dict[str, Video]:
     wanted = set(external_ids)
     if not wanted:
         return {}
@@ -91,7 +98,9 @@ def find_videos_by_external_ids(session: Session, *, external_ids: Iterable[str]
     return {video.external_id: video for video in rows if video.external_id is not None}
 
 
-def find_video_by_hash(session: Session, *, content_hash: str, exclude_id: int | None = None) -> Video | None:
+def find_video_by_hash(
+    session: Session, *, content_hash: str, exclude_id: int | None = None
+) -> Video | None:
     """The oldest video with these bytes (duplicate detection), optionally not ``exclude_id``."""
     query = select(Video).where(Video.content_hash == content_hash)
     if exclude_id is not None:
@@ -204,7 +213,9 @@ def set_prediction_summaries(
         session.exec(
             update(Video)
             .where(col(Video.id).in_(ids))
-            .where(col(Video.status).in_([VideoStatus.READY, VideoStatus.NEW, VideoStatus.PROCESSING]))
+            .where(
+                col(Video.status).in_([VideoStatus.READY, VideoStatus.NEW, VideoStatus.PROCESSING])
+            )
             .values(status=VideoStatus.PREDICTED)
         )
     session.flush()
@@ -249,10 +260,15 @@ def get_transcript(session: Session, *, video_id: int) -> Transcript | None:
     return session.get(Transcript, video_id)
 
 
-def replace_keyframes(session: Session, *, video_id: int, frames: Sequence[tuple[float, str]]) -> list[Keyframe]:
+def replace_keyframes(
+    session: Session, *, video_id: int, frames: Sequence[tuple[float, str]]
+) -> list[Keyframe]:
     """Store ``(timestamp_s, thumbnail_path)`` in order as the video's keyframes."""
     session.exec(delete(Keyframe).where(col(Keyframe.video_id) == video_id))
-    rows = [Keyframe(video_id=video_id, idx=i, timestamp_s=t, thumbnail_path=p) for i, (t, p) in enumerate(frames)]
+    rows = [
+        Keyframe(video_id=video_id, idx=i, timestamp_s=t, thumbnail_path=p)
+        for i, (t, p) in enumerate(frames)
+    ]
     session.add_all(rows)
     session.flush()
     return rows
@@ -267,8 +283,14 @@ def insert_synthetic_videos(session: Session, *, n: int, prefix: str = "syn-") -
     """Bulk-insert ``n`` synthetic predicted videos (random uncertainty) for benchmarks and load
     tests, in one statement; external ids are ``<prefix><i>``."""
     bind = session.get_bind()
-    series = "range(:n) AS s(i)" if bind.dialect.name == "duckdb" else "generate_series(0, :n - 1) AS s(i)"
-    statuses = "CASE WHEN i % 10 = 0 THEN 'reviewed' WHEN i % 10 = 1 THEN 'new' ELSE 'predicted' END"
+    series = (
+        "range(:n) AS s(i)"
+        if bind.dialect.name == "duckdb"
+        else "generate_series(0, :n - 1) AS s(i)"
+    )
+    statuses = (
+        "CASE WHEN i % 10 = 0 THEN 'reviewed' WHEN i % 10 = 1 THEN 'new' ELSE 'predicted' END"
+    )
     session.execute(
         text(
             "INSERT INTO video (external_id, title, description, status, created_at, updated_at, version, "

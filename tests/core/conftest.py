@@ -21,16 +21,16 @@ import pytest
 from core.config import Settings
 from core.taxonomy import Taxonomy, from_paths, save_to_db
 from db.engine import Database, init_db
-from db.models import ModelVersion, VideoStatus
 from db.queries import embeddings as embeddings_q
 from db.queries import labels as labels_q
-from db.queries import models as models_q
+from db.queries import model_versions as models_q
 from db.queries import videos as videos_q
+from db.tables import ModelVersion, VideoStatus
 from scripts.mediagen import gradient_frames, speak_to_wav, tone, write_video
 
 if TYPE_CHECKING:
     from core.classifier import HierarchicalClassifier
-    from core.registry import ModelMetadata
+    from core.lifecycle.registry import ModelMetadata
 
 
 @pytest.fixture
@@ -125,14 +125,25 @@ class SyntheticCorpus:
     """
 
     encoder_key: tuple[str, str] = ("fake", "v1")
-    leaves: tuple[tuple[str, str], ...] = (("Sports", "Soccer"), ("Sports", "Tennis"), ("Music", "Rock"),
-                                           ("Music", "Jazz"))
+    leaves: tuple[tuple[str, str], ...] = (
+        ("Sports", "Soccer"),
+        ("Sports", "Tennis"),
+        ("Music", "Rock"),
+        ("Music", "Jazz"),
+    )
     title_dim: int = 6
     frames_dim: int = 5
     # small, quick classifier hyperparameters (train_model's ``params``)
     fast_params: tuple[tuple[str, Any], ...] = (
-        ("n_ensemble", 1), ("max_epochs", 20), ("patience", 6), ("d_model", 16), ("n_heads", 2),
-        ("n_layers", 1), ("mlp_width", 32), ("batch_size", 16), ("dropout", 0.1),
+        ("n_ensemble", 1),
+        ("max_epochs", 20),
+        ("patience", 6),
+        ("d_model", 16),
+        ("n_heads", 2),
+        ("n_layers", 1),
+        ("mlp_width", 32),
+        ("batch_size", 16),
+        ("dropout", 0.1),
     )
 
     def params(self, **overrides: Any) -> dict[str, Any]:
@@ -140,16 +151,23 @@ class SyntheticCorpus:
         return {**dict(self.fast_params), **overrides}
 
     def taxonomy(self) -> Taxonomy:
-        return from_paths([[sport] for sport, _ in self.leaves] + [list(leaf) for leaf in self.leaves])
+        return from_paths(
+            [[sport] for sport, _ in self.leaves] + [list(leaf) for leaf in self.leaves]
+        )
 
     def title_vector(self, title: str) -> np.ndarray:
         """Near the centre of the leaf named by the title's first word (deterministic per title)."""
         centre = np.zeros(self.title_dim, np.float32)
         centre[[leaf for _, leaf in self.leaves].index(title.split()[0])] = 3.0
         seed = int(hashlib.sha256(title.encode()).hexdigest()[:8], 16)
-        return centre + np.random.default_rng(seed).standard_normal(self.title_dim).astype(np.float32) * 0.3
+        return (
+            centre
+            + np.random.default_rng(seed).standard_normal(self.title_dim).astype(np.float32) * 0.3
+        )
 
-    def build(self, db: Database, n: int, *, frames: bool = False, seed: int = 0) -> tuple[Taxonomy, list[int]]:
+    def build(
+        self, db: Database, n: int, *, frames: bool = False, seed: int = 0
+    ) -> tuple[Taxonomy, list[int]]:
         """Save the taxonomy and ``n`` ready videos with embeddings and labels; the taxonomy and ids."""
         taxonomy = self.taxonomy()
         rng = np.random.default_rng(seed)
@@ -161,14 +179,26 @@ class SyntheticCorpus:
                 leaf = i % len(self.leaves)
                 title = f"{self.leaves[leaf][1]} video {i}"
                 video = videos_q.create_video(session, title=title, status=VideoStatus.READY)
-                records = [embeddings_q.EmbeddingRecord(video.id, "title", *self.encoder_key, title,
-                                                        self.title_vector(title))]
+                records = [
+                    embeddings_q.EmbeddingRecord(
+                        video.id, "title", *self.encoder_key, title, self.title_vector(title)
+                    )
+                ]
                 if frames and i % 4 != 3:
                     vector = frame_centres[leaf] + rng.standard_normal(self.frames_dim)
-                    records.append(embeddings_q.EmbeddingRecord(video.id, "frames", *self.encoder_key, f"frames{i}",
-                                                                vector.astype(np.float32)))
+                    records.append(
+                        embeddings_q.EmbeddingRecord(
+                            video.id,
+                            "frames",
+                            *self.encoder_key,
+                            f"frames{i}",
+                            vector.astype(np.float32),
+                        )
+                    )
                 embeddings_q.put_embeddings(session, records=records)
-                labels_q.import_labels(session, labels=[(video.id, taxonomy.find(": ".join(self.leaves[leaf])).id)])
+                labels_q.import_labels(
+                    session, labels=[(video.id, taxonomy.find(": ".join(self.leaves[leaf])).id)]
+                )
                 ids.append(video.id)
         return taxonomy, ids
 
@@ -193,31 +223,51 @@ def tiny_classifier() -> HierarchicalClassifier:
     X = rng.standard_normal((30, 6)).astype(np.float32)
     Y = np.zeros((30, 5), bool)
     Y[np.arange(30), np.arange(30) % 3 + 2] = True
-    return HierarchicalClassifier(n_ensemble=1, max_epochs=2, trunk="mlp", mlp_width=16, d_model=8).fit(
-        {"title": X}, Y, hierarchy=Hierarchy(TINY_PARENTS))
+    return HierarchicalClassifier(
+        n_ensemble=1, max_epochs=2, trunk="mlp", mlp_width=16, d_model=8
+    ).fit({"title": X}, Y, hierarchy=Hierarchy(TINY_PARENTS))
 
 
 @pytest.fixture
 def tiny_metadata() -> ModelMetadata:
     """Registry metadata matching :func:`tiny_classifier`."""
-    from core.registry import ModelMetadata
+    from core.lifecycle.registry import ModelMetadata
 
     return ModelMetadata(
-        encoder_id="fake", encoder_version="v1", node_ids=list(TINY_NODE_IDS), node_paths=list(TINY_NODE_PATHS),
-        node_parents=TINY_PARENTS, metrics={"violations": 0.0}, n_train=24, n_valid=6,
+        encoder_id="fake",
+        encoder_version="v1",
+        node_ids=list(TINY_NODE_IDS),
+        node_paths=list(TINY_NODE_PATHS),
+        node_parents=TINY_PARENTS,
+        metrics={"violations": 0.0},
+        n_train=24,
+        n_valid=6,
     )
 
 
 @pytest.fixture
-def tiny_model(db: Database, settings: Settings, tiny_classifier: HierarchicalClassifier,
-               tiny_metadata: ModelMetadata) -> Callable[..., ModelVersion]:
+def tiny_model(
+    db: Database,
+    settings: Settings,
+    tiny_classifier: HierarchicalClassifier,
+    tiny_metadata: ModelMetadata,
+) -> Callable[..., ModelVersion]:
     """``tiny_model(activate=False)`` registers :func:`tiny_classifier` as a new model version."""
-    from core import registry
+    from core.lifecycle import registry
 
     def register(*, activate: bool = False) -> ModelVersion:
         with db.session() as session:
-            version_id = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1").id
-        return registry.register_version(db, version_id=version_id, classifier=tiny_classifier,
-                                         metadata=tiny_metadata, settings=settings, user=None, activate=activate)
+            version_id = models_q.create_model_version(
+                session, encoder_id="fake", encoder_version="v1"
+            ).id
+        return registry.register_version(
+            db,
+            version_id=version_id,
+            classifier=tiny_classifier,
+            metadata=tiny_metadata,
+            settings=settings,
+            user=None,
+            activate=activate,
+        )
 
     return register

@@ -24,8 +24,8 @@ from core.auth import (
 )
 from core.config import Settings
 from db.engine import Database, init_db
-from db.models import AuditAction, AuditLog, LoginAttempt, User, UserSession, utcnow
 from db.queries import DuplicateError, audit, users
+from db.tables import AuditAction, AuditLog, LoginAttempt, User, UserSession, utcnow
 
 PASSWORD = "correct horse battery"
 
@@ -39,7 +39,9 @@ def db(tmp_path: Path) -> Database:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, login_max_failures=3, login_window_seconds=60, session_hours=2)
+    return Settings(
+        data_dir=tmp_path, login_max_failures=3, login_window_seconds=60, session_hours=2
+    )
 
 
 def _unknown_key(username: str) -> str:
@@ -52,7 +54,10 @@ def test_password_is_stored_as_argon2_hash(db: Database) -> None:
     with db.session() as session:
         stored = users.get_user_by_name(session, username="ann").password_hash
         assert stored.startswith("$argon2") and PASSWORD not in stored
-        assert audit.list_audit(session, action=AuditAction.USER_ADDED)[0].detail_json.count(PASSWORD) == 0
+        assert (
+            audit.list_audit(session, action=AuditAction.USER_ADDED)[0].detail_json.count(PASSWORD)
+            == 0
+        )
     assert auth.verify_password(stored, PASSWORD) and not auth.verify_password(stored, "wrong")
 
 
@@ -82,7 +87,9 @@ def test_sign_in_and_session_resolution(db: Database, settings: Settings) -> Non
     assert auth.resolve_session(db, token.token) is None
 
 
-def test_wrong_password_unknown_user_and_disabled_look_the_same(db: Database, settings: Settings) -> None:
+def test_wrong_password_unknown_user_and_disabled_look_the_same(
+    db: Database, settings: Settings
+) -> None:
     ann = auth.create_user(db, username="ann", password=PASSWORD)
     for name, password in [("ann", "nope-nope"), ("ghost", PASSWORD)]:
         with pytest.raises(InvalidCredentialsError, match="invalid username or password"):
@@ -104,18 +111,27 @@ def test_rate_limit_per_user_and_window(db: Database, settings: Settings) -> Non
         with pytest.raises(InvalidCredentialsError):
             auth.authenticate(db, "ann", "wrong-pass", settings=settings, now=now)
     with pytest.raises(RateLimitedError):
-        auth.authenticate(db, "ann", PASSWORD, settings=settings, now=now)  # even the right password
+        auth.authenticate(
+            db, "ann", PASSWORD, settings=settings, now=now
+        )  # even the right password
     assert auth.authenticate(db, "bob", PASSWORD, settings=settings, now=now).user.username == "bob"
     later = now + timedelta(seconds=settings.login_window_seconds + 1)
-    assert auth.authenticate(db, "ann", PASSWORD, settings=settings, now=later).user.username == "ann"
+    assert (
+        auth.authenticate(db, "ann", PASSWORD, settings=settings, now=later).user.username == "ann"
+    )
 
 
 def test_sessions_expire(db: Database, settings: Settings) -> None:
     auth.create_user(db, username="ann", password=PASSWORD)
     token = auth.authenticate(db, "ann", PASSWORD, settings=settings)
     assert token.expires_at - utcnow() <= timedelta(hours=settings.session_hours)
-    assert auth.resolve_session(db, token.token, now=token.expires_at - timedelta(minutes=1)) is not None
-    assert auth.resolve_session(db, token.token, now=token.expires_at + timedelta(seconds=1)) is None
+    assert (
+        auth.resolve_session(db, token.token, now=token.expires_at - timedelta(minutes=1))
+        is not None
+    )
+    assert (
+        auth.resolve_session(db, token.token, now=token.expires_at + timedelta(seconds=1)) is None
+    )
 
 
 def test_role_comes_from_the_database_every_time(db: Database, settings: Settings) -> None:
@@ -141,7 +157,9 @@ def test_role_comes_from_the_database_every_time(db: Database, settings: Setting
         assert session.exec(select(User)).one().role == "moderator"
 
 
-def test_a_password_typed_as_the_username_is_stored_only_as_a_digest(db: Database, settings: Settings) -> None:
+def test_a_password_typed_as_the_username_is_stored_only_as_a_digest(
+    db: Database, settings: Settings
+) -> None:
     secret = "s3cret-Passphrase-xyz"
     for _ in range(settings.login_max_failures):
         with pytest.raises(InvalidCredentialsError):
@@ -206,7 +224,9 @@ def test_parallel_guesses_cannot_exceed_the_limit(
 
     with ThreadPoolExecutor(n) as pool:
         outcomes = list(pool.map(guess, range(n)))
-    assert sorted(outcomes) == ["checked"] * settings.login_max_failures + ["refused"] * (n - settings.login_max_failures)
+    assert sorted(outcomes) == ["checked"] * settings.login_max_failures + ["refused"] * (
+        n - settings.login_max_failures
+    )
 
 
 @pytest.mark.slow
@@ -237,7 +257,9 @@ def test_postgres_serialises_attempts_per_username(
                 time.sleep(0.05)
                 with pg.engine.connect() as conn:
                     waiting = conn.execute(
-                        text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                        text(
+                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                        )
                     ).scalar_one()
             assert waiting == 1, "the sign-in attempt did not wait for the lock on its username"
             with pg.session() as other:  # another name is not held up

@@ -79,7 +79,12 @@ def test_tier_csv_with_cyrillic_blanks_and_duplicates(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     tax = from_tier_csv(path)
-    assert [n.path for n in tax.nodes] == ["Спорт", "Спорт: Футбол", "Спорт: Футбол: Премьер-лига", "Новости"]
+    assert [n.path for n in tax.nodes] == [
+        "Спорт",
+        "Спорт: Футбол",
+        "Спорт: Футбол: Премьер-лига",
+        "Новости",
+    ]
     assert tax.resolve("СПОРТ: футбол").level == 2
     assert tax.resolve("Спорт: Футбол").id == path_id(["Спорт", "Футбол"])
 
@@ -88,7 +93,13 @@ def test_json_paths_strings_and_lists(tmp_path: Path) -> None:
     path = tmp_path / "tax.json"
     path.write_text(json.dumps(["Arts: Music: Jazz", ["Arts", "Film"], "News"]), encoding="utf-8")
     tax = from_json_paths(path)
-    assert [n.path for n in tax.nodes] == ["Arts", "Arts: Music", "Arts: Music: Jazz", "Arts: Film", "News"]
+    assert [n.path for n in tax.nodes] == [
+        "Arts",
+        "Arts: Music",
+        "Arts: Music: Jazz",
+        "Arts: Film",
+        "News",
+    ]
     assert load_file(path).ids == tax.ids
 
 
@@ -96,12 +107,14 @@ def test_json_objects_with_parent_ids_form_a_dag(tmp_path: Path) -> None:
     path = tmp_path / "dag.json"
     path.write_text(
         json.dumps(
-            {"nodes": [
-                {"id": "10", "name": "Health"},
-                {"id": "20", "name": "Food"},
-                {"id": "30", "name": "Nutrition", "parent_ids": ["10", "20"]},
-                {"id": "40", "name": "Diets", "parent_id": "30"},
-            ]}
+            {
+                "nodes": [
+                    {"id": "10", "name": "Health"},
+                    {"id": "20", "name": "Food"},
+                    {"id": "30", "name": "Nutrition", "parent_ids": ["10", "20"]},
+                    {"id": "40", "name": "Diets", "parent_id": "30"},
+                ]
+            }
         ),
         encoding="utf-8",
     )
@@ -117,7 +130,10 @@ def test_json_objects_with_parent_ids_form_a_dag(tmp_path: Path) -> None:
     ("content", "message"),
     [
         ('[{"id": "1", "name": "A", "parent_id": "9"}]', "unknown parent"),
-        ('[{"id": "1", "name": "A", "parent_id": "2"}, {"id": "2", "name": "B", "parent_id": "1"}]', "cycle"),
+        (
+            '[{"id": "1", "name": "A", "parent_id": "2"}, {"id": "2", "name": "B", "parent_id": "1"}]',
+            "cycle",
+        ),
         ('[{"id": "1", "name": "A:B"}]', "path separator"),
         ("{not json", "cannot read"),
         ("[]", "non-empty"),

@@ -15,10 +15,11 @@ from core import auth
 from core import taxonomy as taxonomy_core
 from core.config import Settings
 from db.engine import Database, get_database, init_db
-from db.models import VideoStatus
-from db.queries import models, videos
-from db.queries.models import PredictionRow
+from db.queries import model_versions as models
+from db.queries import videos
+from db.queries.model_versions import PredictionRow
 from db.queries.videos import PredictionSummary
+from db.tables import VideoStatus
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PASSWORD = "correct horse battery"
@@ -55,32 +56,61 @@ def seeded(settings: Settings) -> Iterator[Seeded]:
         taxonomy_core.save_to_db(s, tax)
     auth.create_user(db, username="mod", password=PASSWORD, role="moderator")
     auth.create_user(db, username="boss", password=PASSWORD, role="admin")
-    titles = ["Cup final highlights", "<b>bold</b> [click](http://evil.example) **x**", "Piano lesson", "Derby"]
+    titles = [
+        "Cup final highlights",
+        "<b>bold</b> [click](http://evil.example) **x**",
+        "Piano lesson",
+        "Derby",
+    ]
     with db.session() as s:
         model = models.create_model_version(s, encoder_id="lite", encoder_version="1")
         models.finish_model_version(
-            s, model_version_id=model.id, status="ready",
-            metrics={"micro_auprc": 0.5, "hierarchical_f1": 0.6, "f1_level_1": 0.7, "f1_level_2": 0.4},
+            s,
+            model_version_id=model.id,
+            status="ready",
+            metrics={
+                "micro_auprc": 0.5,
+                "hierarchical_f1": 0.6,
+                "f1_level_1": 0.7,
+                "f1_level_2": 0.4,
+            },
         )
         models.set_active_model(s, model_version_id=model.id)
         ids = [
-            videos.create_video(s, title=t, description=f"desc {i} <script>alert(1)</script>", status=VideoStatus.READY).id
+            videos.create_video(
+                s,
+                title=t,
+                description=f"desc {i} <script>alert(1)</script>",
+                status=VideoStatus.READY,
+            ).id
             for i, t in enumerate(titles)
         ]
         rows = []
         for vid in ids:
             rows += [
-                PredictionRow(vid, sports, 0.95, True), PredictionRow(vid, soccer, 0.9, True),
-                PredictionRow(vid, music, 0.3, False), PredictionRow(vid, tennis, 0.2, False),
+                PredictionRow(vid, sports, 0.95, True),
+                PredictionRow(vid, soccer, 0.9, True),
+                PredictionRow(vid, music, 0.3, False),
+                PredictionRow(vid, tennis, 0.2, False),
             ]
         models.put_predictions(s, model_version_id=model.id, rows=rows)
         videos.set_prediction_summaries(
-            s, model_version_id=model.id,
-            summaries=[PredictionSummary(v, u, soccer) for v, u in zip(ids, (0.8, 0.6, 0.4, 0.2), strict=True)],
+            s,
+            model_version_id=model.id,
+            summaries=[
+                PredictionSummary(v, u, soccer)
+                for v, u in zip(ids, (0.8, 0.6, 0.4, 0.2), strict=True)
+            ],
         )
         videos.put_transcript(
-            s, video_id=ids[0], source="provided", text="kick off goal",
-            segments=[{"start": 0.0, "end": 2.0, "text": "Kick off"}, {"start": 12.5, "end": 14.0, "text": "Goal!"}],
+            s,
+            video_id=ids[0],
+            source="provided",
+            text="kick off goal",
+            segments=[
+                {"start": 0.0, "end": 2.0, "text": "Kick off"},
+                {"start": 12.5, "end": 14.0, "text": "Goal!"},
+            ],
         )
     yield Seeded(db=db, settings=settings, video_ids=ids, model_id=model.id)
     st.cache_data.clear()

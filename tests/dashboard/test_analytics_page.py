@@ -29,7 +29,11 @@ def test_moderator_cannot_send_back(signed_in, seeded) -> None:
     mod = signed_in("mod")
     with seeded.db.session() as s:
         labels.save_review(
-            s, video_id=seeded.video_ids[0], expected_version=0, node_ids=[travel], user=mod.session_state["current_user"]
+            s,
+            video_id=seeded.video_ids[0],
+            expected_version=0,
+            node_ids=[travel],
+            user=mod.session_state["current_user"],
         )
     at = mod.switch_page("views/analytics.py").run()
     assert at.dataframe  # sees the list

@@ -22,29 +22,50 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import auth, media, prediction, training
+from core import auth
 from core import taxonomy as taxonomy_core
 from core.config import Settings
 from core.encoders import load_encoder
+from core.lifecycle import prediction, training
+from core.media import decode as media
 from db.engine import get_database, init_db
-from db.models import VideoStatus
 from db.queries import embeddings, labels, videos
+from db.tables import VideoStatus
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"  # gitignored; the README image is taken from the demo
+SCREENSHOTS = (
+    ROOT / "artifacts" / "screenshots"
+)  # gitignored; the README image is taken from the demo
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 PASSWORD = "correct horse battery"
-LEAVES = ["Sports: Soccer", "Sports: Tennis", "Travel: Travel Locations", "Food & Drink: Desserts and Baking"]
+LEAVES = [
+    "Sports: Soccer",
+    "Sports: Tennis",
+    "Travel: Travel Locations",
+    "Food & Drink: Desserts and Baking",
+]
 TITLES = ["Cup final highlights", "Baseline rally", "Weekend in Lisbon", "Chocolate cake at home"]
 N_VIDEOS = 24
-FAST_TRAINING = {"n_ensemble": 1, "max_epochs": 80, "patience": 10, "d_model": 64, "n_heads": 2, "n_layers": 1,
-                 "mlp_width": 128}
+FAST_TRAINING = {
+    "n_ensemble": 1,
+    "max_epochs": 80,
+    "patience": 10,
+    "d_model": 64,
+    "n_heads": 2,
+    "n_layers": 1,
+    "mlp_width": 128,
+}
 
 
 def _free_port() -> int:
@@ -70,26 +91,47 @@ def _seed(settings: Settings, clip: Path) -> None:
         frames.append((frame.timestamp_s, str(path.relative_to(settings.data_dir))))
     encoder = load_encoder(settings)
     rng = np.random.default_rng(0)
-    centres = {m: rng.standard_normal((len(LEAVES), encoder.dims[m])) * 3 for m in ("title", "frames")}
+    centres = {
+        m: rng.standard_normal((len(LEAVES), encoder.dims[m])) * 3 for m in ("title", "frames")
+    }
     with db.session() as s:
         for i in range(N_VIDEOS):
             leaf = i % len(LEAVES)
             video = videos.create_video(
-                s, title=f"{TITLES[leaf]} #{i}", description=f"Clip {i}: <b>not bold</b> and [no link](http://x)",
-                stored_path=str(stored.relative_to(settings.data_dir)), content_hash=digest,
-                original_name="bigbuckbunny.mp4", status=VideoStatus.READY,
+                s,
+                title=f"{TITLES[leaf]} #{i}",
+                description=f"Clip {i}: <b>not bold</b> and [no link](http://x)",
+                stored_path=str(stored.relative_to(settings.data_dir)),
+                content_hash=digest,
+                original_name="bigbuckbunny.mp4",
+                status=VideoStatus.READY,
             )
             videos.replace_keyframes(s, video_id=video.id, frames=frames)
             videos.put_transcript(
-                s, video_id=video.id, source="provided", text="a rabbit wakes up",
-                segments=[{"start": 0.0, "end": 2.0, "text": "A big rabbit wakes up."},
-                          {"start": 2.5, "end": 5.0, "text": "He stretches in the sun."}],
+                s,
+                video_id=video.id,
+                source="provided",
+                text="a rabbit wakes up",
+                segments=[
+                    {"start": 0.0, "end": 2.0, "text": "A big rabbit wakes up."},
+                    {"start": 2.5, "end": 5.0, "text": "He stretches in the sun."},
+                ],
             )
-            embeddings.put_embeddings(s, records=[
-                embeddings.EmbeddingRecord(video.id, m, *encoder.cache_key, f"{m}{i}",
-                                           (centres[m][leaf] + rng.standard_normal(encoder.dims[m])).astype(np.float32))
-                for m in ("title", "frames")
-            ])
+            embeddings.put_embeddings(
+                s,
+                records=[
+                    embeddings.EmbeddingRecord(
+                        video.id,
+                        m,
+                        *encoder.cache_key,
+                        f"{m}{i}",
+                        (centres[m][leaf] + rng.standard_normal(encoder.dims[m])).astype(
+                            np.float32
+                        ),
+                    )
+                    for m in ("title", "frames")
+                ],
+            )
             labels.import_labels(s, labels=[(video.id, tax.find(LEAVES[leaf]).id)])
     training.train_model(db, settings=settings, user=None, activate=True, params=FAST_TRAINING)
     prediction.predict_videos(db, settings=settings)
@@ -101,9 +143,23 @@ def dashboard_url(settings: Settings, bigbuckbunny: Path) -> Iterator[str]:
     port = _free_port()
     log = (settings.data_dir / "streamlit.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "dashboard/app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -115,7 +171,9 @@ def dashboard_url(settings: Settings, bigbuckbunny: Path) -> Iterator[str]:
                         break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError((settings.data_dir / "streamlit.log").read_text()[-2000:]) from None
+                    raise RuntimeError(
+                        (settings.data_dir / "streamlit.log").read_text()[-2000:]
+                    ) from None
                 time.sleep(0.5)
         yield url
     finally:
@@ -132,7 +190,9 @@ def _idle(page) -> None:
 
 def _shot(page, name: str) -> None:
     """Screenshot of the top of the page (Streamlit scrolls inside its own containers)."""
-    page.evaluate("for (const el of document.querySelectorAll('*')) { if (el.scrollTop) el.scrollTop = 0; }")
+    page.evaluate(
+        "for (const el of document.querySelectorAll('*')) { if (el.scrollTop) el.scrollTop = 0; }"
+    )
     page.wait_for_timeout(300)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
@@ -158,12 +218,19 @@ def test_review_correct_save_retrain(dashboard_url: str, settings: Settings) -> 
         page.get_by_role("heading", name="Review", exact=True).wait_for()
         page.locator("video").wait_for()
         _idle(page)
-        video_id = int(page.locator('[data-testid="stCaptionContainer"]').filter(has_text="#").first.inner_text()
-                       .split("#")[1].split(" ")[0])
+        video_id = int(
+            page.locator('[data-testid="stCaptionContainer"]')
+            .filter(has_text="#")
+            .first.inner_text()
+            .split("#")[1]
+            .split(" ")[0]
+        )
         page.get_by_role("button", name="He stretches in the sun").click()  # transcript line seeks
         _idle(page)
         picker = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Add tags")
-        picker.locator("input").press_sequentially("table tenn", delay=30)  # a few letters among 704 tags
+        picker.locator("input").press_sequentially(
+            "table tenn", delay=30
+        )  # a few letters among 704 tags
         page.get_by_role("option", name="Sports: Table Tennis", exact=True).click()
         page.keyboard.press("Escape")
         _shot(page, "review")

@@ -7,7 +7,9 @@ from db.queries import videos
 
 def test_upload_of_a_non_video_is_rejected(signed_in, seeded) -> None:
     at = signed_in("mod").switch_page("views/ingest.py").run()
-    at.file_uploader(key="ingest_file").set_value(("clip.mp4", b"definitely not a video", "video/mp4"))
+    at.file_uploader(key="ingest_file").set_value(
+        ("clip.mp4", b"definitely not a video", "video/mp4")
+    )
     at.text_input(key="ingest_title").input("<b>x</b>")
     at.button[[b.label for b in at.button].index("Upload and process")].click().run()
     assert not at.exception

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import subprocess
 
-from core import jobs
+from core.lifecycle import jobs
 from db.queries import jobs as job_queries
-from db.queries import models as model_queries
+from db.queries import model_versions as model_queries
 
 
 def test_versions_and_charts_for_moderators(signed_in) -> None:
@@ -18,13 +18,17 @@ def test_versions_and_charts_for_moderators(signed_in) -> None:
     assert at.caption[0].value == "No training job has run yet."
 
 
-def test_a_training_whose_worker_was_killed_is_listed_as_failed_with_the_reason(signed_in, seeded) -> None:
+def test_a_training_whose_worker_was_killed_is_listed_as_failed_with_the_reason(
+    signed_in, seeded
+) -> None:
     gone = subprocess.Popen(["true"])
     gone.wait()
     with seeded.db.session() as s:
         job = job_queries.create_job(s, kind="train", params={})
         job_queries.update_job(s, job_id=job.id, status="running", pid=gone.pid)
-        model_queries.create_model_version(s, encoder_id="lite", encoder_version="1", config={"job_id": job.id})
+        model_queries.create_model_version(
+            s, encoder_id="lite", encoder_version="1", config={"job_id": job.id}
+        )
     at = signed_in("mod").switch_page("views/models.py").run()
     assert not at.exception
     table = at.dataframe[0].value
@@ -41,9 +45,17 @@ def test_admin_retrain_starts_a_background_job(signed_in, seeded, monkeypatch) -
         with db.session() as s:
             job = job_queries.create_job(s, kind=kind, created_by=user.id, params=params)
             job_queries.update_job(
-                s, job_id=job.id, status="running", progress=0.4, message="member 1/1, epoch 3",
-                metrics={"history": [{"member": 0, "epoch": e, "train_loss": 1.0 / (e + 1), "valid_ap": 0.1 * e}
-                                     for e in range(3)]},
+                s,
+                job_id=job.id,
+                status="running",
+                progress=0.4,
+                message="member 1/1, epoch 3",
+                metrics={
+                    "history": [
+                        {"member": 0, "epoch": e, "train_loss": 1.0 / (e + 1), "valid_ap": 0.1 * e}
+                        for e in range(3)
+                    ]
+                },
             )
             return job.id
 

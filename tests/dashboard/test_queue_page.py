@@ -43,7 +43,9 @@ def test_filters_and_search(signed_in, seeded) -> None:
 def test_reviewed_filter_and_assignee(signed_in, seeded) -> None:
     boss = signed_in("boss").session_state["current_user"]
     with seeded.db.session() as s:
-        labels.save_review(s, video_id=seeded.video_ids[3], expected_version=0, node_ids=[], user=boss)
+        labels.save_review(
+            s, video_id=seeded.video_ids[3], expected_version=0, node_ids=[], user=boss
+        )
     at = _queue(signed_in("mod"))
     at.multiselect(key="queue_statuses").select("reviewed").run()
     assert _ids(at) == [seeded.video_ids[3]]

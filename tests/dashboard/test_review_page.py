@@ -29,7 +29,9 @@ def _checkbox_by_path(at: AppTest, path_start: str):
 
 def _human(seeded, video_id: int) -> list[str]:
     with seeded.db.session() as s:
-        return sorted(lab.node_id for lab in labels.get_labels(s, video_id=video_id, source="human"))
+        return sorted(
+            lab.node_id for lab in labels.get_labels(s, video_id=video_id, source="human")
+        )
 
 
 def test_user_text_is_escaped(signed_in, seeded) -> None:
@@ -37,7 +39,9 @@ def test_user_text_is_escaped(signed_in, seeded) -> None:
     heading = at.subheader[0].value
     assert "<b>" not in heading and "](http" not in heading and "**x**" not in heading
     assert heading.replace("\\", "") == "<b>bold</b> [click](http://evil.example) **x**"
-    assert "desc 1 <script>alert(1)</script>" in [t.value for t in at.text]  # st.text: shown literally
+    assert "desc 1 <script>alert(1)</script>" in [
+        t.value for t in at.text
+    ]  # st.text: shown literally
 
 
 def test_accept_reject_add_then_next(signed_in, seeded) -> None:
@@ -104,7 +108,11 @@ def test_skip_and_flag(signed_in, seeded) -> None:
     assert at.session_state["review_video_id"] not in (first, second)
     with seeded.db.session() as s:
         flagged = videos.get_video(s, video_id=second)
-        assert flagged.flagged and flagged.flag_reason == "audio is missing" and flagged.claimed_by is None
+        assert (
+            flagged.flagged
+            and flagged.flag_reason == "audio is missing"
+            and flagged.claimed_by is None
+        )
         assert audit.list_audit(s, video_id=first, action="release")
 
 

@@ -7,10 +7,11 @@ from datetime import timedelta
 import pytest
 
 from db.engine import Database
-from db.models import TaxonomyNode, VideoStatus, utcnow
-from db.queries import analytics, labels, models, taxonomy, users, videos
-from db.queries.models import PredictionRow
+from db.queries import analytics, labels, taxonomy, users, videos
+from db.queries import model_versions as models
+from db.queries.model_versions import PredictionRow
 from db.queries.videos import PredictionSummary
+from db.tables import TaxonomyNode, VideoStatus, utcnow
 
 NODES = [
     ("s", "Sports", None, "Sports", 1, 0),
@@ -32,7 +33,10 @@ def seeded(database: Database) -> dict:
     with database.session() as s:
         taxonomy.replace_taxonomy(
             s,
-            nodes=[TaxonomyNode(id=i, name=nm, parent_id=p, path=pa, level=lv, sort_key=k) for i, nm, p, pa, lv, k in NODES],
+            nodes=[
+                TaxonomyNode(id=i, name=nm, parent_id=p, path=pa, level=lv, sort_key=k)
+                for i, nm, p, pa, lv, k in NODES
+            ],
             edges=[("s", "s.soc"), ("s", "s.ten")],
         )
         alice = users.create_user(s, username="alice", password_hash="x")
@@ -43,8 +47,10 @@ def seeded(database: Database) -> dict:
             s,
             model_version_id=model.id,
             rows=[
-                PredictionRow(ids[0], "s", 0.98, True), PredictionRow(ids[0], "s.soc", 0.97, True),
-                PredictionRow(ids[1], "s", 0.96, True), PredictionRow(ids[1], "s.ten", 0.95, True),
+                PredictionRow(ids[0], "s", 0.98, True),
+                PredictionRow(ids[0], "s.soc", 0.97, True),
+                PredictionRow(ids[1], "s", 0.96, True),
+                PredictionRow(ids[1], "s.ten", 0.95, True),
                 PredictionRow(ids[2], "m", 0.6, True),
             ],
         )
@@ -62,7 +68,10 @@ def test_label_distribution_rolls_up_and_drills_down(database: Database, seeded:
         tier1 = analytics.label_distribution(s, source="human")
         sports = analytics.label_distribution(s, parent_id="s")
         everything = analytics.label_distribution(s)
-    assert [(t.node_id, t.n_videos, t.has_children) for t in tier1] == [("s", 2, True), ("m", 1, False)]
+    assert [(t.node_id, t.n_videos, t.has_children) for t in tier1] == [
+        ("s", 2, True),
+        ("m", 1, False),
+    ]
     assert {t.node_id: t.n_videos for t in sports} == {"s.soc": 1, "s.ten": 1}
     assert {t.node_id: t.n_videos for t in everything}["m"] == 2  # v1 human + v0 import
 
@@ -75,7 +84,9 @@ def test_throughput_counts_saved_reviews_per_day(database: Database, seeded: dic
 
 def test_disagreement_per_tag(database: Database, seeded: dict) -> None:
     with database.session() as s:
-        rows = {t.node_id: t for t in analytics.disagreement_by_tag(s, model_version_id=seeded["model"])}
+        rows = {
+            t.node_id: t for t in analytics.disagreement_by_tag(s, model_version_id=seeded["model"])
+        }
     # Sports: model v0,v1; human v0,v2 -> both 1, model-only 1, human-only 1
     assert (rows["s"].n_both, rows["s"].n_model_only, rows["s"].n_human_only) == (1, 1, 1)
     assert (rows["m"].n_both, rows["m"].n_model_only, rows["m"].n_human_only) == (0, 1, 1)
@@ -86,11 +97,17 @@ def test_disagreement_per_tag(database: Database, seeded: dict) -> None:
 def test_likely_label_errors(database: Database, seeded: dict) -> None:
     ids = seeded["ids"]
     with database.session() as s:
-        found = analytics.likely_label_errors(s, model_version_id=seeded["model"], min_confidence=0.9)
+        found = analytics.likely_label_errors(
+            s, model_version_id=seeded["model"], min_confidence=0.9
+        )
     got = {(x.video_id, x.node_id, x.kind) for x in found}
     # v1: model is sure of Tennis (most specific; Sports is covered by it); v2: human Tennis has p~0;
     # v1's human Music has p~0 too
-    assert got == {(ids[1], "s.ten", "missing"), (ids[2], "s.ten", "doubtful"), (ids[1], "m", "doubtful")}
+    assert got == {
+        (ids[1], "s.ten", "missing"),
+        (ids[2], "s.ten", "doubtful"),
+        (ids[1], "m", "doubtful"),
+    }
     assert found[0].kind == "doubtful" and found[0].probability == 0.0
     with pytest.raises(ValueError, match="min_confidence"), database.session() as s:
         analytics.likely_label_errors(s, model_version_id=seeded["model"], min_confidence=0.3)

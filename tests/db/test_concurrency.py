@@ -15,8 +15,8 @@ from sqlmodel import select
 
 from core.taxonomy import from_paths, save_to_db
 from db.engine import Database
-from db.models import AuditAction, Job, LabelSource, Video
 from db.queries import audit, labels, users, videos
+from db.tables import AuditAction, Job, LabelSource, Video
 
 N_IMPORT_ROWS = 3000
 N_JOBS = 150
@@ -43,7 +43,9 @@ def test_cli_import_and_writer_process_and_reviews_all_land(duck: Database, tmp_
     with duck.session() as session:
         save_to_db(session, tree)
         reviewer = users.create_user(session, username="rev", password_hash="x")
-        review_ids = [videos.create_video(session, title=f"r{i}").id for i in range(N_REVIEW_VIDEOS)]
+        review_ids = [
+            videos.create_video(session, title=f"r{i}").id for i in range(N_REVIEW_VIDEOS)
+        ]
     dataset = tmp_path / "big.csv"
     with dataset.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -54,18 +56,30 @@ def test_cli_import_and_writer_process_and_reviews_all_land(duck: Database, tmp_
     env = {**os.environ, "TAGGER_DATABASE_URL": duck.url, "TAGGER_DATA_DIR": str(tmp_path / "data")}
     tagger = Path(sys.executable).with_name("tagger")
     cli = subprocess.Popen(
-        [str(tagger), "import", str(dataset)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [str(tagger), "import", str(dataset)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     loop = subprocess.Popen(
         [sys.executable, "-c", _WRITER, duck.url, str(N_JOBS)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
     )
     choices = [[soccer], [golf, news], [], [news], [soccer, golf]]
     for round_ in range(N_ROUNDS):
         for video_id in review_ids:
             with duck.session() as session:
                 labels.save_review(
-                    session, video_id=video_id, expected_version=round_, node_ids=choices[round_], user=reviewer
+                    session,
+                    video_id=video_id,
+                    expected_version=round_,
+                    node_ids=choices[round_],
+                    user=reviewer,
                 )
     _, cli_err = cli.communicate(timeout=600)
     _, loop_err = loop.communicate(timeout=600)

@@ -17,7 +17,7 @@ from sqlmodel import SQLModel, select
 from core.config import Settings
 from db import engine as engine_module
 from db.engine import Database, DatabaseBusyError, SchemaTooNewError, get_database, init_db
-from db.models import SchemaInfo, Video
+from db.tables import SchemaInfo, Video
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,8 +81,21 @@ def test_init_creates_every_table(database: Database) -> None:
     with database.session() as session:
         tables = set(inspect(session.connection()).get_table_names())
     assert {
-        "schema_info", "taxonomy_node", "taxonomy_edge", "video", "transcript", "keyframe", "embedding",
-        "model_version", "prediction", "label", "audit_log", "app_user", "user_session", "login_attempt", "job",
+        "schema_info",
+        "taxonomy_node",
+        "taxonomy_edge",
+        "video",
+        "transcript",
+        "keyframe",
+        "embedding",
+        "model_version",
+        "prediction",
+        "label",
+        "audit_log",
+        "app_user",
+        "user_session",
+        "login_attempt",
+        "job",
     } <= tables
 
 
@@ -159,9 +172,7 @@ def test_memory_duckdb_is_rejected() -> None:
 @pytest.mark.slow
 def test_file_held_by_a_foreign_process_is_reported_as_busy(duck: Database) -> None:
     """A process that opened the file without our lock (a duckdb shell) gives a clear error."""
-    script = (
-        f"import duckdb, time; c = duckdb.connect({str(duck.path)!r}); print('open', flush=True); time.sleep(60)"
-    )
+    script = f"import duckdb, time; c = duckdb.connect({str(duck.path)!r}); print('open', flush=True); time.sleep(60)"
     holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "open"
@@ -186,15 +197,23 @@ print(init_db(db), flush=True)
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_first_init_from_processes_at_once_on_postgresql(new_postgres_db: Callable[[], str]) -> None:
+def test_first_init_from_processes_at_once_on_postgresql(
+    new_postgres_db: Callable[[], str],
+) -> None:
     """Processes starting together on an empty database (dashboard and a worker, say) take turns
     creating the schema: all succeed and the schema is complete, not raced over."""
     latest = engine_module.latest_schema_version()
     for _ in range(3):  # a race lost once in three tries is still a race
         url = new_postgres_db()
         children = [
-            subprocess.Popen([sys.executable, "-c", _INIT_IN_A_CHILD, url], cwd=ROOT, stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [sys.executable, "-c", _INIT_IN_A_CHILD, url],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             for _ in range(2)
         ]
         for child in children:
@@ -207,6 +226,10 @@ def test_first_init_from_processes_at_once_on_postgresql(new_postgres_db: Callab
             assert child.returncode == 0 and out == f"{latest}\n", err
         db = Database(url)
         with db.session() as session:
-            assert set(inspect(session.connection()).get_table_names()) == set(SQLModel.metadata.tables)
-            assert [(row.id, row.version) for row in session.exec(select(SchemaInfo))] == [(1, latest)]
+            assert set(inspect(session.connection()).get_table_names()) == set(
+                SQLModel.metadata.tables
+            )
+            assert [(row.id, row.version) for row in session.exec(select(SchemaInfo))] == [
+                (1, latest)
+            ]
         db.dispose()

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from db.engine import Database
-from db.models import AuditAction, LabelSource, VideoStatus
 from db.queries import NotFoundError, StaleVersionError, UnknownNodeError, audit, labels, videos
+from db.tables import AuditAction, LabelSource, VideoStatus
 
 
 @pytest.fixture
@@ -23,7 +23,9 @@ def _ids(taxonomy, *paths: str) -> list[str]:
     return [taxonomy.resolve(p).id for p in paths]
 
 
-def test_save_review_replaces_labels_bumps_version_and_audits(database, taxonomy, video_id, moderator) -> None:
+def test_save_review_replaces_labels_bumps_version_and_audits(
+    database, taxonomy, video_id, moderator
+) -> None:
     soccer, golf, news = _ids(taxonomy, "Sports: Soccer", "Sports: Golf", "News")
     with database.session() as session:
         saved = labels.save_review(
@@ -32,8 +34,13 @@ def test_save_review_replaces_labels_bumps_version_and_audits(database, taxonomy
     assert saved.version == 1 and saved.status == VideoStatus.REVIEWED
     assert saved.reviewed_by == moderator.id and saved.reviewed_at is not None
     with database.session() as session:
-        assert labels.effective_labels(session, video_ids=[video_id]) == {video_id: sorted([golf, news])}
-        human = [l.node_id for l in labels.get_labels(session, video_id=video_id, source=LabelSource.HUMAN)]
+        assert labels.effective_labels(session, video_ids=[video_id]) == {
+            video_id: sorted([golf, news])
+        }
+        human = [
+            l.node_id
+            for l in labels.get_labels(session, video_id=video_id, source=LabelSource.HUMAN)
+        ]
         assert sorted(human) == sorted([golf, news])
         entries = audit.list_audit(session, video_id=video_id)
     actions = sorted((e.action, e.node_id) for e in entries)
@@ -50,21 +57,34 @@ def test_save_review_replaces_labels_bumps_version_and_audits(database, taxonomy
     assert all(e.username == "mod" for e in entries)
 
 
-def test_stale_version_is_refused_and_nothing_is_written(database, taxonomy, video_id, moderator) -> None:
+def test_stale_version_is_refused_and_nothing_is_written(
+    database, taxonomy, video_id, moderator
+) -> None:
     golf, news = _ids(taxonomy, "Sports: Golf", "News")
     with database.session() as session:
-        labels.save_review(session, video_id=video_id, expected_version=0, node_ids=[golf], user=moderator)
-    with pytest.raises(StaleVersionError, match="changed by someone else"), database.session() as session:
-        labels.save_review(session, video_id=video_id, expected_version=0, node_ids=[news], user=moderator)
+        labels.save_review(
+            session, video_id=video_id, expected_version=0, node_ids=[golf], user=moderator
+        )
+    with (
+        pytest.raises(StaleVersionError, match="changed by someone else"),
+        database.session() as session,
+    ):
+        labels.save_review(
+            session, video_id=video_id, expected_version=0, node_ids=[news], user=moderator
+        )
     with database.session() as session:
         assert labels.effective_labels(session, video_ids=[video_id]) == {video_id: [golf]}
         assert videos.get_video(session, video_id=video_id).version == 1
-        assert len(audit.list_audit(session, video_id=video_id, action=AuditAction.REVIEW_SAVED)) == 1
+        assert (
+            len(audit.list_audit(session, video_id=video_id, action=AuditAction.REVIEW_SAVED)) == 1
+        )
 
 
 def test_empty_review_is_authoritative(database, taxonomy, video_id, moderator) -> None:
     with database.session() as session:
-        labels.save_review(session, video_id=video_id, expected_version=0, node_ids=[], user=moderator)
+        labels.save_review(
+            session, video_id=video_id, expected_version=0, node_ids=[], user=moderator
+        )
     with database.session() as session:
         assert labels.effective_labels(session) == {video_id: []}
 
@@ -72,19 +92,29 @@ def test_empty_review_is_authoritative(database, taxonomy, video_id, moderator) 
 def test_second_review_diffs_against_first(database, taxonomy, video_id, moderator) -> None:
     golf, news = _ids(taxonomy, "Sports: Golf", "News")
     with database.session() as session:
-        labels.save_review(session, video_id=video_id, expected_version=0, node_ids=[golf], user=moderator)
+        labels.save_review(
+            session, video_id=video_id, expected_version=0, node_ids=[golf], user=moderator
+        )
     with database.session() as session:
-        labels.save_review(session, video_id=video_id, expected_version=1, node_ids=[golf, news], user=moderator)
+        labels.save_review(
+            session, video_id=video_id, expected_version=1, node_ids=[golf, news], user=moderator
+        )
     with database.session() as session:
-        last = audit.list_audit(session, video_id=video_id, action=AuditAction.REVIEW_SAVED, limit=1)[0]
+        last = audit.list_audit(
+            session, video_id=video_id, action=AuditAction.REVIEW_SAVED, limit=1
+        )[0]
         assert json.loads(last.detail_json)["added"] == [news]
         assert json.loads(last.detail_json)["removed"] == []
-        assert labels.effective_labels(session, video_ids=[video_id])[video_id] == sorted([golf, news])
+        assert labels.effective_labels(session, video_ids=[video_id])[video_id] == sorted(
+            [golf, news]
+        )
 
 
 def test_unknown_tags_and_videos_are_refused(database, taxonomy, video_id, moderator) -> None:
     with pytest.raises(UnknownNodeError), database.session() as session:
-        labels.save_review(session, video_id=video_id, expected_version=0, node_ids=["nope"], user=moderator)
+        labels.save_review(
+            session, video_id=video_id, expected_version=0, node_ids=["nope"], user=moderator
+        )
     with pytest.raises(NotFoundError), database.session() as session:
         labels.save_review(session, video_id=999, expected_version=0, node_ids=[], user=moderator)
     with pytest.raises(UnknownNodeError), database.session() as session:
@@ -97,10 +127,14 @@ def test_effective_labels_use_imports_until_reviewed(database, taxonomy, moderat
         a = videos.create_video(session, title="a")
         b = videos.create_video(session, title="b")
         unlabelled = videos.create_video(session, title="c")
-        added = labels.import_labels(session, labels=[(a.id, soccer), (b.id, soccer), (b.id, soccer)])
+        added = labels.import_labels(
+            session, labels=[(a.id, soccer), (b.id, soccer), (b.id, soccer)]
+        )
         assert added == sorted([(a.id, soccer), (b.id, soccer)])
         assert labels.import_labels(session, labels=[(a.id, soccer)]) == []
-        labels.save_review(session, video_id=b.id, expected_version=0, node_ids=[golf], user=moderator)
+        labels.save_review(
+            session, video_id=b.id, expected_version=0, node_ids=[golf], user=moderator
+        )
     with database.session() as session:
         result = labels.effective_labels(session)
         assert result == {a.id: [soccer], b.id: [golf]}
@@ -111,7 +145,9 @@ def test_effective_labels_use_imports_until_reviewed(database, taxonomy, moderat
 def test_delete_labels_removes_only_named_source(database, taxonomy, video_id, moderator) -> None:
     soccer = taxonomy.resolve("Sports: Soccer").id
     with database.session() as session:
-        labels.save_review(session, video_id=video_id, expected_version=0, node_ids=[soccer], user=moderator)
+        labels.save_review(
+            session, video_id=video_id, expected_version=0, node_ids=[soccer], user=moderator
+        )
         labels.delete_labels(session, labels=[(video_id, soccer)], source=LabelSource.IMPORT)
     with database.session() as session:
         assert labels.get_labels(session, video_id=video_id, source=LabelSource.IMPORT) == []

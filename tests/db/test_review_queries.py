@@ -11,11 +11,12 @@ import pytest
 from sqlmodel import Session
 
 from db.engine import Database
-from db.models import AuditAction, TaxonomyNode, VideoStatus, utcnow
-from db.queries import audit, labels, models, review, taxonomy, users, videos
-from db.queries.models import PredictionRow
+from db.queries import audit, labels, review, taxonomy, users, videos
+from db.queries import model_versions as models
+from db.queries.model_versions import PredictionRow
 from db.queries.review import IN_REVIEW, QueueFilters, VideoClaimedError
 from db.queries.videos import PredictionSummary
+from db.tables import AuditAction, TaxonomyNode, VideoStatus, utcnow
 
 # tiny taxonomy: Sports > Soccer, Sports > Tennis, Music
 NODES = [
@@ -29,7 +30,10 @@ NODES = [
 def _put_taxonomy(session: Session) -> None:
     taxonomy.replace_taxonomy(
         session,
-        nodes=[TaxonomyNode(id=i, name=nm, parent_id=p, path=pa, level=lv, sort_key=k) for i, nm, p, pa, lv, k in NODES],
+        nodes=[
+            TaxonomyNode(id=i, name=nm, parent_id=p, path=pa, level=lv, sort_key=k)
+            for i, nm, p, pa, lv, k in NODES
+        ],
         edges=[("s", "s.soc"), ("s", "s.ten")],
     )
 
@@ -42,7 +46,9 @@ def _seed(db: Database, *, n: int = 6) -> dict:
         bob = users.create_user(s, username="bob", password_hash="x")
         model = models.create_model_version(s, encoder_id="lite", encoder_version="1")
         models.finish_model_version(s, model_version_id=model.id, status="ready")
-        ids = [videos.create_video(s, title=f"clip {i}", status=VideoStatus.READY).id for i in range(n)]
+        ids = [
+            videos.create_video(s, title=f"clip {i}", status=VideoStatus.READY).id for i in range(n)
+        ]
         rows, summaries = [], []
         for i, vid in enumerate(ids):
             leaf = "s.soc" if i % 2 == 0 else "m"
@@ -76,7 +82,9 @@ def test_queue_sorts_least_certain_first_and_paginates(database: Database) -> No
 def test_queue_filters(database: Database) -> None:
     seeded = _seed(database)
     ids = seeded["ids"]
-    assert {r.video_id for r in _queue(database, tag="s").rows} == set(ids[0::2])  # subtree of Sports
+    assert {r.video_id for r in _queue(database, tag="s").rows} == set(
+        ids[0::2]
+    )  # subtree of Sports
     assert {r.video_id for r in _queue(database, tag="m").rows} == set(ids[1::2])
     # confidence = 1 - uncertainty in [0.75, 1] -> uncertainty 0, .1, .2
     assert {r.video_id for r in _queue(database, confidence=(0.75, 1.0)).rows} == set(ids[:3])
@@ -115,7 +123,9 @@ def _seed_corpus(db: Database) -> list[int]:
     """The videos of :data:`_CORPUS` (ids in its order) under the tiny taxonomy."""
     with db.session() as s:
         _put_taxonomy(s)
-        old, current = (models.create_model_version(s, encoder_id="lite", encoder_version=v) for v in ("1", "2"))
+        old, current = (
+            models.create_model_version(s, encoder_id="lite", encoder_version=v) for v in ("1", "2")
+        )
         for model in (old, current):
             models.finish_model_version(s, model_version_id=model.id, status="ready")
         ids, old_rows, rows, summaries, imported = [], [], [], [], []
@@ -125,7 +135,9 @@ def _seed_corpus(db: Database) -> list[int]:
             top = node if route == "top" else "m"
             if uncertainty is not None:
                 rows.append(PredictionRow(vid, top, 0.9, True))
-                summaries.append(PredictionSummary(video_id=vid, uncertainty=uncertainty, top_tag=top))
+                summaries.append(
+                    PredictionSummary(video_id=vid, uncertainty=uncertainty, top_tag=top)
+                )
             if route == "predicted":
                 rows.append(PredictionRow(vid, node, 0.6, True))
             elif route == "weak":
@@ -148,7 +160,9 @@ def _expected_ids(ids: list[int], filters: QueueFilters) -> set[int]:
         status = "predicted" if uncertainty is not None else "ready"
         if filters.statuses and status not in filters.statuses:
             continue
-        if filters.tag and not (route in ("top", "predicted", "label") and node in _SUBTREES[filters.tag]):
+        if filters.tag and not (
+            route in ("top", "predicted", "label") and node in _SUBTREES[filters.tag]
+        ):
             continue
         if filters.search.strip().lower() not in title.lower():
             continue
@@ -157,7 +171,9 @@ def _expected_ids(ids: list[int], filters: QueueFilters) -> set[int]:
 
 
 @pytest.mark.parametrize("sort", review.SORTS)
-def test_search_and_tag_filters_return_exactly_the_matching_videos(database: Database, sort: str) -> None:
+def test_search_and_tag_filters_return_exactly_the_matching_videos(
+    database: Database, sort: str
+) -> None:
     """Every page of a filtered queue holds the matching videos, in the unfiltered queue's order,
     with the right total, whichever way it is sorted; LIKE wildcards and backslashes are literal."""
     ids = _seed_corpus(database)
@@ -179,7 +195,9 @@ def test_search_and_tag_filters_return_exactly_the_matching_videos(database: Dat
         filters = QueueFilters(sort=sort, **kw)
         wanted = _expected_ids(ids, filters)
         expected = [row for row in everything.rows if row.video_id in wanted]
-        pages = [_queue(database, sort=sort, page=page, page_size=3, **kw) for page in (1, 2, 3, 4, 5)]
+        pages = [
+            _queue(database, sort=sort, page=page, page_size=3, **kw) for page in (1, 2, 3, 4, 5)
+        ]
         assert [row for p in pages for row in p.rows] == expected, kw
         assert [p.total for p in pages] == [len(wanted)] * 5, kw
         assert pages[0].n_pages == max(1, -(-len(wanted) // 3)), kw
@@ -193,7 +211,9 @@ def test_claimed_video_shows_in_review_with_assignee(database: Database) -> None
     rows = _queue(database, statuses=(IN_REVIEW,)).rows
     assert [(r.video_id, r.state, r.assignee) for r in rows] == [(claimed.id, IN_REVIEW, "alice")]
     assert claimed.id not in {r.video_id for r in _queue(database, statuses=("predicted",)).rows}
-    assert [r.video_id for r in _queue(database, assignee_id=seeded["alice"].id).rows] == [claimed.id]
+    assert [r.video_id for r in _queue(database, assignee_id=seeded["alice"].id).rows] == [
+        claimed.id
+    ]
     with database.session() as s:
         counts = review.queue_counts(s)
     assert counts[IN_REVIEW] == 1 and counts["predicted"] == 5
@@ -252,9 +272,16 @@ def test_skip_releases_and_excludes(database: Database) -> None:
         first = review.claim_next(s, user=seeded["alice"], claim_minutes=10)
         assert review.release_claim(s, video_id=first.id, user=seeded["alice"], skipped=True)
         assert not review.release_claim(s, video_id=first.id, user=seeded["bob"])
-        second = review.claim_next(s, user=seeded["alice"], claim_minutes=10, exclude_ids=[first.id])
+        second = review.claim_next(
+            s, user=seeded["alice"], claim_minutes=10, exclude_ids=[first.id]
+        )
         assert second.id != first.id
-        assert review.claim_next(s, user=seeded["alice"], claim_minutes=10, exclude_ids=[first.id, second.id]) is None
+        assert (
+            review.claim_next(
+                s, user=seeded["alice"], claim_minutes=10, exclude_ids=[first.id, second.id]
+            )
+            is None
+        )
         actions = [a.action for a in audit.list_audit(s, video_id=first.id)]
     assert AuditAction.RELEASE in actions
 
@@ -265,10 +292,17 @@ def test_save_clears_claim_and_send_back_reopens(database: Database) -> None:
     with database.session() as s:
         video = review.claim_next(s, user=alice, claim_minutes=10)
         loaded_version = video.version
-        labels.save_review(s, video_id=video.id, expected_version=loaded_version, node_ids=["m"], user=alice)
+        labels.save_review(
+            s, video_id=video.id, expected_version=loaded_version, node_ids=["m"], user=alice
+        )
     assert _queue(database, statuses=("reviewed",)).rows[0].assignee == "alice"
     with database.session() as s:
-        assert review.send_back_for_review(s, video_ids=[video.id, seeded["ids"][0]], user=alice, reason="check") == 1
+        assert (
+            review.send_back_for_review(
+                s, video_ids=[video.id, seeded["ids"][0]], user=alice, reason="check"
+            )
+            == 1
+        )
         again = videos.get_video(s, video_id=video.id)
     assert again.status == VideoStatus.PREDICTED and again.flagged and "check" in again.flag_reason
     assert again.version == loaded_version + 2  # the save and the send-back
@@ -308,9 +342,13 @@ def test_claims_are_exclusive_across_processes(duck: Database) -> None:
     """Four moderator processes drain one DuckDB queue: every video is claimed exactly once."""
     seeded = _seed(duck, n=40)
     with duck.session() as s:
-        names = [users.create_user(s, username=f"proc{i}", password_hash="x").username for i in range(4)]
+        names = [
+            users.create_user(s, username=f"proc{i}", password_hash="x").username for i in range(4)
+        ]
     procs = [
-        subprocess.Popen([sys.executable, "-c", _CLAIMER, duck.url, name], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", _CLAIMER, duck.url, name], stdout=subprocess.PIPE, text=True
+        )
         for name in names
     ]
     claimed = []

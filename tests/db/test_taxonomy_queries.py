@@ -19,7 +19,10 @@ def test_round_trip_and_reimport_is_stable(database: Database) -> None:
         assert taxonomy.count_nodes(session) == 5
         assert [n.path for n in taxonomy.get_children(session, node_id=None)] == ["Спорт", "Sports"]
         sports = tree.resolve("Sports").id
-        assert [n.name for n in taxonomy.get_children(session, node_id=sports)] == ["Soccer", "Golf"]
+        assert [n.name for n in taxonomy.get_children(session, node_id=sports)] == [
+            "Soccer",
+            "Golf",
+        ]
         assert taxonomy.get_node(session, node_id=sports).level == 1
     assert loaded.nodes == tree.nodes
 
@@ -30,8 +33,13 @@ def test_search_is_case_insensitive_and_unicode(database: Database) -> None:
         save_to_db(session, tree)
     with database.session() as session:
         assert [n.path for n in taxonomy.search_nodes(session, query="ФУТ")] == ["Спорт: Футбол"]
-        assert [n.path for n in taxonomy.search_nodes(session, query="sports:  SOC")] == ["Sports: Soccer"]
-        assert [n.path for n in taxonomy.search_nodes(session, query="o", limit=2)] == ["Sports", "Sports: Soccer"]
+        assert [n.path for n in taxonomy.search_nodes(session, query="sports:  SOC")] == [
+            "Sports: Soccer"
+        ]
+        assert [n.path for n in taxonomy.search_nodes(session, query="o", limit=2)] == [
+            "Sports",
+            "Sports: Soccer",
+        ]
 
 
 def test_removing_a_used_tag_is_refused(database: Database) -> None:

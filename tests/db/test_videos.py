@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from db.engine import Database
-from db.models import VideoStatus
 from db.queries import DuplicateError, NotFoundError, videos
 from db.queries.videos import MediaInfo, PredictionSummary
+from db.tables import VideoStatus
 
 
 def test_create_find_and_duplicates(database: Database) -> None:
@@ -20,9 +20,14 @@ def test_create_find_and_duplicates(database: Database) -> None:
         assert videos.find_video_by_external_id(session, external_id="nope") is None
         assert videos.find_video_by_hash(session, content_hash="h1").id == a.id
         assert videos.find_video_by_hash(session, content_hash="h1", exclude_id=a.id).id == b.id
-        assert set(videos.find_videos_by_external_ids(session, external_ids=["ext-a", "x"])) == {"ext-a"}
+        assert set(videos.find_videos_by_external_ids(session, external_ids=["ext-a", "x"])) == {
+            "ext-a"
+        }
         assert videos.count_videos(session) == 3
-        assert [v.title for v in videos.get_videos(session, video_ids=[b.id, a.id, 999])] == ["a", "b"]
+        assert [v.title for v in videos.get_videos(session, video_ids=[b.id, a.id, 999])] == [
+            "a",
+            "b",
+        ]
     with pytest.raises(DuplicateError), database.session() as session:
         videos.create_video(session, external_id="ext-a")
     with pytest.raises(NotFoundError), database.session() as session:
@@ -33,13 +38,20 @@ def test_status_error_and_ingest_listing(database: Database) -> None:
     with database.session() as session:
         ids = [videos.create_video(session, title=str(i)).id for i in range(4)]
         videos.set_status(session, video_id=ids[1], status=VideoStatus.PROCESSING)
-        videos.set_status(session, video_id=ids[2], status=VideoStatus.FAILED, error="no video stream\ntrace...")
+        videos.set_status(
+            session, video_id=ids[2], status=VideoStatus.FAILED, error="no video stream\ntrace..."
+        )
         videos.set_status(session, video_id=ids[3], status=VideoStatus.READY)
     with database.session() as session:
         assert [v.id for v in videos.list_videos_for_ingest(session)] == ids[:2]
         failed = videos.get_video(session, video_id=ids[2])
         assert failed.error == "no video stream"
-        assert videos.count_videos_by_status(session) == {"new": 1, "processing": 1, "failed": 1, "ready": 1}
+        assert videos.count_videos_by_status(session) == {
+            "new": 1,
+            "processing": 1,
+            "failed": 1,
+            "ready": 1,
+        }
         assert videos.list_video_ids(session, statuses=["ready"]) == [ids[3]]
         assert [v.id for v in videos.list_videos(session, after_id=ids[1], limit=1)] == [ids[2]]
     with pytest.raises(ValueError, match="unknown video status"), database.session() as session:
@@ -51,19 +63,29 @@ def test_media_info_text_and_prediction_summary(database: Database) -> None:
         ready = videos.create_video(session, title="r", status=VideoStatus.READY)
         reviewed = videos.create_video(session, title="v", status=VideoStatus.REVIEWED)
         videos.set_media_info(
-            session, video_id=ready.id,
+            session,
+            video_id=ready.id,
             info=MediaInfo("abc", "media/abc.mp4", 12.5, 640, 360, has_audio=True, has_video=True),
         )
         videos.update_text(session, video_id=ready.id, description="new text")
         videos.set_prediction_summaries(
-            session, model_version_id=7,
-            summaries=[PredictionSummary(ready.id, 0.25, "533"), PredictionSummary(reviewed.id, 0.5, None)],
+            session,
+            model_version_id=7,
+            summaries=[
+                PredictionSummary(ready.id, 0.25, "533"),
+                PredictionSummary(reviewed.id, 0.5, None),
+            ],
         )
     with database.session() as session:
         r = videos.get_video(session, video_id=ready.id)
         assert (r.content_hash, r.duration_s, r.width, r.has_audio) == ("abc", 12.5, 640, True)
         assert r.description == "new text" and r.title == "r"
-        assert (r.status, r.predicted_model_id, r.uncertainty, r.top_tag) == ("predicted", 7, 0.25, "533")
+        assert (r.status, r.predicted_model_id, r.uncertainty, r.top_tag) == (
+            "predicted",
+            7,
+            0.25,
+            "533",
+        )
         v = videos.get_video(session, video_id=reviewed.id)
         assert (v.status, v.uncertainty) == ("reviewed", 0.5)
 
@@ -71,20 +93,28 @@ def test_media_info_text_and_prediction_summary(database: Database) -> None:
 def test_transcript_and_keyframes_replace(database: Database) -> None:
     with database.session() as session:
         vid = videos.create_video(session).id
-        videos.put_transcript(session, video_id=vid, source="whisper", text="hello", language="en",
-                              segments=[{"start": 0.0, "end": 1.0, "text": "hello"}])
+        videos.put_transcript(
+            session,
+            video_id=vid,
+            source="whisper",
+            text="hello",
+            language="en",
+            segments=[{"start": 0.0, "end": 1.0, "text": "hello"}],
+        )
         videos.put_transcript(session, video_id=vid, source="provided", text="привет")
         videos.replace_keyframes(session, video_id=vid, frames=[(0.0, "t/a.jpg"), (1.0, "t/b.jpg")])
         videos.replace_keyframes(session, video_id=vid, frames=[(0.5, "t/c.jpg")])
     with database.session() as session:
         t = videos.get_transcript(session, video_id=vid)
         assert (t.source, t.text, t.segments_json) == ("provided", "привет", "[]")
-        assert [(k.idx, k.thumbnail_path) for k in videos.get_keyframes(session, video_id=vid)] == [(0, "t/c.jpg")]
+        assert [(k.idx, k.thumbnail_path) for k in videos.get_keyframes(session, video_id=vid)] == [
+            (0, "t/c.jpg")
+        ]
 
 
 def test_delete_videos_removes_dependents(database: Database) -> None:
-    from db.models import Label
     from db.queries import labels
+    from db.tables import Label
 
     with database.session() as session:
         vid = videos.create_video(session).id

@@ -47,7 +47,9 @@ def one_torch_thread() -> Iterator[None]:
 def quick_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     """Real argon2id hashes with the smallest cost: sign-in paths stay real, the suite stays fast
     (the production cost is argon2-cffi's default)."""
-    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(
+        auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
 
 
 @pytest.fixture

@@ -18,19 +18,29 @@ from sqlmodel import SQLModel
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from core import auth, ingest, registry
+from core import auth
 from core.auth import CurrentUser, InvalidCredentialsError, RateLimitedError
 from core.config import get_settings
+from core.ingest import batch as ingest
+from core.lifecycle import registry
 from dashboard import actions
-from db.models import Job, ModelStatus, Role, utcnow
-from db.queries import models as models_q
+from db.queries import model_versions as models_q
 from db.queries import users as users_q
+from db.tables import Job, ModelStatus, Role, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
 VIEWS = ROOT / "dashboard" / "views"
 PASSWORD = "correct horse battery staple"
-ADMIN_ACTIONS = {"send_back", "import_taxonomy", "start_training", "promote", "rollback", "repredict", "ingest_paths"}
+ADMIN_ACTIONS = {
+    "send_back",
+    "import_taxonomy",
+    "start_training",
+    "promote",
+    "rollback",
+    "repredict",
+    "ingest_paths",
+}
 MODERATOR_ACTIONS = {"save_review", "claim_next", "claim_video", "release", "flag", "upload"}
 ADMIN_PAGES = {"audit.py"}
 ADMIN_BUTTONS = {"models_retrain", "models_promote", "models_rollback", "models_repredict"}
@@ -50,7 +60,9 @@ def model(db, settings) -> int:
     """A ready, active model version row (files not needed: admin actions are refused first)."""
     with db.session() as session:
         version = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1")
-        models_q.finish_model_version(session, model_version_id=version.id, status=ModelStatus.READY)
+        models_q.finish_model_version(
+            session, model_version_id=version.id, status=ModelStatus.READY
+        )
         models_q.set_active_model(session, model_version_id=version.id)
     return version.id
 
@@ -82,8 +94,11 @@ def _reachable_pages(at: AppTest) -> set[str]:
 
 def test_every_action_is_classified_and_checks_the_role_in_its_body():
     """A new dashboard write must join one of the lists (and so be tested below)."""
-    public = {name for name, fn in inspect.getmembers(actions, inspect.isfunction)
-              if fn.__module__ == actions.__name__ and not name.startswith("_")} - {"run_admin"}
+    public = {
+        name
+        for name, fn in inspect.getmembers(actions, inspect.isfunction)
+        if fn.__module__ == actions.__name__ and not name.startswith("_")
+    } - {"run_admin"}
     assert public == ADMIN_ACTIONS | MODERATOR_ACTIONS
     for name in public:
         body = inspect.getsource(getattr(actions, name))
@@ -112,7 +127,9 @@ def _action_script() -> None:
     db = cache.database()
     calls = {
         "send_back": lambda: actions.send_back(db, video_ids=[1], reason="x"),
-        "import_taxonomy": lambda: actions.import_taxonomy(db, data=b"Tier 1\nEvil\n", filename="t.csv"),
+        "import_taxonomy": lambda: actions.import_taxonomy(
+            db, data=b"Tier 1\nEvil\n", filename="t.csv"
+        ),
         "start_training": lambda: actions.start_training(db, activate=True),
         "promote": lambda: actions.promote(db, version_id=1),
         "rollback": lambda: actions.rollback(db),
@@ -142,16 +159,22 @@ def _try_actions(names: set[str], state: dict) -> set[str]:
     return {t.value.removeprefix("denied ") for t in at.text}
 
 
-def test_admin_actions_refuse_moderators_even_with_tampered_state(db, settings, taxonomy, accounts, model,
-                                                                  fresh_caches, tally):
+def test_admin_actions_refuse_moderators_even_with_tampered_state(
+    db, settings, taxonomy, accounts, model, fresh_caches, tally
+):
     mod = accounts["mod"]
     forged_admin = CurrentUser(id=mod.id, username="mod", role="admin")
     states = {
         "moderator token": {"auth_token": _token(db, "mod")},
-        "moderator token, state claims admin": {"auth_token": _token(db, "mod"), "current_user": forged_admin,
-                                                "role": "admin", "is_admin": True},
-        "no token, state claims admin": {"current_user": CurrentUser(id=accounts["boss"].id, username="boss",
-                                                                     role="admin")},
+        "moderator token, state claims admin": {
+            "auth_token": _token(db, "mod"),
+            "current_user": forged_admin,
+            "role": "admin",
+            "is_admin": True,
+        },
+        "no token, state claims admin": {
+            "current_user": CurrentUser(id=accounts["boss"].id, username="boss", role="admin")
+        },
         "forged token": {"auth_token": "forged-" + "A" * 40, "current_user": forged_admin},
     }
     with db.session() as session:
@@ -163,11 +186,16 @@ def test_admin_actions_refuse_moderators_even_with_tampered_state(db, settings, 
         assert _try_actions(MODERATOR_ACTIONS, states[name]) == MODERATOR_ACTIONS, name
         tally["access checks (actions x identities)"] += len(MODERATOR_ACTIONS)
     with db.session() as session:  # nothing happened
-        assert (models_q.get_active_model(session).id, len(session.exec(select(Job)).all())) == before
+        assert (
+            models_q.get_active_model(session).id,
+            len(session.exec(select(Job)).all()),
+        ) == before
     assert _try_actions({"send_back"}, {"auth_token": _token(db, "boss")}) == set()  # the admin may
 
 
-def test_disabled_or_demoted_accounts_lose_rights_at_once(db, taxonomy, accounts, model, fresh_caches):
+def test_disabled_or_demoted_accounts_lose_rights_at_once(
+    db, taxonomy, accounts, model, fresh_caches
+):
     admin_token = _token(db, "boss")
     with db.session() as session:
         users_q.update_user(session, user_id=accounts["boss"].id, role=Role.MODERATOR)
@@ -178,10 +206,15 @@ def test_disabled_or_demoted_accounts_lose_rights_at_once(db, taxonomy, accounts
     assert _try_actions({"claim_next"}, {"auth_token": mod_token}) == {"claim_next"}
 
 
-def test_admin_pages_run_without_the_router_still_refuse(db, taxonomy, accounts, model, fresh_caches, tally):
+def test_admin_pages_run_without_the_router_still_refuse(
+    db, taxonomy, accounts, model, fresh_caches, tally
+):
     """The page scripts themselves, given a moderator token and state that claims admin."""
     mod = accounts["mod"]
-    forged = {"auth_token": _token(db, "mod"), "current_user": CurrentUser(id=mod.id, username="mod", role="admin")}
+    forged = {
+        "auth_token": _token(db, "mod"),
+        "current_user": CurrentUser(id=mod.id, username="mod", role="admin"),
+    }
 
     audit_page = AppTest.from_file(str(VIEWS / "audit.py"), default_timeout=60)
     for key, value in forged.items():
@@ -193,10 +226,14 @@ def test_admin_pages_run_without_the_router_still_refuse(db, taxonomy, accounts,
     for key, value in forged.items():
         models_page.session_state[key] = value
     models_page.run()
-    shown = {b.key for b in models_page.button if not b.disabled} & ADMIN_BUTTONS  # forged state shows them ...
+    shown = {
+        b.key for b in models_page.button if not b.disabled
+    } & ADMIN_BUTTONS  # forged state shows them ...
     for key in sorted(shown):
         models_page.button(key=key).click().run()
-        assert any("needs the admin role" in e.value for e in models_page.error), key  # ... which refuse
+        assert any("needs the admin role" in e.value for e in models_page.error), (
+            key
+        )  # ... which refuse
     with db.session() as session:
         assert not session.exec(select(Job)).all()
         assert models_q.get_active_model(session).id == model
@@ -205,7 +242,9 @@ def test_admin_pages_run_without_the_router_still_refuse(db, taxonomy, accounts,
 
 def _is_text(column) -> bool:
     kind = column.type
-    return isinstance(kind.impl if isinstance(kind, TypeDecorator) else kind, String)  # sqlmodel's AutoString
+    return isinstance(
+        kind.impl if isinstance(kind, TypeDecorator) else kind, String
+    )  # sqlmodel's AutoString
 
 
 def _all_text_values(db) -> list[str]:
@@ -225,7 +264,9 @@ def test_passwords_never_stored_or_logged_in_clear(db, settings, taxonomy, caplo
     secret, wrong = "s3cret-Passphrase-xyz", "wrong-Guess-abc123"
     caplog.set_level(logging.DEBUG)
     runner = CliRunner()
-    added = runner.invoke(app, ["users", "add", "alice", "--role", "admin", "--password-stdin"], input=secret + "\n")
+    added = runner.invoke(
+        app, ["users", "add", "alice", "--role", "admin", "--password-stdin"], input=secret + "\n"
+    )
     assert added.exit_code == 0, added.output
     with pytest.raises(InvalidCredentialsError):
         auth.authenticate(db, "alice", wrong)
@@ -233,12 +274,21 @@ def test_passwords_never_stored_or_logged_in_clear(db, settings, taxonomy, caplo
     listed = runner.invoke(app, ["users", "list"])
 
     captured = capfd.readouterr()
-    everything = [added.output, listed.output, captured.out, captured.err, caplog.text, *_all_text_values(db)]
+    everything = [
+        added.output,
+        listed.output,
+        captured.out,
+        captured.err,
+        caplog.text,
+        *_all_text_values(db),
+    ]
     for clear in (secret, wrong, token):
         assert not [text for text in everything if clear in text], "a password or token in clear"
     with db.session() as session:
         stored = users_q.get_user_by_name(session, username="alice")
-    assert stored.password_hash.startswith("$argon2id$") and auth.verify_password(stored.password_hash, secret)
+    assert stored.password_hash.startswith("$argon2id$") and auth.verify_password(
+        stored.password_hash, secret
+    )
     raw = b"".join(p.read_bytes() for p in settings.data_dir.glob("tagger.duckdb*") if p.is_file())
     assert secret.encode() not in raw and wrong.encode() not in raw and token.encode() not in raw
 
@@ -255,22 +305,39 @@ def test_sign_in_is_rate_limited_per_user_and_recovers_after_the_window(db, sett
     t0 = utcnow()
     for i in range(settings.login_max_failures):
         with pytest.raises(InvalidCredentialsError):
-            auth.authenticate(db, "mod", f"guess {i}", settings=settings, now=t0 + timedelta(seconds=i))
+            auth.authenticate(
+                db, "mod", f"guess {i}", settings=settings, now=t0 + timedelta(seconds=i)
+            )
     later = t0 + timedelta(seconds=settings.login_max_failures)
     with pytest.raises(RateLimitedError):
-        auth.authenticate(db, "mod", PASSWORD, settings=settings, now=later)  # right password, still locked
+        auth.authenticate(
+            db, "mod", PASSWORD, settings=settings, now=later
+        )  # right password, still locked
     with pytest.raises(RateLimitedError):
-        auth.authenticate(db, " mod ", PASSWORD, settings=settings, now=later)  # spaces do not reset it
-    assert auth.authenticate(db, "mod2", PASSWORD, settings=settings, now=later).user.username == "mod2"
-    after_window = t0 + timedelta(seconds=settings.login_window_seconds + settings.login_max_failures + 1)
-    assert auth.authenticate(db, "mod", PASSWORD, settings=settings, now=after_window).user.username == "mod"
+        auth.authenticate(
+            db, " mod ", PASSWORD, settings=settings, now=later
+        )  # spaces do not reset it
+    assert (
+        auth.authenticate(db, "mod2", PASSWORD, settings=settings, now=later).user.username
+        == "mod2"
+    )
+    after_window = t0 + timedelta(
+        seconds=settings.login_window_seconds + settings.login_max_failures + 1
+    )
+    assert (
+        auth.authenticate(db, "mod", PASSWORD, settings=settings, now=after_window).user.username
+        == "mod"
+    )
 
 
 def test_sessions_expire_and_end(db, settings, accounts):
     t0 = utcnow()
     session = auth.authenticate(db, "mod", PASSWORD, settings=settings, now=t0)
     lifetime = timedelta(hours=settings.session_hours)
-    assert auth.resolve_session(db, session.token, now=t0 + lifetime - timedelta(seconds=1)).username == "mod"
+    assert (
+        auth.resolve_session(db, session.token, now=t0 + lifetime - timedelta(seconds=1)).username
+        == "mod"
+    )
     assert auth.resolve_session(db, session.token, now=t0 + lifetime) is None
     assert auth.resolve_session(db, session.token[:-1] + "x", now=t0) is None
     other = auth.authenticate(db, "mod", PASSWORD, settings=settings, now=t0)
@@ -278,7 +345,9 @@ def test_sessions_expire_and_end(db, settings, accounts):
     assert auth.resolve_session(db, other.token, now=t0) is None
 
 
-def test_dashboard_session_expires_with_the_clock(db, taxonomy, accounts, fresh_caches, monkeypatch):
+def test_dashboard_session_expires_with_the_clock(
+    db, taxonomy, accounts, fresh_caches, monkeypatch
+):
     at = _sign_in("mod")
     at.switch_page("views/queue.py").run()
     assert [t.value for t in at.title] == ["Review queue"]
@@ -306,15 +375,30 @@ def _planted_model(db, settings, taxonomy) -> tuple[int, Path]:
     rng = np.random.default_rng(0)
     X = {"title": rng.standard_normal((24, 8)).astype(np.float32)}
     Y = hierarchy.close_upward(rng.random((24, hierarchy.n_nodes)) < 0.3)
-    clf = HierarchicalClassifier(n_ensemble=1, max_epochs=2, d_model=8, n_heads=2, n_layers=1, mlp_width=16)
+    clf = HierarchicalClassifier(
+        n_ensemble=1, max_epochs=2, d_model=8, n_heads=2, n_layers=1, mlp_width=16
+    )
     clf.fit(X, Y, hierarchy=hierarchy)
     with db.session() as session:
-        version_id = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1").id
-    metadata = registry.ModelMetadata(encoder_id="fake", encoder_version="v1", node_ids=taxonomy.ids,
-                                      node_paths=[n.path for n in taxonomy.nodes],
-                                      node_parents=[list(p) for p in hierarchy.parents])
-    registry.register_version(db, version_id=version_id, classifier=clf, metadata=metadata, settings=settings,
-                              user=None, activate=True)
+        version_id = models_q.create_model_version(
+            session, encoder_id="fake", encoder_version="v1"
+        ).id
+    metadata = registry.ModelMetadata(
+        encoder_id="fake",
+        encoder_version="v1",
+        node_ids=taxonomy.ids,
+        node_paths=[n.path for n in taxonomy.nodes],
+        node_parents=[list(p) for p in hierarchy.parents],
+    )
+    registry.register_version(
+        db,
+        version_id=version_id,
+        classifier=clf,
+        metadata=metadata,
+        settings=settings,
+        user=None,
+        activate=True,
+    )
     return version_id, registry.artifact_dir(settings, version_id)
 
 
@@ -356,7 +440,10 @@ def test_a_planted_pickle_is_reported_as_a_damaged_artifact(db, settings, taxono
 
 
 def test_model_code_never_unpickles():
-    for path in [*(ROOT / "core" / "classifier").glob("*.py"), ROOT / "core" / "registry.py"]:
+    for path in [
+        *(ROOT / "core" / "classifier").glob("*.py"),
+        ROOT / "core" / "lifecycle" / "registry.py",
+    ]:
         text = path.read_text()
         for needle in ("pickle.load", "torch.load(", "joblib", "np.load(", "allow_pickle=True"):
             assert needle not in text, f"{path.name} uses {needle}"
@@ -381,13 +468,29 @@ def test_uploads_are_capped_while_streaming(db, settings, tally):
     settings.max_upload_mb = 2
     stream = _CountingStream()
     with pytest.raises(ingest.UploadRejected, match="2 MB"):
-        ingest.ingest_upload(db, data=stream, filename="huge.mp4", title="", description="", settings=settings,
-                             user=None)
-    assert stream.read_bytes <= 4 << 20  # stopped right after the limit, not at the end of the stream
+        ingest.ingest_upload(
+            db,
+            data=stream,
+            filename="huge.mp4",
+            title="",
+            description="",
+            settings=settings,
+            user=None,
+        )
+    assert (
+        stream.read_bytes <= 4 << 20
+    )  # stopped right after the limit, not at the end of the stream
     assert list(settings.media_dir.iterdir()) == []  # nothing kept
     with pytest.raises(ingest.UploadRejected, match="2 MB"):
-        ingest.ingest_upload(db, data=b"\0" * ((2 << 20) + 1), filename="big.mp4", title="", description="",
-                             settings=settings, user=None)
+        ingest.ingest_upload(
+            db,
+            data=b"\0" * ((2 << 20) + 1),
+            filename="big.mp4",
+            title="",
+            description="",
+            settings=settings,
+            user=None,
+        )
     tally["hostile media inputs tried"] += 2
 
 

@@ -15,15 +15,16 @@ from sqlalchemy import select
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
-from core import auth, backup, registry
+from core import auth, backup
 from core.config import Settings, get_settings
+from core.lifecycle import registry
 from db.engine import Database, init_db
-from db.models import AuditAction, Role, VideoStatus
 from db.queries import audit as audit_q
 from db.queries import embeddings as embeddings_q
 from db.queries import jobs as jobs_q
 from db.queries import labels as labels_q
 from db.queries import videos as videos_q
+from db.tables import AuditAction, Role, VideoStatus
 
 HOSTILE_TITLE = "<script>alert(1)</script> '; DROP TABLE video; -- Кириллица 中文 🎬 \x01\x1b"
 
@@ -35,32 +36,81 @@ def _populate(db: Database, settings: Settings, taxonomy) -> np.ndarray:
     auth.authenticate(db, "mod", "correct horse battery")
     with pytest.raises(auth.InvalidCredentialsError):
         auth.authenticate(db, "mod", "wrong")
-    leaves = [taxonomy.find(p).id for p in ("Sports: Soccer", "Sports: Tennis", "Music: Rock", "Music: Jazz")]
+    leaves = [
+        taxonomy.find(p).id
+        for p in ("Sports: Soccer", "Sports: Tennis", "Music: Rock", "Music: Jazz")
+    ]
     rng = np.random.default_rng(0)
     X = rng.standard_normal((16, 8)).astype(np.float32)
     with db.session() as session:
         ids = []
         for i in range(16):
-            video = videos_q.create_video(session, title=f"{HOSTILE_TITLE} {i}", description="d" * (i * 100),
-                                          external_id=f"ext-{i}", status=VideoStatus.READY)
-            embeddings_q.put_embeddings(session, records=[
-                embeddings_q.EmbeddingRecord(video.id, "title", "fake", "v1", f"h{i}", X[i] + (i % 4))])
-            videos_q.put_transcript(session, video_id=video.id, source="whisper", text=f"words {i}",
-                                    segments=[{"start": 0.0, "end": 1.5, "text": f"words {i}"}])
-            videos_q.replace_keyframes(session, video_id=video.id, frames=[(0.5, f"thumbnails/x/{i}.jpg")])
+            video = videos_q.create_video(
+                session,
+                title=f"{HOSTILE_TITLE} {i}",
+                description="d" * (i * 100),
+                external_id=f"ext-{i}",
+                status=VideoStatus.READY,
+            )
+            embeddings_q.put_embeddings(
+                session,
+                records=[
+                    embeddings_q.EmbeddingRecord(
+                        video.id, "title", "fake", "v1", f"h{i}", X[i] + (i % 4)
+                    )
+                ],
+            )
+            videos_q.put_transcript(
+                session,
+                video_id=video.id,
+                source="whisper",
+                text=f"words {i}",
+                segments=[{"start": 0.0, "end": 1.5, "text": f"words {i}"}],
+            )
+            videos_q.replace_keyframes(
+                session, video_id=video.id, frames=[(0.5, f"thumbnails/x/{i}.jpg")]
+            )
             ids.append(video.id)
         labels_q.import_labels(session, labels=[(v, leaves[i % 4]) for i, v in enumerate(ids)])
         jobs_q.create_job(session, kind="train", params={"activate": True})
     with db.session() as session:
-        labels_q.save_review(session, video_id=ids[0], expected_version=0, node_ids=[leaves[1]], user=mod)
-    from core import prediction, training
+        labels_q.save_review(
+            session, video_id=ids[0], expected_version=0, node_ids=[leaves[1]], user=mod
+        )
+    from core.lifecycle import prediction, training
 
-    training.train_model(db, settings=settings, user=admin, activate=True, encoder_key=("fake", "v1"),
-                         params={"n_ensemble": 1, "max_epochs": 3, "d_model": 8, "n_heads": 2, "n_layers": 1,
-                                 "mlp_width": 16, "batch_size": 8})
-    second = training.train_model(db, settings=settings, user=admin, activate=False, encoder_key=("fake", "v1"),
-                                  params={"n_ensemble": 1, "max_epochs": 2, "d_model": 8, "n_heads": 2,
-                                          "n_layers": 1, "mlp_width": 16, "batch_size": 8})
+    training.train_model(
+        db,
+        settings=settings,
+        user=admin,
+        activate=True,
+        encoder_key=("fake", "v1"),
+        params={
+            "n_ensemble": 1,
+            "max_epochs": 3,
+            "d_model": 8,
+            "n_heads": 2,
+            "n_layers": 1,
+            "mlp_width": 16,
+            "batch_size": 8,
+        },
+    )
+    second = training.train_model(
+        db,
+        settings=settings,
+        user=admin,
+        activate=False,
+        encoder_key=("fake", "v1"),
+        params={
+            "n_ensemble": 1,
+            "max_epochs": 2,
+            "d_model": 8,
+            "n_heads": 2,
+            "n_layers": 1,
+            "mlp_width": 16,
+            "batch_size": 8,
+        },
+    )
     registry.promote(db, second.id, admin, settings=settings)
     prediction.predict_videos(db, settings=settings)
     return X
@@ -84,12 +134,16 @@ def _use_data_dir(monkeypatch, path: Path) -> Settings:
     return get_settings()
 
 
-def test_backup_then_restore_gives_back_everything(db, settings, taxonomy, tmp_path, monkeypatch, tally):
+def test_backup_then_restore_gives_back_everything(
+    db, settings, taxonomy, tmp_path, monkeypatch, tally
+):
     from scripts.cli import app
 
     X = _populate(db, settings, taxonomy)
     before = _rows(db)
-    assert all(before[name] for name in before), [n for n in before if not before[n]]  # every table used
+    assert all(before[name] for name in before), [
+        n for n in before if not before[n]
+    ]  # every table used
     active_before = registry.load_active_model(db, settings=settings)
     archive = tmp_path / "backups" / "tagger.tar"
     runner = CliRunner()
@@ -113,8 +167,10 @@ def test_backup_then_restore_gives_back_everything(db, settings, taxonomy, tmp_p
     registry._cache.clear()
     active_after = registry.load_active_model(restored, settings=restored_settings)
     assert active_after.version_id == active_before.version_id
-    np.testing.assert_array_equal(active_after.classifier.predict_proba({"title": X}),
-                                  active_before.classifier.predict_proba({"title": X}))
+    np.testing.assert_array_equal(
+        active_after.classifier.predict_proba({"title": X}),
+        active_before.classifier.predict_proba({"title": X}),
+    )
     with restored.session() as session:  # new rows do not collide with restored ids
         fresh = videos_q.create_video(session, title="after restore")
         assert fresh.id > max(row["id"] for row in before["video"])
@@ -147,7 +203,9 @@ def _rewrite(archive: Path, out: Path, change) -> Path:
     return out
 
 
-def _refused_restore(archive: Path, monkeypatch, data_dir: Path, *, match: str) -> dict[str, list[dict]]:
+def _refused_restore(
+    archive: Path, monkeypatch, data_dir: Path, *, match: str
+) -> dict[str, list[dict]]:
     """Restore ``archive`` into a new, empty data folder, expecting a BackupError matching
     ``match``; returns the rows the refused restore left in that database."""
     target = _use_data_dir(monkeypatch, data_dir)
@@ -173,8 +231,12 @@ def test_a_damaged_archive_restores_nothing(db, settings, taxonomy, tmp_path, mo
     assert all(not rows for rows in left.values())
 
 
-@pytest.mark.parametrize("evil", ["data/../../evil.txt", "/etc/evil", "data/models/v1/../../../../evil"])
-def test_archive_paths_cannot_leave_the_data_folder(db, settings, taxonomy, tmp_path, monkeypatch, evil):
+@pytest.mark.parametrize(
+    "evil", ["data/../../evil.txt", "/etc/evil", "data/models/v1/../../../../evil"]
+)
+def test_archive_paths_cannot_leave_the_data_folder(
+    db, settings, taxonomy, tmp_path, monkeypatch, evil
+):
     archive = _archive(db, settings, taxonomy, tmp_path)
 
     def smuggle(name: str, data: bytes):
@@ -206,7 +268,9 @@ def test_every_column_type_is_mapped():
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_duckdb_backup_restores_into_postgresql_and_back(db, settings, taxonomy, tmp_path, new_postgres_db, tally):
+def test_duckdb_backup_restores_into_postgresql_and_back(
+    db, settings, taxonomy, tmp_path, new_postgres_db, tally
+):
     """The archive is backend-neutral: DuckDB -> PostgreSQL -> DuckDB keeps every row."""
     X = _populate(db, settings, taxonomy)
     before = _rows(db)
@@ -219,7 +283,9 @@ def test_duckdb_backup_restores_into_postgresql_and_back(db, settings, taxonomy,
     registry._cache.clear()
     on_pg = registry.load_active_model(pg, settings=pg_settings)
     with pg.session() as session:  # PostgreSQL sequences continue after the restored ids
-        assert videos_q.create_video(session, title="new").id > max(row["id"] for row in before["video"])
+        assert videos_q.create_video(session, title="new").id > max(
+            row["id"] for row in before["video"]
+        )
         session.rollback()
     second = backup.create_backup(pg, tmp_path / "pg.tar", settings=pg_settings).path
 
@@ -229,8 +295,9 @@ def test_duckdb_backup_restores_into_postgresql_and_back(db, settings, taxonomy,
     assert _rows(duck) == before
     registry._cache.clear()
     back = registry.load_active_model(duck, settings=duck_settings)
-    np.testing.assert_array_equal(back.classifier.predict_proba({"title": X}),
-                                  on_pg.classifier.predict_proba({"title": X}))
+    np.testing.assert_array_equal(
+        back.classifier.predict_proba({"title": X}), on_pg.classifier.predict_proba({"title": X})
+    )
     tally["rows compared after restore"] += 2 * sum(len(rows) for rows in before.values())
     pg.dispose()
     duck.dispose()
@@ -261,15 +328,23 @@ def _bulk(db: Database, settings: Settings, taxonomy, n: int = 3000) -> None:
         videos_q.insert_synthetic_videos(session, n=n, prefix="bulk-")
     with db.session() as session:
         ids = videos_q.list_video_ids(session)[-n:]
-        embeddings_q.put_embeddings(session, records=[
-            embeddings_q.EmbeddingRecord(v, "title", "fake", "v2", f"b{v}", rng.standard_normal(8).astype(np.float32))
-            for v in ids])
+        embeddings_q.put_embeddings(
+            session,
+            records=[
+                embeddings_q.EmbeddingRecord(
+                    v, "title", "fake", "v2", f"b{v}", rng.standard_normal(8).astype(np.float32)
+                )
+                for v in ids
+            ],
+        )
         labels_q.import_labels(session, labels=[(v, taxonomy.find("Music").id) for v in ids])
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_kill_during_backup_and_restore_never_leaves_half_a_copy(db, settings, taxonomy, tmp_path, tally):
+def test_kill_during_backup_and_restore_never_leaves_half_a_copy(
+    db, settings, taxonomy, tmp_path, tally
+):
     """kill -9 at random points of `backup` and `restore`: the archive is absent or complete; the
     restored database is empty or complete; running restore again finishes the job."""
     import os
@@ -287,11 +362,19 @@ def test_kill_during_backup_and_restore_never_leaves_half_a_copy(db, settings, t
     rng = random.Random(5)
     kills = 0
 
-    def run(mode: str, archive: Path, data_dir: Path, kill_after: float | None) -> tuple[bool, float]:
+    def run(
+        mode: str, archive: Path, data_dir: Path, kill_after: float | None
+    ) -> tuple[bool, float]:
         """(killed before DONE, seconds from START to the end)."""
         env = {**os.environ, "TAGGER_DATA_DIR": str(data_dir)}
-        child = subprocess.Popen([sys.executable, str(script), mode, str(archive)], cwd=root, env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, str(script), mode, str(archive)],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert child.stdout.readline() == "START\n", child.stderr.read()
         started = time.monotonic()
         if kill_after is None:
@@ -328,7 +411,9 @@ def test_kill_during_backup_and_restore_never_leaves_half_a_copy(db, settings, t
         assert rows == source_rows  # never half a restore
         break
     else:
-        run("restore", archive, restored_dir, None)  # the retry completes next to the files left behind
+        run(
+            "restore", archive, restored_dir, None
+        )  # the retry completes next to the files left behind
     restored = Database(restored_settings.resolved_database_url)
     assert _rows(restored) == source_rows
     restored.dispose()

@@ -22,15 +22,15 @@ import pytest
 from core import backup
 from core.config import Settings
 from db.engine import Database
-from db.models import AuditAction, ModelStatus, VideoStatus
 from db.queries import StaleVersionError
 from db.queries import audit as audit_q
 from db.queries import embeddings as embeddings_q
 from db.queries import labels as labels_q
-from db.queries import models as models_q
+from db.queries import model_versions as models_q
 from db.queries import review as review_q
 from db.queries import users as users_q
 from db.queries import videos as videos_q
+from db.tables import AuditAction, ModelStatus, VideoStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 JOIN_TIMEOUT_S = 300  # liveness bound: a deadlock shows as a thread or process still running
@@ -45,13 +45,19 @@ class Ack:
 
 
 def _choices(taxonomy) -> list[list[str]]:
-    ids = [taxonomy.find(p).id for p in ("Sports: Soccer", "Sports: Tennis", "Music: Rock", "Music: Jazz", "Music")]
+    ids = [
+        taxonomy.find(p).id
+        for p in ("Sports: Soccer", "Sports: Tennis", "Music: Rock", "Music: Jazz", "Music")
+    ]
     return [[ids[0]], [ids[1], ids[2]], [], [ids[3]], [ids[4], ids[0]]]
 
 
 def _moderators(db, n: int, prefix: str) -> list:
     with db.session() as session:  # no argon2 here: these accounts never sign in
-        return [users_q.create_user(session, username=f"{prefix}{i}", password_hash="unused") for i in range(n)]
+        return [
+            users_q.create_user(session, username=f"{prefix}{i}", password_hash="unused")
+            for i in range(n)
+        ]
 
 
 def _verify_no_lost_update(db, video_ids: list[int], acks: list[Ack], conflicts: int) -> None:
@@ -62,13 +68,20 @@ def _verify_no_lost_update(db, video_ids: list[int], acks: list[Ack], conflicts:
         by_video[ack.video_id].append(ack)
     with db.session() as session:
         saved = audit_q.list_audit(session, action=AuditAction.REVIEW_SAVED, limit=100_000)
-        trail = {(e.video_id, json.loads(e.detail_json)["version"]): (e.user_id, tuple(json.loads(e.detail_json)["node_ids"]))
-                 for e in saved}
+        trail = {
+            (e.video_id, json.loads(e.detail_json)["version"]): (
+                e.user_id,
+                tuple(json.loads(e.detail_json)["node_ids"]),
+            )
+            for e in saved
+        }
         assert len(trail) == len(saved) == len(acks)  # one audit row per save, no version twice
         for video_id in video_ids:
             mine = sorted(by_video[video_id], key=lambda a: a.version)
             video = videos_q.get_video(session, video_id=video_id)
-            assert [a.version for a in mine] == list(range(1, video.version + 1)), "a save was lost or doubled"
+            assert [a.version for a in mine] == list(range(1, video.version + 1)), (
+                "a save was lost or doubled"
+            )
             for ack in mine:
                 assert trail[(video_id, ack.version)] == (ack.user_id, tuple(sorted(ack.node_ids)))
             final = labels_q.effective_labels(session, video_ids=[video_id]).get(video_id, [])
@@ -93,7 +106,10 @@ def test_threads_saving_the_same_videos_lose_nothing(db, taxonomy, tally):
     choices = _choices(taxonomy)
     moderators = _moderators(db, n_threads, "t")
     with db.session() as session:
-        video_ids = [videos_q.create_video(session, title=f"v{i}", status=VideoStatus.PREDICTED).id for i in range(3)]
+        video_ids = [
+            videos_q.create_video(session, title=f"v{i}", status=VideoStatus.PREDICTED).id
+            for i in range(3)
+        ]
     acks: list[Ack] = []
     conflicts: list[int] = []
     barrier = threading.Barrier(n_threads)
@@ -108,8 +124,13 @@ def test_threads_saving_the_same_videos_lose_nothing(db, taxonomy, tally):
             barrier.wait(timeout=JOIN_TIMEOUT_S)
             try:
                 with db.session() as session:  # ... and saves against it later
-                    video = labels_q.save_review(session, video_id=video_id, expected_version=version,
-                                                 node_ids=choice, user=user)
+                    video = labels_q.save_review(
+                        session,
+                        video_id=video_id,
+                        expected_version=version,
+                        node_ids=choice,
+                        user=user,
+                    )
                 acks.append(Ack(video_id, video.version, tuple(choice), user.id))
             except StaleVersionError:
                 conflicts.append(video_id)
@@ -126,7 +147,10 @@ def test_concurrent_claims_never_share_a_video(db, taxonomy, tally):
     n_threads = 6
     moderators = _moderators(db, n_threads, "c")
     with db.session() as session:
-        ids = [videos_q.create_video(session, title=f"q{i}", status=VideoStatus.PREDICTED).id for i in range(18)]
+        ids = [
+            videos_q.create_video(session, title=f"q{i}", status=VideoStatus.PREDICTED).id
+            for i in range(18)
+        ]
     claims: dict[int, list[int]] = defaultdict(list)
     barrier = threading.Barrier(n_threads)
 
@@ -134,7 +158,9 @@ def test_concurrent_claims_never_share_a_video(db, taxonomy, tally):
         barrier.wait(timeout=JOIN_TIMEOUT_S)
         while True:
             with db.session() as session:
-                video = review_q.claim_next(session, user=moderators[k], claim_minutes=20, exclude_ids=claims[k])
+                video = review_q.claim_next(
+                    session, user=moderators[k], claim_minutes=20, exclude_ids=claims[k]
+                )
             if video is None:
                 return
             claims[k].append(video.id)
@@ -154,7 +180,9 @@ def test_review_audit_records_the_version_as_a_number(db, taxonomy, accounts):
     with db.session() as session:
         video_id = videos_q.create_video(session, title="x").id
     with db.session() as session:
-        labels_q.save_review(session, video_id=video_id, expected_version=0, node_ids=[], user=accounts["mod"])
+        labels_q.save_review(
+            session, video_id=video_id, expected_version=0, node_ids=[], user=accounts["mod"]
+        )
         [entry] = audit_q.list_audit(session, action=AuditAction.REVIEW_SAVED)
     assert json.loads(entry.detail_json)["version"] == 1
 
@@ -200,7 +228,7 @@ _TRAINER = textwrap.dedent(
     from pathlib import Path
     import torch
     torch.set_num_threads(1)
-    from core import training
+    from core.lifecycle import training
     from core.config import get_settings
     from db.engine import Database
 
@@ -219,18 +247,37 @@ _TRAINER = textwrap.dedent(
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_processes_save_while_ingest_and_retrain_run(db, settings, taxonomy, hostile, tmp_path, tally):
+def test_processes_save_while_ingest_and_retrain_run(
+    db, settings, taxonomy, hostile, tmp_path, tally
+):
     n_savers, rounds = 4, 12
     choices = _choices(taxonomy)
     moderators = _moderators(db, n_savers, "p")
     rng = np.random.default_rng(0)
-    leaves = [taxonomy.find(p).id for p in ("Sports: Soccer", "Sports: Tennis", "Music: Rock", "Music: Jazz")]
+    leaves = [
+        taxonomy.find(p).id
+        for p in ("Sports: Soccer", "Sports: Tennis", "Music: Rock", "Music: Jazz")
+    ]
     with db.session() as session:
-        video_ids = [videos_q.create_video(session, title=f"v{i}", status=VideoStatus.PREDICTED).id for i in range(3)]
+        video_ids = [
+            videos_q.create_video(session, title=f"v{i}", status=VideoStatus.PREDICTED).id
+            for i in range(3)
+        ]
         for i in range(16):  # the retrain's data
             video = videos_q.create_video(session, title=f"train{i}", status=VideoStatus.READY)
-            embeddings_q.put_embeddings(session, records=[embeddings_q.EmbeddingRecord(
-                video.id, "title", "fake", "v1", f"h{i}", rng.standard_normal(8).astype(np.float32) + i % 4)])
+            embeddings_q.put_embeddings(
+                session,
+                records=[
+                    embeddings_q.EmbeddingRecord(
+                        video.id,
+                        "title",
+                        "fake",
+                        "v1",
+                        f"h{i}",
+                        rng.standard_normal(8).astype(np.float32) + i % 4,
+                    )
+                ],
+            )
             labels_q.import_labels(session, labels=[(video.id, leaves[i % 4])])
     folder = tmp_path / "in"
     for i in range(4):
@@ -241,21 +288,41 @@ def test_processes_save_while_ingest_and_retrain_run(db, settings, taxonomy, hos
     scripts["trainer"].write_text(_TRAINER)
 
     def spawn(*args: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     go, stop = tmp_path / "go", tmp_path / "stop"
     savers = [
-        spawn(str(scripts["saver"]), db.url, str(m.id), str(rounds), json.dumps(video_ids), json.dumps(choices),
-              str(go), str(stop))
+        spawn(
+            str(scripts["saver"]),
+            db.url,
+            str(m.id),
+            str(rounds),
+            json.dumps(video_ids),
+            json.dumps(choices),
+            str(go),
+            str(stop),
+        )
         for m in moderators
     ]
     trainer = spawn(str(scripts["trainer"]), str(go))
     for process in [*savers, trainer]:
         assert process.stdout.readline() == "READY\n"
     go.touch()
-    cli = subprocess.Popen([str(Path(sys.executable).with_name("tagger")), "ingest", str(folder)], cwd=ROOT,
-                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # the real CLI
+    cli = subprocess.Popen(
+        [str(Path(sys.executable).with_name("tagger")), "ingest", str(folder)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # the real CLI
     workers = [cli, trainer]
     time.sleep(1.0)  # a backup in the middle of it all must still be one consistent snapshot
     mid_run = backup.create_backup(db, tmp_path / "mid-run.tar", settings=settings).path
@@ -274,7 +341,9 @@ def test_processes_save_while_ingest_and_retrain_run(db, settings, taxonomy, hos
         for line in out.splitlines():
             kind, *rest = line.split(" ", 3)
             if kind == "ACK":
-                acks.append(Ack(int(rest[0]), int(rest[1]), tuple(json.loads(rest[2])), moderator.id))
+                acks.append(
+                    Ack(int(rest[0]), int(rest[1]), tuple(json.loads(rest[2])), moderator.id)
+                )
             elif kind == "CONFLICT":
                 conflicts += 1
     assert len(acks) + conflicts >= n_savers * rounds
@@ -298,8 +367,10 @@ def _assert_snapshot_consistent(archive: Path, data_dir: Path, video_ids: list[i
     with restored.session() as session:
         saved = audit_q.list_audit(session, action=AuditAction.REVIEW_SAVED, limit=100_000)
         for video_id in video_ids:
-            trail = sorted((json.loads(e.detail_json) for e in saved if e.video_id == video_id),
-                           key=lambda d: d["version"])
+            trail = sorted(
+                (json.loads(e.detail_json) for e in saved if e.video_id == video_id),
+                key=lambda d: d["version"],
+            )
             video = videos_q.get_video(session, video_id=video_id)
             assert [d["version"] for d in trail] == list(range(1, video.version + 1))
             labels = labels_q.effective_labels(session, video_ids=[video_id]).get(video_id, [])

@@ -16,22 +16,31 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from core import registry
 from core.classifier import load_classifier
+from core.lifecycle import registry
 from db.engine import Database, init_db
-from db.models import AuditAction, ModelStatus, VideoStatus
 from db.queries import audit as audit_q
 from db.queries import embeddings as embeddings_q
 from db.queries import jobs as jobs_q
 from db.queries import labels as labels_q
-from db.queries import models as models_q
+from db.queries import model_versions as models_q
 from db.queries import videos as videos_q
+from db.tables import AuditAction, ModelStatus, VideoStatus
 from tests.support import slow_ingest
 from tests.support.kill import ChildRun, never, run_and_kill
 
 N_VIDEOS = 8
-FAST = {"n_ensemble": 1, "max_epochs": 3, "patience": 3, "d_model": 8, "n_heads": 2, "n_layers": 1,
-        "mlp_width": 16, "batch_size": 16, "dropout": 0.1}
+FAST = {
+    "n_ensemble": 1,
+    "max_epochs": 3,
+    "patience": 3,
+    "d_model": 8,
+    "n_heads": 2,
+    "n_layers": 1,
+    "mlp_width": 16,
+    "batch_size": 16,
+    "dropout": 0.1,
+}
 SLOW_TRAINING = {**FAST, "max_epochs": 100_000, "patience": 100_000}
 
 _CHILD = textwrap.dedent(
@@ -39,11 +48,13 @@ _CHILD = textwrap.dedent(
     import json, sys
     import torch
     torch.set_num_threads(1)
-    from core import registry, training
+    from core.lifecycle import registry
+    from core.lifecycle import training
     from core.config import get_settings
     from db.engine import Database, init_db
-    from db.models import ModelStatus
-    from db.queries import labels, models, users, videos
+    from db.tables import ModelStatus
+    from db.queries import labels, users, videos
+    from db.queries import model_versions as models
 
     CHOICES = json.loads(sys.argv[2])
     settings = get_settings()
@@ -105,8 +116,16 @@ def env(settings) -> dict[str, str]:
 
 
 def _choices(taxonomy) -> list[list[str]]:
-    ids = {path: taxonomy.find(path).id for path in ("Sports: Soccer", "Music: Jazz", "Music", "Sports: Tennis")}
-    return [[ids["Sports: Soccer"]], [ids["Music: Jazz"], ids["Sports: Tennis"]], [], [ids["Music"]]]
+    ids = {
+        path: taxonomy.find(path).id
+        for path in ("Sports: Soccer", "Music: Jazz", "Music", "Sports: Tennis")
+    }
+    return [
+        [ids["Sports: Soccer"]],
+        [ids["Music: Jazz"], ids["Sports: Tennis"]],
+        [],
+        [ids["Music"]],
+    ]
 
 
 def _reopen(settings) -> Database:
@@ -118,18 +137,27 @@ def _reopen(settings) -> Database:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_kill_during_label_saves_loses_no_acknowledged_save(db, settings, taxonomy, accounts, child, env, tally):
+def test_kill_during_label_saves_loses_no_acknowledged_save(
+    db, settings, taxonomy, accounts, child, env, tally
+):
     choices = _choices(taxonomy)
     with db.session() as session:
-        ids = [videos_q.create_video(session, title=f"v{i}", status=VideoStatus.PREDICTED).id for i in range(N_VIDEOS)]
+        ids = [
+            videos_q.create_video(session, title=f"v{i}", status=VideoStatus.PREDICTED).id
+            for i in range(N_VIDEOS)
+        ]
     rng = random.Random(7)
     acked: dict[int, int] = {}  # video -> highest acknowledged version
     n_acks = 0
     kills = 5
     for _ in range(kills):
         target = rng.randint(5, 40)
-        run = run_and_kill(child("labels", json.dumps(choices)), env, kill_when=lambda r, t=target: len(r.acks) >= t,
-                           settle_s=rng.random() * 0.05)
+        run = run_and_kill(
+            child("labels", json.dumps(choices)),
+            env,
+            kill_when=lambda r, t=target: len(r.acks) >= t,
+            settle_s=rng.random() * 0.05,
+        )
         assert run.killed
         for video_id, version in run.acks:
             acked[int(video_id)] = max(acked.get(int(video_id), 0), int(version))
@@ -144,19 +172,29 @@ def test_kill_during_label_saves_loses_no_acknowledged_save(db, settings, taxono
         for video_id in ids:
             video = videos_q.get_video(session, video_id=video_id)
             assert video.version >= acked.get(video_id, 0), "an acknowledged save was lost"
-            assert video.version <= acked.get(video_id, 0) + 1  # at most the one in flight at the kill
+            assert (
+                video.version <= acked.get(video_id, 0) + 1
+            )  # at most the one in flight at the kill
             final = labels_q.effective_labels(session, video_ids=[video_id]).get(video_id, [])
             if video.version:
-                assert final == sorted(choices[video.version % len(choices)])  # state of the last save
-                assert {v for vid, v in audited if vid == video_id} == set(range(1, video.version + 1))
-    lost = [(v, ver) for v, top in acked.items() for ver in range(1, top + 1) if (v, ver) not in audited]
+                assert final == sorted(
+                    choices[video.version % len(choices)]
+                )  # state of the last save
+                assert {v for vid, v in audited if vid == video_id} == set(
+                    range(1, video.version + 1)
+                )
+    lost = [
+        (v, ver) for v, top in acked.items() for ver in range(1, top + 1) if (v, ver) not in audited
+    ]
     assert lost == []
     fresh.dispose()
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_kill_during_ingest_then_rerun_finishes_without_redoing(db, settings, hostile, env, tmp_path, tally):
+def test_kill_during_ingest_then_rerun_finishes_without_redoing(
+    db, settings, hostile, env, tmp_path, tally
+):
     folder = tmp_path / "in"
     names = [f"clip{i}" for i in range(10)]
     for i, name in enumerate(names):
@@ -169,11 +207,17 @@ def test_kill_during_ingest_then_rerun_finishes_without_redoing(db, settings, ho
     for attempt in range(4):
         start = len(log.read_text().split()) if log.exists() else 0
         with db.session() as session:
-            finished_before = {v.title for v in videos_q.list_videos(session, statuses=[VideoStatus.READY])}
+            finished_before = {
+                v.title for v in videos_q.list_videos(session, statuses=[VideoStatus.READY])
+            }
         if attempt < 3:
             target = start + rng.randint(1, 3)
-            run = run_and_kill(slow_ingest.command(folder, log), env, settle_s=rng.random() * 0.3,
-                               kill_when=lambda r, t=target: log.exists() and len(log.read_text().split()) >= t)
+            run = run_and_kill(
+                slow_ingest.command(folder, log),
+                env,
+                settle_s=rng.random() * 0.3,
+                kill_when=lambda r, t=target: log.exists() and len(log.read_text().split()) >= t,
+            )
             assert run.killed and not run.acks, "the kill must land mid-batch, not after it"
             kills += 1
         else:
@@ -187,27 +231,41 @@ def test_kill_during_ingest_then_rerun_finishes_without_redoing(db, settings, ho
     with fresh.session() as session:
         videos = videos_q.list_videos(session)
         assert sorted(v.title for v in videos) == names  # nothing lost, no duplicate rows
-        assert all(v.status == VideoStatus.READY for v in videos), [(v.title, v.status) for v in videos]
-        stored = embeddings_q.get_embeddings(session, video_ids=[v.id for v in videos], encoder_id="fake",
-                                             encoder_version="v1")
+        assert all(v.status == VideoStatus.READY for v in videos), [
+            (v.title, v.status) for v in videos
+        ]
+        stored = embeddings_q.get_embeddings(
+            session, video_ids=[v.id for v in videos], encoder_id="fake", encoder_version="v1"
+        )
         assert all(set(stored[v.id]) == {"title", "frames"} for v in videos)
     assert redone == set(), f"finished videos were encoded again: {redone}"
     leftovers = [p.name for p in settings.media_dir.iterdir() if p.name.startswith(".")]
-    assert all(p.startswith(".incoming-") for p in leftovers)  # only temp copies the kill interrupted
+    assert all(
+        p.startswith(".incoming-") for p in leftovers
+    )  # only temp copies the kill interrupted
     fresh.dispose()
 
 
 def _training_data(db, taxonomy, n: int = 16, encoder_id: str = "fake") -> None:
     """Labelled videos with cached embeddings of ``encoder_id`` version ``v1``, clustered by their leaf tag."""
-    leaves = [taxonomy.find(p).id for p in ("Sports: Soccer", "Sports: Tennis", "Music: Rock", "Music: Jazz")]
+    leaves = [
+        taxonomy.find(p).id
+        for p in ("Sports: Soccer", "Sports: Tennis", "Music: Rock", "Music: Jazz")
+    ]
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((4, 8)) * 3
     with db.session() as session:
         for i in range(n):
             video = videos_q.create_video(session, title=f"t{i}", status=VideoStatus.READY)
             vector = (centres[i % 4] + rng.standard_normal(8)).astype(np.float32)
-            embeddings_q.put_embeddings(session, records=[
-                embeddings_q.EmbeddingRecord(video.id, "title", encoder_id, "v1", f"h{i}", vector)])
+            embeddings_q.put_embeddings(
+                session,
+                records=[
+                    embeddings_q.EmbeddingRecord(
+                        video.id, "title", encoder_id, "v1", f"h{i}", vector
+                    )
+                ],
+            )
             labels_q.import_labels(session, labels=[(video.id, leaves[i % 4])])
 
 
@@ -225,27 +283,34 @@ def _assert_models_consistent(settings) -> registry.LoadedModel:
     loaded = registry.load_active_model(fresh, settings=settings)
     X = {"title": np.random.default_rng(1).standard_normal((4, 8)).astype(np.float32)}
     again = load_classifier(settings.data_dir / active[0].artifact_path)
-    np.testing.assert_allclose(loaded.classifier.predict_proba(X), again.predict_proba(X), rtol=1e-6)
+    np.testing.assert_allclose(
+        loaded.classifier.predict_proba(X), again.predict_proba(X), rtol=1e-6
+    )
     fresh.dispose()
     return loaded
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_kill_during_training_and_promotion_keeps_a_complete_active_model(db, settings, taxonomy, child, env,
-                                                                          tally):
-    from core import training
+def test_kill_during_training_and_promotion_keeps_a_complete_active_model(
+    db, settings, taxonomy, child, env, tally
+):
+    from core.lifecycle import training
 
     _training_data(db, taxonomy)
-    first = training.train_model(db, settings=settings, user=None, activate=True, encoder_key=("fake", "v1"),
-                                 params=FAST)
+    first = training.train_model(
+        db, settings=settings, user=None, activate=True, encoder_key=("fake", "v1"), params=FAST
+    )
     assert first.is_active
     rng = random.Random(11)
     kills = 0
 
     # 1. killed mid-training (epochs running): nothing changes but a row left in "training"
-    run = run_and_kill(child("train", "[]", json.dumps(SLOW_TRAINING)), env,
-                       kill_when=lambda r: sum(line.startswith("EPOCH") for line in r.lines) >= 3)
+    run = run_and_kill(
+        child("train", "[]", json.dumps(SLOW_TRAINING)),
+        env,
+        kill_when=lambda r: sum(line.startswith("EPOCH") for line in r.lines) >= 3,
+    )
     kills += run.killed
     assert _assert_models_consistent(settings).version_id == first.id
 
@@ -253,8 +318,12 @@ def test_kill_during_training_and_promotion_keeps_a_complete_active_model(db, se
     acked_versions: list[int] = []
     for _ in range(3):
         target = rng.randint(1, 3)
-        run = run_and_kill(child("train", "[]", json.dumps(FAST)), env, settle_s=rng.random() * 0.5,
-                           kill_when=lambda r, t=target: len(r.acks) >= t)
+        run = run_and_kill(
+            child("train", "[]", json.dumps(FAST)),
+            env,
+            settle_s=rng.random() * 0.5,
+            kill_when=lambda r, t=target: len(r.acks) >= t,
+        )
         kills += run.killed
         acked_versions += [int(a[0]) for a in run.acks]
         loaded = _assert_models_consistent(settings)
@@ -263,56 +332,81 @@ def test_kill_during_training_and_promotion_keeps_a_complete_active_model(db, se
     # 3. killed in a promote loop (one short transaction each)
     for _ in range(3):
         target = rng.randint(2, 12)
-        run = run_and_kill(child("promote", "[]"), env, settle_s=rng.random() * 0.05,
-                           kill_when=lambda r, t=target: len(r.acks) >= t)
+        run = run_and_kill(
+            child("promote", "[]"),
+            env,
+            settle_s=rng.random() * 0.05,
+            kill_when=lambda r, t=target: len(r.acks) >= t,
+        )
         kills += run.killed
         loaded = _assert_models_consistent(settings)
         last = int(run.acks[-1][0])
         with db.session() as session:
-            promoted = [json.loads(e.detail_json)["model_version_id"]
-                        for e in audit_q.list_audit(session, action=AuditAction.MODEL_PROMOTED, limit=1)]
-        assert loaded.version_id in (last, promoted[0])  # the acknowledged one, or the one in flight
+            promoted = [
+                json.loads(e.detail_json)["model_version_id"]
+                for e in audit_q.list_audit(session, action=AuditAction.MODEL_PROMOTED, limit=1)
+            ]
+        assert loaded.version_id in (
+            last,
+            promoted[0],
+        )  # the acknowledged one, or the one in flight
         assert loaded.version_id == promoted[0]  # audit trail and active flag agree
     tally["faults injected (kill -9)"] += kills
 
     # 4. the interrupted work resumes: a new training run succeeds next to the leftovers
-    after = training.train_model(db, settings=settings, user=None, activate=True, encoder_key=("fake", "v1"),
-                                 params=FAST)
+    after = training.train_model(
+        db, settings=settings, user=None, activate=True, encoder_key=("fake", "v1"), params=FAST
+    )
     assert _assert_models_consistent(settings).version_id == after.id
     with db.session() as session:
-        stale = [v for v in models_q.list_model_versions(session, limit=1000) if v.status == ModelStatus.TRAINING]
+        stale = [
+            v
+            for v in models_q.list_model_versions(session, limit=1000)
+            if v.status == ModelStatus.TRAINING
+        ]
     assert all(not v.is_active for v in stale)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_kill_of_a_training_job_lists_its_version_failed_and_keeps_the_active_model(db, settings, taxonomy, env,
-                                                                                     tally):
+def test_kill_of_a_training_job_lists_its_version_failed_and_keeps_the_active_model(
+    db, settings, taxonomy, env, tally
+):
     """``kill -9`` of a training job's worker (``python -m scripts jobs run ID``, what
-    :func:`core.jobs.start_job` spawns) mid-epoch: the versions list shows the version it was
+    :func:`core.lifecycle.jobs.start_job` spawns) mid-epoch: the versions list shows the version it was
     training as failed, with the reason, and the active model stays active."""
-    from core import jobs, training
+    from core.lifecycle import jobs, training
 
     _training_data(db, taxonomy, encoder_id=settings.encoder)  # what a job trains on
     first = training.train_model(db, settings=settings, user=None, activate=True, params=FAST)
     with db.session() as session:
-        job_id = jobs_q.create_job(session, kind="train", params={"activate": True, "classifier": SLOW_TRAINING}).id
+        job_id = jobs_q.create_job(
+            session, kind="train", params={"activate": True, "classifier": SLOW_TRAINING}
+        ).id
 
     def training_for_three_epochs(run: ChildRun) -> bool:
         with db.session() as session:
             job = jobs_q.get_job(session, job_id=job_id)
         return len(json.loads(job.metrics_json).get("history", [])) >= 3
 
-    worker = run_and_kill(["-m", "scripts", "jobs", "run", str(job_id)], env, kill_when=training_for_three_epochs)
+    worker = run_and_kill(
+        ["-m", "scripts", "jobs", "run", str(job_id)], env, kill_when=training_for_three_epochs
+    )
     assert worker.killed
     tally["faults injected (kill -9)"] += 1
     with db.session() as session:
         [killed] = [v for v in models_q.list_model_versions(session) if v.id != first.id]
     assert killed.status == ModelStatus.TRAINING  # nothing could record the kill
 
-    listed = run_and_kill(["-m", "scripts", "models", "list"], {**env, "COLUMNS": "200"}, kill_when=never)
+    listed = run_and_kill(
+        ["-m", "scripts", "models", "list"], {**env, "COLUMNS": "200"}, kill_when=never
+    )
     reason = f"training job {job_id}: {jobs.WORKER_EXITED}"
-    [row] = [[cell.strip() for cell in re.split(r"[│|]", line)[1:-1]] for line in listed.lines if reason in line]
+    [row] = [
+        [cell.strip() for cell in re.split(r"[│|]", line)[1:-1]]
+        for line in listed.lines
+        if reason in line
+    ]
     assert row[:3] == [str(killed.id), "", "failed"]  # id, not active, status
     with db.session() as session:
         versions = {v.id: v for v in models_q.list_model_versions(session)}

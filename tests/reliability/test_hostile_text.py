@@ -20,10 +20,11 @@ import streamlit as st
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-from core import dataset, ingest
+from core import dataset
+from core.ingest import batch as ingest
 from dashboard.components import md_escape
-from db.models import VideoStatus
 from db.queries import videos as videos_q
+from db.tables import VideoStatus
 
 HOSTILE = {
     "html": "<b>bold</b><img src=x onerror=alert(1)> & &amp;",
@@ -40,7 +41,9 @@ HOSTILE = {
     "zero-width": "a\u200bb\ufeffc",
     "backslashes": "C:\\path\\to\\file \\n not a newline",
 }
-BIG_DESCRIPTION = ("Ünïcödé — <i>1 MB</i> description; '; DROP TABLE label; -- 🎬\n" * 20_000)[: 1 << 20]
+BIG_DESCRIPTION = ("Ünïcödé — <i>1 MB</i> description; '; DROP TABLE label; -- 🎬\n" * 20_000)[
+    : 1 << 20
+]
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 
@@ -52,7 +55,9 @@ def _import_and_export(db, tmp_path: Path, rows: list[dict], suffix: str) -> dic
             writer.writeheader()
             writer.writerows(rows)
     else:
-        source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        source.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
     report = dataset.import_dataset(db, source)
     assert report.videos_created == len(rows) and not report.problems
     out = tmp_path / f"export-{suffix[1:]}.jsonl"
@@ -64,17 +69,32 @@ def _import_and_export(db, tmp_path: Path, rows: list[dict], suffix: str) -> dic
 def test_hostile_text_round_trips_exactly(db, taxonomy, tmp_path, suffix, tally):
     tags = ["Sports: Soccer", "Music: Jazz"]
     rows = [
-        {"video_id": f"{name}-{suffix}", "title": text, "description": text[::-1], "tags": ", ".join(tags)}
+        {
+            "video_id": f"{name}-{suffix}",
+            "title": text,
+            "description": text[::-1],
+            "tags": ", ".join(tags),
+        }
         for name, text in HOSTILE.items()
     ]
     if suffix == ".jsonl":  # CSV: see test_one_megabyte_description_survives_csv_round_trip
-        rows.append({"video_id": "big", "title": "big one", "description": BIG_DESCRIPTION.strip(), "tags": ""})
+        rows.append(
+            {
+                "video_id": "big",
+                "title": "big one",
+                "description": BIG_DESCRIPTION.strip(),
+                "tags": "",
+            }
+        )
     exported = _import_and_export(db, tmp_path, rows, suffix)
     tally["hostile text values round-tripped"] += 2 * len(rows)
 
     for row in rows:
         out = exported[row["video_id"]]
-        assert (out["title"], out["description"]) == (row["title"].strip(), row["description"].strip()), row["video_id"]
+        assert (out["title"], out["description"]) == (
+            row["title"].strip(),
+            row["description"].strip(),
+        ), row["video_id"]
     with db.session() as session:
         stored = {v.external_id: v for v in videos_q.list_videos(session)}
     for row in rows:
@@ -84,15 +104,29 @@ def test_hostile_text_round_trips_exactly(db, taxonomy, tmp_path, suffix, tally)
     assert len(stored) == len(rows)
 
 
-def test_hostile_text_through_upload_is_stored_exactly(db, settings, hostile, tmp_path, fake_encoder,
-                                                       fake_transcriber):
+def test_hostile_text_through_upload_is_stored_exactly(
+    db, settings, hostile, tmp_path, fake_encoder, fake_transcriber
+):
     settings.num_keyframes = 2
-    texts = [(" ".join(HOSTILE.values()), "\n".join(HOSTILE.values())), (HOSTILE["sql"], BIG_DESCRIPTION)]
+    texts = [
+        (" ".join(HOSTILE.values()), "\n".join(HOSTILE.values())),
+        (HOSTILE["sql"], BIG_DESCRIPTION),
+    ]
     for i, (title, description) in enumerate(texts):
-        data = hostile.clip(tmp_path / f"{i}.mp4", 11 + 7 * i, seconds=0.3, audio=False).read_bytes()
-        result = ingest.ingest_upload(db, data=data, filename=f"{i}.mp4", title=title, description=description,
-                                      settings=settings, user=None, encoder=fake_encoder,
-                                      transcriber=fake_transcriber)
+        data = hostile.clip(
+            tmp_path / f"{i}.mp4", 11 + 7 * i, seconds=0.3, audio=False
+        ).read_bytes()
+        result = ingest.ingest_upload(
+            db,
+            data=data,
+            filename=f"{i}.mp4",
+            title=title,
+            description=description,
+            settings=settings,
+            user=None,
+            encoder=fake_encoder,
+            transcriber=fake_transcriber,
+        )
         assert result.status == VideoStatus.READY
         with db.session() as session:
             video = videos_q.get_video(session, video_id=result.video_id)
@@ -100,7 +134,9 @@ def test_hostile_text_through_upload_is_stored_exactly(db, settings, hostile, tm
 
 
 def test_one_megabyte_description_survives_csv_round_trip(db, taxonomy, tmp_path):
-    rows = [{"video_id": "big", "title": "big one", "description": BIG_DESCRIPTION.strip(), "tags": ""}]
+    rows = [
+        {"video_id": "big", "title": "big one", "description": BIG_DESCRIPTION.strip(), "tags": ""}
+    ]
     exported = _import_and_export(db, tmp_path, rows, ".csv")
     assert exported["big"]["description"] == BIG_DESCRIPTION.strip()
 
@@ -108,8 +144,10 @@ def test_one_megabyte_description_survives_csv_round_trip(db, taxonomy, tmp_path
 def test_nul_is_refused_at_import_with_the_row_named(db, taxonomy, tmp_path):
     source = tmp_path / "nul.jsonl"
     source.write_text(
-        json.dumps({"video_id": "ok", "title": "fine", "description": "", "tags": ""}) + "\n"
-        + json.dumps({"video_id": "bad", "title": "nul\x00inside", "description": "", "tags": ""}) + "\n"
+        json.dumps({"video_id": "ok", "title": "fine", "description": "", "tags": ""})
+        + "\n"
+        + json.dumps({"video_id": "bad", "title": "nul\x00inside", "description": "", "tags": ""})
+        + "\n"
     )
     with pytest.raises(dataset.DatasetError, match=r"row 3.*(NUL|\\x00)"):
         dataset.read_dataset(source)
@@ -121,8 +159,15 @@ def test_nul_is_refused_at_upload(db, settings, hostile, tmp_path, fake_encoder,
     for hostile_field in fields:  # a NUL anywhere is refused before anything is stored
         upload = {"filename": "clip.mp4", "title": "t", "description": "", **hostile_field}
         with pytest.raises(ingest.UploadRejected, match="NUL|\\\\x00"):
-            ingest.ingest_upload(db, data=data, settings=settings, user=None, encoder=fake_encoder,
-                                 transcriber=fake_transcriber, **upload)
+            ingest.ingest_upload(
+                db,
+                data=data,
+                settings=settings,
+                user=None,
+                encoder=fake_encoder,
+                transcriber=fake_transcriber,
+                **upload,
+            )
     assert not list(settings.media_dir.iterdir())
 
 
@@ -166,17 +211,33 @@ def app(db, taxonomy, accounts) -> Iterator[Callable[[str], AppTest]]:
 
 
 def _all_markdown(at: AppTest) -> list:
-    return [*at.markdown, *at.caption, *at.subheader, *at.title, *at.header, *at.error, *at.warning,
-            *at.success, *at.info]
+    return [
+        *at.markdown,
+        *at.caption,
+        *at.subheader,
+        *at.title,
+        *at.header,
+        *at.error,
+        *at.warning,
+        *at.success,
+        *at.info,
+    ]
 
 
 def test_review_and_queue_pages_show_hostile_text_literally(db, app, tally):
     title = HOSTILE["script"] + " " + HOSTILE["markdown"] + " " + HOSTILE["mixed-scripts"]
     description = "\n".join(HOSTILE.values())
     with db.session() as session:
-        video = videos_q.create_video(session, title=title, description=description, status=VideoStatus.READY)
-        videos_q.put_transcript(session, video_id=video.id, source="provided", text=HOSTILE["html"],
-                                segments=[{"start": 0.0, "end": 1.0, "text": HOSTILE["html"]}])
+        video = videos_q.create_video(
+            session, title=title, description=description, status=VideoStatus.READY
+        )
+        videos_q.put_transcript(
+            session,
+            video_id=video.id,
+            source="provided",
+            text=HOSTILE["html"],
+            segments=[{"start": 0.0, "end": 1.0, "text": HOSTILE["html"]}],
+        )
     at = app("mod")
     at.switch_page("views/queue.py").run()
     assert not at.exception, at.exception
@@ -188,7 +249,9 @@ def test_review_and_queue_pages_show_hostile_text_literally(db, app, tally):
     assert [s.value for s in at.subheader] == [md_escape(title)]
     assert _rendered_text(at.subheader[0].value) == " ".join(title.split())
     assert description in [t.value for t in at.text]  # st.text: shown as typed, never interpreted
-    transcript = [b.label for b in at.button if b.key and b.key.startswith(f"review_seg_{video.id}_")]
+    transcript = [
+        b.label for b in at.button if b.key and b.key.startswith(f"review_seg_{video.id}_")
+    ]
     assert [_rendered_text(label.split("  ", 1)[1]) for label in transcript] == [HOSTILE["html"]]
     for element in _all_markdown(at):  # Markdown protos carry the unsafe_allow_html flag
         assert not getattr(element.proto, "allow_html", False), element.value
@@ -214,7 +277,10 @@ def test_nul_on_postgresql_is_a_clear_row_error(tmp_path, new_postgres_db, taxon
     with pg.session() as session:
         save_to_db(session, taxonomy)
     source = tmp_path / "nul.jsonl"
-    source.write_text(json.dumps({"video_id": "bad", "title": "nul\x00inside", "description": "", "tags": ""}) + "\n")
+    source.write_text(
+        json.dumps({"video_id": "bad", "title": "nul\x00inside", "description": "", "tags": ""})
+        + "\n"
+    )
     try:
         with pytest.raises(dataset.DatasetError, match="row 2"):
             dataset.import_dataset(pg, source)

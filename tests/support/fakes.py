@@ -10,8 +10,8 @@ import numpy as np
 
 from core.encoders import Encoder, EncoderInput
 from core.encoders.base import TEXT_MODALITIES
-from core.transcribe import Transcriber
-from core.transcript import Segment, Transcript
+from core.media.transcribe import Transcriber
+from core.media.transcript import Segment, Transcript
 
 FAKE_TEXT_DIM = 8
 SPOKEN_TEXT = "a spoken sentence"
@@ -26,10 +26,17 @@ class FakeEncoder(Encoder):
 
     id = "fake"
 
-    def __init__(self, version: str = "v1", *, fail_title: str | None = None, nan_title: str | None = None) -> None:
+    def __init__(
+        self, version: str = "v1", *, fail_title: str | None = None, nan_title: str | None = None
+    ) -> None:
         self.version = version
-        self.dims = {"title": FAKE_TEXT_DIM, "description": FAKE_TEXT_DIM, "subtitles": FAKE_TEXT_DIM,
-                     "frames": 4, "audio": 4}
+        self.dims = {
+            "title": FAKE_TEXT_DIM,
+            "description": FAKE_TEXT_DIM,
+            "subtitles": FAKE_TEXT_DIM,
+            "frames": 4,
+            "audio": 4,
+        }
         self.items: list[EncoderInput] = []
         self.fail_title = fail_title
         self.nan_title = nan_title
@@ -45,7 +52,9 @@ class FakeEncoder(Encoder):
                 mean = np.mean([f.mean(axis=(0, 1)) for f in item.frames], axis=0)
                 vectors["frames"] = np.r_[mean / 255.0, 1.0].astype(np.float32)
             if item.has_audio:
-                vectors["audio"] = np.array([item.audio.std(), item.audio.size / 1e5, 1.0, 0.5], np.float32)
+                vectors["audio"] = np.array(
+                    [item.audio.std(), item.audio.size / 1e5, 1.0, 0.5], np.float32
+                )
             if self.nan_title is not None and item.title == self.nan_title:
                 vectors["frames"] = np.full(4, np.nan, np.float32)
             out.append(vectors)
@@ -54,8 +63,11 @@ class FakeEncoder(Encoder):
     def encoded(self, modality: str) -> int:
         """How many inputs of this modality were encoded so far."""
         return sum(
-            bool(item.text(modality)) if modality in TEXT_MODALITIES
-            else bool(item.frames) if modality == "frames" else item.has_audio
+            bool(item.text(modality))
+            if modality in TEXT_MODALITIES
+            else bool(item.frames)
+            if modality == "frames"
+            else item.has_audio
             for item in self.items
         )
 
@@ -71,7 +83,9 @@ class FakeTranscriber(Transcriber):
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
         self.calls += 1
-        return Transcript(language="en", source="whisper", segments=[Segment(0.0, 0.5, SPOKEN_TEXT)])
+        return Transcript(
+            language="en", source="whisper", segments=[Segment(0.0, 0.5, SPOKEN_TEXT)]
+        )
 
 
 def text_vector(text: str) -> np.ndarray:

@@ -46,21 +46,34 @@ class HostileInput:
     expect: str  # OK, FAILED or EITHER
 
 
-def clip(path: Path, shade: int, *, seconds: float = 1.0, audio: bool = True, size: tuple[int, int] = (48, 64),
-         **kwargs) -> Path:
+def clip(
+    path: Path,
+    shade: int,
+    *,
+    seconds: float = 1.0,
+    audio: bool = True,
+    size: tuple[int, int] = (48, 64),
+    **kwargs,
+) -> Path:
     """A small valid mp4; ``shade`` makes its bytes unique."""
     count = max(1, round(seconds * 10))
-    frames = [np.clip(f.astype(np.int16) + shade, 0, 255).astype(np.uint8)
-              for f in gradient_frames(count, *size)]
+    frames = [
+        np.clip(f.astype(np.int16) + shade, 0, 255).astype(np.uint8)
+        for f in gradient_frames(count, *size)
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_video(path, frames, 10, audio=tone(seconds, 200 + shade) if audio else None, threads=1, **kwargs)
+    return write_video(
+        path, frames, 10, audio=tone(seconds, 200 + shade) if audio else None, threads=1, **kwargs
+    )
 
 
 def audio_only(path: Path, seconds: float = 1.0) -> Path:
     """An mp4 with one AAC stream and no video."""
     with av.open(str(path), mode="w", format="mp4") as container:
         stream = container.add_stream("aac", rate=16000, layout="mono")
-        frame = av.AudioFrame.from_ndarray(tone(seconds).reshape(1, -1), format="fltp", layout="mono")
+        frame = av.AudioFrame.from_ndarray(
+            tone(seconds).reshape(1, -1), format="fltp", layout="mono"
+        )
         frame.sample_rate, frame.pts = 16000, 0
         container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
@@ -73,8 +86,9 @@ def other_container(path: Path, fmt: str, codec: str, shade: int) -> Path:
         stream = container.add_stream(codec, rate=Fraction(10))
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         for i, image in enumerate(gradient_frames(10)):
-            frame = av.VideoFrame.from_ndarray(np.clip(image.astype(np.int16) + shade, 0, 255).astype(np.uint8),
-                                               format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                np.clip(image.astype(np.int16) + shade, 0, 255).astype(np.uint8), format="rgb24"
+            )
             frame.pts = i
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
@@ -84,7 +98,9 @@ def other_container(path: Path, fmt: str, codec: str, shade: int) -> Path:
 # --- MP4 box surgery ----------------------------------------------------------------------------
 
 
-def boxes(data: bytes | bytearray, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, int, int]]:
+def boxes(
+    data: bytes | bytearray, start: int = 0, end: int | None = None
+) -> Iterator[tuple[bytes, int, int]]:
     """``(type, offset, size)`` of every box, depth first (container boxes are descended)."""
     end = len(data) if end is None else end
     offset = start
@@ -143,7 +159,9 @@ def corrupt_mdat(data: bytearray, seed: int = 0) -> bytearray:
     """Overwrite the middle 40% of the media payload with random bytes (the index stays valid)."""
     [(offset, size)] = _find(data, b"mdat")
     start, stop = offset + 8 + (size - 8) * 3 // 10, offset + 8 + (size - 8) * 7 // 10
-    data[start:stop] = np.random.default_rng(seed).integers(0, 256, stop - start, dtype=np.uint8).tobytes()
+    data[start:stop] = (
+        np.random.default_rng(seed).integers(0, 256, stop - start, dtype=np.uint8).tobytes()
+    )
     return data
 
 
@@ -160,7 +178,9 @@ def build_corpus(folder: Path, *, full: bool = True) -> list[HostileInput]:
     corpus: list[HostileInput] = []
     shade = iter(range(3, 250, 7))
 
-    def add(kind: str, name: str, expect: str, data: bytes | None = None, source: Path | None = None) -> Path:
+    def add(
+        kind: str, name: str, expect: str, data: bytes | None = None, source: Path | None = None
+    ) -> Path:
         path = folder / name
         if data is not None:
             path.write_bytes(data)
@@ -174,13 +194,37 @@ def build_corpus(folder: Path, *, full: bool = True) -> list[HostileInput]:
     for percent in (10, 50, 90):
         raw = plain.read_bytes()
         add(f"truncated-{percent}%", f"cut{percent}.mp4", FAILED, raw[: len(raw) * percent // 100])
-    add("random-bytes", "noise.mp4", FAILED, np.random.default_rng(1).integers(0, 256, 65536, np.uint8).tobytes())
-    add("random-bytes-mkv", "noise.mkv", FAILED, np.random.default_rng(2).integers(0, 256, 4096, np.uint8).tobytes())
+    add(
+        "random-bytes",
+        "noise.mp4",
+        FAILED,
+        np.random.default_rng(1).integers(0, 256, 65536, np.uint8).tobytes(),
+    )
+    add(
+        "random-bytes-mkv",
+        "noise.mkv",
+        FAILED,
+        np.random.default_rng(2).integers(0, 256, 4096, np.uint8).tobytes(),
+    )
     add("text-as-video", "page.webm", FAILED, b"<html><script>alert(1)</script></html>\n" * 50)
-    add("1x1-px", "dot.mp4", EITHER, source=clip(work / "dot.mp4", next(shade), size=(1, 1), pix_fmt="yuv444p"))
-    add("huge-resolution-sps", "wide.mp4", FAILED,
-        source=clip(work / "w.mp4", next(shade), seconds=0.2, audio=False, size=(16, 8200)))
-    add("avi-holding-mp4", "really-mp4.avi", OK, source=clip(work / "x.mp4", next(shade), audio=False))
+    add(
+        "1x1-px",
+        "dot.mp4",
+        EITHER,
+        source=clip(work / "dot.mp4", next(shade), size=(1, 1), pix_fmt="yuv444p"),
+    )
+    add(
+        "huge-resolution-sps",
+        "wide.mp4",
+        FAILED,
+        source=clip(work / "w.mp4", next(shade), seconds=0.2, audio=False, size=(16, 8200)),
+    )
+    add(
+        "avi-holding-mp4",
+        "really-mp4.avi",
+        OK,
+        source=clip(work / "x.mp4", next(shade), audio=False),
+    )
     for kind, name in (
         ("name-semicolon", "a;rm -rf ~;.mp4"),
         ("name-subshell", "$(touch pwned).mp4"),
@@ -190,8 +234,15 @@ def build_corpus(folder: Path, *, full: bool = True) -> list[HostileInput]:
         ("name-non-ascii", "видео 日本語 فيديو 🎬.mp4"),
         ("name-leading-dash", "-rf.mp4"),
     ):
-        add(kind, name, OK, source=clip(work / f"n{len(corpus)}.mp4", next(shade), seconds=0.5, audio=False))
-    first = add("duplicate-a", "original.mp4", OK, source=clip(work / "dup.mp4", next(shade), audio=False))
+        add(
+            kind,
+            name,
+            OK,
+            source=clip(work / f"n{len(corpus)}.mp4", next(shade), seconds=0.5, audio=False),
+        )
+    first = add(
+        "duplicate-a", "original.mp4", OK, source=clip(work / "dup.mp4", next(shade), audio=False)
+    )
     add("duplicate-b", "same bytes other name.mkv", OK, first.read_bytes())
     (folder / "folder.mp4").mkdir()  # a directory with a video name: not an input
     os.mkfifo(folder / "pipe.mp4")  # would block a reader forever: must never be opened
@@ -200,19 +251,70 @@ def build_corpus(folder: Path, *, full: bool = True) -> list[HostileInput]:
     streamable = clip(work / "fast.mp4", next(shade), seconds=2.0, faststart=True)  # moov first
     for percent in (10, 50, 90):
         raw = streamable.read_bytes()
-        add(f"truncated-faststart-{percent}%", f"fastcut{percent}.mp4", EITHER, raw[: len(raw) * percent // 100])
-    add("corrupt-mdat", "broken-stream.mp4", EITHER,
-        bytes(corrupt_mdat(bytearray(clip(work / "c.mp4", next(shade), seconds=2.0).read_bytes()))))
+        add(
+            f"truncated-faststart-{percent}%",
+            f"fastcut{percent}.mp4",
+            EITHER,
+            raw[: len(raw) * percent // 100],
+        )
+    add(
+        "corrupt-mdat",
+        "broken-stream.mp4",
+        EITHER,
+        bytes(corrupt_mdat(bytearray(clip(work / "c.mp4", next(shade), seconds=2.0).read_bytes()))),
+    )
     add("audio-only", "sound.mp4", EITHER, source=audio_only(work / "a.mp4"))
     add("video-only", "silent.mp4", OK, source=clip(work / "v.mp4", next(shade), audio=False))
-    add("0-fps", "frozen.mp4", EITHER,
-        bytes(patch_zero_frame_deltas(bytearray(clip(work / "z.mp4", next(shade), audio=False).read_bytes()))))
-    add("long-duration-mvhd", "forever.mp4", EITHER,
-        bytes(patch_durations(bytearray(clip(work / "l1.mp4", next(shade)).read_bytes()), movie=True, media=False)))
-    add("long-duration-mdhd", "forever2.mp4", EITHER,
-        bytes(patch_durations(bytearray(clip(work / "l2.mp4", next(shade)).read_bytes()), movie=True, media=True)))
-    add("huge-resolution-tkhd", "tall.mp4", EITHER,
-        bytes(patch_track_size(bytearray(clip(work / "t.mp4", next(shade)).read_bytes()), 65535, 65535)))
-    add("mp4-holding-mkv", "really-mkv.mp4", OK, source=other_container(work / "m.mkv", "matroska", "libx264", next(shade)))
-    add("mp4-holding-webm", "really-webm.mp4", OK, source=other_container(work / "w.webm", "webm", "libvpx", next(shade)))
+    add(
+        "0-fps",
+        "frozen.mp4",
+        EITHER,
+        bytes(
+            patch_zero_frame_deltas(
+                bytearray(clip(work / "z.mp4", next(shade), audio=False).read_bytes())
+            )
+        ),
+    )
+    add(
+        "long-duration-mvhd",
+        "forever.mp4",
+        EITHER,
+        bytes(
+            patch_durations(
+                bytearray(clip(work / "l1.mp4", next(shade)).read_bytes()), movie=True, media=False
+            )
+        ),
+    )
+    add(
+        "long-duration-mdhd",
+        "forever2.mp4",
+        EITHER,
+        bytes(
+            patch_durations(
+                bytearray(clip(work / "l2.mp4", next(shade)).read_bytes()), movie=True, media=True
+            )
+        ),
+    )
+    add(
+        "huge-resolution-tkhd",
+        "tall.mp4",
+        EITHER,
+        bytes(
+            patch_track_size(
+                bytearray(clip(work / "t.mp4", next(shade)).read_bytes()), 65535, 65535
+            )
+        ),
+    )
+    add(
+        "mp4-holding-mkv",
+        "really-mkv.mp4",
+        OK,
+        source=other_container(work / "m.mkv", "matroska", "libx264", next(shade)),
+    )
+    add(
+        "mp4-holding-webm",
+        "really-webm.mp4",
+        OK,
+        source=other_container(work / "w.webm", "webm", "libvpx", next(shade)),
+    )
     return corpus

@@ -29,16 +29,29 @@ class ChildRun:
     returncode: int | None = None
 
 
-def run_and_kill(python_args: list[str], env: dict[str, str], *, kill_when: Callable[[ChildRun], bool],
-                 timeout_s: float = 180, settle_s: float = 0.0) -> ChildRun:
+def run_and_kill(
+    python_args: list[str],
+    env: dict[str, str],
+    *,
+    kill_when: Callable[[ChildRun], bool],
+    timeout_s: float = 180,
+    settle_s: float = 0.0,
+) -> ChildRun:
     """Run ``python *python_args`` in the repository root and read its lines; SIGKILL it as soon as
     ``kill_when(run)`` is true, checked after every line and every POLL_S while it is quiet (after
     ``settle_s``, so the kill lands anywhere in the next step). Complete lines only count.
 
     A child that exits by itself must exit 0.
     """
-    child = subprocess.Popen([sys.executable, *python_args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, bufsize=1)
+    child = subprocess.Popen(
+        [sys.executable, *python_args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
     lines: queue.Queue[str | None] = queue.Queue()
 
     def pump() -> None:
@@ -67,7 +80,9 @@ def run_and_kill(python_args: list[str], env: dict[str, str], *, kill_when: Call
             break
     else:
         child.kill()
-        raise AssertionError(f"child did not reach its kill point in {timeout_s} s: {run.lines[-5:]}")
+        raise AssertionError(
+            f"child did not reach its kill point in {timeout_s} s: {run.lines[-5:]}"
+        )
     child.wait(timeout=60)
     if run.killed:  # lines fully printed before the kill are acknowledged too
         while (line := lines.get(timeout=10)) is not None:

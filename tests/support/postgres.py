@@ -48,18 +48,37 @@ class PostgresCluster:
         self._pg_ctl = str(bindir / "pg_ctl")
         try:
             subprocess.run(
-                _as_postgres_user([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]),
-                check=True, capture_output=True, timeout=120,
+                _as_postgres_user(
+                    [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]
+                ),
+                check=True,
+                capture_output=True,
+                timeout=120,
             )
             options = f"-p {port} -c listen_addresses=127.0.0.1 -k {self._dir} -c fsync=off"
             subprocess.run(
-                _as_postgres_user([self._pg_ctl, "-D", str(data), "-o", options, "-w", "-l",
-                                   str(self._dir / "log"), "start"]),
-                check=True, capture_output=True, timeout=120,
+                _as_postgres_user(
+                    [
+                        self._pg_ctl,
+                        "-D",
+                        str(data),
+                        "-o",
+                        options,
+                        "-w",
+                        "-l",
+                        str(self._dir / "log"),
+                        "start",
+                    ]
+                ),
+                check=True,
+                capture_output=True,
+                timeout=120,
             )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as e:
             detail = getattr(e, "stderr", b"") or b""
-            self.reason = f"could not start a PostgreSQL cluster: {e} {detail.decode(errors='replace')[:300]}"
+            self.reason = (
+                f"could not start a PostgreSQL cluster: {e} {detail.decode(errors='replace')[:300]}"
+            )
             return
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
 
@@ -68,8 +87,12 @@ class PostgresCluster:
             return
         if self._pg_ctl:
             subprocess.run(
-                _as_postgres_user([self._pg_ctl, "-D", str(self._dir / "data"), "-m", "immediate", "stop"]),
-                capture_output=True, timeout=60, check=False,  # best effort at teardown
+                _as_postgres_user(
+                    [self._pg_ctl, "-D", str(self._dir / "data"), "-m", "immediate", "stop"]
+                ),
+                capture_output=True,
+                timeout=60,
+                check=False,  # best effort at teardown
             )
         shutil.rmtree(self._dir, ignore_errors=True)
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from core.config import get_settings
 from core.encoders import EncoderInput
-from core.ingest import ingest_paths
+from core.ingest.batch import ingest_paths
 from db.engine import Database, init_db
 from tests.support.fakes import FakeEncoder, FakeTranscriber
 
@@ -54,8 +54,13 @@ def main(folder: Path, log: Path) -> None:
     db = Database(settings.resolved_database_url)
     init_db(db)
     print("READY", flush=True)
-    report = ingest_paths(db, [folder], settings=settings, encoder=LoggingSlowEncoder(log),
-                          transcriber=FakeTranscriber())
+    report = ingest_paths(
+        db,
+        [folder],
+        settings=settings,
+        encoder=LoggingSlowEncoder(log),
+        transcriber=FakeTranscriber(),
+    )
     print("ACK", json.dumps(report.totals), flush=True)
 
 

@@ -183,7 +183,6 @@ def test_alternative_settings_compete_on_the_first_split(synthetic, fast_params)
     assert kept.selection_win_rate_ is None
 
 
-
 def test_a_lead_within_validation_noise_goes_to_a_second_round(synthetic, fast_params):
     # a slightly narrower network leads on the first slice, but on only about half the
     # resamples: both train their second member and the two slices together decide

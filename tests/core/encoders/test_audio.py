@@ -55,7 +55,7 @@ def test_empty_audio_is_an_error(embedder):
 
 
 def test_transcription_and_embedding_share_one_encoder_pass(embedder, speak, monkeypatch):
-    from core.transcribe import FasterWhisperTranscriber
+    from core.media.transcribe import FasterWhisperTranscriber
 
     transcriber = FasterWhisperTranscriber()
     assert transcriber._model is embedder.model  # one copy of the weights

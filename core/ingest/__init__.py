@@ -1,0 +1,2 @@
+"""Ingest: registering files, folders, datasets and uploads (:mod:`.batch`), extracting their media
+(:mod:`.extract`) and embedding them through the cache (:mod:`.pipeline`)."""

@@ -1,0 +1,505 @@
+"""Batch ingestion: files, folders, dataset CSVs and pending videos -> stored, embedded videos.
+
+Per video: content hash (dedupe), a copy under ``media_dir/<hash><ext>``, probe, keyframes with
+thumbnails, 16 kHz audio, subtitles (sidecar .srt/.vtt, else an embedded text stream, else a
+Whisper transcript) and one embedding per modality. Embeddings are cached by
+``(modality, encoder id, encoder version, input hash)`` and the cache is checked BEFORE anything is
+decoded: a duplicate of an already processed file copies its artifacts and vectors without
+touching the media, and unchanged titles/descriptions are never re-encoded.
+
+The pipeline itself (planning, extraction threads, batched encoding, storing) lives in
+:mod:`core.ingest.pipeline`; this module registers the inputs and drives it.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlmodel import Session
+
+from core.config import Settings
+from core.encoders import Encoder
+from core.ingest.extract import relative_path
+from core.ingest.pipeline import (
+    DONE_STATUSES,
+    EmbeddingError,
+    IngestResult,
+    Pipeline,
+    ProgressCallback,
+    reason_of,
+)
+from core.media import decode as media
+from core.media.subtitles import find_sidecar_subtitles
+from core.media.transcribe import Transcriber
+from db.engine import Database
+from db.queries import Actor
+from db.queries import audit as audit_q
+from db.queries import embeddings as embeddings_q
+from db.queries import videos as videos_q
+from db.tables import AuditAction, Video, VideoStatus
+
+__all__ = [
+    "DUPLICATE",
+    "SKIPPED",
+    "EmbeddingError",
+    "IngestError",
+    "IngestReport",
+    "IngestResult",
+    "UploadRejected",
+    "ingest_paths",
+    "ingest_upload",
+]
+
+VIDEO_EXTENSIONS = frozenset(
+    {
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".mkv",
+        ".webm",
+        ".avi",
+        ".mpg",
+        ".mpeg",
+        ".ts",
+        ".flv",
+        ".wmv",
+        ".3gp",
+    }
+)
+DUPLICATE = "duplicate"  # result status: the same bytes were already processed
+SKIPPED = "skipped"  # result status: nothing to do (no media file for a pending video)
+
+
+class IngestError(Exception):
+    """An ingest request that cannot start (unknown path, unreadable dataset CSV)."""
+
+
+class UploadRejected(IngestError):
+    """An upload refused before anything was stored (too large, not a playable video)."""
+
+
+@dataclass
+class IngestReport:
+    results: list[IngestResult] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    predicted: int = 0  # videos given predictions by the active model afterwards
+    problems: list[str] = field(default_factory=list)  # dataset rows imported with problems
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return dict(Counter(r.status for r in self.results))
+
+    @property
+    def failed(self) -> list[IngestResult]:
+        return [r for r in self.results if r.status == VideoStatus.FAILED]
+
+    @property
+    def video_seconds(self) -> float:
+        """Seconds of video processed by this run (duplicates and skips excluded)."""
+        return sum(r.duration_s or 0.0 for r in self.results if r.status in DONE_STATUSES)
+
+
+# --- public entry points ------------------------------------------------------------------------
+
+
+def ingest_paths(
+    db: Database,
+    paths: Sequence[str | Path],
+    *,
+    settings: Settings,
+    videos_dir: Path | None = None,
+    progress: ProgressCallback | None = None,
+    encoder: Encoder | None = None,
+    transcriber: Transcriber | None = None,
+) -> IngestReport:
+    """Ingest files, folders (recursively) and dataset CSVs, plus videos pending in the database.
+
+    ``videos_dir`` holds the media of CSV rows (``<video_id>.<ext>``); by default a ``videos/``
+    folder beside each CSV. ``encoder``/``transcriber`` default to the configured ones, loaded
+    only when something needs them.
+    """
+    started = time.perf_counter()
+    settings.ensure_dirs()
+    report = IngestReport()
+    sidecars: dict[int, Path] = {}
+    search_dirs = [videos_dir] if videos_dir is not None else []
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(_video_files(path))
+        elif path.suffix.lower() == ".csv" and path.is_file():
+            report.problems.extend(_import_dataset(db, path, videos_dir))
+            if videos_dir is None:
+                search_dirs.append(path.parent / "videos")
+        elif path.is_file():
+            files.append(path)
+        else:
+            report.results.append(
+                IngestResult(
+                    path.name, VideoStatus.FAILED, reason=f"no such file or folder: {path}"
+                )
+            )
+    pipeline = Pipeline(db, settings, encoder=encoder, transcriber=transcriber)
+    video_ids: list[int] = []
+    for file, outcome in zip(files, _register_files(db, files, settings, pipeline), strict=True):
+        if isinstance(outcome, IngestResult):
+            report.results.append(outcome)
+            continue
+        if outcome in video_ids:  # the same bytes twice in this batch
+            report.results.append(
+                IngestResult(file.name, DUPLICATE, video_id=outcome, duplicate_of=outcome)
+            )
+            continue
+        video_ids.append(outcome)
+        sidecar = find_sidecar_subtitles(file)
+        if sidecar is not None:
+            sidecars[outcome] = sidecar
+    with db.session() as session:
+        pending = [v.id for v in videos_q.list_videos_for_ingest(session) if v.id not in video_ids]
+    for video_id in pending:
+        try:
+            outcome = _attach_pending(db, video_id, settings, search_dirs)
+        except OSError as e:
+            reason = f"cannot store the media file: {reason_of(e)}"
+            with db.session() as session:
+                video = videos_q.set_status(
+                    session, video_id=video_id, status=VideoStatus.FAILED, error=reason
+                )
+            outcome = IngestResult(
+                video.original_name or video.external_id or f"video {video_id}",
+                VideoStatus.FAILED,
+                video_id=video_id,
+                reason=reason,
+            )
+        if isinstance(outcome, IngestResult):
+            report.results.append(outcome)
+        else:
+            video_ids.append(video_id)
+            if outcome is not None:
+                sidecars[video_id] = outcome
+    report.results.extend(pipeline.run(video_ids, sidecars, progress))
+    report.predicted = _predict_new(db, settings, report.results)
+    report.wall_seconds = time.perf_counter() - started
+    return report
+
+
+def ingest_upload(
+    db: Database,
+    *,
+    data: bytes | BinaryIO,
+    filename: str,
+    title: str,
+    description: str,
+    settings: Settings,
+    user: Actor | None,
+    encoder: Encoder | None = None,
+    transcriber: Transcriber | None = None,
+) -> IngestResult:
+    """Validate (size, probe), store and process one uploaded video (the dashboard's upload page).
+
+    Raises :class:`UploadRejected` before anything is stored when the upload is too large, not
+    a usable video, or its name, title or description holds a NUL character (the same rule as
+    dataset imports: PostgreSQL cannot store it). An upload whose bytes were already ingested is
+    not stored twice: the result has status ``duplicate`` and ``duplicate_of`` set.
+    """
+    for what, value in (("file name", filename), ("title", title), ("description", description)):
+        if "\x00" in value:
+            raise UploadRejected(f"the {what} contains a NUL character (\\x00)")
+    settings.ensure_dirs()
+    suffix = _safe_suffix(filename)
+    temp = _receive(data, settings.media_dir, suffix, settings.max_upload_mb)
+    try:
+        try:
+            info = media.probe(temp)
+        except media.MediaError as e:
+            raise UploadRejected(f"{filename}: {e.reason}") from e
+        if not info.has_video:
+            raise UploadRejected(f"{filename}: the file has no video stream")
+        digest = media.content_hash(temp)
+        with db.session() as session:
+            existing = videos_q.find_video_by_hash(session, content_hash=digest)
+            if existing is not None and existing.status in DONE_STATUSES:
+                return IngestResult(
+                    filename,
+                    DUPLICATE,
+                    video_id=existing.id,
+                    duplicate_of=existing.id,
+                    cached=True,
+                    duration_s=existing.duration_s,
+                )
+        stored = settings.media_dir / f"{digest}{suffix}"
+        os.replace(temp, stored)
+    finally:
+        temp.unlink(missing_ok=True)
+    with db.session() as session:
+        if existing is not None:  # the same bytes are pending or failed earlier: retry that video
+            video_id = existing.id
+            videos_q.update_text(
+                session,
+                video_id=video_id,
+                title=title or Path(filename).stem,
+                description=description,
+            )
+            _set_stored(session, existing, digest, relative_path(stored, settings))
+        else:
+            video_id = videos_q.create_video(
+                session,
+                title=title or Path(filename).stem,
+                description=description,
+                original_name=Path(filename).name,
+                content_hash=digest,
+                stored_path=relative_path(stored, settings),
+            ).id
+        audit_q.add_audit(
+            session,
+            action=AuditAction.IMPORT,
+            user=user,
+            video_id=video_id,
+            detail={"upload": Path(filename).name, "bytes": stored.stat().st_size},
+        )
+    pipeline = Pipeline(db, settings, encoder=encoder, transcriber=transcriber)
+    [result] = pipeline.run([video_id], {}, None)
+    _predict_new(db, settings, [result])
+    return result
+
+
+# --- registering inputs -------------------------------------------------------------------------
+
+
+def _video_files(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
+    )
+
+
+def _import_dataset(db: Database, csv_path: Path, videos_dir: Path | None) -> list[str]:
+    """Create the CSV's videos (status ``new``) and imported labels; returns the row problems."""
+    from core import dataset
+
+    folder = videos_dir if videos_dir is not None else csv_path.parent / "videos"
+    try:
+        imported = dataset.import_dataset(
+            db, csv_path, videos_dir=folder if folder.is_dir() else None
+        )
+    except (dataset.DatasetError, dataset.DatasetImportError) as e:
+        raise IngestError(f"{csv_path.name}: {e}") from e
+    return [f"{csv_path.name} row {p.row} ({p.video_id}): {p.message}" for p in imported.problems]
+
+
+def _register_files(
+    db: Database, files: Sequence[Path], settings: Settings, pipeline: Pipeline
+) -> list[int | IngestResult]:
+    """For each file, the video id to process, or the result when there is nothing to do.
+
+    Bytes already processed are a duplicate, unless the video has no embeddings of the current
+    encoder version yet (the encoder changed): then it is embedded again, keeping its status.
+    Two sessions for the whole batch (each session opens the database file anew); an
+    unreadable file or a full disk fails that file only.
+    """
+    outcomes: list[int | IngestResult | None] = [None] * len(files)
+    digests: dict[int, str] = {}
+    for i, file in enumerate(files):
+        try:
+            digests[i] = media.content_hash(file)
+        except OSError as e:
+            outcomes[i] = _not_stored(file, e)
+    encoder_id, encoder_version = pipeline.encoder_key
+    known: dict[str, tuple[Video, bool]] = {}  # digest -> (video, has current embeddings)
+    with db.session() as session:
+        for digest in set(digests.values()):
+            video = videos_q.find_video_by_hash(session, content_hash=digest)
+            if video is not None:
+                known[digest] = (
+                    video,
+                    bool(
+                        embeddings_q.get_embeddings(
+                            session,
+                            video_ids=[video.id],
+                            encoder_id=encoder_id,
+                            encoder_version=encoder_version,
+                        )
+                    ),
+                )
+    copies: dict[int, Path] = {}
+    for i, digest in digests.items():
+        video, embedded = known.get(digest, (None, False))
+        if video is not None and video.status in DONE_STATUSES:
+            outcomes[i] = (
+                video.id
+                if not embedded
+                else IngestResult(
+                    files[i].name,
+                    DUPLICATE,
+                    video_id=video.id,
+                    duplicate_of=video.id,
+                    cached=True,
+                    duration_s=video.duration_s,
+                )
+            )
+            continue
+        try:
+            copies[i] = _store_copy(files[i], digest, settings)
+        except OSError as e:
+            outcomes[i] = _not_stored(files[i], e)
+    if copies:
+        with db.session() as session:
+            registered: dict[str, int] = {}  # the same bytes twice in this batch: one video
+            for i, stored in copies.items():
+                digest = digests[i]
+                if digest not in registered:
+                    video = known[digest][0] if digest in known else None
+                    if (
+                        video is not None
+                    ):  # interrupted or failed earlier: try again on the same row
+                        _set_stored(session, video, digest, relative_path(stored, settings))
+                    else:
+                        video = videos_q.create_video(
+                            session,
+                            title=files[i].stem,
+                            original_name=files[i].name,
+                            content_hash=digest,
+                            stored_path=relative_path(stored, settings),
+                        )
+                    registered[digest] = video.id
+                outcomes[i] = registered[digest]
+    return outcomes
+
+
+def _not_stored(file: Path, error: OSError) -> IngestResult:
+    """An unreadable source or a full disk: this file fails, the batch goes on."""
+    return IngestResult(
+        file.name, VideoStatus.FAILED, reason=f"cannot store the file: {reason_of(error)}"
+    )
+
+
+def _attach_pending(
+    db: Database, video_id: int, settings: Settings, search_dirs: Sequence[Path]
+) -> Path | None | IngestResult:
+    """Make sure a pending video's media is copied into the media folder; returns its sidecar
+    subtitles (or None), or a ``skipped`` result when no media file can be found for it.
+
+    A dataset import records where the user's file is; ingest copies it under its content hash
+    and from then on only that copy is read.
+    """
+    with db.session() as session:
+        video = videos_q.get_video(session, video_id=video_id)
+    name = video.original_name or video.external_id or f"video {video.id}"
+    recorded = Path(video.stored_path) if video.stored_path else None
+    if recorded is not None and not recorded.is_absolute():
+        return None  # already in the media folder (an upload or an interrupted ingest)
+    source = (
+        recorded if recorded is not None and recorded.is_file() else _find_media(video, search_dirs)
+    )
+    if source is None:
+        where = ", ".join(str(d) for d in search_dirs) or "give --videos DIR"
+        return IngestResult(
+            name,
+            SKIPPED,
+            video_id=video.id,
+            reason=f"no media file for video_id {video.external_id!r} ({where})",
+        )
+    digest = media.content_hash(source)
+    stored = _store_copy(source, digest, settings)
+    with db.session() as session:
+        _set_stored(session, video, digest, relative_path(stored, settings))
+    return find_sidecar_subtitles(source)
+
+
+def _set_stored(session: Session, video: Video, digest: str, stored_path: str) -> None:
+    """Point a video at its copy in the media folder (probe results come later)."""
+    videos_q.set_media_info(
+        session,
+        video_id=video.id,
+        info=videos_q.MediaInfo(
+            content_hash=digest,
+            stored_path=stored_path,
+            duration_s=video.duration_s,
+            width=video.width,
+            height=video.height,
+            has_audio=bool(video.has_audio),
+            has_video=bool(video.has_video),
+        ),
+    )
+
+
+def _find_media(video: Video, search_dirs: Sequence[Path]) -> Path | None:
+    if not video.external_id:
+        return None
+    for folder in search_dirs:
+        if not folder.is_dir():
+            continue
+        for candidate in sorted(folder.glob(f"{glob.escape(video.external_id)}.*")):
+            if candidate.suffix.lower() in VIDEO_EXTENSIONS and candidate.stem == video.external_id:
+                return candidate
+    return None
+
+
+def _store_copy(source: Path, digest: str, settings: Settings) -> Path:
+    """Copy into ``media_dir/<hash><ext>`` atomically (temp file + rename); idempotent."""
+    target = settings.media_dir / f"{digest}{_safe_suffix(source.name)}"
+    if target.is_file() and target.stat().st_size == source.stat().st_size:
+        return target
+    fd, temp = tempfile.mkstemp(dir=settings.media_dir, prefix=".incoming-")
+    os.close(fd)
+    try:
+        shutil.copyfile(source, temp)
+        os.replace(temp, target)
+    finally:
+        Path(temp).unlink(missing_ok=True)
+    return target
+
+
+def _receive(data: bytes | BinaryIO, folder: Path, suffix: str, max_mb: int) -> Path:
+    """Write an upload to a temp file in ``folder``, refusing it past ``max_mb``."""
+    limit = max_mb * 1024 * 1024
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=suffix)
+    temp = Path(name)
+    written = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            chunks: Iterable[bytes] = (
+                [data]
+                if isinstance(data, bytes | bytearray)
+                else iter(lambda: data.read(1 << 20), b"")
+            )
+            for chunk in chunks:
+                written += len(chunk)
+                if written > limit:
+                    raise UploadRejected(f"the file is larger than the {max_mb} MB upload limit")
+                out.write(chunk)
+        if written == 0:
+            raise UploadRejected("the file is empty")
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp
+
+
+def _safe_suffix(filename: str) -> str:
+    """The lower-case extension when it is plain (``.mp4``), else none: names never reach paths."""
+    suffix = Path(filename).suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
+
+
+def _predict_new(db: Database, settings: Settings, results: Sequence[IngestResult]) -> int:
+    """Predict freshly ingested videos with the active model, when there is one."""
+    from core.lifecycle import prediction, registry
+
+    ready = [r.video_id for r in results if r.status in DONE_STATUSES]
+    if not ready:
+        return 0
+    try:
+        return prediction.predict_videos(db, settings=settings, video_ids=ready)
+    except registry.NoActiveModelError:
+        return 0

@@ -1,0 +1,105 @@
+"""The extraction stage of ingest: one stored video file -> media info, keyframes with
+thumbnails, 16 kHz audio and a transcript.
+
+Runs in the pipeline's worker threads (PyAV and CTranslate2 release the GIL) and never touches
+the database; :mod:`core.ingest.pipeline` decides what is needed and stores the result.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.config import Settings
+from core.media import decode as media
+from core.media.subtitles import embedded_subtitle_transcript
+from core.media.transcript import Transcript
+from db.queries import videos as videos_q
+
+
+@dataclass
+class Extracted:
+    """What extraction produced for one video (images and audio stay in memory until encoded)."""
+
+    info: videos_q.MediaInfo
+    keyframes: list[tuple[float, str]]  # (timestamp, thumbnail path relative to data_dir)
+    images: list[np.ndarray]
+    audio: np.ndarray | None
+    transcript: Transcript | None
+
+
+def extract_media(
+    media_path: Path,
+    content_hash: str,
+    settings: Settings,
+    *,
+    transcript: Transcript | None,
+    keyframes: list[tuple[float, str]] | None,
+    audio_cached: bool,
+    transcribe: Callable[[np.ndarray], Transcript],
+) -> Extracted:
+    """Decode only what is still missing.
+
+    ``transcript``: already known (sidecar or an identical video's); else an embedded subtitle
+    stream, else ``transcribe`` of the audio. ``keyframes``: already stored thumbnails whose
+    vector is cached, so nothing is decoded for frames. ``audio_cached``: the audio vector is
+    cached, so the audio is decoded only when a transcript is still needed.
+    """
+    info = media.probe(media_path)
+    images: list[np.ndarray] = []
+    if keyframes is None:
+        keyframes = []
+        if info.has_video:
+            keyframes, images = _keyframes(media_path, content_hash, settings, info)
+    if transcript is None and info.subtitle_streams:
+        transcript = embedded_subtitle_transcript(media_path)
+    audio = None
+    if info.has_audio and (not audio_cached or transcript is None):
+        audio = media.load_audio(media_path, sample_rate=media.AUDIO_SAMPLE_RATE)
+    if transcript is None and audio is not None:
+        transcript = transcribe(audio)
+    return Extracted(
+        info=videos_q.MediaInfo(
+            content_hash=content_hash,
+            stored_path=relative_path(media_path, settings),
+            duration_s=info.duration_s,
+            width=info.width or None,
+            height=info.height or None,
+            has_audio=info.has_audio,
+            has_video=info.has_video,
+        ),
+        keyframes=keyframes,
+        images=images,
+        audio=audio,
+        transcript=transcript,
+    )
+
+
+def relative_path(path: Path, settings: Settings) -> str:
+    """``path`` relative to the data dir, as stored in the database."""
+    return str(path.resolve().relative_to(settings.data_dir.resolve()))
+
+
+def _keyframes(
+    media_path: Path, content_hash: str, settings: Settings, info: media.MediaInfo
+) -> tuple[list[tuple[float, str]], list[np.ndarray]]:
+    """Sampled frames, with their thumbnails written under ``thumbnails_dir/<hash>/``."""
+    folder = settings.thumbnails_dir / content_hash
+    folder.mkdir(parents=True, exist_ok=True)
+    keyframes, images = [], []
+    for idx, frame in enumerate(media.sample_keyframes(media_path, settings.num_keyframes, info)):
+        path = folder / f"{idx:03d}.jpg"
+        _write_atomic(path, media.make_thumbnail(frame.image, settings.thumbnail_px))
+        keyframes.append((frame.timestamp_s, relative_path(path, settings)))
+        images.append(frame.image)
+    return keyframes, images
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_bytes(data)
+    os.replace(temp, path)

@@ -1,0 +1,567 @@
+"""The ingest pipeline: planning against the embedding cache, extraction, encoding, storing.
+
+Work overlaps: two threads decode/extract (PyAV and CTranslate2 release the GIL) while the calling
+thread encodes finished items in batches with ``encode_batch`` and writes each video's results
+in one transaction (the videos of a batch share one short session). A video is ``processing`` while worked on and gets its final status in the same
+session that stores its results, so a killed batch re-run skips finished videos and redoes only
+the interrupted ones. One bad file fails alone, with its reason stored on the video.
+``core.ingest.batch`` registers the inputs and drives this module; ``core.ingest.extract`` is the extraction
+stage. Database sessions are per batch, not per video: each one opens the DuckDB file anew
+(tens of ms), which dominated the CPU time of short clips.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlmodel import Session
+
+from core.config import Settings
+from core.encoders import (
+    Encoder,
+    EncoderInput,
+    InvalidEncoderInput,
+    encoder_cache_key,
+    load_encoder,
+)
+from core.ingest.extract import Extracted, extract_media
+from core.media import decode as media
+from core.media.subtitles import SubtitleError, load_subtitles
+from core.media.transcribe import Transcriber, TranscriberError, load_transcriber
+from core.media.transcript import Segment, Transcript
+from db.engine import Database
+from db.queries import embeddings as embeddings_q
+from db.queries import videos as videos_q
+from db.tables import Video, VideoStatus
+
+logger = logging.getLogger(__name__)
+
+EXTRACT_WORKERS = 2
+ENCODE_BATCH = 4  # keyframes of a batch stay in memory until it is encoded
+DONE_STATUSES = frozenset({VideoStatus.READY, VideoStatus.PREDICTED, VideoStatus.REVIEWED})
+# Failures caused by the input itself: stored as the reason, no traceback needed.
+INPUT_ERRORS = (media.MediaError, SubtitleError, TranscriberError, InvalidEncoderInput, OSError)
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+class EmbeddingError(ValueError):
+    """An encoder output that cannot be stored (NaN, wrong shape, unasked modality)."""
+
+
+@dataclass
+class IngestResult:
+    """What happened to one input; ``status`` is a :class:`VideoStatus` value, ``duplicate`` or
+    ``skipped``. ``cached`` means no encoder ran for it (every vector came from the cache)."""
+
+    name: str
+    status: str
+    video_id: int | None = None
+    reason: str | None = None
+    seconds: float = 0.0
+    duration_s: float | None = None
+    cached: bool = False
+    duplicate_of: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != VideoStatus.FAILED
+
+
+# --- the pipeline -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Task:
+    """One video to process and what the cache already answers for it."""
+
+    video_id: int
+    name: str
+    media_path: Path
+    content_hash: str
+    title: str
+    description: str
+    sidecar: Transcript | None
+    keys: dict[str, str]  # modality -> input hash, for inputs known before decoding
+    cached: dict[str, np.ndarray]
+    donor: _Donor | None
+    started: float
+    keep_status: bool = False  # an already processed video embedded again (new encoder version)
+
+
+@dataclass(frozen=True)
+class _Donor:
+    """An already processed video with the same bytes: its artifacts are reused as they are."""
+
+    video_id: int
+    info: videos_q.MediaInfo
+    keyframes: list[tuple[float, str]]
+    transcript: Transcript | None
+
+
+class Pipeline:
+    """Extraction threads feeding batched encoding; results written in short sessions."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        encoder: Encoder | None,
+        transcriber: Transcriber | None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self._encoder = encoder
+        self._transcriber = transcriber
+        self._transcriber_lock = threading.Lock()
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = load_encoder(self.settings)
+        return self._encoder
+
+    @property
+    def encoder_key(self) -> tuple[str, str]:
+        """(id, version) of the encoder, without loading it for a batch that needs no encoding."""
+        if self._encoder is not None:
+            return self._encoder.cache_key
+        return encoder_cache_key(self.settings)
+
+    def run(
+        self, video_ids: Sequence[int], sidecars: dict[int, Path], progress: ProgressCallback | None
+    ) -> list[IngestResult]:
+        results: dict[int, IngestResult] = {}
+        total = len(video_ids)
+        queue = deque(video_ids)
+        in_flight: dict[Future, _Task] = {}
+        ready: list[tuple[_Task, Extracted]] = []
+        if progress is not None:
+            progress(0, total, "")
+
+        def finish(result: IngestResult) -> None:
+            results[result.video_id] = result
+            if progress is not None:
+                progress(len(results), total, result.name)
+
+        with ThreadPoolExecutor(EXTRACT_WORKERS, thread_name_prefix="ingest-extract") as pool:
+            while queue or in_flight or ready:
+                room = ENCODE_BATCH + EXTRACT_WORKERS - len(in_flight) - len(ready)
+                if queue and room > 0:
+                    batch = [queue.popleft() for _ in range(min(room, len(queue)))]
+                    complete = []
+                    for task in self._plan(batch, sidecars):
+                        if isinstance(task, IngestResult):
+                            finish(task)
+                        elif task.donor is not None and self._complete_from_cache(task):
+                            complete.append((task, _from_donor(task), {}))
+                        else:
+                            in_flight[pool.submit(self._extract, task)] = task
+                    for result in self._store(complete):
+                        finish(result)
+                    continue  # fill the pool again before waiting
+                if in_flight:
+                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        task = in_flight.pop(future)
+                        try:
+                            ready.append((task, future.result()))
+                        except INPUT_ERRORS as e:
+                            finish(self._fail(task, reason_of(e)))
+                        except Exception as e:  # one file must not end the batch
+                            logger.exception("ingest of %s failed unexpectedly", task.name)
+                            finish(self._fail(task, f"{type(e).__name__}: {e}"))
+                if ready and (len(ready) >= ENCODE_BATCH or not in_flight):
+                    for result in self._encode_and_store(ready):
+                        finish(result)
+                    ready = []
+        return [results[video_id] for video_id in video_ids]
+
+    # -- planning: what the cache already has --------------------------------------------------
+
+    def _plan(
+        self, video_ids: Sequence[int], sidecars: dict[int, Path]
+    ) -> list[_Task | IngestResult]:
+        """Tasks (or failed results) for the videos, marked ``processing``; one short session for
+        the lot, as each session opens the database file anew."""
+        started = time.perf_counter()
+        encoder_id, encoder_version = self.encoder.cache_key
+        planned: list[_Task | IngestResult] = []
+        with self.db.session() as session:
+            for video_id in video_ids:
+                planned.append(self._plan_one(session, video_id, sidecars.get(video_id), started))
+            tasks = [task for task in planned if isinstance(task, _Task)]
+            for modality in {modality for task in tasks for modality in task.keys}:
+                hits = embeddings_q.find_cached(
+                    session,
+                    modality=modality,
+                    encoder_id=encoder_id,
+                    encoder_version=encoder_version,
+                    input_hashes=[task.keys[modality] for task in tasks if modality in task.keys],
+                )
+                for task in tasks:
+                    if task.keys.get(modality) in hits:
+                        task.cached[modality] = hits[task.keys[modality]]
+        return planned
+
+    def _plan_one(
+        self, session: Session, video_id: int, sidecar_path: Path | None, started: float
+    ) -> _Task | IngestResult:
+        video = videos_q.get_video(session, video_id=video_id)
+        keep_status = video.status in DONE_STATUSES  # embedding again for a new encoder
+        donor_video = video if keep_status else None
+        name = video.original_name or video.external_id or f"video {video_id}"
+        if not video.stored_path or not video.content_hash or Path(video.stored_path).is_absolute():
+            return self._failed_in(
+                session, video_id, name, started, "no media file in the media folder"
+            )
+        sidecar = None
+        if sidecar_path is not None:
+            try:
+                sidecar = load_subtitles(sidecar_path)
+            except (SubtitleError, OSError) as e:
+                reason = f"subtitles {sidecar_path.name}: {reason_of(e)}"
+                return self._failed_in(session, video_id, name, started, reason)
+        if not keep_status:
+            video = videos_q.set_status(session, video_id=video_id, status=VideoStatus.PROCESSING)
+            donor_video = videos_q.find_video_by_hash(
+                session, content_hash=video.content_hash, exclude_id=video_id
+            )
+        donor = _donor(session, donor_video) if donor_video is not None else None
+        keys = {
+            "frames": _digest("frames", video.content_hash, str(self.settings.num_keyframes)),
+            "audio": _digest("audio", video.content_hash),
+        }
+        for modality, text in (("title", video.title), ("description", video.description)):
+            if text.strip():
+                keys[modality] = _text_key(text)
+        transcript = sidecar or (donor.transcript if donor is not None else None)
+        if transcript is not None and transcript.text:
+            keys["subtitles"] = _text_key(transcript.text)
+        return _Task(
+            video_id=video_id,
+            name=name,
+            media_path=self.settings.data_dir / video.stored_path,
+            content_hash=video.content_hash,
+            title=video.title,
+            description=video.description,
+            sidecar=sidecar,
+            keys=keys,
+            cached={},
+            donor=donor,
+            started=started,
+            keep_status=keep_status,
+        )
+
+    def _complete_from_cache(self, task: _Task) -> bool:
+        """True when the donor's artifacts plus cached vectors cover every modality."""
+        donor = task.donor
+        wanted = {m for m in ("title", "description") if m in task.keys}
+        if donor.info.has_video:
+            wanted.add("frames")
+        if donor.info.has_audio:
+            wanted.add("audio")
+        transcript = task.sidecar or donor.transcript
+        if transcript is None and donor.info.has_audio:
+            return False
+        if transcript is not None and transcript.text:
+            wanted.add("subtitles")
+        return wanted <= set(task.cached)
+
+    # -- extraction (worker threads; no database access) ---------------------------------------
+
+    def _extract(self, task: _Task) -> Extracted:
+        reuse = task.donor is not None and "frames" in task.cached  # thumbnails and vector exist
+        return extract_media(
+            task.media_path,
+            task.content_hash,
+            self.settings,
+            transcript=task.sidecar or (task.donor.transcript if task.donor is not None else None),
+            keyframes=task.donor.keyframes if reuse else None,
+            audio_cached="audio" in task.cached,
+            transcribe=self._transcribe,
+        )
+
+    def _transcribe(self, audio: np.ndarray) -> Transcript:
+        with self._transcriber_lock:  # one model instance, loaded on first use
+            if self._transcriber is None:
+                self._transcriber = load_transcriber(self.settings)
+            if not self._transcriber.thread_safe:
+                return self._transcriber.transcribe(audio)
+        return self._transcriber.transcribe(audio)
+
+    # -- encoding and storing (calling thread) -------------------------------------------------
+
+    def _encode_and_store(self, ready: list[tuple[_Task, Extracted]]) -> list[IngestResult]:
+        inputs: list[tuple[_Task, Extracted, EncoderInput]] = []
+        done: list[tuple[_Task, Extracted, dict[str, np.ndarray]]] = []
+        results: list[IngestResult] = []
+        self._lookup_transcripts(ready)
+        for task, extracted in ready:
+            try:
+                item = _encoder_input(task, extracted)
+            except InvalidEncoderInput as e:
+                results.append(self._fail(task, reason_of(e)))
+                continue
+            if item is None:
+                done.append((task, extracted, {}))
+            else:
+                inputs.append((task, extracted, item))
+        if not inputs:
+            return [*results, *self._store(done)]
+        try:
+            vectors = self.encoder.encode_batch([item for _, _, item in inputs])
+        except Exception as batch_error:  # find the culprit by encoding one by one
+            if len(inputs) == 1:
+                task = inputs[0][0]
+                logger.exception("encoding %s failed", task.name)
+                return [*results, *self._store(done), self._fail(task, reason_of(batch_error))]
+            logger.warning("batch encode failed (%s); encoding one by one", reason_of(batch_error))
+            for entry in inputs:
+                results.extend(self._encode_and_store_one(entry))
+            return [*results, *self._store(done)]
+        for (task, extracted, _), produced in zip(inputs, vectors, strict=True):
+            done.append((task, extracted, produced))
+        return [*results, *self._store(done)]
+
+    def _lookup_transcripts(self, ready: list[tuple[_Task, Extracted]]) -> None:
+        """Cache lookup for transcripts found by extraction (same words, same vector)."""
+        new = {}
+        for task, extracted in ready:
+            if (
+                extracted.transcript is not None
+                and extracted.transcript.text
+                and "subtitles" not in task.keys
+            ):
+                task.keys["subtitles"] = _text_key(extracted.transcript.text)
+                new[task.keys["subtitles"]] = task
+        if not new:
+            return
+        encoder_id, encoder_version = self.encoder.cache_key
+        with self.db.session() as session:
+            hits = embeddings_q.find_cached(
+                session,
+                modality="subtitles",
+                encoder_id=encoder_id,
+                encoder_version=encoder_version,
+                input_hashes=list(new),
+            )
+        for task, extracted in ready:
+            key = task.keys.get("subtitles")
+            if key in hits:
+                task.cached["subtitles"] = hits[key]
+
+    def _encode_and_store_one(
+        self, entry: tuple[_Task, Extracted, EncoderInput]
+    ) -> list[IngestResult]:
+        task, extracted, item = entry
+        try:
+            produced = self.encoder.encode(item)
+        except INPUT_ERRORS + (ValueError,) as e:
+            return [self._fail(task, reason_of(e))]
+        except Exception as e:  # one file must not end the batch
+            logger.exception("encoding %s failed unexpectedly", task.name)
+            return [self._fail(task, f"{type(e).__name__}: {e}")]
+        return self._store([(task, extracted, produced)])
+
+    def _store(
+        self, entries: Sequence[tuple[_Task, Extracted, dict[str, np.ndarray]]]
+    ) -> list[IngestResult]:
+        """Write everything about each video and its final status in one transaction per video;
+        the videos of a batch share one session (each session opens the database file anew)."""
+        results, valid = [], []
+        for task, extracted, produced in entries:
+            try:
+                _check_vectors(task, produced)
+            except EmbeddingError as e:
+                logger.error("encoder output for %s rejected: %s", task.name, e)
+                results.append(self._fail(task, str(e)))
+                continue
+            valid.append((task, extracted, produced))
+        if not valid:
+            return results
+        with self.db.session() as session:
+            for task, extracted, produced in valid:
+                results.append(self._store_one(session, task, extracted, produced))
+                session.commit()
+        return results
+
+    def _store_one(
+        self, session: Session, task: _Task, extracted: Extracted, produced: dict[str, np.ndarray]
+    ) -> IngestResult:
+        encoder_id, encoder_version = self.encoder.cache_key
+        vectors = {**task.cached, **produced}
+        records = [
+            embeddings_q.EmbeddingRecord(
+                video_id=task.video_id,
+                modality=modality,
+                encoder_id=encoder_id,
+                encoder_version=encoder_version,
+                input_hash=task.keys[modality],
+                vector=vector,
+            )
+            for modality, vector in sorted(vectors.items())
+        ]
+        transcript = extracted.transcript
+        videos_q.set_media_info(session, video_id=task.video_id, info=extracted.info)
+        videos_q.replace_keyframes(session, video_id=task.video_id, frames=extracted.keyframes)
+        if transcript is not None:
+            videos_q.put_transcript(
+                session,
+                video_id=task.video_id,
+                source=transcript.source,
+                text=transcript.text,
+                language=transcript.language,
+                segments=[
+                    {"start": s.start, "end": s.end, "text": s.text} for s in transcript.segments
+                ],
+            )
+        embeddings_q.put_embeddings(session, records=records)
+        if task.keep_status:
+            status = videos_q.get_video(session, video_id=task.video_id).status
+        else:
+            status = videos_q.set_status(
+                session, video_id=task.video_id, status=VideoStatus.READY
+            ).status
+        return IngestResult(
+            task.name,
+            status,
+            video_id=task.video_id,
+            seconds=time.perf_counter() - task.started,
+            duration_s=extracted.info.duration_s,
+            cached=not produced,
+            duplicate_of=task.donor.video_id
+            if task.donor is not None and not task.keep_status
+            else None,
+        )
+
+    def _fail(self, task: _Task, reason: str) -> IngestResult:
+        if task.keep_status:  # its earlier results stay valid; only this run failed
+            return IngestResult(
+                task.name,
+                VideoStatus.FAILED,
+                video_id=task.video_id,
+                reason=reason,
+                seconds=time.perf_counter() - task.started,
+            )
+        return self._fail_id(task.video_id, task.name, task.started, reason)
+
+    def _fail_id(self, video_id: int, name: str, started: float, reason: str) -> IngestResult:
+        with self.db.session() as session:
+            return self._failed_in(session, video_id, name, started, reason)
+
+    @staticmethod
+    def _failed_in(
+        session: Session, video_id: int, name: str, started: float, reason: str
+    ) -> IngestResult:
+        videos_q.set_status(session, video_id=video_id, status=VideoStatus.FAILED, error=reason)
+        return IngestResult(
+            name,
+            VideoStatus.FAILED,
+            video_id=video_id,
+            reason=reason,
+            seconds=time.perf_counter() - started,
+        )
+
+
+def _encoder_input(task: _Task, extracted: Extracted) -> EncoderInput | None:
+    """Only the inputs the cache did not answer; None when nothing is left to encode."""
+
+    def wanted(modality: str) -> bool:
+        return modality in task.keys and modality not in task.cached
+
+    subtitles = extracted.transcript.text if extracted.transcript is not None else ""
+    frames = extracted.images if "frames" not in task.cached else []
+    audio = extracted.audio if "audio" not in task.cached else None
+    item = EncoderInput(
+        title=task.title if wanted("title") else "",
+        description=task.description if wanted("description") else "",
+        frames=frames,
+        frame_times=[t for t, _ in extracted.keyframes] if frames else [],
+        subtitles=subtitles if wanted("subtitles") else "",
+        audio=audio,
+    )
+    empty = not (item.title or item.description or item.subtitles or item.frames or item.has_audio)
+    return None if empty else item
+
+
+def _donor(session: Session, video: Video) -> _Donor | None:
+    if video.status not in DONE_STATUSES or not video.content_hash or not video.stored_path:
+        return None
+    row = videos_q.get_transcript(session, video_id=video.id)
+    transcript = None
+    if row is not None:
+        segments = [
+            Segment(start=s["start"], end=s["end"], text=s["text"])
+            for s in json.loads(row.segments_json)
+        ]
+        transcript = Transcript(language=row.language, source=row.source, segments=segments)
+    return _Donor(
+        video_id=video.id,
+        info=videos_q.MediaInfo(
+            content_hash=video.content_hash,
+            stored_path=video.stored_path,
+            duration_s=video.duration_s,
+            width=video.width,
+            height=video.height,
+            has_audio=bool(video.has_audio),
+            has_video=bool(video.has_video),
+        ),
+        keyframes=[
+            (k.timestamp_s, k.thumbnail_path)
+            for k in videos_q.get_keyframes(session, video_id=video.id)
+        ],
+        transcript=transcript,
+    )
+
+
+def _check_vectors(task: _Task, produced: dict[str, np.ndarray]) -> None:
+    for modality, vector in produced.items():
+        if modality not in task.keys:
+            raise EmbeddingError(
+                f"the encoder returned a {modality!r} embedding it was given no input for"
+            )
+        vector = np.asarray(vector)
+        if vector.ndim != 1 or vector.size == 0 or not np.isfinite(vector).all():
+            raise EmbeddingError(
+                f"the {modality} embedding is not a finite 1-D vector (shape {vector.shape})"
+            )
+
+
+def _from_donor(task: _Task) -> Extracted:
+    donor = task.donor
+    return Extracted(
+        info=donor.info,
+        keyframes=donor.keyframes,
+        images=[],
+        audio=None,
+        transcript=task.sidecar or donor.transcript,
+    )
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _text_key(text: str) -> str:
+    """Cache key of a text input: whitespace-normalised, so re-flowed text still hits."""
+    return _digest("text", " ".join(text.split()))
+
+
+def reason_of(error: BaseException) -> str:
+    """One line for the Video's ``error`` column."""
+    if isinstance(error, media.MediaError):
+        return error.reason
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if isinstance(error, INPUT_ERRORS) else f"{type(error).__name__}: {text}"

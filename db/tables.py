@@ -1,0 +1,364 @@
+"""SQLModel tables: the whole persistent data model in one module.
+
+Portable between DuckDB (default, embedded) and PostgreSQL:
+- integer keys come from named sequences (DuckDB has no SERIAL);
+- vectors are float32 bytes in a LargeBinary column, JSON is text (``json.dumps``);
+- timestamps are timezone-aware (UTC) ``TIMESTAMP WITH TIME ZONE``;
+- no FOREIGN KEY constraints: DuckDB refuses to update an indexed column (e.g.
+  ``video.uncertainty``) of a row that another table references, so referential integrity is
+  kept by the query functions in :mod:`db.queries` (the only writers).
+
+Status values are ``StrEnum`` constants stored as plain strings (no database enum types).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, DateTime, Double, Index, Integer, LargeBinary, Sequence, Text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now; every timestamp column stores UTC."""
+    return datetime.now(UTC)
+
+
+def _seq_id(name: str) -> int | None:
+    """An integer primary key filled by the named sequence (works on DuckDB and PostgreSQL)."""
+    seq = Sequence(name)
+    return Field(
+        default=None,
+        sa_column=Column(Integer, seq, server_default=seq.next_value(), primary_key=True),
+    )
+
+
+def _ts(*, nullable: bool = False, index: bool = False, default_now: bool = True) -> datetime:
+    if default_now:
+        return Field(
+            default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=nullable, index=index
+        )
+    return Field(default=None, sa_type=DateTime(timezone=True), nullable=nullable, index=index)
+
+
+class VideoStatus(StrEnum):
+    NEW = "new"  # imported or uploaded, not processed yet
+    PROCESSING = "processing"
+    READY = "ready"  # embedded, no prediction yet
+    PREDICTED = "predicted"
+    REVIEWED = "reviewed"
+    FAILED = "failed"
+
+
+class LabelSource(StrEnum):
+    IMPORT = "import"
+    HUMAN = "human"
+
+
+class TranscriptSource(StrEnum):
+    PROVIDED = "provided"
+    EMBEDDED = "embedded"
+    WHISPER = "whisper"
+
+
+class ModelStatus(StrEnum):
+    TRAINING = "training"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Role(StrEnum):
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+class AuditAction(StrEnum):
+    LABEL_ADD = "label_add"
+    LABEL_REMOVE = "label_remove"
+    REVIEW_SAVED = "review_saved"
+    FLAGGED = "flagged"
+    UNFLAGGED = "unflagged"
+    CLAIM = "claim"
+    RELEASE = "release"
+    MODEL_TRAINED = "model_trained"
+    MODEL_PROMOTED = "model_promoted"
+    MODEL_ROLLED_BACK = "model_rolled_back"
+    IMPORT = "import"
+    TAXONOMY_IMPORTED = "taxonomy_imported"
+    USER_ADDED = "user_added"
+    USER_DISABLED = "user_disabled"
+    PASSWORD_RESET = "password_reset"
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGOUT = "logout"
+
+
+# --- schema bookkeeping -------------------------------------------------------------------------
+
+
+class SchemaInfo(SQLModel, table=True):
+    """One row (id=1): the schema version this database has been upgraded to."""
+
+    __tablename__ = "schema_info"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    version: int
+    upgraded_at: datetime = _ts()
+
+
+# --- taxonomy -----------------------------------------------------------------------------------
+
+
+class TaxonomyNode(SQLModel, table=True):
+    """A tag. ``id`` is stable across re-imports (IAB unique id, or a hash of the full path)."""
+
+    __tablename__ = "taxonomy_node"
+
+    id: str = Field(primary_key=True)
+    name: str
+    parent_id: str | None = Field(default=None, index=True)  # primary parent; None for tier 1
+    path: str = Field(unique=True)  # "Tier 1: Tier 2: Tier 3"
+    level: int  # 1-based depth
+    sort_key: int = Field(index=True)  # parents before children; stable display order
+
+
+class TaxonomyEdge(SQLModel, table=True):
+    """Parent -> child edges; a node may have several parents (DAG taxonomies)."""
+
+    __tablename__ = "taxonomy_edge"
+
+    parent_id: str = Field(primary_key=True)
+    child_id: str = Field(primary_key=True, index=True)
+
+
+# --- videos and derived media -------------------------------------------------------------------
+
+
+class Video(SQLModel, table=True):
+    __tablename__ = "video"
+    __table_args__ = (Index("ix_video_status_uncertainty", "status", "uncertainty"),)
+
+    id: int | None = _seq_id("video_id_seq")
+    external_id: str | None = Field(default=None, unique=True)  # dataset CSV `video_id`
+    content_hash: str | None = Field(default=None, index=True)  # sha256 of the file bytes
+    stored_path: str | None = None
+    original_name: str | None = None
+    title: str = ""
+    description: str = ""
+    duration_s: float | None = Field(default=None, sa_type=Double)
+    width: int | None = None
+    height: int | None = None
+    has_audio: bool | None = None
+    has_video: bool | None = None
+    status: str = Field(default=VideoStatus.NEW, index=True)
+    error: str | None = None  # one-line reason when status == failed
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    version: int = 0  # optimistic concurrency: bumped by every label save
+    claimed_by: int | None = None  # User.id holding the review claim
+    claim_expires_at: datetime | None = _ts(nullable=True, default_now=False)
+    reviewed_by: int | None = None
+    reviewed_at: datetime | None = _ts(nullable=True, default_now=False)
+    flagged: bool = False
+    flag_reason: str | None = None
+    # denormalised summary of the active model's prediction, for fast queue sorting
+    predicted_model_id: int | None = None
+    uncertainty: float | None = Field(default=None, index=True, sa_type=Double)
+    top_tag: str | None = None  # TaxonomyNode.id of the most confident most-specific tag
+
+
+class Transcript(SQLModel, table=True):
+    __tablename__ = "transcript"
+
+    video_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    language: str | None = None
+    source: str  # TranscriptSource
+    text: str = Field(default="", sa_type=Text)
+    segments_json: str = Field(default="[]", sa_type=Text)  # [{"start": s, "end": s, "text": str}]
+
+
+class Keyframe(SQLModel, table=True):
+    __tablename__ = "keyframe"
+
+    video_id: int = Field(primary_key=True)
+    idx: int = Field(primary_key=True)
+    timestamp_s: float = Field(sa_type=Double)
+    thumbnail_path: str  # relative to Settings.data_dir
+
+
+class Embedding(SQLModel, table=True):
+    """One vector per (video, modality, encoder, encoder version); float32 bytes."""
+
+    __tablename__ = "embedding"
+    __table_args__ = (
+        Index("ix_embedding_cache", "modality", "encoder_id", "encoder_version", "input_hash"),
+    )
+
+    video_id: int = Field(primary_key=True)
+    modality: str = Field(primary_key=True)  # title, description, frames, subtitles, audio
+    encoder_id: str = Field(primary_key=True)
+    encoder_version: str = Field(primary_key=True)
+    input_hash: str  # sha256 of the input (content hash for media, text hash for text)
+    dim: int
+    vector: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = _ts()
+
+
+# --- models and predictions ---------------------------------------------------------------------
+
+
+class ModelVersion(SQLModel, table=True):
+    __tablename__ = "model_version"
+
+    id: int | None = _seq_id("model_version_id_seq")
+    created_at: datetime = _ts()
+    created_by: int | None = None  # User.id; None for CLI runs
+    encoder_id: str
+    encoder_version: str
+    artifact_path: str | None = None  # relative to Settings.data_dir
+    config_json: str = Field(default="{}", sa_type=Text)
+    metrics_json: str = Field(default="{}", sa_type=Text)
+    status: str = Field(default=ModelStatus.TRAINING)
+    is_active: bool = False
+    n_train: int = 0
+    n_valid: int = 0
+    notes: str = ""
+
+
+class Prediction(SQLModel, table=True):
+    """Probabilities >= PREDICTION_FLOOR of one model version for one video."""
+
+    __tablename__ = "prediction"
+
+    video_id: int = Field(primary_key=True)
+    model_version_id: int = Field(primary_key=True)
+    node_id: str = Field(primary_key=True)
+    probability: float = Field(sa_type=Double)
+    is_predicted: bool = False  # above the model's decision threshold
+
+
+PREDICTION_FLOOR = 0.01
+
+
+# --- labels and audit ---------------------------------------------------------------------------
+
+
+class Label(SQLModel, table=True):
+    """A tag on a video. Human labels are authoritative once ``Video.reviewed_at`` is set."""
+
+    __tablename__ = "label"
+
+    video_id: int = Field(primary_key=True)
+    node_id: str = Field(primary_key=True)
+    source: str = Field(primary_key=True)  # LabelSource
+    created_by: int | None = None  # User.id; None for imports
+    created_at: datetime = _ts()
+
+
+class AuditLog(SQLModel, table=True):
+    """Append-only trail of who did what; no query function updates or deletes it."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = _seq_id("audit_log_id_seq")
+    created_at: datetime = _ts(index=True)
+    user_id: int | None = None
+    username: str | None = None
+    action: str = Field(index=True)  # AuditAction
+    video_id: int | None = Field(default=None, index=True)
+    node_id: str | None = None
+    detail_json: str = Field(default="{}", sa_type=Text)
+
+
+# --- users --------------------------------------------------------------------------------------
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+
+    id: int | None = _seq_id("app_user_id_seq")
+    username: str = Field(unique=True)
+    password_hash: str  # argon2
+    role: str = Field(default=Role.MODERATOR)
+    created_at: datetime = _ts()
+    disabled: bool = False
+
+
+class UserSession(SQLModel, table=True):
+    """A dashboard sign-in; only the sha256 of the token is stored."""
+
+    __tablename__ = "user_session"
+
+    token_hash: str = Field(primary_key=True)
+    user_id: int = Field(index=True)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts(default_now=False)
+    revoked: bool = False
+
+
+class LoginAttempt(SQLModel, table=True):
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_user_time", "username", "created_at"),)
+
+    id: int | None = _seq_id("login_attempt_id_seq")
+    username: str
+    created_at: datetime = _ts()
+    success: bool
+
+
+# --- background jobs ----------------------------------------------------------------------------
+
+
+class Job(SQLModel, table=True):
+    """A long-running task (train, ingest, predict) whose progress the dashboard polls."""
+
+    __tablename__ = "job"
+
+    id: int | None = _seq_id("job_id_seq")
+    kind: str = Field(index=True)  # train, ingest, predict, ...
+    status: str = Field(default=JobStatus.QUEUED, index=True)
+    progress: float = Field(default=0.0, sa_type=Double)  # 0..1
+    message: str = ""
+    params_json: str = Field(default="{}", sa_type=Text)
+    metrics_json: str = Field(default="{}", sa_type=Text)  # live metrics (loss curve, ...)
+    result_json: str = Field(default="{}", sa_type=Text)
+    created_by: int | None = None
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    pid: int | None = None
+
+
+__all__ = [
+    "PREDICTION_FLOOR",
+    "AuditAction",
+    "AuditLog",
+    "Embedding",
+    "Job",
+    "JobStatus",
+    "Keyframe",
+    "Label",
+    "LabelSource",
+    "LoginAttempt",
+    "ModelStatus",
+    "ModelVersion",
+    "Prediction",
+    "Role",
+    "SchemaInfo",
+    "TaxonomyEdge",
+    "TaxonomyNode",
+    "Transcript",
+    "TranscriptSource",
+    "User",
+    "UserSession",
+    "Video",
+    "VideoStatus",
+    "utcnow",
+]

@@ -1,0 +1,305 @@
+"""Dashboard speed with real volumes: queue query time and full server-side page renders.
+
+For each size N it builds a DuckDB with the IAB taxonomy, N predicted videos (6 stored node
+probabilities each, some reviewed, some claimed) bulk-loaded through DuckDB's DataFrame scan,
+then measures (median of several runs, each a full unit of work including opening the file):
+
+- the queue query (default sort: least certain first; and with a title search + tag filter),
+- ``claim_next`` (atomic claim of the next video),
+- an AppTest render of the queue page and of the review page (whole script run, server side).
+
+Sizes in ``--query-only`` skip the page renders. Prints a markdown table.
+
+    .venv/bin/python -m scripts.bench.dashboard_pages --sizes 10000 100000 --query-only 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from core.config import Settings, get_settings
+from scripts.bench.common import fresh_settings
+
+PREDICTIONS_PER_VIDEO = 6
+REPEATS = 5
+PASSWORD = "bench-password-1"
+
+
+def _timed(fn: Callable[[], object], repeats: int = REPEATS) -> float:
+    """Median wall milliseconds of ``repeats`` calls (after one warm-up)."""
+    fn()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def populate(settings: Settings, n: int, seed: int = 0) -> None:
+    """Fill the (new) database of ``settings`` with ``n`` predicted videos for the queue benchmarks.
+
+    Schema, IAB taxonomy, an active model and the moderators ``mod`` and ``other`` (password
+    :data:`PASSWORD`) go through the product; the videos (10% reviewed) and their predictions are
+    bulk-loaded through DuckDB's DataFrame scan, so a million videos take about a minute.
+    """
+    from core import auth
+    from core import taxonomy as taxonomy_core
+    from db.engine import get_database, init_db
+    from db.queries import model_versions as models
+
+    settings.ensure_dirs()
+    db = get_database(settings)
+    init_db(db)
+    tax = taxonomy_core.load_iab3()
+    with db.session() as s:
+        taxonomy_core.save_to_db(s, tax)
+        model = models.create_model_version(s, encoder_id="lite", encoder_version="bench")
+        models.finish_model_version(
+            s, model_version_id=model.id, status="ready", metrics={"micro_auprc": 0.5}
+        )
+        models.set_active_model(s, model_version_id=model.id)
+    auth.create_user(db, username="mod", password=PASSWORD, role="moderator")
+    auth.create_user(db, username="other", password=PASSWORD, role="moderator")
+
+    rng = np.random.default_rng(seed)
+    leaves = [node for node in tax.nodes if node.level >= 2]
+    node_ids = np.array([node.id for node in tax.nodes])
+    leaf_idx = rng.integers(0, len(leaves), n)
+    top = np.array([leaves[i].id for i in leaf_idx])
+    parent = np.array([leaves[i].parent_ids[0] for i in leaf_idx])
+    uncertainty = rng.random(n)
+    words = np.array(
+        [
+            "goal",
+            "recipe",
+            "travel",
+            "piano",
+            "election",
+            "market",
+            "pets",
+            "garden",
+            "review",
+            "news",
+        ]
+    )
+    titles = [
+        f"{a} {b} clip {i}"
+        for i, (a, b) in enumerate(
+            zip(words[rng.integers(0, 10, n)], words[rng.integers(0, 10, n)], strict=True)
+        )
+    ]
+    status = np.where(rng.random(n) < 0.1, "reviewed", "predicted")
+    now = pd.Timestamp.now(tz="UTC")
+    videos = pd.DataFrame(
+        {
+            "title": titles,
+            "description": "synthetic video for the dashboard benchmark",
+            "status": status,
+            "created_at": now - pd.to_timedelta(rng.integers(0, 90 * 86400, n), unit="s"),
+            "updated_at": now,
+            "version": 0,
+            "flagged": rng.random(n) < 0.01,
+            "predicted_model_id": model.id,
+            "uncertainty": uncertainty,
+            "top_tag": top,
+            "stored_path": None,
+            "duration_s": 30.0,
+        }
+    )
+    ids = np.arange(1, n + 1)
+    extra = rng.integers(0, len(node_ids), (n, PREDICTIONS_PER_VIDEO - 2))
+    preds = pd.DataFrame(
+        {
+            "video_id": np.repeat(ids, PREDICTIONS_PER_VIDEO),
+            "model_version_id": model.id,
+            "node_id": np.column_stack([parent, top, node_ids[extra]]).ravel(),
+            "probability": np.column_stack(
+                [
+                    rng.uniform(0.6, 1.0, n),
+                    rng.uniform(0.5, 1.0, n),
+                    rng.uniform(0.01, 0.4, (n, PREDICTIONS_PER_VIDEO - 2)),
+                ]
+            ).ravel(),
+        }
+    )
+    preds["is_predicted"] = preds["probability"] >= 0.5
+    preds = preds.drop_duplicates(["video_id", "node_id"])
+    con = duckdb.connect(str(db.path))
+    try:
+        con.register("videos_df", videos)
+        con.execute(
+            "INSERT INTO video (title, description, status, created_at, updated_at, version, flagged, "
+            "predicted_model_id, uncertainty, top_tag, stored_path, duration_s) "
+            "SELECT title, description, status, created_at, updated_at, version, flagged, predicted_model_id, "
+            "uncertainty, top_tag, stored_path, duration_s FROM videos_df"
+        )
+        con.register("preds_df", preds)
+        con.execute(
+            "INSERT INTO prediction (video_id, model_version_id, node_id, probability, is_predicted) "
+            "SELECT video_id, model_version_id, node_id, probability, is_predicted FROM preds_df"
+        )
+        con.execute(
+            "UPDATE video SET reviewed_by = 2, reviewed_at = created_at WHERE status = 'reviewed'"
+        )
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
+def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
+    """Median milliseconds of the queue queries and ``claim_next`` on a :func:`populate`-d database
+    (keys ``queue query``, ``queue + search + tag``, ``claim next``) and, with ``pages``, of
+    server-side renders of the queue and review pages (``queue page render``, ``review page render``).
+    """
+    from core import taxonomy as taxonomy_core
+    from db.engine import get_database
+    from db.queries import review, users
+    from db.queries.review import QueueFilters
+
+    db = get_database(settings)
+    with db.session() as s:
+        mod = users.get_user_by_name(s, username="mod")
+    soccer = taxonomy_core.load_iab3().find("Sports").id
+
+    def queue(filters: QueueFilters) -> Callable[[], object]:
+        def run() -> object:
+            with db.session() as s:
+                return review.list_queue(s, filters=filters, page=1, page_size=50)
+
+        return run
+
+    def claim() -> object:
+        with db.session() as s:
+            video = review.claim_next(s, user=mod, claim_minutes=20)
+            review.release_claim(s, video_id=video.id, user=mod)
+        return video
+
+    result = {
+        "queue query": _timed(queue(QueueFilters())),
+        "queue + search + tag": _timed(queue(QueueFilters(search="piano", tag=soccer))),
+        "claim next": _timed(claim),
+    }
+    if pages:
+        result.update(_render_pages(settings))
+    return result
+
+
+@contextmanager
+def _configured(settings: Settings) -> Iterator[None]:
+    """The in-process dashboard reads the configured settings: point them at ``settings`` while
+    pages render, then restore the environment."""
+    from core.lifecycle.jobs import settings_environment
+
+    variables = settings_environment(settings)
+    saved = {
+        name: os.environ.get(name)
+        for name in {*variables, *(n for n in os.environ if n.startswith("TAGGER_"))}
+    }
+    for name in saved:
+        os.environ.pop(name, None)  # e.g. a TAGGER_DATABASE_URL that these settings do not use
+    os.environ.update(variables)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+
+
+def _render_pages(settings: Settings) -> dict[str, float]:
+    with _configured(settings):
+        return _time_pages()
+
+
+def _time_pages() -> dict[str, float]:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    app = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=120).run()
+    at.text_input(key="signin_username").input("mod")
+    at.text_input(key="signin_password").input(PASSWORD)
+    at.button[0].click().run()
+    at.switch_page("views/queue.py").run()
+    at.button(key="queue_review_next").click().run()
+    if at.exception:
+        raise RuntimeError(f"page failed: {at.exception[0].message}")
+
+    def page(name: str) -> Callable[[], object]:
+        def run() -> object:
+            at.switch_page(f"views/{name}.py").run()
+            if at.exception:
+                raise RuntimeError(f"{name} page failed: {at.exception[0].message}")
+            return at
+
+        return run
+
+    return {
+        "queue page render": _timed(page("queue")),
+        "review page render": _timed(page("review")),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--query-only", type=int, nargs="*", default=[1_000_000])
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    runs = [(n, True) for n in args.sizes] + [(n, False) for n in args.query_only]
+    rows: list[tuple[int, float, dict[str, float]]] = []
+    for n, pages in runs:
+        data_dir = Path(tempfile.mkdtemp(prefix=f"bench-dash-{n}-"))
+        try:
+            settings = fresh_settings(get_settings(), data_dir)
+            start = time.perf_counter()
+            populate(settings, n)
+            load_s = time.perf_counter() - start
+            rows.append((n, load_s, measure(settings, pages=pages)))
+            print(f"done N={n:,} (load {load_s:.1f} s)", flush=True)
+        finally:
+            if not args.keep:
+                shutil.rmtree(data_dir, ignore_errors=True)
+    columns = [
+        "queue query",
+        "queue + search + tag",
+        "claim next",
+        "queue page render",
+        "review page render",
+    ]
+    print(
+        "\n| videos | predictions | load (s) | " + " | ".join(f"{c} (ms)" for c in columns) + " |"
+    )
+    print("|---:|---:|---:|" + "---:|" * len(columns))
+    for n, load_s, result in rows:
+        cells = [f"{result[c]:.1f}" if c in result else "–" for c in columns]
+        print(
+            f"| {n:,} | ~{n * PREDICTIONS_PER_VIDEO:,} | {load_s:.1f} | " + " | ".join(cells) + " |"
+        )
+    print(
+        f"\nmedian of {REPEATS} runs after a warm-up; each query is a full unit of work (opens the DuckDB file)."
+    )
+
+
+if __name__ == "__main__":
+    main()

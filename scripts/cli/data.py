@@ -1,0 +1,299 @@
+"""Data commands: init, import-taxonomy, import, export, users, serve.
+
+Light commands: the core modules behind them are imported inside each command (see scripts/cli/__init__.py).
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlmodel import Session
+
+from core.config import get_settings
+from db.engine import Database, get_database, init_db
+from db.queries import audit as audit_queries
+from db.queries import taxonomy as taxonomy_queries
+from db.queries import users as user_queries
+from db.tables import AuditAction, Role, User
+from scripts.cli import fail
+
+console = Console(soft_wrap=True)
+MAX_PROBLEMS_SHOWN = 20
+PASSWORD_BYTES = 12  # secrets.token_urlsafe: 16 characters
+
+
+class TaxonomyFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+    iab3 = "iab3"
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
+def open_database() -> Database:
+    """The configured database with its schema created/upgraded (cheap when up to date)."""
+    db = get_database()
+    init_db(db)
+    return db
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def init() -> None:
+    """Create the data folders and the database; load IAB Content Taxonomy 3.0 if no taxonomy yet."""
+    from core import taxonomy as taxonomy_lib
+
+    settings = get_settings()
+    settings.ensure_dirs()
+    db = open_database()
+    with db.session() as session:
+        if taxonomy_queries.count_nodes(session) == 0:
+            taxonomy_lib.save_to_db(session, taxonomy_lib.load_iab3())
+            console.print(f"loaded {taxonomy_lib.IAB3_NAME}. {taxonomy_lib.IAB_ATTRIBUTION}")
+        n = taxonomy_queries.count_nodes(session)
+    console.print(f"database ready at {db.url} ({n} tags); data in {settings.data_dir.resolve()}")
+
+
+def import_taxonomy(
+    path: Annotated[
+        Path | None, typer.Argument(help="Taxonomy file (not needed for --format iab3).")
+    ] = None,
+    fmt: Annotated[
+        TaxonomyFormat | None,
+        typer.Option(
+            "--format", help="csv (one column per tier), json, iab3; default: by extension."
+        ),
+    ] = None,
+) -> None:
+    """Replace the taxonomy (tags still used by labels cannot be removed)."""
+    from core import taxonomy as taxonomy_lib
+
+    if path is None and fmt != TaxonomyFormat.iab3:
+        raise fail("give a taxonomy file, or --format iab3 for the bundled IAB 3.0")
+    if path is not None and not path.is_file():
+        raise fail(f"no such file: {path}")
+    taxonomy = taxonomy_lib.load_file(path or Path("iab3"), fmt=fmt.value if fmt else None)
+    db = open_database()
+    with db.session() as session:
+        n = taxonomy_lib.save_to_db(session, taxonomy)
+    console.print(f"taxonomy {taxonomy.name!r}: {n} tags, {taxonomy.max_level} levels")
+
+
+def import_dataset(
+    csv_path: Annotated[
+        Path, typer.Argument(help="Dataset: video_id,title,description,tags (.csv, .json, .jsonl).")
+    ],
+    videos: Annotated[
+        Path | None, typer.Option("--videos", help="Folder with <video_id>.<ext> files.")
+    ] = None,
+    holdout: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=0.99, help="Fraction of videos imported without labels (unreviewed)."
+        ),
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed choosing the held-out videos.")] = 0,
+    strict: Annotated[
+        bool, typer.Option(help="Exit 1 if any row had a problem (rows are still imported).")
+    ] = False,
+) -> None:
+    """Import a labelled dataset: videos (status new) and their imported labels."""
+    from core import dataset
+
+    db = open_database()
+    with _progress() as progress:
+        task = progress.add_task("importing", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = dataset.import_dataset(
+            db, csv_path, videos_dir=videos, holdout_fraction=holdout, seed=seed, progress=advance
+        )
+    console.print(
+        f"{report.rows} rows: {report.videos_created} videos created, {report.videos_existing} already present, "
+        f"{report.labels_added} labels added, {len(report.held_out)} held out, {report.files_matched} files matched"
+    )
+    for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
+        console.print(
+            f"[yellow]row {problem.row}[/yellow] ({problem.video_id}): {problem.message}",
+            highlight=False,
+        )
+    if len(report.problems) > MAX_PROBLEMS_SHOWN:
+        console.print(f"... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more problems")
+    if strict and report.problems:
+        raise fail(f"{len(report.problems)} row(s) had problems")
+
+
+def export(
+    out: Annotated[Path, typer.Argument(help="Output file.")],
+    fmt: Annotated[
+        ExportFormat | None, typer.Option("--format", help="Default: by extension.")
+    ] = None,
+) -> None:
+    """Export effective labels (human-reviewed where present, else imported)."""
+    from core import dataset
+
+    db = open_database()
+    n = dataset.export_labels(db, out, fmt=fmt.value if fmt else None)
+    console.print(f"wrote {n} videos to {out}")
+
+
+users_app = typer.Typer(help="Manage dashboard accounts.", no_args_is_help=True)
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument()],
+    role: Annotated[Role, typer.Option(help="moderator or admin.")] = Role.MODERATOR,
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the password from the first line of stdin.")
+    ] = False,
+) -> None:
+    """Add an account (asks for the password unless --password-stdin)."""
+    from core import auth
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    user = auth.create_user(open_database(), username=username, password=password, role=role.value)
+    console.print(f"added {user.role} {user.username!r} (id {user.id})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List accounts."""
+    with open_database().session() as session:
+        users = user_queries.list_users(session)
+    table = Table("id", "username", "role", "created", "disabled")
+    for user in users:
+        table.add_row(
+            str(user.id),
+            user.username,
+            user.role,
+            f"{user.created_at:%Y-%m-%d %H:%M}",
+            "yes" if user.disabled else "",
+        )
+    console.print(table)
+
+
+def _existing_user(session: Session, username: str) -> User:
+    user = user_queries.get_user_by_name(session, username=username)
+    if user is None:
+        raise fail(f"no user {username!r}")
+    return user
+
+
+@users_app.command("disable")
+def users_disable(username: Annotated[str, typer.Argument()]) -> None:
+    """Disable an account and sign it out everywhere."""
+    with open_database().session() as session:
+        user = _existing_user(session, username)
+        user_queries.update_user(session, user_id=user.id, disabled=True)
+        audit_queries.add_audit(
+            session,
+            action=AuditAction.USER_DISABLED,
+            detail={"user_id": user.id, "username": username},
+        )
+        user_queries.revoke_all_user_sessions(session, user_id=user.id)
+    console.print(f"disabled {username!r}")
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    username: Annotated[str, typer.Argument()],
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            help="Read the new password from the first line of stdin instead of generating one."
+        ),
+    ] = False,
+) -> None:
+    """Give an account a new password (printed once unless --password-stdin) and sign it out everywhere."""
+    from core import auth
+
+    generated = not password_stdin
+    password = (
+        secrets.token_urlsafe(PASSWORD_BYTES) if generated else sys.stdin.readline().rstrip("\r\n")
+    )
+    if len(password) < auth.MIN_PASSWORD_LENGTH:
+        raise auth.InvalidUserError(
+            f"password must have at least {auth.MIN_PASSWORD_LENGTH} characters"
+        )
+    password_hash = auth.hash_password(password)
+    with open_database().session() as session:
+        user = _existing_user(session, username)
+        user_queries.update_user(session, user_id=user.id, password_hash=password_hash)
+        user_queries.revoke_all_user_sessions(session, user_id=user.id)
+        audit_queries.add_audit(
+            session,
+            action=AuditAction.PASSWORD_RESET,
+            detail={"user_id": user.id, "username": username, "generated": generated},
+        )
+    if generated:
+        console.print(
+            f"new password for {username!r}: {password}  (shown once, not stored; note it now)",
+            highlight=False,
+        )
+    else:
+        console.print(f"password of {username!r} changed")
+    console.print("signed out of every session", highlight=False)
+
+
+def serve(
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8501,
+    address: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Run the review dashboard (Streamlit)."""
+    app_file = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+    if not app_file.is_file():
+        raise fail(f"dashboard entry file {app_file} is missing")
+    open_database()
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_file),
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    raise typer.Exit(subprocess.call(command))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("import-taxonomy")(import_taxonomy)
+    app.command("import")(import_dataset)
+    app.command("export")(export)
+    app.add_typer(users_app, name="users")
+    app.command("serve")(serve)

@@ -1,0 +1,278 @@
+"""Pipeline commands: ingest, train, predict, evaluate, models, jobs, bench-hmc.
+
+Thin wrappers: parse arguments, call core.ingest.batch / training / prediction / registry / jobs, print.
+Those modules load torch, scikit-learn and PyAV, so each command imports what it uses.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from core.config import get_settings
+from db.tables import JobStatus
+from scripts.cli import add_expected_errors, fail
+from scripts.cli.data import open_database
+
+console = Console(soft_wrap=True)
+MAX_FAILURES_SHOWN = 50
+
+models_app = typer.Typer(help="List, promote and roll back model versions.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Background jobs (started by the dashboard).", no_args_is_help=True)
+
+
+class Subset(StrEnum):
+    held_out = "held_out"
+    reviewed = "reviewed"
+
+
+def _bar(*, counts: bool) -> Progress:
+    columns = [TextColumn("{task.description}"), BarColumn()]
+    columns += [MofNCompleteColumn()] if counts else [TaskProgressColumn()]
+    columns += [TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+    return Progress(*columns, console=console, transient=True)
+
+
+def ingest(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Video files, folders (recursive) or dataset CSVs.")
+    ] = None,
+    videos: Annotated[
+        Path | None,
+        typer.Option("--videos", help="Folder with the CSV's videos, named <video_id>.<ext>."),
+    ] = None,
+) -> None:
+    """Process videos (and those pending in the database): keyframes, audio, subtitles, embeddings."""
+    from core.ingest import batch as ingest_lib
+
+    settings = get_settings()
+    db = open_database()
+    with _bar(counts=True) as bar:
+        task = bar.add_task("ingesting", total=None)
+
+        def progress(done: int, total: int, name: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"ingesting {name}"[:60])
+
+        report = ingest_lib.ingest_paths(
+            db, paths or [], settings=settings, videos_dir=videos, progress=progress
+        )
+    for problem in report.problems[:MAX_FAILURES_SHOWN]:
+        console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
+    table = Table("video", "status", "seconds", "note")
+    for result in report.results:
+        note = result.reason or ""
+        if result.duplicate_of is not None:
+            note = f"same content as video {result.duplicate_of}"
+        elif result.cached:
+            note = "all embeddings cached"
+        table.add_row(result.name, result.status, f"{result.seconds:.1f}", note)
+    if report.results:
+        console.print(table)
+    totals = (
+        ", ".join(f"{n} {status}" for status, n in sorted(report.totals.items())) or "nothing to do"
+    )
+    speed = report.video_seconds / report.wall_seconds if report.wall_seconds else 0.0
+    console.print(
+        f"{totals}; {report.video_seconds:.0f} s of video in {report.wall_seconds:.1f} s "
+        f"({speed:.1f} s of video per second); {report.predicted} predicted"
+    )
+    if report.failed:
+        raise fail(f"{len(report.failed)} of {len(report.results)} videos failed (reasons above)")
+
+
+def train(
+    activate: Annotated[
+        bool, typer.Option("--activate", help="Make the new version active.")
+    ] = False,
+) -> None:
+    """Train a new model version from labelled videos' cached embeddings."""
+    from core.lifecycle import training
+
+    settings = get_settings()
+    db = open_database()
+    with _bar(counts=False) as bar:
+        task = bar.add_task("training", total=1.0)
+
+        def progress(fraction: float, message: str, metrics: dict) -> None:
+            bar.update(task, completed=fraction, description=message[:60])
+
+        version = training.train_model(
+            db, settings=settings, user=None, progress=progress, activate=activate
+        )
+    state = "active" if version.is_active else f"not active (tagger models promote {version.id})"
+    console.print(f"model version {version.id}: {state}")
+    _print_metrics(json.loads(version.metrics_json))
+
+
+def predict(
+    version: Annotated[
+        int | None, typer.Option("--version", help="Model version (default: active).")
+    ] = None,
+    all_videos: Annotated[
+        bool, typer.Option("--all", help="Re-predict every processed video.")
+    ] = False,
+) -> None:
+    """Predict tags for processed videos from their cached embeddings."""
+    from core.lifecycle import prediction
+
+    settings = get_settings()
+    db = open_database()
+    with _bar(counts=True) as bar:
+        task = bar.add_task("predicting", total=None)
+        count = prediction.predict_videos(
+            db,
+            settings=settings,
+            version_id=version,
+            all_videos=all_videos,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    console.print(f"{count} videos predicted")
+
+
+def evaluate(
+    version: Annotated[
+        int | None, typer.Option("--version", help="Model version (default: active).")
+    ] = None,
+    subset: Annotated[
+        Subset,
+        typer.Option(
+            "--subset", help="held_out: its validation videos; reviewed: every reviewed video."
+        ),
+    ] = Subset.held_out,
+) -> None:
+    """Metrics of a model version against the current effective labels."""
+    from core.lifecycle import training
+
+    metrics = training.evaluate_model(
+        open_database(), settings=get_settings(), version_id=version, subset=subset.value
+    )
+    _print_metrics(metrics)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Model versions, newest first (a failed one with its reason)."""
+    from core.lifecycle import jobs as jobs_lib
+
+    versions = jobs_lib.list_model_versions(open_database())
+    table = Table(
+        "id",
+        "active",
+        "status",
+        "created",
+        "encoder",
+        "train/valid",
+        "micro AUPRC",
+        "hier. F1",
+        "notes",
+    )
+    for v in versions:
+        metrics = json.loads(v.metrics_json)
+        table.add_row(
+            str(v.id),
+            "*" if v.is_active else "",
+            v.status,
+            f"{v.created_at:%Y-%m-%d %H:%M}",
+            f"{v.encoder_id} {v.encoder_version[:8]}",
+            f"{v.n_train}/{v.n_valid}",
+            _number(metrics.get("micro_auprc")),
+            _number(metrics.get("hierarchical_f1")),
+            v.notes,
+        )
+    console.print(table)
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[int, typer.Argument(help="Version id to make active.")],
+) -> None:
+    """Make a ready model version active."""
+    from core.lifecycle import registry
+
+    promoted = registry.promote(open_database(), version, None, settings=get_settings())
+    console.print(f"model version {promoted.id} is now active")
+
+
+@models_app.command("rollback")
+def models_rollback() -> None:
+    """Re-activate the version that was active before the current one."""
+    from core.lifecycle import registry
+
+    restored = registry.rollback(open_database(), None, settings=get_settings())
+    console.print(f"rolled back: model version {restored.id} is now active")
+
+
+@jobs_app.command("run")
+def jobs_run(job_id: Annotated[int, typer.Argument(help="Queued job id.")]) -> None:
+    """Run a queued job in this process (the dashboard's background worker)."""
+    from core.lifecycle import jobs as jobs_lib
+
+    info = jobs_lib.run_job(open_database(), job_id, settings=get_settings())
+    if info.status != JobStatus.SUCCEEDED:
+        raise fail(f"job {job_id} {info.status}: {info.message}")
+    console.print(f"job {job_id} succeeded")
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """Recent jobs, newest first."""
+    from core.lifecycle import jobs as jobs_lib
+
+    table = Table("id", "kind", "status", "progress", "message")
+    for info in jobs_lib.list_jobs(open_database()):
+        table.add_row(str(info.id), info.kind, info.status, f"{info.progress:.0%}", info.message)
+    console.print(table)
+
+
+def bench_hmc(
+    data: Annotated[Path, typer.Option("--data", help="Folder with the HMC benchmark ARFF files.")],
+    out: Annotated[Path, typer.Option("--out", help="JSON file for the results.")],
+) -> None:
+    """Run the hierarchical multi-label classification benchmark (C-HMCNN data sets)."""
+    from scripts.bench import hmc as hmc_bench
+
+    hmc_bench.main(data, out)
+
+
+def _print_metrics(metrics: dict) -> None:
+    table = Table("metric", "value")
+    for name, value in sorted(metrics.items()):
+        table.add_row(
+            name, _number(value) if isinstance(value, float) or value is None else str(value)
+        )
+    console.print(table)
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def register(app: typer.Typer) -> None:
+    add_expected_errors(
+        "core.ingest.batch:IngestError",
+        "core.lifecycle.training:TrainingError",
+        "core.lifecycle.registry:RegistryError",
+        "core.lifecycle.jobs:JobError",
+    )
+    app.command("ingest")(ingest)
+    app.command("train")(train)
+    app.command("predict")(predict)
+    app.command("evaluate")(evaluate)
+    app.add_typer(models_app, name="models")
+    app.add_typer(jobs_app, name="jobs")
+    app.command("bench-hmc")(bench_hmc)

@@ -1,0 +1,160 @@
+"""Prediction from cached embeddings: rows per version, video summaries, uncertainty, tag tree."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from core.encoders import Encoder, EncoderInput
+from core.ingest import batch as ingest
+from core.lifecycle import prediction, registry, training
+from db.queries import labels as labels_q
+from db.queries import model_versions as models_q
+from db.queries import users as users_q
+from db.queries import videos as videos_q
+from db.tables import VideoStatus
+from scripts.mediagen import write_video
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+class TitleEncoder(Encoder):
+    """Encodes only titles, like the synthetic corpus does (so new videos fall into known clusters)."""
+
+    def __init__(self, synthetic) -> None:
+        self.id, self.version = synthetic.encoder_key
+        self.dims = {"title": synthetic.title_dim}
+        self._title_vector = synthetic.title_vector
+
+    def encode_batch(self, items: Sequence[EncoderInput]) -> list[dict[str, np.ndarray]]:
+        return [{"title": self._title_vector(item.title)} if item.title else {} for item in items]
+
+
+@pytest.fixture
+def trained(db, settings, synthetic):
+    taxonomy, ids = synthetic.build(db, 32)
+    version = training.train_model(
+        db,
+        settings=settings,
+        user=None,
+        encoder_key=synthetic.encoder_key,
+        params=synthetic.params(),
+    )
+    return taxonomy, ids, version
+
+
+def test_uncertainty_is_closeness_to_the_threshold():
+    thresholds = np.array([0.5, 0.2])
+    proba = np.array([[0.5, 0.0], [1.0, 0.0], [0.75, 0.0], [0.9, 0.1], [0.0, 0.0]])
+    assert prediction.uncertainty(proba, thresholds) == pytest.approx([1.0, 0.0, 0.5, 0.5, 0.0])
+
+
+def test_uncertainty_ignores_implausible_tags_sitting_on_tiny_thresholds():
+    thresholds = np.array([0.5, 0.02, 0.03])
+    proba = np.array([[0.95, 0.019, 0.029], [0.55, 0.0, 0.0]])
+    # the rare tags sit right at their thresholds but nobody would weigh them: only tag 0 counts
+    assert prediction.uncertainty(proba, thresholds) == pytest.approx([0.1, 0.9])
+
+
+def test_predictions_are_stored_with_the_version_and_summaries(db, settings, trained, synthetic):
+    taxonomy, ids, version = trained
+    with db.session() as session:
+        user = users_q.create_user(session, username="mod", password_hash="x")
+        reviewed = videos_q.get_video(session, video_id=ids[0])
+        labels_q.save_review(
+            session,
+            video_id=ids[0],
+            expected_version=reviewed.version,
+            node_ids=[taxonomy.find("Music: Jazz").id],
+            user=user,
+        )
+
+    assert prediction.predict_videos(db, settings=settings) == 32
+
+    model = registry.load_active_model(db, settings=settings)
+    with db.session() as session:
+        videos = videos_q.get_videos(session, video_ids=ids)
+        stored = models_q.get_predictions_for_videos(
+            session, video_ids=ids, model_version_id=version.id
+        )
+    assert {v.predicted_model_id for v in videos} == {version.id}
+    assert videos[0].status == VideoStatus.REVIEWED
+    assert {v.status for v in videos[1:]} == {VideoStatus.PREDICTED}
+    X = {"title": np.stack([synthetic.title_vector(v.title) for v in videos])}
+    expected = prediction.uncertainty(
+        model.classifier.predict_proba(X), model.classifier.thresholds_
+    )
+    assert [v.uncertainty for v in videos] == pytest.approx(expected.tolist(), abs=1e-5)
+    for video in videos:
+        rows = {row.node_id: row for row in stored[video.id]}
+        assert all(
+            row.probability >= 0.01 and row.model_version_id == version.id for row in rows.values()
+        )
+        if video.top_tag is not None:
+            assert rows[video.top_tag].is_predicted
+            children = [n.id for n in taxonomy.children(video.top_tag)]
+            assert not any(rows[c].is_predicted for c in children if c in rows)  # most specific
+    assert (
+        sum(
+            v.top_tag == taxonomy.find(f"Sports: {v.title.split()[0]}").id
+            for v in videos
+            if v.title.split()[0] in ("Soccer", "Tennis")
+        )
+        >= 12
+    )  # learnt the clusters
+
+
+def test_default_run_only_predicts_what_this_version_has_not(db, settings, trained):
+    prediction.predict_videos(db, settings=settings)
+    assert prediction.predict_videos(db, settings=settings) == 0
+    assert prediction.predict_videos(db, settings=settings, all_videos=True) == 32
+
+
+def test_repredict_with_a_chosen_version(db, settings, trained, synthetic):
+    _, ids, v1 = trained
+    prediction.predict_videos(db, settings=settings)
+    v2 = training.train_model(
+        db,
+        settings=settings,
+        user=None,
+        encoder_key=synthetic.encoder_key,
+        params=synthetic.params(max_epochs=2),
+    )
+    assert not v2.is_active
+
+    assert prediction.predict_videos(db, settings=settings, version_id=v2.id) == 32
+
+    with db.session() as session:
+        assert {v.predicted_model_id for v in videos_q.get_videos(session, video_ids=ids)} == {
+            v2.id
+        }
+        assert models_q.get_predictions(session, video_id=ids[1], model_version_id=v1.id)  # kept
+        assert models_q.get_predictions(session, video_id=ids[1], model_version_id=v2.id)
+
+
+def test_video_tag_tree_shows_paths(db, settings, trained):
+    ids = trained[1]
+    prediction.predict_videos(db, settings=settings)
+    trees = prediction.video_tag_tree(db, ids[0], settings=settings)
+    assert trees and {t.label for t in trees} <= {"Sports", "Music"}
+    soccer = [child for tree in trees for child in tree.children if child.label == "Sports: Soccer"]
+    assert (
+        soccer
+        and soccer[0].probability <= next(t for t in trees if t.label == "Sports").probability
+    )
+
+
+def test_ingest_predicts_new_videos_with_the_active_model(
+    db, settings, trained, synthetic, tmp_path
+):
+    settings.num_keyframes = 2
+    clip = write_video(
+        tmp_path / "Rock concert tonight.mp4", [np.full((32, 32, 3), 50, np.uint8)] * 5, 10
+    )
+    report = ingest.ingest_paths(db, [clip], settings=settings, encoder=TitleEncoder(synthetic))
+    assert report.predicted == 1
+    with db.session() as session:
+        video = videos_q.get_video(session, video_id=report.results[0].video_id)
+    assert video.status == VideoStatus.PREDICTED and video.predicted_model_id == trained[2].id

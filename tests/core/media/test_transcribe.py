@@ -1,0 +1,134 @@
+"""Transcriber backends: errors without models (fast), a random tiny openai-whisper, real tiny.en (slow)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from core.config import Settings
+from core.media.decode import load_audio
+from core.media.transcribe import (
+    FasterWhisperTranscriber,
+    OpenAIWhisperTranscriber,
+    TranscriberError,
+    load_transcriber,
+)
+from scripts.mediagen import gradient_frames, read_wav, write_video
+
+SAMPLE_RATE = 16000
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z']+", text.lower()))
+
+
+def test_unknown_transcriber_lists_valid_names():
+    settings = Settings.model_construct(transcriber="kaldi", whisper_model=None, device="cpu")
+    with pytest.raises(ValueError, match="faster-whisper, openai-whisper"):
+        load_transcriber(settings)
+
+
+def test_openai_whisper_needs_a_checkpoint():
+    settings = Settings(transcriber="openai-whisper", openai_whisper_checkpoint=None)
+    with pytest.raises(ValueError, match="TAGGER_OPENAI_WHISPER_CHECKPOINT"):
+        load_transcriber(settings)
+
+
+def test_openai_whisper_missing_file(tmp_path):
+    with pytest.raises(TranscriberError, match="not found"):
+        OpenAIWhisperTranscriber(tmp_path / "missing.pt")
+
+
+def test_openai_whisper_garbage_checkpoint(tmp_path):
+    path = tmp_path / "broken.pt"
+    path.write_bytes(b"definitely not a torch checkpoint")
+    with pytest.raises(TranscriberError, match="not a usable"):
+        OpenAIWhisperTranscriber(path)
+
+
+def test_openai_whisper_size_name_is_never_downloaded(tmp_path, monkeypatch):
+    from core.media import transcribe
+
+    monkeypatch.setattr(transcribe, "_OPENAI_WHISPER_CACHE", tmp_path)
+    with pytest.raises(TranscriberError, match="not downloaded"):
+        OpenAIWhisperTranscriber("tiny.en")
+
+
+def test_faster_whisper_directory_without_model(tmp_path):
+    with pytest.raises(TranscriberError, match="model.bin"):
+        FasterWhisperTranscriber(tmp_path)
+
+
+@pytest.mark.slow
+def test_faster_whisper_size_name_not_cached():
+    with pytest.raises(TranscriberError, match="not in the local cache"):
+        FasterWhisperTranscriber("base.en")
+    with pytest.raises(TranscriberError, match="tiny.en"):
+        FasterWhisperTranscriber("no-such-size")
+
+
+@pytest.mark.slow
+def test_random_tiny_openai_whisper(tiny_whisper_checkpoint):
+    transcriber = OpenAIWhisperTranscriber(tiny_whisper_checkpoint)
+    assert transcriber.name == "openai-whisper" and "tiny-random" in transcriber.version
+    audio = (0.1 * np.random.default_rng(0).standard_normal(2 * SAMPLE_RATE)).astype(np.float32)
+    transcript = transcriber.transcribe(audio)
+    assert transcript.source == "whisper" and transcript.language == "en"  # English-only vocab
+    starts = [s.start for s in transcript.segments]
+    assert starts == sorted(starts)
+    for segment in transcript.segments:
+        assert (
+            isinstance(segment.text, str) and segment.text == segment.text.strip() and segment.text
+        )
+        assert 0.0 <= segment.start <= segment.end <= 2.0
+    assert transcriber.transcribe(np.zeros(0, np.float32)).segments == []
+    with pytest.raises(ValueError):
+        transcriber.transcribe(np.zeros((2, 100), np.float32))
+
+
+@pytest.mark.slow
+def test_real_openai_whisper_checkpoint(settings, speech):
+    if not settings.openai_whisper_checkpoint:
+        pytest.skip(
+            "no openai-whisper weights here; set TAGGER_OPENAI_WHISPER_CHECKPOINT to a .pt file"
+        )
+    transcriber = OpenAIWhisperTranscriber(settings.openai_whisper_checkpoint)
+    audio = read_wav(speech("This is a football game. A great goal in a big stadium."))
+    assert {"football", "goal"} <= words(transcriber.transcribe(audio).text)
+
+
+@pytest.mark.slow
+def test_faster_whisper_hears_the_key_words_in_a_video(tmp_path, speech):
+    spoken = read_wav(speech("This is a football game. A great goal in a big stadium."))
+    audio = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.float32), spoken])
+    seconds = audio.size / SAMPLE_RATE
+    video = write_video(
+        tmp_path / "speech.mp4", gradient_frames(round(seconds * 5)), 5.0, audio=audio
+    )
+    transcriber = FasterWhisperTranscriber(cpu_threads=1)
+    transcript = transcriber.transcribe(load_audio(video))
+    assert transcript.language == "en" and transcript.source == "whisper"
+    assert {"football", "goal", "stadium"} <= words(transcript.text)
+    assert all(0 <= s.start <= s.end <= seconds + 0.1 for s in transcript.segments)
+
+
+@pytest.mark.slow
+def test_faster_whisper_silence_gives_no_text(tmp_path):
+    video = write_video(
+        tmp_path / "silent.mp4",
+        gradient_frames(15),
+        5.0,
+        audio=np.zeros(3 * SAMPLE_RATE, np.float32),
+    )
+    transcript = FasterWhisperTranscriber(cpu_threads=1).transcribe(load_audio(video))
+    assert transcript.segments == [] and transcript.text == ""
+
+
+@pytest.mark.slow
+def test_load_transcriber_default_is_bundled_tiny_en_and_cached(settings):
+    first = load_transcriber(settings)
+    second = load_transcriber(settings)
+    assert isinstance(first, FasterWhisperTranscriber) and first.name == "faster-whisper"
+    assert first.version == second.version and first._model is second._model

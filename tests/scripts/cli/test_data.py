@@ -1,0 +1,162 @@
+"""`tagger` data commands: help, init, taxonomy, import/export, users, one-line failures."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from core import auth
+from core.config import Settings
+from db.engine import get_database
+from db.queries import audit, users, videos
+from db.queries import taxonomy as taxonomy_queries
+from scripts.cli import app
+
+runner = CliRunner()
+
+
+def _run(*args: str, input: str | None = None):
+    return runner.invoke(app, list(args), input=input)
+
+
+def _one_line_error(result) -> str:
+    lines = [l for l in result.output.splitlines() if l.strip()]
+    assert result.exit_code == 1, result.output
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_help_lists_the_commands() -> None:
+    result = _run("--help")
+    assert result.exit_code == 0
+    for command in ("init", "import-taxonomy", "import", "export", "users", "serve"):
+        assert command in result.output
+    for sub in (
+        ["import", "--help"],
+        ["users", "add", "--help"],
+        ["export", "--help"],
+        ["serve", "--help"],
+    ):
+        assert _run(*sub).exit_code == 0
+
+
+def test_init_is_idempotent_and_loads_iab(settings: Settings) -> None:
+    assert _run("init").exit_code == 0
+    result = _run("init")
+    assert result.exit_code == 0 and "704 tags" in result.output
+    assert settings.media_dir.is_dir() and settings.models_dir.is_dir()
+
+
+def test_import_export_round_trip(settings: Settings, tmp_path: Path) -> None:
+    assert _run("init").exit_code == 0
+    dataset = tmp_path / "d.csv"
+    with dataset.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["video_id", "title", "description", "tags"])
+        w.writerow(["a", "Goal", "match", "Sports: Soccer"])
+        w.writerow(["b", "Oops", "x", "Sports: Socer"])
+    result = _run("import", str(dataset))
+    assert result.exit_code == 0, result.output
+    assert (
+        "2 videos created" in result.output
+        and "row 3" in result.output
+        and "Sports: Soccer" in result.output
+    )
+    assert _run("import", str(dataset), "--strict").exit_code == 1
+    out = tmp_path / "out.jsonl"
+    result = _run("export", str(out))
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
+    assert [(l["video_id"], l["tags"]) for l in lines] == [("a", ["Sports: Soccer"]), ("b", [])]
+    assert _run("export", str(tmp_path / "o.parquet")).exit_code == 0
+    with get_database().session() as session:
+        assert videos.count_videos(session) == 2
+
+
+def test_import_taxonomy_csv(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "tax.csv"
+    path.write_text("Level 1,Level 2\nСпорт,Футбол\nНовости,\n", encoding="utf-8")
+    result = _run("import-taxonomy", str(path))
+    assert result.exit_code == 0, result.output
+    with get_database().session() as session:
+        assert taxonomy_queries.count_nodes(session) == 3
+    assert _run("import-taxonomy", "--format", "iab3").exit_code == 0
+
+
+def test_users_add_and_list(settings: Settings) -> None:
+    result = _run(
+        "users", "add", "ann", "--role", "admin", "--password-stdin", input="long enough pw\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "long enough pw" not in result.output
+    result = _run("users", "add", "bob", input="another password\nanother password\n")
+    assert result.exit_code == 0, result.output
+    listing = _run("users", "list")
+    assert "ann" in listing.output and "admin" in listing.output and "bob" in listing.output
+    with get_database().session() as session:
+        assert users.get_user_by_name(session, username="bob").role == "moderator"
+    assert _run("users", "disable", "bob").exit_code == 0
+    with get_database().session() as session:
+        assert users.get_user_by_name(session, username="bob").disabled
+        assert [e.detail_json for e in audit.list_audit(session, action="user_disabled")]
+
+
+def test_reset_password_prints_a_new_one_once_and_signs_the_user_out(settings: Settings) -> None:
+    _run("users", "add", "ann", "--password-stdin", input="old password 1\n")
+    db = get_database()
+    old_session = auth.authenticate(db, "ann", "old password 1", settings=settings)
+    result = _run("users", "reset-password", "ann")
+    assert result.exit_code == 0, result.output
+    new_password = result.output.split("new password for 'ann': ", 1)[1].split()[0]
+    assert len(new_password) >= auth.MIN_PASSWORD_LENGTH
+    assert auth.resolve_session(db, old_session.token) is None
+    with pytest.raises(auth.InvalidCredentialsError):
+        auth.authenticate(db, "ann", "old password 1", settings=settings)
+    assert auth.authenticate(db, "ann", new_password, settings=settings).user.username == "ann"
+    with db.session() as session:
+        entries = audit.list_audit(session, action="password_reset")
+    assert len(entries) == 1 and new_password not in entries[0].detail_json
+    assert new_password not in _run("users", "list").output
+
+
+def test_reset_password_from_stdin(settings: Settings) -> None:
+    _run("users", "add", "ann", "--password-stdin", input="old password 1\n")
+    result = _run("users", "reset-password", "ann", "--password-stdin", input="brand new pw 2\n")
+    assert result.exit_code == 0, result.output
+    assert "brand new pw 2" not in result.output
+    assert (
+        auth.authenticate(get_database(), "ann", "brand new pw 2", settings=settings).user.username
+        == "ann"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "expected"),
+    [
+        (["import", "missing.csv"], None, "missing.csv"),
+        (["import-taxonomy"], None, "give a taxonomy file"),
+        (["users", "add", "ann", "--password-stdin"], "short\n", "at least 8"),
+        (["users", "reset-password", "nobody"], None, "no user 'nobody'"),
+        (["users", "reset-password", "ann", "--password-stdin"], "short\n", "at least 8"),
+        (["export", "out.xml"], None, "unknown export format"),
+    ],
+)
+def test_failures_exit_1_with_one_line(settings: Settings, args, stdin, expected) -> None:
+    line = _one_line_error(_run(*args, input=stdin))
+    assert expected in line
+
+
+def test_duplicate_user_and_bad_csv_are_one_line(settings: Settings, tmp_path: Path) -> None:
+    _run("init")
+    _run("users", "add", "ann", "--password-stdin", input="long enough pw\n")
+    assert "already exists" in _one_line_error(
+        _run("users", "add", "ann", "--password-stdin", input="long enough pw\n")
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text("video_id,title\nx,y\n", encoding="utf-8")
+    assert "missing column" in _one_line_error(_run("import", str(bad)))
