@@ -3,8 +3,13 @@
 # Demo:   docker run -p 8501:8501 -v tagger-data:/data video-tagger tagger demo --host 0.0.0.0
 FROM python:3.11-slim-bookworm
 
+# espeak-ng: speech for the demo corpus; tesseract-ocr (+eng, rus): on-screen text of keyframes.
+# Versions are not pinned: a Debian point release replaces them on the mirror and a pinned version
+# would stop installing; the base image already fixes the release (bookworm).
+# hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends espeak-ng \
+    && apt-get install -y --no-install-recommends \
+        espeak-ng tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
@@ -26,5 +31,5 @@ ENV TAGGER_DATA_DIR=/data \
     TRANSFORMERS_OFFLINE=1
 VOLUME ["/data"]
 EXPOSE 8501
-HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health')"
+HEALTHCHECK CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health')"]
 CMD ["tagger", "serve", "--host", "0.0.0.0", "--port", "8501"]

@@ -265,7 +265,7 @@ def users_reset_password(
 
 def serve(
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8501,
-    address: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: all).")] = "127.0.0.1",
 ) -> None:
     """Run the review dashboard (Streamlit)."""
     app_file = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -281,7 +281,7 @@ def serve(
         "--server.port",
         str(port),
         "--server.address",
-        address,
+        host,
         "--server.headless",
         "true",
         "--browser.gatherUsageStats",
