@@ -1,4 +1,5 @@
-"""End to end in a real browser: `streamlit run` + headless Chromium (Playwright).
+"""End to end in a real browser: `tagger serve` + headless Chromium (Playwright), both run by
+:mod:`tests.support.browser` under a hard deadline.
 
 Data: the IAB taxonomy, 16 videos that play a real clip (bigbuckbunny) with real keyframe
 thumbnails and a transcript, synthetic embeddings under the configured encoder's cache key, imported
@@ -9,14 +10,7 @@ Screenshots go to artifacts/screenshots/ (gitignored).
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,23 +25,13 @@ from core.media import decode as media
 from db.engine import get_database, init_db
 from db.queries import embeddings, labels, videos
 from db.tables import VideoStatus
+from tests.support.browser import browser_available, run_in_browser, serve_dashboard
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = (
-    ROOT / "artifacts" / "screenshots"
-)  # gitignored; the README image is taken from the demo
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"  # gitignored; the README's are from the demo
+SESSION_DEADLINE_S = 480  # under the test's timeout: the retrain alone may take minutes
 PASSWORD = "correct horse battery"
 LEAVES = [
     "Sports: Soccer",
@@ -66,12 +50,6 @@ FAST_TRAINING = {
     "n_layers": 1,
     "mlp_width": 128,
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _seed(settings: Settings, clip: Path) -> None:
@@ -137,115 +115,78 @@ def _seed(settings: Settings, clip: Path) -> None:
     prediction.predict_videos(db, settings=settings)
 
 
-@pytest.fixture
-def dashboard_url(settings: Settings, bigbuckbunny: Path) -> Iterator[str]:
-    _seed(settings, bigbuckbunny)
-    port = _free_port()
-    log = (settings.data_dir / "streamlit.log").open("wb")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "dashboard/app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(
-                        (settings.data_dir / "streamlit.log").read_text()[-2000:]
-                    ) from None
-                time.sleep(0.5)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
-
-
 def _idle(page) -> None:
     """Wait until Streamlit has finished the current run."""
     page.wait_for_timeout(300)
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
 
 
-def _shot(page, name: str) -> None:
+def _shot(page, path: Path) -> None:
     """Screenshot of the top of the page (Streamlit scrolls inside its own containers)."""
     page.evaluate(
         "for (const el of document.querySelectorAll('*')) { if (el.scrollTop) el.scrollTop = 0; }"
     )
     page.wait_for_timeout(300)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    page.screenshot(path=str(path))
 
 
-def test_review_correct_save_retrain(dashboard_url: str, settings: Settings) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
+def _review_correct_save_retrain(browser, url: str, screenshots: str) -> int:
+    """Sign in, review next, add a tag, save, retrain; the id of the reviewed video."""
+    shots = Path(screenshots)
+    page = browser.new_page(viewport={"width": 1440, "height": 1400})
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    page.get_by_role("textbox", name="Username").fill("boss")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("textbox", name="Password").press("Enter")  # forms submit on Enter
+    page.get_by_role("heading", name="Review queue").wait_for()
+    _idle(page)
+    _shot(page, shots / "queue.png")
+
+    page.get_by_role("button", name="Review next").click()
+    page.get_by_role("heading", name="Review", exact=True).wait_for()
+    page.locator("video").wait_for()
+    _idle(page)
+    video_id = int(
+        page.locator('[data-testid="stCaptionContainer"]')
+        .filter(has_text="#")
+        .first.inner_text()
+        .split("#")[1]
+        .split(" ")[0]
+    )
+    page.get_by_role("button", name="He stretches in the sun").click()  # transcript line seeks
+    _idle(page)
+    picker = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Add tags")
+    picker.locator("input").press_sequentially("table tenn", delay=30)  # a few of 704 tags
+    page.get_by_role("option", name="Sports: Table Tennis", exact=True).click()
+    page.keyboard.press("Escape")
+    _shot(page, shots / "review.png")
+    page.get_by_role("button", name="Save & next").click()
+    page.get_by_text(f"Saved video {video_id}.").wait_for()
+
+    page.get_by_role("link", name="Models").click()
+    page.get_by_role("heading", name="Models").wait_for()
+    _idle(page)
+    page.get_by_role("button", name="Retrain now").click()
+    # the fragment polls the job; the table (a canvas grid) gets the new row when it is done
+    page.get_by_text("v2", exact=True).wait_for(state="attached", timeout=300_000)
+    _idle(page)
+    _shot(page, shots / "models.png")
+    return video_id
+
+
+def test_review_correct_save_retrain(settings: Settings, bigbuckbunny: Path) -> None:
+    if reason := browser_available():
+        pytest.skip(reason)
+    _seed(settings, bigbuckbunny)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 1400})
-        page.set_default_timeout(60_000)
-        page.goto(dashboard_url)
-        page.get_by_role("textbox", name="Username").fill("boss")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.get_by_role("textbox", name="Password").press("Enter")  # forms submit on Enter
-        page.get_by_role("heading", name="Review queue").wait_for()
-        _idle(page)
-        _shot(page, "queue")
-
-        page.get_by_role("button", name="Review next").click()
-        page.get_by_role("heading", name="Review", exact=True).wait_for()
-        page.locator("video").wait_for()
-        _idle(page)
-        video_id = int(
-            page.locator('[data-testid="stCaptionContainer"]')
-            .filter(has_text="#")
-            .first.inner_text()
-            .split("#")[1]
-            .split(" ")[0]
+    with serve_dashboard(settings.data_dir) as server:
+        video_id = run_in_browser(
+            _review_correct_save_retrain,
+            server.url,
+            str(SCREENSHOTS),
+            timeout_s=SESSION_DEADLINE_S,
         )
-        page.get_by_role("button", name="He stretches in the sun").click()  # transcript line seeks
-        _idle(page)
-        picker = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Add tags")
-        picker.locator("input").press_sequentially(
-            "table tenn", delay=30
-        )  # a few letters among 704 tags
-        page.get_by_role("option", name="Sports: Table Tennis", exact=True).click()
-        page.keyboard.press("Escape")
-        _shot(page, "review")
-        page.get_by_role("button", name="Save & next").click()
-        page.get_by_text(f"Saved video {video_id}.").wait_for()
-
-        page.get_by_role("link", name="Models").click()
-        page.get_by_role("heading", name="Models").wait_for()
-        _idle(page)
-        page.get_by_role("button", name="Retrain now").click()
-        # the fragment polls the job; the table (a canvas grid) gets the new row when it is done
-        page.get_by_text("v2", exact=True).wait_for(state="attached", timeout=300_000)
-        _idle(page)
-        _shot(page, "models")
-        browser.close()
 
     db = get_database(settings)
     tennis = taxonomy_core.load_iab3().find("Sports: Table Tennis").id
