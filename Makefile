@@ -9,13 +9,19 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := espeak-ng sox postgresql chromium fonts-noto-color-emoji tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# Test workers: one per core, at most 2 (each worker loads torch and the models; the tests that
+# must not overlap share an xdist_group, hence --dist loadgroup).
+TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 2 ? n : 2 )))
+
 .PHONY: demo test test-fast install system-deps lint bench clean-demo
 
 demo: install
 	$(BIN)/tagger demo
 
-test: install
-	$(BIN)/python -m pytest -m "slow or not slow" -p no:cacheprovider
+# Lint first (seconds), then every test in parallel; the 15 slowest are listed at the end.
+test: install lint
+	$(BIN)/python -m pytest -m "slow or not slow" -p no:cacheprovider \
+		-n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 test-fast: install
 	$(BIN)/python -m pytest -q
@@ -42,7 +48,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: install
-	$(BIN)/ruff check core db dashboard scripts tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: install
 	$(BIN)/python -m scripts.bench.suite

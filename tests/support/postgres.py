@@ -3,7 +3,9 @@ cluster started from the local binaries (``/usr/lib/postgresql/*/bin``) on a loo
 
 The root conftest holds one :class:`PostgresCluster` for the whole session (fixtures
 ``postgres_server``, ``postgres_url`` and ``new_postgres_db``); every test gets its own database
-from :func:`fresh_database`, so tests never see each other's rows.
+from :func:`fresh_database`, so tests never see each other's rows. Under pytest-xdist each worker
+is a session with its own cluster: its own temporary directory (data, socket, log) and a port
+the kernel picked, so workers never share or collide.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 POSTGRES_URL_ENV = "TAGGER_TEST_POSTGRES_URL"
+START_ATTEMPTS = 3
 
 
 class PostgresCluster:
@@ -43,7 +46,6 @@ class PostgresCluster:
         self._dir = Path(tempfile.mkdtemp(prefix="tagger-pg-"))
         if os.geteuid() == 0:
             shutil.chown(self._dir, "postgres", "postgres")
-        port = _free_port()
         data = self._dir / "data"
         self._pg_ctl = str(bindir / "pg_ctl")
         try:
@@ -55,25 +57,7 @@ class PostgresCluster:
                 capture_output=True,
                 timeout=120,
             )
-            options = f"-p {port} -c listen_addresses=127.0.0.1 -k {self._dir} -c fsync=off"
-            subprocess.run(
-                _as_postgres_user(
-                    [
-                        self._pg_ctl,
-                        "-D",
-                        str(data),
-                        "-o",
-                        options,
-                        "-w",
-                        "-l",
-                        str(self._dir / "log"),
-                        "start",
-                    ]
-                ),
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
+            port = self._start_on_a_free_port(data)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as e:
             detail = getattr(e, "stderr", b"") or b""
             self.reason = (
@@ -81,6 +65,38 @@ class PostgresCluster:
             )
             return
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+
+    def _start_on_a_free_port(self, data: Path) -> int:
+        """Start the server; the port is free when picked, but another pytest-xdist worker may
+        take it before the server binds it: then try a new one."""
+        attempts_left = START_ATTEMPTS
+        while True:
+            port = _free_port()
+            options = f"-p {port} -c listen_addresses=127.0.0.1 -k {self._dir} -c fsync=off"
+            try:
+                subprocess.run(
+                    _as_postgres_user(
+                        [
+                            self._pg_ctl,
+                            "-D",
+                            str(data),
+                            "-o",
+                            options,
+                            "-w",
+                            "-l",
+                            str(self._dir / "log"),
+                            "start",
+                        ]
+                    ),
+                    check=True,
+                    capture_output=True,
+                    timeout=120,
+                )
+                return port
+            except subprocess.CalledProcessError:
+                attempts_left -= 1
+                if not attempts_left:
+                    raise
 
     def stop(self) -> None:
         if self._dir is None:
