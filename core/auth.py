@@ -162,7 +162,8 @@ def authenticate(
         )
         if failures >= settings.login_max_failures:
             raise RateLimitedError(
-                f"too many failed sign-ins for this username; try again in {settings.login_window_seconds} s"
+                "too many failed sign-ins for this username; "
+                f"try again in {settings.login_window_seconds} s"
             )
         user_queries.record_login_attempt(session, username=key, success=False, created_at=now)
     # the slow hash check runs outside the database lock

@@ -135,7 +135,8 @@ def create_backup(
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as tmp:
         staging = Path(tmp)
         with db.session() as session:
-            # PostgreSQL: one snapshot for every table; DuckDB: the file lock already excludes writers
+            # PostgreSQL: one snapshot for every table; DuckDB: the file lock already excludes
+            # writers
             options = {} if db.is_duckdb else {"isolation_level": "REPEATABLE READ"}
             connection = session.connection(execution_options=options)
             tables = {table.name: _export_table(connection, table, staging) for table in _tables()}
@@ -310,7 +311,8 @@ def restore_backup(db: Database, archive: Path | str, *, settings: Settings) -> 
             name: settings.data_dir / PurePosixPath(name).relative_to(DATA_DIR)
             for name in manifest.files
         }
-        # the same bytes already in place (a restore killed after placing files) are kept; others clash
+        # the same bytes already in place (a restore killed after placing files) are kept; others
+        # clash
         present = {
             name
             for name, path in targets.items()
@@ -321,7 +323,8 @@ def restore_backup(db: Database, archive: Path | str, *, settings: Settings) -> 
         ]
         if clashes:
             raise RestoreTargetNotEmptyError(
-                f"{len(clashes)} file(s) to restore already exist, e.g. {clashes[0]}; restore into a new data folder"
+                f"{len(clashes)} file(s) to restore already exist, e.g. {clashes[0]}; "
+                "restore into a new data folder"
             )
         placed: list[Path] = []
         try:
@@ -452,7 +455,8 @@ def _insert_tables(db: Database, manifest: Manifest, staging: Path) -> dict[str,
                 rows += len(values)
             if rows != entry.rows:
                 raise BackupError(
-                    f"table {table.name}: the archive holds {rows} rows, its manifest says {entry.rows}"
+                    f"table {table.name}: the archive holds {rows} rows, "
+                    f"its manifest says {entry.rows}"
                 )
             counts[table.name] = rows
             _advance_sequences(connection, table, db.is_duckdb)

@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     )
     text_model_path: Path | None = Field(
         None,
-        description="sentence-transformers model dir for the lite encoder; default: the bundled MiniLM.",
+        description=(
+            "sentence-transformers model dir for the lite encoder; default: the bundled MiniLM."
+        ),
     )
 
     transcriber: TranscriberName = Field("faster-whisper", description="Speech-to-text backend.")
@@ -53,7 +55,9 @@ class Settings(BaseSettings):
     )
     openai_whisper_checkpoint: str | None = Field(
         None,
-        description="openai-whisper checkpoint path (a .pt file); needed for transcriber='openai-whisper'.",
+        description=(
+            "openai-whisper checkpoint path (a .pt file); needed for transcriber='openai-whisper'."
+        ),
     )
 
     device: str = Field(
@@ -62,7 +66,9 @@ class Settings(BaseSettings):
     torch_threads: int = Field(
         1,
         ge=1,
-        description="CPU threads of a training run; it shares the machine with the dashboard and ingest.",
+        description=(
+            "CPU threads of a training run; it shares the machine with the dashboard and ingest."
+        ),
     )
     num_keyframes: int = Field(16, ge=1, le=256, description="Keyframes sampled per video.")
     thumbnail_px: int = Field(

@@ -1,4 +1,5 @@
-"""Labelled dataset import (CSV / JSON / JSONL) and export of effective labels (CSV / JSONL / Parquet).
+"""Labelled dataset import (CSV / JSON / JSONL) and export of effective labels (CSV / JSONL /
+Parquet).
 
 Dataset format: ``video_id,title,description,tags`` where ``tags`` is a comma-separated list of
 ``Tier 1: Tier 2: Tier 3`` paths (tag names may contain commas themselves, e.g. IAB's "Ear, Nose
@@ -107,7 +108,8 @@ def read_dataset(path: Path | str) -> list[DatasetRow]:
             raise DatasetError(f"{path} row {row.row}: empty video_id")
         if row.video_id in seen:
             raise DatasetError(
-                f"{path} row {row.row}: duplicate video_id {row.video_id!r} (first in row {seen[row.video_id]})"
+                f"{path} row {row.row}: duplicate video_id {row.video_id!r} "
+                f"(first in row {seen[row.video_id]})"
             )
         seen[row.video_id] = row.row
     return rows

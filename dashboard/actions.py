@@ -4,8 +4,9 @@ Pages call these instead of opening sessions themselves. Each re-resolves the si
 from the token (``state.require``), so a page that shows a button by mistake, or a tampered
 session state, still cannot perform an admin action: ``PermissionDeniedError`` is raised.
 
-``core.lifecycle.registry`` and ``core.ingest.batch`` (torch, PyAV, the encoders) are imported only by the actions
-that use them, so rendering a page never loads them; training runs in a job's own process.
+``core.lifecycle.registry`` and ``core.ingest.batch`` (torch, PyAV, the encoders) are imported
+only by the actions that use them, so rendering a page never loads them; training runs in a job's
+own process.
 """
 
 from __future__ import annotations
@@ -144,7 +145,8 @@ def rollback(db: Database) -> None:
 
 
 def repredict(db: Database, *, version_id: int) -> int:
-    """Re-predict every processed video with ``version_id`` in the background; returns the job id."""
+    """Re-predict every processed video with ``version_id`` in the background; returns the job
+    id."""
     user = state.require(db, Role.ADMIN)
     return jobs.start_job(
         db,
@@ -182,8 +184,8 @@ def run_admin(action: Callable[[], object], *, success: str) -> None:
 
 def _admin_errors() -> tuple[type[Exception], ...]:
     """The failures :func:`run_admin` shows as one line. ``RegistryError`` is looked up only once
-    ``core.lifecycle.registry`` is loaded (by promote/rollback): none can have been raised before, and
-    importing it here would load torch into every page."""
+    ``core.lifecycle.registry`` is loaded (by promote/rollback): none can have been raised before,
+    and importing it here would load torch into every page."""
     errors: tuple[type[Exception], ...] = (
         PermissionDeniedError,
         JobError,

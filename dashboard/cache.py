@@ -86,7 +86,8 @@ def user_names(url: str) -> dict[int, str]:
 
 @st.cache_data(ttl=COUNTS_TTL_S, show_spinner=False)
 def model_versions(url: str) -> list[ModelVersion]:
-    """Versions a killed training left ``training`` are listed as failed (see core.lifecycle.jobs)."""
+    """Versions a killed training left ``training`` are listed as failed (see
+    core.lifecycle.jobs)."""
     return jobs.list_model_versions(database(), limit=100)
 
 

@@ -47,7 +47,8 @@ def webvtt(segments: Sequence[dict]) -> str:
         return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}"
 
     cues = [
-        f"{stamp(s['start'])} --> {stamp(max(s['end'], s['start'] + 0.5))}\n{' '.join(str(s['text']).split())}"
+        f"{stamp(s['start'])} --> {stamp(max(s['end'], s['start'] + 0.5))}\n"
+        f"{' '.join(str(s['text']).split())}"
         for s in segments
         if str(s.get("text", "")).strip()
     ]
@@ -112,7 +113,8 @@ def render_tag_tree(tags: Sequence[ScoredTag], *, min_probability: float = 0.05)
         with st.expander(label, expanded=root.predicted):
             prefix = root.path + ": "
             lines = [
-                f"{'    ' * (t.level - 2)}{'✓' if t.predicted else '·'} {t.name}  {t.probability:.2f}"
+                f"{'    ' * (t.level - 2)}{'✓' if t.predicted else '·'} "
+                f"{t.name}  {t.probability:.2f}"
                 for t in shown
                 if t.path.startswith(prefix)
             ]

@@ -120,7 +120,8 @@ class Database:
             self._lock.acquire()
         except filelock.Timeout as e:
             raise DatabaseBusyError(
-                f"database {self.path} is busy: another process held it for over {self.lock_timeout_s:.0f} s"
+                f"database {self.path} is busy: another process held it for over "
+                f"{self.lock_timeout_s:.0f} s"
             ) from e
         try:
             yield
@@ -145,8 +146,8 @@ class Database:
         except DBAPIError as e:
             if self.is_duckdb and _FOREIGN_LOCK_MESSAGE in str(e):
                 raise DatabaseBusyError(
-                    f"database {self.path} is open in a process that does not use the tagger's lock "
-                    "(e.g. a duckdb shell); close it and retry"
+                    f"database {self.path} is open in a process that does not use the tagger's "
+                    "lock (e.g. a duckdb shell); close it and retry"
                 ) from e
             raise
 

@@ -314,7 +314,8 @@ class HierarchicalClassifier(BaseEstimator):
         runs = [[train(candidate, 0)] for candidate in candidates]
 
         def scored_on(k: int, contenders: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
-            """Slice ``k``'s held-out labels and each contender's ``k``-th member's probabilities."""
+            """Slice ``k``'s held-out labels and each contender's ``k``-th member's
+            probabilities."""
             holdout, labels = validation_part(k)
             probas = [
                 self._member_proba(runs[c][k][0], holdout, mcm)[:, score_nodes] for c in contenders

@@ -54,7 +54,8 @@ class ModalityData:
         empty = np.flatnonzero(~self.present.any(dim=1).numpy())
         if len(empty):
             raise ValueError(
-                f"row {int(empty[0])} has every modality missing ({len(empty)} such rows: {empty[:10].tolist()})"
+                f"row {int(empty[0])} has every modality missing "
+                f"({len(empty)} such rows: {empty[:10].tolist()})"
             )
 
 

@@ -196,7 +196,8 @@ class _MLPTrunk(nn.Module):
 
 
 class _TransformerTrunk(nn.Module):
-    """Per-modality LayerNorm+Linear tokens, modality embeddings, masked pre-norm encoder, mean pool.
+    """Per-modality LayerNorm+Linear tokens, modality embeddings, masked pre-norm encoder, mean
+    pool.
 
     No final LayerNorm before pooling: with one (or few) tokens and small data it let the network
     settle in the all-negative solution (training loss stuck at the base rate, outputs nearly
@@ -267,7 +268,8 @@ class HierarchicalNetwork(nn.Module):
     def forward(
         self, tokens: list[torch.Tensor], present: torch.Tensor, noise: float = 0.0
     ) -> torch.Tensor:
-        """``tokens[m]``: ``(batch, dim_m)`` with missing rows already zero-filled; ``present``: bool."""
+        """``tokens[m]``: ``(batch, dim_m)`` with missing rows already zero-filled; ``present``:
+        bool."""
         standardised = []
         for i, t in enumerate(tokens):
             z = (t - getattr(self, f"mean_{i}")) / getattr(self, f"scale_{i}")

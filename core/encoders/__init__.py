@@ -1,4 +1,5 @@
-"""Embedding backends: one vector per modality of a video, keyed by ``(encoder.id, encoder.version)``.
+"""Embedding backends: one vector per modality of a video, keyed by ``(encoder.id,
+encoder.version)``.
 
 Public API:
 - :class:`EncoderInput`, :class:`Encoder`, :data:`MODALITIES` (``core.encoders.base``);
@@ -30,7 +31,8 @@ __all__ = [
 
 
 def _lite_model_paths(settings: Settings) -> tuple[Path, Path]:
-    """(MiniLM dir, CTranslate2 Whisper dir) of the lite encoder: the settings' or the bundled ones."""
+    """(MiniLM dir, CTranslate2 Whisper dir) of the lite encoder: the settings' or the bundled
+    ones."""
     from core.encoders import audio, text
 
     text_path = settings.text_model_path or text.default_text_model_path()

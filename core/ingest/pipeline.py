@@ -2,12 +2,13 @@
 
 Work overlaps: two threads decode/extract (PyAV and CTranslate2 release the GIL) while the calling
 thread encodes finished items in batches with ``encode_batch`` and writes each video's results
-in one transaction (the videos of a batch share one short session). A video is ``processing`` while worked on and gets its final status in the same
-session that stores its results, so a killed batch re-run skips finished videos and redoes only
-the interrupted ones. One bad file fails alone, with its reason stored on the video.
-``core.ingest.batch`` registers the inputs and drives this module; ``core.ingest.extract`` is the extraction
-stage. Database sessions are per batch, not per video: each one opens the DuckDB file anew
-(tens of ms), which dominated the CPU time of short clips.
+in one transaction (the videos of a batch share one short session). A video is ``processing``
+while worked on and gets its final status in the same session that stores its results, so a
+killed batch re-run skips finished videos and redoes only the interrupted ones. One bad file
+fails alone, with its reason stored on the video. ``core.ingest.batch`` registers the inputs and
+drives this module; ``core.ingest.extract`` is the extraction stage. Database sessions are per
+batch, not per video: each one opens the DuckDB file anew (tens of ms), which dominated the CPU
+time of short clips.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Background jobs (train, predict, ingest) for the dashboard.
 
-:func:`start_job` records a ``Job`` row and spawns ``tagger jobs run <id>`` (as ``python -m scripts``,
-same interpreter) in its own session (detached), so the Streamlit process stays responsive and a
-dashboard restart does not kill the work. The runner (:func:`run_job`) writes progress, a message
-and live metrics into the row in short sessions (throttled), then ``succeeded`` with a result or
-``failed`` with a one-line reason.
+:func:`start_job` records a ``Job`` row and spawns ``tagger jobs run <id>``
+(as ``python -m scripts``, same interpreter) in its own session (detached), so the Streamlit
+process stays responsive and a dashboard restart does not kill the work. The runner
+(:func:`run_job`) writes progress, a message and live metrics into the row in short sessions
+(throttled), then ``succeeded`` with a result or ``failed`` with a one-line reason.
 
 A worker killed outright (``kill -9``, out-of-memory, a reboot) cannot record anything. A job
 whose process is gone while its row still says queued or running is failed when it is next read
@@ -184,7 +184,8 @@ def _fail_if_worker_gone(session: Session, job: Job) -> Job:
 
 
 def _fail_orphaned_versions(session: Session, job_id: int) -> None:
-    """A model version its dead training job left in ``training`` will never finish: mark it failed."""
+    """A model version its dead training job left in ``training`` will never finish: mark it
+    failed."""
     for version, config in _versions_in_training(session):
         if config.get("job_id") == job_id:
             models_q.finish_model_version(

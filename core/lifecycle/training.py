@@ -179,7 +179,8 @@ def _with_nan_rows(matrices: embeddings_q.EmbeddingMatrices) -> dict[str, np.nda
 def _label_matrix(
     labels: dict[int, list[str]], video_ids: np.ndarray, node_ids: list[str], hierarchy: Hierarchy
 ) -> np.ndarray:
-    """``(n, n_nodes)`` targets closed under ancestors; tags the model does not know are left out."""
+    """``(n, n_nodes)`` targets closed under ancestors; tags the model does not know are left
+    out."""
     column = {node_id: i for i, node_id in enumerate(node_ids)}
     Y = np.zeros((len(video_ids), len(node_ids)), dtype=bool)
     for i, video_id in enumerate(video_ids.tolist()):
@@ -253,8 +254,9 @@ def train_model(
     n = len(data.video_ids)
     if n < MIN_LABELLED_VIDEOS:
         raise NotEnoughDataError(
-            f"training needs at least {MIN_LABELLED_VIDEOS} labelled videos with {encoder_id} embeddings "
-            f"(version {encoder_version}); found {n}. Import labels or review more videos, and ingest them."
+            f"training needs at least {MIN_LABELLED_VIDEOS} labelled videos with {encoder_id} "
+            f"embeddings (version {encoder_version}); found {n}. "
+            "Import labels or review more videos, and ingest them."
         )
     torch.set_num_threads(settings.torch_threads)  # more threads than free cores slow training down
     params = {"device": settings.device, **default_classifier_params(n), **(params or {})}

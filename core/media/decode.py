@@ -183,7 +183,8 @@ def load_audio(
 
 
 def make_thumbnail(image: np.ndarray, max_px: int) -> bytes:
-    """JPEG bytes of ``image`` (HxWx3 uint8 RGB) scaled so its longest side is at most ``max_px``."""
+    """JPEG bytes of ``image`` (HxWx3 uint8 RGB) scaled so its longest side is at most
+    ``max_px``."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an HxWx3 uint8 image, got {image.shape} {image.dtype}")
     if max_px < 1:

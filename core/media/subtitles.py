@@ -32,7 +32,8 @@ class SubtitleError(ValueError):
 
 
 def parse_subtitles(text: str) -> list[Segment]:
-    """Cues of SubRip or WebVTT text, sorted by start time; blocks without a timing line are skipped.
+    """Cues of SubRip or WebVTT text, sorted by start time; blocks without a timing line are
+    skipped.
 
     The two formats share the cue shape (optional identifier, ``start --> end [settings]``,
     text lines), so one parser reads both; WebVTT header, NOTE, STYLE and REGION blocks carry

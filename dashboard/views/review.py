@@ -1,4 +1,5 @@
-"""Review one video: watch it, read its transcript, accept/reject the model's tags, add others, save.
+"""Review one video: watch it, read its transcript, accept/reject the model's tags, add others,
+save.
 
 The page claims the video while it is open (others see it "in review"), remembers the version
 it first read, and saves against that version: if someone else saved meanwhile, the save is
@@ -150,7 +151,8 @@ st.divider()
 conflict = st.session_state.get(CONFLICT)
 if conflict and conflict["video_id"] == video_id:
     st.error(
-        "Someone else changed this video while you were working on it (a saved review or a send-back), "
+        "Someone else changed this video while you were working on it "
+        "(a saved review or a send-back), "
         "so your save was not applied. "
         "Your selection is still below. Their tags: "
         + md_escape(", ".join(tax.path(n) for n in data.human_labels) or "(none)")

@@ -39,7 +39,8 @@ else:
 if user.is_admin:
     st.subheader("Import (admin)")
     st.caption(
-        "Replaces the taxonomy. Ids stay stable for unchanged paths; removing tags that labels use is refused."
+        "Replaces the taxonomy. Ids stay stable for unchanged paths; "
+        "removing tags that labels use is refused."
     )
     with st.form("taxonomy_import"):
         file = st.file_uploader(

@@ -23,7 +23,8 @@ class DuplicateError(DatabaseError):
 
 
 class StaleVersionError(DatabaseError):
-    """The video changed since the caller read it (someone else saved first); nothing was written."""
+    """The video changed since the caller read it (someone else saved first); nothing was
+    written."""
 
 
 class UnknownNodeError(DatabaseError):

@@ -147,7 +147,8 @@ def load_matrices(
         known = dims.setdefault(modality, dim)
         if known != dim:
             raise ValueError(
-                f"{modality} embeddings of {encoder_id} {encoder_version} mix dims {known} and {dim}"
+                f"{modality} embeddings of {encoder_id} {encoder_version} "
+                f"mix dims {known} and {dim}"
             )
         by_video.setdefault(video_id, {})[modality] = _from_bytes(data, dim)
     ids = np.array(sorted(by_video), dtype=np.int64)

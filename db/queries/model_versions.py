@@ -112,7 +112,8 @@ def set_active_model(
     version = get_model_version(session, model_version_id=model_version_id)
     if version.status != ModelStatus.READY:
         raise ValueError(
-            f"model version {model_version_id} is {version.status}, only a ready model can be activated"
+            f"model version {model_version_id} is {version.status}, "
+            "only a ready model can be activated"
         )
     previous = get_active_model(session)
     session.exec(

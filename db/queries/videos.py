@@ -293,9 +293,10 @@ def insert_synthetic_videos(session: Session, *, n: int, prefix: str = "syn-") -
     )
     session.execute(
         text(
-            "INSERT INTO video (external_id, title, description, status, created_at, updated_at, version, "
-            "flagged, uncertainty, top_tag, predicted_model_id) "
-            f"SELECT :prefix || CAST(i AS VARCHAR), 'Synthetic video ' || CAST(i AS VARCHAR), '', {statuses}, "
+            "INSERT INTO video (external_id, title, description, status, created_at, updated_at, "
+            "version, flagged, uncertainty, top_tag, predicted_model_id) "
+            "SELECT :prefix || CAST(i AS VARCHAR), 'Synthetic video ' || CAST(i AS VARCHAR), '', "
+            f"{statuses}, "
             "now(), now(), 0, false, random(), CAST(483 + i % 50 AS VARCHAR), 1 "
             f"FROM {series}"
         ),

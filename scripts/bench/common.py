@@ -1,6 +1,6 @@
-"""What every section of the benchmark suite (scripts/bench/suite.py) shares: input sizes, the row of
-the result table, unit formatting, timing, fresh settings/databases per measurement, and a module
-as committed at another git revision (for before/after comparisons in one run)."""
+"""What every section of the benchmark suite (scripts/bench/suite.py) shares: input sizes, the row
+of the result table, unit formatting, timing, fresh settings/databases per measurement, and a
+module as committed at another git revision (for before/after comparisons in one run)."""
 
 from __future__ import annotations
 

@@ -141,14 +141,15 @@ def populate(settings: Settings, n: int, seed: int = 0) -> None:
     try:
         con.register("videos_df", videos)
         con.execute(
-            "INSERT INTO video (title, description, status, created_at, updated_at, version, flagged, "
-            "predicted_model_id, uncertainty, top_tag, stored_path, duration_s) "
-            "SELECT title, description, status, created_at, updated_at, version, flagged, predicted_model_id, "
-            "uncertainty, top_tag, stored_path, duration_s FROM videos_df"
+            "INSERT INTO video (title, description, status, created_at, updated_at, version, "
+            "flagged, predicted_model_id, uncertainty, top_tag, stored_path, duration_s) "
+            "SELECT title, description, status, created_at, updated_at, version, flagged, "
+            "predicted_model_id, uncertainty, top_tag, stored_path, duration_s FROM videos_df"
         )
         con.register("preds_df", preds)
         con.execute(
-            "INSERT INTO prediction (video_id, model_version_id, node_id, probability, is_predicted) "
+            "INSERT INTO prediction "
+            "(video_id, model_version_id, node_id, probability, is_predicted) "
             "SELECT video_id, model_version_id, node_id, probability, is_predicted FROM preds_df"
         )
         con.execute(
@@ -162,7 +163,8 @@ def populate(settings: Settings, n: int, seed: int = 0) -> None:
 def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
     """Median milliseconds of the queue queries and ``claim_next`` on a :func:`populate`-d database
     (keys ``queue query``, ``queue + search + tag``, ``claim next``) and, with ``pages``, of
-    server-side renders of the queue and review pages (``queue page render``, ``review page render``).
+    server-side renders of the queue and review pages (``queue page render``,
+    ``review page render``).
     """
     from core import taxonomy as taxonomy_core
     from db.engine import get_database
@@ -297,7 +299,8 @@ def main() -> None:
             f"| {n:,} | ~{n * PREDICTIONS_PER_VIDEO:,} | {load_s:.1f} | " + " | ".join(cells) + " |"
         )
     print(
-        f"\nmedian of {REPEATS} runs after a warm-up; each query is a full unit of work (opens the DuckDB file)."
+        f"\nmedian of {REPEATS} runs after a warm-up; "
+        "each query is a full unit of work (opens the DuckDB file)."
     )
 
 

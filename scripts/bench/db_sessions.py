@@ -6,13 +6,14 @@ lock, new connection, commit, close) with the same read on a connection held ope
 
 ``--queue SIZES`` times ``list_queue`` (count + first page of 50, least certain first), plain and
 with a title search + a tag filter (Sports subtree), as full units of work on
-scripts.bench.dashboard_pages's populations. ``--baseline REV`` also times ``db/queries/review.py`` as
-committed at git revision REV, interleaved with the working tree's run by run so both see the
-same machine load, and checks that both return the same page. ``--work-dir`` keeps the
-populated databases and reuses them on the next run.
+scripts.bench.dashboard_pages's populations. ``--baseline REV`` also times
+``db/queries/review.py`` as committed at git revision REV, interleaved with the working tree's run
+by run so both see the same machine load, and checks that both return the same page.
+``--work-dir`` keeps the populated databases and reuses them on the next run.
 
     .venv/bin/python -m scripts.bench.db_sessions --videos 100000 --repeat 200
-    .venv/bin/python -m scripts.bench.db_sessions --queue 10000 100000 1000000 --baseline HEAD --work-dir /tmp/qbench
+    .venv/bin/python -m scripts.bench.db_sessions --queue 10000 100000 1000000 \\
+        --baseline HEAD --work-dir /tmp/qbench
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def _timed(fn, repeat: int) -> list[float]:
 
 
 def _population(work_dir: Path, n: int) -> Settings:
-    """A data dir with ``n`` videos of scripts.bench.dashboard_pages's population, built on first use."""
+    """A data dir with ``n`` videos of scripts.bench.dashboard_pages's population, built on first
+    use."""
     from scripts.bench import dashboard_pages as bench_dashboard
 
     data_dir = work_dir / f"queue-{n}"
@@ -55,7 +57,8 @@ def _population(work_dir: Path, n: int) -> Settings:
         with get_database(settings).session() as session:
             if videos.count_videos(session) != n:
                 raise SystemExit(
-                    f"{data_dir} holds a database of another size; remove it or use another --work-dir"
+                    f"{data_dir} holds a database of another size; "
+                    "remove it or use another --work-dir"
                 )
     else:
         bench_dashboard.populate(settings, n)
@@ -118,8 +121,9 @@ def bench_queue(sizes: list[int], *, baseline: str | None, repeat: int, work_dir
                 flush=True,
             )
     print(
-        f"\nmedian of {repeat} runs after a warm-up, the modules interleaved; each run is a full unit of work "
-        "(opens the DuckDB file). search + tag: title contains 'piano', tag = the Sports subtree."
+        f"\nmedian of {repeat} runs after a warm-up, the modules interleaved; "
+        "each run is a full unit of work (opens the DuckDB file). "
+        "search + tag: title contains 'piano', tag = the Sports subtree."
     )
 
 
@@ -150,10 +154,12 @@ def bench_session(n_videos: int, repeat: int) -> None:
     size = f"{n_videos:,} videos, {repeat} reads"
     print(f"{size}: median per read (ms)")
     print(
-        f"  Database.session() per read : {statistics.median(session_ms):7.2f}  (p90 {sorted(session_ms)[int(0.9 * len(session_ms))]:.2f})"
+        f"  Database.session() per read : {statistics.median(session_ms):7.2f}  "
+        f"(p90 {sorted(session_ms)[int(0.9 * len(session_ms))]:.2f})"
     )
     print(
-        f"  connection held open        : {statistics.median(held_ms):7.2f}  (p90 {sorted(held_ms)[int(0.9 * len(held_ms))]:.2f})"
+        f"  connection held open        : {statistics.median(held_ms):7.2f}  "
+        f"(p90 {sorted(held_ms)[int(0.9 * len(held_ms))]:.2f})"
     )
     overhead = statistics.median(session_ms) - statistics.median(held_ms)
     ratio = statistics.median(session_ms) / statistics.median(held_ms)

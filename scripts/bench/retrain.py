@@ -1,4 +1,5 @@
-"""Benchmark section ``retrain`` (scripts/bench/suite.py): the dashboard's retrain click, end to end."""
+"""Benchmark section ``retrain`` (scripts/bench/suite.py): the dashboard's retrain click, end to
+end."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ SYNTHETIC_TAGS = 24
 
 
 def bench_retrain(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
-    """The dashboard's "retrain" click: ``start_job("train", activate)`` until a new version is active.
+    """The dashboard's "retrain" click: ``start_job("train", activate)`` until a new version is
+    active.
 
     Synthetic vectors stand in for cached embeddings (keyed like the configured encoder's, as the
     job trains on those). A run past ``sizes.retrain_budget_s`` is stopped and reported as such
@@ -59,7 +61,8 @@ def bench_retrain(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
                 "retrain",
                 f"click (start_job) to new active model, {n:,} labelled videos, cached embeddings",
                 value,
-                f"{n0:,} videos: {format_seconds(first.seconds) if first.finished else f'> {budget:.0f} s'}"
+                f"{n0:,} videos: "
+                f"{format_seconds(first.seconds) if first.finished else f'> {budget:.0f} s'}"
                 if n != n0
                 else "-",
                 growth,
@@ -117,7 +120,8 @@ def _retrain_click(db: Database, settings: Settings, budget_s: float) -> _Retrai
 
 
 def _synthetic_training_set(db: Database, n: int, work: Path, encoder_key: tuple[str, str]) -> None:
-    """``n`` imported videos with 1-2 tags and one vector per modality that carries the tags' signal."""
+    """``n`` imported videos with 1-2 tags and one vector per modality that carries the tags'
+    signal."""
     from core import dataset
     from core.encoders.visual import DESCRIPTOR_DIM
     from core.taxonomy import load_from_db

@@ -1,5 +1,5 @@
-"""Benchmark sections for serving (scripts/bench/suite.py): ``queue`` (the queue's queries on growing
-databases) and ``memory`` (peak RSS of the dashboard and of ``tagger ingest``)."""
+"""Benchmark sections for serving (scripts/bench/suite.py): ``queue`` (the queue's queries on
+growing databases) and ``memory`` (peak RSS of the dashboard and of ``tagger ingest``)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from scripts.bench.common import (
 def bench_queue(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     """The queue query (count + first page of 50, least certain first) on growing databases.
 
-    Population and timing are scripts.bench.dashboard_pages's (bulk-loaded predicted videos; median of
-    several full units of work after a warm-up).
+    Population and timing are scripts.bench.dashboard_pages's (bulk-loaded predicted videos;
+    median of several full units of work after a warm-up).
     """
     from scripts.bench import dashboard_pages as bench_dashboard
 
@@ -58,7 +58,8 @@ def bench_queue(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     rows.append(
         Row(
             "queue",
-            f"queue query with a title search and a tag filter (Sports subtree), {biggest:,} videos",
+            "queue query with a title search and a tag filter (Sports subtree), "
+            f"{biggest:,} videos",
             format_seconds(filtered),
             f"unfiltered: {format_seconds(plain)}",
             f"{filtered / plain:.1f}x",
@@ -70,8 +71,8 @@ def bench_queue(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
 
 
 def _queue_settings(work: Path, base: Settings, n: int) -> Settings:
-    """Settings of a data dir with ``n`` predicted videos (scripts.bench.dashboard_pages's population),
-    built once per run whichever section asks first."""
+    """Settings of a data dir with ``n`` predicted videos (scripts.bench.dashboard_pages's
+    population), built once per run whichever section asks first."""
     from db.queries import videos as videos_q
     from scripts.bench import dashboard_pages as bench_dashboard
 
@@ -112,7 +113,8 @@ _APPTEST = textwrap.dedent("""
 
 
 def bench_memory(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
-    """Peak RSS (the process's own VmHWM) of the dashboard rendering the queue page, and of `tagger ingest`."""
+    """Peak RSS (the process's own VmHWM) of the dashboard rendering the queue page, and of
+    `tagger ingest`."""
     from core import auth
     from scripts.bench import dashboard_pages as bench_dashboard
 
@@ -137,7 +139,8 @@ def bench_memory(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     return [
         Row(
             "memory",
-            f"dashboard peak RSS: queue page rendered for a moderator (AppTest process), {n:,} videos",
+            "dashboard peak RSS: queue page rendered for a moderator (AppTest process), "
+            f"{n:,} videos",
             format_mib(dashboard_kib),
             f"machine RAM {total_kib / 2**20:.0f} GiB",
             f"{dashboard_kib / total_kib:.1%}",
@@ -165,7 +168,8 @@ def _peak_rss(
     stdin: str = "",
     ok_codes: tuple[int, ...] = (0,),
 ) -> tuple[int, str]:
-    """Run Python ``code`` in a child using these settings' data dir; its peak RSS (KiB) and output."""
+    """Run Python ``code`` in a child using these settings' data dir; its peak RSS (KiB) and
+    output."""
     env = {**os.environ, "TAGGER_DATA_DIR": str(settings.data_dir), "HF_HUB_OFFLINE": "1"}
     env.pop("TAGGER_DATABASE_URL", None)
     peak_file = work / f"peak-{time.monotonic_ns()}.txt"

@@ -1,4 +1,5 @@
-"""The product's benchmark suite: ONE markdown table, every figure measured in this run, side by side.
+"""The product's benchmark suite: ONE markdown table, every figure measured in this run, side by
+side.
 
 Each row says what was measured, what it is compared against (measured in the same run, never a
 remembered figure) and the goal. Sections:
@@ -107,7 +108,10 @@ def machine() -> str:
                 model = line.split(":", 1)[1].strip()
     except (OSError, subprocess.CalledProcessError) as e:
         logger.warning("lscpu failed (%s); using platform.processor()", e)
-    return f"{model}, {os.cpu_count()} cores, {mem_total_gib():.0f} GiB RAM, Python {platform.python_version()}"
+    return (
+        f"{model}, {os.cpu_count()} cores, {mem_total_gib():.0f} GiB RAM, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def format_table(rows: Sequence[Row], *, command: str, machine_line: str) -> str:
@@ -137,7 +141,8 @@ def format_table(rows: Sequence[Row], *, command: str, machine_line: str) -> str
 
 
 def run(options: Options, *, progress: Callable[[str], None] = print) -> list[Row]:
-    """Every selected section in order; a section that fails gets one row saying why (traceback logged)."""
+    """Every selected section in order; a section that fails gets one row saying why (traceback
+    logged)."""
     base = get_settings()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="tagger-bench-") as tmp:

@@ -1,4 +1,5 @@
-"""Backup commands: ``tagger backup OUT`` and ``tagger restore ARCHIVE`` (into an empty database)."""
+"""Backup commands: ``tagger backup OUT`` and ``tagger restore ARCHIVE`` (into an empty
+database)."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def restore(
 
     report = backup_lib.restore_backup(open_database(), archive, settings=get_settings())
     console.print(
-        f"restored {sum(report.rows.values())} rows in {len(report.rows)} tables and {report.files} files "
+        f"restored {sum(report.rows.values())} rows in {len(report.rows)} tables "
+        f"and {report.files} files "
         f"(schema version {report.schema_version})",
         highlight=False,
     )

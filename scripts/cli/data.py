@@ -1,6 +1,7 @@
 """Data commands: init, import-taxonomy, import, export, users, serve.
 
-Light commands: the core modules behind them are imported inside each command (see scripts/cli/__init__.py).
+Light commands: the core modules behind them are imported inside each command (see
+scripts/cli/__init__.py).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def _progress() -> Progress:
 
 
 def init() -> None:
-    """Create the data folders and the database; load IAB Content Taxonomy 3.0 if no taxonomy yet."""
+    """Create the data folders and the database; load IAB Content Taxonomy 3.0 if no taxonomy
+    yet."""
     from core import taxonomy as taxonomy_lib
 
     settings = get_settings()
@@ -133,8 +135,9 @@ def import_dataset(
             db, csv_path, videos_dir=videos, holdout_fraction=holdout, seed=seed, progress=advance
         )
     console.print(
-        f"{report.rows} rows: {report.videos_created} videos created, {report.videos_existing} already present, "
-        f"{report.labels_added} labels added, {len(report.held_out)} held out, {report.files_matched} files matched"
+        f"{report.rows} rows: {report.videos_created} videos created, "
+        f"{report.videos_existing} already present, {report.labels_added} labels added, "
+        f"{len(report.held_out)} held out, {report.files_matched} files matched"
     )
     for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
         console.print(
@@ -232,7 +235,8 @@ def users_reset_password(
         ),
     ] = False,
 ) -> None:
-    """Give an account a new password (printed once unless --password-stdin) and sign it out everywhere."""
+    """Give an account a new password (printed once unless --password-stdin) and sign it out
+    everywhere."""
     from core import auth
 
     generated = not password_stdin

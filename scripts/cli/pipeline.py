@@ -1,7 +1,7 @@
 """Pipeline commands: ingest, train, predict, evaluate, models, jobs, bench-hmc.
 
-Thin wrappers: parse arguments, call core.ingest.batch / training / prediction / registry / jobs, print.
-Those modules load torch, scikit-learn and PyAV, so each command imports what it uses.
+Thin wrappers: parse arguments, call core.ingest.batch / training / prediction / registry / jobs,
+print. Those modules load torch, scikit-learn and PyAV, so each command imports what it uses.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ def ingest(
         typer.Option("--videos", help="Folder with the CSV's videos, named <video_id>.<ext>."),
     ] = None,
 ) -> None:
-    """Process videos (and those pending in the database): keyframes, audio, subtitles, embeddings."""
+    """Process videos (and those pending in the database): keyframes, audio, subtitles,
+    embeddings."""
     from core.ingest import batch as ingest_lib
 
     settings = get_settings()

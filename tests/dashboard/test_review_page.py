@@ -1,5 +1,5 @@
-"""Review page: escaping, accept/reject/add, save and flow to the next video, stale-version conflict,
-transcript seeking, skip and flag."""
+"""Review page: escaping, accept/reject/add, save and flow to the next video, stale-version
+conflict, transcript seeking, skip and flag."""
 
 from __future__ import annotations
 

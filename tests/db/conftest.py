@@ -1,5 +1,5 @@
-"""Fixtures of the db tests. Most use the root conftest's ``database`` (every test runs on DuckDB and
-on PostgreSQL); ``duck`` is DuckDB only."""
+"""Fixtures of the db tests. Most use the root conftest's ``database`` (every test runs on DuckDB
+and on PostgreSQL); ``duck`` is DuckDB only."""
 
 from __future__ import annotations
 

@@ -26,7 +26,8 @@ def seeded(database: Database) -> dict:
     """Three videos, all predicted by one model and reviewed by alice:
 
     v0: model Sports+Soccer (0.97), human Soccer            -> agree
-    v1: model Sports+Tennis (0.95), human Music             -> model-only Sports/Tennis, human-only Music
+    v1: model Sports+Tennis (0.95), human Music             -> model-only Sports/Tennis,
+                                                               human-only Music
     v2: model Music (0.6), human Sports: Tennis (p absent)  -> doubtful Tennis; model-only Music
     plus an imported Music label on v0.
     """
@@ -101,8 +102,8 @@ def test_likely_label_errors(database: Database, seeded: dict) -> None:
             s, model_version_id=seeded["model"], min_confidence=0.9
         )
     got = {(x.video_id, x.node_id, x.kind) for x in found}
-    # v1: model is sure of Tennis (most specific; Sports is covered by it); v2: human Tennis has p~0;
-    # v1's human Music has p~0 too
+    # v1: model is sure of Tennis (most specific; Sports is covered by it); v2: human Tennis has
+    # p~0; v1's human Music has p~0 too
     assert got == {
         (ids[1], "s.ten", "missing"),
         (ids[2], "s.ten", "doubtful"),

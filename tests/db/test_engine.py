@@ -172,7 +172,10 @@ def test_memory_duckdb_is_rejected() -> None:
 @pytest.mark.slow
 def test_file_held_by_a_foreign_process_is_reported_as_busy(duck: Database) -> None:
     """A process that opened the file without our lock (a duckdb shell) gives a clear error."""
-    script = f"import duckdb, time; c = duckdb.connect({str(duck.path)!r}); print('open', flush=True); time.sleep(60)"
+    script = (
+        f"import duckdb, time; c = duckdb.connect({str(duck.path)!r}); "
+        "print('open', flush=True); time.sleep(60)"
+    )
     holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "open"

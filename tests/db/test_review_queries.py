@@ -98,10 +98,10 @@ def test_queue_filters(database: Database) -> None:
         QueueFilters(statuses=("bogus",))
 
 
-# (title, how the video reaches the Sports subtree, through which node, uncertainty or None = unpredicted)
-# "top": its top tag; "predicted": a non-top prediction of its current model; "label": an imported
-# label. Never matching: "weak" (stored below the threshold), "old_model" (an earlier model's
-# prediction), "none".
+# (title, how the video reaches the Sports subtree, through which node, uncertainty or None =
+# unpredicted). "top": its top tag; "predicted": a non-top prediction of its current model;
+# "label": an imported label. Never matching: "weak" (stored below the threshold), "old_model"
+# (an earlier model's prediction), "none".
 _CORPUS = [
     ("Grand PIANO recital", "top", "s.ten", 0.9),
     ("piano at the goal", "predicted", "s.soc", 0.3),

@@ -190,7 +190,8 @@ def _archive(db, settings, taxonomy, tmp_path) -> Path:
 
 
 def _rewrite(archive: Path, out: Path, change) -> Path:
-    """A copy of ``archive`` with ``change(name, data) -> (name, data) | None`` applied per member."""
+    """A copy of ``archive`` with ``change(name, data) -> (name, data) | None`` applied per
+    member."""
     with tarfile.open(archive) as source, tarfile.open(out, "w") as target:
         for member in source.getmembers():
             changed = change(member.name, source.extractfile(member).read())

@@ -205,7 +205,8 @@ _SAVER = textwrap.dedent(
     while not go.exists():  # every saver starts at once
         time.sleep(0.01)
     r = 0
-    while r < rounds or not stop.exists():  # at least `rounds`, and until the ingest and retrain ended
+    # at least `rounds`, and until the ingest and retrain ended
+    while r < rounds or not stop.exists():
         r += 1
         video_id = video_ids[(user_id + r) % len(video_ids)]
         with db.session() as s:
@@ -214,7 +215,9 @@ _SAVER = textwrap.dedent(
         choice = choices[(user_id * rounds + r) % len(choices)]
         try:
             with db.session() as s:
-                video = labels.save_review(s, video_id=video_id, expected_version=version, node_ids=choice, user=user)
+                video = labels.save_review(
+                    s, video_id=video_id, expected_version=version, node_ids=choice, user=user
+                )
         except StaleVersionError:
             print("CONFLICT", video_id, flush=True)
         else:
@@ -237,9 +240,10 @@ _TRAINER = textwrap.dedent(
     print("READY", flush=True)
     while not Path(sys.argv[1]).exists():  # start together with the moderators
         time.sleep(0.01)
-    version = training.train_model(db, settings=settings, user=None, activate=True, encoder_key=("fake", "v1"),
-                                   params={"n_ensemble": 1, "max_epochs": 30, "patience": 30, "d_model": 8,
-                                           "n_heads": 2, "n_layers": 1, "mlp_width": 16, "batch_size": 8})
+    params = {"n_ensemble": 1, "max_epochs": 30, "patience": 30, "d_model": 8,
+              "n_heads": 2, "n_layers": 1, "mlp_width": 16, "batch_size": 8}
+    version = training.train_model(db, settings=settings, user=None, activate=True,
+                                   encoder_key=("fake", "v1"), params=params)
     print("TRAINED", version.id, flush=True)
     """
 )

@@ -76,7 +76,8 @@ _CHILD = textwrap.dedent(
             with db.session() as s:
                 version = videos.get_video(s, video_id=video_id).version
                 choice = CHOICES[(version + 1) % len(CHOICES)]
-                labels.save_review(s, video_id=video_id, expected_version=version, node_ids=choice, user=user)
+                labels.save_review(s, video_id=video_id, expected_version=version,
+                                   node_ids=choice, user=user)
             ack(video_id, version + 1)
             i += 1
 
@@ -87,13 +88,15 @@ _CHILD = textwrap.dedent(
                 print("EPOCH", metrics["epoch"], flush=True)
         while True:
             version = training.train_model(db, settings=settings, user=None, activate=True,
-                                           encoder_key=("fake", "v1"), params=params, progress=progress)
+                                           encoder_key=("fake", "v1"), params=params,
+                                           progress=progress)
             ack(version.id)
 
     elif mode == "promote":
         while True:
             with db.session() as s:
-                ready = [v.id for v in models.list_model_versions(s) if v.status == ModelStatus.READY]
+                ready = [v.id for v in models.list_model_versions(s)
+                         if v.status == ModelStatus.READY]
                 active = models.get_active_model(s).id
             target = next(v for v in ready if v != active)
             registry.promote(db, target, None, settings=settings)
@@ -247,7 +250,8 @@ def test_kill_during_ingest_then_rerun_finishes_without_redoing(
 
 
 def _training_data(db, taxonomy, n: int = 16, encoder_id: str = "fake") -> None:
-    """Labelled videos with cached embeddings of ``encoder_id`` version ``v1``, clustered by their leaf tag."""
+    """Labelled videos with cached embeddings of ``encoder_id`` version ``v1``, clustered by their
+    leaf tag."""
     leaves = [
         taxonomy.find(p).id
         for p in ("Sports: Soccer", "Sports: Tennis", "Music: Rock", "Music: Jazz")
@@ -373,8 +377,8 @@ def test_kill_of_a_training_job_lists_its_version_failed_and_keeps_the_active_mo
     db, settings, taxonomy, env, tally
 ):
     """``kill -9`` of a training job's worker (``python -m scripts jobs run ID``, what
-    :func:`core.lifecycle.jobs.start_job` spawns) mid-epoch: the versions list shows the version it was
-    training as failed, with the reason, and the active model stays active."""
+    :func:`core.lifecycle.jobs.start_job` spawns) mid-epoch: the versions list shows the version
+    it was training as failed, with the reason, and the active model stays active."""
     from core.lifecycle import jobs, training
 
     _training_data(db, taxonomy, encoder_id=settings.encoder)  # what a job trains on

@@ -31,7 +31,9 @@ HOSTILE = {
     "script": "<script>alert('owned')</script>",
     "sql": "'; DROP TABLE video; --",
     "sql-double": 'x" OR "1"="1',
-    "markdown": "**bold** _it_ [link](javascript:alert(1)) ![img](http://evil.example/x.png) `code` # h1",
+    "markdown": (
+        "**bold** _it_ [link](javascript:alert(1)) ![img](http://evil.example/x.png) `code` # h1"
+    ),
     "math-and-emoji-codes": "$x^2$ :smile: :red[red] ~~strike~~ | a | b |",
     "control": "tab\there\x01\x07\x1b[31mred\x7fend",
     "newlines": "line one\nline two\r\nline three",

@@ -44,7 +44,8 @@ class LoggingSlowEncoder(FakeEncoder):
 
 
 def command(folder: Path, log: Path) -> list[str]:
-    """The ``python`` arguments that run this child (for :func:`tests.support.kill.run_and_kill`)."""
+    """The ``python`` arguments that run this child (for
+    :func:`tests.support.kill.run_and_kill`)."""
     return ["-m", __name__, str(folder), str(log)]
 
 

@@ -1,4 +1,5 @@
-"""Synthetic keyframes and audio, a tiny random ImageBind checkpoint, and real media for slow tests."""
+"""Synthetic keyframes and audio, a tiny random ImageBind checkpoint, and real media for slow
+tests."""
 
 from __future__ import annotations
 

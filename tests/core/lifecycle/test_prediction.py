@@ -21,7 +21,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class TitleEncoder(Encoder):
-    """Encodes only titles, like the synthetic corpus does (so new videos fall into known clusters)."""
+    """Encodes only titles, like the synthetic corpus does (so new videos fall into known
+    clusters)."""
 
     def __init__(self, synthetic) -> None:
         self.id, self.version = synthetic.encoder_key

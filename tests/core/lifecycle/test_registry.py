@@ -94,8 +94,11 @@ _SAVE_THEN_DIE = textwrap.dedent(
     settings = get_settings()
     db = Database(settings.resolved_database_url)
     with db.session() as session:
-        version_id = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1").id
-    registry.os.rename = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # die just before the flip
+        version_id = models_q.create_model_version(
+            session, encoder_id="fake", encoder_version="v1"
+        ).id
+    # die just before the flip
+    registry.os.rename = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
     metadata = registry.ModelMetadata(**json.loads(open(sys.argv[2]).read()))
     registry.register_version(db, version_id=version_id, classifier=load_classifier(sys.argv[1]),
                               metadata=metadata, settings=settings, user=None, activate=True)

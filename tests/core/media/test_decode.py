@@ -1,4 +1,5 @@
-"""core.media.decode on generated clips (fast) and the real bigbuckbunny clip (slow), bad inputs included."""
+"""core.media.decode on generated clips (fast) and the real bigbuckbunny clip (slow), bad inputs
+included."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Transcriber backends: errors without models (fast), a random tiny openai-whisper, real tiny.en (slow)."""
+"""Transcriber backends: errors without models (fast), a random tiny openai-whisper, real tiny.en
+(slow)."""
 
 from __future__ import annotations
 

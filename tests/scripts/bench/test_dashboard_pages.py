@@ -1,4 +1,5 @@
-"""scripts/bench/dashboard_pages.py: population and queue timings work on the settings they are given."""
+"""scripts/bench/dashboard_pages.py: population and queue timings work on the settings they are
+given."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""scripts/bench/suite.py: argument parsing, the table format, and a CI-sized run of two sections."""
+"""scripts/bench/suite.py: argument parsing, the table format, and a CI-sized run of two
+sections."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""scripts/cli/__init__.py and scripts/__main__.py: the entry points stay light and `python -m scripts` works."""
+"""scripts/cli/__init__.py and scripts/__main__.py: the entry points stay light and
+`python -m scripts` works."""
 
 from __future__ import annotations
 

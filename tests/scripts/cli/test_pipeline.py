@@ -30,7 +30,8 @@ from scripts.cli import app
 from scripts.mediagen import read_wav, speak_to_wav, write_video
 
 runner = CliRunner()
-# The configured encoder's id (training reads the cached vectors of settings.encoder) with a fake version.
+# The configured encoder's id (training reads the cached vectors of settings.encoder) with a fake
+# version.
 FAKE_KEY = ("lite", "fake-v1")
 
 
