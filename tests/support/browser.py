@@ -11,7 +11,7 @@ too, so nothing ever waits for a browser to close.
 
 Writing a browser test::
 
-    def _session(browser: Browser, url: str) -> int:      # module level: it is pickled by name
+    def _session(browser: Browser, url: str) -> int:      # module level: the child imports it
         page = browser.new_page()
         page.goto(url)
         ...
@@ -206,7 +206,7 @@ def serve_dashboard(
     data_dir: Path, *, env: Mapping[str, str] | None = None, start_timeout_s: float = 90
 ) -> Iterator[DashboardServer]:
     """``tagger serve`` for ``data_dir`` on a free loopback port, healthy before it is yielded;
-    always stopped afterwards (its whole process group). ``env`` adds variables."""
+    always stopped afterwards (with every process it started). ``env`` adds variables."""
     port = free_port()
     log = data_dir / f"dashboard-{port}.log"
     with log.open("wb") as out:
