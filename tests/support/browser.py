@@ -75,6 +75,7 @@ class BrowserSessionError(AssertionError):
 class DashboardServer:
     url: str  # http://127.0.0.1:PORT
     log: Path  # the server's stdout and stderr
+    pid: int  # `tagger serve` (Streamlit runs as its child)
 
 
 def browser_available() -> str | None:
@@ -222,7 +223,7 @@ def serve_dashboard(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(server, url, log, start_timeout_s)
-        yield DashboardServer(url=url, log=log)
+        yield DashboardServer(url=url, log=log, pid=server.pid)
     finally:
         kill_tree(server.pid)
         server.wait(timeout=30)

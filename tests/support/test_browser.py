@@ -6,16 +6,19 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
+from core.config import Settings
 from tests.support.browser import (
     BrowserSessionError,
     browser_available,
     kill_tree,
     process_tree,
     run_in_browser,
+    serve_dashboard,
 )
 
 DEADLINE_S = 30
@@ -71,6 +74,19 @@ def test_kill_tree_reaches_descendants_in_their_own_session() -> None:
     kill_tree(shell.pid)
     shell.wait(timeout=10)
     _assert_all_gone(tree)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_the_dashboard_server_answers_then_stops_with_its_children(settings: Settings) -> None:
+    with serve_dashboard(settings.data_dir) as server:
+        with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=10) as response:
+            assert response.status == 200
+        tree = {server.pid, *process_tree(server.pid)}
+        assert len(tree) >= 2, tree  # `tagger serve` and Streamlit
+    _assert_all_gone(tree)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=5)
 
 
 @pytest.mark.slow
