@@ -52,6 +52,9 @@ def _title_and_tree(browser, html: str) -> tuple[str, list[int]]:
 
 
 def _hang(browser, pid_file: str) -> None:
+    """Never returns; beside Chromium, a process in a session of its own that outlives its
+    parent's death, as a stuck Chromium does."""
+    subprocess.Popen(["setsid", "sleep", "300"])
     Path(pid_file).write_text(" ".join(map(str, _browser_tree(browser))))
     while True:
         time.sleep(1)
