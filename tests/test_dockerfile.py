@@ -39,16 +39,20 @@ def _parse(argv: list[str]) -> typer.Context:
     return command.make_context(name, list(args), parent=ctx)
 
 
+def _text() -> str:
+    return DOCKERFILE.read_text()
+
+
 def _cmd() -> list[str]:
     """The exec-form CMD of the Dockerfile."""
-    lines = [line for line in DOCKERFILE.read_text().splitlines() if line.startswith("CMD ")]
+    lines = [line for line in _text().splitlines() if line.startswith("CMD ")]
     assert len(lines) == 1, lines
     return json.loads(lines[0].removeprefix("CMD "))
 
 
 def _documented_commands() -> list[list[str]]:
     """Every ``docker run ... video-tagger tagger ...`` line in the Dockerfile and the README."""
-    text = DOCKERFILE.read_text() + (ROOT / "README.md").read_text()
+    text = _text() + (ROOT / "README.md").read_text()
     pattern = re.compile(rf"docker run [^\n`]*?{IMAGE} (tagger [^\n`#]*)")
     return [match.group(1).split() for match in pattern.finditer(text)]
 
@@ -57,7 +61,7 @@ def test_cmd_parses_and_listens_on_every_interface() -> None:
     ctx = _parse(_cmd())
     assert ctx.command.name == "serve"
     assert ctx.params == {"host": "0.0.0.0", "port": 8501}
-    assert "EXPOSE 8501" in DOCKERFILE.read_text()
+    assert "EXPOSE 8501" in _text()
 
 
 def test_documented_commands_parse() -> None:
@@ -93,3 +97,14 @@ def test_hadolint_finds_nothing() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_image_installs_the_debian_packages_the_product_runs() -> None:
+    """Speech (espeak-ng: the demo corpus) and on-screen text (tesseract with English and Russian),
+    in the image as in the Makefile's list for a fresh machine."""
+    runtime = {"espeak-ng", "tesseract-ocr", "tesseract-ocr-eng", "tesseract-ocr-rus"}
+    installs = re.search(r"apt-get install -y --no-install-recommends([^&]*)&&", _text())
+    assert installs, "no apt-get install step in the Dockerfile"
+    assert runtime <= set(installs.group(1).replace("\\", " ").split())
+    makefile = (ROOT / "Makefile").read_text()
+    assert runtime <= set(re.search(r"APT_PACKAGES := (.*)", makefile).group(1).split())
