@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 
+from fastapi.testclient import TestClient
+
+from dashboard.api import create_api
 from db.queries import audit as audit_q
 from db.queries import labels as labels_q
+from db.queries import videos as videos_q
 from db.tables import AuditAction, VideoStatus
 from tests.dashboard.api.conftest import add_video, predict
 
@@ -56,9 +60,6 @@ def test_upload_checks_content_by_probing_not_by_name(api):
 
 def test_upload_over_the_size_limit_is_refused_with_413(api, clip):
     api.settings.max_upload_mb = 1
-    from dashboard.api import create_api
-    from fastapi.testclient import TestClient
-
     small = TestClient(create_api(settings=api.settings, db=api.db, start_job=api.jobs))
     answer = small.post(
         "/v1/videos",
@@ -121,8 +122,6 @@ def test_unknown_video_is_404(api):
 def test_failed_video_says_why(api):
     video_id = add_video(api, title="broken", status=VideoStatus.FAILED)
     with api.db.session() as session:
-        from db.queries import videos as videos_q
-
         videos_q.set_status(
             session, video_id=video_id, status=VideoStatus.FAILED, error="no video stream"
         )
@@ -197,10 +196,11 @@ def test_list_filters_and_cursor_pagination(api):
         if cursor is None:
             break
     assert seen == ids
-    get = lambda **p: [  # noqa: E731
-        v["id"]
-        for v in api.client.get("/v1/videos", params=p, headers=api.auth("read")).json()["items"]
-    ]
+
+    def get(**params) -> list[int]:
+        page = api.client.get("/v1/videos", params=params, headers=api.auth("read")).json()
+        return [v["id"] for v in page["items"]]
+
     assert get(tag="Sports") == [ids[1], ids[2]]
     assert get(tag="Sports: Golf") == [ids[1]]
     assert get(status="predicted") == [ids[1]]
@@ -214,7 +214,9 @@ def test_list_filters_and_cursor_pagination(api):
 
 
 def test_list_rejects_bad_filters_in_words(api):
-    bad = lambda **p: api.client.get("/v1/videos", params=p, headers=api.auth("read"))  # noqa: E731
+    def bad(**params):
+        return api.client.get("/v1/videos", params=params, headers=api.auth("read"))
+
     assert bad(status="lost").status_code == 422
     assert "query.status" in bad(status="lost").json()["detail"]
     assert bad(limit=0).status_code == 422
