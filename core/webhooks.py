@@ -25,8 +25,9 @@ import httpx
 
 from core.config import Settings
 from db.engine import Database, DatabaseError
+from db.queries import audit as audit_q
 from db.queries import webhooks as webhooks_q
-from db.tables import DeliveryStatus, utcnow
+from db.tables import AuditAction, DeliveryStatus, WebhookSubscriber, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,11 @@ TIMESTAMP_HEADER = "X-Tagger-Timestamp"
 EVENT_HEADER = "X-Tagger-Event"
 DELIVERY_HEADER = "X-Tagger-Delivery"
 BATCH = 50
+MIN_SECRET_LENGTH = 16
+
+
+class WebhookError(ValueError):
+    """A subscriber that cannot be added (not an http(s) URL, a short secret)."""
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -120,3 +126,37 @@ class WebhookSender:
                     sent = 0
                 if sent < BATCH:
                     self._stop.wait(self.settings.webhook_poll_s)
+
+
+def add_subscriber(
+    db: Database, *, url: str, secret: str, events: list[str] | None = None
+) -> WebhookSubscriber:
+    """Add a subscriber (audited); raises :class:`WebhookError` for a URL that is not http(s)
+    with a host, and ``db.queries.DuplicateError`` for a URL already subscribed."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as e:
+        raise WebhookError(f"not a URL: {url!r} ({e})") from e
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise WebhookError(f"webhook URL must be http(s)://host/..., got {url!r}")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise WebhookError(f"the signing secret needs at least {MIN_SECRET_LENGTH} characters")
+    with db.session() as session:
+        subscriber = webhooks_q.add_subscriber(session, url=url, secret=secret, events=events or [])
+        audit_q.add_audit(
+            session,
+            action=AuditAction.WEBHOOK_ADDED,
+            detail={"webhook": subscriber.id, "url": url, "events": subscriber.events},
+        )
+    return subscriber
+
+
+def remove_subscriber(db: Database, *, subscriber_id: int) -> None:
+    """Deactivate (audited); raises ``db.queries.NotFoundError`` for an unknown id."""
+    with db.session() as session:
+        subscriber = webhooks_q.deactivate_subscriber(session, subscriber_id=subscriber_id)
+        audit_q.add_audit(
+            session,
+            action=AuditAction.WEBHOOK_REMOVED,
+            detail={"webhook": subscriber_id, "url": subscriber.url},
+        )
