@@ -4,11 +4,9 @@ backoff, giving up, and the background sender (DuckDB and PostgreSQL)."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -21,36 +19,9 @@ from db.queries import labels as labels_q
 from db.queries import videos as videos_q
 from db.queries import webhooks as webhooks_q
 from db.tables import DeliveryStatus, WebhookEvent, utcnow
+from tests.support.webhooks import Receiver
 
 SECRET = "a-shared-secret-of-some-length"
-
-
-class Receiver:
-    """A loopback HTTP server that answers ``codes`` in turn (then 200) and keeps each request."""
-
-    def __init__(self, codes: list[int]) -> None:
-        self.codes = list(codes)
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((dict(self.headers.items()), body))
-                self.send_response(receiver.codes.pop(0) if receiver.codes else 200)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
