@@ -1,8 +1,9 @@
 """HTTP API benchmark: ``python -m scripts.bench.api``.
 
 Starts a real server (``streamlit run dashboard/server.py``, the dashboard and the API on one
-port) on a fresh data directory (or ``--data-dir``, e.g. the demo's, which has an active model),
-then measures and prints:
+port) on a fresh data directory (or ``--data-dir``, e.g. the demo's); without an active model it
+first trains a small one on synthetic embeddings so that uploads get predicted. Then measures
+and prints:
 
 1. upload -> processed latency of one generated ``--clip-seconds`` clip: POST /api/v1/videos
    until its background ingest job (configured encoder, then the active model) is finished; the
@@ -25,12 +26,21 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from scripts.bench.common import REPO
 
+if TYPE_CHECKING:
+    from core.config import Settings
+    from core.taxonomy import Taxonomy
+    from db.engine import Database
+
 READY_TIMEOUT_S = 180.0
+SEED_LEAVES = ("Sports: Soccer", "Travel: Travel Locations")
+SEED_VIDEOS = 16
+SEED_TRAINING = {"n_ensemble": 1, "max_epochs": 30, "patience": 5, "d_model": 32, "n_heads": 2}
 
 
 def main() -> None:
@@ -96,6 +106,7 @@ def _prepare(n_videos: int) -> tuple[str, list[int]]:
     from core import tokens
     from core.config import get_settings
     from db.engine import get_database, init_db
+    from db.queries import model_versions as models_q
     from db.queries import taxonomy as taxonomy_q
     from db.queries import users as users_q
     from db.queries import videos as videos_q
@@ -115,9 +126,47 @@ def _prepare(n_videos: int) -> tuple[str, list[int]]:
                 session, n=n_videos - before, prefix=f"bench-{time.time_ns()}-"
             )
         video_ids = videos_q.list_video_ids(session)
+        has_model = models_q.get_active_model(session) is not None
+    if not has_model:
+        _train_a_model(db, settings, taxonomy_core.load_iab3())
     name = f"bench-{time.time_ns()}"
     secret = tokens.create_token(db, name=name, username="bench", scope="admin").secret
     return secret, video_ids
+
+
+def _train_a_model(db: Database, settings: Settings, tax: Taxonomy) -> None:
+    """An active model, so that uploads get predicted: trained by the product's code on synthetic
+    embeddings stored under the configured encoder's cache key (no corpus to ingest first)."""
+    import numpy as np
+
+    from core.encoders import load_encoder
+    from core.lifecycle import training
+    from db.queries import embeddings as embeddings_q
+    from db.queries import labels as labels_q
+    from db.queries import videos as videos_q
+    from db.tables import VideoStatus
+
+    encoder = load_encoder(settings)
+    rng = np.random.default_rng(0)
+    leaves = [tax.find(path).id for path in SEED_LEAVES]
+    with db.session() as session:
+        for i in range(SEED_VIDEOS):
+            video = videos_q.create_video(session, title=f"seed {i}", status=VideoStatus.READY)
+            embeddings_q.put_embeddings(
+                session,
+                records=[
+                    embeddings_q.EmbeddingRecord(
+                        video.id,
+                        m,
+                        *encoder.cache_key,
+                        f"bench-{m}{i}",
+                        (rng.standard_normal(encoder.dims[m]) + 3 * (i % 2)).astype(np.float32),
+                    )
+                    for m in ("title", "frames")
+                ],
+            )
+            labels_q.import_labels(session, labels=[(video.id, leaves[i % 2])])
+    training.train_model(db, settings=settings, user=None, activate=True, params=SEED_TRAINING)
 
 
 def _free_port() -> int:
