@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, data_dir: Path, tmp: Path) -> None:
         "TAGGER_API_RATE_LIMIT_PER_MINUTE": "100000000",
     }
     os.environ.update(env)  # this process prepares the database with the same settings
-    secret, video_ids = _prepare(args.videos)
+    secret, video_ids = _prepare(args.videos, with_model=not args.skip_upload)
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "server.py")]
@@ -100,8 +100,9 @@ def run(args: argparse.Namespace, data_dir: Path, tmp: Path) -> None:
         server.wait(timeout=30)
 
 
-def _prepare(n_videos: int) -> tuple[str, list[int]]:
-    """Schema, IAB taxonomy, an admin with a token, and ``n_videos`` synthetic videos."""
+def _prepare(n_videos: int, *, with_model: bool) -> tuple[str, list[int]]:
+    """Schema, IAB taxonomy, an admin with a token, ``n_videos`` synthetic videos, and (for the
+    upload) an active model."""
     from core import taxonomy as taxonomy_core
     from core import tokens
     from core.config import get_settings
@@ -127,7 +128,7 @@ def _prepare(n_videos: int) -> tuple[str, list[int]]:
             )
         video_ids = videos_q.list_video_ids(session)
         has_model = models_q.get_active_model(session) is not None
-    if not has_model:
+    if with_model and not has_model:
         _train_a_model(db, settings, taxonomy_core.load_iab3())
     name = f"bench-{time.time_ns()}"
     secret = tokens.create_token(db, name=name, username="bench", scope="admin").secret
