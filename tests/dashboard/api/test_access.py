@@ -3,7 +3,6 @@ token, 403 below the route's scope, 429 past the rate limit; revocation and disa
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 
 from core import tokens
@@ -28,20 +27,21 @@ def _call(client, method, path, body, headers):
     return client.request(method, path, json=body, headers=headers)
 
 
-@pytest.mark.parametrize(("method", "path", "body", "needed"), ROUTES)
-def test_scope_rules(api, method, path, body, needed):
-    anonymous = _call(api.client, method, path, body, {})
-    assert anonymous.status_code == 401
-    assert anonymous.headers["www-authenticate"] == "Bearer"
-    bad = _call(api.client, method, path, body, {"Authorization": "Bearer tgr_nope"})
-    assert bad.status_code == 401 and bad.json()["detail"] == "unknown or revoked API token"
-    for scope in ("read", "write", "admin"):
-        answer = _call(api.client, method, path, body, api.auth(scope))
-        if RANK[scope] < RANK[needed]:
-            assert answer.status_code == 403, (scope, answer.text)
-            assert f"needs a token with the {needed} scope" in answer.json()["detail"]
-        else:  # allowed: whatever the route answers next, it is not an access error
-            assert answer.status_code not in (401, 403, 429), (scope, answer.text)
+def test_scope_rules_of_every_route(api):
+    """One test for all routes: the fixture (database, accounts, tokens) is built once."""
+    for method, path, body, needed in ROUTES:
+        anonymous = _call(api.client, method, path, body, {})
+        assert anonymous.status_code == 401, path
+        assert anonymous.headers["www-authenticate"] == "Bearer"
+        bad = _call(api.client, method, path, body, {"Authorization": "Bearer tgr_nope"})
+        assert bad.status_code == 401 and bad.json()["detail"] == "unknown or revoked API token"
+        for scope in ("read", "write", "admin"):
+            answer = _call(api.client, method, path, body, api.auth(scope))
+            if RANK[scope] < RANK[needed]:
+                assert answer.status_code == 403, (path, scope, answer.text)
+                assert f"needs a token with the {needed} scope" in answer.json()["detail"]
+            else:  # allowed: whatever the route answers next, it is not an access error
+                assert answer.status_code not in (401, 403, 429), (path, scope, answer.text)
 
 
 def test_revoked_token_and_disabled_account_lose_access(api):
