@@ -85,6 +85,24 @@ class Settings(BaseSettings):
     )
     login_window_seconds: int = Field(300, ge=1, description="Window of the sign-in rate limit.")
 
+    # HTTP API (issue 14)
+    api_rate_limit_per_minute: int = Field(
+        600, ge=1, description="Requests one API token may make per minute (burst included)."
+    )
+    api_token_cache_s: float = Field(
+        5.0, ge=0, description="How long a checked API token is trusted before it is read again."
+    )
+    webhook_max_attempts: int = Field(
+        6, ge=1, description="Attempts per webhook delivery before it is given up."
+    )
+    webhook_backoff_s: float = Field(
+        2.0, gt=0, description="Delay before the first webhook retry; doubled at each retry."
+    )
+    webhook_timeout_s: float = Field(5.0, gt=0, description="Timeout of one webhook POST.")
+    webhook_poll_s: float = Field(
+        1.0, gt=0, description="How often the webhook sender looks for due deliveries."
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -400,3 +400,25 @@ def load_from_db(session: Session) -> Taxonomy:
         parents += [p for p in extra.get(row.id, []) if p not in parents]
         drafts.append(_Draft(row.id, row.name, parents, i))
     return _build(drafts, "database")
+
+
+def resolve_tags(session: Session, tags: Sequence[str]) -> list[str]:
+    """Node ids of tags given by id or by full path (``"Sports: Soccer"``, spacing and case
+    ignored), in the given order without repeats; raises ``db.queries.UnknownNodeError`` naming
+    every tag that is neither."""
+    from db.queries import UnknownNodeError
+
+    nodes = taxonomy_queries.get_nodes(session)
+    by_id = {node.id: node.id for node in nodes}
+    by_path = {normalize_path(node.path): node.id for node in nodes}
+    resolved: list[str] = []
+    unknown: list[str] = []
+    for tag in tags:
+        node_id = by_id.get(tag) or by_path.get(normalize_path(tag))
+        if node_id is None:
+            unknown.append(tag)
+        elif node_id not in resolved:
+            resolved.append(node_id)
+    if unknown:
+        raise UnknownNodeError(f"unknown tag(s): {', '.join(repr(t) for t in unknown[:10])}")
+    return resolved

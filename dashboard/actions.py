@@ -217,3 +217,42 @@ def upload(
     )
     cache.clear_data()
     return result
+
+
+# --- HTTP API administration (issue 14) ---------------------------------------------------------
+
+
+def create_api_token(db: Database, *, name: str, username: str, scope: str) -> str:
+    """A new API token for ``username``; returns the secret (shown once).
+
+    Raises ``core.tokens.TokenError`` for a bad name/account/scope and
+    ``db.queries.DuplicateError`` for a taken name.
+    """
+    from core import tokens
+
+    user = state.require(db, Role.ADMIN)
+    return tokens.create_token(
+        db, name=name, username=username, scope=scope, created_by=user
+    ).secret
+
+
+def revoke_api_token(db: Database, *, name: str) -> None:
+    from core import tokens
+
+    tokens.revoke_token(db, name=name, revoked_by=state.require(db, Role.ADMIN))
+
+
+def add_webhook(db: Database, *, url: str, secret: str, events: Sequence[str]) -> None:
+    """Raises ``core.webhooks.WebhookError`` for a bad URL/secret, ``DuplicateError`` for a
+    URL already subscribed."""
+    from core import webhooks
+
+    state.require(db, Role.ADMIN)
+    webhooks.add_subscriber(db, url=url, secret=secret, events=list(events))
+
+
+def remove_webhook(db: Database, *, subscriber_id: int) -> None:
+    from core import webhooks
+
+    state.require(db, Role.ADMIN)
+    webhooks.remove_subscriber(db, subscriber_id=subscriber_id)

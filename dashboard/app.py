@@ -44,7 +44,8 @@ else:
     }
     if user.is_admin:
         sections["Admin"] = [
-            st.Page(VIEWS / "audit.py", title="Audit log", icon=":material/shield:")
+            st.Page(VIEWS / "audit.py", title="Audit log", icon=":material/shield:"),
+            st.Page(VIEWS / "api_access.py", title="API access", icon=":material/key:"),
         ]
     page = st.navigation(sections)
     with st.sidebar:

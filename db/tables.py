@@ -99,6 +99,11 @@ class AuditAction(StrEnum):
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"
+    # HTTP API (issue 14)
+    TOKEN_CREATED = "token_created"
+    TOKEN_REVOKED = "token_revoked"
+    WEBHOOK_ADDED = "webhook_added"
+    WEBHOOK_REMOVED = "webhook_removed"
 
 
 # --- schema bookkeeping -------------------------------------------------------------------------
@@ -336,10 +341,83 @@ class Job(SQLModel, table=True):
     pid: int | None = None
 
 
+# --- HTTP API: tokens and webhooks (issue 14) ---------------------------------------------------
+
+
+class TokenScope(StrEnum):
+    READ = "read"
+    WRITE = "write"  # read + upload videos, write labels
+    ADMIN = "admin"  # write + train models
+
+
+class WebhookEvent(StrEnum):
+    VIDEO_PREDICTED = "video.predicted"
+    VIDEO_FAILED = "video.failed"
+    VIDEO_REVIEWED = "video.reviewed"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt (``next_attempt_at``)
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up after the last retry
+
+
+class ApiToken(SQLModel, table=True):
+    """An HTTP API token of one account; only the sha256 of the secret is stored."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = _seq_id("api_token_id_seq")
+    name: str = Field(unique=True)
+    user_id: int = Field(index=True)
+    scope: str  # TokenScope
+    token_hash: str = Field(unique=True)
+    prefix: str  # the first characters of the secret, to recognise it in listings
+    created_at: datetime = _ts()
+    last_used_at: datetime | None = _ts(nullable=True, default_now=False)
+    revoked_at: datetime | None = _ts(nullable=True, default_now=False)
+
+
+class WebhookSubscriber(SQLModel, table=True):
+    """A URL that receives signed event notifications (``secret`` is the HMAC key)."""
+
+    __tablename__ = "webhook_subscriber"
+
+    id: int | None = _seq_id("webhook_subscriber_id_seq")
+    url: str = Field(unique=True)
+    secret: str  # needed in clear to sign; readable by admins only (CLI)
+    events: str = ""  # comma-separated WebhookEvent values; empty means all
+    created_at: datetime = _ts()
+    active: bool = True
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """The outbox and delivery log: one row per (event, subscriber), written in the transaction
+    that caused the event and sent by a background sender with retries."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_due", "status", "next_attempt_at"),)
+
+    id: int | None = _seq_id("webhook_delivery_id_seq")
+    subscriber_id: int = Field(index=True)
+    event: str  # WebhookEvent
+    video_id: int | None = None
+    payload_json: str = Field(default="{}", sa_type=Text)
+    status: str = Field(default=DeliveryStatus.PENDING)
+    attempts: int = 0
+    next_attempt_at: datetime = _ts()
+    last_status_code: int | None = None
+    last_error: str | None = None
+    created_at: datetime = _ts()
+    delivered_at: datetime | None = _ts(nullable=True, default_now=False)
+
+
 __all__ = [
     "PREDICTION_FLOOR",
+    "ApiToken",
     "AuditAction",
     "AuditLog",
+    "DeliveryStatus",
     "Embedding",
     "Job",
     "JobStatus",
@@ -354,11 +432,15 @@ __all__ = [
     "SchemaInfo",
     "TaxonomyEdge",
     "TaxonomyNode",
+    "TokenScope",
     "Transcript",
     "TranscriptSource",
     "User",
     "UserSession",
     "Video",
     "VideoStatus",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookSubscriber",
     "utcnow",
 ]

@@ -46,7 +46,8 @@ from db.queries import Actor
 from db.queries import audit as audit_q
 from db.queries import embeddings as embeddings_q
 from db.queries import videos as videos_q
-from db.tables import AuditAction, Video, VideoStatus
+from db.queries import webhooks as webhooks_q
+from db.tables import AuditAction, Video, VideoStatus, WebhookEvent
 
 __all__ = [
     "DUPLICATE",
@@ -55,9 +56,14 @@ __all__ = [
     "IngestError",
     "IngestReport",
     "IngestResult",
+    "StoredUpload",
+    "UploadConflict",
     "UploadRejected",
+    "UploadTooLarge",
     "ingest_paths",
     "ingest_upload",
+    "process_upload",
+    "receive_upload",
 ]
 
 VIDEO_EXTENSIONS = frozenset(
@@ -78,6 +84,10 @@ VIDEO_EXTENSIONS = frozenset(
 )
 DUPLICATE = "duplicate"  # result status: the same bytes were already processed
 SKIPPED = "skipped"  # result status: nothing to do (no media file for a pending video)
+_EVENTS = {
+    VideoStatus.PREDICTED: WebhookEvent.VIDEO_PREDICTED,
+    VideoStatus.FAILED: WebhookEvent.VIDEO_FAILED,
+}
 
 
 class IngestError(Exception):
@@ -86,6 +96,23 @@ class IngestError(Exception):
 
 class UploadRejected(IngestError):
     """An upload refused before anything was stored (too large, not a playable video)."""
+
+
+class UploadTooLarge(UploadRejected):
+    """The upload is larger than ``Settings.max_upload_mb``."""
+
+
+class UploadConflict(UploadRejected):
+    """The upload's external id already names a video with different content."""
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    """An accepted upload: the video to process, or (``duplicate``) the existing one it matches."""
+
+    video_id: int
+    duplicate: bool
+    duration_s: float | None = None
 
 
 @dataclass
@@ -206,14 +233,62 @@ def ingest_upload(
     encoder: Encoder | None = None,
     transcriber: Transcriber | None = None,
 ) -> IngestResult:
-    """Validate (size, probe), store and process one uploaded video (the dashboard's upload page).
+    """Validate (size, probe), store and process one uploaded video in this call (the dashboard's
+    upload page): :func:`receive_upload` then :func:`process_upload`.
+
+    An upload whose bytes were already ingested is not stored twice: the result has status
+    ``duplicate`` and ``duplicate_of`` set.
+    """
+    stored = receive_upload(
+        db,
+        data=data,
+        filename=filename,
+        title=title,
+        description=description,
+        settings=settings,
+        user=user,
+    )
+    if stored.duplicate:
+        return IngestResult(
+            filename,
+            DUPLICATE,
+            video_id=stored.video_id,
+            duplicate_of=stored.video_id,
+            cached=True,
+            duration_s=stored.duration_s,
+        )
+    return process_upload(
+        db, stored.video_id, settings=settings, encoder=encoder, transcriber=transcriber
+    )
+
+
+def receive_upload(
+    db: Database,
+    *,
+    data: bytes | BinaryIO,
+    filename: str,
+    title: str,
+    description: str,
+    settings: Settings,
+    user: Actor | None,
+    external_id: str | None = None,
+) -> StoredUpload:
+    """Validate (size, probe), store and register one upload; processing is left to
+    :func:`process_upload` (now, or in a background job).
 
     Raises :class:`UploadRejected` before anything is stored when the upload is too large, not
-    a usable video, or its name, title or description holds a NUL character (the same rule as
-    dataset imports: PostgreSQL cannot store it). An upload whose bytes were already ingested is
-    not stored twice: the result has status ``duplicate`` and ``duplicate_of`` set.
+    a usable video, or its name, title, description or external id holds a NUL character (the
+    same rule as dataset imports: PostgreSQL cannot store it). Idempotent on content hash and
+    external id: bytes already processed, or an ``external_id`` already given to these bytes,
+    answer the existing video with ``duplicate`` set; an ``external_id`` already given to other
+    bytes raises :class:`UploadConflict`.
     """
-    for what, value in (("file name", filename), ("title", title), ("description", description)):
+    for what, value in (
+        ("file name", filename),
+        ("title", title),
+        ("description", description),
+        ("external id", external_id or ""),
+    ):
         if "\x00" in value:
             raise UploadRejected(f"the {what} contains a NUL character (\\x00)")
     settings.ensure_dirs()
@@ -228,16 +303,21 @@ def ingest_upload(
             raise UploadRejected(f"{filename}: the file has no video stream")
         digest = media.content_hash(temp)
         with db.session() as session:
+            named = (
+                videos_q.find_video_by_external_id(session, external_id=external_id)
+                if external_id is not None
+                else None
+            )
+            if named is not None:
+                if named.content_hash != digest:
+                    raise UploadConflict(
+                        f"external id {external_id!r} already names video {named.id}, "
+                        "whose content is different"
+                    )
+                return StoredUpload(named.id, duplicate=True, duration_s=named.duration_s)
             existing = videos_q.find_video_by_hash(session, content_hash=digest)
             if existing is not None and existing.status in DONE_STATUSES:
-                return IngestResult(
-                    filename,
-                    DUPLICATE,
-                    video_id=existing.id,
-                    duplicate_of=existing.id,
-                    cached=True,
-                    duration_s=existing.duration_s,
-                )
+                return StoredUpload(existing.id, duplicate=True, duration_s=existing.duration_s)
         stored = settings.media_dir / f"{digest}{suffix}"
         os.replace(temp, stored)
     finally:
@@ -257,6 +337,7 @@ def ingest_upload(
                 session,
                 title=title or Path(filename).stem,
                 description=description,
+                external_id=external_id,
                 original_name=Path(filename).name,
                 content_hash=digest,
                 stored_path=relative_path(stored, settings),
@@ -268,9 +349,27 @@ def ingest_upload(
             video_id=video_id,
             detail={"upload": Path(filename).name, "bytes": stored.stat().st_size},
         )
+    return StoredUpload(video_id, duplicate=False)
+
+
+def process_upload(
+    db: Database,
+    video_id: int,
+    *,
+    settings: Settings,
+    encoder: Encoder | None = None,
+    transcriber: Transcriber | None = None,
+) -> IngestResult:
+    """Process a registered upload (keyframes, audio, transcript, embeddings), predict it with
+    the active model, and queue the ``video.predicted`` or ``video.failed`` webhook event."""
     pipeline = Pipeline(db, settings, encoder=encoder, transcriber=transcriber)
     [result] = pipeline.run([video_id], {}, None)
     _predict_new(db, settings, [result])
+    with db.session() as session:
+        status = videos_q.get_video(session, video_id=video_id).status
+        event = _EVENTS.get(status)
+        if event is not None:
+            webhooks_q.enqueue_video_event(session, event=event, video_id=video_id)
     return result
 
 
@@ -476,7 +575,7 @@ def _receive(data: bytes | BinaryIO, folder: Path, suffix: str, max_mb: int) -> 
             for chunk in chunks:
                 written += len(chunk)
                 if written > limit:
-                    raise UploadRejected(f"the file is larger than the {max_mb} MB upload limit")
+                    raise UploadTooLarge(f"the file is larger than the {max_mb} MB upload limit")
                 out.write(chunk)
         if written == 0:
             raise UploadRejected("the file is empty")

@@ -83,7 +83,8 @@ def start_job(
     """Create the job and start its detached worker process; returns the job id.
 
     ``params``: train ``{"activate": bool, "classifier": {hyperparameters}}``; predict
-    ``{"version_id": int, "all": bool}``; ingest ``{"paths": [...], "videos_dir": str}``.
+    ``{"version_id": int, "all": bool}``; ingest ``{"paths": [...], "videos_dir": str}``, or
+    ``{"video_ids": [...]}`` for uploads already registered by ``core.ingest.batch.receive_upload``.
     """
     if kind not in JOB_KINDS:
         raise JobError(f"unknown job kind {kind!r}; expected one of {', '.join(JOB_KINDS)}")
@@ -346,7 +347,18 @@ def _run_ingest(
     reporter: _Reporter,
     job_id: int,
 ) -> dict:
-    from core.ingest.batch import ingest_paths
+    from core.ingest.batch import ingest_paths, process_upload
+
+    if "video_ids" in params:  # uploads received by the HTTP API, already stored and registered
+        results = []
+        for i, video_id in enumerate(params["video_ids"]):
+            reporter.update(i / len(params["video_ids"]), f"video {video_id}", force=True)
+            results.append(process_upload(db, int(video_id), settings=settings))
+        return {
+            "videos": [
+                {"video_id": r.video_id, "status": r.status, "reason": r.reason} for r in results
+            ]
+        }
 
     def progress(done: int, total: int, name: str) -> None:
         reporter.update(done / total if total else 1.0, f"{done}/{total} {name}".strip())

@@ -14,7 +14,8 @@ from sqlmodel import Session, col, select
 from db.queries import Actor, NotFoundError, StaleVersionError, UnknownNodeError
 from db.queries.audit import add_audit
 from db.queries.taxonomy import get_nodes_by_ids
-from db.tables import AuditAction, Label, LabelSource, Video, VideoStatus, utcnow
+from db.queries.webhooks import enqueue_video_event
+from db.tables import AuditAction, Label, LabelSource, Video, VideoStatus, WebhookEvent, utcnow
 
 
 def _check_nodes(session: Session, node_ids: Iterable[str]) -> None:
@@ -106,7 +107,8 @@ def save_review(
 
     Refuses with :class:`StaleVersionError` (writing nothing) when ``Video.version`` is no longer
     ``expected_version``. Writes one ``label_add``/``label_remove`` audit row per change against
-    the previous effective labels, and one ``review_saved`` row.
+    the previous effective labels, and one ``review_saved`` row, and queues the
+    ``video.reviewed`` webhook event in the same transaction.
     """
     wanted = set(node_ids)
     _check_nodes(session, wanted)
@@ -176,6 +178,7 @@ def save_review(
             "version": bumped[0][0],
         },
     )
+    enqueue_video_event(session, event=WebhookEvent.VIDEO_REVIEWED, video_id=video_id)
     session.flush()
     return session.get(Video, video_id, populate_existing=True)
 

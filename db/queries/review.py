@@ -544,3 +544,34 @@ def send_back_for_review(
             detail={"second_review": True, "reason": reason.strip()},
         )
     return len(sent)
+
+
+def list_videos_after(
+    session: Session,
+    *,
+    statuses: Sequence[str] = (),
+    tag: str | None = None,
+    reviewed: bool | None = None,
+    created_since: datetime | None = None,
+    after_id: int | None = None,
+    limit: int = 50,
+) -> list[Video]:
+    """A keyset page of videos in id order (the HTTP API's stable listing): stored ``statuses``,
+    ``tag`` as in :class:`QueueFilters` (predicted or labelled with it or a narrower tag),
+    ``reviewed`` by a human or not, created at or after ``created_since``; ids after ``after_id``.
+    """
+    unknown = set(statuses) - {s.value for s in VideoStatus}
+    if unknown:
+        raise ValueError(f"unknown video status(es) {sorted(unknown)}")
+    conds = _conditions(session, QueueFilters(tag=tag), utcnow())
+    if statuses:
+        conds.append(col(Video.status).in_(list(statuses)))
+    if reviewed is not None:
+        is_reviewed = col(Video.reviewed_at).is_not(None)
+        conds.append(is_reviewed if reviewed else ~is_reviewed)
+    if created_since is not None:
+        conds.append(col(Video.created_at) >= created_since)
+    if after_id is not None:
+        conds.append(col(Video.id) > after_id)
+    query = select(Video).where(*conds).order_by(col(Video.id)).limit(limit)
+    return list(session.exec(query))

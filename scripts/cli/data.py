@@ -271,17 +271,17 @@ def serve(
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8501,
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: all).")] = "127.0.0.1",
 ) -> None:
-    """Run the review dashboard (Streamlit)."""
-    app_file = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-    if not app_file.is_file():
-        raise fail(f"dashboard entry file {app_file} is missing")
+    """Run the review dashboard and the HTTP API (/api) in one server."""
+    server_file = Path(__file__).resolve().parents[2] / "dashboard" / "server.py"
+    if not server_file.is_file():
+        raise fail(f"server entry file {server_file} is missing")
     open_database()
     command = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        str(app_file),
+        str(server_file),
         "--server.port",
         str(port),
         "--server.address",

@@ -1,0 +1,162 @@
+"""Webhook delivery: HMAC-SHA256 signed POSTs from the outbox, retried with exponential backoff.
+
+Events are written to the ``webhook_delivery`` outbox by the unit of work that causes them (see
+``db.queries.webhooks``), so neither a request nor an ingest ever waits for a subscriber. A
+:class:`WebhookSender` thread in the server process polls the outbox, posts each due delivery
+outside any database session, and records the attempt: 2xx is delivered; anything else (or no
+answer) is retried after ``webhook_backoff_s * 2**(attempt-1)`` seconds, up to
+``webhook_max_attempts`` attempts, then given up. Delivery is at least once: receivers dedupe on
+the ``X-Tagger-Delivery`` header.
+
+Receivers verify ``X-Tagger-Signature: sha256=<hex>``, the HMAC-SHA256 with the subscriber's
+secret of ``<X-Tagger-Timestamp>.<raw body>`` (:func:`signature`), and may refuse old timestamps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from datetime import timedelta
+
+import httpx
+
+from core.config import Settings
+from db.engine import Database, DatabaseError
+from db.queries import audit as audit_q
+from db.queries import webhooks as webhooks_q
+from db.tables import AuditAction, DeliveryStatus, WebhookSubscriber, utcnow
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Tagger-Signature"
+TIMESTAMP_HEADER = "X-Tagger-Timestamp"
+EVENT_HEADER = "X-Tagger-Event"
+DELIVERY_HEADER = "X-Tagger-Delivery"
+BATCH = 50
+MIN_SECRET_LENGTH = 16
+
+
+class WebhookError(ValueError):
+    """A subscriber that cannot be added (not an http(s) URL, a short secret)."""
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """The ``X-Tagger-Signature`` value of a body sent at ``timestamp`` (unix seconds)."""
+    mac = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify(secret: str, timestamp: str, body: bytes, header: str) -> bool:
+    """Constant-time check of a received signature (what a receiver does)."""
+    return hmac.compare_digest(signature(secret, timestamp, body), header)
+
+
+def deliver_due(db: Database, *, settings: Settings, client: httpx.Client) -> int:
+    """Attempt every due delivery once; returns how many were attempted."""
+    with db.session() as session:
+        due = webhooks_q.due_deliveries(session, limit=BATCH)
+    for delivery, subscriber in due:
+        body = delivery.payload_json.encode("utf-8")
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            EVENT_HEADER: delivery.event,
+            DELIVERY_HEADER: str(delivery.id),
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: signature(subscriber.secret, timestamp, body),
+        }
+        code: int | None = None
+        error: str | None = None
+        try:
+            response = client.post(
+                subscriber.url, content=body, headers=headers, timeout=settings.webhook_timeout_s
+            )
+            code = response.status_code
+            if not response.is_success:
+                error = f"HTTP {code}"
+        except httpx.HTTPError as e:
+            error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        attempt = delivery.attempts + 1
+        if error is None:
+            status, retry_at = DeliveryStatus.DELIVERED, None
+        elif attempt >= settings.webhook_max_attempts:
+            status, retry_at = DeliveryStatus.FAILED, None
+        else:
+            delay = settings.webhook_backoff_s * 2 ** (attempt - 1)
+            status, retry_at = DeliveryStatus.PENDING, utcnow() + timedelta(seconds=delay)
+        with db.session() as session:
+            webhooks_q.record_attempt(
+                session,
+                delivery_id=delivery.id,
+                status=status,
+                status_code=code,
+                error=error,
+                next_attempt_at=retry_at,
+            )
+    return len(due)
+
+
+class WebhookSender:
+    """A daemon thread that runs :func:`deliver_due` every ``webhook_poll_s`` seconds."""
+
+    def __init__(self, db: Database, *, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhook-sender", daemon=True)
+
+    def start(self) -> WebhookSender:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        with httpx.Client(follow_redirects=False) as client:
+            while not self._stop.is_set():
+                try:
+                    sent = deliver_due(self.db, settings=self.settings, client=client)
+                except DatabaseError as e:  # busy or gone for a moment: the rows wait, try again
+                    logger.warning("webhook sender: %s", e)
+                    sent = 0
+                if sent < BATCH:
+                    self._stop.wait(self.settings.webhook_poll_s)
+
+
+def add_subscriber(
+    db: Database, *, url: str, secret: str, events: list[str] | None = None
+) -> WebhookSubscriber:
+    """Add a subscriber (audited); raises :class:`WebhookError` for a URL that is not http(s)
+    with a host, and ``db.queries.DuplicateError`` for a URL already subscribed."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as e:
+        raise WebhookError(f"not a URL: {url!r} ({e})") from e
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise WebhookError(f"webhook URL must be http(s)://host/..., got {url!r}")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise WebhookError(f"the signing secret needs at least {MIN_SECRET_LENGTH} characters")
+    with db.session() as session:
+        subscriber = webhooks_q.add_subscriber(session, url=url, secret=secret, events=events or [])
+        audit_q.add_audit(
+            session,
+            action=AuditAction.WEBHOOK_ADDED,
+            detail={"webhook": subscriber.id, "url": url, "events": subscriber.events},
+        )
+    return subscriber
+
+
+def remove_subscriber(db: Database, *, subscriber_id: int) -> None:
+    """Deactivate (audited); raises ``db.queries.NotFoundError`` for an unknown id."""
+    with db.session() as session:
+        subscriber = webhooks_q.deactivate_subscriber(session, subscriber_id=subscriber_id)
+        audit_q.add_audit(
+            session,
+            action=AuditAction.WEBHOOK_REMOVED,
+            detail={"webhook": subscriber_id, "url": subscriber.url},
+        )

@@ -1,0 +1,50 @@
+"""Expected errors of core/ and db/ as HTTP answers: one line in words under ``detail``.
+
+Anything not listed here is a bug: FastAPI answers 500 and the traceback is logged.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from core.ingest.batch import UploadConflict, UploadRejected, UploadTooLarge
+from core.lifecycle.jobs import JobError
+from db.engine import DatabaseBusyError
+from db.queries import DuplicateError, NotFoundError, StaleVersionError, UnknownNodeError
+
+# most specific first: the first matching class decides
+_STATUS: list[tuple[type[Exception], int]] = [
+    (NotFoundError, status.HTTP_404_NOT_FOUND),
+    (StaleVersionError, status.HTTP_412_PRECONDITION_FAILED),
+    (UnknownNodeError, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (DuplicateError, status.HTTP_409_CONFLICT),
+    (UploadConflict, status.HTTP_409_CONFLICT),
+    (UploadTooLarge, status.HTTP_413_CONTENT_TOO_LARGE),
+    (UploadRejected, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (JobError, status.HTTP_409_CONFLICT),
+    (DatabaseBusyError, status.HTTP_503_SERVICE_UNAVAILABLE),
+]
+
+
+def problem(code: int, detail: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=code)
+
+
+def _expected(request: Request, error: Exception) -> JSONResponse:
+    code = next(code for kind, code in _STATUS if isinstance(error, kind))
+    return problem(code, " ".join(str(error).split()) or type(error).__name__)
+
+
+def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+    """422 whose ``detail`` names each bad field in words; ``errors`` keeps pydantic's list."""
+    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+    lines = [f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in errors]
+    return problem(status.HTTP_422_UNPROCESSABLE_CONTENT, "; ".join(lines), errors=errors)
+
+
+def install(app: FastAPI) -> None:
+    for kind, _ in _STATUS:
+        app.add_exception_handler(kind, _expected)
+    app.add_exception_handler(RequestValidationError, _invalid)

@@ -1,0 +1,142 @@
+"""Request and response bodies of the HTTP API (pydantic): the OpenAPI schema is generated from
+these, and request bodies are validated by them (422 with the offending field named)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_LABELS = 200
+MAX_TAG_LENGTH = 500
+
+
+class Problem(BaseModel):
+    """Every error answer: ``detail`` is one line in words."""
+
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+class UploadAccepted(BaseModel):
+    id: int
+    status: str
+    duplicate: bool = Field(
+        description="True when these bytes (or this external id) were already uploaded: the "
+        "existing video is answered and nothing new is processed."
+    )
+    job_id: int | None = Field(None, description="The background ingest job (GET /v1/jobs/{id}).")
+
+
+class Tag(BaseModel):
+    path: str = Field(examples=["Sports: Soccer"])
+    probability: float
+
+
+class TagNode(BaseModel):
+    path: str
+    probability: float
+    predicted: bool
+    children: list[TagNode] = []
+
+
+class LabelOut(BaseModel):
+    path: str
+    source: str = Field(description="human (a review) or import (the dataset the video came from)")
+    created_by: str | None
+    created_at: datetime
+
+
+class Review(BaseModel):
+    reviewed: bool
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    labels: list[LabelOut]
+
+
+class VideoOut(BaseModel):
+    id: int
+    external_id: str | None
+    title: str
+    description: str
+    status: str
+    error: str | None = Field(description="Why processing failed, in words (status failed).")
+    duration_s: float | None
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(description="Bumped by every label save; the ETag is this number.")
+    model_version: int | None = Field(description="The model version that made `tags`.")
+    tags: list[Tag] = Field(description="The most specific predicted tags, most probable first.")
+    tree: list[TagNode] | None = Field(
+        None,
+        description="With ?tree=true: every stored tag as a tree (a child never exceeds "
+        "its parent).",
+    )
+    review: Review
+
+
+class VideoSummary(BaseModel):
+    id: int
+    external_id: str | None
+    title: str
+    status: str
+    created_at: datetime
+    reviewed: bool
+    model_version: int | None
+    top_tag: str | None = Field(description="Path of the most confident most specific tag.")
+
+
+class VideoPage(BaseModel):
+    items: list[VideoSummary]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null at the end."
+    )
+
+
+class LabelsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tags: list[Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH)]] = Field(
+        max_length=MAX_LABELS,
+        description="The video's labels as full paths or tag ids; an empty list means no tag.",
+        examples=[["Sports: Soccer", "News"]],
+    )
+
+
+class TaxonomyNodeOut(BaseModel):
+    id: str
+    path: str
+    name: str
+    parent_id: str | None
+    level: int
+
+
+class ModelOut(BaseModel):
+    id: int
+    status: str
+    is_active: bool
+    created_at: datetime
+    encoder_id: str
+    encoder_version: str
+    n_train: int
+    n_valid: int
+    metrics: dict[str, Any]
+    notes: str
+
+
+class TrainIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    activate: bool = Field(False, description="Make the new version active when it is ready.")
+
+
+class JobOut(BaseModel):
+    id: int
+    kind: str
+    status: str
+    progress: float
+    message: str
+    result: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,296 @@
+"""``/v1/videos``: upload (processed in a background job), read, list, and write labels.
+
+Uploads go through ``core.ingest.batch.receive_upload`` (size limit, probing, content-hash and
+external-id idempotency) and ``process_upload`` in an ingest job, the same code as the
+dashboard's upload page; label writes go through ``db.queries.labels.save_review``, the
+dashboard's save (optimistic version check, audit rows, ``video.reviewed`` webhook).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, UploadFile, status
+from fastapi.responses import JSONResponse
+
+from core import taxonomy
+from core.ingest.batch import receive_upload
+from dashboard.api.access import Reader, Writer
+from dashboard.api.context import ApiContext, context
+from dashboard.api.errors import problem
+from dashboard.api.schemas import (
+    LabelOut,
+    LabelsIn,
+    Problem,
+    Review,
+    Tag,
+    TagNode,
+    UploadAccepted,
+    VideoOut,
+    VideoPage,
+    VideoSummary,
+)
+from db.queries import labels as labels_q
+from db.queries import review as review_q
+from db.queries import taxonomy as taxonomy_q
+from db.queries.video_details import PredictedTag, VideoDetails, get_video_details
+from db.tables import Video, VideoStatus
+
+router = APIRouter(prefix="/videos", tags=["videos"])
+Ctx = Annotated[ApiContext, Depends(context)]
+MAX_PAGE = 200
+_ERRORS = {
+    401: {"model": Problem},
+    403: {"model": Problem},
+    404: {"model": Problem},
+    429: {"model": Problem},
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=UploadAccepted,
+    responses={
+        200: {"model": UploadAccepted, "description": "Already uploaded: the existing video."},
+        409: {"model": Problem},
+        413: {"model": Problem},
+        422: {"model": Problem},
+        **_ERRORS,
+    },
+)
+def upload_video(
+    ctx: Ctx,
+    user: Writer,
+    file: Annotated[UploadFile, File(description="The video; checked by probing, not by name.")],
+    title: Annotated[str, Form(max_length=500)] = "",
+    description: Annotated[str, Form(max_length=20_000)] = "",
+    external_id: Annotated[
+        str | None,
+        Form(
+            min_length=1,
+            max_length=200,
+            description="Your id for the video; uploading the same bytes with it again is a no-op.",
+        ),
+    ] = None,
+) -> JSONResponse:
+    """Store the video and start its processing and prediction in the background (202)."""
+    stored = receive_upload(
+        ctx.db,
+        data=file.file,
+        filename=file.filename or "upload",
+        title=title,
+        description=description,
+        settings=ctx.settings,
+        user=user,
+        external_id=external_id,
+    )
+    with ctx.db.session() as session:
+        video = session.get(Video, stored.video_id)
+    if stored.duplicate:
+        body = UploadAccepted(id=video.id, status=video.status, duplicate=True)
+        return JSONResponse(body.model_dump(), status_code=status.HTTP_200_OK)
+    job_id = ctx.start("ingest", {"video_ids": [video.id]}, user)
+    body = UploadAccepted(id=video.id, status=video.status, duplicate=False, job_id=job_id)
+    return JSONResponse(body.model_dump(), status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.get(
+    "/{video_id}",
+    response_model=VideoOut,
+    response_model_exclude_none=False,
+    responses=_ERRORS,
+)
+def get_video(
+    ctx: Ctx,
+    user: Reader,
+    video_id: int,
+    response: Response,
+    tree: Annotated[bool, Query(description="Include the full tag tree.")] = False,
+) -> VideoOut:
+    """Status, duration, predicted tags and human labels; the ETag is the label version."""
+    with ctx.db.session() as session:
+        details = get_video_details(session, video_id=video_id)
+    response.headers["ETag"] = _etag(details.video)
+    return _video_out(details, with_tree=tree)
+
+
+@router.get("", response_model=VideoPage, responses={422: {"model": Problem}, **_ERRORS})
+def list_videos(
+    ctx: Ctx,
+    user: Reader,
+    status_: Annotated[list[VideoStatus] | None, Query(alias="status")] = None,
+    tag: Annotated[
+        str | None,
+        Query(max_length=500, description="A tag path or id: videos with it or a narrower tag."),
+    ] = None,
+    reviewed: bool | None = None,
+    created_since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+) -> VideoPage | JSONResponse:
+    """Videos in id order (stable), filtered; follow ``next_cursor`` for the next page."""
+    after_id = None
+    if cursor is not None:
+        after_id = _decode_cursor(cursor)
+        if after_id is None:
+            return problem(422, "cursor: not a cursor this API gave out")
+    with ctx.db.session() as session:
+        node_id = taxonomy.resolve_tags(session, [tag])[0] if tag else None
+        videos = review_q.list_videos_after(
+            session,
+            statuses=[s.value for s in status_ or []],
+            tag=node_id,
+            reviewed=reviewed,
+            created_since=created_since,
+            after_id=after_id,
+            limit=limit + 1,
+        )
+        tops = taxonomy_q.get_nodes_by_ids(
+            session, node_ids=[v.top_tag for v in videos if v.top_tag]
+        )
+    more = len(videos) > limit
+    videos = videos[:limit]
+    return VideoPage(
+        items=[
+            VideoSummary(
+                id=v.id,
+                external_id=v.external_id,
+                title=v.title,
+                status=v.status,
+                created_at=v.created_at,
+                reviewed=v.reviewed_at is not None,
+                model_version=v.predicted_model_id,
+                top_tag=tops[v.top_tag].path if v.top_tag in tops else None,
+            )
+            for v in videos
+        ],
+        next_cursor=_encode_cursor(videos[-1].id) if more else None,
+    )
+
+
+@router.put(
+    "/{video_id}/labels",
+    response_model=VideoOut,
+    responses={
+        412: {"model": Problem, "description": "The video changed since your ETag."},
+        422: {"model": Problem},
+        428: {"model": Problem, "description": "If-Match is required."},
+        **_ERRORS,
+    },
+)
+def put_labels(
+    ctx: Ctx,
+    user: Writer,
+    video_id: int,
+    body: LabelsIn,
+    response: Response,
+    if_match: Annotated[
+        str | None, Header(description="The ETag of the version you edited.", max_length=100)
+    ] = None,
+) -> VideoOut | JSONResponse:
+    """Replace the video's human labels (a review), refused with 412 if it changed meanwhile."""
+    if if_match is None:
+        return problem(428, "send If-Match with the ETag from GET /v1/videos/{id}")
+    expected = _parse_etag(if_match)
+    with ctx.db.session() as session:
+        node_ids = taxonomy.resolve_tags(session, body.tags)
+        if expected is None:
+            current = get_video_details(session, video_id=video_id).video
+            return problem(412, f"If-Match {if_match!r} is not this video's ETag {_etag(current)}")
+        labels_q.save_review(
+            session, video_id=video_id, expected_version=expected, node_ids=node_ids, user=user
+        )
+    with ctx.db.session() as session:
+        details = get_video_details(session, video_id=video_id)
+    response.headers["ETag"] = _etag(details.video)
+    return _video_out(details, with_tree=False)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _etag(video: Video) -> str:
+    return f'"{video.version}"'
+
+
+def _parse_etag(header: str) -> int | None:
+    value = header.strip().removeprefix("W/").strip('"')
+    return int(value) if value.isdigit() and len(value) < 12 else None
+
+
+def _encode_cursor(video_id: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{video_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int | None:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    prefix, _, number = text.partition(":")
+    return int(number) if prefix == "v1" and number.isdigit() and len(number) < 12 else None
+
+
+def _video_out(details: VideoDetails, *, with_tree: bool) -> VideoOut:
+    video = details.video
+    predicted = [p for p in details.predictions if p.predicted]
+    covered = {parent for p in predicted for parent in p.parent_ids}
+    return VideoOut(
+        id=video.id,
+        external_id=video.external_id,
+        title=video.title,
+        description=video.description,
+        status=video.status,
+        error=video.error,
+        duration_s=video.duration_s,
+        created_at=video.created_at,
+        updated_at=video.updated_at,
+        version=video.version,
+        model_version=video.predicted_model_id,
+        tags=[
+            Tag(path=p.path, probability=p.probability)
+            for p in predicted
+            if p.node_id not in covered
+        ],
+        tree=_tree(details.predictions) if with_tree else None,
+        review=Review(
+            reviewed=video.reviewed_at is not None,
+            reviewed_by=details.reviewed_by,
+            reviewed_at=video.reviewed_at,
+            labels=[
+                LabelOut(
+                    path=label.path,
+                    source=label.source,
+                    created_by=label.created_by,
+                    created_at=label.created_at,
+                )
+                for label in details.labels
+            ],
+        ),
+    )
+
+
+def _tree(predictions: list[PredictedTag]) -> list[TagNode]:
+    """Stored tags nested under their stored parents (under each parent of a DAG node); tags
+    whose parents were below the storage floor are roots. Most probable first at each level."""
+    children: dict[str | None, list[PredictedTag]] = {}
+    for p in predictions:
+        for parent in p.parent_ids or (None,):
+            children.setdefault(parent, []).append(p)
+
+    def build(parent: str | None) -> list[TagNode]:
+        return [
+            TagNode(
+                path=p.path,
+                probability=p.probability,
+                predicted=p.predicted,
+                children=build(p.node_id),
+            )
+            for p in sorted(children.get(parent, []), key=lambda p: (-p.probability, p.path))
+        ]
+
+    return build(None)

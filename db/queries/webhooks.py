@@ -1,0 +1,169 @@
+"""Webhook subscribers and the delivery outbox/log.
+
+Events are enqueued with :func:`enqueue_event` inside the unit of work that causes them (a review
+save, the end of an upload's processing), so an event is recorded exactly when its cause is
+committed; a background sender (``core.webhooks``) claims due rows, posts them and records each
+attempt here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from db.queries import DuplicateError, NotFoundError, dump_json
+from db.tables import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscriber,
+    utcnow,
+)
+
+_EVENTS = {event.value for event in WebhookEvent}
+
+
+def _check_events(events: Sequence[str]) -> list[str]:
+    unknown = set(events) - _EVENTS
+    if unknown:
+        raise ValueError(f"unknown webhook event(s) {sorted(unknown)}; expected {sorted(_EVENTS)}")
+    return sorted(set(events))
+
+
+def add_subscriber(
+    session: Session, *, url: str, secret: str, events: Sequence[str] = ()
+) -> WebhookSubscriber:
+    """``events`` empty: every event."""
+    if session.exec(select(WebhookSubscriber).where(WebhookSubscriber.url == url)).first():
+        raise DuplicateError(f"a webhook for {url} already exists")
+    subscriber = WebhookSubscriber(url=url, secret=secret, events=",".join(_check_events(events)))
+    session.add(subscriber)
+    session.flush()
+    return subscriber
+
+
+def list_subscribers(session: Session, *, active_only: bool = False) -> list[WebhookSubscriber]:
+    query = select(WebhookSubscriber)
+    if active_only:
+        query = query.where(col(WebhookSubscriber.active))
+    return list(session.exec(query.order_by(col(WebhookSubscriber.id))))
+
+
+def get_subscriber(session: Session, *, subscriber_id: int) -> WebhookSubscriber:
+    subscriber = session.get(WebhookSubscriber, subscriber_id)
+    if subscriber is None:
+        raise NotFoundError(f"no webhook with id {subscriber_id}")
+    return subscriber
+
+
+def deactivate_subscriber(session: Session, *, subscriber_id: int) -> WebhookSubscriber:
+    """Stop sending to a subscriber; its delivery log stays, its pending deliveries are dropped."""
+    subscriber = get_subscriber(session, subscriber_id=subscriber_id)
+    subscriber.active = False
+    session.add(subscriber)
+    session.exec(
+        update(WebhookDelivery)
+        .where(
+            col(WebhookDelivery.subscriber_id) == subscriber_id,
+            col(WebhookDelivery.status) == DeliveryStatus.PENDING,
+        )
+        .values(status=DeliveryStatus.FAILED, last_error="subscriber removed")
+    )
+    session.flush()
+    return subscriber
+
+
+def enqueue_event(
+    session: Session, *, event: str, video_id: int | None, payload: dict[str, Any]
+) -> int:
+    """One pending delivery per active subscriber of ``event``; returns how many."""
+    _check_events([event])
+    rows = [
+        WebhookDelivery(
+            subscriber_id=s.id, event=str(event), video_id=video_id, payload_json=dump_json(payload)
+        )
+        for s in list_subscribers(session, active_only=True)
+        if not s.events or event in s.events.split(",")
+    ]
+    session.add_all(rows)
+    session.flush()
+    return len(rows)
+
+
+def due_deliveries(
+    session: Session, *, now: datetime | None = None, limit: int = 50
+) -> list[tuple[WebhookDelivery, WebhookSubscriber]]:
+    """Pending deliveries whose next attempt is due, oldest first, with their subscriber."""
+    query = (
+        select(WebhookDelivery, WebhookSubscriber)
+        .join(WebhookSubscriber, col(WebhookSubscriber.id) == col(WebhookDelivery.subscriber_id))
+        .where(
+            col(WebhookDelivery.status) == DeliveryStatus.PENDING,
+            col(WebhookDelivery.next_attempt_at) <= (now or utcnow()),
+        )
+        .order_by(col(WebhookDelivery.next_attempt_at), col(WebhookDelivery.id))
+        .limit(limit)
+    )
+    return [(delivery, subscriber) for delivery, subscriber in session.exec(query)]
+
+
+def record_attempt(
+    session: Session,
+    *,
+    delivery_id: int,
+    status: str,
+    status_code: int | None,
+    error: str | None,
+    next_attempt_at: datetime | None = None,
+) -> WebhookDelivery:
+    """Count one attempt: ``delivered``, ``failed`` (given up) or ``pending`` until
+    ``next_attempt_at``."""
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None:
+        raise NotFoundError(f"no webhook delivery {delivery_id}")
+    delivery.attempts += 1
+    delivery.status = str(status)
+    delivery.last_status_code = status_code
+    delivery.last_error = error[:500] if error else None
+    now = utcnow()
+    if status == DeliveryStatus.DELIVERED:
+        delivery.delivered_at = now
+    if next_attempt_at is not None:
+        delivery.next_attempt_at = next_attempt_at
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+def list_deliveries(
+    session: Session, *, subscriber_id: int | None = None, limit: int = 50
+) -> list[WebhookDelivery]:
+    """The delivery log, newest first."""
+    query = select(WebhookDelivery)
+    if subscriber_id is not None:
+        query = query.where(WebhookDelivery.subscriber_id == subscriber_id)
+    return list(session.exec(query.order_by(col(WebhookDelivery.id).desc()).limit(limit)))
+
+
+def enqueue_video_event(session: Session, *, event: str, video_id: int) -> int:
+    """:func:`enqueue_event` with the video's current state as the payload."""
+    from db.queries.videos import get_video
+
+    video = get_video(session, video_id=video_id)
+    payload = {
+        "event": str(event),
+        "occurred_at": utcnow().isoformat(),
+        "video": {
+            "id": video.id,
+            "external_id": video.external_id,
+            "status": video.status,
+            "error": video.error,
+            "model_version": video.predicted_model_id,
+            "version": video.version,
+        },
+    }
+    return enqueue_event(session, event=event, video_id=video.id, payload=payload)

@@ -1,0 +1,153 @@
+"""Webhooks: events queued with their cause, signed POSTs to a loopback receiver, retries with
+backoff, giving up, and the background sender (DuckDB and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from core import webhooks
+from core.config import Settings
+from db.engine import Database
+from db.queries import DuplicateError
+from db.queries import labels as labels_q
+from db.queries import videos as videos_q
+from db.queries import webhooks as webhooks_q
+from db.tables import DeliveryStatus, WebhookEvent, utcnow
+from tests.support.webhooks import Receiver
+
+SECRET = "a-shared-secret-of-some-length"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver([500])  # the first delivery fails once
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fast(settings: Settings) -> Settings:
+    settings.webhook_backoff_s = 0.2
+    settings.webhook_max_attempts = 3
+    settings.webhook_timeout_s = 2.0
+    settings.webhook_poll_s = 0.05
+    return settings
+
+
+class Moderator:
+    id = None
+    username = "ext"
+
+
+def _reviewed_video(db: Database) -> int:
+    with db.session() as session:
+        video_id = videos_q.create_video(session, title="derby", external_id="p-9").id
+        labels_q.save_review(
+            session, video_id=video_id, expected_version=0, node_ids=[], user=Moderator()
+        )
+    return video_id
+
+
+def test_signed_delivery_is_retried_after_a_failure(database, fast, receiver):
+    sub = webhooks.add_subscriber(database, url=receiver.url, secret=SECRET)
+    video_id = _reviewed_video(database)  # the review save queues video.reviewed
+    with httpx.Client() as client:
+        before = utcnow()
+        assert webhooks.deliver_due(database, settings=fast, client=client) == 1
+        after = utcnow()
+        with database.session() as session:
+            [pending] = webhooks_q.list_deliveries(session, subscriber_id=sub.id)
+        assert pending.status == DeliveryStatus.PENDING and pending.last_error == "HTTP 500"
+        backoff = timedelta(seconds=fast.webhook_backoff_s)  # first retry: the base delay
+        assert before + backoff <= pending.next_attempt_at <= after + backoff
+        time.sleep(max(0.0, (pending.next_attempt_at - utcnow()).total_seconds()) + 0.05)
+        assert webhooks.deliver_due(database, settings=fast, client=client) == 1
+    with database.session() as session:
+        [done] = webhooks_q.list_deliveries(session, subscriber_id=sub.id)
+    assert done.status == DeliveryStatus.DELIVERED and done.attempts == 2
+    assert len(receiver.requests) == 2
+    for headers, body in receiver.requests:
+        assert headers["X-Tagger-Event"] == "video.reviewed"
+        assert headers["X-Tagger-Delivery"] == str(done.id)
+        assert webhooks.verify(
+            SECRET, headers["X-Tagger-Timestamp"], body, headers["X-Tagger-Signature"]
+        )
+        assert not webhooks.verify(
+            "wrong", headers["X-Tagger-Timestamp"], body, headers["X-Tagger-Signature"]
+        )
+        payload = json.loads(body)
+        assert payload["event"] == "video.reviewed"
+        assert payload["video"]["id"] == video_id and payload["video"]["external_id"] == "p-9"
+        assert payload["video"]["status"] == "reviewed"
+
+
+def test_delivery_gives_up_after_the_last_attempt(database, fast):
+    dead = Receiver([500, 502, 503])
+    try:
+        webhooks.add_subscriber(database, url=dead.url, secret=SECRET)
+        _reviewed_video(database)
+        with httpx.Client() as client:
+            for _ in range(3):
+                webhooks.deliver_due(database, settings=fast, client=client)
+                time.sleep(0.85)  # past the longest backoff (0.2 * 2**1)
+    finally:
+        dead.close()
+    with database.session() as session:
+        [log] = webhooks_q.list_deliveries(session)
+    assert log.status == DeliveryStatus.FAILED and log.attempts == 3
+    assert log.last_status_code == 503
+
+
+def test_unreachable_subscriber_is_logged_not_raised(database, fast):
+    webhooks.add_subscriber(database, url="http://127.0.0.1:9/closed", secret=SECRET)
+    _reviewed_video(database)
+    with httpx.Client() as client:
+        webhooks.deliver_due(database, settings=fast, client=client)
+    with database.session() as session:
+        [log] = webhooks_q.list_deliveries(session)
+    assert log.status == DeliveryStatus.PENDING and "ConnectError" in log.last_error
+
+
+def test_event_filter_and_removed_subscribers(database, fast):
+    only_failed = webhooks.add_subscriber(
+        database, url="http://127.0.0.1:9/a", secret=SECRET, events=[WebhookEvent.VIDEO_FAILED]
+    )
+    every = webhooks.add_subscriber(database, url="http://127.0.0.1:9/b", secret=SECRET)
+    webhooks.remove_subscriber(database, subscriber_id=every.id)
+    _reviewed_video(database)
+    with database.session() as session:
+        assert webhooks_q.list_deliveries(session) == []
+        assert webhooks_q.list_subscribers(session, active_only=True) == [only_failed]
+
+
+def test_subscriber_validation(database):
+    with pytest.raises(webhooks.WebhookError, match="http"):
+        webhooks.add_subscriber(database, url="ftp://example.org/x", secret=SECRET)
+    with pytest.raises(webhooks.WebhookError, match="secret"):
+        webhooks.add_subscriber(database, url="http://example.org/x", secret="short")
+    webhooks.add_subscriber(database, url="http://example.org/x", secret=SECRET)
+    with pytest.raises(DuplicateError):
+        webhooks.add_subscriber(database, url="http://example.org/x", secret=SECRET)
+
+
+def test_background_sender_delivers_without_blocking_the_caller(database, fast):
+    server = Receiver([])
+    sender = webhooks.WebhookSender(database, settings=fast).start()
+    try:
+        webhooks.add_subscriber(database, url=server.url, secret=SECRET)
+        started = time.monotonic()
+        _reviewed_video(database)
+        assert time.monotonic() - started < 5  # the save only wrote an outbox row
+        deadline = time.monotonic() + 20
+        while not server.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        sender.stop()
+        server.close()
+    assert len(server.requests) == 1

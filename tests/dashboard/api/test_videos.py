@@ -1,0 +1,224 @@
+"""/v1/videos on DuckDB and PostgreSQL: upload (background processing, idempotency, limits,
+probing), read (tags, tree, labels), list (filters, cursor), labels (ETag/If-Match, audit)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from dashboard.api import create_api
+from db.queries import audit as audit_q
+from db.queries import labels as labels_q
+from db.queries import videos as videos_q
+from db.tables import AuditAction, VideoStatus
+from tests.dashboard.api.conftest import add_video, predict
+
+
+def _upload(api, data: bytes, scope: str = "write", **form):
+    return api.client.post(
+        "/v1/videos",
+        headers=api.auth(scope),
+        files={"file": ("clip.mp4", data, "video/mp4")},
+        data={"title": "A match", "description": "two teams", **form},
+    )
+
+
+def test_upload_is_accepted_then_processed_in_the_background_job(api, clip):
+    answer = _upload(api, clip(90), external_id="platform-1")
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert body["duplicate"] is False and body["status"] == VideoStatus.NEW
+    assert api.jobs.started == [("ingest", {"video_ids": [body["id"]]})]
+    video = api.client.get(f"/v1/videos/{body['id']}", headers=api.auth("read")).json()
+    assert video["status"] == VideoStatus.READY  # processed; no active model to predict with
+    assert video["external_id"] == "platform-1" and video["title"] == "A match"
+    assert 0.9 < video["duration_s"] < 1.2
+    job = api.client.get(f"/v1/jobs/{body['job_id']}", headers=api.auth("read")).json()
+    assert job["kind"] == "ingest" and job["status"] == "succeeded"
+
+
+def test_upload_is_idempotent_on_content_and_external_id(api, clip):
+    first = _upload(api, clip(90), external_id="p-1").json()
+    again = _upload(api, clip(90), external_id="p-1")
+    assert again.status_code == 200 and again.json()["id"] == first["id"]
+    assert again.json()["duplicate"] is True
+    same_bytes = _upload(api, clip(90))
+    assert same_bytes.status_code == 200 and same_bytes.json()["id"] == first["id"]
+    other_bytes = _upload(api, clip(150), external_id="p-1")
+    assert other_bytes.status_code == 409
+    assert "already names video" in other_bytes.json()["detail"]
+    assert len(api.jobs.started) == 1
+
+
+def test_upload_checks_content_by_probing_not_by_name(api):
+    answer = _upload(api, b"this is not a video at all" * 10)
+    assert answer.status_code == 422
+    assert "clip.mp4" in answer.json()["detail"]
+    assert api.jobs.started == []
+
+
+def test_upload_over_the_size_limit_is_refused_with_413(api, clip):
+    api.settings.max_upload_mb = 1
+    small = TestClient(create_api(settings=api.settings, db=api.db, start_job=api.jobs))
+    answer = small.post(
+        "/v1/videos",
+        headers=api.auth("write"),
+        files={"file": ("big.mp4", b"\0" * (3 << 20), "video/mp4")},
+    )
+    assert answer.status_code == 413 and "1 MB upload limit" in answer.json()["detail"]
+    assert not list(api.settings.media_dir.glob("*.mp4"))
+
+
+def test_upload_field_errors_are_422_in_words(api, clip):
+    answer = _upload(api, clip(90), title="x" * 501)
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("body.title: String should have at most 500")
+    missing = api.client.post("/v1/videos", headers=api.auth("write"), data={"title": "t"})
+    assert missing.status_code == 422 and "body.file: Field required" in missing.json()["detail"]
+
+
+def test_get_video_tags_tree_and_labels(api):
+    video_id = add_video(api, title="derby", external_id="e-1")
+    model = predict(
+        api,
+        video_id,
+        {
+            "Sports": (0.9, True),
+            "Sports: Soccer": (0.8, True),
+            "Sports: Golf": (0.2, False),
+            "News": (0.6, True),
+        },
+    )
+    answer = api.client.get(f"/v1/videos/{video_id}", headers=api.auth("read"))
+    assert answer.status_code == 200
+    assert answer.headers["etag"] == '"0"'
+    body = answer.json()
+    assert body["model_version"] == model and body["status"] == VideoStatus.PREDICTED
+    assert body["tags"] == [
+        {"path": "Sports: Soccer", "probability": 0.8},
+        {"path": "News", "probability": 0.6},
+    ]
+    assert body["tree"] is None
+    assert body["review"] == {
+        "reviewed": False,
+        "reviewed_by": None,
+        "reviewed_at": None,
+        "labels": [],
+    }
+    tree = api.client.get(f"/v1/videos/{video_id}?tree=true", headers=api.auth("read")).json()
+    sports, news = tree["tree"]
+    assert (sports["path"], news["path"]) == ("Sports", "News")
+    assert [c["path"] for c in sports["children"]] == ["Sports: Soccer", "Sports: Golf"]
+    for parent in tree["tree"]:
+        assert all(c["probability"] <= parent["probability"] for c in parent["children"])
+
+
+def test_unknown_video_is_404(api):
+    answer = api.client.get("/v1/videos/999", headers=api.auth("read"))
+    assert answer.status_code == 404 and answer.json() == {"detail": "no video with id 999"}
+
+
+def test_failed_video_says_why(api):
+    video_id = add_video(api, title="broken", status=VideoStatus.FAILED)
+    with api.db.session() as session:
+        videos_q.set_status(
+            session, video_id=video_id, status=VideoStatus.FAILED, error="no video stream"
+        )
+    body = api.client.get(f"/v1/videos/{video_id}", headers=api.auth("read")).json()
+    assert body["status"] == "failed" and body["error"] == "no video stream"
+
+
+def test_put_labels_with_if_match_saves_an_audited_review(api):
+    video_id = add_video(api, title="derby")
+    url = f"/v1/videos/{video_id}/labels"
+    answer = api.client.put(
+        url,
+        headers={**api.auth("write"), "If-Match": '"0"'},
+        json={"tags": ["sports: soccer", api.node("News")]},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["etag"] == '"1"'
+    review = answer.json()["review"]
+    assert review["reviewed"] and review["reviewed_by"] == "mod"
+    assert sorted(label["path"] for label in review["labels"]) == ["News", "Sports: Soccer"]
+    assert {label["created_by"] for label in review["labels"]} == {"mod"}
+    with api.db.session() as session:
+        assert labels_q.effective_labels(session, video_ids=[video_id]) == {
+            video_id: sorted([api.node("News"), api.node("Sports: Soccer")])
+        }
+        actions = [e.action for e in audit_q.list_audit(session, video_id=video_id)]
+    assert AuditAction.REVIEW_SAVED in actions and actions.count(AuditAction.LABEL_ADD) == 2
+    stale = api.client.put(url, headers={**api.auth("write"), "If-Match": '"0"'}, json={"tags": []})
+    assert stale.status_code == 412 and "changed by someone else" in stale.json()["detail"]
+
+
+def test_put_labels_needs_if_match_and_known_tags(api):
+    video_id = add_video(api, title="derby")
+    url = f"/v1/videos/{video_id}/labels"
+    missing = api.client.put(url, headers=api.auth("write"), json={"tags": []})
+    assert missing.status_code == 428
+    garbage = api.client.put(
+        url, headers={**api.auth("write"), "If-Match": "abc"}, json={"tags": []}
+    )
+    assert garbage.status_code == 412
+    unknown = api.client.put(
+        url, headers={**api.auth("write"), "If-Match": '"0"'}, json={"tags": ["Cooking"]}
+    )
+    assert unknown.status_code == 422 and "'Cooking'" in unknown.json()["detail"]
+    extra = api.client.put(
+        url, headers={**api.auth("write"), "If-Match": '"0"'}, json={"tags": [], "x": 1}
+    )
+    assert extra.status_code == 422 and "body.x: Extra inputs" in extra.json()["detail"]
+    gone = api.client.put(
+        "/v1/videos/999/labels", headers={**api.auth("write"), "If-Match": '"0"'}, json={"tags": []}
+    )
+    assert gone.status_code == 404
+
+
+def test_list_filters_and_cursor_pagination(api):
+    ids = [add_video(api, title=f"v{i}") for i in range(5)]
+    predict(api, ids[1], {"Sports": (0.9, True), "Sports: Golf": (0.7, True)})
+    with api.db.session() as session:
+        labels_q.save_review(
+            session,
+            video_id=ids[2],
+            expected_version=0,
+            node_ids=[api.node("Sports: Soccer")],
+            user=type("U", (), {"id": None, "username": "x"})(),
+        )
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = api.client.get("/v1/videos", params=params, headers=api.auth("read")).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ids
+
+    def get(**params) -> list[int]:
+        page = api.client.get("/v1/videos", params=params, headers=api.auth("read")).json()
+        return [v["id"] for v in page["items"]]
+
+    assert get(tag="Sports") == [ids[1], ids[2]]
+    assert get(tag="Sports: Golf") == [ids[1]]
+    assert get(status="predicted") == [ids[1]]
+    assert get(status=["predicted", "reviewed"]) == [ids[1], ids[2]]
+    assert get(reviewed=True) == [ids[2]]
+    assert get(reviewed=False) == [i for i in ids if i != ids[2]]
+    assert get(created_since="2000-01-01T00:00:00Z") == ids
+    assert get(created_since="2999-01-01T00:00:00Z") == []
+    top = api.client.get("/v1/videos", params={"tag": "Sports: Golf"}, headers=api.auth("read"))
+    assert json.loads(top.text)["items"][0]["model_version"] is not None
+
+
+def test_list_rejects_bad_filters_in_words(api):
+    def bad(**params):
+        return api.client.get("/v1/videos", params=params, headers=api.auth("read"))
+
+    assert bad(status="lost").status_code == 422
+    assert "query.status" in bad(status="lost").json()["detail"]
+    assert bad(limit=0).status_code == 422
+    assert bad(cursor="nonsense!").json()["detail"] == "cursor: not a cursor this API gave out"
+    assert "unknown tag" in bad(tag="Cooking").json()["detail"]
