@@ -265,23 +265,23 @@ def users_reset_password(
 
 def serve(
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8501,
-    address: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
 ) -> None:
-    """Run the review dashboard (Streamlit)."""
-    app_file = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-    if not app_file.is_file():
-        raise fail(f"dashboard entry file {app_file} is missing")
+    """Run the review dashboard: the Streamlit app and its media and sign-in routes, one port."""
+    server_file = Path(__file__).resolve().parents[2] / "dashboard" / "server.py"
+    if not server_file.is_file():
+        raise fail(f"dashboard server file {server_file} is missing")
     open_database()
     command = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        str(app_file),
+        str(server_file),
         "--server.port",
         str(port),
         "--server.address",
-        address,
+        host,
         "--server.headless",
         "true",
         "--browser.gatherUsageStats",

@@ -367,7 +367,7 @@ def demo(
         return
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     typer.echo(f"\ndashboard: http://{shown}:{port}  (Ctrl+C to stop)")
-    cli_data.serve(port=port, address=host)
+    cli_data.serve(port=port, host=host)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,151 @@
+"""Videos, keyframe thumbnails and captions over HTTP, for signed-in users only.
+
+Files are found through the database by id (no client-supplied paths) and must resolve, links
+followed, to a file inside the data dir's media or thumbnail folder. Starlette's
+``FileResponse`` streams them in chunks and answers Range requests (206 with Content-Range,
+416 for an unsatisfiable range, HEAD without a body), so the server never holds a file in
+memory and the player seeks without downloading what it skips.
+
+Status codes: 401 without a live session (the stale cookie is cleared), 403 for a disabled
+account, 404 for an unknown id or a file that is missing or outside its folder. The endpoints
+are plain functions: Starlette runs them in a worker thread (the lookups block on the database)
+and streams the file from the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from core import auth
+from core.config import Settings, get_settings
+from core.media.subtitles import webvtt
+from dashboard.routes.session import clear_cookie, session_token
+from db.engine import Database, get_database
+from db.queries import NotFoundError
+from db.queries import videos as video_queries
+
+VIDEO_PATH = "/files/videos/{video_id:int}"
+THUMBNAIL_PATH = "/files/thumbnails/{video_id:int}/{index:int}"
+CAPTIONS_PATH = "/files/captions/{video_id:int}"
+# the browser may keep what it fetched for this user; shared caches may not
+CACHE_CONTROL = "private, max-age=3600"
+
+
+class MediaNotFoundError(LookupError):
+    """No such video/keyframe, or its file is missing or lies outside its folder."""
+
+
+def video_url(video_id: int) -> str:
+    return VIDEO_PATH.replace("{video_id:int}", str(video_id))
+
+
+def thumbnail_url(video_id: int, index: int) -> str:
+    return THUMBNAIL_PATH.replace("{video_id:int}", str(video_id)).replace(
+        "{index:int}", str(index)
+    )
+
+
+def captions_url(video_id: int) -> str:
+    return CAPTIONS_PATH.replace("{video_id:int}", str(video_id))
+
+
+def confined(data_dir: Path, stored: str | None, folder: Path) -> Path:
+    """``data_dir / stored`` resolved (links followed); raises :class:`MediaNotFoundError`
+    unless it is an existing file inside ``folder``."""
+    if not stored:
+        raise MediaNotFoundError("no stored file")
+    path = (data_dir / stored).resolve()
+    if not path.is_relative_to(folder.resolve()) or not path.is_file():
+        raise MediaNotFoundError("file missing or outside its folder")
+    return path
+
+
+def _video_file(db: Database, settings: Settings, video_id: int) -> Path:
+    with db.session() as session:
+        try:
+            video = video_queries.get_video(session, video_id=video_id)
+        except NotFoundError as e:
+            raise MediaNotFoundError(str(e)) from e
+    return confined(settings.data_dir, video.stored_path, settings.media_dir)
+
+
+def _thumbnail_file(db: Database, settings: Settings, video_id: int, index: int) -> Path:
+    with db.session() as session:
+        frames = video_queries.get_keyframes(session, video_id=video_id)
+    stored = next((f.thumbnail_path for f in frames if f.idx == index), None)
+    return confined(settings.data_dir, stored, settings.thumbnails_dir)
+
+
+def _captions(db: Database, video_id: int) -> str:
+    with db.session() as session:
+        transcript = video_queries.get_transcript(session, video_id=video_id)
+    if transcript is None:
+        raise MediaNotFoundError("no transcript")
+    return webvtt(json.loads(transcript.segments_json))
+
+
+def _authorize(request: Request, db: Database) -> Response | None:
+    """None for a signed-in, enabled user; else the 401/403 response to send."""
+    try:
+        auth.session_user(db, session_token(request))
+    except auth.AccountDisabledError:
+        return PlainTextResponse("this account is disabled", status_code=403)
+    except auth.SessionInvalidError:
+        response = PlainTextResponse("sign in to the dashboard first", status_code=401)
+        if session_token(request):
+            clear_cookie(response)
+        return response
+    return None
+
+
+def _file_response(path: Path) -> FileResponse:
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": CACHE_CONTROL})
+
+
+def video(request: Request) -> Response:
+    db, settings = get_database(get_settings()), get_settings()
+    refused = _authorize(request, db)
+    if refused is not None:
+        return refused
+    try:
+        return _file_response(_video_file(db, settings, request.path_params["video_id"]))
+    except MediaNotFoundError:
+        return PlainTextResponse("no such video file", status_code=404)
+
+
+def thumbnail(request: Request) -> Response:
+    db, settings = get_database(get_settings()), get_settings()
+    refused = _authorize(request, db)
+    if refused is not None:
+        return refused
+    params = request.path_params
+    try:
+        return _file_response(_thumbnail_file(db, settings, params["video_id"], params["index"]))
+    except MediaNotFoundError:
+        return PlainTextResponse("no such thumbnail", status_code=404)
+
+
+def captions(request: Request) -> Response:
+    db = get_database(get_settings())
+    refused = _authorize(request, db)
+    if refused is not None:
+        return refused
+    try:
+        text = _captions(db, request.path_params["video_id"])
+    except MediaNotFoundError:
+        return PlainTextResponse("no captions for this video", status_code=404)
+    return Response(text, media_type="text/vtt", headers={"Cache-Control": CACHE_CONTROL})
+
+
+routes = [
+    Route(VIDEO_PATH, video, methods=["GET", "HEAD"]),
+    Route(THUMBNAIL_PATH, thumbnail, methods=["GET", "HEAD"]),
+    Route(CAPTIONS_PATH, captions, methods=["GET", "HEAD"]),
+]
