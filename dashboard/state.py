@@ -52,7 +52,9 @@ def init() -> None:
 def token() -> str | None:
     """The token this browser session presents: the session cookie it connected with, else
     one handed to the session directly."""
-    return st.context.cookies.get(COOKIE) or st.session_state.get(TOKEN)
+    cookie = st.context.cookies.get(COOKIE)
+    # only a real browser connection has cookies (AppTest's stand-in runtime answers with mocks)
+    return cookie if isinstance(cookie, str) and cookie else st.session_state.get(TOKEN)
 
 
 def resolve(db: Database) -> CurrentUser | None:

@@ -1,4 +1,4 @@
-"""End to end in a real browser: `streamlit run` + headless Chromium (Playwright).
+"""End to end in a real browser: `streamlit run dashboard/server.py` + headless Chromium (Playwright).
 
 Data: the IAB taxonomy, 16 videos that play a real clip (bigbuckbunny) with real keyframe
 thumbnails and a transcript, synthetic embeddings under the configured encoder's cache key, imported
@@ -41,6 +41,7 @@ SCREENSHOTS = (
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
+    "--no-zygote",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
@@ -148,7 +149,7 @@ def dashboard_url(settings: Settings, bigbuckbunny: Path) -> Iterator[str]:
             "-m",
             "streamlit",
             "run",
-            "dashboard/app.py",
+            "dashboard/server.py",
             "--server.port",
             str(port),
             "--server.address",

@@ -25,6 +25,7 @@ from core.ingest import batch as ingest
 from dashboard.components import md_escape
 from db.queries import videos as videos_q
 from db.tables import VideoStatus
+from tests.support.signin import sign_in_apptest
 
 HOSTILE = {
     "html": "<b>bold</b><img src=x onerror=alert(1)> & &amp;",
@@ -197,11 +198,7 @@ def app(db, taxonomy, accounts) -> Iterator[Callable[[str], AppTest]]:
 
     def signed_in(username: str) -> AppTest:
         at = AppTest.from_file(str(APP), default_timeout=60)
-        at.run()
-        at.text_input(key="signin_username").input(username)
-        at.text_input(key="signin_password").input("correct horse battery staple")
-        at.button[0].click()
-        at.run()
+        sign_in_apptest(at, username, "correct horse battery staple")
         assert not at.exception, at.exception
         return at
 
