@@ -16,6 +16,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session
 
 from core.config import Settings, get_settings
 from db.engine import Database
@@ -199,8 +200,11 @@ def authenticate(
     return SessionToken(token=token, user=_current(user), expires_at=expires_at)
 
 
-def session_user(db: Database, token: str | None, *, now: datetime | None = None) -> CurrentUser:
-    """The user behind a token, with the role as stored now.
+def user_for_token(
+    session: Session, *, token: str | None, now: datetime | None = None
+) -> CurrentUser:
+    """The user behind a token, with the role as stored now, read in the caller's unit of work
+    (so a request can check its session and read what it serves in one).
 
     Raises :class:`SessionInvalidError` for a missing, unknown, revoked or expired token and
     :class:`AccountDisabledError` when the account is disabled (or gone).
@@ -208,14 +212,19 @@ def session_user(db: Database, token: str | None, *, now: datetime | None = None
     if not token:
         raise SessionInvalidError("not signed in")
     now = now or utcnow()
+    row = user_queries.get_user_session(session, token_hash=_token_hash(token))
+    if row is None or row.revoked or row.expires_at <= now:
+        raise SessionInvalidError("the session has expired or was ended")
+    user = session.get(User, row.user_id)
+    if user is None or user.disabled:
+        raise AccountDisabledError("this account is disabled")
+    return _current(user)
+
+
+def session_user(db: Database, token: str | None, *, now: datetime | None = None) -> CurrentUser:
+    """:func:`user_for_token` in a unit of work of its own."""
     with db.session() as session:
-        row = user_queries.get_user_session(session, token_hash=_token_hash(token))
-        if row is None or row.revoked or row.expires_at <= now:
-            raise SessionInvalidError("the session has expired or was ended")
-        user = session.get(User, row.user_id)
-        if user is None or user.disabled:
-            raise AccountDisabledError("this account is disabled")
-        return _current(user)
+        return user_for_token(session, token=token, now=now)
 
 
 def resolve_session(db: Database, token: str, *, now: datetime | None = None) -> CurrentUser | None:

@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import json
 import mimetypes
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
+from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from core import auth
-from core.config import Settings, get_settings
+from core.config import get_settings
 from core.media.subtitles import webvtt
 from dashboard.routes.session import clear_cookie, session_token
-from db.engine import Database, get_database
+from db.engine import get_database
 from db.queries import NotFoundError
 from db.queries import videos as video_queries
 
@@ -35,6 +38,7 @@ THUMBNAIL_PATH = "/files/thumbnails/{video_id:int}/{index:int}"
 CAPTIONS_PATH = "/files/captions/{video_id:int}"
 # the browser may keep what it fetched for this user; shared caches may not
 CACHE_CONTROL = "private, max-age=3600"
+T = TypeVar("T")
 
 
 class MediaNotFoundError(LookupError):
@@ -66,81 +70,74 @@ def confined(data_dir: Path, stored: str | None, folder: Path) -> Path:
     return path
 
 
-def _video_file(db: Database, settings: Settings, video_id: int) -> Path:
-    with db.session() as session:
-        try:
-            video = video_queries.get_video(session, video_id=video_id)
-        except NotFoundError as e:
-            raise MediaNotFoundError(str(e)) from e
-    return confined(settings.data_dir, video.stored_path, settings.media_dir)
+def _stored_video(session: Session, video_id: int) -> str | None:
+    try:
+        return video_queries.get_video(session, video_id=video_id).stored_path
+    except NotFoundError as e:
+        raise MediaNotFoundError(str(e)) from e
 
 
-def _thumbnail_file(db: Database, settings: Settings, video_id: int, index: int) -> Path:
-    with db.session() as session:
-        frames = video_queries.get_keyframes(session, video_id=video_id)
-    stored = next((f.thumbnail_path for f in frames if f.idx == index), None)
-    return confined(settings.data_dir, stored, settings.thumbnails_dir)
+def _stored_thumbnail(session: Session, video_id: int, index: int) -> str | None:
+    frames = video_queries.get_keyframes(session, video_id=video_id)
+    return next((f.thumbnail_path for f in frames if f.idx == index), None)
 
 
-def _captions(db: Database, video_id: int) -> str:
-    with db.session() as session:
-        transcript = video_queries.get_transcript(session, video_id=video_id)
+def _captions(session: Session, video_id: int) -> str:
+    transcript = video_queries.get_transcript(session, video_id=video_id)
     if transcript is None:
         raise MediaNotFoundError("no transcript")
     return webvtt(json.loads(transcript.segments_json))
 
 
-def _authorize(request: Request, db: Database) -> Response | None:
-    """None for a signed-in, enabled user; else the 401/403 response to send."""
+def _authorized(request: Request, read: Callable[[Session], T]) -> T | Response:
+    """``read(session)`` after checking the request's session cookie, in one unit of work
+    (every Range request of a player comes through here); else the 401/403/404 response."""
+    token = session_token(request)
     try:
-        auth.session_user(db, session_token(request))
+        with get_database(get_settings()).session() as session:
+            auth.user_for_token(session, token=token)
+            return read(session)
     except auth.AccountDisabledError:
         return PlainTextResponse("this account is disabled", status_code=403)
     except auth.SessionInvalidError:
         response = PlainTextResponse("sign in to the dashboard first", status_code=401)
-        if session_token(request):
+        if token:
             clear_cookie(response)
         return response
-    return None
+    except MediaNotFoundError:
+        return PlainTextResponse("not found", status_code=404)
 
 
-def _file_response(path: Path) -> FileResponse:
+def _file_response(stored: str | None, folder: Path) -> Response:
+    try:
+        path = confined(get_settings().data_dir, stored, folder)
+    except MediaNotFoundError:
+        return PlainTextResponse("not found", status_code=404)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": CACHE_CONTROL})
 
 
 def video(request: Request) -> Response:
-    db, settings = get_database(get_settings()), get_settings()
-    refused = _authorize(request, db)
-    if refused is not None:
-        return refused
-    try:
-        return _file_response(_video_file(db, settings, request.path_params["video_id"]))
-    except MediaNotFoundError:
-        return PlainTextResponse("no such video file", status_code=404)
+    video_id = request.path_params["video_id"]
+    stored = _authorized(request, lambda s: _stored_video(s, video_id))
+    if isinstance(stored, Response):
+        return stored
+    return _file_response(stored, get_settings().media_dir)
 
 
 def thumbnail(request: Request) -> Response:
-    db, settings = get_database(get_settings()), get_settings()
-    refused = _authorize(request, db)
-    if refused is not None:
-        return refused
-    params = request.path_params
-    try:
-        return _file_response(_thumbnail_file(db, settings, params["video_id"], params["index"]))
-    except MediaNotFoundError:
-        return PlainTextResponse("no such thumbnail", status_code=404)
+    video_id, index = request.path_params["video_id"], request.path_params["index"]
+    stored = _authorized(request, lambda s: _stored_thumbnail(s, video_id, index))
+    if isinstance(stored, Response):
+        return stored
+    return _file_response(stored, get_settings().thumbnails_dir)
 
 
 def captions(request: Request) -> Response:
-    db = get_database(get_settings())
-    refused = _authorize(request, db)
-    if refused is not None:
-        return refused
-    try:
-        text = _captions(db, request.path_params["video_id"])
-    except MediaNotFoundError:
-        return PlainTextResponse("no captions for this video", status_code=404)
+    video_id = request.path_params["video_id"]
+    text = _authorized(request, lambda s: _captions(s, video_id))
+    if isinstance(text, Response):
+        return text
     return Response(text, media_type="text/vtt", headers={"Cache-Control": CACHE_CONTROL})
 
 

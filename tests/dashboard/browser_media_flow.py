@@ -13,7 +13,7 @@ import sys
 from playwright.sync_api import sync_playwright
 
 from dashboard.routes import media, session
-from tests.support.dashboard_server import CHROMIUM, CHROMIUM_ARGS
+from scripts.bench.live_dashboard import CHROMIUM, CHROMIUM_ARGS
 
 TIMEOUT_MS = 60_000
 

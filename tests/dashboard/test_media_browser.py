@@ -16,7 +16,7 @@ from core.media import decode as media_decode
 from db.engine import get_database, init_db
 from db.queries import videos
 from db.tables import VideoStatus
-from tests.support.dashboard_server import CHROMIUM, dashboard_server, run_browser_script
+from scripts.bench.live_dashboard import CHROMIUM, dashboard_server, run_browser_script
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,7 @@
-"""A real dashboard server (``streamlit run dashboard/server.py``) and browser sessions run in
-their own process groups with hard deadlines: headless Chromium can hang in the kernel, so a
-stuck run is killed as a whole group and reported, never left to hang the test run."""
+"""A real dashboard server (``streamlit run dashboard/server.py``) and browser sessions, each in
+its own process group with a hard deadline: headless Chromium can hang in the kernel, so a stuck
+run is killed as a whole group and reported, never left hanging. Shared by the media-serving
+benchmark and the browser tests."""
 
 from __future__ import annotations
 
@@ -54,7 +55,9 @@ def kill_group(process: subprocess.Popen, *, grace_s: float = 10) -> None:
 
 
 @contextmanager
-def dashboard_server(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, int]]:
+def dashboard_server(
+    env: dict[str, str], log_path: Path, *, server_file: Path = ROOT / "dashboard" / "server.py"
+) -> Iterator[tuple[str, int]]:
     """``(url, pid)`` of a dashboard server started like ``tagger serve`` on a free port, with
     ``env`` (e.g. ``TAGGER_DATA_DIR``); stopped, with its whole group, on exit."""
     port = free_port()
@@ -65,7 +68,7 @@ def dashboard_server(env: dict[str, str], log_path: Path) -> Iterator[tuple[str,
                 "-m",
                 "streamlit",
                 "run",
-                "dashboard/server.py",
+                str(server_file),
                 "--server.port",
                 str(port),
                 "--server.address",
@@ -76,7 +79,7 @@ def dashboard_server(env: dict[str, str], log_path: Path) -> Iterator[tuple[str,
                 "false",
             ],
             cwd=ROOT,
-            env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+            env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -1,0 +1,64 @@
+"""One moderator in Chromium, run by scripts/bench/media_serving.py in its own process group:
+
+    python scripts/bench/media_browser.py URL USERNAME PASSWORD OPENS
+
+Signs in, takes the next video from the queue, then skips to the next one ``OPENS - 1`` times.
+Each open is timed from the click to the player having the new video's metadata
+(``readyState >= 1``); prints ``{"open_s": [...]}`` as one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+
+from playwright.sync_api import sync_playwright
+
+from scripts.bench.live_dashboard import CHROMIUM, CHROMIUM_ARGS
+
+TIMEOUT_MS = 120_000
+# the review page's caption starts with "#<video id>"; the player must be that video's and ready
+_READY = """prev => {
+  const caption = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+    .map(e => e.textContent).find(t => /^#\\d+/.test(t.trim()));
+  const video = document.querySelector('video');
+  if (!caption || !video) return false;
+  const id = caption.trim().match(/^#(\\d+)/)[1];
+  return id !== prev.id && video.src !== prev.src && video.readyState >= 1 ? id : false;
+}"""
+
+
+def main(url: str, username: str, password: str, opens: int) -> dict:
+    times = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url)
+        page.get_by_role("textbox", name="Username").fill(username)
+        page.get_by_role("textbox", name="Password").fill(password)
+        page.get_by_role("textbox", name="Password").press("Enter")
+        page.get_by_role("heading", name="Review queue").wait_for()
+        page.wait_for_timeout(500)
+        previous = {"id": None, "src": None}
+        for i in range(opens):
+            button = page.get_by_role("button", name="Review next" if i == 0 else "Skip")
+            started = time.perf_counter()
+            button.click()
+            handle = page.wait_for_function(_READY, arg=previous, timeout=TIMEOUT_MS)
+            times.append(time.perf_counter() - started)
+            previous = {
+                "id": handle.json_value(),
+                "src": page.locator("video").first.get_attribute("src"),
+            }
+            page.wait_for_timeout(200)
+        browser.close()
+    return {"open_s": times}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 5 or not re.fullmatch(r"\d+", sys.argv[4]):
+        raise SystemExit(__doc__)
+    print(json.dumps(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))))
