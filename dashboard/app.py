@@ -1,4 +1,4 @@
-"""Router of the moderators' dashboard: `streamlit run dashboard/app.py`.
+"""Router of the moderators' dashboard; dashboard/server.py serves it (`tagger serve`).
 
 Resolves who is signed in (from the database, every run), then registers only the pages that
 user may open: nothing but the sign-in page before sign-in, and the admin-only pages only for

@@ -38,6 +38,12 @@ THUMBNAIL_PATH = "/files/thumbnails/{video_id:int}/{index:int}"
 CAPTIONS_PATH = "/files/captions/{video_id:int}"
 # the browser may keep what it fetched for this user; shared caches may not
 CACHE_CONTROL = "private, max-age=3600"
+# A browser keeps a connection busy for each media response until it ends, and stops reading
+# once a player has what it wants (preload="metadata", paused, or replaced by the next video).
+# Answered to the end of a 500 MB file, a range would pin its connection, and after six such
+# players (Chrome's per-host limit) the next video stalls. So a single range gets at most
+# RANGE_CHUNK bytes (a 206 whose Content-Range says which); players ask for the next ones.
+RANGE_CHUNK = 2 * 2**20
 T = TypeVar("T")
 
 
@@ -108,13 +114,27 @@ def _authorized(request: Request, read: Callable[[Session], T]) -> T | Response:
         return PlainTextResponse("not found", status_code=404)
 
 
+class _ChunkedFileResponse(FileResponse):
+    """``FileResponse`` (Range, 206/416, HEAD) answering a single range in chunks."""
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        ranges = super()._parse_range_header(http_range, file_size)
+        if len(ranges) == 1:
+            start, end = ranges[0]
+            return [(start, min(end, start + RANGE_CHUNK))]
+        return ranges
+
+
 def _file_response(stored: str | None, folder: Path) -> Response:
     try:
         path = confined(get_settings().data_dir, stored, folder)
     except MediaNotFoundError:
         return PlainTextResponse("not found", status_code=404)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type, headers={"Cache-Control": CACHE_CONTROL})
+    return _ChunkedFileResponse(
+        path, media_type=media_type, headers={"Cache-Control": CACHE_CONTROL}
+    )
 
 
 def video(request: Request) -> Response:

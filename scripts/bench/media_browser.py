@@ -26,8 +26,15 @@ _READY = """prev => {
   const video = document.querySelector('video');
   if (!caption || !video) return false;
   const id = caption.trim().match(/^#(\\d+)/)[1];
-  return id !== prev.id && video.src !== prev.src && video.readyState >= 1 ? id : false;
+  const src = video.getAttribute('src');
+  return id !== prev.id && src !== prev.src && video.readyState >= 1 ? [id, src] : false;
 }"""
+
+
+def _idle(page) -> None:
+    """Until Streamlit has finished the current run (not timed: the next click waits for it)."""
+    page.wait_for_timeout(200)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=TIMEOUT_MS)
 
 
 def main(url: str, username: str, password: str, opens: int) -> dict:
@@ -41,7 +48,7 @@ def main(url: str, username: str, password: str, opens: int) -> dict:
         page.get_by_role("textbox", name="Password").fill(password)
         page.get_by_role("textbox", name="Password").press("Enter")
         page.get_by_role("heading", name="Review queue").wait_for()
-        page.wait_for_timeout(500)
+        _idle(page)
         previous = {"id": None, "src": None}
         for i in range(opens):
             button = page.get_by_role("button", name="Review next" if i == 0 else "Skip")
@@ -49,11 +56,9 @@ def main(url: str, username: str, password: str, opens: int) -> dict:
             button.click()
             handle = page.wait_for_function(_READY, arg=previous, timeout=TIMEOUT_MS)
             times.append(time.perf_counter() - started)
-            previous = {
-                "id": handle.json_value(),
-                "src": page.locator("video").first.get_attribute("src"),
-            }
-            page.wait_for_timeout(200)
+            video_id, src = handle.json_value()
+            previous = {"id": video_id, "src": src}
+            _idle(page)
         browser.close()
     return {"open_s": times}
 
