@@ -142,3 +142,14 @@ def test_thumbnail_outside_its_folder_is_refused(served: Served) -> None:
         )  # a media file is not a thumbnail
     open_session(served)
     assert served.client.get(media.thumbnail_url(served.video_id, 0)).status_code == 404
+
+
+@pytest.mark.parametrize("header", ["bytes=100-", "bytes=100-999999"])
+def test_a_long_range_is_answered_in_chunks(served: Served, monkeypatch, header) -> None:
+    """So a player that stops reading never pins a connection for the rest of the file."""
+    monkeypatch.setattr(media, "RANGE_CHUNK", 1000)
+    open_session(served)
+    response = served.client.get(media.video_url(served.video_id), headers={"Range": header})
+    assert response.status_code == 206
+    assert response.headers["content-range"] == f"bytes 100-1099/{len(VIDEO_BYTES)}"
+    assert response.content == VIDEO_BYTES[100:1100]
