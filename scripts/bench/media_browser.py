@@ -4,7 +4,8 @@
 
 Signs in, takes the next video from the queue, then skips to the next one ``OPENS - 1`` times.
 Each open is timed from the click to the player having the new video's metadata
-(``readyState >= 1``); prints ``{"open_s": [...]}`` as one JSON line.
+(``readyState >= 1``), and the player's own part from its element appearing in the page to its
+``loadedmetadata``; prints ``{"open_s": [...], "player_s": [...]}`` as one JSON line.
 """
 
 from __future__ import annotations
@@ -27,8 +28,21 @@ _READY = """prev => {
   if (!caption || !video) return false;
   const id = caption.trim().match(/^#(\\d+)/)[1];
   const src = video.getAttribute('src');
-  return id !== prev.id && src !== prev.src && video.readyState >= 1 ? [id, src] : false;
+  if (id === prev.id || src === prev.src || video.readyState < 1) return false;
+  const seen = window.__playerSeen.get(video), ready = window.__playerReady.get(video);
+  return [id, src, seen !== undefined && ready !== undefined ? ready - seen : null];
 }"""
+# when each player element appeared and when it had its metadata (page clock, ms)
+_PLAYER_CLOCK = """
+window.__playerSeen = new WeakMap(); window.__playerReady = new WeakMap();
+new MutationObserver(() => {
+  for (const v of document.querySelectorAll('video'))
+    if (!window.__playerSeen.has(v)) window.__playerSeen.set(v, performance.now());
+}).observe(document, {childList: true, subtree: true});
+document.addEventListener('loadedmetadata', e => {
+  if (!window.__playerReady.has(e.target)) window.__playerReady.set(e.target, performance.now());
+}, true);
+"""
 
 
 def _idle(page) -> None:
@@ -38,11 +52,12 @@ def _idle(page) -> None:
 
 
 def main(url: str, username: str, password: str, opens: int) -> dict:
-    times = []
+    times, player_ms = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.set_default_timeout(TIMEOUT_MS)
+        page.add_init_script(_PLAYER_CLOCK)
         page.goto(url)
         page.get_by_role("textbox", name="Username").fill(username)
         page.get_by_role("textbox", name="Password").fill(password)
@@ -56,11 +71,13 @@ def main(url: str, username: str, password: str, opens: int) -> dict:
             button.click()
             handle = page.wait_for_function(_READY, arg=previous, timeout=TIMEOUT_MS)
             times.append(time.perf_counter() - started)
-            video_id, src = handle.json_value()
+            video_id, src, player = handle.json_value()
             previous = {"id": video_id, "src": src}
+            if player is not None:
+                player_ms.append(player)
             _idle(page)
         browser.close()
-    return {"open_s": times}
+    return {"open_s": times, "player_s": [ms / 1000 for ms in player_ms]}
 
 
 if __name__ == "__main__":

@@ -136,9 +136,11 @@ def _rss_kib(pid: int, field: str = "VmRSS") -> int:
     raise OSError(f"/proc/{pid}/status has no {field}")
 
 
-def _browse(url: str, username: str, opens: int) -> list[float]:
+def _browse(url: str, username: str, opens: int) -> tuple[list[float], list[float]]:
+    """Seconds of each open (click to player ready) and of the player's own part of it."""
     args = [url, username, PASSWORD, str(opens)]
-    return run_browser_script(BROWSER_SCRIPT, args, timeout_s=SESSION_DEADLINE_S)["open_s"]
+    seen = run_browser_script(BROWSER_SCRIPT, args, timeout_s=SESSION_DEADLINE_S)
+    return seen["open_s"], seen["player_s"]
 
 
 def _old_player_server(folder: Path) -> Path:
@@ -158,6 +160,7 @@ def _old_player_server(folder: Path) -> Path:
 @dataclass(frozen=True)
 class Measured:
     solo_s: list[float]
+    solo_player_s: list[float]
     concurrent_s: list[float]
     rss_before_kib: int
     rss_after_kib: int
@@ -170,7 +173,9 @@ def _measure(data_dir: Path, plan: Plan, *, server_file: Path | None, concurrent
     with dashboard_server(env, data_dir / "server.log", **extra) as (url, pid):
         _browse(url, "solo", 0)  # warm-up: sign in, queue page (every module imported)
         before = _rss_kib(pid)
-        solo = _browse(url, "solo", plan.solo_opens if concurrent else plan.baseline_opens)
+        solo, solo_player = _browse(
+            url, "solo", plan.solo_opens if concurrent else plan.baseline_opens
+        )
         together: list[float] = []
         if concurrent:
             with ThreadPoolExecutor(plan.sessions) as pool:
@@ -178,8 +183,9 @@ def _measure(data_dir: Path, plan: Plan, *, server_file: Path | None, concurrent
                     pool.submit(_browse, url, f"mod{i}", plan.opens) for i in range(plan.sessions)
                 ]
                 for run in runs:
-                    together += run.result()
-        return Measured(solo, together, before, _rss_kib(pid), _rss_kib(pid, "VmHWM"))
+                    together += run.result()[0]
+        after, peak = _rss_kib(pid), _rss_kib(pid, "VmHWM")
+        return Measured(solo, solo_player, together, before, after, peak)
 
 
 def _p95(values: list[float]) -> float:
@@ -204,6 +210,8 @@ def rows(work: Path, plan: Plan = Plan(), *, baseline: bool = False) -> list[Row
             )
     solo = statistics.median(streamed.solo_s)
     old_solo = statistics.median(old.solo_s) if old else None
+    player = statistics.median(streamed.solo_player_s) if streamed.solo_player_s else None
+    old_player = statistics.median(old.solo_player_s) if old and old.solo_player_s else None
     growth = streamed.rss_after_kib - streamed.rss_before_kib
     old_growth = old.rss_after_kib - old.rss_before_kib if old else None
     n_total = plan.sessions * plan.opens
@@ -217,6 +225,13 @@ def rows(work: Path, plan: Plan = Plan(), *, baseline: bool = False) -> list[Row
             f"{old_solo / solo:.1f}x faster" if old else "-",
             "< 1 s",
             solo < 1,
+        ),
+        Row(
+            "media",
+            "of which the player itself: its element in the page -> metadata loaded (median)",
+            format_seconds(player) if player is not None else "not measured",
+            f"st.video: {format_seconds(old_player)}" if old_player is not None else "-",
+            f"{old_player / player:.1f}x faster" if player and old_player else "-",
         ),
         Row(
             "media",
