@@ -16,6 +16,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session
 
 from core.config import Settings, get_settings
 from db.engine import Database
@@ -48,6 +49,14 @@ class PermissionDeniedError(AuthError):
 
 class InvalidUserError(AuthError, ValueError):
     """A username, password or role that cannot be used for a new account."""
+
+
+class SessionInvalidError(AuthError):
+    """No session token, or an unknown, revoked or expired one (HTTP 401: sign in again)."""
+
+
+class AccountDisabledError(PermissionDeniedError):
+    """A live session of a disabled account (HTTP 403: signing in again will not help)."""
 
 
 @dataclass(frozen=True)
@@ -192,20 +201,40 @@ def authenticate(
     return SessionToken(token=token, user=_current(user), expires_at=expires_at)
 
 
-def resolve_session(db: Database, token: str, *, now: datetime | None = None) -> CurrentUser | None:
-    """The user behind a token, with the role as stored now; None if unknown, revoked,
-    expired, or the account is disabled."""
+def user_for_token(
+    session: Session, *, token: str | None, now: datetime | None = None
+) -> CurrentUser:
+    """The user behind a token, with the role as stored now, read in the caller's unit of work
+    (so a request can check its session and read what it serves in one).
+
+    Raises :class:`SessionInvalidError` for a missing, unknown, revoked or expired token and
+    :class:`AccountDisabledError` when the account is disabled (or gone).
+    """
     if not token:
-        return None
+        raise SessionInvalidError("not signed in")
     now = now or utcnow()
+    row = user_queries.get_user_session(session, token_hash=_token_hash(token))
+    if row is None or row.revoked or row.expires_at <= now:
+        raise SessionInvalidError("the session has expired or was ended")
+    user = session.get(User, row.user_id)
+    if user is None or user.disabled:
+        raise AccountDisabledError("this account is disabled")
+    return _current(user)
+
+
+def session_user(db: Database, token: str | None, *, now: datetime | None = None) -> CurrentUser:
+    """:func:`user_for_token` in a unit of work of its own."""
     with db.session() as session:
-        row = user_queries.get_user_session(session, token_hash=_token_hash(token))
-        if row is None or row.revoked or row.expires_at <= now:
-            return None
-        user = session.get(User, row.user_id)
-        if user is None or user.disabled:
-            return None
-        return _current(user)
+        return user_for_token(session, token=token, now=now)
+
+
+def resolve_session(db: Database, token: str, *, now: datetime | None = None) -> CurrentUser | None:
+    """The user behind a token, or None if unknown, revoked, expired, or the account is
+    disabled (callers that must tell these apart use :func:`session_user`)."""
+    try:
+        return session_user(db, token, now=now)
+    except (SessionInvalidError, AccountDisabledError):
+        return None
 
 
 def logout(db: Database, token: str) -> None:

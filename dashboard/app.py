@@ -1,4 +1,4 @@
-"""Router of the moderators' dashboard: `streamlit run dashboard/app.py`.
+"""Router of the moderators' dashboard; dashboard/server.py serves it (`tagger serve`).
 
 Resolves who is signed in (from the database, every run), then registers only the pages that
 user may open: nothing but the sign-in page before sign-in, and the admin-only pages only for
@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import cache, state
-from dashboard.components import md_escape
+from dashboard.components import md_escape, signout_form
 
 # Not "pages/": with that folder name Streamlit falls back to its legacy directory mode and
 # registers every file in it as a page, for everyone.
@@ -50,8 +50,6 @@ else:
     page = st.navigation(sections)
     with st.sidebar:
         st.caption(f"Signed in as **{md_escape(user.username)}** ({user.role})")
-        if st.button("Sign out", key="sign_out"):
-            state.sign_out(db)
-            st.rerun()
+        signout_form()
 
 page.run()

@@ -1,4 +1,5 @@
-"""Reusable rendering pieces: safe text, time formats, charts and the tag tree.
+"""Reusable rendering pieces: safe text, time formats, charts, the tag tree, and the HTML
+(player, sign-in and sign-out forms) that talks to our own routes.
 
 Everything a user or an importer typed (titles, descriptions, transcripts, tag names) goes
 through :func:`md_escape` before any Markdown-rendering element (labels, headers, captions), or
@@ -7,6 +8,7 @@ is shown with ``st.text`` / dataframes, which never interpret markup.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 import altair as alt
 import pandas as pd
 import streamlit as st
+
+from dashboard.routes import media, session
 
 # Markdown/HTML metacharacters Streamlit's renderer understands (CommonMark, GFM, KaTeX "$",
 # emoji shortcodes ":x:", directive-like "[text](url)"), each escaped with a backslash.
@@ -34,25 +38,6 @@ def timecode(seconds: float) -> str:
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
-def webvtt(segments: Sequence[dict]) -> str:
-    """Transcript segments as WebVTT captions for ``st.video(subtitles=...)``."""
-
-    def stamp(t: float) -> str:
-        ms = round(t * 1000)
-        hours, ms = divmod(ms, 3_600_000)
-        minutes, ms = divmod(ms, 60_000)
-        secs, ms = divmod(ms, 1000)
-        return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}"
-
-    cues = [
-        f"{stamp(s['start'])} --> {stamp(max(s['end'], s['start'] + 0.5))}\n"
-        f"{' '.join(str(s['text']).split())}"
-        for s in segments
-        if str(s.get("text", "")).strip()
-    ]
-    return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"
 
 
 @dataclass(frozen=True)
@@ -133,4 +118,71 @@ def metric_history_chart(frame: pd.DataFrame, *, title: str) -> alt.Chart:
             tooltip=["version", "metric", alt.Tooltip("value:Q", format=".3f")],
         )
         .properties(height=220)
+    )
+
+
+# --- HTML the browser talks to our own routes with (dashboard/routes/) ---------------------------
+# st.html renders these inline (sanitised, no scripts); ids and numbers are the only values
+# interpolated, so nothing a user typed reaches them.
+
+_FORM_STYLE = """<style>
+.tagger-form label { display: block; margin: 0 0 .75rem; font-size: .875rem; }
+.tagger-form input { display: block; width: 100%; box-sizing: border-box; margin-top: .25rem;
+  padding: .5rem .75rem; border: 1px solid rgba(49, 51, 63, .2); border-radius: .5rem;
+  font: inherit; }
+.tagger-form button { padding: .375rem .75rem; border-radius: .5rem; font: inherit;
+  border: 1px solid rgba(49, 51, 63, .2); background: white; cursor: pointer; }
+.tagger-form button.primary { background: #ff4b4b; border-color: #ff4b4b; color: white; }
+</style>"""
+
+
+def signin_form() -> None:
+    """The sign-in form; it posts to our route, which answers with the session cookie."""
+    st.html(
+        f"""{_FORM_STYLE}
+<form class="tagger-form" method="post" action="{session.SIGNIN_PATH}">
+  <label>Username
+    <input name="username" autocomplete="username" required maxlength="200" autofocus></label>
+  <label>Password
+    <input name="password" type="password" autocomplete="current-password" required></label>
+  <button class="primary" type="submit">Sign in</button>
+</form>"""
+    )
+
+
+def signout_form() -> None:
+    """A "Sign out" button: our route revokes the session and clears the cookie."""
+    st.html(
+        f"""{_FORM_STYLE}
+<form class="tagger-form" method="post" action="{session.SIGNOUT_PATH}">
+  <button type="submit">Sign out</button>
+</form>"""
+    )
+
+
+def video_player(video_id: int, start_s: float = 0.0, *, captions: bool = False) -> None:
+    """An HTML5 player streaming the stored file from our media route (Range requests), so
+    the Streamlit server holds none of its bytes; ``start_s`` seeks through the URL's ``#t=``.
+
+    A new ``start_s`` changes the element, and the browser reloads only the metadata it needs.
+    """
+    src = media.video_url(video_id) + (f"#t={start_s:.2f}" if start_s > 0 else "")
+    track = (
+        f'<track kind="captions" srclang="en" label="Transcript" default '
+        f'src="{html.escape(media.captions_url(video_id))}">'
+        if captions
+        else ""
+    )
+    st.html(
+        f'<video controls preload="metadata" style="width: 100%; max-height: 70vh" '
+        f'data-testid="tagger-video" src="{html.escape(src)}">{track}</video>'
+    )
+
+
+def thumbnail_image(video_id: int, index: int, *, alt: str = "keyframe") -> None:
+    """A keyframe thumbnail loaded by the browser from our media route."""
+    src = html.escape(media.thumbnail_url(video_id, index))
+    st.html(
+        f'<img src="{src}" alt="{html.escape(alt)}" loading="lazy" '
+        'style="width: 100%; border-radius: .25rem">'
     )

@@ -1,8 +1,10 @@
 """Session keys and who is signed in.
 
-The browser session holds only an opaque sign-in token. The user and role are resolved from the
-database through that token at the start of every run (by the router) and again inside every
-admin action, so editing ``st.session_state`` cannot grant rights.
+The browser holds only an opaque sign-in token, in the HttpOnly cookie that the sign-in route
+(:mod:`dashboard.routes.session`) sets; it reaches the app with the page's connection
+(``st.context.cookies``), so a reload keeps the session. The user and role are resolved from
+the database through that token at the start of every run (by the router) and again inside
+every admin action, so editing ``st.session_state`` cannot grant rights.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import streamlit as st
 
 from core import auth
 from core.auth import CurrentUser, PermissionDeniedError
+from dashboard.routes.session import COOKIE, INVALID, RATE_LIMITED, SIGNIN_RESULT_PARAM
 from db.engine import Database
 from db.tables import Role
 
-TOKEN = "auth_token"
+TOKEN = "auth_token"  # a token handed to the session directly (AppTest: it sends no cookies)
+REJECTED = "rejected_token"  # the last token found dead, so its notice is shown once
 USER = "current_user"  # resolved from TOKEN by the router on each run; display only
 FLASH = "flash"  # one-shot message shown by the router (e.g. "session expired")
 
@@ -45,15 +49,44 @@ def init() -> None:
     st.session_state.setdefault(REVIEW_VIDEO, None)
 
 
+def token() -> str | None:
+    """The token this browser session presents: the session cookie it connected with, else
+    one handed to the session directly."""
+    cookie = st.context.cookies.get(COOKIE)
+    # only a real browser connection has cookies (AppTest's stand-in runtime answers with mocks)
+    return cookie if isinstance(cookie, str) and cookie else st.session_state.get(TOKEN)
+
+
 def resolve(db: Database) -> CurrentUser | None:
-    """The signed-in user read from the database now, or None (expired sessions are cleared)."""
-    token = st.session_state.get(TOKEN)
-    user = auth.resolve_session(db, token) if token else None
-    if token and user is None:
+    """The signed-in user read from the database now, or None (a dead token gets one notice).
+
+    The review keys belong to one user: they are reset when the user changes (sign-out, or
+    another account signed in from the same browser).
+    """
+    presented = token()
+    user = auth.resolve_session(db, presented) if presented else None
+    if presented and user is None:
         st.session_state[TOKEN] = None
-        st.session_state[FLASH] = "Your session has expired or was ended. Please sign in again."
+        if st.session_state.get(REJECTED) != presented:
+            st.session_state[REJECTED] = presented
+            st.session_state[FLASH] = "Your session has expired or was ended. Please sign in again."
+    previous = st.session_state.get(USER)
+    if previous is not None and (user is None or user.id != previous.id):
+        st.session_state[REVIEW_VIDEO] = None
+        st.session_state[BASELINES] = {}
+        st.session_state[SKIPPED] = []
     st.session_state[USER] = user
     return user
+
+
+def signin_problem() -> str | None:
+    """Why the last sign-in was refused, from the sign-in route's redirect (shown once)."""
+    reason = st.query_params.pop(SIGNIN_RESULT_PARAM, None)
+    if reason == INVALID:
+        return "Wrong username or password."
+    if reason == RATE_LIMITED:
+        return "Too many failed sign-ins for this username; try again in a few minutes."
+    return None
 
 
 def user() -> CurrentUser:
@@ -66,24 +99,5 @@ def user() -> CurrentUser:
 
 def require(db: Database, role: str = Role.ADMIN) -> CurrentUser:
     """Re-resolve the token and check the role right before a privileged action."""
-    token = st.session_state.get(TOKEN)
-    return auth.require_role(auth.resolve_session(db, token) if token else None, role)
-
-
-def sign_in(db: Database, username: str, password: str) -> CurrentUser:
-    """Raises ``auth.InvalidCredentialsError`` / ``auth.RateLimitedError``."""
-    session = auth.authenticate(db, username, password)
-    st.session_state[TOKEN] = session.token
-    st.session_state[USER] = session.user
-    st.session_state.pop(FLASH, None)
-    return session.user
-
-
-def sign_out(db: Database) -> None:
-    token = st.session_state.get(TOKEN)
-    if token:
-        auth.logout(db, token)
-    for key in (TOKEN, USER, REVIEW_VIDEO):
-        st.session_state[key] = None
-    st.session_state[BASELINES] = {}
-    st.session_state[SKIPPED] = []
+    presented = token()
+    return auth.require_role(auth.resolve_session(db, presented) if presented else None, role)

@@ -12,7 +12,13 @@ import streamlit as st
 
 from core.config import get_settings
 from dashboard import actions, cache, state
-from dashboard.components import md_escape, probability_chart, render_tag_tree, timecode, webvtt
+from dashboard.components import (
+    md_escape,
+    probability_chart,
+    render_tag_tree,
+    timecode,
+    video_player,
+)
 from dashboard.review_data import load_review
 from db.queries import NotFoundError, StaleVersionError
 from db.queries.review import VideoClaimedError
@@ -101,11 +107,7 @@ st.caption(md_escape(" · ".join(facts)))
 left, right = st.columns([3, 2], gap="large")
 with left:
     if data.media_path is not None:
-        st.video(
-            str(data.media_path),
-            start_time=int(st.session_state.get(SEEK, 0)),
-            subtitles=webvtt(data.segments).encode() if data.segments else None,
-        )
+        video_player(video_id, st.session_state.get(SEEK, 0.0), captions=bool(data.segments))
     else:
         st.warning("The video file is not available on this server.")
     if data.keyframes:

@@ -1,30 +1,24 @@
-"""Sign-in: local accounts created with `tagger users add`; nothing else is reachable before it."""
+"""Sign-in: local accounts created with `tagger users add`; nothing else is reachable before it.
+
+The form posts to our own route (dashboard/routes/session.py), which sets the session cookie
+and sends the browser back here; a refused attempt comes back with the reason.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.auth import InvalidCredentialsError, RateLimitedError
-from dashboard import cache, state
-from dashboard.components import md_escape
+from dashboard import state
+from dashboard.components import md_escape, signin_form
 
 st.title("Video tagger")
 st.caption("Moderator review dashboard")
 flash = st.session_state.pop(state.FLASH, None)
 if flash:
-    st.warning(flash)
+    st.warning(md_escape(flash))
+problem = state.signin_problem()
+if problem:
+    st.error(problem)
 
-with st.form("signin", enter_to_submit=True):
-    username = st.text_input("Username", key="signin_username")
-    password = st.text_input("Password", type="password", key="signin_password")
-    submitted = st.form_submit_button("Sign in", type="primary")
-
-if submitted:
-    try:
-        state.sign_in(cache.database(), username, password)
-    except RateLimitedError as e:
-        st.error(f"Too many failed sign-ins: {md_escape(str(e))}")
-    except InvalidCredentialsError:
-        st.error("Wrong username or password.")
-    else:
-        st.rerun()
+with st.container(width=420):
+    signin_form()

@@ -237,10 +237,17 @@ def _time_pages() -> dict[str, float]:
     st.cache_data.clear()
     st.cache_resource.clear()
     app = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-    at = AppTest.from_file(str(app), default_timeout=120).run()
-    at.text_input(key="signin_username").input("mod")
-    at.text_input(key="signin_password").input(PASSWORD)
-    at.button[0].click().run()
+    from core import auth
+    from core.config import get_settings
+    from dashboard import state
+    from db.engine import get_database
+
+    at = AppTest.from_file(str(app), default_timeout=120)
+    # AppTest sends no cookies: hand it the token the sign-in route would have set
+    at.session_state[state.TOKEN] = auth.authenticate(
+        get_database(get_settings()), "mod", PASSWORD
+    ).token
+    at.run()
     at.switch_page("views/queue.py").run()
     at.button(key="queue_review_next").click().run()
     if at.exception:

@@ -20,6 +20,7 @@ from db.queries import videos
 from db.queries.model_versions import PredictionRow
 from db.queries.videos import PredictionSummary
 from db.tables import VideoStatus
+from tests.support.signin import sign_in_apptest
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PASSWORD = "correct horse battery"
@@ -122,11 +123,7 @@ def _new_app() -> AppTest:
 
 
 def _sign_in(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
-    at.run()
-    at.text_input(key="signin_username").input(username)
-    at.text_input(key="signin_password").input(password)
-    at.button[0].click()  # the form's submit button
-    return at.run()
+    return sign_in_apptest(at, username, password)
 
 
 @pytest.fixture
@@ -137,7 +134,8 @@ def new_app() -> Callable[[], AppTest]:
 
 @pytest.fixture
 def sign_in() -> Callable[..., AppTest]:
-    """``sign_in(at, username, password=PASSWORD)`` runs the sign-in form."""
+    """``sign_in(at, username, password=PASSWORD)`` signs the session in (as the sign-in route
+    would) and runs it; a wrong password raises ``core.auth.InvalidCredentialsError``."""
     return _sign_in
 
 

@@ -7,13 +7,18 @@ from streamlit.testing.v1 import AppTest
 
 from core import auth
 from core.auth import CurrentUser
-from core.config import get_settings
+from dashboard.routes import session
+from dashboard.state import REVIEW_VIDEO
 
 ADMIN_ONLY_KEYS = ("models_retrain", "models_promote", "models_rollback", "models_repredict")
 
 
 def _titles(at: AppTest) -> list[str]:
     return [t.value for t in at.title]
+
+
+def _html(at: AppTest) -> str:
+    return "\n".join(e.proto.body for e in at.get("html"))
 
 
 def test_nothing_but_sign_in_before_sign_in(seeded, new_app) -> None:
@@ -23,42 +28,50 @@ def test_nothing_but_sign_in_before_sign_in(seeded, new_app) -> None:
     for page in ("queue", "review", "models", "audit"):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(f"views/{page}.py")
+    form = _html(at)  # a plain form posting to our route, which answers with the cookie
+    assert f'method="post" action="{session.SIGNIN_PATH}"' in form
+    assert 'name="username"' in form and 'type="password"' in form
 
 
-def test_wrong_password_is_refused(seeded, new_app, sign_in) -> None:
-    at = sign_in(new_app(), "mod", "not the password")
-    assert [e.value for e in at.error] == ["Wrong username or password."]
-    assert at.session_state["auth_token"] is None
-    assert _titles(at) == ["Video tagger"]
-
-
-def test_rate_limit_message(seeded, new_app, sign_in, monkeypatch) -> None:
-    monkeypatch.setenv("TAGGER_LOGIN_MAX_FAILURES", "2")
-    get_settings.cache_clear()
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [(session.INVALID, "Wrong username or password."), (session.RATE_LIMITED, "Too many failed")],
+)
+def test_refused_sign_in_is_explained_once(seeded, new_app, reason, message) -> None:
     at = new_app()
-    for _ in range(2):
-        sign_in(at, "mod", "wrong")
-    sign_in(at, "mod", "correct horse battery")  # right password, but locked out now
-    assert "Too many failed sign-ins" in at.error[0].value
+    at.query_params[session.SIGNIN_RESULT_PARAM] = reason  # where the route redirects to
+    at.run()
+    assert at.error[0].value.startswith(message)
+    assert session.SIGNIN_RESULT_PARAM not in at.query_params
+    at.run()
+    assert not at.error
     assert at.session_state["auth_token"] is None
 
 
-def test_sign_in_then_sign_out(signed_in) -> None:
+def test_wrong_password_signs_nobody_in(seeded, new_app, sign_in) -> None:
+    with pytest.raises(auth.InvalidCredentialsError):
+        sign_in(new_app(), "mod", "not the password")
+
+
+def test_signed_in_pages_offer_sign_out(signed_in) -> None:
     at = signed_in("mod")
     at.switch_page("views/queue.py").run()
     assert _titles(at) == ["Review queue"]
     assert "mod" in at.sidebar.caption[0].value
-    at.button(key="sign_out").click().run()
-    assert at.session_state["auth_token"] is None
-    assert _titles(at) == ["Video tagger"]
+    assert f'method="post" action="{session.SIGNOUT_PATH}"' in _html(at)
 
 
 def test_expired_session_returns_to_sign_in(signed_in, seeded) -> None:
     at = signed_in("mod")
+    at.session_state[REVIEW_VIDEO] = seeded.video_ids[0]
     auth.logout(seeded.db, at.session_state["auth_token"])  # revoked server-side (same as expiry)
     at.run()
     assert _titles(at) == ["Video tagger"]
     assert "expired" in at.warning[0].value
+    assert at.session_state["auth_token"] is None
+    assert at.session_state[REVIEW_VIDEO] is None  # one user's review state ends with them
+    at.run()
+    assert not at.warning  # said once
 
 
 def test_moderator_has_no_admin_pages_or_actions(signed_in) -> None:

@@ -27,6 +27,7 @@ from dashboard import actions
 from db.queries import model_versions as models_q
 from db.queries import users as users_q
 from db.tables import Job, ModelStatus, Role, utcnow
+from tests.support.signin import sign_in_apptest
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
@@ -72,11 +73,7 @@ def _token(db, username: str) -> str:
 
 
 def _sign_in(username: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    at.text_input(key="signin_username").input(username)
-    at.text_input(key="signin_password").input(PASSWORD)
-    at.button[0].click()
-    at.run()
+    at = sign_in_apptest(AppTest.from_file(str(APP), default_timeout=60), username, PASSWORD)
     assert not at.exception, at.exception
     return at
 

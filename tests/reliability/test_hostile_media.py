@@ -15,6 +15,7 @@ from db.queries import review
 from db.queries import videos as videos_q
 from db.queries.review import QueueFilters
 from db.tables import VideoStatus
+from tests.support.signin import sign_in_apptest
 
 DATA_LAYOUT = {
     "media",
@@ -184,11 +185,7 @@ def test_hostile_corpus_through_the_real_lite_encoder(
     at = AppTest.from_file(
         str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=60
     )
-    at.run()
-    at.text_input(key="signin_username").input("mod")
-    at.text_input(key="signin_password").input("correct horse battery staple")
-    at.button[0].click()
-    at.run()
+    sign_in_apptest(at, "mod", "correct horse battery staple")
     at.switch_page("views/ingest.py").run()
     assert not at.exception, at.exception
     [table] = at.dataframe  # "Failed videos": id, title, reason, when

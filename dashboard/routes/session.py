@@ -1,0 +1,94 @@
+"""The session cookie: set by POST /auth/signin, cleared by POST /auth/signout.
+
+The sign-in page's HTML form posts straight to :func:`signin`, so the token only ever travels
+in a ``Set-Cookie`` header (HttpOnly, SameSite=Lax, Secure over https) and is never in a URL or
+in page HTML. The cookie lives as long as the server-side session (``auth.authenticate``), so
+the browser drops it when the session expires; sign-out revokes the session in the database
+and clears the cookie. Rate limiting and auditing stay in :func:`core.auth.authenticate`.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from core import auth
+from core.config import get_settings
+from db.engine import get_database
+from db.tables import utcnow
+
+COOKIE = "tagger_session"
+SIGNIN_PATH = "/auth/signin"
+SIGNOUT_PATH = "/auth/signout"
+HOME = "/"
+# what the sign-in page shows after a refused attempt (a reason code, never a secret)
+SIGNIN_RESULT_PARAM = "signin"
+INVALID = "invalid"
+RATE_LIMITED = "limited"
+MAX_FORM_FIELDS = 4
+
+
+def session_token(request: Request) -> str | None:
+    return request.cookies.get(COOKIE) or None
+
+
+def clear_cookie(response: Response) -> None:
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+
+
+def _same_origin(request: Request) -> bool:
+    """Browsers send Origin with every form POST: refuse one made from another site (login and
+    logout CSRF). A request without Origin comes from a non-browser client and is allowed."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    host = request.headers.get("host", "")
+    return origin in (f"http://{host}", f"https://{host}")
+
+
+async def signin(request: Request) -> Response:
+    """Form fields ``username`` and ``password``; answers 303 to the dashboard, with the
+    cookie on success, else with the reason code for the sign-in page."""
+    if not _same_origin(request):
+        return PlainTextResponse("cross-site sign-in refused", status_code=403)
+    async with request.form(max_files=0, max_fields=MAX_FORM_FIELDS) as form:
+        username, password = str(form.get("username", "")), str(form.get("password", ""))
+    try:  # argon2 and the database block: off the event loop
+        session = await run_in_threadpool(
+            auth.authenticate, get_database(get_settings()), username, password
+        )
+    except auth.RateLimitedError:
+        return RedirectResponse(f"{HOME}?{SIGNIN_RESULT_PARAM}={RATE_LIMITED}", status_code=303)
+    except auth.InvalidCredentialsError:
+        return RedirectResponse(f"{HOME}?{SIGNIN_RESULT_PARAM}={INVALID}", status_code=303)
+    response = RedirectResponse(HOME, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        session.token,
+        max_age=int((session.expires_at - utcnow()).total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+async def signout(request: Request) -> Response:
+    """Revoke the session server-side and clear the cookie; 303 to the sign-in page."""
+    if not _same_origin(request):
+        return PlainTextResponse("cross-site sign-out refused", status_code=403)
+    token = session_token(request)
+    if token:
+        await run_in_threadpool(auth.logout, get_database(get_settings()), token)
+    response = RedirectResponse(HOME, status_code=303)
+    clear_cookie(response)
+    return response
+
+
+routes = [
+    Route(SIGNIN_PATH, signin, methods=["POST"]),
+    Route(SIGNOUT_PATH, signout, methods=["POST"]),
+]

@@ -1,0 +1,130 @@
+"""A real dashboard server (``streamlit run dashboard/server.py``) and browser sessions, each in
+its own process group with a hard deadline: headless Chromium can hang in the kernel, so a stuck
+run is killed as a whole group and reported, never left hanging. Shared by the media-serving
+benchmark and the browser tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-zygote",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+STARTUP_TIMEOUT_S = 90
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def kill_group(process: subprocess.Popen, *, grace_s: float = 10) -> None:
+    """SIGTERM the process's group, then SIGKILL whatever is left after ``grace_s``."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=grace_s)
+    except ProcessLookupError:
+        process.wait(timeout=grace_s)
+
+
+@contextmanager
+def dashboard_server(
+    env: dict[str, str], log_path: Path, *, server_file: Path = ROOT / "dashboard" / "server.py"
+) -> Iterator[tuple[str, int]]:
+    """``(url, pid)`` of a dashboard server started like ``tagger serve`` on a free port, with
+    ``env`` (e.g. ``TAGGER_DATA_DIR``); stopped, with its whole group, on exit."""
+    port = free_port()
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(server_file),
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT_S
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise RuntimeError(
+                            "dashboard server did not start:\n" + log_path.read_text()[-3000:]
+                        ) from None
+                    time.sleep(0.5)
+            yield url, server.pid
+        finally:
+            kill_group(server)
+
+
+def run_browser_script(script: Path, args: list[str], *, timeout_s: float) -> dict:
+    """Run ``python script *args`` (a Playwright session that prints one JSON object as its
+    last line) in its own process group; kill the group at the deadline and raise."""
+    child = subprocess.Popen(
+        [sys.executable, str(script), *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = child.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        kill_group(child, grace_s=5)
+        out, err = child.communicate()
+        raise TimeoutError(
+            f"browser session passed its {timeout_s:.0f} s deadline and was killed:\n{err[-3000:]}"
+        ) from None
+    finally:
+        kill_group(child, grace_s=5)
+    if child.returncode != 0 or not out.strip():
+        raise RuntimeError(f"browser session failed ({child.returncode}):\n{err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1])
