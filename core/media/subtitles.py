@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
 from pathlib import Path
 
 import av
@@ -26,9 +25,6 @@ _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
 _TEXT_SUBTITLE_CODECS = {"mov_text", "subrip", "srt", "webvtt", "ass", "ssa", "text"}
 _PREFERRED_LANGUAGES = ("en", "eng")
-
-
-_VTT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
 class SubtitleError(ValueError):
@@ -59,26 +55,6 @@ def parse_subtitles(text: str) -> list[Segment]:
             segments.append(Segment(start=start, end=end, text=words))
     segments.sort(key=lambda s: (s.start, s.end))
     return segments
-
-
-def webvtt(segments: Sequence[dict]) -> str:
-    """Transcript segments (``start``, ``end``, ``text``) as a WebVTT captions file; cue text
-    is escaped, so a transcript cannot inject cue markup (or end a cue with ``-->``)."""
-
-    def stamp(t: float) -> str:
-        ms = round(t * 1000)
-        hours, ms = divmod(ms, 3_600_000)
-        minutes, ms = divmod(ms, 60_000)
-        secs, ms = divmod(ms, 1000)
-        return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}"
-
-    cues = [
-        f"{stamp(s['start'])} --> {stamp(max(s['end'], s['start'] + 0.5))}\n"
-        + " ".join(str(s["text"]).split()).translate(_VTT_ESCAPES)
-        for s in segments
-        if str(s.get("text", "")).strip()
-    ]
-    return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"
 
 
 def load_subtitles(path: str | Path) -> Transcript:

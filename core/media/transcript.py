@@ -6,6 +6,7 @@ Subtitles (provided files or embedded streams) and Whisper output end up as the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,3 +34,26 @@ class Transcript:
     def text(self) -> str:
         """All segment texts joined by single spaces (the input of the text encoders)."""
         return " ".join(" ".join(s.text.split()) for s in self.segments if s.text.strip())
+
+
+_VTT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def webvtt(segments: Sequence[dict]) -> str:
+    """Transcript segments (``start``, ``end``, ``text``) as a WebVTT captions file; cue text
+    is escaped, so a transcript cannot inject cue markup (or end a cue with ``-->``)."""
+
+    def stamp(t: float) -> str:
+        ms = round(t * 1000)
+        hours, ms = divmod(ms, 3_600_000)
+        minutes, ms = divmod(ms, 60_000)
+        secs, ms = divmod(ms, 1000)
+        return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}"
+
+    cues = [
+        f"{stamp(s['start'])} --> {stamp(max(s['end'], s['start'] + 0.5))}\n"
+        + " ".join(str(s["text"]).split()).translate(_VTT_ESCAPES)
+        for s in segments
+        if str(s.get("text", "")).strip()
+    ]
+    return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"

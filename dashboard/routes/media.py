@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from core import auth
 from core.config import get_settings
-from core.media.subtitles import webvtt
+from core.media.transcript import webvtt
 from dashboard.routes.session import clear_cookie, session_token
 from db.engine import get_database
 from db.queries import NotFoundError
