@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.config import Settings, get_settings
+from core.errors import TaggerError
 from db.engine import Database
 from db.queries import Actor
 from db.queries import audit as audit_queries
@@ -30,7 +31,7 @@ _ROLE_RANK = {Role.MODERATOR.value: 1, Role.ADMIN.value: 2}
 _HASHER = PasswordHasher()
 
 
-class AuthError(Exception):
+class AuthError(TaggerError):
     """Base class of sign-in and permission errors (shown to the user as one line)."""
 
 

@@ -59,6 +59,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from core.config import Settings
+from core.errors import TaggerError
 from core.media.decode import content_hash
 from db.engine import Database, init_db, latest_schema_version
 from db.tables import ModelVersion, SchemaInfo
@@ -73,7 +74,7 @@ _NOT_EXPORTED = frozenset({SchemaInfo.__tablename__})
 _SAFE_MEMBER = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
 
 
-class BackupError(Exception):
+class BackupError(TaggerError):
     """An archive that cannot be written, read or trusted (the message says which and why)."""
 
 
@@ -131,7 +132,10 @@ def create_backup(
     out = Path(out)
     if out.exists():
         raise BackupError(f"{out} already exists; give a new file name")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BackupError(f"cannot create the folder of {out}: {e.strerror or e}") from e
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as tmp:
         staging = Path(tmp)
         with db.session() as session:

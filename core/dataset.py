@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlmodel import Session
 
+from core.errors import TaggerError
 from core.taxonomy import Taxonomy, UnknownTagError, load_from_db
 from db.engine import Database, DatabaseError
 from db.queries import Actor
@@ -45,7 +46,7 @@ MAX_CSV_FIELD_CHARS = 64 << 20
 Progress = Callable[[int, int], None]
 
 
-class DatasetError(ValueError):
+class DatasetError(TaggerError, ValueError):
     """The dataset file is unreadable or invalid; the message names the row."""
 
 
@@ -268,7 +269,7 @@ def import_dataset(
     (chosen by ``seed``) get no labels: they stand for unreviewed uploads.
     """
     if not 0.0 <= holdout_fraction < 1.0:
-        raise ValueError(f"holdout fraction must be in [0, 1), got {holdout_fraction}")
+        raise DatasetError(f"holdout fraction must be in [0, 1), got {holdout_fraction}")
     rows = read_dataset(path)
     files = _index_video_files(Path(videos_dir)) if videos_dir is not None else None
     if taxonomy is None:
@@ -425,7 +426,14 @@ def export_labels(db: Database, out: Path | str, *, fmt: str | None = None) -> i
     out = Path(out)
     fmt = (fmt or out.suffix.lstrip(".")).lower()
     if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; expected one of {list(EXPORT_FORMATS)}")
+        raise DatasetError(f"unknown export format {fmt!r}; expected one of {list(EXPORT_FORMATS)}")
+    try:
+        return _write_export(db, out, fmt)
+    except OSError as e:  # the path the user named: missing rights, a full disk, a file as folder
+        raise DatasetError(f"cannot write {out}: {e.strerror or e}") from e
+
+
+def _write_export(db: Database, out: Path, fmt: str) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     records = iter_effective_records(db)
     if fmt == "csv":

@@ -10,7 +10,6 @@ that use them, so rendering a page never loads them; training runs in a job's ow
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,13 +18,12 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from core import taxonomy as taxonomy_core
-from core.auth import PermissionDeniedError
 from core.config import get_settings
+from core.errors import MissingFileError, TaggerError
 from core.lifecycle import jobs
-from core.lifecycle.jobs import JobError
 from dashboard import cache, state
 from dashboard.components import md_escape
-from db.engine import Database, DatabaseError
+from db.engine import Database
 from db.queries import audit, labels, review
 from db.tables import AuditAction, Role, Video
 
@@ -160,7 +158,7 @@ def ingest_paths(db: Database, *, paths: Sequence[str]) -> int:
     user = state.require(db, Role.ADMIN)
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
-        raise FileNotFoundError(f"not found on the server: {', '.join(missing)}")
+        raise MissingFileError(f"not found on the server: {', '.join(missing)}")
     return jobs.start_job(
         db, kind="ingest", params={"paths": list(paths)}, user=user, settings=get_settings()
     )
@@ -170,28 +168,12 @@ def run_admin(action: Callable[[], object], *, success: str) -> None:
     """Run a page's admin action, turning expected failures into one-line errors at the UI edge."""
     try:
         action()
-    except Exception as e:
-        if not isinstance(e, _admin_errors()):
-            raise
+    except TaggerError as e:
         st.error(md_escape(str(e)))
         return
     cache.clear_data()
     st.toast(md_escape(success))
     st.rerun()
-
-
-def _admin_errors() -> tuple[type[Exception], ...]:
-    """The failures :func:`run_admin` shows as one line. ``RegistryError`` is looked up only once
-    ``core.lifecycle.registry`` is loaded (by promote/rollback): none can have been raised before, and
-    importing it here would load torch into every page."""
-    errors: tuple[type[Exception], ...] = (
-        PermissionDeniedError,
-        JobError,
-        FileNotFoundError,
-        DatabaseError,
-    )
-    registry = sys.modules.get("core.lifecycle.registry")
-    return errors + (registry.RegistryError,) if registry is not None else errors
 
 
 def upload(

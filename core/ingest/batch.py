@@ -29,6 +29,7 @@ from sqlmodel import Session
 
 from core.config import Settings
 from core.encoders import Encoder
+from core.errors import TaggerError
 from core.ingest.extract import relative_path
 from core.ingest.pipeline import (
     DONE_STATUSES,
@@ -80,7 +81,7 @@ DUPLICATE = "duplicate"  # result status: the same bytes were already processed
 SKIPPED = "skipped"  # result status: nothing to do (no media file for a pending video)
 
 
-class IngestError(Exception):
+class IngestError(TaggerError):
     """An ingest request that cannot start (unknown path, unreadable dataset CSV)."""
 
 

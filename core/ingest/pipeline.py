@@ -34,6 +34,7 @@ from core.encoders import (
     encoder_cache_key,
     load_encoder,
 )
+from core.errors import TaggerError
 from core.ingest.extract import Extracted, extract_media
 from core.media import decode as media
 from core.media.subtitles import SubtitleError, load_subtitles
@@ -55,7 +56,7 @@ INPUT_ERRORS = (media.MediaError, SubtitleError, TranscriberError, InvalidEncode
 ProgressCallback = Callable[[int, int, str], None]
 
 
-class EmbeddingError(ValueError):
+class EmbeddingError(TaggerError, ValueError):
     """An encoder output that cannot be stored (NaN, wrong shape, unasked modality)."""
 
 

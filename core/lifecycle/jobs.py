@@ -32,6 +32,7 @@ from typing import Any
 from sqlmodel import Session
 
 from core.config import Settings
+from core.errors import TaggerError
 from db.engine import Database
 from db.queries import Actor
 from db.queries import jobs as jobs_q
@@ -53,7 +54,7 @@ _ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 _WORKER_MODULE = "scripts"
 
 
-class JobError(Exception):
+class JobError(TaggerError):
     """A job request that cannot be served (unknown kind, job not queued)."""
 
 
@@ -229,7 +230,7 @@ def run_job(db: Database, job_id: int, *, settings: Settings) -> JobInfo:
     reporter = _Reporter(db, job_id)
     try:
         result = _RUNNERS[job.kind](db, params, settings, user, reporter, job_id)
-    except _expected_errors() as e:
+    except TaggerError as e:  # a message meant for users: recorded without a traceback
         reporter.finish(JobStatus.FAILED, _one_line(str(e) or type(e).__name__), {})
     except Exception as e:  # recorded for the dashboard AND logged with its traceback
         logger.exception("job %s (%s) failed", job_id, job.kind)
@@ -373,17 +374,6 @@ _RUNNERS: dict[str, Callable[..., dict]] = {
     "predict": _run_predict,
     "ingest": _run_ingest,
 }
-
-
-def _expected_errors() -> tuple[type[Exception], ...]:
-    """Errors with a message meant for users: recorded without a traceback."""
-    from core.ingest.batch import IngestError
-    from core.lifecycle.registry import RegistryError
-    from core.lifecycle.training import TrainingError
-    from core.taxonomy import TaxonomyError
-    from db.engine import DatabaseError
-
-    return (TrainingError, RegistryError, IngestError, TaxonomyError, DatabaseError)
 
 
 def _info(job: Job) -> JobInfo:

@@ -25,6 +25,7 @@ import torch
 from core.classifier import HierarchicalClassifier, Hierarchy, evaluate
 from core.config import Settings
 from core.encoders import MODALITIES
+from core.errors import TaggerError
 from core.lifecycle import jobs, registry
 from core.taxonomy import load_from_db
 from db.engine import Database
@@ -65,7 +66,7 @@ SMALL_DATA_VIDEOS = 3000  # up to here: a 3-member ensemble (variance matters mo
 TrainingProgress = Callable[[float, str, dict], None]
 
 
-class TrainingError(Exception):
+class TrainingError(TaggerError):
     """Training cannot start or did not finish; the message says why."""
 
 

@@ -24,6 +24,8 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 from PIL import Image
 
+from core.errors import TaggerError
+
 MAX_SIDE_PX = 8192  # larger frames are rejected before anything is decoded
 MAX_FRAME_SIDE_PX = 1920  # sampled frames are scaled down to this: encoders use ~224 px anyway
 MAX_DURATION_S = 48 * 3600.0  # longer than this is corrupt metadata or not a video we tag
@@ -43,7 +45,7 @@ _HASH_CHUNK = 1 << 20
 logger = logging.getLogger(__name__)
 
 
-class MediaError(Exception):
+class MediaError(TaggerError):
     """A file that cannot be used as media; ``reason`` is one human-readable line."""
 
     def __init__(self, reason: str) -> None:

@@ -26,7 +26,7 @@ from rich.table import Table
 
 from core.config import get_settings
 from db.tables import JobStatus
-from scripts.cli import add_expected_errors, fail
+from scripts.cli import fail
 from scripts.cli.data import open_database
 
 console = Console(soft_wrap=True)
@@ -263,12 +263,6 @@ def _number(value: float | None) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    add_expected_errors(
-        "core.ingest.batch:IngestError",
-        "core.lifecycle.training:TrainingError",
-        "core.lifecycle.registry:RegistryError",
-        "core.lifecycle.jobs:JobError",
-    )
     app.command("ingest")(ingest)
     app.command("train")(train)
     app.command("predict")(predict)

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from core.config import Settings
+from core.errors import ConfigurationError
 from core.lifecycle import jobs, prediction
 from db.engine import Database
 from db.queries import jobs as jobs_q
@@ -69,6 +70,18 @@ def test_runner_records_and_logs_unexpected_errors(db, settings, monkeypatch, ca
         info = jobs.run_job(db, _queued(db, "predict"), settings=settings)
     assert info.status == JobStatus.FAILED and info.message == "RuntimeError: boom"
     assert any(record.exc_info for record in caplog.records)
+
+
+def test_runner_records_any_tagger_error_as_its_message(db, settings, monkeypatch, caplog):
+    def missing_model(*args, **kwargs):
+        raise ConfigurationError("unknown encoder 'x'; valid encoders: imagebind, lite")
+
+    monkeypatch.setattr(prediction, "predict_videos", missing_model)
+    with caplog.at_level(logging.ERROR, logger="core.lifecycle.jobs"):
+        info = jobs.run_job(db, _queued(db, "predict"), settings=settings)
+    assert info.status == JobStatus.FAILED
+    assert info.message == "unknown encoder 'x'; valid encoders: imagebind, lite"
+    assert not caplog.records
 
 
 def _running_with_dead_worker(db: Database) -> int:
