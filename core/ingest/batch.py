@@ -422,7 +422,7 @@ def _set_stored(session: Session, video: Video, digest: str, stored_path: str) -
     videos_q.set_media_info(
         session,
         video_id=video.id,
-        info=videos_q.MediaInfo(
+        info=videos_q.StoredMedia(
             content_hash=digest,
             stored_path=stored_path,
             duration_s=video.duration_s,

@@ -105,7 +105,7 @@ class _Donor:
     """An already processed video with the same bytes: its artifacts are reused as they are."""
 
     video_id: int
-    info: videos_q.MediaInfo
+    info: videos_q.StoredMedia
     keyframes: list[tuple[float, str]]
     transcript: Transcript | None
 
@@ -510,7 +510,7 @@ def _donor(session: Session, video: Video) -> _Donor | None:
         transcript = Transcript(language=row.language, source=row.source, segments=segments)
     return _Donor(
         video_id=video.id,
-        info=videos_q.MediaInfo(
+        info=videos_q.StoredMedia(
             content_hash=video.content_hash,
             stored_path=video.stored_path,
             duration_s=video.duration_s,

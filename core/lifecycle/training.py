@@ -26,7 +26,7 @@ from core.classifier import HierarchicalClassifier, Hierarchy, evaluate
 from core.config import Settings
 from core.encoders import MODALITIES
 from core.errors import TaggerError
-from core.lifecycle import jobs, registry
+from core.lifecycle import liveness, registry
 from core.taxonomy import load_from_db
 from db.engine import Database
 from db.queries import Actor
@@ -265,7 +265,7 @@ def train_model(
         "split_seed": SPLIT_SEED,
         "valid_fraction": VALID_FRACTION,
         "job_id": job_id,
-        "trainer": jobs.this_process(),
+        "trainer": liveness.this_process(),
     }
     with db.session() as session:
         version_id = models_q.create_model_version(

@@ -75,8 +75,9 @@ class MediaInfo:
 
 
 @dataclass(frozen=True)
-class Keyframe:
-    """An upright RGB frame (HxWx3 uint8) and its presentation time."""
+class DecodedFrame:
+    """An upright RGB frame (HxWx3 uint8) and its presentation time: a sampled keyframe in
+    memory (its stored thumbnail is a ``db.tables.Keyframe`` row)."""
 
     timestamp_s: float
     image: np.ndarray
@@ -120,7 +121,7 @@ def probe(path: str | Path) -> MediaInfo:
         )
 
 
-def sample_keyframes(path: str | Path, n: int, info: MediaInfo | None = None) -> list[Keyframe]:
+def sample_keyframes(path: str | Path, n: int, info: MediaInfo | None = None) -> list[DecodedFrame]:
     """Up to ``n`` distinct upright frames spread over the whole video, sorted by time.
 
     Each sample point seeks to the keyframe at or before it and decodes that packet only (cheap,
@@ -148,7 +149,7 @@ def sample_keyframes(path: str | Path, n: int, info: MediaInfo | None = None) ->
     if not frames:
         raise MediaError("no video frame could be decoded at the sample points")
     return [
-        Keyframe(timestamp_s=t - start, image=_to_upright_rgb(frame, info.rotation))
+        DecodedFrame(timestamp_s=t - start, image=_to_upright_rgb(frame, info.rotation))
         for t, frame in sorted(frames.items())
     ]
 

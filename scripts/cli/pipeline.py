@@ -167,9 +167,9 @@ def evaluate(
 @models_app.command("list")
 def models_list() -> None:
     """Model versions, newest first (a failed one with its reason)."""
-    from core.lifecycle import jobs as jobs_lib
+    from core.lifecycle import liveness
 
-    versions = jobs_lib.list_model_versions(open_database())
+    versions = liveness.list_model_versions(open_database())
     table = Table(
         "id",
         "active",

@@ -375,7 +375,7 @@ def test_kill_of_a_training_job_lists_its_version_failed_and_keeps_the_active_mo
     """``kill -9`` of a training job's worker (``python -m scripts jobs run ID``, what
     :func:`core.lifecycle.jobs.start_job` spawns) mid-epoch: the versions list shows the version it was
     training as failed, with the reason, and the active model stays active."""
-    from core.lifecycle import jobs, training
+    from core.lifecycle import jobs, liveness, training
 
     _training_data(db, taxonomy, encoder_id=settings.encoder)  # what a job trains on
     first = training.train_model(db, settings=settings, user=None, activate=True, params=FAST)
@@ -401,7 +401,7 @@ def test_kill_of_a_training_job_lists_its_version_failed_and_keeps_the_active_mo
     listed = run_and_kill(
         ["-m", "scripts", "models", "list"], {**env, "COLUMNS": "200"}, kill_when=never
     )
-    reason = f"training job {job_id}: {jobs.WORKER_EXITED}"
+    reason = f"training job {job_id}: {liveness.WORKER_EXITED}"
     [row] = [
         [cell.strip() for cell in re.split(r"[│|]", line)[1:-1]]
         for line in listed.lines
@@ -412,7 +412,7 @@ def test_kill_of_a_training_job_lists_its_version_failed_and_keeps_the_active_mo
         versions = {v.id: v for v in models_q.list_model_versions(session)}
     assert versions[killed.id].status == ModelStatus.FAILED and versions[killed.id].notes == reason
     assert versions[first.id].is_active and not versions[killed.id].is_active
-    assert jobs.get_job(db, job_id).message == jobs.WORKER_EXITED
+    assert jobs.get_job(db, job_id).message == liveness.WORKER_EXITED
     assert _assert_models_consistent(settings).version_id == first.id
 
 
