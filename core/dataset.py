@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlmodel import Session
 
+from core import review as review_rules
 from core.errors import TaggerError
 from core.taxonomy import Taxonomy, UnknownTagError, load_from_db
 from db.engine import Database, DatabaseError
@@ -403,7 +404,7 @@ def iter_effective_records(
     while True:
         with db.session() as session:
             videos = video_queries.list_videos(session, limit=page_size, after_id=after)
-            labels = label_queries.effective_labels(session, video_ids=[v.id for v in videos])
+            labels = review_rules.effective_labels(session, video_ids=[v.id for v in videos])
         if not videos:
             return
         for video in videos:

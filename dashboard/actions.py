@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from core.config import get_settings
 from core.errors import MissingFileError, TaggerError
@@ -24,7 +25,7 @@ from core.lifecycle import jobs
 from dashboard import cache, state
 from dashboard.components import md_escape
 from db.engine import Database
-from db.queries import audit, labels, review
+from db.queries import audit, review
 from db.tables import AuditAction, Role, Video
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def save_review(
     """Raises ``db.queries.StaleVersionError`` when someone saved the video meanwhile."""
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
-        video = labels.save_review(
+        video = review_rules.save_review(
             session,
             video_id=video_id,
             expected_version=expected_version,
@@ -53,7 +54,7 @@ def claim_next(
 ) -> Video | None:
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
-        return review.claim_next(
+        return review_rules.claim_next(
             session,
             user=user,
             filters=filters,
@@ -63,10 +64,10 @@ def claim_next(
 
 
 def claim_video(db: Database, *, video_id: int) -> Video:
-    """Raises ``review.VideoClaimedError`` when another moderator holds it."""
+    """Raises ``db.queries.review.VideoClaimedError`` when another moderator holds it."""
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
-        return review.claim_video(
+        return review_rules.claim_video(
             session, video_id=video_id, user=user, claim_minutes=get_settings().claim_minutes
         )
 
@@ -74,13 +75,15 @@ def claim_video(db: Database, *, video_id: int) -> Video:
 def release(db: Database, *, video_id: int, skipped: bool) -> bool:
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
-        return review.release_claim(session, video_id=video_id, user=user, skipped=skipped)
+        return review_rules.release_claim(session, video_id=video_id, user=user, skipped=skipped)
 
 
 def flag(db: Database, *, video_id: int, reason: str) -> Video:
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
-        return review.set_flag(session, video_id=video_id, user=user, flagged=True, reason=reason)
+        return review_rules.set_flag(
+            session, video_id=video_id, user=user, flagged=True, reason=reason
+        )
 
 
 # --- admin --------------------------------------------------------------------------------------
@@ -89,7 +92,9 @@ def flag(db: Database, *, video_id: int, reason: str) -> Video:
 def send_back(db: Database, *, video_ids: Sequence[int], reason: str) -> int:
     user = state.require(db, Role.ADMIN)
     with db.session() as session:
-        sent = review.send_back_for_review(session, video_ids=video_ids, user=user, reason=reason)
+        sent = review_rules.send_back_for_review(
+            session, video_ids=video_ids, user=user, reason=reason
+        )
     cache.clear_data()
     return sent
 

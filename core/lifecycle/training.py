@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from core import review as review_rules
 from core.classifier import HierarchicalClassifier, Hierarchy, evaluate
 from core.config import Settings
 from core.encoders import MODALITIES
@@ -31,7 +32,6 @@ from core.taxonomy import load_from_db
 from db.engine import Database
 from db.queries import Actor
 from db.queries import embeddings as embeddings_q
-from db.queries import labels as labels_q
 from db.queries import model_versions as models_q
 from db.queries import videos as videos_q
 from db.tables import ModelStatus, ModelVersion, VideoStatus
@@ -103,7 +103,7 @@ def build_training_set(
     """Labelled videos with embeddings of this encoder version (optionally only ``video_ids``)."""
     with db.session() as session:
         taxonomy = load_from_db(session)
-        labels = labels_q.effective_labels(session, video_ids=video_ids)
+        labels = review_rules.effective_labels(session, video_ids=video_ids)
         matrices = embeddings_q.load_matrices(
             session,
             encoder_id=encoder_id,
@@ -149,7 +149,7 @@ def evaluate_model(
             ids = meta.valid_video_ids
         else:
             ids = videos_q.list_video_ids(session, statuses=[VideoStatus.REVIEWED])
-        labels = labels_q.effective_labels(session, video_ids=ids)
+        labels = review_rules.effective_labels(session, video_ids=ids)
         matrices = embeddings_q.load_matrices(
             session,
             encoder_id=meta.encoder_id,

@@ -29,6 +29,7 @@ EXPECTED = {
         "RateLimitedError",
         "PermissionDeniedError",
         "InvalidUserError",
+        "UnknownUserError",
     ],
     "core.backup": ["BackupError", "RestoreTargetNotEmptyError"],
     "core.dataset": ["DatasetError", "DatasetImportError"],

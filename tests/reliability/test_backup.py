@@ -16,6 +16,7 @@ from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
 from core import auth, backup
+from core import review as review_rules
 from core.config import Settings, get_settings
 from core.lifecycle import registry
 from db.engine import Database, init_db
@@ -75,7 +76,7 @@ def _populate(db: Database, settings: Settings, taxonomy) -> np.ndarray:
         labels_q.import_labels(session, labels=[(v, leaves[i % 4]) for i, v in enumerate(ids)])
         jobs_q.create_job(session, kind="train", params={"activate": True})
     with db.session() as session:
-        labels_q.save_review(
+        review_rules.save_review(
             session, video_id=ids[0], expected_version=0, node_ids=[leaves[1]], user=mod
         )
     from core.lifecycle import prediction, training

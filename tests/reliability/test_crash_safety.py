@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from core import review as review_rules
 from core.classifier import load_classifier
 from core.lifecycle import registry
 from db.engine import Database, init_db
@@ -53,6 +54,7 @@ _CHILD = textwrap.dedent(
     from core.config import get_settings
     from db.engine import Database, init_db
     from db.tables import ModelStatus
+    from core import review as review_rules
     from db.queries import labels, users, videos
     from db.queries import model_versions as models
 
@@ -76,7 +78,7 @@ _CHILD = textwrap.dedent(
             with db.session() as s:
                 version = videos.get_video(s, video_id=video_id).version
                 choice = CHOICES[(version + 1) % len(CHOICES)]
-                labels.save_review(s, video_id=video_id, expected_version=version, node_ids=choice, user=user)
+                review_rules.save_review(s, video_id=video_id, expected_version=version, node_ids=choice, user=user)
             ack(video_id, version + 1)
             i += 1
 
@@ -175,7 +177,7 @@ def test_kill_during_label_saves_loses_no_acknowledged_save(
             assert (
                 video.version <= acked.get(video_id, 0) + 1
             )  # at most the one in flight at the kill
-            final = labels_q.effective_labels(session, video_ids=[video_id]).get(video_id, [])
+            final = review_rules.effective_labels(session, video_ids=[video_id]).get(video_id, [])
             if video.version:
                 assert final == sorted(
                     choices[video.version % len(choices)]
