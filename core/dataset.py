@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from core import review as review_rules
 from core.errors import TaggerError
+from core.ingest.formats import VIDEO_EXTENSIONS
 from core.taxonomy import Taxonomy, UnknownTagError, load_from_db
 from db.engine import Database, DatabaseError
 from db.queries import Actor
@@ -35,9 +36,6 @@ from db.queries import videos as video_queries
 from db.tables import AuditAction, LabelSource, Video, VideoStatus
 
 REQUIRED_COLUMNS = ("video_id", "title", "description", "tags")
-VIDEO_EXTENSIONS = frozenset(
-    {".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
-)
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 TAG_SEPARATOR = ", "
 # csv's default field limit is 128 KiB, below descriptions that `export_labels` writes; this cap

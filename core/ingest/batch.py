@@ -31,6 +31,7 @@ from core.config import Settings
 from core.encoders import Encoder
 from core.errors import TaggerError
 from core.ingest.extract import relative_path
+from core.ingest.formats import VIDEO_EXTENSIONS
 from core.ingest.pipeline import (
     DONE_STATUSES,
     EmbeddingError,
@@ -61,22 +62,6 @@ __all__ = [
     "ingest_upload",
 ]
 
-VIDEO_EXTENSIONS = frozenset(
-    {
-        ".mp4",
-        ".m4v",
-        ".mov",
-        ".mkv",
-        ".webm",
-        ".avi",
-        ".mpg",
-        ".mpeg",
-        ".ts",
-        ".flv",
-        ".wmv",
-        ".3gp",
-    }
-)
 DUPLICATE = "duplicate"  # result status: the same bytes were already processed
 SKIPPED = "skipped"  # result status: nothing to do (no media file for a pending video)
 
