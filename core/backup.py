@@ -127,9 +127,10 @@ def create_backup(
         raise BackupError(f"{out} already exists; give a new file name")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise BackupError(f"cannot create the folder of {out}: {e.strerror or e}") from e
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as tmp:
+        staging_dir = tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-")
+    except OSError as e:  # the place the user named: missing rights, not a folder, read-only
+        raise BackupError(f"cannot write into the folder of {out}: {e.strerror or e}") from e
+    with staging_dir as tmp:
         staging = Path(tmp)
         with db.session() as session:
             backup_q.use_snapshot(session, duckdb=db.is_duckdb)

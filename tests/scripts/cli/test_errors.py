@@ -42,3 +42,16 @@ def test_a_bug_keeps_its_exception_and_traceback() -> None:
     assert isinstance(result.exception, ValueError)
     assert result.exc_info is not None and result.exc_info[2] is not None
     assert "error:" not in result.output
+
+
+@pytest.mark.parametrize("command", ["export", "backup"])
+def test_an_output_path_that_cannot_be_written_is_one_line(settings, tmp_path, command) -> None:
+    from scripts.cli import app
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    out = blocker / "out.csv"
+    result = CliRunner().invoke(app, [command, str(out)])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1, result.output
+    assert len(lines) == 1 and lines[0].startswith("error:") and str(out) in lines[0]
