@@ -48,13 +48,13 @@ def effective_labels(
     result: dict[int, list[str]] = {
         video_id: [] for video_id in labels_q.reviewed_video_ids(session, video_ids=video_ids)
     }
-    human = labels_q.label_pairs(
-        session, source=LabelSource.HUMAN, reviewed=True, video_ids=video_ids
+    pairs = labels_q.label_pairs(
+        session,
+        source_if_reviewed=LabelSource.HUMAN,
+        source_if_not_reviewed=LabelSource.IMPORT,
+        video_ids=video_ids,
     )
-    imported = labels_q.label_pairs(
-        session, source=LabelSource.IMPORT, reviewed=False, video_ids=video_ids
-    )
-    for video_id, node_id in human + imported:
+    for video_id, node_id in pairs:
         result.setdefault(video_id, []).append(node_id)
     return {video_id: sorted(nodes) for video_id, nodes in sorted(result.items())}
 

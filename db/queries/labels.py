@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import and_, delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from db.queries import Actor, UnknownNodeError
@@ -44,17 +44,23 @@ def reviewed_video_ids(session: Session, *, video_ids: Sequence[int] | None = No
 
 
 def label_pairs(
-    session: Session, *, source: str, reviewed: bool, video_ids: Sequence[int] | None = None
+    session: Session,
+    *,
+    source_if_reviewed: str,
+    source_if_not_reviewed: str,
+    video_ids: Sequence[int] | None = None,
 ) -> list[tuple[int, str]]:
-    """``(video_id, node_id)`` of every ``source`` label on videos that are (``reviewed``) or are
-    not yet reviewed; with ``video_ids``, on those videos only."""
-    reviewed_at = col(Video.reviewed_at)
+    """``(video_id, node_id)`` of the labels of one source on reviewed videos and of another on
+    videos not yet reviewed (one query); with ``video_ids``, on those videos only."""
+    reviewed = col(Video.reviewed_at).is_not(None)
     query = (
         select(Label.video_id, Label.node_id)
         .join(Video, col(Video.id) == col(Label.video_id))
         .where(
-            col(Label.source) == str(source),
-            reviewed_at.is_not(None) if reviewed else reviewed_at.is_(None),
+            or_(
+                and_(col(Label.source) == str(source_if_reviewed), reviewed),
+                and_(col(Label.source) == str(source_if_not_reviewed), ~reviewed),
+            )
         )
     )
     if video_ids is not None:
