@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session
 
 from core.config import Settings, get_settings
+from core.errors import TaggerError
 from db.engine import Database
 from db.queries import Actor
 from db.queries import audit as audit_queries
@@ -26,12 +27,13 @@ from db.queries import users as user_queries
 from db.tables import AuditAction, Role, User, utcnow
 
 MIN_PASSWORD_LENGTH = 8
+GENERATED_PASSWORD_BYTES = 12  # secrets.token_urlsafe: 16 characters
 MAX_USERNAME_LENGTH = 64
 _ROLE_RANK = {Role.MODERATOR.value: 1, Role.ADMIN.value: 2}
 _HASHER = PasswordHasher()
 
 
-class AuthError(Exception):
+class AuthError(TaggerError):
     """Base class of sign-in and permission errors (shown to the user as one line)."""
 
 
@@ -57,6 +59,10 @@ class SessionInvalidError(AuthError):
 
 class AccountDisabledError(PermissionDeniedError):
     """A live session of a disabled account (HTTP 403: signing in again will not help)."""
+
+
+class UnknownUserError(AuthError):
+    """No account has that username."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,55 @@ def create_user(
             detail={"user_id": user.id, "username": username, "role": role},
         )
         return _current(user)
+
+
+def disable_user(db: Database, *, username: str, by: Actor | None = None) -> CurrentUser:
+    """Disable an account and sign it out everywhere (audited as ``user_disabled``)."""
+    with db.session() as session:
+        user = _existing_user(session, username)
+        user_queries.update_user(session, user_id=user.id, disabled=True)
+        audit_queries.add_audit(
+            session,
+            action=AuditAction.USER_DISABLED,
+            user=by,
+            detail={"user_id": user.id, "username": user.username},
+        )
+        user_queries.revoke_all_user_sessions(session, user_id=user.id)
+        return _current(user)
+
+
+def reset_password(
+    db: Database, *, username: str, password: str | None = None, by: Actor | None = None
+) -> str:
+    """Give an account a new password and sign it out everywhere; returns the password.
+
+    Without ``password`` one is generated (for the caller to show once: it is stored only as
+    a hash, and the audit row says whether it was generated, never what it is).
+    """
+    generated = password is None
+    if password is None:
+        password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidUserError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    password_hash = hash_password(password)
+    with db.session() as session:
+        user = _existing_user(session, username)
+        user_queries.update_user(session, user_id=user.id, password_hash=password_hash)
+        user_queries.revoke_all_user_sessions(session, user_id=user.id)
+        audit_queries.add_audit(
+            session,
+            action=AuditAction.PASSWORD_RESET,
+            user=by,
+            detail={"user_id": user.id, "username": user.username, "generated": generated},
+        )
+    return password
+
+
+def _existing_user(session: Session, username: str) -> User:
+    user = user_queries.get_user_by_name(session, username=username)
+    if user is None:
+        raise UnknownUserError(f"no user {username!r}")
+    return user
 
 
 def _attempt_key(username: str, user: User | None) -> str:

@@ -41,27 +41,13 @@ from typing import IO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import (
-    Boolean,
-    DateTime,
-    Float,
-    Integer,
-    LargeBinary,
-    Sequence,
-    String,
-    Table,
-    TypeDecorator,
-    func,
-    select,
-    text,
-)
-from sqlalchemy.engine import Connection
-from sqlmodel import SQLModel
+from sqlmodel import Session
 
 from core.config import Settings
+from core.errors import TaggerError
 from core.media.decode import content_hash
 from db.engine import Database, init_db, latest_schema_version
-from db.tables import ModelVersion, SchemaInfo
+from db.queries import backup as backup_q
 
 FORMAT = "video-tagger-backup"
 FORMAT_VERSION = 1
@@ -69,11 +55,19 @@ MANIFEST_FILE = "manifest.json"
 TABLES_DIR = "tables"
 DATA_DIR = "data"  # archive folder mirroring Settings.data_dir
 BATCH_ROWS = 5000
-_NOT_EXPORTED = frozenset({SchemaInfo.__tablename__})
+# column kinds (db.queries.backup.column_kinds) -> the Arrow type that holds their values exactly
+_ARROW_TYPES = {
+    "bool": pa.bool_(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "binary": pa.binary(),
+    "string": pa.string(),
+}
 _SAFE_MEMBER = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
 
 
-class BackupError(Exception):
+class BackupError(TaggerError):
     """An archive that cannot be written, read or trusted (the message says which and why)."""
 
 
@@ -131,22 +125,20 @@ def create_backup(
     out = Path(out)
     if out.exists():
         raise BackupError(f"{out} already exists; give a new file name")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as tmp:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging_dir = tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-")
+    except OSError as e:  # the place the user named: missing rights, not a folder, read-only
+        raise BackupError(f"cannot write into the folder of {out}: {e.strerror or e}") from e
+    with staging_dir as tmp:
         staging = Path(tmp)
         with db.session() as session:
-            # PostgreSQL: one snapshot for every table; DuckDB: the file lock already excludes
-            # writers
-            options = {} if db.is_duckdb else {"isolation_level": "REPEATABLE READ"}
-            connection = session.connection(execution_options=options)
-            tables = {table.name: _export_table(connection, table, staging) for table in _tables()}
-            artifact_paths = sorted(
-                path
-                for path in connection.execute(
-                    select(ModelVersion.__table__.c.artifact_path)
-                ).scalars()
-                if path
-            )
+            backup_q.use_snapshot(session, duckdb=db.is_duckdb)
+            tables = {
+                table: _export_table(session, table, staging)
+                for table in backup_q.exported_tables()
+            }
+            artifact_paths = backup_q.artifact_paths(session)
         files, skipped = _data_files(settings, artifact_paths, include_media)
         manifest = Manifest(
             format=FORMAT,
@@ -186,48 +178,25 @@ def create_backup(
     )
 
 
-def _tables() -> list[Table]:
-    return [table for table in SQLModel.metadata.sorted_tables if table.name not in _NOT_EXPORTED]
-
-
-def _arrow_type(column) -> pa.DataType:
-    """The Arrow type that holds this column's values exactly."""
-    kind = column.type
-    if isinstance(kind, TypeDecorator):  # sqlmodel's AutoString wraps String
-        kind = kind.impl
-    if isinstance(kind, Boolean):
-        return pa.bool_()
-    if isinstance(kind, Integer):
-        return pa.int64()
-    if isinstance(kind, Float):  # Double is a Float
-        return pa.float64()
-    if isinstance(kind, DateTime):
-        return pa.timestamp("us", tz="UTC")
-    if isinstance(kind, LargeBinary):
-        return pa.binary()
-    if isinstance(kind, String):  # Text and AutoString included
-        return pa.string()
-    raise BackupError(
-        f"column {column.table.name}.{column.name} has type {kind!r}, which backup cannot map"
+def _schema(table: str) -> pa.Schema:
+    try:
+        kinds = backup_q.column_kinds(table=table)
+    except TypeError as e:
+        raise BackupError(f"backup cannot map a column: {e}") from e
+    return pa.schema(
+        [pa.field(name, _ARROW_TYPES[kind], nullable=True) for name, kind in kinds.items()]
     )
 
 
-def _schema(table: Table) -> pa.Schema:
-    return pa.schema([pa.field(c.name, _arrow_type(c), nullable=True) for c in table.columns])
-
-
-def _export_table(connection: Connection, table: Table, staging: Path) -> TableEntry:
+def _export_table(session: Session, table: str, staging: Path) -> TableEntry:
     schema = _schema(table)
-    name = f"{TABLES_DIR}/{table.name}.parquet"
+    name = f"{TABLES_DIR}/{table}.parquet"
     path = staging / name
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
-    result = connection.execute(select(table).order_by(*table.primary_key.columns))
     with pq.ParquetWriter(path, schema) as writer:
-        while batch := result.fetchmany(BATCH_ROWS):
-            writer.write_batch(
-                pa.RecordBatch.from_pylist([dict(row._mapping) for row in batch], schema=schema)
-            )
+        for batch in backup_q.iter_rows(session, table=table, batch_rows=BATCH_ROWS):
+            writer.write_batch(pa.RecordBatch.from_pylist(batch, schema=schema))
             rows += len(batch)
     return TableEntry(
         file=name,
@@ -369,7 +338,9 @@ def _manifest(tar: tarfile.TarFile) -> Manifest:
             f"the archive has database schema version {manifest.schema_version}, this product uses "
             f"{latest_schema_version()}; restore it with the product version that wrote it"
         )
-    expected = {table.name: {f.name: str(f.type) for f in _schema(table)} for table in _tables()}
+    expected = {
+        table: {f.name: str(f.type) for f in _schema(table)} for table in backup_q.exported_tables()
+    }
     for name, columns in expected.items():
         entry = manifest.tables.get(name)
         if entry is None or entry.columns != columns:
@@ -427,12 +398,7 @@ def _extract_checked(tar: tarfile.TarFile, name: str, digest: str, staging: Path
 
 def _check_empty(db: Database) -> None:
     with db.session() as session:
-        connection = session.connection()
-        used = {
-            table.name: n
-            for table in _tables()
-            if (n := connection.execute(select(func.count()).select_from(table)).scalar_one())
-        }
+        used = backup_q.count_rows(session)
     if used:
         summary = ", ".join(f"{name} ({n})" for name, n in sorted(used.items()))
         raise RestoreTargetNotEmptyError(
@@ -444,39 +410,20 @@ def _insert_tables(db: Database, manifest: Manifest, staging: Path) -> dict[str,
     """Every table's rows in one transaction, then sequences past the restored ids."""
     counts: dict[str, int] = {}
     with db.session() as session:
-        connection = session.connection()
-        for table in _tables():
-            entry = manifest.tables[table.name]
+        for table in backup_q.exported_tables():
+            entry = manifest.tables[table]
             rows = 0
             for batch in pq.ParquetFile(staging / entry.file).iter_batches(batch_size=BATCH_ROWS):
                 values = batch.to_pylist()
-                if values:
-                    connection.execute(table.insert(), values)
+                backup_q.insert_rows(session, table=table, rows=values)
                 rows += len(values)
             if rows != entry.rows:
                 raise BackupError(
-                    f"table {table.name}: the archive holds {rows} rows, "
-                    f"its manifest says {entry.rows}"
+                    f"table {table}: the archive holds {rows} rows, its manifest says {entry.rows}"
                 )
-            counts[table.name] = rows
-            _advance_sequences(connection, table, db.is_duckdb)
+            counts[table] = rows
+            backup_q.advance_sequences(session, table=table, duckdb=db.is_duckdb)
     return counts
-
-
-def _advance_sequences(connection: Connection, table: Table, duckdb: bool) -> None:
-    for column in table.columns:
-        if not isinstance(column.default, Sequence):
-            continue
-        highest = connection.execute(select(func.max(column))).scalar_one()
-        if not highest:
-            continue
-        name = column.default.name
-        if duckdb:  # DuckDB has no setval: draw the sequence up to the highest restored id
-            connection.execute(
-                text(f"SELECT max(nextval('{name}')) FROM range(:n)"), {"n": int(highest)}
-            )
-        else:
-            connection.execute(text("SELECT setval(:name, :n)"), {"name": name, "n": int(highest)})
 
 
 def _fsync(path: Path) -> None:

@@ -11,8 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigurationError
 
 EncoderName = Literal["lite", "imagebind"]
 TranscriberName = Literal["faster-whisper", "openai-whisper"]
@@ -129,5 +131,16 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
-    return Settings()
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``).
+
+    A ``TAGGER_*`` value that does not parse is the user's to fix: it becomes a
+    :class:`ConfigurationError` naming the variable instead of a validation traceback.
+    """
+    try:
+        return Settings()
+    except ValidationError as e:
+        problems = "; ".join(
+            f"TAGGER_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in e.errors()
+        )
+        raise ConfigurationError(f"invalid settings: {problems}") from e

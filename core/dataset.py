@@ -25,6 +25,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlmodel import Session
 
+from core import review as review_rules
+from core.errors import TaggerError
+from core.ingest.formats import VIDEO_EXTENSIONS
 from core.taxonomy import Taxonomy, UnknownTagError, load_from_db
 from db.engine import Database, DatabaseError
 from db.queries import Actor
@@ -34,9 +37,6 @@ from db.queries import videos as video_queries
 from db.tables import AuditAction, LabelSource, Video, VideoStatus
 
 REQUIRED_COLUMNS = ("video_id", "title", "description", "tags")
-VIDEO_EXTENSIONS = frozenset(
-    {".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
-)
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 TAG_SEPARATOR = ", "
 # csv's default field limit is 128 KiB, below descriptions that `export_labels` writes; this cap
@@ -46,7 +46,7 @@ MAX_CSV_FIELD_CHARS = 64 << 20
 Progress = Callable[[int, int], None]
 
 
-class DatasetError(ValueError):
+class DatasetError(TaggerError, ValueError):
     """The dataset file is unreadable or invalid; the message names the row."""
 
 
@@ -270,7 +270,7 @@ def import_dataset(
     (chosen by ``seed``) get no labels: they stand for unreviewed uploads.
     """
     if not 0.0 <= holdout_fraction < 1.0:
-        raise ValueError(f"holdout fraction must be in [0, 1), got {holdout_fraction}")
+        raise DatasetError(f"holdout fraction must be in [0, 1), got {holdout_fraction}")
     rows = read_dataset(path)
     files = _index_video_files(Path(videos_dir)) if videos_dir is not None else None
     if taxonomy is None:
@@ -404,7 +404,7 @@ def iter_effective_records(
     while True:
         with db.session() as session:
             videos = video_queries.list_videos(session, limit=page_size, after_id=after)
-            labels = label_queries.effective_labels(session, video_ids=[v.id for v in videos])
+            labels = review_rules.effective_labels(session, video_ids=[v.id for v in videos])
         if not videos:
             return
         for video in videos:
@@ -427,7 +427,14 @@ def export_labels(db: Database, out: Path | str, *, fmt: str | None = None) -> i
     out = Path(out)
     fmt = (fmt or out.suffix.lstrip(".")).lower()
     if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; expected one of {list(EXPORT_FORMATS)}")
+        raise DatasetError(f"unknown export format {fmt!r}; expected one of {list(EXPORT_FORMATS)}")
+    try:
+        return _write_export(db, out, fmt)
+    except OSError as e:  # the path the user named: missing rights, a full disk, a file as folder
+        raise DatasetError(f"cannot write {out}: {e.strerror or e}") from e
+
+
+def _write_export(db: Database, out: Path, fmt: str) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     records = iter_effective_records(db)
     if fmt == "csv":

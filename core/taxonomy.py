@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from core.errors import TaggerError
 from db.queries import taxonomy as taxonomy_queries
 from db.tables import TaxonomyNode
 
@@ -30,11 +31,11 @@ IAB_ATTRIBUTION = (
 IAB3_NAME = "IAB Content Taxonomy 3.0"
 
 
-class TaxonomyError(ValueError):
+class TaxonomyError(TaggerError, ValueError):
     """A taxonomy file or structure is invalid."""
 
 
-class UnknownTagError(KeyError):
+class UnknownTagError(TaggerError, KeyError):
     """A tag path or id is not in the taxonomy; ``suggestions`` holds close matches."""
 
     def __init__(self, query: str, suggestions: Sequence[str] = ()) -> None:

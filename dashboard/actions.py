@@ -11,7 +11,6 @@ own process.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,15 +18,15 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from core import review as review_rules
 from core import taxonomy as taxonomy_core
-from core.auth import PermissionDeniedError
 from core.config import get_settings
+from core.errors import MissingFileError, TaggerError
 from core.lifecycle import jobs
-from core.lifecycle.jobs import JobError
 from dashboard import cache, state
 from dashboard.components import md_escape
-from db.engine import Database, DatabaseError
-from db.queries import audit, labels, review
+from db.engine import Database
+from db.queries import audit, review
 from db.tables import AuditAction, Role, Video
 
 if TYPE_CHECKING:
@@ -40,7 +39,7 @@ def save_review(
     """Raises ``db.queries.StaleVersionError`` when someone saved the video meanwhile."""
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
-        video = labels.save_review(
+        video = review_rules.save_review(
             session,
             video_id=video_id,
             expected_version=expected_version,
@@ -56,7 +55,7 @@ def claim_next(
 ) -> Video | None:
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
-        return review.claim_next(
+        return review_rules.claim_next(
             session,
             user=user,
             filters=filters,
@@ -66,10 +65,10 @@ def claim_next(
 
 
 def claim_video(db: Database, *, video_id: int) -> Video:
-    """Raises ``review.VideoClaimedError`` when another moderator holds it."""
+    """Raises ``db.queries.review.VideoClaimedError`` when another moderator holds it."""
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
-        return review.claim_video(
+        return review_rules.claim_video(
             session, video_id=video_id, user=user, claim_minutes=get_settings().claim_minutes
         )
 
@@ -77,13 +76,15 @@ def claim_video(db: Database, *, video_id: int) -> Video:
 def release(db: Database, *, video_id: int, skipped: bool) -> bool:
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
-        return review.release_claim(session, video_id=video_id, user=user, skipped=skipped)
+        return review_rules.release_claim(session, video_id=video_id, user=user, skipped=skipped)
 
 
 def flag(db: Database, *, video_id: int, reason: str) -> Video:
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
-        return review.set_flag(session, video_id=video_id, user=user, flagged=True, reason=reason)
+        return review_rules.set_flag(
+            session, video_id=video_id, user=user, flagged=True, reason=reason
+        )
 
 
 # --- admin --------------------------------------------------------------------------------------
@@ -92,7 +93,9 @@ def flag(db: Database, *, video_id: int, reason: str) -> Video:
 def send_back(db: Database, *, video_ids: Sequence[int], reason: str) -> int:
     user = state.require(db, Role.ADMIN)
     with db.session() as session:
-        sent = review.send_back_for_review(session, video_ids=video_ids, user=user, reason=reason)
+        sent = review_rules.send_back_for_review(
+            session, video_ids=video_ids, user=user, reason=reason
+        )
     cache.clear_data()
     return sent
 
@@ -162,7 +165,7 @@ def ingest_paths(db: Database, *, paths: Sequence[str]) -> int:
     user = state.require(db, Role.ADMIN)
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
-        raise FileNotFoundError(f"not found on the server: {', '.join(missing)}")
+        raise MissingFileError(f"not found on the server: {', '.join(missing)}")
     return jobs.start_job(
         db, kind="ingest", params={"paths": list(paths)}, user=user, settings=get_settings()
     )
@@ -172,28 +175,12 @@ def run_admin(action: Callable[[], object], *, success: str) -> None:
     """Run a page's admin action, turning expected failures into one-line errors at the UI edge."""
     try:
         action()
-    except Exception as e:
-        if not isinstance(e, _admin_errors()):
-            raise
+    except TaggerError as e:
         st.error(md_escape(str(e)))
         return
     cache.clear_data()
     st.toast(md_escape(success))
     st.rerun()
-
-
-def _admin_errors() -> tuple[type[Exception], ...]:
-    """The failures :func:`run_admin` shows as one line. ``RegistryError`` is looked up only once
-    ``core.lifecycle.registry`` is loaded (by promote/rollback): none can have been raised before,
-    and importing it here would load torch into every page."""
-    errors: tuple[type[Exception], ...] = (
-        PermissionDeniedError,
-        JobError,
-        FileNotFoundError,
-        DatabaseError,
-    )
-    registry = sys.modules.get("core.lifecycle.registry")
-    return errors + (registry.RegistryError,) if registry is not None else errors
 
 
 def upload(

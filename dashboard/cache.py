@@ -16,7 +16,7 @@ import streamlit as st
 
 from core import taxonomy as taxonomy_core
 from core.config import Settings, get_settings
-from core.lifecycle import jobs
+from core.lifecycle import liveness
 from db.engine import Database, get_database, init_db
 from db.queries import analytics, review, users
 from db.tables import ModelVersion
@@ -87,8 +87,8 @@ def user_names(url: str) -> dict[int, str]:
 @st.cache_data(ttl=COUNTS_TTL_S, show_spinner=False)
 def model_versions(url: str) -> list[ModelVersion]:
     """Versions a killed training left ``training`` are listed as failed (see
-    core.lifecycle.jobs)."""
-    return jobs.list_model_versions(database(), limit=100)
+    core.lifecycle.liveness)."""
+    return liveness.list_model_versions(database(), limit=100)
 
 
 @st.cache_data(ttl=ANALYTICS_TTL_S, show_spinner=False)

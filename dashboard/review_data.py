@@ -22,7 +22,9 @@ MAX_SUGGESTIONS = 8  # more than this is an uninformative prediction; the tree s
 
 
 @dataclass(frozen=True)
-class Keyframe:
+class KeyframeThumbnail:
+    """A stored keyframe as the review page shows it: its time and its thumbnail file."""
+
     timestamp_s: float
     path: Path
 
@@ -32,7 +34,7 @@ class ReviewData:
     video: Video
     claim: review.ClaimInfo
     media_path: Path | None  # None when the file is missing on disk
-    keyframes: list[Keyframe]
+    keyframes: list[KeyframeThumbnail]
     segments: list[dict]  # {"start", "end", "text"}
     transcript_source: str | None
     tags: list[ScoredTag]  # the prediction, in taxonomy order
@@ -93,7 +95,9 @@ def load_review(
         video=video,
         claim=claim,
         media_path=media if media is not None and media.is_file() else None,
-        keyframes=[Keyframe(f.timestamp_s, settings.data_dir / f.thumbnail_path) for f in frames],
+        keyframes=[
+            KeyframeThumbnail(f.timestamp_s, settings.data_dir / f.thumbnail_path) for f in frames
+        ],
         segments=json.loads(transcript.segments_json) if transcript is not None else [],
         transcript_source=transcript.source if transcript is not None else None,
         tags=tags,

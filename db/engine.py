@@ -32,6 +32,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
 
 from core.config import Settings, get_settings
+from core.errors import ConfigurationError, TaggerError
 from db.tables import SchemaInfo, utcnow
 
 DEFAULT_LOCK_TIMEOUT_S = 120.0
@@ -44,7 +45,7 @@ _SCHEMA_LOCK_KEY = int.from_bytes(b"tagger", "big")
 warnings.filterwarnings("ignore", message="duckdb-engine doesn't yet support reflection on indices")
 
 
-class DatabaseError(Exception):
+class DatabaseError(TaggerError):
     """Base class of storage errors the UI and CLI report as one line."""
 
 
@@ -92,7 +93,7 @@ class Database:
         self._lock: filelock.FileLock | None = None
         if self.backend == "duckdb":
             if not parsed.database or parsed.database == ":memory:":
-                raise ValueError(
+                raise ConfigurationError(
                     "an in-memory DuckDB cannot be shared between sessions; use a file path"
                 )
             self.path: Path | None = Path(parsed.database)

@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from core.errors import TaggerError
 from core.media.decode import load_audio
 from core.media.transcript import Segment
 
@@ -36,7 +37,7 @@ Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
 """
 
 
-class MediaGenError(RuntimeError):
+class MediaGenError(TaggerError, RuntimeError):
     """A synthetic-media tool is missing or failed."""
 
 

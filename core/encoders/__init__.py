@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.config import Settings
 from core.encoders.base import MODALITIES, Encoder, EncoderInput, InvalidEncoderInput
+from core.errors import ConfigurationError
 
 __all__ = [
     "MODALITIES",
@@ -78,7 +79,7 @@ def _local_whisper_dir(model: str) -> Path:
     try:
         return Path(download_model(model, local_files_only=True))
     except (OSError, ValueError) as e:
-        raise ValueError(
+        raise ConfigurationError(
             f"whisper_model={model!r} is neither a CTranslate2 model directory nor a model in the "
             "local faster-whisper cache; the lite encoder's audio embedding needs local files "
             "(leave whisper_model unset for the bundled tiny.en)"
@@ -120,7 +121,7 @@ def available_encoders() -> list[str]:
 
 def _check_name(name: str) -> None:
     if name not in _BACKENDS:
-        raise ValueError(
+        raise ConfigurationError(
             f"unknown encoder {name!r}; valid encoders: {', '.join(available_encoders())}"
         )
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from core.encoders.base import AUDIO_SAMPLE_RATE, l2_normalize
 from core.encoders.fingerprint import dir_fingerprint
+from core.errors import MissingFileError
 
 MAX_AUDIO_SECONDS = 300
 WINDOW_SECONDS = 30
@@ -43,7 +44,7 @@ class WhisperAudioEmbedder:
         from core.media.transcribe import DEFAULT_COMPUTE_TYPE, load_faster_whisper
 
         if not (model_path / "model.bin").is_file():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"{model_path} is not a CTranslate2 Whisper model directory (setting whisper_model)"
             )
         self.compute_type = DEFAULT_COMPUTE_TYPE

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.errors import TaggerError
+
 MODALITIES: tuple[str, ...] = ("title", "description", "frames", "subtitles", "audio")
 TEXT_MODALITIES: tuple[str, ...] = ("title", "description", "subtitles")
 AUDIO_SAMPLE_RATE = 16_000
 
 
-class InvalidEncoderInput(ValueError):
+class InvalidEncoderInput(TaggerError, ValueError):
     """An :class:`EncoderInput` that no backend could encode (wrong dtype, shape, ...)."""
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from core.errors import MissingFileError
+
 _EDGE_BYTES = 1 << 20
 
 
@@ -29,7 +31,7 @@ def dir_fingerprint(directory: Path) -> str:
     """Hex digest over every file below ``directory`` (relative names included)."""
     files = sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
-        raise FileNotFoundError(f"no model files under {directory}")
+        raise MissingFileError(f"no model files under {directory}")
     digest = hashlib.sha256()
     for path in files:
         digest.update(str(path.relative_to(directory)).encode())

@@ -23,6 +23,7 @@ from core.encoders import imagebind_preprocess as prep
 from core.encoders.base import TEXT_MODALITIES, Encoder, EncoderInput, mean_normalized
 from core.encoders.fingerprint import combine, file_fingerprint
 from core.encoders.imagebind_import import import_imagebind_model
+from core.errors import TaggerError
 
 # Bump when anything in imagebind_preprocess or the pooling below changes.
 PREPROCESSING_VERSION = "imagebind-v1"
@@ -31,7 +32,7 @@ AUDIO_BATCH = 24
 TEXT_BATCH = 64
 
 
-class ImageBindCheckpointError(RuntimeError):
+class ImageBindCheckpointError(TaggerError, RuntimeError):
     """The configured ImageBind checkpoint is missing or does not fit the architecture."""
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from core.encoders.base import mean_normalized
 from core.encoders.chunking import token_windows
 from core.encoders.fingerprint import dir_fingerprint
+from core.errors import MissingFileError
 
 # Word pieces per window, leaving room for [CLS]/[SEP] inside MiniLM's 256 limit.
 WINDOW_TOKENS = 250
@@ -37,7 +38,7 @@ class MiniLMTextEmbedder:
         from sentence_transformers import SentenceTransformer
 
         if not model_path.is_dir():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"text model directory {model_path} does not exist (setting text_model_path)"
             )
         self.model_path = model_path

@@ -29,7 +29,9 @@ from sqlmodel import Session
 
 from core.config import Settings
 from core.encoders import Encoder
+from core.errors import TaggerError
 from core.ingest.extract import relative_path
+from core.ingest.formats import VIDEO_EXTENSIONS
 from core.ingest.pipeline import (
     DONE_STATUSES,
     EmbeddingError,
@@ -66,22 +68,6 @@ __all__ = [
     "receive_upload",
 ]
 
-VIDEO_EXTENSIONS = frozenset(
-    {
-        ".mp4",
-        ".m4v",
-        ".mov",
-        ".mkv",
-        ".webm",
-        ".avi",
-        ".mpg",
-        ".mpeg",
-        ".ts",
-        ".flv",
-        ".wmv",
-        ".3gp",
-    }
-)
 DUPLICATE = "duplicate"  # result status: the same bytes were already processed
 SKIPPED = "skipped"  # result status: nothing to do (no media file for a pending video)
 _EVENTS = {
@@ -90,7 +76,7 @@ _EVENTS = {
 }
 
 
-class IngestError(Exception):
+class IngestError(TaggerError):
     """An ingest request that cannot start (unknown path, unreadable dataset CSV)."""
 
 
@@ -520,7 +506,7 @@ def _set_stored(session: Session, video: Video, digest: str, stored_path: str) -
     videos_q.set_media_info(
         session,
         video_id=video.id,
-        info=videos_q.MediaInfo(
+        info=videos_q.StoredMedia(
             content_hash=digest,
             stored_path=stored_path,
             duration_s=video.duration_s,

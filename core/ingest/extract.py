@@ -25,7 +25,7 @@ from db.queries import videos as videos_q
 class Extracted:
     """What extraction produced for one video (images and audio stay in memory until encoded)."""
 
-    info: videos_q.MediaInfo
+    info: videos_q.StoredMedia
     keyframes: list[tuple[float, str]]  # (timestamp, thumbnail path relative to data_dir)
     images: list[np.ndarray]
     audio: np.ndarray | None
@@ -63,7 +63,7 @@ def extract_media(
     if transcript is None and audio is not None:
         transcript = transcribe(audio)
     return Extracted(
-        info=videos_q.MediaInfo(
+        info=videos_q.StoredMedia(
             content_hash=content_hash,
             stored_path=relative_path(media_path, settings),
             duration_s=info.duration_s,

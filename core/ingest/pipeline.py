@@ -35,6 +35,7 @@ from core.encoders import (
     encoder_cache_key,
     load_encoder,
 )
+from core.errors import TaggerError
 from core.ingest.extract import Extracted, extract_media
 from core.media import decode as media
 from core.media.subtitles import SubtitleError, load_subtitles
@@ -56,7 +57,7 @@ INPUT_ERRORS = (media.MediaError, SubtitleError, TranscriberError, InvalidEncode
 ProgressCallback = Callable[[int, int, str], None]
 
 
-class EmbeddingError(ValueError):
+class EmbeddingError(TaggerError, ValueError):
     """An encoder output that cannot be stored (NaN, wrong shape, unasked modality)."""
 
 
@@ -105,7 +106,7 @@ class _Donor:
     """An already processed video with the same bytes: its artifacts are reused as they are."""
 
     video_id: int
-    info: videos_q.MediaInfo
+    info: videos_q.StoredMedia
     keyframes: list[tuple[float, str]]
     transcript: Transcript | None
 
@@ -510,7 +511,7 @@ def _donor(session: Session, video: Video) -> _Donor | None:
         transcript = Transcript(language=row.language, source=row.source, segments=segments)
     return _Donor(
         video_id=video.id,
-        info=videos_q.MediaInfo(
+        info=videos_q.StoredMedia(
             content_hash=video.content_hash,
             stored_path=video.stored_path,
             duration_s=video.duration_s,

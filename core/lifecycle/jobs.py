@@ -6,12 +6,9 @@ process stays responsive and a dashboard restart does not kill the work. The run
 (:func:`run_job`) writes progress, a message and live metrics into the row in short sessions
 (throttled), then ``succeeded`` with a result or ``failed`` with a one-line reason.
 
-A worker killed outright (``kill -9``, out-of-memory, a reboot) cannot record anything. A job
-whose process is gone while its row still says queued or running is failed when it is next read
-("worker process exited"), together with the model version its training left in ``training``:
-:func:`get_job` does it for one job, :func:`fail_dead_jobs` for all of them, and
-:func:`list_model_versions` before it lists the versions (the dashboard's and CLI's list), where
-it also fails versions whose ``tagger train`` process (host and pid kept in the version) is gone.
+A job whose worker was killed outright is failed when it is next read (see
+:mod:`core.lifecycle.liveness`): :func:`get_job` does it for one job, :func:`fail_dead_jobs` for
+all of them.
 """
 
 from __future__ import annotations
@@ -19,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,31 +25,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
-
 from core.config import Settings
+from core.errors import TaggerError
+from core.lifecycle import liveness
 from db.engine import Database
 from db.queries import Actor
 from db.queries import jobs as jobs_q
-from db.queries import model_versions as models_q
 from db.queries import users as users_q
-from db.tables import Job, JobStatus, ModelStatus, ModelVersion
+from db.tables import Job, JobStatus
 
 logger = logging.getLogger(__name__)
 
 JOB_KINDS = ("train", "predict", "ingest")
-WORKER_EXITED = "worker process exited"
-TRAINER_EXITED = "training process exited before the model was saved"
 PROGRESS_INTERVAL_S = 1.0  # the row is written at most this often while a job runs
 HISTORY_LIMIT = 1000  # training epochs kept in the live metrics
-_LIVE_JOBS_CHECKED = 1000  # far more queued or running jobs than ever run at once
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
-_ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 # `tagger jobs run <id>` without relying on the console script being on PATH (scripts/__main__.py)
 _WORKER_MODULE = "scripts"
 
 
-class JobError(Exception):
+class JobError(TaggerError):
     """A job request that cannot be served (unknown kind, job not queued)."""
 
 
@@ -126,84 +117,14 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 def get_job(db: Database, job_id: int) -> JobInfo:
     """The job's row; a running job whose process is gone is marked failed first."""
     with db.session() as session:
-        return _info(_fail_if_worker_gone(session, jobs_q.get_job(session, job_id=job_id)))
+        return _info(liveness.fail_if_worker_gone(session, jobs_q.get_job(session, job_id=job_id)))
 
 
 def fail_dead_jobs(db: Database) -> list[int]:
     """Mark every queued or running job whose worker process is gone as failed, with the model
     versions its training left in ``training``; returns the ids of the jobs failed now."""
     with db.session() as session:
-        return _fail_dead_jobs(session)
-
-
-def list_model_versions(db: Database, *, limit: int = 50) -> list[ModelVersion]:
-    """Newest first. In the same unit of work, dead jobs and dead ``tagger train`` runs are failed
-    first, so a version whose training process was killed is listed as failed with the reason in
-    ``notes``, never as a training that will not finish."""
-    with db.session() as session:
-        _fail_dead_jobs(session)
-        _fail_dead_trainings(session)
-        return models_q.list_model_versions(session, limit=limit)
-
-
-def this_process() -> dict[str, Any]:
-    """Host and pid of this process, stored with a version while it trains (``tagger train``
-    runs outside any job, so the version itself must say who is training it)."""
-    return {"host": socket.gethostname(), "pid": os.getpid()}
-
-
-def _fail_dead_jobs(session: Session) -> list[int]:
-    live = jobs_q.list_jobs(session, statuses=list(_ACTIVE), limit=_LIVE_JOBS_CHECKED)
-    return [job.id for job in live if _fail_if_worker_gone(session, job).status == JobStatus.FAILED]
-
-
-def _fail_dead_trainings(session: Session) -> None:
-    """Fail the versions in ``training`` whose training process on this host is gone (a killed
-    ``tagger train``). Other hosts' trainings cannot be judged from here."""
-    here = socket.gethostname()
-    for version, config in _versions_in_training(session):
-        trainer = config.get("trainer") or {}
-        if trainer.get("host") == here and not _process_alive(trainer["pid"]):
-            models_q.finish_model_version(
-                session,
-                model_version_id=version.id,
-                status=ModelStatus.FAILED,
-                notes=TRAINER_EXITED,
-            )
-
-
-def _fail_if_worker_gone(session: Session, job: Job) -> Job:
-    """The job, failed first when it is queued or running but its worker process is gone."""
-    if job.status not in _ACTIVE or job.pid is None or _process_alive(job.pid):
-        return job
-    failed = jobs_q.update_job(
-        session, job_id=job.id, status=JobStatus.FAILED, message=WORKER_EXITED
-    )
-    if failed.kind == "train":
-        _fail_orphaned_versions(session, failed.id)
-    return failed
-
-
-def _fail_orphaned_versions(session: Session, job_id: int) -> None:
-    """A model version its dead training job left in ``training`` will never finish: mark it
-    failed."""
-    for version, config in _versions_in_training(session):
-        if config.get("job_id") == job_id:
-            models_q.finish_model_version(
-                session,
-                model_version_id=version.id,
-                status=ModelStatus.FAILED,
-                notes=f"training job {job_id}: {WORKER_EXITED}",
-            )
-
-
-def _versions_in_training(session: Session) -> list[tuple[ModelVersion, dict[str, Any]]]:
-    """Versions still ``training``, each with its parsed config (which says who trains it)."""
-    return [
-        (version, json.loads(version.config_json))
-        for version in models_q.list_model_versions(session, limit=_LIVE_JOBS_CHECKED)
-        if version.status == ModelStatus.TRAINING
-    ]
+        return liveness.fail_dead_jobs(session)
 
 
 def list_jobs(db: Database, *, kind: str | None = None, limit: int = 20) -> list[JobInfo]:
@@ -231,7 +152,7 @@ def run_job(db: Database, job_id: int, *, settings: Settings) -> JobInfo:
     reporter = _Reporter(db, job_id)
     try:
         result = _RUNNERS[job.kind](db, params, settings, user, reporter, job_id)
-    except _expected_errors() as e:
+    except TaggerError as e:  # a message meant for users: recorded without a traceback
         reporter.finish(JobStatus.FAILED, _one_line(str(e) or type(e).__name__), {})
     except Exception as e:  # recorded for the dashboard AND logged with its traceback
         logger.exception("job %s (%s) failed", job_id, job.kind)
@@ -388,17 +309,6 @@ _RUNNERS: dict[str, Callable[..., dict]] = {
 }
 
 
-def _expected_errors() -> tuple[type[Exception], ...]:
-    """Errors with a message meant for users: recorded without a traceback."""
-    from core.ingest.batch import IngestError
-    from core.lifecycle.registry import RegistryError
-    from core.lifecycle.training import TrainingError
-    from core.taxonomy import TaxonomyError
-    from db.engine import DatabaseError
-
-    return (TrainingError, RegistryError, IngestError, TaxonomyError, DatabaseError)
-
-
 def _info(job: Job) -> JobInfo:
     return JobInfo(
         id=job.id,
@@ -418,24 +328,3 @@ def _info(job: Job) -> JobInfo:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:500]
-
-
-def _process_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live (not zombie) process; reaps it when it is our finished child."""
-    try:
-        reaped, _ = os.waitpid(pid, os.WNOHANG)
-        if reaped == pid:
-            return False
-    except ChildProcessError:
-        pass  # not our child: ask the kernel instead
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"

@@ -28,6 +28,7 @@ from sqlmodel import Session
 
 from core.classifier import HierarchicalClassifier, Hierarchy, load_classifier, save_classifier
 from core.config import Settings
+from core.errors import TaggerError
 from core.media.decode import content_hash
 from db.engine import Database
 from db.queries import Actor
@@ -40,7 +41,7 @@ MANIFEST_FILE = "manifest.json"
 _HISTORY_LIMIT = 10_000
 
 
-class RegistryError(Exception):
+class RegistryError(TaggerError):
     """A registry operation that cannot be done (unknown version, nothing to roll back to)."""
 
 

@@ -22,15 +22,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from core import review as review_rules
 from core.classifier import HierarchicalClassifier, Hierarchy, evaluate
 from core.config import Settings
 from core.encoders import MODALITIES
-from core.lifecycle import jobs, registry
+from core.errors import TaggerError
+from core.lifecycle import liveness, registry
 from core.taxonomy import load_from_db
 from db.engine import Database
 from db.queries import Actor
 from db.queries import embeddings as embeddings_q
-from db.queries import labels as labels_q
 from db.queries import model_versions as models_q
 from db.queries import videos as videos_q
 from db.tables import ModelStatus, ModelVersion, VideoStatus
@@ -65,7 +66,7 @@ SMALL_DATA_VIDEOS = 3000  # up to here: a 3-member ensemble (variance matters mo
 TrainingProgress = Callable[[float, str, dict], None]
 
 
-class TrainingError(Exception):
+class TrainingError(TaggerError):
     """Training cannot start or did not finish; the message says why."""
 
 
@@ -102,7 +103,7 @@ def build_training_set(
     """Labelled videos with embeddings of this encoder version (optionally only ``video_ids``)."""
     with db.session() as session:
         taxonomy = load_from_db(session)
-        labels = labels_q.effective_labels(session, video_ids=video_ids)
+        labels = review_rules.effective_labels(session, video_ids=video_ids)
         matrices = embeddings_q.load_matrices(
             session,
             encoder_id=encoder_id,
@@ -148,7 +149,7 @@ def evaluate_model(
             ids = meta.valid_video_ids
         else:
             ids = videos_q.list_video_ids(session, statuses=[VideoStatus.REVIEWED])
-        labels = labels_q.effective_labels(session, video_ids=ids)
+        labels = review_rules.effective_labels(session, video_ids=ids)
         matrices = embeddings_q.load_matrices(
             session,
             encoder_id=meta.encoder_id,
@@ -266,7 +267,7 @@ def train_model(
         "split_seed": SPLIT_SEED,
         "valid_fraction": VALID_FRACTION,
         "job_id": job_id,
-        "trainer": jobs.this_process(),
+        "trainer": liveness.this_process(),
     }
     with db.session() as session:
         version_id = models_q.create_model_version(

@@ -24,6 +24,8 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 from PIL import Image
 
+from core.errors import TaggerError
+
 MAX_SIDE_PX = 8192  # larger frames are rejected before anything is decoded
 MAX_FRAME_SIDE_PX = 1920  # sampled frames are scaled down to this: encoders use ~224 px anyway
 MAX_DURATION_S = 48 * 3600.0  # longer than this is corrupt metadata or not a video we tag
@@ -43,7 +45,7 @@ _HASH_CHUNK = 1 << 20
 logger = logging.getLogger(__name__)
 
 
-class MediaError(Exception):
+class MediaError(TaggerError):
     """A file that cannot be used as media; ``reason`` is one human-readable line."""
 
     def __init__(self, reason: str) -> None:
@@ -73,8 +75,9 @@ class MediaInfo:
 
 
 @dataclass(frozen=True)
-class Keyframe:
-    """An upright RGB frame (HxWx3 uint8) and its presentation time."""
+class DecodedFrame:
+    """An upright RGB frame (HxWx3 uint8) and its presentation time: a sampled keyframe in
+    memory (its stored thumbnail is a ``db.tables.Keyframe`` row)."""
 
     timestamp_s: float
     image: np.ndarray
@@ -118,7 +121,7 @@ def probe(path: str | Path) -> MediaInfo:
         )
 
 
-def sample_keyframes(path: str | Path, n: int, info: MediaInfo | None = None) -> list[Keyframe]:
+def sample_keyframes(path: str | Path, n: int, info: MediaInfo | None = None) -> list[DecodedFrame]:
     """Up to ``n`` distinct upright frames spread over the whole video, sorted by time.
 
     Each sample point seeks to the keyframe at or before it and decodes that packet only (cheap,
@@ -146,7 +149,7 @@ def sample_keyframes(path: str | Path, n: int, info: MediaInfo | None = None) ->
     if not frames:
         raise MediaError("no video frame could be decoded at the sample points")
     return [
-        Keyframe(timestamp_s=t - start, image=_to_upright_rgb(frame, info.rotation))
+        DecodedFrame(timestamp_s=t - start, image=_to_upright_rgb(frame, info.rotation))
         for t, frame in sorted(frames.items())
     ]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import av
 
+from core.errors import TaggerError
 from core.media.decode import MediaError
 from core.media.transcript import Segment, Transcript
 
@@ -27,7 +28,7 @@ _TEXT_SUBTITLE_CODECS = {"mov_text", "subrip", "srt", "webvtt", "ass", "ssa", "t
 _PREFERRED_LANGUAGES = ("en", "eng")
 
 
-class SubtitleError(ValueError):
+class SubtitleError(TaggerError, ValueError):
     """A subtitle file that holds no usable cues."""
 
 

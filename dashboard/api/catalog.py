@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 
-from core.lifecycle import jobs
+from core.lifecycle import jobs, liveness
 from dashboard.api.access import Admin, Reader
 from dashboard.api.context import ApiContext, context
 from dashboard.api.schemas import JobOut, ModelOut, Problem, TaxonomyNodeOut, TrainIn
@@ -46,7 +46,7 @@ def list_models(ctx: Ctx, user: Reader) -> list[ModelOut]:
             metrics=json.loads(v.metrics_json),
             notes=v.notes,
         )
-        for v in jobs.list_model_versions(ctx.db, limit=MAX_MODELS)
+        for v in liveness.list_model_versions(ctx.db, limit=MAX_MODELS)
     ]
 
 

@@ -2,7 +2,7 @@
 
 Uploads go through ``core.ingest.batch.receive_upload`` (size limit, probing, content-hash and
 external-id idempotency) and ``process_upload`` in an ingest job, the same code as the
-dashboard's upload page; label writes go through ``db.queries.labels.save_review``, the
+dashboard's upload page; label writes go through ``core.review.save_review``, the
 dashboard's save (optimistic version check, audit rows, ``video.reviewed`` webhook).
 """
 
@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 
+from core import review as review_rules
 from core import taxonomy
 from core.ingest.batch import receive_upload
 from dashboard.api.access import Reader, Writer
@@ -33,7 +34,6 @@ from dashboard.api.schemas import (
     VideoPage,
     VideoSummary,
 )
-from db.queries import labels as labels_q
 from db.queries import review as review_q
 from db.queries import taxonomy as taxonomy_q
 from db.queries.video_details import PredictedTag, VideoDetails, get_video_details
@@ -201,7 +201,7 @@ def put_labels(
         if expected is None:
             current = get_video_details(session, video_id=video_id).video
             return problem(412, f"If-Match {if_match!r} is not this video's ETag {_etag(current)}")
-        labels_q.save_review(
+        review_rules.save_review(
             session, video_id=video_id, expected_version=expected, node_ids=node_ids, user=user
         )
     with ctx.db.session() as session:

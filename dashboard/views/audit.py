@@ -5,8 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.auth import PermissionDeniedError
-from dashboard import cache, state
-from db.queries import audit
+from dashboard import cache, readers, state
 from db.tables import AuditAction, Role
 
 db = cache.database()
@@ -22,8 +21,7 @@ action = st.selectbox(
     format_func=lambda a: "all" if a is None else a,
     key="audit_action",
 )
-with db.session() as session:
-    entries = audit.list_audit(session, action=action, limit=500)
+entries = readers.audit_entries(db, action=action, limit=500)
 st.dataframe(
     [
         {

@@ -6,12 +6,11 @@ from __future__ import annotations
 import streamlit as st
 
 from core.config import get_settings
-from core.ingest.batch import IngestError
+from core.errors import TaggerError
+from core.ingest.formats import VIDEO_EXTENSIONS
 from core.lifecycle import jobs
-from dashboard import actions, cache, state
+from dashboard import actions, cache, readers, state
 from dashboard.components import md_escape
-from db.queries import review
-from db.queries.review import QueueFilters
 from db.tables import VideoStatus
 
 POLL_S = 2
@@ -26,7 +25,7 @@ st.subheader("Upload a video")
 with st.form("ingest_upload", clear_on_submit=True):
     uploaded = st.file_uploader(
         f"Video file (up to {settings.max_upload_mb} MB)",
-        type=["mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg"],
+        type=sorted(extension.lstrip(".") for extension in VIDEO_EXTENSIONS),
         max_upload_size=settings.max_upload_mb,
         key="ingest_file",
     )
@@ -48,7 +47,7 @@ if submitted:
                     title=title,
                     description=description,
                 )
-            except IngestError as e:
+            except TaggerError as e:  # e.g. core.ingest.batch.UploadRejected
                 box.update(label="Upload rejected", state="error")
                 st.error(md_escape(str(e)))
             else:
@@ -98,10 +97,7 @@ def ingest_jobs() -> None:
 ingest_jobs()
 
 st.subheader("Failed videos")
-with db.session() as session:
-    failed = review.list_queue(
-        session, filters=QueueFilters(statuses=("failed",), sort="newest"), page_size=50
-    )
+failed = readers.failed_videos(db, limit=50)
 if failed.rows:
     st.dataframe(
         [

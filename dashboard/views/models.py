@@ -13,10 +13,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.auth import PermissionDeniedError
+from core.errors import TaggerError
 from core.lifecycle import jobs
 from dashboard import actions, cache, state
 from dashboard.components import md_escape, metric_history_chart
+from db.tables import JobStatus, ModelStatus
 
 POLL_S = 2
 SEEN_JOB = "models_seen_job"  # the finished job whose outcome the versions table already shows
@@ -64,7 +65,7 @@ def training_status() -> None:
         st.session_state[SEEN_JOB] = job.id
         cache.clear_data()
         st.rerun(scope="app")  # show the new version in the table, or the one that failed
-    if job.status == "failed":
+    if job.status == JobStatus.FAILED:
         st.error(md_escape(f"Training failed: {job.message}"))
 
 
@@ -78,12 +79,12 @@ if user.is_admin:
         if cols[0].button("Retrain now", type="primary", key="models_retrain"):
             try:
                 job_id = actions.start_training(db, activate=activate)
-            except PermissionDeniedError as e:
+            except TaggerError as e:
                 st.error(md_escape(str(e)))
             else:
                 st.toast(f"Training job {job_id} started")
                 st.rerun()
-        ready = [v.id for v in versions if v.status == "ready"]
+        ready = [v.id for v in versions if v.status == ModelStatus.READY]
         chosen = cols[1].selectbox(
             "Version", ready, key="models_version", format_func=lambda v: f"v{v}"
         )

@@ -8,19 +8,19 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import actions, cache, state
+from dashboard import actions, cache, readers, state
 from dashboard.components import md_escape
-from db.queries import review
 from db.queries.review import IN_REVIEW, QueueFilters, VideoClaimedError
+from db.tables import VideoStatus
 
 STATE_LABELS = {
-    "new": "new",
-    "processing": "processing",
-    "ready": "ready (no prediction)",
-    "predicted": "predicted",
+    VideoStatus.NEW.value: "new",
+    VideoStatus.PROCESSING.value: "processing",
+    VideoStatus.READY.value: "ready (no prediction)",
+    VideoStatus.PREDICTED.value: "predicted",
     IN_REVIEW: "in review",
-    "reviewed": "reviewed",
-    "failed": "failed",
+    VideoStatus.REVIEWED.value: "reviewed",
+    VideoStatus.FAILED.value: "failed",
 }
 SORT_LABELS = {
     "uncertainty": "Least certain first",
@@ -39,15 +39,19 @@ counts = cache.queue_counts(db.url)
 for column, (key, label) in zip(
     st.columns(5),
     [
-        ("new", "New"),
-        ("predicted", "Predicted"),
+        (VideoStatus.NEW.value, "New"),
+        (VideoStatus.PREDICTED.value, "Predicted"),
         (IN_REVIEW, "In review"),
-        ("reviewed", "Reviewed"),
-        ("failed", "Failed"),
+        (VideoStatus.REVIEWED.value, "Reviewed"),
+        (VideoStatus.FAILED.value, "Failed"),
     ],
     strict=True,
 ):
-    shown = counts[key] + (counts["ready"] + counts["processing"] if key == "new" else 0)
+    shown = counts[key] + (
+        counts[VideoStatus.READY.value] + counts[VideoStatus.PROCESSING.value]
+        if key == VideoStatus.NEW.value
+        else 0
+    )
     column.metric(label, f"{shown:,}")
 
 with st.container(border=True):
@@ -113,10 +117,7 @@ if st.button("▶ Review next", type="primary", key="queue_review_next"):
 
 page_size = st.session_state.get("queue_page_size", PAGE_SIZES[1])
 page_no = st.session_state.get("queue_page", 1)
-with db.session() as session:
-    result = review.list_queue(session, filters=filters, page=page_no, page_size=page_size)
-    if not result.rows and page_no > 1:  # the filters changed under a later page
-        result = review.list_queue(session, filters=filters, page=1, page_size=page_size)
+result = readers.queue_page(db, filters=filters, page=page_no, page_size=page_size)
 
 frame = pd.DataFrame(
     {

@@ -1,9 +1,11 @@
 """Query functions: keyword-only, each taking an open ``Session`` (one unit of work).
 
-Modules: ``taxonomy``, ``videos`` (with transcripts, keyframes), ``labels`` (reviews, effective
-labels), ``audit``, ``embeddings``, ``models`` (model versions, predictions), ``users`` (users,
-sign-in sessions, login attempts), ``jobs``. The dashboard adds ``review`` and ``analytics``.
-Callers never build SQL themselves; they catch the errors defined here.
+Modules: ``taxonomy``, ``videos`` (with transcripts, keyframes), ``labels`` (imported and human
+labels), ``audit``, ``embeddings``, ``model_versions`` (model versions, predictions), ``users``
+(users, sign-in sessions, login attempts), ``jobs``, ``backup`` (whole tables out and in). The
+dashboard adds ``review`` (queue, claims) and ``analytics``. The rules that decide what to read
+and write live in ``core`` (e.g. ``core.review``); callers never build SQL themselves and catch
+the errors defined here.
 """
 
 from __future__ import annotations

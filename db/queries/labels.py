@@ -1,24 +1,24 @@
-"""Labels: imported ground truth, human reviews, and the effective label set of each video.
+"""Labels: imported ground truth and human reviews, stored per video and source.
 
-A human review is authoritative for its video once ``Video.reviewed_at`` is set, even when it
-leaves the video with no tags; before that the imported labels count.
+Which labels count for a video (its effective labels) and what saving a review writes are
+decided in ``core.review``; these are the reads and writes it uses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import and_, delete, func, or_, update
 from sqlmodel import Session, col, select
 
-from db.queries import Actor, NotFoundError, StaleVersionError, UnknownNodeError
-from db.queries.audit import add_audit
+from db.queries import Actor, UnknownNodeError
 from db.queries.taxonomy import get_nodes_by_ids
-from db.queries.webhooks import enqueue_video_event
-from db.tables import AuditAction, Label, LabelSource, Video, VideoStatus, WebhookEvent, utcnow
+from db.tables import Label, LabelSource, Video, VideoStatus
 
 
-def _check_nodes(session: Session, node_ids: Iterable[str]) -> None:
+def check_node_ids(session: Session, *, node_ids: Iterable[str]) -> None:
+    """Raise :class:`UnknownNodeError` naming tag ids that are not in the stored taxonomy."""
     wanted = set(node_ids)
     unknown = wanted - set(get_nodes_by_ids(session, node_ids=list(wanted)))
     if unknown:
@@ -32,36 +32,42 @@ def get_labels(session: Session, *, video_id: int, source: str | None = None) ->
     return list(session.exec(query.order_by(col(Label.node_id))))
 
 
-def effective_labels(
-    session: Session, *, video_ids: Sequence[int] | None = None
-) -> dict[int, list[str]]:
-    """``{video_id: sorted node ids}`` for labelled videos: human labels if reviewed, else imported.
+def reviewed_video_ids(session: Session, *, video_ids: Sequence[int] | None = None) -> list[int]:
+    """Ids of the videos a human has reviewed (``Video.reviewed_at`` set); with ``video_ids``,
+    among those only."""
+    query = select(Video.id).where(col(Video.reviewed_at).is_not(None))
+    if video_ids is not None:
+        if not video_ids:
+            return []
+        query = query.where(col(Video.id).in_(set(video_ids)))
+    return list(session.exec(query))
 
-    Reviewed videos appear even with an empty list (a confirmed "no tags"); videos with neither a
-    review nor imported labels are absent (unlabelled). With ``video_ids``, only those.
-    """
+
+def label_pairs(
+    session: Session,
+    *,
+    source_if_reviewed: str,
+    source_if_not_reviewed: str,
+    video_ids: Sequence[int] | None = None,
+) -> list[tuple[int, str]]:
+    """``(video_id, node_id)`` of the labels of one source on reviewed videos and of another on
+    videos not yet reviewed (one query); with ``video_ids``, on those videos only."""
     reviewed = col(Video.reviewed_at).is_not(None)
     query = (
         select(Label.video_id, Label.node_id)
         .join(Video, col(Video.id) == col(Label.video_id))
         .where(
             or_(
-                and_(col(Label.source) == LabelSource.HUMAN, reviewed),
-                and_(col(Label.source) == LabelSource.IMPORT, ~reviewed),
+                and_(col(Label.source) == str(source_if_reviewed), reviewed),
+                and_(col(Label.source) == str(source_if_not_reviewed), ~reviewed),
             )
         )
     )
-    reviewed_query = select(Video.id).where(reviewed)
     if video_ids is not None:
-        ids = set(video_ids)
-        if not ids:
-            return {}
-        query = query.where(col(Label.video_id).in_(ids))
-        reviewed_query = reviewed_query.where(col(Video.id).in_(ids))
-    result: dict[int, list[str]] = {video_id: [] for video_id in session.exec(reviewed_query)}
-    for video_id, node_id in session.exec(query):
-        result.setdefault(video_id, []).append(node_id)
-    return {video_id: sorted(nodes) for video_id, nodes in sorted(result.items())}
+        if not video_ids:
+            return []
+        query = query.where(col(Label.video_id).in_(set(video_ids)))
+    return [(video_id, node_id) for video_id, node_id in session.exec(query)]
 
 
 def import_labels(session: Session, *, labels: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -70,7 +76,7 @@ def import_labels(session: Session, *, labels: Iterable[tuple[int, str]]) -> lis
     wanted = set(labels)
     if not wanted:
         return []
-    _check_nodes(session, (node for _, node in wanted))
+    check_node_ids(session, node_ids=(node for _, node in wanted))
     video_ids = {video_id for video_id, _ in wanted}
     existing = set(
         session.exec(
@@ -100,20 +106,11 @@ def delete_labels(session: Session, *, labels: Iterable[tuple[int, str]], source
         )
 
 
-def save_review(
-    session: Session, *, video_id: int, expected_version: int, node_ids: Iterable[str], user: Actor
-) -> Video:
-    """Replace the video's human labels with ``node_ids`` and mark it reviewed, atomically.
-
-    Refuses with :class:`StaleVersionError` (writing nothing) when ``Video.version`` is no longer
-    ``expected_version``. Writes one ``label_add``/``label_remove`` audit row per change against
-    the previous effective labels, and one ``review_saved`` row, and queues the
-    ``video.reviewed`` webhook event in the same transaction.
-    """
-    wanted = set(node_ids)
-    _check_nodes(session, wanted)
-    previous = set(effective_labels(session, video_ids=[video_id]).get(video_id, []))
-    now = utcnow()
+def mark_reviewed(
+    session: Session, *, video_id: int, expected_version: int, user: Actor, now: datetime
+) -> int | None:
+    """Mark the video reviewed by ``user`` (claim released, version bumped) in one conditional
+    update, only while its version is ``expected_version``; the new version, or None."""
     bumped = session.exec(
         update(Video)
         .where(col(Video.id) == video_id, col(Video.version) == expected_version)
@@ -128,14 +125,14 @@ def save_review(
         )
         .returning(col(Video.version))
     ).all()
-    if not bumped:
-        current = session.get(Video, video_id, populate_existing=True)
-        if current is None:
-            raise NotFoundError(f"no video with id {video_id}")
-        raise StaleVersionError(
-            f"video {video_id} was changed by someone else (version {current.version}, "
-            f"you edited version {expected_version}); reload it"
-        )
+    return bumped[0][0] if bumped else None
+
+
+def replace_human_labels(
+    session: Session, *, video_id: int, node_ids: Iterable[str], user: Actor, now: datetime
+) -> None:
+    """Make the video's human labels exactly ``node_ids`` (labels kept stay as they were)."""
+    wanted = set(node_ids)
     human = {
         label.node_id for label in get_labels(session, video_id=video_id, source=LabelSource.HUMAN)
     }
@@ -159,28 +156,7 @@ def save_review(
             for node in sorted(wanted - human)
         ]
     )
-    added, removed = sorted(wanted - previous), sorted(previous - wanted)
-    for node in added:
-        add_audit(session, action=AuditAction.LABEL_ADD, user=user, video_id=video_id, node_id=node)
-    for node in removed:
-        add_audit(
-            session, action=AuditAction.LABEL_REMOVE, user=user, video_id=video_id, node_id=node
-        )
-    add_audit(
-        session,
-        action=AuditAction.REVIEW_SAVED,
-        user=user,
-        video_id=video_id,
-        detail={
-            "node_ids": sorted(wanted),
-            "added": added,
-            "removed": removed,
-            "version": bumped[0][0],
-        },
-    )
-    enqueue_video_event(session, event=WebhookEvent.VIDEO_REVIEWED, video_id=video_id)
     session.flush()
-    return session.get(Video, video_id, populate_existing=True)
 
 
 def count_labels(session: Session, *, source: str | None = None) -> int:

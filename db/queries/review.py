@@ -1,4 +1,5 @@
-"""The moderators' review queue: filtered listing, and claims so two people never review one video.
+"""The moderators' review queue: filtered listing, and the claim writes (the rules of who gets
+which video live in ``core.review``).
 
 A claim is ``Video.claimed_by`` + ``Video.claim_expires_at``. It is taken with one conditional
 ``UPDATE ... WHERE unclaimed-or-expired-or-mine ... RETURNING``, which is atomic on both
@@ -18,9 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from db.queries import Actor, DatabaseError, NotFoundError
-from db.queries.audit import add_audit
 from db.tables import (
-    AuditAction,
     Label,
     Prediction,
     TaxonomyEdge,
@@ -41,11 +40,7 @@ QUEUE_STATES = (
     VideoStatus.REVIEWED.value,
     VideoStatus.FAILED.value,
 )
-# Videos whose media were processed can be reviewed; "review next" prefers these by default.
-REVIEWABLE = (VideoStatus.READY.value, VideoStatus.PREDICTED.value, VideoStatus.REVIEWED.value)
-DEFAULT_CLAIM_STATES = (VideoStatus.PREDICTED.value, VideoStatus.READY.value)
 SORTS = ("uncertainty", "newest", "oldest", "title")
-_CLAIM_CANDIDATES = 16
 
 
 class VideoClaimedError(DatabaseError):
@@ -364,7 +359,16 @@ def queue_counts(session: Session, *, now: datetime | None = None) -> dict[str, 
     return counts
 
 
-def _take(session: Session, *, video_id: int, user: Actor, now: datetime, minutes: int) -> bool:
+def reload_video(session: Session, *, video_id: int) -> Video | None:
+    """The video as stored now (the session's copy refreshed after an update), or None."""
+    return session.get(Video, video_id, populate_existing=True)
+
+
+def take_claim(
+    session: Session, *, video_id: int, user: Actor, now: datetime, minutes: int
+) -> Video | None:
+    """Claim the video for ``user`` until ``now + minutes`` unless someone else holds an active
+    claim (one atomic update); the video as stored now, or None when it was not taken."""
     taken = session.exec(
         update(Video)
         .where(col(Video.id) == video_id)
@@ -372,71 +376,39 @@ def _take(session: Session, *, video_id: int, user: Actor, now: datetime, minute
         .values(claimed_by=user.id, claim_expires_at=now + timedelta(minutes=minutes))
         .returning(col(Video.id))
     ).all()
-    return bool(taken)
+    return reload_video(session, video_id=video_id) if taken else None
 
 
-def claim_next(
-    session: Session,
-    *,
-    user: Actor,
-    filters: QueueFilters | None = None,
-    claim_minutes: int,
-    exclude_ids: Sequence[int] = (),
-    now: datetime | None = None,
-) -> Video | None:
-    """Claim the next reviewable video for ``user`` (queue order), or None when none is left.
-
-    A claim the user already holds (not excluded) is returned first, so a reloaded browser
-    resumes its item. Statuses default to predicted/ready and never include unprocessed or
-    failed videos; videos actively claimed by others are never returned.
-    """
-    now = _now(now)
-    filters = filters or QueueFilters()
-    mine = session.exec(
+def own_claim(
+    session: Session, *, user: Actor, now: datetime, exclude_ids: Sequence[int] = ()
+) -> int | None:
+    """The video ``user`` holds an active claim on (the one expiring first), if any."""
+    return session.exec(
         select(Video.id)
         .where(col(Video.claimed_by) == user.id, col(Video.claim_expires_at) > now)
         .where(col(Video.id).not_in(exclude_ids) if exclude_ids else true())
         .order_by(col(Video.claim_expires_at))
         .limit(1)
     ).first()
-    if mine is not None and _take(
-        session, video_id=mine, user=user, now=now, minutes=claim_minutes
-    ):
-        return session.get(Video, mine, populate_existing=True)
-    stored = [s for s in (filters.statuses or DEFAULT_CLAIM_STATES) if s in REVIEWABLE]
-    if not stored:
-        return None
+
+
+def claim_candidates(
+    session: Session,
+    *,
+    filters: QueueFilters,
+    statuses: Sequence[str],
+    now: datetime,
+    exclude_ids: Sequence[int] = (),
+    limit: int,
+) -> list[int]:
+    """Up to ``limit`` unclaimed videos in one of the stored ``statuses`` that match the
+    filters' other fields, in queue order."""
     conds = _conditions(session, QueueFilters(**{**filters.__dict__, "statuses": ()}), now)
-    conds += [col(Video.status).in_(stored), _no_active_claim(now)]
+    conds += [col(Video.status).in_(list(statuses)), _no_active_claim(now)]
     if exclude_ids:
         conds.append(col(Video.id).not_in(exclude_ids))
-    while True:
-        candidates = session.exec(
-            select(Video.id).where(*conds).order_by(*_order(filters.sort)).limit(_CLAIM_CANDIDATES)
-        ).all()
-        if not candidates:
-            return None
-        for video_id in candidates:
-            if _take(session, video_id=video_id, user=user, now=now, minutes=claim_minutes):
-                add_audit(session, action=AuditAction.CLAIM, user=user, video_id=video_id)
-                return session.get(Video, video_id, populate_existing=True)
-        # every candidate was taken by someone else meanwhile (PostgreSQL): look again
-
-
-def claim_video(
-    session: Session, *, video_id: int, user: Actor, claim_minutes: int, now: datetime | None = None
-) -> Video:
-    """Claim (or renew the user's claim on) one video opened from the queue.
-
-    Raises :class:`VideoClaimedError` naming the holder when someone else's claim is active.
-    """
-    now = _now(now)
-    if _take(session, video_id=video_id, user=user, now=now, minutes=claim_minutes):
-        return session.get(Video, video_id, populate_existing=True)
-    info = get_claim(session, video_id=video_id, user=user, now=now)
-    raise VideoClaimedError(
-        f"video {video_id} is being reviewed by {info.claimer or 'another moderator'} "
-        f"until {info.expires_at:%H:%M} UTC"
+    return list(
+        session.exec(select(Video.id).where(*conds).order_by(*_order(filters.sort)).limit(limit))
     )
 
 
@@ -465,85 +437,56 @@ def get_claim(
     )
 
 
-def release_claim(session: Session, *, video_id: int, user: Actor, skipped: bool = False) -> bool:
-    """Give up the user's claim (``skipped`` records a skip); False if the user held none."""
+def release_claim(session: Session, *, video_id: int, user: Actor) -> bool:
+    """Clear the user's claim on the video; False if the user held none."""
     released = session.exec(
         update(Video)
         .where(col(Video.id) == video_id, col(Video.claimed_by) == user.id)
         .values(claimed_by=None, claim_expires_at=None)
         .returning(col(Video.id))
     ).all()
-    if released:
-        add_audit(
-            session,
-            action=AuditAction.RELEASE,
-            user=user,
-            video_id=video_id,
-            detail={"skipped": skipped},
-        )
     return bool(released)
 
 
-def set_flag(
-    session: Session, *, video_id: int, user: Actor, flagged: bool, reason: str = ""
-) -> Video:
-    """Flag a video for attention (with a reason) or clear the flag; audited."""
+def set_flag(session: Session, *, video_id: int, flagged: bool, reason: str | None) -> Video:
+    """Set or clear the video's flag and its reason."""
     done = session.exec(
         update(Video)
         .where(col(Video.id) == video_id)
-        .values(
-            flagged=flagged,
-            flag_reason=(reason.strip() or None) if flagged else None,
-            updated_at=utcnow(),
-        )
+        .values(flagged=flagged, flag_reason=reason, updated_at=utcnow())
         .returning(col(Video.id))
     ).all()
     if not done:
         raise NotFoundError(f"no video with id {video_id}")
-    action = AuditAction.FLAGGED if flagged else AuditAction.UNFLAGGED
-    add_audit(
-        session, action=action, user=user, video_id=video_id, detail={"reason": reason.strip()}
-    )
-    return session.get(Video, video_id, populate_existing=True)
+    return reload_video(session, video_id=video_id)
 
 
-def send_back_for_review(
-    session: Session, *, video_ids: Sequence[int], user: Actor, reason: str
-) -> int:
-    """Return reviewed videos to the queue for a second review (flagged with the reason).
-
-    Bumps ``version`` so a page still open on the old review cannot overwrite it silently.
-    Returns how many videos were sent back (videos not in ``reviewed`` are left alone).
-    """
+def reopen_reviewed(
+    session: Session, *, video_ids: Sequence[int], flag_reason: str
+) -> list[tuple[int, int | None]]:
+    """Put the named videos that are ``reviewed`` back to ``predicted``, flagged with
+    ``flag_reason``, their version bumped; returns ``(video_id, predicted_model_id)`` of each."""
     if not video_ids:
-        return 0
-    now = utcnow()
+        return []
     sent = session.exec(
         update(Video)
         .where(col(Video.id).in_(list(video_ids)), col(Video.status) == VideoStatus.REVIEWED)
         .values(
             status=VideoStatus.PREDICTED,
             flagged=True,
-            flag_reason=f"second review: {reason.strip()}" if reason.strip() else "second review",
+            flag_reason=flag_reason,
             version=col(Video.version) + 1,
-            updated_at=now,
+            updated_at=utcnow(),
         )
         .returning(col(Video.id), col(Video.predicted_model_id))
     ).all()
-    unpredicted = [video_id for video_id, model_id in sent if model_id is None]
-    if unpredicted:
-        session.exec(
-            update(Video).where(col(Video.id).in_(unpredicted)).values(status=VideoStatus.READY)
-        )
-    for video_id, _ in sent:
-        add_audit(
-            session,
-            action=AuditAction.FLAGGED,
-            user=user,
-            video_id=video_id,
-            detail={"second_review": True, "reason": reason.strip()},
-        )
-    return len(sent)
+    return [(video_id, model_id) for video_id, model_id in sent]
+
+
+def set_statuses(session: Session, *, video_ids: Sequence[int], status: str) -> None:
+    """Set the status of the named videos (no other column changes)."""
+    if video_ids:
+        session.exec(update(Video).where(col(Video.id).in_(list(video_ids))).values(status=status))
 
 
 def list_videos_after(

@@ -15,8 +15,8 @@ _STATUSES = {status.value for status in VideoStatus}
 
 
 @dataclass(frozen=True)
-class MediaInfo:
-    """What ingest learns about a file."""
+class StoredMedia:
+    """Where ingest stored a file and what it holds (the ``Video`` media columns)."""
 
     content_hash: str
     stored_path: str
@@ -159,7 +159,7 @@ def set_status(session: Session, *, video_id: int, status: str, error: str | Non
     return video
 
 
-def set_media_info(session: Session, *, video_id: int, info: MediaInfo) -> Video:
+def set_media_info(session: Session, *, video_id: int, info: StoredMedia) -> Video:
     video = get_video(session, video_id=video_id)
     video.content_hash = info.content_hash
     video.stored_path = info.stored_path

@@ -29,6 +29,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from core import review as review_rules
 from core.config import Settings, get_settings
 from scripts.bench.common import fresh_settings
 
@@ -185,8 +186,8 @@ def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
 
     def claim() -> object:
         with db.session() as s:
-            video = review.claim_next(s, user=mod, claim_minutes=20)
-            review.release_claim(s, video_id=video.id, user=mod)
+            video = review_rules.claim_next(s, user=mod, claim_minutes=20)
+            review_rules.release_claim(s, video_id=video.id, user=mod)
         return video
 
     result = {

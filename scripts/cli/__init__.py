@@ -1,17 +1,16 @@
 """The ``tagger`` command line (Typer).
 
 Commands live in modules ``scripts/cli/<area>.py``; each defines ``register(app)`` which adds its
-commands (and may call :func:`add_expected_errors` for its own exception types). Every such
-module in this package is registered automatically, in name order: adding
+commands. Every such module in this package is registered automatically, in name order: adding
 ``scripts/cli/pipeline.py`` is all it takes to get ``tagger ingest`` etc.
 
 Command modules import heavy libraries (torch, scikit-learn, sentence-transformers, PyAV) inside
 the command functions, never at module level: registering them all must stay cheap so that
-``tagger --help`` and the light commands start in well under a second. Expected exception types
-are therefore declared by dotted name and resolved only when an error is being reported.
+``tagger --help`` and the light commands start in well under a second.
 
-Expected failures (bad input, busy database, unknown tag, ...) end the command with exit code 1
-and one red line on stderr; anything else is a bug and keeps its traceback.
+Expected failures (``core.errors.TaggerError``: bad input, busy database, unknown tag, ...) end
+the command with exit code 1 and one red line on stderr; anything else is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from __future__ import annotations
 import atexit
 import importlib
 import pkgutil
-import sys
 from typing import Any
 
 import click
@@ -28,44 +26,10 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from core.errors import TaggerError
 from db.engine import silence_duckdb_teardown_noise
 
 err_console = Console(stderr=True, soft_wrap=True)
-
-# "module:Class" names (resolved lazily, see expected_error_types) or built-in exception types.
-_expected_errors: list[str | type[BaseException]] = [
-    "db.engine:DatabaseError",
-    "core.taxonomy:TaxonomyError",
-    "core.taxonomy:UnknownTagError",
-    "core.dataset:DatasetError",
-    "core.auth:AuthError",
-    ValueError,
-    OSError,
-]
-
-
-def add_expected_errors(*types: str | type[BaseException]) -> None:
-    """Declare user-facing failures (one line, exit 1, no traceback).
-
-    Give a type, or its ``"module:Class"`` name so the module (and what it imports) is not
-    loaded just to register the command.
-    """
-    _expected_errors.extend(t for t in types if t not in _expected_errors)
-
-
-def expected_error_types() -> tuple[type[BaseException], ...]:
-    """The declared types that can exist now: a class whose module was never imported cannot
-    have been raised, so named types are looked up only in already imported modules."""
-    types = []
-    for entry in _expected_errors:
-        if isinstance(entry, str):
-            module_name, _, class_name = entry.partition(":")
-            module = sys.modules.get(module_name)
-            if module is None:
-                continue
-            entry = getattr(module, class_name)
-        types.append(entry)
-    return tuple(types)
 
 
 def one_line(error: BaseException) -> str:
@@ -87,10 +51,8 @@ class _ReportingGroup(TyperGroup):
         except KeyboardInterrupt as e:
             err_console.print("[red]interrupted[/red]")
             raise typer.Exit(130) from e
-        except Exception as e:
-            if isinstance(e, expected_error_types()):
-                raise fail(one_line(e)) from e
-            raise
+        except TaggerError as e:
+            raise fail(one_line(e)) from e
 
 
 app = typer.Typer(

@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 
 from core.config import get_settings
-from scripts.cli import add_expected_errors
 from scripts.cli.data import open_database
 
 console = Console(soft_wrap=True)
@@ -56,6 +55,5 @@ def restore(
 
 
 def register(app: typer.Typer) -> None:
-    add_expected_errors("core.backup:BackupError")
     app.command("backup")(backup)
     app.command("restore")(restore)

@@ -6,7 +6,6 @@ scripts/cli/__init__.py).
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 import sys
 from enum import StrEnum
@@ -17,19 +16,16 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlmodel import Session
 
 from core.config import get_settings
 from db.engine import Database, get_database, init_db
-from db.queries import audit as audit_queries
 from db.queries import taxonomy as taxonomy_queries
 from db.queries import users as user_queries
-from db.tables import AuditAction, Role, User
+from db.tables import Role
 from scripts.cli import fail
 
 console = Console(soft_wrap=True)
 MAX_PROBLEMS_SHOWN = 20
-PASSWORD_BYTES = 12  # secrets.token_urlsafe: 16 characters
 
 
 class TaxonomyFormat(StrEnum):
@@ -203,25 +199,12 @@ def users_list() -> None:
     console.print(table)
 
 
-def _existing_user(session: Session, username: str) -> User:
-    user = user_queries.get_user_by_name(session, username=username)
-    if user is None:
-        raise fail(f"no user {username!r}")
-    return user
-
-
 @users_app.command("disable")
 def users_disable(username: Annotated[str, typer.Argument()]) -> None:
     """Disable an account and sign it out everywhere."""
-    with open_database().session() as session:
-        user = _existing_user(session, username)
-        user_queries.update_user(session, user_id=user.id, disabled=True)
-        audit_queries.add_audit(
-            session,
-            action=AuditAction.USER_DISABLED,
-            detail={"user_id": user.id, "username": username},
-        )
-        user_queries.revoke_all_user_sessions(session, user_id=user.id)
+    from core import auth
+
+    auth.disable_user(open_database(), username=username)
     console.print(f"disabled {username!r}")
 
 
@@ -239,25 +222,9 @@ def users_reset_password(
     everywhere."""
     from core import auth
 
-    generated = not password_stdin
-    password = (
-        secrets.token_urlsafe(PASSWORD_BYTES) if generated else sys.stdin.readline().rstrip("\r\n")
-    )
-    if len(password) < auth.MIN_PASSWORD_LENGTH:
-        raise auth.InvalidUserError(
-            f"password must have at least {auth.MIN_PASSWORD_LENGTH} characters"
-        )
-    password_hash = auth.hash_password(password)
-    with open_database().session() as session:
-        user = _existing_user(session, username)
-        user_queries.update_user(session, user_id=user.id, password_hash=password_hash)
-        user_queries.revoke_all_user_sessions(session, user_id=user.id)
-        audit_queries.add_audit(
-            session,
-            action=AuditAction.PASSWORD_RESET,
-            detail={"user_id": user.id, "username": username, "generated": generated},
-        )
-    if generated:
+    given = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    password = auth.reset_password(open_database(), username=username, password=given)
+    if given is None:
         console.print(
             f"new password for {username!r}: {password}  (shown once, not stored; note it now)",
             highlight=False,

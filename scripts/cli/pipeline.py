@@ -26,7 +26,7 @@ from rich.table import Table
 
 from core.config import get_settings
 from db.tables import JobStatus
-from scripts.cli import add_expected_errors, fail
+from scripts.cli import fail
 from scripts.cli.data import open_database
 
 console = Console(soft_wrap=True)
@@ -168,9 +168,9 @@ def evaluate(
 @models_app.command("list")
 def models_list() -> None:
     """Model versions, newest first (a failed one with its reason)."""
-    from core.lifecycle import jobs as jobs_lib
+    from core.lifecycle import liveness
 
-    versions = jobs_lib.list_model_versions(open_database())
+    versions = liveness.list_model_versions(open_database())
     table = Table(
         "id",
         "active",
@@ -264,12 +264,6 @@ def _number(value: float | None) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    add_expected_errors(
-        "core.ingest.batch:IngestError",
-        "core.lifecycle.training:TrainingError",
-        "core.lifecycle.registry:RegistryError",
-        "core.lifecycle.jobs:JobError",
-    )
     app.command("ingest")(ingest)
     app.command("train")(train)
     app.command("predict")(predict)

@@ -25,6 +25,7 @@ from typing import Annotated
 import typer
 
 from core.config import Settings, get_settings
+from core.errors import TaggerError
 from db.engine import Database, get_database, init_db
 from db.queries import model_versions as models_q
 from db.queries import taxonomy as taxonomy_q
@@ -51,7 +52,7 @@ PREDICTABLE = (VideoStatus.READY, VideoStatus.PREDICTED, VideoStatus.REVIEWED)
 Progress = Callable[[str], None]
 
 
-class DemoError(Exception):
+class DemoError(TaggerError):
     """The demo cannot be prepared (too small a corpus, no labelled videos to train on)."""
 
 
@@ -374,7 +375,4 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    from scripts.cli import add_expected_errors
-
-    add_expected_errors(DemoError)
     app.command("demo")(demo)

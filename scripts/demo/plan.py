@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from core.dataset import TAG_SEPARATOR
+from core.errors import TaggerError
 from scripts.demo.topics import (
     DESCRIPTION_OUTROS,
     NARRATION_INTROS,
@@ -35,7 +36,7 @@ BrokenKind = Literal["empty", "truncated", "not_video"]
 SPOKEN_MODES: frozenset[str] = frozenset({"narrated", "captioned", "embedded_subs"})
 
 
-class DemoCorpusError(RuntimeError):
+class DemoCorpusError(TaggerError, RuntimeError):
     """The corpus cannot be generated (missing tool or clip, bad arguments)."""
 
 

@@ -269,3 +269,39 @@ def test_postgres_serialises_attempts_per_username(
         assert outcome == [InvalidCredentialsError]
     finally:
         pg.dispose()
+
+
+def test_disable_signs_the_account_out_everywhere_and_is_audited(
+    db: Database, settings: Settings
+) -> None:
+    auth.create_user(db, username="ann", password=PASSWORD)
+    boss = auth.create_user(db, username="boss", password=PASSWORD, role="admin")
+    token = auth.authenticate(db, "ann", PASSWORD, settings=settings).token
+    assert auth.disable_user(db, username="ann", by=boss).username == "ann"
+    assert auth.resolve_session(db, token) is None
+    with pytest.raises(InvalidCredentialsError):
+        auth.authenticate(db, "ann", PASSWORD, settings=settings)
+    with db.session() as session:
+        [entry] = audit.list_audit(session, action=AuditAction.USER_DISABLED)
+    assert entry.username == "boss" and '"username": "ann"' in entry.detail_json
+    with pytest.raises(auth.UnknownUserError, match="no user 'nobody'"):
+        auth.disable_user(db, username="nobody")
+
+
+def test_reset_password_generated_or_given(db: Database, settings: Settings) -> None:
+    auth.create_user(db, username="ann", password=PASSWORD)
+    token = auth.authenticate(db, "ann", PASSWORD, settings=settings).token
+    generated = auth.reset_password(db, username="ann")
+    assert len(generated) >= auth.MIN_PASSWORD_LENGTH
+    assert auth.resolve_session(db, token) is None
+    assert auth.authenticate(db, "ann", generated, settings=settings).user.username == "ann"
+    assert auth.reset_password(db, username="ann", password="brand new pw") == "brand new pw"
+    assert auth.authenticate(db, "ann", "brand new pw", settings=settings).user.username == "ann"
+    with db.session() as session:
+        entries = audit.list_audit(session, action=AuditAction.PASSWORD_RESET)
+    assert sorted('"generated": true' in e.detail_json for e in entries) == [False, True]
+    assert not any(generated in e.detail_json for e in entries)
+    with pytest.raises(InvalidUserError, match="at least 8"):
+        auth.reset_password(db, username="ann", password="short")
+    with pytest.raises(auth.UnknownUserError):
+        auth.reset_password(db, username="nobody", password="long enough")

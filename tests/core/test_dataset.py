@@ -11,10 +11,11 @@ import pytest
 from sqlmodel import select
 
 from core import dataset
+from core import review as review_rules
 from core.dataset import DatasetError, DatasetImportError
 from core.taxonomy import from_paths, load_from_db, save_to_db
 from db.engine import Database, init_db
-from db.queries import audit, labels, users, videos
+from db.queries import audit, users, videos
 from db.tables import AuditAction, Label, Video
 
 TAGS = [
@@ -70,7 +71,7 @@ def test_import_creates_videos_and_labels(db: Database, tmp_path: Path) -> None:
     with db.session() as session:
         tax = load_from_db(session)
         by_ext = videos.find_videos_by_external_ids(session, external_ids=["v1", "v2", "v3", "v4"])
-        eff = labels.effective_labels(session)
+        eff = review_rules.effective_labels(session)
         assert by_ext["v3"].title == "Новости дня" and by_ext["v1"].status == "new"
         assert eff[by_ext["v2"].id] == sorted(
             [tax.resolve("Health: Ear, Nose and Throat Conditions").id, tax.resolve("Sports").id]
@@ -107,7 +108,7 @@ def test_holdout_is_deterministic_and_unlabelled(db: Database, tmp_path: Path) -
     assert report.labels_added == 200 - len(report.held_out)
     with db.session() as session:
         held = videos.find_videos_by_external_ids(session, external_ids=report.held_out)
-        assert not {v.id for v in held.values()} & set(labels.effective_labels(session))
+        assert not {v.id for v in held.values()} & set(review_rules.effective_labels(session))
     with pytest.raises(ValueError, match="holdout"):
         dataset.import_dataset(db, path, holdout_fraction=1.0)
 
@@ -210,7 +211,7 @@ def test_export_round_trips_and_prefers_human_labels(db: Database, tmp_path: Pat
         tax = load_from_db(session)
         reviewer = users.create_user(session, username="r", password_hash="x")
         v1 = videos.find_video_by_external_id(session, external_id="v1")
-        labels.save_review(
+        review_rules.save_review(
             session,
             video_id=v1.id,
             expected_version=0,

@@ -11,11 +11,11 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from core import review as review_rules
 from core import webhooks
 from core.config import Settings
 from db.engine import Database
 from db.queries import DuplicateError
-from db.queries import labels as labels_q
 from db.queries import videos as videos_q
 from db.queries import webhooks as webhooks_q
 from db.tables import DeliveryStatus, WebhookEvent, utcnow
@@ -48,7 +48,7 @@ class Moderator:
 def _reviewed_video(db: Database) -> int:
     with db.session() as session:
         video_id = videos_q.create_video(session, title="derby", external_id="p-9").id
-        labels_q.save_review(
+        review_rules.save_review(
             session, video_id=video_id, expected_version=0, node_ids=[], user=Moderator()
         )
     return video_id

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from core import review as review_rules
 from core import taxonomy as taxonomy_core
-from db.queries import labels, videos
+from db.queries import videos
 
 
 def test_analytics_and_send_back(signed_in, seeded) -> None:
@@ -12,7 +13,7 @@ def test_analytics_and_send_back(signed_in, seeded) -> None:
     user = boss.session_state["current_user"]
     vid = seeded.video_ids[0]
     with seeded.db.session() as s:
-        labels.save_review(s, video_id=vid, expected_version=0, node_ids=[travel], user=user)
+        review_rules.save_review(s, video_id=vid, expected_version=0, node_ids=[travel], user=user)
     at = boss.switch_page("views/analytics.py").run()
     assert not at.exception
     suspects = at.dataframe[-1].value
@@ -28,7 +29,7 @@ def test_moderator_cannot_send_back(signed_in, seeded) -> None:
     travel = taxonomy_core.load_iab3().find("Travel").id
     mod = signed_in("mod")
     with seeded.db.session() as s:
-        labels.save_review(
+        review_rules.save_review(
             s,
             video_id=seeded.video_ids[0],
             expected_version=0,

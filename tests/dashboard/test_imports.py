@@ -24,6 +24,7 @@ SHARED = (
     "dashboard.state",
     "dashboard.components",
     "dashboard.review_data",
+    "dashboard.readers",
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from core.lifecycle import jobs
+from core.lifecycle import jobs, liveness
 from db.queries import jobs as job_queries
 from db.queries import model_versions as model_queries
 
@@ -34,7 +34,7 @@ def test_a_training_whose_worker_was_killed_is_listed_as_failed_with_the_reason(
     table = at.dataframe[0].value
     assert list(table["version"]) == ["v2", "v1"] and list(table["active"]) == ["", "★"]
     assert list(table["status"]) == ["failed", "ready"]
-    assert table["notes"][0] == f"training job {job.id}: {jobs.WORKER_EXITED}"
+    assert table["notes"][0] == f"training job {job.id}: {liveness.WORKER_EXITED}"
 
 
 def test_admin_retrain_starts_a_background_job(signed_in, seeded, monkeypatch) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from core import review as review_rules
 from core import taxonomy as taxonomy_core
-from db.queries import labels
 
 
 def _queue(at: AppTest) -> AppTest:
@@ -43,7 +43,7 @@ def test_filters_and_search(signed_in, seeded) -> None:
 def test_reviewed_filter_and_assignee(signed_in, seeded) -> None:
     boss = signed_in("boss").session_state["current_user"]
     with seeded.db.session() as s:
-        labels.save_review(
+        review_rules.save_review(
             s, video_id=seeded.video_ids[3], expected_version=0, node_ids=[], user=boss
         )
     at = _queue(signed_in("mod"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from db.queries import audit, labels, videos
 
@@ -74,7 +75,7 @@ def test_stale_version_conflict_keeps_selection(signed_in, seeded) -> None:
     at = _open(signed_in("mod"), vid)
     boss = signed_in("boss").session_state["current_user"]
     with seeded.db.session() as s:  # someone else saves first
-        labels.save_review(s, video_id=vid, expected_version=0, node_ids=[travel], user=boss)
+        review_rules.save_review(s, video_id=vid, expected_version=0, node_ids=[travel], user=boss)
     at.multiselect(key=f"review_add_{vid}").select(tennis)
     at.button[[b.label for b in at.button].index("Save & next")].click().run()
     assert "Someone else changed this video" in at.error[0].value

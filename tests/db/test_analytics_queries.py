@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from core import review as review_rules
 from db.engine import Database
 from db.queries import analytics, labels, taxonomy, users, videos
 from db.queries import model_versions as models
@@ -60,7 +61,9 @@ def seeded(database: Database) -> dict:
         )
         labels.import_labels(s, labels=[(ids[0], "m")])
         for vid, nodes in zip(ids, (["s.soc"], ["m"], ["s.ten"]), strict=True):
-            labels.save_review(s, video_id=vid, expected_version=0, node_ids=nodes, user=alice)
+            review_rules.save_review(
+                s, video_id=vid, expected_version=0, node_ids=nodes, user=alice
+            )
     return {"ids": ids, "model": model.id, "alice": alice}
 
 

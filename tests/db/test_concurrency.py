@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from core import review as review_rules
 from core.taxonomy import from_paths, save_to_db
 from db.engine import Database
 from db.queries import audit, labels, users, videos
@@ -74,7 +75,7 @@ def test_cli_import_and_writer_process_and_reviews_all_land(duck: Database, tmp_
     for round_ in range(N_ROUNDS):
         for video_id in review_ids:
             with duck.session() as session:
-                labels.save_review(
+                review_rules.save_review(
                     session,
                     video_id=video_id,
                     expected_version=round_,
@@ -94,7 +95,7 @@ def test_cli_import_and_writer_process_and_reviews_all_land(duck: Database, tmp_
         for video_id in review_ids:
             video = videos.get_video(session, video_id=video_id)
             assert video.version == N_ROUNDS
-        final = labels.effective_labels(session, video_ids=review_ids)
+        final = review_rules.effective_labels(session, video_ids=review_ids)
         assert final == {v: sorted(choices[-1]) for v in review_ids}
         saved = audit.list_audit(session, action=AuditAction.REVIEW_SAVED, limit=10_000)
         assert len(saved) == N_REVIEW_VIDEOS * N_ROUNDS

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from core import review as review_rules
 from db.engine import Database
 from db.queries import NotFoundError, StaleVersionError, UnknownNodeError, audit, labels, videos
 from db.tables import AuditAction, LabelSource, VideoStatus
@@ -28,13 +29,13 @@ def test_save_review_replaces_labels_bumps_version_and_audits(
 ) -> None:
     soccer, golf, news = _ids(taxonomy, "Sports: Soccer", "Sports: Golf", "News")
     with database.session() as session:
-        saved = labels.save_review(
+        saved = review_rules.save_review(
             session, video_id=video_id, expected_version=0, node_ids=[golf, news], user=moderator
         )
     assert saved.version == 1 and saved.status == VideoStatus.REVIEWED
     assert saved.reviewed_by == moderator.id and saved.reviewed_at is not None
     with database.session() as session:
-        assert labels.effective_labels(session, video_ids=[video_id]) == {
+        assert review_rules.effective_labels(session, video_ids=[video_id]) == {
             video_id: sorted([golf, news])
         }
         human = [
@@ -62,18 +63,18 @@ def test_stale_version_is_refused_and_nothing_is_written(
 ) -> None:
     golf, news = _ids(taxonomy, "Sports: Golf", "News")
     with database.session() as session:
-        labels.save_review(
+        review_rules.save_review(
             session, video_id=video_id, expected_version=0, node_ids=[golf], user=moderator
         )
     with (
         pytest.raises(StaleVersionError, match="changed by someone else"),
         database.session() as session,
     ):
-        labels.save_review(
+        review_rules.save_review(
             session, video_id=video_id, expected_version=0, node_ids=[news], user=moderator
         )
     with database.session() as session:
-        assert labels.effective_labels(session, video_ids=[video_id]) == {video_id: [golf]}
+        assert review_rules.effective_labels(session, video_ids=[video_id]) == {video_id: [golf]}
         assert videos.get_video(session, video_id=video_id).version == 1
         assert (
             len(audit.list_audit(session, video_id=video_id, action=AuditAction.REVIEW_SAVED)) == 1
@@ -82,21 +83,21 @@ def test_stale_version_is_refused_and_nothing_is_written(
 
 def test_empty_review_is_authoritative(database, taxonomy, video_id, moderator) -> None:
     with database.session() as session:
-        labels.save_review(
+        review_rules.save_review(
             session, video_id=video_id, expected_version=0, node_ids=[], user=moderator
         )
     with database.session() as session:
-        assert labels.effective_labels(session) == {video_id: []}
+        assert review_rules.effective_labels(session) == {video_id: []}
 
 
 def test_second_review_diffs_against_first(database, taxonomy, video_id, moderator) -> None:
     golf, news = _ids(taxonomy, "Sports: Golf", "News")
     with database.session() as session:
-        labels.save_review(
+        review_rules.save_review(
             session, video_id=video_id, expected_version=0, node_ids=[golf], user=moderator
         )
     with database.session() as session:
-        labels.save_review(
+        review_rules.save_review(
             session, video_id=video_id, expected_version=1, node_ids=[golf, news], user=moderator
         )
     with database.session() as session:
@@ -105,18 +106,20 @@ def test_second_review_diffs_against_first(database, taxonomy, video_id, moderat
         )[0]
         assert json.loads(last.detail_json)["added"] == [news]
         assert json.loads(last.detail_json)["removed"] == []
-        assert labels.effective_labels(session, video_ids=[video_id])[video_id] == sorted(
+        assert review_rules.effective_labels(session, video_ids=[video_id])[video_id] == sorted(
             [golf, news]
         )
 
 
 def test_unknown_tags_and_videos_are_refused(database, taxonomy, video_id, moderator) -> None:
     with pytest.raises(UnknownNodeError), database.session() as session:
-        labels.save_review(
+        review_rules.save_review(
             session, video_id=video_id, expected_version=0, node_ids=["nope"], user=moderator
         )
     with pytest.raises(NotFoundError), database.session() as session:
-        labels.save_review(session, video_id=999, expected_version=0, node_ids=[], user=moderator)
+        review_rules.save_review(
+            session, video_id=999, expected_version=0, node_ids=[], user=moderator
+        )
     with pytest.raises(UnknownNodeError), database.session() as session:
         labels.import_labels(session, labels=[(video_id, "nope")])
 
@@ -132,11 +135,11 @@ def test_effective_labels_use_imports_until_reviewed(database, taxonomy, moderat
         )
         assert added == sorted([(a.id, soccer), (b.id, soccer)])
         assert labels.import_labels(session, labels=[(a.id, soccer)]) == []
-        labels.save_review(
+        review_rules.save_review(
             session, video_id=b.id, expected_version=0, node_ids=[golf], user=moderator
         )
     with database.session() as session:
-        result = labels.effective_labels(session)
+        result = review_rules.effective_labels(session)
         assert result == {a.id: [soccer], b.id: [golf]}
         assert unlabelled.id not in result
         assert labels.count_labels(session, source=LabelSource.IMPORT) == 2
@@ -145,7 +148,7 @@ def test_effective_labels_use_imports_until_reviewed(database, taxonomy, moderat
 def test_delete_labels_removes_only_named_source(database, taxonomy, video_id, moderator) -> None:
     soccer = taxonomy.resolve("Sports: Soccer").id
     with database.session() as session:
-        labels.save_review(
+        review_rules.save_review(
             session, video_id=video_id, expected_version=0, node_ids=[soccer], user=moderator
         )
         labels.delete_labels(session, labels=[(video_id, soccer)], source=LabelSource.IMPORT)

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
+from core import review as review_rules
 from db.engine import Database
 from db.queries import audit, labels, review, taxonomy, users, videos
 from db.queries import model_versions as models
@@ -206,7 +207,7 @@ def test_search_and_tag_filters_return_exactly_the_matching_videos(
 def test_claimed_video_shows_in_review_with_assignee(database: Database) -> None:
     seeded = _seed(database)
     with database.session() as s:
-        claimed = review.claim_next(s, user=seeded["alice"], claim_minutes=10)
+        claimed = review_rules.claim_next(s, user=seeded["alice"], claim_minutes=10)
     assert claimed.id == seeded["ids"][-1]  # most uncertain
     rows = _queue(database, statuses=(IN_REVIEW,)).rows
     assert [(r.video_id, r.state, r.assignee) for r in rows] == [(claimed.id, IN_REVIEW, "alice")]
@@ -222,15 +223,15 @@ def test_claimed_video_shows_in_review_with_assignee(database: Database) -> None
 def test_two_moderators_never_get_the_same_video(database: Database) -> None:
     seeded = _seed(database, n=3)
     with database.session() as s:
-        a = review.claim_next(s, user=seeded["alice"], claim_minutes=10)
+        a = review_rules.claim_next(s, user=seeded["alice"], claim_minutes=10)
     with database.session() as s:
-        b = review.claim_next(s, user=seeded["bob"], claim_minutes=10)
+        b = review_rules.claim_next(s, user=seeded["bob"], claim_minutes=10)
     assert a.id != b.id
     with database.session() as s, pytest.raises(VideoClaimedError, match="alice"):
-        review.claim_video(s, video_id=a.id, user=seeded["bob"], claim_minutes=10)
+        review_rules.claim_video(s, video_id=a.id, user=seeded["bob"], claim_minutes=10)
     # alice asking again resumes her own claim
     with database.session() as s:
-        assert review.claim_next(s, user=seeded["alice"], claim_minutes=10).id == a.id
+        assert review_rules.claim_next(s, user=seeded["alice"], claim_minutes=10).id == a.id
 
 
 def test_concurrent_claims_are_exclusive(database: Database) -> None:
@@ -242,7 +243,7 @@ def test_concurrent_claims_are_exclusive(database: Database) -> None:
 
     def worker(user) -> None:
         with database.session() as s:
-            video = review.claim_next(s, user=user, claim_minutes=10)
+            video = review_rules.claim_next(s, user=user, claim_minutes=10)
         with lock:
             got.append(video.id if video else None)
 
@@ -260,24 +261,24 @@ def test_expired_claim_can_be_taken_over(database: Database) -> None:
     seeded = _seed(database, n=1)
     past = utcnow() - timedelta(hours=1)
     with database.session() as s:
-        review.claim_next(s, user=seeded["alice"], claim_minutes=10, now=past)
+        review_rules.claim_next(s, user=seeded["alice"], claim_minutes=10, now=past)
     with database.session() as s:
-        video = review.claim_next(s, user=seeded["bob"], claim_minutes=10)
+        video = review_rules.claim_next(s, user=seeded["bob"], claim_minutes=10)
     assert video is not None and video.claimed_by == seeded["bob"].id
 
 
 def test_skip_releases_and_excludes(database: Database) -> None:
     seeded = _seed(database, n=2)
     with database.session() as s:
-        first = review.claim_next(s, user=seeded["alice"], claim_minutes=10)
-        assert review.release_claim(s, video_id=first.id, user=seeded["alice"], skipped=True)
-        assert not review.release_claim(s, video_id=first.id, user=seeded["bob"])
-        second = review.claim_next(
+        first = review_rules.claim_next(s, user=seeded["alice"], claim_minutes=10)
+        assert review_rules.release_claim(s, video_id=first.id, user=seeded["alice"], skipped=True)
+        assert not review_rules.release_claim(s, video_id=first.id, user=seeded["bob"])
+        second = review_rules.claim_next(
             s, user=seeded["alice"], claim_minutes=10, exclude_ids=[first.id]
         )
         assert second.id != first.id
         assert (
-            review.claim_next(
+            review_rules.claim_next(
                 s, user=seeded["alice"], claim_minutes=10, exclude_ids=[first.id, second.id]
             )
             is None
@@ -290,15 +291,15 @@ def test_save_clears_claim_and_send_back_reopens(database: Database) -> None:
     seeded = _seed(database, n=2)
     alice = seeded["alice"]
     with database.session() as s:
-        video = review.claim_next(s, user=alice, claim_minutes=10)
+        video = review_rules.claim_next(s, user=alice, claim_minutes=10)
         loaded_version = video.version
-        labels.save_review(
+        review_rules.save_review(
             s, video_id=video.id, expected_version=loaded_version, node_ids=["m"], user=alice
         )
     assert _queue(database, statuses=("reviewed",)).rows[0].assignee == "alice"
     with database.session() as s:
         assert (
-            review.send_back_for_review(
+            review_rules.send_back_for_review(
                 s, video_ids=[video.id, seeded["ids"][0]], user=alice, reason="check"
             )
             == 1
@@ -312,10 +313,12 @@ def test_flag_and_unflag(database: Database) -> None:
     seeded = _seed(database, n=2)
     vid = seeded["ids"][0]
     with database.session() as s:
-        review.set_flag(s, video_id=vid, user=seeded["bob"], flagged=True, reason="audio broken")
+        review_rules.set_flag(
+            s, video_id=vid, user=seeded["bob"], flagged=True, reason="audio broken"
+        )
     assert [r.video_id for r in _queue(database, flagged_only=True).rows] == [vid]
     with database.session() as s:
-        video = review.set_flag(s, video_id=vid, user=seeded["bob"], flagged=False)
+        video = review_rules.set_flag(s, video_id=vid, user=seeded["bob"], flagged=False)
     assert not video.flagged and video.flag_reason is None
 
 
@@ -329,7 +332,7 @@ with db.session() as s:
 got = []
 while True:
     with db.session() as s:
-        video = review.claim_next(s, user=me, claim_minutes=10, exclude_ids=got)
+        video = review_rules.claim_next(s, user=me, claim_minutes=10, exclude_ids=got)
     if video is None:
         break
     got.append(video.id)

@@ -6,7 +6,7 @@ import pytest
 
 from db.engine import Database
 from db.queries import DuplicateError, NotFoundError, videos
-from db.queries.videos import MediaInfo, PredictionSummary
+from db.queries.videos import PredictionSummary, StoredMedia
 from db.tables import VideoStatus
 
 
@@ -65,7 +65,9 @@ def test_media_info_text_and_prediction_summary(database: Database) -> None:
         videos.set_media_info(
             session,
             video_id=ready.id,
-            info=MediaInfo("abc", "media/abc.mp4", 12.5, 640, 360, has_audio=True, has_video=True),
+            info=StoredMedia(
+                "abc", "media/abc.mp4", 12.5, 640, 360, has_audio=True, has_video=True
+            ),
         )
         videos.update_text(session, video_id=ready.id, description="new text")
         videos.set_prediction_summaries(

@@ -16,10 +16,12 @@ from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
 from core import auth, backup
+from core import review as review_rules
 from core.config import Settings, get_settings
 from core.lifecycle import registry
 from db.engine import Database, init_db
 from db.queries import audit as audit_q
+from db.queries import backup as backup_queries
 from db.queries import embeddings as embeddings_q
 from db.queries import jobs as jobs_q
 from db.queries import labels as labels_q
@@ -74,7 +76,7 @@ def _populate(db: Database, settings: Settings, taxonomy) -> np.ndarray:
         labels_q.import_labels(session, labels=[(v, leaves[i % 4]) for i, v in enumerate(ids)])
         jobs_q.create_job(session, kind="train", params={"activate": True})
     with db.session() as session:
-        labels_q.save_review(
+        review_rules.save_review(
             session, video_id=ids[0], expected_version=0, node_ids=[leaves[1]], user=mod
         )
     from core.lifecycle import prediction, training
@@ -262,9 +264,9 @@ def test_restore_refuses_a_database_in_use(db, settings, taxonomy, tmp_path):
 
 def test_every_column_type_is_mapped():
     """A new column type must get an exact Arrow type before backups can run."""
-    for table in backup._tables():
+    for table in backup_queries.exported_tables():
         backup._schema(table)
-    assert {t.name for t in backup._tables()} == set(SQLModel.metadata.tables) - {"schema_info"}
+    assert set(backup_queries.exported_tables()) == set(SQLModel.metadata.tables) - {"schema_info"}
 
 
 @pytest.mark.slow

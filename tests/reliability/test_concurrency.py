@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from core import backup
+from core import review as review_rules
 from core.config import Settings
 from db.engine import Database
 from db.queries import StaleVersionError
@@ -27,7 +28,6 @@ from db.queries import audit as audit_q
 from db.queries import embeddings as embeddings_q
 from db.queries import labels as labels_q
 from db.queries import model_versions as models_q
-from db.queries import review as review_q
 from db.queries import users as users_q
 from db.queries import videos as videos_q
 from db.tables import AuditAction, ModelStatus, VideoStatus
@@ -84,7 +84,7 @@ def _verify_no_lost_update(db, video_ids: list[int], acks: list[Ack], conflicts:
             )
             for ack in mine:
                 assert trail[(video_id, ack.version)] == (ack.user_id, tuple(sorted(ack.node_ids)))
-            final = labels_q.effective_labels(session, video_ids=[video_id]).get(video_id, [])
+            final = review_rules.effective_labels(session, video_ids=[video_id]).get(video_id, [])
             if mine:
                 assert final == sorted(mine[-1].node_ids)
     assert conflicts > 0, "the sessions never raced; the test proves nothing"
@@ -124,7 +124,7 @@ def test_threads_saving_the_same_videos_lose_nothing(db, taxonomy, tally):
             barrier.wait(timeout=JOIN_TIMEOUT_S)
             try:
                 with db.session() as session:  # ... and saves against it later
-                    video = labels_q.save_review(
+                    video = review_rules.save_review(
                         session,
                         video_id=video_id,
                         expected_version=version,
@@ -158,7 +158,7 @@ def test_concurrent_claims_never_share_a_video(db, taxonomy, tally):
         barrier.wait(timeout=JOIN_TIMEOUT_S)
         while True:
             with db.session() as session:
-                video = review_q.claim_next(
+                video = review_rules.claim_next(
                     session, user=moderators[k], claim_minutes=20, exclude_ids=claims[k]
                 )
             if video is None:
@@ -180,7 +180,7 @@ def test_review_audit_records_the_version_as_a_number(db, taxonomy, accounts):
     with db.session() as session:
         video_id = videos_q.create_video(session, title="x").id
     with db.session() as session:
-        labels_q.save_review(
+        review_rules.save_review(
             session, video_id=video_id, expected_version=0, node_ids=[], user=accounts["mod"]
         )
         [entry] = audit_q.list_audit(session, action=AuditAction.REVIEW_SAVED)
@@ -194,6 +194,7 @@ _SAVER = textwrap.dedent(
     import json, random, sys, time
     from pathlib import Path
     from db.engine import Database
+    from core import review as review_rules
     from db.queries import StaleVersionError, labels, users, videos
     db = Database(sys.argv[1])
     user_id, rounds = int(sys.argv[2]), int(sys.argv[3])
@@ -215,7 +216,7 @@ _SAVER = textwrap.dedent(
         choice = choices[(user_id * rounds + r) % len(choices)]
         try:
             with db.session() as s:
-                video = labels.save_review(
+                video = review_rules.save_review(
                     s, video_id=video_id, expected_version=version, node_ids=choice, user=user
                 )
         except StaleVersionError:
@@ -377,6 +378,6 @@ def _assert_snapshot_consistent(archive: Path, data_dir: Path, video_ids: list[i
             )
             video = videos_q.get_video(session, video_id=video_id)
             assert [d["version"] for d in trail] == list(range(1, video.version + 1))
-            labels = labels_q.effective_labels(session, video_ids=[video_id]).get(video_id, [])
+            labels = review_rules.effective_labels(session, video_ids=[video_id]).get(video_id, [])
             assert labels == (trail[-1]["node_ids"] if trail else [])
     restored.dispose()

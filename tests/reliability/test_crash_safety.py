@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from core import review as review_rules
 from core.classifier import load_classifier
 from core.lifecycle import registry
 from db.engine import Database, init_db
@@ -53,6 +54,7 @@ _CHILD = textwrap.dedent(
     from core.config import get_settings
     from db.engine import Database, init_db
     from db.tables import ModelStatus
+    from core import review as review_rules
     from db.queries import labels, users, videos
     from db.queries import model_versions as models
 
@@ -76,8 +78,8 @@ _CHILD = textwrap.dedent(
             with db.session() as s:
                 version = videos.get_video(s, video_id=video_id).version
                 choice = CHOICES[(version + 1) % len(CHOICES)]
-                labels.save_review(s, video_id=video_id, expected_version=version,
-                                   node_ids=choice, user=user)
+                review_rules.save_review(s, video_id=video_id, expected_version=version,
+                                         node_ids=choice, user=user)
             ack(video_id, version + 1)
             i += 1
 
@@ -178,7 +180,7 @@ def test_kill_during_label_saves_loses_no_acknowledged_save(
             assert (
                 video.version <= acked.get(video_id, 0) + 1
             )  # at most the one in flight at the kill
-            final = labels_q.effective_labels(session, video_ids=[video_id]).get(video_id, [])
+            final = review_rules.effective_labels(session, video_ids=[video_id]).get(video_id, [])
             if video.version:
                 assert final == sorted(
                     choices[video.version % len(choices)]
@@ -379,7 +381,7 @@ def test_kill_of_a_training_job_lists_its_version_failed_and_keeps_the_active_mo
     """``kill -9`` of a training job's worker (``python -m scripts jobs run ID``, what
     :func:`core.lifecycle.jobs.start_job` spawns) mid-epoch: the versions list shows the version
     it was training as failed, with the reason, and the active model stays active."""
-    from core.lifecycle import jobs, training
+    from core.lifecycle import jobs, liveness, training
 
     _training_data(db, taxonomy, encoder_id=settings.encoder)  # what a job trains on
     first = training.train_model(db, settings=settings, user=None, activate=True, params=FAST)
@@ -405,7 +407,7 @@ def test_kill_of_a_training_job_lists_its_version_failed_and_keeps_the_active_mo
     listed = run_and_kill(
         ["-m", "scripts", "models", "list"], {**env, "COLUMNS": "200"}, kill_when=never
     )
-    reason = f"training job {job_id}: {jobs.WORKER_EXITED}"
+    reason = f"training job {job_id}: {liveness.WORKER_EXITED}"
     [row] = [
         [cell.strip() for cell in re.split(r"[│|]", line)[1:-1]]
         for line in listed.lines
@@ -416,7 +418,7 @@ def test_kill_of_a_training_job_lists_its_version_failed_and_keeps_the_active_mo
         versions = {v.id: v for v in models_q.list_model_versions(session)}
     assert versions[killed.id].status == ModelStatus.FAILED and versions[killed.id].notes == reason
     assert versions[first.id].is_active and not versions[killed.id].is_active
-    assert jobs.get_job(db, job_id).message == jobs.WORKER_EXITED
+    assert jobs.get_job(db, job_id).message == liveness.WORKER_EXITED
     assert _assert_models_consistent(settings).version_id == first.id
 
 

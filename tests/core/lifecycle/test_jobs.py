@@ -12,7 +12,8 @@ import time
 import pytest
 
 from core.config import Settings
-from core.lifecycle import jobs, prediction
+from core.errors import ConfigurationError
+from core.lifecycle import jobs, liveness, prediction
 from db.engine import Database
 from db.queries import jobs as jobs_q
 from db.queries import model_versions as models_q
@@ -71,6 +72,18 @@ def test_runner_records_and_logs_unexpected_errors(db, settings, monkeypatch, ca
     assert any(record.exc_info for record in caplog.records)
 
 
+def test_runner_records_any_tagger_error_as_its_message(db, settings, monkeypatch, caplog):
+    def missing_model(*args, **kwargs):
+        raise ConfigurationError("unknown encoder 'x'; valid encoders: imagebind, lite")
+
+    monkeypatch.setattr(prediction, "predict_videos", missing_model)
+    with caplog.at_level(logging.ERROR, logger="core.lifecycle.jobs"):
+        info = jobs.run_job(db, _queued(db, "predict"), settings=settings)
+    assert info.status == JobStatus.FAILED
+    assert info.message == "unknown encoder 'x'; valid encoders: imagebind, lite"
+    assert not caplog.records
+
+
 def _running_with_dead_worker(db: Database) -> int:
     """A train job whose row says running while its worker process has already exited."""
     finished = subprocess.Popen(["true"])
@@ -83,7 +96,7 @@ def _running_with_dead_worker(db: Database) -> int:
 
 def test_a_running_job_whose_process_is_gone_is_reported_failed(db):
     info = jobs.get_job(db, _running_with_dead_worker(db))
-    assert info.status == JobStatus.FAILED and info.message == jobs.WORKER_EXITED
+    assert info.status == JobStatus.FAILED and info.message == liveness.WORKER_EXITED
 
 
 def test_a_dead_training_job_fails_the_version_it_left_training(db):
@@ -120,10 +133,10 @@ def test_listing_versions_fails_those_a_dead_training_job_left(db, active_model)
             session, encoder_id="fake", encoder_version="v1", config={"job_id": live_job}
         ).id
 
-    listed = {v.id: v for v in jobs.list_model_versions(db)}
+    listed = {v.id: v for v in liveness.list_model_versions(db)}
 
     assert listed[orphan].status == ModelStatus.FAILED
-    assert listed[orphan].notes == f"training job {dead_job}: {jobs.WORKER_EXITED}"
+    assert listed[orphan].notes == f"training job {dead_job}: {liveness.WORKER_EXITED}"
     assert listed[training].status == ModelStatus.TRAINING  # its worker still runs
     assert [v.id for v in listed.values() if v.is_active] == [active_model]
     assert jobs.get_job(db, dead_job).status == JobStatus.FAILED
@@ -152,10 +165,10 @@ def test_listing_versions_fails_a_killed_training_outside_any_job(db, active_mod
             for name, trainer in trainers.items()
         }
 
-    listed = {v.id: v for v in jobs.list_model_versions(db)}
+    listed = {v.id: v for v in liveness.list_model_versions(db)}
 
     assert listed[ids["dead"]].status == ModelStatus.FAILED
-    assert listed[ids["dead"]].notes == jobs.TRAINER_EXITED
+    assert listed[ids["dead"]].notes == liveness.TRAINER_EXITED
     assert listed[ids["alive"]].status == ModelStatus.TRAINING
     assert listed[ids["elsewhere"]].status == ModelStatus.TRAINING  # cannot be judged from here
     assert [v.id for v in listed.values() if v.is_active] == [active_model]
@@ -202,4 +215,4 @@ def test_killed_worker_is_reported_failed(db, settings):
     assert info.status == JobStatus.RUNNING  # loading the encoder takes seconds: still running
     os.kill(info.pid, signal.SIGKILL)
     info = _wait(db, job_id, lambda i: i.finished, timeout=30)
-    assert info.status == JobStatus.FAILED and info.message == jobs.WORKER_EXITED
+    assert info.status == JobStatus.FAILED and info.message == liveness.WORKER_EXITED

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from core import review as review_rules
 from core.encoders import Encoder, EncoderInput
 from core.ingest import batch as ingest
 from core.lifecycle import prediction, registry, training
-from db.queries import labels as labels_q
 from db.queries import model_versions as models_q
 from db.queries import users as users_q
 from db.queries import videos as videos_q
@@ -64,7 +64,7 @@ def test_predictions_are_stored_with_the_version_and_summaries(db, settings, tra
     with db.session() as session:
         user = users_q.create_user(session, username="mod", password_hash="x")
         reviewed = videos_q.get_video(session, video_id=ids[0])
-        labels_q.save_review(
+        review_rules.save_review(
             session,
             video_id=ids[0],
             expected_version=reviewed.version,

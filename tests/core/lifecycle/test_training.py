@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from core import review as review_rules
 from core.lifecycle import training
 from core.taxonomy import Taxonomy
 from db.queries import embeddings as embeddings_q
@@ -56,7 +57,7 @@ def test_human_correction_overrides_the_imported_label(db, synthetic):
     with db.session() as session:
         user = users_q.create_user(session, username="mod", password_hash="x")
         video = videos_q.get_video(session, video_id=ids[0])
-        labels_q.save_review(
+        review_rules.save_review(
             session,
             video_id=ids[0],
             expected_version=video.version,
@@ -79,7 +80,7 @@ def test_label_space_is_the_labelled_nodes_closed_under_ancestors(db, synthetic)
         user = users_q.create_user(session, username="mod", password_hash="x")
         for video_id in ids[3::4]:
             video = videos_q.get_video(session, video_id=video_id)
-            labels_q.save_review(
+            review_rules.save_review(
                 session,
                 video_id=video_id,
                 expected_version=video.version,
@@ -201,7 +202,7 @@ def test_evaluate_model_on_held_out_and_reviewed(db, settings, synthetic):
         user = users_q.create_user(session, username="mod", password_hash="x")
         for video_id in ids[:3]:
             video = videos_q.get_video(session, video_id=video_id)
-            labels_q.save_review(
+            review_rules.save_review(
                 session,
                 video_id=video_id,
                 expected_version=video.version,

@@ -7,9 +7,9 @@ import json
 
 from fastapi.testclient import TestClient
 
+from core import review as review_rules
 from dashboard.api import create_api
 from db.queries import audit as audit_q
-from db.queries import labels as labels_q
 from db.queries import videos as videos_q
 from db.tables import AuditAction, VideoStatus
 from tests.dashboard.api.conftest import add_video, predict
@@ -144,7 +144,7 @@ def test_put_labels_with_if_match_saves_an_audited_review(api):
     assert sorted(label["path"] for label in review["labels"]) == ["News", "Sports: Soccer"]
     assert {label["created_by"] for label in review["labels"]} == {"mod"}
     with api.db.session() as session:
-        assert labels_q.effective_labels(session, video_ids=[video_id]) == {
+        assert review_rules.effective_labels(session, video_ids=[video_id]) == {
             video_id: sorted([api.node("News"), api.node("Sports: Soccer")])
         }
         actions = [e.action for e in audit_q.list_audit(session, video_id=video_id)]
@@ -180,7 +180,7 @@ def test_list_filters_and_cursor_pagination(api):
     ids = [add_video(api, title=f"v{i}") for i in range(5)]
     predict(api, ids[1], {"Sports": (0.9, True), "Sports: Golf": (0.7, True)})
     with api.db.session() as session:
-        labels_q.save_review(
+        review_rules.save_review(
             session,
             video_id=ids[2],
             expected_version=0,

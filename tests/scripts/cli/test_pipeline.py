@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from core import review as review_rules
 from core.config import Settings
 from core.encoders import Encoder
 from core.ingest import pipeline as ingest_pipeline
@@ -233,7 +234,7 @@ def test_ingest_process_and_label_saves_share_the_database(settings: Settings, t
         tags = [taxonomy.nodes[saves % 3].id]
         with db.session() as session:
             current = videos_q.get_video(session, video_id=video_id)
-            labels_q.save_review(
+            review_rules.save_review(
                 session,
                 video_id=video_id,
                 expected_version=current.version,
@@ -248,7 +249,7 @@ def test_ingest_process_and_label_saves_share_the_database(settings: Settings, t
     assert "3 ready" in output
 
     with db.session() as session:
-        assert labels_q.effective_labels(session, video_ids=review_ids) == saved
+        assert review_rules.effective_labels(session, video_ids=review_ids) == saved
         assert (
             len(audit_q.list_audit(session, action=AuditAction.REVIEW_SAVED, limit=10_000)) == saves
         )

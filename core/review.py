@@ -1,0 +1,235 @@
+"""The review rules: which labels count, what saving a review does, and how claims are handed out.
+
+- Effective labels: a human review is authoritative for its video once it is saved (``reviewed``),
+  even when it leaves the video with no tags (a confirmed "no tags"); before that the imported
+  labels count. Videos with neither are unlabelled.
+- Saving a review replaces the video's human labels, marks it reviewed and releases the claim,
+  all at once and only if nobody saved it since the moderator opened it (``Video.version``);
+  every tag added or removed against the previous effective labels is audited.
+- Claims: "review next" first resumes a claim the moderator already holds, then takes the first
+  unclaimed video in queue order among the reviewable ones (processed: ready, predicted or
+  reviewed; predicted and ready unless the filters say otherwise). Nobody gets a video another
+  moderator holds an active claim on.
+- Sending back: reviewed videos return to the queue flagged for a second review (predicted, or
+  ready when never predicted), their version bumped so an open page cannot overwrite silently.
+
+Who may do each of these (moderators, admins) is checked by the callers (dashboard actions).
+Every function takes an open ``Session``: the caller's unit of work makes the whole rule atomic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlmodel import Session
+
+from db.queries import Actor, NotFoundError, StaleVersionError
+from db.queries import labels as labels_q
+from db.queries import review as review_q
+from db.queries.audit import add_audit
+from db.queries.review import QueueFilters, VideoClaimedError
+from db.queries.webhooks import enqueue_video_event
+from db.tables import AuditAction, LabelSource, Video, VideoStatus, WebhookEvent, utcnow
+
+# Videos whose media were processed can be reviewed; "review next" prefers these by default.
+REVIEWABLE = (VideoStatus.READY.value, VideoStatus.PREDICTED.value, VideoStatus.REVIEWED.value)
+DEFAULT_CLAIM_STATES = (VideoStatus.PREDICTED.value, VideoStatus.READY.value)
+_CLAIM_CANDIDATES = 16
+
+
+def effective_labels(
+    session: Session, *, video_ids: Sequence[int] | None = None
+) -> dict[int, list[str]]:
+    """``{video_id: sorted node ids}`` for labelled videos: human labels if reviewed, else imported.
+
+    Reviewed videos appear even with an empty list; videos with neither a review nor imported
+    labels are absent (unlabelled). With ``video_ids``, only those.
+    """
+    result: dict[int, list[str]] = {
+        video_id: [] for video_id in labels_q.reviewed_video_ids(session, video_ids=video_ids)
+    }
+    pairs = labels_q.label_pairs(
+        session,
+        source_if_reviewed=LabelSource.HUMAN,
+        source_if_not_reviewed=LabelSource.IMPORT,
+        video_ids=video_ids,
+    )
+    for video_id, node_id in pairs:
+        result.setdefault(video_id, []).append(node_id)
+    return {video_id: sorted(nodes) for video_id, nodes in sorted(result.items())}
+
+
+def save_review(
+    session: Session, *, video_id: int, expected_version: int, node_ids: Iterable[str], user: Actor
+) -> Video:
+    """Replace the video's human labels with ``node_ids`` and mark it reviewed, atomically.
+
+    Refuses with ``StaleVersionError`` (writing nothing) when ``Video.version`` is no longer
+    ``expected_version``. Writes one ``label_add``/``label_remove`` audit row per change against
+    the previous effective labels, and one ``review_saved`` row, and queues the
+    ``video.reviewed`` webhook event in the same transaction.
+    """
+    wanted = set(node_ids)
+    labels_q.check_node_ids(session, node_ids=wanted)
+    previous = set(effective_labels(session, video_ids=[video_id]).get(video_id, []))
+    now = utcnow()
+    version = labels_q.mark_reviewed(
+        session, video_id=video_id, expected_version=expected_version, user=user, now=now
+    )
+    if version is None:
+        current = _video(session, video_id)
+        raise StaleVersionError(
+            f"video {video_id} was changed by someone else (version {current.version}, "
+            f"you edited version {expected_version}); reload it"
+        )
+    labels_q.replace_human_labels(session, video_id=video_id, node_ids=wanted, user=user, now=now)
+    added, removed = sorted(wanted - previous), sorted(previous - wanted)
+    for node in added:
+        add_audit(session, action=AuditAction.LABEL_ADD, user=user, video_id=video_id, node_id=node)
+    for node in removed:
+        add_audit(
+            session, action=AuditAction.LABEL_REMOVE, user=user, video_id=video_id, node_id=node
+        )
+    add_audit(
+        session,
+        action=AuditAction.REVIEW_SAVED,
+        user=user,
+        video_id=video_id,
+        detail={"node_ids": sorted(wanted), "added": added, "removed": removed, "version": version},
+    )
+    enqueue_video_event(session, event=WebhookEvent.VIDEO_REVIEWED, video_id=video_id)
+    return _video(session, video_id)
+
+
+def claim_next(
+    session: Session,
+    *,
+    user: Actor,
+    filters: QueueFilters | None = None,
+    claim_minutes: int,
+    exclude_ids: Sequence[int] = (),
+    now: datetime | None = None,
+) -> Video | None:
+    """Claim the next reviewable video for ``user`` (queue order), or None when none is left.
+
+    A claim the user already holds (not excluded) is returned first, so a reloaded browser
+    resumes its item. Statuses default to predicted/ready and never include unprocessed or
+    failed videos; videos actively claimed by others are never returned.
+    """
+    now = now or utcnow()
+    filters = filters or QueueFilters()
+    mine = review_q.own_claim(session, user=user, now=now, exclude_ids=exclude_ids)
+    if mine is not None:
+        video = review_q.take_claim(
+            session, video_id=mine, user=user, now=now, minutes=claim_minutes
+        )
+        if video is not None:
+            return video
+    statuses = [s for s in (filters.statuses or DEFAULT_CLAIM_STATES) if s in REVIEWABLE]
+    if not statuses:
+        return None
+    while True:
+        candidates = review_q.claim_candidates(
+            session,
+            filters=filters,
+            statuses=statuses,
+            now=now,
+            exclude_ids=exclude_ids,
+            limit=_CLAIM_CANDIDATES,
+        )
+        if not candidates:
+            return None
+        for video_id in candidates:
+            video = review_q.take_claim(
+                session, video_id=video_id, user=user, now=now, minutes=claim_minutes
+            )
+            if video is not None:
+                add_audit(session, action=AuditAction.CLAIM, user=user, video_id=video_id)
+                return video
+        # every candidate was taken by someone else meanwhile (PostgreSQL): look again
+
+
+def claim_video(
+    session: Session, *, video_id: int, user: Actor, claim_minutes: int, now: datetime | None = None
+) -> Video:
+    """Claim (or renew the user's claim on) one video opened from the queue.
+
+    Raises ``VideoClaimedError`` naming the holder when someone else's claim is active.
+    """
+    now = now or utcnow()
+    video = review_q.take_claim(
+        session, video_id=video_id, user=user, now=now, minutes=claim_minutes
+    )
+    if video is not None:
+        return video
+    info = review_q.get_claim(session, video_id=video_id, user=user, now=now)
+    raise VideoClaimedError(
+        f"video {video_id} is being reviewed by {info.claimer or 'another moderator'} "
+        f"until {info.expires_at:%H:%M} UTC"
+    )
+
+
+def release_claim(session: Session, *, video_id: int, user: Actor, skipped: bool = False) -> bool:
+    """Give up the user's claim (``skipped`` records a skip); False if the user held none."""
+    released = review_q.release_claim(session, video_id=video_id, user=user)
+    if released:
+        add_audit(
+            session,
+            action=AuditAction.RELEASE,
+            user=user,
+            video_id=video_id,
+            detail={"skipped": skipped},
+        )
+    return released
+
+
+def set_flag(
+    session: Session, *, video_id: int, user: Actor, flagged: bool, reason: str = ""
+) -> Video:
+    """Flag a video for attention (with a reason) or clear the flag; audited."""
+    video = review_q.set_flag(
+        session,
+        video_id=video_id,
+        flagged=flagged,
+        reason=(reason.strip() or None) if flagged else None,
+    )
+    action = AuditAction.FLAGGED if flagged else AuditAction.UNFLAGGED
+    add_audit(
+        session, action=action, user=user, video_id=video_id, detail={"reason": reason.strip()}
+    )
+    return video
+
+
+def send_back_for_review(
+    session: Session, *, video_ids: Sequence[int], user: Actor, reason: str
+) -> int:
+    """Return reviewed videos to the queue for a second review (flagged with the reason).
+
+    Bumps ``version`` so a page still open on the old review cannot overwrite it silently.
+    Returns how many videos were sent back (videos not in ``reviewed`` are left alone).
+    """
+    reason = reason.strip()
+    sent = review_q.reopen_reviewed(
+        session,
+        video_ids=video_ids,
+        flag_reason=f"second review: {reason}" if reason else "second review",
+    )
+    never_predicted = [video_id for video_id, model_id in sent if model_id is None]
+    review_q.set_statuses(session, video_ids=never_predicted, status=VideoStatus.READY)
+    for video_id, _ in sent:
+        add_audit(
+            session,
+            action=AuditAction.FLAGGED,
+            user=user,
+            video_id=video_id,
+            detail={"second_review": True, "reason": reason},
+        )
+    return len(sent)
+
+
+def _video(session: Session, video_id: int) -> Video:
+    video = review_q.reload_video(session, video_id=video_id)
+    if video is None:
+        raise NotFoundError(f"no video with id {video_id}")
+    return video

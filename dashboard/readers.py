@@ -1,0 +1,38 @@
+"""The uncached reads of the dashboard's pages, one short unit of work each.
+
+Pages call these instead of opening sessions themselves (writes go through ``actions``, cached
+aggregates through ``cache``). What they return must be current: the queue, the failures, the
+audit log.
+"""
+
+from __future__ import annotations
+
+from dashboard import state
+from db.engine import Database
+from db.queries import audit, review
+from db.queries.review import QueueFilters, QueuePage
+from db.tables import AuditLog, Role, VideoStatus
+
+
+def queue_page(db: Database, *, filters: QueueFilters, page: int, page_size: int) -> QueuePage:
+    """One page of the queue; the first page when ``page`` is past the end (the filters changed
+    under a later page)."""
+    with db.session() as session:
+        result = review.list_queue(session, filters=filters, page=page, page_size=page_size)
+        if not result.rows and page > 1:
+            result = review.list_queue(session, filters=filters, page=1, page_size=page_size)
+    return result
+
+
+def failed_videos(db: Database, *, limit: int) -> QueuePage:
+    """The newest videos whose processing failed, each with its stored reason."""
+    filters = QueueFilters(statuses=(VideoStatus.FAILED.value,), sort="newest")
+    with db.session() as session:
+        return review.list_queue(session, filters=filters, page_size=limit)
+
+
+def audit_entries(db: Database, *, action: str | None, limit: int) -> list[AuditLog]:
+    """Newest first; admins only (``PermissionDeniedError`` otherwise, checked afresh)."""
+    state.require(db, Role.ADMIN)
+    with db.session() as session:
+        return audit.list_audit(session, action=action, limit=limit)
