@@ -24,6 +24,7 @@ from datetime import timedelta
 import httpx
 
 from core.config import Settings
+from core.errors import TaggerError
 from db.engine import Database, DatabaseError
 from db.queries import audit as audit_q
 from db.queries import webhooks as webhooks_q
@@ -39,7 +40,7 @@ BATCH = 50
 MIN_SECRET_LENGTH = 16
 
 
-class WebhookError(ValueError):
+class WebhookError(TaggerError, ValueError):
     """A subscriber that cannot be added (not an http(s) URL, a short secret)."""
 
 

@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from core import auth
 from core.config import get_settings
+from core.errors import TaggerError
 from core.media.transcript import webvtt
 from dashboard.routes.session import clear_cookie, session_token
 from db.engine import get_database
@@ -47,7 +48,7 @@ RANGE_CHUNK = 2 * 2**20
 T = TypeVar("T")
 
 
-class MediaNotFoundError(LookupError):
+class MediaNotFoundError(TaggerError, LookupError):
     """No such video/keyframe, or its file is missing or lies outside its folder."""
 
 

@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.table import Table
 
 from db.tables import TokenScope, WebhookEvent
-from scripts.cli import add_expected_errors
 from scripts.cli.data import open_database
 
 console = Console(soft_wrap=True)
@@ -149,6 +148,5 @@ def webhooks_log(
 
 
 def register(app: typer.Typer) -> None:
-    add_expected_errors("core.tokens:TokenError", "core.webhooks:WebhookError")
     app.add_typer(tokens_app, name="tokens")
     app.add_typer(webhooks_app, name="webhooks")
