@@ -26,7 +26,7 @@ from db.tables import AuditAction, Role, User, utcnow
 
 MIN_PASSWORD_LENGTH = 8
 MAX_USERNAME_LENGTH = 64
-_ROLE_RANK = {Role.MODERATOR.value: 1, Role.ADMIN.value: 2}
+_ROLE_RANK = {Role.MODERATOR.value: 1, Role.LEAD.value: 2, Role.ADMIN.value: 3}
 _HASHER = PasswordHasher()
 
 
@@ -213,7 +213,8 @@ def logout(db: Database, token: str) -> None:
 
 
 def require_role(user: CurrentUser | None, role: str) -> CurrentUser:
-    """The user if their role is at least ``role`` (admin includes moderator), else raise."""
+    """The user if their role is at least ``role`` (admin includes lead includes moderator),
+    else raise."""
     if role not in _ROLE_RANK:
         raise ValueError(f"unknown role {role!r}; expected one of {sorted(_ROLE_RANK)}")
     if user is None:

@@ -26,7 +26,7 @@ from core.lifecycle.jobs import JobError
 from dashboard import cache, state
 from dashboard.components import md_escape
 from db.engine import Database, DatabaseError
-from db.queries import audit, labels, review
+from db.queries import audit, labels, quality, review
 from db.tables import AuditAction, Role, Video
 
 if TYPE_CHECKING:
@@ -36,9 +36,16 @@ if TYPE_CHECKING:
 def save_review(
     db: Database, *, video_id: int, expected_version: int, node_ids: Sequence[str]
 ) -> Video:
-    """Raises ``db.queries.StaleVersionError`` when someone saved the video meanwhile."""
+    """Raises ``db.queries.StaleVersionError`` when someone saved the video meanwhile.
+
+    An overlap video (label quality) stores the moderator's blind answer instead of labels.
+    """
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
+        if quality.is_overlap_video(session, video_id=video_id):
+            quality.submit_answer(session, video_id=video_id, node_ids=node_ids, user=user)
+            cache.clear_data()
+            return session.get(Video, video_id, populate_existing=True)
         video = labels.save_review(
             session,
             video_id=video_id,

@@ -77,6 +77,7 @@ class JobStatus(StrEnum):
 
 class Role(StrEnum):
     MODERATOR = "moderator"
+    LEAD = "lead"  # label quality: adjudicates overlap answers and reviews moderators' work
     ADMIN = "admin"
 
 
@@ -99,6 +100,11 @@ class AuditAction(StrEnum):
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"
+    # label quality (issue 17)
+    OVERLAP_ANSWER = "overlap_answer"
+    OVERLAP_AGREED = "overlap_agreed"
+    ADJUDICATED = "adjudicated"
+    QUALITY_SETTINGS = "quality_settings"
 
 
 # --- schema bookkeeping -------------------------------------------------------------------------
@@ -314,6 +320,34 @@ class LoginAttempt(SQLModel, table=True):
     success: bool
 
 
+# --- label quality (issue 17): overlap settings and blind answers -----------------------------
+
+
+class QualitySettings(SQLModel, table=True):
+    """One row (id=1), set by an admin: which share of unreviewed videos goes to several
+    moderators (chosen by a hash of the video id) and how many answers each needs."""
+
+    __tablename__ = "quality_settings"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    overlap_share: float = Field(default=0.0, sa_type=Double)  # 0..1
+    overlap_moderators: int = 2
+    updated_by: int | None = None
+    updated_at: datetime = _ts()
+
+
+class OverlapAnswer(SQLModel, table=True):
+    """One moderator's blind answer for an overlap video. Only its author reads it back until a
+    lead or admin adjudicates (db/queries/quality.py); the final labels are ``Label`` rows."""
+
+    __tablename__ = "overlap_answer"
+
+    video_id: int = Field(primary_key=True)
+    user_id: int = Field(primary_key=True)
+    node_ids_json: str = Field(default="[]", sa_type=Text)
+    answered_at: datetime = _ts()
+
+
 # --- background jobs ----------------------------------------------------------------------------
 
 
@@ -349,7 +383,9 @@ __all__ = [
     "LoginAttempt",
     "ModelStatus",
     "ModelVersion",
+    "OverlapAnswer",
     "Prediction",
+    "QualitySettings",
     "Role",
     "SchemaInfo",
     "TaxonomyEdge",

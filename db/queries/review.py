@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from db.queries import Actor, DatabaseError, NotFoundError
+from db.queries import quality as quality_q
 from db.queries.audit import add_audit
 from db.tables import (
     AuditAction,
@@ -408,6 +409,8 @@ def claim_next(
         return None
     conds = _conditions(session, QueueFilters(**{**filters.__dict__, "statuses": ()}), now)
     conds += [col(Video.status).in_(stored), _no_active_claim(now)]
+    # label quality: overlap videos this user answered, or whose answers are all in, are not theirs
+    conds += quality_q.claim_exclusions(session, user=user)
     if exclude_ids:
         conds.append(col(Video.id).not_in(exclude_ids))
     while True:
