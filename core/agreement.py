@@ -26,6 +26,10 @@ import krippendorff
 import numpy as np
 from sklearn.metrics import cohen_kappa_score
 
+from core.taxonomy import load_from_db
+from db.engine import Database
+from db.queries import quality as quality_q
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -161,3 +165,22 @@ def agreement(answers: Iterable[Answer], *, tier_of: Callable[[str], int]) -> Ag
         per_moderator=_moderators(videos),
         per_week=[_score(w, weeks[w], lambda _: True) for w in sorted(weeks)],
     )
+
+
+def agreement_from_db(db: Database) -> AgreementReport:
+    """The report over every stored overlap answer; tags named by path and counted with their
+    ancestors (choosing "Sports: Soccer" is choosing "Sports" too)."""
+    with db.session() as session:
+        taxonomy = load_from_db(session)
+        stored = quality_q.list_answers(session)
+    answers = []
+    for a in stored:
+        paths = {
+            node.path
+            for node_id in a.node_ids
+            if node_id in taxonomy
+            for node in (taxonomy.node(node_id), *taxonomy.ancestors(node_id))
+        }
+        answers.append(Answer(a.video_id, a.username, frozenset(paths), a.answered_at))
+    levels = {node.path: node.level for node in taxonomy.nodes}
+    return agreement(answers, tier_of=lambda path: levels[path])
