@@ -8,7 +8,7 @@ are left out, or thousands of shared "no" would make every team look unanimous.
 - per tag and per tier: Krippendorff's alpha (nominal, the ``krippendorff`` package) over the
   units of that tag, or of every tag on that tier (tags counted with their ancestors, so a
   moderator who chose "Sports: Soccer" also chose "Sports");
-- per moderator: Cohen's kappa with each peer over the units both judged, averaged, and the
+- per moderator: Cohen's kappa (computed here: two yes/no raters) with each peer over the units both judged, averaged, and the
   share of their answers identical to every peer's;
 - over time: alpha over all units of the videos whose last answer fell in each ISO week.
 
@@ -24,7 +24,6 @@ from datetime import datetime
 
 import krippendorff
 import numpy as np
-from sklearn.metrics import cohen_kappa_score
 
 from core.taxonomy import load_from_db
 from db.engine import Database
@@ -106,6 +105,19 @@ def alpha(columns: Sequence[Sequence[float]]) -> float | None:
     return float(krippendorff.alpha(reliability_data=values, level_of_measurement="nominal"))
 
 
+def cohen_kappa(a: Sequence[bool], b: Sequence[bool]) -> float | None:
+    """Cohen's kappa of two raters' yes/no decisions on the same units; None when undefined
+    (no units, or chance agreement is certain because both always said the same one thing)."""
+    x, y = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    if x.size == 0:
+        return None
+    observed = float(np.mean(x == y))
+    chance = float(x.mean() * y.mean() + (1 - x.mean()) * (1 - y.mean()))
+    if chance >= 1.0:
+        return None
+    return (observed - chance) / (1.0 - chance)
+
+
 def _score(name: str, videos: dict[int, dict[str, frozenset[str]]], keep) -> Score:
     columns, n_videos = _units(videos, keep)
     return Score(name, alpha(columns), len(columns), n_videos)
@@ -125,10 +137,9 @@ def _moderators(videos: dict[int, dict[str, frozenset[str]]]) -> list[ModeratorS
                     for tag in sorted(answers[user] | answers[peer]):
                         mine.append(tag in answers[user])
                         theirs.append(tag in answers[peer])
-            if len(set(mine) | set(theirs)) >= 2:
-                kappa = cohen_kappa_score(mine, theirs)
-                if np.isfinite(kappa):
-                    kappas.append(float(kappa))
+            kappa = cohen_kappa(mine, theirs)
+            if kappa is not None:
+                kappas.append(kappa)
         for answers in videos.values():
             if user in answers:
                 seen += 1

@@ -60,6 +60,11 @@ class CurrentUser:
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
 
+    @property
+    def is_lead(self) -> bool:
+        """Lead or admin: adjudicates overlap answers, reads agreement reports."""
+        return self.role in (Role.LEAD, Role.ADMIN)
+
 
 @dataclass(frozen=True)
 class SessionToken:

@@ -30,6 +30,7 @@ from db.queries import audit, labels, quality, review
 from db.tables import AuditAction, Role, Video
 
 if TYPE_CHECKING:
+    from core.agreement import AgreementReport
     from core.ingest.batch import IngestResult
 
 
@@ -222,3 +223,48 @@ def upload(
     )
     cache.clear_data()
     return result
+
+
+# --- label quality (issue 17): overlap setting, agreement, adjudication --------------------------
+
+
+def get_overlap(db: Database) -> quality.OverlapConfig:
+    state.require(db, Role.ADMIN)
+    with db.session() as session:
+        return quality.get_overlap(session)
+
+
+def set_overlap(db: Database, *, share: float, moderators: int) -> quality.OverlapConfig:
+    user = state.require(db, Role.ADMIN)
+    with db.session() as session:
+        return quality.set_overlap(session, share=share, moderators=moderators, user=user)
+
+
+def agreement_report(db: Database) -> AgreementReport:
+    state.require(db, Role.LEAD)
+    from core.agreement import agreement_from_db
+
+    return agreement_from_db(db)
+
+
+def list_disputes(db: Database) -> list[quality.Dispute]:
+    user = state.require(db, Role.LEAD)
+    with db.session() as session:
+        return quality.list_disputes(session, user=user)
+
+
+def adjudicate(
+    db: Database, *, video_id: int, expected_version: int, node_ids: Sequence[str]
+) -> Video:
+    """Raises ``db.queries.StaleVersionError`` when the video changed meanwhile."""
+    user = state.require(db, Role.LEAD)
+    with db.session() as session:
+        video = quality.adjudicate(
+            session,
+            video_id=video_id,
+            expected_version=expected_version,
+            node_ids=node_ids,
+            user=user,
+        )
+    cache.clear_data()
+    return video

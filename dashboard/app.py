@@ -42,6 +42,10 @@ else:
             st.Page(VIEWS / "taxonomy.py", title="Taxonomy", icon=":material/account_tree:"),
         ],
     }
+    if user.is_lead:  # label quality (issue 17): leads and admins
+        sections["Insight"].append(
+            st.Page(VIEWS / "quality.py", title="Label quality", icon=":material/verified:")
+        )
     if user.is_admin:
         sections["Admin"] = [
             st.Page(VIEWS / "audit.py", title="Audit log", icon=":material/shield:")

@@ -87,3 +87,12 @@ def test_latest_answer_counts_and_weeks_split() -> None:
     assert report.per_week[1].videos == 1
     ann = next(m for m in report.per_moderator if m.user == "ann")
     assert ann.identical == pytest.approx(1 / 2)
+
+
+def test_cohen_kappa_hand_computed_and_undefined_cases() -> None:
+    from core.agreement import cohen_kappa
+
+    # 4 units: agree on 3; a says yes 3/4, b says yes 2/4: p_e = 3/8 + 1/8 = 1/2
+    assert cohen_kappa([1, 1, 1, 0], [1, 1, 0, 0]) == pytest.approx((0.75 - 0.5) / 0.5)
+    assert cohen_kappa([], []) is None
+    assert cohen_kappa([1, 1], [1, 1]) is None
