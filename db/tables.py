@@ -104,6 +104,7 @@ class AuditAction(StrEnum):
     OVERLAP_ANSWER = "overlap_answer"
     OVERLAP_AGREED = "overlap_agreed"
     ADJUDICATED = "adjudicated"
+    LEAD_REVIEW = "lead_review"
     QUALITY_SETTINGS = "quality_settings"
 
 
@@ -348,6 +349,29 @@ class OverlapAnswer(SQLModel, table=True):
     answered_at: datetime = _ts()
 
 
+class LeadVerdict(StrEnum):
+    ACCEPTED = "accepted"
+    FIXED = "fixed"  # the lead corrected the labels and accepted them
+    REJECTED = "rejected"  # returned to the moderator with a comment
+
+
+class LeadReview(SQLModel, table=True):
+    """A lead's verdict on one moderator review (db/queries/lead_review.py); per-moderator
+    accuracy is computed from these rows."""
+
+    __tablename__ = "lead_review"
+
+    id: int | None = _seq_id("lead_review_id_seq")
+    video_id: int = Field(index=True)
+    moderator_id: int | None = Field(default=None, index=True)  # who made the judged review
+    lead_id: int
+    verdict: str  # LeadVerdict
+    comment: str = ""
+    labels_before_json: str = Field(default="[]", sa_type=Text)  # the moderator's labels
+    labels_after_json: str = Field(default="[]", sa_type=Text)  # final (== before if accepted)
+    created_at: datetime = _ts()
+
+
 # --- background jobs ----------------------------------------------------------------------------
 
 
@@ -380,6 +404,8 @@ __all__ = [
     "Keyframe",
     "Label",
     "LabelSource",
+    "LeadReview",
+    "LeadVerdict",
     "LoginAttempt",
     "ModelStatus",
     "ModelVersion",

@@ -30,7 +30,7 @@ from db.queries.audit import add_audit
 from db.tables import AuditAction, OverlapAnswer, QualitySettings, Role, User, Video, utcnow
 
 MAX_OVERLAP_MODERATORS = 5
-_LEAD_ROLES = (Role.LEAD.value, Role.ADMIN.value)
+LEAD_ROLES = (Role.LEAD.value, Role.ADMIN.value)
 
 
 class QualityPermissionError(DatabaseError):
@@ -79,7 +79,8 @@ def _role(session: Session, user: Actor) -> str:
     return row.role
 
 
-def _require(session: Session, user: Actor, roles: Iterable[str], what: str) -> None:
+def require_role(session: Session, user: Actor, roles: Iterable[str], what: str) -> None:
+    """Raise unless ``user``'s stored role is one of ``roles`` (``what`` names the action)."""
     role = _role(session, user)
     if role not in set(roles):
         raise QualityPermissionError(
@@ -103,7 +104,7 @@ def set_overlap(
     must be an admin.
     """
     if user is not None:
-        _require(session, user, (Role.ADMIN.value,), "changing the overlap setting")
+        require_role(session, user, (Role.ADMIN.value,), "changing the overlap setting")
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"overlap share must be between 0 and 1, got {share}")
     if not 2 <= moderators <= MAX_OVERLAP_MODERATORS:
@@ -131,7 +132,8 @@ def in_overlap(video_id: int, share: float) -> bool:
 
 
 def is_overlap_video(session: Session, *, video_id: int) -> bool:
-    """An unreviewed video in the overlap share, or one that already has overlap answers."""
+    """A never reviewed video in the overlap share, or an unreviewed one with overlap answers
+    (a review sent back or rejected is redone by its moderator alone)."""
     video = session.get(Video, video_id)
     if video is None:
         raise NotFoundError(f"no video with id {video_id}")
@@ -140,7 +142,9 @@ def is_overlap_video(session: Session, *, video_id: int) -> bool:
     has_answers = session.exec(
         select(func.count()).select_from(OverlapAnswer).where(OverlapAnswer.video_id == video_id)
     ).one()
-    return bool(has_answers) or in_overlap(video_id, get_overlap(session).share)
+    if has_answers:
+        return True
+    return video.reviewed_by is None and in_overlap(video_id, get_overlap(session).share)
 
 
 def _answers(session: Session, video_id: int) -> dict[int, list[str]]:
@@ -217,7 +221,7 @@ def get_answer(
     """An answer's tags. Anyone reads their own; another moderator's only a lead or an admin."""
     target = user.id if of_user_id is None else of_user_id
     if target != user.id:
-        _require(session, user, _LEAD_ROLES, "reading another moderator's overlap answer")
+        require_role(session, user, LEAD_ROLES, "reading another moderator's overlap answer")
     row = session.get(OverlapAnswer, (video_id, target))
     return None if row is None else json.loads(row.node_ids_json)
 
@@ -237,7 +241,7 @@ def claim_exclusions(session: Session, *, user: Actor) -> list[ColumnElement[boo
 
 def list_disputes(session: Session, *, user: Actor) -> list[Dispute]:
     """Unadjudicated overlap videos whose answers differ, every answer side by side."""
-    _require(session, user, _LEAD_ROLES, "adjudication")
+    require_role(session, user, LEAD_ROLES, "adjudication")
     rows = session.exec(
         select(OverlapAnswer, User.username, Video.title, Video.version)
         .join(User, col(User.id) == col(OverlapAnswer.user_id))
@@ -260,7 +264,7 @@ def adjudicate(
     session: Session, *, video_id: int, expected_version: int, node_ids: Iterable[str], user: Actor
 ) -> Video:
     """A lead's or admin's final labels for a disputed video (human labels; unflags it)."""
-    _require(session, user, _LEAD_ROLES, "adjudication")
+    require_role(session, user, LEAD_ROLES, "adjudication")
     answers = _answers(session, video_id)
     labels_q.save_review(
         session, video_id=video_id, expected_version=expected_version, node_ids=node_ids, user=user
