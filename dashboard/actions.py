@@ -26,7 +26,7 @@ from core.lifecycle.jobs import JobError
 from dashboard import cache, state
 from dashboard.components import md_escape
 from db.engine import Database, DatabaseError
-from db.queries import audit, labels, quality, review
+from db.queries import audit, labels, lead_review, quality, review
 from db.tables import AuditAction, Role, Video
 
 if TYPE_CHECKING:
@@ -268,3 +268,52 @@ def adjudicate(
         )
     cache.clear_data()
     return video
+
+
+def lead_sample(db: Database, *, mode: str, n: int) -> list[lead_review.ReviewSample]:
+    user = state.require(db, Role.LEAD)
+    active = next((v for v in cache.model_versions(db.url) if v.is_active), None)
+    with db.session() as session:
+        return lead_review.sample(
+            session,
+            user=user,
+            mode=mode,
+            n=n,
+            model_version_id=active.id if active is not None else None,
+        )
+
+
+def lead_verdict(
+    db: Database,
+    *,
+    video_id: int,
+    verdict: str,
+    expected_version: int,
+    node_ids: Sequence[str] = (),
+    comment: str = "",
+) -> None:
+    """Accept, fix (``node_ids`` become the labels) or reject (``comment`` required)."""
+    user = state.require(db, Role.LEAD)
+    with db.session() as session:
+        if verdict == "accepted":
+            lead_review.accept(session, video_id=video_id, user=user)
+        elif verdict == "fixed":
+            lead_review.fix(
+                session,
+                video_id=video_id,
+                expected_version=expected_version,
+                node_ids=node_ids,
+                user=user,
+                comment=comment,
+            )
+        elif verdict == "rejected":
+            lead_review.reject(session, video_id=video_id, comment=comment, user=user)
+        else:
+            raise ValueError(f"unknown verdict {verdict!r}; expected accepted, fixed or rejected")
+    cache.clear_data()
+
+
+def moderator_accuracy(db: Database) -> list[lead_review.ModeratorAccuracy]:
+    user = state.require(db, Role.LEAD)
+    with db.session() as session:
+        return lead_review.moderator_accuracy(session, user=user)
