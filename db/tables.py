@@ -105,6 +105,8 @@ class AuditAction(StrEnum):
     OVERLAP_AGREED = "overlap_agreed"
     ADJUDICATED = "adjudicated"
     LEAD_REVIEW = "lead_review"
+    RETRAIN_POLICY = "retrain_policy"
+    MODEL_HELD_BACK = "model_held_back"
     QUALITY_SETTINGS = "quality_settings"
 
 
@@ -349,6 +351,22 @@ class OverlapAnswer(SQLModel, table=True):
     answered_at: datetime = _ts()
 
 
+class RetrainPolicy(SQLModel, table=True):
+    """One row (id=1), set by an admin: when a retrain starts by itself (``mode``: on_demand,
+    schedule, after_labels) and how much a new version must beat the active one on the same
+    held-out videos to replace it automatically (core/lifecycle/retrain_policy.py)."""
+
+    __tablename__ = "retrain_policy"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    mode: str = "on_demand"
+    every_hours: float = Field(default=24.0, sa_type=Double)
+    after_labels: int = 100
+    min_gain: float = Field(default=0.0, sa_type=Double)  # micro AU(PRC) points
+    updated_by: int | None = None
+    updated_at: datetime = _ts()
+
+
 class LeadVerdict(StrEnum):
     ACCEPTED = "accepted"
     FIXED = "fixed"  # the lead corrected the labels and accepted them
@@ -412,6 +430,7 @@ __all__ = [
     "OverlapAnswer",
     "Prediction",
     "QualitySettings",
+    "RetrainPolicy",
     "Role",
     "SchemaInfo",
     "TaxonomyEdge",

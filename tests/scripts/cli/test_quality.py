@@ -58,3 +58,17 @@ def _ids(db, *paths: str) -> dict[str, str]:
     with db.session() as s:
         taxonomy = load_from_db(s)
     return {p: taxonomy.resolve(p).id for p in paths}
+
+
+def test_retrain_policy_and_not_due(settings: Settings) -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    shown = runner.invoke(app, ["retrain-policy"])
+    assert shown.exit_code == 0 and "retrain: on_demand" in shown.output
+    changed = runner.invoke(
+        app, ["retrain-policy", "--mode", "after_labels", "--after-labels", "5"]
+    )
+    assert changed.exit_code == 0 and "after 5 reviews" in changed.output
+    bad = runner.invoke(app, ["retrain-policy", "--mode", "hourly"])
+    assert bad.exit_code == 1 and "expected one of" in bad.output
+    idle = runner.invoke(app, ["retrain-if-due"])
+    assert idle.exit_code == 0 and "not due" in idle.output
