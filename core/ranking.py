@@ -9,6 +9,8 @@ prediction job and the active-learning benchmark (scripts/bench/active.py) rank 
 - ``expected_errors``: the expected number of wrong tag decisions if the probabilities are
   calibrated: ``p`` for a tag the model leaves out, ``1 - p`` for one it predicts, summed over
   the tags. A video with several doubtful tags outranks one with a single close call.
+- ``mixed``: half of a batch in the closest-call order, half drawn at random from the rest, a
+  guard against the sampling bias of pure uncertainty order on hard, noisy label sets.
 - ``diverse_batch``: a batch of ``k`` from the best-scored candidates, spread out in embedding
   space (greedy farthest-first weighted by score), so one round does not spend its labels on
   near-duplicates.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 CANDIDATE_FLOOR = 0.1  # tags below this probability (and not predicted) are not in question
-STRATEGIES = ("random", "closest_call", "expected_errors", "diverse")
+STRATEGIES = ("random", "closest_call", "expected_errors", "diverse", "mixed")
 _DIVERSE_POOL = 4  # a diverse batch of k is drawn from the 4k best-scored candidates
 
 
@@ -107,8 +109,13 @@ def select(
     k = min(k, n)
     if strategy == "random":
         return (rng or np.random.default_rng(0)).permutation(n)[:k]
-    if strategy == "closest_call":
-        return np.argsort(-closest_call(proba, thresholds), kind="stable")[:k]
+    if strategy in ("closest_call", "mixed"):
+        ranked = np.argsort(-closest_call(proba, thresholds), kind="stable")
+        if strategy == "closest_call":
+            return ranked[:k]
+        head = ranked[: (k + 1) // 2]
+        rest = (rng or np.random.default_rng(0)).permutation(ranked[len(head) :])
+        return np.concatenate([head, rest[: k - len(head)]])
     scores = expected_errors(proba, thresholds)
     if strategy == "expected_errors":
         return np.argsort(-scores, kind="stable")[:k]

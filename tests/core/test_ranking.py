@@ -83,3 +83,13 @@ def test_select_returns_k_distinct_rows(strategy: str) -> None:
 def test_select_rejects_unknown_strategies_by_name() -> None:
     with pytest.raises(ValueError, match="expected one of"):
         ranking.select("entropy", 3, proba=np.zeros((4, 2)), thresholds=np.zeros(2))
+
+
+def test_mixed_takes_half_closest_calls_and_half_random() -> None:
+    proba = np.linspace(0.0, 1.0, 21)[:, None]  # row 10 sits on the 0.5 threshold
+    picked = ranking.select(
+        "mixed", 4, proba=proba, thresholds=np.array([0.5]), rng=np.random.default_rng(3)
+    )
+    top = np.argsort(-ranking.closest_call(proba, np.array([0.5])), kind="stable")[:2]
+    assert picked[:2].tolist() == top.tolist()
+    assert len(set(picked.tolist())) == 4
