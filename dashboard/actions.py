@@ -26,8 +26,8 @@ from core.lifecycle.jobs import JobError
 from dashboard import cache, state
 from dashboard.components import md_escape
 from db.engine import Database, DatabaseError
-from db.queries import audit, labels, lead_review, quality, review
-from db.tables import AuditAction, Role, Video
+from db.queries import audit, labels, lead_review, quality, retrain_policy, review
+from db.tables import AuditAction, RetrainPolicy, Role, Video
 
 if TYPE_CHECKING:
     from core.agreement import AgreementReport
@@ -317,3 +317,24 @@ def moderator_accuracy(db: Database) -> list[lead_review.ModeratorAccuracy]:
     user = state.require(db, Role.LEAD)
     with db.session() as session:
         return lead_review.moderator_accuracy(session, user=user)
+
+
+def get_retrain_policy(db: Database) -> RetrainPolicy:
+    state.require(db, Role.ADMIN)
+    with db.session() as session:
+        return retrain_policy.get_policy(session)
+
+
+def set_retrain_policy(
+    db: Database, *, mode: str, every_hours: float, after_labels: int, min_gain: float
+) -> RetrainPolicy:
+    user = state.require(db, Role.ADMIN)
+    with db.session() as session:
+        return retrain_policy.set_policy(
+            session,
+            mode=mode,
+            every_hours=every_hours,
+            after_labels=after_labels,
+            min_gain=min_gain,
+            user=user,
+        )

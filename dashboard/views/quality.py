@@ -1,5 +1,5 @@
 """Label quality (leads and admins): agreement on overlap videos, disputed answers side by side
-with the final labels set here, and (admins) the overlap setting."""
+with the final labels set here, and (admins) the overlap setting and the retraining policy."""
 
 from __future__ import annotations
 
@@ -36,6 +36,53 @@ if user.is_admin:
             actions.run_admin(
                 lambda: actions.set_overlap(db, share=share / 100, moderators=int(moderators)),
                 success=f"Overlap: {share} % of videos, {int(moderators)} moderators each",
+            )
+
+    st.subheader("Retraining")
+    policy = actions.get_retrain_policy(db)
+    with st.form("quality_retrain"):
+        modes = ["on_demand", "schedule", "after_labels"]
+        mode = st.radio(
+            "Retrain",
+            modes,
+            index=modes.index(policy.mode),
+            format_func=lambda m: {
+                "on_demand": "on demand only",
+                "schedule": "on a schedule",
+                "after_labels": "after N new reviews",
+            }[m],
+            horizontal=True,
+            key="quality_retrain_mode",
+        )
+        cols = st.columns(3)
+        every_hours = cols[0].number_input(
+            "Every (hours)", 1.0, 24.0 * 30, float(policy.every_hours), key="quality_every"
+        )
+        after_labels = cols[1].number_input(
+            "After (reviews)", 1, 1_000_000, policy.after_labels, key="quality_after"
+        )
+        min_gain = cols[2].number_input(
+            "Go live when held-out AU(PRC) gain is at least",
+            -1.0,
+            1.0,
+            float(policy.min_gain),
+            step=0.005,
+            format="%.3f",
+            key="quality_min_gain",
+        )
+        st.caption(
+            "`tagger retrain-if-due`, run from a timer, trains when due and applies this rule."
+        )
+        if st.form_submit_button("Save retraining policy"):
+            actions.run_admin(
+                lambda: actions.set_retrain_policy(
+                    db,
+                    mode=mode,
+                    every_hours=float(every_hours),
+                    after_labels=int(after_labels),
+                    min_gain=float(min_gain),
+                ),
+                success=f"Retraining: {mode}",
             )
 
 st.subheader("Agreement")

@@ -9,7 +9,7 @@ import streamlit as st
 from core import auth
 from core import taxonomy as taxonomy_core
 from dashboard import actions
-from db.queries import labels, quality, users, videos
+from db.queries import labels, quality, retrain_policy, users, videos
 from tests.dashboard.conftest import PASSWORD
 
 
@@ -58,6 +58,15 @@ def test_admin_sets_overlap_and_sees_agreement_on_analytics(signed_in, seeded) -
     at.button[[b.label for b in at.button].index("Save overlap setting")].click().run()
     with seeded.db.session() as s:
         assert quality.get_overlap(s) == quality.OverlapConfig(share=0.25, moderators=3)
+    at.radio(key="quality_retrain_mode").set_value("after_labels")
+    at.number_input(key="quality_after").set_value(40)
+    at.number_input(key="quality_min_gain").set_value(0.01)
+    at.button[[b.label for b in at.button].index("Save retraining policy")].click().run()
+    assert not at.exception, at.exception
+    with seeded.db.session() as s:
+        policy = retrain_policy.get_policy(s)
+        assert (policy.mode, policy.after_labels) == ("after_labels", 40)
+        assert policy.min_gain == pytest.approx(0.01)
     at = at.switch_page("views/analytics.py").run()
     assert not at.exception, at.exception
     assert "Moderator agreement (overlap videos)" in [h.value for h in at.subheader]
