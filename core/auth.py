@@ -29,7 +29,7 @@ from db.tables import AuditAction, Role, User, utcnow
 MIN_PASSWORD_LENGTH = 8
 GENERATED_PASSWORD_BYTES = 12  # secrets.token_urlsafe: 16 characters
 MAX_USERNAME_LENGTH = 64
-_ROLE_RANK = {Role.MODERATOR.value: 1, Role.ADMIN.value: 2}
+_ROLE_RANK = {Role.MODERATOR.value: 1, Role.LEAD.value: 2, Role.ADMIN.value: 3}
 _HASHER = PasswordHasher()
 
 
@@ -74,6 +74,11 @@ class CurrentUser:
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+    @property
+    def is_lead(self) -> bool:
+        """Lead or admin: adjudicates overlap answers, reads agreement reports."""
+        return self.role in (Role.LEAD, Role.ADMIN)
 
 
 @dataclass(frozen=True)
@@ -298,7 +303,8 @@ def logout(db: Database, token: str) -> None:
 
 
 def require_role(user: CurrentUser | None, role: str) -> CurrentUser:
-    """The user if their role is at least ``role`` (admin includes moderator), else raise."""
+    """The user if their role is at least ``role`` (admin includes lead includes moderator),
+    else raise."""
     if role not in _ROLE_RANK:
         raise ValueError(f"unknown role {role!r}; expected one of {sorted(_ROLE_RANK)}")
     if user is None:

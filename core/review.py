@@ -134,6 +134,7 @@ def claim_next(
             session,
             filters=filters,
             statuses=statuses,
+            user=user,
             now=now,
             exclude_ids=exclude_ids,
             limit=_CLAIM_CANDIDATES,

@@ -26,19 +26,27 @@ from core.lifecycle import jobs
 from dashboard import cache, state
 from dashboard.components import md_escape
 from db.engine import Database
-from db.queries import audit, review
-from db.tables import AuditAction, Role, Video
+from db.queries import audit, lead_review, quality, retrain_policy, review
+from db.tables import AuditAction, RetrainPolicy, Role, Video
 
 if TYPE_CHECKING:
+    from core.agreement import AgreementReport
     from core.ingest.batch import IngestResult
 
 
 def save_review(
     db: Database, *, video_id: int, expected_version: int, node_ids: Sequence[str]
 ) -> Video:
-    """Raises ``db.queries.StaleVersionError`` when someone saved the video meanwhile."""
+    """Raises ``db.queries.StaleVersionError`` when someone saved the video meanwhile.
+
+    An overlap video (label quality) stores the moderator's blind answer instead of labels.
+    """
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
+        if quality.is_overlap_video(session, video_id=video_id):
+            quality.submit_answer(session, video_id=video_id, node_ids=node_ids, user=user)
+            cache.clear_data()
+            return session.get(Video, video_id, populate_existing=True)
         video = review_rules.save_review(
             session,
             video_id=video_id,
@@ -243,3 +251,118 @@ def remove_webhook(db: Database, *, subscriber_id: int) -> None:
 
     state.require(db, Role.ADMIN)
     webhooks.remove_subscriber(db, subscriber_id=subscriber_id)
+
+
+# --- label quality (issue 17): overlap setting, agreement, adjudication --------------------------
+
+
+def get_overlap(db: Database) -> quality.OverlapConfig:
+    state.require(db, Role.ADMIN)
+    with db.session() as session:
+        return quality.get_overlap(session)
+
+
+def set_overlap(db: Database, *, share: float, moderators: int) -> quality.OverlapConfig:
+    user = state.require(db, Role.ADMIN)
+    with db.session() as session:
+        return quality.set_overlap(session, share=share, moderators=moderators, user=user)
+
+
+def agreement_report(db: Database) -> AgreementReport:
+    state.require(db, Role.LEAD)
+    from core.agreement import agreement_from_db
+
+    return agreement_from_db(db)
+
+
+def list_disputes(db: Database) -> list[quality.Dispute]:
+    user = state.require(db, Role.LEAD)
+    with db.session() as session:
+        return quality.list_disputes(session, user=user)
+
+
+def adjudicate(
+    db: Database, *, video_id: int, expected_version: int, node_ids: Sequence[str]
+) -> Video:
+    """Raises ``db.queries.StaleVersionError`` when the video changed meanwhile."""
+    user = state.require(db, Role.LEAD)
+    with db.session() as session:
+        video = quality.adjudicate(
+            session,
+            video_id=video_id,
+            expected_version=expected_version,
+            node_ids=node_ids,
+            user=user,
+        )
+    cache.clear_data()
+    return video
+
+
+def lead_sample(db: Database, *, mode: str, n: int) -> list[lead_review.ReviewSample]:
+    user = state.require(db, Role.LEAD)
+    active = next((v for v in cache.model_versions(db.url) if v.is_active), None)
+    with db.session() as session:
+        return lead_review.sample(
+            session,
+            user=user,
+            mode=mode,
+            n=n,
+            model_version_id=active.id if active is not None else None,
+        )
+
+
+def lead_verdict(
+    db: Database,
+    *,
+    video_id: int,
+    verdict: str,
+    expected_version: int,
+    node_ids: Sequence[str] = (),
+    comment: str = "",
+) -> None:
+    """Accept, fix (``node_ids`` become the labels) or reject (``comment`` required)."""
+    user = state.require(db, Role.LEAD)
+    with db.session() as session:
+        if verdict == "accepted":
+            lead_review.accept(session, video_id=video_id, user=user)
+        elif verdict == "fixed":
+            lead_review.fix(
+                session,
+                video_id=video_id,
+                expected_version=expected_version,
+                node_ids=node_ids,
+                user=user,
+                comment=comment,
+            )
+        elif verdict == "rejected":
+            lead_review.reject(session, video_id=video_id, comment=comment, user=user)
+        else:
+            raise ValueError(f"unknown verdict {verdict!r}; expected accepted, fixed or rejected")
+    cache.clear_data()
+
+
+def moderator_accuracy(db: Database) -> list[lead_review.ModeratorAccuracy]:
+    user = state.require(db, Role.LEAD)
+    with db.session() as session:
+        return lead_review.moderator_accuracy(session, user=user)
+
+
+def get_retrain_policy(db: Database) -> RetrainPolicy:
+    state.require(db, Role.ADMIN)
+    with db.session() as session:
+        return retrain_policy.get_policy(session)
+
+
+def set_retrain_policy(
+    db: Database, *, mode: str, every_hours: float, after_labels: int, min_gain: float
+) -> RetrainPolicy:
+    user = state.require(db, Role.ADMIN)
+    with db.session() as session:
+        return retrain_policy.set_policy(
+            session,
+            mode=mode,
+            every_hours=every_hours,
+            after_labels=after_labels,
+            min_gain=min_gain,
+            user=user,
+        )

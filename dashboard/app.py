@@ -42,6 +42,11 @@ else:
             st.Page(VIEWS / "taxonomy.py", title="Taxonomy", icon=":material/account_tree:"),
         ],
     }
+    if user.is_lead:  # label quality (issue 17): leads and admins
+        sections["Insight"] += [
+            st.Page(VIEWS / "quality.py", title="Label quality", icon=":material/verified:"),
+            st.Page(VIEWS / "lead_review.py", title="Lead review", icon=":material/fact_check:"),
+        ]
     if user.is_admin:
         sections["Admin"] = [
             st.Page(VIEWS / "audit.py", title="Audit log", icon=":material/shield:"),

@@ -77,6 +77,7 @@ class JobStatus(StrEnum):
 
 class Role(StrEnum):
     MODERATOR = "moderator"
+    LEAD = "lead"  # label quality: adjudicates overlap answers and reviews moderators' work
     ADMIN = "admin"
 
 
@@ -104,6 +105,14 @@ class AuditAction(StrEnum):
     TOKEN_REVOKED = "token_revoked"
     WEBHOOK_ADDED = "webhook_added"
     WEBHOOK_REMOVED = "webhook_removed"
+    # label quality (issue 17)
+    OVERLAP_ANSWER = "overlap_answer"
+    OVERLAP_AGREED = "overlap_agreed"
+    ADJUDICATED = "adjudicated"
+    LEAD_REVIEW = "lead_review"
+    RETRAIN_POLICY = "retrain_policy"
+    MODEL_HELD_BACK = "model_held_back"
+    QUALITY_SETTINGS = "quality_settings"
 
 
 # --- schema bookkeeping -------------------------------------------------------------------------
@@ -319,6 +328,73 @@ class LoginAttempt(SQLModel, table=True):
     success: bool
 
 
+# --- label quality (issue 17): overlap settings and blind answers -----------------------------
+
+
+class QualitySettings(SQLModel, table=True):
+    """One row (id=1), set by an admin: which share of unreviewed videos goes to several
+    moderators (chosen by a hash of the video id) and how many answers each needs."""
+
+    __tablename__ = "quality_settings"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    overlap_share: float = Field(default=0.0, sa_type=Double)  # 0..1
+    overlap_moderators: int = 2
+    updated_by: int | None = None
+    updated_at: datetime = _ts()
+
+
+class OverlapAnswer(SQLModel, table=True):
+    """One moderator's blind answer for an overlap video. Only its author reads it back until a
+    lead or admin adjudicates (db/queries/quality.py); the final labels are ``Label`` rows."""
+
+    __tablename__ = "overlap_answer"
+
+    video_id: int = Field(primary_key=True)
+    user_id: int = Field(primary_key=True)
+    node_ids_json: str = Field(default="[]", sa_type=Text)
+    answered_at: datetime = _ts()
+
+
+class RetrainPolicy(SQLModel, table=True):
+    """One row (id=1), set by an admin: when a retrain starts by itself (``mode``: on_demand,
+    schedule, after_labels) and how much a new version must beat the active one on the same
+    held-out videos to replace it automatically (core/lifecycle/retrain_policy.py)."""
+
+    __tablename__ = "retrain_policy"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    mode: str = "on_demand"
+    every_hours: float = Field(default=24.0, sa_type=Double)
+    after_labels: int = 100
+    min_gain: float = Field(default=0.0, sa_type=Double)  # micro AU(PRC) points
+    updated_by: int | None = None
+    updated_at: datetime = _ts()
+
+
+class LeadVerdict(StrEnum):
+    ACCEPTED = "accepted"
+    FIXED = "fixed"  # the lead corrected the labels and accepted them
+    REJECTED = "rejected"  # returned to the moderator with a comment
+
+
+class LeadReview(SQLModel, table=True):
+    """A lead's verdict on one moderator review (db/queries/lead_review.py); per-moderator
+    accuracy is computed from these rows."""
+
+    __tablename__ = "lead_review"
+
+    id: int | None = _seq_id("lead_review_id_seq")
+    video_id: int = Field(index=True)
+    moderator_id: int | None = Field(default=None, index=True)  # who made the judged review
+    lead_id: int
+    verdict: str  # LeadVerdict
+    comment: str = ""
+    labels_before_json: str = Field(default="[]", sa_type=Text)  # the moderator's labels
+    labels_after_json: str = Field(default="[]", sa_type=Text)  # final (== before if accepted)
+    created_at: datetime = _ts()
+
+
 # --- background jobs ----------------------------------------------------------------------------
 
 
@@ -424,10 +500,15 @@ __all__ = [
     "Keyframe",
     "Label",
     "LabelSource",
+    "LeadReview",
+    "LeadVerdict",
     "LoginAttempt",
     "ModelStatus",
     "ModelVersion",
+    "OverlapAnswer",
     "Prediction",
+    "QualitySettings",
+    "RetrainPolicy",
     "Role",
     "SchemaInfo",
     "TaxonomyEdge",

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import actions, cache, state
+from dashboard.quality import render_agreement
 from db.tables import utcnow
 
 db = cache.database()
@@ -69,6 +70,11 @@ if throughput:
     )
 else:
     st.caption("No reviews saved in this period.")
+
+# --- agreement on overlap videos (label quality; leads and admins) -----------------------------
+if user.is_lead:
+    st.subheader("Moderator agreement (overlap videos)")
+    render_agreement(actions.agreement_report(db), key="analytics_agreement")
 
 # --- model vs human ------------------------------------------------------------------------------
 versions = cache.model_versions(db.url)

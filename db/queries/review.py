@@ -19,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from db.queries import Actor, DatabaseError, NotFoundError
+from db.queries import quality as quality_q
 from db.tables import (
     Label,
     Prediction,
@@ -397,14 +398,17 @@ def claim_candidates(
     *,
     filters: QueueFilters,
     statuses: Sequence[str],
+    user: Actor,
     now: datetime,
     exclude_ids: Sequence[int] = (),
     limit: int,
 ) -> list[int]:
     """Up to ``limit`` unclaimed videos in one of the stored ``statuses`` that match the
-    filters' other fields, in queue order."""
+    filters' other fields and that ``user`` may take (overlap rules), in queue order."""
     conds = _conditions(session, QueueFilters(**{**filters.__dict__, "statuses": ()}), now)
     conds += [col(Video.status).in_(list(statuses)), _no_active_claim(now)]
+    # label quality: overlap videos this user answered, or whose answers are all in, are not theirs
+    conds += quality_q.claim_exclusions(session, user=user)
     if exclude_ids:
         conds.append(col(Video.id).not_in(exclude_ids))
     return list(

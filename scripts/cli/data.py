@@ -166,7 +166,7 @@ users_app = typer.Typer(help="Manage dashboard accounts.", no_args_is_help=True)
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Argument()],
-    role: Annotated[Role, typer.Option(help="moderator or admin.")] = Role.MODERATOR,
+    role: Annotated[Role, typer.Option(help="moderator, lead or admin.")] = Role.MODERATOR,
     password_stdin: Annotated[
         bool, typer.Option(help="Read the password from the first line of stdin.")
     ] = False,

@@ -1,0 +1,124 @@
+"""Which unreviewed videos teach the model most: the scores behind "least certain first".
+
+Every score is a pure function of the active model's probabilities ``proba`` (n, nodes) and its
+per-node decision thresholds (and, for batches, the videos' embeddings), so the queue, the
+prediction job and the active-learning benchmark (scripts/bench/active.py) rank the same way.
+
+- ``closest_call``: how close the video's single closest tag decision sits to its threshold
+  (the product's original order, see :func:`closeness`).
+- ``expected_errors``: the expected number of wrong tag decisions if the probabilities are
+  calibrated: ``p`` for a tag the model leaves out, ``1 - p`` for one it predicts, summed over
+  the tags. A video with several doubtful tags outranks one with a single close call.
+- ``mixed``: half of a batch in the closest-call order, half drawn at random from the rest, a
+  guard against the sampling bias of pure uncertainty order on hard, noisy label sets.
+- ``diverse_batch``: a batch of ``k`` from the best-scored candidates, spread out in embedding
+  space (greedy farthest-first weighted by score), so one round does not spend its labels on
+  near-duplicates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+CANDIDATE_FLOOR = 0.1  # tags below this probability (and not predicted) are not in question
+STRATEGIES = ("random", "closest_call", "expected_errors", "diverse", "mixed")
+_DIVERSE_POOL = 4  # a diverse batch of k is drawn from the 4k best-scored candidates
+
+
+def closeness(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Per row and tag, 1 - the tag's distance to its threshold as a share of the room on that
+    side (``|p - t| / t`` below, ``|p - t| / (1 - t)`` above): 1 on the threshold, 0 at 0 or 1."""
+    proba = np.asarray(proba, dtype=np.float64)
+    t = np.clip(np.asarray(thresholds, dtype=np.float64), 1e-6, 1 - 1e-6)
+    room = np.where(proba >= t, 1.0 - t, t)
+    return 1.0 - np.clip(np.abs(proba - t) / room, 0.0, 1.0)
+
+
+def candidates(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """The tags a moderator would actually weigh: predicted ones, plausible ones (probability
+    >= ``CANDIDATE_FLOOR``) and each row's most probable tag. Hundreds of rare tags sit just
+    below tiny thresholds; counting them would make every video look equally uncertain."""
+    proba = np.asarray(proba)
+    mask = (proba >= thresholds) | (proba >= CANDIDATE_FLOOR)
+    if len(proba):
+        mask[np.arange(len(proba)), proba.argmax(axis=1)] = True
+    return mask
+
+
+def closest_call(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Per row (0..1): the closeness of its closest candidate tag to the tag's threshold."""
+    near = closeness(proba, thresholds)
+    return np.where(candidates(proba, thresholds), near, 0.0).max(axis=1)
+
+
+def expected_errors(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Per row: expected number of wrong tag decisions (``p`` if left out, ``1 - p`` if
+    predicted), summed over every tag; higher means more to correct."""
+    proba = np.asarray(proba, dtype=np.float64)
+    predicted = proba >= np.asarray(thresholds)
+    return np.where(predicted, 1.0 - proba, proba).sum(axis=1)
+
+
+def diverse_batch(
+    scores: np.ndarray, embeddings: np.ndarray, k: int, *, labelled: np.ndarray | None = None
+) -> np.ndarray:
+    """Indices of ``k`` rows: the top-scored row, then greedily the candidate maximising
+    score x distance to everything chosen or already ``labelled`` (cosine distance)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if k <= 0 or len(scores) == 0:
+        return np.empty(0, dtype=np.int64)
+    k = min(k, len(scores))
+    pool = np.argsort(-scores, kind="stable")[: max(k, _DIVERSE_POOL * k)]
+    unit = _normalise(np.asarray(embeddings, dtype=np.float64)[pool])
+    spread = np.ptp(scores[pool])
+    # score counts, but never more than twice: the least doubtful candidate keeps half a vote
+    weight = 0.5 + 0.5 * (scores[pool] - scores[pool].min()) / (spread if spread > 0 else 1.0)
+    nearest = np.full(len(pool), 2.0)  # cosine distance to the nearest chosen/labelled row
+    if labelled is not None and len(labelled):
+        nearest = np.minimum(nearest, 1.0 - (unit @ _normalise(labelled).T).max(axis=1))
+    chosen: list[int] = []
+    taken = np.zeros(len(pool), dtype=bool)
+    for _ in range(k):
+        gain = np.where(taken, -np.inf, weight * np.maximum(nearest, 1e-6))
+        best = int(np.argmax(gain))
+        chosen.append(best)
+        taken[best] = True
+        nearest = np.minimum(nearest, 1.0 - unit @ unit[best])
+    return pool[np.array(chosen)]
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.nan_to_num(np.asarray(x, dtype=np.float64))
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def select(
+    strategy: str,
+    k: int,
+    *,
+    proba: np.ndarray,
+    thresholds: np.ndarray,
+    embeddings: np.ndarray | None = None,
+    labelled: np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """Indices of the ``k`` rows of ``proba`` that ``strategy`` would have reviewed next."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown ranking strategy {strategy!r}; expected one of {STRATEGIES}")
+    n = len(proba)
+    k = min(k, n)
+    if strategy == "random":
+        return (rng or np.random.default_rng(0)).permutation(n)[:k]
+    if strategy in ("closest_call", "mixed"):
+        ranked = np.argsort(-closest_call(proba, thresholds), kind="stable")
+        if strategy == "closest_call":
+            return ranked[:k]
+        head = ranked[: (k + 1) // 2]
+        rest = (rng or np.random.default_rng(0)).permutation(ranked[len(head) :])
+        return np.concatenate([head, rest[: k - len(head)]])
+    scores = expected_errors(proba, thresholds)
+    if strategy == "expected_errors":
+        return np.argsort(-scores, kind="stable")[:k]
+    if embeddings is None:
+        raise ValueError("the 'diverse' strategy needs the rows' embeddings")
+    return diverse_batch(scores, embeddings, k, labelled=labelled)

@@ -1,0 +1,361 @@
+"""Does the review queue's order teach the model faster than random order? A simulation.
+
+An oracle holds every true label. Each data set is split into an unlabelled pool and a test set;
+5 % of the pool starts labelled (the same rows for every order). Each round the product's
+classifier (``HierarchicalClassifier`` with the product's hyperparameters,
+``core.lifecycle.training.default_classifier_params``) is retrained on the labelled rows, scored
+on test (micro AU(PRC) over the scored nodes), and then the next batch of pool rows is
+"reviewed" in one order (core/ranking.py) until the label budget is spent. The question each
+order answers: how many labels does it need to reach the AU(PRC) that random order has at the
+end of the budget? (``ratio`` = those labels / the budget; the goal is <= 0.6 on every set.)
+
+Data: HMC sets (scripts/bench/hmc.py's preprocessing; the pool is the training file(s)) and the
+demo corpus (cached embeddings of a ``tagger demo`` database plus the corpus ground truth CSV).
+
+Usage::
+
+    python -m scripts.bench.active --hmc-dir /work/shared/benchmarks/hmc \
+        --datasets Enron_others eisen_FUN derisi_FUN --demo-data data/demo \
+        --png active.png --md active.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core import ranking
+from core.classifier import HierarchicalClassifier, Hierarchy
+from core.classifier.metrics import micro_auprc
+from core.lifecycle.training import default_classifier_params
+from scripts.bench.hmc import load_split
+
+DEFAULT_HMC_SETS = ("Enron_others", "eisen_FUN", "derisi_FUN")
+DEFAULT_STRATEGIES = ("random", "closest_call", "expected_errors", "diverse")
+START_FRACTION = 0.05
+STEP_FRACTION = 0.05
+BUDGET_FRACTION = 0.5
+GOAL_RATIO = 0.6
+DEMO_TEST_FRACTION = 0.4
+# Fewer, shorter-lived members than a product retrain: ~80 fits per data set must fit a few
+# CPU minutes; every order gets the same settings, so the comparison stays fair.
+FAST_PARAMS = {"n_ensemble": 1, "max_epochs": 40, "patience": 5}
+# HMC pools and test sets are subsampled (seeded) to this many rows: the question is the order,
+# and a 2-core machine shared by a team cannot afford full-size sets for every round
+MAX_POOL = 800
+MAX_TEST = 800
+TORCH_THREADS = 1
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One data set as the simulation sees it: inputs, oracle labels, and a test set."""
+
+    name: str
+    X_pool: np.ndarray | dict[str, np.ndarray]
+    Y_pool: np.ndarray
+    X_test: np.ndarray | dict[str, np.ndarray]
+    Y_test: np.ndarray
+    hierarchy: Hierarchy
+    scored_nodes: np.ndarray
+    embeddings: np.ndarray  # (n_pool, d) for the diversity ranking
+
+    @property
+    def n_pool(self) -> int:
+        return len(self.Y_pool)
+
+
+@dataclass
+class Curve:
+    """Test micro AU(PRC) after each round of one order on one data set (mean over seeds)."""
+
+    dataset: str
+    strategy: str
+    n_labels: list[int] = field(default_factory=list)
+    auprc: list[float] = field(default_factory=list)
+
+
+def _rows(X: np.ndarray | dict[str, np.ndarray], index: np.ndarray):
+    if isinstance(X, dict):
+        return {m: x[index] for m, x in X.items()}
+    return X[index]
+
+
+def hmc_pool(
+    data_dir: str | Path, name: str, *, max_pool: int = MAX_POOL, max_test: int = MAX_TEST
+) -> Pool:
+    """An HMC set: (a seeded sample of) the training file(s) is the pool, the test file the
+    test set."""
+    split = load_split(data_dir, name)
+    rng = np.random.default_rng(0)
+    pool = np.sort(rng.permutation(len(split.Y_train))[:max_pool])
+    test = np.sort(rng.permutation(len(split.Y_test))[:max_test])
+    return Pool(
+        name,
+        split.X_train[pool],
+        split.Y_train[pool],
+        split.X_test[test],
+        split.Y_test[test],
+        split.hierarchy,
+        split.scored_nodes,
+        split.X_train[pool],
+    )
+
+
+def demo_pool(data_dir: str | Path, *, seed: int = 0) -> Pool:
+    """The demo corpus: cached embeddings from its database, true tags from its ground truth CSV
+    (the import held 30 % of them back; the oracle knows them all)."""
+    from core.config import Settings
+    from core.dataset import TAG_SEPARATOR
+    from core.encoders import MODALITIES
+    from core.taxonomy import load_from_db
+    from db.engine import get_database
+    from db.queries import embeddings as embeddings_q
+    from db.queries import videos as videos_q
+    from scripts.demo.command import CORPUS_DIR
+    from scripts.demo.corpus import CSV_NAME
+
+    settings = Settings(data_dir=Path(data_dir))
+    truth_csv = Path(data_dir) / CORPUS_DIR / CSV_NAME
+    if not truth_csv.exists():
+        raise FileNotFoundError(f"no demo ground truth at {truth_csv}; run `tagger demo` first")
+    with truth_csv.open(encoding="utf-8", newline="") as handle:
+        truth = {
+            row["video_id"]: row["tags"].split(TAG_SEPARATOR) for row in csv.DictReader(handle)
+        }
+    db = get_database(settings)
+    with db.session() as session:
+        taxonomy = load_from_db(session)
+        videos = videos_q.find_videos_by_external_ids(session, external_ids=list(truth))
+        versions = embeddings_q.encoder_versions(session, encoder_id=settings.encoder)
+        if not versions:
+            raise ValueError(f"the demo database in {data_dir} has no {settings.encoder} vectors")
+        matrices = embeddings_q.load_matrices(
+            session,
+            encoder_id=settings.encoder,
+            encoder_version=versions[0][0],
+            modalities=MODALITIES,
+            video_ids=[v.id for v in videos.values()],
+        )
+    external = {v.id: ext for ext, v in videos.items()}
+    full = Hierarchy(taxonomy.parents_index())
+    Y_all = np.zeros((len(matrices.video_ids), len(taxonomy)), dtype=bool)
+    for i, video_id in enumerate(matrices.video_ids.tolist()):
+        for path in truth[external[video_id]]:
+            Y_all[i, taxonomy.index(taxonomy.resolve(path).id)] = True
+    Y_all = full.close_upward(Y_all)
+    space = np.flatnonzero(Y_all.any(axis=0))
+    column = {int(node): i for i, node in enumerate(space)}
+    hierarchy = Hierarchy([[column[p] for p in full.parents[node]] for node in space.tolist()])
+    Y_all = Y_all[:, space]
+    X_all = {
+        m: np.where(matrices.masks[m][:, None], matrices.matrices[m], np.nan).astype(np.float32)
+        for m in matrices.matrices
+    }
+    joint = np.concatenate([ranking._normalise(x) for x in X_all.values()], axis=1)
+    order = np.random.default_rng(seed).permutation(len(Y_all))
+    n_test = round(DEMO_TEST_FRACTION * len(order))
+    test, pool = order[:n_test], order[n_test:]
+    return Pool(
+        "demo corpus",
+        _rows(X_all, pool),
+        Y_all[pool],
+        _rows(X_all, test),
+        Y_all[test],
+        hierarchy,
+        np.arange(len(space)),
+        joint[pool],
+    )
+
+
+def _fit(pool: Pool, labelled: np.ndarray, seed: int) -> HierarchicalClassifier:
+    params = {**default_classifier_params(len(labelled)), **FAST_PARAMS, "random_state": seed}
+    return HierarchicalClassifier(**params).fit(
+        _rows(pool.X_pool, labelled), pool.Y_pool[labelled], hierarchy=pool.hierarchy
+    )
+
+
+def schedule(n_pool: int) -> list[int]:
+    """Labelled counts after each round: 5 % of the pool, then +5 % a round up to 50 %."""
+    start = max(2, round(START_FRACTION * n_pool))
+    step = max(1, round(STEP_FRACTION * n_pool))
+    rounds = round((BUDGET_FRACTION - START_FRACTION) / STEP_FRACTION)
+    return [min(n_pool, start + i * step) for i in range(rounds + 1)]
+
+
+def simulate(pool: Pool, strategy: str, *, seed: int = 0) -> Curve:
+    """One order on one data set: retrain, score on test, review the next batch, repeat."""
+    rng = np.random.default_rng(seed)
+    counts = schedule(pool.n_pool)
+    labelled = rng.permutation(pool.n_pool)[: counts[0]]  # same start for every strategy
+    curve = Curve(pool.name, strategy)
+    for round_no, count in enumerate(counts):
+        clf = _fit(pool, labelled, seed)
+        proba = clf.predict_proba(pool.X_test)
+        curve.n_labels.append(len(labelled))
+        curve.auprc.append(micro_auprc(pool.Y_test, proba, nodes=pool.scored_nodes))
+        if round_no + 1 == len(counts):
+            break
+        unlabelled = np.setdiff1d(np.arange(pool.n_pool), labelled)
+        picked = ranking.select(
+            strategy,
+            counts[round_no + 1] - count,
+            proba=clf.predict_proba(_rows(pool.X_pool, unlabelled)),
+            thresholds=clf.thresholds_,
+            embeddings=pool.embeddings[unlabelled],
+            labelled=pool.embeddings[labelled],
+            rng=rng,
+        )
+        labelled = np.concatenate([labelled, unlabelled[picked]])
+    return curve
+
+
+def mean_curve(curves: Sequence[Curve]) -> Curve:
+    """Average of the same order's curves over seeds (same schedule)."""
+    first = curves[0]
+    return Curve(
+        first.dataset,
+        first.strategy,
+        list(first.n_labels),
+        [float(v) for v in np.mean([c.auprc for c in curves], axis=0)],
+    )
+
+
+def labels_to_reach(curve: Curve, target: float) -> int | None:
+    """The first measured label count whose AU(PRC) is at least ``target`` (None: never)."""
+    for count, score in zip(curve.n_labels, curve.auprc):
+        if score >= target:
+            return count
+    return None
+
+
+def summary_rows(curves: Sequence[Curve]) -> list[dict]:
+    """Per data set and order: final AU(PRC), labels to reach random's final, their ratio."""
+    rows = []
+    by_set: dict[str, list[Curve]] = {}
+    for c in curves:
+        by_set.setdefault(c.dataset, []).append(c)
+    for dataset, group in by_set.items():
+        baseline = next(c for c in group if c.strategy == "random")
+        target, budget = baseline.auprc[-1], baseline.n_labels[-1]
+        for c in group:
+            reach = labels_to_reach(c, target)
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "strategy": c.strategy,
+                    "start": c.auprc[0],
+                    "final": c.auprc[-1],
+                    "target": target,
+                    "budget": budget,
+                    "labels_to_target": reach,
+                    "ratio": None if reach is None else reach / budget,
+                }
+            )
+    return rows
+
+
+def format_table(rows: Sequence[dict]) -> str:
+    lines = [
+        (
+            "| data set | order | AU(PRC) at 5 % | at budget | labels to reach random's final "
+            f"| share of budget | goal <= {GOAL_RATIO:.0%} |"
+        ),
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        reach = "not reached" if r["labels_to_target"] is None else str(r["labels_to_target"])
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.0%}"
+        met = (
+            "-"
+            if r["strategy"] == "random"
+            else ("yes" if r["ratio"] is not None and r["ratio"] <= GOAL_RATIO else "**no**")
+        )
+        lines.append(
+            f"| {r['dataset']} | {r['strategy']} | {r['start']:.3f} | {r['final']:.3f} "
+            f"| {reach} of {r['budget']} | {ratio} | {met} |"
+        )
+    return "\n".join(lines)
+
+
+def format_curves(curves: Sequence[Curve]) -> str:
+    """Every measured point, one table per data set (labels x orders)."""
+    out = []
+    by_set: dict[str, list[Curve]] = {}
+    for c in curves:
+        by_set.setdefault(c.dataset, []).append(c)
+    for dataset, group in by_set.items():
+        out.append(f"\n{dataset}\n")
+        out.append("| labels | " + " | ".join(c.strategy for c in group) + " |")
+        out.append("|---:|" + "---:|" * len(group))
+        for i, count in enumerate(group[0].n_labels):
+            out.append(f"| {count} | " + " | ".join(f"{c.auprc[i]:.3f}" for c in group) + " |")
+    return "\n".join(out)
+
+
+def run(
+    pools: Sequence[Pool], strategies: Sequence[str], seeds: Sequence[int], log=print
+) -> list[Curve]:
+    torch.set_num_threads(TORCH_THREADS)
+    curves = []
+    for pool in pools:
+        for strategy in strategies:
+            started = time.process_time()
+            runs = [simulate(pool, strategy, seed=s) for s in seeds]
+            curves.append(mean_curve(runs))
+            log(
+                f"{pool.name} {strategy}: final {curves[-1].auprc[-1]:.3f} "
+                f"({time.process_time() - started:.0f} CPU s)"
+            )
+    return curves
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--hmc-dir", type=Path, default=Path("/work/shared/benchmarks/hmc"))
+    parser.add_argument("--datasets", nargs="*", default=list(DEFAULT_HMC_SETS))
+    parser.add_argument("--demo-data", type=Path, help="data dir of a `tagger demo` run")
+    parser.add_argument("--strategies", nargs="+", default=list(DEFAULT_STRATEGIES))
+    parser.add_argument("--seeds", type=int, default=1, help="repetitions averaged per order")
+    parser.add_argument("--png", type=Path, required=True, help="plot of AU(PRC) vs labels")
+    parser.add_argument("--md", type=Path, help="markdown tables (also printed)")
+    args = parser.parse_args(argv)
+    if "random" not in args.strategies:
+        raise SystemExit("--strategies must include 'random' (the baseline)")
+    from scripts.bench.plot import line_charts
+
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    pools = [hmc_pool(args.hmc_dir, name) for name in args.datasets]
+    if args.demo_data is not None:
+        pools.append(demo_pool(args.demo_data))
+    curves = run(pools, args.strategies, range(args.seeds))
+    line_charts(
+        args.png,
+        {
+            pool.name: {c.strategy: (c.n_labels, c.auprc) for c in curves if c.dataset == pool.name}
+            for pool in pools
+        },
+        x_label="labelled examples",
+        y_label="test micro AU(PRC)",
+    )
+    report = (
+        format_table(summary_rows(curves))
+        + "\n"
+        + format_curves(curves)
+        + f"\n\n{time.process_time() - cpu0:.0f} CPU s, {time.perf_counter() - wall0:.0f} wall s;"
+        f" seeds averaged: {args.seeds}; plot: {args.png}\n"
+    )
+    print(report)
+    if args.md is not None:
+        args.md.write_text(report, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Label-quality commands: ``tagger overlap`` (the setting), ``tagger agreement`` (the report),
+``tagger retrain-policy`` and ``tagger retrain-if-due`` (retraining control, for a timer)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scripts.cli import add_expected_errors
+from scripts.cli.data import open_database
+
+console = Console(soft_wrap=True)
+SHOWN_TAGS = 15
+
+
+def _fmt(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.3f}"
+
+
+def overlap(
+    share: Annotated[
+        float | None, typer.Option(help="Share of unreviewed videos (0..1) sent to several.")
+    ] = None,
+    moderators: Annotated[int, typer.Option(help="Answers needed per overlap video.")] = 2,
+) -> None:
+    """Show the overlap setting, or set it with --share (and --moderators)."""
+    from db.queries import quality
+
+    db = open_database()
+    with db.session() as session:
+        config = (
+            quality.get_overlap(session)
+            if share is None
+            else quality.set_overlap(session, share=share, moderators=moderators, user=None)
+        )
+    console.print(
+        f"overlap: {config.share:.0%} of unreviewed videos, {config.moderators} moderators each",
+        highlight=False,
+    )
+
+
+def agreement() -> None:
+    """Inter-moderator agreement on overlap videos: overall, per tier, per tag, per moderator,
+    per week (Krippendorff's alpha; Cohen's kappa for moderator pairs)."""
+    from core.agreement import agreement_from_db
+
+    report = agreement_from_db(open_database())
+    if report.overall.videos == 0:
+        console.print("no overlap video has two answers yet (see `tagger overlap --share`)")
+        return
+    table = Table("scope", "alpha", "units", "videos", title="Krippendorff's alpha")
+    for score in [report.overall, *report.per_tier, *report.per_week]:
+        table.add_row(score.name, _fmt(score.alpha), str(score.units), str(score.videos))
+    console.print(table)
+    tags = Table("tag", "alpha", "units", title=f"most disputed tags (first {SHOWN_TAGS})")
+    for score in report.per_tag[:SHOWN_TAGS]:
+        tags.add_row(score.name, _fmt(score.alpha), str(score.units))
+    console.print(tags)
+    people = Table("moderator", "mean kappa with peers", "identical answers", "videos")
+    for m in report.per_moderator:
+        people.add_row(m.user, _fmt(m.kappa), f"{m.identical:.0%}", str(m.videos))
+    console.print(people)
+
+
+def retrain_policy(
+    mode: Annotated[
+        str | None, typer.Option(help="on_demand, schedule or after_labels (omit: show).")
+    ] = None,
+    every_hours: Annotated[float, typer.Option(help="schedule: hours between runs.")] = 24.0,
+    after_labels: Annotated[int, typer.Option(help="after_labels: reviews between runs.")] = 100,
+    min_gain: Annotated[
+        float, typer.Option(help="Held-out micro AU(PRC) gain a new version needs to go live.")
+    ] = 0.0,
+) -> None:
+    """Show or set when retraining starts by itself and the automatic promotion rule."""
+    from db.queries import retrain_policy as policy_q
+
+    db = open_database()
+    with db.session() as session:
+        policy = (
+            policy_q.get_policy(session)
+            if mode is None
+            else policy_q.set_policy(
+                session,
+                mode=mode,
+                every_hours=every_hours,
+                after_labels=after_labels,
+                min_gain=min_gain,
+                user=None,
+            )
+        )
+        console.print(
+            f"retrain: {policy.mode} (every {policy.every_hours:g} h / after "
+            f"{policy.after_labels} reviews); promote when held-out gain >= {policy.min_gain:+.4f}",
+            highlight=False,
+        )
+
+
+def retrain_if_due() -> None:
+    """Train when the policy says so and apply the promotion rule (run it from a timer)."""
+    from core.config import get_settings
+    from core.lifecycle import retrain_policy as policy
+    from db.tables import utcnow
+
+    outcome = policy.retrain_if_due(open_database(), settings=get_settings(), now=utcnow())
+    if outcome.version_id is None:
+        console.print(outcome.reason)
+        return
+    verdict = "promoted" if outcome.promoted else "waits for a human decision"
+    line = f"v{outcome.version_id} trained ({outcome.reason}); {verdict}"
+    if outcome.comparison is not None:
+        c = outcome.comparison
+        line += f": held-out AU(PRC) {c.candidate_auprc:.4f} vs {c.active_auprc:.4f}"
+    console.print(line, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    add_expected_errors(
+        "db.queries.quality:QualityPermissionError",
+        "core.lifecycle.training:TrainingError",
+    )
+    app.command("overlap")(overlap)
+    app.command("agreement")(agreement)
+    app.command("retrain-policy")(retrain_policy)
+    app.command("retrain-if-due")(retrain_if_due)

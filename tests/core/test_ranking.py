@@ -1,0 +1,95 @@
+"""The review-order scores: hand-computed small cases and the batch selection's guarantees."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core import ranking
+from core.lifecycle.prediction import uncertainty
+
+
+def test_closeness_is_one_on_the_threshold_and_zero_at_the_ends() -> None:
+    proba = np.array([[0.2, 0.0, 1.0, 0.6]])
+    thresholds = np.array([0.2, 0.4, 0.5, 0.4])
+    # 0.6 above 0.4: distance 0.2 of a room of 0.6 -> closeness 1 - 1/3
+    np.testing.assert_allclose(ranking.closeness(proba, thresholds), [[1.0, 0.0, 0.0, 2 / 3]])
+
+
+def test_closest_call_keeps_the_product_order() -> None:
+    rng = np.random.default_rng(0)
+    proba = rng.random((50, 6))
+    thresholds = rng.uniform(0.1, 0.9, 6)
+    np.testing.assert_allclose(
+        ranking.closest_call(proba, thresholds), uncertainty(proba, thresholds)
+    )
+
+
+def test_closest_call_ignores_implausible_tags() -> None:
+    # row 0's second tag sits just below its tiny threshold, far below the candidate floor
+    proba = np.array([[0.9, 0.019], [0.55, 0.0]])
+    thresholds = np.array([0.5, 0.02])
+    scores = ranking.closest_call(proba, thresholds)
+    assert scores[1] > scores[0]
+    assert scores[0] == pytest.approx(1 - 0.4 / 0.5)
+
+
+def test_expected_errors_hand_computed() -> None:
+    proba = np.array([[0.9, 0.3, 0.05], [0.6, 0.6, 0.5]])
+    thresholds = np.array([0.5, 0.5, 0.5])
+    # row 0: predicted 0.9 -> 0.1 wrong, left out 0.3 -> 0.3, left out 0.05 -> 0.05
+    # row 1: every tag predicted: 0.4 + 0.4 + 0.5
+    np.testing.assert_allclose(ranking.expected_errors(proba, thresholds), [0.45, 1.3])
+
+
+def test_diverse_batch_skips_near_duplicates() -> None:
+    embeddings = np.array([[1.0, 0.0], [1.0, 0.01], [0.0, 1.0], [0.7, 0.7]])
+    scores = np.array([1.0, 0.99, 0.5, 0.1])
+    picked = ranking.diverse_batch(scores, embeddings, 2)
+    assert picked.tolist() == [0, 2]  # not the near-copy of row 0, despite its score
+
+
+def test_diverse_batch_avoids_what_is_labelled_already() -> None:
+    embeddings = np.array([[1.0, 0.0], [0.0, 1.0]])
+    picked = ranking.diverse_batch(
+        np.array([1.0, 0.9]), embeddings, 1, labelled=np.array([[1.0, 0.001]])
+    )
+    assert picked.tolist() == [1]
+
+
+def test_diverse_batch_returns_distinct_rows_up_to_k() -> None:
+    rng = np.random.default_rng(1)
+    picked = ranking.diverse_batch(rng.random(30), rng.normal(size=(30, 4)), 10)
+    assert len(set(picked.tolist())) == 10
+    assert ranking.diverse_batch(rng.random(3), rng.normal(size=(3, 4)), 10).size == 3
+
+
+@pytest.mark.parametrize("strategy", ranking.STRATEGIES)
+def test_select_returns_k_distinct_rows(strategy: str) -> None:
+    rng = np.random.default_rng(2)
+    proba = rng.random((40, 5))
+    picked = ranking.select(
+        strategy,
+        7,
+        proba=proba,
+        thresholds=np.full(5, 0.5),
+        embeddings=rng.normal(size=(40, 3)),
+        rng=rng,
+    )
+    assert len(set(picked.tolist())) == 7
+    assert picked.max() < 40
+
+
+def test_select_rejects_unknown_strategies_by_name() -> None:
+    with pytest.raises(ValueError, match="expected one of"):
+        ranking.select("entropy", 3, proba=np.zeros((4, 2)), thresholds=np.zeros(2))
+
+
+def test_mixed_takes_half_closest_calls_and_half_random() -> None:
+    proba = np.linspace(0.0, 1.0, 21)[:, None]  # row 10 sits on the 0.5 threshold
+    picked = ranking.select(
+        "mixed", 4, proba=proba, thresholds=np.array([0.5]), rng=np.random.default_rng(3)
+    )
+    top = np.argsort(-ranking.closest_call(proba, np.array([0.5])), kind="stable")[:2]
+    assert picked[:2].tolist() == top.tolist()
+    assert len(set(picked.tolist())) == 4
