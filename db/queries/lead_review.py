@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from db.queries import Actor, NotFoundError, dump_json
 from db.queries import analytics as analytics_q
 from db.queries.audit import add_audit
-from db.queries.quality import LEAD_ROLES, require_role
+from db.queries.quality import LEAD_ROLES, QualityInputError, require_role
 from db.tables import (
     AuditAction,
     LeadReview,
@@ -90,14 +90,14 @@ def sample(
 
     require_role(session, user, LEAD_ROLES, "lead review")
     if mode not in SAMPLE_MODES:
-        raise ValueError(f"unknown sample mode {mode!r}; expected one of {SAMPLE_MODES}")
+        raise QualityInputError(f"unknown sample mode {mode!r}; expected one of {SAMPLE_MODES}")
     query = _unjudged_moderator_reviews()
     if mode == "random":
         rows = session.exec(query.order_by(func.random()).limit(n)).all()
         reasons = dict.fromkeys((v.id for v, _ in rows), "random")
     else:
         if model_version_id is None:
-            raise ValueError("the 'disagree' sample needs a model version (none is active)")
+            raise QualityInputError("the 'disagree' sample needs a model version (none is active)")
         suspects = analytics_q.likely_label_errors(
             session, model_version_id=model_version_id, min_confidence=min_confidence
         )
@@ -122,7 +122,7 @@ def _judged_video(session: Session, video_id: int) -> tuple[Video, list[str]]:
     if video is None:
         raise NotFoundError(f"no video with id {video_id}")
     if video.status != VideoStatus.REVIEWED or video.reviewed_at is None:
-        raise ValueError(f"video {video_id} has no review to judge (status {video.status})")
+        raise QualityInputError(f"video {video_id} has no review to judge (status {video.status})")
     before = review_rules.effective_labels(session, video_ids=[video_id]).get(video_id, [])
     return video, before
 
@@ -214,7 +214,7 @@ def reject(session: Session, *, video_id: int, comment: str, user: Actor) -> Lea
     """Send the review back to its moderator with ``comment`` (required)."""
     require_role(session, user, LEAD_ROLES, "lead review")
     if not comment.strip():
-        raise ValueError("a rejection needs a comment telling the moderator what to fix")
+        raise QualityInputError("a rejection needs a comment telling the moderator what to fix")
     video, before = _judged_video(session, video_id)
     now = utcnow()
     session.exec(

@@ -37,6 +37,10 @@ class QualityPermissionError(DatabaseError):
     """The user's role (as stored) does not allow this label-quality action."""
 
 
+class QualityInputError(DatabaseError, ValueError):
+    """An overlap, lead-review or retraining setting or action that cannot be applied as given."""
+
+
 class OverlapClosedError(DatabaseError):
     """The overlap video already has all its answers (or final labels); nothing was written."""
 
@@ -106,9 +110,9 @@ def set_overlap(
     if user is not None:
         require_role(session, user, (Role.ADMIN.value,), "changing the overlap setting")
     if not 0.0 <= share <= 1.0:
-        raise ValueError(f"overlap share must be between 0 and 1, got {share}")
+        raise QualityInputError(f"overlap share must be between 0 and 1, got {share}")
     if not 2 <= moderators <= MAX_OVERLAP_MODERATORS:
-        raise ValueError(
+        raise QualityInputError(
             f"moderators per overlap video must be 2 to {MAX_OVERLAP_MODERATORS}, got {moderators}"
         )
     row = session.get(QualitySettings, 1) or QualitySettings(id=1)
@@ -160,7 +164,7 @@ def submit_answer(
     from core import review as review_rules  # core's rules over these queries
 
     wanted = sorted(set(node_ids))
-    labels_q._check_nodes(session, wanted)
+    labels_q.check_node_ids(session, node_ids=wanted)
     video = session.get(Video, video_id, populate_existing=True)
     if video is None:
         raise NotFoundError(f"no video with id {video_id}")

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from db.queries import Actor
 from db.queries.audit import add_audit
-from db.queries.quality import require_role
+from db.queries.quality import QualityInputError, require_role
 from db.tables import AuditAction, ModelStatus, ModelVersion, RetrainPolicy, Role, Video, utcnow
 
 RETRAIN_MODES = ("on_demand", "schedule", "after_labels")
@@ -33,11 +33,11 @@ def set_policy(
     if user is not None:
         require_role(session, user, (Role.ADMIN.value,), "changing the retraining policy")
     if mode not in RETRAIN_MODES:
-        raise ValueError(f"unknown retrain mode {mode!r}; expected one of {RETRAIN_MODES}")
+        raise QualityInputError(f"unknown retrain mode {mode!r}; expected one of {RETRAIN_MODES}")
     if every_hours <= 0 or after_labels < 1:
-        raise ValueError("every_hours must be > 0 and after_labels >= 1")
+        raise QualityInputError("every_hours must be > 0 and after_labels >= 1")
     if not -1.0 <= min_gain <= 1.0:
-        raise ValueError(f"min_gain is in AU(PRC) points, between -1 and 1; got {min_gain}")
+        raise QualityInputError(f"min_gain is in AU(PRC) points, between -1 and 1; got {min_gain}")
     row = session.get(RetrainPolicy, 1) or RetrainPolicy(id=1)
     row.mode, row.every_hours, row.after_labels, row.min_gain = (
         mode,

@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scripts.cli import add_expected_errors
 from scripts.cli.data import open_database
 
 console = Console(soft_wrap=True)
@@ -118,10 +117,6 @@ def retrain_if_due() -> None:
 
 
 def register(app: typer.Typer) -> None:
-    add_expected_errors(
-        "db.queries.quality:QualityPermissionError",
-        "core.lifecycle.training:TrainingError",
-    )
     app.command("overlap")(overlap)
     app.command("agreement")(agreement)
     app.command("retrain-policy")(retrain_policy)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from core import auth
+from core import review as review_rules
 from core import taxonomy as taxonomy_core
-from db.queries import labels, review, users, videos
+from db.queries import users, videos
 from tests.dashboard.conftest import PASSWORD
 
 
@@ -15,7 +16,7 @@ def _reviewed_by_mod(seeded) -> int:
     vid = seeded.video_ids[2]
     with seeded.db.session() as s:
         mod = users.get_user_by_name(s, username="mod")
-        labels.save_review(s, video_id=vid, expected_version=0, node_ids=[soccer], user=mod)
+        review_rules.save_review(s, video_id=vid, expected_version=0, node_ids=[soccer], user=mod)
     return vid
 
 
@@ -36,7 +37,7 @@ def test_lead_rejects_and_the_moderator_gets_it_back(signed_in, seeded) -> None:
         video = videos.get_video(s, video_id=vid)
         assert video.flagged and "this is a tennis match" in video.flag_reason
         mod = users.get_user_by_name(s, username="mod")
-        assert review.claim_next(s, user=mod, claim_minutes=20).id == vid
+        assert review_rules.claim_next(s, user=mod, claim_minutes=20).id == vid
     assert at.dataframe[0].value["rejected"].tolist() == [1]  # accuracy table after rerun
 
 

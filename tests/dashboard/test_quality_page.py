@@ -7,9 +7,10 @@ import pytest
 import streamlit as st
 
 from core import auth
+from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from dashboard import actions
-from db.queries import labels, quality, retrain_policy, users, videos
+from db.queries import quality, retrain_policy, users, videos
 from tests.dashboard.conftest import PASSWORD
 
 
@@ -44,7 +45,7 @@ def test_lead_adjudicates_side_by_side(signed_in, seeded) -> None:
     at.button(key=f"quality_set_{vid}").click().run()
     assert not at.exception, at.exception
     with seeded.db.session() as s:
-        final = labels.effective_labels(s, video_ids=[vid])[vid]
+        final = review_rules.effective_labels(s, video_ids=[vid])[vid]
         assert tennis in final and soccer not in final
         assert videos.get_video(s, video_id=vid).status == "reviewed"
 
@@ -86,6 +87,6 @@ def test_moderator_save_of_an_overlap_video_is_a_blind_answer(signed_in, seeded)
     finally:
         del st.session_state["auth_token"]
     with seeded.db.session() as s:
-        assert labels.effective_labels(s, video_ids=[vid]) == {}
+        assert review_rules.effective_labels(s, video_ids=[vid]) == {}
         user = users.get_user_by_name(s, username="mod")
         assert quality.get_answer(s, video_id=vid, user=user) == [tax.find("Sports").id]

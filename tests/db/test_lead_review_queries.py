@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from core import review as review_rules
 from db.engine import Database
-from db.queries import audit, labels, lead_review, quality, review, users, videos
+from db.queries import audit, lead_review, quality, users, videos
 from db.queries import model_versions as models
 from db.queries.model_versions import PredictionRow
 from db.queries.quality import QualityPermissionError
@@ -23,7 +24,7 @@ def reviewed(database: Database, taxonomy) -> dict:
             videos.create_video(s, title=f"clip {i}", status=VideoStatus.READY).id for i in range(3)
         ]
         for clip in clips:
-            labels.save_review(
+            review_rules.save_review(
                 s, video_id=clip, expected_version=0, node_ids=[ids["Sports: Soccer"]], user=ann
             )
     return {"ann": ann, "lee": lee, "clips": clips, "ids": ids}
@@ -86,19 +87,21 @@ def test_reject_returns_the_video_to_its_moderator(database: Database, reviewed:
         video = videos.get_video(s, video_id=clip)
         assert video.status == VideoStatus.READY and video.flagged
         assert video.flag_reason == "rejected by lee: it is golf"
-        assert labels.effective_labels(s, video_ids=[clip]) == {}  # no longer trains the model
+        assert (
+            review_rules.effective_labels(s, video_ids=[clip]) == {}
+        )  # no longer trains the model
         assert not quality.is_overlap_video(s, video_id=clip)
         # "review next" gives it to ann first, and to nobody else
         other = users.create_user(s, username="bob", password_hash="x")
-        assert review.claim_next(s, user=other, claim_minutes=20) is None
-        again = review.claim_next(s, user=ann, claim_minutes=20)
+        assert review_rules.claim_next(s, user=other, claim_minutes=20) is None
+        again = review_rules.claim_next(s, user=ann, claim_minutes=20)
         assert again.id == clip
         golf = reviewed["ids"]["Sports: Golf"]
-        labels.save_review(
+        review_rules.save_review(
             s, video_id=clip, expected_version=again.version, node_ids=[golf], user=ann
         )
     with database.session() as s:
-        assert labels.effective_labels(s, video_ids=[clip]) == {clip: [golf]}
+        assert review_rules.effective_labels(s, video_ids=[clip]) == {clip: [golf]}
         # the redone review can be judged again
         assert clip in {x.video_id for x in lead_review.sample(s, user=lee, mode="random")}
         assert [e.action for e in audit.list_audit(s, video_id=clip)].count(
@@ -120,7 +123,7 @@ def test_fix_and_accuracy(database: Database, reviewed: dict) -> None:
         )
         lead_review.reject(s, video_id=clips[2], comment="wrong", user=lee)
     with database.session() as s:
-        assert labels.effective_labels(s, video_ids=[clips[1]])[clips[1]] == sorted(
+        assert review_rules.effective_labels(s, video_ids=[clips[1]])[clips[1]] == sorted(
             [ids["Sports: Soccer"], ids["News"]]
         )
         (ann,) = lead_review.moderator_accuracy(s, user=lee)

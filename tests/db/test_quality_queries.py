@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from core import review as review_rules
 from db.engine import Database
-from db.queries import audit, labels, quality, review, users, videos
+from db.queries import audit, labels, quality, users, videos
 from db.queries.quality import OverlapClosedError, QualityPermissionError
 from db.tables import AuditAction, VideoStatus
 
@@ -63,7 +64,7 @@ def test_answers_are_blind_until_adjudication(database: Database, team: dict) ->
         assert (result.answers, result.outcome) == (1, "waiting")
     with database.session() as s:
         # no labels exist yet, so the review page has nothing of ann's to show bob
-        assert labels.effective_labels(s, video_ids=[video]) == {}
+        assert review_rules.effective_labels(s, video_ids=[video]) == {}
         assert labels.get_labels(s, video_id=video) == []
         assert quality.get_answer(s, video_id=video, user=team["bob"]) is None
         with pytest.raises(QualityPermissionError):
@@ -77,8 +78,8 @@ def test_answers_are_blind_until_adjudication(database: Database, team: dict) ->
             s, video_id=video, user=team["lee"], of_user_id=team["ann"].id
         ) == _tags(team, "Sports: Soccer")
         # "review next" never hands ann the video again; bob gets it
-        assert review.claim_next(s, user=team["ann"], claim_minutes=20) is None
-        assert review.claim_next(s, user=team["bob"], claim_minutes=20).id == video
+        assert review_rules.claim_next(s, user=team["ann"], claim_minutes=20) is None
+        assert review_rules.claim_next(s, user=team["bob"], claim_minutes=20).id == video
 
 
 def test_identical_answers_become_the_labels(database: Database, team: dict) -> None:
@@ -89,7 +90,7 @@ def test_identical_answers_become_the_labels(database: Database, team: dict) -> 
         result = quality.submit_answer(s, video_id=video, node_ids=tags, user=team["bob"])
     assert result.outcome == "agreed"
     with database.session() as s:
-        assert labels.effective_labels(s, video_ids=[video]) == {video: tags}
+        assert review_rules.effective_labels(s, video_ids=[video]) == {video: tags}
         assert videos.get_video(s, video_id=video).status == VideoStatus.REVIEWED
         assert not quality.is_overlap_video(s, video_id=video)
         with pytest.raises(OverlapClosedError, match="final labels"):
@@ -107,9 +108,9 @@ def test_differing_answers_wait_for_a_lead(database: Database, team: dict) -> No
         )
         assert result.outcome == "disputed"
     with database.session() as s:
-        assert labels.effective_labels(s, video_ids=[video]) == {}  # training does not see it
+        assert review_rules.effective_labels(s, video_ids=[video]) == {}  # training does not see it
         assert videos.get_video(s, video_id=video).flagged
-        assert review.claim_next(s, user=team["cat"], claim_minutes=20) is None
+        assert review_rules.claim_next(s, user=team["cat"], claim_minutes=20) is None
         with pytest.raises(OverlapClosedError, match="adjudication"):
             quality.submit_answer(s, video_id=video, node_ids=_tags(team, "News"), user=team["cat"])
         disputes = quality.list_disputes(s, user=team["lee"])
@@ -129,7 +130,7 @@ def test_differing_answers_wait_for_a_lead(database: Database, team: dict) -> No
             s, video_id=video, expected_version=version, node_ids=final, user=team["lee"]
         )
     with database.session() as s:
-        assert labels.effective_labels(s, video_ids=[video]) == {video: sorted(final)}
+        assert review_rules.effective_labels(s, video_ids=[video]) == {video: sorted(final)}
         done = videos.get_video(s, video_id=video)
         assert (done.status, done.flagged) == (VideoStatus.REVIEWED, False)
         assert quality.list_disputes(s, user=team["adm"]) == []

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core import review as review_rules
 from core.lifecycle import retrain_policy, training
-from db.queries import labels as labels_q
 from db.queries import model_versions as models_q
 from db.queries import retrain_policy as policy_q
 from db.queries import users as users_q
@@ -69,7 +69,7 @@ def test_promotion_rule_on_the_same_held_out_videos(db, settings, synthetic) -> 
     assert outcome.version_id is None and "not due" in outcome.reason  # nothing reviewed yet
     with db.session() as s:  # one confirmed review makes it due
         mod = users_q.create_user(s, username="mod", password_hash="x")
-        labels_q.save_review(s, video_id=1, expected_version=0, node_ids=[], user=mod)
+        review_rules.save_review(s, video_id=1, expected_version=0, node_ids=[], user=mod)
     outcome = retrain_policy.retrain_if_due(db, settings=settings, now=NOW, **kwargs)
     assert outcome.version_id is not None and not outcome.promoted  # a gain of 1.0 is impossible
     comparison = outcome.comparison
