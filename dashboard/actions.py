@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,7 @@ from core.lifecycle.jobs import JobError
 from dashboard import cache, state
 from dashboard.components import md_escape
 from db.engine import Database, DatabaseError
-from db.queries import audit, labels, review
+from db.queries import StaleVersionError, audit, labels, review
 from db.tables import AuditAction, Role, Video
 
 if TYPE_CHECKING:
@@ -36,18 +37,81 @@ if TYPE_CHECKING:
 def save_review(
     db: Database, *, video_id: int, expected_version: int, node_ids: Sequence[str]
 ) -> Video:
-    """Raises ``db.queries.StaleVersionError`` when someone saved the video meanwhile."""
+    """Raises ``db.queries.StaleVersionError`` when someone saved the video meanwhile.
+
+    Cached aggregates are left to expire by their TTL (seconds): clearing every cache on each
+    save made the next page's counts and lists recompute from scratch at moderator pace.
+    """
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
-        video = labels.save_review(
+        return labels.save_review(
             session,
             video_id=video_id,
             expected_version=expected_version,
             node_ids=node_ids,
             user=user,
         )
-    cache.clear_data()
-    return video
+
+
+@dataclass(frozen=True)
+class BulkSave:
+    """One video of a bulk confirmation: its labels, saved against the version first read."""
+
+    video_id: int
+    expected_version: int
+    node_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    saved: list[int]
+    refused: dict[int, str]  # video id -> why (changed meanwhile, claimed by someone else)
+
+
+def save_reviews(db: Database, *, saves: Sequence[BulkSave]) -> BulkOutcome:
+    """Save several videos, each as an ordinary review in its own unit of work.
+
+    Each one first claims (or renews) the video, so a video another moderator holds is refused
+    like a changed one, and the others are still saved.
+    """
+    user = state.require(db, Role.MODERATOR)
+    minutes = get_settings().claim_minutes
+    saved: list[int] = []
+    refused: dict[int, str] = {}
+    for item in saves:
+        try:
+            with db.session() as session:
+                review.claim_video(
+                    session, video_id=item.video_id, user=user, claim_minutes=minutes
+                )
+                labels.save_review(
+                    session,
+                    video_id=item.video_id,
+                    expected_version=item.expected_version,
+                    node_ids=item.node_ids,
+                    user=user,
+                )
+        except (StaleVersionError, review.VideoClaimedError) as e:
+            refused[item.video_id] = str(e)
+        else:
+            saved.append(item.video_id)
+    return BulkOutcome(saved=saved, refused=refused)
+
+
+def claim_videos(db: Database, *, video_ids: Sequence[int]) -> list[int]:
+    """Hold a bulk page's videos; returns the ids held (others' videos are left out)."""
+    user = state.require(db, Role.MODERATOR)
+    with db.session() as session:
+        return review.claim_videos(
+            session, video_ids=video_ids, user=user, claim_minutes=get_settings().claim_minutes
+        )
+
+
+def release_videos(db: Database, *, video_ids: Sequence[int], skipped: bool) -> None:
+    user = state.require(db, Role.MODERATOR)
+    with db.session() as session:
+        for video_id in video_ids:
+            review.release_claim(session, video_id=video_id, user=user, skipped=skipped)
 
 
 def claim_next(

@@ -7,6 +7,7 @@ the ``version`` read here is what the page later hands to ``save_review``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from dashboard.components import ScoredTag
 from db.engine import Database
 from db.queries import Actor, labels, review, videos
 from db.queries import model_versions as model_queries
-from db.tables import LabelSource, Video
+from db.tables import LabelSource, Prediction, Video
 
 MAX_SUGGESTIONS = 8  # more than this is an uninformative prediction; the tree still shows all
 
@@ -69,25 +70,8 @@ def load_review(
             if model_id is not None
             else []
         )
-    probs = {p.node_id: p for p in predictions}
-    tags = [
-        ScoredTag(
-            node_id=node.id,
-            path=node.path,
-            name=node.name,
-            level=node.level,
-            probability=probs[node.id].probability,
-            predicted=probs[node.id].is_predicted,
-        )
-        for node in tax.taxonomy.nodes
-        if node.id in probs
-    ]
-    predicted = [t for t in tags if t.predicted]
-    covered = {a.id for t in predicted for a in tax.taxonomy.ancestors(t.node_id)}
-    suggested = sorted(
-        (t for t in predicted if t.node_id not in covered), key=lambda t: -t.probability
-    )
-    suggested = suggested[:MAX_SUGGESTIONS]
+    tags = scored_tags(predictions, tax)
+    suggested = suggestions(tags, tax)
     media = settings.data_dir / video.stored_path if video.stored_path else None
     return ReviewData(
         video=video,
@@ -102,3 +86,88 @@ def load_review(
         human_labels=[lab.node_id for lab in stored if lab.source == LabelSource.HUMAN],
         imported_labels=[lab.node_id for lab in stored if lab.source == LabelSource.IMPORT],
     )
+
+
+def scored_tags(predictions: Sequence[Prediction], tax: TaxonomyView) -> list[ScoredTag]:
+    """One video's stored prediction for display, in taxonomy order (parents first)."""
+    probs = {p.node_id: p for p in predictions}
+    return [
+        ScoredTag(
+            node_id=node.id,
+            path=node.path,
+            name=node.name,
+            level=node.level,
+            probability=probs[node.id].probability,
+            predicted=probs[node.id].is_predicted,
+        )
+        for node in tax.taxonomy.nodes
+        if node.id in probs
+    ]
+
+
+def suggestions(tags: Sequence[ScoredTag], tax: TaxonomyView) -> list[ScoredTag]:
+    """The most specific predicted tags (no predicted descendant, through every parent of a DAG),
+    most probable first, at most ``MAX_SUGGESTIONS``."""
+    predicted = [t for t in tags if t.predicted]
+    covered = {a.id for t in predicted for a in tax.taxonomy.ancestors(t.node_id)}
+    ranked = sorted(
+        (t for t in predicted if t.node_id not in covered), key=lambda t: -t.probability
+    )
+    return ranked[:MAX_SUGGESTIONS]
+
+
+@dataclass(frozen=True)
+class Start:
+    """What the review form of one video would start from (see ``ReviewData.current_labels``):
+    a bulk answer saves this with one tag added or removed."""
+
+    video_id: int
+    version: int
+    labels: tuple[str, ...]
+
+
+def load_starts(db: Database, *, video_ids: Sequence[int], tax: TaxonomyView) -> dict[int, Start]:
+    """:class:`Start` of several videos in one unit of work (unknown ids are left out)."""
+    with db.session() as session:
+        rows = videos.get_videos(session, video_ids=video_ids)
+        effective = labels.effective_labels(session, video_ids=video_ids)
+        by_model: dict[int, list[int]] = {}
+        for video in rows:
+            if video.id not in effective and video.predicted_model_id is not None:
+                by_model.setdefault(video.predicted_model_id, []).append(video.id)
+        predictions: dict[int, list[Prediction]] = {}
+        for model_id, ids in by_model.items():
+            predictions.update(
+                model_queries.get_predictions_for_videos(
+                    session, video_ids=ids, model_version_id=model_id
+                )
+            )
+    starts = {}
+    for video in rows:
+        if video.id in effective:
+            chosen = effective[video.id]
+        else:
+            tags = scored_tags(predictions.get(video.id, []), tax)
+            chosen = [t.node_id for t in suggestions(tags, tax)]
+        starts[video.id] = Start(video.id, video.version, tuple(chosen))
+    return starts
+
+
+def answer(start: Start, *, node_id: str, accept: bool, tax: TaxonomyView) -> list[str]:
+    """The labels a yes/no answer about ``node_id`` saves: the start plus the tag, or the start
+    without the tag and anything below it (a "no" to a tag is a "no" to its narrower tags)."""
+    if accept:
+        return sorted({*start.labels, node_id})
+    below = subtree(tax, node_id)
+    return sorted(n for n in start.labels if n not in below)
+
+
+def subtree(tax: TaxonomyView, node_id: str) -> set[str]:
+    """``node_id`` and every tag below it, through every child of a DAG."""
+    seen, stack = {node_id}, [node_id]
+    while stack:
+        for child in tax.taxonomy.children(stack.pop()):
+            if child.id not in seen:
+                seen.add(child.id)
+                stack.append(child.id)
+    return seen

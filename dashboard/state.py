@@ -24,6 +24,8 @@ FLASH = "flash"  # one-shot message shown by the router (e.g. "session expired")
 REVIEW_VIDEO = "review_video_id"
 BASELINES = "review_baselines"  # {video_id: Baseline}: what the review form was built from
 SKIPPED = "review_skipped_ids"
+REVIEW_NEXT = "review_next_id"  # claimed and loaded while the current video is reviewed
+LOADED = "review_loaded"  # {video_id: ReviewData} of the open and the prepared video
 QUEUE_FILTERS = "queue_filters"
 
 
@@ -43,6 +45,7 @@ def init() -> None:
     st.session_state.setdefault(BASELINES, {})
     st.session_state.setdefault(SKIPPED, [])
     st.session_state.setdefault(REVIEW_VIDEO, None)
+    st.session_state.setdefault(LOADED, {})
 
 
 def resolve(db: Database) -> CurrentUser | None:
@@ -83,7 +86,8 @@ def sign_out(db: Database) -> None:
     token = st.session_state.get(TOKEN)
     if token:
         auth.logout(db, token)
-    for key in (TOKEN, USER, REVIEW_VIDEO):
+    for key in (TOKEN, USER, REVIEW_VIDEO, REVIEW_NEXT):
         st.session_state[key] = None
     st.session_state[BASELINES] = {}
+    st.session_state[LOADED] = {}
     st.session_state[SKIPPED] = []
