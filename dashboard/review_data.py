@@ -15,8 +15,9 @@ from core.config import Settings
 from dashboard.cache import TaxonomyView
 from dashboard.components import ScoredTag
 from db.engine import Database
-from db.queries import Actor, labels, review, videos
+from db.queries import Actor, bulk_review, labels, review, videos
 from db.queries import model_versions as model_queries
+from db.queries.bulk_review import BinaryQuestion, SweepItem
 from db.tables import LabelSource, Prediction, Video
 
 MAX_SUGGESTIONS = 8  # more than this is an uninformative prediction; the tree still shows all
@@ -171,3 +172,93 @@ def subtree(tax: TaxonomyView, node_id: str) -> set[str]:
                 seen.add(child.id)
                 stack.append(child.id)
     return seen
+
+
+# --- bulk modes ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepCard:
+    item: SweepItem
+    start: Start
+    thumbnail: Path | None  # absolute; None when the video has no keyframe on disk
+
+
+def load_sweep(
+    db: Database,
+    *,
+    node_id: str,
+    order: str,
+    user: Actor,
+    exclude_ids: Sequence[int],
+    limit: int,
+) -> list[SweepItem]:
+    """One page of the tag sweep (not yet claimed)."""
+    with db.session() as session:
+        return bulk_review.sweep_candidates(
+            session, node_id=node_id, user=user, order=order, limit=limit, exclude_ids=exclude_ids
+        )
+
+
+def sweep_cards(
+    db: Database, *, items: Sequence[SweepItem], settings: Settings, tax: TaxonomyView
+) -> list[SweepCard]:
+    """The held items of a sweep page with what confirming each one would save from."""
+    starts = load_starts(db, video_ids=[i.video_id for i in items], tax=tax)
+    cards = []
+    for item in items:
+        thumb = settings.data_dir / item.thumbnail if item.thumbnail else None
+        cards.append(
+            SweepCard(
+                item=item,
+                start=starts[item.video_id],
+                thumbnail=thumb if thumb is not None and thumb.is_file() else None,
+            )
+        )
+    return cards
+
+
+@dataclass(frozen=True)
+class Question:
+    """A binary-mode question with what the page shows and what an answer saves from."""
+
+    ask: BinaryQuestion
+    start: Start
+    description: str
+    thumbnails: list[Path]
+
+
+def load_questions(
+    db: Database,
+    *,
+    user: Actor,
+    node_id: str | None,
+    exclude_ids: Sequence[int],
+    settings: Settings,
+    tax: TaxonomyView,
+    limit: int = 20,
+    thumbnails: int = 4,
+) -> list[Question]:
+    """The next ``limit`` questions, most informative first, loaded in two units of work."""
+    with db.session() as session:
+        asks = bulk_review.binary_questions(
+            session, user=user, node_id=node_id, limit=limit, exclude_ids=exclude_ids
+        )
+        ids = [a.video_id for a in asks]
+        descriptions = {v.id: v.description for v in videos.get_videos(session, video_ids=ids)}
+        frames = bulk_review.keyframe_thumbnails(session, video_ids=ids, per_video=thumbnails)
+    starts = load_starts(db, video_ids=ids, tax=tax)
+    return [
+        Question(
+            ask=a,
+            start=starts[a.video_id],
+            description=descriptions.get(a.video_id, ""),
+            thumbnails=[
+                settings.data_dir / p
+                for p in frames.get(a.video_id, [])
+                if (settings.data_dir / p).is_file()
+            ],
+        )
+        for a in asks
+        if a.video_id in starts
+    ]

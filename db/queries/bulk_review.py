@@ -6,7 +6,8 @@ review save (``db.queries.labels.save_review``); nothing here writes.
 
 A node's decision threshold is not stored: it is read back from the model's own decisions as the
 midpoint between the lowest probability it predicted and the highest it did not (the threshold
-lies in that gap), which needs no model file and follows every retrain.
+lies in that gap), which needs no model file and follows every retrain. Tags without such a gap
+(predicted for every video, or for none) are not asked about.
 """
 
 from __future__ import annotations
@@ -106,27 +107,35 @@ def sweep_candidates(
         .join(Video, col(Video.id) == ranked.c.vid)
         .order_by(ranked.c.best if order == "doubtful" else ranked.c.best.desc(), ranked.c.vid)
     ).all()
-    thumbs = _first_thumbnails(session, video_ids=[row[0] for row in rows])
+    thumbs = keyframe_thumbnails(session, video_ids=[row[0] for row in rows], per_video=1)
     return [
         SweepItem(
-            video_id=vid, title=title, version=version, probability=p, thumbnail=thumbs.get(vid)
+            video_id=vid,
+            title=title,
+            version=version,
+            probability=p,
+            thumbnail=(thumbs.get(vid) or [None])[0],
         )
         for vid, p, title, version in rows
     ]
 
 
-def _first_thumbnails(session: Session, *, video_ids: Sequence[int]) -> dict[int, str]:
+def keyframe_thumbnails(
+    session: Session, *, video_ids: Sequence[int], per_video: int
+) -> dict[int, list[str]]:
+    """The first ``per_video`` keyframe thumbnails of each video (paths relative to the data
+    directory), in one query."""
     if not video_ids:
         return {}
     rows = session.exec(
         select(Keyframe.video_id, Keyframe.thumbnail_path)
-        .where(col(Keyframe.video_id).in_(list(video_ids)))
+        .where(col(Keyframe.video_id).in_(list(video_ids)), col(Keyframe.idx) < per_video)
         .order_by(col(Keyframe.video_id), col(Keyframe.idx))
     ).all()
-    first: dict[int, str] = {}
+    result: dict[int, list[str]] = {}
     for video_id, path in rows:
-        first.setdefault(video_id, path)
-    return first
+        result.setdefault(video_id, []).append(path)
+    return result
 
 
 def binary_questions(
@@ -155,13 +164,11 @@ def binary_questions(
         .group_by(col(Prediction.model_version_id), col(Prediction.node_id))
         .subquery()
     )
-    threshold = case(
-        (bounds.c.lo.is_(None), bounds.c.hi),
-        (bounds.c.hi.is_(None), bounds.c.lo),
-        else_=(bounds.c.lo + bounds.c.hi) / 2,
-    ).label("threshold")
+    threshold = ((bounds.c.lo + bounds.c.hi) / 2).label("threshold")
     distance = func.abs(col(Prediction.probability) - threshold)
-    conds = [*scope, _open_for(user, now or utcnow())]
+    # a tag the model predicted for every video (or for none) has no gap to read a threshold from
+    conds = [*scope, bounds.c.lo.is_not(None), bounds.c.hi.is_not(None)]
+    conds.append(_open_for(user, now or utcnow()))
     if exclude_ids:
         conds.append(col(Video.id).not_in(list(exclude_ids)))
     rows = session.exec(
