@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import streamlit as st
+from sqlmodel import Session
 
 from core import taxonomy as taxonomy_core
-from core.auth import PermissionDeniedError
+from core.auth import CurrentUser, PermissionDeniedError
 from core.config import get_settings
 from core.lifecycle import jobs
 from core.lifecycle.jobs import JobError
@@ -35,22 +36,42 @@ if TYPE_CHECKING:
 
 
 def save_review(
-    db: Database, *, video_id: int, expected_version: int, node_ids: Sequence[str]
-) -> Video:
-    """Raises ``db.queries.StaleVersionError`` when someone saved the video meanwhile.
+    db: Database,
+    *,
+    video_id: int,
+    expected_version: int,
+    node_ids: Sequence[str],
+    then_claim: int | None = None,
+) -> Video | None:
+    """Save the review; with ``then_claim`` (the video prepared next) renew the claim on that
+    video in the same unit of work and return it, or None when it is no longer the user's to
+    take. Raises ``db.queries.StaleVersionError`` (nothing written) when someone saved the
+    video meanwhile.
 
     Cached aggregates are left to expire by their TTL (seconds): clearing every cache on each
     save made the next page's counts and lists recompute from scratch at moderator pace.
     """
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
-        return labels.save_review(
+        labels.save_review(
             session,
             video_id=video_id,
             expected_version=expected_version,
             node_ids=node_ids,
             user=user,
         )
+        return _renew(session, video_id=then_claim, user=user)
+
+
+def _renew(session: Session, *, video_id: int | None, user: CurrentUser) -> Video | None:
+    if video_id is None:
+        return None
+    try:
+        return review.claim_video(
+            session, video_id=video_id, user=user, claim_minutes=get_settings().claim_minutes
+        )
+    except review.VideoClaimedError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -66,21 +87,27 @@ class BulkSave:
 class BulkOutcome:
     saved: list[int]
     refused: dict[int, str]  # video id -> why (changed meanwhile, claimed by someone else)
+    claimed: Video | None = None  # ``then_claim``'s video when it was taken
 
 
-def save_reviews(db: Database, *, saves: Sequence[BulkSave]) -> BulkOutcome:
-    """Save several videos, each as an ordinary review in its own unit of work.
+def save_reviews(
+    db: Database, *, saves: Sequence[BulkSave], then_claim: int | None = None
+) -> BulkOutcome:
+    """Save several videos, each as an ordinary review, in one unit of work (a page of 24 in one
+    transaction instead of 24).
 
     Each one first claims (or renews) the video, so a video another moderator holds is refused
-    like a changed one, and the others are still saved.
+    like a changed one, and the others are still saved: both refusals come before anything is
+    written for that video. ``then_claim`` (the video asked about next) is claimed last, as in
+    :func:`save_review`.
     """
     user = state.require(db, Role.MODERATOR)
     minutes = get_settings().claim_minutes
     saved: list[int] = []
     refused: dict[int, str] = {}
-    for item in saves:
-        try:
-            with db.session() as session:
+    with db.session() as session:
+        for item in saves:
+            try:
                 review.claim_video(
                     session, video_id=item.video_id, user=user, claim_minutes=minutes
                 )
@@ -91,11 +118,12 @@ def save_reviews(db: Database, *, saves: Sequence[BulkSave]) -> BulkOutcome:
                     node_ids=item.node_ids,
                     user=user,
                 )
-        except (StaleVersionError, review.VideoClaimedError) as e:
-            refused[item.video_id] = str(e)
-        else:
-            saved.append(item.video_id)
-    return BulkOutcome(saved=saved, refused=refused)
+            except (StaleVersionError, review.VideoClaimedError) as e:
+                refused[item.video_id] = str(e)
+            else:
+                saved.append(item.video_id)
+        claimed = _renew(session, video_id=then_claim, user=user)
+    return BulkOutcome(saved=saved, refused=refused, claimed=claimed)
 
 
 def claim_videos(db: Database, *, video_ids: Sequence[int]) -> list[int]:
@@ -109,6 +137,8 @@ def claim_videos(db: Database, *, video_ids: Sequence[int]) -> list[int]:
 
 def release_videos(db: Database, *, video_ids: Sequence[int], skipped: bool) -> None:
     user = state.require(db, Role.MODERATOR)
+    if not video_ids:
+        return
     with db.session() as session:
         for video_id in video_ids:
             review.release_claim(session, video_id=video_id, user=user, skipped=skipped)
@@ -137,10 +167,14 @@ def claim_video(db: Database, *, video_id: int) -> Video:
         )
 
 
-def release(db: Database, *, video_id: int, skipped: bool) -> bool:
+def release(
+    db: Database, *, video_id: int, skipped: bool, then_claim: int | None = None
+) -> Video | None:
+    """Give the video up; ``then_claim`` as in :func:`save_review`."""
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
-        return review.release_claim(session, video_id=video_id, user=user, skipped=skipped)
+        review.release_claim(session, video_id=video_id, user=user, skipped=skipped)
+        return _renew(session, video_id=then_claim, user=user)
 
 
 def flag(db: Database, *, video_id: int, reason: str) -> Video:

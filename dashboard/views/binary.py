@@ -29,6 +29,12 @@ user = state.user()
 st.session_state.setdefault(SKIPPED, [])
 
 
+def _next_id() -> int | None:
+    """The video of the question after the one being answered (claimed in the same write)."""
+    questions = st.session_state[QUEUE]["questions"]
+    return questions[0].ask.video_id if questions else None
+
+
 def _answer(accept: bool) -> None:
     question: Question = st.session_state[QUEUE]["questions"].pop(0)
     ask = question.ask
@@ -41,8 +47,12 @@ def _answer(accept: bool) -> None:
                 node_ids=tuple(answer(question.start, node_id=ask.node_id, accept=accept, tax=tax)),
             )
         ],
+        then_claim=_next_id(),
     )
+    if outcome.claimed is not None:
+        st.session_state[HELD] = outcome.claimed.id
     if outcome.refused:
+        actions.release(db, video_id=ask.video_id, skipped=True)
         st.session_state[SKIPPED].append(ask.video_id)
         st.session_state[state.FLASH] = (
             f"Not saved: {outcome.refused[ask.video_id]}. The next question is shown."
@@ -51,7 +61,11 @@ def _answer(accept: bool) -> None:
 
 def _skip() -> None:
     question: Question = st.session_state[QUEUE]["questions"].pop(0)
-    actions.release(db, video_id=question.ask.video_id, skipped=True)
+    claimed = actions.release(
+        db, video_id=question.ask.video_id, skipped=True, then_claim=_next_id()
+    )
+    if claimed is not None:
+        st.session_state[HELD] = claimed.id
     st.session_state[SKIPPED].append(question.ask.video_id)
 
 

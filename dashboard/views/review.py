@@ -30,6 +30,7 @@ from dashboard.components import (
 from dashboard.review_data import ReviewData, load_review
 from db.queries import NotFoundError, StaleVersionError
 from db.queries.review import VideoClaimedError
+from db.tables import Video
 
 SEEK = "review_seek"
 CONFLICT = "review_conflict"
@@ -60,10 +61,11 @@ def _load(video_id: int) -> ReviewData:
     return loaded[video_id]
 
 
-def _open_next() -> None:
-    """Show the next video of the queue (with the queue page's filters). It is normally the one
-    prepared while this one was reviewed: ``claim_next`` returns the user's own claim first."""
-    video = actions.claim_next(
+def _open_next(claimed: Video | None = None) -> None:
+    """Show the next video: ``claimed`` (the prepared one, its claim renewed by the action that
+    left the current video), else the next of the queue with the queue page's filters. The
+    prepared data is used when the video has not changed since it was read."""
+    video = claimed or actions.claim_next(
         db,
         filters=st.session_state.get(state.QUEUE_FILTERS),
         exclude_ids=st.session_state[state.SKIPPED],
@@ -80,9 +82,16 @@ def _open_next() -> None:
         loaded[video.id] = replace(prepared, claim=replace(prepared.claim, held=True))
 
 
+def _prepared(current: int) -> int | None:
+    """The id of the video prepared after ``current`` (None when nothing is left)."""
+    prepared = st.session_state.get(state.REVIEW_NEXT)
+    return prepared[1] if prepared and prepared[0] == current else None
+
+
 def _prepare_next(current: int) -> None:
     """Claim and load the video after ``current`` once, while the moderator works on it."""
-    if st.session_state.get(state.REVIEW_NEXT) == (current,):
+    prepared = st.session_state.get(state.REVIEW_NEXT)
+    if prepared and prepared[0] == current:
         return
     video = actions.claim_next(
         db,
@@ -91,7 +100,7 @@ def _prepare_next(current: int) -> None:
     )
     if video is not None:
         _load(video.id)
-    st.session_state[state.REVIEW_NEXT] = (current,)
+    st.session_state[state.REVIEW_NEXT] = (current, video.id if video is not None else None)
 
 
 def _selection(video_id: int) -> list[str]:
@@ -105,26 +114,27 @@ def _selection(video_id: int) -> list[str]:
 
 def _save(video_id: int) -> None:
     try:
-        actions.save_review(
+        claimed = actions.save_review(
             db,
             video_id=video_id,
             expected_version=baselines[video_id].version,
             node_ids=_selection(video_id),
+            then_claim=_prepared(video_id),
         )
     except StaleVersionError:
         st.session_state[CONFLICT] = {"video_id": video_id}
         loaded.pop(video_id, None)  # read their version to show it
         return
     baselines.pop(video_id, None)
-    _open_next()
+    _open_next(claimed)
     st.session_state[state.FLASH] = st.session_state.get(state.FLASH) or f"Saved video {video_id}."
 
 
 def _skip(video_id: int) -> None:
-    actions.release(db, video_id=video_id, skipped=True)
+    claimed = actions.release(db, video_id=video_id, skipped=True, then_claim=_prepared(video_id))
     st.session_state[state.SKIPPED].append(video_id)
     baselines.pop(video_id, None)
-    _open_next()
+    _open_next(claimed)
 
 
 def _flag(video_id: int) -> None:

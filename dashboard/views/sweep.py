@@ -66,7 +66,7 @@ def _confirm(node_id: str) -> None:
             for c in ticked
         ],
     )
-    actions.release_videos(db, video_ids=unticked, skipped=True)
+    actions.release_videos(db, video_ids=[*unticked, *outcome.refused], skipped=True)
     st.session_state[EXCLUDED].extend([*unticked, *outcome.refused])
     message = f"Confirmed {len(outcome.saved)} video(s) as {tax.path(node_id)}."
     if outcome.refused:
