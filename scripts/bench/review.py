@@ -258,7 +258,7 @@ def _clip() -> Path | None:
 
 def _idle(page) -> None:
     """Wait until Streamlit has finished the current run (the prepared next video included)."""
-    page.wait_for_timeout(100)
+    page.wait_for_timeout(300)
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=120_000)
 
 
@@ -318,6 +318,7 @@ def _session(url: str, password: str, saves: int, questions: int, sweeps: int) -
             page.keyboard.press("s")
             page.wait_for_function(_NEW_ID, arg=old, timeout=120_000, polling="raf")
             result["save"].append((time.perf_counter() - start) * 1000)
+            page.get_by_role("button", name="Save & next").wait_for()
             _idle(page)
             result["save_idle"].append((time.perf_counter() - start) * 1000)
 
