@@ -1,4 +1,6 @@
-"""Everything the review page shows about one video, read in one short unit of work.
+"""Everything the review pages show, read in short units of work: one video for the review page,
+a page of cards for the tag sweep, a batch of questions for binary mode, and what a bulk answer
+saves from (:class:`Start`, the same starting tags as the review form).
 
 The database lock is released before anything renders (DuckDB is locked per unit of work), and
 the ``version`` read here is what the page later hands to ``save_review``.

@@ -21,6 +21,7 @@ COLUMNS = 6
 ORDERS = {"doubtful": "Most doubtful first", "confident": "Most confident first"}
 CARDS = "sweep_cards"  # {"scope": (tag, order), "cards": [SweepCard], "page": n}
 EXCLUDED = "sweep_excluded"  # unticked in this session: not shown again
+PAGES = "sweep_pages_read"  # numbers each page, so a new page's boxes start ticked
 KEYS = (("S", "confirm the page"), ("Tab / Space", "move between videos / untick"))
 
 db = cache.database()
@@ -44,8 +45,8 @@ def _load_page(node_id: str, order: str) -> dict:
     cards = sweep_cards(
         db, items=[i for i in items if i.video_id in held], settings=settings, tax=tax
     )
-    previous = st.session_state.get(CARDS) or {}
-    return {"scope": (node_id, order), "cards": cards, "page": previous.get("page", 0) + 1}
+    st.session_state[PAGES] = st.session_state.get(PAGES, 0) + 1
+    return {"scope": (node_id, order), "cards": cards, "page": st.session_state[PAGES]}
 
 
 def _confirm(node_id: str) -> None:

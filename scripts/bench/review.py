@@ -297,48 +297,58 @@ def pick_tag(page, typed: str) -> None:
     _idle(page)
 
 
-def _session(url: str, password: str, saves: int, questions: int, sweeps: int) -> dict:
+def _session(url: str, password: str, saves: int, questions: int, sweeps: int, shots: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
-    result: dict[str, list[float]] = {"save": [], "save_idle": [], "binary": [], "sweep": []}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 1200})
         page.set_default_timeout(120_000)
-        sign_in(page, url, "mod", password)
+        try:
+            return _drive(page, url, password, saves, questions, sweeps)
+        except Exception:
+            page.screenshot(path=str(shots / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
 
-        open_page(page, "Review", "Review")
-        page.get_by_role("button", name="Review next").wait_for()
-        page.keyboard.press("s")  # "Review next" on the empty review page
-        page.wait_for_function(_NEW_ID, arg="", timeout=120_000)
+
+def _drive(page, url: str, password: str, saves: int, questions: int, sweeps: int) -> dict:
+    result: dict[str, list[float]] = {"save": [], "save_idle": [], "binary": [], "sweep": []}
+    sign_in(page, url, "mod", password)
+
+    open_page(page, "Review", "Review")
+    page.get_by_role("button", name="Review next").wait_for()
+    page.keyboard.press("s")  # "Review next" on the empty review page
+    page.wait_for_function(_NEW_ID, arg="", timeout=120_000)
+    page.get_by_role("button", name="Save & next").wait_for()  # its key is bound once it exists
+    _idle(page)
+    for _ in range(saves):
+        old = page.evaluate(_ID_OF_PAGE)
+        start = time.perf_counter()
+        page.keyboard.press("s")
+        page.wait_for_function(_NEW_ID, arg=old, timeout=120_000, polling="raf")
+        result["save"].append((time.perf_counter() - start) * 1000)
+        page.get_by_role("button", name="Save & next").wait_for()
         _idle(page)
-        for _ in range(saves):
-            old = page.evaluate(_ID_OF_PAGE)
-            start = time.perf_counter()
-            page.keyboard.press("s")
-            page.wait_for_function(_NEW_ID, arg=old, timeout=120_000, polling="raf")
-            result["save"].append((time.perf_counter() - start) * 1000)
-            page.get_by_role("button", name="Save & next").wait_for()
-            _idle(page)
-            result["save_idle"].append((time.perf_counter() - start) * 1000)
+        result["save_idle"].append((time.perf_counter() - start) * 1000)
 
-        open_page(page, "Tag sweep", "Tag sweep")
-        pick_tag(page, "Sports")
-        for _ in range(sweeps):
-            page.locator('[data-testid="stCheckbox"]').nth(23).wait_for()
-            ticked = page.locator('[data-testid="stCheckbox"] input:checked').count()
-            start = time.perf_counter()
-            page.keyboard.press("s")
-            page.get_by_text(f"Confirmed {ticked} video(s)").wait_for(timeout=120_000)
-            result["sweep"].append((time.perf_counter() - start) * 1000)
-            _idle(page)
+    open_page(page, "Tag sweep", "Tag sweep")
+    pick_tag(page, "Sports")
+    for _ in range(sweeps):
+        page.locator('[data-testid="stCheckbox"]').nth(23).wait_for()
+        ticked = page.locator('[data-testid="stCheckbox"] input:checked').count()
+        start = time.perf_counter()
+        page.keyboard.press("s")
+        page.get_by_text(f"Confirmed {ticked} video(s)").wait_for(timeout=120_000)
+        result["sweep"].append((time.perf_counter() - start) * 1000)
+        _idle(page)
 
-        open_page(page, "Binary", "Binary review")
-        page.get_by_text("Is this video").wait_for()
-        page.get_by_role("button", name="Yes").wait_for()
-        for i in range(questions):
-            result["binary"].append(press_until_new_id(page, "a" if i % 2 == 0 else "x"))
-        browser.close()
+    open_page(page, "Binary", "Binary review")
+    page.get_by_text("Is this video").wait_for()
+    page.get_by_role("button", name="Yes").wait_for()
+    for i in range(questions):
+        result["binary"].append(press_until_new_id(page, "a" if i % 2 == 0 else "x"))
     return result
 
 
@@ -391,11 +401,13 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1500, help="browser deadline (s)")
     parser.add_argument("--media", action="store_true", help="add the media-serving rows")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark data folder")
+    parser.add_argument("--shots", default=".", help="folder for a screenshot of a failure")
     parser.add_argument("--browser", nargs=2, metavar=("URL", "PASSWORD"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.browser:  # the child process
         url, password = args.browser
-        print(json.dumps(_session(url, password, args.saves, args.questions, args.sweeps)))
+        shots = Path(args.shots)
+        print(json.dumps(_session(url, password, args.saves, args.questions, args.sweeps, shots)))
         return
 
     from core.config import get_settings
@@ -422,6 +434,8 @@ def main() -> None:
                     str(args.questions),
                     "--sweeps",
                     str(args.sweeps),
+                    "--shots",
+                    str(Path(args.shots).resolve()),
                 ],
                 timeout_s=args.timeout,
             )
