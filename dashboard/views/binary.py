@@ -35,7 +35,16 @@ def _next_id() -> int | None:
     return questions[0].ask.video_id if questions else None
 
 
-def _answer(accept: bool) -> None:
+def _asked(video_id: int) -> bool:
+    """False for a key pressed on a question already answered (a second press before the next
+    question was shown): it must not answer a question the moderator has not seen."""
+    questions = (st.session_state.get(QUEUE) or {}).get("questions") or []
+    return bool(questions) and questions[0].ask.video_id == video_id
+
+
+def _answer(video_id: int, accept: bool) -> None:
+    if not _asked(video_id):
+        return
     question: Question = st.session_state[QUEUE]["questions"].pop(0)
     ask = question.ask
     outcome = actions.save_reviews(
@@ -59,7 +68,9 @@ def _answer(accept: bool) -> None:
         )
 
 
-def _skip() -> None:
+def _skip(video_id: int) -> None:
+    if not _asked(video_id):
+        return
     question: Question = st.session_state[QUEUE]["questions"].pop(0)
     claimed = actions.release(
         db, video_id=question.ask.video_id, skipped=True, then_claim=_next_id()
@@ -144,8 +155,17 @@ yes.button(
     key="binary_yes",
     width="stretch",
     on_click=_answer,
-    args=(True,),
+    args=(ask.video_id, True),
 )
-no.button("No", shortcut="X", key="binary_no", width="stretch", on_click=_answer, args=(False,))
-skip.button("Skip", shortcut="N", key="binary_skip", width="stretch", on_click=_skip)
+no.button(
+    "No",
+    shortcut="X",
+    key="binary_no",
+    width="stretch",
+    on_click=_answer,
+    args=(ask.video_id, False),
+)
+skip.button(
+    "Skip", shortcut="N", key="binary_skip", width="stretch", on_click=_skip, args=(ask.video_id,)
+)
 shortcut_legend(KEYS)

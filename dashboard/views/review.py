@@ -112,7 +112,15 @@ def _selection(video_id: int) -> list[str]:
     return [*ticked, *st.session_state.get(f"review_add_{video_id}", [])]
 
 
+def _current(video_id: int) -> bool:
+    """False for a key pressed on a screen already left (a second press before the next video
+    replaced the form): such a press must not act on a video the moderator has not seen."""
+    return video_id == st.session_state.get(state.REVIEW_VIDEO) and video_id in baselines
+
+
 def _save(video_id: int) -> None:
+    if not _current(video_id):
+        return
     try:
         claimed = actions.save_review(
             db,
@@ -131,6 +139,8 @@ def _save(video_id: int) -> None:
 
 
 def _skip(video_id: int) -> None:
+    if not _current(video_id):
+        return
     claimed = actions.release(db, video_id=video_id, skipped=True, then_claim=_prepared(video_id))
     st.session_state[state.SKIPPED].append(video_id)
     baselines.pop(video_id, None)
@@ -138,6 +148,8 @@ def _skip(video_id: int) -> None:
 
 
 def _flag(video_id: int) -> None:
+    if not _current(video_id):
+        return
     reason = st.session_state.get(f"review_flag_reason_{video_id}", "")
     actions.flag(db, video_id=video_id, reason=reason)
     _skip(video_id)
@@ -315,6 +327,7 @@ with st.form(f"review_form_{video_id}", enter_to_submit=True):
     buttons = st.columns(3)
     buttons[0].form_submit_button(
         "Save & next",
+        key=f"review_save_{video_id}",
         type="primary",
         disabled=read_only,
         width="stretch",

@@ -49,8 +49,10 @@ def _load_page(node_id: str, order: str) -> dict:
     return {"scope": (node_id, order), "cards": cards, "page": st.session_state[PAGES]}
 
 
-def _confirm(node_id: str) -> None:
-    sweep = st.session_state[CARDS]
+def _confirm(node_id: str, page: int) -> None:
+    sweep = st.session_state.get(CARDS)
+    if not sweep or sweep["page"] != page:  # a second press: that page is already confirmed
+        return
     cards: list[SweepCard] = sweep["cards"]
     ticked = [
         c for c in cards if st.session_state.get(f"sweep_keep_{sweep['page']}_{c.item.video_id}")
@@ -138,5 +140,5 @@ with st.form(f"sweep_form_{sweep['page']}", enter_to_submit=False):
         shortcut="S",
         key="sweep_confirm",
         on_click=_confirm,
-        args=(node_id,),
+        args=(node_id, sweep["page"]),
     )

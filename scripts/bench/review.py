@@ -262,6 +262,14 @@ def _idle(page) -> None:
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=120_000)
 
 
+def _settled(page, video_id: str) -> None:
+    """Wait until the review form of ``video_id`` is there and no element of the previous screen
+    is left (a key pressed earlier would reach the old form, which ignores it)."""
+    page.locator(f".st-key-review_save_{video_id}").wait_for()
+    page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0")
+    _idle(page)
+
+
 def sign_in(page, url: str, username: str, password: str) -> None:
     page.goto(url)
     page.get_by_role("textbox", name="Username").fill(username)
@@ -321,16 +329,14 @@ def _drive(page, url: str, password: str, saves: int, questions: int, sweeps: in
     page.get_by_role("button", name="Review next").wait_for()
     page.keyboard.press("s")  # "Review next" on the empty review page
     page.wait_for_function(_NEW_ID, arg="", timeout=120_000)
-    page.get_by_role("button", name="Save & next").wait_for()  # its key is bound once it exists
-    _idle(page)
+    _settled(page, page.evaluate(_ID_OF_PAGE))
     for _ in range(saves):
         old = page.evaluate(_ID_OF_PAGE)
         start = time.perf_counter()
         page.keyboard.press("s")
         page.wait_for_function(_NEW_ID, arg=old, timeout=120_000, polling="raf")
         result["save"].append((time.perf_counter() - start) * 1000)
-        page.get_by_role("button", name="Save & next").wait_for()
-        _idle(page)
+        _settled(page, page.evaluate(_ID_OF_PAGE))
         result["save_idle"].append((time.perf_counter() - start) * 1000)
 
     open_page(page, "Tag sweep", "Tag sweep")
