@@ -21,6 +21,8 @@ QUEUE = "binary_queue"  # {"scope": tag or None, "questions": [Question]}
 SKIPPED = "binary_skipped"
 HELD = "binary_held"  # video id of the question on screen, claimed
 KEYS = (("A", "yes"), ("X", "no"), ("N", "skip"))
+BATCH = 20
+TOP_UP_AT = 5  # fewer questions loaded than this: read more after the page is shown
 
 db = cache.database()
 settings = get_settings()
@@ -80,21 +82,18 @@ def _skip(video_id: int) -> None:
     st.session_state[SKIPPED].append(question.ask.video_id)
 
 
+def _more(scope: str | None, queued: list[Question]) -> list[Question]:
+    exclude = [*st.session_state[SKIPPED], *(q.ask.video_id for q in queued)]
+    return load_questions(
+        db, user=user, node_id=scope, exclude_ids=exclude, settings=settings, tax=tax, limit=BATCH
+    )
+
+
 def _current(scope: str | None) -> Question | None:
     """The question to show, its video claimed; questions on videos taken meanwhile are dropped."""
     queue = st.session_state.get(QUEUE)
     if not queue or queue["scope"] != scope or not queue["questions"]:
-        queue = st.session_state[QUEUE] = {
-            "scope": scope,
-            "questions": load_questions(
-                db,
-                user=user,
-                node_id=scope,
-                exclude_ids=st.session_state[SKIPPED],
-                settings=settings,
-                tax=tax,
-            ),
-        }
+        queue = st.session_state[QUEUE] = {"scope": scope, "questions": _more(scope, [])}
     questions: list[Question] = queue["questions"]
     while questions:
         video_id = questions[0].ask.video_id
@@ -169,3 +168,8 @@ skip.button(
     "Skip", shortcut="N", key="binary_skip", width="stretch", on_click=_skip, args=(ask.video_id,)
 )
 shortcut_legend(KEYS)
+
+# read the next questions while this one is answered, not when the loaded ones run out
+queued: list[Question] = st.session_state[QUEUE]["questions"]
+if len(queued) < TOP_UP_AT:
+    queued.extend(_more(scope, queued))

@@ -71,7 +71,7 @@ def _confirm(node_id: str, page: int) -> None:
     )
     actions.release_videos(db, video_ids=[*unticked, *outcome.refused], skipped=True)
     st.session_state[EXCLUDED].extend([*unticked, *outcome.refused])
-    message = f"Confirmed {len(outcome.saved)} video(s) as {tax.path(node_id)}."
+    message = f"Page {page}: confirmed {len(outcome.saved)} video(s) as {tax.path(node_id)}."
     if outcome.refused:
         message += f" Not saved (changed or taken meanwhile): {len(outcome.refused)}."
     st.session_state[state.FLASH] = message

@@ -343,10 +343,13 @@ def _drive(page, url: str, password: str, saves: int, questions: int, sweeps: in
     pick_tag(page, "Sports")
     for _ in range(sweeps):
         page.locator('[data-testid="stCheckbox"]').nth(23).wait_for()
+        _idle(page)
         ticked = page.locator('[data-testid="stCheckbox"] input:checked').count()
+        keep = page.locator('[class*="st-key-sweep_keep_"]').first.get_attribute("class")
+        number = int(keep.split("st-key-sweep_keep_")[1].split("_")[0])  # the page's number
         start = time.perf_counter()
         page.keyboard.press("s")
-        page.get_by_text(f"Confirmed {ticked} video(s)").wait_for(timeout=120_000)
+        page.get_by_text(f"Page {number}: confirmed {ticked} video(s)").wait_for(timeout=120_000)
         result["sweep"].append((time.perf_counter() - start) * 1000)
         _idle(page)
 

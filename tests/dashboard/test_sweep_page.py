@@ -49,7 +49,7 @@ def test_confirm_saves_exactly_the_ticked_videos(signed_in, seeded) -> None:
             video = videos.get_video(s, video_id=vid)
             assert video.status == VideoStatus.PREDICTED and video.claimed_by is None
             assert not labels.get_labels(s, video_id=vid, source="human")
-    assert "Confirmed 2 video" in at.success[0].value
+    assert "confirmed 2 video" in at.success[0].value
     assert not _keep_boxes(
         at
     )  # nothing left: reviewed ones are done, unticked ones not shown again
