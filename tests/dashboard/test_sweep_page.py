@@ -74,7 +74,7 @@ def test_a_video_changed_meanwhile_is_refused_and_the_rest_saved(signed_in, seed
     at.button(key="sweep_confirm").click().run()
     message = at.success[0].value.replace("\\", "")
     assert (
-        "Confirmed 3 video(s)" in message and "Not saved (changed or taken meanwhile): 1" in message
+        "confirmed 3 video(s)" in message and "Not saved (changed or taken meanwhile): 1" in message
     )
     with seeded.db.session() as s:
         assert [lab.node_id for lab in labels.get_labels(s, video_id=first, source="human")] == [
