@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import streamlit as st
+from sqlmodel import Session
 
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
+from core.auth import CurrentUser
 from core.config import get_settings
 from core.errors import MissingFileError, TaggerError
 from core.lifecycle import jobs
 from dashboard import cache, state
 from dashboard.components import md_escape
 from db.engine import Database
-from db.queries import audit, lead_review, quality, retrain_policy, review
+from db.queries import StaleVersionError, audit, lead_review, quality, retrain_policy, review
 from db.tables import AuditAction, RetrainPolicy, Role, Video
 
 if TYPE_CHECKING:
@@ -35,27 +38,116 @@ if TYPE_CHECKING:
 
 
 def save_review(
-    db: Database, *, video_id: int, expected_version: int, node_ids: Sequence[str]
-) -> Video:
-    """Raises ``db.queries.StaleVersionError`` when someone saved the video meanwhile.
+    db: Database,
+    *,
+    video_id: int,
+    expected_version: int,
+    node_ids: Sequence[str],
+    then_claim: int | None = None,
+) -> Video | None:
+    """Save the review; with ``then_claim`` (the video prepared next) renew the claim on that
+    video in the same unit of work and return it, or None when it is no longer the user's to
+    take. Raises ``db.queries.StaleVersionError`` (nothing written) when someone saved the
+    video meanwhile. An overlap video (label quality) stores the moderator's blind answer
+    instead of labels.
 
-    An overlap video (label quality) stores the moderator's blind answer instead of labels.
+    Cached aggregates are left to expire by their TTL (seconds): clearing every cache on each
+    save made the next page's counts and lists recompute from scratch at moderator pace.
     """
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
         if quality.is_overlap_video(session, video_id=video_id):
             quality.submit_answer(session, video_id=video_id, node_ids=node_ids, user=user)
-            cache.clear_data()
-            return session.get(Video, video_id, populate_existing=True)
-        video = review_rules.save_review(
+            return _renew(session, video_id=then_claim, user=user)
+        review_rules.save_review(
             session,
             video_id=video_id,
             expected_version=expected_version,
             node_ids=node_ids,
             user=user,
         )
-    cache.clear_data()
-    return video
+        return _renew(session, video_id=then_claim, user=user)
+
+
+def _renew(session: Session, *, video_id: int | None, user: CurrentUser) -> Video | None:
+    if video_id is None:
+        return None
+    try:
+        return review_rules.claim_video(
+            session, video_id=video_id, user=user, claim_minutes=get_settings().claim_minutes
+        )
+    except review_rules.VideoClaimedError:
+        return None
+
+
+@dataclass(frozen=True)
+class BulkSave:
+    """One video of a bulk confirmation: its labels, saved against the version first read."""
+
+    video_id: int
+    expected_version: int
+    node_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    saved: list[int]
+    refused: dict[int, str]  # video id -> why (changed meanwhile, claimed by someone else)
+    claimed: Video | None = None  # ``then_claim``'s video when it was taken
+
+
+def save_reviews(
+    db: Database, *, saves: Sequence[BulkSave], then_claim: int | None = None
+) -> BulkOutcome:
+    """Save several videos, each as an ordinary review, in one unit of work (a page of 24 in one
+    transaction instead of 24).
+
+    Each one first claims (or renews) the video, so a video another moderator holds is refused
+    like a changed one, and the others are still saved: both refusals come before anything is
+    written for that video. ``then_claim`` (the video asked about next) is claimed last, as in
+    :func:`save_review`.
+    """
+    user = state.require(db, Role.MODERATOR)
+    minutes = get_settings().claim_minutes
+    saved: list[int] = []
+    refused: dict[int, str] = {}
+    with db.session() as session:
+        for item in saves:
+            try:
+                review_rules.claim_video(
+                    session, video_id=item.video_id, user=user, claim_minutes=minutes
+                )
+                review_rules.save_review(
+                    session,
+                    video_id=item.video_id,
+                    expected_version=item.expected_version,
+                    node_ids=item.node_ids,
+                    user=user,
+                )
+            except (StaleVersionError, review_rules.VideoClaimedError) as e:
+                refused[item.video_id] = str(e)
+            else:
+                saved.append(item.video_id)
+        claimed = _renew(session, video_id=then_claim, user=user)
+    return BulkOutcome(saved=saved, refused=refused, claimed=claimed)
+
+
+def claim_videos(db: Database, *, video_ids: Sequence[int]) -> list[int]:
+    """Hold a bulk page's videos; returns the ids held (others' videos are left out)."""
+    user = state.require(db, Role.MODERATOR)
+    with db.session() as session:
+        return review.claim_videos(
+            session, video_ids=video_ids, user=user, claim_minutes=get_settings().claim_minutes
+        )
+
+
+def release_videos(db: Database, *, video_ids: Sequence[int], skipped: bool) -> None:
+    user = state.require(db, Role.MODERATOR)
+    if not video_ids:
+        return
+    with db.session() as session:
+        for video_id in video_ids:
+            review_rules.release_claim(session, video_id=video_id, user=user, skipped=skipped)
 
 
 def claim_next(
@@ -73,7 +165,7 @@ def claim_next(
 
 
 def claim_video(db: Database, *, video_id: int) -> Video:
-    """Raises ``db.queries.review.VideoClaimedError`` when another moderator holds it."""
+    """Raises ``db.queries.review_rules.VideoClaimedError`` when another moderator holds it."""
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
         return review_rules.claim_video(
@@ -81,10 +173,14 @@ def claim_video(db: Database, *, video_id: int) -> Video:
         )
 
 
-def release(db: Database, *, video_id: int, skipped: bool) -> bool:
+def release(
+    db: Database, *, video_id: int, skipped: bool, then_claim: int | None = None
+) -> Video | None:
+    """Give the video up; ``then_claim`` as in :func:`save_review`."""
     user = state.require(db, Role.MODERATOR)
     with db.session() as session:
-        return review_rules.release_claim(session, video_id=video_id, user=user, skipped=skipped)
+        review_rules.release_claim(session, video_id=video_id, user=user, skipped=skipped)
+        return _renew(session, video_id=then_claim, user=user)
 
 
 def flag(db: Database, *, video_id: int, reason: str) -> Video:

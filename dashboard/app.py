@@ -32,6 +32,8 @@ else:
         "Review": [
             st.Page(VIEWS / "queue.py", title="Queue", icon=":material/list:", default=True),
             st.Page(VIEWS / "review.py", title="Review", icon=":material/movie:"),
+            st.Page(VIEWS / "sweep.py", title="Tag sweep", icon=":material/grid_view:"),
+            st.Page(VIEWS / "binary.py", title="Binary", icon=":material/rule:"),
         ],
         "Insight": [
             st.Page(VIEWS / "models.py", title="Models", icon=":material/model_training:"),

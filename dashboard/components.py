@@ -17,6 +17,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core.taxonomy import Taxonomy
 from dashboard.routes import media, session
 
 # Markdown/HTML metacharacters Streamlit's renderer understands (CommonMark, GFM, KaTeX "$",
@@ -83,26 +84,43 @@ def probability_chart(tags: Sequence[ScoredTag], *, top: int = 12) -> alt.Chart:
     )
 
 
-def render_tag_tree(tags: Sequence[ScoredTag], *, min_probability: float = 0.05) -> None:
-    """An expandable tree: one expander per tier-1 node, deeper nodes indented beneath it.
+def tag_tree_lines(
+    root_id: str,
+    tags: Sequence[ScoredTag],
+    taxonomy: Taxonomy,
+    *,
+    min_probability: float = 0.05,
+) -> list[str]:
+    """Indented text lines of the shown tags below ``root_id``, walked through the taxonomy's
+    edges, so a tag with two parents appears under both (a path prefix names only one)."""
+    shown = {t.node_id: t for t in tags if t.probability >= min_probability or t.predicted}
+    lines: list[str] = []
 
-    ``tags`` must be in taxonomy order (parents before children).
-    """
-    shown = [t for t in tags if t.probability >= min_probability or t.predicted]
-    roots = [t for t in shown if t.level == 1]
-    for root in roots:
-        marker = (
-            ":material/check_circle:" if root.predicted else ":material/radio_button_unchecked:"
-        )
-        label = f"{marker} {md_escape(root.name)} · {root.probability:.2f}"
-        with st.expander(label, expanded=root.predicted):
-            prefix = root.path + ": "
-            lines = [
-                f"{'    ' * (t.level - 2)}{'✓' if t.predicted else '·'} "
-                f"{t.name}  {t.probability:.2f}"
-                for t in shown
-                if t.path.startswith(prefix)
-            ]
+    def visit(node_id: str, depth: int) -> None:
+        for child in taxonomy.children(node_id):
+            tag = shown.get(child.id)
+            if tag is not None:
+                mark = "✓" if tag.predicted else "·"
+                lines.append(f"{'    ' * depth}{mark} {child.name}  {tag.probability:.2f}")
+                visit(child.id, depth + 1)
+
+    visit(root_id, 0)
+    return lines
+
+
+def render_tag_tree(
+    tags: Sequence[ScoredTag], taxonomy: Taxonomy, *, min_probability: float = 0.05
+) -> None:
+    """An expandable tree: one expander per shown tier-1 tag, narrower tags indented beneath."""
+    scores = {t.node_id: t for t in tags}
+    for root in taxonomy.children(None):
+        tag = scores.get(root.id)
+        if tag is None or not (tag.probability >= min_probability or tag.predicted):
+            continue
+        marker = ":material/check_circle:" if tag.predicted else ":material/radio_button_unchecked:"
+        label = f"{marker} {md_escape(root.name)} · {tag.probability:.2f}"
+        with st.expander(label, expanded=tag.predicted):
+            lines = tag_tree_lines(root.id, tags, taxonomy, min_probability=min_probability)
             st.text("\n".join(lines) if lines else "(no narrower tags above the display floor)")
 
 
@@ -186,3 +204,59 @@ def thumbnail_image(video_id: int, index: int, *, alt: str = "keyframe") -> None
         f'<img src="{src}" alt="{html.escape(alt)}" loading="lazy" '
         'style="width: 100%; border-radius: .25rem">'
     )
+
+
+# --- keyboard ------------------------------------------------------------------------------------
+
+# Keys Streamlit's ``shortcut=`` cannot bind ("/" is punctuation) or that act on the browser's
+# own <video> element. Installed once per browser tab; acts only while a page that rendered the
+# marker element is shown, and never while the user types in a field.
+_KEYS_MARKER = "tagger-review-keys"
+_KEYS_SCRIPT = """
+<span id="%(marker)s" hidden></span>
+<script>
+(() => {
+  if (window.__taggerReviewKeys) return;
+  window.__taggerReviewKeys = true;
+  document.addEventListener("keydown", (event) => {
+    if (!document.getElementById("%(marker)s")) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(target && target.tagName);
+    if (target && (target.isContentEditable || typing)) return;
+    const video = document.querySelector("video");
+    const key = event.key.toLowerCase();
+    if (key === "/") {
+      const search = document.querySelector('[data-testid="stMultiSelect"] input');
+      if (search) { event.preventDefault(); search.focus(); }
+    } else if (video && key === "k") {
+      event.preventDefault();
+      if (video.paused) { video.play(); } else { video.pause(); }
+    } else if (video && key === "j") {
+      video.currentTime = Math.max(0, video.currentTime - %(step)s);
+    } else if (video && key === "l") {
+      video.currentTime = Math.min(video.duration || Infinity, video.currentTime + %(step)s);
+    }
+  }, true);
+})();
+</script>
+"""
+SEEK_STEP_S = 5
+PLAYER_KEYS = (
+    ("/", "focus the tag search"),
+    ("K", "play / pause"),
+    ("J / L", f"seek back / forward {SEEK_STEP_S} s"),
+)
+
+
+def player_keys() -> None:
+    """Bind the :data:`PLAYER_KEYS` on this page (an invisible element)."""
+    st.html(
+        _KEYS_SCRIPT % {"marker": _KEYS_MARKER, "step": SEEK_STEP_S},
+        unsafe_allow_javascript=True,
+    )
+
+
+def shortcut_legend(keys: Sequence[tuple[str, str]]) -> None:
+    """The page's keyboard shortcuts, one line: ``S`` save & next · ``N`` skip ..."""
+    st.caption("Keys: " + " · ".join(f"`{key}` {md_escape(what)}" for key, what in keys))

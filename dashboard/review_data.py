@@ -1,4 +1,6 @@
-"""Everything the review page shows about one video, read in one short unit of work.
+"""Everything the review pages show, read in short units of work: one video for the review page,
+a page of cards for the tag sweep, a batch of questions for binary mode, and what a bulk answer
+saves from (:class:`Start`, the same starting tags as the review form).
 
 The database lock is released before anything renders (DuckDB is locked per unit of work), and
 the ``version`` read here is what the page later hands to ``save_review``.
@@ -7,16 +9,19 @@ the ``version`` read here is what the page later hands to ``save_review``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import review as review_rules
 from core.config import Settings
 from dashboard.cache import TaxonomyView
 from dashboard.components import ScoredTag
 from db.engine import Database
-from db.queries import Actor, labels, review, videos
+from db.queries import Actor, bulk_review, labels, review, videos
 from db.queries import model_versions as model_queries
-from db.tables import LabelSource, Video
+from db.queries.bulk_review import BinaryQuestion, SweepItem
+from db.tables import LabelSource, Prediction, Video
 
 MAX_SUGGESTIONS = 8  # more than this is an uninformative prediction; the tree still shows all
 
@@ -71,25 +76,8 @@ def load_review(
             if model_id is not None
             else []
         )
-    probs = {p.node_id: p for p in predictions}
-    tags = [
-        ScoredTag(
-            node_id=node.id,
-            path=node.path,
-            name=node.name,
-            level=node.level,
-            probability=probs[node.id].probability,
-            predicted=probs[node.id].is_predicted,
-        )
-        for node in tax.taxonomy.nodes
-        if node.id in probs
-    ]
-    predicted = [t for t in tags if t.predicted]
-    covered = {a.id for t in predicted for a in tax.taxonomy.ancestors(t.node_id)}
-    suggested = sorted(
-        (t for t in predicted if t.node_id not in covered), key=lambda t: -t.probability
-    )
-    suggested = suggested[:MAX_SUGGESTIONS]
+    tags = scored_tags(predictions, tax)
+    suggested = suggestions(tags, tax)
     media = settings.data_dir / video.stored_path if video.stored_path else None
     return ReviewData(
         video=video,
@@ -106,3 +94,178 @@ def load_review(
         human_labels=[lab.node_id for lab in stored if lab.source == LabelSource.HUMAN],
         imported_labels=[lab.node_id for lab in stored if lab.source == LabelSource.IMPORT],
     )
+
+
+def scored_tags(predictions: Sequence[Prediction], tax: TaxonomyView) -> list[ScoredTag]:
+    """One video's stored prediction for display, in taxonomy order (parents first)."""
+    probs = {p.node_id: p for p in predictions}
+    return [
+        ScoredTag(
+            node_id=node.id,
+            path=node.path,
+            name=node.name,
+            level=node.level,
+            probability=probs[node.id].probability,
+            predicted=probs[node.id].is_predicted,
+        )
+        for node in tax.taxonomy.nodes
+        if node.id in probs
+    ]
+
+
+def suggestions(tags: Sequence[ScoredTag], tax: TaxonomyView) -> list[ScoredTag]:
+    """The most specific predicted tags (no predicted descendant, through every parent of a DAG),
+    most probable first, at most ``MAX_SUGGESTIONS``."""
+    predicted = [t for t in tags if t.predicted]
+    covered = {a.id for t in predicted for a in tax.taxonomy.ancestors(t.node_id)}
+    ranked = sorted(
+        (t for t in predicted if t.node_id not in covered), key=lambda t: -t.probability
+    )
+    return ranked[:MAX_SUGGESTIONS]
+
+
+@dataclass(frozen=True)
+class Start:
+    """What the review form of one video would start from (see ``ReviewData.current_labels``):
+    a bulk answer saves this with one tag added or removed."""
+
+    video_id: int
+    version: int
+    labels: tuple[str, ...]
+
+
+def load_starts(db: Database, *, video_ids: Sequence[int], tax: TaxonomyView) -> dict[int, Start]:
+    """:class:`Start` of several videos in one unit of work (unknown ids are left out)."""
+    with db.session() as session:
+        rows = videos.get_videos(session, video_ids=video_ids)
+        effective = review_rules.effective_labels(session, video_ids=video_ids)
+        by_model: dict[int, list[int]] = {}
+        for video in rows:
+            if video.id not in effective and video.predicted_model_id is not None:
+                by_model.setdefault(video.predicted_model_id, []).append(video.id)
+        predictions: dict[int, list[Prediction]] = {}
+        for model_id, ids in by_model.items():
+            predictions.update(
+                model_queries.get_predictions_for_videos(
+                    session, video_ids=ids, model_version_id=model_id
+                )
+            )
+    starts = {}
+    for video in rows:
+        if video.id in effective:
+            chosen = effective[video.id]
+        else:
+            tags = scored_tags(predictions.get(video.id, []), tax)
+            chosen = [t.node_id for t in suggestions(tags, tax)]
+        starts[video.id] = Start(video.id, video.version, tuple(chosen))
+    return starts
+
+
+def answer(start: Start, *, node_id: str, accept: bool, tax: TaxonomyView) -> list[str]:
+    """The labels a yes/no answer about ``node_id`` saves: the start plus the tag, or the start
+    without the tag and anything below it (a "no" to a tag is a "no" to its narrower tags)."""
+    if accept:
+        return sorted({*start.labels, node_id})
+    below = subtree(tax, node_id)
+    return sorted(n for n in start.labels if n not in below)
+
+
+def subtree(tax: TaxonomyView, node_id: str) -> set[str]:
+    """``node_id`` and every tag below it, through every child of a DAG."""
+    seen, stack = {node_id}, [node_id]
+    while stack:
+        for child in tax.taxonomy.children(stack.pop()):
+            if child.id not in seen:
+                seen.add(child.id)
+                stack.append(child.id)
+    return seen
+
+
+# --- bulk modes ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepCard:
+    item: SweepItem
+    start: Start
+    thumbnail: Path | None  # absolute; None when the video has no keyframe on disk
+
+
+def load_sweep(
+    db: Database,
+    *,
+    node_id: str,
+    order: str,
+    user: Actor,
+    exclude_ids: Sequence[int],
+    limit: int,
+) -> list[SweepItem]:
+    """One page of the tag sweep (not yet claimed)."""
+    with db.session() as session:
+        return bulk_review.sweep_candidates(
+            session, node_id=node_id, user=user, order=order, limit=limit, exclude_ids=exclude_ids
+        )
+
+
+def sweep_cards(
+    db: Database, *, items: Sequence[SweepItem], settings: Settings, tax: TaxonomyView
+) -> list[SweepCard]:
+    """The held items of a sweep page with what confirming each one would save from."""
+    starts = load_starts(db, video_ids=[i.video_id for i in items], tax=tax)
+    cards = []
+    for item in items:
+        thumb = settings.data_dir / item.thumbnail if item.thumbnail else None
+        cards.append(
+            SweepCard(
+                item=item,
+                start=starts[item.video_id],
+                thumbnail=thumb if thumb is not None and thumb.is_file() else None,
+            )
+        )
+    return cards
+
+
+@dataclass(frozen=True)
+class Question:
+    """A binary-mode question with what the page shows and what an answer saves from."""
+
+    ask: BinaryQuestion
+    start: Start
+    description: str
+    thumbnails: list[Path]
+
+
+def load_questions(
+    db: Database,
+    *,
+    user: Actor,
+    node_id: str | None,
+    exclude_ids: Sequence[int],
+    settings: Settings,
+    tax: TaxonomyView,
+    limit: int = 20,
+    thumbnails: int = 4,
+) -> list[Question]:
+    """The next ``limit`` questions, most informative first, loaded in two units of work."""
+    with db.session() as session:
+        asks = bulk_review.binary_questions(
+            session, user=user, node_id=node_id, limit=limit, exclude_ids=exclude_ids
+        )
+        ids = [a.video_id for a in asks]
+        descriptions = {v.id: v.description for v in videos.get_videos(session, video_ids=ids)}
+        frames = bulk_review.keyframe_thumbnails(session, video_ids=ids, per_video=thumbnails)
+    starts = load_starts(db, video_ids=ids, tax=tax)
+    return [
+        Question(
+            ask=a,
+            start=starts[a.video_id],
+            description=descriptions.get(a.video_id, ""),
+            thumbnails=[
+                settings.data_dir / p
+                for p in frames.get(a.video_id, [])
+                if (settings.data_dir / p).is_file()
+            ],
+        )
+        for a in asks
+        if a.video_id in starts
+    ]

@@ -28,6 +28,8 @@ FLASH = "flash"  # one-shot message shown by the router (e.g. "session expired")
 REVIEW_VIDEO = "review_video_id"
 BASELINES = "review_baselines"  # {video_id: Baseline}: what the review form was built from
 SKIPPED = "review_skipped_ids"
+REVIEW_NEXT = "review_next_id"  # claimed and loaded while the current video is reviewed
+LOADED = "review_loaded"  # {video_id: ReviewData} of the open and the prepared video
 QUEUE_FILTERS = "queue_filters"
 
 
@@ -47,6 +49,7 @@ def init() -> None:
     st.session_state.setdefault(BASELINES, {})
     st.session_state.setdefault(SKIPPED, [])
     st.session_state.setdefault(REVIEW_VIDEO, None)
+    st.session_state.setdefault(LOADED, {})
 
 
 def token() -> str | None:
@@ -73,7 +76,9 @@ def resolve(db: Database) -> CurrentUser | None:
     previous = st.session_state.get(USER)
     if previous is not None and (user is None or user.id != previous.id):
         st.session_state[REVIEW_VIDEO] = None
+        st.session_state[REVIEW_NEXT] = None
         st.session_state[BASELINES] = {}
+        st.session_state[LOADED] = {}
         st.session_state[SKIPPED] = []
     st.session_state[USER] = user
     return user

@@ -4,51 +4,177 @@ save.
 The page claims the video while it is open (others see it "in review"), remembers the version
 it first read, and saves against that version: if someone else saved meanwhile, the save is
 refused, the moderator's selection stays in the form, and they choose what to do.
+
+Every action has a key (listed on the page). While one video is reviewed the next one of the
+queue is already claimed and loaded, so "save & next" is one write and one render: the buttons
+act in callbacks (no second script run) and the loaded videos are kept in the session.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import streamlit as st
 
 from core.config import get_settings
 from dashboard import actions, cache, state
 from dashboard.components import (
+    PLAYER_KEYS,
     md_escape,
+    player_keys,
     probability_chart,
     render_tag_tree,
+    shortcut_legend,
     timecode,
     video_player,
 )
-from dashboard.review_data import load_review
+from dashboard.review_data import ReviewData, load_review
 from db.queries import NotFoundError, StaleVersionError
 from db.queries.review import VideoClaimedError
+from db.tables import Video
 
 SEEK = "review_seek"
 CONFLICT = "review_conflict"
 MAX_TRANSCRIPT_LINES = 400
+MAX_KEYFRAMES = 16
+NUMBERED = 9  # suggestions toggled with the keys 1-9
+KEYS = (
+    ("S", "save & next"),
+    ("N", "skip"),
+    ("F", "flag"),
+    ("A", "accept all suggestions"),
+    ("1-9", "toggle tag"),
+    *PLAYER_KEYS,
+)
 
 db = cache.database()
 settings = get_settings()
 tax = cache.taxonomy()
 user = state.user()
+baselines: dict[int, state.Baseline] = st.session_state[state.BASELINES]
+loaded: dict[int, ReviewData] = st.session_state[state.LOADED]
 
 
-def _open_next() -> None:
-    """Claim the next video of the queue (with the queue page's filters) and show it."""
-    video = actions.claim_next(
+def _load(video_id: int) -> ReviewData:
+    """The video as first read for this review (reruns of the page do not query it again)."""
+    if video_id not in loaded:
+        loaded[video_id] = load_review(db, video_id=video_id, user=user, settings=settings, tax=tax)
+    return loaded[video_id]
+
+
+def _open_next(claimed: Video | None = None) -> None:
+    """Show the next video: ``claimed`` (the prepared one, its claim renewed by the action that
+    left the current video), else the next of the queue with the queue page's filters. The
+    prepared data is used when the video has not changed since it was read."""
+    video = claimed or actions.claim_next(
         db,
         filters=st.session_state.get(state.QUEUE_FILTERS),
         exclude_ids=st.session_state[state.SKIPPED],
     )
     st.session_state[state.REVIEW_VIDEO] = video.id if video is not None else None
+    st.session_state[state.REVIEW_NEXT] = None
     st.session_state.pop(SEEK, None)
     st.session_state.pop(CONFLICT, None)
+    prepared = loaded.get(video.id) if video is not None else None
+    loaded.clear()
     if video is None:
         st.session_state[state.FLASH] = "The queue is empty for your filters."
+    elif prepared is not None and prepared.video.version == video.version:
+        loaded[video.id] = replace(prepared, claim=replace(prepared.claim, held=True))
+
+
+def _prepared(current: int) -> int | None:
+    """The id of the video prepared after ``current`` (None when nothing is left)."""
+    prepared = st.session_state.get(state.REVIEW_NEXT)
+    return prepared[1] if prepared and prepared[0] == current else None
+
+
+def _prepare_next(current: int) -> None:
+    """Claim and load the video after ``current`` once, while the moderator works on it."""
+    prepared = st.session_state.get(state.REVIEW_NEXT)
+    if prepared and prepared[0] == current:
+        return
+    video = actions.claim_next(
+        db,
+        filters=st.session_state.get(state.QUEUE_FILTERS),
+        exclude_ids=[*st.session_state[state.SKIPPED], current],
+    )
+    if video is not None:
+        _load(video.id)
+    st.session_state[state.REVIEW_NEXT] = (current, video.id if video is not None else None)
+
+
+def _selection(video_id: int) -> list[str]:
+    ticked = [
+        node
+        for node in baselines[video_id].candidates
+        if st.session_state.get(f"review_acc_{video_id}_{node}")
+    ]
+    return [*ticked, *st.session_state.get(f"review_add_{video_id}", [])]
+
+
+def _current(video_id: int) -> bool:
+    """False for a key pressed on a screen already left (a second press before the next video
+    replaced the form): such a press must not act on a video the moderator has not seen."""
+    return video_id == st.session_state.get(state.REVIEW_VIDEO) and video_id in baselines
+
+
+def _save(video_id: int) -> None:
+    if not _current(video_id):
+        return
+    try:
+        claimed = actions.save_review(
+            db,
+            video_id=video_id,
+            expected_version=baselines[video_id].version,
+            node_ids=_selection(video_id),
+            then_claim=_prepared(video_id),
+        )
+    except StaleVersionError:
+        st.session_state[CONFLICT] = {"video_id": video_id}
+        loaded.pop(video_id, None)  # read their version to show it
+        return
+    baselines.pop(video_id, None)
+    _open_next(claimed)
+    st.session_state[state.FLASH] = st.session_state.get(state.FLASH) or f"Saved video {video_id}."
+
+
+def _skip(video_id: int) -> None:
+    if not _current(video_id):
+        return
+    claimed = actions.release(db, video_id=video_id, skipped=True, then_claim=_prepared(video_id))
+    st.session_state[state.SKIPPED].append(video_id)
+    baselines.pop(video_id, None)
+    _open_next(claimed)
+
+
+def _flag(video_id: int) -> None:
+    if not _current(video_id):
+        return
+    reason = st.session_state.get(f"review_flag_reason_{video_id}", "")
+    actions.flag(db, video_id=video_id, reason=reason)
+    _skip(video_id)
+
+
+def _toggle(key: str) -> None:
+    st.session_state[key] = not st.session_state.get(key, False)
+
+
+def _accept_all(video_id: int, node_ids: list[str]) -> None:
+    for node in node_ids:
+        st.session_state[f"review_acc_{video_id}_{node}"] = True
 
 
 def _seek(seconds: float) -> None:
     st.session_state[SEEK] = seconds
+
+
+def _player(data: ReviewData) -> None:
+    """The one place the video is shown: streamed from our media route, never held in memory."""
+    if data.media_path is None:
+        st.warning("The video file is not available on this server.")
+        return
+    video_player(data.video_id, st.session_state.get(SEEK, 0.0), captions=bool(data.segments))
 
 
 st.title("Review")
@@ -62,13 +188,13 @@ if tax is None:
 video_id = st.session_state.get(state.REVIEW_VIDEO)
 if video_id is None:
     st.info("No video is open. Take the next one from the queue.")
-    if st.button("▶ Review next", type="primary", key="review_next_empty"):
-        _open_next()
-        st.rerun()
+    st.button(
+        "▶ Review next", type="primary", key="review_next_empty", on_click=_open_next, shortcut="S"
+    )
     st.stop()
 
 try:
-    data = load_review(db, video_id=video_id, user=user, settings=settings, tax=tax)
+    data = _load(video_id)
 except NotFoundError:
     st.session_state[state.REVIEW_VIDEO] = None
     st.error(f"Video {video_id} no longer exists.")
@@ -79,10 +205,10 @@ read_only = False
 if not data.claim.held:
     try:
         actions.claim_video(db, video_id=video_id)
+        loaded[video_id] = replace(data, claim=replace(data.claim, held=True))
     except VideoClaimedError as e:
         read_only = True
         st.warning(f"Read only: {md_escape(str(e))}")
-baselines: dict[int, state.Baseline] = st.session_state[state.BASELINES]
 if video_id not in baselines:
     baselines[video_id] = state.Baseline(
         version=video.version,
@@ -103,17 +229,16 @@ if video.flagged:
 if data.model_version_id is not None:
     facts.append(f"model v{data.model_version_id}")
 st.caption(md_escape(" · ".join(facts)))
+shortcut_legend(KEYS)
+player_keys()
 
 left, right = st.columns([3, 2], gap="large")
 with left:
-    if data.media_path is not None:
-        video_player(video_id, st.session_state.get(SEEK, 0.0), captions=bool(data.segments))
-    else:
-        st.warning("The video file is not available on this server.")
+    _player(data)
     if data.keyframes:
         st.markdown("**Keyframes**")
-        strip = st.columns(min(len(data.keyframes), 8))
-        for i, frame in enumerate(data.keyframes[:16]):
+        strip = st.columns(4)
+        for i, frame in enumerate(data.keyframes[:MAX_KEYFRAMES]):
             with strip[i % len(strip)]:
                 if frame.path.is_file():
                     st.image(str(frame.path), width="stretch")
@@ -123,6 +248,7 @@ with left:
                     on_click=_seek,
                     args=(frame.timestamp_s,),
                     width="stretch",
+                    wrap=True,
                 )
     st.markdown(f"**Transcript** ({md_escape(data.transcript_source or 'none')})")
     with st.container(height=260):
@@ -144,7 +270,7 @@ with right:
         st.markdown("**Model prediction**")
         st.altair_chart(probability_chart(data.tags), width="stretch")
         with st.expander("Full tag tree", expanded=False):
-            render_tag_tree(data.tags)
+            render_tag_tree(data.tags, tax.taxonomy)
     else:
         st.info("No prediction yet for this video.")
 
@@ -170,59 +296,66 @@ with st.form(f"review_form_{video_id}", enter_to_submit=True):
         "**Tags** — ticked tags are saved. The model's suggestions start ticked unless the video "
         "already has labels (then those are ticked); untick to reject."
     )
-    accepted = []
-    for node in baseline.candidates:
+    for i, node in enumerate(baseline.candidates):
         p = probabilities.get(node)
         origin = f"model {p:.2f}" if p is not None else "no model score"
-        if st.checkbox(
-            f"{md_escape(tax.path(node))}  ({origin})",
-            value=node in baseline.labels,
-            key=f"review_acc_{video_id}_{node}",
-        ):
-            accepted.append(node)
-    added = st.multiselect(
+        key = f"review_acc_{video_id}_{node}"
+        number, box = st.columns([1, 14], vertical_alignment="center")
+        if i < NUMBERED:
+            number.form_submit_button(
+                str(i + 1),
+                key=f"review_toggle_{video_id}_{i}",
+                shortcut=str(i + 1),
+                on_click=_toggle,
+                args=(key,),
+                disabled=read_only,
+                type="tertiary",
+            )
+        box.checkbox(
+            f"{md_escape(tax.path(node))}  ({origin})", value=node in baseline.labels, key=key
+        )
+    st.multiselect(
         "Add tags (type a few letters of any tag)",
         [n for n in tax.options if n not in baseline.candidates],
         format_func=tax.path,
         key=f"review_add_{video_id}",
-        placeholder="search the taxonomy",
+        placeholder="search the taxonomy ( / )",
         select_all=False,
     )
     buttons = st.columns(3)
-    save = buttons[0].form_submit_button(
-        "Save & next", type="primary", disabled=read_only, width="stretch"
+    buttons[0].form_submit_button(
+        "Save & next",
+        key=f"review_save_{video_id}",
+        type="primary",
+        disabled=read_only,
+        width="stretch",
+        shortcut="S",
+        on_click=_save,
+        args=(video_id,),
     )
-    skip = buttons[1].form_submit_button("Skip", disabled=read_only, width="stretch")
+    buttons[1].form_submit_button(
+        "Skip", disabled=read_only, width="stretch", shortcut="N", on_click=_skip, args=(video_id,)
+    )
+    buttons[2].form_submit_button(
+        "Accept all suggestions",
+        disabled=read_only,
+        width="stretch",
+        shortcut="A",
+        on_click=_accept_all,
+        args=(video_id, [t.node_id for t in data.suggested]),
+    )
 # a separate form, so Enter in the reason flags instead of saving
 with st.form(f"review_flag_form_{video_id}", enter_to_submit=True):
     reason_col, flag_col = st.columns([2, 1], vertical_alignment="bottom")
-    flag_reason = reason_col.text_input(
-        "Flag for attention: reason", key=f"review_flag_reason_{video_id}"
+    reason_col.text_input("Flag for attention: reason", key=f"review_flag_reason_{video_id}")
+    flag_col.form_submit_button(
+        "Flag",
+        disabled=read_only,
+        width="stretch",
+        shortcut="F",
+        on_click=_flag,
+        args=(video_id,),
     )
-    flag = flag_col.form_submit_button("Flag", disabled=read_only, width="stretch")
 
-if save:
-    try:
-        actions.save_review(
-            db, video_id=video_id, expected_version=baseline.version, node_ids=[*accepted, *added]
-        )
-    except StaleVersionError:
-        st.session_state[CONFLICT] = {"video_id": video_id}
-        st.rerun()
-    baselines.pop(video_id, None)
-    _open_next()
-    st.session_state[state.FLASH] = st.session_state.get(state.FLASH) or f"Saved video {video_id}."
-    st.rerun()
-if skip:
-    actions.release(db, video_id=video_id, skipped=True)
-    st.session_state[state.SKIPPED].append(video_id)
-    baselines.pop(video_id, None)
-    _open_next()
-    st.rerun()
-if flag:
-    actions.flag(db, video_id=video_id, reason=flag_reason)
-    actions.release(db, video_id=video_id, skipped=True)
-    st.session_state[state.SKIPPED].append(video_id)
-    baselines.pop(video_id, None)
-    _open_next()
-    st.rerun()
+if not read_only:
+    _prepare_next(video_id)

@@ -20,7 +20,9 @@ from sqlmodel import Session, col, select
 
 from db.queries import Actor, DatabaseError, NotFoundError
 from db.queries import quality as quality_q
+from db.queries.audit import add_audit
 from db.tables import (
+    AuditAction,
     Label,
     Prediction,
     TaxonomyEdge,
@@ -414,6 +416,44 @@ def claim_candidates(
     return list(
         session.exec(select(Video.id).where(*conds).order_by(*_order(filters.sort)).limit(limit))
     )
+
+
+def claim_videos(
+    session: Session,
+    *,
+    video_ids: Sequence[int],
+    user: Actor,
+    claim_minutes: int,
+    now: datetime | None = None,
+) -> list[int]:
+    """Claim (or renew) several videos at once for a bulk page; returns the ids now held.
+
+    One conditional ``UPDATE`` with the same rule as :func:`claim_video`, so videos another
+    moderator holds are left out rather than taken; each new claim is audited.
+    """
+    if not video_ids:
+        return []
+    now = _now(now)
+    held_before = set(
+        session.exec(
+            select(Video.id).where(
+                col(Video.id).in_(list(video_ids)),
+                col(Video.claimed_by) == user.id,
+                col(Video.claim_expires_at) > now,
+            )
+        ).all()
+    )
+    taken = session.exec(
+        update(Video)
+        .where(col(Video.id).in_(list(video_ids)))
+        .where(or_(_no_active_claim(now), col(Video.claimed_by) == user.id))
+        .values(claimed_by=user.id, claim_expires_at=now + timedelta(minutes=claim_minutes))
+        .returning(col(Video.id))
+    ).all()
+    held = {row[0] if isinstance(row, Row) else row for row in taken}
+    for video_id in sorted(held - held_before):
+        add_audit(session, action=AuditAction.CLAIM, user=user, video_id=video_id)
+    return [video_id for video_id in video_ids if video_id in held]
 
 
 def get_claim(

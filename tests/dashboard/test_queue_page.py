@@ -61,7 +61,8 @@ def test_review_next_claims_and_opens_review(signed_in, seeded) -> None:
     states = dict(zip(_ids(boss), boss.dataframe[0].value["state"], strict=True))
     assert states[seeded.video_ids[0]] == "in review"
     boss.button(key="queue_review_next").click().run()
-    assert boss.session_state["review_video_id"] == seeded.video_ids[1]  # never the same video
+    # never the same video, nor the one prepared for mod while they review theirs
+    assert boss.session_state["review_video_id"] == seeded.video_ids[2]
 
 
 def test_opening_a_claimed_video_is_refused(signed_in, seeded) -> None:

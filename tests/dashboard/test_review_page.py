@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
-from db.queries import audit, labels, videos
+from db.queries import audit, labels, review, videos
 
 
 def _open(at: AppTest, video_id: int) -> AppTest:
@@ -123,3 +123,74 @@ def test_claimed_by_someone_else_is_read_only(signed_in, seeded) -> None:
     assert "Read only" in boss.warning[0].value and "mod" in boss.warning[0].value
     save = boss.button[[b.label for b in boss.button].index("Save & next")]
     assert save.disabled
+
+
+def _shortcuts(at: AppTest) -> dict[str, str]:
+    return {b.proto.shortcut.upper(): b.label for b in at.button if b.proto.shortcut}
+
+
+def test_every_action_has_a_key_and_the_page_lists_them(signed_in, seeded) -> None:
+    at = _open(signed_in("mod"), seeded.video_ids[0])
+    keys = _shortcuts(at)
+    assert keys["S"] == "Save & next" and keys["N"] == "Skip" and keys["F"] == "Flag"
+    assert keys["A"] == "Accept all suggestions"
+    candidates = [c for c in at.checkbox if c.key.startswith("review_acc_")]
+    assert [keys[str(i + 1)] for i in range(len(candidates))] == [
+        str(i + 1) for i in range(len(candidates))
+    ]
+    legend = " ".join(c.value for c in at.caption)
+    for key in ("`S` save", "`N` skip", "`F` flag", "`A` accept", "`1-9`", "`/` focus", "`K` play"):
+        assert key in legend, legend
+    assert any("tagger-review-keys" in h.proto.body for h in at.get("html"))  # player/search keys
+
+
+def test_number_keys_toggle_and_accept_all_ticks_the_suggestions(signed_in, seeded) -> None:
+    vid = seeded.video_ids[0]
+    at = _open(signed_in("mod"), vid)
+    soccer = _checkbox_by_path(at, "Sports: Soccer")
+    assert soccer.value
+    at.button(key=f"review_toggle_{vid}_0").click().run()  # key "1"
+    assert not _checkbox_by_path(at, "Sports: Soccer").value
+    at.button[[b.label for b in at.button].index("Accept all suggestions")].click().run()
+    assert _checkbox_by_path(at, "Sports: Soccer").value
+    at.button(key=f"review_toggle_{vid}_0").click().run()
+    at.button[[b.label for b in at.button].index("Save & next")].click().run()
+    assert _human(seeded, vid) == []  # toggled off, saved as "no tags"
+
+
+def test_the_next_video_is_claimed_and_loaded_while_one_is_reviewed(signed_in, seeded) -> None:
+    first, second = seeded.video_ids[:2]
+    at = _open(signed_in("mod"), first)
+    mod = at.session_state["current_user"]
+    with seeded.db.session() as s:
+        assert videos.get_video(s, video_id=second).claimed_by == mod.id
+    assert set(at.session_state["review_loaded"]) == {first, second}
+    boss = _open(signed_in("boss"), second)  # nobody else can take the prepared video
+    assert "Read only" in boss.warning[0].value
+    at.button[[b.label for b in at.button].index("Save & next")].click().run()
+    assert at.session_state["review_video_id"] == second
+    assert set(at.session_state["review_loaded"]) == {second, seeded.video_ids[2]}
+
+
+def test_a_prepared_video_changed_meanwhile_is_read_again(signed_in, seeded) -> None:
+    first, second = seeded.video_ids[:2]
+    at = _open(signed_in("mod"), first)
+    boss = signed_in("boss").session_state["current_user"]
+    travel = taxonomy_core.load_iab3().find("Travel").id
+    with seeded.db.session() as s:
+        labels.save_review(s, video_id=second, expected_version=0, node_ids=[travel], user=boss)
+        videos_sent = review.send_back_for_review(s, video_ids=[second], user=boss, reason="x")
+    assert videos_sent == 1
+    at.button[[b.label for b in at.button].index("Save & next")].click().run()
+    assert at.session_state["review_video_id"] == second
+    assert _checkbox_by_path(at, "Travel").value  # their saved tags, read again
+
+
+def test_keyframe_buttons_show_their_time(signed_in, seeded, tmp_path) -> None:
+    vid = seeded.video_ids[0]
+    with seeded.db.session() as s:
+        videos.replace_keyframes(s, video_id=vid, frames=[(12.4, "thumbs/a.jpg"), (75, "b.jpg")])
+    at = _open(signed_in("mod"), vid)
+    labels_ = [b.label for b in at.button if b.key and b.key.startswith(f"review_kf_{vid}_")]
+    assert labels_ == ["▶ 00:12", "▶ 01:15"]
+    assert all(b.proto.wrap for b in at.button if b.key and b.key.startswith("review_kf_"))

@@ -42,7 +42,17 @@ ADMIN_ACTIONS = {
     "repredict",
     "ingest_paths",
 }
-MODERATOR_ACTIONS = {"save_review", "claim_next", "claim_video", "release", "flag", "upload"}
+MODERATOR_ACTIONS = {
+    "save_review",
+    "save_reviews",
+    "claim_next",
+    "claim_video",
+    "claim_videos",
+    "release",
+    "release_videos",
+    "flag",
+    "upload",
+}
 ADMIN_PAGES = {"audit.py"}
 ADMIN_BUTTONS = {"models_retrain", "models_promote", "models_rollback", "models_repredict"}
 
@@ -133,7 +143,12 @@ def _action_script() -> None:
         "repredict": lambda: actions.repredict(db, version_id=1),
         "ingest_paths": lambda: actions.ingest_paths(db, paths=["/"]),
         "save_review": lambda: actions.save_review(db, video_id=1, expected_version=0, node_ids=[]),
+        "save_reviews": lambda: actions.save_reviews(
+            db, saves=[actions.BulkSave(video_id=1, expected_version=0, node_ids=())]
+        ),
         "claim_next": lambda: actions.claim_next(db, filters=None, exclude_ids=[]),
+        "claim_videos": lambda: actions.claim_videos(db, video_ids=[1]),
+        "release_videos": lambda: actions.release_videos(db, video_ids=[1], skipped=False),
         "claim_video": lambda: actions.claim_video(db, video_id=1),
         "release": lambda: actions.release(db, video_id=1, skipped=False),
         "flag": lambda: actions.flag(db, video_id=1, reason="x"),

