@@ -7,11 +7,13 @@ audit log.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dashboard import state
 from db.engine import Database
-from db.queries import audit, review
+from db.queries import audit, review, tokens, users, webhooks
 from db.queries.review import QueueFilters, QueuePage
-from db.tables import AuditLog, Role, VideoStatus
+from db.tables import ApiToken, AuditLog, Role, VideoStatus, WebhookDelivery, WebhookSubscriber
 
 
 def queue_page(db: Database, *, filters: QueueFilters, page: int, page_size: int) -> QueuePage:
@@ -36,3 +38,25 @@ def audit_entries(db: Database, *, action: str | None, limit: int) -> list[Audit
     state.require(db, Role.ADMIN)
     with db.session() as session:
         return audit.list_audit(session, action=action, limit=limit)
+
+
+@dataclass(frozen=True)
+class ApiAccess:
+    """What the API access page lists: active accounts (id -> name), tokens, webhooks, log."""
+
+    accounts: dict[int, str]
+    tokens: list[ApiToken]
+    subscribers: list[WebhookSubscriber]
+    deliveries: list[WebhookDelivery]
+
+
+def api_access(db: Database, *, log_rows: int) -> ApiAccess:
+    """Admins only (``PermissionDeniedError`` otherwise, checked afresh)."""
+    state.require(db, Role.ADMIN)
+    with db.session() as session:
+        return ApiAccess(
+            accounts={u.id: u.username for u in users.list_users(session) if not u.disabled},
+            tokens=tokens.list_tokens(session),
+            subscribers=webhooks.list_subscribers(session),
+            deliveries=webhooks.list_deliveries(session, limit=log_rows),
+        )

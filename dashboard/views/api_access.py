@@ -9,12 +9,9 @@ import streamlit as st
 
 from core.auth import AuthError, PermissionDeniedError
 from core.webhooks import WebhookError
-from dashboard import actions, cache, state
+from dashboard import actions, cache, readers, state
 from dashboard.components import md_escape
 from db.engine import DatabaseError
-from db.queries import tokens as tokens_q
-from db.queries import users as users_q
-from db.queries import webhooks as webhooks_q
 from db.tables import Role, TokenScope, WebhookEvent
 
 LOG_ROWS = 200
@@ -28,11 +25,9 @@ except PermissionDeniedError:
     st.error("Admins only.")
     st.stop()
 st.title("API access")
-with db.session() as session:
-    accounts = {u.id: u.username for u in users_q.list_users(session) if not u.disabled}
-    api_tokens = tokens_q.list_tokens(session)
-    subscribers = webhooks_q.list_subscribers(session)
-    deliveries = webhooks_q.list_deliveries(session, limit=LOG_ROWS)
+access = readers.api_access(db, log_rows=LOG_ROWS)
+accounts, api_tokens = access.accounts, access.tokens
+subscribers, deliveries = access.subscribers, access.deliveries
 
 st.subheader("API tokens")
 with st.form("api_token_new", clear_on_submit=True):

@@ -178,8 +178,12 @@ def test_a_prepared_video_changed_meanwhile_is_read_again(signed_in, seeded) -> 
     boss = signed_in("boss").session_state["current_user"]
     travel = taxonomy_core.load_iab3().find("Travel").id
     with seeded.db.session() as s:
-        labels.save_review(s, video_id=second, expected_version=0, node_ids=[travel], user=boss)
-        videos_sent = review.send_back_for_review(s, video_ids=[second], user=boss, reason="x")
+        review_rules.save_review(
+            s, video_id=second, expected_version=0, node_ids=[travel], user=boss
+        )
+        videos_sent = review_rules.send_back_for_review(
+            s, video_ids=[second], user=boss, reason="x"
+        )
     assert videos_sent == 1
     at.button[[b.label for b in at.button].index("Save & next")].click().run()
     assert at.session_state["review_video_id"] == second

@@ -3,6 +3,7 @@ ones."""
 
 from __future__ import annotations
 
+from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from db.queries import audit, labels, review, videos
 from db.tables import AuditAction, VideoStatus
@@ -71,7 +72,9 @@ def test_a_video_changed_meanwhile_is_refused_and_the_rest_saved(signed_in, seed
     boss = signed_in("boss").session_state["current_user"]
     travel = taxonomy_core.load_iab3().find("Travel").id
     with seeded.db.session() as s:  # an admin saves video 0 after the page was read
-        labels.save_review(s, video_id=first, expected_version=0, node_ids=[travel], user=boss)
+        review_rules.save_review(
+            s, video_id=first, expected_version=0, node_ids=[travel], user=boss
+        )
     at.button(key="sweep_confirm").click().run()
     message = at.success[0].value.replace("\\", "")
     assert (

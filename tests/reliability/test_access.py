@@ -41,6 +41,24 @@ ADMIN_ACTIONS = {
     "rollback",
     "repredict",
     "ingest_paths",
+    # HTTP API administration
+    "create_api_token",
+    "revoke_api_token",
+    "add_webhook",
+    "remove_webhook",
+    # label quality settings
+    "get_overlap",
+    "set_overlap",
+    "get_retrain_policy",
+    "set_retrain_policy",
+}
+LEAD_ACTIONS = {
+    "adjudicate",
+    "agreement_report",
+    "lead_sample",
+    "lead_verdict",
+    "list_disputes",
+    "moderator_accuracy",
 }
 MODERATOR_ACTIONS = {
     "save_review",
@@ -53,7 +71,8 @@ MODERATOR_ACTIONS = {
     "flag",
     "upload",
 }
-ADMIN_PAGES = {"audit.py"}
+ADMIN_PAGES = {"audit.py", "api_access.py"}
+LEAD_PAGES = {"quality.py", "lead_review.py"}
 ADMIN_BUTTONS = {"models_retrain", "models_promote", "models_rollback", "models_repredict"}
 
 
@@ -106,10 +125,16 @@ def test_every_action_is_classified_and_checks_the_role_in_its_body():
         for name, fn in inspect.getmembers(actions, inspect.isfunction)
         if fn.__module__ == actions.__name__ and not name.startswith("_")
     } - {"run_admin"}
-    assert public == ADMIN_ACTIONS | MODERATOR_ACTIONS
+    assert public == ADMIN_ACTIONS | LEAD_ACTIONS | MODERATOR_ACTIONS
     for name in public:
         body = inspect.getsource(getattr(actions, name))
-        role = "Role.ADMIN" if name in ADMIN_ACTIONS else "Role.MODERATOR"
+        role = (
+            "Role.ADMIN"
+            if name in ADMIN_ACTIONS
+            else "Role.LEAD"
+            if name in LEAD_ACTIONS
+            else "Role.MODERATOR"
+        )
         assert f"state.require(db, {role})" in body, name
 
 
@@ -119,7 +144,7 @@ def test_pages_per_role(db, taxonomy, accounts, fresh_caches, tally):
     every_page = {p.name for p in VIEWS.glob("*.py")} - {"signin.py"}
     moderator = _reachable_pages(_sign_in("mod"))
     admin = _reachable_pages(_sign_in("boss"))
-    assert moderator == every_page - ADMIN_PAGES
+    assert moderator == every_page - ADMIN_PAGES - LEAD_PAGES
     assert admin == every_page
     tally["access checks (pages x roles)"] += 3 * len(every_page | {"signin.py"})
 
@@ -153,6 +178,28 @@ def _action_script() -> None:
         "release": lambda: actions.release(db, video_id=1, skipped=False),
         "flag": lambda: actions.flag(db, video_id=1, reason="x"),
         "upload": lambda: actions.upload(db, data=b"x", filename="x.mp4", title="", description=""),
+        "create_api_token": lambda: actions.create_api_token(
+            db, name="t", username="mod", scope="admin"
+        ),
+        "revoke_api_token": lambda: actions.revoke_api_token(db, name="t"),
+        "add_webhook": lambda: actions.add_webhook(
+            db, url="http://127.0.0.1:9/x", secret="s" * 32, events=[]
+        ),
+        "remove_webhook": lambda: actions.remove_webhook(db, subscriber_id=1),
+        "get_overlap": lambda: actions.get_overlap(db),
+        "set_overlap": lambda: actions.set_overlap(db, share=1.0, moderators=2),
+        "get_retrain_policy": lambda: actions.get_retrain_policy(db),
+        "set_retrain_policy": lambda: actions.set_retrain_policy(
+            db, mode="after_labels", every_hours=1.0, after_labels=1, min_gain=0.0
+        ),
+        "adjudicate": lambda: actions.adjudicate(db, video_id=1, expected_version=0, node_ids=[]),
+        "agreement_report": lambda: actions.agreement_report(db),
+        "lead_sample": lambda: actions.lead_sample(db, mode="random", n=5),
+        "lead_verdict": lambda: actions.lead_verdict(
+            db, video_id=1, verdict="accepted", expected_version=0
+        ),
+        "list_disputes": lambda: actions.list_disputes(db),
+        "moderator_accuracy": lambda: actions.moderator_accuracy(db),
     }
     for name in st.session_state["to_try"]:
         try:
@@ -191,9 +238,10 @@ def test_admin_actions_refuse_moderators_even_with_tampered_state(
     }
     with db.session() as session:
         before = (models_q.get_active_model(session).id, len(session.exec(select(Job)).all()))
+    above_moderator = ADMIN_ACTIONS | LEAD_ACTIONS
     for name, state in states.items():
-        assert _try_actions(ADMIN_ACTIONS, state) == ADMIN_ACTIONS, name
-        tally["access checks (actions x identities)"] += len(ADMIN_ACTIONS)
+        assert _try_actions(above_moderator, state) == above_moderator, name
+        tally["access checks (actions x identities)"] += len(above_moderator)
     for name in ("no token, state claims admin", "forged token"):
         assert _try_actions(MODERATOR_ACTIONS, states[name]) == MODERATOR_ACTIONS, name
         tally["access checks (actions x identities)"] += len(MODERATOR_ACTIONS)
