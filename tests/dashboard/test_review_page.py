@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
-from db.queries import audit, labels, review, videos
+from db.queries import audit, labels, videos
 
 
 def _open(at: AppTest, video_id: int) -> AppTest:
