@@ -1,0 +1,200 @@
+"""Ingest on a real two-node Ray cluster (core.ingest.distributed) against the single-machine
+pipeline: same statuses, failure reasons, transcripts and embeddings; a driver that dies and a
+node that dies lose and duplicate nothing. One cluster for the module, always stopped."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.ingest import batch as ingest
+from core.ingest import distributed
+from core.media.transcript import Segment
+from db.engine import Database, init_db
+from db.queries import embeddings as embeddings_q
+from db.queries import videos as videos_q
+from scripts.mediagen import write_srt, write_video
+from tests.support.fakes import FakeEncoder, FakeTranscriber
+from tests.support.ray_cluster import LocalRayCluster, _descendants
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+
+GOOD_CLIPS = 20
+FAIL_TITLE = "clip07"  # the encoder raises on it (batch retried one by one, on a worker)
+NAN_TITLE = "clip11"  # the encoder returns NaN for it (rejected by the driver's check)
+SAMPLE_RATE = 16000
+
+
+class SlowFakeEncoder(FakeEncoder):
+    """A :class:`FakeEncoder` taking ``seconds`` per batch, so a node can die mid-run."""
+
+    def __init__(self, seconds: float = 0.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.seconds = seconds
+
+    def encode_batch(self, items):
+        time.sleep(self.seconds)
+        return super().encode_batch(items)
+
+
+def _corpus(folder: Path) -> Path:
+    """24 demo-style inputs: clips with and without audio, one with subtitles, a duplicate, and
+    three broken files."""
+    folder.mkdir(parents=True)
+    for i in range(GOOD_CLIPS):
+        shade = 10 + 12 * i
+        frames = [np.full((48, 64, 3), (shade + t) % 256, np.uint8) for t in range(10)]
+        t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+        audio = (0.2 * np.sin(2 * np.pi * (300 + 20 * i) * t)).astype(np.float32)
+        write_video(folder / f"clip{i:02d}.mp4", frames, 10, audio=audio if i % 4 else None)
+    write_srt([Segment(0.0, 0.8, "captions from a file")], folder / "clip05.srt")
+    (folder / "copy-of-clip03.mp4").write_bytes((folder / "clip03.mp4").read_bytes())
+    (folder / "notes.mp4").write_text("not a video at all")
+    (folder / "empty.mp4").write_bytes(b"")
+    data = (folder / "clip06.mp4").read_bytes()
+    (folder / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    return folder
+
+
+def _snapshot(db: Database) -> dict[str, dict]:
+    """Per input name: what the database holds about it (vectors separately)."""
+    out = {}
+    with db.session() as session:
+        for video in videos_q.list_videos(session):
+            transcript = videos_q.get_transcript(session, video_id=video.id)
+            vectors = embeddings_q.get_embeddings(
+                session, video_ids=[video.id], encoder_id="fake", encoder_version="v1"
+            ).get(video.id, {})
+            out[video.original_name] = {
+                "status": video.status,
+                "error": video.error,
+                "duration_s": video.duration_s,
+                "has_audio": video.has_audio,
+                "keyframes": len(videos_q.get_keyframes(session, video_id=video.id)),
+                "transcript": transcript.text if transcript is not None else None,
+                "vectors": vectors,
+            }
+        counts = embeddings_q.count_embeddings(session)
+    return {"videos": out, "embedding_rows": counts}
+
+
+def _assert_same(ray_db: Database, reference: Database) -> None:
+    got, want = _snapshot(ray_db), _snapshot(reference)
+    assert got["embedding_rows"] == want["embedding_rows"]
+    assert set(got["videos"]) == set(want["videos"])
+    for name, expected in want["videos"].items():
+        actual = got["videos"][name]
+        for field in ("status", "error", "duration_s", "has_audio", "keyframes", "transcript"):
+            assert actual[field] == expected[field], (name, field)
+        assert set(actual["vectors"]) == set(expected["vectors"]), name
+        for modality, vector in expected["vectors"].items():
+            np.testing.assert_allclose(actual["vectors"][modality], vector, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[LocalRayCluster]:
+    nodes = LocalRayCluster(nodes=2)
+    try:
+        nodes.start()
+        yield nodes
+    finally:
+        nodes.stop()
+
+
+@pytest.fixture
+def driver(cluster: LocalRayCluster) -> Iterator[distributed.Cluster]:
+    import ray
+
+    try:
+        yield distributed.connect(cluster.address)
+    finally:
+        ray.shutdown()
+
+
+def _database(url: str) -> Database:
+    db = Database(url)
+    init_db(db)
+    return db
+
+
+class DriverDied(Exception):
+    """Raised from the progress callback: the driver stops mid-run like a killed process."""
+
+
+def test_ray_ingest_matches_single_machine_through_a_dead_driver_and_a_dead_node(
+    cluster, driver, settings, new_postgres_db, tmp_path
+):
+    assert driver.nodes == 2 and driver.cpus == 2
+    settings.num_keyframes = 4
+    folder = _corpus(tmp_path / "in")
+    encoder = partial(SlowFakeEncoder, fail_title=FAIL_TITLE, nan_title=NAN_TITLE)
+
+    reference = _database(new_postgres_db())
+    single = ingest.ingest_paths(
+        reference,
+        [folder],
+        settings=settings,
+        encoder=encoder(),
+        transcriber=FakeTranscriber(),
+    )
+    assert single.totals == {"ready": 18, "failed": 5, "duplicate": 1}
+
+    ray_db = _database(new_postgres_db())
+
+    def die_after_five(done: int, total: int, label: str) -> None:
+        if done >= 5:
+            raise DriverDied(label)
+
+    pipeline = distributed.RayPipeline(
+        ray_db,
+        settings,
+        encoder_factory=partial(encoder, seconds=0.3),
+        transcriber_factory=FakeTranscriber,
+    )
+    with pytest.raises(DriverDied):
+        ingest.ingest_paths(
+            ray_db, [folder], settings=settings, pipeline=pipeline, progress=die_after_five
+        )
+    with ray_db.session() as session:
+        assert videos_q.count_videos_by_status(session).get("processing", 0) > 0
+
+    # Re-run; node 2's raylet is SIGKILLed once it runs our stages: the job still completes.
+    killed = threading.Event()
+    stop = threading.Event()
+
+    def kill_node_when_busy() -> None:
+        while not stop.is_set():
+            busy = [
+                pid
+                for pid, _ in _descendants(cluster._children[1].pid)
+                if "_extract_row" in _cmdline(pid) or "MapWorker" in _cmdline(pid)
+            ]
+            if busy:
+                cluster.kill_raylet(1)
+                killed.set()
+                return
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=kill_node_when_busy, daemon=True)
+    watcher.start()
+    try:
+        rerun = ingest.ingest_paths(ray_db, [folder], settings=settings, pipeline=pipeline)
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+    assert killed.is_set(), "node 2 never ran a stage"
+    assert rerun.failed and all(r.reason for r in rerun.failed)
+    _assert_same(ray_db, reference)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
