@@ -19,9 +19,9 @@ from core.media.transcript import Segment
 from db.engine import Database, init_db
 from db.queries import embeddings as embeddings_q
 from db.queries import videos as videos_q
+from scripts.bench.ray_cluster import LocalRayCluster, descendants
 from scripts.mediagen import write_srt, write_video
 from tests.support.fakes import FakeEncoder, FakeTranscriber
-from tests.support.ray_cluster import LocalRayCluster, _descendants
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -172,7 +172,7 @@ def test_ray_ingest_matches_single_machine_through_a_dead_driver_and_a_dead_node
         while not stop.is_set():
             busy = [
                 pid
-                for pid, _ in _descendants(cluster._children[1].pid)
+                for pid, _ in descendants(cluster.node_pid(1))
                 if "_extract_row" in _cmdline(pid) or "MapWorker" in _cmdline(pid)
             ]
             if busy:

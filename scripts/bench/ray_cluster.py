@@ -1,6 +1,6 @@
-"""A real Ray cluster of several nodes on this machine, for the distributed ingest tests.
+"""A real Ray cluster of several nodes on this machine, for the Ray benchmark and tests.
 
-Each node is a ``ray start --block`` child in its own process group (``--num-cpus 1``, no
+Each node is a ``ray start --block`` child in its own process group (``cpus`` each, no
 dashboard, a short temp dir of its own: Ray's socket paths must stay short); :meth:`stop`
 kills every group, so nothing outlives the test even when it fails. :meth:`kill_raylet`
 SIGKILLs one node's raylet, like a machine that drops out.
@@ -24,10 +24,10 @@ START_TIMEOUT_S = 150
 
 
 class LocalRayCluster:
-    """``nodes`` Ray nodes of one CPU each; ``address`` is the head's GCS address."""
+    """``nodes`` Ray nodes of ``cpus`` CPUs each; ``address`` is the head's GCS address."""
 
-    def __init__(self, nodes: int = 2) -> None:
-        self.nodes = nodes
+    def __init__(self, nodes: int = 2, cpus: int = 1) -> None:
+        self.nodes, self.cpus = nodes, cpus
         self.folder = Path(tempfile.mkdtemp(prefix="rayt-", dir="/tmp"))
         self.port = _free_port()
         self.address = f"127.0.0.1:{self.port}"
@@ -41,7 +41,7 @@ class LocalRayCluster:
             "RAY_USAGE_STATS_ENABLED": "0",
             "RAY_raylet_start_wait_time_s": "120",
         }
-        common = ["--block", "--num-cpus", "1", "--disable-usage-stats"]
+        common = ["--block", "--num-cpus", str(self.cpus), "--disable-usage-stats"]
         head = [RAY, "start", "--head", "--port", str(self.port), "--include-dashboard", "false"]
         self._spawn([*head, *common], env, 0)
         _wait_for_port(self.port, START_TIMEOUT_S, self._children[0])
@@ -99,10 +99,14 @@ class LocalRayCluster:
             time.sleep(1.0)
         raise TimeoutError(f"{self.nodes} ray nodes not up in {timeout_s} s: {self.log_tail()}")
 
+    def node_pid(self, index: int) -> int:
+        """The ``ray start`` process of node ``index``: its processes are its descendants."""
+        return self._children[index].pid
+
     def raylet_pid(self, index: int) -> int:
-        """The raylet process of node ``index`` (a descendant of its ``ray start``)."""
-        root = self._children[index].pid
-        for pid, name in _descendants(root):
+        """The raylet process of node ``index``."""
+        root = self.node_pid(index)
+        for pid, name in descendants(root):
             if name == "raylet":
                 return pid
         raise LookupError(f"node {index} has no raylet process")
@@ -126,7 +130,7 @@ class LocalRayCluster:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _descendants(root: int) -> list[tuple[int, str]]:
+def descendants(root: int) -> list[tuple[int, str]]:
     """(pid, command name) of every process below ``root``, read from /proc."""
     parents: dict[int, list[tuple[int, str]]] = {}
     for entry in Path("/proc").iterdir():
