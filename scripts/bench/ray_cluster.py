@@ -53,7 +53,8 @@ class LocalRayCluster:
     def _spawn(self, args: list[str], env: dict[str, str], index: int) -> None:
         node_dir = self.folder / f"n{index}"
         node_dir.mkdir()
-        ports = 20000 + 200 * index + (os.getpid() % 40) * 1000  # disjoint worker port ranges
+        # disjoint worker port ranges below the ephemeral ports and clear of Ray's fixed ones
+        ports = 20000 + 200 * index + (os.getpid() % 30) * 400
         args = [
             *args,
             "--temp-dir",
