@@ -11,6 +11,8 @@ and streams back to the driver, which checks and stores each video with its fina
 transaction (a few videos share a session). The driver is the only database writer, so DuckDB
 works as well as PostgreSQL. Every stage calls the function :mod:`core.ingest.pipeline` calls.
 One difference: a transcript found on a worker is encoded there (no round trip to the cache).
+Videos go through in windows of ``WINDOW`` (one Ray dataset each), so a backlog of millions
+needs no more driver memory than a few thousand.
 
 Exactly once in effect: a video stays ``processing`` until the transaction that stores its
 results sets its final status, so a run that dies leaves nothing half-written and the next run
@@ -59,7 +61,7 @@ from db.tables import VideoStatus
 logger = logging.getLogger(__name__)
 
 AUTO = "auto"  # start a local cluster, or join the one already running on this machine
-PLAN_BATCH = 256  # videos planned (and marked processing) per driver session
+WINDOW = 4096  # videos planned, marked processing and sent as one Ray dataset (bounds memory)
 STORE_BATCH = 8  # videos stored per driver session
 STORE_EVERY_S = 2.0  # ... or fewer, when results come in slowly
 EXTRACT_CPUS = 0.5  # decoding is mostly one thread in PyAV
@@ -326,10 +328,10 @@ class RayPipeline(Pipeline):
             results[result.video_id] = result
             meter.add(result)
 
-        work: dict[int, _Task] = {}
-        for start in range(0, len(video_ids), PLAN_BATCH):
+        for start in range(0, len(video_ids), WINDOW):
+            work: dict[int, _Task] = {}
             complete = []
-            for task in self._plan(video_ids[start : start + PLAN_BATCH], sidecars):
+            for task in self._plan(video_ids[start : start + WINDOW], sidecars):
                 if isinstance(task, IngestResult):
                     finish(task)
                 elif task.donor is not None and self._complete_from_cache(task):
@@ -338,9 +340,9 @@ class RayPipeline(Pipeline):
                     work[task.video_id] = task
             for result in self._store(complete):
                 finish(result)
-        if work:
-            for result in self._process(work, uri):
-                finish(result)
+            if work:
+                for result in self._process(work, uri):
+                    finish(result)
         return [results[video_id] for video_id in video_ids]
 
     def _process(self, work: dict[int, _Task], uri: str) -> Iterator[IngestResult]:
