@@ -277,12 +277,23 @@ class _Meter:
             self.progress(self.done, self.total, label)
 
 
+def _pool_size(gpus: int) -> int:
+    """Actors per model pool: one per GPU, else one per node (each actor holds its own copy of
+    the models; more would only add model loads)."""
+    import ray
+
+    if gpus:
+        return max(1, int(ray.cluster_resources().get("GPU", 1)))
+    return max(1, sum(1 for node in ray.nodes() if node["Alive"]))
+
+
 class RayPipeline(Pipeline):
     """The pipeline with extraction, transcription and encoding on a Ray cluster (join it first
     with :func:`connect`); planning and storing stay in this process.
 
     ``encoder_factory``/``transcriber_factory`` build the models inside each actor (default: the
-    configured ones); they must be picklable.
+    configured ones); they must be picklable. ``max_actors``: per model pool (default: one per
+    node, or one per GPU on cuda).
     """
 
     def __init__(
@@ -372,7 +383,9 @@ class RayPipeline(Pipeline):
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         gpus = 1 if self.settings.device.startswith("cuda") else 0
-        actors = ray.data.ActorPoolStrategy(min_size=1, max_size=self._max_actors)
+        actors = ray.data.ActorPoolStrategy(
+            min_size=1, max_size=self._max_actors or _pool_size(gpus)
+        )
         rows = [
             {
                 "video_id": video_id,
