@@ -120,14 +120,24 @@ class LocalRayCluster:
         return " | ".join(log.read_text(errors="replace")[-chars:] for log in logs)
 
     def stop(self) -> None:
-        """Kill every node's process group (raylet, GCS, workers), then remove the temp dirs."""
+        """Kill every node's process group (raylet, GCS, workers), wait until all of them are gone
+        (a dying process may still write logs), then remove the temp dirs."""
+        processes = [pid for child in self._children for pid, _ in descendants(child.pid)]
         for child in self._children:
             try:
                 os.killpg(child.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass  # already gone
+        for pid in processes:  # any that left the group (its own session)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # already gone
         for child in self._children:
             child.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(pid) for pid in processes):
+            time.sleep(0.1)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -150,6 +160,15 @@ def descendants(root: int) -> list[tuple[int, str]]:
         found.extend(children)
         frontier.extend(pid for pid, _ in children)
     return found
+
+
+def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
 
 
 def _free_port() -> int:
