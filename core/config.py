@@ -78,6 +78,18 @@ class Settings(BaseSettings):
     )
     max_upload_mb: int = Field(512, ge=1, description="Largest video accepted by the upload page.")
 
+    # Ray cluster (core/ingest/distributed.py)
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster for ingest/predict --ray: 'auto' (start or join a local one) or "
+        "the head's address (host:port or ray://host:10001).",
+    )
+    ray_data_uri: str | None = Field(
+        None,
+        description="Where Ray workers find data_dir (file:///mnt/shared/tagger); default: "
+        "data_dir itself, as a file:// URI.",
+    )
+
     claim_minutes: int = Field(
         20, ge=1, description="How long a 'review next' claim holds a video."
     )

@@ -134,12 +134,14 @@ def ingest_paths(
     progress: ProgressCallback | None = None,
     encoder: Encoder | None = None,
     transcriber: Transcriber | None = None,
+    pipeline: Pipeline | None = None,
 ) -> IngestReport:
     """Ingest files, folders (recursively) and dataset CSVs, plus videos pending in the database.
 
     ``videos_dir`` holds the media of CSV rows (``<video_id>.<ext>``); by default a ``videos/``
     folder beside each CSV. ``encoder``/``transcriber`` default to the configured ones, loaded
-    only when something needs them.
+    only when something needs them. ``pipeline`` processes the registered videos: by default this
+    machine's; :class:`core.ingest.distributed.RayPipeline` runs the stages on a Ray cluster.
     """
     started = time.perf_counter()
     settings.ensure_dirs()
@@ -163,7 +165,8 @@ def ingest_paths(
                     path.name, VideoStatus.FAILED, reason=f"no such file or folder: {path}"
                 )
             )
-    pipeline = Pipeline(db, settings, encoder=encoder, transcriber=transcriber)
+    if pipeline is None:
+        pipeline = Pipeline(db, settings, encoder=encoder, transcriber=transcriber)
     video_ids: list[int] = []
     for file, outcome in zip(files, _register_files(db, files, settings, pipeline), strict=True):
         if isinstance(outcome, IngestResult):

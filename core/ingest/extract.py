@@ -40,14 +40,15 @@ def extract_media(
     transcript: Transcript | None,
     keyframes: list[tuple[float, str]] | None,
     audio_cached: bool,
-    transcribe: Callable[[np.ndarray], Transcript],
+    transcribe: Callable[[np.ndarray], Transcript] | None,
 ) -> Extracted:
     """Decode only what is still missing.
 
     ``transcript``: already known (sidecar or an identical video's); else an embedded subtitle
     stream, else ``transcribe`` of the audio. ``keyframes``: already stored thumbnails whose
     vector is cached, so nothing is decoded for frames. ``audio_cached``: the audio vector is
-    cached, so the audio is decoded only when a transcript is still needed.
+    cached, so the audio is decoded only when a transcript is still needed. ``transcribe=None``:
+    a missing transcript is left to a later stage (the Ray pipeline's transcriber actors).
     """
     info = media.probe(media_path)
     images: list[np.ndarray] = []
@@ -60,7 +61,7 @@ def extract_media(
     audio = None
     if info.has_audio and (not audio_cached or transcript is None):
         audio = media.load_audio(media_path, sample_rate=media.AUDIO_SAMPLE_RATE)
-    if transcript is None and audio is not None:
+    if transcript is None and audio is not None and transcribe is not None:
         transcript = transcribe(audio)
     return Extracted(
         info=videos_q.StoredMedia(

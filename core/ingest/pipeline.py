@@ -198,7 +198,7 @@ class Pipeline:
         """Tasks (or failed results) for the videos, marked ``processing``; one short session for
         the lot, as each session opens the database file anew."""
         started = time.perf_counter()
-        encoder_id, encoder_version = self.encoder.cache_key
+        encoder_id, encoder_version = self.encoder_key
         planned: list[_Task | IngestResult] = []
         with self.db.session() as session:
             for video_id in video_ids:
@@ -284,16 +284,7 @@ class Pipeline:
     # -- extraction (worker threads; no database access) ---------------------------------------
 
     def _extract(self, task: _Task) -> Extracted:
-        reuse = task.donor is not None and "frames" in task.cached  # thumbnails and vector exist
-        return extract_media(
-            task.media_path,
-            task.content_hash,
-            self.settings,
-            transcript=task.sidecar or (task.donor.transcript if task.donor is not None else None),
-            keyframes=task.donor.keyframes if reuse else None,
-            audio_cached="audio" in task.cached,
-            transcribe=self._transcribe,
-        )
+        return extract_task(task, self.settings, transcribe=self._transcribe)
 
     def _transcribe(self, audio: np.ndarray) -> Transcript:
         with self._transcriber_lock:  # one model instance, loaded on first use
@@ -322,19 +313,14 @@ class Pipeline:
                 inputs.append((task, extracted, item))
         if not inputs:
             return [*results, *self._store(done)]
-        try:
-            vectors = self.encoder.encode_batch([item for _, _, item in inputs])
-        except Exception as batch_error:  # find the culprit by encoding one by one
-            if len(inputs) == 1:
-                task = inputs[0][0]
-                logger.exception("encoding %s failed", task.name)
-                return [*results, *self._store(done), self._fail(task, reason_of(batch_error))]
-            logger.warning("batch encode failed (%s); encoding one by one", reason_of(batch_error))
-            for entry in inputs:
-                results.extend(self._encode_and_store_one(entry))
-            return [*results, *self._store(done)]
-        for (task, extracted, _), produced in zip(inputs, vectors, strict=True):
-            done.append((task, extracted, produced))
+        outcomes = encode_items(
+            self.encoder, [item for _, _, item in inputs], [task.name for task, _, _ in inputs]
+        )
+        for (task, extracted, _), outcome in zip(inputs, outcomes, strict=True):
+            if isinstance(outcome, str):
+                results.append(self._fail(task, outcome))
+            else:
+                done.append((task, extracted, outcome))
         return [*results, *self._store(done)]
 
     def _lookup_transcripts(self, ready: list[tuple[_Task, Extracted]]) -> None:
@@ -350,7 +336,7 @@ class Pipeline:
                 new[task.keys["subtitles"]] = task
         if not new:
             return
-        encoder_id, encoder_version = self.encoder.cache_key
+        encoder_id, encoder_version = self.encoder_key
         with self.db.session() as session:
             hits = embeddings_q.find_cached(
                 session,
@@ -363,19 +349,6 @@ class Pipeline:
             key = task.keys.get("subtitles")
             if key in hits:
                 task.cached["subtitles"] = hits[key]
-
-    def _encode_and_store_one(
-        self, entry: tuple[_Task, Extracted, EncoderInput]
-    ) -> list[IngestResult]:
-        task, extracted, item = entry
-        try:
-            produced = self.encoder.encode(item)
-        except INPUT_ERRORS + (ValueError,) as e:
-            return [self._fail(task, reason_of(e))]
-        except Exception as e:  # one file must not end the batch
-            logger.exception("encoding %s failed unexpectedly", task.name)
-            return [self._fail(task, f"{type(e).__name__}: {e}")]
-        return self._store([(task, extracted, produced)])
 
     def _store(
         self, entries: Sequence[tuple[_Task, Extracted, dict[str, np.ndarray]]]
@@ -402,7 +375,7 @@ class Pipeline:
     def _store_one(
         self, session: Session, task: _Task, extracted: Extracted, produced: dict[str, np.ndarray]
     ) -> IngestResult:
-        encoder_id, encoder_version = self.encoder.cache_key
+        encoder_id, encoder_version = self.encoder_key
         vectors = {**task.cached, **produced}
         records = [
             embeddings_q.EmbeddingRecord(
@@ -475,6 +448,50 @@ class Pipeline:
             reason=reason,
             seconds=time.perf_counter() - started,
         )
+
+
+# --- per-video stages, shared with the Ray pipeline (core.ingest.distributed) --------------------
+
+
+def extract_task(
+    task: _Task, settings: Settings, *, transcribe: Callable[[np.ndarray], Transcript] | None
+) -> Extracted:
+    """Decode what the plan left to decode; ``transcribe=None`` leaves a missing transcript to a
+    later stage (the audio stays in the result)."""
+    reuse = task.donor is not None and "frames" in task.cached  # thumbnails and vector exist
+    return extract_media(
+        task.media_path,
+        task.content_hash,
+        settings,
+        transcript=task.sidecar or (task.donor.transcript if task.donor is not None else None),
+        keyframes=task.donor.keyframes if reuse else None,
+        audio_cached="audio" in task.cached,
+        transcribe=transcribe,
+    )
+
+
+def encode_items(
+    encoder: Encoder, items: Sequence[EncoderInput], names: Sequence[str]
+) -> list[dict[str, np.ndarray] | str]:
+    """Each item's vectors, or the reason it failed: a failing batch is encoded again one item
+    at a time to find the culprit."""
+    try:
+        return list(encoder.encode_batch(items))
+    except Exception as batch_error:
+        if len(items) == 1:
+            logger.exception("encoding %s failed", names[0])
+            return [reason_of(batch_error)]
+        logger.warning("batch encode failed (%s); encoding one by one", reason_of(batch_error))
+    outcomes: list[dict[str, np.ndarray] | str] = []
+    for item, name in zip(items, names, strict=True):
+        try:
+            outcomes.append(encoder.encode(item))
+        except INPUT_ERRORS + (ValueError,) as e:
+            outcomes.append(reason_of(e))
+        except Exception as e:  # one file must not end the batch
+            logger.exception("encoding %s failed unexpectedly", name)
+            outcomes.append(f"{type(e).__name__}: {e}")
+    return outcomes
 
 
 def _encoder_input(task: _Task, extracted: Extracted) -> EncoderInput | None:

@@ -67,18 +67,8 @@ def predict_videos(
     the processed videos this version has not predicted yet. Videos without embeddings of the
     version's encoder are skipped.
     """
-    model = (
-        registry.load_model(db, version_id, settings=settings)
-        if version_id is not None
-        else registry.load_active_model(db, settings=settings)
-    )
-    if video_ids is None:
-        with db.session() as session:
-            candidates = videos_q.list_videos(session, statuses=list(_PREDICTABLE))
-        video_ids = [
-            v.id for v in candidates if all_videos or v.predicted_model_id != model.version_id
-        ]
-    ids = sorted(set(video_ids))
+    model = select_model(db, settings=settings, version_id=version_id)
+    ids = videos_to_predict(db, model=model, video_ids=video_ids, all_videos=all_videos)
     done = 0
     for start in range(0, len(ids), PREDICT_BATCH):
         done += _predict_batch(db, model, ids[start : start + PREDICT_BATCH])
@@ -87,29 +77,76 @@ def predict_videos(
     return done
 
 
+def select_model(
+    db: Database, *, settings: Settings, version_id: int | None
+) -> registry.LoadedModel:
+    """The version asked for, else the active one."""
+    if version_id is not None:
+        return registry.load_model(db, version_id, settings=settings)
+    return registry.load_active_model(db, settings=settings)
+
+
+def videos_to_predict(
+    db: Database,
+    *,
+    model: registry.LoadedModel,
+    video_ids: Sequence[int] | None,
+    all_videos: bool,
+) -> list[int]:
+    """Sorted ids (see :func:`predict_videos` for which)."""
+    if video_ids is None:
+        with db.session() as session:
+            candidates = videos_q.list_videos(session, statuses=list(_PREDICTABLE))
+        video_ids = [
+            v.id for v in candidates if all_videos or v.predicted_model_id != model.version_id
+        ]
+    return sorted(set(video_ids))
+
+
 def _predict_batch(db: Database, model: registry.LoadedModel, video_ids: list[int]) -> int:
+    inputs = load_inputs(db, model=model, video_ids=video_ids)
+    if inputs is None:
+        return 0
+    ids, X = inputs
+    return store_predictions(
+        db, model=model, video_ids=ids, proba=model.classifier.predict_proba(X)
+    )
+
+
+def load_inputs(
+    db: Database, *, model: registry.LoadedModel, video_ids: list[int]
+) -> tuple[list[int], dict[str, np.ndarray]] | None:
+    """The classifier's input for the videos that have embeddings of the model's encoder
+    (missing modalities are NaN rows); None when none has."""
     meta = model.metadata
-    clf = model.classifier
     with db.session() as session:
         matrices = embeddings_q.load_matrices(
             session,
             encoder_id=meta.encoder_id,
             encoder_version=meta.encoder_version,
-            modalities=clf.modalities_,
+            modalities=model.classifier.modalities_,
             video_ids=video_ids,
         )
     if len(matrices.video_ids) == 0:
-        return 0
+        return None
     X = {
         m: np.where(matrices.masks[m][:, None], matrices.matrices[m], np.nan)
         for m in matrices.matrices
     }
-    proba = clf.predict_proba(X)
+    return matrices.video_ids.tolist(), X
+
+
+def store_predictions(
+    db: Database, *, model: registry.LoadedModel, video_ids: list[int], proba: np.ndarray
+) -> int:
+    """Write the rows and summaries of one batch in one transaction; returns videos written."""
+    meta = model.metadata
+    clf = model.classifier
     decisions = proba >= clf.thresholds_
     scores = uncertainty(proba, clf.thresholds_)
     rows: list[models_q.PredictionRow] = []
     summaries: list[videos_q.PredictionSummary] = []
-    for i, video_id in enumerate(matrices.video_ids.tolist()):
+    for i, video_id in enumerate(video_ids):
         for node in np.flatnonzero(proba[i] >= PREDICTION_FLOOR):
             rows.append(
                 models_q.PredictionRow(

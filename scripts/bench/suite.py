@@ -11,7 +11,9 @@ remembered figure) and the goal. Sections:
 - ``ingest``: seconds of video per wall second, cold and cached, lite encoders, demo-corpus videos;
 - ``retrain``: "click" (``train_model``) to a new active version on synthetic cached embeddings;
 - ``queue``: the queue page's queries on 10k / 100k / 1M videos (scripts.bench.dashboard_pages);
-- ``memory``: peak RSS of the dashboard rendering the queue page, and of ``tagger ingest``.
+- ``memory``: peak RSS of the dashboard rendering the queue page, and of ``tagger ingest``;
+- ``ray``: the ingest videos on a local Ray cluster of 1 and 2 nodes vs one process
+  (scripts.bench.ray; not in the default run: it starts clusters, ``--only ray``).
 
 This module parses the options, runs the sections and prints the table; the sections live in
 ``bench_pipeline`` (keyframes, whisper, ingest), ``bench_retrain`` and ``bench_serving`` (queue,
@@ -39,12 +41,14 @@ from pathlib import Path
 from core.config import get_settings
 from scripts.bench.common import FULL, QUICK, Row, Section, Sizes, mem_total_gib
 from scripts.bench.pipeline import bench_ingest, bench_keyframes, bench_whisper
+from scripts.bench.ray import bench_ray
 from scripts.bench.retrain import bench_retrain
 from scripts.bench.serving import bench_memory, bench_queue
 
 logger = logging.getLogger("bench")
 
-SECTIONS = ("keyframes", "whisper", "ingest", "retrain", "queue", "memory")
+SECTIONS = ("keyframes", "whisper", "ingest", "retrain", "queue", "memory", "ray")
+DEFAULT_SECTIONS = SECTIONS[:-1]  # ray starts clusters: asked for by name
 BENCHES: dict[str, Section] = {
     "keyframes": bench_keyframes,
     "whisper": bench_whisper,
@@ -52,6 +56,7 @@ BENCHES: dict[str, Section] = {
     "retrain": bench_retrain,
     "queue": bench_queue,
     "memory": bench_memory,
+    "ray": bench_ray,
 }
 
 
@@ -71,8 +76,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        default=",".join(SECTIONS),
-        help=f"comma-separated sections (default all): {','.join(SECTIONS)}",
+        default=",".join(DEFAULT_SECTIONS),
+        help=f"comma-separated sections (default all but ray): {','.join(SECTIONS)}",
     )
     parser.add_argument(
         "--quick", action="store_true", help="CI-sized inputs (minutes, not a quarter hour)"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -29,6 +29,9 @@ from db.tables import JobStatus
 from scripts.cli import fail
 from scripts.cli.data import open_database
 
+if TYPE_CHECKING:
+    from core.ingest.distributed import Cluster
+
 console = Console(soft_wrap=True)
 MAX_FAILURES_SHOWN = 50
 
@@ -39,6 +42,22 @@ jobs_app = typer.Typer(help="Background jobs (started by the dashboard).", no_ar
 class Subset(StrEnum):
     held_out = "held_out"
     reviewed = "reviewed"
+
+
+RAY_OPTION = typer.Option(
+    "--ray",
+    help="Run on a Ray cluster: 'auto' (the one on this machine, started if none) or the head's "
+    "address. Default: TAGGER_RAY_ADDRESS, else this machine alone.",
+)
+
+
+def _print_cluster(cluster: Cluster) -> None:
+    dashboard = cluster.dashboard_url or "not running"
+    console.print(
+        f"Ray cluster: {cluster.nodes} nodes, {cluster.cpus:g} CPUs, {cluster.gpus:g} GPUs; "
+        f"dashboard: {dashboard}",
+        highlight=False,
+    )
 
 
 def _bar(*, counts: bool) -> Progress:
@@ -56,6 +75,7 @@ def ingest(
         Path | None,
         typer.Option("--videos", help="Folder with the CSV's videos, named <video_id>.<ext>."),
     ] = None,
+    ray_address: Annotated[str | None, RAY_OPTION] = None,
 ) -> None:
     """Process videos (and those pending in the database): keyframes, audio, subtitles,
     embeddings."""
@@ -63,14 +83,25 @@ def ingest(
 
     settings = get_settings()
     db = open_database()
+    pipeline = None
+    if address := ray_address or settings.ray_address:
+        from core.ingest import distributed
+
+        _print_cluster(distributed.connect(address))
+        pipeline = distributed.RayPipeline(db, settings)
     with _bar(counts=True) as bar:
         task = bar.add_task("ingesting", total=None)
 
         def progress(done: int, total: int, name: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"ingesting {name}"[:60])
+            bar.update(task, completed=done, total=total, description=f"ingesting {name}"[:80])
 
         report = ingest_lib.ingest_paths(
-            db, paths or [], settings=settings, videos_dir=videos, progress=progress
+            db,
+            paths or [],
+            settings=settings,
+            videos_dir=videos,
+            progress=progress,
+            pipeline=pipeline,
         )
     for problem in report.problems[:MAX_FAILURES_SHOWN]:
         console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
@@ -127,15 +158,23 @@ def predict(
     all_videos: Annotated[
         bool, typer.Option("--all", help="Re-predict every processed video.")
     ] = False,
+    ray_address: Annotated[str | None, RAY_OPTION] = None,
 ) -> None:
     """Predict tags for processed videos from their cached embeddings."""
     from core.lifecycle import prediction
 
     settings = get_settings()
     db = open_database()
+    predict_videos = prediction.predict_videos
+    if address := ray_address or settings.ray_address:
+        from core.ingest import distributed
+        from core.lifecycle import ray_prediction
+
+        _print_cluster(distributed.connect(address))
+        predict_videos = ray_prediction.predict_on_ray
     with _bar(counts=True) as bar:
         task = bar.add_task("predicting", total=None)
-        count = prediction.predict_videos(
+        count = predict_videos(
             db,
             settings=settings,
             version_id=version,

@@ -12,12 +12,21 @@ import pytest
 from core.media.decode import probe
 from scripts.bench import suite as bench
 from scripts.bench.media import keyframe_clips
-from scripts.bench.suite import FULL, QUICK, SECTIONS, Row, format_table, parse_args
+from scripts.bench.suite import (
+    DEFAULT_SECTIONS,
+    FULL,
+    QUICK,
+    SECTIONS,
+    Row,
+    format_table,
+    parse_args,
+)
 
 
-def test_defaults_select_every_section_at_full_size() -> None:
+def test_defaults_select_every_section_but_ray_at_full_size() -> None:
     options = parse_args([])
-    assert options.sections == SECTIONS
+    assert options.sections == DEFAULT_SECTIONS == tuple(s for s in SECTIONS if s != "ray")
+    assert parse_args(["--only", "ray"]).sections == ("ray",)
     assert options.sizes == FULL and options.out is None
 
 

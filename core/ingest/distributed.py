@@ -1,0 +1,437 @@
+"""Ingest on a Ray cluster: the pipeline's stages as Ray Data operators, for large backlogs.
+
+The driver (this process) registers and plans exactly like the single-machine pipeline, so
+cached and duplicate videos never reach a worker. The rest flows through
+
+    extraction     CPU tasks: probe, keyframes + thumbnails, audio, embedded subtitles
+    transcription  actor pool, one model per actor, only for videos still without a transcript
+    encoding       actor pool, one encoder per actor, batches of ``ENCODE_BATCH`` (GPU on cuda)
+
+and streams back to the driver, which checks and stores each video with its final status in one
+transaction (a few videos share a session). The driver is the only database writer, so DuckDB
+works as well as PostgreSQL. Every stage calls the function :mod:`core.ingest.pipeline` calls.
+One difference: a transcript found on a worker is encoded there (no round trip to the cache).
+Videos go through in windows of ``WINDOW`` (one Ray dataset each), so a backlog of millions
+needs no more driver memory than a few thousand.
+
+Exactly once in effect: a video stays ``processing`` until the transaction that stores its
+results sets its final status, so a run that dies leaves nothing half-written and the next run
+redoes only unfinished videos. Ray retries the tasks and restarts the actors of a node that
+dies; a video that comes back twice in one run is stored once.
+
+Workers read media and write thumbnails under ``ray_data_uri`` (default: ``data_dir`` as a
+``file://`` URI), resolved with ``pyarrow.fs``: a shared mount, possibly at another path on
+each machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from core.config import Settings
+from core.encoders import Encoder, InvalidEncoderInput, encoder_cache_key, load_encoder
+from core.ingest.batch import IngestError
+from core.ingest.extract import Extracted
+from core.ingest.pipeline import (
+    ENCODE_BATCH,
+    INPUT_ERRORS,
+    IngestResult,
+    Pipeline,
+    ProgressCallback,
+    _encoder_input,
+    _from_donor,
+    _Task,
+    _text_key,
+    encode_items,
+    extract_task,
+    reason_of,
+)
+from core.media.transcribe import Transcriber, load_transcriber
+from db.engine import Database
+from db.tables import VideoStatus
+
+logger = logging.getLogger(__name__)
+
+AUTO = "auto"  # start a local cluster, or join the one already running on this machine
+WINDOW = 4096  # videos planned, marked processing and sent as one Ray dataset (bounds memory)
+STORE_BATCH = 8  # videos stored per driver session
+STORE_EVERY_S = 2.0  # ... or fewer, when results come in slowly
+EXTRACT_CPUS = 0.5  # decoding is mostly one thread in PyAV
+ACTOR_CPUS = 0.25  # model actors wait on their inputs much of the time
+
+
+class RayIngestError(IngestError):
+    """The cluster cannot be reached or cannot read the media (a clear error before any work)."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """What the driver joined."""
+
+    nodes: int
+    cpus: float
+    gpus: float
+    dashboard_url: str | None  # None when the cluster runs without its dashboard
+
+
+def connect(address: str) -> Cluster:
+    """Join the cluster at ``address`` (``host:port``, ``ray://host:10001``), or with ``auto`` the
+    one running on this machine, else start a local one."""
+    import ray
+
+    options = {"log_to_driver": False, "logging_level": logging.WARNING}
+    try:
+        if ray.is_initialized():
+            context = None
+        elif address == AUTO:
+            try:
+                context = ray.init(address="auto", **options)
+            except ConnectionError:  # none running here: start one
+                context = ray.init(**options)
+        else:
+            context = ray.init(address=address, **options)
+    except (ConnectionError, ValueError, RuntimeError) as e:
+        raise RayIngestError(f"cannot join the Ray cluster at {address!r}: {e}") from e
+    resources = ray.cluster_resources()
+    url = getattr(context, "dashboard_url", None)
+    return Cluster(
+        nodes=sum(1 for node in ray.nodes() if node["Alive"]),
+        cpus=float(resources.get("CPU", 0.0)),
+        gpus=float(resources.get("GPU", 0.0)),
+        dashboard_url=f"http://{url}" if url else None,
+    )
+
+
+def data_uri(settings: Settings) -> str:
+    """Where workers find the data dir."""
+    return settings.ray_data_uri or settings.data_dir.resolve().as_uri()
+
+
+def local_data_dir(uri: str) -> Path:
+    """The data dir as this machine sees it (workers read media files with PyAV, so the
+    filesystem must be mounted)."""
+    from pyarrow import fs
+
+    try:
+        filesystem, path = fs.FileSystem.from_uri(uri)
+    except (ValueError, OSError) as e:
+        raise RayIngestError(f"ray_data_uri {uri!r}: {e}") from e
+    if filesystem.type_name != "local":
+        raise RayIngestError(
+            f"ray_data_uri {uri!r}: workers need the data dir on a mounted filesystem "
+            f"(file:// URI of a shared mount); {filesystem.type_name!r} storage is not supported"
+        )
+    return Path(path)
+
+
+# --- what travels between the stages ------------------------------------------------------------
+
+
+@dataclass
+class _Item:
+    """One video on its way through the stages; ``reason`` set once it failed."""
+
+    task: _Task  # media_path relative to the data dir
+    extracted: Extracted | None = None
+    produced: dict[str, np.ndarray] | None = None
+    reason: str | None = None
+
+
+def _pack(item: _Item) -> bytes:
+    return pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unpack(data: bytes) -> _Item:
+    return pickle.loads(data)  # our own stage outputs, within one Ray job
+
+
+def _column(items: Sequence[_Item]) -> np.ndarray:
+    column = np.empty(len(items), dtype=object)
+    column[:] = [_pack(item) for item in items]
+    return column
+
+
+def _unexpected(error: Exception, item: _Item, stage: str) -> None:
+    logger.error("%s of %s failed unexpectedly", stage, item.task.name, exc_info=error)
+    item.reason = f"{type(error).__name__}: {error}"
+
+
+# --- the stages (run on workers) ----------------------------------------------------------------
+
+
+def _extract_row(row: dict, *, settings: Settings, uri: str) -> dict:
+    """Ray Data ``map``: decode one video (CPU task; thumbnails land in the shared data dir)."""
+    item = _unpack(row["item"])
+    local = settings.model_copy(update={"data_dir": local_data_dir(uri)})
+    task = replace(item.task, media_path=local.data_dir / item.task.media_path)
+    try:
+        item.extracted = extract_task(task, local, transcribe=None)
+    except INPUT_ERRORS as e:
+        item.reason = reason_of(e)
+    except Exception as e:  # noqa: BLE001 - logged; one file must not end the job
+        _unexpected(e, item, "extraction")
+    return {"video_id": row["video_id"], "item": _pack(item)}
+
+
+class _TranscribeStage:
+    """Ray Data actor: transcribes the videos extraction left without a transcript."""
+
+    def __init__(self, factory: Callable[[], Transcriber]) -> None:
+        self._factory = factory
+        self._transcriber: Transcriber | None = None  # loaded once, on first need
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        items = [_unpack(data) for data in batch["item"]]
+        for item in items:
+            extracted = item.extracted
+            if item.reason is not None or extracted.transcript is not None:
+                continue
+            if extracted.audio is None:
+                continue
+            if self._transcriber is None:
+                self._transcriber = self._factory()
+            try:
+                extracted.transcript = self._transcriber.transcribe(extracted.audio)
+            except INPUT_ERRORS as e:
+                item.reason = reason_of(e)
+            except Exception as e:  # noqa: BLE001 - logged; one file must not end the job
+                _unexpected(e, item, "transcription")
+        return {"video_id": batch["video_id"], "item": _column(items)}
+
+
+class _EncodeStage:
+    """Ray Data actor: encodes a batch; sends back vectors, not images or audio."""
+
+    def __init__(self, factory: Callable[[], Encoder]) -> None:
+        self._factory = factory
+        self._encoder: Encoder | None = None
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        items = [_unpack(data) for data in batch["item"]]
+        waiting = []
+        for item in items:
+            if item.reason is not None:
+                continue
+            transcript = item.extracted.transcript
+            if transcript is not None and transcript.text and "subtitles" not in item.task.keys:
+                item.task.keys["subtitles"] = _text_key(transcript.text)
+            try:
+                encoder_input = _encoder_input(item.task, item.extracted)
+            except InvalidEncoderInput as e:
+                item.reason = reason_of(e)
+                continue
+            if encoder_input is None:
+                item.produced = {}
+            else:
+                waiting.append((item, encoder_input))
+        if waiting:
+            if self._encoder is None:
+                self._encoder = self._factory()
+            outcomes = encode_items(
+                self._encoder, [entry for _, entry in waiting], [i.task.name for i, _ in waiting]
+            )
+            for (item, _), outcome in zip(waiting, outcomes, strict=True):
+                if isinstance(outcome, str):
+                    item.reason = outcome
+                else:
+                    item.produced = outcome
+        for item in items:
+            if item.extracted is not None:
+                item.extracted = replace(item.extracted, images=[], audio=None)
+        return {"video_id": batch["video_id"], "item": _column(items)}
+
+
+# --- the driver ---------------------------------------------------------------------------------
+
+
+class _Meter:
+    """Progress for the terminal: done / failed and throughput, through the pipeline's callback
+    (its third argument is a free-form label)."""
+
+    def __init__(self, total: int, progress: ProgressCallback | None) -> None:
+        self.total, self.progress = total, progress
+        self.done = self.failed = 0
+        self.video_s = 0.0
+        self.started = time.perf_counter()
+        if progress is not None:
+            progress(0, total, "planning")
+
+    def add(self, result: IngestResult) -> None:
+        self.done += 1
+        self.failed += result.status == VideoStatus.FAILED
+        self.video_s += result.duration_s or 0.0
+        if self.progress is not None:
+            wall = max(time.perf_counter() - self.started, 1e-9)
+            label = (
+                f"{self.failed} failed, {self.done / wall:.1f} videos/s, "
+                f"{self.video_s / wall:.1f} s of video/s"
+            )
+            self.progress(self.done, self.total, label)
+
+
+def _pool_size(gpus: int) -> int:
+    """Actors per model pool: one per GPU, else one per node (each actor holds its own copy of
+    the models; more would only add model loads)."""
+    import ray
+
+    if gpus:
+        return max(1, int(ray.cluster_resources().get("GPU", 1)))
+    return max(1, sum(1 for node in ray.nodes() if node["Alive"]))
+
+
+class RayPipeline(Pipeline):
+    """The pipeline with extraction, transcription and encoding on a Ray cluster (join it first
+    with :func:`connect`); planning and storing stay in this process.
+
+    ``encoder_factory``/``transcriber_factory`` build the models inside each actor (default: the
+    configured ones); they must be picklable. ``max_actors``: per model pool (default: one per
+    node, or one per GPU on cuda).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        encoder_factory: Callable[[], Encoder] | None = None,
+        transcriber_factory: Callable[[], Transcriber] | None = None,
+        max_actors: int | None = None,
+    ) -> None:
+        super().__init__(db, settings, encoder=None, transcriber=None)
+        self._custom_encoder = encoder_factory is not None
+        self._encoder_factory = encoder_factory or partial(load_encoder, settings)
+        self._transcriber_factory = transcriber_factory or partial(load_transcriber, settings)
+        self._max_actors = max_actors
+        self._key: tuple[str, str] | None = None
+
+    @property
+    def encoder_key(self) -> tuple[str, str]:
+        """The actors' encoder (id, version), without loading the models in the driver."""
+        if self._key is None:
+            self._key = (
+                self._encoder_factory().cache_key
+                if self._custom_encoder
+                else encoder_cache_key(self.settings)
+            )
+        return self._key
+
+    def run(
+        self, video_ids: Sequence[int], sidecars: dict[int, Path], progress: ProgressCallback | None
+    ) -> list[IngestResult]:
+        import ray
+
+        if not ray.is_initialized():
+            raise RayIngestError("not connected to a Ray cluster (call connect() first)")
+        uri = data_uri(self.settings)
+        local_data_dir(uri)  # a clear error before anything is marked processing
+        meter = _Meter(len(video_ids), progress)
+        results: dict[int, IngestResult] = {}
+
+        def finish(result: IngestResult) -> None:
+            results[result.video_id] = result
+            meter.add(result)
+
+        for start in range(0, len(video_ids), WINDOW):
+            work: dict[int, _Task] = {}
+            complete = []
+            for task in self._plan(video_ids[start : start + WINDOW], sidecars):
+                if isinstance(task, IngestResult):
+                    finish(task)
+                elif task.donor is not None and self._complete_from_cache(task):
+                    complete.append((task, _from_donor(task), {}))
+                else:
+                    work[task.video_id] = task
+            for result in self._store(complete):
+                finish(result)
+            if work:
+                for result in self._process(work, uri):
+                    finish(result)
+        return [results[video_id] for video_id in video_ids]
+
+    def _process(self, work: dict[int, _Task], uri: str) -> Iterator[IngestResult]:
+        """Run the stages on the cluster; store results as they stream back."""
+        pending: list[_Item] = []
+        seen: set[int] = set()
+        flushed = time.monotonic()
+        for row in self._dataset(work, uri).iter_rows():
+            item = _unpack(row["item"])
+            if item.task.video_id in seen:  # a retried block delivered twice
+                continue
+            seen.add(item.task.video_id)
+            pending.append(item)
+            if len(pending) >= STORE_BATCH or time.monotonic() - flushed > STORE_EVERY_S:
+                yield from self._store_items(work, pending)
+                pending, flushed = [], time.monotonic()
+        yield from self._store_items(work, pending)
+        missing = set(work) - seen
+        if missing:
+            raise RayIngestError(
+                f"the cluster returned no result for {len(missing)} videos; run again"
+            )
+
+    def _dataset(self, work: dict[int, _Task], uri: str):
+        import ray.data
+
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        gpus = 1 if self.settings.device.startswith("cuda") else 0
+        actors = ray.data.ActorPoolStrategy(
+            min_size=1, max_size=self._max_actors or _pool_size(gpus)
+        )
+        rows = [
+            {
+                "video_id": video_id,
+                "item": _pack(
+                    _Item(
+                        task=replace(
+                            task, media_path=task.media_path.relative_to(self.settings.data_dir)
+                        )
+                    )
+                ),
+            }
+            for video_id, task in work.items()
+        ]
+        return (
+            ray.data.from_items(rows, override_num_blocks=len(rows))
+            .map(
+                _extract_row,
+                fn_kwargs={"settings": self.settings, "uri": uri},
+                num_cpus=EXTRACT_CPUS,
+            )
+            .map_batches(
+                _TranscribeStage,
+                fn_constructor_kwargs={"factory": self._transcriber_factory},
+                batch_size=1,
+                compute=actors,
+                num_cpus=ACTOR_CPUS,
+                num_gpus=gpus,
+            )
+            .map_batches(
+                _EncodeStage,
+                fn_constructor_kwargs={"factory": self._encoder_factory},
+                batch_size=ENCODE_BATCH,
+                compute=actors,
+                num_cpus=ACTOR_CPUS,
+                num_gpus=gpus,
+            )
+        )
+
+    def _store_items(self, work: dict[int, _Task], items: list[_Item]) -> list[IngestResult]:
+        """The driver's own tasks (with the cached vectors) get the workers' results."""
+        results, entries = [], []
+        for item in items:
+            task = work[item.task.video_id]
+            task.keys.update(item.task.keys)  # a transcript found on a worker
+            if item.reason is not None:
+                results.append(self._fail(task, item.reason))
+            else:
+                entries.append((task, item.extracted, item.produced))
+        return [*results, *self._store(entries)]

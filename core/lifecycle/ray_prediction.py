@@ -1,0 +1,95 @@
+"""Prediction on a Ray cluster (``tagger predict --all --ray``): the classifier runs in actors that
+load the model's files once from the shared data dir (GPU actors when the device is cuda); this
+process reads the embeddings and writes the predictions batch by batch through the same
+functions as :func:`core.lifecycle.prediction.predict_videos`, so it stays the only database
+writer. A batch is written in one transaction that replaces the version's rows for its videos,
+so a run that dies is simply run again; an actor lost with its node is restarted and its
+batches retried by Ray.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from core.classifier import load_classifier
+from core.config import Settings
+from core.ingest.distributed import ACTOR_CPUS, RayIngestError, data_uri, local_data_dir
+from core.lifecycle import prediction, registry
+from db.engine import Database
+
+IN_FLIGHT_PER_ACTOR = 2  # batches queued per actor while the driver writes
+
+
+class _Predictor:
+    """Ray actor: one loaded classifier."""
+
+    def __init__(self, artifact: str, uri: str, device: str) -> None:
+        self.classifier = load_classifier(local_data_dir(uri) / artifact, device=device)
+
+    def predict_proba(self, X: dict[str, np.ndarray]) -> np.ndarray:
+        return self.classifier.predict_proba(X)
+
+
+def predict_on_ray(
+    db: Database,
+    *,
+    settings: Settings,
+    version_id: int | None = None,
+    all_videos: bool = False,
+    max_actors: int | None = None,
+    progress: prediction.PredictProgress | None = None,
+) -> int:
+    """:func:`~core.lifecycle.prediction.predict_videos` with the classifier on the cluster
+    (join it first with :func:`core.ingest.distributed.connect`); returns videos predicted."""
+    import ray
+
+    if not ray.is_initialized():
+        raise RayIngestError("not connected to a Ray cluster (call connect() first)")
+    model = prediction.select_model(db, settings=settings, version_id=version_id)
+    ids = prediction.videos_to_predict(db, model=model, video_ids=None, all_videos=all_videos)
+    if not ids:
+        return 0
+    uri = data_uri(settings)
+    local_data_dir(uri)  # a clear error before any actor starts
+    artifact = registry.artifact_dir(settings, model.version_id).resolve()
+    relative = artifact.relative_to(settings.data_dir.resolve())
+    batches = [
+        ids[start : start + prediction.PREDICT_BATCH]
+        for start in range(0, len(ids), prediction.PREDICT_BATCH)
+    ]
+    size = min(max_actors or max(1, int(ray.cluster_resources().get("CPU", 1))), len(batches))
+    actor = ray.remote(
+        num_cpus=ACTOR_CPUS,
+        num_gpus=1 if settings.device.startswith("cuda") else 0,
+        max_restarts=-1,
+        max_task_retries=-1,
+    )(_Predictor)
+    actors = [actor.remote(str(relative), uri, settings.device) for _ in range(size)]
+    done = seen = 0
+    pending: deque[tuple[list[int], ray.ObjectRef]] = deque()
+
+    def write_oldest() -> int:
+        batch_ids, proba = pending.popleft()
+        return prediction.store_predictions(
+            db, model=model, video_ids=batch_ids, proba=ray.get(proba)
+        )
+
+    try:
+        for index, batch in enumerate(batches):
+            inputs = prediction.load_inputs(db, model=model, video_ids=batch)
+            seen += len(batch)
+            if inputs is not None:
+                batch_ids, X = inputs
+                pending.append((batch_ids, actors[index % size].predict_proba.remote(X)))
+            if len(pending) >= IN_FLIGHT_PER_ACTOR * size:
+                done += write_oldest()
+            if progress is not None:
+                progress(seen, len(ids))
+        while pending:
+            done += write_oldest()
+    finally:
+        for handle in actors:
+            ray.kill(handle)
+    return done

@@ -1,0 +1,346 @@
+"""Ingest on a real two-node Ray cluster (core.ingest.distributed) against the single-machine
+pipeline: same statuses, failure reasons, transcripts and embeddings; a driver that dies and a
+node that dies lose and duplicate nothing. One cluster for the module, always stopped."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.config import Settings
+from core.ingest import batch as ingest
+from core.ingest import distributed
+from core.media.transcript import Segment
+from db.engine import Database, init_db
+from db.queries import embeddings as embeddings_q
+from db.queries import videos as videos_q
+from scripts.bench.ray_cluster import LocalRayCluster, descendants
+from scripts.mediagen import write_srt, write_video
+from tests.support.fakes import FakeEncoder, FakeTranscriber
+
+CLUSTER_TEST_TIMEOUT_S = 420  # a loaded 2-core CI machine; about a minute each when idle
+
+GOOD_CLIPS = 20
+FAIL_TITLE = "clip07"  # the encoder raises on it (batch retried one by one, on a worker)
+NAN_TITLE = "clip11"  # the encoder returns NaN for it (rejected by the driver's check)
+SAMPLE_RATE = 16000
+LITE_TEXT_DIM = 384  # MiniLM
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class SlowFakeEncoder(FakeEncoder):
+    """A :class:`FakeEncoder` taking ``seconds`` per batch, so a node can die mid-run."""
+
+    def __init__(self, seconds: float = 0.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.seconds = seconds
+
+    def encode_batch(self, items):
+        time.sleep(self.seconds)
+        return super().encode_batch(items)
+
+
+def _corpus(folder: Path) -> Path:
+    """24 demo-style inputs: clips with and without audio, one with subtitles, a duplicate, and
+    three broken files."""
+    folder.mkdir(parents=True)
+    for i in range(GOOD_CLIPS):
+        shade = 10 + 12 * i
+        frames = [np.full((48, 64, 3), (shade + t) % 256, np.uint8) for t in range(10)]
+        t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+        audio = (0.2 * np.sin(2 * np.pi * (300 + 20 * i) * t)).astype(np.float32)
+        write_video(folder / f"clip{i:02d}.mp4", frames, 10, audio=audio if i % 4 else None)
+    write_srt([Segment(0.0, 0.8, "captions from a file")], folder / "clip05.srt")
+    (folder / "copy-of-clip03.mp4").write_bytes((folder / "clip03.mp4").read_bytes())
+    (folder / "notes.mp4").write_text("not a video at all")
+    (folder / "empty.mp4").write_bytes(b"")
+    data = (folder / "clip06.mp4").read_bytes()
+    (folder / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    return folder
+
+
+def _snapshot(db: Database, key: tuple[str, str] = ("fake", "v1")) -> dict[str, dict]:
+    """Per input name: what the database holds about it (vectors separately)."""
+    out = {}
+    with db.session() as session:
+        for video in videos_q.list_videos(session):
+            transcript = videos_q.get_transcript(session, video_id=video.id)
+            vectors = embeddings_q.get_embeddings(
+                session, video_ids=[video.id], encoder_id=key[0], encoder_version=key[1]
+            ).get(video.id, {})
+            out[video.original_name] = {
+                "status": video.status,
+                "error": video.error,
+                "duration_s": video.duration_s,
+                "has_audio": bool(video.has_audio),  # None or False before a first success
+                "keyframes": len(videos_q.get_keyframes(session, video_id=video.id)),
+                "transcript": transcript.text if transcript is not None else None,
+                "vectors": vectors,
+            }
+        counts = embeddings_q.count_embeddings(session)
+    return {"videos": out, "embedding_rows": counts}
+
+
+def _assert_same(ray_db: Database, reference: Database) -> None:
+    got, want = _snapshot(ray_db), _snapshot(reference)
+    assert got["embedding_rows"] == want["embedding_rows"]
+    assert set(got["videos"]) == set(want["videos"])
+    for name, expected in want["videos"].items():
+        actual = got["videos"][name]
+        for field in ("status", "error", "duration_s", "has_audio", "keyframes", "transcript"):
+            assert actual[field] == expected[field], (name, field)
+        assert set(actual["vectors"]) == set(expected["vectors"]), name
+        for modality, vector in expected["vectors"].items():
+            np.testing.assert_allclose(actual["vectors"][modality], vector, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[LocalRayCluster]:
+    nodes = LocalRayCluster(nodes=2)
+    try:
+        nodes.start()
+        yield nodes
+    finally:
+        nodes.stop()
+
+
+@pytest.fixture
+def driver(cluster: LocalRayCluster) -> Iterator[distributed.Cluster]:
+    import ray
+
+    try:
+        yield distributed.connect(cluster.address)
+    finally:
+        ray.shutdown()
+
+
+def _database(url: str) -> Database:
+    db = Database(url)
+    init_db(db)
+    return db
+
+
+def _register_model(db: Database, settings: Settings, encoder_key: tuple[str, str]) -> int:
+    """A tiny active classifier over the lite title vectors (random labels: only equality of
+    the two prediction paths matters)."""
+    from core.classifier import HierarchicalClassifier, Hierarchy
+    from core.lifecycle import registry
+    from db.queries import model_versions as models_q
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((24, LITE_TEXT_DIM)).astype(np.float32)
+    Y = np.zeros((24, 3), bool)
+    Y[:, 0] = True
+    Y[np.arange(24), 1 + np.arange(24) % 2] = True
+    classifier = HierarchicalClassifier(
+        n_ensemble=1, max_epochs=2, trunk="mlp", mlp_width=16, d_model=8
+    ).fit({"title": X}, Y, hierarchy=Hierarchy([[], [0], [0]]))
+    metadata = registry.ModelMetadata(
+        encoder_id=encoder_key[0],
+        encoder_version=encoder_key[1],
+        node_ids=["a", "a1", "a2"],
+        node_paths=["A", "A: 1", "A: 2"],
+        node_parents=[[], [0], [0]],
+    )
+    with db.session() as session:
+        version_id = models_q.create_model_version(
+            session, encoder_id=encoder_key[0], encoder_version=encoder_key[1]
+        ).id
+    registry.register_version(
+        db,
+        version_id=version_id,
+        classifier=classifier,
+        metadata=metadata,
+        settings=settings,
+        user=None,
+        activate=True,
+    )
+    return version_id
+
+
+def _predictions(db: Database, version_id: int) -> dict[str, dict[str, float]]:
+    from db.queries import model_versions as models_q
+
+    with db.session() as session:
+        videos = videos_q.list_videos(session)
+        stored = models_q.get_predictions_for_videos(
+            session, video_ids=[v.id for v in videos], model_version_id=version_id
+        )
+        return {
+            v.original_name: {p.node_id: p.probability for p in stored.get(v.id, [])}
+            for v in videos
+        }
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(CLUSTER_TEST_TIMEOUT_S)
+def test_cli_ingest_and_predict_on_ray_with_the_real_lite_encoder(cluster, settings, tmp_path):
+    """DuckDB, the real lite encoder and faster-whisper in the actors, `tagger` as a user runs it."""
+    from core.encoders import encoder_cache_key, load_encoder
+    from core.lifecycle.prediction import predict_videos
+    from core.media.transcribe import load_transcriber
+
+    settings.num_keyframes = 4
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        frames = [np.full((48, 64, 3), 40 + 80 * i, np.uint8) for _ in range(10)]
+        t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+        audio = (0.2 * np.sin(2 * np.pi * (400 + 100 * i) * t)).astype(np.float32)
+        write_video(folder / f"real{i}.mp4", frames, 10, audio=audio if i else None)
+    reference = _database(settings.resolved_database_url)
+    single = ingest.ingest_paths(
+        reference,
+        [folder],
+        settings=settings,
+        encoder=load_encoder(settings),
+        transcriber=load_transcriber(settings),
+    )
+    assert single.totals == {"ready": 3}
+    key = encoder_cache_key(settings)
+
+    ray_dir = tmp_path / "ray-data"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TAGGER_DATA_DIR": str(ray_dir),
+        "TAGGER_NUM_KEYFRAMES": "4",
+        "HF_HUB_OFFLINE": "1",
+    }
+    env.pop("TAGGER_DATABASE_URL", None)
+    ingest_cli = [sys.executable, "-m", "scripts", "ingest", "--ray", cluster.address, str(folder)]
+    done = subprocess.run(
+        ingest_cli, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Ray cluster: 2 nodes, 2 CPUs" in done.stdout
+    ray_settings = settings.model_copy(update={"data_dir": ray_dir})
+    ray_db = Database(ray_settings.resolved_database_url)
+    got, want = _snapshot(ray_db, key), _snapshot(reference, key)
+    assert got["embedding_rows"] == want["embedding_rows"]
+    for name, expected in want["videos"].items():
+        assert got["videos"][name]["transcript"] == expected["transcript"]
+        assert set(got["videos"][name]["vectors"]) == set(expected["vectors"]) >= {"title"}
+        for modality, vector in expected["vectors"].items():
+            np.testing.assert_allclose(got["videos"][name]["vectors"][modality], vector, atol=1e-5)
+
+    version = _register_model(reference, settings, key)
+    assert _register_model(ray_db, ray_settings, key) == version
+    ray_db.dispose()
+    assert predict_videos(reference, settings=settings, all_videos=True) == 3
+    predict_cli = [sys.executable, "-m", "scripts", "predict", "--all", "--ray", cluster.address]
+    done = subprocess.run(
+        predict_cli, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "3 videos predicted" in done.stdout
+    ray_db = Database(ray_settings.resolved_database_url)
+    got, want = _predictions(ray_db, version), _predictions(reference, version)
+    ray_db.dispose()
+    assert set(got) == set(want) and all(want.values())
+    for name, probabilities in want.items():
+        assert set(got[name]) == set(probabilities), name
+        for node, p in probabilities.items():
+            assert got[name][node] == pytest.approx(p, abs=1e-5)
+
+
+class DriverDied(Exception):
+    """Raised from the progress callback: the driver stops mid-run like a killed process."""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(CLUSTER_TEST_TIMEOUT_S)
+def test_ray_ingest_matches_single_machine_through_a_dead_driver_and_a_dead_node(
+    cluster, driver, settings, new_postgres_db, tmp_path
+):
+    assert driver.nodes == 2 and driver.cpus == 2
+    settings.num_keyframes = 4
+    folder = _corpus(tmp_path / "in")
+    encoder = partial(SlowFakeEncoder, fail_title=FAIL_TITLE, nan_title=NAN_TITLE)
+
+    reference = _database(new_postgres_db())
+    single = ingest.ingest_paths(
+        reference,
+        [folder],
+        settings=settings,
+        encoder=encoder(),
+        transcriber=FakeTranscriber(),
+    )
+    assert single.totals == {"ready": 18, "failed": 5, "duplicate": 1}
+
+    ray_db = _database(new_postgres_db())
+
+    def die_after_five(done: int, total: int, label: str) -> None:
+        if done >= 5:
+            raise DriverDied(label)
+
+    pipeline = distributed.RayPipeline(
+        ray_db,
+        settings,
+        encoder_factory=partial(encoder, seconds=0.3),
+        transcriber_factory=FakeTranscriber,
+    )
+    with pytest.raises(DriverDied):
+        ingest.ingest_paths(
+            ray_db, [folder], settings=settings, pipeline=pipeline, progress=die_after_five
+        )
+    with ray_db.session() as session:
+        assert videos_q.count_videos_by_status(session).get("processing", 0) > 0
+
+    # Re-run; node 2's raylet is SIGKILLed once it runs our stages: the job still completes.
+    killed = threading.Event()
+    stop = threading.Event()
+
+    def kill_node_when_busy() -> None:
+        while not stop.is_set():
+            busy = [
+                pid
+                for pid, _ in descendants(cluster.node_pid(1))
+                if "_extract_row" in _cmdline(pid) or "MapWorker" in _cmdline(pid)
+            ]
+            if busy:
+                cluster.kill_raylet(1)
+                killed.set()
+                return
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=kill_node_when_busy, daemon=True)
+    watcher.start()
+    try:
+        rerun = ingest.ingest_paths(ray_db, [folder], settings=settings, pipeline=pipeline)
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+    assert killed.is_set(), "node 2 never ran a stage"
+    assert rerun.failed and all(r.reason for r in rerun.failed)
+    _assert_same(ray_db, reference)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_workers_see_the_data_dir_through_a_file_uri_and_other_storage_is_refused(tmp_path):
+    assert distributed.local_data_dir(tmp_path.as_uri()) == tmp_path
+    with pytest.raises(distributed.RayIngestError, match="ray_data_uri 'nope://bucket/data'"):
+        distributed.local_data_dir("nope://bucket/data")
+
+
+def test_ray_pipeline_without_a_cluster_refuses_before_marking_anything(settings):
+    db = _database(settings.resolved_database_url)
+    pipeline = distributed.RayPipeline(db, settings, encoder_factory=FakeEncoder)
+    with pytest.raises(distributed.RayIngestError, match="not connected"):
+        pipeline.run([1], {}, None)
+    db.dispose()
