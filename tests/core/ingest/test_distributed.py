@@ -184,7 +184,7 @@ def _predictions(db: Database, version_id: int) -> dict[str, dict[str, float]]:
 @pytest.mark.slow
 @pytest.mark.timeout(CLUSTER_TEST_TIMEOUT_S)
 def test_cli_ingest_and_predict_on_ray_with_the_real_lite_encoder(cluster, settings, tmp_path):
-    """DuckDB, the real lite encoder and faster-whisper in the actors, `tagger` as a user runs it."""
+    """DuckDB, the real lite encoder and faster-whisper in the actors, `tagger` as users run it."""
     from core.encoders import encoder_cache_key, load_encoder
     from core.lifecycle.prediction import predict_videos
     from core.media.transcribe import load_transcriber
