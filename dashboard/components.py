@@ -54,6 +54,29 @@ def webvtt(segments: Sequence[dict]) -> str:
     return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"
 
 
+_NOTE_STATUS = {"used": "used", "fallback": "replaced", "dropped": "missing"}
+
+
+def render_modality_notes(notes: Sequence[dict]) -> None:
+    """What ingest used for each modality and what it left out and why (damaged files)."""
+    if not notes:
+        return
+    problems = [n for n in notes if n["status"] != "used"]
+    label = f"Inputs used for tagging ({len(problems)} problem{'s' * (len(problems) != 1)})"
+    with st.expander(label, expanded=bool(problems)):
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "modality": [n["modality"] for n in notes],
+                    "status": [_NOTE_STATUS.get(n["status"], n["status"]) for n in notes],
+                    "detail": [n["detail"] for n in notes],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+
+
 @dataclass(frozen=True)
 class ScoredTag:
     """One node of a prediction, for display."""

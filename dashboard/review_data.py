@@ -42,6 +42,8 @@ class ReviewData:
     model_version_id: int | None
     human_labels: list[str]
     imported_labels: list[str]
+    modality_notes: list[dict]  # {"modality", "status", "detail"}: what ingest used or dropped
+    transcript_encoding: str | None = None  # what the subtitle bytes were read as
 
     @property
     def current_labels(self) -> list[str]:
@@ -101,4 +103,6 @@ def load_review(
         model_version_id=model_id,
         human_labels=[lab.node_id for lab in stored if lab.source == LabelSource.HUMAN],
         imported_labels=[lab.node_id for lab in stored if lab.source == LabelSource.IMPORT],
+        modality_notes=json.loads(video.modality_notes_json or "[]"),
+        transcript_encoding=transcript.encoding if transcript is not None else None,
     )

@@ -173,6 +173,10 @@ class Video(SQLModel, table=True):
     predicted_model_id: int | None = None
     uncertainty: float | None = Field(default=None, index=True, sa_type=Double)
     top_tag: str | None = None  # TaxonomyNode.id of the most confident most-specific tag
+    # issue 15 (real-world content): per modality what ingest used or dropped and why, as
+    # [{"modality": ..., "status": "used"|"fallback"|"dropped", "detail": ...}]; None: not
+    # ingested yet (or before this column existed)
+    modality_notes_json: str | None = Field(default=None, sa_type=Text)
 
 
 class Transcript(SQLModel, table=True):
@@ -183,6 +187,7 @@ class Transcript(SQLModel, table=True):
     source: str  # TranscriptSource
     text: str = Field(default="", sa_type=Text)
     segments_json: str = Field(default="[]", sa_type=Text)  # [{"start": s, "end": s, "text": str}]
+    encoding: str | None = None  # issue 15: detected encoding of subtitle bytes (None: Whisper)
 
 
 class Keyframe(SQLModel, table=True):

@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ from core.encoders import (
     load_encoder,
 )
 from core.ingest.extract import Extracted, extract_media
+from core.ingest.notes import ModalityNote, finalise, used_notes
 from core.media import decode as media
 from core.media.subtitles import SubtitleError, load_subtitles
 from core.media.transcribe import Transcriber, TranscriberError, load_transcriber
@@ -97,6 +98,7 @@ class _Task:
     donor: _Donor | None
     started: float
     keep_status: bool = False  # an already processed video embedded again (new encoder version)
+    problems: list[ModalityNote] = field(default_factory=list)  # found before extraction
 
 
 @dataclass(frozen=True)
@@ -227,12 +229,13 @@ class Pipeline:
                 session, video_id, name, started, "no media file in the media folder"
             )
         sidecar = None
+        problems = []
         if sidecar_path is not None:
             try:
                 sidecar = load_subtitles(sidecar_path)
-            except (SubtitleError, OSError) as e:
-                reason = f"subtitles {sidecar_path.name}: {reason_of(e)}"
-                return self._failed_in(session, video_id, name, started, reason)
+            except (SubtitleError, OSError) as e:  # the next source (embedded, Whisper) is tried
+                detail = f"subtitle file {sidecar_path.name} not used: {reason_of(e)}"
+                problems.append(ModalityNote("subtitles", "fallback", detail))
         if not keep_status:
             video = videos_q.set_status(session, video_id=video_id, status=VideoStatus.PROCESSING)
             donor_video = videos_q.find_video_by_hash(
@@ -262,6 +265,7 @@ class Pipeline:
             donor=donor,
             started=started,
             keep_status=keep_status,
+            problems=problems,
         )
 
     def _complete_from_cache(self, task: _Task) -> bool:
@@ -415,6 +419,16 @@ class Pipeline:
         ]
         transcript = extracted.transcript
         videos_q.set_media_info(session, video_id=task.video_id, info=extracted.info)
+        used = used_notes(
+            keyframes=len(extracted.keyframes),
+            has_audio=extracted.info.has_audio,
+            transcript=transcript,
+        )
+        videos_q.set_modality_notes(
+            session,
+            video_id=task.video_id,
+            notes=finalise([*task.problems, *extracted.problems], used),
+        )
         videos_q.replace_keyframes(session, video_id=task.video_id, frames=extracted.keyframes)
         if transcript is not None:
             videos_q.put_transcript(
@@ -426,6 +440,7 @@ class Pipeline:
                 segments=[
                     {"start": s.start, "end": s.end, "text": s.text} for s in transcript.segments
                 ],
+                encoding=transcript.encoding,
             )
         embeddings_q.put_embeddings(session, records=records)
         if task.keep_status:
@@ -506,7 +521,9 @@ def _donor(session: Session, video: Video) -> _Donor | None:
             Segment(start=s["start"], end=s["end"], text=s["text"])
             for s in json.loads(row.segments_json)
         ]
-        transcript = Transcript(language=row.language, source=row.source, segments=segments)
+        transcript = Transcript(
+            language=row.language, source=row.source, segments=segments, encoding=row.encoding
+        )
     return _Donor(
         video_id=video.id,
         info=videos_q.MediaInfo(

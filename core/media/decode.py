@@ -30,6 +30,7 @@ MAX_DURATION_S = 48 * 3600.0  # longer than this is corrupt metadata or not a vi
 MAX_FORWARD_FRAMES = 600  # frames decoded in all past keyframes that several samples share
 MAX_PROBE_PACKETS = 2000  # packets read while looking for the first decodable frames
 MAX_DAMAGED_PACKETS = 50  # undecodable packets tolerated per pass before a file is corrupt
+LATE_START_S = 0.5  # timestamps starting later than this: the duration is measured, not read
 MAX_AUDIO_S = 1800.0  # load_audio keeps the first 30 min: 115 MB of float32 at 16 kHz
 AUDIO_SAMPLE_RATE = 16000
 THUMBNAIL_QUALITY = 85
@@ -70,6 +71,8 @@ class MediaInfo:
     audio_codec: str | None
     subtitle_streams: int
     container_format: str
+    dropped: tuple[tuple[str, str], ...] = ()  # ("video" | "audio", why it was left out)
+    start_s: float = 0.0  # the first timestamp: every time we report is relative to it
 
 
 @dataclass(frozen=True)
@@ -81,20 +84,37 @@ class Keyframe:
 
 
 def probe(path: str | Path) -> MediaInfo:
-    """Read stream metadata and decode the first frame of each stream to prove it is usable."""
+    """Read stream metadata and decode the first frame of each stream to prove it is usable.
+
+    A video or audio stream that cannot be decoded is left out (``has_video``/``has_audio``
+    false) with its reason in ``dropped``, as long as the other one decodes; with neither, the
+    file is not media. Durations are measured from the first timestamp, wherever it starts.
+    """
     with _open(path) as container:
         video = _video_stream(container)
         audio = container.streams.audio[0] if container.streams.audio else None
         if video is None and audio is None:
             raise MediaError("the file has no video or audio stream")
+        dropped: list[tuple[str, str]] = []
+        usable: list[Stream] = []
         for stream in (video, audio):
             if stream is not None and stream.codec_context is None:
-                raise MediaError(
+                reason = (
                     f"the {stream.type} stream cannot be decoded (unknown codec or damaged header)"
                 )
-        if video is not None:
+                dropped.append((stream.type, reason))
+            elif stream is not None:
+                usable.append(stream)
+        if video in usable:
             _check_resolution(video)
-        first = _first_frames(container, [s for s in (video, audio) if s is not None])
+        first = _first_frames(container, usable)
+        for stream in usable:
+            if stream.index not in first:
+                dropped.append((stream.type, f"the {stream.type} stream has no decodable frames"))
+        if not first:
+            raise MediaError("; ".join(reason for _, reason in dropped))
+        video = video if video is not None and video.index in first else None
+        audio = audio if audio is not None and audio.index in first else None
         duration = _duration(container)
         rotation, width, height = 0, 0, 0
         if video is not None:
@@ -115,6 +135,8 @@ def probe(path: str | Path) -> MediaInfo:
             audio_codec=audio.codec_context.name if audio is not None else None,
             subtitle_streams=len(container.streams.subtitles),
             container_format=container.format.name,
+            dropped=tuple(dropped),
+            start_s=media_origin(container),
         )
 
 
@@ -134,7 +156,7 @@ def sample_keyframes(path: str | Path, n: int, info: MediaInfo | None = None) ->
         return []
     targets = [info.duration_s * (i + 0.5) / n for i in range(n)]
     with _decoding_video(path, KEYFRAME_DECODER_OPTIONS) as (container, stream):
-        start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        start = info.start_s  # not measured here: skip_frame hides the first frame's time
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         groups = _keyframe_groups(container, stream, [start + t for t in targets])
     frames = {time: keyframe for time, (keyframe, _) in groups.items()}
@@ -245,22 +267,27 @@ def _check_resolution(video: VideoStream) -> None:
 
 
 def _first_frames(container: InputContainer, streams: list[Stream]) -> dict[int, av.frame.Frame]:
-    """First decoded frame of each stream, reading a bounded number of packets."""
+    """First decoded frame of each stream that has one, reading a bounded number of packets
+    (damaged packets of one stream do not stop the search in the others)."""
     found: dict[int, av.frame.Frame] = {}
-    for packets, (packet, frames) in enumerate(_decoded(container, streams), start=1):
+    if not streams:
+        return found
+    for packets, packet in enumerate(_packets(container, streams), start=1):
+        frames = _decode_packet(packet)
         if frames and packet.stream.index not in found:
             found[packet.stream.index] = frames[0]
         if len(found) == len(streams) or packets >= MAX_PROBE_PACKETS:
             break
-    for stream in streams:
-        if stream.index not in found:
-            raise MediaError(f"the {stream.type} stream has no decodable frames")
     return found
 
 
 def _duration(container: InputContainer) -> float:
-    """Container or stream duration; re-measured from the last packets when absent or absurd."""
+    """Container or stream duration; re-measured from the last packets when absent or absurd, or
+    when timestamps start late (muxers then often store the end time as the duration)."""
+    start = container.start_time / av.time_base if container.start_time else 0.0
     seconds = container.duration / av.time_base if container.duration else None
+    if start > LATE_START_S:
+        seconds = None
     if not seconds:
         durations = [
             float(s.duration * s.time_base)
@@ -292,6 +319,19 @@ def _measured_duration(container: InputContainer) -> float:
         raise MediaError("the file has no timestamps to measure its duration")
     first = min((float(s.start_time * s.time_base) for s in streams if s.start_time), default=0.0)
     return max(end - first, 0.0)
+
+
+def media_origin(container: InputContainer) -> float:
+    """Seconds where the media starts, which players show as 0:00: the earliest start time of
+    its video and audio streams (a subtitle track may start later), else the container's."""
+    starts = [
+        float(s.start_time * s.time_base)
+        for s in container.streams
+        if s.type in ("video", "audio") and s.start_time is not None and s.time_base
+    ]
+    if starts:
+        return min(starts)
+    return container.start_time / av.time_base if container.start_time else 0.0
 
 
 def _rewind(container: InputContainer) -> None:
@@ -454,17 +494,19 @@ def _decoded(
 
 def _decode_packet(packet: av.Packet) -> list[av.frame.Frame] | None:
     """Decoded frames, or None for a packet the decoder rejects (damaged or cut-off data):
-    skipped as the ffmpeg CLI does, so a truncated tail does not lose the whole file."""
+    skipped as the ffmpeg CLI does, so a truncated tail does not lose the whole file. Audio
+    packets decode independently, so any decoder error on one (AAC reports odd ones, e.g.
+    "Operation not permitted") only loses that packet."""
     try:
         return packet.decode()
-    except av.InvalidDataError as e:
+    except av.FFmpegError as e:
         kind = packet.stream.type
+        if kind != "audio" and not isinstance(e, av.InvalidDataError):
+            raise MediaError(f"{kind} decoding failed: {_describe(e)}") from e
         logger.warning(
             "%s: skipped a damaged %s packet: %s", packet.stream.container.name, kind, _describe(e)
         )
         return None
-    except av.FFmpegError as e:
-        raise MediaError(f"{packet.stream.type} decoding failed: {_describe(e)}") from e
 
 
 def _packets(container: InputContainer, streams: list[Stream]) -> Iterator[av.Packet]:

@@ -11,7 +11,14 @@ import streamlit as st
 
 from core.config import get_settings
 from dashboard import actions, cache, state
-from dashboard.components import md_escape, probability_chart, render_tag_tree, timecode, webvtt
+from dashboard.components import (
+    md_escape,
+    probability_chart,
+    render_modality_notes,
+    render_tag_tree,
+    timecode,
+    webvtt,
+)
 from dashboard.review_data import load_review
 from db.queries import NotFoundError, StaleVersionError
 from db.queries.review import VideoClaimedError
@@ -121,6 +128,7 @@ with left:
                     args=(frame.timestamp_s,),
                     width="stretch",
                 )
+    render_modality_notes(data.modality_notes)
     st.markdown(f"**Transcript** ({md_escape(data.transcript_source or 'none')})")
     with st.container(height=260):
         if not data.segments:

@@ -174,6 +174,15 @@ def set_media_info(session: Session, *, video_id: int, info: MediaInfo) -> Video
     return video
 
 
+def set_modality_notes(session: Session, *, video_id: int, notes: Sequence[dict]) -> Video:
+    """Replace what ingest noted per modality (``{"modality", "status", "detail"}`` dicts)."""
+    video = get_video(session, video_id=video_id)
+    video.modality_notes_json = dump_json(list(notes))
+    session.add(video)
+    session.flush()
+    return video
+
+
 def update_text(
     session: Session, *, video_id: int, title: str | None = None, description: str | None = None
 ) -> Video:
@@ -244,12 +253,14 @@ def put_transcript(
     text: str,
     language: str | None = None,
     segments: Sequence[dict] = (),
+    encoding: str | None = None,
 ) -> Transcript:
-    """Insert or replace the video's transcript."""
+    """Insert or replace the video's transcript; ``encoding``: what subtitle bytes were read as."""
     transcript = session.get(Transcript, video_id) or Transcript(video_id=video_id, source=source)
     transcript.source = str(source)
     transcript.text = text
     transcript.language = language
+    transcript.encoding = encoding
     transcript.segments_json = dump_json(list(segments))
     session.add(transcript)
     session.flush()

@@ -122,3 +122,24 @@ def test_claimed_by_someone_else_is_read_only(signed_in, seeded) -> None:
     assert "Read only" in boss.warning[0].value and "mod" in boss.warning[0].value
     save = boss.button[[b.label for b in boss.button].index("Save & next")]
     assert save.disabled
+
+
+def test_modality_notes_say_what_was_used_and_what_was_dropped(signed_in, seeded) -> None:
+    video_id = seeded.video_ids[2]
+    notes = [
+        {
+            "modality": "audio",
+            "status": "dropped",
+            "detail": "the audio stream has no decodable frames",
+        },
+        {"modality": "frames", "status": "used", "detail": "16 keyframes"},
+    ]
+    with seeded.db.session() as s:
+        videos.set_modality_notes(s, video_id=video_id, notes=notes)
+    at = _open(signed_in("mod"), video_id)
+    assert not at.exception
+    [expander] = [e for e in at.expander if e.label.startswith("Inputs used for tagging")]
+    assert "1 problem" in expander.label
+    [table] = expander.dataframe
+    assert list(table.value["status"]) == ["missing", "used"]
+    assert "no decodable frames" in table.value["detail"][0]
