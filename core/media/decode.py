@@ -40,6 +40,7 @@ THUMBNAIL_QUALITY = 85
 # filters, or the difference would drift through every predicted frame.
 KEYFRAME_DECODER_OPTIONS = {"skip_loop_filter": "all"}
 _HASH_CHUNK = 1 << 20
+_NOT_VIDEO_FORMATS = {"image2", "tty", "lrc", "srt", "webvtt", "ass", "microdvd", "subviewer"}
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,26 @@ def probe(path: str | Path) -> MediaInfo:
             dropped=tuple(dropped),
             start_s=media_origin(container),
         )
+
+
+def not_media_reason(path: str | Path) -> str | None:
+    """Why ``path`` is no video or audio file (in words), or None when it has a video or audio
+    stream. Only the container header is read: cheap enough for every file of a folder.
+
+    FFmpeg opens still images (image2, ``*_pipe`` demuxers) and text (the ``tty`` demuxer) as
+    one-frame video; those are not media we tag. Animated GIFs are.
+    """
+    try:
+        with _open(path) as container:
+            if container.format.name in _NOT_VIDEO_FORMATS or container.format.name.endswith(
+                "_pipe"
+            ):
+                return f"not a video or audio file ({container.format.long_name or 'image'})"
+            if _video_stream(container) is None and not container.streams.audio:
+                return "not a video or audio file (no video or audio stream)"
+    except MediaError as e:
+        return e.reason
+    return None
 
 
 def sample_keyframes(path: str | Path, n: int, info: MediaInfo | None = None) -> list[Keyframe]:

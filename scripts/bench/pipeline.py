@@ -102,7 +102,7 @@ def bench_whisper(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
 def bench_ingest(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     """Seconds of video per wall second: a cold ingest, then the same files again (cached)."""
     from core.encoders import load_encoder
-    from core.ingest.batch import DUPLICATE, ingest_paths
+    from core.ingest.batch import DUPLICATE, SKIPPED, ingest_paths
     from core.media.transcribe import load_transcriber
     from db.tables import VideoStatus
 
@@ -122,7 +122,8 @@ def bench_ingest(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     )
     cold_rate, warm_rate = cold_video / cold.wall_seconds, warm_video / warm.wall_seconds
     failed = len(cold.failed)
-    note = f"{len(cold.results)} demo videos ({failed} broken on purpose), models loaded beforehand in {load_s:.0f} s"
+    inputs = sum(r.status != SKIPPED for r in cold.results)  # skipped: sidecars, non-media
+    note = f"{inputs} demo videos ({failed} broken on purpose), models loaded beforehand in {load_s:.0f} s"
     return [
         Row(
             "ingest",
