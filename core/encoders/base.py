@@ -82,6 +82,9 @@ class Encoder(ABC):
     id: str
     version: str
     dims: dict[str, int]
+    # Seconds of audio, from the start, the encoder looks at; None: the whole track. Ingest keeps
+    # no more than this in memory once the transcript is made.
+    max_audio_seconds: float | None = None
 
     @abstractmethod
     def encode_batch(self, items: Sequence[EncoderInput]) -> list[dict[str, np.ndarray]]:

@@ -287,7 +287,7 @@ class Pipeline:
 
     def _extract(self, task: _Task) -> Extracted:
         reuse = task.donor is not None and "frames" in task.cached  # thumbnails and vector exist
-        return extract_media(
+        extracted = extract_media(
             task.media_path,
             task.content_hash,
             self.settings,
@@ -296,6 +296,11 @@ class Pipeline:
             audio_cached="audio" in task.cached,
             transcribe=self._transcribe,
         )
+        limit = self.encoder.max_audio_seconds
+        if extracted.audio is not None and limit is not None:
+            # transcribed already: only what the encoder reads waits for the encode batch
+            extracted.audio = extracted.audio[: int(limit * media.AUDIO_SAMPLE_RATE)].copy()
+        return extracted
 
     def _transcribe(self, audio: np.ndarray) -> Transcript:
         with self._transcriber_lock:  # one model instance, loaded on first use

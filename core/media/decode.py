@@ -25,7 +25,10 @@ from av.video.stream import VideoStream
 from PIL import Image
 
 MAX_SIDE_PX = 8192  # larger frames are rejected before anything is decoded
-MAX_FRAME_SIDE_PX = 1920  # sampled frames are scaled down to this: encoders use ~224 px anyway
+# Sampled frames are scaled down to this as soon as they are decoded, so an 8K video holds no
+# 8K frames: the encoders use ~224 px, on-screen text stays legible at 1280.
+MAX_FRAME_SIDE_PX = 1280
+VIDEO_DECODER_THREADS = 2  # frame threads each hold full-size frames: bounded, not per core
 MAX_DURATION_S = 48 * 3600.0  # longer than this is corrupt metadata or not a video we tag
 MAX_FORWARD_FRAMES = 600  # frames decoded in all past keyframes that several samples share
 MAX_PROBE_PACKETS = 2000  # packets read while looking for the first decodable frames
@@ -108,6 +111,7 @@ def probe(path: str | Path) -> MediaInfo:
                 usable.append(stream)
         if video in usable:
             _check_resolution(video)
+            video.codec_context.thread_count = VIDEO_DECODER_THREADS
         first = _first_frames(container, usable)
         for stream in usable:
             if stream.index not in first:
@@ -209,20 +213,29 @@ def load_audio(
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         limit = int(max_seconds * sample_rate)
-        chunks: list[np.ndarray] = []
+        # One buffer for the longest track kept: pages are only resident once written, and no
+        # chunk list is concatenated (which held the samples twice at the peak).
+        samples = np.empty(limit, np.float32)
         total = 0
         for _, frames in _decoded(container, [stream]):
             for frame in frames:
-                for out in _resample(resampler, frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-                    total += chunks[-1].size
+                total = _append(samples, total, _resample(resampler, frame))
             if total >= limit:
                 break
         else:
-            chunks.extend(out.to_ndarray().reshape(-1) for out in _resample(resampler, None))
-    if not chunks:
+            total = _append(samples, total, _resample(resampler, None))
+    if not total:
         raise MediaError("the audio stream has no decodable samples")
-    return np.concatenate(chunks)[:limit].astype(np.float32, copy=False)
+    return samples[:total].copy() if total < limit // 2 else samples[:total]
+
+
+def _append(buffer: np.ndarray, at: int, frames: list[av.AudioFrame]) -> int:
+    """Copy the frames' samples into ``buffer`` from ``at`` (up to its end); the new end."""
+    for frame in frames:
+        data = frame.to_ndarray().reshape(-1)[: buffer.size - at]
+        buffer[at : at + data.size] = data
+        at += data.size
+    return at
 
 
 def make_thumbnail(image: np.ndarray, max_px: int) -> bytes:
@@ -249,12 +262,14 @@ def content_hash(path: str | Path) -> str:
 
 def _open(path: str | Path, options: dict[str, str] | None = None) -> InputContainer:
     """The file opened for reading; ``options`` go to the demuxer and to the decoders FFmpeg
-    runs while it probes the streams."""
+    runs while it probes the streams (decoder threads are capped: each frame thread holds
+    full-size frames, 50 MB apiece at 8K, and FFmpeg's default is one per core)."""
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"file not found: {path.name}")
     if path.stat().st_size == 0:
         raise MediaError("the file is empty (0 bytes)")
+    options = {"threads": str(VIDEO_DECODER_THREADS), **(options or {})}
     try:
         return av.open(str(path), mode="r", metadata_errors="replace", options=options)
     except av.FFmpegError as e:
@@ -388,6 +403,7 @@ def _decoding_video(
         if stream.codec_context is None:
             raise MediaError("the video stream cannot be decoded (unknown codec or damaged header)")
         stream.codec_context.options = options or {}  # read when the first packet opens it
+        stream.codec_context.thread_count = VIDEO_DECODER_THREADS
         try:
             yield container, stream
         except av.FFmpegError as e:
@@ -436,11 +452,11 @@ def _keyframe_before(
     for packet in _packets(container, [stream]):
         if packet.is_keyframe and packet.pts in known:
             return known[packet.pts]
-        frames = _decode_packet(packet) or []
+        frames = [_shrink(f) for f in _decode_packet(packet) or []]
         if not frames and packet.is_keyframe:
             # With B-frames the decoder holds the keyframe back until later frames arrive (with
             # NONKEY skipping: later keyframes). Draining releases it now; the next seek resets.
-            frames = _drain(stream)
+            frames = [_shrink(f) for f in _drain(stream)]
         if frames or packet.is_keyframe:
             if frames and packet.is_keyframe and packet.pts is not None:
                 known[packet.pts] = frames[0]
@@ -476,14 +492,14 @@ def _decode_forward(
             continue
         while pending and frame.time > pending[0]:
             chosen = shown or frame
-            picked[chosen.time] = chosen
+            picked[chosen.time] = _shrink(chosen)
             pending.pop(0)
         shown = frame
         if not pending or decoded >= budget:
             break
     else:  # end of stream: the last frame stays on screen
         if pending and shown is not None:
-            picked[shown.time] = shown
+            picked[shown.time] = _shrink(shown)
     return picked
 
 
@@ -548,12 +564,17 @@ def _to_pts(stream: VideoStream, seconds: float) -> int:
     return int(Fraction(seconds) / time_base)
 
 
-def _to_upright_rgb(frame: VideoFrame, rotation: int) -> np.ndarray:
+def _shrink(frame: VideoFrame) -> VideoFrame:
+    """``frame`` scaled to at most ``MAX_FRAME_SIDE_PX`` (time kept): kept frames stay small."""
     scale = min(1.0, MAX_FRAME_SIDE_PX / max(frame.width, frame.height))
-    if scale < 1.0:
-        frame = frame.reformat(
-            width=max(2, round(frame.width * scale / 2) * 2),
-            height=max(2, round(frame.height * scale / 2) * 2),
-        )
-    rgb = frame.to_ndarray(format="rgb24")
+    if scale >= 1.0:
+        return frame
+    return frame.reformat(
+        width=max(2, round(frame.width * scale / 2) * 2),
+        height=max(2, round(frame.height * scale / 2) * 2),
+    )
+
+
+def _to_upright_rgb(frame: VideoFrame, rotation: int) -> np.ndarray:
+    rgb = _shrink(frame).to_ndarray(format="rgb24")
     return np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))

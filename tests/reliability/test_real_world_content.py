@@ -152,3 +152,14 @@ def test_late_start_reports_the_real_duration_and_relative_times(
     assert transcript.segments_json and json.loads(transcript.segments_json)[0]["start"] == (
         pytest.approx(0.2, abs=0.01)
     )
+
+
+def test_only_the_audio_the_encoder_reads_is_kept_for_encoding(
+    db, settings, tmp_path, fake_encoder, fake_transcriber
+):
+    video = write_video(tmp_path / "long.mp4", gradient_frames(30), 10, audio=tone(3.0))
+    fake_encoder.max_audio_seconds = 1.0
+    [result] = _ingest(db, settings, [video], fake_encoder, fake_transcriber).results
+    assert result.status == VideoStatus.READY
+    [item] = fake_encoder.items
+    assert item.audio.size == 16000  # the transcriber heard all 3 s; the encoder gets 1 s
