@@ -57,8 +57,21 @@ def webvtt(segments: Sequence[dict]) -> str:
 _NOTE_STATUS = {"used": "used", "fallback": "replaced", "dropped": "missing"}
 
 
-def render_modality_notes(notes: Sequence[dict]) -> None:
-    """What ingest used for each modality and what it left out and why (damaged files)."""
+def render_ingest_details(notes: Sequence[dict], onscreen: Sequence[dict]) -> None:
+    """What ingest used for each modality and what it left out and why (damaged files), and
+    the text read on the keyframes with when it was on screen."""
+    if onscreen:
+        with st.expander(f"On-screen text ({len(onscreen)} lines)", expanded=False):
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "shown": [f"{timecode(s['start'])}–{timecode(s['end'])}" for s in onscreen],
+                        "text": [s["text"] for s in onscreen],
+                    }
+                ),
+                hide_index=True,
+                width="stretch",
+            )
     if not notes:
         return
     problems = [n for n in notes if n["status"] != "used"]

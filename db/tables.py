@@ -190,6 +190,17 @@ class Transcript(SQLModel, table=True):
     encoding: str | None = None  # issue 15: detected encoding of subtitle bytes (None: Whisper)
 
 
+class OnscreenText(SQLModel, table=True):
+    """Issue 15: text burned into the picture, read from keyframes by OCR (one row per video)."""
+
+    __tablename__ = "onscreen_text"
+
+    video_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    languages: str  # the Tesseract languages it was read with, e.g. "eng+rus"
+    text: str = Field(default="", sa_type=Text)  # distinct lines, in order of appearance
+    segments_json: str = Field(default="[]", sa_type=Text)  # [{"start": s, "end": s, "text": str}]
+
+
 class Keyframe(SQLModel, table=True):
     __tablename__ = "keyframe"
 
@@ -354,6 +365,7 @@ __all__ = [
     "LoginAttempt",
     "ModelStatus",
     "ModelVersion",
+    "OnscreenText",
     "Prediction",
     "Role",
     "SchemaInfo",

@@ -15,8 +15,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-MODALITIES: tuple[str, ...] = ("title", "description", "frames", "subtitles", "audio")
-TEXT_MODALITIES: tuple[str, ...] = ("title", "description", "subtitles")
+MODALITIES: tuple[str, ...] = (
+    "title",
+    "description",
+    "frames",
+    "subtitles",
+    "audio",
+    "onscreen_text",  # text burned into the picture, read by OCR (core.media.ocr)
+)
+TEXT_MODALITIES: tuple[str, ...] = ("title", "description", "subtitles", "onscreen_text")
 AUDIO_SAMPLE_RATE = 16_000
 
 
@@ -39,6 +46,7 @@ class EncoderInput:
     frame_times: list[float] = field(default_factory=list)
     subtitles: str = ""
     audio: np.ndarray | None = None
+    onscreen_text: str = ""
 
     def __post_init__(self) -> None:
         for i, frame in enumerate(self.frames):

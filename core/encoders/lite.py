@@ -58,6 +58,7 @@ class LiteEncoder(Encoder):
             "title": self.text.dim,
             "description": self.text.dim,
             "subtitles": self.text.dim,
+            "onscreen_text": self.text.dim,
             "frames": visual.DESCRIPTOR_DIM,
             "audio": self.audio.dim,
         }

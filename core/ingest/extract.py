@@ -17,8 +17,9 @@ import numpy as np
 from core.config import Settings
 from core.ingest.notes import ModalityNote, stream_dropped, summary
 from core.media import decode as media
+from core.media.ocr import OcrError, read_onscreen_text
 from core.media.subtitles import embedded_subtitle_transcript
-from core.media.transcript import Transcript
+from core.media.transcript import Segment, Transcript
 from db.queries import videos as videos_q
 
 
@@ -32,6 +33,7 @@ class Extracted:
     audio: np.ndarray | None
     transcript: Transcript | None
     problems: list[ModalityNote] = field(default_factory=list)  # what was dropped and why
+    onscreen: list[Segment] | None = None  # text read on the keyframes; None: not read
 
 
 def extract_media(
@@ -63,6 +65,15 @@ def extract_media(
                 keyframes, images = _keyframes(media_path, content_hash, settings, info)
             except media.MediaError as e:
                 problems.append(ModalityNote("frames", "dropped", e.reason))
+    onscreen = None
+    if images and settings.onscreen_text_frames:
+        try:
+            onscreen = read_onscreen_text(
+                _spread([t for t, _ in keyframes], images, settings.onscreen_text_frames),
+                languages=settings.ocr_languages,
+            )
+        except OcrError as e:
+            problems.append(ModalityNote("onscreen_text", "dropped", str(e)))
     if transcript is None and info.subtitle_streams:
         try:
             transcript = embedded_subtitle_transcript(media_path)
@@ -95,12 +106,24 @@ def extract_media(
         audio=audio,
         transcript=transcript,
         problems=problems,
+        onscreen=onscreen,
     )
 
 
 def relative_path(path: Path, settings: Settings) -> str:
     """``path`` relative to the data dir, as stored in the database."""
     return str(path.resolve().relative_to(settings.data_dir.resolve()))
+
+
+def _spread(times: list[float], images: list[np.ndarray], n: int) -> list[tuple[float, np.ndarray]]:
+    """At most ``n`` of the keyframes, evenly spread (OCR costs ~0.5 s a frame)."""
+    if len(images) <= n:
+        picks: list[int] = list(range(len(images)))
+    elif n == 1:
+        picks = [len(images) // 2]
+    else:
+        picks = sorted({round(i * (len(images) - 1) / (n - 1)) for i in range(n)})
+    return [(times[i], images[i]) for i in picks]
 
 
 def _keyframes(

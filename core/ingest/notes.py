@@ -42,10 +42,14 @@ def stream_dropped(kind: str, reason: str) -> ModalityNote:
 
 
 def used_notes(
-    *, keyframes: int, has_audio: bool, transcript: Transcript | None
+    *, keyframes: int, has_audio: bool, transcript: Transcript | None, onscreen_lines: int = 0
 ) -> list[ModalityNote]:
     """One ``used`` note per modality that made it into the video's inputs."""
     notes = []
+    if onscreen_lines:
+        plural = "s" * (onscreen_lines != 1)
+        detail = f"{onscreen_lines} line{plural} of text read on the keyframes"
+        notes.append(ModalityNote("onscreen_text", "used", detail))
     if keyframes:
         notes.append(ModalityNote("frames", "used", f"{keyframes} keyframes"))
     if has_audio:

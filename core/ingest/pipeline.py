@@ -37,6 +37,7 @@ from core.encoders import (
 from core.ingest.extract import Extracted, extract_media
 from core.ingest.notes import ModalityNote, finalise, used_notes
 from core.media import decode as media
+from core.media.ocr import onscreen_text
 from core.media.subtitles import SubtitleError, load_subtitles
 from core.media.transcribe import Transcriber, TranscriberError, load_transcriber
 from core.media.transcript import Segment, Transcript
@@ -109,6 +110,7 @@ class _Donor:
     info: videos_q.MediaInfo
     keyframes: list[tuple[float, str]]
     transcript: Transcript | None
+    onscreen: list[Segment] | None  # text read on its keyframes; None: never read
 
 
 class Pipeline:
@@ -252,6 +254,8 @@ class Pipeline:
         transcript = sidecar or (donor.transcript if donor is not None else None)
         if transcript is not None and transcript.text:
             keys["subtitles"] = _text_key(transcript.text)
+        if donor is not None and donor.onscreen:
+            keys["onscreen_text"] = _text_key(onscreen_text(donor.onscreen))
         return _Task(
             video_id=video_id,
             name=name,
@@ -281,6 +285,8 @@ class Pipeline:
             return False
         if transcript is not None and transcript.text:
             wanted.add("subtitles")
+        if donor.onscreen:
+            wanted.add("onscreen_text")
         return wanted <= set(task.cached)
 
     # -- extraction (worker threads; no database access) ---------------------------------------
@@ -296,6 +302,8 @@ class Pipeline:
             audio_cached="audio" in task.cached,
             transcribe=self._transcribe,
         )
+        if reuse:  # no frames decoded, so nothing read: the donor's on-screen text holds
+            extracted.onscreen = task.donor.onscreen
         limit = self.encoder.max_audio_seconds
         if extracted.audio is not None and limit is not None:
             # transcribed already: only what the encoder reads waits for the encode batch
@@ -345,31 +353,33 @@ class Pipeline:
         return [*results, *self._store(done)]
 
     def _lookup_transcripts(self, ready: list[tuple[_Task, Extracted]]) -> None:
-        """Cache lookup for transcripts found by extraction (same words, same vector)."""
-        new = {}
+        """Cache lookup for texts found by extraction, transcripts and on-screen text (same
+        words, same vector)."""
+        new: dict[str, set[str]] = {}  # modality -> input hashes to look up
         for task, extracted in ready:
-            if (
-                extracted.transcript is not None
-                and extracted.transcript.text
-                and "subtitles" not in task.keys
-            ):
-                task.keys["subtitles"] = _text_key(extracted.transcript.text)
-                new[task.keys["subtitles"]] = task
+            for modality, text in _extracted_texts(extracted).items():
+                if text and modality not in task.keys:
+                    task.keys[modality] = _text_key(text)
+                    new.setdefault(modality, set()).add(task.keys[modality])
         if not new:
             return
         encoder_id, encoder_version = self.encoder.cache_key
         with self.db.session() as session:
-            hits = embeddings_q.find_cached(
-                session,
-                modality="subtitles",
-                encoder_id=encoder_id,
-                encoder_version=encoder_version,
-                input_hashes=list(new),
-            )
-        for task, extracted in ready:
-            key = task.keys.get("subtitles")
-            if key in hits:
-                task.cached["subtitles"] = hits[key]
+            hits = {
+                modality: embeddings_q.find_cached(
+                    session,
+                    modality=modality,
+                    encoder_id=encoder_id,
+                    encoder_version=encoder_version,
+                    input_hashes=sorted(keys),
+                )
+                for modality, keys in new.items()
+            }
+        for task, _ in ready:
+            for modality, found in hits.items():
+                key = task.keys.get(modality)
+                if key in found:
+                    task.cached[modality] = found[key]
 
     def _encode_and_store_one(
         self, entry: tuple[_Task, Extracted, EncoderInput]
@@ -428,7 +438,18 @@ class Pipeline:
             keyframes=len(extracted.keyframes),
             has_audio=extracted.info.has_audio,
             transcript=transcript,
+            onscreen_lines=len(extracted.onscreen or []),
         )
+        if extracted.onscreen is not None:
+            videos_q.put_onscreen_text(
+                session,
+                video_id=task.video_id,
+                languages=self.settings.ocr_languages,
+                text=onscreen_text(extracted.onscreen),
+                segments=[
+                    {"start": s.start, "end": s.end, "text": s.text} for s in extracted.onscreen
+                ],
+            )
         videos_q.set_modality_notes(
             session,
             video_id=task.video_id,
@@ -501,7 +522,7 @@ def _encoder_input(task: _Task, extracted: Extracted) -> EncoderInput | None:
     def wanted(modality: str) -> bool:
         return modality in task.keys and modality not in task.cached
 
-    subtitles = extracted.transcript.text if extracted.transcript is not None else ""
+    texts = _extracted_texts(extracted)
     frames = extracted.images if "frames" not in task.cached else []
     audio = extracted.audio if "audio" not in task.cached else None
     item = EncoderInput(
@@ -509,10 +530,18 @@ def _encoder_input(task: _Task, extracted: Extracted) -> EncoderInput | None:
         description=task.description if wanted("description") else "",
         frames=frames,
         frame_times=[t for t, _ in extracted.keyframes] if frames else [],
-        subtitles=subtitles if wanted("subtitles") else "",
+        subtitles=texts["subtitles"] if wanted("subtitles") else "",
+        onscreen_text=texts["onscreen_text"] if wanted("onscreen_text") else "",
         audio=audio,
     )
-    empty = not (item.title or item.description or item.subtitles or item.frames or item.has_audio)
+    empty = not (
+        item.title
+        or item.description
+        or item.subtitles
+        or item.onscreen_text
+        or item.frames
+        or item.has_audio
+    )
     return None if empty else item
 
 
@@ -529,6 +558,7 @@ def _donor(session: Session, video: Video) -> _Donor | None:
         transcript = Transcript(
             language=row.language, source=row.source, segments=segments, encoding=row.encoding
         )
+    ocr = videos_q.get_onscreen_text(session, video_id=video.id)
     return _Donor(
         video_id=video.id,
         info=videos_q.MediaInfo(
@@ -545,7 +575,22 @@ def _donor(session: Session, video: Video) -> _Donor | None:
             for k in videos_q.get_keyframes(session, video_id=video.id)
         ],
         transcript=transcript,
+        onscreen=[
+            Segment(start=s["start"], end=s["end"], text=s["text"])
+            for s in json.loads(ocr.segments_json)
+        ]
+        if ocr is not None
+        else None,
     )
+
+
+def _extracted_texts(extracted: Extracted) -> dict[str, str]:
+    """The text modalities extraction found ("" when none)."""
+    transcript = extracted.transcript
+    return {
+        "subtitles": transcript.text if transcript is not None else "",
+        "onscreen_text": onscreen_text(extracted.onscreen or []),
+    }
 
 
 def _check_vectors(task: _Task, produced: dict[str, np.ndarray]) -> None:
@@ -569,6 +614,7 @@ def _from_donor(task: _Task) -> Extracted:
         images=[],
         audio=None,
         transcript=task.sidecar or donor.transcript,
+        onscreen=donor.onscreen,
     )
 
 

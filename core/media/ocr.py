@@ -23,6 +23,10 @@ DEFAULT_LANGUAGES = "eng+rus"
 MIN_CONFIDENCE = 60  # Tesseract's per-word confidence (0-100)
 MIN_WORD_LETTERS = 2  # single letters are mostly noise read from texture
 SAME_FRAME_MAD = 2.0  # mean absolute difference (0-255) below which a frame is not read again
+# Letters are sharp strokes: a frame where fewer than this share of pixels sit on a strong
+# horizontal edge (flat colour, gradients, soft footage) is not given to Tesseract at all.
+MIN_EDGE_SHARE = 0.002
+EDGE_STEP = 48  # grey-level jump between neighbouring pixels that counts as a strong edge
 
 
 class OcrError(RuntimeError):
@@ -62,6 +66,8 @@ def onscreen_text(segments: Sequence[Segment]) -> str:
 
 
 def _read_lines(image: np.ndarray, languages: str) -> list[str]:
+    if not _may_hold_text(image):
+        return []
     try:
         data = pytesseract.image_to_data(image, lang=languages, output_type=Output.DICT)
     except TesseractNotFoundError as e:
@@ -78,6 +84,12 @@ def _read_lines(image: np.ndarray, languages: str) -> list[str]:
         key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
         lines.setdefault(key, []).append(word)
     return list(dict.fromkeys(" ".join(words) for words in lines.values()))
+
+
+def _may_hold_text(image: np.ndarray) -> bool:
+    grey = image[..., :3].astype(np.int16).sum(axis=2) // 3
+    edges = np.abs(np.diff(grey, axis=1)) >= EDGE_STEP
+    return float(edges.mean()) >= MIN_EDGE_SHARE
 
 
 def _changed(before: np.ndarray, after: np.ndarray) -> bool:

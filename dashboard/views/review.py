@@ -14,7 +14,7 @@ from dashboard import actions, cache, state
 from dashboard.components import (
     md_escape,
     probability_chart,
-    render_modality_notes,
+    render_ingest_details,
     render_tag_tree,
     timecode,
     webvtt,
@@ -128,7 +128,7 @@ with left:
                     args=(frame.timestamp_s,),
                     width="stretch",
                 )
-    render_modality_notes(data.modality_notes)
+    render_ingest_details(data.modality_notes, data.onscreen)
     st.markdown(f"**Transcript** ({md_escape(data.transcript_source or 'none')})")
     with st.container(height=260):
         if not data.segments:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from core.ingest import batch as ingest
@@ -163,3 +164,54 @@ def test_only_the_audio_the_encoder_reads_is_kept_for_encoding(
     assert result.status == VideoStatus.READY
     [item] = fake_encoder.items
     assert item.audio.size == 16000  # the transcriber heard all 3 s; the encoder gets 1 s
+
+
+def _caption_frames(count: int) -> list:
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 40)
+    frames = []
+    for i in range(count):
+        image = Image.new("RGB", (640, 360), (30 + 10 * i, 60, 40))
+        if i >= count // 2:
+            ImageDraw.Draw(image).text((40, 140), "GRAND FINAL", font=font, fill="white")
+        frames.append(np.asarray(image))
+    return frames
+
+
+def test_onscreen_text_is_read_stored_embedded_and_reused(
+    db, settings, tmp_path, fake_encoder, fake_transcriber
+):
+    video = write_video(tmp_path / "final.mp4", _caption_frames(20), 10, gop=5)
+    settings.onscreen_text_frames = 4
+    settings.num_keyframes = 4
+    report = ingest.ingest_paths(
+        db, [video], settings=settings, encoder=fake_encoder, transcriber=fake_transcriber
+    )
+    [result] = report.results
+    assert result.status == VideoStatus.READY
+    with db.session() as session:
+        row = videos_q.get_onscreen_text(session, video_id=result.video_id)
+    assert row.text == "GRAND FINAL" and row.languages == "eng+rus"
+    [segment] = json.loads(row.segments_json)
+    assert 1.0 <= segment["start"] <= segment["end"] < 2.0  # shown in the second half
+    assert fake_encoder.encoded("onscreen_text") == 1
+    _, _, notes = _stored(db, result.video_id)
+    assert "1 line of text" in _notes(notes, "used")["onscreen_text"]
+
+    copy = tmp_path / "again.mkv"  # the same bytes: artifacts and vectors reused, nothing read
+    copy.write_bytes(video.read_bytes())
+    [again] = ingest.ingest_paths(
+        db, [copy], settings=settings, encoder=fake_encoder, transcriber=fake_transcriber
+    ).results
+    assert again.status == ingest.DUPLICATE and fake_encoder.encoded("onscreen_text") == 1
+
+
+def test_frames_without_text_have_no_onscreen_modality(
+    db, settings, tmp_path, fake_encoder, fake_transcriber
+):
+    video = write_video(tmp_path / "plain.mp4", gradient_frames(10), 10)
+    [result] = _ingest(db, settings, [video], fake_encoder, fake_transcriber).results
+    with db.session() as session:
+        assert videos_q.get_onscreen_text(session, video_id=result.video_id).text == ""
+    assert fake_encoder.encoded("onscreen_text") == 0

@@ -44,3 +44,14 @@ def test_no_text_gives_nothing():
 def test_missing_language_data_is_a_clear_error():
     with pytest.raises(OcrError, match="tesseract failed"):
         read_onscreen_text([(0.0, _frame("HELLO"))], languages="xx_not_installed")
+
+
+def test_frames_without_sharp_strokes_never_reach_tesseract(monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        "core.media.ocr.pytesseract.image_to_data", lambda *a, **k: calls.append(1) or {}
+    )
+    ramp = np.repeat(np.linspace(0, 255, 640, dtype=np.uint8)[None, :, None], 360, 0)
+    flat = [(float(i), np.full((360, 640, 3), 20 * i, np.uint8)) for i in range(5)]
+    assert read_onscreen_text([*flat, (9.0, np.repeat(ramp, 3, 2))]) == []
+    assert calls == []
