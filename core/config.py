@@ -73,6 +73,17 @@ class Settings(BaseSettings):
         ),
     )
     num_keyframes: int = Field(16, ge=1, le=256, description="Keyframes sampled per video.")
+    onscreen_text_frames: int = Field(
+        8,
+        ge=0,
+        le=256,
+        description=(
+            "Keyframes read for on-screen text (Tesseract OCR, spread over the video); 0: off."
+        ),
+    )
+    ocr_languages: str = Field(
+        "eng+rus", description="Tesseract languages of on-screen text ('+'-joined data names)."
+    )
     thumbnail_px: int = Field(
         192, ge=32, le=1024, description="Longest side of stored keyframe thumbnails."
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ import pyarrow.parquet as pq
 from sqlmodel import Session
 
 from core import review as review_rules
+from core.charsets import TextDecodingError, decode_text
 from core.errors import TaggerError
 from core.ingest.formats import VIDEO_EXTENSIONS
 from core.taxonomy import Taxonomy, UnknownTagError, load_from_db
@@ -79,6 +81,14 @@ class ImportReport:
     files_matched: int = 0
     held_out: list[str] = field(default_factory=list)  # video_ids imported without labels
     problems: list[RowProblem] = field(default_factory=list)  # unknown tags, missing files
+    encoding: str = "utf-8"  # what the file's bytes were read as
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    rows: list[DatasetRow]
+    encoding: str  # detected (utf-8, utf-16, cp1251, ...); the text is stored as UTF-8
+    doubtful: bool = False  # the encoding was a weak guess: titles may be garbled
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -86,21 +96,28 @@ class ImportReport:
 
 def read_dataset(path: Path | str) -> list[DatasetRow]:
     """Parse and validate a dataset file (.csv, .json list of objects, or .jsonl)."""
+    return read_dataset_file(path).rows
+
+
+def read_dataset_file(path: Path | str) -> DatasetFile:
+    """Like :func:`read_dataset`, with the text encoding the file was read with (spreadsheet
+    exports are often UTF-16 or a legacy code page such as Windows-1251)."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".json", ".jsonl"):
+        raise DatasetError(
+            f"{path}: unknown dataset type {suffix!r}; expected .csv, .json or .jsonl"
+        )
     try:
-        if suffix == ".csv":
-            rows = _read_csv(path)
-        elif suffix in (".json", ".jsonl"):
-            rows = _read_json(path, lines=suffix == ".jsonl")
-        else:
-            raise DatasetError(
-                f"{path}: unknown dataset type {suffix!r}; expected .csv, .json or .jsonl"
-            )
+        decoded = decode_text(path.read_bytes())
     except OSError as e:
         raise DatasetError(f"cannot read {path}: {e}") from e
-    except UnicodeDecodeError as e:
-        raise DatasetError(f"{path} is not UTF-8 text: {e}") from e
+    except TextDecodingError as e:
+        raise DatasetError(f"{path} is not readable text: {e}") from e
+    if suffix == ".csv":
+        rows = _read_csv(path, decoded.text)
+    else:
+        rows = _read_json(path, decoded.text, lines=suffix == ".jsonl")
     seen: dict[str, int] = {}
     for row in rows:
         _check_no_nul(path, row)
@@ -112,7 +129,7 @@ def read_dataset(path: Path | str) -> list[DatasetRow]:
                 f"(first in row {seen[row.video_id]})"
             )
         seen[row.video_id] = row.row
-    return rows
+    return DatasetFile(rows=rows, encoding=decoded.encoding, doubtful=decoded.doubtful)
 
 
 def _check_no_nul(path: Path, row: DatasetRow) -> None:
@@ -128,9 +145,9 @@ def _check_no_nul(path: Path, row: DatasetRow) -> None:
             raise DatasetError(f"{path} row {row.row}: {name} contains a NUL character (\\x00)")
 
 
-def _read_csv(path: Path) -> list[DatasetRow]:
+def _read_csv(path: Path, text: str) -> list[DatasetRow]:
     csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD_CHARS))
-    with path.open(newline="", encoding="utf-8-sig") as f:
+    with io.StringIO(text, newline="") as f:
         reader = csv.reader(f, strict=True)
         rows: list[DatasetRow] = []
         n = 1  # the last row read; the header is row 1
@@ -163,8 +180,7 @@ def _read_csv(path: Path) -> list[DatasetRow]:
     return rows
 
 
-def _read_json(path: Path, *, lines: bool) -> list[DatasetRow]:
-    text = path.read_text(encoding="utf-8-sig")
+def _read_json(path: Path, text: str, *, lines: bool) -> list[DatasetRow]:
     try:
         items = (
             [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -271,12 +287,22 @@ def import_dataset(
     """
     if not 0.0 <= holdout_fraction < 1.0:
         raise DatasetError(f"holdout fraction must be in [0, 1), got {holdout_fraction}")
-    rows = read_dataset(path)
+    read = read_dataset_file(path)
+    rows = read.rows
     files = _index_video_files(Path(videos_dir)) if videos_dir is not None else None
     if taxonomy is None:
         with db.session() as session:
             taxonomy = load_from_db(session)
-    report = ImportReport(rows=len(rows))
+    report = ImportReport(rows=len(rows), encoding=read.encoding)
+    if read.doubtful:
+        report.problems.append(
+            RowProblem(
+                1,
+                "",
+                f"the text encoding ({read.encoding}) was a guess: check titles for garbled"
+                " letters, or save the file as UTF-8",
+            )
+        )
     resolved: list[tuple[DatasetRow, list[str], Path | None, bool]] = []
     for row in rows:
         node_ids, unknown = resolve_tags(row.tags, taxonomy)
@@ -312,6 +338,7 @@ def import_dataset(
                 user=user,
                 detail={
                     "file": str(path),
+                    "encoding": report.encoding,
                     "rows": report.rows,
                     "videos_created": report.videos_created,
                     "labels_added": report.labels_added,

@@ -41,6 +41,42 @@ def timecode(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
+_NOTE_STATUS = {"used": "used", "fallback": "replaced", "dropped": "missing"}
+
+
+def render_ingest_details(notes: Sequence[dict], onscreen: Sequence[dict]) -> None:
+    """What ingest used for each modality and what it left out and why (damaged files), and
+    the text read on the keyframes with when it was on screen."""
+    if onscreen:
+        with st.expander(f"On-screen text ({len(onscreen)} lines)", expanded=False):
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "shown": [f"{timecode(s['start'])}–{timecode(s['end'])}" for s in onscreen],
+                        "text": [s["text"] for s in onscreen],
+                    }
+                ),
+                hide_index=True,
+                width="stretch",
+            )
+    if not notes:
+        return
+    problems = [n for n in notes if n["status"] != "used"]
+    label = f"Inputs used for tagging ({len(problems)} problem{'s' * (len(problems) != 1)})"
+    with st.expander(label, expanded=bool(problems)):
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "modality": [n["modality"] for n in notes],
+                    "status": [_NOTE_STATUS.get(n["status"], n["status"]) for n in notes],
+                    "detail": [n["detail"] for n in notes],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+
+
 @dataclass(frozen=True)
 class ScoredTag:
     """One node of a prediction, for display."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core import review as review_rules
@@ -49,6 +49,9 @@ class ReviewData:
     model_version_id: int | None
     human_labels: list[str]
     imported_labels: list[str]
+    modality_notes: list[dict]  # {"modality", "status", "detail"}: what ingest used or dropped
+    transcript_encoding: str | None = None  # what the subtitle bytes were read as
+    onscreen: list[dict] = field(default_factory=list)  # OCR lines {"start", "end", "text"}
 
     @property
     def current_labels(self) -> list[str]:
@@ -68,6 +71,7 @@ def load_review(
         video = videos.get_video(session, video_id=video_id)
         claim = review.get_claim(session, video_id=video_id, user=user)
         transcript = videos.get_transcript(session, video_id=video_id)
+        ocr = videos.get_onscreen_text(session, video_id=video_id)
         frames = videos.get_keyframes(session, video_id=video_id)
         stored = labels.get_labels(session, video_id=video_id)
         model_id = video.predicted_model_id
@@ -93,6 +97,9 @@ def load_review(
         model_version_id=model_id,
         human_labels=[lab.node_id for lab in stored if lab.source == LabelSource.HUMAN],
         imported_labels=[lab.node_id for lab in stored if lab.source == LabelSource.IMPORT],
+        modality_notes=json.loads(video.modality_notes_json or "[]"),
+        transcript_encoding=transcript.encoding if transcript is not None else None,
+        onscreen=json.loads(ocr.segments_json) if ocr is not None else [],
     )
 
 

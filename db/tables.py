@@ -187,6 +187,10 @@ class Video(SQLModel, table=True):
     predicted_model_id: int | None = None
     uncertainty: float | None = Field(default=None, index=True, sa_type=Double)
     top_tag: str | None = None  # TaxonomyNode.id of the most confident most-specific tag
+    # issue 15 (real-world content): per modality what ingest used or dropped and why, as
+    # [{"modality": ..., "status": "used"|"fallback"|"dropped", "detail": ...}]; None: not
+    # ingested yet (or before this column existed)
+    modality_notes_json: str | None = Field(default=None, sa_type=Text)
 
 
 class Transcript(SQLModel, table=True):
@@ -196,6 +200,18 @@ class Transcript(SQLModel, table=True):
     language: str | None = None
     source: str  # TranscriptSource
     text: str = Field(default="", sa_type=Text)
+    segments_json: str = Field(default="[]", sa_type=Text)  # [{"start": s, "end": s, "text": str}]
+    encoding: str | None = None  # issue 15: detected encoding of subtitle bytes (None: Whisper)
+
+
+class OnscreenText(SQLModel, table=True):
+    """Issue 15: text burned into the picture, read from keyframes by OCR (one row per video)."""
+
+    __tablename__ = "onscreen_text"
+
+    video_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    languages: str  # the Tesseract languages it was read with, e.g. "eng+rus"
+    text: str = Field(default="", sa_type=Text)  # distinct lines, in order of appearance
     segments_json: str = Field(default="[]", sa_type=Text)  # [{"start": s, "end": s, "text": str}]
 
 
@@ -505,6 +521,7 @@ __all__ = [
     "LoginAttempt",
     "ModelStatus",
     "ModelVersion",
+    "OnscreenText",
     "OverlapAnswer",
     "Prediction",
     "QualitySettings",

@@ -121,6 +121,46 @@ def write_video(
     return path
 
 
+def write_subrip_mkv(
+    path: Path,
+    frames: Sequence[np.ndarray],
+    fps: float,
+    cues: Iterable[Segment],
+    *,
+    encoding: str = "utf-8",
+    start_s: float = 0.0,
+) -> Path:
+    """A Matroska file with h264 video and a SubRip track whose cue bytes are in ``encoding``
+    (as old rips carry Windows-1251 or KOI8-R text); every timestamp is shifted by ``start_s``,
+    like a recording cut out of a longer stream."""
+    path = Path(path)
+    with av.open(str(path), mode="w", format="matroska") as container:
+        video = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        video.height, video.width = frames[0].shape[:2]
+        video.pix_fmt = "yuv420p"
+        video.options = {"preset": "veryfast", "x264-params": "bframes=0"}
+        subtitle_stream = container.add_stream("subrip")
+        subtitle_stream.codec_context.subtitle_header = _ASS_HEADER
+        subtitle_stream.time_base = SUBTITLE_TIME_BASE
+        offset = round(start_s * fps)
+        packets: list[tuple[float, av.Packet]] = []
+        for index, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            frame.pts = offset + index
+            packets.extend((float(p.pts * p.time_base), p) for p in video.encode(frame))
+        packets.extend((float(p.pts * p.time_base), p) for p in video.encode(None))
+        for cue in cues:
+            packet = av.Packet(cue.text.encode(encoding))
+            packet.stream = subtitle_stream
+            packet.pts = packet.dts = round((cue.start + start_s) / SUBTITLE_TIME_BASE)
+            packet.duration = round((cue.end - cue.start) / SUBTITLE_TIME_BASE)
+            packet.time_base = SUBTITLE_TIME_BASE
+            packets.append((cue.start + start_s, packet))
+        for _, packet in sorted(packets, key=lambda item: item[0]):  # interleaved by time
+            container.mux(packet)
+    return path
+
+
 def write_srt(segments: Iterable[Segment], path: Path) -> Path:
     """Write segments as a SubRip file (UTF-8)."""
     blocks = [

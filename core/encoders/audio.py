@@ -27,7 +27,9 @@ MAX_AUDIO_SECONDS = 300
 WINDOW_SECONDS = 30
 # Whisper's encoder halves the mel frame rate (conv stride 2).
 ENCODER_STRIDE = 2
-BATCH_WINDOWS = 8
+# Windows per encoder call: each holds ~50 MB of activations in CTranslate2; 8 at once added
+# ~400 MB to the ingest peak on a 30-minute track, for little speed on CPU.
+BATCH_WINDOWS = 2
 
 
 def default_whisper_model_path() -> Path:

@@ -17,8 +17,15 @@ import numpy as np
 
 from core.errors import TaggerError
 
-MODALITIES: tuple[str, ...] = ("title", "description", "frames", "subtitles", "audio")
-TEXT_MODALITIES: tuple[str, ...] = ("title", "description", "subtitles")
+MODALITIES: tuple[str, ...] = (
+    "title",
+    "description",
+    "frames",
+    "subtitles",
+    "audio",
+    "onscreen_text",  # text burned into the picture, read by OCR (core.media.ocr)
+)
+TEXT_MODALITIES: tuple[str, ...] = ("title", "description", "subtitles", "onscreen_text")
 AUDIO_SAMPLE_RATE = 16_000
 
 
@@ -41,6 +48,7 @@ class EncoderInput:
     frame_times: list[float] = field(default_factory=list)
     subtitles: str = ""
     audio: np.ndarray | None = None
+    onscreen_text: str = ""
 
     def __post_init__(self) -> None:
         for i, frame in enumerate(self.frames):
@@ -84,6 +92,9 @@ class Encoder(ABC):
     id: str
     version: str
     dims: dict[str, int]
+    # Seconds of audio, from the start, the encoder looks at; None: the whole track. Ingest keeps
+    # no more than this in memory once the transcript is made.
+    max_audio_seconds: float | None = None
 
     @abstractmethod
     def encode_batch(self, items: Sequence[EncoderInput]) -> list[dict[str, np.ndarray]]:

@@ -37,6 +37,7 @@ class LiteEncoder(Encoder):
     """Runs on a laptop CPU with nothing downloaded; see the module docstring for the spaces."""
 
     id = "lite"
+    max_audio_seconds = audio_module.MAX_AUDIO_SECONDS
 
     def __init__(
         self,
@@ -57,6 +58,7 @@ class LiteEncoder(Encoder):
             "title": self.text.dim,
             "description": self.text.dim,
             "subtitles": self.text.dim,
+            "onscreen_text": self.text.dim,
             "frames": visual.DESCRIPTOR_DIM,
             "audio": self.audio.dim,
         }

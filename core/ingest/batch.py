@@ -55,6 +55,7 @@ __all__ = [
     "DUPLICATE",
     "SKIPPED",
     "EmbeddingError",
+    "FolderScan",
     "IngestError",
     "IngestReport",
     "IngestResult",
@@ -66,8 +67,14 @@ __all__ = [
     "ingest_upload",
     "process_upload",
     "receive_upload",
+    "scan_folder",
 ]
 
+# Left out of folder ingest without opening them.
+SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"})
+SYSTEM_FOLDERS = frozenset({"__MACOSX", "$RECYCLE.BIN", "System Volume Information", "@eaDir"})
+TEXT_EXTENSIONS = frozenset({".txt", ".csv", ".json", ".jsonl", ".md", ".nfo", ".xml", ".html"})
+SUBTITLE_EXTENSIONS = frozenset({".srt", ".vtt", ".ass", ".ssa", ".sub"})
 DUPLICATE = "duplicate"  # result status: the same bytes were already processed
 SKIPPED = "skipped"  # result status: nothing to do (no media file for a pending video)
 _EVENTS = {
@@ -152,7 +159,9 @@ def ingest_paths(
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(_video_files(path))
+            scan = scan_folder(path)
+            files.extend(scan.files)
+            report.results.extend(scan.skipped)
         elif path.suffix.lower() == ".csv" and path.is_file():
             report.problems.extend(_import_dataset(db, path, videos_dir))
             if videos_dir is None:
@@ -365,10 +374,52 @@ def process_upload(
 # --- registering inputs -------------------------------------------------------------------------
 
 
-def _video_files(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
-    )
+@dataclass
+class FolderScan:
+    """The files of a folder to ingest, and every other file with the reason it was left out."""
+
+    files: list[Path] = field(default_factory=list)
+    skipped: list[IngestResult] = field(default_factory=list)
+
+
+def scan_folder(folder: Path) -> FolderScan:
+    """Files to ingest under ``folder`` (recursively), decided by content, not by name.
+
+    Files named like videos are always taken (a damaged one then fails with its reason, visible
+    in the queue); any other file is taken when probing finds a video or audio stream in it (an
+    animated GIF, an .m4a, a .wav, a video without an extension). Hidden and system files,
+    subtitle files (read with their video) and everything else are reported as skipped.
+    """
+    scan = FolderScan()
+    for path in sorted(folder.rglob("*")):
+        if path.is_dir():
+            continue
+        relative = path.relative_to(folder)
+        reason = _skip_reason(path, relative)
+        if reason is None:
+            scan.files.append(path)
+        else:
+            scan.skipped.append(IngestResult(str(relative), SKIPPED, reason=reason))
+    return scan
+
+
+def _skip_reason(path: Path, relative: Path) -> str | None:
+    if any(part.startswith(".") for part in relative.parts):
+        return "hidden file"
+    if path.name.lower() in SYSTEM_FILES or any(p in SYSTEM_FOLDERS for p in relative.parts):
+        return "system file"
+    if path.is_symlink() and not path.exists():
+        return "broken link"
+    if not path.is_file():
+        return "not a regular file (a pipe, socket or device)"
+    suffix = path.suffix.lower()
+    if suffix in SUBTITLE_EXTENSIONS:
+        return "subtitles: read with the video of the same name"
+    if suffix in VIDEO_EXTENSIONS:
+        return None
+    if suffix in TEXT_EXTENSIONS:
+        return "not a video or audio file (text)"
+    return media.not_media_reason(path)
 
 
 def _import_dataset(db: Database, csv_path: Path, videos_dir: Path | None) -> list[str]:

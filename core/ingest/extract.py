@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from core.config import Settings
+from core.ingest.notes import ModalityNote, stream_dropped, summary
 from core.media import decode as media
+from core.media.ocr import OcrError, read_onscreen_text
 from core.media.subtitles import embedded_subtitle_transcript
-from core.media.transcript import Transcript
+from core.media.transcript import Segment, Transcript
 from db.queries import videos as videos_q
 
 
@@ -30,6 +32,8 @@ class Extracted:
     images: list[np.ndarray]
     audio: np.ndarray | None
     transcript: Transcript | None
+    problems: list[ModalityNote] = field(default_factory=list)  # what was dropped and why
+    onscreen: list[Segment] | None = None  # text read on the keyframes; None: not read
 
 
 def extract_media(
@@ -42,27 +46,52 @@ def extract_media(
     audio_cached: bool,
     transcribe: Callable[[np.ndarray], Transcript] | None,
 ) -> Extracted:
-    """Decode only what is still missing.
+    """Decode only what is still missing, keeping every modality that can be read.
 
     ``transcript``: already known (sidecar or an identical video's); else an embedded subtitle
     stream, else ``transcribe`` of the audio. ``keyframes``: already stored thumbnails whose
     vector is cached, so nothing is decoded for frames. ``audio_cached``: the audio vector is
-    cached, so the audio is decoded only when a transcript is still needed. ``transcribe=None``:
-    a missing transcript is left to a later stage (the Ray pipeline's transcriber actors).
+    cached, so the audio is decoded only when a transcript is still needed. A modality that
+    cannot be read is left out with a note in ``problems``; raises :class:`media.MediaError`
+    only when no frames, audio or subtitles remain. ``transcribe=None``: a missing transcript
+    is left to a later stage (the Ray pipeline's transcriber actors).
     """
     info = media.probe(media_path)
+    problems = [stream_dropped(kind, reason) for kind, reason in info.dropped]
     images: list[np.ndarray] = []
     if keyframes is None:
         keyframes = []
         if info.has_video:
-            keyframes, images = _keyframes(media_path, content_hash, settings, info)
+            try:
+                keyframes, images = _keyframes(media_path, content_hash, settings, info)
+            except media.MediaError as e:
+                problems.append(ModalityNote("frames", "dropped", e.reason))
+    onscreen = None
+    if images and settings.onscreen_text_frames:
+        try:
+            onscreen = read_onscreen_text(
+                _spread([t for t, _ in keyframes], images, settings.onscreen_text_frames),
+                languages=settings.ocr_languages,
+            )
+        except OcrError as e:
+            problems.append(ModalityNote("onscreen_text", "dropped", str(e)))
     if transcript is None and info.subtitle_streams:
-        transcript = embedded_subtitle_transcript(media_path)
+        try:
+            transcript = embedded_subtitle_transcript(media_path)
+        except media.MediaError as e:
+            problems.append(ModalityNote("subtitles", "fallback", f"subtitle track: {e.reason}"))
     audio = None
-    if info.has_audio and (not audio_cached or transcript is None):
-        audio = media.load_audio(media_path, sample_rate=media.AUDIO_SAMPLE_RATE)
+    has_audio = info.has_audio
+    if has_audio and (not audio_cached or transcript is None):
+        try:
+            audio = media.load_audio(media_path, sample_rate=media.AUDIO_SAMPLE_RATE)
+        except media.MediaError as e:
+            problems.append(ModalityNote("audio", "dropped", e.reason))
+            has_audio = False
     if transcript is None and audio is not None and transcribe is not None:
-        transcript = transcribe(audio)
+        transcript = transcribe(audio)  # a missing speech model is the operator's to fix: raised
+    if not keyframes and not has_audio and (transcript is None or not transcript.text):
+        raise media.MediaError(f"nothing usable in the file: {summary(problems)}")
     return Extracted(
         info=videos_q.StoredMedia(
             content_hash=content_hash,
@@ -70,19 +99,32 @@ def extract_media(
             duration_s=info.duration_s,
             width=info.width or None,
             height=info.height or None,
-            has_audio=info.has_audio,
-            has_video=info.has_video,
+            has_audio=has_audio,
+            has_video=bool(keyframes),
         ),
         keyframes=keyframes,
         images=images,
         audio=audio,
         transcript=transcript,
+        problems=problems,
+        onscreen=onscreen,
     )
 
 
 def relative_path(path: Path, settings: Settings) -> str:
     """``path`` relative to the data dir, as stored in the database."""
     return str(path.resolve().relative_to(settings.data_dir.resolve()))
+
+
+def _spread(times: list[float], images: list[np.ndarray], n: int) -> list[tuple[float, np.ndarray]]:
+    """At most ``n`` of the keyframes, evenly spread (OCR costs ~0.5 s a frame)."""
+    if len(images) <= n:
+        picks: list[int] = list(range(len(images)))
+    elif n == 1:
+        picks = [len(images) // 2]
+    else:
+        picks = sorted({round(i * (len(images) - 1) / (n - 1)) for i in range(n)})
+    return [(times[i], images[i]) for i in picks]
 
 
 def _keyframes(

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,9 @@ from core.encoders import (
 )
 from core.errors import TaggerError
 from core.ingest.extract import Extracted, extract_media
+from core.ingest.notes import ModalityNote, finalise, used_notes
 from core.media import decode as media
+from core.media.ocr import onscreen_text
 from core.media.subtitles import SubtitleError, load_subtitles
 from core.media.transcribe import Transcriber, TranscriberError, load_transcriber
 from core.media.transcript import Segment, Transcript
@@ -99,6 +101,7 @@ class _Task:
     donor: _Donor | None
     started: float
     keep_status: bool = False  # an already processed video embedded again (new encoder version)
+    problems: list[ModalityNote] = field(default_factory=list)  # found before extraction
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class _Donor:
     info: videos_q.StoredMedia
     keyframes: list[tuple[float, str]]
     transcript: Transcript | None
+    onscreen: list[Segment] | None  # text read on its keyframes; None: never read
 
 
 class Pipeline:
@@ -229,12 +233,13 @@ class Pipeline:
                 session, video_id, name, started, "no media file in the media folder"
             )
         sidecar = None
+        problems = []
         if sidecar_path is not None:
             try:
                 sidecar = load_subtitles(sidecar_path)
-            except (SubtitleError, OSError) as e:
-                reason = f"subtitles {sidecar_path.name}: {reason_of(e)}"
-                return self._failed_in(session, video_id, name, started, reason)
+            except (SubtitleError, OSError) as e:  # the next source (embedded, Whisper) is tried
+                detail = f"subtitle file {sidecar_path.name} not used: {reason_of(e)}"
+                problems.append(ModalityNote("subtitles", "fallback", detail))
         if not keep_status:
             video = videos_q.set_status(session, video_id=video_id, status=VideoStatus.PROCESSING)
             donor_video = videos_q.find_video_by_hash(
@@ -251,6 +256,8 @@ class Pipeline:
         transcript = sidecar or (donor.transcript if donor is not None else None)
         if transcript is not None and transcript.text:
             keys["subtitles"] = _text_key(transcript.text)
+        if donor is not None and donor.onscreen:
+            keys["onscreen_text"] = _text_key(onscreen_text(donor.onscreen))
         return _Task(
             video_id=video_id,
             name=name,
@@ -264,6 +271,7 @@ class Pipeline:
             donor=donor,
             started=started,
             keep_status=keep_status,
+            problems=problems,
         )
 
     def _complete_from_cache(self, task: _Task) -> bool:
@@ -279,12 +287,19 @@ class Pipeline:
             return False
         if transcript is not None and transcript.text:
             wanted.add("subtitles")
+        if donor.onscreen:
+            wanted.add("onscreen_text")
         return wanted <= set(task.cached)
 
     # -- extraction (worker threads; no database access) ---------------------------------------
 
     def _extract(self, task: _Task) -> Extracted:
-        return extract_task(task, self.settings, transcribe=self._transcribe)
+        extracted = extract_task(task, self.settings, transcribe=self._transcribe)
+        limit = self.encoder.max_audio_seconds
+        if extracted.audio is not None and limit is not None:
+            # transcribed already: only what the encoder reads waits for the encode batch
+            extracted.audio = extracted.audio[: int(limit * media.AUDIO_SAMPLE_RATE)].copy()
+        return extracted
 
     def _transcribe(self, audio: np.ndarray) -> Transcript:
         with self._transcriber_lock:  # one model instance, loaded on first use
@@ -324,31 +339,33 @@ class Pipeline:
         return [*results, *self._store(done)]
 
     def _lookup_transcripts(self, ready: list[tuple[_Task, Extracted]]) -> None:
-        """Cache lookup for transcripts found by extraction (same words, same vector)."""
-        new = {}
+        """Cache lookup for texts found by extraction, transcripts and on-screen text (same
+        words, same vector)."""
+        new: dict[str, set[str]] = {}  # modality -> input hashes to look up
         for task, extracted in ready:
-            if (
-                extracted.transcript is not None
-                and extracted.transcript.text
-                and "subtitles" not in task.keys
-            ):
-                task.keys["subtitles"] = _text_key(extracted.transcript.text)
-                new[task.keys["subtitles"]] = task
+            for modality, text in _extracted_texts(extracted).items():
+                if text and modality not in task.keys:
+                    task.keys[modality] = _text_key(text)
+                    new.setdefault(modality, set()).add(task.keys[modality])
         if not new:
             return
         encoder_id, encoder_version = self.encoder_key
         with self.db.session() as session:
-            hits = embeddings_q.find_cached(
-                session,
-                modality="subtitles",
-                encoder_id=encoder_id,
-                encoder_version=encoder_version,
-                input_hashes=list(new),
-            )
-        for task, extracted in ready:
-            key = task.keys.get("subtitles")
-            if key in hits:
-                task.cached["subtitles"] = hits[key]
+            hits = {
+                modality: embeddings_q.find_cached(
+                    session,
+                    modality=modality,
+                    encoder_id=encoder_id,
+                    encoder_version=encoder_version,
+                    input_hashes=sorted(keys),
+                )
+                for modality, keys in new.items()
+            }
+        for task, _ in ready:
+            for modality, found in hits.items():
+                key = task.keys.get(modality)
+                if key in found:
+                    task.cached[modality] = found[key]
 
     def _store(
         self, entries: Sequence[tuple[_Task, Extracted, dict[str, np.ndarray]]]
@@ -390,6 +407,27 @@ class Pipeline:
         ]
         transcript = extracted.transcript
         videos_q.set_media_info(session, video_id=task.video_id, info=extracted.info)
+        used = used_notes(
+            keyframes=len(extracted.keyframes),
+            has_audio=extracted.info.has_audio,
+            transcript=transcript,
+            onscreen_lines=len(extracted.onscreen or []),
+        )
+        if extracted.onscreen is not None:
+            videos_q.put_onscreen_text(
+                session,
+                video_id=task.video_id,
+                languages=self.settings.ocr_languages,
+                text=onscreen_text(extracted.onscreen),
+                segments=[
+                    {"start": s.start, "end": s.end, "text": s.text} for s in extracted.onscreen
+                ],
+            )
+        videos_q.set_modality_notes(
+            session,
+            video_id=task.video_id,
+            notes=finalise([*task.problems, *extracted.problems], used),
+        )
         videos_q.replace_keyframes(session, video_id=task.video_id, frames=extracted.keyframes)
         if transcript is not None:
             videos_q.put_transcript(
@@ -401,6 +439,7 @@ class Pipeline:
                 segments=[
                     {"start": s.start, "end": s.end, "text": s.text} for s in transcript.segments
                 ],
+                encoding=transcript.encoding,
             )
         embeddings_q.put_embeddings(session, records=records)
         if task.keep_status:
@@ -459,7 +498,7 @@ def extract_task(
     """Decode what the plan left to decode; ``transcribe=None`` leaves a missing transcript to a
     later stage (the audio stays in the result)."""
     reuse = task.donor is not None and "frames" in task.cached  # thumbnails and vector exist
-    return extract_media(
+    extracted = extract_media(
         task.media_path,
         task.content_hash,
         settings,
@@ -468,6 +507,9 @@ def extract_task(
         audio_cached="audio" in task.cached,
         transcribe=transcribe,
     )
+    if reuse:  # no frames decoded, so nothing read: the donor's on-screen text holds
+        extracted.onscreen = task.donor.onscreen
+    return extracted
 
 
 def encode_items(
@@ -500,7 +542,7 @@ def _encoder_input(task: _Task, extracted: Extracted) -> EncoderInput | None:
     def wanted(modality: str) -> bool:
         return modality in task.keys and modality not in task.cached
 
-    subtitles = extracted.transcript.text if extracted.transcript is not None else ""
+    texts = _extracted_texts(extracted)
     frames = extracted.images if "frames" not in task.cached else []
     audio = extracted.audio if "audio" not in task.cached else None
     item = EncoderInput(
@@ -508,10 +550,18 @@ def _encoder_input(task: _Task, extracted: Extracted) -> EncoderInput | None:
         description=task.description if wanted("description") else "",
         frames=frames,
         frame_times=[t for t, _ in extracted.keyframes] if frames else [],
-        subtitles=subtitles if wanted("subtitles") else "",
+        subtitles=texts["subtitles"] if wanted("subtitles") else "",
+        onscreen_text=texts["onscreen_text"] if wanted("onscreen_text") else "",
         audio=audio,
     )
-    empty = not (item.title or item.description or item.subtitles or item.frames or item.has_audio)
+    empty = not (
+        item.title
+        or item.description
+        or item.subtitles
+        or item.onscreen_text
+        or item.frames
+        or item.has_audio
+    )
     return None if empty else item
 
 
@@ -525,7 +575,10 @@ def _donor(session: Session, video: Video) -> _Donor | None:
             Segment(start=s["start"], end=s["end"], text=s["text"])
             for s in json.loads(row.segments_json)
         ]
-        transcript = Transcript(language=row.language, source=row.source, segments=segments)
+        transcript = Transcript(
+            language=row.language, source=row.source, segments=segments, encoding=row.encoding
+        )
+    ocr = videos_q.get_onscreen_text(session, video_id=video.id)
     return _Donor(
         video_id=video.id,
         info=videos_q.StoredMedia(
@@ -542,7 +595,22 @@ def _donor(session: Session, video: Video) -> _Donor | None:
             for k in videos_q.get_keyframes(session, video_id=video.id)
         ],
         transcript=transcript,
+        onscreen=[
+            Segment(start=s["start"], end=s["end"], text=s["text"])
+            for s in json.loads(ocr.segments_json)
+        ]
+        if ocr is not None
+        else None,
     )
+
+
+def _extracted_texts(extracted: Extracted) -> dict[str, str]:
+    """The text modalities extraction found ("" when none)."""
+    transcript = extracted.transcript
+    return {
+        "subtitles": transcript.text if transcript is not None else "",
+        "onscreen_text": onscreen_text(extracted.onscreen or []),
+    }
 
 
 def _check_vectors(task: _Task, produced: dict[str, np.ndarray]) -> None:
@@ -566,6 +634,7 @@ def _from_donor(task: _Task) -> Extracted:
         images=[],
         audio=None,
         transcript=task.sidecar or donor.transcript,
+        onscreen=donor.onscreen,
     )
 
 

@@ -295,6 +295,9 @@ def _run_ingest(
     return {
         "totals": report.totals,
         "failed": [{"name": r.name, "reason": r.reason} for r in report.failed],
+        "skipped": [
+            {"name": r.name, "reason": r.reason} for r in report.results if r.status == "skipped"
+        ][:100],
         "video_seconds": report.video_seconds,
         "wall_seconds": report.wall_seconds,
         "predicted": report.predicted,

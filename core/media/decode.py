@@ -27,11 +27,15 @@ from PIL import Image
 from core.errors import TaggerError
 
 MAX_SIDE_PX = 8192  # larger frames are rejected before anything is decoded
-MAX_FRAME_SIDE_PX = 1920  # sampled frames are scaled down to this: encoders use ~224 px anyway
+# Sampled frames are scaled down to this as soon as they are decoded, so an 8K video holds no
+# 8K frames: the encoders use ~224 px, on-screen text stays legible at 1280.
+MAX_FRAME_SIDE_PX = 1280
+VIDEO_DECODER_THREADS = 2  # frame threads each hold full-size frames: bounded, not per core
 MAX_DURATION_S = 48 * 3600.0  # longer than this is corrupt metadata or not a video we tag
 MAX_FORWARD_FRAMES = 600  # frames decoded in all past keyframes that several samples share
 MAX_PROBE_PACKETS = 2000  # packets read while looking for the first decodable frames
 MAX_DAMAGED_PACKETS = 50  # undecodable packets tolerated per pass before a file is corrupt
+LATE_START_S = 0.5  # timestamps starting later than this: the duration is measured, not read
 MAX_AUDIO_S = 1800.0  # load_audio keeps the first 30 min: 115 MB of float32 at 16 kHz
 AUDIO_SAMPLE_RATE = 16000
 THUMBNAIL_QUALITY = 85
@@ -41,6 +45,7 @@ THUMBNAIL_QUALITY = 85
 # filters, or the difference would drift through every predicted frame.
 KEYFRAME_DECODER_OPTIONS = {"skip_loop_filter": "all"}
 _HASH_CHUNK = 1 << 20
+_NOT_VIDEO_FORMATS = {"image2", "tty", "lrc", "srt", "webvtt", "ass", "microdvd", "subviewer"}
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +77,8 @@ class MediaInfo:
     audio_codec: str | None
     subtitle_streams: int
     container_format: str
+    dropped: tuple[tuple[str, str], ...] = ()  # ("video" | "audio", why it was left out)
+    start_s: float = 0.0  # the first timestamp: every time we report is relative to it
 
 
 @dataclass(frozen=True)
@@ -84,20 +91,38 @@ class DecodedFrame:
 
 
 def probe(path: str | Path) -> MediaInfo:
-    """Read stream metadata and decode the first frame of each stream to prove it is usable."""
+    """Read stream metadata and decode the first frame of each stream to prove it is usable.
+
+    A video or audio stream that cannot be decoded is left out (``has_video``/``has_audio``
+    false) with its reason in ``dropped``, as long as the other one decodes; with neither, the
+    file is not media. Durations are measured from the first timestamp, wherever it starts.
+    """
     with _open(path) as container:
         video = _video_stream(container)
         audio = container.streams.audio[0] if container.streams.audio else None
         if video is None and audio is None:
             raise MediaError("the file has no video or audio stream")
+        dropped: list[tuple[str, str]] = []
+        usable: list[Stream] = []
         for stream in (video, audio):
             if stream is not None and stream.codec_context is None:
-                raise MediaError(
+                reason = (
                     f"the {stream.type} stream cannot be decoded (unknown codec or damaged header)"
                 )
-        if video is not None:
+                dropped.append((stream.type, reason))
+            elif stream is not None:
+                usable.append(stream)
+        if video in usable:
             _check_resolution(video)
-        first = _first_frames(container, [s for s in (video, audio) if s is not None])
+            video.codec_context.thread_count = VIDEO_DECODER_THREADS
+        first = _first_frames(container, usable)
+        for stream in usable:
+            if stream.index not in first:
+                dropped.append((stream.type, f"the {stream.type} stream has no decodable frames"))
+        if not first:
+            raise MediaError("; ".join(reason for _, reason in dropped))
+        video = video if video is not None and video.index in first else None
+        audio = audio if audio is not None and audio.index in first else None
         duration = _duration(container)
         rotation, width, height = 0, 0, 0
         if video is not None:
@@ -118,7 +143,29 @@ def probe(path: str | Path) -> MediaInfo:
             audio_codec=audio.codec_context.name if audio is not None else None,
             subtitle_streams=len(container.streams.subtitles),
             container_format=container.format.name,
+            dropped=tuple(dropped),
+            start_s=media_origin(container),
         )
+
+
+def not_media_reason(path: str | Path) -> str | None:
+    """Why ``path`` is no video or audio file (in words), or None when it has a video or audio
+    stream. Only the container header is read: cheap enough for every file of a folder.
+
+    FFmpeg opens still images (image2, ``*_pipe`` demuxers) and text (the ``tty`` demuxer) as
+    one-frame video; those are not media we tag. Animated GIFs are.
+    """
+    try:
+        with _open(path) as container:
+            if container.format.name in _NOT_VIDEO_FORMATS or container.format.name.endswith(
+                "_pipe"
+            ):
+                return f"not a video or audio file ({container.format.long_name or 'image'})"
+            if _video_stream(container) is None and not container.streams.audio:
+                return "not a video or audio file (no video or audio stream)"
+    except MediaError as e:
+        return e.reason
+    return None
 
 
 def sample_keyframes(path: str | Path, n: int, info: MediaInfo | None = None) -> list[DecodedFrame]:
@@ -137,7 +184,7 @@ def sample_keyframes(path: str | Path, n: int, info: MediaInfo | None = None) ->
         return []
     targets = [info.duration_s * (i + 0.5) / n for i in range(n)]
     with _decoding_video(path, KEYFRAME_DECODER_OPTIONS) as (container, stream):
-        start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        start = info.start_s  # not measured here: skip_frame hides the first frame's time
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         groups = _keyframe_groups(container, stream, [start + t for t in targets])
     frames = {time: keyframe for time, (keyframe, _) in groups.items()}
@@ -169,20 +216,29 @@ def load_audio(
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         limit = int(max_seconds * sample_rate)
-        chunks: list[np.ndarray] = []
+        # One buffer for the longest track kept: pages are only resident once written, and no
+        # chunk list is concatenated (which held the samples twice at the peak).
+        samples = np.empty(limit, np.float32)
         total = 0
         for _, frames in _decoded(container, [stream]):
             for frame in frames:
-                for out in _resample(resampler, frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-                    total += chunks[-1].size
+                total = _append(samples, total, _resample(resampler, frame))
             if total >= limit:
                 break
         else:
-            chunks.extend(out.to_ndarray().reshape(-1) for out in _resample(resampler, None))
-    if not chunks:
+            total = _append(samples, total, _resample(resampler, None))
+    if not total:
         raise MediaError("the audio stream has no decodable samples")
-    return np.concatenate(chunks)[:limit].astype(np.float32, copy=False)
+    return samples[:total].copy() if total < limit // 2 else samples[:total]
+
+
+def _append(buffer: np.ndarray, at: int, frames: list[av.AudioFrame]) -> int:
+    """Copy the frames' samples into ``buffer`` from ``at`` (up to its end); the new end."""
+    for frame in frames:
+        data = frame.to_ndarray().reshape(-1)[: buffer.size - at]
+        buffer[at : at + data.size] = data
+        at += data.size
+    return at
 
 
 def make_thumbnail(image: np.ndarray, max_px: int) -> bytes:
@@ -210,12 +266,14 @@ def content_hash(path: str | Path) -> str:
 
 def _open(path: str | Path, options: dict[str, str] | None = None) -> InputContainer:
     """The file opened for reading; ``options`` go to the demuxer and to the decoders FFmpeg
-    runs while it probes the streams."""
+    runs while it probes the streams (decoder threads are capped: each frame thread holds
+    full-size frames, 50 MB apiece at 8K, and FFmpeg's default is one per core)."""
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"file not found: {path.name}")
     if path.stat().st_size == 0:
         raise MediaError("the file is empty (0 bytes)")
+    options = {"threads": str(VIDEO_DECODER_THREADS), **(options or {})}
     try:
         return av.open(str(path), mode="r", metadata_errors="replace", options=options)
     except av.FFmpegError as e:
@@ -249,22 +307,27 @@ def _check_resolution(video: VideoStream) -> None:
 
 
 def _first_frames(container: InputContainer, streams: list[Stream]) -> dict[int, av.frame.Frame]:
-    """First decoded frame of each stream, reading a bounded number of packets."""
+    """First decoded frame of each stream that has one, reading a bounded number of packets
+    (damaged packets of one stream do not stop the search in the others)."""
     found: dict[int, av.frame.Frame] = {}
-    for packets, (packet, frames) in enumerate(_decoded(container, streams), start=1):
+    if not streams:
+        return found
+    for packets, packet in enumerate(_packets(container, streams), start=1):
+        frames = _decode_packet(packet)
         if frames and packet.stream.index not in found:
             found[packet.stream.index] = frames[0]
         if len(found) == len(streams) or packets >= MAX_PROBE_PACKETS:
             break
-    for stream in streams:
-        if stream.index not in found:
-            raise MediaError(f"the {stream.type} stream has no decodable frames")
     return found
 
 
 def _duration(container: InputContainer) -> float:
-    """Container or stream duration; re-measured from the last packets when absent or absurd."""
+    """Container or stream duration; re-measured from the last packets when absent or absurd, or
+    when timestamps start late (muxers then often store the end time as the duration)."""
+    start = container.start_time / av.time_base if container.start_time else 0.0
     seconds = container.duration / av.time_base if container.duration else None
+    if start > LATE_START_S:
+        seconds = None
     if not seconds:
         durations = [
             float(s.duration * s.time_base)
@@ -296,6 +359,19 @@ def _measured_duration(container: InputContainer) -> float:
         raise MediaError("the file has no timestamps to measure its duration")
     first = min((float(s.start_time * s.time_base) for s in streams if s.start_time), default=0.0)
     return max(end - first, 0.0)
+
+
+def media_origin(container: InputContainer) -> float:
+    """Seconds where the media starts, which players show as 0:00: the earliest start time of
+    its video and audio streams (a subtitle track may start later), else the container's."""
+    starts = [
+        float(s.start_time * s.time_base)
+        for s in container.streams
+        if s.type in ("video", "audio") and s.start_time is not None and s.time_base
+    ]
+    if starts:
+        return min(starts)
+    return container.start_time / av.time_base if container.start_time else 0.0
 
 
 def _rewind(container: InputContainer) -> None:
@@ -331,6 +407,7 @@ def _decoding_video(
         if stream.codec_context is None:
             raise MediaError("the video stream cannot be decoded (unknown codec or damaged header)")
         stream.codec_context.options = options or {}  # read when the first packet opens it
+        stream.codec_context.thread_count = VIDEO_DECODER_THREADS
         try:
             yield container, stream
         except av.FFmpegError as e:
@@ -379,11 +456,11 @@ def _keyframe_before(
     for packet in _packets(container, [stream]):
         if packet.is_keyframe and packet.pts in known:
             return known[packet.pts]
-        frames = _decode_packet(packet) or []
+        frames = [_shrink(f) for f in _decode_packet(packet) or []]
         if not frames and packet.is_keyframe:
             # With B-frames the decoder holds the keyframe back until later frames arrive (with
             # NONKEY skipping: later keyframes). Draining releases it now; the next seek resets.
-            frames = _drain(stream)
+            frames = [_shrink(f) for f in _drain(stream)]
         if frames or packet.is_keyframe:
             if frames and packet.is_keyframe and packet.pts is not None:
                 known[packet.pts] = frames[0]
@@ -419,14 +496,14 @@ def _decode_forward(
             continue
         while pending and frame.time > pending[0]:
             chosen = shown or frame
-            picked[chosen.time] = chosen
+            picked[chosen.time] = _shrink(chosen)
             pending.pop(0)
         shown = frame
         if not pending or decoded >= budget:
             break
     else:  # end of stream: the last frame stays on screen
         if pending and shown is not None:
-            picked[shown.time] = shown
+            picked[shown.time] = _shrink(shown)
     return picked
 
 
@@ -458,17 +535,19 @@ def _decoded(
 
 def _decode_packet(packet: av.Packet) -> list[av.frame.Frame] | None:
     """Decoded frames, or None for a packet the decoder rejects (damaged or cut-off data):
-    skipped as the ffmpeg CLI does, so a truncated tail does not lose the whole file."""
+    skipped as the ffmpeg CLI does, so a truncated tail does not lose the whole file. Audio
+    packets decode independently, so any decoder error on one (AAC reports odd ones, e.g.
+    "Operation not permitted") only loses that packet."""
     try:
         return packet.decode()
-    except av.InvalidDataError as e:
+    except av.FFmpegError as e:
         kind = packet.stream.type
+        if kind != "audio" and not isinstance(e, av.InvalidDataError):
+            raise MediaError(f"{kind} decoding failed: {_describe(e)}") from e
         logger.warning(
             "%s: skipped a damaged %s packet: %s", packet.stream.container.name, kind, _describe(e)
         )
         return None
-    except av.FFmpegError as e:
-        raise MediaError(f"{packet.stream.type} decoding failed: {_describe(e)}") from e
 
 
 def _packets(container: InputContainer, streams: list[Stream]) -> Iterator[av.Packet]:
@@ -489,12 +568,17 @@ def _to_pts(stream: VideoStream, seconds: float) -> int:
     return int(Fraction(seconds) / time_base)
 
 
-def _to_upright_rgb(frame: VideoFrame, rotation: int) -> np.ndarray:
+def _shrink(frame: VideoFrame) -> VideoFrame:
+    """``frame`` scaled to at most ``MAX_FRAME_SIDE_PX`` (time kept): kept frames stay small."""
     scale = min(1.0, MAX_FRAME_SIDE_PX / max(frame.width, frame.height))
-    if scale < 1.0:
-        frame = frame.reformat(
-            width=max(2, round(frame.width * scale / 2) * 2),
-            height=max(2, round(frame.height * scale / 2) * 2),
-        )
-    rgb = frame.to_ndarray(format="rgb24")
+    if scale >= 1.0:
+        return frame
+    return frame.reformat(
+        width=max(2, round(frame.width * scale / 2) * 2),
+        height=max(2, round(frame.height * scale / 2) * 2),
+    )
+
+
+def _to_upright_rgb(frame: VideoFrame, rotation: int) -> np.ndarray:
+    rgb = _shrink(frame).to_ndarray(format="rgb24")
     return np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))

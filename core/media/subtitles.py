@@ -13,8 +13,9 @@ from pathlib import Path
 
 import av
 
+from core.charsets import TextDecodingError, decode_text
 from core.errors import TaggerError
-from core.media.decode import MediaError
+from core.media.decode import MediaError, media_origin
 from core.media.transcript import Segment, Transcript
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt")
@@ -26,6 +27,8 @@ _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
 _TEXT_SUBTITLE_CODECS = {"mov_text", "subrip", "srt", "webvtt", "ass", "ssa", "text"}
 _PREFERRED_LANGUAGES = ("en", "eng")
+_RAW_TEXT_CODECS = {"subrip", "srt", "text", "mov_text", "webvtt"}
+_CUE_SEPARATOR = b"\n\x1e\n"  # joins cue texts for one encoding detection (never in a cue)
 
 
 class SubtitleError(TaggerError, ValueError):
@@ -61,10 +64,20 @@ def parse_subtitles(text: str) -> list[Segment]:
 def load_subtitles(path: str | Path) -> Transcript:
     """A provided .srt/.vtt file as a Transcript; the language comes from ``name.<lang>.srt``."""
     path = Path(path)
-    segments = parse_subtitles(_decode(path.read_bytes()))
+    try:
+        decoded = decode_text(path.read_bytes())
+    except TextDecodingError as e:
+        raise SubtitleError(f"{path.name} is not readable text: {e}") from e
+    segments = parse_subtitles(decoded.text)
     if not segments:
         raise SubtitleError(f"{path.name} contains no subtitle cues")
-    return Transcript(language=subtitle_language(path), source="provided", segments=segments)
+    return Transcript(
+        language=subtitle_language(path),
+        source="provided",
+        segments=segments,
+        encoding=decoded.encoding,
+        encoding_doubtful=decoded.doubtful,
+    )
 
 
 def subtitle_language(path: str | Path) -> str | None:
@@ -117,30 +130,64 @@ def embedded_subtitle_transcript(path: str | Path) -> Transcript | None:
             if not streams:
                 return None
             streams.sort(key=lambda s: (s.language or "") not in _PREFERRED_LANGUAGES)
-            segments = _decode_cues(container, streams[0])
+            cues = _read_cues(container, streams[0])
             language = streams[0].language if streams[0].language not in (None, "und") else None
     except av.FFmpegError as e:
         raise MediaError(f"subtitle stream unreadable: {e.strerror or type(e).__name__}") from e
-    return Transcript(language=language, source="embedded", segments=segments)
+    try:  # all cues at once: one cue's few words are too little to tell an encoding by
+        decoded = decode_text(_CUE_SEPARATOR.join(raw for _, _, raw in cues))
+    except TextDecodingError as e:
+        raise MediaError(f"the subtitle stream is not readable text: {e}") from e
+    segments = []
+    for (start, end, _), text in zip(
+        cues, decoded.text.split(_CUE_SEPARATOR.decode()), strict=True
+    ):
+        words = " ".join(_clean(text).split())
+        if words:
+            segments.append(Segment(start=start, end=end, text=words))
+    segments.sort(key=lambda s: (s.start, s.end))
+    return Transcript(
+        language=language,
+        source="embedded",
+        segments=segments,
+        encoding=decoded.encoding if cues else None,
+        encoding_doubtful=decoded.doubtful,
+    )
 
 
-def _decode_cues(
+def _read_cues(
     container: av.container.InputContainer, stream: av.subtitles.stream.SubtitleStream
-) -> list[Segment]:
-    segments: list[Segment] = []
+) -> list[tuple[float, float, bytes]]:
+    """(start, end, dialogue bytes) of each cue, in seconds from the start of the media
+    (a file whose timestamps start an hour in still has its first cue near 0).
+
+    FFmpeg refuses cues that are not UTF-8 ("Invalid UTF-8 in decoded subtitles text"); for
+    plain-text codecs the packet itself is the cue text, which is kept for :func:`decode_text`.
+    """
+    origin = media_origin(container)
+    cues: list[tuple[float, float, bytes]] = []
     for packet in container.demux(stream):
         if packet.pts is None or packet.size == 0:
             continue
-        start = float(packet.pts * packet.time_base)
-        end = start + float((packet.duration or 0) * packet.time_base)
-        for cue in stream.decode(packet):
-            if getattr(cue, "type", None) not in (b"ass", b"text"):
-                continue
-            words = " ".join(_clean(cue.dialogue.decode("utf-8", errors="replace")).split())
-            if words:
-                segments.append(Segment(start=start, end=max(start, end), text=words))
-    segments.sort(key=lambda s: (s.start, s.end))
-    return segments
+        start = float(packet.pts * packet.time_base) - origin
+        end = max(start, start + float((packet.duration or 0) * packet.time_base))
+        try:
+            decoded = stream.decode(packet)
+        except av.InvalidDataError:
+            if stream.codec_context.name not in _RAW_TEXT_CODECS:
+                raise
+            cues.append((start, end, _raw_cue(bytes(packet), stream.codec_context.name)))
+            continue
+        for cue in decoded:
+            if getattr(cue, "type", None) in (b"ass", b"text"):
+                cues.append((start, end, bytes(cue.dialogue).replace(_CUE_SEPARATOR, b" ")))
+    return cues
+
+
+def _raw_cue(data: bytes, codec: str) -> bytes:
+    if codec == "mov_text":  # a 16-bit length, then the text, then style boxes
+        data = data[2 : 2 + int.from_bytes(data[:2], "big")]
+    return data.replace(_CUE_SEPARATOR, b" ")
 
 
 def _seconds(stamp: str) -> float:
@@ -152,13 +199,3 @@ def _seconds(stamp: str) -> float:
 
 def _clean(line: str) -> str:
     return html.unescape(_TAG.sub("", line)).replace("\\N", " ").replace("\\n", " ").strip()
-
-
-def _decode(raw: bytes) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252 (common for old .srt)."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")

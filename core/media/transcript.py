@@ -29,6 +29,8 @@ class Transcript:
     language: str | None
     source: TranscriptSource
     segments: list[Segment] = field(default_factory=list)
+    encoding: str | None = None  # text read from bytes (subtitles): the encoding detected
+    encoding_doubtful: bool = False  # that encoding was a weak guess: the words may be garbled
 
     @property
     def text(self) -> str:

@@ -23,6 +23,7 @@ from dashboard.components import (
     md_escape,
     player_keys,
     probability_chart,
+    render_ingest_details,
     render_tag_tree,
     shortcut_legend,
     timecode,
@@ -250,6 +251,7 @@ with left:
                     width="stretch",
                     wrap=True,
                 )
+    render_ingest_details(data.modality_notes, data.onscreen)
     st.markdown(f"**Transcript** ({md_escape(data.transcript_source or 'none')})")
     with st.container(height=260):
         if not data.segments:

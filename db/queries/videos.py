@@ -9,7 +9,17 @@ from sqlalchemy import delete, func, text, update
 from sqlmodel import Session, col, select
 
 from db.queries import DuplicateError, NotFoundError, dump_json
-from db.tables import Embedding, Keyframe, Label, Prediction, Transcript, Video, VideoStatus, utcnow
+from db.tables import (
+    Embedding,
+    Keyframe,
+    Label,
+    OnscreenText,
+    Prediction,
+    Transcript,
+    Video,
+    VideoStatus,
+    utcnow,
+)
 
 _STATUSES = {status.value for status in VideoStatus}
 
@@ -174,6 +184,15 @@ def set_media_info(session: Session, *, video_id: int, info: StoredMedia) -> Vid
     return video
 
 
+def set_modality_notes(session: Session, *, video_id: int, notes: Sequence[dict]) -> Video:
+    """Replace what ingest noted per modality (``{"modality", "status", "detail"}`` dicts)."""
+    video = get_video(session, video_id=video_id)
+    video.modality_notes_json = dump_json(list(notes))
+    session.add(video)
+    session.flush()
+    return video
+
+
 def update_text(
     session: Session, *, video_id: int, title: str | None = None, description: str | None = None
 ) -> Video:
@@ -228,7 +247,7 @@ def delete_videos(session: Session, *, video_ids: Sequence[int]) -> None:
     ids = list(set(video_ids))
     if not ids:
         return
-    for table in (Label, Prediction, Embedding, Keyframe, Transcript):
+    for table in (Label, Prediction, Embedding, Keyframe, Transcript, OnscreenText):
         session.exec(delete(table).where(col(table.video_id).in_(ids)))
     session.exec(delete(Video).where(col(Video.id).in_(ids)))
 
@@ -244,12 +263,14 @@ def put_transcript(
     text: str,
     language: str | None = None,
     segments: Sequence[dict] = (),
+    encoding: str | None = None,
 ) -> Transcript:
-    """Insert or replace the video's transcript."""
+    """Insert or replace the video's transcript; ``encoding``: what subtitle bytes were read as."""
     transcript = session.get(Transcript, video_id) or Transcript(video_id=video_id, source=source)
     transcript.source = str(source)
     transcript.text = text
     transcript.language = language
+    transcript.encoding = encoding
     transcript.segments_json = dump_json(list(segments))
     session.add(transcript)
     session.flush()
@@ -258,6 +279,25 @@ def put_transcript(
 
 def get_transcript(session: Session, *, video_id: int) -> Transcript | None:
     return session.get(Transcript, video_id)
+
+
+def put_onscreen_text(
+    session: Session, *, video_id: int, languages: str, text: str, segments: Sequence[dict]
+) -> OnscreenText:
+    """Insert or replace what OCR read on the video's keyframes."""
+    row = session.get(OnscreenText, video_id) or OnscreenText(
+        video_id=video_id, languages=languages
+    )
+    row.languages = languages
+    row.text = text
+    row.segments_json = dump_json(list(segments))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_onscreen_text(session: Session, *, video_id: int) -> OnscreenText | None:
+    return session.get(OnscreenText, video_id)
 
 
 def replace_keyframes(

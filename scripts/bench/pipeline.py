@@ -104,7 +104,7 @@ def bench_whisper(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
 def bench_ingest(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     """Seconds of video per wall second: a cold ingest, then the same files again (cached)."""
     from core.encoders import load_encoder
-    from core.ingest.batch import DUPLICATE, ingest_paths
+    from core.ingest.batch import DUPLICATE, SKIPPED, ingest_paths
     from core.media.transcribe import load_transcriber
     from db.tables import VideoStatus
 
@@ -124,8 +124,9 @@ def bench_ingest(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     )
     cold_rate, warm_rate = cold_video / cold.wall_seconds, warm_video / warm.wall_seconds
     failed = len(cold.failed)
+    inputs = sum(r.status != SKIPPED for r in cold.results)  # skipped: sidecars, non-media
     note = (
-        f"{len(cold.results)} demo videos ({failed} broken on purpose), "
+        f"{inputs} demo videos ({failed} broken on purpose), "
         f"models loaded beforehand in {load_s:.0f} s"
     )
     return [

@@ -135,6 +135,8 @@ def import_dataset(
         f"{report.videos_existing} already present, {report.labels_added} labels added, "
         f"{len(report.held_out)} held out, {report.files_matched} files matched"
     )
+    if report.encoding != "utf-8":
+        console.print(f"read as {report.encoding} text (stored as UTF-8)", highlight=False)
     for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
         console.print(
             f"[yellow]row {problem.row}[/yellow] ({problem.video_id}): {problem.message}",

@@ -315,3 +315,24 @@ def test_nul_in_a_json_tag_list_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(DatasetError, match=r"row 2: tags contains a NUL character \(\\x00\)"):
         dataset.read_dataset(path)
+
+
+@pytest.mark.parametrize("encoding", ["cp1251", "koi8-r", "utf-16", "utf-8-sig"])
+def test_csv_in_a_legacy_encoding_is_stored_as_utf8(
+    db: Database, tmp_path: Path, encoding: str
+) -> None:
+    text = (
+        "video_id,title,description,tags\n"
+        "r1,Футбол сегодня,Обзор матча и голы,Новости: Политика\n"
+        "r2,Вечерние новости,Главное за день,Sports: Soccer\n"
+    )
+    path = tmp_path / "ru.csv"
+    path.write_bytes(text.encode(encoding))
+    report = dataset.import_dataset(db, path)
+    assert report.encoding == encoding and report.problems == []
+    with db.session() as session:
+        by_ext = videos.find_videos_by_external_ids(session, external_ids=["r1", "r2"])
+        assert by_ext["r1"].title == "Футбол сегодня"
+        assert by_ext["r2"].description == "Главное за день"
+        [entry] = audit.list_audit(session, action=AuditAction.IMPORT)
+        assert json.loads(entry.detail_json)["encoding"] == encoding

@@ -198,3 +198,24 @@ def test_keyframe_buttons_show_their_time(signed_in, seeded, tmp_path) -> None:
     labels_ = [b.label for b in at.button if b.key and b.key.startswith(f"review_kf_{vid}_")]
     assert labels_ == ["▶ 00:12", "▶ 01:15"]
     assert all(b.proto.wrap for b in at.button if b.key and b.key.startswith("review_kf_"))
+
+
+def test_modality_notes_say_what_was_used_and_what_was_dropped(signed_in, seeded) -> None:
+    video_id = seeded.video_ids[2]
+    notes = [
+        {
+            "modality": "audio",
+            "status": "dropped",
+            "detail": "the audio stream has no decodable frames",
+        },
+        {"modality": "frames", "status": "used", "detail": "16 keyframes"},
+    ]
+    with seeded.db.session() as s:
+        videos.set_modality_notes(s, video_id=video_id, notes=notes)
+    at = _open(signed_in("mod"), video_id)
+    assert not at.exception
+    [expander] = [e for e in at.expander if e.label.startswith("Inputs used for tagging")]
+    assert "1 problem" in expander.label
+    [table] = expander.dataframe
+    assert list(table.value["status"]) == ["missing", "used"]
+    assert "no decodable frames" in table.value["detail"][0]

@@ -72,6 +72,13 @@ def _populate(db: Database, settings: Settings, taxonomy) -> np.ndarray:
             videos_q.replace_keyframes(
                 session, video_id=video.id, frames=[(0.5, f"thumbnails/x/{i}.jpg")]
             )
+            videos_q.put_onscreen_text(
+                session,
+                video_id=video.id,
+                languages="eng+rus",
+                text=f"СЧЁТ {i}",
+                segments=[{"start": 0.5, "end": 0.5, "text": f"СЧЁТ {i}"}],
+            )
             ids.append(video.id)
         labels_q.import_labels(session, labels=[(v, leaves[i % 4]) for i, v in enumerate(ids)])
         jobs_q.create_job(session, kind="train", params={"activate": True})

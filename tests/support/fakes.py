@@ -34,6 +34,7 @@ class FakeEncoder(Encoder):
             "title": FAKE_TEXT_DIM,
             "description": FAKE_TEXT_DIM,
             "subtitles": FAKE_TEXT_DIM,
+            "onscreen_text": FAKE_TEXT_DIM,
             "frames": 4,
             "audio": 4,
         }

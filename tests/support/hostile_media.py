@@ -95,6 +95,38 @@ def other_container(path: Path, fmt: str, codec: str, shade: int) -> Path:
     return path
 
 
+def damaged_packets(path: Path, kind: str, *, every: int = 1, seed: int = 0) -> Path:
+    """A 2 s mp4 (video 10 fps + AAC) in which every ``every``-th packet of the ``kind``
+    ("video", "audio" or "both") stream is replaced by random bytes of the same size, timing kept:
+    what a bad transfer or a failing disk leaves in one stream while the other is intact."""
+    rng = np.random.default_rng(seed)
+    with av.open(str(path), mode="w") as container:
+        video = container.add_stream("libx264", rate=Fraction(10))
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream("aac", rate=16000, layout="mono")
+        packets = []
+        for i, image in enumerate(gradient_frames(20)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            packets.extend(video.encode(frame))
+        packets.extend(video.encode(None))
+        sound = av.AudioFrame.from_ndarray(tone(2.0).reshape(1, -1), format="fltp", layout="mono")
+        sound.sample_rate, sound.pts = 16000, 0
+        packets.extend([*audio.encode(sound), *audio.encode(None)])
+        count = 0
+        for packet in packets:
+            if kind in (packet.stream.type, "both"):
+                if count % every == 0:
+                    broken = av.Packet(rng.integers(0, 256, packet.size, np.uint8).tobytes())
+                    broken.stream, broken.time_base = packet.stream, packet.time_base
+                    broken.pts, broken.dts = packet.pts, packet.dts
+                    broken.duration = packet.duration
+                    packet = broken
+                count += 1
+            container.mux(packet)
+    return path
+
+
 # --- MP4 box surgery ----------------------------------------------------------------------------
 
 

@@ -70,6 +70,7 @@ def full_item(rng: np.random.Generator) -> EncoderInput:
         frames=frames,
         frame_times=[0.0, 4.0, 8.0],
         subtitles="And he scores! What a goal from the edge of the box.",
+        onscreen_text="FINAL SCORE 3:1",
         audio=(0.3 * tone + 0.05 * rng.standard_normal(tone.size)).astype(np.float32),
     )
 

@@ -10,8 +10,15 @@ from core.encoders.base import (
 )
 
 
-def test_modalities_are_the_five_the_classifier_expects():
-    assert MODALITIES == ("title", "description", "frames", "subtitles", "audio")
+def test_modalities_are_the_six_the_classifier_expects():
+    assert MODALITIES == (
+        "title",
+        "description",
+        "frames",
+        "subtitles",
+        "audio",
+        "onscreen_text",
+    )
 
 
 @pytest.mark.parametrize(

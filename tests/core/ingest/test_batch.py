@@ -81,7 +81,8 @@ def test_folder_ingest_stores_everything(
     seen: list[tuple[int, int, str]] = []
     report = run(folder, progress=lambda done, total, name: seen.append((done, total, name)))
 
-    assert report.totals == {"ready": 3}
+    assert report.totals == {"ready": 3, "skipped": 2}  # the .srt and the .txt, with reasons
+    assert {r.name for r in report.results if r.status == "skipped"} == {"c.srt", "notes.txt"}
     assert seen[0] == (0, 3, "") and seen[-1][:2] == (3, 3)
     assert fake_transcriber.calls == 2  # c.mp4 has a sidecar: no speech-to-text for it
     by_name = {r.name: r for r in report.results}

@@ -15,7 +15,7 @@ from core.media.subtitles import (
     subtitle_language,
 )
 from core.media.transcript import Segment, Transcript
-from scripts.mediagen import write_srt
+from scripts.mediagen import gradient_frames, write_srt, write_subrip_mkv
 
 SRT = """1
 00:00:01,000 --> 00:00:04,500
@@ -181,3 +181,43 @@ def test_embedded_subtitles_of_a_non_media_file(tmp_path):
     path.write_bytes(b"\x00junk" * 100)
     with pytest.raises(MediaError):
         extract_embedded_subtitles(path)
+
+
+CYRILLIC_SRT = (
+    "1\n00:00:01,000 --> 00:00:02,500\nПривет, мир!\n\n"
+    "2\n00:00:03,000 --> 00:00:04,000\nФутбольный матч начинается.\n"
+)
+
+
+@pytest.mark.parametrize("encoding", ["cp1251", "koi8-r", "utf-16", "utf-8-sig"])
+def test_sidecar_cyrillic_in_legacy_encodings(tmp_path, encoding):
+    path = tmp_path / "матч.ru.srt"
+    path.write_bytes(CYRILLIC_SRT.encode(encoding))
+    transcript = load_subtitles(path)
+    assert transcript.text == "Привет, мир! Футбольный матч начинается."
+    assert transcript.encoding == encoding and not transcript.encoding_doubtful
+    assert transcript.language == "ru"
+
+
+@pytest.mark.parametrize("encoding", ["cp1251", "koi8-r", "utf-8"])
+def test_embedded_subrip_track_in_a_legacy_encoding(tmp_path, encoding):
+    cues = [Segment(0.2, 0.8, "Привет, мир!"), Segment(1.0, 1.5, "Футбольный матч начинается.")]
+    path = write_subrip_mkv(tmp_path / "rip.mkv", gradient_frames(20), 10, cues, encoding=encoding)
+    transcript = embedded_subtitle_transcript(path)
+    assert [s.text for s in transcript.segments] == [c.text for c in cues]
+    assert transcript.encoding == encoding
+
+
+def test_embedded_cue_times_count_from_the_start_of_the_media(tmp_path):
+    cues = [Segment(0.2, 0.8, "one hour in")]
+    path = write_subrip_mkv(tmp_path / "late.mkv", gradient_frames(20), 10, cues, start_s=3600)
+    [segment] = embedded_subtitle_transcript(path).segments
+    assert segment.start == pytest.approx(0.2, abs=0.01)
+    assert segment.end == pytest.approx(0.8, abs=0.01)
+
+
+def test_a_sidecar_that_is_not_text_is_a_subtitle_error(tmp_path):
+    path = tmp_path / "broken.srt"
+    path.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(SubtitleError):
+        load_subtitles(path)

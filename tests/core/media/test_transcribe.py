@@ -11,11 +11,13 @@ import pytest
 from core.config import Settings
 from core.media.decode import load_audio
 from core.media.transcribe import (
+    WINDOW_SECONDS,
     FasterWhisperTranscriber,
     OpenAIWhisperTranscriber,
     TranscriberError,
     load_transcriber,
 )
+from core.media.transcript import Segment
 from scripts.mediagen import gradient_frames, read_wav, write_video
 
 SAMPLE_RATE = 16000
@@ -133,3 +135,25 @@ def test_load_transcriber_default_is_bundled_tiny_en_and_cached(settings):
     second = load_transcriber(settings)
     assert isinstance(first, FasterWhisperTranscriber) and first.name == "faster-whisper"
     assert first.version == second.version and first._model is second._model
+
+
+def test_long_audio_is_transcribed_in_windows_with_media_times(monkeypatch):
+    """Each window goes to the model alone (bounded memory); its segment times are shifted to
+    the window's place in the track, and the first detected language is kept."""
+    seen = []
+
+    def window(self, audio):
+        seen.append(audio.size)
+        return [Segment(1.0, 2.0, f"window {len(seen)}")], "en" if len(seen) > 1 else None
+
+    monkeypatch.setattr(FasterWhisperTranscriber, "_transcribe_window", window)
+    transcriber = object.__new__(FasterWhisperTranscriber)
+    step = WINDOW_SECONDS * 16000
+    transcript = transcriber.transcribe(np.zeros(2 * step + 16000 * 5, np.float32))
+    assert seen == [step, step, 16000 * 5]
+    assert [(s.start, s.text) for s in transcript.segments] == [
+        (1.0, "window 1"),
+        (WINDOW_SECONDS + 1.0, "window 2"),
+        (2 * WINDOW_SECONDS + 1.0, "window 3"),
+    ]
+    assert transcript.language == "en"

@@ -1,0 +1,92 @@
+"""What ingest used for each modality of a video, and what it had to leave out and why.
+
+Real uploads are often partly damaged: a malformed subtitle file, a few broken audio packets, a
+video stream without a decodable frame. Ingest keeps whatever still works and writes these notes,
+in words a moderator understands, so the review page can say why a tag was made without sound
+or from a Whisper transcript instead of the provided subtitles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from core.media.transcript import Transcript
+
+NoteStatus = Literal["used", "fallback", "dropped"]
+_STREAM_MODALITY = {"video": "frames", "audio": "audio"}
+_SOURCES = {
+    "provided": "the subtitle file provided with the video",
+    "embedded": "the subtitle track inside the video file",
+    "whisper": "a transcript of the speech made by Whisper",
+}
+
+
+@dataclass(frozen=True)
+class ModalityNote:
+    """``used``: what the modality was made from; ``fallback``: a source that failed and was
+    replaced by the next one; ``dropped``: the modality is missing, ``detail`` says why."""
+
+    modality: str
+    status: NoteStatus
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def stream_dropped(kind: str, reason: str) -> ModalityNote:
+    """A video or audio stream that probing left out."""
+    return ModalityNote(_STREAM_MODALITY.get(kind, kind), "dropped", reason)
+
+
+def used_notes(
+    *, keyframes: int, has_audio: bool, transcript: Transcript | None, onscreen_lines: int = 0
+) -> list[ModalityNote]:
+    """One ``used`` note per modality that made it into the video's inputs."""
+    notes = []
+    if onscreen_lines:
+        plural = "s" * (onscreen_lines != 1)
+        detail = f"{onscreen_lines} line{plural} of text read on the keyframes"
+        notes.append(ModalityNote("onscreen_text", "used", detail))
+    if keyframes:
+        notes.append(ModalityNote("frames", "used", f"{keyframes} keyframes"))
+    if has_audio:
+        notes.append(ModalityNote("audio", "used", "the audio track"))
+    if transcript is not None and transcript.text:
+        detail = _SOURCES.get(transcript.source, transcript.source)
+        if transcript.encoding:
+            detail += f", text encoding {transcript.encoding}"
+        if transcript.language:
+            detail += f", language {transcript.language}"
+        notes.append(ModalityNote("subtitles", "used", detail))
+        if transcript.encoding_doubtful:
+            notes.append(
+                ModalityNote(
+                    "subtitles",
+                    "fallback",
+                    f"the text encoding ({transcript.encoding}) was a guess: some words may be"
+                    " garbled",
+                )
+            )
+    return notes
+
+
+def finalise(problems: Sequence[ModalityNote], used: Iterable[ModalityNote]) -> list[dict]:
+    """Problems first, then what was used; a ``fallback`` of a modality that nothing replaced
+    becomes ``dropped``."""
+    used = list(used)
+    present = {note.modality for note in used}
+    notes = [
+        ModalityNote(n.modality, "dropped", n.detail)
+        if n.status == "fallback" and n.modality not in present
+        else n
+        for n in problems
+    ]
+    return [note.as_dict() for note in [*notes, *used]]
+
+
+def summary(notes: Sequence[ModalityNote]) -> str:
+    """One line for a failed video's ``error``: every modality's problem."""
+    return "; ".join(f"{note.modality}: {note.detail}" for note in notes) or "nothing usable"
