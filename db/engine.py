@@ -63,7 +63,47 @@ UpgradeStep = Callable[[Connection], None]
 # Fresh databases are created from db.tables directly at LATEST version, so a step must bring an
 # old database to exactly what the models declare (ALTER TABLE ... ADD COLUMN, create_all of a
 # new table with checkfirst, data backfills). Steps never drop user data.
-UPGRADES: list[UpgradeStep] = []
+
+
+def _add_missing_columns(connection: Connection, table: str, columns: dict[str, str]) -> None:
+    """``ALTER TABLE ... ADD COLUMN`` for each of ``columns`` (name -> SQL type) not there yet."""
+    present = set(_column_names(connection, table))
+    for name, sql_type in columns.items():
+        if name not in present:
+            connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}"))
+
+
+def _column_names(connection: Connection, table: str) -> list[str]:
+    """From information_schema: duckdb-engine's reflection of columns fails on DuckDB."""
+    query = text(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_name = :table AND table_schema = current_schema()"
+    )
+    return list(connection.execute(query, {"table": table}).scalars())
+
+
+def _upgrade_to_2(connection: Connection) -> None:
+    """The HTTP API (tokens, webhooks and their outbox), label quality (overlap answers, quality
+    settings, lead reviews, retraining policy), on-screen text, and what ingest records about
+    damaged inputs (per-modality notes, the subtitle encoding)."""
+    new_tables = [
+        "api_token",
+        "webhook_subscriber",
+        "webhook_delivery",
+        "quality_settings",
+        "overlap_answer",
+        "lead_review",
+        "retrain_policy",
+        "onscreen_text",
+    ]
+    SQLModel.metadata.create_all(
+        connection, tables=[SQLModel.metadata.tables[t] for t in new_tables], checkfirst=True
+    )
+    _add_missing_columns(connection, "video", {"modality_notes_json": "TEXT"})
+    _add_missing_columns(connection, "transcript", {"encoding": "VARCHAR"})
+
+
+UPGRADES: list[UpgradeStep] = [_upgrade_to_2]
 
 
 def silence_duckdb_teardown_noise() -> None:

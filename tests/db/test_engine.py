@@ -11,13 +11,13 @@ from pathlib import Path
 
 import filelock
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import MetaData, Table, inspect, text
 from sqlmodel import SQLModel, select
 
 from core.config import Settings
 from db import engine as engine_module
 from db.engine import Database, DatabaseBusyError, SchemaTooNewError, get_database, init_db
-from db.tables import SchemaInfo, Video
+from db.tables import ApiToken, SchemaInfo, Video
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +35,7 @@ def test_init_is_idempotent_and_keeps_data(database: Database) -> None:
 def test_upgrade_steps_run_once_in_order_and_keep_data(database: Database, monkeypatch) -> None:
     with database.session() as session:
         session.add(Video(title="v1 row", external_id="old"))
+        session.get(SchemaInfo, 1).version = 1  # as if made by the first release
     calls: list[int] = []
 
     def add_column(connection) -> None:
@@ -55,6 +56,52 @@ def test_upgrade_steps_run_once_in_order_and_keep_data(database: Database, monke
         assert session.get(SchemaInfo, 1).version == 3
 
 
+# what the first release's schema lacked (see engine._upgrade_to_2)
+_V2_TABLES = [
+    "api_token",
+    "webhook_subscriber",
+    "webhook_delivery",
+    "quality_settings",
+    "overlap_answer",
+    "lead_review",
+    "retrain_policy",
+    "onscreen_text",
+]
+_V2_COLUMNS = {"video": "modality_notes_json", "transcript": "encoding"}
+
+
+def test_a_first_release_database_is_upgraded_to_the_current_schema(database: Database) -> None:
+    """Rebuild what a version-1 database looked like (no new tables, columns, sequences), then
+    ``init_db`` must bring it to exactly what db.tables declares, keeping its rows."""
+    with database.session() as session:
+        connection = session.connection()
+        SQLModel.metadata.drop_all(connection)
+        first_release = MetaData()
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name not in _V2_TABLES:
+                kept = [c._copy() for c in table.columns if _V2_COLUMNS.get(table.name) != c.name]
+                Table(table.name, first_release, *kept)
+        first_release.create_all(connection)
+        session.add(SchemaInfo(id=1, version=1))
+        connection.execute(
+            first_release.tables["video"].insert().values(title="from v1", external_id="v1")
+        )
+    assert init_db(database) == 2
+    with database.session() as session:
+        inspector = inspect(session.connection())
+        assert set(_V2_TABLES) <= set(inspector.get_table_names())
+        for table, column in _V2_COLUMNS.items():
+            assert column in engine_module._column_names(session.connection(), table)
+        session.add(ApiToken(name="t", user_id=1, scope="read", token_hash="h", prefix="p"))
+        session.add(Video(title="after", external_id="v2", modality_notes_json="[]"))
+    with database.session() as session:
+        assert [v.title for v in session.exec(select(Video).order_by(Video.id))] == [
+            "from v1",
+            "after",
+        ]
+        assert session.exec(select(ApiToken)).one().id is not None  # its sequence exists
+
+
 def test_failed_upgrade_step_rolls_back_and_keeps_version(database: Database, monkeypatch) -> None:
     def broken(connection) -> None:
         connection.execute(text("UPDATE video SET title = 'changed'"))
@@ -62,6 +109,7 @@ def test_failed_upgrade_step_rolls_back_and_keeps_version(database: Database, mo
 
     with database.session() as session:
         session.add(Video(title="original"))
+        session.get(SchemaInfo, 1).version = 1
     monkeypatch.setattr(engine_module, "UPGRADES", [broken])
     with pytest.raises(RuntimeError):
         init_db(database)
