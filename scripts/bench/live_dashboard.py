@@ -40,18 +40,44 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def kill_group(process: subprocess.Popen, *, grace_s: float = 10) -> None:
-    """SIGTERM the process's group, then SIGKILL whatever is left after ``grace_s``."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=grace_s)
-    except ProcessLookupError:
-        process.wait(timeout=grace_s)
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (read from /proc), so a browser that left the process group
+    (Chromium daemonises some helpers) is found too."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def kill_tree(process: subprocess.Popen, *, grace_s: float = 10) -> None:
+    """SIGTERM the process group, then SIGKILL the group and every descendant still alive."""
+    if process.poll() is None:
+        doomed = _descendants(process.pid)
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            doomed += _descendants(process.pid)
+            for pid in [process.pid, *doomed]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            process.wait(timeout=grace_s)
+        except ProcessLookupError:
+            process.wait(timeout=grace_s)
 
 
 @contextmanager
@@ -100,7 +126,15 @@ def dashboard_server(
                     time.sleep(0.5)
             yield url, server.pid
         finally:
-            kill_group(server)
+            kill_tree(server)
+
+
+def leftover_output(child: subprocess.Popen) -> tuple[str, str]:
+    """What a killed child wrote, without waiting on pipes a stray process may still hold."""
+    try:
+        return child.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        return "", "(output unavailable: a process still held the pipes)"
 
 
 def run_browser_script(script: Path, args: list[str], *, timeout_s: float) -> dict:
@@ -118,13 +152,13 @@ def run_browser_script(script: Path, args: list[str], *, timeout_s: float) -> di
     try:
         out, err = child.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        kill_group(child, grace_s=5)
-        out, err = child.communicate()
+        kill_tree(child, grace_s=5)
+        out, err = leftover_output(child)
         raise TimeoutError(
             f"browser session passed its {timeout_s:.0f} s deadline and was killed:\n{err[-3000:]}"
         ) from None
     finally:
-        kill_group(child, grace_s=5)
+        kill_tree(child, grace_s=5)
     if child.returncode != 0 or not out.strip():
         raise RuntimeError(f"browser session failed ({child.returncode}):\n{err[-3000:]}")
     return json.loads(out.strip().splitlines()[-1])

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -33,6 +32,8 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from scripts.bench.live_dashboard import kill_tree, leftover_output
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -68,46 +69,6 @@ _NEW_ID = """(old) => {
 
 
 # --- processes with a hard deadline ----------------------------------------------------------
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (read from /proc), so a browser that left the process group
-    (Chromium daemonises some helpers) is found too."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
-
-
-def kill_tree(process: subprocess.Popen, *, grace_s: float = 10) -> None:
-    """SIGTERM the process group, then SIGKILL the group and every descendant still alive."""
-    if process.poll() is None:
-        doomed = _descendants(process.pid)
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            doomed += _descendants(process.pid)
-            for pid in [process.pid, *doomed]:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            process.wait(timeout=grace_s)
-        except ProcessLookupError:
-            process.wait(timeout=grace_s)
 
 
 def _free_port() -> int:
@@ -181,8 +142,10 @@ def run_browser(module: str, args: list[str], *, timeout_s: float) -> dict:
         out, err = child.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         kill_tree(child, grace_s=5)
-        out, err = child.communicate()
+        out, err = leftover_output(child)
         raise TimeoutError(f"browser session passed its {timeout_s:.0f} s deadline:\n{err[-3000:]}")
+    finally:
+        kill_tree(child, grace_s=5)
     if child.returncode != 0:
         raise RuntimeError(f"browser session failed ({child.returncode}):\n{err[-3000:]}")
     return json.loads(out.strip().splitlines()[-1])
