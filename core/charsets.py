@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
 
+from core.errors import TaggerError
+
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -37,7 +39,7 @@ _JAPANESE = {"HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA"}  # one word mixes kana
 TRUSTED_SHAPE = 0.8  # below this share of word-like letters the text is reported as doubtful
 
 
-class TextDecodingError(ValueError):
+class TextDecodingError(TaggerError, ValueError):
     """Bytes that no known encoding turns into readable text."""
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytesseract
 from pytesseract import Output, TesseractError, TesseractNotFoundError
 
+from core.errors import TaggerError
 from core.media.transcript import Segment
 
 DEFAULT_LANGUAGES = "eng+rus"
@@ -29,7 +30,7 @@ MIN_EDGE_SHARE = 0.002
 EDGE_STEP = 48  # grey-level jump between neighbouring pixels that counts as a strong edge
 
 
-class OcrError(RuntimeError):
+class OcrError(TaggerError, RuntimeError):
     """Tesseract is missing or lacks the requested language data."""
 
 

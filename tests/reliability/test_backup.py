@@ -26,7 +26,19 @@ from db.queries import embeddings as embeddings_q
 from db.queries import jobs as jobs_q
 from db.queries import labels as labels_q
 from db.queries import videos as videos_q
-from db.tables import AuditAction, Role, VideoStatus
+from db.tables import (
+    ApiToken,
+    AuditAction,
+    LeadReview,
+    OverlapAnswer,
+    QualitySettings,
+    RetrainPolicy,
+    Role,
+    Video,
+    VideoStatus,
+    WebhookDelivery,
+    WebhookSubscriber,
+)
 
 HOSTILE_TITLE = "<script>alert(1)</script> '; DROP TABLE video; -- Кириллица 中文 🎬 \x01\x1b"
 
@@ -122,7 +134,40 @@ def _populate(db: Database, settings: Settings, taxonomy) -> np.ndarray:
     )
     registry.promote(db, second.id, admin, settings=settings)
     prediction.predict_videos(db, settings=settings)
+    _populate_schema_v2_tables(db, admin_id=admin.id, moderator_id=mod.id)
     return X
+
+
+def _populate_schema_v2_tables(db: Database, *, admin_id: int, moderator_id: int) -> None:
+    """One row in each table of the HTTP API and of label quality (schema v2)."""
+    with db.session() as session:
+        video_id = session.exec(select(Video.id).order_by(Video.id)).first()[0]
+        subscriber = WebhookSubscriber(url="https://platform.example/hooks", secret="s" * 32)
+        session.add(subscriber)
+        session.flush()
+        session.add_all(
+            [
+                ApiToken(
+                    name="uploader",
+                    user_id=admin_id,
+                    scope="write",
+                    token_hash="h" * 64,
+                    prefix="tgr_abc",
+                ),
+                WebhookDelivery(
+                    subscriber_id=subscriber.id, event="video.reviewed", video_id=video_id
+                ),
+                QualitySettings(overlap_share=0.1, overlap_moderators=2, updated_by=admin_id),
+                OverlapAnswer(video_id=video_id, user_id=moderator_id, node_ids_json="[]"),
+                LeadReview(
+                    video_id=video_id,
+                    moderator_id=moderator_id,
+                    lead_id=admin_id,
+                    verdict="accepted",
+                ),
+                RetrainPolicy(mode="after_labels", after_labels=50, updated_by=admin_id),
+            ]
+        )
 
 
 def _rows(db: Database) -> dict[str, list[dict]]:
