@@ -175,7 +175,7 @@ def _player(data: ReviewData) -> None:
     if data.media_path is None:
         st.warning("The video file is not available on this server.")
         return
-    video_player(data.video_id, st.session_state.get(SEEK, 0.0), captions=bool(data.segments))
+    video_player(data.video.id, st.session_state.get(SEEK, 0.0), captions=bool(data.segments))
 
 
 st.title("Review")

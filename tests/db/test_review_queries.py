@@ -324,8 +324,9 @@ def test_flag_and_unflag(database: Database) -> None:
 
 _CLAIMER = """
 import sys
+from core import review as review_rules
 from db.engine import Database
-from db.queries import review, users
+from db.queries import users
 db = Database(sys.argv[1])
 with db.session() as s:
     me = users.get_user_by_name(s, username=sys.argv[2])

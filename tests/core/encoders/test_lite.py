@@ -21,6 +21,7 @@ def test_dims_and_identity(encoder):
         "subtitles": 384,
         "frames": DESCRIPTOR_DIM,
         "audio": 768,
+        "onscreen_text": 384,
     }
     assert encoder.version == LiteEncoder().version
 
@@ -36,7 +37,7 @@ def test_real_video_encodes_every_modality(encoder, bigbuckbunny, decode_audio, 
         audio=decode_audio(bigbuckbunny),
     )
     embeddings = encoder.encode(item)
-    assert set(embeddings) == set(MODALITIES) - {"subtitles"}
+    assert set(embeddings) == set(MODALITIES) - {"subtitles", "onscreen_text"}
     for modality, vector in embeddings.items():
         assert vector.shape == (encoder.dims[modality],) and vector.dtype == np.float32
         assert np.isfinite(vector).all()
