@@ -275,7 +275,7 @@ def test_ray_ingest_matches_single_machine_through_a_dead_driver_and_a_dead_node
         encoder=encoder(),
         transcriber=FakeTranscriber(),
     )
-    assert single.totals == {"ready": 18, "failed": 5, "duplicate": 1}
+    assert single.totals == {"ready": 18, "failed": 5, "duplicate": 1, "skipped": 1}  # the .srt
 
     ray_db = _database(new_postgres_db())
 
