@@ -22,17 +22,16 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from scripts.bench import live_dashboard
 from scripts.bench.live_dashboard import kill_tree, leftover_output
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +49,6 @@ CHROMIUM_ARGS = [
 ]
 GOALS_MS = {"save → next": 500, "binary next question": 300, "sweep confirm (24 videos)": 2000}
 THUMBNAILS = 20
-STARTUP_TIMEOUT_S = 120
 # a page element the benchmark reads: the "#<video id> · ..." caption of review and binary
 _ID_OF_PAGE = """() => {
   for (const el of document.querySelectorAll('[data-testid="stCaptionContainer"]')) {
@@ -71,59 +69,11 @@ _NEW_ID = """(old) => {
 # --- processes with a hard deadline ----------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def dashboard_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """The URL of a dashboard started like ``tagger serve`` (``dashboard/server.py`` where it
-    exists, else the router) with ``env``; stopped with its whole group on exit."""
-    script = ROOT / "dashboard" / "server.py"
-    script = script if script.exists() else ROOT / "dashboard" / "app.py"
-    port = _free_port()
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(script),
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT_S
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise RuntimeError(
-                            "dashboard did not start:\n" + log_path.read_text()[-3000:]
-                        ) from None
-                    time.sleep(0.5)
-            yield url
-        finally:
-            kill_tree(server)
+    """The URL of a dashboard server (``scripts.bench.live_dashboard``), stopped on exit."""
+    with live_dashboard.dashboard_server(env, log_path) as (url, _pid):
+        yield url
 
 
 def run_browser(module: str, args: list[str], *, timeout_s: float) -> dict:
