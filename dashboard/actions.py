@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 from sqlmodel import Session
 
+from core import lead_review, quality
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from core.auth import CurrentUser
@@ -29,7 +30,9 @@ from core.lifecycle import jobs
 from dashboard import cache, state
 from dashboard.components import md_escape
 from db.engine import Database
-from db.queries import StaleVersionError, audit, lead_review, quality, retrain_policy, review
+from db.queries import StaleVersionError, audit, retrain_policy, review
+from db.queries import quality as quality_q
+from db.queries.quality import AnswerGroup, OverlapConfig
 from db.tables import AuditAction, RetrainPolicy, Role, Video
 
 if TYPE_CHECKING:
@@ -352,13 +355,13 @@ def remove_webhook(db: Database, *, subscriber_id: int) -> None:
 # --- label quality (issue 17): overlap setting, agreement, adjudication --------------------------
 
 
-def get_overlap(db: Database) -> quality.OverlapConfig:
+def get_overlap(db: Database) -> OverlapConfig:
     state.require(db, Role.ADMIN)
     with db.session() as session:
-        return quality.get_overlap(session)
+        return quality_q.get_overlap(session)
 
 
-def set_overlap(db: Database, *, share: float, moderators: int) -> quality.OverlapConfig:
+def set_overlap(db: Database, *, share: float, moderators: int) -> OverlapConfig:
     user = state.require(db, Role.ADMIN)
     with db.session() as session:
         return quality.set_overlap(session, share=share, moderators=moderators, user=user)
@@ -371,7 +374,7 @@ def agreement_report(db: Database) -> AgreementReport:
     return agreement_from_db(db)
 
 
-def list_disputes(db: Database) -> list[quality.Dispute]:
+def list_disputes(db: Database) -> list[AnswerGroup]:
     user = state.require(db, Role.LEAD)
     with db.session() as session:
         return quality.list_disputes(session, user=user)
@@ -454,7 +457,7 @@ def set_retrain_policy(
 ) -> RetrainPolicy:
     user = state.require(db, Role.ADMIN)
     with db.session() as session:
-        return retrain_policy.set_policy(
+        return quality.set_retrain_policy(
             session,
             mode=mode,
             every_hours=every_hours,

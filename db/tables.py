@@ -362,7 +362,7 @@ class QualitySettings(SQLModel, table=True):
 
 class OverlapAnswer(SQLModel, table=True):
     """One moderator's blind answer for an overlap video. Only its author reads it back until a
-    lead or admin adjudicates (db/queries/quality.py); the final labels are ``Label`` rows."""
+    lead or admin adjudicates (core/quality.py); the final labels are ``Label`` rows."""
 
     __tablename__ = "overlap_answer"
 
@@ -395,7 +395,7 @@ class LeadVerdict(StrEnum):
 
 
 class LeadReview(SQLModel, table=True):
-    """A lead's verdict on one moderator review (db/queries/lead_review.py); per-moderator
+    """A lead's verdict on one moderator review (core/lead_review.py); per-moderator
     accuracy is computed from these rows."""
 
     __tablename__ = "lead_review"

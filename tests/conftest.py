@@ -106,6 +106,17 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     db.dispose()
 
 
+@pytest.fixture
+def taxonomy(database: Database):
+    """A small tree stored in ``database``: Sports (Soccer, Golf), News (Politics)."""
+    from core.taxonomy import from_paths, save_to_db
+
+    tree = from_paths([["Sports", "Soccer"], ["Sports", "Golf"], ["News", "Politics"]])
+    with database.session() as session:
+        save_to_db(session, tree)
+    return tree
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Runs in the controller before any xdist worker starts."""
     ARTIFACTS.mkdir(exist_ok=True)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.errors import TaggerError
 from dashboard import actions, cache
 from dashboard.components import md_escape
-from db.engine import DatabaseError
 
 db = cache.database()
 tax = cache.taxonomy()
@@ -92,7 +92,7 @@ for item in samples:
                     node_ids=final,
                     comment=comment,
                 )
-            except (DatabaseError, ValueError) as e:
+            except (TaggerError, ValueError) as e:
                 st.error(md_escape(str(e)))
             else:
                 st.toast(f"Video {item.video_id}: {verdict}")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.errors import TaggerError
 from dashboard import actions, cache, state
 from dashboard.components import md_escape
 from dashboard.quality import render_agreement
-from db.engine import DatabaseError
 
 db = cache.database()
 user = state.user()
@@ -116,7 +116,7 @@ for dispute in disputes:
                     expected_version=dispute.version,
                     node_ids=final,
                 )
-            except DatabaseError as e:
+            except TaggerError as e:
                 st.error(str(e))
             else:
                 st.success(f"Final labels saved for video {dispute.video_id}")

@@ -3,9 +3,10 @@
 Modules: ``taxonomy``, ``videos`` (with transcripts, keyframes), ``labels`` (imported and human
 labels), ``audit``, ``embeddings``, ``model_versions`` (model versions, predictions), ``users``
 (users, sign-in sessions, login attempts), ``jobs``, ``backup`` (whole tables out and in). The
-dashboard adds ``review`` (queue, claims) and ``analytics``. The rules that decide what to read
-and write live in ``core`` (e.g. ``core.review``); callers never build SQL themselves and catch
-the errors defined here.
+dashboard adds ``review`` (queue, claims), ``analytics``, ``quality`` (overlap answers) and
+``lead_review``. The rules that decide what to read and write, and who may, live in ``core``
+(``core.review``, ``core.quality``, ``core.lead_review``); db/ imports nothing from core but its
+settings and errors. Callers never build SQL themselves and catch the errors defined here.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The admin's retraining policy, and what deciding on it needs from the database."""
+"""The admin's retraining policy, and what deciding on it needs from the database (the rules:
+``core.quality.set_retrain_policy`` and ``core.lifecycle.retrain_policy``)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,8 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from db.queries import Actor
 from db.queries.audit import add_audit
-from db.queries.quality import QualityInputError, require_role
-from db.tables import AuditAction, ModelStatus, ModelVersion, RetrainPolicy, Role, Video, utcnow
-
-RETRAIN_MODES = ("on_demand", "schedule", "after_labels")
+from db.tables import AuditAction, ModelStatus, ModelVersion, RetrainPolicy, Video, utcnow
 
 
 def get_policy(session: Session) -> RetrainPolicy:
@@ -20,24 +17,16 @@ def get_policy(session: Session) -> RetrainPolicy:
     return session.get(RetrainPolicy, 1) or RetrainPolicy(id=1)
 
 
-def set_policy(
+def store_policy(
     session: Session,
     *,
     mode: str,
     every_hours: float,
     after_labels: int,
     min_gain: float,
-    user: Actor | None,
+    user_id: int | None,
 ) -> RetrainPolicy:
-    """``user`` None is the operator at the command line; a dashboard user must be an admin."""
-    if user is not None:
-        require_role(session, user, (Role.ADMIN.value,), "changing the retraining policy")
-    if mode not in RETRAIN_MODES:
-        raise QualityInputError(f"unknown retrain mode {mode!r}; expected one of {RETRAIN_MODES}")
-    if every_hours <= 0 or after_labels < 1:
-        raise QualityInputError("every_hours must be > 0 and after_labels >= 1")
-    if not -1.0 <= min_gain <= 1.0:
-        raise QualityInputError(f"min_gain is in AU(PRC) points, between -1 and 1; got {min_gain}")
+    """Write the policy as given (``core.quality.set_retrain_policy`` validates it)."""
     row = session.get(RetrainPolicy, 1) or RetrainPolicy(id=1)
     row.mode, row.every_hours, row.after_labels, row.min_gain = (
         mode,
@@ -45,19 +34,8 @@ def set_policy(
         int(after_labels),
         float(min_gain),
     )
-    row.updated_by, row.updated_at = (user.id if user is not None else None), utcnow()
+    row.updated_by, row.updated_at = user_id, utcnow()
     session.add(row)
-    add_audit(
-        session,
-        action=AuditAction.RETRAIN_POLICY,
-        user=user,
-        detail={
-            "mode": mode,
-            "every_hours": every_hours,
-            "after_labels": after_labels,
-            "min_gain": min_gain,
-        },
-    )
     session.flush()
     return row
 

@@ -26,12 +26,13 @@ def overlap(
     moderators: Annotated[int, typer.Option(help="Answers needed per overlap video.")] = 2,
 ) -> None:
     """Show the overlap setting, or set it with --share (and --moderators)."""
-    from db.queries import quality
+    from core import quality
+    from db.queries import quality as quality_q
 
     db = open_database()
     with db.session() as session:
         config = (
-            quality.get_overlap(session)
+            quality_q.get_overlap(session)
             if share is None
             else quality.set_overlap(session, share=share, moderators=moderators, user=None)
         )
@@ -75,6 +76,7 @@ def retrain_policy(
     ] = 0.0,
 ) -> None:
     """Show or set when retraining starts by itself and the automatic promotion rule."""
+    from core import quality
     from db.queries import retrain_policy as policy_q
 
     db = open_database()
@@ -82,7 +84,7 @@ def retrain_policy(
         policy = (
             policy_q.get_policy(session)
             if mode is None
-            else policy_q.set_policy(
+            else quality.set_retrain_policy(
                 session,
                 mode=mode,
                 every_hours=every_hours,

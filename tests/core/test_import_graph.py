@@ -1,5 +1,6 @@
 """core/ and db/ import each other without cycles (function-level imports excepted: those are
-deliberate, to keep torch out of light entry points)."""
+deliberate, to keep torch out of light entry points), and db/ stays below core/: it holds the
+queries, core/ the rules over them, so db/ imports only core's settings and error base."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("core", "db")
+DB_MAY_IMPORT = {"core", "core.config", "core.errors"}
 
 
 def _module_name(path: Path) -> str:
@@ -68,3 +70,22 @@ def test_training_and_jobs_no_longer_import_each_other() -> None:
     graph = _graph(in_functions=True)
     assert "core.lifecycle.jobs" not in graph["core.lifecycle.training"]
     assert "core.lifecycle.jobs" not in graph["core.lifecycle.registry"]
+
+
+def _core_imports_of_db(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """db modules -> the core modules they import (beyond settings and errors)."""
+    found = {
+        name: {t for t in targets if t.split(".")[0] == "core" and t not in DB_MAY_IMPORT}
+        for name, targets in graph.items()
+        if name.split(".")[0] == "db"
+    }
+    return {name: targets for name, targets in found.items() if targets}
+
+
+def test_db_imports_only_settings_and_errors_from_core() -> None:
+    assert _core_imports_of_db(_graph(in_functions=True)) == {}
+
+
+def test_the_layer_check_finds_a_rule_imported_by_db() -> None:
+    graph = {"db.queries.x": {"core.review", "core.errors", "db.tables"}, "core.y": {"core.z"}}
+    assert _core_imports_of_db(graph) == {"db.queries.x": {"core.review"}}

@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 import streamlit as st
 
-from core import auth
+from core import auth, quality
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from dashboard import actions
-from db.queries import quality, retrain_policy, users, videos
+from db.queries import quality as quality_q
+from db.queries import retrain_policy, users, videos
 from tests.dashboard.conftest import PASSWORD
 
 
@@ -58,7 +59,7 @@ def test_admin_sets_overlap_and_sees_agreement_on_analytics(signed_in, seeded) -
     at.number_input(key="quality_moderators").set_value(3)
     at.button[[b.label for b in at.button].index("Save overlap setting")].click().run()
     with seeded.db.session() as s:
-        assert quality.get_overlap(s) == quality.OverlapConfig(share=0.25, moderators=3)
+        assert quality_q.get_overlap(s) == quality_q.OverlapConfig(share=0.25, moderators=3)
     at.radio(key="quality_retrain_mode").set_value("after_labels")
     at.number_input(key="quality_after").set_value(40)
     at.number_input(key="quality_min_gain").set_value(0.01)

@@ -21,17 +21,6 @@ def duck(tmp_path: Path) -> Iterator[Database]:
 
 
 @pytest.fixture
-def taxonomy(database: Database):
-    """A small tree stored in ``database``: Sports (Soccer, Golf), News (Politics)."""
-    from core.taxonomy import from_paths, save_to_db
-
-    tree = from_paths([["Sports", "Soccer"], ["Sports", "Golf"], ["News", "Politics"]])
-    with database.session() as session:
-        save_to_db(session, tree)
-    return tree
-
-
-@pytest.fixture
 def moderator(database: Database):
     """A stored moderator account (password hash is a placeholder; auth is tested in core)."""
     from db.queries import users

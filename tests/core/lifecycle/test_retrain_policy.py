@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core import quality
 from core import review as review_rules
 from core.lifecycle import retrain_policy, training
+from core.quality import QualityPermissionError
 from db.queries import model_versions as models_q
-from db.queries import retrain_policy as policy_q
 from db.queries import users as users_q
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -40,18 +41,16 @@ def test_due_follows_the_mode() -> None:
 def test_policy_is_validated(db) -> None:
     with db.session() as s:
         with pytest.raises(ValueError, match="expected one of"):
-            policy_q.set_policy(
+            quality.set_retrain_policy(
                 s, mode="hourly", every_hours=1, after_labels=1, min_gain=0, user=None
             )
         with pytest.raises(ValueError, match="AU\\(PRC\\) points"):
-            policy_q.set_policy(
+            quality.set_retrain_policy(
                 s, mode="schedule", every_hours=1, after_labels=1, min_gain=5, user=None
             )
         mod = users_q.create_user(s, username="mod", password_hash="x")
-        from db.queries.quality import QualityPermissionError
-
         with pytest.raises(QualityPermissionError):
-            policy_q.set_policy(
+            quality.set_retrain_policy(
                 s, mode="schedule", every_hours=1, after_labels=1, min_gain=0, user=mod
             )
 
@@ -62,7 +61,7 @@ def test_promotion_rule_on_the_same_held_out_videos(db, settings, synthetic) -> 
     first = training.train_model(db, settings=settings, user=None, **kwargs)
     assert first.is_active
     with db.session() as s:
-        policy_q.set_policy(
+        quality.set_retrain_policy(
             s, mode="after_labels", every_hours=24, after_labels=1, min_gain=1.0, user=None
         )
     outcome = retrain_policy.retrain_if_due(db, settings=settings, now=NOW, **kwargs)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
+from core import quality
 from core.config import Settings
 from db.engine import get_database
-from db.queries import quality, users, videos
+from db.queries import users, videos
 from db.tables import VideoStatus
 from scripts.cli import app
 

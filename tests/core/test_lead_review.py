@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from core import lead_review, quality
 from core import review as review_rules
+from core.quality import QualityPermissionError
 from db.engine import Database
-from db.queries import audit, lead_review, quality, users, videos
+from db.queries import audit, users, videos
 from db.queries import model_versions as models
 from db.queries.model_versions import PredictionRow
-from db.queries.quality import QualityPermissionError
 from db.tables import AuditAction, VideoStatus
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from core import quality
 from core import review as review_rules
+from core.quality import OverlapClosedError, QualityPermissionError
 from db.engine import Database
-from db.queries import audit, labels, quality, users, videos
-from db.queries.quality import OverlapClosedError, QualityPermissionError
+from db.queries import audit, labels, users, videos
+from db.queries import quality as quality_q
 from db.tables import AuditAction, VideoStatus
 
 
@@ -43,7 +45,7 @@ def test_only_admins_change_the_overlap_setting(database: Database, team: dict) 
             quality.set_overlap(s, share=1.5, moderators=2, user=team["adm"])
         with pytest.raises(ValueError, match="2 to"):
             quality.set_overlap(s, share=0.1, moderators=1, user=team["adm"])
-        assert quality.get_overlap(s) == quality.OverlapConfig(share=1.0, moderators=2)
+        assert quality_q.get_overlap(s) == quality_q.OverlapConfig(share=1.0, moderators=2)
 
 
 def test_overlap_share_is_a_stable_fraction_of_videos() -> None:
@@ -137,7 +139,7 @@ def test_differing_answers_wait_for_a_lead(database: Database, team: dict) -> No
         actions = [e.action for e in audit.list_audit(s, video_id=video)]
         assert AuditAction.ADJUDICATED in actions
         assert actions.count(AuditAction.OVERLAP_ANSWER) == 2
-        assert {a.username for a in quality.list_answers(s)} == {"ann", "bob"}
+        assert {a.username for a in quality_q.list_answers(s)} == {"ann", "bob"}
 
 
 def test_disabled_or_unknown_users_cannot_act(database: Database, team: dict) -> None:

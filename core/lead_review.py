@@ -1,0 +1,246 @@
+"""Lead review: leads sample moderators' reviews and accept, fix and accept, or reject them.
+
+A rejected review goes back to its moderator: the video leaves ``reviewed`` (its labels stop
+counting for training and export until it is reviewed again), is flagged with the lead's
+comment, and is claimed for that moderator for ``REJECT_HOLD`` so "review next" hands it to
+them first. Every verdict is a ``LeadReview`` row (per-moderator accuracy) and an audit entry;
+the role is read from the database on every call. The rows are read and written by
+``db.queries.lead_review``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from core import review as review_rules
+from core.quality import LEAD_ROLES, QualityInputError, require_role
+from db.queries import Actor, NotFoundError
+from db.queries import analytics as analytics_q
+from db.queries import lead_review as lead_q
+from db.queries import quality as quality_q
+from db.queries import review as review_q
+from db.queries.audit import add_audit
+from db.tables import AuditAction, LeadReview, LeadVerdict, Video, VideoStatus, utcnow
+
+SAMPLE_MODES = ("random", "disagree")
+REJECT_HOLD = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class ReviewSample:
+    video_id: int
+    title: str
+    moderator: str
+    node_ids: list[str]
+    version: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ModeratorAccuracy:
+    username: str
+    judged: int  # lead verdicts on their reviews
+    accepted: int
+    fixed: int
+    rejected: int
+    label_f1: float | None  # mean F1 of their labels vs the final ones (verdicts and overlap)
+    compared: int  # reviews and overlap answers behind label_f1
+
+
+def sample(
+    session: Session,
+    *,
+    user: Actor,
+    mode: str,
+    n: int = 10,
+    model_version_id: int | None = None,
+    min_confidence: float = analytics_q.DEFAULT_ERROR_CONFIDENCE,
+) -> list[ReviewSample]:
+    """Up to ``n`` unjudged moderator reviews: a random sample, or those the model (version
+    ``model_version_id``) contradicts with at least ``min_confidence``, most confident first."""
+    require_role(session, user, LEAD_ROLES, "lead review")
+    if mode not in SAMPLE_MODES:
+        raise QualityInputError(f"unknown sample mode {mode!r}; expected one of {SAMPLE_MODES}")
+    if mode == "random":
+        rows = lead_q.random_unjudged(session, n=n)
+        reasons = dict.fromkeys((v.id for v, _ in rows), "random")
+    else:
+        if model_version_id is None:
+            raise QualityInputError("the 'disagree' sample needs a model version (none is active)")
+        suspects = analytics_q.likely_label_errors(
+            session, model_version_id=model_version_id, min_confidence=min_confidence
+        )
+        reasons: dict[int, str] = {}
+        for s in suspects:
+            kind = "model says missing" if s.kind == "missing" else "model doubts"
+            reasons.setdefault(s.video_id, f"{kind}: {s.path} (p={s.probability:.2f})")
+        rows = lead_q.unjudged_among(session, video_ids=list(reasons))
+        order = {video_id: i for i, video_id in enumerate(reasons)}
+        rows = sorted(rows, key=lambda r: order[r[0].id])[:n]
+    labels = review_rules.effective_labels(session, video_ids=[v.id for v, _ in rows])
+    return [
+        ReviewSample(v.id, v.title, name, labels.get(v.id, []), v.version, reasons[v.id])
+        for v, name in rows
+    ]
+
+
+def _judged_video(session: Session, video_id: int) -> tuple[Video, list[str]]:
+    video = review_q.reload_video(session, video_id=video_id)
+    if video is None:
+        raise NotFoundError(f"no video with id {video_id}")
+    if video.status != VideoStatus.REVIEWED or video.reviewed_at is None:
+        raise QualityInputError(f"video {video_id} has no review to judge (status {video.status})")
+    before = review_rules.effective_labels(session, video_ids=[video_id]).get(video_id, [])
+    return video, before
+
+
+def _record(
+    session: Session,
+    *,
+    video: Video,
+    moderator_id: int | None,
+    lead: Actor,
+    verdict: str,
+    before: Sequence[str],
+    after: Sequence[str],
+    comment: str = "",
+) -> LeadReview:
+    row = lead_q.add_verdict(
+        session,
+        video_id=video.id,
+        moderator_id=moderator_id,
+        lead_id=lead.id,
+        verdict=verdict,
+        before=before,
+        after=after,
+        comment=comment,
+    )
+    add_audit(
+        session,
+        action=AuditAction.LEAD_REVIEW,
+        user=lead,
+        video_id=video.id,
+        detail={
+            "verdict": verdict,
+            "moderator_id": moderator_id,
+            "comment": comment,
+            "before": sorted(before),
+            "after": sorted(after),
+        },
+    )
+    session.flush()
+    return row
+
+
+def accept(session: Session, *, video_id: int, user: Actor) -> LeadReview:
+    require_role(session, user, LEAD_ROLES, "lead review")
+    video, before = _judged_video(session, video_id)
+    return _record(
+        session,
+        video=video,
+        moderator_id=video.reviewed_by,
+        lead=user,
+        verdict=LeadVerdict.ACCEPTED,
+        before=before,
+        after=before,
+    )
+
+
+def fix(
+    session: Session,
+    *,
+    video_id: int,
+    expected_version: int,
+    node_ids: Iterable[str],
+    user: Actor,
+    comment: str = "",
+) -> LeadReview:
+    """The lead's corrected labels replace the moderator's (an ordinary review save)."""
+    require_role(session, user, LEAD_ROLES, "lead review")
+    video, before = _judged_video(session, video_id)
+    moderator_id = video.reviewed_by
+    after = sorted(set(node_ids))
+    review_rules.save_review(
+        session, video_id=video_id, expected_version=expected_version, node_ids=after, user=user
+    )
+    return _record(
+        session,
+        video=video,
+        moderator_id=moderator_id,
+        lead=user,
+        verdict=LeadVerdict.FIXED,
+        before=before,
+        after=after,
+        comment=comment.strip(),
+    )
+
+
+def reject(session: Session, *, video_id: int, comment: str, user: Actor) -> LeadReview:
+    """Send the review back to its moderator with ``comment`` (required)."""
+    require_role(session, user, LEAD_ROLES, "lead review")
+    if not comment.strip():
+        raise QualityInputError("a rejection needs a comment telling the moderator what to fix")
+    video, before = _judged_video(session, video_id)
+    now = utcnow()
+    lead_q.send_back(
+        session,
+        video=video,
+        status=VideoStatus.PREDICTED if video.predicted_model_id is not None else VideoStatus.READY,
+        flag_reason=f"rejected by {user.username}: {comment.strip()}",
+        now=now,
+        hold_until=now + REJECT_HOLD,
+    )
+    return _record(
+        session,
+        video=video,
+        moderator_id=video.reviewed_by,
+        lead=user,
+        verdict=LeadVerdict.REJECTED,
+        before=before,
+        after=[],
+        comment=comment.strip(),
+    )
+
+
+def _f1(a: set[str], b: set[str]) -> float:
+    if not a and not b:
+        return 1.0
+    return 2 * len(a & b) / (len(a) + len(b))
+
+
+def moderator_accuracy(session: Session, *, user: Actor) -> list[ModeratorAccuracy]:
+    """Per moderator: lead verdicts on their reviews, and the F1 of their labels against the
+    final ones (the lead's for accepted/fixed reviews, the adjudicated or agreed labels for
+    their overlap answers)."""
+    require_role(session, user, LEAD_ROLES, "moderator accuracy")
+    names = lead_q.usernames(session)
+    verdicts: dict[int, list[str]] = {}
+    scores: dict[int, list[float]] = {}
+    for v in lead_q.list_verdicts(session):
+        if v.moderator_id is None:
+            continue
+        verdicts.setdefault(v.moderator_id, []).append(v.verdict)
+        scores.setdefault(v.moderator_id, [])
+        if v.verdict != LeadVerdict.REJECTED:
+            scores[v.moderator_id].append(_f1(set(v.labels_before), set(v.labels_after)))
+    answers = quality_q.reviewed_video_answers(session)
+    final = review_rules.effective_labels(session, video_ids=sorted({a[0] for a in answers}))
+    for video_id, user_id, node_ids in answers:
+        verdicts.setdefault(user_id, [])
+        scores.setdefault(user_id, []).append(_f1(set(node_ids), set(final.get(video_id, []))))
+    return [
+        ModeratorAccuracy(
+            username=names.get(user_id, f"#{user_id}"),
+            judged=len(verdicts[user_id]),
+            accepted=verdicts[user_id].count(LeadVerdict.ACCEPTED),
+            fixed=verdicts[user_id].count(LeadVerdict.FIXED),
+            rejected=verdicts[user_id].count(LeadVerdict.REJECTED),
+            label_f1=sum(f1) / len(f1) if f1 else None,
+            compared=len(f1),
+        )
+        for user_id, f1 in sorted(scores.items(), key=lambda kv: names.get(kv[0], ""))
+    ]
