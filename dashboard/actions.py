@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import streamlit as st
 from sqlmodel import Session
@@ -38,6 +38,8 @@ from db.tables import AuditAction, RetrainPolicy, Role, Video
 if TYPE_CHECKING:
     from core.agreement import AgreementReport
     from core.ingest.batch import IngestResult
+
+T = TypeVar("T")
 
 
 def save_review(
@@ -135,13 +137,25 @@ def save_reviews(
     return BulkOutcome(saved=saved, refused=refused, claimed=claimed)
 
 
+def _as(db: Database, role: Role, rule: Callable[..., T], **kwargs: Any) -> T:
+    """``rule(session, user=<signed-in user>, **kwargs)`` in one unit of work, after a fresh
+    check that the signed-in user has ``role``."""
+    user = state.require(db, role)
+    with db.session() as session:
+        return rule(session, user=user, **kwargs)
+
+
+def _read_as(db: Database, role: Role, query: Callable[[Session], T]) -> T:
+    """``query(session)`` in one unit of work, after a fresh role check (as :func:`_as`)."""
+    state.require(db, role)
+    with db.session() as session:
+        return query(session)
+
+
 def claim_videos(db: Database, *, video_ids: Sequence[int]) -> list[int]:
     """Hold a bulk page's videos; returns the ids held (others' videos are left out)."""
-    user = state.require(db, Role.MODERATOR)
-    with db.session() as session:
-        return review.claim_videos(
-            session, video_ids=video_ids, user=user, claim_minutes=get_settings().claim_minutes
-        )
+    minutes = get_settings().claim_minutes
+    return _as(db, Role.MODERATOR, review.claim_videos, video_ids=video_ids, claim_minutes=minutes)
 
 
 def release_videos(db: Database, *, video_ids: Sequence[int], skipped: bool) -> None:
@@ -156,24 +170,22 @@ def release_videos(db: Database, *, video_ids: Sequence[int], skipped: bool) -> 
 def claim_next(
     db: Database, *, filters: review.QueueFilters | None, exclude_ids: Sequence[int]
 ) -> Video | None:
-    user = state.require(db, Role.MODERATOR)
-    with db.session() as session:
-        return review_rules.claim_next(
-            session,
-            user=user,
-            filters=filters,
-            exclude_ids=exclude_ids,
-            claim_minutes=get_settings().claim_minutes,
-        )
+    return _as(
+        db,
+        Role.MODERATOR,
+        review_rules.claim_next,
+        filters=filters,
+        exclude_ids=exclude_ids,
+        claim_minutes=get_settings().claim_minutes,
+    )
 
 
 def claim_video(db: Database, *, video_id: int) -> Video:
     """Raises ``db.queries.review_rules.VideoClaimedError`` when another moderator holds it."""
-    user = state.require(db, Role.MODERATOR)
-    with db.session() as session:
-        return review_rules.claim_video(
-            session, video_id=video_id, user=user, claim_minutes=get_settings().claim_minutes
-        )
+    minutes = get_settings().claim_minutes
+    return _as(
+        db, Role.MODERATOR, review_rules.claim_video, video_id=video_id, claim_minutes=minutes
+    )
 
 
 def release(
@@ -187,22 +199,18 @@ def release(
 
 
 def flag(db: Database, *, video_id: int, reason: str) -> Video:
-    user = state.require(db, Role.MODERATOR)
-    with db.session() as session:
-        return review_rules.set_flag(
-            session, video_id=video_id, user=user, flagged=True, reason=reason
-        )
+    return _as(
+        db, Role.MODERATOR, review_rules.set_flag, video_id=video_id, flagged=True, reason=reason
+    )
 
 
 # --- admin --------------------------------------------------------------------------------------
 
 
 def send_back(db: Database, *, video_ids: Sequence[int], reason: str) -> int:
-    user = state.require(db, Role.ADMIN)
-    with db.session() as session:
-        sent = review_rules.send_back_for_review(
-            session, video_ids=video_ids, user=user, reason=reason
-        )
+    sent = _as(
+        db, Role.ADMIN, review_rules.send_back_for_review, video_ids=video_ids, reason=reason
+    )
     cache.clear_data()
     return sent
 
@@ -356,15 +364,11 @@ def remove_webhook(db: Database, *, subscriber_id: int) -> None:
 
 
 def get_overlap(db: Database) -> OverlapConfig:
-    state.require(db, Role.ADMIN)
-    with db.session() as session:
-        return quality_q.get_overlap(session)
+    return _read_as(db, Role.ADMIN, quality_q.get_overlap)
 
 
 def set_overlap(db: Database, *, share: float, moderators: int) -> OverlapConfig:
-    user = state.require(db, Role.ADMIN)
-    with db.session() as session:
-        return quality.set_overlap(session, share=share, moderators=moderators, user=user)
+    return _as(db, Role.ADMIN, quality.set_overlap, share=share, moderators=moderators)
 
 
 def agreement_report(db: Database) -> AgreementReport:
@@ -375,39 +379,35 @@ def agreement_report(db: Database) -> AgreementReport:
 
 
 def list_disputes(db: Database) -> list[AnswerGroup]:
-    user = state.require(db, Role.LEAD)
-    with db.session() as session:
-        return quality.list_disputes(session, user=user)
+    return _as(db, Role.LEAD, quality.list_disputes)
 
 
 def adjudicate(
     db: Database, *, video_id: int, expected_version: int, node_ids: Sequence[str]
 ) -> Video:
     """Raises ``db.queries.StaleVersionError`` when the video changed meanwhile."""
-    user = state.require(db, Role.LEAD)
-    with db.session() as session:
-        video = quality.adjudicate(
-            session,
-            video_id=video_id,
-            expected_version=expected_version,
-            node_ids=node_ids,
-            user=user,
-        )
+    video = _as(
+        db,
+        Role.LEAD,
+        quality.adjudicate,
+        video_id=video_id,
+        expected_version=expected_version,
+        node_ids=node_ids,
+    )
     cache.clear_data()
     return video
 
 
 def lead_sample(db: Database, *, mode: str, n: int) -> list[lead_review.ReviewSample]:
-    user = state.require(db, Role.LEAD)
     active = next((v for v in cache.model_versions(db.url) if v.is_active), None)
-    with db.session() as session:
-        return lead_review.sample(
-            session,
-            user=user,
-            mode=mode,
-            n=n,
-            model_version_id=active.id if active is not None else None,
-        )
+    return _as(
+        db,
+        Role.LEAD,
+        lead_review.sample,
+        mode=mode,
+        n=n,
+        model_version_id=active.id if active is not None else None,
+    )
 
 
 def lead_verdict(
@@ -441,27 +441,22 @@ def lead_verdict(
 
 
 def moderator_accuracy(db: Database) -> list[lead_review.ModeratorAccuracy]:
-    user = state.require(db, Role.LEAD)
-    with db.session() as session:
-        return lead_review.moderator_accuracy(session, user=user)
+    return _as(db, Role.LEAD, lead_review.moderator_accuracy)
 
 
 def get_retrain_policy(db: Database) -> RetrainPolicy:
-    state.require(db, Role.ADMIN)
-    with db.session() as session:
-        return retrain_policy.get_policy(session)
+    return _read_as(db, Role.ADMIN, retrain_policy.get_policy)
 
 
 def set_retrain_policy(
     db: Database, *, mode: str, every_hours: float, after_labels: int, min_gain: float
 ) -> RetrainPolicy:
-    user = state.require(db, Role.ADMIN)
-    with db.session() as session:
-        return quality.set_retrain_policy(
-            session,
-            mode=mode,
-            every_hours=every_hours,
-            after_labels=after_labels,
-            min_gain=min_gain,
-            user=user,
-        )
+    return _as(
+        db,
+        Role.ADMIN,
+        quality.set_retrain_policy,
+        mode=mode,
+        every_hours=every_hours,
+        after_labels=after_labels,
+        min_gain=min_gain,
+    )

@@ -150,8 +150,9 @@ def run_job(db: Database, job_id: int, *, settings: Settings) -> JobInfo:
         )
         params = json.loads(job.params_json)
     reporter = _Reporter(db, job_id)
+    run = _Run(db=db, params=params, settings=settings, user=user, reporter=reporter, job_id=job_id)
     try:
-        result = _RUNNERS[job.kind](db, params, settings, user, reporter, job_id)
+        result = _RUNNERS[job.kind](run)
     except TaggerError as e:  # a message meant for users: recorded without a traceback
         reporter.finish(JobStatus.FAILED, _one_line(str(e) or type(e).__name__), {})
     except Exception as e:  # recorded for the dashboard AND logged with its traceback
@@ -188,6 +189,10 @@ class _Reporter:
                 metrics=self.metrics,
             )
 
+    def count(self, done: int, total: int, message: str) -> None:
+        """Progress as ``done`` of ``total`` items (complete when there are none)."""
+        self.update(done / total if total else 1.0, message)
+
     def finish(self, status: str, message: str, result: dict) -> None:
         with self.db.session() as session:
             jobs_q.update_job(
@@ -201,14 +206,19 @@ class _Reporter:
             )
 
 
-def _run_train(
-    db: Database,
-    params: dict,
-    settings: Settings,
-    user: Actor | None,
-    reporter: _Reporter,
-    job_id: int,
-) -> dict:
+@dataclass(frozen=True)
+class _Run:
+    """What a runner gets: the job's database, parameters, settings, user and reporter."""
+
+    db: Database
+    params: dict
+    settings: Settings
+    user: Actor | None
+    reporter: _Reporter
+    job_id: int
+
+
+def _run_train(run: _Run) -> dict:
     from core.lifecycle.training import train_model
 
     history: list[dict] = []
@@ -216,19 +226,19 @@ def _run_train(
     def progress(fraction: float, message: str, record: dict) -> None:
         if "epoch" in record:
             history.append(record)
-            reporter.metrics = {"history": history[-HISTORY_LIMIT:]}
+            run.reporter.metrics = {"history": history[-HISTORY_LIMIT:]}
         else:
-            reporter.metrics = {"history": history[-HISTORY_LIMIT:], "final": record}
-        reporter.update(fraction, message)
+            run.reporter.metrics = {"history": history[-HISTORY_LIMIT:], "final": record}
+        run.reporter.update(fraction, message)
 
     version = train_model(
-        db,
-        settings=settings,
-        user=user,
+        run.db,
+        settings=run.settings,
+        user=run.user,
         progress=progress,
-        job_id=job_id,
-        activate=bool(params.get("activate", False)),
-        params=params.get("classifier"),
+        job_id=run.job_id,
+        activate=bool(run.params.get("activate", False)),
+        params=run.params.get("classifier"),
     )
     return {
         "model_version_id": version.id,
@@ -237,44 +247,31 @@ def _run_train(
     }
 
 
-def _run_predict(
-    db: Database,
-    params: dict,
-    settings: Settings,
-    user: Actor | None,
-    reporter: _Reporter,
-    job_id: int,
-) -> dict:
+def _run_predict(run: _Run) -> dict:
     from core.lifecycle.prediction import predict_videos
 
     def progress(done: int, total: int) -> None:
-        reporter.update(done / total if total else 1.0, f"{done}/{total} videos")
+        run.reporter.count(done, total, f"{done}/{total} videos")
 
     count = predict_videos(
-        db,
-        settings=settings,
-        version_id=params.get("version_id"),
-        all_videos=bool(params.get("all", False)),
+        run.db,
+        settings=run.settings,
+        version_id=run.params.get("version_id"),
+        all_videos=bool(run.params.get("all", False)),
         progress=progress,
     )
     return {"videos": count}
 
 
-def _run_ingest(
-    db: Database,
-    params: dict,
-    settings: Settings,
-    user: Actor | None,
-    reporter: _Reporter,
-    job_id: int,
-) -> dict:
+def _run_ingest(run: _Run) -> dict:
     from core.ingest.batch import ingest_paths, process_upload
 
+    params = run.params
     if "video_ids" in params:  # uploads received by the HTTP API, already stored and registered
         results = []
         for i, video_id in enumerate(params["video_ids"]):
-            reporter.update(i / len(params["video_ids"]), f"video {video_id}", force=True)
-            results.append(process_upload(db, int(video_id), settings=settings))
+            run.reporter.update(i / len(params["video_ids"]), f"video {video_id}", force=True)
+            results.append(process_upload(run.db, int(video_id), settings=run.settings))
         return {
             "videos": [
                 {"video_id": r.video_id, "status": r.status, "reason": r.reason} for r in results
@@ -282,13 +279,13 @@ def _run_ingest(
         }
 
     def progress(done: int, total: int, name: str) -> None:
-        reporter.update(done / total if total else 1.0, f"{done}/{total} {name}".strip())
+        run.reporter.count(done, total, f"{done}/{total} {name}".strip())
 
     videos_dir = params.get("videos_dir")
     report = ingest_paths(
-        db,
+        run.db,
         [Path(p) for p in params.get("paths", [])],
-        settings=settings,
+        settings=run.settings,
         videos_dir=Path(videos_dir) if videos_dir else None,
         progress=progress,
     )
@@ -305,7 +302,7 @@ def _run_ingest(
     }
 
 
-_RUNNERS: dict[str, Callable[..., dict]] = {
+_RUNNERS: dict[str, Callable[[_Run], dict]] = {
     "train": _run_train,
     "predict": _run_predict,
     "ingest": _run_ingest,

@@ -17,9 +17,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from dashboard.launch import SERVER_FILE, serve_command
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
+# Headless Chromium for every browser session (benchmarks and tests). --no-zygote (needs
+# --no-sandbox): no zygote processes, whose reaping in the kernel is what once got stuck.
+BROWSER_FLAGS = (
     "--headless",
     "--no-zygote",
     "--no-sandbox",
@@ -29,8 +33,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
+)
+# the media sessions play video without a click
+CHROMIUM_ARGS = [*BROWSER_FLAGS, "--autoplay-policy=no-user-gesture-required"]
 STARTUP_TIMEOUT_S = 90
 
 
@@ -82,28 +87,14 @@ def kill_tree(process: subprocess.Popen, *, grace_s: float = 10) -> None:
 
 @contextmanager
 def dashboard_server(
-    env: dict[str, str], log_path: Path, *, server_file: Path = ROOT / "dashboard" / "server.py"
+    env: dict[str, str], log_path: Path, *, server_file: Path = SERVER_FILE
 ) -> Iterator[tuple[str, int]]:
     """``(url, pid)`` of a dashboard server started like ``tagger serve`` on a free port, with
     ``env`` (e.g. ``TAGGER_DATA_DIR``); stopped, with its whole group, on exit."""
     port = free_port()
     with log_path.open("wb") as log:
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(server_file),
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
+            serve_command(host="127.0.0.1", port=port, server_file=server_file),
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", **env},
             stdout=log,
@@ -140,8 +131,14 @@ def leftover_output(child: subprocess.Popen) -> tuple[str, str]:
 def run_browser_script(script: Path, args: list[str], *, timeout_s: float) -> dict:
     """Run ``python script *args`` (a Playwright session that prints one JSON object as its
     last line) in its own process group; kill the group at the deadline and raise."""
+    return run_browser_command([sys.executable, str(script), *args], timeout_s=timeout_s)
+
+
+def run_browser_command(command: list[str], *, timeout_s: float) -> dict:
+    """Run ``command`` (a Playwright session that prints one JSON object as its last line) in
+    its own process group; kill the group at the deadline and raise."""
     child = subprocess.Popen(
-        [sys.executable, str(script), *args],
+        command,
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,21 +30,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from scripts.bench import live_dashboard
-from scripts.bench.live_dashboard import kill_tree, leftover_output
+from scripts.bench.live_dashboard import BROWSER_FLAGS, CHROMIUM
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-zygote",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 GOALS_MS = {"save → next": 500, "binary next question": 300, "sweep confirm (24 videos)": 2000}
 THUMBNAILS = 20
 # a page element the benchmark reads: the "#<video id> · ..." caption of review and binary
@@ -79,26 +65,9 @@ def dashboard_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
 def run_browser(module: str, args: list[str], *, timeout_s: float) -> dict:
     """Run ``python -m module *args`` (a Playwright session printing one JSON object as its last
     line) in its own process group; at the deadline kill it and its browser, and raise."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", module, *args],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    return live_dashboard.run_browser_command(
+        [sys.executable, "-m", module, *args], timeout_s=timeout_s
     )
-    try:
-        out, err = child.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        kill_tree(child, grace_s=5)
-        out, err = leftover_output(child)
-        raise TimeoutError(f"browser session passed its {timeout_s:.0f} s deadline:\n{err[-3000:]}")
-    finally:
-        kill_tree(child, grace_s=5)
-    if child.returncode != 0:
-        raise RuntimeError(f"browser session failed ({child.returncode}):\n{err[-3000:]}")
-    return json.loads(out.strip().splitlines()[-1])
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -222,7 +191,7 @@ def _session(url: str, password: str, saves: int, questions: int, sweeps: int, s
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=list(BROWSER_FLAGS))
         page = browser.new_page(viewport={"width": 1440, "height": 1200})
         page.set_default_timeout(120_000)
         try:

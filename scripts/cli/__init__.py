@@ -18,18 +18,23 @@ from __future__ import annotations
 import atexit
 import importlib
 import pkgutil
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import click
 import huggingface_hub.utils
 import typer
 from rich.console import Console
+from rich.table import Table
 from typer.core import TyperGroup
 
 from core.errors import TaggerError
 from db.engine import silence_duckdb_teardown_noise
 
 err_console = Console(stderr=True, soft_wrap=True)
+out_console = Console(soft_wrap=True)
+MINUTES = "%Y-%m-%d %H:%M"
 
 
 def one_line(error: BaseException) -> str:
@@ -40,6 +45,21 @@ def fail(message: str) -> typer.Exit:
     """Print ``message`` as the one-line reason and return the Exit to raise."""
     err_console.print(f"[bold red]error:[/bold red] {message}", markup=True, highlight=False)
     return typer.Exit(1)
+
+
+def when(moment: datetime | None, fmt: str = MINUTES) -> str:
+    """A timestamp as a table cell ("" for none)."""
+    return "" if moment is None else format(moment, fmt)
+
+
+def print_table(
+    columns: Sequence[str], rows: Iterable[Sequence[str]], *, title: str | None = None
+) -> None:
+    """Print one table of a listing command (the same look for every command)."""
+    table = Table(*columns, title=title)
+    for row in rows:
+        table.add_row(*row)
+    out_console.print(table)
 
 
 class _ReportingGroup(TyperGroup):

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from db.tables import TokenScope, WebhookEvent
+from scripts.cli import print_table, when
 from scripts.cli.data import open_database
 
 console = Console(soft_wrap=True)
@@ -48,18 +48,21 @@ def tokens_list() -> None:
     with open_database().session() as session:
         rows = tokens_q.list_tokens(session)
         names = {u.id: u.username for u in users_q.list_users(session)}
-    table = Table("name", "account", "scope", "starts with", "created", "last used", "revoked")
-    for t in rows:
-        table.add_row(
-            t.name,
-            names.get(t.user_id, f"#{t.user_id}"),
-            t.scope,
-            t.prefix + "…",
-            f"{t.created_at:%Y-%m-%d %H:%M}",
-            f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "",
-            f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "",
-        )
-    console.print(table)
+    print_table(
+        ("name", "account", "scope", "starts with", "created", "last used", "revoked"),
+        (
+            (
+                t.name,
+                names.get(t.user_id, f"#{t.user_id}"),
+                t.scope,
+                t.prefix + "…",
+                when(t.created_at),
+                when(t.last_used_at),
+                when(t.revoked_at),
+            )
+            for t in rows
+        ),
+    )
 
 
 @tokens_app.command("revoke")
@@ -102,16 +105,19 @@ def webhooks_list() -> None:
 
     with open_database().session() as session:
         rows = webhooks_q.list_subscribers(session)
-    table = Table("id", "url", "events", "created", "active")
-    for s in rows:
-        table.add_row(
-            str(s.id),
-            s.url,
-            s.events or "all",
-            f"{s.created_at:%Y-%m-%d %H:%M}",
-            "yes" if s.active else "removed",
-        )
-    console.print(table)
+    print_table(
+        ("id", "url", "events", "created", "active"),
+        (
+            (
+                str(s.id),
+                s.url,
+                s.events or "all",
+                when(s.created_at),
+                "yes" if s.active else "removed",
+            )
+            for s in rows
+        ),
+    )
 
 
 @webhooks_app.command("remove")
@@ -132,19 +138,22 @@ def webhooks_log(
 
     with open_database().session() as session:
         rows = webhooks_q.list_deliveries(session, limit=limit)
-    table = Table("id", "webhook", "event", "video", "status", "attempts", "last answer", "created")
-    for d in rows:
-        table.add_row(
-            str(d.id),
-            str(d.subscriber_id),
-            d.event,
-            str(d.video_id or ""),
-            d.status,
-            str(d.attempts),
-            d.last_error or (str(d.last_status_code) if d.last_status_code else ""),
-            f"{d.created_at:%Y-%m-%d %H:%M:%S}",
-        )
-    console.print(table)
+    print_table(
+        ("id", "webhook", "event", "video", "status", "attempts", "last answer", "created"),
+        (
+            (
+                str(d.id),
+                str(d.subscriber_id),
+                d.event,
+                str(d.video_id or ""),
+                d.status,
+                str(d.attempts),
+                d.last_error or (str(d.last_status_code) if d.last_status_code else ""),
+                when(d.created_at, "%Y-%m-%d %H:%M:%S"),
+            )
+            for d in rows
+        ),
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -15,14 +15,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from core.config import get_settings
 from db.engine import Database, get_database, init_db
 from db.queries import taxonomy as taxonomy_queries
 from db.queries import users as user_queries
 from db.tables import Role
-from scripts.cli import fail
+from scripts.cli import fail, print_table, when
 
 console = Console(soft_wrap=True)
 MAX_PROBLEMS_SHOWN = 20
@@ -189,16 +188,13 @@ def users_list() -> None:
     """List accounts."""
     with open_database().session() as session:
         users = user_queries.list_users(session)
-    table = Table("id", "username", "role", "created", "disabled")
-    for user in users:
-        table.add_row(
-            str(user.id),
-            user.username,
-            user.role,
-            f"{user.created_at:%Y-%m-%d %H:%M}",
-            "yes" if user.disabled else "",
-        )
-    console.print(table)
+    print_table(
+        ("id", "username", "role", "created", "disabled"),
+        (
+            (str(u.id), u.username, u.role, when(u.created_at), "yes" if u.disabled else "")
+            for u in users
+        ),
+    )
 
 
 @users_app.command("disable")
@@ -241,25 +237,12 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: all).")] = "127.0.0.1",
 ) -> None:
     """Run the review dashboard and the HTTP API (/api) in one server."""
-    server_file = Path(__file__).resolve().parents[2] / "dashboard" / "server.py"
-    if not server_file.is_file():
-        raise fail(f"server entry file {server_file} is missing")
+    from dashboard.launch import SERVER_FILE, serve_command
+
+    if not SERVER_FILE.is_file():
+        raise fail(f"server entry file {SERVER_FILE} is missing")
     open_database()
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(server_file),
-        "--server.port",
-        str(port),
-        "--server.address",
-        host,
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+    command = serve_command(host=host, port=port)
     raise typer.Exit(subprocess.call(command))
 
 

@@ -22,15 +22,15 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from core.config import get_settings
 from db.tables import JobStatus
-from scripts.cli import fail
+from scripts.cli import fail, print_table, when
 from scripts.cli.data import open_database
 
 if TYPE_CHECKING:
     from core.ingest.distributed import Cluster
+    from core.ingest.pipeline import IngestResult
 
 console = Console(soft_wrap=True)
 MAX_FAILURES_SHOWN = 50
@@ -105,16 +105,11 @@ def ingest(
         )
     for problem in report.problems[:MAX_FAILURES_SHOWN]:
         console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
-    table = Table("video", "status", "seconds", "note")
-    for result in report.results:
-        note = result.reason or ""
-        if result.duplicate_of is not None:
-            note = f"same content as video {result.duplicate_of}"
-        elif result.cached:
-            note = "all embeddings cached"
-        table.add_row(result.name, result.status, f"{result.seconds:.1f}", note)
     if report.results:
-        console.print(table)
+        print_table(
+            ("video", "status", "seconds", "note"),
+            ((r.name, r.status, f"{r.seconds:.1f}", _ingest_note(r)) for r in report.results),
+        )
     totals = (
         ", ".join(f"{n} {status}" for status, n in sorted(report.totals.items())) or "nothing to do"
     )
@@ -210,31 +205,33 @@ def models_list() -> None:
     from core.lifecycle import liveness
 
     versions = liveness.list_model_versions(open_database())
-    table = Table(
-        "id",
-        "active",
-        "status",
-        "created",
-        "encoder",
-        "train/valid",
-        "micro AUPRC",
-        "hier. F1",
-        "notes",
+    print_table(
+        (
+            "id",
+            "active",
+            "status",
+            "created",
+            "encoder",
+            "train/valid",
+            "micro AUPRC",
+            "hier. F1",
+            "notes",
+        ),
+        (
+            (
+                str(v.id),
+                "*" if v.is_active else "",
+                v.status,
+                when(v.created_at),
+                f"{v.encoder_id} {v.encoder_version[:8]}",
+                f"{v.n_train}/{v.n_valid}",
+                _number(metrics.get("micro_auprc")),
+                _number(metrics.get("hierarchical_f1")),
+                v.notes,
+            )
+            for v, metrics in ((v, json.loads(v.metrics_json)) for v in versions)
+        ),
     )
-    for v in versions:
-        metrics = json.loads(v.metrics_json)
-        table.add_row(
-            str(v.id),
-            "*" if v.is_active else "",
-            v.status,
-            f"{v.created_at:%Y-%m-%d %H:%M}",
-            f"{v.encoder_id} {v.encoder_version[:8]}",
-            f"{v.n_train}/{v.n_valid}",
-            _number(metrics.get("micro_auprc")),
-            _number(metrics.get("hierarchical_f1")),
-            v.notes,
-        )
-    console.print(table)
 
 
 @models_app.command("promote")
@@ -273,10 +270,13 @@ def jobs_list() -> None:
     """Recent jobs, newest first."""
     from core.lifecycle import jobs as jobs_lib
 
-    table = Table("id", "kind", "status", "progress", "message")
-    for info in jobs_lib.list_jobs(open_database()):
-        table.add_row(str(info.id), info.kind, info.status, f"{info.progress:.0%}", info.message)
-    console.print(table)
+    print_table(
+        ("id", "kind", "status", "progress", "message"),
+        (
+            (str(i.id), i.kind, i.status, f"{i.progress:.0%}", i.message)
+            for i in jobs_lib.list_jobs(open_database())
+        ),
+    )
 
 
 def bench_hmc(
@@ -290,12 +290,21 @@ def bench_hmc(
 
 
 def _print_metrics(metrics: dict) -> None:
-    table = Table("metric", "value")
-    for name, value in sorted(metrics.items()):
-        table.add_row(
-            name, _number(value) if isinstance(value, float) or value is None else str(value)
-        )
-    console.print(table)
+    print_table(
+        ("metric", "value"),
+        (
+            (name, _number(value) if isinstance(value, float) or value is None else str(value))
+            for name, value in sorted(metrics.items())
+        ),
+    )
+
+
+def _ingest_note(result: IngestResult) -> str:
+    if result.duplicate_of is not None:
+        return f"same content as video {result.duplicate_of}"
+    if result.cached:
+        return "all embeddings cached"
+    return result.reason or ""
 
 
 def _number(value: float | None) -> str:

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from scripts.cli import print_table
 from scripts.cli.data import open_database
 
 console = Console(soft_wrap=True)
@@ -51,18 +51,26 @@ def agreement() -> None:
     if report.overall.videos == 0:
         console.print("no overlap video has two answers yet (see `tagger overlap --share`)")
         return
-    table = Table("scope", "alpha", "units", "videos", title="Krippendorff's alpha")
-    for score in [report.overall, *report.per_tier, *report.per_week]:
-        table.add_row(score.name, _fmt(score.alpha), str(score.units), str(score.videos))
-    console.print(table)
-    tags = Table("tag", "alpha", "units", title=f"most disputed tags (first {SHOWN_TAGS})")
-    for score in report.per_tag[:SHOWN_TAGS]:
-        tags.add_row(score.name, _fmt(score.alpha), str(score.units))
-    console.print(tags)
-    people = Table("moderator", "mean kappa with peers", "identical answers", "videos")
-    for m in report.per_moderator:
-        people.add_row(m.user, _fmt(m.kappa), f"{m.identical:.0%}", str(m.videos))
-    console.print(people)
+    print_table(
+        ("scope", "alpha", "units", "videos"),
+        (
+            (score.name, _fmt(score.alpha), str(score.units), str(score.videos))
+            for score in [report.overall, *report.per_tier, *report.per_week]
+        ),
+        title="Krippendorff's alpha",
+    )
+    print_table(
+        ("tag", "alpha", "units"),
+        ((s.name, _fmt(s.alpha), str(s.units)) for s in report.per_tag[:SHOWN_TAGS]),
+        title=f"most disputed tags (first {SHOWN_TAGS})",
+    )
+    print_table(
+        ("moderator", "mean kappa with peers", "identical answers", "videos"),
+        (
+            (m.user, _fmt(m.kappa), f"{m.identical:.0%}", str(m.videos))
+            for m in report.per_moderator
+        ),
+    )
 
 
 def retrain_policy(

@@ -46,20 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scripts.bench.live_dashboard import BROWSER_FLAGS, CHROMIUM
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-# --no-zygote (needs --no-sandbox): no zygote processes, whose reaping is what got stuck.
-CHROMIUM_ARGS = (
-    "--headless",
-    "--no-zygote",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
 POLL_S = 0.1
 _JOB = "job.pickle"
 _RESULT = "result.pickle"
@@ -269,7 +258,7 @@ def _child(workdir: Path) -> None:
     args = pickle.loads(args)
     playwright = sync_playwright().start()
     try:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(BROWSER_FLAGS))
         outcome: tuple[bool, Any] = (True, session(browser, *args))
         data = pickle.dumps(outcome)
     except BaseException:  # noqa: BLE001 - sent to the parent, which raises BrowserSessionError

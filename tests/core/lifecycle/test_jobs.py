@@ -48,6 +48,17 @@ def test_runner_records_success_with_result(db, settings, active_model):
         jobs.run_job(db, job_id, settings=settings)
 
 
+def test_ingest_runner_reports_an_empty_folder_and_no_uploads(db, settings, tmp_path):
+    (tmp_path / "empty").mkdir()
+    folder = jobs.run_job(
+        db, _queued(db, "ingest", {"paths": [str(tmp_path / "empty")]}), settings=settings
+    )
+    assert folder.status == JobStatus.SUCCEEDED, folder.message
+    assert folder.result["failed"] == [] and folder.result["video_seconds"] == 0
+    uploads = jobs.run_job(db, _queued(db, "ingest", {"video_ids": []}), settings=settings)
+    assert uploads.status == JobStatus.SUCCEEDED and uploads.result == {"videos": []}
+
+
 def test_runner_records_expected_failures_as_one_line(db, settings, monkeypatch, caplog):
     from core.taxonomy import from_paths, save_to_db
 

@@ -160,3 +160,25 @@ def test_duplicate_user_and_bad_csv_are_one_line(settings: Settings, tmp_path: P
     bad = tmp_path / "bad.csv"
     bad.write_text("video_id,title\nx,y\n", encoding="utf-8")
     assert "missing column" in _one_line_error(_run("import", str(bad)))
+
+
+def test_serve_runs_the_dashboard_launch_command(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard.launch import serve_command
+    from scripts.cli import data
+
+    ran: list[list[str]] = []
+    monkeypatch.setattr(data.subprocess, "call", lambda command: ran.append(command) or 0)
+    assert _run("serve", "--host", "0.0.0.0", "--port", "8642").exit_code == 0
+    assert ran == [serve_command(host="0.0.0.0", port=8642)]
+
+
+def test_listings_print_one_table_each(settings: Settings) -> None:
+    added = _run("users", "add", "ann", "--password-stdin", input="pw-12345678\n")
+    assert added.exit_code == 0, added.output
+    result = _run("users", "list")
+    assert result.exit_code == 0
+    header = next(line for line in result.output.splitlines() if "username" in line)
+    assert all(column in header for column in ("id", "role", "created", "disabled"))
+    assert "ann" in result.output and "moderator" in result.output

@@ -33,3 +33,16 @@ def test_python_m_scripts_is_the_tagger_command_line() -> None:
     done = _python("-m", "scripts", "--help")
     assert done.returncode == 0, done.stderr
     assert "Usage: tagger" in done.stdout and "users" in done.stdout
+
+
+def test_print_table_shows_columns_rows_and_title(capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import datetime
+
+    from scripts.cli import print_table, when
+
+    moment = datetime(2026, 12, 3, 23, 59, 7)
+    print_table(("id", "created"), [("7", when(moment)), ("8", when(None))], title="things")
+    out = capsys.readouterr().out
+    assert "things" in out and "id" in out and "created" in out
+    assert "2026-12-03 23:59" in out and "23:59:07" not in out
+    assert when(moment, "%H:%M:%S") == "23:59:07"
