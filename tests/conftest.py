@@ -23,6 +23,8 @@ from db.engine import Database, init_db, silence_duckdb_teardown_noise
 from tests.support.fakes import FakeEncoder, FakeTranscriber
 from tests.support.postgres import PostgresCluster, fresh_database
 
+pytest_plugins = ("tests.support.tally",)  # the reliability tally, one for the whole run
+
 # Models are loaded from local paths only; make any accidental hub access fail fast.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -1,13 +1,11 @@
 """Reliability fixtures: a fresh database with a small taxonomy and accounts, the hostile media
-corpus (:mod:`tests.support.hostile_media`), and a tally of what the suite tried.
-
-The tally (inputs tried, faults injected, sessions run, anything lost) is printed at the end of
-the run: ``pytest tests/reliability -m "slow or not slow" -s`` shows the figures of the report.
+corpus (:mod:`tests.support.hostile_media`). What the suite tried is counted in the ``tally``
+fixture (:mod:`tests.support.tally`) and printed once for the whole run, xdist workers included:
+``pytest tests/reliability -m "slow or not slow"`` shows the figures of the report.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -23,15 +21,6 @@ from tests.support import hostile_media
 
 PASSWORD = "correct horse battery staple"
 LEAVES = (("Sports", "Soccer"), ("Sports", "Tennis"), ("Music", "Rock"), ("Music", "Jazz"))
-
-TALLY: Counter[str] = Counter()
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    if TALLY:
-        terminalreporter.write_sep("-", "reliability tally")
-        for key, value in sorted(TALLY.items()):
-            terminalreporter.write_line(f"{key}: {value}")
 
 
 @pytest.fixture(autouse=True)
@@ -81,8 +70,3 @@ def accounts(db: Database) -> dict[str, auth.CurrentUser]:
 def hostile() -> ModuleType:
     """:mod:`tests.support.hostile_media`, the hostile media corpus."""
     return hostile_media
-
-
-@pytest.fixture
-def tally() -> Counter[str]:
-    return TALLY
