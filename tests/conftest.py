@@ -15,9 +15,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from hypothesis import settings as hypothesis_settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
+from core import auth
 from core.config import Settings, get_settings
 from db.engine import Database, init_db, silence_duckdb_teardown_noise
 from tests.support.fakes import FakeEncoder, FakeTranscriber
@@ -106,6 +108,16 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     init_db(db)
     yield db
     db.dispose()
+
+
+@pytest.fixture(autouse=True)
+def quick_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real argon2id hashes with the smallest cost in this process: sign-in paths stay real, each
+    hash takes under 1 ms instead of about 150 ms (the production cost is argon2-cffi's default,
+    which subprocesses such as `tagger serve` keep; tests/core/test_auth.py checks it)."""
+    monkeypatch.setattr(
+        auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
 
 
 @pytest.fixture

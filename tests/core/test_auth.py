@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import text
 from sqlmodel import select
 
@@ -46,6 +47,13 @@ def settings(tmp_path: Path) -> Settings:
 
 def _unknown_key(username: str) -> str:
     return "unknown:" + hashlib.sha256(username.encode()).hexdigest()[:16]
+
+
+def test_outside_tests_passwords_get_argon2s_default_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()  # the suite's cheap hasher (tests/conftest.py) is gone: the product's own
+    default = PasswordHasher()
+    hashed = auth.hash_password(PASSWORD)
+    assert f"m={default.memory_cost},t={default.time_cost},p={default.parallelism}" in hashed
 
 
 def test_password_is_stored_as_argon2_hash(db: Database) -> None:

@@ -11,7 +11,6 @@ from types import ModuleType
 
 import pytest
 import torch
-from argon2 import PasswordHasher
 
 from core import auth
 from core.config import Settings
@@ -30,15 +29,6 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
-
-
-@pytest.fixture(autouse=True)
-def quick_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Real argon2id hashes with the smallest cost: sign-in paths stay real, the suite stays fast
-    (the production cost is argon2-cffi's default)."""
-    monkeypatch.setattr(
-        auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 @pytest.fixture
