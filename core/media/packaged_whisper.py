@@ -24,8 +24,9 @@ class PackagedModelError(TaggerError, RuntimeError):
     """The packaged Whisper base is not installed (or only half of it)."""
 
 
-def packaged_whisper_base(target: Path) -> Path:
-    """The model directory ``target``, built from the installed wheels unless already there."""
+def packaged_whisper_base(models_dir: Path) -> Path:
+    """``models_dir/whisper-base``, built from the installed wheels unless already there."""
+    target = models_dir / "whisper-base"
     if (target / "model.bin").is_file():
         return target
     halves = [_data_dir(name) / f"model.bin.part{i}" for i, name in enumerate(_PARTS, start=1)]

@@ -182,7 +182,7 @@ def load_transcriber(settings: Settings) -> Transcriber:
     if settings.transcriber == "faster-whisper":
         model: str | Path | None = settings.whisper_model
         if model == PACKAGED_BASE:
-            model = packaged_whisper_base(settings.models_dir / "whisper-base")
+            model = packaged_whisper_base(settings.models_dir)
         return FasterWhisperTranscriber(model, device=settings.device)
     if settings.transcriber == "openai-whisper":
         if not settings.openai_whisper_checkpoint:
