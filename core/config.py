@@ -46,7 +46,9 @@ class Settings(BaseSettings):
     text_model_path: Path | None = Field(
         None,
         description=(
-            "sentence-transformers model dir for the lite encoder; default: the bundled MiniLM."
+            "sentence-transformers model dir for the lite encoder's titles, descriptions and"
+            " subtitles, e.g. a multilingual one (paraphrase-multilingual-MiniLM-L12-v2) for"
+            " non-English catalogues; default: the bundled English MiniLM."
         ),
     )
 
