@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     openai_whisper_checkpoint: str | None = Field(
         None,
         description=(
-            "openai-whisper checkpoint path (a .pt file); needed for transcriber='openai-whisper'."
+            "openai-whisper checkpoint path (a .pt file) or 'packaged-base' (the packaged"
+            " Whisper base, converted once); needed for transcriber='openai-whisper'."
         ),
     )
 

@@ -19,7 +19,11 @@ import numpy as np
 
 from core.config import Settings
 from core.errors import ConfigurationError, TaggerError
-from core.media.packaged_whisper import PACKAGED_BASE, packaged_whisper_base
+from core.media.packaged_whisper import (
+    PACKAGED_BASE,
+    packaged_openai_checkpoint,
+    packaged_whisper_base,
+)
 from core.media.transcript import Segment, SpokenLanguage, Transcript
 
 if TYPE_CHECKING:
@@ -189,7 +193,10 @@ def load_transcriber(settings: Settings) -> Transcriber:
             raise ConfigurationError(
                 "transcriber 'openai-whisper' needs a checkpoint (TAGGER_OPENAI_WHISPER_CHECKPOINT)"
             )
-        return OpenAIWhisperTranscriber(settings.openai_whisper_checkpoint, device=settings.device)
+        checkpoint: str | Path = settings.openai_whisper_checkpoint
+        if checkpoint == PACKAGED_BASE:
+            checkpoint = packaged_openai_checkpoint(settings.models_dir)
+        return OpenAIWhisperTranscriber(checkpoint, device=settings.device)
     raise ConfigurationError(
         f"unknown transcriber {settings.transcriber!r}; valid: {', '.join(TRANSCRIBERS)}"
     )

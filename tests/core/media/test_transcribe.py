@@ -209,3 +209,29 @@ def test_packaged_base_setting_builds_the_model_once(tmp_path, whisper_base_dir)
     mtime = built.stat().st_mtime_ns
     load_transcriber(settings)
     assert built.stat().st_mtime_ns == mtime  # joined once, reused after
+
+
+@pytest.mark.slow
+def test_openai_whisper_runs_the_packaged_base_weights(tmp_path, whisper_base_dir, speech):
+    """The CTranslate2 tensors mapped back into an openai-whisper checkpoint: the reference
+    backend transcribes and detects German with them (a wrong mapping gives gibberish)."""
+    settings = Settings(
+        data_dir=tmp_path, transcriber="openai-whisper", openai_whisper_checkpoint="packaged-base"
+    )
+    transcriber = load_transcriber(settings)
+    assert isinstance(transcriber, OpenAIWhisperTranscriber) and transcriber.multilingual
+    assert (tmp_path / "models" / "whisper-base.pt").is_file()
+    german = transcriber.transcribe(
+        read_wav(speech("Guten Tag, heute sprechen wir über das Wetter in Berlin.", "de", 175))
+    )
+    assert german.language == "de" and german.spoken == SpokenLanguage("de", None)
+    assert {"guten", "tag", "berlin"} <= set(re.findall(r"\w+", german.text.lower()))
+
+
+def test_a_foreign_ctranslate2_file_is_refused_in_words(tmp_path):
+    from core.media.packaged_whisper import PackagedModelError, read_ctranslate2_model
+
+    path = tmp_path / "model.bin"
+    path.write_bytes((5).to_bytes(4, "little") + b"\0" * 16)
+    with pytest.raises(PackagedModelError, match="binary version 5, expected 6"):
+        read_ctranslate2_model(path)
