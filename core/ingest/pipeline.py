@@ -42,7 +42,7 @@ from core.media import decode as media
 from core.media.ocr import onscreen_text
 from core.media.subtitles import SubtitleError, load_subtitles
 from core.media.transcribe import Transcriber, TranscriberError, load_transcriber
-from core.media.transcript import Segment, Transcript
+from core.media.transcript import Segment, SpokenLanguage, Transcript
 from db.engine import Database
 from db.queries import embeddings as embeddings_q
 from db.queries import videos as videos_q
@@ -441,6 +441,13 @@ class Pipeline:
                 ],
                 encoding=transcript.encoding,
             )
+        spoken = transcript.spoken if transcript is not None else None
+        videos_q.set_spoken_language(
+            session,
+            video_id=task.video_id,
+            language=spoken.code if spoken else None,
+            probability=spoken.probability if spoken else None,
+        )
         embeddings_q.put_embeddings(session, records=records)
         if task.keep_status:
             status = videos_q.get_video(session, video_id=task.video_id).status
@@ -575,8 +582,15 @@ def _donor(session: Session, video: Video) -> _Donor | None:
             Segment(start=s["start"], end=s["end"], text=s["text"])
             for s in json.loads(row.segments_json)
         ]
+        spoken = None
+        if row.source == "whisper" and video.spoken_language:
+            spoken = SpokenLanguage(video.spoken_language, video.spoken_language_probability)
         transcript = Transcript(
-            language=row.language, source=row.source, segments=segments, encoding=row.encoding
+            language=row.language,
+            source=row.source,
+            segments=segments,
+            encoding=row.encoding,
+            spoken=spoken,
         )
     ocr = videos_q.get_onscreen_text(session, video_id=video.id)
     return _Donor(

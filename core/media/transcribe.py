@@ -19,7 +19,12 @@ import numpy as np
 
 from core.config import Settings
 from core.errors import ConfigurationError, TaggerError
-from core.media.transcript import Segment, Transcript
+from core.media.packaged_whisper import (
+    PACKAGED_BASE,
+    packaged_openai_checkpoint,
+    packaged_whisper_base,
+)
+from core.media.transcript import Segment, SpokenLanguage, Transcript
 
 if TYPE_CHECKING:
     import faster_whisper
@@ -49,6 +54,7 @@ class Transcriber(ABC):
 
     name: str
     version: str
+    multilingual: bool = False  # False: an English-only model (``*.en``): it detects no language
     thread_safe: bool = False  # True when transcribe() may run in several threads at once
 
     @abstractmethod
@@ -58,6 +64,10 @@ class Transcriber(ABC):
 
 class FasterWhisperTranscriber(Transcriber):
     """CTranslate2 Whisper (faster-whisper); default model: the bundled tiny.en.
+
+    A multilingual model (e.g. Whisper base) detects the spoken language of each 300 s window
+    and transcribes in it; the transcript's language and :class:`SpokenLanguage` are those of
+    the first window with speech. The English-only default transcribes everything as English.
 
     ``model`` is a CTranslate2 model directory or a size name already in the local Hugging Face
     cache. Silero VAD gates the work: audio without speech is not decoded at all, and decoded
@@ -83,6 +93,7 @@ class FasterWhisperTranscriber(Transcriber):
         self.compute_type = compute_type
         self.beam_size = beam_size
         self._model = load_faster_whisper(self.model, device, compute_type, cpu_threads)
+        self.multilingual = bool(self._model.model.is_multilingual)
         self.version = (
             f"{_model_label(self.model)}:{compute_type}:beam{beam_size}"
             f":vad-gate:win{WINDOW_SECONDS}"
@@ -90,21 +101,22 @@ class FasterWhisperTranscriber(Transcriber):
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
         audio = _check_audio(audio)
-        language, segments = None, []
+        spoken, segments = None, []
         for offset in range(0, audio.size, WINDOW_SECONDS * SAMPLE_RATE):
             found, detected = self._transcribe_window(
                 audio[offset : offset + WINDOW_SECONDS * SAMPLE_RATE]
             )
-            language = language or detected
+            spoken = spoken or detected
             shift = offset / SAMPLE_RATE
             segments += [Segment(s.start + shift, s.end + shift, s.text) for s in found]
         return Transcript(
-            language=language,
+            language=spoken.code if spoken else None,
             source="whisper",
             segments=_clean_segments(segments, audio.size / SAMPLE_RATE),
+            spoken=spoken if self.multilingual else None,
         )
 
-    def _transcribe_window(self, audio: np.ndarray) -> tuple[list[Segment], str | None]:
+    def _transcribe_window(self, audio: np.ndarray) -> tuple[list[Segment], SpokenLanguage | None]:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         speech = get_speech_timestamps(audio, VadOptions()) if audio.size else []
@@ -122,7 +134,7 @@ class FasterWhisperTranscriber(Transcriber):
             for p in pieces
             if any(start < p.end and p.start < end for start, end in spans)
         ]
-        return segments, info.language
+        return segments, SpokenLanguage(info.language, round(float(info.language_probability), 4))
 
 
 class OpenAIWhisperTranscriber(Transcriber):
@@ -138,6 +150,7 @@ class OpenAIWhisperTranscriber(Transcriber):
         self.checkpoint = str(checkpoint)
         self.device = device
         self._model = _load_openai_whisper(self.checkpoint, device)
+        self.multilingual = bool(self._model.is_multilingual)
         self.version = f"{_model_label(self.checkpoint)}:greedy"
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
@@ -154,10 +167,14 @@ class OpenAIWhisperTranscriber(Transcriber):
         segments = [
             Segment(start=s["start"], end=s["end"], text=s["text"]) for s in result["segments"]
         ]
+        language = result.get("language")
+        detected = self.multilingual and language and segments
         return Transcript(
-            language=result.get("language"),
+            language=language,
             source="whisper",
             segments=_clean_segments(segments, audio.size / SAMPLE_RATE),
+            # openai-whisper's transcribe() reports the detected language, not its probability
+            spoken=SpokenLanguage(language, None) if detected else None,
         )
 
 
@@ -167,13 +184,19 @@ TRANSCRIBERS = ("faster-whisper", "openai-whisper")
 def load_transcriber(settings: Settings) -> Transcriber:
     """The transcriber the settings ask for (``transcriber``, ``whisper_model``, ...)."""
     if settings.transcriber == "faster-whisper":
-        return FasterWhisperTranscriber(settings.whisper_model, device=settings.device)
+        model: str | Path | None = settings.whisper_model
+        if model == PACKAGED_BASE:
+            model = packaged_whisper_base(settings.models_dir)
+        return FasterWhisperTranscriber(model, device=settings.device)
     if settings.transcriber == "openai-whisper":
         if not settings.openai_whisper_checkpoint:
             raise ConfigurationError(
                 "transcriber 'openai-whisper' needs a checkpoint (TAGGER_OPENAI_WHISPER_CHECKPOINT)"
             )
-        return OpenAIWhisperTranscriber(settings.openai_whisper_checkpoint, device=settings.device)
+        checkpoint: str | Path = settings.openai_whisper_checkpoint
+        if checkpoint == PACKAGED_BASE:
+            checkpoint = packaged_openai_checkpoint(settings.models_dir)
+        return OpenAIWhisperTranscriber(checkpoint, device=settings.device)
     raise ConfigurationError(
         f"unknown transcriber {settings.transcriber!r}; valid: {', '.join(TRANSCRIBERS)}"
     )

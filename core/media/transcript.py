@@ -23,6 +23,18 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class SpokenLanguage:
+    """The language Whisper heard in the audio (ISO 639-1 code, e.g. ``"ru"``).
+
+    Only a multilingual model detects it: an English-only one (the bundled tiny.en) hears every
+    language as English, so its transcripts carry no :class:`SpokenLanguage` at all.
+    """
+
+    code: str
+    probability: float | None  # the model's confidence, 0..1; None: the backend does not say
+
+
+@dataclass(frozen=True)
 class Transcript:
     """What was said or captioned in a video, with where it came from."""
 
@@ -31,6 +43,7 @@ class Transcript:
     segments: list[Segment] = field(default_factory=list)
     encoding: str | None = None  # text read from bytes (subtitles): the encoding detected
     encoding_doubtful: bool = False  # that encoding was a weak guess: the words may be garbled
+    spoken: SpokenLanguage | None = None  # Whisper transcripts of a multilingual model only
 
     @property
     def text(self) -> str:

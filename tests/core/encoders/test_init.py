@@ -62,3 +62,19 @@ def test_lite_cache_key_without_loading_equals_the_loaded_encoders(monkeypatch):
     cheap = encoders.encoder_cache_key(settings)
     assert encoders._loaded == {}  # nothing was loaded to compute it
     assert cheap == encoders.load_encoder(settings).cache_key
+
+
+@pytest.mark.slow
+def test_lite_audio_follows_the_packaged_multilingual_whisper(
+    monkeypatch, tmp_path, whisper_base_dir
+):
+    """``whisper_model=packaged-base``: the audio embedding pools Whisper base's encoder (width
+    512) and shares its model with transcription."""
+    from core.media.transcribe import load_transcriber
+
+    monkeypatch.setattr(encoders, "_loaded", {})
+    settings = Settings(encoder="lite", whisper_model="packaged-base", data_dir=tmp_path)
+    encoder = encoders.load_encoder(settings)
+    assert encoder.dims["audio"] == 2 * 512
+    assert encoders.encoder_cache_key(settings) == encoder.cache_key
+    assert encoder.audio.model is load_transcriber(settings)._model

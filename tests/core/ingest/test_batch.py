@@ -14,7 +14,7 @@ import pytest
 
 from core.config import Settings
 from core.ingest import batch as ingest
-from core.media.transcript import Segment
+from core.media.transcript import Segment, SpokenLanguage, Transcript
 from db.engine import Database, init_db
 from db.queries import embeddings as embeddings_q
 from db.queries import videos as videos_q
@@ -274,6 +274,57 @@ def test_video_without_audio_has_no_audio_or_subtitles(db, run, fake_transcriber
             session, video_ids=[result.video_id], encoder_id="fake", encoder_version="v1"
         )
     assert set(vectors[result.video_id]) == {"title", "frames"}
+
+
+class _RussianTranscriber(FakeTranscriber):
+    """A multilingual model that hears Russian in any audio."""
+
+    multilingual = True
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        self.calls += 1
+        return Transcript(
+            language="ru",
+            source="whisper",
+            segments=[Segment(0.0, 0.5, "Привет, мир")],
+            spoken=SpokenLanguage("ru", 0.8),
+        )
+
+
+def test_detected_spoken_language_is_stored_explained_and_reused(db, run, tmp_path):
+    transcriber = _RussianTranscriber()
+    first = run(make_clip(tmp_path / "in" / "a.mp4", 50), transcriber=transcriber)
+    shutil.copyfile(tmp_path / "in" / "a.mp4", tmp_path / "copy.mp4")
+    copy = run(tmp_path / "copy.mp4", transcriber=transcriber)
+    assert transcriber.calls == 1  # the copy reuses the first video's transcript
+    for result in (first.results[0], copy.results[0]):
+        video = _video(db, result.video_id)
+        assert (video.spoken_language, video.spoken_language_probability) == ("ru", 0.8)
+    notes = json.loads(_video(db, first.results[0].video_id).modality_notes_json)
+    [subtitles] = [n for n in notes if n["modality"] == "subtitles"]
+    assert "spoken language ru (detected, 80% sure)" in subtitles["detail"]
+
+
+def test_english_only_model_stores_no_spoken_language(db, run, tmp_path):
+    report = run(make_clip(tmp_path / "in" / "a.mp4", 60))  # the fake is English-only
+    video = _video(db, report.results[0].video_id)
+    assert video.spoken_language is None and video.spoken_language_probability is None
+    [subtitles] = [n for n in json.loads(video.modality_notes_json) if n["modality"] == "subtitles"]
+    assert "English-only" in subtitles["detail"]
+
+
+@pytest.mark.slow
+def test_multilingual_whisper_base_stores_german(db, run, whisper_base_dir, speech, tmp_path):
+    from core.media.transcribe import FasterWhisperTranscriber
+
+    german = read_wav(speech("Guten Tag, heute sprechen wir über das Wetter in Berlin.", "de", 175))
+    frames = [np.full((48, 64, 3), 70, np.uint8)] * round(german.size / SAMPLE_RATE * 10)
+    clip = write_video(tmp_path / "wetter.mp4", frames, 10, audio=german)
+    report = run(clip, transcriber=FasterWhisperTranscriber(whisper_base_dir, cpu_threads=1))
+    video = _video(db, report.results[0].video_id)
+    assert video.spoken_language == "de" and video.spoken_language_probability > 0.5
+    with db.session() as session:
+        assert "Berlin" in videos_q.get_transcript(session, video_id=video.id).text
 
 
 def test_pending_dataset_video_without_media_is_skipped(db, run, tmp_path):

