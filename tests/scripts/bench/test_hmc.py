@@ -83,6 +83,15 @@ def test_available_datasets_and_table(tmp_path):
     ) in table
 
 
+def test_table_compares_extra_sets_and_says_when_unpublished():
+    row = {"seconds": 300.0, "wall_seconds": 310.0, "settings": {}, "settings_tried": 2}
+    table = hmc_bench.format_table(
+        {"seq_GO": {**row, "au_prc": 0.45, "win_rate": None}, "pheno_GO": {**row, "au_prc": 0.2}}
+    )
+    assert "| seq_GO | 0.450 | 0.446 | +0.004 | 300 | 310 |" in table
+    assert "| pheno_GO | 0.200 | n/a | n/a | 300 | 310 |" in table
+
+
 def test_unknown_dataset_is_reported(tmp_path):
     with pytest.raises(ValueError, match="no train/test ARFF"):
         hmc_bench.run_benchmark(tmp_path, tmp_path / "out.json", ["nope"])
