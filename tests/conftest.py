@@ -24,6 +24,7 @@ from core.config import Settings, get_settings
 from db.engine import Database, init_db, silence_duckdb_teardown_noise
 from tests.support.fakes import FakeEncoder, FakeTranscriber
 from tests.support.postgres import PostgresCluster, fresh_database
+from tests.support.scheduling import is_time_shared, time_share
 
 pytest_plugins = ("tests.support.tally",)  # the reliability tally, one for the whole run
 
@@ -39,6 +40,17 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"  # gitignored: scr
 hypothesis_settings.register_profile("tagger", database=None)
 hypothesis_settings.load_profile("tagger")
 set_hypothesis_home_dir(ARTIFACTS / "hypothesis")
+
+
+@pytest.fixture(autouse=True)
+def _time_shared_scheduling() -> Iterator[None]:
+    """Fail a test that leaves its worker on a real-time scheduling policy, and undo it: the
+    worker's later children would inherit it and could starve the machine past every deadline
+    (tests/support/scheduling.py says how that happened)."""
+    yield
+    if not is_time_shared():
+        time_share()
+        pytest.fail("the test left its worker on a real-time scheduling policy (SCHED_FIFO/RR)")
 
 
 @pytest.fixture

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts.bench.live_dashboard import BROWSER_FLAGS, CHROMIUM
+from tests.support.scheduling import time_share
 
 ROOT = Path(__file__).resolve().parents[2]
 POLL_S = 0.1
@@ -248,6 +249,7 @@ def _child(workdir: Path) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+    time_share()  # Chromium must never inherit a real-time policy: spinning, it starves the parent
     from playwright.sync_api import sync_playwright
 
     module_file, qualname, args = pickle.loads((workdir / _JOB).read_bytes())

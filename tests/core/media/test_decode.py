@@ -26,6 +26,7 @@ from core.media.decode import (
     sample_keyframes,
 )
 from scripts.mediagen import gradient_frames, tone, write_video
+from tests.support.scheduling import restores_scheduling
 
 SAMPLE_RATE = 16000
 
@@ -259,7 +260,7 @@ def test_av1_single_keyframe_video_gives_distinct_frames(tmp_path):
     except av.codec.codec.UnknownCodecError:
         pytest.skip("this FFmpeg build has no AV1 encoder")
     path = tmp_path / "av1.mkv"
-    with av.open(str(path), mode="w") as container:
+    with restores_scheduling(), av.open(str(path), mode="w") as container:  # SVT-AV1 as root
         stream = container.add_stream("libsvtav1", rate=10, options={"svtav1-params": "keyint=-1"})
         stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
         for image in gradient_frames(30, height=64, width=64):
