@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,29 @@ from tests.support.big_media import eight_k_clip, long_audio_track
 
 LIMIT_MIB = 2048
 REPO = Path(__file__).resolve().parents[2]
+POLL_S = 0.05
 
 
-@pytest.mark.skip(
-    reason="issue 15: alone this test measures 1581-1824 MiB (passes), but inside the full "
-    "parallel run (make test) the same ingest child peaked at 2797 MiB; cause not found yet"
-)
+def peak_rss_mib(process: subprocess.Popen[bytes]) -> float:
+    """The child's own peak RSS (VmHWM of its address space), read until it exits.
+
+    Not ``wait4``'s ``ru_maxrss``: Linux carries the high-water mark across ``exec``, so a child
+    forked from a worker that already holds 2.8 GB (late in a full run) reports at least that.
+    """
+    peak_kib = 0
+    status = Path(f"/proc/{process.pid}/status")
+    while process.poll() is None:
+        try:
+            lines = status.read_text().splitlines()
+        except FileNotFoundError:  # reaped between poll() and the read
+            break
+        for line in lines:
+            if line.startswith("VmHWM:"):
+                peak_kib = max(peak_kib, int(line.split()[1]))
+        time.sleep(POLL_S)
+    return peak_kib / 1024
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_ingest_peak_rss_stays_under_2_gib(tmp_path, tally):
@@ -40,13 +58,9 @@ def test_ingest_peak_rss_stays_under_2_gib(tmp_path, tally):
         ingest = subprocess.Popen(
             [*command, "ingest", str(folder)], env=env, cwd=tmp_path, stdout=log, stderr=log
         )
-        # this child's own peak (and its children's), not the largest of every process this
-        # test run has started so far (RUSAGE_CHILDREN), which other tests' children can raise
-        _, status, usage = os.wait4(ingest.pid, 0)
-        ingest.returncode = os.waitstatus_to_exitcode(status)
+        peak_mib = peak_rss_mib(ingest)
     text = output.read_text()
     assert ingest.returncode == 0, text
     assert "2 ready" in text, text
-    peak_mib = usage.ru_maxrss / 1024
     tally["ingest peak RSS, 8K clip + 30 min audio (MiB)"] = round(peak_mib)
     assert peak_mib < LIMIT_MIB, f"peak RSS {peak_mib:.0f} MiB"
