@@ -8,25 +8,28 @@ C-HMCNN's max-constraint module and is trained with its MCLoss, so every member 
 consistent and so is their average. Training: AdamW (lr 1e-3, weight decay 1e-5), batch 64,
 dropout 0.6, no input noise (``input_noise`` adds Gaussian noise to standardised inputs).
 
-Settings chosen in ``fit`` (``alternatives``): no single network size suits every data set
-(C-HMCNN tuned its width per set, 250 to 9,000). So the first member is trained once with the
-constructor's settings and once with each alternative, on the same split, and the best
-validation AU(PRC) trains the whole ensemble (``selected_settings_``; every score in
-``settings_scores_``) - at once if it is the constructor's settings or if its lead holds on at
-least ``selection_confidence`` (90 %) of 100 bootstrap resamples of the validation rows
-(``selection_win_rate_``). A lead within that noise goes to a second round: the leader and the
-constructor's settings each train their second member and the two held-out slices together
-decide (seed 0: gasch2_FUN led by 0.0008 on one slice with settings that score 0.002 lower on
-test; the second round kept the defaults there and switched on cellcycle_GO and eisen_GO, where
-the leader is better on test). The default alternatives: a narrower, more heavily regularised
-network (width 250, dropout 0.7, lr 2e-3, patience 20: it learns slowly, best epochs ~60-100)
-and a wider, less regularised one (width 1000, dropout 0.5). On label matrices over
-``alternatives_max_cells`` (4 million rows x nodes: the ~4,000-node GO sets) alternatives wider
-than the constructor's network are skipped: their epochs cost most there and they never led on
-a GO set. Test AU(PRC), seed 0, defaults vs chosen: spo_FUN 0.212 / 0.216 narrow, derisi_GO
-0.369 / 0.371 narrow, eisen_GO 0.455 / 0.460 narrow, Diatoms 0.763 / 0.776 wide; mixing default
-and narrow members in one ensemble lost on both kinds of set (Enron 0.749, spo 0.217), hence a
-choice.
+Settings chosen in ``fit`` (``alternatives``): no single network size suits every data set (C-HMCNN
+tuned its width per set, 250 to 9,000). So the first member is trained once with the constructor's
+settings and once with each alternative, on the same split, and the best validation AU(PRC) trains
+the whole ensemble (``selected_settings_``; every score in ``settings_scores_``) - at once if it is
+the constructor's settings or if its lead holds on at least ``selection_confidence`` (90 %) of 100
+bootstrap resamples of the validation rows (``selection_win_rate_``). A lead within that noise goes
+to a second round: the leader and the constructor's settings each train their second member and the
+two held-out slices together decide (seed 0: gasch2_FUN led by 0.0008 on one slice with settings
+that score 0.002 lower on test; the second round kept the defaults there and switched on
+cellcycle_GO and eisen_GO, where the leader is better on test). Alternatives race the constructor's
+settings: one still trailing by more than ``race_margin`` (0.007) when the constructor's first
+member stopped is given up there (seed 0, 14 HMC sets: the alternatives that went on to lead trailed
+by at most 0.0042 at that epoch; the narrow network given up on seq_GO and gasch1_GO trailed by
+0.012 and 0.009 and saved 30 and 49 CPU s; see docs/BENCHMARKS.md). The default alternatives: a
+narrower, more heavily regularised network (width 250, dropout 0.7, lr 2e-3, patience 20: it learns
+slowly, best epochs ~60-100) and a wider, less regularised one (width 1000, dropout 0.5). On label
+matrices over ``alternatives_max_cells`` (4 million rows x nodes: the ~4,000-node GO sets)
+alternatives wider than the constructor's network are skipped: their epochs cost most there and they
+never led on a GO set. Test AU(PRC), seed 0, defaults vs chosen: spo_FUN 0.212 / 0.216 narrow,
+derisi_GO 0.369 / 0.371 narrow, eisen_GO 0.455 / 0.460 narrow, Diatoms 0.763 / 0.776 wide; mixing
+default and narrow members in one ensemble lost on both kinds of set (Enron 0.749, spo 0.217), hence
+a choice.
 
 How the defaults were chosen (HMC sets, seed 0, ensembles of 5; details in docs/BENCHMARKS.md):
 hidden width 500 instead of 1024 and no input noise lifted derisi_FUN from 0.190 to 0.195 and
@@ -115,6 +118,14 @@ _PER_NETWORK_PARAMS = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class _GiveUp:
+    """Where a racing alternative stops: at ``epoch`` if its best score is below ``below``."""
+
+    epoch: int
+    below: float
+
+
 @dataclass
 class _Selection:
     """Outcome of the choice of settings in ``fit``."""
@@ -124,6 +135,7 @@ class _Selection:
     scores: list[float]  # first-round validation AU(PRC) of every candidate
     win_rate: float | None  # bootstrap win rate of the best alternative (None: defaults led)
     second_round: dict[int, float]  # candidate -> AU(PRC) over two validation slices
+    given_up: dict[int, int]  # candidate -> the epoch its first member was given up at
 
 
 class HierarchicalClassifier(BaseEstimator):
@@ -151,6 +163,7 @@ class HierarchicalClassifier(BaseEstimator):
         alternatives: tuple[dict, ...] = DEFAULT_ALTERNATIVES,
         alternatives_max_cells: int = 4_000_000,
         selection_confidence: float = 0.9,
+        race_margin: float | None = 0.007,
         weight_averaging: float = 0.0,
         class_weight: str = "none",
         min_threshold_positives: int = 5,
@@ -176,6 +189,7 @@ class HierarchicalClassifier(BaseEstimator):
         self.alternatives = alternatives
         self.alternatives_max_cells = alternatives_max_cells
         self.selection_confidence = selection_confidence
+        self.race_margin = race_margin
         self.weight_averaging = weight_averaging
         self.class_weight = class_weight
         self.min_threshold_positives = min_threshold_positives
@@ -228,7 +242,9 @@ class HierarchicalClassifier(BaseEstimator):
                 return data.subset(hold_idx), labels[hold_idx]
             return valid, valid_labels
 
-        def train(estimator: HierarchicalClassifier, k: int) -> tuple[HierarchicalNetwork, list]:
+        def train(
+            estimator: HierarchicalClassifier, k: int, give_up: _GiveUp | None = None
+        ) -> tuple[HierarchicalNetwork, list]:
             return estimator._train_member(
                 data.subset(splits[k][0]),
                 labels[splits[k][0]],
@@ -239,6 +255,7 @@ class HierarchicalClassifier(BaseEstimator):
                 seed=member_seeds[k],
                 member=k,
                 progress=progress,
+                give_up=give_up,
             )
 
         # the settings (constructor's and each alternative) compete on the first member's split;
@@ -263,6 +280,8 @@ class HierarchicalClassifier(BaseEstimator):
         ]
         for contender, score in selection.second_round.items():
             self.settings_scores_[contender]["valid_ap_two_slices"] = score
+        for candidate, epoch in selection.given_up.items():
+            self.settings_scores_[candidate]["given_up_at_epoch"] = epoch
 
         members = [net for net, _ in selection.members]
         self.history_ = [history for _, history in selection.members]
@@ -296,7 +315,7 @@ class HierarchicalClassifier(BaseEstimator):
     def _select_settings(
         self,
         candidates: list[HierarchicalClassifier],
-        train: Callable[[HierarchicalClassifier, int], tuple[HierarchicalNetwork, list]],
+        train: Callable[..., tuple[HierarchicalNetwork, list]],
         validation_part: Callable[[int], tuple[ModalityData, np.ndarray]],
         mcm: MaxConstraint,
         score_nodes: np.ndarray,
@@ -310,8 +329,24 @@ class HierarchicalClassifier(BaseEstimator):
         leader and the constructor's settings each train their second member, and the two
         members' held-out slices together decide (twice the validation rows). The winner keeps
         the members it trained.
+
+        Race: an alternative still trailing the constructor's settings by more than
+        ``race_margin`` at the epoch where their first member stopped is given up there (it
+        cannot lead, so the choice is what it would have been): the narrow network's slow
+        curve costs a GO set 75-90 CPU s where it then loses.
         """
-        runs = [[train(candidate, 0)] for candidate in candidates]
+        runs = [[train(candidates[0], 0)]]
+        give_up = None
+        if self.race_margin is not None:
+            curve = [record["valid_ap"] for record in runs[0][0][1]]
+            give_up = _GiveUp(epoch=len(curve) - 1, below=max(curve) - self.race_margin)
+        runs += [[train(candidate, 0, give_up)] for candidate in candidates[1:]]
+        given_up = {}
+        if give_up is not None:
+            for c, [(_, history)] in enumerate(runs[1:], start=1):
+                best = max(record["valid_ap"] for record in history)
+                if len(history) == give_up.epoch + 1 and best < give_up.below:
+                    given_up[c] = give_up.epoch
 
         def scored_on(k: int, contenders: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
             """Slice ``k``'s held-out labels and each contender's ``k``-th member's
@@ -326,12 +361,12 @@ class HierarchicalClassifier(BaseEstimator):
         scores = [micro_average_precision(y, p) for p in probas]
         best = int(np.argmax(scores))  # ties go to the constructor's settings
         if best == 0:
-            return _Selection(0, runs[0], scores, None, {})
+            return _Selection(0, runs[0], scores, None, {}, given_up)
         win_rate = bootstrap_win_rate(
             y, probas[0], probas[best], n_resamples=_SELECTION_RESAMPLES, rng=rng
         )
         if win_rate >= self.selection_confidence or self.n_ensemble < 2:
-            return _Selection(best, runs[best], scores, win_rate, {})
+            return _Selection(best, runs[best], scores, win_rate, {}, given_up)
         contenders = [0, best]
         for c in contenders:
             runs[c].append(train(candidates[c], 1))
@@ -342,7 +377,9 @@ class HierarchicalClassifier(BaseEstimator):
             for c, second in zip(contenders, probas_second)
         ]
         winner = best if pooled[1] > pooled[0] else 0
-        return _Selection(winner, runs[winner], scores, win_rate, dict(zip(contenders, pooled)))
+        return _Selection(
+            winner, runs[winner], scores, win_rate, dict(zip(contenders, pooled)), given_up
+        )
 
     def _check_params(self) -> None:
         if self.trunk not in _TRUNK_CHOICES:
@@ -351,6 +388,8 @@ class HierarchicalClassifier(BaseEstimator):
             raise ValueError(
                 f"class_weight must be one of {_CLASS_WEIGHTS}, got {self.class_weight!r}"
             )
+        if self.race_margin is not None and not self.race_margin >= 0:
+            raise ValueError(f"race_margin must be >= 0 or None, got {self.race_margin}")
         if not 0 <= self.selection_confidence <= 1:
             raise ValueError(
                 f"selection_confidence must be in [0, 1], got {self.selection_confidence}"
@@ -442,8 +481,11 @@ class HierarchicalClassifier(BaseEstimator):
         seed: int,
         member: int,
         progress: ProgressCallback | None,
+        give_up: _GiveUp | None = None,
     ) -> tuple[HierarchicalNetwork, list[dict]]:
-        """Train one network with early stopping on ``valid``; returns it at its best epoch."""
+        """Train one network with early stopping on ``valid``; returns it at its best epoch.
+
+        ``give_up``: stop at that epoch if the best validation score is still below its bar."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             generator = torch.Generator().manual_seed(seed)
@@ -509,6 +551,8 @@ class HierarchicalClassifier(BaseEstimator):
                     stale += 1
                     if stale >= self.patience:
                         break
+                if give_up is not None and epoch == give_up.epoch and best_score < give_up.below:
+                    break
             net.load_state_dict(best_state)
             net.eval()
         return net, history

@@ -29,6 +29,7 @@ def test_predict_before_fit_raises():
     [
         ({"trunk": "cnn"}, "trunk must be one of"),
         ({"selection_confidence": 1.5}, "selection_confidence must be in"),
+        ({"race_margin": -0.1}, "race_margin must be"),
     ],
 )
 def test_invalid_hyperparameters_are_refused(synthetic, params, message):
@@ -181,6 +182,22 @@ def test_alternative_settings_compete_on_the_first_split(synthetic, fast_params)
     assert kept.config_.mlp_width == fast_params["mlp_width"]
     assert kept.settings_scores_[0]["valid_ap"] > kept.settings_scores_[1]["valid_ap"]
     assert kept.selection_win_rate_ is None
+
+
+def test_an_alternative_trailing_when_the_defaults_stop_is_given_up(synthetic, fast_params):
+    # a network that learns nothing but would wait out a long patience is stopped where the
+    # defaults' first member stopped; the model is the one a full race would have chosen
+    fit = lambda **params: HierarchicalClassifier(
+        **{**fast_params, "max_epochs": 40, "alternatives": ({"lr": 1e-9, "patience": 40},)},
+        **params,
+    ).fit(synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy)
+    raced, full = fit(), fit(race_margin=None)
+    hopeless = raced.settings_scores_[1]
+    assert raced.selected_settings_ == full.selected_settings_ == {}
+    assert hopeless["given_up_at_epoch"] == len(raced.history_[0]) - 1 < 39
+    assert "given_up_at_epoch" not in full.settings_scores_[1]
+    assert hopeless["valid_ap"] < full.settings_scores_[1]["valid_ap"] + 1e-9
+    np.testing.assert_array_equal(raced.predict_proba(synthetic.X), full.predict_proba(synthetic.X))
 
 
 def test_a_lead_within_validation_noise_goes_to_a_second_round(synthetic, fast_params):
