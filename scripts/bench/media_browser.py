@@ -46,9 +46,16 @@ document.addEventListener('loadedmetadata', e => {
 
 
 def _idle(page) -> None:
-    """Until Streamlit has finished the current run (not timed: the next click waits for it)."""
+    """Until Streamlit has finished the current run (not timed: the next click waits for it).
+
+    The player is ready before the form below it is drawn, and the previous video's form stays
+    in the page, marked stale, until the run ends: a click before then finds two Skip buttons.
+    """
     page.wait_for_timeout(200)
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "document.querySelectorAll('[data-stale=\"true\"]').length === 0", timeout=TIMEOUT_MS
+    )
 
 
 def main(url: str, username: str, password: str, opens: int) -> dict:
