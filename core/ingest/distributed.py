@@ -30,6 +30,7 @@ import logging
 import pickle
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -54,7 +55,7 @@ from core.ingest.pipeline import (
     extract_task,
     reason_of,
 )
-from core.media.transcribe import Transcriber, load_transcriber
+from core.media.transcribe import PARALLEL_CALLS, Transcriber, load_transcriber
 from db.engine import Database
 from db.tables import VideoStatus
 
@@ -182,7 +183,8 @@ def _extract_row(row: dict, *, settings: Settings, uri: str) -> dict:
 
 
 class _TranscribeStage:
-    """Ray Data actor: transcribes the videos extraction left without a transcript."""
+    """Ray Data actor: transcribes the videos extraction left without a transcript, as many at
+    once as the single-machine pipeline does (``PARALLEL_CALLS``) when the model allows it."""
 
     def __init__(self, factory: Callable[[], Transcriber]) -> None:
         self._factory = factory
@@ -190,27 +192,38 @@ class _TranscribeStage:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         items = [_unpack(data) for data in batch["item"]]
-        for item in items:
-            extracted = item.extracted
-            if item.reason is not None or extracted.transcript is not None:
-                continue
-            if extracted.audio is None:
-                continue
-            if self._transcriber is None:
-                self._transcriber = self._factory()
-            try:
-                extracted.transcript = self._transcriber.transcribe(extracted.audio)
-            except INPUT_ERRORS as e:
-                item.reason = reason_of(e)
-            except Exception as e:  # noqa: BLE001 - logged; one file must not end the job
-                _unexpected(e, item, "transcription")
+        waiting = [
+            item
+            for item in items
+            if item.reason is None
+            and item.extracted.transcript is None
+            and item.extracted.audio is not None
+        ]
+        if waiting and self._transcriber is None:
+            self._transcriber = self._factory()
+        calls = PARALLEL_CALLS if self._transcriber and self._transcriber.thread_safe else 1
+        with ThreadPoolExecutor(calls) as pool:
+            list(pool.map(self._transcribe, waiting))
         return {"video_id": batch["video_id"], "item": _column(items)}
+
+    def _transcribe(self, item: _Item) -> None:
+        try:
+            item.extracted.transcript = self._transcriber.transcribe(item.extracted.audio)
+        except INPUT_ERRORS as e:
+            item.reason = reason_of(e)
+        except Exception as e:  # noqa: BLE001 - logged; one file must not end the job
+            _unexpected(e, item, "transcription")
 
 
 class _EncodeStage:
     """Ray Data actor: encodes a batch; sends back vectors, not images or audio."""
 
     def __init__(self, factory: Callable[[], Encoder]) -> None:
+        import torch
+
+        # Ray starts workers with OMP_NUM_THREADS=1 (fractional CPUs): torch would then encode
+        # on one thread where the single-machine pipeline uses every core of the machine
+        torch.set_num_threads(_node_cpus())
         self._factory = factory
         self._encoder: Encoder | None = None
 
@@ -275,6 +288,17 @@ class _Meter:
                 f"{self.video_s / wall:.1f} s of video/s"
             )
             self.progress(self.done, self.total, label)
+
+
+def _node_cpus() -> int:
+    """Logical CPUs of the node this worker runs on (``ray start --num-cpus``)."""
+    import ray
+
+    node_id = ray.get_runtime_context().get_node_id()
+    for node in ray.nodes():
+        if node["NodeID"] == node_id:
+            return max(1, int(node["Resources"].get("CPU", 1)))
+    raise RayIngestError(f"this worker's node {node_id} is not in the cluster's node list")
 
 
 def _pool_size(gpus: int) -> int:
@@ -409,7 +433,7 @@ class RayPipeline(Pipeline):
             .map_batches(
                 _TranscribeStage,
                 fn_constructor_kwargs={"factory": self._transcriber_factory},
-                batch_size=1,
+                batch_size=PARALLEL_CALLS,
                 compute=actors,
                 num_cpus=ACTOR_CPUS,
                 num_gpus=gpus,
