@@ -14,6 +14,11 @@ prediction job and the active-learning benchmark (scripts/bench/active.py) rank 
 - ``diverse_batch``: a batch of ``k`` from the best-scored candidates, spread out in embedding
   space (greedy farthest-first weighted by score), so one round does not spend its labels on
   near-duplicates.
+- ``committee``: query by committee: how much the ensemble's members disagree about the row
+  (:func:`committee_disagreement`); rows the members already agree on teach little even when
+  their mean probability sits near a threshold.
+- ``density``: closest call weighted by how typical the row is of the pool
+  (:func:`density_weighted`), so lone outliers, hard and rarely informative, are not first.
 """
 
 from __future__ import annotations
@@ -21,7 +26,15 @@ from __future__ import annotations
 import numpy as np
 
 CANDIDATE_FLOOR = 0.1  # tags below this probability (and not predicted) are not in question
-STRATEGIES = ("random", "closest_call", "expected_errors", "diverse", "mixed")
+STRATEGIES = (
+    "random",
+    "closest_call",
+    "expected_errors",
+    "diverse",
+    "mixed",
+    "committee",
+    "density",
+)
 _DIVERSE_POOL = 4  # a diverse batch of k is drawn from the 4k best-scored candidates
 
 
@@ -57,6 +70,31 @@ def expected_errors(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     proba = np.asarray(proba, dtype=np.float64)
     predicted = proba >= np.asarray(thresholds)
     return np.where(predicted, 1.0 - proba, proba).sum(axis=1)
+
+
+def committee_disagreement(member_proba: np.ndarray) -> np.ndarray:
+    """Per row: the variance between the members' probabilities, summed over the tags. The
+    members were trained on different slices; where they differ, a label settles a question the
+    data has not yet answered, whereas a near-threshold mean they all share is mere noise."""
+    members = np.asarray(member_proba, dtype=np.float64)
+    if members.ndim != 3 or len(members) < 2:
+        raise ValueError("committee disagreement needs (members >= 2, rows, tags) probabilities")
+    return members.var(axis=0).sum(axis=1)
+
+
+def typicality(embeddings: np.ndarray) -> np.ndarray:
+    """Per row (0..1): its mean cosine similarity to every row of the pool, ``(1 + cos) / 2``.
+    Equals the row's unit vector dotted with the mean unit vector: O(n d), not O(n^2)."""
+    unit = _normalise(embeddings)
+    if not len(unit):
+        return np.empty(0)
+    return (1.0 + unit @ unit.mean(axis=0)) / 2.0
+
+
+def density_weighted(scores: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+    """``scores`` x :func:`typicality` (information density): an uncertain row like many others
+    outranks an equally uncertain outlier, whose label teaches the model about itself only."""
+    return np.asarray(scores, dtype=np.float64) * typicality(embeddings)
 
 
 def diverse_batch(
@@ -101,14 +139,25 @@ def select(
     embeddings: np.ndarray | None = None,
     labelled: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
+    member_proba: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Indices of the ``k`` rows of ``proba`` that ``strategy`` would have reviewed next."""
+    """Indices of the ``k`` rows of ``proba`` that ``strategy`` would have reviewed next
+    (``committee`` needs ``member_proba``, ``diverse`` and ``density`` the ``embeddings``)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown ranking strategy {strategy!r}; expected one of {STRATEGIES}")
     n = len(proba)
     k = min(k, n)
     if strategy == "random":
         return (rng or np.random.default_rng(0)).permutation(n)[:k]
+    if strategy == "committee":
+        if member_proba is None:
+            raise ValueError("the 'committee' strategy needs each member's probabilities")
+        return np.argsort(-committee_disagreement(member_proba), kind="stable")[:k]
+    if strategy in ("diverse", "density") and embeddings is None:
+        raise ValueError(f"the {strategy!r} strategy needs the rows' embeddings")
+    if strategy == "density":
+        scores = density_weighted(closest_call(proba, thresholds), embeddings)
+        return np.argsort(-scores, kind="stable")[:k]
     if strategy in ("closest_call", "mixed"):
         ranked = np.argsort(-closest_call(proba, thresholds), kind="stable")
         if strategy == "closest_call":
@@ -119,6 +168,4 @@ def select(
     scores = expected_errors(proba, thresholds)
     if strategy == "expected_errors":
         return np.argsort(-scores, kind="stable")[:k]
-    if embeddings is None:
-        raise ValueError("the 'diverse' strategy needs the rows' embeddings")
     return diverse_batch(scores, embeddings, k, labelled=labelled)

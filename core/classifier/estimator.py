@@ -597,13 +597,24 @@ class HierarchicalClassifier(BaseEstimator):
         return np.concatenate(out)
 
     # -------------------------------------------------------------- predict
-    def predict_proba(self, X: Inputs) -> np.ndarray:
-        """``(n, n_nodes)`` probabilities; a child never exceeds any of its ancestors."""
+    def _prepared(self, X: Inputs) -> ModalityData:
         check_is_fitted(self, "network_")
         data = prepare_inputs(
             X, names=self.modalities_, dims=tuple(self.input_dims_[m] for m in self.modalities_)
         )
         data.require_some_modality()
+        return data
+
+    def predict_member_proba(self, X: Inputs) -> np.ndarray:
+        """``(n_members, n, n_nodes)``: each member's own probabilities, so a ranking can use
+        where the ensemble disagrees (query by committee); ``predict_proba`` is their mean."""
+        data = self._prepared(X)
+        mcm = MaxConstraint(self.hierarchy_, self.device)
+        return np.stack([self._member_proba(net, data, mcm) for net in self.network_])
+
+    def predict_proba(self, X: Inputs) -> np.ndarray:
+        """``(n, n_nodes)`` probabilities; a child never exceeds any of its ancestors."""
+        data = self._prepared(X)
         mcm = MaxConstraint(self.hierarchy_, self.device)
         total = np.zeros((data.n_rows, self.hierarchy_.n_nodes))
         for net in self.network_:

@@ -175,8 +175,13 @@ def demo_pool(data_dir: str | Path, *, seed: int = 0) -> Pool:
     )
 
 
-def _fit(pool: Pool, labelled: np.ndarray, seed: int) -> HierarchicalClassifier:
-    params = {**default_classifier_params(len(labelled)), **FAST_PARAMS, "random_state": seed}
+def _fit(pool: Pool, labelled: np.ndarray, seed: int, members: int = 1) -> HierarchicalClassifier:
+    params = {
+        **default_classifier_params(len(labelled)),
+        **FAST_PARAMS,
+        "n_ensemble": members,
+        "random_state": seed,
+    }
     return HierarchicalClassifier(**params).fit(
         _rows(pool.X_pool, labelled), pool.Y_pool[labelled], hierarchy=pool.hierarchy
     )
@@ -190,28 +195,31 @@ def schedule(n_pool: int) -> list[int]:
     return [min(n_pool, start + i * step) for i in range(rounds + 1)]
 
 
-def simulate(pool: Pool, strategy: str, *, seed: int = 0) -> Curve:
-    """One order on one data set: retrain, score on test, review the next batch, repeat."""
+def simulate(pool: Pool, strategy: str, *, seed: int = 0, members: int = 1) -> Curve:
+    """One order on one data set: retrain (an ensemble of ``members``), score on test, review
+    the next batch, repeat."""
     rng = np.random.default_rng(seed)
     counts = schedule(pool.n_pool)
     labelled = rng.permutation(pool.n_pool)[: counts[0]]  # same start for every strategy
     curve = Curve(pool.name, strategy)
     for round_no, count in enumerate(counts):
-        clf = _fit(pool, labelled, seed)
+        clf = _fit(pool, labelled, seed, members)
         proba = clf.predict_proba(pool.X_test)
         curve.n_labels.append(len(labelled))
         curve.auprc.append(micro_auprc(pool.Y_test, proba, nodes=pool.scored_nodes))
         if round_no + 1 == len(counts):
             break
         unlabelled = np.setdiff1d(np.arange(pool.n_pool), labelled)
+        member_proba = clf.predict_member_proba(_rows(pool.X_pool, unlabelled))
         picked = ranking.select(
             strategy,
             counts[round_no + 1] - count,
-            proba=clf.predict_proba(_rows(pool.X_pool, unlabelled)),
+            proba=member_proba.mean(axis=0),
             thresholds=clf.thresholds_,
             embeddings=pool.embeddings[unlabelled],
             labelled=pool.embeddings[labelled],
             rng=rng,
+            member_proba=member_proba,
         )
         labelled = np.concatenate([labelled, unlabelled[picked]])
     return curve
@@ -301,14 +309,19 @@ def format_curves(curves: Sequence[Curve]) -> str:
 
 
 def run(
-    pools: Sequence[Pool], strategies: Sequence[str], seeds: Sequence[int], log=print
+    pools: Sequence[Pool],
+    strategies: Sequence[str],
+    seeds: Sequence[int],
+    log=print,
+    *,
+    members: int = 1,
 ) -> list[Curve]:
     torch.set_num_threads(TORCH_THREADS)
     curves = []
     for pool in pools:
         for strategy in strategies:
             started = time.process_time()
-            runs = [simulate(pool, strategy, seed=s) for s in seeds]
+            runs = [simulate(pool, strategy, seed=s, members=members) for s in seeds]
             curves.append(mean_curve(runs))
             log(
                 f"{pool.name} {strategy}: final {curves[-1].auprc[-1]:.3f} "
@@ -324,18 +337,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--demo-data", type=Path, help="data dir of a `tagger demo` run")
     parser.add_argument("--strategies", nargs="+", default=list(DEFAULT_STRATEGIES))
     parser.add_argument("--seeds", type=int, default=1, help="repetitions averaged per order")
+    parser.add_argument(
+        "--members",
+        type=int,
+        default=FAST_PARAMS["n_ensemble"],
+        help="ensemble members of every order's classifier ('committee' needs >= 2)",
+    )
     parser.add_argument("--png", type=Path, required=True, help="plot of AU(PRC) vs labels")
     parser.add_argument("--md", type=Path, help="markdown tables (also printed)")
     args = parser.parse_args(argv)
     if "random" not in args.strategies:
         raise SystemExit("--strategies must include 'random' (the baseline)")
+    if "committee" in args.strategies and args.members < 2:
+        raise SystemExit("the 'committee' order needs --members 2 or more")
     from scripts.bench.plot import line_charts
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     pools = [hmc_pool(args.hmc_dir, name) for name in args.datasets]
     if args.demo_data is not None:
         pools.append(demo_pool(args.demo_data))
-    curves = run(pools, args.strategies, range(args.seeds))
+    curves = run(pools, args.strategies, range(args.seeds), members=args.members)
     line_charts(
         args.png,
         {
@@ -350,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         + "\n"
         + format_curves(curves)
         + f"\n\n{time.process_time() - cpu0:.0f} CPU s, {time.perf_counter() - wall0:.0f} wall s;"
-        f" seeds averaged: {args.seeds}; plot: {args.png}\n"
+        f" seeds averaged: {args.seeds}; members: {args.members}; plot: {args.png}\n"
     )
     print(report)
     if args.md is not None:

@@ -64,17 +64,52 @@ def test_diverse_batch_returns_distinct_rows_up_to_k() -> None:
     assert ranking.diverse_batch(rng.random(3), rng.normal(size=(3, 4)), 10).size == 3
 
 
+def test_committee_disagreement_hand_computed() -> None:
+    # 2 members, 2 rows, 2 tags. Row 0: members agree (0.5, 0.5) -> variance 0 although the mean
+    # sits on the threshold. Row 1: tag 0 at 0.2 vs 0.8 (variance 0.09), tag 1 at 0.1 vs 0.3 (0.01)
+    members = np.array([[[0.5, 0.5], [0.2, 0.1]], [[0.5, 0.5], [0.8, 0.3]]])
+    np.testing.assert_allclose(ranking.committee_disagreement(members), [0.0, 0.1])
+
+
+def test_committee_disagreement_needs_a_committee() -> None:
+    with pytest.raises(ValueError, match="members >= 2"):
+        ranking.committee_disagreement(np.zeros((1, 3, 2)))
+    with pytest.raises(ValueError, match="member"):
+        ranking.select("committee", 1, proba=np.zeros((3, 2)), thresholds=np.full(2, 0.5))
+
+
+def test_typicality_is_the_mean_cosine_similarity_to_the_pool() -> None:
+    embeddings = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
+    # row 0: cos to itself 1, to row 1 1, to row 2 0 -> mean 2/3 -> (1 + 2/3) / 2
+    # row 2: 0, 0, 1 -> mean 1/3
+    np.testing.assert_allclose(ranking.typicality(embeddings), [5 / 6, 5 / 6, 2 / 3])
+
+
+def test_density_weighting_puts_the_equally_uncertain_outlier_last() -> None:
+    embeddings = np.array([[1.0, 0.0], [1.0, 0.1], [0.9, 0.0], [-1.0, 0.0]])
+    proba = np.array([[0.6], [0.55], [0.5], [0.5]])  # rows 2 and 3: on the threshold
+    picked = ranking.select(
+        "density", 2, proba=proba, thresholds=np.array([0.5]), embeddings=embeddings
+    )
+    assert picked.tolist() == [2, 1]  # the typical close call, then the nearer typical one
+    assert ranking.select("closest_call", 2, proba=proba, thresholds=np.array([0.5])).tolist() == [
+        2,
+        3,
+    ]
+
+
 @pytest.mark.parametrize("strategy", ranking.STRATEGIES)
 def test_select_returns_k_distinct_rows(strategy: str) -> None:
     rng = np.random.default_rng(2)
-    proba = rng.random((40, 5))
+    members = rng.random((3, 40, 5))
     picked = ranking.select(
         strategy,
         7,
-        proba=proba,
+        proba=members.mean(axis=0),
         thresholds=np.full(5, 0.5),
         embeddings=rng.normal(size=(40, 3)),
         rng=rng,
+        member_proba=members,
     )
     assert len(set(picked.tolist())) == 7
     assert picked.max() < 40

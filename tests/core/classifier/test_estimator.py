@@ -78,6 +78,17 @@ def test_same_seed_same_probabilities(synthetic, fast_params):
     assert not np.array_equal(a.predict_proba(synthetic.X), c.predict_proba(synthetic.X))
 
 
+def test_member_probabilities_average_to_the_ensemble(synthetic, fast_params):
+    params = {**fast_params, "max_epochs": 3, "n_ensemble": 3}
+    clf = HierarchicalClassifier(**params).fit(
+        synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
+    )
+    members = clf.predict_member_proba(synthetic.X[:20])
+    assert members.shape == (3, 20, synthetic.hierarchy.n_nodes)
+    assert not np.array_equal(members[0], members[1])  # distinct members: a real committee
+    np.testing.assert_allclose(members.mean(axis=0), clf.predict_proba(synthetic.X[:20]), atol=1e-6)
+
+
 def test_multimodal_with_missing_rows_and_different_dims(make_synthetic, fast_params):
     rng = np.random.default_rng(0)
     train, test = make_synthetic(400, seed=0), make_synthetic(200, seed=1)

@@ -69,3 +69,14 @@ def test_simulation_report_and_plot(tmp_path: Path, monkeypatch) -> None:
     )
     with Image.open(png) as image:
         assert image.format == "PNG" and image.size[0] > 200
+
+
+def test_committee_order_trains_a_committee(monkeypatch) -> None:
+    monkeypatch.setattr(active, "FAST_PARAMS", {"n_ensemble": 1, "max_epochs": 2, "patience": 2})
+    curves = active.run(
+        [_pool(60)], ["random", "committee", "density"], seeds=[0], log=lambda _: None, members=2
+    )
+    assert [c.strategy for c in curves] == ["random", "committee", "density"]
+    assert curves[0].auprc[0] == curves[1].auprc[0] == curves[2].auprc[0]
+    with pytest.raises(SystemExit, match="members 2"):
+        active.main(["--datasets", "--strategies", "random", "committee", "--png", "x.png"])
