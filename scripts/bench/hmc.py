@@ -121,11 +121,14 @@ def _check_same_layout(part: ArffData, test: ArffData, name: str) -> None:
         raise ValueError(f"{name}: train/valid and test files disagree on features or hierarchy")
 
 
-def run_dataset(data_dir: str | Path, name: str, *, random_state: int = 0) -> BenchmarkResult:
-    """Load, fit the default classifier, score on test; times cover all of it."""
+def run_dataset(
+    data_dir: str | Path, name: str, *, random_state: int = 0, **params: object
+) -> BenchmarkResult:
+    """Load, fit the default classifier (``params`` override its settings, e.g.
+    ``race_margin=None`` to compare), score on test; times cover all of it."""
     cpu0, wall0 = time.process_time(), time.perf_counter()
     split = load_split(data_dir, name)
-    clf = HierarchicalClassifier(random_state=random_state)
+    clf = HierarchicalClassifier(random_state=random_state, **params)
     clf.fit(split.X_train, split.Y_train, hierarchy=split.hierarchy)
     proba = clf.predict_proba(split.X_test)
     violations = split.hierarchy.violations(proba)
