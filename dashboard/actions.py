@@ -59,8 +59,8 @@ def save_review(
     Cached aggregates are left to expire by their TTL (seconds): clearing every cache on each
     save made the next page's counts and lists recompute from scratch at moderator pace.
     """
-    user = state.require(db, Role.MODERATOR)
     with db.session() as session:
+        user = state.require_in(session, Role.MODERATOR)
         if quality.is_overlap_video(session, video_id=video_id):
             quality.submit_answer(session, video_id=video_id, node_ids=node_ids, user=user)
             return _renew(session, video_id=then_claim, user=user)
@@ -112,11 +112,11 @@ def save_reviews(
     written for that video. ``then_claim`` (the video asked about next) is claimed last, as in
     :func:`save_review`.
     """
-    user = state.require(db, Role.MODERATOR)
     minutes = get_settings().claim_minutes
     saved: list[int] = []
     refused: dict[int, str] = {}
     with db.session() as session:
+        user = state.require_in(session, Role.MODERATOR)
         for item in saves:
             try:
                 review_rules.claim_video(
@@ -140,15 +140,14 @@ def save_reviews(
 def _as(db: Database, role: Role, rule: Callable[..., T], **kwargs: Any) -> T:
     """``rule(session, user=<signed-in user>, **kwargs)`` in one unit of work, after a fresh
     check that the signed-in user has ``role``."""
-    user = state.require(db, role)
     with db.session() as session:
-        return rule(session, user=user, **kwargs)
+        return rule(session, user=state.require_in(session, role), **kwargs)
 
 
 def _read_as(db: Database, role: Role, query: Callable[[Session], T]) -> T:
     """``query(session)`` in one unit of work, after a fresh role check (as :func:`_as`)."""
-    state.require(db, role)
     with db.session() as session:
+        state.require_in(session, role)
         return query(session)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import streamlit as st
+from sqlmodel import Session
 
 from core import auth
 from core.auth import CurrentUser, PermissionDeniedError
@@ -104,5 +105,16 @@ def user() -> CurrentUser:
 
 def require(db: Database, role: str = Role.ADMIN) -> CurrentUser:
     """Re-resolve the token and check the role right before a privileged action."""
-    presented = token()
-    return auth.require_role(auth.resolve_session(db, presented) if presented else None, role)
+    with db.session() as session:
+        return require_in(session, role)
+
+
+def require_in(session: Session, role: str = Role.ADMIN) -> CurrentUser:
+    """:func:`require` inside the action's own unit of work: on DuckDB each unit of work opens
+    the database file (~17 ms for 20,000 videos), and a check in a unit of its own doubled that
+    for every save and answer."""
+    try:
+        user = auth.user_for_token(session, token=token())
+    except (auth.SessionInvalidError, auth.AccountDisabledError):
+        user = None
+    return auth.require_role(user, role)

@@ -136,8 +136,12 @@ def test_every_action_is_classified_and_checks_the_role_in_its_body():
             if name in LEAD_ACTIONS
             else "Role.MODERATOR"
         )
-        # directly, or through the helpers that check the role before the unit of work
-        assert re.search(rf"(state\.require|_as|_read_as)\(\s*db,\s*{role}\b", body), name
+        # directly, inside its unit of work, or through the helpers that check it there
+        assert re.search(
+            rf"(state\.require|_as|_read_as)\(\s*db,\s*{role}\b"
+            rf"|state\.require_in\(\s*session,\s*{role}\b",
+            body,
+        ), name
 
 
 def test_pages_per_role(db, taxonomy, accounts, fresh_caches, tally):
