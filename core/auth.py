@@ -282,19 +282,22 @@ def user_for_token(
     return _current(user)
 
 
-def session_user(db: Database, token: str | None, *, now: datetime | None = None) -> CurrentUser:
-    """:func:`user_for_token` in a unit of work of its own."""
-    with db.session() as session:
+def resolve_in(
+    session: Session, token: str | None, *, now: datetime | None = None
+) -> CurrentUser | None:
+    """The user behind a token, read in the caller's unit of work, or None if missing, unknown,
+    revoked, expired, or the account is disabled (callers that must tell these apart use
+    :func:`user_for_token`)."""
+    try:
         return user_for_token(session, token=token, now=now)
+    except (SessionInvalidError, AccountDisabledError):
+        return None
 
 
 def resolve_session(db: Database, token: str, *, now: datetime | None = None) -> CurrentUser | None:
-    """The user behind a token, or None if unknown, revoked, expired, or the account is
-    disabled (callers that must tell these apart use :func:`session_user`)."""
-    try:
-        return session_user(db, token, now=now)
-    except (SessionInvalidError, AccountDisabledError):
-        return None
+    """:func:`resolve_in` in a unit of work of its own."""
+    with db.session() as session:
+        return resolve_in(session, token, now=now)
 
 
 def logout(db: Database, token: str) -> None:

@@ -113,8 +113,4 @@ def require_in(session: Session, role: str = Role.ADMIN) -> CurrentUser:
     """:func:`require` inside the action's own unit of work: on DuckDB each unit of work opens
     the database file (~17 ms for 20,000 videos), and a check in a unit of its own doubled that
     for every save and answer."""
-    try:
-        user = auth.user_for_token(session, token=token())
-    except (auth.SessionInvalidError, auth.AccountDisabledError):
-        user = None
-    return auth.require_role(user, role)
+    return auth.require_role(auth.resolve_in(session, token()), role)
