@@ -341,12 +341,11 @@ class HierarchicalClassifier(BaseEstimator):
             curve = [record["valid_ap"] for record in runs[0][0][1]]
             give_up = _GiveUp(epoch=len(curve) - 1, below=max(curve) - self.race_margin)
         runs += [[train(candidate, 0, give_up)] for candidate in candidates[1:]]
-        given_up = {}
-        if give_up is not None:
-            for c, [(_, history)] in enumerate(runs[1:], start=1):
-                best = max(record["valid_ap"] for record in history)
-                if len(history) == give_up.epoch + 1 and best < give_up.below:
-                    given_up[c] = give_up.epoch
+        given_up = {
+            c: history[-1]["epoch"]
+            for c, [(_, history)] in enumerate(runs[1:], start=1)
+            if history[-1].get("given_up")
+        }
 
         def scored_on(k: int, contenders: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
             """Slice ``k``'s held-out labels and each contender's ``k``-th member's
@@ -552,6 +551,7 @@ class HierarchicalClassifier(BaseEstimator):
                     if stale >= self.patience:
                         break
                 if give_up is not None and epoch == give_up.epoch and best_score < give_up.below:
+                    record["given_up"] = True  # for the choice's record, not the progress
                     break
             net.load_state_dict(best_state)
             net.eval()
