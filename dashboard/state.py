@@ -4,15 +4,19 @@ The browser holds only an opaque sign-in token, in the HttpOnly cookie that the 
 (:mod:`dashboard.routes.session`) sets; it reaches the app with the page's connection
 (``st.context.cookies``), so a reload keeps the session. The user and role are resolved from
 the database through that token at the start of every run (by the router) and again inside
-every admin action, so editing ``st.session_state`` cannot grant rights.
+every action, so editing ``st.session_state`` cannot grant rights. A run that starts with an
+action (a button's callback) reuses the user the action has just read for the router, instead
+of opening the database a second time for the same answer.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import streamlit as st
 from sqlmodel import Session
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import auth
 from core.auth import CurrentUser, PermissionDeniedError
@@ -24,6 +28,7 @@ TOKEN = "auth_token"  # a token handed to the session directly (AppTest: it send
 REJECTED = "rejected_token"  # the last token found dead, so its notice is shown once
 USER = "current_user"  # resolved from TOKEN by the router on each run; display only
 FLASH = "flash"  # one-shot message shown by the router (e.g. "session expired")
+ACTION_USER_FRESH_S = 1.0  # older than this, the router reads the user again
 
 # review flow (shared by the queue and review pages)
 REVIEW_VIDEO = "review_video_id"
@@ -32,6 +37,11 @@ SKIPPED = "review_skipped_ids"
 REVIEW_NEXT = "review_next_id"  # claimed and loaded while the current video is reviewed
 LOADED = "review_loaded"  # {video_id: ReviewData} of the open and the prepared video
 QUEUE_FILTERS = "queue_filters"
+
+
+# the user a browser session's callback read for the router of the same run: (token, user,
+# monotonic s), by Streamlit session id; kept out of st.session_state, which pages write to
+_action_users: dict[str, tuple[str | None, CurrentUser, float]] = {}
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,9 @@ def resolve(db: Database) -> CurrentUser | None:
     another account signed in from the same browser).
     """
     presented = token()
-    user = auth.resolve_session(db, presented) if presented else None
+    user = _action_user(presented)
+    if user is None and presented:
+        user = auth.resolve_session(db, presented)
     if presented and user is None:
         st.session_state[TOKEN] = None
         if st.session_state.get(REJECTED) != presented:
@@ -83,6 +95,21 @@ def resolve(db: Database) -> CurrentUser | None:
         st.session_state[SKIPPED] = []
     st.session_state[USER] = user
     return user
+
+
+def _action_user(presented: str | None) -> CurrentUser | None:
+    """The user this run's action read for the same token a moment ago, else None.
+
+    Callbacks run just before the script, in the same run; the entry is taken out here, so it
+    serves one run at most, and the age limit covers a run stopped between the two.
+    """
+    ctx = get_script_run_ctx()
+    entry = _action_users.pop(ctx.session_id, None) if ctx else None
+    if entry is None or not presented:
+        return None
+    action_token, user, read_at = entry
+    fresh = time.monotonic() - read_at < ACTION_USER_FRESH_S
+    return user if action_token == presented and fresh else None
 
 
 def signin_problem() -> str | None:
@@ -112,5 +139,11 @@ def require(db: Database, role: str = Role.ADMIN) -> CurrentUser:
 def require_in(session: Session, role: str = Role.ADMIN) -> CurrentUser:
     """:func:`require` inside the action's own unit of work: on DuckDB each unit of work opens
     the database file (~17 ms for 20,000 videos), and a check in a unit of its own doubled that
-    for every save and answer."""
-    return auth.require_role(auth.resolve_in(session, token()), role)
+    for every save and answer. In a button's callback, the user read is left for the router of
+    the same run."""
+    presented = token()
+    user = auth.require_role(auth.resolve_in(session, presented), role)
+    ctx = get_script_run_ctx()
+    if ctx and not ctx.has_script_started:  # a callback, run before this run's router
+        _action_users[ctx.session_id] = (presented, user, time.monotonic())
+    return user

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from core import auth
 from core import taxonomy as taxonomy_core
 from db.queries import audit, labels, videos
 from db.queries import model_versions as models
@@ -92,3 +93,31 @@ def test_keys_are_shown(signed_in, questions) -> None:
     at = signed_in("mod").switch_page("views/binary.py").run()
     legend = " ".join(c.value for c in at.caption)
     assert "`A` yes" in legend and "`X` no" in legend and "`N` skip" in legend
+
+
+def test_an_answers_run_reads_the_signed_in_user_once(signed_in, questions, monkeypatch) -> None:
+    """The router takes the user the answer's own unit of work has just read (one database open
+    fewer per answer); the next run reads it again, so a session ended meanwhile still ends."""
+    reads: list[str] = []
+    resolve_session = auth.resolve_session
+
+    def counted(db, token, **kwargs):
+        reads.append(token)
+        return resolve_session(db, token, **kwargs)
+
+    monkeypatch.setattr(auth, "resolve_session", counted)
+    at = signed_in("mod").switch_page("views/binary.py").run()
+    reads.clear()
+    at.run()
+    assert len(reads) == 1  # a run without an action reads the user
+    first = _asked(at)
+    at.button(key="binary_yes").click().run()
+    assert not at.exception, at.exception
+    assert _asked(at) != first
+    assert len(reads) == 1  # the answer's run did not read it again
+    auth.logout(questions.db, at.session_state["auth_token"])
+    at.run()
+    assert len(reads) == 2
+    assert [t.value for t in at.title] == ["Video tagger"]
+    at.run()
+    assert len(reads) == 2  # signed out: no token left to read
