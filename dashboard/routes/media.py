@@ -9,7 +9,9 @@ memory and the player seeks without downloading what it skips.
 Status codes: 401 without a live session (the stale cookie is cleared), 403 for a disabled
 account, 404 for an unknown id or a file that is missing or outside its folder. The endpoints
 are plain functions: Starlette runs them in a worker thread (the lookups block on the database)
-and streams the file from the event loop.
+and streams the file from the event loop. A session checked and a file found a moment ago are
+not read from the database again (:mod:`dashboard.routes.recent`): a player asks for many
+ranges in a row.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from core import auth
 from core.config import get_settings
 from core.errors import TaggerError
 from core.media.transcript import webvtt
-from dashboard.routes.session import clear_cookie, session_token
+from dashboard.routes.recent import Recent
+from dashboard.routes.session import checked_sessions, clear_cookie, session_token
 from db.engine import get_database
 from db.queries import NotFoundError
 from db.queries import videos as video_queries
@@ -46,6 +49,9 @@ CACHE_CONTROL = "private, max-age=3600"
 # RANGE_CHUNK bytes (a 206 whose Content-Range says which); players ask for the next ones.
 RANGE_CHUNK = 2 * 2**20
 T = TypeVar("T")
+# stored paths found a moment ago, by video id
+_video_paths: Recent[int, str | None] = Recent()
+_thumbnail_paths: Recent[int, dict[int, str | None]] = Recent()
 
 
 class MediaNotFoundError(TaggerError, LookupError):
@@ -84,9 +90,10 @@ def _stored_video(session: Session, video_id: int) -> str | None:
         raise MediaNotFoundError(str(e)) from e
 
 
-def _stored_thumbnail(session: Session, video_id: int, index: int) -> str | None:
+def _stored_thumbnails(session: Session, video_id: int) -> dict[int, str | None]:
+    """All of a video's thumbnails at once: a review page asks for them together."""
     frames = video_queries.get_keyframes(session, video_id=video_id)
-    return next((f.thumbnail_path for f in frames if f.idx == index), None)
+    return {f.idx: f.thumbnail_path for f in frames}
 
 
 def _captions(session: Session, video_id: int) -> str:
@@ -97,13 +104,13 @@ def _captions(session: Session, video_id: int) -> str:
 
 
 def _authorized(request: Request, read: Callable[[Session], T]) -> T | Response:
-    """``read(session)`` after checking the request's session cookie, in one unit of work
-    (every Range request of a player comes through here); else the 401/403/404 response."""
+    """``read(session)`` after checking the request's session cookie, in one unit of work;
+    else the 401/403/404 response."""
     token = session_token(request)
     try:
         with get_database(get_settings()).session() as session:
-            auth.user_for_token(session, token=token)
-            return read(session)
+            user = auth.user_for_token(session, token=token)
+            value = read(session)
     except auth.AccountDisabledError:
         return PlainTextResponse("this account is disabled", status_code=403)
     except auth.SessionInvalidError:
@@ -113,6 +120,25 @@ def _authorized(request: Request, read: Callable[[Session], T]) -> T | Response:
         return response
     except MediaNotFoundError:
         return PlainTextResponse("not found", status_code=404)
+    checked_sessions.put(token, user)
+    return value
+
+
+def _recent_or_authorized(
+    request: Request, recent: Recent[int, T], video_id: int, read: Callable[[Session], T]
+) -> T | Response:
+    """:func:`_authorized`, answered without the database when this request's session was
+    checked and the video's paths read a moment ago (a player's next range, the next
+    thumbnail of a page)."""
+    token = session_token(request)
+    if token and checked_sessions.get(token) is not None:
+        found = recent.get(video_id)
+        if found is not None:
+            return found
+    value = _authorized(request, read)
+    if not isinstance(value, Response):
+        recent.put(video_id, value)
+    return value
 
 
 class _ChunkedFileResponse(FileResponse):
@@ -140,7 +166,9 @@ def _file_response(stored: str | None, folder: Path) -> Response:
 
 def video(request: Request) -> Response:
     video_id = request.path_params["video_id"]
-    stored = _authorized(request, lambda s: _stored_video(s, video_id))
+    stored = _recent_or_authorized(
+        request, _video_paths, video_id, lambda s: _stored_video(s, video_id)
+    )
     if isinstance(stored, Response):
         return stored
     return _file_response(stored, get_settings().media_dir)
@@ -148,10 +176,12 @@ def video(request: Request) -> Response:
 
 def thumbnail(request: Request) -> Response:
     video_id, index = request.path_params["video_id"], request.path_params["index"]
-    stored = _authorized(request, lambda s: _stored_thumbnail(s, video_id, index))
+    stored = _recent_or_authorized(
+        request, _thumbnail_paths, video_id, lambda s: _stored_thumbnails(s, video_id)
+    )
     if isinstance(stored, Response):
         return stored
-    return _file_response(stored, get_settings().thumbnails_dir)
+    return _file_response(stored.get(index), get_settings().thumbnails_dir)
 
 
 def captions(request: Request) -> Response:

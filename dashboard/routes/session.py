@@ -3,8 +3,9 @@
 The sign-in page's HTML form posts straight to :func:`signin`, so the token only ever travels
 in a ``Set-Cookie`` header (HttpOnly, SameSite=Lax, Secure over https) and is never in a URL or
 in page HTML. The cookie lives as long as the server-side session (``auth.authenticate``), so
-the browser drops it when the session expires; sign-out revokes the session in the database
-and clears the cookie. Rate limiting and auditing stay in :func:`core.auth.authenticate`.
+the browser drops it when the session expires; sign-out revokes the session in the database,
+clears the cookie and makes this server's media routes forget the session at once. Rate
+limiting and auditing stay in :func:`core.auth.authenticate`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from core import auth
+from core.auth import CurrentUser
 from core.config import get_settings
+from dashboard.routes.recent import Recent
 from db.engine import get_database
 from db.tables import utcnow
 
@@ -28,6 +31,8 @@ SIGNIN_RESULT_PARAM = "signin"
 INVALID = "invalid"
 RATE_LIMITED = "limited"
 MAX_FORM_FIELDS = 4
+# sessions the media routes checked a moment ago, by token (see dashboard/routes/recent.py)
+checked_sessions: Recent[str, CurrentUser] = Recent()
 
 
 def session_token(request: Request) -> str | None:
@@ -82,6 +87,7 @@ async def signout(request: Request) -> Response:
         return PlainTextResponse("cross-site sign-out refused", status_code=403)
     token = session_token(request)
     if token:
+        checked_sessions.forget(token)
         await run_in_threadpool(auth.logout, get_database(get_settings()), token)
     response = RedirectResponse(HOME, status_code=303)
     clear_cookie(response)

@@ -4,6 +4,7 @@ video file (distinct bytes at every offset), a thumbnail, a transcript and two u
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -15,6 +16,7 @@ from starlette.testclient import TestClient
 from core import auth
 from core.config import Settings
 from dashboard.routes import media, session
+from dashboard.routes.recent import Recent
 from db.engine import Database, get_database, init_db
 from db.queries import users, videos
 from db.tables import VideoStatus, utcnow
@@ -63,6 +65,21 @@ def sign_in(client: TestClient, username: str = "mod", password: str = PASSWORD)
         follow_redirects=False,
     )
     return client.cookies.get(session.COOKIE)
+
+
+def recent_memories() -> list[Recent]:
+    """What the media routes remember between requests (dashboard/routes/recent.py)."""
+    return [session.checked_sessions, media._video_paths, media._thumbnail_paths]
+
+
+@pytest.fixture(autouse=True)
+def _forget_recent_reads() -> Iterator[None]:
+    """Each test's database is new, and its video ids repeat the previous test's."""
+    for recent in recent_memories():
+        recent.clear()
+    yield
+    for recent in recent_memories():
+        recent.clear()
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ import pytest
 
 from core import auth
 from dashboard.routes import media, session
+from dashboard.routes.recent import FRESH_S
 from db.queries import users, videos
-from tests.dashboard.routes.conftest import VIDEO_BYTES, Served, open_session
+from tests.dashboard.routes.conftest import VIDEO_BYTES, Served, open_session, recent_memories
 
 
 def test_whole_file_with_type_and_accept_ranges(served: Served) -> None:
@@ -96,13 +97,42 @@ def test_forged_expired_or_signed_out_cookie_is_401_and_cleared(served: Served) 
     assert served.client.get(media.video_url(served.video_id)).status_code == 401
 
 
-def test_disabled_account_is_403(served: Served) -> None:
+def test_disabled_account_is_403(served: Served, monkeypatch) -> None:
+    """Disabled elsewhere (CLI, another server), the account's media stop within FRESH_S."""
+    now = [1000.0]
+    for memory in recent_memories():
+        monkeypatch.setattr(memory, "clock", lambda: now[0])
     open_session(served, "gone")
     assert served.client.get(media.video_url(served.video_id)).status_code == 200
     with served.db.session() as s:
         user = users.get_user_by_name(s, username="gone")
         users.update_user(s, user_id=user.id, disabled=True)
+    now[0] += FRESH_S
     assert served.client.get(media.video_url(served.video_id)).status_code == 403
+
+
+def test_a_burst_of_requests_checks_the_session_once(served: Served, monkeypatch) -> None:
+    """A player's ranges and a page's thumbnails do not each open the database."""
+    checks = []
+    user_for_token = auth.user_for_token
+
+    def counted(session, **kwargs):
+        checks.append(kwargs["token"])
+        return user_for_token(session, **kwargs)
+
+    monkeypatch.setattr(auth, "user_for_token", counted)
+    open_session(served)
+    for start in range(0, 50_000, 10_000):
+        response = served.client.get(
+            media.video_url(served.video_id), headers={"Range": f"bytes={start}-{start + 9}"}
+        )
+        assert response.content == VIDEO_BYTES[start : start + 10]
+    assert served.client.get(media.thumbnail_url(served.video_id, 0)).content == served.thumbnail
+    assert served.client.get(media.thumbnail_url(served.video_id, 1)).status_code == 404
+    assert len(checks) == 2  # the video's first range, the thumbnails' first
+    served.client.cookies.set(session.COOKIE, "forged-" + "A" * 40)  # another session: checked
+    assert served.client.get(media.video_url(served.video_id)).status_code == 401
+    assert len(checks) == 3
 
 
 def test_unknown_or_missing_is_404(served: Served) -> None:
