@@ -3,10 +3,13 @@ ordinary reviews."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from core import auth
 from core import taxonomy as taxonomy_core
+from dashboard import review_data
 from db.queries import audit, labels, videos
 from db.queries import model_versions as models
 from db.queries.model_versions import PredictionRow
@@ -121,3 +124,33 @@ def test_an_answers_run_reads_the_signed_in_user_once(signed_in, questions, monk
     assert [t.value for t in at.title] == ["Video tagger"]
     at.run()
     assert len(reads) == 2  # signed out: no token left to read
+
+
+def test_more_questions_are_read_while_the_moderator_answers(
+    signed_in, questions, monkeypatch
+) -> None:
+    """The read of the next questions runs beside the answers: an answer's run does not wait
+    for it, and its questions join the queue once read."""
+    release = threading.Event()
+    load_questions = review_data.load_questions
+    calls = []
+
+    def slow_after_the_first(*args, **kwargs):
+        calls.append(kwargs["exclude_ids"])
+        if len(calls) > 1:
+            release.wait(timeout=20)
+        return load_questions(*args, **kwargs)
+
+    monkeypatch.setattr(review_data, "load_questions", slow_after_the_first)
+    at = signed_in("mod").switch_page("views/binary.py").run()
+    first = _asked(at)
+    pending = at.session_state["binary_more"][1]  # 4 questions loaded, fewer than TOP_UP_AT
+    assert sorted(calls[1]) == sorted(questions.video_ids)  # the loaded ones are not read again
+    at.button(key="binary_yes").click().run()
+    assert not at.exception, at.exception
+    assert _asked(at) != first  # answered and moved on
+    assert not pending.done()  # while the read still runs
+    release.set()
+    pending.result(timeout=20)
+    at.button(key="binary_no").click().run()
+    assert at.session_state["binary_more"][1] is not pending  # taken; the next read started
