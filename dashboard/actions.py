@@ -158,10 +158,8 @@ def claim_videos(db: Database, *, video_ids: Sequence[int]) -> list[int]:
 
 
 def release_videos(db: Database, *, video_ids: Sequence[int], skipped: bool) -> None:
-    user = state.require(db, Role.MODERATOR)
-    if not video_ids:
-        return
     with db.session() as session:
+        user = state.require_in(session, Role.MODERATOR)
         for video_id in video_ids:
             review_rules.release_claim(session, video_id=video_id, user=user, skipped=skipped)
 
@@ -191,8 +189,8 @@ def release(
     db: Database, *, video_id: int, skipped: bool, then_claim: int | None = None
 ) -> Video | None:
     """Give the video up; ``then_claim`` as in :func:`save_review`."""
-    user = state.require(db, Role.MODERATOR)
     with db.session() as session:
+        user = state.require_in(session, Role.MODERATOR)
         review_rules.release_claim(session, video_id=video_id, user=user, skipped=skipped)
         return _renew(session, video_id=then_claim, user=user)
 
