@@ -118,11 +118,9 @@ def needs_listening(extracted: Extracted) -> bool:
 
 
 def listen(extracted: Extracted, transcriber: Transcriber) -> None:
-    """Run the speech model on the audio: transcribe it when nothing else gave text, else
-    detect the language spoken under the subtitles. A missing speech model is the operator's to
-    fix, so its error is raised, not noted."""
-    if not needs_listening(extracted):
-        return
+    """Run the speech model on the audio of a video that :func:`needs_listening`: transcribe it
+    when nothing else gave text, else detect the language spoken under the subtitles. A missing
+    speech model is the operator's to fix, so its error is raised, not noted."""
     transcript = extracted.transcript
     if transcript is None:
         extracted.transcript = transcriber.transcribe(extracted.audio)
