@@ -41,7 +41,7 @@ def timecode(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
-_NOTE_STATUS = {"used": "used", "fallback": "replaced", "dropped": "missing"}
+_NOTE_STATUS = {"used": "used", "fallback": "replaced", "dropped": "missing", "warning": "check"}
 
 
 def render_ingest_details(notes: Sequence[dict], onscreen: Sequence[dict]) -> None:

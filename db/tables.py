@@ -188,12 +188,12 @@ class Video(SQLModel, table=True):
     uncertainty: float | None = Field(default=None, index=True, sa_type=Double)
     top_tag: str | None = None  # TaxonomyNode.id of the most confident most-specific tag
     # issue 15 (real-world content): per modality what ingest used or dropped and why, as
-    # [{"modality": ..., "status": "used"|"fallback"|"dropped", "detail": ...}]; None: not
-    # ingested yet (or before this column existed)
+    # [{"modality": ..., "status": "used"|"fallback"|"dropped"|"warning", "detail": ...}];
+    # None: not ingested yet (or before this column existed)
     modality_notes_json: str | None = Field(default=None, sa_type=Text)
-    # the language spoken in the audio as a multilingual Whisper model detected it (ISO 639-1)
-    # and its confidence; None: not detected (subtitles were used, no speech, or the speech
-    # model is English-only and so hears every language as English)
+    # the language spoken in the audio as a multilingual Whisper model detected it (ISO 639-1),
+    # while transcribing or under subtitles, and its confidence; None: not detected (no audio,
+    # no speech, or the speech model is English-only and so hears every language as English)
     spoken_language: str | None = None
     spoken_language_probability: float | None = Field(default=None, sa_type=Double)
 

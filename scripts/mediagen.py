@@ -75,6 +75,7 @@ def write_video(
     sample_rate: int = 16000,
     rotation: int | None = None,
     subtitles: list[Segment] | None = None,
+    subtitle_language: str | None = None,
     gop: int = 48,
     timestamps: Sequence[float] | None = None,
     pix_fmt: str = "yuv420p",
@@ -88,7 +89,8 @@ def write_video(
     counter-clockwise display rotation; ``timestamps`` (seconds, increasing) make the video
     variable-frame-rate instead of ``fps``-regular; ``gop`` is the keyframe interval in frames;
     ``faststart`` puts the index first, as in files prepared for streaming; ``threads=1`` makes
-    x264's output byte-identical across runs (its multi-threaded output depends on scheduling).
+    x264's output byte-identical across runs (its multi-threaded output depends on scheduling);
+    ``subtitle_language`` tags the subtitle track (ISO 639-2, e.g. ``"rus"``).
     """
     path = Path(path)
     options = {"movflags": "+faststart"} if faststart else {}
@@ -113,6 +115,8 @@ def write_video(
             subtitle_stream = container.add_stream("mov_text")
             subtitle_stream.codec_context.subtitle_header = _ASS_HEADER
             subtitle_stream.time_base = SUBTITLE_TIME_BASE
+            if subtitle_language:
+                subtitle_stream.metadata["language"] = subtitle_language
         _write_frames(container, video, frames, fps, timestamps, pad=pix_fmt == "yuv420p")
         if audio_stream is not None:
             _write_audio(container, audio_stream, audio, sample_rate)

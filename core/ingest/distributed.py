@@ -4,7 +4,8 @@ The driver (this process) registers and plans exactly like the single-machine pi
 cached and duplicate videos never reach a worker. The rest flows through
 
     extraction     CPU tasks: probe, keyframes + thumbnails, audio, embedded subtitles
-    transcription  actor pool, one model per actor, only for videos still without a transcript
+    transcription  actor pool, one model per actor: transcribes videos still without a
+                   transcript, detects the spoken language under subtitles (``listen``)
     encoding       actor pool, one encoder per actor, batches of ``ENCODE_BATCH`` (GPU on cuda)
 
 and streams back to the driver, which checks and stores each video with its final status in one
@@ -40,7 +41,7 @@ import numpy as np
 from core.config import Settings
 from core.encoders import Encoder, InvalidEncoderInput, encoder_cache_key, load_encoder
 from core.ingest.batch import IngestError
-from core.ingest.extract import Extracted
+from core.ingest.extract import Extracted, listen, needs_listening
 from core.ingest.pipeline import (
     ENCODE_BATCH,
     INPUT_ERRORS,
@@ -174,7 +175,7 @@ def _extract_row(row: dict, *, settings: Settings, uri: str) -> dict:
     local = settings.model_copy(update={"data_dir": local_data_dir(uri)})
     task = replace(item.task, media_path=local.data_dir / item.task.media_path)
     try:
-        item.extracted = extract_task(task, local, transcribe=None)
+        item.extracted = extract_task(task, local)
     except INPUT_ERRORS as e:
         item.reason = reason_of(e)
     except Exception as e:  # noqa: BLE001 - logged; one file must not end the job
@@ -183,8 +184,9 @@ def _extract_row(row: dict, *, settings: Settings, uri: str) -> dict:
 
 
 class _TranscribeStage:
-    """Ray Data actor: transcribes the videos extraction left without a transcript, as many at
-    once as the single-machine pipeline does (``PARALLEL_CALLS``) when the model allows it."""
+    """Ray Data actor: the speech model on the audio extraction decoded (:func:`listen`, as in
+    the single-machine pipeline), as many videos at once as that pipeline does
+    (``PARALLEL_CALLS``) when the model allows it."""
 
     def __init__(self, factory: Callable[[], Transcriber]) -> None:
         self._factory = factory
@@ -193,22 +195,18 @@ class _TranscribeStage:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         items = [_unpack(data) for data in batch["item"]]
         waiting = [
-            item
-            for item in items
-            if item.reason is None
-            and item.extracted.transcript is None
-            and item.extracted.audio is not None
+            item for item in items if item.reason is None and needs_listening(item.extracted)
         ]
         if waiting and self._transcriber is None:
             self._transcriber = self._factory()
         calls = PARALLEL_CALLS if self._transcriber and self._transcriber.thread_safe else 1
         with ThreadPoolExecutor(calls) as pool:
-            list(pool.map(self._transcribe, waiting))
+            list(pool.map(self._listen, waiting))
         return {"video_id": batch["video_id"], "item": _column(items)}
 
-    def _transcribe(self, item: _Item) -> None:
+    def _listen(self, item: _Item) -> None:
         try:
-            item.extracted.transcript = self._transcriber.transcribe(item.extracted.audio)
+            listen(item.extracted, self._transcriber)
         except INPUT_ERRORS as e:
             item.reason = reason_of(e)
         except Exception as e:  # noqa: BLE001 - logged; one file must not end the job

@@ -1,24 +1,25 @@
 """The extraction stage of ingest: one stored video file -> media info, keyframes with
-thumbnails, 16 kHz audio and a transcript.
+thumbnails, 16 kHz audio and a transcript, then :func:`listen`: the speech model on the audio.
 
 Runs in the pipeline's worker threads (PyAV and CTranslate2 release the GIL) and never touches
-the database; :mod:`core.ingest.pipeline` decides what is needed and stores the result.
+the database; :mod:`core.ingest.pipeline` decides what is needed and stores the result. The Ray
+pipeline runs :func:`listen` in its transcriber actors, where the model lives.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from core.config import Settings
-from core.ingest.notes import ModalityNote, stream_dropped, summary
+from core.ingest.notes import ModalityNote, spoken_language_unknown, stream_dropped, summary
 from core.media import decode as media
 from core.media.ocr import OcrError, read_onscreen_text
 from core.media.subtitles import embedded_subtitle_transcript
+from core.media.transcribe import Transcriber
 from core.media.transcript import Segment, Transcript
 from db.queries import videos as videos_q
 
@@ -44,17 +45,15 @@ def extract_media(
     transcript: Transcript | None,
     keyframes: list[tuple[float, str]] | None,
     audio_cached: bool,
-    transcribe: Callable[[np.ndarray], Transcript] | None,
 ) -> Extracted:
     """Decode only what is still missing, keeping every modality that can be read.
 
     ``transcript``: already known (sidecar or an identical video's); else an embedded subtitle
-    stream, else ``transcribe`` of the audio. ``keyframes``: already stored thumbnails whose
-    vector is cached, so nothing is decoded for frames. ``audio_cached``: the audio vector is
-    cached, so the audio is decoded only when a transcript is still needed. A modality that
-    cannot be read is left out with a note in ``problems``; raises :class:`media.MediaError`
-    only when no frames, audio or subtitles remain. ``transcribe=None``: a missing transcript
-    is left to a later stage (the Ray pipeline's transcriber actors).
+    stream; else :func:`listen` transcribes the audio afterwards. ``keyframes``: already stored
+    thumbnails whose vector is cached, so nothing is decoded for frames. ``audio_cached``: the
+    audio vector is cached, so the audio is decoded only when a transcript is still needed. A
+    modality that cannot be read is left out with a note in ``problems``; raises
+    :class:`media.MediaError` only when no frames, audio or subtitles remain.
     """
     info = media.probe(media_path)
     problems = [stream_dropped(kind, reason) for kind, reason in info.dropped]
@@ -88,8 +87,6 @@ def extract_media(
         except media.MediaError as e:
             problems.append(ModalityNote("audio", "dropped", e.reason))
             has_audio = False
-    if transcript is None and audio is not None and transcribe is not None:
-        transcript = transcribe(audio)  # a missing speech model is the operator's to fix: raised
     if not keyframes and not has_audio and (transcript is None or not transcript.text):
         raise media.MediaError(f"nothing usable in the file: {summary(problems)}")
     return Extracted(
@@ -109,6 +106,29 @@ def extract_media(
         problems=problems,
         onscreen=onscreen,
     )
+
+
+def needs_listening(extracted: Extracted) -> bool:
+    """Decoded audio with no transcript yet, or under subtitles whose spoken language is not
+    known (a Whisper transcript already says what its model heard)."""
+    transcript = extracted.transcript
+    if extracted.audio is None:
+        return False
+    return transcript is None or (transcript.source != "whisper" and transcript.spoken is None)
+
+
+def listen(extracted: Extracted, transcriber: Transcriber) -> None:
+    """Run the speech model on the audio of a video that :func:`needs_listening`: transcribe it
+    when nothing else gave text, else detect the language spoken under the subtitles. A missing
+    speech model is the operator's to fix, so its error is raised, not noted."""
+    transcript = extracted.transcript
+    if transcript is None:
+        extracted.transcript = transcriber.transcribe(extracted.audio)
+    elif transcriber.multilingual:
+        spoken = transcriber.detect_language(extracted.audio)
+        extracted.transcript = replace(transcript, spoken=spoken)
+    else:
+        extracted.problems.append(spoken_language_unknown())
 
 
 def relative_path(path: Path, settings: Settings) -> str:

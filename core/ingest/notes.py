@@ -3,7 +3,8 @@
 Real uploads are often partly damaged: a malformed subtitle file, a few broken audio packets, a
 video stream without a decodable frame. Ingest keeps whatever still works and writes these notes,
 in words a moderator understands, so the review page can say why a tag was made without sound
-or from a Whisper transcript instead of the provided subtitles.
+or from a Whisper transcript instead of the provided subtitles, and whether the subtitles'
+language matches the language spoken in the audio.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from core.media.transcript import Transcript
+import langcodes
+from langcodes.tag_parser import LanguageTagError
 
-NoteStatus = Literal["used", "fallback", "dropped"]
+from core.media.transcript import SpokenLanguage, Transcript
+
+NoteStatus = Literal["used", "fallback", "dropped", "warning"]
+# langcodes' own bound for "close enough" (its closest_match default): nb/no, pt-BR/pt and
+# ger/de are the same language; en/ru or ms/id are not
+_SAME_LANGUAGE_DISTANCE = 25
+_NOT_A_LANGUAGE = {None, "mul", "mis", "zxx"}  # "und" parses to None
 _STREAM_MODALITY = {"video": "frames", "audio": "audio"}
 _SOURCES = {
     "provided": "the subtitle file provided with the video",
@@ -26,7 +34,8 @@ _SOURCES = {
 @dataclass(frozen=True)
 class ModalityNote:
     """``used``: what the modality was made from; ``fallback``: a source that failed and was
-    replaced by the next one; ``dropped``: the modality is missing, ``detail`` says why."""
+    replaced by the next one; ``dropped``: the modality is missing, ``detail`` says why;
+    ``warning``: used, but something about it deserves a moderator's look."""
 
     modality: str
     status: NoteStatus
@@ -39,6 +48,16 @@ class ModalityNote:
 def stream_dropped(kind: str, reason: str) -> ModalityNote:
     """A video or audio stream that probing left out."""
     return ModalityNote(_STREAM_MODALITY.get(kind, kind), "dropped", reason)
+
+
+def spoken_language_unknown() -> ModalityNote:
+    """Subtitles gave the text and the speech model cannot tell languages apart."""
+    return ModalityNote(
+        "audio",
+        "used",
+        "spoken language not detected: the speech model is English-only (a multilingual Whisper"
+        " model detects it)",
+    )
 
 
 def used_notes(
@@ -60,6 +79,9 @@ def used_notes(
             detail += f", text encoding {transcript.encoding}"
         detail += _language_detail(transcript)
         notes.append(ModalityNote("subtitles", "used", detail))
+        mismatch = _language_mismatch(transcript)
+        if mismatch:
+            notes.append(ModalityNote("subtitles", "warning", mismatch))
         if transcript.encoding_doubtful:
             notes.append(
                 ModalityNote(
@@ -73,17 +95,54 @@ def used_notes(
 
 
 def _language_detail(transcript: Transcript) -> str:
-    """The transcript's language, and for Whisper whether it was detected or assumed."""
+    """The transcript's language, and for Whisper whether it was detected or assumed; for
+    subtitles, their language tag and the language detected in the audio."""
     spoken = transcript.spoken
+    if transcript.source == "whisper":
+        if spoken is not None:
+            return f", spoken language {spoken.code} (detected{_sure(spoken, ', ')})"
+        if transcript.language:
+            return (
+                f", language {transcript.language} assumed: the speech model is English-only,"
+                " so speech in other languages is written as English words"
+            )
+        return ""
+    detail = f", language {transcript.language}" if transcript.language else ""
     if spoken is not None:
-        confidence = f", {spoken.probability:.0%} sure" if spoken.probability is not None else ""
-        return f", spoken language {spoken.code} (detected{confidence})"
-    if transcript.source == "whisper" and transcript.language:
-        return (
-            f", language {transcript.language} assumed: the speech model is English-only, so"
-            " speech in other languages is written as English words"
-        )
-    return f", language {transcript.language}" if transcript.language else ""
+        detail += f", spoken language {spoken.code} (detected in the audio{_sure(spoken, ', ')})"
+    return detail
+
+
+def _language_mismatch(transcript: Transcript) -> str | None:
+    """Subtitles tagged with one language over speech detected as another, in words."""
+    spoken, tag = transcript.spoken, transcript.language
+    if transcript.source == "whisper" or spoken is None or not _is_language(tag):
+        return None
+    if langcodes.tag_distance(tag, spoken.code) < _SAME_LANGUAGE_DISTANCE:
+        return None
+    return (
+        f"subtitles are tagged {tag}, speech detected as {spoken.code}{_sure(spoken, ' (', ')')}:"
+        " they may be a translation, or belong to another video"
+    )
+
+
+def _is_language(tag: str | None) -> bool:
+    """A tag naming one real language: not "English" (no code), "und" (undetermined), "mul"
+    (several) or "zxx" (no speech), which say nothing to compare."""
+    if not tag:
+        return False
+    try:
+        language = langcodes.Language.get(tag)
+    except LanguageTagError:
+        return False
+    return language.is_valid() and language.language not in _NOT_A_LANGUAGE
+
+
+def _sure(spoken: SpokenLanguage, before: str, after: str = "") -> str:
+    """How sure the model was, when the backend says."""
+    if spoken.probability is None:
+        return ""
+    return f"{before}{spoken.probability:.0%} sure{after}"
 
 
 def finalise(problems: Sequence[ModalityNote], used: Iterable[ModalityNote]) -> list[dict]:

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,7 @@ from core.encoders import (
     load_encoder,
 )
 from core.errors import TaggerError
-from core.ingest.extract import Extracted, extract_media
+from core.ingest.extract import Extracted, extract_media, listen, needs_listening
 from core.ingest.notes import ModalityNote, finalise, used_notes
 from core.media import decode as media
 from core.media.ocr import onscreen_text
@@ -113,6 +113,7 @@ class _Donor:
     keyframes: list[tuple[float, str]]
     transcript: Transcript | None
     onscreen: list[Segment] | None  # text read on its keyframes; None: never read
+    spoken: SpokenLanguage | None  # detected in its audio (same bytes: the copy's audio too)
 
 
 class Pipeline:
@@ -294,20 +295,23 @@ class Pipeline:
     # -- extraction (worker threads; no database access) ---------------------------------------
 
     def _extract(self, task: _Task) -> Extracted:
-        extracted = extract_task(task, self.settings, transcribe=self._transcribe)
+        extracted = extract_task(task, self.settings)
+        if needs_listening(extracted):
+            self._listen(extracted)
         limit = self.encoder.max_audio_seconds
         if extracted.audio is not None and limit is not None:
             # transcribed already: only what the encoder reads waits for the encode batch
             extracted.audio = extracted.audio[: int(limit * media.AUDIO_SAMPLE_RATE)].copy()
         return extracted
 
-    def _transcribe(self, audio: np.ndarray) -> Transcript:
+    def _listen(self, extracted: Extracted) -> None:
         with self._transcriber_lock:  # one model instance, loaded on first use
             if self._transcriber is None:
                 self._transcriber = load_transcriber(self.settings)
             if not self._transcriber.thread_safe:
-                return self._transcriber.transcribe(audio)
-        return self._transcriber.transcribe(audio)
+                listen(extracted, self._transcriber)
+                return
+        listen(extracted, self._transcriber)
 
     # -- encoding and storing (calling thread) -------------------------------------------------
 
@@ -499,20 +503,17 @@ class Pipeline:
 # --- per-video stages, shared with the Ray pipeline (core.ingest.distributed) --------------------
 
 
-def extract_task(
-    task: _Task, settings: Settings, *, transcribe: Callable[[np.ndarray], Transcript] | None
-) -> Extracted:
-    """Decode what the plan left to decode; ``transcribe=None`` leaves a missing transcript to a
-    later stage (the audio stays in the result)."""
+def extract_task(task: _Task, settings: Settings) -> Extracted:
+    """Decode what the plan left to decode; the speech model runs after it
+    (:func:`core.ingest.extract.listen`), on the decoded audio left in the result."""
     reuse = task.donor is not None and "frames" in task.cached  # thumbnails and vector exist
     extracted = extract_media(
         task.media_path,
         task.content_hash,
         settings,
-        transcript=task.sidecar or (task.donor.transcript if task.donor is not None else None),
+        transcript=_known_transcript(task),
         keyframes=task.donor.keyframes if reuse else None,
         audio_cached="audio" in task.cached,
-        transcribe=transcribe,
     )
     if reuse:  # no frames decoded, so nothing read: the donor's on-screen text holds
         extracted.onscreen = task.donor.onscreen
@@ -575,6 +576,9 @@ def _encoder_input(task: _Task, extracted: Extracted) -> EncoderInput | None:
 def _donor(session: Session, video: Video) -> _Donor | None:
     if video.status not in DONE_STATUSES or not video.content_hash or not video.stored_path:
         return None
+    spoken = None
+    if video.spoken_language:
+        spoken = SpokenLanguage(video.spoken_language, video.spoken_language_probability)
     row = videos_q.get_transcript(session, video_id=video.id)
     transcript = None
     if row is not None:
@@ -582,9 +586,6 @@ def _donor(session: Session, video: Video) -> _Donor | None:
             Segment(start=s["start"], end=s["end"], text=s["text"])
             for s in json.loads(row.segments_json)
         ]
-        spoken = None
-        if row.source == "whisper" and video.spoken_language:
-            spoken = SpokenLanguage(video.spoken_language, video.spoken_language_probability)
         transcript = Transcript(
             language=row.language,
             source=row.source,
@@ -615,6 +616,7 @@ def _donor(session: Session, video: Video) -> _Donor | None:
         ]
         if ocr is not None
         else None,
+        spoken=spoken,
     )
 
 
@@ -647,9 +649,20 @@ def _from_donor(task: _Task) -> Extracted:
         keyframes=donor.keyframes,
         images=[],
         audio=None,
-        transcript=task.sidecar or donor.transcript,
+        transcript=_known_transcript(task),
         onscreen=donor.onscreen,
     )
+
+
+def _known_transcript(task: _Task) -> Transcript | None:
+    """The sidecar's transcript, else the identical donor's; the language the donor's audio was
+    heard speaking holds for the sidecar too (same bytes, same audio)."""
+    donor = task.donor
+    if task.sidecar is None:
+        return donor.transcript if donor is not None else None
+    if donor is None or task.sidecar.spoken is not None:
+        return task.sidecar
+    return replace(task.sidecar, spoken=donor.spoken)
 
 
 def _digest(*parts: str) -> str:

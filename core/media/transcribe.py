@@ -42,6 +42,8 @@ PARALLEL_CALLS = 2
 # (measured with `/usr/bin/time -v tagger ingest`). Windows start on 30 s boundaries, so the
 # first one's first 30 s is the window the lite audio embedding encodes as well (shared pass).
 WINDOW_SECONDS = 300
+# Whisper hears 30 s at a time; the spoken language is detected on one such window.
+DETECT_SECONDS = 30
 _OPENAI_WHISPER_CACHE = Path.home() / ".cache" / "whisper"
 
 
@@ -60,6 +62,12 @@ class Transcriber(ABC):
     @abstractmethod
     def transcribe(self, audio: np.ndarray) -> Transcript:
         """Speech in ``audio`` as timed segments; silence gives no segments."""
+
+    def detect_language(self, audio: np.ndarray) -> SpokenLanguage | None:
+        """The language spoken in ``audio`` without transcribing it (for videos whose text comes
+        from subtitles). None when the model cannot tell languages apart (English-only) or
+        hears no speech; backends with a multilingual model override this."""
+        return None
 
 
 class FasterWhisperTranscriber(Transcriber):
@@ -136,12 +144,34 @@ class FasterWhisperTranscriber(Transcriber):
         ]
         return segments, SpokenLanguage(info.language, round(float(info.language_probability), 4))
 
+    def detect_language(self, audio: np.ndarray) -> SpokenLanguage | None:
+        """Whisper's language detection on the 30 s window with the most speech.
+
+        The window's log-mel is cut from its 300 s window exactly as the lite audio embedding
+        cuts it, so when the embedding uses this model that encoder pass is shared (memo).
+        """
+        audio = _check_audio(audio)
+        place = speech_window(audio) if self.multilingual else None
+        if place is None:
+            return None
+        start, index = place
+        extractor = self._model.feature_extractor
+        mel = extractor(
+            audio[start : start + WINDOW_SECONDS * SAMPLE_RATE], chunk_length=DETECT_SECONDS
+        )
+        frames, content = extractor.nb_max_frames, mel.shape[-1] - 1
+        window = mel[:, index * frames : min((index + 1) * frames, content)]
+        language, probability, _ = self._model.detect_language(features=window)
+        return SpokenLanguage(language, round(float(probability), 4))
+
 
 class OpenAIWhisperTranscriber(Transcriber):
     """The reference PyTorch Whisper (``openai-whisper``) from a local checkpoint file.
 
     ``checkpoint`` is a ``.pt`` path or a size name already downloaded to ~/.cache/whisper;
-    nothing is ever downloaded.
+    nothing is ever downloaded. A multilingual model detects the language itself (on the 30 s
+    window with the most speech, like the faster-whisper backend) and transcribes in it, so the
+    transcript's :class:`SpokenLanguage` has the model's probability.
     """
 
     name = "openai-whisper"
@@ -157,28 +187,68 @@ class OpenAIWhisperTranscriber(Transcriber):
         audio = _check_audio(audio)
         if audio.size == 0:
             return Transcript(language=None, source="whisper", segments=[])
+        # transcribe() would detect on the first 30 s and report no probability: detect here
+        spoken = self.detect_language(audio)
         result = self._model.transcribe(
             audio,
             temperature=0.0,
             condition_on_previous_text=False,
             fp16=self.device != "cpu",
             verbose=None,
+            language=spoken.code if spoken else None,
         )
         segments = [
             Segment(start=s["start"], end=s["end"], text=s["text"]) for s in result["segments"]
         ]
-        language = result.get("language")
-        detected = self.multilingual and language and segments
         return Transcript(
-            language=language,
+            language=result.get("language"),
             source="whisper",
             segments=_clean_segments(segments, audio.size / SAMPLE_RATE),
-            # openai-whisper's transcribe() reports the detected language, not its probability
-            spoken=SpokenLanguage(language, None) if detected else None,
+            spoken=spoken if segments else None,
         )
+
+    def detect_language(self, audio: np.ndarray) -> SpokenLanguage | None:
+        """``whisper.detect_language`` on the 30 s window with the most speech."""
+        import whisper
+
+        audio = _check_audio(audio)
+        place = speech_window(audio) if self.multilingual else None
+        if place is None:
+            return None
+        start = place[0] + place[1] * DETECT_SECONDS * SAMPLE_RATE
+        mel = whisper.log_mel_spectrogram(
+            audio[start : start + DETECT_SECONDS * SAMPLE_RATE],
+            self._model.dims.n_mels,
+            padding=whisper.audio.N_SAMPLES,
+        )
+        mel = whisper.pad_or_trim(mel, whisper.audio.N_FRAMES).to(self._model.device)
+        _, probabilities = whisper.detect_language(self._model, mel)
+        code = max(probabilities, key=probabilities.get)
+        return SpokenLanguage(code, round(float(probabilities[code]), 4))
 
 
 TRANSCRIBERS = ("faster-whisper", "openai-whisper")
+
+
+def speech_window(audio: np.ndarray) -> tuple[int, int] | None:
+    """Where to detect the spoken language: (start sample of the first ``WINDOW_SECONDS``
+    window with speech, index of its ``DETECT_SECONDS`` window with the most speech), or None
+    when Silero VAD hears no speech at all. Windows lie on the boundaries transcription and the
+    lite audio embedding use, so a detection window is one they encode too."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    step, size = WINDOW_SECONDS * SAMPLE_RATE, DETECT_SECONDS * SAMPLE_RATE
+    for start in range(0, audio.size, step):
+        speech = get_speech_timestamps(audio[start : start + step], VadOptions())
+        if not speech:
+            continue
+        heard = np.zeros(-(-min(step, audio.size - start) // size), np.int64)
+        for chunk in speech:
+            for index in range(chunk["start"] // size, (chunk["end"] - 1) // size + 1):
+                overlap = min(chunk["end"], (index + 1) * size) - max(chunk["start"], index * size)
+                heard[index] += overlap
+        return start, int(np.argmax(heard))
+    return None
 
 
 def load_transcriber(settings: Settings) -> Transcriber:

@@ -24,7 +24,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class SpokenLanguage:
-    """The language Whisper heard in the audio (ISO 639-1 code, e.g. ``"ru"``).
+    """The language Whisper heard in the audio (ISO 639-1 code, e.g. ``"ru"``), while
+    transcribing it or, when subtitles gave the text, by detection alone.
 
     Only a multilingual model detects it: an English-only one (the bundled tiny.en) hears every
     language as English, so its transcripts carry no :class:`SpokenLanguage` at all.
@@ -43,7 +44,7 @@ class Transcript:
     segments: list[Segment] = field(default_factory=list)
     encoding: str | None = None  # text read from bytes (subtitles): the encoding detected
     encoding_doubtful: bool = False  # that encoding was a weak guess: the words may be garbled
-    spoken: SpokenLanguage | None = None  # Whisper transcripts of a multilingual model only
+    spoken: SpokenLanguage | None = None  # heard in the audio by a multilingual model
 
     @property
     def text(self) -> str:

@@ -96,6 +96,7 @@ def bench_whisper(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
                 "base", faster, str(packaged_openai_checkpoint(models)), audio, sizes, base
             )
         )
+        rows.append(_detection_row(faster, audio, sizes))
     except PackagedModelError as e:
         rows.append(
             Row("whisper", "faster-whisper base", "-", f"not measured: {e}", "-", "-", None)
@@ -154,6 +155,27 @@ def _whisper_row(
         f"{ratio:.1f}x faster (CPU {reference_cpu / faster_cpu:.1f}x)",
         "faster than openai-whisper",
         ratio > 1,
+    )
+
+
+def _detection_row(faster: Transcriber, audio: np.ndarray, sizes: Sizes) -> Row:
+    """What a subtitled video's spoken language costs: detection alone (one 30 s window found
+    by VAD, one encoder pass, one decoder step) against transcribing the same speech."""
+    times = median_times(
+        {
+            "detect": lambda: faster.detect_language(audio),
+            "transcribe": lambda: faster.transcribe(audio),
+        },
+        sizes.repeat,
+    )
+    (detect_s, detect_cpu), (transcribe_s, transcribe_cpu) = times["detect"], times["transcribe"]
+    return Row(
+        "whisper",
+        f"spoken-language detection under subtitles, faster-whisper base, "
+        f"{sizes.whisper_seconds:.0f} s of speech",
+        f"{format_seconds(detect_s)} (CPU {format_seconds(detect_cpu)})",
+        f"transcription: {format_seconds(transcribe_s)} (CPU {format_seconds(transcribe_cpu)})",
+        f"{transcribe_s / detect_s:.1f}x cheaper",
     )
 
 

@@ -7,7 +7,8 @@ remembered figure) and the goal. Sections:
 - ``keyframes``: keyframe sampling vs decoding every frame of 1-minute 720p h264 clips, generated
   and real footage (bigbuckbunny looped), at GOP 48 and 250 (median wall and CPU time);
 - ``whisper``: faster-whisper vs openai-whisper, same audio, same size (needs
-  TAGGER_OPENAI_WHISPER_CHECKPOINT for the latter; otherwise the row says "not measured");
+  TAGGER_OPENAI_WHISPER_CHECKPOINT for the latter; otherwise the row says "not measured"), and
+  spoken-language detection alone (subtitled videos) vs transcription, Whisper base;
 - ``ingest``: seconds of video per wall second, cold and cached, lite encoders, demo-corpus videos;
 - ``retrain``: "click" (``train_model``) to a new active version on synthetic cached embeddings;
 - ``queue``: the queue page's queries on 10k / 100k / 1M videos (scripts.bench.dashboard_pages);

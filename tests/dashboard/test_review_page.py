@@ -209,15 +209,20 @@ def test_modality_notes_say_what_was_used_and_what_was_dropped(signed_in, seeded
             "detail": "the audio stream has no decodable frames",
         },
         {"modality": "frames", "status": "used", "detail": "16 keyframes"},
+        {
+            "modality": "subtitles",
+            "status": "warning",
+            "detail": "subtitles are tagged en, speech detected as ru (93% sure)",
+        },
     ]
     with seeded.db.session() as s:
         videos.set_modality_notes(s, video_id=video_id, notes=notes)
     at = _open(signed_in("mod"), video_id)
     assert not at.exception
     [expander] = [e for e in at.expander if e.label.startswith("Inputs used for tagging")]
-    assert "1 problem" in expander.label
+    assert "2 problems" in expander.label
     [table] = expander.dataframe
-    assert list(table.value["status"]) == ["missing", "used"]
+    assert list(table.value["status"]) == ["missing", "used", "check"]
     assert "no decodable frames" in table.value["detail"][0]
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from core.encoders import Encoder, EncoderInput
 from core.encoders.base import TEXT_MODALITIES
 from core.media.transcribe import Transcriber
-from core.media.transcript import Segment, Transcript
+from core.media.transcript import Segment, SpokenLanguage, Transcript
 
 FAKE_TEXT_DIM = 8
 SPOKEN_TEXT = "a spoken sentence"
@@ -87,6 +87,31 @@ class FakeTranscriber(Transcriber):
         return Transcript(
             language="en", source="whisper", segments=[Segment(0.0, 0.5, SPOKEN_TEXT)]
         )
+
+
+class RussianTranscriber(FakeTranscriber):
+    """A multilingual model that hears Russian in any audio (``spoken``); counts its
+    transcriptions (``calls``) and its detections alone (``detections``)."""
+
+    multilingual = True
+
+    def __init__(self, probability: float = 0.8) -> None:
+        super().__init__()
+        self.spoken = SpokenLanguage("ru", probability)
+        self.detections = 0
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        self.calls += 1
+        return Transcript(
+            language=self.spoken.code,
+            source="whisper",
+            segments=[Segment(0.0, 0.5, "Привет, мир")],
+            spoken=self.spoken,
+        )
+
+    def detect_language(self, audio: np.ndarray) -> SpokenLanguage | None:
+        self.detections += 1
+        return self.spoken
 
 
 def text_vector(text: str) -> np.ndarray:

@@ -14,14 +14,14 @@ import pytest
 
 from core.config import Settings
 from core.ingest import batch as ingest
-from core.media.transcript import Segment, SpokenLanguage, Transcript
+from core.media.transcript import Segment
 from db.engine import Database, init_db
 from db.queries import embeddings as embeddings_q
 from db.queries import videos as videos_q
 from db.tables import VideoStatus
 from scripts.mediagen import read_wav, write_srt, write_video
 from tests.support import slow_ingest
-from tests.support.fakes import SPOKEN_TEXT, FakeEncoder, FakeTranscriber
+from tests.support.fakes import SPOKEN_TEXT, FakeEncoder, FakeTranscriber, RussianTranscriber
 from tests.support.kill import ChildRun, never, run_and_kill
 
 SAMPLE_RATE = 16000
@@ -276,23 +276,8 @@ def test_video_without_audio_has_no_audio_or_subtitles(db, run, fake_transcriber
     assert set(vectors[result.video_id]) == {"title", "frames"}
 
 
-class _RussianTranscriber(FakeTranscriber):
-    """A multilingual model that hears Russian in any audio."""
-
-    multilingual = True
-
-    def transcribe(self, audio: np.ndarray) -> Transcript:
-        self.calls += 1
-        return Transcript(
-            language="ru",
-            source="whisper",
-            segments=[Segment(0.0, 0.5, "Привет, мир")],
-            spoken=SpokenLanguage("ru", 0.8),
-        )
-
-
 def test_detected_spoken_language_is_stored_explained_and_reused(db, run, tmp_path):
-    transcriber = _RussianTranscriber()
+    transcriber = RussianTranscriber()
     first = run(make_clip(tmp_path / "in" / "a.mp4", 50), transcriber=transcriber)
     shutil.copyfile(tmp_path / "in" / "a.mp4", tmp_path / "copy.mp4")
     copy = run(tmp_path / "copy.mp4", transcriber=transcriber)
@@ -303,6 +288,63 @@ def test_detected_spoken_language_is_stored_explained_and_reused(db, run, tmp_pa
     notes = json.loads(_video(db, first.results[0].video_id).modality_notes_json)
     [subtitles] = [n for n in notes if n["modality"] == "subtitles"]
     assert "spoken language ru (detected, 80% sure)" in subtitles["detail"]
+
+
+def _notes(db: Database, video_id: int, status: str) -> list[str]:
+    notes = json.loads(_video(db, video_id).modality_notes_json)
+    return [f"{n['modality']}: {n['detail']}" for n in notes if n["status"] == status]
+
+
+def test_spoken_language_under_tagged_subtitles_is_detected_and_a_mismatch_noted(db, run, tmp_path):
+    """Provided English subtitles over Russian speech: no transcription, the language is
+    detected on the audio, stored like a transcription's and the mismatch is put in words."""
+    transcriber = RussianTranscriber(0.93)
+    clip = make_clip(tmp_path / "in" / "film.mp4", 50)
+    write_srt([Segment(0.0, 0.8, "hello there")], tmp_path / "in" / "film.en.srt")
+    [result] = run(clip, transcriber=transcriber).results
+    assert (transcriber.calls, transcriber.detections) == (0, 1)
+    video = _video(db, result.video_id)
+    assert (video.spoken_language, video.spoken_language_probability) == ("ru", 0.93)
+    with db.session() as session:
+        assert videos_q.get_transcript(session, video_id=video.id).source == "provided"
+    [used] = [n for n in _notes(db, video.id, "used") if n.startswith("subtitles")]
+    assert "language en, spoken language ru (detected in the audio, 93% sure)" in used
+    mismatch = (
+        "subtitles: subtitles are tagged en, speech detected as ru (93% sure): they may be a"
+        " translation, or belong to another video"
+    )
+    assert _notes(db, video.id, "warning") == [mismatch]
+    shutil.copyfile(clip, tmp_path / "copy.mp4")  # same audio: its language is reused
+    [copy] = run(tmp_path / "copy.mp4", transcriber=transcriber).results
+    assert transcriber.detections == 1
+    assert _video(db, copy.video_id).spoken_language == "ru"
+
+
+def test_embedded_track_in_the_spoken_language_gets_no_warning(db, run, tmp_path):
+    """An ISO 639-2 stream tag ("rus") and Whisper's "ru" name the same language."""
+    transcriber = RussianTranscriber()
+    cues = [Segment(0.1, 0.9, "Привет")]
+    clip = make_clip(tmp_path / "ru.mp4", 70, subtitles=cues, subtitle_language="rus")
+    [result] = run(clip, transcriber=transcriber).results
+    assert (transcriber.calls, transcriber.detections) == (0, 1)
+    assert _video(db, result.video_id).spoken_language == "ru"
+    assert _notes(db, result.video_id, "warning") == []
+
+
+def test_subtitles_without_audio_or_with_an_english_only_model_detect_nothing(
+    db, run, fake_transcriber, tmp_path
+):
+    english_only = make_clip(tmp_path / "a.mp4", 80)
+    write_srt([Segment(0.0, 0.8, "words")], tmp_path / "a.ru.srt")
+    [result] = run(english_only).results  # the fake is English-only
+    assert _video(db, result.video_id).spoken_language is None
+    assert "audio: spoken language not detected: the speech model is English-only" in " ".join(
+        _notes(db, result.video_id, "used")
+    )
+    transcriber = RussianTranscriber()
+    silent = make_clip(tmp_path / "b.mp4", 90, audio=False, subtitles=[Segment(0, 1, "words")])
+    [result] = run(silent, transcriber=transcriber).results
+    assert transcriber.detections == 0 and _video(db, result.video_id).spoken_language is None
 
 
 def test_english_only_model_stores_no_spoken_language(db, run, tmp_path):
@@ -325,6 +367,23 @@ def test_multilingual_whisper_base_stores_german(db, run, whisper_base_dir, spee
     assert video.spoken_language == "de" and video.spoken_language_probability > 0.5
     with db.session() as session:
         assert "Berlin" in videos_q.get_transcript(session, video_id=video.id).text
+
+
+@pytest.mark.slow
+def test_multilingual_whisper_base_hears_german_under_english_subtitles(
+    db, run, whisper_base_dir, speech, tmp_path
+):
+    from core.media.transcribe import FasterWhisperTranscriber
+
+    german = read_wav(speech("Guten Tag, heute sprechen wir über das Wetter in Berlin.", "de", 175))
+    frames = [np.full((48, 64, 3), 90, np.uint8)] * round(german.size / SAMPLE_RATE * 10)
+    clip = write_video(tmp_path / "wetter.mp4", frames, 10, audio=german)
+    write_srt([Segment(0.0, 2.0, "Good day, the weather in Berlin")], tmp_path / "wetter.en.srt")
+    report = run(clip, transcriber=FasterWhisperTranscriber(whisper_base_dir, cpu_threads=1))
+    video = _video(db, report.results[0].video_id)
+    assert video.spoken_language == "de" and video.spoken_language_probability > 0.5
+    [warning] = _notes(db, video.id, "warning")
+    assert "subtitles are tagged en, speech detected as de" in warning
 
 
 def test_pending_dataset_video_without_media_is_skipped(db, run, tmp_path):

@@ -19,13 +19,15 @@ import pytest
 from core.config import Settings
 from core.ingest import batch as ingest
 from core.ingest import distributed
-from core.media.transcript import Segment
+from core.ingest.extract import Extracted
+from core.ingest.pipeline import _Task
+from core.media.transcript import Segment, SpokenLanguage, Transcript
 from db.engine import Database, init_db
 from db.queries import embeddings as embeddings_q
 from db.queries import videos as videos_q
 from scripts.bench.ray_cluster import LocalRayCluster, descendants
 from scripts.mediagen import write_srt, write_video
-from tests.support.fakes import FakeEncoder, FakeTranscriber
+from tests.support.fakes import FakeEncoder, FakeTranscriber, RussianTranscriber
 
 CLUSTER_TEST_TIMEOUT_S = 420  # a loaded 2-core CI machine; about a minute each when idle
 
@@ -344,3 +346,62 @@ def test_ray_pipeline_without_a_cluster_refuses_before_marking_anything(settings
     with pytest.raises(distributed.RayIngestError, match="not connected"):
         pipeline.run([1], {}, None)
     db.dispose()
+
+
+def _listened(transcriber: FakeTranscriber, transcripts: list[Transcript | None]) -> list:
+    """The Ray transcriber stage called as Ray Data calls it, on one batch of extracted videos
+    with one second of audio each (no cluster needed)."""
+    items = [
+        distributed._Item(
+            task=_Task(
+                video_id=video_id,
+                name=f"video {video_id}",
+                media_path=Path(f"media/{video_id}.mp4"),
+                content_hash=str(video_id),
+                title="",
+                description="",
+                sidecar=None,
+                keys={},
+                cached={},
+                donor=None,
+                started=0.0,
+            ),
+            extracted=Extracted(
+                info=videos_q.StoredMedia(
+                    content_hash=str(video_id),
+                    stored_path=f"media/{video_id}.mp4",
+                    duration_s=1.0,
+                    width=None,
+                    height=None,
+                    has_audio=True,
+                    has_video=False,
+                ),
+                keyframes=[],
+                images=[],
+                audio=np.zeros(SAMPLE_RATE, np.float32),
+                transcript=transcript,
+            ),
+        )
+        for video_id, transcript in enumerate(transcripts)
+    ]
+    stage = distributed._TranscribeStage(lambda: transcriber)
+    batch = stage({"video_id": np.arange(len(items)), "item": distributed._column(items)})
+    return [distributed._unpack(data).extracted for data in batch["item"]]
+
+
+def test_ray_transcriber_stage_detects_the_spoken_language_under_subtitles():
+    """The actor runs the pipeline's own ``listen``: subtitles get the detected language,
+    audio without text is transcribed, a Whisper transcript is left as it is."""
+    subtitles = Transcript(language="en", source="provided", segments=[Segment(0, 1, "hi")])
+    whisper = Transcript(language="de", source="whisper", segments=[Segment(0, 1, "hallo")])
+    transcriber = RussianTranscriber(0.93)
+    found = _listened(transcriber, [subtitles, None, whisper])
+    assert (transcriber.calls, transcriber.detections) == (1, 1)
+    assert found[0].transcript.source == "provided"
+    assert found[0].transcript.spoken == SpokenLanguage("ru", 0.93)
+    assert found[1].transcript.source == "whisper" and found[1].transcript.spoken.code == "ru"
+    assert found[2].transcript == whisper
+    [english_only] = _listened(FakeTranscriber(), [subtitles])
+    assert english_only.transcript.spoken is None
+    [note] = english_only.problems
+    assert note.modality == "audio" and "the speech model is English-only" in note.detail

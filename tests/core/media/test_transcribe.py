@@ -16,6 +16,7 @@ from core.media.transcribe import (
     OpenAIWhisperTranscriber,
     TranscriberError,
     load_transcriber,
+    speech_window,
 )
 from core.media.transcript import Segment, SpokenLanguage
 from scripts.mediagen import gradient_frames, read_wav, write_video
@@ -114,6 +115,7 @@ def test_faster_whisper_hears_the_key_words_in_a_video(tmp_path, speech):
     transcript = transcriber.transcribe(load_audio(video))
     assert transcript.language == "en" and transcript.source == "whisper"
     assert not transcriber.multilingual and transcript.spoken is None  # tiny.en detects nothing
+    assert transcriber.detect_language(load_audio(video)) is None
     assert {"football", "goal", "stadium"} <= words(transcript.text)
     assert all(0 <= s.start <= s.end <= seconds + 0.1 for s in transcript.segments)
 
@@ -221,11 +223,50 @@ def test_openai_whisper_runs_the_packaged_base_weights(tmp_path, whisper_base_di
     transcriber = load_transcriber(settings)
     assert isinstance(transcriber, OpenAIWhisperTranscriber) and transcriber.multilingual
     assert (tmp_path / "models" / "whisper-base.pt").is_file()
-    german = transcriber.transcribe(
-        read_wav(speech("Guten Tag, heute sprechen wir über das Wetter in Berlin.", "de", 175))
-    )
-    assert german.language == "de" and german.spoken == SpokenLanguage("de", None)
-    assert {"guten", "tag", "berlin"} <= set(re.findall(r"\w+", german.text.lower()))
+    german = read_wav(speech("Guten Tag, heute sprechen wir über das Wetter in Berlin.", "de", 175))
+    transcript = transcriber.transcribe(german)
+    assert transcript.language == "de" and transcript.spoken.code == "de"
+    assert transcript.spoken.probability > 0.5  # detected by us, so with its probability
+    assert {"guten", "tag", "berlin"} <= set(re.findall(r"\w+", transcript.text.lower()))
+    assert transcriber.detect_language(german) == transcript.spoken
+
+
+def _late(speech_audio: np.ndarray, seconds: float) -> np.ndarray:
+    """``speech_audio`` after ``seconds`` of silence."""
+    return np.concatenate([np.zeros(int(seconds * SAMPLE_RATE), np.float32), speech_audio])
+
+
+def test_speech_window_is_the_30s_window_with_the_most_speech(speech):
+    """Detection looks where the speech is, on the windows transcription and the audio
+    embedding use: a later 300 s window when the first is silent, None for silence."""
+    said = read_wav(speech("This is a football game. A great goal in a big stadium."))
+    assert speech_window(said) == (0, 0)
+    assert speech_window(_late(said, 40)) == (0, 1)
+    assert speech_window(_late(said, WINDOW_SECONDS + 65)) == (WINDOW_SECONDS * SAMPLE_RATE, 2)
+    assert speech_window(np.zeros(5 * SAMPLE_RATE, np.float32)) is None
+
+
+@pytest.mark.slow
+def test_detect_language_without_transcribing_shares_the_audio_embedding_pass(
+    whisper_base_dir, speech
+):
+    """The spoken language of a video with subtitles: German heard after 40 s of silence. The
+    encoder pass over that window is the one the lite audio embedding takes from the memo."""
+    from core.encoders.audio import WhisperAudioEmbedder
+    from core.media.whisper_model import _window_key
+
+    transcriber = FasterWhisperTranscriber(whisper_base_dir, cpu_threads=1)
+    german = read_wav(speech("Guten Tag, heute sprechen wir über das Wetter in Berlin.", "de", 175))
+    audio = _late(german, 40)
+    spoken = transcriber.detect_language(audio)
+    assert spoken.code == "de" and spoken.probability > 0.5
+    assert transcriber.detect_language(np.zeros(3 * SAMPLE_RATE, np.float32)) is None
+    embedder = WhisperAudioEmbedder(whisper_base_dir)
+    assert embedder.model is transcriber._model  # one instance, one memo
+    window = _window_key(embedder.windows(audio)[0][1])
+    assert window in embedder.model._memo  # detection encoded the embedding's second window
+    embedder.embed([audio])
+    assert window not in embedder.model._memo  # ... and the embedding took it from the memo
 
 
 def test_a_foreign_ctranslate2_file_is_refused_in_words(tmp_path):
