@@ -41,10 +41,11 @@ def in_background(read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Fu
 
 @dataclass(frozen=True)
 class KeyframeThumbnail:
-    """A stored keyframe as the review page shows it: its time and its thumbnail file."""
+    """A stored keyframe as the review page shows it: its time, and its index for the
+    thumbnail route (None when the thumbnail file is missing)."""
 
     timestamp_s: float
-    path: Path
+    index: int | None
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,10 @@ def load_review(
         claim=claim,
         media_path=media if media is not None and media.is_file() else None,
         keyframes=[
-            KeyframeThumbnail(f.timestamp_s, settings.data_dir / f.thumbnail_path) for f in frames
+            KeyframeThumbnail(
+                f.timestamp_s, f.idx if (settings.data_dir / f.thumbnail_path).is_file() else None
+            )
+            for f in frames
         ],
         segments=json.loads(transcript.segments_json) if transcript is not None else [],
         transcript_source=transcript.source if transcript is not None else None,
@@ -208,7 +212,7 @@ def subtree(tax: TaxonomyView, node_id: str) -> set[str]:
 class SweepCard:
     item: SweepItem
     start: Start
-    thumbnail: Path | None  # absolute; None when the video has no keyframe on disk
+    has_thumbnail: bool  # its first keyframe's thumbnail is on disk
 
 
 def load_sweep(
@@ -234,12 +238,12 @@ def sweep_cards(
     starts = load_starts(db, video_ids=[i.video_id for i in items], tax=tax)
     cards = []
     for item in items:
-        thumb = settings.data_dir / item.thumbnail if item.thumbnail else None
+        stored = item.thumbnail
         cards.append(
             SweepCard(
                 item=item,
                 start=starts[item.video_id],
-                thumbnail=thumb if thumb is not None and thumb.is_file() else None,
+                has_thumbnail=stored is not None and (settings.data_dir / stored).is_file(),
             )
         )
     return cards
@@ -252,7 +256,7 @@ class Question:
     ask: BinaryQuestion
     start: Start
     description: str
-    thumbnails: list[Path]
+    thumbnails: list[int]  # keyframe indices whose thumbnail is on disk
 
 
 def load_questions(
@@ -281,9 +285,9 @@ def load_questions(
             start=starts[a.video_id],
             description=descriptions.get(a.video_id, ""),
             thumbnails=[
-                settings.data_dir / p
-                for p in frames.get(a.video_id, [])
-                if (settings.data_dir / p).is_file()
+                index
+                for index, path in frames.get(a.video_id, [])
+                if (settings.data_dir / path).is_file()
             ],
         )
         for a in asks

@@ -18,7 +18,7 @@ import streamlit as st
 
 from core.config import get_settings
 from dashboard import actions, cache, state
-from dashboard.components import md_escape, shortcut_legend
+from dashboard.components import md_escape, shortcut_legend, thumbnail_image
 from dashboard.review_data import Question, answer, in_background, load_questions
 from db.queries.review import VideoClaimedError
 
@@ -171,8 +171,11 @@ st.caption(
 )
 st.markdown(f"**{md_escape(ask.title or f'Video {ask.video_id}')}**")
 if question.thumbnails:
-    for column, path in zip(st.columns(len(question.thumbnails)), question.thumbnails, strict=True):
-        column.image(str(path), width="stretch")
+    for column, index in zip(
+        st.columns(len(question.thumbnails)), question.thumbnails, strict=True
+    ):
+        with column:
+            thumbnail_image(ask.video_id, index)
 st.text(question.description or "(no description)")
 others = [tax.path(n) for n in question.start.labels if n != ask.node_id]
 st.caption(md_escape("Saved with: " + ", ".join(others)) if others else "No other tags.")

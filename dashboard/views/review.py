@@ -26,6 +26,7 @@ from dashboard.components import (
     render_ingest_details,
     render_tag_tree,
     shortcut_legend,
+    thumbnail_image,
     timecode,
     video_player,
 )
@@ -243,8 +244,10 @@ with left:
         strip = st.columns(4)
         for i, frame in enumerate(data.keyframes[:MAX_KEYFRAMES]):
             with strip[i % len(strip)]:
-                if frame.path.is_file():
-                    st.image(str(frame.path), width="stretch")
+                if frame.index is not None:
+                    thumbnail_image(
+                        video_id, frame.index, alt=f"keyframe at {timecode(frame.timestamp_s)}"
+                    )
                 st.button(
                     f"▶ {timecode(frame.timestamp_s)}",
                     key=f"review_kf_{video_id}_{i}",

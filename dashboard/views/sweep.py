@@ -13,7 +13,7 @@ import streamlit as st
 
 from core.config import get_settings
 from dashboard import actions, cache, state
-from dashboard.components import md_escape, shortcut_legend
+from dashboard.components import md_escape, shortcut_legend, thumbnail_image
 from dashboard.review_data import SweepCard, answer, load_sweep, sweep_cards
 
 PAGE_SIZE = 24
@@ -122,8 +122,8 @@ with st.form(f"sweep_form_{sweep['page']}", enter_to_submit=False):
         columns = st.columns(COLUMNS)
         for column, card in zip(columns, cards[row : row + COLUMNS], strict=False):
             with column:
-                if card.thumbnail is not None:
-                    st.image(str(card.thumbnail), width="stretch")
+                if card.has_thumbnail:
+                    thumbnail_image(card.item.video_id, 0, alt="first keyframe")
                 else:
                     st.caption("(no keyframe)")
                 st.checkbox(

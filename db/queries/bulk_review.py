@@ -114,7 +114,7 @@ def sweep_candidates(
             title=title,
             version=version,
             probability=p,
-            thumbnail=(thumbs.get(vid) or [None])[0],
+            thumbnail=thumbs[vid][0][1] if thumbs.get(vid) else None,
         )
         for vid, p, title, version in rows
     ]
@@ -122,19 +122,19 @@ def sweep_candidates(
 
 def keyframe_thumbnails(
     session: Session, *, video_ids: Sequence[int], per_video: int
-) -> dict[int, list[str]]:
-    """The first ``per_video`` keyframe thumbnails of each video (paths relative to the data
-    directory), in one query."""
+) -> dict[int, list[tuple[int, str]]]:
+    """The first ``per_video`` keyframe thumbnails of each video as (keyframe index, path
+    relative to the data directory), in one query."""
     if not video_ids:
         return {}
     rows = session.exec(
-        select(Keyframe.video_id, Keyframe.thumbnail_path)
+        select(Keyframe.video_id, Keyframe.idx, Keyframe.thumbnail_path)
         .where(col(Keyframe.video_id).in_(list(video_ids)), col(Keyframe.idx) < per_video)
         .order_by(col(Keyframe.video_id), col(Keyframe.idx))
     ).all()
-    result: dict[int, list[str]] = {}
-    for video_id, path in rows:
-        result.setdefault(video_id, []).append(path)
+    result: dict[int, list[tuple[int, str]]] = {}
+    for video_id, index, path in rows:
+        result.setdefault(video_id, []).append((index, path))
     return result
 
 

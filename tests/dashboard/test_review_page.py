@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
+from dashboard.routes import media
 from db.queries import audit, labels, videos
 
 
@@ -198,6 +199,22 @@ def test_keyframe_buttons_show_their_time(signed_in, seeded, tmp_path) -> None:
     labels_ = [b.label for b in at.button if b.key and b.key.startswith(f"review_kf_{vid}_")]
     assert labels_ == ["▶ 00:12", "▶ 01:15"]
     assert all(b.proto.wrap for b in at.button if b.key and b.key.startswith("review_kf_"))
+
+
+def test_keyframe_thumbnails_come_from_the_media_route(signed_in, seeded) -> None:
+    """The browser fetches thumbnails by URL (cached, signed-in only); the server holds none,
+    and a thumbnail whose file is missing gets no image."""
+    vid = seeded.video_ids[0]
+    settings = seeded.settings
+    (settings.thumbnails_dir / "a.jpg").write_bytes(b"jpeg")
+    with seeded.db.session() as s:
+        videos.replace_keyframes(
+            s, video_id=vid, frames=[(1.0, "thumbnails/a.jpg"), (2.0, "thumbnails/gone.jpg")]
+        )
+    at = _open(signed_in("mod"), vid)
+    images = [h.proto.body for h in at.get("html") if "<img" in h.proto.body]
+    assert len(images) == 1 and f'src="{media.thumbnail_url(vid, 0)}"' in images[0]
+    assert not at.get("imgs")  # nothing through Streamlit's in-memory media store
 
 
 def test_modality_notes_say_what_was_used_and_what_was_dropped(signed_in, seeded) -> None:
