@@ -214,13 +214,10 @@ def signout_form() -> None:
     )
 
 
-def video_player(video_id: int, start_s: float = 0.0, *, captions: bool = False) -> None:
+def video_player(video_id: int, *, captions: bool = False) -> None:
     """An HTML5 player streaming the stored file from our media route (Range requests), so
-    the Streamlit server holds none of its bytes; ``start_s`` seeks through the URL's ``#t=``.
-
-    A new ``start_s`` changes the element, and the browser reloads only the metadata it needs.
-    """
-    src = media.video_url(video_id) + (f"#t={start_s:.2f}" if start_s > 0 else "")
+    the Streamlit server holds none of its bytes; :func:`seek_points` and the player keys seek
+    it in the browser, without a run of the page."""
     track = (
         f'<track kind="captions" srclang="en" label="Transcript" default '
         f'src="{html.escape(media.captions_url(video_id))}">'
@@ -229,16 +226,54 @@ def video_player(video_id: int, start_s: float = 0.0, *, captions: bool = False)
     )
     st.html(
         f'<video controls preload="metadata" style="width: 100%; max-height: 70vh" '
-        f'data-testid="tagger-video" src="{html.escape(src)}">{track}</video>'
+        f'data-testid="tagger-video" src="{html.escape(media.video_url(video_id))}">{track}</video>'
     )
 
 
 def thumbnail_image(video_id: int, index: int, *, alt: str = "keyframe") -> None:
     """A keyframe thumbnail loaded by the browser from our media route."""
+    st.html(_thumbnail_tag(video_id, index, alt))
+
+
+def _thumbnail_tag(video_id: int, index: int, alt: str) -> str:
     src = html.escape(media.thumbnail_url(video_id, index))
-    st.html(
+    return (
         f'<img src="{src}" alt="{html.escape(alt)}" loading="lazy" '
         'style="width: 100%; border-radius: .25rem">'
+    )
+
+
+@dataclass(frozen=True)
+class SeekPoint:
+    """A place in the video the moderator can jump to: a keyframe or a transcript line."""
+
+    seconds: float
+    label: str  # shown after the time
+    thumbnail: int | None = None  # keyframe index whose thumbnail the point shows
+
+
+def seek_points(
+    video_id: int, points: Sequence[SeekPoint], *, columns: int = 1, height_px: int | None = None
+) -> None:
+    """Buttons that seek the page's player in the browser (no run of the page, so a jump is
+    instant and costs the server nothing), one HTML element for all of them: ``columns`` per
+    row, scrolling beyond ``height_px``. Needs :func:`player_keys` on the page."""
+    buttons = []
+    for point in points:
+        image = (
+            _thumbnail_tag(video_id, point.thumbnail, f"keyframe at {timecode(point.seconds)}")
+            if point.thumbnail is not None
+            else ""
+        )
+        text = f"▶ {timecode(point.seconds)}" + (f"  {point.label}" if point.label else "")
+        buttons.append(
+            f'<button type="button" class="{_SEEK_CLASS}" data-seek="{point.seconds:.2f}">'
+            f"{image}<span>{html.escape(text)}</span></button>"
+        )
+    scroll = f"max-height: {height_px}px; overflow-y: auto; " if height_px else ""
+    st.html(
+        f'<div style="{scroll}display: grid; gap: .35rem; '
+        f'grid-template-columns: repeat({columns}, minmax(0, 1fr))">{"".join(buttons)}</div>'
     )
 
 
@@ -248,12 +283,24 @@ def thumbnail_image(video_id: int, index: int, *, alt: str = "keyframe") -> None
 # own <video> element. Installed once per browser tab; acts only while a page that rendered the
 # marker element is shown, and never while the user types in a field.
 _KEYS_MARKER = "tagger-review-keys"
+_SEEK_CLASS = "tagger-seek"
 _KEYS_SCRIPT = """
 <span id="%(marker)s" hidden></span>
+<style>
+.%(seek)s { display: flex; flex-direction: column; gap: .2rem; width: 100%%; padding: .25rem;
+  text-align: left; font: inherit; color: inherit; background: none; cursor: pointer;
+  border: 1px solid rgba(128, 128, 128, .3); border-radius: .35rem; white-space: pre-wrap; }
+.%(seek)s:hover, .%(seek)s:focus-visible { border-color: currentColor; }
+</style>
 <script>
 (() => {
   if (window.__taggerReviewKeys) return;
   window.__taggerReviewKeys = true;
+  document.addEventListener("click", (event) => {
+    const point = event.target.closest && event.target.closest(".%(seek)s[data-seek]");
+    const video = document.querySelector("video");
+    if (point && video) video.currentTime = Number(point.dataset.seek);
+  }, true);
   document.addEventListener("keydown", (event) => {
     if (!document.getElementById("%(marker)s")) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -286,9 +333,10 @@ PLAYER_KEYS = (
 
 
 def player_keys() -> None:
-    """Bind the :data:`PLAYER_KEYS` on this page (an invisible element)."""
+    """Bind the :data:`PLAYER_KEYS` and the clicks on :func:`seek_points` on this page (an
+    invisible element)."""
     st.html(
-        _KEYS_SCRIPT % {"marker": _KEYS_MARKER, "step": SEEK_STEP_S},
+        _KEYS_SCRIPT % {"marker": _KEYS_MARKER, "step": SEEK_STEP_S, "seek": _SEEK_CLASS},
         unsafe_allow_javascript=True,
     )
 

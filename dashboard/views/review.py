@@ -20,13 +20,14 @@ from core.config import get_settings
 from dashboard import actions, cache, state
 from dashboard.components import (
     PLAYER_KEYS,
+    SeekPoint,
     md_escape,
     player_keys,
     probability_chart,
     render_ingest_details,
     render_tag_tree,
+    seek_points,
     shortcut_legend,
-    thumbnail_image,
     timecode,
     video_player,
 )
@@ -35,7 +36,6 @@ from db.queries import NotFoundError, StaleVersionError
 from db.queries.review import VideoClaimedError
 from db.tables import Video
 
-SEEK = "review_seek"
 CONFLICT = "review_conflict"
 MAX_TRANSCRIPT_LINES = 400
 MAX_KEYFRAMES = 16
@@ -75,7 +75,6 @@ def _open_next(claimed: Video | None = None) -> None:
     )
     st.session_state[state.REVIEW_VIDEO] = video.id if video is not None else None
     st.session_state[state.REVIEW_NEXT] = None
-    st.session_state.pop(SEEK, None)
     st.session_state.pop(CONFLICT, None)
     prepared = loaded.get(video.id) if video is not None else None
     loaded.clear()
@@ -167,16 +166,12 @@ def _accept_all(video_id: int, node_ids: list[str]) -> None:
         st.session_state[f"review_acc_{video_id}_{node}"] = True
 
 
-def _seek(seconds: float) -> None:
-    st.session_state[SEEK] = seconds
-
-
 def _player(data: ReviewData) -> None:
     """The one place the video is shown: streamed from our media route, never held in memory."""
     if data.media_path is None:
         st.warning("The video file is not available on this server.")
         return
-    video_player(data.video.id, st.session_state.get(SEEK, 0.0), captions=bool(data.segments))
+    video_player(data.video.id, captions=bool(data.segments))
 
 
 st.title("Review")
@@ -241,34 +236,24 @@ with left:
     _player(data)
     if data.keyframes:
         st.markdown("**Keyframes**")
-        strip = st.columns(4)
-        for i, frame in enumerate(data.keyframes[:MAX_KEYFRAMES]):
-            with strip[i % len(strip)]:
-                if frame.index is not None:
-                    thumbnail_image(
-                        video_id, frame.index, alt=f"keyframe at {timecode(frame.timestamp_s)}"
-                    )
-                st.button(
-                    f"▶ {timecode(frame.timestamp_s)}",
-                    key=f"review_kf_{video_id}_{i}",
-                    on_click=_seek,
-                    args=(frame.timestamp_s,),
-                    width="stretch",
-                    wrap=True,
-                )
+        seek_points(
+            video_id,
+            [
+                SeekPoint(frame.timestamp_s, "", thumbnail=frame.index)
+                for frame in data.keyframes[:MAX_KEYFRAMES]
+            ],
+            columns=4,
+        )
     render_ingest_details(data.modality_notes, data.onscreen)
     st.markdown(f"**Transcript** ({md_escape(data.transcript_source or 'none')})")
-    with st.container(height=260):
-        if not data.segments:
-            st.caption("No speech or subtitles.")
-        for i, segment in enumerate(data.segments[:MAX_TRANSCRIPT_LINES]):
-            st.button(
-                f"{timecode(segment['start'])}  {md_escape(segment['text'])}",
-                key=f"review_seg_{video_id}_{i}",
-                on_click=_seek,
-                args=(segment["start"],),
-                type="tertiary",
-            )
+    if data.segments:
+        seek_points(
+            video_id,
+            [SeekPoint(s["start"], s["text"]) for s in data.segments[:MAX_TRANSCRIPT_LINES]],
+            height_px=260,
+        )
+    else:
+        st.caption("No speech or subtitles.")
 
 with right:
     st.markdown("**Description**")

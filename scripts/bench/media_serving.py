@@ -51,7 +51,7 @@ WIDTH, HEIGHT = 640, 360
 SEGMENT_FRAMES = 100  # one GOP of noise, encoded once per file and repeated
 SESSION_DEADLINE_S = 1500
 PLAYER_CALL = re.compile(r"^(\s*)video_player\(data\.video\.id,.*\)$", re.MULTILINE)
-OLD_PLAYER = "{indent}st.video(str(data.media_path), start_time=int(st.session_state.get(SEEK, 0)))"
+OLD_PLAYER = "{indent}st.video(str(data.media_path))"
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,9 @@ def _review_correct_save_retrain(browser, url: str, screenshots: str) -> int:
         .split(" ")[0]
     )
     page.get_by_role("button", name="He stretches in the sun").click()  # transcript line seeks
+    page.wait_for_function(  # in the browser: the player jumps to the line's start
+        "Math.abs(document.querySelector('video').currentTime - 2.5) < 0.2", timeout=30_000
+    )
     _idle(page)
     picker = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Add tags")
     picker.locator("input").press_sequentially("table tenn", delay=30)  # a few of 704 tags
