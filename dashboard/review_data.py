@@ -41,11 +41,12 @@ def in_background(read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Fu
 
 @dataclass(frozen=True)
 class KeyframeThumbnail:
-    """A stored keyframe as the review page shows it: its time, and its index for the
-    thumbnail route (None when the thumbnail file is missing)."""
+    """A stored keyframe as the review page shows it: its time, and its index and stored path
+    for the thumbnail route (None when the thumbnail file is missing)."""
 
     timestamp_s: float
     index: int | None
+    stored: str
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,9 @@ def load_review(
         media_path=media if media is not None and media.is_file() else None,
         keyframes=[
             KeyframeThumbnail(
-                f.timestamp_s, f.idx if (settings.data_dir / f.thumbnail_path).is_file() else None
+                f.timestamp_s,
+                f.idx if (settings.data_dir / f.thumbnail_path).is_file() else None,
+                f.thumbnail_path,
             )
             for f in frames
         ],
@@ -256,7 +259,7 @@ class Question:
     ask: BinaryQuestion
     start: Start
     description: str
-    thumbnails: list[int]  # keyframe indices whose thumbnail is on disk
+    thumbnails: dict[int, str]  # keyframe index -> stored path, of the thumbnails on disk
 
 
 def load_questions(
@@ -284,11 +287,11 @@ def load_questions(
             ask=a,
             start=starts[a.video_id],
             description=descriptions.get(a.video_id, ""),
-            thumbnails=[
-                index
+            thumbnails={
+                index: path
                 for index, path in frames.get(a.video_id, [])
                 if (settings.data_dir / path).is_file()
-            ],
+            },
         )
         for a in asks
         if a.video_id in starts

@@ -20,7 +20,13 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import auth
 from core.auth import CurrentUser, PermissionDeniedError
-from dashboard.routes.session import COOKIE, INVALID, RATE_LIMITED, SIGNIN_RESULT_PARAM
+from dashboard.routes.session import (
+    COOKIE,
+    INVALID,
+    RATE_LIMITED,
+    SIGNIN_RESULT_PARAM,
+    checked_sessions,
+)
 from db.engine import Database
 from db.tables import Role
 
@@ -81,6 +87,8 @@ def resolve(db: Database) -> CurrentUser | None:
     user = _action_user(presented)
     if user is None and presented:
         user = auth.resolve_session(db, presented)
+    if user is not None and presented:  # the media the page shows next need not check again
+        checked_sessions.put(presented, user)
     if presented and user is None:
         st.session_state[TOKEN] = None
         if st.session_state.get(REJECTED) != presented:

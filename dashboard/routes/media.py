@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -49,9 +49,10 @@ CACHE_CONTROL = "private, max-age=3600"
 # RANGE_CHUNK bytes (a 206 whose Content-Range says which); players ask for the next ones.
 RANGE_CHUNK = 2 * 2**20
 T = TypeVar("T")
-# stored paths found a moment ago, by video id
-_video_paths: Recent[int, str | None] = Recent()
-_thumbnail_paths: Recent[int, dict[int, str | None]] = Recent()
+K = TypeVar("K", int, tuple[int, int])
+# stored paths found a moment ago: by video id, and by (video id, keyframe index)
+_video_paths: Recent[int, str] = Recent()
+_thumbnail_paths: Recent[tuple[int, int], str] = Recent()
 
 
 class MediaNotFoundError(TaggerError, LookupError):
@@ -90,10 +91,21 @@ def _stored_video(session: Session, video_id: int) -> str | None:
         raise MediaNotFoundError(str(e)) from e
 
 
-def _stored_thumbnails(session: Session, video_id: int) -> dict[int, str | None]:
-    """All of a video's thumbnails at once: a review page asks for them together."""
+def _stored_thumbnail(session: Session, video_id: int, index: int) -> str | None:
     frames = video_queries.get_keyframes(session, video_id=video_id)
-    return {f.idx: f.thumbnail_path for f in frames}
+    return next((f.thumbnail_path for f in frames if f.idx == index), None)
+
+
+def expect(
+    video_id: int, *, video: str | None = None, thumbnails: Mapping[int, str] | None = None
+) -> None:
+    """The stored paths a page has just read and is about to show (relative to the data dir):
+    the browser's requests for them in the next seconds are answered without the database,
+    whose file lock the page's own run may be holding meanwhile."""
+    if video:
+        _video_paths.put(video_id, video)
+    for index, stored in (thumbnails or {}).items():
+        _thumbnail_paths.put((video_id, index), stored)
 
 
 def _captions(session: Session, video_id: int) -> str:
@@ -125,19 +137,19 @@ def _authorized(request: Request, read: Callable[[Session], T]) -> T | Response:
 
 
 def _recent_or_authorized(
-    request: Request, recent: Recent[int, T], video_id: int, read: Callable[[Session], T]
-) -> T | Response:
+    request: Request, recent: Recent[K, str], key: K, read: Callable[[Session], str | None]
+) -> str | None | Response:
     """:func:`_authorized`, answered without the database when this request's session was
-    checked and the video's paths read a moment ago (a player's next range, the next
-    thumbnail of a page)."""
+    checked and ``key``'s path read (or :func:`expect`-ed) a moment ago: a player's next
+    range, the thumbnails of the page just drawn."""
     token = session_token(request)
     if token and checked_sessions.get(token) is not None:
-        found = recent.get(video_id)
+        found = recent.get(key)
         if found is not None:
             return found
     value = _authorized(request, read)
-    if not isinstance(value, Response):
-        recent.put(video_id, value)
+    if isinstance(value, str):
+        recent.put(key, value)
     return value
 
 
@@ -177,11 +189,14 @@ def video(request: Request) -> Response:
 def thumbnail(request: Request) -> Response:
     video_id, index = request.path_params["video_id"], request.path_params["index"]
     stored = _recent_or_authorized(
-        request, _thumbnail_paths, video_id, lambda s: _stored_thumbnails(s, video_id)
+        request,
+        _thumbnail_paths,
+        (video_id, index),
+        lambda s: _stored_thumbnail(s, video_id, index),
     )
     if isinstance(stored, Response):
         return stored
-    return _file_response(stored.get(index), get_settings().thumbnails_dir)
+    return _file_response(stored, get_settings().thumbnails_dir)
 
 
 def captions(request: Request) -> Response:

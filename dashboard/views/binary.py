@@ -20,6 +20,7 @@ from core.config import get_settings
 from dashboard import actions, cache, state
 from dashboard.components import md_escape, shortcut_legend, thumbnail_image
 from dashboard.review_data import Question, answer, in_background, load_questions
+from dashboard.routes import media
 from db.queries.review import VideoClaimedError
 
 QUEUE = "binary_queue"  # {"scope": tag or None, "questions": [Question]}
@@ -171,6 +172,7 @@ st.caption(
 )
 st.markdown(f"**{md_escape(ask.title or f'Video {ask.video_id}')}**")
 if question.thumbnails:
+    media.expect(ask.video_id, thumbnails=question.thumbnails)
     for column, index in zip(
         st.columns(len(question.thumbnails)), question.thumbnails, strict=True
     ):

@@ -32,6 +32,7 @@ from dashboard.components import (
     video_player,
 )
 from dashboard.review_data import ReviewData, load_review
+from dashboard.routes import media
 from db.queries import NotFoundError, StaleVersionError
 from db.queries.review import VideoClaimedError
 from db.tables import Video
@@ -171,6 +172,11 @@ def _player(data: ReviewData) -> None:
     if data.media_path is None:
         st.warning("The video file is not available on this server.")
         return
+    media.expect(
+        data.video.id,
+        video=data.video.stored_path,
+        thumbnails={k.index: k.stored for k in data.keyframes if k.index is not None},
+    )
     video_player(data.video.id, captions=bool(data.segments))
 
 

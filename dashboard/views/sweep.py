@@ -15,6 +15,7 @@ from core.config import get_settings
 from dashboard import actions, cache, state
 from dashboard.components import md_escape, shortcut_legend, thumbnail_image
 from dashboard.review_data import SweepCard, answer, load_sweep, sweep_cards
+from dashboard.routes import media
 
 PAGE_SIZE = 24
 COLUMNS = 6
@@ -122,7 +123,8 @@ with st.form(f"sweep_form_{sweep['page']}", enter_to_submit=False):
         columns = st.columns(COLUMNS)
         for column, card in zip(columns, cards[row : row + COLUMNS], strict=False):
             with column:
-                if card.has_thumbnail:
+                if card.has_thumbnail and card.item.thumbnail:
+                    media.expect(card.item.video_id, thumbnails={0: card.item.thumbnail})
                     thumbnail_image(card.item.video_id, 0, alt="first keyframe")
                 else:
                     st.caption("(no keyframe)")
