@@ -86,7 +86,7 @@ def used_notes(
             notes.append(
                 ModalityNote(
                     "subtitles",
-                    "fallback",
+                    "warning",
                     f"the text encoding ({transcript.encoding}) was a guess: some words may be"
                     " garbled",
                 )
