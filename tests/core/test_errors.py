@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigurationError, MissingFileError, TaggerError
+from tests.support.source import parse_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,7 +30,7 @@ def _error_classes() -> list[tuple[str, str]]:
             module = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(
                 ".__init__"
             )
-            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            for node in parse_file(path).body:
                 if (
                     isinstance(node, ast.ClassDef)
                     and not node.name.startswith("_")  # private control flow, never shown
@@ -57,7 +58,7 @@ def test_generic_errors_keep_their_builtin_meaning() -> None:
 
 
 def test_core_errors_imports_nothing() -> None:
-    tree = ast.parse((REPO / "core" / "errors.py").read_text(encoding="utf-8"))
+    tree = parse_file(REPO / "core" / "errors.py")
     imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
     assert [getattr(n, "module", None) for n in imports] == ["__future__"]
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.support.source import parse_file
+
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("core", "db")
 DB_MAY_IMPORT = {"core", "core.config", "core.errors"}
@@ -24,7 +26,7 @@ def _graph(*, in_functions: bool = False) -> dict[str, set[str]]:
     for path in paths:
         name = _module_name(path)
         graph[name] = set()
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = parse_file(path)
         for node in ast.walk(tree) if in_functions else tree.body:
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 targets = [f"{node.module}.{alias.name}" for alias in node.names] + [node.module]

@@ -14,6 +14,7 @@ from dashboard import readers
 from db.queries import videos as videos_q
 from db.queries.review import IN_REVIEW, QueueFilters
 from db.tables import AuditAction, JobStatus, ModelStatus, Role, VideoStatus
+from tests.support.source import parse_file
 
 VIEWS = Path(__file__).resolve().parents[2] / "dashboard" / "views"
 STATUSES = {
@@ -59,7 +60,7 @@ def test_pages_open_no_database_session(page: str) -> None:
 @pytest.mark.parametrize("page", sorted(p.name for p in VIEWS.glob("*.py")))
 def test_pages_compare_statuses_through_the_enums(page: str) -> None:
     """No ``x.status == "failed"``, ``counts["ready"]`` or ``statuses=("failed",)`` spelled out."""
-    tree = ast.parse((VIEWS / page).read_text(encoding="utf-8"))
+    tree = parse_file(VIEWS / page)
     assert not [ast.unparse(node) for node in ast.walk(tree) if _spells_a_status(node)]
 
 

@@ -248,10 +248,10 @@ def test_review_and_queue_pages_show_hostile_text_literally(db, app, tally):
     assert [s.value for s in at.subheader] == [md_escape(title)]
     assert _rendered_text(at.subheader[0].value) == " ".join(title.split())
     assert description in [t.value for t in at.text]  # st.text: shown as typed, never interpreted
-    transcript = [
-        b.label for b in at.button if b.key and b.key.startswith(f"review_seg_{video.id}_")
-    ]
-    assert [_rendered_text(label.split("  ", 1)[1]) for label in transcript] == [HOSTILE["html"]]
+    seek_html = "".join(h.proto.body for h in at.get("html") if "tagger-seek" in h.proto.body)
+    lines = re.findall(r"<span>(.*?)</span>", seek_html)  # the transcript's seek buttons
+    assert [html.unescape(line) for line in lines] == [f"▶ 00:00  {HOSTILE['html']}"]
+    assert HOSTILE["html"] not in seek_html and html.escape(HOSTILE["html"]) in seek_html
     for element in _all_markdown(at):  # Markdown protos carry the unsafe_allow_html flag
         assert not getattr(element.proto, "allow_html", False), element.value
     tally["dashboard pages checked with hostile text"] += 2
@@ -259,8 +259,9 @@ def test_review_and_queue_pages_show_hostile_text_literally(db, app, tally):
 
 def test_no_page_renders_raw_html():
     """No ``unsafe_allow_html`` and no ``components.html`` anywhere in the dashboard; ``st.html``
-    only in dashboard/components.py, for the player, the sign-in and sign-out forms (sanitised, no
-    scripts; ids, numbers and constants only) and the one keyboard script of
+    only in dashboard/components.py, for the player, the sign-in and sign-out forms and the seek
+    buttons (sanitised, no scripts; ids, numbers, constants and ``html.escape``-d text only) and
+    the one keyboard script of
     ``components.player_keys`` (a module constant filled with constants only: no user text can
     reach it)."""
     sources = {p: p.read_text() for p in (APP.parent).rglob("*.py")}
