@@ -165,22 +165,16 @@ def release_videos(db: Database, *, video_ids: Sequence[int], skipped: bool) -> 
 
 
 def claim_next(
-    db: Database,
-    *,
-    filters: review.QueueFilters | None,
-    exclude_ids: Sequence[int],
-    presented: str | None = None,
+    db: Database, *, filters: review.QueueFilters | None, exclude_ids: Sequence[int]
 ) -> Video | None:
-    """``presented``: the session's token, read beforehand by a caller in a worker thread
-    (the review page preparing the next video), where the page's cookies cannot be read."""
-    with db.session() as session:
-        return review_rules.claim_next(
-            session,
-            user=state.require_in(session, Role.MODERATOR, presented=presented),
-            filters=filters,
-            exclude_ids=exclude_ids,
-            claim_minutes=get_settings().claim_minutes,
-        )
+    return _as(
+        db,
+        Role.MODERATOR,
+        review_rules.claim_next,
+        filters=filters,
+        exclude_ids=exclude_ids,
+        claim_minutes=get_settings().claim_minutes,
+    )
 
 
 def claim_video(db: Database, *, video_id: int) -> Video:

@@ -144,17 +144,14 @@ def require(db: Database, role: str = Role.ADMIN) -> CurrentUser:
         return require_in(session, role)
 
 
-def require_in(
-    session: Session, role: str = Role.ADMIN, *, presented: str | None = None
-) -> CurrentUser:
+def require_in(session: Session, role: str = Role.ADMIN) -> CurrentUser:
     """:func:`require` inside the action's own unit of work: on DuckDB each unit of work opens
     the database file (~17 ms for 20,000 videos), and a check in a unit of its own doubled that
     for every save and answer. In a button's callback, the user read is left for the router of
-    the same run. ``presented``: the token, for a caller in a worker thread (no page there)."""
-    if presented is None:
-        presented = token()
+    the same run."""
+    presented = token()
     user = auth.require_role(auth.resolve_in(session, presented), role)
-    ctx = get_script_run_ctx(suppress_warning=True)
+    ctx = get_script_run_ctx()
     if ctx and not ctx.has_script_started:  # a callback, run before this run's router
         _action_users[ctx.session_id] = (presented, user, time.monotonic())
     return user

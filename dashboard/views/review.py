@@ -17,7 +17,6 @@ from dataclasses import replace
 import streamlit as st
 
 from core.config import get_settings
-from core.errors import TaggerError
 from dashboard import actions, cache, state
 from dashboard.components import (
     PLAYER_KEYS,
@@ -32,10 +31,10 @@ from dashboard.components import (
     timecode,
     video_player,
 )
-from dashboard.review_data import ReviewData, in_background, load_review
+from dashboard.review_data import ReviewData, load_review
 from dashboard.routes import media
 from db.queries import NotFoundError, StaleVersionError
-from db.queries.review import QueueFilters, VideoClaimedError
+from db.queries.review import VideoClaimedError
 from db.tables import Video
 
 CONFLICT = "review_conflict"
@@ -87,47 +86,24 @@ def _open_next(claimed: Video | None = None) -> None:
 
 
 def _prepared(current: int) -> int | None:
-    """The id of the video prepared after ``current`` (None when nothing is left), its data
-    added to the loaded ones; waits for a preparation still running. A preparation that failed
-    for an expected reason is said, and the next video is then taken from the queue."""
+    """The id of the video prepared after ``current`` (None when nothing is left)."""
     prepared = st.session_state.get(state.REVIEW_NEXT)
-    if not prepared or prepared[0] != current:
-        return None
-    try:
-        data = prepared[1].result()
-    except TaggerError as e:
-        st.session_state[state.FLASH] = f"Preparing the next video failed ({e}); taking it now."
-        return None
-    if data is None:
-        return None
-    loaded[data.video.id] = data
-    return data.video.id
-
-
-def _claim_and_load(
-    *, filters: QueueFilters | None, exclude_ids: list[int], presented: str | None
-) -> ReviewData | None:
-    """The next video of the queue, claimed and read (runs in a worker thread: no Streamlit;
-    the role is checked against ``presented``, the session's token)."""
-    video = actions.claim_next(db, filters=filters, exclude_ids=exclude_ids, presented=presented)
-    if video is None:
-        return None
-    return load_review(db, video_id=video.id, user=user, settings=settings, tax=tax)
+    return prepared[1] if prepared and prepared[0] == current else None
 
 
 def _prepare_next(current: int) -> None:
-    """Start claiming and loading the video after ``current``, once, in a worker thread: the
-    page's run ends as soon as it is drawn, so a key pressed next does not wait for it."""
+    """Claim and load the video after ``current`` once, while the moderator works on it."""
     prepared = st.session_state.get(state.REVIEW_NEXT)
     if prepared and prepared[0] == current:
         return
-    future = in_background(
-        _claim_and_load,
+    video = actions.claim_next(
+        db,
         filters=st.session_state.get(state.QUEUE_FILTERS),
         exclude_ids=[*st.session_state[state.SKIPPED], current],
-        presented=state.token(),
     )
-    st.session_state[state.REVIEW_NEXT] = (current, future)
+    if video is not None:
+        _load(video.id)
+    st.session_state[state.REVIEW_NEXT] = (current, video.id if video is not None else None)
 
 
 def _selection(video_id: int) -> list[str]:
