@@ -177,6 +177,26 @@ def claim_next(
     )
 
 
+def claim_next_and_read(
+    db: Database,
+    *,
+    filters: review.QueueFilters | None,
+    exclude_ids: Sequence[int],
+    read: Callable[[Session, Video], T],
+) -> T | None:
+    """:func:`claim_next`, then ``read(session, video)`` in the same unit of work (one database
+    open instead of two for the video prepared next); None when the queue is empty."""
+    with db.session() as session:
+        video = review_rules.claim_next(
+            session,
+            user=state.require_in(session, Role.MODERATOR),
+            filters=filters,
+            exclude_ids=exclude_ids,
+            claim_minutes=get_settings().claim_minutes,
+        )
+        return read(session, video) if video is not None else None
+
+
 def claim_video(db: Database, *, video_id: int) -> Video:
     """Raises ``db.queries.review_rules.VideoClaimedError`` when another moderator holds it."""
     minutes = get_settings().claim_minutes

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
+from sqlmodel import Session
+
 from core import review as review_rules
 from core.config import Settings
 from dashboard.cache import TaxonomyView
@@ -83,18 +85,26 @@ def load_review(
 ) -> ReviewData:
     """Raises ``db.queries.NotFoundError`` for an unknown video."""
     with db.session() as session:
-        video = videos.get_video(session, video_id=video_id)
-        claim = review.get_claim(session, video_id=video_id, user=user)
-        transcript = videos.get_transcript(session, video_id=video_id)
-        ocr = videos.get_onscreen_text(session, video_id=video_id)
-        frames = videos.get_keyframes(session, video_id=video_id)
-        stored = labels.get_labels(session, video_id=video_id)
-        model_id = video.predicted_model_id
-        predictions = (
-            model_queries.get_predictions(session, video_id=video_id, model_version_id=model_id)
-            if model_id is not None
-            else []
-        )
+        return read_review(session, video_id=video_id, user=user, settings=settings, tax=tax)
+
+
+def read_review(
+    session: Session, *, video_id: int, user: Actor, settings: Settings, tax: TaxonomyView
+) -> ReviewData:
+    """:func:`load_review` in the caller's unit of work (the claim of the next video and its
+    read share one database open)."""
+    video = videos.get_video(session, video_id=video_id)
+    claim = review.get_claim(session, video_id=video_id, user=user)
+    transcript = videos.get_transcript(session, video_id=video_id)
+    ocr = videos.get_onscreen_text(session, video_id=video_id)
+    frames = videos.get_keyframes(session, video_id=video_id)
+    stored = labels.get_labels(session, video_id=video_id)
+    model_id = video.predicted_model_id
+    predictions = (
+        model_queries.get_predictions(session, video_id=video_id, model_version_id=model_id)
+        if model_id is not None
+        else []
+    )
     tags = scored_tags(predictions, tax)
     suggested = suggestions(tags, tax)
     media = settings.data_dir / video.stored_path if video.stored_path else None

@@ -31,7 +31,7 @@ from dashboard.components import (
     timecode,
     video_player,
 )
-from dashboard.review_data import ReviewData, load_review
+from dashboard.review_data import ReviewData, load_review, read_review
 from dashboard.routes import media
 from db.queries import NotFoundError, StaleVersionError
 from db.queries.review import VideoClaimedError
@@ -65,19 +65,31 @@ def _load(video_id: int) -> ReviewData:
     return loaded[video_id]
 
 
-def _open_next(claimed: Video | None = None) -> None:
-    """Show the next video: ``claimed`` (the prepared one, its claim renewed by the action that
-    left the current video), else the next of the queue with the queue page's filters. The
-    prepared data is used when the video has not changed since it was read."""
-    video = claimed or actions.claim_next(
+def _claim_and_read_next(exclude_ids: list[int]) -> ReviewData | None:
+    """The next video of the queue (the queue page's filters), claimed and read in one unit of
+    work."""
+    return actions.claim_next_and_read(
         db,
         filters=st.session_state.get(state.QUEUE_FILTERS),
-        exclude_ids=st.session_state[state.SKIPPED],
+        exclude_ids=exclude_ids,
+        read=lambda session, video: read_review(
+            session, video_id=video.id, user=user, settings=settings, tax=tax
+        ),
     )
+
+
+def _open_next(claimed: Video | None = None) -> None:
+    """Show the next video: ``claimed`` (the prepared one, its claim renewed by the action that
+    left the current video), else the next of the queue. The prepared data is used when the
+    video has not changed since it was read."""
+    if claimed is None:
+        fresh = _claim_and_read_next(st.session_state[state.SKIPPED])
+        video, prepared = (fresh.video, fresh) if fresh is not None else (None, None)
+    else:
+        video, prepared = claimed, loaded.get(claimed.id)
     st.session_state[state.REVIEW_VIDEO] = video.id if video is not None else None
     st.session_state[state.REVIEW_NEXT] = None
     st.session_state.pop(CONFLICT, None)
-    prepared = loaded.get(video.id) if video is not None else None
     loaded.clear()
     if video is None:
         st.session_state[state.FLASH] = "The queue is empty for your filters."
@@ -96,14 +108,10 @@ def _prepare_next(current: int) -> None:
     prepared = st.session_state.get(state.REVIEW_NEXT)
     if prepared and prepared[0] == current:
         return
-    video = actions.claim_next(
-        db,
-        filters=st.session_state.get(state.QUEUE_FILTERS),
-        exclude_ids=[*st.session_state[state.SKIPPED], current],
-    )
-    if video is not None:
-        _load(video.id)
-    st.session_state[state.REVIEW_NEXT] = (current, video.id if video is not None else None)
+    data = _claim_and_read_next([*st.session_state[state.SKIPPED], current])
+    if data is not None:
+        loaded[data.video.id] = data
+    st.session_state[state.REVIEW_NEXT] = (current, data.video.id if data is not None else None)
 
 
 def _selection(video_id: int) -> list[str]:

@@ -65,6 +65,7 @@ MODERATOR_ACTIONS = {
     "save_review",
     "save_reviews",
     "claim_next",
+    "claim_next_and_read",
     "claim_video",
     "claim_videos",
     "release",
@@ -178,6 +179,9 @@ def _action_script() -> None:
             db, saves=[actions.BulkSave(video_id=1, expected_version=0, node_ids=())]
         ),
         "claim_next": lambda: actions.claim_next(db, filters=None, exclude_ids=[]),
+        "claim_next_and_read": lambda: actions.claim_next_and_read(
+            db, filters=None, exclude_ids=[], read=lambda session, video: video.id
+        ),
         "claim_videos": lambda: actions.claim_videos(db, video_ids=[1]),
         "release_videos": lambda: actions.release_videos(db, video_ids=[1], skipped=False),
         "claim_video": lambda: actions.claim_video(db, video_id=1),
