@@ -54,7 +54,7 @@ def extract_media(
     cached, so the audio is decoded only when a transcript is still needed. A modality that
     cannot be read is left out with a note in ``problems``; raises :class:`media.MediaError`
     only when no frames, audio or subtitles remain. ``transcribe=None``: a missing transcript
-    is left to a later stage (the Ray pipeline's transcriber actors).
+    is left to a later stage (the Ray pipeline's model actors).
     """
     info = media.probe(media_path)
     problems = [stream_dropped(kind, reason) for kind, reason in info.dropped]
