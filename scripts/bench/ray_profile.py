@@ -2,8 +2,8 @@
 in one process and once on a local Ray cluster, each with a breakdown.
 
 - cluster start and connect (outside the ``ray`` section's measured time);
-- CPU seconds per process (driver, Ray's daemons, extraction workers, model actors), sampled
-  from /proc every ``SAMPLE_S``, and each one's most threads;
+- CPU seconds per process (driver, Ray's daemons, extraction workers with their tesseract runs,
+  model actors), sampled from /proc (:class:`CpuMeter`), and each one's most threads;
 - the Ray side, from ``ray.timeline()``: busy time per operator, the model actor's start-up
   (imports + model loads), its first call, its idle time, the work left after extraction ended;
   the driver's planning, storing and waiting on the cluster; the thread settings an actor sees;
@@ -30,10 +30,8 @@ from core.encoders import Encoder
 from core.ingest.distributed import ACTOR_CPUS, RayPipeline, connect
 from core.ingest.pipeline import Pipeline
 from scripts.bench.common import FULL, demo_corpus_videos, fresh_settings, open_database
-from scripts.bench.ray_cluster import LocalRayCluster, descendants
+from scripts.bench.ray_cluster import CpuMeter, LocalRayCluster
 
-SAMPLE_S = 0.25
-TICKS = os.sysconf("SC_CLK_TCK")
 DAEMONS = {  # a marker in the command line -> what the process is
     "raylet/raylet": "raylet",
     "gcs_server": "GCS",
@@ -42,6 +40,7 @@ DAEMONS = {  # a marker in the command line -> what the process is
     "dashboard.py": "dashboard",
     "log_monitor": "log monitor",
     "autoscaler": "autoscaler monitor",
+    "bin/ray start": "ray start",
 }
 
 
@@ -66,11 +65,14 @@ class Spans:
                 self.count[label] += 1
                 self.first.setdefault(label, seconds)
 
-    def lines(self) -> list[str]:
+    def lines(self, order: Sequence[str] = ()) -> list[str]:
+        """One line per label, those in ``order`` first (a part after its whole)."""
+        labels = [label for label in order if label in self.total]
+        labels += [label for label in self.total if label not in labels]
         return [
             f"  {label:<28} {self.total[label]:7.1f} s in {self.count[label]:3d} calls "
             f"(first {self.first[label]:.1f} s)"
-            for label in self.total
+            for label in labels
         ]
 
 
@@ -122,74 +124,18 @@ class TimedRayPipeline(RayPipeline):
             return super()._store_items(work, items)
 
 
-class CpuSampler:
-    """CPU seconds of every process below ``roots``, named by the Ray process title it had while
-    working (``ray::IDLE`` between tasks), read from /proc every ``SAMPLE_S``."""
-
-    def __init__(self, roots: Sequence[int]) -> None:
-        self.roots = roots
-        self.baseline: dict[int, float] = {}
-        self.last: dict[int, float] = {}
-        self.role: dict[int, str] = {}
-        self.threads: dict[int, int] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def start(self) -> None:
-        self._sample(baseline=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample(baseline=False)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(SAMPLE_S):
-            self._sample(baseline=False)
-
-    def _sample(self, *, baseline: bool) -> None:
-        for root in self.roots:
-            for pid, name in descendants(root):
-                try:
-                    cpu, threads = _cpu_and_threads(pid)
-                    title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-                except (OSError, ValueError, IndexError):
-                    continue  # exited meanwhile
-                if baseline:
-                    self.baseline[pid] = cpu
-                self.last[pid] = cpu
-                self.threads[pid] = max(threads, self.threads.get(pid, 0))
-                role = _role(name, title.decode(errors="replace").strip())
-                if role is not None and self.role.get(pid, "other Ray workers") == (
-                    "other Ray workers"
-                ):
-                    self.role[pid] = role
-
-    def by_role(self) -> dict[str, tuple[float, int, int]]:
-        """Role -> (CPU seconds, processes, most threads of one)."""
-        out: dict[str, tuple[float, int, int]] = {}
-        for pid, cpu in self.last.items():
-            role = self.role.get(pid, "other Ray workers")
-            seconds, count, threads = out.get(role, (0.0, 0, 0))
-            out[role] = (
-                seconds + cpu - self.baseline.get(pid, 0.0),
-                count + 1,
-                max(threads, self.threads[pid]),
-            )
-        return out
-
-
-def _cpu_and_threads(pid: int) -> tuple[float, int]:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS, int(fields[17])
+def by_role(meter: CpuMeter) -> dict[str, tuple[float, int, int]]:
+    """Role -> (CPU seconds, processes, most threads of one)."""
+    out: dict[str, tuple[float, int, int]] = {}
+    for name, title, cpu, threads in meter.seen.values():
+        role = _role(name, title) or "other Ray workers"
+        seconds, count, most = out.get(role, (0.0, 0, 0))
+        out[role] = (seconds + cpu, count + 1, max(most, threads))
+    return out
 
 
 def _role(name: str, title: str) -> str | None:
-    """What a process of the cluster does; None while it says nothing yet (``ray::IDLE``)."""
-    if name == "tesseract":
-        return "extraction: tesseract (OCR)"
+    """What a process of the cluster does; None when it never said (``ray::IDLE``)."""
     if "_ModelStage" in title or "_TranscribeStage" in title or "_EncodeStage" in title:
         return "model actor(s)"
     if "_extract_row" in title:
@@ -226,7 +172,15 @@ def profile_single(videos: Path, work: Path, base: Settings) -> list[str]:
             f"one process: {report.wall_seconds:.1f} s wall, {_cpu_self() - cpu:.1f} CPU s "
             f"({report.totals})"
         ),
-        *pipeline.spans.lines(),
+        *pipeline.spans.lines(
+            (
+                "load encoder (+ Whisper)",
+                "extract (+ transcribe)",
+                "  of which transcribe",
+                "encode + store",
+                "  of which store",
+            )
+        ),
     ]
 
 
@@ -245,13 +199,13 @@ def profile_ray(videos: Path, work: Path, base: Settings, nodes: int) -> list[st
         connect(cluster.address)
         joined = time.perf_counter()
         threads = ray.get(ray.remote(num_cpus=ACTOR_CPUS)(_thread_settings).remote())
-        sampler = CpuSampler([cluster.node_pid(i) for i in range(nodes)])
-        sampler.start()
+        meter = CpuMeter(cluster)
+        meter.start()
         cpu = _cpu_self()
         pipeline = TimedRayPipeline(db, settings)
         report = ingest_paths(db, [videos], settings=settings, pipeline=pipeline)
         driver_cpu = _cpu_self() - cpu
-        sampler.stop()
+        meter.stop()
         time.sleep(2)  # workers report their task events every second
         events = ray.timeline()
     finally:
@@ -270,7 +224,7 @@ def profile_ray(videos: Path, work: Path, base: Settings, nodes: int) -> list[st
         "  CPU seconds by process (most threads of one):",
         f"    {'driver (tagger, Ray Data executor)':<34} {driver_cpu:7.1f}",
     ]
-    for role, (seconds, count, most) in sorted(sampler.by_role().items()):
+    for role, (seconds, count, most) in sorted(by_role(meter).items()):
         lines.append(f"    {role:<34} {seconds:7.1f}  {count} process(es), {most} threads")
     return lines + timeline_lines(events)
 

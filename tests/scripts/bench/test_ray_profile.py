@@ -10,13 +10,13 @@ def _event(cat: str, start_s: float, seconds: float, worker: str) -> dict:
 
 
 def test_processes_are_named_by_what_they_run() -> None:
-    assert _role("tesseract", "tesseract /tmp/x.PNG /tmp/x -l eng") == "extraction: tesseract (OCR)"
     assert _role("ray::MapWorker", "ray::MapWorker(MapBatches(_ModelStage)).submit") == (
         "model actor(s)"
     )
     assert _role("ray::Map(_extr", "ray::Map(_extract_row)") == "extraction workers"
     assert _role("raylet", "/venv/ray/core/src/ray/raylet/raylet --x") == "Ray daemon: raylet"
     assert _role("ray::_StatsActo", "ray::_StatsActor.update") == "Ray Data's own actors"
+    assert _role("ray", "/venv/bin/python /venv/bin/ray start --head") == "Ray daemon: ray start"
     assert _role("ray::IDLE", "ray::IDLE") is None  # not known until it runs something
 
 
