@@ -191,8 +191,8 @@ class _ModelStage:
 
     One actor holds both models, as the single process does: the lite encoder's audio embedding
     then reuses the Whisper encoder pass of transcription (:mod:`core.media.whisper_model`) and
-    the Whisper model loads once. In two actor pools every window was encoded twice and every
-    model loaded twice, most of Ray's overhead on one machine (docs/BENCHMARKS.md)."""
+    the Whisper model loads once. In two actor pools every window was encoded twice and Whisper
+    loaded twice: about half of Ray's extra CPU time on one machine (docs/BENCHMARKS.md)."""
 
     def __init__(
         self,
@@ -202,7 +202,8 @@ class _ModelStage:
         import torch
 
         # Ray starts workers with OMP_NUM_THREADS=1 (fractional CPUs): torch would then encode
-        # on one thread where the single-machine pipeline uses every core of the machine
+        # on one thread where the single-machine pipeline uses every core of the machine. (The
+        # lite encoder's CTranslate2 load sets it back to 1, as it does in the single process.)
         torch.set_num_threads(_node_cpus())
         # loaded here, while the first videos decode, not when the first batch has arrived
         self._encoder = encoder_factory()
