@@ -4,9 +4,11 @@ The driver (this process) registers and plans exactly like the single-machine pi
 cached and duplicate videos never reach a worker. The rest flows through
 
     extraction     CPU tasks: probe, keyframes + thumbnails, audio, embedded subtitles
-    transcription  actor pool, one model per actor: transcribes videos still without a
-                   transcript, detects the spoken language under subtitles (``listen``)
-    encoding       actor pool, one encoder per actor, batches of ``ENCODE_BATCH`` (GPU on cuda)
+    models         actor pool, batches of ``ENCODE_BATCH`` (GPU on cuda); each actor holds the
+                   transcriber and the encoder, like the single process (they share Whisper):
+      listening      transcribes videos still without a transcript, detects the spoken
+                     language under subtitles (``listen``)
+      encoding       every modality the cache did not answer
 
 and streams back to the driver, which checks and stores each video with its final status in one
 transaction (a few videos share a session). The driver is the only database writer, so DuckDB
@@ -183,26 +185,52 @@ def _extract_row(row: dict, *, settings: Settings, uri: str) -> dict:
     return {"video_id": row["video_id"], "item": _pack(item)}
 
 
-class _TranscribeStage:
+class _ModelStage:
     """Ray Data actor: the speech model on the audio extraction decoded (:func:`listen`, as in
-    the single-machine pipeline), as many videos at once as that pipeline does
-    (``PARALLEL_CALLS``) when the model allows it."""
+    the single-machine pipeline, as many videos at once as that pipeline, ``PARALLEL_CALLS``,
+    when the model allows it), then encodes the batch; sends back vectors, not images or audio.
 
-    def __init__(self, factory: Callable[[], Transcriber]) -> None:
-        self._factory = factory
+    One actor holds both models, as the single process does: the lite encoder's audio embedding
+    then reuses the Whisper encoder pass of transcription (:mod:`core.media.whisper_model`) and
+    the Whisper model loads once. In two actor pools every window was encoded twice and Whisper
+    loaded twice: about half of Ray's extra CPU time on one machine (docs/BENCHMARKS.md)."""
+
+    def __init__(
+        self,
+        encoder_factory: Callable[[], Encoder],
+        transcriber_factory: Callable[[], Transcriber],
+    ) -> None:
+        import torch
+
+        # Ray starts workers with OMP_NUM_THREADS=1 (fractional CPUs): torch would then encode
+        # on one thread where the single-machine pipeline uses every core of the machine. (The
+        # lite encoder's CTranslate2 load sets it back to 1, as it does in the single process.)
+        torch.set_num_threads(_node_cpus())
+        # loaded here, while the first videos decode, not when the first batch has arrived
+        self._encoder = encoder_factory()
+        self._transcriber_factory = transcriber_factory
         self._transcriber: Transcriber | None = None  # loaded once, on first need
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         items = [_unpack(data) for data in batch["item"]]
+        self._listen_all(items)
+        self._encode_all(items)
+        for item in items:
+            if item.extracted is not None:
+                item.extracted = replace(item.extracted, images=[], audio=None)
+        return {"video_id": batch["video_id"], "item": _column(items)}
+
+    def _listen_all(self, items: list[_Item]) -> None:
         waiting = [
             item for item in items if item.reason is None and needs_listening(item.extracted)
         ]
-        if waiting and self._transcriber is None:
-            self._transcriber = self._factory()
-        calls = PARALLEL_CALLS if self._transcriber and self._transcriber.thread_safe else 1
+        if not waiting:
+            return
+        if self._transcriber is None:
+            self._transcriber = self._transcriber_factory()
+        calls = PARALLEL_CALLS if self._transcriber.thread_safe else 1
         with ThreadPoolExecutor(calls) as pool:
             list(pool.map(self._listen, waiting))
-        return {"video_id": batch["video_id"], "item": _column(items)}
 
     def _listen(self, item: _Item) -> None:
         try:
@@ -212,21 +240,7 @@ class _TranscribeStage:
         except Exception as e:  # noqa: BLE001 - logged; one file must not end the job
             _unexpected(e, item, "transcription")
 
-
-class _EncodeStage:
-    """Ray Data actor: encodes a batch; sends back vectors, not images or audio."""
-
-    def __init__(self, factory: Callable[[], Encoder]) -> None:
-        import torch
-
-        # Ray starts workers with OMP_NUM_THREADS=1 (fractional CPUs): torch would then encode
-        # on one thread where the single-machine pipeline uses every core of the machine
-        torch.set_num_threads(_node_cpus())
-        self._factory = factory
-        self._encoder: Encoder | None = None
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        items = [_unpack(data) for data in batch["item"]]
+    def _encode_all(self, items: list[_Item]) -> None:
         waiting = []
         for item in items:
             if item.reason is not None:
@@ -243,21 +257,16 @@ class _EncodeStage:
                 item.produced = {}
             else:
                 waiting.append((item, encoder_input))
-        if waiting:
-            if self._encoder is None:
-                self._encoder = self._factory()
-            outcomes = encode_items(
-                self._encoder, [entry for _, entry in waiting], [i.task.name for i, _ in waiting]
-            )
-            for (item, _), outcome in zip(waiting, outcomes, strict=True):
-                if isinstance(outcome, str):
-                    item.reason = outcome
-                else:
-                    item.produced = outcome
-        for item in items:
-            if item.extracted is not None:
-                item.extracted = replace(item.extracted, images=[], audio=None)
-        return {"video_id": batch["video_id"], "item": _column(items)}
+        if not waiting:
+            return
+        outcomes = encode_items(
+            self._encoder, [entry for _, entry in waiting], [i.task.name for i, _ in waiting]
+        )
+        for (item, _), outcome in zip(waiting, outcomes, strict=True):
+            if isinstance(outcome, str):
+                item.reason = outcome
+            else:
+                item.produced = outcome
 
 
 # --- the driver ---------------------------------------------------------------------------------
@@ -429,16 +438,11 @@ class RayPipeline(Pipeline):
                 num_cpus=EXTRACT_CPUS,
             )
             .map_batches(
-                _TranscribeStage,
-                fn_constructor_kwargs={"factory": self._transcriber_factory},
-                batch_size=PARALLEL_CALLS,
-                compute=actors,
-                num_cpus=ACTOR_CPUS,
-                num_gpus=gpus,
-            )
-            .map_batches(
-                _EncodeStage,
-                fn_constructor_kwargs={"factory": self._encoder_factory},
+                _ModelStage,
+                fn_constructor_kwargs={
+                    "encoder_factory": self._encoder_factory,
+                    "transcriber_factory": self._transcriber_factory,
+                },
                 batch_size=ENCODE_BATCH,
                 compute=actors,
                 num_cpus=ACTOR_CPUS,

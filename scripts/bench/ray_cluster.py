@@ -15,12 +15,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).with_name("ray"))
 START_TIMEOUT_S = 150
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class LocalRayCluster:
@@ -143,6 +145,11 @@ class LocalRayCluster:
 
 def descendants(root: int) -> list[tuple[int, str]]:
     """(pid, command name) of every process below ``root``, read from /proc."""
+    return [(pid, name) for pid, name, _ in process_tree(root)]
+
+
+def process_tree(root: int) -> list[tuple[int, str, int]]:
+    """(pid, command name, depth: 1 for a child) of every process below ``root``."""
     parents: dict[int, list[tuple[int, str]]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -154,12 +161,71 @@ def descendants(root: int) -> list[tuple[int, str]]:
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
         parents.setdefault(ppid, []).append((int(entry.name), name))
-    found, frontier = [], [root]
+    found, frontier = [], [(root, 0)]
     while frontier:
-        children = parents.get(frontier.pop(), [])
-        found.extend(children)
-        frontier.extend(pid for pid, _ in children)
+        parent, depth = frontier.pop()
+        children = parents.get(parent, [])
+        found.extend((pid, name, depth + 1) for pid, name in children)
+        frontier.extend((pid, depth + 1) for pid, _ in children)
     return found
+
+
+class CpuMeter:
+    """CPU seconds of a cluster's processes, sampled from /proc every ``SAMPLE_S`` while running:
+    the raylet does not wait for the workers it ends, so their time is gone when they exit.
+
+    Each process counts with the children it waited for; processes below the workers (a
+    worker's tesseract runs) count through their worker only. ``seen`` keeps, per process, its
+    name, the command line it had when it last showed one other than ``ray::IDLE``, its CPU
+    seconds since :meth:`start` and its most threads.
+    """
+
+    SAMPLE_S = 0.25
+    DEPTH = 2  # ray start -> raylet -> worker
+
+    def __init__(self, cluster: LocalRayCluster) -> None:
+        self.roots = [child.pid for child in cluster._children]
+        self.seen: dict[int, list] = {}  # pid -> [name, command line, CPU s, most threads]
+        self._baseline: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self) -> None:
+        self._sample(baseline=True)
+        self._thread.start()
+
+    def stop(self) -> float:
+        """Stop sampling; the CPU seconds of every process since :meth:`start`."""
+        self._stop.set()
+        self._thread.join()
+        self._sample(baseline=False)
+        return sum(cpu for _, _, cpu, _ in self.seen.values())
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.SAMPLE_S):
+            self._sample(baseline=False)
+
+    def _sample(self, *, baseline: bool) -> None:
+        tree = [(root, "ray", 0) for root in self.roots]
+        tree += [entry for root in self.roots for entry in process_tree(root)]
+        for pid, name, depth in tree:
+            if depth > self.DEPTH:
+                continue
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue  # exited meanwhile
+            fields = stat[stat.rindex(")") + 2 :].split()
+            cpu = sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+            if baseline:
+                self._baseline[pid] = cpu
+            entry = self.seen.setdefault(pid, [name, "", 0.0, 0])
+            title = command.decode(errors="replace").strip()
+            if title and title != "ray::IDLE":
+                entry[1] = title
+            entry[2] = cpu - self._baseline.get(pid, 0.0)
+            entry[3] = max(entry[3], int(fields[17]))
 
 
 def _alive(pid: int) -> bool:

@@ -384,12 +384,14 @@ def _listened(transcriber: FakeTranscriber, transcripts: list[Transcript | None]
         )
         for video_id, transcript in enumerate(transcripts)
     ]
-    stage = distributed._TranscribeStage(lambda: transcriber)
-    batch = stage({"video_id": np.arange(len(items)), "item": distributed._column(items)})
-    return [distributed._unpack(data).extracted for data in batch["item"]]
+    # the model actor's listening step alone: its constructor loads the encoder inside Ray
+    stage = object.__new__(distributed._ModelStage)
+    stage._transcriber_factory, stage._transcriber = (lambda: transcriber), None
+    stage._listen_all(items)
+    return [item.extracted for item in items]
 
 
-def test_ray_transcriber_stage_detects_the_spoken_language_under_subtitles():
+def test_ray_model_actor_detects_the_spoken_language_under_subtitles():
     """The actor runs the pipeline's own ``listen``: subtitles get the detected language,
     audio without text is transcribed, a Whisper transcript is left as it is."""
     subtitles = Transcript(language="en", source="provided", segments=[Segment(0, 1, "hi")])
