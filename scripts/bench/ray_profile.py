@@ -87,12 +87,12 @@ class TimedPipeline(Pipeline):
             return super()._plan(video_ids, sidecars)
 
     def _extract(self, task):
-        with self.spans.span("extract (+ transcribe)"):
+        with self.spans.span("extract (+ speech model)"):
             return super()._extract(task)
 
-    def _transcribe(self, audio):
-        with self.spans.span("  of which transcribe"):
-            return super()._transcribe(audio)
+    def _listen(self, extracted):
+        with self.spans.span("  of which transcribe / detect the language"):
+            return super()._listen(extracted)
 
     def _encode_and_store(self, ready):
         with self.spans.span("encode + store"):
@@ -175,8 +175,8 @@ def profile_single(videos: Path, work: Path, base: Settings) -> list[str]:
         *pipeline.spans.lines(
             (
                 "load encoder (+ Whisper)",
-                "extract (+ transcribe)",
-                "  of which transcribe",
+                "extract (+ speech model)",
+                "  of which transcribe / detect the language",
                 "encode + store",
                 "  of which store",
             )
