@@ -11,7 +11,6 @@ of opening the database a second time for the same answer.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import streamlit as st
@@ -20,6 +19,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import auth
 from core.auth import CurrentUser, PermissionDeniedError
+from dashboard.routes.recent import Recent
 from dashboard.routes.session import (
     COOKIE,
     INVALID,
@@ -45,9 +45,9 @@ LOADED = "review_loaded"  # {video_id: ReviewData} of the open and the prepared 
 QUEUE_FILTERS = "queue_filters"
 
 
-# the user a browser session's callback read for the router of the same run: (token, user,
-# monotonic s), by Streamlit session id; kept out of st.session_state, which pages write to
-_action_users: dict[str, tuple[str | None, CurrentUser, float]] = {}
+# the user a browser session's callback read for the router of the same run: (token, user), by
+# Streamlit session id; kept out of st.session_state, which pages write to
+_action_users: Recent[str, tuple[str | None, CurrentUser]] = Recent(ACTION_USER_FRESH_S)
 
 
 @dataclass(frozen=True)
@@ -112,12 +112,14 @@ def _action_user(presented: str | None) -> CurrentUser | None:
     serves one run at most, and the age limit covers a run stopped between the two.
     """
     ctx = get_script_run_ctx()
-    entry = _action_users.pop(ctx.session_id, None) if ctx else None
+    if ctx is None:
+        return None
+    entry = _action_users.get(ctx.session_id)
+    _action_users.forget(ctx.session_id)
     if entry is None or not presented:
         return None
-    action_token, user, read_at = entry
-    fresh = time.monotonic() - read_at < ACTION_USER_FRESH_S
-    return user if action_token == presented and fresh else None
+    action_token, user = entry
+    return user if action_token == presented else None
 
 
 def signin_problem() -> str | None:
@@ -153,5 +155,5 @@ def require_in(session: Session, role: str = Role.ADMIN) -> CurrentUser:
     user = auth.require_role(auth.resolve_in(session, presented), role)
     ctx = get_script_run_ctx()
     if ctx and not ctx.has_script_started:  # a callback, run before this run's router
-        _action_users[ctx.session_id] = (presented, user, time.monotonic())
+        _action_users.put(ctx.session_id, (presented, user))
     return user

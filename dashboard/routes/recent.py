@@ -1,11 +1,12 @@
-"""What the media routes read from the database in the last few seconds.
+"""A short memory of what was read from the database a moment ago.
 
-A player's Range requests and a review page's thumbnails arrive in bursts, and on DuckDB every
-read opens the database file under the lock that moderators' saves wait for (~36 ms each on
-20,000 videos). So a session checked, or a stored file found, less than :data:`FRESH_S` ago is
-taken from here. Sign-out in this server forgets its session at once; a session ended elsewhere
-(an admin disabling the account, the CLI) stops fetching media within :data:`FRESH_S`.
-"""
+On DuckDB every read opens the database file under the lock that moderators' saves wait for
+(~36 ms each on 20,000 videos), and some reads come in bursts. The media routes keep a session
+they checked and a stored file they found for :data:`FRESH_S` (a player's Range requests, a
+review page's thumbnails): sign-out in this server forgets its session at once; a session ended
+elsewhere (an admin disabling the account, the CLI) stops fetching media within :data:`FRESH_S`.
+The router keeps the user a button's action has just read for the rest of that run
+(:mod:`dashboard.state`)."""
 
 from __future__ import annotations
 
