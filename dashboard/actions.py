@@ -186,15 +186,18 @@ def claim_next_and_read(
 ) -> T | None:
     """:func:`claim_next`, then ``read(session, video)`` in the same unit of work (one database
     open instead of two for the video prepared next); None when the queue is empty."""
-    with db.session() as session:
+
+    def claim_and_read(session: Session, *, user: CurrentUser) -> T | None:
         video = review_rules.claim_next(
             session,
-            user=state.require_in(session, Role.MODERATOR),
+            user=user,
             filters=filters,
             exclude_ids=exclude_ids,
             claim_minutes=get_settings().claim_minutes,
         )
         return read(session, video) if video is not None else None
+
+    return _as(db, Role.MODERATOR, claim_and_read)
 
 
 def claim_video(db: Database, *, video_id: int) -> Video:
