@@ -9,11 +9,9 @@ the ``version`` read here is what the page later hands to ``save_review``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 from sqlmodel import Session
 
@@ -28,17 +26,6 @@ from db.queries.bulk_review import BinaryQuestion, SweepItem
 from db.tables import LabelSource, Prediction, Video
 
 MAX_SUGGESTIONS = 8  # more than this is an uninformative prediction; the tree still shows all
-P = ParamSpec("P")
-T = TypeVar("T")
-# reads a page starts and picks up in a later run (page scripts run afresh each time: the pool
-# lives here, once per server process)
-_readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="review-data")
-
-
-def in_background(read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-    """Start ``read`` in a worker thread (it must not call Streamlit); its errors are raised
-    by ``.result()``."""
-    return _readers.submit(read, *args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -270,6 +257,16 @@ class Question:
     start: Start
     description: str
     thumbnails: dict[int, str]  # keyframe index -> stored path, of the thumbnails on disk
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A binary answer or skip handed to the session's worker (:mod:`dashboard.deferred`): the
+    question, and the video claimed with it (the question shown next). Defined here, not in the
+    page, whose classes are defined anew on every run."""
+
+    question: Question
+    then_claim: int | None
 
 
 def load_questions(
