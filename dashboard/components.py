@@ -243,6 +243,42 @@ def _thumbnail_tag(video_id: int, index: int, alt: str) -> str:
     )
 
 
+PREVIEW_S = 4.0  # the window a preview loops
+PREVIEW_KEY = "P"
+
+
+def preview_start(duration_s: float | None) -> float:
+    """Where a video's preview starts: its window centred on the middle of the video (the
+    opening seconds are often titles or black), or a few seconds in when the length is unknown.
+    The browser moves it back if the file is shorter than its recorded length."""
+    if not duration_s or duration_s <= 0:
+        return PREVIEW_S / 2
+    return max(0.0, duration_s / 2 - PREVIEW_S / 2)
+
+
+def preview_thumbnail(
+    video_id: int, thumbnail: int | None, *, start_s: float | None, alt: str
+) -> None:
+    """Keyframe ``thumbnail`` of the video (a blank box when None) that plays the video muted
+    over itself, looping :data:`PREVIEW_S` seconds from ``start_s``, while the mouse is over it,
+    once it is clicked or tapped, or on :data:`PREVIEW_KEY` in its grid column; ``start_s`` None
+    (no file to play): the thumbnail only. The browser does it all (:func:`preview_keys` on the
+    page): no run of the page, and only the ranges played are fetched from the media route."""
+    image = (
+        _thumbnail_tag(video_id, thumbnail, alt)
+        if thumbnail is not None
+        else f'<div class="{_PREVIEW_CLASS}-blank">no keyframe</div>'
+    )
+    if start_s is None:
+        st.html(image)
+        return
+    st.html(
+        f'<div class="{_PREVIEW_CLASS}" data-preview-src="{html.escape(media.video_url(video_id))}"'
+        f' data-preview-start="{start_s:.2f}" title="Preview: hover, click or press '
+        f'{PREVIEW_KEY}">{image}</div>'
+    )
+
+
 @dataclass(frozen=True)
 class SeekPoint:
     """A place in the video the moderator can jump to: a keyframe or a transcript line."""
@@ -277,38 +313,120 @@ def seek_points(
     )
 
 
-# --- keyboard ------------------------------------------------------------------------------------
+# --- the page script: keys and previews ----------------------------------------------------------
 
 # Keys Streamlit's ``shortcut=`` cannot bind ("/" is punctuation) or that act on the browser's
-# own <video> element. Installed once per browser tab; acts only while a page that rendered the
-# marker element is shown, and never while the user types in a field.
-_KEYS_MARKER = "tagger-review-keys"
+# own <video> elements, and the previews of :func:`preview_thumbnail`. Installed once per browser
+# tab (by whichever page comes first, hence one script for all pages); each part acts only while
+# a page that rendered its marker element is shown, and no key acts while the user types in a
+# field (a focused checkbox is not typing: it is how a keyboard user is on a sweep card).
+_REVIEW_MARKER = "tagger-review-keys"
+_PREVIEW_MARKER = "tagger-preview-keys"
 _SEEK_CLASS = "tagger-seek"
-_KEYS_SCRIPT = """
+_PREVIEW_CLASS = "tagger-preview"
+_PAGE_SCRIPT = """
 <span id="%(marker)s" hidden></span>
 <style>
 .%(seek)s { display: flex; flex-direction: column; gap: .2rem; width: 100%%; padding: .25rem;
   text-align: left; font: inherit; color: inherit; background: none; cursor: pointer;
   border: 1px solid rgba(128, 128, 128, .3); border-radius: .35rem; white-space: pre-wrap; }
 .%(seek)s:hover, .%(seek)s:focus-visible { border-color: currentColor; }
+.%(preview)s { position: relative; cursor: pointer; border-radius: .25rem; overflow: hidden; }
+.%(preview)s img { display: block; }
+.%(preview)s-video { position: absolute; inset: 0; width: 100%%; height: 100%%;
+  object-fit: cover; background: #000; }
+.%(preview)s-blank { aspect-ratio: 16 / 9; display: flex; align-items: center;
+  justify-content: center; font-size: .8rem; opacity: .6; border-radius: .25rem;
+  border: 1px dashed rgba(128, 128, 128, .5); }
 </style>
 <script>
 (() => {
-  if (window.__taggerReviewKeys) return;
-  window.__taggerReviewKeys = true;
+  if (window.__taggerPageScript) return;
+  window.__taggerPageScript = true;
+  const shown = (marker) => document.getElementById(marker) !== null;
+  const CARD = ".%(preview)s[data-preview-src]";
+  const WINDOW_S = %(window)s;
+  let preview = null;  // {card, video, byKey}
+
+  const stopPreview = () => {
+    if (!preview) return;
+    const video = preview.video;
+    preview = null;
+    video.pause();
+    video.removeAttribute("src");
+    video.load();  // aborts the fetch in flight
+    video.remove();
+  };
+  const startPreview = (card, byKey) => {
+    if (preview && preview.card === card && preview.video.isConnected) return;
+    stopPreview();
+    const video = document.createElement("video");
+    const start = Number(card.dataset.previewStart) || 0;
+    video.muted = true;
+    video.playsInline = true;
+    video.preload = "none";
+    video.className = "%(preview)s-video";
+    video.dataset.from = String(start);
+    const from = () => Number(video.dataset.from);
+    video.addEventListener("loadedmetadata", () => {
+      const last = Number.isFinite(video.duration) ? video.duration - WINDOW_S : start;
+      video.dataset.from = String(Math.max(0, Math.min(start, last)));
+      video.currentTime = from();
+    });
+    video.addEventListener("timeupdate", () => {
+      if (video.currentTime >= from() + WINDOW_S) video.currentTime = from();
+    });
+    video.addEventListener("ended", () => {
+      video.currentTime = from();
+      video.play().catch(() => {});
+    });
+    video.src = card.dataset.previewSrc;
+    card.appendChild(video);
+    preview = {card, video, byKey};
+    video.play().catch(() => {});
+  };
+  const isCard = (node) => node instanceof Element && node.matches(CARD);
+  const columnOf = (node) =>
+    node instanceof Element ? node.closest('[data-testid="stColumn"]') : null;
+  const typing = (target) => {
+    if (!(target instanceof Element)) return false;
+    if (target.isContentEditable) return true;
+    if (target.tagName === "INPUT") return !["checkbox", "radio"].includes(target.type);
+    return ["TEXTAREA", "SELECT"].includes(target.tagName);
+  };
+
+  document.addEventListener("mouseenter", (event) => {
+    if (isCard(event.target)) startPreview(event.target, false);
+  }, true);
+  document.addEventListener("mouseleave", (event) => {
+    if (preview && event.target === preview.card) stopPreview();
+  }, true);
   document.addEventListener("click", (event) => {
-    const point = event.target.closest && event.target.closest(".%(seek)s[data-seek]");
+    const target = event.target instanceof Element ? event.target : null;
+    const card = target && target.closest(CARD);
+    if (card) { startPreview(card, false); return; }
+    const point = target && target.closest(".%(seek)s[data-seek]");
     const video = document.querySelector("video");
     if (point && video) video.currentTime = Number(point.dataset.seek);
   }, true);
+  document.addEventListener("focusin", (event) => {
+    if (preview && preview.byKey && !columnOf(event.target)?.contains(preview.card)) {
+      stopPreview();
+    }
+  }, true);
+
   document.addEventListener("keydown", (event) => {
-    if (!document.getElementById("%(marker)s")) return;
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    const target = event.target;
-    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(target && target.tagName);
-    if (target && (target.isContentEditable || typing)) return;
-    const video = document.querySelector("video");
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
     const key = event.key.toLowerCase();
+    if (shown("%(preview_marker)s") && key === "%(preview_key)s") {
+      const card = columnOf(event.target)?.querySelector(CARD);
+      if (!card) return;
+      event.preventDefault();
+      if (preview && preview.card === card) { stopPreview(); } else { startPreview(card, true); }
+      return;
+    }
+    if (!shown("%(review_marker)s")) return;
+    const video = document.querySelector("video");
     if (key === "/") {
       const search = document.querySelector('[data-testid="stMultiSelect"] input');
       if (search) { event.preventDefault(); search.focus(); }
@@ -330,15 +448,37 @@ PLAYER_KEYS = (
     ("K", "play / pause"),
     ("J / L", f"seek back / forward {SEEK_STEP_S} s"),
 )
+PREVIEW_KEYS = ((PREVIEW_KEY, "preview the focused video (again: stop)"),)
+
+
+def _page_script(marker: str) -> None:
+    """The page script (constants only: no user text reaches it) and ``marker``, which turns on
+    its part for this page (an invisible element)."""
+    st.html(
+        _PAGE_SCRIPT
+        % {
+            "marker": marker,
+            "review_marker": _REVIEW_MARKER,
+            "preview_marker": _PREVIEW_MARKER,
+            "seek": _SEEK_CLASS,
+            "preview": _PREVIEW_CLASS,
+            "step": SEEK_STEP_S,
+            "window": PREVIEW_S,
+            "preview_key": PREVIEW_KEY.lower(),
+        },
+        unsafe_allow_javascript=True,
+    )
 
 
 def player_keys() -> None:
-    """Bind the :data:`PLAYER_KEYS` and the clicks on :func:`seek_points` on this page (an
-    invisible element)."""
-    st.html(
-        _KEYS_SCRIPT % {"marker": _KEYS_MARKER, "step": SEEK_STEP_S, "seek": _SEEK_CLASS},
-        unsafe_allow_javascript=True,
-    )
+    """Bind the :data:`PLAYER_KEYS` and the clicks on :func:`seek_points` on this page."""
+    _page_script(_REVIEW_MARKER)
+
+
+def preview_keys() -> None:
+    """Play the :func:`preview_thumbnail` previews of this page on hover, click or tap, and
+    bind the :data:`PREVIEW_KEYS`."""
+    _page_script(_PREVIEW_MARKER)
 
 
 def shortcut_legend(keys: Sequence[tuple[str, str]]) -> None:

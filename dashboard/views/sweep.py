@@ -1,7 +1,9 @@
 """Tag sweep: confirm one tag on a page of videos at once.
 
 Pick a tag (its narrower tags count too); the videos nobody has reviewed that the model predicts
-for it are shown as thumbnails, most doubtful or most confident first, all ticked. Untick the
+for it are shown as thumbnails, most doubtful or most confident first, all ticked. A thumbnail
+plays a few seconds of its video on hover, click or tap, or on ``P`` when its box has the focus
+(in the browser, streamed from the media route: no run of the page). Untick the
 wrong ones and confirm: each ticked video is saved as an ordinary review (its claim and the
 version read for this page are checked, and it is audited); unticked ones are released and not
 shown again in this session.
@@ -12,18 +14,30 @@ from __future__ import annotations
 import streamlit as st
 
 from core.config import get_settings
-from dashboard import actions, cache, state
-from dashboard.components import md_escape, shortcut_legend, thumbnail_image
+from dashboard import actions, cache, readers, state
+from dashboard.components import (
+    PREVIEW_KEYS,
+    md_escape,
+    preview_keys,
+    preview_start,
+    preview_thumbnail,
+    shortcut_legend,
+)
 from dashboard.review_data import SweepCard, answer, load_sweep, sweep_cards
 from dashboard.routes import media
 
 PAGE_SIZE = 24
 COLUMNS = 6
 ORDERS = {"doubtful": "Most doubtful first", "confident": "Most confident first"}
-CARDS = "sweep_cards"  # {"scope": (tag, order), "cards": [SweepCard], "page": n}
+# {"scope": (tag, order), "cards": [SweepCard], "files": {video id: VideoFile}, "page": n}
+CARDS = "sweep_cards"
 EXCLUDED = "sweep_excluded"  # unticked in this session: not shown again
 PAGES = "sweep_pages_read"  # numbers each page, so a new page's boxes start ticked
-KEYS = (("S", "confirm the page"), ("Tab / Space", "move between videos / untick"))
+KEYS = (
+    ("S", "confirm the page"),
+    ("Tab / Space", "move between videos / untick"),
+    *PREVIEW_KEYS,
+)
 
 db = cache.database()
 settings = get_settings()
@@ -46,8 +60,34 @@ def _load_page(node_id: str, order: str) -> dict:
     cards = sweep_cards(
         db, items=[i for i in items if i.video_id in held], settings=settings, tax=tax
     )
+    files = readers.video_files(
+        db, video_ids=[c.item.video_id for c in cards], data_dir=settings.data_dir
+    )
     st.session_state[PAGES] = st.session_state.get(PAGES, 0) + 1
-    return {"scope": (node_id, order), "cards": cards, "page": st.session_state[PAGES]}
+    return {
+        "scope": (node_id, order),
+        "cards": cards,
+        "files": files,
+        "page": st.session_state[PAGES],
+    }
+
+
+def _card_preview(card: SweepCard, file: readers.VideoFile | None) -> None:
+    """The card's thumbnail and preview; the media route is told their files now, so the
+    browser's first requests do not wait for the database."""
+    video_id = card.item.video_id
+    thumbnail = card.item.thumbnail if card.has_thumbnail else None
+    media.expect(
+        video_id,
+        video=file.stored_path if file else None,
+        thumbnails={0: thumbnail} if thumbnail else None,
+    )
+    preview_thumbnail(
+        video_id,
+        0 if thumbnail else None,
+        start_s=preview_start(file.duration_s) if file else None,
+        alt=f"first keyframe of {card.item.title or f'video {video_id}'}",
+    )
 
 
 def _confirm(node_id: str, page: int) -> None:
@@ -113,6 +153,7 @@ if not cards:
     st.stop()
 
 shortcut_legend(KEYS)
+preview_keys()
 with st.form(f"sweep_form_{sweep['page']}", enter_to_submit=False):
     st.markdown(
         f"**{len(cards)} videos predicted as {md_escape(tax.path(node_id))}** — untick the wrong "
@@ -123,11 +164,7 @@ with st.form(f"sweep_form_{sweep['page']}", enter_to_submit=False):
         columns = st.columns(COLUMNS)
         for column, card in zip(columns, cards[row : row + COLUMNS], strict=False):
             with column:
-                if card.has_thumbnail and card.item.thumbnail:
-                    media.expect(card.item.video_id, thumbnails={0: card.item.thumbnail})
-                    thumbnail_image(card.item.video_id, 0, alt="first keyframe")
-                else:
-                    st.caption("(no keyframe)")
+                _card_preview(card, sweep["files"].get(card.item.video_id))
                 st.checkbox(
                     f"{md_escape(card.item.title or f'Video {card.item.video_id}')} "
                     f"· {card.item.probability:.2f}",

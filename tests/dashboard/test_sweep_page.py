@@ -3,8 +3,14 @@ ones."""
 
 from __future__ import annotations
 
+import html
+import re
+from html.parser import HTMLParser
+
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
+from dashboard.components import PREVIEW_S, preview_start
+from dashboard.routes import media
 from db.queries import audit, labels, review, videos
 from db.tables import AuditAction, VideoStatus
 
@@ -85,3 +91,110 @@ def test_a_video_changed_meanwhile_is_refused_and_the_rest_saved(signed_in, seed
             travel
         ]
         assert videos.get_video(s, video_id=second).status == VideoStatus.REVIEWED
+
+
+# --- previews ------------------------------------------------------------------------------------
+
+_PREVIEW = re.compile(
+    r'<div class="tagger-preview" data-preview-src="([^"]*)" data-preview-start="([\d.]+)"'
+)
+_THUMBNAIL = re.compile(r'<img src="/files/thumbnails/(\d+)/0" alt="([^"]*)"')
+ATTRIBUTE_BREAKER = 'x" onmouseover="alert(1)" y="<b>'
+
+
+def _store_files(seeded, *, videos_with: dict[int, float | None], thumbnails_for: list[int]):
+    """Media files (with their recorded length) and first-keyframe thumbnails on disk."""
+    settings = seeded.settings
+    stored = {}
+    with seeded.db.session() as s:
+        for vid, duration in videos_with.items():
+            path = settings.media_dir / f"v{vid}.mp4"
+            path.write_bytes(b"bytes the browser would play")
+            stored[vid] = str(path.relative_to(settings.data_dir))
+            videos.set_media_info(
+                s,
+                video_id=vid,
+                info=videos.StoredMedia(f"h{vid}", stored[vid], duration, 64, 36, False, True),
+            )
+        for vid in thumbnails_for:
+            path = settings.thumbnails_dir / f"v{vid}_0.jpg"
+            path.write_bytes(b"\xff\xd8 jpeg \xff\xd9")
+            videos.replace_keyframes(
+                s, video_id=vid, frames=[(1.0, str(path.relative_to(settings.data_dir)))]
+            )
+    return stored
+
+
+class _Attributes(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.names.update(name for name, _ in attrs)
+
+
+def _attribute_names(body: str) -> set[str]:
+    """The attributes a browser's parser finds in ``body``."""
+    parser = _Attributes()
+    parser.feed(body)
+    return parser.names
+
+
+def _cards_html(at) -> list[str]:
+    return [
+        h.proto.body
+        for h in at.get("html")
+        if "/files/thumbnails/" in h.proto.body or "no keyframe" in h.proto.body
+    ]
+
+
+def test_each_card_previews_its_video_from_the_media_route(signed_in, seeded) -> None:
+    first, second, third, fourth = seeded.video_ids
+    with seeded.db.session() as s:  # a title that would end the attribute if not escaped
+        videos.get_video(s, video_id=second).title = ATTRIBUTE_BREAKER
+    stored = _store_files(
+        seeded, videos_with={first: 30.0, second: None}, thumbnails_for=[first, second, third]
+    )
+    for memory in (media._video_paths, media._thumbnail_paths):
+        memory.clear()
+    at, _ = _sweep(signed_in("mod"), "Sports")
+
+    cards = _cards_html(at)
+    assert len(cards) == 4
+    previews = {src: start for body in cards for src, start in _PREVIEW.findall(body)}
+    # the window centred on the middle of a 30 s video; a few seconds in when the length is unknown
+    assert previews == {
+        media.video_url(first): f"{preview_start(30.0):.2f}",
+        media.video_url(second): f"{preview_start(None):.2f}",
+    }
+    alts = {int(vid): html.unescape(alt) for body in cards for vid, alt in _THUMBNAIL.findall(body)}
+    assert alts == {
+        first: "first keyframe of Cup final highlights",
+        second: f"first keyframe of {ATTRIBUTE_BREAKER}",
+        third: "first keyframe of Piano lesson",
+    }
+    assert not any(ATTRIBUTE_BREAKER in body or "<b>" in body for body in cards)
+    assert "onmouseover" not in {name for body in cards for name in _attribute_names(body)}
+    # the card without a file (third) is a plain thumbnail, the one without anything a blank box
+    assert sum("tagger-preview-blank" in body for body in cards) == 1
+    assert sum("data-preview-src" in body for body in cards) == 2
+
+    # the media route already knows the files: the browser's first ranges skip the database
+    assert {vid: media._video_paths.get(vid) for vid in seeded.video_ids} == {
+        first: stored[first],
+        second: stored[second],
+        third: None,
+        fourth: None,
+    }
+    assert media._thumbnail_paths.get((third, 0)) == f"thumbnails/v{third}_0.jpg"
+
+    legend = " ".join(c.value for c in at.caption)
+    assert "`P` preview the focused video" in legend, legend
+    assert any("tagger-preview-keys" in h.proto.body for h in at.get("html"))  # the page script
+
+
+def test_a_preview_loops_a_window_around_the_middle() -> None:
+    assert preview_start(30.0) == 15.0 - PREVIEW_S / 2
+    assert preview_start(1.0) == 0.0  # shorter than the window: from the start
+    assert preview_start(None) == preview_start(0.0) == PREVIEW_S / 2

@@ -259,11 +259,10 @@ def test_review_and_queue_pages_show_hostile_text_literally(db, app, tally):
 
 def test_no_page_renders_raw_html():
     """No ``unsafe_allow_html`` and no ``components.html`` anywhere in the dashboard; ``st.html``
-    only in dashboard/components.py, for the player, the sign-in and sign-out forms and the seek
-    buttons (sanitised, no scripts; ids, numbers, constants and ``html.escape``-d text only) and
-    the one keyboard script of
-    ``components.player_keys`` (a module constant filled with constants only: no user text can
-    reach it)."""
+    only in dashboard/components.py, for the player, the sign-in and sign-out forms, the seek
+    buttons and the sweep previews (sanitised, no scripts; ids, numbers, constants and
+    ``html.escape``-d text only) and the one page script of ``components._page_script`` (keys and
+    previews: a module constant filled with constants only: no user text can reach it)."""
     sources = {p: p.read_text() for p in (APP.parent).rglob("*.py")}
     for path, text in sources.items():
         needles = ["unsafe_allow_html", "components.v1", "components.html"]
