@@ -37,11 +37,11 @@ from core.encoders import (
 )
 from core.errors import TaggerError
 from core.ingest.extract import Extracted, extract_media, listen, needs_listening
-from core.ingest.notes import ModalityNote, finalise, used_notes
+from core.ingest.notes import ModalityNote, finalise, spoken_language_unknown, used_notes
 from core.media import decode as media
 from core.media.ocr import onscreen_text
 from core.media.subtitles import SubtitleError, load_subtitles
-from core.media.transcribe import Transcriber, TranscriberError, load_transcriber
+from core.media.transcribe import Transcriber, TranscriberError, english_only, load_transcriber
 from core.media.transcript import Segment, SpokenLanguage, Transcript
 from db.engine import Database
 from db.queries import embeddings as embeddings_q
@@ -297,12 +297,25 @@ class Pipeline:
     def _extract(self, task: _Task) -> Extracted:
         extracted = extract_task(task, self.settings)
         if needs_listening(extracted):
-            self._listen(extracted)
+            if extracted.transcript is not None and self._english_only():
+                # under subtitles it would only say that it cannot tell the language: not loaded
+                # for that (with ImageBind nothing else needs it)
+                extracted.problems.append(spoken_language_unknown())
+            else:
+                self._listen(extracted)
         limit = self.encoder.max_audio_seconds
         if extracted.audio is not None and limit is not None:
             # transcribed already: only what the encoder reads waits for the encode batch
             extracted.audio = extracted.audio[: int(limit * media.AUDIO_SAMPLE_RATE)].copy()
         return extracted
+
+    def _english_only(self) -> bool:
+        """The speech model cannot tell languages apart: the loaded one says so, else the
+        settings (the default tiny.en is English-only)."""
+        with self._transcriber_lock:
+            if self._transcriber is not None:
+                return not self._transcriber.multilingual
+        return english_only(self.settings)
 
     def _listen(self, extracted: Extracted) -> None:
         with self._transcriber_lock:  # one model instance, loaded on first use

@@ -251,6 +251,16 @@ def speech_window(audio: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
+def english_only(settings: Settings) -> bool:
+    """Whether the configured speech model is English-only, known without loading it: the
+    bundled tiny.en (the default) or a faster-whisper model named ``*.en``. Other models tell
+    once loaded (:attr:`Transcriber.multilingual`)."""
+    if settings.transcriber != "faster-whisper":
+        return False
+    model = settings.whisper_model
+    return model is None or Path(model).name.endswith(".en")
+
+
 def load_transcriber(settings: Settings) -> Transcriber:
     """The transcriber the settings ask for (``transcriber``, ``whisper_model``, ...)."""
     if settings.transcriber == "faster-whisper":

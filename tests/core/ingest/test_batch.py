@@ -347,6 +347,32 @@ def test_subtitles_without_audio_or_with_an_english_only_model_detect_nothing(
     assert transcriber.detections == 0 and _video(db, result.video_id).spoken_language is None
 
 
+def test_subtitles_need_no_speech_model_when_the_settings_show_it_english_only(
+    db, run, settings, monkeypatch, tmp_path
+):
+    """With the default tiny.en and subtitles, the model would only say that it cannot tell
+    the language: it is not loaded for that (ImageBind needs no Whisper otherwise)."""
+    from core.ingest import pipeline
+
+    def no_load(settings):
+        raise AssertionError("the speech model was loaded")
+
+    monkeypatch.setattr(pipeline, "load_transcriber", no_load)
+    assert settings.whisper_model is None  # the bundled English-only tiny.en
+    clip = make_clip(tmp_path / "a.mp4", 80)
+    write_srt([Segment(0.0, 0.8, "words")], tmp_path / "a.ru.srt")
+    [result] = run(clip, transcriber=None).results
+    assert result.status == VideoStatus.READY, result.reason
+    assert "audio: spoken language not detected: the speech model is English-only" in " ".join(
+        _notes(db, result.video_id, "used")
+    )
+    monkeypatch.setattr(settings, "whisper_model", "base")  # multilingual: it is loaded
+    clip = make_clip(tmp_path / "b.mp4", 90)
+    write_srt([Segment(0.0, 0.8, "words")], tmp_path / "b.ru.srt")
+    [result] = run(clip, transcriber=None).results
+    assert "the speech model was loaded" in (result.reason or ""), result
+
+
 def test_english_only_model_stores_no_spoken_language(db, run, tmp_path):
     report = run(make_clip(tmp_path / "in" / "a.mp4", 60))  # the fake is English-only
     video = _video(db, report.results[0].video_id)
