@@ -10,12 +10,14 @@ batches retried by Ray.
 from __future__ import annotations
 
 from collections import deque
+from pathlib import Path
 
 import numpy as np
 
 from core.classifier import load_classifier
 from core.config import Settings
-from core.ingest.distributed import ACTOR_CPUS, RayIngestError, data_uri, local_data_dir
+from core.ingest.distributed import ACTOR_CPUS, RayIngestError, data_uri
+from core.ingest.storage import open_store
 from core.lifecycle import prediction, registry
 from db.engine import Database
 
@@ -25,8 +27,8 @@ IN_FLIGHT_PER_ACTOR = 2  # batches queued per actor while the driver writes
 class _Predictor:
     """Ray actor: one loaded classifier."""
 
-    def __init__(self, artifact: str, uri: str, device: str) -> None:
-        self.classifier = load_classifier(local_data_dir(uri) / artifact, device=device)
+    def __init__(self, artifact: str, root: str, device: str) -> None:
+        self.classifier = load_classifier(Path(root) / artifact, device=device)
 
     def predict_proba(self, X: dict[str, np.ndarray]) -> np.ndarray:
         return self.classifier.predict_proba(X)
@@ -51,8 +53,12 @@ def predict_on_ray(
     ids = prediction.videos_to_predict(db, model=model, video_ids=None, all_videos=all_videos)
     if not ids:
         return 0
-    uri = data_uri(settings)
-    local_data_dir(uri)  # a clear error before any actor starts
+    store = open_store(data_uri(settings))  # a clear error before any actor starts
+    if not store.mounted:
+        raise RayIngestError(
+            f"predict --ray loads the model from the data dir mounted on every worker; "
+            f"ray_data_uri names {store.filesystem.type_name} storage (run predict without --ray)"
+        )
     artifact = registry.artifact_dir(settings, model.version_id).resolve()
     relative = artifact.relative_to(settings.data_dir.resolve())
     batches = [
@@ -66,7 +72,7 @@ def predict_on_ray(
         max_restarts=-1,
         max_task_retries=-1,
     )(_Predictor)
-    actors = [actor.remote(str(relative), uri, settings.device) for _ in range(size)]
+    actors = [actor.remote(str(relative), store.root, settings.device) for _ in range(size)]
     done = seen = 0
     pending: deque[tuple[list[int], ray.ObjectRef]] = deque()
 

@@ -1,6 +1,7 @@
 """Ingest on a real two-node Ray cluster (core.ingest.distributed) against the single-machine
-pipeline: same statuses, failure reasons, transcripts and embeddings; a driver that dies and a
-node that dies lose and duplicate nothing. One cluster for the module, always stopped."""
+pipeline: same statuses, failure reasons, transcripts and embeddings, with the data dir shared or
+in S3-compatible storage; a driver that dies and a node that dies lose and duplicate nothing. One
+cluster for the module, always stopped."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from core.ingest import batch as ingest
 from core.ingest import distributed
 from core.ingest.extract import Extracted
 from core.ingest.pipeline import _Task
+from core.ingest.storage import StorageError, open_store
 from core.media.transcript import Segment, SpokenLanguage, Transcript
 from db.engine import Database, init_db
 from db.queries import embeddings as embeddings_q
@@ -28,6 +30,7 @@ from db.queries import videos as videos_q
 from scripts.bench.ray_cluster import LocalRayCluster, descendants
 from scripts.mediagen import write_srt, write_video
 from tests.support.fakes import FakeEncoder, FakeTranscriber, RussianTranscriber
+from tests.support.s3 import CREDENTIALS
 
 CLUSTER_TEST_TIMEOUT_S = 420  # a loaded 2-core CI machine; about a minute each when idle
 
@@ -107,7 +110,7 @@ def _assert_same(ray_db: Database, reference: Database) -> None:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalRayCluster]:
-    nodes = LocalRayCluster(nodes=2)
+    nodes = LocalRayCluster(nodes=2, env=CREDENTIALS)  # each machine's own storage credentials
     try:
         nodes.start()
         yield nodes
@@ -334,10 +337,72 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def test_workers_see_the_data_dir_through_a_file_uri_and_other_storage_is_refused(tmp_path):
-    assert distributed.local_data_dir(tmp_path.as_uri()) == tmp_path
-    with pytest.raises(distributed.RayIngestError, match="ray_data_uri 'nope://bucket/data'"):
-        distributed.local_data_dir("nope://bucket/data")
+@pytest.mark.slow
+@pytest.mark.timeout(CLUSTER_TEST_TIMEOUT_S)
+def test_ray_ingest_through_s3_storage_matches_single_machine(
+    cluster, driver, settings, s3, tmp_path
+):
+    """Media uploaded by the driver, copied to the workers' scratch dirs, thumbnails sent back:
+    the same rows, vectors and thumbnail files as one machine with a local data dir."""
+    settings.num_keyframes = 4
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        frames = [np.full((48, 64, 3), 40 + 70 * i + t, np.uint8) for t in range(10)]
+        t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+        audio = (0.2 * np.sin(2 * np.pi * (300 + 50 * i) * t)).astype(np.float32)
+        write_video(folder / f"clip{i}.mp4", frames, 10, audio=audio if i else None)
+    write_srt([Segment(0.0, 0.8, "captions from a file")], folder / "clip1.srt")
+    data = (folder / "clip2.mp4").read_bytes()
+    (folder / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    (folder / "notes.mp4").write_text("not a video at all")
+    reference = _database(settings.resolved_database_url)
+    ingest.ingest_paths(
+        reference, [folder], settings=settings, encoder=FakeEncoder(), transcriber=FakeTranscriber()
+    )
+
+    ray_settings = settings.model_copy(
+        update={"data_dir": tmp_path / "driver", "ray_data_uri": s3.uri("media/tagger")}
+    )
+    ray_settings.ensure_dirs()
+    ray_db = _database(ray_settings.resolved_database_url)
+    pipeline = distributed.RayPipeline(
+        ray_db, ray_settings, encoder_factory=FakeEncoder, transcriber_factory=FakeTranscriber
+    )
+    report = ingest.ingest_paths(ray_db, [folder], settings=ray_settings, pipeline=pipeline)
+    assert report.totals == {"ready": 3, "failed": 2, "skipped": 1}  # the .srt
+    _assert_same(ray_db, reference)
+
+    store = open_store(ray_settings.ray_data_uri)
+    thumbnails = 0
+    with ray_db.session() as session:
+        for video in videos_q.list_videos(session):
+            media = store.filesystem.get_file_info(f"{store.root}/{video.stored_path}")
+            assert media.size == (ray_settings.data_dir / video.stored_path).stat().st_size
+            for frame in videos_q.get_keyframes(session, video_id=video.id):
+                served = (ray_settings.data_dir / frame.thumbnail_path).read_bytes()
+                assert served == (settings.data_dir / frame.thumbnail_path).read_bytes()
+                thumbnails += 1
+    assert thumbnails == 3 * 4
+    ray_db.dispose()
+    reference.dispose()
+
+
+def test_unreachable_storage_stops_a_ray_ingest_before_any_video_is_processing(
+    settings, s3, tmp_path
+):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_video(folder / "clip.mp4", [np.zeros((48, 64, 3), np.uint8)] * 5, 10)
+    closed = s3.uri("media/tagger").replace(f":{s3.port}", ":9")  # the discard port: refused
+    ray_settings = settings.model_copy(update={"ray_data_uri": closed})
+    db = _database(ray_settings.resolved_database_url)
+    pipeline = distributed.RayPipeline(db, ray_settings, encoder_factory=FakeEncoder)
+    with pytest.raises(StorageError, match="cannot reach the storage s3://media/tagger"):
+        ingest.ingest_paths(db, [folder], settings=ray_settings, pipeline=pipeline)
+    with db.session() as session:
+        assert videos_q.count_videos_by_status(session).get("processing", 0) == 0
+    db.dispose()
 
 
 def test_ray_pipeline_without_a_cluster_refuses_before_marking_anything(settings):
