@@ -29,7 +29,7 @@ from db.queries import embeddings as embeddings_q
 from db.queries import videos as videos_q
 from scripts.bench.ray_cluster import LocalRayCluster, descendants
 from scripts.mediagen import write_srt, write_video
-from tests.support.fakes import FakeEncoder, FakeTranscriber, RussianTranscriber
+from tests.support.fakes import FAKE_TEXT_DIM, FakeEncoder, FakeTranscriber, RussianTranscriber
 from tests.support.s3 import CREDENTIALS
 
 CLUSTER_TEST_TIMEOUT_S = 420  # a loaded 2-core CI machine; about a minute each when idle
@@ -134,15 +134,17 @@ def _database(url: str) -> Database:
     return db
 
 
-def _register_model(db: Database, settings: Settings, encoder_key: tuple[str, str]) -> int:
-    """A tiny active classifier over the lite title vectors (random labels: only equality of
-    the two prediction paths matters)."""
+def _register_model(
+    db: Database, settings: Settings, encoder_key: tuple[str, str], dim: int = LITE_TEXT_DIM
+) -> int:
+    """A tiny active classifier over title vectors of ``dim`` (the lite encoder's by default;
+    random labels: only equality of the two prediction paths matters)."""
     from core.classifier import HierarchicalClassifier, Hierarchy
     from core.lifecycle import registry
     from db.queries import model_versions as models_q
 
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((24, LITE_TEXT_DIM)).astype(np.float32)
+    X = rng.standard_normal((24, dim)).astype(np.float32)
     Y = np.zeros((24, 3), bool)
     Y[:, 0] = True
     Y[np.arange(24), 1 + np.arange(24) % 2] = True
@@ -343,7 +345,11 @@ def test_ray_ingest_through_s3_storage_matches_single_machine(
     cluster, driver, settings, s3, tmp_path
 ):
     """Media uploaded by the driver, copied to the workers' scratch dirs, thumbnails sent back:
-    the same rows, vectors and thumbnail files as one machine with a local data dir."""
+    the same rows, vectors and thumbnail files as one machine with a local data dir; the model
+    sent to the prediction actors makes the same predictions."""
+    from core.lifecycle.prediction import predict_videos
+    from core.lifecycle.ray_prediction import predict_on_ray
+
     settings.num_keyframes = 4
     folder = tmp_path / "in"
     folder.mkdir()
@@ -384,6 +390,15 @@ def test_ray_ingest_through_s3_storage_matches_single_machine(
                 assert served == (settings.data_dir / frame.thumbnail_path).read_bytes()
                 thumbnails += 1
     assert thumbnails == 3 * 4
+
+    version = _register_model(reference, settings, ("fake", "v1"), FAKE_TEXT_DIM)
+    assert _register_model(ray_db, ray_settings, ("fake", "v1"), FAKE_TEXT_DIM) == version
+    assert predict_videos(reference, settings=settings, all_videos=True) == 3
+    assert predict_on_ray(ray_db, settings=ray_settings, all_videos=True) == 3
+    got, want = _predictions(ray_db, version), _predictions(reference, version)
+    assert set(got) == set(want) and all(want[f"clip{i}.mp4"] for i in range(3))
+    for name, probabilities in want.items():
+        assert got[name] == pytest.approx(probabilities, abs=1e-5), name
     ray_db.dispose()
     reference.dispose()
 
