@@ -420,6 +420,18 @@ def test_unreachable_storage_stops_a_ray_ingest_before_any_video_is_processing(
     db.dispose()
 
 
+def test_the_model_actor_asks_for_the_measured_lite_peak_plus_the_imagebind_checkpoint(
+    settings, tmp_path
+):
+    assert distributed.model_actor_memory(settings) == distributed.LITE_ACTOR_MEMORY
+    checkpoint = tmp_path / "imagebind_huge.pth"
+    checkpoint.write_bytes(b"\0" * 1000)
+    imagebind = settings.model_copy(
+        update={"encoder": "imagebind", "imagebind_checkpoint": checkpoint}
+    )
+    assert distributed.model_actor_memory(imagebind) == distributed.LITE_ACTOR_MEMORY + 1000
+
+
 def test_ray_pipeline_without_a_cluster_refuses_before_marking_anything(settings):
     db = _database(settings.resolved_database_url)
     pipeline = distributed.RayPipeline(db, settings, encoder_factory=FakeEncoder)
