@@ -6,9 +6,10 @@ With object storage the driver uploads each video's media under its path relativ
 dir (only when no object of the same size is there); a worker copies the object into a scratch
 data dir on its local disk (PyAV seeks, so it decodes local files), runs the usual extraction
 there, and sends back the files extraction wrote (keyframe thumbnails, small JPEGs), which the
-driver writes into its own data dir, where the dashboard serves them. Each machine uses its own
-credentials (the usual ``AWS_*`` environment variables, a profile, an instance role): they never
-travel through Ray.
+driver writes into its own data dir, where the dashboard serves them. Subtitle files beside the
+videos never travel: the driver reads them while planning. Each machine uses its own credentials
+(the usual ``AWS_*`` environment variables, a profile, an instance role): they never travel
+through Ray.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class DataStore:
 
     def upload(self, data_dir: Path, media_paths: Iterable[Path]) -> None:
         """Copy each media file (relative to ``data_dir``) to the same path in object storage,
-        streamed, unless an object of the same size is there; nothing to do on a mount. A file
+        streamed, unless an object of the same size is there (stored media are named by their
+        content hash, so only a copy cut short differs); nothing to do on a mount. A file
         missing here is left to the workers (the object may exist; if not, extraction says
         "file not found" as on one machine)."""
         if self.mounted:
