@@ -122,11 +122,11 @@ def model_actor_memory(settings: Settings) -> int:
     node than its RAM holds.
 
     With the lite encoder and the bundled Whisper tiny.en the actor peaked at 1869-1915 MiB
-    (VmHWM, two runs encoding the 24 demo videos in batches of ``ENCODE_BATCH``; 1270 MiB with
-    both models loaded and no batch yet): ``python -m scripts.bench.ray_profile --skip-single``,
-    line "model actor(s)". Hence ``LITE_ACTOR_MEMORY``. ImageBind holds its whole checkpoint in
-    memory (fp32, as on disk), so that file's size is added. A Whisper model larger than tiny.en
-    (``whisper_model``) is not counted: a few hundred MiB up to ~1.5 GiB for large-v3 in int8.
+    (VmHWM, two runs encoding the 24 demo videos in batches of ``ENCODE_BATCH``):
+    ``python -m scripts.bench.ray_profile --skip-single``, line "model actor(s)". Hence
+    ``LITE_ACTOR_MEMORY``. ImageBind holds its whole checkpoint in memory (fp32, as on disk), so
+    that file's size is added. A Whisper model larger than tiny.en (``whisper_model``) is not
+    counted: a few hundred MiB up to ~1.5 GiB for large-v3 in int8.
     """
     memory = LITE_ACTOR_MEMORY
     if settings.encoder == "imagebind" and settings.imagebind_checkpoint:
