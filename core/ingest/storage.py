@@ -61,7 +61,7 @@ class DataStore:
         try:
             found = self.filesystem.get_file_info(bucket)
         except OSError as e:
-            raise StorageError(f"cannot reach the storage {self.name}: {_one_line(e)}") from e
+            raise StorageError(f"cannot use the storage {self.name}: {_one_line(e)}") from e
         if found.type == fs.FileType.NotFound:
             raise StorageError(f"the storage {self.name}: bucket {bucket!r} does not exist")
 

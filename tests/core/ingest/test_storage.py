@@ -85,3 +85,11 @@ def test_a_missing_bucket_is_said_in_words(s3):
     """(An unreachable endpoint: tests/core/ingest/test_distributed.py, through a Ray ingest.)"""
     with pytest.raises(StorageError, match="s3://other/tagger: bucket 'other' does not exist"):
         open_store(s3.uri("other/tagger")).check()
+
+
+def test_refused_credentials_are_said_in_words(s3, monkeypatch):
+    import moto.settings
+
+    monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)  # check every key
+    with pytest.raises(StorageError, match="cannot use the storage s3://media/tagger: .*DENIED"):
+        open_store(s3.uri("media/tagger")).check()
