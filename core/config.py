@@ -104,8 +104,9 @@ class Settings(BaseSettings):
     )
     ray_data_uri: str | None = Field(
         None,
-        description="Where Ray workers find data_dir (file:///mnt/shared/tagger); default: "
-        "data_dir itself, as a file:// URI.",
+        description="Where Ray workers find data_dir: a shared mount (file:///mnt/shared/tagger) "
+        "or object storage (s3://bucket/prefix?endpoint_override=host:port); default: data_dir "
+        "itself, as a file:// URI.",
     )
 
     claim_minutes: int = Field(

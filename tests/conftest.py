@@ -1,6 +1,7 @@
 """Suite-wide fixtures: every test gets its own data directory and settings; the fake encoder and
 transcriber of ingest tests; one PostgreSQL server (:mod:`tests.support.postgres`) serves every
-suite that needs one, and ``database`` runs a test on DuckDB and on PostgreSQL.
+suite that needs one, and ``database`` runs a test on DuckDB and on PostgreSQL; ``s3`` is an
+S3-compatible endpoint on a loopback port.
 
 `make test` runs the suite on pytest-xdist workers: fixtures keep their state in pytest's
 temporary directories (per worker), ports come from the kernel, and nothing a test writes lands in
@@ -24,6 +25,7 @@ from core.config import Settings, get_settings
 from db.engine import Database, init_db, silence_duckdb_teardown_noise
 from tests.support.fakes import FakeEncoder, FakeTranscriber
 from tests.support.postgres import PostgresCluster, fresh_database
+from tests.support.s3 import CREDENTIALS, S3Endpoint, s3_endpoint
 from tests.support.scheduling import is_time_shared, time_share
 
 pytest_plugins = ("tests.support.tally",)  # the reliability tally, one for the whole run
@@ -108,6 +110,17 @@ def postgres_url(postgres_server: PostgresCluster) -> str:
 def new_postgres_db(postgres_url: str) -> Callable[[], str]:
     """``new_postgres_db()`` -> the URL of a new empty database on the server."""
     return lambda: fresh_database(postgres_url)
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Endpoint]:
+    """An S3-compatible endpoint (:mod:`tests.support.s3`) with a bucket ``media``; this process
+    holds its dummy credentials."""
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    with s3_endpoint() as endpoint:
+        endpoint.create_bucket("media")
+        yield endpoint
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])

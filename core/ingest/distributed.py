@@ -24,7 +24,8 @@ dies; a video that comes back twice in one run is stored once.
 
 Workers read media and write thumbnails under ``ray_data_uri`` (default: ``data_dir`` as a
 ``file://`` URI), resolved with ``pyarrow.fs``: a shared mount, possibly at another path on
-each machine.
+each machine, or object storage (S3-compatible and the others pyarrow reaches), through which
+the media travel and from which the thumbnails come back to the driver (:mod:`.storage`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import pickle
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -58,6 +59,7 @@ from core.ingest.pipeline import (
     extract_task,
     reason_of,
 )
+from core.ingest.storage import open_store, write_returned
 from core.media.transcribe import PARALLEL_CALLS, Transcriber, load_transcriber
 from db.engine import Database
 from db.tables import VideoStatus
@@ -70,6 +72,7 @@ STORE_BATCH = 8  # videos stored per driver session
 STORE_EVERY_S = 2.0  # ... or fewer, when results come in slowly
 EXTRACT_CPUS = 0.5  # decoding is mostly one thread in PyAV
 ACTOR_CPUS = 0.25  # model actors wait on their inputs much of the time
+LITE_ACTOR_MEMORY = 2 * 1024**3  # bytes: a model actor's peak with the lite models (see below)
 
 
 class RayIngestError(IngestError):
@@ -114,26 +117,26 @@ def connect(address: str) -> Cluster:
     )
 
 
+def model_actor_memory(settings: Settings) -> int:
+    """Bytes of memory a model actor asks Ray for, so that Ray does not pack more of them on a
+    node than its RAM holds.
+
+    With the lite encoder and the bundled Whisper tiny.en the actor peaked at 1869-1915 MiB
+    (VmHWM, two runs encoding the 24 demo videos in batches of ``ENCODE_BATCH``):
+    ``python -m scripts.bench.ray_profile --skip-single``, line "model actor(s)". Hence
+    ``LITE_ACTOR_MEMORY``. ImageBind holds its whole checkpoint in memory (fp32, as on disk), so
+    that file's size is added. A Whisper model larger than tiny.en (``whisper_model``) is not
+    counted: a few hundred MiB up to ~1.5 GiB for large-v3 in int8.
+    """
+    memory = LITE_ACTOR_MEMORY
+    if settings.encoder == "imagebind" and settings.imagebind_checkpoint:
+        memory += Path(settings.imagebind_checkpoint).stat().st_size
+    return memory
+
+
 def data_uri(settings: Settings) -> str:
     """Where workers find the data dir."""
     return settings.ray_data_uri or settings.data_dir.resolve().as_uri()
-
-
-def local_data_dir(uri: str) -> Path:
-    """The data dir as this machine sees it (workers read media files with PyAV, so the
-    filesystem must be mounted)."""
-    from pyarrow import fs
-
-    try:
-        filesystem, path = fs.FileSystem.from_uri(uri)
-    except (ValueError, OSError) as e:
-        raise RayIngestError(f"ray_data_uri {uri!r}: {e}") from e
-    if filesystem.type_name != "local":
-        raise RayIngestError(
-            f"ray_data_uri {uri!r}: workers need the data dir on a mounted filesystem "
-            f"(file:// URI of a shared mount); {filesystem.type_name!r} storage is not supported"
-        )
-    return Path(path)
 
 
 # --- what travels between the stages ------------------------------------------------------------
@@ -147,6 +150,7 @@ class _Item:
     extracted: Extracted | None = None
     produced: dict[str, np.ndarray] | None = None
     reason: str | None = None
+    files: dict[str, bytes] = field(default_factory=dict)  # for the driver's data dir (storage)
 
 
 def _pack(item: _Item) -> bytes:
@@ -172,12 +176,15 @@ def _unexpected(error: Exception, item: _Item, stage: str) -> None:
 
 
 def _extract_row(row: dict, *, settings: Settings, uri: str) -> dict:
-    """Ray Data ``map``: decode one video (CPU task; thumbnails land in the shared data dir)."""
+    """Ray Data ``map``: decode one video (CPU task; thumbnails land in the shared data dir, or
+    travel back with the item from object storage's scratch copy)."""
     item = _unpack(row["item"])
-    local = settings.model_copy(update={"data_dir": local_data_dir(uri)})
-    task = replace(item.task, media_path=local.data_dir / item.task.media_path)
     try:
-        item.extracted = extract_task(task, local)
+        with open_store(uri).worker_data_dir(item.task.media_path) as data_dir:
+            local = settings.model_copy(update={"data_dir": data_dir.path})
+            task = replace(item.task, media_path=data_dir.path / item.task.media_path)
+            item.extracted = extract_task(task, local)
+            item.files = data_dir.written()
     except INPUT_ERRORS as e:
         item.reason = reason_of(e)
     except Exception as e:  # noqa: BLE001 - logged; one file must not end the job
@@ -359,10 +366,10 @@ class RayPipeline(Pipeline):
     ) -> list[IngestResult]:
         import ray
 
+        store = open_store(data_uri(self.settings))
+        store.check()  # a clear error before anything is marked processing
         if not ray.is_initialized():
             raise RayIngestError("not connected to a Ray cluster (call connect() first)")
-        uri = data_uri(self.settings)
-        local_data_dir(uri)  # a clear error before anything is marked processing
         meter = _Meter(len(video_ids), progress)
         results: dict[int, IngestResult] = {}
 
@@ -383,7 +390,10 @@ class RayPipeline(Pipeline):
             for result in self._store(complete):
                 finish(result)
             if work:
-                for result in self._process(work, uri):
+                store.upload(
+                    self.settings.data_dir, [self._relative(task) for task in work.values()]
+                )
+                for result in self._process(work, store.uri):
                     finish(result)
         return [results[video_id] for video_id in video_ids]
 
@@ -420,13 +430,7 @@ class RayPipeline(Pipeline):
         rows = [
             {
                 "video_id": video_id,
-                "item": _pack(
-                    _Item(
-                        task=replace(
-                            task, media_path=task.media_path.relative_to(self.settings.data_dir)
-                        )
-                    )
-                ),
+                "item": _pack(_Item(task=replace(task, media_path=self._relative(task)))),
             }
             for video_id, task in work.items()
         ]
@@ -447,13 +451,20 @@ class RayPipeline(Pipeline):
                 compute=actors,
                 num_cpus=ACTOR_CPUS,
                 num_gpus=gpus,
+                memory=model_actor_memory(self.settings),
             )
         )
 
+    def _relative(self, task: _Task) -> Path:
+        """The media's path relative to the data dir: the same on every worker and in storage."""
+        return task.media_path.relative_to(self.settings.data_dir)
+
     def _store_items(self, work: dict[int, _Task], items: list[_Item]) -> list[IngestResult]:
-        """The driver's own tasks (with the cached vectors) get the workers' results."""
+        """The driver's own tasks (with the cached vectors) get the workers' results; the files
+        they sent back (object storage) are in the data dir before the rows naming them."""
         results, entries = [], []
         for item in items:
+            write_returned(self.settings.data_dir, item.files)
             task = work[item.task.video_id]
             task.keys.update(item.task.keys)  # a transcript found on a worker
             if item.reason is not None:

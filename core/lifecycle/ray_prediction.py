@@ -1,5 +1,6 @@
 """Prediction on a Ray cluster (``tagger predict --all --ray``): the classifier runs in actors that
-load the model's files once from the shared data dir (GPU actors when the device is cuda); this
+load the model's files once from the shared data dir, or, when ``ray_data_uri`` names object
+storage, from a copy of them sent by this process (GPU actors when the device is cuda); this
 process reads the embeddings and writes the predictions batch by batch through the same
 functions as :func:`core.lifecycle.prediction.predict_videos`, so it stays the only database
 writer. A batch is written in one transaction that replaces the version's rows for its videos,
@@ -9,13 +10,16 @@ batches retried by Ray.
 
 from __future__ import annotations
 
+import tempfile
 from collections import deque
+from pathlib import Path
 
 import numpy as np
 
 from core.classifier import load_classifier
 from core.config import Settings
-from core.ingest.distributed import ACTOR_CPUS, RayIngestError, data_uri, local_data_dir
+from core.ingest.distributed import ACTOR_CPUS, RayIngestError, data_uri
+from core.ingest.storage import open_store, write_returned
 from core.lifecycle import prediction, registry
 from db.engine import Database
 
@@ -23,10 +27,16 @@ IN_FLIGHT_PER_ACTOR = 2  # batches queued per actor while the driver writes
 
 
 class _Predictor:
-    """Ray actor: one loaded classifier."""
+    """Ray actor: one loaded classifier, read from ``artifact`` in the mounted data dir, or from
+    ``files`` (the artifact's files by name) written to a scratch dir removed once loaded."""
 
-    def __init__(self, artifact: str, uri: str, device: str) -> None:
-        self.classifier = load_classifier(local_data_dir(uri) / artifact, device=device)
+    def __init__(self, artifact: str | None, device: str, files: dict[str, bytes] | None) -> None:
+        if artifact is not None:
+            self.classifier = load_classifier(artifact, device=device)
+            return
+        with tempfile.TemporaryDirectory(prefix="tagger-model-") as scratch:
+            write_returned(Path(scratch), files)
+            self.classifier = load_classifier(scratch, device=device)
 
     def predict_proba(self, X: dict[str, np.ndarray]) -> np.ndarray:
         return self.classifier.predict_proba(X)
@@ -51,10 +61,13 @@ def predict_on_ray(
     ids = prediction.videos_to_predict(db, model=model, video_ids=None, all_videos=all_videos)
     if not ids:
         return 0
-    uri = data_uri(settings)
-    local_data_dir(uri)  # a clear error before any actor starts
+    store = open_store(data_uri(settings))  # a clear error before any actor starts
     artifact = registry.artifact_dir(settings, model.version_id).resolve()
-    relative = artifact.relative_to(settings.data_dir.resolve())
+    if store.mounted:  # each actor reads the model where it is
+        relative = artifact.relative_to(settings.data_dir.resolve())
+        source, files = str(Path(store.root) / relative), None
+    else:  # a few MB, put in Ray's object store once for every actor
+        source, files = None, ray.put({path.name: path.read_bytes() for path in artifact.iterdir()})
     batches = [
         ids[start : start + prediction.PREDICT_BATCH]
         for start in range(0, len(ids), prediction.PREDICT_BATCH)
@@ -66,7 +79,7 @@ def predict_on_ray(
         max_restarts=-1,
         max_task_retries=-1,
     )(_Predictor)
-    actors = [actor.remote(str(relative), uri, settings.device) for _ in range(size)]
+    actors = [actor.remote(source, settings.device, files) for _ in range(size)]
     done = seen = 0
     pending: deque[tuple[list[int], ray.ObjectRef]] = deque()
 

@@ -26,10 +26,12 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class LocalRayCluster:
-    """``nodes`` Ray nodes of ``cpus`` CPUs each; ``address`` is the head's GCS address."""
+    """``nodes`` Ray nodes of ``cpus`` CPUs each; ``address`` is the head's GCS address. ``env``:
+    variables the nodes' workers get beside this process's (object storage credentials)."""
 
-    def __init__(self, nodes: int = 2, cpus: int = 1) -> None:
+    def __init__(self, nodes: int = 2, cpus: int = 1, env: dict[str, str] | None = None) -> None:
         self.nodes, self.cpus = nodes, cpus
+        self.env = env or {}
         self.folder = Path(tempfile.mkdtemp(prefix="rayt-", dir="/tmp"))
         self.port = _free_port()
         self.address = f"127.0.0.1:{self.port}"
@@ -39,6 +41,7 @@ class LocalRayCluster:
         """Start the head and the other nodes; returns once every node is alive."""
         env = {
             **os.environ,
+            **self.env,
             "PYTHONPATH": str(ROOT),
             "RAY_USAGE_STATS_ENABLED": "0",
             "RAY_raylet_start_wait_time_s": "120",
@@ -177,7 +180,7 @@ class CpuMeter:
     Each process counts with the children it waited for; processes below the workers (a
     worker's tesseract runs) count through their worker only. ``seen`` keeps, per process, its
     name, the command line it had when it last showed one other than ``ray::IDLE``, its CPU
-    seconds since :meth:`start` and its most threads.
+    seconds since :meth:`start`, its most threads and its peak resident memory in KiB (VmHWM).
     """
 
     SAMPLE_S = 0.25
@@ -185,7 +188,8 @@ class CpuMeter:
 
     def __init__(self, cluster: LocalRayCluster) -> None:
         self.roots = [child.pid for child in cluster._children]
-        self.seen: dict[int, list] = {}  # pid -> [name, command line, CPU s, most threads]
+        # pid -> [name, command line, CPU s, most threads, peak RSS KiB]
+        self.seen: dict[int, list] = {}
         self._baseline: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -199,7 +203,7 @@ class CpuMeter:
         self._stop.set()
         self._thread.join()
         self._sample(baseline=False)
-        return sum(cpu for _, _, cpu, _ in self.seen.values())
+        return sum(cpu for _, _, cpu, _, _ in self.seen.values())
 
     def _loop(self) -> None:
         while not self._stop.wait(self.SAMPLE_S):
@@ -214,18 +218,28 @@ class CpuMeter:
             try:
                 stat = Path(f"/proc/{pid}/stat").read_text()
                 command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                peak_kib = _peak_rss_kib(pid)
             except OSError:
                 continue  # exited meanwhile
             fields = stat[stat.rindex(")") + 2 :].split()
             cpu = sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
             if baseline:
                 self._baseline[pid] = cpu
-            entry = self.seen.setdefault(pid, [name, "", 0.0, 0])
+            entry = self.seen.setdefault(pid, [name, "", 0.0, 0, 0])
             title = command.decode(errors="replace").strip()
             if title and title != "ray::IDLE":
                 entry[1] = title
             entry[2] = cpu - self._baseline.get(pid, 0.0)
             entry[3] = max(entry[3], int(fields[17]))
+            entry[4] = max(entry[4], peak_kib)
+
+
+def _peak_rss_kib(pid: int) -> int:
+    """The process's peak resident memory (VmHWM, KiB); 0 for a kernel thread or a zombie."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 
 
 def _alive(pid: int) -> bool:

@@ -3,7 +3,7 @@ in one process and once on a local Ray cluster, each with a breakdown.
 
 - cluster start and connect (outside the ``ray`` section's measured time);
 - CPU seconds per process (driver, Ray's daemons, extraction workers with their tesseract runs,
-  model actors), sampled from /proc (:class:`CpuMeter`), and each one's most threads;
+  model actors), sampled from /proc (:class:`CpuMeter`), each one's most threads and peak RSS;
 - the Ray side, from ``ray.timeline()``: busy time per operator, the model actor's start-up
   (imports + model loads), its first call, its idle time, the work left after extraction ended;
   the driver's planning, storing and waiting on the cluster; the thread settings an actor sees;
@@ -124,13 +124,13 @@ class TimedRayPipeline(RayPipeline):
             return super()._store_items(work, items)
 
 
-def by_role(meter: CpuMeter) -> dict[str, tuple[float, int, int]]:
-    """Role -> (CPU seconds, processes, most threads of one)."""
-    out: dict[str, tuple[float, int, int]] = {}
-    for name, title, cpu, threads in meter.seen.values():
+def by_role(meter: CpuMeter) -> dict[str, tuple[float, int, int, int]]:
+    """Role -> (CPU seconds, processes, most threads of one, highest peak RSS of one in KiB)."""
+    out: dict[str, tuple[float, int, int, int]] = {}
+    for name, title, cpu, threads, peak_kib in meter.seen.values():
         role = _role(name, title) or "other Ray workers"
-        seconds, count, most = out.get(role, (0.0, 0, 0))
-        out[role] = (seconds + cpu, count + 1, max(most, threads))
+        seconds, count, most, peak = out.get(role, (0.0, 0, 0, 0))
+        out[role] = (seconds + cpu, count + 1, max(most, threads), max(peak, peak_kib))
     return out
 
 
@@ -221,11 +221,14 @@ def profile_ray(videos: Path, work: Path, base: Settings, nodes: int) -> list[st
             f"waiting on the cluster {report.wall_seconds - stored:.1f} s"
         ),
         *pipeline.spans.lines(),
-        "  CPU seconds by process (most threads of one):",
+        "  CPU seconds by process (most threads and highest peak RSS of one):",
         f"    {'driver (tagger, Ray Data executor)':<34} {driver_cpu:7.1f}",
     ]
-    for role, (seconds, count, most) in sorted(by_role(meter).items()):
-        lines.append(f"    {role:<34} {seconds:7.1f}  {count} process(es), {most} threads")
+    for role, (seconds, count, most, peak_kib) in sorted(by_role(meter).items()):
+        lines.append(
+            f"    {role:<34} {seconds:7.1f}  {count} process(es), {most} threads, "
+            f"{peak_kib / 1024:.0f} MiB"
+        )
     return lines + timeline_lines(events)
 
 

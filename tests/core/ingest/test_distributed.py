@@ -1,6 +1,7 @@
 """Ingest on a real two-node Ray cluster (core.ingest.distributed) against the single-machine
-pipeline: same statuses, failure reasons, transcripts and embeddings; a driver that dies and a
-node that dies lose and duplicate nothing. One cluster for the module, always stopped."""
+pipeline: same statuses, failure reasons, transcripts and embeddings, with the data dir shared or
+in S3-compatible storage; a driver that dies and a node that dies lose and duplicate nothing. One
+cluster for the module, always stopped."""
 
 from __future__ import annotations
 
@@ -21,13 +22,15 @@ from core.ingest import batch as ingest
 from core.ingest import distributed
 from core.ingest.extract import Extracted
 from core.ingest.pipeline import _Task
+from core.ingest.storage import StorageError, open_store
 from core.media.transcript import Segment, SpokenLanguage, Transcript
 from db.engine import Database, init_db
 from db.queries import embeddings as embeddings_q
 from db.queries import videos as videos_q
 from scripts.bench.ray_cluster import LocalRayCluster, descendants
 from scripts.mediagen import write_srt, write_video
-from tests.support.fakes import FakeEncoder, FakeTranscriber, RussianTranscriber
+from tests.support.fakes import FAKE_TEXT_DIM, FakeEncoder, FakeTranscriber, RussianTranscriber
+from tests.support.s3 import CREDENTIALS
 
 CLUSTER_TEST_TIMEOUT_S = 420  # a loaded 2-core CI machine; about a minute each when idle
 
@@ -107,7 +110,7 @@ def _assert_same(ray_db: Database, reference: Database) -> None:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalRayCluster]:
-    nodes = LocalRayCluster(nodes=2)
+    nodes = LocalRayCluster(nodes=2, env=CREDENTIALS)  # each machine's own storage credentials
     try:
         nodes.start()
         yield nodes
@@ -131,15 +134,17 @@ def _database(url: str) -> Database:
     return db
 
 
-def _register_model(db: Database, settings: Settings, encoder_key: tuple[str, str]) -> int:
-    """A tiny active classifier over the lite title vectors (random labels: only equality of
-    the two prediction paths matters)."""
+def _register_model(
+    db: Database, settings: Settings, encoder_key: tuple[str, str], dim: int = LITE_TEXT_DIM
+) -> int:
+    """A tiny active classifier over title vectors of ``dim`` (the lite encoder's by default;
+    random labels: only equality of the two prediction paths matters)."""
     from core.classifier import HierarchicalClassifier, Hierarchy
     from core.lifecycle import registry
     from db.queries import model_versions as models_q
 
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((24, LITE_TEXT_DIM)).astype(np.float32)
+    X = rng.standard_normal((24, dim)).astype(np.float32)
     Y = np.zeros((24, 3), bool)
     Y[:, 0] = True
     Y[np.arange(24), 1 + np.arange(24) % 2] = True
@@ -334,10 +339,98 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def test_workers_see_the_data_dir_through_a_file_uri_and_other_storage_is_refused(tmp_path):
-    assert distributed.local_data_dir(tmp_path.as_uri()) == tmp_path
-    with pytest.raises(distributed.RayIngestError, match="ray_data_uri 'nope://bucket/data'"):
-        distributed.local_data_dir("nope://bucket/data")
+@pytest.mark.slow
+@pytest.mark.timeout(CLUSTER_TEST_TIMEOUT_S)
+def test_ray_ingest_through_s3_storage_matches_single_machine(
+    cluster, driver, settings, s3, tmp_path
+):
+    """Media uploaded by the driver, copied to the workers' scratch dirs, thumbnails sent back:
+    the same rows, vectors and thumbnail files as one machine with a local data dir; the model
+    sent to the prediction actors makes the same predictions."""
+    from core.lifecycle.prediction import predict_videos
+    from core.lifecycle.ray_prediction import predict_on_ray
+
+    settings.num_keyframes = 4
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        frames = [np.full((48, 64, 3), 40 + 70 * i + t, np.uint8) for t in range(10)]
+        t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+        audio = (0.2 * np.sin(2 * np.pi * (300 + 50 * i) * t)).astype(np.float32)
+        write_video(folder / f"clip{i}.mp4", frames, 10, audio=audio if i else None)
+    write_srt([Segment(0.0, 0.8, "captions from a file")], folder / "clip1.srt")
+    data = (folder / "clip2.mp4").read_bytes()
+    (folder / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    (folder / "notes.mp4").write_text("not a video at all")
+    reference = _database(settings.resolved_database_url)
+    ingest.ingest_paths(
+        reference, [folder], settings=settings, encoder=FakeEncoder(), transcriber=FakeTranscriber()
+    )
+
+    ray_settings = settings.model_copy(
+        update={"data_dir": tmp_path / "driver", "ray_data_uri": s3.uri("media/tagger")}
+    )
+    ray_settings.ensure_dirs()
+    ray_db = _database(ray_settings.resolved_database_url)
+    pipeline = distributed.RayPipeline(
+        ray_db, ray_settings, encoder_factory=FakeEncoder, transcriber_factory=FakeTranscriber
+    )
+    report = ingest.ingest_paths(ray_db, [folder], settings=ray_settings, pipeline=pipeline)
+    assert report.totals == {"ready": 3, "failed": 2, "skipped": 1}  # the .srt
+    _assert_same(ray_db, reference)
+
+    store = open_store(ray_settings.ray_data_uri)
+    thumbnails = 0
+    with ray_db.session() as session:
+        for video in videos_q.list_videos(session):
+            media = store.filesystem.get_file_info(f"{store.root}/{video.stored_path}")
+            assert media.size == (ray_settings.data_dir / video.stored_path).stat().st_size
+            for frame in videos_q.get_keyframes(session, video_id=video.id):
+                served = (ray_settings.data_dir / frame.thumbnail_path).read_bytes()
+                assert served == (settings.data_dir / frame.thumbnail_path).read_bytes()
+                thumbnails += 1
+    assert thumbnails == 3 * 4
+
+    version = _register_model(reference, settings, ("fake", "v1"), FAKE_TEXT_DIM)
+    assert _register_model(ray_db, ray_settings, ("fake", "v1"), FAKE_TEXT_DIM) == version
+    assert predict_videos(reference, settings=settings, all_videos=True) == 3
+    assert predict_on_ray(ray_db, settings=ray_settings, all_videos=True) == 3
+    got, want = _predictions(ray_db, version), _predictions(reference, version)
+    assert set(got) == set(want) and all(want[f"clip{i}.mp4"] for i in range(3))
+    for name, probabilities in want.items():
+        assert got[name] == pytest.approx(probabilities, abs=1e-5), name
+    ray_db.dispose()
+    reference.dispose()
+
+
+def test_unreachable_storage_stops_a_ray_ingest_before_any_video_is_processing(
+    settings, s3, tmp_path
+):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_video(folder / "clip.mp4", [np.zeros((48, 64, 3), np.uint8)] * 5, 10)
+    closed = s3.uri("media/tagger").replace(f":{s3.port}", ":9")  # the discard port: refused
+    ray_settings = settings.model_copy(update={"ray_data_uri": closed})
+    db = _database(ray_settings.resolved_database_url)
+    pipeline = distributed.RayPipeline(db, ray_settings, encoder_factory=FakeEncoder)
+    refused = "cannot use the storage s3://media/tagger: .*NETWORK_CONNECTION"
+    with pytest.raises(StorageError, match=refused):
+        ingest.ingest_paths(db, [folder], settings=ray_settings, pipeline=pipeline)
+    with db.session() as session:
+        assert videos_q.count_videos_by_status(session).get("processing", 0) == 0
+    db.dispose()
+
+
+def test_the_model_actor_asks_for_the_measured_lite_peak_plus_the_imagebind_checkpoint(
+    settings, tmp_path
+):
+    assert distributed.model_actor_memory(settings) == distributed.LITE_ACTOR_MEMORY
+    checkpoint = tmp_path / "imagebind_huge.pth"
+    checkpoint.write_bytes(b"\0" * 1000)
+    imagebind = settings.model_copy(
+        update={"encoder": "imagebind", "imagebind_checkpoint": checkpoint}
+    )
+    assert distributed.model_actor_memory(imagebind) == distributed.LITE_ACTOR_MEMORY + 1000
 
 
 def test_ray_pipeline_without_a_cluster_refuses_before_marking_anything(settings):

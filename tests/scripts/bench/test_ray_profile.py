@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from scripts.bench.ray_profile import Spans, _role, timeline_lines
+import os
+from types import SimpleNamespace
+
+from scripts.bench.ray_cluster import _peak_rss_kib
+from scripts.bench.ray_profile import Spans, _role, by_role, timeline_lines
 
 
 def _event(cat: str, start_s: float, seconds: float, worker: str) -> dict:
@@ -18,6 +22,23 @@ def test_processes_are_named_by_what_they_run() -> None:
     assert _role("ray::_StatsActo", "ray::_StatsActor.update") == "Ray Data's own actors"
     assert _role("ray", "/venv/bin/python /venv/bin/ray start --head") == "Ray daemon: ray start"
     assert _role("ray::IDLE", "ray::IDLE") is None  # not known until it runs something
+
+
+def test_roles_sum_cpu_and_keep_the_highest_peak_memory_of_one_process() -> None:
+    extract = "ray::Map(_extract_row)"
+    meter = SimpleNamespace(
+        seen={
+            1: ["ray::Map", extract, 2.0, 10, 900_000],
+            2: ["ray::Map", extract, 3.0, 12, 700_000],
+            3: ["raylet", "/venv/ray/raylet/raylet --x", 1.0, 28, 30_000],
+        }
+    )
+    assert by_role(meter)["extraction workers"] == (5.0, 2, 12, 900_000)
+    assert by_role(meter)["Ray daemon: raylet"] == (1.0, 1, 28, 30_000)
+
+
+def test_peak_memory_is_read_from_proc() -> None:
+    assert _peak_rss_kib(os.getpid()) > 1024  # a Python process holds more than 1 MiB
 
 
 def test_timeline_gives_busy_time_start_up_idle_time_and_tail() -> None:
