@@ -44,7 +44,7 @@ import numpy as np
 from core.config import Settings
 from core.encoders import Encoder, InvalidEncoderInput, encoder_cache_key, load_encoder
 from core.ingest.batch import IngestError
-from core.ingest.extract import Extracted, listen, needs_listening
+from core.ingest.extract import Extracted, listen, needs_listening, noted_instead_of_listening
 from core.ingest.pipeline import (
     ENCODE_BATCH,
     INPUT_ERRORS,
@@ -60,7 +60,7 @@ from core.ingest.pipeline import (
     reason_of,
 )
 from core.ingest.storage import open_store, write_returned
-from core.media.transcribe import PARALLEL_CALLS, Transcriber, load_transcriber
+from core.media.transcribe import PARALLEL_CALLS, Transcriber, english_only, load_transcriber
 from db.engine import Database
 from db.tables import VideoStatus
 
@@ -206,7 +206,11 @@ class _ModelStage:
         self,
         encoder_factory: Callable[[], Encoder],
         transcriber_factory: Callable[[], Transcriber],
+        english_only: bool,
     ) -> None:
+        """``english_only``: the settings show the speech model to be English-only (the
+        default tiny.en; False for a custom factory): it is not loaded just to note that under
+        subtitles, as in the single-machine pipeline."""
         import torch
 
         # Ray starts workers with OMP_NUM_THREADS=1 (fractional CPUs): torch would then encode
@@ -217,6 +221,7 @@ class _ModelStage:
         self._encoder = encoder_factory()
         self._transcriber_factory = transcriber_factory
         self._transcriber: Transcriber | None = None  # loaded once, on first need
+        self._english_only = english_only
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         items = [_unpack(data) for data in batch["item"]]
@@ -228,8 +233,15 @@ class _ModelStage:
         return {"video_id": batch["video_id"], "item": _column(items)}
 
     def _listen_all(self, items: list[_Item]) -> None:
+        only_english = (
+            self._english_only if self._transcriber is None else not self._transcriber.multilingual
+        )
         waiting = [
-            item for item in items if item.reason is None and needs_listening(item.extracted)
+            item
+            for item in items
+            if item.reason is None
+            and needs_listening(item.extracted)
+            and not noted_instead_of_listening(item.extracted, english_only=only_english)
         ]
         if not waiting:
             return
@@ -347,6 +359,7 @@ class RayPipeline(Pipeline):
         self._custom_encoder = encoder_factory is not None
         self._encoder_factory = encoder_factory or partial(load_encoder, settings)
         self._transcriber_factory = transcriber_factory or partial(load_transcriber, settings)
+        self._english_only = transcriber_factory is None and english_only(settings)
         self._max_actors = max_actors
         self._key: tuple[str, str] | None = None
 
@@ -446,6 +459,7 @@ class RayPipeline(Pipeline):
                 fn_constructor_kwargs={
                     "encoder_factory": self._encoder_factory,
                     "transcriber_factory": self._transcriber_factory,
+                    "english_only": self._english_only,
                 },
                 batch_size=ENCODE_BATCH,
                 compute=actors,

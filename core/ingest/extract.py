@@ -117,6 +117,16 @@ def needs_listening(extracted: Extracted) -> bool:
     return transcript is None or (transcript.source != "whisper" and transcript.spoken is None)
 
 
+def noted_instead_of_listening(extracted: Extracted, *, english_only: bool) -> bool:
+    """Under subtitles an English-only speech model would only say that it cannot tell the
+    language: add that note instead of loading the model for it (with ImageBind nothing else
+    needs Whisper). True when noted; call it for a video that :func:`needs_listening`."""
+    if extracted.transcript is None or not english_only:
+        return False
+    extracted.problems.append(spoken_language_unknown())
+    return True
+
+
 def listen(extracted: Extracted, transcriber: Transcriber) -> None:
     """Run the speech model on the audio of a video that :func:`needs_listening`: transcribe it
     when nothing else gave text, else detect the language spoken under the subtitles. A missing

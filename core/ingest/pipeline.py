@@ -36,8 +36,14 @@ from core.encoders import (
     load_encoder,
 )
 from core.errors import TaggerError
-from core.ingest.extract import Extracted, extract_media, listen, needs_listening
-from core.ingest.notes import ModalityNote, finalise, spoken_language_unknown, used_notes
+from core.ingest.extract import (
+    Extracted,
+    extract_media,
+    listen,
+    needs_listening,
+    noted_instead_of_listening,
+)
+from core.ingest.notes import ModalityNote, finalise, used_notes
 from core.media import decode as media
 from core.media.ocr import onscreen_text
 from core.media.subtitles import SubtitleError, load_subtitles
@@ -296,13 +302,10 @@ class Pipeline:
 
     def _extract(self, task: _Task) -> Extracted:
         extracted = extract_task(task, self.settings)
-        if needs_listening(extracted):
-            if extracted.transcript is not None and self._english_only():
-                # under subtitles it would only say that it cannot tell the language: not loaded
-                # for that (with ImageBind nothing else needs it)
-                extracted.problems.append(spoken_language_unknown())
-            else:
-                self._listen(extracted)
+        if needs_listening(extracted) and not noted_instead_of_listening(
+            extracted, english_only=self._english_only()
+        ):
+            self._listen(extracted)
         limit = self.encoder.max_audio_seconds
         if extracted.audio is not None and limit is not None:
             # transcribed already: only what the encoder reads waits for the encode batch

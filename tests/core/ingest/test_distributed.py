@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -441,9 +441,16 @@ def test_ray_pipeline_without_a_cluster_refuses_before_marking_anything(settings
     db.dispose()
 
 
-def _listened(transcriber: FakeTranscriber, transcripts: list[Transcript | None]) -> list:
+def _listened(
+    transcriber: FakeTranscriber,
+    transcripts: list[Transcript | None],
+    *,
+    english_only: bool = False,
+    factory: Callable[[], FakeTranscriber] | None = None,
+) -> list:
     """The Ray transcriber stage called as Ray Data calls it, on one batch of extracted videos
-    with one second of audio each (no cluster needed)."""
+    with one second of audio each (no cluster needed); ``english_only`` as the driver passes
+    it (the settings show an English-only model)."""
     items = [
         distributed._Item(
             task=_Task(
@@ -479,7 +486,9 @@ def _listened(transcriber: FakeTranscriber, transcripts: list[Transcript | None]
     ]
     # the model actor's listening step alone: its constructor loads the encoder inside Ray
     stage = object.__new__(distributed._ModelStage)
-    stage._transcriber_factory, stage._transcriber = (lambda: transcriber), None
+    stage._transcriber_factory = factory or (lambda: transcriber)
+    stage._transcriber = None
+    stage._english_only = english_only
     stage._listen_all(items)
     return [item.extracted for item in items]
 
@@ -500,3 +509,19 @@ def test_ray_model_actor_detects_the_spoken_language_under_subtitles():
     assert english_only.transcript.spoken is None
     [note] = english_only.problems
     assert note.modality == "audio" and "the speech model is English-only" in note.detail
+
+
+def test_ray_model_actor_loads_no_english_only_model_just_for_the_note():
+    """As in one process: under subtitles, a model the settings show to be English-only is not
+    loaded only to say that it cannot tell the language; audio without text still loads it."""
+    subtitles = Transcript(language="en", source="provided", segments=[Segment(0, 1, "hi")])
+
+    def never_loaded() -> FakeTranscriber:
+        raise AssertionError("the speech model was loaded")
+
+    [noted] = _listened(FakeTranscriber(), [subtitles], english_only=True, factory=never_loaded)
+    [note] = noted.problems
+    assert "the speech model is English-only" in note.detail and noted.transcript == subtitles
+    transcriber = FakeTranscriber()
+    [transcribed] = _listened(transcriber, [None], english_only=True)
+    assert transcribed.transcript.source == "whisper"
