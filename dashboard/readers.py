@@ -7,13 +7,11 @@ audit log.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from dashboard import state
 from db.engine import Database
-from db.queries import audit, review, tokens, users, videos, webhooks
+from db.queries import audit, review, tokens, users, webhooks
 from db.queries.review import QueueFilters, QueuePage
 from db.tables import ApiToken, AuditLog, Role, VideoStatus, WebhookDelivery, WebhookSubscriber
 
@@ -33,26 +31,6 @@ def failed_videos(db: Database, *, limit: int) -> QueuePage:
     filters = QueueFilters(statuses=(VideoStatus.FAILED.value,), sort="newest")
     with db.session() as session:
         return review.list_queue(session, filters=filters, page_size=limit)
-
-
-@dataclass(frozen=True)
-class VideoFile:
-    """A video's stored file (relative to the data dir) and its length as probed at ingest."""
-
-    stored_path: str
-    duration_s: float | None
-
-
-def video_files(db: Database, *, video_ids: Sequence[int], data_dir: Path) -> dict[int, VideoFile]:
-    """The files of the named videos that are on disk, by video id (one query): what a page
-    needs to play them from the media route."""
-    with db.session() as session:
-        rows = videos.get_videos(session, video_ids=video_ids)
-    return {
-        v.id: VideoFile(v.stored_path, v.duration_s)
-        for v in rows
-        if v.stored_path and (data_dir / v.stored_path).is_file()
-    }
 
 
 def audit_entries(db: Database, *, action: str | None, limit: int) -> list[AuditLog]:

@@ -161,19 +161,23 @@ class Start:
 def load_starts(db: Database, *, video_ids: Sequence[int], tax: TaxonomyView) -> dict[int, Start]:
     """:class:`Start` of several videos in one unit of work (unknown ids are left out)."""
     with db.session() as session:
-        rows = videos.get_videos(session, video_ids=video_ids)
-        effective = review_rules.effective_labels(session, video_ids=video_ids)
-        by_model: dict[int, list[int]] = {}
-        for video in rows:
-            if video.id not in effective and video.predicted_model_id is not None:
-                by_model.setdefault(video.predicted_model_id, []).append(video.id)
-        predictions: dict[int, list[Prediction]] = {}
-        for model_id, ids in by_model.items():
-            predictions.update(
-                model_queries.get_predictions_for_videos(
-                    session, video_ids=ids, model_version_id=model_id
-                )
+        return _starts(session, videos.get_videos(session, video_ids=video_ids), tax)
+
+
+def _starts(session: Session, rows: Sequence[Video], tax: TaxonomyView) -> dict[int, Start]:
+    video_ids = [video.id for video in rows]
+    effective = review_rules.effective_labels(session, video_ids=video_ids)
+    by_model: dict[int, list[int]] = {}
+    for video in rows:
+        if video.id not in effective and video.predicted_model_id is not None:
+            by_model.setdefault(video.predicted_model_id, []).append(video.id)
+    predictions: dict[int, list[Prediction]] = {}
+    for model_id, ids in by_model.items():
+        predictions.update(
+            model_queries.get_predictions_for_videos(
+                session, video_ids=ids, model_version_id=model_id
             )
+        )
     starts = {}
     for video in rows:
         if video.id in effective:
@@ -213,6 +217,15 @@ class SweepCard:
     item: SweepItem
     start: Start
     has_thumbnail: bool  # its first keyframe's thumbnail is on disk
+    file: VideoFile | None  # what its preview plays; None when the file is not on disk
+
+
+@dataclass(frozen=True)
+class VideoFile:
+    """A video's stored file (relative to the data dir) and its length as probed at ingest."""
+
+    stored_path: str
+    duration_s: float | None
 
 
 def load_sweep(
@@ -234,8 +247,16 @@ def load_sweep(
 def sweep_cards(
     db: Database, *, items: Sequence[SweepItem], settings: Settings, tax: TaxonomyView
 ) -> list[SweepCard]:
-    """The held items of a sweep page with what confirming each one would save from."""
-    starts = load_starts(db, video_ids=[i.video_id for i in items], tax=tax)
+    """The held items of a sweep page with what confirming each one would save from, and the
+    files their previews play (one unit of work)."""
+    with db.session() as session:
+        rows = videos.get_videos(session, video_ids=[i.video_id for i in items])
+        starts = _starts(session, rows, tax)
+    files = {
+        video.id: VideoFile(video.stored_path, video.duration_s)
+        for video in rows
+        if video.stored_path and (settings.data_dir / video.stored_path).is_file()
+    }
     cards = []
     for item in items:
         stored = item.thumbnail
@@ -244,6 +265,7 @@ def sweep_cards(
                 item=item,
                 start=starts[item.video_id],
                 has_thumbnail=stored is not None and (settings.data_dir / stored).is_file(),
+                file=files.get(item.video_id),
             )
         )
     return cards

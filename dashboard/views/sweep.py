@@ -14,7 +14,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.config import get_settings
-from dashboard import actions, cache, readers, state
+from dashboard import actions, cache, state
 from dashboard.components import (
     PREVIEW_KEYS,
     md_escape,
@@ -29,8 +29,7 @@ from dashboard.routes import media
 PAGE_SIZE = 24
 COLUMNS = 6
 ORDERS = {"doubtful": "Most doubtful first", "confident": "Most confident first"}
-# {"scope": (tag, order), "cards": [SweepCard], "files": {video id: VideoFile}, "page": n}
-CARDS = "sweep_cards"
+CARDS = "sweep_cards"  # {"scope": (tag, order), "cards": [SweepCard], "page": n}
 EXCLUDED = "sweep_excluded"  # unticked in this session: not shown again
 PAGES = "sweep_pages_read"  # numbers each page, so a new page's boxes start ticked
 KEYS = (
@@ -60,22 +59,14 @@ def _load_page(node_id: str, order: str) -> dict:
     cards = sweep_cards(
         db, items=[i for i in items if i.video_id in held], settings=settings, tax=tax
     )
-    files = readers.video_files(
-        db, video_ids=[c.item.video_id for c in cards], data_dir=settings.data_dir
-    )
     st.session_state[PAGES] = st.session_state.get(PAGES, 0) + 1
-    return {
-        "scope": (node_id, order),
-        "cards": cards,
-        "files": files,
-        "page": st.session_state[PAGES],
-    }
+    return {"scope": (node_id, order), "cards": cards, "page": st.session_state[PAGES]}
 
 
-def _card_preview(card: SweepCard, file: readers.VideoFile | None) -> None:
+def _card_preview(card: SweepCard) -> None:
     """The card's thumbnail and preview; the media route is told their files now, so the
     browser's first requests do not wait for the database."""
-    video_id = card.item.video_id
+    video_id, file = card.item.video_id, card.file
     thumbnail = card.item.thumbnail if card.has_thumbnail else None
     media.expect(
         video_id,
@@ -164,7 +155,7 @@ with st.form(f"sweep_form_{sweep['page']}", enter_to_submit=False):
         columns = st.columns(COLUMNS)
         for column, card in zip(columns, cards[row : row + COLUMNS], strict=False):
             with column:
-                _card_preview(card, sweep["files"].get(card.item.video_id))
+                _card_preview(card)
                 st.checkbox(
                     f"{md_escape(card.item.title or f'Video {card.item.video_id}')} "
                     f"· {card.item.probability:.2f}",

@@ -40,23 +40,6 @@ def test_failed_videos_come_with_their_reason(seeded) -> None:
     assert (row.video_id, row.error) == (seeded.video_ids[1], "no stream")
 
 
-def test_video_files_are_the_ones_on_disk(seeded) -> None:
-    settings = seeded.settings
-    here, gone, none = seeded.video_ids[:3]
-    (settings.media_dir / "here.mp4").write_bytes(b"video")
-    with seeded.db.session() as session:
-        for vid, name, duration in ((here, "here.mp4", 12.5), (gone, "gone.mp4", None)):
-            videos_q.set_media_info(
-                session,
-                video_id=vid,
-                info=videos_q.StoredMedia(name, f"media/{name}", duration, 64, 36, False, True),
-            )
-    files = readers.video_files(
-        seeded.db, video_ids=[here, gone, none, 999_999], data_dir=settings.data_dir
-    )
-    assert files == {here: readers.VideoFile("media/here.mp4", 12.5)}
-
-
 def test_the_audit_log_is_read_for_admins_only(seeded, monkeypatch) -> None:
     def refuse(db, role):
         raise PermissionDeniedError("admins only")

@@ -7,11 +7,17 @@ import html
 import re
 from html.parser import HTMLParser
 
+import pytest
+
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
+from dashboard import cache
 from dashboard.components import PREVIEW_S, preview_start
+from dashboard.review_data import VideoFile, sweep_cards
 from dashboard.routes import media
+from db.engine import Database
 from db.queries import audit, labels, review, videos
+from db.queries.bulk_review import SweepItem
 from db.tables import AuditAction, VideoStatus
 
 
@@ -198,3 +204,32 @@ def test_a_preview_loops_a_window_around_the_middle() -> None:
     assert preview_start(30.0) == 15.0 - PREVIEW_S / 2
     assert preview_start(1.0) == 0.0  # shorter than the window: from the start
     assert preview_start(None) == preview_start(0.0) == PREVIEW_S / 2
+
+
+def test_sweep_cards_carry_the_files_on_disk_from_the_same_read(seeded) -> None:
+    """The preview's file and length come with the card, read with its start (one unit of
+    work per page); a file missing on disk, or never stored, gives no preview."""
+    settings = seeded.settings
+    here, gone, none = seeded.video_ids[:3]
+    (settings.media_dir / "here.mp4").write_bytes(b"video")
+    with seeded.db.session() as session:
+        for vid, name, duration in ((here, "here.mp4", 12.5), (gone, "gone.mp4", None)):
+            videos.set_media_info(
+                session,
+                video_id=vid,
+                info=videos.StoredMedia(name, f"media/{name}", duration, 64, 36, False, True),
+            )
+    tax = cache.taxonomy()
+    items = [SweepItem(v, f"video {v}", 1, 0.9, None) for v in (here, gone, none)]
+    opened = []
+    session = Database.session
+
+    def counted(self):
+        opened.append(1)
+        return session(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Database, "session", counted)
+        cards = sweep_cards(seeded.db, items=items, settings=settings, tax=tax)
+    assert len(opened) == 1
+    assert [c.file for c in cards] == [VideoFile("media/here.mp4", 12.5), None, None]
