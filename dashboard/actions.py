@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,10 +26,10 @@ from core.auth import CurrentUser
 from core.config import get_settings
 from core.errors import MissingFileError, TaggerError
 from core.lifecycle import jobs
-from dashboard import cache, deferred, state
+from dashboard import cache, state
 from dashboard.components import md_escape
 from db.engine import Database
-from db.queries import StaleVersionError, audit, retrain_policy, review
+from db.queries import audit, retrain_policy, review
 from db.queries import quality as quality_q
 from db.queries.quality import AnswerGroup, OverlapConfig
 from db.tables import AuditAction, RetrainPolicy, Role, Video
@@ -64,92 +62,33 @@ def save_review(
         user = state.require_in(session, Role.MODERATOR)
         if quality.is_overlap_video(session, video_id=video_id):
             quality.submit_answer(session, video_id=video_id, node_ids=node_ids, user=user)
-            return _renew(session, video_id=then_claim, user=user)
-        review_rules.save_review(
-            session,
-            video_id=video_id,
-            expected_version=expected_version,
-            node_ids=node_ids,
-            user=user,
+        else:
+            review_rules.save_review(
+                session,
+                video_id=video_id,
+                expected_version=expected_version,
+                node_ids=node_ids,
+                user=user,
+            )
+        return review_rules.renew_claim(
+            session, video_id=then_claim, user=user, claim_minutes=get_settings().claim_minutes
         )
-        return _renew(session, video_id=then_claim, user=user)
-
-
-def _renew(session: Session, *, video_id: int | None, user: CurrentUser) -> Video | None:
-    if video_id is None:
-        return None
-    try:
-        return review_rules.claim_video(
-            session, video_id=video_id, user=user, claim_minutes=get_settings().claim_minutes
-        )
-    except review_rules.VideoClaimedError:
-        return None
-
-
-@dataclass(frozen=True)
-class BulkSave:
-    """One video of a bulk confirmation: its labels, saved against the version first read."""
-
-    video_id: int
-    expected_version: int
-    node_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class BulkOutcome:
-    saved: list[int]
-    refused: dict[int, str]  # video id -> why (changed meanwhile, claimed by someone else)
-    claimed: Video | None = None  # ``then_claim``'s video when it was taken
 
 
 def save_reviews(
-    db: Database, *, saves: Sequence[BulkSave], then_claim: int | None = None
-) -> BulkOutcome:
+    db: Database, *, saves: Sequence[review_rules.BulkSave], then_claim: int | None = None
+) -> review_rules.BulkOutcome:
     """Save several videos, each as an ordinary review, in one unit of work (a page of 24 in one
-    transaction instead of 24).
-
-    Each one first claims (or renews) the video, so a video another moderator holds is refused
-    like a changed one, and the others are still saved: both refusals come before anything is
-    written for that video. ``then_claim`` (the video asked about next) is claimed last, as in
-    :func:`save_review`.
-    """
-    with db.session() as session:
-        user = state.require_in(session, Role.MODERATOR)
-        return _save_reviews(session, user=user, saves=saves, then_claim=then_claim)
-
-
-def defer_save_reviews(
-    db: Database, *, saves: Sequence[BulkSave], then_claim: int | None, about: object
-) -> Future[BulkOutcome]:
-    """:func:`save_reviews` in this browser session's worker (:mod:`dashboard.deferred`),
-    after the work handed to it before; the outcome, or the error, is for a later run."""
-    return _defer(db, Role.MODERATOR, about, _save_reviews, saves=saves, then_claim=then_claim)
-
-
-def _save_reviews(
-    session: Session, *, user: CurrentUser, saves: Sequence[BulkSave], then_claim: int | None
-) -> BulkOutcome:
-    minutes = get_settings().claim_minutes
-    saved: list[int] = []
-    refused: dict[int, str] = {}
-    for item in saves:
-        try:
-            review_rules.claim_video(
-                session, video_id=item.video_id, user=user, claim_minutes=minutes
-            )
-            review_rules.save_review(
-                session,
-                video_id=item.video_id,
-                expected_version=item.expected_version,
-                node_ids=item.node_ids,
-                user=user,
-            )
-        except (StaleVersionError, review_rules.VideoClaimedError) as e:
-            refused[item.video_id] = str(e)
-        else:
-            saved.append(item.video_id)
-    claimed = _renew(session, video_id=then_claim, user=user)
-    return BulkOutcome(saved=saved, refused=refused, claimed=claimed)
+    transaction instead of 24); see ``core.review.save_reviews``. ``then_claim`` (the video
+    asked about next) is claimed last, as in :func:`save_review`."""
+    return _as(
+        db,
+        Role.MODERATOR,
+        review_rules.save_reviews,
+        saves=saves,
+        then_claim=then_claim,
+        claim_minutes=get_settings().claim_minutes,
+    )
 
 
 def _as(db: Database, role: Role, rule: Callable[..., T], **kwargs: Any) -> T:
@@ -157,22 +96,6 @@ def _as(db: Database, role: Role, rule: Callable[..., T], **kwargs: Any) -> T:
     check that the signed-in user has ``role``."""
     with db.session() as session:
         return rule(session, user=state.require_in(session, role), **kwargs)
-
-
-def _defer(
-    db: Database, role: Role, about: object, rule: Callable[..., T], **kwargs: Any
-) -> Future[T]:
-    """:func:`_as` in this browser session's worker (:mod:`dashboard.deferred`): returns at
-    once. The token is read now (the worker has no page run to read the cookie from) and
-    checked by the write; this run's router does not wait behind it (``state.defer_check``)."""
-    presented = state.token()
-    state.defer_check()
-
-    def write() -> T:
-        with db.session() as session:
-            return rule(session, user=state.require_token_in(session, presented, role), **kwargs)
-
-    return deferred.work().submit(about, write)
 
 
 def _read_as(db: Database, role: Role, query: Callable[[Session], T]) -> T:
@@ -244,30 +167,14 @@ def release(
 ) -> Video | None:
     """Give the video up; ``then_claim`` as in :func:`save_review`."""
     return _as(
-        db, Role.MODERATOR, _release, video_id=video_id, skipped=skipped, then_claim=then_claim
-    )
-
-
-def defer_release(
-    db: Database, *, video_id: int, skipped: bool, then_claim: int | None, about: object
-) -> Future[Video | None]:
-    """:func:`release` in this browser session's worker, as :func:`defer_save_reviews`."""
-    return _defer(
         db,
         Role.MODERATOR,
-        about,
-        _release,
+        review_rules.release_then_claim,
         video_id=video_id,
         skipped=skipped,
         then_claim=then_claim,
+        claim_minutes=get_settings().claim_minutes,
     )
-
-
-def _release(
-    session: Session, *, user: CurrentUser, video_id: int, skipped: bool, then_claim: int | None
-) -> Video | None:
-    review_rules.release_claim(session, video_id=video_id, user=user, skipped=skipped)
-    return _renew(session, video_id=then_claim, user=user)
 
 
 def flag(db: Database, *, video_id: int, reason: str) -> Video:

@@ -281,16 +281,6 @@ class Question:
     thumbnails: dict[int, str]  # keyframe index -> stored path, of the thumbnails on disk
 
 
-@dataclass(frozen=True)
-class Answered:
-    """A binary answer or skip handed to the session's worker (:mod:`dashboard.deferred`): the
-    question, and the video claimed with it (the question shown next). Defined here, not in the
-    page, whose classes are defined anew on every run."""
-
-    question: Question
-    then_claim: int | None
-
-
 def load_questions(
     db: Database,
     *,

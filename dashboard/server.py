@@ -1,5 +1,5 @@
 """One server, one port: the Streamlit dashboard (``dashboard/app.py``), our own HTTP routes (media
-streaming, sign-in) and the HTTP API mounted at ``/api``.
+streaming, sign-in, binary mode's questions and answers) and the HTTP API mounted at ``/api``.
 
     streamlit run dashboard/server.py      (what `tagger serve` runs)
 
@@ -16,13 +16,14 @@ import streamlit as st
 from starlette.routing import Mount
 
 from dashboard.api import create_api, webhook_lifespan
-from dashboard.routes import media, session
+from dashboard.routes import binary, media, session
 
 APP_SCRIPT = Path(__file__).resolve().parent / "app.py"
 
 routes = [
     *session.routes,
     *media.routes,
+    *binary.routes,
     Mount("/api", create_api()),
 ]
 

@@ -43,7 +43,7 @@ def clear_cookie(response: Response) -> None:
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
     """Browsers send Origin with every form POST: refuse one made from another site (login and
     logout CSRF). A request without Origin comes from a non-browser client and is allowed."""
     origin = request.headers.get("origin")
@@ -56,7 +56,7 @@ def _same_origin(request: Request) -> bool:
 async def signin(request: Request) -> Response:
     """Form fields ``username`` and ``password``; answers 303 to the dashboard, with the
     cookie on success, else with the reason code for the sign-in page."""
-    if not _same_origin(request):
+    if not same_origin(request):
         return PlainTextResponse("cross-site sign-in refused", status_code=403)
     async with request.form(max_files=0, max_fields=MAX_FORM_FIELDS) as form:
         username, password = str(form.get("username", "")), str(form.get("password", ""))
@@ -83,7 +83,7 @@ async def signin(request: Request) -> Response:
 
 async def signout(request: Request) -> Response:
     """Revoke the session server-side and clear the cookie; 303 to the sign-in page."""
-    if not _same_origin(request):
+    if not same_origin(request):
         return PlainTextResponse("cross-site sign-out refused", status_code=403)
     token = session_token(request)
     if token:

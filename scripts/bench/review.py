@@ -8,7 +8,8 @@ keyboard, as a moderator would:
 
 - review: ``S`` (save & next) ``--saves`` times; time from the key to the next video's header;
 - tag sweep: ``S`` confirms a page of 24 ticked videos; time to the confirmation;
-- binary: ``A`` / ``X`` alternately ``--questions`` times; time to the next question.
+- binary: ``A`` / ``X`` alternately ``--questions`` times; time to the next question (and, at
+  the end, until every answer is written).
 
 Prints one markdown table (plus the media rows of ``scripts/bench/media_serving.py`` with
 ``--media`` where that module exists).
@@ -35,7 +36,7 @@ from scripts.bench.live_dashboard import BROWSER_FLAGS, CHROMIUM
 ROOT = Path(__file__).resolve().parents[2]
 GOALS_MS = {"save → next": 500, "binary next question": 300, "sweep confirm (24 videos)": 2000}
 THUMBNAILS = 20
-# a page element the benchmark reads: the "#<video id> · ..." caption of review and binary
+# a page element the benchmark reads: the "#<video id> · ..." caption of the review page
 _ID_OF_PAGE = """() => {
   for (const el of document.querySelectorAll('[data-testid="stCaptionContainer"]')) {
     const m = el.innerText.match(/^#(\\d+) /);
@@ -50,6 +51,13 @@ _NEW_ID = """(old) => {
   }
   return false;
 }"""
+
+# the video of the binary question on screen (dashboard/binary_widget.js)
+QUESTION_ID = """() => {
+  const caption = document.querySelector(".tagger-binary .question-id");
+  return caption ? caption.dataset.videoId : null;
+}"""
+_NEW_QUESTION = f"(old) => {{ const now = ({QUESTION_ID})(); return now !== null && now !== old; }}"
 
 
 # --- processes with a hard deadline ----------------------------------------------------------
@@ -167,12 +175,12 @@ def open_page(page, link: str, heading: str) -> None:
     _idle(page)
 
 
-def press_until_new_id(page, key: str) -> float:
-    """Press ``key`` and return the milliseconds until a different video id is on the page."""
-    old = page.evaluate(_ID_OF_PAGE)
+def answer_until_new_question(page, key: str) -> float:
+    """Press ``key`` on a binary question and return the milliseconds until another one shows."""
+    old = page.evaluate(QUESTION_ID)
     start = time.perf_counter()
     page.keyboard.press(key)
-    page.wait_for_function(_NEW_ID, arg=old, timeout=120_000, polling="raf")
+    page.wait_for_function(_NEW_QUESTION, arg=old, timeout=120_000, polling="raf")
     elapsed = (time.perf_counter() - start) * 1000
     _idle(page)
     return elapsed
@@ -236,10 +244,14 @@ def _drive(page, url: str, password: str, saves: int, questions: int, sweeps: in
         _idle(page)
 
     open_page(page, "Binary", "Binary review")
-    page.get_by_text("Is this video").wait_for()
-    page.get_by_role("button", name="Yes").wait_for()
+    page.wait_for_function(_NEW_QUESTION, arg=None)
     for i in range(questions):
-        result["binary"].append(press_until_new_id(page, "a" if i % 2 == 0 else "x"))
+        result["binary"].append(answer_until_new_question(page, "a" if i % 2 == 0 else "x"))
+    progress = page.locator(".tagger-binary .progress")
+    page.wait_for_function(
+        "(el) => !el.textContent.includes('being saved')", arg=progress.element_handle()
+    )
+    result["binary_saved"] = [float(progress.inner_text().split()[0])]
     return result
 
 
@@ -269,6 +281,10 @@ def table(result: dict[str, list[float]], n_videos: int) -> str:
             f"| {name} | {len(values)} | {statistics.median(values):.0f} | {_p95(values):.0f} | "
             + (f"p95 < {goal} ms" if goal else "–")
             + " |"
+        )
+    if result.get("binary_saved"):
+        lines.append(
+            f"\nbinary answers written: {result['binary_saved'][0]:.0f} of {len(result['binary'])}"
         )
     return "\n".join(lines)
 

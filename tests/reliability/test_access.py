@@ -64,13 +64,11 @@ LEAD_ACTIONS = {
 MODERATOR_ACTIONS = {
     "save_review",
     "save_reviews",
-    "defer_save_reviews",  # checked by the write, in the session's worker
     "claim_next",
     "claim_next_and_read",
     "claim_video",
     "claim_videos",
     "release",
-    "defer_release",
     "release_videos",
     "flag",
     "upload",
@@ -141,7 +139,7 @@ def test_every_action_is_classified_and_checks_the_role_in_its_body():
         )
         # directly, inside its unit of work, or through the helpers that check it there
         assert re.search(
-            rf"(state\.require|_as|_read_as|_defer)\(\s*db,\s*{role}\b"
+            rf"(state\.require|_as|_read_as)\(\s*db,\s*{role}\b"
             rf"|state\.require_in\(\s*session,\s*{role}\b",
             body,
         ), name
@@ -162,6 +160,7 @@ def _action_script() -> None:
     """Runs inside AppTest: every action with the session state the test planted."""
     import streamlit as st
 
+    from core import review as review_rules
     from core.auth import PermissionDeniedError
     from dashboard import actions, cache
 
@@ -178,14 +177,8 @@ def _action_script() -> None:
         "ingest_paths": lambda: actions.ingest_paths(db, paths=["/"]),
         "save_review": lambda: actions.save_review(db, video_id=1, expected_version=0, node_ids=[]),
         "save_reviews": lambda: actions.save_reviews(
-            db, saves=[actions.BulkSave(video_id=1, expected_version=0, node_ids=())]
+            db, saves=[review_rules.BulkSave(video_id=1, expected_version=0, node_ids=())]
         ),
-        "defer_save_reviews": lambda: actions.defer_save_reviews(
-            db,
-            saves=[actions.BulkSave(video_id=1, expected_version=0, node_ids=())],
-            then_claim=None,
-            about=None,
-        ).result(timeout=30),
         "claim_next": lambda: actions.claim_next(db, filters=None, exclude_ids=[]),
         "claim_next_and_read": lambda: actions.claim_next_and_read(
             db, filters=None, exclude_ids=[], read=lambda session, video: video.id
@@ -194,9 +187,6 @@ def _action_script() -> None:
         "release_videos": lambda: actions.release_videos(db, video_ids=[1], skipped=False),
         "claim_video": lambda: actions.claim_video(db, video_id=1),
         "release": lambda: actions.release(db, video_id=1, skipped=False),
-        "defer_release": lambda: actions.defer_release(
-            db, video_id=1, skipped=False, then_claim=None, about=None
-        ).result(timeout=30),
         "flag": lambda: actions.flag(db, video_id=1, reason="x"),
         "upload": lambda: actions.upload(db, data=b"x", filename="x.mp4", title="", description=""),
         "create_api_token": lambda: actions.create_api_token(
