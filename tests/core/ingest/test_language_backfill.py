@@ -23,7 +23,7 @@ from db.engine import Database, init_db
 from db.queries import audit as audit_q
 from db.queries import videos as videos_q
 from db.tables import AuditAction
-from scripts.mediagen import write_srt, write_video
+from scripts.mediagen import read_wav, write_srt, write_video
 from tests.support.fakes import FakeEncoder, FakeTranscriber, RussianTranscriber
 
 SAMPLE_RATE = 16000
@@ -277,3 +277,24 @@ def test_only_the_first_window_is_decoded_unless_it_has_no_speech(tmp_path):
 def _audit(db: Database) -> list:
     with db.session() as session:
         return audit_q.list_audit(session, action=AuditAction.LANGUAGE_DETECTED)
+
+
+@pytest.mark.slow
+def test_multilingual_whisper_base_detects_german_ingested_with_an_english_only_model(
+    db, settings, ingested, whisper_base_dir, speech, tmp_path
+):
+    from core.media.transcribe import FasterWhisperTranscriber
+
+    german = read_wav(speech("Guten Tag, heute sprechen wir über das Wetter in Berlin.", "de", 175))
+    frames = [np.full((48, 64, 3), 90, np.uint8)] * round(german.size / SAMPLE_RATE * 10)
+    video_id = ingested(write_video(tmp_path / "wetter.mp4", frames, 10, audio=german))
+
+    report = detect_languages(
+        db, settings=settings, transcriber=FasterWhisperTranscriber(whisper_base_dir, cpu_threads=1)
+    )
+
+    assert [r.outcome for r in report.results] == [LanguageOutcome.DETECTED]
+    video = _video(db, video_id)
+    assert video.spoken_language == "de" and video.spoken_language_probability > 0.5
+    [warning] = _details(db, video_id, "warning")
+    assert "the transcript was written in en, speech detected as de" in warning
