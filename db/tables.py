@@ -113,6 +113,8 @@ class AuditAction(StrEnum):
     RETRAIN_POLICY = "retrain_policy"
     MODEL_HELD_BACK = "model_held_back"
     QUALITY_SETTINGS = "quality_settings"
+    # issue 15: a processed video's spoken language detected afterwards (tagger detect-language)
+    LANGUAGE_DETECTED = "language_detected"
 
 
 # --- schema bookkeeping -------------------------------------------------------------------------

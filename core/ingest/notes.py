@@ -23,6 +23,8 @@ NoteStatus = Literal["used", "fallback", "dropped", "warning"]
 # ger/de are the same language; en/ru or ms/id are not
 _SAME_LANGUAGE_DISTANCE = 25
 _NOT_A_LANGUAGE = {None, "mul", "mis", "zxx"}  # "und" parses to None
+# what ingest could not use as given; "used" and "warning" notes follow from what it used
+_PROBLEM_STATUSES = frozenset({"fallback", "dropped"})
 _STREAM_MODALITY = {"video": "frames", "audio": "audio"}
 _SOURCES = {
     "provided": "the subtitle file provided with the video",
@@ -114,12 +116,20 @@ def _language_detail(transcript: Transcript) -> str:
 
 
 def _language_mismatch(transcript: Transcript) -> str | None:
-    """Subtitles tagged with one language over speech detected as another, in words."""
+    """Text in one language over speech detected as another, in words: subtitles (a translation?)
+    or a Whisper transcript written in another language than the one detected later (an
+    English-only model's, whose language was detected by ``tagger detect-language``)."""
     spoken, tag = transcript.spoken, transcript.language
-    if transcript.source == "whisper" or spoken is None or not _is_language(tag):
+    if spoken is None or not _is_language(tag):
         return None
     if langcodes.tag_distance(tag, spoken.code) < _SAME_LANGUAGE_DISTANCE:
         return None
+    if transcript.source == "whisper":
+        return (
+            f"the transcript was written in {tag}, speech detected as {spoken.code}"
+            f"{_sure(spoken, ' (', ')')}: its words may be wrong (an English-only speech model"
+            " writes every language as English words)"
+        )
     return (
         f"subtitles are tagged {tag}, speech detected as {spoken.code}{_sure(spoken, ' (', ')')}:"
         " they may be a translation, or belong to another video"
@@ -157,6 +167,18 @@ def finalise(problems: Sequence[ModalityNote], used: Iterable[ModalityNote]) -> 
         for n in problems
     ]
     return [note.as_dict() for note in [*notes, *used]]
+
+
+def restated(stored: Sequence[dict], used: Iterable[ModalityNote]) -> list[dict]:
+    """A processed video's stored notes with what was used stated anew, after a multilingual
+    model listened for its spoken language: what ingest had to replace or leave out stays as
+    noted; the note that an English-only model could not tell the language goes."""
+    problems = [
+        ModalityNote(note["modality"], note["status"], note["detail"])
+        for note in stored
+        if note["status"] in _PROBLEM_STATUSES
+    ]
+    return finalise(problems, used)
 
 
 def summary(notes: Sequence[ModalityNote]) -> str:

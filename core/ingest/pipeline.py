@@ -14,7 +14,6 @@ time of short clips.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import time
@@ -44,21 +43,21 @@ from core.ingest.extract import (
     noted_instead_of_listening,
 )
 from core.ingest.notes import ModalityNote, finalise, used_notes
+from core.ingest.stored import DONE_STATUSES, StoredVideo, read_stored, video_name
 from core.media import decode as media
 from core.media.ocr import onscreen_text
 from core.media.subtitles import SubtitleError, load_subtitles
 from core.media.transcribe import Transcriber, TranscriberError, english_only, load_transcriber
-from core.media.transcript import Segment, SpokenLanguage, Transcript
+from core.media.transcript import Transcript
 from db.engine import Database
 from db.queries import embeddings as embeddings_q
 from db.queries import videos as videos_q
-from db.tables import Video, VideoStatus
+from db.tables import VideoStatus
 
 logger = logging.getLogger(__name__)
 
 EXTRACT_WORKERS = 2
 ENCODE_BATCH = 4  # keyframes of a batch stay in memory until it is encoded
-DONE_STATUSES = frozenset({VideoStatus.READY, VideoStatus.PREDICTED, VideoStatus.REVIEWED})
 # Failures caused by the input itself: stored as the reason, no traceback needed.
 INPUT_ERRORS = (media.MediaError, SubtitleError, TranscriberError, InvalidEncoderInput, OSError)
 
@@ -104,22 +103,10 @@ class _Task:
     sidecar: Transcript | None
     keys: dict[str, str]  # modality -> input hash, for inputs known before decoding
     cached: dict[str, np.ndarray]
-    donor: _Donor | None
+    donor: StoredVideo | None  # processed video with the same bytes: its artifacts are reused
     started: float
     keep_status: bool = False  # an already processed video embedded again (new encoder version)
     problems: list[ModalityNote] = field(default_factory=list)  # found before extraction
-
-
-@dataclass(frozen=True)
-class _Donor:
-    """An already processed video with the same bytes: its artifacts are reused as they are."""
-
-    video_id: int
-    info: videos_q.StoredMedia
-    keyframes: list[tuple[float, str]]
-    transcript: Transcript | None
-    onscreen: list[Segment] | None  # text read on its keyframes; None: never read
-    spoken: SpokenLanguage | None  # detected in its audio (same bytes: the copy's audio too)
 
 
 class Pipeline:
@@ -234,7 +221,7 @@ class Pipeline:
         video = videos_q.get_video(session, video_id=video_id)
         keep_status = video.status in DONE_STATUSES  # embedding again for a new encoder
         donor_video = video if keep_status else None
-        name = video.original_name or video.external_id or f"video {video_id}"
+        name = video_name(video)
         if not video.stored_path or not video.content_hash or Path(video.stored_path).is_absolute():
             return self._failed_in(
                 session, video_id, name, started, "no media file in the media folder"
@@ -252,7 +239,7 @@ class Pipeline:
             donor_video = videos_q.find_video_by_hash(
                 session, content_hash=video.content_hash, exclude_id=video_id
             )
-        donor = _donor(session, donor_video) if donor_video is not None else None
+        donor = read_stored(session, donor_video) if donor_video is not None else None
         keys = {
             "frames": _digest("frames", video.content_hash, str(self.settings.num_keyframes)),
             "audio": _digest("audio", video.content_hash),
@@ -587,53 +574,6 @@ def _encoder_input(task: _Task, extracted: Extracted) -> EncoderInput | None:
         or item.has_audio
     )
     return None if empty else item
-
-
-def _donor(session: Session, video: Video) -> _Donor | None:
-    if video.status not in DONE_STATUSES or not video.content_hash or not video.stored_path:
-        return None
-    spoken = None
-    if video.spoken_language:
-        spoken = SpokenLanguage(video.spoken_language, video.spoken_language_probability)
-    row = videos_q.get_transcript(session, video_id=video.id)
-    transcript = None
-    if row is not None:
-        segments = [
-            Segment(start=s["start"], end=s["end"], text=s["text"])
-            for s in json.loads(row.segments_json)
-        ]
-        transcript = Transcript(
-            language=row.language,
-            source=row.source,
-            segments=segments,
-            encoding=row.encoding,
-            spoken=spoken,
-        )
-    ocr = videos_q.get_onscreen_text(session, video_id=video.id)
-    return _Donor(
-        video_id=video.id,
-        info=videos_q.StoredMedia(
-            content_hash=video.content_hash,
-            stored_path=video.stored_path,
-            duration_s=video.duration_s,
-            width=video.width,
-            height=video.height,
-            has_audio=bool(video.has_audio),
-            has_video=bool(video.has_video),
-        ),
-        keyframes=[
-            (k.timestamp_s, k.thumbnail_path)
-            for k in videos_q.get_keyframes(session, video_id=video.id)
-        ],
-        transcript=transcript,
-        onscreen=[
-            Segment(start=s["start"], end=s["end"], text=s["text"])
-            for s in json.loads(ocr.segments_json)
-        ]
-        if ocr is not None
-        else None,
-        spoken=spoken,
-    )
 
 
 def _extracted_texts(extracted: Extracted) -> dict[str, str]:

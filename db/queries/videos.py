@@ -142,10 +142,19 @@ def list_videos_for_ingest(session: Session, *, limit: int | None = None) -> lis
     return list_videos(session, statuses=[VideoStatus.NEW, VideoStatus.PROCESSING], limit=limit)
 
 
-def list_video_ids(session: Session, *, statuses: Sequence[str] | None = None) -> list[int]:
+def list_video_ids(
+    session: Session,
+    *,
+    statuses: Sequence[str] | None = None,
+    without_spoken_language: bool = False,
+) -> list[int]:
+    """Ids in order, optionally only some statuses, or only videos whose spoken language is not
+    known."""
     query = select(Video.id)
     if statuses:
         query = query.where(col(Video.status).in_([_check_status(s) for s in statuses]))
+    if without_spoken_language:
+        query = query.where(col(Video.spoken_language).is_(None))
     return list(session.exec(query.order_by(col(Video.id))))
 
 

@@ -1,7 +1,8 @@
-"""Pipeline commands: ingest, train, predict, evaluate, models, jobs, bench-hmc.
+"""Pipeline commands: ingest, detect-language, train, predict, evaluate, models, jobs, bench-hmc.
 
-Thin wrappers: parse arguments, call core.ingest.batch / training / prediction / registry / jobs,
-print. Those modules load torch, scikit-learn and PyAV, so each command imports what it uses.
+Thin wrappers: parse arguments, call core.ingest.batch / language_backfill / training /
+prediction / registry / jobs, print. Those modules load torch, scikit-learn and PyAV, so each
+command imports what it uses.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from scripts.cli.data import open_database
 
 if TYPE_CHECKING:
     from core.ingest.distributed import Cluster
+    from core.ingest.language_backfill import LanguageResult
     from core.ingest.pipeline import IngestResult
 
 console = Console(soft_wrap=True)
@@ -118,6 +120,56 @@ def ingest(
         f"{totals}; {report.video_seconds:.0f} s of video in {report.wall_seconds:.1f} s "
         f"({speed:.1f} s of video per second); {report.predicted} predicted"
     )
+    if report.failed:
+        raise fail(f"{len(report.failed)} of {len(report.results)} videos failed (reasons above)")
+
+
+def detect_language(
+    video_ids: Annotated[
+        list[int] | None, typer.Argument(help="Ids of processed videos.", show_default=False)
+    ] = None,
+    all_videos: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Every processed video whose spoken language is unknown (see --force)."
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Detect again where a language is known (e.g. after configuring a multilingual"
+            " model); with --all: every processed video.",
+        ),
+    ] = False,
+) -> None:
+    """Detect the spoken language of processed videos (e.g. ingested before it was detected) and
+    restate their modality notes; needs a multilingual Whisper model (TAGGER_WHISPER_MODEL)."""
+    from core.ingest import language_backfill
+
+    if bool(video_ids) == all_videos:
+        raise fail("give video ids or --all, not both")
+    db = open_database()
+    with _bar(counts=True) as bar:
+        task = bar.add_task("detecting", total=None)
+
+        def progress(done: int, total: int, name: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"detecting {name}"[:80])
+
+        report = language_backfill.detect_languages(
+            db,
+            settings=get_settings(),
+            video_ids=None if all_videos else video_ids,
+            force=force,
+            progress=progress,
+        )
+    if report.results:
+        print_table(
+            ("id", "video", "outcome", "language", "note"),
+            ((str(r.video_id), r.name, r.outcome, _spoken(r), r.reason) for r in report.results),
+        )
+    totals = ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.totals.items()))
+    console.print(totals or "nothing to do: every processed video has a spoken language")
     if report.failed:
         raise fail(f"{len(report.failed)} of {len(report.results)} videos failed (reasons above)")
 
@@ -307,12 +359,21 @@ def _ingest_note(result: IngestResult) -> str:
     return result.reason or ""
 
 
+def _spoken(result: LanguageResult) -> str:
+    spoken = result.spoken
+    if spoken is None:
+        return "-"
+    sure = "" if spoken.probability is None else f" ({spoken.probability:.0%})"
+    return f"{spoken.code}{sure}"
+
+
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
+    app.command("detect-language")(detect_language)
     app.command("train")(train)
     app.command("predict")(predict)
     app.command("evaluate")(evaluate)

@@ -29,6 +29,7 @@ from db.queries import videos as videos_q
 from db.tables import AuditAction, VideoStatus
 from scripts.cli import app
 from scripts.mediagen import read_wav, speak_to_wav, write_video
+from tests.support.fakes import RussianTranscriber
 
 runner = CliRunner()
 # The configured encoder's id (training reads the cached vectors of settings.encoder) with a fake
@@ -83,7 +84,8 @@ def _clip(path: Path, shade: int) -> Path:
 
 def test_help_lists_the_pipeline_commands():
     result = _run("--help")
-    for command in ("ingest", "train", "predict", "evaluate", "models", "jobs", "bench-hmc"):
+    commands = ("ingest", "detect-language", "train", "predict", "evaluate", "models", "jobs")
+    for command in (*commands, "bench-hmc"):
         assert command in result.output
     for sub in (["models", "--help"], ["jobs", "run", "--help"], ["bench-hmc", "--help"]):
         assert _run(*sub).exit_code == 0
@@ -187,6 +189,45 @@ def test_models_predict_and_evaluate_commands(settings: Settings, fake_models):
         and "micro_auprc" in evaluated.output
         and "violations" in evaluated.output
     )
+
+
+def test_detect_language_needs_ids_or_all_and_a_multilingual_model(settings: Settings):
+    assert "give video ids or --all" in _one_line_error(_run("detect-language"))
+    assert "give video ids or --all" in _one_line_error(_run("detect-language", "--all", "3"))
+    refused = _one_line_error(_run("detect-language", "--all"))  # the default tiny.en
+    assert "English-only and cannot detect languages" in refused
+    assert "configure a multilingual Whisper model" in refused
+
+
+def test_detect_language_reports_each_video_and_fails_when_media_is_gone(
+    settings: Settings, fake_models, monkeypatch, tmp_path
+):
+    from core.ingest import language_backfill
+
+    settings.num_keyframes = 2
+    tone = np.sin(np.linspace(0, 600, 16000)).astype(np.float32) * 0.2
+    for name, shade in (("one.mp4", 30), ("two.mp4", 200)):
+        (tmp_path / "in").mkdir(exist_ok=True)
+        write_video(
+            tmp_path / "in" / name, [np.full((32, 32, 3), shade, np.uint8)] * 5, 10, audio=tone
+        )
+    assert _run("ingest", str(tmp_path / "in")).exit_code == 0
+    monkeypatch.setattr(settings, "whisper_model", "base")  # multilingual (a fake one here)
+    monkeypatch.setattr(language_backfill, "load_transcriber", lambda s: RussianTranscriber())
+
+    done = _run("detect-language", "--all")
+    assert done.exit_code == 0, done.output
+    assert "2 detected" in done.output and "ru (80%)" in done.output
+    assert "nothing to do" in _run("detect-language", "--all").output
+    db = Database(settings.resolved_database_url)
+    with db.session() as session:
+        one, two = videos_q.list_videos(session)
+    db.dispose()
+    (settings.data_dir / one.stored_path).unlink()
+    again = _run("detect-language", "--force", str(one.id), str(two.id))
+    assert "1 of 2 videos failed" in _one_line_error(again)
+    assert "one.mp4" in again.output and "is missing" in again.output
+    assert "1 detected" in again.output
 
 
 # --- slow: a real `tagger ingest` process beside a moderator saving reviews --------------------

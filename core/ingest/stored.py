@@ -1,0 +1,82 @@
+"""What ingest stored for a processed video, read back: media info, keyframes, transcript,
+on-screen text and the spoken language.
+
+Ingest reuses it for a copy of the same bytes (nothing is decoded again); the
+``detect-language`` backfill (:mod:`core.ingest.language_backfill`) states the video's modality
+notes anew from it, with the same notes code a fresh ingest uses.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from core.media.transcript import Segment, SpokenLanguage, Transcript
+from db.queries import videos as videos_q
+from db.tables import Video, VideoStatus
+
+DONE_STATUSES = frozenset({VideoStatus.READY, VideoStatus.PREDICTED, VideoStatus.REVIEWED})
+
+
+@dataclass(frozen=True)
+class StoredVideo:
+    """A processed video's artifacts as ingest stored them."""
+
+    video_id: int
+    info: videos_q.StoredMedia
+    keyframes: list[tuple[float, str]]
+    transcript: Transcript | None
+    onscreen: list[Segment] | None  # text read on its keyframes; None: never read
+    spoken: SpokenLanguage | None  # detected in its audio (same bytes: a copy's audio too)
+
+
+def video_name(video: Video) -> str:
+    """How reports name a video: its file name, else its dataset id, else its number."""
+    return video.original_name or video.external_id or f"video {video.id}"
+
+
+def read_stored(session: Session, video: Video) -> StoredVideo | None:
+    """``video``'s stored artifacts; None when it is not processed (or has no media file)."""
+    if video.status not in DONE_STATUSES or not video.content_hash or not video.stored_path:
+        return None
+    spoken = None
+    if video.spoken_language:
+        spoken = SpokenLanguage(video.spoken_language, video.spoken_language_probability)
+    row = videos_q.get_transcript(session, video_id=video.id)
+    transcript = None
+    if row is not None:
+        transcript = Transcript(
+            language=row.language,
+            source=row.source,
+            segments=_segments(row.segments_json),
+            encoding=row.encoding,
+            spoken=spoken,
+        )
+    ocr = videos_q.get_onscreen_text(session, video_id=video.id)
+    return StoredVideo(
+        video_id=video.id,
+        info=videos_q.StoredMedia(
+            content_hash=video.content_hash,
+            stored_path=video.stored_path,
+            duration_s=video.duration_s,
+            width=video.width,
+            height=video.height,
+            has_audio=bool(video.has_audio),
+            has_video=bool(video.has_video),
+        ),
+        keyframes=[
+            (k.timestamp_s, k.thumbnail_path)
+            for k in videos_q.get_keyframes(session, video_id=video.id)
+        ],
+        transcript=transcript,
+        onscreen=_segments(ocr.segments_json) if ocr is not None else None,
+        spoken=spoken,
+    )
+
+
+def _segments(segments_json: str) -> list[Segment]:
+    return [
+        Segment(start=s["start"], end=s["end"], text=s["text"]) for s in json.loads(segments_json)
+    ]
