@@ -247,11 +247,11 @@ def _drive(page, url: str, password: str, saves: int, questions: int, sweeps: in
     page.wait_for_function(_NEW_QUESTION, arg=None)
     for i in range(questions):
         result["binary"].append(answer_until_new_question(page, "a" if i % 2 == 0 else "x"))
-    progress = page.locator(".tagger-binary .progress")
+    progress = ".tagger-binary .progress"  # drawn anew on each change: found again each time
     page.wait_for_function(
-        "(el) => !el.textContent.includes('being saved')", arg=progress.element_handle()
+        "(sel) => !document.querySelector(sel).textContent.includes('being saved')", arg=progress
     )
-    result["binary_saved"] = [float(progress.inner_text().split()[0])]
+    result["binary_saved"] = [float(page.locator(progress).inner_text().split()[0])]
     return result
 
 
