@@ -42,6 +42,7 @@ INGEST_TIMEOUT_S = 900
 EXIT_SOME_FAILED = 1  # `tagger ingest` when some inputs failed (the others are stored)
 
 OVERHEAD_GOAL = 0.15
+BACKLOG_FACTOR = 3  # ray-backlog: the larger corpus has this many times the videos
 
 
 def bench_ray(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
@@ -71,6 +72,50 @@ def bench_ray(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
             )
         )
     return rows
+
+
+def bench_ray_backlog(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
+    """What each further video costs on Ray vs one process, with the fixed costs taken out: both
+    sides ingest the demo corpus and one ``BACKLOG_FACTOR`` times as large (different videos),
+    and the overhead is the ratio of the differences. A backlog of millions of videos pays the
+    start-up of every worker and actor once; the fixed part is reported beside it."""
+    small_n, large_n = sizes.ingest_videos, sizes.ingest_videos * BACKLOG_FACTOR
+    corpora = {n: demo_corpus_videos(work, n) for n in (small_n, large_n)}
+    cpus = os.cpu_count() or 2
+    single: dict[int, _Run] = {}
+    on_ray: dict[int, _Run] = {}
+    for n, videos in corpora.items():  # alternating: the machine's load moves both sides alike
+        single[n] = _ingest(videos, _fresh(base, work, f"single{n}-"), address=None)
+        on_ray[n], _start_s = _on_ray(videos, _fresh(base, work, f"ray{n}-"), 1, cpus)
+        if on_ray[n].statuses != single[n].statuses:
+            raise RuntimeError(
+                f"Ray ingest gave {on_ray[n].statuses}, one process {single[n].statuses}"
+            )
+
+    def per_video(runs: dict[int, _Run], field: str) -> float:
+        extra = getattr(runs[large_n], field) - getattr(runs[small_n], field)
+        return extra / (runs[large_n].videos - runs[small_n].videos)
+
+    wall_ray, wall_single = per_video(on_ray, "wall_s"), per_video(single, "wall_s")
+    cpu_ray, cpu_single = per_video(on_ray, "cpu_s"), per_video(single, "cpu_s")
+    overhead = wall_ray / wall_single - 1
+    fixed = (on_ray[small_n].wall_s - wall_ray * on_ray[small_n].videos) - (
+        single[small_n].wall_s - wall_single * single[small_n].videos
+    )
+    return [
+        Row(
+            "ray",
+            f"`tagger ingest --ray`, each video beyond the first {small_n} (demo corpus of "
+            f"{small_n} vs {large_n} videos), 1 node x {cpus} CPU",
+            f"{wall_ray:.2f} s and {cpu_ray:.2f} CPU s a video ({on_ray[small_n].wall_s:.1f} / "
+            f"{on_ray[large_n].wall_s:.1f} s); fixed costs {fixed:+.1f} s more than one process",
+            f"`tagger ingest`: {wall_single:.2f} s and {cpu_single:.2f} CPU s a video "
+            f"({single[small_n].wall_s:.1f} / {single[large_n].wall_s:.1f} s)",
+            f"{overhead:+.0%} wall time ({cpu_ray / cpu_single - 1:+.0%} CPU time) a video",
+            f"< +{OVERHEAD_GOAL:.0%}",
+            overhead < OVERHEAD_GOAL,
+        )
+    ]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ remembered figure) and the goal. Sections:
 - ``queue``: the queue page's queries on 10k / 100k / 1M videos (scripts.bench.dashboard_pages);
 - ``memory``: peak RSS of the dashboard rendering the queue page, and of ``tagger ingest``;
 - ``ray``: the ingest videos on a local Ray cluster of 1 and 2 nodes vs one process
-  (scripts.bench.ray; not in the default run: it starts clusters, ``--only ray``).
+  (scripts.bench.ray; not in the default run: it starts clusters, ``--only ray``);
+- ``ray-backlog``: what each further video costs on one Ray node vs one process, from the ingest
+  of the demo corpus and of one three times as large (``--only ray-backlog``).
 
 This module parses the options, runs the sections and prints the table; the sections live in
 ``bench_pipeline`` (keyframes, whisper, ingest), ``bench_retrain`` and ``bench_serving`` (queue,
@@ -42,14 +44,23 @@ from pathlib import Path
 from core.config import get_settings
 from scripts.bench.common import FULL, QUICK, Row, Section, Sizes, mem_total_gib
 from scripts.bench.pipeline import bench_ingest, bench_keyframes, bench_whisper
-from scripts.bench.ray import bench_ray
+from scripts.bench.ray import bench_ray, bench_ray_backlog
 from scripts.bench.retrain import bench_retrain
 from scripts.bench.serving import bench_memory, bench_queue
 
 logger = logging.getLogger("bench")
 
-SECTIONS = ("keyframes", "whisper", "ingest", "retrain", "queue", "memory", "ray")
-DEFAULT_SECTIONS = SECTIONS[:-1]  # ray starts clusters: asked for by name
+SECTIONS = (
+    "keyframes",
+    "whisper",
+    "ingest",
+    "retrain",
+    "queue",
+    "memory",
+    "ray",
+    "ray-backlog",
+)
+DEFAULT_SECTIONS = SECTIONS[:-2]  # the ray sections start clusters: asked for by name
 BENCHES: dict[str, Section] = {
     "keyframes": bench_keyframes,
     "whisper": bench_whisper,
@@ -58,6 +69,7 @@ BENCHES: dict[str, Section] = {
     "queue": bench_queue,
     "memory": bench_memory,
     "ray": bench_ray,
+    "ray-backlog": bench_ray_backlog,
 }
 
 
@@ -78,7 +90,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--only",
         default=",".join(DEFAULT_SECTIONS),
-        help=f"comma-separated sections (default all but ray): {','.join(SECTIONS)}",
+        help=f"comma-separated sections (default all but the ray ones): {','.join(SECTIONS)}",
     )
     parser.add_argument(
         "--quick", action="store_true", help="CI-sized inputs (minutes, not a quarter hour)"

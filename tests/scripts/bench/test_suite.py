@@ -23,10 +23,12 @@ from scripts.bench.suite import (
 )
 
 
-def test_defaults_select_every_section_but_ray_at_full_size() -> None:
+def test_defaults_select_every_section_but_the_ray_ones_at_full_size() -> None:
     options = parse_args([])
-    assert options.sections == DEFAULT_SECTIONS == tuple(s for s in SECTIONS if s != "ray")
+    assert options.sections == DEFAULT_SECTIONS
+    assert DEFAULT_SECTIONS == tuple(s for s in SECTIONS if not s.startswith("ray"))
     assert parse_args(["--only", "ray"]).sections == ("ray",)
+    assert parse_args(["--only", "ray-backlog,ray"]).sections == ("ray", "ray-backlog")
     assert options.sizes == FULL and options.out is None
 
 
