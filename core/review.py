@@ -20,7 +20,6 @@ Every function takes an open ``Session``: the caller's unit of work makes the wh
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session
@@ -197,57 +196,6 @@ def renew_claim(
         return claim_video(session, video_id=video_id, user=user, claim_minutes=claim_minutes)
     except VideoClaimedError:
         return None
-
-
-@dataclass(frozen=True)
-class BulkSave:
-    """One video of a bulk confirmation or a binary answer: its labels, saved against the
-    version first read."""
-
-    video_id: int
-    expected_version: int
-    node_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class BulkOutcome:
-    saved: list[int] = field(default_factory=list)
-    refused: dict[int, str] = field(default_factory=dict)  # video id -> why it was not saved
-    claimed: Video | None = None  # ``then_claim``'s video when it was taken
-
-
-def save_reviews(
-    session: Session,
-    *,
-    user: Actor,
-    saves: Sequence[BulkSave],
-    then_claim: int | None,
-    claim_minutes: int,
-) -> BulkOutcome:
-    """Save several videos, each as an ordinary review, then claim ``then_claim``.
-
-    Each one first claims (or renews) the video, so a video another moderator holds is refused
-    like a changed one, and the others are still saved: both refusals come before anything is
-    written for that video.
-    """
-    saved: list[int] = []
-    refused: dict[int, str] = {}
-    for item in saves:
-        try:
-            claim_video(session, video_id=item.video_id, user=user, claim_minutes=claim_minutes)
-            save_review(
-                session,
-                video_id=item.video_id,
-                expected_version=item.expected_version,
-                node_ids=item.node_ids,
-                user=user,
-            )
-        except (StaleVersionError, VideoClaimedError) as e:
-            refused[item.video_id] = str(e)
-        else:
-            saved.append(item.video_id)
-    claimed = renew_claim(session, video_id=then_claim, user=user, claim_minutes=claim_minutes)
-    return BulkOutcome(saved=saved, refused=refused, claimed=claimed)
 
 
 def release_then_claim(

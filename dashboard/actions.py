@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import streamlit as st
 from sqlmodel import Session
 
-from core import lead_review, quality
+from core import bulk_review, lead_review, quality
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from core.auth import CurrentUser
@@ -76,15 +76,15 @@ def save_review(
 
 
 def save_reviews(
-    db: Database, *, saves: Sequence[review_rules.BulkSave], then_claim: int | None = None
-) -> review_rules.BulkOutcome:
+    db: Database, *, saves: Sequence[bulk_review.BulkSave], then_claim: int | None = None
+) -> bulk_review.BulkOutcome:
     """Save several videos, each as an ordinary review, in one unit of work (a page of 24 in one
     transaction instead of 24); see ``core.review.save_reviews``. ``then_claim`` (the video
     asked about next) is claimed last, as in :func:`save_review`."""
     return _as(
         db,
         Role.MODERATOR,
-        review_rules.save_reviews,
+        bulk_review.save_reviews,
         saves=saves,
         then_claim=then_claim,
         claim_minutes=get_settings().claim_minutes,

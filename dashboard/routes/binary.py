@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from core import auth
+from core import auth, bulk_review
 from core import review as review_rules
 from core.auth import CurrentUser
 from core.config import Settings, get_settings
@@ -212,10 +212,10 @@ def _answer(request: Request, given: AnswerIn) -> Response:
             return JSONResponse({"saved": False, "claimed": claimed is not None})
         if given.node_ids is None:
             return _problem(422, "a yes or no answer needs node_ids")
-        outcome = review_rules.save_reviews(
+        outcome = bulk_review.save_reviews(
             session,
             user=user,
-            saves=[review_rules.BulkSave(given.video_id, given.version, tuple(given.node_ids))],
+            saves=[bulk_review.BulkSave(given.video_id, given.version, tuple(given.node_ids))],
             then_claim=given.then_claim,
             claim_minutes=minutes,
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import review as review_rules
+from core import bulk_review
 from core.config import get_settings
 from dashboard import actions, cache, state
 from dashboard.components import (
@@ -94,7 +94,7 @@ def _confirm(node_id: str, page: int) -> None:
     outcome = actions.save_reviews(
         db,
         saves=[
-            review_rules.BulkSave(
+            bulk_review.BulkSave(
                 video_id=c.item.video_id,
                 expected_version=c.start.version,
                 node_ids=tuple(answer(c.start, node_id=node_id, accept=True, tax=tax)),

@@ -160,7 +160,7 @@ def _action_script() -> None:
     """Runs inside AppTest: every action with the session state the test planted."""
     import streamlit as st
 
-    from core import review as review_rules
+    from core import bulk_review
     from core.auth import PermissionDeniedError
     from dashboard import actions, cache
 
@@ -177,7 +177,7 @@ def _action_script() -> None:
         "ingest_paths": lambda: actions.ingest_paths(db, paths=["/"]),
         "save_review": lambda: actions.save_review(db, video_id=1, expected_version=0, node_ids=[]),
         "save_reviews": lambda: actions.save_reviews(
-            db, saves=[review_rules.BulkSave(video_id=1, expected_version=0, node_ids=())]
+            db, saves=[bulk_review.BulkSave(video_id=1, expected_version=0, node_ids=())]
         ),
         "claim_next": lambda: actions.claim_next(db, filters=None, exclude_ids=[]),
         "claim_next_and_read": lambda: actions.claim_next_and_read(

@@ -11,13 +11,13 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from core import auth
-from core import review as review_rules
+from core import auth, bulk_review, quality
 from core import taxonomy as taxonomy_core
 from dashboard.routes import binary, session
 from db.engine import DatabaseBusyError
 from db.queries import audit, labels, users, videos
 from db.queries import model_versions as models
+from db.queries import quality as quality_q
 from db.queries.model_versions import PredictionRow
 from db.tables import AuditAction, VideoStatus, utcnow
 from tests.dashboard.conftest import PASSWORD
@@ -168,7 +168,7 @@ def test_a_busy_database_writes_nothing_and_says_so(client, questions, monkeypat
     def busy(*args, **kwargs):
         raise DatabaseBusyError("database x is busy: another process held it for over 120 s")
 
-    monkeypatch.setattr(review_rules, "save_reviews", busy)
+    monkeypatch.setattr(bulk_review, "save_reviews", busy)
     response = _post(client, first, "yes")
     assert response.status_code == 503
     assert "busy" in response.json()["detail"]
@@ -238,3 +238,18 @@ def test_an_expired_session_is_refused(client, questions) -> None:
         row.expires_at = utcnow() - timedelta(minutes=1)
         s.add(row)
     assert client.get(binary.QUESTIONS_PATH).status_code == 401
+
+
+def test_an_overlap_video_is_answered_blind_as_on_the_review_page(client, questions) -> None:
+    """Label quality: a video in the overlap share gets this moderator's blind answer, not
+    labels, until the overlap's moderators agree (the same rule as the review page's save)."""
+    with questions.db.session() as s:
+        quality.set_overlap(s, share=1.0, moderators=2, user=None)
+    _sign_in(client, questions)
+    first = _read(client, claim_first="1")[0]
+    assert _post(client, first, "yes").json()["saved"]
+    assert _human(questions, first["video_id"]) == []
+    with questions.db.session() as s:
+        answers = quality_q.answers_by_user(s, video_id=first["video_id"])
+        assert list(answers.values()) == [first["yes"]]
+        assert videos.get_video(s, video_id=first["video_id"]).status == VideoStatus.PREDICTED
