@@ -18,7 +18,7 @@ projection (Johnson-Lindenstrauss: inner products kept in expectation) for large
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,7 +109,9 @@ def _logit_gradient(logits: torch.Tensor, targets: torch.Tensor, mcm: MaxConstra
     return leaf.grad.cpu().numpy()
 
 
-def _projection(width: int, dim: int | None, rng: np.random.Generator):
+def _projection(
+    width: int, dim: int | None, rng: np.random.Generator
+) -> Callable[[np.ndarray], np.ndarray]:
     """``x -> x @ P`` with ``P`` Gaussian ``(width, dim)`` scaled by ``1/sqrt(dim)``, or the
     identity when no projection is asked for or it would not shrink the factor."""
     if dim is None or dim >= width:
