@@ -19,11 +19,22 @@ prediction job and the active-learning benchmark (scripts/bench/active.py) rank 
   their mean probability sits near a threshold.
 - ``density``: closest call weighted by how typical the row is of the pool
   (:func:`density_weighted`), so lone outliers, hard and rarely informative, are not first.
+- ``badge``: expected model change, BADGE (Ash et al. 2020): k-means++ seeding on the rows'
+  gradient embeddings (:func:`gradient_seeds`), so a batch is both uncertain (long gradients)
+  and diverse (gradients pointing different ways).
+- ``gradient_length``: the cheap variant, rows ranked by the length of their gradient alone.
+
+``badge`` and ``gradient_length`` need the classifier's
+:meth:`~core.classifier.HierarchicalClassifier.predict_gradient_embedding`; the gradients are
+kept as two low-rank factors per row, never as ``(n, nodes x width)`` (see
+core/classifier/gradient.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from core.classifier.gradient import GradientEmbedding
 
 CANDIDATE_FLOOR = 0.1  # tags below this probability (and not predicted) are not in question
 STRATEGIES = (
@@ -34,6 +45,8 @@ STRATEGIES = (
     "mixed",
     "committee",
     "density",
+    "badge",
+    "gradient_length",
 )
 _DIVERSE_POOL = 4  # a diverse batch of k is drawn from the 4k best-scored candidates
 
@@ -125,6 +138,36 @@ def diverse_batch(
     return pool[np.array(chosen)]
 
 
+def gradient_seeds(gradients: GradientEmbedding, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``k`` distinct rows by k-means++ seeding on the gradient embeddings: first
+    the longest gradient, then each next row drawn with probability proportional to its squared
+    distance to the nearest row chosen so far. O(n x k x members x (nodes + width)) time,
+    O(n) memory beyond the factors. Rows left once every distance is zero (all-zero or
+    duplicate gradients) are drawn uniformly."""
+    n = gradients.n_rows
+    k = min(k, n)
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    norms = gradients.squared_norms()
+    chosen = [int(np.argmax(norms))]
+    nearest = np.full(n, np.inf)
+    taken = np.zeros(n, dtype=bool)
+    taken[chosen[0]] = True
+    while len(chosen) < k:
+        last = chosen[-1]
+        distance = norms + norms[last] - 2.0 * gradients.inner_products(last)
+        nearest = np.minimum(nearest, np.maximum(distance, 0.0))
+        weight = np.where(taken, 0.0, nearest)
+        total = weight.sum()
+        if total > 0:
+            row = int(rng.choice(n, p=weight / total))
+        else:
+            row = int(rng.choice(np.flatnonzero(~taken)))
+        chosen.append(row)
+        taken[row] = True
+    return np.array(chosen, dtype=np.int64)
+
+
 def _normalise(x: np.ndarray) -> np.ndarray:
     x = np.nan_to_num(np.asarray(x, dtype=np.float64))
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
@@ -140,15 +183,23 @@ def select(
     labelled: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
     member_proba: np.ndarray | None = None,
+    gradients: GradientEmbedding | None = None,
 ) -> np.ndarray:
     """Indices of the ``k`` rows of ``proba`` that ``strategy`` would have reviewed next
-    (``committee`` needs ``member_proba``, ``diverse`` and ``density`` the ``embeddings``)."""
+    (``committee`` needs ``member_proba``, ``diverse`` and ``density`` the ``embeddings``,
+    ``badge`` and ``gradient_length`` the ``gradients``)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown ranking strategy {strategy!r}; expected one of {STRATEGIES}")
     n = len(proba)
     k = min(k, n)
     if strategy == "random":
         return (rng or np.random.default_rng(0)).permutation(n)[:k]
+    if strategy in ("badge", "gradient_length"):
+        if gradients is None or gradients.n_rows != n:
+            raise ValueError(f"the {strategy!r} strategy needs the gradient embedding of each row")
+        if strategy == "badge":
+            return gradient_seeds(gradients, k, rng or np.random.default_rng(0))
+        return np.argsort(-gradients.squared_norms(), kind="stable")[:k]
     if strategy == "committee":
         if member_proba is None:
             raise ValueError("the 'committee' strategy needs each member's probabilities")

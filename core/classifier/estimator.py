@@ -67,6 +67,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from core.classifier.decoding import fit_thresholds
+from core.classifier.gradient import GradientEmbedding, gradient_embedding
 from core.classifier.hierarchy import Hierarchy
 from core.classifier.inputs import Inputs, ModalityData, check_labels, prepare_inputs
 from core.classifier.metrics import bootstrap_win_rate, evaluate, micro_average_precision
@@ -611,6 +612,26 @@ class HierarchicalClassifier(BaseEstimator):
         data = self._prepared(X)
         mcm = MaxConstraint(self.hierarchy_, self.device)
         return np.stack([self._member_proba(net, data, mcm) for net in self.network_])
+
+    def predict_gradient_embedding(
+        self, X: Inputs, *, dim: int | None = None, random_state: int = 0
+    ) -> GradientEmbedding:
+        """Per member and row, the factors ``r`` and ``h`` of the output layer's loss gradient
+        ``r ⊗ h`` under the model's own decisions (BADGE's gradient embedding; see
+        core/classifier/gradient.py). ``dim`` caps both factors' widths by a random projection
+        seeded with ``random_state``."""
+        check_is_fitted(self, "thresholds_")
+        data = self._prepared(X)
+        return gradient_embedding(
+            list(self.network_),
+            data,
+            mcm=MaxConstraint(self.hierarchy_, self.device),
+            thresholds=self.thresholds_,
+            device=self.device,
+            batch_size=_PREDICT_BATCH,
+            dim=dim,
+            seed=random_state,
+        )
 
     def predict_proba(self, X: Inputs) -> np.ndarray:
         """``(n, n_nodes)`` probabilities; a child never exceeds any of its ancestors."""

@@ -270,10 +270,23 @@ class HierarchicalNetwork(nn.Module):
     ) -> torch.Tensor:
         """``tokens[m]``: ``(batch, dim_m)`` with missing rows already zero-filled; ``present``:
         bool."""
+        return self.output_layer(self.hidden(tokens, present, noise))
+
+    @property
+    def output_layer(self) -> nn.Linear:
+        """The last linear layer (hidden features -> one raw logit per node)."""
+        return self.head[-1] if isinstance(self.head, nn.Sequential) else self.head
+
+    def hidden(
+        self, tokens: list[torch.Tensor], present: torch.Tensor, noise: float = 0.0
+    ) -> torch.Tensor:
+        """``(batch, width)``: the last hidden layer, the input of :attr:`output_layer`
+        (gradient embeddings for active learning are built from it)."""
         standardised = []
         for i, t in enumerate(tokens):
             z = (t - getattr(self, f"mean_{i}")) / getattr(self, f"scale_{i}")
             if noise > 0:
                 z = z + noise * torch.randn_like(z)
             standardised.append(torch.where(present[:, i : i + 1], z, torch.zeros_like(z)))
-        return self.head(self.trunk(standardised, present))
+        features = self.trunk(standardised, present)
+        return self.head[:-1](features) if isinstance(self.head, nn.Sequential) else features

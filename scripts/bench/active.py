@@ -39,6 +39,7 @@ from scripts.bench.hmc import load_split
 
 DEFAULT_HMC_SETS = ("Enron_others", "eisen_FUN", "derisi_FUN")
 DEFAULT_STRATEGIES = ("random", "closest_call", "expected_errors", "diverse")
+GRADIENT_STRATEGIES = ("badge", "gradient_length")  # these need the gradient embeddings
 START_FRACTION = 0.05
 STEP_FRACTION = 0.05
 BUDGET_FRACTION = 0.5
@@ -211,6 +212,11 @@ def simulate(pool: Pool, strategy: str, *, seed: int = 0, members: int = 1) -> C
             break
         unlabelled = np.setdiff1d(np.arange(pool.n_pool), labelled)
         member_proba = clf.predict_member_proba(_rows(pool.X_pool, unlabelled))
+        gradients = (
+            clf.predict_gradient_embedding(_rows(pool.X_pool, unlabelled))
+            if strategy in GRADIENT_STRATEGIES
+            else None
+        )
         picked = ranking.select(
             strategy,
             counts[round_no + 1] - count,
@@ -220,6 +226,7 @@ def simulate(pool: Pool, strategy: str, *, seed: int = 0, members: int = 1) -> C
             labelled=pool.embeddings[labelled],
             rng=rng,
             member_proba=member_proba,
+            gradients=gradients,
         )
         labelled = np.concatenate([labelled, unlabelled[picked]])
     return curve

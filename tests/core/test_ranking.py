@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from core import ranking
+from core.classifier import GradientEmbedding
 from core.lifecycle.prediction import uncertainty
 
 
@@ -98,6 +99,52 @@ def test_density_weighting_puts_the_equally_uncertain_outlier_last() -> None:
     ]
 
 
+def _gradients(residuals: list[list[float]], hidden: list[list[float]]) -> GradientEmbedding:
+    """A one-member embedding from per-row factors."""
+    return GradientEmbedding(np.array([residuals], float), np.array([hidden], float))
+
+
+def test_gradient_length_ranks_by_the_gradients_norm() -> None:
+    # ||r ⊗ h|| = ||r|| ||h||: row 0 5 x 1, row 1 1 x 2, row 2 certain (r = 0)
+    gradients = _gradients([[3.0, 4.0], [1.0, 0.0], [0.0, 0.0]], [[1.0], [2.0], [9.0]])
+    np.testing.assert_allclose(gradients.squared_norms(), [25.0, 4.0, 0.0])
+    picked = ranking.select(
+        "gradient_length", 3, proba=np.zeros((3, 2)), thresholds=np.zeros(2), gradients=gradients
+    )
+    assert picked.tolist() == [0, 1, 2]
+
+
+def test_gradient_seeds_start_longest_and_never_pick_a_duplicate() -> None:
+    # rows 0 and 1 have the same gradient; row 2 points elsewhere, row 3 is certain
+    gradients = _gradients(
+        [[2.0, 0.0], [2.0, 0.0], [0.0, 1.0], [0.0, 0.0]], [[1.0], [1.0], [1.0], [1.0]]
+    )
+    for seed in range(5):
+        picked = ranking.gradient_seeds(gradients, 3, np.random.default_rng(seed))
+        assert picked[0] in (0, 1)  # the longest gradient (a tie: the first)
+        assert len(set(picked.tolist())) == 3
+        assert not {0, 1} <= set(picked.tolist())  # distance 0 to each other: never both
+
+
+def test_gradient_seeds_are_deterministic_with_a_seed_and_cover_all_rows() -> None:
+    rng = np.random.default_rng(4)
+    gradients = GradientEmbedding(rng.normal(size=(2, 50, 3)), rng.normal(size=(2, 50, 6)))
+    a = ranking.gradient_seeds(gradients, 10, np.random.default_rng(7))
+    b = ranking.gradient_seeds(gradients, 10, np.random.default_rng(7))
+    c = ranking.gradient_seeds(gradients, 10, np.random.default_rng(8))
+    assert a.tolist() == b.tolist() and a.tolist() != c.tolist()
+    assert len(set(a.tolist())) == 10
+    # every row once when k >= n, even rows whose distances have all become zero
+    zero = GradientEmbedding(np.zeros((1, 4, 2)), np.ones((1, 4, 3)))
+    picked = ranking.gradient_seeds(zero, 9, np.random.default_rng(0))
+    assert sorted(picked.tolist()) == [0, 1, 2, 3]
+
+
+def test_gradient_orders_need_the_gradients() -> None:
+    with pytest.raises(ValueError, match="gradient embedding"):
+        ranking.select("badge", 1, proba=np.zeros((3, 2)), thresholds=np.full(2, 0.5))
+
+
 @pytest.mark.parametrize("strategy", ranking.STRATEGIES)
 def test_select_returns_k_distinct_rows(strategy: str) -> None:
     rng = np.random.default_rng(2)
@@ -110,6 +157,7 @@ def test_select_returns_k_distinct_rows(strategy: str) -> None:
         embeddings=rng.normal(size=(40, 3)),
         rng=rng,
         member_proba=members,
+        gradients=GradientEmbedding(rng.normal(size=(3, 40, 5)), rng.normal(size=(3, 40, 4))),
     )
     assert len(set(picked.tolist())) == 7
     assert picked.max() < 40

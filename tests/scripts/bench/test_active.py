@@ -80,3 +80,13 @@ def test_committee_order_trains_a_committee(monkeypatch) -> None:
     assert curves[0].auprc[0] == curves[1].auprc[0] == curves[2].auprc[0]
     with pytest.raises(SystemExit, match="members 2"):
         active.main(["--datasets", "--strategies", "random", "committee", "--png", "x.png"])
+
+
+def test_gradient_orders_use_the_classifiers_gradient_embedding(monkeypatch) -> None:
+    monkeypatch.setattr(active, "FAST_PARAMS", {"n_ensemble": 1, "max_epochs": 2, "patience": 2})
+    curves = active.run(
+        [_pool(60)], ["random", "badge", "gradient_length"], seeds=[0], log=lambda _: None
+    )
+    assert [c.strategy for c in curves] == ["random", "badge", "gradient_length"]
+    assert curves[0].auprc[0] == curves[1].auprc[0] == curves[2].auprc[0]
+    assert all(c.n_labels == active.schedule(60) for c in curves)
