@@ -7,6 +7,7 @@ const TOP_UP_AT = 5; // fewer questions queued than this: read more
 const RETRY_READ_MS = 5000;
 const PRELOAD = 3; // thumbnails of the next questions fetched ahead
 const KEYS = { a: "yes", x: "no", n: "skip" };
+const PREVIEW_KEY = "p";
 const sessions = new Map(); // batch id -> state: a Streamlit rerun resumes, it does not restart
 
 const newState = (data) => ({
@@ -20,8 +21,53 @@ const newState = (data) => ({
   answered: 0,
   notices: [],
   stopped: null, // why no more answers can be taken (the session ended)
+  preview: null, // {videoId, video}: the muted preview playing over the question
   root: null,
 });
+
+function stopPreview(state) {
+  if (!state.preview) return;
+  const { video } = state.preview;
+  state.preview = null;
+  video.pause();
+  video.removeAttribute("src");
+  video.load(); // aborts the range request in flight
+  video.remove();
+}
+
+// a muted loop of the question's video, preview.seconds long from preview.start (moved back
+// when the file is shorter than recorded); only the ranges played are fetched
+function togglePreview(state) {
+  const question = state.queue[0];
+  if (!question || !question.preview) return;
+  if (state.preview && state.preview.videoId === question.video_id) {
+    stopPreview(state);
+    render(state);
+    return;
+  }
+  stopPreview(state);
+  const { src, start, seconds } = question.preview;
+  const video = el("video", { class: "preview-video", preload: "none" });
+  video.muted = true;
+  video.playsInline = true;
+  let from = start;
+  video.addEventListener("loadedmetadata", () => {
+    const last = Number.isFinite(video.duration) ? video.duration - seconds : start;
+    from = Math.max(0, Math.min(start, last));
+    video.currentTime = from;
+  });
+  video.addEventListener("timeupdate", () => {
+    if (video.currentTime >= from + seconds) video.currentTime = from;
+  });
+  video.addEventListener("ended", () => {
+    video.currentTime = from;
+    video.play().catch(() => {});
+  });
+  video.src = src;
+  state.preview = { videoId: question.video_id, video };
+  render(state);
+  video.play().catch(() => {});
+}
 
 const el = (tag, props = {}, children = []) => {
   const node = document.createElement(tag);
@@ -52,6 +98,9 @@ function render(state) {
   if (!root) return;
   const parts = state.notices.map((text) => el("p", { class: "notice", role: "status", text }));
   const question = state.queue[0];
+  if (state.preview && (!question || state.preview.videoId !== question.video_id)) {
+    stopPreview(state);
+  }
   if (state.stopped) {
     parts.push(el("p", { class: "stopped", role: "alert", text: state.stopped }));
   } else if (!question) {
@@ -74,6 +123,7 @@ function render(state) {
       })
     );
     parts.push(el("p", {}, [el("strong", { text: question.title })]));
+    if (state.preview) parts.push(el("div", { class: "preview" }, [state.preview.video]));
     if (question.thumbnails.length) {
       parts.push(
         el(
@@ -99,6 +149,17 @@ function render(state) {
         el("button", { type: "button", "data-answer": "skip", text: "Skip (N)" }),
       ])
     );
+    if (question.preview) {
+      const playing = state.preview !== null;
+      parts.push(
+        el("button", {
+          type: "button",
+          class: "preview-toggle",
+          "data-action": "preview",
+          text: playing ? "Stop preview (P)" : "Preview (P)",
+        })
+      );
+    }
   }
   const waiting = state.sending.length;
   parts.push(
@@ -255,15 +316,17 @@ export default function (component) {
   const onKey = (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     if (typing(event.composedPath()[0])) return;
-    const kind = KEYS[event.key.toLowerCase()];
-    if (!kind || !root.isConnected) return;
+    const key = event.key.toLowerCase();
+    if (!root.isConnected || !(key in KEYS || key === PREVIEW_KEY)) return;
     event.preventDefault();
-    answer(state, kind);
+    if (key === PREVIEW_KEY) togglePreview(state);
+    else answer(state, KEYS[key]);
   };
   const onClick = (event) => {
     const button = event.target instanceof Element ? event.target.closest("button") : null;
     if (!button) return;
     if (button.dataset.answer) answer(state, button.dataset.answer);
+    if (button.dataset.action === "preview") togglePreview(state);
     if (button.dataset.action === "again") {
       state.exhausted = false;
       topUp(state);
@@ -272,6 +335,7 @@ export default function (component) {
   document.addEventListener("keydown", onKey, true);
   root.addEventListener("click", onClick);
   return () => {
+    stopPreview(state);
     document.removeEventListener("keydown", onKey, true);
     root.removeEventListener("click", onClick);
     if (state.root === root) state.root = null;

@@ -6,6 +6,7 @@ question shows, however fast the answer is written. Here a key (``A`` yes, ``X``
 skip) shows the next question at once from the queue, and the script posts the answer to
 :mod:`dashboard.routes.binary` in the background, one at a time and in order, reading more
 questions before the queue runs out: no Streamlit run until the moderator changes the scope.
+``P`` plays a muted loop of the video's middle over the question, from the media route.
 The script keeps its queue per ``batch``, so a rerun of the page (same batch) resumes where the
 moderator is instead of asking the first questions again.
 """
@@ -18,7 +19,7 @@ import streamlit as st
 
 from dashboard.routes.binary import ANSWERS_PATH, QUESTIONS_PATH
 
-KEYS = (("A", "yes"), ("X", "no"), ("N", "skip"))
+KEYS = (("A", "yes"), ("X", "no"), ("N", "skip"), ("P", "preview the video, muted (again: stop)"))
 _HERE = Path(__file__).resolve().parent
 _CSS = """
 .tagger-binary { font-family: var(--st-font, sans-serif); color: var(--st-text-color, inherit); }
@@ -32,6 +33,9 @@ _CSS = """
   gap: .5rem; margin: .5rem 0; }
 .tagger-binary .thumbnails img { width: 100%; border-radius: .25rem; }
 .tagger-binary .description { white-space: pre-wrap; }
+.tagger-binary .preview-video { width: min(100%, 640px); aspect-ratio: 16 / 9; background: #000;
+  border-radius: .25rem; }
+.tagger-binary .preview-toggle { margin-top: .5rem; }
 .tagger-binary .answers { display: grid; grid-template-columns: repeat(3, 1fr); gap: .75rem; }
 .tagger-binary button { font: inherit; padding: .5rem; cursor: pointer; color: inherit;
   border-radius: .5rem; border: 1px solid var(--st-border-color, rgba(128, 128, 128, .4));

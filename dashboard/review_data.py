@@ -228,6 +228,15 @@ class VideoFile:
     duration_s: float | None
 
 
+def _on_disk(video: Video | None, settings: Settings) -> VideoFile | None:
+    """The video's stored file, when it is on disk."""
+    if video is None or not video.stored_path:
+        return None
+    if not (settings.data_dir / video.stored_path).is_file():
+        return None
+    return VideoFile(video.stored_path, video.duration_s)
+
+
 def load_sweep(
     db: Database,
     *,
@@ -252,11 +261,7 @@ def sweep_cards(
     with db.session() as session:
         rows = videos.get_videos(session, video_ids=[i.video_id for i in items])
         starts = _starts(session, rows, tax)
-    files = {
-        video.id: VideoFile(video.stored_path, video.duration_s)
-        for video in rows
-        if video.stored_path and (settings.data_dir / video.stored_path).is_file()
-    }
+    files = {video.id: _on_disk(video, settings) for video in rows}
     cards = []
     for item in items:
         stored = item.thumbnail
@@ -279,6 +284,7 @@ class Question:
     start: Start
     description: str
     thumbnails: dict[int, str]  # keyframe index -> stored path, of the thumbnails on disk
+    file: VideoFile | None  # what its preview plays; None when the file is not on disk
 
 
 def load_questions(
@@ -298,19 +304,20 @@ def load_questions(
             session, user=user, node_id=node_id, limit=limit, exclude_ids=exclude_ids
         )
         ids = [a.video_id for a in asks]
-        descriptions = {v.id: v.description for v in videos.get_videos(session, video_ids=ids)}
+        rows = {v.id: v for v in videos.get_videos(session, video_ids=ids)}
         frames = bulk_review.keyframe_thumbnails(session, video_ids=ids, per_video=thumbnails)
     starts = load_starts(db, video_ids=ids, tax=tax)
     return [
         Question(
             ask=a,
             start=starts[a.video_id],
-            description=descriptions.get(a.video_id, ""),
+            description=rows[a.video_id].description if a.video_id in rows else "",
             thumbnails={
                 index: path
                 for index, path in frames.get(a.video_id, [])
                 if (settings.data_dir / path).is_file()
             },
+            file=_on_disk(rows.get(a.video_id), settings),
         )
         for a in asks
         if a.video_id in starts

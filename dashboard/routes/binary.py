@@ -34,6 +34,7 @@ from core.config import Settings, get_settings
 from core.errors import TaggerError
 from dashboard import cache
 from dashboard.cache import TaxonomyView
+from dashboard.components import PREVIEW_S, preview_start
 from dashboard.review_data import Question, answer, load_questions
 from dashboard.routes import media
 from dashboard.routes.session import clear_cookie, same_origin, session_token
@@ -75,6 +76,15 @@ def question_payload(question: Question, tax: TaxonomyView) -> dict[str, object]
         "title": ask.title or f"Video {ask.video_id}",
         "description": question.description or "",
         "thumbnails": [media.thumbnail_url(ask.video_id, index) for index in question.thumbnails],
+        "preview": (
+            {
+                "src": media.video_url(ask.video_id),
+                "start": round(preview_start(question.file.duration_s), 2),
+                "seconds": PREVIEW_S,
+            }
+            if question.file is not None
+            else None
+        ),
         "others": [tax.path(n) for n in question.start.labels if n != ask.node_id],
         "yes": answer(question.start, node_id=ask.node_id, accept=True, tax=tax),
         "no": answer(question.start, node_id=ask.node_id, accept=False, tax=tax),
@@ -116,7 +126,11 @@ def read_questions(
                 except review_rules.VideoClaimedError:
                     questions.pop(0)
     for question in questions:
-        media.expect(question.ask.video_id, thumbnails=question.thumbnails)
+        media.expect(
+            question.ask.video_id,
+            video=question.file.stored_path if question.file else None,
+            thumbnails=question.thumbnails,
+        )
     return [question_payload(q, tax) for q in questions]
 
 

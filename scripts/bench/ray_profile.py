@@ -290,13 +290,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=1, help="Ray nodes (the CPUs split evenly)")
     parser.add_argument("--work-dir", type=Path, help="keeps the demo corpus for later runs")
     parser.add_argument("--skip-single", action="store_true", help="profile only the Ray side")
+    parser.add_argument(
+        "--videos", type=int, default=FULL.ingest_videos, help="demo-corpus videos to ingest"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     base = get_settings()
     with tempfile.TemporaryDirectory(prefix="ray-profile-") as tmp:
         work = (args.work_dir or Path(tmp)) / f"profile-{time.strftime('%Y%m%d-%H%M%S')}"
         work.mkdir(parents=True)
-        videos = demo_corpus_videos(work, FULL.ingest_videos)
+        videos = demo_corpus_videos(work, args.videos)
         lines = [] if args.skip_single else profile_single(videos, work, base)
         lines += profile_ray(videos, work, base, args.nodes)
     print("\n".join(lines))

@@ -1,6 +1,7 @@
 """End to end in a real browser: binary mode answered with its keys (and one click) lands as
-ordinary reviews, the next question shows while the answers are written, a skipped video is
-released, and after a reload the questions answered are not asked again.
+ordinary reviews, ``P`` plays a muted preview, the next question shows while the answers are
+written, a skipped video is released, and after a reload the questions answered are not asked
+again.
 
 The dashboard runs in its own process group and the Playwright session in a child process group
 with a hard deadline (:func:`tests.support.browser.run_in_browser`).
@@ -47,10 +48,17 @@ def _drive(browser, url: str, password: str) -> dict:
     asked: list[tuple[str, str, str]] = []
     current = _question(page)
     shown = page.locator(".tagger-binary h3").inner_text()
+    page.keyboard.press("p")  # a muted preview of the video, played over the question
+    page.wait_for_function(
+        "() => { const v = document.querySelector('.tagger-binary video');"
+        " return v !== null && v.muted && !v.paused && v.currentTime > 0; }"
+    )
+    previewed = page.evaluate("document.querySelector('.tagger-binary video').currentSrc")
     for key in ("a", "x", "n", "a"):
         asked.append((current, page.evaluate(ASKED_TAG), key))
         page.keyboard.press(key)
         current = _next(page, current)
+    preview_gone = page.evaluate("document.querySelector('.tagger-binary video') === null")
     asked.append((current, page.evaluate(ASKED_TAG), "x"))
     page.get_by_role("button", name="No (X)").click()
     current = _next(page, current)
@@ -63,7 +71,13 @@ def _drive(browser, url: str, password: str) -> dict:
     page.reload()
     page.get_by_role("heading", name="Binary review", exact=True).wait_for()
     after_reload = _question(page)
-    return {"asked": asked, "heading": shown, "after_reload": after_reload, "last": current}
+    return {
+        "asked": asked,
+        "heading": shown,
+        "after_reload": after_reload,
+        "previewed": previewed,
+        "preview_gone": preview_gone,
+    }
 
 
 def test_binary_keys_answer_questions_that_land_as_reviews(
@@ -75,6 +89,9 @@ def test_binary_keys_answer_questions_that_land_as_reviews(
     with serve_dashboard(settings.data_dir) as server:
         seen = run_in_browser(_drive, server.url, PASSWORD, timeout_s=BROWSER_DEADLINE_S)
     assert seen["heading"].startswith("Is this video ")
+    first = seen["asked"][0][0]
+    assert seen["previewed"].endswith(f"/files/videos/{first}")  # the media route, by id
+    assert seen["preview_gone"]  # the next question stopped it
     asked = [(int(video_id), node_id, key) for video_id, node_id, key in seen["asked"]]
     assert len({video_id for video_id, _, _ in asked}) == 5  # never the same video twice
     answered = [(video_id, node_id, key) for video_id, node_id, key in asked if key != "n"]

@@ -104,6 +104,7 @@ def test_questions_come_most_informative_first_with_what_each_answer_saves(
     # yes: the review form's starting tags (the suggestion Soccer) plus Fine Art; no: without it
     assert first["yes"] == sorted([SOCCER, ART]) and first["no"] == [SOCCER]
     assert first["others"] == [node.path for node in TAX.nodes if node.id == SOCCER]
+    assert first["preview"] is None  # no media file stored for the seeded videos
     assert _claimer(questions, first["video_id"]) is not None  # claim_first
     assert all(_claimer(questions, q["video_id"]) is None for q in read[1:])
     later = _read(client, exclude=",".join(str(q["video_id"]) for q in read[:3]))
