@@ -165,7 +165,9 @@ def _ids(text: str) -> list[int]:
 
 def questions(request: Request) -> Response:
     """``GET ?scope=<tag id>&exclude=<ids>&claim_first=1``: the next questions (JSON list)."""
-    settings = get_settings()
+    user = _signed_in(request, lambda _session, user: user)
+    if isinstance(user, Response):
+        return user
     tax = cache.taxonomy()
     if tax is None:
         return _problem(409, "no taxonomy yet: an admin imports one first")
@@ -176,9 +178,7 @@ def questions(request: Request) -> Response:
         exclude = _ids(request.query_params.get("exclude", ""))
     except ValueError as e:
         return _problem(422, f"exclude: expected comma-separated video ids ({e})")
-    user = _signed_in(request, lambda _session, user: user)
-    if isinstance(user, Response):
-        return user
+    settings = get_settings()
     try:
         payloads = read_questions(
             user=user,

@@ -178,6 +178,7 @@ def test_a_busy_database_writes_nothing_and_says_so(client, questions, monkeypat
 
 def test_without_a_live_session_nothing_is_read_or_written(client, questions) -> None:
     assert client.get(binary.QUESTIONS_PATH).status_code == 401
+    assert client.get(binary.QUESTIONS_PATH, params={"scope": "no-such-tag"}).status_code == 401
     token = _sign_in(client, questions)
     first = _read(client, claim_first="1")[0]
     auth.logout(questions.db, token)
