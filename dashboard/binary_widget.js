@@ -9,6 +9,26 @@ const PRELOAD = 3; // thumbnails of the next questions fetched ahead
 const KEYS = { a: "yes", x: "no", n: "skip" };
 const PREVIEW_KEY = "p";
 const sessions = new Map(); // batch id -> state: a Streamlit rerun resumes, it does not restart
+const PASSED_KEY = "tagger-binary-passed"; // this tab's skipped videos, kept across reloads
+const PASSED_KEPT = 1000; // the newest ones; their ids travel in each read's URL
+
+const storedPassed = () => {
+  try {
+    const ids = JSON.parse(sessionStorage.getItem(PASSED_KEY) || "[]");
+    return Array.isArray(ids) ? ids.filter(Number.isInteger) : [];
+  } catch {
+    return [];
+  }
+};
+
+const pass = (state, videoId) => {
+  state.passed.add(videoId);
+  try {
+    sessionStorage.setItem(PASSED_KEY, JSON.stringify([...state.passed].slice(-PASSED_KEPT)));
+  } catch {
+    // storage full or disabled: skips are then remembered until the page is reloaded
+  }
+};
 
 const newState = (data) => ({
   data,
@@ -17,7 +37,7 @@ const newState = (data) => ({
   posting: false,
   reading: false,
   exhausted: false, // the last read found no new question
-  passed: new Set(), // skipped or refused videos: released, never asked again here
+  passed: new Set(storedPassed()), // skipped or refused videos: released, not asked again
   answered: 0,
   notices: [],
   stopped: null, // why no more answers can be taken (the session ended)
@@ -177,7 +197,7 @@ function render(state) {
 function answer(state, kind) {
   if (state.stopped || !state.queue.length) return;
   const question = state.queue.shift();
-  if (kind === "skip") state.passed.add(question.video_id);
+  if (kind === "skip") pass(state, question.video_id);
   state.sending.push({
     question,
     body: {
@@ -199,7 +219,7 @@ function dropTaken(state, sent, claimed) {
   if (next === null || claimed !== false) return;
   if (state.queue.length && state.queue[0].video_id === next) {
     state.queue.shift();
-    state.passed.add(next);
+    pass(state, next);
     notify(state, `Video #${next} was taken by another moderator meanwhile; it is not asked.`);
   }
 }
@@ -236,7 +256,7 @@ async function post(state) {
     if (body.saved) state.answered += 1;
     dropTaken(state, sent, body.claimed);
   } else if (status === 409 || status === 422) {
-    state.passed.add(id);
+    pass(state, id);
     notify(state, `Not saved: ${body.detail || "refused"} (video #${id}).`);
     dropTaken(state, sent, body.claimed);
   } else {
@@ -259,7 +279,7 @@ async function topUp(state) {
   state.reading = true;
   const claimFirst = state.queue.length === 0;
   const exclude = [
-    ...state.passed,
+    ...[...state.passed].slice(-PASSED_KEPT),
     ...state.queue.map((q) => q.video_id),
     ...state.sending.map((s) => s.body.video_id),
   ];

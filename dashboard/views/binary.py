@@ -4,7 +4,7 @@ Questions come most informative first: the (video, tag) pairs whose probability 
 the tag's decision threshold, one per video, optionally within one tag's subtree. An answer is
 an ordinary review save (claim and version checked, audited) of the labels the review form would
 start from, with the tag added (yes) or removed with its narrower tags (no). Skipped videos are
-released and not asked again in this browser session.
+released and not asked again in this browser tab, reloads included.
 
 The question card runs in the browser (:mod:`dashboard.binary_widget`): the next question shows
 as soon as a key is pressed, and answers are written by :mod:`dashboard.routes.binary` meanwhile.
