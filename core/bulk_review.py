@@ -53,12 +53,13 @@ def save_reviews(
     """
     saved: list[int] = []
     refused: dict[int, str] = {}
+    overlap = quality.overlap_video_ids(session, video_ids=[item.video_id for item in saves])
     for item in saves:
         try:
             review_rules.claim_video(
                 session, video_id=item.video_id, user=user, claim_minutes=claim_minutes
             )
-            if quality.is_overlap_video(session, video_id=item.video_id):
+            if item.video_id in overlap:
                 quality.submit_answer(
                     session, video_id=item.video_id, node_ids=item.node_ids, user=user
                 )

@@ -68,10 +68,12 @@ def store_overlap(
     return get_overlap(session)
 
 
-def count_answers(session: Session, *, video_id: int) -> int:
-    return session.exec(
-        select(func.count()).select_from(OverlapAnswer).where(OverlapAnswer.video_id == video_id)
-    ).one()
+def answered_video_ids(session: Session, *, video_ids: Sequence[int]) -> set[int]:
+    """Those of ``video_ids`` that have at least one overlap answer."""
+    if not video_ids:
+        return set()
+    query = select(OverlapAnswer.video_id).where(col(OverlapAnswer.video_id).in_(set(video_ids)))
+    return set(session.exec(query.distinct()))
 
 
 def answers_by_user(session: Session, *, video_id: int) -> dict[int, list[str]]:
