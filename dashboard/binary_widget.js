@@ -8,7 +8,9 @@ const RETRY_READ_MS = 5000;
 const PRELOAD = 3; // thumbnails of the next questions fetched ahead
 const KEYS = { a: "yes", x: "no", n: "skip" };
 const PREVIEW_KEY = "p";
-const sessions = new Map(); // batch id -> state: a Streamlit rerun resumes, it does not restart
+// batch id -> state: a Streamlit rerun resumes, it does not restart (kept on window: the
+// module may be evaluated again when the card is mounted again)
+const sessions = (window.__taggerBinarySessions ??= new Map());
 const PASSED_KEY = "tagger-binary-passed"; // this tab's skipped videos, kept across reloads
 const PASSED_KEPT = 1000; // the newest ones; their ids travel in each read's URL
 
@@ -224,6 +226,26 @@ function dropTaken(state, sent, claimed) {
   }
 }
 
+// the tab is closing: answers not yet sent go now, with keepalive (one already in flight was
+// sent with it too); a duplicate of a written answer is refused by its version, harmlessly
+function sendOnExit() {
+  for (const state of sessions.values()) {
+    for (const sent of state.sending.slice(state.posting ? 1 : 0)) {
+      fetch(state.data.answers_url, {
+        method: "POST",
+        keepalive: true,
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(sent.body),
+      }).catch(() => {});
+    }
+  }
+}
+if (!window.__taggerBinaryExit) {
+  window.__taggerBinaryExit = true;
+  window.addEventListener("pagehide", sendOnExit);
+}
+
 async function post(state) {
   if (state.posting || state.stopped || !state.sending.length) return;
   state.posting = true;
@@ -233,6 +255,7 @@ async function post(state) {
   try {
     const response = await fetch(state.data.answers_url, {
       method: "POST",
+      keepalive: true, // finishes even if the tab closes meanwhile
       credentials: "same-origin",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(sent.body),

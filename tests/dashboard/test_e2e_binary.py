@@ -68,6 +68,10 @@ def _drive(browser, url: str, password: str) -> dict:
         " && !el.textContent.includes('being saved'); }",
         arg=PROGRESS,
     )
+    bench.open_page(page, "Queue", "Review queue")  # away and back: the card resumes
+    bench.open_page(page, "Binary", "Binary review")
+    resumed = page.locator(PROGRESS).inner_text()
+    resumed_on = _question(page)
     page.reload()
     page.get_by_role("heading", name="Binary review", exact=True).wait_for()
     after_reload = _question(page)
@@ -76,6 +80,9 @@ def _drive(browser, url: str, password: str) -> dict:
         "heading": shown,
         "after_reload": after_reload,
         "previewed": previewed,
+        "resumed": resumed,
+        "resumed_on": resumed_on,
+        "last": current,
         "preview_gone": preview_gone,
     }
 
@@ -92,6 +99,8 @@ def test_binary_keys_answer_questions_that_land_as_reviews(
     first = seen["asked"][0][0]
     assert seen["previewed"].endswith(f"/files/videos/{first}")  # the media route, by id
     assert seen["preview_gone"]  # the next question stopped it
+    assert seen["resumed"].startswith("4 answer(s) saved")  # the same queue, not a new one
+    assert seen["resumed_on"] == seen["last"]
     asked = [(int(video_id), node_id, key) for video_id, node_id, key in seen["asked"]]
     assert len({video_id for video_id, _, _ in asked}) == 5  # never the same video twice
     answered = [(video_id, node_id, key) for video_id, node_id, key in asked if key != "n"]
