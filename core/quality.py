@@ -112,9 +112,13 @@ def in_overlap(video_id: int, share: float) -> bool:
 def is_overlap_video(session: Session, *, video_id: int) -> bool:
     """A never reviewed video in the overlap share, or an unreviewed one with overlap answers
     (a review sent back or rejected is redone by its moderator alone)."""
-    if review_q.reload_video(session, video_id=video_id) is None:
+    video = review_q.reload_video(session, video_id=video_id)
+    if video is None:
         raise NotFoundError(f"no video with id {video_id}")
-    return video_id in overlap_video_ids(session, video_ids=[video_id])
+    if video.reviewed_at is not None:
+        return False
+    answered = quality_q.answered_video_ids(session, video_ids=[video_id])
+    return _in_overlap_now(video, answered, quality_q.get_overlap(session).share)
 
 
 def overlap_video_ids(session: Session, *, video_ids: Sequence[int]) -> set[int]:
@@ -125,9 +129,14 @@ def overlap_video_ids(session: Session, *, video_ids: Sequence[int]) -> set[int]
     return {
         video.id
         for video in video_q.get_videos(session, video_ids=video_ids)
-        if video.reviewed_at is None
-        and (video.id in answered or (video.reviewed_by is None and in_overlap(video.id, share)))
+        if _in_overlap_now(video, answered, share)
     }
+
+
+def _in_overlap_now(video: Video, answered: set[int], share: float) -> bool:
+    if video.reviewed_at is not None:
+        return False
+    return video.id in answered or (video.reviewed_by is None and in_overlap(video.id, share))
 
 
 def submit_answer(
