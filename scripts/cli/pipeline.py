@@ -8,6 +8,7 @@ command imports what it uses.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -69,6 +70,17 @@ def _bar(*, counts: bool) -> Progress:
     return Progress(*columns, console=console, transient=True)
 
 
+def _per_video(bar: Progress, verb: str) -> Callable[[int, int, str], None]:
+    """A progress callback (videos done, total, the current one's name) for a new task of
+    ``bar``, described as ``verb`` and the video's name."""
+    task = bar.add_task(verb, total=None)
+
+    def progress(done: int, total: int, name: str) -> None:
+        bar.update(task, completed=done, total=total, description=f"{verb} {name}"[:80])
+
+    return progress
+
+
 def ingest(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Video files, folders (recursive) or dataset CSVs.")
@@ -92,11 +104,7 @@ def ingest(
         _print_cluster(distributed.connect(address))
         pipeline = distributed.RayPipeline(db, settings)
     with _bar(counts=True) as bar:
-        task = bar.add_task("ingesting", total=None)
-
-        def progress(done: int, total: int, name: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"ingesting {name}"[:80])
-
+        progress = _per_video(bar, "ingesting")
         report = ingest_lib.ingest_paths(
             db,
             paths or [],
@@ -151,11 +159,7 @@ def detect_language(
         raise fail("give video ids or --all, not both")
     db = open_database()
     with _bar(counts=True) as bar:
-        task = bar.add_task("detecting", total=None)
-
-        def progress(done: int, total: int, name: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"detecting {name}"[:80])
-
+        progress = _per_video(bar, "detecting")
         report = language_backfill.detect_languages(
             db,
             settings=get_settings(),
