@@ -158,12 +158,6 @@ class Start:
     labels: tuple[str, ...]
 
 
-def load_starts(db: Database, *, video_ids: Sequence[int], tax: TaxonomyView) -> dict[int, Start]:
-    """:class:`Start` of several videos in one unit of work (unknown ids are left out)."""
-    with db.session() as session:
-        return _starts(session, videos.get_videos(session, video_ids=video_ids), tax)
-
-
 def _starts(session: Session, rows: Sequence[Video], tax: TaxonomyView) -> dict[int, Start]:
     video_ids = [video.id for video in rows]
     effective = review_rules.effective_labels(session, video_ids=video_ids)
@@ -298,26 +292,27 @@ def load_questions(
     limit: int = 20,
     thumbnails: int = 4,
 ) -> list[Question]:
-    """The next ``limit`` questions, most informative first, loaded in two units of work."""
+    """The next ``limit`` questions, most informative first, loaded in one unit of work."""
     with db.session() as session:
         asks = bulk_review.binary_questions(
             session, user=user, node_id=node_id, limit=limit, exclude_ids=exclude_ids
         )
         ids = [a.video_id for a in asks]
-        rows = {v.id: v for v in videos.get_videos(session, video_ids=ids)}
+        found = videos.get_videos(session, video_ids=ids)
+        starts = _starts(session, found, tax)
         frames = bulk_review.keyframe_thumbnails(session, video_ids=ids, per_video=thumbnails)
-    starts = load_starts(db, video_ids=ids, tax=tax)
+    rows = {video.id: video for video in found}
     return [
         Question(
             ask=a,
             start=starts[a.video_id],
-            description=rows[a.video_id].description if a.video_id in rows else "",
+            description=rows[a.video_id].description,
             thumbnails={
                 index: path
                 for index, path in frames.get(a.video_id, [])
                 if (settings.data_dir / path).is_file()
             },
-            file=_on_disk(rows.get(a.video_id), settings),
+            file=_on_disk(rows[a.video_id], settings),
         )
         for a in asks
         if a.video_id in starts
