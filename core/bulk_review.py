@@ -59,18 +59,14 @@ def save_reviews(
             review_rules.claim_video(
                 session, video_id=item.video_id, user=user, claim_minutes=claim_minutes
             )
-            if item.video_id in overlap:
-                quality.submit_answer(
-                    session, video_id=item.video_id, node_ids=item.node_ids, user=user
-                )
-            else:
-                review_rules.save_review(
-                    session,
-                    video_id=item.video_id,
-                    expected_version=item.expected_version,
-                    node_ids=item.node_ids,
-                    user=user,
-                )
+            quality.save_labels(
+                session,
+                video_id=item.video_id,
+                expected_version=item.expected_version,
+                node_ids=item.node_ids,
+                user=user,
+                overlap=item.video_id in overlap,
+            )
         except (StaleVersionError, VideoClaimedError, quality.OverlapClosedError) as e:
             refused[item.video_id] = str(e)
         else:

@@ -139,6 +139,30 @@ def _in_overlap_now(video: Video, answered: set[int], share: float) -> bool:
     return video.id in answered or (video.reviewed_by is None and in_overlap(video.id, share))
 
 
+def save_labels(
+    session: Session,
+    *,
+    video_id: int,
+    expected_version: int,
+    node_ids: Iterable[str],
+    user: Actor,
+    overlap: bool,
+) -> None:
+    """A moderator's labels for a video: the blind answer of an ``overlap`` video
+    (:func:`is_overlap_video`, :func:`overlap_video_ids`), else an ordinary review save, which
+    raises ``StaleVersionError`` when the video changed since ``expected_version``."""
+    if overlap:
+        submit_answer(session, video_id=video_id, node_ids=node_ids, user=user)
+    else:
+        review_rules.save_review(
+            session,
+            video_id=video_id,
+            expected_version=expected_version,
+            node_ids=node_ids,
+            user=user,
+        )
+
+
 def submit_answer(
     session: Session, *, video_id: int, node_ids: Iterable[str], user: Actor
 ) -> AnswerResult:

@@ -60,16 +60,14 @@ def save_review(
     """
     with db.session() as session:
         user = state.require_in(session, Role.MODERATOR)
-        if quality.is_overlap_video(session, video_id=video_id):
-            quality.submit_answer(session, video_id=video_id, node_ids=node_ids, user=user)
-        else:
-            review_rules.save_review(
-                session,
-                video_id=video_id,
-                expected_version=expected_version,
-                node_ids=node_ids,
-                user=user,
-            )
+        quality.save_labels(
+            session,
+            video_id=video_id,
+            expected_version=expected_version,
+            node_ids=node_ids,
+            user=user,
+            overlap=quality.is_overlap_video(session, video_id=video_id),
+        )
         return review_rules.renew_claim(
             session, video_id=then_claim, user=user, claim_minutes=get_settings().claim_minutes
         )
@@ -79,7 +77,7 @@ def save_reviews(
     db: Database, *, saves: Sequence[bulk_review.BulkSave], then_claim: int | None = None
 ) -> bulk_review.BulkOutcome:
     """Save several videos, each as an ordinary review, in one unit of work (a page of 24 in one
-    transaction instead of 24); see ``core.review.save_reviews``. ``then_claim`` (the video
+    transaction instead of 24); see ``core.bulk_review.save_reviews``. ``then_claim`` (the video
     asked about next) is claimed last, as in :func:`save_review`."""
     return _as(
         db,
