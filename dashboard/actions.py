@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,7 +27,7 @@ from core.auth import CurrentUser
 from core.config import get_settings
 from core.errors import MissingFileError, TaggerError
 from core.lifecycle import jobs
-from dashboard import cache, state
+from dashboard import cache, deferred, state
 from dashboard.components import md_escape
 from db.engine import Database
 from db.queries import audit, retrain_policy, review
@@ -41,36 +42,57 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def save_review(
+def defer_save_review(
     db: Database,
     *,
     video_id: int,
     expected_version: int,
     node_ids: Sequence[str],
-    then_claim: int | None = None,
-) -> Video | None:
-    """Save the review; with ``then_claim`` (the video prepared next) renew the claim on that
-    video in the same unit of work and return it, or None when it is no longer the user's to
-    take. Raises ``db.queries.StaleVersionError`` (nothing written) when someone saved the
-    video meanwhile. An overlap video (label quality) stores the moderator's blind answer
-    instead of labels.
+    then_claim: int | None,
+    about: object,
+) -> Future[Video | None]:
+    """Save the review in this browser session's worker (:mod:`dashboard.deferred`), after the
+    work handed to it before; with ``then_claim`` (the video prepared next) renew the claim on
+    that video in the same unit of work. The future gives that video, or None when it is no
+    longer the user's to take; it raises ``db.queries.StaleVersionError`` (nothing written)
+    when someone saved the video meanwhile. An overlap video (label quality) stores the
+    moderator's blind answer instead of labels.
 
     Cached aggregates are left to expire by their TTL (seconds): clearing every cache on each
     save made the next page's counts and lists recompute from scratch at moderator pace.
     """
-    with db.session() as session:
-        user = state.require_in(session, Role.MODERATOR)
-        quality.save_labels(
-            session,
-            video_id=video_id,
-            expected_version=expected_version,
-            node_ids=node_ids,
-            user=user,
-            overlap=quality.is_overlap_video(session, video_id=video_id),
-        )
-        return review_rules.renew_claim(
-            session, video_id=then_claim, user=user, claim_minutes=get_settings().claim_minutes
-        )
+    return _defer(
+        db,
+        Role.MODERATOR,
+        about,
+        _save_review,
+        video_id=video_id,
+        expected_version=expected_version,
+        node_ids=node_ids,
+        then_claim=then_claim,
+    )
+
+
+def _save_review(
+    session: Session,
+    *,
+    user: CurrentUser,
+    video_id: int,
+    expected_version: int,
+    node_ids: Sequence[str],
+    then_claim: int | None,
+) -> Video | None:
+    quality.save_labels(
+        session,
+        video_id=video_id,
+        expected_version=expected_version,
+        node_ids=node_ids,
+        user=user,
+        overlap=quality.is_overlap_video(session, video_id=video_id),
+    )
+    return review_rules.renew_claim(
+        session, video_id=then_claim, user=user, claim_minutes=get_settings().claim_minutes
+    )
 
 
 def save_reviews(
@@ -94,6 +116,22 @@ def _as(db: Database, role: Role, rule: Callable[..., T], **kwargs: Any) -> T:
     check that the signed-in user has ``role``."""
     with db.session() as session:
         return rule(session, user=state.require_in(session, role), **kwargs)
+
+
+def _defer(
+    db: Database, role: Role, about: object, rule: Callable[..., T], **kwargs: Any
+) -> Future[T]:
+    """:func:`_as` in this browser session's worker (:mod:`dashboard.deferred`): returns at
+    once. The token is read now (the worker has no page run to read the cookie from) and
+    checked by the write; this run's router does not wait behind it (``state.defer_check``)."""
+    presented = state.token()
+    state.defer_check()
+
+    def write() -> T:
+        with db.session() as session:
+            return rule(session, user=state.require_token_in(session, presented, role), **kwargs)
+
+    return deferred.work().submit(about, write, token=presented)
 
 
 def _read_as(db: Database, role: Role, query: Callable[[Session], T]) -> T:
@@ -160,13 +198,15 @@ def claim_video(db: Database, *, video_id: int) -> Video:
     )
 
 
-def release(
-    db: Database, *, video_id: int, skipped: bool, then_claim: int | None = None
-) -> Video | None:
-    """Give the video up; ``then_claim`` as in :func:`save_review`."""
-    return _as(
+def defer_release(
+    db: Database, *, video_id: int, skipped: bool, then_claim: int | None, about: object
+) -> Future[Video | None]:
+    """Give the video up, in this session's worker; ``then_claim`` as in
+    :func:`defer_save_review`."""
+    return _defer(
         db,
         Role.MODERATOR,
+        about,
         review_rules.release_then_claim,
         video_id=video_id,
         skipped=skipped,
@@ -175,9 +215,16 @@ def release(
     )
 
 
-def flag(db: Database, *, video_id: int, reason: str) -> Video:
-    return _as(
-        db, Role.MODERATOR, review_rules.set_flag, video_id=video_id, flagged=True, reason=reason
+def defer_flag(db: Database, *, video_id: int, reason: str, about: object) -> Future[Video]:
+    """Flag the video for attention, in this session's worker."""
+    return _defer(
+        db,
+        Role.MODERATOR,
+        about,
+        review_rules.set_flag,
+        video_id=video_id,
+        flagged=True,
+        reason=reason,
     )
 
 

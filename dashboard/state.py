@@ -6,11 +6,14 @@ The browser holds only an opaque sign-in token, in the HttpOnly cookie that the 
 the database through that token at the start of every run (by the router) and again inside
 every action, so editing ``st.session_state`` cannot grant rights. A run that starts with an
 action (a button's callback) reuses the user the action has just read for the router, instead
-of opening the database a second time for the same answer.
+of opening the database a second time for the same answer. An action whose write runs after the
+page (:mod:`dashboard.deferred`) checks the session in that write; its run reuses the user found
+valid at most ``DEFERRED_CHECK_S`` before, so the page does not wait behind the write.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import streamlit as st
@@ -35,6 +38,8 @@ REJECTED = "rejected_token"  # the last token found dead, so its notice is shown
 USER = "current_user"  # resolved from TOKEN by the router on each run; display only
 FLASH = "flash"  # one-shot message shown by the router (e.g. "session expired")
 ACTION_USER_FRESH_S = 1.0  # older than this, the router reads the user again
+CHECKED_AT = "session_checked_at"  # time.monotonic() when the session was last found valid
+DEFERRED_CHECK_S = 5.0  # as long as the media routes trust a check (dashboard.routes.recent)
 
 # review flow (shared by the queue and review pages)
 REVIEW_VIDEO = "review_video_id"
@@ -45,9 +50,17 @@ LOADED = "review_loaded"  # {video_id: ReviewData} of the open and the prepared 
 QUEUE_FILTERS = "queue_filters"
 
 
-# the user a browser session's callback read for the router of the same run: (token, user), by
-# Streamlit session id; kept out of st.session_state, which pages write to
-_action_users: Recent[str, tuple[str | None, CurrentUser]] = Recent(ACTION_USER_FRESH_S)
+@dataclass(frozen=True)
+class Handover:
+    """The user a callback leaves for the router of the same run."""
+
+    token: str | None
+    user: CurrentUser
+    checked: bool  # read from the database by the callback; False: a deferred write checks it
+
+
+# handovers by Streamlit session id; kept out of st.session_state, which pages write to
+_action_users: Recent[str, Handover] = Recent(ACTION_USER_FRESH_S)
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,19 @@ class Baseline:
     version: int
     labels: tuple[str, ...]  # ticked at first
     candidates: tuple[str, ...]  # one checkbox each
+
+
+@dataclass(frozen=True)
+class ReviewWrite:
+    """A review page's write handed to the session's worker (:mod:`dashboard.deferred`): the
+    video, what was done (``save``, ``skip``, ``flag``), the video shown next, and for a save
+    the tags sent and the form they came from (to offer them again when the save is refused)."""
+
+    video_id: int
+    action: str
+    then_claim: int | None
+    node_ids: tuple[str, ...] = ()
+    baseline: Baseline | None = None
 
 
 def init() -> None:
@@ -84,10 +110,16 @@ def resolve(db: Database) -> CurrentUser | None:
     another account signed in from the same browser).
     """
     presented = token()
-    user = _action_user(presented)
-    if user is None and presented:
-        user = auth.resolve_session(db, presented)
-    if user is not None and presented:  # the media the page shows next need not check again
+    handed = _handed_over(presented)
+    if handed is not None:
+        user = handed.user
+    else:
+        user = None
+        if presented:
+            user = auth.resolve_session(db, presented)
+            st.session_state[CHECKED_AT] = time.monotonic()
+    # the media the page shows next need not check again (a deferred check has not happened yet)
+    if user is not None and presented and (handed is None or handed.checked):
         checked_sessions.put(presented, user)
     if presented and user is None:
         st.session_state[TOKEN] = None
@@ -105,8 +137,8 @@ def resolve(db: Database) -> CurrentUser | None:
     return user
 
 
-def _action_user(presented: str | None) -> CurrentUser | None:
-    """The user this run's action read for the same token a moment ago, else None.
+def _handed_over(presented: str | None) -> Handover | None:
+    """What this run's action left for the router for the same token a moment ago, else None.
 
     Callbacks run just before the script, in the same run; the entry is taken out here, so it
     serves one run at most, and the age limit covers a run stopped between the two.
@@ -114,12 +146,11 @@ def _action_user(presented: str | None) -> CurrentUser | None:
     ctx = get_script_run_ctx()
     if ctx is None:
         return None
-    entry = _action_users.get(ctx.session_id)
+    handed = _action_users.get(ctx.session_id)
     _action_users.forget(ctx.session_id)
-    if entry is None or not presented:
+    if handed is None or not presented or handed.token != presented:
         return None
-    action_token, user = entry
-    return user if action_token == presented else None
+    return handed
 
 
 def signin_problem() -> str | None:
@@ -152,8 +183,37 @@ def require_in(session: Session, role: str = Role.ADMIN) -> CurrentUser:
     for every save and answer. In a button's callback, the user read is left for the router of
     the same run."""
     presented = token()
-    user = auth.require_role(auth.resolve_in(session, presented), role)
+    user = require_token_in(session, presented, role)
     ctx = get_script_run_ctx()
     if ctx and not ctx.has_script_started:  # a callback, run before this run's router
-        _action_users.put(ctx.session_id, (presented, user))
+        _action_users.put(ctx.session_id, Handover(presented, user, checked=True))
+        st.session_state[CHECKED_AT] = time.monotonic()
     return user
+
+
+def require_token_in(session: Session, presented: str | None, role: str) -> CurrentUser:
+    """:func:`require_in` for a token read before: work deferred to a worker thread
+    (:mod:`dashboard.deferred`) has no page run to read the browser's cookie from."""
+    return auth.require_role(auth.resolve_in(session, presented), role)
+
+
+def defer_check() -> None:
+    """Called by a callback whose write is deferred (and checks the session itself): this run's
+    router reuses the user of the last check if it is at most ``DEFERRED_CHECK_S`` old, rather
+    than queue for the database behind that write; otherwise it checks as usual.
+
+    A session ended elsewhere meanwhile is refused by the write and by the next run's check.
+    """
+    ctx = get_script_run_ctx()
+    checked_at = st.session_state.get(CHECKED_AT)
+    previous = st.session_state.get(USER)
+    if ctx is None or ctx.has_script_started or previous is None or checked_at is None:
+        return
+    if time.monotonic() - checked_at <= DEFERRED_CHECK_S:
+        _action_users.put(ctx.session_id, Handover(token(), previous, checked=False))
+
+
+def confirm_check(checked_at: float) -> None:
+    """A deferred write found the session valid at ``checked_at`` (``time.monotonic()``): that
+    counts as a check for :func:`defer_check`."""
+    st.session_state[CHECKED_AT] = max(checked_at, st.session_state.get(CHECKED_AT, checked_at))

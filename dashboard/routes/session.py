@@ -4,8 +4,10 @@ The sign-in page's HTML form posts straight to :func:`signin`, so the token only
 in a ``Set-Cookie`` header (HttpOnly, SameSite=Lax, Secure over https) and is never in a URL or
 in page HTML. The cookie lives as long as the server-side session (``auth.authenticate``), so
 the browser drops it when the session expires; sign-out revokes the session in the database,
-clears the cookie and makes this server's media routes forget the session at once. Rate
-limiting and auditing stay in :func:`core.auth.authenticate`.
+clears the cookie and makes this server's media routes forget the session at once. It first
+waits (at most ``SIGNOUT_DRAIN_S``) for the review writes still running under the session
+(:mod:`dashboard.deferred`), so the save made just before signing out is kept. Rate limiting and
+auditing stay in :func:`core.auth.authenticate`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from starlette.routing import Route
 from core import auth
 from core.auth import CurrentUser
 from core.config import get_settings
+from dashboard import deferred
 from dashboard.routes.recent import Recent
 from db.engine import get_database
 from db.tables import utcnow
@@ -31,6 +34,7 @@ SIGNIN_RESULT_PARAM = "signin"
 INVALID = "invalid"
 RATE_LIMITED = "limited"
 MAX_FORM_FIELDS = 4
+SIGNOUT_DRAIN_S = 10.0  # the longest sign-out waits for the session's review writes
 # sessions the media routes checked a moment ago, by token (see dashboard/routes/recent.py)
 checked_sessions: Recent[str, CurrentUser] = Recent()
 
@@ -87,6 +91,7 @@ async def signout(request: Request) -> Response:
         return PlainTextResponse("cross-site sign-out refused", status_code=403)
     token = session_token(request)
     if token:
+        await run_in_threadpool(deferred.drain, token, SIGNOUT_DRAIN_S)
         checked_sessions.forget(token)
         await run_in_threadpool(auth.logout, get_database(get_settings()), token)
     response = RedirectResponse(HOME, status_code=303)

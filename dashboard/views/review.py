@@ -3,11 +3,13 @@ save.
 
 The page claims the video while it is open (others see it "in review"), remembers the version
 it first read, and saves against that version: if someone else saved meanwhile, the save is
-refused, the moderator's selection stays in the form, and they choose what to do.
+refused, and the moderator can open the video again with their selection kept and choose what
+to do.
 
 Every action has a key (listed on the page). While one video is reviewed the next one of the
-queue is already claimed and loaded, so "save & next" is one write and one render: the buttons
-act in callbacks (no second script run) and the loaded videos are kept in the session.
+queue is already claimed and loaded, so "save & next" shows it at once: the save (and a skip or
+flag) is written in the browser session's worker (:mod:`dashboard.deferred`) while the page
+draws the next video, and its outcome is reported a moment later (``_report``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from dataclasses import replace
 import streamlit as st
 
 from core.config import get_settings
-from dashboard import actions, cache, state
+from core.errors import TaggerError
+from dashboard import actions, cache, deferred, state
 from dashboard.components import (
     PLAYER_KEYS,
     SeekPoint,
@@ -35,9 +38,12 @@ from dashboard.review_data import ReviewData, load_review, read_review
 from dashboard.routes import media
 from db.queries import NotFoundError, StaleVersionError
 from db.queries.review import VideoClaimedError
-from db.tables import Video
 
 CONFLICT = "review_conflict"
+REFUSED = "review_refused"  # state.ReviewWrite of a save refused in the worker
+WRITE_ERROR = "review_write_error"  # why the worker could not write the last action
+WRITTEN = "review_written"  # the last write's outcome, e.g. "Saved video 7."
+REPORT_EVERY_S = 0.5  # how often the page looks for the outcome of a write still running
 MAX_TRANSCRIPT_LINES = 400
 MAX_KEYFRAMES = 16
 NUMBERED = 9  # suggestions toggled with the keys 1-9
@@ -49,6 +55,7 @@ KEYS = (
     ("1-9", "toggle tag"),
     *PLAYER_KEYS,
 )
+_DONE = {"save": "Saved", "skip": "Skipped", "flag": "Flagged"}
 
 db = cache.database()
 settings = get_settings()
@@ -65,6 +72,14 @@ def _load(video_id: int) -> ReviewData:
     return loaded[video_id]
 
 
+def _excluded(*video_ids: int) -> list[int]:
+    """Videos the queue must not offer now: skipped ones, ``video_ids``, and those whose write
+    is still with the worker (a saved video stays claimed by this moderator until its save is
+    written, and the queue offers one's own claims first)."""
+    writing = [handed.about.video_id for handed in deferred.work().pending()]
+    return [*st.session_state[state.SKIPPED], *video_ids, *writing]
+
+
 def _claim_and_read_next(exclude_ids: list[int]) -> ReviewData | None:
     """The next video of the queue (the queue page's filters), claimed and read in one unit of
     work."""
@@ -78,23 +93,20 @@ def _claim_and_read_next(exclude_ids: list[int]) -> ReviewData | None:
     )
 
 
-def _open_next(claimed: Video | None = None) -> None:
-    """Show the next video: ``claimed`` (the prepared one, its claim renewed by the action that
-    left the current video), else the next of the queue. The prepared data is used when the
-    video has not changed since it was read."""
-    if claimed is None:
-        fresh = _claim_and_read_next(st.session_state[state.SKIPPED])
-        video, prepared = (fresh.video, fresh) if fresh is not None else (None, None)
-    else:
-        video, prepared = claimed, loaded.get(claimed.id)
-    st.session_state[state.REVIEW_VIDEO] = video.id if video is not None else None
+def _open_next(prepared_id: int | None = None) -> None:
+    """Show the next video: the prepared one (``prepared_id``, its claim renewed by the write
+    that left the current video), else the next of the queue."""
+    prepared = loaded.get(prepared_id) if prepared_id is not None else None
+    if prepared is None:
+        prepared = _claim_and_read_next(_excluded())
+    st.session_state[state.REVIEW_VIDEO] = prepared.video.id if prepared is not None else None
     st.session_state[state.REVIEW_NEXT] = None
     st.session_state.pop(CONFLICT, None)
     loaded.clear()
-    if video is None:
+    if prepared is None:
         st.session_state[state.FLASH] = "The queue is empty for your filters."
-    elif prepared is not None and prepared.video.version == video.version:
-        loaded[video.id] = replace(prepared, claim=replace(prepared.claim, held=True))
+    else:
+        loaded[prepared.video.id] = replace(prepared, claim=replace(prepared.claim, held=True))
 
 
 def _prepared(current: int) -> int | None:
@@ -108,7 +120,7 @@ def _prepare_next(current: int) -> None:
     prepared = st.session_state.get(state.REVIEW_NEXT)
     if prepared and prepared[0] == current:
         return
-    data = _claim_and_read_next([*st.session_state[state.SKIPPED], current])
+    data = _claim_and_read_next(_excluded(current))
     if data is not None:
         loaded[data.video.id] = data
     st.session_state[state.REVIEW_NEXT] = (current, data.video.id if data is not None else None)
@@ -132,38 +144,115 @@ def _current(video_id: int) -> bool:
 def _save(video_id: int) -> None:
     if not _current(video_id):
         return
-    try:
-        claimed = actions.save_review(
-            db,
-            video_id=video_id,
-            expected_version=baselines[video_id].version,
-            node_ids=_selection(video_id),
-            then_claim=_prepared(video_id),
-        )
-    except StaleVersionError:
-        st.session_state[CONFLICT] = {"video_id": video_id}
-        loaded.pop(video_id, None)  # read their version to show it
-        return
-    baselines.pop(video_id, None)
-    _open_next(claimed)
-    st.session_state[state.FLASH] = st.session_state.get(state.FLASH) or f"Saved video {video_id}."
+    node_ids = _selection(video_id)
+    baseline = baselines.pop(video_id)
+    then_claim = _prepared(video_id)
+    actions.defer_save_review(
+        db,
+        video_id=video_id,
+        expected_version=baseline.version,
+        node_ids=node_ids,
+        then_claim=then_claim,
+        about=state.ReviewWrite(video_id, "save", then_claim, tuple(node_ids), baseline),
+    )
+    _open_next(then_claim)
 
 
-def _skip(video_id: int) -> None:
+def _skip(video_id: int, action: str = "skip") -> None:
     if not _current(video_id):
         return
-    claimed = actions.release(db, video_id=video_id, skipped=True, then_claim=_prepared(video_id))
+    then_claim = _prepared(video_id)
+    actions.defer_release(
+        db,
+        video_id=video_id,
+        skipped=True,
+        then_claim=then_claim,
+        about=state.ReviewWrite(video_id, action, then_claim),
+    )
     st.session_state[state.SKIPPED].append(video_id)
     baselines.pop(video_id, None)
-    _open_next(claimed)
+    _open_next(then_claim)
 
 
 def _flag(video_id: int) -> None:
     if not _current(video_id):
         return
     reason = st.session_state.get(f"review_flag_reason_{video_id}", "")
-    actions.flag(db, video_id=video_id, reason=reason)
-    _skip(video_id)
+    actions.defer_flag(
+        db, video_id=video_id, reason=reason, about=state.ReviewWrite(video_id, "flag", None)
+    )
+    _skip(video_id, action="flag")
+
+
+def _take_in_finished() -> bool:
+    """Take in the writes finished since the last look; True when one needs the whole page
+    (a refused or failed write, or the video on screen no longer held)."""
+    whole_page = False
+    for handed in deferred.work().finished():
+        written: state.ReviewWrite = handed.about
+        try:
+            claimed = handed.future.result()
+        except StaleVersionError:
+            st.session_state[REFUSED] = written
+            whole_page = True
+            continue
+        except TaggerError as e:
+            done = _DONE.get(written.action, "saved").lower()
+            st.session_state[WRITE_ERROR] = f"Video {written.video_id} was not {done}: {e}."
+            if written.action == "save":
+                st.session_state[REFUSED] = written
+            whole_page = True
+            continue
+        state.confirm_check(handed.started_at)
+        if written.action in _DONE:
+            st.session_state[WRITTEN] = f"{_DONE[written.action]} video {written.video_id}."
+        shown = st.session_state.get(state.REVIEW_VIDEO)
+        data = loaded.get(shown) if shown is not None else None
+        if written.then_claim != shown or data is None:
+            continue
+        if claimed is None:  # taken meanwhile: the page claims it again, or reads it only
+            loaded[shown] = replace(data, claim=replace(data.claim, held=False))
+            whole_page = True
+        elif claimed.version != data.video.version:  # changed since prepared: read it again
+            loaded.pop(shown)
+            baselines.pop(shown, None)
+            whole_page = True
+    return whole_page
+
+
+def _show_writes() -> None:
+    """The write in progress, else the last one's outcome."""
+    pending = deferred.work().pending()
+    if pending:
+        st.caption(f"Saving video {pending[-1].about.video_id}…")
+    elif WRITTEN in st.session_state:
+        st.success(md_escape(st.session_state[WRITTEN]))
+
+
+@st.fragment(run_every=REPORT_EVERY_S)
+def _report_while_writing() -> None:
+    """Drawn while writes are with the worker: reports them once written, with no key pressed."""
+    if _take_in_finished():
+        st.rerun(scope="app")
+    _show_writes()
+
+
+def _reopen(written: state.ReviewWrite) -> None:
+    """Open a video whose save was refused again, with the moderator's selection ticked, the
+    other's tags shown and the choice to save over them."""
+    assert written.baseline is not None
+    st.session_state.pop(REFUSED, None)
+    st.session_state[state.REVIEW_VIDEO] = written.video_id
+    st.session_state[state.REVIEW_NEXT] = None
+    loaded.clear()
+    old = written.baseline
+    baselines[written.video_id] = replace(
+        old, labels=tuple(n for n in old.candidates if n in written.node_ids)
+    )
+    st.session_state[f"review_add_{written.video_id}"] = [
+        n for n in written.node_ids if n not in old.candidates
+    ]
+    st.session_state[CONFLICT] = {"video_id": written.video_id}
 
 
 def _toggle(key: str) -> None:
@@ -189,9 +278,33 @@ def _player(data: ReviewData) -> None:
 
 
 st.title("Review")
+_take_in_finished()
 notice = st.session_state.pop(state.FLASH, None)
 if notice:
     st.success(md_escape(notice))
+problem = st.session_state.pop(WRITE_ERROR, None)
+if problem:
+    st.error(md_escape(problem))
+refused: state.ReviewWrite | None = st.session_state.get(REFUSED)
+if refused is not None:
+    st.error(
+        f"Your save of video {refused.video_id} was not applied: someone else changed the video "
+        "meanwhile (a saved review or a send-back)."
+    )
+    reopen, dismiss = st.columns(2)
+    reopen.button(
+        f"Open video {refused.video_id} again, with your selection",
+        key="review_reopen",
+        on_click=_reopen,
+        args=(refused,),
+    )
+    dismiss.button(
+        "Dismiss", key="review_refused_dismiss", on_click=st.session_state.pop, args=(REFUSED, None)
+    )
+if deferred.work().pending():
+    _report_while_writing()
+else:
+    _show_writes()
 if tax is None:
     st.warning("No taxonomy yet: an admin imports one on the Taxonomy page (or `tagger init`).")
     st.stop()
@@ -274,7 +387,7 @@ with right:
     st.text(video.description or "(none)")
     if data.tags:
         st.markdown("**Model prediction**")
-        st.altair_chart(probability_chart(data.tags), width="stretch")
+        st.vega_lite_chart(probability_chart(data.tags), width="stretch")
         with st.expander("Full tag tree", expanded=False):
             render_tag_tree(data.tags, tax.taxonomy)
     else:

@@ -82,9 +82,14 @@ def test_moderator_save_of_an_overlap_video_is_a_blind_answer(signed_in, seeded)
     # the review page's write path, called with the moderator's signed-in token
     st.session_state["auth_token"] = signed_in("mod").session_state["auth_token"]
     try:
-        actions.save_review(
-            seeded.db, video_id=vid, expected_version=0, node_ids=[tax.find("Sports").id]
-        )
+        actions.defer_save_review(
+            seeded.db,
+            video_id=vid,
+            expected_version=0,
+            node_ids=[tax.find("Sports").id],
+            then_claim=None,
+            about=None,
+        ).result(timeout=30)
     finally:
         del st.session_state["auth_token"]
     with seeded.db.session() as s:

@@ -4,12 +4,14 @@ conflict, transcript seeking, skip and flag."""
 from __future__ import annotations
 
 import html
+import json
 import re
 
 from streamlit.testing.v1 import AppTest
 
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
+from dashboard.components import ScoredTag, probability_chart
 from dashboard.routes import media
 from db.queries import audit, labels, videos
 
@@ -26,6 +28,19 @@ def _review_next(at: AppTest) -> AppTest:
     at.button(key="queue_review_next").click().run()
     assert [t.value for t in at.title] == ["Review"]
     return at.switch_page("views/review.py")
+
+
+def _written(at: AppTest) -> AppTest:
+    """Wait for the writes the page handed to the session's worker, then run the page again
+    (the run that reports them)."""
+    at.session_state["deferred_work"].wait(30)
+    return at.run()
+
+
+def _save(at: AppTest) -> AppTest:
+    """Press "Save & next" and wait until the save is written."""
+    at.button[[b.label for b in at.button].index("Save & next")].click().run()
+    return _written(at)
 
 
 def _checkbox_by_path(at: AppTest, path_start: str):
@@ -57,12 +72,27 @@ def test_accept_reject_add_then_next(signed_in, seeded) -> None:
     assert at.session_state["review_video_id"] == first
     _checkbox_by_path(at, "Sports: Soccer").uncheck()  # reject the suggestion
     at.multiselect(key=f"review_add_{first}").select(tennis)  # add a tag by search
-    at.button[[b.label for b in at.button].index("Save & next")].click().run()
+    _save(at)
     assert not at.exception
     assert _human(seeded, first) == [tennis]
     assert soccer not in _human(seeded, first)
     assert at.session_state["review_video_id"] == seeded.video_ids[1]  # flowed to the next
     assert at.success[0].value == f"Saved video {first}\\."
+
+
+def test_prediction_chart_shows_the_most_probable_tags(signed_in, seeded) -> None:
+    at = _open(signed_in("mod"), seeded.video_ids[0])
+    [chart] = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    assert spec["encoding"]["x"]["field"] == "probability"
+    assert spec["encoding"]["color"]["scale"]["domain"] == ["predicted", "below threshold"]
+    tags = [
+        ScoredTag(f"n{i}", f"Tag {i}", f"Tag {i}", 1, p, p >= 0.5)
+        for i, p in enumerate([0.2, 0.9, 0.55, 0.1] * 4)
+    ]
+    rows = probability_chart(tags, top=5)["data"]["values"]
+    assert [r["probability"] for r in rows] == [0.9] * 4 + [0.55]
+    assert [r["decision"] for r in rows] == ["predicted"] * 5
 
 
 def test_add_picker_offers_the_whole_taxonomy(signed_in, seeded) -> None:
@@ -73,6 +103,8 @@ def test_add_picker_offers_the_whole_taxonomy(signed_in, seeded) -> None:
 
 
 def test_stale_version_conflict_keeps_selection(signed_in, seeded) -> None:
+    """A save refused in the worker is reported on the next video; opening the video again
+    shows the other's tags with the moderator's selection kept, and saving over them works."""
     tax = taxonomy_core.load_iab3()
     tennis, travel = tax.find("Sports: Tennis").id, tax.find("Travel").id
     vid = seeded.video_ids[0]
@@ -81,16 +113,21 @@ def test_stale_version_conflict_keeps_selection(signed_in, seeded) -> None:
     with seeded.db.session() as s:  # someone else saves first
         review_rules.save_review(s, video_id=vid, expected_version=0, node_ids=[travel], user=boss)
     at.multiselect(key=f"review_add_{vid}").select(tennis)
-    at.button[[b.label for b in at.button].index("Save & next")].click().run()
+    _save(at)
+    assert at.session_state["review_video_id"] != vid  # moved on at once
+    assert f"Your save of video {vid} was not applied" in at.error[0].value
+    assert _human(seeded, vid) == [travel]
+    at.button(key="review_reopen").click().run()
+    assert at.session_state["review_video_id"] == vid
     assert "Someone else changed this video" in at.error[0].value
     assert "Travel" in at.error[0].value
-    assert at.session_state["review_video_id"] == vid  # still here
     assert at.multiselect(key=f"review_add_{vid}").value == [tennis]  # nothing lost
-    assert _human(seeded, vid) == [travel]
+    assert _checkbox_by_path(at, "Sports: Soccer").value  # ticked as the moderator left it
     at.button(key="review_take_latest").click().run()
-    at.button[[b.label for b in at.button].index("Save & next")].click().run()
+    _save(at)
     soccer = tax.find("Sports: Soccer").id
     assert _human(seeded, vid) == sorted([soccer, tennis])
+    assert not [e for e in at.error if "was not applied" in e.value]
 
 
 def _seek_buttons(at: AppTest) -> list[tuple[str, str]]:
@@ -120,7 +157,7 @@ def test_skip_and_flag(signed_in, seeded) -> None:
     second = at.session_state["review_video_id"]
     assert second != first
     at.text_input(key=f"review_flag_reason_{second}").input("audio is missing")
-    at.button[[b.label for b in at.button].index("Flag")].click().run()
+    _written(at.button[[b.label for b in at.button].index("Flag")].click().run())
     assert at.session_state["review_video_id"] not in (first, second)
     with seeded.db.session() as s:
         flagged = videos.get_video(s, video_id=second)
@@ -169,7 +206,7 @@ def test_number_keys_toggle_and_accept_all_ticks_the_suggestions(signed_in, seed
     at.button[[b.label for b in at.button].index("Accept all suggestions")].click().run()
     assert _checkbox_by_path(at, "Sports: Soccer").value
     at.button(key=f"review_toggle_{vid}_0").click().run()
-    at.button[[b.label for b in at.button].index("Save & next")].click().run()
+    _save(at)
     assert _human(seeded, vid) == []  # toggled off, saved as "no tags"
 
 
@@ -182,7 +219,7 @@ def test_the_next_video_is_claimed_and_loaded_while_one_is_reviewed(signed_in, s
     assert set(at.session_state["review_loaded"]) == {first, second}
     boss = _open(signed_in("boss"), second)  # nobody else can take the prepared video
     assert "Read only" in boss.warning[0].value
-    at.button[[b.label for b in at.button].index("Save & next")].click().run()
+    _save(at)
     assert at.session_state["review_video_id"] == second
     assert set(at.session_state["review_loaded"]) == {second, seeded.video_ids[2]}
 
@@ -200,7 +237,7 @@ def test_a_prepared_video_changed_meanwhile_is_read_again(signed_in, seeded) -> 
             s, video_ids=[second], user=boss, reason="x"
         )
     assert videos_sent == 1
-    at.button[[b.label for b in at.button].index("Save & next")].click().run()
+    _save(at)  # the save's write renews the claim on the prepared video and finds it changed
     assert at.session_state["review_video_id"] == second
     assert _checkbox_by_path(at, "Travel").value  # their saved tags, read again
 

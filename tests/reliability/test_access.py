@@ -62,15 +62,15 @@ LEAD_ACTIONS = {
     "moderator_accuracy",
 }
 MODERATOR_ACTIONS = {
-    "save_review",
+    "defer_save_review",  # checked by the write, in the session's worker
     "save_reviews",
     "claim_next",
     "claim_next_and_read",
     "claim_video",
     "claim_videos",
-    "release",
+    "defer_release",
     "release_videos",
-    "flag",
+    "defer_flag",
     "upload",
 }
 ADMIN_PAGES = {"audit.py", "api_access.py"}
@@ -139,7 +139,7 @@ def test_every_action_is_classified_and_checks_the_role_in_its_body():
         )
         # directly, inside its unit of work, or through the helpers that check it there
         assert re.search(
-            rf"(state\.require|_as|_read_as)\(\s*db,\s*{role}\b"
+            rf"(state\.require|_as|_read_as|_defer)\(\s*db,\s*{role}\b"
             rf"|state\.require_in\(\s*session,\s*{role}\b",
             body,
         ), name
@@ -175,7 +175,9 @@ def _action_script() -> None:
         "rollback": lambda: actions.rollback(db),
         "repredict": lambda: actions.repredict(db, version_id=1),
         "ingest_paths": lambda: actions.ingest_paths(db, paths=["/"]),
-        "save_review": lambda: actions.save_review(db, video_id=1, expected_version=0, node_ids=[]),
+        "defer_save_review": lambda: actions.defer_save_review(
+            db, video_id=1, expected_version=0, node_ids=[], then_claim=None, about=None
+        ).result(timeout=30),
         "save_reviews": lambda: actions.save_reviews(
             db, saves=[bulk_review.BulkSave(video_id=1, expected_version=0, node_ids=())]
         ),
@@ -186,8 +188,12 @@ def _action_script() -> None:
         "claim_videos": lambda: actions.claim_videos(db, video_ids=[1]),
         "release_videos": lambda: actions.release_videos(db, video_ids=[1], skipped=False),
         "claim_video": lambda: actions.claim_video(db, video_id=1),
-        "release": lambda: actions.release(db, video_id=1, skipped=False),
-        "flag": lambda: actions.flag(db, video_id=1, reason="x"),
+        "defer_release": lambda: actions.defer_release(
+            db, video_id=1, skipped=False, then_claim=None, about=None
+        ).result(timeout=30),
+        "defer_flag": lambda: actions.defer_flag(db, video_id=1, reason="x", about=None).result(
+            timeout=30
+        ),
         "upload": lambda: actions.upload(db, data=b"x", filename="x.mp4", title="", description=""),
         "create_api_token": lambda: actions.create_api_token(
             db, name="t", username="mod", scope="admin"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 from core import auth
 from core.config import get_settings
+from dashboard import deferred
 from dashboard.routes import media, session
 from tests.dashboard.routes.conftest import PASSWORD, Served, sign_in
 
@@ -83,3 +86,22 @@ def test_sign_out_revokes_server_side_and_clears_the_cookie(served: Served) -> N
     assert auth.resolve_session(served.db, token) is None
     served.client.cookies.set(session.COOKIE, token)  # a copy kept by an attacker
     assert served.client.get(media.video_url(served.video_id)).status_code == 401
+
+
+def test_sign_out_waits_for_the_review_writes_still_running(served: Served) -> None:
+    """A save handed to the session's worker just before signing out is written under the
+    session, not refused because sign-out revoked it first."""
+    token = sign_in(served.client)
+    work = deferred.DeferredWork()
+    release = threading.Event()
+
+    def save() -> bool:
+        release.wait(5)
+        return auth.resolve_session(served.db, token) is not None  # the write's session check
+
+    written = work.submit(None, save, token=token)
+    threading.Timer(0.3, release.set).start()
+    response = served.client.post(session.SIGNOUT_PATH, follow_redirects=False)
+    assert response.status_code == 303
+    assert written.result(timeout=5) is True  # the session was still valid when it wrote
+    assert auth.resolve_session(served.db, token) is None  # and is ended now
