@@ -81,6 +81,24 @@ class BenchmarkResult:
     settings_tried: int  # candidates that competed in fit, the defaults included
     win_rate: float | None  # bootstrap win rate of the best alternative over the defaults
     second_round: bool  # the lead was not convincing: a second validation slice decided
+    # test AU(PRC) of the mean of the first k members, k = 1..n (the last one is ``au_prc``)
+    prefix_au_prc: tuple[float, ...] = ()
+    # CPU s of each network trained in fit, in order (the choice's, then the ensemble's);
+    # the choice's scoring between trainings is counted in the training after it
+    training_cpu_seconds: tuple[float, ...] = ()
+    members_after_choice: int = 0  # the last trainings: members added once the choice was made
+    curves: tuple[tuple[float, ...], ...] = ()  # validation AU(PRC) per epoch, per training
+
+    def cpu_seconds_with_members(self, k: int) -> float | None:
+        """CPU s of the same fit stopped after ``k`` members (``large_ensemble=k`` trains
+        exactly those); None when the choice alone trained more than ``k``."""
+        n = len(self.prefix_au_prc)
+        dropped = n - k
+        if not 0 <= dropped <= self.members_after_choice:
+            return None
+        return self.cpu_seconds - sum(
+            self.training_cpu_seconds[len(self.training_cpu_seconds) - dropped :]
+        )
 
 
 def available_datasets(data_dir: str | Path) -> list[str]:
@@ -125,26 +143,66 @@ def run_dataset(
     data_dir: str | Path, name: str, *, random_state: int = 0, **params: object
 ) -> BenchmarkResult:
     """Load, fit the default classifier (``params`` override its settings, e.g.
-    ``race_margin=None`` to compare), score on test; times cover all of it."""
+    ``race_margin=None`` to compare), score on test; times cover all of it.
+
+    Also scores the mean of every prefix of the members and times each training, so one fit
+    tells what a smaller ensemble (``large_ensemble``) would score and cost."""
     cpu0, wall0 = time.process_time(), time.perf_counter()
     split = load_split(data_dir, name)
+    trainings = _TrainingLog(time.process_time())
     clf = HierarchicalClassifier(random_state=random_state, **params)
-    clf.fit(split.X_train, split.Y_train, hierarchy=split.hierarchy)
-    proba = clf.predict_proba(split.X_test)
-    violations = split.hierarchy.violations(proba)
+    clf.fit(split.X_train, split.Y_train, hierarchy=split.hierarchy, progress=trainings.record)
+    trainings.close()
+    # the same float64 running sum as predict_proba, so the last prefix is its result exactly
+    running = np.cumsum(clf.predict_member_proba(split.X_test), axis=0, dtype=np.float64)
+    prefixes = running / np.arange(1, len(running) + 1)[:, None, None]
+    violations = split.hierarchy.violations(prefixes[-1])
     if violations:
         raise RuntimeError(f"{name}: {violations} hierarchy violations in test probabilities")
-    score = micro_auprc(split.Y_test, proba, nodes=split.scored_nodes)
+    prefix_scores = tuple(
+        micro_auprc(split.Y_test, proba, nodes=split.scored_nodes) for proba in prefixes
+    )
+    second_round = any("valid_ap_two_slices" in s for s in clf.settings_scores_)
+    # the choice trains each candidate's first member, and a second one for two in a second round
+    trained_for_choice = len(clf.settings_scores_) + (2 if second_round else 0)
     return BenchmarkResult(
         name,
-        score,
+        prefix_scores[-1],
         time.process_time() - cpu0,
         time.perf_counter() - wall0,
         clf.selected_settings_,
         len(clf.settings_scores_),
         clf.selection_win_rate_,
-        any("valid_ap_two_slices" in s for s in clf.settings_scores_),
+        second_round,
+        prefix_scores,
+        tuple(trainings.cpu_seconds),
+        len(trainings.curves) - trained_for_choice,
+        tuple(tuple(curve) for curve in trainings.curves),
     )
+
+
+class _TrainingLog:
+    """Progress callback: each training's validation curve and the CPU time it took."""
+
+    def __init__(self, start: float) -> None:
+        self._last = start  # process time at the last epoch seen
+        self._started = start  # process time where the current training began
+        self.curves: list[list[float]] = []
+        self.cpu_seconds: list[float] = []
+
+    def record(self, record: dict) -> None:
+        now = time.process_time()
+        if record["epoch"] == 0:
+            if self.curves:
+                self.cpu_seconds.append(self._last - self._started)
+                self._started = self._last
+            self.curves.append([])
+        self.curves[-1].append(record["valid_ap"])
+        self._last = now
+
+    def close(self) -> None:
+        if self.curves:
+            self.cpu_seconds.append(self._last - self._started)
 
 
 def run_benchmark(

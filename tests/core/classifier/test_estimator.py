@@ -30,6 +30,7 @@ def test_predict_before_fit_raises():
         ({"trunk": "cnn"}, "trunk must be one of"),
         ({"selection_confidence": 1.5}, "selection_confidence must be in"),
         ({"race_margin": -0.1}, "race_margin must be"),
+        ({"large_ensemble": 1}, "large_ensemble must be >= 2 or None"),
     ],
 )
 def test_invalid_hyperparameters_are_refused(synthetic, params, message):
@@ -244,11 +245,48 @@ def test_wider_alternatives_are_skipped_on_large_label_matrices(synthetic, fast_
     assert [s["settings"] for s in fit(n_cells).settings_scores_] == [{}, wider, narrower]
 
 
+def test_large_label_matrices_keep_the_first_members_of_the_full_ensemble(synthetic, fast_params):
+    # the cap applies only above alternatives_max_cells; the members kept are the full
+    # ensemble's first ones (same splits and seeds), so the choice and those members are equal
+    n_cells = synthetic.Y.shape[0] * synthetic.Y.shape[1]
+    fit = lambda **params: HierarchicalClassifier(
+        **{**fast_params, "n_ensemble": 4, "alternatives": ({"mlp_width": 32},), **params}
+    ).fit(synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy)
+    full = fit(alternatives_max_cells=n_cells - 1)
+    capped = fit(alternatives_max_cells=n_cells - 1, large_ensemble=3)
+    small = fit(alternatives_max_cells=n_cells, large_ensemble=3)
+    assert len(full.network_) == len(small.network_) == 4
+    assert len(capped.network_) == len(capped.history_) == len(capped.best_epochs_) == 3
+    assert capped.settings_scores_ == full.settings_scores_
+    assert capped.selected_settings_ == full.selected_settings_
+    np.testing.assert_array_equal(
+        capped.predict_member_proba(synthetic.X), full.predict_member_proba(synthetic.X)[:3]
+    )
+    np.testing.assert_array_equal(small.predict_proba(synthetic.X), full.predict_proba(synthetic.X))
+    assert synthetic.hierarchy.violations(capped.predict_proba(synthetic.X)) == 0
+    assert (
+        capped.predict(synthetic.X) == (capped.predict_proba(synthetic.X) >= capped.thresholds_)
+    ).all()
+
+
+def test_large_ensemble_keeps_both_members_of_a_second_round(synthetic, fast_params):
+    # the second round trains the winner's second member: a cap of 2 trains nothing after it
+    close = {"mlp_width": fast_params["mlp_width"] - 4}
+    clf = HierarchicalClassifier(
+        **{**fast_params, "n_ensemble": 4, "alternatives": (close,)},
+        alternatives_max_cells=0,
+        large_ensemble=2,
+    ).fit(synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy)
+    assert all("valid_ap_two_slices" in s for s in clf.settings_scores_)
+    assert len(clf.network_) == 2
+
+
 @pytest.mark.parametrize(
     ("alternative", "message"),
     [
         ({"n_ensemble": 3}, "may only change per-network settings"),
         ({"alternatives": ()}, "may only change per-network settings"),
+        ({"large_ensemble": 2}, "may only change per-network settings"),
         ({"dropout": 0.5, "patience": 0}, "patience must be >= 1"),
         ({"selection_confidence": 0.5}, "may only change per-network settings"),
     ],

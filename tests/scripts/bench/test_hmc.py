@@ -104,3 +104,57 @@ def test_real_set_reaches_published_score(tmp_path):
     name = "Enron_others"
     result = hmc_bench.run_dataset(REAL_DATA, name)
     assert result.au_prc >= hmc_bench.PUBLISHED_AUPRC[name] - 0.01
+
+
+def _toy_rows(n: int, seed: int) -> str:
+    """Rows whose label follows feature a: 1/1 when a > 0, else 2 (a hierarchy of 4 nodes)."""
+    rng = np.random.default_rng(seed)
+    return "".join(
+        f"{a:.3f},{'xy'[i % 2]},{'1/1' if a > 0 else '2'}\n"
+        for i, a in enumerate(rng.normal(size=n))
+    )
+
+
+def test_run_dataset_scores_every_ensemble_size_and_times_each_training(tmp_path):
+    _write_set(tmp_path, "toy_FUN", {"train": _toy_rows(80, 0), "test": _toy_rows(40, 1)})
+    small = {"mlp_width": 16, "max_epochs": 4, "patience": 2, "n_ensemble": 3}
+    result = hmc_bench.run_dataset(tmp_path, "toy_FUN", alternatives=({"mlp_width": 8},), **small)
+    assert len(result.prefix_au_prc) == 3 and result.prefix_au_prc[-1] == result.au_prc
+    # two first members compete, then the winner trains its other members (or a second round)
+    choice = 2 + (2 if result.second_round else 0)
+    assert (
+        len(result.training_cpu_seconds)
+        == len(result.curves)
+        == choice + result.members_after_choice
+    )
+    assert all(1 <= len(curve) <= 4 for curve in result.curves)
+    assert sum(result.training_cpu_seconds) <= result.cpu_seconds
+    assert result.cpu_seconds_with_members(3) == pytest.approx(result.cpu_seconds)
+    assert result.cpu_seconds_with_members(1 if result.second_round else 0) is None
+    capped = hmc_bench.run_dataset(
+        tmp_path,
+        "toy_FUN",
+        alternatives=({"mlp_width": 8},),
+        alternatives_max_cells=0,
+        large_ensemble=2,
+        **small,
+    )
+    assert capped.prefix_au_prc == result.prefix_au_prc[:2]
+
+
+def test_cpu_seconds_with_fewer_members_leave_out_the_last_trainings():
+    result = hmc_bench.BenchmarkResult(
+        "x",
+        0.5,
+        100.0,
+        100.0,
+        {},
+        2,
+        None,
+        False,
+        prefix_au_prc=(0.3, 0.4, 0.5),
+        training_cpu_seconds=(20.0, 30.0, 15.0, 25.0),
+        members_after_choice=2,
+    )
+    assert [result.cpu_seconds_with_members(k) for k in (1, 2, 3)] == [60.0, 75.0, 100.0]
+    assert result.cpu_seconds_with_members(0) is None  # the choice trained the first member
