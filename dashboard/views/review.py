@@ -40,8 +40,8 @@ from db.queries import NotFoundError, StaleVersionError
 from db.queries.review import VideoClaimedError
 
 CONFLICT = "review_conflict"
-REFUSED = "review_refused"  # state.ReviewWrite of a save refused in the worker
-WRITE_ERROR = "review_write_error"  # why the worker could not write the last action
+REFUSED = "review_refused"  # (state.ReviewWrite, why, stale) of a save the worker could not write
+WRITE_ERROR = "review_write_error"  # why the worker could not write a skip or flag
 WRITTEN = "review_written"  # the last write's outcome, e.g. "Saved video 7."
 REPORT_EVERY_S = 0.5  # how often the page looks for the outcome of a write still running
 MAX_TRANSCRIPT_LINES = 400
@@ -193,14 +193,16 @@ def _take_in_finished() -> bool:
         try:
             claimed = handed.future.result()
         except StaleVersionError:
-            st.session_state[REFUSED] = written
+            why = "someone else changed the video meanwhile (a saved review or a send-back)"
+            st.session_state[REFUSED] = (written, why, True)
             whole_page = True
             continue
         except TaggerError as e:
-            done = _DONE.get(written.action, "saved").lower()
-            st.session_state[WRITE_ERROR] = f"Video {written.video_id} was not {done}: {e}."
             if written.action == "save":
-                st.session_state[REFUSED] = written
+                st.session_state[REFUSED] = (written, str(e), False)
+            else:
+                done = _DONE.get(written.action, "changed").lower()
+                st.session_state[WRITE_ERROR] = f"Video {written.video_id} was not {done}: {e}."
             whole_page = True
             continue
         state.confirm_check(handed.started_at)
@@ -237,9 +239,10 @@ def _report_while_writing() -> None:
     _show_writes()
 
 
-def _reopen(written: state.ReviewWrite) -> None:
-    """Open a video whose save was refused again, with the moderator's selection ticked, the
-    other's tags shown and the choice to save over them."""
+def _reopen(written: state.ReviewWrite, stale: bool) -> None:
+    """Open a video whose save was not written again, with the moderator's selection ticked;
+    when someone else saved it meanwhile (``stale``), with their tags shown and the choice to
+    save over them."""
     assert written.baseline is not None
     st.session_state.pop(REFUSED, None)
     st.session_state[state.REVIEW_VIDEO] = written.video_id
@@ -252,7 +255,8 @@ def _reopen(written: state.ReviewWrite) -> None:
     st.session_state[f"review_add_{written.video_id}"] = [
         n for n in written.node_ids if n not in old.candidates
     ]
-    st.session_state[CONFLICT] = {"video_id": written.video_id}
+    if stale:
+        st.session_state[CONFLICT] = {"video_id": written.video_id}
 
 
 def _toggle(key: str) -> None:
@@ -285,18 +289,15 @@ if notice:
 problem = st.session_state.pop(WRITE_ERROR, None)
 if problem:
     st.error(md_escape(problem))
-refused: state.ReviewWrite | None = st.session_state.get(REFUSED)
-if refused is not None:
-    st.error(
-        f"Your save of video {refused.video_id} was not applied: someone else changed the video "
-        "meanwhile (a saved review or a send-back)."
-    )
+if REFUSED in st.session_state:
+    refused, why, stale = st.session_state[REFUSED]
+    st.error(md_escape(f"Your save of video {refused.video_id} was not applied: {why}."))
     reopen, dismiss = st.columns(2)
     reopen.button(
         f"Open video {refused.video_id} again, with your selection",
         key="review_reopen",
         on_click=_reopen,
-        args=(refused,),
+        args=(refused, stale),
     )
     dismiss.button(
         "Dismiss", key="review_refused_dismiss", on_click=st.session_state.pop, args=(REFUSED, None)

@@ -9,10 +9,12 @@ import re
 
 from streamlit.testing.v1 import AppTest
 
+from core import quality
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from dashboard.components import ScoredTag, probability_chart
 from dashboard.routes import media
+from db.engine import DatabaseBusyError
 from db.queries import audit, labels, videos
 
 
@@ -300,3 +302,29 @@ def test_header_names_the_detected_spoken_language(signed_in, seeded) -> None:
         videos.set_spoken_language(s, video_id=video_id, language="de", probability=0.9)
     at = _open(signed_in("mod"), video_id)
     assert "spoken language: de" in at.caption[0].value.replace("\\", "")
+
+
+def test_a_save_the_database_could_not_take_can_be_made_again(signed_in, seeded, monkeypatch):
+    """A save that fails in the worker (here: the database busy) is reported on the next video
+    and offered again as the moderator left it, without a conflict (nobody else saved)."""
+    tax = taxonomy_core.load_iab3()
+    tennis, soccer = tax.find("Sports: Tennis").id, tax.find("Sports: Soccer").id
+    vid = seeded.video_ids[0]
+    at = _open(signed_in("mod"), vid)
+    at.multiselect(key=f"review_add_{vid}").select(tennis)
+
+    def busy(*args, **kwargs):
+        raise DatabaseBusyError("the database is busy (another process writes to it)")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(quality, "save_labels", busy)
+        _save(at)
+    assert at.session_state["review_video_id"] != vid
+    assert "was not applied: the database is busy" in at.error[0].value.replace("\\", "")
+    assert _human(seeded, vid) == []
+    at.button(key="review_reopen").click().run()
+    assert at.session_state["review_video_id"] == vid
+    assert not any("Someone else changed" in e.value for e in at.error)
+    assert at.multiselect(key=f"review_add_{vid}").value == [tennis]
+    _save(at)
+    assert _human(seeded, vid) == sorted([soccer, tennis])
