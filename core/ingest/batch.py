@@ -29,9 +29,10 @@ from sqlmodel import Session
 
 from core.config import Settings
 from core.encoders import Encoder
-from core.errors import TaggerError
+from core.ingest import object_inputs
 from core.ingest.extract import relative_path
 from core.ingest.formats import VIDEO_EXTENSIONS
+from core.ingest.inputs import SKIPPED, FolderScan, IngestError, InputFile, scan_folder
 from core.ingest.pipeline import (
     DONE_STATUSES,
     EmbeddingError,
@@ -70,21 +71,11 @@ __all__ = [
     "scan_folder",
 ]
 
-# Left out of folder ingest without opening them.
-SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"})
-SYSTEM_FOLDERS = frozenset({"__MACOSX", "$RECYCLE.BIN", "System Volume Information", "@eaDir"})
-TEXT_EXTENSIONS = frozenset({".txt", ".csv", ".json", ".jsonl", ".md", ".nfo", ".xml", ".html"})
-SUBTITLE_EXTENSIONS = frozenset({".srt", ".vtt", ".ass", ".ssa", ".sub"})
 DUPLICATE = "duplicate"  # result status: the same bytes were already processed
-SKIPPED = "skipped"  # result status: nothing to do (no media file for a pending video)
 _EVENTS = {
     VideoStatus.PREDICTED: WebhookEvent.VIDEO_PREDICTED,
     VideoStatus.FAILED: WebhookEvent.VIDEO_FAILED,
 }
-
-
-class IngestError(TaggerError):
-    """An ingest request that cannot start (unknown path, unreadable dataset CSV)."""
 
 
 class UploadRejected(IngestError):
@@ -143,80 +134,118 @@ def ingest_paths(
     transcriber: Transcriber | None = None,
     pipeline: Pipeline | None = None,
 ) -> IngestReport:
-    """Ingest files, folders (recursively) and dataset CSVs, plus videos pending in the database.
+    """Ingest files, folders (recursively), dataset CSVs and objects named by URI
+    (``s3://bucket/prefix/``, ``s3://bucket/key.mp4``: :mod:`.object_inputs`), plus videos
+    pending in the database.
 
     ``videos_dir`` holds the media of CSV rows (``<video_id>.<ext>``); by default a ``videos/``
     folder beside each CSV. ``encoder``/``transcriber`` default to the configured ones, loaded
     only when something needs them. ``pipeline`` processes the registered videos: by default this
     machine's; :class:`core.ingest.distributed.RayPipeline` runs the stages on a Ray cluster.
+    Objects are downloaded into a temporary folder of the media folder, removed on return (also
+    on failure).
     """
     started = time.perf_counter()
     settings.ensure_dirs()
     report = IngestReport()
-    sidecars: dict[int, Path] = {}
     search_dirs = [videos_dir] if videos_dir is not None else []
-    files: list[Path] = []
+    with tempfile.TemporaryDirectory(dir=settings.media_dir, prefix=".incoming-") as downloads:
+        files = _collect_inputs(db, paths, videos_dir, Path(downloads), report, search_dirs)
+        if pipeline is None:
+            pipeline = Pipeline(db, settings, encoder=encoder, transcriber=transcriber)
+        sidecars: dict[int, Path] = {}
+        video_ids: list[int] = []
+        outcomes = _register_files(db, files, settings, pipeline)
+        for file, outcome in zip(files, outcomes, strict=True):
+            if isinstance(outcome, IngestResult):
+                report.results.append(outcome)
+                continue
+            if outcome in video_ids:  # the same bytes twice in this batch
+                report.results.append(
+                    IngestResult(file.name, DUPLICATE, video_id=outcome, duplicate_of=outcome)
+                )
+                continue
+            video_ids.append(outcome)
+            sidecar = find_sidecar_subtitles(file.path)
+            if sidecar is not None:
+                sidecars[outcome] = sidecar
+        with db.session() as session:
+            pending = [
+                v.id for v in videos_q.list_videos_for_ingest(session) if v.id not in video_ids
+            ]
+        for video_id in pending:
+            outcome = _attach_or_fail(db, video_id, settings, search_dirs)
+            if isinstance(outcome, IngestResult):
+                report.results.append(outcome)
+            else:
+                video_ids.append(video_id)
+                if outcome is not None:
+                    sidecars[video_id] = outcome
+        report.results.extend(pipeline.run(video_ids, sidecars, progress))
+    report.predicted = _predict_new(db, settings, report.results)
+    report.wall_seconds = time.perf_counter() - started
+    return report
+
+
+def _collect_inputs(
+    db: Database,
+    paths: Sequence[str | Path],
+    videos_dir: Path | None,
+    downloads: Path,
+    report: IngestReport,
+    search_dirs: list[Path],
+) -> list[InputFile]:
+    """The files to register: local files, folders' files and the URIs' objects downloaded into
+    ``downloads``; dataset CSVs are imported (their folders join ``search_dirs``); what is left
+    out goes into ``report``."""
+    files: list[InputFile] = []
+    uris: list[str] = []
     for raw in paths:
+        if object_inputs.is_uri(raw):
+            uris.append(str(raw))
+            continue
         path = Path(raw)
         if path.is_dir():
             scan = scan_folder(path)
-            files.extend(scan.files)
+            files.extend(InputFile.local(file) for file in scan.files)
             report.results.extend(scan.skipped)
         elif path.suffix.lower() == ".csv" and path.is_file():
             report.problems.extend(_import_dataset(db, path, videos_dir))
             if videos_dir is None:
                 search_dirs.append(path.parent / "videos")
         elif path.is_file():
-            files.append(path)
+            files.append(InputFile.local(path))
         else:
             report.results.append(
                 IngestResult(
                     path.name, VideoStatus.FAILED, reason=f"no such file or folder: {path}"
                 )
             )
-    if pipeline is None:
-        pipeline = Pipeline(db, settings, encoder=encoder, transcriber=transcriber)
-    video_ids: list[int] = []
-    for file, outcome in zip(files, _register_files(db, files, settings, pipeline), strict=True):
-        if isinstance(outcome, IngestResult):
-            report.results.append(outcome)
-            continue
-        if outcome in video_ids:  # the same bytes twice in this batch
-            report.results.append(
-                IngestResult(file.name, DUPLICATE, video_id=outcome, duplicate_of=outcome)
+    if uris:
+        objects = object_inputs.fetch_objects(uris, downloads)
+        files.extend(objects.files)
+        report.results.extend(objects.results)
+    return files
+
+
+def _attach_or_fail(
+    db: Database, video_id: int, settings: Settings, search_dirs: Sequence[Path]
+) -> Path | None | IngestResult:
+    """:func:`_attach_pending`, with a media file that cannot be stored failing that video."""
+    try:
+        return _attach_pending(db, video_id, settings, search_dirs)
+    except OSError as e:
+        reason = f"cannot store the media file: {reason_of(e)}"
+        with db.session() as session:
+            video = videos_q.set_status(
+                session, video_id=video_id, status=VideoStatus.FAILED, error=reason
             )
-            continue
-        video_ids.append(outcome)
-        sidecar = find_sidecar_subtitles(file)
-        if sidecar is not None:
-            sidecars[outcome] = sidecar
-    with db.session() as session:
-        pending = [v.id for v in videos_q.list_videos_for_ingest(session) if v.id not in video_ids]
-    for video_id in pending:
-        try:
-            outcome = _attach_pending(db, video_id, settings, search_dirs)
-        except OSError as e:
-            reason = f"cannot store the media file: {reason_of(e)}"
-            with db.session() as session:
-                video = videos_q.set_status(
-                    session, video_id=video_id, status=VideoStatus.FAILED, error=reason
-                )
-            outcome = IngestResult(
-                video.original_name or video.external_id or f"video {video_id}",
-                VideoStatus.FAILED,
-                video_id=video_id,
-                reason=reason,
-            )
-        if isinstance(outcome, IngestResult):
-            report.results.append(outcome)
-        else:
-            video_ids.append(video_id)
-            if outcome is not None:
-                sidecars[video_id] = outcome
-    report.results.extend(pipeline.run(video_ids, sidecars, progress))
-    report.predicted = _predict_new(db, settings, report.results)
-    report.wall_seconds = time.perf_counter() - started
-    return report
+        return IngestResult(
+            video.original_name or video.external_id or f"video {video_id}",
+            VideoStatus.FAILED,
+            video_id=video_id,
+            reason=reason,
+        )
 
 
 def ingest_upload(
@@ -374,54 +403,6 @@ def process_upload(
 # --- registering inputs -------------------------------------------------------------------------
 
 
-@dataclass
-class FolderScan:
-    """The files of a folder to ingest, and every other file with the reason it was left out."""
-
-    files: list[Path] = field(default_factory=list)
-    skipped: list[IngestResult] = field(default_factory=list)
-
-
-def scan_folder(folder: Path) -> FolderScan:
-    """Files to ingest under ``folder`` (recursively), decided by content, not by name.
-
-    Files named like videos are always taken (a damaged one then fails with its reason, visible
-    in the queue); any other file is taken when probing finds a video or audio stream in it (an
-    animated GIF, an .m4a, a .wav, a video without an extension). Hidden and system files,
-    subtitle files (read with their video) and everything else are reported as skipped.
-    """
-    scan = FolderScan()
-    for path in sorted(folder.rglob("*")):
-        if path.is_dir():
-            continue
-        relative = path.relative_to(folder)
-        reason = _skip_reason(path, relative)
-        if reason is None:
-            scan.files.append(path)
-        else:
-            scan.skipped.append(IngestResult(str(relative), SKIPPED, reason=reason))
-    return scan
-
-
-def _skip_reason(path: Path, relative: Path) -> str | None:
-    if any(part.startswith(".") for part in relative.parts):
-        return "hidden file"
-    if path.name.lower() in SYSTEM_FILES or any(p in SYSTEM_FOLDERS for p in relative.parts):
-        return "system file"
-    if path.is_symlink() and not path.exists():
-        return "broken link"
-    if not path.is_file():
-        return "not a regular file (a pipe, socket or device)"
-    suffix = path.suffix.lower()
-    if suffix in SUBTITLE_EXTENSIONS:
-        return "subtitles: read with the video of the same name"
-    if suffix in VIDEO_EXTENSIONS:
-        return None
-    if suffix in TEXT_EXTENSIONS:
-        return "not a video or audio file (text)"
-    return media.not_media_reason(path)
-
-
 def _import_dataset(db: Database, csv_path: Path, videos_dir: Path | None) -> list[str]:
     """Create the CSV's videos (status ``new``) and imported labels; returns the row problems."""
     from core import dataset
@@ -437,11 +418,12 @@ def _import_dataset(db: Database, csv_path: Path, videos_dir: Path | None) -> li
 
 
 def _register_files(
-    db: Database, files: Sequence[Path], settings: Settings, pipeline: Pipeline
+    db: Database, files: Sequence[InputFile], settings: Settings, pipeline: Pipeline
 ) -> list[int | IngestResult]:
     """For each file, the video id to process, or the result when there is nothing to do.
 
-    Bytes already processed are a duplicate, unless the video has no embeddings of the current
+    Bytes already processed are a duplicate ("already ingested" when the video was ingested
+    under the same name, e.g. the same URI), unless the video has no embeddings of the current
     encoder version yet (the encoder changed): then it is embedded again, keeping its status.
     Two sessions for the whole batch (each session opens the database file anew); an
     unreadable file or a full disk fails that file only.
@@ -450,7 +432,7 @@ def _register_files(
     digests: dict[int, str] = {}
     for i, file in enumerate(files):
         try:
-            digests[i] = media.content_hash(file)
+            digests[i] = media.content_hash(file.path)
         except OSError as e:
             outcomes[i] = _not_stored(file, e)
     encoder_id, encoder_version = pipeline.encoder_key
@@ -484,11 +466,12 @@ def _register_files(
                     duplicate_of=video.id,
                     cached=True,
                     duration_s=video.duration_s,
+                    reason="already ingested" if video.original_name == files[i].name else None,
                 )
             )
             continue
         try:
-            copies[i] = _store_copy(files[i], digest, settings)
+            copies[i] = _store_copy(files[i].path, digest, settings, move=files[i].temporary)
         except OSError as e:
             outcomes[i] = _not_stored(files[i], e)
     if copies:
@@ -505,7 +488,7 @@ def _register_files(
                     else:
                         video = videos_q.create_video(
                             session,
-                            title=files[i].stem,
+                            title=files[i].title,
                             original_name=files[i].name,
                             content_hash=digest,
                             stored_path=relative_path(stored, settings),
@@ -515,7 +498,7 @@ def _register_files(
     return outcomes
 
 
-def _not_stored(file: Path, error: OSError) -> IngestResult:
+def _not_stored(file: InputFile, error: OSError) -> IngestResult:
     """An unreadable source or a full disk: this file fails, the batch goes on."""
     return IngestResult(
         file.name, VideoStatus.FAILED, reason=f"cannot store the file: {reason_of(error)}"
@@ -584,10 +567,15 @@ def _find_media(video: Video, search_dirs: Sequence[Path]) -> Path | None:
     return None
 
 
-def _store_copy(source: Path, digest: str, settings: Settings) -> Path:
-    """Copy into ``media_dir/<hash><ext>`` atomically (temp file + rename); idempotent."""
+def _store_copy(source: Path, digest: str, settings: Settings, *, move: bool = False) -> Path:
+    """Copy into ``media_dir/<hash><ext>`` atomically (temp file + rename); idempotent. With
+    ``move``, ``source`` is a download in the media folder's temporary folder (the same
+    filesystem): it is renamed into place instead of copied."""
     target = settings.media_dir / f"{digest}{_safe_suffix(source.name)}"
     if target.is_file() and target.stat().st_size == source.stat().st_size:
+        return target
+    if move:
+        os.replace(source, target)
         return target
     fd, temp = tempfile.mkstemp(dir=settings.media_dir, prefix=".incoming-")
     os.close(fd)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pyarrow import fs
 
-from core.ingest.batch import IngestError
+from core.ingest.inputs import IngestError
 
 UPLOAD_THREADS = 8  # object stores answer many small requests at once; one file streams each
 
@@ -143,13 +143,14 @@ class WorkerDataDir:
         }
 
 
-def open_store(uri: str) -> DataStore:
+def open_store(uri: str, *, role: str = "ray_data_uri") -> DataStore:
     """The storage ``uri`` names (``file:///mnt/tagger``, ``s3://bucket/prefix?endpoint_override=
-    ...``); :class:`StorageError` when pyarrow cannot read the URI."""
+    ...``); :class:`StorageError` when pyarrow cannot read the URI, naming it by its ``role``
+    (the setting, or an ingest input)."""
     try:
         filesystem, root = fs.FileSystem.from_uri(uri)
     except (ValueError, OSError) as e:
-        raise StorageError(f"ray_data_uri {uri!r}: {_one_line(e)}") from e
+        raise StorageError(f"{role} {uri!r}: {_one_line(e)}") from e
     return DataStore(uri=uri, filesystem=filesystem, root=root)
 
 

@@ -284,7 +284,7 @@ def _run_ingest(run: _Run) -> dict:
     videos_dir = params.get("videos_dir")
     report = ingest_paths(
         run.db,
-        [Path(p) for p in params.get("paths", [])],
+        list(params.get("paths", [])),  # local paths or object URIs (kept as written)
         settings=run.settings,
         videos_dir=Path(videos_dir) if videos_dir else None,
         progress=progress,

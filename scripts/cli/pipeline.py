@@ -83,7 +83,13 @@ def _per_video(bar: Progress, verb: str) -> Callable[[int, int, str], None]:
 
 def ingest(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Video files, folders (recursive) or dataset CSVs.")
+        list[str] | None,
+        typer.Argument(
+            help="Video files, folders (recursive), dataset CSVs, or object URIs: "
+            "s3://BUCKET/PREFIX/ (every object below it), s3://BUCKET/KEY.mp4 (one object); "
+            "add ?endpoint_override=HOST:PORT&scheme=http for an S3-compatible server.",
+            show_default=False,
+        ),
     ] = None,
     videos: Annotated[
         Path | None,
@@ -357,7 +363,7 @@ def _print_metrics(metrics: dict) -> None:
 
 def _ingest_note(result: IngestResult) -> str:
     if result.duplicate_of is not None:
-        return f"same content as video {result.duplicate_of}"
+        return f"{result.reason or 'same content'} as video {result.duplicate_of}"
     if result.cached:
         return "all embeddings cached"
     return result.reason or ""
