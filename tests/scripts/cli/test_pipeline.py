@@ -16,6 +16,7 @@ from core import review as review_rules
 from core.config import Settings
 from core.encoders import Encoder
 from core.ingest import pipeline as ingest_pipeline
+from core.ingest.storage import open_store
 from core.lifecycle import training
 from core.media.transcribe import Transcriber
 from core.media.transcript import Transcript
@@ -108,6 +109,26 @@ def test_ingest_prints_a_summary_and_fails_when_a_video_fails(
     broken = _run("ingest", str(tmp_path / "in"))
     assert "1 of 3 videos failed" in _one_line_error(broken)
     assert "broken.mp4" in broken.output
+
+
+def test_ingest_takes_object_uris_and_says_a_missing_bucket_in_one_line(
+    settings: Settings, fake_models, s3, tmp_path
+):
+    settings.num_keyframes = 2
+    store = s3.uri("media")
+    filesystem = open_store(store).filesystem
+    for key, shade in (("uploads/one.mp4", 30), ("uploads/two.mp4", 200)):
+        with filesystem.open_output_stream(f"media/{key}") as stream:
+            stream.write(_clip(tmp_path / key, shade).read_bytes())
+    uri = s3.uri("media/uploads/")
+    ok = _run("ingest", uri)
+    assert ok.exit_code == 0, ok.output
+    assert "2 ready" in ok.output and "s3://media/uploads/one.mp4" in ok.output
+    again = _run("ingest", uri)
+    assert again.exit_code == 0 and "2 duplicate" in again.output
+    assert again.output.count("already ingested as video") == 2
+    missing = _one_line_error(_run("ingest", s3.uri("nowhere/uploads/")))
+    assert missing == "error: the storage s3://nowhere/uploads: bucket 'nowhere' does not exist"
 
 
 def test_commands_without_a_model_fail_with_one_line(settings: Settings, fake_models):
