@@ -156,13 +156,13 @@ def _fetch_prefix(source: _Source, into: Path, scan: ObjectScan) -> None:
             candidates.append(entry)
             continue
         if reason == SUBTITLES_REASON and relative.suffix.lower() in SUBTITLE_SUFFIXES:
-            subtitles.append(entry)
-        scan.results.append(IngestResult(str(relative), SKIPPED, reason=reason))
+            subtitles.append(entry)  # reported once downloaded
+        else:
+            scan.results.append(IngestResult(str(relative), SKIPPED, reason=reason))
     failures = _download(source, [obj for _, obj in candidates + subtitles])
     for relative, obj in subtitles:
-        if obj.key in failures:
-            reason = f"subtitles not read: {failures[obj.key]}"
-            scan.results.append(IngestResult(str(relative), SKIPPED, reason=reason))
+        reason = f"subtitles not read: {failures[obj.key]}" if obj.key in failures else None
+        scan.results.append(IngestResult(str(relative), SKIPPED, reason=reason or SUBTITLES_REASON))
     for relative, obj in candidates:
         if obj.key in failures:
             scan.results.append(_unreadable(source, obj.key, failures[obj.key]))
@@ -180,8 +180,8 @@ def _download(source: _Source, objects: Sequence[_Object]) -> dict[str, str]:
     could not be read (that object fails, the others go on)."""
 
     def one(obj: _Object) -> str | None:
-        obj.local.parent.mkdir(parents=True, exist_ok=True)
         try:
+            obj.local.parent.mkdir(parents=True, exist_ok=True)
             fs.copy_files(
                 obj.key,
                 str(obj.local),

@@ -179,3 +179,30 @@ def test_a_local_file_ingested_again_under_its_name_says_already_ingested(
         (ingest.DUPLICATE, "already ingested", first.video_id),
         (ingest.DUPLICATE, None, first.video_id),  # the same content under another name
     ]
+
+
+def test_refused_credentials_stop_the_ingest_in_words(db, settings, bucket, monkeypatch):
+    import moto.settings
+
+    monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)  # check every key
+    denied = "cannot use the storage s3://media/single/c.mp4: .*DENIED"
+    with pytest.raises(StorageError, match=denied):
+        ingest.ingest_paths(db, [bucket.uri("media/single/c.mp4")], settings=settings)
+    assert _leftovers(settings) == []
+
+
+def test_a_new_objects_download_is_renamed_into_the_media_store_not_copied(
+    db, settings, bucket, fake_encoder, fake_transcriber, monkeypatch
+):
+    def no_copy(*args, **kwargs):
+        raise AssertionError("the download was copied into the media store")
+
+    monkeypatch.setattr(ingest.shutil, "copyfile", no_copy)
+    report = ingest.ingest_paths(
+        db,
+        [bucket.uri("media/single/c.mp4")],
+        settings=settings,
+        encoder=fake_encoder,
+        transcriber=fake_transcriber,
+    )
+    assert report.totals == {VideoStatus.READY: 1}
