@@ -198,11 +198,12 @@ def _collect_inputs(
     """The files to register: local files, folders' files and the URIs' objects downloaded into
     ``downloads``; dataset CSVs are imported (their folders join ``search_dirs``); what is left
     out goes into ``report``."""
-    files: list[InputFile] = []
-    uris: list[str] = []
+    uris = [str(raw) for raw in paths if object_inputs.is_uri(raw)]
+    objects = object_inputs.fetch_objects(uris, downloads)  # storage errors: before any import
+    files = objects.files
+    report.results.extend(objects.results)
     for raw in paths:
         if object_inputs.is_uri(raw):
-            uris.append(str(raw))
             continue
         path = Path(raw)
         if path.is_dir():
@@ -221,10 +222,6 @@ def _collect_inputs(
                     path.name, VideoStatus.FAILED, reason=f"no such file or folder: {path}"
                 )
             )
-    if uris:
-        objects = object_inputs.fetch_objects(uris, downloads)
-        files.extend(objects.files)
-        report.results.extend(objects.results)
     return files
 
 

@@ -403,6 +403,37 @@ def test_ray_ingest_through_s3_storage_matches_single_machine(
     reference.dispose()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(CLUSTER_TEST_TIMEOUT_S)
+def test_ray_ingest_of_a_bucket_prefix_through_s3_storage(cluster, driver, settings, s3, tmp_path):
+    """Inputs in the bucket too (core.ingest.object_inputs): the driver downloads and registers
+    them under their URIs, the workers decode them from the data store; a re-run is recognised."""
+    settings.num_keyframes = 2
+    store = open_store(s3.uri("media"))
+    for i in range(2):
+        frames = [np.full((48, 64, 3), 60 + 90 * i + t, np.uint8) for t in range(10)]
+        clip = write_video(tmp_path / f"clip{i}.mp4", frames, 10)
+        with store.filesystem.open_output_stream(f"media/inputs/clip{i}.mp4") as stream:
+            stream.write(clip.read_bytes())
+    with store.filesystem.open_output_stream("media/inputs/notes.txt") as stream:
+        stream.write(b"not a video")
+    ray_settings = settings.model_copy(update={"ray_data_uri": s3.uri("media/tagger")})
+    ray_db = _database(ray_settings.resolved_database_url)
+    pipeline = distributed.RayPipeline(
+        ray_db, ray_settings, encoder_factory=FakeEncoder, transcriber_factory=FakeTranscriber
+    )
+    inputs = [s3.uri("media/inputs/")]
+    report = ingest.ingest_paths(ray_db, inputs, settings=ray_settings, pipeline=pipeline)
+    assert report.totals == {"ready": 2, "skipped": 1}, report.results
+    with ray_db.session() as session:
+        names = {v.original_name for v in videos_q.list_videos(session)}
+    assert names == {"s3://media/inputs/clip0.mp4", "s3://media/inputs/clip1.mp4"}
+    again = ingest.ingest_paths(ray_db, inputs, settings=ray_settings, pipeline=pipeline)
+    assert again.totals == {"duplicate": 2, "skipped": 1}
+    assert {r.reason for r in again.results if r.status == "duplicate"} == {"already ingested"}
+    ray_db.dispose()
+
+
 def test_unreachable_storage_stops_a_ray_ingest_before_any_video_is_processing(
     settings, s3, tmp_path
 ):

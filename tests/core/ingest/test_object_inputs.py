@@ -135,12 +135,14 @@ def test_a_missing_key_fails_that_input_and_the_others_go_on(
     ids=["missing bucket", "unreachable endpoint", "unknown scheme"],
 )
 def test_storage_that_cannot_be_used_stops_the_ingest_before_anything_is_registered(
-    db, settings, bucket, fake_encoder, uri, error
+    db, settings, bucket, fake_encoder, tmp_path, uri, error
 ):
+    dataset = tmp_path / "labels.csv"
+    dataset.write_text("video_id,title,description,tags\nv1,A title,,\n")
     with pytest.raises(StorageError, match=error):
         ingest.ingest_paths(
             db,
-            [bucket.uri("media/single/c.mp4"), uri(bucket)],
+            [dataset, bucket.uri("media/single/c.mp4"), uri(bucket)],
             settings=settings,
             encoder=fake_encoder,
         )
