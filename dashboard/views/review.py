@@ -17,6 +17,7 @@ from dataclasses import replace
 import streamlit as st
 
 from core.config import get_settings
+from core.media.transcript import NO_SPEECH
 from dashboard import actions, cache, state
 from dashboard.components import (
     PLAYER_KEYS,
@@ -235,7 +236,9 @@ st.subheader(md_escape(video.title or f"Video {video_id}"))
 facts = [f"#{video_id}", video.status]
 if video.duration_s:
     facts.append(timecode(video.duration_s))
-if video.spoken_language:
+if video.spoken_language == NO_SPEECH:
+    facts.append("no speech heard")
+elif video.spoken_language:
     facts.append(f"spoken language: {video.spoken_language}")
 if video.flagged:
     facts.append(f"flagged: {video.flag_reason or 'no reason given'}")

@@ -202,7 +202,7 @@ def test_detect_language_needs_ids_or_all_and_a_multilingual_model(settings: Set
 def test_detect_language_reports_each_video_and_fails_when_media_is_gone(
     settings: Settings, fake_models, monkeypatch, tmp_path
 ):
-    from core.ingest import language_backfill
+    from core.ingest import multilingual
 
     settings.num_keyframes = 2
     tone = np.sin(np.linspace(0, 600, 16000)).astype(np.float32) * 0.2
@@ -213,7 +213,7 @@ def test_detect_language_reports_each_video_and_fails_when_media_is_gone(
         )
     assert _run("ingest", str(tmp_path / "in")).exit_code == 0
     monkeypatch.setattr(settings, "whisper_model", "base")  # multilingual (a fake one here)
-    monkeypatch.setattr(language_backfill, "load_transcriber", lambda s: RussianTranscriber())
+    monkeypatch.setattr(multilingual, "load_transcriber", lambda s: RussianTranscriber())
 
     done = _run("detect-language", "--all")
     assert done.exit_code == 0, done.output
