@@ -194,7 +194,7 @@ def test_an_english_only_transcript_of_russian_speech_is_redone_and_only_its_vec
     [named] = retranscribe(
         db, settings=settings, video_ids=[video_id], transcriber=transcriber, encoder=encoder
     ).results
-    assert named.outcome == RetranscribeOutcome.SKIPPED
+    assert named.outcome == RetranscribeOutcome.CURRENT
     assert named.reason == "already written in ru, the language spoken; --force transcribes again"
     assert transcriber.calls == 1
     forced = retranscribe(
@@ -218,11 +218,18 @@ def test_videos_with_nothing_to_redo_say_why_and_all_lists_only_work(
     hum = ingested(_clip(tmp_path / "hum.mp4", 80))
     silent = ingested(_clip(tmp_path / "silent.mp4", 100, audio=False))
     russian = ingested(_clip(tmp_path / "russian.mp4", 120))
-    heard = ((captioned, "ru"), (english, "en"), (hum, NO_SPEECH), (russian, "ru"))
+    unsure = ingested(_clip(tmp_path / "unsure.mp4", 140))
+    heard = (
+        (captioned, "ru", None),
+        (english, "en", None),
+        (hum, NO_SPEECH, None),
+        (russian, "ru", None),
+        (unsure, "fi", 0.48),
+    )
     with db.session() as session:  # as detect-language stores them; "unknown" not listened to
-        for video_id, language in heard:
+        for video_id, language, probability in heard:
             videos_q.set_spoken_language(
-                session, video_id=video_id, language=language, probability=None
+                session, video_id=video_id, language=language, probability=probability
             )
     transcriber = RussianTranscriber()
     predicted.clear()
@@ -230,7 +237,7 @@ def test_videos_with_nothing_to_redo_say_why_and_all_lists_only_work(
     named = retranscribe(
         db,
         settings=settings,
-        video_ids=[captioned, english, unknown, hum, silent],
+        video_ids=[captioned, english, unknown, hum, silent, unsure],
         transcriber=transcriber,
         encoder=encoder,
     )
@@ -246,12 +253,29 @@ def test_videos_with_nothing_to_redo_say_why_and_all_lists_only_work(
         ),
         hum: (skipped, "no speech heard in its audio"),
         silent: (skipped, "no transcript: the video has no audio"),
+        unsure: (
+            skipped,
+            (
+                "speech detected as fi only 48% sure, so its transcript may be right; --force"
+                " transcribes again"
+            ),
+        ),
     }
     assert transcriber.calls == 0 and predicted == [[]] and named.failed == []
     everything = retranscribe(db, settings=settings, transcriber=transcriber, encoder=encoder)
     assert [(r.video_id, r.outcome) for r in everything.results] == [
-        (russian, RetranscribeOutcome.REDONE)
+        (russian, RetranscribeOutcome.REDONE),
+        (unsure, RetranscribeOutcome.SKIPPED),
     ]
+    [forced] = retranscribe(
+        db,
+        settings=settings,
+        video_ids=[unsure],
+        force=True,
+        transcriber=transcriber,
+        encoder=encoder,
+    ).results
+    assert forced.outcome == RetranscribeOutcome.REDONE
 
 
 def test_an_english_only_model_is_refused_in_words_before_anything_is_read(
