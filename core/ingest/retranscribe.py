@@ -166,12 +166,13 @@ def retranscribe(
                 report.results.append(result)
             if progress is not None:
                 progress(start + index + 1, len(ids), result.name)
-    from core.lifecycle import prediction  # torch and the classifier: only when needed
-
     changed = [r.video_id for r in report.results if r.embedded]
-    report.predicted = prediction.predict_with_active_model(
-        db, settings=settings, video_ids=changed
-    )
+    if changed:
+        from core.lifecycle import prediction  # torch and the classifier: only when needed
+
+        report.predicted = prediction.predict_with_active_model(
+            db, settings=settings, video_ids=changed
+        )
     return report
 
 

@@ -261,7 +261,7 @@ def test_videos_with_nothing_to_redo_say_why_and_all_lists_only_work(
             ),
         ),
     }
-    assert transcriber.calls == 0 and predicted == [[]] and named.failed == []
+    assert transcriber.calls == 0 and predicted == [] and named.failed == []
     everything = retranscribe(db, settings=settings, transcriber=transcriber, encoder=encoder)
     assert [(r.video_id, r.outcome) for r in everything.results] == [
         (russian, RetranscribeOutcome.REDONE),
@@ -366,7 +366,7 @@ def test_a_transcript_the_encoder_cannot_embed_fails_with_nothing_written(
     assert _transcript(db, ingested.video_id).text == SPOKEN_TEXT
     after = _vectors(db, ingested.video_id, encoder)
     np.testing.assert_array_equal(after["subtitles"], before["subtitles"])
-    assert _audit(db) == [] and predicted == [[]]
+    assert _audit(db) == [] and predicted == []
 
 
 def test_copies_are_transcribed_once(db, settings, ingested, encoder, predicted, tmp_path):
@@ -420,7 +420,7 @@ def test_after_an_encoder_change_the_transcript_is_redone_and_embedded_by_ingest
     assert _transcript(db, video_id).text == RUSSIAN_TEXT
     assert changed.items == [] and _vectors(db, video_id, changed) == {}
     assert json.loads(_audit(db)[0].detail_json)["embedded"] is False
-    assert predicted == [[]]
+    assert predicted == []
 
     unused = FakeTranscriber()
     [again] = ingest.ingest_paths(
