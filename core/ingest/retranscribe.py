@@ -250,15 +250,18 @@ def _redo(
     with nothing written."""
 
     def result(
-        outcome: RetranscribeOutcome, reason: str = "", *, embedded: bool = False
+        outcome: RetranscribeOutcome,
+        reason: str = "",
+        language: str | None = None,
+        *,
+        embedded: bool = False,
     ) -> RetranscribeResult:
-        language = transcript.language if outcome == RetranscribeOutcome.REDONE else None
         return RetranscribeResult(
             job.video_id, job.name, outcome, job.previous, language, embedded, reason
         )
 
     transcriber = model.get()
-    transcript: Transcript | None = heard.get(job.content_hash)
+    transcript = heard.get(job.content_hash)
     if transcript is None:
         try:
             transcript = _transcribe(job.media_path, transcriber)
@@ -269,34 +272,79 @@ def _redo(
         return result(
             RetranscribeOutcome.SKIPPED, "the multilingual model heard no speech: transcript kept"
         )
-    key = text_key(transcript.text)
+    try:
+        vector = _transcript_vector(db, job, transcript.text, embedding)
+    except EmbeddingError as e:
+        return result(RetranscribeOutcome.FAILED, f"transcript not embedded: {e}")
+    if not _store(db, job, transcript, vector, embedding.key, transcriber):
+        return result(RetranscribeOutcome.SKIPPED, "deleted or ingested again meanwhile")
+    if vector is None:
+        return result(
+            RetranscribeOutcome.REDONE,
+            "not embedded: the video has no embeddings of the configured encoder"
+            f" ({embedding.key[0]}) yet, which changed since it was ingested; ingest its file"
+            " again to embed it",
+            transcript.language,
+        )
+    return result(RetranscribeOutcome.REDONE, language=transcript.language, embedded=True)
+
+
+def _transcribe(media_path: Path, transcriber: Transcriber) -> Transcript:
+    """The transcript ingest would write of the file's whole audio with this model."""
+    audio = media.load_audio(media_path, sample_rate=media.AUDIO_SAMPLE_RATE)
+    if audio is None:
+        raise media.MediaError("the media file has no audio stream")
+    return transcriber.transcribe(audio)
+
+
+def _transcript_vector(
+    db: Database, job: _Job, text: str, embedding: _Embedding
+) -> np.ndarray | None:
+    """The configured encoder's vector of ``text``: cached (same words, same vector) or encoded;
+    None when the video has no vectors of this encoder, so that one vector alone is not written
+    (ingest re-embeds a processed video only when it has none). Raises :class:`EmbeddingError`
+    with the reason when the encoder gives none."""
     encoder_id, encoder_version = embedding.key
+    key = text_key(text)
     with db.session() as session:
-        embedded = bool(
-            embeddings_q.get_embeddings(
-                session,
-                video_ids=[job.video_id],
-                encoder_id=encoder_id,
-                encoder_version=encoder_version,
-            )
+        if not embeddings_q.get_embeddings(
+            session,
+            video_ids=[job.video_id],
+            encoder_id=encoder_id,
+            encoder_version=encoder_version,
+        ):
+            return None
+        cached = embeddings_q.find_cached(
+            session,
+            modality=MODALITY,
+            encoder_id=encoder_id,
+            encoder_version=encoder_version,
+            input_hashes=[key],
         )
-        cached = (
-            embeddings_q.find_cached(
-                session,
-                modality=MODALITY,
-                encoder_id=encoder_id,
-                encoder_version=encoder_version,
-                input_hashes=[key],
-            )
-            if embedded
-            else {}
-        )
-    vector = cached.get(key)
-    if embedded and vector is None:
-        encoded = _encode(embedding.encoder(), transcript.text, job.name)
-        if isinstance(encoded, str):
-            return result(RetranscribeOutcome.FAILED, f"transcript not embedded: {encoded}")
-        vector = encoded
+    if key in cached:
+        return cached[key]
+    [outcome] = encode_items(
+        embedding.encoder(), [EncoderInput(title="", subtitles=text)], [job.name]
+    )
+    if isinstance(outcome, str):
+        raise EmbeddingError(outcome)
+    check_vectors({MODALITY}, outcome)
+    if MODALITY not in outcome:
+        raise EmbeddingError("the encoder gave no vector for it")
+    return outcome[MODALITY]
+
+
+def _store(
+    db: Database,
+    job: _Job,
+    transcript: Transcript,
+    vector: np.ndarray | None,
+    encoder_key: tuple[str, str],
+    transcriber: Transcriber,
+) -> bool:
+    """Write the transcript, the spoken language, the vector (when there is one), the notes and
+    the audit entry in one transaction; False when the video was deleted or ingested again
+    since it was planned."""
     with db.session() as session:
         found = videos_q.get_videos(session, video_ids=[job.video_id])
         stored = read_stored(session, found[0]) if found else None
@@ -306,24 +354,15 @@ def _redo(
             or stored.transcript is None
             or stored.transcript.source != TranscriptSource.WHISPER
         ):
-            return result(RetranscribeOutcome.SKIPPED, "deleted or ingested again meanwhile")
+            return False
         spoken = transcript.spoken or stored.spoken
         write_transcript(session, job.video_id, transcript)
         write_spoken_language(session, job.video_id, spoken)
         if vector is not None:
-            embeddings_q.put_embeddings(
-                session,
-                records=[
-                    embeddings_q.EmbeddingRecord(
-                        video_id=job.video_id,
-                        modality=MODALITY,
-                        encoder_id=encoder_id,
-                        encoder_version=encoder_version,
-                        input_hash=key,
-                        vector=vector,
-                    )
-                ],
+            record = embeddings_q.EmbeddingRecord(
+                job.video_id, MODALITY, *encoder_key, text_key(transcript.text), vector
             )
+            embeddings_q.put_embeddings(session, records=[record])
         used = used_notes(
             keyframes=len(stored.keyframes),
             has_audio=stored.info.has_audio,
@@ -346,32 +385,4 @@ def _redo(
                 "embedded": vector is not None,
             },
         )
-    if vector is None:
-        return result(
-            RetranscribeOutcome.REDONE,
-            f"not embedded: the video has no embeddings of the configured encoder ({encoder_id})"
-            " yet, which changed since it was ingested; ingest its file again to embed it",
-        )
-    return result(RetranscribeOutcome.REDONE, embedded=True)
-
-
-def _transcribe(media_path: Path, transcriber: Transcriber) -> Transcript:
-    """The transcript ingest would write of the file's whole audio with this model."""
-    audio = media.load_audio(media_path, sample_rate=media.AUDIO_SAMPLE_RATE)
-    if audio is None:
-        raise media.MediaError("the media file has no audio stream")
-    return transcriber.transcribe(audio)
-
-
-def _encode(encoder: Encoder, text: str, name: str) -> np.ndarray | str:
-    """The transcript's vector from the encoder, or why there is none."""
-    [outcome] = encode_items(encoder, [EncoderInput(title="", subtitles=text)], [name])
-    if isinstance(outcome, str):
-        return outcome
-    try:
-        check_vectors({MODALITY}, outcome)
-    except EmbeddingError as e:
-        return str(e)
-    if MODALITY not in outcome:
-        return "the encoder gave no vector for it"
-    return outcome[MODALITY]
+    return True
