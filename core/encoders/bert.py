@@ -1,11 +1,11 @@
 """A BERT encoder with mean pooling in plain torch, for sentence-transformers' MiniLM models.
 
-``import sentence_transformers`` costs 8-12 s of CPU in a fresh process (transformers' model
+``import sentence_transformers`` costs ~8 s of CPU in a fresh process (transformers' model
 utilities, torch.distributed, scikit-learn), longer than the whole model load it serves. A
 BERT-family sentence model is small: embeddings, N post-norm transformer layers, the mean of the
 token states over the attention mask, L2-normalised. The submodules are named as in
 transformers' ``BertModel``, so its checkpoints load as they are; the outputs equal
-``SentenceTransformer.encode`` to float rounding (checked in tests/core/encoders/test_bert.py).
+``SentenceTransformer.encode`` to float rounding (tests/core/encoders/test_sentence_model.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 BERT models with mean pooling (the bundled all-MiniLM-L6-v2 and its kind: ``modules.json`` =
 Transformer + Pooling(mean) [+ Normalize], ``config.json`` model_type ``bert``) run in plain
 torch (:mod:`core.encoders.bert`) with the Rust ``tokenizers`` package reading the model's
-``tokenizer.json``: a fresh process then skips ``import sentence_transformers`` (8-12 s of CPU),
+``tokenizer.json``: a fresh process then skips ``import sentence_transformers`` (~8 s of CPU),
 and the vectors are the same to float rounding. Any other model (XLM-R, MPNet, CLS pooling,
 prompts, options this module does not know) is loaded by ``SentenceTransformer`` as before.
 """

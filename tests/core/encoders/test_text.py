@@ -71,7 +71,7 @@ def test_default_model_gives_the_vectors_sentence_transformers_gave(embedder, mo
 
 
 def test_default_model_loads_without_importing_transformers():
-    """Start-up: ``import sentence_transformers`` costs 8-12 s of CPU in a fresh process."""
+    """Start-up: ``import sentence_transformers`` costs ~8 s of CPU in a fresh process."""
     script = (
         "import sys\n"
         "from core.encoders.text import MiniLMTextEmbedder, default_text_model_path\n"
