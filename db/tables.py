@@ -115,6 +115,8 @@ class AuditAction(StrEnum):
     QUALITY_SETTINGS = "quality_settings"
     # issue 15: a processed video's spoken language detected afterwards (tagger detect-language)
     LANGUAGE_DETECTED = "language_detected"
+    # issue 15: a Whisper transcript written again by a multilingual model (tagger retranscribe)
+    TRANSCRIPT_REDONE = "transcript_redone"
 
 
 # --- schema bookkeeping -------------------------------------------------------------------------

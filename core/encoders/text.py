@@ -8,8 +8,9 @@ package, so it is copied there by hand); its window is read from the model's own
 
 Texts longer than the model's window are cut into overlapping word-piece windows (cut at the
 tokenizer's character offsets, so each window is a substring of the original text), all
-windows of all texts go through ONE ``SentenceTransformer.encode`` call, and each text's
-embedding is the normalised mean of its window embeddings.
+windows of all texts go through ONE encode call, and each text's embedding is the normalised
+mean of its window embeddings. :mod:`core.encoders.sentence_model` picks how the model runs
+(plain torch for BERT models such as the default, ``SentenceTransformer`` otherwise).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from core.encoders.base import mean_normalized
 from core.encoders.chunking import token_windows
 from core.encoders.fingerprint import dir_fingerprint
+from core.encoders.sentence_model import load_sentence_model
 from core.errors import ConfigurationError, MissingFileError
 
 # Word pieces per window, leaving room for [CLS]/[SEP] inside MiniLM's 256 limit; a model with a
@@ -29,7 +31,6 @@ from core.errors import ConfigurationError, MissingFileError
 WINDOW_TOKENS = 250
 WINDOW_OVERLAP = 32
 _SPECIAL_TOKENS = 6  # [CLS]/[SEP] or <s>/</s>, with room to spare
-BATCH_SIZE = 64
 
 
 def default_text_model_path() -> Path:
@@ -43,17 +44,15 @@ class MiniLMTextEmbedder:
     """Sentence-transformers model loaded from a local directory (never the Hub)."""
 
     def __init__(self, model_path: Path, device: str = "cpu") -> None:
-        from sentence_transformers import SentenceTransformer
-
         if not model_path.is_dir():
             raise MissingFileError(
                 f"text model directory {model_path} does not exist (setting text_model_path)"
             )
         self.model_path = model_path
-        self.model = SentenceTransformer(str(model_path), device=device, local_files_only=True)
-        self.dim = int(self.model.get_embedding_dimension())
+        self.model = load_sentence_model(model_path, device)
+        self.dim = self.model.dim
         self.fingerprint = dir_fingerprint(model_path)
-        limit = int(self.model.max_seq_length or 0) - _SPECIAL_TOKENS
+        limit = self.model.max_seq_length - _SPECIAL_TOKENS
         if limit < 2:
             raise ConfigurationError(
                 f"text model {model_path} takes only {self.model.max_seq_length} tokens"
@@ -63,10 +62,7 @@ class MiniLMTextEmbedder:
 
     def windows(self, text: str) -> list[str]:
         """Substrings of ``text`` of at most ``window_tokens`` word pieces each."""
-        encoding = self.model.tokenizer(
-            text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
-        )
-        offsets = encoding["offset_mapping"]
+        offsets = self.model.token_offsets(text)
         return [
             text[offsets[start][0] : offsets[end - 1][1]]
             for start, end in token_windows(len(offsets), self.window_tokens, self.window_overlap)
@@ -80,14 +76,7 @@ class MiniLMTextEmbedder:
             if not windows:
                 raise ValueError(f"text {i} has no tokens; blank texts must be left out")
             windows_per_text.append(windows)
-        flat = [window for windows in windows_per_text for window in windows]
-        vectors = self.model.encode(
-            flat,
-            batch_size=BATCH_SIZE,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        vectors = self.model.encode([window for windows in windows_per_text for window in windows])
         result = []
         start = 0
         for windows in windows_per_text:

@@ -618,12 +618,7 @@ def _safe_suffix(filename: str) -> str:
 
 def _predict_new(db: Database, settings: Settings, results: Sequence[IngestResult]) -> int:
     """Predict freshly ingested videos with the active model, when there is one."""
-    from core.lifecycle import prediction, registry
+    from core.lifecycle import prediction
 
     ready = [r.video_id for r in results if r.status in DONE_STATUSES]
-    if not ready:
-        return 0
-    try:
-        return prediction.predict_videos(db, settings=settings, video_ids=ready)
-    except registry.NoActiveModelError:
-        return 0
+    return prediction.predict_with_active_model(db, settings=settings, video_ids=ready)

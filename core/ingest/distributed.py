@@ -54,10 +54,10 @@ from core.ingest.pipeline import (
     _encoder_input,
     _from_donor,
     _Task,
-    _text_key,
     encode_items,
     extract_task,
     reason_of,
+    text_key,
 )
 from core.ingest.storage import open_store, write_returned
 from core.media.transcribe import PARALLEL_CALLS, Transcriber, english_only, load_transcriber
@@ -266,7 +266,7 @@ class _ModelStage:
                 continue
             transcript = item.extracted.transcript
             if transcript is not None and transcript.text and "subtitles" not in item.task.keys:
-                item.task.keys["subtitles"] = _text_key(transcript.text)
+                item.task.keys["subtitles"] = text_key(transcript.text)
             try:
                 encoder_input = _encoder_input(item.task, item.extracted)
             except InvalidEncoderInput as e:

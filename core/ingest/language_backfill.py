@@ -8,7 +8,8 @@ embedded again. The language is stored and
 the video's modality notes are stated anew through the notes code ingest uses
 (:func:`core.ingest.notes.restated`), so the review page reads as after a fresh ingest. A video
 whose media is gone or unreadable is reported in words and the others are still done; each
-video written is audited.
+video written is audited. Audio without speech is stored as :data:`NO_SPEECH`, so it is not
+listened to again unless forced.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from enum import StrEnum
 from pathlib import Path
 
 from core.config import Settings
-from core.errors import ConfigurationError
+from core.ingest.multilingual import MultilingualModel
 from core.ingest.notes import restated, used_notes
 from core.ingest.pipeline import INPUT_ERRORS, ProgressCallback, reason_of
-from core.ingest.stored import DONE_STATUSES, read_stored, video_name
+from core.ingest.stored import DONE_STATUSES, read_stored, video_name, write_spoken_language
 from core.media import decode as media
-from core.media.transcribe import WINDOW_SECONDS, Transcriber, english_only, load_transcriber
-from core.media.transcript import SpokenLanguage
+from core.media.transcribe import WINDOW_SECONDS, Transcriber
+from core.media.transcript import NO_SPEECH, SpokenLanguage
 from db.engine import Database
 from db.queries import audit as audit_q
 from db.queries import videos as videos_q
@@ -36,19 +37,9 @@ from db.tables import AuditAction, Video
 PAGE_SIZE = 64  # videos read per database session
 
 
-class EnglishOnlyModelError(ConfigurationError):
-    """The configured speech model is English-only: it hears every language as English."""
-
-    def __init__(self, model: str) -> None:
-        super().__init__(
-            f"the speech model ({model}) is English-only and cannot detect languages; configure a"
-            " multilingual Whisper model (e.g. TAGGER_WHISPER_MODEL=packaged-base) and run again"
-        )
-
-
 class LanguageOutcome(StrEnum):
     DETECTED = "detected"
-    NO_SPEECH = "no speech"  # stored as unknown, notes stated anew
+    NO_SPEECH = "no speech"  # stored as NO_SPEECH ("zxx"), notes stated anew
     SKIPPED = "skipped"  # nothing to do for it (not processed, no audio, already known)
     FAILED = "failed"  # its media is gone or unreadable
 
@@ -99,15 +90,13 @@ def detect_languages(
     progress: ProgressCallback | None = None,
 ) -> LanguageReport:
     """Detect and store the spoken language of ``video_ids`` (None: every processed video whose
-    language is unknown; with ``force`` every processed video, known language or not).
+    language is unknown, not yet listened to; with ``force`` every processed video).
 
-    Raises :class:`EnglishOnlyModelError` before anything is read when the speech model is
-    English-only (the default tiny.en); the model is loaded on the first video that needs it.
+    Raises :class:`core.ingest.multilingual.EnglishOnlyModelError` before anything is read
+    when the speech model is English-only (the default tiny.en); the model is loaded on the
+    first video that needs it.
     """
-    if transcriber is None and english_only(settings):
-        raise EnglishOnlyModelError(settings.whisper_model or "the bundled tiny.en, the default")
-    if transcriber is not None and not transcriber.multilingual:
-        raise EnglishOnlyModelError(f"{transcriber.name} {transcriber.version}")
+    model = MultilingualModel(settings, transcriber)
     report = LanguageReport()
     with db.session() as session:
         if video_ids is None:
@@ -116,7 +105,6 @@ def detect_languages(
             )
         else:
             ids = list(dict.fromkeys(video_ids))
-    model = _LazyModel(settings, transcriber)
     heard: dict[str, SpokenLanguage | None] = {}  # content hash -> language (same bytes, same)
     if progress is not None:
         progress(0, len(ids), "")
@@ -141,22 +129,6 @@ def detect_languages(
     return report
 
 
-class _LazyModel:
-    """The speech model, loaded from the settings on first use when none was given."""
-
-    def __init__(self, settings: Settings, transcriber: Transcriber | None) -> None:
-        self._settings = settings
-        self._transcriber = transcriber
-
-    def get(self) -> Transcriber:
-        if self._transcriber is None:
-            loaded = load_transcriber(self._settings)
-            if not loaded.multilingual:  # e.g. an English-only openai-whisper checkpoint
-                raise EnglishOnlyModelError(f"{loaded.name} {loaded.version}")
-            self._transcriber = loaded
-        return self._transcriber
-
-
 def _plan(video: Video, settings: Settings, *, force: bool) -> _Job | LanguageResult:
     """The video's job, or why there is nothing to detect for it."""
 
@@ -167,6 +139,10 @@ def _plan(video: Video, settings: Settings, *, force: bool) -> _Job | LanguageRe
 
     if video.status not in DONE_STATUSES:
         return result(LanguageOutcome.SKIPPED, f"not processed (status {video.status})")
+    if video.spoken_language == NO_SPEECH and not force:
+        return result(
+            LanguageOutcome.SKIPPED, "no speech heard when listened to; --force listens again"
+        )
     if video.spoken_language and not force:
         return result(
             LanguageOutcome.SKIPPED,
@@ -183,7 +159,7 @@ def _plan(video: Video, settings: Settings, *, force: bool) -> _Job | LanguageRe
 
 
 def _detect_and_store(
-    db: Database, job: _Job, model: _LazyModel, heard: dict[str, SpokenLanguage | None]
+    db: Database, job: _Job, model: MultilingualModel, heard: dict[str, SpokenLanguage | None]
 ) -> LanguageResult:
     """Listen to the job's audio (once per content) and store what was heard; a media file
     that cannot be read fails this video alone."""
@@ -217,18 +193,15 @@ def _detect_and_store(
             video_id=job.video_id,
             notes=restated(json.loads(found[0].modality_notes_json or "[]"), used),
         )
-        videos_q.set_spoken_language(
-            session,
-            video_id=job.video_id,
-            language=spoken.code if spoken else None,
-            probability=spoken.probability if spoken else None,
+        write_spoken_language(
+            session, job.video_id, spoken or SpokenLanguage(NO_SPEECH, probability=None)
         )
         audit_q.add_audit(
             session,
             action=AuditAction.LANGUAGE_DETECTED,
             video_id=job.video_id,
             detail={
-                "language": spoken.code if spoken else None,
+                "language": spoken.code if spoken else NO_SPEECH,
                 "probability": spoken.probability if spoken else None,
                 "previous": job.previous,
                 "model": f"{transcriber.name} {transcriber.version}",

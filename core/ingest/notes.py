@@ -120,9 +120,7 @@ def _language_mismatch(transcript: Transcript) -> str | None:
     or a Whisper transcript written in another language than the one detected later (an
     English-only model's, whose language was detected by ``tagger detect-language``)."""
     spoken, tag = transcript.spoken, transcript.language
-    if spoken is None or not _is_language(tag):
-        return None
-    if langcodes.tag_distance(tag, spoken.code) < _SAME_LANGUAGE_DISTANCE:
+    if spoken is None or not _is_language(tag) or same_language(tag, spoken.code):
         return None
     if transcript.source == "whisper":
         return (
@@ -134,6 +132,12 @@ def _language_mismatch(transcript: Transcript) -> str | None:
         f"subtitles are tagged {tag}, speech detected as {spoken.code}{_sure(spoken, ' (', ')')}:"
         " they may be a translation, or belong to another video"
     )
+
+
+def same_language(tag: str | None, code: str) -> bool:
+    """Whether ``tag`` (a transcript's language) names the language ``code``, as close as
+    langcodes' own "close enough" (nb/no, pt-BR/pt); no tag names none."""
+    return _is_language(tag) and langcodes.tag_distance(tag, code) < _SAME_LANGUAGE_DISTANCE
 
 
 def _is_language(tag: str | None) -> bool:

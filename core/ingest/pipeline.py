@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,7 +43,14 @@ from core.ingest.extract import (
     noted_instead_of_listening,
 )
 from core.ingest.notes import ModalityNote, finalise, used_notes
-from core.ingest.stored import DONE_STATUSES, StoredVideo, read_stored, video_name
+from core.ingest.stored import (
+    DONE_STATUSES,
+    StoredVideo,
+    read_stored,
+    video_name,
+    write_spoken_language,
+    write_transcript,
+)
 from core.media import decode as media
 from core.media.ocr import onscreen_text
 from core.media.subtitles import SubtitleError, load_subtitles
@@ -246,12 +253,12 @@ class Pipeline:
         }
         for modality, text in (("title", video.title), ("description", video.description)):
             if text.strip():
-                keys[modality] = _text_key(text)
+                keys[modality] = text_key(text)
         transcript = sidecar or (donor.transcript if donor is not None else None)
         if transcript is not None and transcript.text:
-            keys["subtitles"] = _text_key(transcript.text)
+            keys["subtitles"] = text_key(transcript.text)
         if donor is not None and donor.onscreen:
-            keys["onscreen_text"] = _text_key(onscreen_text(donor.onscreen))
+            keys["onscreen_text"] = text_key(onscreen_text(donor.onscreen))
         return _Task(
             video_id=video_id,
             name=name,
@@ -352,7 +359,7 @@ class Pipeline:
         for task, extracted in ready:
             for modality, text in _extracted_texts(extracted).items():
                 if text and modality not in task.keys:
-                    task.keys[modality] = _text_key(text)
+                    task.keys[modality] = text_key(text)
                     new.setdefault(modality, set()).add(task.keys[modality])
         if not new:
             return
@@ -382,7 +389,7 @@ class Pipeline:
         results, valid = [], []
         for task, extracted, produced in entries:
             try:
-                _check_vectors(task, produced)
+                check_vectors(task.keys, produced)
             except EmbeddingError as e:
                 logger.error("encoder output for %s rejected: %s", task.name, e)
                 results.append(self._fail(task, str(e)))
@@ -437,23 +444,9 @@ class Pipeline:
         )
         videos_q.replace_keyframes(session, video_id=task.video_id, frames=extracted.keyframes)
         if transcript is not None:
-            videos_q.put_transcript(
-                session,
-                video_id=task.video_id,
-                source=transcript.source,
-                text=transcript.text,
-                language=transcript.language,
-                segments=[
-                    {"start": s.start, "end": s.end, "text": s.text} for s in transcript.segments
-                ],
-                encoding=transcript.encoding,
-            )
-        spoken = transcript.spoken if transcript is not None else None
-        videos_q.set_spoken_language(
-            session,
-            video_id=task.video_id,
-            language=spoken.code if spoken else None,
-            probability=spoken.probability if spoken else None,
+            write_transcript(session, task.video_id, transcript)
+        write_spoken_language(
+            session, task.video_id, transcript.spoken if transcript is not None else None
         )
         embeddings_q.put_embeddings(session, records=records)
         if task.keep_status:
@@ -585,9 +578,11 @@ def _extracted_texts(extracted: Extracted) -> dict[str, str]:
     }
 
 
-def _check_vectors(task: _Task, produced: dict[str, np.ndarray]) -> None:
+def check_vectors(asked: Collection[str], produced: dict[str, np.ndarray]) -> None:
+    """Raise :class:`EmbeddingError` for an encoder output that cannot be stored: a modality
+    not in ``asked``, or a vector that is not finite and 1-D."""
     for modality, vector in produced.items():
-        if modality not in task.keys:
+        if modality not in asked:
             raise EmbeddingError(
                 f"the encoder returned a {modality!r} embedding it was given no input for"
             )
@@ -625,7 +620,7 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def _text_key(text: str) -> str:
+def text_key(text: str) -> str:
     """Cache key of a text input: whitespace-normalised, so re-flowed text still hits."""
     return _digest("text", " ".join(text.split()))
 

@@ -1,9 +1,10 @@
 """What ingest stored for a processed video, read back: media info, keyframes, transcript,
-on-screen text and the spoken language.
+on-screen text and the spoken language; and the writes of the transcript and spoken language.
 
 Ingest reuses it for a copy of the same bytes (nothing is decoded again); the
 ``detect-language`` backfill (:mod:`core.ingest.language_backfill`) states the video's modality
-notes anew from it, with the same notes code a fresh ingest uses.
+notes anew from it, with the same notes code a fresh ingest uses, and ``retranscribe``
+(:mod:`core.ingest.retranscribe`) writes its new transcript as ingest writes one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from core.media.transcript import Segment, SpokenLanguage, Transcript
+from core.media.transcript import NO_SPEECH, Segment, SpokenLanguage, Transcript
 from db.queries import videos as videos_q
 from db.tables import Video, VideoStatus
 
@@ -29,7 +30,8 @@ class StoredVideo:
     keyframes: list[tuple[float, str]]
     transcript: Transcript | None
     onscreen: list[Segment] | None  # text read on its keyframes; None: never read
-    spoken: SpokenLanguage | None  # detected in its audio (same bytes: a copy's audio too)
+    spoken: SpokenLanguage | None  # detected in its audio (same bytes: a copy's audio too);
+    # None: not known, or no speech heard
 
 
 def video_name(video: Video) -> str:
@@ -42,7 +44,7 @@ def read_stored(session: Session, video: Video) -> StoredVideo | None:
     if video.status not in DONE_STATUSES or not video.content_hash or not video.stored_path:
         return None
     spoken = None
-    if video.spoken_language:
+    if video.spoken_language and video.spoken_language != NO_SPEECH:
         spoken = SpokenLanguage(video.spoken_language, video.spoken_language_probability)
     row = videos_q.get_transcript(session, video_id=video.id)
     transcript = None
@@ -73,6 +75,29 @@ def read_stored(session: Session, video: Video) -> StoredVideo | None:
         transcript=transcript,
         onscreen=_segments(ocr.segments_json) if ocr is not None else None,
         spoken=spoken,
+    )
+
+
+def write_transcript(session: Session, video_id: int, transcript: Transcript) -> None:
+    """Store ``transcript`` as the video's (replacing any), its segments as JSON."""
+    videos_q.put_transcript(
+        session,
+        video_id=video_id,
+        source=transcript.source,
+        text=transcript.text,
+        language=transcript.language,
+        segments=[{"start": s.start, "end": s.end, "text": s.text} for s in transcript.segments],
+        encoding=transcript.encoding,
+    )
+
+
+def write_spoken_language(session: Session, video_id: int, spoken: SpokenLanguage | None) -> None:
+    """Store the language heard in the video's audio (None: not known)."""
+    videos_q.set_spoken_language(
+        session,
+        video_id=video_id,
+        language=spoken.code if spoken else None,
+        probability=spoken.probability if spoken else None,
     )
 
 

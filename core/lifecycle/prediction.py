@@ -77,6 +77,17 @@ def predict_videos(
     return done
 
 
+def predict_with_active_model(db: Database, *, settings: Settings, video_ids: Sequence[int]) -> int:
+    """Predict videos whose inputs just changed (ingested, transcribed again) with the active
+    model; 0 when there is none yet or nothing to predict."""
+    if not video_ids:
+        return 0
+    try:
+        return predict_videos(db, settings=settings, video_ids=video_ids)
+    except registry.NoActiveModelError:
+        return 0
+
+
 def select_model(
     db: Database, *, settings: Settings, version_id: int | None
 ) -> registry.LoadedModel:

@@ -65,7 +65,8 @@ class VideoOut(BaseModel):
     duration_s: float | None
     spoken_language: str | None = Field(
         description="ISO 639-1 code of the language a multilingual Whisper model heard in the "
-        "audio; null when not detected (subtitles used, no speech, English-only speech model)."
+        "audio; `zxx` when such a model listened and heard no speech; null when not detected"
+        " (English-only speech model, or no speech heard while transcribing)."
     )
     spoken_language_probability: float | None = Field(
         description="The model's confidence in `spoken_language`, 0 to 1."

@@ -20,6 +20,7 @@ import streamlit as st
 
 from core.config import get_settings
 from core.errors import TaggerError
+from core.media.transcript import NO_SPEECH
 from dashboard import actions, cache, deferred, state
 from dashboard.components import (
     PLAYER_KEYS,
@@ -349,7 +350,9 @@ st.subheader(md_escape(video.title or f"Video {video_id}"))
 facts = [f"#{video_id}", video.status]
 if video.duration_s:
     facts.append(timecode(video.duration_s))
-if video.spoken_language:
+if video.spoken_language == NO_SPEECH:
+    facts.append("no speech heard")
+elif video.spoken_language:
     facts.append(f"spoken language: {video.spoken_language}")
 if video.flagged:
     facts.append(f"flagged: {video.flag_reason or 'no reason given'}")

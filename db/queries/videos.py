@@ -158,6 +158,22 @@ def list_video_ids(
     return list(session.exec(query.order_by(col(Video.id))))
 
 
+def list_transcribed_speech_ids(
+    session: Session, *, statuses: Sequence[str], source: str, other_than: Sequence[str]
+) -> list[int]:
+    """Ids in order of videos with a transcript from ``source`` over speech whose language is
+    known and not one of ``other_than``."""
+    query = (
+        select(Video.id)
+        .join(Transcript, col(Transcript.video_id) == col(Video.id))
+        .where(col(Video.status).in_([_check_status(s) for s in statuses]))
+        .where(Transcript.source == source)
+        .where(col(Video.spoken_language).is_not(None))
+        .where(col(Video.spoken_language).not_in(list(other_than)))
+    )
+    return list(session.exec(query.order_by(col(Video.id))))
+
+
 def count_videos(session: Session) -> int:
     return session.exec(select(func.count()).select_from(Video)).one()
 

@@ -1,8 +1,9 @@
-"""Pipeline commands: ingest, detect-language, train, predict, evaluate, models, jobs, bench-hmc.
+"""Pipeline commands: ingest, detect-language, retranscribe, train, predict, evaluate, models,
+jobs, bench-hmc.
 
-Thin wrappers: parse arguments, call core.ingest.batch / language_backfill / training /
-prediction / registry / jobs, print. Those modules load torch, scikit-learn and PyAV, so each
-command imports what it uses.
+Thin wrappers: parse arguments, call core.ingest.batch / language_backfill / retranscribe /
+training / prediction / registry / jobs, print. Those modules load torch, scikit-learn and PyAV,
+so each command imports what it uses.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from core.ingest.distributed import Cluster
     from core.ingest.language_backfill import LanguageResult
     from core.ingest.pipeline import IngestResult
+    from core.ingest.retranscribe import RetranscribeResult
 
 console = Console(soft_wrap=True)
 MAX_FAILURES_SHOWN = 50
@@ -180,6 +182,59 @@ def detect_language(
         )
     totals = ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.totals.items()))
     console.print(totals or "nothing to do: every processed video has a spoken language")
+    if report.failed:
+        raise fail(f"{len(report.failed)} of {len(report.results)} videos failed (reasons above)")
+
+
+def retranscribe(
+    video_ids: Annotated[
+        list[int] | None, typer.Argument(help="Ids of processed videos.", show_default=False)
+    ] = None,
+    all_videos: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Every processed video whose Whisper transcript is not written in the"
+            " non-English language detected in its speech.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Also transcripts already written in the language spoken (e.g. after"
+            " configuring a larger model).",
+        ),
+    ] = False,
+) -> None:
+    """Transcribe again, with the configured multilingual Whisper model, the transcripts an
+    English-only model wrote of non-English speech (found by `tagger detect-language`), and embed
+    them again."""
+    from core.ingest import retranscribe as retranscribe_lib
+
+    if bool(video_ids) == all_videos:
+        raise fail("give video ids or --all, not both")
+    db = open_database()
+    with _bar(counts=True) as bar:
+        progress = _per_video(bar, "transcribing")
+        report = retranscribe_lib.retranscribe(
+            db,
+            settings=get_settings(),
+            video_ids=None if all_videos else video_ids,
+            force=force,
+            progress=progress,
+        )
+    if report.results:
+        print_table(
+            ("id", "video", "outcome", "language", "note"),
+            ((str(r.video_id), r.name, r.outcome, _languages(r), r.reason) for r in report.results),
+        )
+    totals = ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.totals.items()))
+    console.print(
+        f"{totals}; {report.predicted} predicted"
+        if totals
+        else "nothing to do: no transcript is written in another language than the one spoken"
+    )
     if report.failed:
         raise fail(f"{len(report.failed)} of {len(report.results)} videos failed (reasons above)")
 
@@ -377,6 +432,13 @@ def _spoken(result: LanguageResult) -> str:
     return f"{spoken.code}{sure}"
 
 
+def _languages(result: RetranscribeResult) -> str:
+    """The transcript's language before and after ("en -> de")."""
+    if result.language is None:
+        return result.previous or "-"
+    return f"{result.previous or '?'} -> {result.language}"
+
+
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
@@ -384,6 +446,7 @@ def _number(value: float | None) -> str:
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
     app.command("detect-language")(detect_language)
+    app.command("retranscribe")(retranscribe)
     app.command("train")(train)
     app.command("predict")(predict)
     app.command("evaluate")(evaluate)

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core import quality
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
+from core.media.transcript import NO_SPEECH
 from dashboard.components import ScoredTag, probability_chart
 from dashboard.routes import media
 from db.engine import DatabaseBusyError
@@ -302,6 +303,11 @@ def test_header_names_the_detected_spoken_language(signed_in, seeded) -> None:
         videos.set_spoken_language(s, video_id=video_id, language="de", probability=0.9)
     at = _open(signed_in("mod"), video_id)
     assert "spoken language: de" in at.caption[0].value.replace("\\", "")
+    with seeded.db.session() as s:
+        videos.set_spoken_language(s, video_id=video_id, language=NO_SPEECH, probability=None)
+    at = _open(signed_in("mod"), video_id)
+    caption = at.caption[0].value.replace("\\", "")
+    assert "no speech heard" in caption and "spoken language" not in caption
 
 
 def test_a_save_the_database_could_not_take_can_be_made_again(signed_in, seeded, monkeypatch):

@@ -140,3 +140,35 @@ def test_insert_synthetic_videos(database: Database) -> None:
         assert counts == {"reviewed": 5, "new": 5, "predicted": 40}
         first = videos.find_video_by_external_id(session, external_id="syn-0")
         assert 0.0 <= first.uncertainty <= 1.0 and first.created_at.tzinfo is not None
+
+
+def test_transcribed_speech_listing(database: Database) -> None:
+    """Processed videos whose Whisper transcript is of speech in a known language not excluded."""
+    cases = [  # (status, transcript source, spoken language)
+        (VideoStatus.READY, "whisper", "de"),
+        (VideoStatus.REVIEWED, "whisper", "ru"),
+        (VideoStatus.READY, "whisper", "en"),
+        (VideoStatus.READY, "whisper", "zxx"),
+        (VideoStatus.READY, "whisper", None),
+        (VideoStatus.READY, "provided", "de"),
+        (VideoStatus.FAILED, "whisper", "de"),
+        (VideoStatus.READY, None, "de"),
+    ]
+    with database.session() as session:
+        ids = []
+        for status, source, language in cases:
+            video = videos.create_video(session, status=status)
+            if source is not None:
+                videos.put_transcript(session, video_id=video.id, source=source, text="x")
+            videos.set_spoken_language(
+                session, video_id=video.id, language=language, probability=None
+            )
+            ids.append(video.id)
+    with database.session() as session:
+        found = videos.list_transcribed_speech_ids(
+            session,
+            statuses=[VideoStatus.READY, VideoStatus.REVIEWED],
+            source="whisper",
+            other_than=["en", "zxx"],
+        )
+    assert found == ids[:2]

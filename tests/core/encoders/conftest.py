@@ -143,3 +143,36 @@ def speak(tmp_path: Path) -> Callable[[str], np.ndarray]:
         return _decode_audio(path)
 
     return say
+
+
+@pytest.fixture(scope="session")
+def tiny_multilingual_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised one-layer BERT sentence-transformer (window 16 tokens) whose
+    character vocabulary covers Latin and Cyrillic letters: the shape of a multilingual model,
+    weights meaningless. Saved by sentence-transformers itself."""
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny_multilingual")
+    letters = "abcdefghijklmnopqrstuvwxyzабвгдеёжзийклмнопрстуфхцчшщъыьэюяäöüß0123456789"
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *".,!?-'"]
+    vocab += [*letters, *(f"##{c}" for c in letters)]
+    raw = folder / "raw"
+    tokenizer = BertTokenizerFast(
+        vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=True, strip_accents=False
+    )
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(raw)
+    tokenizer.save_pretrained(raw)
+    transformer = models.Transformer(str(raw), max_seq_length=16)
+    pooling = models.Pooling(transformer.get_embedding_dimension(), "mean")
+    SentenceTransformer(modules=[transformer, pooling]).save(str(folder / "model"))
+    return folder / "model"

@@ -1,9 +1,13 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from tokenizers import Tokenizer
 
+from core.encoders import text as text_module
+from core.encoders.sentence_model import TransformersSentenceModel
 from core.encoders.text import WINDOW_TOKENS, MiniLMTextEmbedder, default_text_model_path
 
 pytestmark = pytest.mark.slow
@@ -35,9 +39,9 @@ def test_long_text_is_windowed_not_truncated(embedder):
     windows = embedder.windows(cooking + football)
     assert len(windows) > 2
     assert all(window in cooking + football for window in windows)
-    tokenizer = embedder.model.tokenizer
+    tokenizer = Tokenizer.from_file(str(default_text_model_path() / "tokenizer.json"))
     assert all(
-        len(tokenizer(w, add_special_tokens=False)["input_ids"]) <= WINDOW_TOKENS for w in windows
+        len(tokenizer.encode(w, add_special_tokens=False).ids) <= WINDOW_TOKENS for w in windows
     )
     # a truncating encoder would only ever see the cooking half
     mixed, only_cooking, only_football = embedder.embed([cooking + football, cooking, football])
@@ -45,53 +49,63 @@ def test_long_text_is_windowed_not_truncated(embedder):
     assert only_cooking @ only_football < mixed @ only_football
 
 
+def test_default_model_gives_the_vectors_sentence_transformers_gave(embedder, monkeypatch):
+    """The embedding cache keeps vectors made with SentenceTransformer under the same version:
+    the plain-torch path must cut the same windows and give the same vectors (1e-5)."""
+    monkeypatch.setattr(text_module, "load_sentence_model", TransformersSentenceModel)
+    reference = MiniLMTextEmbedder(default_text_model_path())
+    texts = [
+        "hello",
+        "Лучшие голы футбольного матча",
+        "Crème brûlée à la française, naïve café, Straße 😀",
+        "Whisk the eggs with sugar, fold in the flour and bake the sponge. " * 40
+        + "Привет, мир! Сегодня большой футбольный матч в Москве. " * 30,
+    ]
+    assert len(embedder.windows(texts[-1])) >= 4
+    for text in texts:
+        assert embedder.windows(text) == reference.windows(text)
+    np.testing.assert_allclose(
+        np.stack(embedder.embed(texts)), np.stack(reference.embed(texts)), rtol=0, atol=1e-5
+    )
+    assert embedder.fingerprint == reference.fingerprint
+
+
+def test_default_model_loads_without_importing_transformers():
+    """Start-up: ``import sentence_transformers`` costs ~8 s of CPU in a fresh process."""
+    script = (
+        "import sys\n"
+        "from core.encoders.text import MiniLMTextEmbedder, default_text_model_path\n"
+        "MiniLMTextEmbedder(default_text_model_path()).embed(['hello'])\n"
+        "print(sorted(m for m in ('sentence_transformers', 'transformers') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert done.stdout.strip() == "[]"
+
+
 def test_blank_text_is_an_error(embedder):
     with pytest.raises(ValueError, match="no tokens"):
         embedder.embed(["   "])
 
 
-def _tiny_multilingual_model(folder: Path, max_seq_length: int = 16) -> Path:
-    """A randomly initialised one-layer BERT sentence-transformer whose character vocabulary
-    covers Latin and Cyrillic letters: the shape of a multilingual model, weights meaningless."""
-    from sentence_transformers import SentenceTransformer, models
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    letters = "abcdefghijklmnopqrstuvwxyzабвгдеёжзийклмнопрстуфхцчшщъыьэюяäöüß0123456789"
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *".,!?-'"]
-    vocab += [*letters, *(f"##{c}" for c in letters)]
-    raw = folder / "raw"
-    tokenizer = BertTokenizerFast(
-        vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=True, strip_accents=False
-    )
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    BertModel(config).save_pretrained(raw)
-    tokenizer.save_pretrained(raw)
-    transformer = models.Transformer(str(raw), max_seq_length=max_seq_length)
-    pooling = models.Pooling(transformer.get_word_embedding_dimension(), "mean")
-    SentenceTransformer(modules=[transformer, pooling]).save(str(folder / "model"))
-    return folder / "model"
-
-
-def test_another_local_model_with_a_short_window_embeds_cyrillic(tmp_path):
+def test_another_local_model_with_a_short_window_embeds_cyrillic(tiny_multilingual_model):
     """The text_model_path option: a (here tiny, random) multilingual model; windows follow its
     max_seq_length and Cyrillic text is read as letters, not unknown tokens."""
-    embedder = MiniLMTextEmbedder(_tiny_multilingual_model(tmp_path, max_seq_length=16))
+    embedder = MiniLMTextEmbedder(tiny_multilingual_model)
     assert embedder.dim == 32 and embedder.window_tokens == 10
     title = "Привет, мир! Сегодня большой футбольный матч в Москве. " * 3
     windows = embedder.windows(title)
     assert len(windows) > 3 and all(w in title for w in windows)
-    tokenizer = embedder.model.tokenizer
+    tokenizer = Tokenizer.from_file(str(tiny_multilingual_model / "tokenizer.json"))
     for window in windows:
-        ids = tokenizer(window, add_special_tokens=False)["input_ids"]
-        assert 0 < len(ids) <= 10 and tokenizer.unk_token_id not in ids
+        ids = tokenizer.encode(window, add_special_tokens=False).ids
+        assert 0 < len(ids) <= 10 and tokenizer.token_to_id("[UNK]") not in ids
     russian, german = embedder.embed([title, "Guten Tag, das Wetter in Berlin ist schön."])
     assert russian.shape == (32,) and np.linalg.norm(russian) == pytest.approx(1.0, abs=1e-5)
     assert not np.allclose(russian, german)

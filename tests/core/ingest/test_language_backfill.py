@@ -15,9 +15,10 @@ import pytest
 from core.config import Settings
 from core.errors import TaggerError
 from core.ingest import batch as ingest
-from core.ingest import language_backfill
-from core.ingest.language_backfill import EnglishOnlyModelError, LanguageOutcome, detect_languages
-from core.media.transcript import Segment, SpokenLanguage
+from core.ingest import language_backfill, multilingual
+from core.ingest.language_backfill import LanguageOutcome, detect_languages
+from core.ingest.multilingual import EnglishOnlyModelError
+from core.media.transcript import NO_SPEECH, Segment, SpokenLanguage
 from core.taxonomy import from_paths, save_to_db
 from db.engine import Database, init_db
 from db.queries import audit as audit_q
@@ -191,7 +192,7 @@ def test_an_english_only_model_is_refused_in_words_before_anything_is_read(
     def no_load(settings):
         raise AssertionError("the speech model was loaded")
 
-    monkeypatch.setattr(language_backfill, "load_transcriber", no_load)
+    monkeypatch.setattr(multilingual, "load_transcriber", no_load)
     assert settings.whisper_model is None  # the default: the bundled tiny.en
     with pytest.raises(EnglishOnlyModelError) as refused:
         detect_languages(db, settings=settings)
@@ -227,6 +228,42 @@ def test_missing_media_and_silent_videos_are_reported_and_the_rest_done(
     assert report.totals == {"failed": 2, "skipped": 1, "detected": 1}
     assert _video(db, fine).spoken_language == "ru"
     assert _video(db, gone).spoken_language is None
+
+
+class _HearsNoSpeech(RussianTranscriber):
+    def detect_language(self, audio: np.ndarray) -> SpokenLanguage | None:
+        self.detections += 1
+        return None
+
+
+def test_audio_without_speech_is_stored_as_such_and_not_listened_to_again(
+    db, settings, ingested, tmp_path
+):
+    video_id = ingested(_clip(tmp_path / "hum.mp4", 30))
+    deaf = _HearsNoSpeech()
+
+    [first] = detect_languages(db, settings=settings, transcriber=deaf).results
+    assert (first.outcome, first.reason) == (
+        LanguageOutcome.NO_SPEECH,
+        "no speech heard in the audio",
+    )
+    video = _video(db, video_id)
+    assert (video.spoken_language, video.spoken_language_probability) == (NO_SPEECH, None)
+    assert json.loads(_audit(db)[0].detail_json)["language"] == NO_SPEECH
+    assert not any("zxx" in note["detail"] for note in _notes(db, video_id))
+
+    assert detect_languages(db, settings=settings, transcriber=deaf).results == []
+    [named] = detect_languages(
+        db, settings=settings, video_ids=[video_id], transcriber=deaf
+    ).results
+    assert named.outcome == LanguageOutcome.SKIPPED and "--force listens again" in named.reason
+    assert deaf.detections == 1
+
+    [forced] = detect_languages(
+        db, settings=settings, force=True, transcriber=RussianTranscriber()
+    ).results
+    assert (forced.outcome, forced.previous) == (LanguageOutcome.DETECTED, NO_SPEECH)
+    assert _video(db, video_id).spoken_language == "ru"
 
 
 def test_copies_are_listened_to_once(db, settings, ingested, tmp_path):

@@ -30,7 +30,7 @@ from db.queries import videos as videos_q
 from db.tables import AuditAction, VideoStatus
 from scripts.cli import app
 from scripts.mediagen import read_wav, speak_to_wav, write_video
-from tests.support.fakes import RussianTranscriber
+from tests.support.fakes import FakeEncoder, FakeTranscriber, RussianTranscriber
 
 runner = CliRunner()
 # The configured encoder's id (training reads the cached vectors of settings.encoder) with a fake
@@ -85,7 +85,8 @@ def _clip(path: Path, shade: int) -> Path:
 
 def test_help_lists_the_pipeline_commands():
     result = _run("--help")
-    commands = ("ingest", "detect-language", "train", "predict", "evaluate", "models", "jobs")
+    commands = ("ingest", "detect-language", "retranscribe", "train", "predict", "evaluate")
+    commands += ("models", "jobs")
     for command in (*commands, "bench-hmc"):
         assert command in result.output
     for sub in (["models", "--help"], ["jobs", "run", "--help"], ["bench-hmc", "--help"]):
@@ -223,7 +224,7 @@ def test_detect_language_needs_ids_or_all_and_a_multilingual_model(settings: Set
 def test_detect_language_reports_each_video_and_fails_when_media_is_gone(
     settings: Settings, fake_models, monkeypatch, tmp_path
 ):
-    from core.ingest import language_backfill
+    from core.ingest import multilingual
 
     settings.num_keyframes = 2
     tone = np.sin(np.linspace(0, 600, 16000)).astype(np.float32) * 0.2
@@ -234,7 +235,7 @@ def test_detect_language_reports_each_video_and_fails_when_media_is_gone(
         )
     assert _run("ingest", str(tmp_path / "in")).exit_code == 0
     monkeypatch.setattr(settings, "whisper_model", "base")  # multilingual (a fake one here)
-    monkeypatch.setattr(language_backfill, "load_transcriber", lambda s: RussianTranscriber())
+    monkeypatch.setattr(multilingual, "load_transcriber", lambda s: RussianTranscriber())
 
     done = _run("detect-language", "--all")
     assert done.exit_code == 0, done.output
@@ -249,6 +250,60 @@ def test_detect_language_reports_each_video_and_fails_when_media_is_gone(
     assert "1 of 2 videos failed" in _one_line_error(again)
     assert "one.mp4" in again.output and "is missing" in again.output
     assert "1 detected" in again.output
+
+
+def test_retranscribe_needs_ids_or_all_and_a_multilingual_model(settings: Settings):
+    assert "give video ids or --all" in _one_line_error(_run("retranscribe"))
+    assert "give video ids or --all" in _one_line_error(_run("retranscribe", "--all", "3"))
+    refused = _one_line_error(_run("retranscribe", "--all"))  # the default tiny.en
+    assert "English-only and cannot transcribe other languages" in refused
+
+
+def test_retranscribe_reports_each_video_and_fails_when_media_is_gone(
+    settings: Settings, monkeypatch, tmp_path
+):
+    """Ingested with an English-only model, the speech then detected as Russian: each
+    transcript is written again in Russian and embedded, and a missing file fails alone."""
+    from core.ingest import multilingual
+    from core.ingest import retranscribe as retranscribe_lib
+
+    class TextEncoder(FakeEncoder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.id, self.version = FAKE_KEY
+
+    for module in (ingest_pipeline, retranscribe_lib):
+        monkeypatch.setattr(module, "load_encoder", lambda settings: TextEncoder())
+        monkeypatch.setattr(module, "encoder_cache_key", lambda settings: FAKE_KEY)
+    monkeypatch.setattr(ingest_pipeline, "load_transcriber", lambda settings: FakeTranscriber())
+    settings.num_keyframes = 2
+    tone = np.sin(np.linspace(0, 600, 16000)).astype(np.float32) * 0.2
+    for name, shade in (("one.mp4", 30), ("two.mp4", 200)):
+        (tmp_path / "in").mkdir(exist_ok=True)
+        write_video(
+            tmp_path / "in" / name, [np.full((32, 32, 3), shade, np.uint8)] * 5, 10, audio=tone
+        )
+    assert _run("ingest", str(tmp_path / "in")).exit_code == 0
+    monkeypatch.setattr(settings, "whisper_model", "base")  # multilingual (a fake one here)
+    monkeypatch.setattr(multilingual, "load_transcriber", lambda s: RussianTranscriber())
+    assert "2 detected" in _run("detect-language", "--all").output
+    db = Database(settings.resolved_database_url)
+    with db.session() as session:
+        one, two = videos_q.list_videos(session)
+    (settings.data_dir / one.stored_path).unlink()
+
+    redone = _run("retranscribe", "--all")
+
+    assert "1 of 2 videos failed" in _one_line_error(redone)
+    assert "one.mp4" in redone.output and "is missing" in redone.output
+    assert "two.mp4" in redone.output and "en -> ru" in redone.output
+    assert "1 failed, 1 transcribed again; 0 predicted" in redone.output
+    with db.session() as session:
+        assert videos_q.get_transcript(session, video_id=two.id).language == "ru"
+        assert videos_q.get_transcript(session, video_id=one.id).language == "en"
+    db.dispose()
+    skipped = _run("retranscribe", str(two.id))
+    assert skipped.exit_code == 0 and "already written in ru" in skipped.output
 
 
 # --- slow: a real `tagger ingest` process beside a moderator saving reviews --------------------
