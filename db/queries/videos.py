@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, text, update
+from sqlalchemy import bindparam, delete, func, text, update
 from sqlmodel import Session, col, select
 
 from db.queries import DuplicateError, NotFoundError, dump_json
@@ -220,7 +220,8 @@ def set_prediction_summaries(
     session: Session, *, model_version_id: int, summaries: Sequence[PredictionSummary]
 ) -> int:
     """Store each video's uncertainty/top tag from ``model_version_id``; ``new``/``ready``/
-    ``processing`` videos become ``predicted`` (reviewed and failed keep their status)."""
+    ``processing`` videos become ``predicted`` (reviewed and failed keep their status). Their
+    review ranks are cleared: they belonged to the previous prediction."""
     now = utcnow()
     if summaries:
         session.execute(
@@ -231,6 +232,7 @@ def set_prediction_summaries(
                     "predicted_model_id": model_version_id,
                     "uncertainty": float(s.uncertainty),
                     "top_tag": s.top_tag,
+                    "review_rank": None,
                     "updated_at": now,
                 }
                 for s in summaries
@@ -248,6 +250,38 @@ def set_prediction_summaries(
         )
     session.flush()
     return len(summaries)
+
+
+def review_pool_ids(session: Session, *, model_version_id: int) -> list[int]:
+    """Ids (ascending) of the videos waiting for review with a prediction of
+    ``model_version_id``: the pool the review queue's order is chosen over."""
+    query = select(Video.id).where(
+        col(Video.status) == VideoStatus.PREDICTED,
+        col(Video.predicted_model_id) == model_version_id,
+    )
+    return list(session.exec(query.order_by(col(Video.id))))
+
+
+def set_review_ranks(session: Session, *, model_version_id: int, ranked_ids: Sequence[int]) -> int:
+    """Make ``ranked_ids`` the review queue's order (``review_rank`` 0, 1, ...) and clear every
+    other rank. A video re-predicted by another version meanwhile is left unranked. Returns the
+    videos ranked."""
+    session.exec(update(Video).where(col(Video.review_rank).is_not(None)).values(review_rank=None))
+    if not ranked_ids:
+        return 0
+    statement = (
+        update(Video.__table__)
+        .where(
+            Video.__table__.c.id == bindparam("video_id"),
+            Video.__table__.c.predicted_model_id == model_version_id,
+        )
+        .values(review_rank=bindparam("rank"))
+    )
+    result = session.execute(
+        statement, [{"video_id": int(v), "rank": rank} for rank, v in enumerate(ranked_ids)]
+    )
+    session.flush()
+    return int(result.rowcount)
 
 
 def delete_videos(session: Session, *, video_ids: Sequence[int]) -> None:
