@@ -168,6 +168,17 @@ def gradient_seeds(gradients: GradientEmbedding, k: int, rng: np.random.Generato
     return np.array(chosen, dtype=np.int64)
 
 
+def badge_order(gradients: GradientEmbedding, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Every row, in review order: the ``k`` BADGE picks (:func:`gradient_seeds`), then the rest
+    by gradient length, longest first. The length is the same expected-model-change signal
+    without the diversity step, whose cost grows with every pick; a pool larger than ``k`` is
+    re-ranked by a newer model long before a moderator reaches its tail."""
+    picks = gradient_seeds(gradients, k, rng)
+    rest = np.setdiff1d(np.arange(gradients.n_rows), picks)
+    rest = rest[np.argsort(-gradients.squared_norms()[rest], kind="stable")]
+    return np.concatenate([picks, rest])
+
+
 def _normalise(x: np.ndarray) -> np.ndarray:
     x = np.nan_to_num(np.asarray(x, dtype=np.float64))
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
