@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, func, text, update
+from sqlalchemy import delete, func, text, update
 from sqlmodel import Session, col, select
 
 from db.queries import DuplicateError, NotFoundError, dump_json
@@ -269,16 +269,19 @@ def set_review_ranks(session: Session, *, model_version_id: int, ranked_ids: Seq
     session.exec(update(Video).where(col(Video.review_rank).is_not(None)).values(review_rank=None))
     if not ranked_ids:
         return 0
-    statement = (
-        update(Video.__table__)
-        .where(
-            Video.__table__.c.id == bindparam("video_id"),
-            Video.__table__.c.predicted_model_id == model_version_id,
-        )
-        .values(review_rank=bindparam("rank"))
-    )
+    # one statement joining two arrays: row-by-row executemany takes minutes for 100,000 on DuckDB
     result = session.execute(
-        statement, [{"video_id": int(v), "rank": rank} for rank, v in enumerate(ranked_ids)]
+        text(
+            "UPDATE video SET review_rank = ranked.at_rank "
+            "FROM (SELECT unnest(CAST(:ids AS BIGINT[])) AS video_id, "
+            "unnest(CAST(:ranks AS INTEGER[])) AS at_rank) AS ranked "
+            "WHERE video.id = ranked.video_id AND video.predicted_model_id = :version"
+        ),
+        {
+            "ids": [int(v) for v in ranked_ids],
+            "ranks": list(range(len(ranked_ids))),
+            "version": model_version_id,
+        },
     )
     session.flush()
     return int(result.rowcount)
