@@ -4,9 +4,10 @@ A DuckDB database in a temporary folder gets ``--videos`` predicted, unreviewed 
 random title embedding each (clusters of ``--dim`` columns) and an active classifier with the
 product's default shape (``--members`` networks, MLP width ``--width``, ``--nodes`` tags in a
 random tree) fitted for a few epochs on random labels: only the shapes set the cost. Then
-``rank_review_pool`` runs once, as after a pool-wide prediction run, and its seconds, the peak
-RSS of the process (``ru_maxrss``: it includes torch, the model and the setup) and the RSS just
-before it are printed.
+``rank_review_pool`` runs once, as after a pool-wide prediction run, and its wall and CPU
+seconds (in total and per phase: gradients, k-means++ order, database write), the peak RSS of the
+process (``ru_maxrss``: it includes torch, the model and the setup) and the RSS just before it
+are printed.
 
     PYTHONPATH=$PWD python -m scripts.bench.review_rank --videos 100000 --picks 500
 """
@@ -17,6 +18,7 @@ import argparse
 import resource
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -60,10 +62,11 @@ def main() -> None:
         model = _register_model(db, settings, args, centres, rng)
         _insert_pool(db, args.videos, centres, rng, model.version_id)
         print(f"setup (fit, {args.videos:,} videos + embeddings): {_since(started)}")
+        phases = _time_phases()
         rss_before = _rss_mib()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         ranked = review_order.rank_review_pool(db, model=model, settings=settings)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         dim = review_order.projection_dim(
             rows=args.videos,
             members=args.members,
@@ -74,10 +77,32 @@ def main() -> None:
         print(
             f"rank_review_pool: {ranked:,} videos ranked ({args.picks} BADGE picks, "
             f"{args.members} members, {args.nodes} tags, width {args.width}, "
-            f"projection {dim or 'none (exact)'}) in {seconds:.1f} s; "
+            f"projection {dim or 'none (exact)'}) in {seconds:.1f} s ({cpu:.1f} CPU s); "
             f"RSS before {rss_before:.0f} MiB, process peak {_peak_rss_mib():.0f} MiB"
         )
+        for name, (wall, cpu) in phases.items():
+            print(f"  {name}: {wall:.1f} s ({cpu:.1f} CPU s)")
         db.dispose()
+
+
+def _time_phases() -> dict[str, tuple[float, float]]:
+    """Wrap the three steps of ``rank_review_pool`` so that each records its wall and CPU
+    seconds in the returned dict (filled as they run)."""
+    phases: dict[str, tuple[float, float]] = {}
+
+    def timed(name: str, function: Callable) -> Callable:
+        def run(*args, **kwargs):
+            wall, cpu = time.perf_counter(), time.process_time()
+            result = function(*args, **kwargs)
+            phases[name] = (time.perf_counter() - wall, time.process_time() - cpu)
+            return result
+
+        return run
+
+    review_order.pool_gradients = timed("gradients (read + embed)", review_order.pool_gradients)
+    review_order.badge_order = timed("order (k-means++ + length)", review_order.badge_order)
+    videos_q.set_review_ranks = timed("write ranks", videos_q.set_review_ranks)
+    return phases
 
 
 def _register_model(
