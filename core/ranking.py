@@ -24,6 +24,9 @@ prediction job and the active-learning benchmark (scripts/bench/active.py) rank 
   and diverse (gradients pointing different ways).
 - ``gradient_length``: the cheap variant, rows ranked by the length of their gradient alone.
 
+The review queue's default order is :func:`badge_order` over the whole unreviewed pool
+(core/lifecycle/review_order.py): the best order of the benchmark (docs/LABEL_QUALITY.md).
+
 ``badge`` and ``gradient_length`` need the classifier's
 :meth:`~core.classifier.HierarchicalClassifier.predict_gradient_embedding`; the gradients are
 kept as two low-rank factors per row, never as ``(n, nodes x width)`` (see
