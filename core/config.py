@@ -112,6 +112,23 @@ class Settings(BaseSettings):
     claim_minutes: int = Field(
         20, ge=1, description="How long a 'review next' claim holds a video."
     )
+    review_rank_badge_picks: int = Field(
+        500,
+        ge=1,
+        description=(
+            "Videos at the head of the review queue chosen by BADGE (k-means++ on gradient"
+            " embeddings); the rest of the pool follows by gradient length. Ranking time grows"
+            " as pool size x picks."
+        ),
+    )
+    review_rank_memory_mb: int = Field(
+        256,
+        ge=16,
+        description=(
+            "Memory the pool's gradient embeddings may take while the review queue is ranked;"
+            " a larger pool is randomly projected to fit."
+        ),
+    )
     session_hours: float = Field(12.0, gt=0, description="Sign-in lifetime of a dashboard session.")
     login_max_failures: int = Field(
         5, ge=1, description="Failed sign-ins allowed per user per window."

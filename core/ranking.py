@@ -24,6 +24,9 @@ prediction job and the active-learning benchmark (scripts/bench/active.py) rank 
   and diverse (gradients pointing different ways).
 - ``gradient_length``: the cheap variant, rows ranked by the length of their gradient alone.
 
+The review queue's default order is :func:`badge_order` over the whole unreviewed pool
+(core/lifecycle/review_order.py): the best order of the benchmark (docs/LABEL_QUALITY.md).
+
 ``badge`` and ``gradient_length`` need the classifier's
 :meth:`~core.classifier.HierarchicalClassifier.predict_gradient_embedding`; the gradients are
 kept as two low-rank factors per row, never as ``(n, nodes x width)`` (see
@@ -166,6 +169,17 @@ def gradient_seeds(gradients: GradientEmbedding, k: int, rng: np.random.Generato
         chosen.append(row)
         taken[row] = True
     return np.array(chosen, dtype=np.int64)
+
+
+def badge_order(gradients: GradientEmbedding, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Every row, in review order: the ``k`` BADGE picks (:func:`gradient_seeds`), then the rest
+    by gradient length, longest first. The length is the same expected-model-change signal
+    without the diversity step, whose cost grows with every pick; a pool larger than ``k`` is
+    re-ranked by a newer model long before a moderator reaches its tail."""
+    picks = gradient_seeds(gradients, k, rng)
+    rest = np.setdiff1d(np.arange(gradients.n_rows), picks)
+    rest = rest[np.argsort(-gradients.squared_norms()[rest], kind="stable")]
+    return np.concatenate([picks, rest])
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:

@@ -112,7 +112,15 @@ def _upgrade_to_3(connection: Connection) -> None:
     )
 
 
-UPGRADES: list[UpgradeStep] = [_upgrade_to_2, _upgrade_to_3]
+def _upgrade_to_4(connection: Connection) -> None:
+    """Each video's position in the review queue's BADGE order (issue 17), and its index."""
+    _add_missing_columns(connection, "video", {"review_rank": "INTEGER"})
+    connection.execute(
+        text("CREATE INDEX IF NOT EXISTS ix_video_review_rank ON video (review_rank)")
+    )
+
+
+UPGRADES: list[UpgradeStep] = [_upgrade_to_2, _upgrade_to_3, _upgrade_to_4]
 
 
 def silence_duckdb_teardown_noise() -> None:

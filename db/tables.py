@@ -190,6 +190,10 @@ class Video(SQLModel, table=True):
     # denormalised summary of the active model's prediction, for fast queue sorting
     predicted_model_id: int | None = None
     uncertainty: float | None = Field(default=None, index=True, sa_type=Double)
+    # position in the review queue's default order (0 first): BADGE over the whole unreviewed
+    # pool of the version that predicted it (core/lifecycle/review_order.py); None: not ranked
+    # since its last prediction (it queues after the ranked videos, least certain first)
+    review_rank: int | None = Field(default=None, index=True)
     top_tag: str | None = None  # TaxonomyNode.id of the most confident most-specific tag
     # issue 15 (real-world content): per modality what ingest used or dropped and why, as
     # [{"modality": ..., "status": "used"|"fallback"|"dropped"|"warning", "detail": ...}];

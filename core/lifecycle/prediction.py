@@ -2,13 +2,14 @@
 
 Writes one ``Prediction`` row per (video, model version, tag) with probability >= the floor, and
 each video's denormalised summary for the review queue: which version predicted it, its most
-confident most-specific tag, and its uncertainty.
+confident most-specific tag, and its uncertainty (the certainty filter and column, and the queue's
+order among videos not yet ranked by :mod:`core.lifecycle.review_order`).
 
 Uncertainty: for every tag, how close its probability ``p`` sits to the tag's decision threshold
 ``t``, as a fraction of the room on that side (``|p - t| / t`` below the threshold,
 ``|p - t| / (1 - t)`` above it), so 0 means "as far from the threshold as possible" and 1 means
 "exactly on it". A video's uncertainty is ``1 - min`` of that distance over all tags: the video
-whose closest call is closest is reviewed first ("least certain first" sorts descending).
+whose closest call is closest comes first in "least certain first" (a descending sort).
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ import numpy as np
 
 from core.classifier import TagTree, decode, tag_tree
 from core.config import Settings
-from core.lifecycle import registry
+from core.lifecycle import model_inputs, registry, review_order
 from db.engine import Database
-from db.queries import embeddings as embeddings_q
 from db.queries import model_versions as models_q
 from db.queries import videos as videos_q
 from db.tables import PREDICTION_FLOOR, VideoStatus
@@ -66,6 +66,10 @@ def predict_videos(
     Which videos: ``video_ids`` if given; else every processed video when ``all_videos``; else
     the processed videos this version has not predicted yet. Videos without embeddings of the
     version's encoder are skipped.
+
+    A pool-wide run (no ``video_ids``) then re-ranks the review queue
+    (:func:`core.lifecycle.review_order.rank_review_pool`), even when nothing was new to predict;
+    videos predicted by id (after ingest) wait unranked for the next pool-wide run.
     """
     model = select_model(db, settings=settings, version_id=version_id)
     ids = videos_to_predict(db, model=model, video_ids=video_ids, all_videos=all_videos)
@@ -74,6 +78,8 @@ def predict_videos(
         done += _predict_batch(db, model, ids[start : start + PREDICT_BATCH])
         if progress is not None:
             progress(min(start + PREDICT_BATCH, len(ids)), len(ids))
+    if video_ids is None:
+        review_order.rank_review_pool(db, model=model, settings=settings)
     return done
 
 
@@ -115,36 +121,13 @@ def videos_to_predict(
 
 
 def _predict_batch(db: Database, model: registry.LoadedModel, video_ids: list[int]) -> int:
-    inputs = load_inputs(db, model=model, video_ids=video_ids)
+    inputs = model_inputs.load_inputs(db, model=model, video_ids=video_ids)
     if inputs is None:
         return 0
     ids, X = inputs
     return store_predictions(
         db, model=model, video_ids=ids, proba=model.classifier.predict_proba(X)
     )
-
-
-def load_inputs(
-    db: Database, *, model: registry.LoadedModel, video_ids: list[int]
-) -> tuple[list[int], dict[str, np.ndarray]] | None:
-    """The classifier's input for the videos that have embeddings of the model's encoder
-    (missing modalities are NaN rows); None when none has."""
-    meta = model.metadata
-    with db.session() as session:
-        matrices = embeddings_q.load_matrices(
-            session,
-            encoder_id=meta.encoder_id,
-            encoder_version=meta.encoder_version,
-            modalities=model.classifier.modalities_,
-            video_ids=video_ids,
-        )
-    if len(matrices.video_ids) == 0:
-        return None
-    X = {
-        m: np.where(matrices.masks[m][:, None], matrices.matrices[m], np.nan)
-        for m in matrices.matrices
-    }
-    return matrices.video_ids.tolist(), X
 
 
 def store_predictions(

@@ -5,7 +5,8 @@ process reads the embeddings and writes the predictions batch by batch through t
 functions as :func:`core.lifecycle.prediction.predict_videos`, so it stays the only database
 writer. A batch is written in one transaction that replaces the version's rows for its videos,
 so a run that dies is simply run again; an actor lost with its node is restarted and its
-batches retried by Ray.
+batches retried by Ray. The review queue is then re-ranked here, in the driver, by the same
+function as after ``predict_videos`` (:mod:`core.lifecycle.review_order`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from core.classifier import load_classifier
 from core.config import Settings
 from core.ingest.distributed import ACTOR_CPUS, RayIngestError, data_uri
 from core.ingest.storage import open_store, write_returned
-from core.lifecycle import prediction, registry
+from core.lifecycle import model_inputs, prediction, registry, review_order
 from db.engine import Database
 
 IN_FLIGHT_PER_ACTOR = 2  # batches queued per actor while the driver writes
@@ -52,15 +53,35 @@ def predict_on_ray(
     progress: prediction.PredictProgress | None = None,
 ) -> int:
     """:func:`~core.lifecycle.prediction.predict_videos` with the classifier on the cluster
-    (join it first with :func:`core.ingest.distributed.connect`); returns videos predicted."""
+    (join it first with :func:`core.ingest.distributed.connect`), then the same re-ranking of
+    the review queue, here in the driver; returns videos predicted."""
     import ray
 
     if not ray.is_initialized():
         raise RayIngestError("not connected to a Ray cluster (call connect() first)")
     model = prediction.select_model(db, settings=settings, version_id=version_id)
     ids = prediction.videos_to_predict(db, model=model, video_ids=None, all_videos=all_videos)
-    if not ids:
-        return 0
+    done = 0
+    if ids:
+        done = _predict_with_actors(
+            db, model=model, ids=ids, settings=settings, max_actors=max_actors, progress=progress
+        )
+    review_order.rank_review_pool(db, model=model, settings=settings)  # as predict_videos does
+    return done
+
+
+def _predict_with_actors(
+    db: Database,
+    *,
+    model: registry.LoadedModel,
+    ids: list[int],
+    settings: Settings,
+    max_actors: int | None,
+    progress: prediction.PredictProgress | None,
+) -> int:
+    """Predict ``ids`` batch by batch in actors, writing each batch here as it comes back."""
+    import ray
+
     store = open_store(data_uri(settings))  # a clear error before any actor starts
     artifact = registry.artifact_dir(settings, model.version_id).resolve()
     if store.mounted:  # each actor reads the model where it is
@@ -91,7 +112,7 @@ def predict_on_ray(
 
     try:
         for index, batch in enumerate(batches):
-            inputs = prediction.load_inputs(db, model=model, video_ids=batch)
+            inputs = model_inputs.load_inputs(db, model=model, video_ids=batch)
             seen += len(batch)
             if inputs is not None:
                 batch_ids, X = inputs

@@ -1,4 +1,5 @@
-"""Queue: every video with its state, filterable and sortable (least certain first), paginated.
+"""Queue: every video with its state, filterable and sortable (most informative first: the
+BADGE order of core/lifecycle/review_order.py), paginated.
 
 "Review next" claims the next matching video atomically and opens the review page.
 """
@@ -23,6 +24,7 @@ STATE_LABELS = {
     VideoStatus.FAILED.value: "failed",
 }
 SORT_LABELS = {
+    "review_rank": "Most informative first",
     "uncertainty": "Least certain first",
     "newest": "Newest",
     "oldest": "Oldest",

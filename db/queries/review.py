@@ -43,7 +43,7 @@ QUEUE_STATES = (
     VideoStatus.REVIEWED.value,
     VideoStatus.FAILED.value,
 )
-SORTS = ("uncertainty", "newest", "oldest", "title")
+SORTS = ("review_rank", "uncertainty", "newest", "oldest", "title")
 
 
 class VideoClaimedError(DatabaseError):
@@ -68,7 +68,7 @@ class QueueFilters:
     created_to: date | None = None
     search: str = ""
     flagged_only: bool = False
-    sort: str = "uncertainty"
+    sort: str = "review_rank"
 
     def __post_init__(self) -> None:
         unknown = set(self.statuses) - set(QUEUE_STATES)
@@ -214,8 +214,11 @@ def _conditions(
 
 
 def _order(sort: str) -> list[ColumnElement]:
-    if sort == "uncertainty":  # least certain first; unpredicted last
-        return [col(Video.uncertainty).desc().nulls_last(), col(Video.id)]
+    least_certain_first = col(Video.uncertainty).desc().nulls_last()  # unpredicted last
+    if sort == "review_rank":  # the ranked pool in its order, then the rest least certain first
+        return [col(Video.review_rank).nulls_last(), least_certain_first, col(Video.id)]
+    if sort == "uncertainty":
+        return [least_certain_first, col(Video.id)]
     if sort == "newest":
         return [col(Video.created_at).desc(), col(Video.id).desc()]
     if sort == "oldest":

@@ -1,10 +1,12 @@
 """Dashboard speed with real volumes: queue query time and full server-side page renders.
 
 For each size N it builds a DuckDB with the IAB taxonomy, N predicted videos (6 stored node
-probabilities each, some reviewed, some claimed) bulk-loaded through DuckDB's DataFrame scan,
+probabilities each, some reviewed, some claimed; the unreviewed ones ranked for review in a
+random order, as after a pool-wide prediction run) bulk-loaded through DuckDB's DataFrame scan,
 then measures (median of several runs, each a full unit of work including opening the file):
 
-- the queue query (default sort: least certain first; and with a title search + tag filter),
+- the queue query (default sort: most informative first, i.e. by review rank; and with a
+  title search + tag filter),
 - ``claim_next`` (atomic claim of the next video),
 - an AppTest render of the queue page and of the review page (whole script run, server side).
 
@@ -103,6 +105,9 @@ def populate(settings: Settings, n: int, seed: int = 0) -> None:
         )
     ]
     status = np.where(rng.random(n) < 0.1, "reviewed", "predicted")
+    pool = status == "predicted"
+    review_rank = pd.array(np.full(n, pd.NA), dtype="Int64")
+    review_rank[pool] = rng.permutation(int(pool.sum()))
     now = pd.Timestamp.now(tz="UTC")
     videos = pd.DataFrame(
         {
@@ -115,6 +120,7 @@ def populate(settings: Settings, n: int, seed: int = 0) -> None:
             "flagged": rng.random(n) < 0.01,
             "predicted_model_id": model.id,
             "uncertainty": uncertainty,
+            "review_rank": review_rank,
             "top_tag": top,
             "stored_path": None,
             "duration_s": 30.0,
@@ -143,9 +149,11 @@ def populate(settings: Settings, n: int, seed: int = 0) -> None:
         con.register("videos_df", videos)
         con.execute(
             "INSERT INTO video (title, description, status, created_at, updated_at, version, "
-            "flagged, predicted_model_id, uncertainty, top_tag, stored_path, duration_s) "
+            "flagged, predicted_model_id, uncertainty, review_rank, top_tag, stored_path, "
+            "duration_s) "
             "SELECT title, description, status, created_at, updated_at, version, flagged, "
-            "predicted_model_id, uncertainty, top_tag, stored_path, duration_s FROM videos_df"
+            "predicted_model_id, uncertainty, review_rank, top_tag, stored_path, duration_s "
+            "FROM videos_df"
         )
         con.register("preds_df", preds)
         con.execute(

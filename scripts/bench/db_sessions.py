@@ -4,7 +4,7 @@ review queue query before and after a change.
 By default compares one short read (``get_video``) done through ``Database.session()`` (file
 lock, new connection, commit, close) with the same read on a connection held open for the run.
 
-``--queue SIZES`` times ``list_queue`` (count + first page of 50, least certain first), plain and
+``--queue SIZES`` times ``list_queue`` (count + first page of 50, most informative first), plain and
 with a title search + a tag filter (Sports subtree), as full units of work on
 scripts.bench.dashboard_pages's populations. ``--baseline REV`` also times
 ``db/queries/review.py`` as committed at git revision REV, interleaved with the working tree's run

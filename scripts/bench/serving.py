@@ -26,7 +26,7 @@ from scripts.bench.common import (
 
 
 def bench_queue(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
-    """The queue query (count + first page of 50, least certain first) on growing databases.
+    """The queue query (count + first page of 50, most informative first) on growing databases.
 
     Population and timing are scripts.bench.dashboard_pages's (bulk-loaded predicted videos;
     median of several full units of work after a warm-up).
@@ -45,7 +45,7 @@ def bench_queue(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
         rows.append(
             Row(
                 "queue",
-                f"queue query (count + first page of 50, least certain first), {n:,} videos",
+                f"queue query (count + first page of 50, most informative first), {n:,} videos",
                 format_seconds(seconds),
                 f"{n0:,} videos: {format_seconds(first)}" if n != n0 else "-",
                 f"{seconds / first:.1f}x for {n / n0:.0f}x videos" if n != n0 else "-",

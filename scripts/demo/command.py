@@ -179,9 +179,8 @@ def prepare_demo(
 
     started = time.perf_counter()
     pending = _unpredicted(db, active)
-    predicted = (
-        prediction.predict_videos(db, settings=settings, video_ids=pending) if pending else 0
-    )
+    # pool-wide, so the review queue is ranked too (the same videos as ``pending``)
+    predicted = prediction.predict_videos(db, settings=settings) if pending else 0
     steps.record(
         "predict",
         started,

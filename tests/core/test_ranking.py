@@ -140,6 +140,20 @@ def test_gradient_seeds_are_deterministic_with_a_seed_and_cover_all_rows() -> No
     assert sorted(picked.tolist()) == [0, 1, 2, 3]
 
 
+def test_badge_order_is_the_picks_then_the_rest_longest_gradient_first() -> None:
+    rng = np.random.default_rng(5)
+    gradients = GradientEmbedding(rng.normal(size=(2, 40, 3)), rng.normal(size=(2, 40, 6)))
+    order = ranking.badge_order(gradients, 8, np.random.default_rng(1))
+    assert sorted(order.tolist()) == list(range(40))  # every row once
+    picks = ranking.gradient_seeds(gradients, 8, np.random.default_rng(1))
+    assert order[:8].tolist() == picks.tolist()
+    norms = gradients.squared_norms()[order[8:]]
+    assert np.all(np.diff(norms) <= 0)
+    again = ranking.badge_order(gradients, 8, np.random.default_rng(1))
+    assert again.tolist() == order.tolist()
+    assert ranking.badge_order(gradients, 100, np.random.default_rng(1)).shape == (40,)
+
+
 def test_gradient_orders_need_the_gradients() -> None:
     with pytest.raises(ValueError, match="gradient embedding"):
         ranking.select("badge", 1, proba=np.zeros((3, 2)), thresholds=np.full(2, 0.5))

@@ -6,6 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
+from db.queries import videos
 
 
 def _queue(at: AppTest) -> AppTest:
@@ -16,10 +17,24 @@ def _ids(at: AppTest) -> list[int]:
     return list(at.dataframe[0].value["id"])
 
 
-def test_default_sort_is_least_certain_first(signed_in, seeded) -> None:
+def test_default_sort_is_least_certain_first_without_review_ranks(signed_in, seeded) -> None:
     at = _queue(signed_in("mod"))
     assert _ids(at) == seeded.video_ids  # seeded most uncertain first
     assert at.caption[0].value.startswith("4 videos match")
+
+
+def test_default_sort_is_most_informative_first(signed_in, seeded) -> None:
+    ids = seeded.video_ids
+    with seeded.db.session() as s:
+        video = videos.get_video(s, video_id=ids[0])
+        ranked = [ids[2], ids[3]]
+        videos.set_review_ranks(s, model_version_id=video.predicted_model_id, ranked_ids=ranked)
+    at = _queue(signed_in("mod"))
+    assert at.selectbox(key="queue_sort").value == "review_rank"
+    assert "Most informative first" in at.selectbox(key="queue_sort").options
+    assert _ids(at) == [ids[2], ids[3], ids[0], ids[1]]  # ranked, then least certain first
+    at.selectbox(key="queue_sort").set_value("uncertainty").run()
+    assert _ids(at) == ids
 
 
 def test_filters_and_search(signed_in, seeded) -> None:

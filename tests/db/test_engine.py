@@ -70,12 +70,18 @@ _V2_TABLES = [
 _V2_COLUMNS = {("video", "modality_notes_json"), ("transcript", "encoding")}
 # what version 2 lacked (engine._upgrade_to_3)
 _V3_COLUMNS = {("video", "spoken_language"), ("video", "spoken_language_probability")}
+# what version 3 lacked (engine._upgrade_to_4)
+_V4_COLUMNS = {("video", "review_rank")}
 
 
 def _rebuild_old_schema(database: Database, version: int) -> None:
     """Replace the schema by what a database at ``version`` looked like, with one video row."""
     missing_tables = _V2_TABLES if version < 2 else []
-    missing_columns = (_V2_COLUMNS if version < 2 else set()) | _V3_COLUMNS
+    missing_columns = (
+        (_V2_COLUMNS if version < 2 else set())
+        | (_V3_COLUMNS if version < 3 else set())
+        | _V4_COLUMNS
+    )
     with database.session() as session:
         connection = session.connection()
         SQLModel.metadata.drop_all(connection)
@@ -93,18 +99,30 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
         )
 
 
-@pytest.mark.parametrize("version", [1, 2])
+def _video_index_names(database: Database) -> set[str]:
+    query = (
+        "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'video'"
+        if database.is_duckdb
+        else "SELECT indexname FROM pg_indexes WHERE tablename = 'video'"
+    )
+    with database.session() as session:
+        return set(session.exec(text(query)).scalars())
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_an_old_database_is_upgraded_to_the_current_schema(
     database: Database, version: int
 ) -> None:
-    """Rebuild what a version-1 or -2 database looked like (tables, columns, sequences), then
-    ``init_db`` must bring it to exactly what db.tables declares, keeping its rows."""
+    """Rebuild what a version-1, -2 or -3 database looked like (tables, columns, sequences),
+    then ``init_db`` must bring it to exactly what db.tables declares, keeping its rows."""
     _rebuild_old_schema(database, version)
-    assert init_db(database) == engine_module.latest_schema_version() == 3
+    assert "ix_video_review_rank" not in _video_index_names(database)
+    assert init_db(database) == engine_module.latest_schema_version() == 4
+    assert "ix_video_review_rank" in _video_index_names(database)
     with database.session() as session:
         inspector = inspect(session.connection())
         assert set(_V2_TABLES) <= set(inspector.get_table_names())
-        for table, column in _V2_COLUMNS | _V3_COLUMNS:
+        for table, column in _V2_COLUMNS | _V3_COLUMNS | _V4_COLUMNS:
             assert column in engine_module._column_names(session.connection(), table)
         session.add(ApiToken(name="t", user_id=1, scope="read", token_hash="h", prefix="p"))
         session.add(
@@ -114,6 +132,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
                 modality_notes_json="[]",
                 spoken_language="ru",
                 spoken_language_probability=0.75,
+                review_rank=0,
             )
         )
     with database.session() as session:
@@ -121,6 +140,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         assert [v.title for v in videos] == [f"from v{version}", "after"]
         assert (videos[0].spoken_language, videos[1].spoken_language) == (None, "ru")
         assert videos[1].spoken_language_probability == 0.75
+        assert (videos[0].review_rank, videos[1].review_rank) == (None, 0)
         assert session.exec(select(ApiToken)).one().id is not None  # its sequence exists
 
 

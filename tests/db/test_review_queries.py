@@ -204,6 +204,55 @@ def test_search_and_tag_filters_return_exactly_the_matching_videos(
         assert pages[0].n_pages == max(1, -(-len(wanted) // 3)), kw
 
 
+def _ranks(db: Database, ids: list[int]) -> list[int | None]:
+    with db.session() as s:
+        return [v.review_rank for v in videos.get_videos(s, video_ids=ids)]
+
+
+def test_default_sort_follows_the_review_rank_then_least_certain_first(
+    database: Database,
+) -> None:
+    """Issue 17: the ranked pool in its order, then unranked videos least certain first, then
+    unpredicted ones; "review next" takes the first ranked video."""
+    seeded = _seed(database)  # video i has uncertainty i/10
+    ids = seeded["ids"]
+    with database.session() as s:
+        ranked = [ids[1], ids[3], ids[0]]
+        assert videos.set_review_ranks(s, model_version_id=seeded["model"], ranked_ids=ranked) == 3
+        unpredicted = videos.create_video(s, title="raw", status=VideoStatus.READY).id
+    order = [ids[1], ids[3], ids[0], ids[5], ids[4], ids[2], unpredicted]
+    assert [r.video_id for r in _queue(database).rows] == order
+    assert [r.video_id for r in _queue(database, page=2, page_size=3).rows] == order[3:6]
+    assert [r.video_id for r in _queue(database, sort="uncertainty").rows] == [
+        *ids[::-1],
+        unpredicted,
+    ]
+    with database.session() as s:
+        claimed = review_rules.claim_next(s, user=seeded["alice"], claim_minutes=10)
+    assert claimed.id == ids[1]
+
+
+def test_new_ranks_replace_the_old_and_a_new_prediction_clears_a_rank(database: Database) -> None:
+    seeded = _seed(database)
+    ids, version = seeded["ids"], seeded["model"]
+    with database.session() as s:
+        videos.set_review_ranks(s, model_version_id=version, ranked_ids=ids[:4])
+    assert _ranks(database, ids) == [0, 1, 2, 3, None, None]
+    with database.session() as s:
+        assert videos.set_review_ranks(s, model_version_id=version, ranked_ids=ids[:1:-1]) == 4
+    assert _ranks(database, ids) == [None, None, 3, 2, 1, 0]
+    with database.session() as s:
+        other = models.create_model_version(s, encoder_id="lite", encoder_version="1")
+        summary = PredictionSummary(video_id=ids[4], uncertainty=0.3, top_tag="m")
+        videos.set_prediction_summaries(s, model_version_id=other.id, summaries=[summary])
+    assert _ranks(database, ids) == [None, None, 3, 2, None, 0]  # its rank was the old model's
+    with database.session() as s:
+        assert videos.review_pool_ids(s, model_version_id=version) == [*ids[:4], ids[5]]
+        # a video predicted by another version since the pool was read is left unranked
+        assert videos.set_review_ranks(s, model_version_id=version, ranked_ids=ids[4:]) == 1
+    assert _ranks(database, ids) == [None, None, None, None, None, 1]
+
+
 def test_claimed_video_shows_in_review_with_assignee(database: Database) -> None:
     seeded = _seed(database)
     with database.session() as s:

@@ -188,6 +188,11 @@ def _predictions(db: Database, version_id: int) -> dict[str, dict[str, float]]:
         }
 
 
+def _review_ranks(db: Database) -> dict[str, int | None]:
+    with db.session() as session:
+        return {v.original_name: v.review_rank for v in videos_q.list_videos(session)}
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(CLUSTER_TEST_TIMEOUT_S)
 def test_cli_ingest_and_predict_on_ray_with_the_real_lite_encoder(cluster, settings, tmp_path):
@@ -399,6 +404,9 @@ def test_ray_ingest_through_s3_storage_matches_single_machine(
     assert set(got) == set(want) and all(want[f"clip{i}.mp4"] for i in range(3))
     for name, probabilities in want.items():
         assert got[name] == pytest.approx(probabilities, abs=1e-5), name
+    ranks = _review_ranks(reference)  # the review queue's order: same function, same ranks
+    assert sorted(r for r in ranks.values() if r is not None) == [0, 1, 2]
+    assert _review_ranks(ray_db) == ranks
     ray_db.dispose()
     reference.dispose()
 

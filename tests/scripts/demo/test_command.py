@@ -106,6 +106,9 @@ def test_prepare_demo_builds_everything_then_reuses_it(
     assert predicted and all(
         v.predicted_model_id == active.id and v.uncertainty is not None for v in predicted
     )
+    # the review queue is ranked (BADGE over the unreviewed pool, issue 17)
+    ranks = [v.review_rank for v in predicted]
+    assert None not in ranks and len(set(ranks)) == len(ranks)
     assert {"title", "frames"} <= set(embeddings_before)
 
     assert set(users) == {name for name, _ in ACCOUNTS}

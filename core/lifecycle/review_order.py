@@ -1,0 +1,104 @@
+"""The review queue's default order, "most informative first": BADGE over the whole pool.
+
+BADGE (k-means++ on the output layer's gradient embeddings, :func:`core.ranking.badge_order`)
+was the best order on every label set the active-learning benchmark tried
+(docs/LABEL_QUALITY.md). It chooses a batch, so it is computed once over the whole unreviewed
+pool, not video by video: :func:`rank_review_pool` runs after every pool-wide prediction run
+(``predict_videos`` without explicit ids, ``predict_on_ray``), takes the videos waiting for review
+with a prediction of the run's version, computes their gradient embeddings from the cached
+embeddings, orders them (the first ``review_rank_badge_picks`` by k-means++, the rest by gradient
+length) and stores each one's position as ``Video.review_rank``, clearing every other rank.
+
+Videos predicted later one by one (after ingest) carry no rank until the next pool-wide run: the
+queue puts them after the ranked ones, least certain first.
+
+Memory: the gradients are kept as low-rank factors (core/classifier/gradient.py),
+``pool x members x (nodes + width)`` float32. Up to ``review_rank_memory_mb`` they are exact;
+beyond it both factors are randomly projected to the widest common dimension that fits (at least
+``MIN_PROJECTION_DIM``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.classifier.gradient import GradientEmbedding
+from core.config import Settings
+from core.lifecycle import registry
+from core.lifecycle.model_inputs import load_inputs
+from core.ranking import badge_order
+from db.engine import Database
+from db.queries import videos as videos_q
+
+RANK_SEED = 0  # one seed for the projection and the k-means++ draws: a rerun gives the same order
+RANK_BATCH = 4096  # videos whose embeddings are read and turned into gradients at once
+MIN_PROJECTION_DIM = 16
+_FLOAT32_BYTES = 4
+
+
+def rank_review_pool(db: Database, *, model: registry.LoadedModel, settings: Settings) -> int:
+    """Order the version's unreviewed pool and store it as the queue's ranks; returns how many
+    videos were ranked."""
+    with db.session() as session:
+        pool = videos_q.review_pool_ids(session, model_version_id=model.version_id)
+    ranked_ids: list[int] = []
+    found = pool_gradients(
+        db, model=model, video_ids=pool, memory_mb=settings.review_rank_memory_mb
+    )
+    if found is not None:
+        ids, gradients = found
+        rng = np.random.default_rng(RANK_SEED)
+        ranked_ids = [ids[i] for i in badge_order(gradients, settings.review_rank_badge_picks, rng)]
+    with db.session() as session:
+        return videos_q.set_review_ranks(
+            session, model_version_id=model.version_id, ranked_ids=ranked_ids
+        )
+
+
+def pool_gradients(
+    db: Database, *, model: registry.LoadedModel, video_ids: list[int], memory_mb: int
+) -> tuple[list[int], GradientEmbedding] | None:
+    """The gradient factors of the videos that have embeddings of the model's encoder, read
+    and computed ``RANK_BATCH`` at a time into arrays allocated once, and their ids in row
+    order; None when none has."""
+    classifier = model.classifier
+    dim = projection_dim(
+        rows=len(video_ids),
+        members=len(classifier.network_),
+        nodes=classifier.hierarchy_.n_nodes,
+        width=classifier.network_[0].output_layer.in_features,
+        budget_bytes=memory_mb * 2**20,
+    )
+    ids: list[int] = []
+    residuals = hidden = np.empty(0, dtype=np.float32)
+    for start in range(0, len(video_ids), RANK_BATCH):
+        inputs = load_inputs(db, model=model, video_ids=video_ids[start : start + RANK_BATCH])
+        if inputs is None:
+            continue
+        batch_ids, X = inputs
+        part = classifier.predict_gradient_embedding(X, dim=dim, random_state=RANK_SEED)
+        if not ids:
+            residuals = _rows_for(part.residuals, len(video_ids))
+            hidden = _rows_for(part.hidden, len(video_ids))
+        rows = slice(len(ids), len(ids) + len(batch_ids))
+        residuals[:, rows], hidden[:, rows] = part.residuals, part.hidden
+        ids.extend(batch_ids)
+    if not ids:
+        return None
+    return ids, GradientEmbedding(residuals[:, : len(ids)], hidden[:, : len(ids)])
+
+
+def projection_dim(
+    *, rows: int, members: int, nodes: int, width: int, budget_bytes: int
+) -> int | None:
+    """None (exact factors) when ``rows x members x (nodes + width)`` float32 fit the budget,
+    else the projection dimension of both factors that does (never below
+    ``MIN_PROJECTION_DIM``, so a huge pool may exceed the budget)."""
+    if rows * members * (nodes + width) * _FLOAT32_BYTES <= budget_bytes:
+        return None
+    return max(MIN_PROJECTION_DIM, budget_bytes // (rows * members * 2 * _FLOAT32_BYTES))
+
+
+def _rows_for(factor: np.ndarray, rows: int) -> np.ndarray:
+    """An empty (members, rows, width) float32 array shaped like ``factor`` but for ``rows``."""
+    return np.empty((factor.shape[0], rows, factor.shape[2]), dtype=np.float32)

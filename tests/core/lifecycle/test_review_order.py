@@ -1,0 +1,109 @@
+"""The review queue's BADGE order over the unreviewed pool (core/lifecycle/review_order.py):
+written after pool-wide prediction, equal to the ranking computed directly from the model,
+repeatable, and absent for videos predicted one by one until the next pool-wide run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core import ranking
+from core import review as review_rules
+from core.lifecycle import prediction, registry, review_order, training
+from db.queries import review as review_q
+from db.queries import users as users_q
+from db.queries import videos as videos_q
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+PICKS = 5  # fewer than the pool, so both parts of the order are exercised
+
+
+@pytest.fixture
+def trained(db, settings, synthetic):
+    """32 synthetic videos, a trained active model, the first video reviewed."""
+    taxonomy, ids = synthetic.build(db, 32)
+    version = training.train_model(
+        db,
+        settings=settings,
+        user=None,
+        encoder_key=synthetic.encoder_key,
+        params=synthetic.params(),
+    )
+    with db.session() as session:
+        user = users_q.create_user(session, username="mod", password_hash="x")
+        video = videos_q.get_video(session, video_id=ids[0])
+        review_rules.save_review(
+            session,
+            video_id=ids[0],
+            expected_version=video.version,
+            node_ids=[taxonomy.find("Music: Jazz").id],
+            user=user,
+        )
+    settings.review_rank_badge_picks = PICKS
+    return ids, version
+
+
+def _ranks(db, ids: list[int]) -> dict[int, int | None]:
+    with db.session() as session:
+        return {v.id: v.review_rank for v in videos_q.get_videos(session, video_ids=ids)}
+
+
+def test_pool_wide_prediction_ranks_the_unreviewed_pool_by_badge(db, settings, trained, synthetic):
+    ids, _ = trained
+    prediction.predict_videos(db, settings=settings)
+
+    ranks = _ranks(db, ids)
+    pool = ids[1:]
+    assert ranks[ids[0]] is None  # reviewed: not in the pool
+    assert sorted(ranks[i] for i in pool) == list(range(len(pool)))
+    model = registry.load_active_model(db, settings=settings)
+    with db.session() as session:
+        titles = [v.title for v in videos_q.get_videos(session, video_ids=pool)]
+    X = {"title": np.stack([synthetic.title_vector(t) for t in titles])}
+    gradients = model.classifier.predict_gradient_embedding(X)
+    expected = ranking.badge_order(gradients, PICKS, np.random.default_rng(review_order.RANK_SEED))
+    assert sorted(pool, key=ranks.__getitem__) == [pool[i] for i in expected]
+
+    assert prediction.predict_videos(db, settings=settings) == 0  # nothing new: re-ranked alike
+    assert _ranks(db, ids) == ranks
+
+
+def test_a_video_predicted_by_id_waits_unranked_after_the_ranked_pool(db, settings, trained):
+    ids, _ = trained
+    prediction.predict_videos(db, settings=settings)
+    first = min(ids[1:], key=_ranks(db, ids).__getitem__)
+
+    prediction.predict_videos(db, settings=settings, video_ids=[first])  # e.g. after ingest
+
+    assert _ranks(db, [first]) == {first: None}
+    with db.session() as session:
+        queue = review_q.list_queue(
+            session, filters=review_q.QueueFilters(statuses=("predicted",)), page=1, page_size=50
+        )
+    assert [row.video_id for row in queue.rows][-1] == first
+    prediction.predict_videos(db, settings=settings)
+    assert _ranks(db, [first]) == {first: 0}  # the next pool-wide run ranks it again
+
+
+def test_pool_gradients_are_the_same_read_in_small_batches(db, settings, trained, monkeypatch):
+    ids, _ = trained
+    prediction.predict_videos(db, settings=settings)
+    model = registry.load_active_model(db, settings=settings)
+    whole_ids, whole = review_order.pool_gradients(db, model=model, video_ids=ids, memory_mb=256)
+    monkeypatch.setattr(review_order, "RANK_BATCH", 7)
+    parts_ids, parts = review_order.pool_gradients(db, model=model, video_ids=ids, memory_mb=256)
+    assert parts_ids == whole_ids == ids
+    np.testing.assert_allclose(parts.residuals, whole.residuals, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(parts.hidden, whole.hidden, rtol=1e-5, atol=1e-6)
+
+    _, projected = review_order.pool_gradients(db, model=model, video_ids=ids, memory_mb=0)
+    assert projected.hidden.shape[2] == review_order.MIN_PROJECTION_DIM < whole.hidden.shape[2]
+
+
+def test_projection_only_when_the_exact_factors_exceed_the_budget():
+    shape = {"members": 5, "nodes": 200, "width": 500}
+    assert review_order.projection_dim(rows=10_000, budget_bytes=256 * 2**20, **shape) is None
+    # 100,000 videos: 1.4 GB exact; 256 MB allows 67 columns per factor
+    assert review_order.projection_dim(rows=100_000, budget_bytes=256 * 2**20, **shape) == 67
+    assert review_order.projection_dim(rows=10**8, budget_bytes=2**20, **shape) == 16
