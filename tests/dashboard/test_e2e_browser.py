@@ -25,7 +25,12 @@ from core.media import decode as media
 from db.engine import get_database, init_db
 from db.queries import embeddings, labels, videos
 from db.tables import VideoStatus
-from tests.support.browser import browser_available, run_in_browser, serve_dashboard
+from tests.support.browser import (
+    browser_available,
+    run_in_browser,
+    serve_dashboard,
+    until_reported,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -165,7 +170,7 @@ def _review_correct_save_retrain(browser, url: str, screenshots: str) -> int:
     page.keyboard.press("Escape")
     _shot(page, shots / "review.png")
     page.get_by_role("button", name="Save & next").click()
-    page.get_by_text(f"Saved video {video_id}.").wait_for()
+    until_reported(page, f"Saved video {video_id}.")
 
     page.get_by_role("link", name="Models").click()
     page.get_by_role("heading", name="Models").wait_for()

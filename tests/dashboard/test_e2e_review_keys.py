@@ -19,7 +19,12 @@ from db.queries import audit, labels, videos
 from db.tables import AuditAction, VideoStatus
 from scripts.bench import review as bench
 from scripts.bench.dashboard_pages import PASSWORD
-from tests.support.browser import browser_available, run_in_browser, serve_dashboard
+from tests.support.browser import (
+    browser_available,
+    run_in_browser,
+    serve_dashboard,
+    until_reported,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +83,7 @@ def _drive(browser, url: str, password: str) -> dict:
     page.evaluate("document.activeElement && document.activeElement.blur()")
     page.keyboard.press("s")  # save & next
     _next_video(page, seen["first"])
-    page.get_by_text(f"Saved video {seen['first']}.").wait_for()
+    until_reported(page, f"Saved video {seen['first']}.")
     seen["second"] = page.evaluate(bench._ID_OF_PAGE)
     page.keyboard.press("n")  # skip
     _next_video(page, seen["second"])
@@ -86,6 +91,7 @@ def _drive(browser, url: str, password: str) -> dict:
     page.keyboard.press("f")  # flag
     _next_video(page, seen["third"])
     seen["fourth"] = page.evaluate(bench._ID_OF_PAGE)
+    until_reported(page, f"Flagged video {seen['third']}.")
     return seen
 
 

@@ -275,3 +275,15 @@ def _child(workdir: Path) -> None:
 
 if __name__ == "__main__":
     _child(Path(sys.argv[1]))
+
+
+def until_reported(page, text: str, *, attempts: int = 40) -> None:
+    """Run the review page again (its navigation link) until ``text`` shows: the page reports a
+    write's outcome on its next run and does not poll for it."""
+    for _ in range(attempts):
+        page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+        if page.get_by_text(text).count():
+            return
+        page.wait_for_timeout(250)
+        page.get_by_role("link", name="Review", exact=True).click()
+    page.get_by_text(text).wait_for(timeout=1_000)
