@@ -15,9 +15,8 @@ listened to again unless forced.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -25,7 +24,14 @@ from core.config import Settings
 from core.ingest.multilingual import MultilingualModel
 from core.ingest.notes import restated, used_notes
 from core.ingest.pipeline import INPUT_ERRORS, ProgressCallback, reason_of
-from core.ingest.stored import DONE_STATUSES, read_stored, video_name, write_spoken_language
+from core.ingest.stored import (
+    DONE_STATUSES,
+    MediaJob,
+    OutcomeReport,
+    read_stored,
+    video_name,
+    write_spoken_language,
+)
 from core.media import decode as media
 from core.media.transcribe import WINDOW_SECONDS, Transcriber
 from core.media.transcript import NO_SPEECH, SpokenLanguage
@@ -57,27 +63,8 @@ class LanguageResult:
 
 
 @dataclass
-class LanguageReport:
-    results: list[LanguageResult] = field(default_factory=list)
-
-    @property
-    def failed(self) -> list[LanguageResult]:
-        return [r for r in self.results if r.outcome == LanguageOutcome.FAILED]
-
-    @property
-    def totals(self) -> dict[str, int]:
-        return dict(Counter(str(r.outcome) for r in self.results))
-
-
-@dataclass(frozen=True)
-class _Job:
-    """A processed video with audio whose media file is where ingest stored it."""
-
-    video_id: int
-    name: str
-    media_path: Path
-    content_hash: str
-    previous: str | None
+class LanguageReport(OutcomeReport[LanguageResult]):
+    pass
 
 
 def detect_languages(
@@ -121,7 +108,7 @@ def detect_languages(
                     video_id, f"video {video_id}", LanguageOutcome.FAILED, reason="no such video"
                 )
             )
-            if isinstance(planned, _Job):
+            if isinstance(planned, MediaJob):
                 planned = _detect_and_store(db, planned, model, heard)
             report.results.append(planned)
             if progress is not None:
@@ -129,7 +116,7 @@ def detect_languages(
     return report
 
 
-def _plan(video: Video, settings: Settings, *, force: bool) -> _Job | LanguageResult:
+def _plan(video: Video, settings: Settings, *, force: bool) -> MediaJob | LanguageResult:
     """The video's job, or why there is nothing to detect for it."""
 
     def result(outcome: LanguageOutcome, reason: str) -> LanguageResult:
@@ -155,11 +142,13 @@ def _plan(video: Video, settings: Settings, *, force: bool) -> _Job | LanguageRe
     media_path = settings.data_dir / video.stored_path
     if not media_path.is_file():
         return result(LanguageOutcome.FAILED, f"the media file {video.stored_path} is missing")
-    return _Job(video.id, video_name(video), media_path, video.content_hash, video.spoken_language)
+    return MediaJob(
+        video.id, video_name(video), media_path, video.content_hash, video.spoken_language
+    )
 
 
 def _detect_and_store(
-    db: Database, job: _Job, model: MultilingualModel, heard: dict[str, SpokenLanguage | None]
+    db: Database, job: MediaJob, model: MultilingualModel, heard: dict[str, SpokenLanguage | None]
 ) -> LanguageResult:
     """Listen to the job's audio (once per content) and store what was heard; a media file
     that cannot be read fails this video alone."""

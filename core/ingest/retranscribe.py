@@ -19,9 +19,8 @@ alone, and ingesting its file again embeds it, new transcript included.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -43,6 +42,8 @@ from core.ingest.pipeline import (
 )
 from core.ingest.stored import (
     DONE_STATUSES,
+    MediaJob,
+    OutcomeReport,
     read_stored,
     video_name,
     write_spoken_language,
@@ -88,28 +89,8 @@ class RetranscribeResult:
 
 
 @dataclass
-class RetranscribeReport:
-    results: list[RetranscribeResult] = field(default_factory=list)
+class RetranscribeReport(OutcomeReport[RetranscribeResult]):
     predicted: int = 0  # videos the active model predicted again afterwards
-
-    @property
-    def failed(self) -> list[RetranscribeResult]:
-        return [r for r in self.results if r.outcome == RetranscribeOutcome.FAILED]
-
-    @property
-    def totals(self) -> dict[str, int]:
-        return dict(Counter(str(r.outcome) for r in self.results))
-
-
-@dataclass(frozen=True)
-class _Job:
-    """A processed video with a Whisper transcript of non-English speech and its media file."""
-
-    video_id: int
-    name: str
-    media_path: Path
-    content_hash: str
-    previous: str | None
 
 
 def retranscribe(
@@ -161,7 +142,7 @@ def retranscribe(
                 for i in page
             ]
         for index, job in enumerate(planned):
-            result = _redo(db, job, model, embedding, heard) if isinstance(job, _Job) else job
+            result = _redo(db, job, model, embedding, heard) if isinstance(job, MediaJob) else job
             if video_ids is not None or result.outcome != RetranscribeOutcome.CURRENT:
                 report.results.append(result)
             if progress is not None:
@@ -192,7 +173,7 @@ class _Embedding:
 
 def _plan(
     session: Session, video: Video, settings: Settings, *, force: bool
-) -> _Job | RetranscribeResult:
+) -> MediaJob | RetranscribeResult:
     """The video's job, or why there is nothing to transcribe again."""
 
     def result(outcome: RetranscribeOutcome, reason: str) -> RetranscribeResult:
@@ -235,12 +216,12 @@ def _plan(
     media_path = settings.data_dir / video.stored_path
     if not media_path.is_file():
         return result(RetranscribeOutcome.FAILED, f"the media file {video.stored_path} is missing")
-    return _Job(video.id, video_name(video), media_path, video.content_hash, row.language)
+    return MediaJob(video.id, video_name(video), media_path, video.content_hash, row.language)
 
 
 def _redo(
     db: Database,
-    job: _Job,
+    job: MediaJob,
     model: MultilingualModel,
     embedding: _Embedding,
     heard: dict[str, Transcript],
@@ -298,7 +279,7 @@ def _transcribe(media_path: Path, transcriber: Transcriber) -> Transcript:
 
 
 def _transcript_vector(
-    db: Database, job: _Job, text: str, embedding: _Embedding
+    db: Database, job: MediaJob, text: str, embedding: _Embedding
 ) -> np.ndarray | None:
     """The configured encoder's vector of ``text``: cached (same words, same vector) or encoded;
     None when the video has no vectors of this encoder, so that one vector alone is not written
@@ -336,7 +317,7 @@ def _transcript_vector(
 
 def _store(
     db: Database,
-    job: _Job,
+    job: MediaJob,
     transcript: Transcript,
     vector: np.ndarray | None,
     encoder_key: tuple[str, str],

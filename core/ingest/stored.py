@@ -10,7 +10,10 @@ notes anew from it, with the same notes code a fresh ingest uses, and ``retransc
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, Protocol, TypeVar
 
 from sqlmodel import Session
 
@@ -32,6 +35,42 @@ class StoredVideo:
     onscreen: list[Segment] | None  # text read on its keyframes; None: never read
     spoken: SpokenLanguage | None  # detected in its audio (same bytes: a copy's audio too);
     # None: not known, or no speech heard
+
+
+@dataclass(frozen=True)
+class MediaJob:
+    """A processed video to work on again from the media file ingest stored (language
+    detection, re-transcription), with the language stored for it before."""
+
+    video_id: int
+    name: str
+    media_path: Path
+    content_hash: str
+    previous: str | None
+
+
+class _Result(Protocol):
+    @property
+    def outcome(self) -> str: ...
+
+
+R = TypeVar("R", bound=_Result)
+
+
+@dataclass
+class OutcomeReport(Generic[R]):
+    """One result per video of a pass over stored videos, with the failures and the count per
+    outcome that the CLI prints."""
+
+    results: list[R] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[R]:
+        return [r for r in self.results if r.outcome == "failed"]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return dict(Counter(str(r.outcome) for r in self.results))
 
 
 def video_name(video: Video) -> str:
