@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from core.ingest.language_backfill import LanguageResult
     from core.ingest.pipeline import IngestResult
     from core.ingest.retranscribe import RetranscribeResult
+    from core.ingest.stored import OutcomeReport
 
 console = Console(soft_wrap=True)
 MAX_FAILURES_SHOWN = 50
@@ -175,15 +176,11 @@ def detect_language(
             force=force,
             progress=progress,
         )
-    if report.results:
-        print_table(
-            ("id", "video", "outcome", "language", "note"),
-            ((str(r.video_id), r.name, r.outcome, _spoken(r), r.reason) for r in report.results),
-        )
-    totals = ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.totals.items()))
-    console.print(totals or "nothing to do: every processed video has a spoken language")
-    if report.failed:
-        raise fail(f"{len(report.failed)} of {len(report.results)} videos failed (reasons above)")
+    _print_outcomes(
+        report,
+        language=_spoken,
+        nothing="nothing to do: every processed video has a spoken language",
+    )
 
 
 def retranscribe(
@@ -224,17 +221,26 @@ def retranscribe(
             force=force,
             progress=progress,
         )
+    _print_outcomes(
+        report,
+        language=_languages,
+        nothing="nothing to do: no transcript is written in another language than the one spoken",
+        after=f"; {report.predicted} predicted",
+    )
+
+
+def _print_outcomes(
+    report: OutcomeReport, *, language: Callable[[Any], str], nothing: str, after: str = ""
+) -> None:
+    """A pass over stored videos: one row per video, the count per outcome (``after`` appended)
+    or ``nothing``, and exit code 1 when any video failed."""
     if report.results:
         print_table(
             ("id", "video", "outcome", "language", "note"),
-            ((str(r.video_id), r.name, r.outcome, _languages(r), r.reason) for r in report.results),
+            ((str(r.video_id), r.name, r.outcome, language(r), r.reason) for r in report.results),
         )
     totals = ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.totals.items()))
-    console.print(
-        f"{totals}; {report.predicted} predicted"
-        if totals
-        else "nothing to do: no transcript is written in another language than the one spoken"
-    )
+    console.print(f"{totals}{after}" if totals else nothing)
     if report.failed:
         raise fail(f"{len(report.failed)} of {len(report.results)} videos failed (reasons above)")
 
