@@ -146,6 +146,7 @@ def _save(video_id: int) -> None:
         return
     node_ids = _selection(video_id)
     baseline = baselines.pop(video_id)
+    st.session_state.pop(WRITTEN, None)
     then_claim = _prepared(video_id)
     actions.defer_save_review(
         db,
@@ -162,6 +163,7 @@ def _skip(video_id: int, action: str = "skip") -> None:
     if not _current(video_id):
         return
     then_claim = _prepared(video_id)
+    st.session_state.pop(WRITTEN, None)
     actions.defer_release(
         db,
         video_id=video_id,
@@ -217,11 +219,11 @@ def _take_in_finished() -> None:
 
 
 def _show_writes() -> None:
-    """The outcome of the last finished write (once), and the writes still with the worker,
+    """The outcome of the last finished write, and the writes still with the worker,
     whose outcome shows on the next run. The page does not poll for them: a timed rerun while
     the moderator works delayed the next key's run (save → next p95 788-1001 ms with a 0.5 s
     fragment timer against 454-528 ms without, side by side on the loaded 2-core machine)."""
-    done = st.session_state.pop(WRITTEN, None)
+    done = st.session_state.get(WRITTEN)  # shown until the next write is handed over
     if done:
         st.success(md_escape(done))
     writing = [str(handed.about.video_id) for handed in deferred.work().pending()]
