@@ -156,6 +156,15 @@ def taxonomy(database: Database):
     return tree
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first (real media and models, subprocesses, clusters, browsers: up to a minute or
+    two each), then the quick ones, each part in its own order. pytest-xdist hands tests out in
+    this order, so the run does not end with one worker on a long test while the other idles.
+    Modules whose module-scoped fixture is costly (a model, a Ray cluster) keep to one worker
+    with an ``xdist_group`` mark instead of setting it up on both."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Runs in the controller before any xdist worker starts."""
     ARTIFACTS.mkdir(exist_ok=True)

@@ -4,7 +4,8 @@ import pytest
 from core.encoders.audio import MAX_AUDIO_SECONDS, WhisperAudioEmbedder, default_whisper_model_path
 from core.encoders.base import AUDIO_SAMPLE_RATE
 
-pytestmark = pytest.mark.slow
+# One worker loads the module's model once (tests/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("audio-encoder")]
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ from core.encoders.base import MODALITIES, EncoderInput
 from core.encoders.lite import LiteEncoder
 from core.encoders.visual import DESCRIPTOR_DIM
 
-pytestmark = pytest.mark.slow
+# One worker loads the module's model once (tests/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("lite-encoder")]
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ from core.encoders import text as text_module
 from core.encoders.sentence_model import TransformersSentenceModel
 from core.encoders.text import WINDOW_TOKENS, MiniLMTextEmbedder, default_text_model_path
 
-pytestmark = pytest.mark.slow
+# One worker loads the module's model once (tests/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("text-encoder")]
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,9 @@ from scripts.mediagen import write_srt, write_video
 from tests.support.fakes import FAKE_TEXT_DIM, FakeEncoder, FakeTranscriber, RussianTranscriber
 from tests.support.s3 import CREDENTIALS
 
+# The module's two-node cluster starts once, on one worker (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("ray-cluster")
+
 CLUSTER_TEST_TIMEOUT_S = 420  # a loaded 2-core CI machine; about a minute each when idle
 
 GOOD_CLIPS = 20
