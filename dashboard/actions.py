@@ -300,11 +300,21 @@ def repredict(db: Database, *, version_id: int) -> int:
 
 
 def ingest_paths(db: Database, *, paths: Sequence[str]) -> int:
-    """Ingest server-side folders/files/dataset CSVs in the background; returns the job id."""
+    """Ingest server-side folders/files/dataset CSVs and object URIs (``s3://BUCKET/PREFIX/``)
+    in the background; returns the job id.
+
+    Refused before the job starts: a server path that does not exist, and a URI that is
+    malformed or whose storage cannot be reached or refuses the credentials
+    (``core.ingest.storage.StorageError``, the check the CLI's ingest makes).
+    """
+    from core.ingest import object_inputs
+
     user = state.require(db, Role.ADMIN)
-    missing = [p for p in paths if not Path(p).exists()]
+    uris = [p for p in paths if object_inputs.is_uri(p)]
+    missing = [p for p in paths if not object_inputs.is_uri(p) and not Path(p).exists()]
     if missing:
         raise MissingFileError(f"not found on the server: {', '.join(missing)}")
+    object_inputs.open_sources(uris)
     return jobs.start_job(
         db, kind="ingest", params={"paths": list(paths)}, user=user, settings=get_settings()
     )

@@ -120,7 +120,16 @@ def _upgrade_to_4(connection: Connection) -> None:
     )
 
 
-UPGRADES: list[UpgradeStep] = [_upgrade_to_2, _upgrade_to_3, _upgrade_to_4]
+def _upgrade_to_5(connection: Connection) -> None:
+    """The size and last-modified time of the object each video was ingested from (issue 16)."""
+    _add_missing_columns(
+        connection,
+        "video",
+        {"source_size": "BIGINT", "source_modified_at": "TIMESTAMP WITH TIME ZONE"},
+    )
+
+
+UPGRADES: list[UpgradeStep] = [_upgrade_to_2, _upgrade_to_3, _upgrade_to_4, _upgrade_to_5]
 
 
 def silence_duckdb_teardown_noise() -> None:

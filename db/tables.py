@@ -16,7 +16,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Double, Index, Integer, LargeBinary, Sequence, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Double,
+    Index,
+    Integer,
+    LargeBinary,
+    Sequence,
+    Text,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -204,6 +214,11 @@ class Video(SQLModel, table=True):
     # no speech, or the speech model is English-only and so hears every language as English)
     spoken_language: str | None = None
     spoken_language_probability: float | None = Field(default=None, sa_type=Double)
+    # issue 16: the object a video was ingested from (``original_name`` is its URI) as the store
+    # listed it: size and last-modified time, so that a re-run skips unchanged objects without
+    # downloading them; None: not an object, or ingested before these columns existed
+    source_size: int | None = Field(default=None, sa_type=BigInteger)
+    source_modified_at: datetime | None = _ts(nullable=True, default_now=False)
 
 
 class Transcript(SQLModel, table=True):

@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,7 +33,14 @@ from core.encoders import Encoder
 from core.ingest import object_inputs
 from core.ingest.extract import relative_path
 from core.ingest.formats import VIDEO_EXTENSIONS
-from core.ingest.inputs import SKIPPED, FolderScan, IngestError, InputFile, scan_folder
+from core.ingest.inputs import (
+    SKIPPED,
+    FolderScan,
+    IngestError,
+    InputFile,
+    ObjectVersion,
+    scan_folder,
+)
 from core.ingest.pipeline import (
     DONE_STATUSES,
     EmbeddingError,
@@ -143,16 +151,17 @@ def ingest_paths(
     only when something needs them. ``pipeline`` processes the registered videos: by default this
     machine's; :class:`core.ingest.distributed.RayPipeline` runs the stages on a Ray cluster.
     Objects are downloaded into a temporary folder of the media folder, removed on return (also
-    on failure).
+    on failure); those unchanged since their video was ingested are not downloaded.
     """
     started = time.perf_counter()
     settings.ensure_dirs()
     report = IngestReport()
     search_dirs = [videos_dir] if videos_dir is not None else []
+    if pipeline is None:
+        pipeline = Pipeline(db, settings, encoder=encoder, transcriber=transcriber)
     with tempfile.TemporaryDirectory(dir=settings.media_dir, prefix=".incoming-") as downloads:
-        files = _collect_inputs(db, paths, videos_dir, Path(downloads), report, search_dirs)
-        if pipeline is None:
-            pipeline = Pipeline(db, settings, encoder=encoder, transcriber=transcriber)
+        inputs = _Inputs(paths, videos_dir, Path(downloads), pipeline.encoder_key)
+        files = inputs.collect(db, report, search_dirs)
         sidecars: dict[int, Path] = {}
         video_ids: list[int] = []
         outcomes = _register_files(db, files, settings, pipeline)
@@ -187,42 +196,107 @@ def ingest_paths(
     return report
 
 
-def _collect_inputs(
-    db: Database,
-    paths: Sequence[str | Path],
-    videos_dir: Path | None,
-    downloads: Path,
-    report: IngestReport,
-    search_dirs: list[Path],
-) -> list[InputFile]:
-    """The files to register: local files, folders' files and the URIs' objects downloaded into
-    ``downloads``; dataset CSVs are imported (their folders join ``search_dirs``); what is left
-    out goes into ``report``."""
-    uris = [str(raw) for raw in paths if object_inputs.is_uri(raw)]
-    objects = object_inputs.fetch_objects(uris, downloads)  # storage errors: before any import
-    files = objects.files
-    report.results.extend(objects.results)
-    for raw in paths:
-        if object_inputs.is_uri(raw):
-            continue
-        path = Path(raw)
+@dataclass(frozen=True)
+class _Inputs:
+    """What one ingest was asked for: ``paths`` (local or URIs), the folder of the CSVs' videos,
+    the folder objects are downloaded into, and the encoder whose vectors make a video done."""
+
+    paths: Sequence[str | Path]
+    videos_dir: Path | None
+    downloads: Path
+    encoder_key: tuple[str, str]
+
+    def collect(
+        self, db: Database, report: IngestReport, search_dirs: list[Path]
+    ) -> list[InputFile]:
+        """The files to register: local files, folders' files and the URIs' objects downloaded
+        (unless unchanged since ingested); dataset CSVs are imported (their folders join
+        ``search_dirs``); what is left out goes into ``report``."""
+        uris = [str(raw) for raw in self.paths if object_inputs.is_uri(raw)]
+        listing = object_inputs.list_objects(uris, self.downloads)  # errors: before any import
+        unchanged = _unchanged_objects(db, listing.versions, self.encoder_key)
+        objects = object_inputs.fetch_objects(listing, leave_out=unchanged.keys())
+        files = objects.files
+        report.results.extend(objects.results)
+        report.results.extend(unchanged.values())
+        for raw in self.paths:
+            if not object_inputs.is_uri(raw):
+                files.extend(self._local(db, Path(raw), report, search_dirs))
+        return files
+
+    def _local(
+        self, db: Database, path: Path, report: IngestReport, search_dirs: list[Path]
+    ) -> list[InputFile]:
         if path.is_dir():
             scan = scan_folder(path)
-            files.extend(InputFile.local(file) for file in scan.files)
             report.results.extend(scan.skipped)
-        elif path.suffix.lower() == ".csv" and path.is_file():
-            report.problems.extend(_import_dataset(db, path, videos_dir))
-            if videos_dir is None:
+            return [InputFile.local(file) for file in scan.files]
+        if path.suffix.lower() == ".csv" and path.is_file():
+            report.problems.extend(_import_dataset(db, path, self.videos_dir))
+            if self.videos_dir is None:
                 search_dirs.append(path.parent / "videos")
-        elif path.is_file():
-            files.append(InputFile.local(path))
-        else:
-            report.results.append(
-                IngestResult(
-                    path.name, VideoStatus.FAILED, reason=f"no such file or folder: {path}"
-                )
-            )
-    return files
+            return []
+        if path.is_file():
+            return [InputFile.local(path)]
+        report.results.append(
+            IngestResult(path.name, VideoStatus.FAILED, reason=f"no such file or folder: {path}")
+        )
+        return []
+
+
+def _unchanged_objects(
+    db: Database, versions: dict[str, ObjectVersion], encoder_key: tuple[str, str]
+) -> dict[str, IngestResult]:
+    """The listed objects to leave out, by URI, each with its "already ingested" result: the URI
+    names a processed video, recorded from an object of the same size and last-modified time,
+    with vectors of the current encoder (else it is downloaded and handled as before)."""
+    encoder_id, encoder_version = encoder_key
+    with db.session() as session:
+        same = [
+            video
+            for video in videos_q.find_videos_by_original_names(session, names=versions)
+            if video.status in DONE_STATUSES and _same_version(video, versions[video.original_name])
+        ]
+        embedded = embeddings_q.embedded_video_ids(
+            session,
+            video_ids=[video.id for video in same],
+            encoder_id=encoder_id,
+            encoder_version=encoder_version,
+        )
+    return {
+        video.original_name: _already_ingested(video.original_name, video)
+        for video in same
+        if video.id in embedded
+    }
+
+
+def _same_version(video: Video, version: ObjectVersion) -> bool:
+    """True when ``video`` was recorded from this version of its object; a store that gives no
+    last-modified time is compared by size alone."""
+    if video.source_size is None or video.source_size != version.size:
+        return False
+    recorded = video.source_modified_at
+    if version.modified_at is None or recorded is None:
+        return version.modified_at is None and recorded is None
+    return _utc(recorded) == _utc(version.modified_at)
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time read back from the database or listed by a store, as an aware UTC time (a naive
+    one is UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _already_ingested(name: str, video: Video) -> IngestResult:
+    return IngestResult(
+        name,
+        DUPLICATE,
+        video_id=video.id,
+        duplicate_of=video.id,
+        cached=True,
+        duration_s=video.duration_s,
+        reason="already ingested",
+    )
 
 
 def _attach_or_fail(
@@ -492,7 +566,32 @@ def _register_files(
                         )
                     registered[digest] = video.id
                 outcomes[i] = registered[digest]
+    _record_versions(db, files, outcomes)
     return outcomes
+
+
+def _record_versions(
+    db: Database, files: Sequence[InputFile], outcomes: Sequence[int | IngestResult | None]
+) -> None:
+    """Record the object version of each download that belongs to the video its URI names (a
+    new video, or that URI ingested again), so that the next run leaves it out if unchanged."""
+    by_video: dict[int, list[InputFile]] = {}
+    for file, outcome in zip(files, outcomes, strict=True):
+        video_id = outcome.video_id if isinstance(outcome, IngestResult) else outcome
+        if file.version is not None and video_id is not None:
+            by_video.setdefault(video_id, []).append(file)
+    if not by_video:
+        return
+    with db.session() as session:
+        for video in videos_q.get_videos(session, video_ids=list(by_video)):
+            for file in by_video[video.id]:
+                if video.original_name == file.name and file.version is not None:
+                    videos_q.set_source_object(
+                        session,
+                        video_id=video.id,
+                        size=file.version.size,
+                        modified_at=file.version.modified_at,
+                    )
 
 
 def _not_stored(file: InputFile, error: OSError) -> IngestResult:

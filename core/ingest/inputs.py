@@ -6,6 +6,7 @@ object-storage prefixes (:mod:`.object_inputs`), so both skip the same files for
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePath, PurePosixPath
 
 from core.errors import TaggerError
@@ -28,14 +29,25 @@ class IngestError(TaggerError):
 
 
 @dataclass(frozen=True)
+class ObjectVersion:
+    """Which version of an object a download is, as the store listed it: its size and
+    last-modified time (None where the store gives none). Rewriting an object changes its
+    last-modified time, so an object whose version is recorded for its video is unchanged."""
+
+    size: int
+    modified_at: datetime | None
+
+
+@dataclass(frozen=True)
 class InputFile:
     """A file to ingest. ``path`` is read; ``name`` is how reports and the video's record name
     it: the file name, or an object's URI. ``temporary``: a download that ingest may move into
-    the media folder instead of copying it."""
+    the media folder instead of copying it; ``version``: the object it was downloaded from."""
 
     path: Path
     name: str
     temporary: bool = False
+    version: ObjectVersion | None = None
 
     @property
     def title(self) -> str:

@@ -1,5 +1,6 @@
-"""Ingest: upload one video (any moderator) or, as an admin, ingest a server folder or dataset CSV
-in the background. Failures are listed with the reason stored on each video."""
+"""Ingest: upload one video (any moderator) or, as an admin, ingest server folders, dataset CSVs or
+object-storage URIs in the background. Failures are listed with the reason stored on each
+video."""
 
 from __future__ import annotations
 
@@ -65,10 +66,13 @@ if st.session_state.get(LAST) is not None and st.button(
     st.switch_page("views/review.py")
 
 if user.is_admin:
-    st.subheader("Ingest a folder or dataset CSV on the server (admin)")
+    st.subheader("Ingest server folders, dataset CSVs or object storage (admin)")
     with st.form("ingest_paths"):
         paths = st.text_area(
-            "One path per line (folders, video files, dataset CSVs)", key="ingest_paths_text"
+            "One path or URI per line: folders, video files, dataset CSVs on the server, or "
+            "s3://BUCKET/PREFIX/ (every object below it), s3://BUCKET/KEY.mp4 (one object); add "
+            "?endpoint_override=HOST:PORT&scheme=http for an S3-compatible server",
+            key="ingest_paths_text",
         )
         if st.form_submit_button("Start ingest job"):
             wanted = [p.strip() for p in paths.splitlines() if p.strip()]

@@ -16,6 +16,8 @@ from sqlmodel import Session, col, select
 
 from db.tables import Embedding
 
+_IDS_PER_QUERY = 500  # bound on one IN list
+
 
 @dataclass(frozen=True)
 class EmbeddingRecord:
@@ -103,6 +105,26 @@ def get_embeddings(
     for video_id, modality, data, dim in session.exec(query):
         result.setdefault(video_id, {})[modality] = _from_bytes(data, dim)
     return result
+
+
+def embedded_video_ids(
+    session: Session, *, video_ids: Sequence[int], encoder_id: str, encoder_version: str
+) -> set[int]:
+    """Those of ``video_ids`` that have vectors of this encoder version (no vectors loaded)."""
+    wanted = sorted(set(video_ids))
+    found: set[int] = set()
+    for start in range(0, len(wanted), _IDS_PER_QUERY):
+        query = (
+            select(Embedding.video_id)
+            .distinct()
+            .where(
+                col(Embedding.video_id).in_(wanted[start : start + _IDS_PER_QUERY]),
+                Embedding.encoder_id == encoder_id,
+                Embedding.encoder_version == encoder_version,
+            )
+        )
+        found.update(session.exec(query))
+    return found
 
 
 def find_cached(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, func, text, update
 from sqlmodel import Session, col, select
@@ -22,6 +23,7 @@ from db.tables import (
 )
 
 _STATUSES = {status.value for status in VideoStatus}
+_NAMES_PER_QUERY = 500  # bound on one IN list (a prefix may hold millions of objects)
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,29 @@ def find_videos_by_external_ids(
         return {}
     rows = session.exec(select(Video).where(col(Video.external_id).in_(wanted)))
     return {video.external_id: video for video in rows if video.external_id is not None}
+
+
+def find_videos_by_original_names(session: Session, *, names: Iterable[str]) -> list[Video]:
+    """Every video recorded under one of ``names`` (an object's URI names the videos ingested
+    from it, one per content it had), in id order; a few hundred names per query."""
+    wanted = sorted(set(names))
+    found: list[Video] = []
+    for start in range(0, len(wanted), _NAMES_PER_QUERY):
+        chunk = wanted[start : start + _NAMES_PER_QUERY]
+        found += session.exec(select(Video).where(col(Video.original_name).in_(chunk)))
+    return sorted(found, key=lambda video: video.id)
+
+
+def set_source_object(
+    session: Session, *, video_id: int, size: int, modified_at: datetime | None
+) -> None:
+    """Record the object a video was ingested from as the store listed it (size, last-modified
+    time), so that the next run can skip it unchanged."""
+    video = get_video(session, video_id=video_id)
+    video.source_size = size
+    video.source_modified_at = modified_at
+    session.add(video)
+    session.flush()
 
 
 def find_video_by_hash(

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import filelock
@@ -72,6 +73,8 @@ _V2_COLUMNS = {("video", "modality_notes_json"), ("transcript", "encoding")}
 _V3_COLUMNS = {("video", "spoken_language"), ("video", "spoken_language_probability")}
 # what version 3 lacked (engine._upgrade_to_4)
 _V4_COLUMNS = {("video", "review_rank")}
+# what version 4 lacked (engine._upgrade_to_5)
+_V5_COLUMNS = {("video", "source_size"), ("video", "source_modified_at")}
 
 
 def _rebuild_old_schema(database: Database, version: int) -> None:
@@ -80,7 +83,8 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
     missing_columns = (
         (_V2_COLUMNS if version < 2 else set())
         | (_V3_COLUMNS if version < 3 else set())
-        | _V4_COLUMNS
+        | (_V4_COLUMNS if version < 4 else set())
+        | _V5_COLUMNS
     )
     with database.session() as session:
         connection = session.connection()
@@ -109,20 +113,21 @@ def _video_index_names(database: Database) -> set[str]:
         return set(session.exec(text(query)).scalars())
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_an_old_database_is_upgraded_to_the_current_schema(
     database: Database, version: int
 ) -> None:
-    """Rebuild what a version-1, -2 or -3 database looked like (tables, columns, sequences),
+    """Rebuild what a version-1, -2, -3 or -4 database looked like (tables, columns, sequences),
     then ``init_db`` must bring it to exactly what db.tables declares, keeping its rows."""
     _rebuild_old_schema(database, version)
-    assert "ix_video_review_rank" not in _video_index_names(database)
-    assert init_db(database) == engine_module.latest_schema_version() == 4
+    if version < 4:
+        assert "ix_video_review_rank" not in _video_index_names(database)
+    assert init_db(database) == engine_module.latest_schema_version() == 5
     assert "ix_video_review_rank" in _video_index_names(database)
     with database.session() as session:
         inspector = inspect(session.connection())
         assert set(_V2_TABLES) <= set(inspector.get_table_names())
-        for table, column in _V2_COLUMNS | _V3_COLUMNS | _V4_COLUMNS:
+        for table, column in _V2_COLUMNS | _V3_COLUMNS | _V4_COLUMNS | _V5_COLUMNS:
             assert column in engine_module._column_names(session.connection(), table)
         session.add(ApiToken(name="t", user_id=1, scope="read", token_hash="h", prefix="p"))
         session.add(
@@ -133,6 +138,8 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
                 spoken_language="ru",
                 spoken_language_probability=0.75,
                 review_rank=0,
+                source_size=123,
+                source_modified_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
             )
         )
     with database.session() as session:
@@ -141,6 +148,8 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         assert (videos[0].spoken_language, videos[1].spoken_language) == (None, "ru")
         assert videos[1].spoken_language_probability == 0.75
         assert (videos[0].review_rank, videos[1].review_rank) == (None, 0)
+        assert (videos[0].source_size, videos[1].source_size) == (None, 123)
+        assert videos[1].source_modified_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
         assert session.exec(select(ApiToken)).one().id is not None  # its sequence exists
 
 

@@ -5,6 +5,7 @@ keep the AWS SDK from looking for real ones (``CREDENTIALS`` also goes to Ray no
 from __future__ import annotations
 
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,3 +51,23 @@ def s3_endpoint() -> Iterator[S3Endpoint]:
         reset = urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
         urllib.request.urlopen(reset, timeout=10).close()
         server.stop()
+
+
+@contextmanager
+def counted_gets() -> Iterator[Counter[str]]:
+    """Count the GetObject requests (object downloads) moto's server answers, per
+    ``bucket/key``, while inside: the server runs in this process, so its handler is wrapped."""
+    from moto.s3.responses import S3Response
+
+    gets: Counter[str] = Counter()
+    answer = S3Response.get_object
+
+    def counted(response: S3Response) -> object:
+        gets[f"{response.bucket_name}/{response.parse_key_name()}"] += 1
+        return answer(response)
+
+    S3Response.get_object = counted
+    try:
+        yield gets
+    finally:
+        S3Response.get_object = answer

@@ -6,6 +6,7 @@ words and no download is left behind."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from db.engine import Database, init_db
 from db.queries import videos as videos_q
 from db.tables import VideoStatus
 from scripts.mediagen import gradient_frames, tone, write_srt, write_video
-from tests.support.s3 import S3Endpoint
+from tests.support.fakes import FakeEncoder
+from tests.support.s3 import S3Endpoint, counted_gets
 
 CAPTION = "captions stored beside the object"
 
@@ -104,6 +106,75 @@ def test_a_prefix_is_ingested_like_a_folder_and_a_single_object_as_a_file(
     with db.session() as session:
         assert videos_q.count_videos(session) == 3
     assert _leftovers(settings) == []
+
+
+def test_a_rerun_downloads_only_the_objects_that_changed(
+    db, settings, bucket, tmp_path, fake_encoder, fake_transcriber
+):
+    """Objects whose URI, size and last-modified time are recorded for a processed video are
+    left out before any download (their subtitles too); a rewritten object is fetched again."""
+    write_video(tmp_path / "d.mp4", gradient_frames(8), 10)
+    _put(bucket, "catalogue/a.mp4", tmp_path / "made" / "a.mp4")
+    _put(bucket, "catalogue/a.srt", tmp_path / "made" / "a.srt")
+    _put(bucket, "catalogue/b.mp4", tmp_path / "made" / "b.mp4")
+    uris = [bucket.uri("media/catalogue/"), bucket.uri("media/single/c.mp4")]
+    kwargs = {"settings": settings, "encoder": fake_encoder, "transcriber": fake_transcriber}
+
+    def ingest_counting_gets() -> tuple[dict[str, ingest.IngestResult], dict[str, int]]:
+        with counted_gets() as gets:
+            report = ingest.ingest_paths(db, uris, **kwargs)
+        assert _leftovers(settings) == []
+        return {r.name: r for r in report.results}, dict(gets)
+
+    first, gets = ingest_counting_gets()
+    a, b, c = (
+        f"s3://media/{key}" for key in ("catalogue/a.mp4", "catalogue/b.mp4", "single/c.mp4")
+    )
+    assert {first[name].status for name in (a, b, c)} == {VideoStatus.READY}
+    assert set(gets) == {
+        "media/catalogue/a.mp4",
+        "media/catalogue/a.srt",
+        "media/catalogue/b.mp4",
+    } | {"media/single/c.mp4"}
+
+    unchanged, gets = ingest_counting_gets()
+    assert gets == {}  # nothing downloaded
+    for name in (a, b, c):
+        assert (unchanged[name].status, unchanged[name].reason) == (
+            ingest.DUPLICATE,
+            "already ingested",
+        )
+        assert unchanged[name].duplicate_of == first[name].video_id
+    assert unchanged["a.srt"].reason == "subtitles: read with the video of the same name"
+
+    _put(bucket, "catalogue/b.mp4", tmp_path / "d.mp4")  # new content, new size
+    time.sleep(1.1)  # the store's last-modified time counts seconds
+    _put(bucket, "catalogue/a.mp4", tmp_path / "made" / "a.mp4")  # the same bytes written again
+    changed, gets = ingest_counting_gets()
+    assert set(gets) == {"media/catalogue/a.mp4", "media/catalogue/a.srt", "media/catalogue/b.mp4"}
+    assert changed[b].status == VideoStatus.READY and changed[b].video_id != first[b].video_id
+    assert (changed[a].reason, changed[a].duplicate_of) == ("already ingested", first[a].video_id)
+    assert (changed[c].reason, changed[c].duplicate_of) == ("already ingested", first[c].video_id)
+    with db.session() as session:
+        assert videos_q.get_video(session, video_id=changed[b].video_id).original_name == b
+
+    after, gets = ingest_counting_gets()
+    assert gets == {}
+    assert after[b].duplicate_of == changed[b].video_id
+
+
+def test_an_unchanged_object_is_fetched_again_when_its_video_lacks_the_current_encoder(
+    db, settings, bucket, fake_encoder, fake_transcriber
+):
+    """Leaving an object out is only for a video that needs nothing: a new encoder version
+    embeds it again from its download, as before."""
+    uri = bucket.uri("media/single/c.mp4")
+    kwargs = {"settings": settings, "transcriber": fake_transcriber}
+    [first] = ingest.ingest_paths(db, [uri], encoder=fake_encoder, **kwargs).results
+    with counted_gets() as gets:
+        [again] = ingest.ingest_paths(db, [uri], encoder=FakeEncoder("v2"), **kwargs).results
+    assert dict(gets) == {"media/single/c.mp4": 1}
+    assert (again.video_id, again.status) == (first.video_id, VideoStatus.READY)
 
 
 def test_a_missing_key_fails_that_input_and_the_others_go_on(
