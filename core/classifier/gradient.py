@@ -98,8 +98,7 @@ def gradient_embedding(
         proba = sum(mcm(torch.sigmoid(z)).cpu().numpy().astype(np.float64) for z in logits)
         decisions = torch.as_tensor(proba / len(networks) >= thresholds, device=device)
         for k, (z, h) in enumerate(zip(logits, features)):
-            gradient = max_constraint_loss_gradient(z.float(), decisions, mcm)
-            _project_into(residuals[k, rows], gradient.cpu().numpy(), project_r)
+            _project_into(residuals[k, rows], _logit_gradient(z, decisions, mcm), project_r)
             _project_into(hidden[k, rows], h.cpu().numpy(), project_h)
     return GradientEmbedding(residuals, hidden)
 
