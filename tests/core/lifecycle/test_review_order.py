@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from core import ranking
 from core import review as review_rules
@@ -143,6 +144,12 @@ def test_a_prediction_job_shows_the_ranking_while_it_runs(db, settings, trained,
     ]
     assert (info.status, info.progress, info.result) == (JobStatus.SUCCEEDED, 1.0, {"videos": 32})
     assert None not in _ranks(db, trained[0][1:]).values()
+
+
+def test_the_ranking_runs_with_the_configured_torch_threads(db, settings, trained):
+    settings.torch_threads = 2  # the fixture set 1 and restores what was there
+    prediction.predict_videos(db, settings=settings)
+    assert torch.get_num_threads() == 2
 
 
 def test_pool_gradients_are_the_same_read_in_small_batches(db, settings, trained, monkeypatch):
