@@ -76,7 +76,8 @@ class Settings(BaseSettings):
         1,
         ge=1,
         description=(
-            "CPU threads of a training run; it shares the machine with the dashboard and ingest."
+            "CPU threads of a training run and of the review-queue ranking's gradient pass; "
+            "they share the machine with the dashboard and ingest."
         ),
     )
     num_keyframes: int = Field(16, ge=1, le=256, description="Keyframes sampled per video.")

@@ -35,6 +35,8 @@ core/classifier/gradient.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from core.classifier.gradient import GradientEmbedding
@@ -141,12 +143,22 @@ def diverse_batch(
     return pool[np.array(chosen)]
 
 
-def gradient_seeds(gradients: GradientEmbedding, k: int, rng: np.random.Generator) -> np.ndarray:
+PickProgress = Callable[[int, int], None]  # (rows picked so far, rows to pick)
+
+
+def gradient_seeds(
+    gradients: GradientEmbedding,
+    k: int,
+    rng: np.random.Generator,
+    *,
+    progress: PickProgress | None = None,
+) -> np.ndarray:
     """Indices of ``k`` distinct rows by k-means++ seeding on the gradient embeddings: first
     the longest gradient, then each next row drawn with probability proportional to its squared
     distance to the nearest row chosen so far. O(n x k x members x (nodes + width)) time,
     O(n) memory beyond the factors. Rows left once every distance is zero (all-zero or
-    duplicate gradients) are drawn uniformly."""
+    duplicate gradients) are drawn uniformly. ``progress`` hears ``(picked, k)`` after every
+    pick but the instant first one: 500 picks over 100,000 rows take about a minute."""
     n = gradients.n_rows
     k = min(k, n)
     if k <= 0:
@@ -168,15 +180,24 @@ def gradient_seeds(gradients: GradientEmbedding, k: int, rng: np.random.Generato
             row = int(rng.choice(np.flatnonzero(~taken)))
         chosen.append(row)
         taken[row] = True
+        if progress is not None:
+            progress(len(chosen), k)
     return np.array(chosen, dtype=np.int64)
 
 
-def badge_order(gradients: GradientEmbedding, k: int, rng: np.random.Generator) -> np.ndarray:
+def badge_order(
+    gradients: GradientEmbedding,
+    k: int,
+    rng: np.random.Generator,
+    *,
+    progress: PickProgress | None = None,
+) -> np.ndarray:
     """Every row, in review order: the ``k`` BADGE picks (:func:`gradient_seeds`), then the rest
     by gradient length, longest first. The length is the same expected-model-change signal
     without the diversity step, whose cost grows with every pick; a pool larger than ``k`` is
-    re-ranked by a newer model long before a moderator reaches its tail."""
-    picks = gradient_seeds(gradients, k, rng)
+    re-ranked by a newer model long before a moderator reaches its tail. ``progress``: as
+    :func:`gradient_seeds`."""
+    picks = gradient_seeds(gradients, k, rng, progress=progress)
     rest = np.setdiff1d(np.arange(gradients.n_rows), picks)
     rest = rest[np.argsort(-gradients.squared_norms()[rest], kind="stable")]
     return np.concatenate([picks, rest])

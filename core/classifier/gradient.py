@@ -18,14 +18,18 @@ projection (Johnson-Lindenstrauss: inner products kept in expectation) for large
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from core.classifier.inputs import ModalityData
-from core.classifier.network import HierarchicalNetwork, MaxConstraint, max_constraint_loss
+from core.classifier.network import (
+    HierarchicalNetwork,
+    MaxConstraint,
+    max_constraint_loss_gradient,
+)
 
 
 @dataclass(frozen=True)
@@ -71,15 +75,17 @@ def gradient_embedding(
     dim: int | None = None,
     seed: int = 0,
 ) -> GradientEmbedding:
-    """The factors for every row of ``data`` under the ensemble ``networks`` (see module)."""
+    """The factors for every row of ``data`` under the ensemble ``networks`` (see module),
+    written batch by batch into the two arrays returned (no per-batch parts joined at the end).
+    """
     if dim is not None and dim < 1:
         raise ValueError(f"the projection dimension must be a positive integer, got {dim}")
     rng = np.random.default_rng(seed)
     width = networks[0].output_layer.in_features
     project_r = _projection(mcm.n_nodes, dim, rng)
     project_h = _projection(width, dim, rng)
-    residuals: list[list[np.ndarray]] = [[] for _ in networks]
-    hidden: list[list[np.ndarray]] = [[] for _ in networks]
+    residuals = _factor(len(networks), data.n_rows, mcm.n_nodes, project_r)
+    hidden = _factor(len(networks), data.n_rows, width, project_h)
     for net in networks:
         net.eval()
     for start in range(0, data.n_rows, batch_size):
@@ -92,29 +98,33 @@ def gradient_embedding(
         proba = sum(mcm(torch.sigmoid(z)).cpu().numpy().astype(np.float64) for z in logits)
         decisions = torch.as_tensor(proba / len(networks) >= thresholds, device=device)
         for k, (z, h) in enumerate(zip(logits, features)):
-            residuals[k].append(project_r(_logit_gradient(z, decisions, mcm)))
-            hidden[k].append(project_h(h.cpu().numpy()))
-    return GradientEmbedding(
-        np.stack([np.concatenate(parts) for parts in residuals]),
-        np.stack([np.concatenate(parts) for parts in hidden]),
-    )
+            _project_into(residuals[k, rows], _logit_gradient(z, decisions, mcm), project_r)
+            _project_into(hidden[k, rows], h.cpu().numpy(), project_h)
+    return GradientEmbedding(residuals, hidden)
 
 
 def _logit_gradient(logits: torch.Tensor, targets: torch.Tensor, mcm: MaxConstraint) -> np.ndarray:
     """``d MCLoss / d logits`` per row with ``targets`` as the labels (summed over nodes)."""
-    with torch.enable_grad():
-        leaf = logits.detach().float().requires_grad_(True)
-        loss = max_constraint_loss(leaf, targets, mcm)
-        loss.backward(torch.ones_like(loss))
-    return leaf.grad.cpu().numpy()
+    return max_constraint_loss_gradient(logits.float(), targets, mcm).cpu().numpy()
 
 
-def _projection(
-    width: int, dim: int | None, rng: np.random.Generator
-) -> Callable[[np.ndarray], np.ndarray]:
-    """``x -> x @ P`` with ``P`` Gaussian ``(width, dim)`` scaled by ``1/sqrt(dim)``, or the
-    identity when no projection is asked for or it would not shrink the factor."""
+def _projection(width: int, dim: int | None, rng: np.random.Generator) -> np.ndarray | None:
+    """``P`` Gaussian ``(width, dim)`` scaled by ``1/sqrt(dim)`` for ``x -> x @ P``, or None (the
+    identity) when no projection is asked for or it would not shrink the factor."""
     if dim is None or dim >= width:
-        return lambda x: x.astype(np.float32, copy=False)
-    matrix = (rng.standard_normal((width, dim)) / np.sqrt(dim)).astype(np.float32)
-    return lambda x: x.astype(np.float32, copy=False) @ matrix
+        return None
+    return (rng.standard_normal((width, dim)) / np.sqrt(dim)).astype(np.float32)
+
+
+def _factor(members: int, rows: int, width: int, projection: np.ndarray | None) -> np.ndarray:
+    """An empty float32 ``(members, rows, projected width)`` factor."""
+    columns = width if projection is None else projection.shape[1]
+    return np.empty((members, rows, columns), dtype=np.float32)
+
+
+def _project_into(out: np.ndarray, x: np.ndarray, projection: np.ndarray | None) -> None:
+    """``out[:] = x @ projection`` (or ``x``) as float32, the product written in place."""
+    if projection is None:
+        out[...] = x
+    else:
+        np.matmul(x.astype(np.float32, copy=False), projection, out=out)

@@ -28,6 +28,7 @@ from typing import Any
 from core.config import Settings
 from core.errors import TaggerError
 from core.lifecycle import liveness
+from core.lifecycle.progress import StepProgress
 from db.engine import Database
 from db.queries import Actor
 from db.queries import jobs as jobs_q
@@ -250,8 +251,13 @@ def _run_train(run: _Run) -> dict:
 def _run_predict(run: _Run) -> dict:
     from core.lifecycle.prediction import predict_videos
 
-    def progress(done: int, total: int) -> None:
-        run.reporter.count(done, total, f"{done}/{total} videos")
+    steps_seen: set[str] = set()
+
+    def progress(step: StepProgress) -> None:
+        # a new step is written at once: the row must not say "predicting" while ranking runs
+        first_of_step = step.step not in steps_seen
+        steps_seen.add(step.step)
+        run.reporter.update(step.fraction, step.describe(), force=first_of_step)
 
     count = predict_videos(
         run.db,

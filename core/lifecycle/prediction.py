@@ -14,22 +14,22 @@ whose closest call is closest comes first in "least certain first" (a descending
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from core.classifier import TagTree, decode, tag_tree
 from core.config import Settings
 from core.lifecycle import model_inputs, registry, review_order
+from core.lifecycle.progress import StepCallback, StepProgress
 from db.engine import Database
 from db.queries import model_versions as models_q
 from db.queries import videos as videos_q
 from db.tables import PREDICTION_FLOOR, VideoStatus
 
 PREDICT_BATCH = 256
+PREDICT_STEP = "predicting"
 _PREDICTABLE = (VideoStatus.READY, VideoStatus.PREDICTED, VideoStatus.REVIEWED)
-
-PredictProgress = Callable[[int, int], None]  # (videos done, videos to do)
 
 
 CANDIDATE_FLOOR = 0.1  # tags below this probability (and not predicted) are not in question
@@ -59,7 +59,7 @@ def predict_videos(
     version_id: int | None = None,
     video_ids: Sequence[int] | None = None,
     all_videos: bool = False,
-    progress: PredictProgress | None = None,
+    progress: StepCallback | None = None,
 ) -> int:
     """Predict with a version (default: the active one); returns how many videos got predictions.
 
@@ -69,7 +69,9 @@ def predict_videos(
 
     A pool-wide run (no ``video_ids``) then re-ranks the review queue
     (:func:`core.lifecycle.review_order.rank_review_pool`), even when nothing was new to predict;
-    videos predicted by id (after ingest) wait unranked for the next pool-wide run.
+    videos predicted by id (after ingest) wait unranked for the next pool-wide run. ``progress``
+    hears the prediction (:data:`PREDICT_STEP`), then each step of the ranking; the function
+    returns once the ranks are written.
     """
     model = select_model(db, settings=settings, version_id=version_id)
     ids = videos_to_predict(db, model=model, video_ids=video_ids, all_videos=all_videos)
@@ -77,9 +79,9 @@ def predict_videos(
     for start in range(0, len(ids), PREDICT_BATCH):
         done += _predict_batch(db, model, ids[start : start + PREDICT_BATCH])
         if progress is not None:
-            progress(min(start + PREDICT_BATCH, len(ids)), len(ids))
+            progress(StepProgress(PREDICT_STEP, min(start + PREDICT_BATCH, len(ids)), len(ids)))
     if video_ids is None:
-        review_order.rank_review_pool(db, model=model, settings=settings)
+        review_order.rank_review_pool(db, model=model, settings=settings, progress=progress)
     return done
 
 

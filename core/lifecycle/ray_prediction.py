@@ -22,6 +22,7 @@ from core.config import Settings
 from core.ingest.distributed import ACTOR_CPUS, RayIngestError, data_uri
 from core.ingest.storage import open_store, write_returned
 from core.lifecycle import model_inputs, prediction, registry, review_order
+from core.lifecycle.progress import StepCallback, StepProgress
 from db.engine import Database
 
 IN_FLIGHT_PER_ACTOR = 2  # batches queued per actor while the driver writes
@@ -50,7 +51,7 @@ def predict_on_ray(
     version_id: int | None = None,
     all_videos: bool = False,
     max_actors: int | None = None,
-    progress: prediction.PredictProgress | None = None,
+    progress: StepCallback | None = None,
 ) -> int:
     """:func:`~core.lifecycle.prediction.predict_videos` with the classifier on the cluster
     (join it first with :func:`core.ingest.distributed.connect`), then the same re-ranking of
@@ -66,7 +67,8 @@ def predict_on_ray(
         done = _predict_with_actors(
             db, model=model, ids=ids, settings=settings, max_actors=max_actors, progress=progress
         )
-    review_order.rank_review_pool(db, model=model, settings=settings)  # as predict_videos does
+    # as predict_videos does
+    review_order.rank_review_pool(db, model=model, settings=settings, progress=progress)
     return done
 
 
@@ -77,7 +79,7 @@ def _predict_with_actors(
     ids: list[int],
     settings: Settings,
     max_actors: int | None,
-    progress: prediction.PredictProgress | None,
+    progress: StepCallback | None,
 ) -> int:
     """Predict ``ids`` batch by batch in actors, writing each batch here as it comes back."""
     import ray
@@ -120,7 +122,7 @@ def _predict_with_actors(
             if len(pending) >= IN_FLIGHT_PER_ACTOR * size:
                 done += write_oldest()
             if progress is not None:
-                progress(seen, len(ids))
+                progress(StepProgress(prediction.PREDICT_STEP, seen, len(ids)))
         while pending:
             done += write_oldest()
     finally:

@@ -10,7 +10,14 @@ embeddings, orders them (the first ``review_rank_badge_picks`` by k-means++, the
 length) and stores each one's position as ``Video.review_rank``, clearing every other rank.
 
 Videos predicted later one by one (after ingest) carry no rank until the next pool-wide run: the
-queue puts them after the ranked ones, least certain first.
+queue puts them after the ranked ones, least certain first. So do videos that return to the
+queue after a review (a lead's reject, a second review): saving a review clears the rank
+(``db.queries.labels.mark_reviewed``), as the video left the pool the rank was chosen over.
+
+Threads: the gradient pass runs with ``settings.torch_threads`` torch threads, as training does.
+
+Progress: the three steps (gradients per ``RANK_BATCH`` videos, each BADGE pick, the write) are
+reported to ``progress`` as :class:`core.lifecycle.progress.StepProgress` under the names below.
 
 Memory: the gradients are kept as low-rank factors (core/classifier/gradient.py),
 ``pool x members x (nodes + width)`` float32. Up to ``review_rank_memory_mb`` they are exact;
@@ -20,12 +27,16 @@ beyond it both factors are randomly projected to the widest common dimension tha
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+import torch
 
 from core.classifier.gradient import GradientEmbedding
 from core.config import Settings
 from core.lifecycle import registry
 from core.lifecycle.model_inputs import load_inputs
+from core.lifecycle.progress import StepCallback, StepProgress
 from core.ranking import badge_order
 from db.engine import Database
 from db.queries import videos as videos_q
@@ -34,33 +45,65 @@ RANK_SEED = 0  # one seed for the projection and the k-means++ draws: a rerun gi
 RANK_BATCH = 4096  # videos whose embeddings are read and turned into gradients at once
 MIN_PROJECTION_DIM = 16
 _FLOAT32_BYTES = 4
+GRADIENTS_STEP = "ranking the review queue (gradients)"
+PICKS_STEP = "ranking the review queue (BADGE picks)"
+WRITE_STEP = "ranking the review queue (writing the ranks)"
 
 
-def rank_review_pool(db: Database, *, model: registry.LoadedModel, settings: Settings) -> int:
+def rank_review_pool(
+    db: Database,
+    *,
+    model: registry.LoadedModel,
+    settings: Settings,
+    progress: StepCallback | None = None,
+) -> int:
     """Order the version's unreviewed pool and store it as the queue's ranks; returns how many
     videos were ranked."""
+    report = progress or _ignore
+    # as training: threads beyond the free cores spin (20,000 videos on the 2 shared cores:
+    # gradient pass 32.5 CPU s with torch's default two threads, 7.8 with one; same factors)
+    torch.set_num_threads(settings.torch_threads)
     with db.session() as session:
         pool = videos_q.review_pool_ids(session, model_version_id=model.version_id)
     ranked_ids: list[int] = []
     found = pool_gradients(
-        db, model=model, video_ids=pool, memory_mb=settings.review_rank_memory_mb
+        db,
+        model=model,
+        video_ids=pool,
+        memory_mb=settings.review_rank_memory_mb,
+        progress=lambda done, total: report(StepProgress(GRADIENTS_STEP, done, total)),
     )
     if found is not None:
         ids, gradients = found
-        rng = np.random.default_rng(RANK_SEED)
-        ranked_ids = [ids[i] for i in badge_order(gradients, settings.review_rank_badge_picks, rng)]
+
+        def picked(done: int, total: int) -> None:
+            report(StepProgress(PICKS_STEP, done, total, unit="picks"))
+
+        picks = min(settings.review_rank_badge_picks, len(ids))
+        picked(0, picks)
+        order = badge_order(gradients, picks, np.random.default_rng(RANK_SEED), progress=picked)
+        ranked_ids = [ids[i] for i in order]
+    report(StepProgress(WRITE_STEP, 0, len(ranked_ids)))
     with db.session() as session:
-        return videos_q.set_review_ranks(
+        ranked = videos_q.set_review_ranks(
             session, model_version_id=model.version_id, ranked_ids=ranked_ids
         )
+    report(StepProgress(WRITE_STEP, len(ranked_ids), len(ranked_ids)))
+    return ranked
 
 
 def pool_gradients(
-    db: Database, *, model: registry.LoadedModel, video_ids: list[int], memory_mb: int
+    db: Database,
+    *,
+    model: registry.LoadedModel,
+    video_ids: list[int],
+    memory_mb: int,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[int], GradientEmbedding] | None:
     """The gradient factors of the videos that have embeddings of the model's encoder, read
     and computed ``RANK_BATCH`` at a time into arrays allocated once, and their ids in row
-    order; None when none has."""
+    order; None when none has. ``progress`` hears ``(videos done, pool size)`` before the
+    first batch and after each."""
     classifier = model.classifier
     dim = projection_dim(
         rows=len(video_ids),
@@ -71,18 +114,22 @@ def pool_gradients(
     )
     ids: list[int] = []
     residuals = hidden = np.empty(0, dtype=np.float32)
+    if progress is not None:
+        progress(0, len(video_ids))
     for start in range(0, len(video_ids), RANK_BATCH):
-        inputs = load_inputs(db, model=model, video_ids=video_ids[start : start + RANK_BATCH])
-        if inputs is None:
-            continue
-        batch_ids, X = inputs
-        part = classifier.predict_gradient_embedding(X, dim=dim, random_state=RANK_SEED)
-        if not ids:
-            residuals = _rows_for(part.residuals, len(video_ids))
-            hidden = _rows_for(part.hidden, len(video_ids))
-        rows = slice(len(ids), len(ids) + len(batch_ids))
-        residuals[:, rows], hidden[:, rows] = part.residuals, part.hidden
-        ids.extend(batch_ids)
+        batch = video_ids[start : start + RANK_BATCH]
+        inputs = load_inputs(db, model=model, video_ids=batch)
+        if inputs is not None:
+            batch_ids, X = inputs
+            part = classifier.predict_gradient_embedding(X, dim=dim, random_state=RANK_SEED)
+            if not ids:
+                residuals = _rows_for(part.residuals, len(video_ids))
+                hidden = _rows_for(part.hidden, len(video_ids))
+            rows = slice(len(ids), len(ids) + len(batch_ids))
+            residuals[:, rows], hidden[:, rows] = part.residuals, part.hidden
+            ids.extend(batch_ids)
+        if progress is not None:
+            progress(start + len(batch), len(video_ids))
     if not ids:
         return None
     return ids, GradientEmbedding(residuals[:, : len(ids)], hidden[:, : len(ids)])
@@ -97,6 +144,10 @@ def projection_dim(
     if rows * members * (nodes + width) * _FLOAT32_BYTES <= budget_bytes:
         return None
     return max(MIN_PROJECTION_DIM, budget_bytes // (rows * members * 2 * _FLOAT32_BYTES))
+
+
+def _ignore(_: StepProgress) -> None:
+    """The progress callback of a caller that does not watch."""
 
 
 def _rows_for(factor: np.ndarray, rows: int) -> np.ndarray:

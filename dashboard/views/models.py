@@ -1,8 +1,9 @@
 """Models: versions with their metrics beside the active one, metric history charts, and (admin)
 retrain in the background, promote, roll back, re-predict the queue with a chosen version.
 
-The training job's progress and live loss/AP curves are polled from its Job row by a fragment
-that reruns on its own every few seconds, so the page and other sessions stay responsive.
+The training job's progress and live loss/AP curves, and the prediction job's step (predicting,
+then ranking the review queue), are polled from their Job rows by fragments that rerun on their
+own every few seconds, so the page and other sessions stay responsive.
 """
 
 from __future__ import annotations
@@ -70,6 +71,25 @@ def training_status() -> None:
 
 
 training_status()
+
+
+@st.fragment(run_every=POLL_S)
+def prediction_status() -> None:
+    """Latest prediction job, step by step: predicting, then ranking the review queue, which
+    runs for minutes on a large pool and is part of the job (nothing shown before the first)."""
+    recent = jobs.list_jobs(db, kind="predict", limit=1)
+    if not recent:
+        return
+    job = recent[0]
+    st.progress(
+        min(max(job.progress, 0.0), 1.0),
+        text=md_escape(f"Prediction job {job.id}: {job.status} — {job.message}"),
+    )
+    if job.status == JobStatus.FAILED:
+        st.error(md_escape(f"Prediction failed: {job.message}"))
+
+
+prediction_status()
 
 if user.is_admin:
     with st.container(border=True):

@@ -109,8 +109,11 @@ def delete_labels(session: Session, *, labels: Iterable[tuple[int, str]], source
 def mark_reviewed(
     session: Session, *, video_id: int, expected_version: int, user: Actor, now: datetime
 ) -> int | None:
-    """Mark the video reviewed by ``user`` (claim released, version bumped) in one conditional
-    update, only while its version is ``expected_version``; the new version, or None."""
+    """Mark the video reviewed by ``user`` (claim released, version bumped, review rank
+    cleared) in one conditional update, only while its version is ``expected_version``; the new
+    version, or None. The rank was the video's place in the unreviewed pool, which it leaves:
+    if it returns to the queue (a lead's reject, a second review) it waits unranked, like a
+    newly predicted video, until the next pool-wide ranking places it."""
     bumped = session.exec(
         update(Video)
         .where(col(Video.id) == video_id, col(Video.version) == expected_version)
@@ -121,6 +124,7 @@ def mark_reviewed(
             status=VideoStatus.REVIEWED,
             claimed_by=None,
             claim_expires_at=None,
+            review_rank=None,
             updated_at=now,
         )
         .returning(col(Video.version))

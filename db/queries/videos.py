@@ -209,9 +209,13 @@ def count_videos_by_status(session: Session) -> dict[str, int]:
 
 
 def set_status(session: Session, *, video_id: int, status: str, error: str | None = None) -> Video:
-    """Move a video to ``status``; ``error`` (first line kept) is cleared unless given."""
+    """Move a video to ``status``; ``error`` (first line kept) is cleared unless given. A video
+    leaving ``predicted`` (processed again, failed) loses its review rank: ranks belong to the
+    pool of videos waiting for review."""
     video = get_video(session, video_id=video_id)
     video.status = _check_status(status)
+    if video.status != VideoStatus.PREDICTED:
+        video.review_rank = None
     video.error = error.strip().splitlines()[0][:500] if error and error.strip() else None
     video.updated_at = utcnow()
     session.add(video)

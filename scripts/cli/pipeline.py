@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from core.ingest.pipeline import IngestResult
     from core.ingest.retranscribe import RetranscribeResult
     from core.ingest.stored import OutcomeReport
+    from core.lifecycle.progress import StepProgress
 
 console = Console(soft_wrap=True)
 MAX_FAILURES_SHOWN = 50
@@ -291,15 +292,15 @@ def predict(
         _print_cluster(distributed.connect(address))
         predict_videos = ray_prediction.predict_on_ray
     with _bar(counts=True) as bar:
-        task = bar.add_task("predicting", total=None)
+        task = bar.add_task(prediction.PREDICT_STEP, total=None)
+
+        def progress(step: StepProgress) -> None:
+            bar.update(task, completed=step.done, total=step.total, description=step.step)
+
         count = predict_videos(
-            db,
-            settings=settings,
-            version_id=version,
-            all_videos=all_videos,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            db, settings=settings, version_id=version, all_videos=all_videos, progress=progress
         )
-    console.print(f"{count} videos predicted")
+    console.print(f"{count} videos predicted; review queue ranked")
 
 
 def evaluate(

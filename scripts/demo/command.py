@@ -26,6 +26,7 @@ import typer
 
 from core.config import Settings, get_settings
 from core.errors import TaggerError
+from core.lifecycle.progress import StepCallback, StepProgress
 from db.engine import Database, get_database, init_db
 from db.queries import model_versions as models_q
 from db.queries import taxonomy as taxonomy_q
@@ -180,7 +181,11 @@ def prepare_demo(
     started = time.perf_counter()
     pending = _unpredicted(db, active)
     # pool-wide, so the review queue is ranked too (the same videos as ``pending``)
-    predicted = prediction.predict_videos(db, settings=settings) if pending else 0
+    predicted = (
+        prediction.predict_videos(db, settings=settings, progress=_finished_steps(progress))
+        if pending
+        else 0
+    )
     steps.record(
         "predict",
         started,
@@ -269,6 +274,17 @@ def _ingest(
         f"{result.video_seconds:.0f} s of video"
     )
     return summary, cached == len(result.results)
+
+
+def _finished_steps(progress: Progress) -> StepCallback:
+    """A prediction progress callback printing each step (predicting, the ranking's steps) once,
+    when it is done."""
+
+    def report(step: StepProgress) -> None:
+        if step.done == step.total:
+            progress(f"  {step.describe()}")
+
+    return report
 
 
 def _ensure_model(db: Database, settings: Settings) -> tuple[ModelVersion, bool]:

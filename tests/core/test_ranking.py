@@ -154,6 +154,18 @@ def test_badge_order_is_the_picks_then_the_rest_longest_gradient_first() -> None
     assert ranking.badge_order(gradients, 100, np.random.default_rng(1)).shape == (40,)
 
 
+def test_badge_order_reports_every_pick_and_the_same_order_as_without() -> None:
+    rng = np.random.default_rng(0)
+    gradients = GradientEmbedding(rng.normal(size=(2, 40, 3)), rng.normal(size=(2, 40, 6)))
+    heard: list[tuple[int, int]] = []
+    order = ranking.badge_order(
+        gradients, 8, np.random.default_rng(1), progress=lambda *pick: heard.append(pick)
+    )
+    assert heard == [(picked, 8) for picked in range(2, 9)]  # the first pick is instant
+    unwatched = ranking.badge_order(gradients, 8, np.random.default_rng(1))
+    np.testing.assert_array_equal(order, unwatched)
+
+
 def test_gradient_orders_need_the_gradients() -> None:
     with pytest.raises(ValueError, match="gradient embedding"):
         ranking.select("badge", 1, proba=np.zeros((3, 2)), thresholds=np.full(2, 0.5))

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
+from core import lead_review
 from core import review as review_rules
 from db.engine import Database
 from db.queries import audit, labels, review, taxonomy, users, videos
@@ -253,6 +254,54 @@ def test_new_ranks_replace_the_old_and_a_new_prediction_clears_a_rank(database: 
     assert _ranks(database, ids) == [None, None, None, None, None, 1]
 
 
+def test_a_video_leaving_the_pool_loses_its_rank_and_returns_after_the_ranked_ones(
+    database: Database,
+) -> None:
+    """Issue 17: a skipped video is still in the pool and keeps its place; a reviewed one loses
+    its rank, so neither the listing nor a return to the queue (a second review, a lead's
+    reject) puts it at its old place: it waits with the unranked videos, least certain first."""
+    seeded = _seed(database)  # video i has uncertainty i/10
+    ids, alice, bob = seeded["ids"], seeded["alice"], seeded["bob"]
+    with database.session() as s:
+        lee = users.create_user(s, username="lee", password_hash="x", role="lead")
+        videos.set_review_ranks(s, model_version_id=seeded["model"], ranked_ids=[ids[1], ids[3]])
+    with database.session() as s:
+        skipped = review_rules.claim_next(s, user=bob, claim_minutes=10)
+        review_rules.release_claim(s, video_id=skipped.id, user=bob, skipped=True)
+    assert skipped.id == ids[1] and _ranks(database, [ids[1]]) == [0]
+    with database.session() as s:
+        first = review_rules.claim_next(s, user=alice, claim_minutes=10)
+        review_rules.save_review(
+            s, video_id=first.id, expected_version=first.version, node_ids=["m"], user=alice
+        )
+        second = review_rules.claim_next(s, user=alice, claim_minutes=10)
+        review_rules.save_review(
+            s, video_id=second.id, expected_version=second.version, node_ids=["m"], user=alice
+        )
+    assert (first.id, second.id) == (ids[1], ids[3])
+    assert _ranks(database, [ids[1], ids[3]]) == [None, None]
+    by_uncertainty = [ids[5], ids[4], ids[3], ids[2], ids[1], ids[0]]
+    assert [r.video_id for r in _queue(database).rows] == by_uncertainty
+
+    with database.session() as s:
+        videos.set_review_ranks(s, model_version_id=seeded["model"], ranked_ids=[ids[0]])
+        review_rules.send_back_for_review(s, video_ids=[ids[1]], user=alice, reason="check")
+        lead_review.reject(s, video_id=ids[3], comment="it is tennis", user=lee)
+    assert _ranks(database, ids) == [0, None, None, None, None, None]
+    predicted = _queue(database, statuses=(VideoStatus.PREDICTED.value, IN_REVIEW))
+    assert [r.video_id for r in predicted.rows] == [ids[0], ids[5], ids[4], ids[3], ids[2], ids[1]]
+
+
+def test_a_video_processed_again_or_failed_loses_its_rank(database: Database) -> None:
+    seeded = _seed(database, n=3)
+    ids = seeded["ids"]
+    with database.session() as s:
+        videos.set_review_ranks(s, model_version_id=seeded["model"], ranked_ids=ids)
+        videos.set_status(s, video_id=ids[0], status=VideoStatus.PROCESSING)
+        videos.set_status(s, video_id=ids[1], status=VideoStatus.FAILED, error="broken file")
+    assert _ranks(database, ids) == [None, None, 2]
+
+
 def test_claimed_video_shows_in_review_with_assignee(database: Database) -> None:
     seeded = _seed(database)
     with database.session() as s:
@@ -373,6 +422,7 @@ def test_flag_and_unflag(database: Database) -> None:
 
 _CLAIMER = """
 import sys
+from core import lead_review
 from core import review as review_rules
 from db.engine import Database
 from db.queries import users

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from core.classifier.estimator import HierarchicalClassifier
-from core.classifier.gradient import GradientEmbedding, _logit_gradient
+from core.classifier.gradient import GradientEmbedding, _logit_gradient, gradient_embedding
 from core.classifier.hierarchy import Hierarchy
 from core.classifier.inputs import prepare_inputs
 from core.classifier.network import MaxConstraint, max_constraint_loss
@@ -80,6 +80,36 @@ def test_embedding_is_the_output_layer_gradient_under_the_models_decisions(
             expected = net.output_layer.weight.grad.numpy()
             outer = np.outer(embedding.residuals[m, i], embedding.hidden[m, i])
             np.testing.assert_allclose(outer, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_the_residuals_are_the_autograd_gradient_bit_for_bit_in_any_batch_size(
+    synthetic, fast_params
+):
+    """Issue 17 cut the loss value, autograd and the joined parts out of the gradient pass: the
+    factors stay those of ``max_constraint_loss``'s backward pass exactly, written batch by batch
+    into place, so the queue's ranks on a seed are unchanged."""
+    clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 3}).fit(
+        synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
+    )
+    rows = synthetic.X[:40]
+    embedding = clf.predict_gradient_embedding(rows)
+    data = prepare_inputs(rows, names=clf.modalities_, dims=tuple(clf.input_dims_.values()))
+    decisions = torch.as_tensor(clf.predict(rows))
+    mcm = MaxConstraint(synthetic.hierarchy)
+    for m, net in enumerate(clf.network_):
+        net.eval()
+        with torch.no_grad():
+            logits = net(data.tokens, data.present)
+        leaf = logits.clone().requires_grad_(True)
+        max_constraint_loss(leaf, decisions, mcm).sum().backward()
+        np.testing.assert_array_equal(embedding.residuals[m], leaf.grad.numpy())
+
+    networks = list(clf.network_)
+    common = {"mcm": mcm, "thresholds": clf.thresholds_, "device": "cpu", "dim": 3}
+    whole = gradient_embedding(networks, data, batch_size=1024, **common)
+    batched = gradient_embedding(networks, data, batch_size=7, **common)
+    np.testing.assert_allclose(batched.residuals, whole.residuals, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(batched.hidden, whole.hidden, rtol=1e-5, atol=1e-7)
 
 
 def test_projection_keeps_inner_products_and_is_seeded(synthetic, fast_params):

@@ -10,6 +10,7 @@ from core.classifier.network import (
     MaxConstraint,
     NetworkConfig,
     max_constraint_loss,
+    max_constraint_loss_gradient,
     unpack_keys,
 )
 
@@ -86,6 +87,19 @@ def test_mcloss_values_and_gradients_match_dense_definition(case, random):
     (loss * weights).sum().backward()
     (expected * weights).sum().backward()
     torch.testing.assert_close(ours.grad, reference.grad)
+
+
+@settings(max_examples=100, deadline=None)
+@given(dags_and_logits(), st.randoms(use_true_random=False))
+def test_the_loss_gradient_without_autograd_is_its_backward_pass_bit_for_bit(case, random):
+    """The gradient embeddings' shortcut (issue 17) changes no number of the training path."""
+    h, logits = case
+    targets = torch.tensor(
+        [[random.random() < 0.5 for _ in range(h.n_nodes)] for _ in range(len(logits))]
+    )
+    leaf = logits.clone().requires_grad_(True)
+    max_constraint_loss(leaf, targets, MaxConstraint(h)).sum().backward()
+    assert torch.equal(max_constraint_loss_gradient(logits, targets, MaxConstraint(h)), leaf.grad)
 
 
 def test_mcloss_bce_is_stable_at_extreme_logits():

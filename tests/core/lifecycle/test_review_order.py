@@ -1,18 +1,23 @@
 """The review queue's BADGE order over the unreviewed pool (core/lifecycle/review_order.py):
 written after pool-wide prediction, equal to the ranking computed directly from the model,
-repeatable, and absent for videos predicted one by one until the next pool-wide run."""
+repeatable, absent for videos predicted one by one until the next pool-wide run, and reported
+step by step (to a callback, and into a prediction job's row) until the ranks are written."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from core import ranking
 from core import review as review_rules
-from core.lifecycle import prediction, registry, review_order, training
+from core.lifecycle import jobs, prediction, registry, review_order, training
+from core.lifecycle.progress import StepProgress
+from db.queries import jobs as jobs_q
 from db.queries import review as review_q
 from db.queries import users as users_q
 from db.queries import videos as videos_q
+from db.tables import JobStatus
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -84,6 +89,67 @@ def test_a_video_predicted_by_id_waits_unranked_after_the_ranked_pool(db, settin
     assert [row.video_id for row in queue.rows][-1] == first
     prediction.predict_videos(db, settings=settings)
     assert _ranks(db, [first]) == {first: 0}  # the next pool-wide run ranks it again
+
+
+def test_the_ranking_reports_each_step_and_ends_once_the_ranks_are_written(
+    db, settings, trained, monkeypatch
+):
+    ids, _ = trained
+    monkeypatch.setattr(review_order, "RANK_BATCH", 10)
+    heard: list[tuple[str, int, int, str]] = []
+    ranked_when_heard: list[bool] = []
+
+    def progress(step: StepProgress) -> None:
+        heard.append((step.step, step.done, step.total, step.unit))
+        if step.step == review_order.WRITE_STEP:
+            ranked_when_heard.append(None not in _ranks(db, ids[1:]).values())
+
+    prediction.predict_videos(db, settings=settings, progress=progress)
+
+    gradients, picks, write = (
+        review_order.GRADIENTS_STEP,
+        review_order.PICKS_STEP,
+        review_order.WRITE_STEP,
+    )
+    assert heard == [
+        (prediction.PREDICT_STEP, 32, 32, "videos"),  # the reviewed video is predicted too
+        *[(gradients, done, 31, "videos") for done in (0, 10, 20, 30, 31)],
+        *[(picks, done, PICKS, "picks") for done in (0, 2, 3, 4, 5)],
+        (write, 0, 31, "videos"),
+        (write, 31, 31, "videos"),
+    ]
+    assert ranked_when_heard == [False, True]
+    assert (
+        StepProgress(gradients, 10_000, 100_000).describe()
+        == "ranking the review queue (gradients): 10,000 of 100,000 videos"
+    )
+
+
+def test_a_prediction_job_shows_the_ranking_while_it_runs(db, settings, trained, monkeypatch):
+    """The job's row names the ranking's step while it runs, not "predicting" at 100 %."""
+    with db.session() as session:
+        job_id = jobs_q.create_job(session, kind="predict", params={}).id
+    seen: list[tuple[str, float, str]] = []
+    badge_order = review_order.badge_order
+
+    def watched(*args, **kwargs):
+        row = jobs.get_job(db, job_id)
+        seen.append((row.status, row.progress, row.message))
+        return badge_order(*args, **kwargs)
+
+    monkeypatch.setattr(review_order, "badge_order", watched)
+    info = jobs.run_job(db, job_id, settings=settings)
+    assert seen == [
+        (JobStatus.RUNNING, 0.0, f"ranking the review queue (BADGE picks): 0 of {PICKS} picks")
+    ]
+    assert (info.status, info.progress, info.result) == (JobStatus.SUCCEEDED, 1.0, {"videos": 32})
+    assert None not in _ranks(db, trained[0][1:]).values()
+
+
+def test_the_ranking_runs_with_the_configured_torch_threads(db, settings, trained):
+    settings.torch_threads = 2  # the fixture set 1 and restores what was there
+    prediction.predict_videos(db, settings=settings)
+    assert torch.get_num_threads() == 2
 
 
 def test_pool_gradients_are_the_same_read_in_small_batches(db, settings, trained, monkeypatch):

@@ -87,6 +87,8 @@ def test_prepare_demo_builds_everything_then_reuses_it(
     ]
     assert not any(step.reused for step in first.steps)
     assert any(line.startswith("ingest:") for line in lines)
+    ranked = [line for line in lines if line.startswith("  ranking the review queue")]
+    assert ranked[-1].startswith("  ranking the review queue (writing the ranks): ")
     db = get_database(settings)
     with db.session() as session:
         counts = videos_q.count_videos_by_status(session)
