@@ -4,10 +4,19 @@ An oracle holds every true label. Each data set is split into an unlabelled pool
 5 % of the pool starts labelled (the same rows for every order). Each round the product's
 classifier (``HierarchicalClassifier`` with the product's hyperparameters,
 ``core.lifecycle.training.default_classifier_params``) is retrained on the labelled rows, scored
-on test (micro AU(PRC) over the scored nodes), and then the next batch of pool rows is
-"reviewed" in one order (core/ranking.py) until the label budget is spent. The question each
-order answers: how many labels does it need to reach the AU(PRC) that random order has at the
-end of the budget? (``ratio`` = those labels / the budget; the goal is <= 0.6 on every set.)
+on test (micro AU(PRC) over the scored nodes), and then the next 5 % of the pool is "reviewed"
+in one order (core/ranking.py) until the label budget (``--budget``, a share of the pool) is
+labelled. The question each order answers: how many labels does it need to reach the AU(PRC)
+that random order has at the end of the budget ("random's final")? ``ratio`` = those labels /
+the labels at the budget; the goal is <= 0.6 on every set. Both are read off the curves
+averaged over seeds: an order reaches the target at its first round whose mean AU(PRC) is at
+least random's mean final.
+
+The default budget is the whole pool (1.0): issue 17 asks for "random order's final AU(PRC)
+with at most 60 % of the labels", and with every label of the pool random's final is the score
+of the model trained on all of it, so the claim is the standard one of active learning (the same
+model with fewer labels). ``--budget 0.5`` asks the earlier, harder question: random's score at
+half the pool, where its curve still climbs, with at most 30 % of the pool.
 
 Data: HMC sets (scripts/bench/hmc.py's preprocessing; the pool is the training file(s)) and the
 demo corpus (cached embeddings of a ``tagger demo`` database plus the corpus ground truth CSV).
@@ -16,7 +25,7 @@ Usage::
 
     python -m scripts.bench.active --hmc-dir /work/shared/benchmarks/hmc \
         --datasets Enron_others eisen_FUN derisi_FUN --demo-data data/demo \
-        --png active.png --md active.md
+        --budget 1.0 --png active.png --md active.md
 """
 
 from __future__ import annotations
@@ -42,7 +51,10 @@ DEFAULT_STRATEGIES = ("random", "closest_call", "expected_errors", "diverse")
 GRADIENT_STRATEGIES = ("badge", "gradient_length")  # these need the gradient embeddings
 START_FRACTION = 0.05
 STEP_FRACTION = 0.05
-BUDGET_FRACTION = 0.5
+# Rounds go on until the whole pool is labelled: issue 17 asks for "random order's final
+# AU(PRC) with at most 60 % of the labels", read as every label of the pool (the standard
+# active-learning claim: the same model with fewer labels). 0.5 was the budget until 2026-12-04.
+BUDGET_FRACTION = 1.0
 GOAL_RATIO = 0.6
 DEMO_TEST_FRACTION = 0.4
 # Fewer, shorter-lived members than a product retrain: ~80 fits per data set must fit a few
@@ -188,19 +200,46 @@ def _fit(pool: Pool, labelled: np.ndarray, seed: int, members: int = 1) -> Hiera
     )
 
 
-def schedule(n_pool: int) -> list[int]:
-    """Labelled counts after each round: 5 % of the pool, then +5 % a round up to 50 %."""
+def check_budget(budget: float) -> float:
+    """``budget`` if it is a share of the pool above the labelled start and at most all of it."""
+    if not START_FRACTION < budget <= 1.0:
+        raise ValueError(
+            f"the label budget must be a share of the pool above the {START_FRACTION:.0%} "
+            f"start and at most 1 (all of it), not {budget}"
+        )
+    return budget
+
+
+def _budget_argument(text: str) -> float:
+    try:
+        return check_budget(float(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def schedule(n_pool: int, budget: float = BUDGET_FRACTION) -> list[int]:
+    """Labelled counts after each round: 5 % of the pool, then +5 % a round up to ``budget``
+    (a share of the pool), the last round capped at the whole pool. Rounds that the cap would
+    leave empty are dropped, so every round reviews at least one row."""
+    check_budget(budget)
     start = max(2, round(START_FRACTION * n_pool))
     step = max(1, round(STEP_FRACTION * n_pool))
-    rounds = round((BUDGET_FRACTION - START_FRACTION) / STEP_FRACTION)
-    return [min(n_pool, start + i * step) for i in range(rounds + 1)]
+    rounds = round((budget - START_FRACTION) / STEP_FRACTION)
+    return sorted({min(n_pool, start + i * step) for i in range(rounds + 1)})
 
 
-def simulate(pool: Pool, strategy: str, *, seed: int = 0, members: int = 1) -> Curve:
+def simulate(
+    pool: Pool,
+    strategy: str,
+    *,
+    seed: int = 0,
+    members: int = 1,
+    budget: float = BUDGET_FRACTION,
+) -> Curve:
     """One order on one data set: retrain (an ensemble of ``members``), score on test, review
-    the next batch, repeat."""
+    the next batch, repeat until ``budget`` (a share of the pool) is labelled."""
     rng = np.random.default_rng(seed)
-    counts = schedule(pool.n_pool)
+    counts = schedule(pool.n_pool, budget)
     labelled = rng.permutation(pool.n_pool)[: counts[0]]  # same start for every strategy
     curve = Curve(pool.name, strategy)
     for round_no, count in enumerate(counts):
@@ -251,8 +290,17 @@ def labels_to_reach(curve: Curve, target: float) -> int | None:
     return None
 
 
+def score_at(curve: Curve, labels: float) -> tuple[int, float]:
+    """The last measured round with at most ``labels`` labels: (its label count, AU(PRC))."""
+    rounds = [i for i, count in enumerate(curve.n_labels) if count <= labels]
+    if not rounds:
+        raise ValueError(f"no round of {curve.strategy} has at most {labels} labels")
+    return curve.n_labels[rounds[-1]], curve.auprc[rounds[-1]]
+
+
 def summary_rows(curves: Sequence[Curve]) -> list[dict]:
-    """Per data set and order: final AU(PRC), labels to reach random's final, their ratio."""
+    """Per data set and order: final AU(PRC), labels to reach random's final (both on the curves
+    averaged over seeds), their share of the budget, and the AU(PRC) at the goal's share."""
     rows = []
     by_set: dict[str, list[Curve]] = {}
     for c in curves:
@@ -262,6 +310,7 @@ def summary_rows(curves: Sequence[Curve]) -> list[dict]:
         target, budget = baseline.auprc[-1], baseline.n_labels[-1]
         for c in group:
             reach = labels_to_reach(c, target)
+            goal_labels, at_goal = score_at(c, GOAL_RATIO * budget)
             rows.append(
                 {
                     "dataset": dataset,
@@ -272,18 +321,23 @@ def summary_rows(curves: Sequence[Curve]) -> list[dict]:
                     "budget": budget,
                     "labels_to_target": reach,
                     "ratio": None if reach is None else reach / budget,
+                    "goal_labels": goal_labels,
+                    "at_goal": at_goal,
                 }
             )
     return rows
 
 
 def format_table(rows: Sequence[dict]) -> str:
+    """One row per data set and order. Random's final is random order's mean AU(PRC) at the
+    budget (with ``--budget 1``: with every label of the pool)."""
     lines = [
         (
-            "| data set | order | AU(PRC) at 5 % | at budget | labels to reach random's final "
-            f"| share of budget | goal <= {GOAL_RATIO:.0%} |"
+            "| data set | order | AU(PRC) at 5 % | at budget (labels) | random's final "
+            "| labels to reach it | share of budget "
+            f"| AU(PRC) at {GOAL_RATIO:.0%} of budget (labels) | goal <= {GOAL_RATIO:.0%} |"
         ),
-        "|---|---|---:|---:|---:|---:|---|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         reach = "not reached" if r["labels_to_target"] is None else str(r["labels_to_target"])
@@ -294,8 +348,9 @@ def format_table(rows: Sequence[dict]) -> str:
             else ("yes" if r["ratio"] is not None and r["ratio"] <= GOAL_RATIO else "**no**")
         )
         lines.append(
-            f"| {r['dataset']} | {r['strategy']} | {r['start']:.3f} | {r['final']:.3f} "
-            f"| {reach} of {r['budget']} | {ratio} | {met} |"
+            f"| {r['dataset']} | {r['strategy']} | {r['start']:.3f} "
+            f"| {r['final']:.3f} ({r['budget']}) | {r['target']:.3f} | {reach} | {ratio} "
+            f"| {r['at_goal']:.3f} ({r['goal_labels']}) | {met} |"
         )
     return "\n".join(lines)
 
@@ -322,13 +377,14 @@ def run(
     log=print,
     *,
     members: int = 1,
+    budget: float = BUDGET_FRACTION,
 ) -> list[Curve]:
     torch.set_num_threads(TORCH_THREADS)
     curves = []
     for pool in pools:
         for strategy in strategies:
             started = time.process_time()
-            runs = [simulate(pool, strategy, seed=s, members=members) for s in seeds]
+            runs = [simulate(pool, strategy, seed=s, members=members, budget=budget) for s in seeds]
             curves.append(mean_curve(runs))
             log(
                 f"{pool.name} {strategy}: final {curves[-1].auprc[-1]:.3f} "
@@ -350,6 +406,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=FAST_PARAMS["n_ensemble"],
         help="ensemble members of every order's classifier ('committee' needs >= 2)",
     )
+    parser.add_argument(
+        "--budget",
+        type=_budget_argument,
+        default=BUDGET_FRACTION,
+        help=(
+            "share of the pool the rounds go up to (default %(default)s: the whole pool, so "
+            "random's final is the score with every label; 0.5 is the earlier, harder question)"
+        ),
+    )
     parser.add_argument("--png", type=Path, required=True, help="plot of AU(PRC) vs labels")
     parser.add_argument("--md", type=Path, help="markdown tables (also printed)")
     args = parser.parse_args(argv)
@@ -363,7 +428,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     pools = [hmc_pool(args.hmc_dir, name) for name in args.datasets]
     if args.demo_data is not None:
         pools.append(demo_pool(args.demo_data))
-    curves = run(pools, args.strategies, range(args.seeds), members=args.members)
+    curves = run(
+        pools, args.strategies, range(args.seeds), members=args.members, budget=args.budget
+    )
     line_charts(
         args.png,
         {
@@ -378,7 +445,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         + "\n"
         + format_curves(curves)
         + f"\n\n{time.process_time() - cpu0:.0f} CPU s, {time.perf_counter() - wall0:.0f} wall s;"
-        f" seeds averaged: {args.seeds}; members: {args.members}; plot: {args.png}\n"
+        f" seeds averaged: {args.seeds}; members: {args.members}; budget: {args.budget:.0%} of"
+        f" the pool; plot: {args.png}\n"
     )
     print(report)
     if args.md is not None:

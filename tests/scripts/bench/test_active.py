@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +39,57 @@ def _pool(n: int = 80) -> active.Pool:
     return active.Pool("toy", X[:n], Y[:n], X[n:], Y[n:], hierarchy, np.arange(6), X[:n])
 
 
-def test_schedule_goes_from_5_to_50_percent() -> None:
-    assert active.schedule(800) == [40, 80, 120, 160, 200, 240, 280, 320, 360, 400]
+def test_schedule_goes_from_5_percent_to_the_whole_pool_by_default() -> None:
+    assert active.schedule(800) == list(range(40, 801, 40))
     assert active.schedule(20)[0] == 2  # never fewer than two labelled rows
+
+
+def test_schedule_at_half_the_pool_is_the_earlier_protocol() -> None:
+    assert active.schedule(800, 0.5) == [40, 80, 120, 160, 200, 240, 280, 320, 360, 400]
+    assert active.schedule(70, 0.5)[-1] == 40  # the earlier demo corpus budget (40 of 70)
+
+
+def test_schedule_ends_at_the_whole_pool_without_empty_rounds() -> None:
+    counts = active.schedule(70)  # 5 % of 70 rounds to 4 a round: 4, 8, ..., 68, then 70
+    assert counts[0] == 4 and counts[-2:] == [68, 70]
+    assert all(later > earlier for earlier, later in itertools.pairwise(counts))
+
+
+@pytest.mark.parametrize("budget", [0.05, 0.0, 1.01])
+def test_a_budget_outside_the_pool_is_refused(budget: float) -> None:
+    with pytest.raises(ValueError, match="share of the pool"):
+        active.schedule(800, budget)
+    with pytest.raises(SystemExit):
+        active.main(["--datasets", "--budget", str(budget), "--png", "x.png"])
+
+
+def test_ratio_is_labels_needed_over_the_budget_on_the_mean_curves() -> None:
+    counts = active.schedule(100)  # 5, 10, ..., 100
+    random_runs = [
+        active.Curve("d", "random", counts, [0.5 + 0.02 * i for i in range(20)]),
+        active.Curve("d", "random", counts, [0.5 + 0.02 * i + 0.01 for i in range(20)]),
+    ]
+    # seed 0 alone reaches random's final (0.885) at 30 labels, the mean over seeds only at 65
+    badge_runs = [
+        active.Curve("d", "badge", counts, [0.5] * 5 + [0.92] * 15),
+        active.Curve("d", "badge", counts, [0.5] * 11 + [0.78] + [0.9] * 8),
+    ]
+    rows = active.summary_rows([active.mean_curve(random_runs), active.mean_curve(badge_runs)])
+    random_row, badge_row = rows
+    assert random_row["target"] == pytest.approx(0.885) and random_row["budget"] == 100
+    assert random_row["labels_to_target"] == 100 and random_row["ratio"] == 1.0
+    assert badge_row["labels_to_target"] == 65 and badge_row["ratio"] == pytest.approx(0.65)
+    assert (badge_row["goal_labels"], badge_row["at_goal"]) == (60, pytest.approx(0.85))
+    table = active.format_table(rows)
+    assert "| d | badge | 0.500 | 0.910 (100) | 0.885 | 65 | 65% | 0.850 (60) | **no** |" in table
+
+
+def test_score_at_takes_the_last_round_within_the_labels() -> None:
+    curve = active.Curve("d", "s", [10, 20, 30], [0.5, 0.7, 0.6])
+    assert active.score_at(curve, 25) == (20, 0.7)
+    assert active.score_at(curve, 30) == (30, 0.6)
+    with pytest.raises(ValueError, match="at most 5 labels"):
+        active.score_at(curve, 5)
 
 
 def test_labels_to_reach_is_the_first_round_at_or_above_target() -> None:
@@ -51,10 +100,12 @@ def test_labels_to_reach_is_the_first_round_at_or_above_target() -> None:
 
 def test_simulation_report_and_plot(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(active, "FAST_PARAMS", {"n_ensemble": 1, "max_epochs": 3, "patience": 2})
-    curves = active.run([_pool()], ["random", "expected_errors"], seeds=[0], log=lambda _: None)
+    curves = active.run(
+        [_pool()], ["random", "expected_errors"], seeds=[0], log=lambda _: None, budget=0.5
+    )
     assert [c.strategy for c in curves] == ["random", "expected_errors"]
     for c in curves:
-        assert c.n_labels == active.schedule(80)
+        assert c.n_labels == active.schedule(80, 0.5)
         assert all(0 < v <= 1 for v in c.auprc)
     assert curves[0].auprc[0] == curves[1].auprc[0]  # the same start for every order
     rows = active.summary_rows(curves)
@@ -90,3 +141,13 @@ def test_gradient_orders_use_the_classifiers_gradient_embedding(monkeypatch) -> 
     assert [c.strategy for c in curves] == ["random", "badge", "gradient_length"]
     assert curves[0].auprc[0] == curves[1].auprc[0] == curves[2].auprc[0]
     assert all(c.n_labels == active.schedule(60) for c in curves)
+
+
+def test_every_order_labels_the_whole_pool_at_budget_one(monkeypatch) -> None:
+    """The last rounds hand every remaining row over, including BADGE's k-means++ when it must
+    pick all of them."""
+    monkeypatch.setattr(active, "FAST_PARAMS", {"n_ensemble": 1, "max_epochs": 1, "patience": 1})
+    pool = _pool(40)
+    for strategy in ("random", "badge"):
+        curve = active.simulate(pool, strategy, budget=1.0)
+        assert curve.n_labels == active.schedule(40) and curve.n_labels[-1] == 40
