@@ -31,6 +31,7 @@ the media travel and from which the thumbnails come back to the driver (:mod:`.s
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -94,6 +95,11 @@ def connect(address: str) -> Cluster:
     one running on this machine, else start a local one."""
     import ray
 
+    # The product runs offline: no usage statistics, unless the operator sets this. Left on, Ray
+    # Data also starts a driver thread that asks a Prometheus server for them every 10 s and logs
+    # each failure with a traceback (whose formatting parses source: CPython 3.11's AST
+    # constructor is not thread-safe, gh-106905, so that broke other code parsing at that time).
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     options = {"log_to_driver": False, "logging_level": logging.WARNING}
     try:
         if ray.is_initialized():

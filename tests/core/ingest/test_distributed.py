@@ -410,6 +410,8 @@ def test_ray_ingest_through_s3_storage_matches_single_machine(
     ranks = _review_ranks(reference)  # the review queue's order: same function, same ranks
     assert sorted(r for r in ranks.values() if r is not None) == [0, 1, 2]
     assert _review_ranks(ray_db) == ranks
+    # usage statistics stay off in the driver: no thread polling Prometheus for them
+    assert "data-usage-metrics-poller" not in {t.name for t in threading.enumerate()}
     ray_db.dispose()
     reference.dispose()
 
