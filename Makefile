@@ -9,8 +9,8 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := espeak-ng sox postgresql chromium fonts-noto-color-emoji tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Test workers: one per core, at most 2 (each worker loads torch and the models; the tests that
-# must not overlap share an xdist_group, hence --dist loadgroup).
+# Test workers: one per core, at most 2 (each worker loads torch and the models; modules that
+# keep to one worker share an xdist_group, hence --dist loadgroup).
 TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 2 ? n : 2 )))
 
 .PHONY: demo test test-fast install system-deps lint bench clean-demo
