@@ -3,6 +3,8 @@ across frames with their time span; frames without text give nothing."""
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -42,15 +44,46 @@ def test_no_text_gives_nothing():
 
 
 def test_missing_language_data_is_a_clear_error():
-    with pytest.raises(OcrError, match="tesseract failed"):
+    with pytest.raises(
+        OcrError, match="tesseract failed .*Failed loading language 'xx_not_installed'"
+    ):
         read_onscreen_text([(0.0, _frame("HELLO"))], languages="xx_not_installed")
 
 
+def _count_tesseract_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The commands of the Tesseract processes started from now on (they still run)."""
+    commands: list[list[str]] = []
+    real_run = subprocess.run
+
+    def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        commands.append(command)
+        return real_run(command, **kwargs)
+
+    monkeypatch.setattr("core.media.ocr.subprocess.run", run)
+    return commands
+
+
+def test_one_tesseract_process_reads_every_frame_of_a_video(monkeypatch):
+    commands = _count_tesseract_runs(monkeypatch)
+    names = ["ONE", "TWO", "THREE", "FOUR"]
+    frames = [
+        (float(i), _frame(f"SCENE {name}", shade=20 + 30 * i)) for i, name in enumerate(names)
+    ]
+    segments = read_onscreen_text(frames)
+    assert [(s.start, s.end, s.text) for s in segments] == [
+        (float(i), float(i), f"SCENE {name}") for i, name in enumerate(names)
+    ]
+    assert len(commands) == 1 and commands[0][0] == "tesseract"
+
+
+def test_tesseract_missing_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(OcrError, match="tesseract is not installed"):
+        read_onscreen_text([(0.0, _frame("HELLO"))])
+
+
 def test_frames_without_sharp_strokes_never_reach_tesseract(monkeypatch):
-    calls = []
-    monkeypatch.setattr(
-        "core.media.ocr.pytesseract.image_to_data", lambda *a, **k: calls.append(1) or {}
-    )
+    calls = _count_tesseract_runs(monkeypatch)
     ramp = np.repeat(np.linspace(0, 255, 640, dtype=np.uint8)[None, :, None], 360, 0)
     flat = [(float(i), np.full((360, 640, 3), 20 * i, np.uint8)) for i in range(5)]
     assert read_onscreen_text([*flat, (9.0, np.repeat(ramp, 3, 2))]) == []
