@@ -22,11 +22,12 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from core import auth
 from core.config import Settings, get_settings
-from db.engine import Database, init_db, silence_duckdb_teardown_noise
+from db.engine import Database, silence_duckdb_teardown_noise
 from tests.support.fakes import FakeEncoder, FakeTranscriber
 from tests.support.postgres import PostgresCluster, fresh_database
 from tests.support.s3 import CREDENTIALS, S3Endpoint, s3_endpoint
 from tests.support.scheduling import is_time_shared, time_share
+from tests.support.templates import DuckdbTemplates, PostgresTemplate
 
 pytest_plugins = ("tests.support.tally",)  # the reliability tally, one for the whole run
 
@@ -123,14 +124,27 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Endpoint]:
         yield endpoint
 
 
+@pytest.fixture(scope="session")
+def duckdb_templates(tmp_path_factory: pytest.TempPathFactory) -> DuckdbTemplates:
+    """Initialised DuckDB files to copy (:mod:`tests.support.templates`)."""
+    return DuckdbTemplates(tmp_path_factory.mktemp("database-templates"))
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_url: str) -> PostgresTemplate:
+    """A database with the schema on the server, to copy (:mod:`tests.support.templates`)."""
+    return PostgresTemplate(postgres_url)
+
+
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """An initialised, empty database of each backend (PostgreSQL skipped without a server)."""
     if request.param == "duckdb":
-        db = Database(f"duckdb:///{tmp_path / 'test.duckdb'}")
+        path = tmp_path / "test.duckdb"
+        request.getfixturevalue("duckdb_templates").copy_to(path)
+        db = Database(f"duckdb:///{path}")
     else:
-        db = Database(request.getfixturevalue("new_postgres_db")())
-    init_db(db)
+        db = Database(request.getfixturevalue("postgres_template").new_database())
     yield db
     db.dispose()
 

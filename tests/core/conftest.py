@@ -20,13 +20,14 @@ import pytest
 
 from core.config import Settings
 from core.taxonomy import Taxonomy, from_paths, save_to_db
-from db.engine import Database, init_db
+from db.engine import Database
 from db.queries import embeddings as embeddings_q
 from db.queries import labels as labels_q
 from db.queries import model_versions as models_q
 from db.queries import videos as videos_q
 from db.tables import ModelVersion, VideoStatus
 from scripts.mediagen import gradient_frames, speak_to_wav, tone, write_video
+from tests.support.templates import DuckdbTemplates, duckdb_path
 
 if TYPE_CHECKING:
     from core.classifier import HierarchicalClassifier
@@ -119,10 +120,10 @@ def one_torch_thread() -> Iterator[None]:
 
 
 @pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
+def db(settings: Settings, duckdb_templates: DuckdbTemplates) -> Iterator[Database]:
     """A fresh database with the schema, in the test's data directory."""
+    duckdb_templates.copy_to(duckdb_path(settings.resolved_database_url))
     database = Database(settings.resolved_database_url)
-    init_db(database)
     yield database
     database.dispose()
 

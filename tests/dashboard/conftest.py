@@ -14,13 +14,14 @@ from streamlit.testing.v1 import AppTest
 from core import auth
 from core import taxonomy as taxonomy_core
 from core.config import Settings
-from db.engine import Database, get_database, init_db
+from db.engine import Database, get_database
 from db.queries import model_versions as models
 from db.queries import videos
 from db.queries.model_versions import PredictionRow
 from db.queries.videos import PredictionSummary
 from db.tables import VideoStatus
 from tests.support.signin import sign_in_apptest
+from tests.support.templates import DuckdbTemplates, duckdb_path
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PASSWORD = "correct horse battery"
@@ -44,13 +45,23 @@ def _soccer_and_music(tax: taxonomy_core.Taxonomy) -> tuple[str, str, str, str]:
 
 
 @pytest.fixture
-def seeded(settings: Settings) -> Iterator[Seeded]:
+def seeded(settings: Settings, duckdb_templates: DuckdbTemplates) -> Iterator[Seeded]:
     """4 predicted videos (uncertainty .8,.6,.4,.2; Sports: Soccer predicted), a transcript on the
     first, a hostile title on the second, users `mod` (moderator) and `boss` (admin)."""
     st.cache_data.clear()
     st.cache_resource.clear()
+    ids, model_id = duckdb_templates.copy_to(
+        duckdb_path(settings.resolved_database_url), "dashboard-seeded", _seed
+    )
     db = get_database(settings)
-    init_db(db)
+    yield Seeded(db=db, settings=settings, video_ids=ids, model_id=model_id)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _seed(db: Database) -> tuple[list[int], int]:
+    """What ``seeded`` stores (once per test process: tests get a copy); returns the video ids
+    and the model version's id."""
     tax = taxonomy_core.load_iab3()
     sports, soccer, music, tennis = _soccer_and_music(tax)
     with db.session() as s:
@@ -113,9 +124,7 @@ def seeded(settings: Settings) -> Iterator[Seeded]:
                 {"start": 12.5, "end": 14.0, "text": "Goal!"},
             ],
         )
-    yield Seeded(db=db, settings=settings, video_ids=ids, model_id=model.id)
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    return ids, model.id
 
 
 def _new_app() -> AppTest:

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from db.engine import Database, init_db
+from db.engine import Database
+from tests.support.templates import DuckdbTemplates
 
 
 @pytest.fixture
-def duck(tmp_path: Path) -> Iterator[Database]:
+def duck(tmp_path: Path, duckdb_templates: DuckdbTemplates) -> Iterator[Database]:
     """DuckDB only, for tests about the file lock and multi-process access."""
+    duckdb_templates.copy_to(tmp_path / "test.duckdb")
     db = Database(f"duckdb:///{tmp_path / 'test.duckdb'}")
-    init_db(db)
     yield db
     db.dispose()
 

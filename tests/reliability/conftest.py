@@ -15,8 +15,9 @@ import torch
 from core import auth
 from core.config import Settings
 from core.taxonomy import Taxonomy, from_paths, save_to_db
-from db.engine import Database, init_db
+from db.engine import Database
 from tests.support import hostile_media
+from tests.support.templates import DuckdbTemplates, duckdb_path
 
 PASSWORD = "correct horse battery staple"
 LEAVES = (("Sports", "Soccer"), ("Sports", "Tennis"), ("Music", "Rock"), ("Music", "Jazz"))
@@ -32,9 +33,9 @@ def one_torch_thread() -> Iterator[None]:
 
 
 @pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
+def db(settings: Settings, duckdb_templates: DuckdbTemplates) -> Iterator[Database]:
+    duckdb_templates.copy_to(duckdb_path(settings.resolved_database_url))
     database = Database(settings.resolved_database_url, lock_timeout_s=settings.db_lock_timeout_s)
-    init_db(database)
     yield database
     database.dispose()
 
