@@ -17,9 +17,10 @@ from core import auth
 from core.config import Settings
 from dashboard.routes import media, session
 from dashboard.routes.recent import Recent
-from db.engine import Database, get_database, init_db
+from db.engine import Database, get_database
 from db.queries import users, videos
 from db.tables import VideoStatus, utcnow
+from tests.support.templates import DuckdbTemplates, duckdb_path
 
 PASSWORD = "correct horse battery"
 VIDEO_BYTES = bytes(range(256)) * 4096  # 1 MiB: every range has recognisable content
@@ -83,21 +84,36 @@ def _forget_recent_reads() -> Iterator[None]:
 
 
 @pytest.fixture
-def served(settings: Settings) -> Served:
+def served(settings: Settings, duckdb_templates: DuckdbTemplates) -> Served:
+    video_id, no_file_id = duckdb_templates.copy_to(
+        duckdb_path(settings.resolved_database_url), "routes-served", _serve
+    )
     db = get_database(settings)
-    init_db(db)
-    with db.session() as s:
-        for name in ("mod", "gone"):
-            users.create_user(s, username=name, password_hash=_password_hash(), role="moderator")
     stored = settings.media_dir / "abc123.mp4"
     stored.write_bytes(VIDEO_BYTES)
     thumbnail = b"\xff\xd8\xff\xe0 not really a jpeg \xff\xd9"
     (settings.thumbnails_dir / "abc123_0.jpg").write_bytes(thumbnail)
+    app = Starlette(routes=[*session.routes, *media.routes])
+    return Served(
+        client=TestClient(app, base_url="http://testserver"),
+        db=db,
+        settings=settings,
+        video_id=video_id,
+        no_file_id=no_file_id,
+        thumbnail=thumbnail,
+    )
+
+
+def _serve(db: Database) -> tuple[int, int]:
+    """The rows ``served`` starts from (once per test process: tests get a copy): two users, a
+    video with a keyframe and a transcript, and one whose file is missing; returns their ids."""
     with db.session() as s:
+        for name in ("mod", "gone"):
+            users.create_user(s, username=name, password_hash=_password_hash(), role="moderator")
         video = videos.create_video(
             s,
             title="t",
-            stored_path=str(stored.relative_to(settings.data_dir)),
+            stored_path="media/abc123.mp4",
             content_hash="abc123",
             status=VideoStatus.READY,
         )
@@ -112,12 +128,4 @@ def served(settings: Settings) -> Served:
         missing = videos.create_video(
             s, title="gone", stored_path="media/nope.mp4", status=VideoStatus.READY
         )
-    app = Starlette(routes=[*session.routes, *media.routes])
-    return Served(
-        client=TestClient(app, base_url="http://testserver"),
-        db=db,
-        settings=settings,
-        video_id=video.id,
-        no_file_id=missing.id,
-        thumbnail=thumbnail,
-    )
+        return video.id, missing.id
