@@ -1,7 +1,9 @@
 """Queue: every video with its state, filterable and sortable (most informative first: the
 BADGE order of core/lifecycle/review_order.py), paginated.
 
-"Review next" claims the next matching video atomically and opens the review page.
+"Review next" claims the next matching video atomically and opens the review page. While a
+prediction job re-ranks the queue (minutes on a large pool) the page says so, and shows the new
+order as soon as the job has finished.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.lifecycle import jobs
 from dashboard import actions, cache, readers, state
 from dashboard.components import md_escape
 from db.queries.review import IN_REVIEW, QueueFilters, VideoClaimedError
-from db.tables import VideoStatus
+from db.tables import JobStatus, VideoStatus
 
 STATE_LABELS = {
     VideoStatus.NEW.value: "new",
@@ -31,11 +34,34 @@ SORT_LABELS = {
     "title": "Title",
 }
 PAGE_SIZES = (25, 50, 100)
+POLL_S = 2
+RANKING_JOB = "queue_ranking_job"  # the prediction job this page saw running
 
 db = cache.database()
 tax = cache.taxonomy()
 names = cache.user_names(db.url)
 st.title("Review queue")
+
+
+@st.fragment(run_every=POLL_S)
+def ranking_status() -> None:
+    """A running prediction job is re-ranking the queue: say so, and rerun the page once it has
+    finished so that "Most informative first" shows the new order."""
+    recent = jobs.list_jobs(db, kind="predict", limit=1)
+    job = recent[0] if recent else None
+    if job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        st.session_state[RANKING_JOB] = job.id
+        st.info(
+            md_escape(
+                f"Re-ranking the queue (prediction job {job.id}: {job.message or job.status}). "
+                "Until it finishes, the order is the previous model's."
+            )
+        )
+    elif st.session_state.pop(RANKING_JOB, None) is not None:
+        st.rerun(scope="app")
+
+
+ranking_status()
 
 counts = cache.queue_counts(db.url)
 for column, (key, label) in zip(
