@@ -11,7 +11,7 @@ import os
 import random
 import re
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -29,6 +29,7 @@ from db.queries import videos as videos_q
 from db.tables import AuditAction, ModelStatus, VideoStatus
 from tests.support import slow_ingest
 from tests.support.kill import ChildRun, never, run_and_kill
+from tests.support.preloaded import PreloadedPython
 
 N_VIDEOS = 8
 FAST = {
@@ -107,6 +108,15 @@ _CHILD = textwrap.dedent(
 )
 
 
+@pytest.fixture(scope="module")
+def preloaded() -> Iterator[PreloadedPython]:
+    """Every :data:`_CHILD` run forks from one process that has made its imports (torch, the
+    trainer, and torch._dynamo that the first optimiser step imports: seconds of CPU per child
+    otherwise); the kills and what they hit are the same."""
+    with PreloadedPython(["torch", "torch._dynamo", "core.lifecycle.training"]) as python:
+        yield python
+
+
 @pytest.fixture
 def child(tmp_path) -> Callable[..., list[str]]:
     """``child(mode, *args)`` -> the ``python`` arguments that run :data:`_CHILD` in that mode."""
@@ -143,7 +153,7 @@ def _reopen(settings) -> Database:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_kill_during_label_saves_loses_no_acknowledged_save(
-    db, settings, taxonomy, accounts, child, env, tally
+    db, settings, taxonomy, accounts, child, env, preloaded, tally
 ):
     choices = _choices(taxonomy)
     with db.session() as session:
@@ -162,6 +172,7 @@ def test_kill_during_label_saves_loses_no_acknowledged_save(
             env,
             kill_when=lambda r, t=target: len(r.acks) >= t,
             settle_s=rng.random() * 0.05,
+            python=preloaded,
         )
         assert run.killed
         for video_id, version in run.acks:
@@ -299,7 +310,7 @@ def _assert_models_consistent(settings) -> registry.LoadedModel:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_kill_during_training_and_promotion_keeps_a_complete_active_model(
-    db, settings, taxonomy, child, env, tally
+    db, settings, taxonomy, child, env, preloaded, tally
 ):
     from core.lifecycle import training
 
@@ -316,6 +327,7 @@ def test_kill_during_training_and_promotion_keeps_a_complete_active_model(
         child("train", "[]", json.dumps(SLOW_TRAINING)),
         env,
         kill_when=lambda r: sum(line.startswith("EPOCH") for line in r.lines) >= 3,
+        python=preloaded,
     )
     kills += run.killed
     assert _assert_models_consistent(settings).version_id == first.id
@@ -329,6 +341,7 @@ def test_kill_during_training_and_promotion_keeps_a_complete_active_model(
             env,
             settle_s=rng.random() * 0.5,
             kill_when=lambda r, t=target: len(r.acks) >= t,
+            python=preloaded,
         )
         kills += run.killed
         acked_versions += [int(a[0]) for a in run.acks]
@@ -343,6 +356,7 @@ def test_kill_during_training_and_promotion_keeps_a_complete_active_model(
             env,
             settle_s=rng.random() * 0.05,
             kill_when=lambda r, t=target: len(r.acks) >= t,
+            python=preloaded,
         )
         kills += run.killed
         loaded = _assert_models_consistent(settings)
