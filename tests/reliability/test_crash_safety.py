@@ -110,10 +110,12 @@ _CHILD = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def preloaded() -> Iterator[PreloadedPython]:
-    """Every :data:`_CHILD` run forks from one process that has made its imports (torch, the
-    trainer, and torch._dynamo that the first optimiser step imports: seconds of CPU per child
-    otherwise); the kills and what they hit are the same."""
-    with PreloadedPython(["torch", "torch._dynamo", "core.lifecycle.training"]) as python:
+    """Every :data:`_CHILD` and :mod:`tests.support.slow_ingest` run forks from one process that
+    has made their imports (torch, the trainer, torch._dynamo that the first optimiser step
+    imports, the ingest pipeline: seconds of CPU per child otherwise); the kills and what they hit
+    are the same."""
+    modules = ["torch", "torch._dynamo", "core.lifecycle.training", "core.ingest.batch"]
+    with PreloadedPython(modules) as python:
         yield python
 
 
@@ -209,7 +211,7 @@ def test_kill_during_label_saves_loses_no_acknowledged_save(
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_kill_during_ingest_then_rerun_finishes_without_redoing(
-    db, settings, hostile, env, tmp_path, tally
+    db, settings, hostile, env, tmp_path, preloaded, tally
 ):
     folder = tmp_path / "in"
     names = [f"clip{i}" for i in range(10)]
@@ -233,11 +235,14 @@ def test_kill_during_ingest_then_rerun_finishes_without_redoing(
                 env,
                 settle_s=rng.random() * 0.3,
                 kill_when=lambda r, t=target: log.exists() and len(log.read_text().split()) >= t,
+                python=preloaded,
             )
             assert run.killed and not run.acks, "the kill must land mid-batch, not after it"
             kills += 1
         else:
-            run = run_and_kill(slow_ingest.command(folder, log), env, kill_when=never)
+            run = run_and_kill(
+                slow_ingest.command(folder, log), env, kill_when=never, python=preloaded
+            )
             assert not run.killed and run.acks
         encoded_now = set(log.read_text().split()[start:])
         redone |= encoded_now & finished_before
