@@ -31,6 +31,9 @@ _MESSAGE_BYTES = 1 << 20
 # Runs in the preloading process: imports argv[3:], then for each request (JSON argv/env/cwd plus
 # the child's stdout and stderr descriptors) forks, answers the child's pid, waits for it and
 # answers its exit code (negative: the signal that ended it), like subprocess.Popen.returncode.
+# The ended child is reaped only when the next request comes, so its pid cannot be reused while
+# the caller may still signal it (a kill that arrives after the child ended does nothing, as with
+# Popen).
 # The child leaves the loop after its script: an exception or sys.exit ends it as in a fresh
 # interpreter.
 _SERVER = """
@@ -42,8 +45,12 @@ for name in sys.argv[3:]:
 sys.stdout.flush()
 sys.stderr.flush()
 channel.sendall(b"ready")
+finished = None
 while True:
     message, fds, _, _ = socket.recv_fds(channel, message_bytes, 2)
+    if finished is not None:
+        os.waitpid(finished, 0)  # the caller is done with it: its pid may be reused from now on
+        finished = None
     if not message:
         break
     request = json.loads(message)
@@ -71,8 +78,10 @@ while True:
     for fd in fds:
         os.close(fd)
     channel.sendall(json.dumps(pid).encode())
-    _, status = os.waitpid(pid, 0)
-    channel.sendall(json.dumps(os.waitstatus_to_exitcode(status)).encode())
+    ended = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # left a zombie: a late kill is void
+    code = ended.si_status if ended.si_code == os.CLD_EXITED else -ended.si_status
+    channel.sendall(json.dumps(code).encode())
+    finished = pid
 """
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,3 +91,11 @@ def test_one_child_at_a_time(python, script):
         python.start([script, "ok"], _env("x"))
     child.kill()
     child.wait(timeout=30)
+
+
+def test_a_kill_after_the_child_ended_does_nothing(python, script):
+    child = python.start([script, "ok"], _env("x"))
+    child.stdout.read()  # the child has closed its output: it is ending or ended
+    time.sleep(0.2)
+    child.send_signal(signal.SIGKILL)
+    assert child.wait(timeout=30) == 0
