@@ -31,9 +31,9 @@ _MESSAGE_BYTES = 1 << 20
 # Runs in the preloading process: imports argv[3:], then for each request (JSON argv/env/cwd plus
 # the child's stdout and stderr descriptors) forks, answers the child's pid, waits for it and
 # answers its exit code (negative: the signal that ended it), like subprocess.Popen.returncode.
-# The ended child is reaped only when the next request comes, so its pid cannot be reused while
-# the caller may still signal it (a kill that arrives after the child ended does nothing, as with
-# Popen).
+# The ended child stays a zombie until the caller, having read the exit code, asks for it to be
+# reaped: its pid cannot be reused while the caller may still signal it (a kill that arrives after
+# the child ended does nothing, as with Popen), and it is gone when ForkedChild.wait returns.
 # The child leaves the loop after its script: an exception or sys.exit ends it as in a fresh
 # interpreter.
 _SERVER = """
@@ -48,11 +48,12 @@ channel.sendall(b"ready")
 finished = None
 while True:
     message, fds, _, _ = socket.recv_fds(channel, message_bytes, 2)
-    if finished is not None:
-        os.waitpid(finished, 0)  # the caller is done with it: its pid may be reused from now on
-        finished = None
     if not message:
         break
+    if message == b"reap":  # the caller has the exit code: the pid may be reused from now on
+        os.waitpid(finished, 0)
+        channel.sendall(b"reaped")
+        continue
     request = json.loads(message)
     pid = os.fork()
     if pid == 0:
@@ -107,6 +108,9 @@ class ForkedChild:
         """The exit code (negative: the signal that ended it); raises ``TimeoutError``."""
         if self.returncode is None:
             self.returncode = self._server._answer(timeout)
+            self._server._channel.sendall(b"reap")
+            if self._server._channel.recv(_MESSAGE_BYTES) != b"reaped":
+                raise RuntimeError("the preloading process did not reap the child")
             self._server._running = None
             self.stderr.seek(0)
         return self.returncode

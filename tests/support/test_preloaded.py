@@ -99,3 +99,12 @@ def test_a_kill_after_the_child_ended_does_nothing(python, script):
     time.sleep(0.2)
     child.send_signal(signal.SIGKILL)
     assert child.wait(timeout=30) == 0
+
+
+def test_a_waited_child_is_gone(python, script):
+    """As with Popen: once wait() returns, no process (not even a zombie) has the child's pid."""
+    child = python.start([script, "wait"], _env("x"))
+    child.kill()
+    child.wait(timeout=30)
+    with pytest.raises(ProcessLookupError):
+        os.kill(child.pid, 0)
