@@ -110,11 +110,18 @@ _CHILD = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def preloaded() -> Iterator[PreloadedPython]:
-    """Every :data:`_CHILD` and :mod:`tests.support.slow_ingest` run forks from one process that
-    has made their imports (torch, the trainer, torch._dynamo that the first optimiser step
-    imports, the ingest pipeline: seconds of CPU per child otherwise); the kills and what they hit
-    are the same."""
-    modules = ["torch", "torch._dynamo", "core.lifecycle.training", "core.ingest.batch"]
+    """Every :data:`_CHILD`, :mod:`tests.support.slow_ingest` and job worker run forks from one
+    process that has made their imports (torch, the trainer, torch._dynamo that the first
+    optimiser step imports, the ingest pipeline, the CLI: seconds of CPU per child otherwise); the
+    kills and what they hit are the same."""
+    modules = [
+        "torch",
+        "torch._dynamo",
+        "core.lifecycle.training",
+        "core.lifecycle.jobs",
+        "core.ingest.batch",
+        "scripts.cli",
+    ]
     with PreloadedPython(modules) as python:
         yield python
 
@@ -395,7 +402,7 @@ def test_kill_during_training_and_promotion_keeps_a_complete_active_model(
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_kill_of_a_training_job_lists_its_version_failed_and_keeps_the_active_model(
-    db, settings, taxonomy, env, tally
+    db, settings, taxonomy, env, preloaded, tally
 ):
     """``kill -9`` of a training job's worker (``python -m scripts jobs run ID``, what
     :func:`core.lifecycle.jobs.start_job` spawns) mid-epoch: the versions list shows the version
@@ -415,7 +422,10 @@ def test_kill_of_a_training_job_lists_its_version_failed_and_keeps_the_active_mo
         return len(json.loads(job.metrics_json).get("history", [])) >= 3
 
     worker = run_and_kill(
-        ["-m", "scripts", "jobs", "run", str(job_id)], env, kill_when=training_for_three_epochs
+        ["-m", "scripts", "jobs", "run", str(job_id)],
+        env,
+        kill_when=training_for_three_epochs,
+        python=preloaded,
     )
     assert worker.killed
     tally["faults injected (kill -9)"] += 1
