@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ from db.tables import (
     WebhookDelivery,
     WebhookSubscriber,
 )
+from tests.support.preloaded import PreloadedPython
 
 HOSTILE_TITLE = "<script>alert(1)</script> '; DROP TABLE video; -- Кириллица 中文 🎬 \x01\x1b"
 
@@ -358,6 +360,14 @@ def test_duckdb_backup_restores_into_postgresql_and_back(
     duck.dispose()
 
 
+@pytest.fixture
+def restorer_python() -> Iterator[PreloadedPython]:
+    """Each :data:`_RESTORER` run forks from one process that has made its imports (a second of
+    CPU per start otherwise); the kills and what they hit are the same."""
+    with PreloadedPython(["core.backup"]) as python:
+        yield python
+
+
 _RESTORER = """
 import sys
 from pathlib import Path
@@ -398,22 +408,19 @@ def _bulk(db: Database, settings: Settings, taxonomy, n: int = 3000) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_kill_during_backup_and_restore_never_leaves_half_a_copy(
-    db, settings, taxonomy, tmp_path, tally
+    db, settings, taxonomy, tmp_path, restorer_python, tally
 ):
     """kill -9 at random points of `backup` and `restore`: the archive is absent or complete; the
     restored database is empty or complete; running restore again finishes the job."""
     import os
     import random
     import signal
-    import subprocess
-    import sys
     import time
 
     _bulk(db, settings, taxonomy)
     source_rows = _rows(db)
     script = tmp_path / "restorer.py"
     script.write_text(_RESTORER)
-    root = Path(__file__).resolve().parents[2]
     rng = random.Random(5)
     kills = 0
 
@@ -422,26 +429,19 @@ def test_kill_during_backup_and_restore_never_leaves_half_a_copy(
     ) -> tuple[bool, float]:
         """(killed before DONE, seconds from START to the end)."""
         env = {**os.environ, "TAGGER_DATA_DIR": str(data_dir)}
-        child = subprocess.Popen(
-            [sys.executable, str(script), mode, str(archive)],
-            cwd=root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert child.stdout.readline() == "START\n", child.stderr.read()
+        child = restorer_python.start([str(script), mode, str(archive)], env)
+        assert child.stdout.readline() == "START\n", (child.wait(timeout=60), child.stderr.read())
         started = time.monotonic()
         if kill_after is None:
             done = child.stdout.readline()
             seconds = time.monotonic() - started
-            out, err = child.communicate(timeout=300)
-            assert child.returncode == 0 and done == "DONE\n", err
+            child.wait(timeout=300)
+            assert child.returncode == 0 and done == "DONE\n", child.stderr.read()
             return False, seconds
         time.sleep(kill_after)
         child.send_signal(signal.SIGKILL)
-        out, _ = child.communicate(timeout=60)
-        return "DONE" not in out, time.monotonic() - started
+        child.wait(timeout=60)
+        return "DONE" not in child.stdout.read(), time.monotonic() - started
 
     archive = tmp_path / "out" / "full.tar"
     _, backup_s = run("backup", archive, settings.data_dir, None)

@@ -11,7 +11,7 @@ import os
 import random
 import re
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -29,6 +29,7 @@ from db.queries import videos as videos_q
 from db.tables import AuditAction, ModelStatus, VideoStatus
 from tests.support import slow_ingest
 from tests.support.kill import ChildRun, never, run_and_kill
+from tests.support.preloaded import PreloadedPython
 
 N_VIDEOS = 8
 FAST = {
@@ -107,6 +108,24 @@ _CHILD = textwrap.dedent(
 )
 
 
+@pytest.fixture(scope="module")
+def preloaded() -> Iterator[PreloadedPython]:
+    """Every :data:`_CHILD`, :mod:`tests.support.slow_ingest` and job worker run forks from one
+    process that has made their imports (torch, the trainer, torch._dynamo that the first
+    optimiser step imports, the ingest pipeline, the CLI: seconds of CPU per child otherwise); the
+    kills and what they hit are the same."""
+    modules = [
+        "torch",
+        "torch._dynamo",
+        "core.lifecycle.training",
+        "core.lifecycle.jobs",
+        "core.ingest.batch",
+        "scripts.cli",
+    ]
+    with PreloadedPython(modules) as python:
+        yield python
+
+
 @pytest.fixture
 def child(tmp_path) -> Callable[..., list[str]]:
     """``child(mode, *args)`` -> the ``python`` arguments that run :data:`_CHILD` in that mode."""
@@ -143,7 +162,7 @@ def _reopen(settings) -> Database:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_kill_during_label_saves_loses_no_acknowledged_save(
-    db, settings, taxonomy, accounts, child, env, tally
+    db, settings, taxonomy, accounts, child, env, preloaded, tally
 ):
     choices = _choices(taxonomy)
     with db.session() as session:
@@ -162,6 +181,7 @@ def test_kill_during_label_saves_loses_no_acknowledged_save(
             env,
             kill_when=lambda r, t=target: len(r.acks) >= t,
             settle_s=rng.random() * 0.05,
+            python=preloaded,
         )
         assert run.killed
         for video_id, version in run.acks:
@@ -198,7 +218,7 @@ def test_kill_during_label_saves_loses_no_acknowledged_save(
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_kill_during_ingest_then_rerun_finishes_without_redoing(
-    db, settings, hostile, env, tmp_path, tally
+    db, settings, hostile, env, tmp_path, preloaded, tally
 ):
     folder = tmp_path / "in"
     names = [f"clip{i}" for i in range(10)]
@@ -222,11 +242,14 @@ def test_kill_during_ingest_then_rerun_finishes_without_redoing(
                 env,
                 settle_s=rng.random() * 0.3,
                 kill_when=lambda r, t=target: log.exists() and len(log.read_text().split()) >= t,
+                python=preloaded,
             )
             assert run.killed and not run.acks, "the kill must land mid-batch, not after it"
             kills += 1
         else:
-            run = run_and_kill(slow_ingest.command(folder, log), env, kill_when=never)
+            run = run_and_kill(
+                slow_ingest.command(folder, log), env, kill_when=never, python=preloaded
+            )
             assert not run.killed and run.acks
         encoded_now = set(log.read_text().split()[start:])
         redone |= encoded_now & finished_before
@@ -299,7 +322,7 @@ def _assert_models_consistent(settings) -> registry.LoadedModel:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_kill_during_training_and_promotion_keeps_a_complete_active_model(
-    db, settings, taxonomy, child, env, tally
+    db, settings, taxonomy, child, env, preloaded, tally
 ):
     from core.lifecycle import training
 
@@ -316,6 +339,7 @@ def test_kill_during_training_and_promotion_keeps_a_complete_active_model(
         child("train", "[]", json.dumps(SLOW_TRAINING)),
         env,
         kill_when=lambda r: sum(line.startswith("EPOCH") for line in r.lines) >= 3,
+        python=preloaded,
     )
     kills += run.killed
     assert _assert_models_consistent(settings).version_id == first.id
@@ -329,6 +353,7 @@ def test_kill_during_training_and_promotion_keeps_a_complete_active_model(
             env,
             settle_s=rng.random() * 0.5,
             kill_when=lambda r, t=target: len(r.acks) >= t,
+            python=preloaded,
         )
         kills += run.killed
         acked_versions += [int(a[0]) for a in run.acks]
@@ -343,6 +368,7 @@ def test_kill_during_training_and_promotion_keeps_a_complete_active_model(
             env,
             settle_s=rng.random() * 0.05,
             kill_when=lambda r, t=target: len(r.acks) >= t,
+            python=preloaded,
         )
         kills += run.killed
         loaded = _assert_models_consistent(settings)
@@ -376,7 +402,7 @@ def test_kill_during_training_and_promotion_keeps_a_complete_active_model(
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_kill_of_a_training_job_lists_its_version_failed_and_keeps_the_active_model(
-    db, settings, taxonomy, env, tally
+    db, settings, taxonomy, env, preloaded, tally
 ):
     """``kill -9`` of a training job's worker (``python -m scripts jobs run ID``, what
     :func:`core.lifecycle.jobs.start_job` spawns) mid-epoch: the versions list shows the version
@@ -396,7 +422,10 @@ def test_kill_of_a_training_job_lists_its_version_failed_and_keeps_the_active_mo
         return len(json.loads(job.metrics_json).get("history", [])) >= 3
 
     worker = run_and_kill(
-        ["-m", "scripts", "jobs", "run", str(job_id)], env, kill_when=training_for_three_epochs
+        ["-m", "scripts", "jobs", "run", str(job_id)],
+        env,
+        kill_when=training_for_three_epochs,
+        python=preloaded,
     )
     assert worker.killed
     tally["faults injected (kill -9)"] += 1
