@@ -3,6 +3,7 @@ signed-in AppTest of the router."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from core import auth
 from core import taxonomy as taxonomy_core
 from core.config import Settings
 from db.engine import Database, get_database
+from db.queries import jobs as job_queries
 from db.queries import model_versions as models
 from db.queries import videos
 from db.queries.model_versions import PredictionRow
@@ -156,5 +158,26 @@ def signed_in(seeded: Seeded) -> Callable[[str], AppTest]:
         at = _sign_in(_new_app(), username)
         assert not at.exception, at.exception
         return at
+
+    return make
+
+
+@pytest.fixture
+def running_prediction_job(seeded: Seeded) -> Callable[..., int]:
+    """``running_prediction_job(progress=, message=)`` stores a prediction job running in this
+    process (so it is alive) at that step; returns its id."""
+
+    def make(*, progress: float, message: str) -> int:
+        with seeded.db.session() as s:
+            job = job_queries.create_job(s, kind="predict", params={"all": True})
+            job_queries.update_job(
+                s,
+                job_id=job.id,
+                status="running",
+                pid=os.getpid(),
+                progress=progress,
+                message=message,
+            )
+            return job.id
 
     return make

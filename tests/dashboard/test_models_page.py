@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 from core.lifecycle import jobs, liveness
@@ -70,23 +69,16 @@ def test_admin_retrain_starts_a_background_job(signed_in, seeded, monkeypatch) -
     assert "epoch 3" in at.get("progress")[0].proto.text
 
 
-def test_a_running_prediction_job_shows_its_step(signed_in, seeded) -> None:
+def test_a_running_prediction_job_shows_its_step(signed_in, running_prediction_job) -> None:
     """Issue 17: the re-predict job names the ranking of the review queue while it runs."""
-    with seeded.db.session() as s:
-        job = job_queries.create_job(s, kind="predict", params={"all": True})
-        job_queries.update_job(
-            s,
-            job_id=job.id,
-            status="running",
-            pid=os.getpid(),
-            progress=0.12,
-            message="ranking the review queue (gradients): 12,000 of 100,000 videos",
-        )
+    job_id = running_prediction_job(
+        progress=0.12, message="ranking the review queue (gradients): 12,000 of 100,000 videos"
+    )
     at = signed_in("mod").switch_page("views/models.py").run()
     assert not at.exception
     bar = at.get("progress")[0]
     assert bar.value == 12
     assert bar.proto.text == md_escape(
-        f"Prediction job {job.id}: running — "
+        f"Prediction job {job_id}: running — "
         "ranking the review queue (gradients): 12,000 of 100,000 videos"
     )

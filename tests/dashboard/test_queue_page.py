@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from streamlit.testing.v1 import AppTest
 
 from core import review as review_rules
@@ -94,25 +92,20 @@ def test_opening_a_claimed_video_is_refused(signed_in, seeded) -> None:
     assert "mod" in boss.warning[0].value
 
 
-def test_a_running_prediction_job_says_the_queue_is_being_re_ranked(signed_in, seeded) -> None:
+def test_a_running_prediction_job_says_the_queue_is_being_re_ranked(
+    signed_in, seeded, running_prediction_job
+) -> None:
     """Issue 17: while the queue is re-ranked the page says so; once the job has finished the
     note goes and the page shows the new order."""
     ids = seeded.video_ids
-    with seeded.db.session() as s:
-        job = job_queries.create_job(s, kind="predict", params={"all": True})
-        job_queries.update_job(
-            s,
-            job_id=job.id,
-            status="running",
-            pid=os.getpid(),
-            progress=0.5,
-            message="ranking the review queue (BADGE picks): 2 of 4 picks",
-        )
+    job_id = running_prediction_job(
+        progress=0.5, message="ranking the review queue (BADGE picks): 2 of 4 picks"
+    )
     at = _queue(signed_in("mod"))
     assert not at.exception
     assert [i.value for i in at.info] == [
         md_escape(
-            f"Re-ranking the queue (prediction job {job.id}: ranking the review queue (BADGE "
+            f"Re-ranking the queue (prediction job {job_id}: ranking the review queue (BADGE "
             "picks): 2 of 4 picks). Until it finishes, the order is the previous model's."
         )
     ]
@@ -121,7 +114,7 @@ def test_a_running_prediction_job_says_the_queue_is_being_re_ranked(signed_in, s
     with seeded.db.session() as s:
         model_id = videos.get_video(s, video_id=ids[0]).predicted_model_id
         videos.set_review_ranks(s, model_version_id=model_id, ranked_ids=[ids[3], ids[1]])
-        job_queries.update_job(s, job_id=job.id, status="succeeded", progress=1.0)
+        job_queries.update_job(s, job_id=job_id, status="succeeded", progress=1.0)
     at.run()
     assert not at.exception
     assert not at.info
