@@ -5,6 +5,7 @@ module as committed at another git revision (for before/after comparisons in one
 from __future__ import annotations
 
 import importlib.util
+import resource
 import statistics
 import subprocess
 import sys
@@ -91,6 +92,12 @@ class Row:
 
 # A section measures with these sizes in its own folder of the run, from the configured settings.
 Section = Callable[[Sizes, Path, Settings], list[Row]]
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of this process's waited-for children (e.g. ``tesseract``, ``tagger``)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def format_seconds(s: float) -> str:

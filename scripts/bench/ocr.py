@@ -14,7 +14,6 @@ A baseline before the one-process reading imports pytesseract (``pip install pyt
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,18 +24,13 @@ from core.config import get_settings
 from core.ingest.extract import spread_frames
 from core.media import decode, ocr
 from core.media.transcript import Segment
-from scripts.bench.common import demo_corpus_videos, module_at
+from scripts.bench.common import children_cpu_s, demo_corpus_videos, module_at
 
 OCR_MODULE = "core/media/ocr.py"
 Frames = list[tuple[float, np.ndarray]]
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _video_frames(folder: Path) -> list[tuple[str, Frames]]:
+def _video_frames(folder: Path) -> list[Frames]:
     """Each readable video's frames as ingest gives them to OCR (unreadable files are skipped)."""
     settings = get_settings()
     videos = []
@@ -47,7 +41,7 @@ def _video_frames(folder: Path) -> list[tuple[str, Frames]]:
             continue
         times = [f.timestamp_s for f in frames]
         images = [f.image for f in frames]
-        videos.append((path.name, spread_frames(times, images, settings.onscreen_text_frames)))
+        videos.append(spread_frames(times, images, settings.onscreen_text_frames))
     return videos
 
 
@@ -70,14 +64,14 @@ def main() -> None:
     wall = dict.fromkeys(readers, 0.0)
     cpu = dict.fromkeys(readers, 0.0)
     texts: dict[str, list[list[str]]] = {label: [] for label in readers}
-    for _, frames in videos:
+    for frames in videos:
         for label, read in readers.items():
-            start_wall, start_cpu = time.perf_counter(), _children_cpu()
+            start_wall, start_cpu = time.perf_counter(), children_cpu_s()
             segments = read(frames)
             wall[label] += time.perf_counter() - start_wall
-            cpu[label] += _children_cpu() - start_cpu
+            cpu[label] += children_cpu_s() - start_cpu
             texts[label].append([s.text for s in segments])
-    n_frames = sum(len(frames) for _, frames in videos)
+    n_frames = sum(len(frames) for frames in videos)
     before, after = readers
     print(f"{len(videos)} videos, {n_frames} frames (Tesseract processes' CPU, all videos)")
     print("| version | wall s | CPU s |\n|---|---:|---:|")

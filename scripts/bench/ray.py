@@ -20,7 +20,6 @@ run made just before it. scripts/bench/ray_profile.py shows where the difference
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,14 @@ from sqlmodel import select
 from core.config import Settings
 from core.lifecycle.jobs import settings_environment
 from db.tables import Video, VideoStatus
-from scripts.bench.common import Row, Sizes, demo_corpus_videos, fresh_settings, open_database
+from scripts.bench.common import (
+    Row,
+    Sizes,
+    children_cpu_s,
+    demo_corpus_videos,
+    fresh_settings,
+    open_database,
+)
 from scripts.bench.ray_cluster import CpuMeter, LocalRayCluster
 
 TAGGER = str(Path(sys.executable).with_name("tagger"))
@@ -140,7 +146,7 @@ def _ingest(videos: Path, settings: Settings, *, address: str | None) -> _Run:
     """``tagger ingest [--ray ADDRESS] VIDEOS`` in a fresh process, timed from start to exit."""
     command = [TAGGER, "ingest", str(videos), *(["--ray", address] if address else [])]
     env = {**os.environ, **settings_environment(settings)}
-    cpu = _children_cpu_s()
+    cpu = children_cpu_s()
     started = time.perf_counter()
     done = subprocess.run(
         command, check=False, env=env, capture_output=True, text=True, timeout=INGEST_TIMEOUT_S
@@ -155,15 +161,10 @@ def _ingest(videos: Path, settings: Settings, *, address: str | None) -> _Run:
         raise RuntimeError(f"{' '.join(command)} left {dict(statuses)}: {done.stderr[-2000:]}")
     return _Run(
         wall_s=wall_s,
-        cpu_s=_children_cpu_s() - cpu,
+        cpu_s=children_cpu_s() - cpu,
         statuses=statuses,
         video_s=sum(duration or 0.0 for _, duration in stored),
     )
-
-
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _on_ray(videos: Path, settings: Settings, nodes: int, cpus: int) -> tuple[_Run, float]:

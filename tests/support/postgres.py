@@ -113,12 +113,13 @@ class PostgresCluster:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-def fresh_database(server_url: str) -> str:
-    """The URL of a new empty database on the server."""
+def fresh_database(server_url: str, template: str | None = None) -> str:
+    """The URL of a new database on the server: empty, or a copy of database ``template``."""
     name = f"tagger_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template is not None else ""
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     admin.dispose()
     return server_url.rsplit("/", 1)[0] + f"/{name}"
 

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import shutil
 import threading
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import create_engine, text
 
 from db.engine import Database, init_db
 from tests.support.postgres import fresh_database
@@ -64,12 +61,7 @@ class PostgresTemplate:
                 init_db(db)
                 db.dispose()  # a template must have no open connection while it is copied
                 self._name = url.rsplit("/", 1)[1]
-            name = f"tagger_test_{uuid.uuid4().hex[:12]}"
-            admin = create_engine(self.server_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self._name}"'))
-            admin.dispose()
-            return self.server_url.rsplit("/", 1)[0] + f"/{name}"
+            return fresh_database(self.server_url, template=self._name)
 
 
 def duckdb_path(database_url: str) -> Path:
