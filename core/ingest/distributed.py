@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -73,6 +74,7 @@ STORE_BATCH = 8  # videos stored per driver session
 STORE_EVERY_S = 2.0  # ... or fewer, when results come in slowly
 EXTRACT_CPUS = 0.5  # decoding is mostly one thread in PyAV
 ACTOR_CPUS = 0.25  # model actors wait on their inputs much of the time
+MODEL_CALLS = 2  # batches a model actor holds at once (one heard while another is encoded)
 LITE_ACTOR_MEMORY = 2 * 1024**3  # bytes: a model actor's peak with the lite models (see below)
 
 
@@ -198,47 +200,23 @@ def _extract_row(row: dict, *, settings: Settings, uri: str) -> dict:
     return {"video_id": row["video_id"], "item": _pack(item)}
 
 
-class _ModelStage:
-    """Ray Data actor: the speech model on the audio extraction decoded (:func:`listen`, as in
-    the single-machine pipeline, as many videos at once as that pipeline, ``PARALLEL_CALLS``,
-    when the model allows it), then encodes the batch; sends back vectors, not images or audio.
+class _Listener:
+    """The speech model of one model actor, loaded on first need, and the threads that run it:
+    ``PARALLEL_CALLS`` videos at once when the model allows it, as in the single-machine
+    pipeline, shared by the batches the actor holds at a time."""
 
-    One actor holds both models, as the single process does: the lite encoder's audio embedding
-    then reuses the Whisper encoder pass of transcription (:mod:`core.media.whisper_model`) and
-    the Whisper model loads once. In two actor pools every window was encoded twice and Whisper
-    loaded twice: about half of Ray's extra CPU time on one machine (docs/BENCHMARKS.md)."""
-
-    def __init__(
-        self,
-        encoder_factory: Callable[[], Encoder],
-        transcriber_factory: Callable[[], Transcriber],
-        english_only: bool,
-    ) -> None:
+    def __init__(self, transcriber_factory: Callable[[], Transcriber], english_only: bool) -> None:
         """``english_only``: the settings show the speech model to be English-only (the
         default tiny.en; False for a custom factory): it is not loaded just to note that under
         subtitles, as in the single-machine pipeline."""
-        import torch
-
-        # Ray starts workers with OMP_NUM_THREADS=1 (fractional CPUs): torch would then encode
-        # on one thread where the single-machine pipeline uses every core of the machine. (The
-        # lite encoder's CTranslate2 load sets it back to 1, as it does in the single process.)
-        torch.set_num_threads(_node_cpus())
-        # loaded here, while the first videos decode, not when the first batch has arrived
-        self._encoder = encoder_factory()
-        self._transcriber_factory = transcriber_factory
-        self._transcriber: Transcriber | None = None  # loaded once, on first need
+        self._factory = transcriber_factory
         self._english_only = english_only
+        self._transcriber: Transcriber | None = None
+        self._threads: ThreadPoolExecutor | None = None
+        self._loading = threading.Lock()
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        items = [_unpack(data) for data in batch["item"]]
-        self._listen_all(items)
-        self._encode_all(items)
-        for item in items:
-            if item.extracted is not None:
-                item.extracted = replace(item.extracted, images=[], audio=None)
-        return {"video_id": batch["video_id"], "item": _column(items)}
-
-    def _listen_all(self, items: list[_Item]) -> None:
+    def listen_all(self, items: list[_Item]) -> None:
+        """Transcribe, or detect the spoken language of, every video that needs it."""
         only_english = (
             self._english_only if self._transcriber is None else not self._transcriber.multilingual
         )
@@ -249,13 +227,16 @@ class _ModelStage:
             and needs_listening(item.extracted)
             and not noted_instead_of_listening(item.extracted, english_only=only_english)
         ]
-        if not waiting:
-            return
-        if self._transcriber is None:
-            self._transcriber = self._transcriber_factory()
-        calls = PARALLEL_CALLS if self._transcriber.thread_safe else 1
-        with ThreadPoolExecutor(calls) as pool:
-            list(pool.map(self._listen, waiting))
+        if waiting:
+            list(self._started().map(self._listen, waiting))
+
+    def _started(self) -> ThreadPoolExecutor:
+        with self._loading:
+            if self._threads is None:
+                self._transcriber = self._factory()
+                calls = PARALLEL_CALLS if self._transcriber.thread_safe else 1
+                self._threads = ThreadPoolExecutor(calls, thread_name_prefix="listen")
+            return self._threads
 
     def _listen(self, item: _Item) -> None:
         try:
@@ -264,6 +245,49 @@ class _ModelStage:
             item.reason = reason_of(e)
         except Exception as e:  # noqa: BLE001 - logged; one file must not end the job
             _unexpected(e, item, "transcription")
+
+
+class _ModelStage:
+    """Ray Data actor: the speech model on the audio extraction decoded (:func:`listen`, as in
+    the single-machine pipeline), then the encoder on the batch; sends back vectors, not images
+    or audio.
+
+    One actor holds both models, as the single process does: the lite encoder's audio embedding
+    then reuses the Whisper encoder pass of transcription (:mod:`core.media.whisper_model`) and
+    the Whisper model loads once. In two actor pools every window was encoded twice and Whisper
+    loaded twice: about half of Ray's extra CPU time on one machine (docs/BENCHMARKS.md).
+
+    The actor takes ``MODEL_CALLS`` batches at once so that one batch is heard while the one
+    before it is encoded, as the single process transcribes on its extraction threads while its
+    main thread encodes: one call at a time left a core idle once extraction had ended. One
+    batch encodes at a time (the encoders are not made for concurrent calls)."""
+
+    def __init__(
+        self,
+        encoder_factory: Callable[[], Encoder],
+        transcriber_factory: Callable[[], Transcriber],
+        english_only: bool,
+    ) -> None:
+        import torch
+
+        # Ray starts workers with OMP_NUM_THREADS=1 (fractional CPUs): torch would then encode
+        # on one thread where the single-machine pipeline uses every core of the machine. (The
+        # lite encoder's CTranslate2 load sets it back to 1, as it does in the single process.)
+        torch.set_num_threads(_node_cpus())
+        # loaded here, while the first videos decode, not when the first batch has arrived
+        self._encoder = encoder_factory()
+        self._encoding = threading.Lock()
+        self._listener = _Listener(transcriber_factory, english_only)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        items = [_unpack(data) for data in batch["item"]]
+        self._listener.listen_all(items)
+        with self._encoding:
+            self._encode_all(items)
+        for item in items:
+            if item.extracted is not None:
+                item.extracted = replace(item.extracted, images=[], audio=None)
+        return {"video_id": batch["video_id"], "item": _column(items)}
 
     def _encode_all(self, items: list[_Item]) -> None:
         waiting = []
@@ -444,7 +468,10 @@ class RayPipeline(Pipeline):
         context.enable_progress_bars = False
         gpus = 1 if self.settings.device.startswith("cuda") else 0
         actors = ray.data.ActorPoolStrategy(
-            min_size=1, max_size=self._max_actors or _pool_size(gpus)
+            min_size=1,
+            max_size=self._max_actors or _pool_size(gpus),
+            max_concurrent_calls_per_actor=MODEL_CALLS,
+            enable_true_multi_threading=True,
         )
         rows = [
             {

@@ -242,6 +242,17 @@ def _thread_settings() -> str:
     )
 
 
+def _covered(events: list[dict]) -> float:
+    """Microseconds during which at least one of ``events`` ran."""
+    covered, reached = 0.0, float("-inf")
+    for event in sorted(events, key=lambda e: e["ts"]):
+        start, end = max(event["ts"], reached), event["ts"] + event["dur"]
+        if end > start:
+            covered += end - start
+            reached = end
+    return covered
+
+
 def timeline_lines(events: list[dict]) -> list[str]:
     """Busy time per operator, the model actor's start-up and idle time, the tail."""
     ours = [
@@ -274,8 +285,8 @@ def timeline_lines(events: list[dict]) -> list[str]:
         if not init or not work:
             continue
         ready = init[0]["ts"] + init[0]["dur"]
-        end = work[-1]["ts"] + work[-1]["dur"]
-        busy = sum(e["dur"] for e in work)
+        end = max(e["ts"] + e["dur"] for e in work)
+        busy = _covered(work)  # calls run at once in the actor (MODEL_CALLS) count once
         lines.append(
             f"  actor {worker[-6:]}: start-up {init[0]['dur'] / 1e6:.1f} s (imports, models), "
             f"first call at {(work[0]['ts'] - origin) / 1e6:.1f} s ({work[0]['dur'] / 1e6:.1f} s), "

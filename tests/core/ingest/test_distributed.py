@@ -485,17 +485,11 @@ def test_ray_pipeline_without_a_cluster_refuses_before_marking_anything(settings
     db.dispose()
 
 
-def _listened(
-    transcriber: FakeTranscriber,
-    transcripts: list[Transcript | None],
-    *,
-    english_only: bool = False,
-    factory: Callable[[], FakeTranscriber] | None = None,
-) -> list:
-    """The Ray transcriber stage called as Ray Data calls it, on one batch of extracted videos
-    with one second of audio each (no cluster needed); ``english_only`` as the driver passes
-    it (the settings show an English-only model)."""
-    items = [
+def _extracted_items(
+    transcripts: list[Transcript | None], *, audio_s: float = 1.0
+) -> list[distributed._Item]:
+    """Extracted videos as the model actor receives them, ``audio_s`` seconds of silence each."""
+    return [
         distributed._Item(
             task=_Task(
                 video_id=video_id,
@@ -522,19 +516,76 @@ def _listened(
                 ),
                 keyframes=[],
                 images=[],
-                audio=np.zeros(SAMPLE_RATE, np.float32),
+                audio=np.zeros(round(audio_s * SAMPLE_RATE), np.float32),
                 transcript=transcript,
             ),
         )
         for video_id, transcript in enumerate(transcripts)
     ]
-    # the model actor's listening step alone: its constructor loads the encoder inside Ray
-    stage = object.__new__(distributed._ModelStage)
-    stage._transcriber_factory = factory or (lambda: transcriber)
-    stage._transcriber = None
-    stage._english_only = english_only
-    stage._listen_all(items)
+
+
+def _listened(
+    transcriber: FakeTranscriber,
+    transcripts: list[Transcript | None],
+    *,
+    english_only: bool = False,
+    factory: Callable[[], FakeTranscriber] | None = None,
+) -> list:
+    """The model actor's listening step alone (its constructor loads the encoder in Ray), on
+    one batch of extracted videos; ``english_only`` as the driver passes it (the settings show
+    an English-only model)."""
+    items = _extracted_items(transcripts)
+    distributed._Listener(factory or (lambda: transcriber), english_only).listen_all(items)
     return [item.extracted for item in items]
+
+
+def test_ray_model_actor_hears_the_next_batch_while_it_encodes_one(monkeypatch):
+    """The actor takes ``MODEL_CALLS`` batches at once, as Ray Data gives them: a batch is
+    transcribed while the one before it encodes (so the two models keep both cores busy, as in
+    one process), and encoding stays one batch at a time."""
+    monkeypatch.setattr(distributed, "_node_cpus", lambda: 1)
+    encoding_started, second_heard = threading.Event(), threading.Event()
+
+    class MarkingTranscriber(FakeTranscriber):
+        def transcribe(self, audio: np.ndarray) -> Transcript:
+            if audio.size == 2 * SAMPLE_RATE:  # the second batch's video
+                second_heard.set()
+            return super().transcribe(audio)
+
+    class WaitingEncoder(FakeEncoder):
+        """Encodes the first batch only once the second has been heard."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.running = self.most_at_once = 0
+
+        def encode_batch(self, items):
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+            encoding_started.set()
+            try:
+                if not second_heard.wait(5.0):
+                    raise AssertionError("no batch was heard while one was encoded")
+                return super().encode_batch(items)
+            finally:
+                self.running -= 1
+
+    encoder = WaitingEncoder()
+    stage = distributed._ModelStage(lambda: encoder, MarkingTranscriber, english_only=False)
+    batches = []
+    for audio_s in (1.0, 2.0):
+        items = _extracted_items([None], audio_s=audio_s)
+        items[0].task.keys["audio"] = "audio-key"
+        batches.append({"video_id": np.array([audio_s]), "item": distributed._column(items)})
+    first = threading.Thread(target=lambda: batches.append(stage(batches[0])))
+    first.start()
+    assert encoding_started.wait(10.0)
+    second = stage(batches[1])
+    first.join(10.0)
+    returned = [distributed._unpack(data) for data in [*batches[2]["item"], *second["item"]]]
+    assert [item.reason for item in returned] == [None, None]
+    assert all(item.produced and "subtitles" in item.produced for item in returned)
+    assert encoder.most_at_once == 1
 
 
 def test_ray_model_actor_detects_the_spoken_language_under_subtitles():

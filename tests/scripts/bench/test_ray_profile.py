@@ -58,6 +58,20 @@ def test_timeline_gives_busy_time_start_up_idle_time_and_tail() -> None:
     assert "idle 2.0 s" in text and "4.0 s of work after extraction ended" in text
 
 
+def test_an_actor_running_two_calls_at_once_is_idle_only_when_neither_runs() -> None:
+    events = [
+        _event("MapWorker(MapBatches(_ModelStage)).__init__", 0.0, 5.0, "w-actor"),
+        _event("Map(_extract_row)", 1.0, 3.0, "w-a"),
+        _event("MapWorker(MapBatches(_ModelStage)).submit", 6.0, 4.0, "w-actor"),
+        _event("MapWorker(MapBatches(_ModelStage)).submit", 7.0, 1.0, "w-actor"),
+        _event("MapWorker(MapBatches(_ModelStage)).submit", 9.0, 3.0, "w-actor"),
+    ]
+    text = "\n".join(timeline_lines(events))
+    # ready at 5 s, calls cover 6-12 s: idle 1 s (5-6 s); the call ending last ends at 12 s
+    assert "3 x, busy    8.0 s,   6.0 ->  12.0" in text
+    assert "idle 1.0 s" in text and "8.0 s of work after extraction ended" in text
+
+
 def test_spans_sum_over_calls_and_keep_the_first() -> None:
     spans = Spans()
     for _ in range(3):
