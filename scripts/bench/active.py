@@ -175,7 +175,7 @@ def demo_pool(data_dir: str | Path, *, seed: int = 0) -> Pool:
     joint = np.concatenate([ranking._normalise(x) for x in X_all.values()], axis=1)
     order = np.random.default_rng(seed).permutation(len(Y_all))
     n_test = round(DEMO_TEST_FRACTION * len(order))
-    test, pool = order[:n_test], order[n_test:]
+    test, pool = np.sort(order[:n_test]), np.sort(order[n_test:])  # video-id order, see _fit
     return Pool(
         "demo corpus",
         _rows(X_all, pool),
@@ -189,6 +189,11 @@ def demo_pool(data_dir: str | Path, *, seed: int = 0) -> Pool:
 
 
 def _fit(pool: Pool, labelled: np.ndarray, seed: int, members: int = 1) -> HierarchicalClassifier:
+    """The product's retraining on the labelled rows, given in pool order as the product gives
+    its training set in video-id order (``load_matrices``): the classifier's held-out slices
+    depend on the rows' order, so the same labels must train the same model whatever order they
+    were reviewed in."""
+    rows = np.sort(labelled)
     params = {
         **default_classifier_params(len(labelled)),
         **FAST_PARAMS,
@@ -196,7 +201,7 @@ def _fit(pool: Pool, labelled: np.ndarray, seed: int, members: int = 1) -> Hiera
         "random_state": seed,
     }
     return HierarchicalClassifier(**params).fit(
-        _rows(pool.X_pool, labelled), pool.Y_pool[labelled], hierarchy=pool.hierarchy
+        _rows(pool.X_pool, rows), pool.Y_pool[rows], hierarchy=pool.hierarchy
     )
 
 

@@ -151,3 +151,14 @@ def test_every_order_labels_the_whole_pool_at_budget_one(monkeypatch) -> None:
     for strategy in ("random", "badge"):
         curve = active.simulate(pool, strategy, budget=1.0)
         assert curve.n_labels == active.schedule(40) and curve.n_labels[-1] == 40
+
+
+def test_the_same_labels_train_the_same_model_in_any_review_order(monkeypatch) -> None:
+    """As in the product, whose training set comes in video-id order: at the whole pool every
+    order trains the same model, so random order's final is every order's final."""
+    monkeypatch.setattr(active, "FAST_PARAMS", {"n_ensemble": 1, "max_epochs": 3, "patience": 3})
+    pool = _pool(40)
+    labelled = np.random.default_rng(1).permutation(40)[:30]
+    first = active._fit(pool, labelled, seed=0).predict_proba(pool.X_test)
+    again = active._fit(pool, labelled[::-1], seed=0).predict_proba(pool.X_test)
+    np.testing.assert_array_equal(first, again)
