@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 HOLD_S = 0.005
 # The worst wait of FAIR_ACQUISITIONS behind a process re-taking the lock in a loop (5 ms holds):
 # measured 3.5 ms on an idle 2-core box and up to 135 ms with two CPU hogs (430 ms with three
-# looping processes and the hogs); filelock's polling lock waited 5.6 to 9.2 s.
+# looping processes and the hogs); filelock's polling lock waited 5.6 to 9.2 s. Behind a looping
+# thread of the same process: 2.2 and 4.3 ms with this lock, 41 s with filelock.
 FAIR_ACQUISITIONS = 30
 FAIR_WORST_WAIT_S = 0.5
 
@@ -79,20 +80,46 @@ def _wait_until(condition, timeout_s: float = 30.0) -> None:
         time.sleep(0.01)
 
 
+def _worst_wait(db: Database) -> float:
+    """The longest of FAIR_ACQUISITIONS waits for ``db``'s lock, taken 10 ms apart as a
+    moderator's saves are (work between them)."""
+    waits = []
+    for _ in range(FAIR_ACQUISITIONS):
+        asked = time.monotonic()
+        with db._exclusive():
+            waits.append(time.monotonic() - asked)
+            time.sleep(0.001)
+        time.sleep(0.01)
+    return max(waits)
+
+
 def test_a_process_retaking_the_lock_in_a_loop_does_not_starve_a_waiter(duck: Database) -> None:
     looper = _start(_LOOPER, duck.url, str(HOLD_S))
     try:
         assert looper.stdout.readline().strip() == "looping"
-        waits = []
-        for _ in range(FAIR_ACQUISITIONS):
-            asked = time.monotonic()
-            with duck._exclusive():
-                waits.append(time.monotonic() - asked)
-                time.sleep(0.001)
-            time.sleep(0.01)  # work between saves, as a moderator's session does
+        worst = _worst_wait(duck)
     finally:
         _kill(looper)
-    assert max(waits) < FAIR_WORST_WAIT_S, sorted(waits)[-5:]
+    assert worst < FAIR_WORST_WAIT_S
+
+
+def test_a_thread_retaking_the_lock_in_a_loop_does_not_starve_another(duck: Database) -> None:
+    """Threads of one process share its Database, as the dashboard's do."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            with duck._exclusive():
+                time.sleep(HOLD_S)
+
+    looper = threading.Thread(target=loop)
+    looper.start()
+    try:
+        worst = _worst_wait(duck)
+    finally:
+        stop.set()
+        looper.join(timeout=30)
+    assert worst < FAIR_WORST_WAIT_S
 
 
 def test_death_of_the_holder_frees_the_lock(duck: Database) -> None:
