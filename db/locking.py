@@ -34,6 +34,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -102,7 +103,13 @@ class FairFileLock:
             if in_queue and _try_lock(lock_fd):
                 _unlock_and_close(queue_fd)
                 return lock_fd
-            turn = _Turn(self, queue_fd, lock_fd, in_queue=in_queue)
+            turn = _Turn(
+                queue_fd,
+                lock_fd,
+                in_queue=in_queue,
+                came=self._turn_came,
+                thread_name=f"waiting for {self.path.name}",
+            )
         return self._wait_for(turn, deadline=deadline)
 
     def _take_over_given_up_turn(self) -> _Turn | None:
@@ -120,15 +127,27 @@ class FairFileLock:
         return None
 
     def _wait_for(self, turn: _Turn, *, deadline: float) -> int:
-        if not turn.done.wait(max(0.0, deadline - time.monotonic())):
-            with self._turns_lock:
-                if not turn.done.is_set():
-                    turn.given_up = True
-                    self._given_up.append(turn)
-                    raise LockTimeoutError(f"{self.path} was not free within {self.timeout_s} s")
+        try:
+            came = turn.done.wait(max(0.0, deadline - time.monotonic()))
+        except BaseException:  # interrupted (Ctrl-C): leave nothing held behind
+            if not self._give_up(turn) and turn.error is None:
+                _unlock_and_close(turn.lock_fd)
+            raise
+        if not came and self._give_up(turn):
+            raise LockTimeoutError(f"{self.path} was not free within {self.timeout_s} s")
         if turn.error is not None:
             raise turn.error
         return turn.lock_fd
+
+    def _give_up(self, turn: _Turn) -> bool:
+        """Leave ``turn`` to the next caller, or to its helper to free the lock when it comes;
+        False if the lock came meanwhile (the caller has it)."""
+        with self._turns_lock:
+            if turn.done.is_set():
+                return False
+            turn.given_up = True
+            self._given_up.append(turn)
+            return True
 
     def _turn_came(self, turn: _Turn) -> None:
         """Called by the helper thread once it holds the lock (or failed): hand the lock to the
@@ -144,17 +163,24 @@ class FairFileLock:
 class _Turn:
     """A place in the turnstile, waited in by a helper thread so that the caller can give up."""
 
-    def __init__(self, lock: FairFileLock, queue_fd: int, lock_fd: int, *, in_queue: bool) -> None:
+    def __init__(
+        self,
+        queue_fd: int,
+        lock_fd: int,
+        *,
+        in_queue: bool,
+        came: Callable[[_Turn], None],
+        thread_name: str,
+    ) -> None:
         self.lock_fd = lock_fd
         self.pid = os.getpid()
         self.done = threading.Event()
         self.error: OSError | None = None
         self.given_up = False
-        self._lock = lock
+        self._came = came
         self._queue_fd = queue_fd
         self._in_queue = in_queue
-        name = f"waiting for {lock.path.name}"
-        threading.Thread(target=self._wait_in_line, name=name, daemon=True).start()
+        threading.Thread(target=self._wait_in_line, name=thread_name, daemon=True).start()
 
     def _wait_in_line(self) -> None:
         try:
@@ -166,7 +192,7 @@ class _Turn:
             os.close(self.lock_fd)
         finally:
             _unlock_and_close(self._queue_fd)
-        self._lock._turn_came(self)
+        self._came(self)
 
 
 def _open(path: Path) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -243,3 +244,29 @@ def test_the_next_caller_takes_a_given_up_turn_over(tmp_path: Path) -> None:
     assert not taker.is_alive()
     _wait_until(lambda: helpers() == 0)
     assert not _is_locked(path)
+
+
+class _Interrupted(Exception):
+    """Raised by the test's signal handler, standing in for Ctrl-C."""
+
+
+def test_an_interrupted_wait_leaves_nothing_held(tmp_path: Path) -> None:
+    """A caller interrupted while it waits (Ctrl-C) gives its turn up as a timeout does."""
+    path = tmp_path / "x.lock"
+    holder = FairFileLock(path, timeout_s=1)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise _Interrupted
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    try:
+        with holder:
+            main = threading.get_ident()
+            threading.Timer(0.2, signal.pthread_kill, args=(main, signal.SIGUSR1)).start()
+            with pytest.raises(_Interrupted):
+                FairFileLock(path, timeout_s=30).acquire()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    with FairFileLock(path, timeout_s=5):
+        pass
+    _wait_until(lambda: not _is_locked(path))
