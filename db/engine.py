@@ -4,7 +4,8 @@ DuckDB lets exactly one process open a database file read-write, and while it is
 process can open it at all. So that the dashboard and CLI jobs (import, ingest, train) can work
 on the same file at once, every unit of work on DuckDB:
 
-1. takes an inter-process file lock ``<dbfile>.lock`` (threads of one process queue on it too),
+1. takes the inter-process file lock ``<dbfile>.lock`` (threads of one process queue on it too;
+   waiters are served roughly in arrival order, see :mod:`db.locking`),
 2. opens a fresh connection (``NullPool``), runs, commits (or rolls back on error),
 3. closes the connection, which releases the DuckDB file, then releases the lock.
 
@@ -24,7 +25,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import filelock
 from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
@@ -33,6 +33,7 @@ from sqlmodel import Session, SQLModel
 
 from core.config import Settings, get_settings
 from core.errors import ConfigurationError, TaggerError
+from db.locking import FairFileLock, LockTimeoutError
 from db.tables import SchemaInfo, utcnow
 
 DEFAULT_LOCK_TIMEOUT_S = 120.0
@@ -156,7 +157,7 @@ class Database:
         self.url = url
         self.backend = parsed.get_backend_name()
         self.lock_timeout_s = lock_timeout_s
-        self._lock: filelock.FileLock | None = None
+        self._lock: FairFileLock | None = None
         if self.backend == "duckdb":
             if not parsed.database or parsed.database == ":memory:":
                 raise ConfigurationError(
@@ -164,9 +165,8 @@ class Database:
                 )
             self.path: Path | None = Path(parsed.database)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # thread_local: each thread gets its own lock file handle, so threads exclude each other
-            self._lock = filelock.FileLock(
-                f"{self.path}.lock", timeout=lock_timeout_s, thread_local=True
+            self._lock = FairFileLock(
+                self.path.with_name(f"{self.path.name}.lock"), timeout_s=lock_timeout_s
             )
             self.engine: Engine = create_engine(url, poolclass=NullPool)
         else:
@@ -185,7 +185,7 @@ class Database:
             return
         try:
             self._lock.acquire()
-        except filelock.Timeout as e:
+        except LockTimeoutError as e:
             raise DatabaseBusyError(
                 f"database {self.path} is busy: another process held it for over "
                 f"{self.lock_timeout_s:.0f} s"

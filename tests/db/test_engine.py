@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import filelock
 import pytest
 from sqlalchemy import MetaData, Table, inspect, text
 from sqlmodel import SQLModel, select
@@ -18,6 +17,7 @@ from sqlmodel import SQLModel, select
 from core.config import Settings
 from db import engine as engine_module
 from db.engine import Database, DatabaseBusyError, SchemaTooNewError, get_database, init_db
+from db.locking import FairFileLock
 from db.tables import ApiToken, SchemaInfo, Video
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -216,7 +216,7 @@ def test_objects_stay_readable_after_the_session(database: Database) -> None:
 
 def test_busy_database_raises_clear_error(duck: Database) -> None:
     impatient = Database(duck.url, lock_timeout_s=0.2)
-    held = filelock.FileLock(f"{duck.path}.lock")
+    held = FairFileLock(Path(f"{duck.path}.lock"), timeout_s=1)
     with held, pytest.raises(DatabaseBusyError, match="busy"), impatient.session():
         pass
     with impatient.session() as session:  # free again
@@ -250,7 +250,7 @@ def test_file_is_released_between_sessions(duck: Database) -> None:
 
     with duck.session() as session:
         session.add(Video(title="x"))
-    with filelock.FileLock(f"{duck.path}.lock"):
+    with FairFileLock(Path(f"{duck.path}.lock"), timeout_s=1):
         conn = duckdb.connect(str(duck.path))
         assert conn.execute("SELECT count(*) FROM video").fetchone() == (1,)
         conn.close()

@@ -23,6 +23,7 @@ DATA_LAYOUT = {
     "models",
     "tagger.duckdb",
     "tagger.duckdb.lock",
+    "tagger.duckdb.lock.queue",
     "tagger.duckdb.wal",
 }
 
