@@ -383,8 +383,7 @@ def _write_batch(
         )
         report.files_matched += file is not None
         new_videos.append((video, node_ids, held))
-    session.add_all([v for v, _, _ in new_videos])
-    session.flush()
+    video_queries.add_videos(session, videos=[v for v, _, _ in new_videos])
     for video, node_ids, held in new_videos:
         created_ids.append(video.id)
         if not held:

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from db.queries import Actor, UnknownNodeError
 from db.queries.taxonomy import get_nodes_by_ids
-from db.tables import Label, LabelSource, Video, VideoStatus
+from db.tables import Label, LabelSource, Video, VideoStatus, utcnow
 
 
 def check_node_ids(session: Session, *, node_ids: Iterable[str]) -> None:
@@ -86,8 +86,15 @@ def import_labels(session: Session, *, labels: Iterable[tuple[int, str]]) -> lis
         )
     )
     new = sorted(wanted - {(v, n) for v, n in existing})
-    session.add_all([Label(video_id=v, node_id=n, source=LabelSource.IMPORT) for v, n in new])
-    session.flush()
+    if new:  # plain rows, not ORM objects: an import adds thousands per batch
+        now = utcnow()
+        session.connection().execute(
+            Label.__table__.insert(),
+            [
+                {"video_id": v, "node_id": n, "source": LabelSource.IMPORT, "created_at": now}
+                for v, n in new
+            ],
+        )
     return new
 
 

@@ -7,7 +7,7 @@ import pytest
 from db.engine import Database
 from db.queries import DuplicateError, NotFoundError, videos
 from db.queries.videos import PredictionSummary, StoredMedia
-from db.tables import VideoStatus
+from db.tables import Video, VideoStatus
 
 
 def test_create_find_and_duplicates(database: Database) -> None:
@@ -32,6 +32,24 @@ def test_create_find_and_duplicates(database: Database) -> None:
         videos.create_video(session, external_id="ext-a")
     with pytest.raises(NotFoundError), database.session() as session:
         videos.get_video(session, video_id=999)
+
+
+def test_added_videos_get_their_own_ids_and_defaults(database: Database) -> None:
+    """Many rows at once (an import), each id set on its own video, defaults filled."""
+    with database.session() as session:
+        existing = videos.create_video(session, title="before")
+        added = [Video(external_id=f"ext-{i}", title=f"t{i}") for i in range(2500)]
+        videos.add_videos(session, videos=added)
+    assert len({v.id for v in added}) == 2500 and existing.id not in {v.id for v in added}
+    with database.session() as session:
+        for video in (added[0], added[1234], added[-1]):
+            stored = videos.get_video(session, video_id=video.id)
+            assert (stored.external_id, stored.title) == (video.external_id, video.title)
+            assert stored.status == VideoStatus.NEW and stored.created_at is not None
+    with pytest.raises(ValueError, match="distinct external id"), database.session() as session:
+        videos.add_videos(session, videos=[Video(external_id="x"), Video(external_id="x")])
+    with pytest.raises(ValueError, match="distinct external id"), database.session() as session:
+        videos.add_videos(session, videos=[Video(title="no external id")])
 
 
 def test_status_error_and_ingest_listing(database: Database) -> None:
