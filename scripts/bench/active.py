@@ -129,9 +129,9 @@ def demo_pool(data_dir: str | Path, *, seed: int = 0) -> Pool:
     from core.dataset import TAG_SEPARATOR
     from core.encoders import MODALITIES
     from core.taxonomy import load_from_db
-    from db.engine import get_database
     from db.queries import embeddings as embeddings_q
     from db.queries import videos as videos_q
+    from scripts.bench.common import open_database
     from scripts.demo.command import CORPUS_DIR
     from scripts.demo.corpus import CSV_NAME
 
@@ -143,7 +143,7 @@ def demo_pool(data_dir: str | Path, *, seed: int = 0) -> Pool:
         truth = {
             row["video_id"]: row["tags"].split(TAG_SEPARATOR) for row in csv.DictReader(handle)
         }
-    db = get_database(settings)
+    db = open_database(settings, taxonomy=False)  # a demo made by an older version: upgraded
     with db.session() as session:
         taxonomy = load_from_db(session)
         videos = videos_q.find_videos_by_external_ids(session, external_ids=list(truth))
