@@ -141,7 +141,7 @@ def _write_ppm(path: Path, image: np.ndarray) -> Path:
 def _may_hold_text(image: np.ndarray) -> bool:
     grey = image[..., :3].astype(np.int16).sum(axis=2) // 3
     edges = np.abs(np.diff(grey, axis=1)) >= EDGE_STEP
-    return float(edges.mean()) >= MIN_EDGE_SHARE
+    return edges.size > 0 and float(edges.mean()) >= MIN_EDGE_SHARE  # 1 pixel wide: no edges
 
 
 def _changed(before: np.ndarray, after: np.ndarray) -> bool:

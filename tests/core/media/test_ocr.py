@@ -4,6 +4,7 @@ across frames with their time span; frames without text give nothing."""
 from __future__ import annotations
 
 import subprocess
+import warnings
 
 import numpy as np
 import pytest
@@ -88,3 +89,9 @@ def test_frames_without_sharp_strokes_never_reach_tesseract(monkeypatch):
     flat = [(float(i), np.full((360, 640, 3), 20 * i, np.uint8)) for i in range(5)]
     assert read_onscreen_text([*flat, (9.0, np.repeat(ramp, 3, 2))]) == []
     assert calls == []
+
+
+def test_a_frame_one_pixel_wide_holds_no_text_and_warns_nothing() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_onscreen_text([(0.0, np.full((16, 1, 3), 255, np.uint8))]) == []
