@@ -109,6 +109,14 @@ class Settings(BaseSettings):
         "or object storage (s3://bucket/prefix?endpoint_override=host:port); default: data_dir "
         "itself, as a file:// URI.",
     )
+    ray_model_actors: int | None = Field(
+        None,
+        ge=1,
+        description="Most model actors (speech model + encoder, each with its own copy) for "
+        "ingest --ray; default one per node, or one per GPU on cuda. One actor keeps about three "
+        "cores busy (two transcriptions and one encoding at a time), so nodes with many cores "
+        "may need more.",
+    )
 
     claim_minutes: int = Field(
         20, ge=1, description="How long a 'review next' claim holds a video."

@@ -372,8 +372,8 @@ class RayPipeline(Pipeline):
     with :func:`connect`); planning and storing stay in this process.
 
     ``encoder_factory``/``transcriber_factory`` build the models inside each actor (default: the
-    configured ones); they must be picklable. ``max_actors``: per model pool (default: one per
-    node, or one per GPU on cuda).
+    configured ones); they must be picklable. ``max_actors``: per model pool (default: the
+    ``ray_model_actors`` setting, else one per node, or one per GPU on cuda).
     """
 
     def __init__(
@@ -390,7 +390,7 @@ class RayPipeline(Pipeline):
         self._encoder_factory = encoder_factory or partial(load_encoder, settings)
         self._transcriber_factory = transcriber_factory or partial(load_transcriber, settings)
         self._english_only = transcriber_factory is None and english_only(settings)
-        self._max_actors = max_actors
+        self._max_actors = max_actors or settings.ray_model_actors
         self._key: tuple[str, str] | None = None
 
     @property
@@ -467,12 +467,6 @@ class RayPipeline(Pipeline):
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         gpus = 1 if self.settings.device.startswith("cuda") else 0
-        actors = ray.data.ActorPoolStrategy(
-            min_size=1,
-            max_size=self._max_actors or _pool_size(gpus),
-            max_concurrent_calls_per_actor=MODEL_CALLS,
-            enable_true_multi_threading=True,
-        )
         rows = [
             {
                 "video_id": video_id,
@@ -495,11 +489,22 @@ class RayPipeline(Pipeline):
                     "english_only": self._english_only,
                 },
                 batch_size=ENCODE_BATCH,
-                compute=actors,
+                compute=self._model_actors(gpus),
                 num_cpus=ACTOR_CPUS,
                 num_gpus=gpus,
                 memory=model_actor_memory(self.settings),
             )
+        )
+
+    def _model_actors(self, gpus: int):
+        """The model actors' pool: up to ``max_actors``, each taking ``MODEL_CALLS`` batches."""
+        import ray.data
+
+        return ray.data.ActorPoolStrategy(
+            min_size=1,
+            max_size=self._max_actors or _pool_size(gpus),
+            max_concurrent_calls_per_actor=MODEL_CALLS,
+            enable_true_multi_threading=True,
         )
 
     def _relative(self, task: _Task) -> Path:

@@ -477,6 +477,19 @@ def test_the_model_actor_asks_for_the_measured_lite_peak_plus_the_imagebind_chec
     assert distributed.model_actor_memory(imagebind) == distributed.LITE_ACTOR_MEMORY + 1000
 
 
+def test_the_model_actor_pool_takes_its_size_from_the_settings(settings, tmp_path):
+    """``TAGGER_RAY_MODEL_ACTORS`` bounds the pool (nodes with many cores need more than one);
+    every actor takes ``MODEL_CALLS`` batches at once."""
+    db = Database(f"duckdb:///{tmp_path / 'actors.duckdb'}")
+    pool = distributed.RayPipeline(
+        db, settings.model_copy(update={"ray_model_actors": 3})
+    )._model_actors(gpus=0)
+    assert (pool.min_size, pool.max_size) == (1, 3)
+    assert pool.max_concurrent_calls_per_actor == distributed.MODEL_CALLS == 2
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        Settings(ray_model_actors=0)
+
+
 def test_ray_pipeline_without_a_cluster_refuses_before_marking_anything(settings):
     db = _database(settings.resolved_database_url)
     pipeline = distributed.RayPipeline(db, settings, encoder_factory=FakeEncoder)
