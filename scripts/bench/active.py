@@ -420,6 +420,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             "random's final is the score with every label; 0.5 is the earlier, harder question)"
         ),
     )
+    parser.add_argument(
+        "--max-pool",
+        type=int,
+        default=MAX_POOL,
+        help="rows of an HMC set's training file(s) sampled into the pool (all when fewer)",
+    )
     parser.add_argument("--png", type=Path, required=True, help="plot of AU(PRC) vs labels")
     parser.add_argument("--md", type=Path, help="markdown tables (also printed)")
     args = parser.parse_args(argv)
@@ -430,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from scripts.bench.plot import line_charts
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    pools = [hmc_pool(args.hmc_dir, name) for name in args.datasets]
+    pools = [hmc_pool(args.hmc_dir, name, max_pool=args.max_pool) for name in args.datasets]
     if args.demo_data is not None:
         pools.append(demo_pool(args.demo_data))
     curves = run(
