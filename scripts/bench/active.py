@@ -230,7 +230,11 @@ def schedule(n_pool: int, budget: float = BUDGET_FRACTION) -> list[int]:
     start = max(2, round(START_FRACTION * n_pool))
     step = max(1, round(STEP_FRACTION * n_pool))
     rounds = round((budget - START_FRACTION) / STEP_FRACTION)
-    return sorted({min(n_pool, start + i * step) for i in range(rounds + 1)})
+    counts = sorted({min(n_pool, start + i * step) for i in range(rounds + 1)})
+    target = min(n_pool, round(budget * n_pool))
+    if counts[-1] < target:  # rounded steps fell short (1,587 rows: 79 a round end at 1,580)
+        counts.append(target)
+    return counts
 
 
 def simulate(

@@ -53,6 +53,7 @@ def test_schedule_ends_at_the_whole_pool_without_empty_rounds() -> None:
     counts = active.schedule(70)  # 5 % of 70 rounds to 4 a round: 4, 8, ..., 68, then 70
     assert counts[0] == 4 and counts[-2:] == [68, 70]
     assert all(later > earlier for earlier, later in itertools.pairwise(counts))
+    assert active.schedule(1587)[-2:] == [1580, 1587]  # 79 a round would stop 7 rows short
 
 
 @pytest.mark.parametrize("budget", [0.05, 0.0, 1.01])
