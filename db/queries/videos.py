@@ -87,8 +87,8 @@ def add_videos(session: Session, *, videos: Sequence[Video]) -> None:
     key to its object): importing 3,000 dataset rows spent 4.7 of its 8 s on those statements,
     each batch holding the DuckDB lock meanwhile. A Core executemany with RETURNING goes out in
     multi-row pages, and the external ids match the keys to the videos."""
-    external_ids = [video.external_id for video in videos]
-    if None in external_ids or len(set(external_ids)) != len(external_ids):
+    by_external_id = {video.external_id: video for video in videos}
+    if None in by_external_id or len(by_external_id) != len(videos):
         raise ValueError("add_videos needs a distinct external id on every video")
     if not videos:
         return
@@ -97,7 +97,6 @@ def add_videos(session: Session, *, videos: Sequence[Video]) -> None:
         table.insert().returning(table.c.id, table.c.external_id),
         [video.model_dump(exclude={"id"}) for video in videos],
     )
-    by_external_id = {video.external_id: video for video in videos}
     for video_id, external_id in inserted:
         by_external_id[external_id].id = video_id
 

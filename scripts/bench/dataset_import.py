@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_dataset(file, args.rows)
         for run in range(args.repeat):
             for name, import_dataset in versions.items():
-                folder = Path(tmp) / f"{run}-{len(totals[name])}-{name.replace(' ', '-')}"
+                folder = Path(tmp) / f"{run}-{name.replace(' ', '-')}"
                 folder.mkdir()
                 total, session_holds = timed_import(import_dataset, file, folder)
                 totals[name].append(total)
