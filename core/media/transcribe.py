@@ -104,7 +104,7 @@ class FasterWhisperTranscriber(Transcriber):
         self.multilingual = bool(self._model.model.is_multilingual)
         self.version = (
             f"{_model_label(self.model)}:{compute_type}:beam{beam_size}"
-            f":vad-gate:win{WINDOW_SECONDS}"
+            f":vad-gate:win{WINDOW_SECONDS}:no-sampling"
         )
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
@@ -135,6 +135,9 @@ class FasterWhisperTranscriber(Transcriber):
             beam_size=self.beam_size,
             vad_filter=False,
             condition_on_previous_text=False,
+            # no fallback to sampling: it draws from a per-thread generator no seed resets, so
+            # the same upload gave a different transcript on each run, at up to six decodes
+            temperature=0.0,
         )
         spans = [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in speech]
         segments = [

@@ -176,19 +176,22 @@ def test_multilingual_whisper_base_detects_german_and_russian(whisper_base_dir, 
     assert german.spoken.probability > 0.5
     assert {"guten", "tag", "berlin"} <= set(re.findall(r"\w+", german.text.lower()))
     # espeak-ng's Russian voice is poor (the model is only ~20-30 % sure), but it is Russian
-    russian = transcriber.transcribe(
-        read_wav(
-            speech(
-                "Здравствуйте, друзья. Сегодня мы будем готовить борщ. "
-                "Возьмите свёклу, картошку и капусту. Варите суп один час.",
-                "ru",
-                110,
-            )
+    russian_speech = read_wav(
+        speech(
+            "Здравствуйте, друзья. Сегодня мы будем готовить борщ. "
+            "Возьмите свёклу, картошку и капусту. Варите суп один час.",
+            "ru",
+            110,
         )
     )
+    russian = transcriber.transcribe(russian_speech)
     assert russian.language == "ru" and russian.spoken.code == "ru"
     assert 0 < russian.spoken.probability <= 1
-    assert "сегодня" in set(re.findall(r"\w+", russian.text.lower()))
+    words = set(re.findall(r"\w+", russian.text.lower()))
+    assert len(words & {"сегодня", "будем", "готовить", "картошку", "капусту", "суп"}) >= 2, words
+    # audio this poor fails Whisper's confidence checks: the same transcript comes back anyway
+    again = [transcriber.transcribe(russian_speech).text for _ in range(2)]
+    assert again == [russian.text, russian.text]
 
 
 def test_packaged_base_without_its_packages_says_what_to_install(tmp_path, monkeypatch):
