@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import threading
 from abc import ABC, abstractmethod
 from functools import lru_cache
 from pathlib import Path
@@ -45,6 +46,8 @@ WINDOW_SECONDS = 300
 # Whisper hears 30 s at a time; the spoken language is detected on one such window.
 DETECT_SECONDS = 30
 _OPENAI_WHISPER_CACHE = Path.home() / ".cache" / "whisper"
+# threads loading at once (the transcriber and the lite audio embedding) wait for one load
+_LOADING = threading.Lock()
 
 
 class TranscriberError(TaggerError, RuntimeError):
@@ -299,7 +302,8 @@ def load_faster_whisper(
     get the same instance (one copy of the weights, one encoder pass per window)."""
     if Path(model).is_dir():
         model = str(Path(model).resolve())
-    return _load_faster_whisper(model, device, compute_type, cpu_threads)
+    with _LOADING:  # lru_cache alone lets two first calls load two instances
+        return _load_faster_whisper(model, device, compute_type, cpu_threads)
 
 
 @lru_cache(maxsize=4)

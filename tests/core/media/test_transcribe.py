@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ from core.media.transcribe import (
     FasterWhisperTranscriber,
     OpenAIWhisperTranscriber,
     TranscriberError,
+    load_faster_whisper,
     load_transcriber,
     speech_window,
 )
@@ -138,6 +142,32 @@ def test_load_transcriber_default_is_bundled_tiny_en_and_cached(settings):
     second = load_transcriber(settings)
     assert isinstance(first, FasterWhisperTranscriber) and first.name == "faster-whisper"
     assert first.version == second.version and first._model is second._model
+
+
+def test_threads_loading_whisper_at_once_share_one_model(tmp_path, monkeypatch):
+    """The transcriber and the lite audio embedding load it from different threads at start-up:
+    one instance, so the embedding reuses transcription's encoder pass."""
+    from core.media import whisper_model
+
+    built, inside, most_inside = [], [0], [0]
+    lock = threading.Lock()
+
+    class SlowModel:
+        def __init__(self, *args, **kwargs):
+            with lock:
+                inside[0] += 1
+                most_inside[0] = max(most_inside[0], inside[0])
+            time.sleep(0.2)
+            built.append(self)
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(whisper_model, "SharedWhisperModel", SlowModel)
+    (tmp_path / "model.bin").write_bytes(b"")
+    with ThreadPoolExecutor(4) as threads:
+        models = list(threads.map(lambda _: load_faster_whisper(str(tmp_path)), range(4)))
+    assert len(built) == 1 and most_inside == [1]
+    assert all(model is built[0] for model in models)
 
 
 def test_long_audio_is_transcribed_in_windows_with_media_times(monkeypatch):
