@@ -247,6 +247,17 @@ class _Listener:
             _unexpected(e, item, "transcription")
 
 
+def _load_encoder(encoder_factory: Callable[[], Encoder]) -> Encoder:
+    """A model actor's encoder, with torch on every CPU of the node."""
+    import torch
+
+    # Ray starts workers with OMP_NUM_THREADS=1 (fractional CPUs): torch would then encode
+    # on one thread where the single-machine pipeline uses every core of the machine. (The
+    # lite encoder's CTranslate2 load sets it back to 1, as it does in the single process.)
+    torch.set_num_threads(_node_cpus())
+    return encoder_factory()
+
+
 class _ModelStage:
     """Ray Data actor: the speech model on the audio extraction decoded (:func:`listen`, as in
     the single-machine pipeline), then the encoder on the batch; sends back vectors, not images
@@ -268,14 +279,11 @@ class _ModelStage:
         transcriber_factory: Callable[[], Transcriber],
         english_only: bool,
     ) -> None:
-        import torch
-
-        # Ray starts workers with OMP_NUM_THREADS=1 (fractional CPUs): torch would then encode
-        # on one thread where the single-machine pipeline uses every core of the machine. (The
-        # lite encoder's CTranslate2 load sets it back to 1, as it does in the single process.)
-        torch.set_num_threads(_node_cpus())
-        # loaded here, while the first videos decode, not when the first batch has arrived
-        self._encoder = encoder_factory()
+        # loaded beside the first calls, not before them: the first batches are heard while
+        # torch and the encoder load (seconds), as the single process transcribes meanwhile
+        loading = ThreadPoolExecutor(1, thread_name_prefix="load-encoder")
+        self._encoder = loading.submit(_load_encoder, encoder_factory)
+        loading.shutdown(wait=False)  # its thread ends with the load
         self._encoding = threading.Lock()
         self._listener = _Listener(transcriber_factory, english_only)
 
@@ -309,7 +317,9 @@ class _ModelStage:
         if not waiting:
             return
         outcomes = encode_items(
-            self._encoder, [entry for _, entry in waiting], [i.task.name for i, _ in waiting]
+            self._encoder.result(),  # a load that failed raises here, on every batch
+            [entry for _, entry in waiting],
+            [i.task.name for i, _ in waiting],
         )
         for (item, _), outcome in zip(waiting, outcomes, strict=True):
             if isinstance(outcome, str):

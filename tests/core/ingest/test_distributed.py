@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from core.config import Settings
+from core.errors import ConfigurationError
 from core.ingest import batch as ingest
 from core.ingest import distributed
 from core.ingest.extract import Extracted
@@ -544,7 +545,7 @@ def _listened(
     english_only: bool = False,
     factory: Callable[[], FakeTranscriber] | None = None,
 ) -> list:
-    """The model actor's listening step alone (its constructor loads the encoder in Ray), on
+    """The model actor's listening step alone (its constructor starts loading the encoder), on
     one batch of extracted videos; ``english_only`` as the driver passes it (the settings show
     an English-only model)."""
     items = _extracted_items(transcripts)
@@ -599,6 +600,49 @@ def test_ray_model_actor_hears_the_next_batch_while_it_encodes_one(monkeypatch):
     assert [item.reason for item in returned] == [None, None]
     assert all(item.produced and "subtitles" in item.produced for item in returned)
     assert encoder.most_at_once == 1
+
+
+def _one_batch() -> dict[str, np.ndarray]:
+    """A batch of one extracted video with audio and no transcript, as the model actor gets it."""
+    items = _extracted_items([None])
+    items[0].task.keys["audio"] = "audio-key"
+    return {"video_id": np.array([0]), "item": distributed._column(items)}
+
+
+def test_ray_model_actor_hears_a_batch_while_its_encoder_loads(monkeypatch):
+    """The encoder loads beside the first calls (torch and the models take seconds, Whisper
+    about one): the first batch is transcribed before the load ends, then encoded."""
+    monkeypatch.setattr(distributed, "_node_cpus", lambda: 1)
+    may_load, transcriber, returned = threading.Event(), FakeTranscriber(), []
+
+    def slow_encoder() -> FakeEncoder:
+        if not may_load.wait(10.0):
+            raise AssertionError("the encoder was never let load")
+        return FakeEncoder()
+
+    stage = distributed._ModelStage(slow_encoder, lambda: transcriber, english_only=False)
+    call = threading.Thread(target=lambda: returned.append(stage(_one_batch())))
+    call.start()
+    deadline = time.monotonic() + 10.0
+    while transcriber.calls == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert transcriber.calls == 1 and not returned  # heard; waiting for the encoder
+    may_load.set()
+    call.join(10.0)
+    [item] = [distributed._unpack(data) for data in returned[0]["item"]]
+    assert item.reason is None and "subtitles" in item.produced
+
+
+def test_a_model_actor_whose_encoder_cannot_load_says_why_on_every_batch(monkeypatch):
+    monkeypatch.setattr(distributed, "_node_cpus", lambda: 1)
+
+    def broken() -> FakeEncoder:
+        raise ConfigurationError("no text model at /nowhere")
+
+    stage = distributed._ModelStage(broken, FakeTranscriber, english_only=False)
+    for _ in range(2):
+        with pytest.raises(ConfigurationError, match="no text model at /nowhere"):
+            stage(_one_batch())
 
 
 def test_ray_model_actor_detects_the_spoken_language_under_subtitles():
