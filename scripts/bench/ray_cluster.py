@@ -45,6 +45,10 @@ class LocalRayCluster:
             "PYTHONPATH": str(ROOT),
             "RAY_USAGE_STATS_ENABLED": "0",
             "RAY_raylet_start_wait_time_s": "120",
+            # A local ray.init() (tagger ingest --ray auto) leaves ~/.ray/auth_token; with it the
+            # head turns token authentication on and the second node fails to join (Ray 2.60:
+            # "InvalidAuthToken"); this throwaway cluster of tests and benchmarks needs none
+            "RAY_AUTH_MODE": "disabled",
         }
         common = ["--block", "--num-cpus", str(self.cpus), "--disable-usage-stats"]
         head = [RAY, "start", "--head", "--port", str(self.port), "--include-dashboard", "false"]
