@@ -27,10 +27,14 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 class LocalRayCluster:
     """``nodes`` Ray nodes of ``cpus`` CPUs each; ``address`` is the head's GCS address. ``env``:
-    variables the nodes' workers get beside this process's (object storage credentials)."""
+    variables the nodes' workers get beside this process's (object storage credentials).
+    ``gpus``: the head's GPUs; the other nodes get none, so one machine's GPU is not counted once
+    per node (Ray would detect it on each)."""
 
-    def __init__(self, nodes: int = 2, cpus: int = 1, env: dict[str, str] | None = None) -> None:
-        self.nodes, self.cpus = nodes, cpus
+    def __init__(
+        self, nodes: int = 2, cpus: int = 1, env: dict[str, str] | None = None, gpus: int = 0
+    ) -> None:
+        self.nodes, self.cpus, self.gpus = nodes, cpus, gpus
         self.env = env or {}
         self.folder = Path(tempfile.mkdtemp(prefix="rayt-", dir="/tmp"))
         self.port = _free_port()
@@ -52,11 +56,11 @@ class LocalRayCluster:
         }
         common = ["--block", "--num-cpus", str(self.cpus), "--disable-usage-stats"]
         head = [RAY, "start", "--head", "--port", str(self.port), "--include-dashboard", "false"]
-        self._spawn([*head, *common], env, 0)
+        self._spawn([*head, *common, "--num-gpus", str(self.gpus)], env, 0)
         _wait_for_port(self.port, START_TIMEOUT_S, self._children[0])
         for index in range(1, self.nodes):
             worker = [RAY, "start", "--address", self.address]
-            self._spawn([*worker, *common], env, index)
+            self._spawn([*worker, *common, "--num-gpus", "0"], env, index)
         self._wait_for_nodes(START_TIMEOUT_S)
 
     def _spawn(self, args: list[str], env: dict[str, str], index: int) -> None:

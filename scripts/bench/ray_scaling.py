@@ -1,0 +1,188 @@
+"""How `ingest --ray` scales with workers on one many-core machine (issue 16).
+
+The same demo videos are ingested on local Ray clusters of 1, 2, 4 and 8 nodes (``--nodes``) of
+``--cpus`` CPUs each, one cluster at a time, each into a fresh data dir (nothing cached). Each row
+gives the throughput and, against the first row, the speed-up and the efficiency (speed-up over
+the growth in CPUs: 1.0 is linear). The cluster starts before the clock, as a real one is up
+already; the model actors load their models in the run, as on a fresh cluster. This process is
+the driver, as `tagger ingest --ray ADDRESS` is.
+
+Made for a lent machine with many cores (the 2-core development box can only run it small).
+The lite encoder on 16 cores, then ImageBind on the GPU (the head node gets it; one model actor
+per GPU, so ``--model-actors`` is left alone there):
+
+    python -m scripts.bench.ray_scaling --work-dir DIR --videos 96 --nodes 1 2 4 8 --cpus 2
+    python -m scripts.bench.ray_scaling --work-dir DIR --videos 96 --nodes 1 --cpus 16 \\
+        --model-actors 1 2 4
+    TAGGER_ENCODER=imagebind TAGGER_DEVICE=cuda TAGGER_IMAGEBIND_CHECKPOINT=imagebind_huge.pth \\
+        python -m scripts.bench.ray_scaling --work-dir DIR --videos 96 --nodes 1 2 4 8 --cpus 2 \\
+        --gpus 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.config import Settings, get_settings
+from core.errors import TaggerError
+from core.ingest.distributed import RayPipeline, connect
+from core.ingest.stored import DONE_STATUSES
+from scripts.bench.common import demo_corpus_videos, fresh_settings, open_database
+from scripts.bench.ray_cluster import LocalRayCluster
+
+
+class ScalingError(TaggerError):
+    """A layout this machine cannot run without sharing cores between nodes."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One cluster to measure: ``nodes`` x ``cpus``, at most ``model_actors`` (None: default)."""
+
+    nodes: int
+    cpus: int
+    model_actors: int | None = None
+
+    @property
+    def total_cpus(self) -> int:
+        return self.nodes * self.cpus
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One layout's ingest: wall time (cluster start not included) and what it produced."""
+
+    layout: Layout
+    wall_s: float
+    cluster_start_s: float
+    videos_done: int
+    video_seconds: float
+    totals: dict[str, int]
+
+    @property
+    def videos_per_s(self) -> float:
+        return self.videos_done / self.wall_s
+
+
+def layouts(
+    nodes: Sequence[int], cpus: int, model_actors: Sequence[int | None], cores: int
+) -> list[Layout]:
+    """Every node count with every actor count; refused when a layout needs more cores than the
+    machine has (nodes would then share cores, and the rows would measure that)."""
+    wanted = [Layout(n, cpus, actors) for n in nodes for actors in model_actors]
+    too_big = [layout for layout in wanted if layout.total_cpus > cores]
+    if too_big:
+        raise ScalingError(
+            f"{too_big[0].nodes} node(s) x {cpus} CPUs need {too_big[0].total_cpus} cores; "
+            f"this machine has {cores}: pass fewer --nodes or --cpus"
+        )
+    return wanted
+
+
+def measure(videos: Path, work: Path, base: Settings, layout: Layout, gpus: int) -> Measured:
+    """Start the cluster, ingest ``videos`` into a fresh data dir through it, stop it."""
+    import ray
+
+    from core.ingest.batch import ingest_paths
+
+    prefix = f"scale-{layout.nodes}x{layout.cpus}-"
+    settings = fresh_settings(base, Path(tempfile.mkdtemp(prefix=prefix, dir=work)))
+    db = open_database(settings, taxonomy=False)
+    cluster = LocalRayCluster(nodes=layout.nodes, cpus=layout.cpus, gpus=gpus)
+    try:
+        started = time.perf_counter()
+        cluster.start()
+        cluster_start_s = time.perf_counter() - started
+        connect(cluster.address)
+        pipeline = RayPipeline(db, settings, max_actors=layout.model_actors)
+        report = ingest_paths(db, [videos], settings=settings, pipeline=pipeline)
+    finally:
+        ray.shutdown()
+        cluster.stop()
+    return Measured(
+        layout,
+        report.wall_seconds,
+        cluster_start_s,
+        sum(r.status in DONE_STATUSES for r in report.results),
+        report.video_seconds,
+        {str(status): count for status, count in report.totals.items()},
+    )
+
+
+def table(rows: Sequence[Measured]) -> str:
+    """Markdown rows; speed-up and efficiency are against the first row."""
+    lines = [
+        (
+            "| nodes x CPUs | model actors | wall | videos/s | s of video/s | speed-up "
+            "| efficiency | cluster start | statuses |"
+        ),
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        *(table_row(row, rows[0]) for row in rows),
+    ]
+    if len({_statuses(row.totals) for row in rows}) > 1:
+        lines += ["", "**The layouts disagree on the statuses**: the rows are not comparable."]
+    return "\n".join(lines)
+
+
+def table_row(row: Measured, first: Measured) -> str:
+    speed_up = row.videos_per_s / first.videos_per_s
+    growth = row.layout.total_cpus / first.layout.total_cpus
+    return (
+        f"| {row.layout.nodes} x {row.layout.cpus} | {row.layout.model_actors or 'default'} "
+        f"| {row.wall_s:.1f} s | {row.videos_per_s:.2f} | {row.video_seconds / row.wall_s:.1f} "
+        f"| {speed_up:.2f} | {speed_up / growth:.2f} | {row.cluster_start_s:.1f} s "
+        f"| {_statuses(row.totals)} |"
+    )
+
+
+def _statuses(totals: dict[str, int]) -> str:
+    return ", ".join(f"{status} {count}" for status, count in sorted(totals.items()))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--cpus", type=int, default=2, help="CPUs of each node")
+    parser.add_argument(
+        "--model-actors",
+        type=int,
+        nargs="+",
+        default=[None],
+        help="most model actors (TAGGER_RAY_MODEL_ACTORS), each value a row per node count",
+    )
+    parser.add_argument("--gpus", type=int, default=0, help="GPUs of the head node")
+    parser.add_argument("--videos", type=int, default=96, help="demo-corpus videos to ingest")
+    parser.add_argument("--work-dir", type=Path, help="keeps the demo corpus for later runs")
+    parser.add_argument("--out", type=Path, help="also write the table (markdown) to this file")
+    args = parser.parse_args(argv)
+    try:
+        wanted = layouts(args.nodes, args.cpus, args.model_actors, os.cpu_count() or 1)
+    except ScalingError as e:
+        parser.error(str(e))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    base = get_settings()
+    with tempfile.TemporaryDirectory(prefix="ray-scaling-") as tmp:
+        work = (args.work_dir or Path(tmp)) / f"scaling-{time.strftime('%Y%m%d-%H%M%S')}"
+        work.mkdir(parents=True)
+        videos = demo_corpus_videos(work, args.videos)
+        rows = []
+        for layout in wanted:
+            rows.append(measure(videos, work, base, layout, args.gpus))
+            print(table_row(rows[-1], rows[0]), flush=True)
+    print(
+        f"\n{args.videos} demo videos, encoder {base.encoder} on {base.device}, "
+        f"{os.cpu_count()} cores\n\n{table(rows)}"
+    )
+    if args.out:
+        args.out.write_text(table(rows) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
