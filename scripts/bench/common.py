@@ -11,7 +11,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -166,6 +167,16 @@ def open_database(settings: Settings, *, taxonomy: bool = True) -> Database:
             if taxonomy_q.count_nodes(session) == 0:
                 taxonomy_lib.save_to_db(session, taxonomy_lib.load_iab3())
     return db
+
+
+@contextmanager
+def run_folder(work_dir: Path | None, name: str) -> Iterator[Path]:
+    """``work_dir/NAME-TIMESTAMP`` (kept), or the same in a temporary folder removed at the end;
+    :func:`demo_corpus_videos` keeps its corpora beside it."""
+    with tempfile.TemporaryDirectory(prefix=f"{name}-") as tmp:
+        work = (work_dir or Path(tmp)) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        work.mkdir(parents=True)
+        yield work
 
 
 def demo_corpus_videos(work: Path, n_videos: int) -> Path:

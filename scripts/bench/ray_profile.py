@@ -29,7 +29,13 @@ from core.config import Settings, get_settings
 from core.encoders import Encoder
 from core.ingest.distributed import ACTOR_CPUS, RayPipeline, connect
 from core.ingest.pipeline import Pipeline
-from scripts.bench.common import FULL, demo_corpus_videos, fresh_settings, open_database
+from scripts.bench.common import (
+    FULL,
+    demo_corpus_videos,
+    fresh_settings,
+    open_database,
+    run_folder,
+)
 from scripts.bench.ray_cluster import CpuMeter, LocalRayCluster
 
 DAEMONS = {  # a marker in the command line -> what the process is
@@ -307,9 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     base = get_settings()
-    with tempfile.TemporaryDirectory(prefix="ray-profile-") as tmp:
-        work = (args.work_dir or Path(tmp)) / f"profile-{time.strftime('%Y%m%d-%H%M%S')}"
-        work.mkdir(parents=True)
+    with run_folder(args.work_dir, "profile") as work:
         videos = demo_corpus_videos(work, args.videos)
         lines = [] if args.skip_single else profile_single(videos, work, base)
         lines += profile_ray(videos, work, base, args.nodes)

@@ -33,7 +33,7 @@ from core.config import Settings, get_settings
 from core.errors import TaggerError
 from core.ingest.distributed import RayPipeline, connect
 from core.ingest.stored import DONE_STATUSES
-from scripts.bench.common import demo_corpus_videos, fresh_settings, open_database
+from scripts.bench.common import demo_corpus_videos, fresh_settings, open_database, run_folder
 from scripts.bench.ray_cluster import LocalRayCluster
 
 
@@ -167,9 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(e))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     base = get_settings()
-    with tempfile.TemporaryDirectory(prefix="ray-scaling-") as tmp:
-        work = (args.work_dir or Path(tmp)) / f"scaling-{time.strftime('%Y%m%d-%H%M%S')}"
-        work.mkdir(parents=True)
+    with run_folder(args.work_dir, "scaling") as work:
         videos = demo_corpus_videos(work, args.videos)
         rows = []
         for layout in wanted:
