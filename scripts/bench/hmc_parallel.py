@@ -36,8 +36,10 @@ from scripts.bench.hmc import (
     TORCH_THREADS,
     BenchmarkResult,
     available_datasets,
+    load_split,
     run_dataset,
 )
+from scripts.bench.training_step import SPEED_SET, step_ms
 
 # what each variant changes in the default classifier
 VARIANTS: dict[str, dict] = {
@@ -176,7 +178,23 @@ def main(argv: list[str] | None = None) -> int:
         runs = plan(args)
     except ValueError as e:
         parser.error(str(e))
-    return 1 if run_all(str(args.data), runs, args.jobs, args.out) else 0
+    print(machine_speed(args.data, "before the fits"), flush=True)
+    failed = run_all(str(args.data), runs, args.jobs, args.out)
+    print(machine_speed(args.data, "after them"))
+    return 1 if failed else 0
+
+
+def machine_speed(data_dir: str | Path, when: str) -> str:
+    """A line with the reference training step's CPU ms now (the machine's speed varies 2x
+    between days), or why it is not measured."""
+    if SPEED_SET not in available_datasets(data_dir):
+        return f"machine speed {when}: not measured ({SPEED_SET} is not in {data_dir})"
+    torch.set_num_threads(1)
+    ms = step_ms(load_split(data_dir, SPEED_SET))
+    return (
+        f"machine speed {when}: a training step on {SPEED_SET} (batch 64, width 250, 1 thread) "
+        f"takes {ms:.1f} CPU ms"
+    )
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from scripts.bench.common import module_at
 NETWORK_MODULE = "core/classifier/network.py"
 BATCH = 64
 STEPS_PER_RUN = 20
+SPEED_SET = "cellcycle_GO"  # a 4,126-node GO DAG, as on the sets the CPU budget is tight on
 
 
 def _workloads(
@@ -73,6 +74,19 @@ def _workloads(
         "MCLoss forward + backward": loss_only,
         f"training step (MLP width {width})": training_step,
     }
+
+
+def step_ms(split: hmc_bench.BenchmarkSplit, width: int = 250, repeat: int = 5) -> float:
+    """Median CPU ms of today's training step on ``split`` (call at one torch thread): how fast
+    the machine is now. The same code took 9.7 ms on 2026-11-24 and 18-20 ms on 2026-12-05, so
+    CPU seconds from different days compare only next to this figure."""
+    run = _workloads(network, split, width)[f"training step (MLP width {width})"]
+    times = []
+    for _ in range(repeat):
+        start = time.process_time()
+        run()
+        times.append((time.process_time() - start) / STEPS_PER_RUN * 1000)
+    return statistics.median(times)
 
 
 def _same_loss(modules: dict[str, ModuleType], split: hmc_bench.BenchmarkSplit) -> None:

@@ -1,4 +1,6 @@
 import argparse
+import re
+from pathlib import Path
 
 import pytest
 
@@ -6,6 +8,8 @@ from core.classifier.estimator import DEFAULT_ALTERNATIVES
 from scripts.bench import hmc_parallel
 from scripts.bench.hmc import BenchmarkResult
 from scripts.bench.hmc_parallel import Run
+
+REAL_DATA = Path(__file__).resolve().parents[4] / "shared" / "benchmarks" / "hmc"
 
 
 def test_runs_are_parsed_and_named_mistakes_refused(tmp_path):
@@ -52,3 +56,23 @@ def test_row_names_the_choice_and_every_ensemble_size():
     assert "1: 0.3700/98 · 2: 0.3760/162 · 3: 0.3790/226 · 4: 0.3801/290 · 5: 0.3805/354" in row
     assert hmc_parallel.candidate_name({}) == "defaults"
     assert hmc_parallel.candidate_name({"lr": 0.1}) == "lr=0.1"
+
+
+def test_machine_speed_is_the_reference_step_or_says_why_not(tmp_path):
+    assert hmc_parallel.machine_speed(tmp_path, "before the fits") == (
+        f"machine speed before the fits: not measured (cellcycle_GO is not in {tmp_path})"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL_DATA.exists(), reason=f"benchmark data not found at {REAL_DATA}")
+def test_machine_speed_times_a_training_step_on_a_go_dag():
+    line = hmc_parallel.machine_speed(REAL_DATA, "after them")
+    ms = float(
+        re.fullmatch(
+            r"machine speed after them: a training step on cellcycle_GO "
+            r"\(batch 64, width 250, 1 thread\) takes (\d+\.\d) CPU ms",
+            line,
+        )[1]
+    )
+    assert 1 < ms < 1000  # milliseconds, not seconds or microseconds
