@@ -78,7 +78,7 @@ def _workloads(
 
 def step_ms(split: hmc_bench.BenchmarkSplit, width: int = 250, repeat: int = 5) -> float:
     """Median CPU ms of today's training step on ``split`` (call at one torch thread): how fast
-    the machine is now. The same code took 9.7 ms on 2026-11-24 and 18-20 ms on 2026-12-05, so
+    the machine is now. The same code took 9.7 ms on 2026-11-24 and 18-22 ms on 2026-12-05, so
     CPU seconds from different days compare only next to this figure."""
     run = _workloads(network, split, width)[f"training step (MLP width {width})"]
     times = []
