@@ -81,12 +81,14 @@ def step_ms(split: hmc_bench.BenchmarkSplit, width: int = 250, repeat: int = 5) 
     the machine is now. The same code took 9.7 ms on 2026-11-24 and 18-22 ms on 2026-12-05, so
     CPU seconds from different days compare only next to this figure."""
     run = _workloads(network, split, width)[f"training step (MLP width {width})"]
-    times = []
-    for _ in range(repeat):
-        start = time.process_time()
-        run()
-        times.append((time.process_time() - start) / STEPS_PER_RUN * 1000)
-    return statistics.median(times)
+    return statistics.median(_cpu_ms_per_step(run) for _ in range(repeat))
+
+
+def _cpu_ms_per_step(run: Callable[[], None]) -> float:
+    """CPU ms per batch of one call of a workload (``STEPS_PER_RUN`` batches)."""
+    start = time.process_time()
+    run()
+    return (time.process_time() - start) / STEPS_PER_RUN * 1000
 
 
 def _same_loss(modules: dict[str, ModuleType], split: hmc_bench.BenchmarkSplit) -> None:
@@ -122,11 +124,7 @@ def main() -> None:
     for _ in range(args.repeat):
         for label, named in workloads.items():
             for name, run in named.items():
-                start = time.process_time()
-                run()
-                times.setdefault((label, name), []).append(
-                    (time.process_time() - start) / STEPS_PER_RUN * 1000
-                )
+                times.setdefault((label, name), []).append(_cpu_ms_per_step(run))
     labels = list(modules)
     print(
         f"{args.dataset}: {split.hierarchy.n_nodes} nodes, batch {BATCH}, 1 thread, "
