@@ -60,6 +60,8 @@ DEMO_TEST_FRACTION = 0.4
 # Fewer, shorter-lived members than a product retrain: ~80 fits per data set must fit a few
 # CPU minutes; every order gets the same settings, so the comparison stays fair.
 FAST_PARAMS = {"n_ensemble": 1, "max_epochs": 40, "patience": 5}
+# "product": each round retrains exactly as the product does (issue 17's protocol, ~5x the CPU)
+RETRAIN_SETTINGS = ("fast", "product")
 # HMC pools and test sets are subsampled (seeded) to this many rows: the question is the order,
 # and a 2-core machine shared by a team cannot afford full-size sets for every round
 MAX_POOL = 800
@@ -188,18 +190,27 @@ def demo_pool(data_dir: str | Path, *, seed: int = 0) -> Pool:
     )
 
 
-def _fit(pool: Pool, labelled: np.ndarray, seed: int, members: int = 1) -> HierarchicalClassifier:
+def retrain_params(n_labelled: int, retrain: str = "fast", members: int = 1) -> dict:
+    """A round's classifier settings: the product's own for ``n_labelled`` labels (``retrain``
+    "product": what the product's retrain uses, ensemble size included) or the same with
+    ``FAST_PARAMS`` and ``members`` networks ("fast": cheap enough for many rounds)."""
+    if retrain not in RETRAIN_SETTINGS:
+        raise ValueError(f"retrain must be one of {', '.join(RETRAIN_SETTINGS)}, not {retrain!r}")
+    params = default_classifier_params(n_labelled)
+    if retrain == "product":
+        return params
+    return {**params, **FAST_PARAMS, "n_ensemble": members}
+
+
+def _fit(
+    pool: Pool, labelled: np.ndarray, seed: int, retrain: str = "fast", members: int = 1
+) -> HierarchicalClassifier:
     """The product's retraining on the labelled rows, given in pool order as the product gives
     its training set in video-id order (``load_matrices``): the classifier's held-out slices
     depend on the rows' order, so the same labels must train the same model whatever order they
     were reviewed in."""
     rows = np.sort(labelled)
-    params = {
-        **default_classifier_params(len(labelled)),
-        **FAST_PARAMS,
-        "n_ensemble": members,
-        "random_state": seed,
-    }
+    params = {**retrain_params(len(labelled), retrain, members), "random_state": seed}
     return HierarchicalClassifier(**params).fit(
         _rows(pool.X_pool, rows), pool.Y_pool[rows], hierarchy=pool.hierarchy
     )
@@ -242,17 +253,18 @@ def simulate(
     strategy: str,
     *,
     seed: int = 0,
+    retrain: str = "fast",
     members: int = 1,
     budget: float = BUDGET_FRACTION,
 ) -> Curve:
-    """One order on one data set: retrain (an ensemble of ``members``), score on test, review
-    the next batch, repeat until ``budget`` (a share of the pool) is labelled."""
+    """One order on one data set: retrain (``retrain_params``), score on test, review the next
+    batch, repeat until ``budget`` (a share of the pool) is labelled."""
     rng = np.random.default_rng(seed)
     counts = schedule(pool.n_pool, budget)
     labelled = rng.permutation(pool.n_pool)[: counts[0]]  # same start for every strategy
     curve = Curve(pool.name, strategy)
     for round_no, count in enumerate(counts):
-        clf = _fit(pool, labelled, seed, members)
+        clf = _fit(pool, labelled, seed, retrain, members)
         proba = clf.predict_proba(pool.X_test)
         curve.n_labels.append(len(labelled))
         curve.auprc.append(micro_auprc(pool.Y_test, proba, nodes=pool.scored_nodes))
@@ -385,6 +397,7 @@ def run(
     seeds: Sequence[int],
     log=print,
     *,
+    retrain: str = "fast",
     members: int = 1,
     budget: float = BUDGET_FRACTION,
 ) -> list[Curve]:
@@ -393,7 +406,10 @@ def run(
     for pool in pools:
         for strategy in strategies:
             started = time.process_time()
-            runs = [simulate(pool, strategy, seed=s, members=members, budget=budget) for s in seeds]
+            runs = [
+                simulate(pool, strategy, seed=s, retrain=retrain, members=members, budget=budget)
+                for s in seeds
+            ]
             curves.append(mean_curve(runs))
             log(
                 f"{pool.name} {strategy}: final {curves[-1].auprc[-1]:.3f} "
@@ -410,10 +426,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--strategies", nargs="+", default=list(DEFAULT_STRATEGIES))
     parser.add_argument("--seeds", type=int, default=1, help="repetitions averaged per order")
     parser.add_argument(
+        "--retrain",
+        choices=RETRAIN_SETTINGS,
+        default="fast",
+        help=(
+            "each round's classifier: 'fast' (1 member by default, 40 epochs, patience 5) or "
+            "'product' (exactly the product's retrain: 3 members up to 3,000 labels, patience 10)"
+        ),
+    )
+    parser.add_argument(
         "--members",
         type=int,
-        default=FAST_PARAMS["n_ensemble"],
-        help="ensemble members of every order's classifier ('committee' needs >= 2)",
+        help="ensemble members of every order's fast classifier ('committee' needs >= 2)",
     )
     parser.add_argument(
         "--budget",
@@ -435,7 +459,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if "random" not in args.strategies:
         raise SystemExit("--strategies must include 'random' (the baseline)")
-    if "committee" in args.strategies and args.members < 2:
+    if args.retrain == "product" and args.members is not None:
+        raise SystemExit("--members sets the fast classifier's size; the product's is its own")
+    members = FAST_PARAMS["n_ensemble"] if args.members is None else args.members
+    if "committee" in args.strategies and args.retrain == "fast" and members < 2:
         raise SystemExit("the 'committee' order needs --members 2 or more")
     from scripts.bench.plot import line_charts
 
@@ -444,7 +471,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.demo_data is not None:
         pools.append(demo_pool(args.demo_data))
     curves = run(
-        pools, args.strategies, range(args.seeds), members=args.members, budget=args.budget
+        pools,
+        args.strategies,
+        range(args.seeds),
+        retrain=args.retrain,
+        members=members,
+        budget=args.budget,
     )
     line_charts(
         args.png,
@@ -455,12 +487,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         x_label="labelled examples",
         y_label="test micro AU(PRC)",
     )
+    retrain_label = "product" if args.retrain == "product" else f"fast, {members} member(s)"
     report = (
         format_table(summary_rows(curves))
         + "\n"
         + format_curves(curves)
         + f"\n\n{time.process_time() - cpu0:.0f} CPU s, {time.perf_counter() - wall0:.0f} wall s;"
-        f" seeds averaged: {args.seeds}; members: {args.members}; budget: {args.budget:.0%} of"
+        f" seeds averaged: {args.seeds}; retrain: {retrain_label}; budget: {args.budget:.0%} of"
         f" the pool; plot: {args.png}\n"
     )
     print(report)

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from core.classifier import Hierarchy
+from core.lifecycle.training import default_classifier_params
 from scripts.bench import active
 from scripts.bench.plot import line_charts
 
@@ -163,3 +164,38 @@ def test_the_same_labels_train_the_same_model_in_any_review_order(monkeypatch) -
     first = active._fit(pool, labelled, seed=0).predict_proba(pool.X_test)
     again = active._fit(pool, labelled[::-1], seed=0).predict_proba(pool.X_test)
     np.testing.assert_array_equal(first, again)
+
+
+def test_product_retrain_is_the_products_own_settings_and_fast_overrides_them() -> None:
+    assert active.retrain_params(400, "product") == default_classifier_params(400)
+    assert active.retrain_params(400, "product")["n_ensemble"] == 3
+    fast = active.retrain_params(400, "fast", members=2)
+    assert fast["n_ensemble"] == 2
+    assert (
+        fast["max_epochs"]
+        == active.FAST_PARAMS["max_epochs"]
+        != default_classifier_params(400)["max_epochs"]
+    )
+    with pytest.raises(ValueError, match="fast, product"):
+        active.retrain_params(400, "slow")
+
+
+def test_product_retrain_fits_what_the_product_fits(monkeypatch) -> None:
+    fitted = []
+    real_init = active.HierarchicalClassifier.__init__
+
+    def record(self, **params) -> None:
+        fitted.append(params)
+        real_init(self, **{**params, "max_epochs": 2})
+
+    monkeypatch.setattr(active.HierarchicalClassifier, "__init__", record)
+    active.simulate(_pool(60), "random", seed=3, retrain="product", budget=0.1)
+    assert fitted and all(p["n_ensemble"] == 3 and p["random_state"] == 3 for p in fitted)
+    assert {k: v for k, v in fitted[0].items() if k != "random_state"} == default_classifier_params(
+        3
+    )
+
+
+def test_members_cannot_be_set_for_the_product_retrain() -> None:
+    with pytest.raises(SystemExit, match="product's is its own"):
+        active.main(["--datasets", "--retrain", "product", "--members", "2", "--png", "x.png"])
