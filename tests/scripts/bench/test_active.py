@@ -82,8 +82,24 @@ def test_ratio_is_labels_needed_over_the_budget_on_the_mean_curves() -> None:
     assert random_row["labels_to_target"] == 100 and random_row["ratio"] == 1.0
     assert badge_row["labels_to_target"] == 65 and badge_row["ratio"] == pytest.approx(0.65)
     assert (badge_row["goal_labels"], badge_row["at_goal"]) == (60, pytest.approx(0.85))
+    # paired by seed at 60 labels: badge 0.92 - 0.88 and 0.78 - 0.89, random 0.72 - 0.88 twice
+    assert badge_row["gap_at_goal"] == pytest.approx((-0.035, 0.075))
+    assert random_row["gap_at_goal"] == pytest.approx((-0.16, 0.0), abs=1e-12)
     table = active.format_table(rows)
-    assert "| d | badge | 0.500 | 0.910 (100) | 0.885 | 65 | 65% | 0.850 (60) | **no** |" in table
+    badge_line = (
+        "| d | badge | 0.500 | 0.910 (100) | 0.885 | 65 | 65% | 0.850 (60) | -0.035 ± 0.075 |"
+    )
+    assert f"{badge_line} **no** |" in table
+
+
+def test_a_single_seed_has_no_paired_gap() -> None:
+    counts = active.schedule(100)
+    random_run = active.mean_curve([active.Curve("d", "random", counts, [0.5] * 20)])
+    badge_run = active.mean_curve([active.Curve("d", "badge", counts, [0.6] * 20)])
+    assert active.paired_gap(badge_run, random_run, 11) is None
+    assert "| 0.600 (60) | - | yes |" in active.format_table(
+        active.summary_rows([random_run, badge_run])
+    )
 
 
 def test_score_at_takes_the_last_round_within_the_labels() -> None:
