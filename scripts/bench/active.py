@@ -10,7 +10,12 @@ labelled. The question each order answers: how many labels does it need to reach
 that random order has at the end of the budget ("random's final")? ``ratio`` = those labels /
 the labels at the budget; the goal is <= 0.6 on every set. Both are read off the curves
 averaged over seeds: an order reaches the target at its first round whose mean AU(PRC) is at
-least random's mean final.
+least random's mean final. Beside it, the order's score at 60 % of the budget minus random's
+final, paired by seed (mean ± standard error): with the whole pool both finals are the same
+model on each seed, so this says whether a shortfall is more than the seeds' spread.
+
+Each round retrains with ``--retrain fast`` (the product's settings with one short-lived member:
+cheap enough for many rounds) or ``--retrain product`` (exactly the product's retrain).
 
 The default budget is the whole pool (1.0): issue 17 asks for "random order's final AU(PRC)
 with at most 60 % of the labels", and with every label of the pool random's final is the score
