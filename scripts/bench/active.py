@@ -233,6 +233,13 @@ def check_budget(budget: float) -> float:
     return budget
 
 
+def check_step(step: float) -> float:
+    """``step`` if it is a share of the pool above 0 and at most all of it."""
+    if not 0 < step <= 1.0:
+        raise ValueError(f"a round's share of the pool must be above 0 and at most 1, not {step}")
+    return step
+
+
 def _budget_argument(text: str) -> float:
     try:
         return check_budget(float(text))
@@ -240,15 +247,26 @@ def _budget_argument(text: str) -> float:
         raise argparse.ArgumentTypeError(str(e)) from e
 
 
-def schedule(n_pool: int, budget: float = BUDGET_FRACTION) -> list[int]:
-    """Labelled counts after each round: 5 % of the pool, then +5 % a round up to ``budget``
-    (a share of the pool), the last round capped at the whole pool. Rounds that the cap would
-    leave empty are dropped, so every round reviews at least one row."""
+def _step_argument(text: str) -> float:
+    try:
+        return check_step(float(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def schedule(
+    n_pool: int, budget: float = BUDGET_FRACTION, step: float = STEP_FRACTION
+) -> list[int]:
+    """Labelled counts after each round: 5 % of the pool, then +``step`` (a share of the pool:
+    the labels reviewed between two retrains) a round up to ``budget`` (a share of the pool), the
+    last round capped at the whole pool. Rounds that the cap would leave empty are dropped, so
+    every round reviews at least one row."""
     check_budget(budget)
+    check_step(step)
     start = max(2, round(START_FRACTION * n_pool))
-    step = max(1, round(STEP_FRACTION * n_pool))
-    rounds = round((budget - START_FRACTION) / STEP_FRACTION)
-    counts = sorted({min(n_pool, start + i * step) for i in range(rounds + 1)})
+    rows_a_round = max(1, round(step * n_pool))
+    rounds = round((budget - START_FRACTION) / step)
+    counts = sorted({min(n_pool, start + i * rows_a_round) for i in range(rounds + 1)})
     target = min(n_pool, round(budget * n_pool))
     if counts[-1] < target:  # rounded steps fell short (1,587 rows: 79 a round end at 1,580)
         counts.append(target)
@@ -263,11 +281,12 @@ def simulate(
     retrain: str = "fast",
     members: int = 1,
     budget: float = BUDGET_FRACTION,
+    step: float = STEP_FRACTION,
 ) -> Curve:
     """One order on one data set: retrain (``retrain_params``), score on test, review the next
     batch, repeat until ``budget`` (a share of the pool) is labelled."""
     rng = np.random.default_rng(seed)
-    counts = schedule(pool.n_pool, budget)
+    counts = schedule(pool.n_pool, budget, step)
     labelled = rng.permutation(pool.n_pool)[: counts[0]]  # same start for every strategy
     curve = Curve(pool.name, strategy)
     for round_no, count in enumerate(counts):
@@ -427,6 +446,7 @@ def run(
     retrain: str = "fast",
     members: int = 1,
     budget: float = BUDGET_FRACTION,
+    step: float = STEP_FRACTION,
 ) -> list[Curve]:
     torch.set_num_threads(TORCH_THREADS)
     curves = []
@@ -434,7 +454,15 @@ def run(
         for strategy in strategies:
             started = time.process_time()
             runs = [
-                simulate(pool, strategy, seed=s, retrain=retrain, members=members, budget=budget)
+                simulate(
+                    pool,
+                    strategy,
+                    seed=s,
+                    retrain=retrain,
+                    members=members,
+                    budget=budget,
+                    step=step,
+                )
                 for s in seeds
             ]
             curves.append(mean_curve(runs))
@@ -476,6 +504,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         ),
     )
     parser.add_argument(
+        "--step",
+        type=_step_argument,
+        default=STEP_FRACTION,
+        help=(
+            "share of the pool reviewed between two retrains (default %(default)s; the product's "
+            "'retrain after N new confirmed labels')"
+        ),
+    )
+    parser.add_argument(
         "--max-pool",
         type=int,
         default=MAX_POOL,
@@ -504,6 +541,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         retrain=args.retrain,
         members=members,
         budget=args.budget,
+        step=args.step,
     )
     line_charts(
         args.png,
@@ -520,8 +558,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         + "\n"
         + format_curves(curves)
         + f"\n\n{time.process_time() - cpu0:.0f} CPU s, {time.perf_counter() - wall0:.0f} wall s;"
-        f" seeds averaged: {args.seeds}; retrain: {retrain_label}; budget: {args.budget:.0%} of"
-        f" the pool; plot: {args.png}\n"
+        f" seeds averaged: {args.seeds}; retrain: {retrain_label} every {args.step:.1%} of the"
+        f" pool; budget: {args.budget:.0%} of the pool; plot: {args.png}\n"
     )
     print(report)
     if args.md is not None:

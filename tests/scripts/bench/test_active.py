@@ -215,3 +215,12 @@ def test_product_retrain_fits_what_the_product_fits(monkeypatch) -> None:
 def test_members_cannot_be_set_for_the_product_retrain() -> None:
     with pytest.raises(SystemExit, match="product's is its own"):
         active.main(["--datasets", "--retrain", "product", "--members", "2", "--png", "x.png"])
+
+
+def test_a_smaller_step_retrains_more_often_up_to_the_same_budget() -> None:
+    assert active.schedule(800, step=0.025) == list(range(40, 801, 20))
+    assert active.schedule(800, 0.5, step=0.1) == [40, 120, 200, 280, 360, 400]
+    with pytest.raises(ValueError, match="round's share"):
+        active.schedule(800, step=0.0)
+    with pytest.raises(SystemExit):
+        active.main(["--datasets", "--step", "1.5", "--png", "x.png"])
