@@ -224,3 +224,30 @@ def test_a_smaller_step_retrains_more_often_up_to_the_same_budget() -> None:
         active.schedule(800, step=0.0)
     with pytest.raises(SystemExit):
         active.main(["--datasets", "--step", "1.5", "--png", "x.png"])
+
+
+def test_the_whole_pools_fits_are_every_orders_last_round(monkeypatch) -> None:
+    monkeypatch.setattr(active, "FAST_PARAMS", {"n_ensemble": 1, "max_epochs": 2, "patience": 2})
+    pool = _pool(40)
+    scores = active.whole_pool_scores(pool, 3)
+    assert len(scores) == 3 and len(set(scores)) > 1  # another seed, another model
+    for seed in (0, 1):
+        curve = active.simulate(pool, "badge", seed=seed)
+        assert curve.n_labels[-1] == 40 and curve.auprc[-1] == scores[seed]
+
+
+def test_a_target_from_whole_pool_fits_replaces_randoms_final() -> None:
+    counts = active.schedule(100)
+    random_run = active.mean_curve([active.Curve("d", "random", counts, [0.5] * 19 + [0.9])])
+    badge_run = active.mean_curve([active.Curve("d", "badge", counts, [0.5] * 9 + [0.86] * 11)])
+    rows = active.summary_rows([random_run, badge_run], {"d": [0.84, 0.86, 0.88, 0.86]})
+    assert rows[1]["target"] == pytest.approx(0.86) and rows[1]["target_fits"] == 4
+    assert rows[1]["labels_to_target"] == 50  # 0.86 >= the fits' mean, not >= random's 0.9
+    assert "| 0.860 (every label, 4 fits) | 50 | 50% |" in active.format_table(rows)
+    assert active.summary_rows([random_run, badge_run])[1]["labels_to_target"] is None
+
+
+@pytest.mark.parametrize("extra", [["--final-fits", "1"], ["--final-fits", "4", "--budget", "0.5"]])
+def test_whole_pool_fits_need_two_or_more_and_the_whole_pool(extra: list[str]) -> None:
+    with pytest.raises(SystemExit, match="final-fits"):
+        active.main(["--datasets", *extra, "--png", "x.png"])
