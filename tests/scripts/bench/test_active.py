@@ -229,7 +229,7 @@ def test_a_smaller_step_retrains_more_often_up_to_the_same_budget() -> None:
 def test_the_whole_pools_fits_are_every_orders_last_round(monkeypatch) -> None:
     monkeypatch.setattr(active, "FAST_PARAMS", {"n_ensemble": 1, "max_epochs": 2, "patience": 2})
     pool = _pool(40)
-    scores = active.whole_pool_scores(pool, 3)
+    scores = active.whole_pool_scores(pool, range(3))
     assert len(scores) == 3 and len(set(scores)) > 1  # another seed, another model
     for seed in (0, 1):
         curve = active.simulate(pool, "badge", seed=seed)
