@@ -1,5 +1,5 @@
-"""Deterministic, instant stand-ins for the encoders and the transcriber, so ingest tests run
-without models and can count what was encoded or transcribed."""
+"""Deterministic, instant stand-ins for the encoders, the transcriber and an active model, so
+ingest tests run without models and can count what was encoded, transcribed or predicted."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from core.encoders import Encoder, EncoderInput
 from core.encoders.base import TEXT_MODALITIES
 from core.media.transcribe import Transcriber
 from core.media.transcript import Segment, SpokenLanguage, Transcript
+from db.engine import Database
+from db.queries import model_versions as models_q
+from db.tables import ModelStatus
 
 FAKE_TEXT_DIM = 8
 SPOKEN_TEXT = "a spoken sentence"
@@ -118,3 +121,15 @@ def text_vector(text: str) -> np.ndarray:
     """A random vector seeded by the text: the same text always gives the same vector."""
     seed = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
     return np.random.default_rng(seed).standard_normal(FAKE_TEXT_DIM).astype(np.float32)
+
+
+def activate_stand_in_model(db: Database) -> int:
+    """An active model version without an artifact, for tests that fake the prediction itself:
+    ingest hands new videos to prediction only while a model is active."""
+    with db.session() as session:
+        version = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1")
+        models_q.finish_model_version(
+            session, model_version_id=version.id, status=ModelStatus.READY
+        )
+        models_q.set_active_model(session, model_version_id=version.id)
+        return version.id

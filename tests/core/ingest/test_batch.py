@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -410,6 +411,18 @@ def test_multilingual_whisper_base_hears_german_under_english_subtitles(
     assert video.spoken_language == "de" and video.spoken_language_probability > 0.5
     [warning] = _notes(db, video.id, "warning")
     assert "subtitles are tagged en, speech detected as de" in warning
+
+
+def test_without_an_active_model_ingest_leaves_the_prediction_code_unloaded(
+    run, tmp_path, monkeypatch
+):
+    """It imports torch, which a Ray driver would load for nothing on a fresh install."""
+    import core.lifecycle
+
+    monkeypatch.delattr(core.lifecycle, "prediction", raising=False)
+    monkeypatch.setitem(sys.modules, "core.lifecycle.prediction", None)  # importing it raises
+    report = run(make_clip(tmp_path / "a.mp4", 40))
+    assert report.predicted == 0 and [r.status for r in report.results] == [VideoStatus.READY]
 
 
 def test_pending_dataset_video_without_media_is_skipped(db, run, tmp_path):

@@ -30,7 +30,13 @@ from db.queries import embeddings as embeddings_q
 from db.queries import videos as videos_q
 from db.tables import AuditAction
 from scripts.mediagen import read_wav, write_srt, write_video
-from tests.support.fakes import SPOKEN_TEXT, FakeEncoder, FakeTranscriber, RussianTranscriber
+from tests.support.fakes import (
+    SPOKEN_TEXT,
+    FakeEncoder,
+    FakeTranscriber,
+    RussianTranscriber,
+    activate_stand_in_model,
+)
 
 SAMPLE_RATE = 16000
 RUSSIAN_TEXT = "Привет, мир"  # what RussianTranscriber hears
@@ -59,9 +65,10 @@ def encoder() -> FakeEncoder:
 
 
 @pytest.fixture
-def predicted(monkeypatch) -> list[list[int]]:
-    """The video ids handed to the active model after each ingest and retranscription (none
-    is trained here)."""
+def predicted(db: Database, monkeypatch) -> list[list[int]]:
+    """The video ids handed to the active model after each ingest and retranscription (a stand-in
+    version is active; none is trained here)."""
+    activate_stand_in_model(db)
     calls: list[list[int]] = []
 
     def record(db, *, settings, video_ids):

@@ -18,7 +18,7 @@ from db.queries import videos as videos_q
 from db.queries import webhooks as webhooks_q
 from db.tables import JobStatus, VideoStatus
 from scripts.mediagen import tone, write_video
-from tests.support.fakes import FakeEncoder, FakeTranscriber
+from tests.support.fakes import FakeEncoder, FakeTranscriber, activate_stand_in_model
 
 
 @pytest.fixture
@@ -88,6 +88,7 @@ def test_predicted_upload_queues_video_predicted(db, settings, tmp_path, monkeyp
             )
 
     monkeypatch.setattr(prediction, "predict_videos", fake_model)
+    activate_stand_in_model(db)
     stored = _receive(db, settings, _clip(tmp_path, 90))
     batch.process_upload(
         db, stored.video_id, settings=settings, encoder=FakeEncoder(), transcriber=FakeTranscriber()
