@@ -125,6 +125,15 @@ def connect(address: str) -> Cluster:
     )
 
 
+def leave() -> None:
+    """Leave the cluster once the command's work is done (a local cluster that ``auto`` started
+    stops). Left to interpreter exit, Ray first sleeps 0.5 s for the workers' log lines, which
+    this driver does not print (``log_to_driver`` is off)."""
+    import ray
+
+    ray.shutdown()
+
+
 def model_actor_memory(settings: Settings) -> int:
     """Bytes of memory a model actor asks Ray for, so that Ray does not pack more of them on a
     node than its RAM holds.

@@ -123,6 +123,8 @@ def ingest(
             progress=progress,
             pipeline=pipeline,
         )
+    if pipeline is not None:
+        distributed.leave()
     for problem in report.problems[:MAX_FAILURES_SHOWN]:
         console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
     if report.results:
@@ -300,6 +302,8 @@ def predict(
         count = predict_videos(
             db, settings=settings, version_id=version, all_videos=all_videos, progress=progress
         )
+    if address:
+        distributed.leave()
     console.print(f"{count} videos predicted; review queue ranked")
 
 
