@@ -722,8 +722,10 @@ def _predict_new(db: Database, settings: Settings, results: Sequence[IngestResul
     Without one (a fresh install) the prediction code is not even imported: it imports torch,
     which a Ray driver has not loaded otherwise (2.4 s in a 24-video ``tagger ingest --ray``)."""
     ready = [r.video_id for r in results if r.status in DONE_STATUSES]
+    if not ready:
+        return 0
     with db.session() as session:
-        if not ready or models_q.get_active_model(session) is None:
+        if models_q.get_active_model(session) is None:
             return 0
     from core.lifecycle import prediction
 

@@ -27,7 +27,8 @@ from core.lifecycle import registry
 from dashboard import actions
 from db.queries import model_versions as models_q
 from db.queries import users as users_q
-from db.tables import Job, ModelStatus, Role, utcnow
+from db.tables import Job, Role, utcnow
+from tests.support.fakes import activate_stand_in_model
 from tests.support.signin import sign_in_apptest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,13 +91,7 @@ def fresh_caches():
 @pytest.fixture
 def model(db, settings) -> int:
     """A ready, active model version row (files not needed: admin actions are refused first)."""
-    with db.session() as session:
-        version = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1")
-        models_q.finish_model_version(
-            session, model_version_id=version.id, status=ModelStatus.READY
-        )
-        models_q.set_active_model(session, model_version_id=version.id)
-    return version.id
+    return activate_stand_in_model(db)
 
 
 def _token(db, username: str) -> str:

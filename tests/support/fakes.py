@@ -124,8 +124,9 @@ def text_vector(text: str) -> np.ndarray:
 
 
 def activate_stand_in_model(db: Database) -> int:
-    """An active model version without an artifact, for tests that fake the prediction itself:
-    ingest hands new videos to prediction only while a model is active."""
+    """An active model version without an artifact, for tests in which nothing loads it (the
+    prediction is faked, or the action is refused first): ingest, for one, hands new videos to
+    prediction only while a model is active."""
     with db.session() as session:
         version = models_q.create_model_version(session, encoder_id="fake", encoder_version="v1")
         models_q.finish_model_version(
