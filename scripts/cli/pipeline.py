@@ -123,7 +123,7 @@ def ingest(
             progress=progress,
             pipeline=pipeline,
         )
-    if pipeline is not None:
+    if address:
         distributed.leave()
     for problem in report.problems[:MAX_FAILURES_SHOWN]:
         console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
