@@ -5,7 +5,8 @@ consistent by construction: a node's score is the max over itself and all its de
 child can never outscore an ancestor. It is computed level by level from children lists, so the
 ~4,000-node GO DAGs cost ~2 x (nodes + edges) per row and no n x n matrix is built. Training uses
 its MCLoss (:func:`max_constraint_loss`) with a hand-written backward pass: on the GO sets that
-loss dominated a training step before (9.5 of 16 ms per 64 rows; now 3.6 ms). The gradient
+loss dominated a training step before (9.5 of 16 ms per 64 rows; 3.6 ms at 6329cd1, and its
+positives-only pass is sparse since f8df396: docs/BENCHMARKS.md). The gradient
 embeddings of active learning take that backward pass's numbers without the loss value or
 autograd (:func:`max_constraint_loss_gradient`).
 """
