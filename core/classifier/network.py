@@ -132,18 +132,13 @@ class MaxConstraint:
 
     @cached_property
     def _ancestors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each node and its ancestors as CSR (offsets by node, flat node lists); built on first
-        use, as only training needs it."""
-        hierarchy = self._hierarchy
-        lists: list[set[int]] = [set() for _ in range(self.n_nodes)]
-        for node in hierarchy.topological_order:
-            lists[node] = {node}.union(*(lists[p] for p in hierarchy.parents[node]))
-        counts = np.array([len(nodes) for nodes in lists])
-        start = np.concatenate([[0], np.cumsum(counts)])
-        flat = np.fromiter((a for nodes in lists for a in sorted(nodes)), np.int64, start[-1])
+        """Each node and its ancestors, read off the hierarchy's ancestor matrix, as CSR (offsets
+        by node, flat node lists); built on first use, as only training needs it."""
+        nodes, ancestors = np.nonzero(self._hierarchy.ancestor_matrix)
+        start = np.searchsorted(nodes, np.arange(self.n_nodes + 1))
         return (
             torch.as_tensor(start, device=self._device),
-            torch.as_tensor(flat, device=self._device),
+            torch.as_tensor(ancestors, device=self._device),
         )
 
     def _propagate(self, columns: torch.Tensor) -> torch.Tensor:
