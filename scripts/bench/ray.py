@@ -14,6 +14,11 @@ the CPU time each side used (Ray: the driver and every process of the cluster), 
 shared machine's load moves less than wall time. Each Ray run is compared with a single-process
 run made just before it. scripts/bench/ray_profile.py shows where the difference goes.
 
+Each cluster is measured twice: its first job, and a second job on it right after. The first
+job starts Ray Data's helper actors (statistics, autoscaling coordinator, actor locations),
+which are detached: they outlive the job, so a cluster in service has them already and only
+its first job ever pays them. Both rows are printed; neither is hidden behind the other.
+
     .venv/bin/python -m scripts.bench.suite --only ray
 """
 
@@ -25,6 +30,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +56,8 @@ EXIT_SOME_FAILED = 1  # `tagger ingest` when some inputs failed (the others are 
 
 OVERHEAD_GOAL = 0.15
 BACKLOG_FACTOR = 3  # ray-backlog: the larger corpus has this many times the videos
+# the jobs measured on each cluster, in this order
+CLUSTER_JOBS = ("its first job", "a second job (Ray Data's detached helper actors already up)")
 
 
 def bench_ray(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
@@ -56,28 +65,33 @@ def bench_ray(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     cores = os.cpu_count() or 2
     rows = []
     for nodes in (1, 2):
-        single = _ingest(videos, _fresh(base, work, "single-"), address=None)
         cpus = max(1, cores // nodes)
-        ray_run, start_s = _on_ray(videos, _fresh(base, work, f"ray{nodes}-"), nodes, cpus)
-        if ray_run.statuses != single.statuses:
-            raise RuntimeError(f"Ray ingest gave {ray_run.statuses}, one process {single.statuses}")
-        overhead = ray_run.wall_s / single.wall_s - 1
-        rows.append(
-            Row(
-                "ray",
-                f"`tagger ingest --ray` of {ray_run.videos} demo videos, {nodes} node(s) x {cpus} "
-                "CPU (fresh process; actors load their models in the run)",
-                f"{ray_run.video_s / ray_run.wall_s:.1f} s video/s ({ray_run.video_s:.0f} s in "
-                f"{ray_run.wall_s:.1f} s, {ray_run.cpu_s:.0f} CPU s; cluster start "
-                f"{start_s:.1f} s more, not included)",
-                f"`tagger ingest` just before: {single.video_s / single.wall_s:.1f} s video/s "
-                f"({single.wall_s:.1f} s, {single.cpu_s:.0f} CPU s, fresh process)",
-                f"{overhead:+.0%} wall time ({ray_run.cpu_s / single.cpu_s - 1:+.0%} CPU time)",
-                f"< +{OVERHEAD_GOAL:.0%}",
-                overhead < OVERHEAD_GOAL,
-            )
-        )
+        with _cluster(nodes, cpus) as (cluster, start_s):
+            for job in CLUSTER_JOBS:
+                single = _ingest(videos, _fresh(base, work, "single-"), address=None)
+                ray_run = _ingest_on(cluster, videos, _fresh(base, work, f"ray{nodes}-"))
+                layout = f"{nodes} node(s) x {cpus} CPU, {job}"
+                rows.append(_compared(ray_run, single, layout, start_s))
     return rows
+
+
+def _compared(ray_run: _Run, single: _Run, layout: str, start_s: float) -> Row:
+    if ray_run.statuses != single.statuses:
+        raise RuntimeError(f"Ray ingest gave {ray_run.statuses}, one process {single.statuses}")
+    overhead = ray_run.wall_s / single.wall_s - 1
+    return Row(
+        "ray",
+        f"`tagger ingest --ray` of {ray_run.videos} demo videos, {layout} (fresh process; actors "
+        "load their models in the run)",
+        f"{ray_run.video_s / ray_run.wall_s:.1f} s video/s ({ray_run.video_s:.0f} s in "
+        f"{ray_run.wall_s:.1f} s, {ray_run.cpu_s:.0f} CPU s; cluster start {start_s:.1f} s "
+        "more, not included)",
+        f"`tagger ingest` just before: {single.video_s / single.wall_s:.1f} s video/s "
+        f"({single.wall_s:.1f} s, {single.cpu_s:.0f} CPU s, fresh process)",
+        f"{overhead:+.0%} wall time ({ray_run.cpu_s / single.cpu_s - 1:+.0%} CPU time)",
+        f"< +{OVERHEAD_GOAL:.0%}",
+        overhead < OVERHEAD_GOAL,
+    )
 
 
 def bench_ray_backlog(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
@@ -92,7 +106,8 @@ def bench_ray_backlog(sizes: Sizes, work: Path, base: Settings) -> list[Row]:
     on_ray: dict[int, _Run] = {}
     for n, videos in corpora.items():  # alternating: the machine's load moves both sides alike
         single[n] = _ingest(videos, _fresh(base, work, f"single{n}-"), address=None)
-        on_ray[n], _start_s = _on_ray(videos, _fresh(base, work, f"ray{n}-"), 1, cpus)
+        with _cluster(1, cpus) as (cluster, _start_s):
+            on_ray[n] = _ingest_on(cluster, videos, _fresh(base, work, f"ray{n}-"))
         if on_ray[n].statuses != single[n].statuses:
             raise RuntimeError(
                 f"Ray ingest gave {on_ray[n].statuses}, one process {single[n].statuses}"
@@ -167,18 +182,22 @@ def _ingest(videos: Path, settings: Settings, *, address: str | None) -> _Run:
     )
 
 
-def _on_ray(videos: Path, settings: Settings, nodes: int, cpus: int) -> tuple[_Run, float]:
-    """The ingest on a fresh local cluster (its CPU seconds include every cluster process) and
-    the seconds the cluster took to start."""
+@contextmanager
+def _cluster(nodes: int, cpus: int) -> Iterator[tuple[LocalRayCluster, float]]:
+    """A fresh local cluster and the seconds it took to start; stopped on leaving."""
     cluster = LocalRayCluster(nodes=nodes, cpus=cpus)
     try:
         started = time.perf_counter()
         cluster.start()
-        start_s = time.perf_counter() - started
-        meter = CpuMeter(cluster)
-        meter.start()
-        run = _ingest(videos, settings, address=cluster.address)
-        cluster_cpu = meter.stop()
-        return _Run(run.wall_s, run.cpu_s + cluster_cpu, run.statuses, run.video_s), start_s
+        yield cluster, time.perf_counter() - started
     finally:
         cluster.stop()
+
+
+def _ingest_on(cluster: LocalRayCluster, videos: Path, settings: Settings) -> _Run:
+    """The ingest as a job on ``cluster``; its CPU seconds include every cluster process."""
+    meter = CpuMeter(cluster)
+    meter.start()
+    run = _ingest(videos, settings, address=cluster.address)
+    cluster_cpu = meter.stop()
+    return _Run(run.wall_s, run.cpu_s + cluster_cpu, run.statuses, run.video_s)
