@@ -1,13 +1,13 @@
 """Hierarchical multi-label metrics: micro AU(PRC), hierarchical P/R/F1, per-level F1, violations.
 
-``micro_auprc`` is the HMC benchmark score (C-HMCNN protocol); ``micro_average_precision`` is the
-same number computed in one sort, fast enough to drive early stopping every epoch.
+``micro_auprc`` is the HMC benchmark score (C-HMCNN protocol: scikit-learn's micro-averaged
+``average_precision_score``) over the scored nodes; ``micro_average_precision`` computes that number
+in one sort, fast enough to drive early stopping every epoch.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score
 
 from core.classifier.hierarchy import Hierarchy
 
@@ -71,13 +71,11 @@ def default_eval_nodes(hierarchy: Hierarchy) -> np.ndarray:
 
 
 def micro_auprc(y_true: np.ndarray, proba: np.ndarray, *, nodes: np.ndarray | None = None) -> float:
-    """``average_precision_score(..., average="micro")`` over the given node columns."""
+    """``average_precision_score(..., average="micro")`` over the given node columns, computed
+    by :func:`micro_average_precision` (scikit-learn's took 1.3 CPU s on a GO test set and 3 s
+    on a GO fit's out-of-fold predictions, every fit)."""
     columns = slice(None) if nodes is None else nodes
-    return float(
-        average_precision_score(
-            np.asarray(y_true)[:, columns], np.asarray(proba)[:, columns], average="micro"
-        )
-    )
+    return micro_average_precision(np.asarray(y_true)[:, columns], np.asarray(proba)[:, columns])
 
 
 def hierarchical_prf(

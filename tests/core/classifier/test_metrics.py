@@ -38,6 +38,17 @@ def test_fast_micro_ap_equals_sklearn_property(pairs, dtype):
     )
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_micro_auprc_is_sklearns_micro_average_over_the_scored_nodes(dtype):
+    """The HMC benchmark score is scikit-learn's (C-HMCNN's protocol), computed faster."""
+    rng = np.random.default_rng(1)
+    y = rng.random((200, 30)) < 0.1
+    proba = (np.round(rng.random((200, 30)) + 0.3 * y, 2) / 1.3).astype(dtype)  # many ties
+    nodes = np.flatnonzero(rng.random(30) < 0.7)
+    expected = average_precision_score(y[:, nodes], proba[:, nodes], average="micro")
+    assert micro_auprc(y, proba, nodes=nodes) == pytest.approx(expected, rel=1e-12)
+
+
 def test_micro_ap_by_hand():
     # ranking: 0.9 (pos), 0.8 (neg), 0.7 (pos) -> AP = 1/2 * 1 + 1/2 * 2/3
     y = np.array([[1, 0, 1]], dtype=bool)
