@@ -17,7 +17,8 @@ run made just before it. scripts/bench/ray_profile.py shows where the difference
 Each cluster is measured twice: its first job, and a second job on it right after. The first
 job starts Ray Data's helper actors (statistics, autoscaling coordinator, actor locations),
 which are detached: they outlive the job, so a cluster in service has them already and only
-its first job ever pays them. Both rows are printed; neither is hidden behind the other.
+its first job ever pays them. Both rows are printed; neither is hidden behind the other (on the
+2-core machine the second job was no cheaper: docs/BENCHMARKS.md).
 
     .venv/bin/python -m scripts.bench.suite --only ray
 """
