@@ -9,6 +9,7 @@ from core.classifier.network import (
     HierarchicalNetwork,
     MaxConstraint,
     NetworkConfig,
+    _Dropout,
     max_constraint_loss,
     max_constraint_loss_gradient,
     unpack_keys,
@@ -204,3 +205,41 @@ def test_mlp_trunk_needs_exactly_one_modality():
         NetworkConfig(
             (3,), 2, "cnn", d_model=8, n_layers=1, n_heads=2, mlp_width=8, mlp_layers=1, dropout=0.0
         )
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.6, 0.7])
+def test_dropout_is_torchs_bit_for_bit(threads, p):
+    """Same mask, output, gradient and random stream after it as ``nn.Dropout`` (on CPU its
+    mask is drawn by a different kernel: a torch upgrade that changes either one fails here)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for shape, dtype in [
+            ((64, 1000), torch.float32),
+            ((7, 3, 5), torch.float32),
+            ((33, 250), torch.float64),
+            ((300, 700), torch.float32),
+        ]:
+            x = torch.randn(shape, dtype=dtype)
+            grad = torch.randn(shape, dtype=dtype)
+            results = []
+            for module in (torch.nn.Dropout(p), _Dropout(p)):
+                inputs = x.clone().requires_grad_()
+                torch.manual_seed(11)
+                out = module(inputs)
+                out.backward(grad)
+                results.append((out, inputs.grad, torch.rand(4)))
+            (out, x_grad, after), (ours, our_grad, our_after) = results
+            assert (out == 0).any() and (out != 0).any()
+            assert torch.equal(ours, out) and ours.dtype == out.dtype
+            assert torch.equal(our_grad, x_grad)
+            assert torch.equal(our_after, after)  # the generator advanced alike
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_dropout_is_the_identity_in_eval_mode_and_zeroes_everything_at_p_1():
+    x = torch.randn(8, 16)
+    assert torch.equal(_Dropout(0.6).eval()(x), x)
+    assert torch.equal(_Dropout(1.0)(x), torch.zeros_like(x))
