@@ -44,7 +44,7 @@ from scripts.bench.training_step import SPEED_SET, step_ms
 # what each variant changes in the default classifier
 VARIANTS: dict[str, dict] = {
     "baseline": {},
-    "members2": {"large_ensemble": 2},  # the choice, with its second round if any
+    "members2": {"large_ensemble": 2},  # the choice of settings and one more member
     "members3": {"large_ensemble": 3},
     "members4": {"large_ensemble": 4},
     "race_off": {"race_margin": None},

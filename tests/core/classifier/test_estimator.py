@@ -269,16 +269,29 @@ def test_large_label_matrices_keep_the_first_members_of_the_full_ensemble(synthe
     ).all()
 
 
-def test_large_ensemble_keeps_both_members_of_a_second_round(synthetic, fast_params):
-    # the second round trains the winner's second member: a cap of 2 trains nothing after it
-    close = {"mlp_width": fast_params["mlp_width"] - 4}
-    clf = HierarchicalClassifier(
-        **{**fast_params, "n_ensemble": 4, "alternatives": (close,)},
-        alternatives_max_cells=0,
-        large_ensemble=2,
+def test_a_lead_on_a_large_label_matrix_wins_without_a_second_round(synthetic, fast_params):
+    # a close lead: on a small matrix the second round confirms the leader; on a large one the
+    # leader wins at once, and its second member, trained with the rest of the ensemble instead
+    # of in the second round, is the same network: the same model
+    close = {"mlp_width": fast_params["mlp_width"] - 4, "lr": 4e-3}
+    fit = lambda max_cells: HierarchicalClassifier(
+        **{**fast_params, "n_ensemble": 3, "alternatives": (close,)},
+        alternatives_max_cells=max_cells,
+        random_state=3,  # a seed where the leader's lead is within the noise, then confirmed
     ).fit(synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy)
-    assert all("valid_ap_two_slices" in s for s in clf.settings_scores_)
-    assert len(clf.network_) == 2
+    n_cells = synthetic.Y.shape[0] * synthetic.Y.shape[1]
+    small, large = fit(n_cells), fit(n_cells - 1)
+    assert small.selection_win_rate_ < small.selection_confidence
+    assert small.selected_settings_ == close  # the second round confirmed the leader
+    assert all("valid_ap_two_slices" in s for s in small.settings_scores_)
+    assert large.selection_win_rate_ == small.selection_win_rate_
+    assert large.selected_settings_ == close
+    assert all("valid_ap_two_slices" not in s for s in large.settings_scores_)
+    assert len(large.network_) == 3
+    np.testing.assert_array_equal(
+        large.predict_member_proba(synthetic.X), small.predict_member_proba(synthetic.X)
+    )
+    np.testing.assert_array_equal(large.thresholds_, small.thresholds_)
 
 
 @pytest.mark.parametrize(
