@@ -286,7 +286,7 @@ class _MLPTrunk(nn.Module):
         layers: list[nn.Module] = []
         width = in_dim
         for _ in range(config.mlp_layers):
-            layers += [nn.Linear(width, config.mlp_width), nn.ReLU(), nn.Dropout(config.dropout)]
+            layers += [nn.Linear(width, config.mlp_width), nn.ReLU(), _Dropout(config.dropout)]
             width = config.mlp_width
         self.layers = nn.Sequential(*layers)
         self.out_dim = width

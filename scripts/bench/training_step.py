@@ -35,11 +35,11 @@ SPEED_SET = "cellcycle_GO"  # a 4,126-node GO DAG, as on the sets the CPU budget
 
 
 def _workloads(
-    module: ModuleType, split: hmc_bench.BenchmarkSplit, width: int
+    module: ModuleType, split: hmc_bench.BenchmarkSplit, width: int, dropout: float = 0.7
 ) -> dict[str, Callable[[], None]]:
     """The two timed callables for one version of the network module, on the same batches."""
     data = prepare_inputs(split.X_train)
-    config = HierarchicalClassifier(mlp_width=width, dropout=0.7)._network_config(
+    config = HierarchicalClassifier(mlp_width=width, dropout=dropout)._network_config(
         data.dims, split.hierarchy.n_nodes
     )
     mcm = module.MaxConstraint(split.hierarchy)
@@ -110,6 +110,9 @@ def main() -> None:
         "--baseline", required=True, help="git revision whose network.py is compared"
     )
     parser.add_argument("--width", type=int, default=250, help="hidden width of the MLP")
+    parser.add_argument(
+        "--dropout", type=float, default=0.7, help="0.7 narrow, 0.6 defaults, 0.5 wide"
+    )
     parser.add_argument("--repeat", type=int, default=7, help="alternating runs per version")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -119,7 +122,10 @@ def main() -> None:
         "working tree": network,
     }
     _same_loss(modules, split)
-    workloads = {label: _workloads(module, split, args.width) for label, module in modules.items()}
+    workloads = {
+        label: _workloads(module, split, args.width, args.dropout)
+        for label, module in modules.items()
+    }
     times: dict[tuple[str, str], list[float]] = {}
     for _ in range(args.repeat):
         for label, named in workloads.items():
@@ -127,7 +133,8 @@ def main() -> None:
                 times.setdefault((label, name), []).append(_cpu_ms_per_step(run))
     labels = list(modules)
     print(
-        f"{args.dataset}: {split.hierarchy.n_nodes} nodes, batch {BATCH}, 1 thread, "
+        f"{args.dataset}: {split.hierarchy.n_nodes} nodes, batch {BATCH}, dropout {args.dropout}, "
+        "1 thread, "
         f"CPU ms per batch (median of {args.repeat})"
     )
     print(f"| measure | {' | '.join(labels)} | speed-up |")

@@ -243,3 +243,17 @@ def test_dropout_is_the_identity_in_eval_mode_and_zeroes_everything_at_p_1():
     x = torch.randn(8, 16)
     assert torch.equal(_Dropout(0.6).eval()(x), x)
     assert torch.equal(_Dropout(1.0)(x), torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("trunk", ["mlp", "transformer"])
+def test_the_networks_own_dropout_layers_are_the_faster_one(trunk):
+    dims = (6,) if trunk == "mlp" else (6, 4)
+    config = NetworkConfig(
+        dims, 5, trunk, d_model=8, n_layers=1, n_heads=2, mlp_width=8, mlp_layers=2, dropout=0.6
+    )
+    own = [m for m in HierarchicalNetwork(config).modules() if isinstance(m, torch.nn.Dropout)]
+    # the transformer's encoder layers keep torch's (inside nn.TransformerEncoderLayer)
+    ours = [m for m in own if isinstance(m, _Dropout)]
+    assert len(ours) == (2 if trunk == "mlp" else 1)
+    if trunk == "mlp":
+        assert ours == own
