@@ -27,7 +27,7 @@ slowly, best epochs ~60-100) and a wider, less regularised one (width 1000, drop
 matrices over ``alternatives_max_cells`` (4 million rows x nodes: the ~4,000-node GO sets)
 alternatives wider than the constructor's network are skipped: their epochs cost most there and they
 never led on a GO set. There a lead within the noise also wins without a second round: on the GO
-sets the second round confirmed the leader in all 5 of 18 fits (seeds 0-2) that had one, and the
+sets the second round confirmed the leader in all 6 of 21 fits (seeds 0-2) that had one, and the
 constructor's second member it trained for nothing cost 25-40 CPU s. Test AU(PRC), seed 0, defaults
 vs chosen: spo_FUN 0.212 / 0.216 narrow, derisi_GO 0.369 / 0.371 narrow, eisen_GO 0.455 / 0.460
 narrow, Diatoms 0.763 / 0.776 wide; mixing default and narrow members in one ensemble lost on both
@@ -51,12 +51,13 @@ Imbalance: unweighted BCE by default (``class_weight="none"``); the per-node thr
 decisions to rare classes, while loss reweighting would change the cross-class ranking that
 micro AU(PRC) scores. ``"sqrt_balanced"`` weights positives by sqrt(neg/pos), capped at 10.
 
-``large_ensemble`` (off by default, issue 18): on label matrices over ``alternatives_max_cells``
-the fit keeps only this many members, whichever settings won, to stay within the CPU budget of
-300 s per set at one thread (seq_GO, gasch1_GO and spo_GO cost 300-354 CPU s with five). The
-choice is made exactly as before and the members kept are the first ones of the full ensemble
-(same splits, same seeds), so the smaller model is a prefix of the larger one and its score can
-be read from a full fit (``scripts/bench/hmc_parallel.py`` prints both).
+``large_ensemble`` (off by default, issue 18): on label matrices over ``alternatives_max_cells`` the
+fit keeps only this many members, whichever settings won: a smaller model where CPU time matters
+more than the last members' score (five members fit every GO set in 300 CPU s at one thread since
+e5e6f70, 130-248 s; docs/BENCHMARKS.md). The choice is made exactly as before and the members kept
+are the first ones of the full ensemble (same splits, same seeds), so the smaller model is a prefix
+of the larger one and its score can be read from a full fit (``scripts/bench/hmc_parallel.py``
+prints both).
 
 ``trunk="auto"``: a single modality (one ndarray) uses the MLP trunk (2 x 500 ReLU, close to
 C-HMCNN's shape); attention over a single token is the identity, so a transformer would only add
@@ -347,7 +348,7 @@ class HierarchicalClassifier(BaseEstimator):
         the members it trained.
 
         Without ``second_round`` (large label matrices) the leader wins at once: on the GO sets
-        the second round confirmed the leader in every fit that had one (5 of 18 fits, seeds
+        the second round confirmed the leader in every fit that had one (6 of 21 fits, seeds
         0-2), and the constructor's second member it trains for nothing costs 25-40 CPU s there
         (cellcycle_GO seed 0 went over the 300 CPU s budget by it). The leader's second member is
         then trained with the rest of the ensemble, the same network either way.
