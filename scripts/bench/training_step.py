@@ -134,8 +134,7 @@ def main() -> None:
     labels = list(modules)
     print(
         f"{args.dataset}: {split.hierarchy.n_nodes} nodes, batch {BATCH}, dropout {args.dropout}, "
-        "1 thread, "
-        f"CPU ms per batch (median of {args.repeat})"
+        f"1 thread, CPU ms per batch (median of {args.repeat})"
     )
     print(f"| measure | {' | '.join(labels)} | speed-up |")
     print("|---|" + "---:|" * (len(labels) + 1))
