@@ -23,6 +23,12 @@ prediction job and the active-learning benchmark (scripts/bench/active.py) rank 
   gradient embeddings (:func:`gradient_seeds`), so a batch is both uncertain (long gradients)
   and diverse (gradients pointing different ways).
 - ``gradient_length``: the cheap variant, rows ranked by the length of their gradient alone.
+- ``typical``: cold-start coverage, TypiClust (Hacohen et al. 2022): the pool and the labelled
+  rows are clustered in embedding space into one cluster per labelled row plus one per pick; each
+  pick is the most typical row of the largest cluster with the fewest labels
+  (:func:`typical_clusters`). It needs no model, so it cannot be misled by a weak one.
+- ``typical_then_badge``: ``typical`` while fewer than ``TYPICAL_LABELS_PER_TAG`` labelled rows
+  per tag of the label space are known, ``badge`` from then on (cold start, then uncertainty).
 
 The review queue's default order is :func:`badge_order` over the whole unreviewed pool
 (core/lifecycle/review_order.py): the best order of the benchmark (docs/LABEL_QUALITY.md).
@@ -52,8 +58,14 @@ STRATEGIES = (
     "density",
     "badge",
     "gradient_length",
+    "typical",
+    "typical_then_badge",
 )
 _DIVERSE_POOL = 4  # a diverse batch of k is drawn from the 4k best-scored candidates
+# below this many labelled rows per tag a model's uncertainty misleads more than it teaches:
+# coverage first (docs/LABEL_QUALITY.md, "Cold start")
+TYPICAL_LABELS_PER_TAG = 5
+_TYPICAL_NEIGHBOURS = 20  # typicality = 1 / mean distance to this many nearest cluster mates
 
 
 def closeness(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -143,6 +155,53 @@ def diverse_batch(
     return pool[np.array(chosen)]
 
 
+def typical_clusters(
+    embeddings: np.ndarray,
+    k: int,
+    rng: np.random.Generator,
+    *,
+    labelled: np.ndarray | None = None,
+) -> np.ndarray:
+    """Indices of ``k`` rows of ``embeddings`` (the unlabelled pool) by TypiClust: k-means on the
+    pool and the ``labelled`` rows together into ``len(labelled) + k`` clusters; then, ``k``
+    times, the cluster with the fewest labels (largest first among equals) gives its most
+    typical unpicked row (the inverse of its mean cosine distance to its nearest cluster mates).
+    With few labels this covers the modes of the data before any model can be trusted to say
+    what is uncertain."""
+    from sklearn.cluster import KMeans
+
+    n = len(embeddings)
+    k = min(k, n)
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    known = np.empty((0, np.shape(embeddings)[1])) if labelled is None else labelled
+    unit = _normalise(np.concatenate([embeddings, known]))
+    n_clusters = min(len(unit), len(known) + k)
+    kmeans = KMeans(n_clusters, n_init=1, random_state=int(rng.integers(2**31 - 1)))
+    cluster = kmeans.fit_predict(unit)
+    labels_in = np.bincount(cluster[n:], minlength=n_clusters)
+    size = np.bincount(cluster, minlength=n_clusters)
+    typical = np.zeros(n)
+    for c in np.unique(cluster[:n]):
+        members = np.flatnonzero(cluster == c)
+        distance = 1.0 - unit[members] @ unit[members].T
+        near = np.sort(distance, axis=1)[:, 1 : _TYPICAL_NEIGHBOURS + 1]
+        typicality_in = 1.0 / (near.mean(axis=1) + 1e-6) if near.shape[1] else np.ones(1)
+        in_pool = members < n
+        typical[members[in_pool]] = typicality_in[in_pool]
+    taken = np.zeros(n, dtype=bool)
+    chosen: list[int] = []
+    while len(chosen) < k:
+        open_clusters = np.unique(cluster[:n][~taken])
+        best = open_clusters[np.lexsort((-size[open_clusters], labels_in[open_clusters]))[0]]
+        rows = np.flatnonzero((cluster[:n] == best) & ~taken)
+        row = int(rows[np.argmax(typical[rows])])
+        chosen.append(row)
+        taken[row] = True
+        labels_in[best] += 1
+    return np.array(chosen, dtype=np.int64)
+
+
 PickProgress = Callable[[int, int], None]  # (rows picked so far, rows to pick)
 
 
@@ -229,6 +288,13 @@ def select(
     k = min(k, n)
     if strategy == "random":
         return (rng or np.random.default_rng(0)).permutation(n)[:k]
+    if strategy == "typical_then_badge":
+        known = 0 if labelled is None else len(labelled)
+        strategy = "typical" if known < TYPICAL_LABELS_PER_TAG * proba.shape[1] else "badge"
+    if strategy == "typical":
+        if embeddings is None:
+            raise ValueError("the 'typical' strategy needs the rows' embeddings")
+        return typical_clusters(embeddings, k, rng or np.random.default_rng(0), labelled=labelled)
     if strategy in ("badge", "gradient_length"):
         if gradients is None or gradients.n_rows != n:
             raise ValueError(f"the {strategy!r} strategy needs the gradient embedding of each row")

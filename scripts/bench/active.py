@@ -53,7 +53,8 @@ from scripts.bench.hmc import load_split
 
 DEFAULT_HMC_SETS = ("Enron_others", "eisen_FUN", "derisi_FUN")
 DEFAULT_STRATEGIES = ("random", "closest_call", "expected_errors", "diverse")
-GRADIENT_STRATEGIES = ("badge", "gradient_length")  # these need the gradient embeddings
+# these need the gradient embeddings
+GRADIENT_STRATEGIES = ("badge", "gradient_length", "typical_then_badge")
 START_FRACTION = 0.05
 STEP_FRACTION = 0.05
 # Rounds go on until the whole pool is labelled: issue 17 asks for "random order's final

@@ -202,3 +202,76 @@ def test_mixed_takes_half_closest_calls_and_half_random() -> None:
     top = np.argsort(-ranking.closest_call(proba, np.array([0.5])), kind="stable")[:2]
     assert picked[:2].tolist() == top.tolist()
     assert len(set(picked.tolist())) == 4
+
+
+def _blobs(rng: np.random.Generator, n_blobs: int, size: int) -> np.ndarray:
+    """``n_blobs`` tight clusters in orthogonal directions, ``size`` rows each, blob by blob."""
+    centres = 10.0 * np.eye(n_blobs)
+    return np.concatenate([c + 0.1 * rng.normal(size=(size, n_blobs)) for c in centres])
+
+
+def test_typical_clusters_cover_every_mode_before_any_second_pick() -> None:
+    rng = np.random.default_rng(4)
+    pool = _blobs(rng, 5, 30)
+    picked = ranking.typical_clusters(pool, 5, np.random.default_rng(0))
+    assert sorted((picked // 30).tolist()) == [0, 1, 2, 3, 4]
+
+
+def test_typical_clusters_go_where_nothing_is_labelled_yet() -> None:
+    rng = np.random.default_rng(5)
+    rows = _blobs(rng, 4, 30)
+    labelled, pool = rows[[0, 1, 30, 31]], np.delete(rows, [0, 1, 30, 31], axis=0)
+    picked = ranking.typical_clusters(pool, 2, np.random.default_rng(0), labelled=labelled)
+    blob_of_pool_row = np.delete(np.arange(len(rows)) // 30, [0, 1, 30, 31])
+    assert sorted(blob_of_pool_row[picked].tolist()) == [2, 3]
+
+
+def test_typical_clusters_take_a_central_row_not_an_outlier() -> None:
+    rng = np.random.default_rng(6)
+    centre = np.array([5.0, 5.0, 0.0])
+    blob = centre + rng.normal(scale=0.05, size=(40, 3))
+    outliers = centre + np.array([[3.0, -3.0, 4.0], [-3.0, 3.0, 4.0]])  # same cluster, far out
+    pool = np.concatenate([outliers, blob])
+    picked = ranking.typical_clusters(pool, 1, np.random.default_rng(0))
+    assert picked.tolist() != [0] and picked.tolist() != [1]
+    unit = pool / np.linalg.norm(pool, axis=1, keepdims=True)
+    distance = 1.0 - unit @ unit.T
+    typical = 1.0 / np.sort(distance, axis=1)[:, 1:21].mean(axis=1)
+    assert typical[picked[0]] >= np.quantile(typical[2:], 0.5)
+
+
+def test_typical_clusters_return_the_whole_pool_when_k_exceeds_it() -> None:
+    pool = np.random.default_rng(7).normal(size=(6, 3))
+    picked = ranking.typical_clusters(pool, 10, np.random.default_rng(0))
+    assert sorted(picked.tolist()) == list(range(6))
+
+
+def test_typical_order_needs_the_embeddings() -> None:
+    with pytest.raises(ValueError, match="embeddings"):
+        ranking.select("typical", 1, proba=np.zeros((3, 2)), thresholds=np.full(2, 0.5))
+
+
+def test_typical_then_badge_covers_until_five_labels_a_tag_then_follows_badge() -> None:
+    rng = np.random.default_rng(8)
+    n_tags = 2
+    pool = rng.normal(size=(40, 3))
+    proba = rng.random((40, n_tags))
+    gradients = GradientEmbedding(rng.normal(size=(1, 40, n_tags)), rng.normal(size=(1, 40, 4)))
+    few = rng.normal(size=(ranking.TYPICAL_LABELS_PER_TAG * n_tags - 1, 3))
+    enough = rng.normal(size=(ranking.TYPICAL_LABELS_PER_TAG * n_tags, 3))
+
+    def picked(strategy: str, labelled: np.ndarray) -> list[int]:
+        return ranking.select(
+            strategy,
+            4,
+            proba=proba,
+            thresholds=np.full(n_tags, 0.5),
+            embeddings=pool,
+            labelled=labelled,
+            rng=np.random.default_rng(0),
+            gradients=gradients,
+        ).tolist()
+
+    assert picked("typical_then_badge", few) == picked("typical", few)
+    assert picked("typical_then_badge", enough) == picked("badge", enough)
+    assert picked("typical", few) != picked("badge", few)
