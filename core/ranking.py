@@ -27,8 +27,8 @@ prediction job and the active-learning benchmark (scripts/bench/active.py) rank 
   rows are clustered in embedding space into one cluster per labelled row plus one per pick; each
   pick is the most typical row of the largest cluster with the fewest labels
   (:func:`typical_clusters`). It needs no model, so it cannot be misled by a weak one.
-- ``typical_then_badge``: ``typical`` while fewer than ``TYPICAL_LABELS_PER_TAG`` labelled rows
-  per tag of the label space are known, ``badge`` from then on (cold start, then uncertainty).
+- ``typical_then_badge``: ``typical`` while fewer than ``labels_per_tag`` labelled rows per tag
+  of the label space are known, ``badge`` from then on (cold start, then uncertainty).
 
 The review queue's default order is :func:`badge_order` over the whole unreviewed pool
 (core/lifecycle/review_order.py): the best order of the benchmark (docs/LABEL_QUALITY.md).
@@ -62,9 +62,10 @@ STRATEGIES = (
     "typical_then_badge",
 )
 _DIVERSE_POOL = 4  # a diverse batch of k is drawn from the 4k best-scored candidates
-# below this many labelled rows per tag a model's uncertainty misleads more than it teaches:
-# coverage first (docs/LABEL_QUALITY.md, "Cold start")
-TYPICAL_LABELS_PER_TAG = 5
+# ``typical_then_badge`` picks by coverage below this many labelled rows per tag of the label
+# space; where BADGE overtook coverage differed by data set, 1 to 6 (docs/LABEL_QUALITY.md,
+# "Cold start"), so the benchmark takes others (``--typical-labels-per-tag``)
+TYPICAL_LABELS_PER_TAG = 5.0
 _TYPICAL_NEIGHBOURS = 20  # typicality = 1 / mean distance to this many nearest cluster mates
 
 
@@ -278,10 +279,12 @@ def select(
     rng: np.random.Generator | None = None,
     member_proba: np.ndarray | None = None,
     gradients: GradientEmbedding | None = None,
+    labels_per_tag: float = TYPICAL_LABELS_PER_TAG,
 ) -> np.ndarray:
     """Indices of the ``k`` rows of ``proba`` that ``strategy`` would have reviewed next
-    (``committee`` needs ``member_proba``, ``diverse`` and ``density`` the ``embeddings``,
-    ``badge`` and ``gradient_length`` the ``gradients``)."""
+    (``committee`` needs ``member_proba``; ``diverse``, ``density`` and ``typical`` the
+    ``embeddings`` (and the ``labelled`` rows' where known); ``badge`` and ``gradient_length``
+    the ``gradients``; ``typical_then_badge`` both, and switches at ``labels_per_tag``)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown ranking strategy {strategy!r}; expected one of {STRATEGIES}")
     n = len(proba)
@@ -290,7 +293,7 @@ def select(
         return (rng or np.random.default_rng(0)).permutation(n)[:k]
     if strategy == "typical_then_badge":
         known = 0 if labelled is None else len(labelled)
-        strategy = "typical" if known < TYPICAL_LABELS_PER_TAG * proba.shape[1] else "badge"
+        strategy = "typical" if known < labels_per_tag * proba.shape[1] else "badge"
     if strategy == "typical":
         if embeddings is None:
             raise ValueError("the 'typical' strategy needs the rows' embeddings")

@@ -286,6 +286,7 @@ def simulate(
     members: int = 1,
     budget: float = BUDGET_FRACTION,
     step: float = STEP_FRACTION,
+    labels_per_tag: float = ranking.TYPICAL_LABELS_PER_TAG,
 ) -> Curve:
     """One order on one data set: retrain (``retrain_params``), score on test, review the next
     batch, repeat until ``budget`` (a share of the pool) is labelled."""
@@ -316,6 +317,7 @@ def simulate(
             rng=rng,
             member_proba=member_proba,
             gradients=gradients,
+            labels_per_tag=labels_per_tag,
         )
         labelled = np.concatenate([labelled, unlabelled[picked]])
     return curve
@@ -461,6 +463,7 @@ def run(
     members: int = 1,
     budget: float = BUDGET_FRACTION,
     step: float = STEP_FRACTION,
+    labels_per_tag: float = ranking.TYPICAL_LABELS_PER_TAG,
 ) -> list[Curve]:
     torch.set_num_threads(TORCH_THREADS)
     curves = []
@@ -476,6 +479,7 @@ def run(
                     members=members,
                     budget=budget,
                     step=step,
+                    labels_per_tag=labels_per_tag,
                 )
                 for s in seeds
             ]
@@ -552,6 +556,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             "the target (needs --budget 1; default 0: random's final over --seeds)"
         ),
     )
+    parser.add_argument(
+        "--typical-labels-per-tag",
+        type=float,
+        default=ranking.TYPICAL_LABELS_PER_TAG,
+        help=(
+            "typical_then_badge: labelled rows per tag of the label space below which it picks "
+            "by coverage (default %(default)s)"
+        ),
+    )
     parser.add_argument("--png", type=Path, required=True, help="plot of AU(PRC) vs labels")
     parser.add_argument("--md", type=Path, help="markdown tables (also printed)")
     args = parser.parse_args(argv)
@@ -580,6 +593,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         members=members,
         budget=args.budget,
         step=args.step,
+        labels_per_tag=args.typical_labels_per_tag,
     )
     whole_pool, whole_pool_lines = {}, []
     for pool in pools if args.final_fits else ():
@@ -613,7 +627,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         + format_curves(curves)
         + f"\n\n{time.process_time() - cpu0:.0f} CPU s, {time.perf_counter() - wall0:.0f} wall s;"
         f" seeds averaged: {args.seeds}; retrain: {retrain_label} every {args.step:.1%} of the"
-        f" pool; budget: {args.budget:.0%} of the pool; plot: {args.png}\n"
+        f" pool; budget: {args.budget:.0%} of the pool; plot: {args.png}"
+        + (
+            f"; typical_then_badge switches at {args.typical_labels_per_tag:g} labels a tag"
+            if "typical_then_badge" in args.strategies
+            else ""
+        )
+        + "\n"
     )
     print(report)
     if args.md is not None:

@@ -251,14 +251,14 @@ def test_typical_order_needs_the_embeddings() -> None:
         ranking.select("typical", 1, proba=np.zeros((3, 2)), thresholds=np.full(2, 0.5))
 
 
-def test_typical_then_badge_covers_until_five_labels_a_tag_then_follows_badge() -> None:
+def test_typical_then_badge_covers_until_the_labels_a_tag_then_follows_badge() -> None:
     rng = np.random.default_rng(8)
     n_tags = 2
     pool = rng.normal(size=(40, 3))
     proba = rng.random((40, n_tags))
     gradients = GradientEmbedding(rng.normal(size=(1, 40, n_tags)), rng.normal(size=(1, 40, 4)))
-    few = rng.normal(size=(ranking.TYPICAL_LABELS_PER_TAG * n_tags - 1, 3))
-    enough = rng.normal(size=(ranking.TYPICAL_LABELS_PER_TAG * n_tags, 3))
+    switch = int(ranking.TYPICAL_LABELS_PER_TAG * n_tags)
+    few, enough = rng.normal(size=(switch - 1, 3)), rng.normal(size=(switch, 3))
 
     def picked(strategy: str, labelled: np.ndarray) -> list[int]:
         return ranking.select(

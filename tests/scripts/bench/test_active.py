@@ -251,3 +251,17 @@ def test_a_target_from_whole_pool_fits_replaces_randoms_final() -> None:
 def test_whole_pool_fits_need_two_or_more_and_the_whole_pool(extra: list[str]) -> None:
     with pytest.raises(SystemExit, match="final-fits"):
         active.main(["--datasets", *extra, "--png", "x.png"])
+
+
+def test_typical_then_badge_follows_typical_then_badge_at_the_switch_given(monkeypatch) -> None:
+    """``--typical-labels-per-tag``: at 0 the order is BADGE's from the first round; high
+    enough, TypiClust's to the last."""
+    monkeypatch.setattr(active, "FAST_PARAMS", {"n_ensemble": 1, "max_epochs": 2, "patience": 2})
+    pool = _pool(60)
+
+    def curve(strategy: str, labels_per_tag: float = active.ranking.TYPICAL_LABELS_PER_TAG):
+        return active.simulate(pool, strategy, labels_per_tag=labels_per_tag).auprc
+
+    assert curve("typical_then_badge", labels_per_tag=0) == curve("badge")
+    assert curve("typical_then_badge", labels_per_tag=100) == curve("typical")
+    assert curve("typical") != curve("badge")
