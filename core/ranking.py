@@ -168,8 +168,9 @@ def typical_clusters(
     times, the cluster with the fewest labels (largest first among equals) gives its most
     typical unpicked row (the inverse of its mean cosine distance to its nearest cluster mates).
     With few labels this covers the modes of the data before any model can be trusted to say
-    what is uncertain."""
-    from sklearn.cluster import KMeans
+    what is uncertain. Each cluster's distances are held at once (size squared): meant for the
+    benchmark's pools of thousands; the review queue does not use it."""
+    from sklearn.cluster import KMeans  # here: the queue imports this module, not k-means
 
     n = len(embeddings)
     k = min(k, n)
@@ -187,7 +188,8 @@ def typical_clusters(
         members = np.flatnonzero(cluster == c)
         distance = 1.0 - unit[members] @ unit[members].T
         near = np.sort(distance, axis=1)[:, 1 : _TYPICAL_NEIGHBOURS + 1]
-        typicality_in = 1.0 / (near.mean(axis=1) + 1e-6) if near.shape[1] else np.ones(1)
+        lone = near.shape[1] == 0  # a cluster of one row
+        typicality_in = np.ones(len(members)) if lone else 1.0 / (near.mean(axis=1) + 1e-6)
         in_pool = members < n
         typical[members[in_pool]] = typicality_in[in_pool]
     taken = np.zeros(n, dtype=bool)
