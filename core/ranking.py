@@ -25,7 +25,7 @@ prediction job and the active-learning benchmark (scripts/bench/active.py) rank 
 - ``gradient_length``: the cheap variant, rows ranked by the length of their gradient alone.
 - ``typical``: cold-start coverage, TypiClust (Hacohen et al. 2022): the pool and the labelled
   rows are clustered in embedding space into one cluster per labelled row plus one per pick; each
-  pick is the most typical row of the largest cluster with the fewest labels
+  pick is the locally densest row of the largest cluster with the fewest labels
   (:func:`typical_clusters`). It needs no model, so it cannot be misled by a weak one.
 - ``typical_then_badge``: ``typical`` while fewer than ``labels_per_tag`` labelled rows per tag
   of the label space are known, ``badge`` from then on (cold start, then uncertainty).
@@ -66,7 +66,7 @@ _DIVERSE_POOL = 4  # a diverse batch of k is drawn from the 4k best-scored candi
 # space; where BADGE overtook coverage differed by data set, 1 to 6 (docs/LABEL_QUALITY.md,
 # "Cold start"), so the benchmark takes others (``--typical-labels-per-tag``)
 TYPICAL_LABELS_PER_TAG = 5.0
-_TYPICAL_NEIGHBOURS = 20  # typicality = 1 / mean distance to this many nearest cluster mates
+_TYPICAL_NEIGHBOURS = 20  # local density = 1 / mean distance to this many nearest cluster mates
 
 
 def closeness(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -165,9 +165,10 @@ def typical_clusters(
 ) -> np.ndarray:
     """Indices of ``k`` rows of ``embeddings`` (the unlabelled pool) by TypiClust: k-means on the
     pool and the ``labelled`` rows together into ``len(labelled) + k`` clusters; then, ``k``
-    times, the cluster with the fewest labels (largest first among equals) gives its most
-    typical unpicked row (the inverse of its mean cosine distance to its nearest cluster mates).
-    With few labels this covers the modes of the data before any model can be trusted to say
+    times, the cluster with the fewest labels (largest first among equals) gives its locally
+    densest unpicked row (the inverse of its mean cosine distance to its nearest cluster mates:
+    TypiClust's "typicality", local, unlike :func:`typicality`'s mean similarity to the whole
+    pool). With few labels this covers the modes of the data before any model can be trusted to say
     what is uncertain. Each cluster's distances are held at once (size squared): meant for the
     benchmark's pools of thousands; the review queue does not use it."""
     from sklearn.cluster import KMeans  # here: the queue imports this module, not k-means
@@ -183,22 +184,22 @@ def typical_clusters(
     cluster = kmeans.fit_predict(unit)
     labels_in = np.bincount(cluster[n:], minlength=n_clusters)
     size = np.bincount(cluster, minlength=n_clusters)
-    typical = np.zeros(n)
+    local_density = np.zeros(n)
     for c in np.unique(cluster[:n]):
         members = np.flatnonzero(cluster == c)
         distance = 1.0 - unit[members] @ unit[members].T
         near = np.sort(distance, axis=1)[:, 1 : _TYPICAL_NEIGHBOURS + 1]
         lone = near.shape[1] == 0  # a cluster of one row
-        typicality_in = np.ones(len(members)) if lone else 1.0 / (near.mean(axis=1) + 1e-6)
+        local_density_in = np.ones(len(members)) if lone else 1.0 / (near.mean(axis=1) + 1e-6)
         in_pool = members < n
-        typical[members[in_pool]] = typicality_in[in_pool]
+        local_density[members[in_pool]] = local_density_in[in_pool]
     taken = np.zeros(n, dtype=bool)
     chosen: list[int] = []
     while len(chosen) < k:
         open_clusters = np.unique(cluster[:n][~taken])
         best = open_clusters[np.lexsort((-size[open_clusters], labels_in[open_clusters]))[0]]
         rows = np.flatnonzero((cluster[:n] == best) & ~taken)
-        row = int(rows[np.argmax(typical[rows])])
+        row = int(rows[np.argmax(local_density[rows])])
         chosen.append(row)
         taken[row] = True
         labels_in[best] += 1
