@@ -130,6 +130,15 @@ class Settings(BaseSettings):
             " as pool size x picks."
         ),
     )
+    review_cold_start_labels_per_tag: float = Field(
+        3.0,
+        ge=0,
+        description=(
+            "While fewer labelled videos than this many per tag of the active model are known,"
+            " the head of the review queue covers the pool's topics (the typical video of each"
+            " least-labelled cluster of embeddings) instead of BADGE; 0: always BADGE."
+        ),
+    )
     review_rank_memory_mb: int = Field(
         256,
         ge=16,

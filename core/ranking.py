@@ -30,8 +30,9 @@ prediction job and the active-learning benchmark (scripts/bench/active.py) rank 
 - ``typical_then_badge``: ``typical`` while fewer than ``labels_per_tag`` labelled rows per tag
   of the label space are known, ``badge`` from then on (cold start, then uncertainty).
 
-The review queue's default order is :func:`badge_order` over the whole unreviewed pool
-(core/lifecycle/review_order.py): the best order of the benchmark (docs/LABEL_QUALITY.md).
+The review queue's default order is ``typical_then_badge`` over the whole unreviewed pool
+(core/lifecycle/review_order.py: :func:`coverage_order` at a cold start, :func:`badge_order`
+after it), with the switch at ``TYPICAL_LABELS_PER_TAG`` (docs/LABEL_QUALITY.md, "Cold start").
 
 ``badge`` and ``gradient_length`` need the classifier's
 :meth:`~core.classifier.HierarchicalClassifier.predict_gradient_embedding`; the gradients are
@@ -63,10 +64,14 @@ STRATEGIES = (
 )
 _DIVERSE_POOL = 4  # a diverse batch of k is drawn from the 4k best-scored candidates
 # ``typical_then_badge`` picks by coverage below this many labelled rows per tag of the label
-# space; where BADGE overtook coverage differed by data set, 1 to 6 (docs/LABEL_QUALITY.md,
-# "Cold start"), so the benchmark takes others (``--typical-labels-per-tag``)
-TYPICAL_LABELS_PER_TAG = 5.0
+# space, as the review queue does by default (``Settings.review_cold_start_labels_per_tag``);
+# where BADGE overtook coverage differed by data set, 1 to 6 (docs/LABEL_QUALITY.md, "Cold
+# start"), so the benchmark takes others (``--typical-labels-per-tag``)
+TYPICAL_LABELS_PER_TAG = 3.0
 _TYPICAL_NEIGHBOURS = 20  # local density = 1 / mean distance to this many nearest cluster mates
+_TYPICAL_FIT_ROWS = 20_000  # k-means centres are fitted on at most this many rows
+_TYPICAL_MATES = 2_000  # a larger cluster's density is measured against a sample this size
+_TYPICAL_BLOCK = 4_096  # rows whose distances to the mates are held at once
 
 
 def closeness(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -156,22 +161,31 @@ def diverse_batch(
     return pool[np.array(chosen)]
 
 
+PickProgress = Callable[[int, int], None]  # (rows picked so far, rows to pick)
+
+
 def typical_clusters(
     embeddings: np.ndarray,
     k: int,
     rng: np.random.Generator,
     *,
     labelled: np.ndarray | None = None,
+    progress: PickProgress | None = None,
 ) -> np.ndarray:
     """Indices of ``k`` rows of ``embeddings`` (the unlabelled pool) by TypiClust: k-means on the
     pool and the ``labelled`` rows together into ``len(labelled) + k`` clusters; then, ``k``
     times, the cluster with the fewest labels (largest first among equals) gives its locally
     densest unpicked row (the inverse of its mean cosine distance to its nearest cluster mates:
     TypiClust's "typicality", local, unlike :func:`typicality`'s mean similarity to the whole
-    pool). With few labels this covers the modes of the data before any model can be trusted to say
-    what is uncertain. Each cluster's distances are held at once (size squared): meant for the
-    benchmark's pools of thousands; the review queue does not use it."""
-    from sklearn.cluster import KMeans  # here: the queue imports this module, not k-means
+    pool). With few labels this covers the modes of the data before any model can be trusted to
+    say what is uncertain.
+
+    Bounded for the review queue's pools of up to 100,000: the centres are fitted on at most
+    ``_TYPICAL_FIT_ROWS`` rows (every labelled row and a random sample of the pool) and every row
+    is then assigned to its nearest centre; a cluster's local density is measured against at
+    most ``_TYPICAL_MATES`` of its members, ``_TYPICAL_BLOCK`` rows at a time. Smaller pools
+    (the benchmark's) are clustered and measured whole. ``progress`` hears ``(picked, k)``."""
+    from sklearn.cluster import KMeans  # here: the queue's BADGE path never needs k-means
 
     n = len(embeddings)
     k = min(k, n)
@@ -181,18 +195,15 @@ def typical_clusters(
     unit = _normalise(np.concatenate([embeddings, known]))
     n_clusters = min(len(unit), len(known) + k)
     kmeans = KMeans(n_clusters, n_init=1, random_state=int(rng.integers(2**31 - 1)))
-    cluster = kmeans.fit_predict(unit)
+    if len(unit) <= _TYPICAL_FIT_ROWS:
+        cluster = kmeans.fit_predict(unit)
+    else:
+        sample = rng.choice(n, max(_TYPICAL_FIT_ROWS - len(known), n_clusters), replace=False)
+        kmeans.fit(unit[np.concatenate([np.sort(sample), np.arange(n, len(unit))])])
+        cluster = kmeans.predict(unit)
     labels_in = np.bincount(cluster[n:], minlength=n_clusters)
     size = np.bincount(cluster, minlength=n_clusters)
-    local_density = np.zeros(n)
-    for c in np.unique(cluster[:n]):
-        members = np.flatnonzero(cluster == c)
-        distance = 1.0 - unit[members] @ unit[members].T
-        near = np.sort(distance, axis=1)[:, 1 : _TYPICAL_NEIGHBOURS + 1]
-        lone = near.shape[1] == 0  # a cluster of one row
-        local_density_in = np.ones(len(members)) if lone else 1.0 / (near.mean(axis=1) + 1e-6)
-        in_pool = members < n
-        local_density[members[in_pool]] = local_density_in[in_pool]
+    local_density = _local_density(unit, cluster, n, rng)
     taken = np.zeros(n, dtype=bool)
     chosen: list[int] = []
     while len(chosen) < k:
@@ -203,10 +214,57 @@ def typical_clusters(
         chosen.append(row)
         taken[row] = True
         labels_in[best] += 1
+        if progress is not None:
+            progress(len(chosen), k)
     return np.array(chosen, dtype=np.int64)
 
 
-PickProgress = Callable[[int, int], None]  # (rows picked so far, rows to pick)
+def _local_density(
+    unit: np.ndarray, cluster: np.ndarray, n: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Per pool row (the first ``n`` of ``unit``): 1 / mean cosine distance to its
+    ``_TYPICAL_NEIGHBOURS`` nearest mates in its cluster (1 in a cluster of one), measured
+    against a sample of ``_TYPICAL_MATES`` mates in larger clusters."""
+    density = np.zeros(n)
+    for c in np.unique(cluster[:n]):
+        members = np.flatnonzero(cluster == c)
+        mates = members
+        if len(mates) > _TYPICAL_MATES:
+            mates = np.sort(rng.choice(members, _TYPICAL_MATES, replace=False))
+        neighbours = min(_TYPICAL_NEIGHBOURS, len(mates) - 1)
+        rows = members[members < n]
+        for start in range(0, len(rows), _TYPICAL_BLOCK):
+            block = rows[start : start + _TYPICAL_BLOCK]
+            distance = 1.0 - unit[block] @ unit[mates].T
+            distance[block[:, None] == mates[None, :]] = np.inf  # not its own neighbour
+            if neighbours <= 0:
+                density[block] = 1.0
+                continue
+            near = np.partition(distance, neighbours - 1, axis=1)[:, :neighbours]
+            density[block] = 1.0 / (near.mean(axis=1) + 1e-6)
+    return density
+
+
+def coverage_order(
+    embeddings: np.ndarray,
+    labelled: np.ndarray | None,
+    gradients: GradientEmbedding,
+    k: int,
+    rng: np.random.Generator,
+    *,
+    progress: PickProgress | None = None,
+) -> np.ndarray:
+    """Every row, in review order at a cold start: ``k`` picks by :func:`typical_clusters`
+    (``embeddings`` of the pool, ``labelled`` those of the labelled rows), then the rest by
+    gradient length, longest first, as in :func:`badge_order`."""
+    picks = typical_clusters(embeddings, k, rng, labelled=labelled, progress=progress)
+    return _then_by_gradient_length(picks, gradients)
+
+
+def joint_embedding(X: dict[str, np.ndarray]) -> np.ndarray:
+    """One row per video for distances across modalities: each modality's unit vectors side by
+    side, a missing modality (NaN row) as zeros, so every present modality weighs the same."""
+    return np.concatenate([_normalise(x) for x in X.values()], axis=1)
 
 
 def gradient_seeds(
@@ -261,6 +319,11 @@ def badge_order(
     re-ranked by a newer model long before a moderator reaches its tail. ``progress``: as
     :func:`gradient_seeds`."""
     picks = gradient_seeds(gradients, k, rng, progress=progress)
+    return _then_by_gradient_length(picks, gradients)
+
+
+def _then_by_gradient_length(picks: np.ndarray, gradients: GradientEmbedding) -> np.ndarray:
+    """``picks``, then every other row by gradient length, longest first."""
     rest = np.setdiff1d(np.arange(gradients.n_rows), picks)
     rest = rest[np.argsort(-gradients.squared_norms()[rest], kind="stable")]
     return np.concatenate([picks, rest])

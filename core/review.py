@@ -60,6 +60,11 @@ def effective_labels(
     return {video_id: sorted(nodes) for video_id, nodes in sorted(result.items())}
 
 
+def count_labelled_videos(session: Session) -> int:
+    """How many videos :func:`effective_labels` would return, without reading their labels."""
+    return labels_q.count_labelled_videos(session, source_if_not_reviewed=LabelSource.IMPORT)
+
+
 def save_review(
     session: Session, *, video_id: int, expected_version: int, node_ids: Iterable[str], user: Actor
 ) -> Video:

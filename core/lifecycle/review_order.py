@@ -1,13 +1,21 @@
-"""The review queue's default order, "most informative first": BADGE over the whole pool.
+"""The review queue's default order, "most informative first": coverage of the pool's topics
+while the model is new, then BADGE, over the whole pool.
 
 BADGE (k-means++ on the output layer's gradient embeddings, :func:`core.ranking.badge_order`)
-was the best order on every label set the active-learning benchmark tried
-(docs/LABEL_QUALITY.md). It chooses a batch, so it is computed once over the whole unreviewed
-pool, not video by video: :func:`rank_review_pool` runs after every pool-wide prediction run
-(``predict_videos`` without explicit ids, ``predict_on_ray``), takes the videos waiting for review
-with a prediction of the run's version, computes their gradient embeddings from the cached
-embeddings, orders them (the first ``review_rank_badge_picks`` by k-means++, the rest by gradient
-length) and stores each one's position as ``Video.review_rank``, clearing every other rank.
+was the best order at 60 % of the labels on almost every label set the active-learning
+benchmark tried (docs/LABEL_QUALITY.md). At a cold start it trails even random order on the
+demo corpus: a model that has seen a topic a few times cannot yet say what it is unsure of. So
+while fewer labelled videos than ``review_cold_start_labels_per_tag`` per tag of the model's
+label space are known, the head of the queue is chosen by coverage instead
+(:func:`core.ranking.coverage_order`, TypiClust on the videos' cached embeddings): the typical
+video of each region of the pool that has the fewest labels.
+
+Either order chooses a batch, so it is computed once over the whole unreviewed pool, not video by
+video: :func:`rank_review_pool` runs after every pool-wide prediction run (``predict_videos``
+without explicit ids, ``predict_on_ray``), takes the videos waiting for review with a prediction
+of the run's version, computes their gradient embeddings from the cached embeddings, orders them
+(the first ``review_rank_badge_picks`` by k-means++ or by coverage, the rest by gradient length)
+and stores each one's position as ``Video.review_rank``, clearing every other rank.
 
 Videos predicted later one by one (after ingest) carry no rank until the next pool-wide run: the
 queue puts them after the ranked ones, least certain first. So do videos that return to the
@@ -16,13 +24,15 @@ queue after a review (a lead's reject, a second review): saving a review clears 
 
 Threads: the gradient pass runs with ``settings.torch_threads`` torch threads, as training does.
 
-Progress: the three steps (gradients per ``RANK_BATCH`` videos, each BADGE pick, the write) are
-reported to ``progress`` as :class:`core.lifecycle.progress.StepProgress` under the names below.
+Progress: the three steps (gradients per ``RANK_BATCH`` videos, each BADGE or coverage pick, the
+write) are reported to ``progress`` as :class:`core.lifecycle.progress.StepProgress` under the
+names below.
 
 Memory: the gradients are kept as low-rank factors (core/classifier/gradient.py),
 ``pool x members x (nodes + width)`` float32. Up to ``review_rank_memory_mb`` they are exact;
 beyond it both factors are randomly projected to the widest common dimension that fits (at least
-``MIN_PROJECTION_DIM``).
+``MIN_PROJECTION_DIM``). At a cold start the pool's and the labelled videos' joint embeddings are
+randomly projected to ``COVERAGE_DIM`` as they are read (100,000 videos: 51 MB as float32).
 """
 
 from __future__ import annotations
@@ -37,7 +47,8 @@ from core.config import Settings
 from core.lifecycle import registry
 from core.lifecycle.model_inputs import load_inputs
 from core.lifecycle.progress import StepCallback, StepProgress
-from core.ranking import badge_order
+from core.ranking import badge_order, coverage_order, joint_embedding
+from core.review import count_labelled_videos, effective_labels
 from db.engine import Database
 from db.queries import videos as videos_q
 
@@ -47,6 +58,8 @@ MIN_PROJECTION_DIM = 16
 _FLOAT32_BYTES = 4
 GRADIENTS_STEP = "ranking the review queue (gradients)"
 PICKS_STEP = "ranking the review queue (BADGE picks)"
+COVERAGE_STEP = "ranking the review queue (coverage picks)"
+COVERAGE_DIM = 128  # k-means distances in the cold start's projected joint embedding space
 WRITE_STEP = "ranking the review queue (writing the ranks)"
 
 
@@ -75,13 +88,32 @@ def rank_review_pool(
     )
     if found is not None:
         ids, gradients = found
+        labelled_ids = cold_start_labelled_ids(
+            db, model=model, labels_per_tag=settings.review_cold_start_labels_per_tag
+        )
+        step = PICKS_STEP if labelled_ids is None else COVERAGE_STEP
 
         def picked(done: int, total: int) -> None:
-            report(StepProgress(PICKS_STEP, done, total, unit="picks"))
+            report(StepProgress(step, done, total, unit="picks"))
 
         picks = min(settings.review_rank_badge_picks, len(ids))
         picked(0, picks)
-        order = badge_order(gradients, picks, np.random.default_rng(RANK_SEED), progress=picked)
+        rng = np.random.default_rng(RANK_SEED)
+        if labelled_ids is None:
+            order = badge_order(gradients, picks, rng, progress=picked)
+        else:
+            pool = joint_points(db, model=model, video_ids=ids)
+            if pool is None or pool[0] != ids:
+                raise RuntimeError("the pool's embeddings changed while the queue was ranked")
+            labelled = joint_points(db, model=model, video_ids=labelled_ids)
+            order = coverage_order(
+                pool[1],
+                None if labelled is None else labelled[1],
+                gradients,
+                picks,
+                rng,
+                progress=picked,
+            )
         ranked_ids = [ids[i] for i in order]
     report(StepProgress(WRITE_STEP, 0, len(ranked_ids)))
     with db.session() as session:
@@ -133,6 +165,49 @@ def pool_gradients(
     if not ids:
         return None
     return ids, GradientEmbedding(residuals[:, : len(ids)], hidden[:, : len(ids)])
+
+
+def cold_start_labelled_ids(
+    db: Database, *, model: registry.LoadedModel, labels_per_tag: float
+) -> list[int] | None:
+    """The labelled videos (what training learns from: a review, or imported labels) while they
+    number fewer than ``labels_per_tag`` per tag of the model's label space, a cold start; None
+    once they do (and always when ``labels_per_tag`` is 0)."""
+    enough = labels_per_tag * model.classifier.hierarchy_.n_nodes
+    if enough <= 0:
+        return None
+    with db.session() as session:  # counted first: a grown-up pool has many labelled videos
+        if count_labelled_videos(session) >= enough:
+            return None
+        return list(effective_labels(session))
+
+
+def joint_points(
+    db: Database, *, model: registry.LoadedModel, video_ids: list[int]
+) -> tuple[list[int], np.ndarray] | None:
+    """The ids of the videos that have embeddings of the model's encoder and their joint
+    embeddings (:func:`core.ranking.joint_embedding`), read ``RANK_BATCH`` at a time and, when
+    wider than ``COVERAGE_DIM``, randomly projected to it (seeded, so pool and labelled videos
+    share one projection); None when none has."""
+    ids: list[int] = []
+    parts: list[np.ndarray] = []
+    for start in range(0, len(video_ids), RANK_BATCH):
+        inputs = load_inputs(db, model=model, video_ids=video_ids[start : start + RANK_BATCH])
+        if inputs is None:
+            continue
+        batch_ids, X = inputs
+        joint = joint_embedding(X)
+        if joint.shape[1] > COVERAGE_DIM:
+            joint = joint @ _coverage_projection(joint.shape[1])
+        parts.append(joint.astype(np.float32))
+        ids.extend(batch_ids)
+    return (ids, np.concatenate(parts)) if ids else None
+
+
+def _coverage_projection(width: int) -> np.ndarray:
+    """A Gaussian (width, COVERAGE_DIM) projection: it keeps cosine distances approximately."""
+    rng = np.random.default_rng(RANK_SEED)
+    return rng.standard_normal((width, COVERAGE_DIM)) / np.sqrt(COVERAGE_DIM)
 
 
 def projection_dim(

@@ -1,5 +1,6 @@
 """Queue: every video with its state, filterable and sortable (most informative first: the
-BADGE order of core/lifecycle/review_order.py), paginated.
+order of core/lifecycle/review_order.py, coverage of the topics while the model is new, then
+BADGE), paginated.
 
 "Review next" claims the next matching video atomically and opens the review page. While a
 prediction job re-ranks the queue (minutes on a large pool) the page says so, and shows the new
@@ -95,7 +96,15 @@ with st.container(border=True):
         placeholder="any state",
     )
     sort = top[2].selectbox(
-        "Sort", list(SORT_LABELS), format_func=SORT_LABELS.get, key="queue_sort"
+        "Sort",
+        list(SORT_LABELS),
+        format_func=SORT_LABELS.get,
+        key="queue_sort",
+        help=(
+            "Most informative first: while few videos per tag are labelled, one typical video of "
+            "each least-labelled kind of content first; after that the videos whose labels "
+            "would change the model most, no two alike. Recomputed after each prediction run."
+        ),
     )
     bottom = st.columns([3, 2, 2, 2])
     tag = bottom[0].selectbox(

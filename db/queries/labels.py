@@ -170,6 +170,24 @@ def replace_human_labels(
     session.flush()
 
 
+def count_labelled_videos(session: Session, *, source_if_not_reviewed: str) -> int:
+    """Videos a human has reviewed plus videos not yet reviewed with labels of
+    ``source_if_not_reviewed``: the count of ``core.review.effective_labels`` in one query."""
+    imported = (
+        select(Label.video_id)
+        .where(
+            col(Label.video_id) == col(Video.id), col(Label.source) == str(source_if_not_reviewed)
+        )
+        .exists()
+    )
+    query = (
+        select(func.count())
+        .select_from(Video)
+        .where(or_(col(Video.reviewed_at).is_not(None), imported))
+    )
+    return session.exec(query).one()
+
+
 def count_labels(session: Session, *, source: str | None = None) -> int:
     query = select(func.count()).select_from(Label)
     if source is not None:

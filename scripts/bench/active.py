@@ -183,7 +183,7 @@ def demo_pool(data_dir: str | Path, *, seed: int = 0) -> Pool:
         m: np.where(matrices.masks[m][:, None], matrices.matrices[m], np.nan).astype(np.float32)
         for m in matrices.matrices
     }
-    joint = np.concatenate([ranking._normalise(x) for x in X_all.values()], axis=1)
+    joint = ranking.joint_embedding(X_all)
     order = np.random.default_rng(seed).permutation(len(Y_all))
     n_test = round(DEMO_TEST_FRACTION * len(order))
     test, pool = np.sort(order[:n_test]), np.sort(order[n_test:])  # video-id order, see _fit

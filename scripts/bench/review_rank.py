@@ -9,7 +9,13 @@ seconds (in total and per phase: gradients, k-means++ order, database write), th
 process (``ru_maxrss``: it includes torch, the model and the setup) and the RSS just before it
 are printed.
 
+The cold start's coverage order instead of BADGE: ``--cold-start-labels-per-tag`` above
+``--labelled / --nodes`` (``--labelled`` reviewed videos with embeddings, outside the pool); its
+phases are the joint embeddings' read and the coverage order (k-means + picks + length).
+
     PYTHONPATH=$PWD python -m scripts.bench.review_rank --videos 100000 --picks 500
+    PYTHONPATH=$PWD python -m scripts.bench.review_rank --videos 100000 --picks 500 \
+        --labelled 400 --cold-start-labels-per-tag 3
 """
 
 from __future__ import annotations
@@ -47,6 +53,15 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=500)
     parser.add_argument("--nodes", type=int, default=200)
     parser.add_argument("--dim", type=int, default=384, help="title embedding width")
+    parser.add_argument(
+        "--labelled", type=int, default=0, help="reviewed videos with embeddings, not in the pool"
+    )
+    parser.add_argument(
+        "--cold-start-labels-per-tag",
+        type=float,
+        default=0.0,
+        help="review_cold_start_labels_per_tag (0: BADGE, as before the cold start existed)",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(prefix="bench-review-rank-") as work:
@@ -54,14 +69,18 @@ def main() -> None:
             update={
                 "review_rank_badge_picks": args.picks,
                 "review_rank_memory_mb": args.memory_mb,
+                "review_cold_start_labels_per_tag": args.cold_start_labels_per_tag,
             }
         )
         db = open_database(settings, taxonomy=False)
         centres = rng.standard_normal((CLUSTERS, args.dim)).astype(np.float32)
         started = time.perf_counter()
         model = _register_model(db, settings, args, centres, rng)
-        _insert_pool(db, args.videos, centres, rng, model.version_id)
-        print(f"setup (fit, {args.videos:,} videos + embeddings): {_since(started)}")
+        _insert_pool(db, args.videos, args.labelled, centres, rng, model.version_id)
+        print(
+            f"setup (fit, {args.videos:,} + {args.labelled:,} labelled videos + embeddings): "
+            f"{_since(started)}"
+        )
         phases = _time_phases()
         rss_before = _rss_mib()
         started, cpu = time.perf_counter(), time.process_time()
@@ -74,8 +93,10 @@ def main() -> None:
             width=args.width,
             budget_bytes=args.memory_mb * 2**20,
         )
+        cold_start = args.labelled < args.cold_start_labels_per_tag * args.nodes
         print(
-            f"rank_review_pool: {ranked:,} videos ranked ({args.picks} BADGE picks, "
+            f"rank_review_pool: {ranked:,} videos ranked ({args.picks} "
+            f"{'coverage' if cold_start else 'BADGE'} picks, "
             f"{args.members} members, {args.nodes} tags, width {args.width}, "
             f"projection {dim or 'none (exact)'}) in {seconds:.1f} s ({cpu:.1f} CPU s); "
             f"RSS before {rss_before:.0f} MiB, process peak {_peak_rss_mib():.0f} MiB"
@@ -86,21 +107,29 @@ def main() -> None:
 
 
 def _time_phases() -> dict[str, tuple[float, float]]:
-    """Wrap the three steps of ``rank_review_pool`` so that each records its wall and CPU
-    seconds in the returned dict (filled as they run)."""
+    """Wrap the steps of ``rank_review_pool`` so that each records its wall and CPU seconds in
+    the returned dict (filled as they run)."""
     phases: dict[str, tuple[float, float]] = {}
 
     def timed(name: str, function: Callable) -> Callable:
         def run(*args, **kwargs):
             wall, cpu = time.perf_counter(), time.process_time()
             result = function(*args, **kwargs)
-            phases[name] = (time.perf_counter() - wall, time.process_time() - cpu)
+            so_far = phases.get(name, (0.0, 0.0))  # summed over calls (pool, then labelled)
+            phases[name] = (
+                so_far[0] + time.perf_counter() - wall,
+                so_far[1] + time.process_time() - cpu,
+            )
             return result
 
         return run
 
     review_order.pool_gradients = timed("gradients (read + embed)", review_order.pool_gradients)
     review_order.badge_order = timed("order (k-means++ + length)", review_order.badge_order)
+    review_order.joint_points = timed("joint embeddings (read)", review_order.joint_points)
+    review_order.coverage_order = timed(
+        "order (coverage: k-means + picks + length)", review_order.coverage_order
+    )
     videos_q.set_review_ranks = timed("write ranks", videos_q.set_review_ranks)
     return phases
 
@@ -145,16 +174,26 @@ def _register_model(
 
 
 def _insert_pool(
-    db: Database, n: int, centres: np.ndarray, rng: np.random.Generator, version_id: int
+    db: Database,
+    n: int,
+    labelled: int,
+    centres: np.ndarray,
+    rng: np.random.Generator,
+    version_id: int,
 ) -> None:
-    """``n`` predicted videos of ``version_id``, each with a title embedding (DuckDB bulk load)."""
+    """``n`` predicted videos of ``version_id`` and ``labelled`` reviewed ones, each with a title
+    embedding (DuckDB bulk load)."""
     with db.session() as session:
-        videos_q.insert_synthetic_videos(session, n=n)
+        videos_q.insert_synthetic_videos(session, n=n + labelled)
         session.execute(
             text("UPDATE video SET status = 'predicted', predicted_model_id = :v"),
             {"v": version_id},
         )
         ids = videos_q.review_pool_ids(session, model_version_id=version_id)
+        session.execute(
+            text("UPDATE video SET status = 'reviewed', reviewed_at = now() WHERE id <= :last"),
+            {"last": ids[labelled - 1] if labelled else -1},
+        )
         vectors = _titles(centres, len(ids), rng)
         frame = pd.DataFrame({"video_id": ids, "vector": [row.tobytes() for row in vectors]})
         duck = session.connection().connection.driver_connection

@@ -32,13 +32,19 @@ def test_effective_labels_are_human_once_reviewed_else_imported(db: Database, wo
     ids, mod = world["ids"], world["mod"]
     ready, predicted, new = ids[VideoStatus.READY], ids[VideoStatus.PREDICTED], ids[VideoStatus.NEW]
     with db.session() as s:
-        labels_q.import_labels(s, labels=[(ready, world["a"]), (predicted, world["a1"])])
+        labels_q.import_labels(
+            s, labels=[(ready, world["a"]), (predicted, world["a"]), (predicted, world["a1"])]
+        )
         review.save_review(s, video_id=ready, expected_version=0, node_ids=[], user=mod)
         effective = review.effective_labels(s)
+        counted = review.count_labelled_videos(s)
         assert review.effective_labels(s, video_ids=[]) == {}
-        assert review.effective_labels(s, video_ids=[predicted, new]) == {predicted: [world["a1"]]}
+        assert review.effective_labels(s, video_ids=[predicted, new]) == {
+            predicted: [world["a"], world["a1"]]
+        }
     # reviewed with no tags: a confirmed empty set, the import no longer counts; no labels: absent
-    assert effective == {ready: [], predicted: [world["a1"]]}
+    assert effective == {ready: [], predicted: [world["a"], world["a1"]]}
+    assert counted == len(effective)  # each video once, however many labels it has
 
 
 def test_review_next_takes_only_processed_videos(db: Database, world) -> None:

@@ -143,6 +143,7 @@ def test_effective_labels_use_imports_until_reviewed(database, taxonomy, moderat
         assert result == {a.id: [soccer], b.id: [golf]}
         assert unlabelled.id not in result
         assert labels.count_labels(session, source=LabelSource.IMPORT) == 2
+        assert review_rules.count_labelled_videos(session) == len(result) == 2
 
 
 def test_delete_labels_removes_only_named_source(database, taxonomy, video_id, moderator) -> None:

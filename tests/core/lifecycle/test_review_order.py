@@ -1,7 +1,9 @@
 """The review queue's BADGE order over the unreviewed pool (core/lifecycle/review_order.py):
 written after pool-wide prediction, equal to the ranking computed directly from the model,
 repeatable, absent for videos predicted one by one until the next pool-wide run, and reported
-step by step (to a callback, and into a prediction job's row) until the ranks are written."""
+step by step (to a callback, and into a prediction job's row) until the ranks are written. At a
+cold start (fewer labelled videos than the setting's labels per tag) the head is chosen by
+coverage of the cached embeddings instead, and the switch happens at exactly that count."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import torch
 
 from core import ranking
 from core import review as review_rules
+from core.config import Settings
 from core.lifecycle import jobs, prediction, registry, review_order, training
 from core.lifecycle.progress import StepProgress
 from db.queries import jobs as jobs_q
@@ -46,6 +49,7 @@ def trained(db, settings, synthetic):
             user=user,
         )
     settings.review_rank_badge_picks = PICKS
+    settings.review_cold_start_labels_per_tag = 0  # BADGE; the cold start is tested on its own
     return ids, version
 
 
@@ -173,3 +177,73 @@ def test_projection_only_when_the_exact_factors_exceed_the_budget():
     # 100,000 videos: 1.4 GB exact; 256 MB allows 67 columns per factor
     assert review_order.projection_dim(rows=100_000, budget_bytes=256 * 2**20, **shape) == 67
     assert review_order.projection_dim(rows=10**8, budget_bytes=2**20, **shape) == 16
+
+
+def _steps_heard(db, settings) -> set[str]:
+    heard: set[str] = set()
+    prediction.predict_videos(db, settings=settings, progress=lambda step: heard.add(step.step))
+    return heard
+
+
+def test_a_cold_start_orders_the_head_by_coverage_of_the_cached_embeddings(
+    db, settings, trained, synthetic
+):
+    """32 labelled videos (imported labels) over 6 tags: 6 a tag asked, so coverage picks."""
+    ids, _ = trained
+    settings.review_cold_start_labels_per_tag = 6
+    assert review_order.COVERAGE_STEP in _steps_heard(db, settings)
+
+    ranks = _ranks(db, ids)
+    pool = ids[1:]
+    with db.session() as session:
+        titles = {v.id: v.title for v in videos_q.get_videos(session, video_ids=ids)}
+    title_vectors = {i: synthetic.title_vector(titles[i]) for i in ids}
+    model = registry.load_active_model(db, settings=settings)
+    gradients = model.classifier.predict_gradient_embedding(
+        {"title": np.stack([title_vectors[i] for i in pool])}
+    )
+    points = {i: ranking.joint_embedding({"title": title_vectors[i][None]})[0] for i in ids}
+    expected = ranking.coverage_order(
+        np.stack([points[i] for i in pool]),
+        np.stack([points[i] for i in ids]),  # every video has an imported label
+        gradients,
+        PICKS,
+        np.random.default_rng(review_order.RANK_SEED),
+    )
+    assert sorted(pool, key=ranks.__getitem__) == [pool[i] for i in expected]
+    head_leaves = {titles[i].split()[0] for i in sorted(pool, key=ranks.__getitem__)[:4]}
+    assert len(head_leaves) == 4  # the first four cover the four leaf topics
+
+
+def test_the_cold_start_ends_at_the_labels_a_tag_set_and_0_never_starts_it(db, settings, trained):
+    settings.review_cold_start_labels_per_tag = 32 / 6 + 0.01  # 32.06 labelled videos asked
+    assert review_order.COVERAGE_STEP in _steps_heard(db, settings)
+    settings.review_cold_start_labels_per_tag = 32 / 6  # exactly the 32 there are
+    heard = _steps_heard(db, settings)
+    assert review_order.PICKS_STEP in heard and review_order.COVERAGE_STEP not in heard
+    settings.review_cold_start_labels_per_tag = 0
+    assert review_order.COVERAGE_STEP not in _steps_heard(db, settings)
+
+
+def test_the_queue_and_the_benchmark_switch_at_the_same_labels_a_tag():
+    """docs/LABEL_QUALITY.md measures ``typical_then_badge`` as the queue's default order."""
+    default = Settings.model_fields["review_cold_start_labels_per_tag"].default
+    assert default == ranking.TYPICAL_LABELS_PER_TAG
+
+
+def test_joint_points_are_projected_alike_for_every_batch(db, settings, trained, monkeypatch):
+    """Pool and labelled videos, read apart and in batches, land in one projected space."""
+    ids, _ = trained
+    prediction.predict_videos(db, settings=settings)
+    model = registry.load_active_model(db, settings=settings)
+    whole_ids, whole = review_order.joint_points(db, model=model, video_ids=ids)
+    monkeypatch.setattr(review_order, "COVERAGE_DIM", 4)  # narrower than the title vectors
+    monkeypatch.setattr(review_order, "RANK_BATCH", 7)
+    first_ids, first = review_order.joint_points(db, model=model, video_ids=ids[:10])
+    rest_ids, rest = review_order.joint_points(db, model=model, video_ids=ids[10:])
+    assert whole_ids == ids == first_ids + rest_ids
+    projected = np.concatenate([first, rest])
+    assert projected.shape == (len(ids), 4) and whole.shape[1] > 4
+    np.testing.assert_allclose(
+        projected, whole @ review_order._coverage_projection(whole.shape[1]), atol=1e-5
+    )
