@@ -31,8 +31,9 @@ prediction job and the active-learning benchmark (scripts/bench/active.py) rank 
   of the label space are known, ``badge`` from then on (cold start, then uncertainty).
 
 The review queue's default order is ``typical_then_badge`` over the whole unreviewed pool
-(core/lifecycle/review_order.py: :func:`coverage_order` at a cold start, :func:`badge_order`
-after it), with the switch at ``TYPICAL_LABELS_PER_TAG`` (docs/LABEL_QUALITY.md, "Cold start").
+(core/lifecycle/review_order.py: :func:`typical_clusters` at a cold start, then
+:func:`badge_order`), with the switch at ``TYPICAL_LABELS_PER_TAG`` (docs/LABEL_QUALITY.md,
+"Cold start").
 
 ``badge`` and ``gradient_length`` need the classifier's
 :meth:`~core.classifier.HierarchicalClassifier.predict_gradient_embedding`; the gradients are
@@ -43,10 +44,12 @@ core/classifier/gradient.py).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.classifier.gradient import GradientEmbedding
+if TYPE_CHECKING:  # the coverage order runs where torch is not loaded (a Ray driver)
+    from core.classifier.gradient import GradientEmbedding
 
 CANDIDATE_FLOOR = 0.1  # tags below this probability (and not predicted) are not in question
 STRATEGIES = (
@@ -245,22 +248,6 @@ def _local_density(
     return density
 
 
-def coverage_order(
-    embeddings: np.ndarray,
-    labelled: np.ndarray | None,
-    gradients: GradientEmbedding,
-    k: int,
-    rng: np.random.Generator,
-    *,
-    progress: PickProgress | None = None,
-) -> np.ndarray:
-    """Every row, in review order at a cold start: ``k`` picks by :func:`typical_clusters`
-    (``embeddings`` of the pool, ``labelled`` those of the labelled rows), then the rest by
-    gradient length, longest first, as in :func:`badge_order`."""
-    picks = typical_clusters(embeddings, k, rng, labelled=labelled, progress=progress)
-    return _then_by_gradient_length(picks, gradients)
-
-
 def joint_embedding(X: dict[str, np.ndarray]) -> np.ndarray:
     """One row per video for distances across modalities: each modality's unit vectors side by
     side, a missing modality (NaN row) as zeros, so every present modality weighs the same."""
@@ -319,10 +306,10 @@ def badge_order(
     re-ranked by a newer model long before a moderator reaches its tail. ``progress``: as
     :func:`gradient_seeds`."""
     picks = gradient_seeds(gradients, k, rng, progress=progress)
-    return _then_by_gradient_length(picks, gradients)
+    return then_by_gradient_length(picks, gradients)
 
 
-def _then_by_gradient_length(picks: np.ndarray, gradients: GradientEmbedding) -> np.ndarray:
+def then_by_gradient_length(picks: np.ndarray, gradients: GradientEmbedding) -> np.ndarray:
     """``picks``, then every other row by gradient length, longest first."""
     rest = np.setdiff1d(np.arange(gradients.n_rows), picks)
     rest = rest[np.argsort(-gradients.squared_norms()[rest], kind="stable")]

@@ -271,6 +271,7 @@ def _run_predict(run: _Run) -> dict:
 
 def _run_ingest(run: _Run) -> dict:
     from core.ingest.batch import ingest_paths, process_upload
+    from core.lifecycle.coverage import rank_before_first_model
 
     params = run.params
     if "video_ids" in params:  # uploads received by the HTTP API, already stored and registered
@@ -295,6 +296,13 @@ def _run_ingest(run: _Run) -> dict:
         videos_dir=Path(videos_dir) if videos_dir else None,
         progress=progress,
     )
+    ranked = rank_before_first_model(
+        run.db,
+        settings=run.settings,
+        progress=lambda step: run.reporter.update(
+            step.fraction, step.describe(), force=step.done == 0
+        ),
+    )
     return {
         "totals": report.totals,
         "failed": [{"name": r.name, "reason": r.reason} for r in report.failed],
@@ -304,6 +312,7 @@ def _run_ingest(run: _Run) -> dict:
         "video_seconds": report.video_seconds,
         "wall_seconds": report.wall_seconds,
         "predicted": report.predicted,
+        "ranked_by_coverage": ranked,
         "problems": report.problems[:100],
     }
 

@@ -7,8 +7,8 @@ benchmark tried (docs/LABEL_QUALITY.md). At a cold start it trails even random o
 demo corpus: a model that has seen a topic a few times cannot yet say what it is unsure of. So
 while fewer labelled videos than ``review_cold_start_labels_per_tag`` per tag of the model's
 label space are known, the head of the queue is chosen by coverage instead
-(:func:`core.ranking.coverage_order`, TypiClust on the videos' cached embeddings): the typical
-video of each region of the pool that has the fewest labels.
+(:mod:`core.lifecycle.coverage`, TypiClust on the videos' cached embeddings): the typical video of
+each region of the pool that has the fewest labels.
 
 Either order chooses a batch, so it is computed once over the whole unreviewed pool, not video by
 video: :func:`rank_review_pool` runs after every pool-wide prediction run (``predict_videos``
@@ -31,8 +31,8 @@ names below.
 Memory: the gradients are kept as low-rank factors (core/classifier/gradient.py),
 ``pool x members x (nodes + width)`` float32. Up to ``review_rank_memory_mb`` they are exact;
 beyond it both factors are randomly projected to the widest common dimension that fits (at least
-``MIN_PROJECTION_DIM``). At a cold start the pool's and the labelled videos' joint embeddings are
-randomly projected to ``COVERAGE_DIM`` as they are read (100,000 videos: 51 MB as float32).
+``MIN_PROJECTION_DIM``). At a cold start the pool's and the labelled videos' joint embeddings
+are read too (core/lifecycle/coverage.py).
 """
 
 from __future__ import annotations
@@ -44,11 +44,10 @@ import torch
 
 from core.classifier.gradient import GradientEmbedding
 from core.config import Settings
-from core.lifecycle import registry
+from core.lifecycle import coverage, registry
 from core.lifecycle.model_inputs import load_inputs
 from core.lifecycle.progress import StepCallback, StepProgress
-from core.ranking import badge_order, coverage_order, joint_embedding
-from core.review import count_labelled_videos, effective_labels
+from core.ranking import badge_order, then_by_gradient_length
 from db.engine import Database
 from db.queries import videos as videos_q
 
@@ -58,8 +57,6 @@ MIN_PROJECTION_DIM = 16
 _FLOAT32_BYTES = 4
 GRADIENTS_STEP = "ranking the review queue (gradients)"
 PICKS_STEP = "ranking the review queue (BADGE picks)"
-COVERAGE_STEP = "ranking the review queue (coverage picks)"
-COVERAGE_DIM = 128  # k-means distances in the cold start's projected joint embedding space
 WRITE_STEP = "ranking the review queue (writing the ranks)"
 
 
@@ -88,10 +85,11 @@ def rank_review_pool(
     )
     if found is not None:
         ids, gradients = found
-        labelled_ids = cold_start_labelled_ids(
-            db, model=model, labels_per_tag=settings.review_cold_start_labels_per_tag
+        labelled_ids = coverage.labelled_ids_if_fewer(
+            db,
+            than=settings.review_cold_start_labels_per_tag * model.classifier.hierarchy_.n_nodes,
         )
-        step = PICKS_STEP if labelled_ids is None else COVERAGE_STEP
+        step = PICKS_STEP if labelled_ids is None else coverage.PICKS_STEP
 
         def picked(done: int, total: int) -> None:
             report(StepProgress(step, done, total, unit="picks"))
@@ -102,18 +100,7 @@ def rank_review_pool(
         if labelled_ids is None:
             order = badge_order(gradients, picks, rng, progress=picked)
         else:
-            pool = joint_points(db, model=model, video_ids=ids)
-            if pool is None or pool[0] != ids:
-                raise RuntimeError("the pool's embeddings changed while the queue was ranked")
-            labelled = joint_points(db, model=model, video_ids=labelled_ids)
-            order = coverage_order(
-                pool[1],
-                None if labelled is None else labelled[1],
-                gradients,
-                picks,
-                rng,
-                progress=picked,
-            )
+            order = _coverage_order(model, db, ids, gradients, labelled_ids, picks, picked)
         ranked_ids = [ids[i] for i in order]
     report(StepProgress(WRITE_STEP, 0, len(ranked_ids)))
     with db.session() as session:
@@ -122,6 +109,36 @@ def rank_review_pool(
         )
     report(StepProgress(WRITE_STEP, len(ranked_ids), len(ranked_ids)))
     return ranked
+
+
+def _coverage_order(
+    model: registry.LoadedModel,
+    db: Database,
+    ids: list[int],
+    gradients: GradientEmbedding,
+    labelled_ids: list[int],
+    picks: int,
+    progress: Callable[[int, int], None],
+) -> np.ndarray:
+    """The cold start's order of the pool ``ids`` (rows of ``gradients``): ``picks`` by
+    coverage, then the rest by gradient length."""
+    encoder_key = (model.metadata.encoder_id, model.metadata.encoder_version)
+    modalities = model.classifier.modalities_
+    points = coverage.joint_points(
+        db, encoder_key=encoder_key, modalities=modalities, video_ids=ids
+    )
+    if points is None or points[0] != ids:
+        raise RuntimeError("the pool's embeddings changed while the queue was ranked")
+    picked_rows = coverage.coverage_picks(
+        db,
+        encoder_key=encoder_key,
+        modalities=modalities,
+        pool_points=points[1],
+        labelled_ids=labelled_ids,
+        picks=picks,
+        progress=progress,
+    )
+    return then_by_gradient_length(picked_rows, gradients)
 
 
 def pool_gradients(
@@ -165,49 +182,6 @@ def pool_gradients(
     if not ids:
         return None
     return ids, GradientEmbedding(residuals[:, : len(ids)], hidden[:, : len(ids)])
-
-
-def cold_start_labelled_ids(
-    db: Database, *, model: registry.LoadedModel, labels_per_tag: float
-) -> list[int] | None:
-    """The labelled videos (what training learns from: a review, or imported labels) while they
-    number fewer than ``labels_per_tag`` per tag of the model's label space, a cold start; None
-    once they do (and always when ``labels_per_tag`` is 0)."""
-    enough = labels_per_tag * model.classifier.hierarchy_.n_nodes
-    if enough <= 0:
-        return None
-    with db.session() as session:  # counted first: a grown-up pool has many labelled videos
-        if count_labelled_videos(session) >= enough:
-            return None
-        return list(effective_labels(session))
-
-
-def joint_points(
-    db: Database, *, model: registry.LoadedModel, video_ids: list[int]
-) -> tuple[list[int], np.ndarray] | None:
-    """The ids of the videos that have embeddings of the model's encoder and their joint
-    embeddings (:func:`core.ranking.joint_embedding`), read ``RANK_BATCH`` at a time and, when
-    wider than ``COVERAGE_DIM``, randomly projected to it (seeded, so pool and labelled videos
-    share one projection); None when none has."""
-    ids: list[int] = []
-    parts: list[np.ndarray] = []
-    for start in range(0, len(video_ids), RANK_BATCH):
-        inputs = load_inputs(db, model=model, video_ids=video_ids[start : start + RANK_BATCH])
-        if inputs is None:
-            continue
-        batch_ids, X = inputs
-        joint = joint_embedding(X)
-        if joint.shape[1] > COVERAGE_DIM:
-            joint = joint @ _coverage_projection(joint.shape[1])
-        parts.append(joint.astype(np.float32))
-        ids.extend(batch_ids)
-    return (ids, np.concatenate(parts)) if ids else None
-
-
-def _coverage_projection(width: int) -> np.ndarray:
-    """A Gaussian (width, COVERAGE_DIM) projection: it keeps cosine distances approximately."""
-    rng = np.random.default_rng(RANK_SEED)
-    return rng.standard_normal((width, COVERAGE_DIM)) / np.sqrt(COVERAGE_DIM)
 
 
 def projection_dim(

@@ -327,26 +327,41 @@ def review_pool_ids(session: Session, *, model_version_id: int) -> list[int]:
     return list(session.exec(query.order_by(col(Video.id))))
 
 
-def set_review_ranks(session: Session, *, model_version_id: int, ranked_ids: Sequence[int]) -> int:
+def unpredicted_pool_ids(session: Session) -> list[int]:
+    """Ids (ascending) of the processed videos no model has predicted (status ready): the pool
+    the review queue's order is chosen over before the first model."""
+    query = select(Video.id).where(
+        col(Video.status) == VideoStatus.READY, col(Video.predicted_model_id).is_(None)
+    )
+    return list(session.exec(query.order_by(col(Video.id))))
+
+
+def set_review_ranks(
+    session: Session, *, model_version_id: int | None, ranked_ids: Sequence[int]
+) -> int:
     """Make ``ranked_ids`` the review queue's order (``review_rank`` 0, 1, ...) and clear every
-    other rank. A video re-predicted by another version meanwhile is left unranked. Returns the
-    videos ranked."""
+    other rank. A video re-predicted by another version meanwhile (with ``model_version_id``
+    None: predicted, or no longer ready, meanwhile) is left unranked. Returns the videos
+    ranked."""
     session.exec(update(Video).where(col(Video.review_rank).is_not(None)).values(review_rank=None))
     if not ranked_ids:
         return 0
     # one statement joining two arrays: row-by-row executemany takes minutes for 100,000 on DuckDB
+    ranked = {"ids": [int(v) for v in ranked_ids], "ranks": list(range(len(ranked_ids)))}
+    if model_version_id is None:
+        still = "video.predicted_model_id IS NULL AND video.status = :ready"
+        params = {**ranked, "ready": VideoStatus.READY.value}
+    else:
+        still = "video.predicted_model_id = :version"
+        params = {**ranked, "version": model_version_id}
     result = session.execute(
         text(
             "UPDATE video SET review_rank = ranked.at_rank "
             "FROM (SELECT unnest(CAST(:ids AS BIGINT[])) AS video_id, "
             "unnest(CAST(:ranks AS INTEGER[])) AS at_rank) AS ranked "
-            "WHERE video.id = ranked.video_id AND video.predicted_model_id = :version"
+            f"WHERE video.id = ranked.video_id AND {still}"
         ),
-        {
-            "ids": [int(v) for v in ranked_ids],
-            "ranks": list(range(len(ranked_ids))),
-            "version": model_version_id,
-        },
+        params,
     )
     session.flush()
     return int(result.rowcount)

@@ -11,7 +11,7 @@ are printed.
 
 The cold start's coverage order instead of BADGE: ``--cold-start-labels-per-tag`` above
 ``--labelled / --nodes`` (``--labelled`` reviewed videos with embeddings, outside the pool); its
-phases are the joint embeddings' read and the coverage order (k-means + picks + length).
+order's phase includes reading the pool's and the labelled videos' joint embeddings.
 
     PYTHONPATH=$PWD python -m scripts.bench.review_rank --videos 100000 --picks 500
     PYTHONPATH=$PWD python -m scripts.bench.review_rank --videos 100000 --picks 500 \
@@ -33,7 +33,7 @@ from sqlalchemy import text
 
 from core.classifier import HierarchicalClassifier, Hierarchy
 from core.config import Settings
-from core.lifecycle import registry, review_order
+from core.lifecycle import coverage, registry, review_order
 from db.engine import Database
 from db.queries import model_versions as models_q
 from db.queries import videos as videos_q
@@ -126,10 +126,11 @@ def _time_phases() -> dict[str, tuple[float, float]]:
 
     review_order.pool_gradients = timed("gradients (read + embed)", review_order.pool_gradients)
     review_order.badge_order = timed("order (k-means++ + length)", review_order.badge_order)
-    review_order.joint_points = timed("joint embeddings (read)", review_order.joint_points)
-    review_order.coverage_order = timed(
-        "order (coverage: k-means + picks + length)", review_order.coverage_order
+    review_order._coverage_order = timed(
+        "order (coverage: embeddings read + k-means + picks + length)",
+        review_order._coverage_order,
     )
+    coverage.joint_points = timed("of it, joint embeddings read", coverage.joint_points)
     videos_q.set_review_ranks = timed("write ranks", videos_q.set_review_ranks)
     return phases
 

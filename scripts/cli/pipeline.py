@@ -104,6 +104,7 @@ def ingest(
     """Process videos (and those pending in the database): keyframes, audio, subtitles,
     embeddings."""
     from core.ingest import batch as ingest_lib
+    from core.lifecycle import coverage
 
     settings = get_settings()
     db = open_database()
@@ -125,6 +126,7 @@ def ingest(
         )
     if address:
         distributed.leave()
+    ranked = coverage.rank_before_first_model(db, settings=settings)
     for problem in report.problems[:MAX_FAILURES_SHOWN]:
         console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
     if report.results:
@@ -140,6 +142,10 @@ def ingest(
         f"{totals}; {report.video_seconds:.0f} s of video in {report.wall_seconds:.1f} s "
         f"({speed:.1f} s of video per second); {report.predicted} predicted"
     )
+    if ranked:
+        console.print(
+            f"no model yet: the review queue opens with {ranked} videos that cover the pool"
+        )
     if report.failed:
         raise fail(f"{len(report.failed)} of {len(report.results)} videos failed (reasons above)")
 

@@ -265,6 +265,20 @@ def test_new_ranks_replace_the_old_and_a_new_prediction_clears_a_rank(database: 
     assert _ranks(database, ids) == [None, None, None, None, None, 1]
 
 
+def test_before_any_model_the_ready_videos_are_the_pool_and_take_the_ranks(
+    database: Database,
+) -> None:
+    """The coverage order before the first model ranks processed, never-predicted videos."""
+    seeded = _seed(database)  # six predicted videos
+    with database.session() as s:
+        ready = [videos.create_video(s, title=f"r{i}", status=VideoStatus.READY).id for i in (0, 1)]
+        new = videos.create_video(s, title="n", status=VideoStatus.NEW).id
+        assert videos.unpredicted_pool_ids(s) == ready
+        ranked = [ready[1], seeded["ids"][0], new, ready[0]]
+        assert videos.set_review_ranks(s, model_version_id=None, ranked_ids=ranked) == 2
+    assert _ranks(database, [seeded["ids"][0], *ready, new]) == [None, 3, 0, None]
+
+
 def test_a_video_leaving_the_pool_loses_its_rank_and_returns_after_the_ranked_ones(
     database: Database,
 ) -> None:

@@ -14,7 +14,7 @@ import torch
 from core import ranking
 from core import review as review_rules
 from core.config import Settings
-from core.lifecycle import jobs, prediction, registry, review_order, training
+from core.lifecycle import coverage, jobs, prediction, registry, review_order, training
 from core.lifecycle.progress import StepProgress
 from db.queries import jobs as jobs_q
 from db.queries import review as review_q
@@ -191,7 +191,7 @@ def test_a_cold_start_orders_the_head_by_coverage_of_the_cached_embeddings(
     """32 labelled videos (imported labels) over 6 tags: 6 a tag asked, so coverage picks."""
     ids, _ = trained
     settings.review_cold_start_labels_per_tag = 6
-    assert review_order.COVERAGE_STEP in _steps_heard(db, settings)
+    assert coverage.PICKS_STEP in _steps_heard(db, settings)
 
     ranks = _ranks(db, ids)
     pool = ids[1:]
@@ -203,13 +203,13 @@ def test_a_cold_start_orders_the_head_by_coverage_of_the_cached_embeddings(
         {"title": np.stack([title_vectors[i] for i in pool])}
     )
     points = {i: ranking.joint_embedding({"title": title_vectors[i][None]})[0] for i in ids}
-    expected = ranking.coverage_order(
+    picks = ranking.typical_clusters(
         np.stack([points[i] for i in pool]),
-        np.stack([points[i] for i in ids]),  # every video has an imported label
-        gradients,
         PICKS,
-        np.random.default_rng(review_order.RANK_SEED),
+        np.random.default_rng(coverage.COVERAGE_SEED),
+        labelled=np.stack([points[i] for i in ids]),  # every video has an imported label
     )
+    expected = ranking.then_by_gradient_length(picks, gradients)
     assert sorted(pool, key=ranks.__getitem__) == [pool[i] for i in expected]
     head_leaves = {titles[i].split()[0] for i in sorted(pool, key=ranks.__getitem__)[:4]}
     assert len(head_leaves) == 4  # the first four cover the four leaf topics
@@ -217,33 +217,15 @@ def test_a_cold_start_orders_the_head_by_coverage_of_the_cached_embeddings(
 
 def test_the_cold_start_ends_at_the_labels_a_tag_set_and_0_never_starts_it(db, settings, trained):
     settings.review_cold_start_labels_per_tag = 32 / 6 + 0.01  # 32.06 labelled videos asked
-    assert review_order.COVERAGE_STEP in _steps_heard(db, settings)
+    assert coverage.PICKS_STEP in _steps_heard(db, settings)
     settings.review_cold_start_labels_per_tag = 32 / 6  # exactly the 32 there are
     heard = _steps_heard(db, settings)
-    assert review_order.PICKS_STEP in heard and review_order.COVERAGE_STEP not in heard
+    assert review_order.PICKS_STEP in heard and coverage.PICKS_STEP not in heard
     settings.review_cold_start_labels_per_tag = 0
-    assert review_order.COVERAGE_STEP not in _steps_heard(db, settings)
+    assert coverage.PICKS_STEP not in _steps_heard(db, settings)
 
 
 def test_the_queue_and_the_benchmark_switch_at_the_same_labels_a_tag():
     """docs/LABEL_QUALITY.md measures ``typical_then_badge`` as the queue's default order."""
     default = Settings.model_fields["review_cold_start_labels_per_tag"].default
     assert default == ranking.TYPICAL_LABELS_PER_TAG
-
-
-def test_joint_points_are_projected_alike_for_every_batch(db, settings, trained, monkeypatch):
-    """Pool and labelled videos, read apart and in batches, land in one projected space."""
-    ids, _ = trained
-    prediction.predict_videos(db, settings=settings)
-    model = registry.load_active_model(db, settings=settings)
-    whole_ids, whole = review_order.joint_points(db, model=model, video_ids=ids)
-    monkeypatch.setattr(review_order, "COVERAGE_DIM", 4)  # narrower than the title vectors
-    monkeypatch.setattr(review_order, "RANK_BATCH", 7)
-    first_ids, first = review_order.joint_points(db, model=model, video_ids=ids[:10])
-    rest_ids, rest = review_order.joint_points(db, model=model, video_ids=ids[10:])
-    assert whole_ids == ids == first_ids + rest_ids
-    projected = np.concatenate([first, rest])
-    assert projected.shape == (len(ids), 4) and whole.shape[1] > 4
-    np.testing.assert_allclose(
-        projected, whole @ review_order._coverage_projection(whole.shape[1]), atol=1e-5
-    )

@@ -102,6 +102,7 @@ def test_ingest_prints_a_summary_and_fails_when_a_video_fails(
     ok = _run("ingest", str(tmp_path / "in"))
     assert ok.exit_code == 0, ok.output
     assert "2 ready" in ok.output and "s of video" in ok.output
+    assert "no model yet: the review queue opens with 2 videos that cover the pool" in ok.output
 
     again = _run("ingest", str(tmp_path / "in"))
     assert again.exit_code == 0 and "2 duplicate" in again.output

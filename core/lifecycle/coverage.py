@@ -1,0 +1,149 @@
+"""The review queue's coverage order: TypiClust on the videos' cached embeddings, for the cold
+start, when too few videos are labelled for any model's uncertainty to be trusted.
+
+Two callers. :func:`core.lifecycle.review_order.rank_review_pool` uses it under a model while
+fewer labelled videos than ``review_cold_start_labels_per_tag`` per tag of the model's label space
+are known. :func:`rank_before_first_model` uses it before any model exists, after each ingest run
+(``tagger ingest``, the dashboard's ingest job): a new team's first labels then cover the kinds
+of content in its pool instead of following upload order. ``review_cold_start_labels_per_tag``
+= 0 turns both off.
+
+Distances: each modality's unit vector side by side (:func:`core.ranking.joint_embedding`),
+randomly projected to ``COVERAGE_DIM`` columns as they are read, ``READ_BATCH`` videos at a time
+(100,000 videos: 51 MB as float32). Torch is not imported here: a Ray driver ingests without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from core.config import Settings
+from core.encoders import MODALITIES
+from core.lifecycle.progress import StepCallback, StepProgress
+from core.ranking import PickProgress, joint_embedding, typical_clusters
+from core.review import count_labelled_videos, effective_labels
+from db.engine import Database
+from db.queries import embeddings as embeddings_q
+from db.queries import model_versions as models_q
+from db.queries import videos as videos_q
+
+COVERAGE_SEED = 0  # one seed for the projection and the k-means: a rerun gives the same order
+COVERAGE_DIM = 128  # k-means distances in the projected joint embedding space
+READ_BATCH = 4096  # videos whose embeddings are read and projected at once
+PICKS_STEP = "ranking the review queue (coverage picks)"
+
+
+def joint_points(
+    db: Database, *, encoder_key: tuple[str, str], modalities: Sequence[str], video_ids: list[int]
+) -> tuple[list[int], np.ndarray] | None:
+    """The ids of the videos that have embeddings of the encoder and their joint embeddings,
+    projected (seeded, so every batch and every call share one projection) when wider than
+    ``COVERAGE_DIM``; None when none has."""
+    ids: list[int] = []
+    parts: list[np.ndarray] = []
+    for start in range(0, len(video_ids), READ_BATCH):
+        with db.session() as session:
+            matrices = embeddings_q.load_matrices(
+                session,
+                encoder_id=encoder_key[0],
+                encoder_version=encoder_key[1],
+                modalities=modalities,
+                video_ids=video_ids[start : start + READ_BATCH],
+            )
+        if len(matrices.video_ids) == 0:
+            continue
+        present = matrices.masks
+        joint = joint_embedding(
+            {m: np.where(present[m][:, None], x, np.nan) for m, x in matrices.matrices.items()}
+        )
+        if joint.shape[1] > COVERAGE_DIM:
+            joint = joint @ projection(joint.shape[1])
+        parts.append(joint.astype(np.float32))
+        ids.extend(matrices.video_ids.tolist())
+    return (ids, np.concatenate(parts)) if ids else None
+
+
+def projection(width: int) -> np.ndarray:
+    """A Gaussian (width, COVERAGE_DIM) projection: it keeps cosine distances approximately."""
+    rng = np.random.default_rng(COVERAGE_SEED)
+    return rng.standard_normal((width, COVERAGE_DIM)) / np.sqrt(COVERAGE_DIM)
+
+
+def labelled_ids_if_fewer(db: Database, *, than: float) -> list[int] | None:
+    """The labelled videos (what training learns from: a review, or imported labels) while they
+    number fewer than ``than``; None once they do. Counted first, in one query: a grown-up
+    deployment has many labelled videos and is long past its cold start."""
+    with db.session() as session:
+        if count_labelled_videos(session) >= than:
+            return None
+        return list(effective_labels(session))
+
+
+def coverage_picks(
+    db: Database,
+    *,
+    encoder_key: tuple[str, str],
+    modalities: Sequence[str],
+    pool_points: np.ndarray,
+    labelled_ids: list[int],
+    picks: int,
+    progress: PickProgress | None = None,
+) -> np.ndarray:
+    """Rows of ``pool_points`` (the pool's :func:`joint_points`) that TypiClust picks
+    (:func:`core.ranking.typical_clusters`), given the labelled videos' embeddings."""
+    labelled = joint_points(
+        db, encoder_key=encoder_key, modalities=modalities, video_ids=labelled_ids
+    )
+    return typical_clusters(
+        pool_points,
+        picks,
+        np.random.default_rng(COVERAGE_SEED),
+        labelled=None if labelled is None else labelled[1],
+        progress=progress,
+    )
+
+
+def rank_before_first_model(
+    db: Database, *, settings: Settings, progress: StepCallback | None = None
+) -> int:
+    """While no model is active: the first ``review_rank_badge_picks`` processed videos (status
+    ready) with embeddings of the configured encoder's most cached version, chosen by coverage,
+    become the queue's ranks (every other rank is cleared); returns how many. Nothing happens
+    (0) once a model is active, whose prediction runs rank the queue, or when
+    ``review_cold_start_labels_per_tag`` is 0."""
+    if settings.review_cold_start_labels_per_tag <= 0:
+        return 0
+    with db.session() as session:
+        if models_q.get_active_model(session) is not None:
+            return 0
+        versions = embeddings_q.encoder_versions(session, encoder_id=settings.encoder)
+        ready_ids = videos_q.unpredicted_pool_ids(session)
+        labelled_ids = list(effective_labels(session))
+    if not versions:
+        return 0
+    encoder_key = (settings.encoder, versions[0][0])
+    found = joint_points(db, encoder_key=encoder_key, modalities=MODALITIES, video_ids=ready_ids)
+    ranked_ids: list[int] = []
+    if found is not None:
+        pool_ids, pool_points = found
+        picks = min(settings.review_rank_badge_picks, len(pool_ids))
+
+        def picked(done: int, total: int) -> None:
+            if progress is not None:
+                progress(StepProgress(PICKS_STEP, done, total, unit="picks"))
+
+        picked(0, picks)
+        order = coverage_picks(
+            db,
+            encoder_key=encoder_key,
+            modalities=MODALITIES,
+            pool_points=pool_points,
+            labelled_ids=labelled_ids,
+            picks=picks,
+            progress=picked,
+        )
+        ranked_ids = [pool_ids[i] for i in order]
+    with db.session() as session:
+        return videos_q.set_review_ranks(session, model_version_id=None, ranked_ids=ranked_ids)

@@ -1,0 +1,98 @@
+"""The coverage order (core/lifecycle/coverage.py): before the first model the queue opens with
+one typical video of each kind of content, least-labelled kinds first, equal to TypiClust
+computed directly; nothing happens under a model or with the setting at 0; the joint embeddings
+land in one projected space whatever the batches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core import ranking
+from core.lifecycle import coverage
+from core.lifecycle.progress import StepProgress
+from db.queries import labels as labels_q
+from db.queries import videos as videos_q
+from db.tables import LabelSource
+from tests.support.fakes import activate_stand_in_model
+
+TITLE = ("title",)
+
+
+@pytest.fixture
+def corpus(db, settings, synthetic) -> dict[int, str]:
+    """24 processed videos of 4 kinds (a title cluster each), none labelled; ``{id: kind}``."""
+    settings.encoder = synthetic.encoder_key[0]  # their vectors are the configured encoder's
+    _, ids = synthetic.build(db, 24)
+    with db.session() as session:
+        imported = [
+            (v, label.node_id) for v in ids for label in labels_q.get_labels(session, video_id=v)
+        ]
+        labels_q.delete_labels(session, labels=imported, source=LabelSource.IMPORT)
+        titles = {v.id: v.title for v in videos_q.get_videos(session, video_ids=ids)}
+    return {v: titles[v].split()[0] for v in ids}
+
+
+def _head(db, ids) -> list[int]:
+    with db.session() as session:
+        ranks = {v.id: v.review_rank for v in videos_q.get_videos(session, video_ids=list(ids))}
+    return sorted((v for v in ranks if ranks[v] is not None), key=ranks.__getitem__)
+
+
+def test_before_the_first_model_the_queue_opens_with_one_video_of_each_kind(
+    db, settings, synthetic, corpus
+):
+    settings.review_rank_badge_picks = 4
+    heard: list[StepProgress] = []
+
+    ranked = coverage.rank_before_first_model(db, settings=settings, progress=heard.append)
+
+    head = _head(db, corpus)
+    assert ranked == len(head) == 4
+    assert {corpus[v] for v in head} == {"Soccer", "Tennis", "Rock", "Jazz"}
+    ids, points = coverage.joint_points(
+        db, encoder_key=synthetic.encoder_key, modalities=TITLE, video_ids=list(corpus)
+    )
+    rng = np.random.default_rng(coverage.COVERAGE_SEED)
+    assert head == [ids[i] for i in ranking.typical_clusters(points, 4, rng)]
+    assert heard[0] == StepProgress(coverage.PICKS_STEP, 0, 4, unit="picks")
+    assert heard[-1] == StepProgress(coverage.PICKS_STEP, 4, 4, unit="picks")
+
+
+def test_kinds_already_labelled_come_after_those_nobody_labelled(db, settings, synthetic, corpus):
+    soccer = next(v for v, kind in corpus.items() if kind == "Soccer")
+    with db.session() as session:
+        labels_q.import_labels(session, labels=[(soccer, synthetic.taxonomy().find("Sports").id)])
+    settings.review_rank_badge_picks = 3
+
+    coverage.rank_before_first_model(db, settings=settings)
+
+    assert sorted(corpus[v] for v in _head(db, corpus)) == ["Jazz", "Rock", "Tennis"]
+
+
+def test_nothing_is_ranked_under_a_model_or_with_the_cold_start_off(db, settings, corpus):
+    settings.review_cold_start_labels_per_tag = 0
+    assert coverage.rank_before_first_model(db, settings=settings) == 0
+    settings.review_cold_start_labels_per_tag = 3
+    activate_stand_in_model(db)
+    assert coverage.rank_before_first_model(db, settings=settings) == 0
+    assert _head(db, corpus) == []
+
+
+def test_joint_points_are_projected_alike_for_every_batch(db, synthetic, corpus, monkeypatch):
+    """Pool and labelled videos, read apart and in batches, land in one projected space."""
+    ids = list(corpus)
+    key = synthetic.encoder_key
+    whole_ids, whole = coverage.joint_points(db, encoder_key=key, modalities=TITLE, video_ids=ids)
+    monkeypatch.setattr(coverage, "COVERAGE_DIM", 4)  # narrower than the title vectors
+    monkeypatch.setattr(coverage, "READ_BATCH", 7)
+    first_ids, first = coverage.joint_points(
+        db, encoder_key=key, modalities=TITLE, video_ids=ids[:10]
+    )
+    rest_ids, rest = coverage.joint_points(
+        db, encoder_key=key, modalities=TITLE, video_ids=ids[10:]
+    )
+    assert whole_ids == ids == first_ids + rest_ids
+    projected = np.concatenate([first, rest])
+    assert projected.shape == (len(ids), 4) and whole.shape[1] > 4
+    np.testing.assert_allclose(projected, whole @ coverage.projection(whole.shape[1]), atol=1e-5)
