@@ -153,7 +153,11 @@ class _Run:
 
 
 def _fresh(base: Settings, work: Path, prefix: str) -> Settings:
+    """Settings of a fresh install in a new folder of ``work``. ``tagger ingest`` there would then
+    rank the queue by coverage (no model yet): the same code in the driver on both sides, and not
+    ingest, so it is turned off for these rows to compare with the earlier ones."""
     settings = fresh_settings(base, Path(tempfile.mkdtemp(prefix=prefix, dir=work)))
+    settings = settings.model_copy(update={"review_cold_start_labels_per_tag": 0.0})
     open_database(settings, taxonomy=False)
     return settings
 
