@@ -60,7 +60,12 @@ PRODUCT_PARAMS: dict[str, Any] = {
     "input_noise": 0.1,
     "alternatives": (),
 }
-SMALL_DATA_VIDEOS = 3000  # up to here: a 3-member ensemble (variance matters more than time)
+SMALL_DATA_VIDEOS = 3000  # up to here: patience 10 and up to 100 epochs (variance over time)
+# up to here: still 3 members, each early-stopped as one large-data network. One member instead
+# lost 0.014 micro AU(PRC) on Imclef07a at 3,200 rows, 0.011 at 6,000 and 0.008 at 10,000
+# (3 seeds each, docs/LABEL_QUALITY.md, "The retrain past 3,000 labels"): a version trained just
+# past the switch scored below the one before it, which the promotion rule then held back.
+ENSEMBLE_VIDEOS = 30_000
 
 # (fraction done 0..1, one-line message, live metrics such as the latest epoch's loss)
 TrainingProgress = Callable[[float, str, dict], None]
@@ -210,11 +215,13 @@ def split_indices(
 
 
 def default_classifier_params(n_videos: int) -> dict[str, Any]:
-    """Hyperparameters for ``n_videos`` labelled videos: an ensemble while data is scarce, one
-    early-stopped network (shorter patience) once retraining time is dominated by data size."""
+    """Hyperparameters for ``n_videos`` labelled videos: a 3-member ensemble with long patience
+    while data is scarce, shorter early stopping once retraining time grows with the data, and
+    one network only past ``ENSEMBLE_VIDEOS``, where three would take minutes a retrain."""
     if n_videos <= SMALL_DATA_VIDEOS:
         return {**PRODUCT_PARAMS, "n_ensemble": 3, "patience": 10}
-    return {**PRODUCT_PARAMS, "n_ensemble": 1, "patience": 4, "max_epochs": 30}
+    members = 3 if n_videos <= ENSEMBLE_VIDEOS else 1
+    return {**PRODUCT_PARAMS, "n_ensemble": members, "patience": 4, "max_epochs": 30}
 
 
 def cached_encoder_key(db: Database, settings: Settings) -> tuple[str, str]:

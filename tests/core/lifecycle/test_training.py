@@ -224,9 +224,12 @@ def test_training_uses_the_cached_encoder_version_with_most_videos(db, synthetic
 
 
 def test_default_params_scale_with_the_data():
-    small, large = (
-        training.default_classifier_params(100),
-        training.default_classifier_params(10_000),
+    small, medium, large = (
+        training.default_classifier_params(n)
+        for n in (training.SMALL_DATA_VIDEOS, training.SMALL_DATA_VIDEOS + 1, 100_000)
     )
-    assert small["n_ensemble"] > large["n_ensemble"] == 1
-    assert large["max_epochs"] < small["max_epochs"]
+    # past the small-data limit the members stop sooner, but there are still three of them
+    assert small["n_ensemble"] == medium["n_ensemble"] == 3 and large["n_ensemble"] == 1
+    assert medium["max_epochs"] == large["max_epochs"] < small["max_epochs"]
+    assert medium["patience"] == large["patience"] < small["patience"]
+    assert training.default_classifier_params(training.ENSEMBLE_VIDEOS)["n_ensemble"] == 3
