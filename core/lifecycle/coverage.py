@@ -38,26 +38,33 @@ PICKS_STEP = "ranking the review queue (coverage picks)"
 def joint_points(
     db: Database, *, encoder_key: tuple[str, str], modalities: Sequence[str], video_ids: list[int]
 ) -> tuple[list[int], np.ndarray] | None:
-    """The ids of the videos that have embeddings of the encoder and their joint embeddings,
-    projected (seeded, so every batch and every call share one projection) when wider than
-    ``COVERAGE_DIM``; None when none has."""
+    """The ids of the videos that have embeddings of the encoder and their joint embeddings, one
+    layout for every batch and call (each modality's place fixed by the encoder's dims), projected
+    (seeded, so all share one projection) when wider than ``COVERAGE_DIM``; None when none has."""
+    encoder_id, encoder_version = encoder_key
+    with db.session() as session:
+        dims = embeddings_q.embedding_dims(
+            session, encoder_id=encoder_id, encoder_version=encoder_version, modalities=modalities
+        )
     ids: list[int] = []
     parts: list[np.ndarray] = []
     for start in range(0, len(video_ids), READ_BATCH):
         with db.session() as session:
             matrices = embeddings_q.load_matrices(
                 session,
-                encoder_id=encoder_key[0],
-                encoder_version=encoder_key[1],
-                modalities=modalities,
+                encoder_id=encoder_id,
+                encoder_version=encoder_version,
+                modalities=list(dims),
                 video_ids=video_ids[start : start + READ_BATCH],
             )
-        if len(matrices.video_ids) == 0:
+        n = len(matrices.video_ids)
+        if n == 0:
             continue
-        present = matrices.masks
-        joint = joint_embedding(
-            {m: np.where(present[m][:, None], x, np.nan) for m, x in matrices.matrices.items()}
-        )
+        # every modality in its place, also where no video of this batch has it (NaN: missing)
+        X = {m: np.full((n, dim), np.nan, dtype=np.float32) for m, dim in dims.items()}
+        for m, matrix in matrices.matrices.items():
+            X[m] = np.where(matrices.masks[m][:, None], matrix, np.nan)
+        joint = joint_embedding(X)
         if joint.shape[1] > COVERAGE_DIM:
             joint = joint @ projection(joint.shape[1])
         parts.append(joint.astype(np.float32))

@@ -188,6 +188,25 @@ def load_matrices(
     return EmbeddingMatrices(video_ids=ids, matrices=matrices, masks=masks)
 
 
+def embedding_dims(
+    session: Session, *, encoder_id: str, encoder_version: str, modalities: Sequence[str]
+) -> dict[str, int]:
+    """``{modality: dim}`` of the given modalities that have vectors of this encoder version, in
+    the order of ``modalities``: a fixed layout for matrices read in batches, where a batch may
+    lack a modality altogether."""
+    query = (
+        select(Embedding.modality, Embedding.dim)
+        .where(
+            Embedding.encoder_id == encoder_id,
+            Embedding.encoder_version == encoder_version,
+            col(Embedding.modality).in_(list(modalities)),
+        )
+        .distinct()
+    )
+    found = dict(session.exec(query).all())
+    return {m: found[m] for m in modalities if m in found}
+
+
 def count_embeddings(
     session: Session, *, encoder_id: str | None = None, encoder_version: str | None = None
 ) -> dict[str, int]:

@@ -91,6 +91,11 @@ def test_load_matrices_aligns_rows_and_masks_missing(database: Database) -> None
     assert m.matrices["audio"].shape == (2, 2)
     assert m.masks["audio"].tolist() == [True, False]
     assert "frames" not in m.matrices
+    with database.session() as session:
+        dims = embeddings.embedding_dims(
+            session, encoder_id="lite", encoder_version="1", modalities=["frames", "audio", "title"]
+        )
+    assert list(dims.items()) == [("audio", 2), ("title", 4)]  # asked order; frames has none
 
 
 def test_bad_vectors_are_refused(database: Database) -> None:

@@ -96,3 +96,19 @@ def test_joint_points_are_projected_alike_for_every_batch(db, synthetic, corpus,
     projected = np.concatenate([first, rest])
     assert projected.shape == (len(ids), 4) and whole.shape[1] > 4
     np.testing.assert_allclose(projected, whole @ coverage.projection(whole.shape[1]), atol=1e-5)
+
+
+def test_a_batch_without_a_modality_keeps_every_modality_in_its_place(db, settings, synthetic):
+    """Every 4th synthetic video has no frames vector: read alone, they must land where they
+    land among the others (one layout), not in a narrower matrix."""
+    _, ids = synthetic.build(db, 8, frames=True)
+    key, modalities = synthetic.encoder_key, ("title", "frames")
+    all_ids, everything = coverage.joint_points(
+        db, encoder_key=key, modalities=modalities, video_ids=ids
+    )
+    without_frames = ids[3::4]
+    part_ids, part = coverage.joint_points(
+        db, encoder_key=key, modalities=modalities, video_ids=without_frames
+    )
+    assert part_ids == without_frames
+    np.testing.assert_allclose(part, everything[[all_ids.index(v) for v in part_ids]])
