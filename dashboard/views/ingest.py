@@ -95,7 +95,12 @@ def ingest_jobs() -> None:
         )
         if job.finished and job.result:
             totals = ", ".join(f"{k}: {v}" for k, v in job.result.get("totals", {}).items())
-            st.caption(md_escape(f"{totals}; predicted {job.result.get('predicted', 0)}"))
+            caption = f"{totals}; predicted {job.result.get('predicted', 0)}"
+            if ranked := job.result.get("ranked_by_coverage"):
+                caption += (
+                    f"; no model yet: the queue opens with {ranked} videos that cover the pool"
+                )
+            st.caption(md_escape(caption))
 
 
 ingest_jobs()

@@ -131,3 +131,20 @@ def test_refused_credentials_are_said_in_words_before_a_job_starts(
         "cannot use the storage s3://media/uploads: .*DENIED", shown.value.replace("\\", "")
     )
     assert run_jobs_here == []
+
+
+def test_an_ingest_job_before_the_first_model_says_how_the_queue_opens(signed_in, seeded):
+    with seeded.db.session() as s:
+        job_id = jobs_q.create_job(s, kind="ingest", params={"paths": ["/videos"]}).id
+        jobs_q.update_job(
+            s,
+            job_id=job_id,
+            status="succeeded",
+            progress=1.0,
+            message="done",
+            result={"totals": {"ready": 12}, "predicted": 0, "ranked_by_coverage": 12},
+        )
+    at = signed_in("boss").switch_page("views/ingest.py").run()
+    assert not at.exception
+    captions = [c.value.replace("\\", "") for c in at.caption]
+    assert any("the queue opens with 12 videos that cover the pool" in c for c in captions)
