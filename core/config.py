@@ -126,8 +126,8 @@ class Settings(BaseSettings):
         ge=1,
         description=(
             "Videos at the head of the review queue chosen by BADGE (k-means++ on gradient"
-            " embeddings); the rest of the pool follows by gradient length. Ranking time grows"
-            " as pool size x picks."
+            " embeddings), or by coverage at a cold start; the rest of the pool follows by"
+            " gradient length. BADGE's ranking time grows as pool size x picks."
         ),
     )
     review_cold_start_labels_per_tag: float = Field(
