@@ -18,12 +18,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from sqlmodel import Session
 
 from core.config import Settings
 from core.encoders import MODALITIES
 from core.lifecycle.progress import StepCallback, StepProgress
 from core.ranking import PickProgress, joint_embedding, typical_clusters
 from core.review import count_labelled_videos, effective_labels
+from core.taxonomy import load_from_db
 from db.engine import Database
 from db.queries import embeddings as embeddings_q
 from db.queries import model_versions as models_q
@@ -118,8 +120,10 @@ def rank_before_first_model(
     """While no model is active: the first ``review_rank_badge_picks`` processed videos (status
     ready) with embeddings of the configured encoder's most cached version, chosen by coverage,
     become the queue's ranks (every other rank is cleared); returns how many. Nothing happens
-    (0) once a model is active, whose prediction runs rank the queue, or when
-    ``review_cold_start_labels_per_tag`` is 0."""
+    (0) once a model is active, whose prediction runs rank the queue; when
+    ``review_cold_start_labels_per_tag`` is 0; or when the labelled videos are already that many
+    per tag of the label space a first model would have (the labels' tags and their
+    ancestors)."""
     if settings.review_cold_start_labels_per_tag <= 0:
         return 0
     with db.session() as session:
@@ -127,9 +131,12 @@ def rank_before_first_model(
             return 0
         versions = embeddings_q.encoder_versions(session, encoder_id=settings.encoder)
         ready_ids = videos_q.unpredicted_pool_ids(session)
-        labelled_ids = list(effective_labels(session))
-    if not versions:
+        labels = effective_labels(session)
+        space = _label_space(session, labels)
+    # labels enough for a model (imported, say): the cold start is over, train one instead
+    if not versions or len(labels) >= settings.review_cold_start_labels_per_tag * max(space, 1):
         return 0
+    labelled_ids = list(labels)
     encoder_key = (settings.encoder, versions[0][0])
     found = joint_points(db, encoder_key=encoder_key, modalities=MODALITIES, video_ids=ready_ids)
     ranked_ids: list[int] = []
@@ -154,3 +161,12 @@ def rank_before_first_model(
         ranked_ids = [pool_ids[i] for i in order]
     with db.session() as session:
         return videos_q.set_review_ranks(session, model_version_id=None, ranked_ids=ranked_ids)
+
+
+def _label_space(session: Session, labels: dict[int, list[str]]) -> int:
+    """How many tags a model trained on ``labels`` would learn: theirs and their ancestors."""
+    tags = {node for nodes in labels.values() for node in nodes}
+    if not tags:
+        return 0
+    taxonomy = load_from_db(session)
+    return len(tags | {a.id for node in tags for a in taxonomy.ancestors(node)})

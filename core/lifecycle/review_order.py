@@ -96,8 +96,8 @@ def rank_review_pool(
 
         picks = min(settings.review_rank_badge_picks, len(ids))
         picked(0, picks)
-        rng = np.random.default_rng(RANK_SEED)
         if labelled_ids is None:
+            rng = np.random.default_rng(RANK_SEED)
             order = badge_order(gradients, picks, rng, progress=picked)
         else:
             order = _coverage_order(model, db, ids, gradients, labelled_ids, picks, picked)

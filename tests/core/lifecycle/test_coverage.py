@@ -79,6 +79,18 @@ def test_nothing_is_ranked_under_a_model_or_with_the_cold_start_off(db, settings
     assert _head(db, corpus) == []
 
 
+def test_labels_enough_for_a_first_model_end_the_cold_start(db, settings, synthetic, corpus):
+    """3 a tag of the label space a first model would have: Soccer and its parent Sports."""
+    soccer = synthetic.taxonomy().find("Sports: Soccer").id
+    labelled = list(corpus)[:6]
+    with db.session() as session:
+        labels_q.import_labels(session, labels=[(v, soccer) for v in labelled[:5]])
+    assert coverage.rank_before_first_model(db, settings=settings) > 0  # 5 < 3 x 2 tags
+    with db.session() as session:
+        labels_q.import_labels(session, labels=[(labelled[5], soccer)])
+    assert coverage.rank_before_first_model(db, settings=settings) == 0  # 6: train a model
+
+
 def test_joint_points_are_projected_alike_for_every_batch(db, synthetic, corpus, monkeypatch):
     """Pool and labelled videos, read apart and in batches, land in one projected space."""
     ids = list(corpus)
