@@ -201,7 +201,9 @@ def typical_clusters(
     if len(unit) <= _TYPICAL_FIT_ROWS:
         cluster = kmeans.fit_predict(unit)
     else:
-        sample = rng.choice(n, max(_TYPICAL_FIT_ROWS - len(known), n_clusters), replace=False)
+        # as many pool rows as fit beside the labelled ones, and never fewer than the k picks'
+        # clusters need (nor more than the pool has)
+        sample = rng.choice(n, min(n, max(_TYPICAL_FIT_ROWS - len(known), k)), replace=False)
         kmeans.fit(unit[np.concatenate([np.sort(sample), np.arange(n, len(unit))])])
         cluster = kmeans.predict(unit)
     labels_in = np.bincount(cluster[n:], minlength=n_clusters)

@@ -240,6 +240,24 @@ def test_typical_clusters_take_a_central_row_not_an_outlier() -> None:
     assert typical[picked[0]] >= np.quantile(typical[2:], 0.5)
 
 
+def test_typical_clusters_on_a_pool_beyond_the_bounds_still_cover_every_mode(monkeypatch) -> None:
+    """A queue-sized pool (here: bounds shrunk to the test's size) is fitted on a sample,
+    measured against sampled mates in blocks, and still covers the modes first; with more
+    labelled rows than the fitting budget holds, it still picks."""
+    monkeypatch.setattr(ranking, "_TYPICAL_FIT_ROWS", 60)
+    monkeypatch.setattr(ranking, "_TYPICAL_MATES", 12)
+    monkeypatch.setattr(ranking, "_TYPICAL_BLOCK", 7)
+    rng = np.random.default_rng(8)
+    pool = _blobs(rng, 5, 40)  # 200 rows, 40 a mode
+    picked = ranking.typical_clusters(pool, 5, np.random.default_rng(0))
+    assert sorted((picked // 40).tolist()) == [0, 1, 2, 3, 4]
+    small_pool, labelled = _blobs(rng, 5, 8), _blobs(rng, 5, 16)  # 40 rows; 80 labelled,
+    picked = ranking.typical_clusters(  # more than the 60 fitted rows hold alone
+        small_pool, 5, np.random.default_rng(0), labelled=labelled
+    )
+    assert len(set(picked.tolist())) == 5
+
+
 def test_typical_clusters_return_the_whole_pool_when_k_exceeds_it() -> None:
     pool = np.random.default_rng(7).normal(size=(6, 3))
     picked = ranking.typical_clusters(pool, 10, np.random.default_rng(0))
