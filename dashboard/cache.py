@@ -16,7 +16,7 @@ import streamlit as st
 
 from core import taxonomy as taxonomy_core
 from core.config import Settings, get_settings
-from core.lifecycle import liveness
+from core.lifecycle import coverage, liveness
 from db.engine import Database, get_database, init_db
 from db.queries import analytics, review, users
 from db.tables import ModelVersion
@@ -76,6 +76,12 @@ def clear_taxonomy() -> None:
 def queue_counts(url: str) -> dict[str, int]:
     with database().session() as session:
         return review.queue_counts(session)
+
+
+@st.cache_data(ttl=COUNTS_TTL_S, show_spinner=False)
+def queue_cold_start(url: str) -> coverage.ColdStart | None:
+    """Whether the queue's head is chosen by coverage (a count over every video: cached)."""
+    return coverage.cold_start(database(), settings=get_settings())
 
 
 @st.cache_data(ttl=COUNTS_TTL_S, show_spinner=False)

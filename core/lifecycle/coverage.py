@@ -15,7 +15,10 @@ randomly projected to ``COVERAGE_DIM`` columns as they are read, ``READ_BATCH`` 
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from sqlmodel import Session
@@ -80,6 +83,38 @@ def projection(width: int) -> np.ndarray:
     return rng.standard_normal((width, COVERAGE_DIM)) / np.sqrt(COVERAGE_DIM)
 
 
+@dataclass(frozen=True)
+class ColdStart:
+    """The queue is in its cold start: ``labelled`` videos are known, ``needed`` end it."""
+
+    labelled: int
+    needed: int
+    model_active: bool
+
+
+def cold_start(db: Database, *, settings: Settings) -> ColdStart | None:
+    """Where the review queue stands while its head is chosen by coverage; None once the
+    labelled videos reach ``review_cold_start_labels_per_tag`` x the label space (the active
+    model's tags; before any model, the tags a first one would learn: the labels' tags and their
+    ancestors), when the setting is 0, or when the active version predates recording its tags.
+    Before a model, reaching it means: train one (an import with many labels, for instance)."""
+    per_tag = settings.review_cold_start_labels_per_tag
+    if per_tag <= 0:
+        return None
+    with db.session() as session:
+        active = models_q.get_active_model(session)
+        if active is None:
+            labels = effective_labels(session)
+            labelled, tags = len(labels), max(_label_space(session, labels), 1)
+        else:
+            tags = json.loads(active.metrics_json or "{}").get("n_tags")
+            if tags is None:
+                return None
+            labelled = count_labelled_videos(session)
+    needed = math.ceil(per_tag * tags)
+    return ColdStart(labelled, needed, active is not None) if labelled < needed else None
+
+
 def labelled_ids_if_fewer(db: Database, *, than: float) -> list[int] | None:
     """The labelled videos (what training learns from: a review, or imported labels) while they
     number fewer than ``than``; None once they do. Counted first, in one query: a grown-up
@@ -120,23 +155,17 @@ def rank_before_first_model(
     """While no model is active: the first ``review_rank_badge_picks`` processed videos (status
     ready) with embeddings of the configured encoder's most cached version, chosen by coverage,
     become the queue's ranks (every other rank is cleared); returns how many. Nothing happens
-    (0) once a model is active, whose prediction runs rank the queue; when
-    ``review_cold_start_labels_per_tag`` is 0; or when the labelled videos are already that many
-    per tag of the label space a first model would have (the labels' tags and their
-    ancestors)."""
-    if settings.review_cold_start_labels_per_tag <= 0:
+    (0) once a model is active, whose prediction runs rank the queue, or outside the cold start
+    (:func:`cold_start`)."""
+    state = cold_start(db, settings=settings)
+    if state is None or state.model_active:
         return 0
     with db.session() as session:
-        if models_q.get_active_model(session) is not None:
-            return 0
         versions = embeddings_q.encoder_versions(session, encoder_id=settings.encoder)
         ready_ids = videos_q.unpredicted_pool_ids(session)
-        labels = effective_labels(session)
-        space = _label_space(session, labels)
-    # labels enough for a model (imported, say): the cold start is over, train one instead
-    if not versions or len(labels) >= settings.review_cold_start_labels_per_tag * max(space, 1):
+        labelled_ids = list(effective_labels(session))
+    if not versions:
         return 0
-    labelled_ids = list(labels)
     encoder_key = (settings.encoder, versions[0][0])
     found = joint_points(db, encoder_key=encoder_key, modalities=MODALITIES, video_ids=ready_ids)
     ranked_ids: list[int] = []

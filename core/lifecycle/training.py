@@ -327,7 +327,10 @@ def _fit_and_register(
         ).items()
     }
     metrics.update(
-        training_seconds=round(seconds, 3), n_train=len(train_idx), n_valid=len(valid_idx)
+        training_seconds=round(seconds, 3),
+        n_train=len(train_idx),
+        n_valid=len(valid_idx),
+        n_tags=len(data.node_ids),  # the label space: the review queue's cold start is per tag
     )
     if progress is not None:
         progress(0.99, "saving the model", metrics)

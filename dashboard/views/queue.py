@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core.lifecycle import jobs
+from core.lifecycle.coverage import ColdStart
 from dashboard import actions, cache, readers, state
 from dashboard.components import md_escape
 from db.queries.review import IN_REVIEW, QueueFilters, VideoClaimedError
@@ -37,6 +38,20 @@ SORT_LABELS = {
 PAGE_SIZES = (25, 50, 100)
 POLL_S = 2
 RANKING_JOB = "queue_ranking_job"  # the prediction job this page saw running
+
+
+def cold_start_caption(cold: ColdStart) -> str:
+    """Why the head of "Most informative first" covers kinds of content rather than doubts."""
+    if not cold.model_active:
+        return (
+            f"No model yet ({cold.labelled:,} labelled videos): the queue opens with one typical "
+            "video of each kind of content, chosen after each ingest run."
+        )
+    return (
+        f"The model is new ({cold.labelled:,} of {cold.needed:,} labelled videos): until then "
+        "the queue opens with one typical video of each least-labelled kind of content."
+    )
+
 
 db = cache.database()
 tax = cache.taxonomy()
@@ -106,6 +121,8 @@ with st.container(border=True):
             "would change the model most, no two alike. Recomputed after each prediction run."
         ),
     )
+    if sort == "review_rank" and (cold := cache.queue_cold_start(db.url)) is not None:
+        st.caption(cold_start_caption(cold))
     bottom = st.columns([3, 2, 2, 2])
     tag = bottom[0].selectbox(
         "Tag (or narrower)",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from streamlit.testing.v1 import AppTest
 
 from core import review as review_rules
@@ -9,6 +11,7 @@ from core import taxonomy as taxonomy_core
 from dashboard.components import md_escape
 from db.queries import jobs as job_queries
 from db.queries import videos
+from db.tables import ModelVersion
 
 
 def _queue(at: AppTest) -> AppTest:
@@ -119,3 +122,31 @@ def test_a_running_prediction_job_says_the_queue_is_being_re_ranked(
     assert not at.exception
     assert not at.info
     assert _ids(at) == [ids[3], ids[1], ids[0], ids[2]]
+
+
+def test_the_queue_says_when_its_head_covers_kinds_of_content(signed_in, seeded) -> None:
+    """A new model (its label space recorded: 10 tags) with fewer than 3 labelled videos a tag:
+    the default sort says why its head is typical videos; "Least certain first" does not."""
+    with seeded.db.session() as s:
+        version = s.get(ModelVersion, seeded.model_id)
+        version.metrics_json = json.dumps({**json.loads(version.metrics_json), "n_tags": 10})
+        s.add(version)
+        labelled = review_rules.count_labelled_videos(s)
+    at = _queue(signed_in("mod"))
+    captions = [c.value for c in at.caption]
+    expected = f"The model is new ({labelled:,} of 30 labelled videos)"
+    assert labelled < 30 and any(c.startswith(expected) for c in captions), captions
+    at.selectbox(key="queue_sort").set_value("uncertainty").run()
+    assert not any("The model is new" in c.value for c in at.caption)
+
+
+def test_without_a_model_the_queue_says_its_head_covers_kinds_of_content(signed_in, seeded):
+    with seeded.db.session() as s:
+        version = s.get(ModelVersion, seeded.model_id)
+        version.is_active = False
+        s.add(version)
+        labelled = review_rules.count_labelled_videos(s)
+    at = _queue(signed_in("mod"))
+    assert not at.exception
+    expected = f"No model yet ({labelled:,} labelled videos): the queue opens with one typical"
+    assert any(c.value.startswith(expected) for c in at.caption), [c.value for c in at.caption]

@@ -5,6 +5,8 @@ land in one projected space whatever the batches."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ from core.lifecycle import coverage
 from core.lifecycle.progress import StepProgress
 from db.queries import labels as labels_q
 from db.queries import videos as videos_q
-from db.tables import LabelSource
+from db.tables import LabelSource, ModelVersion
 from tests.support.fakes import activate_stand_in_model
 
 TITLE = ("title",)
@@ -89,6 +91,20 @@ def test_labels_enough_for_a_first_model_end_the_cold_start(db, settings, synthe
     with db.session() as session:
         labels_q.import_labels(session, labels=[(labelled[5], soccer)])
     assert coverage.rank_before_first_model(db, settings=settings) == 0  # 6: train a model
+
+
+def test_under_a_model_the_cold_start_is_counted_in_its_tags(db, settings, corpus):
+    """A version that predates recording its label space says nothing; one with 10 tags is in
+    its cold start below 3 x 10 labelled videos."""
+    version_id = activate_stand_in_model(db)
+    assert coverage.cold_start(db, settings=settings) is None
+    with db.session() as session:
+        version = session.get(ModelVersion, version_id)
+        version.metrics_json = json.dumps({"n_tags": 10})
+        session.add(version)
+    assert coverage.cold_start(db, settings=settings) == coverage.ColdStart(0, 30, True)
+    settings.review_cold_start_labels_per_tag = 0
+    assert coverage.cold_start(db, settings=settings) is None
 
 
 def test_joint_points_are_projected_alike_for_every_batch(db, synthetic, corpus, monkeypatch):
