@@ -105,13 +105,12 @@ def cold_start(db: Database, *, settings: Settings) -> ColdStart | None:
         active = models_q.get_active_model(session)
         if active is None:
             labels = effective_labels(session)
-            labelled, tags = len(labels), max(_label_space(session, labels), 1)
+            labelled, needed = len(labels), _needed_before_first_model(session, labels, per_tag)
         else:
             tags = json.loads(active.metrics_json or "{}").get("n_tags")
             if tags is None:
                 return None
-            labelled = count_labelled_videos(session)
-    needed = math.ceil(per_tag * tags)
+            labelled, needed = count_labelled_videos(session), math.ceil(per_tag * tags)
     return ColdStart(labelled, needed, active is not None) if labelled < needed else None
 
 
@@ -157,15 +156,20 @@ def rank_before_first_model(
     become the queue's ranks (every other rank is cleared); returns how many. Nothing happens
     (0) once a model is active, whose prediction runs rank the queue, or outside the cold start
     (:func:`cold_start`)."""
-    state = cold_start(db, settings=settings)
-    if state is None or state.model_active:
+    per_tag = settings.review_cold_start_labels_per_tag
+    if per_tag <= 0:
         return 0
-    with db.session() as session:
+    with db.session() as session:  # the rule of cold_start, with the labels read once
+        if models_q.get_active_model(session) is not None:
+            return 0
+        labels = effective_labels(session)
+        if len(labels) >= _needed_before_first_model(session, labels, per_tag):
+            return 0
         versions = embeddings_q.encoder_versions(session, encoder_id=settings.encoder)
         ready_ids = videos_q.unpredicted_pool_ids(session)
-        labelled_ids = list(effective_labels(session))
     if not versions:
         return 0
+    labelled_ids = list(labels)
     encoder_key = (settings.encoder, versions[0][0])
     found = joint_points(db, encoder_key=encoder_key, modalities=MODALITIES, video_ids=ready_ids)
     ranked_ids: list[int] = []
@@ -192,10 +196,13 @@ def rank_before_first_model(
         return videos_q.set_review_ranks(session, model_version_id=None, ranked_ids=ranked_ids)
 
 
-def _label_space(session: Session, labels: dict[int, list[str]]) -> int:
-    """How many tags a model trained on ``labels`` would learn: theirs and their ancestors."""
+def _needed_before_first_model(
+    session: Session, labels: dict[int, list[str]], per_tag: float
+) -> int:
+    """Labelled videos that end the cold start before any model: ``per_tag`` x the tags a model
+    trained on ``labels`` would learn (theirs and their ancestors; at least one)."""
     tags = {node for nodes in labels.values() for node in nodes}
-    if not tags:
-        return 0
-    taxonomy = load_from_db(session)
-    return len(tags | {a.id for node in tags for a in taxonomy.ancestors(node)})
+    if tags:
+        taxonomy = load_from_db(session)
+        tags |= {a.id for node in tags for a in taxonomy.ancestors(node)}
+    return math.ceil(per_tag * max(len(tags), 1))
