@@ -110,11 +110,16 @@ def cold_start(db: Database, *, settings: Settings) -> ColdStart | None:
             tags = json.loads(active.metrics_json or "{}").get("n_tags")
             if tags is None:
                 return None
-            labelled, needed = count_labelled_videos(session), math.ceil(per_tag * tags)
+            labelled, needed = count_labelled_videos(session), labels_needed(per_tag, tags)
     return ColdStart(labelled, needed, active is not None) if labelled < needed else None
 
 
-def labelled_ids_if_fewer(db: Database, *, than: float) -> list[int] | None:
+def labels_needed(per_tag: float, tags: int) -> int:
+    """Labelled videos that end the cold start of a label space of ``tags`` tags."""
+    return math.ceil(per_tag * tags)
+
+
+def labelled_ids_if_fewer(db: Database, *, than: int) -> list[int] | None:
     """The labelled videos (what training learns from: a review, or imported labels) while they
     number fewer than ``than``; None once they do. Counted first, in one query: a grown-up
     deployment has many labelled videos and is long past its cold start."""
@@ -205,4 +210,4 @@ def _needed_before_first_model(
     if tags:
         taxonomy = load_from_db(session)
         tags |= {a.id for node in tags for a in taxonomy.ancestors(node)}
-    return math.ceil(per_tag * max(len(tags), 1))
+    return labels_needed(per_tag, max(len(tags), 1))

@@ -85,9 +85,9 @@ def rank_review_pool(
     )
     if found is not None:
         ids, gradients = found
+        tags = model.classifier.hierarchy_.n_nodes
         labelled_ids = coverage.labelled_ids_if_fewer(
-            db,
-            than=settings.review_cold_start_labels_per_tag * model.classifier.hierarchy_.n_nodes,
+            db, than=coverage.labels_needed(settings.review_cold_start_labels_per_tag, tags)
         )
         step = PICKS_STEP if labelled_ids is None else coverage.PICKS_STEP
 
