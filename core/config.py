@@ -170,6 +170,14 @@ class Settings(BaseSettings):
     webhook_poll_s: float = Field(
         1.0, gt=0, description="How often the webhook sender looks for due deliveries."
     )
+    retrain_poll_s: float = Field(
+        60.0,
+        ge=0,
+        description=(
+            "How often the dashboard server checks the retraining policy and starts a due "
+            "retrain (0: never; then run `tagger retrain-if-due` from a timer)."
+        ),
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -27,13 +27,14 @@ from core.auth import CurrentUser
 from core.config import get_settings
 from core.errors import MissingFileError, TaggerError
 from core.lifecycle import jobs
+from core.lifecycle.retrain_policy import PolicyState, policy_state
 from dashboard import cache, deferred, state
 from dashboard.components import md_escape
 from db.engine import Database
-from db.queries import audit, retrain_policy, review
+from db.queries import audit, review
 from db.queries import quality as quality_q
 from db.queries.quality import AnswerGroup, OverlapConfig
-from db.tables import AuditAction, RetrainPolicy, Role, Video
+from db.tables import AuditAction, RetrainPolicy, Role, Video, utcnow
 
 if TYPE_CHECKING:
     from core.agreement import AgreementReport
@@ -478,8 +479,9 @@ def moderator_accuracy(db: Database) -> list[lead_review.ModeratorAccuracy]:
     return _as(db, Role.LEAD, lead_review.moderator_accuracy)
 
 
-def get_retrain_policy(db: Database) -> RetrainPolicy:
-    return _read_as(db, Role.ADMIN, retrain_policy.get_policy)
+def retrain_policy_state(db: Database) -> PolicyState:
+    """The policy and when it starts the next retrain (admins)."""
+    return _read_as(db, Role.ADMIN, lambda session: policy_state(session, now=utcnow()))
 
 
 def set_retrain_policy(

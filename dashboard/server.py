@@ -4,19 +4,27 @@ streaming, sign-in, binary mode's questions and answers) and the HTTP API mounte
     streamlit run dashboard/server.py      (what `tagger serve` runs)
 
 Streamlit finds the module-level ``app`` and serves it in ASGI mode. Routes are checked before
-Streamlit's own; its reserved prefixes (/_stcore, /media, /component, /static) are not ours. The
-webhook sender runs for the server's lifetime.
+Streamlit's own; its reserved prefixes (/_stcore, /media, /component, /static) are not ours. Two
+background threads run for the server's lifetime: the webhook sender and the retraining policy's
+watcher (unless ``retrain_poll_s`` is 0).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 from starlette.routing import Mount
 
-from dashboard.api import create_api, webhook_lifespan
+from core.config import get_settings
+from core.lifecycle.retrain_policy import RetrainWatcher
+from core.webhooks import WebhookSender
+from dashboard.api import create_api
 from dashboard.routes import binary, media, session
+from db.engine import get_database
 
 APP_SCRIPT = Path(__file__).resolve().parent / "app.py"
 
@@ -27,4 +35,21 @@ routes = [
     Mount("/api", create_api()),
 ]
 
-app = st.App(APP_SCRIPT, routes=routes, lifespan=webhook_lifespan)
+
+@asynccontextmanager
+async def background_work(_app: Any) -> AsyncIterator[None]:
+    """Lifespan of the server: sends queued webhook deliveries, and starts the retraining
+    policy's retrains when due, each in a background thread."""
+    settings = get_settings()
+    db = get_database(settings)
+    threads = [WebhookSender(db, settings=settings).start()]
+    if settings.retrain_poll_s > 0:
+        threads.append(RetrainWatcher(db, settings=settings).start())
+    try:
+        yield
+    finally:
+        for thread in threads:
+            thread.stop()
+
+
+app = st.App(APP_SCRIPT, routes=routes, lifespan=background_work)

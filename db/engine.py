@@ -130,7 +130,22 @@ def _upgrade_to_5(connection: Connection) -> None:
     )
 
 
-UPGRADES: list[UpgradeStep] = [_upgrade_to_2, _upgrade_to_3, _upgrade_to_4, _upgrade_to_5]
+def _upgrade_to_6(connection: Connection) -> None:
+    """When the retraining policy last started a retrain, and its job (issue 17)."""
+    _add_missing_columns(
+        connection,
+        "retrain_policy",
+        {"last_run_at": "TIMESTAMP WITH TIME ZONE", "last_run_job_id": "INTEGER"},
+    )
+
+
+UPGRADES: list[UpgradeStep] = [
+    _upgrade_to_2,
+    _upgrade_to_3,
+    _upgrade_to_4,
+    _upgrade_to_5,
+    _upgrade_to_6,
+]
 
 
 def silence_duckdb_teardown_noise() -> None:

@@ -414,6 +414,9 @@ class RetrainPolicy(SQLModel, table=True):
     min_gain: float = Field(default=0.0, sa_type=Double)  # micro AU(PRC) points
     updated_by: int | None = None
     updated_at: datetime = _ts()
+    # the policy's last retrain, failed or not (a run that failed is not retried at once)
+    last_run_at: datetime | None = _ts(nullable=True, default_now=False)
+    last_run_job_id: int | None = None  # its background job; None: ``tagger retrain-if-due``
 
 
 class LeadVerdict(StrEnum):

@@ -25,6 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import Session
+
 from core.config import Settings
 from core.errors import TaggerError
 from core.lifecycle import liveness
@@ -74,32 +76,57 @@ def start_job(
 ) -> int:
     """Create the job and start its detached worker process; returns the job id.
 
-    ``params``: train ``{"activate": bool, "classifier": {hyperparameters}}``; predict
+    ``params``: train ``{"activate": bool, "classifier": {hyperparameters}}``, plus ``"policy":
+    reason`` when the retraining policy started it (``core.lifecycle.retrain_policy``); predict
     ``{"version_id": int, "all": bool}``; ingest ``{"paths": [...], "videos_dir": str}``, or
     ``{"video_ids": [...]}`` for uploads already registered by ``core.ingest.batch.receive_upload``.
+    A training is refused while another one runs: the two would only race to be the next version.
     """
     if kind not in JOB_KINDS:
         raise JobError(f"unknown job kind {kind!r}; expected one of {', '.join(JOB_KINDS)}")
     json.dumps(params)  # the worker reads them back from the row: fail here if they cannot go there
     with db.session() as session:
+        if kind == "train":
+            refuse_second_training(session)
         job_id = jobs_q.create_job(
             session, kind=kind, created_by=user.id if user else None, params=params
         ).id
+    launch(db, job_id, settings=settings)
+    return job_id
+
+
+def refuse_second_training(session: Session) -> None:
+    """Raise :class:`JobError` while a training runs; call it in the unit of work that then starts
+    one (it holds the start lock until that unit of work ends)."""
+    jobs_q.lock_job_starts(session, kind="train")
+    running = liveness.training_in_progress(session)
+    if running is not None:
+        raise JobError(f"{running}; start the next training when it has finished")
+
+
+def launch(db: Database, job_id: int, *, settings: Settings) -> None:
+    """Start the detached worker of queued job ``job_id``; a worker that cannot start fails the
+    job (a row left queued would block the next training)."""
     log_dir = settings.data_dir / "jobs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    with (log_dir / f"{job_id}.log").open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", _WORKER_MODULE, "jobs", "run", str(job_id)],
-            cwd=_PROJECT_ROOT,
-            env={**os.environ, **settings_environment(settings)},
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    try:
+        with (log_dir / f"{job_id}.log").open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", _WORKER_MODULE, "jobs", "run", str(job_id)],
+                cwd=_PROJECT_ROOT,
+                env={**os.environ, **settings_environment(settings)},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+    except OSError as e:
+        message = _one_line(f"the worker process did not start: {e}")
+        with db.session() as session:
+            jobs_q.update_job(session, job_id=job_id, status=JobStatus.FAILED, message=message)
+        raise JobError(f"job {job_id}: {message}") from e
     with db.session() as session:
         jobs_q.update_job(session, job_id=job_id, pid=process.pid)
-    return job_id
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
@@ -241,11 +268,20 @@ def _run_train(run: _Run) -> dict:
         activate=bool(run.params.get("activate", False)),
         params=run.params.get("classifier"),
     )
-    return {
+    result = {
         "model_version_id": version.id,
         "is_active": version.is_active,
         "metrics": json.loads(version.metrics_json),
     }
+    if "policy" in run.params:  # started by the retraining policy: its promotion rule decides
+        from core.lifecycle.promotion import judge
+
+        run.reporter.update(1.0, "comparing with the active version on held-out videos", force=True)
+        outcome = judge(
+            run.db, version_id=version.id, reason=run.params["policy"], settings=run.settings
+        )
+        result.update(is_active=outcome.promoted, policy=outcome.describe())
+    return result
 
 
 def _run_predict(run: _Run) -> dict:

@@ -47,6 +47,20 @@ def list_model_versions(db: Database, *, limit: int = 50) -> list[ModelVersion]:
         return models_q.list_model_versions(session, limit=limit)
 
 
+def training_in_progress(session: Session) -> str | None:
+    """What is training now, in words (a training job, or a ``tagger train`` run), or None.
+    Dead ones are failed first, so a killed training never blocks the next one."""
+    fail_dead_jobs(session)
+    _fail_dead_trainings(session)
+    live = jobs_q.list_jobs(session, kind="train", statuses=list(_ACTIVE), limit=1)
+    if live:
+        return f"training job {live[0].id} is still {live[0].status}"
+    training = _versions_in_training(session)
+    if training:
+        return f"model v{training[0][0].id} is still training"
+    return None
+
+
 def fail_dead_jobs(session: Session) -> list[int]:
     """Fail every queued or running job whose worker is gone; returns the ids failed now."""
     live = jobs_q.list_jobs(session, statuses=list(_ACTIVE), limit=_LIVE_JOBS_CHECKED)

@@ -2,31 +2,33 @@
 
 The admin's policy (db/queries/retrain_policy.py) says when: ``on_demand`` (never by itself),
 ``schedule`` (``every_hours`` after the last run started) or ``after_labels`` (``after_labels``
-videos reviewed since). :func:`retrain_if_due` is what a timer calls (``tagger retrain-if-due``
-from cron or a systemd timer): it trains when due and applies the promotion rule.
+videos reviewed since). The dashboard server checks it every ``retrain_poll_s`` seconds
+(:class:`RetrainWatcher`) and starts a due retrain as a background job (:func:`start_if_due`), so a
+team needs no timer of its own; :func:`retrain_if_due` does the same in the calling process
+(``tagger retrain-if-due``, for a deployment without the server). Never two trainings at once.
 
-Promotion rule: the new version becomes active only when its micro AU(PRC) beats the active
-version's by at least ``min_gain`` on the same videos: the new version's held-out split, which
-the active version never trained on either (the split depends only on each video's id). Both
-are scored on the tags both models know. Otherwise the version stays ready, with the reason in
-its notes, until a human promotes it (or not).
+The promotion rule that decides whether the new version goes live is in
+:mod:`core.lifecycle.promotion` (it loads models; this module stays light for the server).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-import numpy as np
+from sqlmodel import Session
 
-from core import review as review_rules
-from core.classifier.metrics import micro_average_precision
 from core.config import Settings
-from core.lifecycle import registry, training
+from core.errors import TaggerError
+from core.lifecycle import jobs, liveness
 from db.engine import Database
-from db.queries import embeddings as embeddings_q
-from db.queries import model_versions as models_q
+from db.queries import jobs as jobs_q
 from db.queries import retrain_policy as policy_q
+from db.tables import RetrainPolicy, utcnow
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,43 @@ class RetrainOutcome:
     version_id: int | None = None
     promoted: bool = False
     comparison: Comparison | None = None
+
+    def describe(self) -> str:
+        """One line for the terminal and the Models page."""
+        if self.version_id is None:
+            return self.reason
+        verdict = "promoted" if self.promoted else "waits for a human decision"
+        line = f"v{self.version_id} trained ({self.reason}); {verdict}"
+        if self.comparison is not None:
+            c = self.comparison
+            line += f": held-out AU(PRC) {c.candidate_auprc:.4f} vs {c.active_auprc:.4f}"
+        return line
+
+
+@dataclass(frozen=True)
+class PolicyState:
+    """The policy and what deciding on it reads: when the last retrain started (a version's
+    training, or the policy's own last run, failed or not) and the videos reviewed since."""
+
+    policy: RetrainPolicy
+    last_started: datetime | None
+    new_reviews: int
+    due: str | None  # why a retrain is due now, or None
+
+    def next_run(self) -> str:
+        """When the policy starts the next retrain, in words."""
+        policy = self.policy
+        if policy.mode == "on_demand":
+            return "Retrains only when an admin starts one."
+        if self.due is not None:
+            return f"A retrain is due now ({self.due})."
+        if policy.mode == "schedule":
+            at = (self.last_started + timedelta(hours=policy.every_hours)).astimezone(UTC)
+            return f"Next retrain at {at:%Y-%m-%d %H:%M} UTC (every {policy.every_hours:g} h)."
+        return (
+            f"Next retrain after {policy.after_labels - self.new_reviews} more reviews "
+            f"({self.new_reviews} of {policy.after_labels} since the last one started)."
+        )
 
 
 def due(
@@ -70,90 +109,51 @@ def due(
     return None
 
 
-def _proba_and_labels(
-    db: Database, model: registry.LoadedModel, video_ids: list[int], nodes: list[str]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    meta = model.metadata
-    with db.session() as session:
-        labels = review_rules.effective_labels(session, video_ids=video_ids)
-        matrices = embeddings_q.load_matrices(
-            session,
-            encoder_id=meta.encoder_id,
-            encoder_version=meta.encoder_version,
-            modalities=model.classifier.modalities_,
-            video_ids=list(labels),
-        )
-    X = {
-        m: np.where(matrices.masks[m][:, None], matrices.matrices[m], np.nan).astype(np.float32)
-        for m in matrices.matrices
-    }
-    column = {node_id: i for i, node_id in enumerate(meta.node_ids)}
-    proba = model.classifier.predict_proba(X)[:, [column[n] for n in nodes]]
-    Y = model.hierarchy.close_upward(
-        np.array(
-            [[n in labels[v] for n in meta.node_ids] for v in matrices.video_ids.tolist()],
-            dtype=bool,
-        ).reshape(len(matrices.video_ids), len(meta.node_ids))
-    )[:, [column[n] for n in nodes]]
-    return matrices.video_ids, proba, Y
-
-
-def compare_on_held_out(
-    db: Database, *, candidate_id: int, active_id: int, settings: Settings
-) -> Comparison:
-    """Both versions' micro AU(PRC) on the candidate's held-out videos and their shared tags."""
-    candidate = registry.load_model(db, candidate_id, settings=settings)
-    active = registry.load_model(db, active_id, settings=settings)
-    known = set(active.metadata.node_ids)
-    nodes = [n for n in candidate.metadata.node_ids if n in known]
-    ids = candidate.metadata.valid_video_ids
-    cand_ids, cand_p, cand_y = _proba_and_labels(db, candidate, ids, nodes)
-    act_ids, act_p, act_y = _proba_and_labels(db, active, ids, nodes)
-    shared = np.intersect1d(cand_ids, act_ids)
-    ci, ai = np.searchsorted(cand_ids, shared), np.searchsorted(act_ids, shared)
-    y = cand_y[ci]
-    if len(shared) == 0 or not y.any():
-        raise training.TrainingError(
-            f"versions {candidate_id} and {active_id} share no labelled held-out video "
-            "to compare on"
-        )
-    return Comparison(
-        candidate_auprc=micro_average_precision(y, cand_p[ci]),
-        active_auprc=micro_average_precision(act_y[ai], act_p[ai]),
-        n_videos=len(shared),
-        n_tags=len(nodes),
+def policy_state(session: Session, *, now: datetime) -> PolicyState:
+    """The policy and whether a retrain is due under it at ``now``."""
+    policy = policy_q.get_policy(session)
+    started = [policy_q.last_training_started(session), policy.last_run_at]
+    last = max((t for t in started if t is not None), default=None)
+    new_reviews = policy_q.reviewed_since(session, since=last)
+    reason = due(
+        mode=policy.mode,
+        every_hours=policy.every_hours,
+        after_labels=policy.after_labels,
+        last_started=last,
+        new_reviews=new_reviews,
+        now=now,
     )
+    return PolicyState(policy, last, new_reviews, reason)
 
 
-def apply_promotion_rule(
-    db: Database, *, candidate_id: int, min_gain: float, settings: Settings
-) -> tuple[bool, Comparison | None]:
-    """Promote ``candidate_id`` if it beats the active version by ``min_gain``; else note why
-    it waits. Returns (promoted, comparison); no active version means it is promoted."""
+def _claim_run(session: Session, *, now: datetime) -> PolicyState | str:
+    """In the unit of work that then starts the retrain: the due state, or why nothing starts
+    (a training runs, or none is due). Holds the training start lock until the unit ends, so two
+    servers cannot both start one."""
+    jobs_q.lock_job_starts(session, kind="train")
+    running = liveness.training_in_progress(session)
+    if running is not None:
+        return f"not started: {running}"
+    state = policy_state(session, now=now)
+    if state.due is None:
+        return f"not due (policy: {state.policy.mode})"
+    return state
+
+
+def start_if_due(db: Database, *, settings: Settings, now: datetime) -> int | None:
+    """Start the policy's retrain as a background training job when it is due and no training
+    runs; returns the job's id, or None. The job applies the promotion rule when it has trained
+    (:func:`core.lifecycle.promotion.judge`)."""
     with db.session() as session:
-        active = models_q.get_active_model(session)
-    if active is None or active.id == candidate_id:
-        if active is None:
-            registry.promote(db, candidate_id, None, settings=settings)
-        return True, None
-    comparison = compare_on_held_out(
-        db, candidate_id=candidate_id, active_id=active.id, settings=settings
-    )
-    if comparison.gain >= min_gain:
-        registry.promote(db, candidate_id, None, settings=settings)
-        return True, comparison
-    with db.session() as session:
-        policy_q.hold_back(
-            session,
-            model_version_id=candidate_id,
-            reason=(
-                f"waits for a human decision: held-out micro AU(PRC) "
-                f"{comparison.candidate_auprc:.4f} vs active v{active.id} "
-                f"{comparison.active_auprc:.4f} on {comparison.n_videos} videos "
-                f"(rule: gain >= {min_gain:+.4f})"
-            ),
-        )
-    return False, comparison
+        state = _claim_run(session, now=now)
+        if isinstance(state, str):
+            return None
+        job_id = jobs_q.create_job(
+            session, kind="train", params={"activate": False, "policy": state.due}
+        ).id
+        policy_q.record_run(session, at=now, job_id=job_id)
+    jobs.launch(db, job_id, settings=settings)
+    return job_id
 
 
 def retrain_if_due(
@@ -164,26 +164,49 @@ def retrain_if_due(
     params: dict | None = None,
     encoder_key: tuple[str, str] | None = None,
 ) -> RetrainOutcome:
-    """Train a new version when the policy says so, then apply the promotion rule
-    (``params`` and ``encoder_key`` as in :func:`training.train_model`)."""
+    """Train a new version in this process when the policy says so and no training runs, then
+    apply the promotion rule (``params`` and ``encoder_key`` as in :func:`training.train_model`)."""
+    from core.lifecycle import promotion, training
+
     with db.session() as session:
-        policy = policy_q.get_policy(session)
-        last = policy_q.last_training_started(session)
-        new_reviews = policy_q.reviewed_since(session, since=last)
-    reason = due(
-        mode=policy.mode,
-        every_hours=policy.every_hours,
-        after_labels=policy.after_labels,
-        last_started=last,
-        new_reviews=new_reviews,
-        now=now,
-    )
-    if reason is None:
-        return RetrainOutcome(reason=f"not due (policy: {policy.mode})")
+        state = _claim_run(session, now=now)
+        if isinstance(state, str):
+            return RetrainOutcome(reason=state)
+        policy_q.record_run(session, at=now, job_id=None)
     version = training.train_model(
         db, settings=settings, user=None, activate=False, params=params, encoder_key=encoder_key
     )
-    promoted, comparison = apply_promotion_rule(
-        db, candidate_id=version.id, min_gain=policy.min_gain, settings=settings
-    )
-    return RetrainOutcome(reason, version.id, promoted, comparison)
+    return promotion.judge(db, version_id=version.id, reason=state.due, settings=settings)
+
+
+class RetrainWatcher:
+    """A daemon thread of the dashboard server: every ``retrain_poll_s`` seconds (the first check
+    one interval after the start), :func:`start_if_due`."""
+
+    def __init__(self, db: Database, *, settings: Settings) -> None:
+        if settings.retrain_poll_s <= 0:
+            raise ValueError("the retrain watcher needs retrain_poll_s > 0")
+        self.db = db
+        self.settings = settings
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="retrain-watcher", daemon=True)
+
+    def start(self) -> RetrainWatcher:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.retrain_poll_s):
+            try:
+                job_id = start_if_due(self.db, settings=self.settings, now=utcnow())
+            except TaggerError as e:  # the database busy, a worker that did not start: next time
+                logger.warning("retrain policy: %s", e)
+            except Exception:
+                logger.exception("retrain policy: the check failed")
+            else:
+                if job_id is not None:
+                    logger.info("retrain policy: started training job %s", job_id)

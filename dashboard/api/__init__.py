@@ -2,28 +2,22 @@
 at ``/api``): routes under ``/v1`` (``videos``, ``catalog``), bearer-token access (``access``),
 bodies (``schemas``), expected errors as HTTP answers (``errors``).
 
-Public: :func:`create_api` builds the app; :func:`webhook_lifespan` runs the webhook sender for
-as long as the server that hosts the API runs.
+Public: :func:`create_api` builds the app.
 """
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
 from core.config import Settings, get_settings
 from core.lifecycle import jobs
 from core.tokens import RateLimiter
-from core.webhooks import WebhookSender
 from dashboard.api import catalog, errors, limits, videos
 from dashboard.api.context import ApiContext, JobStarter
 from dashboard.api.limits import BodyLimit
 from db.engine import Database, get_database
 
-__all__ = ["create_api", "webhook_lifespan"]
+__all__ = ["create_api"]
 
 API_VERSION = "v1"
 
@@ -62,14 +56,3 @@ def create_api(
     v1.include_router(catalog.router)
     app.include_router(v1)
     return app
-
-
-@asynccontextmanager
-async def webhook_lifespan(_app: Any) -> AsyncIterator[None]:
-    """Lifespan of the hosting server: sends queued webhook deliveries in a background thread."""
-    settings = get_settings()
-    sender = WebhookSender(get_database(settings), settings=settings).start()
-    try:
-        yield
-    finally:
-        sender.stop()

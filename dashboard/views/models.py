@@ -48,6 +48,10 @@ def training_status() -> None:
         min(max(job.progress, 0.0), 1.0),
         text=md_escape(f"Training job {job.id}: {job.status} — {job.message}"),
     )
+    if "policy" in job.params:
+        st.caption(md_escape(f"Started by the retraining policy: {job.params['policy']}."))
+    if "policy" in job.result:
+        st.info(md_escape(job.result["policy"]))
     history = pd.DataFrame(job.metrics.get("history", []))
     if not history.empty and {"epoch", "train_loss"} <= set(history.columns):
         history["step"] = range(1, len(history) + 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.config import get_settings
 from core.errors import TaggerError
 from dashboard import actions, cache, state
 from dashboard.components import md_escape
@@ -39,7 +40,8 @@ if user.is_admin:
             )
 
     st.subheader("Retraining")
-    policy = actions.get_retrain_policy(db)
+    policy_state = actions.retrain_policy_state(db)
+    policy = policy_state.policy
     with st.form("quality_retrain"):
         modes = ["on_demand", "schedule", "after_labels"]
         mode = st.radio(
@@ -70,8 +72,17 @@ if user.is_admin:
             format="%.3f",
             key="quality_min_gain",
         )
+        poll_s = get_settings().retrain_poll_s
+        checks = (
+            f"The server checks the policy every {poll_s:g} s and retrains in the background "
+            "(progress on the Models page)"
+            if poll_s > 0
+            else "The server does not check it (`TAGGER_RETRAIN_POLL_S=0`): run "
+            "`tagger retrain-if-due` from a timer"
+        )
         st.caption(
-            "`tagger retrain-if-due`, run from a timer, trains when due and applies this rule."
+            f"{policy_state.next_run()} {checks}; a new version goes live by the rule on the "
+            "right, else it waits for an admin."
         )
         if st.form_submit_button("Save retraining policy"):
             actions.run_admin(

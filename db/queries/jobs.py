@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from db.queries import NotFoundError, dump_json
 from db.tables import Job, JobStatus, utcnow
 
 _STATUSES = {status.value for status in JobStatus}
+# PostgreSQL advisory locks of job starts: the two-key space (class, hash of the kind), apart from
+# the one-key locks of schema changes and sign-ins
+_JOB_START_LOCK_CLASS = 1
+
+
+def lock_job_starts(session: Session, *, kind: str) -> None:
+    """Serialise decisions to start a job of ``kind`` until this transaction ends (PostgreSQL), so
+    that two servers checking "is a training running?" at once cannot both start one. DuckDB
+    needs nothing here: the tagger's file lock already serialises units of work."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:cls, hashtext(:kind))"),
+            {"cls": _JOB_START_LOCK_CLASS, "kind": kind},
+        )
 
 
 def create_job(

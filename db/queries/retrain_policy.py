@@ -40,6 +40,15 @@ def store_policy(
     return row
 
 
+def record_run(session: Session, *, at: datetime, job_id: int | None) -> RetrainPolicy:
+    """Note that the policy started a retrain at ``at`` (in background job ``job_id``)."""
+    row = session.get(RetrainPolicy, 1) or RetrainPolicy(id=1)
+    row.last_run_at, row.last_run_job_id = at, job_id
+    session.add(row)
+    session.flush()
+    return row
+
+
 def last_training_started(session: Session) -> datetime | None:
     """When the newest training run that did not fail was started."""
     return session.exec(

@@ -1,5 +1,6 @@
 """Label-quality commands: ``tagger overlap`` (the setting), ``tagger agreement`` (the report),
-``tagger retrain-policy`` and ``tagger retrain-if-due`` (retraining control, for a timer)."""
+``tagger retrain-policy`` and ``tagger retrain-if-due`` (retraining control; the latter for a timer
+where the dashboard server does not run)."""
 
 from __future__ import annotations
 
@@ -85,14 +86,13 @@ def retrain_policy(
 ) -> None:
     """Show or set when retraining starts by itself and the automatic promotion rule."""
     from core import quality
-    from db.queries import retrain_policy as policy_q
+    from core.lifecycle.retrain_policy import policy_state
+    from db.tables import utcnow
 
     db = open_database()
     with db.session() as session:
-        policy = (
-            policy_q.get_policy(session)
-            if mode is None
-            else quality.set_retrain_policy(
+        if mode is not None:
+            quality.set_retrain_policy(
                 session,
                 mode=mode,
                 every_hours=every_hours,
@@ -100,30 +100,25 @@ def retrain_policy(
                 min_gain=min_gain,
                 user=None,
             )
-        )
-        console.print(
-            f"retrain: {policy.mode} (every {policy.every_hours:g} h / after "
-            f"{policy.after_labels} reviews); promote when held-out gain >= {policy.min_gain:+.4f}",
-            highlight=False,
-        )
+        state = policy_state(session, now=utcnow())
+    policy = state.policy
+    console.print(
+        f"retrain: {policy.mode} (every {policy.every_hours:g} h / after "
+        f"{policy.after_labels} reviews); promote when held-out gain >= {policy.min_gain:+.4f}",
+        highlight=False,
+    )
+    console.print(state.next_run(), highlight=False)
 
 
 def retrain_if_due() -> None:
-    """Train when the policy says so and apply the promotion rule (run it from a timer)."""
+    """Train when the policy says so and apply the promotion rule (for a timer where the
+    dashboard server, which does this by itself, does not run)."""
     from core.config import get_settings
     from core.lifecycle import retrain_policy as policy
     from db.tables import utcnow
 
     outcome = policy.retrain_if_due(open_database(), settings=get_settings(), now=utcnow())
-    if outcome.version_id is None:
-        console.print(outcome.reason)
-        return
-    verdict = "promoted" if outcome.promoted else "waits for a human decision"
-    line = f"v{outcome.version_id} trained ({outcome.reason}); {verdict}"
-    if outcome.comparison is not None:
-        c = outcome.comparison
-        line += f": held-out AU(PRC) {c.candidate_auprc:.4f} vs {c.active_auprc:.4f}"
-    console.print(line, highlight=False)
+    console.print(outcome.describe(), highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -69,6 +69,22 @@ def test_admin_retrain_starts_a_background_job(signed_in, seeded, monkeypatch) -
     assert "epoch 3" in at.get("progress")[0].proto.text
 
 
+def test_a_retrain_the_policy_started_says_so_and_how_it_ended(signed_in, seeded) -> None:
+    verdict = "v3 trained (scheduled every 24 h); waits for a human decision: held-out ..."
+    with seeded.db.session() as s:
+        job = job_queries.create_job(
+            s, kind="train", params={"activate": False, "policy": "scheduled every 24 h"}
+        )
+        job_queries.update_job(
+            s, job_id=job.id, status="succeeded", progress=1.0, result={"policy": verdict}
+        )
+    at = signed_in("mod").switch_page("views/models.py").run()
+    assert not at.exception
+    shown = md_escape("Started by the retraining policy: scheduled every 24 h.")
+    assert shown in [c.value for c in at.caption]
+    assert [i.value for i in at.info] == [md_escape(verdict)]
+
+
 def test_a_running_prediction_job_shows_its_step(signed_in, running_prediction_job) -> None:
     """Issue 17: the re-predict job names the ranking of the review queue while it runs."""
     job_id = running_prediction_job(

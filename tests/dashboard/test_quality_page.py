@@ -69,6 +69,10 @@ def test_admin_sets_overlap_and_sees_agreement_on_analytics(signed_in, seeded) -
         policy = retrain_policy.get_policy(s)
         assert (policy.mode, policy.after_labels) == ("after_labels", 40)
         assert policy.min_gain == pytest.approx(0.01)
+    at.run()
+    (caption,) = [c.value for c in at.caption if "Next retrain" in c.value]
+    assert caption.startswith("Next retrain after 40 more reviews (0 of 40 since the last one")
+    assert "The server checks the policy every 60 s and retrains in the background" in caption
     at = at.switch_page("views/analytics.py").run()
     assert not at.exception, at.exception
     assert "Moderator agreement (overlap videos)" in [h.value for h in at.subheader]

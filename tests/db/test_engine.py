@@ -18,7 +18,7 @@ from core.config import Settings
 from db import engine as engine_module
 from db.engine import Database, DatabaseBusyError, SchemaTooNewError, get_database, init_db
 from db.locking import FairFileLock
-from db.tables import ApiToken, SchemaInfo, Video
+from db.tables import ApiToken, RetrainPolicy, SchemaInfo, Video
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,6 +75,8 @@ _V3_COLUMNS = {("video", "spoken_language"), ("video", "spoken_language_probabil
 _V4_COLUMNS = {("video", "review_rank")}
 # what version 4 lacked (engine._upgrade_to_5)
 _V5_COLUMNS = {("video", "source_size"), ("video", "source_modified_at")}
+# what version 5 lacked (engine._upgrade_to_6)
+_V6_COLUMNS = {("retrain_policy", "last_run_at"), ("retrain_policy", "last_run_job_id")}
 
 
 def _rebuild_old_schema(database: Database, version: int) -> None:
@@ -84,7 +86,8 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
         (_V2_COLUMNS if version < 2 else set())
         | (_V3_COLUMNS if version < 3 else set())
         | (_V4_COLUMNS if version < 4 else set())
-        | _V5_COLUMNS
+        | (_V5_COLUMNS if version < 5 else set())
+        | _V6_COLUMNS
     )
     with database.session() as session:
         connection = session.connection()
@@ -113,21 +116,21 @@ def _video_index_names(database: Database) -> set[str]:
         return set(session.exec(text(query)).scalars())
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
 def test_an_old_database_is_upgraded_to_the_current_schema(
     database: Database, version: int
 ) -> None:
-    """Rebuild what a version-1, -2, -3 or -4 database looked like (tables, columns, sequences),
+    """Rebuild what a version-1 to -5 database looked like (tables, columns, sequences),
     then ``init_db`` must bring it to exactly what db.tables declares, keeping its rows."""
     _rebuild_old_schema(database, version)
     if version < 4:
         assert "ix_video_review_rank" not in _video_index_names(database)
-    assert init_db(database) == engine_module.latest_schema_version() == 5
+    assert init_db(database) == engine_module.latest_schema_version() == 6
     assert "ix_video_review_rank" in _video_index_names(database)
     with database.session() as session:
         inspector = inspect(session.connection())
         assert set(_V2_TABLES) <= set(inspector.get_table_names())
-        for table, column in _V2_COLUMNS | _V3_COLUMNS | _V4_COLUMNS | _V5_COLUMNS:
+        for table, column in _V2_COLUMNS | _V3_COLUMNS | _V4_COLUMNS | _V5_COLUMNS | _V6_COLUMNS:
             assert column in engine_module._column_names(session.connection(), table)
         session.add(ApiToken(name="t", user_id=1, scope="read", token_hash="h", prefix="p"))
         session.add(
@@ -142,6 +145,9 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
                 source_modified_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
             )
         )
+        session.add(
+            RetrainPolicy(id=1, last_run_at=datetime(2026, 1, 2, tzinfo=UTC), last_run_job_id=7)
+        )
     with database.session() as session:
         videos = list(session.exec(select(Video).order_by(Video.id)))
         assert [v.title for v in videos] == [f"from v{version}", "after"]
@@ -151,6 +157,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         assert (videos[0].source_size, videos[1].source_size) == (None, 123)
         assert videos[1].source_modified_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
         assert session.exec(select(ApiToken)).one().id is not None  # its sequence exists
+        assert session.get(RetrainPolicy, 1).last_run_job_id == 7
 
 
 def test_failed_upgrade_step_rolls_back_and_keeps_version(database: Database, monkeypatch) -> None:

@@ -51,7 +51,7 @@ ADMIN_ACTIONS = {
     # label quality settings
     "get_overlap",
     "set_overlap",
-    "get_retrain_policy",
+    "retrain_policy_state",
     "set_retrain_policy",
 }
 LEAD_ACTIONS = {
@@ -200,7 +200,7 @@ def _action_script() -> None:
         "remove_webhook": lambda: actions.remove_webhook(db, subscriber_id=1),
         "get_overlap": lambda: actions.get_overlap(db),
         "set_overlap": lambda: actions.set_overlap(db, share=1.0, moderators=2),
-        "get_retrain_policy": lambda: actions.get_retrain_policy(db),
+        "retrain_policy_state": lambda: actions.retrain_policy_state(db),
         "set_retrain_policy": lambda: actions.set_retrain_policy(
             db, mode="after_labels", every_hours=1.0, after_labels=1, min_gain=0.0
         ),

@@ -39,6 +39,33 @@ def test_unknown_kind_is_refused_before_anything_is_created(db, settings):
     assert jobs.list_jobs(db) == []
 
 
+def test_a_second_training_is_refused_while_one_runs(db, settings, monkeypatch):
+    launched: list[int] = []
+    monkeypatch.setattr(jobs, "launch", lambda db, job_id, *, settings: launched.append(job_id))
+    running = _queued(db, "train")
+    with db.session() as session:  # this test process stands in for its live worker
+        jobs_q.update_job(session, job_id=running, status=JobStatus.RUNNING, pid=os.getpid())
+    with pytest.raises(jobs.JobError, match=f"training job {running} is still running"):
+        jobs.start_job(db, kind="train", params={}, user=None, settings=settings)
+    predict = jobs.start_job(db, kind="predict", params={}, user=None, settings=settings)
+    _running_with_dead_worker(db)  # a killed training blocks nothing
+    with db.session() as session:
+        jobs_q.update_job(session, job_id=running, status=JobStatus.SUCCEEDED)
+    again = jobs.start_job(db, kind="train", params={}, user=None, settings=settings)
+    assert launched == [predict, again]
+
+
+def test_a_worker_that_cannot_start_fails_its_job(db, settings, monkeypatch):
+    def no_process(*args, **kwargs):
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    with pytest.raises(jobs.JobError, match="did not start: Resource temporarily unavailable"):
+        jobs.start_job(db, kind="train", params={}, user=None, settings=settings)
+    (info,) = jobs.list_jobs(db)
+    assert info.status == JobStatus.FAILED and "did not start" in info.message
+
+
 def test_runner_records_success_with_result(db, settings, active_model):
     job_id = _queued(db, "predict", {"all": True})
     info = jobs.run_job(db, job_id, settings=settings)

@@ -1,8 +1,9 @@
 """End to end over a real socket: `tagger serve` in a subprocess (dashboard and API in one
 server), a real clip POSTed to /api/v1/videos, processed by a real background ingest job with the
 configured (lite) encoder and predicted by an active model, and the signed `video.predicted`
-webhook received on loopback. The model is trained by the product's code on synthetic embeddings
-stored under the lite encoder's cache key (as the browser test does), so no corpus is ingested."""
+webhook received on loopback; and the server retraining by itself when its policy says so. The
+model is trained by the product's code on synthetic embeddings stored under the lite encoder's
+cache key (as the browser test does), so no corpus is ingested."""
 
 from __future__ import annotations
 
@@ -20,13 +21,14 @@ import httpx
 import numpy as np
 import pytest
 
+from core import quality, tokens, webhooks
+from core import review as review_rules
 from core import taxonomy as taxonomy_core
-from core import tokens, webhooks
 from core.config import Settings
 from core.encoders import load_encoder
-from core.lifecycle import training
+from core.lifecycle import jobs, training
 from db.engine import get_database, init_db
-from db.queries import embeddings, labels, users, videos
+from db.queries import embeddings, labels, model_versions, users, videos
 from db.tables import VideoStatus
 from scripts.mediagen import gradient_frames, tone, write_video
 from tests.support.webhooks import Receiver
@@ -95,7 +97,12 @@ def served(settings: Settings) -> Iterator[tuple[str, str]]:
     server = subprocess.Popen(
         [sys.executable, "-m", "scripts", "serve", "--port", str(port)],
         cwd=ROOT,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "TAGGER_WEBHOOK_POLL_S": "0.2"},
+        env={
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "TAGGER_WEBHOOK_POLL_S": "0.2",
+            "TAGGER_RETRAIN_POLL_S": "0.5",
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # the CLI runs streamlit as a child: stop the whole group
@@ -168,3 +175,34 @@ def test_a_real_clip_posted_to_a_real_server_gets_predicted(served, settings, tm
     )
     assert json.loads(body)["video"] == {**json.loads(body)["video"], "id": video_id}
     assert headers["X-Tagger-Event"] == "video.predicted"
+
+
+def test_the_server_retrains_by_itself_when_the_policy_says_so(served, settings):
+    """The server's watcher starts the retrain in the background once a review makes the policy
+    due; the job trains with the product's settings and its promotion rule makes it live."""
+    db = get_database(settings)
+    with db.session() as s:
+        quality.set_retrain_policy(
+            s, mode="after_labels", every_hours=24, after_labels=1, min_gain=-1.0, user=None
+        )
+        active = model_versions.get_active_model(s).id
+        video = videos.get_video(s, video_id=1)
+        moderator = users.get_user_by_name(s, username="platform")
+        leaf = taxonomy_core.load_iab3().find(LEAVES[0]).id
+        review_rules.save_review(
+            s, video_id=1, expected_version=video.version, node_ids=[leaf], user=moderator
+        )
+    deadline = time.monotonic() + PROCESSING_S
+    while time.monotonic() < deadline:
+        trainings = jobs.list_jobs(db, kind="train")
+        if trainings and trainings[0].finished:
+            break
+        time.sleep(1)
+    (job,) = trainings  # one, though the policy stayed due while it ran
+    assert job.status == "succeeded", (job, (settings.data_dir / "jobs" / f"{job.id}.log"))
+    assert job.params["policy"].startswith("1 videos reviewed since the last run")
+    new = job.result["model_version_id"]
+    assert job.result["policy"].startswith(f"v{new} trained (1 videos reviewed")
+    assert "; promoted: held-out AU(PRC) " in job.result["policy"]
+    with db.session() as s:
+        assert model_versions.get_active_model(s).id == new != active

@@ -69,6 +69,9 @@ def test_retrain_policy_and_not_due(settings: Settings) -> None:
         app, ["retrain-policy", "--mode", "after_labels", "--after-labels", "5"]
     )
     assert changed.exit_code == 0 and "after 5 reviews" in changed.output
+    assert "Next retrain after 5 more reviews (0 of 5 since the last one started)." in (
+        changed.output
+    )
     bad = runner.invoke(app, ["retrain-policy", "--mode", "hourly"])
     assert bad.exit_code == 1 and "expected one of" in bad.output
     idle = runner.invoke(app, ["retrain-if-due"])
