@@ -55,10 +55,11 @@ def list_models(ctx: Ctx, user: Reader) -> list[ModelOut]:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
     tags=["models"],
-    responses={422: {"model": Problem}, **_ERRORS},
+    responses={409: {"model": Problem}, 422: {"model": Problem}, **_ERRORS},
 )
 def train_model(ctx: Ctx, user: Admin, body: TrainIn | None = None) -> JobOut:
-    """Start a training job on the current labels (the dashboard's retrain); poll the job."""
+    """Start a training job on the current labels (the dashboard's retrain); poll the job.
+    409 while another training runs."""
     job_id = ctx.start("train", {"activate": body.activate if body else False}, user)
     return _job_out(jobs.get_job(ctx.db, job_id))
 

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from core import tokens
 from core.config import Settings
 from core.ingest import batch
+from core.lifecycle import jobs
 from core.taxonomy import from_paths, save_to_db
 from dashboard.api import create_api
 from db.engine import Database
@@ -37,9 +38,11 @@ class FakeJobs:
     started: list[tuple[str, dict]] = field(default_factory=list)
 
     def __call__(self, db: Database, *, kind, params, user, settings) -> int:
-        self.started.append((kind, params))
         with db.session() as session:
+            if kind == "train":  # the real starter's rule
+                jobs.refuse_second_training(session)
             job_id = jobs_q.create_job(session, kind=kind, created_by=user.id, params=params).id
+        self.started.append((kind, params))
         if kind == "ingest":
             for video_id in params["video_ids"]:
                 batch.process_upload(

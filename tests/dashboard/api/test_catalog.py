@@ -3,6 +3,7 @@ OpenAPI schema and docs page."""
 
 from __future__ import annotations
 
+from db.queries import jobs as jobs_q
 from db.queries import model_versions as models_q
 from db.tables import ModelStatus
 
@@ -42,6 +43,10 @@ def test_train_starts_a_job_that_can_be_polled(api):
     polled = api.client.get(f"/v1/jobs/{job['id']}", headers=api.auth("read")).json()
     assert polled["id"] == job["id"]
     assert api.client.get("/v1/jobs/999", headers=api.auth("read")).status_code == 404
+    busy = api.client.post("/v1/models/train", headers=api.auth("admin"))
+    assert busy.status_code == 409 and f"training job {job['id']} is still queued" in busy.text
+    with api.db.session() as session:
+        jobs_q.update_job(session, job_id=job["id"], status="succeeded")
     assert api.client.post("/v1/models/train", headers=api.auth("admin")).status_code == 202
 
 
