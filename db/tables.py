@@ -477,6 +477,8 @@ class WebhookEvent(StrEnum):
     VIDEO_PREDICTED = "video.predicted"
     VIDEO_FAILED = "video.failed"
     VIDEO_REVIEWED = "video.reviewed"
+    MODEL_ACTIVATED = "model.activated"  # promoted, rolled back to, or the first model trained
+    MODEL_HELD_BACK = "model.held_back"  # the retraining policy's version waits for a human
 
 
 class DeliveryStatus(StrEnum):

@@ -11,7 +11,15 @@ from sqlmodel import Session, col, select
 
 from db.queries import Actor, NotFoundError, dump_json
 from db.queries.audit import add_audit
-from db.tables import PREDICTION_FLOOR, AuditAction, ModelStatus, ModelVersion, Prediction
+from db.queries.webhooks import enqueue_model_event
+from db.tables import (
+    PREDICTION_FLOOR,
+    AuditAction,
+    ModelStatus,
+    ModelVersion,
+    Prediction,
+    WebhookEvent,
+)
 
 _STATUSES = {status.value for status in ModelStatus}
 
@@ -132,7 +140,17 @@ def set_active_model(
         },
     )
     session.flush()
-    return session.get(ModelVersion, model_version_id, populate_existing=True)
+    version = session.get(ModelVersion, model_version_id, populate_existing=True)
+    enqueue_model_event(
+        session,
+        event=WebhookEvent.MODEL_ACTIVATED,
+        version=version,
+        detail={
+            "previous": previous.id if previous else None,
+            "how": "rolled_back" if action == AuditAction.MODEL_ROLLED_BACK else "promoted",
+        },
+    )
+    return version
 
 
 # --- predictions --------------------------------------------------------------------------------

@@ -9,7 +9,16 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from db.queries.audit import add_audit
-from db.tables import AuditAction, ModelStatus, ModelVersion, RetrainPolicy, Video, utcnow
+from db.queries.webhooks import enqueue_model_event
+from db.tables import (
+    AuditAction,
+    ModelStatus,
+    ModelVersion,
+    RetrainPolicy,
+    Video,
+    WebhookEvent,
+    utcnow,
+)
 
 
 def get_policy(session: Session) -> RetrainPolicy:
@@ -77,4 +86,7 @@ def hold_back(session: Session, *, model_version_id: int, reason: str) -> ModelV
         detail={"model_version_id": model_version_id, "reason": reason},
     )
     session.flush()
+    enqueue_model_event(
+        session, event=WebhookEvent.MODEL_HELD_BACK, version=version, detail={"reason": reason}
+    )
     return version

@@ -1,13 +1,14 @@
 """Webhook subscribers and the delivery outbox/log.
 
 Events are enqueued with :func:`enqueue_event` inside the unit of work that causes them (a review
-save, the end of an upload's processing), so an event is recorded exactly when its cause is
-committed; a background sender (``core.webhooks``) claims due rows, posts them and records each
-attempt here.
+save, the end of an upload's processing, a model version going live or held back), so an event
+is recorded exactly when its cause is committed; a background sender (``core.webhooks``) claims
+due rows, posts them and records each attempt here.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from sqlmodel import Session, col, select
 from db.queries import DuplicateError, NotFoundError, dump_json
 from db.tables import (
     DeliveryStatus,
+    ModelVersion,
     WebhookDelivery,
     WebhookEvent,
     WebhookSubscriber,
@@ -147,6 +149,27 @@ def list_deliveries(
     if subscriber_id is not None:
         query = query.where(WebhookDelivery.subscriber_id == subscriber_id)
     return list(session.exec(query.order_by(col(WebhookDelivery.id).desc()).limit(limit)))
+
+
+def enqueue_model_event(
+    session: Session, *, event: str, version: ModelVersion, detail: dict[str, Any]
+) -> int:
+    """:func:`enqueue_event` about a model version: its id, status, headline metrics and
+    ``detail`` (what happened: the version it replaced, the reason it waits)."""
+    metrics = json.loads(version.metrics_json or "{}")
+    payload = {
+        "event": str(event),
+        "occurred_at": utcnow().isoformat(),
+        "model": {
+            "id": version.id,
+            "status": version.status,
+            "is_active": version.is_active,
+            "n_train": version.n_train,
+            "micro_auprc": metrics.get("micro_auprc"),
+            **detail,
+        },
+    }
+    return enqueue_event(session, event=event, video_id=None, payload=payload)
 
 
 def enqueue_video_event(session: Session, *, event: str, video_id: int) -> int:

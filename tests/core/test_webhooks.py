@@ -16,9 +16,11 @@ from core import webhooks
 from core.config import Settings
 from db.engine import Database
 from db.queries import DuplicateError
+from db.queries import model_versions as models_q
+from db.queries import retrain_policy as retrain_policy_q
 from db.queries import videos as videos_q
 from db.queries import webhooks as webhooks_q
-from db.tables import DeliveryStatus, WebhookEvent, utcnow
+from db.tables import AuditAction, DeliveryStatus, ModelStatus, WebhookEvent, utcnow
 from tests.support.webhooks import Receiver
 
 SECRET = "a-shared-secret-of-some-length"
@@ -124,6 +126,56 @@ def test_event_filter_and_removed_subscribers(database, fast):
     with database.session() as session:
         assert webhooks_q.list_deliveries(session) == []
         assert webhooks_q.list_subscribers(session, active_only=True) == [only_failed]
+
+
+def _ready_version(session, micro_auprc: float) -> int:
+    version = models_q.create_model_version(session, encoder_id="lite", encoder_version="1")
+    models_q.finish_model_version(
+        session,
+        model_version_id=version.id,
+        status=ModelStatus.READY,
+        metrics={"micro_auprc": micro_auprc},
+        n_train=40,
+    )
+    return version.id
+
+
+def test_a_model_going_live_or_held_back_is_an_event(database, fast):
+    """Platforms learn that tags may change (a version went live) and admins that a retrain
+    waits for them, in the transaction that did it; subscribers may filter on either."""
+    webhooks.add_subscriber(
+        database,
+        url="http://127.0.0.1:9/models",
+        secret=SECRET,
+        events=[WebhookEvent.MODEL_ACTIVATED, WebhookEvent.MODEL_HELD_BACK],
+    )
+    with database.session() as session:
+        first, second, third = (_ready_version(session, a) for a in (0.5, 0.6, 0.55))
+        models_q.set_active_model(session, model_version_id=first)
+        models_q.set_active_model(session, model_version_id=second)
+        models_q.set_active_model(
+            session, model_version_id=first, action=AuditAction.MODEL_ROLLED_BACK
+        )
+        retrain_policy_q.hold_back(session, model_version_id=third, reason="waits: gain -0.01")
+    with database.session() as session:
+        log = list(reversed(webhooks_q.list_deliveries(session)))
+    assert [d.event for d in log] == ["model.activated"] * 3 + ["model.held_back"]
+    models = [json.loads(d.payload_json)["model"] for d in log]
+    assert [(m["id"], m.get("previous"), m.get("how")) for m in models[:3]] == [
+        (first, None, "promoted"),
+        (second, first, "promoted"),
+        (first, second, "rolled_back"),
+    ]
+    assert models[1]["micro_auprc"] == 0.6 and models[1]["is_active"] and models[1]["n_train"] == 40
+    assert models[3] == {
+        "id": third,
+        "status": "ready",
+        "is_active": False,
+        "n_train": 40,
+        "micro_auprc": 0.55,
+        "reason": "waits: gain -0.01",
+    }
+    assert all(d.video_id is None for d in log)
 
 
 def test_subscriber_validation(database):
