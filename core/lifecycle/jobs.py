@@ -280,7 +280,14 @@ def _run_train(run: _Run) -> dict:
         outcome = judge(
             run.db, version_id=version.id, reason=run.params["policy"], settings=run.settings
         )
-        result.update(is_active=outcome.promoted, policy=outcome.describe())
+        verdict = outcome.describe()
+        if outcome.promoted:  # the queue shows the new model's suggestions, in its order
+            predict_job = start_job(
+                run.db, kind="predict", params={}, user=None, settings=run.settings
+            )
+            verdict += f"; the queue is predicted again (job {predict_job})"
+            result["predict_job_id"] = predict_job
+        result.update(is_active=outcome.promoted, policy=verdict)
     return result
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
@@ -49,6 +49,7 @@ class RetrainOutcome:
     version_id: int | None = None
     promoted: bool = False
     comparison: Comparison | None = None
+    predicted: int | None = None  # videos the promoted version then predicted
 
     def describe(self) -> str:
         """One line for the terminal and the Models page."""
@@ -59,6 +60,8 @@ class RetrainOutcome:
         if self.comparison is not None:
             c = self.comparison
             line += f": held-out AU(PRC) {c.candidate_auprc:.4f} vs {c.active_auprc:.4f}"
+        if self.predicted is not None:
+            line += f"; {self.predicted} videos predicted again, the queue re-ranked"
         return line
 
 
@@ -143,7 +146,8 @@ def _claim_run(session: Session, *, now: datetime) -> PolicyState | str:
 def start_if_due(db: Database, *, settings: Settings, now: datetime) -> int | None:
     """Start the policy's retrain as a background training job when it is due and no training
     runs; returns the job's id, or None. The job applies the promotion rule when it has trained
-    (:func:`core.lifecycle.promotion.judge`)."""
+    (:func:`core.lifecycle.promotion.judge`) and, when the version went live, starts a prediction
+    job for the pool, so the queue shows its suggestions in its order."""
     with db.session() as session:
         state = _claim_run(session, now=now)
         if isinstance(state, str):
@@ -165,8 +169,9 @@ def retrain_if_due(
     encoder_key: tuple[str, str] | None = None,
 ) -> RetrainOutcome:
     """Train a new version in this process when the policy says so and no training runs, then
-    apply the promotion rule (``params`` and ``encoder_key`` as in :func:`training.train_model`)."""
-    from core.lifecycle import promotion, training
+    apply the promotion rule, and predict the pool with the version if it went live (``params``
+    and ``encoder_key`` as in :func:`training.train_model`)."""
+    from core.lifecycle import prediction, promotion, training
 
     with db.session() as session:
         state = _claim_run(session, now=now)
@@ -176,7 +181,10 @@ def retrain_if_due(
     version = training.train_model(
         db, settings=settings, user=None, activate=False, params=params, encoder_key=encoder_key
     )
-    return promotion.judge(db, version_id=version.id, reason=state.due, settings=settings)
+    outcome = promotion.judge(db, version_id=version.id, reason=state.due, settings=settings)
+    if not outcome.promoted:
+        return outcome
+    return replace(outcome, predicted=prediction.predict_videos(db, settings=settings))
 
 
 class RetrainWatcher:

@@ -249,13 +249,17 @@ def test_the_watcher_checks_until_stopped_and_outlives_a_busy_database(db, setti
         retrain_policy.RetrainWatcher(db, settings=settings)
 
 
-def test_a_policy_job_applies_the_promotion_rule(db, settings, synthetic, monkeypatch) -> None:
-    """The background job the watcher starts trains, then lets the rule decide (here: a gain of
-    1.0 is impossible, so the new version waits for a human)."""
+@pytest.mark.parametrize("min_gain", [1.0, -1.0])
+def test_a_policy_job_applies_the_promotion_rule(
+    db, settings, synthetic, launched, monkeypatch, min_gain
+) -> None:
+    """The background job the watcher starts trains, then lets the rule decide: a gain of 1.0 is
+    impossible, so the new version waits for a human; with -1.0 it goes live and a prediction job
+    for the pool follows."""
     synthetic.build(db, 48, frames=True)
     kwargs = {"encoder_key": synthetic.encoder_key, "params": synthetic.params()}
     first = training.train_model(db, settings=settings, user=None, **kwargs)
-    _policy(db, "schedule", min_gain=1.0)
+    _policy(db, "schedule", min_gain=min_gain)
     train = training.train_model
     monkeypatch.setattr(
         training,
@@ -274,10 +278,35 @@ def test_a_policy_job_applies_the_promotion_rule(db, settings, synthetic, monkey
         ).id
     info = jobs.run_job(db, job_id, settings=settings)
     assert info.status == JobStatus.SUCCEEDED, info.message
-    assert info.result["is_active"] is False
-    assert info.result["policy"].startswith(
-        f"v{info.result['model_version_id']} trained (scheduled every 24 h); waits for a human "
-        "decision: held-out AU(PRC) "
-    )
+    new = info.result["model_version_id"]
+    verdict = info.result["policy"]
+    assert verdict.startswith(f"v{new} trained (scheduled every 24 h); ")
     with db.session() as s:
-        assert models_q.get_active_model(s).id == first.id
+        active = models_q.get_active_model(s).id
+    if min_gain > 0:
+        assert "; waits for a human decision: held-out AU(PRC) " in verdict
+        assert info.result["is_active"] is False and active == first.id and launched == []
+    else:
+        (predict_job,) = launched
+        assert "; promoted: held-out AU(PRC) " in verdict
+        assert verdict.endswith(f"; the queue is predicted again (job {predict_job})")
+        assert info.result["is_active"] is True and active == new
+        assert jobs.get_job(db, predict_job).kind == "predict"
+
+
+def test_a_timer_run_that_promotes_predicts_the_pool(db, settings, synthetic) -> None:
+    """`tagger retrain-if-due` does in its own process what the server's job does."""
+    synthetic.build(db, 48, frames=True)
+    kwargs = {"encoder_key": synthetic.encoder_key, "params": synthetic.params()}
+    training.train_model(db, settings=settings, user=None, **kwargs)
+    _policy(db, "schedule", min_gain=-1.0)
+    with db.session() as s:
+        last_trained = retrain_policy_q.last_training_started(s)
+    outcome = retrain_policy.retrain_if_due(
+        db, settings=settings, now=last_trained + timedelta(hours=24), **kwargs
+    )
+    assert outcome.promoted and outcome.predicted == 48
+    assert outcome.describe().endswith("; 48 videos predicted again, the queue re-ranked")
+    with db.session() as s:
+        predicted_by = {v.predicted_model_id for v in videos_q.list_videos(s)}
+    assert predicted_by == {outcome.version_id}

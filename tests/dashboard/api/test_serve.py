@@ -179,7 +179,8 @@ def test_a_real_clip_posted_to_a_real_server_gets_predicted(served, settings, tm
 
 def test_the_server_retrains_by_itself_when_the_policy_says_so(served, settings):
     """The server's watcher starts the retrain in the background once a review makes the policy
-    due; the job trains with the product's settings and its promotion rule makes it live."""
+    due; the job trains with the product's settings, its promotion rule makes it live, and a
+    prediction job gives the pool the new version's suggestions."""
     db = get_database(settings)
     with db.session() as s:
         quality.set_retrain_policy(
@@ -206,3 +207,9 @@ def test_the_server_retrains_by_itself_when_the_policy_says_so(served, settings)
     assert "; promoted: held-out AU(PRC) " in job.result["policy"]
     with db.session() as s:
         assert model_versions.get_active_model(s).id == new != active
+    predict_job = job.result["predict_job_id"]  # the pool, predicted by the new version
+    while time.monotonic() < deadline and not jobs.get_job(db, predict_job).finished:
+        time.sleep(1)
+    assert jobs.get_job(db, predict_job).status == "succeeded"
+    with db.session() as s:
+        assert {v.predicted_model_id for v in videos.list_videos(s)} == {new}
