@@ -281,6 +281,23 @@ def promote(db: Database, *, version_id: int) -> None:
     registry.promote(db, version_id, state.require(db, Role.ADMIN), settings=get_settings())
 
 
+def promote_and_predict(db: Database, *, version_id: int) -> int:
+    """Make ``version_id`` active, then predict the pool with it in the background (as the
+    retraining policy does for a version it promotes); returns the prediction job's id."""
+    from core.lifecycle import registry
+
+    user = state.require(db, Role.ADMIN)
+    settings = get_settings()
+    registry.promote(db, version_id, user, settings=settings)
+    return jobs.start_job(
+        db,
+        kind="predict",
+        params={"version_id": version_id, "all": True},
+        user=user,
+        settings=settings,
+    )
+
+
 def rollback(db: Database) -> None:
     from core.lifecycle import registry
 

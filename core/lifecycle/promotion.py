@@ -16,7 +16,7 @@ from core import review as review_rules
 from core.classifier.metrics import micro_average_precision
 from core.config import Settings
 from core.lifecycle import registry, training
-from core.lifecycle.retrain_policy import Comparison, RetrainOutcome
+from core.lifecycle.retrain_policy import WAITS, Comparison, RetrainOutcome
 from db.engine import Database
 from db.queries import embeddings as embeddings_q
 from db.queries import model_versions as models_q
@@ -100,7 +100,7 @@ def apply_promotion_rule(
             session,
             model_version_id=candidate_id,
             reason=(
-                f"waits for a human decision: held-out micro AU(PRC) "
+                f"{WAITS}: held-out micro AU(PRC) "
                 f"{comparison.candidate_auprc:.4f} vs active v{active.id} "
                 f"{comparison.active_auprc:.4f} on {comparison.n_videos} videos "
                 f"(rule: gain >= {min_gain:+.4f})"

@@ -30,6 +30,8 @@ from db.tables import RetrainPolicy, utcnow
 
 logger = logging.getLogger(__name__)
 
+WAITS = "waits for a human decision"  # a held-back version's notes start with this
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -55,7 +57,7 @@ class RetrainOutcome:
         """One line for the terminal and the Models page."""
         if self.version_id is None:
             return self.reason
-        verdict = "promoted" if self.promoted else "waits for a human decision"
+        verdict = "promoted" if self.promoted else WAITS
         line = f"v{self.version_id} trained ({self.reason}); {verdict}"
         if self.comparison is not None:
             c = self.comparison

@@ -16,6 +16,7 @@ import streamlit as st
 
 from core.errors import TaggerError
 from core.lifecycle import jobs
+from core.lifecycle.retrain_policy import WAITS
 from dashboard import actions, cache, state
 from dashboard.components import md_escape, metric_history_chart
 from db.tables import JobStatus, ModelStatus
@@ -94,6 +95,25 @@ def prediction_status() -> None:
 
 
 prediction_status()
+
+waiting = next((v for v in versions if v.status == ModelStatus.READY), None)
+if (
+    user.is_admin
+    and waiting is not None
+    and not waiting.is_active
+    and (waiting.notes or "").startswith(WAITS)
+    and (active is None or waiting.id > active.id)
+):  # the retraining policy held its newest version back: the decision is the admin's
+    with st.container(border=True):
+        st.warning(md_escape(f"v{waiting.id} {waiting.notes}"))
+        if st.button(
+            f"Promote v{waiting.id} and predict the queue with it", key="models_promote_waiting"
+        ):
+            actions.run_admin(
+                lambda: actions.promote_and_predict(db, version_id=waiting.id),
+                success=f"v{waiting.id} is now active; prediction job started",
+            )
+        st.caption("Or keep the active version: the next retrain brings a new candidate.")
 
 if user.is_admin:
     with st.container(border=True):

@@ -1,13 +1,17 @@
-"""Models page: versions with metrics, charts, retrain in the background (admin), job progress."""
+"""Models page: versions with metrics, charts, retrain in the background (admin), job progress,
+and the admin's decision on a version the retraining policy held back."""
 
 from __future__ import annotations
 
 import subprocess
 
 from core.lifecycle import jobs, liveness
+from core.lifecycle.retrain_policy import WAITS
+from dashboard import actions, cache
 from dashboard.components import md_escape
 from db.queries import jobs as job_queries
 from db.queries import model_versions as model_queries
+from db.queries import retrain_policy
 
 
 def test_versions_and_charts_for_moderators(signed_in) -> None:
@@ -83,6 +87,31 @@ def test_a_retrain_the_policy_started_says_so_and_how_it_ended(signed_in, seeded
     shown = md_escape("Started by the retraining policy: scheduled every 24 h.")
     assert shown in [c.value for c in at.caption]
     assert [i.value for i in at.info] == [md_escape(verdict)]
+
+
+def test_a_version_the_policy_held_back_asks_the_admin(signed_in, seeded, monkeypatch) -> None:
+    decided: list[int] = []
+    monkeypatch.setattr(
+        actions, "promote_and_predict", lambda db, *, version_id: decided.append(version_id)
+    )
+    with seeded.db.session() as s:
+        held = model_queries.create_model_version(s, encoder_id="lite", encoder_version="1")
+        model_queries.finish_model_version(s, model_version_id=held.id, status="ready")
+        retrain_policy.hold_back(
+            s, model_version_id=held.id, reason=f"{WAITS}: held-out micro AU(PRC) 0.5 vs 0.6"
+        )
+    moderator = signed_in("mod").switch_page("views/models.py").run()
+    assert not moderator.exception and not moderator.warning  # the admin's decision
+    at = signed_in("boss").switch_page("views/models.py").run()
+    assert [w.value for w in at.warning] == [
+        md_escape(f"v{held.id} {WAITS}: held-out micro AU(PRC) 0.5 vs 0.6")
+    ]
+    at.button(key="models_promote_waiting").click().run()
+    assert not at.exception and decided == [held.id]
+    with seeded.db.session() as s:  # the version went live: no question any more
+        model_queries.set_active_model(s, model_version_id=held.id)
+    cache.clear_data()  # as the promotion does
+    assert not signed_in("boss").switch_page("views/models.py").run().warning
 
 
 def test_a_running_prediction_job_shows_its_step(signed_in, running_prediction_job) -> None:
