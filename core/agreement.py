@@ -10,7 +10,9 @@ are left out, or thousands of shared "no" would make every team look unanimous.
   moderator who chose "Sports: Soccer" also chose "Sports");
 - per moderator: Cohen's kappa (computed here: two yes/no raters) with each peer over the units
   both judged, averaged, and the share of their answers identical to every peer's;
-- over time: alpha over all units of the videos whose last answer fell in each ISO week.
+- over time: alpha over all units of the videos whose last answer fell in each ISO week, and
+  each moderator's kappa and identical share over those videos (a moderator drifting away from
+  the team shows week by week, not only in the mean).
 
 Alpha is undefined (``None``) when the units hold fewer than two distinct values or fewer than
 two paired answers: perfect agreement on a single tag everybody chose is not evidence.
@@ -65,6 +67,7 @@ class AgreementReport:
     per_tag: list[Score]  # most-disputed first (lowest alpha), undefined last
     per_moderator: list[ModeratorScore]
     per_week: list[Score]  # name "2026-W48"
+    per_moderator_week: dict[str, list[ModeratorScore]]  # week -> the moderators of that week
 
 
 def _by_video(answers: Iterable[Answer]) -> dict[int, dict[str, frozenset[str]]]:
@@ -175,6 +178,7 @@ def agreement(answers: Iterable[Answer], *, tier_of: Callable[[str], int]) -> Ag
         per_tag=per_tag,
         per_moderator=_moderators(videos),
         per_week=[_score(w, weeks[w], lambda _: True) for w in sorted(weeks)],
+        per_moderator_week={w: _moderators(weeks[w]) for w in sorted(weeks)},
     )
 
 

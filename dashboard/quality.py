@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -9,7 +10,8 @@ from core.agreement import AgreementReport
 
 
 def render_agreement(report: AgreementReport, *, key: str) -> None:
-    """Alpha overall, per tier and per week; the most disputed tags; each moderator's kappa."""
+    """Alpha overall, per tier and per week; the most disputed tags; each moderator's kappa,
+    overall and (from two weeks on) week by week."""
     if report.overall.videos == 0:
         st.caption("No overlap video has two answers yet.")
         return
@@ -48,4 +50,28 @@ def render_agreement(report: AgreementReport, *, key: str) -> None:
         ),
         hide_index=True,
         key=f"{key}_moderators",
+    )
+    weekly = pd.DataFrame(
+        [
+            {"week": week, "moderator": m.user, "kappa": m.kappa, "videos": m.videos}
+            for week, moderators in report.per_moderator_week.items()
+            for m in moderators
+            if m.kappa is not None
+        ]
+    )
+    if weekly.empty or weekly["week"].nunique() < 2:
+        return
+    st.caption("Each moderator's kappa with peers, week by week (a drift shows here first)")
+    st.altair_chart(
+        alt.Chart(weekly)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("week:O", title="ISO week"),
+            y=alt.Y("kappa:Q", title="mean Cohen's kappa with peers"),
+            color="moderator:N",
+            tooltip=["week", "moderator", "kappa", "videos"],
+        )
+        .properties(height=220),
+        width="stretch",
+        key=f"{key}_moderator_weeks",
     )

@@ -14,6 +14,7 @@ from scripts.cli.data import open_database
 
 console = Console(soft_wrap=True)
 SHOWN_TAGS = 15
+SHOWN_WEEKS = 8
 
 
 def _fmt(value: float | None) -> str:
@@ -71,6 +72,16 @@ def agreement() -> None:
             (m.user, _fmt(m.kappa), f"{m.identical:.0%}", str(m.videos))
             for m in report.per_moderator
         ),
+    )
+    weeks = list(report.per_moderator_week)[-SHOWN_WEEKS:]
+    print_table(
+        ("week", "moderator", "mean kappa with peers", "identical answers", "videos"),
+        (
+            (week, m.user, _fmt(m.kappa), f"{m.identical:.0%}", str(m.videos))
+            for week in weeks
+            for m in report.per_moderator_week[week]
+        ),
+        title=f"moderators week by week (last {len(weeks)} weeks)",
     )
 
 

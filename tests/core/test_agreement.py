@@ -87,6 +87,13 @@ def test_latest_answer_counts_and_weeks_split() -> None:
     assert report.per_week[1].videos == 1
     ann = next(m for m in report.per_moderator if m.user == "ann")
     assert ann.identical == pytest.approx(1 / 2)
+    # week by week: ann and bob agree on video 1 (one unit, both 1: kappa undefined) and split on
+    # video 2 (units Food (1, 0), Sports (0, 1): p_o = 0, p_e = 1/2, kappa = -1)
+    weeks = report.per_moderator_week
+    assert list(weeks) == ["2026-W49", "2026-W50"]
+    (w49_ann, _), (w50_ann, _) = weeks["2026-W49"], weeks["2026-W50"]
+    assert (w49_ann.user, w49_ann.kappa, w49_ann.identical, w49_ann.videos) == ("ann", None, 1, 1)
+    assert (w50_ann.user, w50_ann.kappa, w50_ann.identical) == ("ann", pytest.approx(-1.0), 0)
 
 
 def test_cohen_kappa_hand_computed_and_undefined_cases() -> None:

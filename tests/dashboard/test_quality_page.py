@@ -3,8 +3,12 @@ and a moderator's save of an overlap video storing a blind answer (no labels).""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+
 import pytest
 import streamlit as st
+from sqlmodel import select
 
 from core import auth, quality
 from core import review as review_rules
@@ -12,6 +16,7 @@ from core import taxonomy as taxonomy_core
 from dashboard import actions
 from db.queries import quality as quality_q
 from db.queries import retrain_policy, users, videos
+from db.tables import OverlapAnswer
 from tests.dashboard.conftest import PASSWORD
 
 
@@ -76,6 +81,31 @@ def test_admin_sets_overlap_and_sees_agreement_on_analytics(signed_in, seeded) -
     at = at.switch_page("views/analytics.py").run()
     assert not at.exception, at.exception
     assert "Moderator agreement (overlap videos)" in [h.value for h in at.subheader]
+
+
+def test_a_moderators_weeks_are_charted_for_leads(signed_in, seeded) -> None:
+    """Two weeks of overlap answers: each moderator's kappa per week, on a chart."""
+    _, soccer, tennis = _disputed(seeded)  # this week: they split
+    other = seeded.video_ids[1]
+    with seeded.db.session() as s:
+        ann, bob = (users.get_user_by_name(s, username=n) for n in ("ann", "bob"))
+        quality.submit_answer(s, video_id=other, node_ids=[soccer], user=ann)
+        quality.submit_answer(s, video_id=other, node_ids=[soccer, tennis], user=bob)
+        for answer in s.exec(select(OverlapAnswer).where(OverlapAnswer.video_id == other)):
+            answer.answered_at -= timedelta(days=7)  # a week earlier
+            s.add(answer)
+    at = signed_in("lee").switch_page("views/quality.py").run()
+    assert not at.exception, at.exception
+    [chart] = at.get("vega_lite_chart")  # kappa (core/test_agreement.py): 0.0, then -0.5
+    encoding = json.loads(chart.proto.spec)["encoding"]
+    assert (encoding["y"]["field"], encoding["color"]["field"]) == ("kappa", "moderator")
+    assert "Each moderator's kappa with peers, week by week" in " ".join(
+        c.value for c in at.caption
+    )
+    with seeded.db.session() as s:  # one week left: nothing to chart
+        for answer in s.exec(select(OverlapAnswer).where(OverlapAnswer.video_id == other)):
+            s.delete(answer)
+    assert not at.run().get("vega_lite_chart")
 
 
 def test_moderator_save_of_an_overlap_video_is_a_blind_answer(signed_in, seeded) -> None:

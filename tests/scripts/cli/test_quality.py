@@ -51,6 +51,7 @@ def test_agreement_reports_alpha_per_tier(settings: Settings) -> None:
     # D_o = 4/6, D_e = 2*4*2/(6*5) = 16/30, alpha = 1 - (4/6)/(16/30) = -0.25
     assert "-0.250" in result.output
     assert "ann" in result.output and "50%" in result.output
+    assert "moderators week by week (last 1 weeks)" in result.output
 
 
 def _ids(db, *paths: str) -> dict[str, str]:
