@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import threading
 import time
 from datetime import timedelta
 
 import httpx
 
+from core.background import ServerThread
 from core.config import Settings
 from core.errors import TaggerError
 from db.engine import Database, DatabaseError
@@ -100,33 +100,22 @@ def deliver_due(db: Database, *, settings: Settings, client: httpx.Client) -> in
     return len(due)
 
 
-class WebhookSender:
-    """A daemon thread that runs :func:`deliver_due` every ``webhook_poll_s`` seconds."""
+class WebhookSender(ServerThread):
+    """Runs :func:`deliver_due` every ``webhook_poll_s`` seconds (at once again after a full
+    batch)."""
 
-    def __init__(self, db: Database, *, settings: Settings) -> None:
-        self.db = db
-        self.settings = settings
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="webhook-sender", daemon=True)
+    name = "webhook-sender"
 
-    def start(self) -> WebhookSender:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
+    def run(self) -> None:
         with httpx.Client(follow_redirects=False) as client:
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 try:
                     sent = deliver_due(self.db, settings=self.settings, client=client)
                 except DatabaseError as e:  # busy or gone for a moment: the rows wait, try again
                     logger.warning("webhook sender: %s", e)
                     sent = 0
                 if sent < BATCH:
-                    self._stop.wait(self.settings.webhook_poll_s)
+                    self.stopping.wait(self.settings.webhook_poll_s)
 
 
 def add_subscriber(

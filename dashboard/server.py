@@ -19,6 +19,7 @@ from typing import Any
 import streamlit as st
 from starlette.routing import Mount
 
+from core.background import ServerThread
 from core.config import get_settings
 from core.lifecycle.retrain_policy import RetrainWatcher
 from core.webhooks import WebhookSender
@@ -42,7 +43,7 @@ async def background_work(_app: Any) -> AsyncIterator[None]:
     policy's retrains when due, each in a background thread."""
     settings = get_settings()
     db = get_database(settings)
-    threads = [WebhookSender(db, settings=settings).start()]
+    threads: list[ServerThread] = [WebhookSender(db, settings=settings).start()]
     if settings.retrain_poll_s > 0:
         threads.append(RetrainWatcher(db, settings=settings).start())
     try:

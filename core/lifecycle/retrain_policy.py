@@ -14,12 +14,12 @@ The promotion rule that decides whether the new version goes live is in
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
+from core.background import ServerThread
 from core.config import Settings
 from core.errors import TaggerError
 from core.lifecycle import jobs, liveness
@@ -189,33 +189,24 @@ def retrain_if_due(
     return replace(outcome, predicted=prediction.predict_videos(db, settings=settings))
 
 
-class RetrainWatcher:
-    """A daemon thread of the dashboard server: every ``retrain_poll_s`` seconds (the first check
-    one interval after the start), :func:`start_if_due`."""
+class RetrainWatcher(ServerThread):
+    """Every ``retrain_poll_s`` seconds (the first check one interval after the server started),
+    :func:`start_if_due`."""
+
+    name = "retrain-watcher"
 
     def __init__(self, db: Database, *, settings: Settings) -> None:
         if settings.retrain_poll_s <= 0:
             raise ValueError("the retrain watcher needs retrain_poll_s > 0")
-        self.db = db
-        self.settings = settings
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="retrain-watcher", daemon=True)
+        super().__init__(db, settings=settings)
 
-    def start(self) -> RetrainWatcher:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.settings.retrain_poll_s):
+    def run(self) -> None:
+        while not self.stopping.wait(self.settings.retrain_poll_s):
             try:
                 job_id = start_if_due(self.db, settings=self.settings, now=utcnow())
             except TaggerError as e:  # the database busy, a worker that did not start: next time
                 logger.warning("retrain policy: %s", e)
-            except Exception:
+            except Exception:  # a bug: logged with its traceback, and the server keeps watching
                 logger.exception("retrain policy: the check failed")
             else:
                 if job_id is not None:
