@@ -18,34 +18,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 
 from core import quality, tokens, webhooks
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from core.config import Settings
-from core.encoders import load_encoder
-from core.lifecycle import jobs, training
-from db.engine import get_database, init_db
-from db.queries import embeddings, labels, model_versions, users, videos
-from db.tables import VideoStatus
+from core.lifecycle import jobs
+from db.engine import get_database
+from db.queries import model_versions, users, videos
 from scripts.mediagen import gradient_frames, tone, write_video
+from tests.support.catalogue import trained_catalogue
 from tests.support.webhooks import Receiver
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[3]
 LEAVES = ["Sports: Soccer", "Travel: Travel Locations"]
-FAST_TRAINING = {
-    "n_ensemble": 1,
-    "max_epochs": 30,
-    "patience": 5,
-    "d_model": 32,
-    "n_heads": 2,
-    "n_layers": 1,
-    "mlp_width": 64,
-}
 SERVER_START_S = 120
 PROCESSING_S = 240
 SECRET = "loopback-webhook-secret"
@@ -59,33 +48,10 @@ def _free_port() -> int:
 
 def _seed(settings: Settings) -> str:
     """IAB taxonomy, an active model over title+frames, a write token; returns its secret."""
+    trained_catalogue(settings, leaves=LEAVES, n_videos=16)
     db = get_database(settings)
-    init_db(db)
-    tax = taxonomy_core.load_iab3()
     with db.session() as s:
-        taxonomy_core.save_to_db(s, tax)
         users.create_user(s, username="platform", password_hash="x", role="moderator")
-    encoder = load_encoder(settings)
-    rng = np.random.default_rng(0)
-    with db.session() as s:
-        for i in range(16):
-            leaf = i % len(LEAVES)
-            video = videos.create_video(s, title=f"seed {i}", status=VideoStatus.READY)
-            embeddings.put_embeddings(
-                s,
-                records=[
-                    embeddings.EmbeddingRecord(
-                        video.id,
-                        m,
-                        *encoder.cache_key,
-                        f"{m}{i}",
-                        (rng.standard_normal(encoder.dims[m]) + 3 * leaf).astype(np.float32),
-                    )
-                    for m in ("title", "frames")
-                ],
-            )
-            labels.import_labels(s, labels=[(video.id, tax.find(LEAVES[leaf]).id)])
-    training.train_model(db, settings=settings, user=None, activate=True, params=FAST_TRAINING)
     return tokens.create_token(db, name="platform", username="platform", scope="write").secret
 
 
