@@ -13,6 +13,7 @@ The promotion rule that decides whether the new version goes live is in
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ from core.lifecycle import jobs, liveness
 from db.engine import Database
 from db.queries import jobs as jobs_q
 from db.queries import retrain_policy as policy_q
-from db.tables import RetrainPolicy, utcnow
+from db.tables import Job, RetrainPolicy, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,20 @@ class PolicyState:
     last_started: datetime | None
     new_reviews: int
     due: str | None  # why a retrain is due now, or None
+    last_job: Job | None = None  # the training job of the policy's last run, if it had one
+
+    def last_run(self) -> str | None:
+        """The policy's last retrain, in words (when, and how it ended); None before the first."""
+        at = self.policy.last_run_at
+        if at is None:
+            return None
+        when = f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        if self.last_job is None:
+            return f"Last run {when}, by `tagger retrain-if-due`."
+        job = self.last_job
+        outcome = json.loads(job.result_json or "{}").get("policy") or job.message
+        line = f"Last run {when}: training job {job.id}, {job.status}"
+        return f"{line} ({outcome})." if outcome else f"{line}."
 
     def next_run(self) -> str:
         """When the policy starts the next retrain, in words."""
@@ -128,7 +143,12 @@ def policy_state(session: Session, *, now: datetime) -> PolicyState:
         new_reviews=new_reviews,
         now=now,
     )
-    return PolicyState(policy, last, new_reviews, reason)
+    job = (
+        jobs_q.get_job(session, job_id=policy.last_run_job_id)
+        if policy.last_run_job_id is not None
+        else None
+    )
+    return PolicyState(policy, last, new_reviews, reason, job)
 
 
 def _claim_run(session: Session, *, now: datetime) -> PolicyState | str:

@@ -84,6 +84,8 @@ if user.is_admin:
             f"{policy_state.next_run()} {checks}; a new version goes live by the rule on the "
             "right, else it waits for an admin."
         )
+        if (last_run := policy_state.last_run()) is not None:
+            st.caption(md_escape(last_run))
         if st.form_submit_button("Save retraining policy"):
             actions.run_admin(
                 lambda: actions.set_retrain_policy(

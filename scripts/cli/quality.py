@@ -119,6 +119,8 @@ def retrain_policy(
         highlight=False,
     )
     console.print(state.next_run(), highlight=False)
+    if (last_run := state.last_run()) is not None:
+        console.print(last_run, highlight=False)
 
 
 def retrain_if_due() -> None:

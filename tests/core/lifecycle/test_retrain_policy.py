@@ -151,6 +151,11 @@ def test_a_due_policy_starts_one_background_training(database, settings, launche
     assert second is not None and launched == [job_id, second]
     _finish(database, second)  # a failed run counts as a run: not retried at once
     assert retrain_policy.start_if_due(database, settings=settings, now=utcnow()) is None
+    with database.session() as s:
+        last_run = retrain_policy.policy_state(s, now=utcnow()).last_run()
+    assert last_run.startswith("Last run 20") and last_run.endswith(
+        f" UTC: training job {second}, failed (done)."
+    )
 
 
 def test_a_schedule_counts_from_the_last_run_even_a_failed_one(database, settings, launched):
@@ -306,6 +311,12 @@ def test_a_timer_run_that_promotes_predicts_the_pool(db, settings, synthetic) ->
         db, settings=settings, now=last_trained + timedelta(hours=24), **kwargs
     )
     assert outcome.promoted and outcome.predicted == 48
+    with db.session() as s:
+        state = retrain_policy.policy_state(s, now=last_trained + timedelta(hours=24))
+    assert state.last_run() == (
+        f"Last run {last_trained + timedelta(hours=24):%Y-%m-%d %H:%M} UTC, by "
+        "`tagger retrain-if-due`."
+    )
     assert outcome.describe().endswith("; 48 videos predicted again, the queue re-ranked")
     with db.session() as s:
         predicted_by = {v.predicted_model_id for v in videos_q.list_videos(s)}
