@@ -259,11 +259,14 @@ def train(
         bool, typer.Option("--activate", help="Make the new version active.")
     ] = False,
 ) -> None:
-    """Train a new model version from labelled videos' cached embeddings."""
-    from core.lifecycle import training
+    """Train a new model version from labelled videos' cached embeddings (refused while another
+    training runs: a training job, the retraining policy's, or another ``tagger train``)."""
+    from core.lifecycle import jobs, training
 
     settings = get_settings()
     db = open_database()
+    with db.session() as session:
+        jobs.refuse_second_training(session)
     with _bar(counts=False) as bar:
         task = bar.add_task("training", total=1.0)
 

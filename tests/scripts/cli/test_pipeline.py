@@ -24,6 +24,7 @@ from core.taxonomy import from_paths, save_to_db
 from db.engine import Database, init_db
 from db.queries import audit as audit_q
 from db.queries import embeddings as embeddings_q
+from db.queries import jobs as jobs_q
 from db.queries import labels as labels_q
 from db.queries import users as users_q
 from db.queries import videos as videos_q
@@ -164,6 +165,11 @@ def test_train_needs_enough_labelled_videos(settings: Settings, fake_models):
             labels_q.import_labels(session, labels=[(video.id, taxonomy.nodes[0].id)])
     db.dispose()
     assert "at least 10 labelled videos" in _one_line_error(_run("train"))
+    with db.session() as session:  # a live training job (this process stands in for its worker)
+        job = jobs_q.create_job(session, kind="train")
+        jobs_q.update_job(session, job_id=job.id, status="running", pid=os.getpid())
+    db.dispose()
+    assert f"training job {job.id} is still running" in _one_line_error(_run("train"))
 
 
 def test_models_predict_and_evaluate_commands(settings: Settings, fake_models):
