@@ -81,8 +81,8 @@ if user.is_admin:
             "`tagger retrain-if-due` from a timer"
         )
         st.caption(
-            f"{policy_state.next_run()} {checks}; a new version goes live by the rule on the "
-            "right, else it waits for an admin."
+            f"{policy_state.next_run()} {checks}; a new version goes live by the gain rule above, "
+            "else it waits for an admin."
         )
         if (last_run := policy_state.last_run()) is not None:
             st.caption(md_escape(last_run))
