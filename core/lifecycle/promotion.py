@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import review as review_rules
 from core.classifier.metrics import micro_average_precision
 from core.config import Settings
-from core.lifecycle import registry, training
+from core.lifecycle import model_inputs, registry, training
 from core.lifecycle.retrain_policy import WAITS, Comparison, RetrainOutcome
 from db.engine import Database
-from db.queries import embeddings as embeddings_q
 from db.queries import model_versions as models_q
 from db.queries import retrain_policy as policy_q
 
@@ -26,29 +24,11 @@ from db.queries import retrain_policy as policy_q
 def _proba_and_labels(
     db: Database, model: registry.LoadedModel, video_ids: list[int], nodes: list[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    meta = model.metadata
-    with db.session() as session:
-        labels = review_rules.effective_labels(session, video_ids=video_ids)
-        matrices = embeddings_q.load_matrices(
-            session,
-            encoder_id=meta.encoder_id,
-            encoder_version=meta.encoder_version,
-            modalities=model.classifier.modalities_,
-            video_ids=list(labels),
-        )
-    X = {
-        m: np.where(matrices.masks[m][:, None], matrices.matrices[m], np.nan).astype(np.float32)
-        for m in matrices.matrices
-    }
-    column = {node_id: i for i, node_id in enumerate(meta.node_ids)}
-    proba = model.classifier.predict_proba(X)[:, [column[n] for n in nodes]]
-    Y = model.hierarchy.close_upward(
-        np.array(
-            [[n in labels[v] for n in meta.node_ids] for v in matrices.video_ids.tolist()],
-            dtype=bool,
-        ).reshape(len(matrices.video_ids), len(meta.node_ids))
-    )[:, [column[n] for n in nodes]]
-    return matrices.video_ids, proba, Y
+    labelled = model_inputs.load_labelled(db, model=model, video_ids=video_ids)
+    column = {node_id: i for i, node_id in enumerate(model.metadata.node_ids)}
+    columns = [column[n] for n in nodes]
+    proba = model.classifier.predict_proba(labelled.X)[:, columns]
+    return labelled.video_ids, proba, labelled.Y[:, columns]
 
 
 def compare_on_held_out(

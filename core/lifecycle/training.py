@@ -27,7 +27,7 @@ from core.classifier import HierarchicalClassifier, Hierarchy, evaluate
 from core.config import Settings
 from core.encoders import MODALITIES
 from core.errors import TaggerError
-from core.lifecycle import liveness, registry
+from core.lifecycle import liveness, model_inputs, registry
 from core.taxonomy import load_from_db
 from db.engine import Database
 from db.queries import Actor
@@ -117,13 +117,13 @@ def build_training_set(
             video_ids=list(labels),
         )
     full = Hierarchy(taxonomy.parents_index())
-    Y = _label_matrix(labels, matrices.video_ids, taxonomy.ids, full)
+    Y = model_inputs.label_matrix(labels, matrices.video_ids, taxonomy.ids, full)
     space = np.flatnonzero(Y.any(axis=0))
     column = {int(node): i for i, node in enumerate(space)}
     hierarchy = Hierarchy([[column[p] for p in full.parents[node]] for node in space.tolist()])
     return TrainingSet(
         video_ids=matrices.video_ids,
-        X=_with_nan_rows(matrices),
+        X=model_inputs.with_nan_rows(matrices),
         Y=Y[:, space],
         node_ids=[taxonomy.ids[i] for i in space],
         node_paths=[taxonomy.nodes[i].path for i in space],
@@ -148,52 +148,22 @@ def evaluate_model(
         if version_id is not None
         else registry.load_active_model(db, settings=settings)
     )
-    meta = model.metadata
-    with db.session() as session:
-        if subset == "held_out":
-            ids = meta.valid_video_ids
-        else:
+    if subset == "held_out":
+        ids = model.metadata.valid_video_ids
+    else:
+        with db.session() as session:
             ids = videos_q.list_video_ids(session, statuses=[VideoStatus.REVIEWED])
-        labels = review_rules.effective_labels(session, video_ids=ids)
-        matrices = embeddings_q.load_matrices(
-            session,
-            encoder_id=meta.encoder_id,
-            encoder_version=meta.encoder_version,
-            modalities=model.classifier.modalities_,
-            video_ids=list(labels),
-        )
-    if len(matrices.video_ids) == 0:
+    labelled = model_inputs.load_labelled(db, model=model, video_ids=ids)
+    if len(labelled.video_ids) == 0:
         raise TrainingError(
             f"no {subset.replace('_', ' ')} labelled videos with embeddings to evaluate on"
         )
-    Y = _label_matrix(labels, matrices.video_ids, meta.node_ids, model.hierarchy)
-    proba = model.classifier.predict_proba(_with_nan_rows(matrices))
+    Y = labelled.Y
+    proba = model.classifier.predict_proba(labelled.X)
     metrics = evaluate(Y, proba, proba >= model.classifier.thresholds_, model.hierarchy)
     result = {k: _json_number(v) for k, v in metrics.items()}
-    result.update(version_id=model.version_id, subset=subset, n=len(matrices.video_ids))
+    result.update(version_id=model.version_id, subset=subset, n=len(labelled.video_ids))
     return result
-
-
-def _with_nan_rows(matrices: embeddings_q.EmbeddingMatrices) -> dict[str, np.ndarray]:
-    """The classifier's input convention: a missing modality is an all-NaN row."""
-    return {
-        m: np.where(matrices.masks[m][:, None], matrices.matrices[m], np.nan).astype(np.float32)
-        for m in matrices.matrices
-    }
-
-
-def _label_matrix(
-    labels: dict[int, list[str]], video_ids: np.ndarray, node_ids: list[str], hierarchy: Hierarchy
-) -> np.ndarray:
-    """``(n, n_nodes)`` targets closed under ancestors; tags the model does not know are left
-    out."""
-    column = {node_id: i for i, node_id in enumerate(node_ids)}
-    Y = np.zeros((len(video_ids), len(node_ids)), dtype=bool)
-    for i, video_id in enumerate(video_ids.tolist()):
-        for node_id in labels.get(video_id, []):
-            if node_id in column:
-                Y[i, column[node_id]] = True
-    return hierarchy.close_upward(Y)
 
 
 def split_indices(
