@@ -342,11 +342,11 @@ if video.spoken_language == NO_SPEECH:
     facts.append("no speech heard")
 elif video.spoken_language:
     facts.append(f"spoken language: {video.spoken_language}")
-if video.flagged:
-    facts.append(f"flagged: {video.flag_reason or 'no reason given'}")
 if data.model_version_id is not None:
     facts.append(f"model v{data.model_version_id}")
 st.caption(md_escape(" · ".join(facts)))
+if video.flagged:  # a moderator's flag, a lead's rejection with its comment, a second review
+    st.warning(md_escape(f"Flagged: {video.flag_reason or 'no reason given'}"))
 shortcut_legend(KEYS)
 player_keys()
 

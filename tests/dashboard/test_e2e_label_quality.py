@@ -2,7 +2,7 @@
 
 - a lead adjudicates a disputed overlap video on *Label quality* (the two blind answers side by
   side) and rejects a moderator's review with a comment on *Lead review*;
-- that moderator's "Review next" gives the video back to her, the comment shown;
+- that moderator's "Review next" gives the video back to her, the comment shown above it;
 - an admin sets the retraining policy on *Label quality*; the server's watcher retrains by
   itself, and *Models* says that the policy started it and that the new version went live.
 
@@ -107,9 +107,9 @@ def _drive(browser, url: str, disputed: int, rejected: int) -> dict:
     moderator = _context(browser, url, "ann")
     moderator.get_by_role("button", name="Review next").click()
     moderator.get_by_role("heading", name="Review", exact=True).wait_for()
-    header = moderator.locator('[data-testid="stCaptionContainer"]').filter(has_text="flagged")
-    header.first.wait_for()
-    seen["moderator_sees"] = header.first.inner_text()
+    flag = moderator.locator('[data-testid="stAlertContentWarning"]').filter(has_text="Flagged")
+    flag.first.wait_for()
+    seen["moderator_sees"] = flag.first.inner_text()
 
     admin = _context(browser, url, "boss")
     open_page(admin, "Label quality", "Label quality")

@@ -13,7 +13,7 @@ from core import quality
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from core.media.transcript import NO_SPEECH
-from dashboard.components import ScoredTag, probability_chart
+from dashboard.components import ScoredTag, md_escape, probability_chart
 from dashboard.routes import media
 from db.engine import DatabaseBusyError
 from db.queries import audit, labels, videos
@@ -170,6 +170,8 @@ def test_skip_and_flag(signed_in, seeded) -> None:
             and flagged.claimed_by is None
         )
         assert audit.list_audit(s, video_id=first, action="release")
+    reopened = _open(signed_in("mod"), second)  # the reason is in plain view above the player
+    assert md_escape("Flagged: audio is missing") in [w.value for w in reopened.warning]
 
 
 def test_claimed_by_someone_else_is_read_only(signed_in, seeded) -> None:
