@@ -1,4 +1,5 @@
-"""``/v1/taxonomy``, ``/v1/models`` (list; train with the admin scope) and ``/v1/jobs/{id}``."""
+"""``/v1/taxonomy``, ``/v1/models`` (list; train and the retraining policy with the admin scope)
+and ``/v1/jobs/{id}``."""
 
 from __future__ import annotations
 
@@ -7,11 +8,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 
+from core import quality
 from core.lifecycle import jobs, liveness
+from core.lifecycle.retrain_policy import PolicyState, policy_state
 from dashboard.api.access import Admin, Reader
 from dashboard.api.context import ApiContext, context
-from dashboard.api.schemas import JobOut, ModelOut, Problem, TaxonomyNodeOut, TrainIn
+from dashboard.api.schemas import (
+    JobOut,
+    ModelOut,
+    Problem,
+    RetrainPolicyIn,
+    RetrainPolicyOut,
+    TaxonomyNodeOut,
+    TrainIn,
+)
 from db.queries import taxonomy as taxonomy_q
+from db.tables import utcnow
 
 router = APIRouter()
 Ctx = Annotated[ApiContext, Depends(context)]
@@ -62,6 +74,52 @@ def train_model(ctx: Ctx, user: Admin, body: TrainIn | None = None) -> JobOut:
     409 while another training runs."""
     job_id = ctx.start("train", {"activate": body.activate if body else False}, user)
     return _job_out(jobs.get_job(ctx.db, job_id))
+
+
+@router.get(
+    "/models/retrain-policy",
+    response_model=RetrainPolicyOut,
+    tags=["models"],
+    responses=_ERRORS,
+)
+def get_retrain_policy(ctx: Ctx, user: Admin) -> RetrainPolicyOut:
+    """When retraining starts by itself, when it next does, and how the last run ended."""
+    with ctx.db.session() as session:
+        return _policy_out(policy_state(session, now=utcnow()))
+
+
+@router.put(
+    "/models/retrain-policy",
+    response_model=RetrainPolicyOut,
+    tags=["models"],
+    responses={422: {"model": Problem}, **_ERRORS},
+)
+def set_retrain_policy(ctx: Ctx, user: Admin, body: RetrainPolicyIn) -> RetrainPolicyOut:
+    """Set it, as an admin does on the dashboard's Label quality page (audited; the token's
+    account must be an admin). The server applies it at its next check (``retrain_poll_s``)."""
+    with ctx.db.session() as session:
+        quality.set_retrain_policy(
+            session,
+            mode=body.mode,
+            every_hours=body.every_hours,
+            after_labels=body.after_labels,
+            min_gain=body.min_gain,
+            user=user,
+        )
+        return _policy_out(policy_state(session, now=utcnow()))
+
+
+def _policy_out(state: PolicyState) -> RetrainPolicyOut:
+    policy = state.policy
+    return RetrainPolicyOut(
+        mode=policy.mode,
+        every_hours=policy.every_hours,
+        after_labels=policy.after_labels,
+        min_gain=policy.min_gain,
+        due=state.due,
+        next_run=state.next_run(),
+        last_run=state.last_run(),
+    )
 
 
 @router.get(

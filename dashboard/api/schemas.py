@@ -4,7 +4,7 @@ these, and request bodies are validated by them (422 with the offending field na
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -137,6 +137,36 @@ class TrainIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     activate: bool = Field(False, description="Make the new version active when it is ready.")
+
+
+class RetrainPolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["on_demand", "schedule", "after_labels"] = Field(
+        description="on_demand: never by itself; schedule: every `every_hours`; after_labels: "
+        "after `after_labels` new reviews."
+    )
+    every_hours: float = Field(24.0, gt=0, le=24 * 365, description="schedule: hours between runs.")
+    after_labels: int = Field(
+        100, ge=1, le=10_000_000, description="after_labels: reviews between runs."
+    )
+    min_gain: float = Field(
+        0.0,
+        ge=-1.0,
+        le=1.0,
+        description="Held-out micro AU(PRC) gain over the active version a new version needs to "
+        "go live by itself; below it, it waits for an admin.",
+    )
+
+
+class RetrainPolicyOut(BaseModel):
+    mode: str
+    every_hours: float
+    after_labels: int
+    min_gain: float
+    due: str | None = Field(description="Why a retrain is due now, or null.")
+    next_run: str = Field(description="When the next retrain starts, in words.")
+    last_run: str | None = Field(description="How the policy's last retrain ended, or null.")
 
 
 class JobOut(BaseModel):

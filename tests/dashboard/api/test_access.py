@@ -18,6 +18,8 @@ ROUTES = [
     ("GET", "/v1/taxonomy", None, "read"),
     ("GET", "/v1/models", None, "read"),
     ("POST", "/v1/models/train", {"activate": False}, "admin"),
+    ("GET", "/v1/models/retrain-policy", None, "admin"),
+    ("PUT", "/v1/models/retrain-policy", {"mode": "on_demand"}, "admin"),
     ("GET", "/v1/jobs/1", None, "read"),
 ]
 RANK = {"read": 1, "write": 2, "admin": 3}

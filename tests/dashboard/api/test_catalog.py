@@ -3,9 +3,12 @@ OpenAPI schema and docs page."""
 
 from __future__ import annotations
 
+from db.queries import audit as audit_q
 from db.queries import jobs as jobs_q
 from db.queries import model_versions as models_q
-from db.tables import ModelStatus
+from db.queries import retrain_policy as retrain_policy_q
+from db.queries import users as users_q
+from db.tables import AuditAction, ModelStatus
 
 
 def test_taxonomy_lists_every_tag_parents_first(api):
@@ -50,6 +53,38 @@ def test_train_starts_a_job_that_can_be_polled(api):
     assert api.client.post("/v1/models/train", headers=api.auth("admin")).status_code == 202
 
 
+def test_the_retraining_policy_read_and_set_by_an_admin_token(api):
+    shown = api.client.get("/v1/models/retrain-policy", headers=api.auth("admin"))
+    assert shown.status_code == 200, shown.text
+    assert shown.json() == {
+        "mode": "on_demand",
+        "every_hours": 24.0,
+        "after_labels": 100,
+        "min_gain": 0.0,
+        "due": None,
+        "next_run": "Retrains only when an admin starts one.",
+        "last_run": None,
+    }
+    body = {"mode": "after_labels", "after_labels": 5, "min_gain": 0.01}
+    changed = api.client.put("/v1/models/retrain-policy", headers=api.auth("admin"), json=body)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["next_run"] == (
+        "Next retrain after 5 more reviews (0 of 5 since the last one started)."
+    )
+    with api.db.session() as session:
+        assert retrain_policy_q.get_policy(session).min_gain == 0.01
+        (entry,) = audit_q.list_audit(session, action=AuditAction.RETRAIN_POLICY)
+        assert entry.user_id == users_q.get_user_by_name(session, username="boss").id
+    bad = api.client.put(
+        "/v1/models/retrain-policy", headers=api.auth("admin"), json={"mode": "hourly"}
+    )
+    assert bad.status_code == 422 and "mode" in bad.json()["detail"]
+    with api.db.session() as session:  # the token's account must still be an admin
+        users_q.update_user(session, user_id=entry.user_id, role="moderator")
+    refused = api.client.put("/v1/models/retrain-policy", headers=api.auth("admin"), json=body)
+    assert refused.status_code == 403 and "boss is moderator" in refused.json()["detail"]
+
+
 def test_openapi_schema_and_docs(api):
     schema = api.client.get("/v1/openapi.json").json()
     assert set(schema["paths"]) == {
@@ -59,6 +94,7 @@ def test_openapi_schema_and_docs(api):
         "/v1/taxonomy",
         "/v1/models",
         "/v1/models/train",
+        "/v1/models/retrain-policy",
         "/v1/jobs/{job_id}",
     }
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
