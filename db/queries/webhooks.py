@@ -157,19 +157,15 @@ def enqueue_model_event(
     """:func:`enqueue_event` about a model version: its id, status, headline metrics and
     ``detail`` (what happened: the version it replaced, the reason it waits)."""
     metrics = json.loads(version.metrics_json or "{}")
-    payload = {
-        "event": str(event),
-        "occurred_at": utcnow().isoformat(),
-        "model": {
-            "id": version.id,
-            "status": version.status,
-            "is_active": version.is_active,
-            "n_train": version.n_train,
-            "micro_auprc": metrics.get("micro_auprc"),
-            **detail,
-        },
+    model = {
+        "id": version.id,
+        "status": version.status,
+        "is_active": version.is_active,
+        "n_train": version.n_train,
+        "micro_auprc": metrics.get("micro_auprc"),
+        **detail,
     }
-    return enqueue_event(session, event=event, video_id=None, payload=payload)
+    return enqueue_event(session, event=event, video_id=None, payload=_payload(event, model=model))
 
 
 def enqueue_video_event(session: Session, *, event: str, video_id: int) -> int:
@@ -177,16 +173,18 @@ def enqueue_video_event(session: Session, *, event: str, video_id: int) -> int:
     from db.queries.videos import get_video
 
     video = get_video(session, video_id=video_id)
-    payload = {
-        "event": str(event),
-        "occurred_at": utcnow().isoformat(),
-        "video": {
-            "id": video.id,
-            "external_id": video.external_id,
-            "status": video.status,
-            "error": video.error,
-            "model_version": video.predicted_model_id,
-            "version": video.version,
-        },
+    about = {
+        "id": video.id,
+        "external_id": video.external_id,
+        "status": video.status,
+        "error": video.error,
+        "model_version": video.predicted_model_id,
+        "version": video.version,
     }
+    payload = _payload(event, video=about)
     return enqueue_event(session, event=event, video_id=video.id, payload=payload)
+
+
+def _payload(event: str, **subject: dict[str, Any]) -> dict[str, Any]:
+    """Every event's body: its name, when it happened, and what it is about."""
+    return {"event": str(event), "occurred_at": utcnow().isoformat(), **subject}
