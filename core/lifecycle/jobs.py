@@ -95,11 +95,17 @@ def start_job(
     return job_id
 
 
-def refuse_second_training(session: Session) -> None:
-    """Raise :class:`JobError` while a training runs; call it in the unit of work that then starts
-    one (it holds the start lock until that unit of work ends)."""
+def training_blocker(session: Session) -> str | None:
+    """What is training now, in words, or None; call it in the unit of work that then starts a
+    training: it holds the start lock until that unit of work ends, so two callers cannot both
+    find nothing running and both start one."""
     jobs_q.lock_job_starts(session, kind="train")
-    running = liveness.training_in_progress(session)
+    return liveness.training_in_progress(session)
+
+
+def refuse_second_training(session: Session) -> None:
+    """Raise :class:`JobError` while a training runs (:func:`training_blocker`)."""
+    running = training_blocker(session)
     if running is not None:
         raise JobError(f"{running}; start the next training when it has finished")
 

@@ -23,7 +23,7 @@ from sqlmodel import Session
 from core.background import ServerThread
 from core.config import Settings
 from core.errors import TaggerError
-from core.lifecycle import jobs, liveness
+from core.lifecycle import jobs
 from db.engine import Database
 from db.queries import jobs as jobs_q
 from db.queries import retrain_policy as policy_q
@@ -155,8 +155,7 @@ def _claim_run(session: Session, *, now: datetime) -> PolicyState | str:
     """In the unit of work that then starts the retrain: the due state, or why nothing starts
     (a training runs, or none is due). Holds the training start lock until the unit ends, so two
     servers cannot both start one."""
-    jobs_q.lock_job_starts(session, kind="train")
-    running = liveness.training_in_progress(session)
+    running = jobs.training_blocker(session)
     if running is not None:
         return f"not started: {running}"
     state = policy_state(session, now=now)
