@@ -287,15 +287,8 @@ def promote_and_predict(db: Database, *, version_id: int) -> int:
     from core.lifecycle import registry
 
     user = state.require(db, Role.ADMIN)
-    settings = get_settings()
-    registry.promote(db, version_id, user, settings=settings)
-    return jobs.start_job(
-        db,
-        kind="predict",
-        params={"version_id": version_id, "all": True},
-        user=user,
-        settings=settings,
-    )
+    registry.promote(db, version_id, user, settings=get_settings())
+    return _predict_everything(db, version_id=version_id, user=user)
 
 
 def rollback(db: Database) -> None:
@@ -308,6 +301,11 @@ def repredict(db: Database, *, version_id: int) -> int:
     """Re-predict every processed video with ``version_id`` in the background; returns the job
     id."""
     user = state.require(db, Role.ADMIN)
+    return _predict_everything(db, version_id=version_id, user=user)
+
+
+def _predict_everything(db: Database, *, version_id: int, user: CurrentUser) -> int:
+    """A background job predicting every processed video with ``version_id``; its id."""
     return jobs.start_job(
         db,
         kind="predict",
