@@ -179,6 +179,17 @@ class Settings(BaseSettings):
         ),
     )
 
+    rerank_after_s: float = Field(
+        600.0,
+        ge=0,
+        description=(
+            "How long a video that reached the review pool on its own (an upload, a video "
+            "processed again, a rejected one) may wait unranked before the dashboard server "
+            "ranks the pool again with it (0: only pool-wide prediction runs and ingest runs "
+            "rank the pool)."
+        ),
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -16,7 +16,7 @@ import streamlit as st
 
 from core import taxonomy as taxonomy_core
 from core.config import Settings, get_settings
-from core.lifecycle import coverage, liveness
+from core.lifecycle import coverage, liveness, queue_ranking
 from db.engine import Database, get_database, init_db
 from db.queries import analytics, review, users
 from db.tables import ModelVersion
@@ -82,6 +82,12 @@ def queue_counts(url: str) -> dict[str, int]:
 def queue_cold_start(url: str) -> coverage.ColdStart | None:
     """Whether the queue's head is chosen by coverage (a count over every video: cached)."""
     return coverage.cold_start(database(), settings=get_settings())
+
+
+@st.cache_data(ttl=COUNTS_TTL_S, show_spinner=False)
+def queue_order_age(url: str) -> str | None:
+    """When the queue's order was chosen, and what arrived since (two queries: cached)."""
+    return queue_ranking.describe_order(database(), settings=get_settings())
 
 
 @st.cache_data(ttl=COUNTS_TTL_S, show_spinner=False)

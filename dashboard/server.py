@@ -4,9 +4,10 @@ streaming, sign-in, binary mode's questions and answers) and the HTTP API mounte
     streamlit run dashboard/server.py      (what `tagger serve` runs)
 
 Streamlit finds the module-level ``app`` and serves it in ASGI mode. Routes are checked before
-Streamlit's own; its reserved prefixes (/_stcore, /media, /component, /static) are not ours. Two
-background threads run for the server's lifetime: the webhook sender and the retraining policy's
-watcher (unless ``retrain_poll_s`` is 0).
+Streamlit's own; its reserved prefixes (/_stcore, /media, /component, /static) are not ours. Three
+background threads run for the server's lifetime: the webhook sender, the retraining policy's
+watcher (unless ``retrain_poll_s`` is 0) and the review queue's ranker (unless ``rerank_after_s``
+is 0).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.routing import Mount
 
 from core.background import ServerThread
 from core.config import get_settings
+from core.lifecycle.queue_ranking import RankWatcher
 from core.lifecycle.retrain_policy import RetrainWatcher
 from core.webhooks import WebhookSender
 from dashboard.api import create_api
@@ -39,13 +41,16 @@ routes = [
 
 @asynccontextmanager
 async def background_work(_app: Any) -> AsyncIterator[None]:
-    """Lifespan of the server: sends queued webhook deliveries, and starts the retraining
-    policy's retrains when due, each in a background thread."""
+    """Lifespan of the server: sends queued webhook deliveries, starts the retraining policy's
+    retrains when due, and ranks the review pool again when videos have waited unranked, each
+    in a background thread."""
     settings = get_settings()
     db = get_database(settings)
     threads: list[ServerThread] = [WebhookSender(db, settings=settings).start()]
     if settings.retrain_poll_s > 0:
         threads.append(RetrainWatcher(db, settings=settings).start())
+    if settings.rerank_after_s > 0:
+        threads.append(RankWatcher(db, settings=settings).start())
     try:
         yield
     finally:

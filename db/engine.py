@@ -139,12 +139,20 @@ def _upgrade_to_6(connection: Connection) -> None:
     )
 
 
+def _upgrade_to_7(connection: Connection) -> None:
+    """When the review queue was last ranked, so the server ranks videos that arrived since
+    (issue 17)."""
+    table = SQLModel.metadata.tables["queue_ranking"]
+    SQLModel.metadata.create_all(connection, tables=[table], checkfirst=True)
+
+
 UPGRADES: list[UpgradeStep] = [
     _upgrade_to_2,
     _upgrade_to_3,
     _upgrade_to_4,
     _upgrade_to_5,
     _upgrade_to_6,
+    _upgrade_to_7,
 ]
 
 

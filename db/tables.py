@@ -419,6 +419,19 @@ class RetrainPolicy(SQLModel, table=True):
     last_run_job_id: int | None = None  # its background job; None: ``tagger retrain-if-due``
 
 
+class QueueRanking(SQLModel, table=True):
+    """One row (id=1): the review queue's last ranking (core/lifecycle/queue_ranking.py). Videos
+    that reached the pool after ``ranked_at`` (when that ranking read the pool) wait unranked
+    until the next one."""
+
+    __tablename__ = "queue_ranking"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    ranked_at: datetime = _ts()
+    model_version_id: int | None = None  # the version whose pool it ranked; None: before any
+    videos: int = 0  # videos it ranked
+
+
 class LeadVerdict(StrEnum):
     ACCEPTED = "accepted"
     FIXED = "fixed"  # the lead corrected the labels and accepted them

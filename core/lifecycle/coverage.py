@@ -4,8 +4,9 @@ start, when too few videos are labelled for any model's uncertainty to be truste
 Two callers. :func:`core.lifecycle.review_order.rank_review_pool` uses it under a model while
 fewer labelled videos than ``review_cold_start_labels_per_tag`` per tag of the model's label space
 are known. :func:`rank_before_first_model` uses it before any model exists, after each ingest run
-(``tagger ingest``, the dashboard's ingest job): a new team's first labels then cover the kinds
-of content in its pool instead of following upload order. ``review_cold_start_labels_per_tag``
+(``tagger ingest``, the dashboard's ingest job) and when the server ranks videos uploaded one at a
+time (:mod:`core.lifecycle.queue_ranking`): a new team's first labels then cover the kinds of
+content in its pool instead of following upload order. ``review_cold_start_labels_per_tag``
 = 0 turns both off.
 
 Distances: each modality's unit vector side by side (:func:`core.ranking.joint_embedding`),
@@ -33,6 +34,7 @@ from db.engine import Database
 from db.queries import embeddings as embeddings_q
 from db.queries import model_versions as models_q
 from db.queries import videos as videos_q
+from db.tables import utcnow
 
 COVERAGE_SEED = 0  # one seed for the projection and the k-means: a rerun gives the same order
 COVERAGE_DIM = 128  # k-means distances in the projected joint embedding space
@@ -164,6 +166,7 @@ def rank_before_first_model(
     per_tag = settings.review_cold_start_labels_per_tag
     if per_tag <= 0:
         return 0
+    pool_read_at = utcnow()  # videos that reach the pool from now on wait for the next ranking
     with db.session() as session:  # the rule of cold_start, with the labels read once
         if models_q.get_active_model(session) is not None:
             return 0
@@ -198,7 +201,9 @@ def rank_before_first_model(
         )
         ranked_ids = [pool_ids[i] for i in order]
     with db.session() as session:
-        return videos_q.set_review_ranks(session, model_version_id=None, ranked_ids=ranked_ids)
+        return videos_q.set_review_ranks(
+            session, model_version_id=None, ranked_ids=ranked_ids, pool_read_at=pool_read_at
+        )
 
 
 def _needed_before_first_model(

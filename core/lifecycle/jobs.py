@@ -1,4 +1,4 @@
-"""Background jobs (train, predict, ingest) for the dashboard.
+"""Background jobs (train, predict, ingest, rank) for the dashboard.
 
 :func:`start_job` records a ``Job`` row and spawns ``tagger jobs run <id>``
 (as ``python -m scripts``, same interpreter) in its own session (detached), so the Streamlit
@@ -39,7 +39,7 @@ from db.tables import Job, JobStatus
 
 logger = logging.getLogger(__name__)
 
-JOB_KINDS = ("train", "predict", "ingest")
+JOB_KINDS = ("train", "predict", "ingest", "rank")
 PROGRESS_INTERVAL_S = 1.0  # the row is written at most this often while a job runs
 HISTORY_LIMIT = 1000  # training epochs kept in the live metrics
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -79,7 +79,8 @@ def start_job(
     ``params``: train ``{"activate": bool, "classifier": {hyperparameters}}``, plus ``"policy":
     reason`` when the retraining policy started it (``core.lifecycle.retrain_policy``); predict
     ``{"version_id": int, "all": bool}``; ingest ``{"paths": [...], "videos_dir": str}``, or
-    ``{"video_ids": [...]}`` for uploads already registered by ``core.ingest.batch.receive_upload``.
+    ``{"video_ids": [...]}`` for uploads already registered by ``core.ingest.batch.receive_upload``;
+    rank ``{"reason": str}`` (``core.lifecycle.queue_ranking``).
     A training is refused while another one runs: the two would only race to be the next version.
     """
     if kind not in JOB_KINDS:
@@ -318,6 +319,16 @@ def _run_predict(run: _Run) -> dict:
     return {"videos": count}
 
 
+def _run_rank(run: _Run) -> dict:
+    from core.lifecycle.queue_ranking import rank_queue
+
+    def progress(step: StepProgress) -> None:
+        run.reporter.update(step.fraction, step.describe(), force=step.done == 0)
+
+    run.reporter.update(0.0, run.params.get("reason", "ranking the review queue"), force=True)
+    return {"videos": rank_queue(run.db, settings=run.settings, progress=progress)}
+
+
 def _run_ingest(run: _Run) -> dict:
     from core.ingest.batch import ingest_paths, process_upload
     from core.lifecycle.coverage import rank_before_first_model
@@ -370,6 +381,7 @@ _RUNNERS: dict[str, Callable[[_Run], dict]] = {
     "train": _run_train,
     "predict": _run_predict,
     "ingest": _run_ingest,
+    "rank": _run_rank,
 }
 
 

@@ -61,6 +61,17 @@ def training_in_progress(session: Session) -> str | None:
     return None
 
 
+def ranking_in_progress(session: Session) -> str | None:
+    """What is ranking the review queue now, in words (a prediction or ranking job: a
+    pool-wide prediction run ranks the pool when it ends), or None. Dead jobs are failed first."""
+    fail_dead_jobs(session)
+    for kind in ("predict", "rank"):
+        live = jobs_q.list_jobs(session, kind=kind, statuses=list(_ACTIVE), limit=1)
+        if live:
+            return f"{kind} job {live[0].id} is still {live[0].status}"
+    return None
+
+
 def fail_dead_jobs(session: Session) -> list[int]:
     """Fail every queued or running job whose worker is gone; returns the ids failed now."""
     live = jobs_q.list_jobs(session, statuses=list(_ACTIVE), limit=_LIVE_JOBS_CHECKED)

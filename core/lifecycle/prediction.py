@@ -69,7 +69,8 @@ def predict_videos(
 
     A pool-wide run (no ``video_ids``) then re-ranks the review queue
     (:func:`core.lifecycle.review_order.rank_review_pool`), even when nothing was new to predict;
-    videos predicted by id (after ingest) wait unranked for the next pool-wide run. ``progress``
+    videos predicted by id (after ingest) wait unranked for the next ranking
+    (:mod:`core.lifecycle.queue_ranking`). ``progress``
     hears the prediction (:data:`PREDICT_STEP`), then each step of the ranking; the function
     returns once the ranks are written.
     """

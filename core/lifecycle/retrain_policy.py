@@ -20,9 +20,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
-from core.background import ServerThread
+from core.background import PeriodicCheck
 from core.config import Settings
-from core.errors import TaggerError
 from core.lifecycle import jobs
 from db.engine import Database
 from db.queries import jobs as jobs_q
@@ -208,9 +207,8 @@ def retrain_if_due(
     return replace(outcome, predicted=prediction.predict_videos(db, settings=settings))
 
 
-class RetrainWatcher(ServerThread):
-    """Every ``retrain_poll_s`` seconds (the first check one interval after the server started),
-    :func:`start_if_due`."""
+class RetrainWatcher(PeriodicCheck):
+    """Every ``retrain_poll_s`` seconds, :func:`start_if_due`."""
 
     name = "retrain-watcher"
 
@@ -219,14 +217,10 @@ class RetrainWatcher(ServerThread):
             raise ValueError("the retrain watcher needs retrain_poll_s > 0")
         super().__init__(db, settings=settings)
 
-    def run(self) -> None:
-        while not self.stopping.wait(self.settings.retrain_poll_s):
-            try:
-                job_id = start_if_due(self.db, settings=self.settings, now=utcnow())
-            except TaggerError as e:  # the database busy, a worker that did not start: next time
-                logger.warning("retrain policy: %s", e)
-            except Exception:  # a bug: logged with its traceback, and the server keeps watching
-                logger.exception("retrain policy: the check failed")
-            else:
-                if job_id is not None:
-                    logger.info("retrain policy: started training job %s", job_id)
+    def interval_s(self) -> float:
+        return self.settings.retrain_poll_s
+
+    def check(self) -> None:
+        job_id = start_if_due(self.db, settings=self.settings, now=utcnow())
+        if job_id is not None:
+            logger.info("retrain policy: started training job %s", job_id)

@@ -17,10 +17,12 @@ of the run's version, computes their gradient embeddings from the cached embeddi
 (the first ``review_rank_badge_picks`` by k-means++ or by coverage, the rest by gradient length)
 and stores each one's position as ``Video.review_rank``, clearing every other rank.
 
-Videos predicted later one by one (after ingest) carry no rank until the next pool-wide run: the
-queue puts them after the ranked ones, least certain first. So do videos that return to the
-queue after a review (a lead's reject, a second review): saving a review clears the rank
-(``db.queries.labels.mark_reviewed``), as the video left the pool the rank was chosen over.
+Videos predicted later one by one (after ingest) carry no rank until the next ranking: the queue
+puts them after the ranked ones, least certain first, and the dashboard server ranks the pool
+again once the first of them has waited ``rerank_after_s`` (:mod:`core.lifecycle.queue_ranking`).
+So do videos that return to the queue after a review (a lead's reject, a second review): saving a
+review clears the rank (``db.queries.labels.mark_reviewed``), as the video left the pool the rank
+was chosen over. Each ranking is recorded with the time it read its pool.
 
 Threads: the gradient pass runs with ``settings.torch_threads`` torch threads, as training does.
 
@@ -50,6 +52,7 @@ from core.lifecycle.progress import StepCallback, StepProgress
 from core.ranking import badge_order, then_by_gradient_length
 from db.engine import Database
 from db.queries import videos as videos_q
+from db.tables import utcnow
 
 RANK_SEED = 0  # one seed for the projection and the k-means++ draws: a rerun gives the same order
 RANK_BATCH = 4096  # videos whose embeddings are read and turned into gradients at once
@@ -73,6 +76,7 @@ def rank_review_pool(
     # as training: threads beyond the free cores spin (20,000 videos on the 2 shared cores:
     # gradient pass 32.5 CPU s with torch's default two threads, 7.8 with one; same factors)
     torch.set_num_threads(settings.torch_threads)
+    pool_read_at = utcnow()  # videos that reach the pool from now on wait for the next ranking
     with db.session() as session:
         pool = videos_q.review_pool_ids(session, model_version_id=model.version_id)
     ranked_ids: list[int] = []
@@ -105,7 +109,10 @@ def rank_review_pool(
     report(StepProgress(WRITE_STEP, 0, len(ranked_ids)))
     with db.session() as session:
         ranked = videos_q.set_review_ranks(
-            session, model_version_id=model.version_id, ranked_ids=ranked_ids
+            session,
+            model_version_id=model.version_id,
+            ranked_ids=ranked_ids,
+            pool_read_at=pool_read_at,
         )
     report(StepProgress(WRITE_STEP, len(ranked_ids), len(ranked_ids)))
     return ranked

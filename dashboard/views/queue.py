@@ -3,8 +3,9 @@ order of core/lifecycle/review_order.py, coverage of the topics while the model 
 BADGE), paginated.
 
 "Review next" claims the next matching video atomically and opens the review page. While a
-prediction job re-ranks the queue (minutes on a large pool) the page says so, and shows the new
-order as soon as the job has finished.
+prediction or ranking job re-ranks the queue (minutes on a large pool) the page says so, and shows
+the new order as soon as the job has finished; under the sort box it says when the order was chosen
+and how many videos arrived since (core/lifecycle/queue_ranking.py ranks them).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ SORT_LABELS = {
 }
 PAGE_SIZES = (25, 50, 100)
 POLL_S = 2
-RANKING_JOB = "queue_ranking_job"  # the prediction job this page saw running
+RANKING_JOB = "queue_ranking_job"  # the prediction or ranking job this page saw running
 
 
 def cold_start_caption(cold: ColdStart) -> str:
@@ -61,19 +62,21 @@ st.title("Review queue")
 
 @st.fragment(run_every=POLL_S)
 def ranking_status() -> None:
-    """A running prediction job is re-ranking the queue: say so, and rerun the page once it has
-    finished so that "Most informative first" shows the new order."""
-    recent = jobs.list_jobs(db, kind="predict", limit=1)
-    job = recent[0] if recent else None
+    """A running prediction or ranking job is re-ranking the queue: say so, and rerun the page
+    once it has finished so that "Most informative first" shows the new order."""
+    recent = [job for kind in ("predict", "rank") for job in jobs.list_jobs(db, kind=kind, limit=1)]
+    job = max(recent, key=lambda j: j.id, default=None)
     if job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
         st.session_state[RANKING_JOB] = job.id
+        what = "prediction job" if job.kind == "predict" else "ranking job"
         st.info(
             md_escape(
-                f"Re-ranking the queue (prediction job {job.id}: {job.message or job.status}). "
-                "Until it finishes, the order is the previous model's."
+                f"Re-ranking the queue ({what} {job.id}: {job.message or job.status}). "
+                "Until it finishes, the order shown is the previous one."
             )
         )
     elif st.session_state.pop(RANKING_JOB, None) is not None:
+        cache.queue_order_age.clear()
         st.rerun(scope="app")
 
 
@@ -118,11 +121,15 @@ with st.container(border=True):
         help=(
             "Most informative first: while few videos per tag are labelled, one typical video of "
             "each least-labelled kind of content first; after that the videos whose labels "
-            "would change the model most, no two alike. Recomputed after each prediction run."
+            "would change the model most, no two alike. Recomputed after each prediction run, "
+            "and by the server when videos arrive one at a time."
         ),
     )
-    if sort == "review_rank" and (cold := cache.queue_cold_start(db.url)) is not None:
-        st.caption(cold_start_caption(cold))
+    if sort == "review_rank":
+        if (cold := cache.queue_cold_start(db.url)) is not None:
+            st.caption(cold_start_caption(cold))
+        if (age := cache.queue_order_age(db.url)) is not None:
+            st.caption(md_escape(age))
     bottom = st.columns([3, 2, 2, 2])
     tag = bottom[0].selectbox(
         "Tag (or narrower)",

@@ -16,6 +16,7 @@ from db.tables import (
     Label,
     OnscreenText,
     Prediction,
+    QueueRanking,
     Transcript,
     Video,
     VideoStatus,
@@ -337,13 +338,26 @@ def unpredicted_pool_ids(session: Session) -> list[int]:
 
 
 def set_review_ranks(
-    session: Session, *, model_version_id: int | None, ranked_ids: Sequence[int]
+    session: Session,
+    *,
+    model_version_id: int | None,
+    ranked_ids: Sequence[int],
+    pool_read_at: datetime,
 ) -> int:
-    """Make ``ranked_ids`` the review queue's order (``review_rank`` 0, 1, ...) and clear every
-    other rank. A video re-predicted by another version meanwhile (with ``model_version_id``
-    None: predicted, or no longer ready, meanwhile) is left unranked. Returns the videos
-    ranked."""
+    """Make ``ranked_ids`` the review queue's order (``review_rank`` 0, 1, ...), clear every
+    other rank, and record the ranking (:func:`record_queue_ranking`; ``pool_read_at``: when the
+    ranking read its pool). A video re-predicted by another version meanwhile (with
+    ``model_version_id`` None: predicted, or no longer ready, meanwhile) is left unranked.
+    Returns the videos ranked."""
     session.exec(update(Video).where(col(Video.review_rank).is_not(None)).values(review_rank=None))
+    ranked = _write_review_ranks(session, model_version_id, ranked_ids)
+    record_queue_ranking(session, at=pool_read_at, model_version_id=model_version_id, videos=ranked)
+    return ranked
+
+
+def _write_review_ranks(
+    session: Session, model_version_id: int | None, ranked_ids: Sequence[int]
+) -> int:
     if not ranked_ids:
         return 0
     # one statement joining two arrays: row-by-row executemany takes minutes for 100,000 on DuckDB
@@ -365,6 +379,46 @@ def set_review_ranks(
     )
     session.flush()
     return int(result.rowcount)
+
+
+def record_queue_ranking(
+    session: Session, *, at: datetime, model_version_id: int | None, videos: int
+) -> QueueRanking:
+    """Note the review queue's latest ranking: its pool read at ``at``, by ``model_version_id``
+    (None: before the first model), ``videos`` ranked."""
+    row = session.get(QueueRanking, 1) or QueueRanking(id=1)
+    row.ranked_at, row.model_version_id, row.videos = at, model_version_id, videos
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_queue_ranking(session: Session) -> QueueRanking | None:
+    """The review queue's latest ranking, or None before the first."""
+    return session.get(QueueRanking, 1)
+
+
+def unranked_arrivals(
+    session: Session, *, model_version_id: int | None, since: datetime | None
+) -> tuple[int, datetime | None]:
+    """How many videos reached the review pool of ``model_version_id`` (None: the processed,
+    unpredicted videos before the first model) after ``since`` (None: ever) and have no rank,
+    and when the first of them arrived (None when none did)."""
+    pool = (
+        [col(Video.status) == VideoStatus.READY, col(Video.predicted_model_id).is_(None)]
+        if model_version_id is None
+        else [
+            col(Video.status) == VideoStatus.PREDICTED,
+            col(Video.predicted_model_id) == model_version_id,
+        ]
+    )
+    query = select(func.count(), func.min(Video.updated_at)).where(
+        *pool, col(Video.review_rank).is_(None)
+    )
+    if since is not None:
+        query = query.where(col(Video.updated_at) > since)
+    count, first = session.exec(query).one()
+    return int(count), first
 
 
 def delete_videos(session: Session, *, video_ids: Sequence[int]) -> None:

@@ -164,12 +164,13 @@ def signed_in(seeded: Seeded) -> Callable[[str], AppTest]:
 
 @pytest.fixture
 def running_prediction_job(seeded: Seeded) -> Callable[..., int]:
-    """``running_prediction_job(progress=, message=)`` stores a prediction job running in this
-    process (so it is alive) at that step; returns its id."""
+    """``running_prediction_job(progress=, message=, kind=)`` stores a prediction job (or a
+    ranking job: ``kind="rank"``) running in this process (so it is alive) at that step; returns
+    its id."""
 
-    def make(*, progress: float, message: str) -> int:
+    def make(*, progress: float, message: str, kind: str = "predict") -> int:
         with seeded.db.session() as s:
-            job = job_queries.create_job(s, kind="predict", params={"all": True})
+            job = job_queries.create_job(s, kind=kind, params={"all": True})
             job_queries.update_job(
                 s,
                 job_id=job.id,

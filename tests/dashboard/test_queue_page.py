@@ -11,7 +11,7 @@ from core import taxonomy as taxonomy_core
 from dashboard.components import md_escape
 from db.queries import jobs as job_queries
 from db.queries import videos
-from db.tables import ModelVersion
+from db.tables import ModelVersion, utcnow
 
 
 def _queue(at: AppTest) -> AppTest:
@@ -33,7 +33,9 @@ def test_default_sort_is_most_informative_first(signed_in, seeded) -> None:
     with seeded.db.session() as s:
         video = videos.get_video(s, video_id=ids[0])
         ranked = [ids[2], ids[3]]
-        videos.set_review_ranks(s, model_version_id=video.predicted_model_id, ranked_ids=ranked)
+        videos.set_review_ranks(
+            s, model_version_id=video.predicted_model_id, ranked_ids=ranked, pool_read_at=utcnow()
+        )
     at = _queue(signed_in("mod"))
     assert at.selectbox(key="queue_sort").value == "review_rank"
     assert "Most informative first" in at.selectbox(key="queue_sort").options
@@ -109,19 +111,57 @@ def test_a_running_prediction_job_says_the_queue_is_being_re_ranked(
     assert [i.value for i in at.info] == [
         md_escape(
             f"Re-ranking the queue (prediction job {job_id}: ranking the review queue (BADGE "
-            "picks): 2 of 4 picks). Until it finishes, the order is the previous model's."
+            "picks): 2 of 4 picks). Until it finishes, the order shown is the previous one."
         )
     ]
     assert _ids(at) == ids  # no ranks yet: least certain first
 
     with seeded.db.session() as s:
         model_id = videos.get_video(s, video_id=ids[0]).predicted_model_id
-        videos.set_review_ranks(s, model_version_id=model_id, ranked_ids=[ids[3], ids[1]])
+        videos.set_review_ranks(
+            s, model_version_id=model_id, ranked_ids=[ids[3], ids[1]], pool_read_at=utcnow()
+        )
         job_queries.update_job(s, job_id=job_id, status="succeeded", progress=1.0)
     at.run()
     assert not at.exception
     assert not at.info
     assert _ids(at) == [ids[3], ids[1], ids[0], ids[2]]
+
+
+def test_the_queue_says_when_its_order_was_chosen_and_what_arrived_since(
+    signed_in, seeded, running_prediction_job
+) -> None:
+    """Issue 17: a video predicted after the ranking (an upload) waits at the end; the page says
+    so, and that the server's ranking job is at work."""
+    ids = seeded.video_ids
+    with seeded.db.session() as s:
+        model_id = videos.get_video(s, video_id=ids[0]).predicted_model_id
+        videos.set_review_ranks(
+            s, model_version_id=model_id, ranked_ids=[ids[2], ids[3]], pool_read_at=utcnow()
+        )
+    with seeded.db.session() as s:
+        summary = videos.PredictionSummary(video_id=ids[0], uncertainty=0.9, top_tag=None)
+        videos.set_prediction_summaries(s, model_version_id=model_id, summaries=[summary])
+    job_id = running_prediction_job(
+        progress=0.2, message="ranking the review queue (gradients): 0 of 4 videos", kind="rank"
+    )
+    at = _queue(signed_in("mod"))
+    assert not at.exception
+    assert [i.value for i in at.info] == [
+        md_escape(
+            f"Re-ranking the queue (ranking job {job_id}: ranking the review queue (gradients): "
+            "0 of 4 videos). Until it finishes, the order shown is the previous one."
+        )
+    ]
+    captions = [c.value for c in at.caption]
+    expected = md_escape(
+        f" UTC (v{model_id}, 2 videos). 1 video arrived since and waits at the end (the server "
+        "ranks the pool again 10 min after the first arrived)."
+    )
+    assert any(c.startswith("Order chosen at ") and c.endswith(expected) for c in captions), (
+        captions
+    )
+    assert _ids(at)[:2] == [ids[2], ids[3]]
 
 
 def test_the_queue_says_when_its_head_covers_kinds_of_content(signed_in, seeded) -> None:

@@ -230,7 +230,12 @@ def test_default_sort_follows_the_review_rank_then_least_certain_first(
     ids = seeded["ids"]
     with database.session() as s:
         ranked = [ids[1], ids[3], ids[0]]
-        assert videos.set_review_ranks(s, model_version_id=seeded["model"], ranked_ids=ranked) == 3
+        assert (
+            videos.set_review_ranks(
+                s, model_version_id=seeded["model"], ranked_ids=ranked, pool_read_at=utcnow()
+            )
+            == 3
+        )
         unpredicted = videos.create_video(s, title="raw", status=VideoStatus.READY).id
     order = [ids[1], ids[3], ids[0], ids[5], ids[4], ids[2], unpredicted]
     assert [r.video_id for r in _queue(database).rows] == order
@@ -248,10 +253,17 @@ def test_new_ranks_replace_the_old_and_a_new_prediction_clears_a_rank(database: 
     seeded = _seed(database)
     ids, version = seeded["ids"], seeded["model"]
     with database.session() as s:
-        videos.set_review_ranks(s, model_version_id=version, ranked_ids=ids[:4])
+        videos.set_review_ranks(
+            s, model_version_id=version, ranked_ids=ids[:4], pool_read_at=utcnow()
+        )
     assert _ranks(database, ids) == [0, 1, 2, 3, None, None]
     with database.session() as s:
-        assert videos.set_review_ranks(s, model_version_id=version, ranked_ids=ids[:1:-1]) == 4
+        assert (
+            videos.set_review_ranks(
+                s, model_version_id=version, ranked_ids=ids[:1:-1], pool_read_at=utcnow()
+            )
+            == 4
+        )
     assert _ranks(database, ids) == [None, None, 3, 2, 1, 0]
     with database.session() as s:
         other = models.create_model_version(s, encoder_id="lite", encoder_version="1")
@@ -261,7 +273,12 @@ def test_new_ranks_replace_the_old_and_a_new_prediction_clears_a_rank(database: 
     with database.session() as s:
         assert videos.review_pool_ids(s, model_version_id=version) == [*ids[:4], ids[5]]
         # a video predicted by another version since the pool was read is left unranked
-        assert videos.set_review_ranks(s, model_version_id=version, ranked_ids=ids[4:]) == 1
+        assert (
+            videos.set_review_ranks(
+                s, model_version_id=version, ranked_ids=ids[4:], pool_read_at=utcnow()
+            )
+            == 1
+        )
     assert _ranks(database, ids) == [None, None, None, None, None, 1]
 
 
@@ -275,8 +292,46 @@ def test_before_any_model_the_ready_videos_are_the_pool_and_take_the_ranks(
         new = videos.create_video(s, title="n", status=VideoStatus.NEW).id
         assert videos.unpredicted_pool_ids(s) == ready
         ranked = [ready[1], seeded["ids"][0], new, ready[0]]
-        assert videos.set_review_ranks(s, model_version_id=None, ranked_ids=ranked) == 2
+        assert (
+            videos.set_review_ranks(
+                s, model_version_id=None, ranked_ids=ranked, pool_read_at=utcnow()
+            )
+            == 2
+        )
     assert _ranks(database, [seeded["ids"][0], *ready, new]) == [None, 3, 0, None]
+
+
+def test_a_ranking_is_recorded_and_the_videos_arriving_after_it_are_counted(
+    database: Database,
+) -> None:
+    """The queue's last ranking (when it read its pool, by which version, how many) and the
+    unranked videos that reached that version's pool after it: what the server's ranker reads."""
+    seeded = _seed(database, n=4)
+    ids, version = seeded["ids"], seeded["model"]
+    read_at = utcnow()
+    with database.session() as s:
+        assert videos.get_queue_ranking(s) is None
+        videos.set_review_ranks(
+            s, model_version_id=version, ranked_ids=ids[:3], pool_read_at=read_at
+        )
+        last = videos.get_queue_ranking(s)
+        assert (last.ranked_at, last.model_version_id, last.videos) == (read_at, version, 3)
+        # ids[3] was in the pool when it was read (no embeddings, say): not an arrival
+        assert videos.unranked_arrivals(s, model_version_id=version, since=read_at) == (0, None)
+        assert videos.unranked_arrivals(s, model_version_id=version, since=None)[0] == 1
+    with database.session() as s:  # two arrivals: a new prediction, a new video predicted
+        arrived = videos.create_video(s, title="upload", status=VideoStatus.READY).id
+        summaries = [
+            PredictionSummary(video_id=v, uncertainty=0.5, top_tag="m") for v in (ids[0], arrived)
+        ]
+        videos.set_prediction_summaries(s, model_version_id=version, summaries=summaries)
+        videos.create_video(s, title="not yet predicted", status=VideoStatus.READY)
+    with database.session() as s:
+        count, first = videos.unranked_arrivals(s, model_version_id=version, since=read_at)
+        assert count == 2 and first > read_at
+        # before the first model the pool is the processed, unpredicted videos
+        assert videos.unranked_arrivals(s, model_version_id=None, since=read_at)[0] == 1
+        assert videos.unranked_arrivals(s, model_version_id=None, since=utcnow()) == (0, None)
 
 
 def test_a_video_leaving_the_pool_loses_its_rank_and_returns_after_the_ranked_ones(
@@ -289,7 +344,9 @@ def test_a_video_leaving_the_pool_loses_its_rank_and_returns_after_the_ranked_on
     ids, alice, bob = seeded["ids"], seeded["alice"], seeded["bob"]
     with database.session() as s:
         lee = users.create_user(s, username="lee", password_hash="x", role="lead")
-        videos.set_review_ranks(s, model_version_id=seeded["model"], ranked_ids=[ids[1], ids[3]])
+        videos.set_review_ranks(
+            s, model_version_id=seeded["model"], ranked_ids=[ids[1], ids[3]], pool_read_at=utcnow()
+        )
     with database.session() as s:
         skipped = review_rules.claim_next(s, user=bob, claim_minutes=10)
         review_rules.release_claim(s, video_id=skipped.id, user=bob, skipped=True)
@@ -309,7 +366,9 @@ def test_a_video_leaving_the_pool_loses_its_rank_and_returns_after_the_ranked_on
     assert [r.video_id for r in _queue(database).rows] == by_uncertainty
 
     with database.session() as s:
-        videos.set_review_ranks(s, model_version_id=seeded["model"], ranked_ids=[ids[0]])
+        videos.set_review_ranks(
+            s, model_version_id=seeded["model"], ranked_ids=[ids[0]], pool_read_at=utcnow()
+        )
         review_rules.send_back_for_review(s, video_ids=[ids[1]], user=alice, reason="check")
         lead_review.reject(s, video_id=ids[3], comment="it is tennis", user=lee)
     assert _ranks(database, ids) == [0, None, None, None, None, None]
@@ -321,7 +380,9 @@ def test_a_video_processed_again_or_failed_loses_its_rank(database: Database) ->
     seeded = _seed(database, n=3)
     ids = seeded["ids"]
     with database.session() as s:
-        videos.set_review_ranks(s, model_version_id=seeded["model"], ranked_ids=ids)
+        videos.set_review_ranks(
+            s, model_version_id=seeded["model"], ranked_ids=ids, pool_read_at=utcnow()
+        )
         videos.set_status(s, video_id=ids[0], status=VideoStatus.PROCESSING)
         videos.set_status(s, video_id=ids[1], status=VideoStatus.FAILED, error="broken file")
     assert _ranks(database, ids) == [None, None, 2]

@@ -1,7 +1,8 @@
 """End to end over a real socket: `tagger serve` in a subprocess (dashboard and API in one
 server), a real clip POSTed to /api/v1/videos, processed by a real background ingest job with the
 configured (lite) encoder and predicted by an active model, and the signed `video.predicted`
-webhook received on loopback; and the server retraining by itself when its policy says so. The
+webhook received on loopback, the server ranking the upload into the review queue's order by itself;
+and the server retraining by itself when its policy says so. The
 model is trained by the product's code on synthetic embeddings stored under the lite encoder's
 cache key (as the browser test does), so no corpus is ingested."""
 
@@ -68,6 +69,7 @@ def served(settings: Settings) -> Iterator[tuple[str, str]]:
             "HF_HUB_OFFLINE": "1",
             "TAGGER_WEBHOOK_POLL_S": "0.2",
             "TAGGER_RETRAIN_POLL_S": "0.5",
+            "TAGGER_RERANK_AFTER_S": "2",
         },
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -130,6 +132,7 @@ def test_a_real_clip_posted_to_a_real_server_gets_predicted(served, settings, tm
             c["probability"] <= t["probability"] for t in video["tree"] for c in t["children"]
         )
         assert 1.5 < video["duration_s"] < 2.5
+        _wait_for_the_upload_to_be_ranked(settings, video_id)
         deadline = time.monotonic() + 30
         while not receiver.requests and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -141,6 +144,24 @@ def test_a_real_clip_posted_to_a_real_server_gets_predicted(served, settings, tm
     )
     assert json.loads(body)["video"] == {**json.loads(body)["video"], "id": video_id}
     assert headers["X-Tagger-Event"] == "video.predicted"
+
+
+def _wait_for_the_upload_to_be_ranked(settings: Settings, video_id: int) -> None:
+    """The upload was predicted on its own, so it waits unranked; 2 s later the server's ranker
+    starts a rank job, which predicts the rest of the pool and gives every video its place."""
+    db = get_database(settings)
+    deadline = time.monotonic() + PROCESSING_S
+    ranking: list[jobs.JobInfo] = []
+    while time.monotonic() < deadline:
+        ranking = jobs.list_jobs(db, kind="rank")
+        if ranking and ranking[0].finished:
+            break
+        time.sleep(1)
+    (job,) = ranking
+    assert job.status == "succeeded", (settings.data_dir / "jobs" / f"{job.id}.log").read_text()
+    with db.session() as s:
+        assert videos.get_video(s, video_id=video_id).review_rank is not None
+        assert videos.get_queue_ranking(s).videos == 17  # the 16 catalogue videos and the upload
 
 
 def test_the_server_retrains_by_itself_when_the_policy_says_so(served, settings):

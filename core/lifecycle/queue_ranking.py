@@ -1,0 +1,173 @@
+"""Keeping the review queue's order current while videos arrive one at a time.
+
+The queue's default order is chosen over the whole pool at once (BADGE, or coverage at a cold
+start: :mod:`core.lifecycle.review_order`, :mod:`core.lifecycle.coverage`), after each pool-wide
+prediction run and each ingest run. A video that reaches the pool between them (an upload through
+the API or the dashboard, a video processed again, one a lead returned) has no rank and waits after
+the ranked ones, least certain first. So that it does not wait there until someone re-predicts,
+the dashboard server ranks the pool again (:class:`RankWatcher`) once the first such arrival has
+waited ``rerank_after_s``: one ranking for every arrival of that interval, never two at once, and
+none while a prediction job (which ranks when it ends) runs.
+
+The ranking runs as a background job of kind ``rank`` (:func:`rank_queue` in the worker): under a
+model it is a pool-wide prediction run (it predicts what the active version has not predicted yet,
+then ranks); before the first model, the coverage ranking of ingest. Each ranking is recorded
+(``db.queries.videos.record_queue_ranking``): when it read its pool, by which version, how many
+videos; :func:`ranking_state` compares the pool with it.
+
+Light on purpose (no torch): the server imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session
+
+from core.background import PeriodicCheck
+from core.config import Settings
+from core.lifecycle import coverage, jobs, liveness
+from core.lifecycle.progress import StepCallback
+from db.engine import Database
+from db.queries import jobs as jobs_q
+from db.queries import model_versions as models_q
+from db.queries import videos as videos_q
+from db.tables import QueueRanking, utcnow
+
+logger = logging.getLogger(__name__)
+
+CHECKS_PER_WAIT = 4  # the watcher looks this often per ``rerank_after_s``
+
+
+@dataclass(frozen=True)
+class RankingState:
+    """The queue's last ranking and the videos that reached the pool after it, unranked."""
+
+    last: QueueRanking | None
+    model_version_id: int | None  # the active version, whose pool is ranked; None: no model yet
+    arrivals: int
+    first_arrival: datetime | None
+
+    def describe(self, *, rerank_after_s: float) -> str | None:
+        """The order's age and what waits outside it, in words; None before any ranking."""
+        if self.last is None:
+            return None
+        by = "coverage" if self.last.model_version_id is None else f"v{self.last.model_version_id}"
+        line = (
+            f"Order chosen at {self.last.ranked_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({by}, "
+            f"{_videos(self.last.videos)})."
+        )
+        if not self.arrivals:
+            return line
+        when = (
+            f"the server ranks the pool again {_minutes(rerank_after_s)} after the first arrived"
+            if rerank_after_s > 0
+            else "the next prediction run ranks them"
+        )
+        wait = "waits" if self.arrivals == 1 else "wait"
+        return f"{line} {_videos(self.arrivals)} arrived since and {wait} at the end ({when})."
+
+
+def ranking_state(session: Session) -> RankingState:
+    """Compare the pool of the active version (before any model: the processed videos) with
+    the queue's last ranking."""
+    active = models_q.get_active_model(session)
+    version_id = active.id if active is not None else None
+    last = videos_q.get_queue_ranking(session)
+    arrivals, first = videos_q.unranked_arrivals(
+        session, model_version_id=version_id, since=last.ranked_at if last is not None else None
+    )
+    return RankingState(last, version_id, arrivals, first)
+
+
+def describe_order(db: Database, *, settings: Settings) -> str | None:
+    """The Queue page's line on the order's age (:meth:`RankingState.describe`)."""
+    with db.session() as session:
+        state = ranking_state(session)
+    return state.describe(rerank_after_s=settings.rerank_after_s)
+
+
+def due(state: RankingState, *, rerank_after_s: float, now: datetime) -> str | None:
+    """Why the pool should be ranked again now (the first arrival waited ``rerank_after_s``),
+    or None."""
+    if rerank_after_s <= 0 or state.first_arrival is None:
+        return None
+    if now - state.first_arrival < timedelta(seconds=rerank_after_s):
+        return None
+    return f"{_videos(state.arrivals)} reached the pool after the last ranking"
+
+
+def start_if_due(db: Database, *, settings: Settings, now: datetime) -> int | None:
+    """Start a ``rank`` job when the pool is due to be ranked again and nothing ranks it now;
+    returns the job's id, or None. Before the first model only during the cold start, the one
+    time coverage ranks."""
+    with db.session() as session:
+        state = ranking_state(session)
+    if due(state, rerank_after_s=settings.rerank_after_s, now=now) is None:
+        return None
+    if state.model_version_id is None and coverage.cold_start(db, settings=settings) is None:
+        return None
+    with db.session() as session:
+        jobs_q.lock_job_starts(session, kind="rank")  # two servers: one job between them
+        if liveness.ranking_in_progress(session) is not None:
+            return None
+        reason = due(ranking_state(session), rerank_after_s=settings.rerank_after_s, now=now)
+        if reason is None:  # a ranking ended since the first look
+            return None
+        job_id = jobs_q.create_job(session, kind="rank", params={"reason": reason}).id
+    jobs.launch(db, job_id, settings=settings)
+    return job_id
+
+
+def rank_queue(db: Database, *, settings: Settings, progress: StepCallback | None = None) -> int:
+    """Rank the pool again: under the active model a pool-wide prediction run (returns the
+    videos it predicted), before the first model coverage (returns the videos ranked). Recorded
+    even when nothing could be ranked, so the same arrivals do not start another run."""
+    started = utcnow()
+    with db.session() as session:
+        active = models_q.get_active_model(session)
+    if active is not None:
+        from core.lifecycle.prediction import predict_videos
+
+        done = predict_videos(db, settings=settings, progress=progress)
+    else:
+        done = coverage.rank_before_first_model(db, settings=settings, progress=progress)
+    with db.session() as session:
+        last = videos_q.get_queue_ranking(session)
+        if last is None or last.ranked_at < started:  # nothing was ranked: say it was tried
+            videos_q.record_queue_ranking(
+                session,
+                at=started,
+                model_version_id=active.id if active is not None else None,
+                videos=0,
+            )
+    return done
+
+
+class RankWatcher(PeriodicCheck):
+    """:func:`start_if_due` ``CHECKS_PER_WAIT`` times per ``rerank_after_s``."""
+
+    name = "rank-watcher"
+
+    def __init__(self, db: Database, *, settings: Settings) -> None:
+        if settings.rerank_after_s <= 0:
+            raise ValueError("the rank watcher needs rerank_after_s > 0")
+        super().__init__(db, settings=settings)
+
+    def interval_s(self) -> float:
+        return self.settings.rerank_after_s / CHECKS_PER_WAIT
+
+    def check(self) -> None:
+        job_id = start_if_due(self.db, settings=self.settings, now=utcnow())
+        if job_id is not None:
+            logger.info("review queue: started rank job %s", job_id)
+
+
+def _videos(n: int) -> str:
+    return f"{n:,} video" if n == 1 else f"{n:,} videos"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
