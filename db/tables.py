@@ -430,6 +430,7 @@ class QueueRanking(SQLModel, table=True):
     ranked_at: datetime = _ts()
     model_version_id: int | None = None  # the version whose pool it ranked; None: before any
     videos: int = 0  # videos it ranked
+    ranked_by: str | None = None  # its order: "badge" or "coverage"; None: nothing was ranked
 
 
 class LeadVerdict(StrEnum):

@@ -202,7 +202,11 @@ def rank_before_first_model(
         ranked_ids = [pool_ids[i] for i in order]
     with db.session() as session:
         return videos_q.set_review_ranks(
-            session, model_version_id=None, ranked_ids=ranked_ids, pool_read_at=pool_read_at
+            session,
+            model_version_id=None,
+            ranked_ids=ranked_ids,
+            pool_read_at=pool_read_at,
+            ranked_by="coverage",
         )
 
 

@@ -7,7 +7,9 @@ the API or the dashboard, a video processed again, one a lead returned) has no r
 the ranked ones, least certain first. So that it does not wait there until someone re-predicts,
 the dashboard server ranks the pool again (:class:`RankWatcher`) once the first such arrival has
 waited ``rerank_after_s``: one ranking for every arrival of that interval, never two at once, and
-none while a prediction job (which ranks when it ends) runs.
+none while a prediction job (which ranks when it ends) runs. It also ranks again as soon as the
+cold start whose head was chosen by coverage has ended, so BADGE takes the head of the queue when
+the labels say so, not at the next prediction run.
 
 The ranking runs as a background job of kind ``rank`` (:func:`rank_queue` in the worker): under a
 model it is a pool-wide prediction run (it predicts what the active version has not predicted yet,
@@ -20,6 +22,7 @@ Light on purpose (no torch): the server imports it.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,11 +33,12 @@ from core.background import PeriodicCheck
 from core.config import Settings
 from core.lifecycle import coverage, jobs, liveness
 from core.lifecycle.progress import StepCallback
+from core.review import count_labelled_videos
 from db.engine import Database
 from db.queries import jobs as jobs_q
 from db.queries import model_versions as models_q
 from db.queries import videos as videos_q
-from db.tables import QueueRanking, utcnow
+from db.tables import ModelVersion, QueueRanking, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -43,21 +47,25 @@ CHECKS_PER_WAIT = 4  # the watcher looks this often per ``rerank_after_s``
 
 @dataclass(frozen=True)
 class RankingState:
-    """The queue's last ranking and the videos that reached the pool after it, unranked."""
+    """The queue's last ranking, the videos that reached the pool after it unranked, and
+    whether the cold start its head was chosen for has ended since."""
 
     last: QueueRanking | None
     model_version_id: int | None  # the active version, whose pool is ranked; None: no model yet
     arrivals: int
     first_arrival: datetime | None
+    cold_start_over: bool = False
 
     def describe(self, *, rerank_after_s: float) -> str | None:
         """The order's age and what waits outside it, in words; None before any ranking."""
-        if self.last is None:
+        last = self.last
+        if last is None:
             return None
-        by = "coverage" if self.last.model_version_id is None else f"v{self.last.model_version_id}"
+        version = "no model yet" if last.model_version_id is None else f"v{last.model_version_id}"
+        by = {"badge": ", BADGE", "coverage": ", coverage"}.get(last.ranked_by or "", "")
         line = (
-            f"Order chosen at {self.last.ranked_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({by}, "
-            f"{_videos(self.last.videos)})."
+            f"Order chosen at {last.ranked_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({version}{by}, "
+            f"{_videos(last.videos)})."
         )
         if not self.arrivals:
             return line
@@ -70,7 +78,7 @@ class RankingState:
         return f"{line} {_videos(self.arrivals)} arrived since and {wait} at the end ({when})."
 
 
-def ranking_state(session: Session) -> RankingState:
+def ranking_state(session: Session, *, settings: Settings) -> RankingState:
     """Compare the pool of the active version (before any model: the processed videos) with
     the queue's last ranking."""
     active = models_q.get_active_model(session)
@@ -79,20 +87,44 @@ def ranking_state(session: Session) -> RankingState:
     arrivals, first = videos_q.unranked_arrivals(
         session, model_version_id=version_id, since=last.ranked_at if last is not None else None
     )
-    return RankingState(last, version_id, arrivals, first)
+    over = (
+        active is not None
+        and last is not None
+        and last.ranked_by == "coverage"
+        and last.model_version_id == active.id
+        and _cold_start_over(session, active, settings)
+    )
+    return RankingState(last, version_id, arrivals, first, over)
+
+
+def _cold_start_over(session: Session, active: ModelVersion, settings: Settings) -> bool:
+    """Whether the review pool of ``active`` is now ordered by BADGE (the rule of
+    :func:`core.lifecycle.review_order.rank_review_pool`); False for a version from before its
+    label space was recorded, whose ranking decides by itself."""
+    per_tag = settings.review_cold_start_labels_per_tag
+    if per_tag <= 0:
+        return True
+    tags = json.loads(active.metrics_json or "{}").get("n_tags")
+    if tags is None:
+        return False
+    return count_labelled_videos(session) >= coverage.labels_needed(per_tag, tags)
 
 
 def describe_order(db: Database, *, settings: Settings) -> str | None:
     """The Queue page's line on the order's age (:meth:`RankingState.describe`)."""
     with db.session() as session:
-        state = ranking_state(session)
+        state = ranking_state(session, settings=settings)
     return state.describe(rerank_after_s=settings.rerank_after_s)
 
 
 def due(state: RankingState, *, rerank_after_s: float, now: datetime) -> str | None:
-    """Why the pool should be ranked again now (the first arrival waited ``rerank_after_s``),
-    or None."""
-    if rerank_after_s <= 0 or state.first_arrival is None:
+    """Why the pool should be ranked again now, or None: the cold start its head covered has
+    ended (BADGE takes the head at once), or the first arrival has waited ``rerank_after_s``."""
+    if rerank_after_s <= 0:
+        return None
+    if state.cold_start_over:
+        return "enough labelled videos to end the cold start: BADGE takes the head of the queue"
+    if state.first_arrival is None:
         return None
     if now - state.first_arrival < timedelta(seconds=rerank_after_s):
         return None
@@ -104,7 +136,7 @@ def start_if_due(db: Database, *, settings: Settings, now: datetime) -> int | No
     returns the job's id, or None. Before the first model only during the cold start, the one
     time coverage ranks."""
     with db.session() as session:
-        state = ranking_state(session)
+        state = ranking_state(session, settings=settings)
     if due(state, rerank_after_s=settings.rerank_after_s, now=now) is None:
         return None
     if state.model_version_id is None and coverage.cold_start(db, settings=settings) is None:
@@ -113,7 +145,8 @@ def start_if_due(db: Database, *, settings: Settings, now: datetime) -> int | No
         jobs_q.lock_job_starts(session, kind="rank")  # two servers: one job between them
         if liveness.ranking_in_progress(session) is not None:
             return None
-        reason = due(ranking_state(session), rerank_after_s=settings.rerank_after_s, now=now)
+        state = ranking_state(session, settings=settings)
+        reason = due(state, rerank_after_s=settings.rerank_after_s, now=now)
         if reason is None:  # a ranking ended since the first look
             return None
         job_id = jobs_q.create_job(session, kind="rank", params={"reason": reason}).id
@@ -142,6 +175,7 @@ def rank_queue(db: Database, *, settings: Settings, progress: StepCallback | Non
                 at=started,
                 model_version_id=active.id if active is not None else None,
                 videos=0,
+                ranked_by=None,
             )
     return done
 

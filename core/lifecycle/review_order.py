@@ -80,6 +80,7 @@ def rank_review_pool(
     with db.session() as session:
         pool = videos_q.review_pool_ids(session, model_version_id=model.version_id)
     ranked_ids: list[int] = []
+    ranked_by = "badge"
     found = pool_gradients(
         db,
         model=model,
@@ -94,6 +95,7 @@ def rank_review_pool(
             db, than=coverage.labels_needed(settings.review_cold_start_labels_per_tag, tags)
         )
         step = PICKS_STEP if labelled_ids is None else coverage.PICKS_STEP
+        ranked_by = "badge" if labelled_ids is None else "coverage"
 
         def picked(done: int, total: int) -> None:
             report(StepProgress(step, done, total, unit="picks"))
@@ -113,6 +115,7 @@ def rank_review_pool(
             model_version_id=model.version_id,
             ranked_ids=ranked_ids,
             pool_read_at=pool_read_at,
+            ranked_by=ranked_by,
         )
     report(StepProgress(WRITE_STEP, len(ranked_ids), len(ranked_ids)))
     return ranked

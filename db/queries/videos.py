@@ -343,15 +343,22 @@ def set_review_ranks(
     model_version_id: int | None,
     ranked_ids: Sequence[int],
     pool_read_at: datetime,
+    ranked_by: str,
 ) -> int:
     """Make ``ranked_ids`` the review queue's order (``review_rank`` 0, 1, ...), clear every
     other rank, and record the ranking (:func:`record_queue_ranking`; ``pool_read_at``: when the
-    ranking read its pool). A video re-predicted by another version meanwhile (with
-    ``model_version_id`` None: predicted, or no longer ready, meanwhile) is left unranked.
-    Returns the videos ranked."""
+    ranking read its pool; ``ranked_by``: "badge" or "coverage"). A video re-predicted by another
+    version meanwhile (with ``model_version_id`` None: predicted, or no longer ready, meanwhile)
+    is left unranked. Returns the videos ranked."""
     session.exec(update(Video).where(col(Video.review_rank).is_not(None)).values(review_rank=None))
     ranked = _write_review_ranks(session, model_version_id, ranked_ids)
-    record_queue_ranking(session, at=pool_read_at, model_version_id=model_version_id, videos=ranked)
+    record_queue_ranking(
+        session,
+        at=pool_read_at,
+        model_version_id=model_version_id,
+        videos=ranked,
+        ranked_by=ranked_by,
+    )
     return ranked
 
 
@@ -382,12 +389,19 @@ def _write_review_ranks(
 
 
 def record_queue_ranking(
-    session: Session, *, at: datetime, model_version_id: int | None, videos: int
+    session: Session,
+    *,
+    at: datetime,
+    model_version_id: int | None,
+    videos: int,
+    ranked_by: str | None,
 ) -> QueueRanking:
-    """Note the review queue's latest ranking: its pool read at ``at``, by ``model_version_id``
-    (None: before the first model), ``videos`` ranked."""
+    """Note the review queue's latest ranking: its pool read at ``at``, of ``model_version_id``
+    (None: before the first model), ``videos`` ranked ``ranked_by`` ("badge", "coverage"; None:
+    nothing could be ranked)."""
     row = session.get(QueueRanking, 1) or QueueRanking(id=1)
     row.ranked_at, row.model_version_id, row.videos = at, model_version_id, videos
+    row.ranked_by = ranked_by
     session.add(row)
     session.flush()
     return row

@@ -34,7 +34,11 @@ def test_default_sort_is_most_informative_first(signed_in, seeded) -> None:
         video = videos.get_video(s, video_id=ids[0])
         ranked = [ids[2], ids[3]]
         videos.set_review_ranks(
-            s, model_version_id=video.predicted_model_id, ranked_ids=ranked, pool_read_at=utcnow()
+            s,
+            model_version_id=video.predicted_model_id,
+            ranked_ids=ranked,
+            pool_read_at=utcnow(),
+            ranked_by="badge",
         )
     at = _queue(signed_in("mod"))
     assert at.selectbox(key="queue_sort").value == "review_rank"
@@ -119,7 +123,11 @@ def test_a_running_prediction_job_says_the_queue_is_being_re_ranked(
     with seeded.db.session() as s:
         model_id = videos.get_video(s, video_id=ids[0]).predicted_model_id
         videos.set_review_ranks(
-            s, model_version_id=model_id, ranked_ids=[ids[3], ids[1]], pool_read_at=utcnow()
+            s,
+            model_version_id=model_id,
+            ranked_ids=[ids[3], ids[1]],
+            pool_read_at=utcnow(),
+            ranked_by="badge",
         )
         job_queries.update_job(s, job_id=job_id, status="succeeded", progress=1.0)
     at.run()
@@ -137,7 +145,11 @@ def test_the_queue_says_when_its_order_was_chosen_and_what_arrived_since(
     with seeded.db.session() as s:
         model_id = videos.get_video(s, video_id=ids[0]).predicted_model_id
         videos.set_review_ranks(
-            s, model_version_id=model_id, ranked_ids=[ids[2], ids[3]], pool_read_at=utcnow()
+            s,
+            model_version_id=model_id,
+            ranked_ids=[ids[2], ids[3]],
+            pool_read_at=utcnow(),
+            ranked_by="badge",
         )
     with seeded.db.session() as s:
         summary = videos.PredictionSummary(video_id=ids[0], uncertainty=0.9, top_tag=None)
@@ -155,8 +167,8 @@ def test_the_queue_says_when_its_order_was_chosen_and_what_arrived_since(
     ]
     captions = [c.value for c in at.caption]
     expected = md_escape(
-        f" UTC (v{model_id}, 2 videos). 1 video arrived since and waits at the end (the server "
-        "ranks the pool again 10 min after the first arrived)."
+        f" UTC (v{model_id}, BADGE, 2 videos). 1 video arrived since and waits at the end (the "
+        "server ranks the pool again 10 min after the first arrived)."
     )
     assert any(c.startswith("Order chosen at ") and c.endswith(expected) for c in captions), (
         captions

@@ -232,7 +232,11 @@ def test_default_sort_follows_the_review_rank_then_least_certain_first(
         ranked = [ids[1], ids[3], ids[0]]
         assert (
             videos.set_review_ranks(
-                s, model_version_id=seeded["model"], ranked_ids=ranked, pool_read_at=utcnow()
+                s,
+                model_version_id=seeded["model"],
+                ranked_ids=ranked,
+                pool_read_at=utcnow(),
+                ranked_by="badge",
             )
             == 3
         )
@@ -254,13 +258,21 @@ def test_new_ranks_replace_the_old_and_a_new_prediction_clears_a_rank(database: 
     ids, version = seeded["ids"], seeded["model"]
     with database.session() as s:
         videos.set_review_ranks(
-            s, model_version_id=version, ranked_ids=ids[:4], pool_read_at=utcnow()
+            s,
+            model_version_id=version,
+            ranked_ids=ids[:4],
+            pool_read_at=utcnow(),
+            ranked_by="badge",
         )
     assert _ranks(database, ids) == [0, 1, 2, 3, None, None]
     with database.session() as s:
         assert (
             videos.set_review_ranks(
-                s, model_version_id=version, ranked_ids=ids[:1:-1], pool_read_at=utcnow()
+                s,
+                model_version_id=version,
+                ranked_ids=ids[:1:-1],
+                pool_read_at=utcnow(),
+                ranked_by="badge",
             )
             == 4
         )
@@ -275,7 +287,11 @@ def test_new_ranks_replace_the_old_and_a_new_prediction_clears_a_rank(database: 
         # a video predicted by another version since the pool was read is left unranked
         assert (
             videos.set_review_ranks(
-                s, model_version_id=version, ranked_ids=ids[4:], pool_read_at=utcnow()
+                s,
+                model_version_id=version,
+                ranked_ids=ids[4:],
+                pool_read_at=utcnow(),
+                ranked_by="badge",
             )
             == 1
         )
@@ -294,7 +310,11 @@ def test_before_any_model_the_ready_videos_are_the_pool_and_take_the_ranks(
         ranked = [ready[1], seeded["ids"][0], new, ready[0]]
         assert (
             videos.set_review_ranks(
-                s, model_version_id=None, ranked_ids=ranked, pool_read_at=utcnow()
+                s,
+                model_version_id=None,
+                ranked_ids=ranked,
+                pool_read_at=utcnow(),
+                ranked_by="coverage",
             )
             == 2
         )
@@ -312,7 +332,7 @@ def test_a_ranking_is_recorded_and_the_videos_arriving_after_it_are_counted(
     with database.session() as s:
         assert videos.get_queue_ranking(s) is None
         videos.set_review_ranks(
-            s, model_version_id=version, ranked_ids=ids[:3], pool_read_at=read_at
+            s, model_version_id=version, ranked_ids=ids[:3], pool_read_at=read_at, ranked_by="badge"
         )
         last = videos.get_queue_ranking(s)
         assert (last.ranked_at, last.model_version_id, last.videos) == (read_at, version, 3)
@@ -345,7 +365,11 @@ def test_a_video_leaving_the_pool_loses_its_rank_and_returns_after_the_ranked_on
     with database.session() as s:
         lee = users.create_user(s, username="lee", password_hash="x", role="lead")
         videos.set_review_ranks(
-            s, model_version_id=seeded["model"], ranked_ids=[ids[1], ids[3]], pool_read_at=utcnow()
+            s,
+            model_version_id=seeded["model"],
+            ranked_ids=[ids[1], ids[3]],
+            pool_read_at=utcnow(),
+            ranked_by="badge",
         )
     with database.session() as s:
         skipped = review_rules.claim_next(s, user=bob, claim_minutes=10)
@@ -367,7 +391,11 @@ def test_a_video_leaving_the_pool_loses_its_rank_and_returns_after_the_ranked_on
 
     with database.session() as s:
         videos.set_review_ranks(
-            s, model_version_id=seeded["model"], ranked_ids=[ids[0]], pool_read_at=utcnow()
+            s,
+            model_version_id=seeded["model"],
+            ranked_ids=[ids[0]],
+            pool_read_at=utcnow(),
+            ranked_by="badge",
         )
         review_rules.send_back_for_review(s, video_ids=[ids[1]], user=alice, reason="check")
         lead_review.reject(s, video_id=ids[3], comment="it is tennis", user=lee)
@@ -381,7 +409,11 @@ def test_a_video_processed_again_or_failed_loses_its_rank(database: Database) ->
     ids = seeded["ids"]
     with database.session() as s:
         videos.set_review_ranks(
-            s, model_version_id=seeded["model"], ranked_ids=ids, pool_read_at=utcnow()
+            s,
+            model_version_id=seeded["model"],
+            ranked_ids=ids,
+            pool_read_at=utcnow(),
+            ranked_by="badge",
         )
         videos.set_status(s, video_id=ids[0], status=VideoStatus.PROCESSING)
         videos.set_status(s, video_id=ids[1], status=VideoStatus.FAILED, error="broken file")

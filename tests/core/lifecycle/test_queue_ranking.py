@@ -42,7 +42,11 @@ def _pool_with_one_arrival(db: Database) -> tuple[int, int]:
         ids = [videos_q.create_video(s, title=f"v{i}").id for i in range(4)]
         _predict(s, version.id, ids[:3])
         videos_q.set_review_ranks(
-            s, model_version_id=version.id, ranked_ids=ids[:3], pool_read_at=utcnow()
+            s,
+            model_version_id=version.id,
+            ranked_ids=ids[:3],
+            pool_read_at=utcnow(),
+            ranked_by="badge",
         )
     with db.session() as s:
         _predict(s, version.id, ids[3:])
@@ -95,7 +99,11 @@ def test_an_arrival_that_waited_starts_one_rank_job(database, settings, launched
     _finish(database, predict)
     with database.session() as s:  # a ranking that read the pool after the arrival
         videos_q.set_review_ranks(
-            s, model_version_id=version, ranked_ids=[arrival], pool_read_at=utcnow()
+            s,
+            model_version_id=version,
+            ranked_ids=[arrival],
+            pool_read_at=utcnow(),
+            ranked_by="badge",
         )
     assert queue_ranking.start_if_due(database, settings=settings, now=utcnow() + WAIT) is None
     assert len(launched) == 2
@@ -108,8 +116,8 @@ def test_servers_checking_at_once_start_one_rank_job(
     _pool_with_one_arrival(database)
     read = queue_ranking.ranking_state
 
-    def slow_read(session):
-        state = read(session)
+    def slow_read(session, *, settings):
+        state = read(session, settings=settings)
         time.sleep(0.3)
         return state
 
@@ -144,10 +152,10 @@ def test_a_rank_job_ranks_a_video_predicted_on_its_own(db, settings, synthetic) 
     prediction.predict_videos(db, settings=settings, video_ids=[upload])  # as after an upload
     with db.session() as s:
         assert videos_q.get_video(s, video_id=upload).review_rank is None
-        state = queue_ranking.ranking_state(s)
+        state = queue_ranking.ranking_state(s, settings=settings)
     assert state.arrivals == 1
     assert state.describe(rerank_after_s=600).endswith(
-        " UTC (v1, 24 videos). 1 video arrived since and waits at the end (the server ranks "
+        " UTC (v1, BADGE, 24 videos). 1 video arrived since and waits at the end (the server ranks "
         "the pool again 10 min after the first arrived)."
     )
     with db.session() as s:
@@ -156,10 +164,47 @@ def test_a_rank_job_ranks_a_video_predicted_on_its_own(db, settings, synthetic) 
     assert (info.status, info.result) == (JobStatus.SUCCEEDED, {"videos": 0}), info.message
     with db.session() as s:
         ranks = [v.review_rank for v in videos_q.get_videos(s, video_ids=ids)]
-        state = queue_ranking.ranking_state(s)
+        state = queue_ranking.ranking_state(s, settings=settings)
     assert sorted(ranks) == list(range(24))  # the upload among them
     assert state.arrivals == 0 and state.last.videos == 24
-    assert state.describe(rerank_after_s=0).endswith(" UTC (v1, 24 videos).")
+    assert state.describe(rerank_after_s=0).endswith(" UTC (v1, BADGE, 24 videos).")
+
+
+def test_the_end_of_the_cold_start_ranks_the_pool_again_at_once(
+    db, settings, synthetic, launched
+) -> None:
+    """The head was chosen by coverage; once enough videos are labelled for BADGE (here: the
+    setting lowered), the server ranks again without waiting for an arrival, and only once."""
+    synthetic.build(db, 24)  # 24 labelled videos, 6 tags
+    training.train_model(
+        db,
+        settings=settings,
+        user=None,
+        encoder_key=synthetic.encoder_key,
+        params=synthetic.params(),
+    )
+    settings.review_rank_badge_picks = 5
+    settings.review_cold_start_labels_per_tag = 5  # 30 needed: the head covers
+    prediction.predict_videos(db, settings=settings)
+    with db.session() as s:
+        state = queue_ranking.ranking_state(s, settings=settings)
+    assert (state.last.ranked_by, state.cold_start_over, state.arrivals) == ("coverage", False, 0)
+    assert queue_ranking.start_if_due(db, settings=settings, now=utcnow() + WAIT) is None
+
+    settings.review_cold_start_labels_per_tag = 4  # 24 needed: reached
+    job_id = queue_ranking.start_if_due(db, settings=settings, now=utcnow())
+    assert launched == [job_id]
+    with db.session() as s:
+        assert (
+            "BADGE takes the head"
+            in json.loads(jobs_q.get_job(s, job_id=job_id).params_json)["reason"]
+        )
+    assert jobs.run_job(db, job_id, settings=settings).status == JobStatus.SUCCEEDED
+    with db.session() as s:
+        state = queue_ranking.ranking_state(s, settings=settings)
+    assert (state.last.ranked_by, state.cold_start_over) == ("badge", False)
+    assert queue_ranking.start_if_due(db, settings=settings, now=utcnow() + WAIT) is None
+    assert len(launched) == 1
 
 
 def test_before_the_first_model_a_rank_job_covers_the_new_videos(
@@ -169,6 +214,7 @@ def test_before_the_first_model_a_rank_job_covers_the_new_videos(
     while the cold start lasts; a job that could rank nothing is recorded, so the same arrivals
     do not start another."""
     synthetic.build(db, 12)  # 12 labelled videos over 6 tags: a cold start at 3 a tag
+    settings.encoder = synthetic.encoder_key[0]  # their vectors are the configured encoder's
     settings.review_cold_start_labels_per_tag = 3
     with db.session() as s:
         for i in (0, 1):
@@ -176,10 +222,10 @@ def test_before_the_first_model_a_rank_job_covers_the_new_videos(
     later = utcnow() + WAIT
     job_id = queue_ranking.start_if_due(db, settings=settings, now=later)
     assert launched == [job_id]
-    ranked = queue_ranking.rank_queue(db, settings=settings)
+    assert queue_ranking.rank_queue(db, settings=settings) == 12  # the two new ones: no vectors
     with db.session() as s:
         last = videos_q.get_queue_ranking(s)
-    assert last.model_version_id is None and last.videos == ranked
+    assert (last.model_version_id, last.videos, last.ranked_by) == (None, 12, "coverage")
     assert queue_ranking.start_if_due(db, settings=settings, now=later) is None
 
     settings.review_cold_start_labels_per_tag = 1  # 12 labels >= 6 tags: past the cold start
@@ -191,7 +237,8 @@ def test_before_the_first_model_a_rank_job_covers_the_new_videos(
     assert queue_ranking.rank_queue(db, settings=settings) == 0  # e.g. a job started earlier
     with db.session() as s:
         assert videos_q.get_queue_ranking(s).ranked_at >= before
-        assert queue_ranking.ranking_state(s).arrivals == 0
+        assert videos_q.get_queue_ranking(s).ranked_by is None
+        assert queue_ranking.ranking_state(s, settings=settings).arrivals == 0
     assert len(launched) == 1
 
 
