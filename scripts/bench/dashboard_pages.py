@@ -8,6 +8,8 @@ then measures (median of several runs, each a full unit of work including openin
 - the queue query (default sort: most informative first, i.e. by review rank; and with a
   title search + tag filter),
 - ``claim_next`` (atomic claim of the next video),
+- the server ranker's check (``core.lifecycle.queue_ranking.ranking_state``: the last ranking,
+  and the ``ARRIVALS`` videos predicted after it),
 - an AppTest render of the queue page and of the review page (whole script run, server side).
 
 Sizes in ``--query-only`` skip the page renders. Prints a markdown table.
@@ -36,6 +38,7 @@ from core.config import Settings, get_settings
 from scripts.bench.common import fresh_settings
 
 PREDICTIONS_PER_VIDEO = 6
+ARRIVALS = 100  # pool videos predicted after the last ranking (unranked)
 REPEATS = 5
 PASSWORD = "bench-password-1"
 
@@ -62,6 +65,7 @@ def populate(settings: Settings, n: int, seed: int = 0) -> None:
     from core import taxonomy as taxonomy_core
     from db.engine import get_database, init_db
     from db.queries import model_versions as models
+    from db.queries import videos as videos_q
 
     settings.ensure_dirs()
     db = get_database(settings)
@@ -109,13 +113,18 @@ def populate(settings: Settings, n: int, seed: int = 0) -> None:
     review_rank = pd.array(np.full(n, pd.NA), dtype="Int64")
     review_rank[pool] = rng.permutation(int(pool.sum()))
     now = pd.Timestamp.now(tz="UTC")
+    # uploads predicted after the last ranking: unranked until the server's ranker runs
+    arrivals = rng.choice(np.flatnonzero(pool), min(ARRIVALS, int(pool.sum())), replace=False)
+    review_rank[arrivals] = pd.NA
+    updated_at = pd.Series(now, index=range(n))
+    updated_at[arrivals] = now + pd.Timedelta(seconds=1)
     videos = pd.DataFrame(
         {
             "title": titles,
             "description": "synthetic video for the dashboard benchmark",
             "status": status,
             "created_at": now - pd.to_timedelta(rng.integers(0, 90 * 86400, n), unit="s"),
-            "updated_at": now,
+            "updated_at": updated_at,
             "version": 0,
             "flagged": rng.random(n) < 0.01,
             "predicted_model_id": model.id,
@@ -167,15 +176,25 @@ def populate(settings: Settings, n: int, seed: int = 0) -> None:
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    with db.session() as s:
+        videos_q.record_queue_ranking(
+            s,
+            at=now.to_pydatetime(),
+            model_version_id=model.id,
+            videos=int(pool.sum()) - len(arrivals),
+            ranked_by="badge",
+        )
 
 
 def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
-    """Median milliseconds of the queue queries and ``claim_next`` on a :func:`populate`-d database
-    (keys ``queue query``, ``queue + search + tag``, ``claim next``) and, with ``pages``, of
+    """Median milliseconds of the queue queries, ``claim_next`` and the ranker's check on a
+    :func:`populate`-d database (keys ``queue query``, ``queue + search + tag``, ``claim next``,
+    ``ranker check``) and, with ``pages``, of
     server-side renders of the queue and review pages (``queue page render``,
     ``review page render``).
     """
     from core import taxonomy as taxonomy_core
+    from core.lifecycle import queue_ranking
     from db.engine import get_database
     from db.queries import review, users
     from db.queries.review import QueueFilters
@@ -198,8 +217,13 @@ def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
             review_rules.release_claim(s, video_id=video.id, user=mod)
         return video
 
+    def ranker_check() -> object:
+        with db.session() as s:
+            return queue_ranking.ranking_state(s, settings=settings)
+
     result = {
         "queue query": _timed(queue(QueueFilters())),
+        "ranker check": _timed(ranker_check),
         "queue + search + tag": _timed(queue(QueueFilters(search="piano", tag=soccer))),
         "claim next": _timed(claim),
     }
@@ -302,6 +326,7 @@ def main() -> None:
         "queue query",
         "queue + search + tag",
         "claim next",
+        "ranker check",
         "queue page render",
         "review page render",
     ]

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from core.config import Settings
+from core.lifecycle import queue_ranking
 from db.engine import get_database
 from db.queries import videos
 from scripts.bench import dashboard_pages as bench_dashboard
@@ -28,5 +29,9 @@ def test_populate_and_measure_use_the_given_settings_only(
     ).exists()  # the configured data dir is untouched
     with get_database(other).session() as session:
         assert videos.count_videos(session) == 40
-    assert set(timings) == {"queue query", "queue + search + tag", "claim next"}
+        state = queue_ranking.ranking_state(session, settings=other)
+    # every pool video is an arrival at this size: the ranker's check has them to count
+    assert state.arrivals == min(bench_dashboard.ARRIVALS, state.last.videos + state.arrivals)
+    assert state.arrivals > 0 and state.last.ranked_by == "badge"
+    assert set(timings) == {"queue query", "queue + search + tag", "claim next", "ranker check"}
     assert all(ms > 0 for ms in timings.values())
