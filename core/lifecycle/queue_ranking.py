@@ -156,8 +156,9 @@ def start_if_due(db: Database, *, settings: Settings, now: datetime) -> int | No
 
 def rank_queue(db: Database, *, settings: Settings, progress: StepCallback | None = None) -> int:
     """Rank the pool again: under the active model a pool-wide prediction run (returns the
-    videos it predicted), before the first model coverage (returns the videos ranked). Recorded
-    even when nothing could be ranked, so the same arrivals do not start another run."""
+    videos it predicted), before the first model coverage (returns the videos ranked). When
+    nothing could be ranked the order stands, and the time of the check is recorded as its
+    ranking's, so the same arrivals do not start another run."""
     started = utcnow()
     with db.session() as session:
         active = models_q.get_active_model(session)
@@ -169,13 +170,9 @@ def rank_queue(db: Database, *, settings: Settings, progress: StepCallback | Non
         done = coverage.rank_before_first_model(db, settings=settings, progress=progress)
     with db.session() as session:
         last = videos_q.get_queue_ranking(session)
-        if last is None or last.ranked_at < started:  # nothing was ranked: say it was tried
-            videos_q.record_queue_ranking(
-                session,
-                at=started,
-                model_version_id=active.id if active is not None else None,
-                videos=0,
-                ranked_by=None,
+        if last is None or last.ranked_at < started:  # nothing was ranked: the order stands
+            videos_q.confirm_queue_ranking(
+                session, at=started, model_version_id=active.id if active is not None else None
             )
     return done
 

@@ -407,6 +407,19 @@ def record_queue_ranking(
     return row
 
 
+def confirm_queue_ranking(
+    session: Session, *, at: datetime, model_version_id: int | None
+) -> QueueRanking:
+    """A ranking read the pool at ``at`` and found nothing to rank: the order stands as it was
+    (of ``model_version_id`` when there was none), and the videos that arrived before ``at``
+    are not waiting for a ranking any more."""
+    row = session.get(QueueRanking, 1) or QueueRanking(id=1, model_version_id=model_version_id)
+    row.ranked_at = at
+    session.add(row)
+    session.flush()
+    return row
+
+
 def get_queue_ranking(session: Session) -> QueueRanking | None:
     """The review queue's latest ranking, or None before the first."""
     return session.get(QueueRanking, 1)

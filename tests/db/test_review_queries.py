@@ -331,6 +331,8 @@ def test_a_ranking_is_recorded_and_the_videos_arriving_after_it_are_counted(
     read_at = utcnow()
     with database.session() as s:
         assert videos.get_queue_ranking(s) is None
+        first = videos.confirm_queue_ranking(s, at=read_at, model_version_id=version)
+        assert (first.videos, first.ranked_by) == (0, None)  # checked, nothing ranked
         videos.set_review_ranks(
             s, model_version_id=version, ranked_ids=ids[:3], pool_read_at=read_at, ranked_by="badge"
         )
@@ -349,6 +351,16 @@ def test_a_ranking_is_recorded_and_the_videos_arriving_after_it_are_counted(
     with database.session() as s:
         count, first = videos.unranked_arrivals(s, model_version_id=version, since=read_at)
         assert count == 2 and first > read_at
+        # a ranking that found nothing to rank: the order stands, the arrivals are seen to
+        confirmed = videos.confirm_queue_ranking(s, at=utcnow(), model_version_id=None)
+        assert (confirmed.model_version_id, confirmed.videos, confirmed.ranked_by) == (
+            version,
+            3,
+            "badge",
+        )
+        assert (
+            videos.unranked_arrivals(s, model_version_id=version, since=confirmed.ranked_at)[0] == 0
+        )
         # before the first model the pool is the processed, unpredicted videos
         assert videos.unranked_arrivals(s, model_version_id=None, since=read_at)[0] == 1
         assert videos.unranked_arrivals(s, model_version_id=None, since=utcnow()) == (0, None)
