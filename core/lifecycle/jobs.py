@@ -40,6 +40,7 @@ from db.tables import Job, JobStatus
 logger = logging.getLogger(__name__)
 
 JOB_KINDS = ("train", "predict", "ingest", "rank")
+RANKING_KINDS = ("predict", "rank")  # the jobs that end by ranking the review queue
 PROGRESS_INTERVAL_S = 1.0  # the row is written at most this often while a job runs
 HISTORY_LIMIT = 1000  # training epochs kept in the live metrics
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -167,6 +168,12 @@ def list_jobs(db: Database, *, kind: str | None = None, limit: int = 20) -> list
     with db.session() as session:
         ids = [job.id for job in jobs_q.list_jobs(session, kind=kind, limit=limit)]
     return [get_job(db, job_id) for job_id in ids]
+
+
+def latest_ranking_job(db: Database) -> JobInfo | None:
+    """The newest prediction or rank job (both end by ranking the review queue), or None."""
+    recent = [job for kind in RANKING_KINDS for job in list_jobs(db, kind=kind, limit=1)]
+    return max(recent, key=lambda job: job.id, default=None)
 
 
 def run_job(db: Database, job_id: int, *, settings: Settings) -> JobInfo:

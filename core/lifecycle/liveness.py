@@ -65,7 +65,7 @@ def ranking_in_progress(session: Session) -> str | None:
     """What is ranking the review queue now, in words (a prediction or ranking job: a
     pool-wide prediction run ranks the pool when it ends), or None. Dead jobs are failed first."""
     fail_dead_jobs(session)
-    for kind in ("predict", "rank"):
+    for kind in ("predict", "rank"):  # core.lifecycle.jobs.RANKING_KINDS (it imports this)
         live = jobs_q.list_jobs(session, kind=kind, statuses=list(_ACTIVE), limit=1)
         if live:
             return f"{kind} job {live[0].id} is still {live[0].status}"

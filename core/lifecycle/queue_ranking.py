@@ -6,8 +6,9 @@ prediction run and each ingest run. A video that reaches the pool between them (
 the API or the dashboard, a video processed again, one a lead returned) has no rank and waits after
 the ranked ones, least certain first. So that it does not wait there until someone re-predicts,
 the dashboard server ranks the pool again (:class:`RankWatcher`) once the first such arrival has
-waited ``rerank_after_s``: one ranking for every arrival of that interval, never two at once, and
-none while a prediction job (which ranks when it ends) runs. It also ranks again as soon as the
+waited ``rerank_after_s``: one ranking for every arrival of that interval, never two at once, none
+while a prediction job (which ranks when it ends) runs, and none for ``rerank_after_s`` after a
+rank job failed. It also ranks again as soon as the
 cold start whose head was chosen by coverage has ended, so BADGE takes the head of the queue when
 the labels say so, not at the next prediction run.
 
@@ -38,7 +39,7 @@ from db.engine import Database
 from db.queries import jobs as jobs_q
 from db.queries import model_versions as models_q
 from db.queries import videos as videos_q
-from db.tables import ModelVersion, QueueRanking, utcnow
+from db.tables import JobStatus, ModelVersion, QueueRanking, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -149,9 +150,20 @@ def start_if_due(db: Database, *, settings: Settings, now: datetime) -> int | No
         reason = due(state, rerank_after_s=settings.rerank_after_s, now=now)
         if reason is None:  # a ranking ended since the first look
             return None
+        if _failed_lately(session, rerank_after_s=settings.rerank_after_s, now=now):
+            return None
         job_id = jobs_q.create_job(session, kind="rank", params={"reason": reason}).id
     jobs.launch(db, job_id, settings=settings)
     return job_id
+
+
+def _failed_lately(session: Session, *, rerank_after_s: float, now: datetime) -> bool:
+    """The latest rank job failed less than ``rerank_after_s`` ago: wait that long before the
+    next, rather than fail again every check (its reason is on the job)."""
+    latest = jobs_q.list_jobs(session, kind="rank", limit=1)
+    if not latest or latest[0].status != JobStatus.FAILED:
+        return False
+    return now - latest[0].updated_at < timedelta(seconds=rerank_after_s)
 
 
 def rank_queue(db: Database, *, settings: Settings, progress: StepCallback | None = None) -> int:

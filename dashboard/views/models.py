@@ -80,18 +80,21 @@ training_status()
 
 @st.fragment(run_every=POLL_S)
 def prediction_status() -> None:
-    """Latest prediction job, step by step: predicting, then ranking the review queue, which
-    runs for minutes on a large pool and is part of the job (nothing shown before the first)."""
-    recent = jobs.list_jobs(db, kind="predict", limit=1)
-    if not recent:
+    """Latest prediction job (or the server's rank job), step by step: predicting, then ranking
+    the review queue, which runs for minutes on a large pool and is part of the job (nothing
+    shown before the first)."""
+    job = jobs.latest_ranking_job(db)
+    if job is None:
         return
-    job = recent[0]
+    what = "Prediction" if job.kind == "predict" else "Ranking"
     st.progress(
         min(max(job.progress, 0.0), 1.0),
-        text=md_escape(f"Prediction job {job.id}: {job.status} — {job.message}"),
+        text=md_escape(f"{what} job {job.id}: {job.status} — {job.message}"),
     )
+    if "reason" in job.params:
+        st.caption(md_escape(f"Started by the server: {job.params['reason']}."))
     if job.status == JobStatus.FAILED:
-        st.error(md_escape(f"Prediction failed: {job.message}"))
+        st.error(md_escape(f"{what} failed: {job.message}"))
 
 
 prediction_status()

@@ -64,8 +64,7 @@ st.title("Review queue")
 def ranking_status() -> None:
     """A running prediction or ranking job is re-ranking the queue: say so, and rerun the page
     once it has finished so that "Most informative first" shows the new order."""
-    recent = [job for kind in ("predict", "rank") for job in jobs.list_jobs(db, kind=kind, limit=1)]
-    job = max(recent, key=lambda j: j.id, default=None)
+    job = jobs.latest_ranking_job(db)
     if job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
         st.session_state[RANKING_JOB] = job.id
         what = "prediction job" if job.kind == "predict" else "ranking job"

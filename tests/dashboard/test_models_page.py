@@ -127,3 +127,22 @@ def test_a_running_prediction_job_shows_its_step(signed_in, running_prediction_j
         f"Prediction job {job_id}: running — "
         "ranking the review queue (gradients): 12,000 of 100,000 videos"
     )
+
+
+def test_the_servers_rank_job_shows_why_it_started_and_how_it_failed(signed_in, seeded) -> None:
+    """Issue 17: the server's ranking job is listed where the prediction job is, with its reason;
+    a failure is shown in words (the server does not retry it at once)."""
+    with seeded.db.session() as s:
+        job = job_queries.create_job(
+            s, kind="rank", params={"reason": "3 videos reached the pool after the last ranking"}
+        )
+        job_queries.update_job(s, job_id=job.id, status="failed", message="out of memory")
+    at = signed_in("mod").switch_page("views/models.py").run()
+    assert not at.exception
+    assert at.get("progress")[0].proto.text == md_escape(
+        f"Ranking job {job.id}: failed — out of memory"
+    )
+    assert md_escape(
+        "Started by the server: 3 videos reached the pool after the last ranking."
+    ) in [c.value for c in at.caption]
+    assert [e.value for e in at.error] == [md_escape("Ranking failed: out of memory")]

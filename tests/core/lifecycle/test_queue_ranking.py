@@ -89,8 +89,12 @@ def test_an_arrival_that_waited_starts_one_rank_job(database, settings, launched
             "reason": "1 video reached the pool after the last ranking"
         }
     assert queue_ranking.start_if_due(database, settings=settings, now=now + WAIT) is None
-    _finish(database, job_id)  # it ended without ranking: the arrival is still due
-    again = queue_ranking.start_if_due(database, settings=settings, now=now + WAIT)
+    _finish(database, job_id)  # it failed: the arrival is still due, but not retried at once
+    with database.session() as s:
+        failed_at = jobs_q.get_job(s, job_id=job_id).updated_at
+    soon = failed_at + WAIT - timedelta(seconds=1)
+    assert queue_ranking.start_if_due(database, settings=settings, now=soon) is None
+    again = queue_ranking.start_if_due(database, settings=settings, now=failed_at + WAIT)
     assert again is not None and launched == [job_id, again]
     _finish(database, again)
     with database.session() as s:
