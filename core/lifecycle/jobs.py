@@ -40,7 +40,6 @@ from db.tables import Job, JobStatus
 logger = logging.getLogger(__name__)
 
 JOB_KINDS = ("train", "predict", "ingest", "rank")
-RANKING_KINDS = ("predict", "rank")  # the jobs that end by ranking the review queue
 PROGRESS_INTERVAL_S = 1.0  # the row is written at most this often while a job runs
 HISTORY_LIMIT = 1000  # training epochs kept in the live metrics
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -172,7 +171,7 @@ def list_jobs(db: Database, *, kind: str | None = None, limit: int = 20) -> list
 
 def latest_ranking_job(db: Database) -> JobInfo | None:
     """The newest prediction or rank job (both end by ranking the review queue), or None."""
-    recent = [job for kind in RANKING_KINDS for job in list_jobs(db, kind=kind, limit=1)]
+    recent = [job for kind in liveness.RANKING_KINDS for job in list_jobs(db, kind=kind, limit=1)]
     return max(recent, key=lambda job: job.id, default=None)
 
 

@@ -29,6 +29,7 @@ WORKER_EXITED = "worker process exited"
 TRAINER_EXITED = "training process exited before the model was saved"
 _LIVE_JOBS_CHECKED = 1000  # far more queued or running jobs than ever run at once
 _ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+RANKING_KINDS = ("predict", "rank")  # the jobs that end by ranking the review queue
 
 
 def this_process() -> dict[str, Any]:
@@ -65,7 +66,7 @@ def ranking_in_progress(session: Session) -> str | None:
     """What is ranking the review queue now, in words (a prediction or ranking job: a
     pool-wide prediction run ranks the pool when it ends), or None. Dead jobs are failed first."""
     fail_dead_jobs(session)
-    for kind in ("predict", "rank"):  # core.lifecycle.jobs.RANKING_KINDS (it imports this)
+    for kind in RANKING_KINDS:
         live = jobs_q.list_jobs(session, kind=kind, statuses=list(_ACTIVE), limit=1)
         if live:
             return f"{kind} job {live[0].id} is still {live[0].status}"
