@@ -1,6 +1,6 @@
 """The HTTP API for the platforms that upload videos (FastAPI, mounted by ``dashboard/server.py``
-at ``/api``): routes under ``/v1`` (``videos``, ``catalog``), bearer-token access (``access``),
-bodies (``schemas``), expected errors as HTTP answers (``errors``).
+at ``/api``): routes under ``/v1`` (``videos``, ``queue``, ``catalog``), bearer-token access
+(``access``), bodies (``schemas``), expected errors as HTTP answers (``errors``).
 
 Public: :func:`create_api` builds the app.
 """
@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from core.config import Settings, get_settings
 from core.lifecycle import jobs
 from core.tokens import RateLimiter
-from dashboard.api import catalog, errors, limits, videos
+from dashboard.api import catalog, errors, limits, queue, videos
 from dashboard.api.context import ApiContext, JobStarter
 from dashboard.api.limits import BodyLimit
 from db.engine import Database, get_database
@@ -36,7 +36,7 @@ def create_api(
     app = FastAPI(
         title="Video tagger API",
         version="1.0",
-        summary="Upload videos, read their IAB tags, write reviewed labels.",
+        summary="Upload videos, read their IAB tags, review them in the queue's order.",
         openapi_url=f"/{API_VERSION}/openapi.json",
         docs_url="/docs",
         redoc_url=None,
@@ -53,6 +53,7 @@ def create_api(
     )
     v1 = APIRouter(prefix=f"/{API_VERSION}")
     v1.include_router(videos.router)
+    v1.include_router(queue.router)
     v1.include_router(catalog.router)
     app.include_router(v1)
     return app

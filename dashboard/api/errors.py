@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from core.ingest.batch import UploadConflict, UploadRejected, UploadTooLarge
 from core.lifecycle.jobs import JobError
-from core.quality import QualityInputError, QualityPermissionError
+from core.quality import OverlapClosedError, QualityInputError, QualityPermissionError
 from db.engine import DatabaseBusyError
 from db.queries import DuplicateError, NotFoundError, StaleVersionError, UnknownNodeError
 
@@ -25,6 +25,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (UploadTooLarge, status.HTTP_413_CONTENT_TOO_LARGE),
     (UploadRejected, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (JobError, status.HTTP_409_CONFLICT),
+    (OverlapClosedError, status.HTTP_409_CONFLICT),
     (QualityPermissionError, status.HTTP_403_FORBIDDEN),
     (QualityInputError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (DatabaseBusyError, status.HTTP_503_SERVICE_UNAVAILABLE),

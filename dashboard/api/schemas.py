@@ -53,6 +53,15 @@ class Review(BaseModel):
     reviewed_by: str | None
     reviewed_at: datetime | None
     labels: list[LabelOut]
+    blind: bool = Field(
+        description="The video is in the overlap share: several moderators label it blind (none "
+        "reads another's answer). A PUT of its labels stores your answer; the labels are set "
+        "when the answers agree, or by a lead when they differ."
+    )
+    flag_reason: str | None = Field(
+        description="Why the video is flagged, in words: a lead's rejection with its comment, a "
+        "moderator's flag, a second review, disputed overlap answers."
+    )
 
 
 class VideoOut(BaseModel):
@@ -82,6 +91,14 @@ class VideoOut(BaseModel):
         "its parent).",
     )
     review: Review
+
+
+class QueueClaim(BaseModel):
+    video: VideoOut
+    claim_expires_at: datetime = Field(
+        description="Until then no one else is given this video; PUT its labels before, or "
+        "DELETE the claim to pass it on."
+    )
 
 
 class VideoSummary(BaseModel):

@@ -2,8 +2,9 @@
 
 Uploads go through ``core.ingest.batch.receive_upload`` (size limit, probing, content-hash and
 external-id idempotency) and ``process_upload`` in an ingest job, the same code as the
-dashboard's upload page; label writes go through ``core.review.save_review``, the
-dashboard's save (optimistic version check, audit rows, ``video.reviewed`` webhook).
+dashboard's upload page; label writes go through ``core.quality.save_labels``, the dashboard's
+save (optimistic version check, audit rows, ``video.reviewed`` webhook; a blind answer for a
+video in the overlap share).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, UploadFile, status
 from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
-from core import review as review_rules
-from core import taxonomy
+from core import quality, taxonomy
 from core.ingest.batch import receive_upload
 from dashboard.api.access import Reader, Writer
 from dashboard.api.context import ApiContext, context
@@ -113,9 +114,9 @@ def get_video(
 ) -> VideoOut:
     """Status, duration, predicted tags and human labels; the ETag is the label version."""
     with ctx.db.session() as session:
-        details = get_video_details(session, video_id=video_id)
-    response.headers["ETag"] = _etag(details.video)
-    return _video_out(details, with_tree=tree)
+        out = video_out(session, video_id=video_id, with_tree=tree)
+    response.headers["ETag"] = etag(out.version)
+    return out
 
 
 @router.get("", response_model=VideoPage, responses={422: {"model": Problem}, **_ERRORS})
@@ -192,7 +193,9 @@ def put_labels(
         str | None, Header(description="The ETag of the version you edited.", max_length=100)
     ] = None,
 ) -> VideoOut | JSONResponse:
-    """Replace the video's human labels (a review), refused with 412 if it changed meanwhile."""
+    """Replace the video's human labels (a review), refused with 412 if it changed meanwhile.
+    For a video in the overlap share (``review.blind``) this stores your blind answer instead:
+    409 once the video has all its answers."""
     if if_match is None:
         return problem(428, "send If-Match with the ETag from GET /v1/videos/{id}")
     expected = _parse_etag(if_match)
@@ -200,21 +203,29 @@ def put_labels(
         node_ids = taxonomy.resolve_tags(session, body.tags)
         if expected is None:
             current = get_video_details(session, video_id=video_id).video
-            return problem(412, f"If-Match {if_match!r} is not this video's ETag {_etag(current)}")
-        review_rules.save_review(
-            session, video_id=video_id, expected_version=expected, node_ids=node_ids, user=user
+            return problem(
+                412, f"If-Match {if_match!r} is not this video's ETag {etag(current.version)}"
+            )
+        quality.save_labels(
+            session,
+            video_id=video_id,
+            expected_version=expected,
+            node_ids=node_ids,
+            user=user,
+            overlap=quality.is_overlap_video(session, video_id=video_id),
         )
     with ctx.db.session() as session:
-        details = get_video_details(session, video_id=video_id)
-    response.headers["ETag"] = _etag(details.video)
-    return _video_out(details, with_tree=False)
+        out = video_out(session, video_id=video_id, with_tree=False)
+    response.headers["ETag"] = etag(out.version)
+    return out
 
 
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _etag(video: Video) -> str:
-    return f'"{video.version}"'
+def etag(version: int) -> str:
+    """The ETag of a video's label version (If-Match of a label write)."""
+    return f'"{version}"'
 
 
 def _parse_etag(header: str) -> int | None:
@@ -235,7 +246,14 @@ def _decode_cursor(cursor: str) -> int | None:
     return int(number) if prefix == "v1" and number.isdigit() and len(number) < 12 else None
 
 
-def _video_out(details: VideoDetails, *, with_tree: bool) -> VideoOut:
+def video_out(session: Session, *, video_id: int, with_tree: bool) -> VideoOut:
+    """The video as the API shows it (404 when there is none)."""
+    details = get_video_details(session, video_id=video_id)
+    blind = quality.is_overlap_video(session, video_id=video_id)
+    return _video_out(details, with_tree=with_tree, blind=blind)
+
+
+def _video_out(details: VideoDetails, *, with_tree: bool, blind: bool) -> VideoOut:
     video = details.video
     predicted = [p for p in details.predictions if p.predicted]
     covered = {parent for p in predicted for parent in p.parent_ids}
@@ -272,6 +290,8 @@ def _video_out(details: VideoDetails, *, with_tree: bool) -> VideoOut:
                 )
                 for label in details.labels
             ],
+            blind=blind,
+            flag_reason=video.flag_reason if video.flagged else None,
         ),
     )
 

@@ -91,6 +91,8 @@ def test_openapi_schema_and_docs(api):
         "/v1/videos",
         "/v1/videos/{video_id}",
         "/v1/videos/{video_id}/labels",
+        "/v1/queue/claims",
+        "/v1/queue/claims/{video_id}",
         "/v1/taxonomy",
         "/v1/models",
         "/v1/models/train",

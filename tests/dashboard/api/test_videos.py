@@ -105,6 +105,8 @@ def test_get_video_tags_tree_and_labels(api):
         "reviewed_by": None,
         "reviewed_at": None,
         "labels": [],
+        "blind": False,
+        "flag_reason": None,
     }
     tree = api.client.get(f"/v1/videos/{video_id}?tree=true", headers=api.auth("read")).json()
     sports, news = tree["tree"]

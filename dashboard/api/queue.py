@@ -1,0 +1,77 @@
+"""``/v1/queue``: the review queue for a platform's own reviewing tool. A claim takes the next
+video in the dashboard's order ("most informative first": the videos whose labels teach the model
+most, core/lifecycle/review_order.py) under the same rules as its "Review next"
+(``core.review.claim_next``: a claim the token's account already holds first, a video a lead
+returned to it, never one another reviewer holds, overlap videos blind); the labels are then
+written with ``PUT /v1/videos/{id}/labels``, which ends the claim."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from core import review as review_rules
+from core import taxonomy
+from dashboard.api.access import Writer
+from dashboard.api.context import ApiContext, context
+from dashboard.api.errors import problem
+from dashboard.api.schemas import Problem, QueueClaim
+from dashboard.api.videos import etag, video_out
+from db.queries.review import QueueFilters
+
+router = APIRouter(prefix="/queue", tags=["queue"])
+Ctx = Annotated[ApiContext, Depends(context)]
+_ERRORS = {401: {"model": Problem}, 403: {"model": Problem}, 429: {"model": Problem}}
+
+
+@router.post(
+    "/claims",
+    response_model=QueueClaim,
+    responses={
+        204: {"description": "Nothing is left to review (under the tag, if given)."},
+        422: {"model": Problem},
+        **_ERRORS,
+    },
+)
+def claim_next(
+    ctx: Ctx,
+    user: Writer,
+    response: Response,
+    tag: Annotated[
+        str | None,
+        Query(max_length=500, description="A tag path or id: only videos with it or narrower."),
+    ] = None,
+) -> QueueClaim | Response:
+    """Claim the next video to review for the token's account; its ETag is the label version to
+    send as If-Match."""
+    with ctx.db.session() as session:
+        node_id = taxonomy.resolve_tags(session, [tag])[0] if tag else None
+        video = review_rules.claim_next(
+            session,
+            user=user,
+            filters=QueueFilters(tag=node_id),
+            claim_minutes=ctx.settings.claim_minutes,
+        )
+        if video is None:
+            return Response(status_code=status.HTTP_204_NO_CONTENT)
+        claimed = QueueClaim(
+            video=video_out(session, video_id=video.id, with_tree=False),
+            claim_expires_at=video.claim_expires_at,
+        )
+    response.headers["ETag"] = etag(claimed.video.version)
+    return claimed
+
+
+@router.delete(
+    "/claims/{video_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"model": Problem}, **_ERRORS},
+)
+def release_claim(ctx: Ctx, user: Writer, video_id: int) -> Response:
+    """Pass the video on unreviewed (recorded as a skip): the queue gives it to the next."""
+    with ctx.db.session() as session:
+        released = review_rules.release_claim(session, video_id=video_id, user=user, skipped=True)
+    if not released:
+        return problem(404, f"you hold no claim on video {video_id}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
