@@ -115,9 +115,14 @@ def is_overlap_video(session: Session, *, video_id: int) -> bool:
     video = review_q.reload_video(session, video_id=video_id)
     if video is None:
         raise NotFoundError(f"no video with id {video_id}")
+    return is_answered_blind(session, video)
+
+
+def is_answered_blind(session: Session, video: Video) -> bool:
+    """:func:`is_overlap_video` of a video just read (no query once it is reviewed)."""
     if video.reviewed_at is not None:
         return False
-    answered = quality_q.answered_video_ids(session, video_ids=[video_id])
+    answered = quality_q.answered_video_ids(session, video_ids=[video.id])
     return _in_overlap_now(video, answered, quality_q.get_overlap(session).share)
 
 

@@ -249,7 +249,7 @@ def _decode_cursor(cursor: str) -> int | None:
 def video_out(session: Session, *, video_id: int, with_tree: bool) -> VideoOut:
     """The video as the API shows it (404 when there is none)."""
     details = get_video_details(session, video_id=video_id)
-    blind = quality.is_overlap_video(session, video_id=video_id)
+    blind = quality.is_answered_blind(session, details.video)
     return _video_out(details, with_tree=with_tree, blind=blind)
 
 

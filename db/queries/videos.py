@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, text, update
+from sqlalchemy import ColumnElement, delete, func, text, update
 from sqlmodel import Session, col, select
 
 from db.queries import DuplicateError, NotFoundError, dump_json
@@ -321,20 +321,27 @@ def set_prediction_summaries(
 def review_pool_ids(session: Session, *, model_version_id: int) -> list[int]:
     """Ids (ascending) of the videos waiting for review with a prediction of
     ``model_version_id``: the pool the review queue's order is chosen over."""
-    query = select(Video.id).where(
-        col(Video.status) == VideoStatus.PREDICTED,
-        col(Video.predicted_model_id) == model_version_id,
-    )
+    query = select(Video.id).where(*_review_pool(model_version_id))
     return list(session.exec(query.order_by(col(Video.id))))
 
 
 def unpredicted_pool_ids(session: Session) -> list[int]:
     """Ids (ascending) of the processed videos no model has predicted (status ready): the pool
     the review queue's order is chosen over before the first model."""
-    query = select(Video.id).where(
-        col(Video.status) == VideoStatus.READY, col(Video.predicted_model_id).is_(None)
-    )
+    query = select(Video.id).where(*_review_pool(None))
     return list(session.exec(query.order_by(col(Video.id))))
+
+
+def _review_pool(model_version_id: int | None) -> list[ColumnElement[bool]]:
+    """The conditions of the pool the review queue's order is chosen over: the videos waiting
+    for review with a prediction of ``model_version_id``; with None, before the first model,
+    the processed videos no model has predicted."""
+    if model_version_id is None:
+        return [col(Video.status) == VideoStatus.READY, col(Video.predicted_model_id).is_(None)]
+    return [
+        col(Video.status) == VideoStatus.PREDICTED,
+        col(Video.predicted_model_id) == model_version_id,
+    ]
 
 
 def set_review_ranks(
@@ -431,16 +438,8 @@ def unranked_arrivals(
     """How many videos reached the review pool of ``model_version_id`` (None: the processed,
     unpredicted videos before the first model) after ``since`` (None: ever) and have no rank,
     and when the first of them arrived (None when none did)."""
-    pool = (
-        [col(Video.status) == VideoStatus.READY, col(Video.predicted_model_id).is_(None)]
-        if model_version_id is None
-        else [
-            col(Video.status) == VideoStatus.PREDICTED,
-            col(Video.predicted_model_id) == model_version_id,
-        ]
-    )
     query = select(func.count(), func.min(Video.updated_at)).where(
-        *pool, col(Video.review_rank).is_(None)
+        *_review_pool(model_version_id), col(Video.review_rank).is_(None)
     )
     if since is not None:
         query = query.where(col(Video.updated_at) > since)
