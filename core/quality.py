@@ -119,11 +119,11 @@ def is_overlap_video(session: Session, *, video_id: int) -> bool:
 
 
 def is_answered_blind(session: Session, video: Video) -> bool:
-    """:func:`is_overlap_video` of a video just read (no query once it is reviewed)."""
+    """:func:`is_overlap_video` of a video just read (one query; none once it is reviewed)."""
     if video.reviewed_at is not None:
         return False
-    answered = quality_q.answered_video_ids(session, video_ids=[video.id])
-    return _in_overlap_now(video, answered, quality_q.get_overlap(session).share)
+    share, answered = quality_q.overlap_state(session, video_id=video.id)
+    return _in_overlap_now(video, {video.id} if answered else set(), share)
 
 
 def overlap_video_ids(session: Session, *, video_ids: Sequence[int]) -> set[int]:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import exists, func, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -74,6 +74,15 @@ def answered_video_ids(session: Session, *, video_ids: Sequence[int]) -> set[int
         return set()
     query = select(OverlapAnswer.video_id).where(col(OverlapAnswer.video_id).in_(set(video_ids)))
     return set(session.exec(query.distinct()))
+
+
+def overlap_state(session: Session, *, video_id: int) -> tuple[float, bool]:
+    """The overlap share, and whether the video has an overlap answer, in one query (the API
+    asks it on every read of a video)."""
+    share = select(QualitySettings.overlap_share).where(col(QualitySettings.id) == 1)
+    answered = select(OverlapAnswer.video_id).where(col(OverlapAnswer.video_id) == video_id)
+    row = session.exec(select(share.scalar_subquery(), exists(answered))).one()
+    return (0.0 if row[0] is None else float(row[0])), bool(row[1])
 
 
 def answers_by_user(session: Session, *, video_id: int) -> dict[int, list[str]]:

@@ -79,6 +79,16 @@ def test_overlap_videos_are_answered_blind_through_the_api(api):
     assert review["blind"] and not review["reviewed"] and review["labels"] == []
     seen = api.client.get(f"/v1/videos/{agreed}", headers=api.auth("admin")).json()["review"]
     assert seen["labels"] == [] and seen["blind"]  # the answer is not readable
+    with api.db.session() as session:  # the share changed: an answered video stays blind
+        quality.set_overlap(session, share=0.0, moderators=2, user=None)
+    assert api.client.get(f"/v1/videos/{agreed}", headers=api.auth("admin")).json()["review"][
+        "blind"
+    ]
+    assert not api.client.get(f"/v1/videos/{disputed}", headers=api.auth("read")).json()["review"][
+        "blind"
+    ]
+    with api.db.session() as session:
+        quality.set_overlap(session, share=1.0, moderators=2, user=None)
     done = _put(api, agreed, ["Sports: Soccer"], scope="admin")
     assert done.json()["review"]["reviewed"]
     assert [label["path"] for label in done.json()["review"]["labels"]] == ["Sports: Soccer"]
