@@ -196,7 +196,9 @@ def typical_clusters(
         return np.empty(0, dtype=np.int64)
     known = np.empty((0, np.shape(embeddings)[1])) if labelled is None else labelled
     unit = _normalise(np.concatenate([embeddings, known]))
-    n_clusters = min(len(unit), len(known) + k)
+    # a labelled video still in the review pool (imported labels await a review) is there twice:
+    # k-means cannot make more clusters than there are different rows
+    n_clusters = min(_distinct_rows(unit), len(known) + k)
     kmeans = KMeans(n_clusters, n_init=1, random_state=int(rng.integers(2**31 - 1)))
     if len(unit) <= _TYPICAL_FIT_ROWS:
         cluster = kmeans.fit_predict(unit)
@@ -222,6 +224,14 @@ def typical_clusters(
         if progress is not None:
             progress(len(chosen), k)
     return np.array(chosen, dtype=np.int64)
+
+
+def _distinct_rows(rows: np.ndarray) -> int:
+    """How many different rows ``rows`` holds (compared byte for byte: 0.05 CPU s for 100,000
+    rows of 128 float32)."""
+    contiguous = np.ascontiguousarray(rows)
+    row_bytes = np.dtype((np.void, contiguous.dtype.itemsize * contiguous.shape[1]))
+    return len(np.unique(contiguous.view(row_bytes).ravel()))
 
 
 def _local_density(

@@ -258,6 +258,18 @@ def test_typical_clusters_on_a_pool_beyond_the_bounds_still_cover_every_mode(mon
     assert len(set(picked.tolist())) == 5
 
 
+def test_typical_clusters_count_a_labelled_row_still_in_the_pool_once(recwarn) -> None:
+    """The product's cold start: videos with imported labels are also in the review pool, so
+    their rows come twice. k-means gets no more clusters than different rows (it warned and
+    made empty clusters before), and the unlabelled modes still come first."""
+    rng = np.random.default_rng(9)
+    pool = _blobs(rng, 3, 4)  # 12 rows, 3 modes; the first two modes' rows are all labelled
+    picked = ranking.typical_clusters(pool, 12, np.random.default_rng(0), labelled=pool[:8])
+    assert not [w for w in recwarn if "distinct clusters" in str(w.message)]
+    assert sorted(picked.tolist()) == list(range(12))
+    assert picked[0] // 4 == 2
+
+
 def test_typical_clusters_return_the_whole_pool_when_k_exceeds_it() -> None:
     pool = np.random.default_rng(7).normal(size=(6, 3))
     picked = ranking.typical_clusters(pool, 10, np.random.default_rng(0))
