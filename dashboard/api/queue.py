@@ -23,6 +23,7 @@ from db.queries.review import QueueFilters
 router = APIRouter(prefix="/queue", tags=["queue"])
 Ctx = Annotated[ApiContext, Depends(context)]
 _ERRORS = {401: {"model": Problem}, 403: {"model": Problem}, 429: {"model": Problem}}
+MAX_EXCLUDED = 1000
 
 
 @router.post(
@@ -42,6 +43,14 @@ def claim_next(
         str | None,
         Query(max_length=500, description="A tag path or id: only videos with it or narrower."),
     ] = None,
+    exclude: Annotated[
+        list[int] | None,
+        Query(
+            max_length=MAX_EXCLUDED,
+            description="Videos not to be given (repeatable): those the reviewer passed on in "
+            "this sitting, which are still first in the queue's order.",
+        ),
+    ] = None,
 ) -> QueueClaim | Response:
     """Claim the next video to review for the token's account; its ETag is the label version to
     send as If-Match."""
@@ -52,6 +61,7 @@ def claim_next(
             user=user,
             filters=QueueFilters(tag=node_id),
             claim_minutes=ctx.settings.claim_minutes,
+            exclude_ids=exclude or (),
         )
         if video is None:
             return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -54,13 +54,16 @@ def test_claims_follow_the_queue_order_and_a_skip_passes_the_video_on(api):
     )
     assert _claim(api).json()["video"]["id"] == second  # skipped, still in the queue
     api.client.delete(f"/v1/queue/claims/{second}", headers=api.auth("write"))
+    assert _claim(api, exclude=[second]).status_code == 204  # passed on: the rest is held
+    # excluded even where the account holds the claim: the next one is given
+    assert _claim(api, "admin", exclude=[first, 99]).json()["video"]["id"] == second
 
     assert _claim(api, tag="News").status_code == 204  # nothing under that tag
     unknown = _claim(api, tag="Cooking")
     assert unknown.status_code == 422 and "Cooking" in unknown.json()["detail"]
     with api.db.session() as session:
         actions = [e.action for e in audit_q.list_audit(session, video_id=second)]
-    assert actions.count(AuditAction.CLAIM) == 2 and AuditAction.RELEASE in actions
+    assert actions.count(AuditAction.CLAIM) == 3 and AuditAction.RELEASE in actions
 
 
 def test_overlap_videos_are_answered_blind_through_the_api(api):
