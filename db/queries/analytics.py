@@ -16,6 +16,7 @@ from sqlalchemy.sql import Values
 from sqlmodel import Session, col, select
 
 from db.queries import NotFoundError
+from db.queries import taxonomy as taxonomy_q
 from db.tables import (
     AuditAction,
     AuditLog,
@@ -234,15 +235,7 @@ def disagreement_by_tag(
     human_counts = dict(session.exec(n_human).all())
     pred_counts = dict(session.exec(n_pred).all())
     nodes = set(human_counts) | set(pred_counts)
-    paths = (
-        dict(
-            session.exec(
-                select(TaxonomyNode.id, TaxonomyNode.path).where(col(TaxonomyNode.id).in_(nodes))
-            ).all()
-        )
-        if nodes
-        else {}
-    )
+    paths = taxonomy_q.node_paths(session, node_ids=nodes)
     result = []
     for node in nodes:
         tp = both_counts.get(node, 0)
@@ -339,15 +332,7 @@ def likely_label_errors(
         else {}
     )
     node_ids = {s[1] for s in suspects}
-    paths = (
-        dict(
-            session.exec(
-                select(TaxonomyNode.id, TaxonomyNode.path).where(col(TaxonomyNode.id).in_(node_ids))
-            ).all()
-        )
-        if node_ids
-        else {}
-    )
+    paths = taxonomy_q.node_paths(session, node_ids=node_ids)
     return [
         LabelSuspect(
             video_id=video_id,

@@ -20,13 +20,13 @@ from sqlmodel import Session, col, select
 
 from db.queries import Actor, DatabaseError, NotFoundError
 from db.queries import quality as quality_q
+from db.queries import taxonomy as taxonomy_q
 from db.queries.audit import add_audit
 from db.tables import (
     AuditAction,
     Label,
     Prediction,
     TaxonomyEdge,
-    TaxonomyNode,
     User,
     Video,
     VideoStatus,
@@ -321,15 +321,7 @@ def list_queue(
         else {}
     )
     tags = {v.top_tag for v in videos if v.top_tag}
-    paths = (
-        dict(
-            session.exec(
-                select(TaxonomyNode.id, TaxonomyNode.path).where(col(TaxonomyNode.id).in_(tags))
-            ).all()
-        )
-        if tags
-        else {}
-    )
+    paths = taxonomy_q.node_paths(session, node_ids=tags)
     rows = []
     for v in videos:
         claimed = (

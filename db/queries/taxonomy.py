@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
@@ -82,6 +82,14 @@ def get_nodes_by_ids(session: Session, *, node_ids: Sequence[str]) -> dict[str, 
         return {}
     rows = session.exec(select(TaxonomyNode).where(col(TaxonomyNode.id).in_(set(node_ids))))
     return {node.id: node for node in rows}
+
+
+def node_paths(session: Session, *, node_ids: Collection[str]) -> dict[str, str]:
+    """``{node id: path}`` of the given tags (unknown ids left out), in one query."""
+    if not node_ids:
+        return {}
+    query = select(TaxonomyNode.id, TaxonomyNode.path).where(col(TaxonomyNode.id).in_(node_ids))
+    return dict(session.exec(query).all())
 
 
 def get_children(session: Session, *, node_id: str | None) -> list[TaxonomyNode]:

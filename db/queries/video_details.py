@@ -8,10 +8,11 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from db.queries import taxonomy as taxonomy_q
 from db.queries.labels import get_labels
 from db.queries.model_versions import get_predictions
 from db.queries.videos import get_video
-from db.tables import Label, TaxonomyEdge, TaxonomyNode, User, Video
+from db.tables import Label, TaxonomyEdge, User, Video
 
 
 @dataclass(frozen=True)
@@ -50,15 +51,7 @@ def get_video_details(session: Session, *, video_id: int) -> VideoDetails:
     )
     labels: list[Label] = get_labels(session, video_id=video_id)
     node_ids = {p.node_id for p in stored} | {label.node_id for label in labels}
-    paths = (
-        dict(
-            session.exec(
-                select(TaxonomyNode.id, TaxonomyNode.path).where(col(TaxonomyNode.id).in_(node_ids))
-            ).all()
-        )
-        if node_ids
-        else {}
-    )
+    paths = taxonomy_q.node_paths(session, node_ids=node_ids)
     in_prediction = {p.node_id for p in stored}
     parents: dict[str, list[str]] = {}
     if in_prediction:
