@@ -12,6 +12,7 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import altair as alt
 import pandas as pd
@@ -20,9 +21,20 @@ import streamlit as st
 from core.taxonomy import Taxonomy
 from dashboard.routes import media, session
 
+if TYPE_CHECKING:
+    from dashboard.cache import TaxonomyView
+
 # Markdown/HTML metacharacters Streamlit's renderer understands (CommonMark, GFM, KaTeX "$",
 # emoji shortcodes ":x:", directive-like "[text](url)"), each escaped with a backslash.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&\"'])")
+
+
+def require_taxonomy(tax: TaxonomyView | None) -> TaxonomyView:
+    """The taxonomy; without one, says how to get it and ends the page's run."""
+    if tax is None:
+        st.warning("No taxonomy yet: an admin imports one on the Taxonomy page (or `tagger init`).")
+        st.stop()
+    return tax
 
 
 def md_escape(text: str) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import actions, cache, state
+from dashboard.components import require_taxonomy
 from dashboard.quality import render_agreement
 from db.tables import utcnow
 
@@ -18,9 +19,7 @@ db = cache.database()
 user = state.user()
 tax = cache.taxonomy()
 st.title("Analytics")
-if tax is None:
-    st.warning("No taxonomy yet.")
-    st.stop()
+tax = require_taxonomy(tax)
 
 # --- label distribution ------------------------------------------------------------------------
 st.subheader("Label distribution")

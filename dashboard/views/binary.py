@@ -19,16 +19,14 @@ import streamlit as st
 
 from dashboard import cache
 from dashboard.binary_widget import KEYS, binary_questions
-from dashboard.components import shortcut_legend
+from dashboard.components import require_taxonomy, shortcut_legend
 
 BATCH = "binary_batch"  # (scope, batch id) of the browser's queue of questions
 
 tax = cache.taxonomy()
 
 st.title("Binary review")
-if tax is None:
-    st.warning("No taxonomy yet: an admin imports one on the Taxonomy page (or `tagger init`).")
-    st.stop()
+tax = require_taxonomy(tax)
 
 scope = st.selectbox(
     "Only ask about this tag and its narrower tags (optional)",

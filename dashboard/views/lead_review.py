@@ -9,14 +9,12 @@ import streamlit as st
 
 from core.errors import TaggerError
 from dashboard import actions, cache
-from dashboard.components import md_escape
+from dashboard.components import md_escape, require_taxonomy
 
 db = cache.database()
 tax = cache.taxonomy()
 st.title("Lead review")
-if tax is None:
-    st.warning("No taxonomy yet.")
-    st.stop()
+tax = require_taxonomy(tax)
 
 st.subheader("Moderator accuracy")
 accuracy = actions.moderator_accuracy(db)

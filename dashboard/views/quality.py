@@ -8,16 +8,14 @@ import streamlit as st
 from core.config import get_settings
 from core.errors import TaggerError
 from dashboard import actions, cache, state
-from dashboard.components import md_escape
+from dashboard.components import md_escape, require_taxonomy
 from dashboard.quality import render_agreement
 
 db = cache.database()
 user = state.user()
 tax = cache.taxonomy()
 st.title("Label quality")
-if tax is None:
-    st.warning("No taxonomy yet.")
-    st.stop()
+tax = require_taxonomy(tax)
 
 if user.is_admin:
     st.subheader("Overlap")

@@ -30,6 +30,7 @@ from dashboard.components import (
     probability_chart,
     render_ingest_details,
     render_tag_tree,
+    require_taxonomy,
     seek_points,
     shortcut_legend,
     timecode,
@@ -295,9 +296,7 @@ if REFUSED in st.session_state:
         "Dismiss", key="review_refused_dismiss", on_click=st.session_state.pop, args=(REFUSED, None)
     )
 _show_writes()
-if tax is None:
-    st.warning("No taxonomy yet: an admin imports one on the Taxonomy page (or `tagger init`).")
-    st.stop()
+tax = require_taxonomy(tax)
 
 video_id = st.session_state.get(state.REVIEW_VIDEO)
 if video_id is None:

@@ -22,6 +22,7 @@ from dashboard.components import (
     preview_keys,
     preview_start,
     preview_thumbnail,
+    require_taxonomy,
     shortcut_legend,
 )
 from dashboard.review_data import SweepCard, answer, load_sweep, sweep_cards
@@ -115,9 +116,7 @@ st.title("Tag sweep")
 notice = st.session_state.pop(state.FLASH, None)
 if notice:
     st.success(md_escape(notice))
-if tax is None:
-    st.warning("No taxonomy yet: an admin imports one on the Taxonomy page (or `tagger init`).")
-    st.stop()
+tax = require_taxonomy(tax)
 
 pick, sort = st.columns([3, 2], vertical_alignment="bottom")
 node_id = pick.selectbox(
