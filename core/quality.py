@@ -230,14 +230,35 @@ def get_answer(
     return quality_q.get_answer(session, video_id=video_id, user_id=target)
 
 
+@dataclass(frozen=True)
+class OverlapProgress:
+    """Where the overlap videos that have answers stand."""
+
+    waiting: int  # fewer answers than asked for, all alike so far: no labels yet
+    disputed: int  # answers that differ: a lead sets the labels (:func:`list_disputes`)
+    settled: int  # final labels: the answers agreed, or a lead adjudicated
+
+
 def list_disputes(session: Session, *, user: Actor) -> list[AnswerGroup]:
     """Unadjudicated overlap videos whose answers differ, every answer side by side."""
     require_role(session, user, LEAD_ROLES, "adjudication")
-    return [
-        group
-        for group in quality_q.unreviewed_answer_groups(session)
-        if len(group.answers) >= 2 and len({tuple(a) for a in group.answers.values()}) > 1
-    ]
+    return [g for g in quality_q.unreviewed_answer_groups(session) if _answers_differ(g)]
+
+
+def overlap_progress(session: Session, *, user: Actor) -> OverlapProgress:
+    """How many answered overlap videos wait for answers, for a lead, or are settled."""
+    require_role(session, user, LEAD_ROLES, "the overlap's progress")
+    open_groups = quality_q.unreviewed_answer_groups(session)
+    disputed = sum(1 for group in open_groups if _answers_differ(group))
+    return OverlapProgress(
+        waiting=len(open_groups) - disputed,
+        disputed=disputed,
+        settled=quality_q.count_settled_answered_videos(session),
+    )
+
+
+def _answers_differ(group: AnswerGroup) -> bool:
+    return len(group.answers) >= 2 and len({tuple(a) for a in group.answers.values()}) > 1
 
 
 def adjudicate(

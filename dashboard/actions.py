@@ -432,6 +432,10 @@ def list_disputes(db: Database) -> list[AnswerGroup]:
     return _as(db, Role.LEAD, quality.list_disputes)
 
 
+def overlap_progress(db: Database) -> quality.OverlapProgress:
+    return _as(db, Role.LEAD, quality.overlap_progress)
+
+
 def adjudicate(
     db: Database, *, video_id: int, expected_version: int, node_ids: Sequence[str]
 ) -> Video:

@@ -99,6 +99,13 @@ if user.is_admin:
 st.subheader("Agreement")
 render_agreement(actions.agreement_report(db), key="quality_agreement")
 
+st.subheader("Overlap videos")
+progress = actions.overlap_progress(db)
+waiting, disputed, settled = st.columns(3)
+waiting.metric("Waiting for more answers", f"{progress.waiting:,}")
+disputed.metric("Answers differ: a lead decides", f"{progress.disputed:,}")
+settled.metric("Final labels (agreed or decided)", f"{progress.settled:,}")
+
 st.subheader("Disputed overlap videos")
 disputes = actions.list_disputes(db)
 if not disputes:

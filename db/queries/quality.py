@@ -156,6 +156,16 @@ def unreviewed_answer_groups(session: Session) -> list[AnswerGroup]:
     return list(grouped.values())
 
 
+def count_settled_answered_videos(session: Session) -> int:
+    """Videos with overlap answers that have their final labels (agreed, or adjudicated)."""
+    query = (
+        select(func.count(func.distinct(OverlapAnswer.video_id)))
+        .join(Video, col(Video.id) == col(OverlapAnswer.video_id))
+        .where(col(Video.reviewed_at).is_not(None))
+    )
+    return int(session.exec(query).one())
+
+
 def list_answers(session: Session) -> list[StoredAnswer]:
     """Every overlap answer with its author, for agreement reports (callers check the role:
     the dashboard shows them to leads and admins only)."""

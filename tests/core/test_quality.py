@@ -147,3 +147,22 @@ def test_disabled_or_unknown_users_cannot_act(database: Database, team: dict) ->
         users.update_user(s, user_id=team["lee"].id, disabled=True)
     with database.session() as s, pytest.raises(QualityPermissionError, match="not an active"):
         quality.list_disputes(s, user=team["lee"])
+
+
+def test_overlap_progress_counts_waiting_disputed_and_settled_videos(
+    database: Database, team: dict
+) -> None:
+    """Three answered overlap videos (one answer; two that differ; two alike) and one without
+    answers; only leads and admins read it."""
+    golf, soccer = _tags(team, "Sports: Golf"), _tags(team, "Sports: Soccer")
+    with database.session() as s:
+        ids = [videos.create_video(s, title=f"v{i}", status=VideoStatus.READY).id for i in range(3)]
+        quality.submit_answer(s, video_id=ids[0], node_ids=golf, user=team["ann"])
+        quality.submit_answer(s, video_id=ids[1], node_ids=golf, user=team["ann"])
+        quality.submit_answer(s, video_id=ids[1], node_ids=soccer, user=team["bob"])
+        quality.submit_answer(s, video_id=ids[2], node_ids=golf, user=team["ann"])
+        quality.submit_answer(s, video_id=ids[2], node_ids=golf, user=team["bob"])
+        progress = quality.overlap_progress(s, user=team["lee"])
+        assert progress == quality.OverlapProgress(waiting=1, disputed=1, settled=1)
+        with pytest.raises(QualityPermissionError):
+            quality.overlap_progress(s, user=team["ann"])

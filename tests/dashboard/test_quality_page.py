@@ -47,9 +47,15 @@ def test_lead_adjudicates_side_by_side(signed_in, seeded) -> None:
     assert not at.exception, at.exception
     assert [c.value for c in at.caption if c.value in ("ann", "bob")] == ["ann", "bob"]
     assert "Save overlap setting" not in [b.label for b in at.button]  # admins only
+    assert [(m.label, m.value) for m in at.metric] == [
+        ("Waiting for more answers", "0"),
+        ("Answers differ: a lead decides", "1"),
+        ("Final labels (agreed or decided)", "0"),
+    ]
     at.multiselect(key=f"quality_final_{vid}").select(tennis)
     at.button(key=f"quality_set_{vid}").click().run()
     assert not at.exception, at.exception
+    assert [m.value for m in at.metric] == ["0", "0", "1"]
     with seeded.db.session() as s:
         final = review_rules.effective_labels(s, video_ids=[vid])[vid]
         assert tennis in final and soccer not in final

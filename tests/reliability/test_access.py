@@ -62,6 +62,7 @@ LEAD_ACTIONS = {
     "lead_verdict",
     "list_disputes",
     "moderator_accuracy",
+    "overlap_progress",
 }
 MODERATOR_ACTIONS = {
     "defer_save_review",  # checked by the write, in the session's worker
@@ -214,6 +215,7 @@ def _action_script() -> None:
         ),
         "list_disputes": lambda: actions.list_disputes(db),
         "moderator_accuracy": lambda: actions.moderator_accuracy(db),
+        "overlap_progress": lambda: actions.overlap_progress(db),
     }
     for name in st.session_state["to_try"]:
         try:
