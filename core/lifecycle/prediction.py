@@ -5,11 +5,9 @@ each video's denormalised summary for the review queue: which version predicted 
 confident most-specific tag, and its uncertainty (the certainty filter and column, and the queue's
 order among videos not yet ranked by :mod:`core.lifecycle.review_order`).
 
-Uncertainty: for every tag, how close its probability ``p`` sits to the tag's decision threshold
-``t``, as a fraction of the room on that side (``|p - t| / t`` below the threshold,
-``|p - t| / (1 - t)`` above it), so 0 means "as far from the threshold as possible" and 1 means
-"exactly on it". A video's uncertainty is ``1 - min`` of that distance over all tags: the video
-whose closest call is closest comes first in "least certain first" (a descending sort).
+Uncertainty: :func:`core.ranking.closest_call`, how close the video's closest call among the tags
+a moderator would weigh sits to its tag's decision threshold (1 on it, 0 as far as can be): the
+video whose closest call is closest comes first in "least certain first" (a descending sort).
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ from core.classifier import TagTree, decode, tag_tree
 from core.config import Settings
 from core.lifecycle import model_inputs, registry, review_order
 from core.lifecycle.progress import StepCallback, StepProgress
+from core.ranking import closest_call
 from db.engine import Database
 from db.queries import model_versions as models_q
 from db.queries import videos as videos_q
@@ -30,26 +29,6 @@ from db.tables import PREDICTION_FLOOR, VideoStatus
 PREDICT_BATCH = 256
 PREDICT_STEP = "predicting"
 _PREDICTABLE = (VideoStatus.READY, VideoStatus.PREDICTED, VideoStatus.REVIEWED)
-
-
-CANDIDATE_FLOOR = 0.1  # tags below this probability (and not predicted) are not in question
-
-
-def uncertainty(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """Per row, 1 - the smallest normalised distance of a candidate tag to its threshold (0..1).
-
-    Candidates are the tags a moderator would actually weigh: predicted ones, plausible ones
-    (probability >= ``CANDIDATE_FLOOR``) and the row's most probable tag. Hundreds of rare tags
-    sit just below tiny thresholds; counting them would make every video look maximally
-    uncertain and leave "least certain first" nothing to sort on.
-    """
-    proba = np.asarray(proba, dtype=np.float64)
-    t = np.clip(np.asarray(thresholds, dtype=np.float64), 1e-6, 1 - 1e-6)
-    room = np.where(proba >= t, 1.0 - t, t)
-    distance = np.clip(np.abs(proba - t) / room, 0.0, 1.0)
-    candidates = (proba >= t) | (proba >= CANDIDATE_FLOOR)
-    candidates[np.arange(len(proba)), proba.argmax(axis=1)] = True
-    return 1.0 - np.where(candidates, distance, 1.0).min(axis=1)
 
 
 def predict_videos(
@@ -140,7 +119,7 @@ def store_predictions(
     meta = model.metadata
     clf = model.classifier
     decisions = proba >= clf.thresholds_
-    scores = uncertainty(proba, clf.thresholds_)
+    scores = closest_call(proba, clf.thresholds_)
     rows: list[models_q.PredictionRow] = []
     summaries: list[videos_q.PredictionSummary] = []
     for i, video_id in enumerate(video_ids):

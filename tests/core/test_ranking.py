@@ -7,7 +7,6 @@ import pytest
 
 from core import ranking
 from core.classifier import GradientEmbedding
-from core.lifecycle.prediction import uncertainty
 
 
 def test_closeness_is_one_on_the_threshold_and_zero_at_the_ends() -> None:
@@ -17,13 +16,17 @@ def test_closeness_is_one_on_the_threshold_and_zero_at_the_ends() -> None:
     np.testing.assert_allclose(ranking.closeness(proba, thresholds), [[1.0, 0.0, 0.0, 2 / 3]])
 
 
-def test_closest_call_keeps_the_product_order() -> None:
-    rng = np.random.default_rng(0)
-    proba = rng.random((50, 6))
-    thresholds = rng.uniform(0.1, 0.9, 6)
-    np.testing.assert_allclose(
-        ranking.closest_call(proba, thresholds), uncertainty(proba, thresholds)
-    )
+def test_closest_call_is_closeness_to_the_threshold() -> None:
+    thresholds = np.array([0.5, 0.2])
+    proba = np.array([[0.5, 0.0], [1.0, 0.0], [0.75, 0.0], [0.9, 0.1], [0.0, 0.0]])
+    np.testing.assert_allclose(ranking.closest_call(proba, thresholds), [1.0, 0.0, 0.5, 0.5, 0.0])
+
+
+def test_closest_call_ignores_rare_tags_sitting_on_tiny_thresholds() -> None:
+    thresholds = np.array([0.5, 0.02, 0.03])
+    proba = np.array([[0.95, 0.019, 0.029], [0.55, 0.0, 0.0]])
+    # the rare tags sit right at their thresholds but nobody would weigh them: only tag 0 counts
+    np.testing.assert_allclose(ranking.closest_call(proba, thresholds), [0.1, 0.9])
 
 
 def test_closest_call_ignores_implausible_tags() -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from core import ranking
 from core import review as review_rules
 from core.encoders import Encoder, EncoderInput
 from core.ingest import batch as ingest
@@ -46,19 +47,6 @@ def trained(db, settings, synthetic):
     return taxonomy, ids, version
 
 
-def test_uncertainty_is_closeness_to_the_threshold():
-    thresholds = np.array([0.5, 0.2])
-    proba = np.array([[0.5, 0.0], [1.0, 0.0], [0.75, 0.0], [0.9, 0.1], [0.0, 0.0]])
-    assert prediction.uncertainty(proba, thresholds) == pytest.approx([1.0, 0.0, 0.5, 0.5, 0.0])
-
-
-def test_uncertainty_ignores_implausible_tags_sitting_on_tiny_thresholds():
-    thresholds = np.array([0.5, 0.02, 0.03])
-    proba = np.array([[0.95, 0.019, 0.029], [0.55, 0.0, 0.0]])
-    # the rare tags sit right at their thresholds but nobody would weigh them: only tag 0 counts
-    assert prediction.uncertainty(proba, thresholds) == pytest.approx([0.1, 0.9])
-
-
 def test_predictions_are_stored_with_the_version_and_summaries(db, settings, trained, synthetic):
     taxonomy, ids, version = trained
     with db.session() as session:
@@ -84,9 +72,7 @@ def test_predictions_are_stored_with_the_version_and_summaries(db, settings, tra
     assert videos[0].status == VideoStatus.REVIEWED
     assert {v.status for v in videos[1:]} == {VideoStatus.PREDICTED}
     X = {"title": np.stack([synthetic.title_vector(v.title) for v in videos])}
-    expected = prediction.uncertainty(
-        model.classifier.predict_proba(X), model.classifier.thresholds_
-    )
+    expected = ranking.closest_call(model.classifier.predict_proba(X), model.classifier.thresholds_)
     assert [v.uncertainty for v in videos] == pytest.approx(expected.tolist(), abs=1e-5)
     for video in videos:
         rows = {row.node_id: row for row in stored[video.id]}
