@@ -103,6 +103,13 @@ def closest_call(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return np.where(candidates(proba, thresholds), near, 0.0).max(axis=1)
 
 
+def closest_call_tag(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Per row, the column of the candidate tag :func:`closest_call` scores: the decision the
+    model is least sure of, where a moderator's look is worth most."""
+    near = closeness(proba, thresholds)
+    return np.where(candidates(proba, thresholds), near, -1.0).argmax(axis=1)
+
+
 def expected_errors(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Per row: expected number of wrong tag decisions (``p`` if left out, ``1 - p`` if
     predicted), summed over every tag; higher means more to correct."""

@@ -140,10 +140,11 @@ def _upgrade_to_6(connection: Connection) -> None:
 
 
 def _upgrade_to_7(connection: Connection) -> None:
-    """When the review queue was last ranked, so the server ranks videos that arrived since
-    (issue 17)."""
+    """When the review queue was last ranked, so the server ranks videos that arrived since, and
+    each video's most doubtful tag (issue 17)."""
     table = SQLModel.metadata.tables["queue_ranking"]
     SQLModel.metadata.create_all(connection, tables=[table], checkfirst=True)
+    _add_missing_columns(connection, "video", {"doubt_tag": "VARCHAR"})
 
 
 UPGRADES: list[UpgradeStep] = [

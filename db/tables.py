@@ -205,6 +205,9 @@ class Video(SQLModel, table=True):
     # since its last prediction (it queues after the ranked videos, least certain first)
     review_rank: int | None = Field(default=None, index=True)
     top_tag: str | None = None  # TaxonomyNode.id of the most confident most-specific tag
+    # TaxonomyNode.id of the tag whose decision is the model's closest call (core.ranking): where
+    # the moderator's look is worth most
+    doubt_tag: str | None = None
     # issue 15 (real-world content): per modality what ingest used or dropped and why, as
     # [{"modality": ..., "status": "used"|"fallback"|"dropped"|"warning", "detail": ...}];
     # None: not ingested yet (or before this column existed)

@@ -2,8 +2,9 @@
 
 Writes one ``Prediction`` row per (video, model version, tag) with probability >= the floor, and
 each video's denormalised summary for the review queue: which version predicted it, its most
-confident most-specific tag, and its uncertainty (the certainty filter and column, and the queue's
-order among videos not yet ranked by :mod:`core.lifecycle.review_order`).
+confident most-specific tag, the tag whose decision is its closest call (the Review page's "least
+sure about"), and its uncertainty (the certainty filter and column, and the queue's order among
+videos not yet ranked by :mod:`core.lifecycle.review_order`).
 
 Uncertainty: :func:`core.ranking.closest_call`, how close the video's closest call among the tags
 a moderator would weigh sits to its tag's decision threshold (1 on it, 0 as far as can be): the
@@ -20,7 +21,7 @@ from core.classifier import TagTree, decode, tag_tree
 from core.config import Settings
 from core.lifecycle import model_inputs, registry, review_order
 from core.lifecycle.progress import StepCallback, StepProgress
-from core.ranking import closest_call
+from core.ranking import closest_call, closest_call_tag
 from db.engine import Database
 from db.queries import model_versions as models_q
 from db.queries import videos as videos_q
@@ -120,6 +121,7 @@ def store_predictions(
     clf = model.classifier
     decisions = proba >= clf.thresholds_
     scores = closest_call(proba, clf.thresholds_)
+    doubts = closest_call_tag(proba, clf.thresholds_)
     rows: list[models_q.PredictionRow] = []
     summaries: list[videos_q.PredictionSummary] = []
     for i, video_id in enumerate(video_ids):
@@ -138,6 +140,7 @@ def store_predictions(
                 video_id=video_id,
                 uncertainty=float(scores[i]),
                 top_tag=tags[0].label if tags else None,
+                doubt_tag=meta.node_ids[doubts[i]],
             )
         )
     with db.session() as session:

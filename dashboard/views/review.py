@@ -378,6 +378,8 @@ with right:
     st.text(video.description or "(none)")
     if data.tags:
         st.markdown("**Model prediction**")
+        if video.doubt_tag is not None and video.predicted_model_id == data.model_version_id:
+            st.caption(md_escape(f"Least sure about: {tax.path(video.doubt_tag)}"))
         st.vega_lite_chart(probability_chart(data.tags), width="stretch")
         with st.expander("Full tag tree", expanded=False):
             render_tag_tree(data.tags, tax.taxonomy)

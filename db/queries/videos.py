@@ -47,6 +47,7 @@ class PredictionSummary:
     video_id: int
     uncertainty: float
     top_tag: str | None
+    doubt_tag: str | None = None  # the tag whose decision is the closest call
 
 
 def _check_status(status: str) -> str:
@@ -298,6 +299,7 @@ def set_prediction_summaries(
                     "predicted_model_id": model_version_id,
                     "uncertainty": float(s.uncertainty),
                     "top_tag": s.top_tag,
+                    "doubt_tag": s.doubt_tag,
                     "review_rank": None,
                     "updated_at": now,
                 }

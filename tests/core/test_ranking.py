@@ -22,6 +22,17 @@ def test_closest_call_is_closeness_to_the_threshold() -> None:
     np.testing.assert_allclose(ranking.closest_call(proba, thresholds), [1.0, 0.0, 0.5, 0.5, 0.0])
 
 
+def test_closest_call_tag_is_the_tag_closest_call_scores() -> None:
+    thresholds = np.array([0.5, 0.2, 0.03])
+    # row 0: 0.21 just over 0.2 beats 0.9 over 0.5; row 1: the rare tag on its tiny threshold
+    # is no candidate, so tag 0 (0.55 over 0.5)
+    proba = np.array([[0.9, 0.21, 0.0], [0.55, 0.05, 0.029]])
+    tags = ranking.closest_call_tag(proba, thresholds)
+    assert tags.tolist() == [1, 0]
+    near = ranking.closeness(proba, thresholds)[np.arange(2), tags]
+    np.testing.assert_allclose(near, ranking.closest_call(proba, thresholds))
+
+
 def test_closest_call_ignores_rare_tags_sitting_on_tiny_thresholds() -> None:
     thresholds = np.array([0.5, 0.02, 0.03])
     proba = np.array([[0.95, 0.019, 0.029], [0.55, 0.0, 0.0]])

@@ -297,6 +297,21 @@ def test_modality_notes_say_what_was_used_and_what_was_dropped(signed_in, seeded
     assert "no decodable frames" in table.value["detail"][0]
 
 
+def test_the_prediction_says_which_tag_the_model_is_least_sure_about(signed_in, seeded) -> None:
+    video_id = seeded.video_ids[1]
+    at = _open(signed_in("mod"), video_id)
+    assert not [c for c in at.caption if c.value.startswith("Least sure about")]
+    with seeded.db.session() as s:
+        video = videos.get_video(s, video_id=video_id)
+        tag = taxonomy_core.load_iab3().find("Sports: Soccer").id
+        summary = videos.PredictionSummary(video_id, 0.9, video.top_tag, doubt_tag=tag)
+        videos.set_prediction_summaries(
+            s, model_version_id=video.predicted_model_id, summaries=[summary]
+        )
+    at = _open(signed_in("mod"), video_id)
+    assert "Least sure about: Sports: Soccer" in [c.value.replace("\\", "") for c in at.caption]
+
+
 def test_header_names_the_detected_spoken_language(signed_in, seeded) -> None:
     video_id = seeded.video_ids[2]
     at = _open(signed_in("mod"), video_id)

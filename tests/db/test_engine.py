@@ -79,6 +79,7 @@ _V5_COLUMNS = {("video", "source_size"), ("video", "source_modified_at")}
 _V6_COLUMNS = {("retrain_policy", "last_run_at"), ("retrain_policy", "last_run_job_id")}
 # what version 6 lacked (engine._upgrade_to_7)
 _V7_TABLES = ["queue_ranking"]
+_V7_COLUMNS = {("video", "doubt_tag")}
 
 
 def _rebuild_old_schema(database: Database, version: int) -> None:
@@ -90,6 +91,7 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
         | (_V4_COLUMNS if version < 4 else set())
         | (_V5_COLUMNS if version < 5 else set())
         | (_V6_COLUMNS if version < 6 else set())
+        | _V7_COLUMNS
     )
     with database.session() as session:
         connection = session.connection()
@@ -132,7 +134,9 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
     with database.session() as session:
         inspector = inspect(session.connection())
         assert set(_V2_TABLES + _V7_TABLES) <= set(inspector.get_table_names())
-        for table, column in _V2_COLUMNS | _V3_COLUMNS | _V4_COLUMNS | _V5_COLUMNS | _V6_COLUMNS:
+        for table, column in (
+            _V2_COLUMNS | _V3_COLUMNS | _V4_COLUMNS | _V5_COLUMNS | _V6_COLUMNS | _V7_COLUMNS
+        ):
             assert column in engine_module._column_names(session.connection(), table)
         session.add(ApiToken(name="t", user_id=1, scope="read", token_hash="h", prefix="p"))
         session.add(
@@ -143,6 +147,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
                 spoken_language="ru",
                 spoken_language_probability=0.75,
                 review_rank=0,
+                doubt_tag="t1",
                 source_size=123,
                 source_modified_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
             )
@@ -157,6 +162,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         assert (videos[0].spoken_language, videos[1].spoken_language) == (None, "ru")
         assert videos[1].spoken_language_probability == 0.75
         assert (videos[0].review_rank, videos[1].review_rank) == (None, 0)
+        assert (videos[0].doubt_tag, videos[1].doubt_tag) == (None, "t1")
         assert (videos[0].source_size, videos[1].source_size) == (None, 123)
         assert videos[1].source_modified_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
         assert session.exec(select(ApiToken)).one().id is not None  # its sequence exists
