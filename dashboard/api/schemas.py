@@ -85,6 +85,10 @@ class VideoOut(BaseModel):
     version: int = Field(description="Bumped by every label save; the ETag is this number.")
     model_version: int | None = Field(description="The model version that made `tags`.")
     tags: list[Tag] = Field(description="The most specific predicted tags, most probable first.")
+    least_sure_about: str | None = Field(
+        description="Path of the tag whose decision the model is least sure of (its probability "
+        "closest to the tag's threshold): where a reviewer's look is worth most."
+    )
     tree: list[TagNode] | None = Field(
         None,
         description="With ?tree=true: every stored tag as a tree (a child never exceeds "

@@ -276,6 +276,9 @@ def _video_out(details: VideoDetails, *, with_tree: bool, blind: bool) -> VideoO
             for p in predicted
             if p.node_id not in covered
         ],
+        least_sure_about=next(
+            (p.path for p in details.predictions if p.node_id == video.doubt_tag), None
+        ),
         tree=_tree(details.predictions) if with_tree else None,
         review=Review(
             reviewed=video.reviewed_at is not None,

@@ -90,11 +90,17 @@ def test_get_video_tags_tree_and_labels(api):
             "News": (0.6, True),
         },
     )
+    with api.db.session() as session:  # the prediction's closest call: Golf at 0.2
+        summary = videos_q.PredictionSummary(
+            video_id, 0.7, None, doubt_tag=api.node("Sports: Golf")
+        )
+        videos_q.set_prediction_summaries(session, model_version_id=model, summaries=[summary])
     answer = api.client.get(f"/v1/videos/{video_id}", headers=api.auth("read"))
     assert answer.status_code == 200
     assert answer.headers["etag"] == '"0"'
     body = answer.json()
     assert body["model_version"] == model and body["status"] == VideoStatus.PREDICTED
+    assert body["least_sure_about"] == "Sports: Golf"
     assert body["tags"] == [
         {"path": "Sports: Soccer", "probability": 0.8},
         {"path": "News", "probability": 0.6},
