@@ -151,11 +151,14 @@ def save_labels(
     expected_version: int,
     node_ids: Iterable[str],
     user: Actor,
-    overlap: bool,
+    overlap: bool | None = None,
 ) -> None:
-    """A moderator's labels for a video: the blind answer of an ``overlap`` video
-    (:func:`is_overlap_video`, :func:`overlap_video_ids`), else an ordinary review save, which
-    raises ``StaleVersionError`` when the video changed since ``expected_version``."""
+    """A moderator's labels for a video: the blind answer of an overlap video, else an ordinary
+    review save, which raises ``StaleVersionError`` when the video changed since
+    ``expected_version``. ``overlap`` says which, when the caller knows it already (a page of
+    saves: :func:`overlap_video_ids`); otherwise it is looked up (:func:`is_overlap_video`)."""
+    if overlap is None:
+        overlap = is_overlap_video(session, video_id=video_id)
     if overlap:
         submit_answer(session, video_id=video_id, node_ids=node_ids, user=user)
     else:

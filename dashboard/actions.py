@@ -89,7 +89,6 @@ def _save_review(
         expected_version=expected_version,
         node_ids=node_ids,
         user=user,
-        overlap=quality.is_overlap_video(session, video_id=video_id),
     )
     return review_rules.renew_claim(
         session, video_id=then_claim, user=user, claim_minutes=get_settings().claim_minutes

@@ -212,7 +212,6 @@ def put_labels(
             expected_version=expected,
             node_ids=node_ids,
             user=user,
-            overlap=quality.is_overlap_video(session, video_id=video_id),
         )
     with ctx.db.session() as session:
         out = video_out(session, video_id=video_id, with_tree=False)
