@@ -86,7 +86,7 @@ def queue_cold_start(url: str) -> coverage.ColdStart | None:
 
 @st.cache_data(ttl=COUNTS_TTL_S, show_spinner=False)
 def queue_order_age(url: str) -> str | None:
-    """When the queue's order was chosen, and what arrived since (two queries: cached)."""
+    """When the queue's order was chosen, and what arrived since (a few queries: cached)."""
     return queue_ranking.describe_order(database(), settings=get_settings())
 
 
