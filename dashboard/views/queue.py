@@ -186,6 +186,7 @@ frame = pd.DataFrame(
         "state": [STATE_LABELS.get(r.state, r.state) for r in result.rows],
         "top tag": [r.top_tag for r in result.rows],
         "certainty": [r.confidence for r in result.rows],
+        "least sure about": [r.least_sure_about for r in result.rows],
         "assignee": [r.assignee for r in result.rows],
         "flagged": [r.flagged for r in result.rows],
         "created": [r.created_at for r in result.rows],

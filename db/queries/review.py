@@ -94,6 +94,7 @@ class QueueRow:
     state: str  # a QUEUE_STATES value
     top_tag: str | None  # full path
     confidence: float | None  # 1 - uncertainty
+    least_sure_about: str | None  # full path of the tag whose decision is the closest call
     assignee: str | None  # active claimer, else reviewer
     flagged: bool
     created_at: datetime
@@ -232,6 +233,7 @@ _PAGE_COLUMNS = (
     Video.status,
     Video.top_tag,
     Video.uncertainty,
+    Video.doubt_tag,
     Video.claimed_by,
     Video.claim_expires_at,
     Video.reviewed_by,
@@ -320,7 +322,7 @@ def list_queue(
         if user_ids
         else {}
     )
-    tags = {v.top_tag for v in videos if v.top_tag}
+    tags = {tag for v in videos for tag in (v.top_tag, v.doubt_tag) if tag}
     paths = taxonomy_q.node_paths(session, node_ids=tags)
     rows = []
     for v in videos:
@@ -334,6 +336,7 @@ def list_queue(
                 state=IN_REVIEW if claimed else v.status,
                 top_tag=paths.get(v.top_tag, v.top_tag) if v.top_tag else None,
                 confidence=None if v.uncertainty is None else 1.0 - v.uncertainty,
+                least_sure_about=paths.get(v.doubt_tag, v.doubt_tag) if v.doubt_tag else None,
                 assignee=names.get(v.claimed_by) if claimed else names.get(v.reviewed_by),
                 flagged=v.flagged,
                 created_at=v.created_at,

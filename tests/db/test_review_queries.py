@@ -221,6 +221,19 @@ def _ranks(db: Database, ids: list[int]) -> list[int | None]:
         return [v.review_rank for v in videos.get_videos(s, video_ids=ids)]
 
 
+def test_a_queue_row_names_the_tag_the_model_is_least_sure_about(database: Database) -> None:
+    seeded = _seed(database)
+    ids = seeded["ids"]
+    with database.session() as s:
+        summary = PredictionSummary(ids[0], 0.0, "s.soc", doubt_tag="s.ten")
+        videos.set_prediction_summaries(s, model_version_id=seeded["model"], summaries=[summary])
+    rows = {r.video_id: r for r in _queue(database).rows}
+    assert rows[ids[0]].least_sure_about == "Sports: Tennis"
+    assert rows[ids[1]].least_sure_about is None  # predicted before it was recorded
+    searched = _queue(database, search="clip", tag="s").rows  # the one-pass query, too
+    assert {r.video_id: r.least_sure_about for r in searched}[ids[0]] == "Sports: Tennis"
+
+
 def test_default_sort_follows_the_review_rank_then_least_certain_first(
     database: Database,
 ) -> None:
