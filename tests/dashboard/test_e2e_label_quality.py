@@ -1,7 +1,8 @@
 """End to end in a real browser, the label-quality loop of issue 17 on one `tagger serve`:
 
-- a lead adjudicates a disputed overlap video on *Label quality* (the two blind answers side by
-  side) and rejects a moderator's review with a comment on *Lead review*;
+- a lead adjudicates a disputed overlap video on *Label quality* (its counts say one waits for a
+  lead; the two blind answers side by side) and rejects a moderator's review with a comment on
+  *Lead review*;
 - that moderator's "Review next" gives the video back to her, the comment shown above it;
 - an admin sets the retraining policy on *Label quality*; the server's watcher retrains by
   itself, and *Models* says that the policy started it and that the new version went live.
@@ -86,6 +87,7 @@ def _drive(browser, url: str, disputed: int, rejected: int) -> dict:
     open_page(lead, "Label quality", "Label quality")
     for name in ("ann", "bob"):  # the two blind answers, side by side
         lead.locator('[data-testid="stCaptionContainer"]').filter(has_text=name).first.wait_for()
+    seen["overlap_progress"] = lead.locator('[data-testid="stMetric"]').all_inner_texts()
     final = lead.locator(f".st-key-quality_final_{disputed}")
     final.locator("input").press_sequentially("Sports: Socc", delay=30)
     lead.get_by_role("option", name=LEAVES[0], exact=True).click()
@@ -143,6 +145,11 @@ def test_adjudicate_reject_and_the_policy_retrains(settings: Settings) -> None:
             timeout_s=BROWSER_DEADLINE_S,
         )
         (policy_job,) = [j for j in jobs.list_jobs(db, kind="train") if "policy" in j.params]
+    assert [" ".join(m.split()) for m in seen["overlap_progress"]] == [
+        "Waiting for more answers 0",
+        "Answers differ: a lead decides 1",
+        "Final labels (agreed or decided) 0",
+    ]
     assert f"rejected by lee: {COMMENT}" in seen["moderator_sees"].replace("\\", "")
     assert "; promoted: held-out AU(PRC) " in seen["verdict"]
     soccer = taxonomy_core.load_iab3().find(LEAVES[0]).id
