@@ -34,7 +34,7 @@ def _queued(db: Database, kind: str, params: dict | None = None) -> int:
 
 
 def test_unknown_kind_is_refused_before_anything_is_created(db, settings):
-    with pytest.raises(jobs.JobError, match="train, predict, ingest"):
+    with pytest.raises(jobs.JobError, match="train, predict, ingest, rank"):
         jobs.start_job(db, kind="transcode", params={}, user=None, settings=settings)
     assert jobs.list_jobs(db) == []
 
