@@ -322,12 +322,16 @@ if not data.claim.held:
     except VideoClaimedError as e:
         read_only = True
         st.warning(f"Read only: {md_escape(str(e))}")
+# the tag whose decision is the model's closest call: offered unticked beside the suggestions
+doubt = video.doubt_tag if video.predicted_model_id == data.model_version_id else None
 if video_id not in baselines:
     baselines[video_id] = state.Baseline(
         version=video.version,
         labels=tuple(data.current_labels),
         candidates=tuple(
-            dict.fromkeys([*data.current_labels, *(t.node_id for t in data.suggested)])
+            dict.fromkeys(
+                [*data.current_labels, *(t.node_id for t in data.suggested), *filter(None, [doubt])]
+            )
         ),
     )
 baseline = baselines[video_id]
@@ -378,8 +382,8 @@ with right:
     st.text(video.description or "(none)")
     if data.tags:
         st.markdown("**Model prediction**")
-        if video.doubt_tag is not None and video.predicted_model_id == data.model_version_id:
-            st.caption(md_escape(f"Least sure about: {tax.path(video.doubt_tag)}"))
+        if doubt is not None:
+            st.caption(md_escape(f"Least sure about: {tax.path(doubt)}"))
         st.vega_lite_chart(probability_chart(data.tags), width="stretch")
         with st.expander("Full tag tree", expanded=False):
             render_tag_tree(data.tags, tax.taxonomy)
@@ -411,6 +415,8 @@ with st.form(f"review_form_{video_id}", enter_to_submit=True):
     for i, node in enumerate(baseline.candidates):
         p = probabilities.get(node)
         origin = f"model {p:.2f}" if p is not None else "no model score"
+        if node == doubt:
+            origin += ", least sure"
         key = f"review_acc_{video_id}_{node}"
         number, box = st.columns([1, 14], vertical_alignment="center")
         if i < NUMBERED:

@@ -297,19 +297,26 @@ def test_modality_notes_say_what_was_used_and_what_was_dropped(signed_in, seeded
     assert "no decodable frames" in table.value["detail"][0]
 
 
-def test_the_prediction_says_which_tag_the_model_is_least_sure_about(signed_in, seeded) -> None:
+def test_the_tag_the_model_is_least_sure_about_is_named_and_offered(signed_in, seeded) -> None:
+    """Said above the chart, and offered unticked in the checklist (a number key away), where
+    it is not a suggestion already."""
     video_id = seeded.video_ids[1]
     at = _open(signed_in("mod"), video_id)
     assert not [c for c in at.caption if c.value.startswith("Least sure about")]
+    tennis = taxonomy_core.load_iab3().find("Sports: Tennis").id  # never predicted here
     with seeded.db.session() as s:
         video = videos.get_video(s, video_id=video_id)
-        tag = taxonomy_core.load_iab3().find("Sports: Soccer").id
-        summary = videos.PredictionSummary(video_id, 0.9, video.top_tag, doubt_tag=tag)
+        summary = videos.PredictionSummary(video_id, 0.9, video.top_tag, doubt_tag=tennis)
         videos.set_prediction_summaries(
             s, model_version_id=video.predicted_model_id, summaries=[summary]
         )
     at = _open(signed_in("mod"), video_id)
-    assert "Least sure about: Sports: Soccer" in [c.value.replace("\\", "") for c in at.caption]
+    assert "Least sure about: Sports: Tennis" in [c.value.replace("\\", "") for c in at.caption]
+    offered = _checkbox_by_path(at, "Sports: Tennis")
+    assert "least sure" in offered.label and not offered.value
+    offered.check()
+    _save(at)
+    assert tennis in _human(seeded, video_id)
 
 
 def test_header_names_the_detected_spoken_language(signed_in, seeded) -> None:
