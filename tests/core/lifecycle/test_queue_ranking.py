@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,17 +18,10 @@ from db.queries import model_versions as models_q
 from db.queries import videos as videos_q
 from db.queries.videos import PredictionSummary
 from db.tables import JobStatus, VideoStatus, utcnow
+from tests.support.threads import at_once
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 WAIT = timedelta(seconds=600)
-
-
-@pytest.fixture
-def launched(monkeypatch) -> list[int]:
-    """Jobs whose worker would have been started (none is: these tests check the decision)."""
-    started: list[int] = []
-    monkeypatch.setattr(jobs, "launch", lambda db, job_id, *, settings: started.append(job_id))
-    return started
 
 
 def _pool_with_one_arrival(db: Database) -> tuple[int, int]:
@@ -127,21 +119,16 @@ def test_servers_checking_at_once_start_one_rank_job(
 
     monkeypatch.setattr(queue_ranking, "ranking_state", slow_read)
     later = utcnow() + WAIT
-    with ThreadPoolExecutor(4) as pool:
-        started = list(
-            pool.map(
-                lambda _: queue_ranking.start_if_due(database, settings=settings, now=later),
-                range(4),
-            )
-        )
+    started = at_once(lambda: queue_ranking.start_if_due(database, settings=settings, now=later))
     assert len([j for j in started if j is not None]) == 1 and len(launched) == 1
     with database.session() as s:
         assert len(jobs_q.list_jobs(s, kind="rank")) == 1
 
 
-def test_a_rank_job_ranks_a_video_predicted_on_its_own(db, settings, synthetic) -> None:
-    """Under a model the job is a pool-wide prediction run: the upload takes its place in the
-    order, and the Queue page's line says when the order was chosen."""
+@pytest.fixture
+def trained_pool(db, settings, synthetic) -> list[int]:
+    """24 synthetic videos over 6 tags (imported labels) and a trained active model; BADGE
+    picks 5 of the pool."""
     _, ids = synthetic.build(db, 24)
     training.train_model(
         db,
@@ -151,6 +138,13 @@ def test_a_rank_job_ranks_a_video_predicted_on_its_own(db, settings, synthetic) 
         params=synthetic.params(),
     )
     settings.review_rank_badge_picks = 5
+    return ids
+
+
+def test_a_rank_job_ranks_a_video_predicted_on_its_own(db, settings, trained_pool) -> None:
+    """Under a model the job is a pool-wide prediction run: the upload takes its place in the
+    order, and the Queue page's line says when the order was chosen."""
+    ids = trained_pool
     prediction.predict_videos(db, settings=settings)
     upload = ids[7]
     prediction.predict_videos(db, settings=settings, video_ids=[upload])  # as after an upload
@@ -175,20 +169,11 @@ def test_a_rank_job_ranks_a_video_predicted_on_its_own(db, settings, synthetic) 
 
 
 def test_the_end_of_the_cold_start_ranks_the_pool_again_at_once(
-    db, settings, synthetic, launched
+    db, settings, trained_pool, launched
 ) -> None:
     """The head was chosen by coverage; once enough videos are labelled for BADGE (here: the
     setting lowered), the server ranks again without waiting for an arrival, and only once."""
-    synthetic.build(db, 24)  # 24 labelled videos, 6 tags
-    training.train_model(
-        db,
-        settings=settings,
-        user=None,
-        encoder_key=synthetic.encoder_key,
-        params=synthetic.params(),
-    )
-    settings.review_rank_badge_picks = 5
-    settings.review_cold_start_labels_per_tag = 5  # 30 needed: the head covers
+    settings.review_cold_start_labels_per_tag = 5  # 24 labelled, 30 needed: the head covers
     prediction.predict_videos(db, settings=settings)
     with db.session() as s:
         state = queue_ranking.ranking_state(s, settings=settings)

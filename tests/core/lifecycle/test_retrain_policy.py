@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,6 +21,7 @@ from db.queries import retrain_policy as retrain_policy_q
 from db.queries import users as users_q
 from db.queries import videos as videos_q
 from db.tables import JobStatus, utcnow
+from tests.support.threads import at_once
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 NOW = datetime(2026, 12, 3, 12, tzinfo=UTC)
@@ -97,14 +97,6 @@ def test_promotion_rule_on_the_same_held_out_videos(db, settings, synthetic) -> 
 
 
 # --- the policy starts its own retrains (the dashboard server's watcher) -----------------------
-
-
-@pytest.fixture
-def launched(monkeypatch) -> list[int]:
-    """Jobs whose worker would have been started (none is: these tests check the decision)."""
-    started: list[int] = []
-    monkeypatch.setattr(jobs, "launch", lambda db, job_id, *, settings: started.append(job_id))
-    return started
 
 
 def _policy(db: Database, mode: str, **kwargs) -> None:
@@ -197,13 +189,7 @@ def test_servers_checking_at_once_start_one_training(database, settings, launche
         return state
 
     monkeypatch.setattr(retrain_policy, "policy_state", slow_read)
-    with ThreadPoolExecutor(4) as pool:
-        started = list(
-            pool.map(
-                lambda _: retrain_policy.start_if_due(database, settings=settings, now=NOW),
-                range(4),
-            )
-        )
+    started = at_once(lambda: retrain_policy.start_if_due(database, settings=settings, now=NOW))
     assert len([j for j in started if j is not None]) == 1 and len(launched) == 1
     with database.session() as s:
         assert len(jobs_q.list_jobs(s, kind="train")) == 1
