@@ -39,9 +39,7 @@ def test_unknown_kind_is_refused_before_anything_is_created(db, settings):
     assert jobs.list_jobs(db) == []
 
 
-def test_a_second_training_is_refused_while_one_runs(db, settings, monkeypatch):
-    launched: list[int] = []
-    monkeypatch.setattr(jobs, "launch", lambda db, job_id, *, settings: launched.append(job_id))
+def test_a_second_training_is_refused_while_one_runs(db, settings, launched):
     running = _queued(db, "train")
     with db.session() as session:  # this test process stands in for its live worker
         jobs_q.update_job(session, job_id=running, status=JobStatus.RUNNING, pid=os.getpid())
