@@ -34,7 +34,7 @@ from db.engine import Database
 from db.queries import embeddings as embeddings_q
 from db.queries import model_versions as models_q
 from db.queries import videos as videos_q
-from db.tables import utcnow
+from db.tables import ModelVersion, utcnow
 
 COVERAGE_SEED = 0  # one seed for the projection and the k-means: a rerun gives the same order
 COVERAGE_DIM = 128  # k-means distances in the projected joint embedding space
@@ -109,16 +109,23 @@ def cold_start(db: Database, *, settings: Settings) -> ColdStart | None:
             labels = effective_labels(session)
             labelled, needed = len(labels), _needed_before_first_model(session, labels, per_tag)
         else:
-            tags = json.loads(active.metrics_json or "{}").get("n_tags")
-            if tags is None:
+            version_needs = labels_needed_by(active, per_tag)
+            if version_needs is None:
                 return None
-            labelled, needed = count_labelled_videos(session), labels_needed(per_tag, tags)
+            labelled, needed = count_labelled_videos(session), version_needs
     return ColdStart(labelled, needed, active is not None) if labelled < needed else None
 
 
 def labels_needed(per_tag: float, tags: int) -> int:
     """Labelled videos that end the cold start of a label space of ``tags`` tags."""
     return math.ceil(per_tag * tags)
+
+
+def labels_needed_by(version: ModelVersion, per_tag: float) -> int | None:
+    """Labelled videos that end the cold start of ``version``'s label space; None for a version
+    trained before its label space (``n_tags``) was recorded."""
+    tags = json.loads(version.metrics_json or "{}").get("n_tags")
+    return None if tags is None else labels_needed(per_tag, tags)
 
 
 def labelled_ids_if_fewer(db: Database, *, than: int) -> list[int] | None:

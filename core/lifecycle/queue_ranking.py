@@ -23,7 +23,6 @@ Light on purpose (no torch): the server imports it.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -105,10 +104,8 @@ def _cold_start_over(session: Session, active: ModelVersion, settings: Settings)
     per_tag = settings.review_cold_start_labels_per_tag
     if per_tag <= 0:
         return True
-    tags = json.loads(active.metrics_json or "{}").get("n_tags")
-    if tags is None:
-        return False
-    return count_labelled_videos(session) >= coverage.labels_needed(per_tag, tags)
+    needed = coverage.labels_needed_by(active, per_tag)
+    return needed is not None and count_labelled_videos(session) >= needed
 
 
 def describe_order(db: Database, *, settings: Settings) -> str | None:
