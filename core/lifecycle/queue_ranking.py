@@ -16,7 +16,9 @@ The ranking runs as a background job of kind ``rank`` (:func:`rank_queue` in the
 model it is a pool-wide prediction run (it predicts what the active version has not predicted yet,
 then ranks); before the first model, the coverage ranking of ingest. Each ranking is recorded
 (``db.queries.videos.record_queue_ranking``): when it read its pool, by which version, how many
-videos; :func:`ranking_state` compares the pool with it.
+videos; :func:`ranking_state` compares the pool with it. Where the server does not run, a timer
+calls :func:`rank_if_due` (``tagger rank-if-due``): the same decision and the same job, in its
+own process.
 
 Light on purpose (no torch): the server imports it.
 """
@@ -133,34 +135,82 @@ def start_if_due(db: Database, *, settings: Settings, now: datetime) -> int | No
     """Start a ``rank`` job when the pool is due to be ranked again and nothing ranks it now;
     returns the job's id, or None. Before the first model only during the cold start, the one
     time coverage ranks."""
+    claimed = _claim_run(db, settings=settings, now=now)
+    if isinstance(claimed, str):
+        return None
+    jobs.launch(db, claimed, settings=settings)
+    return claimed
+
+
+def rank_if_due(db: Database, *, settings: Settings, now: datetime) -> str:
+    """Do in this process what the server's rank job does, when it is due (``tagger
+    rank-if-due``, for a timer where the dashboard server does not run); returns what it did or
+    why it did nothing, in words. The run is a ``rank`` job like the server's, so a server or a
+    second timer on the same database never ranks beside it.
+
+    Raises :class:`core.lifecycle.jobs.JobError` when the ranking failed (its reason is also on
+    the job).
+    """
+    claimed = _claim_run(db, settings=settings, now=now)
+    if isinstance(claimed, str):
+        return claimed
+    info = jobs.run_job(db, claimed, settings=settings)
+    if info.status != JobStatus.SUCCEEDED:
+        raise jobs.JobError(f"rank job {claimed} failed: {info.message}")
+    line = describe_order(db, settings=settings) or "The pool was empty: nothing to rank."
+    return f"Ranked again (rank job {claimed}: {info.params['reason']}). {line}"
+
+
+def _claim_run(db: Database, *, settings: Settings, now: datetime) -> int | str:
+    """The id of a queued ``rank`` job when the pool is due to be ranked again and nothing ranks
+    it now, or why not, in words."""
     with db.session() as session:
         state = ranking_state(session, settings=settings)
     if due(state, rerank_after_s=settings.rerank_after_s, now=now) is None:
-        return None
+        return _not_due(state, rerank_after_s=settings.rerank_after_s, now=now)
     if state.model_version_id is None and coverage.cold_start(db, settings=settings) is None:
-        return None
+        return "Not due: no model yet, and coverage ranks only during the cold start."
     with db.session() as session:
         jobs_q.lock_job_starts(session, kind="rank")  # two servers: one job between them
-        if liveness.ranking_in_progress(session) is not None:
-            return None
+        running = liveness.ranking_in_progress(session)
+        if running is not None:
+            return f"Not started: {running} (it ranks the pool when it ends)."
         state = ranking_state(session, settings=settings)
         reason = due(state, rerank_after_s=settings.rerank_after_s, now=now)
         if reason is None:  # a ranking ended since the first look
-            return None
-        if _failed_lately(session, rerank_after_s=settings.rerank_after_s, now=now):
-            return None
-        job_id = jobs_q.create_job(session, kind="rank", params={"reason": reason}).id
-    jobs.launch(db, job_id, settings=settings)
-    return job_id
+            return _not_due(state, rerank_after_s=settings.rerank_after_s, now=now)
+        failed = _failed_lately(session, rerank_after_s=settings.rerank_after_s, now=now)
+        if failed is not None:
+            return failed
+        return jobs_q.create_job(session, kind="rank", params={"reason": reason}).id
 
 
-def _failed_lately(session: Session, *, rerank_after_s: float, now: datetime) -> bool:
-    """The latest rank job failed less than ``rerank_after_s`` ago: wait that long before the
-    next, rather than fail again every check (its reason is on the job)."""
+def _not_due(state: RankingState, *, rerank_after_s: float, now: datetime) -> str:
+    """Why :func:`due` found nothing to do, in words."""
+    if rerank_after_s <= 0:
+        return "Not due: ranking again is off (TAGGER_RERANK_AFTER_S is 0)."
+    if state.first_arrival is None:
+        return "Not due: no video reached the pool after the last ranking."
+    waited = max(now - state.first_arrival, timedelta(0)).total_seconds()
+    return (
+        f"Not due: {_videos(state.arrivals)} reached the pool after the last ranking, the first "
+        f"{_minutes(round(waited))} ago (ranked once it has waited {_minutes(rerank_after_s)})."
+    )
+
+
+def _failed_lately(session: Session, *, rerank_after_s: float, now: datetime) -> str | None:
+    """Why not now, when the latest rank job failed less than ``rerank_after_s`` ago: wait that
+    long before the next, rather than fail again every check (its reason is on the job)."""
     latest = jobs_q.list_jobs(session, kind="rank", limit=1)
     if not latest or latest[0].status != JobStatus.FAILED:
-        return False
-    return now - latest[0].updated_at < timedelta(seconds=rerank_after_s)
+        return None
+    retry_at = latest[0].updated_at + timedelta(seconds=rerank_after_s)
+    if now >= retry_at:
+        return None
+    return (
+        f"Not started: rank job {latest[0].id} failed ({latest[0].message}); the next try is "
+        f"after {retry_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC."
+    )
 
 
 def rank_queue(db: Database, *, settings: Settings, progress: StepCallback | None = None) -> int:

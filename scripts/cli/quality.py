@@ -1,6 +1,7 @@
 """Label-quality commands: ``tagger overlap`` (the setting), ``tagger agreement`` (the report),
-``tagger retrain-policy`` and ``tagger retrain-if-due`` (retraining control; the latter for a timer
-where the dashboard server does not run)."""
+``tagger retrain-policy`` and ``tagger retrain-if-due`` (retraining control), ``tagger rank-if-due``
+(the queue's order kept current); the ``-if-due`` commands are for a timer where the dashboard
+server, which does both by itself, does not run."""
 
 from __future__ import annotations
 
@@ -134,8 +135,21 @@ def retrain_if_due() -> None:
     console.print(outcome.describe(), highlight=False)
 
 
+def rank_if_due() -> None:
+    """Rank the review queue again when videos have waited outside its order for
+    TAGGER_RERANK_AFTER_S (for a timer where the dashboard server, which does this by itself,
+    does not run)."""
+    from core.config import get_settings
+    from core.lifecycle import queue_ranking
+    from db.tables import utcnow
+
+    line = queue_ranking.rank_if_due(open_database(), settings=get_settings(), now=utcnow())
+    console.print(line, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command("overlap")(overlap)
     app.command("agreement")(agreement)
     app.command("retrain-policy")(retrain_policy)
     app.command("retrain-if-due")(retrain_if_due)
+    app.command("rank-if-due")(rank_if_due)

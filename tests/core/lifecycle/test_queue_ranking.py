@@ -6,6 +6,7 @@ pool-wide prediction run, before the first model coverage during the cold start.
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -166,6 +167,63 @@ def test_a_rank_job_ranks_a_video_predicted_on_its_own(db, settings, trained_poo
     assert sorted(ranks) == list(range(24))  # the upload among them
     assert state.arrivals == 0 and state.last.videos == 24
     assert state.describe(rerank_after_s=0).endswith(" UTC (v1, BADGE, 24 videos).")
+
+
+def test_rank_if_due_ranks_in_this_process_and_says_why_not(
+    db, settings, trained_pool, monkeypatch
+) -> None:
+    """`tagger rank-if-due`: the server's rank job, run in the calling process when it is due,
+    recorded as a rank job (so a server never ranks beside it); otherwise the reason in words."""
+    ids = trained_pool
+    prediction.predict_videos(db, settings=settings)
+    assert queue_ranking.rank_if_due(db, settings=settings, now=utcnow()) == (
+        "Not due: no video reached the pool after the last ranking."
+    )
+    prediction.predict_videos(db, settings=settings, video_ids=[ids[7]])  # as after an upload
+    with db.session() as s:
+        arrived = queue_ranking.ranking_state(s, settings=settings).first_arrival
+    assert queue_ranking.rank_if_due(
+        db, settings=settings, now=arrived + timedelta(seconds=90)
+    ) == (
+        "Not due: 1 video reached the pool after the last ranking, the first 1.5 min ago "
+        "(ranked once it has waited 10 min)."
+    )
+    with db.session() as s:
+        predict = jobs_q.create_job(s, kind="predict", params={}).id
+    assert queue_ranking.rank_if_due(db, settings=settings, now=arrived + WAIT) == (
+        f"Not started: predict job {predict} is still queued (it ranks the pool when it ends)."
+    )
+    _finish(db, predict)
+
+    def broken(db, *, settings, progress=None):
+        raise jobs.JobError("the encoder is gone")
+
+    monkeypatch.setattr(prediction, "predict_videos", broken)
+    with pytest.raises(jobs.JobError, match=r"rank job \d+ failed: the encoder is gone"):
+        queue_ranking.rank_if_due(db, settings=settings, now=arrived + WAIT)
+    with db.session() as s:
+        failed = jobs_q.list_jobs(s, kind="rank", limit=1)[0]
+    assert queue_ranking.rank_if_due(
+        db, settings=settings, now=arrived + WAIT
+    ) == (  # due, not yet retried
+        f"Not started: rank job {failed.id} failed (the encoder is gone); the next try is after "
+        f"{(failed.updated_at + WAIT).astimezone(UTC):%Y-%m-%d %H:%M} UTC."
+    )
+    monkeypatch.undo()
+
+    done = queue_ranking.rank_if_due(db, settings=settings, now=failed.updated_at + WAIT)
+    with db.session() as s:
+        job = jobs_q.list_jobs(s, kind="rank", limit=1)[0]
+        ranks = [v.review_rank for v in videos_q.get_videos(s, video_ids=ids)]
+    assert done.startswith(
+        f"Ranked again (rank job {job.id}: 1 video reached the pool after the last ranking). "
+        "Order chosen at "
+    ) and done.endswith(" UTC (v1, BADGE, 24 videos).")
+    assert (job.status, job.pid) == (JobStatus.SUCCEEDED, os.getpid())
+    assert sorted(ranks) == list(range(24))  # the upload among them
+    assert queue_ranking.rank_if_due(db, settings=settings, now=utcnow() + WAIT) == (
+        "Not due: no video reached the pool after the last ranking."
+    )
 
 
 def test_the_end_of_the_cold_start_ranks_the_pool_again_at_once(

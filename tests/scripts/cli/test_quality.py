@@ -77,3 +77,6 @@ def test_retrain_policy_and_not_due(settings: Settings) -> None:
     assert bad.exit_code == 1 and "expected one of" in bad.output
     idle = runner.invoke(app, ["retrain-if-due"])
     assert idle.exit_code == 0 and "not due" in idle.output
+    current = runner.invoke(app, ["rank-if-due"])
+    assert current.exit_code == 0, current.output
+    assert "Not due: no video reached the pool after the last ranking." in current.output
