@@ -45,6 +45,8 @@ from db.tables import JobStatus, ModelVersion, QueueRanking, utcnow
 logger = logging.getLogger(__name__)
 
 CHECKS_PER_WAIT = 4  # the watcher looks this often per ``rerank_after_s``
+SERVER = "the server"  # who started a rank job, as its ``started_by`` says
+TIMER = "`tagger rank-if-due`"
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ def start_if_due(db: Database, *, settings: Settings, now: datetime) -> int | No
     """Start a ``rank`` job when the pool is due to be ranked again and nothing ranks it now;
     returns the job's id, or None. Before the first model only during the cold start, the one
     time coverage ranks."""
-    claimed = _claim_run(db, settings=settings, now=now)
+    claimed = _claim_run(db, settings=settings, now=now, started_by=SERVER)
     if isinstance(claimed, str):
         return None
     jobs.launch(db, claimed, settings=settings)
@@ -151,7 +153,7 @@ def rank_if_due(db: Database, *, settings: Settings, now: datetime) -> str:
     Raises :class:`core.lifecycle.jobs.JobError` when the ranking failed (its reason is also on
     the job).
     """
-    claimed = _claim_run(db, settings=settings, now=now)
+    claimed = _claim_run(db, settings=settings, now=now, started_by=TIMER)
     if isinstance(claimed, str):
         return claimed
     info = jobs.run_job(db, claimed, settings=settings)
@@ -161,9 +163,9 @@ def rank_if_due(db: Database, *, settings: Settings, now: datetime) -> str:
     return f"Ranked again (rank job {claimed}: {info.params['reason']}). {line}"
 
 
-def _claim_run(db: Database, *, settings: Settings, now: datetime) -> int | str:
+def _claim_run(db: Database, *, settings: Settings, now: datetime, started_by: str) -> int | str:
     """The id of a queued ``rank`` job when the pool is due to be ranked again and nothing ranks
-    it now, or why not, in words."""
+    it now, or why not, in words. ``started_by``: who starts it, as the Models page names it."""
     with db.session() as session:
         state = ranking_state(session, settings=settings)
     if due(state, rerank_after_s=settings.rerank_after_s, now=now) is None:
@@ -182,7 +184,8 @@ def _claim_run(db: Database, *, settings: Settings, now: datetime) -> int | str:
         failed = _failed_lately(session, rerank_after_s=settings.rerank_after_s, now=now)
         if failed is not None:
             return failed
-        return jobs_q.create_job(session, kind="rank", params={"reason": reason}).id
+        params = {"reason": reason, "started_by": started_by}
+        return jobs_q.create_job(session, kind="rank", params=params).id
 
 
 def _not_due(state: RankingState, *, rerank_after_s: float, now: datetime) -> str:

@@ -16,6 +16,7 @@ import streamlit as st
 
 from core.errors import TaggerError
 from core.lifecycle import jobs
+from core.lifecycle.queue_ranking import SERVER
 from core.lifecycle.retrain_policy import WAITS
 from dashboard import actions, cache, state
 from dashboard.components import md_escape, metric_history_chart
@@ -92,7 +93,8 @@ def prediction_status() -> None:
         text=md_escape(f"{what} job {job.id}: {job.status} — {job.message}"),
     )
     if "reason" in job.params:
-        st.caption(md_escape(f"Started by the server: {job.params['reason']}."))
+        by = job.params.get("started_by", SERVER)  # rank jobs from before it was recorded
+        st.caption(md_escape(f"Started by {by}: {job.params['reason']}."))
     if job.status == JobStatus.FAILED:
         st.error(md_escape(f"{what} failed: {job.message}"))
 

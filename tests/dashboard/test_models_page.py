@@ -146,3 +146,22 @@ def test_the_servers_rank_job_shows_why_it_started_and_how_it_failed(signed_in, 
         "Started by the server: 3 videos reached the pool after the last ranking."
     ) in [c.value for c in at.caption]
     assert [e.value for e in at.error] == [md_escape("Ranking failed: out of memory")]
+
+
+def test_a_rank_job_from_the_timer_says_so(signed_in, seeded) -> None:
+    """A rank job `tagger rank-if-due` ran is not credited to the server."""
+    with seeded.db.session() as s:
+        job = job_queries.create_job(
+            s,
+            kind="rank",
+            params={
+                "reason": "1 video reached the pool after the last ranking",
+                "started_by": "`tagger rank-if-due`",
+            },
+        )
+        job_queries.update_job(s, job_id=job.id, status="succeeded", message="done")
+    at = signed_in("mod").switch_page("views/models.py").run()
+    assert not at.exception
+    assert md_escape(
+        "Started by `tagger rank-if-due`: 1 video reached the pool after the last ranking."
+    ) in [c.value for c in at.caption]

@@ -79,7 +79,8 @@ def test_an_arrival_that_waited_starts_one_rank_job(database, settings, launched
         job = jobs_q.get_job(s, job_id=job_id)
         assert job.kind == "rank" and job.status == JobStatus.QUEUED
         assert json.loads(job.params_json) == {
-            "reason": "1 video reached the pool after the last ranking"
+            "reason": "1 video reached the pool after the last ranking",
+            "started_by": "the server",
         }
     assert queue_ranking.start_if_due(database, settings=settings, now=now + WAIT) is None
     _finish(database, job_id)  # it failed: the arrival is still due, but not retried at once
@@ -220,6 +221,7 @@ def test_rank_if_due_ranks_in_this_process_and_says_why_not(
         "Order chosen at "
     ) and done.endswith(" UTC (v1, BADGE, 24 videos).")
     assert (job.status, job.pid) == (JobStatus.SUCCEEDED, os.getpid())
+    assert json.loads(job.params_json)["started_by"] == "`tagger rank-if-due`"
     assert sorted(ranks) == list(range(24))  # the upload among them
     assert queue_ranking.rank_if_due(db, settings=settings, now=utcnow() + WAIT) == (
         "Not due: no video reached the pool after the last ranking."
