@@ -127,6 +127,8 @@ class AuditAction(StrEnum):
     LANGUAGE_DETECTED = "language_detected"
     # issue 15: a Whisper transcript written again by a multilingual model (tagger retranscribe)
     TRANSCRIPT_REDONE = "transcript_redone"
+    # a video removed for good (core/removal.py: a takedown, an erasure request)
+    VIDEO_REMOVED = "video_removed"
 
 
 # --- schema bookkeeping -------------------------------------------------------------------------
@@ -494,6 +496,7 @@ class WebhookEvent(StrEnum):
     VIDEO_PREDICTED = "video.predicted"
     VIDEO_FAILED = "video.failed"
     VIDEO_REVIEWED = "video.reviewed"
+    VIDEO_REMOVED = "video.removed"  # removed for good (core/removal.py)
     MODEL_ACTIVATED = "model.activated"  # promoted, rolled back to, or the first model trained
     MODEL_HELD_BACK = "model.held_back"  # the retraining policy's version waits for a human
 

@@ -465,8 +465,8 @@ def process_upload(
     [result] = pipeline.run([video_id], {}, None)
     _predict_new(db, settings, [result])
     with db.session() as session:
-        status = videos_q.get_video(session, video_id=video_id).status
-        event = _EVENTS.get(status)
+        video = session.get(Video, video_id)  # None: removed meanwhile (core.removal)
+        event = _EVENTS.get(video.status) if video is not None else None
         if event is not None:
             webhooks_q.enqueue_video_event(session, event=event, video_id=video_id)
     return result

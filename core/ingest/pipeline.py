@@ -59,7 +59,7 @@ from core.media.transcript import Transcript
 from db.engine import Database
 from db.queries import embeddings as embeddings_q
 from db.queries import videos as videos_q
-from db.tables import VideoStatus
+from db.tables import Video, VideoStatus
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +225,15 @@ class Pipeline:
     def _plan_one(
         self, session: Session, video_id: int, sidecar_path: Path | None, started: float
     ) -> _Task | IngestResult:
-        video = videos_q.get_video(session, video_id=video_id)
+        video = session.get(Video, video_id)
+        if video is None:  # removed (core.removal) after it was queued for this run
+            return IngestResult(
+                f"video {video_id}",
+                VideoStatus.FAILED,
+                video_id=video_id,
+                reason="removed before it was processed",
+                seconds=time.perf_counter() - started,
+            )
         keep_status = video.status in DONE_STATUSES  # embedding again for a new encoder
         donor_video = video if keep_status else None
         name = video_name(video)

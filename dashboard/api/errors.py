@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from core.ingest.batch import UploadConflict, UploadRejected, UploadTooLarge
 from core.lifecycle.jobs import JobError
 from core.quality import OverlapClosedError, QualityInputError, QualityPermissionError
+from core.removal import RemovalInputError, VideoBusyError
 from db.engine import DatabaseBusyError
 from db.queries import DuplicateError, NotFoundError, StaleVersionError, UnknownNodeError
 
@@ -28,6 +29,8 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (OverlapClosedError, status.HTTP_409_CONFLICT),
     (QualityPermissionError, status.HTTP_403_FORBIDDEN),
     (QualityInputError, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (VideoBusyError, status.HTTP_409_CONFLICT),
+    (RemovalInputError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (DatabaseBusyError, status.HTTP_503_SERVICE_UNAVAILABLE),
 ]
 

@@ -97,6 +97,20 @@ class VideoOut(BaseModel):
     review: Review
 
 
+class Removal(BaseModel):
+    id: int
+    title: str
+    files_deleted: int = Field(description="Its media file and keyframe thumbnails deleted.")
+    files_kept: int = Field(
+        description="Files kept: a copy of the same bytes uses them, or they are not the"
+        " product's (a dataset import's own folder)."
+    )
+    files_left: list[str] = Field(
+        description="Files it could not delete, with the reason (the video is removed all the"
+        " same; the server log has them too)."
+    )
+
+
 class QueueClaim(BaseModel):
     video: VideoOut
     claim_expires_at: datetime = Field(

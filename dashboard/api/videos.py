@@ -1,10 +1,10 @@
-"""``/v1/videos``: upload (processed in a background job), read, list, and write labels.
+"""``/v1/videos``: upload (processed in a background job), read, list, write labels, remove.
 
 Uploads go through ``core.ingest.batch.receive_upload`` (size limit, probing, content-hash and
 external-id idempotency) and ``process_upload`` in an ingest job, the same code as the
 dashboard's upload page; label writes go through ``core.quality.save_labels``, the dashboard's
 save (optimistic version check, audit rows, ``video.reviewed`` webhook; a blind answer for a
-video in the overlap share).
+video in the overlap share); removal goes through ``core.removal.remove_video``, the CLI's.
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from sqlmodel import Session
 
 from core import quality, taxonomy
 from core.ingest.batch import receive_upload
-from dashboard.api.access import Reader, Writer
+from core.removal import MAX_REASON, remove_video
+from dashboard.api.access import Admin, Reader, Writer
 from dashboard.api.context import ApiContext, context
 from dashboard.api.errors import problem
 from dashboard.api.schemas import (
     LabelOut,
     LabelsIn,
     Problem,
+    Removal,
     Review,
     Tag,
     TagNode,
@@ -217,6 +219,43 @@ def put_labels(
         out = video_out(session, video_id=video_id, with_tree=False)
     response.headers["ETag"] = etag(out.version)
     return out
+
+
+@router.delete(
+    "/{video_id}",
+    response_model=Removal,
+    responses={
+        409: {"model": Problem, "description": "The video is being processed."},
+        422: {"model": Problem},
+        **_ERRORS,
+    },
+)
+def delete_video(
+    ctx: Ctx,
+    user: Admin,
+    video_id: int,
+    reason: Annotated[
+        str,
+        Query(
+            description="Why (a takedown, the uploader deleted it, an erasure request); audited.",
+            min_length=1,
+            max_length=MAX_REASON,
+        ),
+    ],
+) -> Removal:
+    """Remove the video for good: its labels, predictions, vectors, transcript, keyframes and
+    media (kept where a copy of the same bytes uses them). The audit log records who and why;
+    webhook subscribers hear ``video.removed``. 409 while it is being processed."""
+    removed = remove_video(
+        ctx.db, settings=ctx.settings, video_id=video_id, user=user, reason=reason
+    )
+    return Removal(
+        id=removed.video_id,
+        title=removed.title,
+        files_deleted=removed.files_deleted,
+        files_kept=removed.files_kept,
+        files_left=removed.files_left,
+    )
 
 
 # --- helpers ------------------------------------------------------------------------------------

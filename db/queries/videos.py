@@ -14,7 +14,9 @@ from db.tables import (
     Embedding,
     Keyframe,
     Label,
+    LeadReview,
     OnscreenText,
+    OverlapAnswer,
     Prediction,
     QueueRanking,
     Transcript,
@@ -451,11 +453,22 @@ def unranked_arrivals(
 
 def delete_videos(session: Session, *, video_ids: Sequence[int]) -> None:
     """Remove videos and every row that belongs to them (labels, media rows, vectors,
-    predictions); the audit log keeps its history. Used to undo a failed import."""
+    predictions, blind overlap answers, lead verdicts); the audit log keeps its history and the
+    webhook log what was sent. Used to undo a failed import and by ``core.removal``."""
     ids = list(set(video_ids))
     if not ids:
         return
-    for table in (Label, Prediction, Embedding, Keyframe, Transcript, OnscreenText):
+    tables = (
+        Label,
+        Prediction,
+        Embedding,
+        Keyframe,
+        Transcript,
+        OnscreenText,
+        OverlapAnswer,
+        LeadReview,
+    )
+    for table in tables:
         session.exec(delete(table).where(col(table.video_id).in_(ids)))
     session.exec(delete(Video).where(col(Video.id).in_(ids)))
 

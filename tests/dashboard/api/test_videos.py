@@ -241,3 +241,36 @@ def test_list_rejects_bad_filters_in_words(api):
     assert bad(limit=0).status_code == 422
     assert bad(cursor="nonsense!").json()["detail"] == "cursor: not a cursor this API gave out"
     assert "unknown tag" in bad(tag="Cooking").json()["detail"]
+
+
+def test_an_admin_token_removes_a_video_for_good(api, clip):
+    """DELETE /v1/videos/{id}: the video, its rows and files go; the audit log names the
+    token's account and the reason; a video being processed answers 409."""
+    uploaded = _upload(api, clip(90), external_id="platform-9").json()["id"]
+    path = f"/v1/videos/{uploaded}"
+    assert api.client.delete(path, headers=api.auth("admin")).status_code == 422  # no reason
+    blank = api.client.delete(path, params={"reason": "  "}, headers=api.auth("admin"))
+    assert blank.status_code == 422 and "say why" in blank.json()["detail"]
+    answer = api.client.delete(
+        path, params={"reason": "uploader deleted it"}, headers=api.auth("admin")
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "id": uploaded,
+        "title": "A match",
+        "files_deleted": 2,
+        "files_kept": 0,
+        "files_left": [],
+    }
+    assert api.client.get(path, headers=api.auth("read")).status_code == 404
+    again = api.client.delete(path, params={"reason": "again"}, headers=api.auth("admin"))
+    assert again.status_code == 404
+    with api.db.session() as session:
+        [entry] = audit_q.list_audit(session, video_id=uploaded, action=AuditAction.VIDEO_REMOVED)
+        assert entry.username == "boss"
+        assert json.loads(entry.detail_json)["reason"] == "uploader deleted it"
+        busy = videos_q.create_video(session, title="busy", status=VideoStatus.PROCESSING).id
+    refused = api.client.delete(
+        f"/v1/videos/{busy}", params={"reason": "takedown"}, headers=api.auth("admin")
+    )
+    assert refused.status_code == 409 and "being processed" in refused.json()["detail"]
