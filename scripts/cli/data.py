@@ -1,4 +1,4 @@
-"""Data commands: init, import-taxonomy, import, export, users, serve.
+"""Data commands: init, import-taxonomy, import, export, remove, users, serve.
 
 Light commands: the core modules behind them are imported inside each command (see
 scripts/cli/__init__.py).
@@ -161,6 +161,37 @@ def export(
     console.print(f"wrote {n} videos to {out}")
 
 
+def remove(
+    video_ids: Annotated[list[int], typer.Argument(help="Ids of the videos to remove.")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            help="Why (a takedown, the uploader deleted it, an erasure request); audited.",
+            show_default=False,
+        ),
+    ],
+) -> None:
+    """Remove videos for good: every row about them, their media and thumbnails (kept where a
+    copy of the same bytes uses them). The audit log keeps who removed what and why."""
+    from core import removal
+    from core.errors import TaggerError
+
+    db = open_database()
+    failed = 0
+    for video_id in dict.fromkeys(video_ids):
+        try:
+            removed = removal.remove_video(
+                db, settings=get_settings(), video_id=video_id, user=None, reason=reason
+            )
+        except TaggerError as e:  # one bad id must not keep the others
+            failed += 1
+            console.print(f"[red]video {video_id}: {e}[/red]", highlight=False)
+            continue
+        console.print(removed.describe(), highlight=False)
+    if failed:
+        raise fail(f"{failed} of {len(set(video_ids))} videos not removed")
+
+
 users_app = typer.Typer(help="Manage dashboard accounts.", no_args_is_help=True)
 
 
@@ -251,5 +282,6 @@ def register(app: typer.Typer) -> None:
     app.command("import-taxonomy")(import_taxonomy)
     app.command("import")(import_dataset)
     app.command("export")(export)
+    app.command("remove")(remove)
     app.add_typer(users_app, name="users")
     app.command("serve")(serve)

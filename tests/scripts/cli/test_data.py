@@ -34,7 +34,7 @@ def _one_line_error(result) -> str:
 def test_help_lists_the_commands() -> None:
     result = _run("--help")
     assert result.exit_code == 0
-    for command in ("init", "import-taxonomy", "import", "export", "users", "serve"):
+    for command in ("init", "import-taxonomy", "import", "export", "remove", "users", "serve"):
         assert command in result.output
     for sub in (
         ["import", "--help"],
@@ -182,3 +182,26 @@ def test_listings_print_one_table_each(settings: Settings) -> None:
     header = next(line for line in result.output.splitlines() if "username" in line)
     assert all(column in header for column in ("id", "role", "created", "disabled"))
     assert "ann" in result.output and "moderator" in result.output
+
+
+def test_remove_takes_each_video_and_reports_the_ones_it_could_not(settings: Settings) -> None:
+    """One unknown or busy id does not keep the others; every removal is audited."""
+    assert _run("init").exit_code == 0
+    db = get_database()
+    with db.session() as s:
+        kept = videos.create_video(s, title="kept").id
+        gone = [videos.create_video(s, title=f"gone {i}").id for i in range(2)]
+        busy = videos.create_video(s, title="busy", status="processing").id
+    result = _run("remove", str(gone[0]), "999", str(busy), str(gone[1]), "--reason", "takedown 7")
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert f"removed video {gone[0]} ('gone 0'): 0 files deleted" in lines
+    assert f"removed video {gone[1]} ('gone 1'): 0 files deleted" in lines
+    assert "video 999: no video with id 999" in lines
+    assert f"video {busy}: video {busy} is being processed;" in result.output
+    assert lines[-1] == "error: 2 of 4 videos not removed"
+    with db.session() as s:
+        assert [v.id for v in videos.get_videos(s, video_ids=[kept, *gone, busy])] == [kept, busy]
+        removals = audit.list_audit(s, action="video_removed")
+    assert sorted(e.video_id for e in removals) == sorted(gone)
+    assert _run("remove", str(kept)).exit_code == 2  # --reason is required
