@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import streamlit as st
 from sqlmodel import Session
 
-from core import bulk_review, lead_review, quality
+from core import bulk_review, lead_review, quality, removal
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from core.auth import CurrentUser
@@ -332,6 +332,15 @@ def ingest_paths(db: Database, *, paths: Sequence[str]) -> int:
     object_inputs.open_sources(uris)
     return jobs.start_job(
         db, kind="ingest", params={"paths": list(paths)}, user=user, settings=get_settings()
+    )
+
+
+def remove_video(db: Database, *, video_id: int, reason: str) -> removal.Removed:
+    """Remove a video for good (:mod:`core.removal`: its rows, media and thumbnails; audited with
+    ``reason``)."""
+    user = state.require(db, Role.ADMIN)
+    return removal.remove_video(
+        db, settings=get_settings(), video_id=video_id, user=user, reason=reason
     )
 
 

@@ -21,6 +21,7 @@ import streamlit as st
 from core.config import get_settings
 from core.errors import TaggerError
 from core.media.transcript import NO_SPEECH
+from core.removal import MAX_REASON
 from dashboard import actions, cache, deferred, state
 from dashboard.components import (
     PLAYER_KEYS,
@@ -40,6 +41,7 @@ from dashboard.review_data import ReviewData, load_review, read_review
 from dashboard.routes import media
 from db.queries import NotFoundError, StaleVersionError
 from db.queries.review import VideoClaimedError
+from db.tables import Role
 
 CONFLICT = "review_conflict"
 REFUSED = "review_refused"  # (state.ReviewWrite, why, stale) of a save the worker could not write
@@ -185,6 +187,26 @@ def _flag(video_id: int) -> None:
         db, video_id=video_id, reason=reason, about=state.ReviewWrite(video_id, "flag", None)
     )
     _skip(video_id, action="flag")
+
+
+def _remove(video_id: int) -> None:
+    """Admins: remove the video on screen for good (:mod:`core.removal`), then open the next."""
+    if not _current(video_id):
+        return
+    if not st.session_state.get(f"review_remove_sure_{video_id}"):
+        st.session_state[WRITE_ERROR] = "Tick the box to confirm: a removal cannot be undone."
+        return
+    reason = st.session_state.get(f"review_remove_reason_{video_id}", "")
+    try:
+        removed = actions.remove_video(db, video_id=video_id, reason=reason)
+    except TaggerError as e:
+        st.session_state[WRITE_ERROR] = f"Video {video_id} was not removed: {e}."
+        return
+    st.session_state[WRITTEN] = f"Removed video {video_id} for good."
+    if removed.files_left:
+        st.session_state[WRITE_ERROR] = f"Could not delete: {'; '.join(removed.files_left)}."
+    baselines.pop(video_id, None)
+    _open_next(_prepared(video_id))
 
 
 def _take_in_finished() -> None:
@@ -474,6 +496,22 @@ with st.form(f"review_flag_form_{video_id}", enter_to_submit=True):
         on_click=_flag,
         args=(video_id,),
     )
+
+if user.role == Role.ADMIN:
+    with (
+        st.expander("Remove this video for good (admins)"),
+        st.form(f"review_remove_form_{video_id}", enter_to_submit=False),
+    ):
+        st.text_input(
+            "Why (a takedown, the uploader deleted it, an erasure request): audited",
+            key=f"review_remove_reason_{video_id}",
+            max_chars=MAX_REASON,
+        )
+        st.checkbox(
+            "Remove the video, its labels, predictions and media. This cannot be undone.",
+            key=f"review_remove_sure_{video_id}",
+        )
+        st.form_submit_button("Remove", on_click=_remove, args=(video_id,))
 
 if not read_only:
     _prepare_next(video_id)

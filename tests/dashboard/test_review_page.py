@@ -358,3 +358,32 @@ def test_a_save_the_database_could_not_take_can_be_made_again(signed_in, seeded,
     assert at.multiselect(key=f"review_add_{vid}").value == [tennis]
     _save(at)
     assert _human(seeded, vid) == sorted([soccer, tennis])
+
+
+def test_an_admin_removes_the_video_on_screen_and_moderators_cannot(signed_in, seeded) -> None:
+    """A takedown from the Review page: confirmed, audited with its reason, then the next video
+    opens; the section is not shown to moderators (the action checks the role too)."""
+    moderator = _open(signed_in("mod"), seeded.video_ids[3])
+    assert "Remove" not in [b.label for b in moderator.button]
+    at = _review_next(signed_in("boss"))
+    first = at.session_state["review_video_id"]
+
+    def remove() -> None:
+        at.button[[b.label for b in at.button].index("Remove")].click().run()
+
+    at.text_input(key=f"review_remove_reason_{first}").input("takedown 42")
+    remove()
+    assert at.session_state["review_video_id"] == first  # not confirmed: nothing happened
+    assert [e.value for e in at.error] == [
+        md_escape("Tick the box to confirm: a removal cannot be undone.")
+    ]
+    at.checkbox(key=f"review_remove_sure_{first}").check()
+    remove()
+    assert not at.exception
+    assert at.session_state["review_video_id"] not in (None, first)
+    assert md_escape(f"Removed video {first} for good.") in [s.value for s in at.success]
+    with seeded.db.session() as s:
+        assert videos.get_videos(s, video_ids=[first]) == []
+        [entry] = audit.list_audit(s, video_id=first, action="video_removed")
+    assert entry.username == "boss"
+    assert json.loads(entry.detail_json)["reason"] == "takedown 42"

@@ -44,6 +44,7 @@ ADMIN_ACTIONS = {
     "rollback",
     "repredict",
     "ingest_paths",
+    "remove_video",
     # HTTP API administration
     "create_api_token",
     "revoke_api_token",
@@ -201,6 +202,7 @@ def _action_script() -> None:
             db, url="http://127.0.0.1:9/x", secret="s" * 32, events=[]
         ),
         "remove_webhook": lambda: actions.remove_webhook(db, subscriber_id=1),
+        "remove_video": lambda: actions.remove_video(db, video_id=1, reason="takedown"),
         "get_overlap": lambda: actions.get_overlap(db),
         "set_overlap": lambda: actions.set_overlap(db, share=1.0, moderators=2),
         "retrain_policy_state": lambda: actions.retrain_policy_state(db),
