@@ -5,7 +5,8 @@ predictions, vectors, transcript, on-screen text, keyframes, blind overlap answe
 verdicts (``db.queries.videos.delete_videos``). Then its media file and keyframe thumbnails are
 deleted from the data dir, unless another video is a copy of the same bytes (ingest shares them
 by content hash) or the file lies outside the media folder (a dataset import's own folder, which
-the product never writes). The audit log keeps its history of the video and records the removal
+the product never writes); with ``ray_data_uri`` on object storage, the media's copy there
+too. The audit log keeps its history of the video and records the removal
 (who, why, the title and external id); webhook subscribers hear ``video.removed``. Model
 versions trained with the video stay as they are; the next retrain goes without it (its vectors
 are gone).
@@ -79,7 +80,9 @@ def remove_video(
     if not reason:
         raise RemovalInputError("say why the video is removed (e.g. 'takedown request 1234')")
     if len(reason) > MAX_REASON:
-        raise RemovalInputError(f"the reason is {len(reason)} characters long; at most {MAX_REASON}")
+        raise RemovalInputError(
+            f"the reason is {len(reason)} characters long; at most {MAX_REASON}"
+        )
     with db.session() as session:
         video = videos_q.get_video(session, video_id=video_id)
         if video.status == VideoStatus.PROCESSING:
@@ -98,7 +101,12 @@ def remove_video(
         )
         videos_q.delete_videos(session, video_ids=[video_id])
     left = [problem for path in doomed if (problem := _delete(path)) is not None]
-    return Removed(video_id, title, len(doomed) - len(left), kept, left)
+    deleted = len(doomed) - len(left)
+    media_dir = settings.media_dir.resolve()
+    for path in doomed:
+        if settings.ray_data_uri is not None and path.is_relative_to(media_dir):
+            left += _delete_ray_copy(settings, path.relative_to(settings.data_dir.resolve()))
+    return Removed(video_id, title, deleted, kept, left)
 
 
 def _files_of(session: Session, video: Video, settings: Settings) -> tuple[list[Path], int]:
@@ -124,6 +132,19 @@ def _files_of(session: Session, video: Video, settings: Settings) -> tuple[list[
         elif thumbnails.exists():
             kept += 1
     return [path for path in doomed if path.exists()], kept
+
+
+def _delete_ray_copy(settings: Settings, relative: Path) -> list[str]:
+    """Delete the copy Ray workers read of a media file (object storage only); what stopped
+    it, in words."""
+    from core.ingest.storage import StorageError, open_store  # PyAV: only when Ray is set up
+
+    try:
+        open_store(str(settings.ray_data_uri)).delete(relative)
+    except StorageError as e:
+        logger.warning("removal: %s", e)
+        return [str(e)]
+    return []
 
 
 def _delete(path: Path) -> str | None:

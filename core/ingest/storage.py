@@ -95,6 +95,18 @@ class DataStore:
         except OSError as e:
             raise StorageError(f"cannot upload {relative} to {self.name}: {_one_line(e)}") from e
 
+    def delete(self, relative: Path) -> None:
+        """Delete the object of a media file (relative to the data dir) when a video is removed
+        for good (:mod:`core.removal`); nothing to do on a mount, or when there is none."""
+        if self.mounted:
+            return
+        try:
+            self.filesystem.delete_file(self._key(relative))
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise StorageError(f"cannot delete {relative} from {self.name}: {_one_line(e)}") from e
+
     @contextmanager
     def worker_data_dir(self, media_path: Path) -> Iterator[WorkerDataDir]:
         """The data dir a worker extracts ``media_path`` (relative) in: the mount itself, or a

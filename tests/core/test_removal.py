@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pyarrow.fs import FileType
 from sqlmodel import col, func, select
 
 from core.config import Settings
@@ -194,3 +195,22 @@ def test_ingest_passes_over_a_video_removed_before_it_was_planned(
         db, [upload], settings=settings, encoder=fake_encoder, transcriber=fake_transcriber
     )
     assert [r.status for r in report.results] == [VideoStatus.READY]
+
+
+def test_the_copy_ray_workers_read_from_object_storage_goes_too(db, settings, two_videos, s3):
+    from core.ingest.storage import open_store
+
+    first, second = two_videos
+    settings.ray_data_uri = s3.uri("media/tagger")
+    store = open_store(settings.ray_data_uri)
+    relative = {
+        v: _files(settings, v, db)[0].relative_to(settings.data_dir) for v in (first, second)
+    }
+    store.upload(settings.data_dir, relative.values())  # as `tagger ingest --ray` does
+    objects = {v: f"{store.root}/{relative[v].as_posix()}" for v in (first, second)}
+    found = store.filesystem.get_file_info(list(objects.values()))
+    assert [info.type for info in found] == [FileType.File, FileType.File]
+    removed = remove_video(db, settings=settings, video_id=first, user=None, reason="erasure")
+    assert (removed.files_deleted, removed.files_left) == (2, [])
+    found = store.filesystem.get_file_info(list(objects.values()))
+    assert [info.type for info in found] == [FileType.NotFound, FileType.File]
