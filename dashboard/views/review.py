@@ -50,10 +50,14 @@ WRITTEN = "review_written"  # the last write's outcome, e.g. "Saved video 7."
 MAX_TRANSCRIPT_LINES = 400
 MAX_KEYFRAMES = 16
 NUMBERED = 9  # suggestions toggled with the keys 1-9
+LEFT = "review_left"  # the videos left by a save, skip or flag in this sitting, newest last
+BACK_LIMIT = 20  # how far "back" goes
+BACK_WAIT_S = 30.0  # how long "back" waits for the left video's write, so it shows what was written
 KEYS = (
     ("S", "save & next"),
     ("N", "skip"),
     ("F", "flag"),
+    ("B", "back to the last video"),
     ("A", "accept all suggestions"),
     ("1-9", "toggle tag"),
     *PLAYER_KEYS,
@@ -159,6 +163,7 @@ def _save(video_id: int) -> None:
         then_claim=then_claim,
         about=state.ReviewWrite(video_id, "save", then_claim, tuple(node_ids), baseline),
     )
+    _leave(video_id)
     _open_next(then_claim)
 
 
@@ -176,6 +181,7 @@ def _skip(video_id: int, action: str = "skip") -> None:
     )
     st.session_state[state.SKIPPED].append(video_id)
     baselines.pop(video_id, None)
+    _leave(video_id)
     _open_next(then_claim)
 
 
@@ -187,6 +193,29 @@ def _flag(video_id: int) -> None:
         db, video_id=video_id, reason=reason, about=state.ReviewWrite(video_id, "flag", None)
     )
     _skip(video_id, action="flag")
+
+
+def _leave(video_id: int) -> None:
+    """Remember a video left by a save, skip or flag, for "back"."""
+    left: list[int] = st.session_state.setdefault(LEFT, [])
+    left.append(video_id)
+    del left[:-BACK_LIMIT]
+
+
+def _back() -> None:
+    """Open again the last video left in this sitting, as its write left it (a save's labels
+    ticked), once that write is done. The video on screen stays claimed, so it comes next."""
+    left: list[int] = st.session_state.get(LEFT, [])
+    if not left:
+        return
+    previous = left.pop()
+    deferred.work().wait(BACK_WAIT_S)
+    st.session_state.pop(WRITTEN, None)
+    st.session_state.pop(CONFLICT, None)
+    st.session_state[state.REVIEW_VIDEO] = previous
+    st.session_state[state.REVIEW_NEXT] = None
+    loaded.clear()
+    baselines.pop(previous, None)
 
 
 def _remove(video_id: int) -> None:
@@ -326,6 +355,8 @@ if video_id is None:
     st.button(
         "▶ Review next", type="primary", key="review_next_empty", on_click=_open_next, shortcut="S"
     )
+    if st.session_state.get(LEFT):  # e.g. the last video of the queue was saved by mistake
+        st.button("◀ Back", key="review_back_empty", shortcut="B", on_click=_back)
     st.stop()
 
 try:
@@ -374,6 +405,14 @@ if video.flagged:  # a moderator's flag, a lead's rejection with its comment, a 
     st.warning(md_escape(f"Flagged: {video.flag_reason or 'no reason given'}"))
 shortcut_legend(KEYS)
 player_keys()
+st.button(
+    "◀ Back",
+    key="review_back",
+    shortcut="B",
+    on_click=_back,
+    disabled=not st.session_state.get(LEFT),
+    help="Open again the last video you saved, skipped or flagged",
+)
 
 left, right = st.columns([3, 2], gap="large")
 with left:

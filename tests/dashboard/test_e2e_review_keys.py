@@ -1,5 +1,6 @@
-"""End to end in a real browser, keyboard only: a moderator opens, corrects, saves, skips and
-flags videos without the mouse (Streamlit shortcuts plus the page's player/search keys).
+"""End to end in a real browser, keyboard only: a moderator opens, corrects, saves, skips,
+flags and goes back to a video without the mouse (Streamlit shortcuts plus the page's
+player/search keys).
 
 The dashboard runs in its own process group and the Playwright session in a child process group
 with a hard deadline (:func:`tests.support.browser.run_in_browser`): a stuck headless Chromium is
@@ -92,6 +93,9 @@ def _drive(browser, url: str, password: str) -> dict:
     _next_video(page, seen["third"])
     seen["fourth"] = page.evaluate(bench._ID_OF_PAGE)
     until_reported(page, f"Flagged video {seen['third']}.")
+    page.keyboard.press("b")  # back to the flagged video
+    _next_video(page, seen["fourth"])
+    seen["back"] = page.evaluate(bench._ID_OF_PAGE)
     return seen
 
 
@@ -105,6 +109,7 @@ def test_keyboard_drives_a_full_review(settings: Settings, bigbuckbunny: Path) -
     assert seen["player_keys"]
     first, second, third = (int(seen[k]) for k in ("first", "second", "third"))
     assert len({first, second, third, int(seen["fourth"])}) == 4
+    assert int(seen["back"]) == third
     tennis = taxonomy_core.load_iab3().find("Sports: Table Tennis").id
     db = get_database(settings)
     with db.session() as s:

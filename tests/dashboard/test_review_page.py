@@ -190,13 +190,22 @@ def test_every_action_has_a_key_and_the_page_lists_them(signed_in, seeded) -> No
     at = _open(signed_in("mod"), seeded.video_ids[0])
     keys = _shortcuts(at)
     assert keys["S"] == "Save & next" and keys["N"] == "Skip" and keys["F"] == "Flag"
-    assert keys["A"] == "Accept all suggestions"
+    assert keys["A"] == "Accept all suggestions" and keys["B"] == "◀ Back"
     candidates = [c for c in at.checkbox if c.key.startswith("review_acc_")]
     assert [keys[str(i + 1)] for i in range(len(candidates))] == [
         str(i + 1) for i in range(len(candidates))
     ]
     legend = " ".join(c.value for c in at.caption)
-    for key in ("`S` save", "`N` skip", "`F` flag", "`A` accept", "`1-9`", "`/` focus", "`K` play"):
+    for key in (
+        "`S` save",
+        "`N` skip",
+        "`F` flag",
+        "`B` back",
+        "`A` accept",
+        "`1-9`",
+        "`/` focus",
+        "`K` play",
+    ):
         assert key in legend, legend
     assert any("tagger-review-keys" in h.proto.body for h in at.get("html"))  # player/search keys
 
@@ -387,3 +396,34 @@ def test_an_admin_removes_the_video_on_screen_and_moderators_cannot(signed_in, s
         [entry] = audit.list_audit(s, video_id=first, action="video_removed")
     assert entry.username == "boss"
     assert json.loads(entry.detail_json)["reason"] == "takedown 42"
+
+
+def test_back_opens_the_last_video_left_as_it_was_written(signed_in, seeded) -> None:
+    """A save made by mistake: "back" reopens the video with the saved tags ticked, a second
+    save corrects it, and the queue goes on with the video that was on screen; back again
+    after a skip reopens the skipped video."""
+    tax = taxonomy_core.load_iab3()
+    soccer, tennis = tax.find("Sports: Soccer").id, tax.find("Sports: Tennis").id
+    at = _review_next(signed_in("mod"))
+    first = at.session_state["review_video_id"]
+    assert at.button(key="review_back").disabled  # nothing left yet
+    _save(at)  # saved with the suggestion, Soccer, by mistake
+    second = at.session_state["review_video_id"]
+    assert second != first and _human(seeded, first) == [soccer]
+
+    at.button(key="review_back").click().run()
+    assert at.session_state["review_video_id"] == first
+    assert _checkbox_by_path(at, "Sports: Soccer").value  # what was written, ticked
+    _checkbox_by_path(at, "Sports: Soccer").uncheck()
+    at.multiselect(key=f"review_add_{first}").select(tennis)
+    _save(at)
+    assert not at.exception
+    assert _human(seeded, first) == [tennis]
+    assert at.session_state["review_video_id"] == second  # still ours: it comes next
+
+    at.button[[b.label for b in at.button].index("Skip")].click().run()
+    third = at.session_state["review_video_id"]
+    assert third not in (first, second)
+    _written(at.button(key="review_back").click().run())
+    assert at.session_state["review_video_id"] == second
+    assert [t.value for t in at.title] == ["Review"] and not at.exception
