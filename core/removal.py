@@ -6,10 +6,9 @@ verdicts (``db.queries.videos.delete_videos``). Then its media file and keyframe
 deleted from the data dir, unless another video is a copy of the same bytes (ingest shares them
 by content hash) or the file lies outside the media folder (a dataset import's own folder, which
 the product never writes); with ``ray_data_uri`` on object storage, the media's copy there
-too. The audit log keeps its history of the video and records the removal
-(who, why, the title and external id); webhook subscribers hear ``video.removed``. Model
-versions trained with the video stay as they are; the next retrain goes without it (its vectors
-are gone).
+too. The audit log keeps its history of the video and records the removal (who, why, the title
+and external id); webhook subscribers hear ``video.removed``. Model versions trained with the
+video stay as they are; the next retrain goes without it (its vectors are gone).
 
 A video being processed is refused: its ingest writes its results when extraction ends. One
 that is still ``new`` may go: ingest passes over a video removed before it was planned.
@@ -90,7 +89,7 @@ def remove_video(
                 f"video {video_id} is being processed; remove it when its ingest has finished"
             )
         title = video.title
-        doomed, kept = _files_of(session, video, settings)
+        files = _files_of(session, video, settings)
         webhooks_q.enqueue_video_event(session, event=WebhookEvent.VIDEO_REMOVED, video_id=video_id)
         audit_q.add_audit(
             session,
@@ -100,38 +99,47 @@ def remove_video(
             detail={"reason": reason, "title": title, "external_id": video.external_id},
         )
         videos_q.delete_videos(session, video_ids=[video_id])
-    left = [problem for path in doomed if (problem := _delete(path)) is not None]
-    deleted = len(doomed) - len(left)
-    media_dir = settings.media_dir.resolve()
-    for path in doomed:
-        if settings.ray_data_uri is not None and path.is_relative_to(media_dir):
-            left += _delete_ray_copy(settings, path.relative_to(settings.data_dir.resolve()))
-    return Removed(video_id, title, deleted, kept, left)
+    left = [problem for path in files.doomed if (problem := _delete(path)) is not None]
+    deleted = len(files.doomed) - len(left)
+    if files.media is not None and settings.ray_data_uri is not None:
+        left += _delete_ray_copy(settings, files.media.relative_to(settings.data_dir.resolve()))
+    return Removed(video_id, title, deleted, files.kept, left)
 
 
-def _files_of(session: Session, video: Video, settings: Settings) -> tuple[list[Path], int]:
-    """The media file and thumbnail folder of ``video`` that go with it, and how many of them
-    stay (a copy of the same bytes uses them, or the file is not the media folder's)."""
-    doomed: list[Path] = []
-    kept = 0
+@dataclass(frozen=True)
+class _Files:
+    """A video's files in the data dir that go with it, and how many stay."""
+
+    media: Path | None  # its media file, when it goes
+    thumbnails: Path | None  # its keyframe thumbnails' folder, when it goes
+    kept: int  # a copy of the same bytes uses them, or the file is not the media folder's
+
+    @property
+    def doomed(self) -> list[Path]:
+        return [path for path in (self.media, self.thumbnails) if path is not None]
+
+
+def _files_of(session: Session, video: Video, settings: Settings) -> _Files:
     copy = (
         videos_q.find_video_by_hash(session, content_hash=video.content_hash, exclude_id=video.id)
         if video.content_hash
         else None
     )
+    media = thumbnails = None
+    kept = 0
     if video.stored_path:
-        media = (settings.data_dir / video.stored_path).resolve()
-        if copy is None and media.is_relative_to(settings.media_dir.resolve()):
-            doomed.append(media)
-        else:
+        path = (settings.data_dir / video.stored_path).resolve()
+        if copy is not None or not path.is_relative_to(settings.media_dir.resolve()):
             kept += 1
+        elif path.exists():
+            media = path
     if video.content_hash:
-        thumbnails = settings.thumbnails_dir / video.content_hash
-        if copy is None:
-            doomed.append(thumbnails)
-        elif thumbnails.exists():
-            kept += 1
-    return [path for path in doomed if path.exists()], kept
+        folder = (settings.thumbnails_dir / video.content_hash).resolve()
+        if copy is not None:
+            kept += folder.exists()
+        elif folder.exists():
+            thumbnails = folder
+    return _Files(media, thumbnails, kept)
 
 
 def _delete_ray_copy(settings: Settings, relative: Path) -> list[str]:

@@ -53,7 +53,7 @@ from core.media import decode as media
 from core.media.subtitles import find_sidecar_subtitles
 from core.media.transcribe import Transcriber
 from db.engine import Database
-from db.queries import Actor
+from db.queries import Actor, NotFoundError
 from db.queries import audit as audit_q
 from db.queries import embeddings as embeddings_q
 from db.queries import model_versions as models_q
@@ -465,8 +465,11 @@ def process_upload(
     [result] = pipeline.run([video_id], {}, None)
     _predict_new(db, settings, [result])
     with db.session() as session:
-        video = session.get(Video, video_id)  # None: removed meanwhile (core.removal)
-        event = _EVENTS.get(video.status) if video is not None else None
+        try:
+            status = videos_q.get_video(session, video_id=video_id).status
+        except NotFoundError:  # removed meanwhile (core.removal): nothing to tell
+            return result
+        event = _EVENTS.get(status)
         if event is not None:
             webhooks_q.enqueue_video_event(session, event=event, video_id=video_id)
     return result

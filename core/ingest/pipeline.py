@@ -57,9 +57,10 @@ from core.media.subtitles import SubtitleError, load_subtitles
 from core.media.transcribe import Transcriber, TranscriberError, english_only, load_transcriber
 from core.media.transcript import Transcript
 from db.engine import Database
+from db.queries import NotFoundError
 from db.queries import embeddings as embeddings_q
 from db.queries import videos as videos_q
-from db.tables import Video, VideoStatus
+from db.tables import VideoStatus
 
 logger = logging.getLogger(__name__)
 
@@ -225,8 +226,9 @@ class Pipeline:
     def _plan_one(
         self, session: Session, video_id: int, sidecar_path: Path | None, started: float
     ) -> _Task | IngestResult:
-        video = session.get(Video, video_id)
-        if video is None:  # removed (core.removal) after it was queued for this run
+        try:
+            video = videos_q.get_video(session, video_id=video_id)
+        except NotFoundError:  # removed (core.removal) after it was queued for this run
             return IngestResult(
                 f"video {video_id}",
                 VideoStatus.FAILED,

@@ -6,7 +6,6 @@ processed is refused, and ingest passes over a video removed before it was plann
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from sqlmodel import col, func, select
 from core.config import Settings
 from core.ingest import batch as ingest
 from core.removal import RemovalInputError, VideoBusyError, remove_video
-from db.engine import Database, init_db
+from db.engine import Database
 from db.queries import NotFoundError
 from db.queries import audit as audit_q
 from db.queries import videos as videos_q
@@ -49,18 +48,10 @@ ROW_TABLES = (
 
 
 @pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    settings.num_keyframes = 4
-    database = Database(settings.resolved_database_url)
-    init_db(database)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def two_videos(db, settings, make_video, fake_encoder, fake_transcriber) -> tuple[int, int]:
     """Two ingested clips of different bytes; the first with a label, a blind overlap answer and
     a lead's verdict."""
+    settings.num_keyframes = 4
     report = ingest.ingest_paths(
         db,
         [make_video("a.mp4"), make_video("b.mp4", seconds=3.0)],
