@@ -132,6 +132,10 @@ def list_videos(
     ] = None,
     reviewed: bool | None = None,
     created_since: datetime | None = None,
+    external_id: Annotated[
+        str | None,
+        Query(max_length=200, description="The id your platform gave the video at upload."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> VideoPage | JSONResponse:
@@ -149,6 +153,7 @@ def list_videos(
             tag=node_id,
             reviewed=reviewed,
             created_since=created_since,
+            external_id=external_id,
             after_id=after_id,
             limit=limit + 1,
         )

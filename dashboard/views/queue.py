@@ -103,7 +103,11 @@ for column, (key, label) in zip(
 with st.container(border=True):
     top = st.columns([3, 2, 2])
     search = top[0].text_input(
-        "Search titles", key="queue_search", placeholder="words in the title"
+        "Search",
+        key="queue_search",
+        placeholder="title words, #id or the platform's id",
+        help="Words of the title; #42 for video 42; the id your platform gave the video"
+        " (external id, as in a takedown request).",
     )
     statuses = top[1].multiselect(
         "State",

@@ -10,6 +10,7 @@ The display state ``in_review`` means "actively claimed"; it is not stored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -44,6 +45,7 @@ QUEUE_STATES = (
     VideoStatus.FAILED.value,
 )
 SORTS = ("review_rank", "uncertainty", "newest", "oldest", "title")
+VIDEO_ID = re.compile(r"#\d{1,9}")  # "#42" in the search box: video 42 (ids fit in 32 bits)
 
 
 class VideoClaimedError(DatabaseError):
@@ -54,9 +56,10 @@ class VideoClaimedError(DatabaseError):
 class QueueFilters:
     """What the queue page shows. Empty/None fields do not filter.
 
-    ``confidence`` is a (low, high) range of ``1 - Video.uncertainty``; videos without a
-    prediction never match it. ``tag`` matches videos predicted (by their current model) or
-    labelled with that node or a narrower one. ``assignee_id`` matches the active claimer or the
+    ``search``: title words, the platform's id or ``#N`` (:func:`_search`). ``confidence`` is a
+    (low, high) range of ``1 - Video.uncertainty``; videos without a prediction never match it.
+    ``tag`` matches videos predicted (by their current model) or labelled with that node or a
+    narrower one. ``assignee_id`` matches the active claimer or the
     reviewer. Dates are inclusive UTC days of ``created_at``.
     """
 
@@ -158,6 +161,15 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _search(text: str) -> ColumnElement[bool]:
+    """What a moderator types in the queue's search box: words of the title, the platform's own
+    id (``external_id``, exactly, e.g. from a takedown request), or ``#N`` for video N."""
+    matches = [_title_contains(text), col(Video.external_id) == text]
+    if VIDEO_ID.fullmatch(text):
+        matches.append(col(Video.id) == int(text[1:]))
+    return or_(*matches)
+
+
 def _title_contains(text: str) -> ColumnElement[bool]:
     """Case-insensitive substring match on the title; LIKE wildcards in ``text`` are literal.
 
@@ -208,7 +220,7 @@ def _conditions(
         end = datetime.combine(filters.created_to + timedelta(days=1), time.min, UTC)
         conds.append(col(Video.created_at) < end)
     if filters.search.strip():
-        conds.append(_title_contains(filters.search.strip()))
+        conds.append(_search(filters.search.strip()))
     if filters.flagged_only:
         conds.append(col(Video.flagged))
     return conds
@@ -538,12 +550,14 @@ def list_videos_after(
     tag: str | None = None,
     reviewed: bool | None = None,
     created_since: datetime | None = None,
+    external_id: str | None = None,
     after_id: int | None = None,
     limit: int = 50,
 ) -> list[Video]:
     """A keyset page of videos in id order (the HTTP API's stable listing): stored ``statuses``,
     ``tag`` as in :class:`QueueFilters` (predicted or labelled with it or a narrower tag),
-    ``reviewed`` by a human or not, created at or after ``created_since``; ids after ``after_id``.
+    ``reviewed`` by a human or not, created at or after ``created_since``, the platform's
+    ``external_id``; ids after ``after_id``.
     """
     unknown = set(statuses) - {s.value for s in VideoStatus}
     if unknown:
@@ -556,6 +570,8 @@ def list_videos_after(
         conds.append(is_reviewed if reviewed else ~is_reviewed)
     if created_since is not None:
         conds.append(col(Video.created_at) >= created_since)
+    if external_id is not None:
+        conds.append(col(Video.external_id) == external_id)
     if after_id is not None:
         conds.append(col(Video.id) > after_id)
     query = select(Video).where(*conds).order_by(col(Video.id)).limit(limit)

@@ -81,6 +81,19 @@ def test_queue_sorts_least_certain_first_and_paginates(database: Database) -> No
     assert (first.rows[1].top_tag, first.rows[1].state) == ("Sports: Soccer", "predicted")
 
 
+def test_search_finds_a_video_by_the_platforms_id_or_its_own(database: Database) -> None:
+    """A takedown request names the platform's id: the search box takes it, and ``#N``."""
+    ids = _seed(database)["ids"]
+    with database.session() as s:
+        theirs = videos.create_video(
+            s, title="nothing in common", external_id="yt-123", status=VideoStatus.READY
+        ).id
+    assert [r.video_id for r in _queue(database, search="yt-123").rows] == [theirs]
+    assert _queue(database, search="yt-12").total == 0  # the whole id, not a part of it
+    assert [r.video_id for r in _queue(database, search=f"#{ids[2]}").rows] == [ids[2]]
+    assert _queue(database, search="#99999999999").total == 0  # too long for an id: title words
+
+
 def test_queue_filters(database: Database) -> None:
     seeded = _seed(database)
     ids = seeded["ids"]

@@ -196,7 +196,7 @@ def test_put_labels_needs_if_match_and_known_tags(api):
 
 
 def test_list_filters_and_cursor_pagination(api):
-    ids = [add_video(api, title=f"v{i}") for i in range(5)]
+    ids = [add_video(api, title=f"v{i}", external_id=f"platform-{i}") for i in range(5)]
     predict(api, ids[1], {"Sports": (0.9, True), "Sports: Golf": (0.7, True)})
     with api.db.session() as session:
         review_rules.save_review(
@@ -228,6 +228,8 @@ def test_list_filters_and_cursor_pagination(api):
     assert get(reviewed=False) == [i for i in ids if i != ids[2]]
     assert get(created_since="2000-01-01T00:00:00Z") == ids
     assert get(created_since="2999-01-01T00:00:00Z") == []
+    assert get(external_id="platform-3") == [ids[3]]
+    assert get(external_id="platform") == []
     top = api.client.get("/v1/videos", params={"tag": "Sports: Golf"}, headers=api.auth("read"))
     assert json.loads(top.text)["items"][0]["model_version"] is not None
 
