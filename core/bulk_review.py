@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from core import quality
 from core import review as review_rules
-from db.queries import Actor, StaleVersionError
+from db.queries import Actor, NotFoundError, StaleVersionError
 from db.queries.review import VideoClaimedError
 from db.tables import Video
 
@@ -67,7 +67,12 @@ def save_reviews(
                 user=user,
                 overlap=item.video_id in overlap,
             )
-        except (StaleVersionError, VideoClaimedError, quality.OverlapClosedError) as e:
+        except (
+            StaleVersionError,
+            VideoClaimedError,
+            quality.OverlapClosedError,
+            NotFoundError,  # removed meanwhile (core.removal)
+        ) as e:
             refused[item.video_id] = str(e)
         else:
             saved.append(item.video_id)

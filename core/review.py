@@ -194,12 +194,13 @@ def renew_claim(
     session: Session, *, video_id: int | None, user: Actor, claim_minutes: int
 ) -> Video | None:
     """Claim the video prepared next (a save's or a skip's ``then_claim``); None when there is
-    none or it is no longer the user's to take."""
+    none or it is no longer the user's to take (someone holds it, or it was removed): the save or
+    skip it follows stands either way."""
     if video_id is None:
         return None
     try:
         return claim_video(session, video_id=video_id, user=user, claim_minutes=claim_minutes)
-    except VideoClaimedError:
+    except (VideoClaimedError, NotFoundError):
         return None
 
 

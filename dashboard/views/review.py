@@ -15,6 +15,7 @@ draws the next video, and its outcome is reported on the page's next run.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import NoReturn
 
 import streamlit as st
 
@@ -238,6 +239,16 @@ def _remove(video_id: int) -> None:
     _open_next(_prepared(video_id))
 
 
+def _gone(video_id: int) -> NoReturn:
+    """The video on screen no longer exists (removed for good): say so, and offer the next."""
+    st.session_state[state.REVIEW_VIDEO] = None
+    st.session_state[state.REVIEW_NEXT] = None
+    loaded.pop(video_id, None)
+    baselines.pop(video_id, None)
+    st.session_state[state.FLASH] = f"Video {video_id} no longer exists: it was removed."
+    st.rerun()
+
+
 def _take_in_finished() -> None:
     """Take in the writes finished since the last run: report refusals and failures, and
     re-read or re-claim the video on screen when its write found it changed or taken."""
@@ -248,6 +259,12 @@ def _take_in_finished() -> None:
         except StaleVersionError:
             why = "someone else changed the video meanwhile (a saved review or a send-back)"
             st.session_state[REFUSED] = (written, why, True)
+            continue
+        except NotFoundError:  # removed meanwhile: nothing to save it again to
+            done = _DONE.get(written.action, "changed").lower()
+            st.session_state[WRITE_ERROR] = (
+                f"Video {written.video_id} was not {done}: it was removed meanwhile."
+            )
             continue
         except TaggerError as e:
             if written.action == "save":
@@ -362,9 +379,7 @@ if video_id is None:
 try:
     data = _load(video_id)
 except NotFoundError:
-    st.session_state[state.REVIEW_VIDEO] = None
-    st.error(f"Video {video_id} no longer exists.")
-    st.stop()
+    _gone(video_id)
 
 video = data.video
 read_only = False
@@ -375,6 +390,8 @@ if not data.claim.held:
     except VideoClaimedError as e:
         read_only = True
         st.warning(f"Read only: {md_escape(str(e))}")
+    except NotFoundError:  # removed since it was prepared
+        _gone(video_id)
 # the tag whose decision is the model's closest call: offered unticked beside the suggestions
 doubt = video.doubt_tag if video.predicted_model_id == data.model_version_id else None
 if video_id not in baselines:

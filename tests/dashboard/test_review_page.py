@@ -9,7 +9,7 @@ import re
 
 from streamlit.testing.v1 import AppTest
 
-from core import quality
+from core import quality, removal
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from core.media.transcript import NO_SPEECH
@@ -427,3 +427,33 @@ def test_back_opens_the_last_video_left_as_it_was_written(signed_in, seeded) -> 
     _written(at.button(key="review_back").click().run())
     assert at.session_state["review_video_id"] == second
     assert [t.value for t in at.title] == ["Review"] and not at.exception
+
+
+def test_a_video_removed_while_it_is_reviewed_or_prepared(signed_in, seeded) -> None:
+    """An admin removes the prepared video: the moderator's save stands and the page says the
+    next one is gone; then the video on screen: its save is reported as not applied, without
+    an offer to open it again."""
+    first, second = seeded.video_ids[:2]
+    at = _open(signed_in("mod"), first)
+    assert set(at.session_state["review_loaded"]) == {first, second}
+    removal.remove_video(
+        seeded.db, settings=seeded.settings, video_id=second, user=None, reason="x"
+    )
+    _save(at)
+    assert not at.exception
+    assert _human(seeded, first) == [taxonomy_core.load_iab3().find("Sports: Soccer").id]
+    assert at.session_state["review_video_id"] is None
+    assert md_escape(f"Video {second} no longer exists: it was removed.") in [
+        s.value for s in at.success
+    ]
+
+    at.button(key="review_next_empty").click().run()
+    shown = at.session_state["review_video_id"]
+    assert shown not in (None, first, second)
+    removal.remove_video(seeded.db, settings=seeded.settings, video_id=shown, user=None, reason="x")
+    _save(at)
+    assert not at.exception
+    assert md_escape(f"Video {shown} was not saved: it was removed meanwhile.") in [
+        e.value for e in at.error
+    ]
+    assert not [b for b in at.button if b.label.startswith("Open video")]

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from core import auth, bulk_review, quality
+from core import auth, bulk_review, quality, removal
 from core import taxonomy as taxonomy_core
 from dashboard.routes import binary, session
 from db.engine import DatabaseBusyError
@@ -255,3 +255,20 @@ def test_an_overlap_video_is_answered_blind_as_on_the_review_page(client, questi
         answers = quality_q.answers_by_user(s, video_id=first["video_id"])
         assert list(answers.values()) == [first["yes"]]
         assert videos.get_video(s, video_id=first["video_id"]).status == VideoStatus.PREDICTED
+
+
+def test_an_answer_about_a_removed_video_is_refused_in_words(client, questions) -> None:
+    """An admin removed the video while its question was on screen: the answer is refused, the
+    next question still comes."""
+    _sign_in(client, questions)
+    first = _read(client, claim_first="1")[0]
+    removal.remove_video(
+        questions.db,
+        settings=questions.settings,
+        video_id=first["video_id"],
+        user=None,
+        reason="takedown",
+    )
+    response = _post(client, first, "yes")
+    assert response.status_code == 409
+    assert response.json()["detail"].endswith(f"no video with id {first['video_id']}")
