@@ -59,8 +59,8 @@ class QueueFilters:
     ``search``: title words, the platform's id or ``#N`` (:func:`_search`). ``confidence`` is a
     (low, high) range of ``1 - Video.uncertainty``; videos without a prediction never match it.
     ``tag`` matches videos predicted (by their current model) or labelled with that node or a
-    narrower one. ``assignee_id`` matches the active claimer or the
-    reviewer. Dates are inclusive UTC days of ``created_at``.
+    narrower one. ``assignee_id`` matches the active claimer or the reviewer. Dates are
+    inclusive UTC days of ``created_at``.
     """
 
     statuses: tuple[str, ...] = ()
