@@ -7,6 +7,7 @@ does (its own process group), and drives headless Chromium (Playwright, ``--no-z
 keyboard, as a moderator would:
 
 - review: ``S`` (save & next) ``--saves`` times; time from the key to the next video's header;
+  then ``B`` (back) up to ``BACKS`` times: time to the video saved before;
 - tag sweep: ``S`` confirms a page of 24 ticked videos; time to the confirmation;
 - binary: ``A`` / ``X`` alternately ``--questions`` times; time to the next question (and, at
   the end, until every answer is written).
@@ -36,6 +37,7 @@ from scripts.bench.live_dashboard import BROWSER_FLAGS, CHROMIUM
 ROOT = Path(__file__).resolve().parents[2]
 GOALS_MS = {"save → next": 500, "binary next question": 300, "sweep confirm (24 videos)": 2000}
 THUMBNAILS = 20
+BACKS = 10  # "back" presses after the saves (each reopens the video saved before)
 # a page element the benchmark reads: the "#<video id> · ..." caption of the review page
 _ID_OF_PAGE = """() => {
   for (const el of document.querySelectorAll('[data-testid="stCaptionContainer"]')) {
@@ -212,7 +214,13 @@ def _session(url: str, password: str, saves: int, questions: int, sweeps: int, s
 
 
 def _drive(page, url: str, password: str, saves: int, questions: int, sweeps: int) -> dict:
-    result: dict[str, list[float]] = {"save": [], "save_idle": [], "binary": [], "sweep": []}
+    result: dict[str, list[float]] = {
+        "save": [],
+        "save_idle": [],
+        "back": [],
+        "binary": [],
+        "sweep": [],
+    }
     sign_in(page, url, "mod", password)
 
     open_page(page, "Review", "Review")
@@ -228,6 +236,13 @@ def _drive(page, url: str, password: str, saves: int, questions: int, sweeps: in
         result["save"].append((time.perf_counter() - start) * 1000)
         _settled(page, page.evaluate(_ID_OF_PAGE))
         result["save_idle"].append((time.perf_counter() - start) * 1000)
+    for _ in range(min(BACKS, saves)):
+        old = page.evaluate(_ID_OF_PAGE)
+        start = time.perf_counter()
+        page.keyboard.press("b")
+        page.wait_for_function(_NEW_ID, arg=old, timeout=120_000, polling="raf")
+        result["back"].append((time.perf_counter() - start) * 1000)
+        _settled(page, page.evaluate(_ID_OF_PAGE))
 
     open_page(page, "Tag sweep", "Tag sweep")
     pick_tag(page, "Sports")
@@ -268,6 +283,7 @@ def table(result: dict[str, list[float]], n_videos: int) -> str:
     rows = [
         ("save → next", result["save"]),
         ("save → next, run finished (next one prepared)", result["save_idle"]),
+        ("back → the video saved before", result["back"]),
         ("sweep confirm (24 videos)", result["sweep"]),
         ("binary next question", result["binary"]),
     ]
@@ -276,6 +292,8 @@ def table(result: dict[str, list[float]], n_videos: int) -> str:
         "|---|---:|---:|---:|---|",
     ]
     for name, values in rows:
+        if not values:
+            continue
         goal = GOALS_MS.get(name)
         lines.append(
             f"| {name} | {len(values)} | {statistics.median(values):.0f} | {_p95(values):.0f} | "
