@@ -111,6 +111,18 @@ class Removal(BaseModel):
     )
 
 
+class HistoryEntry(BaseModel):
+    at: datetime
+    action: str = Field(
+        examples=["review_saved"],
+        description="label_add, label_remove, review_saved, claim, release, flagged, "
+        "overlap_answer, adjudicated, lead_review, video_removed, ...",
+    )
+    account: str | None = Field(description="Who did it (None: a command-line run or an import).")
+    tag: str | None = Field(description="The tag's path, for a label change.")
+    detail: dict[str, Any] = Field(description="What the action recorded (e.g. a reason).")
+
+
 class QueueClaim(BaseModel):
     video: VideoOut
     claim_expires_at: datetime = Field(

@@ -1,4 +1,5 @@
-"""``/v1/videos``: upload (processed in a background job), read, list, write labels, remove.
+"""``/v1/videos``: upload (processed in a background job), read, list, write labels, remove, and
+a video's history (its audit trail, kept after a removal).
 
 Uploads go through ``core.ingest.batch.receive_upload`` (size limit, probing, content-hash and
 external-id idempotency) and ``process_upload`` in an ingest job, the same code as the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from datetime import datetime
 from typing import Annotated
 
@@ -25,6 +27,7 @@ from dashboard.api.access import Admin, Reader, Writer
 from dashboard.api.context import ApiContext, context
 from dashboard.api.errors import problem
 from dashboard.api.schemas import (
+    HistoryEntry,
     LabelOut,
     LabelsIn,
     Problem,
@@ -37,14 +40,17 @@ from dashboard.api.schemas import (
     VideoPage,
     VideoSummary,
 )
+from db.queries import audit as audit_q
 from db.queries import review as review_q
 from db.queries import taxonomy as taxonomy_q
+from db.queries import videos as videos_q
 from db.queries.video_details import PredictedTag, VideoDetails, get_video_details
 from db.tables import Video, VideoStatus
 
 router = APIRouter(prefix="/videos", tags=["videos"])
 Ctx = Annotated[ApiContext, Depends(context)]
 MAX_PAGE = 200
+MAX_HISTORY = 500
 _ERRORS = {
     401: {"model": Problem},
     403: {"model": Problem},
@@ -261,6 +267,35 @@ def delete_video(
         files_kept=removed.files_kept,
         files_left=removed.files_left,
     )
+
+
+@router.get("/{video_id}/history", response_model=list[HistoryEntry], responses=_ERRORS)
+def get_history(
+    ctx: Ctx,
+    user: Admin,
+    video_id: int,
+    limit: Annotated[int, Query(ge=1, le=MAX_HISTORY)] = 100,
+) -> list[HistoryEntry]:
+    """What was done to the video, newest first: its audit trail (reviews, label changes, claims,
+    flags, blind answers, lead verdicts, its removal). Kept after the video is removed, so a
+    takedown can be shown afterwards; 404 only for an id nothing was ever recorded about."""
+    with ctx.db.session() as session:
+        entries = audit_q.list_audit(session, video_id=video_id, limit=limit)
+        if not entries:
+            videos_q.get_video(session, video_id=video_id)  # 404 for an unknown id
+        paths = taxonomy_q.node_paths(
+            session, node_ids=sorted({e.node_id for e in entries if e.node_id is not None})
+        )
+    return [
+        HistoryEntry(
+            at=entry.created_at,
+            action=entry.action,
+            account=entry.username,
+            tag=paths.get(entry.node_id) if entry.node_id is not None else None,
+            detail=json.loads(entry.detail_json or "{}"),
+        )
+        for entry in entries
+    ]
 
 
 # --- helpers ------------------------------------------------------------------------------------

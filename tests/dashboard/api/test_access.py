@@ -15,6 +15,7 @@ ROUTES = [
     ("GET", "/v1/videos/1", None, "read"),
     ("POST", "/v1/videos", None, "write"),
     ("PUT", "/v1/videos/1/labels", {"tags": []}, "write"),
+    ("GET", "/v1/videos/1/history", None, "admin"),
     ("DELETE", "/v1/videos/1?reason=takedown", None, "admin"),
     ("POST", "/v1/queue/claims", None, "write"),
     ("DELETE", "/v1/queue/claims/1", None, "write"),

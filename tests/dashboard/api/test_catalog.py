@@ -90,6 +90,7 @@ def test_openapi_schema_and_docs(api):
     assert set(schema["paths"]) == {
         "/v1/videos",
         "/v1/videos/{video_id}",
+        "/v1/videos/{video_id}/history",
         "/v1/videos/{video_id}/labels",
         "/v1/queue/claims",
         "/v1/queue/claims/{video_id}",

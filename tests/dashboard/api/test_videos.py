@@ -276,3 +276,36 @@ def test_an_admin_token_removes_a_video_for_good(api, clip):
         f"/v1/videos/{busy}", params={"reason": "takedown"}, headers=api.auth("admin")
     )
     assert refused.status_code == 409 and "being processed" in refused.json()["detail"]
+
+
+def test_a_videos_history_is_its_audit_trail_and_outlives_it(api):
+    """GET /v1/videos/{id}/history (admin): newest first, label changes with their tag's path;
+    still there after the video is removed; 404 only for an id nothing was recorded about."""
+    video_id = add_video(api, title="h")
+    saved = api.client.put(
+        f"/v1/videos/{video_id}/labels",
+        json={"tags": ["Sports: Soccer"]},
+        headers={**api.auth("write"), "If-Match": '"0"'},
+    )
+    assert saved.status_code == 200, saved.text
+    path = f"/v1/videos/{video_id}/history"
+    before = api.client.get(path, headers=api.auth("admin")).json()
+    assert {"action": "label_add", "account": "mod", "tag": "Sports: Soccer"}.items() <= (
+        next(e for e in before if e["action"] == "label_add").items()
+    )
+    removed = api.client.delete(
+        f"/v1/videos/{video_id}", params={"reason": "takedown 9"}, headers=api.auth("admin")
+    )
+    assert removed.status_code == 200
+    after = api.client.get(path, headers=api.auth("admin"))
+    assert after.status_code == 200
+    newest, *rest = after.json()
+    assert (newest["action"], newest["account"], newest["detail"]["reason"]) == (
+        "video_removed",
+        "boss",
+        "takedown 9",
+    )
+    assert rest == before
+    assert api.client.get(path, params={"limit": 1}, headers=api.auth("admin")).json() == [newest]
+    unknown = api.client.get("/v1/videos/999999/history", headers=api.auth("admin"))
+    assert unknown.status_code == 404 and unknown.json()["detail"] == "no video with id 999999"
