@@ -213,6 +213,18 @@ def _session(url: str, password: str, saves: int, questions: int, sweeps: int, s
             browser.close()
 
 
+def _press_for_another_video(page, key: str) -> tuple[float, float]:
+    """Press ``key`` on the review page; milliseconds until another video's header shows, and
+    until the page's run has finished."""
+    old = page.evaluate(_ID_OF_PAGE)
+    start = time.perf_counter()
+    page.keyboard.press(key)
+    page.wait_for_function(_NEW_ID, arg=old, timeout=120_000, polling="raf")
+    shown = (time.perf_counter() - start) * 1000
+    _settled(page, page.evaluate(_ID_OF_PAGE))
+    return shown, (time.perf_counter() - start) * 1000
+
+
 def _drive(page, url: str, password: str, saves: int, questions: int, sweeps: int) -> dict:
     result: dict[str, list[float]] = {
         "save": [],
@@ -229,20 +241,11 @@ def _drive(page, url: str, password: str, saves: int, questions: int, sweeps: in
     page.wait_for_function(_NEW_ID, arg="", timeout=120_000)
     _settled(page, page.evaluate(_ID_OF_PAGE))
     for _ in range(saves):
-        old = page.evaluate(_ID_OF_PAGE)
-        start = time.perf_counter()
-        page.keyboard.press("s")
-        page.wait_for_function(_NEW_ID, arg=old, timeout=120_000, polling="raf")
-        result["save"].append((time.perf_counter() - start) * 1000)
-        _settled(page, page.evaluate(_ID_OF_PAGE))
-        result["save_idle"].append((time.perf_counter() - start) * 1000)
+        shown, settled = _press_for_another_video(page, "s")
+        result["save"].append(shown)
+        result["save_idle"].append(settled)
     for _ in range(min(BACKS, saves)):
-        old = page.evaluate(_ID_OF_PAGE)
-        start = time.perf_counter()
-        page.keyboard.press("b")
-        page.wait_for_function(_NEW_ID, arg=old, timeout=120_000, polling="raf")
-        result["back"].append((time.perf_counter() - start) * 1000)
-        _settled(page, page.evaluate(_ID_OF_PAGE))
+        result["back"].append(_press_for_another_video(page, "b")[0])
 
     open_page(page, "Tag sweep", "Tag sweep")
     pick_tag(page, "Sports")
