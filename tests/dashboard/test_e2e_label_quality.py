@@ -101,7 +101,11 @@ def _drive(browser, url: str, disputed: int, rejected: int) -> dict:
     comment.fill(COMMENT)
     comment.press("Enter")
     _idle(lead)
-    lead.locator(f".st-key-lead_reject_{rejected} button").click()
+    reject = f".st-key-lead_reject_{rejected}"
+    lead.wait_for_function(  # the comment's run has settled: no stale copy of the button is left
+        f"() => document.querySelectorAll('{reject}').length === 1"
+    )
+    lead.locator(f"{reject} button").click()
     lead.wait_for_function(  # judged: the sample no longer holds it (stale copies included)
         f"() => document.querySelectorAll('.st-key-lead_reject_{rejected}').length === 0"
     )
