@@ -277,10 +277,12 @@ if __name__ == "__main__":
     _child(Path(sys.argv[1]))
 
 
-def until_reported(page, text: str, *, attempts: int = 40) -> None:
+def until_reported(page, text: str, *, within_s: float = 90.0) -> None:
     """Run the review page again (its navigation link) until ``text`` shows: the page reports a
-    write's outcome on its next run and does not poll for it."""
-    for _ in range(attempts):
+    write's outcome on its next run and does not poll for it. A deadline, not a number of runs:
+    on a loaded machine the write itself can take seconds."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
         page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
         if page.get_by_text(text).count():
             return
