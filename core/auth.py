@@ -65,6 +65,11 @@ class UnknownUserError(AuthError):
     """No account has that username."""
 
 
+class LastAdminError(AuthError):
+    """The change would leave no admin who can sign in (nobody could manage accounts from the
+    dashboard any more; `tagger users add NAME --role admin` on the server still can)."""
+
+
 @dataclass(frozen=True)
 class CurrentUser:
     id: int
@@ -128,10 +133,8 @@ def create_user(
         raise InvalidUserError(
             f"username must be 1-{MAX_USERNAME_LENGTH} characters without spaces"
         )
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidUserError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if role not in _ROLE_RANK:
-        raise InvalidUserError(f"unknown role {role!r}; expected one of {sorted(_ROLE_RANK)}")
+    _check_password(password)
+    _check_role(role)
     password_hash = hash_password(password)
     with db.session() as session:
         user = user_queries.create_user(
@@ -146,10 +149,37 @@ def create_user(
         return _current(user)
 
 
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidUserError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def _check_role(role: str) -> None:
+    if role not in _ROLE_RANK:
+        raise InvalidUserError(f"unknown role {role!r}; expected one of {sorted(_ROLE_RANK)}")
+
+
+def _keep_an_admin(session: Session, user: User, *, change: str) -> None:
+    """Raise :class:`LastAdminError` when ``user`` is the only admin who can sign in (the
+    caller holds ``lock_accounts``, so two changes cannot both pass this check)."""
+    if user.role != Role.ADMIN or user.disabled:
+        return
+    if user_queries.count_users(session, role=Role.ADMIN, disabled=False) <= 1:
+        raise LastAdminError(
+            f"cannot {change} {user.username!r}: it is the only admin who can sign in; "
+            "make another account admin first"
+        )
+
+
 def disable_user(db: Database, *, username: str, by: Actor | None = None) -> CurrentUser:
-    """Disable an account and sign it out everywhere (audited as ``user_disabled``)."""
+    """Disable an account and sign it out everywhere (audited as ``user_disabled``).
+
+    Raises :class:`LastAdminError` for the only admin who can sign in.
+    """
     with db.session() as session:
+        user_queries.lock_accounts(session)
         user = _existing_user(session, username)
+        _keep_an_admin(session, user, change="disable")
         user_queries.update_user(session, user_id=user.id, disabled=True)
         audit_queries.add_audit(
             session,
@@ -158,6 +188,45 @@ def disable_user(db: Database, *, username: str, by: Actor | None = None) -> Cur
             detail={"user_id": user.id, "username": user.username},
         )
         user_queries.revoke_all_user_sessions(session, user_id=user.id)
+        return _current(user)
+
+
+def enable_user(db: Database, *, username: str, by: Actor | None = None) -> CurrentUser:
+    """Let a disabled account sign in again (audited as ``user_enabled``); its old sessions
+    stay ended."""
+    with db.session() as session:
+        user = _existing_user(session, username)
+        user_queries.update_user(session, user_id=user.id, disabled=False)
+        audit_queries.add_audit(
+            session,
+            action=AuditAction.USER_ENABLED,
+            user=by,
+            detail={"user_id": user.id, "username": user.username},
+        )
+        return _current(user)
+
+
+def set_role(db: Database, *, username: str, role: str, by: Actor | None = None) -> CurrentUser:
+    """Give an account another role (audited as ``role_changed`` with the old and new role).
+
+    It takes effect on the account's next page or request: roles are read from the database on
+    each. Raises :class:`InvalidUserError` for an unknown role and :class:`LastAdminError` when
+    it would demote the only admin who can sign in.
+    """
+    _check_role(role)
+    with db.session() as session:
+        user_queries.lock_accounts(session)
+        user = _existing_user(session, username)
+        before = user.role
+        if role != Role.ADMIN:
+            _keep_an_admin(session, user, change=f"make {role}")
+        user_queries.update_user(session, user_id=user.id, role=role)
+        audit_queries.add_audit(
+            session,
+            action=AuditAction.ROLE_CHANGED,
+            user=by,
+            detail={"user_id": user.id, "username": user.username, "from": before, "to": role},
+        )
         return _current(user)
 
 
@@ -171,9 +240,8 @@ def reset_password(
     """
     generated = password is None
     if password is None:
-        password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidUserError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+        password = generate_password()
+    _check_password(password)
     password_hash = hash_password(password)
     with db.session() as session:
         user = _existing_user(session, username)
@@ -186,6 +254,53 @@ def reset_password(
             detail={"user_id": user.id, "username": user.username, "generated": generated},
         )
     return password
+
+
+def generate_password() -> str:
+    """A random password for a new or reset account, to show once."""
+    return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+
+
+def change_password(
+    db: Database,
+    *,
+    user: CurrentUser,
+    current_password: str,
+    new_password: str,
+    keep_token: str | None = None,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> None:
+    """An account changes its own password, proving it knows the current one; every other
+    session of it ends (``keep_token``: the one making the change stays signed in). Audited as
+    ``password_changed``.
+
+    The current password is checked as a sign-in is (counted, rate-limited, a wrong one audited
+    as ``login_failed``), so this form cannot be used to guess it faster. Raises
+    :class:`InvalidCredentialsError`, :class:`RateLimitedError`, or :class:`InvalidUserError` for
+    a new password that is too short or the same as the current one.
+    """
+    _check_password(new_password)
+    if new_password == current_password:
+        raise InvalidUserError("the new password is the same as the current one")
+    now = now or utcnow()
+    key, row = _verify_attempt(
+        db, user.username, current_password, settings=settings or get_settings(), now=now
+    )
+    with db.session() as session:
+        user_queries.record_login_attempt(session, username=key, success=True, created_at=now)
+        user_queries.update_user(session, user_id=row.id, password_hash=hash_password(new_password))
+        user_queries.revoke_all_user_sessions(
+            session,
+            user_id=row.id,
+            except_token_hash=_token_hash(keep_token) if keep_token else None,
+        )
+        audit_queries.add_audit(
+            session,
+            action=AuditAction.PASSWORD_CHANGED,
+            user=user,
+            detail={"user_id": row.id, "username": row.username},
+        )
 
 
 def _existing_user(session: Session, username: str) -> User:
@@ -215,13 +330,38 @@ def authenticate(
 
     Raises :class:`RateLimitedError` after ``login_max_failures`` failures within
     ``login_window_seconds`` (counted per username, reset by a success), and
-    :class:`InvalidCredentialsError` for an unknown user, a wrong password or a disabled account.
-    Each attempt counts as a failure before the slow hash check, so parallel guesses see each
-    other; a success then records a success row at the same time, which ends the failure run.
+    :class:`InvalidCredentialsError` for an unknown user, a wrong password or a disabled account
+    (:func:`_verify_attempt`); a success is recorded with the new session, which ends the failure
+    run.
     """
     settings = settings or get_settings()
     now = now or utcnow()
-    username = username.strip()
+    key, user = _verify_attempt(db, username.strip(), password, settings=settings, now=now)
+    with db.session() as session:
+        user_queries.record_login_attempt(session, username=key, success=True, created_at=now)
+        token = secrets.token_urlsafe(32)
+        expires_at = now + timedelta(hours=settings.session_hours)
+        user_queries.create_user_session(
+            session, token_hash=_token_hash(token), user_id=user.id, expires_at=expires_at
+        )
+        if _HASHER.check_needs_rehash(user.password_hash):
+            user_queries.update_user(
+                session, user_id=user.id, password_hash=hash_password(password)
+            )
+        audit_queries.add_audit(session, action=AuditAction.LOGIN, user=user)
+    return SessionToken(token=token, user=_current(user), expires_at=expires_at)
+
+
+def _verify_attempt(
+    db: Database, username: str, password: str, *, settings: Settings, now: datetime
+) -> tuple[str, User]:
+    """One counted password check: ``(attempt key, user)`` when it is right, for the caller to
+    record the success in its own unit of work (which ends the failure run).
+
+    Each attempt counts as a failure before the slow hash check, so parallel guesses see each
+    other. Raises :class:`RateLimitedError` and :class:`InvalidCredentialsError` (audited as
+    ``login_failed``) for an unknown user, a wrong password or a disabled account.
+    """
     with db.session() as session:
         user = user_queries.get_user_by_name(session, username=username)
         key = _attempt_key(username, user)
@@ -236,29 +376,12 @@ def authenticate(
             )
         user_queries.record_login_attempt(session, username=key, success=False, created_at=now)
     # the slow hash check runs outside the database lock
-    ok = (
-        verify_password(user.password_hash if user else _dummy_hash(), password)
-        and user is not None
-    )
-    ok = ok and not user.disabled
-    with db.session() as session:
-        if not ok:
+    right = verify_password(user.password_hash if user else _dummy_hash(), password)
+    if user is None or not right or user.disabled:
+        with db.session() as session:
             audit_queries.add_audit(session, action=AuditAction.LOGIN_FAILED, username=key)
-        else:
-            user_queries.record_login_attempt(session, username=key, success=True, created_at=now)
-            token = secrets.token_urlsafe(32)
-            expires_at = now + timedelta(hours=settings.session_hours)
-            user_queries.create_user_session(
-                session, token_hash=_token_hash(token), user_id=user.id, expires_at=expires_at
-            )
-            if _HASHER.check_needs_rehash(user.password_hash):
-                user_queries.update_user(
-                    session, user_id=user.id, password_hash=hash_password(password)
-                )
-            audit_queries.add_audit(session, action=AuditAction.LOGIN, user=user)
-    if not ok:
         raise InvalidCredentialsError("invalid username or password")
-    return SessionToken(token=token, user=_current(user), expires_at=expires_at)
+    return key, user
 
 
 def user_for_token(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import streamlit as st
 from sqlmodel import Session
 
-from core import bulk_review, lead_review, quality, removal
+from core import auth, bulk_review, lead_review, quality, removal
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from core.auth import CurrentUser
@@ -416,6 +416,53 @@ def remove_webhook(db: Database, *, subscriber_id: int) -> None:
 
     state.require(db, Role.ADMIN)
     webhooks.remove_subscriber(db, subscriber_id=subscriber_id)
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+
+def add_account(db: Database, *, username: str, role: str) -> str:
+    """A new account with a generated password; returns the password (shown once).
+
+    Raises ``core.auth.InvalidUserError`` for a bad name or role and ``DuplicateError`` for a
+    taken name.
+    """
+    admin = state.require(db, Role.ADMIN)
+    password = auth.generate_password()
+    auth.create_user(db, username=username, password=password, role=role, created_by=admin)
+    return password
+
+
+def set_account_role(db: Database, *, username: str, role: str) -> None:
+    """Raises ``core.auth.LastAdminError`` when it would demote the only admin who can sign in."""
+    auth.set_role(db, username=username, role=role, by=state.require(db, Role.ADMIN))
+
+
+def set_account_disabled(db: Database, *, username: str, disabled: bool) -> None:
+    """Disable (signed out everywhere) or enable an account."""
+    admin = state.require(db, Role.ADMIN)
+    if disabled:
+        auth.disable_user(db, username=username, by=admin)
+    else:
+        auth.enable_user(db, username=username, by=admin)
+
+
+def reset_account_password(db: Database, *, username: str) -> str:
+    """A generated password for the account, which is signed out everywhere; returns it (shown
+    once)."""
+    return auth.reset_password(db, username=username, by=state.require(db, Role.ADMIN))
+
+
+def change_own_password(db: Database, *, current_password: str, new_password: str) -> None:
+    """The signed-in account's own password; its other sessions end, this one stays."""
+    user = state.require(db, Role.MODERATOR)
+    auth.change_password(
+        db,
+        user=user,
+        current_password=current_password,
+        new_password=new_password,
+        keep_token=state.token(),
+    )
 
 
 # --- label quality (issue 17): overlap setting, agreement, adjudication --------------------------

@@ -51,9 +51,11 @@ else:
         ]
     if user.is_admin:
         sections["Admin"] = [
+            st.Page(VIEWS / "accounts.py", title="Accounts", icon=":material/group:"),
             st.Page(VIEWS / "audit.py", title="Audit log", icon=":material/shield:"),
             st.Page(VIEWS / "api_access.py", title="API access", icon=":material/key:"),
         ]
+    sections["You"] = [st.Page(VIEWS / "password.py", title="Password", icon=":material/password:")]
     page = st.navigation(sections)
     with st.sidebar:
         st.caption(f"Signed in as **{md_escape(user.username)}** ({user.role})")

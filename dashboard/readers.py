@@ -8,6 +8,7 @@ audit log.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from dashboard import state
 from db.engine import Database
@@ -48,6 +49,32 @@ class ApiAccess:
     tokens: list[ApiToken]
     subscribers: list[WebhookSubscriber]
     deliveries: list[WebhookDelivery]
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    role: str
+    disabled: bool
+    created_at: datetime
+    last_sign_in: datetime | None
+
+
+def accounts(db: Database) -> list[Account]:
+    """Every account with its latest sign-in, by name; admins only (checked afresh)."""
+    state.require(db, Role.ADMIN)
+    with db.session() as session:
+        signed_in = users.last_sign_ins(session)
+        return [
+            Account(
+                username=u.username,
+                role=u.role,
+                disabled=u.disabled,
+                created_at=u.created_at,
+                last_sign_in=signed_in.get(u.username),
+            )
+            for u in users.list_users(session)
+        ]
 
 
 def api_access(db: Database, *, log_rows: int) -> ApiAccess:

@@ -106,7 +106,10 @@ class AuditAction(StrEnum):
     TAXONOMY_IMPORTED = "taxonomy_imported"
     USER_ADDED = "user_added"
     USER_DISABLED = "user_disabled"
-    PASSWORD_RESET = "password_reset"
+    USER_ENABLED = "user_enabled"
+    ROLE_CHANGED = "role_changed"
+    PASSWORD_RESET = "password_reset"  # by an admin (or `tagger users reset-password`)
+    PASSWORD_CHANGED = "password_changed"  # by the account itself, with its current password
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"

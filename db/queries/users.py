@@ -48,11 +48,32 @@ def list_users(session: Session) -> list[User]:
     return list(session.exec(select(User).order_by(col(User.username))))
 
 
-def count_users(session: Session, *, role: str | None = None) -> int:
+def count_users(session: Session, *, role: str | None = None, disabled: bool | None = None) -> int:
     query = select(func.count()).select_from(User)
     if role is not None:
         query = query.where(User.role == _check_role(role))
+    if disabled is not None:
+        query = query.where(col(User.disabled) == disabled)
     return session.exec(query).one()
+
+
+def lock_accounts(session: Session) -> None:
+    """Serialise role and status changes until this transaction ends (PostgreSQL), so two admins
+    demoting each other at once cannot both pass the last-admin check. DuckDB needs nothing: the
+    tagger's file lock already serialises units of work."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('tagger-accounts'))"))
+
+
+def last_sign_ins(session: Session) -> dict[str, datetime]:
+    """Each account's latest successful sign-in, by username (accounts never signed in are
+    left out)."""
+    rows = session.exec(
+        select(LoginAttempt.username, func.max(LoginAttempt.created_at))
+        .where(col(LoginAttempt.success))
+        .group_by(LoginAttempt.username)
+    )
+    return {username: at for username, at in rows}
 
 
 def update_user(
@@ -97,10 +118,15 @@ def revoke_user_session(session: Session, *, token_hash: str) -> None:
     )
 
 
-def revoke_all_user_sessions(session: Session, *, user_id: int) -> None:
-    session.exec(
-        update(UserSession).where(col(UserSession.user_id) == user_id).values(revoked=True)
-    )
+def revoke_all_user_sessions(
+    session: Session, *, user_id: int, except_token_hash: str | None = None
+) -> None:
+    """Sign the account out everywhere, or everywhere but the session ``except_token_hash``
+    (the one that changed its own password)."""
+    query = update(UserSession).where(col(UserSession.user_id) == user_id)
+    if except_token_hash is not None:
+        query = query.where(col(UserSession.token_hash) != except_token_hash)
+    session.exec(query.values(revoked=True))
 
 
 # --- login attempts -----------------------------------------------------------------------------

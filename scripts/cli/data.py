@@ -216,16 +216,36 @@ def users_add(
 
 @users_app.command("list")
 def users_list() -> None:
-    """List accounts."""
+    """List accounts with their latest sign-in."""
     with open_database().session() as session:
         users = user_queries.list_users(session)
+        signed_in = user_queries.last_sign_ins(session)
     print_table(
-        ("id", "username", "role", "created", "disabled"),
+        ("id", "username", "role", "created", "last sign-in", "disabled"),
         (
-            (str(u.id), u.username, u.role, when(u.created_at), "yes" if u.disabled else "")
+            (
+                str(u.id),
+                u.username,
+                u.role,
+                when(u.created_at),
+                when(signed_in.get(u.username)) or "never",
+                "yes" if u.disabled else "",
+            )
             for u in users
         ),
     )
+
+
+@users_app.command("set-role")
+def users_set_role(
+    username: Annotated[str, typer.Argument()],
+    role: Annotated[Role, typer.Argument(help="moderator, lead or admin.")],
+) -> None:
+    """Give an account another role (from its next page or request on)."""
+    from core import auth
+
+    auth.set_role(open_database(), username=username, role=role.value)
+    console.print(f"{username!r} is now {role.value}")
 
 
 @users_app.command("disable")
@@ -235,6 +255,15 @@ def users_disable(username: Annotated[str, typer.Argument()]) -> None:
 
     auth.disable_user(open_database(), username=username)
     console.print(f"disabled {username!r}")
+
+
+@users_app.command("enable")
+def users_enable(username: Annotated[str, typer.Argument()]) -> None:
+    """Let a disabled account sign in again."""
+    from core import auth
+
+    auth.enable_user(open_database(), username=username)
+    console.print(f"enabled {username!r}")
 
 
 @users_app.command("reset-password")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -313,3 +314,141 @@ def test_reset_password_generated_or_given(db: Database, settings: Settings) -> 
         auth.reset_password(db, username="ann", password="short")
     with pytest.raises(auth.UnknownUserError):
         auth.reset_password(db, username="nobody", password="long enough")
+
+
+def test_roles_change_audited_and_an_admin_is_always_left(db: Database, settings: Settings) -> None:
+    boss = auth.create_user(db, username="boss", password=PASSWORD, role="admin")
+    ann = auth.create_user(db, username="ann", password=PASSWORD)
+    token = auth.authenticate(db, "ann", PASSWORD, settings=settings).token
+    assert auth.set_role(db, username="ann", role="lead", by=boss).role == "lead"
+    assert auth.resolve_session(db, token).is_lead  # the live session has the new role
+    with pytest.raises(auth.LastAdminError, match="only admin who can sign in"):
+        auth.set_role(db, username="boss", role="moderator", by=boss)
+    with pytest.raises(auth.LastAdminError):
+        auth.disable_user(db, username="boss", by=boss)
+    auth.set_role(db, username="ann", role="admin", by=boss)
+    auth.set_role(db, username="boss", role="moderator", by=boss)  # ann is admin now
+    auth.create_user(db, username="eve", password=PASSWORD, role="admin")
+    auth.disable_user(db, username="eve")
+    with pytest.raises(auth.LastAdminError):  # a disabled admin does not count
+        auth.set_role(db, username="ann", role="lead")
+    with pytest.raises(InvalidUserError, match="unknown role 'owner'"):
+        auth.set_role(db, username="ann", role="owner")
+    with pytest.raises(auth.UnknownUserError):
+        auth.set_role(db, username="nobody", role="lead")
+    with db.session() as session:
+        changes = [
+            json.loads(e.detail_json)
+            for e in audit.list_audit(session, action=AuditAction.ROLE_CHANGED)
+        ]
+        stored = {u.username: u.role for u in users.list_users(session)}
+    assert stored == {"ann": "admin", "boss": "moderator", "eve": "admin"}
+    assert sorted((c["username"], c["from"], c["to"]) for c in changes) == [
+        ("ann", "lead", "admin"),
+        ("ann", "moderator", "lead"),
+        ("boss", "admin", "moderator"),
+    ]
+    assert {c["user_id"] for c in changes} == {ann.id, boss.id}
+
+
+def test_a_disabled_admin_can_be_enabled_and_signs_in_again(
+    db: Database, settings: Settings
+) -> None:
+    boss = auth.create_user(db, username="boss", password=PASSWORD, role="admin")
+    auth.create_user(db, username="eve", password=PASSWORD, role="admin")
+    old = auth.authenticate(db, "eve", PASSWORD, settings=settings).token
+    auth.disable_user(db, username="eve", by=boss)  # another admin is left: allowed
+    with pytest.raises(InvalidCredentialsError):
+        auth.authenticate(db, "eve", PASSWORD, settings=settings)
+    assert auth.enable_user(db, username="eve", by=boss).username == "eve"
+    assert auth.authenticate(db, "eve", PASSWORD, settings=settings).user.is_admin
+    assert auth.resolve_session(db, old) is None  # sessions ended by the disable stay ended
+    with db.session() as session:
+        [entry] = audit.list_audit(session, action=AuditAction.USER_ENABLED)
+    assert entry.username == "boss" and '"username": "eve"' in entry.detail_json
+
+
+def test_postgres_never_demotes_both_of_two_admins_at_once(
+    new_postgres_db: Callable[[], str],
+) -> None:
+    """Two admins demoting each other in parallel: the account lock lets one through."""
+    db = Database(new_postgres_db())
+    init_db(db)
+    ann = auth.create_user(db, username="ann", password=PASSWORD, role="admin")
+    bob = auth.create_user(db, username="bob", password=PASSWORD, role="admin")
+    barrier = threading.Barrier(2)
+
+    def demote(name: str, by: CurrentUser) -> str:
+        barrier.wait()
+        try:
+            auth.set_role(db, username=name, role="moderator", by=by)
+        except auth.LastAdminError:
+            return "refused"
+        return "demoted"
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = sorted(pool.map(demote, ["ann", "bob"], [bob, ann]))
+        with db.session() as session:
+            admins = users.count_users(session, role="admin", disabled=False)
+    finally:
+        db.dispose()
+    assert outcomes == ["demoted", "refused"] and admins == 1
+
+
+def test_an_account_changes_its_own_password_and_stays_signed_in_here(
+    db: Database, settings: Settings
+) -> None:
+    auth.create_user(db, username="ann", password=PASSWORD)
+    here = auth.authenticate(db, "ann", PASSWORD, settings=settings)
+    elsewhere = auth.authenticate(db, "ann", PASSWORD, settings=settings).token
+    auth.change_password(
+        db,
+        user=here.user,
+        current_password=PASSWORD,
+        new_password="a new long password",
+        keep_token=here.token,
+        settings=settings,
+    )
+    assert auth.resolve_session(db, here.token).username == "ann"
+    assert auth.resolve_session(db, elsewhere) is None
+    with pytest.raises(InvalidCredentialsError):
+        auth.authenticate(db, "ann", PASSWORD, settings=settings)
+    assert auth.authenticate(db, "ann", "a new long password", settings=settings)
+    with db.session() as session:
+        [entry] = audit.list_audit(session, action=AuditAction.PASSWORD_CHANGED)
+    assert entry.username == "ann" and "a new long password" not in entry.detail_json
+
+
+def test_changing_a_password_needs_the_current_one_and_is_rate_limited(
+    db: Database, settings: Settings
+) -> None:
+    auth.create_user(db, username="ann", password=PASSWORD)
+    ann = auth.authenticate(db, "ann", PASSWORD, settings=settings).user
+
+    def change(current: str, new: str = "a new long password") -> None:
+        auth.change_password(
+            db, user=ann, current_password=current, new_password=new, settings=settings
+        )
+
+    with pytest.raises(InvalidUserError, match="at least 8"):
+        change(PASSWORD, "short")
+    with pytest.raises(InvalidUserError, match="same as the current"):
+        change(PASSWORD, PASSWORD)
+    for _ in range(settings.login_max_failures):
+        with pytest.raises(InvalidCredentialsError):
+            change("a wrong guess")
+    with pytest.raises(RateLimitedError):  # the right one too, until the window passes
+        change(PASSWORD)
+    with pytest.raises(RateLimitedError):  # and sign-in shares the count
+        auth.authenticate(db, "ann", PASSWORD, settings=settings)
+    with db.session() as session:
+        failed = audit.list_audit(session, action=AuditAction.LOGIN_FAILED)
+        assert not audit.list_audit(session, action=AuditAction.PASSWORD_CHANGED)
+    assert len(failed) == settings.login_max_failures
+    assert auth.verify_password(_hash_of(db, "ann"), PASSWORD)  # unchanged
+
+
+def _hash_of(db: Database, username: str) -> str:
+    with db.session() as session:
+        return users.get_user_by_name(session, username=username).password_hash

@@ -45,6 +45,11 @@ ADMIN_ACTIONS = {
     "repredict",
     "ingest_paths",
     "remove_video",
+    # accounts
+    "add_account",
+    "set_account_role",
+    "set_account_disabled",
+    "reset_account_password",
     # HTTP API administration
     "create_api_token",
     "revoke_api_token",
@@ -76,8 +81,9 @@ MODERATOR_ACTIONS = {
     "release_videos",
     "defer_flag",
     "upload",
+    "change_own_password",  # any signed-in account, its own
 }
-ADMIN_PAGES = {"audit.py", "api_access.py"}
+ADMIN_PAGES = {"audit.py", "api_access.py", "accounts.py"}
 LEAD_PAGES = {"quality.py", "lead_review.py"}
 ADMIN_BUTTONS = {"models_retrain", "models_promote", "models_rollback", "models_repredict"}
 
@@ -203,6 +209,15 @@ def _action_script() -> None:
         ),
         "remove_webhook": lambda: actions.remove_webhook(db, subscriber_id=1),
         "remove_video": lambda: actions.remove_video(db, video_id=1, reason="takedown"),
+        "add_account": lambda: actions.add_account(db, username="eve", role="admin"),
+        "set_account_role": lambda: actions.set_account_role(db, username="mod", role="admin"),
+        "set_account_disabled": lambda: actions.set_account_disabled(
+            db, username="boss", disabled=True
+        ),
+        "reset_account_password": lambda: actions.reset_account_password(db, username="boss"),
+        "change_own_password": lambda: actions.change_own_password(
+            db, current_password="correct horse battery staple", new_password="taken over!"
+        ),
         "get_overlap": lambda: actions.get_overlap(db),
         "set_overlap": lambda: actions.set_overlap(db, share=1.0, moderators=2),
         "retrain_policy_state": lambda: actions.retrain_policy_state(db),
@@ -236,6 +251,10 @@ def _try_actions(names: set[str], state: dict) -> set[str]:
     return {t.value.removeprefix("denied ") for t in at.text}
 
 
+def _accounts(session) -> list[tuple]:
+    return [(u.username, u.role, u.disabled, u.password_hash) for u in users_q.list_users(session)]
+
+
 def test_admin_actions_refuse_moderators_even_with_tampered_state(
     db, settings, taxonomy, accounts, model, fresh_caches, tally
 ):
@@ -256,6 +275,7 @@ def test_admin_actions_refuse_moderators_even_with_tampered_state(
     }
     with db.session() as session:
         before = (models_q.get_active_model(session).id, len(session.exec(select(Job)).all()))
+        people = _accounts(session)
     above_moderator = ADMIN_ACTIONS | LEAD_ACTIONS
     for name, state in states.items():
         assert _try_actions(above_moderator, state) == above_moderator, name
@@ -268,6 +288,7 @@ def test_admin_actions_refuse_moderators_even_with_tampered_state(
             models_q.get_active_model(session).id,
             len(session.exec(select(Job)).all()),
         ) == before
+        assert _accounts(session) == people
     assert _try_actions({"send_back"}, {"auth_token": _token(db, "boss")}) == set()  # the admin may
 
 

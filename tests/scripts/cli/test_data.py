@@ -106,6 +106,35 @@ def test_users_add_and_list(settings: Settings) -> None:
         assert [e.detail_json for e in audit.list_audit(session, action="user_disabled")]
 
 
+def test_users_set_role_enable_and_last_sign_in(settings: Settings) -> None:
+    _run("users", "add", "ann", "--role", "admin", "--password-stdin", input="long enough pw\n")
+    _run("users", "add", "bob", "--password-stdin", input="another password\n")
+    auth.authenticate(get_database(), "bob", "another password", settings=settings)
+    result = _run("users", "set-role", "bob", "lead")
+    assert result.exit_code == 0 and "'bob' is now lead" in result.output, result.output
+    assert _run("users", "set-role", "bob", "owner").exit_code == 2  # not a role: usage error
+    error = _one_line_error(_run("users", "set-role", "ann", "moderator"))
+    assert "only admin who can sign in" in error
+    assert "only admin" in _one_line_error(_run("users", "disable", "ann"))
+    assert _run("users", "disable", "bob").exit_code == 0
+    assert _run("users", "enable", "bob").exit_code == 0
+    output = _run("users", "list").output
+    listing = {
+        name: line for line in output.splitlines() for name in ("ann", "bob") if name in line
+    }
+    assert "lead" in listing["bob"] and "never" not in listing["bob"]
+    assert "never" in listing["ann"] and "yes" not in listing["bob"]
+    with get_database().session() as session:
+        done = [e.action for e in reversed(audit.list_audit(session))]
+    assert [a for a in done if a.startswith(("role", "user_"))] == [
+        "user_added",
+        "user_added",
+        "role_changed",
+        "user_disabled",
+        "user_enabled",
+    ]
+
+
 def test_reset_password_prints_a_new_one_once_and_signs_the_user_out(settings: Settings) -> None:
     _run("users", "add", "ann", "--password-stdin", input="old password 1\n")
     db = get_database()

@@ -1,0 +1,107 @@
+"""Accounts (admins only; the router does not register this page for others): who can sign in
+and with which role; add an account (its password generated and shown once), change a role,
+disable or enable an account, reset a password. Every change is audited; the only admin who can
+sign in cannot be demoted or disabled."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.auth import PermissionDeniedError
+from core.errors import TaggerError
+from dashboard import actions, cache, readers, state
+from dashboard.components import md_escape
+from db.tables import Role
+
+ROLES = [role.value for role in Role]
+
+db = cache.database()
+try:
+    me = state.require(db, Role.ADMIN)
+except PermissionDeniedError:
+    st.error("Admins only.")
+    st.stop()
+st.title("Accounts")
+table = st.container()  # filled last, so an account added below is already listed
+
+
+def _show_password_once(message: str, password: str) -> None:
+    st.success(md_escape(message))
+    st.code(password, language=None)
+
+
+st.subheader("Add an account")
+with st.form("accounts_new", clear_on_submit=True):
+    new_name = st.text_input("Username", key="accounts_new_name")
+    new_role = st.selectbox("Role", ROLES, key="accounts_new_role")
+    add = st.form_submit_button("Add account")
+if add:
+    try:
+        password = actions.add_account(db, username=new_name, role=new_role)
+    except TaggerError as e:
+        st.error(md_escape(str(e)))
+    else:
+        _show_password_once(
+            f"Added {new_role} {new_name.strip()}. Their password, shown once (only its hash is "
+            "stored): pass it on; they can change it on their Password page.",
+            password,
+        )
+
+people = readers.accounts(db)
+st.subheader("Change an account")
+chosen_name = st.selectbox("Account", [a.username for a in people], key="accounts_chosen")
+chosen = next((a for a in people if a.username == chosen_name), None)
+if chosen is not None:
+    role_col, status_col, password_col = st.columns(3, vertical_alignment="bottom")
+    with role_col:
+        role = st.selectbox(
+            "Role", ROLES, index=ROLES.index(chosen.role), key=f"accounts_role_{chosen.username}"
+        )
+        if st.button("Save role", key="accounts_set_role", disabled=role == chosen.role):
+            actions.run_admin(
+                lambda: actions.set_account_role(db, username=chosen.username, role=role),
+                success=f"{chosen.username} is now {role}",
+            )
+    with status_col:
+        if chosen.disabled:
+            if st.button("Enable", key="accounts_enable"):
+                actions.run_admin(
+                    lambda: actions.set_account_disabled(
+                        db, username=chosen.username, disabled=False
+                    ),
+                    success=f"{chosen.username} can sign in again",
+                )
+        elif st.button("Disable (signs it out everywhere)", key="accounts_disable"):
+            actions.run_admin(
+                lambda: actions.set_account_disabled(db, username=chosen.username, disabled=True),
+                success=f"{chosen.username} is disabled",
+            )
+    with password_col:
+        reset = st.button("Reset password", key="accounts_reset")
+    if reset:
+        try:
+            password = actions.reset_account_password(db, username=chosen.username)
+        except TaggerError as e:
+            st.error(md_escape(str(e)))
+        else:
+            _show_password_once(
+                f"New password for {chosen.username}, shown once; every session of the account "
+                "has ended.",
+                password,
+            )
+
+with table:
+    st.dataframe(
+        [
+            {
+                "account": a.username + (" (you)" if a.username == me.username else ""),
+                "role": a.role,
+                "status": "disabled" if a.disabled else "active",
+                "created": a.created_at,
+                "last sign-in": a.last_sign_in,
+            }
+            for a in people
+        ],
+        hide_index=True,
+        key="accounts_table",
+    )

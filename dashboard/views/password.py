@@ -1,0 +1,34 @@
+"""Your password: every signed-in account changes its own, proving it knows the current one
+(checked and rate-limited as a sign-in is). Its other sessions end; this one stays."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.auth import MIN_PASSWORD_LENGTH
+from core.errors import TaggerError
+from dashboard import actions, cache, state
+from dashboard.components import md_escape
+
+db = cache.database()
+st.title("Password")
+st.caption(f"Signed in as {md_escape(state.user().username)}")
+with st.container(width=420), st.form("password_change", clear_on_submit=True):
+    current = st.text_input("Current password", type="password", key="password_current")
+    new = st.text_input(
+        f"New password (at least {MIN_PASSWORD_LENGTH} characters)",
+        type="password",
+        key="password_new",
+    )
+    repeated = st.text_input("New password again", type="password", key="password_repeated")
+    change = st.form_submit_button("Change password")
+if change:
+    if new != repeated:
+        st.error("The new password and its repetition differ.")
+    else:
+        try:
+            actions.change_own_password(db, current_password=current, new_password=new)
+        except TaggerError as e:
+            st.error(md_escape(str(e)))
+        else:
+            st.success("Password changed. Your other sessions have ended; this one goes on.")
