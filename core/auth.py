@@ -9,7 +9,9 @@ the sha256 of a session token is stored.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -24,11 +26,12 @@ from db.engine import Database
 from db.queries import Actor
 from db.queries import audit as audit_queries
 from db.queries import users as user_queries
-from db.tables import AuditAction, Role, User, utcnow
+from db.tables import NO_SPEECH, AuditAction, Role, User, utcnow
 
 MIN_PASSWORD_LENGTH = 8
 GENERATED_PASSWORD_BYTES = 12  # secrets.token_urlsafe: 16 characters
 MAX_USERNAME_LENGTH = 64
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
 _ROLE_RANK = {Role.MODERATOR.value: 1, Role.LEAD.value: 2, Role.ADMIN.value: 3}
 _HASHER = PasswordHasher()
 
@@ -75,6 +78,7 @@ class CurrentUser:
     id: int
     username: str
     role: str
+    languages: tuple[str, ...] = ()  # the spoken languages it reviews; empty: any
 
     @property
     def is_admin(self) -> bool:
@@ -115,7 +119,12 @@ def _token_hash(token: str) -> str:
 
 
 def _current(user: User) -> CurrentUser:
-    return CurrentUser(id=user.id, username=user.username, role=user.role)
+    return CurrentUser(
+        id=user.id,
+        username=user.username,
+        role=user.role,
+        languages=user_queries.languages_of(user),
+    )
 
 
 def create_user(
@@ -228,6 +237,40 @@ def set_role(db: Database, *, username: str, role: str, by: Actor | None = None)
             detail={"user_id": user.id, "username": user.username, "from": before, "to": role},
         )
         return _current(user)
+
+
+def set_languages(
+    db: Database, *, username: str, languages: Sequence[str], by: Actor | None = None
+) -> tuple[str, ...]:
+    """The spoken languages an account reviews (ISO 639-1 codes such as ``de``; none: any); the
+    queue then hands it only videos in one of them or without a detected language or speech.
+    Audited as ``languages_set``; returns the codes stored. Raises :class:`InvalidUserError` for
+    a code that is not two or three lowercase letters."""
+    codes = sorted({code.strip().lower() for code in languages if code.strip()})
+    bad = [code for code in codes if not _LANGUAGE_CODE.fullmatch(code) or code == NO_SPEECH]
+    if bad:
+        raise InvalidUserError(
+            f"not a language code: {', '.join(bad)} (codes as Whisper reports them, such as de, "
+            "ru or yue)"
+        )
+    with db.session() as session:
+        user = _existing_user(session, username)
+        before = user_queries.languages_of(user)
+        stored = user_queries.languages_of(
+            user_queries.set_languages(session, user_id=user.id, languages=codes)
+        )
+        audit_queries.add_audit(
+            session,
+            action=AuditAction.LANGUAGES_SET,
+            user=by,
+            detail={
+                "user_id": user.id,
+                "username": user.username,
+                "from": list(before),
+                "to": list(stored),
+            },
+        )
+        return stored
 
 
 def reset_password(

@@ -447,6 +447,11 @@ def set_account_disabled(db: Database, *, username: str, disabled: bool) -> None
         auth.enable_user(db, username=username, by=admin)
 
 
+def set_account_languages(db: Database, *, username: str, languages: Sequence[str]) -> None:
+    """The spoken languages the account reviews (none: any)."""
+    auth.set_languages(db, username=username, languages=languages, by=state.require(db, Role.ADMIN))
+
+
 def reset_account_password(db: Database, *, username: str) -> str:
     """A generated password for the account, which is signed out everywhere; returns it (shown
     once)."""

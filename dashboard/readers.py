@@ -12,7 +12,7 @@ from datetime import datetime
 
 from dashboard import state
 from db.engine import Database
-from db.queries import audit, review, tokens, users, webhooks
+from db.queries import audit, review, tokens, users, videos, webhooks
 from db.queries.review import QueueFilters, QueuePage
 from db.tables import ApiToken, AuditLog, Role, VideoStatus, WebhookDelivery, WebhookSubscriber
 
@@ -58,23 +58,33 @@ class Account:
     disabled: bool
     created_at: datetime
     last_sign_in: datetime | None
+    languages: tuple[str, ...]  # the spoken languages it reviews; empty: any
 
 
-def accounts(db: Database) -> list[Account]:
-    """Every account with its latest sign-in, by name; admins only (checked afresh)."""
+@dataclass(frozen=True)
+class Accounts:
+    people: list[Account]
+    spoken_languages: list[str]  # the languages detected in videos so far, for choosing from
+
+
+def accounts(db: Database) -> Accounts:
+    """Every account with its latest sign-in, by name, and the spoken languages detected in
+    videos; admins only (checked afresh)."""
     state.require(db, Role.ADMIN)
     with db.session() as session:
         signed_in = users.last_sign_ins(session)
-        return [
+        people = [
             Account(
                 username=u.username,
                 role=u.role,
                 disabled=u.disabled,
                 created_at=u.created_at,
                 last_sign_in=signed_in.get(u.username),
+                languages=users.languages_of(u),
             )
             for u in users.list_users(session)
         ]
+        return Accounts(people=people, spoken_languages=videos.spoken_languages(session))
 
 
 def api_access(db: Database, *, log_rows: int) -> ApiAccess:

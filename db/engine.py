@@ -147,6 +147,11 @@ def _upgrade_to_7(connection: Connection) -> None:
     _add_missing_columns(connection, "video", {"doubt_tag": "VARCHAR"})
 
 
+def _upgrade_to_8(connection: Connection) -> None:
+    """The spoken languages each account reviews (the queue's language routing)."""
+    _add_missing_columns(connection, "app_user", {"languages": "VARCHAR"})
+
+
 UPGRADES: list[UpgradeStep] = [
     _upgrade_to_2,
     _upgrade_to_3,
@@ -154,6 +159,7 @@ UPGRADES: list[UpgradeStep] = [
     _upgrade_to_5,
     _upgrade_to_6,
     _upgrade_to_7,
+    _upgrade_to_8,
 ]
 
 

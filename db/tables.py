@@ -108,6 +108,7 @@ class AuditAction(StrEnum):
     USER_DISABLED = "user_disabled"
     USER_ENABLED = "user_enabled"
     ROLE_CHANGED = "role_changed"
+    LANGUAGES_SET = "languages_set"  # the spoken languages an account reviews
     PASSWORD_RESET = "password_reset"  # by an admin (or `tagger users reset-password`)
     PASSWORD_CHANGED = "password_changed"  # by the account itself, with its current password
     LOGIN = "login"
@@ -175,6 +176,11 @@ class TaxonomyEdge(SQLModel, table=True):
 # --- videos and derived media -------------------------------------------------------------------
 
 
+# Stored as a video's spoken language once a multilingual model listened and heard no speech
+# (ISO 639-2 "no linguistic content"), so it is not listened to again
+NO_SPEECH = "zxx"
+
+
 class Video(SQLModel, table=True):
     __tablename__ = "video"
     __table_args__ = (Index("ix_video_status_uncertainty", "status", "uncertainty"),)
@@ -220,7 +226,7 @@ class Video(SQLModel, table=True):
     # the language spoken in the audio as a multilingual Whisper model detected it (ISO 639-1),
     # while transcribing or under subtitles, and its confidence; None: not detected (no audio,
     # no speech, or the speech model is English-only and so hears every language as English)
-    spoken_language: str | None = None
+    spoken_language: str | None = None  # NO_SPEECH: a multilingual model heard no speech
     spoken_language_probability: float | None = Field(default=None, sa_type=Double)
     # issue 16: the object a video was ingested from (``original_name`` is its URI) as the store
     # listed it: size and last-modified time, so that a re-run skips unchanged objects without
@@ -356,6 +362,10 @@ class User(SQLModel, table=True):
     role: str = Field(default=Role.MODERATOR)
     created_at: datetime = _ts()
     disabled: bool = False
+    # the spoken languages this account reviews (ISO 639-1 codes, comma-separated, sorted): the
+    # queue hands it only videos in one of them, or with no language detected or no speech
+    # (db.queries.users.language_route); None: any language
+    languages: str | None = None
 
 
 class UserSession(SQLModel, table=True):

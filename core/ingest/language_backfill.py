@@ -34,11 +34,11 @@ from core.ingest.stored import (
 )
 from core.media import decode as media
 from core.media.transcribe import WINDOW_SECONDS, Transcriber
-from core.media.transcript import NO_SPEECH, SpokenLanguage
+from core.media.transcript import SpokenLanguage
 from db.engine import Database
 from db.queries import audit as audit_q
 from db.queries import videos as videos_q
-from db.tables import AuditAction, Video
+from db.tables import NO_SPEECH, AuditAction, Video
 
 PAGE_SIZE = 64  # videos read per database session
 

@@ -51,12 +51,12 @@ from core.ingest.stored import (
 )
 from core.media import decode as media
 from core.media.transcribe import Transcriber
-from core.media.transcript import NO_SPEECH, Transcript
+from core.media.transcript import Transcript
 from db.engine import Database
 from db.queries import audit as audit_q
 from db.queries import embeddings as embeddings_q
 from db.queries import videos as videos_q
-from db.tables import AuditAction, TranscriptSource, Video
+from db.tables import NO_SPEECH, AuditAction, TranscriptSource, Video
 
 PAGE_SIZE = 64  # videos read per database session
 ENGLISH = "en"

@@ -17,9 +17,9 @@ from typing import Generic, Protocol, TypeVar
 
 from sqlmodel import Session
 
-from core.media.transcript import NO_SPEECH, Segment, SpokenLanguage, Transcript
+from core.media.transcript import Segment, SpokenLanguage, Transcript
 from db.queries import videos as videos_q
-from db.tables import Video, VideoStatus
+from db.tables import NO_SPEECH, Video, VideoStatus
 
 DONE_STATUSES = frozenset({VideoStatus.READY, VideoStatus.PREDICTED, VideoStatus.REVIEWED})
 

@@ -11,9 +11,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 TranscriptSource = Literal["provided", "embedded", "whisper"]
-# Stored as a video's spoken language once a multilingual model listened and heard no speech
-# (ISO 639-2 "no linguistic content"), so it is not listened to again
-NO_SPEECH = "zxx"
 
 
 @dataclass(frozen=True)

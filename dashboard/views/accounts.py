@@ -1,7 +1,7 @@
 """Accounts (admins only; the router does not register this page for others): who can sign in
-and with which role; add an account (its password generated and shown once), change a role,
-disable or enable an account, reset a password. Every change is audited; the only admin who can
-sign in cannot be demoted or disabled."""
+and with which role; add an account (its password generated and shown once), change a role or
+the spoken languages it reviews, disable or enable an account, reset a password. Every change is
+audited; the only admin who can sign in cannot be demoted or disabled."""
 
 from __future__ import annotations
 
@@ -47,7 +47,8 @@ if add:
             password,
         )
 
-people = readers.accounts(db)
+known = readers.accounts(db)
+people = known.people
 st.subheader("Change an account")
 chosen_name = st.selectbox("Account", [a.username for a in people], key="accounts_chosen")
 chosen = next((a for a in people if a.username == chosen_name), None)
@@ -78,6 +79,24 @@ if chosen is not None:
             )
     with password_col:
         reset = st.button("Reset password", key="accounts_reset")
+    with st.form(f"accounts_languages_{chosen.username}", border=False):
+        languages = st.multiselect(
+            "Spoken languages it reviews (none: any). Review next, the tag sweep and binary mode "
+            "then give it only videos in these, or with no language detected or no speech.",
+            sorted({*known.spoken_languages, *chosen.languages}),
+            default=list(chosen.languages),
+            accept_new_options=True,
+            placeholder="any language (type a code such as de to add one)",
+            key=f"accounts_languages_{chosen.username}_codes",
+        )
+        save_languages = st.form_submit_button("Save languages")
+    if save_languages:
+        actions.run_admin(
+            lambda: actions.set_account_languages(
+                db, username=chosen.username, languages=languages
+            ),
+            success=f"Languages of {chosen.username} saved",
+        )
     if reset:
         try:
             password = actions.reset_account_password(db, username=chosen.username)
@@ -97,6 +116,7 @@ with table:
                 "account": a.username + (" (you)" if a.username == me.username else ""),
                 "role": a.role,
                 "status": "disabled" if a.disabled else "active",
+                "languages": ", ".join(a.languages) or "any",
                 "created": a.created_at,
                 "last sign-in": a.last_sign_in,
             }

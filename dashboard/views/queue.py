@@ -171,13 +171,23 @@ filters = QueueFilters(
 )
 st.session_state[state.QUEUE_FILTERS] = filters
 
+languages = state.user().languages
 if st.button("▶ Review next", type="primary", key="queue_review_next"):
     video = actions.claim_next(db, filters=filters, exclude_ids=st.session_state[state.SKIPPED])
     if video is None:
-        st.info("Nothing left to review with these filters.")
+        st.info(
+            "Nothing left to review with these filters"
+            + (" in your languages." if languages else ".")
+        )
     else:
         st.session_state[state.REVIEW_VIDEO] = video.id
         st.switch_page("views/review.py")
+
+if languages:
+    st.caption(
+        f"Review next gives you videos spoken in {', '.join(languages)}, or with no language "
+        "detected or no speech (your languages, set by an admin); the list below shows all."
+    )
 
 page_size = st.session_state.get("queue_page_size", PAGE_SIZES[1])
 page_no = st.session_state.get("queue_page", 1)

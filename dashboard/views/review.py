@@ -21,7 +21,6 @@ import streamlit as st
 
 from core.config import get_settings
 from core.errors import TaggerError
-from core.media.transcript import NO_SPEECH
 from core.removal import MAX_REASON
 from dashboard import actions, cache, deferred, state
 from dashboard.components import (
@@ -42,7 +41,7 @@ from dashboard.review_data import ReviewData, load_review, read_review
 from dashboard.routes import media
 from db.queries import NotFoundError, StaleVersionError
 from db.queries.review import VideoClaimedError
-from db.tables import Role
+from db.tables import NO_SPEECH, Role
 
 CONFLICT = "review_conflict"
 REFUSED = "review_refused"  # (state.ReviewWrite, why, stale) of a save the worker could not write

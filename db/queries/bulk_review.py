@@ -1,8 +1,9 @@
 """What the bulk review modes ask about: the tag sweep's grid and binary mode's questions.
 
 Both look only at videos nobody has reviewed yet (status ``predicted``) that no other moderator
-holds, and at the predictions of each video's current model. Answers are saved through the one
-review save (``core.review.save_review``); nothing here writes.
+holds and that are in the moderator's review languages, and at the predictions of each video's
+current model. Answers are saved through the one review save (``core.review.save_review``);
+nothing here writes.
 
 A node's decision threshold is not stored: it is read back from the model's own decisions as the
 midpoint between the lowest probability it predicted and the highest it did not (the threshold
@@ -21,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from db.queries import Actor
+from db.queries import users as users_q
 from db.queries.review import subtree_ids
 from db.tables import Keyframe, Prediction, Video, VideoStatus, utcnow
 
@@ -50,8 +52,8 @@ class BinaryQuestion:
     title: str
 
 
-def _open_for(user: Actor, now: datetime) -> ColumnElement[bool]:
-    """Unreviewed, and claimed by nobody else."""
+def _open_for(session: Session, user: Actor, now: datetime) -> ColumnElement[bool]:
+    """Unreviewed, claimed by nobody else, and in a language ``user`` reviews."""
     return and_(
         col(Video.status) == VideoStatus.PREDICTED,
         or_(
@@ -60,6 +62,7 @@ def _open_for(user: Actor, now: datetime) -> ColumnElement[bool]:
             col(Video.claim_expires_at) <= now,
             col(Video.claimed_by) == user.id,
         ),
+        *users_q.language_route(session, user_id=user.id),
     )
 
 
@@ -89,7 +92,7 @@ def sweep_candidates(
     conds = [
         col(Prediction.node_id).in_(nodes),
         col(Prediction.is_predicted),
-        _open_for(user, now or utcnow()),
+        _open_for(session, user, now or utcnow()),
     ]
     if exclude_ids:
         conds.append(col(Video.id).not_in(list(exclude_ids)))
@@ -168,7 +171,7 @@ def binary_questions(
     distance = func.abs(col(Prediction.probability) - threshold)
     # a tag the model predicted for every video (or for none) has no gap to read a threshold from
     conds = [*scope, bounds.c.lo.is_not(None), bounds.c.hi.is_not(None)]
-    conds.append(_open_for(user, now or utcnow()))
+    conds.append(_open_for(session, user, now or utcnow()))
     if exclude_ids:
         conds.append(col(Video.id).not_in(list(exclude_ids)))
     rows = session.exec(

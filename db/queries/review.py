@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from db.queries import Actor, DatabaseError, NotFoundError
 from db.queries import quality as quality_q
 from db.queries import taxonomy as taxonomy_q
+from db.queries import users as users_q
 from db.queries.audit import add_audit
 from db.tables import (
     AuditAction,
@@ -419,11 +420,13 @@ def claim_candidates(
     limit: int,
 ) -> list[int]:
     """Up to ``limit`` unclaimed videos in one of the stored ``statuses`` that match the
-    filters' other fields and that ``user`` may take (overlap rules), in queue order."""
+    filters' other fields and that ``user`` may take (overlap rules, its review languages), in
+    queue order."""
     conds = _conditions(session, QueueFilters(**{**filters.__dict__, "statuses": ()}), now)
     conds += [col(Video.status).in_(list(statuses)), _no_active_claim(now)]
     # label quality: overlap videos this user answered, or whose answers are all in, are not theirs
     conds += quality_q.claim_exclusions(session, user=user)
+    conds += users_q.language_route(session, user_id=user.id)
     if exclude_ids:
         conds.append(col(Video.id).not_in(exclude_ids))
     return list(

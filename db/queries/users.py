@@ -5,13 +5,15 @@ Password hashing lives in ``core.auth``; these functions only store what they ar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, text, update
+from sqlalchemy import func, or_, text, update
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from db.queries import DuplicateError, NotFoundError
-from db.tables import LoginAttempt, Role, User, UserSession, utcnow
+from db.tables import NO_SPEECH, LoginAttempt, Role, User, UserSession, Video, utcnow
 
 _ROLES = {role.value for role in Role}
 
@@ -94,6 +96,32 @@ def update_user(
     session.add(user)
     session.flush()
     return user
+
+
+def set_languages(session: Session, *, user_id: int, languages: Sequence[str]) -> User:
+    """Store the spoken languages the account reviews (none: any)."""
+    user = get_user(session, user_id=user_id)
+    user.languages = ",".join(sorted(set(languages))) or None
+    session.add(user)
+    session.flush()
+    return user
+
+
+def languages_of(user: User) -> tuple[str, ...]:
+    """The account's review languages, as stored by :func:`set_languages` (empty: any)."""
+    return tuple(user.languages.split(",")) if user.languages else ()
+
+
+def language_route(session: Session, *, user_id: int) -> list[ColumnElement[bool]]:
+    """The conditions that keep the queue to the videos the account can judge: in one of its
+    languages, or with no language detected (nobody knows it) or no speech (anyone can judge
+    it); none when the account reviews any language."""
+    user = session.get(User, user_id)
+    languages = languages_of(user) if user is not None else ()
+    if not languages:
+        return []
+    spoken = col(Video.spoken_language)
+    return [or_(spoken.is_(None), spoken.in_([*languages, NO_SPEECH]))]
 
 
 # --- sign-in sessions ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from db.queries import DuplicateError, NotFoundError, dump_json
 from db.tables import (
+    NO_SPEECH,
     Embedding,
     Keyframe,
     Label,
@@ -221,6 +222,13 @@ def list_transcribed_speech_ids(
         .where(col(Video.spoken_language).not_in(list(other_than)))
     )
     return list(session.exec(query.order_by(col(Video.id))))
+
+
+def spoken_languages(session: Session) -> list[str]:
+    """The spoken languages detected in videos so far (no speech left out), sorted."""
+    spoken = col(Video.spoken_language)
+    query = select(spoken).where(spoken.is_not(None), spoken != NO_SPEECH).distinct()
+    return sorted(session.exec(query))
 
 
 def count_videos(session: Session) -> int:

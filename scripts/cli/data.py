@@ -221,12 +221,13 @@ def users_list() -> None:
         users = user_queries.list_users(session)
         signed_in = user_queries.last_sign_ins(session)
     print_table(
-        ("id", "username", "role", "created", "last sign-in", "disabled"),
+        ("id", "username", "role", "languages", "created", "last sign-in", "disabled"),
         (
             (
                 str(u.id),
                 u.username,
                 u.role,
+                ",".join(user_queries.languages_of(u)) or "any",
                 when(u.created_at),
                 when(signed_in.get(u.username)) or "never",
                 "yes" if u.disabled else "",
@@ -246,6 +247,21 @@ def users_set_role(
 
     auth.set_role(open_database(), username=username, role=role.value)
     console.print(f"{username!r} is now {role.value}")
+
+
+@users_app.command("set-languages")
+def users_set_languages(
+    username: Annotated[str, typer.Argument()],
+    languages: Annotated[
+        list[str] | None, typer.Argument(help="Codes as Whisper reports them (de, ru); none: any.")
+    ] = None,
+) -> None:
+    """The spoken languages an account reviews: its queue then holds only videos in them, or
+    with no language detected or no speech."""
+    from core import auth
+
+    stored = auth.set_languages(open_database(), username=username, languages=languages or [])
+    console.print(f"{username!r} reviews {', '.join(stored) or 'any language'}")
 
 
 @users_app.command("disable")

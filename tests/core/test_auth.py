@@ -452,3 +452,30 @@ def test_changing_a_password_needs_the_current_one_and_is_rate_limited(
 def _hash_of(db: Database, username: str) -> str:
     with db.session() as session:
         return users.get_user_by_name(session, username=username).password_hash
+
+
+def test_review_languages_are_checked_stored_audited_and_read_with_the_session(
+    db: Database, settings: Settings
+) -> None:
+    boss = auth.create_user(db, username="boss", password=PASSWORD, role="admin")
+    auth.create_user(db, username="ann", password=PASSWORD)
+    token = auth.authenticate(db, "ann", PASSWORD, settings=settings).token
+    assert auth.set_languages(db, username="ann", languages=[" RU", "de", "de", ""], by=boss) == (
+        "de",
+        "ru",
+    )
+    assert auth.resolve_session(db, token).languages == ("de", "ru")
+    for bad in (["german"], ["d"], ["zxx"], ["de;ru"]):
+        with pytest.raises(InvalidUserError, match="not a language code"):
+            auth.set_languages(db, username="ann", languages=bad)
+    assert auth.set_languages(db, username="ann", languages=[]) == ()  # any language
+    assert auth.resolve_session(db, token).languages == ()
+    with db.session() as session:
+        changes = [
+            json.loads(e.detail_json)
+            for e in audit.list_audit(session, action=AuditAction.LANGUAGES_SET)
+        ]
+    assert [(c["from"], c["to"]) for c in reversed(changes)] == [
+        ([], ["de", "ru"]),
+        (["de", "ru"], []),
+    ]

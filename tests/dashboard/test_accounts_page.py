@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import auth
 from core.auth import InvalidCredentialsError
-from db.queries import audit
+from db.queries import audit, videos
 from db.queries import users as users_q
 from db.tables import AuditAction
 from tests.dashboard.conftest import PASSWORD
@@ -112,3 +112,23 @@ def test_a_moderator_changes_their_own_password(signed_in, seeded) -> None:
     assert auth.authenticate(seeded.db, "mod", "the new one, long").user.username == "mod"
     at = at.switch_page("views/queue.py").run()  # this session goes on
     assert not at.exception and not at.error
+
+
+def test_admin_sets_the_languages_an_account_reviews(signed_in, seeded) -> None:
+    with seeded.db.session() as session:
+        videos.set_spoken_language(
+            session, video_id=seeded.video_ids[0], language="ru", probability=0.9
+        )
+    at = signed_in("boss").switch_page("views/accounts.py").run()
+    at.selectbox(key="accounts_chosen").set_value("mod").run()
+    codes = at.multiselect(key="accounts_languages_mod_codes")
+    assert codes.options == ["ru"]  # detected so far; others can be typed
+    codes.set_value(["ru", "de"])
+    at = _click(at, "Save languages")
+    assert not at.error, at.error
+    assert _table(at)["mod"]["languages"] == "de, ru"
+    moderator = signed_in("mod")  # the queue says what Review next gives
+    assert any("spoken in de, ru" in c.value for c in moderator.caption)
+    at.multiselect(key="accounts_languages_mod_codes").set_value(["German"])
+    at = _click(at, "Save languages")
+    assert "not a language code" in at.error[0].value and "german" in at.error[0].value

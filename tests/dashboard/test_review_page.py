@@ -12,11 +12,11 @@ from streamlit.testing.v1 import AppTest
 from core import quality, removal
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
-from core.media.transcript import NO_SPEECH
 from dashboard.components import ScoredTag, md_escape, probability_chart
 from dashboard.routes import media
 from db.engine import DatabaseBusyError
 from db.queries import audit, labels, videos
+from db.tables import NO_SPEECH
 
 
 def _open(at: AppTest, video_id: int) -> AppTest:

@@ -10,7 +10,7 @@ from db.queries import audit, bulk_review, review, taxonomy, users, videos
 from db.queries import model_versions as models
 from db.queries.model_versions import PredictionRow
 from db.queries.videos import PredictionSummary
-from db.tables import AuditAction, TaxonomyNode, VideoStatus
+from db.tables import NO_SPEECH, AuditAction, TaxonomyNode, VideoStatus
 
 # a DAG: "Ball games" is a second parent of Soccer
 NODES = [
@@ -117,3 +117,40 @@ def test_sweep_rejects_an_unknown_order(database) -> None:
     seed = _seed(database)
     with database.session() as s, pytest.raises(ValueError, match="doubtful"):
         bulk_review.sweep_candidates(s, node_id="s", user=seed["alice"], order="random")
+
+
+def test_an_account_with_review_languages_gets_only_videos_it_can_judge(database) -> None:
+    """Review next, the sweep and binary mode route by spoken language: a German speaker gets
+    German videos and those with no language detected or no speech, never Russian or English;
+    opening a video on purpose stays possible, and an account without languages gets all."""
+    seed = _seed(database)
+    ids, alice, bob = seed["ids"], seed["alice"], seed["bob"]
+    spoken = [None, "de", "ru", NO_SPEECH, "en"]
+    with database.session() as s:
+        for video_id, language in zip(ids, spoken, strict=True):
+            videos.set_spoken_language(s, video_id=video_id, language=language, probability=0.9)
+        users.set_languages(s, user_id=alice.id, languages=["de"])
+
+    def queue_of(user) -> set[int]:
+        taken: list[int] = []
+        while True:
+            with database.session() as s:
+                video = review_rules.claim_next(s, user=user, claim_minutes=20, exclude_ids=taken)
+            if video is None:
+                return set(taken)
+            taken.append(video.id)
+
+    with database.session() as s:
+        assert len(bulk_review.binary_questions(s, user=bob)) == len(ids)  # bob: any language
+    german = {ids[0], ids[1], ids[3]}
+    assert queue_of(alice) == german
+    with database.session() as s:
+        swept = {i.video_id for i in bulk_review.sweep_candidates(s, node_id="s", user=alice)}
+        asked = {q.video_id for q in bulk_review.binary_questions(s, user=alice)}
+        assert review_rules.claim_video(s, video_id=ids[2], user=alice, claim_minutes=20)
+        assert videos.spoken_languages(s) == ["de", "en", "ru"]
+    assert swept == german and asked == german
+    with database.session() as s:
+        users.set_languages(s, user_id=alice.id, languages=[])  # any language again
+        asked = {q.video_id for q in bulk_review.binary_questions(s, user=alice)}
+    assert asked == set(ids)

@@ -18,7 +18,7 @@ from core.config import Settings
 from db import engine as engine_module
 from db.engine import Database, DatabaseBusyError, SchemaTooNewError, get_database, init_db
 from db.locking import FairFileLock
-from db.tables import ApiToken, QueueRanking, RetrainPolicy, SchemaInfo, Video
+from db.tables import ApiToken, QueueRanking, RetrainPolicy, SchemaInfo, User, Video
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,18 +80,21 @@ _V6_COLUMNS = {("retrain_policy", "last_run_at"), ("retrain_policy", "last_run_j
 # what version 6 lacked (engine._upgrade_to_7)
 _V7_TABLES = ["queue_ranking"]
 _V7_COLUMNS = {("video", "doubt_tag")}
+# what version 7 lacked (engine._upgrade_to_8)
+_V8_COLUMNS = {("app_user", "languages")}
 
 
 def _rebuild_old_schema(database: Database, version: int) -> None:
     """Replace the schema by what a database at ``version`` looked like, with one video row."""
-    missing_tables = (_V2_TABLES if version < 2 else []) + _V7_TABLES
+    missing_tables = (_V2_TABLES if version < 2 else []) + (_V7_TABLES if version < 7 else [])
     missing_columns = (
         (_V2_COLUMNS if version < 2 else set())
         | (_V3_COLUMNS if version < 3 else set())
         | (_V4_COLUMNS if version < 4 else set())
         | (_V5_COLUMNS if version < 5 else set())
         | (_V6_COLUMNS if version < 6 else set())
-        | _V7_COLUMNS
+        | (_V7_COLUMNS if version < 7 else set())
+        | _V8_COLUMNS
     )
     with database.session() as session:
         connection = session.connection()
@@ -120,22 +123,28 @@ def _video_index_names(database: Database) -> set[str]:
         return set(session.exec(text(query)).scalars())
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7])
 def test_an_old_database_is_upgraded_to_the_current_schema(
     database: Database, version: int
 ) -> None:
-    """Rebuild what a version-1 to -6 database looked like (tables, columns, sequences),
+    """Rebuild what a version-1 to -7 database looked like (tables, columns, sequences),
     then ``init_db`` must bring it to exactly what db.tables declares, keeping its rows."""
     _rebuild_old_schema(database, version)
     if version < 4:
         assert "ix_video_review_rank" not in _video_index_names(database)
-    assert init_db(database) == engine_module.latest_schema_version() == 7
+    assert init_db(database) == engine_module.latest_schema_version() == 8
     assert "ix_video_review_rank" in _video_index_names(database)
     with database.session() as session:
         inspector = inspect(session.connection())
         assert set(_V2_TABLES + _V7_TABLES) <= set(inspector.get_table_names())
         for table, column in (
-            _V2_COLUMNS | _V3_COLUMNS | _V4_COLUMNS | _V5_COLUMNS | _V6_COLUMNS | _V7_COLUMNS
+            _V2_COLUMNS
+            | _V3_COLUMNS
+            | _V4_COLUMNS
+            | _V5_COLUMNS
+            | _V6_COLUMNS
+            | _V7_COLUMNS
+            | _V8_COLUMNS
         ):
             assert column in engine_module._column_names(session.connection(), table)
         session.add(ApiToken(name="t", user_id=1, scope="read", token_hash="h", prefix="p"))
@@ -156,7 +165,9 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
             RetrainPolicy(id=1, last_run_at=datetime(2026, 1, 2, tzinfo=UTC), last_run_job_id=7)
         )
         session.add(QueueRanking(id=1, ranked_at=datetime(2026, 1, 3, tzinfo=UTC), videos=5))
+        session.add(User(username="polyglot", password_hash="h", languages="de,ru"))
     with database.session() as session:
+        assert session.exec(select(User.languages)).one() == "de,ru"
         videos = list(session.exec(select(Video).order_by(Video.id)))
         assert [v.title for v in videos] == [f"from v{version}", "after"]
         assert (videos[0].spoken_language, videos[1].spoken_language) == (None, "ru")

@@ -49,6 +49,7 @@ ADMIN_ACTIONS = {
     "add_account",
     "set_account_role",
     "set_account_disabled",
+    "set_account_languages",
     "reset_account_password",
     # HTTP API administration
     "create_api_token",
@@ -214,6 +215,9 @@ def _action_script() -> None:
         "set_account_disabled": lambda: actions.set_account_disabled(
             db, username="boss", disabled=True
         ),
+        "set_account_languages": lambda: actions.set_account_languages(
+            db, username="boss", languages=["xx"]
+        ),
         "reset_account_password": lambda: actions.reset_account_password(db, username="boss"),
         "change_own_password": lambda: actions.change_own_password(
             db, current_password="correct horse battery staple", new_password="taken over!"
@@ -252,7 +256,10 @@ def _try_actions(names: set[str], state: dict) -> set[str]:
 
 
 def _accounts(session) -> list[tuple]:
-    return [(u.username, u.role, u.disabled, u.password_hash) for u in users_q.list_users(session)]
+    return [
+        (u.username, u.role, u.disabled, u.password_hash, u.languages)
+        for u in users_q.list_users(session)
+    ]
 
 
 def test_admin_actions_refuse_moderators_even_with_tampered_state(

@@ -18,12 +18,12 @@ from core.ingest import batch as ingest
 from core.ingest import language_backfill, multilingual
 from core.ingest.language_backfill import LanguageOutcome, detect_languages
 from core.ingest.multilingual import EnglishOnlyModelError
-from core.media.transcript import NO_SPEECH, Segment, SpokenLanguage
+from core.media.transcript import Segment, SpokenLanguage
 from core.taxonomy import from_paths, save_to_db
 from db.engine import Database, init_db
 from db.queries import audit as audit_q
 from db.queries import videos as videos_q
-from db.tables import AuditAction
+from db.tables import NO_SPEECH, AuditAction
 from scripts.mediagen import read_wav, write_srt, write_video
 from tests.support.fakes import FakeEncoder, FakeTranscriber, RussianTranscriber
 

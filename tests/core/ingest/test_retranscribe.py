@@ -22,13 +22,13 @@ from core.ingest.multilingual import EnglishOnlyModelError
 from core.ingest.pipeline import text_key
 from core.ingest.retranscribe import RetranscribeOutcome, retranscribe
 from core.lifecycle import prediction
-from core.media.transcript import NO_SPEECH, Segment
+from core.media.transcript import Segment
 from core.taxonomy import from_paths, save_to_db
 from db.engine import Database, init_db
 from db.queries import audit as audit_q
 from db.queries import embeddings as embeddings_q
 from db.queries import videos as videos_q
-from db.tables import AuditAction
+from db.tables import NO_SPEECH, AuditAction
 from scripts.mediagen import read_wav, write_srt, write_video
 from tests.support.fakes import (
     SPOKEN_TEXT,

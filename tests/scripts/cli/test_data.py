@@ -118,11 +118,14 @@ def test_users_set_role_enable_and_last_sign_in(settings: Settings) -> None:
     assert "only admin" in _one_line_error(_run("users", "disable", "ann"))
     assert _run("users", "disable", "bob").exit_code == 0
     assert _run("users", "enable", "bob").exit_code == 0
+    result = _run("users", "set-languages", "bob", "de", "ru")
+    assert result.exit_code == 0 and "'bob' reviews de, ru" in result.output, result.output
+    assert "not a language code" in _one_line_error(_run("users", "set-languages", "bob", "x"))
     output = _run("users", "list").output
     listing = {
         name: line for line in output.splitlines() for name in ("ann", "bob") if name in line
     }
-    assert "lead" in listing["bob"] and "never" not in listing["bob"]
+    assert "lead" in listing["bob"] and "never" not in listing["bob"] and "de,ru" in listing["bob"]
     assert "never" in listing["ann"] and "yes" not in listing["bob"]
     with get_database().session() as session:
         done = [e.action for e in reversed(audit.list_audit(session))]
@@ -133,6 +136,7 @@ def test_users_set_role_enable_and_last_sign_in(settings: Settings) -> None:
         "user_disabled",
         "user_enabled",
     ]
+    assert "languages_set" in done
 
 
 def test_reset_password_prints_a_new_one_once_and_signs_the_user_out(settings: Settings) -> None:
