@@ -7,7 +7,8 @@ then measures (median of several runs, each a full unit of work including openin
 
 - the queue query (default sort: most informative first, i.e. by review rank; and with a
   title search + tag filter),
-- ``claim_next`` (atomic claim of the next video),
+- ``claim_next`` (atomic claim of the next video), for an account of any language and for one
+  that reviews German only (``SPOKEN``: 4 % of the videos),
 - the server ranker's check (``core.lifecycle.queue_ranking.ranking_state``: the last ranking,
   and the ``ARRIVALS`` videos predicted after it),
 - an AppTest render of the queue page and of the review page (whole script run, server side).
@@ -40,6 +41,8 @@ from scripts.bench.common import fresh_settings
 PREDICTIONS_PER_VIDEO = 6
 ARRIVALS = 100  # pool videos predicted after the last ranking (unranked)
 REPEATS = 5
+# spoken languages of the videos ("": not detected; zxx: no speech), a platform's mix
+SPOKEN = {"en": 0.55, "": 0.15, "es": 0.1, "ru": 0.06, "de": 0.04, "fr": 0.04, "zxx": 0.06}
 PASSWORD = "bench-password-1"
 
 
@@ -57,9 +60,10 @@ def _timed(fn: Callable[[], object], repeats: int = REPEATS) -> float:
 def populate(settings: Settings, n: int, seed: int = 0) -> None:
     """Fill the (new) database of ``settings`` with ``n`` predicted videos for the queue benchmarks.
 
-    Schema, IAB taxonomy, an active model and the moderators ``mod`` and ``other`` (password
-    :data:`PASSWORD`) go through the product; the videos (10% reviewed) and their predictions are
-    bulk-loaded through DuckDB's DataFrame scan, so a million videos take about a minute.
+    Schema, IAB taxonomy, an active model and the moderators ``mod``, ``other`` and ``mod-de``
+    (German only; password :data:`PASSWORD`) go through the product; the videos (10% reviewed,
+    spoken languages drawn from :data:`SPOKEN`) and their predictions are bulk-loaded through
+    DuckDB's DataFrame scan, so a million videos take about a minute.
     """
     from core import auth
     from core import taxonomy as taxonomy_core
@@ -80,6 +84,8 @@ def populate(settings: Settings, n: int, seed: int = 0) -> None:
         models.set_active_model(s, model_version_id=model.id)
     auth.create_user(db, username="mod", password=PASSWORD, role="moderator")
     auth.create_user(db, username="other", password=PASSWORD, role="moderator")
+    auth.create_user(db, username="mod-de", password=PASSWORD, role="moderator")
+    auth.set_languages(db, username="mod-de", languages=["de"])
 
     rng = np.random.default_rng(seed)
     leaves = [node for node in tax.nodes if node.level >= 2]
@@ -109,6 +115,7 @@ def populate(settings: Settings, n: int, seed: int = 0) -> None:
         )
     ]
     status = np.where(rng.random(n) < 0.1, "reviewed", "predicted")
+    spoken = rng.choice(list(SPOKEN), n, p=list(SPOKEN.values()))
     pool = status == "predicted"
     review_rank = pd.array(np.full(n, pd.NA), dtype="Int64")
     review_rank[pool] = rng.permutation(int(pool.sum()))
@@ -133,6 +140,7 @@ def populate(settings: Settings, n: int, seed: int = 0) -> None:
             "top_tag": top,
             "stored_path": None,
             "duration_s": 30.0,
+            "spoken_language": pd.Series(spoken).replace("", None),
         }
     )
     ids = np.arange(1, n + 1)
@@ -159,10 +167,10 @@ def populate(settings: Settings, n: int, seed: int = 0) -> None:
         con.execute(
             "INSERT INTO video (title, description, status, created_at, updated_at, version, "
             "flagged, predicted_model_id, uncertainty, review_rank, top_tag, stored_path, "
-            "duration_s) "
+            "duration_s, spoken_language) "
             "SELECT title, description, status, created_at, updated_at, version, flagged, "
-            "predicted_model_id, uncertainty, review_rank, top_tag, stored_path, duration_s "
-            "FROM videos_df"
+            "predicted_model_id, uncertainty, review_rank, top_tag, stored_path, duration_s, "
+            "spoken_language FROM videos_df"
         )
         con.register("preds_df", preds)
         con.execute(
@@ -189,7 +197,7 @@ def populate(settings: Settings, n: int, seed: int = 0) -> None:
 def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
     """Median milliseconds of the queue queries, ``claim_next`` and the ranker's check on a
     :func:`populate`-d database (keys ``queue query``, ``queue + search + tag``, ``claim next``,
-    ``ranker check``) and, with ``pages``, of
+    ``claim next, German only``, ``ranker check``) and, with ``pages``, of
     server-side renders of the queue and review pages (``queue page render``,
     ``review page render``).
     """
@@ -202,6 +210,7 @@ def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
     db = get_database(settings)
     with db.session() as s:
         mod = users.get_user_by_name(s, username="mod")
+        german = users.get_user_by_name(s, username="mod-de")
     soccer = taxonomy_core.load_iab3().find("Sports").id
 
     def queue(filters: QueueFilters) -> Callable[[], object]:
@@ -211,11 +220,14 @@ def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
 
         return run
 
-    def claim() -> object:
-        with db.session() as s:
-            video = review_rules.claim_next(s, user=mod, claim_minutes=20)
-            review_rules.release_claim(s, video_id=video.id, user=mod)
-        return video
+    def claim(user: object) -> Callable[[], object]:
+        def run() -> object:
+            with db.session() as s:
+                video = review_rules.claim_next(s, user=user, claim_minutes=20)
+                review_rules.release_claim(s, video_id=video.id, user=user)
+            return video
+
+        return run
 
     def ranker_check() -> object:
         with db.session() as s:
@@ -225,7 +237,8 @@ def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
         "queue query": _timed(queue(QueueFilters())),
         "ranker check": _timed(ranker_check),
         "queue + search + tag": _timed(queue(QueueFilters(search="piano", tag=soccer))),
-        "claim next": _timed(claim),
+        "claim next": _timed(claim(mod)),
+        "claim next, German only": _timed(claim(german)),
     }
     if pages:
         result.update(_render_pages(settings))
@@ -326,6 +339,7 @@ def main() -> None:
         "queue query",
         "queue + search + tag",
         "claim next",
+        "claim next, German only",
         "ranker check",
         "queue page render",
         "review page render",

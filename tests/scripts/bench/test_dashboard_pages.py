@@ -30,8 +30,16 @@ def test_populate_and_measure_use_the_given_settings_only(
     with get_database(other).session() as session:
         assert videos.count_videos(session) == 40
         state = queue_ranking.ranking_state(session, settings=other)
+        spoken = set(videos.spoken_languages(session))
+    assert spoken <= set(bench_dashboard.SPOKEN) and "de" in spoken
     # every pool video is an arrival at this size: the ranker's check has them to count
     assert state.arrivals == min(bench_dashboard.ARRIVALS, state.last.videos + state.arrivals)
     assert state.arrivals > 0 and state.last.ranked_by == "badge"
-    assert set(timings) == {"queue query", "queue + search + tag", "claim next", "ranker check"}
+    assert set(timings) == {
+        "queue query",
+        "queue + search + tag",
+        "claim next",
+        "claim next, German only",
+        "ranker check",
+    }
     assert all(ms > 0 for ms in timings.values())
