@@ -5,14 +5,16 @@ counting for training and export until it is reviewed again), is flagged with th
 comment, and is claimed for that moderator for ``REJECT_HOLD`` so "review next" hands it to
 them first. Every verdict is a ``LeadReview`` row (per-moderator accuracy) and an audit entry;
 the role is read from the database on every call. The rows are read and written by
-``db.queries.lead_review``.
+``db.queries.lead_review``. Moderators see the verdicts on their own reviews, with the lead's
+comment and labels, and their own accuracy (:func:`own_work`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlmodel import Session
 
@@ -49,6 +51,29 @@ class ModeratorAccuracy:
     rejected: int
     label_f1: float | None  # mean F1 of their labels vs the final ones (verdicts and overlap)
     compared: int  # reviews and overlap answers behind label_f1
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A lead's verdict on one of the moderator's reviews, as the moderator sees it."""
+
+    video_id: int
+    title: str
+    verdict: str  # LeadVerdict
+    comment: str
+    lead: str
+    at: datetime
+    yours: list[str]  # the moderator's labels (node ids)
+    final: list[str]  # the lead's (== yours when accepted; empty when rejected)
+
+
+@dataclass(frozen=True)
+class OwnWork:
+    """What a moderator sees of their own work (any signed-in account, its own rows only)."""
+
+    reviews_per_day: list[tuple[date, int]]  # saved reviews per UTC day, oldest first
+    accuracy: ModeratorAccuracy | None  # None: nothing judged or compared yet
+    feedback: list[Feedback]  # newest first
 
 
 def sample(
@@ -218,22 +243,32 @@ def moderator_accuracy(session: Session, *, user: Actor) -> list[ModeratorAccura
     their overlap answers)."""
     require_role(session, user, LEAD_ROLES, "moderator accuracy")
     names = lead_q.usernames(session)
+    return sorted(
+        _accuracies(session, names=names).values(), key=lambda accuracy: accuracy.username
+    )
+
+
+def _accuracies(
+    session: Session, *, names: dict[int, str], moderator_id: int | None = None
+) -> dict[int, ModeratorAccuracy]:
+    """:class:`ModeratorAccuracy` by user id, of every moderator judged or compared (or of
+    ``moderator_id`` alone)."""
     verdicts: dict[int, list[str]] = {}
     scores: dict[int, list[float]] = {}
-    for v in lead_q.list_verdicts(session):
+    for v in lead_q.list_verdicts(session, moderator_id=moderator_id):
         if v.moderator_id is None:
             continue
         verdicts.setdefault(v.moderator_id, []).append(v.verdict)
         scores.setdefault(v.moderator_id, [])
         if v.verdict != LeadVerdict.REJECTED:
             scores[v.moderator_id].append(_f1(set(v.labels_before), set(v.labels_after)))
-    answers = quality_q.reviewed_video_answers(session)
+    answers = quality_q.reviewed_video_answers(session, user_id=moderator_id)
     final = review_rules.effective_labels(session, video_ids=sorted({a[0] for a in answers}))
     for video_id, user_id, node_ids in answers:
         verdicts.setdefault(user_id, [])
         scores.setdefault(user_id, []).append(_f1(set(node_ids), set(final.get(video_id, []))))
-    return [
-        ModeratorAccuracy(
+    return {
+        user_id: ModeratorAccuracy(
             username=names.get(user_id, f"#{user_id}"),
             judged=len(verdicts[user_id]),
             accepted=verdicts[user_id].count(LeadVerdict.ACCEPTED),
@@ -242,5 +277,43 @@ def moderator_accuracy(session: Session, *, user: Actor) -> list[ModeratorAccura
             label_f1=sum(f1) / len(f1) if f1 else None,
             compared=len(f1),
         )
-        for user_id, f1 in sorted(scores.items(), key=lambda kv: names.get(kv[0], ""))
+        for user_id, f1 in scores.items()
+    }
+
+
+def own_work(session: Session, *, user: Actor, days: int = 14, feedback_rows: int = 20) -> OwnWork:
+    """The account's saved reviews per day over the last ``days`` UTC days, its accuracy as
+    leads and overlap see it (:func:`moderator_accuracy`'s figures, for itself only), and the
+    newest lead verdicts on its reviews with the lead's comment and labels, so a moderator
+    learns from the corrections without a lead's rights."""
+    today = utcnow().date()
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, time.min, tzinfo=UTC)
+    counts = {
+        row.day: row.n_reviews
+        for row in analytics_q.moderator_throughput(session, since=since, user_id=user.id)
+    }
+    accuracy = _accuracies(session, names={user.id: user.username}, moderator_id=user.id)
+    feedback = [
+        Feedback(
+            video_id=row.video_id,
+            title=title,
+            verdict=row.verdict,
+            comment=row.comment,
+            lead=lead,
+            at=row.created_at,
+            yours=json.loads(row.labels_before_json),
+            final=json.loads(row.labels_after_json),
+        )
+        for row, title, lead in lead_q.latest_verdicts_on(
+            session, moderator_id=user.id, limit=feedback_rows
+        )
     ]
+    return OwnWork(
+        reviews_per_day=[
+            (first + timedelta(days=i), counts.get(first + timedelta(days=i), 0))
+            for i in range(days)
+        ],
+        accuracy=accuracy.get(user.id),
+        feedback=feedback,
+    )

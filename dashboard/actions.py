@@ -558,6 +558,11 @@ def moderator_accuracy(db: Database) -> list[lead_review.ModeratorAccuracy]:
     return _as(db, Role.LEAD, lead_review.moderator_accuracy)
 
 
+def own_work(db: Database) -> lead_review.OwnWork:
+    """The signed-in account's own reviews per day, accuracy and the leads' verdicts on them."""
+    return _as(db, Role.MODERATOR, lead_review.own_work)
+
+
 def retrain_policy_state(db: Database) -> PolicyState:
     """The policy and when it starts the next retrain (admins)."""
     return _read_as(db, Role.ADMIN, lambda session: policy_state(session, now=utcnow()))

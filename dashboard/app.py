@@ -55,7 +55,10 @@ else:
             st.Page(VIEWS / "audit.py", title="Audit log", icon=":material/shield:"),
             st.Page(VIEWS / "api_access.py", title="API access", icon=":material/key:"),
         ]
-    sections["You"] = [st.Page(VIEWS / "password.py", title="Password", icon=":material/password:")]
+    sections["You"] = [
+        st.Page(VIEWS / "my_work.py", title="My work", icon=":material/person_check:"),
+        st.Page(VIEWS / "password.py", title="Password", icon=":material/password:"),
+    ]
     page = st.navigation(sections)
     with st.sidebar:
         st.caption(f"Signed in as **{md_escape(user.username)}** ({user.role})")

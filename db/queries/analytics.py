@@ -162,13 +162,17 @@ def label_distribution(
     return sorted(result, key=lambda t: (-t.n_videos, t.path))
 
 
-def moderator_throughput(session: Session, *, since: datetime) -> list[ThroughputRow]:
-    """Saved reviews per moderator per UTC day since ``since`` (from the audit trail)."""
-    rows = session.exec(
-        select(AuditLog.created_at, AuditLog.username).where(
-            col(AuditLog.action) == AuditAction.REVIEW_SAVED, col(AuditLog.created_at) >= since
-        )
-    ).all()
+def moderator_throughput(
+    session: Session, *, since: datetime, user_id: int | None = None
+) -> list[ThroughputRow]:
+    """Saved reviews per moderator (or of ``user_id`` alone) per UTC day since ``since``, from
+    the audit trail."""
+    query = select(AuditLog.created_at, AuditLog.username).where(
+        col(AuditLog.action) == AuditAction.REVIEW_SAVED, col(AuditLog.created_at) >= since
+    )
+    if user_id is not None:
+        query = query.where(col(AuditLog.user_id) == user_id)
+    rows = session.exec(query).all()
     counts: dict[tuple[date, str], int] = {}
     for created_at, username in rows:
         key = (created_at.date(), username or "?")

@@ -81,7 +81,11 @@ def add_verdict(
     return row
 
 
-def list_verdicts(session: Session) -> list[Verdict]:
+def list_verdicts(session: Session, *, moderator_id: int | None = None) -> list[Verdict]:
+    """Every verdict, or those on ``moderator_id``'s reviews."""
+    query = select(LeadReview)
+    if moderator_id is not None:
+        query = query.where(col(LeadReview.moderator_id) == moderator_id)
     return [
         Verdict(
             row.moderator_id,
@@ -89,8 +93,24 @@ def list_verdicts(session: Session) -> list[Verdict]:
             json.loads(row.labels_before_json),
             json.loads(row.labels_after_json),
         )
-        for row in session.exec(select(LeadReview)).all()
+        for row in session.exec(query).all()
     ]
+
+
+def latest_verdicts_on(
+    session: Session, *, moderator_id: int, limit: int
+) -> list[tuple[LeadReview, str, str]]:
+    """The newest ``limit`` verdicts on ``moderator_id``'s reviews, each with the video's title
+    and the lead's name."""
+    rows = session.exec(
+        select(LeadReview, Video.title, User.username)
+        .join(Video, col(Video.id) == col(LeadReview.video_id))
+        .join(User, col(User.id) == col(LeadReview.lead_id))
+        .where(col(LeadReview.moderator_id) == moderator_id)
+        .order_by(col(LeadReview.created_at).desc(), col(LeadReview.id).desc())
+        .limit(limit)
+    ).all()
+    return [(row, title, lead) for row, title, lead in rows]
 
 
 def send_back(

@@ -180,11 +180,17 @@ def list_answers(session: Session) -> list[StoredAnswer]:
     ]
 
 
-def reviewed_video_answers(session: Session) -> list[tuple[int, int, list[str]]]:
-    """``(video id, user id, node ids)`` of every overlap answer whose video has final labels."""
-    rows = session.exec(
+def reviewed_video_answers(
+    session: Session, *, user_id: int | None = None
+) -> list[tuple[int, int, list[str]]]:
+    """``(video id, user id, node ids)`` of every overlap answer whose video has final labels
+    (or of ``user_id``'s answers)."""
+    query = (
         select(OverlapAnswer)
         .join(Video, col(Video.id) == col(OverlapAnswer.video_id))
         .where(col(Video.reviewed_at).is_not(None))
-    ).all()
+    )
+    if user_id is not None:
+        query = query.where(col(OverlapAnswer.user_id) == user_id)
+    rows = session.exec(query).all()
     return [(a.video_id, a.user_id, json.loads(a.node_ids_json)) for a in rows]

@@ -11,7 +11,7 @@ from db.engine import Database
 from db.queries import audit, users, videos
 from db.queries import model_versions as models
 from db.queries.model_versions import PredictionRow
-from db.tables import AuditAction, VideoStatus
+from db.tables import AuditAction, VideoStatus, utcnow
 
 
 @pytest.fixture
@@ -138,3 +138,47 @@ def test_fix_and_accuracy(database: Database, reviewed: dict) -> None:
     # accepted: F1 1; fixed: {Soccer} vs {Soccer, News}: 2*1/(1+2) = 2/3
     assert ann.label_f1 == pytest.approx((1 + 2 / 3) / 2)
     assert ann.compared == 2
+
+
+def test_a_moderator_sees_their_own_work_and_the_leads_verdicts(
+    database: Database, reviewed: dict
+) -> None:
+    ann, lee, clips, ids = reviewed["ann"], reviewed["lee"], reviewed["clips"], reviewed["ids"]
+    with database.session() as s:
+        bob = users.create_user(s, username="bob", password_hash="x")
+        other = videos.create_video(s, title="bob's", status=VideoStatus.READY).id
+        review_rules.save_review(s, video_id=other, expected_version=0, node_ids=[], user=bob)
+        lead_review.accept(s, video_id=other, user=lee)  # not ann's: never shown to her
+        lead_review.accept(s, video_id=clips[0], user=lee)
+        video = videos.get_video(s, video_id=clips[1])
+        lead_review.fix(
+            s,
+            video_id=clips[1],
+            expected_version=video.version,
+            node_ids=[ids["News"]],
+            user=lee,
+        )
+        lead_review.reject(s, video_id=clips[2], comment="look at the intro again", user=lee)
+    with database.session() as s:
+        work = lead_review.own_work(s, user=ann, days=3)
+        (everyone_sees_ann,) = [
+            a for a in lead_review.moderator_accuracy(s, user=lee) if a.username == "ann"
+        ]
+    assert [n for _, n in work.reviews_per_day] == [0, 0, 3]  # three saves today, none before
+    assert work.reviews_per_day[-1][0] == utcnow().date()
+    assert work.accuracy == everyone_sees_ann  # the leads' figures, for herself alone
+    assert (work.accuracy.judged, work.accuracy.rejected) == (3, 1)
+    assert [(f.video_id, f.verdict, f.lead) for f in work.feedback] == [
+        (clips[2], "rejected", "lee"),
+        (clips[1], "fixed", "lee"),
+        (clips[0], "accepted", "lee"),
+    ]
+    assert work.feedback[0].comment == "look at the intro again"
+    assert (work.feedback[1].yours, work.feedback[1].final) == (
+        [ids["Sports: Soccer"]],
+        [ids["News"]],
+    )
+    with database.session() as s:
+        assert lead_review.own_work(s, user=bob).accuracy.judged == 1
+        assert len(lead_review.own_work(s, user=bob).reviews_per_day) == 14
+        assert lead_review.own_work(s, user=lee).accuracy is None  # nothing of hers judged

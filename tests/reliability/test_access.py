@@ -83,6 +83,7 @@ MODERATOR_ACTIONS = {
     "defer_flag",
     "upload",
     "change_own_password",  # any signed-in account, its own
+    "own_work",
 }
 ADMIN_PAGES = {"audit.py", "api_access.py", "accounts.py"}
 LEAD_PAGES = {"quality.py", "lead_review.py"}
@@ -219,6 +220,7 @@ def _action_script() -> None:
             db, username="boss", languages=["xx"]
         ),
         "reset_account_password": lambda: actions.reset_account_password(db, username="boss"),
+        "own_work": lambda: actions.own_work(db),
         "change_own_password": lambda: actions.change_own_password(
             db, current_password="correct horse battery staple", new_password="taken over!"
         ),
