@@ -59,7 +59,9 @@ else:
         st.Page(VIEWS / "my_work.py", title="My work", icon=":material/person_check:"),
         st.Page(VIEWS / "password.py", title="Password", icon=":material/password:"),
     ]
-    page = st.navigation(sections)
+    # every page listed: by default Streamlit folds a menu of more than 12 behind "View N more",
+    # which hid the admin pages
+    page = st.navigation(sections, expanded=True)
     with st.sidebar:
         st.caption(f"Signed in as **{md_escape(user.username)}** ({user.role})")
         signout_form()

@@ -117,8 +117,10 @@ with table:
                 "role": a.role,
                 "status": "disabled" if a.disabled else "active",
                 "languages": ", ".join(a.languages) or "any",
-                "created": a.created_at,
-                "last sign-in": a.last_sign_in,
+                "created": f"{a.created_at:%Y-%m-%d %H:%M} UTC",
+                "last sign-in": (
+                    f"{a.last_sign_in:%Y-%m-%d %H:%M} UTC" if a.last_sign_in else "never"
+                ),
             }
             for a in people
         ],

@@ -33,7 +33,8 @@ def test_admin_adds_an_account_whose_password_works_once_shown(signed_in, seeded
     at = signed_in("boss").switch_page("views/accounts.py").run()
     assert not at.exception, at.exception
     assert set(_table(at)) == {"boss (you)", "mod"}
-    assert _table(at)["boss (you)"]["last sign-in"] is not None  # the sign-in above
+    assert _table(at)["boss (you)"]["last sign-in"].endswith(" UTC")  # the sign-in above
+    assert _table(at)["mod"]["last sign-in"] == "never"
     at.text_input(key="accounts_new_name").input("lee")
     at.selectbox(key="accounts_new_role").set_value("lead")
     at = _click(at, "Add account")
