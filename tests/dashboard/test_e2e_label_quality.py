@@ -118,6 +118,7 @@ def _drive(browser, url: str, disputed: int, rejected: int) -> dict:
     seen["moderator_sees"] = flag.first.inner_text()
 
     admin = _context(browser, url, "boss")
+    open_page(admin, "Accounts", "Accounts")  # the 13th page and later are in the menu too
     open_page(admin, "Label quality", "Label quality")
     admin.get_by_text("after N new reviews").click()
     admin.locator(".st-key-quality_after input").fill("1")
