@@ -518,3 +518,20 @@ def preview_keys() -> None:
 def shortcut_legend(keys: Sequence[tuple[str, str]]) -> None:
     """The page's keyboard shortcuts, one line: ``S`` save & next · ``N`` skip ..."""
     st.caption("Keys: " + " · ".join(f"`{key}` {md_escape(what)}" for key, what in keys))
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_csv(table: pd.DataFrame) -> bytes:
+    """``table`` as UTF-8 CSV for people to open in a spreadsheet: a text cell that starts like a
+    formula (``=``, ``+``, ``-``, ``@``, tab, carriage return: OWASP's CSV injection list) gets a
+    leading ``'`` so it is shown as text instead of run (audit details hold titles and comments
+    that anyone who uploads or reviews can write)."""
+
+    def safe(value: object) -> object:
+        if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+            return "'" + value
+        return value
+
+    return table.map(safe).to_csv(index=False).encode("utf-8")

@@ -34,11 +34,21 @@ def failed_videos(db: Database, *, limit: int) -> QueuePage:
         return review.list_queue(session, filters=filters, page_size=limit)
 
 
-def audit_entries(db: Database, *, action: str | None, limit: int) -> list[AuditLog]:
-    """Newest first; admins only (``PermissionDeniedError`` otherwise, checked afresh)."""
+def audit_entries(
+    db: Database,
+    *,
+    action: str | None,
+    limit: int,
+    user_id: int | None = None,
+    video_id: int | None = None,
+) -> list[AuditLog]:
+    """Newest first, optionally one action, account or video; admins only
+    (``PermissionDeniedError`` otherwise, checked afresh)."""
     state.require(db, Role.ADMIN)
     with db.session() as session:
-        return audit.list_audit(session, action=action, limit=limit)
+        return audit.list_audit(
+            session, action=action, user_id=user_id, video_id=video_id, limit=limit
+        )
 
 
 @dataclass(frozen=True)

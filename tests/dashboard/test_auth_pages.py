@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import auth
+from core import review as review_rules
 from core.auth import CurrentUser
+from dashboard.components import spreadsheet_csv
 from dashboard.routes import session
 from dashboard.state import REVIEW_VIDEO
+from db.queries import users as users_q
 
 ADMIN_ONLY_KEYS = ("models_retrain", "models_promote", "models_rollback", "models_repredict")
 
@@ -129,3 +136,29 @@ def test_admin_sees_admin_pages(signed_in) -> None:
     assert "login" in {row for row in at.dataframe[0].value["action"]}
     at.switch_page("views/models.py").run()
     assert {"models_retrain", "models_promote", "models_rollback"} <= {b.key for b in at.button}
+
+
+def test_admin_filters_the_audit_log_by_account_and_video(signed_in, seeded) -> None:
+    with seeded.db.session() as s:
+        mod = users_q.get_user_by_name(s, username="mod")
+        review_rules.set_flag(
+            s, video_id=seeded.video_ids[0], user=mod, flagged=True, reason="odd audio"
+        )
+    at = signed_in("boss").switch_page("views/audit.py").run()
+    assert {"login", "flagged"} <= set(at.dataframe[0].value["action"])
+    at.selectbox(key="audit_account").set_value(mod.id).run()
+    assert set(at.dataframe[0].value["user"]) == {"mod"}
+    at.number_input(key="audit_video").set_value(seeded.video_ids[0]).run()
+    shown = at.dataframe[0].value
+    assert list(shown["action"]) == ["flagged"] and set(shown["video"]) == {seeded.video_ids[0]}
+    assert not at.exception and "1 entry, newest first" in at.caption[0].value
+
+
+def test_the_audit_download_shows_formula_like_text_as_text() -> None:
+    """An account named ``=HYPERLINK(...)`` or a detail starting with ``-`` would run as a
+    formula in a spreadsheet."""
+    table = pd.DataFrame({"user": ['=HYPERLINK("http://x")', "-2+3", "@SUM(A1)", "ann"]})
+    table["video"] = [1, None, -3, 4]
+    rows = list(csv.DictReader(io.StringIO(spreadsheet_csv(table).decode("utf-8"))))
+    assert [r["user"] for r in rows] == ['\'=HYPERLINK("http://x")', "'-2+3", "'@SUM(A1)", "ann"]
+    assert [r["video"] for r in rows] == ["1.0", "", "-3.0", "4.0"]  # numbers stay numbers
