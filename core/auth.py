@@ -133,10 +133,12 @@ def create_user(
     username: str,
     password: str,
     role: str = Role.MODERATOR,
+    languages: Sequence[str] = (),
     created_by: Actor | None = None,
 ) -> CurrentUser:
-    """Add an account (audited as ``user_added``); raises :class:`InvalidUserError` for a bad
-    name/password/role and ``db.queries.DuplicateError`` for a taken name."""
+    """Add an account (audited as ``user_added``), optionally with the spoken languages it
+    reviews (see :func:`update_account`); raises :class:`InvalidUserError` for a bad
+    name/password/role/language code and ``db.queries.DuplicateError`` for a taken name."""
     username = username.strip()
     if not username or len(username) > MAX_USERNAME_LENGTH or any(c.isspace() for c in username):
         raise InvalidUserError(
@@ -144,16 +146,19 @@ def create_user(
         )
     _check_password(password)
     _check_role(role)
+    codes = _language_codes(languages)
     password_hash = hash_password(password)
     with db.session() as session:
         user = user_queries.create_user(
             session, username=username, password_hash=password_hash, role=role
         )
+        if codes:
+            user_queries.set_languages(session, user_id=user.id, languages=codes)
         audit_queries.add_audit(
             session,
             action=AuditAction.USER_ADDED,
             user=created_by,
-            detail={"user_id": user.id, "username": username, "role": role},
+            detail={"user_id": user.id, "username": username, "role": role, "languages": codes},
         )
         return _current(user)
 
@@ -180,72 +185,91 @@ def _keep_an_admin(session: Session, user: User, *, change: str) -> None:
         )
 
 
-def disable_user(db: Database, *, username: str, by: Actor | None = None) -> CurrentUser:
-    """Disable an account and sign it out everywhere (audited as ``user_disabled``).
+def update_account(
+    db: Database,
+    *,
+    username: str,
+    role: str | None = None,
+    disabled: bool | None = None,
+    languages: Sequence[str] | None = None,
+    by: Actor | None = None,
+) -> CurrentUser:
+    """Change an account's role, status and review languages (None: leave it) in one unit of
+    work, each real change audited: ``role_changed`` (old and new role), ``user_disabled`` (the
+    account is signed out everywhere), ``user_enabled`` (its old sessions stay ended),
+    ``languages_set`` (old and new codes).
 
-    Raises :class:`LastAdminError` for the only admin who can sign in.
+    A new role takes effect on the account's next page or request (roles are read from the
+    database on each). Languages are codes as Whisper reports them (``de``; none: any); the
+    queue then hands the account only videos in one of them or without a detected language or
+    speech. Raises :class:`InvalidUserError` for an unknown role or a bad language code (before
+    anything changes) and :class:`LastAdminError` when the change would leave no admin who can
+    sign in.
     """
+    if role is not None:
+        _check_role(role)
+    codes = _language_codes(languages) if languages is not None else None
     with db.session() as session:
         user_queries.lock_accounts(session)
         user = _existing_user(session, username)
-        _keep_an_admin(session, user, change="disable")
-        user_queries.update_user(session, user_id=user.id, disabled=True)
-        audit_queries.add_audit(
-            session,
-            action=AuditAction.USER_DISABLED,
-            user=by,
-            detail={"user_id": user.id, "username": user.username},
-        )
-        user_queries.revoke_all_user_sessions(session, user_id=user.id)
+        new_role = role if role is not None else user.role
+        new_disabled = disabled if disabled is not None else user.disabled
+        if new_role != Role.ADMIN or new_disabled:
+            change = "disable" if new_disabled and not user.disabled else f"make {new_role}"
+            _keep_an_admin(session, user, change=change)
+        who = {"user_id": user.id, "username": user.username}
+        if new_role != user.role:
+            before = user.role
+            user_queries.update_user(session, user_id=user.id, role=new_role)
+            audit_queries.add_audit(
+                session,
+                action=AuditAction.ROLE_CHANGED,
+                user=by,
+                detail={**who, "from": before, "to": new_role},
+            )
+        if codes is not None and codes != user_queries.languages_of(user):
+            before_codes = user_queries.languages_of(user)
+            user_queries.set_languages(session, user_id=user.id, languages=codes)
+            audit_queries.add_audit(
+                session,
+                action=AuditAction.LANGUAGES_SET,
+                user=by,
+                detail={**who, "from": list(before_codes), "to": list(codes)},
+            )
+        if new_disabled != user.disabled:
+            user_queries.update_user(session, user_id=user.id, disabled=new_disabled)
+            action = AuditAction.USER_DISABLED if new_disabled else AuditAction.USER_ENABLED
+            audit_queries.add_audit(session, action=action, user=by, detail=who)
+        if new_disabled:
+            user_queries.revoke_all_user_sessions(session, user_id=user.id)
         return _current(user)
+
+
+def disable_user(db: Database, *, username: str, by: Actor | None = None) -> CurrentUser:
+    """Disable an account and sign it out everywhere (:func:`update_account`)."""
+    return update_account(db, username=username, disabled=True, by=by)
 
 
 def enable_user(db: Database, *, username: str, by: Actor | None = None) -> CurrentUser:
-    """Let a disabled account sign in again (audited as ``user_enabled``); its old sessions
-    stay ended."""
-    with db.session() as session:
-        user = _existing_user(session, username)
-        user_queries.update_user(session, user_id=user.id, disabled=False)
-        audit_queries.add_audit(
-            session,
-            action=AuditAction.USER_ENABLED,
-            user=by,
-            detail={"user_id": user.id, "username": user.username},
-        )
-        return _current(user)
+    """Let a disabled account sign in again (:func:`update_account`)."""
+    return update_account(db, username=username, disabled=False, by=by)
 
 
 def set_role(db: Database, *, username: str, role: str, by: Actor | None = None) -> CurrentUser:
-    """Give an account another role (audited as ``role_changed`` with the old and new role).
-
-    It takes effect on the account's next page or request: roles are read from the database on
-    each. Raises :class:`InvalidUserError` for an unknown role and :class:`LastAdminError` when
-    it would demote the only admin who can sign in.
-    """
-    _check_role(role)
-    with db.session() as session:
-        user_queries.lock_accounts(session)
-        user = _existing_user(session, username)
-        before = user.role
-        if role != Role.ADMIN:
-            _keep_an_admin(session, user, change=f"make {role}")
-        user_queries.update_user(session, user_id=user.id, role=role)
-        audit_queries.add_audit(
-            session,
-            action=AuditAction.ROLE_CHANGED,
-            user=by,
-            detail={"user_id": user.id, "username": user.username, "from": before, "to": role},
-        )
-        return _current(user)
+    """Give an account another role (:func:`update_account`)."""
+    return update_account(db, username=username, role=role, by=by)
 
 
 def set_languages(
     db: Database, *, username: str, languages: Sequence[str], by: Actor | None = None
 ) -> tuple[str, ...]:
-    """The spoken languages an account reviews (ISO 639-1 codes such as ``de``; none: any); the
-    queue then hands it only videos in one of them or without a detected language or speech.
-    Audited as ``languages_set``; returns the codes stored. Raises :class:`InvalidUserError` for
-    a code that is not two or three lowercase letters."""
+    """The spoken languages an account reviews (:func:`update_account`); the codes stored."""
+    return update_account(db, username=username, languages=languages, by=by).languages
+
+
+def _language_codes(languages: Sequence[str]) -> tuple[str, ...]:
+    """Lowercased, sorted, without repeats; :class:`InvalidUserError` for a code that is not
+    two or three letters (or is the no-speech marker)."""
     codes = sorted({code.strip().lower() for code in languages if code.strip()})
     bad = [code for code in codes if not _LANGUAGE_CODE.fullmatch(code) or code == NO_SPEECH]
     if bad:
@@ -253,24 +277,7 @@ def set_languages(
             f"not a language code: {', '.join(bad)} (codes as Whisper reports them, such as de, "
             "ru or yue)"
         )
-    with db.session() as session:
-        user = _existing_user(session, username)
-        before = user_queries.languages_of(user)
-        stored = user_queries.languages_of(
-            user_queries.set_languages(session, user_id=user.id, languages=codes)
-        )
-        audit_queries.add_audit(
-            session,
-            action=AuditAction.LANGUAGES_SET,
-            user=by,
-            detail={
-                "user_id": user.id,
-                "username": user.username,
-                "from": list(before),
-                "to": list(stored),
-            },
-        )
-        return stored
+    return tuple(codes)
 
 
 def reset_password(

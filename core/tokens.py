@@ -1,7 +1,8 @@
 """HTTP API tokens: issue, check (with a short cache), revoke, and a per-token rate limit.
 
 A token belongs to an account and carries a scope (``read`` < ``write`` < ``admin``) that the
-account's role caps: a moderator's token can read and write, only an admin's can be ``admin``.
+account's role caps: a moderator's or lead's token can read and write, only an admin's can be
+``admin``.
 The secret is shown once; only its sha256 is stored. A checked token is trusted for
 ``Settings.api_token_cache_s`` seconds (one database read per token per period instead of one
 per request, which matters on DuckDB where every unit of work opens the file): a revocation or a
@@ -26,7 +27,11 @@ from db.tables import ApiToken, AuditAction, Role, TokenScope, User
 
 TOKEN_PREFIX = "tgr_"
 _SCOPE_RANK = {TokenScope.READ.value: 1, TokenScope.WRITE.value: 2, TokenScope.ADMIN.value: 3}
-_ROLE_MAX_SCOPE = {Role.MODERATOR.value: TokenScope.WRITE.value, Role.ADMIN.value: "admin"}
+_ROLE_MAX_SCOPE = {
+    Role.MODERATOR.value: TokenScope.WRITE.value,
+    Role.LEAD.value: TokenScope.WRITE.value,  # a lead reviews as a moderator does, and more
+    Role.ADMIN.value: TokenScope.ADMIN.value,
+}
 MAX_NAME_LENGTH = 64
 
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from core.config import Settings, get_settings
 from core.lifecycle import jobs
 from core.tokens import RateLimiter
-from dashboard.api import catalog, errors, limits, queue, videos
+from dashboard.api import accounts, catalog, errors, limits, queue, videos
 from dashboard.api.context import ApiContext, JobStarter
 from dashboard.api.limits import BodyLimit
 from db.engine import Database, get_database
@@ -55,5 +55,6 @@ def create_api(
     v1.include_router(videos.router)
     v1.include_router(queue.router)
     v1.include_router(catalog.router)
+    v1.include_router(accounts.router)
     app.include_router(v1)
     return app

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from core.auth import InvalidUserError, LastAdminError, UnknownUserError
 from core.ingest.batch import UploadConflict, UploadRejected, UploadTooLarge
 from core.lifecycle.jobs import JobError
 from core.quality import OverlapClosedError, QualityInputError, QualityPermissionError
@@ -32,6 +33,9 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (VideoBusyError, status.HTTP_409_CONFLICT),
     (RemovalInputError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (DatabaseBusyError, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (UnknownUserError, status.HTTP_404_NOT_FOUND),
+    (LastAdminError, status.HTTP_409_CONFLICT),
+    (InvalidUserError, status.HTTP_422_UNPROCESSABLE_CONTENT),
 ]
 
 

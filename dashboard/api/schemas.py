@@ -225,3 +225,53 @@ class JobOut(BaseModel):
     result: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+
+
+class AccountOut(BaseModel):
+    """A dashboard account (moderators, leads, admins), as a platform provisioning its
+    reviewers sees it."""
+
+    username: str
+    role: Literal["moderator", "lead", "admin"]
+    disabled: bool
+    languages: list[str] = Field(
+        description="The spoken languages it reviews (codes as Whisper reports them); empty: "
+        "any. Its queue claims keep to videos in these, or with none detected or no speech."
+    )
+    created_at: datetime
+    last_sign_in_at: datetime | None = Field(None, description="Its latest dashboard sign-in.")
+
+
+class AccountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64, examples=["ann"])
+    role: Literal["moderator", "lead", "admin"] = "moderator"
+    languages: list[str] = Field(default_factory=list, max_length=50, examples=[["de", "ru"]])
+
+
+class AccountChange(BaseModel):
+    """Only the fields sent change, all in one unit of work."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["moderator", "lead", "admin"] | None = None
+    disabled: bool | None = Field(
+        None, description="true signs the account out everywhere; false lets it sign in again."
+    )
+    languages: list[str] | None = Field(None, max_length=50, description="[]: any language.")
+
+
+class AccountCreated(BaseModel):
+    account: AccountOut
+    password: str = Field(
+        description="Generated; shown this once (only its hash is stored). The account can "
+        "change it on the dashboard's Password page."
+    )
+
+
+class PasswordReset(BaseModel):
+    password: str = Field(
+        description="The account's new generated password, shown this once; every session of "
+        "the account has ended."
+    )

@@ -99,6 +99,9 @@ def test_openapi_schema_and_docs(api):
         "/v1/models/train",
         "/v1/models/retrain-policy",
         "/v1/jobs/{job_id}",
+        "/v1/accounts",
+        "/v1/accounts/{username}",
+        "/v1/accounts/{username}/password",
     }
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
     docs = api.client.get("/docs")

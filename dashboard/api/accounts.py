@@ -1,0 +1,113 @@
+"""``/v1/accounts`` (admin scope): a platform provisions its reviewers' dashboard accounts from
+its own systems (onboarding, a role change, offboarding) instead of an admin clicking through the
+Accounts page. The same rules as the page and ``tagger users``: ``core.auth``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+
+from core import auth
+from dashboard.api.access import Admin
+from dashboard.api.context import ApiContext, context
+from dashboard.api.schemas import (
+    AccountChange,
+    AccountCreated,
+    AccountIn,
+    AccountOut,
+    PasswordReset,
+    Problem,
+)
+from db.engine import Database
+from db.queries import users as users_q
+from db.tables import User
+
+router = APIRouter(prefix="/accounts", tags=["accounts"])
+Ctx = Annotated[ApiContext, Depends(context)]
+_ERRORS = {401: {"model": Problem}, 403: {"model": Problem}, 429: {"model": Problem}}
+
+
+def _out(user: User, signed_in: dict) -> AccountOut:
+    return AccountOut(
+        username=user.username,
+        role=user.role,
+        disabled=user.disabled,
+        languages=list(users_q.languages_of(user)),
+        created_at=user.created_at,
+        last_sign_in_at=signed_in.get(user.username),
+    )
+
+
+def _account(db: Database, username: str) -> AccountOut:
+    with db.session() as session:
+        user = users_q.get_user_by_name(session, username=username)
+        if user is None:
+            raise auth.UnknownUserError(f"no user {username!r}")
+        return _out(user, users_q.last_sign_ins(session))
+
+
+@router.get("", response_model=list[AccountOut], responses=_ERRORS)
+def list_accounts(ctx: Ctx, user: Admin) -> list[AccountOut]:
+    """Every account, by name."""
+    with ctx.db.session() as session:
+        signed_in = users_q.last_sign_ins(session)
+        return [_out(u, signed_in) for u in users_q.list_users(session)]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AccountCreated,
+    responses={409: {"model": Problem}, 422: {"model": Problem}, **_ERRORS},
+)
+def create_account(ctx: Ctx, user: Admin, body: AccountIn) -> AccountCreated:
+    """A new account with a generated password (in the answer, once); 409 when the name is
+    taken, 422 for a name with spaces or a bad language code (nothing is created then)."""
+    password = auth.generate_password()
+    created = auth.create_user(
+        ctx.db,
+        username=body.username,
+        password=password,
+        role=body.role,
+        languages=body.languages,
+        created_by=user,
+    )
+    return AccountCreated(account=_account(ctx.db, created.username), password=password)
+
+
+_NOT_FOUND = {404: {"model": Problem}}
+
+
+@router.get("/{username}", response_model=AccountOut, responses={**_NOT_FOUND, **_ERRORS})
+def get_account(ctx: Ctx, user: Admin, username: str) -> AccountOut:
+    return _account(ctx.db, username)
+
+
+@router.patch(
+    "/{username}",
+    response_model=AccountOut,
+    responses={**_NOT_FOUND, 409: {"model": Problem}, 422: {"model": Problem}, **_ERRORS},
+)
+def change_account(ctx: Ctx, user: Admin, username: str, body: AccountChange) -> AccountOut:
+    """Change the role, status or review languages (the fields sent) in one unit of work;
+    409 when it would leave no admin who can sign in, 422 for a bad language code."""
+    auth.update_account(
+        ctx.db,
+        username=username,
+        role=body.role,
+        disabled=body.disabled,
+        languages=body.languages,
+        by=user,
+    )
+    return _account(ctx.db, username)
+
+
+@router.post(
+    "/{username}/password",
+    response_model=PasswordReset,
+    responses={**_NOT_FOUND, **_ERRORS},
+)
+def reset_password(ctx: Ctx, user: Admin, username: str) -> PasswordReset:
+    """A generated password (in the answer, once); every session of the account ends."""
+    return PasswordReset(password=auth.reset_password(ctx.db, username=username, by=user))
