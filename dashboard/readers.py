@@ -8,7 +8,6 @@ audit log.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from dashboard import state
 from db.engine import Database
@@ -62,18 +61,8 @@ class ApiAccess:
 
 
 @dataclass(frozen=True)
-class Account:
-    username: str
-    role: str
-    disabled: bool
-    created_at: datetime
-    last_sign_in: datetime | None
-    languages: tuple[str, ...]  # the spoken languages it reviews; empty: any
-
-
-@dataclass(frozen=True)
 class Accounts:
-    people: list[Account]
+    people: list[users.Account]
     spoken_languages: list[str]  # the languages detected in videos so far, for choosing from
 
 
@@ -82,19 +71,10 @@ def accounts(db: Database) -> Accounts:
     videos; admins only (checked afresh)."""
     state.require(db, Role.ADMIN)
     with db.session() as session:
-        signed_in = users.last_sign_ins(session)
-        people = [
-            Account(
-                username=u.username,
-                role=u.role,
-                disabled=u.disabled,
-                created_at=u.created_at,
-                last_sign_in=signed_in.get(u.username),
-                languages=users.languages_of(u),
-            )
-            for u in users.list_users(session)
-        ]
-        return Accounts(people=people, spoken_languages=videos.spoken_languages(session))
+        return Accounts(
+            people=users.list_accounts(session),
+            spoken_languages=videos.spoken_languages(session),
+        )
 
 
 def api_access(db: Database, *, log_rows: int) -> ApiAccess:

@@ -21,38 +21,26 @@ from dashboard.api.schemas import (
 )
 from db.engine import Database
 from db.queries import users as users_q
-from db.tables import User
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 Ctx = Annotated[ApiContext, Depends(context)]
 _ERRORS = {401: {"model": Problem}, 403: {"model": Problem}, 429: {"model": Problem}}
 
 
-def _out(user: User, signed_in: dict) -> AccountOut:
-    return AccountOut(
-        username=user.username,
-        role=user.role,
-        disabled=user.disabled,
-        languages=list(users_q.languages_of(user)),
-        created_at=user.created_at,
-        last_sign_in_at=signed_in.get(user.username),
-    )
-
-
 def _account(db: Database, username: str) -> AccountOut:
     with db.session() as session:
-        user = users_q.get_user_by_name(session, username=username)
-        if user is None:
-            raise auth.UnknownUserError(f"no user {username!r}")
-        return _out(user, users_q.last_sign_ins(session))
+        found = users_q.list_accounts(session, username=username)
+    if not found:
+        raise auth.UnknownUserError(f"no user {username!r}")
+    return AccountOut.model_validate(found[0], from_attributes=True)
 
 
 @router.get("", response_model=list[AccountOut], responses=_ERRORS)
 def list_accounts(ctx: Ctx, user: Admin) -> list[AccountOut]:
     """Every account, by name."""
     with ctx.db.session() as session:
-        signed_in = users_q.last_sign_ins(session)
-        return [_out(u, signed_in) for u in users_q.list_users(session)]
+        found = users_q.list_accounts(session)
+    return [AccountOut.model_validate(a, from_attributes=True) for a in found]
 
 
 @router.post(

@@ -5,6 +5,8 @@ audited; the only admin who can sign in cannot be demoted or disabled."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from core.auth import PermissionDeniedError
@@ -25,9 +27,16 @@ st.title("Accounts")
 table = st.container()  # filled last, so an account added below is already listed
 
 
-def _show_password_once(message: str, password: str) -> None:
-    st.success(md_escape(message))
-    st.code(password, language=None)
+def _password_once(make: Callable[[], str], message: str) -> None:
+    """Run ``make`` (an action that returns a generated password) and show the password once,
+    or the expected failure in words."""
+    try:
+        password = make()
+    except TaggerError as e:
+        st.error(md_escape(str(e)))
+    else:
+        st.success(md_escape(message))
+        st.code(password, language=None)
 
 
 st.subheader("Add an account")
@@ -36,16 +45,11 @@ with st.form("accounts_new", clear_on_submit=True):
     new_role = st.selectbox("Role", ROLES, key="accounts_new_role")
     add = st.form_submit_button("Add account")
 if add:
-    try:
-        password = actions.add_account(db, username=new_name, role=new_role)
-    except TaggerError as e:
-        st.error(md_escape(str(e)))
-    else:
-        _show_password_once(
-            f"Added {new_role} {new_name.strip()}. Their password, shown once (only its hash is "
-            "stored): pass it on; they can change it on their Password page.",
-            password,
-        )
+    _password_once(
+        lambda: actions.add_account(db, username=new_name, role=new_role),
+        f"Added {new_role} {new_name.strip()}. Their password, shown once (only its hash is "
+        "stored): pass it on; they can change it on their Password page.",
+    )
 
 known = readers.accounts(db)
 people = known.people
@@ -98,16 +102,11 @@ if chosen is not None:
             success=f"Languages of {chosen.username} saved",
         )
     if reset:
-        try:
-            password = actions.reset_account_password(db, username=chosen.username)
-        except TaggerError as e:
-            st.error(md_escape(str(e)))
-        else:
-            _show_password_once(
-                f"New password for {chosen.username}, shown once; every session of the account "
-                "has ended.",
-                password,
-            )
+        _password_once(
+            lambda: actions.reset_account_password(db, username=chosen.username),
+            f"New password for {chosen.username}, shown once; every session of the account has "
+            "ended.",
+        )
 
 with table:
     st.dataframe(
@@ -119,7 +118,7 @@ with table:
                 "languages": ", ".join(a.languages) or "any",
                 "created": f"{a.created_at:%Y-%m-%d %H:%M} UTC",
                 "last sign-in": (
-                    f"{a.last_sign_in:%Y-%m-%d %H:%M} UTC" if a.last_sign_in else "never"
+                    f"{a.last_sign_in_at:%Y-%m-%d %H:%M} UTC" if a.last_sign_in_at else "never"
                 ),
             }
             for a in people

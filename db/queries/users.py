@@ -6,6 +6,7 @@ Password hashing lives in ``core.auth``; these functions only store what they ar
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, or_, text, update
@@ -65,6 +66,42 @@ def lock_accounts(session: Session) -> None:
     tagger's file lock already serialises units of work."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext('tagger-accounts'))"))
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account as the Accounts page, the API and `tagger users list` show it."""
+
+    id: int
+    username: str
+    role: str
+    disabled: bool
+    created_at: datetime
+    last_sign_in_at: datetime | None
+    languages: tuple[str, ...]  # the spoken languages it reviews; empty: any
+
+
+def list_accounts(session: Session, *, username: str | None = None) -> list[Account]:
+    """Every account by name (or the one named ``username``: none when it does not exist),
+    with its latest sign-in."""
+    signed_in = last_sign_ins(session)
+    if username is None:
+        found = list_users(session)
+    else:
+        found = [get_user_by_name(session, username=username)]
+    return [
+        Account(
+            id=u.id,
+            username=u.username,
+            role=u.role,
+            disabled=u.disabled,
+            created_at=u.created_at,
+            last_sign_in_at=signed_in.get(u.username),
+            languages=languages_of(u),
+        )
+        for u in found
+        if u is not None
+    ]
 
 
 def last_sign_ins(session: Session) -> dict[str, datetime]:

@@ -218,21 +218,20 @@ def users_add(
 def users_list() -> None:
     """List accounts with their latest sign-in."""
     with open_database().session() as session:
-        users = user_queries.list_users(session)
-        signed_in = user_queries.last_sign_ins(session)
+        accounts = user_queries.list_accounts(session)
     print_table(
         ("id", "username", "role", "languages", "created", "last sign-in", "disabled"),
         (
             (
-                str(u.id),
-                u.username,
-                u.role,
-                ",".join(user_queries.languages_of(u)) or "any",
-                when(u.created_at),
-                when(signed_in.get(u.username)) or "never",
-                "yes" if u.disabled else "",
+                str(a.id),
+                a.username,
+                a.role,
+                ",".join(a.languages) or "any",
+                when(a.created_at),
+                when(a.last_sign_in_at) or "never",
+                "yes" if a.disabled else "",
             )
-            for u in users
+            for a in accounts
         ),
     )
 
