@@ -84,14 +84,16 @@ def sample(
     n: int = 10,
     model_version_id: int | None = None,
     min_confidence: float = analytics_q.DEFAULT_ERROR_CONFIDENCE,
+    moderator_id: int | None = None,
 ) -> list[ReviewSample]:
-    """Up to ``n`` unjudged moderator reviews: a random sample, or those the model (version
-    ``model_version_id``) contradicts with at least ``min_confidence``, most confident first."""
+    """Up to ``n`` unjudged moderator reviews (of ``moderator_id``, e.g. someone new, or
+    anyone's): a random sample, or those the model (version ``model_version_id``) contradicts
+    with at least ``min_confidence``, most confident first."""
     require_role(session, user, LEAD_ROLES, "lead review")
     if mode not in SAMPLE_MODES:
         raise QualityInputError(f"unknown sample mode {mode!r}; expected one of {SAMPLE_MODES}")
     if mode == "random":
-        rows = lead_q.random_unjudged(session, n=n)
+        rows = lead_q.random_unjudged(session, n=n, moderator_id=moderator_id)
         reasons = dict.fromkeys((v.id for v, _ in rows), "random")
     else:
         if model_version_id is None:
@@ -103,7 +105,7 @@ def sample(
         for s in suspects:
             kind = "model says missing" if s.kind == "missing" else "model doubts"
             reasons.setdefault(s.video_id, f"{kind}: {s.path} (p={s.probability:.2f})")
-        rows = lead_q.unjudged_among(session, video_ids=list(reasons))
+        rows = lead_q.unjudged_among(session, video_ids=list(reasons), moderator_id=moderator_id)
         order = {video_id: i for i, video_id in enumerate(reasons)}
         rows = sorted(rows, key=lambda r: order[r[0].id])[:n]
     labels = review_rules.effective_labels(session, video_ids=[v.id for v, _ in rows])
@@ -111,6 +113,13 @@ def sample(
         ReviewSample(v.id, v.title, name, labels.get(v.id, []), v.version, reasons[v.id])
         for v, name in rows
     ]
+
+
+def unjudged_by_moderator(session: Session, *, user: Actor) -> list[tuple[int, str, int]]:
+    """``(user id, username, unjudged reviews)`` of each moderator with reviews no lead has
+    judged yet, by name (leads and admins)."""
+    require_role(session, user, LEAD_ROLES, "lead review")
+    return lead_q.unjudged_by_moderator(session)
 
 
 def _judged_video(session: Session, video_id: int) -> tuple[Video, list[str]]:

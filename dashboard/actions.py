@@ -512,7 +512,9 @@ def adjudicate(
     return video
 
 
-def lead_sample(db: Database, *, mode: str, n: int) -> list[lead_review.ReviewSample]:
+def lead_sample(
+    db: Database, *, mode: str, n: int, moderator_id: int | None = None
+) -> list[lead_review.ReviewSample]:
     active = next((v for v in cache.model_versions(db.url) if v.is_active), None)
     return _as(
         db,
@@ -521,7 +523,12 @@ def lead_sample(db: Database, *, mode: str, n: int) -> list[lead_review.ReviewSa
         mode=mode,
         n=n,
         model_version_id=active.id if active is not None else None,
+        moderator_id=moderator_id,
     )
+
+
+def unjudged_by_moderator(db: Database) -> list[tuple[int, str, int]]:
+    return _as(db, Role.LEAD, lead_review.unjudged_by_moderator)
 
 
 def lead_verdict(

@@ -50,8 +50,19 @@ mode = cols[0].radio(
     key="lead_mode",
 )
 n = cols[1].number_input("How many", 1, 50, 10, key="lead_n")
+waiting = {user_id: (name, count) for user_id, name, count in actions.unjudged_by_moderator(db)}
+moderator = st.selectbox(
+    "Whose reviews",
+    [None, *waiting],
+    format_func=lambda u: (
+        f"anyone's ({sum(c for _, c in waiting.values()):,} unjudged)"
+        if u is None
+        else f"{waiting[u][0]} ({waiting[u][1]:,} unjudged)"
+    ),
+    key="lead_moderator",
+)
 try:
-    samples = actions.lead_sample(db, mode=mode, n=int(n))
+    samples = actions.lead_sample(db, mode=mode, n=int(n), moderator_id=moderator)
 except ValueError as e:
     st.info(str(e))
     st.stop()

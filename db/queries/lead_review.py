@@ -46,15 +46,37 @@ def _unjudged_moderator_reviews() -> Select:
     )
 
 
-def random_unjudged(session: Session, *, n: int) -> list[tuple[Video, str]]:
-    """Up to ``n`` unjudged moderator reviews in random order, with the moderator's name."""
-    return list(session.exec(_unjudged_moderator_reviews().order_by(func.random()).limit(n)))
+def _of(query: Select, moderator_id: int | None) -> Select:
+    return query if moderator_id is None else query.where(col(Video.reviewed_by) == moderator_id)
 
 
-def unjudged_among(session: Session, *, video_ids: Sequence[int]) -> list[tuple[Video, str]]:
-    """The unjudged moderator reviews among ``video_ids``, with the moderator's name."""
-    query = _unjudged_moderator_reviews().where(col(Video.id).in_(list(video_ids)))
-    return list(session.exec(query))
+def random_unjudged(
+    session: Session, *, n: int, moderator_id: int | None = None
+) -> list[tuple[Video, str]]:
+    """Up to ``n`` unjudged moderator reviews (of ``moderator_id``, or anyone's) in random order,
+    with the moderator's name."""
+    query = _of(_unjudged_moderator_reviews(), moderator_id)
+    return list(session.exec(query.order_by(func.random()).limit(n)))
+
+
+def unjudged_among(
+    session: Session, *, video_ids: Sequence[int], moderator_id: int | None = None
+) -> list[tuple[Video, str]]:
+    """The unjudged moderator reviews among ``video_ids`` (of ``moderator_id``, or anyone's),
+    with the moderator's name."""
+    query = _of(_unjudged_moderator_reviews(), moderator_id)
+    return list(session.exec(query.where(col(Video.id).in_(list(video_ids)))))
+
+
+def unjudged_by_moderator(session: Session) -> list[tuple[int, str, int]]:
+    """``(user id, username, unjudged reviews)`` of each moderator with any, by name."""
+    reviews = _unjudged_moderator_reviews().subquery()
+    rows = session.exec(
+        select(reviews.c.reviewed_by, reviews.c.username, func.count())
+        .group_by(reviews.c.reviewed_by, reviews.c.username)
+        .order_by(reviews.c.username)
+    )
+    return [(user_id, name, count) for user_id, name, count in rows]
 
 
 def add_verdict(

@@ -74,7 +74,10 @@ def test_disagree_sample_follows_the_model(database: Database, reviewed: dict) -
         for c in clips:  # a new prediction leaves reviewed videos reviewed
             assert videos.get_video(s, video_id=c).status == VideoStatus.REVIEWED
         sampled = lead_review.sample(s, user=lee, mode="disagree", model_version_id=model.id)
-    assert [x.video_id for x in sampled] == [clips[1]]
+        others = lead_review.sample(
+            s, user=lee, mode="disagree", model_version_id=model.id, moderator_id=lee.id
+        )
+    assert [x.video_id for x in sampled] == [clips[1]] and others == []  # lee reviewed none
     assert "News" in sampled[0].reason
 
 
@@ -182,3 +185,30 @@ def test_a_moderator_sees_their_own_work_and_the_leads_verdicts(
         assert lead_review.own_work(s, user=bob).accuracy.judged == 1
         assert len(lead_review.own_work(s, user=bob).reviews_per_day) == 14
         assert lead_review.own_work(s, user=lee).accuracy is None  # nothing of hers judged
+
+
+def test_a_lead_samples_one_moderators_reviews(database: Database, reviewed: dict) -> None:
+    """A lead checks a new moderator's work: the sample keeps to their reviews, and the counts
+    say whose reviews wait for a verdict."""
+    ann, lee, clips, ids = reviewed["ann"], reviewed["lee"], reviewed["clips"], reviewed["ids"]
+    with database.session() as s:
+        bob = users.create_user(s, username="bob", password_hash="x")
+        new = [
+            videos.create_video(s, title=f"bob {i}", status=VideoStatus.READY).id for i in range(2)
+        ]
+        for clip in new:
+            review_rules.save_review(
+                s, video_id=clip, expected_version=0, node_ids=[ids["News"]], user=bob
+            )
+        lead_review.accept(s, video_id=clips[0], user=lee)
+    with database.session() as s:
+        waiting = lead_review.unjudged_by_moderator(s, user=lee)
+        bobs = lead_review.sample(s, user=lee, mode="random", n=10, moderator_id=bob.id)
+        anns = lead_review.sample(s, user=lee, mode="random", n=10, moderator_id=ann.id)
+        everyone = lead_review.sample(s, user=lee, mode="random", n=10)
+        with pytest.raises(QualityPermissionError):
+            lead_review.unjudged_by_moderator(s, user=ann)
+    assert waiting == [(ann.id, "ann", 2), (bob.id, "bob", 2)]
+    assert {x.video_id for x in bobs} == set(new) and {x.moderator for x in bobs} == {"bob"}
+    assert {x.video_id for x in anns} == set(clips[1:])
+    assert len(everyone) == 4

@@ -50,3 +50,24 @@ def test_admin_accepts(signed_in, seeded) -> None:
     assert at.dataframe[0].value["accepted"].tolist() == [1]
     with seeded.db.session() as s:
         assert videos.get_video(s, video_id=vid).status == "reviewed"
+
+
+def test_a_lead_picks_whose_reviews_to_sample(signed_in, seeded) -> None:
+    vid = _reviewed_by_mod(seeded)
+    auth.create_user(seeded.db, username="new", password=PASSWORD)
+    with seeded.db.session() as s:
+        new = users.get_user_by_name(s, username="new")
+        review_rules.save_review(
+            s, video_id=seeded.video_ids[3], expected_version=0, node_ids=[], user=new
+        )
+    at = signed_in("boss").switch_page("views/lead_review.py").run()
+    whose = at.selectbox(key="lead_moderator")
+    assert whose.options == [
+        "anyone's (2 unjudged)",
+        "mod (1 unjudged)",
+        "new (1 unjudged)",
+    ]
+    at = whose.set_value(new.id).run()
+    assert not at.exception, at.exception
+    shown = {b.key for b in at.button if b.key and b.key.startswith("lead_accept_")}
+    assert shown == {f"lead_accept_{seeded.video_ids[3]}"} and vid != seeded.video_ids[3]

@@ -70,6 +70,7 @@ LEAD_ACTIONS = {
     "list_disputes",
     "moderator_accuracy",
     "overlap_progress",
+    "unjudged_by_moderator",
 }
 MODERATOR_ACTIONS = {
     "defer_save_review",  # checked by the write, in the session's worker
@@ -239,6 +240,7 @@ def _action_script() -> None:
         "list_disputes": lambda: actions.list_disputes(db),
         "moderator_accuracy": lambda: actions.moderator_accuracy(db),
         "overlap_progress": lambda: actions.overlap_progress(db),
+        "unjudged_by_moderator": lambda: actions.unjudged_by_moderator(db),
     }
     for name in st.session_state["to_try"]:
         try:
