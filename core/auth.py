@@ -473,6 +473,22 @@ def resolve_session(db: Database, token: str, *, now: datetime | None = None) ->
         return resolve_in(session, token, now=now)
 
 
+def end_other_sessions(db: Database, *, user: CurrentUser, keep_token: str | None) -> int:
+    """Sign the account out everywhere but the session ``keep_token`` (a lost laptop, a shared
+    machine); returns how many sessions ended. Audited as ``sessions_ended``."""
+    now = utcnow()
+    keep = _token_hash(keep_token) if keep_token else None
+    with db.session() as session:
+        ended = user_queries.count_live_sessions(
+            session, user_id=user.id, now=now, except_token_hash=keep
+        )
+        user_queries.revoke_all_user_sessions(session, user_id=user.id, except_token_hash=keep)
+        audit_queries.add_audit(
+            session, action=AuditAction.SESSIONS_ENDED, user=user, detail={"sessions": ended}
+        )
+    return ended
+
+
 def logout(db: Database, token: str) -> None:
     with db.session() as session:
         user_queries.revoke_user_session(session, token_hash=_token_hash(token))

@@ -458,6 +458,12 @@ def reset_account_password(db: Database, *, username: str) -> str:
     return auth.reset_password(db, username=username, by=state.require(db, Role.ADMIN))
 
 
+def end_own_other_sessions(db: Database) -> int:
+    """Sign the signed-in account out of every other browser; how many sessions ended."""
+    user = state.require(db, Role.MODERATOR)
+    return auth.end_other_sessions(db, user=user, keep_token=state.token())
+
+
 def change_own_password(db: Database, *, current_password: str, new_password: str) -> None:
     """The signed-in account's own password; its other sessions end, this one stays."""
     user = state.require(db, Role.MODERATOR)

@@ -111,6 +111,7 @@ class AuditAction(StrEnum):
     LANGUAGES_SET = "languages_set"  # the spoken languages an account reviews
     PASSWORD_RESET = "password_reset"  # by an admin (or `tagger users reset-password`)
     PASSWORD_CHANGED = "password_changed"  # by the account itself, with its current password
+    SESSIONS_ENDED = "sessions_ended"  # the account signed out its other sessions
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"

@@ -1,5 +1,6 @@
-"""Your password: every signed-in account changes its own, proving it knows the current one
-(checked and rate-limited as a sign-in is). Its other sessions end; this one stays."""
+"""Your password and sessions: every signed-in account changes its own password, proving it
+knows the current one (checked and rate-limited as a sign-in is; its other sessions end, this
+one stays), or signs out of every other browser (a lost laptop, a shared machine)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,8 @@ if change:
             st.error(md_escape(str(e)))
         else:
             st.success("Password changed. Your other sessions have ended; this one goes on.")
+
+st.subheader("Other browsers")
+if st.button("Sign out everywhere else", key="password_end_sessions"):
+    ended = actions.end_own_other_sessions(db)
+    st.success(f"Signed out of {ended} other session{'' if ended == 1 else 's'}; this one goes on.")

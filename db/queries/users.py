@@ -183,6 +183,24 @@ def revoke_user_session(session: Session, *, token_hash: str) -> None:
     )
 
 
+def count_live_sessions(
+    session: Session, *, user_id: int, now: datetime, except_token_hash: str | None = None
+) -> int:
+    """The account's sessions that are neither ended nor expired (but ``except_token_hash``)."""
+    query = (
+        select(func.count())
+        .select_from(UserSession)
+        .where(
+            col(UserSession.user_id) == user_id,
+            ~col(UserSession.revoked),
+            col(UserSession.expires_at) > now,
+        )
+    )
+    if except_token_hash is not None:
+        query = query.where(col(UserSession.token_hash) != except_token_hash)
+    return session.exec(query).one()
+
+
 def revoke_all_user_sessions(
     session: Session, *, user_id: int, except_token_hash: str | None = None
 ) -> None:

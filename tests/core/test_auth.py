@@ -479,3 +479,18 @@ def test_review_languages_are_checked_stored_audited_and_read_with_the_session(
         ([], ["de", "ru"]),
         (["de", "ru"], []),
     ]
+
+
+def test_an_account_signs_out_everywhere_else(db: Database, settings: Settings) -> None:
+    auth.create_user(db, username="ann", password=PASSWORD)
+    here = auth.authenticate(db, "ann", PASSWORD, settings=settings)
+    laptop = auth.authenticate(db, "ann", PASSWORD, settings=settings).token
+    phone = auth.authenticate(db, "ann", PASSWORD, settings=settings).token
+    auth.logout(db, phone)  # already ended: not counted
+    assert auth.end_other_sessions(db, user=here.user, keep_token=here.token) == 1
+    assert auth.resolve_session(db, here.token).username == "ann"
+    assert auth.resolve_session(db, laptop) is None
+    assert auth.end_other_sessions(db, user=here.user, keep_token=here.token) == 0
+    with db.session() as session:
+        entries = audit.list_audit(session, action=AuditAction.SESSIONS_ENDED)
+    assert [json.loads(e.detail_json)["sessions"] for e in entries] == [0, 1]

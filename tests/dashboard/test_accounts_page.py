@@ -133,3 +133,13 @@ def test_admin_sets_the_languages_an_account_reviews(signed_in, seeded) -> None:
     at.multiselect(key="accounts_languages_mod_codes").set_value(["German"])
     at = _click(at, "Save languages")
     assert "not a language code" in at.error[0].value and "german" in at.error[0].value
+
+
+def test_a_moderator_signs_out_of_every_other_browser(signed_in, seeded) -> None:
+    laptop = auth.authenticate(seeded.db, "mod", PASSWORD).token
+    at = signed_in("mod").switch_page("views/password.py").run()
+    at = _click(at, "Sign out everywhere else")
+    assert "Signed out of 1 other session;" in at.success[0].value
+    assert auth.resolve_session(seeded.db, laptop) is None
+    at = at.switch_page("views/queue.py").run()  # this session goes on
+    assert not at.exception and not at.error

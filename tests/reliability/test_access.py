@@ -85,6 +85,7 @@ MODERATOR_ACTIONS = {
     "upload",
     "change_own_password",  # any signed-in account, its own
     "own_work",
+    "end_own_other_sessions",
 }
 ADMIN_PAGES = {"audit.py", "api_access.py", "accounts.py"}
 LEAD_PAGES = {"quality.py", "lead_review.py"}
@@ -222,6 +223,7 @@ def _action_script() -> None:
         ),
         "reset_account_password": lambda: actions.reset_account_password(db, username="boss"),
         "own_work": lambda: actions.own_work(db),
+        "end_own_other_sessions": lambda: actions.end_own_other_sessions(db),
         "change_own_password": lambda: actions.change_own_password(
             db, current_password="correct horse battery staple", new_password="taken over!"
         ),
