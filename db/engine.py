@@ -148,8 +148,13 @@ def _upgrade_to_7(connection: Connection) -> None:
 
 
 def _upgrade_to_8(connection: Connection) -> None:
-    """The spoken languages each account reviews (the queue's language routing)."""
+    """The spoken languages each account reviews (the queue's language routing), and an index
+    on the claim holder: Review next looks up the caller's own claim first, which on
+    PostgreSQL scanned the whole video table (156 ms at a million videos)."""
     _add_missing_columns(connection, "app_user", {"languages": "VARCHAR"})
+    connection.execute(
+        text("CREATE INDEX IF NOT EXISTS ix_video_claimed_by ON video (claimed_by)")
+    )
 
 
 UPGRADES: list[UpgradeStep] = [

@@ -203,7 +203,8 @@ class Video(SQLModel, table=True):
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
     version: int = 0  # optimistic concurrency: bumped by every label save
-    claimed_by: int | None = None  # User.id holding the review claim
+    # User.id holding the review claim; indexed: every Review next looks up the caller's own claim
+    claimed_by: int | None = Field(default=None, index=True)
     claim_expires_at: datetime | None = _ts(nullable=True, default_now=False)
     reviewed_by: int | None = None
     reviewed_at: datetime | None = _ts(nullable=True, default_now=False)
