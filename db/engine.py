@@ -152,9 +152,7 @@ def _upgrade_to_8(connection: Connection) -> None:
     on the claim holder: Review next looks up the caller's own claim first, which on
     PostgreSQL scanned the whole video table (156 ms at a million videos)."""
     _add_missing_columns(connection, "app_user", {"languages": "VARCHAR"})
-    connection.execute(
-        text("CREATE INDEX IF NOT EXISTS ix_video_claimed_by ON video (claimed_by)")
-    )
+    connection.execute(text("CREATE INDEX IF NOT EXISTS ix_video_claimed_by ON video (claimed_by)"))
 
 
 UPGRADES: list[UpgradeStep] = [
