@@ -15,6 +15,10 @@ match the audit log). On DuckDB that holds the database lock while the rows are 
 wait a few seconds); on PostgreSQL a REPEATABLE READ transaction gives the snapshot without
 blocking anyone.
 
+An archive written by an earlier version of the product (a lower schema version) restores too:
+what the upgrades since added (tables, nullable columns) is restored empty, as ``init_db``'s
+upgrade would leave it. An archive of a newer schema is refused.
+
 Restore only goes into an empty database (and a data folder without other files at those paths):
 it never merges or overwrites. Every member is checked against the manifest before anything is
 written, files are put in place first, then all rows are inserted in one transaction, so a failed
@@ -333,23 +337,31 @@ def _manifest(tar: tarfile.TarFile) -> Manifest:
         raise BackupError(
             f"unsupported archive format {manifest.format!r} version {manifest.format_version}"
         )
-    if manifest.schema_version != latest_schema_version():
+    latest = latest_schema_version()
+    if not 1 <= manifest.schema_version <= latest:
         raise BackupError(
             f"the archive has database schema version {manifest.schema_version}, this product uses "
-            f"{latest_schema_version()}; restore it with the product version that wrote it"
+            f"{latest}; restore it with the product version that wrote it"
         )
     expected = {
         table: {f.name: str(f.type) for f in _schema(table)} for table in backup_q.exported_tables()
     }
-    for name, columns in expected.items():
-        entry = manifest.tables.get(name)
-        if entry is None or entry.columns != columns:
-            raise BackupError(
-                f"table {name!r} in the archive does not match this product's columns"
-            )
     unknown = set(manifest.tables) - set(expected)
     if unknown:
         raise BackupError(f"the archive has unknown tables {sorted(unknown)}")
+    # an archive of an earlier schema lacks what later upgrades added (tables, nullable columns:
+    # db.engine.UPGRADES); restored, those are empty or NULL, as an upgrade leaves them
+    earlier = manifest.schema_version < latest
+    for name, columns in expected.items():
+        entry = manifest.tables.get(name)
+        if entry is None and earlier:
+            continue
+        if entry is None or not (
+            entry.columns == columns or (earlier and entry.columns.items() <= columns.items())
+        ):
+            raise BackupError(
+                f"table {name!r} in the archive does not match this product's columns"
+            )
     for name in manifest.files:
         if (
             not _SAFE_MEMBER.fullmatch(name)
@@ -411,7 +423,10 @@ def _insert_tables(db: Database, manifest: Manifest, staging: Path) -> dict[str,
     counts: dict[str, int] = {}
     with db.session() as session:
         for table in backup_q.exported_tables():
-            entry = manifest.tables[table]
+            entry = manifest.tables.get(table)
+            if entry is None:  # added after the archive's schema version
+                counts[table] = 0
+                continue
             rows = 0
             for batch in pq.ParquetFile(staging / entry.file).iter_batches(batch_size=BATCH_ROWS):
                 values = batch.to_pylist()

@@ -44,12 +44,18 @@ def restore(
 ) -> None:
     """Restore an archive into the configured database, which must be new and empty."""
     from core import backup as backup_lib
+    from db.engine import latest_schema_version
 
     report = backup_lib.restore_backup(open_database(), archive, settings=get_settings())
+    upgraded = (
+        f", upgraded to {latest_schema_version()}"
+        if report.schema_version < latest_schema_version()
+        else ""
+    )
     console.print(
         f"restored {sum(report.rows.values())} rows in {len(report.rows)} tables "
         f"and {report.files} files "
-        f"(schema version {report.schema_version})",
+        f"(schema version {report.schema_version}{upgraded})",
         highlight=False,
     )
 

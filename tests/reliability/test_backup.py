@@ -4,6 +4,7 @@ a damaged archive, and archive paths that leave the data folder."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 from sqlmodel import SQLModel
@@ -26,6 +28,7 @@ from db.queries import backup as backup_queries
 from db.queries import embeddings as embeddings_q
 from db.queries import jobs as jobs_q
 from db.queries import labels as labels_q
+from db.queries import users as users_q
 from db.queries import videos as videos_q
 from db.tables import (
     ApiToken,
@@ -306,6 +309,64 @@ def test_archive_paths_cannot_leave_the_data_folder(
     hostile = _rewrite(archive, tmp_path / "hostile.tar", smuggle)
     _refused_restore(hostile, monkeypatch, tmp_path / "target", match="unsafe path")
     assert not (tmp_path / "evil.txt").exists() and not Path("/etc/evil").exists()
+
+
+def _as_written_by_schema_7(archive: Path, out: Path) -> Path:
+    """``archive`` as the product at schema version 7 wrote it: ``app_user`` without the
+    ``languages`` column (its Parquet file rewritten, checksum updated) and the manifest's
+    version 7. A schema-7 product had every table this one has."""
+    with tarfile.open(archive) as tar:
+        manifest = json.loads(tar.extractfile(backup.MANIFEST_FILE).read())
+        entry = manifest["tables"]["app_user"]
+        table = pq.read_table(io.BytesIO(tar.extractfile(entry["file"]).read()))
+    buffer = io.BytesIO()
+    pq.write_table(table.drop_columns(["languages"]), buffer)
+    users_file = buffer.getvalue()
+    del entry["columns"]["languages"]
+    entry["sha256"] = hashlib.sha256(users_file).hexdigest()
+    manifest["schema_version"] = 7
+
+    def older(name: str, data: bytes):
+        if name == backup.MANIFEST_FILE:
+            return name, json.dumps(manifest).encode()
+        if name == entry["file"]:
+            return name, users_file
+        return name, data
+
+    return _rewrite(archive, out, older)
+
+
+def test_an_archive_of_an_earlier_schema_restores_as_an_upgrade_would_leave_it(
+    db, settings, taxonomy, tmp_path, monkeypatch
+):
+    """A backup taken before an upgrade (schema 7: no account languages) restores into today's
+    schema: the column it lacked is NULL, every row is back; a newer archive is refused."""
+    auth.create_user(db, username="ann", password="correct horse battery", languages=["de"])
+    archive = _archive(db, settings, taxonomy, tmp_path)
+    old = _as_written_by_schema_7(archive, tmp_path / "v7.tar")
+    target = _use_data_dir(monkeypatch, tmp_path / "restored")
+    restored = Database(target.resolved_database_url)
+    try:
+        report = backup.restore_backup(restored, old, settings=target)
+        assert report.schema_version == 7 and report.rows["app_user"] == 1
+        with restored.session() as session:
+            [ann] = users_q.list_accounts(session)
+            titles = [v.title for v in videos_q.list_videos(session)]
+        assert (ann.username, ann.languages) == ("ann", ())  # the schema-7 row had none
+        assert titles == [HOSTILE_TITLE]
+        assert auth.authenticate(restored, "ann", "correct horse battery", settings=target)
+    finally:
+        restored.dispose()
+
+    def newer(name: str, data: bytes):
+        if name == backup.MANIFEST_FILE:
+            manifest = json.loads(data)
+            manifest["schema_version"] += 1
+            data = json.dumps(manifest).encode()
+        return name, data
+
+    future = _rewrite(archive, tmp_path / "future.tar", newer)
+    _refused_restore(future, monkeypatch, tmp_path / "t2", match="the product version that wrote")
 
 
 def test_restore_refuses_a_database_in_use(db, settings, taxonomy, tmp_path):
