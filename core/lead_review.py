@@ -318,11 +318,9 @@ def own_work(session: Session, *, user: Actor, days: int = 14, feedback_rows: in
             session, moderator_id=user.id, limit=feedback_rows
         )
     ]
+    window = [first + timedelta(days=i) for i in range(days)]
     return OwnWork(
-        reviews_per_day=[
-            (first + timedelta(days=i), counts.get(first + timedelta(days=i), 0))
-            for i in range(days)
-        ],
+        reviews_per_day=[(day, counts.get(day, 0)) for day in window],
         accuracy=accuracy.get(user.id),
         feedback=feedback,
     )

@@ -435,21 +435,19 @@ def add_account(db: Database, *, username: str, role: str) -> str:
 
 def set_account_role(db: Database, *, username: str, role: str) -> None:
     """Raises ``core.auth.LastAdminError`` when it would demote the only admin who can sign in."""
-    auth.set_role(db, username=username, role=role, by=state.require(db, Role.ADMIN))
+    auth.update_account(db, username=username, role=role, by=state.require(db, Role.ADMIN))
 
 
 def set_account_disabled(db: Database, *, username: str, disabled: bool) -> None:
     """Disable (signed out everywhere) or enable an account."""
-    admin = state.require(db, Role.ADMIN)
-    if disabled:
-        auth.disable_user(db, username=username, by=admin)
-    else:
-        auth.enable_user(db, username=username, by=admin)
+    auth.update_account(db, username=username, disabled=disabled, by=state.require(db, Role.ADMIN))
 
 
 def set_account_languages(db: Database, *, username: str, languages: Sequence[str]) -> None:
     """The spoken languages the account reviews (none: any)."""
-    auth.set_languages(db, username=username, languages=languages, by=state.require(db, Role.ADMIN))
+    auth.update_account(
+        db, username=username, languages=languages, by=state.require(db, Role.ADMIN)
+    )
 
 
 def reset_account_password(db: Database, *, username: str) -> str:

@@ -227,12 +227,15 @@ class JobOut(BaseModel):
     updated_at: datetime
 
 
+RoleName = Literal["moderator", "lead", "admin"]  # db.tables.Role
+
+
 class AccountOut(BaseModel):
     """A dashboard account (moderators, leads, admins), as a platform provisioning its
     reviewers sees it."""
 
     username: str
-    role: Literal["moderator", "lead", "admin"]
+    role: RoleName
     disabled: bool
     languages: list[str] = Field(
         description="The spoken languages it reviews (codes as Whisper reports them); empty: "
@@ -246,7 +249,7 @@ class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     username: str = Field(min_length=1, max_length=64, examples=["ann"])
-    role: Literal["moderator", "lead", "admin"] = "moderator"
+    role: RoleName = "moderator"
     languages: list[str] = Field(default_factory=list, max_length=50, examples=[["de", "ru"]])
 
 
@@ -255,7 +258,7 @@ class AccountChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    role: Literal["moderator", "lead", "admin"] | None = None
+    role: RoleName | None = None
     disabled: bool | None = Field(
         None, description="true signs the account out everywhere; false lets it sign in again."
     )
