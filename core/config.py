@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     device: str = Field(
         "cpu", description="torch device for encoders and the classifier ('cpu', 'cuda')."
     )
+    whisper_device: str | None = Field(
+        None,
+        description=(
+            "Device of the Whisper models (transcription, the lite encoder's audio); default:"
+            " device. 'cpu' keeps Whisper off a GPU whose CUDA libraries CTranslate2 cannot"
+            " load (its wheels need CUDA 12's cuBLAS) while ImageBind runs there."
+        ),
+    )
     torch_threads: int = Field(
         1,
         ge=1,
@@ -189,6 +197,10 @@ class Settings(BaseSettings):
             "rank the pool)."
         ),
     )
+
+    @property
+    def resolved_whisper_device(self) -> str:
+        return self.whisper_device or self.device
 
     @property
     def resolved_database_url(self) -> str:

@@ -50,7 +50,10 @@ def _load_lite(settings: Settings) -> Encoder:
 
     text_path, whisper_path = _lite_model_paths(settings)
     return LiteEncoder(
-        text_model_path=text_path, whisper_model_path=whisper_path, device=settings.device
+        text_model_path=text_path,
+        whisper_model_path=whisper_path,
+        device=settings.device,
+        whisper_device=settings.resolved_whisper_device,
     )
 
 
@@ -99,7 +102,7 @@ def _load_imagebind(settings: Settings) -> Encoder:
 
 _BACKENDS: dict[str, tuple[Callable[[Settings], Encoder], tuple[str, ...]]] = {
     # name -> (loader, the settings fields that make two loads different)
-    "lite": (_load_lite, ("text_model_path", "whisper_model", "device")),
+    "lite": (_load_lite, ("text_model_path", "whisper_model", "device", "whisper_device")),
     "imagebind": (_load_imagebind, ("imagebind_checkpoint", "device")),
 }
 _loaded: dict[tuple, Encoder] = {}

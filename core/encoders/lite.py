@@ -44,12 +44,15 @@ class LiteEncoder(Encoder):
         text_model_path: Path | None = None,
         whisper_model_path: Path | None = None,
         device: str = "cpu",
+        whisper_device: str | None = None,
     ) -> None:
+        """``whisper_device``: the audio's Whisper model's (default ``device``)."""
         self.text = text_module.MiniLMTextEmbedder(
             text_model_path or text_module.default_text_model_path(), device=device
         )
         self.audio = audio_module.WhisperAudioEmbedder(
-            whisper_model_path or audio_module.default_whisper_model_path(), device=device
+            whisper_model_path or audio_module.default_whisper_model_path(),
+            device=whisper_device or device,
         )
         self.version = lite_version(
             self.text.fingerprint, self.audio.fingerprint, self.audio.compute_type

@@ -31,6 +31,7 @@ the media travel and from which the thumbnails come back to the driver (:mod:`.s
 from __future__ import annotations
 
 import logging
+import math
 import os
 import pickle
 import threading
@@ -508,20 +509,28 @@ class RayPipeline(Pipeline):
                     "english_only": self._english_only,
                 },
                 batch_size=ENCODE_BATCH,
-                compute=self._model_actors(gpus),
+                compute=self._model_actors(gpus, len(rows)),
                 num_cpus=ACTOR_CPUS,
                 num_gpus=gpus,
                 memory=model_actor_memory(self.settings),
             )
         )
 
-    def _model_actors(self, gpus: int):
-        """The model actors' pool: up to ``max_actors``, each taking ``MODEL_CALLS`` batches."""
+    def _model_actors(self, gpus: int, videos: int):
+        """The model actors' pool: up to ``max_actors``, each taking ``MODEL_CALLS`` batches.
+
+        As many start at once as ``videos`` can keep busy: Ray Data otherwise starts one and adds
+        the others only once its queue backs up, each then loading its models (seconds) while
+        the first one works, so a cluster of 8 nodes spent most of a 96-video job on one or two
+        actors."""
         import ray.data
 
+        size = self._max_actors or _pool_size(gpus)
+        busy = math.ceil(videos / (ENCODE_BATCH * MODEL_CALLS))
         return ray.data.ActorPoolStrategy(
             min_size=1,
-            max_size=self._max_actors or _pool_size(gpus),
+            max_size=size,
+            initial_size=max(1, min(size, busy)),
             max_concurrent_calls_per_actor=MODEL_CALLS,
             enable_true_multi_threading=True,
         )

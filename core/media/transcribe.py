@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     import faster_whisper
     import whisper
 
+    from core.media.whisper_model import SharedWhisperModel
+
 SAMPLE_RATE = 16000
 DEFAULT_COMPUTE_TYPE = "int8"
 # One intra-op thread per call and two calls in parallel (the ingest's two extraction threads):
@@ -273,7 +275,7 @@ def load_transcriber(settings: Settings) -> Transcriber:
         model: str | Path | None = settings.whisper_model
         if model == PACKAGED_BASE:
             model = packaged_whisper_base(settings.models_dir)
-        return FasterWhisperTranscriber(model, device=settings.device)
+        return FasterWhisperTranscriber(model, device=settings.resolved_whisper_device)
     if settings.transcriber == "openai-whisper":
         if not settings.openai_whisper_checkpoint:
             raise ConfigurationError(
@@ -282,7 +284,7 @@ def load_transcriber(settings: Settings) -> Transcriber:
         checkpoint: str | Path = settings.openai_whisper_checkpoint
         if checkpoint == PACKAGED_BASE:
             checkpoint = packaged_openai_checkpoint(settings.models_dir)
-        return OpenAIWhisperTranscriber(checkpoint, device=settings.device)
+        return OpenAIWhisperTranscriber(checkpoint, device=settings.resolved_whisper_device)
     raise ConfigurationError(
         f"unknown transcriber {settings.transcriber!r}; valid: {', '.join(TRANSCRIBERS)}"
     )
@@ -320,7 +322,7 @@ def _load_faster_whisper(
             f"{model} is not a CTranslate2 Whisper model directory (no model.bin)"
         )
     try:
-        return SharedWhisperModel(
+        whisper = SharedWhisperModel(
             model,
             device=device.split(":")[0],  # CTranslate2 takes "cuda" plus an index, not "cuda:1"
             device_index=int(device.split(":")[1]) if ":" in device else 0,
@@ -336,6 +338,28 @@ def _load_faster_whisper(
         ) from e
     except ValueError as e:  # unknown size name or compute type; the message lists valid ones
         raise TranscriberError(str(e)) from e
+    if device != "cpu":
+        _check_computes(whisper, device)
+    return whisper
+
+
+def _check_computes(whisper: SharedWhisperModel, device: str) -> None:
+    """One encoder pass on silence. CTranslate2 loads CUDA's libraries (cuBLAS) at its first
+    computation, not with the model: a missing one would otherwise fail each video's
+    transcription in turn (78 of 96 on a CUDA 13 machine, 2026-12-06) instead of the load."""
+    import ctranslate2
+
+    window = np.zeros(
+        (1, whisper.model.n_mels, whisper.feature_extractor.nb_max_frames), np.float32
+    )
+    try:
+        whisper.window_states(window)
+    except RuntimeError as e:
+        raise TranscriberError(
+            f"the speech model cannot compute on {device}: {e} (CTranslate2 "
+            f"{ctranslate2.__version__}). Install the CUDA libraries it names, or set "
+            "TAGGER_WHISPER_DEVICE=cpu to run Whisper on the CPU while the encoder uses the GPU"
+        ) from e
 
 
 @lru_cache(maxsize=2)

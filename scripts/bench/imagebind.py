@@ -5,12 +5,17 @@ preprocessing, so the numbers cover what ingest pays per batch, minus decoding.
 
     python -m scripts.bench.imagebind --device cuda
     python -m scripts.bench.imagebind --device cpu --vision-batch 2 --audio-batch 2 --text-batch 2
+
+``--save-random PATH`` only writes the random model's state dict, a stand-in for
+imagebind_huge.pth (not reachable offline) with which ``TAGGER_ENCODER=imagebind`` ingest runs
+at full cost, e.g. in ``scripts.bench.ray_scaling`` on a GPU machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -43,7 +48,7 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--config", choices=sorted(CONFIGS), default="huge")
@@ -53,7 +58,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed batches after one warm-up")
     parser.add_argument("--fp16", action="store_true", help="autocast to float16 (CUDA)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
-    args = parser.parse_args()
+    parser.add_argument("--save-random", type=Path, help="write the random weights here, then stop")
+    args = parser.parse_args(argv)
+    if args.save_random:
+        torch.manual_seed(0)
+        torch.save(build_imagebind(CONFIGS[args.config]()).state_dict(), args.save_random)
+        print(f"random ImageBind-{args.config} weights written to {args.save_random}")
+        return
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -25,8 +25,9 @@ import argparse
 import os
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.config import Settings, get_settings
@@ -34,7 +35,9 @@ from core.errors import TaggerError
 from core.ingest.distributed import RayPipeline, connect
 from core.ingest.stored import DONE_STATUSES
 from scripts.bench.common import demo_corpus_videos, fresh_settings, open_database, run_folder
-from scripts.bench.ray_cluster import LocalRayCluster
+from scripts.bench.ray_cluster import CLOCK_TICKS, LocalRayCluster
+
+STEADY_MIN_VIDEOS = 64
 
 
 class ScalingError(TaggerError):
@@ -56,7 +59,8 @@ class Layout:
 
 @dataclass(frozen=True)
 class Measured:
-    """One layout's ingest: wall time (cluster start not included) and what it produced."""
+    """One layout's ingest: wall time (cluster start not included), the whole machine's busy CPU
+    seconds in that time, and what it produced."""
 
     layout: Layout
     wall_s: float
@@ -64,6 +68,9 @@ class Measured:
     videos_done: int
     video_seconds: float
     totals: dict[str, int]
+    machine_cpu_s: float
+    steady_videos_per_s: float | None = None
+    failure_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def videos_per_s(self) -> float:
@@ -85,6 +92,31 @@ def layouts(
     return wanted
 
 
+def machine_cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine since boot (/proc/stat: all but idle and iowait).
+
+    Ray's CPU counts are bookkeeping, not limits: a task's decoder or model threads can use more
+    cores than its node has. The busy cores over a run show what a layout really used."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(value) for value in fields[:8]]  # user nice system idle iowait irq softirq steal
+    return (sum(ticks) - ticks[3] - ticks[4]) / CLOCK_TICKS
+
+
+def steady_rate(finished: Sequence[float]) -> float | None:
+    """Videos per second between the first and the third quarter of the videos finished.
+
+    A short job's throughput is mostly its start-up (the cluster's workers import, each model
+    actor loads its models) and its last, partly filled batches; a backlog pays those once. The
+    middle half shows the rate a long run keeps up. Results arrive in bursts (a model actor's
+    batch, the driver's stores of ``STORE_BATCH``), so it takes ``STEADY_MIN_VIDEOS`` videos to
+    mean anything; None with fewer."""
+    if len(finished) < STEADY_MIN_VIDEOS:
+        return None
+    times = sorted(finished)
+    first, third = len(times) // 4, 3 * len(times) // 4
+    return (third - first) / max(times[third] - times[first], 1e-9)
+
+
 def measure(videos: Path, work: Path, base: Settings, layout: Layout, gpus: int) -> Measured:
     """Start the cluster, ingest ``videos`` into a fresh data dir through it, stop it."""
     import ray
@@ -101,7 +133,14 @@ def measure(videos: Path, work: Path, base: Settings, layout: Layout, gpus: int)
         cluster_start_s = time.perf_counter() - started
         connect(cluster.address)
         pipeline = RayPipeline(db, settings, max_actors=layout.model_actors)
-        report = ingest_paths(db, [videos], settings=settings, pipeline=pipeline)
+        finished: list[float] = []
+
+        def progress(done: int, _total: int, _label: str) -> None:
+            finished.extend([time.perf_counter()] * (done - len(finished)))
+
+        cpu_before = machine_cpu_seconds()
+        report = ingest_paths(db, [videos], settings=settings, pipeline=pipeline, progress=progress)
+        machine_cpu_s = machine_cpu_seconds() - cpu_before
     finally:
         ray.shutdown()
         cluster.stop()
@@ -112,6 +151,9 @@ def measure(videos: Path, work: Path, base: Settings, layout: Layout, gpus: int)
         sum(r.status in DONE_STATUSES for r in report.results),
         report.video_seconds,
         {str(status): count for status, count in report.totals.items()},
+        machine_cpu_s,
+        steady_rate(finished),
+        dict(Counter(result.reason or "" for result in report.failed)),
     )
 
 
@@ -120,23 +162,36 @@ def table(rows: Sequence[Measured]) -> str:
     lines = [
         (
             "| nodes x CPUs | model actors | wall | videos/s | s of video/s | speed-up "
-            "| efficiency | cluster start | statuses |"
+            "| efficiency | steady videos/s | steady speed-up | cores busy | cluster start "
+            "| statuses |"
         ),
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         *(table_row(row, rows[0]) for row in rows),
     ]
     if len({_statuses(row.totals) for row in rows}) > 1:
         lines += ["", "**The layouts disagree on the statuses**: the rows are not comparable."]
+    for row in rows:
+        if row.failure_reasons:
+            lines += ["", f"Failed on {row.layout.nodes} x {row.layout.cpus}:"]
+            lines += [
+                f"- {count} x {reason or '(no reason)'}"
+                for reason, count in sorted(row.failure_reasons.items(), key=lambda r: -r[1])
+            ]
     return "\n".join(lines)
 
 
 def table_row(row: Measured, first: Measured) -> str:
     speed_up = row.videos_per_s / first.videos_per_s
     growth = row.layout.total_cpus / first.layout.total_cpus
+    steady, first_steady = row.steady_videos_per_s, first.steady_videos_per_s
     return (
         f"| {row.layout.nodes} x {row.layout.cpus} | {row.layout.model_actors or 'default'} "
         f"| {row.wall_s:.1f} s | {row.videos_per_s:.2f} | {row.video_seconds / row.wall_s:.1f} "
-        f"| {speed_up:.2f} | {speed_up / growth:.2f} | {row.cluster_start_s:.1f} s "
+        f"| {speed_up:.2f} | {speed_up / growth:.2f} "
+        f"| {'-' if steady is None else f'{steady:.2f}'} "
+        f"| {'-' if steady is None or not first_steady else f'{steady / first_steady:.2f}'} "
+        f"| {row.machine_cpu_s / row.wall_s:.1f} "
+        f"| {row.cluster_start_s:.1f} s "
         f"| {_statuses(row.totals)} |"
     )
 

@@ -35,7 +35,26 @@ def test_encoders_are_loaded_once_per_configuration(counting_lite):
     assert encoders.load_encoder(Settings(encoder="lite", device="cpu")) is first
     other = encoders.load_encoder(Settings(encoder="lite", device="cuda"))
     assert other is not first
-    assert counting_lite == ["cpu", "cuda"]
+    whisper_on_cpu = encoders.load_encoder(
+        Settings(encoder="lite", device="cuda", whisper_device="cpu")
+    )
+    assert whisper_on_cpu is not other
+    assert counting_lite == ["cpu", "cuda", "cuda"]
+
+
+def test_the_lite_audio_s_whisper_runs_on_the_whisper_device(monkeypatch):
+    """MiniLM on the device, the audio's Whisper where ``whisper_device`` says (a GPU whose CUDA
+    libraries CTranslate2 cannot load can still run the rest)."""
+    from core.encoders import lite
+
+    built = []
+    monkeypatch.setattr(lite, "LiteEncoder", lambda **kwargs: built.append(kwargs))
+    encoders._load_lite(Settings(encoder="lite", device="cuda", whisper_device="cpu"))
+    encoders._load_lite(Settings(encoder="lite", device="cuda"))
+    assert [(b["device"], b["whisper_device"]) for b in built] == [
+        ("cuda", "cpu"),
+        ("cuda", "cuda"),
+    ]
 
 
 def test_imagebind_without_checkpoint_says_which_setting_to_set(monkeypatch):

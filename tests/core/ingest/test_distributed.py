@@ -24,6 +24,7 @@ from core.ingest import distributed
 from core.ingest.extract import Extracted
 from core.ingest.pipeline import _Task
 from core.ingest.storage import StorageError, open_store
+from core.media.transcribe import TranscriberError
 from core.media.transcript import Segment, SpokenLanguage, Transcript
 from db.engine import Database, init_db
 from db.queries import embeddings as embeddings_q
@@ -482,13 +483,26 @@ def test_the_model_actor_pool_takes_its_size_from_the_settings(settings, tmp_pat
     """``TAGGER_RAY_MODEL_ACTORS`` bounds the pool (nodes with many cores need more than one);
     every actor takes ``MODEL_CALLS`` batches at once."""
     db = Database(f"duckdb:///{tmp_path / 'actors.duckdb'}")
-    pool = distributed.RayPipeline(
-        db, settings.model_copy(update={"ray_model_actors": 3})
-    )._model_actors(gpus=0)
-    assert (pool.min_size, pool.max_size) == (1, 3)
+    pipeline = distributed.RayPipeline(db, settings.model_copy(update={"ray_model_actors": 3}))
+    pool = pipeline._model_actors(gpus=0, videos=1000)
+    assert (pool.min_size, pool.initial_size, pool.max_size) == (1, 3, 3)
     assert pool.max_concurrent_calls_per_actor == distributed.MODEL_CALLS == 2
     with pytest.raises(ValueError, match="greater than or equal to 1"):
         Settings(ray_model_actors=0)
+
+
+def test_only_the_actors_a_job_keeps_busy_start_at_once(settings, tmp_path):
+    """A backlog starts the whole pool (one actor at first left the other nodes' actors loading
+    their models late); a handful of videos starts one actor (8 videos fill one actor's
+    ``MODEL_CALLS`` batches of ``ENCODE_BATCH``), not a model load per node for nothing."""
+    db = Database(f"duckdb:///{tmp_path / 'actors.duckdb'}")
+    pipeline = distributed.RayPipeline(db, settings.model_copy(update={"ray_model_actors": 4}))
+    per_actor = distributed.ENCODE_BATCH * distributed.MODEL_CALLS
+    assert per_actor == 8
+    assert pipeline._model_actors(gpus=0, videos=1).initial_size == 1
+    assert pipeline._model_actors(gpus=0, videos=per_actor).initial_size == 1
+    assert pipeline._model_actors(gpus=0, videos=per_actor + 1).initial_size == 2
+    assert pipeline._model_actors(gpus=0, videos=96).initial_size == 4
 
 
 def test_ray_pipeline_without_a_cluster_refuses_before_marking_anything(settings):
@@ -642,6 +656,20 @@ def test_a_model_actor_whose_encoder_cannot_load_says_why_on_every_batch(monkeyp
     stage = distributed._ModelStage(broken, FakeTranscriber, english_only=False)
     for _ in range(2):
         with pytest.raises(ConfigurationError, match="no text model at /nowhere"):
+            stage(_one_batch())
+
+
+def test_a_model_actor_whose_speech_model_cannot_compute_says_why_on_every_batch(monkeypatch):
+    """A GPU whose CUDA libraries CTranslate2 cannot load stops the job with the load's words,
+    where each video used to fail its transcription in turn."""
+    monkeypatch.setattr(distributed, "_node_cpus", lambda: 1)
+
+    def no_cublas() -> FakeTranscriber:
+        raise TranscriberError("the speech model cannot compute on cuda: libcublas.so.12")
+
+    stage = distributed._ModelStage(FakeEncoder, no_cublas, english_only=False)
+    for _ in range(2):
+        with pytest.raises(TranscriberError, match="cannot compute on cuda"):
             stage(_one_batch())
 
 

@@ -309,3 +309,51 @@ def test_a_foreign_ctranslate2_file_is_refused_in_words(tmp_path):
     path.write_bytes((5).to_bytes(4, "little") + b"\0" * 16)
     with pytest.raises(PackagedModelError, match="binary version 5, expected 6"):
         read_ctranslate2_model(path)
+
+
+def test_a_gpu_whose_libraries_ctranslate2_cannot_load_fails_the_load_in_words(
+    tmp_path, monkeypatch
+):
+    """CTranslate2 loads cuBLAS at its first computation: on a machine with CUDA 13 only, every
+    video's transcription failed in turn. The load's probe pass makes it one clear error."""
+    from core.media import whisper_model
+
+    probed = []
+
+    class NoCublas:
+        def __init__(self, *args, device, **kwargs):
+            self.device = device
+            self.model = type("Model", (), {"n_mels": 80})()
+            self.feature_extractor = type("Features", (), {"nb_max_frames": 3000})()
+
+        def window_states(self, window):
+            probed.append((self.device, window.shape))
+            raise RuntimeError("Library libcublas.so.12 is not found or cannot be loaded")
+
+    monkeypatch.setattr(whisper_model, "SharedWhisperModel", NoCublas)
+    (tmp_path / "model.bin").write_bytes(b"")
+    with pytest.raises(TranscriberError) as raised:
+        load_faster_whisper(str(tmp_path), device="cuda:1")
+    message = str(raised.value)
+    assert "cannot compute on cuda:1: Library libcublas.so.12 is not found" in message
+    assert "TAGGER_WHISPER_DEVICE=cpu" in message
+    assert probed == [("cuda", (1, 80, 3000))]
+    load_faster_whisper(str(tmp_path), device="cpu")  # no probe: CTranslate2's CPU code is in
+    assert len(probed) == 1
+
+
+def test_whisper_runs_on_the_whisper_device_and_else_on_the_device(monkeypatch):
+    """ImageBind on the GPU, Whisper on the CPU: the transcriber follows ``whisper_device``."""
+    from core.media import transcribe
+
+    asked = []
+
+    def fake_load(model, device="cpu", compute_type="int8", cpu_threads=1):
+        asked.append(device)
+        return type("Whisper", (), {"model": type("M", (), {"is_multilingual": False})()})()
+
+    monkeypatch.setattr(transcribe, "load_faster_whisper", fake_load)
+    load_transcriber(Settings(device="cuda", whisper_device="cpu"))
+    load_transcriber(Settings(device="cuda"))
+    assert asked == ["cpu", "cuda"]
+    assert Settings(device="cuda").resolved_whisper_device == "cuda"

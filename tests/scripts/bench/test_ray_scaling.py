@@ -3,13 +3,35 @@ the whole run is exercised by hand, see docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from scripts.bench.ray_scaling import Layout, Measured, ScalingError, layouts, main, table
+from scripts.bench.ray_scaling import (
+    STEADY_MIN_VIDEOS,
+    Layout,
+    Measured,
+    ScalingError,
+    layouts,
+    machine_cpu_seconds,
+    main,
+    steady_rate,
+    table,
+)
 
 
 def _measured(nodes: int, cpus: int, wall_s: float, failed: int = 3) -> Measured:
-    return Measured(Layout(nodes, cpus), wall_s, 5.0, 20, 200.0, {"failed": failed, "ready": 20})
+    return Measured(
+        Layout(nodes, cpus),
+        wall_s,
+        5.0,
+        20,
+        200.0,
+        {"failed": failed, "ready": 20},
+        1.5 * wall_s,
+        steady_videos_per_s=20 / wall_s * 1.2,
+        failure_reasons={"the file is empty (0 bytes)": 1, "not a readable media file": failed - 1},
+    )
 
 
 def test_every_node_count_meets_every_actor_count() -> None:
@@ -42,6 +64,30 @@ def test_speed_up_and_efficiency_are_against_the_first_row() -> None:
     assert lines[4].split("|")[6:8] == [" 4.00 ", " 1.00 "]  # linear
     assert "0.50" in lines[2] and "s of video" in lines[0]  # 20 videos in 40 s
     assert "disagree" not in table(rows)
+    assert lines[2].split("|")[8:11] == [" 0.60 ", " 1.00 ", " 1.5 "]  # steady; cores busy
+    assert lines[3].split("|")[8:10] == [" 0.96 ", " 1.60 "]
+
+
+def test_each_layout_s_failure_reasons_follow_the_table_most_frequent_first() -> None:
+    text = table([_measured(1, 2, 40.0), _measured(2, 2, 25.0, failed=4)])
+    assert "Failed on 2 x 2:\n- 3 x not a readable media file\n- 1 x the file is empty" in text
+
+
+def test_the_steady_rate_is_the_middle_half_of_the_finished_videos() -> None:
+    # 64 videos: a slow start (16 by 10 s) and a slow end (the last 15 at 60 s) do not count;
+    # from the 17th to the 49th finished video took 8 s
+    finished = [10.0] * 16 + [12.0 + 0.25 * i for i in range(33)] + [60.0] * 15
+    assert len(finished) == STEADY_MIN_VIDEOS
+    assert steady_rate(finished) == pytest.approx(32 / 8.0)
+    assert steady_rate(finished[:-1]) is None
+
+
+def test_the_machine_s_busy_cpu_seconds_grow_with_work() -> None:
+    before = machine_cpu_seconds()
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:
+        pass
+    assert machine_cpu_seconds() - before >= 0.25
 
 
 def test_rows_with_other_statuses_are_flagged_as_not_comparable() -> None:
