@@ -6,7 +6,9 @@ on the same file at once, every unit of work on DuckDB:
 
 1. takes the inter-process file lock ``<dbfile>.lock`` (threads of one process queue on it too;
    waiters are served roughly in arrival order, see :mod:`db.locking`),
-2. opens a fresh connection (``NullPool``), runs, commits (or rolls back on error),
+2. opens a fresh connection (``NullPool``), runs, commits (or rolls back on error); a unit of
+   work that commits several times (ingest stores a batch of videos, one transaction each)
+   keeps its one connection: closing DuckDB's file checkpoints it, and opening it reads it again,
 3. closes the connection, which releases the DuckDB file, then releases the lock.
 
 Units of work must therefore be short: long jobs do their heavy work outside a session and write
@@ -236,7 +238,11 @@ class Database:
         Raises :class:`DatabaseBusyError` if the lock is not obtained within the timeout.
         """
         try:
-            with self._exclusive(), Session(self.engine, expire_on_commit=False) as session:
+            with (
+                self._exclusive(),
+                self.engine.connect() as connection,
+                Session(connection, expire_on_commit=False) as session,
+            ):
                 try:
                     yield session
                     session.commit()

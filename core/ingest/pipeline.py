@@ -395,7 +395,7 @@ class Pipeline:
         self, entries: Sequence[tuple[_Task, Extracted, dict[str, np.ndarray]]]
     ) -> list[IngestResult]:
         """Write everything about each video and its final status in one transaction per video;
-        the videos of a batch share one session (each session opens the database file anew)."""
+        the videos of a batch share one session (one opening of the database file)."""
         results, valid = [], []
         for task, extracted, produced in entries:
             try:
@@ -408,9 +408,13 @@ class Pipeline:
         if not valid:
             return results
         with self.db.session() as session:
+            # one query for the batch's rows, which each video's writes then find in the
+            # session (kept referenced: the session holds its objects weakly)
+            rows = videos_q.get_videos(session, video_ids=[task.video_id for task, _, _ in valid])
             for task, extracted, produced in valid:
                 results.append(self._store_one(session, task, extracted, produced))
                 session.commit()
+            del rows
         return results
 
     def _store_one(

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, Table, inspect, text
+from sqlalchemy import MetaData, Table, event, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
 from core.config import Settings
@@ -287,6 +288,30 @@ def test_file_is_released_between_sessions(duck: Database) -> None:
         conn = duckdb.connect(str(duck.path))
         assert conn.execute("SELECT count(*) FROM video").fetchone() == (1,)
         conn.close()
+
+
+def test_a_unit_of_work_that_commits_per_video_opens_its_connection_once(
+    database: Database,
+) -> None:
+    """Ingest stores a batch of videos in one unit of work, one transaction each. On DuckDB every
+    new connection opened the file again and every close checkpointed it (profiled: ~65 of the
+    ~140 ms a Ray driver spent storing each video); the transactions now share one connection,
+    and each still commits on its own."""
+    opened = []
+    event.listen(database.engine, "connect", lambda *_: opened.append(1))
+    with database.session() as session:
+        for title in ("a", "b", "c"):
+            session.add(Video(title=title))
+            session.commit()
+        taken = session.exec(select(Video.id)).first()
+        session.expunge_all()
+        with pytest.raises(IntegrityError):
+            session.add(Video(id=taken, title="clash"))
+            session.commit()
+        session.rollback()  # only the failed one is undone
+    assert len(opened) <= 1  # PostgreSQL's pool may hand out one opened earlier
+    with database.session() as session:
+        assert sorted(v.title for v in session.exec(select(Video))) == ["a", "b", "c"]
 
 
 def test_get_database_is_cached_per_url(tmp_path) -> None:
