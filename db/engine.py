@@ -19,6 +19,7 @@ instead, so processes starting at once on an empty database do not race on ``CRE
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -37,6 +38,8 @@ from core.config import Settings, get_settings
 from core.errors import ConfigurationError, TaggerError
 from db.locking import FairFileLock, LockTimeoutError
 from db.tables import SchemaInfo, utcnow
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_LOCK_TIMEOUT_S = 120.0
 _FOREIGN_LOCK_MESSAGE = "Could not set lock on file"
@@ -157,6 +160,44 @@ def _upgrade_to_8(connection: Connection) -> None:
     connection.execute(text("CREATE INDEX IF NOT EXISTS ix_video_claimed_by ON video (claimed_by)"))
 
 
+def _upgrade_to_9(connection: Connection) -> None:
+    """PostgreSQL's indexes for the queue page at a million videos (see
+    :func:`create_postgres_queue_indexes`)."""
+    create_postgres_queue_indexes(connection)
+
+
+TRIGRAM_EXTENSION = "pg_trgm"
+
+
+def create_postgres_queue_indexes(connection: Connection) -> None:
+    """PostgreSQL only, beside what db.tables declares: the queue's newest-first order and its
+    title search read every row of a million-video table without these (247 and 631 ms).
+
+    The title's trigram index (what ``ILIKE '%words%'`` can use) needs the pg_trgm extension,
+    which a database owner may create (a trusted extension since PostgreSQL 13). Where it cannot
+    be created the search still works, reading every title, and a warning says why. DuckDB
+    scans its columns in either case: an index there would only slow the writes."""
+    if connection.dialect.name != "postgresql":
+        return
+    connection.execute(text("CREATE INDEX IF NOT EXISTS ix_video_created_at ON video (created_at)"))
+    try:
+        with connection.begin_nested():
+            connection.execute(text(f"CREATE EXTENSION IF NOT EXISTS {TRIGRAM_EXTENSION}"))
+            connection.execute(
+                text(
+                    "CREATE INDEX IF NOT EXISTS ix_video_title_trgm ON video "
+                    "USING gin (title gin_trgm_ops)"
+                )
+            )
+    except DBAPIError as e:
+        logger.warning(
+            "no trigram index on video titles (the queue's title search reads every title): "
+            "extension %s could not be created: %s",
+            TRIGRAM_EXTENSION,
+            str(e.orig).strip(),
+        )
+
+
 UPGRADES: list[UpgradeStep] = [
     _upgrade_to_2,
     _upgrade_to_3,
@@ -165,6 +206,7 @@ UPGRADES: list[UpgradeStep] = [
     _upgrade_to_6,
     _upgrade_to_7,
     _upgrade_to_8,
+    _upgrade_to_9,
 ]
 
 
@@ -288,6 +330,7 @@ def _advance_schema(db: Database, latest: int) -> int:
         info = session.get(SchemaInfo, 1) if has_schema else None
         if info is None:  # a new database: create everything at the latest version
             SQLModel.metadata.create_all(connection, checkfirst=True)
+            create_postgres_queue_indexes(connection)
             session.add(SchemaInfo(id=1, version=latest))
             return latest
         if info.version > latest:

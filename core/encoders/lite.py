@@ -46,7 +46,7 @@ class LiteEncoder(Encoder):
         device: str = "cpu",
         whisper_device: str | None = None,
     ) -> None:
-        """``whisper_device``: the audio's Whisper model's (default ``device``)."""
+        """``whisper_device``: where the audio's Whisper model runs (default: ``device``)."""
         self.text = text_module.MiniLMTextEmbedder(
             text_model_path or text_module.default_text_model_path(), device=device
         )

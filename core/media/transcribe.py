@@ -346,7 +346,8 @@ def _load_faster_whisper(
 def _check_computes(whisper: SharedWhisperModel, device: str) -> None:
     """One encoder pass on silence. CTranslate2 loads CUDA's libraries (cuBLAS) at its first
     computation, not with the model: a missing one would otherwise fail each video's
-    transcription in turn (78 of 96 on a CUDA 13 machine, 2026-12-06) instead of the load."""
+    transcription in turn (likely the 81 of 96 videos that failed on a CUDA 13 machine,
+    2026-12-06) instead of the load."""
     import ctranslate2
 
     window = np.zeros(

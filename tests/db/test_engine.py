@@ -84,6 +84,8 @@ _V7_COLUMNS = {("video", "doubt_tag")}
 # what version 7 lacked (engine._upgrade_to_8)
 _V8_COLUMNS = {("app_user", "languages")}
 _V8_INDEXED = {("video", "claimed_by")}  # columns that were there, without an index
+# what version 8 lacked on PostgreSQL (engine._upgrade_to_9), outside db.tables
+_POSTGRES_QUEUE_INDEXES = {"ix_video_created_at", "ix_video_title_trgm"}
 
 
 def _rebuild_old_schema(database: Database, version: int) -> None:
@@ -96,7 +98,7 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
         | (_V5_COLUMNS if version < 5 else set())
         | (_V6_COLUMNS if version < 6 else set())
         | (_V7_COLUMNS if version < 7 else set())
-        | _V8_COLUMNS
+        | (_V8_COLUMNS if version < 8 else set())
     )
     with database.session() as session:
         connection = session.connection()
@@ -108,7 +110,7 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
                     c._copy() for c in table.columns if (table.name, c.name) not in missing_columns
                 ]
                 for column in kept:
-                    if (table.name, column.name) in _V8_INDEXED:
+                    if version < 8 and (table.name, column.name) in _V8_INDEXED:
                         column.index = False
                 Table(table.name, old, *kept)
         old.create_all(connection)
@@ -128,18 +130,23 @@ def _video_index_names(database: Database) -> set[str]:
         return set(session.exec(text(query)).scalars())
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7, 8])
 def test_an_old_database_is_upgraded_to_the_current_schema(
     database: Database, version: int
 ) -> None:
-    """Rebuild what a version-1 to -7 database looked like (tables, columns, sequences),
-    then ``init_db`` must bring it to exactly what db.tables declares, keeping its rows."""
+    """Rebuild what a version-1 to -8 database looked like (tables, columns, sequences),
+    then ``init_db`` must bring it to exactly what db.tables declares, keeping its rows, plus
+    PostgreSQL's queue indexes."""
     _rebuild_old_schema(database, version)
     if version < 4:
         assert "ix_video_review_rank" not in _video_index_names(database)
-    assert "ix_video_claimed_by" not in _video_index_names(database)
-    assert init_db(database) == engine_module.latest_schema_version() == 8
+    if version < 8:
+        assert "ix_video_claimed_by" not in _video_index_names(database)
+    assert not _POSTGRES_QUEUE_INDEXES & _video_index_names(database)
+    assert init_db(database) == engine_module.latest_schema_version() == 9
     assert {"ix_video_review_rank", "ix_video_claimed_by"} <= _video_index_names(database)
+    postgres_only = _POSTGRES_QUEUE_INDEXES if not database.is_duckdb else set()
+    assert _POSTGRES_QUEUE_INDEXES & _video_index_names(database) == postgres_only
     with database.session() as session:
         inspector = inspect(session.connection())
         assert set(_V2_TABLES + _V7_TABLES) <= set(inspector.get_table_names())
@@ -185,6 +192,33 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         assert session.exec(select(ApiToken)).one().id is not None  # its sequence exists
         assert session.get(RetrainPolicy, 1).last_run_job_id == 7
         assert session.get(QueueRanking, 1).videos == 5
+
+
+def test_a_new_database_has_postgres_s_queue_indexes_and_duckdb_none(database: Database) -> None:
+    expected = set() if database.is_duckdb else _POSTGRES_QUEUE_INDEXES
+    assert _POSTGRES_QUEUE_INDEXES & _video_index_names(database) == expected
+
+
+@pytest.mark.postgres
+def test_without_pg_trgm_the_database_is_created_and_a_warning_says_why(
+    new_postgres_db, monkeypatch, caplog
+) -> None:
+    """A server whose owner may not create the extension still gets a working database: the
+    title search reads every title, and the log says so (the other index is made)."""
+    monkeypatch.setattr(engine_module, "TRIGRAM_EXTENSION", "no_such_extension")
+    db = Database(new_postgres_db())
+    try:
+        with caplog.at_level("WARNING", logger="db.engine"):
+            assert init_db(db) == engine_module.latest_schema_version()
+        assert "no trigram index on video titles" in caplog.text
+        assert "no_such_extension" in caplog.text
+        assert _POSTGRES_QUEUE_INDEXES & _video_index_names(db) == {"ix_video_created_at"}
+        with db.session() as session:
+            session.add(Video(title="still searchable"))
+        with db.session() as session:
+            assert session.exec(select(Video.title)).all() == ["still searchable"]
+    finally:
+        db.dispose()
 
 
 def test_failed_upgrade_step_rolls_back_and_keeps_version(database: Database, monkeypatch) -> None:

@@ -314,8 +314,8 @@ def test_a_foreign_ctranslate2_file_is_refused_in_words(tmp_path):
 def test_a_gpu_whose_libraries_ctranslate2_cannot_load_fails_the_load_in_words(
     tmp_path, monkeypatch
 ):
-    """CTranslate2 loads cuBLAS at its first computation: on a machine with CUDA 13 only, every
-    video's transcription failed in turn. The load's probe pass makes it one clear error."""
+    """CTranslate2 loads cuBLAS at its first computation: on a machine with CUDA 13 only, each
+    video's transcription would fail in turn. The load's probe pass makes it one clear error."""
     from core.media import whisper_model
 
     probed = []
