@@ -647,29 +647,30 @@ def test_ray_model_actor_hears_a_batch_while_its_encoder_loads(monkeypatch):
     assert item.reason is None and "subtitles" in item.produced
 
 
-def test_a_model_actor_whose_encoder_cannot_load_says_why_on_every_batch(monkeypatch):
+def _no_text_model() -> FakeEncoder:
+    raise ConfigurationError("no text model at /nowhere")
+
+
+def _no_cublas() -> FakeTranscriber:
+    raise TranscriberError("the speech model cannot compute on cuda: libcublas.so.12")
+
+
+@pytest.mark.parametrize(
+    ("encoder", "transcriber", "raised", "words"),
+    [
+        (_no_text_model, FakeTranscriber, ConfigurationError, "no text model at /nowhere"),
+        # a GPU whose CUDA libraries CTranslate2 cannot load: one error in the load's words,
+        # where each video used to fail its transcription in turn
+        (FakeEncoder, _no_cublas, TranscriberError, "cannot compute on cuda"),
+    ],
+)
+def test_a_model_actor_whose_model_cannot_load_says_why_on_every_batch(
+    monkeypatch, encoder, transcriber, raised, words
+):
     monkeypatch.setattr(distributed, "_node_cpus", lambda: 1)
-
-    def broken() -> FakeEncoder:
-        raise ConfigurationError("no text model at /nowhere")
-
-    stage = distributed._ModelStage(broken, FakeTranscriber, english_only=False)
+    stage = distributed._ModelStage(encoder, transcriber, english_only=False)
     for _ in range(2):
-        with pytest.raises(ConfigurationError, match="no text model at /nowhere"):
-            stage(_one_batch())
-
-
-def test_a_model_actor_whose_speech_model_cannot_compute_says_why_on_every_batch(monkeypatch):
-    """A GPU whose CUDA libraries CTranslate2 cannot load stops the job with the load's words,
-    where each video used to fail its transcription in turn."""
-    monkeypatch.setattr(distributed, "_node_cpus", lambda: 1)
-
-    def no_cublas() -> FakeTranscriber:
-        raise TranscriberError("the speech model cannot compute on cuda: libcublas.so.12")
-
-    stage = distributed._ModelStage(FakeEncoder, no_cublas, english_only=False)
-    for _ in range(2):
-        with pytest.raises(TranscriberError, match="cannot compute on cuda"):
+        with pytest.raises(raised, match=words):
             stage(_one_batch())
 
 
