@@ -59,6 +59,7 @@ from core.ingest.pipeline import (
     _Task,
     encode_items,
     extract_task,
+    load_model,
     reason_of,
     text_key,
 )
@@ -243,7 +244,7 @@ class _Listener:
     def _started(self) -> ThreadPoolExecutor:
         with self._loading:
             if self._threads is None:
-                self._transcriber = self._factory()
+                self._transcriber = load_model("speech model", self._factory)
                 calls = PARALLEL_CALLS if self._transcriber.thread_safe else 1
                 self._threads = ThreadPoolExecutor(calls, thread_name_prefix="listen")
             return self._threads
@@ -265,7 +266,7 @@ def _load_encoder(encoder_factory: Callable[[], Encoder]) -> Encoder:
     # on one thread where the single-machine pipeline uses every core of the machine. (The
     # lite encoder's CTranslate2 load sets it back to 1, as it does in the single process.)
     torch.set_num_threads(_node_cpus())
-    return encoder_factory()
+    return load_model("encoder", encoder_factory)
 
 
 class _ModelStage:

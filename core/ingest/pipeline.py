@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from sqlmodel import Session
@@ -74,6 +75,28 @@ ProgressCallback = Callable[[int, int, str], None]
 
 class EmbeddingError(TaggerError, ValueError):
     """An encoder output that cannot be stored (NaN, wrong shape, unasked modality)."""
+
+
+Model = TypeVar("Model")
+
+
+class ModelLoadError(TaggerError):
+    """The encoder or the speech model cannot be loaded, or cannot run where the settings put
+    it (a missing file, a GPU without the libraries it needs). Every video would fail alike, so
+    the job stops instead and no video is marked failed for it: the same command, run again
+    with the setting fixed, ingests the rest."""
+
+
+def load_model(what: str, load: Callable[[], Model]) -> Model:
+    """``load()``, or :class:`ModelLoadError` with its cause's words."""
+    try:
+        return load()
+    except Exception as e:  # any cause: re-raised with words, and the job stops on it
+        words = " ".join(str(e).split()) if isinstance(e, TaggerError) else reason_of(e)
+        raise ModelLoadError(
+            f"the {what} cannot be loaded: {words}. No video was marked failed for it; fix the "
+            "setting and run the same command again"
+        ) from e
 
 
 @dataclass
@@ -137,7 +160,7 @@ class Pipeline:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = load_encoder(self.settings)
+            self._encoder = load_model("encoder", lambda: load_encoder(self.settings))
         return self._encoder
 
     @property
@@ -185,6 +208,8 @@ class Pipeline:
                         task = in_flight.pop(future)
                         try:
                             ready.append((task, future.result()))
+                        except ModelLoadError:
+                            raise  # not this video's fault: the job stops
                         except INPUT_ERRORS as e:
                             finish(self._fail(task, reason_of(e)))
                         except Exception as e:  # one file must not end the batch
@@ -327,7 +352,9 @@ class Pipeline:
     def _listen(self, extracted: Extracted) -> None:
         with self._transcriber_lock:  # one model instance, loaded on first use
             if self._transcriber is None:
-                self._transcriber = load_transcriber(self.settings)
+                self._transcriber = load_model(
+                    "speech model", lambda: load_transcriber(self.settings)
+                )
             if not self._transcriber.thread_safe:
                 listen(extracted, self._transcriber)
                 return

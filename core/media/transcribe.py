@@ -338,6 +338,10 @@ def _load_faster_whisper(
         ) from e
     except ValueError as e:  # unknown size name or compute type; the message lists valid ones
         raise TranscriberError(str(e)) from e
+    except RuntimeError as e:  # CTranslate2 and the device's driver do not fit
+        if device == "cpu":
+            raise
+        raise _cannot_run_on(device, e) from e
     if device != "cpu":
         _check_computes(whisper, device)
     return whisper
@@ -348,19 +352,23 @@ def _check_computes(whisper: SharedWhisperModel, device: str) -> None:
     computation, not with the model: a missing one would otherwise fail each video's
     transcription in turn (likely the 81 of 96 videos that failed on a CUDA 13 machine,
     2026-12-06) instead of the load."""
-    import ctranslate2
-
     window = np.zeros(
         (1, whisper.model.n_mels, whisper.feature_extractor.nb_max_frames), np.float32
     )
     try:
         whisper.window_states(window)
     except RuntimeError as e:
-        raise TranscriberError(
-            f"the speech model cannot compute on {device}: {e} (CTranslate2 "
-            f"{ctranslate2.__version__}). Install the CUDA libraries it names, or set "
-            "TAGGER_WHISPER_DEVICE=cpu to run Whisper on the CPU while the encoder uses the GPU"
-        ) from e
+        raise _cannot_run_on(device, e) from e
+
+
+def _cannot_run_on(device: str, error: RuntimeError) -> TranscriberError:
+    import ctranslate2
+
+    return TranscriberError(
+        f"faster-whisper (CTranslate2 {ctranslate2.__version__}) cannot run on {device}: "
+        f"{error}. Install the CUDA libraries it names, or set TAGGER_WHISPER_DEVICE=cpu to run "
+        "Whisper on the CPU while the encoder uses the GPU"
+    )
 
 
 @lru_cache(maxsize=2)

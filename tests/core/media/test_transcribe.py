@@ -335,7 +335,7 @@ def test_a_gpu_whose_libraries_ctranslate2_cannot_load_fails_the_load_in_words(
     with pytest.raises(TranscriberError) as raised:
         load_faster_whisper(str(tmp_path), device="cuda:1")
     message = str(raised.value)
-    assert "cannot compute on cuda:1: Library libcublas.so.12 is not found" in message
+    assert "cannot run on cuda:1: Library libcublas.so.12 is not found" in message
     assert "TAGGER_WHISPER_DEVICE=cpu" in message
     assert probed == [("cuda", (1, 80, 3000))]
     load_faster_whisper(str(tmp_path), device="cpu")  # no probe: CTranslate2's CPU code is in
