@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from core.config import Settings
 from core.errors import ConfigurationError
+from core.ingest.pipeline import load_model
 from core.media.transcribe import Transcriber, english_only, load_transcriber
 
 
@@ -42,7 +43,7 @@ class MultilingualModel:
 
     def get(self) -> Transcriber:
         if self._transcriber is None:
-            loaded = load_transcriber(self._settings)
+            loaded = load_model("speech model", lambda: load_transcriber(self._settings))
             if not loaded.multilingual:  # e.g. an English-only openai-whisper checkpoint
                 raise EnglishOnlyModelError(f"{loaded.name} {loaded.version}", self._cannot)
             self._transcriber = loaded

@@ -18,6 +18,7 @@ from core.ingest import batch as ingest
 from core.ingest import language_backfill, multilingual
 from core.ingest.language_backfill import LanguageOutcome, detect_languages
 from core.ingest.multilingual import EnglishOnlyModelError
+from core.ingest.pipeline import ModelLoadError
 from core.media.transcript import Segment, SpokenLanguage
 from core.taxonomy import from_paths, save_to_db
 from db.engine import Database, init_db
@@ -202,6 +203,27 @@ def test_an_english_only_model_is_refused_in_words_before_anything_is_read(
     assert "multilingual Whisper model" in message
     with pytest.raises(EnglishOnlyModelError):  # a loaded model that says it is English-only
         detect_languages(db, settings=settings, transcriber=FakeTranscriber())
+    assert _video(db, video_id).spoken_language is None and _notes(db, video_id) == before
+    assert _audit(db) == []
+
+
+def test_a_speech_model_that_cannot_load_stops_the_backfill_in_words(
+    db, settings, ingested, tmp_path, monkeypatch
+):
+    """A multilingual model on a device whose driver does not fit: one line, nothing changed."""
+    video_id = ingested(_clip(tmp_path / "a.mp4", 30))
+    before = _notes(db, video_id)
+
+    def no_cuda(settings):
+        raise RuntimeError("CUDA failed with error CUDA driver version is insufficient")
+
+    monkeypatch.setattr(multilingual, "load_transcriber", no_cuda)
+    monkeypatch.setattr(settings, "whisper_model", "base")  # multilingual: it would be loaded
+    with pytest.raises(ModelLoadError) as stopped:
+        detect_languages(db, settings=settings)
+    assert str(stopped.value).startswith(
+        "the speech model cannot be loaded: RuntimeError: CUDA failed with error CUDA driver"
+    )
     assert _video(db, video_id).spoken_language is None and _notes(db, video_id) == before
     assert _audit(db) == []
 
