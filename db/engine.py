@@ -171,12 +171,13 @@ TRIGRAM_EXTENSION = "pg_trgm"
 
 def create_postgres_queue_indexes(connection: Connection) -> None:
     """PostgreSQL only, beside what db.tables declares: the queue's newest-first order and its
-    title search read every row of a million-video table without these (247 and 631 ms).
+    title search read every row of a million-video table without these (146 and 231-390 ms
+    against 24 and 6-9 ms with them, ``scripts/bench/postgres_queue.py``).
 
     The title's trigram index (what ``ILIKE '%words%'`` can use) needs the pg_trgm extension,
     which a database owner may create (a trusted extension since PostgreSQL 13). Where it cannot
-    be created the search still works, reading every title, and a warning says why. DuckDB
-    scans its columns in either case: an index there would only slow the writes."""
+    be made the search still works, reading every title, and a warning says why. DuckDB gets
+    neither: it has no trigram index, and the queue's reads there are column scans."""
     if connection.dialect.name != "postgresql":
         return
     connection.execute(text("CREATE INDEX IF NOT EXISTS ix_video_created_at ON video (created_at)"))
@@ -192,7 +193,7 @@ def create_postgres_queue_indexes(connection: Connection) -> None:
     except DBAPIError as e:
         logger.warning(
             "no trigram index on video titles (the queue's title search reads every title): "
-            "extension %s could not be created: %s",
+            "it or extension %s could not be made: %s",
             TRIGRAM_EXTENSION,
             str(e.orig).strip(),
         )
