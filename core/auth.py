@@ -389,16 +389,29 @@ def authenticate(
     key, user = _verify_attempt(db, username.strip(), password, settings=settings, now=now)
     with db.session() as session:
         user_queries.record_login_attempt(session, username=key, success=True, created_at=now)
-        token = secrets.token_urlsafe(32)
-        expires_at = now + timedelta(hours=settings.session_hours)
-        user_queries.create_user_session(
-            session, token_hash=_token_hash(token), user_id=user.id, expires_at=expires_at
-        )
         if _HASHER.check_needs_rehash(user.password_hash):
             user_queries.update_user(
                 session, user_id=user.id, password_hash=hash_password(password)
             )
-        audit_queries.add_audit(session, action=AuditAction.LOGIN, user=user)
+        return open_session(session, user, settings=settings, now=now)
+
+
+def open_session(
+    session: Session,
+    user: User,
+    *,
+    settings: Settings,
+    now: datetime,
+    detail: dict[str, str] | None = None,
+) -> SessionToken:
+    """A new dashboard session for ``user`` in the caller's unit of work, audited as ``login``
+    (``detail``: how, for a sign-in other than the password's)."""
+    token = secrets.token_urlsafe(32)
+    expires_at = now + timedelta(hours=settings.session_hours)
+    user_queries.create_user_session(
+        session, token_hash=_token_hash(token), user_id=user.id, expires_at=expires_at
+    )
+    audit_queries.add_audit(session, action=AuditAction.LOGIN, user=user, detail=detail)
     return SessionToken(token=token, user=_current(user), expires_at=expires_at)
 
 

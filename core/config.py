@@ -160,6 +160,42 @@ class Settings(BaseSettings):
         5, ge=1, description="Failed sign-ins allowed per user per window."
     )
     login_window_seconds: int = Field(300, ge=1, description="Window of the sign-in rate limit.")
+    # single sign-on (core/sso.py): an OpenID Connect provider's issuer URL turns it on
+    oidc_issuer: str | None = Field(
+        None, description="OpenID Connect issuer URL; set: the sign-in page offers single sign-on."
+    )
+    oidc_client_id: str | None = Field(None, description="This dashboard's client id there.")
+    oidc_client_secret: str | None = Field(None, description="Its client secret (confidential).")
+    oidc_name: str = Field("single sign-on", description='"Sign in with <name>" on the page.')
+    oidc_scopes: str = Field("openid email profile", description="Scopes asked of the provider.")
+    oidc_username_claim: str = Field(
+        "email", description="ID-token claim that names the account (no spaces, <= 64 chars)."
+    )
+    oidc_groups_claim: str = Field("groups", description="ID-token claim listing the groups.")
+    oidc_roles: str | None = Field(
+        None,
+        description=(
+            "group=role pairs, comma-separated (tagger-admins=admin,tagger-leads=lead); set: the "
+            "provider's groups decide the role at every sign-in, and no mapped group: refused."
+        ),
+    )
+    oidc_new_account_role: str | None = Field(
+        None,
+        description=(
+            "role of an account made at its first sign-in when no group maps; unset: only "
+            "accounts an admin added (or a mapped group) may sign in."
+        ),
+    )
+    password_signin: bool = Field(
+        True, description="False: the dashboard signs in through the provider only."
+    )
+    public_url: str | None = Field(
+        None,
+        description=(
+            "The dashboard's address as browsers see it (https://tagger.example.com): the "
+            "provider's redirect back; unset: from each request (behind no proxy)."
+        ),
+    )
 
     # HTTP API (issue 14)
     api_rate_limit_per_minute: int = Field(

@@ -18,8 +18,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core import sso
+from core.config import Settings
 from core.taxonomy import Taxonomy
 from dashboard.routes import media, session
+from dashboard.routes import sso as sso_routes
 
 if TYPE_CHECKING:
     from dashboard.cache import TaxonomyView
@@ -224,18 +227,31 @@ _FORM_STYLE = """<style>
 </style>"""
 
 
-def signin_form() -> None:
-    """The sign-in form; it posts to our route, which answers with the session cookie."""
-    st.html(
-        f"""{_FORM_STYLE}
-<form class="tagger-form" method="post" action="{session.SIGNIN_PATH}">
+def signin_form(settings: Settings) -> None:
+    """The sign-in form, which posts to our route (it answers with the session cookie), and
+    with single sign-on configured a button that starts it (dashboard/routes/sso.py) above it;
+    without password sign-in, the button alone."""
+    single_sign_on = sso.configured(settings)
+    parts = [_FORM_STYLE]
+    if single_sign_on:
+        parts.append(
+            f'<form class="tagger-form" method="get" action="{sso_routes.START_PATH}">'
+            f'<button class="primary" type="submit">Sign in with '
+            f"{html.escape(settings.oidc_name)}</button></form>"
+        )
+    if sso.password_signin_allowed(settings):
+        if single_sign_on:
+            parts.append('<p style="margin: 1rem 0 .5rem; font-size: .875rem;">or</p>')
+        parts.append(
+            f"""<form class="tagger-form" method="post" action="{session.SIGNIN_PATH}">
   <label>Username
     <input name="username" autocomplete="username" required maxlength="200" autofocus></label>
   <label>Password
     <input name="password" type="password" autocomplete="current-password" required></label>
-  <button class="primary" type="submit">Sign in</button>
+  <button class="{"" if single_sign_on else "primary"}" type="submit">Sign in</button>
 </form>"""
-    )
+        )
+    st.html("\n".join(parts))
 
 
 def signout_form() -> None:

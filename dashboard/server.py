@@ -26,13 +26,14 @@ from core.lifecycle.queue_ranking import RankWatcher
 from core.lifecycle.retrain_policy import RetrainWatcher
 from core.webhooks import WebhookSender
 from dashboard.api import create_api
-from dashboard.routes import binary, media, session
+from dashboard.routes import binary, media, session, sso
 from db.engine import get_database
 
 APP_SCRIPT = Path(__file__).resolve().parent / "app.py"
 
 routes = [
     *session.routes,
+    *sso.routes,
     *media.routes,
     *binary.routes,
     Mount("/api", create_api()),

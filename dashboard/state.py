@@ -22,10 +22,13 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import auth
 from core.auth import CurrentUser, PermissionDeniedError
+from core.config import get_settings
+from core.sso import SsoError, SsoRefusedError
 from dashboard.routes.recent import Recent
 from dashboard.routes.session import (
     COOKIE,
     INVALID,
+    PASSWORD_OFF,
     RATE_LIMITED,
     SIGNIN_RESULT_PARAM,
     checked_sessions,
@@ -160,6 +163,19 @@ def signin_problem() -> str | None:
         return "Wrong username or password."
     if reason == RATE_LIMITED:
         return "Too many failed sign-ins for this username; try again in a few minutes."
+    provider = get_settings().oidc_name
+    if reason == PASSWORD_OFF:
+        return f"Passwords are not accepted here: sign in with {provider}."
+    if reason == SsoRefusedError.reason:
+        return (
+            f"{provider} signed you in, but that gives no access here (no account for you, none "
+            "of your groups has a role here, or the account is disabled): ask an admin."
+        )
+    if reason == SsoError.reason:
+        return (
+            f"Sign-in with {provider} did not complete: try again. If it keeps failing, an "
+            "admin finds the reason in the dashboard server's log."
+        )
     return None
 
 

@@ -166,6 +166,18 @@ def _upgrade_to_9(connection: Connection) -> None:
     create_postgres_queue_indexes(connection)
 
 
+def _upgrade_to_10(connection: Connection) -> None:
+    """The single sign-on identity bound to each account (core/sso.py), one account per
+    identity. (A new database declares it UNIQUE; a column added later gets a unique index,
+    as DuckDB adds no column with a constraint.)"""
+    _add_missing_columns(connection, "app_user", {"sso_identity": "VARCHAR"})
+    connection.execute(
+        text(
+            "CREATE UNIQUE INDEX IF NOT EXISTS ix_app_user_sso_identity ON app_user (sso_identity)"
+        )
+    )
+
+
 TRIGRAM_EXTENSION = "pg_trgm"
 
 
@@ -208,6 +220,7 @@ UPGRADES: list[UpgradeStep] = [
     _upgrade_to_7,
     _upgrade_to_8,
     _upgrade_to_9,
+    _upgrade_to_10,
 ]
 
 

@@ -115,6 +115,7 @@ class AuditAction(StrEnum):
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"
+    SSO_BOUND = "sso_bound"  # an account's first single sign-on: the identity is bound to it
     # HTTP API (issue 14)
     TOKEN_CREATED = "token_created"
     TOKEN_REVOKED = "token_revoked"
@@ -368,6 +369,9 @@ class User(SQLModel, table=True):
     # queue hands it only videos in one of them, or with no language detected or no speech
     # (db.queries.users.language_route); None: any language
     languages: str | None = None
+    # "<issuer> <subject>" of the single sign-on identity bound to this account at its first
+    # sign-in through the provider (core/sso.py); a later change of e-mail there keeps the account
+    sso_identity: str | None = Field(default=None, unique=True)
 
 
 class UserSession(SQLModel, table=True):

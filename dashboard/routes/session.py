@@ -1,4 +1,5 @@
-"""The session cookie: set by POST /auth/signin, cleared by POST /auth/signout.
+"""The session cookie: set by POST /auth/signin (or single sign-on, dashboard/routes/sso.py),
+cleared by POST /auth/signout.
 
 The sign-in page's HTML form posts straight to :func:`signin`, so the token only ever travels
 in a ``Set-Cookie`` header (HttpOnly, SameSite=Lax, Secure over https) and is never in a URL or
@@ -17,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from core import auth
-from core.auth import CurrentUser
+from core import auth, sso
+from core.auth import CurrentUser, SessionToken
 from core.config import get_settings
 from dashboard import deferred
 from dashboard.routes.recent import Recent
@@ -33,6 +34,7 @@ HOME = "/"
 SIGNIN_RESULT_PARAM = "signin"
 INVALID = "invalid"
 RATE_LIMITED = "limited"
+PASSWORD_OFF = "password_off"  # TAGGER_PASSWORD_SIGNIN=false: the provider only
 MAX_FORM_FIELDS = 4
 SIGNOUT_DRAIN_S = 10.0  # the longest sign-out waits for the session's review writes
 # sessions the media routes checked a moment ago, by token (see dashboard/routes/recent.py)
@@ -62,6 +64,8 @@ async def signin(request: Request) -> Response:
     cookie on success, else with the reason code for the sign-in page."""
     if not same_origin(request):
         return PlainTextResponse("cross-site sign-in refused", status_code=403)
+    if not sso.password_signin_allowed(get_settings()):
+        return RedirectResponse(f"{HOME}?{SIGNIN_RESULT_PARAM}={PASSWORD_OFF}", status_code=303)
     async with request.form(max_files=0, max_fields=MAX_FORM_FIELDS) as form:
         username, password = str(form.get("username", "")), str(form.get("password", ""))
     try:  # argon2 and the database block: off the event loop
@@ -72,6 +76,11 @@ async def signin(request: Request) -> Response:
         return RedirectResponse(f"{HOME}?{SIGNIN_RESULT_PARAM}={RATE_LIMITED}", status_code=303)
     except auth.InvalidCredentialsError:
         return RedirectResponse(f"{HOME}?{SIGNIN_RESULT_PARAM}={INVALID}", status_code=303)
+    return signed_in(request, session)
+
+
+def signed_in(request: Request, session: SessionToken) -> Response:
+    """303 to the dashboard with the session's cookie (a password or a single sign-on)."""
     response = RedirectResponse(HOME, status_code=303)
     response.set_cookie(
         COOKIE,

@@ -47,6 +47,19 @@ def get_user_by_name(session: Session, *, username: str) -> User | None:
     return session.exec(select(User).where(User.username == username)).first()
 
 
+def get_user_by_sso_identity(session: Session, *, identity: str) -> User | None:
+    """The account bound to a single sign-on identity (``"<issuer> <subject>"``), if any."""
+    return session.exec(select(User).where(User.sso_identity == identity)).first()
+
+
+def bind_sso_identity(session: Session, *, user_id: int, identity: str) -> User:
+    user = get_user(session, user_id=user_id)
+    user.sso_identity = identity
+    session.add(user)
+    session.flush()
+    return user
+
+
 def list_users(session: Session) -> list[User]:
     return list(session.exec(select(User).order_by(col(User.username))))
 

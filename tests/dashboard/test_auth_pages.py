@@ -12,8 +12,10 @@ from streamlit.testing.v1 import AppTest
 from core import auth
 from core import review as review_rules
 from core.auth import CurrentUser
+from core.config import get_settings
 from dashboard.components import spreadsheet_csv
 from dashboard.routes import session
+from dashboard.routes import sso as sso_routes
 from dashboard.state import REVIEW_VIDEO
 from db.queries import users as users_q
 
@@ -53,6 +55,43 @@ def test_refused_sign_in_is_explained_once(seeded, new_app, reason, message) -> 
     at.run()
     assert not at.error
     assert at.session_state["auth_token"] is None
+
+
+def _with_provider(monkeypatch, **more: str) -> None:
+    settings = {"OIDC_ISSUER": "https://idp.example.com", "OIDC_CLIENT_ID": "tagger", **more}
+    for name, value in settings.items():
+        monkeypatch.setenv(f"TAGGER_{name}", value)
+    get_settings.cache_clear()
+
+
+def test_single_sign_on_is_offered_beside_passwords_or_instead(seeded, new_app, monkeypatch):
+    _with_provider(monkeypatch, OIDC_NAME="Acme <Okta>")
+    form = _html(new_app().run())
+    assert f'method="get" action="{sso_routes.START_PATH}"' in form
+    assert "Sign in with Acme &lt;Okta&gt;" in form  # the setting, escaped
+    assert f'action="{session.SIGNIN_PATH}"' in form
+    _with_provider(monkeypatch, PASSWORD_SIGNIN="false")
+    form = _html(new_app().run())
+    assert f'action="{sso_routes.START_PATH}"' in form
+    assert session.SIGNIN_PATH not in form and 'type="password"' not in form
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        ("sso_refused", "Okta signed you in, but that gives no access here"),
+        ("sso_failed", "Sign-in with Okta did not complete"),
+        (session.PASSWORD_OFF, "Passwords are not accepted here: sign in with Okta."),
+    ],
+)
+def test_a_single_sign_on_that_did_not_end_signed_in_is_explained(
+    seeded, new_app, monkeypatch, reason, message
+) -> None:
+    _with_provider(monkeypatch, OIDC_NAME="Okta")
+    at = new_app()
+    at.query_params[session.SIGNIN_RESULT_PARAM] = reason
+    at.run()
+    assert at.error[0].value.startswith(message)
 
 
 def test_wrong_password_signs_nobody_in(seeded, new_app, sign_in) -> None:

@@ -86,6 +86,8 @@ _V8_COLUMNS = {("app_user", "languages")}
 _V8_INDEXED = {("video", "claimed_by")}  # columns that were there, without an index
 # what version 8 lacked on PostgreSQL (engine._upgrade_to_9), outside db.tables
 _POSTGRES_QUEUE_INDEXES = {"ix_video_created_at", "ix_video_title_trgm"}
+# what version 9 lacked (engine._upgrade_to_10)
+_V10_COLUMNS = {("app_user", "sso_identity")}
 
 
 def _rebuild_old_schema(database: Database, version: int) -> None:
@@ -99,6 +101,7 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
         | (_V6_COLUMNS if version < 6 else set())
         | (_V7_COLUMNS if version < 7 else set())
         | (_V8_COLUMNS if version < 8 else set())
+        | (_V10_COLUMNS if version < 10 else set())
     )
     with database.session() as session:
         connection = session.connection()
@@ -114,6 +117,8 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
                         column.index = False
                 Table(table.name, old, *kept)
         old.create_all(connection)
+        if version >= 9:
+            engine_module.create_postgres_queue_indexes(connection)
         session.add(SchemaInfo(id=1, version=version))
         connection.execute(
             old.tables["video"].insert().values(title=f"from v{version}", external_id="old")
@@ -130,11 +135,11 @@ def _video_index_names(database: Database) -> set[str]:
         return set(session.exec(text(query)).scalars())
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7, 8])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7, 8, 9])
 def test_an_old_database_is_upgraded_to_the_current_schema(
     database: Database, version: int
 ) -> None:
-    """Rebuild what a version-1 to -8 database looked like (tables, columns, sequences),
+    """Rebuild what a version-1 to -9 database looked like (tables, columns, sequences),
     then ``init_db`` must bring it to exactly what db.tables declares, keeping its rows, plus
     PostgreSQL's queue indexes."""
     _rebuild_old_schema(database, version)
@@ -142,8 +147,9 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         assert "ix_video_review_rank" not in _video_index_names(database)
     if version < 8:
         assert "ix_video_claimed_by" not in _video_index_names(database)
-    assert not _POSTGRES_QUEUE_INDEXES & _video_index_names(database)
-    assert init_db(database) == engine_module.latest_schema_version() == 9
+    if version < 9:
+        assert not _POSTGRES_QUEUE_INDEXES & _video_index_names(database)
+    assert init_db(database) == engine_module.latest_schema_version() == 10
     assert {"ix_video_review_rank", "ix_video_claimed_by"} <= _video_index_names(database)
     postgres_only = _POSTGRES_QUEUE_INDEXES if not database.is_duckdb else set()
     assert _POSTGRES_QUEUE_INDEXES & _video_index_names(database) == postgres_only
@@ -158,6 +164,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
             | _V6_COLUMNS
             | _V7_COLUMNS
             | _V8_COLUMNS
+            | _V10_COLUMNS
         ):
             assert column in engine_module._column_names(session.connection(), table)
         session.add(ApiToken(name="t", user_id=1, scope="read", token_hash="h", prefix="p"))
@@ -179,8 +186,14 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         )
         session.add(QueueRanking(id=1, ranked_at=datetime(2026, 1, 3, tzinfo=UTC), videos=5))
         session.add(User(username="polyglot", password_hash="h", languages="de,ru"))
+        session.add(User(username="sso", password_hash="h", sso_identity="https://idp 1"))
+    # one account per single sign-on identity
+    with pytest.raises(IntegrityError), database.session() as session:
+        session.add(User(username="sso2", password_hash="h", sso_identity="https://idp 1"))
     with database.session() as session:
-        assert session.exec(select(User.languages)).one() == "de,ru"
+        assert session.exec(select(User.languages).where(User.username == "polyglot")).one() == (
+            "de,ru"
+        )
         videos = list(session.exec(select(Video).order_by(Video.id)))
         assert [v.title for v in videos] == [f"from v{version}", "after"]
         assert (videos[0].spoken_language, videos[1].spoken_language) == (None, "ru")

@@ -1,0 +1,423 @@
+"""Single sign-on: the dashboard signs people in through the team's OpenID Connect provider
+(Okta, Microsoft Entra ID, Google Workspace, Keycloak, ...), so the team manages access where it
+manages everyone else's, and leaving the company ends access to the dashboard at the provider.
+
+The flow is the authorization code flow with PKCE, a ``state`` and a ``nonce``
+(:meth:`OidcClient.begin`, then :meth:`OidcClient.identity` on the way back). The ID token is
+accepted only with a valid signature from the provider's published keys, this issuer, this
+client as its audience, an unexpired time and the nonce of this browser's attempt.
+
+Which account an identity signs in to (:func:`sign_in`):
+
+- the account bound to it (``"<issuer> <subject>"``, bound at its first sign-in), so a later
+  change of e-mail or name at the provider keeps the account;
+- at a first sign-in, the account whose username equals the username claim (one an admin added
+  beforehand, or a password account moving to single sign-on), else a new account, made only
+  when the provider's groups map to a role (``oidc_roles``) or ``oidc_new_account_role`` is set;
+- with ``oidc_roles`` the provider's groups decide the role at every sign-in, and a person in no
+  mapped group is refused.
+
+A disabled account is refused whatever the provider says. The session is the one a password
+sign-in opens (:func:`core.auth.open_session`): the same cookie, lifetime and revocation.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from urllib.parse import urlencode
+
+import httpx
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlmodel import Session
+
+from core.auth import (
+    MAX_USERNAME_LENGTH,
+    AuthError,
+    SessionToken,
+    hash_password,
+    open_session,
+)
+from core.config import Settings
+from db.engine import Database
+from db.queries import audit as audit_queries
+from db.queries import users as user_queries
+from db.tables import AuditAction, Role, User, utcnow
+
+logger = logging.getLogger(__name__)
+
+PENDING_TTL_S = 600  # how long a browser may stay at the provider before coming back
+HTTP_TIMEOUT_S = 10.0
+METADATA_TTL_S = 3600.0  # the provider's endpoints and keys are read again after this
+KEY_REFRESH_S = 60.0  # an unknown key id reads the keys again, at most this often (rotation)
+SIGNING_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
+CLOCK_SKEW_S = 60
+_ROLE_RANK = {Role.MODERATOR.value: 1, Role.LEAD.value: 2, Role.ADMIN.value: 3}
+
+
+class SsoError(AuthError):
+    """Single sign-on did not complete (the provider refused, or answered something invalid).
+
+    ``reason`` is the code the sign-in page shows in words (dashboard/state.py)."""
+
+    reason = "sso_failed"
+
+
+class SsoRefusedError(SsoError):
+    """The provider vouched for the person, but this dashboard does not let them in."""
+
+    reason = "sso_refused"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the provider says signed in, from a verified ID token."""
+
+    issuer: str
+    subject: str
+    username: str
+    groups: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        """What an account is bound to: unique and stable at the provider (OIDC Core 2)."""
+        return f"{self.issuer} {self.subject}"
+
+
+@dataclass(frozen=True)
+class PendingSignIn:
+    """One browser's attempt, kept in an HttpOnly cookie while it is at the provider: the
+    ``state`` that must come back, the ``nonce`` the ID token must carry, and the PKCE verifier
+    only this browser knows."""
+
+    state: str
+    nonce: str
+    verifier: str
+    started: float
+
+    def to_cookie(self) -> str:
+        return base64.urlsafe_b64encode(json.dumps(asdict(self)).encode()).decode()
+
+    @classmethod
+    def from_cookie(cls, value: str | None, *, now: float | None = None) -> PendingSignIn:
+        if not value:
+            raise SsoError("this browser started no sign-in (or its cookie was blocked)")
+        try:
+            pending = cls(**json.loads(base64.urlsafe_b64decode(value.encode())))
+        except (ValueError, TypeError) as e:
+            raise SsoError("this browser's sign-in attempt is unreadable; start again") from e
+        if (now if now is not None else time.time()) - pending.started > PENDING_TTL_S:
+            raise SsoError("the sign-in took too long at the provider; start again")
+        return pending
+
+
+def configured(settings: Settings) -> bool:
+    return bool(settings.oidc_issuer and settings.oidc_client_id)
+
+
+def password_signin_allowed(settings: Settings) -> bool:
+    """``password_signin`` off takes effect only with single sign-on configured: without it,
+    nobody could sign in at all."""
+    return settings.password_signin or not configured(settings)
+
+
+def role_map(settings: Settings) -> dict[str, str]:
+    """``oidc_roles`` as group -> role. A pair without ``=`` or with an unknown role raises
+    :class:`SsoError` at sign-in, in words, rather than silently giving no role."""
+    pairs: dict[str, str] = {}
+    for pair in (settings.oidc_roles or "").split(","):
+        if not pair.strip():
+            continue
+        group, sep, role = pair.rpartition("=")
+        if not sep or not group.strip() or role.strip() not in _ROLE_RANK:
+            raise SsoError(
+                f"TAGGER_OIDC_ROLES has {pair.strip()!r}: expected group=role with a role of "
+                f"{', '.join(_ROLE_RANK)}"
+            )
+        pairs[group.strip()] = role.strip()
+    return pairs
+
+
+def role_from_groups(groups: Sequence[str], mapping: Mapping[str, str]) -> str | None:
+    """The highest role any of ``groups`` maps to; None when none maps."""
+    roles = [mapping[group] for group in groups if group in mapping]
+    return max(roles, key=_ROLE_RANK.__getitem__) if roles else None
+
+
+class OidcClient:
+    """This dashboard as a client of the provider. The provider's metadata and keys are read on
+    first need and kept for ``METADATA_TTL_S``; thread-safe (the server's requests share it)."""
+
+    def __init__(self, settings: Settings, http: httpx.Client | None = None) -> None:
+        if not configured(settings):
+            raise SsoError("single sign-on is not configured (TAGGER_OIDC_ISSUER, _CLIENT_ID)")
+        self.settings = settings
+        self.issuer = settings.oidc_issuer.rstrip("/")
+        self._http = http or httpx.Client(timeout=HTTP_TIMEOUT_S)
+        self._lock = threading.Lock()
+        self._metadata: dict | None = None
+        self._keys: KeySet | None = None
+        self._read_at = float("-inf")
+        self._keys_read_at = float("-inf")
+
+    def begin(self, redirect_uri: str) -> tuple[str, PendingSignIn]:
+        """Where to send the browser, and what to remember in its cookie meanwhile."""
+        pending = PendingSignIn(
+            state=secrets.token_urlsafe(24),
+            nonce=secrets.token_urlsafe(24),
+            verifier=secrets.token_urlsafe(48),
+            started=time.time(),
+        )
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(pending.verifier.encode()).digest())
+        query = {
+            "response_type": "code",
+            "client_id": self.settings.oidc_client_id,
+            "redirect_uri": redirect_uri,
+            "scope": self.settings.oidc_scopes,
+            "state": pending.state,
+            "nonce": pending.nonce,
+            "code_challenge": challenge.decode().rstrip("="),
+            "code_challenge_method": "S256",
+        }
+        endpoint = self._metadata_value("authorization_endpoint")
+        joiner = "&" if "?" in endpoint else "?"
+        return f"{endpoint}{joiner}{urlencode(query)}", pending
+
+    def identity(
+        self, params: Mapping[str, str], pending: PendingSignIn, redirect_uri: str
+    ) -> Identity:
+        """The provider's answer (the callback's query) checked against this browser's attempt,
+        the code exchanged and the ID token verified."""
+        if params.get("error"):
+            words = params.get("error_description") or params["error"]
+            raise SsoError(f"the provider refused the sign-in: {words}")
+        if not secrets.compare_digest(params.get("state", ""), pending.state):
+            raise SsoError("the provider's answer belongs to another sign-in attempt")
+        code = params.get("code")
+        if not code:
+            raise SsoError("the provider's answer has no authorization code")
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": pending.verifier,
+            "client_id": self.settings.oidc_client_id,
+        }
+        if self.settings.oidc_client_secret:
+            form["client_secret"] = self.settings.oidc_client_secret
+        answer = self._request("POST", self._metadata_value("token_endpoint"), data=form)
+        id_token = answer.get("id_token")
+        if not isinstance(id_token, str):
+            raise SsoError("the provider's token answer has no ID token")
+        claims = self._verified_claims(id_token, pending.nonce)
+        return Identity(
+            issuer=self.issuer,
+            subject=str(claims["sub"]),
+            username=_username(claims, self.settings.oidc_username_claim),
+            groups=_groups(claims.get(self.settings.oidc_groups_claim)),
+        )
+
+    def _verified_claims(self, id_token: str, nonce: str) -> dict:
+        try:
+            token = jwt.decode(id_token, self._key_set(id_token), algorithms=SIGNING_ALGORITHMS)
+            jwt.JWTClaimsRegistry(
+                leeway=CLOCK_SKEW_S,
+                iss={"essential": True, "value": self.issuer},
+                aud={"essential": True, "value": self.settings.oidc_client_id},
+                sub={"essential": True},
+                exp={"essential": True},
+                nonce={"essential": True, "value": nonce},
+            ).validate(token.claims)
+        except JoseError as e:
+            raise SsoError(f"the provider's ID token is not valid here: {e}") from e
+        return token.claims
+
+    def _key_set(self, id_token: str) -> KeySet:
+        """The provider's keys, read again after ``METADATA_TTL_S``, or sooner (at most every
+        ``KEY_REFRESH_S``) when the token names a key not among them: the provider rotated."""
+        kid = _header(id_token).get("kid")
+        with self._lock:
+            keys, age = self._keys, time.monotonic() - self._keys_read_at
+        unknown_kid = keys is not None and kid is not None and kid not in {k.kid for k in keys.keys}
+        if keys is None or age > METADATA_TTL_S or (unknown_kid and age > KEY_REFRESH_S):
+            keys = KeySet.import_key_set(self._request("GET", self._metadata_value("jwks_uri")))
+            with self._lock:
+                self._keys, self._keys_read_at = keys, time.monotonic()
+        return keys
+
+    def _metadata_value(self, name: str) -> str:
+        with self._lock:
+            metadata, read_at = self._metadata, self._read_at
+        if metadata is None or time.monotonic() - read_at > METADATA_TTL_S:
+            metadata = self._request("GET", f"{self.issuer}/.well-known/openid-configuration")
+            if str(metadata.get("issuer", "")).rstrip("/") != self.issuer:
+                raise SsoError(
+                    f"the provider at {self.issuer} names itself {metadata.get('issuer')!r}: "
+                    "set TAGGER_OIDC_ISSUER to exactly its issuer"
+                )
+            with self._lock:
+                self._metadata, self._read_at = metadata, time.monotonic()
+        value = metadata.get(name)
+        if not isinstance(value, str):
+            raise SsoError(f"the provider's metadata has no {name}")
+        return value
+
+    def _request(self, method: str, url: str, **kwargs) -> dict:
+        try:
+            response = self._http.request(method, url, **kwargs)
+        except httpx.HTTPError as e:
+            raise SsoError(f"cannot reach the provider at {url}: {e}") from e
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code >= 400 or not isinstance(body, dict):
+            detail = body.get("error_description") or body.get("error") if body else None
+            raise SsoError(
+                f"the provider answered {response.status_code} at {url}"
+                + (f": {detail}" if detail else "")
+            )
+        return body
+
+
+def _header(id_token: str) -> dict:
+    try:
+        encoded = id_token.split(".")[0]
+        return json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    except (ValueError, IndexError) as e:
+        raise SsoError("the provider's ID token is not a JWT") from e
+
+
+def _username(claims: Mapping, claim: str) -> str:
+    value = claims.get(claim)
+    if claim == "email" and claims.get("email_verified") is False:
+        raise SsoRefusedError("the provider has not verified this e-mail address")
+    if not isinstance(value, str) or not value.strip():
+        raise SsoRefusedError(
+            f"the provider's ID token has no {claim!r} to name the account "
+            "(TAGGER_OIDC_USERNAME_CLAIM; ask for the scope that carries it)"
+        )
+    name = value.strip()
+    if len(name) > MAX_USERNAME_LENGTH or any(c.isspace() for c in name):
+        raise SsoRefusedError(
+            f"the provider's {claim!r} ({name[:80]!r}) cannot be an account name "
+            f"(1-{MAX_USERNAME_LENGTH} characters without spaces)"
+        )
+    return name
+
+
+def _groups(value: object) -> tuple[str, ...]:
+    """Providers send a list of names; some a single string."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(str(group) for group in value)
+    return ()
+
+
+def sign_in(
+    db: Database, identity: Identity, *, settings: Settings, now: datetime | None = None
+) -> SessionToken:
+    """Open a session for the account this identity signs in to (module docstring); raises
+    :class:`SsoRefusedError` when it may not. Refusals are audited as ``login_failed``."""
+    now = now or utcnow()
+    try:
+        mapping = role_map(settings)
+        mapped = role_from_groups(identity.groups, mapping) if mapping else None
+        if mapping and mapped is None:
+            raise SsoRefusedError(
+                f"{identity.username} is in none of the provider's groups that give a role here"
+            )
+        with db.session() as session:
+            user_queries.lock_accounts(session)  # a role change passes the last-admin check
+            user = _account(session, identity, mapped, settings)
+            if user.disabled:
+                raise SsoRefusedError(f"the account {user.username!r} is disabled")
+            if mapped is not None and mapped != user.role:
+                _set_role(session, user, mapped)
+            return open_session(session, user, settings=settings, now=now, detail={"via": "sso"})
+    except SsoRefusedError as e:
+        with db.session() as session:
+            audit_queries.add_audit(
+                session,
+                action=AuditAction.LOGIN_FAILED,
+                username=identity.username,
+                detail={"via": "sso", "reason": str(e)},
+            )
+        raise
+
+
+def _account(session: Session, identity: Identity, mapped: str | None, settings: Settings) -> User:
+    """The account bound to ``identity``, else bound now (an existing name) or made."""
+    user = user_queries.get_user_by_sso_identity(session, identity=identity.key)
+    if user is not None:
+        return user
+    user = user_queries.get_user_by_name(session, username=identity.username)
+    if user is not None and user.sso_identity is not None:
+        raise SsoRefusedError(
+            f"the account {user.username!r} signs in as another identity of the provider"
+        )
+    if user is None:
+        role = mapped or settings.oidc_new_account_role
+        if role is None:
+            raise SsoRefusedError(
+                f"no account {identity.username!r} here: an admin adds it first (or sets "
+                "TAGGER_OIDC_ROLES or TAGGER_OIDC_NEW_ACCOUNT_ROLE)"
+            )
+        # no password: the account signs in through the provider until an admin resets one
+        user = user_queries.create_user(
+            session,
+            username=identity.username,
+            password_hash=hash_password(secrets.token_urlsafe(32)),
+            role=role,
+        )
+        audit_queries.add_audit(
+            session,
+            action=AuditAction.USER_ADDED,
+            detail={"user_id": user.id, "username": user.username, "role": role, "via": "sso"},
+        )
+    user_queries.bind_sso_identity(session, user_id=user.id, identity=identity.key)
+    audit_queries.add_audit(
+        session,
+        action=AuditAction.SSO_BOUND,
+        user=user,
+        detail={"user_id": user.id, "username": user.username, "identity": identity.key},
+    )
+    return user
+
+
+def _set_role(session: Session, user: User, role: str) -> None:
+    """The provider's groups decide the role; the last admin who can sign in keeps theirs
+    (the provider would lock everyone out of the Accounts page), with a warning."""
+    demoted = user.role == Role.ADMIN and role != Role.ADMIN
+    if demoted and user_queries.count_users(session, role=Role.ADMIN, disabled=False) <= 1:
+        logger.warning(
+            "the provider's groups make %r %s, but it is the only admin who can sign in: "
+            "it stays admin until another account is",
+            user.username,
+            role,
+        )
+        return
+    before = user.role
+    user_queries.update_user(session, user_id=user.id, role=role)
+    audit_queries.add_audit(
+        session,
+        action=AuditAction.ROLE_CHANGED,
+        detail={
+            "user_id": user.id,
+            "username": user.username,
+            "from": before,
+            "to": role,
+            "via": "sso",
+        },
+    )

@@ -1,0 +1,109 @@
+"""Single sign-on's routes: the browser's round trip to a loopback provider and back, ending with
+the same session cookie as a password sign-in; what a broken or refused attempt comes back to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from core import auth
+from core.config import get_settings
+from dashboard.routes import session, sso
+from tests.dashboard.routes.conftest import PASSWORD, Served
+from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, FakeProvider
+
+CALLBACK = f"http://testserver{sso.CALLBACK_PATH}"
+
+
+@pytest.fixture
+def provider(served: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProvider]:
+    """The provider, configured as the dashboard's; it signs in "mod" of ``served``."""
+    idp = FakeProvider()
+    idp.claims = {"sub": "subject-mod", "email": "mod", "groups": []}
+    monkeypatch.setenv("TAGGER_OIDC_ISSUER", idp.issuer)
+    monkeypatch.setenv("TAGGER_OIDC_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("TAGGER_OIDC_CLIENT_SECRET", CLIENT_SECRET)
+    get_settings.cache_clear()
+    yield idp
+    idp.close()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def browser(served: Served) -> TestClient:
+    """A client of the sign-in routes that keeps cookies, as a browser does."""
+    app = Starlette(routes=[*session.routes, *sso.routes])
+    return TestClient(app, base_url="http://testserver")
+
+
+def _via_provider(browser: TestClient, provider: FakeProvider):
+    """Start, let the provider approve, come back: the callback's answer."""
+    started = browser.get(sso.START_PATH, follow_redirects=False)
+    assert started.status_code == 303
+    back = provider.approve(started.headers["location"])
+    return browser.get(back, follow_redirects=False)
+
+
+def test_without_a_provider_the_routes_are_not_there(browser: TestClient) -> None:
+    assert browser.get(sso.START_PATH, follow_redirects=False).status_code == 404
+    assert browser.get(sso.CALLBACK_PATH, follow_redirects=False).status_code == 404
+
+
+def test_the_round_trip_ends_signed_in_with_the_session_cookie(browser, provider, served) -> None:
+    started = browser.get(sso.START_PATH, follow_redirects=False)
+    to_provider = urlsplit(started.headers["location"])
+    assert f"{to_provider.scheme}://{to_provider.netloc}" == provider.issuer
+    query = dict(parse_qsl(to_provider.query))
+    assert query["redirect_uri"] == CALLBACK and query["code_challenge_method"] == "S256"
+    pending = started.headers["set-cookie"]
+    assert pending.startswith(f"{sso.PENDING_COOKIE}=") and "HttpOnly" in pending
+    assert f"Path={sso.PREFIX}" in pending and "SameSite=lax" in pending
+    back = browser.get(provider.approve(started.headers["location"]), follow_redirects=False)
+    assert back.status_code == 303 and back.headers["location"] == "/"
+    cookies = back.headers.get_list("set-cookie")
+    assert any(c.startswith(f'{sso.PENDING_COOKIE}=""') and "Max-Age=0" in c for c in cookies)
+    token = back.cookies[session.COOKIE]
+    assert auth.resolve_session(served.db, token).username == "mod"
+    assert token not in back.text
+
+
+def test_the_redirect_back_uses_the_public_address(browser, provider, monkeypatch) -> None:
+    monkeypatch.setenv("TAGGER_PUBLIC_URL", "https://tagger.example.com/")
+    get_settings.cache_clear()
+    started = browser.get(sso.START_PATH, follow_redirects=False)
+    query = dict(parse_qsl(urlsplit(started.headers["location"]).query))
+    assert query["redirect_uri"] == f"https://tagger.example.com{sso.CALLBACK_PATH}"
+
+
+def test_an_answer_this_browser_did_not_ask_for_signs_nobody_in(browser, provider) -> None:
+    """Login CSRF: another browser's code, or one arriving without this browser's attempt."""
+    elsewhere = TestClient(Starlette(routes=sso.routes), base_url="http://testserver")
+    started = elsewhere.get(sso.START_PATH, follow_redirects=False)
+    back = browser.get(provider.approve(started.headers["location"]), follow_redirects=False)
+    assert back.headers["location"] == f"/?{session.SIGNIN_RESULT_PARAM}=sso_failed"
+    assert session.COOKIE not in back.cookies
+
+
+def test_a_refusal_comes_back_with_its_reason_code(browser, provider) -> None:
+    provider.claims = {"sub": "subject-x", "email": "nobody-here"}
+    back = _via_provider(browser, provider)
+    assert back.headers["location"] == f"/?{session.SIGNIN_RESULT_PARAM}=sso_refused"
+    assert session.COOKIE not in back.cookies
+    provider.deny = "access_denied"
+    back = _via_provider(browser, provider)
+    assert back.headers["location"] == f"/?{session.SIGNIN_RESULT_PARAM}=sso_failed"
+
+
+def test_passwords_can_be_turned_off_once_a_provider_signs_in(browser, provider, monkeypatch):
+    monkeypatch.setenv("TAGGER_PASSWORD_SIGNIN", "false")
+    get_settings.cache_clear()
+    refused = browser.post(
+        session.SIGNIN_PATH, data={"username": "mod", "password": PASSWORD}, follow_redirects=False
+    )
+    assert refused.headers["location"] == f"/?{session.SIGNIN_RESULT_PARAM}=password_off"
+    assert session.COOKIE not in refused.cookies
+    assert session.COOKIE in _via_provider(browser, provider).cookies
