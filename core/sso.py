@@ -45,11 +45,13 @@ from core.auth import (
     MAX_USERNAME_LENGTH,
     AuthError,
     SessionToken,
+    UnknownUserError,
     hash_password,
     open_session,
 )
 from core.config import Settings
 from db.engine import Database
+from db.queries import Actor
 from db.queries import audit as audit_queries
 from db.queries import users as user_queries
 from db.tables import AuditAction, Role, User, utcnow
@@ -345,6 +347,10 @@ def sign_in(
                 raise SsoRefusedError(f"the account {user.username!r} is disabled")
             if mapped is not None and mapped != user.role:
                 _set_role(session, user, mapped)
+            # the accounts' "last sign-in" (and the end of a password failure run)
+            user_queries.record_login_attempt(
+                session, username=user.username, success=True, created_at=now
+            )
             return open_session(session, user, settings=settings, now=now, detail={"via": "sso"})
     except SsoRefusedError as e:
         with db.session() as session:
@@ -421,3 +427,25 @@ def _set_role(session: Session, user: User, role: str) -> None:
             "via": "sso",
         },
     )
+
+
+def unbind(db: Database, *, username: str, by: Actor | None = None) -> bool:
+    """Forget the identity bound to an account (audited as ``sso_unbound``); the account's next
+    sign-in through the provider binds whichever identity its username claim names. For a person
+    whose account at the provider was made again (a new subject): until then they are refused
+    as "another identity". False when none was bound."""
+    with db.session() as session:
+        user = user_queries.get_user_by_name(session, username=username)
+        if user is None:
+            raise UnknownUserError(f"no user {username!r}")
+        if user.sso_identity is None:
+            return False
+        identity = user.sso_identity
+        user_queries.bind_sso_identity(session, user_id=user.id, identity=None)
+        audit_queries.add_audit(
+            session,
+            action=AuditAction.SSO_UNBOUND,
+            user=by,
+            detail={"user_id": user.id, "username": user.username, "identity": identity},
+        )
+        return True

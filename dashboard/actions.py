@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import streamlit as st
 from sqlmodel import Session
 
-from core import auth, bulk_review, lead_review, quality, removal
+from core import auth, bulk_review, lead_review, quality, removal, sso
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from core.auth import CurrentUser
@@ -448,6 +448,11 @@ def set_account_languages(db: Database, *, username: str, languages: Sequence[st
     auth.update_account(
         db, username=username, languages=languages, by=state.require(db, Role.ADMIN)
     )
+
+
+def forget_account_sso(db: Database, *, username: str) -> None:
+    """The account's next single sign-on binds the identity its username claim names."""
+    sso.unbind(db, username=username, by=state.require(db, Role.ADMIN))
 
 
 def reset_account_password(db: Database, *, username: str) -> str:

@@ -116,6 +116,7 @@ class AuditAction(StrEnum):
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"
     SSO_BOUND = "sso_bound"  # an account's first single sign-on: the identity is bound to it
+    SSO_UNBOUND = "sso_unbound"  # an admin made the account forget its identity (core/sso.py)
     # HTTP API (issue 14)
     TOKEN_CREATED = "token_created"
     TOKEN_REVOKED = "token_revoked"

@@ -243,6 +243,11 @@ class AccountOut(BaseModel):
     )
     created_at: datetime
     last_sign_in_at: datetime | None = Field(None, description="Its latest dashboard sign-in.")
+    single_sign_on: bool = Field(
+        False,
+        description="Bound to an identity of the team's single sign-on provider (it signed in "
+        "through the provider at least once).",
+    )
 
 
 class AccountIn(BaseModel):

@@ -1,7 +1,8 @@
 """Accounts (admins only; the router does not register this page for others): who can sign in
 and with which role; add an account (its password generated and shown once), change a role or
-the spoken languages it reviews, disable or enable an account, reset a password. Every change is
-audited; the only admin who can sign in cannot be demoted or disabled."""
+the spoken languages it reviews, disable or enable an account, reset a password, forget the
+single sign-on identity bound to it. Every change is audited; the only admin who can sign in
+cannot be demoted or disabled."""
 
 from __future__ import annotations
 
@@ -101,6 +102,16 @@ if chosen is not None:
             ),
             success=f"Languages of {chosen.username} saved",
         )
+    if chosen.single_sign_on and st.button(
+        "Forget its single sign-on identity",
+        key="accounts_forget_sso",
+        help="Its next sign-in through the provider binds whichever identity there has its "
+        "name: for a person whose account at the provider was made again.",
+    ):
+        actions.run_admin(
+            lambda: actions.forget_account_sso(db, username=chosen.username),
+            success=f"{chosen.username} binds a single sign-on identity at its next sign-in",
+        )
     if reset:
         _password_once(
             lambda: actions.reset_account_password(db, username=chosen.username),
@@ -116,6 +127,7 @@ with table:
                 "role": a.role,
                 "status": "disabled" if a.disabled else "active",
                 "languages": ", ".join(a.languages) or "any",
+                "single sign-on": "bound" if a.single_sign_on else "",
                 "created": f"{a.created_at:%Y-%m-%d %H:%M} UTC",
                 "last sign-in": (
                     f"{a.last_sign_in_at:%Y-%m-%d %H:%M} UTC" if a.last_sign_in_at else "never"

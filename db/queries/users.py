@@ -52,7 +52,8 @@ def get_user_by_sso_identity(session: Session, *, identity: str) -> User | None:
     return session.exec(select(User).where(User.sso_identity == identity)).first()
 
 
-def bind_sso_identity(session: Session, *, user_id: int, identity: str) -> User:
+def bind_sso_identity(session: Session, *, user_id: int, identity: str | None) -> User:
+    """Bind the account to a single sign-on identity, or (None) forget the one bound."""
     user = get_user(session, user_id=user_id)
     user.sso_identity = identity
     session.add(user)
@@ -92,6 +93,7 @@ class Account:
     created_at: datetime
     last_sign_in_at: datetime | None
     languages: tuple[str, ...]  # the spoken languages it reviews; empty: any
+    single_sign_on: bool  # bound to an identity of the single sign-on provider
 
 
 def list_accounts(session: Session, *, username: str | None = None) -> list[Account]:
@@ -111,6 +113,7 @@ def list_accounts(session: Session, *, username: str | None = None) -> list[Acco
             created_at=u.created_at,
             last_sign_in_at=signed_in.get(u.username),
             languages=languages_of(u),
+            single_sign_on=u.sso_identity is not None,
         )
         for u in found
         if u is not None

@@ -220,7 +220,7 @@ def users_list() -> None:
     with open_database().session() as session:
         accounts = user_queries.list_accounts(session)
     print_table(
-        ("id", "username", "role", "languages", "created", "last sign-in", "disabled"),
+        ("id", "username", "role", "languages", "created", "last sign-in", "sso", "disabled"),
         (
             (
                 str(a.id),
@@ -229,6 +229,7 @@ def users_list() -> None:
                 ",".join(a.languages) or "any",
                 when(a.created_at),
                 when(a.last_sign_in_at) or "never",
+                "bound" if a.single_sign_on else "",
                 "yes" if a.disabled else "",
             )
             for a in accounts
@@ -279,6 +280,19 @@ def users_enable(username: Annotated[str, typer.Argument()]) -> None:
 
     auth.enable_user(open_database(), username=username)
     console.print(f"enabled {username!r}")
+
+
+@users_app.command("forget-sso")
+def users_forget_sso(username: Annotated[str, typer.Argument()]) -> None:
+    """Forget the single sign-on identity bound to an account: its next sign-in through the
+    provider binds whichever identity there has its name (a person whose account at the
+    provider was made again)."""
+    from core import sso
+
+    if sso.unbind(open_database(), username=username):
+        console.print(f"{username!r} binds a single sign-on identity at its next sign-in")
+    else:
+        console.print(f"{username!r} had no single sign-on identity")
 
 
 @users_app.command("reset-password")

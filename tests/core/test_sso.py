@@ -290,3 +290,25 @@ def test_password_sign_in_can_be_turned_off_only_with_single_sign_on(settings, p
         update={"oidc_issuer": provider.issuer, "oidc_client_id": CLIENT_ID}
     )
     assert not sso.password_signin_allowed(with_provider)
+
+
+def test_an_admin_makes_an_account_forget_its_identity(db, settings) -> None:
+    """A person whose account at the provider was made again (a new subject) is refused until
+    an admin makes the account forget the old identity."""
+    _add(db, "ann@example.com")
+    sso.sign_in(db, _identity(subject="old"), settings=settings)
+    with pytest.raises(sso.SsoRefusedError, match="another identity"):
+        sso.sign_in(db, _identity(subject="new"), settings=settings)
+    assert sso.unbind(db, username="ann@example.com") is True
+    [(_, forgotten)] = _audit(db, AuditAction.SSO_UNBOUND)
+    assert forgotten["identity"] == "https://idp.test old"
+    assert sso.sign_in(db, _identity(subject="new"), settings=settings).user.username == (
+        "ann@example.com"
+    )
+    with db.session() as s:
+        [account] = users.list_accounts(s)
+    assert account.single_sign_on and account.last_sign_in_at is not None
+    assert sso.unbind(db, username="ann@example.com") is True
+    assert sso.unbind(db, username="ann@example.com") is False
+    with pytest.raises(auth.UnknownUserError):
+        sso.unbind(db, username="nobody")

@@ -143,3 +143,20 @@ def test_a_moderator_signs_out_of_every_other_browser(signed_in, seeded) -> None
     assert auth.resolve_session(seeded.db, laptop) is None
     at = at.switch_page("views/queue.py").run()  # this session goes on
     assert not at.exception and not at.error
+
+
+def test_admin_makes_an_account_forget_its_single_sign_on_identity(signed_in, seeded) -> None:
+    with seeded.db.session() as session:
+        mod = users_q.get_user_by_name(session, username="mod")
+        users_q.bind_sso_identity(session, user_id=mod.id, identity="https://idp.test s-1")
+    at = signed_in("boss").switch_page("views/accounts.py").run()
+    assert _table(at)["mod"]["single sign-on"] == "bound"
+    assert "Forget its single sign-on identity" not in [b.label for b in at.button]  # boss: none
+    at.selectbox(key="accounts_chosen").set_value("mod").run()
+    at = _click(at, "Forget its single sign-on identity")
+    assert not at.error and not at.exception, at.error
+    assert _table(at)["mod"]["single sign-on"] == ""
+    with seeded.db.session() as session:
+        assert users_q.get_user_by_name(session, username="mod").sso_identity is None
+        [forgotten] = audit.list_audit(session, action=AuditAction.SSO_UNBOUND, limit=1)
+    assert forgotten.username == "boss"

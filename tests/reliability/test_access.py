@@ -51,6 +51,7 @@ ADMIN_ACTIONS = {
     "set_account_disabled",
     "set_account_languages",
     "reset_account_password",
+    "forget_account_sso",
     # HTTP API administration
     "create_api_token",
     "revoke_api_token",
@@ -222,6 +223,7 @@ def _action_script() -> None:
             db, username="boss", languages=["xx"]
         ),
         "reset_account_password": lambda: actions.reset_account_password(db, username="boss"),
+        "forget_account_sso": lambda: actions.forget_account_sso(db, username="boss"),
         "own_work": lambda: actions.own_work(db),
         "end_own_other_sessions": lambda: actions.end_own_other_sessions(db),
         "change_own_password": lambda: actions.change_own_password(
@@ -263,7 +265,7 @@ def _try_actions(names: set[str], state: dict) -> set[str]:
 
 def _accounts(session) -> list[tuple]:
     return [
-        (u.username, u.role, u.disabled, u.password_hash, u.languages)
+        (u.username, u.role, u.disabled, u.password_hash, u.languages, u.sso_identity)
         for u in users_q.list_users(session)
     ]
 
@@ -287,6 +289,8 @@ def test_admin_actions_refuse_moderators_even_with_tampered_state(
         "forged token": {"auth_token": "forged-" + "A" * 40, "current_user": forged_admin},
     }
     with db.session() as session:
+        # an identity to forget (forget_account_sso): it must stay bound
+        users_q.bind_sso_identity(session, user_id=accounts["boss"].id, identity="https://idp b")
         before = (models_q.get_active_model(session).id, len(session.exec(select(Job)).all()))
         people = _accounts(session)
     above_moderator = ADMIN_ACTIONS | LEAD_ACTIONS

@@ -139,6 +139,23 @@ def test_users_set_role_enable_and_last_sign_in(settings: Settings) -> None:
     assert "languages_set" in done
 
 
+def test_users_forget_sso_and_the_list_shows_who_is_bound(settings: Settings) -> None:
+    _run("users", "add", "ann", "--password-stdin", input="long enough pw\n")
+    _run("users", "add", "bob", "--password-stdin", input="another password\n")
+    with get_database().session() as session:
+        ann = users.get_user_by_name(session, username="ann")
+        users.bind_sso_identity(session, user_id=ann.id, identity="https://idp.test s-1")
+    output = _run("users", "list").output
+    lines = {name: line for line in output.splitlines() for name in ("ann", "bob") if name in line}
+    assert "bound" in lines["ann"] and "bound" not in lines["bob"]
+    result = _run("users", "forget-sso", "ann")
+    assert "'ann' binds a single sign-on identity at its next sign-in" in result.output
+    assert "'ann' had no single sign-on identity" in _run("users", "forget-sso", "ann").output
+    assert "no user 'eve'" in _one_line_error(_run("users", "forget-sso", "eve"))
+    with get_database().session() as session:
+        assert users.get_user_by_name(session, username="ann").sso_identity is None
+
+
 def test_reset_password_prints_a_new_one_once_and_signs_the_user_out(settings: Settings) -> None:
     _run("users", "add", "ann", "--password-stdin", input="old password 1\n")
     db = get_database()
