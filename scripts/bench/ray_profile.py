@@ -38,6 +38,8 @@ from scripts.bench.common import (
 )
 from scripts.bench.ray_cluster import CpuMeter, LocalRayCluster
 
+MODEL_ACTORS = "model actor(s)"
+EXTRACTION = "extraction workers"
 DAEMONS = {  # a marker in the command line -> what the process is
     "raylet/raylet": "raylet",
     "gcs_server": "GCS",
@@ -143,9 +145,9 @@ def by_role(meter: CpuMeter) -> dict[str, tuple[float, int, int, int]]:
 def _role(name: str, title: str) -> str | None:
     """What a process of the cluster does; None when it never said (``ray::IDLE``)."""
     if "_ModelStage" in title or "_TranscribeStage" in title or "_EncodeStage" in title:
-        return "model actor(s)"
+        return MODEL_ACTORS
     if "_extract_row" in title:
-        return "extraction workers"
+        return EXTRACTION
     for marker, role in DAEMONS.items():
         if marker in title:
             return f"Ray daemon: {role}"

@@ -35,7 +35,8 @@ from core.errors import TaggerError
 from core.ingest.distributed import RayPipeline, connect
 from core.ingest.stored import DONE_STATUSES
 from scripts.bench.common import demo_corpus_videos, fresh_settings, open_database, run_folder
-from scripts.bench.ray_cluster import CLOCK_TICKS, LocalRayCluster
+from scripts.bench.ray_cluster import CLOCK_TICKS, CpuMeter, LocalRayCluster
+from scripts.bench.ray_profile import EXTRACTION, MODEL_ACTORS, by_role
 
 STEADY_MIN_VIDEOS = 64
 
@@ -71,6 +72,9 @@ class Measured:
     machine_cpu_s: float
     steady_videos_per_s: float | None = None
     failure_reasons: dict[str, int] = field(default_factory=dict)
+    driver_cpu_s: float = 0.0
+    # CPU seconds of the cluster's processes by role (scripts.bench.ray_profile.by_role)
+    cpu_by_role: dict[str, float] = field(default_factory=dict)
 
     @property
     def videos_per_s(self) -> float:
@@ -138,9 +142,13 @@ def measure(videos: Path, work: Path, base: Settings, layout: Layout, gpus: int)
         def progress(done: int, _total: int, _label: str) -> None:
             finished.extend([time.perf_counter()] * (done - len(finished)))
 
-        cpu_before = machine_cpu_seconds()
+        meter = CpuMeter(cluster)
+        meter.start()
+        cpu_before, driver_before = machine_cpu_seconds(), time.process_time()
         report = ingest_paths(db, [videos], settings=settings, pipeline=pipeline, progress=progress)
         machine_cpu_s = machine_cpu_seconds() - cpu_before
+        driver_cpu_s = time.process_time() - driver_before
+        meter.stop()
     finally:
         ray.shutdown()
         cluster.stop()
@@ -154,6 +162,8 @@ def measure(videos: Path, work: Path, base: Settings, layout: Layout, gpus: int)
         machine_cpu_s,
         steady_rate(finished),
         dict(Counter(result.reason or "" for result in report.failed)),
+        driver_cpu_s,
+        {role: seconds for role, (seconds, *_) in by_role(meter).items()},
     )
 
 
@@ -170,6 +180,7 @@ def table(rows: Sequence[Measured]) -> str:
     ]
     if len({_statuses(row.totals) for row in rows}) > 1:
         lines += ["", "**The layouts disagree on the statuses**: the rows are not comparable."]
+    lines += ["", *cpu_table(rows)]
     for row in rows:
         if row.failure_reasons:
             lines += ["", f"Failed on {row.layout.nodes} x {row.layout.cpus}:"]
@@ -178,6 +189,37 @@ def table(rows: Sequence[Measured]) -> str:
                 for reason, count in sorted(row.failure_reasons.items(), key=lambda r: -r[1])
             ]
     return "\n".join(lines)
+
+
+def cpu_table(rows: Sequence[Measured]) -> list[str]:
+    """Where each layout's CPU went, per video: the driver, the model actors, the extraction
+    workers (with their tesseract runs), Ray's own processes (daemons, Data's actors, idle
+    workers) and the rest of the machine. CPU per video that grows with the nodes is work the
+    cluster adds (model loads per actor, daemons per node), not work the videos need."""
+    lines = [
+        "CPU seconds per video done:",
+        "",
+        (
+            "| nodes x CPUs | model actors | driver | model actors' CPU | extraction | Ray's own "
+            "| rest of the machine | all |"
+        ),
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        actors = row.cpu_by_role.get(MODEL_ACTORS, 0.0)
+        extraction = row.cpu_by_role.get(EXTRACTION, 0.0)
+        ray_own = sum(row.cpu_by_role.values()) - actors - extraction
+        rest = row.machine_cpu_s - row.driver_cpu_s - sum(row.cpu_by_role.values())
+        per_video = [
+            value / max(row.videos_done, 1)
+            for value in (row.driver_cpu_s, actors, extraction, ray_own, rest, row.machine_cpu_s)
+        ]
+        lines.append(
+            f"| {row.layout.nodes} x {row.layout.cpus} | {row.layout.model_actors or 'default'} | "
+            + " | ".join(f"{value:.2f}" for value in per_video)
+            + " |"
+        )
+    return lines
 
 
 def table_row(row: Measured, first: Measured) -> str:

@@ -31,6 +31,13 @@ def _measured(nodes: int, cpus: int, wall_s: float, failed: int = 3) -> Measured
         1.5 * wall_s,
         steady_videos_per_s=20 / wall_s * 1.2,
         failure_reasons={"the file is empty (0 bytes)": 1, "not a readable media file": failed - 1},
+        driver_cpu_s=2.0,
+        cpu_by_role={
+            "model actor(s)": 10.0 * nodes,
+            "extraction workers": 12.0,
+            "Ray daemon: raylet": 1.0 * nodes,
+            "other Ray workers": 1.0,
+        },
     )
 
 
@@ -93,3 +100,15 @@ def test_the_machine_s_busy_cpu_seconds_grow_with_work() -> None:
 def test_rows_with_other_statuses_are_flagged_as_not_comparable() -> None:
     rows = [_measured(1, 2, 40.0), _measured(2, 2, 25.0, failed=4)]
     assert "**The layouts disagree on the statuses**" in table(rows)
+
+
+def test_the_cpu_table_splits_each_layout_s_cpu_per_video_by_role() -> None:
+    """20 videos; the model actors' CPU grows with the nodes (one actor each, models loaded
+    per actor), the rest is the machine's busy CPU that no process of the run accounts for."""
+    text = table([_measured(1, 2, 40.0), _measured(2, 2, 25.0)])
+    rows = [line for line in text.splitlines() if line.startswith("| 1 x 2 | default | 0.")]
+    rows += [line for line in text.splitlines() if line.startswith("| 2 x 2 | default | 0.")]
+    cells = [[float(c) for c in row.split("|")[3:9]] for row in rows]
+    # driver, model actors, extraction, Ray's own (raylets + others), rest, all (1.5 x wall)
+    assert cells[0] == [0.10, 0.50, 0.60, 0.10, 1.70, 3.00]
+    assert cells[1] == [0.10, 1.00, 0.60, 0.15, 0.03, 1.88]  # rest: 37.5 - 37 = 0.5 s
