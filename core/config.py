@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigurationError
@@ -238,6 +238,16 @@ class Settings(BaseSettings):
     def resolved_whisper_device(self) -> str:
         return self.whisper_device or self.device
 
+    @model_validator(mode="after")
+    def _single_sign_on_needs_both(self) -> Settings:
+        """An issuer without a client id (or the other way round) would silently offer no
+        single sign-on: say so at start instead."""
+        if bool(self.oidc_issuer) != bool(self.oidc_client_id):
+            raise ValueError(
+                "single sign-on needs both TAGGER_OIDC_ISSUER and TAGGER_OIDC_CLIENT_ID"
+            )
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -274,6 +284,8 @@ def get_settings() -> Settings:
     except ValidationError as e:
         problems = "; ".join(
             f"TAGGER_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            if error["loc"]
+            else error["msg"].removeprefix("Value error, ")
             for error in e.errors()
         )
         raise ConfigurationError(f"invalid settings: {problems}") from e

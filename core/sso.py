@@ -375,6 +375,10 @@ def _account(session: Session, identity: Identity, mapped: str | None, settings:
         )
     if user is None:
         role = mapped or settings.oidc_new_account_role
+        if role is not None and role not in _ROLE_RANK:
+            raise SsoError(
+                f"TAGGER_OIDC_NEW_ACCOUNT_ROLE is {role!r}: expected one of {', '.join(_ROLE_RANK)}"
+            )
         if role is None:
             raise SsoRefusedError(
                 f"no account {identity.username!r} here: an admin adds it first (or sets "

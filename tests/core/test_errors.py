@@ -73,3 +73,23 @@ def test_a_bad_environment_value_is_a_configuration_error(monkeypatch) -> None:
             get_settings()
     finally:
         get_settings.cache_clear()
+
+
+def test_half_a_single_sign_on_setting_is_a_configuration_error_in_words(monkeypatch) -> None:
+    """An issuer without a client id would offer no single sign-on without saying why."""
+    from core.config import get_settings
+
+    monkeypatch.setenv("TAGGER_OIDC_ISSUER", "https://idp.example.com")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ConfigurationError) as refused:
+            get_settings()
+        assert str(refused.value) == (
+            "invalid settings: single sign-on needs both TAGGER_OIDC_ISSUER and "
+            "TAGGER_OIDC_CLIENT_ID"
+        )
+        monkeypatch.setenv("TAGGER_OIDC_CLIENT_ID", "tagger")
+        get_settings.cache_clear()
+        assert get_settings().oidc_client_id == "tagger"
+    finally:
+        get_settings.cache_clear()

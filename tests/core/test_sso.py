@@ -281,6 +281,11 @@ def test_a_role_rule_with_a_typo_is_an_error_in_words(db, settings) -> None:
     typo = settings.model_copy(update={"oidc_roles": "mods=moderater"})
     with pytest.raises(sso.SsoError, match="expected group=role"):
         sso.sign_in(db, _identity(groups=["mods"]), settings=typo)
+    typo = settings.model_copy(update={"oidc_new_account_role": "mod"})
+    with pytest.raises(sso.SsoError, match="TAGGER_OIDC_NEW_ACCOUNT_ROLE is 'mod'"):
+        sso.sign_in(db, _identity(), settings=typo)
+    with db.session() as s:
+        assert list(s.exec(select(User))) == []
 
 
 def test_password_sign_in_can_be_turned_off_only_with_single_sign_on(settings, provider) -> None:
