@@ -79,6 +79,7 @@ class CurrentUser:
     username: str
     role: str
     languages: tuple[str, ...] = ()  # the spoken languages it reviews; empty: any
+    single_sign_on: bool = False  # bound to an identity of the single sign-on provider
 
     @property
     def is_admin(self) -> bool:
@@ -124,6 +125,7 @@ def _current(user: User) -> CurrentUser:
         username=user.username,
         role=user.role,
         languages=user_queries.languages_of(user),
+        single_sign_on=user.sso_identity is not None,
     )
 
 

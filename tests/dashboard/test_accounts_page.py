@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import auth
 from core.auth import InvalidCredentialsError
+from core.config import get_settings
 from db.queries import audit, videos
 from db.queries import users as users_q
 from db.tables import AuditAction
@@ -160,3 +161,23 @@ def test_admin_makes_an_account_forget_its_single_sign_on_identity(signed_in, se
         assert users_q.get_user_by_name(session, username="mod").sso_identity is None
         [forgotten] = audit.list_audit(session, action=AuditAction.SSO_UNBOUND, limit=1)
     assert forgotten.username == "boss"
+
+
+def test_an_account_of_the_provider_is_told_where_its_password_lives(
+    signed_in, seeded, monkeypatch
+) -> None:
+    with seeded.db.session() as session:
+        mod = users_q.get_user_by_name(session, username="mod")
+        users_q.bind_sso_identity(session, user_id=mod.id, identity="https://idp.test s-1")
+    monkeypatch.setenv("TAGGER_OIDC_ISSUER", "https://idp.test")
+    monkeypatch.setenv("TAGGER_OIDC_CLIENT_ID", "tagger")
+    monkeypatch.setenv("TAGGER_OIDC_NAME", "Okta")
+    get_settings.cache_clear()
+    at = signed_in("mod").switch_page("views/password.py").run()
+    assert at.info[0].value.startswith("You sign in with Okta: your password is changed there.")
+    assert "without it" in at.info[0].value and at.text_input(key="password_current")
+    monkeypatch.setenv("TAGGER_PASSWORD_SIGNIN", "false")
+    get_settings.cache_clear()
+    at = at.run()
+    assert "without it" not in at.info[0].value
+    assert not at.text_input and [b.label for b in at.button] == ["Sign out everywhere else"]
