@@ -35,7 +35,7 @@ from db.tables import AuditAction, LabelSource, Video, VideoStatus, WebhookEvent
 # Videos whose media were processed can be reviewed; "review next" prefers these by default.
 REVIEWABLE = (VideoStatus.READY.value, VideoStatus.PREDICTED.value, VideoStatus.REVIEWED.value)
 DEFAULT_CLAIM_STATES = (VideoStatus.PREDICTED.value, VideoStatus.READY.value)
-_CLAIM_CANDIDATES = 16
+CLAIM_CANDIDATES = 16
 
 
 def effective_labels(
@@ -142,7 +142,7 @@ def claim_next(
             user=user,
             now=now,
             exclude_ids=exclude_ids,
-            limit=_CLAIM_CANDIDATES,
+            limit=CLAIM_CANDIDATES,
         )
         if not candidates:
             return None

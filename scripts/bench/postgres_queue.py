@@ -5,9 +5,12 @@ Fills an empty database (``--url``; everything in it is replaced) with ``--video
 ``generate_series``: titles of two words from two 100-word lists plus a number, so one word
 matches 1 % of the videos, a pair of words 0.01 %, and "clip 99" 1.1 % (99, 990-999, ...), newest
 ``created_at`` first by id, every video ranked (``review_rank``, as the ranker leaves a pool), 1 %
-flagged. Then each read, median of ``--repeats`` after one warm-up, three times: with the indexes
-(made before the load, as ``init_db`` does), with them dropped, with them made again, each after
-``VACUUM ANALYZE`` (what autovacuum does after a bulk load; it also merges the rows a trigram
+flagged, spoken in English but 2 % in German and 0.1 % with no language detected. Beside the
+queue page's reads, Review next's candidates (``claim_candidates``) for an account of any
+language, a German-only one and a Japanese-only one (no Japanese video: only the undetected
+ones are its). Then each read, median of ``--repeats`` after one warm-up, three times: with the
+indexes (made before the load, as ``init_db`` does), with them dropped, with them made again, each
+after ``VACUUM ANALYZE`` (what autovacuum does after a bulk load; it also merges the rows a trigram
 index holds in its pending list). Each read's matches are printed too: the three must agree.
 
     python -m scripts.bench.postgres_queue --url postgresql+psycopg://USER@HOST/EMPTY_DB
@@ -22,8 +25,13 @@ from collections.abc import Callable
 
 from sqlalchemy import create_engine, text
 
+from core.auth import CurrentUser
+from core.review import CLAIM_CANDIDATES, DEFAULT_CLAIM_STATES
 from db.engine import Database, create_postgres_queue_indexes, init_db
+from db.queries import review as review_q
+from db.queries import users as users_q
 from db.queries.review import QueueFilters, list_queue
+from db.tables import utcnow
 
 FIRST_WORDS = [f"a{i:02d}" for i in range(100)]
 SECOND_WORDS = [f"b{i:02d}" for i in range(100)]
@@ -34,7 +42,12 @@ READS: dict[str, QueueFilters] = {
     "search, one word (1 %)": QueueFilters(search="b42"),
     'search, "clip 99": "clip" in every title (1.1 %)': QueueFilters(search="clip 99"),
 }
-INDEXES = ("ix_video_created_at", "ix_video_title_trgm")
+CLAIMS: dict[str, tuple[str, ...]] = {  # Review next's candidates: account -> its languages
+    "Review next, any language": (),
+    "Review next, German only (2 %)": ("de",),
+    "Review next, Japanese only (none; 0.1 % undetected)": ("ja",),
+}
+INDEXES = ("ix_video_created_at", "ix_video_title_trgm", "ix_video_spoken_language")
 
 
 def fill(db: Database, videos: int) -> float:
@@ -50,7 +63,8 @@ def fill(db: Database, videos: int) -> float:
                 f"SELECT ({first})[1 + ((i % 100) * 19) % 100] || ' ' "
                 f"|| ({second})[1 + (i / 100) % 100]"
                 " || ' clip ' || i, '', 'predicted', now() - i * interval '1 second', now(), 0, "
-                "i % 100 = 0, 'en', i - 1, (i % 997) / 997.0 FROM generate_series(1, :n) AS i"
+                "i % 100 = 0, CASE WHEN i % 50 = 0 THEN 'de' WHEN i % 1000 = 1 THEN NULL "
+                "ELSE 'en' END, i - 1, (i % 997) / 997.0 FROM generate_series(1, :n) AS i"
             ).bindparams(n=videos)
         )
     return time.perf_counter() - started
@@ -75,7 +89,9 @@ def timed(read: Callable[[], int], repeats: int) -> tuple[float, int]:
     return statistics.median(times), result
 
 
-def measure_all(db: Database, repeats: int) -> dict[str, tuple[float, int]]:
+def measure_all(
+    db: Database, accounts: dict[str, CurrentUser], repeats: int
+) -> dict[str, tuple[float, int]]:
     """Each read's median milliseconds and its number of matching videos, on new connections
     (as after a restart): psycopg prepares a statement run five times on one connection, and
     PostgreSQL may keep a plan made before an index existed for it."""
@@ -88,7 +104,37 @@ def measure_all(db: Database, repeats: int) -> dict[str, tuple[float, int]]:
 
         return run
 
-    return {name: timed(read(filters), repeats) for name, filters in READS.items()}
+    def candidates(account: CurrentUser) -> Callable[[], int]:
+        def run() -> int:
+            with db.session() as session:
+                return len(
+                    review_q.claim_candidates(
+                        session,
+                        filters=QueueFilters(),
+                        statuses=list(DEFAULT_CLAIM_STATES),
+                        user=account,
+                        now=utcnow(),
+                        limit=CLAIM_CANDIDATES,
+                    )
+                )
+
+        return run
+
+    measured = {name: timed(read(filters), repeats) for name, filters in READS.items()}
+    for name, account in accounts.items():
+        measured[name] = timed(candidates(account), repeats)
+    return measured
+
+
+def add_accounts(db: Database) -> dict[str, CurrentUser]:
+    """One account per entry of ``CLAIMS``, with its review languages."""
+    accounts = {}
+    with db.session() as session:
+        for number, (name, languages) in enumerate(CLAIMS.items()):
+            user = users_q.create_user(session, username=f"reviewer{number}", password_hash="-")
+            users_q.set_languages(session, user_id=user.id, languages=languages)
+            accounts[name] = CurrentUser(user.id, user.username, user.role, languages)
+    return accounts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,24 +147,25 @@ def main(argv: list[str] | None = None) -> int:
     if db.is_duckdb:
         parser.error("--url must name a PostgreSQL database")
     init_db(db)
+    accounts = add_accounts(db)
     print(f"{args.videos:,} videos inserted in {fill(db, args.videos):.1f} s", flush=True)
     vacuum(args.url)
-    columns = {"with the indexes": measure_all(db, args.repeats)}
+    columns = {"with the indexes": measure_all(db, accounts, args.repeats)}
     with db.session() as session:
         for index in INDEXES:
             session.exec(text(f"DROP INDEX IF EXISTS {index}"))
     vacuum(args.url)
-    columns["without"] = measure_all(db, args.repeats)
+    columns["without"] = measure_all(db, accounts, args.repeats)
     started = time.perf_counter()
     with db.session() as session:
         create_postgres_queue_indexes(session.connection())
     built_s = time.perf_counter() - started
     vacuum(args.url)
-    columns["with them again"] = measure_all(db, args.repeats)
+    columns["with them again"] = measure_all(db, accounts, args.repeats)
     print(f"indexes made again in {built_s:.1f} s; median of {args.repeats} (ms)\n")
     print("| read | matches | " + " | ".join(columns) + " |")
     print("|---|---:|" + "---:|" * len(columns))
-    for name in READS:
+    for name in [*READS, *CLAIMS]:
         matches = {c[name][1] for c in columns.values()}
         shown = f"{matches.pop():,}" if len(matches) == 1 else f"**disagree: {sorted(matches)}**"
         cells = " | ".join(f"{c[name][0]:.1f}" for c in columns.values())

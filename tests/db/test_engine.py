@@ -84,8 +84,9 @@ _V7_COLUMNS = {("video", "doubt_tag")}
 # what version 7 lacked (engine._upgrade_to_8)
 _V8_COLUMNS = {("app_user", "languages")}
 _V8_INDEXED = {("video", "claimed_by")}  # columns that were there, without an index
-# what version 8 lacked on PostgreSQL (engine._upgrade_to_9), outside db.tables
-_POSTGRES_QUEUE_INDEXES = {"ix_video_created_at", "ix_video_title_trgm"}
+# what version 8 lacked on PostgreSQL (engine._upgrade_to_9), outside db.tables, and version 9
+# (engine._upgrade_to_10: the spoken language's)
+_POSTGRES_QUEUE_INDEXES = {"ix_video_created_at", "ix_video_title_trgm", "ix_video_spoken_language"}
 # what version 9 lacked (engine._upgrade_to_10)
 _V10_COLUMNS = {("app_user", "sso_identity")}
 
@@ -117,8 +118,12 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
                         column.index = False
                 Table(table.name, old, *kept)
         old.create_all(connection)
-        if version >= 9:
-            engine_module.create_postgres_queue_indexes(connection)
+        if version >= 9 and database.backend == "postgresql":  # version 9's two
+            for statement in (
+                "CREATE INDEX ix_video_created_at ON video (created_at)",
+                "CREATE INDEX ix_video_title_trgm ON video USING gin (title gin_trgm_ops)",
+            ):
+                connection.execute(text(statement))
         session.add(SchemaInfo(id=1, version=version))
         connection.execute(
             old.tables["video"].insert().values(title=f"from v{version}", external_id="old")
@@ -225,7 +230,10 @@ def test_without_pg_trgm_the_database_is_created_and_a_warning_says_why(
             assert init_db(db) == engine_module.latest_schema_version()
         assert "no trigram index on video titles" in caplog.text
         assert "no_such_extension" in caplog.text
-        assert _POSTGRES_QUEUE_INDEXES & _video_index_names(db) == {"ix_video_created_at"}
+        assert _POSTGRES_QUEUE_INDEXES & _video_index_names(db) == {
+            "ix_video_created_at",
+            "ix_video_spoken_language",
+        }
         with db.session() as session:
             session.add(Video(title="still searchable"))
         with db.session() as session:
