@@ -32,7 +32,7 @@ MIN_PASSWORD_LENGTH = 8
 GENERATED_PASSWORD_BYTES = 12  # secrets.token_urlsafe: 16 characters
 MAX_USERNAME_LENGTH = 64
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
-_ROLE_RANK = {Role.MODERATOR.value: 1, Role.LEAD.value: 2, Role.ADMIN.value: 3}
+ROLE_RANK = {Role.MODERATOR.value: 1, Role.LEAD.value: 2, Role.ADMIN.value: 3}  # who may more
 _HASHER = PasswordHasher()
 
 
@@ -171,8 +171,8 @@ def _check_password(password: str) -> None:
 
 
 def _check_role(role: str) -> None:
-    if role not in _ROLE_RANK:
-        raise InvalidUserError(f"unknown role {role!r}; expected one of {sorted(_ROLE_RANK)}")
+    if role not in ROLE_RANK:
+        raise InvalidUserError(f"unknown role {role!r}; expected one of {sorted(ROLE_RANK)}")
 
 
 def _keep_an_admin(session: Session, user: User, *, change: str) -> None:
@@ -512,10 +512,10 @@ def logout(db: Database, token: str) -> None:
 def require_role(user: CurrentUser | None, role: str) -> CurrentUser:
     """The user if their role is at least ``role`` (admin includes lead includes moderator),
     else raise."""
-    if role not in _ROLE_RANK:
-        raise ValueError(f"unknown role {role!r}; expected one of {sorted(_ROLE_RANK)}")
+    if role not in ROLE_RANK:
+        raise ValueError(f"unknown role {role!r}; expected one of {sorted(ROLE_RANK)}")
     if user is None:
         raise PermissionDeniedError("sign in first")
-    if _ROLE_RANK.get(user.role, 0) < _ROLE_RANK[role]:
+    if ROLE_RANK.get(user.role, 0) < ROLE_RANK[role]:
         raise PermissionDeniedError(f"this needs the {role} role; {user.username} is {user.role}")
     return user

@@ -43,6 +43,7 @@ from sqlmodel import Session
 
 from core.auth import (
     MAX_USERNAME_LENGTH,
+    ROLE_RANK,
     AuthError,
     SessionToken,
     UnknownUserError,
@@ -64,7 +65,6 @@ METADATA_TTL_S = 3600.0  # the provider's endpoints and keys are read again afte
 KEY_REFRESH_S = 60.0  # an unknown key id reads the keys again, at most this often (rotation)
 SIGNING_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
 CLOCK_SKEW_S = 60
-_ROLE_RANK = {Role.MODERATOR.value: 1, Role.LEAD.value: 2, Role.ADMIN.value: 3}
 
 
 class SsoError(AuthError):
@@ -141,10 +141,10 @@ def role_map(settings: Settings) -> dict[str, str]:
         if not pair.strip():
             continue
         group, sep, role = pair.rpartition("=")
-        if not sep or not group.strip() or role.strip() not in _ROLE_RANK:
+        if not sep or not group.strip() or role.strip() not in ROLE_RANK:
             raise SsoError(
                 f"TAGGER_OIDC_ROLES has {pair.strip()!r}: expected group=role with a role of "
-                f"{', '.join(_ROLE_RANK)}"
+                f"{', '.join(ROLE_RANK)}"
             )
         pairs[group.strip()] = role.strip()
     return pairs
@@ -153,7 +153,7 @@ def role_map(settings: Settings) -> dict[str, str]:
 def role_from_groups(groups: Sequence[str], mapping: Mapping[str, str]) -> str | None:
     """The highest role any of ``groups`` maps to; None when none maps."""
     roles = [mapping[group] for group in groups if group in mapping]
-    return max(roles, key=_ROLE_RANK.__getitem__) if roles else None
+    return max(roles, key=ROLE_RANK.__getitem__) if roles else None
 
 
 class OidcClient:
@@ -164,7 +164,7 @@ class OidcClient:
         if not configured(settings):
             raise SsoError("single sign-on is not configured (TAGGER_OIDC_ISSUER, _CLIENT_ID)")
         self.settings = settings
-        self.issuer = settings.oidc_issuer.rstrip("/")
+        self.issuer = settings.oidc_issuer.rstrip("/")  # where the metadata is
         self._http = http or httpx.Client(timeout=HTTP_TIMEOUT_S)
         self._lock = threading.Lock()
         self._metadata: dict | None = None
@@ -223,7 +223,7 @@ class OidcClient:
             raise SsoError("the provider's token answer has no ID token")
         claims = self._verified_claims(id_token, pending.nonce)
         return Identity(
-            issuer=self.issuer,
+            issuer=claims["iss"],
             subject=str(claims["sub"]),
             username=_username(claims, self.settings.oidc_username_claim),
             groups=_groups(claims.get(self.settings.oidc_groups_claim)),
@@ -234,7 +234,7 @@ class OidcClient:
             token = jwt.decode(id_token, self._key_set(id_token), algorithms=SIGNING_ALGORITHMS)
             jwt.JWTClaimsRegistry(
                 leeway=CLOCK_SKEW_S,
-                iss={"essential": True, "value": self.issuer},
+                iss={"essential": True, "value": self._metadata_value("issuer")},
                 aud={"essential": True, "value": self.settings.oidc_client_id},
                 sub={"essential": True},
                 exp={"essential": True},
@@ -258,6 +258,9 @@ class OidcClient:
         return keys
 
     def _metadata_value(self, name: str) -> str:
+        """A field of the provider's metadata. Its ``issuer`` must be the setting's, give or
+        take a trailing slash; the ID tokens' ``iss`` must then equal it exactly (some
+        providers' issuers end in a slash)."""
         with self._lock:
             metadata, read_at = self._metadata, self._read_at
         if metadata is None or time.monotonic() - read_at > METADATA_TTL_S:
@@ -375,9 +378,9 @@ def _account(session: Session, identity: Identity, mapped: str | None, settings:
         )
     if user is None:
         role = mapped or settings.oidc_new_account_role
-        if role is not None and role not in _ROLE_RANK:
+        if role is not None and role not in ROLE_RANK:
             raise SsoError(
-                f"TAGGER_OIDC_NEW_ACCOUNT_ROLE is {role!r}: expected one of {', '.join(_ROLE_RANK)}"
+                f"TAGGER_OIDC_NEW_ACCOUNT_ROLE is {role!r}: expected one of {', '.join(ROLE_RANK)}"
             )
         if role is None:
             raise SsoRefusedError(

@@ -155,6 +155,17 @@ def test_an_issuer_setting_that_is_not_the_provider_s_own_says_so(sso_settings, 
         sso.OidcClient(sso_settings).begin(REDIRECT)
 
 
+def test_an_issuer_that_ends_in_a_slash_is_the_tokens_exact_issuer(sso_settings, provider):
+    """Some providers name themselves with a trailing slash (the setting may leave it out);
+    their tokens' ``iss`` carries it, and the identity is bound to it as the provider says."""
+    provider.named = provider.issuer + "/"
+    identity = _round_trip(sso.OidcClient(sso_settings), provider)
+    assert identity.issuer == provider.issuer + "/"
+    provider.token_changes = {"iss": provider.issuer}  # without: not this issuer
+    with pytest.raises(sso.SsoError, match="iss"):
+        _round_trip(sso.OidcClient(sso_settings), provider)
+
+
 def test_an_unreachable_provider_is_an_error_in_words(sso_settings) -> None:
     gone = sso_settings.model_copy(update={"oidc_issuer": "http://127.0.0.1:9"})
     with pytest.raises(sso.SsoError, match="cannot reach the provider"):

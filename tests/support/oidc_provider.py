@@ -35,7 +35,7 @@ class FakeProvider:
         self.deny: str | None = None  # an OAuth error code /authorize answers with
         self.token_changes: dict = {}  # claims to overwrite in the next ID tokens (tampering)
         self.forge_with: RSAKey | None = None  # sign with a key the provider does not publish
-        self.named: str | None = None  # the issuer its metadata gives, if not its own address
+        self.named: str | None = None  # its issuer (metadata, tokens), if not its own address
         self.codes: dict[str, dict] = {}
         self.requests: list[str] = []  # "METHOD path" of every request, in order
         provider = self
@@ -139,7 +139,7 @@ class FakeProvider:
             return
         now = int(time.time())
         claims = {
-            "iss": self.issuer,
+            "iss": self.named or self.issuer,
             "aud": CLIENT_ID,
             "iat": now,
             "exp": now + 300,
