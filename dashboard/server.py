@@ -4,7 +4,8 @@ streaming, sign-in, binary mode's questions and answers) and the HTTP API mounte
     streamlit run dashboard/server.py      (what `tagger serve` runs)
 
 Streamlit finds the module-level ``app`` and serves it in ASGI mode. Routes are checked before
-Streamlit's own; its reserved prefixes (/_stcore, /media, /component, /static) are not ours. Three
+Streamlit's own; its reserved prefixes (/_stcore, /media, /component, /static) are not ours. Every
+HTTP answer gets the security headers of ``dashboard/headers.py``. Three
 background threads run for the server's lifetime: the webhook sender, the retraining policy's
 watcher (unless ``retrain_poll_s`` is 0) and the review queue's ranker (unless ``rerank_after_s``
 is 0).
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from starlette.middleware import Middleware
 from starlette.routing import Mount
 
 from core.background import ServerThread
@@ -26,6 +28,7 @@ from core.lifecycle.queue_ranking import RankWatcher
 from core.lifecycle.retrain_policy import RetrainWatcher
 from core.webhooks import WebhookSender
 from dashboard.api import create_api
+from dashboard.headers import SecurityHeaders
 from dashboard.routes import binary, media, session, sso
 from db.engine import get_database
 
@@ -59,4 +62,9 @@ async def background_work(_app: Any) -> AsyncIterator[None]:
             thread.stop()
 
 
-app = st.App(APP_SCRIPT, routes=routes, lifespan=background_work)
+app = st.App(
+    APP_SCRIPT,
+    routes=routes,
+    middleware=[Middleware(SecurityHeaders)],
+    lifespan=background_work,
+)
