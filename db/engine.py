@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, create_engine, inspect, text
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -49,6 +50,8 @@ _SCHEMA_LOCK_KEY = int.from_bytes(b"tagger", "big")
 
 # duckdb-engine cannot reflect indexes; create_all only needs has_table(), so the warning is noise.
 warnings.filterwarnings("ignore", message="duckdb-engine doesn't yet support reflection on indices")
+# "duckdb://" URLs get duckdb-engine's dialect with the compiled-statement cache on
+registry.register("duckdb", "db.duckdb_dialect", "CachingDuckDBDialect")
 
 
 class DatabaseError(TaggerError):
