@@ -193,7 +193,8 @@ class Settings(BaseSettings):
         None,
         description=(
             "The dashboard's address as browsers see it (https://tagger.example.com): the "
-            "provider's redirect back; unset: from each request (behind no proxy)."
+            "provider's redirect back, and https:// makes the cookies Secure behind a proxy "
+            "that ends TLS; unset: from each request (behind no proxy)."
         ),
     )
 

@@ -49,6 +49,14 @@ def clear_cookie(response: Response) -> None:
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
 
 
+def over_https(request: Request) -> bool:
+    """Whether browsers reach the dashboard over https: this request's scheme, or the public
+    address (``TAGGER_PUBLIC_URL``) behind a proxy that ends TLS and forwards plain http. Such
+    cookies are ``Secure``: a browser never sends them over plain http."""
+    public = get_settings().public_url or ""
+    return request.url.scheme == "https" or public.startswith("https://")
+
+
 def same_origin(request: Request) -> bool:
     """Browsers send Origin with every form POST: refuse one made from another site (login and
     logout CSRF). A request without Origin comes from a non-browser client and is allowed."""
@@ -89,7 +97,7 @@ def signed_in(request: Request, session: SessionToken) -> Response:
         path="/",
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=over_https(request),
     )
     return response
 

@@ -74,7 +74,7 @@ async def start(request: Request) -> Response:
         path=PREFIX,
         httponly=True,
         samesite="lax",  # sent on the provider's top-level redirect back
-        secure=request.url.scheme == "https",
+        secure=session.over_https(request),
     )
     return response
 

@@ -44,6 +44,13 @@ def test_cookie_is_secure_over_https(served: Served) -> None:
     assert "Secure" in response.headers["set-cookie"]
 
 
+def test_cookie_is_secure_behind_a_proxy_that_ends_https(served: Served, monkeypatch) -> None:
+    """The proxy forwards plain http; the public address says browsers use https."""
+    monkeypatch.setenv("TAGGER_PUBLIC_URL", "https://tagger.example.com")
+    get_settings.cache_clear()
+    assert "Secure" in _post_signin(served, "mod", PASSWORD).headers["set-cookie"]
+
+
 def test_wrong_password_redirects_with_the_reason_and_no_cookie(served: Served) -> None:
     response = _post_signin(served, "mod", "not the password")
     assert response.status_code == 303

@@ -77,6 +77,7 @@ def test_the_redirect_back_uses_the_public_address(browser, provider, monkeypatc
     started = browser.get(sso.START_PATH, follow_redirects=False)
     query = dict(parse_qsl(urlsplit(started.headers["location"]).query))
     assert query["redirect_uri"] == f"https://tagger.example.com{sso.CALLBACK_PATH}"
+    assert "Secure" in started.headers["set-cookie"]  # browsers use https there
 
 
 def test_an_answer_this_browser_did_not_ask_for_signs_nobody_in(browser, provider) -> None:
