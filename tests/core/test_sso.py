@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -14,7 +13,7 @@ from sqlmodel import select
 
 from core import auth, sso
 from core.config import Settings
-from db.engine import Database, init_db
+from db.engine import Database
 from db.queries import users
 from db.tables import AuditAction, AuditLog, Role, User
 from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, FakeProvider, new_key
@@ -41,9 +40,8 @@ def sso_settings(settings: Settings, provider: FakeProvider) -> Settings:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"duckdb:///{tmp_path / 'sso.duckdb'}")
-    init_db(database)
+def db(database: Database) -> Database:
+    """Each backend: the binding's unique index and the accounts' lock differ between them."""
     return database
 
 
