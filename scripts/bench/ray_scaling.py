@@ -17,6 +17,11 @@ per GPU, so ``--model-actors`` is left alone there):
     TAGGER_ENCODER=imagebind TAGGER_DEVICE=cuda TAGGER_IMAGEBIND_CHECKPOINT=imagebind_huge.pth \\
         python -m scripts.bench.ray_scaling --work-dir DIR --videos 96 --nodes 1 2 4 8 --cpus 2 \\
         --gpus 1
+
+``--stand-in-models`` runs the same layouts with instant stand-ins for the speech model and the
+encoder (scripts/bench/stand_ins.py): if those rows scale and the real ones do not, the models
+(their loads per actor, the cores they share) are what does not scale; if neither does, the
+machinery (decoding, Ray Data, the driver's store) is.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from core.ingest.stored import DONE_STATUSES
 from scripts.bench.common import demo_corpus_videos, fresh_settings, open_database, run_folder
 from scripts.bench.ray_cluster import CLOCK_TICKS, CpuMeter, LocalRayCluster
 from scripts.bench.ray_profile import EXTRACTION, MODEL_ACTORS, by_role
+from scripts.bench.stand_ins import InstantEncoder, InstantTranscriber
 
 STEADY_MIN_VIDEOS = 64
 
@@ -121,7 +127,17 @@ def steady_rate(finished: Sequence[float]) -> float | None:
     return (third - first) / max(times[third] - times[first], 1e-9)
 
 
-def measure(videos: Path, work: Path, base: Settings, layout: Layout, gpus: int) -> Measured:
+def model_factories(stand_ins: bool) -> dict[str, type]:
+    """``RayPipeline``'s model factories: the configured models (none given), or the instant
+    stand-ins, which leave decoding, the stages' plumbing and the driver's store to measure."""
+    if not stand_ins:
+        return {}
+    return {"encoder_factory": InstantEncoder, "transcriber_factory": InstantTranscriber}
+
+
+def measure(
+    videos: Path, work: Path, base: Settings, layout: Layout, gpus: int, *, stand_ins: bool = False
+) -> Measured:
     """Start the cluster, ingest ``videos`` into a fresh data dir through it, stop it."""
     import ray
 
@@ -136,7 +152,9 @@ def measure(videos: Path, work: Path, base: Settings, layout: Layout, gpus: int)
         cluster.start()
         cluster_start_s = time.perf_counter() - started
         connect(cluster.address)
-        pipeline = RayPipeline(db, settings, max_actors=layout.model_actors)
+        pipeline = RayPipeline(
+            db, settings, max_actors=layout.model_actors, **model_factories(stand_ins)
+        )
         finished: list[float] = []
 
         def progress(done: int, _total: int, _label: str) -> None:
@@ -257,6 +275,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--videos", type=int, default=96, help="demo-corpus videos to ingest")
     parser.add_argument("--work-dir", type=Path, help="keeps the demo corpus for later runs")
     parser.add_argument("--out", type=Path, help="also write the table (markdown) to this file")
+    parser.add_argument(
+        "--stand-in-models",
+        action="store_true",
+        help="instant stand-ins for the speech model and the encoder: measures decoding, the "
+        "stages' plumbing, Ray's machinery and the driver's store without the models",
+    )
     args = parser.parse_args(argv)
     try:
         wanted = layouts(args.nodes, args.cpus, args.model_actors, os.cpu_count() or 1)
@@ -268,10 +292,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         videos = demo_corpus_videos(work, args.videos)
         rows = []
         for layout in wanted:
-            rows.append(measure(videos, work, base, layout, args.gpus))
+            rows.append(
+                measure(videos, work, base, layout, args.gpus, stand_ins=args.stand_in_models)
+            )
             print(table_row(rows[-1], rows[0]), flush=True)
     print(
-        f"\n{args.videos} demo videos, encoder {base.encoder} on {base.device}, "
+        f"\n{args.videos} demo videos, "
+        f"{'stand-in models' if args.stand_in_models else f'encoder {base.encoder}'} "
+        f"on {base.device}, "
         f"{os.cpu_count()} cores\n\n{table(rows)}"
     )
     if args.out:

@@ -3,25 +3,29 @@ ingest tests run without models and can count what was encoded, transcribed or p
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 
-from core.encoders import Encoder, EncoderInput
+from core.encoders import EncoderInput
 from core.encoders.base import TEXT_MODALITIES
-from core.media.transcribe import Transcriber
 from core.media.transcript import Segment, SpokenLanguage, Transcript
 from db.engine import Database
 from db.queries import model_versions as models_q
 from db.tables import ModelStatus
+from scripts.bench.stand_ins import (  # noqa: F401 - re-exported for the tests
+    SPOKEN_TEXT,
+    TEXT_DIM,
+    InstantEncoder,
+    InstantTranscriber,
+    text_vector,
+)
 
-FAKE_TEXT_DIM = 8
-SPOKEN_TEXT = "a spoken sentence"
+FAKE_TEXT_DIM = TEXT_DIM
 
 
-class FakeEncoder(Encoder):
-    """Vectors derived from the input (same input, same vector); records every input it encodes.
+class FakeEncoder(InstantEncoder):
+    """The benchmarks' instant encoder that records every input it encodes.
 
     ``fail_title``: raise on the input with that title, like an encoder bug; ``nan_title``: give
     that input a NaN frames vector, like a model that went numerically wrong.
@@ -32,15 +36,7 @@ class FakeEncoder(Encoder):
     def __init__(
         self, version: str = "v1", *, fail_title: str | None = None, nan_title: str | None = None
     ) -> None:
-        self.version = version
-        self.dims = {
-            "title": FAKE_TEXT_DIM,
-            "description": FAKE_TEXT_DIM,
-            "subtitles": FAKE_TEXT_DIM,
-            "onscreen_text": FAKE_TEXT_DIM,
-            "frames": 4,
-            "audio": 4,
-        }
+        super().__init__(version)
         self.items: list[EncoderInput] = []
         self.fail_title = fail_title
         self.nan_title = nan_title
@@ -51,14 +47,7 @@ class FakeEncoder(Encoder):
         for item in items:
             if self.fail_title is not None and item.title == self.fail_title:
                 raise RuntimeError(f"fake encoder bug on {item.title!r}")
-            vectors = {m: text_vector(item.text(m)) for m in TEXT_MODALITIES if item.text(m)}
-            if item.frames:
-                mean = np.mean([f.mean(axis=(0, 1)) for f in item.frames], axis=0)
-                vectors["frames"] = np.r_[mean / 255.0, 1.0].astype(np.float32)
-            if item.has_audio:
-                vectors["audio"] = np.array(
-                    [item.audio.std(), item.audio.size / 1e5, 1.0, 0.5], np.float32
-                )
+            vectors = self.vectors(item)
             if self.nan_title is not None and item.title == self.nan_title:
                 vectors["frames"] = np.full(4, np.nan, np.float32)
             out.append(vectors)
@@ -76,20 +65,17 @@ class FakeEncoder(Encoder):
         )
 
 
-class FakeTranscriber(Transcriber):
+class FakeTranscriber(InstantTranscriber):
     """Hears :data:`SPOKEN_TEXT` in any audio; counts its calls."""
 
     name = "fake-whisper"
-    version = "1"
 
     def __init__(self) -> None:
         self.calls = 0
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
         self.calls += 1
-        return Transcript(
-            language="en", source="whisper", segments=[Segment(0.0, 0.5, SPOKEN_TEXT)]
-        )
+        return super().transcribe(audio)
 
 
 class RussianTranscriber(FakeTranscriber):
@@ -115,12 +101,6 @@ class RussianTranscriber(FakeTranscriber):
     def detect_language(self, audio: np.ndarray) -> SpokenLanguage | None:
         self.detections += 1
         return self.spoken
-
-
-def text_vector(text: str) -> np.ndarray:
-    """A random vector seeded by the text: the same text always gives the same vector."""
-    seed = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
-    return np.random.default_rng(seed).standard_normal(FAKE_TEXT_DIM).astype(np.float32)
 
 
 def activate_stand_in_model(db: Database) -> int:

@@ -112,3 +112,13 @@ def test_the_cpu_table_splits_each_layout_s_cpu_per_video_by_role() -> None:
     # driver, model actors, extraction, Ray's own (raylets + others), rest, all (1.5 x wall)
     assert cells[0] == [0.10, 0.50, 0.60, 0.10, 1.70, 3.00]
     assert cells[1] == [0.10, 1.00, 0.60, 0.15, 0.03, 1.88]  # rest: 37.5 - 37 = 0.5 s
+
+
+def test_stand_in_models_replace_both_models_and_nothing_else() -> None:
+    from scripts.bench.ray_scaling import model_factories
+    from scripts.bench.stand_ins import InstantEncoder, InstantTranscriber
+
+    assert model_factories(False) == {}  # the configured models
+    factories = model_factories(True)
+    assert isinstance(factories["encoder_factory"](), InstantEncoder)
+    assert isinstance(factories["transcriber_factory"](), InstantTranscriber)
