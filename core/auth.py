@@ -213,7 +213,7 @@ def update_account(
     codes = _language_codes(languages) if languages is not None else None
     with db.session() as session:
         user_queries.lock_accounts(session)
-        user = _existing_user(session, username)
+        user = existing_user(session, username)
         new_role = role if role is not None else user.role
         new_disabled = disabled if disabled is not None else user.disabled
         if new_role != Role.ADMIN or new_disabled:
@@ -296,7 +296,7 @@ def reset_password(
     _check_password(password)
     password_hash = hash_password(password)
     with db.session() as session:
-        user = _existing_user(session, username)
+        user = existing_user(session, username)
         user_queries.update_user(session, user_id=user.id, password_hash=password_hash)
         user_queries.revoke_all_user_sessions(session, user_id=user.id)
         audit_queries.add_audit(
@@ -355,7 +355,8 @@ def change_password(
         )
 
 
-def _existing_user(session: Session, username: str) -> User:
+def existing_user(session: Session, username: str) -> User:
+    """The account named ``username``; raises :class:`UnknownUserError` when there is none."""
     user = user_queries.get_user_by_name(session, username=username)
     if user is None:
         raise UnknownUserError(f"no user {username!r}")

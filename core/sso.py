@@ -46,7 +46,8 @@ from core.auth import (
     ROLE_RANK,
     AuthError,
     SessionToken,
-    UnknownUserError,
+    existing_user,
+    generate_password,
     hash_password,
     open_session,
 )
@@ -391,7 +392,7 @@ def _account(session: Session, identity: Identity, mapped: str | None, settings:
         user = user_queries.create_user(
             session,
             username=identity.username,
-            password_hash=hash_password(secrets.token_urlsafe(32)),
+            password_hash=hash_password(generate_password()),
             role=role,
         )
         audit_queries.add_audit(
@@ -442,9 +443,7 @@ def unbind(db: Database, *, username: str, by: Actor | None = None) -> bool:
     whose account at the provider was made again (a new subject): until then they are refused
     as "another identity". False when none was bound."""
     with db.session() as session:
-        user = user_queries.get_user_by_name(session, username=username)
-        if user is None:
-            raise UnknownUserError(f"no user {username!r}")
+        user = existing_user(session, username)
         if user.sso_identity is None:
             return False
         identity = user.sso_identity
