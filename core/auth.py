@@ -406,13 +406,21 @@ def open_session(
     settings: Settings,
     now: datetime,
     detail: dict[str, str] | None = None,
+    sso_session: str | None = None,
+    sso_id_token: str | None = None,
 ) -> SessionToken:
     """A new dashboard session for ``user`` in the caller's unit of work, audited as ``login``
-    (``detail``: how, for a sign-in other than the password's)."""
+    (``detail``: how, for a sign-in other than the password's; ``sso_session`` and
+    ``sso_id_token``: the provider's session and ID token behind a single sign-on)."""
     token = secrets.token_urlsafe(32)
     expires_at = now + timedelta(hours=settings.session_hours)
     user_queries.create_user_session(
-        session, token_hash=_token_hash(token), user_id=user.id, expires_at=expires_at
+        session,
+        token_hash=_token_hash(token),
+        user_id=user.id,
+        expires_at=expires_at,
+        sso_session=sso_session,
+        sso_id_token=sso_id_token,
     )
     audit_queries.add_audit(session, action=AuditAction.LOGIN, user=user, detail=detail)
     return SessionToken(token=token, user=_current(user), expires_at=expires_at)
@@ -505,9 +513,20 @@ def end_other_sessions(db: Database, *, user: CurrentUser, keep_token: str | Non
     return ended
 
 
-def logout(db: Database, token: str) -> None:
+def logout(db: Database, token: str, *, now: datetime | None = None) -> str | None:
+    """End the session ``token``, audited as ``logout`` (nothing for one already ended).
+    Returns the provider's ID token kept for a single sign-on session, with which the sign-out
+    ends the provider's session too (``oidc_provider_signout``, core/sso.py), else None."""
+    now = now or utcnow()
     with db.session() as session:
-        user_queries.revoke_user_session(session, token_hash=_token_hash(token))
+        row = user_queries.get_user_session(session, token_hash=_token_hash(token))
+        if row is None or row.revoked or row.expires_at <= now:
+            return None
+        user_queries.revoke_user_session(session, token_hash=row.token_hash)
+        audit_queries.add_audit(
+            session, action=AuditAction.LOGOUT, user=session.get(User, row.user_id)
+        )
+        return row.sso_id_token
 
 
 def require_role(user: CurrentUser | None, role: str) -> CurrentUser:

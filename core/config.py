@@ -186,6 +186,13 @@ class Settings(BaseSettings):
             "accounts an admin added (or a mapped group) may sign in."
         ),
     )
+    oidc_provider_signout: bool = Field(
+        False,
+        description=(
+            "True: signing out of the dashboard also ends the person's session at the provider "
+            "(shared workstations), where its metadata has an end_session_endpoint."
+        ),
+    )
     password_signin: bool = Field(
         True, description="False: the dashboard signs in through the provider only."
     )

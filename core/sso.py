@@ -19,6 +19,13 @@ Which account an identity signs in to (:func:`sign_in`):
 
 A disabled account is refused whatever the provider says. The session is the one a password
 sign-in opens (:func:`core.auth.open_session`): the same cookie, lifetime and revocation.
+
+Signing out reaches both ways: the provider's back-channel logout (:meth:`OidcClient.logout`,
+then :func:`end_provider_sessions`) ends the dashboard sessions of a person who signed out at the
+provider, or whom it signed out (left the company); with ``oidc_provider_signout`` the
+dashboard's sign-out goes on to the provider's end-session endpoint
+(:meth:`OidcClient.end_session_url`), so the next person at a shared workstation does not find
+the last one still signed in there.
 """
 
 from __future__ import annotations
@@ -30,8 +37,9 @@ import logging
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -66,6 +74,9 @@ METADATA_TTL_S = 3600.0  # the provider's endpoints and keys are read again afte
 KEY_REFRESH_S = 60.0  # an unknown key id reads the keys again, at most this often (rotation)
 SIGNING_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
 CLOCK_SKEW_S = 60
+# the event a back-channel logout token carries (OpenID Connect Back-Channel Logout 1.0, 2.4)
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TOKEN_MAX_AGE_S = 600  # a logout token without exp counts this long after its iat
 
 
 class SsoError(AuthError):
@@ -84,17 +95,39 @@ class SsoRefusedError(SsoError):
 
 @dataclass(frozen=True)
 class Identity:
-    """Who the provider says signed in, from a verified ID token."""
+    """Who the provider says signed in, from a verified ID token; ``session_id`` is the
+    provider's own session (``sid``, where it sends one) and ``id_token`` the token itself."""
 
     issuer: str
     subject: str
     username: str
     groups: tuple[str, ...]
+    session_id: str | None = None
+    id_token: str = field(default="", compare=False, repr=False)
 
     @property
     def key(self) -> str:
         """What an account is bound to: unique and stable at the provider (OIDC Core 2)."""
         return f"{self.issuer} {self.subject}"
+
+    @property
+    def session_key(self) -> str | None:
+        """What the dashboard session records of the provider's, for its back-channel logout."""
+        return provider_session_key(self.issuer, self.session_id)
+
+
+@dataclass(frozen=True)
+class ProviderLogout:
+    """A verified back-channel logout: the provider ended its session ``session_id``, or every
+    session of ``subject`` (at least one of them is given)."""
+
+    issuer: str
+    subject: str | None
+    session_id: str | None
+
+
+def provider_session_key(issuer: str, session_id: str | None) -> str | None:
+    return f"{issuer} {session_id}" if session_id else None
 
 
 @dataclass(frozen=True)
@@ -157,6 +190,20 @@ def role_from_groups(groups: Sequence[str], mapping: Mapping[str, str]) -> str |
     return max(roles, key=ROLE_RANK.__getitem__) if roles else None
 
 
+_clients: dict[tuple, OidcClient] = {}
+_clients_lock = threading.Lock()
+
+
+def client(settings: Settings) -> OidcClient:
+    """The server's one client of the provider these settings name: it keeps the provider's
+    metadata and keys between requests."""
+    key = (settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret)
+    with _clients_lock:
+        if key not in _clients:
+            _clients[key] = OidcClient(settings)
+        return _clients[key]
+
+
 class OidcClient:
     """This dashboard as a client of the provider. The provider's metadata and keys are read on
     first need and kept for ``METADATA_TTL_S``; thread-safe (the server's requests share it)."""
@@ -168,7 +215,7 @@ class OidcClient:
         self.issuer = settings.oidc_issuer.rstrip("/")  # where the metadata is
         self._http = http or httpx.Client(timeout=HTTP_TIMEOUT_S)
         self._lock = threading.Lock()
-        self._metadata: dict | None = None
+        self._metadata_read: dict | None = None
         self._keys: KeySet | None = None
         self._read_at = float("-inf")
         self._keys_read_at = float("-inf")
@@ -222,33 +269,88 @@ class OidcClient:
         id_token = answer.get("id_token")
         if not isinstance(id_token, str):
             raise SsoError("the provider's token answer has no ID token")
-        claims = self._verified_claims(id_token, pending.nonce)
+        claims = self._verified_claims(
+            id_token,
+            "ID token",
+            sub={"essential": True},
+            exp={"essential": True},
+            nonce={"essential": True, "value": pending.nonce},
+        )
+        session_id = claims.get("sid")
         return Identity(
             issuer=claims["iss"],
             subject=str(claims["sub"]),
             username=_username(claims, self.settings.oidc_username_claim),
             groups=_groups(claims.get(self.settings.oidc_groups_claim)),
+            session_id=session_id if isinstance(session_id, str) and session_id else None,
+            id_token=id_token,
         )
 
-    def _verified_claims(self, id_token: str, nonce: str) -> dict:
+    def logout(self, logout_token: str, *, now: float | None = None) -> ProviderLogout:
+        """A back-channel logout token the provider posted, verified as its specification asks
+        (Back-Channel Logout 1.0, 2.6): this provider's signature, issuer and audience, an
+        ``iat`` and ``jti``, the logout event, a ``sub`` or ``sid``, and no ``nonce`` (so that
+        an ID token cannot pass for one)."""
+        claims = self._verified_claims(
+            logout_token,
+            "logout token",
+            iat={"essential": True},
+            jti={"essential": True},
+            events={"essential": True},
+        )
+        events = claims["events"]
+        if not isinstance(events, dict) or not isinstance(
+            events.get(BACKCHANNEL_LOGOUT_EVENT), dict
+        ):
+            raise SsoError("the provider's logout token does not carry the logout event")
+        if "nonce" in claims:
+            raise SsoError("the provider's logout token carries a nonce: it is not one")
+        subject, session_id = claims.get("sub"), claims.get("sid")
+        if not subject and not session_id:
+            raise SsoError("the provider's logout token names neither a subject nor a session")
+        now = now if now is not None else time.time()
+        if "exp" not in claims and now - claims["iat"] > LOGOUT_TOKEN_MAX_AGE_S + CLOCK_SKEW_S:
+            raise SsoError("the provider's logout token is too old")
+        return ProviderLogout(
+            issuer=claims["iss"],
+            subject=str(subject) if subject else None,
+            session_id=str(session_id) if session_id else None,
+        )
+
+    def end_session_url(self, id_token: str, post_logout_redirect_uri: str) -> str | None:
+        """Where the browser ends the person's session at the provider (RP-Initiated Logout
+        1.0) and comes back to ``post_logout_redirect_uri``; None when the provider publishes no
+        end-session endpoint (Google's does not)."""
+        endpoint = self._metadata().get("end_session_endpoint")
+        if not isinstance(endpoint, str):
+            return None
+        query = {
+            "id_token_hint": id_token,
+            "client_id": self.settings.oidc_client_id,
+            "post_logout_redirect_uri": post_logout_redirect_uri,
+        }
+        joiner = "&" if "?" in endpoint else "?"
+        return f"{endpoint}{joiner}{urlencode(query)}"
+
+    def _verified_claims(self, token: str, what: str, **required: dict) -> dict:
+        """The claims of a token signed by the provider for this client (``iss``, ``aud``),
+        checked against ``required`` (joserfc's claim options) and, where present, ``exp``."""
         try:
-            token = jwt.decode(id_token, self._key_set(id_token), algorithms=SIGNING_ALGORITHMS)
+            decoded = jwt.decode(token, self._key_set(token), algorithms=SIGNING_ALGORITHMS)
             jwt.JWTClaimsRegistry(
                 leeway=CLOCK_SKEW_S,
                 iss={"essential": True, "value": self._metadata_value("issuer")},
                 aud={"essential": True, "value": self.settings.oidc_client_id},
-                sub={"essential": True},
-                exp={"essential": True},
-                nonce={"essential": True, "value": nonce},
-            ).validate(token.claims)
+                **required,
+            ).validate(decoded.claims)
         except JoseError as e:
-            raise SsoError(f"the provider's ID token is not valid here: {e}") from e
-        return token.claims
+            raise SsoError(f"the provider's {what} is not valid here: {e}") from e
+        return decoded.claims
 
-    def _key_set(self, id_token: str) -> KeySet:
+    def _key_set(self, token: str) -> KeySet:
         """The provider's keys, read again after ``METADATA_TTL_S``, or sooner (at most every
         ``KEY_REFRESH_S``) when the token names a key not among them: the provider rotated."""
-        kid = _header(id_token).get("kid")
+        kid = _header(token).get("kid")
         with self._lock:
             keys, age = self._keys, time.monotonic() - self._keys_read_at
         unknown_kid = keys is not None and kid is not None and kid not in {k.kid for k in keys.keys}
@@ -259,11 +361,18 @@ class OidcClient:
         return keys
 
     def _metadata_value(self, name: str) -> str:
-        """A field of the provider's metadata. Its ``issuer`` must be the setting's, give or
-        take a trailing slash; the ID tokens' ``iss`` must then equal it exactly (some
-        providers' issuers end in a slash)."""
+        """A field of the provider's metadata that the flow needs."""
+        value = self._metadata().get(name)
+        if not isinstance(value, str):
+            raise SsoError(f"the provider's metadata has no {name}")
+        return value
+
+    def _metadata(self) -> dict:
+        """The provider's metadata. Its ``issuer`` must be the setting's, give or take a
+        trailing slash; the tokens' ``iss`` must then equal it exactly (some providers' issuers
+        end in a slash)."""
         with self._lock:
-            metadata, read_at = self._metadata, self._read_at
+            metadata, read_at = self._metadata_read, self._read_at
         if metadata is None or time.monotonic() - read_at > METADATA_TTL_S:
             metadata = self._request("GET", f"{self.issuer}/.well-known/openid-configuration")
             if str(metadata.get("issuer", "")).rstrip("/") != self.issuer:
@@ -272,11 +381,8 @@ class OidcClient:
                     "set TAGGER_OIDC_ISSUER to exactly its issuer"
                 )
             with self._lock:
-                self._metadata, self._read_at = metadata, time.monotonic()
-        value = metadata.get(name)
-        if not isinstance(value, str):
-            raise SsoError(f"the provider's metadata has no {name}")
-        return value
+                self._metadata_read, self._read_at = metadata, time.monotonic()
+        return metadata
 
     def _request(self, method: str, url: str, **kwargs) -> dict:
         try:
@@ -296,12 +402,12 @@ class OidcClient:
         return body
 
 
-def _header(id_token: str) -> dict:
+def _header(token: str) -> dict:
     try:
-        encoded = id_token.split(".")[0]
+        encoded = token.split(".")[0]
         return json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
     except (ValueError, IndexError) as e:
-        raise SsoError("the provider's ID token is not a JWT") from e
+        raise SsoError("the provider's token is not a JWT") from e
 
 
 def _username(claims: Mapping, claim: str) -> str:
@@ -355,7 +461,15 @@ def sign_in(
             user_queries.record_login_attempt(
                 session, username=user.username, success=True, created_at=now
             )
-            return open_session(session, user, settings=settings, now=now, detail={"via": "sso"})
+            return open_session(
+                session,
+                user,
+                settings=settings,
+                now=now,
+                detail={"via": "sso"},
+                sso_session=identity.session_key,
+                sso_id_token=identity.id_token if settings.oidc_provider_signout else None,
+            )
     except SsoRefusedError as e:
         with db.session() as session:
             audit_queries.add_audit(
@@ -455,3 +569,36 @@ def unbind(db: Database, *, username: str, by: Actor | None = None) -> bool:
             detail={"user_id": user.id, "username": user.username, "identity": identity},
         )
         return True
+
+
+def end_provider_sessions(
+    db: Database, logout: ProviderLogout, *, now: datetime | None = None
+) -> int:
+    """End the dashboard sessions a back-channel logout names: those opened in the provider's
+    session ``sid``; with only a ``sub``, every session of the account bound to it (its password
+    sessions too: the provider says this person is signed out). Audited as ``logout`` per
+    account; returns how many sessions ended (0 for a person unknown here)."""
+    now = now or utcnow()
+    with db.session() as session:
+        user_id = None
+        if logout.subject is not None:
+            identity = f"{logout.issuer} {logout.subject}"
+            user = user_queries.get_user_by_sso_identity(session, identity=identity)
+            if user is None:
+                return 0
+            user_id = user.id
+        ended = user_queries.live_provider_sessions(
+            session,
+            now=now,
+            sso_session=provider_session_key(logout.issuer, logout.session_id),
+            user_id=user_id,
+        )
+        user_queries.revoke_user_sessions(session, token_hashes=[row.token_hash for row in ended])
+        for account, sessions in Counter(row.user_id for row in ended).items():
+            audit_queries.add_audit(
+                session,
+                action=AuditAction.LOGOUT,
+                user=session.get(User, account),
+                detail={"via": "provider", "sessions": sessions},
+            )
+        return len(ended)

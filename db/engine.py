@@ -183,6 +183,18 @@ def _upgrade_to_10(connection: Connection) -> None:
     create_postgres_queue_indexes(connection)
 
 
+def _upgrade_to_11(connection: Connection) -> None:
+    """Which provider session a single sign-on session belongs to, and its ID token
+    (core/sso.py: the provider's back-channel logout ends it; the dashboard's sign-out can end
+    the provider's)."""
+    _add_missing_columns(
+        connection, "user_session", {"sso_session": "VARCHAR", "sso_id_token": "VARCHAR"}
+    )
+    connection.execute(
+        text("CREATE INDEX IF NOT EXISTS ix_user_session_sso_session ON user_session (sso_session)")
+    )
+
+
 TRIGRAM_EXTENSION = "pg_trgm"
 
 
@@ -231,6 +243,7 @@ UPGRADES: list[UpgradeStep] = [
     _upgrade_to_8,
     _upgrade_to_9,
     _upgrade_to_10,
+    _upgrade_to_11,
 ]
 
 

@@ -385,6 +385,11 @@ class UserSession(SQLModel, table=True):
     created_at: datetime = _ts()
     expires_at: datetime = _ts(default_now=False)
     revoked: bool = False
+    # a session single sign-on opened (core/sso.py): "<issuer> <sid>" of the provider's own
+    # session, which its back-channel logout names, and the ID token that ends the provider's
+    # session at sign-out (only kept with ``oidc_provider_signout``)
+    sso_session: str | None = Field(default=None, index=True)
+    sso_id_token: str | None = None
 
 
 class LoginAttempt(SQLModel, table=True):

@@ -7,11 +7,14 @@ in page HTML. The cookie lives as long as the server-side session (``auth.authen
 the browser drops it when the session expires; sign-out revokes the session in the database,
 clears the cookie and makes this server's media routes forget the session at once. It first
 waits (at most ``SIGNOUT_DRAIN_S``) for the review writes still running under the session
-(:mod:`dashboard.deferred`), so the save made just before signing out is kept. Rate limiting and
-auditing stay in :func:`core.auth.authenticate`.
+(:mod:`dashboard.deferred`), so the save made just before signing out is kept. A single sign-on
+session then goes on to the provider's end-session endpoint where ``oidc_provider_signout`` asks
+for it. Rate limiting and auditing stay in :mod:`core.auth`.
 """
 
 from __future__ import annotations
+
+import logging
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -20,11 +23,13 @@ from starlette.routing import Route
 
 from core import auth, sso
 from core.auth import CurrentUser, SessionToken
-from core.config import get_settings
+from core.config import Settings, get_settings
 from dashboard import deferred
 from dashboard.routes.recent import Recent
 from db.engine import get_database
 from db.tables import utcnow
+
+logger = logging.getLogger(__name__)
 
 COOKIE = "tagger_session"
 SIGNIN_PATH = "/auth/signin"
@@ -55,6 +60,12 @@ def over_https(request: Request) -> bool:
     cookies are ``Secure``: a browser never sends them over plain http."""
     public = get_settings().public_url or ""
     return request.url.scheme == "https" or public.startswith("https://")
+
+
+def public_base(request: Request) -> str:
+    """The dashboard's address as browsers see it, without the trailing slash
+    (``TAGGER_PUBLIC_URL`` behind a proxy, else this request's)."""
+    return (get_settings().public_url or str(request.base_url)).rstrip("/")
 
 
 def same_origin(request: Request) -> bool:
@@ -103,17 +114,40 @@ def signed_in(request: Request, session: SessionToken) -> Response:
 
 
 async def signout(request: Request) -> Response:
-    """Revoke the session server-side and clear the cookie; 303 to the sign-in page."""
+    """Revoke the session server-side and clear the cookie; 303 to the sign-in page, or for a
+    single sign-on session with ``oidc_provider_signout``, to the provider's end-session endpoint
+    (which sends the browser back to the sign-in page)."""
     if not same_origin(request):
         return PlainTextResponse("cross-site sign-out refused", status_code=403)
+    settings = get_settings()
     token = session_token(request)
+    destination = HOME
     if token:
         await run_in_threadpool(deferred.drain, token, SIGNOUT_DRAIN_S)
         checked_sessions.forget(token)
-        await run_in_threadpool(auth.logout, get_database(get_settings()), token)
-    response = RedirectResponse(HOME, status_code=303)
+        id_token = await run_in_threadpool(auth.logout, get_database(settings), token)
+        if id_token and settings.oidc_provider_signout and sso.configured(settings):
+            back = public_base(request) + HOME
+            destination = await run_in_threadpool(_provider_signout, settings, id_token, back)
+    response = RedirectResponse(destination, status_code=303)
     clear_cookie(response)
     return response
+
+
+def _provider_signout(settings: Settings, id_token: str, back: str) -> str:
+    """The provider's end-session URL, or the sign-in page where it has none or cannot be
+    reached (the dashboard's session has ended either way; the log says why)."""
+    try:
+        url = sso.client(settings).end_session_url(id_token, back)
+    except sso.SsoError as e:
+        logger.warning("signed out here, but not at the provider: %s", e)
+        return HOME
+    if url is None:
+        logger.warning(
+            "signed out here, but not at the provider: its metadata has no end_session_endpoint"
+        )
+        return HOME
+    return url
 
 
 routes = [

@@ -1,4 +1,5 @@
-"""Single sign-on's two stops in the browser's round trip to the provider (core/sso.py).
+"""Single sign-on's two stops in the browser's round trip to the provider (core/sso.py), and
+the provider's back-channel logout.
 
 GET /auth/sso/start sends the browser to the provider and keeps the attempt (state, nonce, PKCE
 verifier) in an HttpOnly cookie scoped to /auth/sso; GET /auth/sso/callback is where the
@@ -6,16 +7,19 @@ provider sends it back: the attempt is checked and completed, and the browser ge
 session cookie as a password sign-in. A failure goes back to the sign-in page with a reason code
 (never the provider's words in the URL); the server's log, and the audit log for refusals,
 keep the details.
+
+POST /auth/sso/logout is where the provider's server posts a logout token when someone's
+session there ends: the dashboard sessions it names end too (open pages sign out at their next
+action, media stops within seconds).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from core import sso
@@ -30,23 +34,13 @@ PENDING_COOKIE = "tagger_sso"
 PREFIX = "/auth/sso"
 START_PATH = f"{PREFIX}/start"
 CALLBACK_PATH = f"{PREFIX}/callback"
-
-_clients: dict[tuple, sso.OidcClient] = {}  # one per provider setting: keeps its metadata and keys
-_clients_lock = threading.Lock()
-
-
-def client(settings: Settings) -> sso.OidcClient:
-    key = (settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret)
-    with _clients_lock:
-        if key not in _clients:
-            _clients[key] = sso.OidcClient(settings)
-        return _clients[key]
+LOGOUT_PATH = f"{PREFIX}/logout"  # the back-channel logout URI registered at the provider
+MAX_LOGOUT_FORM_FIELDS = 2
 
 
 def redirect_uri(request: Request, settings: Settings) -> str:
     """Where the provider sends the browser back (registered there as the redirect URI)."""
-    base = settings.public_url or str(request.base_url)
-    return base.rstrip("/") + CALLBACK_PATH
+    return session.public_base(request) + CALLBACK_PATH
 
 
 def _failed(error: sso.SsoError) -> Response:
@@ -62,7 +56,7 @@ async def start(request: Request) -> Response:
         return PlainTextResponse("single sign-on is not configured here", status_code=404)
     try:  # the provider's metadata may be read now (network): off the event loop
         url, pending = await run_in_threadpool(
-            client(settings).begin, redirect_uri(request, settings)
+            sso.client(settings).begin, redirect_uri(request, settings)
         )
     except sso.SsoError as e:
         return _failed(e)
@@ -99,11 +93,41 @@ async def callback(request: Request) -> Response:
 def _complete(
     settings: Settings, params: dict[str, str], pending: sso.PendingSignIn, back_to: str
 ) -> SessionToken:
-    identity = client(settings).identity(params, pending, back_to)
+    identity = sso.client(settings).identity(params, pending, back_to)
     return sso.sign_in(get_database(settings), identity, settings=settings)
+
+
+async def logout(request: Request) -> Response:
+    """The provider's back-channel logout (form field ``logout_token``): 200 once the sessions
+    it names have ended (none known here is fine), 400 with the reason for a token that is not
+    valid here. Never cached (Back-Channel Logout 1.0, 2.8)."""
+    settings = get_settings()
+    if not sso.configured(settings):
+        return PlainTextResponse("single sign-on is not configured here", status_code=404)
+    async with request.form(max_files=0, max_fields=MAX_LOGOUT_FORM_FIELDS) as form:
+        token = str(form.get("logout_token", ""))
+    try:
+        ended = await run_in_threadpool(_end_sessions, settings, token)
+    except sso.SsoError as e:
+        logger.warning("a back-channel logout was refused: %s", e)
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": str(e)},
+            status_code=400,
+            headers={"Cache-Control": "no-store"},
+        )
+    logger.info("the provider's back-channel logout ended %d dashboard session(s)", ended)
+    return Response(status_code=200, headers={"Cache-Control": "no-store"})
+
+
+def _end_sessions(settings: Settings, token: str) -> int:
+    if not token:
+        raise sso.SsoError("the request has no logout_token")
+    notice = sso.client(settings).logout(token)
+    return sso.end_provider_sessions(get_database(settings), notice)
 
 
 routes = [
     Route(START_PATH, start, methods=["GET"]),
     Route(CALLBACK_PATH, callback, methods=["GET"]),
+    Route(LOGOUT_PATH, logout, methods=["POST"]),
 ]

@@ -181,9 +181,21 @@ def language_route(session: Session, *, user_id: int) -> list[ColumnElement[bool
 
 
 def create_user_session(
-    session: Session, *, token_hash: str, user_id: int, expires_at: datetime
+    session: Session,
+    *,
+    token_hash: str,
+    user_id: int,
+    expires_at: datetime,
+    sso_session: str | None = None,
+    sso_id_token: str | None = None,
 ) -> UserSession:
-    row = UserSession(token_hash=token_hash, user_id=user_id, expires_at=expires_at)
+    row = UserSession(
+        token_hash=token_hash,
+        user_id=user_id,
+        expires_at=expires_at,
+        sso_session=sso_session,
+        sso_id_token=sso_id_token,
+    )
     session.add(row)
     session.flush()
     return row
@@ -197,6 +209,28 @@ def revoke_user_session(session: Session, *, token_hash: str) -> None:
     session.exec(
         update(UserSession).where(col(UserSession.token_hash) == token_hash).values(revoked=True)
     )
+
+
+def live_provider_sessions(
+    session: Session, *, now: datetime, sso_session: str | None, user_id: int | None
+) -> list[UserSession]:
+    """The live sessions a provider's logout names: those of its session ``sso_session``, of
+    the account ``user_id``, or (both given) of that session and account."""
+    query = select(UserSession).where(~col(UserSession.revoked), col(UserSession.expires_at) > now)
+    if sso_session is not None:
+        query = query.where(col(UserSession.sso_session) == sso_session)
+    if user_id is not None:
+        query = query.where(col(UserSession.user_id) == user_id)
+    return list(session.exec(query))
+
+
+def revoke_user_sessions(session: Session, *, token_hashes: Sequence[str]) -> None:
+    if token_hashes:
+        session.exec(
+            update(UserSession)
+            .where(col(UserSession.token_hash).in_(token_hashes))
+            .values(revoked=True)
+        )
 
 
 def count_live_sessions(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -15,7 +16,7 @@ from core import auth, sso
 from core.config import Settings
 from db.engine import Database
 from db.queries import users
-from db.tables import AuditAction, AuditLog, Role, User
+from db.tables import AuditAction, AuditLog, Role, User, UserSession
 from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, FakeProvider, new_key
 
 REDIRECT = "http://dashboard.test/auth/sso/callback"
@@ -326,3 +327,101 @@ def test_an_admin_makes_an_account_forget_its_identity(db, settings) -> None:
     assert sso.unbind(db, username="ann@example.com") is False
     with pytest.raises(auth.UnknownUserError):
         sso.unbind(db, username="nobody")
+
+
+# --- signing out: the provider's back-channel logout, and the provider's end-session -----------
+
+
+def _live(db: Database, signed: auth.SessionToken) -> bool:
+    return auth.resolve_session(db, signed.token) is not None
+
+
+def test_a_back_channel_logout_token_is_verified_as_its_specification_asks(
+    sso_settings, provider
+) -> None:
+    client = sso.OidcClient(sso_settings)
+    by_session = client.logout(provider.logout_token(sid="sid-1"))
+    assert by_session == sso.ProviderLogout(provider.issuer, subject=None, session_id="sid-1")
+    by_subject = client.logout(provider.logout_token(sub="s-1", sid="sid-1"))
+    assert (by_subject.subject, by_subject.session_id) == ("s-1", "sid-1")
+    refusals = [
+        ({"sid": "x", "aud": "another-client"}, "logout token is not valid here.*aud"),
+        ({"sid": "x", "iss": "http://elsewhere.test"}, "not valid here.*iss"),
+        ({"sid": "x", "exp": int(time.time()) - 3600}, "not valid here.*expired"),
+        ({"sid": "x", "jti": None}, "not valid here.*jti"),
+        ({"sid": "x", "events": None}, "not valid here.*events"),
+        ({"sid": "x", "events": {"urn:other": {}}}, "does not carry the logout event"),
+        ({"sid": "x", "nonce": "n"}, "carries a nonce"),  # an ID token is not a logout token
+        ({}, "neither a subject nor a session"),
+        ({"sid": "x", "exp": None, "iat": int(time.time()) - 3600}, "too old"),
+    ]
+    for claims, words in refusals:
+        with pytest.raises(sso.SsoError, match=words):
+            client.logout(provider.logout_token(**claims))
+    # without exp, a recent one counts
+    assert client.logout(provider.logout_token(sid="y", exp=None)).session_id == "y"
+    provider.forge_with = new_key(provider.key.kid)
+    with pytest.raises(sso.SsoError, match="not valid here"):
+        client.logout(provider.logout_token(sid="x"))
+    with pytest.raises(sso.SsoError, match="not a JWT"):
+        client.logout("not a token")
+
+
+def test_a_back_channel_logout_ends_the_provider_session_s_dashboard_sessions(db, settings) -> None:
+    """By ``sid``: only the sessions opened in that provider session; by ``sub``: every session
+    of the account bound to it, its password sessions too; someone unknown here: nothing."""
+    password = auth.generate_password()
+    auth.create_user(db, username="ann@example.com", password=password, role=Role.MODERATOR)
+    _add(db, "bob@example.com")
+    issuer = "https://idp.test"
+    laptop = sso.sign_in(db, replace(_identity(), session_id="sid-laptop"), settings=settings)
+    phone = sso.sign_in(db, replace(_identity(), session_id="sid-phone"), settings=settings)
+    bob = sso.sign_in(
+        db, replace(_identity("bob@example.com", "s-2"), session_id="sid-laptop"), settings=settings
+    )
+    with_password = auth.authenticate(db, "ann@example.com", password)
+    ended = sso.end_provider_sessions(
+        db, sso.ProviderLogout(issuer, subject="s-1", session_id="sid-laptop")
+    )
+    assert ended == 1  # bob's session of the same sid is another account's: not ended
+    assert [_live(db, s) for s in (laptop, phone, bob, with_password)] == [False, True, True, True]
+    [(username, detail)] = _audit(db, AuditAction.LOGOUT)
+    assert username == "ann@example.com" and detail == {"via": "provider", "sessions": 1}
+    assert sso.end_provider_sessions(db, sso.ProviderLogout(issuer, "s-1", None)) == 2
+    assert [_live(db, s) for s in (phone, bob, with_password)] == [False, True, False]
+    assert sso.end_provider_sessions(db, sso.ProviderLogout(issuer, None, "sid-laptop")) == 1
+    assert not _live(db, bob)
+    assert sso.end_provider_sessions(db, sso.ProviderLogout(issuer, "unknown", None)) == 0
+    elsewhere = sso.ProviderLogout("https://other.test", None, "sid-phone")
+    assert sso.end_provider_sessions(db, elsewhere) == 0
+
+
+def test_the_id_token_is_kept_only_for_the_provider_s_sign_out(db, settings) -> None:
+    _add(db, "ann@example.com")
+    identity = replace(_identity(), session_id="sid-1", id_token="eyJ.id.token")
+    kept_off = sso.sign_in(db, identity, settings=settings)
+    assert auth.logout(db, kept_off.token) is None  # off: the dashboard's session only
+    on = settings.model_copy(update={"oidc_provider_signout": True})
+    kept_on = sso.sign_in(db, identity, settings=on)
+    assert auth.logout(db, kept_on.token) == "eyJ.id.token"
+    assert auth.logout(db, kept_on.token) is None  # already ended: nothing more, not audited
+    assert [detail for _, detail in _audit(db, AuditAction.LOGOUT)] == [{}, {}]
+    with db.session() as s:
+        stored = {row.sso_session for row in s.exec(select(UserSession))}
+    assert stored == {"https://idp.test sid-1"}
+
+
+def test_the_end_session_url_carries_the_hint_and_the_way_back(sso_settings, provider) -> None:
+    provider.claims = {**provider.claims, "sid": "sid-9"}
+    client = sso.OidcClient(sso_settings)
+    identity = _round_trip(client, provider)
+    assert identity.session_id == "sid-9" and identity.session_key == f"{provider.issuer} sid-9"
+    url = client.end_session_url(identity.id_token, "http://dashboard.test/")
+    assert url.startswith(f"{provider.issuer}/end-session?")
+    assert _query(url) == {
+        "id_token_hint": identity.id_token,
+        "client_id": CLIENT_ID,
+        "post_logout_redirect_uri": "http://dashboard.test/",
+    }
+    provider.end_session = False  # e.g. Google: no end-session endpoint
+    assert sso.OidcClient(sso_settings).end_session_url(identity.id_token, "/") is None

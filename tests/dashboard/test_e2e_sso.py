@@ -1,7 +1,8 @@
 """End to end in a real browser: single sign-on through a loopback OpenID Connect provider on
 `tagger serve`. A person in a mapped group clicks "Sign in with ...", goes to the provider and
 back, and lands signed in, with an account made for them; a reload keeps the session; signing
-out ends it; a person in no mapped group comes back to the sign-in page with the reason.
+out ends it, and the provider's session too (``TAGGER_OIDC_PROVIDER_SIGNOUT``), coming back to the
+sign-in page; a person in no mapped group comes back to the sign-in page with the reason.
 
 The dashboard runs in its own process group and the Playwright session in a child process group
 with a hard deadline (:func:`tests.support.browser.run_in_browser`).
@@ -74,6 +75,7 @@ def test_single_sign_on_in_a_browser(settings: Settings) -> None:
         "TAGGER_OIDC_NAME": PROVIDER,
         "TAGGER_OIDC_ROLES": "tagger-mods=moderator,tagger-admins=admin",
         "TAGGER_PASSWORD_SIGNIN": "false",
+        "TAGGER_OIDC_PROVIDER_SIGNOUT": "true",
     }
     try:
         with serve_dashboard(settings.data_dir, env=env) as server:
@@ -85,13 +87,16 @@ def test_single_sign_on_in_a_browser(settings: Settings) -> None:
     assert seen["landed"].startswith(server.url) and seen["signed_out"]
     assert seen["password_form"] == 0  # TAGGER_PASSWORD_SIGNIN=false: the provider only
     assert PROVIDER in refusal
+    [ended] = provider.ended  # through the provider's end-session, and back to the sign-in page
+    assert ended["post_logout_redirect_uri"] == server.url.rstrip("/") + "/"
     with db.session() as s:
         ann = users.get_user_by_name(s, username="ann@example.com")
         assert ann.role == Role.MODERATOR and ann.sso_identity == f"{provider.issuer} s-ann"
         assert users.get_user_by_name(s, username="eve@example.com") is None
         logins = audit.list_audit(s, action=AuditAction.LOGIN)
+        [signed_out] = audit.list_audit(s, action=AuditAction.LOGOUT)
         [refused] = audit.list_audit(s, action=AuditAction.LOGIN_FAILED)
         sessions = s.exec(select(UserSession).where(UserSession.user_id == ann.id)).all()
     assert [e.username for e in logins] == ["ann@example.com"]  # the reload reused its session
-    assert refused.username == "eve@example.com"
+    assert refused.username == "eve@example.com" and signed_out.username == "ann@example.com"
     assert [row.revoked for row in sessions] == [True]  # signed out

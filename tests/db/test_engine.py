@@ -19,7 +19,15 @@ from core.config import Settings
 from db import engine as engine_module
 from db.engine import Database, DatabaseBusyError, SchemaTooNewError, get_database, init_db
 from db.locking import FairFileLock
-from db.tables import ApiToken, QueueRanking, RetrainPolicy, SchemaInfo, User, Video
+from db.tables import (
+    ApiToken,
+    QueueRanking,
+    RetrainPolicy,
+    SchemaInfo,
+    User,
+    UserSession,
+    Video,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,6 +97,8 @@ _V8_INDEXED = {("video", "claimed_by")}  # columns that were there, without an i
 _POSTGRES_QUEUE_INDEXES = {"ix_video_created_at", "ix_video_title_trgm", "ix_video_spoken_language"}
 # what version 9 lacked (engine._upgrade_to_10)
 _V10_COLUMNS = {("app_user", "sso_identity")}
+# what version 10 lacked (engine._upgrade_to_11)
+_V11_COLUMNS = {("user_session", "sso_session"), ("user_session", "sso_id_token")}
 
 
 def _rebuild_old_schema(database: Database, version: int) -> None:
@@ -103,6 +113,7 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
         | (_V7_COLUMNS if version < 7 else set())
         | (_V8_COLUMNS if version < 8 else set())
         | (_V10_COLUMNS if version < 10 else set())
+        | (_V11_COLUMNS if version < 11 else set())
     )
     with database.session() as session:
         connection = session.connection()
@@ -124,6 +135,10 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
                 "CREATE INDEX ix_video_title_trgm ON video USING gin (title gin_trgm_ops)",
             ):
                 connection.execute(text(statement))
+        if version >= 10 and database.backend == "postgresql":  # version 10's
+            connection.execute(
+                text("CREATE INDEX ix_video_spoken_language ON video (spoken_language)")
+            )
         session.add(SchemaInfo(id=1, version=version))
         connection.execute(
             old.tables["video"].insert().values(title=f"from v{version}", external_id="old")
@@ -131,20 +146,24 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
 
 
 def _video_index_names(database: Database) -> set[str]:
+    return _index_names(database, "video")
+
+
+def _index_names(database: Database, table: str) -> set[str]:
     query = (
-        "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'video'"
+        "SELECT index_name FROM duckdb_indexes() WHERE table_name = :table"
         if database.is_duckdb
-        else "SELECT indexname FROM pg_indexes WHERE tablename = 'video'"
+        else "SELECT indexname FROM pg_indexes WHERE tablename = :table"
     )
     with database.session() as session:
-        return set(session.exec(text(query)).scalars())
+        return set(session.exec(text(query), params={"table": table}).scalars())
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7, 8, 9])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
 def test_an_old_database_is_upgraded_to_the_current_schema(
     database: Database, version: int
 ) -> None:
-    """Rebuild what a version-1 to -9 database looked like (tables, columns, sequences),
+    """Rebuild what a version-1 to -10 database looked like (tables, columns, sequences),
     then ``init_db`` must bring it to exactly what db.tables declares, keeping its rows, plus
     PostgreSQL's queue indexes."""
     _rebuild_old_schema(database, version)
@@ -154,7 +173,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         assert "ix_video_claimed_by" not in _video_index_names(database)
     if version < 9:
         assert not _POSTGRES_QUEUE_INDEXES & _video_index_names(database)
-    assert init_db(database) == engine_module.latest_schema_version() == 10
+    assert init_db(database) == engine_module.latest_schema_version() == 11
     assert {"ix_video_review_rank", "ix_video_claimed_by"} <= _video_index_names(database)
     postgres_only = _POSTGRES_QUEUE_INDEXES if not database.is_duckdb else set()
     assert _POSTGRES_QUEUE_INDEXES & _video_index_names(database) == postgres_only
@@ -170,6 +189,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
             | _V7_COLUMNS
             | _V8_COLUMNS
             | _V10_COLUMNS
+            | _V11_COLUMNS
         ):
             assert column in engine_module._column_names(session.connection(), table)
         session.add(ApiToken(name="t", user_id=1, scope="read", token_hash="h", prefix="p"))
@@ -192,6 +212,16 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         session.add(QueueRanking(id=1, ranked_at=datetime(2026, 1, 3, tzinfo=UTC), videos=5))
         session.add(User(username="polyglot", password_hash="h", languages="de,ru"))
         session.add(User(username="sso", password_hash="h", sso_identity="https://idp 1"))
+        session.add(
+            UserSession(
+                token_hash="h",
+                user_id=1,
+                expires_at=datetime(2026, 1, 4, tzinfo=UTC),
+                sso_session="https://idp sid-1",
+                sso_id_token="eyJ.e.s",
+            )
+        )
+    assert "ix_user_session_sso_session" in _index_names(database, "user_session")
     # one account per single sign-on identity
     with pytest.raises(IntegrityError), database.session() as session:
         session.add(User(username="sso2", password_hash="h", sso_identity="https://idp 1"))

@@ -2,7 +2,9 @@
 serves (metadata, authorize, token, keys), checking what a real one checks of the client (its
 secret, the redirect URI, the PKCE verifier, one use per code), and signing ID tokens with a key
 of its own. A test sets who signs in (``claims``) and can make it refuse, rotate its key, or
-tamper with the token (``token_changes``, ``forge_with``)."""
+tamper with the token (``token_changes``, ``forge_with``). Its end-session endpoint (RP-Initiated
+Logout) checks the ID token hint and sends the browser back; :meth:`FakeProvider.logout_token`
+signs what its back-channel logout would post."""
 
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ class FakeProvider:
         self.token_changes: dict = {}  # claims to overwrite in the next ID tokens (tampering)
         self.forge_with: RSAKey | None = None  # sign with a key the provider does not publish
         self.named: str | None = None  # its issuer (metadata, tokens), if not its own address
+        self.end_session = True  # publishes an end-session endpoint (Google's metadata has none)
+        self.ended: list[dict[str, str]] = []  # the queries of its end-session endpoint
         self.codes: dict[str, dict] = {}
         self.requests: list[str] = []  # "METHOD path" of every request, in order
         provider = self
@@ -62,6 +66,22 @@ class FakeProvider:
     def rotate_key(self) -> None:
         self.key = new_key(f"key-{secrets.token_hex(4)}")
 
+    def logout_token(self, **claims) -> str:
+        """A back-channel logout token for this client (``sub`` and/or ``sid`` in ``claims``,
+        which may also overwrite or, with None, leave out any standard claim)."""
+        now = int(time.time())
+        base = {
+            "iss": self.named or self.issuer,
+            "aud": CLIENT_ID,
+            "iat": now,
+            "exp": now + 120,
+            "jti": secrets.token_hex(8),
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+        }
+        merged = {k: v for k, v in (base | claims).items() if v is not None}
+        key = self.forge_with or self.key
+        return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "logout+jwt"}, merged, key)
+
     def approve(self, authorize_url: str) -> str:
         """What a browser at the provider's sign-in page ends with: the redirect back
         (``Location`` of /authorize's answer), for the person in ``claims``."""
@@ -80,6 +100,8 @@ class FakeProvider:
             self._json(request, 200, self._metadata())
         elif method == "GET" and url.path == "/jwks":
             self._json(request, 200, {"keys": [self.key.as_dict(private=False)]})
+        elif method == "GET" and url.path == "/end-session" and self.end_session:
+            self._end_session(request, {k: v[0] for k, v in parse_qs(url.query).items()})
         elif method == "GET" and url.path == "/authorize":
             self._authorize(request, {k: v[0] for k, v in parse_qs(url.query).items()})
         elif method == "POST" and url.path == "/token":
@@ -90,7 +112,9 @@ class FakeProvider:
             self._json(request, 404, {"error": "not_found"})
 
     def _metadata(self) -> dict:
+        end_session = {"end_session_endpoint": f"{self.issuer}/end-session"}
         return {
+            **(end_session if self.end_session else {}),
             "issuer": self.named or self.issuer,
             "authorization_endpoint": f"{self.issuer}/authorize",
             "token_endpoint": f"{self.issuer}/token",
@@ -151,6 +175,22 @@ class FakeProvider:
         id_token = jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
         answer = {"access_token": "at", "token_type": "Bearer", "id_token": id_token}
         self._json(request, 200, answer)
+
+    def _end_session(self, request: BaseHTTPRequestHandler, query: dict[str, str]) -> None:
+        """Ends the person's session (recorded) when the hint is an ID token it signed for this
+        client, and sends the browser back to ``post_logout_redirect_uri``."""
+        try:
+            hint = jwt.decode(query.get("id_token_hint", ""), self.key)
+        except ValueError:
+            self._json(request, 400, {"error": "invalid_request", "error_description": "hint"})
+            return
+        if hint.claims.get("aud") != CLIENT_ID or query.get("client_id") != CLIENT_ID:
+            self._json(request, 400, {"error": "invalid_request", "error_description": "client"})
+            return
+        self.ended.append(query)
+        request.send_response(302)
+        request.send_header("Location", query["post_logout_redirect_uri"])
+        request.end_headers()
 
     @staticmethod
     def _json(request: BaseHTTPRequestHandler, status: int, body: dict) -> None:

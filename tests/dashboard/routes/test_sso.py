@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlsplit
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from core import auth
+from core import sso as core_sso
 from core.config import get_settings
 from dashboard.routes import session, sso
 from tests.dashboard.routes.conftest import PASSWORD, Served
@@ -108,3 +110,61 @@ def test_passwords_can_be_turned_off_once_a_provider_signs_in(browser, provider,
     assert refused.headers["location"] == f"/?{session.SIGNIN_RESULT_PARAM}=password_off"
     assert session.COOKIE not in refused.cookies
     assert session.COOKIE in _via_provider(browser, provider).cookies
+
+
+def test_sign_out_goes_on_to_the_provider_where_the_setting_asks(
+    browser, provider, served, monkeypatch
+) -> None:
+    """Off (the default): the dashboard's session ends, the provider's is left. On: the browser
+    goes on to the provider's end-session endpoint with the ID token as hint and comes back to
+    the sign-in page; a password session, or a provider without the endpoint, stays here."""
+    token = _via_provider(browser, provider).cookies[session.COOKIE]
+    left = browser.post(session.SIGNOUT_PATH, follow_redirects=False)
+    assert left.headers["location"] == session.HOME and provider.ended == []
+    assert auth.resolve_session(served.db, token) is None
+    monkeypatch.setenv("TAGGER_OIDC_PROVIDER_SIGNOUT", "true")
+    get_settings.cache_clear()
+    token = _via_provider(browser, provider).cookies[session.COOKIE]
+    left = browser.post(session.SIGNOUT_PATH, follow_redirects=False)
+    assert left.headers["location"].startswith(f"{provider.issuer}/end-session?")
+    assert f'{session.COOKIE}=""' in left.headers["set-cookie"]
+    assert auth.resolve_session(served.db, token) is None  # ended here first
+    back = httpx.get(left.headers["location"], follow_redirects=False)
+    assert back.headers["location"] == "http://testserver/"  # the sign-in page
+    [ended] = provider.ended
+    assert ended["client_id"] == CLIENT_ID and ended["id_token_hint"].count(".") == 2
+    signed = browser.post(
+        session.SIGNIN_PATH, data={"username": "mod", "password": PASSWORD}, follow_redirects=False
+    )
+    assert signed.cookies[session.COOKIE]
+    assert browser.post(session.SIGNOUT_PATH, follow_redirects=False).headers["location"] == "/"
+    provider.end_session = False
+    monkeypatch.setattr(core_sso, "METADATA_TTL_S", 0.0)  # the server's client reads it again
+    _via_provider(browser, provider)
+    assert browser.post(session.SIGNOUT_PATH, follow_redirects=False).headers["location"] == "/"
+    assert len(provider.ended) == 1
+
+
+def test_the_provider_s_back_channel_logout_ends_the_session(browser, provider, served) -> None:
+    provider.claims = {**provider.claims, "sid": "sid-7"}
+    token = _via_provider(browser, provider).cookies[session.COOKIE]
+    server = TestClient(Starlette(routes=sso.routes), base_url="http://testserver")
+    other_session = provider.logout_token(sid="sid-other")
+    answer = server.post(sso.LOGOUT_PATH, data={"logout_token": other_session})
+    assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
+    assert auth.resolve_session(served.db, token).username == "mod"
+    forged = provider.logout_token(sid="sid-7", aud="another-client")
+    refused = server.post(sso.LOGOUT_PATH, data={"logout_token": forged})
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_request"
+    assert "aud" in refused.json()["error_description"]
+    assert server.post(sso.LOGOUT_PATH, data={}).status_code == 400
+    assert auth.resolve_session(served.db, token).username == "mod"
+    ended = server.post(sso.LOGOUT_PATH, data={"logout_token": provider.logout_token(sid="sid-7")})
+    assert ended.status_code == 200
+    assert auth.resolve_session(served.db, token) is None
+    # the page's next action finds itself signed out
+    assert browser.post(session.SIGNOUT_PATH, follow_redirects=False).headers["location"] == "/"
+
+
+def test_without_a_provider_there_is_no_back_channel(browser: TestClient) -> None:
+    assert browser.post(sso.LOGOUT_PATH, data={"logout_token": "x"}).status_code == 404
