@@ -147,6 +147,16 @@ class Settings(BaseSettings):
             " least-labelled cluster of embeddings) instead of BADGE; 0: always BADGE."
         ),
     )
+    review_cold_start_min_agreement: float = Field(
+        0.08,
+        ge=0,
+        le=1,
+        description=(
+            "During that cold start, BADGE all the same where 50 or more labelled videos show "
+            "that nearest neighbours in embedding space share their labels less than this "
+            "beyond chance (core.ranking.neighbour_agreement); 0: coverage by the count alone."
+        ),
+    )
     review_rank_memory_mb: int = Field(
         256,
         ge=16,

@@ -28,7 +28,9 @@ prediction job and the active-learning benchmark (scripts/bench/active.py) rank 
   pick is the locally densest row of the largest cluster with the fewest labels
   (:func:`typical_clusters`). It needs no model, so it cannot be misled by a weak one.
 - ``typical_then_badge``: ``typical`` while fewer than ``labels_per_tag`` labelled rows per tag
-  of the label space are known, ``badge`` from then on (cold start, then uncertainty).
+  of the label space are known, ``badge`` from then on (cold start, then uncertainty); and
+  ``badge`` from the start where the labelled rows show that neighbours in embedding space share
+  their labels no more than ``min_agreement`` beyond chance (:func:`covers_first`).
 
 The review queue's default order is ``typical_then_badge`` over the whole unreviewed pool
 (core/lifecycle/review_order.py: :func:`typical_clusters` at a cold start, then
@@ -71,6 +73,13 @@ _DIVERSE_POOL = 4  # a diverse batch of k is drawn from the 4k best-scored candi
 # where BADGE overtook coverage differed by data set, 1 to 6 (docs/LABEL_QUALITY.md, "Cold
 # start"), so the benchmark takes others (``--typical-labels-per-tag``)
 TYPICAL_LABELS_PER_TAG = 3.0
+# ... unless the labelled rows' nearest neighbours share their labels less than this beyond
+# chance (:func:`neighbour_agreement`): on the gene-function sets, where coverage never helped,
+# 0.00-0.07 at their first 5 %; 0.09-0.76 on the sets where it did or cost nothing
+# (docs/LABEL_QUALITY.md, "A cold start chosen from the data")
+MIN_NEIGHBOUR_AGREEMENT = 0.08
+AGREEMENT_MIN_ROWS = 50  # fewer labelled rows say too little: coverage, as without the rule
+AGREEMENT_MAX_ROWS = 4_000  # measured on a seeded sample of this many (O(rows^2) memory)
 _TYPICAL_NEIGHBOURS = 20  # local density = 1 / mean distance to this many nearest cluster mates
 _TYPICAL_FIT_ROWS = 20_000  # k-means centres are fitted on at most this many rows
 _TYPICAL_MATES = 2_000  # a larger cluster's density is measured against a sample this size
@@ -233,6 +242,59 @@ def typical_clusters(
     return np.array(chosen, dtype=np.int64)
 
 
+def neighbour_agreement(embeddings: np.ndarray, labels: np.ndarray) -> float:
+    """How much closeness in embedding space says about the labels, from the labelled rows
+    alone: (micro F1 of each row's labels against its nearest other row's, cosine - the expected
+    micro F1 against a random other row's) / (1 - the latter). About 0: neighbours share labels
+    no more than strangers, so covering the embedding space's regions first (TypiClust) spends
+    labels on distinctions the labels do not follow; 1: neighbours share every label.
+
+    ``labels`` is (rows, tags) of 0/1, ancestors included. Exact, in O(rows^2) memory: meant for
+    the few thousand labelled rows of a cold start (:data:`AGREEMENT_MAX_ROWS`)."""
+    n = len(embeddings)
+    if n < 2:
+        raise ValueError("neighbour agreement needs at least two labelled rows")
+    unit = _normalise(np.nan_to_num(np.asarray(embeddings, dtype=np.float32)))
+    similarity = unit @ unit.T
+    np.fill_diagonal(similarity, -np.inf)
+    nearest = np.argmax(similarity, axis=1)
+    Y = np.asarray(labels, dtype=np.float32)
+    sizes = Y.sum(axis=1)
+    overlap = Y @ Y.T
+    rows = np.arange(n)
+    near_f1 = 2 * overlap[rows, nearest].sum() / max(sizes.sum() + sizes[nearest].sum(), 1e-12)
+    # a random other row j != i: the mean of row i's overlaps and of the others' sizes
+    mean_overlap = (overlap.sum(axis=1) - np.diag(overlap)) / (n - 1)
+    mean_other_size = (sizes.sum() - sizes) / (n - 1)
+    chance_f1 = 2 * mean_overlap.sum() / max(sizes.sum() + mean_other_size.sum(), 1e-12)
+    return float((near_f1 - chance_f1) / max(1 - chance_f1, 1e-12))
+
+
+def covers_first(
+    labelled: np.ndarray | None,
+    labelled_labels: np.ndarray | None,
+    tags: int,
+    *,
+    labels_per_tag: float = TYPICAL_LABELS_PER_TAG,
+    min_agreement: float = MIN_NEIGHBOUR_AGREEMENT,
+) -> tuple[bool, float | None]:
+    """Whether a cold start's batch is chosen by coverage (``typical``) rather than BADGE, and
+    the neighbour agreement that decided it (None: not measured). Coverage while fewer than
+    ``labels_per_tag`` x ``tags`` rows are labelled, unless at least ``AGREEMENT_MIN_ROWS`` of them
+    (embeddings ``labelled``, 0/1 labels with ancestors ``labelled_labels``) show a
+    :func:`neighbour_agreement` below ``min_agreement`` (0 turns that test off)."""
+    known = 0 if labelled is None else len(labelled)
+    if known >= labels_per_tag * tags:
+        return False, None
+    if labelled_labels is None or min_agreement <= 0 or known < AGREEMENT_MIN_ROWS:
+        return True, None
+    rows = np.arange(known)
+    if known > AGREEMENT_MAX_ROWS:
+        rows = np.sort(np.random.default_rng(0).choice(known, AGREEMENT_MAX_ROWS, replace=False))
+    agreement = neighbour_agreement(labelled[rows], labelled_labels[rows])
+    return agreement >= min_agreement, agreement
+
+
 def _distinct_rows(rows: np.ndarray) -> int:
     """How many different rows ``rows`` holds (compared byte for byte: 0.05 CPU s for 100,000
     rows of 128 float32)."""
@@ -352,11 +414,14 @@ def select(
     member_proba: np.ndarray | None = None,
     gradients: GradientEmbedding | None = None,
     labels_per_tag: float = TYPICAL_LABELS_PER_TAG,
+    labelled_labels: np.ndarray | None = None,
+    min_agreement: float = MIN_NEIGHBOUR_AGREEMENT,
 ) -> np.ndarray:
     """Indices of the ``k`` rows of ``proba`` that ``strategy`` would have reviewed next
     (``committee`` needs ``member_proba``; ``diverse``, ``density`` and ``typical`` the
     ``embeddings`` (and the ``labelled`` rows' where known); ``badge`` and ``gradient_length``
-    the ``gradients``; ``typical_then_badge`` both, and switches at ``labels_per_tag``)."""
+    the ``gradients``; ``typical_then_badge`` both, and decides by :func:`covers_first` with the
+    ``labelled`` rows' ``labelled_labels``)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown ranking strategy {strategy!r}; expected one of {STRATEGIES}")
     n = len(proba)
@@ -364,8 +429,14 @@ def select(
     if strategy == "random":
         return (rng or np.random.default_rng(0)).permutation(n)[:k]
     if strategy == "typical_then_badge":
-        known = 0 if labelled is None else len(labelled)
-        strategy = "typical" if known < labels_per_tag * proba.shape[1] else "badge"
+        cover, _ = covers_first(
+            labelled,
+            labelled_labels,
+            proba.shape[1],
+            labels_per_tag=labels_per_tag,
+            min_agreement=min_agreement,
+        )
+        strategy = "typical" if cover else "badge"
     if strategy == "typical":
         if embeddings is None:
             raise ValueError("the 'typical' strategy needs the rows' embeddings")

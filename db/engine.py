@@ -186,10 +186,12 @@ def _upgrade_to_10(connection: Connection) -> None:
 def _upgrade_to_11(connection: Connection) -> None:
     """Which provider session a single sign-on session belongs to, and its ID token
     (core/sso.py: the provider's back-channel logout ends it; the dashboard's sign-out can end
-    the provider's)."""
+    the provider's). The neighbour agreement a cold start's ranking measured
+    (core/lifecycle/review_order.py)."""
     _add_missing_columns(
         connection, "user_session", {"sso_session": "VARCHAR", "sso_id_token": "VARCHAR"}
     )
+    _add_missing_columns(connection, "queue_ranking", {"neighbour_agreement": "DOUBLE PRECISION"})
     connection.execute(
         text("CREATE INDEX IF NOT EXISTS ix_user_session_sso_session ON user_session (sso_session)")
     )

@@ -461,6 +461,9 @@ class QueueRanking(SQLModel, table=True):
     model_version_id: int | None = None  # the version whose pool it ranked; None: before any
     videos: int = 0  # videos it ranked
     ranked_by: str | None = None  # its order: "badge" or "coverage"; None: nothing was ranked
+    # at a cold start under a model, how far the labelled videos' nearest neighbours shared their
+    # labels beyond chance (core.ranking.neighbour_agreement); None: not measured
+    neighbour_agreement: float | None = Field(default=None, sa_type=Double)
 
 
 class LeadVerdict(StrEnum):

@@ -3,11 +3,14 @@ start, when too few videos are labelled for any model's uncertainty to be truste
 
 Two callers. :func:`core.lifecycle.review_order.rank_review_pool` uses it under a model while
 fewer labelled videos than ``review_cold_start_labels_per_tag`` per tag of the model's label space
-are known. :func:`rank_before_first_model` uses it before any model exists, after each ingest run
-(``tagger ingest``, the dashboard's ingest job) and when the server ranks videos uploaded one at a
-time (:mod:`core.lifecycle.queue_ranking`): a new team's first labels then cover the kinds of
-content in its pool instead of following upload order. ``review_cold_start_labels_per_tag``
-= 0 turns both off.
+are known, unless the labelled videos show that neighbours in embedding space share their labels
+no more than ``review_cold_start_min_agreement`` beyond chance (:func:`labelled_evidence`): there
+covering the embedding space's regions spends labels on distinctions the labels do not follow.
+:func:`rank_before_first_model` uses it before any model exists, after each ingest run (``tagger
+ingest``, the dashboard's ingest job) and when the server ranks videos uploaded one at a time
+(:mod:`core.lifecycle.queue_ranking`): a new team's first labels then cover the kinds of content
+in its pool instead of following upload order (no model: nothing else could choose).
+``review_cold_start_labels_per_tag`` = 0 turns both off.
 
 Distances: each modality's unit vector side by side (:func:`core.ranking.joint_embedding`),
 randomly projected to ``COVERAGE_DIM`` columns as they are read, ``READ_BATCH`` videos at a time
@@ -27,9 +30,9 @@ from sqlmodel import Session
 from core.config import Settings
 from core.encoders import MODALITIES
 from core.lifecycle.progress import StepCallback, StepProgress
-from core.ranking import PickProgress, joint_embedding, typical_clusters
+from core.ranking import PickProgress, covers_first, joint_embedding, typical_clusters
 from core.review import count_labelled_videos, effective_labels
-from core.taxonomy import load_from_db
+from core.taxonomy import Taxonomy, load_from_db
 from db.engine import Database
 from db.queries import embeddings as embeddings_q
 from db.queries import model_versions as models_q
@@ -87,11 +90,14 @@ def projection(width: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ColdStart:
-    """The queue is in its cold start: ``labelled`` videos are known, ``needed`` end it."""
+    """The queue is in its cold start: ``labelled`` videos are known, ``needed`` end it.
+    ``badge_agreement``: the neighbour agreement for which the active version's last ranking
+    chose BADGE all the same (None: it covered, or there is no model yet)."""
 
     labelled: int
     needed: int
     model_active: bool
+    badge_agreement: float | None = None
 
 
 def cold_start(db: Database, *, settings: Settings) -> ColdStart | None:
@@ -103,6 +109,7 @@ def cold_start(db: Database, *, settings: Settings) -> ColdStart | None:
     per_tag = settings.review_cold_start_labels_per_tag
     if per_tag <= 0:
         return None
+    badge_agreement = None
     with db.session() as session:
         active = models_q.get_active_model(session)
         if active is None:
@@ -113,7 +120,16 @@ def cold_start(db: Database, *, settings: Settings) -> ColdStart | None:
             if version_needs is None:
                 return None
             labelled, needed = count_labelled_videos(session), version_needs
-    return ColdStart(labelled, needed, active is not None) if labelled < needed else None
+            last = videos_q.get_queue_ranking(session)
+            if (
+                last is not None
+                and last.model_version_id == active.id
+                and last.ranked_by == "badge"
+            ):
+                badge_agreement = last.neighbour_agreement
+    if labelled >= needed:
+        return None
+    return ColdStart(labelled, needed, active is not None, badge_agreement)
 
 
 def labels_needed(per_tag: float, tags: int) -> int:
@@ -128,36 +144,80 @@ def labels_needed_by(version: ModelVersion, per_tag: float) -> int | None:
     return None if tags is None else labels_needed(per_tag, tags)
 
 
-def labelled_ids_if_fewer(db: Database, *, than: int) -> list[int] | None:
-    """The labelled videos (what training learns from: a review, or imported labels) while they
-    number fewer than ``than``; None once they do. Counted first, in one query: a grown-up
-    deployment has many labelled videos and is long past its cold start."""
+def labels_if_fewer(db: Database, *, than: int) -> dict[int, list[str]] | None:
+    """The labelled videos' labels (what training learns from: a review, or imported labels)
+    while they number fewer than ``than``; None once they do. Counted first, in one query: a
+    grown-up deployment has many labelled videos and is long past its cold start."""
     with db.session() as session:
         if count_labelled_videos(session) >= than:
             return None
-        return list(effective_labels(session))
+        return effective_labels(session)
 
 
-def coverage_picks(
+@dataclass(frozen=True)
+class LabelledEvidence:
+    """What the labelled videos say at a cold start under a model: their joint embeddings
+    (None: none has embeddings of the encoder), whether coverage should choose the queue's
+    head, and the neighbour agreement that decided it (None: too few labelled to measure)."""
+
+    points: np.ndarray | None
+    cover: bool
+    agreement: float | None
+
+
+def labelled_evidence(
     db: Database,
     *,
     encoder_key: tuple[str, str],
     modalities: Sequence[str],
+    labels: dict[int, list[str]],
+    tags: int,
+    settings: Settings,
+) -> LabelledEvidence:
+    """The labelled videos' embeddings and the cold start's decision
+    (:func:`core.ranking.covers_first`: their labels, with ancestors, against their nearest
+    labelled neighbour's)."""
+    found = joint_points(db, encoder_key=encoder_key, modalities=modalities, video_ids=list(labels))
+    if found is None:
+        return LabelledEvidence(None, True, None)
+    ids, points = found
+    with db.session() as session:
+        taxonomy = load_from_db(session)
+    cover, agreement = covers_first(
+        points,
+        label_matrix(taxonomy, [labels[video_id] for video_id in ids]),
+        tags,
+        labels_per_tag=settings.review_cold_start_labels_per_tag,
+        min_agreement=settings.review_cold_start_min_agreement,
+    )
+    return LabelledEvidence(points, cover, agreement)
+
+
+def label_matrix(taxonomy: Taxonomy, labels: Sequence[Sequence[str]]) -> np.ndarray:
+    """(videos, tags) of 0/1: each video's tags and their ancestors, over the tags that occur."""
+    closed = [
+        set(tags) | {a.id for tag in tags for a in taxonomy.ancestors(tag)} for tags in labels
+    ]
+    column = {tag: i for i, tag in enumerate(sorted(set().union(*closed)))}
+    matrix = np.zeros((len(labels), len(column)), dtype=np.float32)
+    for row, tags in enumerate(closed):
+        matrix[row, [column[tag] for tag in tags]] = 1.0
+    return matrix
+
+
+def coverage_picks(
     pool_points: np.ndarray,
-    labelled_ids: list[int],
+    labelled_points: np.ndarray | None,
     picks: int,
     progress: PickProgress | None = None,
 ) -> np.ndarray:
     """Rows of ``pool_points`` (the pool's :func:`joint_points`) that TypiClust picks
-    (:func:`core.ranking.typical_clusters`), given the labelled videos' embeddings."""
-    labelled = joint_points(
-        db, encoder_key=encoder_key, modalities=modalities, video_ids=labelled_ids
-    )
+    (:func:`core.ranking.typical_clusters`), given the labelled videos' (None: none)."""
     return typical_clusters(
         pool_points,
         picks,
         np.random.default_rng(COVERAGE_SEED),
-        labelled=None if labelled is None else labelled[1],
+        labelled=labelled_points,
         progress=progress,
     )
 
@@ -197,14 +257,11 @@ def rank_before_first_model(
                 progress(StepProgress(PICKS_STEP, done, total, unit="picks"))
 
         picked(0, picks)
+        labelled = joint_points(
+            db, encoder_key=encoder_key, modalities=MODALITIES, video_ids=labelled_ids
+        )
         order = coverage_picks(
-            db,
-            encoder_key=encoder_key,
-            modalities=MODALITIES,
-            pool_points=pool_points,
-            labelled_ids=labelled_ids,
-            picks=picks,
-            progress=picked,
+            pool_points, None if labelled is None else labelled[1], picks, progress=picked
         )
         ranked_ids = [pool_ids[i] for i in order]
     with db.session() as session:

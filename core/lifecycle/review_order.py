@@ -8,7 +8,9 @@ demo corpus: a model that has seen a topic a few times cannot yet say what it is
 while fewer labelled videos than ``review_cold_start_labels_per_tag`` per tag of the model's
 label space are known, the head of the queue is chosen by coverage instead
 (:mod:`core.lifecycle.coverage`, TypiClust on the videos' cached embeddings): the typical video of
-each region of the pool that has the fewest labels.
+each region of the pool that has the fewest labels. Not where the labelled videos show that
+closeness in embedding space says little about the labels (their nearest neighbours share labels
+less than ``review_cold_start_min_agreement`` beyond chance): there BADGE chooses from the start.
 
 Either order chooses a batch, so it is computed once over the whole unreviewed pool, not video by
 video: :func:`rank_review_pool` runs after every pool-wide prediction run (``predict_videos``
@@ -81,6 +83,7 @@ def rank_review_pool(
         pool = videos_q.review_pool_ids(session, model_version_id=model.version_id)
     ranked_ids: list[int] = []
     ranked_by = "badge"
+    agreement: float | None = None  # measured at a cold start (coverage.labelled_evidence)
     found = pool_gradients(
         db,
         model=model,
@@ -91,22 +94,34 @@ def rank_review_pool(
     if found is not None:
         ids, gradients = found
         tags = model.classifier.hierarchy_.n_nodes
-        labelled_ids = coverage.labelled_ids_if_fewer(
+        labels = coverage.labels_if_fewer(
             db, than=coverage.labels_needed(settings.review_cold_start_labels_per_tag, tags)
         )
-        step = PICKS_STEP if labelled_ids is None else coverage.PICKS_STEP
-        ranked_by = "badge" if labelled_ids is None else "coverage"
+        evidence = None
+        if labels is not None:
+            evidence = coverage.labelled_evidence(
+                db,
+                encoder_key=_encoder_key(model),
+                modalities=model.classifier.modalities_,
+                labels=labels,
+                tags=tags,
+                settings=settings,
+            )
+            agreement = evidence.agreement
+        cover = evidence is not None and evidence.cover
+        step = coverage.PICKS_STEP if cover else PICKS_STEP
+        ranked_by = "coverage" if cover else "badge"
 
         def picked(done: int, total: int) -> None:
             report(StepProgress(step, done, total, unit="picks"))
 
         picks = min(settings.review_rank_badge_picks, len(ids))
         picked(0, picks)
-        if labelled_ids is None:
+        if cover:
+            order = _coverage_order(model, db, ids, gradients, evidence.points, picks, picked)
+        else:
             rng = np.random.default_rng(RANK_SEED)
             order = badge_order(gradients, picks, rng, progress=picked)
-        else:
-            order = _coverage_order(model, db, ids, gradients, labelled_ids, picks, picked)
         ranked_ids = [ids[i] for i in order]
     report(StepProgress(WRITE_STEP, 0, len(ranked_ids)))
     with db.session() as session:
@@ -116,6 +131,7 @@ def rank_review_pool(
             ranked_ids=ranked_ids,
             pool_read_at=pool_read_at,
             ranked_by=ranked_by,
+            neighbour_agreement=agreement,
         )
     report(StepProgress(WRITE_STEP, len(ranked_ids), len(ranked_ids)))
     return ranked
@@ -126,29 +142,23 @@ def _coverage_order(
     db: Database,
     ids: list[int],
     gradients: GradientEmbedding,
-    labelled_ids: list[int],
+    labelled_points: np.ndarray | None,
     picks: int,
     progress: Callable[[int, int], None],
 ) -> np.ndarray:
     """The cold start's order of the pool ``ids`` (rows of ``gradients``): ``picks`` by
     coverage, then the rest by gradient length."""
-    encoder_key = (model.metadata.encoder_id, model.metadata.encoder_version)
-    modalities = model.classifier.modalities_
     points = coverage.joint_points(
-        db, encoder_key=encoder_key, modalities=modalities, video_ids=ids
+        db, encoder_key=_encoder_key(model), modalities=model.classifier.modalities_, video_ids=ids
     )
     if points is None or points[0] != ids:
         raise RuntimeError("the pool's embeddings changed while the queue was ranked")
-    picked_rows = coverage.coverage_picks(
-        db,
-        encoder_key=encoder_key,
-        modalities=modalities,
-        pool_points=points[1],
-        labelled_ids=labelled_ids,
-        picks=picks,
-        progress=progress,
-    )
+    picked_rows = coverage.coverage_picks(points[1], labelled_points, picks, progress=progress)
     return then_by_gradient_length(picked_rows, gradients)
+
+
+def _encoder_key(model: registry.LoadedModel) -> tuple[str, str]:
+    return (model.metadata.encoder_id, model.metadata.encoder_version)
 
 
 def pool_gradients(

@@ -48,6 +48,13 @@ def cold_start_caption(cold: ColdStart) -> str:
             f"No model yet ({cold.labelled:,} labelled videos): the queue opens with one typical "
             "video of each kind of content, chosen after each ingest run."
         )
+    if cold.badge_agreement is not None:
+        return (
+            f"The model is new ({cold.labelled:,} of {cold.needed:,} labelled videos), but "
+            "videos that look alike share few labels here (neighbour agreement "
+            f"{cold.badge_agreement:.2f}): the queue follows the model's doubts (BADGE) already "
+            "instead of opening with one typical video of each kind of content."
+        )
     return (
         f"The model is new ({cold.labelled:,} of {cold.needed:,} labelled videos): until then "
         "the queue opens with one typical video of each least-labelled kind of content."

@@ -363,10 +363,12 @@ def set_review_ranks(
     ranked_ids: Sequence[int],
     pool_read_at: datetime,
     ranked_by: str,
+    neighbour_agreement: float | None = None,
 ) -> int:
     """Make ``ranked_ids`` the review queue's order (``review_rank`` 0, 1, ...), clear every
     other rank, and record the ranking (:func:`record_queue_ranking`; ``pool_read_at``: when the
-    ranking read its pool; ``ranked_by``: "badge" or "coverage"). A video re-predicted by another
+    ranking read its pool; ``ranked_by``: "badge" or "coverage"; ``neighbour_agreement``: what
+    decided it at a cold start, where measured). A video re-predicted by another
     version meanwhile (with ``model_version_id`` None: predicted, or no longer ready, meanwhile)
     is left unranked. Returns the videos ranked."""
     session.exec(update(Video).where(col(Video.review_rank).is_not(None)).values(review_rank=None))
@@ -377,6 +379,7 @@ def set_review_ranks(
         model_version_id=model_version_id,
         videos=ranked,
         ranked_by=ranked_by,
+        neighbour_agreement=neighbour_agreement,
     )
     return ranked
 
@@ -414,13 +417,14 @@ def record_queue_ranking(
     model_version_id: int | None,
     videos: int,
     ranked_by: str | None,
+    neighbour_agreement: float | None = None,
 ) -> QueueRanking:
     """Note the review queue's latest ranking: its pool read at ``at``, of ``model_version_id``
     (None: before the first model), ``videos`` ranked ``ranked_by`` ("badge", "coverage"; None:
-    nothing could be ranked)."""
+    nothing could be ranked), with the cold start's ``neighbour_agreement`` where measured."""
     row = session.get(QueueRanking, 1) or QueueRanking(id=1)
     row.ranked_at, row.model_version_id, row.videos = at, model_version_id, videos
-    row.ranked_by = ranked_by
+    row.ranked_by, row.neighbour_agreement = ranked_by, neighbour_agreement
     session.add(row)
     session.flush()
     return row

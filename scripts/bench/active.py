@@ -104,6 +104,8 @@ class Curve:
     auprc: list[float] = field(default_factory=list)
     # each seed's curve (``mean_curve``), for gaps paired by seed; empty for a single run
     auprc_by_seed: list[list[float]] = field(default_factory=list)
+    # typical_then_badge: the rounds whose batch coverage chose, by seed (ranking.covers_first)
+    coverage_rounds: list[int] = field(default_factory=list)
 
 
 def _rows(X: np.ndarray | dict[str, np.ndarray], index: np.ndarray):
@@ -287,13 +289,15 @@ def simulate(
     budget: float = BUDGET_FRACTION,
     step: float = STEP_FRACTION,
     labels_per_tag: float = ranking.TYPICAL_LABELS_PER_TAG,
+    min_agreement: float = ranking.MIN_NEIGHBOUR_AGREEMENT,
 ) -> Curve:
     """One order on one data set: retrain (``retrain_params``), score on test, review the next
-    batch, repeat until ``budget`` (a share of the pool) is labelled."""
+    batch, repeat until ``budget`` (a share of the pool) is labelled. ``typical_then_badge``
+    decides each round as the review queue does (:func:`core.ranking.covers_first`)."""
     rng = np.random.default_rng(seed)
     counts = schedule(pool.n_pool, budget, step)
     labelled = rng.permutation(pool.n_pool)[: counts[0]]  # same start for every strategy
-    curve = Curve(pool.name, strategy)
+    curve = Curve(pool.name, strategy, coverage_rounds=[0])
     for round_no, count in enumerate(counts):
         clf = _fit(pool, labelled, seed, retrain, members)
         curve.n_labels.append(len(labelled))
@@ -307,8 +311,19 @@ def simulate(
             if strategy in GRADIENT_STRATEGIES
             else None
         )
+        order = strategy
+        if strategy == "typical_then_badge":
+            cover, _ = ranking.covers_first(
+                pool.embeddings[labelled],
+                pool.Y_pool[labelled],
+                pool.Y_pool.shape[1],
+                labels_per_tag=labels_per_tag,
+                min_agreement=min_agreement,
+            )
+            order = "typical" if cover else "badge"
+            curve.coverage_rounds[0] += cover
         picked = ranking.select(
-            strategy,
+            order,
             counts[round_no + 1] - count,
             proba=member_proba.mean(axis=0),
             thresholds=clf.thresholds_,
@@ -332,6 +347,7 @@ def mean_curve(curves: Sequence[Curve]) -> Curve:
         list(first.n_labels),
         [float(v) for v in np.mean([c.auprc for c in curves], axis=0)],
         [list(c.auprc) for c in curves],
+        [rounds for c in curves for rounds in c.coverage_rounds],
     )
 
 
@@ -464,6 +480,7 @@ def run(
     budget: float = BUDGET_FRACTION,
     step: float = STEP_FRACTION,
     labels_per_tag: float = ranking.TYPICAL_LABELS_PER_TAG,
+    min_agreement: float = ranking.MIN_NEIGHBOUR_AGREEMENT,
 ) -> list[Curve]:
     torch.set_num_threads(TORCH_THREADS)
     curves = []
@@ -480,12 +497,19 @@ def run(
                     budget=budget,
                     step=step,
                     labels_per_tag=labels_per_tag,
+                    min_agreement=min_agreement,
                 )
                 for s in seeds
             ]
             curves.append(mean_curve(runs))
+            covered = (
+                f", coverage chose {curves[-1].coverage_rounds} of {len(runs[0].n_labels) - 1} "
+                "batches (by seed)"
+                if strategy == "typical_then_badge"
+                else ""
+            )
             log(
-                f"{pool.name} {strategy}: final {curves[-1].auprc[-1]:.3f} "
+                f"{pool.name} {strategy}: final {curves[-1].auprc[-1]:.3f}{covered} "
                 f"({time.process_time() - started:.0f} CPU s)"
             )
     return curves
@@ -565,6 +589,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             "by coverage (default %(default)s)"
         ),
     )
+    parser.add_argument(
+        "--min-neighbour-agreement",
+        type=float,
+        default=ranking.MIN_NEIGHBOUR_AGREEMENT,
+        help=(
+            "typical_then_badge: BADGE from the start where the labelled rows' neighbours share "
+            "their labels less than this beyond chance (default %(default)s, the queue's; 0: "
+            "coverage by the label count alone)"
+        ),
+    )
     parser.add_argument("--png", type=Path, required=True, help="plot of AU(PRC) vs labels")
     parser.add_argument("--md", type=Path, help="markdown tables (also printed)")
     args = parser.parse_args(argv)
@@ -594,6 +628,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         budget=args.budget,
         step=args.step,
         labels_per_tag=args.typical_labels_per_tag,
+        min_agreement=args.min_neighbour_agreement,
     )
     whole_pool, whole_pool_lines = {}, []
     for pool in pools if args.final_fits else ():
@@ -630,6 +665,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f" pool; budget: {args.budget:.0%} of the pool; plot: {args.png}"
         + (
             f"; typical_then_badge switches at {args.typical_labels_per_tag:g} labels a tag"
+            f" (or where the neighbour agreement is below {args.min_neighbour_agreement:g})"
             if "typical_then_badge" in args.strategies
             else ""
         )

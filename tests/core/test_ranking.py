@@ -319,3 +319,83 @@ def test_typical_then_badge_covers_until_the_labels_a_tag_then_follows_badge() -
     assert picked("typical_then_badge", few) == picked("typical", few)
     assert picked("typical_then_badge", enough) == picked("badge", enough)
     assert picked("typical", few) != picked("badge", few)
+
+
+def test_neighbour_agreement_against_hand_computed_cases() -> None:
+    """Two pairs of look-alikes. Each row's labels are one tag of 1, so against a random other
+    row the expected micro F1 is 2 x (4 x 1/3) / (4 + 4) = 1/3 when each tag is on two rows."""
+    look_alikes = np.array([[1.0, 0.0], [0.99, 0.1], [0.0, 1.0], [0.1, 0.99]])
+    x, y = [1, 0], [0, 1]
+    # the twins share their tag: nearest F1 1, so (1 - 1/3) / (1 - 1/3)
+    assert ranking.neighbour_agreement(look_alikes, np.array([x, x, y, y])) == pytest.approx(1.0)
+    # the twins never do: nearest F1 0, so (0 - 1/3) / (1 - 1/3)
+    assert ranking.neighbour_agreement(look_alikes, np.array([x, y, x, y])) == pytest.approx(-0.5)
+    # a parent tag p on every row (ancestors included): {p, a} {p, a} | {p, b} {p}. Nearest:
+    # overlaps 2 + 2 + 1 + 1 over sizes 7 + 7, F1 6/7. Chance: mean overlaps 4/3 + 4/3 + 1 + 1
+    # = 14/3, others' mean sizes 5/3 + 5/3 + 5/3 + 2 = 7, F1 2 x (14/3) / 14 = 2/3. So
+    # (6/7 - 2/3) / (1/3) = 4/7
+    with_parent = np.array([[1, 1, 0], [1, 1, 0], [1, 0, 1], [1, 0, 0]])
+    assert ranking.neighbour_agreement(look_alikes, with_parent) == pytest.approx(4 / 7)
+    with pytest.raises(ValueError, match="at least two"):
+        ranking.neighbour_agreement(look_alikes[:1], np.array([x]))
+
+
+def _clustered(rng, rows: int, *, labels_follow: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Rows in four tight clusters, each with one tag: its own cluster's, or a random one."""
+    cluster = rng.integers(4, size=rows)
+    embeddings = np.eye(4)[cluster] + rng.normal(scale=0.05, size=(rows, 4))
+    tags = cluster if labels_follow else rng.integers(4, size=rows)
+    return embeddings, np.eye(4)[tags]
+
+
+def test_covers_first_until_the_labels_a_tag_unless_neighbours_share_no_labels() -> None:
+    rng = np.random.default_rng(3)
+    tags = 100  # 3 a tag: 300 labelled rows end the cold start
+    few = _clustered(rng, ranking.AGREEMENT_MIN_ROWS - 1, labels_follow=False)
+    assert ranking.covers_first(*few, tags) == (True, None)  # too few to tell: coverage
+    following = _clustered(rng, 200, labels_follow=True)
+    cover, agreement = ranking.covers_first(*following, tags)
+    assert cover and agreement > 0.9
+    unrelated = _clustered(rng, 200, labels_follow=False)
+    cover, agreement = ranking.covers_first(*unrelated, tags)
+    assert not cover and agreement < ranking.MIN_NEIGHBOUR_AGREEMENT
+    assert ranking.covers_first(*unrelated, tags, min_agreement=0) == (True, None)
+    assert ranking.covers_first(*unrelated, 10) == (False, None)  # 200 >= 3 x 10: over anyway
+    assert ranking.covers_first(unrelated[0], None, tags) == (True, None)  # no labels given
+
+
+def test_covers_first_measures_a_seeded_sample_of_many_labelled_rows(monkeypatch) -> None:
+    monkeypatch.setattr(ranking, "AGREEMENT_MAX_ROWS", 60)
+    seen: list[int] = []
+    measure = ranking.neighbour_agreement
+    monkeypatch.setattr(
+        ranking, "neighbour_agreement", lambda e, y: seen.append(len(e)) or measure(e, y)
+    )
+    rows = _clustered(np.random.default_rng(4), 200, labels_follow=True)
+    assert ranking.covers_first(*rows, 100) == ranking.covers_first(*rows, 100)
+    assert seen == [60, 60]
+
+
+def test_typical_then_badge_follows_badge_where_neighbours_share_no_labels() -> None:
+    rng = np.random.default_rng(5)
+    pool = rng.normal(size=(40, 4))
+    proba = rng.random((40, 4))
+    gradients = GradientEmbedding(rng.normal(size=(1, 40, 4)), rng.normal(size=(1, 40, 4)))
+    labelled, labels = _clustered(rng, 60, labels_follow=False)
+
+    def picked(strategy: str, labelled_labels: np.ndarray | None) -> list[int]:
+        return ranking.select(
+            strategy,
+            4,
+            proba=proba,
+            thresholds=np.full(4, 0.5),
+            embeddings=pool,
+            labelled=labelled,
+            rng=np.random.default_rng(0),
+            gradients=gradients,
+            labels_per_tag=100,  # 60 rows of 4 tags: deep in the cold start
+            labelled_labels=labelled_labels,
+        ).tolist()
+
+    assert picked("typical_then_badge", None) == picked("typical", None)
+    assert picked("typical_then_badge", labels) == picked("badge", labels)

@@ -192,6 +192,30 @@ def test_the_queue_says_when_its_head_covers_kinds_of_content(signed_in, seeded)
     assert not any("The model is new" in c.value for c in at.caption)
 
 
+def test_the_queue_says_when_badge_took_its_head_in_the_cold_start(signed_in, seeded) -> None:
+    """The active version's last ranking chose BADGE for the neighbour agreement it measured:
+    the caption says so instead of promising typical videos."""
+    with seeded.db.session() as s:
+        version = s.get(ModelVersion, seeded.model_id)
+        version.metrics_json = json.dumps({**json.loads(version.metrics_json), "n_tags": 10})
+        s.add(version)
+        videos.record_queue_ranking(
+            s,
+            at=utcnow(),
+            model_version_id=seeded.model_id,
+            videos=2,
+            ranked_by="badge",
+            neighbour_agreement=0.031,
+        )
+    captions = [c.value for c in _queue(signed_in("mod")).caption]
+    assert any(
+        "but videos that look alike share few labels here (neighbour agreement 0.03)" in c
+        and "BADGE" in c
+        for c in captions
+    ), captions
+    assert not any("until then the queue opens" in c for c in captions)
+
+
 def test_without_a_model_the_queue_says_its_head_covers_kinds_of_content(signed_in, seeded):
     with seeded.db.session() as s:
         version = s.get(ModelVersion, seeded.model_id)

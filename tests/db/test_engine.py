@@ -98,7 +98,11 @@ _POSTGRES_QUEUE_INDEXES = {"ix_video_created_at", "ix_video_title_trgm", "ix_vid
 # what version 9 lacked (engine._upgrade_to_10)
 _V10_COLUMNS = {("app_user", "sso_identity")}
 # what version 10 lacked (engine._upgrade_to_11)
-_V11_COLUMNS = {("user_session", "sso_session"), ("user_session", "sso_id_token")}
+_V11_COLUMNS = {
+    ("user_session", "sso_session"),
+    ("user_session", "sso_id_token"),
+    ("queue_ranking", "neighbour_agreement"),
+}
 
 
 def _rebuild_old_schema(database: Database, version: int) -> None:
@@ -209,7 +213,14 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         session.add(
             RetrainPolicy(id=1, last_run_at=datetime(2026, 1, 2, tzinfo=UTC), last_run_job_id=7)
         )
-        session.add(QueueRanking(id=1, ranked_at=datetime(2026, 1, 3, tzinfo=UTC), videos=5))
+        session.add(
+            QueueRanking(
+                id=1,
+                ranked_at=datetime(2026, 1, 3, tzinfo=UTC),
+                videos=5,
+                neighbour_agreement=0.25,
+            )
+        )
         session.add(User(username="polyglot", password_hash="h", languages="de,ru"))
         session.add(User(username="sso", password_hash="h", sso_identity="https://idp 1"))
         session.add(
@@ -239,7 +250,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         assert videos[1].source_modified_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
         assert session.exec(select(ApiToken)).one().id is not None  # its sequence exists
         assert session.get(RetrainPolicy, 1).last_run_job_id == 7
-        assert session.get(QueueRanking, 1).videos == 5
+        assert session.get(QueueRanking, 1).neighbour_agreement == 0.25
 
 
 def test_a_new_database_has_postgres_s_queue_indexes_and_duckdb_none(database: Database) -> None:

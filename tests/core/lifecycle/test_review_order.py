@@ -229,3 +229,42 @@ def test_the_queue_and_the_benchmark_switch_at_the_same_labels_a_tag():
     """docs/LABEL_QUALITY.md measures ``typical_then_badge`` as the queue's default order."""
     default = Settings.model_fields["review_cold_start_labels_per_tag"].default
     assert default == ranking.TYPICAL_LABELS_PER_TAG
+    agreement = Settings.model_fields["review_cold_start_min_agreement"].default
+    assert agreement == ranking.MIN_NEIGHBOUR_AGREEMENT
+
+
+def test_a_cold_start_where_look_alikes_share_few_labels_follows_badge(
+    db, settings, trained, synthetic, monkeypatch
+):
+    """The labelled videos' neighbour agreement (measured here from 32, the bound lowered from
+    50) is recorded with the ranking: at or above the setting the head covers, below it BADGE
+    takes it, and the cold start says which agreement decided."""
+    ids, _ = trained
+    monkeypatch.setattr(ranking, "AGREEMENT_MIN_ROWS", 10)
+    settings.review_cold_start_labels_per_tag = 6
+    assert coverage.PICKS_STEP in _steps_heard(db, settings)
+    with db.session() as session:
+        measured = videos_q.get_queue_ranking(session).neighbour_agreement
+        labels = review_rules.effective_labels(session)
+        titles = {v.id: v.title for v in videos_q.get_videos(session, video_ids=ids)}
+    points = np.stack(
+        [
+            ranking.joint_embedding({"title": synthetic.title_vector(titles[i])[None]})[0]
+            for i in ids
+        ]
+    )
+    expected = ranking.neighbour_agreement(
+        points, coverage.label_matrix(synthetic.taxonomy(), [labels[i] for i in ids])
+    )
+    assert measured == pytest.approx(expected, abs=1e-6) and 0 < measured < 1
+    assert coverage.cold_start(db, settings=settings).badge_agreement is None
+
+    settings.review_cold_start_min_agreement = measured + 0.001
+    heard = _steps_heard(db, settings)
+    assert review_order.PICKS_STEP in heard and coverage.PICKS_STEP not in heard
+    with db.session() as session:
+        ranked = videos_q.get_queue_ranking(session)
+    assert ranked.ranked_by == "badge" and ranked.neighbour_agreement == pytest.approx(measured)
+    assert coverage.cold_start(db, settings=settings).badge_agreement == pytest.approx(measured)
+    settings.review_cold_start_min_agreement = 0  # the count alone: coverage again
+    assert coverage.PICKS_STEP in _steps_heard(db, settings)

@@ -265,3 +265,20 @@ def test_typical_then_badge_follows_typical_then_badge_at_the_switch_given(monke
     assert curve("typical_then_badge", labels_per_tag=0) == curve("badge")
     assert curve("typical_then_badge", labels_per_tag=100) == curve("typical")
     assert curve("typical") != curve("badge")
+
+
+def test_typical_then_badge_decides_each_round_as_the_queue_does(monkeypatch) -> None:
+    """``--min-neighbour-agreement`` above any agreement: coverage only while too few rows are
+    labelled to measure it, BADGE after; 0: coverage by the count alone. The curve records how
+    many batches coverage chose."""
+    monkeypatch.setattr(active, "FAST_PARAMS", {"n_ensemble": 1, "max_epochs": 1, "patience": 1})
+    pool = _pool(60)
+    counts = active.schedule(60)
+    batches = len(counts) - 1
+    unmeasured = sum(count < active.ranking.AGREEMENT_MIN_ROWS for count in counts[:-1])
+    assert 0 < unmeasured < batches
+    strict = active.simulate(pool, "typical_then_badge", labels_per_tag=100, min_agreement=1.01)
+    assert strict.coverage_rounds == [unmeasured]
+    by_count = active.simulate(pool, "typical_then_badge", labels_per_tag=100, min_agreement=0)
+    assert by_count.coverage_rounds == [batches]
+    assert active.mean_curve([strict, by_count]).coverage_rounds == [unmeasured, batches]
