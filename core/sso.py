@@ -127,6 +127,7 @@ class ProviderLogout:
 
 
 def provider_session_key(issuer: str, session_id: str | None) -> str | None:
+    """How a dashboard session records the provider's session (None: the provider sent no sid)."""
     return f"{issuer} {session_id}" if session_id else None
 
 
@@ -286,7 +287,7 @@ class OidcClient:
             id_token=id_token,
         )
 
-    def logout(self, logout_token: str, *, now: float | None = None) -> ProviderLogout:
+    def logout(self, logout_token: str) -> ProviderLogout:
         """A back-channel logout token the provider posted, verified as its specification asks
         (Back-Channel Logout 1.0, 2.6): this provider's signature, issuer and audience, an
         ``iat`` and ``jti``, the logout event, a ``sub`` or ``sid``, and no ``nonce`` (so that
@@ -308,8 +309,8 @@ class OidcClient:
         subject, session_id = claims.get("sub"), claims.get("sid")
         if not subject and not session_id:
             raise SsoError("the provider's logout token names neither a subject nor a session")
-        now = now if now is not None else time.time()
-        if "exp" not in claims and now - claims["iat"] > LOGOUT_TOKEN_MAX_AGE_S + CLOCK_SKEW_S:
+        age = time.time() - claims["iat"]
+        if "exp" not in claims and age > LOGOUT_TOKEN_MAX_AGE_S + CLOCK_SKEW_S:
             raise SsoError("the provider's logout token is too old")
         return ProviderLogout(
             issuer=claims["iss"],
