@@ -79,7 +79,7 @@ TYPICAL_LABELS_PER_TAG = 3.0
 # (docs/LABEL_QUALITY.md, "A cold start chosen from the data")
 MIN_NEIGHBOUR_AGREEMENT = 0.08
 AGREEMENT_MIN_ROWS = 50  # fewer labelled rows say too little: coverage, as without the rule
-AGREEMENT_MAX_ROWS = 4_000  # measured on a seeded sample of this many (O(rows^2) memory)
+AGREEMENT_MAX_ROWS = 4_000  # measured on a seeded sample of this many (O(rows^2) time)
 _TYPICAL_NEIGHBOURS = 20  # local density = 1 / mean distance to this many nearest cluster mates
 _TYPICAL_FIT_ROWS = 20_000  # k-means centres are fitted on at most this many rows
 _TYPICAL_MATES = 2_000  # a larger cluster's density is measured against a sample this size
@@ -249,22 +249,24 @@ def neighbour_agreement(embeddings: np.ndarray, labels: np.ndarray) -> float:
     no more than strangers, so covering the embedding space's regions first (TypiClust) spends
     labels on distinctions the labels do not follow; 1: neighbours share every label.
 
-    ``labels`` is (rows, tags) of 0/1, ancestors included. Exact, in O(rows^2) memory: meant for
-    the few thousand labelled rows of a cold start (:data:`AGREEMENT_MAX_ROWS`)."""
+    ``labels`` is (rows, tags) of 0/1, ancestors included. The nearest rows are found
+    ``_TYPICAL_BLOCK`` rows at a time; the rest needs no (rows, rows) matrix."""
     n = len(embeddings)
     if n < 2:
         raise ValueError("neighbour agreement needs at least two labelled rows")
     unit = _normalise(np.nan_to_num(np.asarray(embeddings, dtype=np.float32)))
-    similarity = unit @ unit.T
-    np.fill_diagonal(similarity, -np.inf)
-    nearest = np.argmax(similarity, axis=1)
+    nearest = np.empty(n, dtype=np.int64)
+    for start in range(0, n, _TYPICAL_BLOCK):
+        similarity = unit[start : start + _TYPICAL_BLOCK] @ unit.T
+        block = np.arange(len(similarity))
+        similarity[block, start + block] = -np.inf  # not itself
+        nearest[start : start + len(similarity)] = np.argmax(similarity, axis=1)
     Y = np.asarray(labels, dtype=np.float32)
     sizes = Y.sum(axis=1)
-    overlap = Y @ Y.T
-    rows = np.arange(n)
-    near_f1 = 2 * overlap[rows, nearest].sum() / max(sizes.sum() + sizes[nearest].sum(), 1e-12)
-    # a random other row j != i: the mean of row i's overlaps and of the others' sizes
-    mean_overlap = (overlap.sum(axis=1) - np.diag(overlap)) / (n - 1)
+    near_overlap = np.einsum("ij,ij->i", Y, Y[nearest])
+    near_f1 = 2 * near_overlap.sum() / max(sizes.sum() + sizes[nearest].sum(), 1e-12)
+    # a random other row j != i: row i's mean overlap with the others, and their mean size
+    mean_overlap = (Y @ Y.sum(axis=0) - sizes) / (n - 1)
     mean_other_size = (sizes.sum() - sizes) / (n - 1)
     chance_f1 = 2 * mean_overlap.sum() / max(sizes.sum() + mean_other_size.sum(), 1e-12)
     return float((near_f1 - chance_f1) / max(1 - chance_f1, 1e-12))
