@@ -148,13 +148,13 @@ class Settings(BaseSettings):
         ),
     )
     review_cold_start_min_agreement: float = Field(
-        0.08,
+        0.10,
         ge=0,
         le=1,
         description=(
-            "During that cold start, BADGE all the same where 50 or more labelled videos show "
+            "During that cold start, BADGE all the same where 100 or more labelled videos show "
             "that nearest neighbours in embedding space share their labels less than this "
-            "beyond chance (core.ranking.neighbour_agreement); 0: coverage by the count alone."
+            "beyond chance (core.ranking.cold_start_agreement); 0: coverage by the count alone."
         ),
     )
     review_rank_memory_mb: int = Field(

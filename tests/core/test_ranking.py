@@ -351,7 +351,7 @@ def _clustered(rng, rows: int, *, labels_follow: bool) -> tuple[np.ndarray, np.n
 def test_covers_first_until_the_labels_a_tag_unless_neighbours_share_no_labels() -> None:
     rng = np.random.default_rng(3)
     tags = 100  # 3 a tag: 300 labelled rows end the cold start
-    few = _clustered(rng, ranking.AGREEMENT_MIN_ROWS - 1, labels_follow=False)
+    few = _clustered(rng, ranking.AGREEMENT_ROWS - 1, labels_follow=False)
     assert ranking.covers_first(*few, tags) == (True, None)  # too few to tell: coverage
     following = _clustered(rng, 200, labels_follow=True)
     cover, agreement = ranking.covers_first(*following, tags)
@@ -364,16 +364,21 @@ def test_covers_first_until_the_labels_a_tag_unless_neighbours_share_no_labels()
     assert ranking.covers_first(unrelated[0], None, tags) == (True, None)  # no labels given
 
 
-def test_covers_first_measures_a_seeded_sample_of_many_labelled_rows(monkeypatch) -> None:
-    monkeypatch.setattr(ranking, "AGREEMENT_MAX_ROWS", 60)
+def test_the_cold_start_agreement_is_the_mean_over_seeded_samples_of_one_size(monkeypatch):
+    """Samples of ``AGREEMENT_ROWS`` rows, the same ones at every call: its value does not grow
+    with the labels as the agreement of all of them does."""
     seen: list[int] = []
     measure = ranking.neighbour_agreement
     monkeypatch.setattr(
         ranking, "neighbour_agreement", lambda e, y: seen.append(len(e)) or measure(e, y)
     )
-    rows = _clustered(np.random.default_rng(4), 200, labels_follow=True)
-    assert ranking.covers_first(*rows, 100) == ranking.covers_first(*rows, 100)
-    assert seen == [60, 60]
+    rows = _clustered(np.random.default_rng(4), 1000, labels_follow=False)
+    first = ranking.cold_start_agreement(*rows)
+    assert ranking.cold_start_agreement(*rows) == first
+    assert seen == [ranking.AGREEMENT_ROWS] * (2 * ranking.AGREEMENT_DRAWS)
+    monkeypatch.undo()
+    # unrelated labels: the agreement of all 1,000 rows and of samples of 100 both near 0
+    assert abs(first) < 0.05 and abs(ranking.neighbour_agreement(*rows)) < 0.05
 
 
 def test_typical_then_badge_follows_badge_where_neighbours_share_no_labels() -> None:
@@ -381,7 +386,7 @@ def test_typical_then_badge_follows_badge_where_neighbours_share_no_labels() -> 
     pool = rng.normal(size=(40, 4))
     proba = rng.random((40, 4))
     gradients = GradientEmbedding(rng.normal(size=(1, 40, 4)), rng.normal(size=(1, 40, 4)))
-    labelled, labels = _clustered(rng, 60, labels_follow=False)
+    labelled, labels = _clustered(rng, 120, labels_follow=False)
 
     def picked(strategy: str, labelled_labels: np.ndarray | None) -> list[int]:
         return ranking.select(
@@ -393,7 +398,7 @@ def test_typical_then_badge_follows_badge_where_neighbours_share_no_labels() -> 
             labelled=labelled,
             rng=np.random.default_rng(0),
             gradients=gradients,
-            labels_per_tag=100,  # 60 rows of 4 tags: deep in the cold start
+            labels_per_tag=100,  # 120 rows of 4 tags: deep in the cold start
             labelled_labels=labelled_labels,
         ).tolist()
 

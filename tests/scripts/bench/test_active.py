@@ -272,10 +272,11 @@ def test_typical_then_badge_decides_each_round_as_the_queue_does(monkeypatch) ->
     labelled to measure it, BADGE after; 0: coverage by the count alone. The curve records how
     many batches coverage chose."""
     monkeypatch.setattr(active, "FAST_PARAMS", {"n_ensemble": 1, "max_epochs": 1, "patience": 1})
+    monkeypatch.setattr(active.ranking, "AGREEMENT_ROWS", 30)  # samples of 30 of the 60 rows
     pool = _pool(60)
     counts = active.schedule(60)
     batches = len(counts) - 1
-    unmeasured = sum(count < active.ranking.AGREEMENT_MIN_ROWS for count in counts[:-1])
+    unmeasured = sum(count < active.ranking.AGREEMENT_ROWS for count in counts[:-1])
     assert 0 < unmeasured < batches
     strict = active.simulate(pool, "typical_then_badge", labels_per_tag=100, min_agreement=1.01)
     assert strict.coverage_rounds == [unmeasured]
