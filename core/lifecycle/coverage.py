@@ -4,8 +4,8 @@ start, when too few videos are labelled for any model's uncertainty to be truste
 Two callers. :func:`core.lifecycle.review_order.rank_review_pool` uses it under a model while
 fewer labelled videos than ``review_cold_start_labels_per_tag`` per tag of the model's label space
 are known, unless the labelled videos show that neighbours in embedding space share their labels
-no more than ``review_cold_start_min_agreement`` beyond chance (:func:`labelled_evidence`): there
-covering the embedding space's regions spends labels on distinctions the labels do not follow.
+no more than ``review_cold_start_min_agreement`` beyond chance (decided there): covering the
+embedding space's regions would then spend labels on distinctions the labels do not follow.
 :func:`rank_before_first_model` uses it before any model exists, after each ingest run (``tagger
 ingest``, the dashboard's ingest job) and when the server ranks videos uploaded one at a time
 (:mod:`core.lifecycle.queue_ranking`): a new team's first labels then cover the kinds of content
@@ -30,9 +30,9 @@ from sqlmodel import Session
 from core.config import Settings
 from core.encoders import MODALITIES
 from core.lifecycle.progress import StepCallback, StepProgress
-from core.ranking import PickProgress, covers_first, joint_embedding, typical_clusters
+from core.ranking import PickProgress, joint_embedding, typical_clusters
 from core.review import count_labelled_videos, effective_labels
-from core.taxonomy import Taxonomy, load_from_db
+from core.taxonomy import load_from_db
 from db.engine import Database
 from db.queries import embeddings as embeddings_q
 from db.queries import model_versions as models_q
@@ -152,57 +152,6 @@ def labels_if_fewer(db: Database, *, than: int) -> dict[int, list[str]] | None:
         if count_labelled_videos(session) >= than:
             return None
         return effective_labels(session)
-
-
-@dataclass(frozen=True)
-class LabelledEvidence:
-    """What the labelled videos say at a cold start under a model: their joint embeddings
-    (None: none has embeddings of the encoder), whether coverage should choose the queue's
-    head, and the neighbour agreement that decided it (None: too few labelled to measure)."""
-
-    points: np.ndarray | None
-    cover: bool
-    agreement: float | None
-
-
-def labelled_evidence(
-    db: Database,
-    *,
-    encoder_key: tuple[str, str],
-    modalities: Sequence[str],
-    labels: dict[int, list[str]],
-    tags: int,
-    settings: Settings,
-) -> LabelledEvidence:
-    """The labelled videos' embeddings and the cold start's decision
-    (:func:`core.ranking.covers_first`: their labels, with ancestors, against their nearest
-    labelled neighbour's)."""
-    found = joint_points(db, encoder_key=encoder_key, modalities=modalities, video_ids=list(labels))
-    if found is None:
-        return LabelledEvidence(None, True, None)
-    ids, points = found
-    with db.session() as session:
-        taxonomy = load_from_db(session)
-    cover, agreement = covers_first(
-        points,
-        label_matrix(taxonomy, [labels[video_id] for video_id in ids]),
-        tags,
-        labels_per_tag=settings.review_cold_start_labels_per_tag,
-        min_agreement=settings.review_cold_start_min_agreement,
-    )
-    return LabelledEvidence(points, cover, agreement)
-
-
-def label_matrix(taxonomy: Taxonomy, labels: Sequence[Sequence[str]]) -> np.ndarray:
-    """(videos, tags) of 0/1: each video's tags and their ancestors, over the tags that occur."""
-    closed = [
-        set(tags) | {a.id for tag in tags for a in taxonomy.ancestors(tag)} for tags in labels
-    ]
-    column = {tag: i for i, tag in enumerate(sorted(set().union(*closed)))}
-    matrix = np.zeros((len(labels), len(column)), dtype=np.float32)
-    for row, tags in enumerate(closed):
-        matrix[row, [column[tag] for tag in tags]] = 1.0
-    return matrix
 
 
 def coverage_picks(

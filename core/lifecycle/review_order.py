@@ -42,6 +42,7 @@ are read too (core/lifecycle/coverage.py).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -49,9 +50,9 @@ import torch
 from core.classifier.gradient import GradientEmbedding
 from core.config import Settings
 from core.lifecycle import coverage, registry
-from core.lifecycle.model_inputs import load_inputs
+from core.lifecycle.model_inputs import label_matrix, load_inputs
 from core.lifecycle.progress import StepCallback, StepProgress
-from core.ranking import badge_order, then_by_gradient_length
+from core.ranking import badge_order, covers_first, then_by_gradient_length
 from db.engine import Database
 from db.queries import videos as videos_q
 from db.tables import utcnow
@@ -99,14 +100,7 @@ def rank_review_pool(
         )
         evidence = None
         if labels is not None:
-            evidence = coverage.labelled_evidence(
-                db,
-                encoder_key=_encoder_key(model),
-                modalities=model.classifier.modalities_,
-                labels=labels,
-                tags=tags,
-                settings=settings,
-            )
+            evidence = _labelled_evidence(db, model, labels, settings)
             agreement = evidence.agreement
         cover = evidence is not None and evidence.cover
         step = coverage.PICKS_STEP if cover else PICKS_STEP
@@ -135,6 +129,45 @@ def rank_review_pool(
         )
     report(StepProgress(WRITE_STEP, len(ranked_ids), len(ranked_ids)))
     return ranked
+
+
+@dataclass(frozen=True)
+class _LabelledEvidence:
+    """What the labelled videos say at a cold start: their joint embeddings (None: none has
+    embeddings of the model's encoder), whether coverage chooses the queue's head, and the
+    neighbour agreement that decided it (None: too few labelled to measure)."""
+
+    points: np.ndarray | None
+    cover: bool
+    agreement: float | None
+
+
+def _labelled_evidence(
+    db: Database, model: registry.LoadedModel, labels: dict[int, list[str]], settings: Settings
+) -> _LabelledEvidence:
+    """The labelled videos' joint embeddings and the cold start's decision
+    (:func:`core.ranking.covers_first` on their labels as the model learns them: its tags, with
+    ancestors)."""
+    found = coverage.joint_points(
+        db,
+        encoder_key=_encoder_key(model),
+        modalities=model.classifier.modalities_,
+        video_ids=list(labels),
+    )
+    if found is None:
+        return _LabelledEvidence(None, True, None)
+    ids, points = found
+    Y = label_matrix(
+        labels, np.array(ids), model.metadata.node_ids, model.classifier.hierarchy_
+    ).astype(np.float32)
+    cover, agreement = covers_first(
+        points,
+        Y,
+        model.classifier.hierarchy_.n_nodes,
+        labels_per_tag=settings.review_cold_start_labels_per_tag,
+        min_agreement=settings.review_cold_start_min_agreement,
+    )
+    return _LabelledEvidence(points, cover, agreement)
 
 
 def _coverage_order(

@@ -15,6 +15,7 @@ from core import ranking
 from core import review as review_rules
 from core.config import Settings
 from core.lifecycle import coverage, jobs, prediction, registry, review_order, training
+from core.lifecycle.model_inputs import label_matrix
 from core.lifecycle.progress import StepProgress
 from db.queries import jobs as jobs_q
 from db.queries import review as review_q
@@ -253,8 +254,10 @@ def test_a_cold_start_where_look_alikes_share_few_labels_follows_badge(
             for i in ids
         ]
     )
+    model = registry.load_active_model(db, settings=settings)
     expected = ranking.cold_start_agreement(
-        points, coverage.label_matrix(synthetic.taxonomy(), [labels[i] for i in ids])
+        points,
+        label_matrix(labels, np.array(ids), model.metadata.node_ids, model.classifier.hierarchy_),
     )
     assert measured == pytest.approx(expected, abs=1e-6) and 0 < measured < 1
     assert coverage.cold_start(db, settings=settings).badge_agreement is None

