@@ -522,7 +522,7 @@ def logout(db: Database, token: str, *, now: datetime | None = None) -> str | No
         row = user_queries.get_user_session(session, token_hash=_token_hash(token))
         if row is None or row.revoked or row.expires_at <= now:
             return None
-        user_queries.revoke_user_session(session, token_hash=row.token_hash)
+        user_queries.revoke_user_sessions(session, token_hashes=[row.token_hash])
         audit_queries.add_audit(
             session, action=AuditAction.LOGOUT, user=session.get(User, row.user_id)
         )

@@ -205,10 +205,9 @@ def get_user_session(session: Session, *, token_hash: str) -> UserSession | None
     return session.get(UserSession, token_hash)
 
 
-def revoke_user_session(session: Session, *, token_hash: str) -> None:
-    session.exec(
-        update(UserSession).where(col(UserSession.token_hash) == token_hash).values(revoked=True)
-    )
+def _live(now: datetime) -> list[ColumnElement[bool]]:
+    """A session neither ended nor expired at ``now``."""
+    return [~col(UserSession.revoked), col(UserSession.expires_at) > now]
 
 
 def live_provider_sessions(
@@ -216,7 +215,7 @@ def live_provider_sessions(
 ) -> list[UserSession]:
     """The live sessions a provider's logout names: those of its session ``sso_session``, of
     the account ``user_id``, or (both given) of that session and account."""
-    query = select(UserSession).where(~col(UserSession.revoked), col(UserSession.expires_at) > now)
+    query = select(UserSession).where(*_live(now))
     if sso_session is not None:
         query = query.where(col(UserSession.sso_session) == sso_session)
     if user_id is not None:
@@ -240,11 +239,7 @@ def count_live_sessions(
     query = (
         select(func.count())
         .select_from(UserSession)
-        .where(
-            col(UserSession.user_id) == user_id,
-            ~col(UserSession.revoked),
-            col(UserSession.expires_at) > now,
-        )
+        .where(col(UserSession.user_id) == user_id, *_live(now))
     )
     if except_token_hash is not None:
         query = query.where(col(UserSession.token_hash) != except_token_hash)

@@ -39,7 +39,7 @@ def test_user_sessions_and_revocation(database: Database) -> None:
         users.create_user_session(
             session, token_hash="t2", user_id=uid, expires_at=utcnow() + timedelta(hours=1)
         )
-        users.revoke_user_session(session, token_hash="t1")
+        users.revoke_user_sessions(session, token_hashes=["t1"])
     with database.session() as session:
         assert users.get_user_session(session, token_hash="t1").revoked
         assert not users.get_user_session(session, token_hash="t2").revoked

@@ -69,18 +69,21 @@ class FakeProvider:
     def logout_token(self, **claims) -> str:
         """A back-channel logout token for this client (``sub`` and/or ``sid`` in ``claims``,
         which may also overwrite or, with None, leave out any standard claim)."""
-        now = int(time.time())
-        base = {
-            "iss": self.named or self.issuer,
-            "aud": CLIENT_ID,
-            "iat": now,
-            "exp": now + 120,
+        standard = {
             "jti": secrets.token_hex(8),
             "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
         }
-        merged = {k: v for k, v in (base | claims).items() if v is not None}
+        return self._signed(standard | claims, lifetime_s=120, typ="logout+jwt")
+
+    def _signed(self, claims: dict, *, lifetime_s: int, typ: str | None = None) -> str:
+        """A JWT of this provider for this client: its issuer, audience and times overlaid by
+        ``claims`` (a claim set to None is left out), signed with ``forge_with`` or its key."""
+        now = int(time.time())
+        base = {"iss": self.named or self.issuer, "aud": CLIENT_ID, "iat": now}
+        merged = base | {"exp": now + lifetime_s} | claims
         key = self.forge_with or self.key
-        return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "logout+jwt"}, merged, key)
+        header = {"alg": "RS256", "kid": key.kid} | ({"typ": typ} if typ else {})
+        return jwt.encode(header, {k: v for k, v in merged.items() if v is not None}, key)
 
     def approve(self, authorize_url: str) -> str:
         """What a browser at the provider's sign-in page ends with: the redirect back
@@ -161,18 +164,8 @@ class FakeProvider:
         ):
             self._json(request, 400, {"error": "invalid_grant", "error_description": "bad code"})
             return
-        now = int(time.time())
-        claims = {
-            "iss": self.named or self.issuer,
-            "aud": CLIENT_ID,
-            "iat": now,
-            "exp": now + 300,
-            "nonce": grant["nonce"],
-            **self.claims,
-            **self.token_changes,
-        }
-        key = self.forge_with or self.key
-        id_token = jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
+        claims = {"nonce": grant["nonce"], **self.claims, **self.token_changes}
+        id_token = self._signed(claims, lifetime_s=300)
         answer = {"access_token": "at", "token_type": "Bearer", "id_token": id_token}
         self._json(request, 200, answer)
 
