@@ -197,6 +197,12 @@ def render_tag_tree(
             st.text("\n".join(lines) if lines else "(no narrower tags above the display floor)")
 
 
+def count_axis(title: str | None) -> alt.Axis:
+    """An axis of whole counts (videos, reviews): Vega-Lite's default ticks would show half a
+    video (0.5 steps) on small counts and "0.000000" on an all-zero one."""
+    return alt.Axis(title=title, format="d", tickMinStep=1)
+
+
 def metric_history_chart(frame: pd.DataFrame, *, title: str) -> alt.Chart:
     """Lines of metric values over model versions; ``frame`` has version, metric, value."""
     return (

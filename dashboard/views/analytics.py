@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import actions, cache, state
-from dashboard.components import require_taxonomy
+from dashboard.components import count_axis, require_taxonomy
 from dashboard.quality import render_agreement
 from db.tables import utcnow
 
@@ -44,7 +44,11 @@ if not frame.empty and frame["videos"].sum() > 0:
     st.altair_chart(
         alt.Chart(frame[frame.videos > 0])
         .mark_bar()
-        .encode(x="videos:Q", y=alt.Y("tag:N", sort="-x", title=None), tooltip=["tag", "videos"]),
+        .encode(
+            x=alt.X("videos:Q", axis=count_axis("videos")),
+            y=alt.Y("tag:N", sort="-x", title=None),
+            tooltip=["tag", "videos"],
+        ),
         width="stretch",
     )
 else:
@@ -63,7 +67,10 @@ if throughput:
         alt.Chart(tp)
         .mark_bar()
         .encode(
-            x="day:T", y="reviews:Q", color="moderator:N", tooltip=["day", "moderator", "reviews"]
+            x="day:T",
+            y=alt.Y("reviews:Q", axis=count_axis("reviews")),
+            color="moderator:N",
+            tooltip=["day", "moderator", "reviews"],
         ),
         width="stretch",
     )

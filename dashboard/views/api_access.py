@@ -26,8 +26,7 @@ except PermissionDeniedError:
     st.stop()
 st.title("API access")
 access = readers.api_access(db, log_rows=LOG_ROWS)
-accounts, api_tokens = access.accounts, access.tokens
-subscribers, deliveries = access.subscribers, access.deliveries
+accounts = access.accounts
 
 st.subheader("API tokens")
 with st.form("api_token_new", clear_on_submit=True):
@@ -43,22 +42,27 @@ if create:
     else:
         st.success("Token created. Copy it now: it is shown once and only its hash is stored.")
         st.code(secret, language=None)
-st.dataframe(
-    [
-        {
-            "name": t.name,
-            "account": accounts.get(t.user_id, f"#{t.user_id}"),
-            "scope": t.scope,
-            "starts with": t.prefix + "…",
-            "created": t.created_at,
-            "last used": t.last_used_at,
-            "revoked": t.revoked_at,
-        }
-        for t in api_tokens
-    ],
-    hide_index=True,
-    key="api_tokens_table",
-)
+        access = readers.api_access(db, log_rows=LOG_ROWS)  # the list below shows it at once
+api_tokens = access.tokens
+if not api_tokens:
+    st.caption("No API tokens yet.")
+else:
+    st.dataframe(
+        [
+            {
+                "name": t.name,
+                "account": accounts.get(t.user_id, f"#{t.user_id}"),
+                "scope": t.scope,
+                "starts with": t.prefix + "…",
+                "created": t.created_at,
+                "last used": t.last_used_at,
+                "revoked": t.revoked_at,
+            }
+            for t in api_tokens
+        ],
+        hide_index=True,
+        key="api_tokens_table",
+    )
 live = [t.name for t in api_tokens if t.revoked_at is None]
 if live:
     revoke = st.selectbox("Revoke token", live, key="api_token_revoke")
@@ -83,20 +87,25 @@ if add:
     else:
         st.success("Webhook added. Its signing secret, shown once here:")
         st.code(key, language=None)
-st.dataframe(
-    [
-        {
-            "id": s.id,
-            "url": s.url,
-            "events": s.events or "all",
-            "created": s.created_at,
-            "active": s.active,
-        }
-        for s in subscribers
-    ],
-    hide_index=True,
-    key="api_webhooks_table",
-)
+        access = readers.api_access(db, log_rows=LOG_ROWS)
+subscribers, deliveries = access.subscribers, access.deliveries
+if not subscribers:
+    st.caption("No webhooks yet.")
+else:
+    st.dataframe(
+        [
+            {
+                "id": s.id,
+                "url": s.url,
+                "events": s.events or "all",
+                "created": s.created_at,
+                "active": s.active,
+            }
+            for s in subscribers
+        ],
+        hide_index=True,
+        key="api_webhooks_table",
+    )
 active = {s.id: s.url for s in subscribers if s.active}
 if active:
     remove = st.selectbox(
@@ -108,21 +117,24 @@ if active:
         )
 
 st.subheader("Delivery log")
-st.dataframe(
-    [
-        {
-            "id": d.id,
-            "webhook": d.subscriber_id,
-            "event": d.event,
-            "video": d.video_id,
-            "status": d.status,
-            "attempts": d.attempts,
-            "last answer": d.last_error or d.last_status_code,
-            "next attempt": d.next_attempt_at,
-            "created": d.created_at,
-        }
-        for d in deliveries
-    ],
-    hide_index=True,
-    key="api_deliveries_table",
-)
+if not deliveries:
+    st.caption("No webhook deliveries yet.")
+else:
+    st.dataframe(
+        [
+            {
+                "id": d.id,
+                "webhook": d.subscriber_id,
+                "event": d.event,
+                "video": d.video_id,
+                "status": d.status,
+                "attempts": d.attempts,
+                "last answer": d.last_error or d.last_status_code,
+                "next attempt": d.next_attempt_at,
+                "created": d.created_at,
+            }
+            for d in deliveries
+        ],
+        hide_index=True,
+        key="api_deliveries_table",
+    )

@@ -1,6 +1,6 @@
 """Audit log (admins only; the router does not register this page for moderators): the newest
 entries, filtered by action, account or video, and the entries shown as a CSV file (for a
-compliance request or an investigation)."""
+compliance request or an investigation), tags by their names."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dashboard.components import spreadsheet_csv
 from db.tables import AuditAction, Role
 
 ROW_LIMITS = (500, 5_000, 50_000)
+SYSTEM = "system"  # entries no account made: a `tagger` command, the server's own jobs
 
 db = cache.database()
 try:
@@ -22,6 +23,7 @@ except PermissionDeniedError:
     st.stop()
 st.title("Audit log")
 names = cache.user_names(db.url)
+tax = cache.taxonomy()
 filters = st.columns(4)
 action = filters[0].selectbox(
     "Action",
@@ -48,15 +50,16 @@ table = pd.DataFrame(
     [
         {
             "when": e.created_at,
-            "user": e.username,
+            "user": e.username or SYSTEM,
             "action": e.action,
             "video": e.video_id,
-            "tag": e.node_id,
-            "detail": e.detail_json,
+            "tag": tax.path(e.node_id) if tax and e.node_id else e.node_id,
+            "detail": "" if e.detail_json in (None, "{}") else e.detail_json,
+            "tag id": e.node_id,
         }
         for e in entries
     ],
-    columns=["when", "user", "action", "video", "tag", "detail"],
+    columns=["when", "user", "action", "video", "tag", "detail", "tag id"],
 )
 st.caption(
     f"{len(table):,} {'entry' if len(table) == 1 else 'entries'}, newest first"

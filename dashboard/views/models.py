@@ -43,7 +43,10 @@ def training_status() -> None:
     """Latest training job: progress bar, message and live curves; re-run every POLL_S s."""
     recent = jobs.list_jobs(db, kind="train", limit=1)
     if not recent:
-        st.caption("No training job has run yet.")
+        st.caption(
+            "No retrain has run from the dashboard or the retraining policy yet"
+            + ("; the versions below were trained from the command line." if versions else ".")
+        )
         return
     job = recent[0]
     st.progress(

@@ -4,11 +4,12 @@ comment and labels, so a moderator learns from the corrections."""
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
 from dashboard import actions, cache
-from dashboard.components import md_escape
+from dashboard.components import count_axis, md_escape
 from db.tables import LeadVerdict
 
 WEEK = 7
@@ -45,14 +46,24 @@ columns[3].metric(
     help="Your labels against the final ones: a lead's for reviews accepted or fixed, the "
     "agreed or adjudicated labels for overlap videos you answered blind. 1.00: the same tags.",
 )
-st.bar_chart(
-    pd.DataFrame(
-        {"reviews": [n for _, n in per_day]}, index=[day.isoformat() for day, _ in per_day]
-    ),
-    x_label="UTC day",
-    y_label="saved reviews",
-    height=220,
-)
+if any(n for _, n in per_day):
+    st.altair_chart(
+        alt.Chart(
+            pd.DataFrame(
+                {"day": [d.isoformat() for d, _ in per_day], "reviews": [n for _, n in per_day]}
+            )
+        )
+        .mark_bar()
+        .encode(
+            x=alt.X("day:O", title="UTC day"),
+            y=alt.Y("reviews:Q", axis=count_axis("saved reviews")),
+            tooltip=["day", "reviews"],
+        )
+        .properties(height=220),
+        width="stretch",
+    )
+else:
+    st.caption(f"No reviews saved in the last {len(per_day)} days.")
 
 st.subheader("What leads said about your reviews")
 if not work.feedback:

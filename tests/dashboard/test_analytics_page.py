@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from db.queries import videos
@@ -16,6 +18,10 @@ def test_analytics_and_send_back(signed_in, seeded) -> None:
         review_rules.save_review(s, video_id=vid, expected_version=0, node_ids=[travel], user=user)
     at = boss.switch_page("views/analytics.py").run()
     assert not at.exception
+    counts = [json.loads(c.proto.spec)["encoding"] for c in at.get("vega_lite_chart")]
+    [videos_axis] = [e["x"]["axis"] for e in counts if e["x"]["field"] == "videos"]
+    [reviews_axis] = [e["y"]["axis"] for e in counts if e["y"]["field"] == "reviews"]
+    assert videos_axis["format"] == reviews_axis["format"] == "d"  # no half videos on the ticks
     suspects = at.dataframe[-1].value
     assert vid in set(suspects["video"]) and "Travel" in set(suspects["tag"])
     at.multiselect(key="analytics_send_ids").select(vid)

@@ -17,6 +17,8 @@ def _click(at, label: str):
 def test_admin_creates_and_revokes_a_token(signed_in, seeded) -> None:
     at = signed_in("boss").switch_page("views/api_access.py").run()
     assert not at.exception, at.exception
+    empty = ["No API tokens yet.", "No webhooks yet.", "No webhook deliveries yet."]
+    assert [c.value for c in at.caption if c.value in empty] == empty and not at.dataframe
     at.text_input(key="api_token_name").input("platform")
     at.selectbox(key="api_token_account").set_value("mod")
     at.selectbox(key="api_token_scope").set_value("write")
@@ -26,6 +28,7 @@ def test_admin_creates_and_revokes_a_token(signed_in, seeded) -> None:
     assert secret.startswith(tokens.TOKEN_PREFIX)
     principal = tokens.resolve_token(seeded.db, secret, cache_s=0)
     assert (principal.username, principal.scope) == ("mod", "write")
+    assert list(at.dataframe[0].value["name"]) == ["platform"]
     with seeded.db.session() as session:
         [stored] = tokens_q.list_tokens(session)
     assert stored.token_hash == tokens.hash_secret(secret)

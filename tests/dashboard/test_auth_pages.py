@@ -11,12 +11,14 @@ from streamlit.testing.v1 import AppTest
 
 from core import auth
 from core import review as review_rules
+from core import taxonomy as taxonomy_core
 from core.auth import CurrentUser
 from core.config import get_settings
 from dashboard.components import spreadsheet_csv
 from dashboard.routes import session
 from dashboard.routes import sso as sso_routes
 from dashboard.state import REVIEW_VIDEO
+from db.queries import audit as audit_q
 from db.queries import users as users_q
 
 ADMIN_ONLY_KEYS = ("models_retrain", "models_promote", "models_rollback", "models_repredict")
@@ -191,6 +193,23 @@ def test_admin_filters_the_audit_log_by_account_and_video(signed_in, seeded) -> 
     shown = at.dataframe[0].value
     assert list(shown["action"]) == ["flagged"] and set(shown["video"]) == {seeded.video_ids[0]}
     assert not at.exception and "1 entry, newest first" in at.caption[0].value
+
+
+def test_the_audit_log_names_tags_and_entries_no_account_made(signed_in, seeded) -> None:
+    """A tag by its path, not its id; an entry a command or the server made says so."""
+    soccer = taxonomy_core.load_iab3().find("Sports: Soccer").id
+    with seeded.db.session() as s:
+        mod = users_q.get_user_by_name(s, username="mod")
+        audit_q.add_audit(
+            s, action="binary_answer", user=mod, video_id=seeded.video_ids[0], node_id=soccer
+        )
+        audit_q.add_audit(s, action="model_promoted", detail={"model_version_id": 1})
+    shown = signed_in("boss").switch_page("views/audit.py").run().dataframe[0].value
+    answer = shown[shown["action"] == "binary_answer"].iloc[0]
+    assert (answer["user"], answer["tag"], answer["tag id"]) == ("mod", "Sports: Soccer", soccer)
+    assert answer["detail"] == ""  # no detail: an empty cell, not "{}"
+    promoted = shown[shown["action"] == "model_promoted"].iloc[0]
+    assert promoted["user"] == "system" and "model_version_id" in promoted["detail"]
 
 
 def test_the_audit_download_shows_formula_like_text_as_text() -> None:

@@ -3,6 +3,8 @@ on its reviews with their comments and labels."""
 
 from __future__ import annotations
 
+import json
+
 from core import auth, lead_review
 from core import review as review_rules
 from db.queries import users as users_q
@@ -32,6 +34,13 @@ def test_a_moderator_reads_what_a_lead_said_about_their_reviews(signed_in, seede
     text = " ".join(m.value for m in at.markdown)
     assert "rejected: sent back to you" in text and "fixed" in text
     assert "check the \\<b\\>intro\\</b\\>" in text  # the comment, escaped
+    [chart] = at.get("vega_lite_chart")  # reviews per day, on whole-number ticks
+    spec = json.loads(chart.proto.spec)
+    assert spec["encoding"]["y"]["axis"] == {
+        "format": "d",
+        "tickMinStep": 1,
+        "title": "saved reviews",
+    }
     captions = " ".join(c.value for c in at.caption)
     assert "Your tags: Sports" in captions and "The lead added: nothing" in captions
 
@@ -40,4 +49,6 @@ def test_an_account_without_judged_reviews_sees_empty_figures(signed_in) -> None
     at = signed_in("boss").switch_page("views/my_work.py").run()
     assert not at.exception, at.exception
     assert {m.label: m.value for m in at.metric}["Label F1 vs final"] == "–"
-    assert any("No lead has judged" in c.value for c in at.caption)
+    captions = [c.value for c in at.caption]
+    assert "No lead has judged one of your reviews yet." in captions
+    assert "No reviews saved in the last 14 days." in captions and not at.get("vega_lite_chart")
