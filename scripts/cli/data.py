@@ -6,7 +6,7 @@ scripts/cli/__init__.py).
 
 from __future__ import annotations
 
-import subprocess
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -325,14 +325,20 @@ def serve(
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8501,
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: all).")] = "127.0.0.1",
 ) -> None:
-    """Run the review dashboard and the HTTP API (/api) in one server."""
+    """Run the review dashboard and the HTTP API (/api) in one server.
+
+    The server replaces this process (exec) rather than running as its child: a SIGTERM from
+    `kill`, `docker stop` or a process supervisor then reaches the server itself, which shuts
+    down; a parent that died of it used to leave the server running and holding the port."""
     from dashboard.launch import SERVER_FILE, serve_command
 
     if not SERVER_FILE.is_file():
         raise fail(f"server entry file {SERVER_FILE} is missing")
     open_database()
     command = serve_command(host=host, port=port)
-    raise typer.Exit(subprocess.call(command))
+    sys.stdout.flush()  # exec drops what Python has buffered (the demo's account lines)
+    sys.stderr.flush()
+    os.execv(command[0], command)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,10 +1,26 @@
-"""dashboard/launch.py: the one command that starts the dashboard server."""
+"""dashboard/launch.py: the one command that starts the dashboard server, and `tagger serve`
+stopping with the signal a supervisor sends."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
+from pathlib import Path
 
+import pytest
+
+from core.config import Settings
 from dashboard.launch import SERVER_FILE, serve_command
+from tests.support.browser import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+START_S = 90
 
 
 def test_serve_command_runs_the_server_file_headless_on_the_address() -> None:
@@ -18,3 +34,41 @@ def test_serve_command_runs_the_server_file_headless_on_the_address() -> None:
         "--browser.gatherUsageStats": "false",
     }
     assert SERVER_FILE.is_file()
+
+
+@pytest.mark.slow
+def test_sigterm_to_tagger_serve_stops_the_server_and_frees_its_port(settings: Settings) -> None:
+    """What `kill`, `docker stop` and process supervisors send: the server must go with it.
+    (When `tagger serve` ran Streamlit as a child, the CLI died and the server kept the port.)"""
+    port = free_port()
+    with (settings.data_dir / "serve.log").open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "scripts", "serve", "--port", str(port)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + START_S
+        while not _healthy(port):
+            assert server.poll() is None and time.monotonic() < deadline, (
+                settings.data_dir / "serve.log"
+            ).read_text()[-2000:]
+            time.sleep(0.5)
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        with socket.socket() as s:  # refused while anything of the server still listens
+            s.bind(("127.0.0.1", port))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False

@@ -65,7 +65,7 @@ class BrowserSessionError(AssertionError):
 class DashboardServer:
     url: str  # http://127.0.0.1:PORT
     log: Path  # the server's stdout and stderr
-    pid: int  # `tagger serve` (Streamlit runs as its child)
+    pid: int  # `tagger serve`, which becomes the Streamlit server (exec)
 
 
 def browser_available() -> str | None:

@@ -73,7 +73,7 @@ def served(settings: Settings) -> Iterator[tuple[str, str]]:
         },
         stdout=log,
         stderr=subprocess.STDOUT,
-        start_new_session=True,  # the CLI runs streamlit as a child: stop the whole group
+        start_new_session=True,  # the server's own children (jobs, workers) go with the group
     )
     base = f"http://127.0.0.1:{port}/api/v1"
     try:

@@ -219,7 +219,7 @@ def test_serve_runs_the_dashboard_launch_command(
     from scripts.cli import data
 
     ran: list[list[str]] = []
-    monkeypatch.setattr(data.subprocess, "call", lambda command: ran.append(command) or 0)
+    monkeypatch.setattr(data.os, "execv", lambda path, command: ran.append(command))
     assert _run("serve", "--host", "0.0.0.0", "--port", "8642").exit_code == 0
     assert ran == [serve_command(host="0.0.0.0", port=8642)]
 
