@@ -46,7 +46,7 @@ if not frame.empty and frame["videos"].sum() > 0:
         .mark_bar()
         .encode(
             x=alt.X("videos:Q", axis=count_axis("videos")),
-            y=alt.Y("tag:N", sort="-x", title=None),
+            y=alt.Y("tag:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
             tooltip=["tag", "videos"],
         ),
         width="stretch",
