@@ -82,6 +82,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode="markdown",  # docstrings' line breaks are not the help's, ``x`` is code
 )
 
 

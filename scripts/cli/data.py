@@ -103,7 +103,7 @@ def import_dataset(
         Path, typer.Argument(help="Dataset: video_id,title,description,tags (.csv, .json, .jsonl).")
     ],
     videos: Annotated[
-        Path | None, typer.Option("--videos", help="Folder with <video_id>.<ext> files.")
+        Path | None, typer.Option("--videos", help="Folder with VIDEO_ID.EXT files.")
     ] = None,
     holdout: Annotated[
         float,
@@ -325,11 +325,10 @@ def serve(
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8501,
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: all).")] = "127.0.0.1",
 ) -> None:
-    """Run the review dashboard and the HTTP API (/api) in one server.
-
-    The server replaces this process (exec) rather than running as its child: a SIGTERM from
-    `kill`, `docker stop` or a process supervisor then reaches the server itself, which shuts
-    down; a parent that died of it used to leave the server running and holding the port."""
+    """Run the review dashboard and the HTTP API (/api) in one server."""
+    # The server replaces this process (exec) rather than running as its child: a SIGTERM from
+    # `kill`, `docker stop` or a supervisor then reaches the server itself, which shuts down (a
+    # parent that died of it used to leave the server running and holding the port).
     from dashboard.launch import SERVER_FILE, serve_command
 
     if not SERVER_FILE.is_file():

@@ -97,7 +97,7 @@ def ingest(
     ] = None,
     videos: Annotated[
         Path | None,
-        typer.Option("--videos", help="Folder with the CSV's videos, named <video_id>.<ext>."),
+        typer.Option("--videos", help="Folder with the CSV's videos, named VIDEO_ID.EXT."),
     ] = None,
     ray_address: Annotated[str | None, RAY_OPTION] = None,
 ) -> None:
