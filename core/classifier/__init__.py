@@ -15,6 +15,7 @@ Public API::
 from core.classifier.decoding import (
     TagPrediction,
     TagTree,
+    choose_threshold_floor,
     decode,
     fit_thresholds,
     most_specific,
@@ -32,6 +33,7 @@ __all__ = [
     "Hierarchy",
     "TagPrediction",
     "TagTree",
+    "choose_threshold_floor",
     "decode",
     "evaluate",
     "fit_thresholds",

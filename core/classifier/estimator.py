@@ -76,7 +76,7 @@ import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from core.classifier.decoding import fit_thresholds
+from core.classifier.decoding import THRESHOLD_FLOORS, choose_threshold_floor, fit_thresholds
 from core.classifier.gradient import GradientEmbedding, gradient_embedding
 from core.classifier.hierarchy import Hierarchy
 from core.classifier.inputs import Inputs, ModalityData, check_labels, prepare_inputs
@@ -179,6 +179,7 @@ class HierarchicalClassifier(BaseEstimator):
         weight_averaging: float = 0.0,
         class_weight: str = "none",
         min_threshold_positives: int = 5,
+        threshold_floors: tuple[float, ...] = THRESHOLD_FLOORS,
         device: str = "cpu",
         random_state: int | None = 0,
     ) -> None:
@@ -206,6 +207,7 @@ class HierarchicalClassifier(BaseEstimator):
         self.weight_averaging = weight_averaging
         self.class_weight = class_weight
         self.min_threshold_positives = min_threshold_positives
+        self.threshold_floors = threshold_floors
         self.device = device
         self.random_state = random_state
 
@@ -319,9 +321,18 @@ class HierarchicalClassifier(BaseEstimator):
             valid_labels = labels[seen]
         else:
             valid_proba = self.predict_proba(X_valid)
-        self.thresholds_ = fit_thresholds(
+        self.node_thresholds_ = fit_thresholds(
             valid_proba, valid_labels, hierarchy, min_positives=self.min_threshold_positives
         )
+        self.threshold_floor_ = choose_threshold_floor(
+            valid_proba,
+            valid_labels,
+            hierarchy,
+            min_positives=self.min_threshold_positives,
+            floors=self.threshold_floors,
+            random_state=self.random_state,
+        )
+        self.thresholds_ = np.maximum(self.node_thresholds_, self.threshold_floor_)
         self.validation_metrics_ = evaluate(
             valid_labels, valid_proba, valid_proba >= self.thresholds_, hierarchy
         )

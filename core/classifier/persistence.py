@@ -53,6 +53,8 @@ def save_classifier(
         "modalities": list(clf.modalities_),
         "input_dims": clf.input_dims_,
         "thresholds": [float(t) for t in clf.thresholds_],
+        "node_thresholds": [float(t) for t in clf.node_thresholds_],
+        "threshold_floor": clf.threshold_floor_,
         "hierarchy_parents": [list(p) for p in clf.hierarchy_.parents],
         "label_ids": list(label_ids) if label_ids is not None else None,
         "best_epochs": clf.best_epochs_,
@@ -86,6 +88,8 @@ def load_classifier(directory: str | Path, *, device: str | None = None) -> Hier
     params = dict(config["params"])
     # JSON gives a list; models saved before alternatives existed were trained without any
     params["alternatives"] = tuple(params.get("alternatives", ()))
+    if "threshold_floors" in params:  # absent from versions saved before the floor existed
+        params["threshold_floors"] = tuple(params["threshold_floors"])
     if device is not None:
         params["device"] = device
     clf = HierarchicalClassifier(**params)
@@ -106,6 +110,11 @@ def load_classifier(directory: str | Path, *, device: str | None = None) -> Hier
     clf.modalities_ = tuple(config["modalities"])
     clf.input_dims_ = {k: int(v) for k, v in config["input_dims"].items()}
     clf.thresholds_ = np.asarray(config["thresholds"], dtype=np.float64)
+    # versions saved before the floor existed: their thresholds are the per-node ones
+    clf.node_thresholds_ = np.asarray(
+        config.get("node_thresholds", config["thresholds"]), dtype=np.float64
+    )
+    clf.threshold_floor_ = float(config.get("threshold_floor", 0.0))
     clf.best_epochs_ = list(config["best_epochs"])
     clf.selected_settings_ = dict(config.get("selected_settings", {}))
     clf.settings_scores_ = list(config.get("settings_scores", []))

@@ -3,6 +3,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from core.classifier.decoding import THRESHOLD_FLOORS
 from core.classifier.estimator import HierarchicalClassifier
 from core.classifier.metrics import micro_auprc
 
@@ -324,3 +325,17 @@ def test_training_options_keep_probabilities_consistent(synthetic, fast_params, 
     proba = clf.predict_proba(synthetic.X)
     assert synthetic.hierarchy.violations(proba) == 0
     assert micro_auprc(synthetic.Y, proba) > synthetic.Y.mean()
+
+
+def test_thresholds_are_the_node_ones_under_the_chosen_floor(synthetic, fast_params):
+    h = synthetic.hierarchy
+    clf = HierarchicalClassifier(**fast_params).fit(synthetic.X, synthetic.Y, hierarchy=h)
+    assert clf.threshold_floor_ in THRESHOLD_FLOORS
+    np.testing.assert_array_equal(
+        clf.thresholds_, np.maximum(clf.node_thresholds_, clf.threshold_floor_)
+    )
+    alone = HierarchicalClassifier(**fast_params, threshold_floors=(0.0,)).fit(
+        synthetic.X, synthetic.Y, hierarchy=h
+    )  # the same networks (same seed): only the floor differs
+    assert alone.threshold_floor_ == 0.0
+    np.testing.assert_array_equal(alone.thresholds_, clf.node_thresholds_)

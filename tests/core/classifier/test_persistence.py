@@ -21,6 +21,8 @@ def test_round_trip_gives_identical_probabilities(tmp_path, synthetic, fast_para
     assert loaded.selected_settings_ == clf.selected_settings_
     assert loaded.settings_scores_ == clf.settings_scores_
     assert loaded.selection_win_rate_ == clf.selection_win_rate_
+    assert loaded.threshold_floor_ == clf.threshold_floor_
+    np.testing.assert_array_equal(loaded.node_thresholds_, clf.node_thresholds_)
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
     assert loaded.get_params() == clf.get_params()
@@ -62,3 +64,21 @@ def test_model_saved_before_alternatives_existed_loads(tmp_path, synthetic, fast
     loaded = load_classifier(tmp_path / "model")
     np.testing.assert_array_equal(loaded.predict_proba(synthetic.X), clf.predict_proba(synthetic.X))
     assert loaded.alternatives == () and loaded.selected_settings_ == {}
+
+
+def test_model_saved_before_the_threshold_floor_predicts_as_it_did(
+    tmp_path, synthetic, fast_params
+):
+    clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 2}).fit(
+        synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
+    )
+    save_classifier(clf, tmp_path / "model")
+    config_path = tmp_path / "model" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["params"]["threshold_floors"], config["node_thresholds"], config["threshold_floor"]
+    config_path.write_text(json.dumps(config))
+
+    loaded = load_classifier(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.predict(synthetic.X), clf.predict(synthetic.X))
+    assert loaded.threshold_floor_ == 0.0  # its thresholds, read as the per-node ones
+    np.testing.assert_array_equal(loaded.node_thresholds_, clf.thresholds_)
