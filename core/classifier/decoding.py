@@ -93,10 +93,10 @@ def choose_threshold_floor(
 
     Why: a node's F1-best threshold on a few validation positives sits just under its lowest
     positive, often near 0, and then predicts the tag (and, by the ancestor-closing, its
-    ancestors) for most videos. Measured on the shared HMC sets and the demo corpus, such
-    thresholds cost up to 0.27 hierarchical F1 on test rows (docs/BENCHMARKS.md, "Decision
-    thresholds"); how high the floor must be differs by data set (0.02-0.1 on the demo corpus,
-    0.2-0.3 on the gene-function sets), hence chosen from the data rather than fixed.
+    ancestors) for most videos. Measured on four shared HMC sets and the demo corpus, such
+    thresholds cost up to 0.4 hierarchical F1 on test rows (docs/BENCHMARKS.md, "Decision
+    thresholds"); how high the floor should be differs by data set (0.02-0.1 on the demo corpus,
+    0.2-0.3 on the HMC sets), hence chosen from the data rather than fixed.
     """
     proba = np.asarray(proba, dtype=np.float64)
     y_true = np.asarray(y_true, dtype=bool)
