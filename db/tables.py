@@ -310,7 +310,8 @@ class ModelVersion(SQLModel, table=True):
 
 
 class Prediction(SQLModel, table=True):
-    """Probabilities >= PREDICTION_FLOOR of one model version for one video."""
+    """One model version's probability of a tag for one video: stored when it is at least
+    PREDICTION_FLOOR, the tag is predicted, or it is the video's least-sure tag."""
 
     __tablename__ = "prediction"
 

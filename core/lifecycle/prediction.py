@@ -125,7 +125,11 @@ def store_predictions(
     rows: list[models_q.PredictionRow] = []
     summaries: list[videos_q.PredictionSummary] = []
     for i, video_id in enumerate(video_ids):
-        for node in np.flatnonzero(proba[i] >= PREDICTION_FLOOR):
+        # what the review page and the API show: every tag above the floor, every predicted tag
+        # (a threshold may sit under the floor) and the tag the model is least sure about
+        kept = (proba[i] >= PREDICTION_FLOOR) | decisions[i]
+        kept[doubts[i]] = True
+        for node in np.flatnonzero(kept):
             rows.append(
                 models_q.PredictionRow(
                     video_id=video_id,

@@ -13,7 +13,6 @@ from db.queries import Actor, NotFoundError, dump_json
 from db.queries.audit import add_audit
 from db.queries.webhooks import enqueue_model_event
 from db.tables import (
-    PREDICTION_FLOOR,
     AuditAction,
     ModelStatus,
     ModelVersion,
@@ -159,8 +158,8 @@ def set_active_model(
 def put_predictions(
     session: Session, *, model_version_id: int, rows: Sequence[PredictionRow]
 ) -> int:
-    """Replace this model's predictions for the videos in ``rows``; probabilities below
-    ``PREDICTION_FLOOR`` are not stored. Returns rows written."""
+    """Replace this model's predictions for the videos in ``rows`` (the caller chooses which
+    tags to keep: ``core.lifecycle.prediction.store_predictions``). Returns rows written."""
     video_ids = {row.video_id for row in rows}
     if not video_ids:
         return 0
@@ -179,7 +178,6 @@ def put_predictions(
             is_predicted=bool(row.is_predicted),
         )
         for row in rows
-        if row.probability >= PREDICTION_FLOOR
     ]
     session.add_all(kept)
     session.flush()

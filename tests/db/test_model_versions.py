@@ -10,7 +10,7 @@ from db.engine import Database
 from db.queries import NotFoundError, audit
 from db.queries import model_versions as models
 from db.queries.model_versions import PredictionRow
-from db.tables import PREDICTION_FLOOR, AuditAction, ModelStatus
+from db.tables import AuditAction, ModelStatus
 
 
 def _ready_model(session, n: int) -> int:
@@ -58,7 +58,7 @@ def test_only_ready_models_can_be_activated(database: Database) -> None:
         models.get_model_version(session, model_version_id=999)
 
 
-def test_predictions_floor_and_replace(database: Database) -> None:
+def test_predictions_replace(database: Database) -> None:
     with database.session() as session:
         mv = _ready_model(session, 1)
         written = models.put_predictions(
@@ -66,11 +66,11 @@ def test_predictions_floor_and_replace(database: Database) -> None:
             model_version_id=mv,
             rows=[
                 PredictionRow(1, "a", 0.9, True),
-                PredictionRow(1, "b", PREDICTION_FLOOR / 2, False),
+                PredictionRow(1, "b", 0.002, True),  # kept: which rows to store is the caller's
                 PredictionRow(2, "a", 0.3, False),
             ],
         )
-        assert written == 2
+        assert written == 3
         models.put_predictions(
             session, model_version_id=mv, rows=[PredictionRow(1, "c", 0.6, True)]
         )

@@ -15,7 +15,7 @@ from core.lifecycle import prediction, registry, training
 from db.queries import model_versions as models_q
 from db.queries import users as users_q
 from db.queries import videos as videos_q
-from db.tables import VideoStatus
+from db.tables import PREDICTION_FLOOR, VideoStatus
 from scripts.mediagen import write_video
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -77,8 +77,15 @@ def test_predictions_are_stored_with_the_version_and_summaries(db, settings, tra
     for video in videos:
         rows = {row.node_id: row for row in stored[video.id]}
         assert all(
-            row.probability >= 0.01 and row.model_version_id == version.id for row in rows.values()
+            (
+                row.probability >= PREDICTION_FLOOR
+                or row.is_predicted
+                or row.node_id == video.doubt_tag
+            )
+            and row.model_version_id == version.id
+            for row in rows.values()
         )
+        assert video.doubt_tag in rows
         if video.top_tag is not None:
             assert rows[video.top_tag].is_predicted
             children = [n.id for n in taxonomy.children(video.top_tag)]
@@ -91,6 +98,30 @@ def test_predictions_are_stored_with_the_version_and_summaries(db, settings, tra
         )
         >= 12
     )  # learnt the clusters
+
+
+def test_predicted_and_least_sure_tags_are_stored_under_the_floor(db, settings, trained):
+    """The review page lists and ticks stored tags only: a tag predicted below the floor (its
+    threshold is lower still) and the least-sure tag must be among them, with their scores."""
+    _, ids, version = trained
+    model = registry.load_active_model(db, settings=settings)
+    names = model.metadata.node_ids
+    proba = np.full((1, len(names)), PREDICTION_FLOOR / 10)
+    proba[0, 0] = 0.5
+    thresholds = np.full(len(names), 0.9)
+    thresholds[1] = PREDICTION_FLOOR / 20
+    model.classifier.thresholds_ = thresholds
+    prediction.store_predictions(db, model=model, video_ids=[ids[0]], proba=proba)
+    doubt = names[ranking.closest_call_tag(proba, thresholds)[0]]
+    with db.session() as session:
+        rows = {
+            r.node_id: r
+            for r in models_q.get_predictions(session, video_id=ids[0], model_version_id=version.id)
+        }
+        assert videos_q.get_video(session, video_id=ids[0]).doubt_tag == doubt
+    assert set(rows) == {names[0], names[1], doubt}
+    assert rows[names[1]].is_predicted and not rows[names[0]].is_predicted
+    assert rows[doubt].probability == pytest.approx(float(proba[0, names.index(doubt)]))
 
 
 def test_default_run_only_predicts_what_this_version_has_not(db, settings, trained):
