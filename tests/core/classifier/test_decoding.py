@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from core.classifier import decoding
 from core.classifier.decoding import choose_threshold_floor, decode, fit_thresholds, tag_tree
 from core.classifier.hierarchy import Hierarchy
 
@@ -105,3 +106,9 @@ def test_the_floor_needs_enough_rows_and_a_choice():
     assert choose_threshold_floor(proba[:19], y[:19], h) == 0.0  # halves too small to judge
     assert choose_threshold_floor(proba, y, h, floors=(0.3,)) == 0.3  # nothing to choose
     assert choose_threshold_floor(proba, y, h, floors=(0.2, 0.02, 0.5)) == 0.02  # any order
+
+
+def test_a_sample_of_the_rows_chooses_the_floor_on_large_data(monkeypatch):
+    proba, y, h = _with_noise_tags(400, 8)
+    monkeypatch.setattr(decoding, "MAX_FLOOR_ROWS", 100)
+    assert choose_threshold_floor(proba, y, h, min_positives=3) == 0.02
