@@ -3,7 +3,7 @@
 ``fit_thresholds`` picks per-node decision thresholds on validation data and
 ``choose_threshold_floor`` the probability below which no tag is predicted; ``decode`` keeps the
 most specific predicted tags; ``tag_tree`` gives the browsable tree of everything above a
-display floor. All three work on DAGs (a node with two parents appears under both in the tree).
+display floor. All of them work on DAGs (a node with two parents appears under both in the tree).
 """
 
 from __future__ import annotations

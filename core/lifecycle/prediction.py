@@ -1,10 +1,11 @@
 """Predicting tags for stored videos from their cached embeddings (no encoder runs).
 
-Writes one ``Prediction`` row per (video, model version, tag) with probability >= the floor, and
-each video's denormalised summary for the review queue: which version predicted it, its most
-confident most-specific tag, the tag whose decision is its closest call (the Review page's "least
-sure about"), and its uncertainty (the certainty filter and column, and the queue's order among
-videos not yet ranked by :mod:`core.lifecycle.review_order`).
+Writes one ``Prediction`` row per (video, model version, tag) with probability >= the floor, the
+tag predicted or the video's least-sure one, and each video's denormalised summary for the review
+queue: which version predicted it, its most confident most-specific tag, the tag whose decision
+is its closest call (the Review page's "least sure about"), and its uncertainty (the certainty
+filter and column, and the queue's order among videos not yet ranked by
+:mod:`core.lifecycle.review_order`).
 
 Uncertainty: :func:`core.ranking.closest_call`, how close the video's closest call among the tags
 a moderator would weigh sits to its tag's decision threshold (1 on it, 0 as far as can be): the

@@ -88,8 +88,7 @@ def test_the_dashboard_server_answers_then_stops_with_its_children(settings: Set
     with serve_dashboard(settings.data_dir) as server:
         with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=10) as response:
             assert response.status == 200
-        tree = {server.pid, *process_tree(server.pid)}
-        assert len(tree) >= 2, tree  # `tagger serve` and Streamlit
+        tree = {server.pid, *process_tree(server.pid)}  # the server (exec) and any job workers
     _assert_all_gone(tree)
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=5)
