@@ -71,6 +71,15 @@ def measure(pool: active.Pool, seed: int, retrain: str) -> Row:
     )
 
 
+def format_row(r: Row) -> str:
+    a, b = r.without_floor, r.with_floor
+    return (
+        f"| {r.dataset} | {r.seed} | {r.floor:g} | {a.f1:.3f} | {b.f1:.3f} "
+        f"| {a.precision:.3f} / {a.recall:.3f} | {b.precision:.3f} / {b.recall:.3f} "
+        f"| {a.tags_per_video:.1f} / {b.tags_per_video:.1f} ({r.true_tags_per_video:.1f}) |"
+    )
+
+
 def format_table(rows: Sequence[Row]) -> str:
     lines = [
         (
@@ -79,13 +88,7 @@ def format_table(rows: Sequence[Row]) -> str:
         ),
         "|---|---:|---:|---:|---:|---|---|---|",
     ]
-    for r in rows:
-        a, b = r.without_floor, r.with_floor
-        lines.append(
-            f"| {r.dataset} | {r.seed} | {r.floor:g} | {a.f1:.3f} | {b.f1:.3f} "
-            f"| {a.precision:.3f} / {a.recall:.3f} | {b.precision:.3f} / {b.recall:.3f} "
-            f"| {a.tags_per_video:.1f} / {b.tags_per_video:.1f} ({r.true_tags_per_video:.1f}) |"
-        )
+    lines.extend(format_row(r) for r in rows)
     gains = np.array([r.with_floor.f1 - r.without_floor.f1 for r in rows])
     if len(gains):
         lines.append(
@@ -111,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for pool in pools:
         for seed in range(args.seeds):
             rows.append(measure(pool, seed, args.retrain))
-            print(format_table(rows[-1:]).splitlines()[-1], flush=True)
+            print(format_row(rows[-1]), flush=True)
     table = format_table(rows)
     print(table)
     if args.md is not None:

@@ -51,16 +51,32 @@ def test_label_ids_must_match_nodes(tmp_path, synthetic, fast_params):
         save_classifier(clf, tmp_path, label_ids=["only one"])
 
 
-def test_model_saved_before_alternatives_existed_loads(tmp_path, synthetic, fast_params):
+def _saved_by_an_older_version(
+    directory, synthetic, fast_params, *, params: tuple[str, ...], fields: tuple[str, ...]
+) -> HierarchicalClassifier:
+    """Fit and save a small model, then drop what an older version did not write; the fit."""
     clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 2}).fit(
         synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
     )
-    save_classifier(clf, tmp_path / "model")
-    config_path = tmp_path / "model" / "config.json"
+    save_classifier(clf, directory)
+    config_path = directory / "config.json"
     config = json.loads(config_path.read_text())
-    del config["params"]["alternatives"], config["selected_settings"], config["settings_scores"]
+    for name in params:
+        del config["params"][name]
+    for name in fields:
+        del config[name]
     config_path.write_text(json.dumps(config))
+    return clf
 
+
+def test_model_saved_before_alternatives_existed_loads(tmp_path, synthetic, fast_params):
+    clf = _saved_by_an_older_version(
+        tmp_path / "model",
+        synthetic,
+        fast_params,
+        params=("alternatives",),
+        fields=("selected_settings", "settings_scores"),
+    )
     loaded = load_classifier(tmp_path / "model")
     np.testing.assert_array_equal(loaded.predict_proba(synthetic.X), clf.predict_proba(synthetic.X))
     assert loaded.alternatives == () and loaded.selected_settings_ == {}
@@ -69,15 +85,13 @@ def test_model_saved_before_alternatives_existed_loads(tmp_path, synthetic, fast
 def test_model_saved_before_the_threshold_floor_predicts_as_it_did(
     tmp_path, synthetic, fast_params
 ):
-    clf = HierarchicalClassifier(**{**fast_params, "max_epochs": 2}).fit(
-        synthetic.X, synthetic.Y, hierarchy=synthetic.hierarchy
+    clf = _saved_by_an_older_version(
+        tmp_path / "model",
+        synthetic,
+        fast_params,
+        params=("threshold_floors",),
+        fields=("node_thresholds", "threshold_floor"),
     )
-    save_classifier(clf, tmp_path / "model")
-    config_path = tmp_path / "model" / "config.json"
-    config = json.loads(config_path.read_text())
-    del config["params"]["threshold_floors"], config["node_thresholds"], config["threshold_floor"]
-    config_path.write_text(json.dumps(config))
-
     loaded = load_classifier(tmp_path / "model")
     np.testing.assert_array_equal(loaded.predict(synthetic.X), clf.predict(synthetic.X))
     assert loaded.threshold_floor_ == 0.0  # its thresholds, read as the per-node ones
