@@ -301,6 +301,7 @@ def _fit_and_register(
         n_train=len(train_idx),
         n_valid=len(valid_idx),
         n_tags=len(data.node_ids),  # the label space: the review queue's cold start is per tag
+        threshold_floor=classifier.threshold_floor_,  # no tag predicted below it (Models page)
     )
     if progress is not None:
         progress(0.99, "saving the model", metrics)

@@ -172,6 +172,8 @@ for v in versions:
         "created": v.created_at,
         "train/valid": f"{v.n_train}/{v.n_valid}",
         "notes": v.notes,
+        # the probability under which it predicts no tag (versions before it: none)
+        "decision floor": m.get("threshold_floor"),
     }
     for key in HEADLINE:
         value = m.get(key)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pandas as pd
+
 from core.lifecycle import jobs, liveness
 from core.lifecycle.retrain_policy import WAITS
 from dashboard import actions, cache
@@ -14,12 +16,19 @@ from db.queries import model_versions as model_queries
 from db.queries import retrain_policy
 
 
-def test_versions_and_charts_for_moderators(signed_in) -> None:
+def test_versions_and_charts_for_moderators(signed_in, seeded) -> None:
+    with seeded.db.session() as s:
+        newer = model_queries.create_model_version(s, encoder_id="lite", encoder_version="1")
+        model_queries.finish_model_version(
+            s, model_version_id=newer.id, status="ready", metrics={"threshold_floor": 0.2}
+        )
     at = signed_in("mod").switch_page("views/models.py").run()
     assert not at.exception
-    table = at.dataframe[0].value
-    assert list(table["version"]) == ["v1"] and list(table["active"]) == ["★"]
-    assert float(table["micro_auprc"][0]) == 0.5
+    table = at.dataframe[0].value.set_index("version")
+    assert list(table.index) == [f"v{newer.id}", "v1"] and table["active"]["v1"] == "★"
+    assert float(table["micro_auprc"]["v1"]) == 0.5
+    assert table["decision floor"][f"v{newer.id}"] == 0.2
+    assert pd.isna(table["decision floor"]["v1"])  # trained before the floor existed
     assert at.caption[0].value == (  # v1 exists: it did not come from a job here
         "No retrain has run from the dashboard or the retraining policy yet; the versions below "
         "were trained from the command line."

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core import review as review_rules
+from core.classifier import load_classifier
 from core.lifecycle import training
 from core.taxonomy import Taxonomy
 from db.queries import embeddings as embeddings_q
@@ -136,6 +137,8 @@ def test_train_model_stores_a_ready_active_version_with_metrics(db, settings, sy
     assert metrics["micro_auprc"] > 0.6  # clustered data: far better than the ~0.3 base rate
     assert version.n_train + version.n_valid == 40 and metrics["n_valid"] == version.n_valid
     assert metrics["n_tags"] == 6  # the label space: 2 tier-1 tags and their 4 leaves
+    saved = load_classifier(settings.data_dir / version.artifact_path)
+    assert metrics["threshold_floor"] == saved.threshold_floor_  # what the Models page shows
     assert (settings.data_dir / version.artifact_path / "model.safetensors").is_file()
     assert updates and all(0 <= f <= 1 for f, _ in updates) and "epoch" in updates[0][1]
 
