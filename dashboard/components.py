@@ -145,7 +145,7 @@ def probability_chart(tags: Sequence[ScoredTag], *, top: int = 12) -> dict:
                     "domain": ["predicted", "below threshold"],
                     "range": ["#2e7d32", "#b0bec5"],
                 },
-                "legend": {"orient": "top", "direction": "horizontal", "title": None},
+                "legend": {"orient": "top", "direction": "vertical", "title": None},
             },
             "tooltip": [
                 {"field": "tag", "type": "nominal"},

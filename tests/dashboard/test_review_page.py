@@ -89,6 +89,7 @@ def test_prediction_chart_shows_the_most_probable_tags(signed_in, seeded) -> Non
     spec = json.loads(chart.proto.spec)
     assert spec["encoding"]["x"]["field"] == "probability"
     assert spec["encoding"]["color"]["scale"]["domain"] == ["predicted", "below threshold"]
+    assert spec["encoding"]["color"]["legend"]["direction"] == "vertical"  # whole in the column
     tags = [
         ScoredTag(f"n{i}", f"Tag {i}", f"Tag {i}", 1, p, p >= 0.5)
         for i, p in enumerate([0.2, 0.9, 0.55, 0.1] * 4)
