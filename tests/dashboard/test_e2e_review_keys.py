@@ -55,6 +55,9 @@ def _drive(browser, url: str, password: str) -> dict:
     _next_video(page, "")
     seen["first"] = page.evaluate(bench._ID_OF_PAGE)
     page.get_by_role("button", name="Save & next").wait_for()
+    # the form's first suggestion starts ticked: waited for, as a loaded machine may draw the
+    # button before the checkbox's state (one run of the whole suite saw it unticked at once)
+    page.wait_for_function(FIRST_BOX, timeout=30_000)
     seen["ticked_at_start"] = page.evaluate(FIRST_BOX)
     page.keyboard.press("1")  # toggle the first suggestion
     page.wait_for_function(f"!({FIRST_BOX})()")
