@@ -59,6 +59,9 @@ def test_sigterm_to_tagger_serve_stops_the_server_and_frees_its_port(settings: S
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
         with socket.socket() as s:  # refused while anything of the server still listens
+            # (SO_REUSEADDR: the health checks' closed connections may linger in TIME_WAIT,
+            # which alone refuses a plain bind; a listener still refuses this one)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", port))
     finally:
         with contextlib.suppress(ProcessLookupError):
