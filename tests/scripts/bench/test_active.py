@@ -171,6 +171,34 @@ def test_every_order_labels_the_whole_pool_at_budget_one(monkeypatch) -> None:
         assert curve.n_labels == active.schedule(40) and curve.n_labels[-1] == 40
 
 
+def test_true_loss_puts_the_rows_the_model_is_most_wrong_about_first() -> None:
+    proba = np.array([[0.9, 0.1], [0.5, 0.5], [0.1, 0.9], [0.99, 0.01]])
+    labels = np.array([[1, 0], [1, 0], [1, 0], [0, 1]], dtype=bool)
+    # losses: row 3 (two confident mistakes), row 2 (two mistakes), row 1 (unsure), row 0 (right)
+    assert active.true_loss_order(proba, labels).tolist() == [3, 2, 1, 0]
+    assert np.isfinite(active.true_loss_order(np.array([[0.0, 1.0]]), labels[:1])).all()
+
+
+def test_true_loss_reviews_the_rows_the_current_model_gets_most_wrong(monkeypatch) -> None:
+    """Each round's batch is the head of the oracle's order under that round's model, up to the
+    whole pool."""
+    monkeypatch.setattr(active, "FAST_PARAMS", {"n_ensemble": 1, "max_epochs": 2, "patience": 2})
+    pool = _pool(40)
+    batches = []
+    real_order = active.true_loss_order
+
+    def recorded(proba: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        order = real_order(proba, labels)
+        batches.append((labels, order))
+        return order
+
+    monkeypatch.setattr(active, "true_loss_order", recorded)
+    curve = active.simulate(pool, active.TRUE_LOSS, budget=1.0)
+    assert curve.n_labels == active.schedule(40) and curve.n_labels[-1] == 40
+    assert len(batches) == len(curve.n_labels) - 1
+    assert [len(labels) for labels, _ in batches] == [40 - n for n in curve.n_labels[:-1]]
+
+
 def test_the_same_labels_train_the_same_model_in_any_review_order(monkeypatch) -> None:
     """As in the product, whose training set comes in video-id order: at the whole pool every
     order trains the same model, so random order's final is every order's final."""
