@@ -325,15 +325,14 @@ def simulate(
             )
             order = "typical" if cover else "badge"
             curve.coverage_rounds[0] += cover
-        batch_size = counts[round_no + 1] - count
+        batch_size, proba = counts[round_no + 1] - count, member_proba.mean(axis=0)
         if strategy == TRUE_LOSS:
-            proba = member_proba.mean(axis=0)
             picked = true_loss_order(proba, pool.Y_pool[unlabelled])[:batch_size]
         else:
             picked = ranking.select(
                 order,
                 batch_size,
-                proba=member_proba.mean(axis=0),
+                proba=proba,
                 thresholds=clf.thresholds_,
                 embeddings=pool.embeddings[unlabelled],
                 labelled=pool.embeddings[labelled],
