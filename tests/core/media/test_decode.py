@@ -52,6 +52,15 @@ def use_or_reject(path: Path) -> MediaInfo | MediaError:
 # --- probe ---------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["one pass", "seeking"])
+def sampling(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways :func:`sample_keyframes` reads a video: the test clips are short, so they take
+    the one pass from the start unless the limit is lowered to make them seek."""
+    if request.param == "seeking":
+        monkeypatch.setattr(media, "ONE_PASS_MAX_FRAMES", 0)
+    return request.param
+
+
 def test_probe_reports_streams_and_sizes(make_video):
     path = make_video(seconds=2.0, fps=10)
     info = probe(path)
@@ -85,7 +94,7 @@ def test_huge_resolution_is_rejected_before_decoding(tmp_path):
         probe(path)
 
 
-def test_absurd_duration_metadata_is_remeasured(make_video):
+def test_absurd_duration_metadata_is_remeasured(make_video, sampling):
     path = make_video(seconds=2.0, audio=False)
     data = bytearray(path.read_bytes())
     at = data.index(b"mvhd") + 4 + 4 + 4 + 4  # version/flags, creation, modification
@@ -98,7 +107,7 @@ def test_absurd_duration_metadata_is_remeasured(make_video):
     assert len(sample_keyframes(path, 4, info)) >= 2
 
 
-def test_zero_frame_durations(make_video):
+def test_zero_frame_durations(make_video, sampling):
     path = make_video(seconds=0.5, audio=False, timestamps=[0.0, 0.1, 0.2, 0.3, 0.4])
     data = bytearray(path.read_bytes())
     at = data.index(b"stts")
@@ -171,7 +180,7 @@ def test_truncated_files_fail_cleanly_or_still_work(make_video, faststart, fract
         assert isinstance(result, MediaError)
 
 
-def test_cut_tail_of_a_streamable_file_keeps_what_is_there(make_video):
+def test_cut_tail_of_a_streamable_file_keeps_what_is_there(make_video, sampling):
     path = make_video(seconds=3.0, gop=10, faststart=True)
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * 0.95)])
@@ -194,7 +203,7 @@ def test_corrupted_payload_fails_cleanly_or_still_works(make_video):
 # --- keyframes -----------------------------------------------------------------------------
 
 
-def test_keyframes_spread_over_the_video(make_video):
+def test_keyframes_spread_over_the_video(make_video, sampling):
     path = make_video(seconds=4.0, fps=10, gop=10)  # a keyframe every second
     frames = sample_keyframes(path, 4)
     times = [f.timestamp_s for f in frames]
@@ -205,7 +214,7 @@ def test_keyframes_spread_over_the_video(make_video):
     assert levels == sorted(levels) and levels[-1] - levels[0] > 100
 
 
-def test_single_keyframe_video_still_gives_distinct_frames(make_video):
+def test_single_keyframe_video_still_gives_distinct_frames(make_video, sampling):
     path = make_video(seconds=3.0, fps=10, gop=1000)
     frames = sample_keyframes(path, 6)
     assert len(frames) == 6
@@ -214,7 +223,7 @@ def test_single_keyframe_video_still_gives_distinct_frames(make_video):
     assert levels == sorted(levels) and len(set(np.round(levels))) == 6
 
 
-def test_more_samples_than_frames_dedupes(make_video):
+def test_more_samples_than_frames_dedupes(make_video, sampling):
     path = make_video(seconds=0.3, fps=10)  # 3 frames
     frames = sample_keyframes(path, 16)
     assert 1 <= len(frames) <= 3
@@ -222,6 +231,7 @@ def test_more_samples_than_frames_dedupes(make_video):
 
 
 def test_forward_decoding_is_bounded(make_video, monkeypatch):
+    monkeypatch.setattr(media, "ONE_PASS_MAX_FRAMES", 0)
     monkeypatch.setattr(media, "MAX_FORWARD_FRAMES", 9)
     path = make_video(seconds=5.0, fps=10, gop=1000)  # one keyframe; points every 0.5 s
     frames = sample_keyframes(path, 10)
@@ -239,7 +249,22 @@ def every_frame(path: Path) -> dict[float, np.ndarray]:
         }
 
 
-def test_only_keyframes_skip_deblocking(make_video):
+def test_short_clips_are_sampled_in_one_pass_at_the_sample_points(make_video, monkeypatch):
+    path = make_video(seconds=2.0, fps=10, gop=1000)  # 20 frames, one keyframe
+    # points at 0.25, 0.75, 1.25, 1.75 s: the frames on screen then, not the keyframe at 0.0
+    assert [round(f.timestamp_s, 2) for f in sample_keyframes(path, 4)] == [0.2, 0.7, 1.2, 1.7]
+    seeks = []
+    monkeypatch.setattr(media, "_seek_keyframes", lambda *a: seeks.append(a) or {})
+    sample_keyframes(path, 4)
+    assert not seeks
+    monkeypatch.setattr(media, "ONE_PASS_MAX_FRAMES", 19)  # one frame fewer than the clip's
+    with pytest.raises(MediaError):  # the spy found nothing: it was asked
+        sample_keyframes(path, 4)
+    assert len(seeks) == 1
+
+
+def test_only_keyframes_skip_deblocking(make_video, monkeypatch):
+    monkeypatch.setattr(media, "ONE_PASS_MAX_FRAMES", 0)
     rng = np.random.default_rng(0)
     texture = np.repeat(np.repeat(rng.integers(0, 256, (24, 60, 3), np.uint8), 4, 0), 4, 1)
     moving = [texture[:, 3 * i : 3 * i + 128] for i in range(30)]  # 96x128, scrolling
@@ -253,7 +278,7 @@ def test_only_keyframes_skip_deblocking(make_video):
         assert np.array_equal(frame.image, reference[round(frame.timestamp_s, 6)])
 
 
-def test_av1_single_keyframe_video_gives_distinct_frames(tmp_path):
+def test_av1_single_keyframe_video_gives_distinct_frames(tmp_path, sampling):
     """libdav1d reads skip_frame only when it opens: forward decoding needs a decoder of its own."""
     try:
         av.Codec("libsvtav1", "w")
@@ -278,7 +303,7 @@ def test_n_must_be_positive(make_video):
 
 
 @pytest.mark.parametrize("degrees", [90, 180, 270])
-def test_rotation_metadata_makes_frames_upright(make_video, degrees):
+def test_rotation_metadata_makes_frames_upright(make_video, degrees, sampling):
     stored = np.zeros((48, 64, 3), np.uint8)
     stored[:24, :32] = 255  # bright top-left quadrant
     path = make_video(frames=[stored] * 5, seconds=0.5, rotation=degrees)
@@ -291,7 +316,7 @@ def test_rotation_metadata_makes_frames_upright(make_video, degrees):
     assert np.abs(image.astype(int) - expected).mean() < 20
 
 
-def test_variable_frame_rate(make_video):
+def test_variable_frame_rate(make_video, sampling):
     stamps = [0.0, 0.04, 0.08, 1.0, 1.5, 1.52, 2.9, 3.0]
     path = make_video(
         frames=gradient_frames(len(stamps)), seconds=3.0, audio=False, timestamps=stamps
@@ -304,7 +329,7 @@ def test_variable_frame_rate(make_video):
         assert min(abs(frame.timestamp_s - s) for s in stamps) < 1e-3
 
 
-def test_large_frames_are_scaled_down(make_video, monkeypatch):
+def test_large_frames_are_scaled_down(make_video, monkeypatch, sampling):
     monkeypatch.setattr(media, "MAX_FRAME_SIDE_PX", 32)
     path = make_video(seconds=0.5)
     image = sample_keyframes(path, 1)[0].image
