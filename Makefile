@@ -9,12 +9,9 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := espeak-ng sox postgresql chromium fonts-noto-color-emoji tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Test workers: one more than the cores, at most 3. A quarter of the run's worker time is spent
-# waiting on subprocesses (servers, browsers, Ray nodes), which a third worker fills: on 2 cores
-# the whole suite took 774 s with 3 workers against 828 s and 895 s with 2 (same session). Each
-# worker loads torch and the models; modules that keep to one worker share an xdist_group, hence
-# --dist loadgroup.
-TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 2 ? n + 1 : 3 )))
+# Test workers: one per core, at most 2 (each worker loads torch and the models; modules that
+# keep to one worker share an xdist_group, hence --dist loadgroup).
+TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 2 ? n : 2 )))
 
 .PHONY: demo test test-fast install system-deps lint bench clean-demo
 
