@@ -440,7 +440,7 @@ def test_bigbuckbunny_probe(bigbuckbunny):
 
 
 @pytest.mark.slow
-def test_bigbuckbunny_keyframes_cover_the_clip(bigbuckbunny):
+def test_bigbuckbunny_keyframes_cover_the_clip(bigbuckbunny, sampling):
     info = probe(bigbuckbunny)
     frames = sample_keyframes(bigbuckbunny, 16, info)
     times = [f.timestamp_s for f in frames]
