@@ -93,9 +93,11 @@ class DeferredWork:
         """The pieces handed over and not yet collected by :meth:`finished`, in order."""
         return list(self._handed)
 
-    def wait(self, timeout_s: float | None = None) -> None:
-        """Block until everything handed over so far has finished."""
-        wait([handed.future for handed in self._handed], timeout=timeout_s)
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until everything handed over so far has finished; False when ``timeout_s``
+        ran out first (the work goes on), so a caller never reads a write as done that is not."""
+        _, not_done = wait([handed.future for handed in self._handed], timeout=timeout_s)
+        return not not_done
 
 
 def work() -> DeferredWork:

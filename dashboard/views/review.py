@@ -208,8 +208,12 @@ def _back() -> None:
     left: list[int] = st.session_state.get(LEFT, [])
     if not left:
         return
+    if not deferred.work().wait(BACK_WAIT_S):
+        st.session_state[WRITE_ERROR] = (
+            f"Video {left[-1]} is still being written: press Back again in a moment."
+        )
+        return
     previous = left.pop()
-    deferred.work().wait(BACK_WAIT_S)
     st.session_state.pop(WRITTEN, None)
     st.session_state.pop(CONFLICT, None)
     st.session_state[state.REVIEW_VIDEO] = previous

@@ -18,8 +18,9 @@ def test_work_runs_in_the_order_given_and_is_collected_in_order() -> None:
     work.submit("second", lambda: order.append("second"))
     assert work.finished() == []  # the first still runs and holds back the second
     assert [h.about for h in work.pending()] == ["first", "second"]
+    assert not work.wait(0.05)  # time ran out: said, not taken for done
     gate.set()
-    work.wait(5)
+    assert work.wait(5)
     assert order == ["first", "second"]
     assert [h.about for h in work.finished()] == ["first", "second"]
     assert work.pending() == [] and work.finished() == []

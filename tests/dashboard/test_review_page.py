@@ -6,12 +6,14 @@ from __future__ import annotations
 import html
 import json
 import re
+import threading
 
 from streamlit.testing.v1 import AppTest
 
 from core import quality, removal
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
+from dashboard import deferred
 from dashboard.components import ScoredTag, md_escape, probability_chart
 from dashboard.routes import media
 from db.engine import DatabaseBusyError
@@ -36,14 +38,16 @@ def _review_next(at: AppTest) -> AppTest:
 def _written(at: AppTest) -> AppTest:
     """Wait for the writes the page handed to the session's worker, then run the page again
     (the run that reports them)."""
-    at.session_state["deferred_work"].wait(30)
+    assert at.session_state["deferred_work"].wait(30), "a write still runs after 30 s"
     return at.run()
 
 
-def _save(at: AppTest) -> AppTest:
-    """Press "Save & next" and wait until the save is written."""
+def _save(at: AppTest) -> list[str]:
+    """Press "Save & next" and wait until the save is written; the errors the two runs showed
+    (a write that fails at once, e.g. on a removed video, is reported by the click's own run)."""
     at.button[[b.label for b in at.button].index("Save & next")].click().run()
-    return _written(at)
+    shown = [e.value for e in at.error]
+    return shown + [e.value for e in _written(at).error]
 
 
 def _checkbox_by_path(at: AppTest, path_start: str):
@@ -430,6 +434,41 @@ def test_back_opens_the_last_video_left_as_it_was_written(signed_in, seeded) -> 
     assert [t.value for t in at.title] == ["Review"] and not at.exception
 
 
+def test_back_while_the_left_video_is_still_written_says_so(signed_in, seeded, monkeypatch):
+    """The Back key shows the left video as its write left it, so it waits for that write; when
+    the write is not done in time the video on screen stays and the page says why, and Back
+    works once the write is done."""
+    soccer = taxonomy_core.load_iab3().find("Sports: Soccer").id
+    at = _review_next(signed_in("mod"))
+    first = at.session_state["review_video_id"]
+    gate = threading.Event()  # the save waits for it before it opens the database
+    submit, wait = deferred.DeferredWork.submit, deferred.DeferredWork.wait
+
+    def held(work, about, write, *, token=None):
+        def after_the_gate():
+            gate.wait(30)
+            return write()
+
+        return submit(work, about, after_the_gate, token=token)
+
+    monkeypatch.setattr(deferred.DeferredWork, "submit", held)
+    monkeypatch.setattr(deferred.DeferredWork, "wait", lambda work, timeout_s: wait(work, 0.05))
+    try:
+        at.button[[b.label for b in at.button].index("Save & next")].click().run()
+        second = at.session_state["review_video_id"]
+        at.button(key="review_back").click().run()
+        assert at.session_state["review_video_id"] == second != first
+        assert md_escape(
+            f"Video {first} is still being written: press Back again in a moment."
+        ) in [e.value for e in at.error]
+    finally:
+        gate.set()
+    assert wait(at.session_state["deferred_work"], 30)
+    at.button(key="review_back").click().run()
+    assert at.session_state["review_video_id"] == first and not at.exception
+    assert _checkbox_by_path(at, "Sports: Soccer").value and _human(seeded, first) == [soccer]
+
+
 def test_a_video_removed_while_it_is_reviewed_or_prepared(signed_in, seeded) -> None:
     """An admin removes the prepared video: the moderator's save stands and the page says the
     next one is gone; then the video on screen: its save is reported as not applied, without
@@ -452,9 +491,7 @@ def test_a_video_removed_while_it_is_reviewed_or_prepared(signed_in, seeded) -> 
     shown = at.session_state["review_video_id"]
     assert shown not in (None, first, second)
     removal.remove_video(seeded.db, settings=seeded.settings, video_id=shown, user=None, reason="x")
-    _save(at)
+    errors = _save(at)
     assert not at.exception
-    assert md_escape(f"Video {shown} was not saved: it was removed meanwhile.") in [
-        e.value for e in at.error
-    ]
+    assert md_escape(f"Video {shown} was not saved: it was removed meanwhile.") in errors
     assert not [b for b in at.button if b.label.startswith("Open video")]
