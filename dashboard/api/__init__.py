@@ -1,6 +1,7 @@
 """The HTTP API for the platforms that upload videos (FastAPI, mounted by ``dashboard/server.py``
-at ``/api``): routes under ``/v1`` (``videos``, ``queue``, ``catalog``), bearer-token access
-(``access``), bodies (``schemas``), expected errors as HTTP answers (``errors``).
+at ``/api``): routes under ``/v1`` (``videos``, ``queue``, ``catalog``, ``accounts``), SCIM user
+provisioning under ``/scim/v2`` (``scim``), bearer-token access (``access``), bodies
+(``schemas``), expected errors as HTTP answers (``errors``).
 
 Public: :func:`create_api` builds the app.
 """
@@ -12,7 +13,7 @@ from fastapi import APIRouter, FastAPI
 from core.config import Settings, get_settings
 from core.lifecycle import jobs
 from core.tokens import RateLimiter
-from dashboard.api import accounts, catalog, errors, limits, queue, videos
+from dashboard.api import accounts, catalog, errors, limits, queue, scim, videos
 from dashboard.api.context import ApiContext, JobStarter
 from dashboard.api.limits import BodyLimit
 from db.engine import Database, get_database
@@ -57,4 +58,5 @@ def create_api(
     v1.include_router(catalog.router)
     v1.include_router(accounts.router)
     app.include_router(v1)
+    app.mount("/scim/v2", scim.create_scim(app.state.context))
     return app

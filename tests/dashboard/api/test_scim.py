@@ -1,0 +1,278 @@
+"""SCIM 2.0 provisioning at /scim/v2 (admin scope): the requests Okta and Microsoft Entra ID make
+when people join, change role and leave, and every refusal in SCIM's error form."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from core import auth
+from dashboard.api import create_api
+from dashboard.api.scim import ERROR_SCHEMA, LIST_SCHEMA, MEDIA_TYPE, PATCH_SCHEMA, USER_SCHEMA
+from db.queries import audit
+from db.tables import AuditAction
+
+BASE = "/scim/v2"
+
+
+def _patch(*operations: dict) -> dict:
+    return {"schemas": [PATCH_SCHEMA], "Operations": list(operations)}
+
+
+def _find(api, username: str) -> list[dict]:
+    """The ``Resources`` of a ``userName eq`` filter, as a provider looks a person up."""
+    answer = api.client.get(
+        f"{BASE}/Users", headers=api.auth("admin"), params={"filter": f'userName eq "{username}"'}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["schemas"] == [LIST_SCHEMA]
+    return answer.json()["Resources"]
+
+
+def test_okta_creates_finds_deactivates_and_reactivates_a_person(api) -> None:
+    admin = api.auth("admin")
+    assert _find(api, "ann@example.com") == []
+    created = api.client.post(
+        f"{BASE}/Users",
+        headers={**admin, "Content-Type": MEDIA_TYPE},
+        content=json.dumps(
+            {
+                "schemas": [USER_SCHEMA],
+                "userName": "ann@example.com",
+                "active": True,
+                "name": {"givenName": "Ann"},
+                "emails": [{"value": "ann@example.com"}],
+                "password": "a long enough secret",
+            }
+        ),
+    )
+    assert created.status_code == 201, created.text
+    assert created.headers["content-type"].startswith(MEDIA_TYPE)
+    ann = created.json()
+    assert (ann["userName"], ann["active"], ann["roles"]) == (
+        "ann@example.com",
+        True,
+        [{"value": "moderator", "primary": True}],
+    )
+    assert ann["meta"]["location"].endswith(f"{BASE}/Users/{ann['id']}")
+    assert [r["id"] for r in _find(api, "ANN@example.com")] == [ann["id"]]  # without case
+    assert api.client.get(f"{BASE}/Users/{ann['id']}", headers=admin).json() == ann
+
+    session = auth.authenticate(api.db, "ann@example.com", "a long enough secret").token
+    off = api.client.patch(
+        f"{BASE}/Users/{ann['id']}",
+        headers=admin,
+        json=_patch({"op": "replace", "value": {"active": False}}),
+    )
+    assert off.status_code == 200 and off.json()["active"] is False, off.text
+    assert auth.resolve_session(api.db, session) is None  # signed out at once
+    on = api.client.patch(
+        f"{BASE}/Users/{ann['id']}",
+        headers=admin,
+        json=_patch({"op": "replace", "value": {"active": True}}),
+    )
+    assert on.json()["active"] is True
+    with api.db.session() as s:
+        done = [(e.action, e.username) for e in audit.list_audit(s) if e.action.startswith("user_")]
+    assert {
+        (AuditAction.USER_ADDED, "boss"),
+        (AuditAction.USER_DISABLED, "boss"),
+        (AuditAction.USER_ENABLED, "boss"),
+    } <= set(done)  # under the token's account
+
+
+def test_entra_id_sends_string_booleans_app_roles_and_attributes_not_kept(api) -> None:
+    admin = api.auth("admin")
+    created = api.client.post(
+        f"{BASE}/Users",
+        headers=admin,
+        json={
+            "schemas": [USER_SCHEMA],
+            "userName": "bo@example.com",
+            "active": "False",
+            "externalId": "bo",
+        },
+    )
+    assert created.status_code == 201 and created.json()["active"] is False, created.text
+    bo = created.json()["id"]
+    changed = api.client.patch(
+        f"{BASE}/Users/{bo}",
+        headers=admin,
+        json=_patch(
+            {"op": "Replace", "path": "active", "value": "True"},
+            {"op": "Add", "path": 'roles[primary eq "True"].value', "value": "lead"},
+            {"op": "Replace", "path": "name.familyName", "value": "Smith"},
+            {"op": "Add", "path": 'emails[type eq "work"].value', "value": "bo@example.com"},
+        ),
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["active"] is True and changed.json()["roles"][0]["value"] == "lead"
+    put = api.client.put(
+        f"{BASE}/Users/{bo}",
+        headers=admin,
+        json={
+            "schemas": [USER_SCHEMA],
+            "userName": "bo@example.com",
+            "active": True,
+            "displayName": "Bo",
+        },
+    )
+    assert put.json()["roles"][0]["value"] == "lead"  # roles not sent: unchanged
+    put = api.client.put(
+        f"{BASE}/Users/{bo}",
+        headers=admin,
+        json={"userName": "bo@example.com", "roles": [{"value": "moderator"}, {"value": "admin"}]},
+    )
+    assert put.json()["roles"][0]["value"] == "admin" and put.json()["active"]  # the highest
+    dropped = api.client.patch(
+        f"{BASE}/Users/{bo}", headers=admin, json=_patch({"op": "remove", "path": "roles"})
+    )
+    assert dropped.json()["roles"][0]["value"] == "moderator"
+
+
+def test_delete_disables_and_keeps_the_account(api) -> None:
+    admin = api.auth("admin")
+    mod = _find(api, "mod")[0]
+    assert api.client.delete(f"{BASE}/Users/{mod['id']}", headers=admin).status_code == 204
+    assert api.client.get(f"{BASE}/Users/{mod['id']}", headers=admin).json()["active"] is False
+    with api.db.session() as s:
+        assert [e.username for e in audit.list_audit(s, action=AuditAction.USER_DISABLED)] == [
+            "boss"
+        ]
+
+
+def test_pages_and_discovery(api) -> None:
+    admin = api.auth("admin")
+    for name in ("carl", "dora", "eve"):
+        api.client.post(f"{BASE}/Users", headers=admin, json={"userName": name})
+    page = api.client.get(
+        f"{BASE}/Users", headers=admin, params={"startIndex": 2, "count": 2}
+    ).json()
+    assert (page["totalResults"], page["startIndex"], page["itemsPerPage"]) == (5, 2, 2)
+    assert [r["userName"] for r in page["Resources"]] == ["carl", "dora"]  # boss, carl, ...
+    boss = _find(api, "boss")[0]
+    by_id = api.client.get(
+        f"{BASE}/Users", headers=admin, params={"filter": f'id eq "{boss["id"]}"'}
+    )
+    assert [r["userName"] for r in by_id.json()["Resources"]] == ["boss"]
+    config = api.client.get(f"{BASE}/ServiceProviderConfig", headers=admin).json()
+    assert config["patch"]["supported"] and not config["bulk"]["supported"]
+    types = api.client.get(f"{BASE}/ResourceTypes", headers=admin).json()["Resources"]
+    assert [(t["name"], t["endpoint"]) for t in types] == [("User", "/Users")]
+    schema = api.client.get(f"{BASE}/Schemas", headers=admin).json()["Resources"][0]
+    assert schema["id"] == USER_SCHEMA
+    assert {a["name"] for a in schema["attributes"]} == {"userName", "active", "roles", "password"}
+
+
+def test_refusals_are_scim_errors_in_words_and_change_nothing(api) -> None:
+    admin = api.auth("admin")
+    mod, boss = _find(api, "mod")[0], _find(api, "boss")[0]
+    cases = [
+        ("get", "/Users", None, None, 401, None, "missing API token"),
+        ("get", "/Users", None, "read", 403, None, "admin scope"),
+        ("post", "/Users", {"userName": "x"}, "write", 403, None, "admin scope"),
+        ("get", "/Users?filter=userName%20sw%20%22a%22", None, "admin", 400, "invalidFilter", "eq"),
+        ("get", "/Users/999", None, "admin", 404, None, "no user with id 999"),
+        ("get", "/Users/abc", None, "admin", 404, None, "no user with id 'abc'"),
+        ("post", "/Users", {"userName": "mod"}, "admin", 409, "uniqueness", "already exists"),
+        ("post", "/Users", {"active": True}, "admin", 400, "invalidValue", "userName is required"),
+        ("post", "/Users", {"userName": "a b"}, "admin", 400, "invalidValue", "without spaces"),
+        (
+            "post",
+            "/Users",
+            {"userName": "x", "password": "short"},
+            "admin",
+            400,
+            "invalidValue",
+            "password",
+        ),
+        (
+            "post",
+            "/Users",
+            {"userName": "x", "roles": [{"value": "owner"}]},
+            "admin",
+            400,
+            "invalidValue",
+            "owner",
+        ),
+        (
+            "put",
+            f"/Users/{mod['id']}",
+            {"userName": "renamed"},
+            "admin",
+            400,
+            "mutability",
+            "cannot change",
+        ),
+        (
+            "patch",
+            f"/Users/{mod['id']}",
+            {"Operations": []},
+            "admin",
+            400,
+            "invalidSyntax",
+            PATCH_SCHEMA,
+        ),
+        (
+            "patch",
+            f"/Users/{mod['id']}",
+            _patch(
+                {"op": "replace", "path": "active", "value": False},
+                {"op": "move", "path": "active"},
+            ),
+            "admin",
+            400,
+            "invalidSyntax",
+            "unknown op 'move'",
+        ),
+        (
+            "patch",
+            f"/Users/{mod['id']}",
+            _patch(
+                {"op": "replace", "path": "roles", "value": "lead"},
+                {"op": "replace", "path": "active", "value": "no"},
+            ),
+            "admin",
+            400,
+            "invalidValue",
+            "active must be true or false",
+        ),
+        (
+            "patch",
+            f"/Users/{boss['id']}",
+            _patch({"op": "replace", "path": "active", "value": False}),
+            "admin",
+            409,
+            None,
+            "only admin",
+        ),
+        ("delete", f"/Users/{boss['id']}", None, "admin", 409, None, "only admin"),
+    ]
+    for method, path, body, scope, code, scim_type, words in cases:
+        headers = api.auth(scope) if scope else {}
+        answer = api.client.request(method, f"{BASE}{path}", headers=headers, json=body)
+        assert answer.status_code == code, (path, body, answer.text)
+        error = answer.json()
+        assert error["schemas"] == [ERROR_SCHEMA] and error["status"] == str(code), answer.text
+        assert error.get("scimType") == scim_type and words in error["detail"], answer.text
+    assert api.client.get(f"{BASE}/Users", headers=admin).json()["totalResults"] == 2
+    assert _find(api, "mod")[0] == mod and _find(api, "boss")[0] == boss  # nothing changed
+    broken = api.client.post(
+        f"{BASE}/Users", headers={**admin, "Content-Type": MEDIA_TYPE}, content="{not json"
+    )
+    assert broken.status_code == 400 and broken.json()["scimType"] == "invalidSyntax"
+
+
+def test_locations_are_the_addresses_the_server_answers_at(api) -> None:
+    """Mounted at /api as dashboard/server.py mounts the API, a user's ``meta.location`` is the
+    full address it is read from again."""
+    served = Starlette(routes=[Mount("/api", create_api(settings=api.settings, db=api.db))])
+    with TestClient(served) as client:
+        listed = client.get(f"/api{BASE}/Users", headers=api.auth("admin")).json()["Resources"]
+        for user in listed:
+            location = user["meta"]["location"]
+            assert location == f"http://testserver/api{BASE}/Users/{user['id']}"
+            assert client.get(location, headers=api.auth("admin")).json() == user
