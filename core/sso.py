@@ -318,6 +318,19 @@ class OidcClient:
             session_id=str(session_id) if session_id else None,
         )
 
+    def front_channel_logout(self, issuer: str | None, session_id: str | None) -> ProviderLogout:
+        """The provider session a front-channel logout names by its ``sid`` query parameter and,
+        where sent, ``iss`` (Front-Channel Logout 1.0, 2; Entra ID sends ``sid`` alone, which
+        names one session here as the dashboard trusts one provider). Nothing in such a request
+        is signed, so it may end the dashboard sessions opened in that provider session (whose
+        id only the provider and this server know), never every session of a person."""
+        if not session_id:
+            raise SsoError("a front-channel logout must name the provider's session (sid)")
+        known = self._metadata_value("issuer")
+        if issuer is not None and issuer != known:
+            raise SsoError(f"the front-channel logout's iss {issuer!r} is not this provider")
+        return ProviderLogout(issuer=known, subject=None, session_id=session_id)
+
     def end_session_url(self, id_token: str, post_logout_redirect_uri: str) -> str | None:
         """Where the browser ends the person's session at the provider (RP-Initiated Logout
         1.0) and comes back to ``post_logout_redirect_uri``; None when the provider publishes no
@@ -575,10 +588,10 @@ def unbind(db: Database, *, username: str, by: Actor | None = None) -> bool:
 def end_provider_sessions(
     db: Database, logout: ProviderLogout, *, now: datetime | None = None
 ) -> int:
-    """End the dashboard sessions a back-channel logout names: those opened in the provider's
-    session ``sid``; with only a ``sub``, every session of the account bound to it (its password
-    sessions too: the provider says this person is signed out). Audited as ``logout`` per
-    account; returns how many sessions ended (0 for a person unknown here)."""
+    """End the dashboard sessions a back- or front-channel logout names: those opened in the
+    provider's session ``sid``; with only a ``sub``, every session of the account bound to it
+    (its password sessions too: the provider says this person is signed out). Audited as
+    ``logout`` per account; returns how many sessions ended (0 for a person unknown here)."""
     now = now or utcnow()
     with db.session() as session:
         user_id = None

@@ -10,7 +10,9 @@ keep the details.
 
 POST /auth/sso/logout is where the provider's server posts a logout token when someone's
 session there ends: the dashboard sessions it names end too (open pages sign out at their next
-action, media stops within seconds).
+action, media stops within seconds). GET /auth/sso/frontchannel-logout does the same for a
+provider that signs out through the person's browser instead (Entra ID, Keycloak: a hidden
+frame with the provider session's ``sid``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 
 from core import sso
@@ -35,6 +43,8 @@ PREFIX = "/auth/sso"
 START_PATH = f"{PREFIX}/start"
 CALLBACK_PATH = f"{PREFIX}/callback"
 LOGOUT_PATH = f"{PREFIX}/logout"  # the back-channel logout URI registered at the provider
+FRONT_CHANNEL_LOGOUT_PATH = f"{PREFIX}/frontchannel-logout"  # the front-channel one
+_NEVER_CACHED = {"Cache-Control": "no-cache, no-store", "Pragma": "no-cache"}
 MAX_LOGOUT_FORM_FIELDS = 2
 
 
@@ -119,6 +129,29 @@ async def logout(request: Request) -> Response:
     return Response(status_code=200, headers={"Cache-Control": "no-store"})
 
 
+async def front_channel_logout(request: Request) -> Response:
+    """The provider's front-channel logout, loaded in a hidden frame of the person's browser:
+    the dashboard sessions opened in the provider session ``sid`` (of issuer ``iss``, where
+    sent) end. The frame is cross-site, so the browser sends no dashboard cookie (SameSite=Lax):
+    the provider's session id is what names the sessions. 200 (none known here is fine), 400
+    with the reason for a request without ``sid`` or from another issuer. Never cached
+    (Front-Channel Logout 1.0, 2)."""
+    settings = get_settings()
+    if not sso.configured(settings):
+        return PlainTextResponse("single sign-on is not configured here", status_code=404)
+    issuer, session_id = request.query_params.get("iss"), request.query_params.get("sid")
+    try:
+        notice = await run_in_threadpool(
+            sso.client(settings).front_channel_logout, issuer, session_id
+        )
+    except sso.SsoError as e:
+        logger.warning("a front-channel logout was refused: %s", e)
+        return PlainTextResponse(str(e), status_code=400, headers=_NEVER_CACHED)
+    ended = await run_in_threadpool(sso.end_provider_sessions, get_database(settings), notice)
+    logger.info("the provider's front-channel logout ended %d dashboard session(s)", ended)
+    return HTMLResponse("<!doctype html><title>Signed out</title>", headers=_NEVER_CACHED)
+
+
 def _end_sessions(settings: Settings, token: str) -> int:
     if not token:
         raise sso.SsoError("the request has no logout_token")
@@ -130,4 +163,5 @@ routes = [
     Route(START_PATH, start, methods=["GET"]),
     Route(CALLBACK_PATH, callback, methods=["GET"]),
     Route(LOGOUT_PATH, logout, methods=["POST"]),
+    Route(FRONT_CHANNEL_LOGOUT_PATH, front_channel_logout, methods=["GET"]),
 ]

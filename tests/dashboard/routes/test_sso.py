@@ -3,6 +3,7 @@ the same session cookie as a password sign-in; what a broken or refused attempt 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlsplit
 
@@ -15,6 +16,8 @@ from core import auth
 from core import sso as core_sso
 from core.config import get_settings
 from dashboard.routes import session, sso
+from db.queries import audit
+from db.tables import AuditAction
 from tests.dashboard.routes.conftest import PASSWORD, Served
 from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, FakeProvider
 
@@ -168,3 +171,42 @@ def test_the_provider_s_back_channel_logout_ends_the_session(browser, provider, 
 
 def test_without_a_provider_there_is_no_back_channel(browser: TestClient) -> None:
     assert browser.post(sso.LOGOUT_PATH, data={"logout_token": "x"}).status_code == 404
+
+
+def test_the_provider_s_front_channel_logout_ends_the_session(browser, provider, served) -> None:
+    """The provider's hidden frame in the person's browser: cross-site, so without the
+    dashboard's cookie; the provider session's sid names what ends (iss may come with it, and
+    must then be the provider's; Entra ID sends sid alone)."""
+    provider.claims = {**provider.claims, "sid": "sid-9"}
+    token = _via_provider(browser, provider).cookies[session.COOKIE]
+    frame = TestClient(Starlette(routes=sso.routes), base_url="http://testserver")
+    path = sso.FRONT_CHANNEL_LOGOUT_PATH
+    other = frame.get(path, params={"iss": provider.issuer, "sid": "sid-other"})
+    assert other.status_code == 200 and "no-store" in other.headers["cache-control"]
+    refusals = [
+        ({"iss": provider.issuer}, "(sid)"),
+        ({}, "(sid)"),
+        ({"iss": "https://elsewhere.example", "sid": "sid-9"}, "is not this provider"),
+    ]
+    for params, words in refusals:
+        refused = frame.get(path, params=params)
+        assert refused.status_code == 400 and words in refused.text, refused.text
+    assert auth.resolve_session(served.db, token).username == "mod"
+    ended = frame.get(path, params={"sid": "sid-9"})
+    assert ended.status_code == 200 and ended.headers["pragma"] == "no-cache"
+    assert auth.resolve_session(served.db, token) is None
+    again = _via_provider(browser, provider).cookies[session.COOKIE]  # sid-9 again, and with iss
+    assert frame.get(path, params={"iss": provider.issuer, "sid": "sid-9"}).status_code == 200
+    assert auth.resolve_session(served.db, again) is None
+    with served.db.session() as s:
+        ended_by_provider = [
+            json.loads(e.detail_json)
+            for e in audit.list_audit(s, action=AuditAction.LOGOUT)
+            if e.detail_json
+        ]
+    assert ended_by_provider == [{"via": "provider", "sessions": 1}] * 2
+
+
+def test_without_a_provider_there_is_no_front_channel(browser: TestClient) -> None:
+    answer = browser.get(sso.FRONT_CHANNEL_LOGOUT_PATH, params={"iss": "x", "sid": "y"})
+    assert answer.status_code == 404
