@@ -158,7 +158,7 @@ def list_users(
     start = max(1, start_index)
     page = accounts[start - 1 : start - 1 + min(max(0, count), MAX_RESULTS)]
     return ScimResponse(
-        _list([_resource(request, a) for a in page], total=len(accounts), start=start)
+        _list([_resource(request, ctx, a) for a in page], total=len(accounts), start=start)
     )
 
 
@@ -183,12 +183,12 @@ def create_user(request: Request, ctx: Ctx, user: Admin, body: JsonBody) -> Scim
     if "active" in body and not _boolean(body["active"], "active"):
         auth.disable_user(ctx.db, username=created.username, by=user)
     return ScimResponse(
-        _resource(request, _account(ctx, created.id)), status_code=status.HTTP_201_CREATED
+        _resource(request, ctx, _account(ctx, created.id)), status_code=status.HTTP_201_CREATED
     )
 
 
 def get_user(request: Request, ctx: Ctx, user: Admin, user_id: str) -> ScimResponse:
-    return ScimResponse(_resource(request, _account(ctx, _number(user_id))))
+    return ScimResponse(_resource(request, ctx, _account(ctx, _number(user_id))))
 
 
 def replace_user(
@@ -298,7 +298,7 @@ def _update(
         disabled=None if active is None else not active,
         by=user,
     )
-    return ScimResponse(_resource(request, _account(ctx, account.id)))
+    return ScimResponse(_resource(request, ctx, _account(ctx, account.id)))
 
 
 def _account(ctx: ApiContext, user_id: int) -> Account:
@@ -370,7 +370,7 @@ def _boolean(value: object, name: str) -> bool:
     raise ScimError(status.HTTP_400_BAD_REQUEST, f"{name} must be true or false", "invalidValue")
 
 
-def _resource(request: Request, account: Account) -> dict[str, object]:
+def _resource(request: Request, ctx: ApiContext, account: Account) -> dict[str, object]:
     return {
         "schemas": [USER_SCHEMA],
         "id": str(account.id),
@@ -380,9 +380,16 @@ def _resource(request: Request, account: Account) -> dict[str, object]:
         "meta": {
             "resourceType": "User",
             "created": account.created_at.isoformat(),
-            "location": str(request.url_for("scim_user", user_id=str(account.id))),
+            "location": _location(request, ctx, account.id),
         },
     }
+
+
+def _location(request: Request, ctx: ApiContext, user_id: int) -> str:
+    """The user's address as the provider reaches it: behind a proxy, under ``public_url``."""
+    url = request.url_for("scim_user", user_id=str(user_id))
+    public = ctx.settings.public_url
+    return f"{public.rstrip('/')}{url.path}" if public else str(url)
 
 
 def _list(resources: list[dict[str, object]], *, total: int, start: int) -> dict[str, object]:

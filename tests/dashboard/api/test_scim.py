@@ -268,7 +268,7 @@ def test_refusals_are_scim_errors_in_words_and_change_nothing(api) -> None:
 
 def test_locations_are_the_addresses_the_server_answers_at(api) -> None:
     """Mounted at /api as dashboard/server.py mounts the API, a user's ``meta.location`` is the
-    full address it is read from again."""
+    full address it is read from again; behind a proxy, the one ``public_url`` names."""
     served = Starlette(routes=[Mount("/api", create_api(settings=api.settings, db=api.db))])
     with TestClient(served) as client:
         listed = client.get(f"/api{BASE}/Users", headers=api.auth("admin")).json()["Resources"]
@@ -276,3 +276,9 @@ def test_locations_are_the_addresses_the_server_answers_at(api) -> None:
             location = user["meta"]["location"]
             assert location == f"http://testserver/api{BASE}/Users/{user['id']}"
             assert client.get(location, headers=api.auth("admin")).json() == user
+    api.settings.public_url = "https://tagger.example.com/"  # behind a proxy
+    with TestClient(served) as client:
+        listed = client.get(f"/api{BASE}/Users", headers=api.auth("admin")).json()["Resources"]
+    assert {user["meta"]["location"] for user in listed} == {
+        f"https://tagger.example.com/api{BASE}/Users/{user['id']}" for user in listed
+    }
