@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -214,37 +214,67 @@ def update_account(
     with db.session() as session:
         user_queries.lock_accounts(session)
         user = existing_user(session, username)
-        new_role = role if role is not None else user.role
-        new_disabled = disabled if disabled is not None else user.disabled
-        if new_role != Role.ADMIN or new_disabled:
-            change = "disable" if new_disabled and not user.disabled else f"make {new_role}"
-            _keep_an_admin(session, user, change=change)
-        who = {"user_id": user.id, "username": user.username}
-        if new_role != user.role:
-            before = user.role
-            user_queries.update_user(session, user_id=user.id, role=new_role)
-            audit_queries.add_audit(
-                session,
-                action=AuditAction.ROLE_CHANGED,
-                user=by,
-                detail={**who, "from": before, "to": new_role},
-            )
-        if codes is not None and codes != user_queries.languages_of(user):
-            before_codes = user_queries.languages_of(user)
-            user_queries.set_languages(session, user_id=user.id, languages=codes)
-            audit_queries.add_audit(
-                session,
-                action=AuditAction.LANGUAGES_SET,
-                user=by,
-                detail={**who, "from": list(before_codes), "to": list(codes)},
-            )
-        if new_disabled != user.disabled:
-            user_queries.update_user(session, user_id=user.id, disabled=new_disabled)
-            action = AuditAction.USER_DISABLED if new_disabled else AuditAction.USER_ENABLED
-            audit_queries.add_audit(session, action=action, user=by, detail=who)
-        if new_disabled:
-            user_queries.revoke_all_user_sessions(session, user_id=user.id)
+        _change(session, user, role=role, disabled=disabled, codes=codes, by=by)
         return _current(user)
+
+
+def set_roles(
+    db: Database, roles: Mapping[str, str], *, by: Actor | None = None
+) -> list[CurrentUser]:
+    """Give several accounts (by name) their roles in one unit of work, all or none (e.g. an
+    identity provider's change to a role group's members); audited and checked as
+    :func:`update_account` does, so one change that would leave no admin refuses them all."""
+    for role in roles.values():
+        _check_role(role)
+    with db.session() as session:
+        user_queries.lock_accounts(session)
+        users = [existing_user(session, username) for username in roles]
+        for user in users:
+            _change(session, user, role=roles[user.username], disabled=None, codes=None, by=by)
+        return [_current(user) for user in users]
+
+
+def _change(
+    session: Session,
+    user: User,
+    *,
+    role: str | None,
+    disabled: bool | None,
+    codes: tuple[str, ...] | None,
+    by: Actor | None,
+) -> None:
+    """:func:`update_account`'s changes to one account, in the caller's unit of work (which
+    holds ``lock_accounts``)."""
+    new_role = role if role is not None else user.role
+    new_disabled = disabled if disabled is not None else user.disabled
+    if new_role != Role.ADMIN or new_disabled:
+        change = "disable" if new_disabled and not user.disabled else f"make {new_role}"
+        _keep_an_admin(session, user, change=change)
+    who = {"user_id": user.id, "username": user.username}
+    if new_role != user.role:
+        before = user.role
+        user_queries.update_user(session, user_id=user.id, role=new_role)
+        audit_queries.add_audit(
+            session,
+            action=AuditAction.ROLE_CHANGED,
+            user=by,
+            detail={**who, "from": before, "to": new_role},
+        )
+    if codes is not None and codes != user_queries.languages_of(user):
+        before_codes = user_queries.languages_of(user)
+        user_queries.set_languages(session, user_id=user.id, languages=codes)
+        audit_queries.add_audit(
+            session,
+            action=AuditAction.LANGUAGES_SET,
+            user=by,
+            detail={**who, "from": list(before_codes), "to": list(codes)},
+        )
+    if new_disabled != user.disabled:
+        user_queries.update_user(session, user_id=user.id, disabled=new_disabled)
+        action = AuditAction.USER_DISABLED if new_disabled else AuditAction.USER_ENABLED
+        audit_queries.add_audit(session, action=action, user=by, detail=who)
+    if new_disabled:
+        user_queries.revoke_all_user_sessions(session, user_id=user.id)
 
 
 def disable_user(db: Database, *, username: str, by: Actor | None = None) -> CurrentUser:

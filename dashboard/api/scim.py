@@ -11,6 +11,12 @@ audit trail name them: ``DELETE`` disables the account, which then reads ``activ
 ``userName`` does not change once made. The same rules as the Accounts page and
 ``/v1/accounts`` (``core.auth``); a bearer token with the admin scope; every change audited under
 the token.
+
+The roles are also three fixed SCIM ``Group`` resources, ``moderator``, ``lead`` and ``admin``
+(id and ``displayName`` the role's name; members: the accounts with that role), for providers
+that assign roles by pushing groups (Okta): adding a member gives the account the group's role,
+removing one whose role it is gives the lowest role, ``moderator``. A membership change is one
+unit of work. Groups are neither made nor deleted.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Annotated, Any
 from fastapi import Body, Depends, FastAPI, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import URL
 from starlette.exceptions import HTTPException
 
 from core import auth
@@ -35,13 +42,15 @@ from db.queries.users import Account
 from db.tables import Role
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 MEDIA_TYPE = "application/scim+json"
 MAX_RESULTS = 200  # a page of /Users at most, as ServiceProviderConfig says
-_FILTER = re.compile(r'^\s*(userName|id)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$', re.IGNORECASE)
+_FILTER = re.compile(r'^\s*(\w+)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$', re.IGNORECASE)
 _ROLES_PATH = re.compile(r"^roles(\[.*\])?(\.value)?$", re.IGNORECASE)
+_MEMBER_PATH = re.compile(r'^members(?:\[\s*value\s+eq\s+"([^"]*)"\s*\])?$', re.IGNORECASE)
 
 Ctx = Annotated[ApiContext, Depends(context)]
 JsonBody = Annotated[dict[str, Any], Body()]
@@ -80,6 +89,12 @@ def create_scim(api_context: ApiContext) -> FastAPI:
     app.add_api_route("/Users/{user_id}", replace_user, methods=["PUT"])
     app.add_api_route("/Users/{user_id}", patch_user, methods=["PATCH"])
     app.add_api_route("/Users/{user_id}", delete_user, methods=["DELETE"])
+    app.add_api_route("/Groups", list_groups, methods=["GET"])
+    app.add_api_route("/Groups", create_group, methods=["POST"])
+    app.add_api_route("/Groups/{group_id}", get_group, methods=["GET"], name="scim_group")
+    app.add_api_route("/Groups/{group_id}", replace_group, methods=["PUT"])
+    app.add_api_route("/Groups/{group_id}", patch_group, methods=["PATCH"])
+    app.add_api_route("/Groups/{group_id}", delete_group, methods=["DELETE"])
     return app
 
 
@@ -112,7 +127,14 @@ def resource_types(user: Admin) -> ScimResponse:
         "endpoint": "/Users",
         "schema": USER_SCHEMA,
     }
-    return ScimResponse(_list([user_type], total=1, start=1))
+    group_type = {
+        **user_type,
+        "id": "Group",
+        "name": "Group",
+        "endpoint": "/Groups",
+        "schema": GROUP_SCHEMA,
+    }
+    return ScimResponse(_list([user_type, group_type], total=2, start=1))
 
 
 def schemas(user: Admin) -> ScimResponse:
@@ -138,7 +160,27 @@ def schemas(user: Admin) -> ScimResponse:
             attribute("password", "string", mutability="writeOnly", returned="never"),
         ],
     }
-    return ScimResponse(_list([user_schema], total=1, start=1))
+    group_schema = {
+        "id": GROUP_SCHEMA,
+        "name": "Group",
+        "description": "A role: its members are the accounts with it",
+        "attributes": [
+            attribute(
+                "displayName",
+                "string",
+                required=True,
+                mutability="immutable",
+                canonicalValues=[role.value for role in Role],
+            ),
+            attribute(
+                "members",
+                "complex",
+                multiValued=True,
+                subAttributes=[attribute("value", "string"), attribute("display", "string")],
+            ),
+        ],
+    }
+    return ScimResponse(_list([user_schema, group_schema], total=2, start=1))
 
 
 def list_users(
@@ -212,18 +254,9 @@ def patch_user(
     an object of them; all applied in one unit of work or none. Removing the roles leaves the
     lowest, ``moderator``; operations on attributes that are not kept change nothing."""
     account = _account(ctx, _number(user_id))
-    if PATCH_SCHEMA not in body.get("schemas", []):
-        raise ScimError(
-            status.HTTP_400_BAD_REQUEST, f"schemas must list {PATCH_SCHEMA}", "invalidSyntax"
-        )
-    operations = body.get("Operations")
-    if not isinstance(operations, list) or not operations:
-        raise ScimError(
-            status.HTTP_400_BAD_REQUEST, "Operations must be a non-empty list", "invalidSyntax"
-        )
     changes: dict[str, Any] = {}
-    for operation in operations:
-        changes.update(_operation(account, operation))
+    for op, path, value in _operations(body):
+        changes.update(_operation(account, op, path, value))
     return _update(
         request, ctx, user, account, role=changes.get("role"), active=changes.get("active")
     )
@@ -236,18 +269,211 @@ def delete_user(ctx: Ctx, user: Admin, user_id: str) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _operation(account: Account, operation: object) -> dict[str, Any]:
+def list_groups(
+    request: Request,
+    ctx: Ctx,
+    user: Admin,
+    expression: Annotated[str | None, Query(alias="filter")] = None,
+) -> ScimResponse:
+    """The three role groups, or the one a ``displayName eq`` / ``id eq`` filter names."""
+    roles = [role.value for role in Role]
+    if expression is not None:
+        _, value = _equality(expression, ("displayName", "id"))
+        roles = [role for role in roles if role == value]
+    groups = [_group(request, ctx, role) for role in roles]
+    return ScimResponse(_list(groups, total=len(groups), start=1))
+
+
+def get_group(request: Request, ctx: Ctx, user: Admin, group_id: str) -> ScimResponse:
+    return ScimResponse(_group(request, ctx, _role_group(group_id)))
+
+
+def create_group(ctx: Ctx, user: Admin, body: JsonBody) -> ScimResponse:
+    """Groups are the roles: 409 ``uniqueness`` for a role's name (link the provider's group to
+    it instead), 400 for any other."""
+    name = body.get("displayName")
+    if name in {role.value for role in Role}:
+        raise ScimError(
+            status.HTTP_409_CONFLICT, f"the group {name!r} exists: link to it", "uniqueness"
+        )
+    raise ScimError(
+        status.HTTP_400_BAD_REQUEST,
+        f"groups here are the roles {[role.value for role in Role]}; {name!r} is not one",
+        "invalidValue",
+    )
+
+
+def replace_group(
+    request: Request, ctx: Ctx, user: Admin, group_id: str, body: JsonBody
+) -> ScimResponse:
+    """The group's members become exactly those sent (absent: none)."""
+    role = _role_group(group_id)
+    _same_group_name(role, body.get("displayName", role))
+    _set_members(ctx, user, role, {"replace": _member_ids(body.get("members", []))})
+    return ScimResponse(_group(request, ctx, role))
+
+
+def patch_group(
+    request: Request, ctx: Ctx, user: Admin, group_id: str, body: JsonBody
+) -> ScimResponse:
+    """``add`` / ``remove`` / ``replace`` of ``members`` (also ``members[value eq "ID"]``, or
+    without a path on an object with ``members``), all in one unit of work."""
+    role = _role_group(group_id)
+    added: set[int] = set()
+    removed: set[int] = set()
+    replaced: set[int] | None = None
+    for operation in _operations(body):
+        op, path, value = operation
+        if path is None:
+            if not isinstance(value, dict):
+                raise ScimError(
+                    status.HTTP_400_BAD_REQUEST,
+                    "without a path the value must be an object",
+                    "invalidValue",
+                )
+            _same_group_name(role, value.get("displayName", role))
+            path, value = ("members", value["members"]) if "members" in value else ("", None)
+        if path.lower() == "displayname":
+            _same_group_name(role, value)
+            continue
+        member = _MEMBER_PATH.match(path)
+        if member is None:
+            continue  # an attribute the dashboard does not keep
+        ids = (
+            {_member_id(member.group(1))}
+            if member.group(1) is not None
+            else _member_ids(value if value is not None else [])
+        )
+        if op == "add":
+            added |= ids
+            removed -= ids
+        elif op == "remove" and (member.group(1) is not None or value is not None):
+            removed |= ids
+            added -= ids
+        elif op == "remove":  # every member
+            replaced, added, removed = set(), set(), set()
+        else:
+            replaced, added, removed = ids, set(), set()
+    _set_members(ctx, user, role, {"replace": replaced, "add": added, "remove": removed})
+    return ScimResponse(_group(request, ctx, role))
+
+
+def delete_group(ctx: Ctx, user: Admin, group_id: str) -> Response:
+    _role_group(group_id)
+    raise ScimError(
+        status.HTTP_400_BAD_REQUEST,
+        "a role's group cannot be deleted: remove its members instead",
+        "mutability",
+    )
+
+
+def _set_members(
+    ctx: ApiContext, user: TokenPrincipal, role: str, change: dict[str, set[int] | None]
+) -> None:
+    """Apply a membership change to the accounts' roles in one unit of work: ``replace`` (the
+    members become exactly these), then ``add`` (they get ``role``), ``remove`` (those with
+    ``role`` get the lowest)."""
+    with ctx.db.session() as session:
+        accounts = {a.id: a for a in users_q.list_accounts(session)}
+    unknown = sorted(
+        i for ids in change.values() if ids is not None for i in ids if i not in accounts
+    )
+    if unknown:
+        raise ScimError(
+            status.HTTP_400_BAD_REQUEST, f"no user with id {unknown[0]}", "invalidValue"
+        )
+    members = {i for i, a in accounts.items() if a.role == role}
+    wanted = change.get("replace")
+    if wanted is None:
+        wanted = members
+    wanted = (wanted | (change.get("add") or set())) - (change.get("remove") or set())
+    roles = {accounts[i].username: role for i in wanted - members}
+    if role != Role.MODERATOR:
+        roles |= {accounts[i].username: Role.MODERATOR.value for i in members - wanted}
+    if roles:
+        auth.set_roles(ctx.db, roles, by=user)
+
+
+def _group(request: Request, ctx: ApiContext, role: str) -> dict[str, object]:
+    with ctx.db.session() as session:
+        members = [a for a in users_q.list_accounts(session) if a.role == role]
+    return {
+        "schemas": [GROUP_SCHEMA],
+        "id": role,
+        "displayName": role,
+        "members": [
+            {"value": str(a.id), "display": a.username, "$ref": _location(request, ctx, a.id)}
+            for a in members
+        ],
+        "meta": {
+            "resourceType": "Group",
+            "location": _public(request.url_for("scim_group", group_id=role), ctx),
+        },
+    }
+
+
+def _role_group(group_id: str) -> str:
+    if group_id not in {role.value for role in Role}:
+        raise ScimError(status.HTTP_404_NOT_FOUND, f"no group {group_id!r}: groups are the roles")
+    return group_id
+
+
+def _same_group_name(role: str, name: object) -> None:
+    if name != role:
+        raise ScimError(
+            status.HTTP_400_BAD_REQUEST,
+            f"the group {role!r} keeps its name (it is the role's)",
+            "mutability",
+        )
+
+
+def _member_ids(members: object) -> set[int]:
+    if not isinstance(members, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("value"), str) for m in members
+    ):
+        raise ScimError(
+            status.HTTP_400_BAD_REQUEST,
+            'members must be a list of {"value": "USER ID"}',
+            "invalidValue",
+        )
+    return {_member_id(m["value"]) for m in members}
+
+
+def _member_id(value: str) -> int:
+    if not value.isdigit():
+        raise ScimError(status.HTTP_400_BAD_REQUEST, f"no user with id {value!r}", "invalidValue")
+    return int(value)
+
+
+def _operations(body: dict[str, Any]) -> list[tuple[str, str | None, Any]]:
+    """A PATCH request's operations as (op in lower case, path, value)."""
+    if PATCH_SCHEMA not in body.get("schemas", []):
+        raise ScimError(
+            status.HTTP_400_BAD_REQUEST, f"schemas must list {PATCH_SCHEMA}", "invalidSyntax"
+        )
+    operations = body.get("Operations")
+    if not isinstance(operations, list) or not operations:
+        raise ScimError(
+            status.HTTP_400_BAD_REQUEST, "Operations must be a non-empty list", "invalidSyntax"
+        )
+    parsed = []
+    for operation in operations:
+        if not isinstance(operation, dict):
+            raise ScimError(
+                status.HTTP_400_BAD_REQUEST, "each operation must be an object", "invalidSyntax"
+            )
+        op = str(operation.get("op", "")).lower()
+        if op not in ("add", "replace", "remove"):
+            raise ScimError(
+                status.HTTP_400_BAD_REQUEST, f"unknown op {operation.get('op')!r}", "invalidSyntax"
+            )
+        path = operation.get("path")
+        parsed.append((op, None if path is None else str(path), operation.get("value")))
+    return parsed
+
+
+def _operation(account: Account, op: str, path: str | None, value: object) -> dict[str, Any]:
     """The account changes one PATCH operation asks for: ``role`` and/or ``active``."""
-    if not isinstance(operation, dict):
-        raise ScimError(
-            status.HTTP_400_BAD_REQUEST, "each operation must be an object", "invalidSyntax"
-        )
-    op = str(operation.get("op", "")).lower()
-    if op not in ("add", "replace", "remove"):
-        raise ScimError(
-            status.HTTP_400_BAD_REQUEST, f"unknown op {operation.get('op')!r}", "invalidSyntax"
-        )
-    path, value = operation.get("path"), operation.get("value")
     if path is None:
         if op == "remove":
             raise ScimError(status.HTTP_400_BAD_REQUEST, "remove needs a path", "noTarget")
@@ -262,12 +488,12 @@ def _operation(account: Account, operation: object) -> dict[str, Any]:
             changes.update(_attribute(account, key, attribute_value))
         return changes
     if op == "remove":
-        if _ROLES_PATH.match(str(path)):
+        if _ROLES_PATH.match(path):
             return {"role": Role.MODERATOR}
-        if str(path).lower() in ("active", "username"):
+        if path.lower() in ("active", "username"):
             raise ScimError(status.HTTP_400_BAD_REQUEST, f"{path} cannot be removed", "mutability")
         return {}
-    return _attribute(account, str(path), value)
+    return _attribute(account, path, value)
 
 
 def _attribute(account: Account, path: str, value: object) -> dict[str, Any]:
@@ -314,17 +540,22 @@ def _number(user_id: str) -> int:
 
 
 def _matches(account: Account, expression: str) -> bool:
-    found = _FILTER.match(expression)
-    if found is None:
-        raise ScimError(
-            status.HTTP_400_BAD_REQUEST,
-            'filters supported: userName eq "NAME" and id eq "ID"',
-            "invalidFilter",
-        )
-    attribute, value = found.group(1).lower(), re.sub(r"\\(.)", r"\1", found.group(2))
+    attribute, value = _equality(expression, ("userName", "id"))
     if attribute == "id":
         return str(account.id) == value
     return account.username.lower() == value.lower()
+
+
+def _equality(expression: str, attributes: tuple[str, ...]) -> tuple[str, str]:
+    """The attribute (lower case) and value of a filter ``ATTRIBUTE eq "VALUE"``, the one
+    form supported, on one of ``attributes``."""
+    found = _FILTER.match(expression)
+    if found is None or found.group(1).lower() not in {a.lower() for a in attributes}:
+        supported = " and ".join(f'{a} eq "..."' for a in attributes)
+        raise ScimError(
+            status.HTTP_400_BAD_REQUEST, f"filters supported: {supported}", "invalidFilter"
+        )
+    return found.group(1).lower(), re.sub(r"\\(.)", r"\1", found.group(2))
 
 
 def _same_name(account: Account, username: object) -> None:
@@ -386,8 +617,11 @@ def _resource(request: Request, ctx: ApiContext, account: Account) -> dict[str, 
 
 
 def _location(request: Request, ctx: ApiContext, user_id: int) -> str:
-    """The user's address as the provider reaches it: behind a proxy, under ``public_url``."""
-    url = request.url_for("scim_user", user_id=str(user_id))
+    return _public(request.url_for("scim_user", user_id=str(user_id)), ctx)
+
+
+def _public(url: URL, ctx: ApiContext) -> str:
+    """A resource's address as the provider reaches it: behind a proxy, under ``public_url``."""
     public = ctx.settings.public_url
     return f"{public.rstrip('/')}{url.path}" if public else str(url)
 

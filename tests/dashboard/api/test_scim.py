@@ -11,7 +11,14 @@ from starlette.routing import Mount
 
 from core import auth
 from dashboard.api import create_api
-from dashboard.api.scim import ERROR_SCHEMA, LIST_SCHEMA, MEDIA_TYPE, PATCH_SCHEMA, USER_SCHEMA
+from dashboard.api.scim import (
+    ERROR_SCHEMA,
+    GROUP_SCHEMA,
+    LIST_SCHEMA,
+    MEDIA_TYPE,
+    PATCH_SCHEMA,
+    USER_SCHEMA,
+)
 from db.queries import audit
 from db.tables import AuditAction
 
@@ -161,10 +168,16 @@ def test_pages_and_discovery(api) -> None:
     config = api.client.get(f"{BASE}/ServiceProviderConfig", headers=admin).json()
     assert config["patch"]["supported"] and not config["bulk"]["supported"]
     types = api.client.get(f"{BASE}/ResourceTypes", headers=admin).json()["Resources"]
-    assert [(t["name"], t["endpoint"]) for t in types] == [("User", "/Users")]
-    schema = api.client.get(f"{BASE}/Schemas", headers=admin).json()["Resources"][0]
-    assert schema["id"] == USER_SCHEMA
-    assert {a["name"] for a in schema["attributes"]} == {"userName", "active", "roles", "password"}
+    assert [(t["name"], t["endpoint"]) for t in types] == [("User", "/Users"), ("Group", "/Groups")]
+    user_schema, group_schema = api.client.get(f"{BASE}/Schemas", headers=admin).json()["Resources"]
+    assert (user_schema["id"], group_schema["id"]) == (USER_SCHEMA, GROUP_SCHEMA)
+    assert {a["name"] for a in user_schema["attributes"]} == {
+        "userName",
+        "active",
+        "roles",
+        "password",
+    }
+    assert {a["name"] for a in group_schema["attributes"]} == {"displayName", "members"}
 
 
 def test_refusals_are_scim_errors_in_words_and_change_nothing(api) -> None:
@@ -282,3 +295,100 @@ def test_locations_are_the_addresses_the_server_answers_at(api) -> None:
     assert {user["meta"]["location"] for user in listed} == {
         f"https://tagger.example.com/api{BASE}/Users/{user['id']}" for user in listed
     }
+
+
+def _members(api, group: str) -> set[str]:
+    answer = api.client.get(f"{BASE}/Groups/{group}", headers=api.auth("admin"))
+    assert answer.status_code == 200 and answer.json()["schemas"] == [GROUP_SCHEMA], answer.text
+    return {m["display"] for m in answer.json()["members"]}
+
+
+def test_okta_and_entra_push_role_groups(api) -> None:
+    """The roles as groups: membership sets the role, leaving the group the lowest role; a
+    change that would leave no admin changes nothing."""
+    admin = api.auth("admin")
+    boss, mod = _find(api, "boss")[0]["id"], _find(api, "mod")[0]["id"]
+    found = api.client.get(
+        f"{BASE}/Groups", headers=admin, params={"filter": 'displayName eq "lead"'}
+    ).json()
+    assert [(g["id"], g["displayName"], g["members"]) for g in found["Resources"]] == [
+        ("lead", "lead", [])
+    ]
+    listed = api.client.get(f"{BASE}/Groups", headers=admin).json()["Resources"]
+    assert {g["id"]: {m["display"] for m in g["members"]} for g in listed} == {
+        "moderator": {"mod"},
+        "lead": set(),
+        "admin": {"boss"},
+    }
+
+    def patch(group: str, *operations: dict):
+        return api.client.patch(f"{BASE}/Groups/{group}", headers=admin, json=_patch(*operations))
+
+    assert patch("lead", {"op": "add", "path": "members", "value": [{"value": mod}]}).json()[
+        "members"
+    ] == [{"value": mod, "display": "mod", "$ref": f"http://testserver{BASE}/Users/{mod}"}]
+    assert _members(api, "moderator") == set()
+    patch("lead", {"op": "remove", "path": f'members[value eq "{mod}"]'})
+    assert _members(api, "lead") == set() and _members(api, "moderator") == {"mod"}
+    put = api.client.put(
+        f"{BASE}/Groups/admin",
+        headers=admin,
+        json={"displayName": "admin", "members": [{"value": boss}, {"value": mod}]},
+    )
+    assert put.status_code == 200 and _members(api, "admin") == {"boss", "mod"}
+    entra = patch("admin", {"op": "Remove", "path": "members", "value": [{"value": boss}]})
+    assert entra.status_code == 200 and _members(api, "admin") == {"mod"}
+    patch("admin", {"op": "replace", "value": {"members": [{"value": boss}, {"value": mod}]}})
+    assert _members(api, "admin") == {"boss", "mod"}
+
+    refusals = [
+        (patch("admin", {"op": "remove", "path": "members"}), 409, None, "only admin"),
+        (
+            patch("lead", {"op": "add", "path": "members", "value": [{"value": "999"}]}),
+            400,
+            "invalidValue",
+            "no user with id 999",
+        ),
+        (
+            patch("lead", {"op": "replace", "path": "displayName", "value": "leads"}),
+            400,
+            "mutability",
+            "keeps its name",
+        ),
+        (
+            api.client.post(f"{BASE}/Groups", headers=admin, json={"displayName": "lead"}),
+            409,
+            "uniqueness",
+            "exists",
+        ),
+        (
+            api.client.post(f"{BASE}/Groups", headers=admin, json={"displayName": "Marketing"}),
+            400,
+            "invalidValue",
+            "the roles",
+        ),
+        (api.client.delete(f"{BASE}/Groups/admin", headers=admin), 400, "mutability", "remove"),
+        (api.client.get(f"{BASE}/Groups/owner", headers=admin), 404, None, "no group 'owner'"),
+        (
+            api.client.get(f"{BASE}/Groups", headers=admin, params={"filter": 'members eq "1"'}),
+            400,
+            "invalidFilter",
+            "displayName",
+        ),
+        (api.client.get(f"{BASE}/Groups", headers=api.auth("write")), 403, None, "admin scope"),
+    ]
+    for answer, code, scim_type, words in refusals:
+        assert answer.status_code == code, answer.text
+        error = answer.json()
+        assert error["schemas"] == [ERROR_SCHEMA] and error.get("scimType") == scim_type
+        assert words in error["detail"], answer.text
+    assert _members(api, "admin") == {"boss", "mod"} and _members(api, "lead") == set()
+    with api.db.session() as s:
+        changes = [
+            (e.username, json.loads(e.detail_json)["to"])
+            for e in audit.list_audit(s, action=AuditAction.ROLE_CHANGED)
+        ]
+    assert sorted(changes) == sorted(
+        [("boss", "lead"), ("boss", "moderator"), ("boss", "admin")]
+        + [("boss", "moderator"), ("boss", "admin")]
+    )
