@@ -196,7 +196,12 @@ def list_users(
     with ctx.db.session() as session:
         accounts = users_q.list_accounts(session)
     if expression is not None:
-        accounts = [a for a in accounts if _matches(a, expression)]
+        attribute, value = _equality(expression, ("userName", "id"))
+        accounts = [
+            a
+            for a in accounts
+            if (str(a.id) == value if attribute == "id" else a.username.lower() == value.lower())
+        ]
     start = max(1, start_index)
     page = accounts[start - 1 : start - 1 + min(max(0, count), MAX_RESULTS)]
     return ScimResponse(
@@ -537,13 +542,6 @@ def _number(user_id: str) -> int:
     if not user_id.isdigit():
         raise ScimError(status.HTTP_404_NOT_FOUND, f"no user with id {user_id!r}")
     return int(user_id)
-
-
-def _matches(account: Account, expression: str) -> bool:
-    attribute, value = _equality(expression, ("userName", "id"))
-    if attribute == "id":
-        return str(account.id) == value
-    return account.username.lower() == value.lower()
 
 
 def _equality(expression: str, attributes: tuple[str, ...]) -> tuple[str, str]:
