@@ -314,7 +314,7 @@ def replace_group(
     """The group's members become exactly those sent (absent: none)."""
     role = _role_group(group_id)
     _same_group_name(role, body.get("displayName", role))
-    _set_members(ctx, user, role, {"replace": _member_ids(body.get("members", []))})
+    _set_members(ctx, user, role, replace=_member_ids(body.get("members", [])))
     return ScimResponse(_group(request, ctx, role))
 
 
@@ -327,8 +327,7 @@ def patch_group(
     added: set[int] = set()
     removed: set[int] = set()
     replaced: set[int] | None = None
-    for operation in _operations(body):
-        op, path, value = operation
+    for op, path, value in _operations(body):
         if path is None:
             if not isinstance(value, dict):
                 raise ScimError(
@@ -359,7 +358,7 @@ def patch_group(
             replaced, added, removed = set(), set(), set()
         else:
             replaced, added, removed = ids, set(), set()
-    _set_members(ctx, user, role, {"replace": replaced, "add": added, "remove": removed})
+    _set_members(ctx, user, role, replace=replaced, add=added, remove=removed)
     return ScimResponse(_group(request, ctx, role))
 
 
@@ -373,25 +372,26 @@ def delete_group(ctx: Ctx, user: Admin, group_id: str) -> Response:
 
 
 def _set_members(
-    ctx: ApiContext, user: TokenPrincipal, role: str, change: dict[str, set[int] | None]
+    ctx: ApiContext,
+    user: TokenPrincipal,
+    role: str,
+    *,
+    replace: set[int] | None = None,
+    add: frozenset[int] | set[int] = frozenset(),
+    remove: frozenset[int] | set[int] = frozenset(),
 ) -> None:
-    """Apply a membership change to the accounts' roles in one unit of work: ``replace`` (the
-    members become exactly these), then ``add`` (they get ``role``), ``remove`` (those with
-    ``role`` get the lowest)."""
+    """Apply a membership change to the accounts' roles in one unit of work: the members become
+    ``replace`` (None: stay), then ``add`` get ``role`` and those of ``remove`` with ``role``
+    the lowest."""
     with ctx.db.session() as session:
         accounts = {a.id: a for a in users_q.list_accounts(session)}
-    unknown = sorted(
-        i for ids in change.values() if ids is not None for i in ids if i not in accounts
-    )
+    unknown = sorted(((replace or set()) | add | remove) - accounts.keys())
     if unknown:
         raise ScimError(
             status.HTTP_400_BAD_REQUEST, f"no user with id {unknown[0]}", "invalidValue"
         )
     members = {i for i, a in accounts.items() if a.role == role}
-    wanted = change.get("replace")
-    if wanted is None:
-        wanted = members
-    wanted = (wanted | (change.get("add") or set())) - (change.get("remove") or set())
+    wanted = ((members if replace is None else replace) | add) - remove
     roles = {accounts[i].username: role for i in wanted - members}
     if role != Role.MODERATOR:
         roles |= {accounts[i].username: Role.MODERATOR.value for i in members - wanted}
