@@ -45,9 +45,11 @@ USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 MEDIA_TYPE = "application/scim+json"
 MAX_RESULTS = 200  # a page of /Users at most, as ServiceProviderConfig says
+_ALWAYS_RETURNED = {"id", "schemas"}
 _FILTER = re.compile(r'^\s*(\w+)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$', re.IGNORECASE)
 _ROLES_PATH = re.compile(r"^roles(\[.*\])?(\.value)?$", re.IGNORECASE)
 _MEMBER_PATH = re.compile(r'^members(?:\[\s*value\s+eq\s+"([^"]*)"\s*\])?$', re.IGNORECASE)
@@ -82,9 +84,12 @@ def create_scim(api_context: ApiContext) -> FastAPI:
         app.add_exception_handler(kind, _expected(code, scim_type))
     app.add_api_route("/ServiceProviderConfig", service_provider_config, methods=["GET"])
     app.add_api_route("/ResourceTypes", resource_types, methods=["GET"])
+    app.add_api_route("/ResourceTypes/{name}", resource_type, methods=["GET"])
     app.add_api_route("/Schemas", schemas, methods=["GET"])
+    app.add_api_route("/Schemas/{schema_id}", schema, methods=["GET"])
     app.add_api_route("/Users", list_users, methods=["GET"])
     app.add_api_route("/Users", create_user, methods=["POST"])
+    app.add_api_route("/Users/.search", search_users, methods=["POST"])
     app.add_api_route("/Users/{user_id}", get_user, methods=["GET"], name="scim_user")
     app.add_api_route("/Users/{user_id}", replace_user, methods=["PUT"])
     app.add_api_route("/Users/{user_id}", patch_user, methods=["PATCH"])
@@ -120,67 +125,118 @@ def service_provider_config(user: Admin) -> ScimResponse:
 
 
 def resource_types(user: Admin) -> ScimResponse:
-    user_type = {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
-        "id": "User",
-        "name": "User",
-        "endpoint": "/Users",
-        "schema": USER_SCHEMA,
-    }
-    group_type = {
-        **user_type,
-        "id": "Group",
-        "name": "Group",
-        "endpoint": "/Groups",
-        "schema": GROUP_SCHEMA,
-    }
-    return ScimResponse(_list([user_type, group_type], total=2, start=1))
+    return ScimResponse(_list(list(RESOURCE_TYPES.values()), total=len(RESOURCE_TYPES), start=1))
+
+
+def resource_type(user: Admin, name: str) -> ScimResponse:
+    if name not in RESOURCE_TYPES:
+        raise ScimError(status.HTTP_404_NOT_FOUND, f"no resource type {name!r}")
+    return ScimResponse(RESOURCE_TYPES[name])
 
 
 def schemas(user: Admin) -> ScimResponse:
-    def attribute(name: str, kind: str, **more: object) -> dict[str, object]:
-        return {"name": name, "type": kind, "multiValued": False, "required": False, **more}
+    return ScimResponse(_list(list(SCHEMAS.values()), total=len(SCHEMAS), start=1))
 
-    user_schema = {
+
+def schema(user: Admin, schema_id: str) -> ScimResponse:
+    if schema_id not in SCHEMAS:
+        raise ScimError(status.HTTP_404_NOT_FOUND, f"no schema {schema_id!r}")
+    return ScimResponse(SCHEMAS[schema_id])
+
+
+def _attribute(name: str, kind: str, **more: object) -> dict[str, object]:
+    """An attribute's definition (RFC 7643, 7) with the specification's defaults."""
+    return {
+        "name": name,
+        "type": kind,
+        "multiValued": False,
+        "description": "",
+        "required": False,
+        "caseExact": False,
+        "mutability": "readWrite",
+        "returned": "default",
+        "uniqueness": "none",
+        **more,
+    }
+
+
+_ROLE_NAMES = [role.value for role in Role]
+SCHEMAS = {
+    USER_SCHEMA: {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
         "id": USER_SCHEMA,
         "name": "User",
         "description": "A dashboard account",
         "attributes": [
-            attribute(
-                "userName", "string", required=True, uniqueness="server", mutability="immutable"
+            _attribute(
+                "userName",
+                "string",
+                description="The account's name: the e-mail single sign-on matches",
+                required=True,
+                mutability="immutable",
+                uniqueness="server",
             ),
-            attribute("active", "boolean"),
-            attribute(
+            _attribute("active", "boolean", description="False: disabled, signed out"),
+            _attribute(
                 "roles",
                 "complex",
+                description="The account's one role",
                 multiValued=True,
-                canonicalValues=[role.value for role in Role],
-                subAttributes=[attribute("value", "string"), attribute("primary", "boolean")],
+                subAttributes=[
+                    _attribute("value", "string", canonicalValues=_ROLE_NAMES, caseExact=True),
+                    _attribute("primary", "boolean"),
+                ],
             ),
-            attribute("password", "string", mutability="writeOnly", returned="never"),
+            _attribute(
+                "password", "string", mutability="writeOnly", returned="never", caseExact=True
+            ),
         ],
-    }
-    group_schema = {
+        "meta": {"resourceType": "Schema", "location": f"/Schemas/{USER_SCHEMA}"},
+    },
+    GROUP_SCHEMA: {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
         "id": GROUP_SCHEMA,
         "name": "Group",
         "description": "A role: its members are the accounts with it",
         "attributes": [
-            attribute(
+            _attribute(
                 "displayName",
                 "string",
+                description="The role's name",
                 required=True,
                 mutability="immutable",
-                canonicalValues=[role.value for role in Role],
+                uniqueness="server",
+                canonicalValues=_ROLE_NAMES,
+                caseExact=True,
             ),
-            attribute(
+            _attribute(
                 "members",
                 "complex",
                 multiValued=True,
-                subAttributes=[attribute("value", "string"), attribute("display", "string")],
+                subAttributes=[
+                    _attribute("value", "string", caseExact=True),
+                    _attribute("display", "string", mutability="readOnly"),
+                ],
             ),
         ],
+        "meta": {"resourceType": "Schema", "location": f"/Schemas/{GROUP_SCHEMA}"},
+    },
+}
+RESOURCE_TYPES = {
+    name: {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+        "id": name,
+        "name": name,
+        "endpoint": f"/{name}s",
+        "schema": schema_id,
+        "meta": {"resourceType": "ResourceType", "location": f"/ResourceTypes/{name}"},
     }
-    return ScimResponse(_list([user_schema, group_schema], total=2, start=1))
+    for name, schema_id in (("User", USER_SCHEMA), ("Group", GROUP_SCHEMA))
+}
+
+
+Attributes = Annotated[str | None, Query(alias="attributes")]
+ExcludedAttributes = Annotated[str | None, Query(alias="excludedAttributes")]
 
 
 def list_users(
@@ -190,13 +246,53 @@ def list_users(
     expression: Annotated[str | None, Query(alias="filter")] = None,
     start_index: Annotated[int, Query(alias="startIndex")] = 1,
     count: int = MAX_RESULTS,
+    attributes: Attributes = None,
+    excluded: ExcludedAttributes = None,
 ) -> ScimResponse:
     """Every account by name, or those a ``userName eq "..."`` / ``id eq "..."`` filter names
-    (``userName`` compared without case, as SCIM defines it); 1-based pages."""
+    (``userName`` compared without case, as SCIM defines it); 1-based pages; ``attributes``
+    / ``excludedAttributes`` (comma-separated) choose what each carries."""
+    return _users_page(
+        request, ctx, expression, start_index, count, _names(attributes), _names(excluded)
+    )
+
+
+def search_users(request: Request, ctx: Ctx, user: Admin, body: JsonBody) -> ScimResponse:
+    """``POST /Users/.search``: the same query as ``GET /Users``, in the body (RFC 7644,
+    3.4.3), so that a filter is not written into access logs."""
+    if SEARCH_SCHEMA not in body.get("schemas", []):
+        raise ScimError(
+            status.HTTP_400_BAD_REQUEST, f"schemas must list {SEARCH_SCHEMA}", "invalidSyntax"
+        )
+    start_index, count = body.get("startIndex", 1), body.get("count", MAX_RESULTS)
+    if not isinstance(start_index, int) or not isinstance(count, int):
+        raise ScimError(
+            status.HTTP_400_BAD_REQUEST, "startIndex and count must be integers", "invalidValue"
+        )
+    return _users_page(
+        request,
+        ctx,
+        body.get("filter"),
+        start_index,
+        count,
+        _names(body.get("attributes")),
+        _names(body.get("excludedAttributes")),
+    )
+
+
+def _users_page(
+    request: Request,
+    ctx: ApiContext,
+    expression: object,
+    start_index: int,
+    count: int,
+    attributes: set[str],
+    excluded: set[str],
+) -> ScimResponse:
     with ctx.db.session() as session:
         accounts = users_q.list_accounts(session)
     if expression is not None:
-        attribute, value = _equality(expression, ("userName", "id"))
+        attribute, value = _equality(str(expression), ("userName", "id"))
         accounts = [
             a
             for a in accounts
@@ -204,9 +300,8 @@ def list_users(
         ]
     start = max(1, start_index)
     page = accounts[start - 1 : start - 1 + min(max(0, count), MAX_RESULTS)]
-    return ScimResponse(
-        _list([_resource(request, ctx, a) for a in page], total=len(accounts), start=start)
-    )
+    resources = [_chosen(_resource(request, ctx, a), attributes, excluded) for a in page]
+    return ScimResponse(_list(resources, total=len(accounts), start=start))
 
 
 def create_user(request: Request, ctx: Ctx, user: Admin, body: JsonBody) -> ScimResponse:
@@ -234,8 +329,16 @@ def create_user(request: Request, ctx: Ctx, user: Admin, body: JsonBody) -> Scim
     )
 
 
-def get_user(request: Request, ctx: Ctx, user: Admin, user_id: str) -> ScimResponse:
-    return ScimResponse(_resource(request, ctx, _account(ctx, _number(user_id))))
+def get_user(
+    request: Request,
+    ctx: Ctx,
+    user: Admin,
+    user_id: str,
+    attributes: Attributes = None,
+    excluded: ExcludedAttributes = None,
+) -> ScimResponse:
+    resource = _resource(request, ctx, _account(ctx, _number(user_id)))
+    return ScimResponse(_chosen(resource, _names(attributes), _names(excluded)))
 
 
 def replace_user(
@@ -279,18 +382,30 @@ def list_groups(
     ctx: Ctx,
     user: Admin,
     expression: Annotated[str | None, Query(alias="filter")] = None,
+    attributes: Attributes = None,
+    excluded: ExcludedAttributes = None,
 ) -> ScimResponse:
-    """The three role groups, or the one a ``displayName eq`` / ``id eq`` filter names."""
+    """The three role groups, or the one a ``displayName eq`` / ``id eq`` filter names
+    (providers ask with ``excludedAttributes=members`` to list groups cheaply)."""
     roles = [role.value for role in Role]
     if expression is not None:
         _, value = _equality(expression, ("displayName", "id"))
         roles = [role for role in roles if role == value]
-    groups = [_group(request, ctx, role) for role in roles]
+    chosen, left_out = _names(attributes), _names(excluded)
+    groups = [_chosen(_group(request, ctx, role), chosen, left_out) for role in roles]
     return ScimResponse(_list(groups, total=len(groups), start=1))
 
 
-def get_group(request: Request, ctx: Ctx, user: Admin, group_id: str) -> ScimResponse:
-    return ScimResponse(_group(request, ctx, _role_group(group_id)))
+def get_group(
+    request: Request,
+    ctx: Ctx,
+    user: Admin,
+    group_id: str,
+    attributes: Attributes = None,
+    excluded: ExcludedAttributes = None,
+) -> ScimResponse:
+    group = _group(request, ctx, _role_group(group_id))
+    return ScimResponse(_chosen(group, _names(attributes), _names(excluded)))
 
 
 def create_group(ctx: Ctx, user: Admin, body: JsonBody) -> ScimResponse:
@@ -567,12 +682,12 @@ def _same_name(account: Account, username: object) -> None:
 
 
 def _role(roles: object) -> str:
-    """The one role in a ``roles`` value: a list of ``{"value": ...}`` (the primary one when
-    several are sent, else the highest), one such object, or the role's name."""
-    if isinstance(roles, dict):
+    """The one role in a ``roles`` value: a list of ``{"value": ...}`` or of names (the primary
+    one when several are sent, else the highest), one such object, or one name."""
+    if isinstance(roles, dict | str):
         roles = [roles]
-    if isinstance(roles, str):
-        roles = [{"value": roles}]
+    if isinstance(roles, list):  # names alone, as some clients send them
+        roles = [{"value": r} if isinstance(r, str) else r for r in roles]
     if not isinstance(roles, list) or not all(isinstance(r, dict) for r in roles):
         raise ScimError(
             status.HTTP_400_BAD_REQUEST, "roles must be a list of objects", "invalidValue"
@@ -622,6 +737,26 @@ def _public(url: URL, ctx: ApiContext) -> str:
     """A resource's address as the provider reaches it: behind a proxy, under ``public_url``."""
     public = ctx.settings.public_url
     return f"{public.rstrip('/')}{url.path}" if public else str(url)
+
+
+def _names(attributes: object) -> set[str]:
+    """Attribute names, lower case, from a comma-separated string or a list; a sub-attribute
+    (``name.givenName``) or a schema-qualified name (``urn:...:User:userName``) selects its
+    top-level attribute."""
+    if attributes is None:
+        return set()
+    names = attributes.split(",") if isinstance(attributes, str) else attributes
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ScimError(status.HTTP_400_BAD_REQUEST, "attributes must be names", "invalidValue")
+    return {n.strip().rsplit(":", 1)[-1].split(".")[0].lower() for n in names if n.strip()}
+
+
+def _chosen(resource: dict[str, object], attributes: set[str], excluded: set[str]) -> dict:
+    """The resource with only ``attributes`` (when given) or without ``excluded``; ``id`` and
+    ``schemas`` always stay (RFC 7644, 3.9)."""
+    if attributes:
+        return {k: v for k, v in resource.items() if k.lower() in attributes | _ALWAYS_RETURNED}
+    return {k: v for k, v in resource.items() if k.lower() not in excluded - _ALWAYS_RETURNED}
 
 
 def _list(resources: list[dict[str, object]], *, total: int, start: int) -> dict[str, object]:

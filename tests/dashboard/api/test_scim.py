@@ -17,6 +17,7 @@ from dashboard.api.scim import (
     LIST_SCHEMA,
     MEDIA_TYPE,
     PATCH_SCHEMA,
+    SEARCH_SCHEMA,
     USER_SCHEMA,
 )
 from db.queries import audit
@@ -165,11 +166,32 @@ def test_pages_and_discovery(api) -> None:
         f"{BASE}/Users", headers=admin, params={"filter": f'id eq "{boss["id"]}"'}
     )
     assert [r["userName"] for r in by_id.json()["Resources"]] == ["boss"]
+    searched = api.client.post(
+        f"{BASE}/Users/.search",
+        headers=admin,
+        json={
+            "schemas": [SEARCH_SCHEMA],
+            "filter": 'userName eq "DORA"',
+            "attributes": ["userName", "urn:ietf:params:scim:schemas:core:2.0:User:active"],
+        },
+    ).json()
+    assert [set(r) for r in searched["Resources"]] == [{"schemas", "id", "userName", "active"}]
+    slim = api.client.get(
+        f"{BASE}/Groups", headers=admin, params={"excludedAttributes": "members,id"}
+    ).json()["Resources"]
+    assert [sorted(g) for g in slim] == [["displayName", "id", "meta", "schemas"]] * 3
+    one = api.client.get(
+        f"{BASE}/Users/{boss['id']}", headers=admin, params={"attributes": "roles.value"}
+    ).json()
+    assert one == {"schemas": [USER_SCHEMA], "id": boss["id"], "roles": boss["roles"]}
     config = api.client.get(f"{BASE}/ServiceProviderConfig", headers=admin).json()
     assert config["patch"]["supported"] and not config["bulk"]["supported"]
     types = api.client.get(f"{BASE}/ResourceTypes", headers=admin).json()["Resources"]
     assert [(t["name"], t["endpoint"]) for t in types] == [("User", "/Users"), ("Group", "/Groups")]
     user_schema, group_schema = api.client.get(f"{BASE}/Schemas", headers=admin).json()["Resources"]
+    assert api.client.get(f"{BASE}/Schemas/{GROUP_SCHEMA}", headers=admin).json() == group_schema
+    assert api.client.get(f"{BASE}/ResourceTypes/User", headers=admin).json() == types[0]
+    assert api.client.get(f"{BASE}/ResourceTypes/Role", headers=admin).status_code == 404
     assert (user_schema["id"], group_schema["id"]) == (USER_SCHEMA, GROUP_SCHEMA)
     assert {a["name"] for a in user_schema["attributes"]} == {
         "userName",
