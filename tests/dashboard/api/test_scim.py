@@ -11,7 +11,7 @@ from starlette.routing import Mount
 
 from core import auth
 from dashboard.api import create_api
-from dashboard.api.scim import (
+from dashboard.api.scim.protocol import (
     ERROR_SCHEMA,
     GROUP_SCHEMA,
     LIST_SCHEMA,
