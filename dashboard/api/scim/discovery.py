@@ -77,8 +77,6 @@ def _definition(name: str, kind: str, **more: object) -> dict[str, object]:
 
 
 _ROLE_NAMES = [role.value for role in Role]
-
-
 SCHEMAS = {
     USER_SCHEMA: {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],

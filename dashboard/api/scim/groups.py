@@ -28,6 +28,7 @@ from dashboard.api.scim.protocol import (
 )
 from dashboard.api.scim.users import user_location
 from db.queries import users as users_q
+from db.queries.users import Account
 from db.tables import Role
 
 _MEMBER_PATH = re.compile(r'^members(?:\[\s*value\s+eq\s+"([^"]*)"\s*\])?$', re.IGNORECASE)
@@ -48,7 +49,11 @@ def list_groups(
         _, value = equality_filter(expression, ("displayName", "id"))
         roles = [role for role in roles if role == value]
     chosen, left_out = attribute_names(attributes), attribute_names(excluded)
-    groups = [chosen_attributes(_group(request, ctx, role), chosen, left_out) for role in roles]
+    with ctx.db.session() as session:
+        accounts = users_q.list_accounts(session)
+    groups = [
+        chosen_attributes(_group(request, ctx, role, accounts), chosen, left_out) for role in roles
+    ]
     return ScimResponse(list_response(groups, total=len(groups), start=1))
 
 
@@ -172,9 +177,14 @@ def _set_members(
         auth.set_roles(ctx.db, roles, by=user)
 
 
-def _group(request: Request, ctx: ApiContext, role: str) -> dict[str, object]:
-    with ctx.db.session() as session:
-        members = [a for a in users_q.list_accounts(session) if a.role == role]
+def _group(
+    request: Request, ctx: ApiContext, role: str, accounts: list[Account] | None = None
+) -> dict[str, object]:
+    """The role's group; its members from ``accounts`` (None: read now)."""
+    if accounts is None:
+        with ctx.db.session() as session:
+            accounts = users_q.list_accounts(session)
+    members = [a for a in accounts if a.role == role]
     return {
         "schemas": [GROUP_SCHEMA],
         "id": role,

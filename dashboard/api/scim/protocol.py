@@ -20,45 +20,20 @@ from db.engine import DatabaseBusyError
 from db.queries import DuplicateError, NotFoundError
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-
-
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
-
-
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-
-
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
 SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
-
-
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
-
-
 MEDIA_TYPE = "application/scim+json"
-
-
 MAX_RESULTS = 200  # a page of /Users at most, as ServiceProviderConfig says
-
-
 _ALWAYS_RETURNED = {"id", "schemas"}
-
-
 _FILTER = re.compile(r'^\s*(\w+)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$', re.IGNORECASE)
 
-
 Ctx = Annotated[ApiContext, Depends(context)]
-
-
 JsonBody = Annotated[dict[str, Any], Body()]
-
-
 Filter = Annotated[str | None, Query(alias="filter")]
 Attributes = Annotated[str | None, Query(alias="attributes")]
-
-
 ExcludedAttributes = Annotated[str | None, Query(alias="excludedAttributes")]
 
 
