@@ -1,5 +1,6 @@
 """SCIM 2.0 provisioning at /scim/v2 (admin scope): the requests Okta and Microsoft Entra ID make
-when people join, change role and leave, and every refusal in SCIM's error form."""
+when people join, change role and leave (users, and the roles as groups), and every refusal in
+SCIM's error form."""
 
 from __future__ import annotations
 
