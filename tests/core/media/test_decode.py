@@ -230,12 +230,45 @@ def test_more_samples_than_frames_dedupes(make_video, sampling):
     assert len({f.timestamp_s for f in frames}) == len(frames)
 
 
-def test_forward_decoding_is_bounded(make_video, monkeypatch):
+def counting_forward_frames(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The time of every frame decoded forward from a keyframe, in order (a spy)."""
+    seen: list[float] = []
+    frames = media._frames
+
+    def spy(container, stream):
+        for frame in frames(container, stream):
+            seen.append(frame.time)
+            yield frame
+
+    monkeypatch.setattr(media, "_frames", spy)
+    return seen
+
+
+def test_forward_decoding_is_bounded_and_skips_unreferenced_frames(make_video, monkeypatch):
     monkeypatch.setattr(media, "ONE_PASS_MAX_FRAMES", 0)
-    monkeypatch.setattr(media, "MAX_FORWARD_FRAMES", 9)
+    monkeypatch.setattr(media, "MAX_FORWARD_PIXELS", 9 * 64 * 48)  # 9 frames of this clip
+    decoded = counting_forward_frames(monkeypatch)
     path = make_video(seconds=5.0, fps=10, gop=1000)  # one keyframe; points every 0.5 s
     frames = sample_keyframes(path, 10)
-    assert [round(f.timestamp_s, 2) for f in frames] == [0.0, 0.7]  # 1.25 s is 12 frames away
+    assert len(decoded) == 9
+    # B-frames are not decoded: the 9 frames span more than 9 frame intervals
+    assert decoded[-1] - decoded[0] > 1.0
+    times = [round(f.timestamp_s, 2) for f in frames]
+    assert times == sorted(set(times)) and times[0] == 0.0 and 3 <= len(times) <= 4
+    # the last frame decoded stands in for the first point out of reach
+    assert times[-1] == round(decoded[-1], 2)
+
+
+def test_keyframe_groups_share_the_budget_nearest_first(make_video, monkeypatch):
+    monkeypatch.setattr(media, "ONE_PASS_MAX_FRAMES", 0)
+    monkeypatch.setattr(media, "FORWARD_DECODER_OPTIONS", {})  # every frame: countable
+    monkeypatch.setattr(media, "MAX_FORWARD_PIXELS", 80 * 64 * 48)  # 80 frames of this clip
+    path = make_video(seconds=12.0, fps=10, gop=80)  # keyframes at 0 and 8 s
+    # points at 1, 3, 5, 7 s (the keyframe at 0 serves 1) and 9, 11 s (the one at 8 serves 9).
+    # The group at 8 s needs 32 frames to show 11 s, less than half: the group at 0 gets the
+    # other 48 (to 4.7 s): it reaches 3 s, and its last frame stands in for 5 s.
+    times = [round(f.timestamp_s, 2) for f in sample_keyframes(path, 6)]
+    assert times == [0.0, 3.0, 4.7, 8.0, 11.0]
 
 
 def every_frame(path: Path) -> dict[float, np.ndarray]:
@@ -278,23 +311,37 @@ def test_only_keyframes_skip_deblocking(make_video, monkeypatch):
         assert np.array_equal(frame.image, reference[round(frame.timestamp_s, 6)])
 
 
-def test_av1_single_keyframe_video_gives_distinct_frames(tmp_path, sampling):
-    """libdav1d reads skip_frame only when it opens: forward decoding needs a decoder of its own."""
+@pytest.mark.parametrize(
+    ("codec", "suffix", "options"),
+    [
+        # libdav1d reads skip_frame only when it opens: forward decoding needs a decoder of its own
+        ("libsvtav1", "mkv", {"svtav1-params": "keyint=-1"}),
+        ("libx265", "mp4", {"x265-params": "keyint=-1:scenecut=0:log-level=error"}),
+        ("libvpx-vp9", "webm", {}),  # its decoder ignores skip_frame: every frame is decoded
+    ],
+)
+def test_single_keyframe_videos_of_other_codecs_give_distinct_frames(
+    tmp_path, sampling, codec, suffix, options
+):
     try:
-        av.Codec("libsvtav1", "w")
+        av.Codec(codec, "w")
     except av.codec.codec.UnknownCodecError:
-        pytest.skip("this FFmpeg build has no AV1 encoder")
-    path = tmp_path / "av1.mkv"
+        pytest.skip(f"this FFmpeg build has no {codec} encoder")
+    path = tmp_path / f"clip.{suffix}"
     with restores_scheduling(), av.open(str(path), mode="w") as container:  # SVT-AV1 as root
-        stream = container.add_stream("libsvtav1", rate=10, options={"svtav1-params": "keyint=-1"})
+        stream = container.add_stream(codec, rate=10, options=options)
         stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        stream.codec_context.gop_size = 1000
         for image in gradient_frames(30, height=64, width=64):
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         container.mux(stream.encode(None))
+    reference = every_frame(path)
     frames = sample_keyframes(path, 6)
     assert len(frames) == 6
     levels = [brightness(f.image) for f in frames]
     assert levels == sorted(levels) and len(set(np.round(levels))) == 6
+    for frame in frames[1:]:  # not the keyframe: decoded forward, exactly as by default
+        assert np.array_equal(frame.image, reference[round(frame.timestamp_s, 6)])
 
 
 def test_n_must_be_positive(make_video):
