@@ -141,11 +141,7 @@ def create_user(
     """Add an account (audited as ``user_added``), optionally with the spoken languages it
     reviews (see :func:`update_account`); raises :class:`InvalidUserError` for a bad
     name/password/role/language code and ``db.queries.DuplicateError`` for a taken name."""
-    username = username.strip()
-    if not username or len(username) > MAX_USERNAME_LENGTH or any(c.isspace() for c in username):
-        raise InvalidUserError(
-            f"username must be 1-{MAX_USERNAME_LENGTH} characters without spaces"
-        )
+    username = _checked_username(username)
     _check_password(password)
     _check_role(role)
     codes = _language_codes(languages)
@@ -163,6 +159,16 @@ def create_user(
             detail={"user_id": user.id, "username": username, "role": role, "languages": codes},
         )
         return _current(user)
+
+
+def _checked_username(username: str) -> str:
+    """``username`` without surrounding spaces; :class:`InvalidUserError` when it is no name."""
+    username = username.strip()
+    if not username or len(username) > MAX_USERNAME_LENGTH or any(c.isspace() for c in username):
+        raise InvalidUserError(
+            f"username must be 1-{MAX_USERNAME_LENGTH} characters without spaces"
+        )
+    return username
 
 
 def _check_password(password: str) -> None:
@@ -194,27 +200,34 @@ def update_account(
     role: str | None = None,
     disabled: bool | None = None,
     languages: Sequence[str] | None = None,
+    new_username: str | None = None,
     by: Actor | None = None,
 ) -> CurrentUser:
-    """Change an account's role, status and review languages (None: leave it) in one unit of
-    work, each real change audited: ``role_changed`` (old and new role), ``user_disabled`` (the
-    account is signed out everywhere), ``user_enabled`` (its old sessions stay ended),
-    ``languages_set`` (old and new codes).
+    """Change an account's name, role, status and review languages (None: leave it) in one unit
+    of work, each real change audited: ``user_renamed`` (old and new name), ``role_changed`` (old
+    and new role), ``user_disabled`` (the account is signed out everywhere), ``user_enabled``
+    (its old sessions stay ended), ``languages_set`` (old and new codes).
+
+    A new name keeps everything else: sessions, reviews, verdicts and tokens name the account
+    by its id, its sign-in attempts move to the new name, the audit trail keeps each entry's
+    name as it was (the ``user_renamed`` entry links them), and a bound single sign-on identity
+    stays bound (an e-mail changed at the provider).
 
     A new role takes effect on the account's next page or request (roles are read from the
     database on each). Languages are codes as Whisper reports them (``de``; none: any); the
     queue then hands the account only videos in one of them or without a detected language or
-    speech. Raises :class:`InvalidUserError` for an unknown role or a bad language code (before
-    anything changes) and :class:`LastAdminError` when the change would leave no admin who can
-    sign in.
+    speech. Raises :class:`InvalidUserError` for a bad name, an unknown role or a bad language
+    code (before anything changes), ``db.queries.DuplicateError`` for a name another account
+    has, and :class:`LastAdminError` when the change would leave no admin who can sign in.
     """
     if role is not None:
         _check_role(role)
     codes = _language_codes(languages) if languages is not None else None
+    name = _checked_username(new_username) if new_username is not None else None
     with db.session() as session:
         user_queries.lock_accounts(session)
         user = existing_user(session, username)
-        _change(session, user, role=role, disabled=disabled, codes=codes, by=by)
+        _change(session, user, role=role, disabled=disabled, codes=codes, new_username=name, by=by)
         return _current(user)
 
 
@@ -230,7 +243,8 @@ def set_roles(
         user_queries.lock_accounts(session)
         users = [existing_user(session, username) for username in roles]
         for user in users:
-            _change(session, user, role=roles[user.username], disabled=None, codes=None, by=by)
+            role = roles[user.username]
+            _change(session, user, role=role, disabled=None, codes=None, new_username=None, by=by)
         return [_current(user) for user in users]
 
 
@@ -241,6 +255,7 @@ def _change(
     role: str | None,
     disabled: bool | None,
     codes: tuple[str, ...] | None,
+    new_username: str | None,
     by: Actor | None,
 ) -> None:
     """:func:`update_account`'s changes to one account, in the caller's unit of work (which
@@ -250,6 +265,15 @@ def _change(
     if new_role != Role.ADMIN or new_disabled:
         change = "disable" if new_disabled and not user.disabled else f"make {new_role}"
         _keep_an_admin(session, user, change=change)
+    if new_username is not None and new_username != user.username:
+        before_name = user.username
+        user_queries.rename_user(session, user_id=user.id, username=new_username)
+        audit_queries.add_audit(
+            session,
+            action=AuditAction.USER_RENAMED,
+            user=by,
+            detail={"user_id": user.id, "from": before_name, "to": new_username},
+        )
     who = {"user_id": user.id, "username": user.username}
     if new_role != user.role:
         before = user.role
@@ -290,6 +314,13 @@ def enable_user(db: Database, *, username: str, by: Actor | None = None) -> Curr
 def set_role(db: Database, *, username: str, role: str, by: Actor | None = None) -> CurrentUser:
     """Give an account another role (:func:`update_account`)."""
     return update_account(db, username=username, role=role, by=by)
+
+
+def rename_user(
+    db: Database, *, username: str, new_username: str, by: Actor | None = None
+) -> CurrentUser:
+    """Give an account another name, keeping everything else (:func:`update_account`)."""
+    return update_account(db, username=username, new_username=new_username, by=by)
 
 
 def set_languages(

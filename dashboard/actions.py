@@ -438,6 +438,12 @@ def set_account_role(db: Database, *, username: str, role: str) -> None:
     auth.update_account(db, username=username, role=role, by=state.require(db, Role.ADMIN))
 
 
+def rename_account(db: Database, *, username: str, new_username: str) -> str:
+    """Give the account another name (sessions, reviews and history stay); the name stored."""
+    by = state.require(db, Role.ADMIN)
+    return auth.rename_user(db, username=username, new_username=new_username, by=by).username
+
+
 def set_account_disabled(db: Database, *, username: str, disabled: bool) -> None:
     """Disable (signed out everywhere) or enable an account."""
     auth.update_account(db, username=username, disabled=disabled, by=state.require(db, Role.ADMIN))

@@ -78,17 +78,19 @@ def get_account(ctx: Ctx, user: Admin, username: str) -> AccountOut:
     responses={**_NOT_FOUND, 409: {"model": Problem}, 422: {"model": Problem}, **_ERRORS},
 )
 def change_account(ctx: Ctx, user: Admin, username: str, body: AccountChange) -> AccountOut:
-    """Change the role, status or review languages (the fields sent) in one unit of work;
-    409 when it would leave no admin who can sign in, 422 for a bad language code."""
-    auth.update_account(
+    """Change the name, role, status or review languages (the fields sent) in one unit of
+    work; 409 when the new name is taken or the change would leave no admin who can sign in,
+    422 for a name with spaces or a bad language code."""
+    changed = auth.update_account(
         ctx.db,
         username=username,
+        new_username=body.username,
         role=body.role,
         disabled=body.disabled,
         languages=body.languages,
         by=user,
     )
-    return _account(ctx.db, username)
+    return _account(ctx.db, changed.username)
 
 
 @router.post(

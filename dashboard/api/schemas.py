@@ -263,6 +263,11 @@ class AccountChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    username: str | None = Field(
+        None,
+        max_length=64,
+        description="A new name; sessions, reviews and history stay with the account.",
+    )
     role: RoleName | None = None
     disabled: bool | None = Field(
         None, description="true signs the account out everywhere; false lets it sign in again."

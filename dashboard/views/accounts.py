@@ -1,8 +1,8 @@
 """Accounts (admins only; the router does not register this page for others): who can sign in
-and with which role; add an account (its password generated and shown once), change a role or
-the spoken languages it reviews, disable or enable an account, reset a password, forget the
-single sign-on identity bound to it. Every change is audited; the only admin who can sign in
-cannot be demoted or disabled."""
+and with which role; add an account (its password generated and shown once), rename it, change
+a role or the spoken languages it reviews, disable or enable an account, reset a password,
+forget the single sign-on identity bound to it. Every change is audited; the only admin who can
+sign in cannot be demoted or disabled."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from dashboard.components import md_escape
 from db.tables import Role
 
 ROLES = [role.value for role in Role]
+CHOOSE_NEXT = "accounts_choose_next"  # a renamed account, chosen again on the next run
 
 db = cache.database()
 try:
@@ -55,6 +56,8 @@ if add:
 known = readers.accounts(db)
 people = known.people
 st.subheader("Change an account")
+if CHOOSE_NEXT in st.session_state:  # before the select box: it may not change after
+    st.session_state["accounts_chosen"] = st.session_state.pop(CHOOSE_NEXT)
 chosen_name = st.selectbox("Account", [a.username for a in people], key="accounts_chosen")
 chosen = next((a for a in people if a.username == chosen_name), None)
 if chosen is not None:
@@ -102,6 +105,20 @@ if chosen is not None:
             ),
             success=f"Languages of {chosen.username} saved",
         )
+    with st.form(f"accounts_rename_{chosen.username}", border=False):
+        rename_to = st.text_input(
+            "New name (an e-mail that changed): its sessions, reviews and history stay with it",
+            key=f"accounts_rename_{chosen.username}_to",
+        )
+        rename = st.form_submit_button("Rename")
+    if rename:
+
+        def _rename() -> None:
+            st.session_state[CHOOSE_NEXT] = actions.rename_account(
+                db, username=chosen.username, new_username=rename_to
+            )
+
+        actions.run_admin(_rename, success=f"{chosen.username} is now {rename_to.strip()}")
     if chosen.single_sign_on and st.button(
         "Forget its single sign-on identity",
         key="accounts_forget_sso",

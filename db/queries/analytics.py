@@ -25,6 +25,7 @@ from db.tables import (
     Prediction,
     TaxonomyEdge,
     TaxonomyNode,
+    User,
     Video,
 )
 
@@ -166,9 +167,12 @@ def moderator_throughput(
     session: Session, *, since: datetime, user_id: int | None = None
 ) -> list[ThroughputRow]:
     """Saved reviews per moderator (or of ``user_id`` alone) per UTC day since ``since``, from
-    the audit trail."""
-    query = select(AuditLog.created_at, AuditLog.username).where(
-        col(AuditLog.action) == AuditAction.REVIEW_SAVED, col(AuditLog.created_at) >= since
+    the audit trail, under each account's current name (a renamed moderator's days before the
+    rename count with the days after)."""
+    query = (
+        select(AuditLog.created_at, func.coalesce(User.username, AuditLog.username))
+        .outerjoin(User, col(User.id) == col(AuditLog.user_id))
+        .where(col(AuditLog.action) == AuditAction.REVIEW_SAVED, col(AuditLog.created_at) >= since)
     )
     if user_id is not None:
         query = query.where(col(AuditLog.user_id) == user_id)

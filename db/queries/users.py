@@ -151,6 +151,23 @@ def update_user(
     return user
 
 
+def rename_user(session: Session, *, user_id: int, username: str) -> User:
+    """Give the account another name; its sign-in attempts (counted by name) move with it."""
+    taken = get_user_by_name(session, username=username)
+    if taken is not None and taken.id != user_id:
+        raise DuplicateError(f"user {username!r} already exists")
+    user = get_user(session, user_id=user_id)
+    session.execute(
+        update(LoginAttempt)
+        .where(col(LoginAttempt.username) == user.username)
+        .values(username=username)
+    )
+    user.username = username
+    session.add(user)
+    session.flush()
+    return user
+
+
 def set_languages(session: Session, *, user_id: int, languages: Sequence[str]) -> User:
     """Store the spoken languages the account reviews (none: any)."""
     user = get_user(session, user_id=user_id)

@@ -249,6 +249,19 @@ def users_set_role(
     console.print(f"{username!r} is now {role.value}")
 
 
+@users_app.command("rename")
+def users_rename(
+    username: Annotated[str, typer.Argument()],
+    new_username: Annotated[str, typer.Argument()],
+) -> None:
+    """Give an account another name (an e-mail that changed): its sessions, reviews and
+    history stay with it."""
+    from core import auth
+
+    renamed = auth.rename_user(open_database(), username=username, new_username=new_username)
+    console.print(f"{username!r} is now {renamed.username!r}")
+
+
 @users_app.command("set-languages")
 def users_set_languages(
     username: Annotated[str, typer.Argument()],

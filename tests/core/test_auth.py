@@ -351,6 +351,44 @@ def test_roles_change_audited_and_an_admin_is_always_left(db: Database, settings
     assert {c["user_id"] for c in changes} == {ann.id, boss.id}
 
 
+def test_a_renamed_account_keeps_its_sessions_attempts_and_history(
+    db: Database, settings: Settings
+) -> None:
+    boss = auth.create_user(db, username="boss", password=PASSWORD, role="admin")
+    ann = auth.create_user(db, username="ann@old.example", password=PASSWORD, role="lead")
+    token = auth.authenticate(db, "ann@old.example", PASSWORD, settings=settings).token
+    now = utcnow()
+    for _ in range(settings.login_max_failures):  # a guesser's failures, under the old name
+        with pytest.raises(InvalidCredentialsError):
+            auth.authenticate(db, "ann@old.example", "wrong-pass", settings=settings, now=now)
+    renamed = auth.rename_user(
+        db, username="ann@old.example", new_username=" ann@new.example ", by=boss
+    )
+    assert (renamed.id, renamed.username, renamed.role) == (ann.id, "ann@new.example", "lead")
+    assert auth.resolve_session(db, token).username == "ann@new.example"  # still signed in
+    with pytest.raises(RateLimitedError):  # the failures moved with the name
+        auth.authenticate(db, "ann@new.example", PASSWORD, settings=settings, now=now)
+    later = now + timedelta(seconds=settings.login_window_seconds + 1)
+    assert auth.authenticate(db, "ann@new.example", PASSWORD, settings=settings, now=later)
+    with pytest.raises(InvalidCredentialsError):  # the old name is nobody now
+        auth.authenticate(db, "ann@old.example", PASSWORD, settings=settings, now=later)
+    with pytest.raises(DuplicateError, match="already exists"):
+        auth.rename_user(db, username="ann@new.example", new_username="boss")
+    with pytest.raises(InvalidUserError, match="without spaces"):
+        auth.rename_user(db, username="ann@new.example", new_username="ann new")
+    auth.rename_user(db, username="ann@new.example", new_username="Ann@new.example")  # case only
+    auth.rename_user(db, username="Ann@new.example", new_username="Ann@new.example")  # no change
+    with db.session() as session:
+        renames = [
+            (e.username, json.loads(e.detail_json))
+            for e in audit.list_audit(session, action=AuditAction.USER_RENAMED)
+        ]
+    assert sorted(renames, key=lambda r: r[1]["to"]) == [
+        (None, {"user_id": ann.id, "from": "ann@new.example", "to": "Ann@new.example"}),
+        ("boss", {"user_id": ann.id, "from": "ann@old.example", "to": "ann@new.example"}),
+    ]
+
+
 def test_a_disabled_admin_can_be_enabled_and_signs_in_again(
     db: Database, settings: Settings
 ) -> None:

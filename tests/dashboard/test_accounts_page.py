@@ -74,6 +74,25 @@ def test_admin_changes_a_role_disables_enables_and_resets(signed_in, seeded) -> 
         auth.authenticate(seeded.db, "mod", PASSWORD)
 
 
+def test_admin_renames_an_account_which_stays_signed_in_and_chosen(signed_in, seeded) -> None:
+    mod_session = auth.authenticate(seeded.db, "mod", PASSWORD).token
+    at = signed_in("boss").switch_page("views/accounts.py").run()
+    at.selectbox(key="accounts_chosen").set_value("mod").run()
+    at.text_input(key="accounts_rename_mod_to").input("boss")
+    at = _click(at, "Rename")
+    assert "already exists" in at.error[0].value and not at.exception
+    at.text_input(key="accounts_rename_mod_to").input(" mo@new.example ")
+    at = _click(at, "Rename")
+    assert not at.error and not at.exception, at.error
+    assert set(_table(at)) == {"boss (you)", "mo@new.example"}
+    assert at.selectbox(key="accounts_chosen").value == "mo@new.example"  # still the one chosen
+    assert auth.resolve_session(seeded.db, mod_session).username == "mo@new.example"
+    assert auth.authenticate(seeded.db, "mo@new.example", PASSWORD).user.role == "moderator"
+    with seeded.db.session() as session:
+        [renamed] = audit.list_audit(session, action=AuditAction.USER_RENAMED)
+    assert renamed.username == "boss" and '"from": "mod"' in renamed.detail_json
+
+
 def test_the_only_admin_cannot_demote_or_disable_itself(signed_in, seeded) -> None:
     at = signed_in("boss").switch_page("views/accounts.py").run()
     at.selectbox(key="accounts_chosen").set_value("boss").run()

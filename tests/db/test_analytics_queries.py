@@ -86,6 +86,21 @@ def test_throughput_counts_saved_reviews_per_day(database: Database, seeded: dic
     assert [(r.day, r.username, r.n_reviews) for r in rows] == [(utcnow().date(), "alice", 3)]
 
 
+def test_throughput_names_a_renamed_moderator_once(database: Database, seeded: dict) -> None:
+    with database.session() as s:
+        users.rename_user(s, user_id=seeded["alice"].id, username="alice@new.example")
+        video = videos.get_video(s, video_id=seeded["ids"][0])
+        review_rules.save_review(
+            s,
+            video_id=video.id,
+            expected_version=video.version,
+            node_ids=["m"],
+            user=seeded["alice"],
+        )
+        rows = analytics.moderator_throughput(s, since=utcnow() - timedelta(days=1))
+    assert [(r.username, r.n_reviews) for r in rows] == [("alice@new.example", 4)]
+
+
 def test_disagreement_per_tag(database: Database, seeded: dict) -> None:
     with database.session() as s:
         rows = {

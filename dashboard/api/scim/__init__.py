@@ -8,9 +8,9 @@ the e-mail that single sign-on matches), ``active`` (not disabled) and ``roles``
 ``moderator``, ``lead`` or ``admin``). Other attributes a provider sends (``name``, ``emails``,
 ``externalId``, ...) are accepted and not kept. Accounts are never deleted, as their reviews and
 audit trail name them: ``DELETE`` disables the account, which then reads ``active: false``. A
-``userName`` does not change once made. The same rules as the Accounts page and
-``/v1/accounts`` (``core.auth``); a bearer token with the admin scope; every change audited under
-the token.
+new ``userName`` (an e-mail changed at the provider) renames the account and keeps the rest. The
+same rules as the Accounts page and ``/v1/accounts`` (``core.auth``); a bearer token with the
+admin scope; every change audited under the token.
 
 The roles are also three fixed SCIM ``Group`` resources, ``moderator``, ``lead`` and ``admin``
 (id and ``displayName`` the role's name; members: the accounts with that role), for providers

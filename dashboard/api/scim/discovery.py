@@ -89,7 +89,6 @@ SCHEMAS = {
                 "string",
                 description="The account's name: the e-mail single sign-on matches",
                 required=True,
-                mutability="immutable",
                 uniqueness="server",
             ),
             _definition("active", "boolean", description="False: disabled, signed out"),

@@ -112,9 +112,7 @@ def create_user(request: Request, ctx: Ctx, user: Admin, body: JsonBody) -> Scim
     """A new account (201); 409 ``uniqueness`` when the name is taken. Without a ``password``
     it gets a generated one that nobody is told: it signs in through single sign-on (or an admin
     resets the password)."""
-    username = body.get("userName")
-    if not isinstance(username, str) or not username.strip():
-        raise ScimError(status.HTTP_400_BAD_REQUEST, "userName is required", "invalidValue")
+    username = _username(body.get("userName"))
     password = body.get("password")
     if password is not None and not isinstance(password, str):
         raise ScimError(status.HTTP_400_BAD_REQUEST, "password must be a string", "invalidValue")
@@ -150,30 +148,31 @@ def get_user(
 def replace_user(
     request: Request, ctx: Ctx, user: Admin, user_id: str, body: JsonBody
 ) -> ScimResponse:
-    """Set ``active`` (absent: active) and, when sent, ``roles`` (absent: unchanged, so that a
-    provider that does not manage roles never demotes anyone)."""
+    """Set ``active`` (absent: active) and, when sent, ``userName`` (another name renames the
+    account) and ``roles`` (absent: unchanged, so that a provider that does not manage roles
+    never demotes anyone), in one unit of work."""
     account = _account(ctx, _number(user_id))
+    changes = {"active": boolean(body.get("active", True), "active")}
     if "userName" in body:
-        _same_name(account, body["userName"])
-    role = _role(body["roles"]) if body.get("roles") else None
-    active = boolean(body.get("active", True), "active")
-    return _update(request, ctx, user, account, role=role, active=active)
+        changes["username"] = _username(body["userName"])
+    if body.get("roles"):
+        changes["role"] = _role(body["roles"])
+    return _update(request, ctx, user, account, changes)
 
 
 def patch_user(
     request: Request, ctx: Ctx, user: Admin, user_id: str, body: JsonBody
 ) -> ScimResponse:
-    """``add`` / ``replace`` / ``remove`` operations on ``active`` and ``roles`` (also as
-    ``roles[primary eq "True"].value``, as Entra ID sends an app role), or without a path on
-    an object of them; all applied in one unit of work or none. Removing the roles leaves the
-    lowest, ``moderator``; operations on attributes that are not kept change nothing."""
+    """``add`` / ``replace`` / ``remove`` operations on ``userName``, ``active`` and ``roles``
+    (also as ``roles[primary eq "True"].value``, as Entra ID sends an app role), or without a
+    path on an object of them; all applied in one unit of work or none. Removing the roles
+    leaves the lowest, ``moderator``; operations on attributes that are not kept change
+    nothing."""
     account = _account(ctx, _number(user_id))
     changes: dict[str, Any] = {}
     for op, path, value in patch_operations(body):
-        changes.update(_operation(account, op, path, value))
-    return _update(
-        request, ctx, user, account, role=changes.get("role"), active=changes.get("active")
-    )
+        changes.update(_operation(op, path, value))
+    return _update(request, ctx, user, account, changes)
 
 
 def delete_user(ctx: Ctx, user: Admin, user_id: str) -> Response:
@@ -183,8 +182,8 @@ def delete_user(ctx: Ctx, user: Admin, user_id: str) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _operation(account: Account, op: str, path: str | None, value: object) -> dict[str, Any]:
-    """The account changes one PATCH operation asks for: ``role`` and/or ``active``."""
+def _operation(op: str, path: str | None, value: object) -> dict[str, Any]:
+    """The account changes one PATCH operation asks for: ``username``, ``role``, ``active``."""
     if path is None:
         if op == "remove":
             raise ScimError(status.HTTP_400_BAD_REQUEST, "remove needs a path", "noTarget")
@@ -196,7 +195,7 @@ def _operation(account: Account, op: str, path: str | None, value: object) -> di
             )
         changes: dict[str, Any] = {}
         for key, attribute_value in value.items():
-            changes.update(_attribute_change(account, key, attribute_value))
+            changes.update(_attribute_change(key, attribute_value))
         return changes
     if op == "remove":
         if _ROLES_PATH.match(path):
@@ -204,16 +203,15 @@ def _operation(account: Account, op: str, path: str | None, value: object) -> di
         if path.lower() in ("active", "username"):
             raise ScimError(status.HTTP_400_BAD_REQUEST, f"{path} cannot be removed", "mutability")
         return {}
-    return _attribute_change(account, path, value)
+    return _attribute_change(path, value)
 
 
-def _attribute_change(account: Account, path: str, value: object) -> dict[str, Any]:
+def _attribute_change(path: str, value: object) -> dict[str, Any]:
     """What setting one attribute (a PATCH path or a key of a path-less value) changes."""
     if path.lower() == "active":
         return {"active": boolean(value, "active")}
     if path.lower() == "username":
-        _same_name(account, value)
-        return {}
+        return {"username": _username(value)}
     if _ROLES_PATH.match(path):
         return {"role": _role(value)}
     return {}  # an attribute the dashboard does not keep (name, emails, externalId, ...)
@@ -224,14 +222,15 @@ def _update(
     ctx: ApiContext,
     user: TokenPrincipal,
     account: Account,
-    *,
-    role: str | None,
-    active: bool | None,
+    changes: dict[str, Any],
 ) -> ScimResponse:
+    """Apply ``changes`` (``username``, ``role``, ``active``; absent or None: unchanged)."""
+    active = changes.get("active")
     auth.update_account(
         ctx.db,
         username=account.username,
-        role=role,
+        new_username=changes.get("username"),
+        role=changes.get("role"),
         disabled=None if active is None else not active,
         by=user,
     )
@@ -250,14 +249,12 @@ def _number(user_id: str) -> int:
     return int(user_id)
 
 
-def _same_name(account: Account, username: object) -> None:
-    if username != account.username:
+def _username(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
         raise ScimError(
-            status.HTTP_400_BAD_REQUEST,
-            f"userName cannot change (it stays {account.username!r}): the account's reviews and "
-            "audit trail name it; make a new account instead",
-            "mutability",
+            status.HTTP_400_BAD_REQUEST, "userName must be a non-empty string", "invalidValue"
         )
+    return value
 
 
 def _role(roles: object) -> str:

@@ -32,8 +32,13 @@ def test_a_platform_onboards_changes_and_offboards_a_reviewer(api) -> None:
 
     reset = api.client.post("/v1/accounts/ann/password", headers=admin)
     assert reset.status_code == 200 and reset.json()["password"] != password
+    renamed = api.client.patch(
+        "/v1/accounts/ann", headers=admin, json={"username": "ann.smith", "disabled": False}
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert (renamed.json()["username"], renamed.json()["role"]) == ("ann.smith", "lead")
     listed = {a["username"]: a for a in api.client.get("/v1/accounts", headers=admin).json()}
-    assert set(listed) == {"ann", "boss", "mod"} and listed["ann"]["disabled"]
+    assert set(listed) == {"ann.smith", "boss", "mod"} and not listed["ann.smith"]["disabled"]
     with api.db.session() as s:
         done = [e.action for e in audit.list_audit(s) if e.username == "boss"]
     assert {
@@ -42,6 +47,7 @@ def test_a_platform_onboards_changes_and_offboards_a_reviewer(api) -> None:
         AuditAction.LANGUAGES_SET,
         AuditAction.USER_DISABLED,
         AuditAction.PASSWORD_RESET,
+        AuditAction.USER_RENAMED,
     } <= set(done)
 
 
@@ -57,6 +63,8 @@ def test_refusals_are_answered_in_words_and_change_nothing(api) -> None:
         ("patch", "/v1/accounts/boss", {"disabled": True}, 409, "only admin"),
         ("patch", "/v1/accounts/mod", {"role": "lead", "languages": ["d"]}, 422, "not a language"),
         ("patch", "/v1/accounts/mod", {"surname": "x"}, 422, "surname"),
+        ("patch", "/v1/accounts/mod", {"username": "boss", "role": "lead"}, 409, "already exists"),
+        ("patch", "/v1/accounts/mod", {"username": "m o d"}, 422, "without spaces"),
         ("get", "/v1/accounts/nobody", None, 404, "no user 'nobody'"),
         ("post", "/v1/accounts/nobody/password", None, 404, "nobody"),
     ]

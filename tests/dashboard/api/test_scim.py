@@ -142,6 +142,44 @@ def test_entra_id_sends_string_booleans_app_roles_and_attributes_not_kept(api) -
     assert dropped.json()["roles"][0]["value"] == "moderator"
 
 
+def test_a_new_user_name_from_the_provider_renames_the_account(api) -> None:
+    """An e-mail changed at the provider: Entra ID's PATCH and Okta's PUT both rename the
+    account; its id, role, password and sessions stay."""
+    admin = api.auth("admin")
+    created = api.client.post(
+        f"{BASE}/Users",
+        headers=admin,
+        json={"userName": "cy@old.example", "roles": ["lead"], "password": "a long enough secret"},
+    )
+    cy = created.json()["id"]
+    session = auth.authenticate(api.db, "cy@old.example", "a long enough secret").token
+    renamed = api.client.patch(
+        f"{BASE}/Users/{cy}",
+        headers=admin,
+        json=_patch({"op": "Replace", "path": "userName", "value": "cy@new.example"}),
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert (renamed.json()["id"], renamed.json()["userName"]) == (cy, "cy@new.example")
+    assert renamed.json()["roles"] == [{"value": "lead", "primary": True}]
+    assert _find(api, "cy@old.example") == [] and _find(api, "cy@new.example") == [renamed.json()]
+    assert auth.resolve_session(api.db, session).username == "cy@new.example"
+    put = api.client.put(
+        f"{BASE}/Users/{cy}",
+        headers=admin,
+        json={"schemas": [USER_SCHEMA], "userName": "cy@third.example", "active": True},
+    )
+    assert (
+        put.json()["userName"] == "cy@third.example" and put.json()["roles"][0]["value"] == "lead"
+    )
+    assert auth.authenticate(api.db, "cy@third.example", "a long enough secret").user.id == int(cy)
+    with api.db.session() as s:
+        renames = [
+            (e.username, json.loads(e.detail_json)["to"])
+            for e in audit.list_audit(s, action=AuditAction.USER_RENAMED)
+        ]
+    assert sorted(renames) == [("boss", "cy@new.example"), ("boss", "cy@third.example")]
+
+
 def test_delete_disables_and_keeps_the_account(api) -> None:
     admin = api.auth("admin")
     mod = _find(api, "mod")[0]
@@ -214,7 +252,15 @@ def test_refusals_are_scim_errors_in_words_and_change_nothing(api) -> None:
         ("get", "/Users/999", None, "admin", 404, None, "no user with id 999"),
         ("get", "/Users/abc", None, "admin", 404, None, "no user with id 'abc'"),
         ("post", "/Users", {"userName": "mod"}, "admin", 409, "uniqueness", "already exists"),
-        ("post", "/Users", {"active": True}, "admin", 400, "invalidValue", "userName is required"),
+        (
+            "post",
+            "/Users",
+            {"active": True},
+            "admin",
+            400,
+            "invalidValue",
+            "userName must be a non-empty string",
+        ),
         ("post", "/Users", {"userName": "a b"}, "admin", 400, "invalidValue", "without spaces"),
         (
             "post",
@@ -237,11 +283,20 @@ def test_refusals_are_scim_errors_in_words_and_change_nothing(api) -> None:
         (
             "put",
             f"/Users/{mod['id']}",
-            {"userName": "renamed"},
+            {"userName": "boss"},
+            "admin",
+            409,
+            "uniqueness",
+            "already exists",
+        ),
+        (
+            "patch",
+            f"/Users/{mod['id']}",
+            _patch({"op": "replace", "path": "userName", "value": "two words"}),
             "admin",
             400,
-            "mutability",
-            "cannot change",
+            "invalidValue",
+            "without spaces",
         ),
         (
             "patch",

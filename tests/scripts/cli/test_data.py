@@ -139,6 +139,18 @@ def test_users_set_role_enable_and_last_sign_in(settings: Settings) -> None:
     assert "languages_set" in done
 
 
+def test_users_rename_keeps_the_last_sign_in(settings: Settings) -> None:
+    _run("users", "add", "bob", "--password-stdin", input="another password\n")
+    _run("users", "add", "cy", "--password-stdin", input="another password\n")
+    auth.authenticate(get_database(), "bob", "another password", settings=settings)
+    result = _run("users", "rename", "bob", "bob@new.example")
+    assert result.exit_code == 0 and "'bob' is now 'bob@new.example'" in result.output
+    assert "already exists" in _one_line_error(_run("users", "rename", "cy", "bob@new.example"))
+    assert "no user 'bob'" in _one_line_error(_run("users", "rename", "bob", "robert"))
+    (line,) = [line for line in _run("users", "list").output.splitlines() if "bob@" in line]
+    assert "never" not in line  # its sign-ins moved with the name
+
+
 def test_users_forget_sso_and_the_list_shows_who_is_bound(settings: Settings) -> None:
     _run("users", "add", "ann", "--password-stdin", input="long enough pw\n")
     _run("users", "add", "bob", "--password-stdin", input="another password\n")
