@@ -136,6 +136,7 @@ def create_user(
     password: str,
     role: str = Role.MODERATOR,
     languages: Sequence[str] = (),
+    external_id: str | None = None,
     created_by: Actor | None = None,
 ) -> CurrentUser:
     """Add an account (audited as ``user_added``), optionally with the spoken languages it
@@ -152,6 +153,8 @@ def create_user(
         )
         if codes:
             user_queries.set_languages(session, user_id=user.id, languages=codes)
+        if external_id:
+            user_queries.update_user(session, user_id=user.id, external_id=external_id)
         audit_queries.add_audit(
             session,
             action=AuditAction.USER_ADDED,
@@ -201,10 +204,12 @@ def update_account(
     disabled: bool | None = None,
     languages: Sequence[str] | None = None,
     new_username: str | None = None,
+    external_id: str | None = None,
     by: Actor | None = None,
 ) -> CurrentUser:
-    """Change an account's name, role, status and review languages (None: leave it) in one unit
-    of work, each real change audited: ``user_renamed`` (old and new name), ``role_changed`` (old
+    """Change an account's name, role, status, review languages and the identity provider's id
+    for it (None: leave it; ``external_id=""`` forgets it) in one unit of work, each real change
+    but the provider's id audited: ``user_renamed`` (old and new name), ``role_changed`` (old
     and new role), ``user_disabled`` (the account is signed out everywhere), ``user_enabled``
     (its old sessions stay ended), ``languages_set`` (old and new codes).
 
@@ -228,6 +233,8 @@ def update_account(
         user_queries.lock_accounts(session)
         user = existing_user(session, username)
         _change(session, user, role=role, disabled=disabled, codes=codes, new_username=name, by=by)
+        if external_id is not None:
+            user_queries.update_user(session, user_id=user.id, external_id=external_id)
         return _current(user)
 
 

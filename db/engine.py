@@ -197,6 +197,11 @@ def _upgrade_to_11(connection: Connection) -> None:
     )
 
 
+def _upgrade_to_12(connection: Connection) -> None:
+    """The identity provider's id for each account, as SCIM provisioning sent it."""
+    _add_missing_columns(connection, "app_user", {"external_id": "VARCHAR"})
+
+
 TRIGRAM_EXTENSION = "pg_trgm"
 
 
@@ -246,6 +251,7 @@ UPGRADES: list[UpgradeStep] = [
     _upgrade_to_9,
     _upgrade_to_10,
     _upgrade_to_11,
+    _upgrade_to_12,
 ]
 
 

@@ -94,6 +94,7 @@ class Account:
     last_sign_in_at: datetime | None
     languages: tuple[str, ...]  # the spoken languages it reviews; empty: any
     single_sign_on: bool  # bound to an identity of the single sign-on provider
+    external_id: str | None  # the identity provider's id for the person (SCIM externalId)
 
 
 def list_accounts(session: Session, *, username: str | None = None) -> list[Account]:
@@ -114,6 +115,7 @@ def list_accounts(session: Session, *, username: str | None = None) -> list[Acco
             last_sign_in_at=signed_in.get(u.username),
             languages=languages_of(u),
             single_sign_on=u.sso_identity is not None,
+            external_id=u.external_id,
         )
         for u in found
         if u is not None
@@ -138,7 +140,9 @@ def update_user(
     role: str | None = None,
     disabled: bool | None = None,
     password_hash: str | None = None,
+    external_id: str | None = None,
 ) -> User:
+    """Set the fields given (None: leave it; ``external_id=""`` forgets it)."""
     user = get_user(session, user_id=user_id)
     if role is not None:
         user.role = _check_role(role)
@@ -146,6 +150,8 @@ def update_user(
         user.disabled = disabled
     if password_hash is not None:
         user.password_hash = password_hash
+    if external_id is not None:
+        user.external_id = external_id or None
     session.add(user)
     session.flush()
     return user

@@ -103,6 +103,8 @@ _V11_COLUMNS = {
     ("user_session", "sso_id_token"),
     ("queue_ranking", "neighbour_agreement"),
 }
+# what version 11 lacked (engine._upgrade_to_12)
+_V12_COLUMNS = {("app_user", "external_id")}
 
 
 def _rebuild_old_schema(database: Database, version: int) -> None:
@@ -118,6 +120,7 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
         | (_V8_COLUMNS if version < 8 else set())
         | (_V10_COLUMNS if version < 10 else set())
         | (_V11_COLUMNS if version < 11 else set())
+        | (_V12_COLUMNS if version < 12 else set())
     )
     with database.session() as session:
         connection = session.connection()
@@ -163,11 +166,11 @@ def _index_names(database: Database, table: str) -> set[str]:
         return set(session.exec(text(query), params={"table": table}).scalars())
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
 def test_an_old_database_is_upgraded_to_the_current_schema(
     database: Database, version: int
 ) -> None:
-    """Rebuild what a version-1 to -10 database looked like (tables, columns, sequences),
+    """Rebuild what a version-1 to -11 database looked like (tables, columns, sequences),
     then ``init_db`` must bring it to exactly what db.tables declares, keeping its rows, plus
     PostgreSQL's queue indexes."""
     _rebuild_old_schema(database, version)
@@ -177,7 +180,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         assert "ix_video_claimed_by" not in _video_index_names(database)
     if version < 9:
         assert not _POSTGRES_QUEUE_INDEXES & _video_index_names(database)
-    assert init_db(database) == engine_module.latest_schema_version() == 11
+    assert init_db(database) == engine_module.latest_schema_version() == 12
     assert {"ix_video_review_rank", "ix_video_claimed_by"} <= _video_index_names(database)
     postgres_only = _POSTGRES_QUEUE_INDEXES if not database.is_duckdb else set()
     assert _POSTGRES_QUEUE_INDEXES & _video_index_names(database) == postgres_only
@@ -194,6 +197,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
             | _V8_COLUMNS
             | _V10_COLUMNS
             | _V11_COLUMNS
+            | _V12_COLUMNS
         ):
             assert column in engine_module._column_names(session.connection(), table)
         session.add(ApiToken(name="t", user_id=1, scope="read", token_hash="h", prefix="p"))
@@ -223,6 +227,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         )
         session.add(User(username="polyglot", password_hash="h", languages="de,ru"))
         session.add(User(username="sso", password_hash="h", sso_identity="https://idp 1"))
+        session.add(User(username="scim", password_hash="h", external_id="00u1abc"))
         session.add(
             UserSession(
                 token_hash="h",

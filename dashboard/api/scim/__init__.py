@@ -4,9 +4,10 @@ dashboard accounts as people join, change role or leave, and a deactivation sign
 out at once instead of at the end of their session.
 
 An account as a SCIM ``User``: ``id`` (the account's number), ``userName`` (the account name:
-the e-mail that single sign-on matches), ``active`` (not disabled) and ``roles`` (one value:
-``moderator``, ``lead`` or ``admin``). Other attributes a provider sends (``name``, ``emails``,
-``externalId``, ...) are accepted and not kept. Accounts are never deleted, as their reviews and
+the e-mail that single sign-on matches), ``externalId`` (the provider's id for the person, kept
+as sent), ``active`` (not disabled) and ``roles`` (one value: ``moderator``, ``lead`` or
+``admin``). Other attributes a provider sends (``name``, ``emails``, ...) are accepted and not
+kept. Accounts are never deleted, as their reviews and
 audit trail name them: ``DELETE`` disables the account, which then reads ``active: false``. A
 new ``userName`` (an e-mail changed at the provider) renames the account and keeps the rest. The
 same rules as the Accounts page and ``/v1/accounts`` (``core.auth``); a bearer token with the

@@ -91,6 +91,12 @@ SCHEMAS = {
                 required=True,
                 uniqueness="server",
             ),
+            _definition(
+                "externalId",
+                "string",
+                description="The identity provider's id for the person",
+                caseExact=True,
+            ),
             _definition("active", "boolean", description="False: disabled, signed out"),
             _definition(
                 "roles",

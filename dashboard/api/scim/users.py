@@ -96,16 +96,22 @@ def _users_page(
     with ctx.db.session() as session:
         accounts = users_q.list_accounts(session)
     if expression is not None:
-        attribute, value = equality_filter(str(expression), ("userName", "id"))
-        accounts = [
-            a
-            for a in accounts
-            if (str(a.id) == value if attribute == "id" else a.username.lower() == value.lower())
-        ]
+        attribute, value = equality_filter(str(expression), ("userName", "id", "externalId"))
+        accounts = [a for a in accounts if _matches(a, attribute, value)]
     start = max(1, start_index)
     page = accounts[start - 1 : start - 1 + min(max(0, count), MAX_RESULTS)]
     resources = [chosen_attributes(_resource(request, ctx, a), attributes, excluded) for a in page]
     return ScimResponse(list_response(resources, total=len(accounts), start=start))
+
+
+def _matches(account: Account, attribute: str, value: str) -> bool:
+    """``attribute eq value`` (the attribute in lower case): ``userName`` without case (as SCIM
+    defines it), the others exactly."""
+    if attribute == "id":
+        return str(account.id) == value
+    if attribute == "externalid":
+        return account.external_id == value
+    return account.username.lower() == value.lower()
 
 
 def create_user(request: Request, ctx: Ctx, user: Admin, body: JsonBody) -> ScimResponse:
@@ -122,6 +128,7 @@ def create_user(request: Request, ctx: Ctx, user: Admin, body: JsonBody) -> Scim
         username=username,
         password=password or auth.generate_password(),
         role=role,
+        external_id=_external_id(body["externalId"]) if "externalId" in body else None,
         created_by=user,
     )
     if "active" in body and not boolean(body["active"], "active"):
@@ -149,12 +156,14 @@ def replace_user(
     request: Request, ctx: Ctx, user: Admin, user_id: str, body: JsonBody
 ) -> ScimResponse:
     """Set ``active`` (absent: active) and, when sent, ``userName`` (another name renames the
-    account) and ``roles`` (absent: unchanged, so that a provider that does not manage roles
-    never demotes anyone), in one unit of work."""
+    account), ``externalId`` and ``roles`` (absent: unchanged, so that a provider that does not
+    manage roles never demotes anyone), in one unit of work."""
     account = _account(ctx, _number(user_id))
-    changes = {"active": boolean(body.get("active", True), "active")}
+    changes: dict[str, Any] = {"active": boolean(body.get("active", True), "active")}
     if "userName" in body:
         changes["username"] = _username(body["userName"])
+    if "externalId" in body:
+        changes["external_id"] = _external_id(body["externalId"])
     if body.get("roles"):
         changes["role"] = _role(body["roles"])
     return _update(request, ctx, user, account, changes)
@@ -163,11 +172,11 @@ def replace_user(
 def patch_user(
     request: Request, ctx: Ctx, user: Admin, user_id: str, body: JsonBody
 ) -> ScimResponse:
-    """``add`` / ``replace`` / ``remove`` operations on ``userName``, ``active`` and ``roles``
-    (also as ``roles[primary eq "True"].value``, as Entra ID sends an app role), or without a
-    path on an object of them; all applied in one unit of work or none. Removing the roles
-    leaves the lowest, ``moderator``; operations on attributes that are not kept change
-    nothing."""
+    """``add`` / ``replace`` / ``remove`` operations on ``userName``, ``externalId``,
+    ``active`` and ``roles`` (also as ``roles[primary eq "True"].value``, as Entra ID sends an
+    app role), or without a path on an object of them; all applied in one unit of work or none.
+    Removing the roles leaves the lowest, ``moderator``; operations on attributes that are not
+    kept change nothing."""
     account = _account(ctx, _number(user_id))
     changes: dict[str, Any] = {}
     for op, path, value in patch_operations(body):
@@ -200,6 +209,8 @@ def _operation(op: str, path: str | None, value: object) -> dict[str, Any]:
     if op == "remove":
         if _ROLES_PATH.match(path):
             return {"role": Role.MODERATOR}
+        if path.lower() == "externalid":
+            return {"external_id": ""}
         if path.lower() in ("active", "username"):
             raise ScimError(status.HTTP_400_BAD_REQUEST, f"{path} cannot be removed", "mutability")
         return {}
@@ -212,6 +223,8 @@ def _attribute_change(path: str, value: object) -> dict[str, Any]:
         return {"active": boolean(value, "active")}
     if path.lower() == "username":
         return {"username": _username(value)}
+    if path.lower() == "externalid":
+        return {"external_id": _external_id(value)}
     if _ROLES_PATH.match(path):
         return {"role": _role(value)}
     return {}  # an attribute the dashboard does not keep (name, emails, externalId, ...)
@@ -224,12 +237,14 @@ def _update(
     account: Account,
     changes: dict[str, Any],
 ) -> ScimResponse:
-    """Apply ``changes`` (``username``, ``role``, ``active``; absent or None: unchanged)."""
+    """Apply ``changes`` (``username``, ``external_id``, ``role``, ``active``; absent or None:
+    unchanged; ``external_id=""``: forgotten)."""
     active = changes.get("active")
     auth.update_account(
         ctx.db,
         username=account.username,
         new_username=changes.get("username"),
+        external_id=changes.get("external_id"),
         role=changes.get("role"),
         disabled=None if active is None else not active,
         by=user,
@@ -254,6 +269,15 @@ def _username(value: object) -> str:
         raise ScimError(
             status.HTTP_400_BAD_REQUEST, "userName must be a non-empty string", "invalidValue"
         )
+    return value
+
+
+def _external_id(value: object) -> str:
+    """The provider's id as stored: a string (empty or null: none)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ScimError(status.HTTP_400_BAD_REQUEST, "externalId must be a string", "invalidValue")
     return value
 
 
@@ -282,9 +306,11 @@ def _role(roles: object) -> str:
 
 
 def _resource(request: Request, ctx: ApiContext, account: Account) -> dict[str, object]:
+    external = {"externalId": account.external_id} if account.external_id else {}
     return {
         "schemas": [USER_SCHEMA],
         "id": str(account.id),
+        **external,
         "userName": account.username,
         "active": not account.disabled,
         "roles": [{"value": account.role, "primary": True}],

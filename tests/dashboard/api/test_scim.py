@@ -106,7 +106,16 @@ def test_entra_id_sends_string_booleans_app_roles_and_attributes_not_kept(api) -
         },
     )
     assert created.status_code == 201 and created.json()["active"] is False, created.text
+    assert created.json()["externalId"] == "bo"
     bo = created.json()["id"]
+    by_external = api.client.get(
+        f"{BASE}/Users", headers=admin, params={"filter": 'externalId eq "bo"'}
+    )
+    assert [r["id"] for r in by_external.json()["Resources"]] == [bo]
+    other_case = api.client.get(
+        f"{BASE}/Users", headers=admin, params={"filter": 'externalId eq "BO"'}
+    )
+    assert other_case.json()["totalResults"] == 0  # caseExact, unlike userName
     changed = api.client.patch(
         f"{BASE}/Users/{bo}",
         headers=admin,
@@ -115,10 +124,12 @@ def test_entra_id_sends_string_booleans_app_roles_and_attributes_not_kept(api) -
             {"op": "Add", "path": 'roles[primary eq "True"].value', "value": "lead"},
             {"op": "Replace", "path": "name.familyName", "value": "Smith"},
             {"op": "Add", "path": 'emails[type eq "work"].value', "value": "bo@example.com"},
+            {"op": "Replace", "path": "externalId", "value": "bo-2"},
         ),
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["active"] is True and changed.json()["roles"][0]["value"] == "lead"
+    assert changed.json()["externalId"] == "bo-2"
     put = api.client.put(
         f"{BASE}/Users/{bo}",
         headers=admin,
@@ -130,6 +141,7 @@ def test_entra_id_sends_string_booleans_app_roles_and_attributes_not_kept(api) -
         },
     )
     assert put.json()["roles"][0]["value"] == "lead"  # roles not sent: unchanged
+    assert put.json()["externalId"] == "bo-2"  # nor externalId
     put = api.client.put(
         f"{BASE}/Users/{bo}",
         headers=admin,
@@ -137,9 +149,11 @@ def test_entra_id_sends_string_booleans_app_roles_and_attributes_not_kept(api) -
     )
     assert put.json()["roles"][0]["value"] == "admin" and put.json()["active"]  # the highest
     dropped = api.client.patch(
-        f"{BASE}/Users/{bo}", headers=admin, json=_patch({"op": "remove", "path": "roles"})
+        f"{BASE}/Users/{bo}",
+        headers=admin,
+        json=_patch({"op": "remove", "path": "roles"}, {"op": "remove", "path": "externalId"}),
     )
-    assert dropped.json()["roles"][0]["value"] == "moderator"
+    assert dropped.json()["roles"][0]["value"] == "moderator" and "externalId" not in dropped.json()
 
 
 def test_a_new_user_name_from_the_provider_renames_the_account(api) -> None:
@@ -234,6 +248,7 @@ def test_pages_and_discovery(api) -> None:
     assert (user_schema["id"], group_schema["id"]) == (USER_SCHEMA, GROUP_SCHEMA)
     assert {a["name"] for a in user_schema["attributes"]} == {
         "userName",
+        "externalId",
         "active",
         "roles",
         "password",
