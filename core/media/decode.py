@@ -226,14 +226,14 @@ def _seek_keyframes(path: str | Path, targets: list[float]) -> dict[float, Video
         budget = max(1, MAX_FORWARD_PIXELS // max(1, stream.width * stream.height))
         groups = _keyframe_groups(container, stream, targets)
     frames = {time: keyframe for time, (keyframe, _) in groups.items()}
-    shared = sorted(
-        ((points[-1] - time, time, points[1:]) for time, (_, points) in groups.items()),
-        key=lambda group: group[0],
+    shared = sorted(  # nearest last target first (keyframe times are distinct)
+        (points[-1] - time, time, points[1:])
+        for time, (_, points) in groups.items()
+        if len(points) > 1
     )
-    shared = [(time, later) for _, time, later in shared if later]
     if shared:  # a decoder of its own: the keyframe pass's options must not reach these frames
         with _decoding_video(path, FORWARD_DECODER_OPTIONS) as (container, stream):
-            for i, (time, later) in enumerate(shared):
+            for i, (_, time, later) in enumerate(shared):
                 part = max(1, budget // (len(shared) - i))
                 picked, decoded = _decode_forward(container, stream, time, later, part)
                 frames.update(picked)

@@ -48,6 +48,7 @@ ADMIN_ACTIONS = {
     # accounts
     "add_account",
     "set_account_role",
+    "rename_account",
     "set_account_disabled",
     "set_account_languages",
     "reset_account_password",
@@ -216,6 +217,7 @@ def _action_script() -> None:
         "remove_video": lambda: actions.remove_video(db, video_id=1, reason="takedown"),
         "add_account": lambda: actions.add_account(db, username="eve", role="admin"),
         "set_account_role": lambda: actions.set_account_role(db, username="mod", role="admin"),
+        "rename_account": lambda: actions.rename_account(db, username="boss", new_username="eve"),
         "set_account_disabled": lambda: actions.set_account_disabled(
             db, username="boss", disabled=True
         ),
