@@ -10,7 +10,9 @@ client as its audience, an unexpired time and the nonce of this browser's attemp
 Which account an identity signs in to (:func:`sign_in`):
 
 - the account bound to it (``"<issuer> <subject>"``, bound at its first sign-in), so a later
-  change of e-mail or name at the provider keeps the account;
+  change of e-mail or name at the provider keeps the account, which takes the new name (its
+  sessions, reviews and history stay; an account that already has that name keeps it, and
+  this one its old name, with a warning);
 - at a first sign-in, the account whose username equals the username claim (one an admin added
   beforehand, or a password account moving to single sign-on), else a new account, made only
   when the provider's groups map to a role (``oidc_roles``) or ``oidc_new_account_role`` is set;
@@ -469,6 +471,7 @@ def sign_in(
             user = _account(session, identity, mapped, settings)
             if user.disabled:
                 raise SsoRefusedError(f"the account {user.username!r} is disabled")
+            _follow_name(session, user, identity.username)
             if mapped is not None and mapped != user.role:
                 _set_role(session, user, mapped)
             # the accounts' "last sign-in" (and the end of a password failure run)
@@ -536,6 +539,28 @@ def _account(session: Session, identity: Identity, mapped: str | None, settings:
         detail={"user_id": user.id, "username": user.username, "identity": identity.key},
     )
     return user
+
+
+def _follow_name(session: Session, user: User, username: str) -> None:
+    """The provider names the person differently now (an e-mail changed there): the account
+    takes that name, unless another account has it."""
+    if username == user.username:
+        return
+    if user_queries.get_user_by_name(session, username=username) is not None:
+        logger.warning(
+            "the provider now names account %r %r, a name another account has here: it keeps "
+            "its own",
+            user.username,
+            username,
+        )
+        return
+    before = user.username
+    user_queries.rename_user(session, user_id=user.id, username=username)
+    audit_queries.add_audit(
+        session,
+        action=AuditAction.USER_RENAMED,
+        detail={"user_id": user.id, "from": before, "to": username, "via": "sso"},
+    )
 
 
 def _set_role(session: Session, user: User, role: str) -> None:

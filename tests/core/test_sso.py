@@ -231,10 +231,28 @@ def test_an_account_an_admin_added_is_bound_and_keeps_its_identity(db, settings)
     assert bound["identity"] == "https://idp.test s-1"
     [(_, login)] = _audit(db, AuditAction.LOGIN)
     assert login == {"via": "sso"}
-    # the e-mail changes at the provider: the same account, not a new one
+    # the e-mail changes at the provider: the same account, not a new one, under the new name
     again = sso.sign_in(db, _identity(username="ann.smith@example.com"), settings=settings)
-    assert again.user.id == signed.user.id and again.user.username == "ann@example.com"
+    assert again.user.id == signed.user.id and again.user.username == "ann.smith@example.com"
+    assert auth.resolve_session(db, signed.token).username == "ann.smith@example.com"
     assert len(_audit(db, AuditAction.SSO_BOUND)) == 1
+    [(_, renamed)] = _audit(db, AuditAction.USER_RENAMED)
+    assert renamed == {
+        "user_id": signed.user.id,
+        "from": "ann@example.com",
+        "to": "ann.smith@example.com",
+        "via": "sso",
+    }
+
+
+def test_a_new_name_another_account_has_is_not_taken(db, settings, caplog) -> None:
+    _add(db, "ann@example.com")
+    first = sso.sign_in(db, _identity(), settings=settings)
+    _add(db, "ann.smith@example.com")  # someone else's
+    again = sso.sign_in(db, _identity(username="ann.smith@example.com"), settings=settings)
+    assert again.user.id == first.user.id and again.user.username == "ann@example.com"
+    assert "a name another account has here" in caplog.text
+    assert _audit(db, AuditAction.USER_RENAMED) == []
 
 
 def test_a_name_bound_to_another_identity_is_not_taken_over(db, settings) -> None:
