@@ -109,6 +109,12 @@ if chosen is not None:
         rename_to = st.text_input(
             "New name (an e-mail that changed): its sessions, reviews and history stay with it",
             key=f"accounts_rename_{chosen.username}_to",
+            help=(
+                "It signs in through single sign-on: at its next sign-in it takes the name the "
+                "provider gives it again."
+                if chosen.single_sign_on
+                else None
+            ),
         )
         rename = st.form_submit_button("Rename")
     if rename:
