@@ -273,14 +273,7 @@ def _change(
         change = "disable" if new_disabled and not user.disabled else f"make {new_role}"
         _keep_an_admin(session, user, change=change)
     if new_username is not None and new_username != user.username:
-        before_name = user.username
-        user_queries.rename_user(session, user_id=user.id, username=new_username)
-        audit_queries.add_audit(
-            session,
-            action=AuditAction.USER_RENAMED,
-            user=by,
-            detail={"user_id": user.id, "from": before_name, "to": new_username},
-        )
+        rename_in(session, user, new_username, by=by)
     who = {"user_id": user.id, "username": user.username}
     if new_role != user.role:
         before = user.role
@@ -306,6 +299,22 @@ def _change(
         audit_queries.add_audit(session, action=action, user=by, detail=who)
     if new_disabled:
         user_queries.revoke_all_user_sessions(session, user_id=user.id)
+
+
+def rename_in(
+    session: Session, user: User, username: str, *, by: Actor | None, via: str | None = None
+) -> None:
+    """Give ``user`` another name in the caller's unit of work, audited as ``user_renamed``
+    (``via``: what renamed it, when not a person, e.g. ``"sso"``). The caller has checked the
+    name (:func:`update_account`)."""
+    detail = {"user_id": user.id, "from": user.username, "to": username}
+    user_queries.rename_user(session, user_id=user.id, username=username)
+    audit_queries.add_audit(
+        session,
+        action=AuditAction.USER_RENAMED,
+        user=by,
+        detail=detail if via is None else {**detail, "via": via},
+    )
 
 
 def disable_user(db: Database, *, username: str, by: Actor | None = None) -> CurrentUser:

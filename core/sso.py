@@ -60,6 +60,7 @@ from core.auth import (
     generate_password,
     hash_password,
     open_session,
+    rename_in,
 )
 from core.config import Settings
 from db.engine import Database
@@ -554,13 +555,7 @@ def _follow_name(session: Session, user: User, username: str) -> None:
             username,
         )
         return
-    before = user.username
-    user_queries.rename_user(session, user_id=user.id, username=username)
-    audit_queries.add_audit(
-        session,
-        action=AuditAction.USER_RENAMED,
-        detail={"user_id": user.id, "from": before, "to": username, "via": "sso"},
-    )
+    rename_in(session, user, username, by=None, via="sso")
 
 
 def _set_role(session: Session, user: User, role: str) -> None:
