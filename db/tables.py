@@ -374,6 +374,7 @@ class User(SQLModel, table=True):
     languages: str | None = None
     # "<issuer> <subject>" of the single sign-on identity bound to this account at its first
     # sign-in through the provider (core/sso.py); a later change of e-mail there keeps the account
+    # (which takes the new name)
     sso_identity: str | None = Field(default=None, unique=True)
     # the identity provider's own id for the person, as its SCIM client sent it (externalId)
     external_id: str | None = None

@@ -192,7 +192,8 @@ def delete_user(ctx: Ctx, user: Admin, user_id: str) -> Response:
 
 
 def _operation(op: str, path: str | None, value: object) -> dict[str, Any]:
-    """The account changes one PATCH operation asks for: ``username``, ``role``, ``active``."""
+    """The account changes one PATCH operation asks for: ``username``, ``external_id``,
+    ``role``, ``active``."""
     if path is None:
         if op == "remove":
             raise ScimError(status.HTTP_400_BAD_REQUEST, "remove needs a path", "noTarget")
@@ -227,7 +228,7 @@ def _attribute_change(path: str, value: object) -> dict[str, Any]:
         return {"external_id": _external_id(value)}
     if _ROLES_PATH.match(path):
         return {"role": _role(value)}
-    return {}  # an attribute the dashboard does not keep (name, emails, externalId, ...)
+    return {}  # an attribute the dashboard does not keep (name, emails, ...)
 
 
 def _update(
