@@ -276,14 +276,7 @@ def _change(
         rename_in(session, user, new_username, by=by)
     who = {"user_id": user.id, "username": user.username}
     if new_role != user.role:
-        before = user.role
-        user_queries.update_user(session, user_id=user.id, role=new_role)
-        audit_queries.add_audit(
-            session,
-            action=AuditAction.ROLE_CHANGED,
-            user=by,
-            detail={**who, "from": before, "to": new_role},
-        )
+        change_role_in(session, user, new_role, by=by)
     if codes is not None and codes != user_queries.languages_of(user):
         before_codes = user_queries.languages_of(user)
         user_queries.set_languages(session, user_id=user.id, languages=codes)
@@ -312,6 +305,21 @@ def rename_in(
     audit_queries.add_audit(
         session,
         action=AuditAction.USER_RENAMED,
+        user=by,
+        detail=detail if via is None else {**detail, "via": via},
+    )
+
+
+def change_role_in(
+    session: Session, user: User, role: str, *, by: Actor | None, via: str | None = None
+) -> None:
+    """Give ``user`` another role in the caller's unit of work, audited as ``role_changed``
+    (``via`` as for :func:`rename_in`). The caller has checked the role and the last admin."""
+    detail = {"user_id": user.id, "username": user.username, "from": user.role, "to": role}
+    user_queries.update_user(session, user_id=user.id, role=role)
+    audit_queries.add_audit(
+        session,
+        action=AuditAction.ROLE_CHANGED,
         user=by,
         detail=detail if via is None else {**detail, "via": via},
     )

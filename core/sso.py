@@ -56,6 +56,7 @@ from core.auth import (
     ROLE_RANK,
     AuthError,
     SessionToken,
+    change_role_in,
     existing_user,
     generate_password,
     hash_password,
@@ -570,19 +571,7 @@ def _set_role(session: Session, user: User, role: str) -> None:
             role,
         )
         return
-    before = user.role
-    user_queries.update_user(session, user_id=user.id, role=role)
-    audit_queries.add_audit(
-        session,
-        action=AuditAction.ROLE_CHANGED,
-        detail={
-            "user_id": user.id,
-            "username": user.username,
-            "from": before,
-            "to": role,
-            "via": "sso",
-        },
-    )
+    change_role_in(session, user, role, by=None, via="sso")
 
 
 def unbind(db: Database, *, username: str, by: Actor | None = None) -> bool:
