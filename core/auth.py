@@ -153,13 +153,12 @@ def create_user(
         )
         if codes:
             user_queries.set_languages(session, user_id=user.id, languages=codes)
+        detail = {"user_id": user.id, "username": username, "role": role, "languages": codes}
         if external_id:
             user_queries.update_user(session, user_id=user.id, external_id=external_id)
+            detail["external_id"] = external_id
         audit_queries.add_audit(
-            session,
-            action=AuditAction.USER_ADDED,
-            user=created_by,
-            detail={"user_id": user.id, "username": username, "role": role, "languages": codes},
+            session, action=AuditAction.USER_ADDED, user=created_by, detail=detail
         )
         return _current(user)
 
@@ -209,9 +208,9 @@ def update_account(
 ) -> CurrentUser:
     """Change an account's name, role, status, review languages and the identity provider's id
     for it (None: leave it; ``external_id=""`` forgets it) in one unit of work, each real change
-    but the provider's id audited: ``user_renamed`` (old and new name), ``role_changed`` (old
-    and new role), ``user_disabled`` (the account is signed out everywhere), ``user_enabled``
-    (its old sessions stay ended), ``languages_set`` (old and new codes).
+    audited: ``user_renamed`` (old and new name), ``role_changed`` (old and new role),
+    ``user_disabled`` (the account is signed out everywhere), ``user_enabled`` (its old sessions
+    stay ended), ``languages_set`` (old and new codes), ``external_id_set`` (old and new id).
 
     A new name keeps everything else: sessions, reviews, verdicts and tokens name the account
     by its id, its sign-in attempts move to the new name, the audit trail keeps each entry's
@@ -233,7 +232,18 @@ def update_account(
         user_queries.lock_accounts(session)
         user = existing_user(session, username)
         _change(session, user, role=role, disabled=disabled, codes=codes, new_username=name, by=by)
-        if external_id is not None:
+        if external_id is not None and (external_id or None) != user.external_id:
+            audit_queries.add_audit(
+                session,
+                action=AuditAction.EXTERNAL_ID_SET,
+                user=by,
+                detail={
+                    "user_id": user.id,
+                    "username": user.username,
+                    "from": user.external_id,
+                    "to": external_id or None,
+                },
+            )
             user_queries.update_user(session, user_id=user.id, external_id=external_id)
         return _current(user)
 

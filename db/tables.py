@@ -109,6 +109,7 @@ class AuditAction(StrEnum):
     USER_ENABLED = "user_enabled"
     ROLE_CHANGED = "role_changed"
     USER_RENAMED = "user_renamed"  # detail: the old and the new name
+    EXTERNAL_ID_SET = "external_id_set"  # the identity provider's id for the person (SCIM)
     LANGUAGES_SET = "languages_set"  # the spoken languages an account reviews
     PASSWORD_RESET = "password_reset"  # by an admin (or `tagger users reset-password`)
     PASSWORD_CHANGED = "password_changed"  # by the account itself, with its current password

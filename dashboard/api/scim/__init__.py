@@ -11,7 +11,7 @@ kept. Accounts are never deleted, as their reviews and
 audit trail name them: ``DELETE`` disables the account, which then reads ``active: false``. A
 new ``userName`` (an e-mail changed at the provider) renames the account and keeps the rest. The
 same rules as the Accounts page and ``/v1/accounts`` (``core.auth``); a bearer token with the
-admin scope; every change but ``externalId`` audited under the token.
+admin scope; every change audited under the token.
 
 The roles are also three fixed SCIM ``Group`` resources, ``moderator``, ``lead`` and ``admin``
 (id and ``displayName`` the role's name; members: the accounts with that role), for providers

@@ -154,6 +154,18 @@ def test_entra_id_sends_string_booleans_app_roles_and_attributes_not_kept(api) -
         json=_patch({"op": "remove", "path": "roles"}, {"op": "remove", "path": "externalId"}),
     )
     assert dropped.json()["roles"][0]["value"] == "moderator" and "externalId" not in dropped.json()
+    with api.db.session() as s:
+        (added,) = [
+            json.loads(e.detail_json)
+            for e in audit.list_audit(s, action=AuditAction.USER_ADDED)
+            if json.loads(e.detail_json)["username"] == "bo@example.com"
+        ]
+        changes = [
+            (e.username, json.loads(e.detail_json)["from"], json.loads(e.detail_json)["to"])
+            for e in reversed(audit.list_audit(s, action=AuditAction.EXTERNAL_ID_SET))
+        ]
+    assert added["external_id"] == "bo"
+    assert changes == [("boss", "bo", "bo-2"), ("boss", "bo-2", None)]  # the PUTs changed none
 
 
 def test_a_new_user_name_from_the_provider_renames_the_account(api) -> None:
