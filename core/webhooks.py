@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -102,15 +102,28 @@ def deliver_due(db: Database, *, settings: Settings, client: httpx.Client) -> in
 
 class WebhookSender(ServerThread):
     """Runs :func:`deliver_due` every ``webhook_poll_s`` seconds (at once again after a full
-    batch)."""
+    batch). On DuckDB a round is skipped while nothing was written to the database since a round
+    found nothing due and no retry has come due: an idle server then does not open the database
+    every second (~30 ms of CPU each time, 3 % of a core)."""
 
     name = "webhook-sender"
 
     def run(self) -> None:
+        idle_files: tuple | None = None  # the database's files when a round last found nothing
+        next_retry: datetime | None = None  # then, the earliest pending delivery's next attempt
         with httpx.Client(follow_redirects=False) as client:
             while not self.stopping.is_set():
+                files = self.db.file_state()  # before the round: a later write shows as a change
+                unchanged = files is not None and files == idle_files
+                if unchanged and (next_retry is None or utcnow() < next_retry):
+                    self.stopping.wait(self.settings.webhook_poll_s)
+                    continue
                 try:
                     sent = deliver_due(self.db, settings=self.settings, client=client)
+                    if sent == 0 and files is not None:
+                        with self.db.session() as session:
+                            next_retry = webhooks_q.next_attempt_at(session)
+                        idle_files = files
                 except DatabaseError as e:  # busy or gone for a moment: the rows wait, try again
                     logger.warning("webhook sender: %s", e)
                     sent = 0

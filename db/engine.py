@@ -299,6 +299,17 @@ class Database:
     def is_duckdb(self) -> bool:
         return self.backend == "duckdb"
 
+    def file_state(self) -> tuple[tuple[int, int, int] | None, ...] | None:
+        """Inode, size and modification time of the DuckDB file and of its write-ahead log (None
+        for one that does not exist), which every commit by any process changes and a read does
+        not: a poller that compares them skips opening the database (~30 ms of CPU) while nothing
+        was written. None on PostgreSQL, whose files are not ours to read."""
+        if self.path is None:
+            return None
+        return tuple(
+            _stat(path) for path in (self.path, self.path.with_name(f"{self.path.name}.wal"))
+        )
+
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
         """Hold the inter-process lock (DuckDB only)."""
@@ -346,6 +357,14 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
 
 
 def init_db(db: Database) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from db.queries import DuplicateError, NotFoundError, dump_json
@@ -111,6 +111,15 @@ def due_deliveries(
         .limit(limit)
     )
     return [(delivery, subscriber) for delivery, subscriber in session.exec(query)]
+
+
+def next_attempt_at(session: Session) -> datetime | None:
+    """When the earliest pending delivery is due (None: none is pending)."""
+    return session.exec(
+        select(func.min(WebhookDelivery.next_attempt_at)).where(
+            col(WebhookDelivery.status) == DeliveryStatus.PENDING
+        )
+    ).one()
 
 
 def record_attempt(

@@ -203,3 +203,42 @@ def test_background_sender_delivers_without_blocking_the_caller(database, fast):
         sender.stop()
         server.close()
     assert len(server.requests) == 1
+
+
+def test_an_idle_sender_opens_duckdb_only_after_a_write_or_a_due_retry(database, fast, monkeypatch):
+    """On DuckDB the sender's rounds stop while nothing is written (PostgreSQL: one every
+    interval, a query is cheap there), yet an event another process queued is sent, and a failed
+    delivery is retried when due with nothing else written."""
+    rounds: list[float] = []
+    deliver = webhooks.deliver_due
+
+    def counted(*args, **kwargs) -> int:
+        rounds.append(time.monotonic())
+        return deliver(*args, **kwargs)
+
+    def rounds_in(seconds: float) -> int:
+        start = time.monotonic()
+        time.sleep(seconds)
+        return sum(start <= t for t in rounds)
+
+    monkeypatch.setattr(webhooks, "deliver_due", counted)
+    server = Receiver([500])  # the first attempt fails: retried after 0.2 s
+    webhooks.add_subscriber(database, url=server.url, secret=SECRET)
+    sender = webhooks.WebhookSender(database, settings=fast).start()
+    other_process = Database(database.url)
+    try:
+        idle_before = rounds_in(1.5)
+        _reviewed_video(other_process)
+        deadline = time.monotonic() + 20
+        while len(server.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        idle_after = rounds_in(1.5)
+    finally:
+        sender.stop()
+        server.close()
+        other_process.dispose()
+    assert len(server.requests) == 2  # the failed attempt and its retry
+    if database.is_duckdb:
+        assert idle_before <= 1 and idle_after <= 2  # the last attempt's own write: one more
+    else:
+        assert min(idle_before, idle_after) >= 2
