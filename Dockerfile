@@ -22,7 +22,6 @@ COPY core ./core
 COPY db ./db
 COPY dashboard ./dashboard
 COPY scripts ./scripts
-COPY .streamlit ./.streamlit
 RUN pip install --no-cache-dir . \
     && pip install --no-cache-dir --no-deps imagebind-unofficial==0.1.1 openai-whisper==20250625
 

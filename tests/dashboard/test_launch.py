@@ -4,6 +4,7 @@ stopping with the signal a supervisor sends."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -37,6 +38,28 @@ def test_serve_command_runs_the_server_file_headless_on_the_address() -> None:
 
 
 @pytest.mark.slow
+def test_the_server_settings_apply_from_any_working_directory(tmp_path: Path) -> None:
+    """Streamlit reads dashboard/.streamlit/config.toml beside the server file, also when the
+    server is started from another folder: no traceback shown to browsers, no source watching,
+    no full garbage collection after every run."""
+    script = (
+        "import json, sys; from streamlit import config; "
+        "config._main_script_path = sys.argv[1]; config.get_config_options(force_reparse=True); "
+        "print(json.dumps([config.get_option(name) for name in sys.argv[2:]]))"
+    )
+    names = ["client.showErrorDetails", "server.fileWatcherType", "runner.postScriptGC"]
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(SERVER_FILE), *names],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == ["none", "none", False]
+
+
 def test_sigterm_to_tagger_serve_stops_the_server_and_frees_its_port(settings: Settings) -> None:
     """What `kill`, `docker stop` and process supervisors send: the server must go with it.
     (When `tagger serve` ran Streamlit as a child, the CLI died and the server kept the port.)"""
