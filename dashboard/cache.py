@@ -4,6 +4,8 @@
   picker options (shared, read-only; cleared after a taxonomy import).
 - ``st.cache_data(ttl=...)``: heavy read-only aggregates (analytics, status counts, model list).
   Queue pages, claims and the video being reviewed are never cached: they must be current.
+- :func:`latest_ranking_job`, which every open queue tab asks every 2 s: on DuckDB kept until
+  something is written to the database.
 Every cached function takes the database URL so tests on different databases never share.
 """
 
@@ -16,13 +18,14 @@ import streamlit as st
 
 from core import taxonomy as taxonomy_core
 from core.config import Settings, get_settings
-from core.lifecycle import coverage, liveness, queue_ranking
+from core.lifecycle import coverage, jobs, liveness, queue_ranking
 from db.engine import Database, get_database, init_db
 from db.queries import analytics, review, users
-from db.tables import ModelVersion
+from db.tables import JobStatus, ModelVersion
 
 ANALYTICS_TTL_S = 60
 COUNTS_TTL_S = 5
+ACTIVE_JOB = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,25 @@ def label_suspects(
         return analytics.likely_label_errors(
             session, model_version_id=model_version_id, min_confidence=min_confidence
         )
+
+
+# per database URL: the database's files when the answer was read, and the answer
+_ranking_job_read: dict[str, tuple[object, jobs.JobInfo | None]] = {}
+
+
+def latest_ranking_job(db: Database) -> jobs.JobInfo | None:
+    """:func:`jobs.latest_ranking_job`, read again on DuckDB only after something was written to
+    the database (a new job is a write): an idle tab then does not open the database (~30 ms of
+    CPU each time). A queued or running job is read each time, for its progress and so that a
+    worker that died is noticed; PostgreSQL is read each time."""
+    files = db.file_state()  # before the read: a write during it shows as a change next time
+    read = _ranking_job_read.get(db.url)
+    if files is not None and read is not None and read[0] == files:
+        return read[1]
+    job = jobs.latest_ranking_job(db)
+    if files is not None and (job is None or job.status not in ACTIVE_JOB):
+        _ranking_job_read[db.url] = (files, job)
+    return job
 
 
 def clear_data() -> None:

@@ -87,7 +87,7 @@ def prediction_status() -> None:
     """Latest prediction job (or the server's rank job), step by step: predicting, then ranking
     the review queue, which runs for minutes on a large pool and is part of the job (nothing
     shown before the first)."""
-    job = jobs.latest_ranking_job(db)
+    job = cache.latest_ranking_job(db)
     if job is None:
         return
     what = "Prediction" if job.kind == "predict" else "Ranking"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.lifecycle import jobs
 from core.lifecycle.coverage import ColdStart
 from dashboard import actions, cache, readers, state
 from dashboard.components import md_escape
@@ -71,7 +70,7 @@ st.title("Review queue")
 def ranking_status() -> None:
     """A running prediction or ranking job is re-ranking the queue: say so, and rerun the page
     once it has finished so that "Most informative first" shows the new order."""
-    job = jobs.latest_ranking_job(db)
+    job = cache.latest_ranking_job(db)
     if job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
         st.session_state[RANKING_JOB] = job.id
         what = "prediction job" if job.kind == "predict" else "ranking job"
