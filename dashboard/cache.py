@@ -4,15 +4,17 @@
   picker options (shared, read-only; cleared after a taxonomy import).
 - ``st.cache_data(ttl=...)``: heavy read-only aggregates (analytics, status counts, model list).
   Queue pages, claims and the video being reviewed are never cached: they must be current.
-- :func:`latest_ranking_job`, which every open queue tab asks every 2 s: on DuckDB kept until
-  something is written to the database.
+- the jobs that pages' fragments ask about every 2 s (:func:`latest_ranking_job`,
+  :func:`recent_jobs`): on DuckDB kept until something is written to the database.
 Every cached function takes the database URL so tests on different databases never share.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -26,6 +28,8 @@ from db.tables import JobStatus, ModelVersion
 ANALYTICS_TTL_S = 60
 COUNTS_TTL_S = 5
 ACTIVE_JOB = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -136,23 +140,47 @@ def label_suspects(
         )
 
 
-# per database URL: the database's files when the answer was read, and the answer
-_ranking_job_read: dict[str, tuple[object, jobs.JobInfo | None]] = {}
+# (database URL, question) -> the database's files when it was answered, and the answer
+_answers_while_unwritten: dict[tuple[str, Hashable], tuple[object, Any]] = {}
+
+
+def _kept_until_written(
+    db: Database, question: Hashable, ask: Callable[[], T], *, settled: Callable[[T], bool]
+) -> T:
+    """``ask()``'s answer, asked again on DuckDB only after something was written to the database
+    (any process's commit changes its files, a read does not), while it is ``settled``: the
+    pages' every-2-s job fragments then leave an idle database closed (~15 ms of CPU to open it,
+    several times a run, per open tab). An unsettled answer (a job queued or running: progress to
+    show, a worker that may have died) is asked each time; PostgreSQL is asked each time."""
+    files = db.file_state()  # before asking: a write meanwhile shows as a change next time
+    kept = _answers_while_unwritten.get((db.url, question))
+    if files is not None and kept is not None and kept[0] == files:
+        return kept[1]
+    answer = ask()
+    if files is not None and settled(answer):
+        _answers_while_unwritten[(db.url, question)] = (files, answer)
+    return answer
+
+
+def _finished(job: jobs.JobInfo | None) -> bool:
+    return job is None or job.status not in ACTIVE_JOB
 
 
 def latest_ranking_job(db: Database) -> jobs.JobInfo | None:
-    """:func:`jobs.latest_ranking_job`, read again on DuckDB only after something was written to
-    the database (a new job is a write): an idle tab then does not open the database (~30 ms of
-    CPU each time). A queued or running job is read each time, for its progress and so that a
-    worker that died is noticed; PostgreSQL is read each time."""
-    files = db.file_state()  # before the read: a write during it shows as a change next time
-    read = _ranking_job_read.get(db.url)
-    if files is not None and read is not None and read[0] == files:
-        return read[1]
-    job = jobs.latest_ranking_job(db)
-    if files is not None and (job is None or job.status not in ACTIVE_JOB):
-        _ranking_job_read[db.url] = (files, job)
-    return job
+    """:func:`jobs.latest_ranking_job` (the Review queue and Models pages ask every 2 s)."""
+    return _kept_until_written(
+        db, "ranking job", lambda: jobs.latest_ranking_job(db), settled=_finished
+    )
+
+
+def recent_jobs(db: Database, *, kind: str, limit: int) -> list[jobs.JobInfo]:
+    """:func:`jobs.list_jobs` of ``kind`` (the Models and Ingest pages ask every 2 s)."""
+    return _kept_until_written(
+        db,
+        ("jobs", kind, limit),
+        lambda: jobs.list_jobs(db, kind=kind, limit=limit),
+        settled=lambda recent: all(_finished(job) for job in recent),
+    )
 
 
 def clear_data() -> None:

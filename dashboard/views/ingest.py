@@ -9,7 +9,6 @@ import streamlit as st
 from core.config import get_settings
 from core.errors import TaggerError
 from core.ingest.formats import VIDEO_EXTENSIONS
-from core.lifecycle import jobs
 from dashboard import actions, cache, readers, state
 from dashboard.components import md_escape
 from db.tables import VideoStatus
@@ -84,7 +83,7 @@ if user.is_admin:
 @st.fragment(run_every=POLL_S)
 def ingest_jobs() -> None:
     """Recent ingest jobs with live progress; failures listed from the result."""
-    recent = jobs.list_jobs(db, kind="ingest", limit=3)
+    recent = cache.recent_jobs(db, kind="ingest", limit=3)
     if not recent:
         return
     st.subheader("Ingest jobs")

@@ -15,7 +15,6 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import TaggerError
-from core.lifecycle import jobs
 from core.lifecycle.queue_ranking import SERVER
 from core.lifecycle.retrain_policy import WAITS
 from dashboard import actions, cache, state
@@ -41,7 +40,7 @@ def _metrics(version) -> dict:
 @st.fragment(run_every=POLL_S)
 def training_status() -> None:
     """Latest training job: progress bar, message and live curves; re-run every POLL_S s."""
-    recent = jobs.list_jobs(db, kind="train", limit=1)
+    recent = cache.recent_jobs(db, kind="train", limit=1)
     if not recent:
         st.caption(
             "No retrain has run from the dashboard or the retraining policy yet"
