@@ -23,11 +23,10 @@ from core.config import Settings, get_settings
 from core.lifecycle import coverage, jobs, liveness, queue_ranking
 from db.engine import Database, get_database, init_db
 from db.queries import analytics, review, users
-from db.tables import JobStatus, ModelVersion
+from db.tables import ModelVersion
 
 ANALYTICS_TTL_S = 60
 COUNTS_TTL_S = 5
-ACTIVE_JOB = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 T = TypeVar("T")
 
@@ -163,7 +162,7 @@ def _kept_until_written(
 
 
 def _finished(job: jobs.JobInfo | None) -> bool:
-    return job is None or job.status not in ACTIVE_JOB
+    return job is None or job.status not in liveness.ACTIVE_STATUSES
 
 
 def latest_ranking_job(db: Database) -> jobs.JobInfo | None:

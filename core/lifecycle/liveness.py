@@ -28,7 +28,7 @@ from db.tables import Job, JobStatus, ModelStatus, ModelVersion
 WORKER_EXITED = "worker process exited"
 TRAINER_EXITED = "training process exited before the model was saved"
 _LIVE_JOBS_CHECKED = 1000  # far more queued or running jobs than ever run at once
-_ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)  # a job not finished yet
 RANKING_KINDS = ("predict", "rank")  # the jobs that end by ranking the review queue
 
 
@@ -53,7 +53,7 @@ def training_in_progress(session: Session) -> str | None:
     Dead ones are failed first, so a killed training never blocks the next one."""
     fail_dead_jobs(session)
     _fail_dead_trainings(session)
-    live = jobs_q.list_jobs(session, kind="train", statuses=list(_ACTIVE), limit=1)
+    live = jobs_q.list_jobs(session, kind="train", statuses=list(ACTIVE_STATUSES), limit=1)
     if live:
         return f"training job {live[0].id} is still {live[0].status}"
     training = _versions_in_training(session)
@@ -67,7 +67,7 @@ def ranking_in_progress(session: Session) -> str | None:
     pool-wide prediction run ranks the pool when it ends), or None. Dead jobs are failed first."""
     fail_dead_jobs(session)
     for kind in RANKING_KINDS:
-        live = jobs_q.list_jobs(session, kind=kind, statuses=list(_ACTIVE), limit=1)
+        live = jobs_q.list_jobs(session, kind=kind, statuses=list(ACTIVE_STATUSES), limit=1)
         if live:
             return f"{kind} job {live[0].id} is still {live[0].status}"
     return None
@@ -75,13 +75,13 @@ def ranking_in_progress(session: Session) -> str | None:
 
 def fail_dead_jobs(session: Session) -> list[int]:
     """Fail every queued or running job whose worker is gone; returns the ids failed now."""
-    live = jobs_q.list_jobs(session, statuses=list(_ACTIVE), limit=_LIVE_JOBS_CHECKED)
+    live = jobs_q.list_jobs(session, statuses=list(ACTIVE_STATUSES), limit=_LIVE_JOBS_CHECKED)
     return [job.id for job in live if fail_if_worker_gone(session, job).status == JobStatus.FAILED]
 
 
 def fail_if_worker_gone(session: Session, job: Job) -> Job:
     """The job, failed first when it is queued or running but its worker process is gone."""
-    if job.status not in _ACTIVE or job.pid is None or _process_alive(job.pid):
+    if job.status not in ACTIVE_STATUSES or job.pid is None or _process_alive(job.pid):
         return job
     failed = jobs_q.update_job(
         session, job_id=job.id, status=JobStatus.FAILED, message=WORKER_EXITED

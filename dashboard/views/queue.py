@@ -13,11 +13,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.lifecycle import liveness
 from core.lifecycle.coverage import ColdStart
 from dashboard import actions, cache, readers, state
 from dashboard.components import md_escape
 from db.queries.review import IN_REVIEW, QueueFilters, VideoClaimedError
-from db.tables import JobStatus, VideoStatus
+from db.tables import VideoStatus
 
 STATE_LABELS = {
     VideoStatus.NEW.value: "new",
@@ -71,7 +72,7 @@ def ranking_status() -> None:
     """A running prediction or ranking job is re-ranking the queue: say so, and rerun the page
     once it has finished so that "Most informative first" shows the new order."""
     job = cache.latest_ranking_job(db)
-    if job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+    if job is not None and job.status in liveness.ACTIVE_STATUSES:
         st.session_state[RANKING_JOB] = job.id
         what = "prediction job" if job.kind == "predict" else "ranking job"
         st.info(
