@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         192, ge=32, le=1024, description="Longest side of stored keyframe thumbnails."
     )
     max_upload_mb: int = Field(512, ge=1, description="Largest video accepted by the upload page.")
+    min_free_disk_mb: int = Field(
+        1024,
+        ge=0,
+        description="Free space the data folder keeps; below it the server reports not ready.",
+    )
 
     # Ray cluster (core/ingest/distributed.py)
     ray_address: str | None = Field(

@@ -116,6 +116,7 @@ class WebhookSender(ServerThread):
                 files = self.db.file_state()  # before the round: a later write shows as a change
                 unchanged = files is not None and files == idle_files
                 if unchanged and (next_retry is None or utcnow() < next_retry):
+                    self.round_ended()
                     self.stopping.wait(self.settings.webhook_poll_s)
                     continue
                 try:
@@ -126,7 +127,10 @@ class WebhookSender(ServerThread):
                         idle_files = files
                 except DatabaseError as e:  # busy or gone for a moment: the rows wait, try again
                     logger.warning("webhook sender: %s", e)
+                    self.round_ended(str(e))
                     sent = 0
+                else:
+                    self.round_ended()
                 if sent < BATCH:
                     self.stopping.wait(self.settings.webhook_poll_s)
 

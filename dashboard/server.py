@@ -5,10 +5,11 @@ streaming, sign-in, binary mode's questions and answers) and the HTTP API mounte
 
 Streamlit finds the module-level ``app`` and serves it in ASGI mode. Routes are checked before
 Streamlit's own; its reserved prefixes (/_stcore, /media, /component, /static) are not ours. Every
-HTTP answer gets the security headers of ``dashboard/headers.py``. Three
-background threads run for the server's lifetime: the webhook sender, the retraining policy's
-watcher (unless ``retrain_poll_s`` is 0) and the review queue's ranker (unless ``rerank_after_s``
-is 0).
+HTTP answer gets the security headers of ``dashboard/headers.py`` and is counted into the
+server's metrics (``dashboard/traffic.py``). Three background threads run for the server's
+lifetime: the webhook sender, the retraining policy's watcher (unless ``retrain_poll_s`` is 0)
+and the review queue's ranker (unless ``rerank_after_s`` is 0); the API's health answer reports
+them.
 """
 
 from __future__ import annotations
@@ -22,24 +23,31 @@ import streamlit as st
 from starlette.middleware import Middleware
 from starlette.routing import Mount
 
-from core.background import ServerThread
+from core.background import Background, ServerThread
 from core.config import get_settings
 from core.lifecycle.queue_ranking import RankWatcher
 from core.lifecycle.retrain_policy import RetrainWatcher
+from core.metrics import Metrics
 from core.webhooks import WebhookSender
 from dashboard.api import create_api
 from dashboard.headers import SecurityHeaders
 from dashboard.routes import binary, media, session, sso
+from dashboard.traffic import RouteTemplates, TrafficMetrics
 from db.engine import get_database
 
 APP_SCRIPT = Path(__file__).resolve().parent / "app.py"
 
+API_PATH = "/api"
+
+background = Background()
+metrics = Metrics.of(get_database(get_settings()), background)
+api = create_api(background=background, metrics=metrics)
 routes = [
     *session.routes,
     *sso.routes,
     *media.routes,
     *binary.routes,
-    Mount("/api", create_api()),
+    Mount(API_PATH, api),
 ]
 
 
@@ -50,21 +58,30 @@ async def background_work(_app: Any) -> AsyncIterator[None]:
     in a background thread."""
     settings = get_settings()
     db = get_database(settings)
-    threads: list[ServerThread] = [WebhookSender(db, settings=settings).start()]
+    threads: list[ServerThread] = [WebhookSender(db, settings=settings)]
     if settings.retrain_poll_s > 0:
-        threads.append(RetrainWatcher(db, settings=settings).start())
+        threads.append(RetrainWatcher(db, settings=settings))
     if settings.rerank_after_s > 0:
-        threads.append(RankWatcher(db, settings=settings).start())
+        threads.append(RankWatcher(db, settings=settings))
+    background.start(threads)
     try:
         yield
     finally:
-        for thread in threads:
-            thread.stop()
+        background.stop()
 
 
 app = st.App(
     APP_SCRIPT,
     routes=routes,
-    middleware=[Middleware(SecurityHeaders)],
+    middleware=[
+        Middleware(
+            TrafficMetrics,
+            traffic=metrics.traffic,
+            mounted=RouteTemplates(
+                API_PATH + path for path in [*api.openapi()["paths"], api.docs_url, api.openapi_url]
+            ),
+        ),
+        Middleware(SecurityHeaders),
+    ],
     lifespan=background_work,
 )

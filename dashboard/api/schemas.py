@@ -288,3 +288,31 @@ class PasswordReset(BaseModel):
         description="The account's new generated password, shown this once; every session of "
         "the account has ended."
     )
+
+
+class ThreadOut(BaseModel):
+    name: str
+    alive: bool
+    last_round_at: datetime | None
+    last_error: str | None = Field(description="The last round's failure in words; null if none.")
+
+
+class HealthOut(BaseModel):
+    """Liveness: ``alive`` false (503) when a background thread has stopped: restart the
+    server."""
+
+    alive: bool
+    threads: list[ThreadOut]
+
+
+class CheckOut(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
+class ReadinessOut(BaseModel):
+    """Readiness: ``ready`` false (503) while a check fails: send no work here yet."""
+
+    ready: bool
+    checks: list[CheckOut]

@@ -102,6 +102,9 @@ def test_openapi_schema_and_docs(api):
         "/v1/accounts",
         "/v1/accounts/{username}",
         "/v1/accounts/{username}/password",
+        "/v1/health",
+        "/v1/ready",
+        "/v1/metrics",
     }
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
     docs = api.client.get("/docs")

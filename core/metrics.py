@@ -1,0 +1,236 @@
+"""The server's metrics in Prometheus' text format (``GET /api/v1/metrics``), for the platform's
+monitoring: what the stored work looks like (videos per queue state, the age of the oldest
+video waiting for review, jobs, webhook deliveries, the active model), whether the background
+threads keep going, the HTTP traffic every route served (counts, durations, bytes), open
+dashboard connections, and the process's own CPU and memory.
+
+Stored work is read when scraped; on DuckDB the last reading is kept while nothing was written
+to the database (:meth:`db.engine.Database.file_state`), up to ``fresh_s`` (claims expire by the
+clock), so a scrape every 15 s does not keep an idle database open. A database that cannot be
+read makes ``tagger_database_up`` 0 and leaves its gauges out; the rest is still answered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.exc import DBAPIError
+
+from core.background import Background
+from core.errors import TaggerError
+from db.engine import Database, latest_schema_version
+from db.queries import operations
+from db.tables import utcnow
+
+__all__ = ["CONTENT_TYPE_LATEST", "HttpTraffic", "Metrics"]
+
+logger = logging.getLogger(__name__)
+
+STORED_WORK_FRESH_S = 60.0
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class HttpTraffic:
+    """Counts what the server's HTTP routes answered, recorded by the server's middleware
+    (``dashboard/traffic.py``) and labelled by route template, never by raw path: a scan of
+    random URLs adds one ``unmatched`` series, not one per URL."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "tagger_http_requests",
+            "HTTP requests answered, by route template, method and status code.",
+            ["handler", "method", "status"],
+            registry=registry,
+        )
+        self.seconds = Histogram(
+            "tagger_http_request_duration_seconds",
+            "Time from a request's arrival to the end of its answer's body, by route template.",
+            ["handler"],
+            registry=registry,
+        )
+        self.sent_bytes = Counter(
+            "tagger_http_response_bytes",
+            "Bytes of answer bodies sent (media streaming included), by route template.",
+            ["handler"],
+            registry=registry,
+        )
+        self.connections = Gauge(
+            "tagger_dashboard_connections",
+            "Open WebSocket connections: one per dashboard browser tab.",
+            registry=registry,
+        )
+
+    def observe(self, *, handler: str, method: str, status: int, seconds: float, sent: int) -> None:
+        method = method if method in METHODS else "other"
+        self.requests.labels(handler, method, str(status)).inc()
+        self.seconds.labels(handler).observe(seconds)
+        self.sent_bytes.labels(handler).inc(sent)
+
+
+class _StoredWork(Collector):
+    """Gauges of :func:`db.queries.operations.overview`, read when scraped."""
+
+    def __init__(
+        self, db: Database, *, fresh_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.db = db
+        self.fresh_s = fresh_s
+        self.clock = clock
+        self._kept: tuple[object, float, operations.Overview] | None = None
+        self._lock = threading.Lock()
+
+    def _overview(self) -> operations.Overview:
+        with self._lock:
+            files = self.db.file_state()  # before reading: a write meanwhile shows next time
+            kept = self._kept
+            if (
+                kept is not None
+                and files is not None
+                and kept[0] == files
+                and self.clock() - kept[1] < self.fresh_s
+            ):
+                return kept[2]
+            with self.db.session() as session:
+                overview = operations.overview(session, now=utcnow())
+            self._kept = (files, self.clock(), overview) if files is not None else None
+            return overview
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        up = GaugeMetricFamily("tagger_database_up", "1 when the database answered this scrape.")
+        try:
+            overview = self._overview()
+        except (TaggerError, DBAPIError) as e:  # busy, or PostgreSQL down: the rest goes on
+            logger.warning("metrics: the database did not answer: %s", e)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from _overview_families(overview)
+
+
+def _overview_families(overview: operations.Overview) -> Iterator[GaugeMetricFamily]:
+    videos = GaugeMetricFamily(
+        "tagger_videos", "Videos per queue state (in_review: claimed now).", labels=["state"]
+    )
+    for state, n in overview.videos.items():
+        videos.add_metric([state], n)
+    yield videos
+    yield GaugeMetricFamily(
+        "tagger_flagged_videos", "Videos flagged for a lead.", value=overview.flagged_videos
+    )
+    oldest = GaugeMetricFamily(
+        "tagger_oldest_unreviewed_video_age_seconds",
+        "How long ago the oldest predicted, not yet reviewed video arrived (0: none waits).",
+    )
+    waited = 0.0
+    if overview.oldest_waiting_at is not None:
+        waited = max(0.0, (utcnow() - overview.oldest_waiting_at).total_seconds())
+    oldest.add_metric([], waited)
+    yield oldest
+    jobs = GaugeMetricFamily(
+        "tagger_jobs",
+        "Background jobs per kind and status, as recorded.",
+        labels=["kind", "status"],
+    )
+    for (kind, status), n in sorted(overview.jobs.items()):
+        jobs.add_metric([kind, status], n)
+    yield jobs
+    deliveries = GaugeMetricFamily(
+        "tagger_webhook_deliveries", "Webhook deliveries per status.", labels=["status"]
+    )
+    for status, n in overview.webhook_deliveries.items():
+        deliveries.add_metric([status], n)
+    yield deliveries
+    model = overview.active_model
+    info = GaugeMetricFamily(
+        "tagger_active_model_info",
+        "The model version predictions come from (1; absent while none is active).",
+        labels=["version", "encoder"],
+    )
+    if model is not None:
+        info.add_metric([str(model.version_id), model.encoder_id], 1)
+        yield GaugeMetricFamily(
+            "tagger_active_model_trained_timestamp_seconds",
+            "When the active model version was trained (Unix time).",
+            value=model.trained_at.timestamp(),
+        )
+        if model.micro_auprc is not None:
+            yield GaugeMetricFamily(
+                "tagger_active_model_micro_auprc",
+                "The active model's micro AU(PRC) on its held-out videos.",
+                value=model.micro_auprc,
+            )
+    yield info
+
+
+class _Threads(Collector):
+    """The server's background threads (:class:`core.background.Background`)."""
+
+    def __init__(self, background: Background) -> None:
+        self.background = background
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        up = GaugeMetricFamily(
+            "tagger_background_thread_up", "1 while the thread runs.", labels=["thread"]
+        )
+        failed = GaugeMetricFamily(
+            "tagger_background_last_round_failed",
+            "1 when the thread's last round ended in an error (the server log says which).",
+            labels=["thread"],
+        )
+        ended = GaugeMetricFamily(
+            "tagger_background_last_round_timestamp_seconds",
+            "When the thread's last round ended (Unix time; absent before the first).",
+            labels=["thread"],
+        )
+        for state in self.background.states():
+            up.add_metric([state.name], int(state.alive))
+            failed.add_metric([state.name], int(state.last_error is not None))
+            if state.last_round_at is not None:
+                ended.add_metric([state.name], state.last_round_at.timestamp())
+        yield from (up, failed, ended)
+
+
+@dataclass
+class Metrics:
+    """One registry per server: its HTTP traffic, stored work, threads and process."""
+
+    registry: CollectorRegistry
+    traffic: HttpTraffic
+
+    @classmethod
+    def of(
+        cls, db: Database, background: Background, *, fresh_s: float = STORED_WORK_FRESH_S
+    ) -> Metrics:
+        disable_created_metrics()  # a `_created` series beside every counter: noise to most
+        registry = CollectorRegistry()
+        traffic = HttpTraffic(registry)
+        Gauge(
+            "tagger_schema_info", "This server's schema version.", ["schema"], registry=registry
+        ).labels(str(latest_schema_version())).set(1)
+        registry.register(_StoredWork(db, fresh_s=fresh_s))
+        registry.register(_Threads(background))
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        return cls(registry, traffic)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
