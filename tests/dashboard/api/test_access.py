@@ -3,6 +3,8 @@ token, 403 below the route's scope, 429 past the rate limit; revocation and disa
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from core import tokens
@@ -25,7 +27,10 @@ ROUTES = [
     ("GET", "/v1/models/retrain-policy", None, "admin"),
     ("PUT", "/v1/models/retrain-policy", {"mode": "on_demand"}, "admin"),
     ("GET", "/v1/jobs/1", None, "read"),
+    ("GET", "/v1/metrics", None, "read"),
 ]
+# answered without a token: what a load balancer's or an orchestrator's probe asks
+PROBES = ["/v1/health", "/v1/ready"]
 RANK = {"read": 1, "write": 2, "admin": 3}
 
 
@@ -48,6 +53,18 @@ def test_scope_rules_of_every_route(api):
                 assert f"needs a token with the {needed} scope" in answer.json()["detail"]
             else:  # allowed: whatever the route answers next, it is not an access error
                 assert answer.status_code not in (401, 403, 429), (path, scope, answer.text)
+
+
+def test_probes_need_no_token_and_every_other_route_does(api):
+    for path in PROBES:
+        assert api.client.get(path).status_code == 200, path
+    for path, methods in api.client.get("/v1/openapi.json").json()["paths"].items():
+        if path in PROBES:
+            continue
+        concrete = re.sub(r"\{[^}]+\}", "1", path)
+        for method in methods:
+            answer = api.client.request(method.upper(), concrete)
+            assert answer.status_code == 401, (method, path, answer.status_code)
 
 
 def test_revoked_token_and_disabled_account_lose_access(api):
