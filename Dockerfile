@@ -30,5 +30,6 @@ ENV TAGGER_DATA_DIR=/data \
     TRANSFORMERS_OFFLINE=1
 VOLUME ["/data"]
 EXPOSE 8501
-HEALTHCHECK CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health')"]
+# liveness: the server answers and its background threads run (503 when one stopped)
+HEALTHCHECK CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/api/v1/health')"]
 CMD ["tagger", "serve", "--host", "0.0.0.0", "--port", "8501"]

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 import typer.main
+from fastapi.testclient import TestClient
 from typer.core import TyperGroup
 
+from dashboard.api import create_api
 from scripts.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,3 +110,12 @@ def test_the_image_installs_the_debian_packages_the_product_runs() -> None:
     assert runtime <= set(installs.group(1).replace("\\", " ").split())
     makefile = (ROOT / "Makefile").read_text()
     assert runtime <= set(re.search(r"APT_PACKAGES := (.*)", makefile).group(1).split())
+
+
+def test_the_health_check_asks_a_route_that_answers_without_a_token(settings):
+    """urlopen raises on a 4xx/5xx: the image's check must name a probe, not a guarded route."""
+    [url] = re.findall(r"urlopen\('http://127\.0\.0\.1:8501(/[^']*)'\)", DOCKERFILE.read_text())
+    assert url.startswith("/api/")
+    with TestClient(create_api(settings=settings)) as client:
+        answer = client.get(url.removeprefix("/api"))
+    assert answer.status_code == 200 and answer.json()["alive"] is True

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from core import quality, tokens, webhooks
 from core import review as review_rules
@@ -136,6 +137,7 @@ def test_a_real_clip_posted_to_a_real_server_gets_predicted(served, settings, tm
         deadline = time.monotonic() + 30
         while not receiver.requests and time.monotonic() < deadline:
             time.sleep(0.2)
+        _check_health_and_metrics(base, auth)
     finally:
         receiver.close()
     [(headers, body)] = receiver.requests
@@ -144,6 +146,27 @@ def test_a_real_clip_posted_to_a_real_server_gets_predicted(served, settings, tm
     )
     assert json.loads(body)["video"] == {**json.loads(body)["video"], "id": video_id}
     assert headers["X-Tagger-Event"] == "video.predicted"
+
+
+def _check_health_and_metrics(base: str, auth: dict[str, str]) -> None:
+    """The probes see the server's three threads going and its database ready; the metrics
+    counted the upload under its route and see the 17 stored videos."""
+    health = httpx.get(f"{base}/health", timeout=30).json()
+    threads = {thread["name"]: thread for thread in health["threads"]}
+    assert health["alive"] and set(threads) == {"webhook-sender", "retrain-watcher", "rank-watcher"}
+    assert threads["webhook-sender"]["last_round_at"] is not None
+    ready = httpx.get(f"{base}/ready", timeout=30)
+    assert ready.status_code == 200, ready.text
+    metrics = httpx.get(f"{base}/metrics", headers=auth, timeout=30)
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(metrics.text)
+        for sample in family.samples
+    }
+    upload = (("handler", "/api/v1/videos"), ("method", "POST"), ("status", "202"))
+    assert samples["tagger_http_requests_total", upload] == 1
+    assert sum(v for (name, _), v in samples.items() if name == "tagger_videos") == 17
+    assert samples["tagger_background_thread_up", (("thread", "rank-watcher"),)] == 1
 
 
 def _wait_for_the_upload_to_be_ranked(settings: Settings, video_id: int) -> None:
