@@ -40,16 +40,21 @@ class Readiness:
 
 
 def check_database(db: Database) -> Check:
-    """One unit of work: the schema's version and the taxonomy's size."""
+    """One unit of work: the schema's version and the taxonomy's size (a DuckDB file that is
+    not there is reported, not created)."""
+    if db.path is not None and not db.path.exists():
+        return Check("database", False, f"no database at {db.path}: run `tagger init`")
     try:
         with db.session() as session:
             version = operations.schema_version(session)
-            nodes = taxonomy_q.count_nodes(session)
+            nodes = taxonomy_q.count_nodes(session) if version is not None else 0
     except TaggerError as e:  # busy past the lock timeout, a schema too new
         return Check("database", False, str(e))
     except DBAPIError as e:  # PostgreSQL down or refusing: the driver's first line says why
         return Check("database", False, f"unreachable: {str(e.orig).splitlines()[0]}")
     latest = latest_schema_version()
+    if version is None:
+        return Check("database", False, "no schema: run `tagger init`")
     if version != latest:
         return Check(
             "database",

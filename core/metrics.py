@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from prometheus_client import (
@@ -87,12 +87,9 @@ class HttpTraffic:
 class _StoredWork(Collector):
     """Gauges of :func:`db.queries.operations.overview`, read when scraped."""
 
-    def __init__(
-        self, db: Database, *, fresh_s: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, db: Database, *, fresh_s: float) -> None:
         self.db = db
         self.fresh_s = fresh_s
-        self.clock = clock
         self._kept: tuple[object, float, operations.Overview] | None = None
         self._lock = threading.Lock()
 
@@ -104,12 +101,12 @@ class _StoredWork(Collector):
                 kept is not None
                 and files is not None
                 and kept[0] == files
-                and self.clock() - kept[1] < self.fresh_s
+                and time.monotonic() - kept[1] < self.fresh_s
             ):
                 return kept[2]
             with self.db.session() as session:
                 overview = operations.overview(session, now=utcnow())
-            self._kept = (files, self.clock(), overview) if files is not None else None
+            self._kept = (files, time.monotonic(), overview) if files is not None else None
             return overview
 
     def collect(self) -> Iterator[GaugeMetricFamily]:

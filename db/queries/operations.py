@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, inspect
 from sqlmodel import Session, col, select
 
 from db.queries import model_versions as models_q
@@ -88,5 +88,7 @@ def _active(version: ModelVersion | None) -> ActiveModel | None:
 
 def schema_version(session: Session) -> int | None:
     """The stored schema's version (None before the first ``init_db``)."""
+    if not inspect(session.connection()).has_table(SchemaInfo.__tablename__):
+        return None
     info = session.get(SchemaInfo, 1)
     return None if info is None else info.version

@@ -23,7 +23,7 @@ def test_a_database_with_a_taxonomy_at_the_current_schema_is_ready(database, tax
     assert storage_check.name == "storage" and "MiB free in" in storage_check.detail
 
 
-def test_no_taxonomy_or_an_older_schema_is_not_ready(database):
+def test_no_schema_no_taxonomy_or_an_older_schema_is_not_ready(database, tmp_path: Path):
     assert health.check_database(database) == health.Check(
         "database", False, "no taxonomy: run `tagger init`"
     )
@@ -31,6 +31,12 @@ def test_no_taxonomy_or_an_older_schema_is_not_ready(database):
         session.get(SchemaInfo, 1).version = latest_schema_version() - 1
     check = health.check_database(database)
     assert not check.ok and "this server writes" in check.detail and "restart" in check.detail
+    empty = Database(f"duckdb:///{tmp_path / 'empty.duckdb'}")
+    with empty.session():
+        pass  # the file exists, no table in it
+    assert health.check_database(empty) == health.Check(
+        "database", False, "no schema: run `tagger init`"
+    )
 
 
 def test_an_unreachable_postgresql_is_named(tmp_path: Path):
