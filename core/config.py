@@ -227,6 +227,14 @@ class Settings(BaseSettings):
     api_token_cache_s: float = Field(
         5.0, ge=0, description="How long a checked API token is trusted before it is read again."
     )
+    audit_feed_delay_s: float = Field(
+        30.0,
+        ge=0,
+        description=(
+            "PostgreSQL: the audit feed (GET /api/v1/audit, tagger audit) shows entries this "
+            "old or older, so an entry whose transaction commits late is not skipped."
+        ),
+    )
     webhook_max_attempts: int = Field(
         6, ge=1, description="Attempts per webhook delivery before it is given up."
     )

@@ -1,6 +1,6 @@
 """The HTTP API for the platforms that upload videos (FastAPI, mounted by ``dashboard/server.py``
-at ``/api``): routes under ``/v1`` (``videos``, ``queue``, ``catalog``, ``accounts``, the
-server's health and metrics in ``operations``), SCIM user
+at ``/api``): routes under ``/v1`` (``videos``, ``queue``, ``catalog``, ``accounts``, the audit
+feed in ``audit``, the server's health and metrics in ``operations``), SCIM user
 provisioning under ``/scim/v2`` (``scim``), bearer-token access (``access``), bodies
 (``schemas``), expected errors as HTTP answers (``errors``).
 
@@ -17,7 +17,17 @@ from core.config import Settings, get_settings
 from core.lifecycle import jobs
 from core.metrics import Metrics
 from core.tokens import RateLimiter
-from dashboard.api import accounts, catalog, errors, limits, operations, queue, scim, videos
+from dashboard.api import (
+    accounts,
+    audit,
+    catalog,
+    errors,
+    limits,
+    operations,
+    queue,
+    scim,
+    videos,
+)
 from dashboard.api.context import ApiContext, JobStarter
 from dashboard.api.limits import BodyLimit
 from db.engine import Database, get_database
@@ -73,6 +83,7 @@ def create_api(
     v1.include_router(queue.router)
     v1.include_router(catalog.router)
     v1.include_router(accounts.router)
+    v1.include_router(audit.router)
     v1.include_router(operations.router)
     app.include_router(v1)
     app.mount("/scim/v2", scim.create_scim(app.state.context))

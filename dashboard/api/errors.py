@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from core.audit_feed import AuditFeedError
 from core.auth import InvalidUserError, LastAdminError, UnknownUserError
 from core.ingest.batch import UploadConflict, UploadRejected, UploadTooLarge
 from core.lifecycle.jobs import JobError
@@ -36,6 +37,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (UnknownUserError, status.HTTP_404_NOT_FOUND),
     (LastAdminError, status.HTTP_409_CONFLICT),
     (InvalidUserError, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (AuditFeedError, status.HTTP_422_UNPROCESSABLE_CONTENT),
 ]
 
 

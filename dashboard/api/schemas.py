@@ -316,3 +316,20 @@ class ReadinessOut(BaseModel):
 
     ready: bool
     checks: list[CheckOut]
+
+
+class AuditEntryOut(BaseModel):
+    id: int = Field(description="Increasing: the cursor of the next page.")
+    at: datetime
+    action: str = Field(examples=["login_failed"], description="What was done (AuditAction).")
+    account: str | None = Field(description="Who did it (None: a command-line run or an import).")
+    video_id: int | None
+    tag: str | None = Field(description="The tag's path, for a label change.")
+    detail: dict[str, Any] = Field(description="What the action recorded (e.g. a reason).")
+
+
+class AuditPageOut(BaseModel):
+    entries: list[AuditEntryOut] = Field(description="Oldest first.")
+    next_after: int = Field(
+        description="Send as ``after`` for the next page: the last entry's id, else the same."
+    )

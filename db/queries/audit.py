@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -52,3 +54,21 @@ def list_audit(
         query = query.where(AuditLog.user_id == user_id)
     query = query.order_by(col(AuditLog.id).desc()).limit(limit)
     return list(session.exec(query))
+
+
+def audit_after(
+    session: Session,
+    *,
+    after: int,
+    written_before: datetime | None = None,
+    actions: Sequence[str] = (),
+    limit: int,
+) -> list[AuditLog]:
+    """Entries with an id above ``after``, oldest first (a feed's next page): those written
+    before ``written_before`` only, of ``actions`` only when given."""
+    query = select(AuditLog).where(col(AuditLog.id) > after)
+    if written_before is not None:
+        query = query.where(col(AuditLog.created_at) < written_before)
+    if actions:
+        query = query.where(col(AuditLog.action).in_([str(a) for a in actions]))
+    return list(session.exec(query.order_by(col(AuditLog.id)).limit(limit)))

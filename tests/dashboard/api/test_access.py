@@ -28,6 +28,7 @@ ROUTES = [
     ("PUT", "/v1/models/retrain-policy", {"mode": "on_demand"}, "admin"),
     ("GET", "/v1/jobs/1", None, "read"),
     ("GET", "/v1/metrics", None, "read"),
+    ("GET", "/v1/audit", None, "admin"),
 ]
 # answered without a token: what a load balancer's or an orchestrator's probe asks
 PROBES = ["/v1/health", "/v1/ready"]

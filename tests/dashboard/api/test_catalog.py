@@ -105,6 +105,7 @@ def test_openapi_schema_and_docs(api):
         "/v1/health",
         "/v1/ready",
         "/v1/metrics",
+        "/v1/audit",
     }
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
     docs = api.client.get("/docs")
