@@ -92,9 +92,15 @@ _V7_COLUMNS = {("video", "doubt_tag")}
 # what version 7 lacked (engine._upgrade_to_8)
 _V8_COLUMNS = {("app_user", "languages")}
 _V8_INDEXED = {("video", "claimed_by")}  # columns that were there, without an index
-# what version 8 lacked on PostgreSQL (engine._upgrade_to_9), outside db.tables, and version 9
-# (engine._upgrade_to_10: the spoken language's)
-_POSTGRES_QUEUE_INDEXES = {"ix_video_created_at", "ix_video_title_trgm", "ix_video_spoken_language"}
+# what version 8 lacked on PostgreSQL (engine._upgrade_to_9), outside db.tables, version 9
+# (engine._upgrade_to_10: the spoken language's) and version 12 (engine._upgrade_to_13: the
+# flagged videos')
+_POSTGRES_QUEUE_INDEXES = {
+    "ix_video_created_at",
+    "ix_video_title_trgm",
+    "ix_video_spoken_language",
+    "ix_video_flagged",
+}
 # what version 9 lacked (engine._upgrade_to_10)
 _V10_COLUMNS = {("app_user", "sso_identity")}
 # what version 10 lacked (engine._upgrade_to_11)
@@ -166,11 +172,11 @@ def _index_names(database: Database, table: str) -> set[str]:
         return set(session.exec(text(query), params={"table": table}).scalars())
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
 def test_an_old_database_is_upgraded_to_the_current_schema(
     database: Database, version: int
 ) -> None:
-    """Rebuild what a version-1 to -11 database looked like (tables, columns, sequences),
+    """Rebuild what a version-1 to -12 database looked like (tables, columns, sequences),
     then ``init_db`` must bring it to exactly what db.tables declares, keeping its rows, plus
     PostgreSQL's queue indexes."""
     _rebuild_old_schema(database, version)
@@ -180,7 +186,8 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         assert "ix_video_claimed_by" not in _video_index_names(database)
     if version < 9:
         assert not _POSTGRES_QUEUE_INDEXES & _video_index_names(database)
-    assert init_db(database) == engine_module.latest_schema_version() == 12
+    assert "ix_video_flagged" not in _video_index_names(database)
+    assert init_db(database) == engine_module.latest_schema_version() == 13
     assert {"ix_video_review_rank", "ix_video_claimed_by"} <= _video_index_names(database)
     postgres_only = _POSTGRES_QUEUE_INDEXES if not database.is_duckdb else set()
     assert _POSTGRES_QUEUE_INDEXES & _video_index_names(database) == postgres_only
@@ -279,6 +286,7 @@ def test_without_pg_trgm_the_database_is_created_and_a_warning_says_why(
         assert _POSTGRES_QUEUE_INDEXES & _video_index_names(db) == {
             "ix_video_created_at",
             "ix_video_spoken_language",
+            "ix_video_flagged",
         }
         with db.session() as session:
             session.add(Video(title="still searchable"))
