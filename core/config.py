@@ -104,6 +104,13 @@ class Settings(BaseSettings):
         192, ge=32, le=1024, description="Longest side of stored keyframe thumbnails."
     )
     max_upload_mb: int = Field(512, ge=1, description="Largest video accepted by the upload page.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO",
+        description=(
+            "What the dashboard server logs of its own work (background threads, the jobs they "
+            "start, deliveries given up), with a time, level and source on each line."
+        ),
+    )
     min_free_disk_mb: int = Field(
         1024,
         ge=0,

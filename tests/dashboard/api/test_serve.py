@@ -134,6 +134,8 @@ def test_a_real_clip_posted_to_a_real_server_gets_predicted(served, settings, tm
         )
         assert 1.5 < video["duration_s"] < 2.5
         _wait_for_the_upload_to_be_ranked(settings, video_id)
+        log = (settings.data_dir / "serve.log").read_text()  # the product's lines, with a level
+        assert " INFO core.lifecycle.queue_ranking: review queue: started rank job " in log
         deadline = time.monotonic() + 30
         while not receiver.requests and time.monotonic() < deadline:
             time.sleep(0.2)
