@@ -11,6 +11,7 @@ Every cached function takes the database URL so tests on different databases nev
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,20 @@ from db.tables import ModelVersion
 
 ANALYTICS_TTL_S = 60
 COUNTS_TTL_S = 5
+NO_RUNTIME_WARNING = "No runtime found, using MemoryCacheStorageManager"
+
+
+def _without_the_import_time_warning(record: logging.LogRecord) -> bool:
+    """The server imports this module (through the binary-mode route) before Streamlit's runtime
+    starts; each ``st.cache_data`` below then checks its parameters on a throwaway in-memory
+    store and warns once, nine warnings at every start that mean nothing: the caches take the
+    runtime's store when first called."""
+    return record.getMessage() != NO_RUNTIME_WARNING
+
+
+logging.getLogger("streamlit.runtime.caching.cache_data_api").addFilter(
+    _without_the_import_time_warning
+)
 
 T = TypeVar("T")
 
