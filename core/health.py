@@ -51,7 +51,8 @@ def check_database(db: Database) -> Check:
     except TaggerError as e:  # busy past the lock timeout, a schema too new
         return Check("database", False, str(e))
     except DBAPIError as e:  # PostgreSQL down or refusing: the driver's first line says why
-        return Check("database", False, f"unreachable: {str(e.orig).splitlines()[0]}")
+        said = str(e.orig).strip().splitlines() or [type(e.orig).__name__]
+        return Check("database", False, f"unreachable: {said[0]}")
     latest = latest_schema_version()
     if version is None:
         return Check("database", False, "no schema: run `tagger init`")

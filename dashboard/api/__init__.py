@@ -35,7 +35,7 @@ from db.engine import Database, get_database
 __all__ = ["create_api"]
 
 API_VERSION = "v1"
-READY_WAIT_S = 5.0  # a readiness probe's answer within its usual timeout
+READY_WAIT_S = 5.0  # a busy database's answer waited for (give probes a longer timeout)
 
 
 def create_api(
