@@ -111,6 +111,15 @@ class Settings(BaseSettings):
             "start, deliveries given up), with a time, level and source on each line."
         ),
     )
+    api_storage_prefixes: str = Field(
+        "",
+        description=(
+            "Object-storage prefixes the HTTP API may read videos from (POST "
+            "/api/v1/videos/from-storage), separated by spaces, each with the options it is "
+            "read with: s3://uploads/incoming/?endpoint_override=minio:9000&scheme=http; "
+            "empty: none."
+        ),
+    )
     min_free_disk_mb: int = Field(
         1024,
         ge=0,
@@ -291,6 +300,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"duckdb:///{(self.data_dir / 'tagger.duckdb').resolve()}"
+
+    @property
+    def storage_prefixes(self) -> list[str]:
+        """``api_storage_prefixes`` as a list."""
+        return self.api_storage_prefixes.split()
 
     @property
     def media_dir(self) -> Path:

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from core.audit_feed import AuditFeedError
 from core.auth import InvalidUserError, LastAdminError, UnknownUserError
 from core.ingest.batch import UploadConflict, UploadRejected, UploadTooLarge
+from core.ingest.storage import StorageError
 from core.lifecycle.jobs import JobError
 from core.quality import OverlapClosedError, QualityInputError, QualityPermissionError
 from core.removal import RemovalInputError, VideoBusyError
@@ -38,6 +39,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (LastAdminError, status.HTTP_409_CONFLICT),
     (InvalidUserError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (AuditFeedError, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (StorageError, status.HTTP_502_BAD_GATEWAY),
 ]
 
 

@@ -333,3 +333,21 @@ class AuditPageOut(BaseModel):
     next_after: int = Field(
         description="Send as ``after`` for the next page: the last entry's id, else the same."
     )
+
+
+class StorageVideoIn(BaseModel):
+    uri: str = Field(
+        min_length=1,
+        max_length=2000,
+        examples=["s3://uploads/incoming/2026/12/clip.mp4"],
+        description="The object, under a prefix the server allows (TAGGER_API_STORAGE_PREFIXES), "
+        "without options: the server reads it with the prefix's own.",
+    )
+    title: str = Field("", max_length=500)
+    description: str = Field("", max_length=20_000)
+    external_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Your id for the video; the same object with it again is a no-op.",
+    )

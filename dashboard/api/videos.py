@@ -21,7 +21,8 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from core import quality, taxonomy
-from core.ingest.batch import receive_upload
+from core.ingest.batch import StoredUpload, receive_upload
+from core.ingest.from_storage import receive_from_storage
 from core.removal import MAX_REASON, remove_video
 from dashboard.api.access import Admin, Reader, Writer
 from dashboard.api.context import ApiContext, context
@@ -33,6 +34,7 @@ from dashboard.api.schemas import (
     Problem,
     Removal,
     Review,
+    StorageVideoIn,
     Tag,
     TagNode,
     UploadAccepted,
@@ -40,6 +42,7 @@ from dashboard.api.schemas import (
     VideoPage,
     VideoSummary,
 )
+from db.queries import Actor
 from db.queries import audit as audit_q
 from db.queries import review as review_q
 from db.queries import taxonomy as taxonomy_q
@@ -97,6 +100,40 @@ def upload_video(
         user=user,
         external_id=external_id,
     )
+    return _accepted(ctx, stored, user)
+
+
+@router.post(
+    "/from-storage",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=UploadAccepted,
+    responses={
+        200: {"model": UploadAccepted, "description": "Already taken: the existing video."},
+        409: {"model": Problem},
+        413: {"model": Problem},
+        422: {"model": Problem},
+        502: {"model": Problem, "description": "The storage could not be reached or read."},
+        **_ERRORS,
+    },
+)
+def video_from_storage(ctx: Ctx, user: Writer, body: StorageVideoIn) -> JSONResponse:
+    """Take a video the platform keeps in object storage: the server reads the object (under a
+    prefix it allows) and stores it as an upload, then processes and predicts it in the
+    background (202); the same bytes or ``external_id`` again answer 200, as for an upload."""
+    stored = receive_from_storage(
+        ctx.db,
+        uri=body.uri,
+        title=body.title,
+        description=body.description,
+        settings=ctx.settings,
+        user=user,
+        external_id=body.external_id,
+    )
+    return _accepted(ctx, stored, user)
+
+
+def _accepted(ctx: ApiContext, stored: StoredUpload, user: Actor) -> JSONResponse:
+    """200 with the existing video for bytes already taken, else 202 with the processing job."""
     with ctx.db.session() as session:
         video = session.get(Video, stored.video_id)
     if stored.duplicate:

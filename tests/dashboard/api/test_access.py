@@ -16,6 +16,7 @@ ROUTES = [
     ("GET", "/v1/videos", None, "read"),
     ("GET", "/v1/videos/1", None, "read"),
     ("POST", "/v1/videos", None, "write"),
+    ("POST", "/v1/videos/from-storage", {"uri": "s3://b/k.mp4"}, "write"),
     ("PUT", "/v1/videos/1/labels", {"tags": []}, "write"),
     ("GET", "/v1/videos/1/history", None, "admin"),
     ("DELETE", "/v1/videos/1?reason=takedown", None, "admin"),

@@ -89,6 +89,7 @@ def test_openapi_schema_and_docs(api):
     schema = api.client.get("/v1/openapi.json").json()
     assert set(schema["paths"]) == {
         "/v1/videos",
+        "/v1/videos/from-storage",
         "/v1/videos/{video_id}",
         "/v1/videos/{video_id}/history",
         "/v1/videos/{video_id}/labels",
