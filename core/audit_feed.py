@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlmodel import Session
+
 from core.config import Settings
 from core.errors import TaggerError
 from db.engine import Database
 from db.queries import audit as audit_q
 from db.queries import taxonomy as taxonomy_q
-from db.tables import AuditAction, utcnow
+from db.tables import AuditAction, AuditLog, utcnow
 
 MAX_PAGE = 1000
 ACTIONS = frozenset(action.value for action in AuditAction)
@@ -71,10 +73,17 @@ def read_page(
         rows = audit_q.audit_after(
             session, after=after, written_before=written_before, actions=actions, limit=limit
         )
-        paths = taxonomy_q.node_paths(
-            session, node_ids=sorted({row.node_id for row in rows if row.node_id is not None})
-        )
-    entries = [
+        entries = feed_entries(session, rows)
+    return FeedPage(entries, entries[-1].id if entries else after)
+
+
+def feed_entries(session: Session, rows: Sequence[AuditLog]) -> list[FeedEntry]:
+    """Audit rows as readers see them: tags by path, details parsed (the feed, a video's
+    history)."""
+    paths = taxonomy_q.node_paths(
+        session, node_ids=sorted({row.node_id for row in rows if row.node_id is not None})
+    )
+    return [
         FeedEntry(
             id=row.id,
             at=row.created_at,
@@ -86,4 +95,3 @@ def read_page(
         )
         for row in rows
     ]
-    return FeedPage(entries, entries[-1].id if entries else after)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -41,17 +42,6 @@ def read_audit(
         ctx.db, settings=ctx.settings, after=after, actions=action or (), limit=limit
     )
     return AuditPageOut(
-        entries=[
-            AuditEntryOut(
-                id=e.id,
-                at=e.at,
-                action=e.action,
-                account=e.account,
-                video_id=e.video_id,
-                tag=e.tag,
-                detail=e.detail,
-            )
-            for e in page.entries
-        ],
+        entries=[AuditEntryOut(**asdict(entry)) for entry in page.entries],
         next_after=page.next_after,
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from datetime import datetime
 from typing import Annotated
 
@@ -20,7 +19,7 @@ from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, Upl
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
-from core import quality, taxonomy
+from core import audit_feed, quality, taxonomy
 from core.ingest.batch import StoredUpload, receive_upload
 from core.ingest.from_storage import receive_from_storage
 from core.removal import MAX_REASON, remove_video
@@ -62,17 +61,18 @@ _ERRORS = {
 }
 
 
+# the answers of taking a video, uploaded or read from storage
+_TAKEN = {
+    200: {"model": UploadAccepted, "description": "Already taken: the existing video."},
+    409: {"model": Problem},
+    413: {"model": Problem},
+    422: {"model": Problem},
+    **_ERRORS,
+}
+
+
 @router.post(
-    "",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=UploadAccepted,
-    responses={
-        200: {"model": UploadAccepted, "description": "Already uploaded: the existing video."},
-        409: {"model": Problem},
-        413: {"model": Problem},
-        422: {"model": Problem},
-        **_ERRORS,
-    },
+    "", status_code=status.HTTP_202_ACCEPTED, response_model=UploadAccepted, responses=_TAKEN
 )
 def upload_video(
     ctx: Ctx,
@@ -108,12 +108,8 @@ def upload_video(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=UploadAccepted,
     responses={
-        200: {"model": UploadAccepted, "description": "Already taken: the existing video."},
-        409: {"model": Problem},
-        413: {"model": Problem},
-        422: {"model": Problem},
+        **_TAKEN,
         502: {"model": Problem, "description": "The storage could not be reached or read."},
-        **_ERRORS,
     },
 )
 def video_from_storage(ctx: Ctx, user: Writer, body: StorageVideoIn) -> JSONResponse:
@@ -317,21 +313,13 @@ def get_history(
     flags, blind answers, lead verdicts, its removal). Kept after the video is removed, so a
     takedown can be shown afterwards; 404 only for an id nothing was ever recorded about."""
     with ctx.db.session() as session:
-        entries = audit_q.list_audit(session, video_id=video_id, limit=limit)
-        if not entries:
+        rows = audit_q.list_audit(session, video_id=video_id, limit=limit)
+        if not rows:
             videos_q.get_video(session, video_id=video_id)  # 404 for an unknown id
-        paths = taxonomy_q.node_paths(
-            session, node_ids=sorted({e.node_id for e in entries if e.node_id is not None})
-        )
+        entries = audit_feed.feed_entries(session, rows)
     return [
-        HistoryEntry(
-            at=entry.created_at,
-            action=entry.action,
-            account=entry.username,
-            tag=paths.get(entry.node_id) if entry.node_id is not None else None,
-            detail=json.loads(entry.detail_json or "{}"),
-        )
-        for entry in entries
+        HistoryEntry(at=e.at, action=e.action, account=e.account, tag=e.tag, detail=e.detail)
+        for e in entries
     ]
 
 
