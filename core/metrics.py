@@ -5,16 +5,14 @@ threads keep going, the HTTP traffic every route served (counts, durations, byte
 dashboard connections, and the process's own CPU and memory.
 
 Stored work is read when scraped; on DuckDB the last reading is kept while nothing was written
-to the database (:meth:`db.engine.Database.file_state`), up to ``fresh_s`` (claims expire by the
-clock), so a scrape every 15 s does not keep an idle database open. A database that cannot be
-read makes ``tagger_database_up`` 0 and leaves its gauges out; the rest is still answered.
+to the database (:mod:`db.unwritten`), up to ``fresh_s`` (claims expire by the clock), so a
+scrape every 15 s does not keep an idle database open. A database that cannot be read makes
+``tagger_database_up`` 0 and leaves its gauges out; the rest is still answered.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -38,6 +36,7 @@ from core.errors import TaggerError
 from db.engine import Database, latest_schema_version
 from db.queries import operations
 from db.tables import utcnow
+from db.unwritten import UnwrittenAnswers
 
 __all__ = ["CONTENT_TYPE_LATEST", "HttpTraffic", "Metrics"]
 
@@ -89,25 +88,14 @@ class _StoredWork(Collector):
 
     def __init__(self, db: Database, *, fresh_s: float) -> None:
         self.db = db
-        self.fresh_s = fresh_s
-        self._kept: tuple[object, float, operations.Overview] | None = None
-        self._lock = threading.Lock()
+        self._answers = UnwrittenAnswers(max_age_s=fresh_s)
 
     def _overview(self) -> operations.Overview:
-        with self._lock:
-            files = self.db.file_state()  # before reading: a write meanwhile shows next time
-            kept = self._kept
-            if (
-                kept is not None
-                and files is not None
-                and kept[0] == files
-                and time.monotonic() - kept[1] < self.fresh_s
-            ):
-                return kept[2]
-            with self.db.session() as session:
-                overview = operations.overview(session, now=utcnow())
-            self._kept = (files, time.monotonic(), overview) if files is not None else None
-            return overview
+        return self._answers.ask(self.db, "overview", self._read)
+
+    def _read(self) -> operations.Overview:
+        with self.db.session() as session:
+            return operations.overview(session, now=utcnow())
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         up = GaugeMetricFamily("tagger_database_up", "1 when the database answered this scrape.")

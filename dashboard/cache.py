@@ -5,17 +5,16 @@
 - ``st.cache_data(ttl=...)``: heavy read-only aggregates (analytics, status counts, model list).
   Queue pages, claims and the video being reviewed are never cached: they must be current.
 - the jobs that pages' fragments ask about every 2 s (:func:`latest_ranking_job`,
-  :func:`recent_jobs`): on DuckDB kept until something is written to the database.
+  :func:`recent_jobs`): on DuckDB kept until something is written to the database
+  (:mod:`db.unwritten`).
 Every cached function takes the database URL so tests on different databases never share.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -25,6 +24,7 @@ from core.lifecycle import coverage, jobs, liveness, queue_ranking
 from db.engine import Database, get_database, init_db
 from db.queries import analytics, review, users
 from db.tables import ModelVersion
+from db.unwritten import UnwrittenAnswers
 
 ANALYTICS_TTL_S = 60
 COUNTS_TTL_S = 5
@@ -42,8 +42,6 @@ def _without_the_import_time_warning(record: logging.LogRecord) -> bool:
 logging.getLogger("streamlit.runtime.caching.cache_data_api").addFilter(
     _without_the_import_time_warning
 )
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -154,26 +152,9 @@ def label_suspects(
         )
 
 
-# (database URL, question) -> the database's files when it was answered, and the answer
-_answers_while_unwritten: dict[tuple[str, Hashable], tuple[object, Any]] = {}
-
-
-def _kept_until_written(
-    db: Database, question: Hashable, ask: Callable[[], T], *, settled: Callable[[T], bool]
-) -> T:
-    """``ask()``'s answer, asked again on DuckDB only after something was written to the database
-    (any process's commit changes its files, a read does not), while it is ``settled``: the
-    pages' every-2-s job fragments then leave an idle database closed (~15 ms of CPU to open it,
-    several times a run, per open tab). An unsettled answer (a job queued or running: progress to
-    show, a worker that may have died) is asked each time; PostgreSQL is asked each time."""
-    files = db.file_state()  # before asking: a write meanwhile shows as a change next time
-    kept = _answers_while_unwritten.get((db.url, question))
-    if files is not None and kept is not None and kept[0] == files:
-        return kept[1]
-    answer = ask()
-    if files is not None and settled(answer):
-        _answers_while_unwritten[(db.url, question)] = (files, answer)
-    return answer
+# the jobs the pages' every-2-s fragments ask about, kept while the database is unwritten and
+# no job is queued or running (see db.unwritten)
+_job_answers = UnwrittenAnswers()
 
 
 def _finished(job: jobs.JobInfo | None) -> bool:
@@ -182,18 +163,16 @@ def _finished(job: jobs.JobInfo | None) -> bool:
 
 def latest_ranking_job(db: Database) -> jobs.JobInfo | None:
     """:func:`jobs.latest_ranking_job` (the Review queue and Models pages ask every 2 s)."""
-    return _kept_until_written(
-        db, "ranking job", lambda: jobs.latest_ranking_job(db), settled=_finished
-    )
+    return _job_answers.ask(db, "ranking job", lambda: jobs.latest_ranking_job(db), keep=_finished)
 
 
 def recent_jobs(db: Database, *, kind: str, limit: int) -> list[jobs.JobInfo]:
     """:func:`jobs.list_jobs` of ``kind`` (the Models and Ingest pages ask every 2 s)."""
-    return _kept_until_written(
+    return _job_answers.ask(
         db,
         ("jobs", kind, limit),
         lambda: jobs.list_jobs(db, kind=kind, limit=limit),
-        settled=lambda recent: all(_finished(job) for job in recent),
+        keep=lambda recent: all(_finished(job) for job in recent),
     )
 
 
