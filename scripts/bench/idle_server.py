@@ -1,8 +1,10 @@
 """What a dashboard server costs while moderators leave it open: CPU seconds of `tagger serve`
-(its whole process tree) per minute, first with nobody connected, then with ``--tabs`` signed-in
-Review queue tabs (headless Chromium, a browser context each; the queue page checks every 2 s
-whether a ranking job runs), on a DuckDB of ``--videos`` predicted videos
-(``scripts.bench.dashboard_pages.populate``). Chromium's own CPU is not counted.
+(its whole process tree) per minute, first with nobody connected, then watched as a deployment
+watches it (its liveness and readiness probes every 10 s, a Prometheus scrape of its metrics
+every 15 s), then with ``--tabs`` signed-in Review queue tabs (headless Chromium, a browser
+context each; the queue page checks every 2 s whether a ranking job runs), on a DuckDB of
+``--videos`` predicted videos (``scripts.bench.dashboard_pages.populate``). Chromium's own CPU
+is not counted.
 
     .venv/bin/python -m scripts.bench.idle_server --videos 1000 --tabs 5 --seconds 60
 
@@ -13,12 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+import httpx
 
 from scripts.bench import live_dashboard
 from scripts.bench.live_dashboard import CHROMIUM, CHROMIUM_ARGS
@@ -46,6 +52,39 @@ def cpu_per_minute(pid: int, seconds: float) -> float:
     return (tree_cpu_s(pid) - before) * 60 / seconds
 
 
+PROBE_EVERY_S = 10  # a Kubernetes probe's default period
+SCRAPE_EVERY_S = 15  # a common Prometheus scrape interval
+
+
+def watched_cpu_per_minute(url: str, token: str, pid: int, seconds: float) -> float:
+    """CPU per minute of ``pid``'s tree while a thread asks ``/api/v1/health`` and ``/ready``
+    every 10 s and ``/api/v1/metrics`` every 15 s."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        started = time.monotonic()
+        probed = scraped = -math.inf
+        with httpx.Client(base_url=f"{url}/api/v1", timeout=30) as client:
+            while not stop.wait(0.5):
+                now = time.monotonic() - started
+                if now - probed >= PROBE_EVERY_S:
+                    client.get("/health").raise_for_status()
+                    client.get("/ready").raise_for_status()
+                    probed = now
+                if now - scraped >= SCRAPE_EVERY_S:
+                    scrape = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+                    scrape.raise_for_status()
+                    scraped = now
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        return cpu_per_minute(pid, seconds)
+    finally:
+        stop.set()
+        watcher.join(30)
+
+
 def _tabs_session(url: str, password: str, tabs: int, server_pid: int, seconds: float) -> dict:
     """The browser child: open ``tabs`` signed-in queue pages, let them settle, measure."""
     from playwright.sync_api import sync_playwright
@@ -67,7 +106,7 @@ def _tabs_session(url: str, password: str, tabs: int, server_pid: int, seconds: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=1000)
-    parser.add_argument("--tabs", type=int, default=5)
+    parser.add_argument("--tabs", type=int, default=5, help="0: no browser")
     parser.add_argument("--seconds", type=float, default=60, help="each measurement's length")
     parser.add_argument("--browser", nargs=3, metavar=("URL", "PASSWORD", "PID"), help="child")
     args = parser.parse_args()
@@ -76,8 +115,10 @@ def main() -> None:
         print(json.dumps(_tabs_session(url, password, args.tabs, int(pid), args.seconds)))
         return
 
+    from core import tokens
     from core.config import get_settings
     from core.lifecycle.jobs import settings_environment
+    from db.engine import get_database
     from scripts.bench.common import fresh_settings
     from scripts.bench.dashboard_pages import PASSWORD, populate
 
@@ -85,18 +126,29 @@ def main() -> None:
     try:
         settings = fresh_settings(get_settings(), work / "data")
         populate(settings, args.videos)
+        token = tokens.create_token(
+            get_database(settings), name="prometheus", username="mod", scope="read"
+        ).secret
         env = settings_environment(settings)
         with live_dashboard.dashboard_server(env, work / "server.log") as (url, pid):
             time.sleep(SETTLE_S)
             alone = cpu_per_minute(pid, args.seconds)
-            child = [sys.executable, "-m", "scripts.bench.idle_server", "--tabs", str(args.tabs)]
-            child += ["--seconds", str(args.seconds), "--browser", url, PASSWORD, str(pid)]
-            timeout_s = args.seconds + 60 * args.tabs + 120
-            with_tabs = live_dashboard.run_browser_command(child, timeout_s=timeout_s)
+            watched = watched_cpu_per_minute(url, token, pid, args.seconds)
+            with_tabs = None
+            if args.tabs:
+                child = [sys.executable, "-m", "scripts.bench.idle_server"]
+                child += ["--tabs", str(args.tabs), "--seconds", str(args.seconds)]
+                child += ["--browser", url, PASSWORD, str(pid)]
+                timeout_s = args.seconds + 60 * args.tabs + 120
+                with_tabs = live_dashboard.run_browser_command(child, timeout_s=timeout_s)
         print(f"| server | CPU s a minute ({args.videos:,} videos, {args.seconds:.0f} s each) |")
         print("|---|---:|")
         print(f"| nobody connected | {alone:.2f} |")
-        print(f"| {args.tabs} queue tabs open | {with_tabs['cpu_s_per_min']:.2f} |")
+        print(
+            f"| probed every {PROBE_EVERY_S} s, scraped every {SCRAPE_EVERY_S} s | {watched:.2f} |"
+        )
+        if with_tabs is not None:
+            print(f"| {args.tabs} queue tabs open | {with_tabs['cpu_s_per_min']:.2f} |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
