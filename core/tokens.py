@@ -6,7 +6,10 @@ account's role caps: a moderator's or lead's token can read and write, only an a
 The secret is shown once; only its sha256 is stored. A checked token is trusted for
 ``Settings.api_token_cache_s`` seconds (one database read per token per period instead of one
 per request, which matters on DuckDB where every unit of work opens the file): a revocation or a
-disabled account takes effect within that period.
+disabled account takes effect within that period. A token's last use is recorded at most every
+:data:`USE_RECORDED_EVERY` (a write: on DuckDB each one makes every poller that keeps its answers
+while the database is unwritten read again, so a monitoring token scraping every 15 s kept the
+idle server's caches cold).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from core.auth import AuthError
 from db.engine import Database
@@ -23,7 +27,7 @@ from db.queries import Actor
 from db.queries import audit as audit_q
 from db.queries import tokens as tokens_q
 from db.queries import users as users_q
-from db.tables import ApiToken, AuditAction, Role, TokenScope, User
+from db.tables import ApiToken, AuditAction, Role, TokenScope, User, utcnow
 
 TOKEN_PREFIX = "tgr_"
 _SCOPE_RANK = {TokenScope.READ.value: 1, TokenScope.WRITE.value: 2, TokenScope.ADMIN.value: 3}
@@ -33,6 +37,7 @@ _ROLE_MAX_SCOPE = {
     Role.ADMIN.value: TokenScope.ADMIN.value,
 }
 MAX_NAME_LENGTH = 64
+USE_RECORDED_EVERY = timedelta(minutes=5)  # "last used" is shown to the minute, for stale tokens
 
 
 class TokenError(AuthError):
@@ -168,7 +173,9 @@ def resolve_token(db: Database, secret: str, *, cache_s: float) -> TokenPrincipa
                 username=user.username,
                 scope=scope,
             )
-            tokens_q.touch_token(session, token_id=token.id)
+            now = utcnow()
+            if token.last_used_at is None or now - token.last_used_at >= USE_RECORDED_EVERY:
+                tokens_q.touch_token(session, token_id=token.id, at=now)
     _CACHE.put(key, principal)
     return principal
 
