@@ -17,7 +17,6 @@ import asyncio
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -34,22 +33,11 @@ from core.config import Settings
 from core.metrics import HttpTraffic, Metrics
 from dashboard.traffic import RouteTemplates, TrafficMetrics
 from db.engine import Database, get_database, init_db
+from scripts.bench.common import median_times
 
 ROUNDS = 7
 CALLS = 20_000
 PATHS = {"a route of the server's own": "/media/clip", "an API route": "/api/v1/videos/3/history"}
-
-
-def median_ms(run: Callable[[], object], rounds: int = ROUNDS) -> tuple[float, float]:
-    """Median wall and CPU milliseconds of ``run()`` after one untimed call."""
-    run()
-    walls, cpus = [], []
-    for _ in range(rounds):
-        wall, cpu = time.perf_counter(), time.process_time()
-        run()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return statistics.median(walls) * 1000, statistics.median(cpus) * 1000
 
 
 def _database(videos: int, url: str | None) -> tuple[Database, Settings]:
@@ -143,14 +131,17 @@ def main(argv: list[str] | None = None) -> int:
     db, settings = _database(args.videos, args.url)
     read = Metrics.of(db, Background(), fresh_s=0)
     kept = Metrics.of(db, Background())
-    print(f"{db.backend}, {args.videos:,} videos; median of {ROUNDS}, wall / CPU of this process")
-    for name, run in [
-        ("scrape, stored work read", read.exposition),
-        ("scrape, stored work kept (DuckDB, nothing written)", kept.exposition),
-        ("readiness check", lambda: health.readiness(db, settings)),
-    ]:
-        wall, cpu = median_ms(run)
-        print(f"  {name}: {wall:.1f} / {cpu:.1f} ms")
+    print(f"{db.backend}, {args.videos:,} videos; median of {ROUNDS} in turn, wall / CPU here")
+    timed = median_times(
+        {
+            "scrape, stored work read": read.exposition,
+            "scrape, stored work kept (DuckDB, nothing written)": kept.exposition,
+            "readiness check": lambda: health.readiness(db, settings),
+        },
+        ROUNDS,
+    )
+    for name, (wall, cpu) in timed.items():
+        print(f"  {name}: {wall * 1000:.1f} / {cpu * 1000:.1f} ms")
     print(f"  a scrape's size: {len(read.exposition()):,} bytes")
     print(f"traffic middleware, {args.calls:,} ASGI calls a round, {ROUNDS} rounds alternating:")
     for name, (without, with_it) in middleware_us(args.calls).items():
