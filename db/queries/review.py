@@ -409,8 +409,8 @@ def queue_counts(session: Session, *, now: datetime | None = None) -> dict[str, 
     """Number of videos in each queue state (every state present, zero included).
 
     Every video counted by status, then the few claimed now moved to ``in_review``: PostgreSQL
-    counts by status from its index alone (72 against 173 ms at a million videos, where a filter
-    on the claim columns read every row)."""
+    counts by status from its index alone (47 against 121 ms at a million videos, where a filter
+    on the claim columns read every row; docs/BENCHMARKS.md)."""
     now = _now(now)
     counts = dict.fromkeys(QUEUE_STATES, 0)
     by_status = select(Video.status, func.count()).group_by(col(Video.status))
