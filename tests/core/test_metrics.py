@@ -11,7 +11,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from core.background import Background, PeriodicCheck, ServerThread
+from core.background import Background, PeriodicCheck
 from core.errors import TaggerError
 from core.metrics import Metrics
 from db.engine import Database, init_db
@@ -25,6 +25,7 @@ from db.tables import (
     WebhookDelivery,
     utcnow,
 )
+from tests.support.fakes import EndedThread
 
 
 def _samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -149,22 +150,15 @@ class _Failing(PeriodicCheck):
         raise TaggerError("the database is busy")
 
 
-class _Crashing(ServerThread):
-    name = "crashing"
-
-    def run(self) -> None:
-        """Ends at once, as a thread that died would: only its state tells."""
-
-
 def test_background_threads_state(database, settings):
     background = Background()
     background.start(
-        [_Failing(database, settings=settings), _Crashing(database, settings=settings)]
+        [_Failing(database, settings=settings), EndedThread(database, settings=settings)]
     )
     try:
         for _ in range(200):
             states = {s.name: s for s in background.states()}
-            if states["failing"].last_round_at is not None and not states["crashing"].alive:
+            if states["failing"].last_round_at is not None and not states["ended"].alive:
                 break
             time.sleep(0.02)
         seen = _samples(Metrics.of(database, background))
@@ -173,6 +167,6 @@ def test_background_threads_state(database, settings):
     assert states["failing"].alive and states["failing"].last_error == "the database is busy"
     assert seen["tagger_background_thread_up", (("thread", "failing"),)] == 1
     assert seen["tagger_background_last_round_failed", (("thread", "failing"),)] == 1
-    assert seen["tagger_background_thread_up", (("thread", "crashing"),)] == 0
-    assert ("tagger_background_last_round_timestamp_seconds", (("thread", "crashing"),)) not in seen
+    assert seen["tagger_background_thread_up", (("thread", "ended"),)] == 0
+    assert ("tagger_background_last_round_timestamp_seconds", (("thread", "ended"),)) not in seen
     assert background.states() == []  # stopped and forgotten

@@ -1,5 +1,6 @@
 """Deterministic, instant stand-ins for the encoders, the transcriber and an active model, so
-ingest tests run without models and can count what was encoded, transcribed or predicted."""
+ingest tests run without models and can count what was encoded, transcribed or predicted; and a
+server thread that died, for the health and metrics tests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core.background import ServerThread
 from core.encoders import EncoderInput
 from core.encoders.base import TEXT_MODALITIES
 from core.media.transcript import Segment, SpokenLanguage, Transcript
@@ -114,3 +116,12 @@ def activate_stand_in_model(db: Database) -> int:
         )
         models_q.set_active_model(session, model_version_id=version.id)
         return version.id
+
+
+class EndedThread(ServerThread):
+    """A server thread that ends at once, as one that died would: only its state tells."""
+
+    name = "ended"
+
+    def run(self) -> None:
+        return None

@@ -12,25 +12,19 @@ import yaml
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from core.background import Background, ServerThread
+from core.background import Background
 from core.metrics import Metrics
 from dashboard.api import create_api
+from tests.support.fakes import EndedThread
 
 ALERTS = Path(__file__).resolve().parents[3] / "docs" / "monitoring" / "alerts.yml"
-
-
-class _Ended(ServerThread):
-    name = "webhook-sender"
-
-    def run(self) -> None:
-        """Ends at once, as a thread that died would."""
 
 
 def test_health_reports_the_threads_and_503_when_one_stopped(api):
     answer = api.client.get("/v1/health")
     assert answer.status_code == 200 and answer.json() == {"alive": True, "threads": []}
     background = Background()
-    background.start([_Ended(api.db, settings=api.settings)])
+    background.start([EndedThread(api.db, settings=api.settings)])
     with TestClient(create_api(settings=api.settings, db=api.db, background=background)) as client:
         for _ in range(100):  # the thread ends at once, or within a few answers
             answer = client.get("/v1/health")
@@ -39,7 +33,7 @@ def test_health_reports_the_threads_and_503_when_one_stopped(api):
     background.stop()
     assert answer.status_code == 503
     assert answer.json()["threads"] == [
-        {"name": "webhook-sender", "alive": False, "last_round_at": None, "last_error": None}
+        {"name": "ended", "alive": False, "last_round_at": None, "last_error": None}
     ]
 
 
@@ -69,7 +63,7 @@ def test_the_alert_rules_name_only_metrics_the_server_exports(api):
     rules = yaml.safe_load(ALERTS.read_text())["groups"][0]["rules"]
     assert all({"alert", "expr", "labels", "annotations"} <= set(rule) for rule in rules)
     background = Background()
-    background.start([_Ended(api.db, settings=api.settings)])
+    background.start([EndedThread(api.db, settings=api.settings)])
     metrics = Metrics.of(api.db, background)
     metrics.traffic.observe(handler="/api/v1/health", method="GET", status=200, seconds=0.1, sent=1)
     try:
