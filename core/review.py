@@ -12,6 +12,8 @@
   moderator holds an active claim on.
 - Sending back: reviewed videos return to the queue flagged for a second review (predicted, or
   ready when never predicted), their version bumped so an open page cannot overwrite silently.
+- Priority: the platform (a user's report) or a lead marks a video high or urgent with a reason;
+  Review next serves the most urgent first, the longest waiting first among equals.
 
 Who may do each of these (moderators, admins) is checked by the callers (dashboard actions).
 Every function takes an open ``Session``: the caller's unit of work makes the whole rule atomic.
@@ -24,18 +26,45 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from core.errors import TaggerError
 from db.queries import Actor, NotFoundError, StaleVersionError
 from db.queries import labels as labels_q
 from db.queries import review as review_q
 from db.queries.audit import add_audit
 from db.queries.review import QueueFilters, VideoClaimedError
 from db.queries.webhooks import enqueue_video_event
-from db.tables import AuditAction, LabelSource, Video, VideoStatus, WebhookEvent, utcnow
+from db.tables import (
+    AuditAction,
+    LabelSource,
+    ReviewPriority,
+    Video,
+    VideoStatus,
+    WebhookEvent,
+    utcnow,
+)
 
 # Videos whose media were processed can be reviewed; "review next" prefers these by default.
 REVIEWABLE = (VideoStatus.READY.value, VideoStatus.PREDICTED.value, VideoStatus.REVIEWED.value)
 DEFAULT_CLAIM_STATES = (VideoStatus.PREDICTED.value, VideoStatus.READY.value)
 CLAIM_CANDIDATES = 16
+PRIORITY_REASON_MAX_CHARS = 500
+
+
+class PriorityInputError(TaggerError, ValueError):
+    """An unknown priority level, or a reason that is too long."""
+
+
+def parse_priority(name: str) -> ReviewPriority:
+    """The level named ``normal``, ``high`` or ``urgent`` (any case)."""
+    try:
+        return ReviewPriority[name.strip().upper()]
+    except KeyError:
+        known = ", ".join(p.name.lower() for p in ReviewPriority)
+        raise PriorityInputError(f"unknown priority {name!r}; expected one of {known}") from None
+
+
+def priority_name(value: int) -> str:
+    return ReviewPriority(value).name.lower()
 
 
 def effective_labels(
@@ -232,6 +261,45 @@ def set_flag(
     action = AuditAction.FLAGGED if flagged else AuditAction.UNFLAGGED
     add_audit(
         session, action=action, user=user, video_id=video_id, detail={"reason": reason.strip()}
+    )
+    return video
+
+
+def set_priority(
+    session: Session,
+    *,
+    video_id: int,
+    user: Actor | None,
+    priority: ReviewPriority,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Video:
+    """Raise or lower how soon the video is reviewed (``user`` None: the command line); audited
+    with the level before. The time it waits from restarts only when the level changes (a new
+    reason for the same level keeps its place among equals); normal clears reason and time."""
+    reason = " ".join(reason.split())
+    if len(reason) > PRIORITY_REASON_MAX_CHARS:
+        raise PriorityInputError(
+            f"the priority's reason has {len(reason)} characters; at most "
+            f"{PRIORITY_REASON_MAX_CHARS} are kept"
+        )
+    before = review_q.reload_video(session, video_id=video_id)
+    if before is None:
+        raise NotFoundError(f"no video with id {video_id}")
+    before_name = priority_name(before.priority)
+    if priority == ReviewPriority.NORMAL:
+        reason, since = "", None
+    else:
+        since = before.prioritized_at if before.priority == priority else (now or utcnow())
+    video = review_q.set_priority(
+        session, video_id=video_id, priority=priority, reason=reason or None, since=since
+    )
+    add_audit(
+        session,
+        action=AuditAction.PRIORITY_SET,
+        user=user,
+        video_id=video_id,
+        detail={"priority": priority_name(priority), "before": before_name, "reason": reason},
     )
     return video
 

@@ -207,6 +207,23 @@ def _upgrade_to_13(connection: Connection) -> None:
     create_postgres_queue_indexes(connection)
 
 
+def _upgrade_to_14(connection: Connection) -> None:
+    """Each video's review priority, its reason and since when (Review next serves the highest
+    first), and PostgreSQL's index of that order (:func:`create_postgres_review_order_index`)."""
+    # DuckDB adds no column with a constraint; its rows get the default all the same
+    not_null = " NOT NULL" if connection.dialect.name == "postgresql" else ""
+    _add_missing_columns(
+        connection,
+        "video",
+        {
+            "priority": f"INTEGER{not_null} DEFAULT 0",
+            "priority_reason": "VARCHAR",
+            "prioritized_at": "TIMESTAMP WITH TIME ZONE",
+        },
+    )
+    create_postgres_review_order_index(connection)
+
+
 TRIGRAM_EXTENSION = "pg_trgm"
 
 
@@ -250,6 +267,19 @@ def create_postgres_queue_indexes(connection: Connection) -> None:
         )
 
 
+def create_postgres_review_order_index(connection: Connection) -> None:
+    """PostgreSQL only: the queue's default order and Review next's (priority, the time it was
+    raised, the learning order) read from an index instead of sorting the pool. DuckDB's reads
+    are column scans (and its indexes slow every update of their columns)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text(
+                "CREATE INDEX IF NOT EXISTS ix_video_review_order "
+                "ON video (priority DESC, prioritized_at, review_rank)"
+            )
+        )
+
+
 UPGRADES: list[UpgradeStep] = [
     _upgrade_to_2,
     _upgrade_to_3,
@@ -263,6 +293,7 @@ UPGRADES: list[UpgradeStep] = [
     _upgrade_to_11,
     _upgrade_to_12,
     _upgrade_to_13,
+    _upgrade_to_14,
 ]
 
 
@@ -406,6 +437,7 @@ def _advance_schema(db: Database, latest: int) -> int:
         if info is None:  # a new database: create everything at the latest version
             SQLModel.metadata.create_all(connection, checkfirst=True)
             create_postgres_queue_indexes(connection)
+            create_postgres_review_order_index(connection)
             session.add(SchemaInfo(id=1, version=latest))
             return latest
         if info.version > latest:

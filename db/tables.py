@@ -14,7 +14,7 @@ Status values are ``StrEnum`` constants stored as plain strings (no database enu
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -78,6 +78,16 @@ class ModelStatus(StrEnum):
     FAILED = "failed"
 
 
+class ReviewPriority(IntEnum):
+    """How soon a video should be reviewed, as the platform (a user's report, a legal request) or
+    a lead says. Review next takes higher ones first, among equals the one waiting longest,
+    before the queue's learning order; stored as the number so the order is a plain sort."""
+
+    NORMAL = 0
+    HIGH = 1
+    URGENT = 2
+
+
 class JobStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -138,6 +148,8 @@ class AuditAction(StrEnum):
     TRANSCRIPT_REDONE = "transcript_redone"
     # a video removed for good (core/removal.py: a takedown, an erasure request)
     VIDEO_REMOVED = "video_removed"
+    # a video's review priority raised or lowered (core/review.py: set_priority)
+    PRIORITY_SET = "priority_set"
 
 
 # --- schema bookkeeping -------------------------------------------------------------------------
@@ -214,6 +226,13 @@ class Video(SQLModel, table=True):
     reviewed_at: datetime | None = _ts(nullable=True, default_now=False)
     flagged: bool = False
     flag_reason: str | None = None
+    # ReviewPriority value; why, in words ("reported by 12 users"), and since when it is raised:
+    # Review next serves the highest first, the longest waiting first among equals
+    priority: int = Field(  # a server default as well: bulk inserts name their columns
+        default=ReviewPriority.NORMAL.value, sa_column_kwargs={"server_default": "0"}
+    )
+    priority_reason: str | None = None
+    prioritized_at: datetime | None = _ts(nullable=True, default_now=False)
     # denormalised summary of the active model's prediction, for fast queue sorting
     predicted_model_id: int | None = None
     uncertainty: float | None = Field(default=None, index=True, sa_type=Double)

@@ -31,6 +31,7 @@ from db.tables import (
     AuditAction,
     Label,
     Prediction,
+    ReviewPriority,
     TaxonomyEdge,
     User,
     Video,
@@ -75,6 +76,7 @@ class QueueFilters:
     created_to: date | None = None
     search: str = ""
     flagged_only: bool = False
+    prioritized_only: bool = False  # high or urgent (ReviewPriority) only
     sort: str = "review_rank"
 
     def __post_init__(self) -> None:
@@ -104,6 +106,7 @@ class QueueRow:
     least_sure_about: str | None  # full path of the tag whose decision is the closest call
     assignee: str | None  # active claimer, else reviewer
     flagged: bool
+    priority: int  # a ReviewPriority value
     created_at: datetime
     error: str | None
 
@@ -230,13 +233,25 @@ def _conditions(
         conds.append(_search(session, filters.search.strip()))
     if filters.flagged_only:
         conds.append(col(Video.flagged))
+    if filters.prioritized_only:
+        conds.append(col(Video.priority) > ReviewPriority.NORMAL)
     return conds
+
+
+# the most urgent first, among equals the one raised longest ago (normal ones have no time)
+_PRIORITY_FIRST = (col(Video.priority).desc(), col(Video.prioritized_at).nulls_last())
 
 
 def _order(sort: str) -> list[ColumnElement]:
     least_certain_first = col(Video.uncertainty).desc().nulls_last()  # unpredicted last
-    if sort == "review_rank":  # the ranked pool in its order, then the rest least certain first
-        return [col(Video.review_rank).nulls_last(), least_certain_first, col(Video.id)]
+    if sort == "review_rank":  # Review next's order: by priority, the ranked pool in its order,
+        # then the rest least certain first
+        return [
+            *_PRIORITY_FIRST,
+            col(Video.review_rank).nulls_last(),
+            least_certain_first,
+            col(Video.id),
+        ]
     if sort == "uncertainty":
         return [least_certain_first, col(Video.id)]
     if sort == "newest":
@@ -257,6 +272,7 @@ _PAGE_COLUMNS = (
     Video.claim_expires_at,
     Video.reviewed_by,
     Video.flagged,
+    Video.priority,
     Video.created_at,
     Video.error,
 )
@@ -398,6 +414,7 @@ def list_queue(
                 least_sure_about=paths.get(v.doubt_tag, v.doubt_tag) if v.doubt_tag else None,
                 assignee=names.get(v.claimed_by) if claimed else names.get(v.reviewed_by),
                 flagged=v.flagged,
+                priority=v.priority,
                 created_at=v.created_at,
                 error=v.error,
             )
@@ -466,7 +483,7 @@ def claim_candidates(
 ) -> list[int]:
     """Up to ``limit`` unclaimed videos in one of the stored ``statuses`` that match the
     filters' other fields and that ``user`` may take (overlap rules, its review languages), in
-    queue order."""
+    queue order: whatever the sort, the highest priority first."""
     conds = _conditions(session, QueueFilters(**{**filters.__dict__, "statuses": ()}), now)
     conds += [col(Video.status).in_(list(statuses)), _no_active_claim(now)]
     # label quality: overlap videos this user answered, or whose answers are all in, are not theirs
@@ -474,9 +491,10 @@ def claim_candidates(
     conds += users_q.language_route(session, user_id=user.id)
     if exclude_ids:
         conds.append(col(Video.id).not_in(exclude_ids))
-    return list(
-        session.exec(select(Video.id).where(*conds).order_by(*_order(filters.sort)).limit(limit))
-    )
+    order = _order(filters.sort)
+    if filters.sort != "review_rank":
+        order = [*_PRIORITY_FIRST, *order]
+    return list(session.exec(select(Video.id).where(*conds).order_by(*order).limit(limit)))
 
 
 def claim_videos(
@@ -563,6 +581,23 @@ def set_flag(session: Session, *, video_id: int, flagged: bool, reason: str | No
     ).all()
     if not done:
         raise NotFoundError(f"no video with id {video_id}")
+    return reload_video(session, video_id=video_id)
+
+
+def set_priority(
+    session: Session,
+    *,
+    video_id: int,
+    priority: ReviewPriority,
+    reason: str | None,
+    since: datetime | None,
+) -> Video:
+    """Set the video's review priority, its reason and since when it is raised."""
+    session.exec(
+        update(Video)
+        .where(col(Video.id) == video_id)
+        .values(priority=int(priority), priority_reason=reason, prioritized_at=since)
+    )
     return reload_video(session, video_id=video_id)
 
 

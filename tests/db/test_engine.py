@@ -23,6 +23,7 @@ from db.tables import (
     ApiToken,
     QueueRanking,
     RetrainPolicy,
+    ReviewPriority,
     SchemaInfo,
     User,
     UserSession,
@@ -94,12 +95,13 @@ _V8_COLUMNS = {("app_user", "languages")}
 _V8_INDEXED = {("video", "claimed_by")}  # columns that were there, without an index
 # what version 8 lacked on PostgreSQL (engine._upgrade_to_9), outside db.tables, version 9
 # (engine._upgrade_to_10: the spoken language's) and version 12 (engine._upgrade_to_13: the
-# flagged videos')
+# flagged videos') and version 13 (engine._upgrade_to_14: Review next's order)
 _POSTGRES_QUEUE_INDEXES = {
     "ix_video_created_at",
     "ix_video_title_trgm",
     "ix_video_spoken_language",
     "ix_video_flagged",
+    "ix_video_review_order",
 }
 # what version 9 lacked (engine._upgrade_to_10)
 _V10_COLUMNS = {("app_user", "sso_identity")}
@@ -111,6 +113,8 @@ _V11_COLUMNS = {
 }
 # what version 11 lacked (engine._upgrade_to_12)
 _V12_COLUMNS = {("app_user", "external_id")}
+# what version 13 lacked (engine._upgrade_to_14)
+_V14_COLUMNS = {("video", "priority"), ("video", "priority_reason"), ("video", "prioritized_at")}
 
 
 def _rebuild_old_schema(database: Database, version: int) -> None:
@@ -127,6 +131,7 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
         | (_V10_COLUMNS if version < 10 else set())
         | (_V11_COLUMNS if version < 11 else set())
         | (_V12_COLUMNS if version < 12 else set())
+        | (_V14_COLUMNS if version < 14 else set())
     )
     with database.session() as session:
         connection = session.connection()
@@ -152,6 +157,8 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
             connection.execute(
                 text("CREATE INDEX ix_video_spoken_language ON video (spoken_language)")
             )
+        if version >= 13 and database.backend == "postgresql":  # version 13's
+            connection.execute(text("CREATE INDEX ix_video_flagged ON video (id) WHERE flagged"))
         session.add(SchemaInfo(id=1, version=version))
         connection.execute(
             old.tables["video"].insert().values(title=f"from v{version}", external_id="old")
@@ -172,11 +179,11 @@ def _index_names(database: Database, table: str) -> set[str]:
         return set(session.exec(text(query), params={"table": table}).scalars())
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13])
 def test_an_old_database_is_upgraded_to_the_current_schema(
     database: Database, version: int
 ) -> None:
-    """Rebuild what a version-1 to -12 database looked like (tables, columns, sequences),
+    """Rebuild what a version-1 to -13 database looked like (tables, columns, sequences),
     then ``init_db`` must bring it to exactly what db.tables declares, keeping its rows, plus
     PostgreSQL's queue indexes."""
     _rebuild_old_schema(database, version)
@@ -186,8 +193,10 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         assert "ix_video_claimed_by" not in _video_index_names(database)
     if version < 9:
         assert not _POSTGRES_QUEUE_INDEXES & _video_index_names(database)
-    assert "ix_video_flagged" not in _video_index_names(database)
-    assert init_db(database) == engine_module.latest_schema_version() == 13
+    if version < 13:
+        assert "ix_video_flagged" not in _video_index_names(database)
+    assert "ix_video_review_order" not in _video_index_names(database)
+    assert init_db(database) == engine_module.latest_schema_version() == 14
     assert {"ix_video_review_rank", "ix_video_claimed_by"} <= _video_index_names(database)
     postgres_only = _POSTGRES_QUEUE_INDEXES if not database.is_duckdb else set()
     assert _POSTGRES_QUEUE_INDEXES & _video_index_names(database) == postgres_only
@@ -205,6 +214,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
             | _V10_COLUMNS
             | _V11_COLUMNS
             | _V12_COLUMNS
+            | _V14_COLUMNS
         ):
             assert column in engine_module._column_names(session.connection(), table)
         session.add(ApiToken(name="t", user_id=1, scope="read", token_hash="h", prefix="p"))
@@ -219,6 +229,9 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
                 doubt_tag="t1",
                 source_size=123,
                 source_modified_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+                priority=ReviewPriority.URGENT,
+                priority_reason="reported by 12 users",
+                prioritized_at=datetime(2026, 1, 5, tzinfo=UTC),
             )
         )
         session.add(
@@ -259,6 +272,10 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         assert (videos[0].review_rank, videos[1].review_rank) == (None, 0)
         assert (videos[0].doubt_tag, videos[1].doubt_tag) == (None, "t1")
         assert (videos[0].source_size, videos[1].source_size) == (None, 123)
+        # the old row is of normal priority, as every video was before
+        assert (videos[0].priority, videos[1].priority) == (0, ReviewPriority.URGENT)
+        assert videos[1].priority_reason == "reported by 12 users"
+        assert videos[1].prioritized_at == datetime(2026, 1, 5, tzinfo=UTC)
         assert videos[1].source_modified_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
         assert session.exec(select(ApiToken)).one().id is not None  # its sequence exists
         assert session.get(RetrainPolicy, 1).last_run_job_id == 7
@@ -287,6 +304,7 @@ def test_without_pg_trgm_the_database_is_created_and_a_warning_says_why(
             "ix_video_created_at",
             "ix_video_spoken_language",
             "ix_video_flagged",
+            "ix_video_review_order",
         }
         with db.session() as session:
             session.add(Video(title="still searchable"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -13,12 +14,12 @@ from sqlmodel import Session
 from core import lead_review
 from core import review as review_rules
 from db.engine import Database
-from db.queries import audit, labels, review, taxonomy, users, videos
+from db.queries import NotFoundError, audit, labels, review, taxonomy, users, videos
 from db.queries import model_versions as models
 from db.queries.model_versions import PredictionRow
 from db.queries.review import IN_REVIEW, QueueFilters, VideoClaimedError
 from db.queries.videos import PredictionSummary
-from db.tables import AuditAction, TaxonomyNode, VideoStatus, utcnow
+from db.tables import AuditAction, ReviewPriority, TaxonomyNode, VideoStatus, utcnow
 
 # tiny taxonomy: Sports > Soccer, Sports > Tennis, Music
 NODES = [
@@ -574,6 +575,86 @@ def test_flag_and_unflag(database: Database) -> None:
     with database.session() as s:
         video = review_rules.set_flag(s, video_id=vid, user=seeded["bob"], flagged=False)
     assert not video.flagged and video.flag_reason is None
+
+
+def test_urgent_then_high_videos_come_first_the_longest_waiting_first(database: Database) -> None:
+    """Priority goes before the learning order: on the queue's default page and for Review
+    next whatever the sort; among equals the video raised longest ago; a new reason for the
+    same level keeps its place, a new level starts again; normal clears it all."""
+    seeded = _seed(database)  # least certain first: ids[5], ids[4], ..., ids[0]
+    ids, alice = seeded["ids"], seeded["alice"]
+    t0 = utcnow()
+    with database.session() as s:
+        for video_id, level, minutes in (
+            (ids[0], ReviewPriority.HIGH, 0),
+            (ids[1], ReviewPriority.URGENT, 2),
+            (ids[2], ReviewPriority.URGENT, 1),
+        ):
+            review_rules.set_priority(
+                s,
+                video_id=video_id,
+                user=alice,
+                priority=level,
+                reason=f"reported {minutes}",
+                now=t0 + timedelta(minutes=minutes),
+            )
+    expected = [ids[2], ids[1], ids[0], ids[5], ids[4], ids[3]]
+    assert [r.video_id for r in _queue(database).rows] == expected
+    assert [r.priority for r in _queue(database).rows[:4]] == [2, 2, 1, 0]
+    assert [r.video_id for r in _queue(database, prioritized_only=True).rows] == expected[:3]
+    # a chosen sort orders the page as asked, but Review next still takes the most urgent
+    assert _queue(database, sort="newest").rows[0].video_id == ids[5]
+    with database.session() as s:
+        claimed = review_rules.claim_next(
+            s, user=alice, filters=QueueFilters(sort="newest"), claim_minutes=10
+        )
+    assert claimed.id == ids[2]
+    with database.session() as s:
+        again = review_rules.set_priority(
+            s,
+            video_id=ids[2],
+            user=alice,
+            priority=ReviewPriority.URGENT,
+            reason="  more  reports ",
+        )
+        assert again.priority_reason == "more reports"
+        assert again.prioritized_at == t0 + timedelta(minutes=1)  # same level: same place
+        raised = review_rules.set_priority(
+            s, video_id=ids[0], user=alice, priority=ReviewPriority.URGENT, now=t0
+        )
+        assert raised.prioritized_at == t0 and raised.priority_reason is None
+        lowered = review_rules.set_priority(
+            s, video_id=ids[1], user=alice, priority=ReviewPriority.NORMAL, reason="ignored"
+        )
+        assert (lowered.priority, lowered.priority_reason, lowered.prioritized_at) == (
+            0,
+            None,
+            None,
+        )
+        entries = audit.list_audit(s, action=AuditAction.PRIORITY_SET)
+    assert [r.video_id for r in _queue(database).rows][:3] == [ids[0], ids[2], ids[5]]
+    assert {e.video_id for e in entries} == {ids[0], ids[1], ids[2]}
+    details = [e.detail_json for e in entries if e.video_id == ids[1]]
+    assert {"priority": "normal", "before": "urgent", "reason": ""} in [
+        json.loads(d) for d in details
+    ]
+
+
+def test_an_unknown_priority_or_a_long_reason_is_refused_in_words(database: Database) -> None:
+    seeded = _seed(database, n=1)
+    assert review_rules.parse_priority(" Urgent ") == ReviewPriority.URGENT
+    with pytest.raises(review_rules.PriorityInputError, match="expected one of normal, high"):
+        review_rules.parse_priority("asap")
+    with database.session() as s, pytest.raises(review_rules.PriorityInputError, match="501"):
+        review_rules.set_priority(
+            s,
+            video_id=seeded["ids"][0],
+            user=None,
+            priority=ReviewPriority.HIGH,
+            reason="x" * 501,
+        )
+    with database.session() as s, pytest.raises(NotFoundError):
+        review_rules.set_priority(s, video_id=999, user=None, priority=ReviewPriority.HIGH)
 
 
 _CLAIMER = """
