@@ -16,6 +16,7 @@ from core.ingest.storage import StorageError
 from core.lifecycle.jobs import JobError
 from core.quality import OverlapClosedError, QualityInputError, QualityPermissionError
 from core.removal import RemovalInputError, VideoBusyError
+from core.review import PriorityInputError
 from db.engine import DatabaseBusyError
 from db.queries import DuplicateError, NotFoundError, StaleVersionError, UnknownNodeError
 
@@ -34,6 +35,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (QualityInputError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (VideoBusyError, status.HTTP_409_CONFLICT),
     (RemovalInputError, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (PriorityInputError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (DatabaseBusyError, status.HTTP_503_SERVICE_UNAVAILABLE),
     (UnknownUserError, status.HTTP_404_NOT_FOUND),
     (LastAdminError, status.HTTP_409_CONFLICT),

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MAX_LABELS = 200
 MAX_TAG_LENGTH = 500
+MAX_PRIORITY_REASON = 500  # core.review.PRIORITY_REASON_MAX_CHARS
+
+PriorityLevel = Literal["normal", "high", "urgent"]
 
 
 class Problem(BaseModel):
@@ -64,6 +67,27 @@ class Review(BaseModel):
     )
 
 
+class PriorityOut(BaseModel):
+    level: PriorityLevel = Field(
+        description="How soon moderators see the video: urgent, then high, then normal; among "
+        "equals the one raised longest ago first, before the queue's learning order."
+    )
+    reason: str | None = Field(description="Why, in the words it was raised with.")
+    since: datetime | None = Field(description="When it was raised to this level.")
+
+
+class PriorityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: PriorityLevel
+    reason: str = Field(
+        "",
+        max_length=MAX_PRIORITY_REASON,
+        examples=["reported by 12 users"],
+        description="Shown to the moderator; ignored for normal.",
+    )
+
+
 class VideoOut(BaseModel):
     id: int
     external_id: str | None
@@ -83,6 +107,7 @@ class VideoOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int = Field(description="Bumped by every label save; the ETag is this number.")
+    priority: PriorityOut
     model_version: int | None = Field(description="The model version that made `tags`.")
     tags: list[Tag] = Field(description="The most specific predicted tags, most probable first.")
     least_sure_about: str | None = Field(
@@ -138,6 +163,7 @@ class VideoSummary(BaseModel):
     status: str
     created_at: datetime
     reviewed: bool
+    priority: PriorityLevel
     model_version: int | None
     top_tag: str | None = Field(description="Path of the most confident most specific tag.")
 
@@ -350,4 +376,9 @@ class StorageVideoIn(BaseModel):
         min_length=1,
         max_length=200,
         description="Your id for the video; the same object with it again is a no-op.",
+    )
+    priority: PriorityIn | None = Field(
+        None,
+        description="Raise a new video's priority (a user's report); a video already taken "
+        "keeps its own (PUT /v1/videos/{id}/priority changes it).",
     )

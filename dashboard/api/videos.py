@@ -1,5 +1,6 @@
-"""``/v1/videos``: upload (processed in a background job), read, list, write labels, remove, and
-a video's history (its audit trail, kept after a removal).
+"""``/v1/videos``: upload (processed in a background job), read, list, write labels, raise or
+lower the review priority, remove, and a video's history (its audit trail, kept after a
+removal).
 
 Uploads go through ``core.ingest.batch.receive_upload`` (size limit, probing, content-hash and
 external-id idempotency) and ``process_upload`` in an ingest job, the same code as the
@@ -19,7 +20,7 @@ from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, Upl
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
-from core import audit_feed, quality, taxonomy
+from core import audit_feed, quality, review, taxonomy
 from core.ingest.batch import StoredUpload, receive_upload
 from core.ingest.from_storage import receive_from_storage
 from core.removal import MAX_REASON, remove_video
@@ -27,9 +28,13 @@ from dashboard.api.access import Admin, Reader, Writer
 from dashboard.api.context import ApiContext, context
 from dashboard.api.errors import problem
 from dashboard.api.schemas import (
+    MAX_PRIORITY_REASON,
     HistoryEntry,
     LabelOut,
     LabelsIn,
+    PriorityIn,
+    PriorityLevel,
+    PriorityOut,
     Problem,
     Removal,
     Review,
@@ -88,6 +93,16 @@ def upload_video(
             description="Your id for the video; uploading the same bytes with it again is a no-op.",
         ),
     ] = None,
+    priority: Annotated[
+        PriorityLevel,
+        Form(
+            description="How soon moderators see a new video (a video already taken keeps its "
+            "own: PUT /v1/videos/{id}/priority changes it)."
+        ),
+    ] = "normal",
+    priority_reason: Annotated[
+        str, Form(max_length=MAX_PRIORITY_REASON, examples=["reported by 12 users"])
+    ] = "",
 ) -> JSONResponse:
     """Store the video and start its processing and prediction in the background (202)."""
     stored = receive_upload(
@@ -100,7 +115,7 @@ def upload_video(
         user=user,
         external_id=external_id,
     )
-    return _accepted(ctx, stored, user)
+    return _accepted(ctx, stored, user, PriorityIn(level=priority, reason=priority_reason))
 
 
 @router.post(
@@ -125,12 +140,24 @@ def video_from_storage(ctx: Ctx, user: Writer, body: StorageVideoIn) -> JSONResp
         user=user,
         external_id=body.external_id,
     )
-    return _accepted(ctx, stored, user)
+    return _accepted(ctx, stored, user, body.priority)
 
 
-def _accepted(ctx: ApiContext, stored: StoredUpload, user: Actor) -> JSONResponse:
-    """200 with the existing video for bytes already taken, else 202 with the processing job."""
+def _accepted(
+    ctx: ApiContext, stored: StoredUpload, user: Actor, priority: PriorityIn | None
+) -> JSONResponse:
+    """200 with the existing video for bytes already taken, else 202 with the processing job
+    (a new video's priority raised first, so it queues where it should as soon as it is
+    processed)."""
     with ctx.db.session() as session:
+        if not stored.duplicate and priority is not None and priority.level != "normal":
+            review.set_priority(
+                session,
+                video_id=stored.video_id,
+                user=user,
+                priority=review.parse_priority(priority.level),
+                reason=priority.reason,
+            )
         video = session.get(Video, stored.video_id)
     if stored.duplicate:
         body = UploadAccepted(id=video.id, status=video.status, duplicate=True)
@@ -210,6 +237,7 @@ def list_videos(
                 status=v.status,
                 created_at=v.created_at,
                 reviewed=v.reviewed_at is not None,
+                priority=review.priority_name(v.priority),
                 model_version=v.predicted_model_id,
                 top_tag=tops[v.top_tag].path if v.top_tag in tops else None,
             )
@@ -263,6 +291,27 @@ def put_labels(
         out = video_out(session, video_id=video_id, with_tree=False)
     response.headers["ETag"] = etag(out.version)
     return out
+
+
+@router.put(
+    "/{video_id}/priority",
+    response_model=VideoOut,
+    responses={422: {"model": Problem}, **_ERRORS},
+)
+def put_priority(ctx: Ctx, user: Writer, video_id: int, body: PriorityIn) -> VideoOut:
+    """Raise the video's review priority (a user's report, a legal request) or lower it again:
+    Review next serves urgent videos first, then high ones, the longest waiting first among
+    equals. Audited; the same level with a new reason keeps the video's place."""
+    with ctx.db.session() as session:
+        review.set_priority(
+            session,
+            video_id=video_id,
+            user=user,
+            priority=review.parse_priority(body.level),
+            reason=body.reason,
+        )
+    with ctx.db.session() as session:
+        return video_out(session, video_id=video_id, with_tree=False)
 
 
 @router.delete(
@@ -373,6 +422,11 @@ def _video_out(details: VideoDetails, *, with_tree: bool, blind: bool) -> VideoO
         created_at=video.created_at,
         updated_at=video.updated_at,
         version=video.version,
+        priority=PriorityOut(
+            level=review.priority_name(video.priority),
+            reason=video.priority_reason,
+            since=video.prioritized_at,
+        ),
         model_version=video.predicted_model_id,
         tags=[
             Tag(path=p.path, probability=p.probability)

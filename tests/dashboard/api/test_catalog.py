@@ -93,6 +93,7 @@ def test_openapi_schema_and_docs(api):
         "/v1/videos/{video_id}",
         "/v1/videos/{video_id}/history",
         "/v1/videos/{video_id}/labels",
+        "/v1/videos/{video_id}/priority",
         "/v1/queue/claims",
         "/v1/queue/claims/{video_id}",
         "/v1/taxonomy",

@@ -309,3 +309,53 @@ def test_a_videos_history_is_its_audit_trail_and_outlives_it(api):
     assert api.client.get(path, params={"limit": 1}, headers=api.auth("admin")).json() == [newest]
     unknown = api.client.get("/v1/videos/999999/history", headers=api.auth("admin"))
     assert unknown.status_code == 404 and unknown.json()["detail"] == "no video with id 999999"
+
+
+def test_a_platform_raises_a_videos_priority_at_upload_or_later(api, clip):
+    """A user's report makes a video urgent: at upload (a new video only), or later by PUT;
+    the answer, the list and the audit show it; lowering to normal clears reason and time."""
+    body = _upload(api, clip(90), priority="urgent", priority_reason="reported by 12 users").json()
+    video = api.client.get(f"/v1/videos/{body['id']}", headers=api.auth("read")).json()
+    assert video["priority"]["level"] == "urgent"
+    assert video["priority"]["reason"] == "reported by 12 users"
+    assert video["priority"]["since"] is not None
+    again = _upload(api, clip(90), priority="high")  # the same bytes: the video keeps its own
+    assert again.status_code == 200
+    video = api.client.get(f"/v1/videos/{body['id']}", headers=api.auth("read")).json()
+    assert video["priority"]["level"] == "urgent"
+
+    other = add_video(api, title="later reported")
+    url = f"/v1/videos/{other}/priority"
+    raised = api.client.put(
+        url, headers=api.auth("write"), json={"level": "high", "reason": "3 reports"}
+    )
+    assert raised.status_code == 200, raised.text
+    assert raised.json()["priority"]["level"] == "high"
+    listed = api.client.get("/v1/videos", headers=api.auth("read")).json()["items"]
+    assert {v["id"]: v["priority"] for v in listed} == {body["id"]: "urgent", other: "high"}
+    lowered = api.client.put(url, headers=api.auth("write"), json={"level": "normal"}).json()
+    assert lowered["priority"] == {"level": "normal", "reason": None, "since": None}
+    with api.db.session() as session:
+        entries = audit_q.list_audit(session, action=AuditAction.PRIORITY_SET)
+    assert [(e.video_id, json.loads(e.detail_json)["priority"]) for e in entries] == [
+        (other, "normal"),
+        (other, "high"),
+        (body["id"], "urgent"),
+    ]
+
+
+def test_a_priority_change_is_refused_in_words(api):
+    video_id = add_video(api, title="v")
+    url = f"/v1/videos/{video_id}/priority"
+    read_only = api.client.put(url, headers=api.auth("read"), json={"level": "urgent"})
+    assert read_only.status_code == 403
+    unknown = api.client.put(url, headers=api.auth("write"), json={"level": "asap"})
+    assert unknown.status_code == 422 and "level" in unknown.json()["detail"]
+    too_long = api.client.put(
+        url, headers=api.auth("write"), json={"level": "high", "reason": "x" * 501}
+    )
+    assert too_long.status_code == 422 and "reason" in too_long.json()["detail"]
+    missing = api.client.put(
+        "/v1/videos/999/priority", headers=api.auth("write"), json={"level": "high"}
+    )
+    assert missing.status_code == 404 and "999" in missing.json()["detail"]
