@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -111,6 +112,10 @@ class _StoredWork(Collector):
         yield from _overview_families(overview)
 
 
+def _seconds_since(moment: datetime) -> float:
+    return max(0.0, (utcnow() - moment).total_seconds())
+
+
 def _overview_families(overview: operations.Overview) -> Iterator[GaugeMetricFamily]:
     videos = GaugeMetricFamily(
         "tagger_videos", "Videos per queue state (in_review: claimed now).", labels=["state"]
@@ -127,9 +132,26 @@ def _overview_families(overview: operations.Overview) -> Iterator[GaugeMetricFam
     )
     waited = 0.0
     if overview.oldest_waiting_at is not None:
-        waited = max(0.0, (utcnow() - overview.oldest_waiting_at).total_seconds())
+        waited = _seconds_since(overview.oldest_waiting_at)
     oldest.add_metric([], waited)
     yield oldest
+    prioritized = GaugeMetricFamily(
+        "tagger_prioritized_videos",
+        "High and urgent videos not reviewed yet, per priority.",
+        labels=["priority"],
+    )
+    longest = GaugeMetricFamily(
+        "tagger_oldest_prioritized_wait_seconds",
+        "How long the high or urgent video raised longest ago has waited (0: none waits).",
+        labels=["priority"],
+    )
+    for level, backlog in overview.prioritized.items():
+        name = level.name.lower()
+        prioritized.add_metric([name], backlog.videos)
+        since = backlog.oldest_since
+        longest.add_metric([name], 0.0 if since is None else _seconds_since(since))
+    yield prioritized
+    yield longest
     jobs = GaugeMetricFamily(
         "tagger_jobs",
         "Background jobs per kind and status, as recorded.",

@@ -1,7 +1,7 @@
 """What the server's health and metrics read of the stored work (``GET /api/v1/ready``,
 ``/metrics``): the schema's version; videos per queue state, how long the oldest video has
-waited for review, jobs and webhook deliveries per status, the active model (a handful of
-grouped counts, read in one unit of work)."""
+waited for review, the high and urgent ones waiting, jobs and webhook deliveries per status,
+the active model (a handful of grouped counts, read in one unit of work)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from db.tables import (
     Job,
     JobStatus,
     ModelVersion,
+    ReviewPriority,
     SchemaInfo,
     Video,
     VideoStatus,
@@ -40,6 +41,7 @@ class Overview:
     videos: dict[str, int]  # queue state (review.QUEUE_STATES) -> videos
     flagged_videos: int
     oldest_waiting_at: datetime | None  # arrival of the oldest video predicted, not yet reviewed
+    prioritized: dict[ReviewPriority, review.PriorityBacklog]  # high and urgent, not reviewed
     jobs: dict[tuple[str, str], int]  # (kind, status) -> jobs, every status in JobStatus
     webhook_deliveries: dict[str, int]  # DeliveryStatus -> deliveries (every status)
     active_model: ActiveModel | None
@@ -68,6 +70,7 @@ def overview(session: Session, *, now: datetime) -> Overview:
             select(func.count()).select_from(Video).where(col(Video.flagged))
         ).one(),
         oldest_waiting_at=session.exec(waiting).one(),
+        prioritized=review.priority_backlog(session),
         jobs=jobs,
         webhook_deliveries=deliveries,
         active_model=_active(models_q.get_active_model(session)),

@@ -438,6 +438,31 @@ def queue_counts(session: Session, *, now: datetime | None = None) -> dict[str, 
     return counts
 
 
+@dataclass(frozen=True)
+class PriorityBacklog:
+    videos: int
+    oldest_since: datetime | None  # when the one raised longest ago was raised
+
+
+def priority_backlog(session: Session) -> dict[ReviewPriority, PriorityBacklog]:
+    """High and urgent videos not reviewed yet (failed ones aside: nothing to watch), per level
+    (both present), with how long the longest waiting has waited: the moderation's promise."""
+    backlog = dict.fromkeys(
+        (ReviewPriority.URGENT, ReviewPriority.HIGH), PriorityBacklog(videos=0, oldest_since=None)
+    )
+    rows = session.exec(
+        select(Video.priority, func.count(), func.min(Video.prioritized_at))
+        .where(
+            col(Video.priority) > ReviewPriority.NORMAL,
+            col(Video.status).not_in([VideoStatus.REVIEWED.value, VideoStatus.FAILED.value]),
+        )
+        .group_by(col(Video.priority))
+    )
+    for level, n, oldest in rows:
+        backlog[ReviewPriority(level)] = PriorityBacklog(videos=n, oldest_since=oldest)
+    return backlog
+
+
 def reload_video(session: Session, *, video_id: int) -> Video | None:
     """The video as stored now (the session's copy refreshed after an update), or None."""
     return session.get(Video, video_id, populate_existing=True)

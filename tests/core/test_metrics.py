@@ -20,6 +20,7 @@ from db.tables import (
     DeliveryStatus,
     JobStatus,
     ModelVersion,
+    ReviewPriority,
     Video,
     VideoStatus,
     WebhookDelivery,
@@ -50,6 +51,21 @@ def _seed(db: Database) -> None:
                 created_at=now - timedelta(hours=5),
             )
         )
+        for title, status, level, hours in (
+            ("urgent, waiting", VideoStatus.PREDICTED, ReviewPriority.URGENT, 2),
+            ("urgent, processing", VideoStatus.PROCESSING, ReviewPriority.URGENT, 1),
+            ("urgent, reviewed", VideoStatus.REVIEWED, ReviewPriority.URGENT, 9),
+            ("high, failed", VideoStatus.FAILED, ReviewPriority.HIGH, 9),
+        ):
+            session.add(
+                Video(
+                    title=title,
+                    status=status,
+                    priority=level,
+                    prioritized_at=now - timedelta(hours=hours),
+                    created_at=now,
+                )
+            )
         session.add(
             Video(
                 title="claimed",
@@ -81,13 +97,19 @@ def test_stored_work_as_written(database):
     videos = {labels[0][1]: v for (name, labels), v in seen.items() if name == "tagger_videos"}
     assert videos == {
         "new": 1,
-        "processing": 0,
+        "processing": 1,
         "ready": 0,
-        "predicted": 3,
+        "predicted": 4,
         "in_review": 1,
-        "reviewed": 1,
-        "failed": 1,
+        "reviewed": 2,
+        "failed": 2,
     }
+    # a reviewed or failed video waits for nobody
+    assert seen["tagger_prioritized_videos", (("priority", "urgent"),)] == 2
+    assert seen["tagger_prioritized_videos", (("priority", "high"),)] == 0
+    urgent_wait = seen["tagger_oldest_prioritized_wait_seconds", (("priority", "urgent"),)]
+    assert 2 * 3600 - 60 < urgent_wait < 2 * 3600 + 60
+    assert seen["tagger_oldest_prioritized_wait_seconds", (("priority", "high"),)] == 0
     assert seen["tagger_flagged_videos", ()] == 1
     assert 5 * 3600 - 60 < seen["tagger_oldest_unreviewed_video_age_seconds", ()] < 5 * 3600 + 60
     assert seen["tagger_jobs", (("kind", "train"), ("status", "running"))] == 1
