@@ -228,6 +228,21 @@ def defer_flag(db: Database, *, video_id: int, reason: str, about: object) -> Fu
     )
 
 
+def set_priority(db: Database, *, video_id: int, level: str, reason: str) -> Video:
+    """Leads and admins: raise or lower how soon the video is reviewed (``normal``, ``high``,
+    ``urgent``)."""
+    video = _as(
+        db,
+        Role.LEAD,
+        review_rules.set_priority,
+        video_id=video_id,
+        priority=review_rules.parse_priority(level),
+        reason=reason,
+    )
+    cache.clear_data()
+    return video
+
+
 # --- admin --------------------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from core.config import Settings, get_settings
 from core.lifecycle import coverage, jobs, liveness, queue_ranking
 from db.engine import Database, get_database, init_db
 from db.queries import analytics, review, users
-from db.tables import ModelVersion
+from db.tables import ModelVersion, ReviewPriority
 from db.unwritten import UnwrittenAnswers
 
 ANALYTICS_TTL_S = 60
@@ -95,6 +95,12 @@ def clear_taxonomy() -> None:
 def queue_counts(url: str) -> dict[str, int]:
     with database().session() as session:
         return review.queue_counts(session)
+
+
+@st.cache_data(ttl=COUNTS_TTL_S, show_spinner=False)
+def priority_backlog(url: str) -> dict[ReviewPriority, review.PriorityBacklog]:
+    with database().session() as session:
+        return review.priority_backlog(session)
 
 
 @st.cache_data(ttl=COUNTS_TTL_S, show_spinner=False)

@@ -10,15 +10,18 @@ and how many videos arrived since (core/lifecycle/queue_ranking.py ranks them).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 import streamlit as st
 
 from core.lifecycle import liveness
 from core.lifecycle.coverage import ColdStart
+from core.review import priority_name
 from dashboard import actions, cache, readers, state
 from dashboard.components import md_escape
 from db.queries.review import IN_REVIEW, QueueFilters, VideoClaimedError
-from db.tables import VideoStatus
+from db.tables import ReviewPriority, VideoStatus, utcnow
 
 STATE_LABELS = {
     VideoStatus.NEW.value: "new",
@@ -59,6 +62,12 @@ def cold_start_caption(cold: ColdStart) -> str:
         f"The model is new ({cold.labelled:,} of {cold.needed:,} labelled videos): until then "
         "the queue opens with one typical video of each least-labelled kind of content."
     )
+
+
+def waited(since: datetime) -> str:
+    """``3 h 5 min``: how long a video raised at ``since`` has waited."""
+    minutes = max(0, int((utcnow() - since).total_seconds() // 60))
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 db = cache.database()
@@ -106,6 +115,23 @@ for column, (key, label) in zip(
         else 0
     )
     column.metric(label, f"{shown:,}")
+
+waiting = [
+    (level, backlog)
+    for level, backlog in cache.priority_backlog(db.url).items()
+    if backlog.videos and backlog.oldest_since is not None
+]
+if waiting:
+    show = st.error if waiting[0][0] == ReviewPriority.URGENT else st.warning
+    show(
+        " · ".join(
+            f"{backlog.videos:,} {priority_name(level)}, the longest waiting "
+            f"{waited(backlog.oldest_since)}"
+            for level, backlog in waiting
+        )
+        + ". Review next takes them first.",
+        icon=":material/priority_high:",
+    )
 
 with st.container(border=True):
     top = st.columns([3, 2, 2])
@@ -163,7 +189,13 @@ with st.container(border=True):
         key="queue_assignee",
     )
     created = bottom[3].date_input("Created between", value=[], key="queue_created")
-    flagged_only = st.toggle("Flagged only", key="queue_flagged")
+    toggles = st.columns(4)
+    flagged_only = toggles[0].toggle("Flagged only", key="queue_flagged")
+    prioritized_only = toggles[1].toggle(
+        "High and urgent only",
+        key="queue_prioritized",
+        help="Videos the platform (a user's report) or a lead marked to be reviewed sooner.",
+    )
 
 filters = QueueFilters(
     statuses=tuple(statuses),
@@ -174,6 +206,7 @@ filters = QueueFilters(
     created_to=created[1] if len(created) > 1 else (created[0] if len(created) == 1 else None),
     search=search,
     flagged_only=flagged_only,
+    prioritized_only=prioritized_only,
     sort=sort,
 )
 st.session_state[state.QUEUE_FILTERS] = filters
@@ -204,6 +237,10 @@ frame = pd.DataFrame(
     {
         "id": [r.video_id for r in result.rows],
         "title": [r.title for r in result.rows],
+        "priority": [
+            priority_name(r.priority) if r.priority > ReviewPriority.NORMAL else ""
+            for r in result.rows
+        ],
         "state": [STATE_LABELS.get(r.state, r.state) for r in result.rows],
         "top tag": [r.top_tag for r in result.rows],
         "certainty": [r.confidence for r in result.rows],

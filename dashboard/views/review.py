@@ -22,6 +22,7 @@ import streamlit as st
 from core.config import get_settings
 from core.errors import TaggerError
 from core.removal import MAX_REASON
+from core.review import PRIORITY_REASON_MAX_CHARS, priority_name
 from dashboard import actions, cache, deferred, state
 from dashboard.components import (
     PLAYER_KEYS,
@@ -41,7 +42,7 @@ from dashboard.review_data import ReviewData, load_review, read_review
 from dashboard.routes import media
 from db.queries import NotFoundError, StaleVersionError
 from db.queries.review import VideoClaimedError
-from db.tables import NO_SPEECH, Role
+from db.tables import NO_SPEECH, ReviewPriority, Role
 
 CONFLICT = "review_conflict"
 REFUSED = "review_refused"  # (state.ReviewWrite, why, stale) of a save the worker could not write
@@ -242,6 +243,20 @@ def _remove(video_id: int) -> None:
     _open_next(_prepared(video_id))
 
 
+def _set_priority(video_id: int) -> None:
+    """Leads and admins: raise or lower how soon the video on screen is reviewed."""
+    level = st.session_state.get(f"review_priority_level_{video_id}", "normal")
+    reason = st.session_state.get(f"review_priority_reason_{video_id}", "")
+    try:
+        video = actions.set_priority(db, video_id=video_id, level=level, reason=reason)
+    except TaggerError as e:
+        st.session_state[WRITE_ERROR] = f"The priority of video {video_id} was not changed: {e}."
+        return
+    if video_id in loaded:
+        loaded[video_id] = replace(loaded[video_id], video=video)
+    st.session_state[WRITTEN] = f"Video {video_id} is of {level} priority now."
+
+
 def _gone(video_id: int) -> NoReturn:
     """The video on screen no longer exists (removed for good): say so, and offer the next."""
     st.session_state[state.REVIEW_VIDEO] = None
@@ -421,6 +436,15 @@ elif video.spoken_language:
 if data.model_version_id is not None:
     facts.append(f"model v{data.model_version_id}")
 st.caption(md_escape(" · ".join(facts)))
+if video.priority > ReviewPriority.NORMAL:  # the platform's or a lead's, with their reason
+    show = st.error if video.priority == ReviewPriority.URGENT else st.warning
+    show(
+        md_escape(
+            f"{priority_name(video.priority).capitalize()} priority: "
+            f"{video.priority_reason or 'no reason given'}"
+        ),
+        icon=":material/priority_high:",
+    )
 if video.flagged:  # a moderator's flag, a lead's rejection with its comment, a second review
     st.warning(md_escape(f"Flagged: {video.flag_reason or 'no reason given'}"))
 shortcut_legend(KEYS)
@@ -555,6 +579,29 @@ with st.form(f"review_flag_form_{video_id}", enter_to_submit=True):
         on_click=_flag,
         args=(video_id,),
     )
+
+if user.is_lead:
+    with (
+        st.expander("Priority (leads and admins)"),
+        st.form(f"review_priority_form_{video_id}", enter_to_submit=False),
+    ):
+        levels = [p.name.lower() for p in ReviewPriority]
+        level_col, reason_col = st.columns([1, 3])
+        level_col.selectbox(
+            "Priority",
+            levels,
+            index=levels.index(priority_name(video.priority)),
+            key=f"review_priority_level_{video_id}",
+            help="Review next serves urgent videos first, then high ones, the longest waiting "
+            "first among equals, before the queue's learning order.",
+        )
+        reason_col.text_input(
+            "Why (shown to moderators)",
+            value=video.priority_reason or "",
+            key=f"review_priority_reason_{video_id}",
+            max_chars=PRIORITY_REASON_MAX_CHARS,
+        )
+        st.form_submit_button("Set priority", on_click=_set_priority, args=(video_id,))
 
 if user.role == Role.ADMIN:
     with (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from streamlit.testing.v1 import AppTest
 
@@ -11,7 +12,7 @@ from core import taxonomy as taxonomy_core
 from dashboard.components import md_escape
 from db.queries import jobs as job_queries
 from db.queries import videos
-from db.tables import ModelVersion, utcnow
+from db.tables import ModelVersion, ReviewPriority, utcnow
 
 
 def _queue(at: AppTest) -> AppTest:
@@ -226,3 +227,35 @@ def test_without_a_model_the_queue_says_its_head_covers_kinds_of_content(signed_
     assert not at.exception
     expected = f"No model yet ({labelled:,} labelled videos): the queue opens with one typical"
     assert any(c.value.startswith(expected) for c in at.caption), [c.value for c in at.caption]
+
+
+def test_urgent_and_high_videos_lead_the_queue_and_the_page_says_how_long_they_wait(
+    signed_in, seeded
+) -> None:
+    """The platform marked two videos: the banner counts them with their longest wait, the
+    table names their priority and opens with them, the toggle shows only them, and Review
+    next takes the urgent one."""
+    ids = seeded.video_ids
+    with seeded.db.session() as s:
+        review_rules.set_priority(
+            s,
+            video_id=ids[3],
+            user=None,
+            priority=ReviewPriority.URGENT,
+            reason="reported",
+            now=utcnow() - timedelta(minutes=95),
+        )
+        review_rules.set_priority(s, video_id=ids[1], user=None, priority=ReviewPriority.HIGH)
+    at = _queue(signed_in("mod"))
+    assert [e.value for e in at.error] == [
+        (
+            "1 urgent, the longest waiting 1 h 35 min · 1 high, the longest waiting 0 min. "
+            "Review next takes them first."
+        )
+    ]
+    assert _ids(at) == [ids[3], ids[1], ids[0], ids[2]]
+    assert list(at.dataframe[0].value["priority"])[:3] == ["urgent", "high", ""]
+    at.toggle(key="queue_prioritized").set_value(True).run()
+    assert _ids(at) == [ids[3], ids[1]]
+    at.button(key="queue_review_next").click().run()
+    assert at.session_state["review_video_id"] == ids[3]

@@ -403,6 +403,33 @@ def test_an_admin_removes_the_video_on_screen_and_moderators_cannot(signed_in, s
     assert json.loads(entry.detail_json)["reason"] == "takedown 42"
 
 
+def test_a_lead_sets_the_priority_the_moderator_sees_it(signed_in, seeded) -> None:
+    """Leads and admins raise a video's priority from the Review page (audited with their
+    name); moderators see it with its reason and have no form to change it."""
+    video_id = seeded.video_ids[2]
+    at = _open(signed_in("boss"), video_id)
+    assert not at.error
+    at.selectbox(key=f"review_priority_level_{video_id}").set_value("urgent")
+    at.text_input(key=f"review_priority_reason_{video_id}").input("legal request 7")
+    at.button[[b.label for b in at.button].index("Set priority")].click().run()
+    assert not at.exception
+    assert md_escape(f"Video {video_id} is of urgent priority now.") in [
+        s.value for s in at.success
+    ]
+    assert md_escape("Urgent priority: legal request 7") in [e.value for e in at.error]
+    with seeded.db.session() as s:
+        [entry] = audit.list_audit(s, video_id=video_id, action="priority_set")
+    assert entry.username == "boss"
+    assert json.loads(entry.detail_json) == {
+        "priority": "urgent",
+        "before": "normal",
+        "reason": "legal request 7",
+    }
+    moderator = _open(signed_in("mod"), video_id)
+    assert md_escape("Urgent priority: legal request 7") in [e.value for e in moderator.error]
+    assert "Set priority" not in [b.label for b in moderator.button]
+
+
 def test_back_opens_the_last_video_left_as_it_was_written(signed_in, seeded) -> None:
     """A save made by mistake: "back" reopens the video with the saved tags ticked, a second
     save corrects it, and the queue goes on with the video that was on screen; back again
