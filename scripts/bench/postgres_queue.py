@@ -5,13 +5,15 @@ Fills an empty database (``--url``; everything in it is replaced) with ``--video
 ``generate_series``: titles of two words from two 100-word lists plus a number, so one word
 matches 1 % of the videos, a pair of words 0.01 %, and "clip 99" 1.1 % (99, 990-999, ...), newest
 ``created_at`` first by id, every video ranked (``review_rank``, as the ranker leaves a pool), 1 %
-flagged, spoken in English but 2 % in German and 0.1 % with no language detected. Beside the
+flagged, 0.1 % of high and 0.01 % of urgent priority (raised as they arrived), spoken in
+English but 2 % in German and 0.1 % with no language detected. Beside the
 queue page's reads, Review next's candidates (``claim_candidates``) for an account of any
 language, a German-only one and a Japanese-only one (no Japanese video: only the undetected
 ones are its). Then each read, median of ``--repeats`` after one warm-up, three times: with the
 indexes (made before the load, as ``init_db`` does), with them dropped, with them made again, each
 after ``VACUUM ANALYZE`` (what autovacuum does after a bulk load; it also merges the rows a trigram
-index holds in its pending list). Each read's matches are printed too: the three must agree.
+index holds in its pending list); the review order's index (``create_postgres_review_order_index``)
+is dropped and made again with them. Each read's matches are printed too: the three must agree.
 
     python -m scripts.bench.postgres_queue --url postgresql+psycopg://USER@HOST/EMPTY_DB
 """
@@ -27,7 +29,12 @@ from sqlalchemy import create_engine, text
 
 from core.auth import CurrentUser
 from core.review import CLAIM_CANDIDATES, DEFAULT_CLAIM_STATES
-from db.engine import Database, create_postgres_queue_indexes, init_db
+from db.engine import (
+    Database,
+    create_postgres_queue_indexes,
+    create_postgres_review_order_index,
+    init_db,
+)
 from db.queries import review as review_q
 from db.queries import users as users_q
 from db.queries.review import QueueFilters, list_queue
@@ -38,6 +45,7 @@ SECOND_WORDS = [f"b{i:02d}" for i in range(100)]
 READS: dict[str, QueueFilters] = {
     "default order": QueueFilters(),
     "newest first": QueueFilters(sort="newest"),
+    "high and urgent only": QueueFilters(prioritized_only=True),
     "search, a word pair (0.01 %)": QueueFilters(search="a17 b42"),
     "search, one word (1 %)": QueueFilters(search="b42"),
     'search, "clip 99": "clip" in every title (1.1 %)': QueueFilters(search="clip 99"),
@@ -47,7 +55,12 @@ CLAIMS: dict[str, tuple[str, ...]] = {  # Review next's candidates: account -> i
     "Review next, German only (2 %)": ("de",),
     "Review next, Japanese only (none; 0.1 % undetected)": ("ja",),
 }
-INDEXES = ("ix_video_created_at", "ix_video_title_trgm", "ix_video_spoken_language")
+INDEXES = (
+    "ix_video_created_at",
+    "ix_video_title_trgm",
+    "ix_video_spoken_language",
+    "ix_video_review_order",
+)
 
 
 def fill(db: Database, videos: int) -> float:
@@ -59,12 +72,15 @@ def fill(db: Database, videos: int) -> float:
         session.exec(
             text(
                 "INSERT INTO video (title, description, status, created_at, updated_at, version, "
-                "flagged, spoken_language, review_rank, uncertainty) "
+                "flagged, spoken_language, review_rank, uncertainty, priority, prioritized_at) "
                 f"SELECT ({first})[1 + ((i % 100) * 19) % 100] || ' ' "
                 f"|| ({second})[1 + (i / 100) % 100]"
                 " || ' clip ' || i, '', 'predicted', now() - i * interval '1 second', now(), 0, "
                 "i % 100 = 0, CASE WHEN i % 50 = 0 THEN 'de' WHEN i % 1000 = 1 THEN NULL "
-                "ELSE 'en' END, i - 1, (i % 997) / 997.0 FROM generate_series(1, :n) AS i"
+                "ELSE 'en' END, i - 1, (i % 997) / 997.0, "
+                "CASE WHEN i % 10000 = 7 THEN 2 WHEN i % 1000 = 3 THEN 1 ELSE 0 END, "
+                "CASE WHEN i % 1000 = 3 OR i % 10000 = 7 THEN now() - i * interval '1 second' END "
+                "FROM generate_series(1, :n) AS i"
             ).bindparams(n=videos)
         )
     return time.perf_counter() - started
@@ -159,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with db.session() as session:
         create_postgres_queue_indexes(session.connection())
+        create_postgres_review_order_index(session.connection())
     built_s = time.perf_counter() - started
     vacuum(args.url)
     columns["with them again"] = measure_all(db, accounts, args.repeats)

@@ -20,6 +20,7 @@ def test_every_read_is_timed_in_three_columns(new_postgres_db, capsys) -> None:
     assert matches["default order"] == "20,000"
     assert matches["search, one word (1 %)"] == "200"  # b42: 100 in every 10,000
     assert matches["search, a word pair (0.01 %)"] == "2"
+    assert matches["high and urgent only"] == "22"  # 20 high, 2 urgent
     # Review next's candidates: 16 for each account (20 undetected videos are the Japanese one's)
     assert {matches[name] for name in CLAIMS} == {"16"}
 
