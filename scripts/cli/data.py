@@ -1,4 +1,4 @@
-"""Data commands: init, import-taxonomy, import, export, remove, users, serve.
+"""Data commands: init, import-taxonomy, import, export, remove, priority, users, serve.
 
 Light commands: the core modules behind them are imported inside each command (see
 scripts/cli/__init__.py).
@@ -192,6 +192,45 @@ def remove(
         raise fail(f"{failed} of {len(set(video_ids))} videos not removed")
 
 
+class PriorityLevel(StrEnum):
+    normal = "normal"
+    high = "high"
+    urgent = "urgent"
+
+
+def priority(
+    video_ids: Annotated[list[int], typer.Argument(help="Ids of the videos.")],
+    level: Annotated[PriorityLevel, typer.Option(help="How soon moderators see them.")],
+    reason: Annotated[
+        str, typer.Option(help="Why, shown to moderators (a user's report, a legal request).")
+    ] = "",
+) -> None:
+    """Raise or lower how soon videos are reviewed: Review next serves urgent videos first, then
+    high ones, the longest waiting first among equals. Audited."""
+    from core import review
+    from core.errors import TaggerError
+
+    db = open_database()
+    failed = 0
+    for video_id in dict.fromkeys(video_ids):
+        try:
+            with db.session() as session:
+                review.set_priority(
+                    session,
+                    video_id=video_id,
+                    user=None,
+                    priority=review.parse_priority(level),
+                    reason=reason,
+                )
+        except TaggerError as e:  # one bad id must not keep the others
+            failed += 1
+            console.print(f"[red]video {video_id}: {e}[/red]", highlight=False)
+            continue
+        console.print(f"video {video_id}: {level} priority", highlight=False)
+    if failed:
+        raise fail(f"{failed} of {len(set(video_ids))} videos not changed")
+
+
 users_app = typer.Typer(help="Manage dashboard accounts.", no_args_is_help=True)
 
 
@@ -359,5 +398,6 @@ def register(app: typer.Typer) -> None:
     app.command("import")(import_dataset)
     app.command("export")(export)
     app.command("remove")(remove)
+    app.command("priority")(priority)
     app.add_typer(users_app, name="users")
     app.command("serve")(serve)

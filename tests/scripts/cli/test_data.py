@@ -34,7 +34,16 @@ def _one_line_error(result) -> str:
 def test_help_lists_the_commands() -> None:
     result = _run("--help")
     assert result.exit_code == 0
-    for command in ("init", "import-taxonomy", "import", "export", "remove", "users", "serve"):
+    for command in (
+        "init",
+        "import-taxonomy",
+        "import",
+        "export",
+        "remove",
+        "priority",
+        "users",
+        "serve",
+    ):
         assert command in result.output
     for sub in (
         ["import", "--help"],
@@ -244,6 +253,31 @@ def test_listings_print_one_table_each(settings: Settings) -> None:
     header = next(line for line in result.output.splitlines() if "username" in line)
     assert all(column in header for column in ("id", "role", "created", "disabled"))
     assert "ann" in result.output and "moderator" in result.output
+
+
+def test_priority_raises_each_video_and_reports_the_ones_it_could_not(settings: Settings) -> None:
+    assert _run("init").exit_code == 0
+    db = get_database()
+    with db.session() as s:
+        ids = [videos.create_video(s, title=f"v{i}").id for i in range(2)]
+    result = _run(
+        "priority", str(ids[0]), "999", str(ids[1]), "--level", "urgent", "--reason", "legal 7"
+    )
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[:3] == [
+        f"video {ids[0]}: urgent priority",
+        "video 999: no video with id 999",
+        f"video {ids[1]}: urgent priority",
+    ]
+    assert lines[-1] == "error: 1 of 3 videos not changed"
+    with db.session() as s:
+        stored = videos.get_videos(s, video_ids=ids)
+        entries = audit.list_audit(s, action="priority_set")
+    assert {(v.priority, v.priority_reason) for v in stored} == {(2, "legal 7")}
+    assert sorted(e.video_id for e in entries) == ids
+    assert _run("priority", str(ids[0]), "--level", "normal").exit_code == 0
+    assert _run("priority", str(ids[0]), "--level", "asap").exit_code == 2
 
 
 def test_remove_takes_each_video_and_reports_the_ones_it_could_not(settings: Settings) -> None:
