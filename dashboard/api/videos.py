@@ -202,6 +202,10 @@ def list_videos(
         str | None,
         Query(max_length=200, description="The id your platform gave the video at upload."),
     ] = None,
+    priority: Annotated[
+        list[PriorityLevel] | None,
+        Query(description="Videos of these review priorities (repeatable)."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> VideoPage | JSONResponse:
@@ -220,6 +224,7 @@ def list_videos(
             reviewed=reviewed,
             created_since=created_since,
             external_id=external_id,
+            priorities=[review.parse_priority(level) for level in priority or []],
             after_id=after_id,
             limit=limit + 1,
         )

@@ -662,13 +662,14 @@ def list_videos_after(
     reviewed: bool | None = None,
     created_since: datetime | None = None,
     external_id: str | None = None,
+    priorities: Sequence[ReviewPriority] = (),
     after_id: int | None = None,
     limit: int = 50,
 ) -> list[Video]:
     """A keyset page of videos in id order (the HTTP API's stable listing): stored ``statuses``,
     ``tag`` as in :class:`QueueFilters` (predicted or labelled with it or a narrower tag),
     ``reviewed`` by a human or not, created at or after ``created_since``, the platform's
-    ``external_id``; ids after ``after_id``.
+    ``external_id``, review ``priorities``; ids after ``after_id``.
     """
     unknown = set(statuses) - {s.value for s in VideoStatus}
     if unknown:
@@ -683,6 +684,8 @@ def list_videos_after(
         conds.append(col(Video.created_at) >= created_since)
     if external_id is not None:
         conds.append(col(Video.external_id) == external_id)
+    if priorities:
+        conds.append(col(Video.priority).in_([int(p) for p in priorities]))
     if after_id is not None:
         conds.append(col(Video.id) > after_id)
     query = select(Video).where(*conds).order_by(col(Video.id)).limit(limit)

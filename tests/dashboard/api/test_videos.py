@@ -333,6 +333,8 @@ def test_a_platform_raises_a_videos_priority_at_upload_or_later(api, clip):
     assert raised.json()["priority"]["level"] == "high"
     listed = api.client.get("/v1/videos", headers=api.auth("read")).json()["items"]
     assert {v["id"]: v["priority"] for v in listed} == {body["id"]: "urgent", other: "high"}
+    high = api.client.get("/v1/videos?priority=high&priority=normal", headers=api.auth("read"))
+    assert [v["id"] for v in high.json()["items"]] == [other]
     lowered = api.client.put(url, headers=api.auth("write"), json={"level": "normal"}).json()
     assert lowered["priority"] == {"level": "normal", "reason": None, "since": None}
     with api.db.session() as session:
