@@ -111,6 +111,13 @@ class Settings(BaseSettings):
             "start, deliveries given up), with a time, level and source on each line."
         ),
     )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description=(
+            "How the dashboard server writes its log lines, its own and Streamlit's: 'text' "
+            "lines to read, or 'json': one JSON object a line, for a log aggregator."
+        ),
+    )
     api_storage_prefixes: str = Field(
         "",
         description=(
