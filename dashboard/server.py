@@ -9,12 +9,12 @@ HTTP answer gets the security headers of ``dashboard/headers.py`` and is counted
 server's metrics (``dashboard/traffic.py``). Three background threads run for the server's
 lifetime: the webhook sender, the retraining policy's watcher (unless ``retrain_poll_s`` is 0)
 and the review queue's ranker (unless ``rerank_after_s`` is 0); the API's health answer reports
-them. The product's loggers write to stderr at ``TAGGER_LOG_LEVEL``, in Streamlit's line format.
+them. The product's loggers write to stderr at ``TAGGER_LOG_LEVEL``, in Streamlit's line format
+or, with ``TAGGER_LOG_FORMAT=json``, as JSON objects, and Streamlit's too (``server_logs.py``).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,14 +33,13 @@ from core.webhooks import WebhookSender
 from dashboard.api import create_api
 from dashboard.headers import SecurityHeaders
 from dashboard.routes import binary, media, session, sso
+from dashboard.server_logs import set_up_server_logs
 from dashboard.traffic import RouteTemplates, TrafficMetrics
 from db.engine import get_database
 
 APP_SCRIPT = Path(__file__).resolve().parent / "app.py"
-# the product's own log lines, as Streamlit's are written (dashboard/.streamlit/config.toml)
-LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s"
 
-logging.basicConfig(level=get_settings().log_level, format=LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S")
+set_up_server_logs(get_settings())
 
 API_PATH = "/api"
 
