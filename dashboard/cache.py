@@ -143,6 +143,12 @@ def throughput(url: str, since: datetime) -> list[analytics.ThroughputRow]:
 
 
 @st.cache_data(ttl=ANALYTICS_TTL_S, show_spinner=False)
+def priority_turnaround(url: str, since: datetime) -> list[analytics.PriorityTurnaround]:
+    with database().session() as session:
+        return analytics.priority_turnaround(session, since=since)
+
+
+@st.cache_data(ttl=ANALYTICS_TTL_S, show_spinner=False)
 def disagreement(url: str, model_version_id: int) -> list[analytics.TagDisagreement]:
     with database().session() as session:
         return analytics.disagreement_by_tag(session, model_version_id=model_version_id)

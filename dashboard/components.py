@@ -59,6 +59,14 @@ def timecode(seconds: float) -> str:
 _NOTE_STATUS = {"used": "used", "fallback": "replaced", "dropped": "missing", "warning": "check"}
 
 
+def duration(seconds: float | None) -> str:
+    """``3 h 5 min``, ``12 min`` (whole minutes, down); ``–`` for None."""
+    if seconds is None:
+        return "–"
+    minutes = max(0, int(seconds // 60))
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
 def render_ingest_details(notes: Sequence[dict], onscreen: Sequence[dict]) -> None:
     """What ingest used for each modality and what it left out and why (damaged files), and
     the text read on the keyframes with when it was on screen."""

@@ -1,6 +1,7 @@
 """Analytics: label distribution over the taxonomy (tier 1, then drill down), moderator
-throughput, where the active model and the moderators disagree, and likely label errors that an
-admin can send back for a second review."""
+throughput, how long high and urgent videos waited for their review, where the active model and
+the moderators disagree, and likely label errors that an admin can send back for a second
+review."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core.review import priority_name
 from dashboard import actions, cache, state
-from dashboard.components import count_axis, require_taxonomy
+from dashboard.components import count_axis, duration, require_taxonomy
 from dashboard.quality import render_agreement
 from db.tables import utcnow
 
@@ -76,6 +78,23 @@ if throughput:
     )
 else:
     st.caption("No reviews saved in this period.")
+
+st.markdown("**High and urgent videos: from raised to reviewed** (same period)")
+turnaround = cache.priority_turnaround(db.url, since)
+waiting = cache.priority_backlog(db.url)
+st.dataframe(
+    pd.DataFrame(
+        {
+            "priority": [priority_name(t.priority) for t in turnaround],
+            "reviewed": [t.reviewed for t in turnaround],
+            "median wait": [duration(t.median_s) for t in turnaround],
+            "90 % within": [duration(t.p90_s) for t in turnaround],
+            "waiting now": [waiting[t.priority].videos for t in turnaround],
+        }
+    ),
+    hide_index=True,
+    key="analytics_turnaround",
+)
 
 # --- agreement on overlap videos (label quality; leads and admins) -----------------------------
 if user.is_lead:

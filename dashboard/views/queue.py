@@ -10,8 +10,6 @@ and how many videos arrived since (core/lifecycle/queue_ranking.py ranks them).
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pandas as pd
 import streamlit as st
 
@@ -19,7 +17,7 @@ from core.lifecycle import liveness
 from core.lifecycle.coverage import ColdStart
 from core.review import priority_name
 from dashboard import actions, cache, readers, state
-from dashboard.components import md_escape
+from dashboard.components import duration, md_escape
 from db.queries.review import IN_REVIEW, QueueFilters, VideoClaimedError
 from db.tables import ReviewPriority, VideoStatus, utcnow
 
@@ -62,12 +60,6 @@ def cold_start_caption(cold: ColdStart) -> str:
         f"The model is new ({cold.labelled:,} of {cold.needed:,} labelled videos): until then "
         "the queue opens with one typical video of each least-labelled kind of content."
     )
-
-
-def waited(since: datetime) -> str:
-    """``3 h 5 min``: how long a video raised at ``since`` has waited."""
-    minutes = max(0, int((utcnow() - since).total_seconds() // 60))
-    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 db = cache.database()
@@ -126,7 +118,7 @@ if waiting:
     show(
         " · ".join(
             f"{backlog.videos:,} {priority_name(level)}, the longest waiting "
-            f"{waited(backlog.oldest_since)}"
+            f"{duration((utcnow() - backlog.oldest_since).total_seconds())}"
             for level, backlog in waiting
         )
         + ". Review next takes them first.",

@@ -1,5 +1,6 @@
-"""Read-only aggregates for the analytics page: label distribution, moderator throughput,
-model-vs-human disagreement per tag and likely label errors.
+"""Read-only aggregates for the analytics page: label distribution, moderator throughput, how
+long high and urgent videos waited for their review, model-vs-human disagreement per tag and
+likely label errors.
 
 Label sets are compared closed upward (a ``Sports: Soccer`` label implies ``Sports``), the same
 convention as the hierarchical metrics. The closure is a small (node, ancestor) table sent as
@@ -8,6 +9,8 @@ convention as the hierarchical metrics. The closure is a small (node, ancestor) 
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -23,6 +26,7 @@ from db.tables import (
     Label,
     LabelSource,
     Prediction,
+    ReviewPriority,
     TaxonomyEdge,
     TaxonomyNode,
     User,
@@ -182,6 +186,46 @@ def moderator_throughput(
         key = (created_at.date(), username or "?")
         counts[key] = counts.get(key, 0) + 1
     return [ThroughputRow(day=d, username=u, n_reviews=n) for (d, u), n in sorted(counts.items())]
+
+
+@dataclass(frozen=True)
+class PriorityTurnaround:
+    priority: ReviewPriority
+    reviewed: int  # videos of this priority reviewed in the period
+    median_s: float | None  # from the priority being raised to the review; None: none reviewed
+    p90_s: float | None
+
+
+def priority_turnaround(session: Session, *, since: datetime) -> list[PriorityTurnaround]:
+    """Urgent, then high videos reviewed since ``since``: how long each waited from being
+    raised to its review (the promise a moderation team makes for reported videos). Videos
+    raised after their review (sent back later) are left out."""
+    waits: dict[ReviewPriority, list[float]] = {ReviewPriority.URGENT: [], ReviewPriority.HIGH: []}
+    rows = session.exec(
+        select(Video.priority, Video.prioritized_at, Video.reviewed_at).where(
+            col(Video.priority) > ReviewPriority.NORMAL,
+            col(Video.reviewed_at) >= since,
+            col(Video.reviewed_at) >= col(Video.prioritized_at),
+        )
+    )
+    for level, raised_at, reviewed_at in rows:
+        waits[ReviewPriority(level)].append((reviewed_at - raised_at).total_seconds())
+    return [
+        PriorityTurnaround(
+            priority=level,
+            reviewed=len(seconds),
+            median_s=statistics.median(seconds) if seconds else None,
+            p90_s=_percentile(seconds, 0.9) if seconds else None,
+        )
+        for level, seconds in waits.items()
+    ]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """The nearest-rank percentile: a wait some video really had."""
+    ordered = sorted(values)
+    rank = math.ceil(round(q * len(ordered), 9))  # rounded: 0.9 * 30 is 27.000000000000004
+    return ordered[max(rank, 1) - 1]
 
 
 def _human_closed(session: Session, closure: Values):

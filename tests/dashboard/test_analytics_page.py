@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
-from db.queries import videos
+from db.queries import users, videos
+from db.tables import ReviewPriority, utcnow
 
 
 def test_analytics_and_send_back(signed_in, seeded) -> None:
@@ -45,3 +47,37 @@ def test_moderator_cannot_send_back(signed_in, seeded) -> None:
     at = mod.switch_page("views/analytics.py").run()
     assert at.dataframe  # sees the list
     assert "Send back for second review" not in [b.label for b in at.button]
+
+
+def test_the_page_says_how_long_high_and_urgent_videos_waited(signed_in, seeded) -> None:
+    vid, waiting = seeded.video_ids[:2]
+    with seeded.db.session() as s:  # before a sign-in shows (and caches) the queue's counts
+        moderator = users.get_user_by_name(s, username="mod")
+        review_rules.set_priority(
+            s,
+            video_id=vid,
+            user=None,
+            priority=ReviewPriority.URGENT,
+            now=utcnow() - timedelta(minutes=75),
+        )
+        review_rules.set_priority(s, video_id=waiting, user=None, priority=ReviewPriority.URGENT)
+        review_rules.save_review(s, video_id=vid, expected_version=0, node_ids=[], user=moderator)
+    at = signed_in("boss").switch_page("views/analytics.py").run()
+    assert not at.exception
+    [table] = [d.value for d in at.dataframe if "median wait" in d.value.columns]
+    assert table.to_dict("records") == [
+        {
+            "priority": "urgent",
+            "reviewed": 1,
+            "median wait": "1 h 15 min",
+            "90 % within": "1 h 15 min",
+            "waiting now": 1,
+        },
+        {
+            "priority": "high",
+            "reviewed": 0,
+            "median wait": "–",
+            "90 % within": "–",
+            "waiting now": 0,
+        },
+    ]

@@ -12,7 +12,7 @@ from db.queries import analytics, labels, taxonomy, users, videos
 from db.queries import model_versions as models
 from db.queries.model_versions import PredictionRow
 from db.queries.videos import PredictionSummary
-from db.tables import TaxonomyNode, VideoStatus, utcnow
+from db.tables import ReviewPriority, TaxonomyNode, Video, VideoStatus, utcnow
 
 NODES = [
     ("s", "Sports", None, "Sports", 1, 0),
@@ -130,3 +130,48 @@ def test_likely_label_errors(database: Database, seeded: dict) -> None:
     assert found[0].kind == "doubtful" and found[0].probability == 0.0
     with pytest.raises(ValueError, match="min_confidence"), database.session() as s:
         analytics.likely_label_errors(s, model_version_id=seeded["model"], min_confidence=0.3)
+
+
+def test_priority_turnaround_measures_from_raised_to_reviewed(database: Database) -> None:
+    """Waits of 10, 20, ..., 100 minutes for urgent videos: median 55, 90 % within 90 (the
+    nearest rank); a video reviewed before it was raised, one reviewed before the period and a
+    normal one are left out; high has none."""
+    now = utcnow()
+    with database.session() as s:
+        for minutes in range(10, 101, 10):
+            s.add(
+                Video(
+                    title=f"waited {minutes}",
+                    priority=ReviewPriority.URGENT,
+                    prioritized_at=now - timedelta(hours=3),
+                    reviewed_at=now - timedelta(hours=3) + timedelta(minutes=minutes),
+                )
+            )
+        s.add(  # raised after its review (sent back later): not a wait
+            Video(
+                title="raised later",
+                priority=ReviewPriority.URGENT,
+                prioritized_at=now,
+                reviewed_at=now - timedelta(hours=1),
+            )
+        )
+        s.add(  # reviewed before the period
+            Video(
+                title="old",
+                priority=ReviewPriority.HIGH,
+                prioritized_at=now - timedelta(days=40),
+                reviewed_at=now - timedelta(days=39),
+            )
+        )
+        s.add(Video(title="normal", reviewed_at=now))
+    with database.session() as s:
+        urgent, high = analytics.priority_turnaround(s, since=now - timedelta(days=30))
+    assert (urgent.priority, urgent.reviewed) == (ReviewPriority.URGENT, 10)
+    assert urgent.median_s == pytest.approx(55 * 60)
+    assert urgent.p90_s == pytest.approx(90 * 60)
+    assert (high.priority, high.reviewed, high.median_s, high.p90_s) == (
+        ReviewPriority.HIGH,
+        0,
+        None,
+        None,
+    )
