@@ -209,7 +209,10 @@ def _upgrade_to_13(connection: Connection) -> None:
 
 def _upgrade_to_14(connection: Connection) -> None:
     """Each video's review priority, its reason and since when (Review next serves the highest
-    first), and PostgreSQL's index of that order (:func:`create_postgres_review_order_index`)."""
+    first), PostgreSQL's index of that order (:func:`create_postgres_review_order_index`), and the
+    rules that raise it from the model's predictions."""
+    table = SQLModel.metadata.tables["priority_rule"]
+    SQLModel.metadata.create_all(connection, tables=[table], checkfirst=True)
     # DuckDB adds no column with a constraint; its rows get the default all the same
     not_null = " NOT NULL" if connection.dialect.name == "postgresql" else ""
     _add_missing_columns(

@@ -150,6 +150,9 @@ class AuditAction(StrEnum):
     VIDEO_REMOVED = "video_removed"
     # a video's review priority raised or lowered (core/review.py: set_priority)
     PRIORITY_SET = "priority_set"
+    # a rule raising the priority of videos the model gives a tag added or removed
+    PRIORITY_RULE_ADDED = "priority_rule_added"
+    PRIORITY_RULE_REMOVED = "priority_rule_removed"
 
 
 # --- schema bookkeeping -------------------------------------------------------------------------
@@ -472,6 +475,21 @@ class RetrainPolicy(SQLModel, table=True):
     # the policy's last retrain, failed or not (a run that failed is not retried at once)
     last_run_at: datetime | None = _ts(nullable=True, default_now=False)
     last_run_job_id: int | None = None  # its background job; None: ``tagger retrain-if-due``
+
+
+class PriorityRule(SQLModel, table=True):
+    """A tag the model's prediction raises a video's review priority for (core/priority_rules.py):
+    when the active model gives ``node_id`` at least ``min_probability`` to a video not reviewed
+    yet, it is raised to ``priority`` (a ReviewPriority) unless it is there already."""
+
+    __tablename__ = "priority_rule"
+
+    id: int | None = _seq_id("priority_rule_id_seq")
+    node_id: str = Field(unique=True)
+    min_probability: float = Field(sa_type=Double)
+    priority: int
+    created_at: datetime = _ts()
+    created_by: int | None = None  # User.id; None: the command line
 
 
 class QueueRanking(SQLModel, table=True):

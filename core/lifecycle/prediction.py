@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core import priority_rules
 from core.classifier import TagTree, decode, tag_tree
 from core.config import Settings
 from core.lifecycle import model_inputs, registry, review_order
@@ -117,7 +118,8 @@ def _predict_batch(db: Database, model: registry.LoadedModel, video_ids: list[in
 def store_predictions(
     db: Database, *, model: registry.LoadedModel, video_ids: list[int], proba: np.ndarray
 ) -> int:
-    """Write the rows and summaries of one batch in one transaction; returns videos written."""
+    """Write the rows and summaries of one batch in one transaction, with the priorities the
+    rules raise from them (:mod:`core.priority_rules`); returns videos written."""
     meta = model.metadata
     clf = model.classifier
     decisions = proba >= clf.thresholds_
@@ -152,6 +154,9 @@ def store_predictions(
         models_q.put_predictions(session, model_version_id=model.version_id, rows=rows)
         videos_q.set_prediction_summaries(
             session, model_version_id=model.version_id, summaries=summaries
+        )
+        priority_rules.apply_rules(
+            session, model_version_id=model.version_id, video_ids=[s.video_id for s in summaries]
         )
     return len(summaries)
 

@@ -21,6 +21,7 @@ from db.engine import Database, DatabaseBusyError, SchemaTooNewError, get_databa
 from db.locking import FairFileLock
 from db.tables import (
     ApiToken,
+    PriorityRule,
     QueueRanking,
     RetrainPolicy,
     ReviewPriority,
@@ -114,12 +115,17 @@ _V11_COLUMNS = {
 # what version 11 lacked (engine._upgrade_to_12)
 _V12_COLUMNS = {("app_user", "external_id")}
 # what version 13 lacked (engine._upgrade_to_14)
+_V14_TABLES = ["priority_rule"]
 _V14_COLUMNS = {("video", "priority"), ("video", "priority_reason"), ("video", "prioritized_at")}
 
 
 def _rebuild_old_schema(database: Database, version: int) -> None:
     """Replace the schema by what a database at ``version`` looked like, with one video row."""
-    missing_tables = (_V2_TABLES if version < 2 else []) + (_V7_TABLES if version < 7 else [])
+    missing_tables = (
+        (_V2_TABLES if version < 2 else [])
+        + (_V7_TABLES if version < 7 else [])
+        + (_V14_TABLES if version < 14 else [])
+    )
     missing_columns = (
         (_V2_COLUMNS if version < 2 else set())
         | (_V3_COLUMNS if version < 3 else set())
@@ -202,7 +208,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
     assert _POSTGRES_QUEUE_INDEXES & _video_index_names(database) == postgres_only
     with database.session() as session:
         inspector = inspect(session.connection())
-        assert set(_V2_TABLES + _V7_TABLES) <= set(inspector.get_table_names())
+        assert set(_V2_TABLES + _V7_TABLES + _V14_TABLES) <= set(inspector.get_table_names())
         for table, column in (
             _V2_COLUMNS
             | _V3_COLUMNS
@@ -245,6 +251,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
                 neighbour_agreement=0.25,
             )
         )
+        session.add(PriorityRule(node_id="t1", min_probability=0.5, priority=2))
         session.add(User(username="polyglot", password_hash="h", languages="de,ru"))
         session.add(User(username="sso", password_hash="h", sso_identity="https://idp 1"))
         session.add(User(username="scim", password_hash="h", external_id="00u1abc"))
@@ -280,6 +287,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         assert session.exec(select(ApiToken)).one().id is not None  # its sequence exists
         assert session.get(RetrainPolicy, 1).last_run_job_id == 7
         assert session.get(QueueRanking, 1).neighbour_agreement == 0.25
+        assert session.exec(select(PriorityRule)).one().id is not None  # its sequence exists
 
 
 def test_a_new_database_has_postgres_s_queue_indexes_and_duckdb_none(database: Database) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from core import ranking
+from core import priority_rules, ranking
 from core import review as review_rules
 from core.encoders import Encoder, EncoderInput
 from core.ingest import batch as ingest
@@ -15,7 +15,7 @@ from core.lifecycle import prediction, registry, training
 from db.queries import model_versions as models_q
 from db.queries import users as users_q
 from db.queries import videos as videos_q
-from db.tables import PREDICTION_FLOOR, VideoStatus
+from db.tables import PREDICTION_FLOOR, ReviewPriority, VideoStatus
 from scripts.mediagen import write_video
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -176,3 +176,37 @@ def test_ingest_predicts_new_videos_with_the_active_model(
     with db.session() as session:
         video = videos_q.get_video(session, video_id=report.results[0].video_id)
     assert video.status == VideoStatus.PREDICTED and video.predicted_model_id == trained[2].id
+
+
+def test_priority_rules_raise_the_videos_the_active_model_gives_their_tag(db, settings, trained):
+    """The one write path of predictions applies the rules: every video not reviewed whose
+    stored Sports probability reaches 0.5 is urgent, with the tag and its probability as the
+    reason; the others stay normal, the reviewed one too."""
+    taxonomy, ids, _ = trained
+    sports = taxonomy.find("Sports").id
+    with db.session() as session:
+        priority_rules.add_rule(
+            session, tag="Sports", min_probability=0.5, level=ReviewPriority.URGENT, user=None
+        )
+        moderator = users_q.create_user(session, username="mod", password_hash="x")
+        review_rules.save_review(
+            session, video_id=ids[0], expected_version=0, node_ids=[], user=moderator
+        )
+    assert prediction.predict_videos(db, settings=settings) == 32
+    with db.session() as session:
+        videos = videos_q.get_videos(session, video_ids=ids)
+        stored = models_q.get_predictions_for_videos(
+            session, video_ids=ids, model_version_id=videos[0].predicted_model_id
+        )
+    probability = {
+        v.id: next((r.probability for r in stored[v.id] if r.node_id == sports), 0.0)
+        for v in videos
+    }
+    expected = {v.id for v in videos[1:] if probability[v.id] >= 0.5}
+    assert 8 <= len(expected) < 31  # the sports clusters, not everything
+    assert {v.id for v in videos if v.priority == ReviewPriority.URGENT} == expected
+    for video in videos:
+        if video.id in expected:
+            assert video.priority_reason == (
+                f"the model gives Sports {probability[video.id]:.2f} (rule: from 0.50)"
+            )

@@ -1,0 +1,127 @@
+"""Rules that send the videos the model gives a sensitive tag to review sooner.
+
+An admin says "when the active model gives *Sensitive Topics: Terrorism* at least 0.5, the video
+is urgent" (or high); every prediction the active model stores then raises the matching videos
+that are not reviewed yet, with the tag and its probability as the reason the moderator reads.
+A rule never lowers a priority (a platform's or a lead's urgent stays urgent), and a video
+already at the rule's level keeps its place among equals. Every raise, and every rule added or
+removed, is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, select
+
+from core import review
+from core.errors import TaggerError
+from core.taxonomy import resolve_tags
+from db.queries import Actor
+from db.queries import model_versions as models_q
+from db.queries import priority_rules as rules_q
+from db.queries import taxonomy as taxonomy_q
+from db.queries.audit import add_audit
+from db.tables import (
+    PREDICTION_FLOOR,
+    AuditAction,
+    PriorityRule,
+    ReviewPriority,
+    Video,
+    VideoStatus,
+)
+
+_DONE = (VideoStatus.REVIEWED.value, VideoStatus.FAILED.value)  # nothing left to review sooner
+
+
+class PriorityRuleError(TaggerError, ValueError):
+    """A rule that cannot be kept: a level that raises nothing, a probability out of range."""
+
+
+def add_rule(
+    session: Session, *, tag: str, min_probability: float, level: ReviewPriority, user: Actor | None
+) -> PriorityRule:
+    """A rule for ``tag`` (a path or an id) at ``level`` (high or urgent) from
+    ``min_probability`` on (at least the floor under which predictions are not stored)."""
+    if level == ReviewPriority.NORMAL:
+        raise PriorityRuleError("a rule raises videos to high or urgent; normal raises nothing")
+    if not PREDICTION_FLOOR <= min_probability <= 1:
+        raise PriorityRuleError(
+            f"the probability must be between {PREDICTION_FLOOR} (predictions below it are not "
+            f"stored) and 1, got {min_probability}"
+        )
+    [node_id] = resolve_tags(session, [tag])
+    rule = rules_q.add_rule(
+        session,
+        node_id=node_id,
+        min_probability=min_probability,
+        priority=int(level),
+        user_id=user.id if user is not None else None,
+    )
+    add_audit(
+        session,
+        action=AuditAction.PRIORITY_RULE_ADDED,
+        user=user,
+        node_id=node_id,
+        detail={"min_probability": min_probability, "priority": review.priority_name(level)},
+    )
+    return rule
+
+
+def remove_rule(session: Session, *, rule_id: int, user: Actor | None) -> PriorityRule:
+    """Delete a rule (the priorities it raised stay as they are)."""
+    rule = rules_q.remove_rule(session, rule_id=rule_id)
+    add_audit(
+        session,
+        action=AuditAction.PRIORITY_RULE_REMOVED,
+        user=user,
+        node_id=rule.node_id,
+        detail={
+            "min_probability": rule.min_probability,
+            "priority": review.priority_name(rule.priority),
+        },
+    )
+    return rule
+
+
+def apply_rules(session: Session, *, model_version_id: int, video_ids: Sequence[int]) -> int:
+    """Raise the videos whose new prediction by ``model_version_id`` matches a rule, when that
+    version is the active one (a version being tried out decides nothing); among several
+    matching rules the highest level wins, then the most probable tag. Returns how many videos
+    were raised."""
+    active = models_q.get_active_model(session)
+    if active is None or active.id != model_version_id:
+        return 0
+    strongest: dict[int, tuple[PriorityRule, float]] = {}
+    for video_id, rule, probability in rules_q.matches(
+        session, model_version_id=model_version_id, video_ids=video_ids
+    ):
+        held = strongest.get(video_id)
+        if held is None or (rule.priority, probability) > (held[0].priority, held[1]):
+            strongest[video_id] = (rule, probability)
+    if not strongest:
+        return 0
+    below = session.exec(
+        select(Video.id, Video.priority).where(
+            col(Video.id).in_(list(strongest)), col(Video.status).not_in(_DONE)
+        )
+    ).all()
+    tags = {rule.node_id for rule, _ in strongest.values()}
+    paths = taxonomy_q.node_paths(session, node_ids=tags)
+    raised = 0
+    for video_id, priority in below:
+        rule, probability = strongest[video_id]
+        if priority >= rule.priority:
+            continue
+        review.set_priority(
+            session,
+            video_id=video_id,
+            user=None,
+            priority=ReviewPriority(rule.priority),
+            reason=(
+                f"the model gives {paths.get(rule.node_id, rule.node_id)} {probability:.2f} "
+                f"(rule: from {rule.min_probability:.2f})"
+            ),
+        )
+        raised += 1
+    return raised
