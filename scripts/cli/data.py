@@ -1,4 +1,5 @@
-"""Data commands: init, import-taxonomy, import, export, remove, priority, users, serve.
+"""Data commands: init, import-taxonomy, import, export, remove, priority, priority-rules, users,
+serve.
 
 Light commands: the core modules behind them are imported inside each command (see
 scripts/cli/__init__.py).
@@ -231,6 +232,75 @@ def priority(
         raise fail(f"{failed} of {len(set(video_ids))} videos not changed")
 
 
+rules_app = typer.Typer(
+    help="Rules that raise the review priority of videos the active model gives a tag.",
+    no_args_is_help=True,
+)
+
+
+class RuleLevel(StrEnum):
+    high = "high"
+    urgent = "urgent"
+
+
+@rules_app.command("add")
+def rules_add(
+    tag: Annotated[str, typer.Argument(help='A tag path ("Sensitive Topics: Terrorism") or id.')],
+    min_probability: Annotated[
+        float, typer.Option(help="The model's probability for the tag from which it applies.")
+    ],
+    level: Annotated[RuleLevel, typer.Option(help="The priority it raises videos to.")],
+) -> None:
+    """Raise every video not reviewed yet that the active model gives TAG at least
+    --min-probability to --level, from its next prediction on (new uploads, `tagger predict`)."""
+    from core import priority_rules, review
+
+    with open_database().session() as session:
+        rule = priority_rules.add_rule(
+            session,
+            tag=tag,
+            min_probability=min_probability,
+            level=review.parse_priority(level),
+            user=None,
+        )
+        path = taxonomy_queries.node_paths(session, node_ids=[rule.node_id])[rule.node_id]
+    console.print(f"rule {rule.id}: {path} from {min_probability:.2f} -> {level}", highlight=False)
+
+
+@rules_app.command("list")
+def rules_list() -> None:
+    """The rules, the most urgent first."""
+    from core.review import priority_name
+    from db.queries import priority_rules as rules_q
+
+    with open_database().session() as session:
+        rules = rules_q.list_rules(session)
+        paths = taxonomy_queries.node_paths(session, node_ids=[r.node_id for r in rules])
+    print_table(
+        ("id", "tag", "from probability", "priority", "created"),
+        (
+            (
+                str(r.id),
+                paths.get(r.node_id, r.node_id),
+                f"{r.min_probability:.2f}",
+                priority_name(r.priority),
+                when(r.created_at),
+            )
+            for r in rules
+        ),
+    )
+
+
+@rules_app.command("remove")
+def rules_remove(rule_id: Annotated[int, typer.Argument()]) -> None:
+    """Delete a rule (the priorities it raised stay)."""
+    from core import priority_rules
+
+    with open_database().session() as session:
+        priority_rules.remove_rule(session, rule_id=rule_id, user=None)
+    console.print(f"removed rule {rule_id}")
+
+
 users_app = typer.Typer(help="Manage dashboard accounts.", no_args_is_help=True)
 
 
@@ -399,5 +469,6 @@ def register(app: typer.Typer) -> None:
     app.command("export")(export)
     app.command("remove")(remove)
     app.command("priority")(priority)
+    app.add_typer(rules_app, name="priority-rules")
     app.add_typer(users_app, name="users")
     app.command("serve")(serve)

@@ -41,6 +41,7 @@ def test_help_lists_the_commands() -> None:
         "export",
         "remove",
         "priority",
+        "priority-rules",
         "users",
         "serve",
     ):
@@ -278,6 +279,37 @@ def test_priority_raises_each_video_and_reports_the_ones_it_could_not(settings: 
     assert sorted(e.video_id for e in entries) == ids
     assert _run("priority", str(ids[0]), "--level", "normal").exit_code == 0
     assert _run("priority", str(ids[0]), "--level", "asap").exit_code == 2
+
+
+def test_priority_rules_add_list_remove(settings: Settings) -> None:
+    assert _run("init").exit_code == 0
+    added = _run(
+        "priority-rules",
+        "add",
+        "Sensitive Topics: Terrorism",
+        "--min-probability",
+        "0.5",
+        "--level",
+        "urgent",
+    )
+    assert added.exit_code == 0, added.output
+    assert added.output.strip() == "rule 1: Sensitive Topics: Terrorism from 0.50 -> urgent"
+    listed = _run("priority-rules", "list").output
+    assert "Terrorism" in listed and "urgent" in listed and "0.50" in listed  # a narrow table
+    again = _run("priority-rules", "add", "8FD8nI", "--min-probability", "0.9", "--level", "high")
+    assert _one_line_error(again) == (
+        "error: tag 8FD8nI already has a priority rule; remove it first"
+    )
+    assert _one_line_error(
+        _run("priority-rules", "add", "Cooking?", "--min-probability", "0.5", "--level", "high")
+    ).startswith("error: unknown tag(s): 'Cooking?'")
+    assert _run("priority-rules", "remove", "1").output.strip() == "removed rule 1"
+    assert _one_line_error(_run("priority-rules", "remove", "1")) == (
+        "error: no priority rule with id 1"
+    )
+    with get_database().session() as s:
+        actions = [e.action for e in audit.list_audit(s)]
+    assert actions.count("priority_rule_added") == actions.count("priority_rule_removed") == 1
 
 
 def test_remove_takes_each_video_and_reports_the_ones_it_could_not(settings: Settings) -> None:
