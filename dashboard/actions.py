@@ -21,6 +21,7 @@ import streamlit as st
 from sqlmodel import Session
 
 from core import auth, bulk_review, lead_review, quality, removal, sso
+from core import priority_rules as priority_rules_core
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from core.auth import CurrentUser
@@ -32,9 +33,10 @@ from dashboard import cache, deferred, state
 from dashboard.components import md_escape
 from db.engine import Database
 from db.queries import audit, review
+from db.queries import priority_rules as rules_q
 from db.queries import quality as quality_q
 from db.queries.quality import AnswerGroup, OverlapConfig
-from db.tables import AuditAction, RetrainPolicy, Role, Video, utcnow
+from db.tables import AuditAction, PriorityRule, RetrainPolicy, Role, Video, utcnow
 
 if TYPE_CHECKING:
     from core.agreement import AgreementReport
@@ -244,6 +246,25 @@ def set_priority(db: Database, *, video_id: int, level: str, reason: str) -> Vid
 
 
 # --- admin --------------------------------------------------------------------------------------
+
+
+def priority_rules(db: Database) -> list[PriorityRule]:
+    return _read_as(db, Role.ADMIN, rules_q.list_rules)
+
+
+def add_priority_rule(db: Database, *, node_id: str, min_probability: float, level: str) -> None:
+    _as(
+        db,
+        Role.ADMIN,
+        priority_rules_core.add_rule,
+        tag=node_id,
+        min_probability=min_probability,
+        level=review_rules.parse_priority(level),
+    )
+
+
+def remove_priority_rule(db: Database, *, rule_id: int) -> None:
+    _as(db, Role.ADMIN, priority_rules_core.remove_rule, rule_id=rule_id)
 
 
 def send_back(db: Database, *, video_ids: Sequence[int], reason: str) -> int:
