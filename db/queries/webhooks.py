@@ -20,6 +20,7 @@ from db.queries import DuplicateError, NotFoundError, dump_json
 from db.tables import (
     DeliveryStatus,
     ModelVersion,
+    ReviewPriority,
     WebhookDelivery,
     WebhookEvent,
     WebhookSubscriber,
@@ -189,6 +190,8 @@ def enqueue_video_event(session: Session, *, event: str, video_id: int) -> int:
         "error": video.error,
         "model_version": video.predicted_model_id,
         "version": video.version,
+        # an urgent video.predicted: a priority rule matched the prediction (act before review)
+        "priority": ReviewPriority(video.priority).name.lower(),
     }
     payload = _payload(event, video=about)
     return enqueue_event(session, event=event, video_id=video.id, payload=payload)

@@ -20,7 +20,14 @@ from db.queries import model_versions as models_q
 from db.queries import retrain_policy as retrain_policy_q
 from db.queries import videos as videos_q
 from db.queries import webhooks as webhooks_q
-from db.tables import AuditAction, DeliveryStatus, ModelStatus, WebhookEvent, utcnow
+from db.tables import (
+    AuditAction,
+    DeliveryStatus,
+    ModelStatus,
+    ReviewPriority,
+    WebhookEvent,
+    utcnow,
+)
 from tests.support.webhooks import Receiver
 
 SECRET = "a-shared-secret-of-some-length"
@@ -87,6 +94,23 @@ def test_signed_delivery_is_retried_after_a_failure(database, fast, receiver):
         assert payload["event"] == "video.reviewed"
         assert payload["video"]["id"] == video_id and payload["video"]["external_id"] == "p-9"
         assert payload["video"]["status"] == "reviewed"
+        assert payload["video"]["priority"] == "normal"
+
+
+def test_a_video_event_says_how_soon_the_video_is_reviewed(database):
+    """An urgent ``video.predicted`` (a priority rule matched) lets the platform act before a
+    moderator has looked."""
+    webhooks.add_subscriber(database, url="https://platform.example/hooks", secret=SECRET)
+    with database.session() as session:
+        video_id = videos_q.create_video(session, title="clip").id
+        review_rules.set_priority(
+            session, video_id=video_id, user=None, priority=ReviewPriority.URGENT
+        )
+        webhooks_q.enqueue_video_event(
+            session, event=WebhookEvent.VIDEO_PREDICTED, video_id=video_id
+        )
+        [delivery] = webhooks_q.list_deliveries(session)
+    assert json.loads(delivery.payload_json)["video"]["priority"] == "urgent"
 
 
 def test_delivery_gives_up_after_the_last_attempt(database, fast):
