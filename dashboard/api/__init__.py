@@ -24,6 +24,7 @@ from dashboard.api import (
     errors,
     limits,
     operations,
+    priority_rules,
     queue,
     scim,
     videos,
@@ -84,6 +85,7 @@ def create_api(
     v1.include_router(catalog.router)
     v1.include_router(accounts.router)
     v1.include_router(audit.router)
+    v1.include_router(priority_rules.router)
     v1.include_router(operations.router)
     app.include_router(v1)
     app.mount("/scim/v2", scim.create_scim(app.state.context))

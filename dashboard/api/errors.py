@@ -14,6 +14,7 @@ from core.auth import InvalidUserError, LastAdminError, UnknownUserError
 from core.ingest.batch import UploadConflict, UploadRejected, UploadTooLarge
 from core.ingest.storage import StorageError
 from core.lifecycle.jobs import JobError
+from core.priority_rules import PriorityRuleError
 from core.quality import OverlapClosedError, QualityInputError, QualityPermissionError
 from core.removal import RemovalInputError, VideoBusyError
 from core.review import PriorityInputError
@@ -36,6 +37,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (VideoBusyError, status.HTTP_409_CONFLICT),
     (RemovalInputError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (PriorityInputError, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (PriorityRuleError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (DatabaseBusyError, status.HTTP_503_SERVICE_UNAVAILABLE),
     (UnknownUserError, status.HTTP_404_NOT_FOUND),
     (LastAdminError, status.HTTP_409_CONFLICT),

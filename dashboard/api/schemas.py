@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from db.tables import PREDICTION_FLOOR
+
 MAX_LABELS = 200
 MAX_TAG_LENGTH = 500
 MAX_PRIORITY_REASON = 500  # core.review.PRIORITY_REASON_MAX_CHARS
@@ -86,6 +88,31 @@ class PriorityIn(BaseModel):
         examples=["reported by 12 users"],
         description="Shown to the moderator; ignored for normal.",
     )
+
+
+class PriorityRuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tag: str = Field(
+        min_length=1,
+        max_length=MAX_TAG_LENGTH,
+        examples=["Sensitive Topics: Terrorism"],
+        description="A tag path or id.",
+    )
+    min_probability: float = Field(
+        ge=PREDICTION_FLOOR,
+        le=1,
+        description="The active model's probability for the tag from which the rule applies.",
+    )
+    level: Literal["high", "urgent"] = Field(description="The priority it raises videos to.")
+
+
+class PriorityRuleOut(BaseModel):
+    id: int
+    tag: str = Field(description="The tag's path.")
+    min_probability: float
+    level: PriorityLevel
+    created_at: datetime
 
 
 class VideoOut(BaseModel):

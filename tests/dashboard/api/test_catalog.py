@@ -108,7 +108,37 @@ def test_openapi_schema_and_docs(api):
         "/v1/ready",
         "/v1/metrics",
         "/v1/audit",
+        "/v1/priority-rules",
+        "/v1/priority-rules/{rule_id}",
     }
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
     docs = api.client.get("/docs")
     assert docs.status_code == 200 and "/v1/openapi.json" in docs.text
+
+
+def test_an_admin_token_manages_the_priority_rules(api):
+    """Add, list, refuse in words, remove; the admin scope only; every change audited."""
+    url = "/v1/priority-rules"
+    rule = {"tag": "Sports: Soccer", "min_probability": 0.6, "level": "urgent"}
+    assert api.client.post(url, headers=api.auth("write"), json=rule).status_code == 403
+    added = api.client.post(url, headers=api.auth("admin"), json=rule)
+    assert added.status_code == 201, added.text
+    body = added.json()
+    assert (body["tag"], body["min_probability"]) == ("Sports: Soccer", 0.6)
+    assert body["level"] == "urgent"
+    again = api.client.post(url, headers=api.auth("admin"), json=rule)
+    assert again.status_code == 409 and "already has a priority rule" in again.json()["detail"]
+    unknown = api.client.post(url, headers=api.auth("admin"), json={**rule, "tag": "Cooking"})
+    assert unknown.status_code == 422 and "'Cooking'" in unknown.json()["detail"]
+    normal = api.client.post(url, headers=api.auth("admin"), json={**rule, "level": "normal"})
+    assert normal.status_code == 422 and "level" in normal.json()["detail"]
+    low = api.client.post(url, headers=api.auth("admin"), json={**rule, "min_probability": 0})
+    assert low.status_code == 422 and "min_probability" in low.json()["detail"]
+    listed = api.client.get(url, headers=api.auth("admin")).json()
+    assert [r["id"] for r in listed] == [body["id"]]
+    removed = api.client.delete(f"{url}/{body['id']}", headers=api.auth("admin"))
+    assert removed.status_code == 200 and removed.json()["tag"] == "Sports: Soccer"
+    assert api.client.delete(f"{url}/{body['id']}", headers=api.auth("admin")).status_code == 404
+    with api.db.session() as session:
+        actions = [e.action for e in audit_q.list_audit(session)]
+    assert actions.count("priority_rule_added") == actions.count("priority_rule_removed") == 1
