@@ -1,8 +1,9 @@
 """Rules that send the videos the model gives a sensitive tag to review sooner.
 
 An admin says "when the active model gives *Sensitive Topics: Terrorism* at least 0.5, the video
-is urgent" (or high); every prediction the active model stores then raises the matching videos
-that are not reviewed yet, with the tag and its probability as the reason the moderator reads.
+is urgent" (or high); the videos the active model has already predicted that way are raised at
+once, and every prediction it stores from then on raises the matching videos that are not
+reviewed yet, with the tag and its probability as the reason the moderator reads.
 A rule never lowers a priority (a platform's or a lead's urgent stays urgent), and a video
 already at the rule's level keeps its place among equals. Every raise, and every rule added or
 removed, is audited.
@@ -11,6 +12,7 @@ removed, is audited.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
@@ -38,11 +40,18 @@ class PriorityRuleError(TaggerError, ValueError):
     """A rule that cannot be kept: a level that raises nothing, a probability out of range."""
 
 
+@dataclass(frozen=True)
+class AddedRule:
+    rule: PriorityRule
+    raised: int  # videos the active model had predicted that way, raised at once
+
+
 def add_rule(
     session: Session, *, tag: str, min_probability: float, level: ReviewPriority, user: Actor | None
-) -> PriorityRule:
+) -> AddedRule:
     """A rule for ``tag`` (a path or an id) at ``level`` (high or urgent) from
-    ``min_probability`` on (at least the floor under which predictions are not stored)."""
+    ``min_probability`` on (at least the floor under which predictions are not stored), applied
+    at once to the active model's stored predictions."""
     if level == ReviewPriority.NORMAL:
         raise PriorityRuleError("a rule raises videos to high or urgent; normal raises nothing")
     if not PREDICTION_FLOOR <= min_probability <= 1:
@@ -65,7 +74,11 @@ def add_rule(
         node_id=node_id,
         detail={"min_probability": min_probability, "priority": review.priority_name(level)},
     )
-    return rule
+    active = models_q.get_active_model(session)
+    if active is None:
+        return AddedRule(rule=rule, raised=0)
+    found = rules_q.matches(session, model_version_id=active.id, video_ids=None, rules=[rule])
+    return AddedRule(rule=rule, raised=_raise(session, found))
 
 
 def remove_rule(session: Session, *, rule_id: int, user: Actor | None) -> PriorityRule:
@@ -92,10 +105,16 @@ def apply_rules(session: Session, *, model_version_id: int, video_ids: Sequence[
     active = models_q.get_active_model(session)
     if active is None or active.id != model_version_id:
         return 0
+    return _raise(
+        session, rules_q.matches(session, model_version_id=model_version_id, video_ids=video_ids)
+    )
+
+
+def _raise(session: Session, found: Sequence[tuple[int, PriorityRule, float]]) -> int:
+    """Raise each video of ``found`` (video, matching rule, probability) by its strongest rule
+    when it is not reviewed and below that rule's level; how many were raised."""
     strongest: dict[int, tuple[PriorityRule, float]] = {}
-    for video_id, rule, probability in rules_q.matches(
-        session, model_version_id=model_version_id, video_ids=video_ids
-    ):
+    for video_id, rule, probability in found:
         held = strongest.get(video_id)
         if held is None or (rule.priority, probability) > (held[0].priority, held[1]):
             strongest[video_id] = (rule, probability)

@@ -252,8 +252,10 @@ def priority_rules(db: Database) -> list[PriorityRule]:
     return _read_as(db, Role.ADMIN, rules_q.list_rules)
 
 
-def add_priority_rule(db: Database, *, node_id: str, min_probability: float, level: str) -> None:
-    _as(
+def add_priority_rule(
+    db: Database, *, node_id: str, min_probability: float, level: str
+) -> priority_rules_core.AddedRule:
+    added = _as(
         db,
         Role.ADMIN,
         priority_rules_core.add_rule,
@@ -261,6 +263,8 @@ def add_priority_rule(db: Database, *, node_id: str, min_probability: float, lev
         min_probability=min_probability,
         level=review_rules.parse_priority(level),
     )
+    cache.clear_data()
+    return added
 
 
 def remove_priority_rule(db: Database, *, rule_id: int) -> None:

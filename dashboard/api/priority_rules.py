@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, status
 from core import priority_rules, review
 from dashboard.api.access import Admin
 from dashboard.api.context import ApiContext, context
-from dashboard.api.schemas import PriorityRuleIn, PriorityRuleOut, Problem
+from dashboard.api.schemas import PriorityRuleAdded, PriorityRuleIn, PriorityRuleOut, Problem
 from db.queries import priority_rules as rules_q
 from db.queries import taxonomy as taxonomy_q
 from db.tables import PriorityRule
@@ -32,22 +32,23 @@ def list_rules(ctx: Ctx, user: Admin) -> list[PriorityRuleOut]:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=PriorityRuleOut,
+    response_model=PriorityRuleAdded,
     responses={409: {"model": Problem}, 422: {"model": Problem}, **_ERRORS},
 )
-def add_rule(ctx: Ctx, user: Admin, body: PriorityRuleIn) -> PriorityRuleOut:
-    """From the active model's next predictions on, videos it gives ``tag`` at least
-    ``min_probability`` are raised to ``level`` (audited). 409 when the tag has a rule."""
+def add_rule(ctx: Ctx, user: Admin, body: PriorityRuleIn) -> PriorityRuleAdded:
+    """Videos the active model gives ``tag`` at least ``min_probability`` are raised to
+    ``level``: those it has predicted so at once (``raised``), the others when it predicts them
+    (audited). 409 when the tag has a rule."""
     with ctx.db.session() as session:
-        rule = priority_rules.add_rule(
+        added = priority_rules.add_rule(
             session,
             tag=body.tag,
             min_probability=body.min_probability,
             level=review.parse_priority(body.level),
             user=user,
         )
-        paths = taxonomy_q.node_paths(session, node_ids={rule.node_id})
-    return _out(rule, paths)
+        paths = taxonomy_q.node_paths(session, node_ids={added.rule.node_id})
+    return PriorityRuleAdded(**_out(added.rule, paths).model_dump(), raised=added.raised)
 
 
 @router.delete(

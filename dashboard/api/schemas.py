@@ -115,6 +115,10 @@ class PriorityRuleOut(BaseModel):
     created_at: datetime
 
 
+class PriorityRuleAdded(PriorityRuleOut):
+    raised: int = Field(description="Videos the active model had predicted so, raised at once.")
+
+
 class VideoOut(BaseModel):
     id: int
     external_id: str | None

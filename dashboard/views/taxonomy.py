@@ -16,6 +16,7 @@ from db.queries import TaxonomyInUseError
 from db.tables import PREDICTION_FLOOR
 
 MAX_HITS = 50
+RULE_ADDED = "taxonomy_rule_added"  # what the last rule added raised, shown after its rerun
 
 db = cache.database()
 user = state.user()
@@ -79,13 +80,19 @@ if user.is_admin and tax is not None:
         rule_level = level_col.selectbox("Priority", ["urgent", "high"], key="taxonomy_rule_level")
         if st.form_submit_button("Add rule") and rule_tag is not None:
             try:
-                actions.add_priority_rule(
+                added = actions.add_priority_rule(
                     db, node_id=rule_tag, min_probability=rule_probability, level=rule_level
                 )
             except TaggerError as e:
                 st.error(md_escape(str(e)))
             else:
+                st.session_state[RULE_ADDED] = (
+                    f"Rule added: {added.raised:,} videos the model has predicted so are "
+                    f"{rule_level} now."
+                )
                 st.rerun()
+    if (notice := st.session_state.pop(RULE_ADDED, None)) is not None:
+        st.success(notice)
     if rules:
         remove_col, button_col = st.columns([4, 1], vertical_alignment="bottom")
         doomed = remove_col.selectbox(

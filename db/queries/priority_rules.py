@@ -47,18 +47,24 @@ def remove_rule(session: Session, *, rule_id: int) -> PriorityRule:
 
 
 def matches(
-    session: Session, *, model_version_id: int, video_ids: Sequence[int]
+    session: Session,
+    *,
+    model_version_id: int,
+    video_ids: Sequence[int] | None,
+    rules: Sequence[PriorityRule] | None = None,
 ) -> list[tuple[int, PriorityRule, float]]:
     """``(video id, rule, probability)`` for each stored prediction of the version that gives a
-    rule's tag at least its probability, among ``video_ids``."""
-    rules = list_rules(session)
-    if not rules or not video_ids:
+    rule's tag at least its probability, among ``video_ids`` (None: every video it predicted);
+    ``rules``: these instead of every rule."""
+    rules = list_rules(session) if rules is None else rules
+    if not rules or (video_ids is not None and not video_ids):
         return []
     by_node = {rule.node_id: rule for rule in rules}
+    among = [] if video_ids is None else [col(Prediction.video_id).in_(list(video_ids))]
     rows = session.exec(
         select(Prediction.video_id, Prediction.node_id, Prediction.probability).where(
             col(Prediction.model_version_id) == model_version_id,
-            col(Prediction.video_id).in_(list(video_ids)),
+            *among,
             or_(
                 *(
                     and_(

@@ -252,19 +252,25 @@ def rules_add(
     level: Annotated[RuleLevel, typer.Option(help="The priority it raises videos to.")],
 ) -> None:
     """Raise every video not reviewed yet that the active model gives TAG at least
-    --min-probability to --level, from its next prediction on (new uploads, `tagger predict`)."""
+    --min-probability to --level: those it has predicted so now, the others when it predicts
+    them (new uploads, `tagger predict`)."""
     from core import priority_rules, review
 
     with open_database().session() as session:
-        rule = priority_rules.add_rule(
+        added = priority_rules.add_rule(
             session,
             tag=tag,
             min_probability=min_probability,
             level=review.parse_priority(level),
             user=None,
         )
-        path = taxonomy_queries.node_paths(session, node_ids=[rule.node_id])[rule.node_id]
-    console.print(f"rule {rule.id}: {path} from {min_probability:.2f} -> {level}", highlight=False)
+        node_id = added.rule.node_id
+        path = taxonomy_queries.node_paths(session, node_ids=[node_id])[node_id]
+    console.print(
+        f"rule {added.rule.id}: {path} from {min_probability:.2f} -> {level}; "
+        f"{added.raised} videos predicted so raised now",
+        highlight=False,
+    )
 
 
 @rules_app.command("list")

@@ -167,7 +167,7 @@ def test_removing_a_rule_is_audited_and_leaves_the_raised_videos(database: Datab
     with database.session() as session:
         rule = priority_rules.add_rule(
             session, tag=terrorism, min_probability=0.5, level=ReviewPriority.URGENT, user=None
-        )
+        ).rule
     [video] = _videos(database, 1)
     assert _predict(database, {video: {terrorism: 0.8}}) == 1
     with database.session() as session:
@@ -177,3 +177,25 @@ def test_removing_a_rule_is_audited_and_leaves_the_raised_videos(database: Datab
         assert videos_q.get_video(session, video_id=video).priority == ReviewPriority.URGENT
     [other] = _videos(database, 1)
     assert _predict(database, {other: {terrorism: 0.8}}) == 0
+
+
+def test_a_new_rule_raises_the_videos_the_active_model_already_predicted_so(
+    database: Database, tax
+) -> None:
+    crime = tax.find("Sensitive Topics: Crime").id
+    strong, weak, elsewhere = _videos(database, 3)
+    _predict(database, {strong: {crime: 0.8}, weak: {crime: 0.2}}, active=False)
+    assert _predict(database, {strong: {crime: 0.7}, weak: {crime: 0.4}}) == 0  # no rule yet
+    with database.session() as session:
+        added = priority_rules.add_rule(
+            session, tag=crime, min_probability=0.35, level=ReviewPriority.HIGH, user=None
+        )
+    assert added.raised == 2  # by the active version's predictions, not the older one's
+    with database.session() as session:
+        stored = {
+            v.id: v for v in videos_q.get_videos(session, video_ids=[strong, weak, elsewhere])
+        }
+    assert stored[weak].priority_reason == (
+        "the model gives Sensitive Topics: Crime 0.40 (rule: from 0.35)"
+    )
+    assert [stored[v].priority for v in (strong, weak, elsewhere)] == [1, 1, 0]

@@ -125,7 +125,7 @@ def test_an_admin_token_manages_the_priority_rules(api):
     assert added.status_code == 201, added.text
     body = added.json()
     assert (body["tag"], body["min_probability"]) == ("Sports: Soccer", 0.6)
-    assert body["level"] == "urgent"
+    assert body["level"] == "urgent" and body["raised"] == 0  # nothing predicted yet
     again = api.client.post(url, headers=api.auth("admin"), json=rule)
     assert again.status_code == 409 and "already has a priority rule" in again.json()["detail"]
     unknown = api.client.post(url, headers=api.auth("admin"), json={**rule, "tag": "Cooking"})

@@ -293,7 +293,9 @@ def test_priority_rules_add_list_remove(settings: Settings) -> None:
         "urgent",
     )
     assert added.exit_code == 0, added.output
-    assert added.output.strip() == "rule 1: Sensitive Topics: Terrorism from 0.50 -> urgent"
+    assert added.output.strip() == (
+        "rule 1: Sensitive Topics: Terrorism from 0.50 -> urgent; 0 videos predicted so raised now"
+    )
     listed = _run("priority-rules", "list").output
     assert "Terrorism" in listed and "urgent" in listed and "0.50" in listed  # a narrow table
     again = _run("priority-rules", "add", "8FD8nI", "--min-probability", "0.9", "--level", "high")
