@@ -20,8 +20,10 @@ from core import review
 from core.errors import TaggerError
 from core.taxonomy import resolve_tags
 from db.queries import Actor
+from db.queries import audit as audit_q
 from db.queries import model_versions as models_q
 from db.queries import priority_rules as rules_q
+from db.queries import review as review_q
 from db.queries import taxonomy as taxonomy_q
 from db.queries.audit import add_audit
 from db.tables import (
@@ -31,6 +33,7 @@ from db.tables import (
     ReviewPriority,
     Video,
     VideoStatus,
+    utcnow,
 )
 
 _DONE = (VideoStatus.REVIEWED.value, VideoStatus.FAILED.value)  # nothing left to review sooner
@@ -127,20 +130,27 @@ def _raise(session: Session, found: Sequence[tuple[int, PriorityRule, float]]) -
     ).all()
     tags = {rule.node_id for rule, _ in strongest.values()}
     paths = taxonomy_q.node_paths(session, node_ids=tags)
-    raised = 0
+    raises: list[review_q.PriorityRaise] = []
+    details: dict[int, dict[str, str]] = {}
     for video_id, priority in below:
         rule, probability = strongest[video_id]
         if priority >= rule.priority:
             continue
-        review.set_priority(
-            session,
+        raised = review_q.PriorityRaise(
             video_id=video_id,
-            user=None,
             priority=ReviewPriority(rule.priority),
             reason=(
                 f"the model gives {paths.get(rule.node_id, rule.node_id)} {probability:.2f} "
                 f"(rule: from {rule.min_probability:.2f})"
             ),
         )
-        raised += 1
-    return raised
+        raises.append(raised)
+        details[video_id] = {  # as core.review.set_priority records a raise
+            "priority": review.priority_name(raised.priority),
+            "before": review.priority_name(priority),
+            "reason": raised.reason,
+        }
+    now = utcnow()
+    review_q.raise_priorities(session, raises=raises, at=now)
+    audit_q.add_video_audits(session, action=AuditAction.PRIORITY_SET, details=details, at=now)
+    return len(raises)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from db.queries import Actor, dump_json
@@ -34,6 +35,26 @@ def add_audit(
     session.add(entry)
     session.flush()
     return entry
+
+
+def add_video_audits(
+    session: Session, *, action: str, details: dict[int, dict[str, Any]], at: datetime
+) -> None:
+    """Record one action on many videos by nobody in particular (a rule), ``{video id:
+    detail}``, in one statement: one :func:`add_audit` per video took ~11 ms on DuckDB."""
+    if details:
+        session.execute(
+            insert(AuditLog),
+            [
+                {
+                    "created_at": at,
+                    "action": str(action),
+                    "video_id": video_id,
+                    "detail_json": dump_json(detail),
+                }
+                for video_id, detail in details.items()
+            ],
+        )
 
 
 def list_audit(

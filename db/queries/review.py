@@ -15,7 +15,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Column, Row, and_, func, or_, true, tuple_, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    Row,
+    String,
+    and_,
+    column,
+    func,
+    or_,
+    true,
+    tuple_,
+    update,
+    values,
+)
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 from sqlalchemy.sql.util import ClauseAdapter
@@ -624,6 +637,35 @@ def set_priority(
         .values(priority=int(priority), priority_reason=reason, prioritized_at=since)
     )
     return reload_video(session, video_id=video_id)
+
+
+@dataclass(frozen=True)
+class PriorityRaise:
+    video_id: int
+    priority: ReviewPriority
+    reason: str
+
+
+RAISES_PER_STATEMENT = 10_000  # 3 parameters each: under PostgreSQL's 65,535 a statement
+
+
+def raise_priorities(session: Session, *, raises: Sequence[PriorityRaise], at: datetime) -> None:
+    """Set many videos' priorities and reasons, raised ``at``: an ``UPDATE ... FROM (VALUES
+    ...)`` per 10,000 videos (an update per video, even batched by the driver, took ~1 ms each
+    on DuckDB)."""
+    for start in range(0, len(raises), RAISES_PER_STATEMENT):
+        chunk = raises[start : start + RAISES_PER_STATEMENT]
+        raised = values(
+            column("video_id", Integer),
+            column("priority", Integer),
+            column("reason", String),
+            name="raised",
+        ).data([(r.video_id, int(r.priority), r.reason) for r in chunk])
+        session.exec(
+            update(Video)
+            .where(col(Video.id) == raised.c.video_id)
+            .values(priority=raised.c.priority, priority_reason=raised.c.reason, prioritized_at=at)
+        )
 
 
 def reopen_reviewed(

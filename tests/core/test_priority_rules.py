@@ -14,6 +14,7 @@ from core.taxonomy import from_paths, save_to_db
 from db.engine import Database
 from db.queries import DuplicateError, NotFoundError, UnknownNodeError, audit
 from db.queries import model_versions as models_q
+from db.queries import review as review_q
 from db.queries import users as users_q
 from db.queries import videos as videos_q
 from db.queries.model_versions import PredictionRow
@@ -93,8 +94,9 @@ def test_a_rule_is_refused_in_words_when_it_cannot_be_kept(database: Database, t
 
 
 def test_the_active_models_prediction_raises_videos_never_lowers_them(
-    database: Database, tax
+    database: Database, tax, monkeypatch
 ) -> None:
+    monkeypatch.setattr(review_q, "RAISES_PER_STATEMENT", 2)  # three raises: two statements
     terrorism = tax.find("Sensitive Topics: Terrorism").id
     sensitive = tax.find("Sensitive Topics").id
     with database.session() as session:
