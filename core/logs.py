@@ -16,7 +16,8 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record: ``time`` (UTC, to the millisecond), ``level``, ``logger``,
     ``message``, ``exception`` (the traceback) and ``stack`` where the call logged them, and the
     record's ``extra=`` fields, as their ``str()`` where JSON cannot hold them. An extra field
-    named like one of those gives way to it."""
+    named like one of those gives way to it; attributes with a leading underscore are left
+    out."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -33,6 +34,8 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
         for name, value in vars(record).items():
-            if name not in _RECORD_ATTRIBUTES:
+            # an underscore: a record factory's own (Ray stamps ``_ray_timestamp_ns`` on every
+            # record of a process that imported it), not the call's
+            if name not in _RECORD_ATTRIBUTES and not name.startswith("_"):
                 line.setdefault(name, value)
         return json.dumps(line, default=str)

@@ -92,6 +92,14 @@ def test_the_records_own_attributes_are_not_taken_for_extra_fields(attribute: st
     assert attribute not in json.loads(JsonFormatter().format(_record()))
 
 
+def test_a_record_factorys_private_attributes_are_left_out() -> None:
+    """Ray's record factory stamps every record of a process that imported it."""
+    record = _record("mine", job=7)
+    record._ray_timestamp_ns = 1796638466200126205
+    fields = json.loads(JsonFormatter().format(record))
+    assert "_ray_timestamp_ns" not in fields and fields["job"] == 7
+
+
 def test_a_logger_with_the_formatter_writes_json_lines() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
