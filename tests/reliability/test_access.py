@@ -63,6 +63,10 @@ ADMIN_ACTIONS = {
     "set_overlap",
     "retrain_policy_state",
     "set_retrain_policy",
+    # review priority
+    "priority_rules",
+    "add_priority_rule",
+    "remove_priority_rule",
 }
 LEAD_ACTIONS = {
     "adjudicate",
@@ -73,6 +77,7 @@ LEAD_ACTIONS = {
     "moderator_accuracy",
     "overlap_progress",
     "unjudged_by_moderator",
+    "set_priority",
 }
 MODERATOR_ACTIONS = {
     "defer_save_review",  # checked by the write, in the session's worker
@@ -247,6 +252,12 @@ def _action_script() -> None:
         "moderator_accuracy": lambda: actions.moderator_accuracy(db),
         "overlap_progress": lambda: actions.overlap_progress(db),
         "unjudged_by_moderator": lambda: actions.unjudged_by_moderator(db),
+        "set_priority": lambda: actions.set_priority(db, video_id=1, level="urgent", reason=""),
+        "priority_rules": lambda: actions.priority_rules(db),
+        "add_priority_rule": lambda: actions.add_priority_rule(
+            db, node_id="8FD8nI", min_probability=0.5, level="urgent"
+        ),
+        "remove_priority_rule": lambda: actions.remove_priority_rule(db, rule_id=1),
     }
     for name in st.session_state["to_try"]:
         try:
