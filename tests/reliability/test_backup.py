@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
-from core import auth, backup
+from core import auth, backup, priority_rules
 from core import review as review_rules
 from core.config import Settings, get_settings
 from core.lifecycle import registry
@@ -37,6 +37,7 @@ from db.tables import (
     OverlapAnswer,
     QualitySettings,
     RetrainPolicy,
+    ReviewPriority,
     Role,
     Video,
     VideoStatus,
@@ -139,6 +140,10 @@ def _populate(db: Database, settings: Settings, taxonomy) -> np.ndarray:
     )
     registry.promote(db, second.id, admin, settings=settings)
     prediction.predict_videos(db, settings=settings)
+    with db.session() as session:  # a rule, and the priorities it raises on the videos
+        priority_rules.add_rule(
+            session, tag=leaves[0], min_probability=0.01, level=ReviewPriority.HIGH, user=admin
+        )
     _populate_schema_v2_tables(db, admin_id=admin.id, moderator_id=mod.id)
     return X
 
