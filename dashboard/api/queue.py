@@ -1,9 +1,9 @@
 """``/v1/queue``: the review queue for a platform's own reviewing tool. A claim takes the next
-video in the dashboard's order ("most informative first": the videos whose labels teach the model
-most, core/lifecycle/review_order.py) under the same rules as its "Review next"
-(``core.review.claim_next``: a claim the token's account already holds first, a video a lead
-returned to it, never one another reviewer holds, overlap videos blind); the labels are then
-written with ``PUT /v1/videos/{id}/labels``, which ends the claim."""
+video in the dashboard's order (urgent, then high priority; then "most informative first": the
+videos whose labels teach the model most, core/lifecycle/review_order.py) under the same rules
+as its "Review next" (``core.review.claim_next``: a claim the token's account already holds
+first, a video a lead returned to it, never one another reviewer holds, overlap videos blind);
+the labels are then written with ``PUT /v1/videos/{id}/labels``, which ends the claim."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ MAX_EXCLUDED = 1000
     "/claims",
     response_model=QueueClaim,
     responses={
-        204: {"description": "Nothing is left to review (under the tag, if given)."},
+        204: {"description": "Nothing is left to review (under the filters given)."},
         422: {"model": Problem},
         **_ERRORS,
     },
@@ -51,6 +51,10 @@ def claim_next(
             "this sitting, which are still first in the queue's order.",
         ),
     ] = None,
+    prioritized_only: Annotated[
+        bool,
+        Query(description="Only high and urgent videos (a desk for reported videos)."),
+    ] = False,
 ) -> QueueClaim | Response:
     """Claim the next video to review for the token's account; its ETag is the label version to
     send as If-Match."""
@@ -59,7 +63,7 @@ def claim_next(
         video = review_rules.claim_next(
             session,
             user=user,
-            filters=QueueFilters(tag=node_id),
+            filters=QueueFilters(tag=node_id, prioritized_only=prioritized_only),
             claim_minutes=ctx.settings.claim_minutes,
             exclude_ids=exclude or (),
         )

@@ -66,6 +66,28 @@ def test_claims_follow_the_queue_order_and_a_skip_passes_the_video_on(api):
     assert actions.count(AuditAction.CLAIM) == 3 and AuditAction.RELEASE in actions
 
 
+def test_an_urgent_video_is_claimed_first_and_a_desk_can_take_only_those(api):
+    ranked, reported = add_video(api, title="ranked"), add_video(api, title="reported")
+    with api.db.session() as session:
+        videos_q.set_review_ranks(
+            session,
+            model_version_id=None,
+            ranked_ids=[ranked],
+            pool_read_at=utcnow(),
+            ranked_by="coverage",
+        )
+    assert _claim(api, prioritized_only=True).status_code == 204  # nothing raised yet
+    raised = api.client.put(
+        f"/v1/videos/{reported}/priority",
+        headers=api.auth("write"),
+        json={"level": "urgent", "reason": "reported by 3 users"},
+    )
+    assert raised.status_code == 200
+    urgent = _claim(api, prioritized_only=True).json()["video"]
+    assert urgent["id"] == reported and urgent["priority"]["reason"] == "reported by 3 users"
+    assert _claim(api, "admin").json()["video"]["id"] == ranked  # the urgent one is held
+
+
 def test_overlap_videos_are_answered_blind_through_the_api(api):
     """Every video in the overlap share, two answers each: a PUT stores the account's answer,
     nobody reads it, equal answers become the labels, differing ones wait for a lead and refuse
