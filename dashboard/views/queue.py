@@ -1,6 +1,7 @@
-"""Queue: every video with its state, filterable and sortable (most informative first: the
-order of core/lifecycle/review_order.py, coverage of the topics while the model is new, then
-BADGE), paginated.
+"""Queue: every video with its state, filterable and sortable (high and urgent videos first, the
+longest waiting first, then most informative first: the order of core/lifecycle/review_order.py,
+coverage of the topics while the model is new, then BADGE), paginated; a banner counts the high
+and urgent videos waiting and says how long the longest has.
 
 "Review next" claims the next matching video atomically and opens the review page. While a
 prediction or ranking job re-ranks the queue (minutes on a large pool) the page says so, and shows
@@ -147,6 +148,8 @@ with st.container(border=True):
         format_func=SORT_LABELS.get,
         key="queue_sort",
         help=(
+            "High and urgent videos first (a user's report, a legal request, a priority rule), "
+            "the longest waiting first; Review next takes them first whatever the sort. "
             "Most informative first: while few videos per tag are labelled, one typical video of "
             "each least-labelled kind of content first; after that the videos whose labels "
             "would change the model most, no two alike. Recomputed after each prediction run, "
