@@ -11,11 +11,12 @@ SERVER_FILE = Path(__file__).resolve().parent / "server.py"
 
 def serve_command(*, host: str, port: int, server_file: Path = SERVER_FILE) -> list[str]:
     """``streamlit run`` of ``server_file`` (the dashboard, its routes and the API) on
-    ``host:port``, headless, without usage statistics."""
+    ``host:port``, headless, without usage statistics, its log lines set up before Streamlit
+    starts (:mod:`dashboard.run_streamlit`)."""
     return [
         sys.executable,
         "-m",
-        "streamlit",
+        "dashboard.run_streamlit",
         "run",
         str(server_file),
         "--server.port",

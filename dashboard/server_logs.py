@@ -4,6 +4,7 @@ uvicorn) alike: text lines to read, or with ``TAGGER_LOG_FORMAT=json`` one JSON 
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from streamlit import logger as streamlit_logger
@@ -17,7 +18,8 @@ TEXT_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s"
 
 def set_up_server_logs(settings: Settings) -> None:
     """The root logger writes to stderr at ``settings.log_level`` in ``settings.log_format``;
-    in JSON, Streamlit's and uvicorn's loggers too."""
+    in JSON, Streamlit's and uvicorn's loggers too. A second call changes nothing (the server
+    file calls it too, for a server started by ``streamlit run`` itself)."""
     if settings.log_format == "text":
         logging.basicConfig(
             level=settings.log_level, format=TEXT_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"
@@ -45,7 +47,10 @@ def _streamlit_logs_as_json() -> None:
     formatter. So its ``setup_formatter`` is wrapped to put the JSON formatter on that handler,
     and the handlers of the loggers made so far get it now."""
     set_up_text = streamlit_logger.setup_formatter
+    if hasattr(set_up_text, "__wrapped__"):  # set up already (dashboard/run_streamlit.py)
+        return
 
+    @functools.wraps(set_up_text)
     def set_up_json(logger: logging.Logger) -> None:
         set_up_text(logger)
         _console_handler_as_json(logger)

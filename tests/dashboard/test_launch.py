@@ -26,7 +26,7 @@ START_S = 90
 
 def test_serve_command_runs_the_server_file_headless_on_the_address() -> None:
     command = serve_command(host="0.0.0.0", port=8642)
-    assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(SERVER_FILE)]
+    assert command[:5] == [sys.executable, "-m", "dashboard.run_streamlit", "run", str(SERVER_FILE)]
     options = dict(zip(command[5::2], command[6::2], strict=True))
     assert options == {
         "--server.port": "8642",

@@ -148,3 +148,27 @@ def test_a_real_server_writes_only_json_lines(settings: Settings) -> None:
         ),
         ("WARNING", "uvicorn.error", "Invalid HTTP request received."),
     ]
+
+
+@pytest.mark.slow
+def test_a_server_that_cannot_start_says_why_in_json(settings: Settings) -> None:
+    """What Streamlit logs before it loads the server file (here: the port is taken) comes as
+    JSON too: `tagger serve` sets the logs up before Streamlit starts."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "scripts", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env={**os.environ, "TAGGER_LOG_FORMAT": "json"},
+            capture_output=True,
+            text=True,
+            timeout=START_S,
+            check=False,
+        )
+    assert done.returncode != 0
+    records = [json.loads(line) for line in done.stderr.splitlines()]
+    assert any(
+        r["level"] == "ERROR" and f"Port {port} is not available" in r["message"] for r in records
+    ), done.stderr
