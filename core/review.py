@@ -29,6 +29,7 @@ from sqlmodel import Session
 from core.errors import TaggerError
 from db.queries import Actor, NotFoundError, StaleVersionError
 from db.queries import labels as labels_q
+from db.queries import quality as quality_q
 from db.queries import review as review_q
 from db.queries.audit import add_audit
 from db.queries.review import QueueFilters, VideoClaimedError
@@ -37,6 +38,7 @@ from db.tables import (
     AuditAction,
     LabelSource,
     ReviewPriority,
+    Role,
     Video,
     VideoStatus,
     WebhookEvent,
@@ -52,6 +54,11 @@ PRIORITY_REASON_MAX_CHARS = 500
 
 class PriorityInputError(TaggerError, ValueError):
     """An unknown priority level, or a reason that is too long."""
+
+
+class PriorityPermissionError(TaggerError):
+    """A moderator lowered a video's priority: raising is anyone's (a platform's token reporting
+    a video), lowering a lead's or an admin's."""
 
 
 def parse_priority(name: str) -> ReviewPriority:
@@ -275,8 +282,9 @@ def set_priority(
     now: datetime | None = None,
 ) -> Video:
     """Raise or lower how soon the video is reviewed (``user`` None: the command line); audited
-    with the level before. The time it waits from restarts only when the level changes (a new
-    reason for the same level keeps its place among equals); normal clears reason and time."""
+    with the level before. Lowering needs the lead or admin role (as stored). The time it waits
+    from restarts only when the level changes (a new reason for the same level keeps its place
+    among equals); normal clears reason and time."""
     reason = " ".join(reason.split())
     if len(reason) > PRIORITY_REASON_MAX_CHARS:
         raise PriorityInputError(
@@ -287,6 +295,13 @@ def set_priority(
     if before is None:
         raise NotFoundError(f"no video with id {video_id}")
     before_name = priority_name(before.priority)
+    if user is not None and priority < before.priority:
+        role = quality_q.stored_role(session, user_id=user.id)
+        if role not in (Role.LEAD, Role.ADMIN):
+            raise PriorityPermissionError(
+                f"lowering a video's priority needs the lead or admin role; {user.username} is "
+                f"{role or 'not an active user'}"
+            )
     if priority == ReviewPriority.NORMAL:
         reason, since = "", None
     else:

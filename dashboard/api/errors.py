@@ -17,7 +17,7 @@ from core.lifecycle.jobs import JobError
 from core.priority_rules import PriorityRuleError
 from core.quality import OverlapClosedError, QualityInputError, QualityPermissionError
 from core.removal import RemovalInputError, VideoBusyError
-from core.review import PriorityInputError
+from core.review import PriorityInputError, PriorityPermissionError
 from db.engine import DatabaseBusyError
 from db.queries import DuplicateError, NotFoundError, StaleVersionError, UnknownNodeError
 
@@ -37,6 +37,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (VideoBusyError, status.HTTP_409_CONFLICT),
     (RemovalInputError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (PriorityInputError, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (PriorityPermissionError, status.HTTP_403_FORBIDDEN),
     (PriorityRuleError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (DatabaseBusyError, status.HTTP_503_SERVICE_UNAVAILABLE),
     (UnknownUserError, status.HTTP_404_NOT_FOUND),

@@ -623,8 +623,13 @@ def test_urgent_then_high_videos_come_first_the_longest_waiting_first(database: 
             s, video_id=ids[0], user=alice, priority=ReviewPriority.URGENT, now=t0
         )
         assert raised.prioritized_at == t0 and raised.priority_reason is None
+        with pytest.raises(review_rules.PriorityPermissionError, match="alice is moderator"):
+            review_rules.set_priority(  # raising is anyone's, lowering a lead's
+                s, video_id=ids[1], user=alice, priority=ReviewPriority.HIGH
+            )
+        lead = users.create_user(s, username="lea", password_hash="x", role="lead")
         lowered = review_rules.set_priority(
-            s, video_id=ids[1], user=alice, priority=ReviewPriority.NORMAL, reason="ignored"
+            s, video_id=ids[1], user=lead, priority=ReviewPriority.NORMAL, reason="ignored"
         )
         assert (lowered.priority, lowered.priority_reason, lowered.prioritized_at) == (
             0,

@@ -335,7 +335,10 @@ def test_a_platform_raises_a_videos_priority_at_upload_or_later(api, clip):
     assert {v["id"]: v["priority"] for v in listed} == {body["id"]: "urgent", other: "high"}
     high = api.client.get("/v1/videos?priority=high&priority=normal", headers=api.auth("read"))
     assert [v["id"] for v in high.json()["items"]] == [other]
-    lowered = api.client.put(url, headers=api.auth("write"), json={"level": "normal"}).json()
+    refused = api.client.put(url, headers=api.auth("write"), json={"level": "normal"})
+    assert refused.status_code == 403  # the write token's account is a moderator
+    assert "lowering a video's priority needs the lead or admin role" in refused.json()["detail"]
+    lowered = api.client.put(url, headers=api.auth("admin"), json={"level": "normal"}).json()
     assert lowered["priority"] == {"level": "normal", "reason": None, "since": None}
     with api.db.session() as session:
         entries = audit_q.list_audit(session, action=AuditAction.PRIORITY_SET)
