@@ -46,9 +46,10 @@ if user.is_admin and tax is not None:
     st.subheader("Priority rules (admin)")
     st.caption(
         "Videos the active model gives one of these tags at least this probability go to "
-        "review sooner: raised to the rule's priority when they are predicted (an upload, a "
-        "prediction run), with the tag and its probability as the reason. A rule never lowers a "
-        "priority, and leaves reviewed videos alone."
+        "review sooner: raised to the rule's priority, those it has predicted so when the rule "
+        "is added, the others when they are predicted (an upload, a prediction run), with the "
+        "tag and its probability as the reason. A rule never lowers a priority, and leaves "
+        "reviewed videos alone."
     )
     rules = actions.priority_rules(db)
     if rules:

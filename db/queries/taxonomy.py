@@ -8,7 +8,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from db.queries import NotFoundError, TaxonomyInUseError
-from db.tables import Label, TaxonomyEdge, TaxonomyNode
+from db.tables import Label, PriorityRule, TaxonomyEdge, TaxonomyNode
 
 
 def replace_taxonomy(
@@ -17,7 +17,7 @@ def replace_taxonomy(
     """Make the stored taxonomy exactly ``nodes``/``edges``; returns the number of nodes.
 
     Nodes are upserted by id (ids are stable, so re-importing the same taxonomy changes nothing
-    for existing labels). Removing a node that labels still use raises
+    for existing labels). Removing a node that labels or a priority rule still use raises
     :class:`TaxonomyInUseError` and writes nothing.
     """
     new_ids = {node.id for node in nodes}
@@ -30,6 +30,14 @@ def replace_taxonomy(
         if in_use:
             raise TaxonomyInUseError(
                 f"{len(in_use)} tag(s) to be removed still have labels, e.g. {sorted(in_use)[:5]}"
+            )
+        ruled = session.exec(
+            select(PriorityRule.node_id).where(col(PriorityRule.node_id).in_(removed))
+        ).all()
+        if ruled:
+            raise TaxonomyInUseError(
+                f"{len(ruled)} tag(s) to be removed have priority rules, e.g. {sorted(ruled)[:5]}:"
+                " remove the rules first"
             )
         session.exec(delete(TaxonomyNode).where(col(TaxonomyNode.id).in_(removed)))
     for node in nodes:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from core import priority_rules
 from core.taxonomy import from_paths, load_from_db, load_iab3, save_to_db
 from db.engine import Database
 from db.queries import TaxonomyInUseError, labels, taxonomy, videos
+from db.tables import ReviewPriority
 
 
 def test_round_trip_and_reimport_is_stable(database: Database) -> None:
@@ -55,6 +57,25 @@ def test_removing_a_used_tag_is_refused(database: Database) -> None:
         save_to_db(session, from_paths([["News"], ["Arts"]]))  # drops unused Sports subtree
     with database.session() as session:
         assert sorted(n.path for n in taxonomy.get_nodes(session)) == ["Arts", "News"]
+
+
+def test_removing_a_tag_a_priority_rule_names_is_refused(database: Database) -> None:
+    tree = from_paths([["Sports", "Soccer"], ["News"]])
+    with database.session() as session:
+        save_to_db(session, tree)
+        rule = priority_rules.add_rule(
+            session, tag="News", min_probability=0.5, level=ReviewPriority.HIGH, user=None
+        ).rule
+    with (
+        pytest.raises(TaxonomyInUseError, match="have priority rules.*remove the rules first"),
+        database.session() as session,
+    ):
+        save_to_db(session, from_paths([["Sports", "Soccer"]]))
+    with database.session() as session:
+        priority_rules.remove_rule(session, rule_id=rule.id, user=None)
+        save_to_db(session, from_paths([["Sports", "Soccer"]]))
+    with database.session() as session:
+        assert taxonomy.count_nodes(session) == 2
 
 
 def test_iab_taxonomy_is_stored_with_edges(database: Database) -> None:
