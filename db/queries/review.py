@@ -530,9 +530,27 @@ def claim_candidates(
     if exclude_ids:
         conds.append(col(Video.id).not_in(exclude_ids))
     order = _order(filters.sort)
-    if filters.sort != "review_rank":
-        order = [*_PRIORITY_FIRST, *order]
-    return list(session.exec(select(Video.id).where(*conds).order_by(*order).limit(limit)))
+    if filters.sort == "review_rank":  # priority leads this order already (and its index)
+        return list(session.exec(select(Video.id).where(*conds).order_by(*order).limit(limit)))
+    # another sort: the raised videos first, then the sort's own order over the others, two
+    # reads that each keep an index (PostgreSQL sorted the whole pool for the two orders as one)
+    raised = list(
+        session.exec(
+            select(Video.id)
+            .where(*conds, col(Video.priority) > ReviewPriority.NORMAL)
+            .order_by(*_PRIORITY_FIRST, *order)
+            .limit(limit)
+        )
+    )
+    if len(raised) == limit:
+        return raised
+    rest = session.exec(
+        select(Video.id)
+        .where(*conds, col(Video.priority) == ReviewPriority.NORMAL)
+        .order_by(*order)
+        .limit(limit - len(raised))
+    )
+    return raised + list(rest)
 
 
 def claim_videos(

@@ -605,6 +605,19 @@ def test_urgent_then_high_videos_come_first_the_longest_waiting_first(database: 
     # a chosen sort orders the page as asked, but Review next still takes the most urgent
     assert _queue(database, sort="newest").rows[0].video_id == ids[5]
     with database.session() as s:
+        for limit, expected_head in ((2, expected[:2]), (5, [*expected[:3], ids[5], ids[4]])):
+            assert (
+                review.claim_candidates(
+                    s,
+                    filters=QueueFilters(sort="newest"),
+                    statuses=[VideoStatus.PREDICTED],
+                    user=alice,
+                    now=utcnow(),
+                    limit=limit,
+                )
+                == expected_head
+            )
+    with database.session() as s:
         claimed = review_rules.claim_next(
             s, user=alice, filters=QueueFilters(sort="newest"), claim_minutes=10
         )
