@@ -25,7 +25,6 @@ from db.queries import model_versions as models_q
 from db.queries import priority_rules as rules_q
 from db.queries import review as review_q
 from db.queries import taxonomy as taxonomy_q
-from db.queries.audit import add_audit
 from db.tables import (
     PREDICTION_FLOOR,
     AuditAction,
@@ -70,7 +69,7 @@ def add_rule(
         priority=int(level),
         user_id=user.id if user is not None else None,
     )
-    add_audit(
+    audit_q.add_audit(
         session,
         action=AuditAction.PRIORITY_RULE_ADDED,
         user=user,
@@ -87,7 +86,7 @@ def add_rule(
 def remove_rule(session: Session, *, rule_id: int, user: Actor | None) -> PriorityRule:
     """Delete a rule (the priorities it raised stay as they are)."""
     rule = rules_q.remove_rule(session, rule_id=rule_id)
-    add_audit(
+    audit_q.add_audit(
         session,
         action=AuditAction.PRIORITY_RULE_REMOVED,
         user=user,
