@@ -55,8 +55,15 @@ CLAIMS: dict[str, tuple[str, ...]] = {  # Review next's candidates: account -> i
     "Review next, German only (2 %)": ("de",),
     "Review next, Japanese only (none; 0.1 % undetected)": ("ja",),
 }
-# Review next's candidates under another sort, for the account of any language
-CLAIM_SORTS = {"Review next, newest first": QueueFilters(sort="newest")}
+# Review next's candidates under another sort: name -> (the account of CLAIMS, filters); the
+# German videos hold no raised one, so that read passes the raised videos by
+CLAIM_SORTS: dict[str, tuple[str, QueueFilters]] = {
+    "Review next, newest first": ("Review next, any language", QueueFilters(sort="newest")),
+    "Review next, German only, newest first (none raised)": (
+        "Review next, German only (2 %)",
+        QueueFilters(sort="newest"),
+    ),
+}
 INDEXES = (
     "ix_video_created_at",
     "ix_video_title_trgm",
@@ -141,9 +148,8 @@ def measure_all(
     measured = {name: timed(read(filters), repeats) for name, filters in READS.items()}
     for name, account in accounts.items():
         measured[name] = timed(candidates(account, QueueFilters()), repeats)
-    anyone = accounts[next(iter(CLAIMS))]
-    for name, filters in CLAIM_SORTS.items():
-        measured[name] = timed(candidates(anyone, filters), repeats)
+    for name, (account, filters) in CLAIM_SORTS.items():
+        measured[name] = timed(candidates(accounts[account], filters), repeats)
     return measured
 
 
