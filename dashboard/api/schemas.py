@@ -8,11 +8,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.review import PRIORITY_REASON_MAX_CHARS
 from db.tables import PREDICTION_FLOOR
 
 MAX_LABELS = 200
 MAX_TAG_LENGTH = 500
-MAX_PRIORITY_REASON = 500  # core.review.PRIORITY_REASON_MAX_CHARS
 
 PriorityLevel = Literal["normal", "high", "urgent"]
 
@@ -84,7 +84,7 @@ class PriorityIn(BaseModel):
     level: PriorityLevel
     reason: str = Field(
         "",
-        max_length=MAX_PRIORITY_REASON,
+        max_length=PRIORITY_REASON_MAX_CHARS,
         examples=["reported by 12 users"],
         description="Shown to the moderator; ignored for normal.",
     )

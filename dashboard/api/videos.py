@@ -28,7 +28,6 @@ from dashboard.api.access import Admin, Reader, Writer
 from dashboard.api.context import ApiContext, context
 from dashboard.api.errors import problem
 from dashboard.api.schemas import (
-    MAX_PRIORITY_REASON,
     HistoryEntry,
     LabelOut,
     LabelsIn,
@@ -101,7 +100,7 @@ def upload_video(
         ),
     ] = "normal",
     priority_reason: Annotated[
-        str, Form(max_length=MAX_PRIORITY_REASON, examples=["reported by 12 users"])
+        str, Form(max_length=review.PRIORITY_REASON_MAX_CHARS, examples=["reported by 12 users"])
     ] = "",
 ) -> JSONResponse:
     """Store the video and start its processing and prediction in the background (202)."""
