@@ -104,12 +104,16 @@ def apply_rules(session: Session, *, model_version_id: int, video_ids: Sequence[
     version is the active one (a version being tried out decides nothing); among several
     matching rules the highest level wins, then the most probable tag. Returns how many videos
     were raised."""
+    rules = rules_q.list_rules(session)  # usually none: one read per stored batch, no more
+    if not rules:
+        return 0
     active = models_q.get_active_model(session)
     if active is None or active.id != model_version_id:
         return 0
-    return _raise(
-        session, rules_q.matches(session, model_version_id=model_version_id, video_ids=video_ids)
+    found = rules_q.matches(
+        session, model_version_id=model_version_id, video_ids=video_ids, rules=rules
     )
+    return _raise(session, found)
 
 
 def _raise(session: Session, found: Sequence[tuple[int, PriorityRule, float]]) -> int:

@@ -51,12 +51,11 @@ def matches(
     *,
     model_version_id: int,
     video_ids: Sequence[int] | None,
-    rules: Sequence[PriorityRule] | None = None,
+    rules: Sequence[PriorityRule],
 ) -> list[tuple[int, PriorityRule, float]]:
-    """``(video id, rule, probability)`` for each stored prediction of the version that gives a
-    rule's tag at least its probability, among ``video_ids`` (None: every video it predicted);
-    ``rules``: these instead of every rule."""
-    rules = list_rules(session) if rules is None else rules
+    """``(video id, rule, probability)`` for each stored prediction of the version that gives
+    one of ``rules``'s tags at least its probability, among ``video_ids`` (None: every video it
+    predicted)."""
     if not rules or (video_ids is not None and not video_ids):
         return []
     by_node = {rule.node_id: rule for rule in rules}
