@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -175,22 +176,33 @@ def remove(
     """Remove videos for good: every row about them, their media and thumbnails (kept where a
     copy of the same bytes uses them). The audit log keeps who removed what and why."""
     from core import removal
-    from core.errors import TaggerError
 
     db = open_database()
+
+    def remove_one(video_id: int) -> str:
+        return removal.remove_video(
+            db, settings=get_settings(), video_id=video_id, user=None, reason=reason
+        ).describe()
+
+    _each_video(video_ids, remove_one, undone="removed")
+
+
+def _each_video(video_ids: list[int], act: Callable[[int], str], *, undone: str) -> None:
+    """``act`` on each video in turn (a repeated id once), printing what it says; one bad id
+    does not keep the others, and the command then fails saying how many were ``undone``."""
+    from core.errors import TaggerError
+
     failed = 0
     for video_id in dict.fromkeys(video_ids):
         try:
-            removed = removal.remove_video(
-                db, settings=get_settings(), video_id=video_id, user=None, reason=reason
-            )
-        except TaggerError as e:  # one bad id must not keep the others
+            done = act(video_id)
+        except TaggerError as e:
             failed += 1
             console.print(f"[red]video {video_id}: {e}[/red]", highlight=False)
             continue
-        console.print(removed.describe(), highlight=False)
+        console.print(done, highlight=False)
     if failed:
-        raise fail(f"{failed} of {len(set(video_ids))} videos not removed")
+        raise fail(f"{failed} of {len(set(video_ids))} videos not {undone}")
 
 
 class PriorityLevel(StrEnum):
@@ -209,27 +221,21 @@ def priority(
     """Raise or lower how soon videos are reviewed: Review next serves urgent videos first, then
     high ones, the longest waiting first among equals. Audited."""
     from core import review
-    from core.errors import TaggerError
 
     db = open_database()
-    failed = 0
-    for video_id in dict.fromkeys(video_ids):
-        try:
-            with db.session() as session:
-                review.set_priority(
-                    session,
-                    video_id=video_id,
-                    user=None,
-                    priority=review.parse_priority(level),
-                    reason=reason,
-                )
-        except TaggerError as e:  # one bad id must not keep the others
-            failed += 1
-            console.print(f"[red]video {video_id}: {e}[/red]", highlight=False)
-            continue
-        console.print(f"video {video_id}: {level} priority", highlight=False)
-    if failed:
-        raise fail(f"{failed} of {len(set(video_ids))} videos not changed")
+
+    def set_one(video_id: int) -> str:
+        with db.session() as session:
+            review.set_priority(
+                session,
+                video_id=video_id,
+                user=None,
+                priority=review.parse_priority(level),
+                reason=reason,
+            )
+        return f"video {video_id}: {level} priority"
+
+    _each_video(video_ids, set_one, undone="changed")
 
 
 rules_app = typer.Typer(
