@@ -146,7 +146,7 @@ def _overview_families(overview: operations.Overview) -> Iterator[GaugeMetricFam
         labels=["priority"],
     )
     for level, backlog in overview.prioritized.items():
-        name = level.name.lower()
+        name = level.label
         prioritized.add_metric([name], backlog.videos)
         since = backlog.oldest_since
         longest.add_metric([name], 0.0 if since is None else _seconds_since(since))

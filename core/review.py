@@ -66,12 +66,12 @@ def parse_priority(name: str) -> ReviewPriority:
     try:
         return ReviewPriority[name.strip().upper()]
     except KeyError:
-        known = ", ".join(p.name.lower() for p in ReviewPriority)
+        known = ", ".join(p.label for p in ReviewPriority)
         raise PriorityInputError(f"unknown priority {name!r}; expected one of {known}") from None
 
 
 def priority_name(value: int) -> str:
-    return ReviewPriority(value).name.lower()
+    return ReviewPriority(value).label
 
 
 def effective_labels(

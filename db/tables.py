@@ -87,6 +87,11 @@ class ReviewPriority(IntEnum):
     HIGH = 1
     URGENT = 2
 
+    @property
+    def label(self) -> str:
+        """``normal``, ``high``, ``urgent``: the word the API, the pages and the audit use."""
+        return self.name.lower()
+
 
 class JobStatus(StrEnum):
     QUEUED = "queued"

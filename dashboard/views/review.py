@@ -585,7 +585,7 @@ if user.is_lead:
         st.expander("Priority (leads and admins)"),
         st.form(f"review_priority_form_{video_id}", enter_to_submit=False),
     ):
-        levels = [p.name.lower() for p in ReviewPriority]
+        levels = [p.label for p in ReviewPriority]
         level_col, reason_col = st.columns([1, 3])
         level_col.selectbox(
             "Priority",

@@ -191,7 +191,7 @@ def enqueue_video_event(session: Session, *, event: str, video_id: int) -> int:
         "model_version": video.predicted_model_id,
         "version": video.version,
         # an urgent video.predicted: a priority rule matched the prediction (act before review)
-        "priority": ReviewPriority(video.priority).name.lower(),
+        "priority": ReviewPriority(video.priority).label,
     }
     payload = _payload(event, video=about)
     return enqueue_event(session, event=event, video_id=video.id, payload=payload)
