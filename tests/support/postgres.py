@@ -110,7 +110,14 @@ class PostgresCluster:
                 timeout=60,
                 check=False,  # best effort at teardown
             )
-        shutil.rmtree(self._dir, ignore_errors=True)
+        # A session's hundreds of databases are ~100,000 files: removing them took 7-10 s at the
+        # very end of each test worker (pytest --durations), so a detached `rm` does it instead.
+        subprocess.Popen(
+            ["rm", "-rf", str(self._dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
 def fresh_database(server_url: str, template: str | None = None) -> str:

@@ -14,8 +14,6 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 import uvicorn
-from scim2_client.engines.httpx2 import SyncSCIMClient
-from scim2_tester import Status, check_server
 
 from dashboard.api import create_api
 
@@ -54,6 +52,11 @@ def scim_url(api) -> Iterator[str]:
 
 
 def test_scim2_tester_finds_only_the_departures_by_design(api, scim_url) -> None:
+    # Imported here, not at collection: their pydantic models read docstrings through
+    # inspect.getmodule, 5.8 s in a process that has the product's packages loaded.
+    from scim2_client.engines.httpx2 import SyncSCIMClient
+    from scim2_tester import Status, check_server
+
     random.seed(7)  # the checker draws its values' shapes (booleans, list items) from random
     headers = {"Authorization": f"Bearer {api.secrets['admin']}"}
     with httpx2.Client(base_url=scim_url, headers=headers, timeout=30) as http:
