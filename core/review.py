@@ -151,16 +151,23 @@ def claim_next(
     claim_minutes: int,
     exclude_ids: Sequence[int] = (),
     now: datetime | None = None,
+    above: ReviewPriority | None = None,
 ) -> Video | None:
     """Claim the next reviewable video for ``user`` (queue order), or None when none is left.
 
     A claim the user already holds (not excluded) is returned first, so a reloaded browser
     resumes its item. Statuses default to predicted/ready and never include unprocessed or
-    failed videos; videos actively claimed by others are never returned.
+    failed videos; videos actively claimed by others are never returned. With ``above``, only
+    a video of a higher priority than that is claimed, the user's own claims aside: one raised
+    since the video prepared next was claimed goes before it (that one, still held, follows).
     """
     now = now or utcnow()
     filters = filters or QueueFilters()
-    mine = review_q.own_claim(session, user=user, now=now, exclude_ids=exclude_ids)
+    mine = (
+        review_q.own_claim(session, user=user, now=now, exclude_ids=exclude_ids)
+        if above is None
+        else None
+    )
     if mine is not None:
         video = review_q.take_claim(
             session, video_id=mine, user=user, now=now, minutes=claim_minutes
@@ -179,6 +186,7 @@ def claim_next(
             now=now,
             exclude_ids=exclude_ids,
             limit=CLAIM_CANDIDATES,
+            above=above,
         )
         if not candidates:
             return None

@@ -36,7 +36,15 @@ from db.queries import audit, review
 from db.queries import priority_rules as rules_q
 from db.queries import quality as quality_q
 from db.queries.quality import AnswerGroup, OverlapConfig
-from db.tables import AuditAction, PriorityRule, RetrainPolicy, Role, Video, utcnow
+from db.tables import (
+    AuditAction,
+    PriorityRule,
+    RetrainPolicy,
+    ReviewPriority,
+    Role,
+    Video,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from core.agreement import AgreementReport
@@ -175,9 +183,11 @@ def claim_next_and_read(
     filters: review.QueueFilters | None,
     exclude_ids: Sequence[int],
     read: Callable[[Session, Video], T],
+    above: ReviewPriority | None = None,
 ) -> T | None:
     """:func:`claim_next`, then ``read(session, video)`` in the same unit of work (one database
-    open instead of two for the video prepared next); None when the queue is empty."""
+    open instead of two for the video prepared next); None when the queue is empty (or has no
+    video of a priority ``above`` the one given)."""
 
     def claim_and_read(session: Session, *, user: CurrentUser) -> T | None:
         video = review_rules.claim_next(
@@ -186,6 +196,7 @@ def claim_next_and_read(
             filters=filters,
             exclude_ids=exclude_ids,
             claim_minutes=get_settings().claim_minutes,
+            above=above,
         )
         return read(session, video) if video is not None else None
 

@@ -88,9 +88,11 @@ def _excluded(*video_ids: int) -> list[int]:
     return [*st.session_state[state.SKIPPED], *video_ids, *writing]
 
 
-def _claim_and_read_next(exclude_ids: list[int]) -> ReviewData | None:
-    """The next video of the queue (the queue page's filters), claimed and read in one unit of
-    work."""
+def _claim_and_read_next(
+    exclude_ids: list[int], above: ReviewPriority | None = None
+) -> ReviewData | None:
+    """The next video of the queue (the queue page's filters; only of a priority ``above`` the
+    one given, if given), claimed and read in one unit of work."""
     return actions.claim_next_and_read(
         db,
         filters=st.session_state.get(state.QUEUE_FILTERS),
@@ -98,13 +100,36 @@ def _claim_and_read_next(exclude_ids: list[int]) -> ReviewData | None:
         read=lambda session, video: read_review(
             session, video_id=video.id, user=user, settings=settings, tax=tax
         ),
+        above=above,
     )
+
+
+def _raised_meanwhile(prepared: ReviewData) -> ReviewData | None:
+    """A video of a higher priority than the one prepared next, raised while the moderator
+    worked (a user's report, a rule on a new prediction), claimed and read: it goes first, and
+    the prepared one, still claimed, comes after it. The database is asked only when the
+    server's count of raised videos (cached for seconds) has one above the prepared video."""
+    level = ReviewPriority(prepared.video.priority)
+    waiting = cache.priority_backlog(db.url)
+    if not any(backlog.videos for above, backlog in waiting.items() if above > level):
+        return None
+    raised = _claim_and_read_next(_excluded(prepared.video.id), above=level)
+    if raised is not None:
+        st.session_state[state.FLASH] = (
+            f"Video {raised.video.id} is of "
+            f"{ReviewPriority(raised.video.priority).label} priority: it goes first, "
+            f"video {prepared.video.id} comes after it."
+        )
+    return raised
 
 
 def _open_next(prepared_id: int | None = None) -> None:
     """Show the next video: the prepared one (``prepared_id``, its claim renewed by the write
-    that left the current video), else the next of the queue."""
+    that left the current video) unless one of a higher priority was raised meanwhile, else the
+    next of the queue."""
     prepared = loaded.get(prepared_id) if prepared_id is not None else None
+    if prepared is not None:
+        prepared = _raised_meanwhile(prepared) or prepared
     if prepared is None:
         prepared = _claim_and_read_next(_excluded())
     st.session_state[state.REVIEW_VIDEO] = prepared.video.id if prepared is not None else None

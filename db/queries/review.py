@@ -518,12 +518,16 @@ def claim_candidates(
     now: datetime,
     exclude_ids: Sequence[int] = (),
     limit: int,
+    above: ReviewPriority | None = None,
 ) -> list[int]:
     """Up to ``limit`` unclaimed videos in one of the stored ``statuses`` that match the
     filters' other fields and that ``user`` may take (overlap rules, its review languages), in
-    queue order: whatever the sort, the highest priority first."""
+    queue order: whatever the sort, the highest priority first; only those of a priority
+    ``above`` the one given, if given."""
     conds = _conditions(session, QueueFilters(**{**filters.__dict__, "statuses": ()}), now)
     conds += [col(Video.status).in_(list(statuses)), _no_active_claim(now)]
+    if above is not None:
+        conds.append(col(Video.priority) > above)
     # label quality: overlap videos this user answered, or whose answers are all in, are not theirs
     conds += quality_q.claim_exclusions(session, user=user)
     conds += users_q.language_route(session, user_id=user.id)
@@ -542,7 +546,7 @@ def claim_candidates(
             .limit(limit)
         )
     )
-    if len(raised) == limit:
+    if len(raised) == limit or above is not None:
         return raised
     rest = session.exec(
         select(Video.id)

@@ -8,7 +8,9 @@ then measures (median of several runs, each a full unit of work including openin
 - the queue query (default sort: most informative first, i.e. by review rank; and with a
   title search + tag filter),
 - ``claim_next`` (atomic claim of the next video), for an account of any language and for one
-  that reviews German only (``SPOKEN``: 4 % of the videos),
+  that reviews German only (``SPOKEN``: 4 % of the videos), and the claim of a video raised
+  above normal priority when none is (what a save on the Review page asks when a raised video
+  waits: the worst case),
 - the server ranker's check (``core.lifecycle.queue_ranking.ranking_state``: the last ranking,
   and the ``ARRIVALS`` videos predicted after it),
 - an AppTest render of the queue page and of the review page (whole script run, server side).
@@ -197,8 +199,8 @@ def populate(settings: Settings, n: int, seed: int = 0) -> None:
 def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
     """Median milliseconds of the queue queries, ``claim_next`` and the ranker's check on a
     :func:`populate`-d database (keys ``queue query``, ``queue + search + tag``, ``claim next``,
-    ``claim next, German only``, ``ranker check``) and, with ``pages``, of
-    server-side renders of the queue and review pages (``queue page render``,
+    ``claim next, German only``, ``claim above normal, none``, ``ranker check``) and, with
+    ``pages``, of server-side renders of the queue and review pages (``queue page render``,
     ``review page render``).
     """
     from core import taxonomy as taxonomy_core
@@ -206,6 +208,7 @@ def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
     from db.engine import get_database
     from db.queries import review, users
     from db.queries.review import QueueFilters
+    from db.tables import ReviewPriority
 
     db = get_database(settings)
     with db.session() as s:
@@ -229,6 +232,19 @@ def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
 
         return run
 
+    def claim_raised(user: object) -> Callable[[], object]:
+        """What the Review page asks at a save when the server counts raised videos: none of a
+        priority above the prepared video's is left to take here (the worst case: a read that
+        finds nothing)."""
+
+        def run() -> object:
+            with db.session() as s:
+                return review_rules.claim_next(
+                    s, user=user, claim_minutes=20, above=ReviewPriority.NORMAL
+                )
+
+        return run
+
     def ranker_check() -> object:
         with db.session() as s:
             return queue_ranking.ranking_state(s, settings=settings)
@@ -239,6 +255,7 @@ def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
         "queue + search + tag": _timed(queue(QueueFilters(search="piano", tag=soccer))),
         "claim next": _timed(claim(mod)),
         "claim next, German only": _timed(claim(german)),
+        "claim above normal, none": _timed(claim_raised(mod)),
     }
     if pages:
         result.update(_render_pages(settings))
@@ -340,6 +357,7 @@ def main() -> None:
         "queue + search + tag",
         "claim next",
         "claim next, German only",
+        "claim above normal, none",
         "ranker check",
         "queue page render",
         "review page render",

@@ -13,12 +13,12 @@ from streamlit.testing.v1 import AppTest
 from core import quality, removal
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
-from dashboard import deferred
+from dashboard import cache, deferred
 from dashboard.components import ScoredTag, md_escape, probability_chart
 from dashboard.routes import media
 from db.engine import DatabaseBusyError
 from db.queries import audit, labels, videos
-from db.tables import NO_SPEECH
+from db.tables import NO_SPEECH, ReviewPriority
 
 
 def _open(at: AppTest, video_id: int) -> AppTest:
@@ -241,6 +241,28 @@ def test_the_next_video_is_claimed_and_loaded_while_one_is_reviewed(signed_in, s
     _save(at)
     assert at.session_state["review_video_id"] == second
     assert set(at.session_state["review_loaded"]) == {second, seeded.video_ids[2]}
+
+
+def test_a_video_raised_meanwhile_goes_before_the_prepared_one(signed_in, seeded) -> None:
+    """A video raised to urgent after the next one was prepared (a user's report, a rule on a
+    new prediction) is the one "save & next" shows, with a word; the prepared video, still the
+    moderator's, comes after it."""
+    first, second, third = seeded.video_ids[:3]
+    at = _open(signed_in("mod"), first)
+    assert set(at.session_state["review_loaded"]) == {first, second}
+    with seeded.db.session() as s:
+        review_rules.set_priority(
+            s, video_id=third, user=None, priority=ReviewPriority.URGENT, reason="reported"
+        )
+    cache.priority_backlog.clear()  # the server's count of raised videos, cached for seconds
+    at.button[[b.label for b in at.button].index("Save & next")].click().run()
+    assert at.session_state["review_video_id"] == third
+    assert md_escape(
+        f"Video {third} is of urgent priority: it goes first, video {second} comes after it."
+    ) in [s.value for s in at.success]
+    _written(at)
+    assert _save(at) == []
+    assert at.session_state["review_video_id"] == second
 
 
 def test_a_prepared_video_changed_meanwhile_is_read_again(signed_in, seeded) -> None:

@@ -658,6 +658,51 @@ def test_urgent_then_high_videos_come_first_the_longest_waiting_first(database: 
     ]
 
 
+def test_a_claim_above_a_priority_takes_only_a_higher_one_and_not_ones_own(
+    database: Database,
+) -> None:
+    """What the Review page asks when a video was raised while the next one was prepared: only
+    a video of a higher priority than the prepared one's is claimed (under any sort), never a
+    claim the moderator holds (the prepared video itself), nothing when none is higher."""
+    seeded = _seed(database)
+    ids, alice = seeded["ids"], seeded["alice"]
+    with database.session() as s:
+        prepared = review_rules.claim_next(s, user=alice, claim_minutes=10)
+        assert prepared.id == ids[5]  # least certain first
+        for sort in ("review_rank", "newest"):
+            nothing = review_rules.claim_next(
+                s,
+                user=alice,
+                filters=QueueFilters(sort=sort),
+                claim_minutes=10,
+                above=ReviewPriority.NORMAL,
+            )
+            assert nothing is None
+        review_rules.set_priority(s, video_id=ids[1], user=alice, priority=ReviewPriority.HIGH)
+        review_rules.set_priority(s, video_id=ids[0], user=alice, priority=ReviewPriority.URGENT)
+        above_high = review_rules.claim_next(
+            s,
+            user=alice,
+            filters=QueueFilters(sort="newest"),
+            claim_minutes=10,
+            above=ReviewPriority.HIGH,
+        )
+        assert above_high.id == ids[0]
+        above_normal = review_rules.claim_next(
+            s, user=alice, claim_minutes=10, above=ReviewPriority.NORMAL, exclude_ids=[ids[0]]
+        )
+        assert above_normal.id == ids[1]
+        assert (
+            review_rules.claim_next(s, user=alice, claim_minutes=10, above=ReviewPriority.URGENT)
+            is None
+        )
+        # without ``above`` the moderator's own claims come back first, the prepared one among them
+        mine = review_rules.claim_next(
+            s, user=alice, claim_minutes=10, exclude_ids=[ids[0], ids[1]]
+        )
+        assert mine.id == prepared.id
+
+
 def test_an_unknown_priority_or_a_long_reason_is_refused_in_words(database: Database) -> None:
     seeded = _seed(database, n=1)
     assert review_rules.parse_priority(" Urgent ") == ReviewPriority.URGENT

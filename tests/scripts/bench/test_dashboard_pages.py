@@ -40,6 +40,7 @@ def test_populate_and_measure_use_the_given_settings_only(
         "queue + search + tag",
         "claim next",
         "claim next, German only",
+        "claim above normal, none",
         "ranker check",
     }
     assert all(ms > 0 for ms in timings.values())
