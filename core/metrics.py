@@ -33,7 +33,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import DBAPIError
 
 from core.background import Background
+from core.config import Settings, get_settings
 from core.errors import TaggerError
+from core.review import review_targets
 from db.engine import Database, latest_schema_version
 from db.queries import operations
 from db.tables import utcnow
@@ -225,14 +227,29 @@ class Metrics:
 
     @classmethod
     def of(
-        cls, db: Database, background: Background, *, fresh_s: float = STORED_WORK_FRESH_S
+        cls,
+        db: Database,
+        background: Background,
+        *,
+        fresh_s: float = STORED_WORK_FRESH_S,
+        settings: Settings | None = None,
     ) -> Metrics:
+        """``settings`` (the configured ones by default) give the review targets."""
         disable_created_metrics()  # a `_created` series beside every counter: noise to most
         registry = CollectorRegistry()
         traffic = HttpTraffic(registry)
         Gauge(
             "tagger_schema_info", "This server's schema version.", ["schema"], registry=registry
         ).labels(str(latest_schema_version())).set(1)
+        target = Gauge(
+            "tagger_review_target_seconds",
+            "The team's promise: a high or urgent video reviewed within this long of being raised"
+            " (TAGGER_URGENT_REVIEW_TARGET_MINUTES, TAGGER_HIGH_REVIEW_TARGET_MINUTES).",
+            ["priority"],
+            registry=registry,
+        )
+        for level, seconds in review_targets(settings or get_settings()).items():
+            target.labels(level.label).set(seconds)
         registry.register(_StoredWork(db, fresh_s=fresh_s))
         registry.register(_Threads(background))
         ProcessCollector(registry=registry)

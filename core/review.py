@@ -26,6 +26,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from core.config import Settings
 from core.errors import TaggerError
 from db.queries import Actor, NotFoundError, StaleVersionError
 from db.queries import labels as labels_q
@@ -72,6 +73,15 @@ def parse_priority(name: str) -> ReviewPriority:
 
 def priority_name(value: int) -> str:
     return ReviewPriority(value).label
+
+
+def review_targets(settings: Settings) -> dict[ReviewPriority, float]:
+    """Seconds from a video's priority being raised to its review that the team promises, per
+    raised level (``TAGGER_URGENT_REVIEW_TARGET_MINUTES``, ``..._HIGH_...``)."""
+    return {
+        ReviewPriority.URGENT: settings.urgent_review_target_minutes * 60.0,
+        ReviewPriority.HIGH: settings.high_review_target_minutes * 60.0,
+    }
 
 
 def effective_labels(

@@ -21,6 +21,7 @@ import streamlit as st
 from core import taxonomy as taxonomy_core
 from core.config import Settings, get_settings
 from core.lifecycle import coverage, jobs, liveness, queue_ranking
+from core.review import review_targets
 from db.engine import Database, get_database, init_db
 from db.queries import analytics, review, users
 from db.tables import ModelVersion, ReviewPriority
@@ -145,7 +146,9 @@ def throughput(url: str, since: datetime) -> list[analytics.ThroughputRow]:
 @st.cache_data(ttl=ANALYTICS_TTL_S, show_spinner=False)
 def priority_turnaround(url: str, since: datetime) -> list[analytics.PriorityTurnaround]:
     with database().session() as session:
-        return analytics.priority_turnaround(session, since=since)
+        return analytics.priority_turnaround(
+            session, since=since, targets=review_targets(get_settings())
+        )
 
 
 @st.cache_data(ttl=ANALYTICS_TTL_S, show_spinner=False)

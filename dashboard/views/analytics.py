@@ -89,6 +89,11 @@ st.dataframe(
             "reviewed": [t.reviewed for t in turnaround],
             "median wait": [duration(t.median_s) for t in turnaround],
             "90 % within": [duration(t.p90_s) for t in turnaround],
+            "target": [duration(t.target_s) for t in turnaround],
+            "within target": [
+                f"{t.within_target / t.reviewed:.0%} ({t.within_target:,})" if t.reviewed else "–"
+                for t in turnaround
+            ],
             "waiting now": [waiting[t.priority].videos for t in turnaround],
         }
     ),

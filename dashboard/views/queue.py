@@ -14,9 +14,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.config import get_settings
 from core.lifecycle import liveness
 from core.lifecycle.coverage import ColdStart
-from core.review import priority_name
+from core.review import priority_name, review_targets
 from dashboard import actions, cache, readers, state
 from dashboard.components import duration, md_escape
 from db.queries.review import IN_REVIEW, QueueFilters, VideoClaimedError
@@ -115,11 +116,21 @@ waiting = [
     if backlog.videos and backlog.oldest_since is not None
 ]
 if waiting:
-    show = st.error if waiting[0][0] == ReviewPriority.URGENT else st.warning
+    targets = review_targets(get_settings())
+    waited = {
+        level: (utcnow() - backlog.oldest_since).total_seconds() for level, backlog in waiting
+    }
+    late = any(waited[level] > targets[level] for level, _ in waiting)
+    show = st.error if late or waiting[0][0] == ReviewPriority.URGENT else st.warning
     show(
         " · ".join(
             f"{backlog.videos:,} {priority_name(level)}, the longest waiting "
-            f"{duration((utcnow() - backlog.oldest_since).total_seconds())}"
+            f"{duration(waited[level])}"
+            + (
+                f" (over the {duration(targets[level])} target)"
+                if waited[level] > targets[level]
+                else f" (target {duration(targets[level])})"
+            )
             for level, backlog in waiting
         )
         + ". Review next takes them first.",

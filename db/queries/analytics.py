@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -194,12 +195,16 @@ class PriorityTurnaround:
     reviewed: int  # videos of this priority reviewed in the period
     median_s: float | None  # from the priority being raised to the review; None: none reviewed
     p90_s: float | None
+    target_s: float  # the team's promise for this priority
+    within_target: int  # of ``reviewed``, those reviewed within it
 
 
-def priority_turnaround(session: Session, *, since: datetime) -> list[PriorityTurnaround]:
+def priority_turnaround(
+    session: Session, *, since: datetime, targets: Mapping[ReviewPriority, float]
+) -> list[PriorityTurnaround]:
     """Urgent, then high videos reviewed since ``since``: how long each waited from being
-    raised to its review (the promise a moderation team makes for reported videos). Videos
-    raised after their review (sent back later) are left out."""
+    raised to its review, and how many within the team's promise (``targets``, seconds per
+    level). Videos raised after their review (sent back later) are left out."""
     waits: dict[ReviewPriority, list[float]] = {ReviewPriority.URGENT: [], ReviewPriority.HIGH: []}
     rows = session.exec(
         select(Video.priority, Video.prioritized_at, Video.reviewed_at).where(
@@ -216,6 +221,8 @@ def priority_turnaround(session: Session, *, since: datetime) -> list[PriorityTu
             reviewed=len(seconds),
             median_s=statistics.median(seconds) if seconds else None,
             p90_s=_percentile(seconds, 0.9) if seconds else None,
+            target_s=targets[level],
+            within_target=sum(1 for waited in seconds if waited <= targets[level]),
         )
         for level, seconds in waits.items()
     ]

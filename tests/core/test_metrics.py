@@ -12,6 +12,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.background import Background, PeriodicCheck
+from core.config import Settings
 from core.errors import TaggerError
 from core.metrics import Metrics
 from db.engine import Database, init_db
@@ -110,6 +111,8 @@ def test_stored_work_as_written(database):
     urgent_wait = seen["tagger_oldest_prioritized_wait_seconds", (("priority", "urgent"),)]
     assert 2 * 3600 - 60 < urgent_wait < 2 * 3600 + 60
     assert seen["tagger_oldest_prioritized_wait_seconds", (("priority", "high"),)] == 0
+    assert seen["tagger_review_target_seconds", (("priority", "urgent"),)] == 30 * 60  # defaults
+    assert seen["tagger_review_target_seconds", (("priority", "high"),)] == 4 * 3600
     assert seen["tagger_flagged_videos", ()] == 1
     assert 5 * 3600 - 60 < seen["tagger_oldest_unreviewed_video_age_seconds", ()] < 5 * 3600 + 60
     assert seen["tagger_jobs", (("kind", "train"), ("status", "running"))] == 1
@@ -120,6 +123,14 @@ def test_stored_work_as_written(database):
     assert seen["tagger_active_model_info", (("encoder", "lite"), ("version", "1"))] == 1
     assert seen["tagger_active_model_micro_auprc", ()] == 0.875
     assert seen["process_resident_memory_bytes", ()] > 0
+
+
+def test_the_review_targets_are_the_settings_ones(database):
+    """The alerting rules compare the longest waits with these (docs/monitoring/alerts.yml)."""
+    settings = Settings(urgent_review_target_minutes=10, high_review_target_minutes=90)
+    seen = _samples(Metrics.of(database, Background(), settings=settings))
+    assert seen["tagger_review_target_seconds", (("priority", "urgent"),)] == 600
+    assert seen["tagger_review_target_seconds", (("priority", "high"),)] == 90 * 60
 
 
 def test_an_empty_database_reports_zeros_and_no_model(database):

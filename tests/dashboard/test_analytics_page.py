@@ -71,6 +71,8 @@ def test_the_page_says_how_long_high_and_urgent_videos_waited(signed_in, seeded)
             "reviewed": 1,
             "median wait": "1 h 15 min",
             "90 % within": "1 h 15 min",
+            "target": "30 min",  # the default, TAGGER_URGENT_REVIEW_TARGET_MINUTES
+            "within target": "0% (0)",
             "waiting now": 1,
         },
         {
@@ -78,6 +80,8 @@ def test_the_page_says_how_long_high_and_urgent_videos_waited(signed_in, seeded)
             "reviewed": 0,
             "median wait": "–",
             "90 % within": "–",
+            "target": "4 h 0 min",
+            "within target": "–",
             "waiting now": 0,
         },
     ]

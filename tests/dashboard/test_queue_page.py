@@ -232,9 +232,9 @@ def test_without_a_model_the_queue_says_its_head_covers_kinds_of_content(signed_
 def test_urgent_and_high_videos_lead_the_queue_and_the_page_says_how_long_they_wait(
     signed_in, seeded
 ) -> None:
-    """The platform marked two videos: the banner counts them with their longest wait, the
-    table names their priority and opens with them, the toggle shows only them, and Review
-    next takes the urgent one."""
+    """The platform marked two videos: the banner counts them with their longest wait against
+    the team's target, the table names their priority and opens with them, the toggle shows
+    only them, and Review next takes the urgent one."""
     ids = seeded.video_ids
     with seeded.db.session() as s:
         review_rules.set_priority(
@@ -249,8 +249,8 @@ def test_urgent_and_high_videos_lead_the_queue_and_the_page_says_how_long_they_w
     at = _queue(signed_in("mod"))
     assert [e.value for e in at.error] == [
         (
-            "1 urgent, the longest waiting 1 h 35 min · 1 high, the longest waiting 0 min. "
-            "Review next takes them first."
+            "1 urgent, the longest waiting 1 h 35 min (over the 30 min target) · 1 high, the "
+            "longest waiting 0 min (target 4 h 0 min). Review next takes them first."
         )
     ]
     assert _ids(at) == [ids[3], ids[1], ids[0], ids[2]]

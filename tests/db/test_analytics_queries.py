@@ -134,8 +134,8 @@ def test_likely_label_errors(database: Database, seeded: dict) -> None:
 
 def test_priority_turnaround_measures_from_raised_to_reviewed(database: Database) -> None:
     """Waits of 10, 20, ..., 100 minutes for urgent videos: median 55, 90 % within 90 (the
-    nearest rank); a video reviewed before it was raised, one reviewed before the period and a
-    normal one are left out; high has none."""
+    nearest rank), 3 within a 30-minute target (its bound included); a video reviewed before it
+    was raised, one reviewed before the period and a normal one are left out; high has none."""
     now = utcnow()
     with database.session() as s:
         for minutes in range(10, 101, 10):
@@ -165,13 +165,19 @@ def test_priority_turnaround_measures_from_raised_to_reviewed(database: Database
         )
         s.add(Video(title="normal", reviewed_at=now))
     with database.session() as s:
-        urgent, high = analytics.priority_turnaround(s, since=now - timedelta(days=30))
+        urgent, high = analytics.priority_turnaround(
+            s,
+            since=now - timedelta(days=30),
+            targets={ReviewPriority.URGENT: 30 * 60.0, ReviewPriority.HIGH: 4 * 3600.0},
+        )
     assert (urgent.priority, urgent.reviewed) == (ReviewPriority.URGENT, 10)
     assert urgent.median_s == pytest.approx(55 * 60)
     assert urgent.p90_s == pytest.approx(90 * 60)
-    assert (high.priority, high.reviewed, high.median_s, high.p90_s) == (
+    assert (urgent.target_s, urgent.within_target) == (30 * 60, 3)
+    assert (high.priority, high.reviewed, high.median_s, high.p90_s, high.within_target) == (
         ReviewPriority.HIGH,
         0,
         None,
         None,
+        0,
     )
