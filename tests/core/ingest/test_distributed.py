@@ -270,6 +270,85 @@ def test_cli_ingest_and_predict_on_ray_with_the_real_lite_encoder(cluster, setti
             assert got[name][node] == pytest.approx(p, abs=1e-5)
 
 
+class DriverDied(Exception):
+    """Raised from the progress callback: the driver stops mid-run like a killed process."""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(CLUSTER_TEST_TIMEOUT_S)
+def test_ray_ingest_matches_single_machine_through_a_dead_driver_and_a_dead_node(
+    cluster, driver, settings, new_postgres_db, tmp_path
+):
+    assert driver.nodes == 2 and driver.cpus == 2
+    settings.num_keyframes = 4
+    folder = _corpus(tmp_path / "in")
+    encoder = partial(SlowFakeEncoder, fail_title=FAIL_TITLE, nan_title=NAN_TITLE)
+
+    reference = _database(new_postgres_db())
+    single = ingest.ingest_paths(
+        reference,
+        [folder],
+        settings=settings,
+        encoder=encoder(),
+        transcriber=FakeTranscriber(),
+    )
+    assert single.totals == {"ready": 18, "failed": 5, "duplicate": 1, "skipped": 1}  # the .srt
+
+    ray_db = _database(new_postgres_db())
+
+    def die_after_five(done: int, total: int, label: str) -> None:
+        if done >= 5:
+            raise DriverDied(label)
+
+    pipeline = distributed.RayPipeline(
+        ray_db,
+        settings,
+        encoder_factory=partial(encoder, seconds=0.3),
+        transcriber_factory=FakeTranscriber,
+    )
+    with pytest.raises(DriverDied):
+        ingest.ingest_paths(
+            ray_db, [folder], settings=settings, pipeline=pipeline, progress=die_after_five
+        )
+    with ray_db.session() as session:
+        assert videos_q.count_videos_by_status(session).get("processing", 0) > 0
+
+    # Re-run; node 2's raylet is SIGKILLed once it runs our stages: the job still completes.
+    killed = threading.Event()
+    stop = threading.Event()
+
+    def kill_node_when_busy() -> None:
+        while not stop.is_set():
+            busy = [
+                pid
+                for pid, _ in descendants(cluster.node_pid(1))
+                if "_extract_row" in _cmdline(pid) or "MapWorker" in _cmdline(pid)
+            ]
+            if busy:
+                cluster.kill_raylet(1)
+                killed.set()
+                return
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=kill_node_when_busy, daemon=True)
+    watcher.start()
+    try:
+        rerun = ingest.ingest_paths(ray_db, [folder], settings=settings, pipeline=pipeline)
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+    assert killed.is_set(), "node 2 never ran a stage"
+    assert rerun.failed and all(r.reason for r in rerun.failed)
+    _assert_same(ray_db, reference)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(CLUSTER_TEST_TIMEOUT_S)
 def test_ray_ingest_through_s3_storage_matches_single_machine(
@@ -368,87 +447,6 @@ def test_ray_ingest_of_a_bucket_prefix_through_s3_storage(cluster, driver, setti
     assert again.totals == {"duplicate": 2, "skipped": 1}
     assert {r.reason for r in again.results if r.status == "duplicate"} == {"already ingested"}
     ray_db.dispose()
-
-
-class DriverDied(Exception):
-    """Raised from the progress callback: the driver stops mid-run like a killed process."""
-
-
-# The last test on the cluster: it kills node 2's raylet, after which joining the cluster waited
-# 9 s for that node to be declared dead (pytest --durations) and the next tests ran on one node.
-@pytest.mark.slow
-@pytest.mark.timeout(CLUSTER_TEST_TIMEOUT_S)
-def test_ray_ingest_matches_single_machine_through_a_dead_driver_and_a_dead_node(
-    cluster, driver, settings, new_postgres_db, tmp_path
-):
-    assert driver.nodes == 2 and driver.cpus == 2
-    settings.num_keyframes = 4
-    folder = _corpus(tmp_path / "in")
-    encoder = partial(SlowFakeEncoder, fail_title=FAIL_TITLE, nan_title=NAN_TITLE)
-
-    reference = _database(new_postgres_db())
-    single = ingest.ingest_paths(
-        reference,
-        [folder],
-        settings=settings,
-        encoder=encoder(),
-        transcriber=FakeTranscriber(),
-    )
-    assert single.totals == {"ready": 18, "failed": 5, "duplicate": 1, "skipped": 1}  # the .srt
-
-    ray_db = _database(new_postgres_db())
-
-    def die_after_five(done: int, total: int, label: str) -> None:
-        if done >= 5:
-            raise DriverDied(label)
-
-    pipeline = distributed.RayPipeline(
-        ray_db,
-        settings,
-        encoder_factory=partial(encoder, seconds=0.3),
-        transcriber_factory=FakeTranscriber,
-    )
-    with pytest.raises(DriverDied):
-        ingest.ingest_paths(
-            ray_db, [folder], settings=settings, pipeline=pipeline, progress=die_after_five
-        )
-    with ray_db.session() as session:
-        assert videos_q.count_videos_by_status(session).get("processing", 0) > 0
-
-    # Re-run; node 2's raylet is SIGKILLed once it runs our stages: the job still completes.
-    killed = threading.Event()
-    stop = threading.Event()
-
-    def kill_node_when_busy() -> None:
-        while not stop.is_set():
-            busy = [
-                pid
-                for pid, _ in descendants(cluster.node_pid(1))
-                if "_extract_row" in _cmdline(pid) or "MapWorker" in _cmdline(pid)
-            ]
-            if busy:
-                cluster.kill_raylet(1)
-                killed.set()
-                return
-            time.sleep(0.1)
-
-    watcher = threading.Thread(target=kill_node_when_busy, daemon=True)
-    watcher.start()
-    try:
-        rerun = ingest.ingest_paths(ray_db, [folder], settings=settings, pipeline=pipeline)
-    finally:
-        stop.set()
-        watcher.join(timeout=10)
-    assert killed.is_set(), "node 2 never ran a stage"
-    assert rerun.failed and all(r.reason for r in rerun.failed)
-    _assert_same(ray_db, reference)
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
 
 
 def test_unreachable_storage_stops_a_ray_ingest_before_any_video_is_processing(
