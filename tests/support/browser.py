@@ -230,7 +230,7 @@ def _wait_healthy(server: subprocess.Popen[bytes], url: str, log: Path, timeout_
             if server.poll() is not None or time.monotonic() > deadline:
                 state = "exited" if server.poll() is not None else f"not healthy in {timeout_s} s"
                 raise RuntimeError(f"dashboard {state}; its log:\n{_tail(log)}") from None
-            time.sleep(0.5)
+            time.sleep(0.1)
 
 
 def free_port() -> int:
