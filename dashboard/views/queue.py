@@ -20,7 +20,7 @@ from core.lifecycle.coverage import ColdStart
 from core.review import priority_name, review_targets
 from dashboard import actions, cache, readers, state
 from dashboard.components import duration, md_escape
-from db.queries.review import IN_REVIEW, QueueFilters, VideoClaimedError
+from db.queries.review import IN_REVIEW, QueueFilters, QueueRow, VideoClaimedError
 from db.tables import ReviewPriority, VideoStatus, utcnow
 
 STATE_LABELS = {
@@ -42,6 +42,16 @@ SORT_LABELS = {
 PAGE_SIZES = (25, 50, 100)
 POLL_S = 2
 RANKING_JOB = "queue_ranking_job"  # the prediction or ranking job this page saw running
+
+
+def _waiting(row: QueueRow, targets: dict[ReviewPriority, float]) -> str:
+    """How long a raised video not reviewed yet has waited since it was raised, against the
+    team's target for its priority."""
+    if row.prioritized_at is None or row.state in (VideoStatus.REVIEWED, VideoStatus.FAILED):
+        return ""
+    waited = (utcnow() - row.prioritized_at).total_seconds()
+    late = waited > targets[ReviewPriority(row.priority)]
+    return duration(waited) + (", over target" if late else "")
 
 
 def cold_start_caption(cold: ColdStart) -> str:
@@ -115,8 +125,8 @@ waiting = [
     for level, backlog in cache.priority_backlog(db.url).items()
     if backlog.videos and backlog.oldest_since is not None
 ]
+targets = review_targets(get_settings())
 if waiting:
-    targets = review_targets(get_settings())
     waited = {
         level: (utcnow() - backlog.oldest_since).total_seconds() for level, backlog in waiting
     }
@@ -247,6 +257,7 @@ frame = pd.DataFrame(
             priority_name(r.priority) if r.priority > ReviewPriority.NORMAL else ""
             for r in result.rows
         ],
+        "waiting": [_waiting(r, targets) for r in result.rows],
         "state": [STATE_LABELS.get(r.state, r.state) for r in result.rows],
         "top tag": [r.top_tag for r in result.rows],
         "certainty": [r.confidence for r in result.rows],

@@ -120,6 +120,7 @@ class QueueRow:
     assignee: str | None  # active claimer, else reviewer
     flagged: bool
     priority: int  # a ReviewPriority value
+    prioritized_at: datetime | None  # when it was raised to that priority
     created_at: datetime
     error: str | None
 
@@ -286,6 +287,7 @@ _PAGE_COLUMNS = (
     Video.reviewed_by,
     Video.flagged,
     Video.priority,
+    Video.prioritized_at,
     Video.created_at,
     Video.error,
 )
@@ -428,6 +430,7 @@ def list_queue(
                 assignee=names.get(v.claimed_by) if claimed else names.get(v.reviewed_by),
                 flagged=v.flagged,
                 priority=v.priority,
+                prioritized_at=v.prioritized_at,
                 created_at=v.created_at,
                 error=v.error,
             )

@@ -255,6 +255,7 @@ def test_urgent_and_high_videos_lead_the_queue_and_the_page_says_how_long_they_w
     ]
     assert _ids(at) == [ids[3], ids[1], ids[0], ids[2]]
     assert list(at.dataframe[0].value["priority"])[:3] == ["urgent", "high", ""]
+    assert list(at.dataframe[0].value["waiting"])[:3] == ["1 h 35 min, over target", "0 min", ""]
     at.toggle(key="queue_prioritized").set_value(True).run()
     assert _ids(at) == [ids[3], ids[1]]
     at.button(key="queue_review_next").click().run()
