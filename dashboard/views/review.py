@@ -22,11 +22,12 @@ import streamlit as st
 from core.config import get_settings
 from core.errors import TaggerError
 from core.removal import MAX_REASON
-from core.review import PRIORITY_REASON_MAX_CHARS, priority_name
+from core.review import PRIORITY_REASON_MAX_CHARS, priority_name, review_targets
 from dashboard import actions, cache, deferred, state
 from dashboard.components import (
     PLAYER_KEYS,
     SeekPoint,
+    duration,
     md_escape,
     player_keys,
     probability_chart,
@@ -42,7 +43,7 @@ from dashboard.review_data import ReviewData, load_review, read_review
 from dashboard.routes import media
 from db.queries import NotFoundError, StaleVersionError
 from db.queries.review import VideoClaimedError
-from db.tables import NO_SPEECH, ReviewPriority, Role
+from db.tables import NO_SPEECH, ReviewPriority, Role, utcnow
 
 CONFLICT = "review_conflict"
 REFUSED = "review_refused"  # (state.ReviewWrite, why, stale) of a save the worker could not write
@@ -463,10 +464,14 @@ if data.model_version_id is not None:
 st.caption(md_escape(" · ".join(facts)))
 if video.priority > ReviewPriority.NORMAL:  # the platform's or a lead's, with their reason
     show = st.error if video.priority == ReviewPriority.URGENT else st.warning
+    target = duration(review_targets(settings)[ReviewPriority(video.priority)])
+    raised = ""
+    if video.prioritized_at is not None:
+        raised = f"raised {duration((utcnow() - video.prioritized_at).total_seconds())} ago, "
     show(
         md_escape(
             f"{priority_name(video.priority).capitalize()} priority: "
-            f"{video.priority_reason or 'no reason given'}"
+            f"{video.priority_reason or 'no reason given'} ({raised}the target is {target})"
         ),
         icon=":material/priority_high:",
     )

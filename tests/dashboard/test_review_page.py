@@ -438,7 +438,9 @@ def test_a_lead_sets_the_priority_the_moderator_sees_it(signed_in, seeded) -> No
     assert md_escape(f"Video {video_id} is of urgent priority now.") in [
         s.value for s in at.success
     ]
-    assert md_escape("Urgent priority: legal request 7") in [e.value for e in at.error]
+    assert md_escape(
+        "Urgent priority: legal request 7 (raised 0 min ago, the target is 30 min)"
+    ) in [e.value for e in at.error]
     with seeded.db.session() as s:
         [entry] = audit.list_audit(s, video_id=video_id, action="priority_set")
     assert entry.username == "boss"
@@ -448,7 +450,9 @@ def test_a_lead_sets_the_priority_the_moderator_sees_it(signed_in, seeded) -> No
         "reason": "legal request 7",
     }
     moderator = _open(signed_in("mod"), video_id)
-    assert md_escape("Urgent priority: legal request 7") in [e.value for e in moderator.error]
+    assert md_escape(
+        "Urgent priority: legal request 7 (raised 0 min ago, the target is 30 min)"
+    ) in [e.value for e in moderator.error]
     assert "Set priority" not in [b.label for b in moderator.button]
 
 
