@@ -280,6 +280,15 @@ class Settings(BaseSettings):
     webhook_poll_s: float = Field(
         1.0, gt=0, description="How often the webhook sender looks for due deliveries."
     )
+    media_retention_days: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Days a reviewed video's media file is kept after its review; then the dashboard"
+            " server (or `tagger expire-media` from a timer) deletes it, keeping its keyframes,"
+            " transcript, vectors and labels (0: media is kept for good)."
+        ),
+    )
     retrain_poll_s: float = Field(
         60.0,
         ge=0,

@@ -99,10 +99,10 @@ def remove_video(
             detail={"reason": reason, "title": title, "external_id": video.external_id},
         )
         videos_q.delete_videos(session, video_ids=[video_id])
-    left = [problem for path in files.doomed if (problem := _delete(path)) is not None]
+    left = [problem for path in files.doomed if (problem := delete_path(path)) is not None]
     deleted = len(files.doomed) - len(left)
     if files.media is not None and settings.ray_data_uri is not None:
-        left += _delete_ray_copy(settings, files.media.relative_to(settings.data_dir.resolve()))
+        left += delete_ray_copy(settings, files.media.relative_to(settings.data_dir.resolve()))
     return Removed(video_id, title, deleted, files.kept, left)
 
 
@@ -142,7 +142,7 @@ def _files_of(session: Session, video: Video, settings: Settings) -> _Files:
     return _Files(media, thumbnails, kept)
 
 
-def _delete_ray_copy(settings: Settings, relative: Path) -> list[str]:
+def delete_ray_copy(settings: Settings, relative: Path) -> list[str]:
     """Delete the copy Ray workers read of a media file (object storage only); what stopped
     it, in words."""
     from core.ingest.storage import StorageError, open_store  # PyAV: only when Ray is set up
@@ -150,12 +150,12 @@ def _delete_ray_copy(settings: Settings, relative: Path) -> list[str]:
     try:
         open_store(str(settings.ray_data_uri)).delete(relative)
     except StorageError as e:
-        logger.warning("removal: %s", e)
+        logger.warning("%s", e)
         return [str(e)]
     return []
 
 
-def _delete(path: Path) -> str | None:
+def delete_path(path: Path) -> str | None:
     """Delete a file or folder; None, or what stopped it, in words (logged too)."""
     try:
         if path.is_dir():
@@ -163,6 +163,6 @@ def _delete(path: Path) -> str | None:
         else:
             path.unlink()
     except OSError as e:
-        logger.warning("removal: %s not deleted: %s", path, e)
+        logger.warning("%s not deleted: %s", path, e)
         return f"{path}: {e.strerror or e}"
     return None

@@ -29,6 +29,7 @@ from core.config import get_settings
 from core.lifecycle.queue_ranking import RankWatcher
 from core.lifecycle.retrain_policy import RetrainWatcher
 from core.metrics import Metrics
+from core.retention import RetentionWatcher
 from core.webhooks import WebhookSender
 from dashboard.api import create_api
 from dashboard.headers import SecurityHeaders
@@ -58,8 +59,9 @@ routes = [
 @asynccontextmanager
 async def background_work(_app: Any) -> AsyncIterator[None]:
     """Lifespan of the server: sends queued webhook deliveries, starts the retraining policy's
-    retrains when due, and ranks the review pool again when videos have waited unranked, each
-    in a background thread."""
+    retrains when due, ranks the review pool again when videos have waited unranked, and
+    deletes the media of videos reviewed longer ago than the retention period, each in a
+    background thread."""
     settings = get_settings()
     db = get_database(settings)
     threads: list[ServerThread] = [WebhookSender(db, settings=settings)]
@@ -67,6 +69,8 @@ async def background_work(_app: Any) -> AsyncIterator[None]:
         threads.append(RetrainWatcher(db, settings=settings))
     if settings.rerank_after_s > 0:
         threads.append(RankWatcher(db, settings=settings))
+    if settings.media_retention_days > 0:
+        threads.append(RetentionWatcher(db, settings=settings))
     background.start(threads)
     try:
         yield

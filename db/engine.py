@@ -227,6 +227,11 @@ def _upgrade_to_14(connection: Connection) -> None:
     create_postgres_review_order_index(connection)
 
 
+def _upgrade_to_15(connection: Connection) -> None:
+    """When a reviewed video's media file was deleted by the retention setting."""
+    _add_missing_columns(connection, "video", {"media_deleted_at": "TIMESTAMP WITH TIME ZONE"})
+
+
 TRIGRAM_EXTENSION = "pg_trgm"
 
 
@@ -297,6 +302,7 @@ UPGRADES: list[UpgradeStep] = [
     _upgrade_to_12,
     _upgrade_to_13,
     _upgrade_to_14,
+    _upgrade_to_15,
 ]
 
 

@@ -158,6 +158,7 @@ class AuditAction(StrEnum):
     # a rule raising the priority of videos the model gives a tag added or removed
     PRIORITY_RULE_ADDED = "priority_rule_added"
     PRIORITY_RULE_REMOVED = "priority_rule_removed"
+    MEDIA_DELETED = "media_deleted"  # a reviewed video's media file, past the retention period
 
 
 # --- schema bookkeeping -------------------------------------------------------------------------
@@ -266,6 +267,9 @@ class Video(SQLModel, table=True):
     # downloading them; None: not an object, or ingested before these columns existed
     source_size: int | None = Field(default=None, sa_type=BigInteger)
     source_modified_at: datetime | None = _ts(nullable=True, default_now=False)
+    # when its media file was deleted by the retention setting (core/retention.py): a reviewed
+    # video keeps its keyframes, transcript, vectors and labels; None: the media is kept
+    media_deleted_at: datetime | None = _ts(nullable=True, default_now=False)
 
 
 class Transcript(SQLModel, table=True):

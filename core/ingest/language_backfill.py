@@ -35,6 +35,7 @@ from core.ingest.stored import (
 from core.media import decode as media
 from core.media.transcribe import WINDOW_SECONDS, Transcriber
 from core.media.transcript import SpokenLanguage
+from core.retention import MEDIA_DELETED
 from db.engine import Database
 from db.queries import audit as audit_q
 from db.queries import videos as videos_q
@@ -137,6 +138,8 @@ def _plan(video: Video, settings: Settings, *, force: bool) -> MediaJob | Langua
         )
     if not video.has_audio:
         return result(LanguageOutcome.SKIPPED, "no audio: there is no speech to detect")
+    if video.media_deleted_at is not None:
+        return result(LanguageOutcome.FAILED, MEDIA_DELETED)
     if not video.stored_path or not video.content_hash or Path(video.stored_path).is_absolute():
         return result(LanguageOutcome.FAILED, "no media file in the media folder")
     media_path = settings.data_dir / video.stored_path

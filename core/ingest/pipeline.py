@@ -57,6 +57,7 @@ from core.media.ocr import onscreen_text
 from core.media.subtitles import SubtitleError, load_subtitles
 from core.media.transcribe import Transcriber, TranscriberError, english_only, load_transcriber
 from core.media.transcript import Transcript
+from core.retention import MEDIA_DELETED
 from db.engine import Database
 from db.queries import NotFoundError
 from db.queries import embeddings as embeddings_q
@@ -264,6 +265,14 @@ class Pipeline:
         keep_status = video.status in DONE_STATUSES  # embedding again for a new encoder
         donor_video = video if keep_status else None
         name = video_name(video)
+        if video.media_deleted_at is not None:  # its results stay as they are
+            return IngestResult(
+                name,
+                VideoStatus.FAILED,
+                video_id=video_id,
+                reason=MEDIA_DELETED,
+                seconds=time.perf_counter() - started,
+            )
         if not video.stored_path or not video.content_hash or Path(video.stored_path).is_absolute():
             return self._failed_in(
                 session, video_id, name, started, "no media file in the media folder"

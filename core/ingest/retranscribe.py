@@ -52,6 +52,7 @@ from core.ingest.stored import (
 from core.media import decode as media
 from core.media.transcribe import Transcriber
 from core.media.transcript import Transcript
+from core.retention import MEDIA_DELETED
 from db.engine import Database
 from db.queries import audit as audit_q
 from db.queries import embeddings as embeddings_q
@@ -211,6 +212,8 @@ def _plan(
             f"speech detected as {spoken} only {sure:.0%} sure, so its transcript may be right;"
             " --force transcribes again",
         )
+    if video.media_deleted_at is not None:
+        return result(RetranscribeOutcome.FAILED, MEDIA_DELETED)
     if not video.stored_path or not video.content_hash or Path(video.stored_path).is_absolute():
         return result(RetranscribeOutcome.FAILED, "no media file in the media folder")
     media_path = settings.data_dir / video.stored_path

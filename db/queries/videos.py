@@ -168,6 +168,38 @@ def find_video_by_hash(
     return session.exec(query.order_by(col(Video.id))).first()
 
 
+def media_to_expire(session: Session, *, reviewed_before: datetime, limit: int) -> list[Video]:
+    """Reviewed videos reviewed before ``reviewed_before`` whose media file is still kept, the
+    oldest review first (media retention, core/retention.py)."""
+    return list(
+        session.exec(
+            select(Video)
+            .where(
+                col(Video.status) == VideoStatus.REVIEWED,
+                col(Video.reviewed_at) < reviewed_before,
+                col(Video.media_deleted_at).is_(None),
+                col(Video.stored_path).is_not(None),
+            )
+            .order_by(col(Video.reviewed_at), col(Video.id))
+            .limit(limit)
+        )
+    )
+
+
+def mark_media_deleted(session: Session, *, video_ids: Sequence[int], at: datetime) -> None:
+    session.exec(
+        update(Video).where(col(Video.id).in_(list(video_ids))).values(media_deleted_at=at)
+    )
+
+
+def media_kept_for(session: Session, *, content_hash: str) -> bool:
+    """Whether a video with these bytes still keeps its media (a copy shares the file)."""
+    kept = select(Video.id).where(
+        col(Video.content_hash) == content_hash, col(Video.media_deleted_at).is_(None)
+    )
+    return session.exec(kept.limit(1)).first() is not None
+
+
 def list_videos(
     session: Session,
     *,

@@ -187,6 +187,22 @@ def remove(
     _each_video(video_ids, remove_one, undone="removed")
 
 
+def expire_media() -> None:
+    """Delete the media files of videos reviewed longer ago than TAGGER_MEDIA_RETENTION_DAYS
+    (keyframes, transcript, vectors and labels stay), as the dashboard server does every hour:
+    for a timer where the server does not run. Nothing to do when the setting is 0."""
+    from core import retention
+
+    settings = get_settings()
+    if settings.media_retention_days <= 0:
+        console.print("TAGGER_MEDIA_RETENTION_DAYS is 0: media is kept for good")
+        return
+    expired = retention.expire_media(open_database(), settings=settings)
+    console.print(expired.describe(), highlight=False)
+    if expired.files_left:
+        raise fail(f"{len(expired.files_left)} files could not be deleted")
+
+
 def _each_video(video_ids: list[int], act: Callable[[int], str], *, undone: str) -> None:
     """``act`` on each video in turn (a repeated id once), printing what it says; one bad id
     does not keep the others, and the command then fails saying how many were ``undone``."""
@@ -480,6 +496,7 @@ def register(app: typer.Typer) -> None:
     app.command("import")(import_dataset)
     app.command("export")(export)
     app.command("remove")(remove)
+    app.command("expire-media")(expire_media)
     app.command("priority")(priority)
     app.add_typer(rules_app, name="priority-rules")
     app.add_typer(users_app, name="users")

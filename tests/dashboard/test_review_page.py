@@ -7,6 +7,7 @@ import html
 import json
 import re
 import threading
+from datetime import UTC, datetime
 
 from streamlit.testing.v1 import AppTest
 
@@ -18,7 +19,7 @@ from dashboard.components import ScoredTag, md_escape, probability_chart
 from dashboard.routes import media
 from db.engine import DatabaseBusyError
 from db.queries import audit, labels, videos
-from db.tables import NO_SPEECH, ReviewPriority
+from db.tables import NO_SPEECH, ReviewPriority, Video
 
 
 def _open(at: AppTest, video_id: int) -> AppTest:
@@ -263,6 +264,21 @@ def test_a_video_raised_meanwhile_goes_before_the_prepared_one(signed_in, seeded
     _written(at)
     assert _save(at) == []
     assert at.session_state["review_video_id"] == second
+
+
+def test_a_video_whose_media_expired_says_so_where_the_player_was(signed_in, seeded) -> None:
+    video_id = seeded.video_ids[0]
+    with seeded.db.session() as s:
+        video = s.get(Video, video_id)
+        video.media_deleted_at = datetime(2026, 11, 2, tzinfo=UTC)
+        s.add(video)
+    at = _open(signed_in("mod"), video_id)
+    assert not at.exception
+    assert (
+        "The video file was deleted on 2026-11-02, after its review, by the media retention "
+        "setting (TAGGER_MEDIA_RETENTION_DAYS); its keyframes, transcript and tags are kept."
+    ) in [i.value for i in at.info]
+    assert ("12.50", "▶ 00:12  Goal!") in _seek_buttons(at)  # its transcript is still there
 
 
 def test_a_prepared_video_changed_meanwhile_is_read_again(signed_in, seeded) -> None:

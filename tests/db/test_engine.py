@@ -117,6 +117,8 @@ _V12_COLUMNS = {("app_user", "external_id")}
 # what version 13 lacked (engine._upgrade_to_14)
 _V14_TABLES = ["priority_rule"]
 _V14_COLUMNS = {("video", "priority"), ("video", "priority_reason"), ("video", "prioritized_at")}
+# what version 14 lacked (engine._upgrade_to_15)
+_V15_COLUMNS = {("video", "media_deleted_at")}
 
 
 def _rebuild_old_schema(database: Database, version: int) -> None:
@@ -138,6 +140,7 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
         | (_V11_COLUMNS if version < 11 else set())
         | (_V12_COLUMNS if version < 12 else set())
         | (_V14_COLUMNS if version < 14 else set())
+        | (_V15_COLUMNS if version < 15 else set())
     )
     with database.session() as session:
         connection = session.connection()
@@ -165,6 +168,8 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
             )
         if version >= 13 and database.backend == "postgresql":  # version 13's
             connection.execute(text("CREATE INDEX ix_video_flagged ON video (id) WHERE flagged"))
+        if version >= 14:  # version 14's (PostgreSQL only)
+            engine_module.create_postgres_review_order_index(connection)
         session.add(SchemaInfo(id=1, version=version))
         connection.execute(
             old.tables["video"].insert().values(title=f"from v{version}", external_id="old")
@@ -185,11 +190,11 @@ def _index_names(database: Database, table: str) -> set[str]:
         return set(session.exec(text(query), params={"table": table}).scalars())
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
 def test_an_old_database_is_upgraded_to_the_current_schema(
     database: Database, version: int
 ) -> None:
-    """Rebuild what a version-1 to -13 database looked like (tables, columns, sequences),
+    """Rebuild what a version-1 to -14 database looked like (tables, columns, sequences),
     then ``init_db`` must bring it to exactly what db.tables declares, keeping its rows, plus
     PostgreSQL's queue indexes."""
     _rebuild_old_schema(database, version)
@@ -201,8 +206,9 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         assert not _POSTGRES_QUEUE_INDEXES & _video_index_names(database)
     if version < 13:
         assert "ix_video_flagged" not in _video_index_names(database)
-    assert "ix_video_review_order" not in _video_index_names(database)
-    assert init_db(database) == engine_module.latest_schema_version() == 14
+    if version < 14:
+        assert "ix_video_review_order" not in _video_index_names(database)
+    assert init_db(database) == engine_module.latest_schema_version() == 15
     assert {"ix_video_review_rank", "ix_video_claimed_by"} <= _video_index_names(database)
     postgres_only = _POSTGRES_QUEUE_INDEXES if not database.is_duckdb else set()
     assert _POSTGRES_QUEUE_INDEXES & _video_index_names(database) == postgres_only
@@ -221,6 +227,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
             | _V11_COLUMNS
             | _V12_COLUMNS
             | _V14_COLUMNS
+            | _V15_COLUMNS
         ):
             assert column in engine_module._column_names(session.connection(), table)
         session.add(ApiToken(name="t", user_id=1, scope="read", token_hash="h", prefix="p"))
@@ -238,6 +245,7 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
                 priority=ReviewPriority.URGENT,
                 priority_reason="reported by 12 users",
                 prioritized_at=datetime(2026, 1, 5, tzinfo=UTC),
+                media_deleted_at=datetime(2026, 2, 1, tzinfo=UTC),
             )
         )
         session.add(

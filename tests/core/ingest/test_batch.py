@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core import retention
 from core.config import Settings
 from core.ingest import batch as ingest
 from core.media.transcript import Segment
@@ -24,6 +25,7 @@ from scripts.mediagen import read_wav, write_srt, write_video
 from tests.support import slow_ingest
 from tests.support.fakes import SPOKEN_TEXT, FakeEncoder, FakeTranscriber, RussianTranscriber
 from tests.support.kill import ChildRun, never, run_and_kill
+from tests.support.retention import expire_media_of
 
 SAMPLE_RATE = 16000
 
@@ -211,6 +213,21 @@ def test_new_encoder_version_reembeds_processed_videos_keeping_status(
                 session, video_ids=[first.video_id], encoder_id="fake", encoder_version=version
             )
             assert set(stored[first.video_id]) == {"title", "frames", "audio", "subtitles"}
+
+
+def test_a_video_whose_media_expired_keeps_its_results_when_a_new_encoder_comes(
+    db, settings, run, tmp_path
+):
+    """Media retention deleted a reviewed video's file: a new encoder cannot encode it, says so,
+    and leaves the video reviewed with what it had."""
+    clip = make_clip(tmp_path / "in" / "a.mp4", 40)
+    [first] = run(clip, encoder=FakeEncoder("v1")).results
+    expire_media_of(db, settings, first.video_id)
+
+    [again] = run(clip, encoder=FakeEncoder("v2")).results
+
+    assert (again.status, again.reason) == (VideoStatus.FAILED, retention.MEDIA_DELETED)
+    assert _video(db, first.video_id).status == VideoStatus.REVIEWED
 
 
 def test_bad_files_fail_alone_with_reasons(db, run, tmp_path):

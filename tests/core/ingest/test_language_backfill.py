@@ -20,6 +20,7 @@ from core.ingest.language_backfill import LanguageOutcome, detect_languages
 from core.ingest.multilingual import EnglishOnlyModelError
 from core.ingest.pipeline import ModelLoadError
 from core.media.transcript import Segment, SpokenLanguage
+from core.retention import MEDIA_DELETED
 from core.taxonomy import from_paths, save_to_db
 from db.engine import Database, init_db
 from db.queries import audit as audit_q
@@ -27,6 +28,7 @@ from db.queries import videos as videos_q
 from db.tables import NO_SPEECH, AuditAction
 from scripts.mediagen import read_wav, write_srt, write_video
 from tests.support.fakes import FakeEncoder, FakeTranscriber, RussianTranscriber
+from tests.support.retention import expire_media_of
 
 SAMPLE_RATE = 16000
 
@@ -234,20 +236,23 @@ def test_missing_media_and_silent_videos_are_reported_and_the_rest_done(
     gone = ingested(_clip(tmp_path / "gone.mp4", 20))
     silent = ingested(_clip(tmp_path / "silent.mp4", 50, audio=False))
     fine = ingested(_clip(tmp_path / "fine.mp4", 80))
+    expired = ingested(_clip(tmp_path / "expired.mp4", 110))
     (settings.data_dir / _video(db, gone).stored_path).unlink()
+    expire_media_of(db, settings, expired)
 
     transcriber = RussianTranscriber()
     report = detect_languages(
-        db, settings=settings, video_ids=[gone, silent, fine, 999], transcriber=transcriber
+        db, settings=settings, video_ids=[gone, silent, fine, expired, 999], transcriber=transcriber
     )
 
     outcomes = {r.video_id: (r.outcome, r.reason) for r in report.results}
     assert outcomes[gone][0] == LanguageOutcome.FAILED and "is missing" in outcomes[gone][1]
     assert outcomes[silent] == (LanguageOutcome.SKIPPED, "no audio: there is no speech to detect")
     assert outcomes[fine] == (LanguageOutcome.DETECTED, "")
+    assert outcomes[expired] == (LanguageOutcome.FAILED, MEDIA_DELETED)
     assert outcomes[999] == (LanguageOutcome.FAILED, "no such video")
-    assert [r.video_id for r in report.failed] == [gone, 999]
-    assert report.totals == {"failed": 2, "skipped": 1, "detected": 1}
+    assert [r.video_id for r in report.failed] == [gone, expired, 999]
+    assert report.totals == {"failed": 3, "skipped": 1, "detected": 1}
     assert _video(db, fine).spoken_language == "ru"
     assert _video(db, gone).spoken_language is None
 

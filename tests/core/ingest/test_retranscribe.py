@@ -23,6 +23,7 @@ from core.ingest.pipeline import text_key
 from core.ingest.retranscribe import RetranscribeOutcome, retranscribe
 from core.lifecycle import prediction
 from core.media.transcript import Segment
+from core.retention import MEDIA_DELETED
 from core.taxonomy import from_paths, save_to_db
 from db.engine import Database, init_db
 from db.queries import audit as audit_q
@@ -37,6 +38,7 @@ from tests.support.fakes import (
     RussianTranscriber,
     activate_stand_in_model,
 )
+from tests.support.retention import expire_media_of
 
 SAMPLE_RATE = 16000
 RUSSIAN_TEXT = "Привет, мир"  # what RussianTranscriber hears
@@ -313,8 +315,10 @@ def test_failures_are_reported_in_words_with_nothing_written_and_the_rest_done(
     gone = ingested(_clip(tmp_path / "gone.mp4", 20))
     broken = ingested(_clip(tmp_path / "broken.mp4", 50))
     fine = ingested(_clip(tmp_path / "fine.mp4", 80))
+    expired = ingested(_clip(tmp_path / "expired.mp4", 110))
     _detected(db, settings)
     (settings.data_dir / _video(db, gone).stored_path).unlink()
+    expire_media_of(db, settings, expired)
     # a media file that no longer decodes
     (settings.data_dir / _video(db, broken).stored_path).write_bytes(b"\x00" * 64)
     predicted.clear()
@@ -322,7 +326,7 @@ def test_failures_are_reported_in_words_with_nothing_written_and_the_rest_done(
     report = retranscribe(
         db,
         settings=settings,
-        video_ids=[gone, broken, fine, 999],
+        video_ids=[gone, broken, fine, expired, 999],
         transcriber=RussianTranscriber(),
         encoder=encoder,
     )
@@ -332,9 +336,10 @@ def test_failures_are_reported_in_words_with_nothing_written_and_the_rest_done(
     assert outcomes[gone][0] == failed and "is missing" in outcomes[gone][1]
     assert outcomes[broken][0] == failed and outcomes[broken][1].startswith("audio not readable:")
     assert outcomes[fine] == (RetranscribeOutcome.REDONE, "")
+    assert outcomes[expired] == (failed, MEDIA_DELETED)
     assert outcomes[999] == (failed, "no such video")
-    assert [r.video_id for r in report.failed] == [gone, broken, 999]
-    assert report.totals == {"failed": 3, "transcribed again": 1}
+    assert [r.video_id for r in report.failed] == [gone, broken, expired, 999]
+    assert report.totals == {"failed": 4, "transcribed again": 1}
     for video_id in (gone, broken):
         assert _transcript(db, video_id).text == SPOKEN_TEXT
     assert predicted == [[fine]]

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from core import auth
-from core.config import Settings
+from core.config import Settings, get_settings
 from db.engine import get_database
 from db.queries import audit, users, videos
 from db.queries import taxonomy as taxonomy_queries
+from db.tables import Video, utcnow
 from scripts.cli import app
 
 runner = CliRunner()
@@ -40,6 +42,7 @@ def test_help_lists_the_commands() -> None:
         "import",
         "export",
         "remove",
+        "expire-media",
         "priority",
         "priority-rules",
         "users",
@@ -312,6 +315,34 @@ def test_priority_rules_add_list_remove(settings: Settings) -> None:
     with get_database().session() as s:
         actions = [e.action for e in audit.list_audit(s)]
     assert actions.count("priority_rule_added") == actions.count("priority_rule_removed") == 1
+
+
+def test_expire_media_deletes_what_the_retention_setting_says(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _run("init").exit_code == 0
+    assert _run("expire-media").output.strip() == (
+        "TAGGER_MEDIA_RETENTION_DAYS is 0: media is kept for good"
+    )
+    db = get_database()
+    with db.session() as s:
+        video_id = videos.create_video(s, title="old", status="predicted").id
+    media = settings.media_dir / "old.mp4"
+    media.parent.mkdir(parents=True, exist_ok=True)
+    media.write_bytes(b"x" * 2048)
+    with db.session() as s:
+        video = s.get(Video, video_id)
+        video.stored_path, video.content_hash = "media/old.mp4", "h"
+        video.status, video.reviewed_at = "reviewed", utcnow() - timedelta(days=8)
+        s.add(video)
+    monkeypatch.setenv("TAGGER_MEDIA_RETENTION_DAYS", "7")
+    get_settings.cache_clear()
+    result = _run("expire-media")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == (
+        "media of 1 reviewed videos expired: 1 files deleted, 0.0 MiB freed"
+    )
+    assert not media.exists()
 
 
 def test_remove_takes_each_video_and_reports_the_ones_it_could_not(settings: Settings) -> None:
