@@ -139,6 +139,10 @@ class VideoOut(BaseModel):
     updated_at: datetime
     version: int = Field(description="Bumped by every label save; the ETag is this number.")
     priority: PriorityOut
+    media_deleted_at: datetime | None = Field(
+        description="When the server deleted its media file, after its review, by its media "
+        "retention setting (keyframes, transcript, tags and labels stay); null: kept."
+    )
     model_version: int | None = Field(description="The model version that made `tags`.")
     tags: list[Tag] = Field(description="The most specific predicted tags, most probable first.")
     least_sure_about: str | None = Field(

@@ -431,6 +431,7 @@ def _video_out(details: VideoDetails, *, with_tree: bool, blind: bool) -> VideoO
             reason=video.priority_reason,
             since=video.prioritized_at,
         ),
+        media_deleted_at=video.media_deleted_at,
         model_version=video.predicted_model_id,
         tags=[
             Tag(path=p.path, probability=p.probability)

@@ -4,6 +4,7 @@ probing), read (tags, tree, labels), list (filters, cursor), labels (ETag/If-Mat
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
@@ -131,6 +132,18 @@ def test_video_output_has_the_detected_spoken_language(api):
     body = api.client.get(f"/v1/videos/{video_id}", headers=api.auth("read")).json()
     assert (body["spoken_language"], body["spoken_language_probability"]) == ("ru", 0.82)
     assert body["title"] == "новости"
+
+
+def test_video_output_says_when_its_media_was_deleted_by_retention(api):
+    video_id = add_video(api, title="old")
+    body = api.client.get(f"/v1/videos/{video_id}", headers=api.auth("read")).json()
+    assert body["media_deleted_at"] is None
+    with api.db.session() as session:
+        videos_q.mark_media_deleted(
+            session, video_ids=[video_id], at=datetime(2026, 11, 2, tzinfo=UTC)
+        )
+    body = api.client.get(f"/v1/videos/{video_id}", headers=api.auth("read")).json()
+    assert body["media_deleted_at"].startswith("2026-11-02T00:00:00")
 
 
 def test_unknown_video_is_404(api):
