@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlmodel import Session
-
 from core.background import PeriodicCheck
 from core.config import Settings
 from core.removal import delete_path, delete_ray_copy
@@ -83,11 +81,14 @@ def expire_media(db: Database, *, settings: Settings, now: datetime | None = Non
                 details={v.id: {"retention_days": settings.media_retention_days} for v in expiring},
                 at=now,
             )
+            kept = videos_q.media_kept_for(
+                session, content_hashes=[v.content_hash for v in expiring if v.content_hash]
+            )
             doomed = {
                 path
                 for v in expiring
                 if (path := _own_media(v.stored_path, settings)) is not None
-                and not _kept_by_a_copy(session, v.content_hash)
+                and v.content_hash not in kept
             }
         videos += len(expiring)
         for path in sorted(doomed):  # after the commit: a file is never gone while it is kept
@@ -103,10 +104,6 @@ def expire_media(db: Database, *, settings: Settings, now: datetime | None = Non
             if settings.ray_data_uri is not None:
                 left += delete_ray_copy(settings, path.relative_to(settings.data_dir.resolve()))
     return Expired(videos, deleted, freed, left)
-
-
-def _kept_by_a_copy(session: Session, content_hash: str | None) -> bool:
-    return content_hash is not None and videos_q.media_kept_for(session, content_hash=content_hash)
 
 
 def _own_media(stored_path: str | None, settings: Settings) -> Path | None:

@@ -192,12 +192,15 @@ def mark_media_deleted(session: Session, *, video_ids: Sequence[int], at: dateti
     )
 
 
-def media_kept_for(session: Session, *, content_hash: str) -> bool:
-    """Whether a video with these bytes still keeps its media (a copy shares the file)."""
-    kept = select(Video.id).where(
-        col(Video.content_hash) == content_hash, col(Video.media_deleted_at).is_(None)
+def media_kept_for(session: Session, *, content_hashes: Iterable[str]) -> set[str]:
+    """Those of ``content_hashes`` a video still keeps its media of (copies share the file)."""
+    hashes = list(set(content_hashes))
+    if not hashes:
+        return set()
+    kept = select(Video.content_hash).where(
+        col(Video.content_hash).in_(hashes), col(Video.media_deleted_at).is_(None)
     )
-    return session.exec(kept.limit(1)).first() is not None
+    return set(session.exec(kept.distinct()).all())
 
 
 def list_videos(
