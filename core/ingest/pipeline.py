@@ -255,24 +255,13 @@ class Pipeline:
         try:
             video = videos_q.get_video(session, video_id=video_id)
         except NotFoundError:  # removed (core.removal) after it was queued for this run
-            return IngestResult(
-                f"video {video_id}",
-                VideoStatus.FAILED,
-                video_id=video_id,
-                reason="removed before it was processed",
-                seconds=time.perf_counter() - started,
-            )
+            name = f"video {video_id}"
+            return _failed(video_id, name, started, "removed before it was processed")
         keep_status = video.status in DONE_STATUSES  # embedding again for a new encoder
         donor_video = video if keep_status else None
         name = video_name(video)
         if video.media_deleted_at is not None:  # its results stay as they are
-            return IngestResult(
-                name,
-                VideoStatus.FAILED,
-                video_id=video_id,
-                reason=MEDIA_DELETED,
-                seconds=time.perf_counter() - started,
-            )
+            return _failed(video_id, name, started, MEDIA_DELETED)
         if not video.stored_path or not video.content_hash or Path(video.stored_path).is_absolute():
             return self._failed_in(
                 session, video_id, name, started, "no media file in the media folder"
@@ -519,13 +508,7 @@ class Pipeline:
 
     def _fail(self, task: _Task, reason: str) -> IngestResult:
         if task.keep_status:  # its earlier results stay valid; only this run failed
-            return IngestResult(
-                task.name,
-                VideoStatus.FAILED,
-                video_id=task.video_id,
-                reason=reason,
-                seconds=time.perf_counter() - task.started,
-            )
+            return _failed(task.video_id, task.name, task.started, reason)
         return self._fail_id(task.video_id, task.name, task.started, reason)
 
     def _fail_id(self, video_id: int, name: str, started: float, reason: str) -> IngestResult:
@@ -537,13 +520,18 @@ class Pipeline:
         session: Session, video_id: int, name: str, started: float, reason: str
     ) -> IngestResult:
         videos_q.set_status(session, video_id=video_id, status=VideoStatus.FAILED, error=reason)
-        return IngestResult(
-            name,
-            VideoStatus.FAILED,
-            video_id=video_id,
-            reason=reason,
-            seconds=time.perf_counter() - started,
-        )
+        return _failed(video_id, name, started, reason)
+
+
+def _failed(video_id: int, name: str, started: float, reason: str) -> IngestResult:
+    """The result of a video this run could not process (its row is the caller's to change)."""
+    return IngestResult(
+        name,
+        VideoStatus.FAILED,
+        video_id=video_id,
+        reason=reason,
+        seconds=time.perf_counter() - started,
+    )
 
 
 # --- per-video stages, shared with the Ray pipeline (core.ingest.distributed) --------------------
