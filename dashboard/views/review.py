@@ -376,22 +376,22 @@ def _accept_all(video_id: int, node_ids: list[str]) -> None:
 def _player(data: ReviewData) -> None:
     """The one place the video is shown: streamed from our media route, never held in memory."""
     deleted_at = data.video.media_deleted_at
-    if deleted_at is not None:  # core/retention.py
+    playable = deleted_at is None and data.media_path is not None
+    media.expect(
+        data.video.id,
+        video=data.video.stored_path if playable else None,
+        thumbnails={k.index: k.stored for k in data.keyframes if k.index is not None},
+    )
+    if playable:
+        video_player(data.video.id, captions=bool(data.segments))
+    elif deleted_at is not None:  # core/retention.py
         st.info(
             f"The video file was deleted on {deleted_at:%Y-%m-%d}, after its review, by the media "
             "retention setting (TAGGER_MEDIA_RETENTION_DAYS); its keyframes, transcript and "
             "tags are kept."
         )
-        return
-    if data.media_path is None:
+    else:
         st.warning("The video file is not available on this server.")
-        return
-    media.expect(
-        data.video.id,
-        video=data.video.stored_path,
-        thumbnails={k.index: k.stored for k in data.keyframes if k.index is not None},
-    )
-    video_player(data.video.id, captions=bool(data.segments))
 
 
 st.title("Review")
