@@ -112,7 +112,7 @@ def _raised_meanwhile(prepared: ReviewData) -> ReviewData | None:
     server's count of raised videos (cached for seconds) has one above the prepared video."""
     level = ReviewPriority(prepared.video.priority)
     waiting = cache.priority_backlog(db.url)
-    if not any(backlog.videos for above, backlog in waiting.items() if above > level):
+    if not any(backlog.videos for other, backlog in waiting.items() if other > level):
         return None
     raised = _claim_and_read_next(_excluded(prepared.video.id), above=level)
     if raised is not None:
