@@ -82,7 +82,12 @@ def check_storage(settings: Settings) -> Check:
             "storage",
             False,
             f"{free_mib:,.0f} MiB free in {folder}, under the {settings.min_free_disk_mb:,} MiB "
-            "kept for uploads (TAGGER_MIN_FREE_DISK_MB)",
+            "kept for uploads (TAGGER_MIN_FREE_DISK_MB)"
+            + (
+                ""
+                if settings.media_retention_days
+                else "; TAGGER_MEDIA_RETENTION_DAYS deletes the media of long-reviewed videos"
+            ),
         )
     return Check("storage", True, f"{free_mib:,.0f} MiB free in {folder}")
 

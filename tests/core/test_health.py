@@ -59,6 +59,11 @@ def test_storage_short_of_room_or_missing(settings: Settings):
     settings.min_free_disk_mb = 1 << 40  # a petabyte: no disk here has it
     check = health.check_storage(settings)
     assert not check.ok and "kept for uploads (TAGGER_MIN_FREE_DISK_MB)" in check.detail
+    assert check.detail.endswith(
+        "; TAGGER_MEDIA_RETENTION_DAYS deletes the media of long-reviewed videos"
+    )
+    settings.media_retention_days = 30  # set already: nothing to suggest
+    assert health.check_storage(settings).detail.endswith("(TAGGER_MIN_FREE_DISK_MB)")
     settings.min_free_disk_mb = 0
     assert health.check_storage(settings).ok
     settings.data_dir = settings.data_dir / "not-there"
