@@ -76,6 +76,11 @@ class PriorityOut(BaseModel):
     )
     reason: str | None = Field(description="Why, in the words it was raised with.")
     since: datetime | None = Field(description="When it was raised to this level.")
+    due: datetime | None = Field(
+        description="When the moderation team's target for this level says it is reviewed by "
+        "(`since` plus TAGGER_URGENT_REVIEW_TARGET_MINUTES or TAGGER_HIGH_REVIEW_TARGET_MINUTES);"
+        " null for normal."
+    )
 
 
 class PriorityIn(BaseModel):

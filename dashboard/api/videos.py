@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, UploadFile, status
@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from core import audit_feed, quality, review, taxonomy
+from core.config import Settings
 from core.ingest.batch import StoredUpload, receive_upload
 from core.ingest.from_storage import receive_from_storage
 from core.removal import MAX_REASON, remove_video
@@ -51,7 +52,7 @@ from db.queries import review as review_q
 from db.queries import taxonomy as taxonomy_q
 from db.queries import videos as videos_q
 from db.queries.video_details import PredictedTag, VideoDetails, get_video_details
-from db.tables import Video, VideoStatus
+from db.tables import ReviewPriority, Video, VideoStatus
 
 router = APIRouter(prefix="/videos", tags=["videos"])
 Ctx = Annotated[ApiContext, Depends(context)]
@@ -181,7 +182,7 @@ def get_video(
 ) -> VideoOut:
     """Status, duration, predicted tags and human labels; the ETag is the label version."""
     with ctx.db.session() as session:
-        out = video_out(session, video_id=video_id, with_tree=tree)
+        out = video_out(session, video_id=video_id, with_tree=tree, settings=ctx.settings)
     response.headers["ETag"] = etag(out.version)
     return out
 
@@ -292,7 +293,7 @@ def put_labels(
             user=user,
         )
     with ctx.db.session() as session:
-        out = video_out(session, video_id=video_id, with_tree=False)
+        out = video_out(session, video_id=video_id, with_tree=False, settings=ctx.settings)
     response.headers["ETag"] = etag(out.version)
     return out
 
@@ -315,7 +316,7 @@ def put_priority(ctx: Ctx, user: Writer, video_id: int, body: PriorityIn) -> Vid
             reason=body.reason,
         )
     with ctx.db.session() as session:
-        return video_out(session, video_id=video_id, with_tree=False)
+        return video_out(session, video_id=video_id, with_tree=False, settings=ctx.settings)
 
 
 @router.delete(
@@ -402,15 +403,21 @@ def _decode_cursor(cursor: str) -> int | None:
     return int(number) if prefix == "v1" and number.isdigit() and len(number) < 12 else None
 
 
-def video_out(session: Session, *, video_id: int, with_tree: bool) -> VideoOut:
+def video_out(session: Session, *, video_id: int, with_tree: bool, settings: Settings) -> VideoOut:
     """The video as the API shows it (404 when there is none)."""
     details = get_video_details(session, video_id=video_id)
     blind = quality.is_answered_blind(session, details.video)
-    return _video_out(details, with_tree=with_tree, blind=blind)
+    return _video_out(details, with_tree=with_tree, blind=blind, settings=settings)
 
 
-def _video_out(details: VideoDetails, *, with_tree: bool, blind: bool) -> VideoOut:
+def _video_out(
+    details: VideoDetails, *, with_tree: bool, blind: bool, settings: Settings
+) -> VideoOut:
     video = details.video
+    due = None
+    if video.priority > ReviewPriority.NORMAL and video.prioritized_at is not None:
+        target_s = review.review_targets(settings)[ReviewPriority(video.priority)]
+        due = video.prioritized_at + timedelta(seconds=target_s)
     predicted = [p for p in details.predictions if p.predicted]
     covered = {parent for p in predicted for parent in p.parent_ids}
     return VideoOut(
@@ -430,6 +437,7 @@ def _video_out(details: VideoDetails, *, with_tree: bool, blind: bool) -> VideoO
             level=review.priority_name(video.priority),
             reason=video.priority_reason,
             since=video.prioritized_at,
+            due=due,
         ),
         media_deleted_at=video.media_deleted_at,
         model_version=video.predicted_model_id,

@@ -4,7 +4,7 @@ probing), read (tags, tree, labels), list (filters, cursor), labels (ETag/If-Mat
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
@@ -331,7 +331,9 @@ def test_a_platform_raises_a_videos_priority_at_upload_or_later(api, clip):
     video = api.client.get(f"/v1/videos/{body['id']}", headers=api.auth("read")).json()
     assert video["priority"]["level"] == "urgent"
     assert video["priority"]["reason"] == "reported by 12 users"
-    assert video["priority"]["since"] is not None
+    since = datetime.fromisoformat(video["priority"]["since"])
+    due = datetime.fromisoformat(video["priority"]["due"])
+    assert due - since == timedelta(minutes=30)  # the default urgent target
     again = _upload(api, clip(90), priority="high")  # the same bytes: the video keeps its own
     assert again.status_code == 200
     video = api.client.get(f"/v1/videos/{body['id']}", headers=api.auth("read")).json()
@@ -344,6 +346,10 @@ def test_a_platform_raises_a_videos_priority_at_upload_or_later(api, clip):
     )
     assert raised.status_code == 200, raised.text
     assert raised.json()["priority"]["level"] == "high"
+    high_priority = raised.json()["priority"]
+    assert datetime.fromisoformat(high_priority["due"]) - datetime.fromisoformat(
+        high_priority["since"]
+    ) == timedelta(hours=4)
     listed = api.client.get("/v1/videos", headers=api.auth("read")).json()["items"]
     assert {v["id"]: v["priority"] for v in listed} == {body["id"]: "urgent", other: "high"}
     high = api.client.get("/v1/videos?priority=high&priority=normal", headers=api.auth("read"))
@@ -352,7 +358,7 @@ def test_a_platform_raises_a_videos_priority_at_upload_or_later(api, clip):
     assert refused.status_code == 403  # the write token's account is a moderator
     assert "lowering a video's priority needs the lead or admin role" in refused.json()["detail"]
     lowered = api.client.put(url, headers=api.auth("admin"), json={"level": "normal"}).json()
-    assert lowered["priority"] == {"level": "normal", "reason": None, "since": None}
+    assert lowered["priority"] == {"level": "normal", "reason": None, "since": None, "due": None}
     with api.db.session() as session:
         entries = audit_q.list_audit(session, action=AuditAction.PRIORITY_SET)
     assert [(e.video_id, json.loads(e.detail_json)["priority"]) for e in entries] == [
