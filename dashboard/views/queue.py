@@ -11,6 +11,8 @@ and how many videos arrived since (core/lifecycle/queue_ranking.py ranks them).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 import streamlit as st
 
@@ -44,14 +46,20 @@ POLL_S = 2
 RANKING_JOB = "queue_ranking_job"  # the prediction or ranking job this page saw running
 
 
+def _waited(since: datetime, level: int, targets: dict[ReviewPriority, float]) -> tuple[str, bool]:
+    """How long ago a priority was raised (``since``), in words, and whether that is past the
+    team's target for its ``level``."""
+    seconds = (utcnow() - since).total_seconds()
+    return duration(seconds), seconds > targets[ReviewPriority(level)]
+
+
 def _waiting(row: QueueRow, targets: dict[ReviewPriority, float]) -> str:
     """How long a raised video not reviewed yet has waited since it was raised, against the
     team's target for its priority."""
     if row.prioritized_at is None or row.state in (VideoStatus.REVIEWED, VideoStatus.FAILED):
         return ""
-    waited = (utcnow() - row.prioritized_at).total_seconds()
-    late = waited > targets[ReviewPriority(row.priority)]
-    return duration(waited) + (", over target" if late else "")
+    waited, late = _waited(row.prioritized_at, row.priority, targets)
+    return waited + (", over target" if late else "")
 
 
 def cold_start_caption(cold: ColdStart) -> str:
@@ -127,18 +135,15 @@ waiting = [
 ]
 targets = review_targets(get_settings())
 if waiting:
-    waited = {
-        level: (utcnow() - backlog.oldest_since).total_seconds() for level, backlog in waiting
-    }
-    late = any(waited[level] > targets[level] for level, _ in waiting)
+    waits = {level: _waited(backlog.oldest_since, level, targets) for level, backlog in waiting}
+    late = any(over for _, over in waits.values())
     show = st.error if late or waiting[0][0] == ReviewPriority.URGENT else st.warning
     show(
         " · ".join(
-            f"{backlog.videos:,} {priority_name(level)}, the longest waiting "
-            f"{duration(waited[level])}"
+            f"{backlog.videos:,} {priority_name(level)}, the longest waiting {waits[level][0]}"
             + (
                 f" (over the {duration(targets[level])} target)"
-                if waited[level] > targets[level]
+                if waits[level][1]
                 else f" (target {duration(targets[level])})"
             )
             for level, backlog in waiting
