@@ -73,7 +73,7 @@ def create_api(
         readiness=health.ReadinessProbe(
             lambda: health.readiness(db, settings), wait_s=READY_WAIT_S
         ),
-        metrics=metrics or Metrics.of(db, background),
+        metrics=metrics or Metrics.of(db, background, settings=settings),
     )
     errors.install(app)
     app.add_middleware(
