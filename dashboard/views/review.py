@@ -117,9 +117,8 @@ def _raised_meanwhile(prepared: ReviewData) -> ReviewData | None:
     raised = _claim_and_read_next(_excluded(prepared.video.id), above=level)
     if raised is not None:
         st.session_state[state.FLASH] = (
-            f"Video {raised.video.id} is of "
-            f"{ReviewPriority(raised.video.priority).label} priority: it goes first, "
-            f"video {prepared.video.id} comes after it."
+            f"Video {raised.video.id} is of {priority_name(raised.video.priority)} priority: it "
+            f"goes first, video {prepared.video.id} comes after it."
         )
     return raised
 
