@@ -29,13 +29,13 @@ from core.ingest.stored import (
     MediaJob,
     OutcomeReport,
     read_stored,
+    stored_media,
     video_name,
     write_spoken_language,
 )
 from core.media import decode as media
 from core.media.transcribe import WINDOW_SECONDS, Transcriber
 from core.media.transcript import SpokenLanguage
-from core.retention import MEDIA_DELETED
 from db.engine import Database
 from db.queries import audit as audit_q
 from db.queries import videos as videos_q
@@ -138,13 +138,9 @@ def _plan(video: Video, settings: Settings, *, force: bool) -> MediaJob | Langua
         )
     if not video.has_audio:
         return result(LanguageOutcome.SKIPPED, "no audio: there is no speech to detect")
-    if video.media_deleted_at is not None:
-        return result(LanguageOutcome.FAILED, MEDIA_DELETED)
-    if not video.stored_path or not video.content_hash or Path(video.stored_path).is_absolute():
-        return result(LanguageOutcome.FAILED, "no media file in the media folder")
-    media_path = settings.data_dir / video.stored_path
-    if not media_path.is_file():
-        return result(LanguageOutcome.FAILED, f"the media file {video.stored_path} is missing")
+    media_path = stored_media(video, settings)
+    if isinstance(media_path, str):
+        return result(LanguageOutcome.FAILED, media_path)
     return MediaJob(
         video.id, video_name(video), media_path, video.content_hash, video.spoken_language
     )

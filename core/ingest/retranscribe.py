@@ -45,6 +45,7 @@ from core.ingest.stored import (
     MediaJob,
     OutcomeReport,
     read_stored,
+    stored_media,
     video_name,
     write_spoken_language,
     write_transcript,
@@ -52,7 +53,6 @@ from core.ingest.stored import (
 from core.media import decode as media
 from core.media.transcribe import Transcriber
 from core.media.transcript import Transcript
-from core.retention import MEDIA_DELETED
 from db.engine import Database
 from db.queries import audit as audit_q
 from db.queries import embeddings as embeddings_q
@@ -212,13 +212,9 @@ def _plan(
             f"speech detected as {spoken} only {sure:.0%} sure, so its transcript may be right;"
             " --force transcribes again",
         )
-    if video.media_deleted_at is not None:
-        return result(RetranscribeOutcome.FAILED, MEDIA_DELETED)
-    if not video.stored_path or not video.content_hash or Path(video.stored_path).is_absolute():
-        return result(RetranscribeOutcome.FAILED, "no media file in the media folder")
-    media_path = settings.data_dir / video.stored_path
-    if not media_path.is_file():
-        return result(RetranscribeOutcome.FAILED, f"the media file {video.stored_path} is missing")
+    media_path = stored_media(video, settings)
+    if isinstance(media_path, str):
+        return result(RetranscribeOutcome.FAILED, media_path)
     return MediaJob(video.id, video_name(video), media_path, video.content_hash, row.language)
 
 

@@ -17,7 +17,9 @@ from typing import Generic, Protocol, TypeVar
 
 from sqlmodel import Session
 
+from core.config import Settings
 from core.media.transcript import Segment, SpokenLanguage, Transcript
+from core.retention import MEDIA_DELETED
 from db.queries import videos as videos_q
 from db.tables import NO_SPEECH, Video, VideoStatus
 
@@ -76,6 +78,19 @@ class OutcomeReport(Generic[R]):
 def video_name(video: Video) -> str:
     """How reports name a video: its file name, else its dataset id, else its number."""
     return video.original_name or video.external_id or f"video {video.id}"
+
+
+def stored_media(video: Video, settings: Settings) -> Path | str:
+    """The video's media file in the media folder, to decode again; or why there is none, in
+    words."""
+    if video.media_deleted_at is not None:
+        return MEDIA_DELETED
+    if not video.stored_path or not video.content_hash or Path(video.stored_path).is_absolute():
+        return "no media file in the media folder"
+    media_path = settings.data_dir / video.stored_path
+    if not media_path.is_file():
+        return f"the media file {video.stored_path} is missing"
+    return media_path
 
 
 def read_stored(session: Session, video: Video) -> StoredVideo | None:
