@@ -5,7 +5,8 @@ disk (``/api/v1/ready`` answers 503 below ``TAGGER_MIN_FREE_DISK_MB``).
 What the model and the moderators read stays: keyframe thumbnails, transcript, on-screen text,
 vectors (retraining reads only these), labels and predictions. What it costs: the video cannot
 be watched again (a lead's rejection or a second review goes on its keyframes and transcript)
-nor encoded by a new encoder. A file that another video still keeps (a copy of the same bytes)
+nor encoded by a new encoder, until its bytes are ingested or uploaded again, which brings the
+file back (``core.ingest.batch``). A file that another video still keeps (a copy of the same bytes)
 stays until that one's media expires too; a file outside the media folder (a dataset import's
 own folder) is never deleted. With ``ray_data_uri`` on object storage, the copy there goes too.
 

@@ -159,6 +159,7 @@ class AuditAction(StrEnum):
     PRIORITY_RULE_ADDED = "priority_rule_added"
     PRIORITY_RULE_REMOVED = "priority_rule_removed"
     MEDIA_DELETED = "media_deleted"  # a reviewed video's media file, past the retention period
+    MEDIA_RESTORED = "media_restored"  # the same bytes ingested or uploaded again after that
 
 
 # --- schema bookkeeping -------------------------------------------------------------------------

@@ -413,15 +413,22 @@ def receive_upload(
                         f"external id {external_id!r} already names video {named.id}, "
                         "whose content is different"
                     )
-                return StoredUpload(named.id, duplicate=True, duration_s=named.duration_s)
-            existing = videos_q.find_video_by_hash(session, content_hash=digest)
-            if existing is not None and existing.status in DONE_STATUSES:
-                return StoredUpload(existing.id, duplicate=True, duration_s=existing.duration_s)
+                taken, existing = named, None
+            else:
+                existing = videos_q.find_video_by_hash(session, content_hash=digest)
+                done = existing is not None and existing.status in DONE_STATUSES
+                taken = existing if done else None
+            # bytes already taken answer their video, unless retention deleted its media
+            if taken is not None and taken.media_deleted_at is None:
+                return StoredUpload(taken.id, duplicate=True, duration_s=taken.duration_s)
         stored = settings.media_dir / f"{digest}{suffix}"
         os.replace(temp, stored)
     finally:
         temp.unlink(missing_ok=True)
     with db.session() as session:
+        if taken is not None:  # retention deleted its media (core/retention.py): these bytes
+            _restore_media(session, taken, digest, relative_path(stored, settings), user)
+            return StoredUpload(taken.id, duplicate=True, duration_s=taken.duration_s)
         if existing is not None:  # the same bytes are pending or failed earlier: retry that video
             video_id = existing.id
             videos_q.update_text(
@@ -528,9 +535,16 @@ def _register_files(
                     ),
                 )
     copies: dict[int, Path] = {}
+    restored: dict[str, Path] = {}  # digest -> its media back in the media folder
     for i, digest in digests.items():
         video, embedded = known.get(digest, (None, False))
         if video is not None and video.status in DONE_STATUSES:
+            if video.media_deleted_at is not None and digest not in restored:
+                try:  # retention deleted its media (core/retention.py): these bytes bring it back
+                    restored[digest] = _store_copy(files[i].path, digest, settings)
+                except OSError as e:
+                    outcomes[i] = _not_stored(files[i], e)
+                    continue
             outcomes[i] = (
                 video.id
                 if not embedded
@@ -549,6 +563,11 @@ def _register_files(
             copies[i] = _store_copy(files[i].path, digest, settings, move=files[i].temporary)
         except OSError as e:
             outcomes[i] = _not_stored(files[i], e)
+    if restored:
+        with db.session() as session:
+            for digest, stored in restored.items():
+                video = known[digest][0]
+                _restore_media(session, video, digest, relative_path(stored, settings), None)
     if copies:
         with db.session() as session:
             registered: dict[str, int] = {}  # the same bytes twice in this batch: one video
@@ -636,6 +655,17 @@ def _attach_pending(
     with db.session() as session:
         _set_stored(session, video, digest, relative_path(stored, settings))
     return find_sidecar_subtitles(source)
+
+
+def _restore_media(
+    session: Session, video: Video, digest: str, stored_path: str, user: Actor | None
+) -> None:
+    """Point a video whose media retention deleted at its bytes again; audited."""
+    _set_stored(session, video, digest, stored_path)
+    videos_q.restore_media(session, video_id=video.id)
+    audit_q.add_audit(
+        session, action=AuditAction.MEDIA_RESTORED, user=user, video_id=video.id, detail={}
+    )
 
 
 def _set_stored(session: Session, video: Video, digest: str, stored_path: str) -> None:

@@ -192,6 +192,11 @@ def mark_media_deleted(session: Session, *, video_ids: Sequence[int], at: dateti
     )
 
 
+def restore_media(session: Session, *, video_id: int) -> None:
+    """The video's media file is back (its bytes ingested or uploaded again after retention)."""
+    session.exec(update(Video).where(col(Video.id) == video_id).values(media_deleted_at=None))
+
+
 def media_kept_for(session: Session, *, content_hashes: Iterable[str]) -> set[str]:
     """Those of ``content_hashes`` a video still keeps its media of (copies share the file)."""
     hashes = list(set(content_hashes))

@@ -16,11 +16,13 @@ import pytest
 from core import retention
 from core.config import Settings
 from core.ingest import batch as ingest
+from core.ingest.pipeline import Pipeline
 from core.media.transcript import Segment
 from db.engine import Database, init_db
+from db.queries import audit as audit_q
 from db.queries import embeddings as embeddings_q
 from db.queries import videos as videos_q
-from db.tables import VideoStatus
+from db.tables import AuditAction, VideoStatus
 from scripts.mediagen import read_wav, write_srt, write_video
 from tests.support import slow_ingest
 from tests.support.fakes import SPOKEN_TEXT, FakeEncoder, FakeTranscriber, RussianTranscriber
@@ -216,18 +218,32 @@ def test_new_encoder_version_reembeds_processed_videos_keeping_status(
 
 
 def test_a_video_whose_media_expired_keeps_its_results_when_a_new_encoder_comes(
-    db, settings, run, tmp_path
+    db, settings, run, fake_transcriber, tmp_path
 ):
-    """Media retention deleted a reviewed video's file: a new encoder cannot encode it, says so,
-    and leaves the video reviewed with what it had."""
+    """Media retention deleted a reviewed video's file: a new encoder's pass over the stored
+    videos cannot encode it, says so, and leaves the video reviewed with what it had; the same
+    bytes ingested again bring the media back (audited), and then it is encoded."""
     clip = make_clip(tmp_path / "in" / "a.mp4", 40)
     [first] = run(clip, encoder=FakeEncoder("v1")).results
     expire_media_of(db, settings, first.video_id)
+    v2 = Pipeline(db, settings, encoder=FakeEncoder("v2"), transcriber=fake_transcriber)
 
-    [again] = run(clip, encoder=FakeEncoder("v2")).results
+    [again] = v2.run([first.video_id], {}, None)
 
     assert (again.status, again.reason) == (VideoStatus.FAILED, retention.MEDIA_DELETED)
     assert _video(db, first.video_id).status == VideoStatus.REVIEWED
+
+    [back] = run(clip, encoder=FakeEncoder("v2")).results
+
+    assert back.video_id == first.video_id and back.status == VideoStatus.REVIEWED
+    video = _video(db, first.video_id)
+    assert video.media_deleted_at is None and (settings.data_dir / video.stored_path).is_file()
+    with db.session() as session:
+        [restored] = audit_q.list_audit(session, action=AuditAction.MEDIA_RESTORED)
+        stored = embeddings_q.get_embeddings(
+            session, video_ids=[first.video_id], encoder_id="fake", encoder_version="v2"
+        )
+    assert restored.video_id == first.video_id and "frames" in stored[first.video_id]
 
 
 def test_bad_files_fail_alone_with_reasons(db, run, tmp_path):

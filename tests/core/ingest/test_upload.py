@@ -13,12 +13,14 @@ from core.config import Settings
 from core.ingest import batch
 from core.lifecycle import jobs, prediction
 from db.engine import Database, init_db
+from db.queries import audit as audit_q
 from db.queries import jobs as jobs_q
 from db.queries import videos as videos_q
 from db.queries import webhooks as webhooks_q
-from db.tables import JobStatus, VideoStatus
+from db.tables import AuditAction, JobStatus, VideoStatus
 from scripts.mediagen import tone, write_video
 from tests.support.fakes import FakeEncoder, FakeTranscriber, activate_stand_in_model
+from tests.support.retention import expire_media_of
 
 
 @pytest.fixture
@@ -68,6 +70,24 @@ def test_receive_stores_and_registers_without_processing(db, settings, tmp_path)
     assert video.status == VideoStatus.NEW and video.external_id == "x-1"
     assert (settings.data_dir / video.stored_path).is_file()
     assert _events(db) == []
+
+
+def test_uploading_the_bytes_again_brings_back_media_that_retention_deleted(db, settings, tmp_path):
+    """Under its external id or by content: the upload answers the existing video (a duplicate)
+    and its media file is back, audited; an upload of kept bytes changes nothing."""
+    data = _clip(tmp_path, 60)
+    stored = _receive(db, settings, data, external_id="x-1")
+    for upload in ({"external_id": "x-1"}, {}):
+        expire_media_of(db, settings, stored.video_id)
+        again = _receive(db, settings, data, **upload)
+        assert again.video_id == stored.video_id and again.duplicate
+        with db.session() as session:
+            video = videos_q.get_video(session, video_id=stored.video_id)
+        assert video.media_deleted_at is None and (settings.data_dir / video.stored_path).is_file()
+    assert _receive(db, settings, data).duplicate
+    with db.session() as session:
+        restored = audit_q.list_audit(session, action=AuditAction.MEDIA_RESTORED)
+    assert [e.video_id for e in restored] == [stored.video_id] * 2
 
 
 def test_failed_processing_queues_video_failed(db, settings, tmp_path):
