@@ -128,8 +128,8 @@ def _files_of(session: Session, video: Video, settings: Settings) -> _Files:
     media = thumbnails = None
     kept = 0
     if video.stored_path:
-        path = (settings.data_dir / video.stored_path).resolve()
-        if copy is not None or not path.is_relative_to(settings.media_dir.resolve()):
+        path = own_media_path(video.stored_path, settings)
+        if copy is not None or path is None:
             kept += 1
         elif path.exists():
             media = path
@@ -140,6 +140,13 @@ def _files_of(session: Session, video: Video, settings: Settings) -> _Files:
         elif folder.exists():
             thumbnails = folder
     return _Files(media, thumbnails, kept)
+
+
+def own_media_path(stored_path: str, settings: Settings) -> Path | None:
+    """A stored path's file in the media folder, or None for one outside it (a dataset import's
+    own folder, which the product never writes, nor deletes)."""
+    path = (settings.data_dir / stored_path).resolve()
+    return path if path.is_relative_to(settings.media_dir.resolve()) else None
 
 
 def delete_ray_copy(settings: Settings, relative: Path) -> list[str]:

@@ -20,11 +20,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from core.background import PeriodicCheck
 from core.config import Settings
-from core.removal import delete_path, delete_ray_copy
+from core.removal import delete_path, delete_ray_copy, own_media_path
 from db.engine import Database
 from db.queries import audit as audit_q
 from db.queries import videos as videos_q
@@ -88,7 +87,8 @@ def expire_media(db: Database, *, settings: Settings, now: datetime | None = Non
             doomed = {
                 path
                 for v in expiring
-                if (path := _own_media(v.stored_path, settings)) is not None
+                if v.stored_path
+                and (path := own_media_path(v.stored_path, settings)) is not None
                 and v.content_hash not in kept
             }
         videos += len(expiring)
@@ -105,15 +105,6 @@ def expire_media(db: Database, *, settings: Settings, now: datetime | None = Non
             if settings.ray_data_uri is not None:
                 left += delete_ray_copy(settings, path.relative_to(settings.data_dir.resolve()))
     return Expired(videos, deleted, freed, left)
-
-
-def _own_media(stored_path: str | None, settings: Settings) -> Path | None:
-    """The media file in the media folder, or None for one outside it (never the product's to
-    delete)."""
-    if not stored_path:
-        return None
-    path = (settings.data_dir / stored_path).resolve()
-    return path if path.is_relative_to(settings.media_dir.resolve()) else None
 
 
 class RetentionWatcher(PeriodicCheck):
