@@ -22,7 +22,7 @@ Every function takes an open ``Session``: the caller's unit of work makes the wh
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
@@ -82,6 +82,14 @@ def review_targets(settings: Settings) -> dict[ReviewPriority, float]:
         ReviewPriority.URGENT: settings.urgent_review_target_minutes * 60.0,
         ReviewPriority.HIGH: settings.high_review_target_minutes * 60.0,
     }
+
+
+def review_due(video: Video, settings: Settings) -> datetime | None:
+    """When the team's target says a raised video is reviewed by (None: normal priority)."""
+    if video.priority == ReviewPriority.NORMAL or video.prioritized_at is None:
+        return None
+    target_s = review_targets(settings)[ReviewPriority(video.priority)]
+    return video.prioritized_at + timedelta(seconds=target_s)
 
 
 def effective_labels(

@@ -29,6 +29,7 @@ from core.config import get_settings
 from core.lifecycle.queue_ranking import RankWatcher
 from core.lifecycle.retrain_policy import RetrainWatcher
 from core.metrics import Metrics
+from core.overdue import OverdueWatcher
 from core.retention import RetentionWatcher
 from core.webhooks import WebhookSender
 from dashboard.api import create_api
@@ -58,13 +59,16 @@ routes = [
 
 @asynccontextmanager
 async def background_work(_app: Any) -> AsyncIterator[None]:
-    """Lifespan of the server: sends queued webhook deliveries, starts the retraining policy's
-    retrains when due, ranks the review pool again when videos have waited unranked, and
-    deletes the media of videos reviewed longer ago than the retention period, each in a
-    background thread."""
+    """Lifespan of the server: sends queued webhook deliveries, reports raised videos not
+    reviewed within their target, starts the retraining policy's retrains when due, ranks the
+    review pool again when videos have waited unranked, and deletes the media of videos
+    reviewed longer ago than the retention period, each in a background thread."""
     settings = get_settings()
     db = get_database(settings)
-    threads: list[ServerThread] = [WebhookSender(db, settings=settings)]
+    threads: list[ServerThread] = [
+        WebhookSender(db, settings=settings),
+        OverdueWatcher(db, settings=settings),
+    ]
     if settings.retrain_poll_s > 0:
         threads.append(RetrainWatcher(db, settings=settings))
     if settings.rerank_after_s > 0:

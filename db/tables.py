@@ -160,6 +160,8 @@ class AuditAction(StrEnum):
     PRIORITY_RULE_REMOVED = "priority_rule_removed"
     MEDIA_DELETED = "media_deleted"  # a reviewed video's media file, past the retention period
     MEDIA_RESTORED = "media_restored"  # the same bytes ingested or uploaded again after that
+    # a raised video still not reviewed when its level's review target passed (core/overdue.py)
+    REVIEW_OVERDUE = "review_overdue"
 
 
 # --- schema bookkeeping -------------------------------------------------------------------------
@@ -578,6 +580,7 @@ class WebhookEvent(StrEnum):
     VIDEO_FAILED = "video.failed"
     VIDEO_REVIEWED = "video.reviewed"
     VIDEO_REMOVED = "video.removed"  # removed for good (core/removal.py)
+    VIDEO_OVERDUE = "video.overdue"  # raised, and not reviewed within the team's target
     MODEL_ACTIVATED = "model.activated"  # promoted, rolled back to, or the first model trained
     MODEL_HELD_BACK = "model.held_back"  # the retraining policy's version waits for a human
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, UploadFile, status
@@ -52,7 +52,7 @@ from db.queries import review as review_q
 from db.queries import taxonomy as taxonomy_q
 from db.queries import videos as videos_q
 from db.queries.video_details import PredictedTag, VideoDetails, get_video_details
-from db.tables import ReviewPriority, Video, VideoStatus
+from db.tables import Video, VideoStatus
 
 router = APIRouter(prefix="/videos", tags=["videos"])
 Ctx = Annotated[ApiContext, Depends(context)]
@@ -414,10 +414,6 @@ def _video_out(
     details: VideoDetails, *, with_tree: bool, blind: bool, settings: Settings
 ) -> VideoOut:
     video = details.video
-    due = None
-    if video.priority > ReviewPriority.NORMAL and video.prioritized_at is not None:
-        target_s = review.review_targets(settings)[ReviewPriority(video.priority)]
-        due = video.prioritized_at + timedelta(seconds=target_s)
     predicted = [p for p in details.predictions if p.predicted]
     covered = {parent for p in predicted for parent in p.parent_ids}
     return VideoOut(
@@ -437,7 +433,7 @@ def _video_out(
             level=review.priority_name(video.priority),
             reason=video.priority_reason,
             since=video.prioritized_at,
-            due=due,
+            due=review.review_due(video, settings),
         ),
         media_deleted_at=video.media_deleted_at,
         model_version=video.predicted_model_id,

@@ -42,6 +42,7 @@ from db.queries import users as users_q
 from db.queries.audit import add_audit
 from db.tables import (
     AuditAction,
+    AuditLog,
     Label,
     Prediction,
     ReviewPriority,
@@ -477,6 +478,42 @@ def priority_backlog(session: Session) -> dict[ReviewPriority, PriorityBacklog]:
     for level, n, oldest in rows:
         backlog[ReviewPriority(level)] = PriorityBacklog(videos=n, oldest_since=oldest)
     return backlog
+
+
+def overdue_videos(
+    session: Session, *, raised_before: dict[ReviewPriority, datetime], limit: int
+) -> list[Video]:
+    """Raised videos not reviewed yet (failed ones aside) whose level's bound in
+    ``raised_before`` came after they were raised, and whose lateness is not audited since
+    (``review_overdue``): each time a video is raised, it is reported late once. Longest
+    waiting first."""
+    late = or_(
+        *(
+            and_(col(Video.priority) == level, col(Video.prioritized_at) <= bound)
+            for level, bound in raised_before.items()
+        )
+    )
+    reported = (
+        select(AuditLog.id)
+        .where(
+            col(AuditLog.video_id) == col(Video.id),
+            col(AuditLog.action) == AuditAction.REVIEW_OVERDUE.value,
+            col(AuditLog.created_at) >= col(Video.prioritized_at),
+        )
+        .exists()
+    )
+    return list(
+        session.exec(
+            select(Video)
+            .where(
+                late,
+                col(Video.status).not_in([VideoStatus.REVIEWED.value, VideoStatus.FAILED.value]),
+                ~reported,
+            )
+            .order_by(col(Video.prioritized_at), col(Video.id))
+            .limit(limit)
+        )
+    )
 
 
 def reload_video(session: Session, *, video_id: int) -> Video | None:

@@ -178,8 +178,11 @@ def enqueue_model_event(
     return enqueue_event(session, event=event, video_id=None, payload=_payload(event, model=model))
 
 
-def enqueue_video_event(session: Session, *, event: str, video_id: int) -> int:
-    """:func:`enqueue_event` with the video's current state as the payload."""
+def enqueue_video_event(
+    session: Session, *, event: str, video_id: int, detail: dict[str, Any] | None = None
+) -> int:
+    """:func:`enqueue_event` with the video's current state as the payload, and ``detail``
+    (what happened: a late review's target) beside it."""
     from db.queries.videos import get_video
 
     video = get_video(session, video_id=video_id)
@@ -192,6 +195,7 @@ def enqueue_video_event(session: Session, *, event: str, video_id: int) -> int:
         "version": video.version,
         # an urgent video.predicted: a priority rule matched the prediction (act before review)
         "priority": ReviewPriority(video.priority).label,
+        **(detail or {}),
     }
     payload = _payload(event, video=about)
     return enqueue_event(session, event=event, video_id=video.id, payload=payload)

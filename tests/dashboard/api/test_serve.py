@@ -152,11 +152,16 @@ def test_a_real_clip_posted_to_a_real_server_gets_predicted(served, settings, tm
 
 
 def _check_health_and_metrics(base: str, auth: dict[str, str]) -> None:
-    """The probes see the server's three threads going and its database ready; the metrics
+    """The probes see the server's four threads going and its database ready; the metrics
     counted the upload under its route and see the 17 stored videos."""
     health = httpx.get(f"{base}/health", timeout=30).json()
     threads = {thread["name"]: thread for thread in health["threads"]}
-    assert health["alive"] and set(threads) == {"webhook-sender", "retrain-watcher", "rank-watcher"}
+    assert health["alive"] and set(threads) == {
+        "webhook-sender",
+        "overdue-reviews",
+        "retrain-watcher",
+        "rank-watcher",
+    }
     assert threads["webhook-sender"]["last_round_at"] is not None
     ready = httpx.get(f"{base}/ready", timeout=30)
     assert ready.status_code == 200, ready.text
