@@ -1,8 +1,8 @@
 """The server's metrics in Prometheus' text format (``GET /api/v1/metrics``), for the platform's
 monitoring: what the stored work looks like (videos per queue state, the age of the oldest
 video waiting for review, jobs, webhook deliveries, the active model), whether the background
-threads keep going, the HTTP traffic every route served (counts, durations, bytes), open
-dashboard connections, and the process's own CPU and memory.
+threads keep going, the room left in the data folder, the HTTP traffic every route served
+(counts, durations, bytes), open dashboard connections, and the process's own CPU and memory.
 
 Stored work is read when scraped; on DuckDB the last reading is kept while nothing was written
 to the database (:mod:`db.unwritten`), up to ``fresh_s`` (claims expire by the clock), so a
@@ -13,6 +13,7 @@ scrape every 15 s does not keep an idle database open. A database that cannot be
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -218,6 +219,34 @@ class _Threads(Collector):
         yield from (up, failed, ended)
 
 
+class _DataFolder(Collector):
+    """The data folder's file system (uploads, media, thumbnails, models), read when scraped: an
+    alert sees it running short before readiness takes the server out of rotation (below
+    ``min_free_disk_mb``). Absent while the folder does not exist (readiness says so)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "tagger_data_min_free_bytes",
+            "The room kept for uploads (TAGGER_MIN_FREE_DISK_MB): with less free, GET"
+            " /api/v1/ready answers 503.",
+            value=self.settings.min_free_disk_mb * 2**20,
+        )
+        if not self.settings.data_dir.is_dir():
+            return
+        usage = shutil.disk_usage(self.settings.data_dir)
+        yield GaugeMetricFamily(
+            "tagger_data_free_bytes",
+            "Free space on the data folder's file system.",
+            value=usage.free,
+        )
+        yield GaugeMetricFamily(
+            "tagger_data_size_bytes", "Size of the data folder's file system.", value=usage.total
+        )
+
+
 @dataclass
 class Metrics:
     """One registry per server: its HTTP traffic, stored work, threads and process."""
@@ -234,7 +263,9 @@ class Metrics:
         fresh_s: float = STORED_WORK_FRESH_S,
         settings: Settings | None = None,
     ) -> Metrics:
-        """``settings`` (the configured ones by default) give the review targets."""
+        """``settings`` (the configured ones by default) give the review targets and the data
+        folder."""
+        settings = settings or get_settings()
         disable_created_metrics()  # a `_created` series beside every counter: noise to most
         registry = CollectorRegistry()
         traffic = HttpTraffic(registry)
@@ -248,10 +279,11 @@ class Metrics:
             ["priority"],
             registry=registry,
         )
-        for level, seconds in review_targets(settings or get_settings()).items():
+        for level, seconds in review_targets(settings).items():
             target.labels(level.label).set(seconds)
         registry.register(_StoredWork(db, fresh_s=fresh_s))
         registry.register(_Threads(background))
+        registry.register(_DataFolder(settings))
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
         return cls(registry, traffic)

@@ -199,10 +199,12 @@ def populate(settings: Settings, n: int, seed: int = 0) -> None:
 def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
     """Median milliseconds of the queue queries, ``claim_next`` and the ranker's check on a
     :func:`populate`-d database (keys ``queue query``, ``queue + search + tag``, ``claim next``,
-    ``claim next, German only``, ``claim above normal, none``, ``ranker check``) and, with
+    ``claim next, German only``, ``claim above normal, none``, ``ranker check``, ``overdue
+    check, none``) and, with
     ``pages``, of server-side renders of the queue and review pages (``queue page render``,
     ``review page render``).
     """
+    from core import overdue
     from core import taxonomy as taxonomy_core
     from core.lifecycle import queue_ranking
     from db.engine import get_database
@@ -249,6 +251,11 @@ def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
         with db.session() as s:
             return queue_ranking.ranking_state(s, settings=settings)
 
+    def overdue_check() -> object:
+        """The server's check every minute for raised videos late on their target, when none
+        is (the usual case)."""
+        return overdue.report_overdue(db, settings=settings)
+
     result = {
         "queue query": _timed(queue(QueueFilters())),
         "ranker check": _timed(ranker_check),
@@ -256,6 +263,7 @@ def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
         "claim next": _timed(claim(mod)),
         "claim next, German only": _timed(claim(german)),
         "claim above normal, none": _timed(claim_raised(mod)),
+        "overdue check, none": _timed(overdue_check),
     }
     if pages:
         result.update(_render_pages(settings))
@@ -358,6 +366,7 @@ def main() -> None:
         "claim next",
         "claim next, German only",
         "claim above normal, none",
+        "overdue check, none",
         "ranker check",
         "queue page render",
         "review page render",

@@ -5,6 +5,7 @@ scrape, and the background threads' state."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -131,6 +132,21 @@ def test_the_review_targets_are_the_settings_ones(database):
     seen = _samples(Metrics.of(database, Background(), settings=settings))
     assert seen["tagger_review_target_seconds", (("priority", "urgent"),)] == 600
     assert seen["tagger_review_target_seconds", (("priority", "high"),)] == 90 * 60
+
+
+def test_the_data_folder_s_room_is_read_when_scraped(database, tmp_path: Path):
+    """The alerting rules compare the free space with the room readiness keeps for uploads;
+    a data folder that does not exist leaves the free space out (readiness says why)."""
+    settings = Settings(data_dir=tmp_path, min_free_disk_mb=123)
+    seen = _samples(Metrics.of(database, Background(), settings=settings))
+    usage = shutil.disk_usage(tmp_path)
+    assert seen["tagger_data_min_free_bytes", ()] == 123 * 2**20
+    assert seen["tagger_data_size_bytes", ()] == usage.total
+    assert abs(seen["tagger_data_free_bytes", ()] - usage.free) < 256 * 2**20  # others write
+    missing = Settings(data_dir=tmp_path / "not-made")
+    seen = _samples(Metrics.of(database, Background(), settings=missing))
+    assert ("tagger_data_min_free_bytes", ()) in seen
+    assert ("tagger_data_free_bytes", ()) not in seen
 
 
 def test_an_empty_database_reports_zeros_and_no_model(database):
