@@ -65,19 +65,25 @@ class ServerThread:
 
 
 class PeriodicCheck(ServerThread):
-    """Runs :meth:`check` every :meth:`interval_s` seconds, the first one interval after the
-    start. A check that fails does not end the thread: an expected error (the database busy, a
-    worker that did not start) is logged as a warning and retried at the next check, a bug with
-    its traceback."""
+    """Runs :meth:`check` every :meth:`interval_s` seconds, the first one :meth:`first_wait_s`
+    after the start. A check that fails does not end the thread: an expected error (the database
+    busy, a worker that did not start) is logged as a warning and retried at the next check, a
+    bug with its traceback."""
 
     def interval_s(self) -> float:
         raise NotImplementedError
+
+    def first_wait_s(self) -> float:
+        """One interval, unless a check that rare must not wait for a server that outlives it."""
+        return self.interval_s()
 
     def check(self) -> None:
         raise NotImplementedError
 
     def run(self) -> None:
-        while not self.stopping.wait(self.interval_s()):
+        wait = self.first_wait_s()
+        while not self.stopping.wait(wait):
+            wait = self.interval_s()
             try:
                 self.check()
             except TaggerError as e:

@@ -10,7 +10,8 @@ file back (``core.ingest.batch``). A file that another video still keeps (a copy
 stays until that one's media expires too; a file outside the media folder (a dataset import's
 own folder) is never deleted. With ``ray_data_uri`` on object storage, the copy there goes too.
 
-The dashboard server expires media once an hour (:class:`RetentionWatcher`); ``tagger
+The dashboard server expires media once an hour, the first time a minute after it starts
+(:class:`RetentionWatcher`); ``tagger
 expire-media`` does the same from a timer where the server does not run. Each video's deletion
 is audited (``media_deleted``).
 """
@@ -35,6 +36,9 @@ BATCH = 500  # videos per unit of work
 # why a video whose media expired cannot be decoded again (ingest, retranscribe, detect-language)
 MEDIA_DELETED = "its media file was deleted after its review (TAGGER_MEDIA_RETENTION_DAYS)"
 CHECK_EVERY_S = 3600.0
+# the first pass a minute after the server starts: a server restarted more often than hourly
+# (deployments, a crash loop) would otherwise never delete anything
+FIRST_CHECK_AFTER_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -108,12 +112,16 @@ def expire_media(db: Database, *, settings: Settings, now: datetime | None = Non
 
 
 class RetentionWatcher(PeriodicCheck):
-    """Every hour, :func:`expire_media` (the server runs it when ``media_retention_days`` > 0)."""
+    """Every hour, :func:`expire_media`, the first a minute after the start (the server runs it
+    when ``media_retention_days`` > 0)."""
 
     name = "media-retention"
 
     def interval_s(self) -> float:
         return CHECK_EVERY_S
+
+    def first_wait_s(self) -> float:
+        return FIRST_CHECK_AFTER_S
 
     def check(self) -> None:
         expired = expire_media(self.db, settings=self.settings)

@@ -4,10 +4,12 @@ outside the media folder is left alone, and each deletion is audited."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
 from core import retention
+from core.background import Background
 from core.config import Settings
 from db.engine import Database
 from db.queries import audit as audit_q
@@ -122,4 +124,23 @@ def test_the_server_thread_expires_media_at_each_check(database: Database, setti
     watcher = retention.RetentionWatcher(database, settings=settings)
     assert watcher.interval_s() == retention.CHECK_EVERY_S
     watcher.check()
+    assert _deleted(database) == {"old": True}
+
+
+def test_the_server_thread_s_first_pass_comes_soon_after_the_start(
+    database: Database, settings: Settings, monkeypatch
+):
+    """Not an hour later: a server restarted more often than that would never delete anything."""
+    monkeypatch.setattr(retention, "FIRST_CHECK_AFTER_S", 0.01)
+    settings = settings.model_copy(update={"media_retention_days": 1})
+    _video(database, settings, name="old", bytes_key="o", reviewed_days_ago=2)
+    background = Background()
+    background.start([retention.RetentionWatcher(database, settings=settings)])
+    try:
+        for _ in range(500):
+            if background.states()[0].last_round_at is not None:
+                break
+            time.sleep(0.01)
+    finally:
+        background.stop()
     assert _deleted(database) == {"old": True}
