@@ -41,6 +41,7 @@ def test_populate_and_measure_use_the_given_settings_only(
         "claim next",
         "claim next, German only",
         "claim above normal, none",
+        "overdue check, none",
         "ranker check",
     }
     assert all(ms > 0 for ms in timings.values())
