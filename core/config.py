@@ -157,18 +157,6 @@ class Settings(BaseSettings):
     claim_minutes: int = Field(
         20, ge=1, description="How long a 'review next' claim holds a video."
     )
-    urgent_review_target_minutes: int = Field(
-        30,
-        ge=1,
-        description=(
-            "The team's promise for an urgent video: reviewed within this many minutes of being"
-            " raised (the Queue page's banner, Analytics, the metrics and the alert that follows"
-            " it)."
-        ),
-    )
-    high_review_target_minutes: int = Field(
-        240, ge=1, description="The same promise for a video of high priority, in minutes."
-    )
     review_rank_badge_picks: int = Field(
         500,
         ge=1,

@@ -36,7 +36,6 @@ from sqlalchemy.exc import DBAPIError
 from core.background import Background
 from core.config import Settings, get_settings
 from core.errors import TaggerError
-from core.review import review_targets
 from db.engine import Database, latest_schema_version
 from db.queries import operations
 from db.tables import utcnow
@@ -153,8 +152,17 @@ def _overview_families(overview: operations.Overview) -> Iterator[GaugeMetricFam
         prioritized.add_metric([name], backlog.videos)
         since = backlog.oldest_since
         longest.add_metric([name], 0.0 if since is None else _seconds_since(since))
+    target = GaugeMetricFamily(
+        "tagger_review_target_seconds",
+        "The team's promise: a high or urgent video reviewed within this long of being raised"
+        " (an admin's setting: Queue page, tagger review-targets).",
+        labels=["priority"],
+    )
+    for level, seconds in overview.review_targets.items():
+        target.add_metric([level.label], seconds)
     yield prioritized
     yield longest
+    yield target
     jobs = GaugeMetricFamily(
         "tagger_jobs",
         "Background jobs per kind and status, as recorded.",
@@ -263,8 +271,7 @@ class Metrics:
         fresh_s: float = STORED_WORK_FRESH_S,
         settings: Settings | None = None,
     ) -> Metrics:
-        """``settings`` (the configured ones by default) give the review targets and the data
-        folder."""
+        """``settings`` (the configured ones by default) give the data folder."""
         settings = settings or get_settings()
         disable_created_metrics()  # a `_created` series beside every counter: noise to most
         registry = CollectorRegistry()
@@ -272,15 +279,6 @@ class Metrics:
         Gauge(
             "tagger_schema_info", "This server's schema version.", ["schema"], registry=registry
         ).labels(str(latest_schema_version())).set(1)
-        target = Gauge(
-            "tagger_review_target_seconds",
-            "The team's promise: a high or urgent video reviewed within this long of being raised"
-            " (TAGGER_URGENT_REVIEW_TARGET_MINUTES, TAGGER_HIGH_REVIEW_TARGET_MINUTES).",
-            ["priority"],
-            registry=registry,
-        )
-        for level, seconds in review_targets(settings).items():
-            target.labels(level.label).set(seconds)
         registry.register(_StoredWork(db, fresh_s=fresh_s))
         registry.register(_Threads(background))
         registry.register(_DataFolder(settings))

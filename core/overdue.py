@@ -1,8 +1,8 @@
-"""Late reviews: a raised video still not reviewed when its level's review target has passed
-(``TAGGER_URGENT_REVIEW_TARGET_MINUTES``, ``TAGGER_HIGH_REVIEW_TARGET_MINUTES``) is reported
-once: audited (``review_overdue``, in the video's history) and sent to webhook subscribers as
-``video.overdue``, so that a platform can act on a reported video nobody has looked at in time
-(limit it, escalate to its own staff) without polling every video's ``priority.due``.
+"""Late reviews: a raised video still not reviewed when the admin's review target for its level
+has passed (``db.queries.review.review_targets``) is reported once: audited (``review_overdue``,
+in the video's history) and sent to webhook subscribers as ``video.overdue``, so that a platform
+can act on a reported video nobody has looked at in time (limit it, escalate to its own staff)
+without polling every video's ``priority.due``.
 
 Raised again to another level, a video is reported again if that level's target passes too.
 The dashboard server checks every minute (:class:`OverdueWatcher`); the Queue page and the
@@ -15,13 +15,12 @@ import logging
 from datetime import datetime, timedelta
 
 from core.background import PeriodicCheck
-from core.config import Settings
-from core.review import priority_name, review_due, review_targets
+from core.review import priority_name, review_due
 from db.engine import Database
 from db.queries import audit as audit_q
 from db.queries import review as review_q
 from db.queries import webhooks as webhooks_q
-from db.tables import AuditAction, Video, WebhookEvent, utcnow
+from db.tables import AuditAction, ReviewPriority, Video, WebhookEvent, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -29,21 +28,21 @@ BATCH = 500  # videos per unit of work
 CHECK_EVERY_S = 60.0
 
 
-def report_overdue(db: Database, *, settings: Settings, now: datetime | None = None) -> int:
+def report_overdue(db: Database, *, now: datetime | None = None) -> int:
     """Report every raised video whose target passed unreviewed and that was not reported since
     it was raised (module docstring); returns how many were reported."""
     now = now or utcnow()
-    raised_before = {
-        level: now - timedelta(seconds=target_s)
-        for level, target_s in review_targets(settings).items()
-    }
     reported = 0
     while True:
         with db.session() as session:
+            targets = review_q.review_targets(session)
+            raised_before = {
+                level: now - timedelta(seconds=target_s) for level, target_s in targets.items()
+            }
             late = review_q.overdue_videos(session, raised_before=raised_before, limit=BATCH)
             if not late:
                 return reported
-            details = {video.id: _lateness(video, settings) for video in late}
+            details = {video.id: _lateness(video, targets) for video in late}
             audit_q.add_video_audits(
                 session, action=AuditAction.REVIEW_OVERDUE, details=details, at=now
             )
@@ -58,10 +57,10 @@ def report_overdue(db: Database, *, settings: Settings, now: datetime | None = N
         logger.info("%d raised videos passed their review target unreviewed", len(late))
 
 
-def _lateness(video: Video, settings: Settings) -> dict[str, str | None]:
+def _lateness(video: Video, targets: dict[ReviewPriority, float]) -> dict[str, str | None]:
     """What the audit entry and the event say: the level, why it was raised, when, and when it
     was due."""
-    due = review_due(video, settings)
+    due = review_due(video, targets)
     assert due is not None and video.prioritized_at is not None  # overdue_videos: raised ones
     return {
         "priority": priority_name(video.priority),
@@ -80,4 +79,4 @@ class OverdueWatcher(PeriodicCheck):
         return CHECK_EVERY_S
 
     def check(self) -> None:
-        report_overdue(self.db, settings=self.settings)
+        report_overdue(self.db)

@@ -14,6 +14,9 @@
   ready when never predicted), their version bumped so an open page cannot overwrite silently.
 - Priority: the platform (a user's report) or a lead marks a video high or urgent with a reason;
   Review next serves the most urgent first, the longest waiting first among equals.
+- Review targets: an admin sets the team's promise per raised level (urgent within 30 minutes,
+  high within 4 hours by default): the Queue and Review pages, Analytics, the API's
+  ``priority.due``, the metrics and the late-review events (``core.overdue``) all read it.
 
 Who may do each of these (moderators, admins) is checked by the callers (dashboard actions).
 Every function takes an open ``Session``: the caller's unit of work makes the whole rule atomic.
@@ -26,7 +29,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from core.config import Settings
+from core.auth import PermissionDeniedError
 from core.errors import TaggerError
 from db.queries import Actor, NotFoundError, StaleVersionError
 from db.queries import labels as labels_q
@@ -51,10 +54,15 @@ REVIEWABLE = (VideoStatus.READY.value, VideoStatus.PREDICTED.value, VideoStatus.
 DEFAULT_CLAIM_STATES = (VideoStatus.PREDICTED.value, VideoStatus.READY.value)
 CLAIM_CANDIDATES = 16
 PRIORITY_REASON_MAX_CHARS = 500
+MAX_REVIEW_TARGET_MINUTES = 7 * 24 * 60
 
 
 class PriorityInputError(TaggerError, ValueError):
     """An unknown priority level, or a reason that is too long."""
+
+
+class ReviewTargetInputError(TaggerError, ValueError):
+    """A review target that is not 1 minute to a week."""
 
 
 class PriorityPermissionError(TaggerError):
@@ -75,21 +83,46 @@ def priority_name(value: int) -> str:
     return ReviewPriority(value).label
 
 
-def review_targets(settings: Settings) -> dict[ReviewPriority, float]:
-    """Seconds from a video's priority being raised to its review that the team promises, per
-    raised level (``TAGGER_URGENT_REVIEW_TARGET_MINUTES``, ``..._HIGH_...``)."""
-    return {
-        ReviewPriority.URGENT: settings.urgent_review_target_minutes * 60.0,
-        ReviewPriority.HIGH: settings.high_review_target_minutes * 60.0,
-    }
+def set_review_targets(
+    session: Session, *, urgent_minutes: int, high_minutes: int, user: Actor | None
+) -> dict[ReviewPriority, float]:
+    """The admin's promise for raised videos: reviewed within so many minutes of being raised
+    (1 minute to a week), audited; ``user`` None is the operator at the command line. Returns
+    the targets in seconds, as ``db.queries.review.review_targets`` reads them."""
+    if user is not None:
+        role = quality_q.stored_role(session, user_id=user.id)
+        if role != Role.ADMIN:
+            raise PermissionDeniedError(
+                f"changing the review targets needs the admin role; {user.username} is "
+                f"{role or 'not an active user'}"
+            )
+    for level, minutes in (("urgent", urgent_minutes), ("high", high_minutes)):
+        if not 1 <= minutes <= MAX_REVIEW_TARGET_MINUTES:
+            raise ReviewTargetInputError(
+                f"the {level} review target must be 1 to {MAX_REVIEW_TARGET_MINUTES:,} minutes "
+                f"(a week), got {minutes}"
+            )
+    review_q.store_review_targets(
+        session,
+        urgent_minutes=urgent_minutes,
+        high_minutes=high_minutes,
+        user_id=user.id if user is not None else None,
+    )
+    add_audit(
+        session,
+        action=AuditAction.REVIEW_TARGETS,
+        user=user,
+        detail={"urgent_minutes": urgent_minutes, "high_minutes": high_minutes},
+    )
+    return review_q.review_targets(session)
 
 
-def review_due(video: Video, settings: Settings) -> datetime | None:
-    """When the team's target says a raised video is reviewed by (None: normal priority)."""
+def review_due(video: Video, targets: dict[ReviewPriority, float]) -> datetime | None:
+    """When the team's ``targets`` (``db.queries.review.review_targets``) say a raised video is
+    reviewed by (None: normal priority)."""
     if video.priority == ReviewPriority.NORMAL or video.prioritized_at is None:
         return None
-    target_s = review_targets(settings)[ReviewPriority(video.priority)]
-    return video.prioritized_at + timedelta(seconds=target_s)
+    return video.prioritized_at + timedelta(seconds=targets[ReviewPriority(video.priority)])
 
 
 def effective_labels(

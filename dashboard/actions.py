@@ -259,6 +259,17 @@ def set_priority(db: Database, *, video_id: int, level: str, reason: str) -> Vid
 # --- admin --------------------------------------------------------------------------------------
 
 
+def set_review_targets(db: Database, *, urgent_minutes: int, high_minutes: int) -> None:
+    """The team's promise for raised videos, in minutes (the Queue page's admin section)."""
+    _as(
+        db,
+        Role.ADMIN,
+        review_rules.set_review_targets,
+        urgent_minutes=urgent_minutes,
+        high_minutes=high_minutes,
+    )
+
+
 def priority_rules(db: Database) -> list[PriorityRule]:
     return _read_as(db, Role.ADMIN, rules_q.list_rules)
 

@@ -21,7 +21,6 @@ import streamlit as st
 from core import taxonomy as taxonomy_core
 from core.config import Settings, get_settings
 from core.lifecycle import coverage, jobs, liveness, queue_ranking
-from core.review import review_targets
 from db.engine import Database, get_database, init_db
 from db.queries import analytics, review, users
 from db.tables import ModelVersion, ReviewPriority
@@ -105,6 +104,14 @@ def priority_backlog(url: str) -> dict[ReviewPriority, review.PriorityBacklog]:
 
 
 @st.cache_data(ttl=COUNTS_TTL_S, show_spinner=False)
+def review_targets(url: str) -> dict[ReviewPriority, float]:
+    """The admin's review targets (seconds per raised level): every Review page render shows
+    one, so it is read at most every few seconds (cleared when an admin here changes them)."""
+    with database().session() as session:
+        return review.review_targets(session)
+
+
+@st.cache_data(ttl=COUNTS_TTL_S, show_spinner=False)
 def queue_cold_start(url: str) -> coverage.ColdStart | None:
     """Whether the queue's head is chosen by coverage (a count over every video: cached)."""
     return coverage.cold_start(database(), settings=get_settings())
@@ -147,7 +154,7 @@ def throughput(url: str, since: datetime) -> list[analytics.ThroughputRow]:
 def priority_turnaround(url: str, since: datetime) -> list[analytics.PriorityTurnaround]:
     with database().session() as session:
         return analytics.priority_turnaround(
-            session, since=since, targets=review_targets(get_settings())
+            session, since=since, targets=review.review_targets(session)
         )
 
 

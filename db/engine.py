@@ -232,6 +232,12 @@ def _upgrade_to_15(connection: Connection) -> None:
     _add_missing_columns(connection, "video", {"media_deleted_at": "TIMESTAMP WITH TIME ZONE"})
 
 
+def _upgrade_to_16(connection: Connection) -> None:
+    """The team's review targets, set by an admin (until then the defaults)."""
+    table = SQLModel.metadata.tables["review_targets"]
+    SQLModel.metadata.create_all(connection, tables=[table], checkfirst=True)
+
+
 TRIGRAM_EXTENSION = "pg_trgm"
 
 
@@ -303,6 +309,7 @@ UPGRADES: list[UpgradeStep] = [
     _upgrade_to_13,
     _upgrade_to_14,
     _upgrade_to_15,
+    _upgrade_to_16,
 ]
 
 

@@ -162,6 +162,8 @@ class AuditAction(StrEnum):
     MEDIA_RESTORED = "media_restored"  # the same bytes ingested or uploaded again after that
     # a raised video still not reviewed when its level's review target passed (core/overdue.py)
     REVIEW_OVERDUE = "review_overdue"
+    # the team's review targets for high and urgent videos changed (core/review.py)
+    REVIEW_TARGETS = "review_targets"
 
 
 # --- schema bookkeeping -------------------------------------------------------------------------
@@ -454,6 +456,19 @@ class QualitySettings(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
     overlap_share: float = Field(default=0.0, sa_type=Double)  # 0..1
     overlap_moderators: int = 2
+    updated_by: int | None = None
+    updated_at: datetime = _ts()
+
+
+class ReviewTargets(SQLModel, table=True):
+    """One row (id=1), set by an admin: the team's promise for raised videos, reviewed within
+    this many minutes of being raised (core/review.py); no row: the defaults."""
+
+    __tablename__ = "review_targets"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    urgent_minutes: int = 30
+    high_minutes: int = 240
     updated_by: int | None = None
     updated_at: datetime = _ts()
 

@@ -70,7 +70,7 @@ def claim_next(
         if video is None:
             return Response(status_code=status.HTTP_204_NO_CONTENT)
         claimed = QueueClaim(
-            video=video_out(session, video_id=video.id, with_tree=False, settings=ctx.settings),
+            video=video_out(session, video_id=video.id, with_tree=False),
             claim_expires_at=video.claim_expires_at,
         )
     response.headers["ETag"] = etag(claimed.video.version)

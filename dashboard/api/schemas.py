@@ -78,8 +78,8 @@ class PriorityOut(BaseModel):
     since: datetime | None = Field(description="When it was raised to this level.")
     due: datetime | None = Field(
         description="When the moderation team's target for this level says it is reviewed by "
-        "(`since` plus TAGGER_URGENT_REVIEW_TARGET_MINUTES or TAGGER_HIGH_REVIEW_TARGET_MINUTES);"
-        " null for normal."
+        "(`since` plus the level's review target, which an admin sets: 30 minutes for urgent and"
+        " 4 hours for high by default); null for normal."
     )
 
 

@@ -21,7 +21,6 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from core import audit_feed, quality, review, taxonomy
-from core.config import Settings
 from core.ingest.batch import StoredUpload, receive_upload
 from core.ingest.from_storage import receive_from_storage
 from core.removal import MAX_REASON, remove_video
@@ -52,7 +51,7 @@ from db.queries import review as review_q
 from db.queries import taxonomy as taxonomy_q
 from db.queries import videos as videos_q
 from db.queries.video_details import PredictedTag, VideoDetails, get_video_details
-from db.tables import Video, VideoStatus
+from db.tables import ReviewPriority, Video, VideoStatus
 
 router = APIRouter(prefix="/videos", tags=["videos"])
 Ctx = Annotated[ApiContext, Depends(context)]
@@ -182,7 +181,7 @@ def get_video(
 ) -> VideoOut:
     """Status, duration, predicted tags and human labels; the ETag is the label version."""
     with ctx.db.session() as session:
-        out = video_out(session, video_id=video_id, with_tree=tree, settings=ctx.settings)
+        out = video_out(session, video_id=video_id, with_tree=tree)
     response.headers["ETag"] = etag(out.version)
     return out
 
@@ -293,7 +292,7 @@ def put_labels(
             user=user,
         )
     with ctx.db.session() as session:
-        out = video_out(session, video_id=video_id, with_tree=False, settings=ctx.settings)
+        out = video_out(session, video_id=video_id, with_tree=False)
     response.headers["ETag"] = etag(out.version)
     return out
 
@@ -316,7 +315,7 @@ def put_priority(ctx: Ctx, user: Writer, video_id: int, body: PriorityIn) -> Vid
             reason=body.reason,
         )
     with ctx.db.session() as session:
-        return video_out(session, video_id=video_id, with_tree=False, settings=ctx.settings)
+        return video_out(session, video_id=video_id, with_tree=False)
 
 
 @router.delete(
@@ -403,15 +402,16 @@ def _decode_cursor(cursor: str) -> int | None:
     return int(number) if prefix == "v1" and number.isdigit() and len(number) < 12 else None
 
 
-def video_out(session: Session, *, video_id: int, with_tree: bool, settings: Settings) -> VideoOut:
+def video_out(session: Session, *, video_id: int, with_tree: bool) -> VideoOut:
     """The video as the API shows it (404 when there is none)."""
     details = get_video_details(session, video_id=video_id)
     blind = quality.is_answered_blind(session, details.video)
-    return _video_out(details, with_tree=with_tree, blind=blind, settings=settings)
+    targets = review_q.review_targets(session)
+    return _video_out(details, with_tree=with_tree, blind=blind, targets=targets)
 
 
 def _video_out(
-    details: VideoDetails, *, with_tree: bool, blind: bool, settings: Settings
+    details: VideoDetails, *, with_tree: bool, blind: bool, targets: dict[ReviewPriority, float]
 ) -> VideoOut:
     video = details.video
     predicted = [p for p in details.predictions if p.predicted]
@@ -433,7 +433,7 @@ def _video_out(
             level=review.priority_name(video.priority),
             reason=video.priority_reason,
             since=video.prioritized_at,
-            due=review.review_due(video, settings),
+            due=review.review_due(video, targets),
         ),
         media_deleted_at=video.media_deleted_at,
         model_version=video.predicted_model_id,

@@ -16,10 +16,9 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from core.config import get_settings
 from core.lifecycle import liveness
 from core.lifecycle.coverage import ColdStart
-from core.review import priority_name, review_targets
+from core.review import MAX_REVIEW_TARGET_MINUTES, priority_name
 from dashboard import actions, cache, readers, state
 from dashboard.components import duration, md_escape
 from db.queries.review import IN_REVIEW, QueueFilters, QueueRow, VideoClaimedError
@@ -83,6 +82,7 @@ def cold_start_caption(cold: ColdStart) -> str:
 
 
 db = cache.database()
+user = state.user()
 tax = cache.taxonomy()
 names = cache.user_names(db.url)
 st.title("Review queue")
@@ -133,7 +133,7 @@ waiting = [
     for level, backlog in cache.priority_backlog(db.url).items()
     if backlog.videos and backlog.oldest_since is not None
 ]
-targets = review_targets(get_settings())
+targets = cache.review_targets(db.url)
 if waiting:
     waits = {level: _waited(backlog.oldest_since, level, targets) for level, backlog in waiting}
     late = any(over for _, over in waits.values())
@@ -151,6 +151,37 @@ if waiting:
         + ". Review next takes them first.",
         icon=":material/priority_high:",
     )
+
+if user.is_admin:
+    with st.expander("Review targets (admin)"), st.form("queue_review_targets", border=False):
+        columns = st.columns(2)
+        urgent_minutes = columns[0].number_input(
+            "Urgent videos reviewed within (minutes)",
+            1,
+            MAX_REVIEW_TARGET_MINUTES,
+            round(targets[ReviewPriority.URGENT] / 60),
+            key="queue_target_urgent",
+        )
+        high_minutes = columns[1].number_input(
+            "High-priority videos within (minutes)",
+            1,
+            MAX_REVIEW_TARGET_MINUTES,
+            round(targets[ReviewPriority.HIGH] / 60),
+            key="queue_target_high",
+        )
+        st.caption(
+            "From the time a video is raised. The banner above, the Review page, Analytics,"
+            " the API's `priority.due`, the metrics' alerts and the `video.overdue` webhook"
+            " follow it."
+        )
+        if st.form_submit_button("Save review targets"):
+            actions.run_admin(
+                lambda: actions.set_review_targets(
+                    db, urgent_minutes=int(urgent_minutes), high_minutes=int(high_minutes)
+                ),
+                success=f"Review targets: urgent {int(urgent_minutes)} min, high "
+                f"{int(high_minutes)} min",
+            )
 
 with st.container(border=True):
     top = st.columns([3, 2, 2])

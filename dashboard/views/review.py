@@ -22,7 +22,7 @@ import streamlit as st
 from core.config import get_settings
 from core.errors import TaggerError
 from core.removal import MAX_REASON
-from core.review import PRIORITY_REASON_MAX_CHARS, priority_name, review_targets
+from core.review import PRIORITY_REASON_MAX_CHARS, priority_name
 from dashboard import actions, cache, deferred, state
 from dashboard.components import (
     PLAYER_KEYS,
@@ -471,7 +471,7 @@ if data.model_version_id is not None:
 st.caption(md_escape(" · ".join(facts)))
 if video.priority > ReviewPriority.NORMAL:  # the platform's or a lead's, with their reason
     show = st.error if video.priority == ReviewPriority.URGENT else st.warning
-    target = duration(review_targets(settings)[ReviewPriority(video.priority)])
+    target = duration(cache.review_targets(db.url)[ReviewPriority(video.priority)])
     raised = ""
     if video.prioritized_at is not None:
         raised = f"raised {duration((utcnow() - video.prioritized_at).total_seconds())} ago, "

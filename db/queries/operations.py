@@ -42,6 +42,7 @@ class Overview:
     flagged_videos: int
     oldest_waiting_at: datetime | None  # arrival of the oldest video predicted, not yet reviewed
     prioritized: dict[ReviewPriority, review.PriorityBacklog]  # high and urgent, not reviewed
+    review_targets: dict[ReviewPriority, float]  # the team's promise per raised level, seconds
     jobs: dict[tuple[str, str], int]  # (kind, status) -> jobs, every status in JobStatus
     webhook_deliveries: dict[str, int]  # DeliveryStatus -> deliveries (every status)
     active_model: ActiveModel | None
@@ -71,6 +72,7 @@ def overview(session: Session, *, now: datetime) -> Overview:
         ).one(),
         oldest_waiting_at=session.exec(waiting).one(),
         prioritized=review.priority_backlog(session),
+        review_targets=review.review_targets(session),
         jobs=jobs,
         webhook_deliveries=deliveries,
         active_model=_active(models_q.get_active_model(session)),

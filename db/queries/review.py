@@ -46,6 +46,7 @@ from db.tables import (
     Label,
     Prediction,
     ReviewPriority,
+    ReviewTargets,
     TaxonomyEdge,
     User,
     Video,
@@ -478,6 +479,27 @@ def priority_backlog(session: Session) -> dict[ReviewPriority, PriorityBacklog]:
     for level, n, oldest in rows:
         backlog[ReviewPriority(level)] = PriorityBacklog(videos=n, oldest_since=oldest)
     return backlog
+
+
+def review_targets(session: Session) -> dict[ReviewPriority, float]:
+    """Seconds from a video's priority being raised to its review that the team promises, per
+    raised level: the admin's setting, else the table's defaults."""
+    row = session.get(ReviewTargets, 1) or ReviewTargets()
+    return {
+        ReviewPriority.URGENT: row.urgent_minutes * 60.0,
+        ReviewPriority.HIGH: row.high_minutes * 60.0,
+    }
+
+
+def store_review_targets(
+    session: Session, *, urgent_minutes: int, high_minutes: int, user_id: int | None
+) -> None:
+    """Write the review targets as given (``core.review.set_review_targets`` validates them)."""
+    row = session.get(ReviewTargets, 1) or ReviewTargets(id=1)
+    row.urgent_minutes, row.high_minutes = urgent_minutes, high_minutes
+    row.updated_by, row.updated_at = user_id, utcnow()
+    session.add(row)
+    session.flush()
 
 
 def overdue_videos(

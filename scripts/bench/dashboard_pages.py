@@ -254,7 +254,7 @@ def measure(settings: Settings, *, pages: bool) -> dict[str, float]:
     def overdue_check() -> object:
         """The server's check every minute for raised videos late on their target, when none
         is (the usual case)."""
-        return overdue.report_overdue(db, settings=settings)
+        return overdue.report_overdue(db)
 
     result = {
         "queue query": _timed(queue(QueueFilters())),

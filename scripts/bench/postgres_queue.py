@@ -30,8 +30,7 @@ from sqlalchemy import create_engine, text
 
 from core import overdue
 from core.auth import CurrentUser
-from core.config import Settings
-from core.review import CLAIM_CANDIDATES, DEFAULT_CLAIM_STATES, review_targets
+from core.review import CLAIM_CANDIDATES, DEFAULT_CLAIM_STATES
 from db.engine import (
     Database,
     create_postgres_queue_indexes,
@@ -153,11 +152,11 @@ def measure_all(
 
     def late() -> int:
         now = utcnow()
-        raised_before = {
-            level: now - timedelta(seconds=target_s)
-            for level, target_s in review_targets(Settings()).items()
-        }
         with db.session() as session:
+            raised_before = {
+                level: now - timedelta(seconds=target_s)
+                for level, target_s in review_q.review_targets(session).items()
+            }
             return len(
                 review_q.overdue_videos(session, raised_before=raised_before, limit=overdue.BATCH)
             )

@@ -254,6 +254,39 @@ def priority(
     _each_video(video_ids, set_one, undone="changed")
 
 
+def review_targets(
+    urgent: Annotated[
+        int | None, typer.Option(help="Minutes within which an urgent video is reviewed.")
+    ] = None,
+    high: Annotated[
+        int | None, typer.Option(help="Minutes within which a high-priority video is reviewed.")
+    ] = None,
+) -> None:
+    """Show the team's review targets for raised videos, or set them (--urgent, --high; the one
+    not given keeps its value). Audited; also on the Queue page for admins."""
+    from core import review
+    from db.queries import review as review_q
+    from db.tables import ReviewPriority
+
+    db = open_database()
+    with db.session() as session:
+        targets = review_q.review_targets(session)
+        if urgent is not None or high is not None:
+            targets = review.set_review_targets(
+                session,
+                urgent_minutes=(
+                    urgent if urgent is not None else round(targets[ReviewPriority.URGENT] / 60)
+                ),
+                high_minutes=high if high is not None else round(targets[ReviewPriority.HIGH] / 60),
+                user=None,
+            )
+    console.print(
+        f"review targets: urgent within {targets[ReviewPriority.URGENT] / 60:g} min, high within "
+        f"{targets[ReviewPriority.HIGH] / 60:g} min of being raised",
+        highlight=False,
+    )
+
+
 rules_app = typer.Typer(
     help="Rules that raise the review priority of videos the active model gives a tag.",
     no_args_is_help=True,
@@ -498,6 +531,7 @@ def register(app: typer.Typer) -> None:
     app.command("remove")(remove)
     app.command("expire-media")(expire_media)
     app.command("priority")(priority)
+    app.command("review-targets")(review_targets)
     app.add_typer(rules_app, name="priority-rules")
     app.add_typer(users_app, name="users")
     app.command("serve")(serve)

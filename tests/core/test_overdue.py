@@ -64,7 +64,7 @@ def _reported(db: Database) -> dict[int, list[dict]]:
     return said
 
 
-def test_a_raised_video_past_its_target_is_reported_once(database: Database, settings: Settings):
+def test_a_raised_video_past_its_target_is_reported_once(database: Database):
     """Targets 30 min (urgent) and 240 min (high), their bounds included; reviewed, failed and
     normal videos never."""
     now = utcnow()
@@ -86,7 +86,7 @@ def test_a_raised_video_past_its_target_is_reported_once(database: Database, set
     with database.session() as session:
         videos_q.create_video(session, title="h", status=VideoStatus.PREDICTED)
 
-    assert overdue.report_overdue(database, settings=settings, now=now) == 3
+    assert overdue.report_overdue(database, now=now) == 3
     said = _reported(database)
     assert set(said) == {late_urgent, on_the_bound, late_high}
     assert said[late_urgent] == [
@@ -108,25 +108,23 @@ def test_a_raised_video_past_its_target_is_reported_once(database: Database, set
     assert event["video"]["priority"] == "urgent" and event["video"]["status"] == "predicted"
 
     # an hour later the two then on time are late, and only they are reported
-    assert overdue.report_overdue(database, settings=settings, now=now + timedelta(hours=1)) == 2
+    assert overdue.report_overdue(database, now=now + timedelta(hours=1)) == 2
     later = _reported(database)
     assert set(later) == {*said, soon_urgent, soon_high}
     assert {video_id: later[video_id] for video_id in said} == said
 
 
-def test_a_video_raised_again_is_reported_again_when_that_target_passes(
-    database: Database, settings: Settings
-):
+def test_a_video_raised_again_is_reported_again_when_that_target_passes(database: Database):
     now = utcnow()
     video_id = _raised(
         database, title="a", priority=ReviewPriority.HIGH, at=now - timedelta(minutes=250)
     )
-    assert overdue.report_overdue(database, settings=settings, now=now) == 1
+    assert overdue.report_overdue(database, now=now) == 1
     with database.session() as session:  # same level, new reason: keeps its time, not again
         review_rules.set_priority(
             session, video_id=video_id, user=None, priority=ReviewPriority.HIGH, reason="more"
         )
-    assert overdue.report_overdue(database, settings=settings, now=now + timedelta(minutes=1)) == 0
+    assert overdue.report_overdue(database, now=now + timedelta(minutes=1)) == 0
     with database.session() as session:
         review_rules.set_priority(
             session,
@@ -135,28 +133,29 @@ def test_a_video_raised_again_is_reported_again_when_that_target_passes(
             priority=ReviewPriority.URGENT,
             now=now + timedelta(minutes=2),
         )
-    assert overdue.report_overdue(database, settings=settings, now=now + timedelta(minutes=31)) == 0
-    assert overdue.report_overdue(database, settings=settings, now=now + timedelta(minutes=33)) == 1
+    assert overdue.report_overdue(database, now=now + timedelta(minutes=31)) == 0
+    assert overdue.report_overdue(database, now=now + timedelta(minutes=33)) == 1
     assert [d["priority"] for d in _reported(database)[video_id]] == ["high", "urgent"]
 
 
-def test_the_targets_are_the_settings(database: Database, settings: Settings):
-    settings = settings.model_copy(update={"urgent_review_target_minutes": 5})
+def test_the_targets_are_the_admin_s(database: Database):
     now = utcnow()
     _raised(database, title="a", priority=ReviewPriority.URGENT, at=now - timedelta(minutes=6))
-    assert overdue.report_overdue(database, settings=settings, now=now) == 1
+    _raised(database, title="b", priority=ReviewPriority.HIGH, at=now - timedelta(minutes=6))
+    assert overdue.report_overdue(database, now=now) == 0
+    with database.session() as session:
+        review_rules.set_review_targets(session, urgent_minutes=5, high_minutes=10, user=None)
+    assert overdue.report_overdue(database, now=now) == 1
 
 
-def test_reports_go_in_units_of_work_of_a_batch(
-    database: Database, settings: Settings, monkeypatch
-):
+def test_reports_go_in_units_of_work_of_a_batch(database: Database, monkeypatch):
     monkeypatch.setattr(overdue, "BATCH", 2)
     now = utcnow()
     for n in range(5):
         _raised(
             database, title=f"v{n}", priority=ReviewPriority.URGENT, at=now - timedelta(hours=1)
         )
-    assert overdue.report_overdue(database, settings=settings, now=now) == 5
+    assert overdue.report_overdue(database, now=now) == 5
     with database.session() as session:
         assert (
             review_q.overdue_videos(session, raised_before={ReviewPriority.URGENT: now}, limit=10)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from core import review
+from core.auth import PermissionDeniedError
 from core.taxonomy import from_paths, save_to_db
 from db.engine import Database
+from db.queries import audit as audit_q
 from db.queries import labels as labels_q
+from db.queries import review as review_q
 from db.queries import users as users_q
 from db.queries import videos as videos_q
 from db.queries.review import QueueFilters
-from db.tables import Video, VideoStatus
+from db.tables import AuditAction, ReviewPriority, Video, VideoStatus
 
 
 @pytest.fixture
@@ -75,3 +80,36 @@ def test_send_back_reopens_as_predicted_or_ready(db: Database, world) -> None:
     assert {v.status for v in back.values()} == {VideoStatus.READY}
     assert all(v.flagged and v.flag_reason == "second review: why" for v in back.values())
     assert back[ready].version == 2  # the save and the send-back
+
+
+def test_review_targets_default_then_the_admin_s_audited(database: Database) -> None:
+    """30 min urgent and 4 h high until an admin (or the command line) sets them; a lead or a
+    moderator is refused, and so is a target outside 1 minute to a week, changing nothing."""
+    with database.session() as s:
+        assert review_q.review_targets(s) == {
+            ReviewPriority.URGENT: 30 * 60.0,
+            ReviewPriority.HIGH: 240 * 60.0,
+        }
+        people = {
+            role: users_q.create_user(s, username=role, password_hash="x", role=role)
+            for role in ("moderator", "lead", "admin")
+        }
+    for role in ("moderator", "lead"):
+        with database.session() as s, pytest.raises(PermissionDeniedError, match="admin role"):
+            review.set_review_targets(s, urgent_minutes=5, high_minutes=5, user=people[role])
+    for urgent, high in [(0, 60), (15, 7 * 24 * 60 + 1)]:
+        with database.session() as s, pytest.raises(review.ReviewTargetInputError):
+            review.set_review_targets(s, urgent_minutes=urgent, high_minutes=high, user=None)
+    with database.session() as s:
+        assert review_q.review_targets(s)[ReviewPriority.URGENT] == 30 * 60.0
+        set_to = review.set_review_targets(
+            s, urgent_minutes=10, high_minutes=90, user=people["admin"]
+        )
+    assert set_to == {ReviewPriority.URGENT: 600.0, ReviewPriority.HIGH: 90 * 60.0}
+    with database.session() as s:
+        assert review_q.review_targets(s) == set_to
+        [entry] = audit_q.list_audit(s, action=AuditAction.REVIEW_TARGETS)
+    assert (entry.username, json.loads(entry.detail_json)) == (
+        "admin",
+        {"urgent_minutes": 10, "high_minutes": 90},
+    )

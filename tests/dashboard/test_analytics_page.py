@@ -71,7 +71,7 @@ def test_the_page_says_how_long_high_and_urgent_videos_waited(signed_in, seeded)
             "reviewed": 1,
             "median wait": "1 h 15 min",
             "90 % within": "1 h 15 min",
-            "target": "30 min",  # the default, TAGGER_URGENT_REVIEW_TARGET_MINUTES
+            "target": "30 min",  # the default urgent review target
             "within target": "0% (0)",
             "waiting now": 1,
         },

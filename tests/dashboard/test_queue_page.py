@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 from core import review as review_rules
 from core import taxonomy as taxonomy_core
 from dashboard.components import md_escape
+from db.queries import audit, videos
 from db.queries import jobs as job_queries
-from db.queries import videos
 from db.tables import ModelVersion, ReviewPriority, utcnow
 
 
@@ -260,3 +260,31 @@ def test_urgent_and_high_videos_lead_the_queue_and_the_page_says_how_long_they_w
     assert _ids(at) == [ids[3], ids[1]]
     at.button(key="queue_review_next").click().run()
     assert at.session_state["review_video_id"] == ids[3]
+
+
+def test_an_admin_sets_the_review_targets_and_the_banner_follows(signed_in, seeded) -> None:
+    """Only admins see the section; a saved target is audited and the banner measures the wait
+    against it at once (the 1 h urgent wait becomes late under a 45-minute target)."""
+    ids = seeded.video_ids
+    with seeded.db.session() as s:
+        review_rules.set_priority(
+            s,
+            video_id=ids[0],
+            user=None,
+            priority=ReviewPriority.URGENT,
+            now=utcnow() - timedelta(minutes=60),
+        )
+    assert not [e for e in _queue(signed_in("mod")).expander if "Review targets" in e.label]
+    at = _queue(signed_in("boss"))
+    assert "(over the 30 min target)" in at.error[0].value
+    at.number_input(key="queue_target_urgent").set_value(90)
+    at.number_input(key="queue_target_high").set_value(600)
+    at.button(key="FormSubmitter:queue_review_targets-Save review targets").click().run()
+    assert not at.exception, at.exception
+    assert "(target 1 h 30 min)" in at.error[0].value
+    with seeded.db.session() as s:
+        [entry] = audit.list_audit(s, action="review_targets")
+    assert (entry.username, json.loads(entry.detail_json)) == (
+        "boss",
+        {"urgent_minutes": 90, "high_minutes": 600},
+    )

@@ -119,6 +119,8 @@ _V14_TABLES = ["priority_rule"]
 _V14_COLUMNS = {("video", "priority"), ("video", "priority_reason"), ("video", "prioritized_at")}
 # what version 14 lacked (engine._upgrade_to_15)
 _V15_COLUMNS = {("video", "media_deleted_at")}
+# what version 15 lacked (engine._upgrade_to_16)
+_V16_TABLES = ["review_targets"]
 
 
 def _rebuild_old_schema(database: Database, version: int) -> None:
@@ -127,6 +129,7 @@ def _rebuild_old_schema(database: Database, version: int) -> None:
         (_V2_TABLES if version < 2 else [])
         + (_V7_TABLES if version < 7 else [])
         + (_V14_TABLES if version < 14 else [])
+        + (_V16_TABLES if version < 16 else [])
     )
     missing_columns = (
         (_V2_COLUMNS if version < 2 else set())
@@ -190,11 +193,11 @@ def _index_names(database: Database, table: str) -> set[str]:
         return set(session.exec(text(query), params={"table": table}).scalars())
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
 def test_an_old_database_is_upgraded_to_the_current_schema(
     database: Database, version: int
 ) -> None:
-    """Rebuild what a version-1 to -14 database looked like (tables, columns, sequences),
+    """Rebuild what a version-1 to -15 database looked like (tables, columns, sequences),
     then ``init_db`` must bring it to exactly what db.tables declares, keeping its rows, plus
     PostgreSQL's queue indexes."""
     _rebuild_old_schema(database, version)
@@ -208,13 +211,14 @@ def test_an_old_database_is_upgraded_to_the_current_schema(
         assert "ix_video_flagged" not in _video_index_names(database)
     if version < 14:
         assert "ix_video_review_order" not in _video_index_names(database)
-    assert init_db(database) == engine_module.latest_schema_version() == 15
+    assert init_db(database) == engine_module.latest_schema_version() == 16
     assert {"ix_video_review_rank", "ix_video_claimed_by"} <= _video_index_names(database)
     postgres_only = _POSTGRES_QUEUE_INDEXES if not database.is_duckdb else set()
     assert _POSTGRES_QUEUE_INDEXES & _video_index_names(database) == postgres_only
     with database.session() as session:
         inspector = inspect(session.connection())
-        assert set(_V2_TABLES + _V7_TABLES + _V14_TABLES) <= set(inspector.get_table_names())
+        tables = set(inspector.get_table_names())
+        assert set(_V2_TABLES + _V7_TABLES + _V14_TABLES + _V16_TABLES) <= tables
         for table, column in (
             _V2_COLUMNS
             | _V3_COLUMNS

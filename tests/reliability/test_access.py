@@ -26,6 +26,7 @@ from core.ingest import batch as ingest
 from core.lifecycle import registry
 from dashboard import actions
 from db.queries import model_versions as models_q
+from db.queries import review as review_q
 from db.queries import users as users_q
 from db.tables import Job, Role, utcnow
 from tests.support.fakes import activate_stand_in_model
@@ -67,6 +68,7 @@ ADMIN_ACTIONS = {
     "priority_rules",
     "add_priority_rule",
     "remove_priority_rule",
+    "set_review_targets",
 }
 LEAD_ACTIONS = {
     "adjudicate",
@@ -237,6 +239,9 @@ def _action_script() -> None:
             db, current_password="correct horse battery staple", new_password="taken over!"
         ),
         "get_overlap": lambda: actions.get_overlap(db),
+        "set_review_targets": lambda: actions.set_review_targets(
+            db, urgent_minutes=1, high_minutes=1
+        ),
         "set_overlap": lambda: actions.set_overlap(db, share=1.0, moderators=2),
         "retrain_policy_state": lambda: actions.retrain_policy_state(db),
         "set_retrain_policy": lambda: actions.set_retrain_policy(
@@ -306,6 +311,7 @@ def test_admin_actions_refuse_moderators_even_with_tampered_state(
         users_q.bind_sso_identity(session, user_id=accounts["boss"].id, identity="https://idp b")
         before = (models_q.get_active_model(session).id, len(session.exec(select(Job)).all()))
         people = _accounts(session)
+        targets = review_q.review_targets(session)
     above_moderator = ADMIN_ACTIONS | LEAD_ACTIONS
     for name, state in states.items():
         assert _try_actions(above_moderator, state) == above_moderator, name
@@ -319,6 +325,7 @@ def test_admin_actions_refuse_moderators_even_with_tampered_state(
             len(session.exec(select(Job)).all()),
         ) == before
         assert _accounts(session) == people
+        assert review_q.review_targets(session) == targets
     assert _try_actions({"send_back"}, {"auth_token": _token(db, "boss")}) == set()  # the admin may
 
 

@@ -38,6 +38,7 @@ from db.tables import (
     QualitySettings,
     RetrainPolicy,
     ReviewPriority,
+    ReviewTargets,
     Role,
     Video,
     VideoStatus,
@@ -176,6 +177,7 @@ def _populate_schema_v2_tables(db: Database, *, admin_id: int, moderator_id: int
                     verdict="accepted",
                 ),
                 RetrainPolicy(mode="after_labels", after_labels=50, updated_by=admin_id),
+                ReviewTargets(urgent_minutes=15, high_minutes=120, updated_by=admin_id),
             ]
         )
 

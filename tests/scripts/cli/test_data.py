@@ -45,6 +45,7 @@ def test_help_lists_the_commands() -> None:
         "expire-media",
         "priority",
         "priority-rules",
+        "review-targets",
         "users",
         "serve",
     ):
@@ -282,6 +283,30 @@ def test_priority_raises_each_video_and_reports_the_ones_it_could_not(settings: 
     assert sorted(e.video_id for e in entries) == ids
     assert _run("priority", str(ids[0]), "--level", "normal").exit_code == 0
     assert _run("priority", str(ids[0]), "--level", "asap").exit_code == 2
+
+
+def test_review_targets_shown_set_and_refused_out_of_range(settings: Settings) -> None:
+    assert _run("init").exit_code == 0
+    shown = _run("review-targets")
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.strip() == (
+        "review targets: urgent within 30 min, high within 240 min of being raised"
+    )
+    assert _run("review-targets", "--urgent", "15").output.strip() == (
+        "review targets: urgent within 15 min, high within 240 min of being raised"
+    )
+    assert _run("review-targets", "--high", "60").output.strip() == (
+        "review targets: urgent within 15 min, high within 60 min of being raised"
+    )
+    assert _one_line_error(_run("review-targets", "--urgent", "0")) == (
+        "error: the urgent review target must be 1 to 10,080 minutes (a week), got 0"
+    )
+    with get_database().session() as s:
+        entries = audit.list_audit(s, action="review_targets")
+    assert [json.loads(e.detail_json) for e in entries] == [
+        {"urgent_minutes": 15, "high_minutes": 60},
+        {"urgent_minutes": 15, "high_minutes": 240},
+    ]
 
 
 def test_priority_rules_add_list_remove(settings: Settings) -> None:
