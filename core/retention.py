@@ -11,9 +11,8 @@ stays until that one's media expires too; a file outside the media folder (a dat
 own folder) is never deleted. With ``ray_data_uri`` on object storage, the copy there goes too.
 
 The dashboard server expires media once an hour, the first time a minute after it starts
-(:class:`RetentionWatcher`); ``tagger
-expire-media`` does the same from a timer where the server does not run. Each video's deletion
-is audited (``media_deleted``).
+(:class:`RetentionWatcher`); ``tagger expire-media`` does the same from a timer where the server
+does not run. Each video's deletion is audited (``media_deleted``).
 """
 
 from __future__ import annotations
