@@ -12,7 +12,7 @@ alerting rules show the same lateness to the team.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from core.background import PeriodicCheck
 from core.review import priority_name, review_due
@@ -36,10 +36,7 @@ def report_overdue(db: Database, *, now: datetime | None = None) -> int:
     while True:
         with db.session() as session:
             targets = review_q.review_targets(session)
-            raised_before = {
-                level: now - timedelta(seconds=target_s) for level, target_s in targets.items()
-            }
-            late = review_q.overdue_videos(session, raised_before=raised_before, limit=BATCH)
+            late = review_q.overdue_videos(session, targets=targets, now=now, limit=BATCH)
             if not late:
                 return reported
             details = {video.id: _lateness(video, targets) for video in late}

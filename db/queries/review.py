@@ -503,16 +503,19 @@ def store_review_targets(
 
 
 def overdue_videos(
-    session: Session, *, raised_before: dict[ReviewPriority, datetime], limit: int
+    session: Session, *, targets: dict[ReviewPriority, float], now: datetime, limit: int
 ) -> list[Video]:
-    """Raised videos not reviewed yet (failed ones aside) whose level's bound in
-    ``raised_before`` came after they were raised, and whose lateness is not audited since
-    (``review_overdue``): each time a video is raised, it is reported late once. Longest
-    waiting first."""
+    """Raised videos not reviewed yet (failed ones aside) whose level's target (seconds, as
+    :func:`review_targets` reads them) had passed at ``now``, and whose lateness is not audited
+    since they were raised (``review_overdue``): each time a video is raised, it is reported
+    late once. Longest waiting first."""
     late = or_(
         *(
-            and_(col(Video.priority) == level, col(Video.prioritized_at) <= bound)
-            for level, bound in raised_before.items()
+            and_(
+                col(Video.priority) == level,
+                col(Video.prioritized_at) <= now - timedelta(seconds=target_s),
+            )
+            for level, target_s in targets.items()
         )
     )
     reported = (

@@ -24,7 +24,6 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
-from datetime import timedelta
 
 from sqlalchemy import create_engine, text
 
@@ -151,14 +150,10 @@ def measure_all(
         return run
 
     def late() -> int:
-        now = utcnow()
         with db.session() as session:
-            raised_before = {
-                level: now - timedelta(seconds=target_s)
-                for level, target_s in review_q.review_targets(session).items()
-            }
+            targets = review_q.review_targets(session)
             return len(
-                review_q.overdue_videos(session, raised_before=raised_before, limit=overdue.BATCH)
+                review_q.overdue_videos(session, targets=targets, now=utcnow(), limit=overdue.BATCH)
             )
 
     measured = {name: timed(read(filters), repeats) for name, filters in READS.items()}

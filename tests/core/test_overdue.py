@@ -158,7 +158,9 @@ def test_reports_go_in_units_of_work_of_a_batch(database: Database, monkeypatch)
     assert overdue.report_overdue(database, now=now) == 5
     with database.session() as session:
         assert (
-            review_q.overdue_videos(session, raised_before={ReviewPriority.URGENT: now}, limit=10)
+            review_q.overdue_videos(
+                session, targets={ReviewPriority.URGENT: 0.0}, now=now, limit=10
+            )
             == []
         )
 
