@@ -67,7 +67,7 @@ def require_role(session: Session, user: Actor, roles: Iterable[str], what: str)
         raise QualityPermissionError(f"{user.username} is not an active user")
     if role not in set(roles):
         raise QualityPermissionError(
-            f"{what} needs the lead or admin role; {user.username} is {role}"
+            f"{what} needs the {' or '.join(roles)} role; {user.username} is {role}"
         )
 
 

@@ -39,7 +39,9 @@ def _tags(team: dict, *paths: str) -> list[str]:
 def test_only_admins_change_the_overlap_setting(database: Database, team: dict) -> None:
     with database.session() as s:
         for name in ("ann", "lee"):
-            with pytest.raises(QualityPermissionError, match="admin"):
+            with pytest.raises(
+                QualityPermissionError, match="overlap setting needs the admin role;"
+            ):
                 quality.set_overlap(s, share=0.5, moderators=3, user=team[name])
         with pytest.raises(ValueError, match="between 0 and 1"):
             quality.set_overlap(s, share=1.5, moderators=2, user=team["adm"])
