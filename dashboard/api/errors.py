@@ -10,14 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from core.audit_feed import AuditFeedError
-from core.auth import InvalidUserError, LastAdminError, UnknownUserError
+from core.auth import InvalidUserError, LastAdminError, PermissionDeniedError, UnknownUserError
 from core.ingest.batch import UploadConflict, UploadRejected, UploadTooLarge
 from core.ingest.storage import StorageError
 from core.lifecycle.jobs import JobError
 from core.priority_rules import PriorityRuleError
 from core.quality import OverlapClosedError, QualityInputError, QualityPermissionError
 from core.removal import RemovalInputError, VideoBusyError
-from core.review import PriorityInputError, PriorityPermissionError
+from core.review import PriorityInputError, PriorityPermissionError, ReviewTargetInputError
 from db.engine import DatabaseBusyError
 from db.queries import DuplicateError, NotFoundError, StaleVersionError, UnknownNodeError
 
@@ -38,6 +38,8 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (RemovalInputError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (PriorityInputError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (PriorityPermissionError, status.HTTP_403_FORBIDDEN),
+    (ReviewTargetInputError, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (PermissionDeniedError, status.HTTP_403_FORBIDDEN),
     (PriorityRuleError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (DatabaseBusyError, status.HTTP_503_SERVICE_UNAVAILABLE),
     (UnknownUserError, status.HTTP_404_NOT_FOUND),

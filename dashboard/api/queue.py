@@ -13,12 +13,14 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from core import review as review_rules
 from core import taxonomy
-from dashboard.api.access import Writer
+from dashboard.api.access import Admin, Reader, Writer
 from dashboard.api.context import ApiContext, context
 from dashboard.api.errors import problem
-from dashboard.api.schemas import Problem, QueueClaim
+from dashboard.api.schemas import Problem, QueueClaim, ReviewTargetsIn, ReviewTargetsOut
 from dashboard.api.videos import etag, video_out
+from db.queries import review as review_q
 from db.queries.review import QueueFilters
+from db.tables import ReviewPriority
 
 router = APIRouter(prefix="/queue", tags=["queue"])
 Ctx = Annotated[ApiContext, Depends(context)]
@@ -89,3 +91,33 @@ def release_claim(ctx: Ctx, user: Writer, video_id: int) -> Response:
     if not released:
         return problem(404, f"you hold no claim on video {video_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/review-targets", response_model=ReviewTargetsOut, responses=_ERRORS)
+def get_review_targets(ctx: Ctx, user: Reader) -> ReviewTargetsOut:
+    """The team's promise for raised videos: reviewed within so many minutes of being raised
+    (each video's ``priority.due`` is its level's target after ``priority.since``)."""
+    with ctx.db.session() as session:
+        return _targets_out(review_q.review_targets(session))
+
+
+@router.put(
+    "/review-targets",
+    response_model=ReviewTargetsOut,
+    responses={422: {"model": Problem}, **_ERRORS},
+)
+def set_review_targets(ctx: Ctx, user: Admin, body: ReviewTargetsIn) -> ReviewTargetsOut:
+    """Set them, as an admin does on the dashboard's Queue page (audited; the token's account
+    must be an admin). Late reviews are reported against them from the server's next check."""
+    with ctx.db.session() as session:
+        targets = review_rules.set_review_targets(
+            session, urgent_minutes=body.urgent_minutes, high_minutes=body.high_minutes, user=user
+        )
+    return _targets_out(targets)
+
+
+def _targets_out(targets: dict[ReviewPriority, float]) -> ReviewTargetsOut:
+    return ReviewTargetsOut(
+        urgent_minutes=round(targets[ReviewPriority.URGENT] / 60),
+        high_minutes=round(targets[ReviewPriority.HIGH] / 60),
+    )

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.review import PRIORITY_REASON_MAX_CHARS
+from core.review import MAX_REVIEW_TARGET_MINUTES, PRIORITY_REASON_MAX_CHARS
 from db.tables import PREDICTION_FLOOR
 
 MAX_LABELS = 200
@@ -93,6 +93,26 @@ class PriorityIn(BaseModel):
         examples=["reported by 12 users"],
         description="Shown to the moderator; ignored for normal.",
     )
+
+
+class ReviewTargetsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    urgent_minutes: int = Field(
+        ge=1,
+        le=MAX_REVIEW_TARGET_MINUTES,
+        description="An urgent video is reviewed within this many minutes of being raised.",
+    )
+    high_minutes: int = Field(
+        ge=1,
+        le=MAX_REVIEW_TARGET_MINUTES,
+        description="A high-priority video is reviewed within this many minutes of being raised.",
+    )
+
+
+class ReviewTargetsOut(BaseModel):
+    urgent_minutes: int
+    high_minutes: int
 
 
 class PriorityRuleIn(BaseModel):

@@ -22,6 +22,8 @@ ROUTES = [
     ("DELETE", "/v1/videos/1?reason=takedown", None, "admin"),
     ("POST", "/v1/queue/claims", None, "write"),
     ("DELETE", "/v1/queue/claims/1", None, "write"),
+    ("GET", "/v1/queue/review-targets", None, "read"),
+    ("PUT", "/v1/queue/review-targets", {"urgent_minutes": 30, "high_minutes": 240}, "admin"),
     ("GET", "/v1/taxonomy", None, "read"),
     ("GET", "/v1/models", None, "read"),
     ("POST", "/v1/models/train", {"activate": False}, "admin"),

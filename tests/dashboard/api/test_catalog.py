@@ -96,6 +96,7 @@ def test_openapi_schema_and_docs(api):
         "/v1/videos/{video_id}/priority",
         "/v1/queue/claims",
         "/v1/queue/claims/{video_id}",
+        "/v1/queue/review-targets",
         "/v1/taxonomy",
         "/v1/models",
         "/v1/models/train",

@@ -5,6 +5,9 @@ reviewer with the comment."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta
+
 from core import lead_review, quality, tokens
 from db.queries import audit as audit_q
 from db.queries import users as users_q
@@ -143,3 +146,30 @@ def test_a_rejected_review_comes_back_to_its_reviewer_with_the_comment(api):
     assert back.json()["video"]["id"] == video_id
     assert back.json()["video"]["review"]["flag_reason"] == "rejected by boss: it is golf"
     assert _claim(api, "admin").status_code == 204  # it is the moderator's, nobody else's
+
+
+def test_the_review_targets_read_by_any_token_and_set_by_an_admin(api):
+    """Defaults until set; the admin scope sets them (audited) and a raised video's
+    ``priority.due`` follows at once; out of range is refused in words."""
+    url = "/v1/queue/review-targets"
+    assert api.client.get(url, headers=api.auth("read")).json() == {
+        "urgent_minutes": 30,
+        "high_minutes": 240,
+    }
+    body = {"urgent_minutes": 10, "high_minutes": 60}
+    assert api.client.put(url, headers=api.auth("write"), json=body).status_code == 403
+    answer = api.client.put(url, headers=api.auth("admin"), json=body)
+    assert answer.status_code == 200 and answer.json() == body
+    assert api.client.get(url, headers=api.auth("read")).json() == body
+    too_long = api.client.put(url, headers=api.auth("admin"), json={**body, "high_minutes": 10_081})
+    assert too_long.status_code == 422 and "high_minutes" in too_long.json()["detail"]
+    video_id = add_video(api, title="reported")
+    api.client.put(
+        f"/v1/videos/{video_id}/priority", headers=api.auth("write"), json={"level": "urgent"}
+    ).raise_for_status()
+    priority = api.client.get(f"/v1/videos/{video_id}", headers=api.auth("read")).json()["priority"]
+    since, due = (datetime.fromisoformat(priority[k]) for k in ("since", "due"))
+    assert due - since == timedelta(minutes=10)
+    with api.db.session() as session:
+        [entry] = audit_q.list_audit(session, action=AuditAction.REVIEW_TARGETS)
+    assert entry.username == "boss" and json.loads(entry.detail_json) == body
