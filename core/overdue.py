@@ -43,13 +43,12 @@ def report_overdue(db: Database, *, now: datetime | None = None) -> int:
             audit_q.add_video_audits(
                 session, action=AuditAction.REVIEW_OVERDUE, details=details, at=now
             )
-            for video_id, detail in details.items():
-                webhooks_q.enqueue_video_event(
-                    session,
-                    event=WebhookEvent.VIDEO_OVERDUE,
-                    video_id=video_id,
-                    detail={"overdue": detail},
-                )
+            webhooks_q.enqueue_video_events(
+                session,
+                event=WebhookEvent.VIDEO_OVERDUE,
+                videos=late,
+                details={video_id: {"overdue": detail} for video_id, detail in details.items()},
+            )
         reported += len(late)
         logger.info("%d raised videos passed their review target unreviewed", len(late))
 
