@@ -117,6 +117,12 @@ def set_review_targets(
     return review_q.review_targets(session)
 
 
+def target_minutes(targets: dict[ReviewPriority, float]) -> dict[ReviewPriority, int]:
+    """The targets (seconds, as ``db.queries.review.review_targets`` reads them) in the whole
+    minutes an admin sets them in."""
+    return {level: round(seconds / 60) for level, seconds in targets.items()}
+
+
 def review_due(video: Video, targets: dict[ReviewPriority, float]) -> datetime | None:
     """When the team's ``targets`` (``db.queries.review.review_targets``) say a raised video is
     reviewed by (None: normal priority)."""

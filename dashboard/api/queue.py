@@ -117,7 +117,7 @@ def set_review_targets(ctx: Ctx, user: Admin, body: ReviewTargetsIn) -> ReviewTa
 
 
 def _targets_out(targets: dict[ReviewPriority, float]) -> ReviewTargetsOut:
+    minutes = review_rules.target_minutes(targets)
     return ReviewTargetsOut(
-        urgent_minutes=round(targets[ReviewPriority.URGENT] / 60),
-        high_minutes=round(targets[ReviewPriority.HIGH] / 60),
+        urgent_minutes=minutes[ReviewPriority.URGENT], high_minutes=minutes[ReviewPriority.HIGH]
     )

@@ -18,7 +18,7 @@ import streamlit as st
 
 from core.lifecycle import liveness
 from core.lifecycle.coverage import ColdStart
-from core.review import MAX_REVIEW_TARGET_MINUTES, priority_name
+from core.review import MAX_REVIEW_TARGET_MINUTES, priority_name, target_minutes
 from dashboard import actions, cache, readers, state
 from dashboard.components import duration, md_escape
 from db.queries.review import IN_REVIEW, QueueFilters, QueueRow, VideoClaimedError
@@ -153,20 +153,21 @@ if waiting:
     )
 
 if user.is_admin:
+    minutes = target_minutes(targets)
     with st.expander("Review targets (admin)"), st.form("queue_review_targets", border=False):
         columns = st.columns(2)
         urgent_minutes = columns[0].number_input(
             "Urgent videos reviewed within (minutes)",
             1,
             MAX_REVIEW_TARGET_MINUTES,
-            round(targets[ReviewPriority.URGENT] / 60),
+            minutes[ReviewPriority.URGENT],
             key="queue_target_urgent",
         )
         high_minutes = columns[1].number_input(
             "High-priority videos within (minutes)",
             1,
             MAX_REVIEW_TARGET_MINUTES,
-            round(targets[ReviewPriority.HIGH] / 60),
+            minutes[ReviewPriority.HIGH],
             key="queue_target_high",
         )
         st.caption(

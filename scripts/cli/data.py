@@ -270,19 +270,18 @@ def review_targets(
 
     db = open_database()
     with db.session() as session:
-        targets = review_q.review_targets(session)
+        minutes = review.target_minutes(review_q.review_targets(session))
         if urgent is not None or high is not None:
-            targets = review.set_review_targets(
+            set_to = review.set_review_targets(
                 session,
-                urgent_minutes=(
-                    urgent if urgent is not None else round(targets[ReviewPriority.URGENT] / 60)
-                ),
-                high_minutes=high if high is not None else round(targets[ReviewPriority.HIGH] / 60),
+                urgent_minutes=urgent if urgent is not None else minutes[ReviewPriority.URGENT],
+                high_minutes=high if high is not None else minutes[ReviewPriority.HIGH],
                 user=None,
             )
+            minutes = review.target_minutes(set_to)
     console.print(
-        f"review targets: urgent within {targets[ReviewPriority.URGENT] / 60:g} min, high within "
-        f"{targets[ReviewPriority.HIGH] / 60:g} min of being raised",
+        f"review targets: urgent within {minutes[ReviewPriority.URGENT]} min, high within "
+        f"{minutes[ReviewPriority.HIGH]} min of being raised",
         highlight=False,
     )
 
